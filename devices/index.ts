@@ -1,0 +1,3 @@
+// The device protocol in one import: kinds, payload decoding and the topic layout.
+export * from './kinds.js';
+export * from './topics.js';

@@ -1,0 +1,217 @@
+// The gateway assembled: storage, registry, broker, ingest, incidents, escalation, notifiers and HTTP, started and stopped in order.
+import { performance } from 'node:perf_hooks';
+import type { FastifyInstance } from 'fastify';
+import type { GatewayConfig } from './config/schema.js';
+import { systemClock, type Clock } from './core/clock.js';
+import { EventBus } from './core/events.js';
+import { createLogger, type Logger } from './core/logger.js';
+import { DeviceBroker } from './broker/broker.js';
+import { Ingest } from './ingest/ingest.js';
+import type { IngestEvents } from './ingest/events.js';
+import { DurableTimers } from './escalation/timers.js';
+import { EscalationEngine } from './escalation/engine.js';
+import { Pager } from './paging/pager.js';
+import { IncidentService, type IncidentEvents } from './incidents/service.js';
+import { SignalProcessor } from './incidents/processor.js';
+import { ReplyRouter } from './incidents/replies.js';
+import { IncidentViews } from './incidents/views.js';
+import { SmsDispatcher, type NotifierEvents } from './notifiers/dispatcher.js';
+import { TwilioProvider } from './notifiers/twilio.js';
+import { OutboxProvider } from './notifiers/outbox.js';
+import type { SmsProvider } from './notifiers/provider.js';
+import { createMetrics, type GatewayMetrics } from './metrics/metrics.js';
+import { buildApp } from './http/app.js';
+import { listen } from './http/server.js';
+import type { HealthReport } from './http/deps.js';
+import type { OutboundSms } from './core/types.js';
+import { openSqliteStore, databaseFile, type SqliteStore } from './storage/sqlite/store.js';
+import { loadRegistry, type RegistryLoadResult } from './registry/startup.js';
+
+export type GatewayEvents = IngestEvents & NotifierEvents & IncidentEvents;
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  clock?: Clock;
+  log?: Logger;
+}
+
+export interface StartedGateway {
+  mqttPort: number;
+  httpPort: number;
+  registry: RegistryLoadResult;
+}
+
+export class Gateway {
+  readonly bus: EventBus<GatewayEvents>;
+  readonly metrics: GatewayMetrics;
+  readonly store: SqliteStore;
+  readonly ingest: Ingest;
+  readonly broker: DeviceBroker;
+  readonly dispatcher: SmsDispatcher;
+  readonly timers: DurableTimers;
+  readonly incidents: IncidentService;
+  readonly processor: SignalProcessor;
+  readonly replies: ReplyRouter;
+  readonly views: IncidentViews;
+  readonly provider: SmsProvider;
+  private http: FastifyInstance | null = null;
+  /** Arrival time of each resident's latest alarm signal, until the first SMS request of its incident goes out. */
+  private readonly firstPageClock = new Map<string, number>();
+
+  constructor(
+    readonly config: GatewayConfig,
+    readonly clock: Clock,
+    readonly log: Logger,
+  ) {
+    this.bus = new EventBus<GatewayEvents>(log);
+    this.metrics = createMetrics();
+    this.store = openSqliteStore(databaseFile(config.dataDir));
+    this.ingest = new Ingest({ store: this.store, bus: this.bus, clock, log: log.child({ part: 'ingest' }) });
+    this.broker = new DeviceBroker({ store: this.store, ingest: this.ingest, bus: this.bus, clock, log: log.child({ part: 'broker' }) });
+    this.provider = config.twilio
+      ? new TwilioProvider({ ...config.twilio, log: log.child({ part: 'twilio' }) })
+      : new OutboxProvider({ log: log.child({ part: 'outbox' }) });
+    this.dispatcher = new SmsDispatcher({
+      store: this.store,
+      provider: this.provider,
+      clock,
+      log: log.child({ part: 'sms' }),
+      bus: this.bus,
+      publicUrl: config.publicUrl,
+      onSent: (msg, latencyMs) => {
+        this.metrics.smsSent.inc({ purpose: msg.purpose, status: msg.status });
+        this.metrics.smsSendDuration.observe(latencyMs / 1000);
+        this.observeFirstPage(msg, performance.now() - latencyMs);
+      },
+      onFailed: (msg) => this.metrics.smsSendFailures.inc({ code: msg.errorCode ?? 'unknown' }),
+    });
+    this.timers = new DurableTimers({ store: this.store, clock, log: log.child({ part: 'timers' }) });
+    const pager = new Pager({ sms: this.dispatcher, timeZone: config.timeZone, publicUrl: config.publicUrl });
+    const engine = new EscalationEngine({
+      store: this.store,
+      timers: this.timers,
+      pager,
+      clock,
+      log: log.child({ part: 'escalation' }),
+      timeZone: config.timeZone,
+      onStep: () => this.metrics.escalationSteps.inc(),
+    });
+    this.incidents = new IncidentService({
+      store: this.store,
+      bus: this.bus,
+      clock,
+      log: log.child({ part: 'incidents' }),
+      timeZone: config.timeZone,
+      timers: this.timers,
+      engine,
+      pager,
+      commands: this.broker,
+    });
+    this.processor = new SignalProcessor({ store: this.store, service: this.incidents, clock, log: log.child({ part: 'signals' }) });
+    this.replies = new ReplyRouter({ store: this.store, incidents: this.incidents, pager, log: log.child({ part: 'replies' }) });
+    this.views = new IncidentViews({ store: this.store, service: this.incidents });
+  }
+
+  static create(opts: GatewayOptions): Gateway {
+    const log = opts.log ?? createLogger({ level: opts.config.logLevel });
+    return new Gateway(opts.config, opts.clock ?? systemClock, log);
+  }
+
+  async start(): Promise<StartedGateway> {
+    const registry = await loadRegistry({ store: this.store, log: this.log, config: this.config });
+    this.wireEvents();
+    this.timers.setHandler((timer) => this.incidents.onTimer(timer));
+    await this.ingest.start();
+    await this.dispatcher.start();
+    await this.timers.start();
+    await this.processor.start();
+    const { port: mqttPort } = await this.broker.start({ port: this.config.mqtt.port, host: this.config.mqtt.host });
+    this.http = await buildApp({
+      log: this.log.child({ part: 'http' }),
+      publicUrl: this.config.publicUrl,
+      apiToken: this.config.apiToken,
+      twilioAuthToken: this.config.twilio?.authToken ?? null,
+      incidents: this.views,
+      inbound: this.replies,
+      smsStatus: this.dispatcher,
+      devices: {
+        listDevices: () => this.store.registry.listDevices(),
+        getDevice: (id) => this.store.registry.getDevice(id),
+        health: (id) => this.ingest.healthOf(id),
+        getResident: (id) => this.store.registry.getResident(id),
+      },
+      health: () => this.health(),
+      metrics: this.metrics.registry,
+      smsLog: (limit) => this.store.sms.list(limit),
+    });
+    const httpPort = await listen(this.http, { port: this.config.http.port, host: this.config.http.host });
+    return { mqttPort, httpPort, registry };
+  }
+
+  async stop(): Promise<void> {
+    await this.http?.close();
+    await this.broker.stop();
+    await this.ingest.stop();
+    await this.processor.stop();
+    await this.timers.stop();
+    await this.dispatcher.stop();
+    this.bus.removeAll(this);
+    await this.store.close();
+  }
+
+  async health(): Promise<HealthReport> {
+    const dbUp = await this.store.ping();
+    const sms = this.dispatcher.health();
+    const backlog = this.processor.backlog();
+    const unassigned = (await this.store.incidents.listActive()).filter((i) => i.unassigned).length;
+    this.metrics.unassignedIncidents.set(unassigned);
+    const outbox = sms.provider === 'outbox';
+    return {
+      alarmsOk: dbUp && backlog.failures < 3,
+      unassignedIncidents: unassigned,
+      components: {
+        broker: { status: 'up', clients: this.broker.connectedCount() },
+        database: { status: dbUp ? 'up' : 'down' },
+        sms: {
+          status: outbox || sms.degraded ? 'degraded' : 'up',
+          provider: sms.provider,
+          ...(outbox ? { detail: 'OUTBOX MODE: no Twilio credentials, SMS are kept in the local outbox and NOT sent' } : {}),
+          lastError: sms.lastError,
+          queued: sms.queued,
+        },
+        signals: { status: backlog.failures > 0 ? 'degraded' : 'up', ...backlog },
+        influxdb: { status: 'disabled', detail: this.config.influx ? 'configured; telemetry writer not running yet' : 'INFLUX_URL not set' },
+      },
+    };
+  }
+
+  private wireEvents(): void {
+    const m = this.metrics;
+    this.bus.on(this, 'signalReceived', (signal) => {
+      m.eventsIngested.inc({ type: signal.type });
+      if (signal.type === 'sos' || signal.type === 'fall') {
+        this.firstPageClock.set(signal.residentId, signal.arrivedHr ?? performance.now());
+      }
+      this.processor.submit(signal);
+    });
+    this.bus.on(this, 'signalRejected', (r) => m.eventsRejected.inc({ reason: r.reason }));
+    this.bus.on(this, 'securityEvent', (e) => m.securityEvents.inc({ kind: e.kind }));
+    this.bus.on(this, 'incidentChanged', (incident, entry) => {
+      if (entry.action === 'created') m.incidentsOpened.inc({ type: incident.type });
+      m.incidentTransitions.inc({ state: incident.state });
+    });
+    this.bus.on(this, 'smsStatusChanged', async (msg) => {
+      if (msg.status === 'failed' || msg.status === 'undelivered') await this.incidents.onPageFailed(msg);
+    });
+  }
+
+  private observeFirstPage(msg: OutboundSms, sentAt: number): void {
+    if (msg.purpose !== 'page' || msg.step !== 1 || !msg.incidentId) return;
+    void this.store.incidents.get(msg.incidentId).then((incident) => {
+      const arrived = incident ? this.firstPageClock.get(incident.residentId) : undefined;
+      if (!incident || arrived === undefined) return;
+      this.firstPageClock.delete(incident.residentId);
+      this.metrics.alarmToFirstSms.observe((sentAt - arrived) / 1000);
+    });
+  }
+}

@@ -1,0 +1,270 @@
+// The device-facing MQTT broker (aedes over TCP): authenticates fixtures, enforces the per-device topic ACL, and hands messages to the ingest before any PUBACK.
+import type { EventEmitter } from 'node:events';
+import { createServer, Socket, type Server } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
+import type { Clock } from '../core/clock.js';
+import type { EventBus } from '../core/events.js';
+import type { Logger } from '../core/logger.js';
+import { errorMessage } from '../core/errors.js';
+import type { Device, SecurityEvent, SecurityEventKind } from '../core/types.js';
+import type { Store } from '../storage/ports.js';
+import type { Ingest } from '../ingest/ingest.js';
+import type { IngestEvents } from '../ingest/events.js';
+import { channelUnder, commandTopic, COMMAND_CHANNEL } from '../../devices/topics.js';
+import { encodeCommand, type DeviceCommand } from '../../devices/commands.js';
+import { DeviceAuthenticator, type AuthLimits } from './auth.js';
+
+export interface DeviceBrokerDeps {
+  store: Store;
+  ingest: Ingest;
+  log: Logger;
+  clock: Clock;
+  bus: EventBus<IngestEvents>;
+  authLimits?: AuthLimits;
+}
+
+/** The connection of one device, as last seen by this process. */
+export interface ConnectionInfo {
+  deviceId: string;
+  connected: boolean;
+  remoteAddress: string | null;
+  connectedAt: number | null;
+  disconnectedAt: number | null;
+}
+
+interface Session {
+  device: Device;
+  remoteAddress: string | null;
+}
+
+type RefusalCode = 4 | 5;
+
+const SWEEP_INTERVAL_MS = 60_000;
+
+export class DeviceBroker {
+  private broker: Aedes | null = null;
+  private server: Server | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private stopping = false;
+  private readonly sockets = new Set<Socket>();
+  private readonly sessions = new WeakMap<Client, Session>();
+  /** The newest authenticated client per device: the will of a session it replaced is stale. */
+  private readonly current = new Map<string, Client>();
+  private readonly connections = new Map<string, ConnectionInfo>();
+  private readonly auth: DeviceAuthenticator;
+
+  constructor(private readonly deps: DeviceBrokerDeps) {
+    this.auth = new DeviceAuthenticator({ registry: deps.store.registry, clock: deps.clock, limits: deps.authLimits });
+  }
+
+  /** The aedes instance, for metrics; null while stopped. */
+  get aedes(): Aedes | null {
+    return this.broker;
+  }
+
+  async start(opts: { port: number; host: string }): Promise<{ port: number }> {
+    if (this.server) throw new Error('device broker already started');
+    this.stopping = false;
+    const broker = await Aedes.createBroker({
+      // The hooks are aedes' callback API; each is wrapped once here and the work below is async/await.
+      authenticate: (client, username, password, done) => {
+        this.authenticate(client, username, password).then(
+          (code) => (code === null ? done(null, true) : done(Object.assign(new Error(refusalText(code)), { returnCode: code }), false)),
+          (err: unknown) => {
+            this.deps.log.error({ err, clientId: client.id }, 'authentication failed unexpectedly');
+            done(Object.assign(new Error('server unavailable'), { returnCode: 3 as const }), false);
+          },
+        );
+      },
+      // [MQTT-3.3.5-2] an error here closes the connection; success is reported only once the ingest
+      // has recorded the message, and aedes writes the PUBACK after this callback.
+      authorizePublish: (client, packet, done) => {
+        const arrivedHr = performance.now();
+        this.authorizePublish(client, packet, arrivedHr).then(
+          () => done(null),
+          (err: unknown) => done(err instanceof Error ? err : new Error(errorMessage(err))),
+        );
+      },
+      // A refused subscription is negated (SUBACK 0x80) rather than an error, which would close the connection.
+      authorizeSubscribe: (client, sub, done) => {
+        this.authorizeSubscribe(client, sub).then(
+          (granted) => done(null, granted),
+          (err: unknown) => done(err instanceof Error ? err : new Error(errorMessage(err))),
+        );
+      },
+    });
+    this.watch(broker);
+
+    const server = createServer((socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+      broker.handle(socket);
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(opts.port, opts.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      throw err;
+    }
+    server.on('error', (err) => this.deps.log.error({ err }, 'MQTT server error'));
+    this.broker = broker;
+    this.server = server;
+    this.sweepTimer = setInterval(() => this.auth.sweep(), SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+    const address = server.address();
+    const port = address !== null && typeof address === 'object' ? address.port : opts.port;
+    this.deps.log.info({ host: opts.host, port }, 'MQTT broker listening');
+    return { port };
+  }
+
+  /** Stops accepting, ends every client connection and closes aedes. Wills published now are not acted on. */
+  async stop(): Promise<void> {
+    const { broker, server } = this;
+    if (!broker || !server) return;
+    this.stopping = true;
+    this.broker = null;
+    this.server = null;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+    const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    // Sockets that never completed CONNECT are not aedes clients, so aedes.close() does not end them.
+    for (const socket of this.sockets) socket.destroy();
+    await serverClosed;
+    this.current.clear();
+  }
+
+  /** Sends a command to the device (QoS 1). Resolves once handed to its session; an offline device misses it. */
+  async publishCommand(deviceId: string, command: DeviceCommand): Promise<void> {
+    const broker = this.broker;
+    if (!broker) throw new Error('device broker is not running');
+    const packet: PublishPacket = { cmd: 'publish', topic: commandTopic(deviceId), payload: encodeCommand(command), qos: 1, retain: false, dup: false };
+    await new Promise<void>((resolve, reject) => broker.publish(packet, (err) => (err ? reject(err) : resolve())));
+  }
+
+  connectedCount(): number {
+    return this.broker?.connectedClients ?? 0;
+  }
+
+  connectionOf(deviceId: string): ConnectionInfo | null {
+    const info = this.connections.get(deviceId);
+    return info ? { ...info } : null;
+  }
+
+  /** Remote addresses currently refused after repeated authentication failures. */
+  isLockedOut(remoteAddress: string): boolean {
+    return this.auth.isLockedOut(remoteAddress);
+  }
+
+  private watch(broker: Aedes): void {
+    broker.on('clientReady', (client) => {
+      const session = this.sessions.get(client);
+      if (!session) return;
+      this.connections.set(session.device.id, {
+        deviceId: session.device.id,
+        connected: true,
+        remoteAddress: session.remoteAddress,
+        connectedAt: this.deps.clock.now(),
+        disconnectedAt: null,
+      });
+    });
+    // Offline is decided by status/will messages and supervision, not by a socket closing; only note when.
+    broker.on('clientDisconnect', (client) => {
+      const session = this.sessions.get(client);
+      if (!session) return;
+      const id = session.device.id;
+      if (this.current.get(id) === client) this.current.delete(id);
+      const info = this.connections.get(id);
+      if (info && this.current.get(id) === undefined) {
+        this.connections.set(id, { ...info, connected: false, disconnectedAt: this.deps.clock.now() });
+      }
+      this.deps.log.debug({ deviceId: id }, 'device disconnected');
+    });
+    broker.on('clientError', (client, err) => this.deps.log.debug({ clientId: client.id, err: err.message }, 'MQTT client error'));
+    broker.on('connectionError', (_client, err) => this.deps.log.debug({ err: err.message }, 'MQTT connection error'));
+    broker.on('keepaliveTimeout', (client) => this.deps.log.info({ clientId: client.id }, 'MQTT keepalive timeout'));
+    // An unhandled 'error' event would end the process; aedes emits one for persistence failures.
+    const emitter: EventEmitter = broker;
+    emitter.on('error', (err: unknown) => this.deps.log.error({ err }, 'aedes error'));
+  }
+
+  /** Null when the client may connect, else the CONNACK return code to refuse it with. */
+  private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<RefusalCode | null> {
+    const remoteAddress = remoteAddressOf(client);
+    const outcome = await this.auth.check({ clientId: client.id, username, password, remoteAddress });
+    if (outcome.ok) {
+      this.sessions.set(client, { device: outcome.device, remoteAddress });
+      this.current.set(outcome.device.id, client);
+      return null;
+    }
+    if (outcome.security) {
+      await this.securityEvent(outcome.security.kind, client.id, outcome.security.deviceId, remoteAddress, outcome.security.detail);
+    }
+    return outcome.returnCode;
+  }
+
+  private async authorizePublish(client: Client | null, packet: PublishPacket, arrivedHr: number): Promise<void> {
+    const session = client ? this.sessions.get(client) : undefined;
+    // aedes publishes a will only after the client closed (or, from persistence, with no client at all).
+    const will = client === null || client.closed;
+    if (!client || !session) throw new Error('publish without an authenticated session');
+    const deviceId = session.device.id;
+    const channel = channelUnder(deviceId, packet.topic);
+    if (channel === null || channel === COMMAND_CHANNEL) {
+      await this.securityEvent('publish_denied', client.id, deviceId, session.remoteAddress, `publish to "${packet.topic.slice(0, 200)}"`);
+      throw new Error(`device ${deviceId} may not publish to ${packet.topic}`);
+    }
+    if (will) {
+      // Checked before any await: aedes forgets the replaced session right after this hook is entered.
+      if (this.stopping) throw new Error('gateway stopping: will not acted on');
+      if (this.current.get(deviceId) !== client) throw new Error('will of a replaced session not acted on');
+    }
+    // Only the status is meant to be retained; a retained event would be replayed to nobody, forever.
+    if (channel !== 'status') packet.retain = false;
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload, 'utf8') : packet.payload;
+    await this.deps.ingest.handle(deviceId, session.device, channel, payload, { remoteAddress: session.remoteAddress, arrivedHr, will });
+  }
+
+  private async authorizeSubscribe(client: Client, sub: Subscription): Promise<Subscription | null> {
+    const session = this.sessions.get(client);
+    if (session && sub.topic === commandTopic(session.device.id)) return sub;
+    await this.securityEvent(
+      'subscribe_denied',
+      client.id,
+      session?.device.id ?? null,
+      session?.remoteAddress ?? remoteAddressOf(client),
+      `subscribe to "${sub.topic.slice(0, 200)}"`,
+    );
+    return null;
+  }
+
+  private async securityEvent(kind: SecurityEventKind, clientId: string | null, deviceId: string | null, remoteAddress: string | null, detail: string): Promise<void> {
+    const event: SecurityEvent = { kind, at: this.deps.clock.now(), deviceId, clientId, remoteAddress, detail };
+    this.deps.log.warn({ security: event }, 'MQTT security event');
+    this.deps.bus.emit('securityEvent', event);
+    try {
+      await this.deps.store.security.record(event);
+    } catch (err) {
+      this.deps.log.error({ err, kind }, 'could not record a security event');
+    }
+  }
+}
+
+function refusalText(code: RefusalCode): string {
+  return code === 4 ? 'bad user name or password' : 'not authorized';
+}
+
+function remoteAddressOf(client: Client): string | null {
+  const conn = client.conn;
+  const address = conn instanceof Socket ? conn.remoteAddress : undefined;
+  if (!address) return null;
+  // Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d; keep the familiar form.
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}

@@ -1,0 +1,55 @@
+// Builds the gateway's configuration from the environment and an optional .env file; a bad value stops start-up with one line.
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { configSchema, type GatewayConfig } from './schema.js';
+import { GatewayError } from '../core/errors.js';
+
+export type Env = Record<string, string | undefined>;
+
+/** Reads `.env` from `dir` (if any); real environment variables win over the file. */
+export function readEnv(env: Env = process.env, dir: string = process.cwd()): Env {
+  const file = resolve(dir, '.env');
+  const fromFile = existsSync(file) ? parseDotenv(readFileSync(file)) : {};
+  return { ...fromFile, ...env };
+}
+
+export function loadConfig(env: Env): GatewayConfig {
+  // Blank variables count as unset, as they do in most deployment tools.
+  const cleaned: Env = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v.trim() !== '') cleaned[k] = v.trim();
+  // TZ is the conventional variable; GATEWAY_TZ wins when both are set (TZ also changes the process's own clock).
+  if (!cleaned.GATEWAY_TZ && cleaned.TZ) cleaned.GATEWAY_TZ = cleaned.TZ;
+
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = issue?.path.join('.') || 'configuration';
+    const shown = name === 'GATEWAY_TZ' && !env.GATEWAY_TZ ? 'TZ' : name;
+    const value = cleaned[name];
+    const got = value === undefined ? '' : ` (got ${JSON.stringify(redactValue(name, value))})`;
+    throw new GatewayError('GW_ERR_CONFIG', `${shown}: ${issue?.message ?? 'invalid'}${got}`);
+  }
+  const c = parsed.data;
+  return {
+    mqtt: { port: c.MQTT_PORT, host: c.MQTT_HOST },
+    http: { port: c.HTTP_PORT, host: c.HTTP_HOST },
+    dataDir: resolve(c.DATA_DIR),
+    registryFile: c.REGISTRY_FILE ? resolve(c.REGISTRY_FILE) : null,
+    publicUrl: c.PUBLIC_URL,
+    timeZone: c.GATEWAY_TZ,
+    twilio:
+      c.TWILIO_ACCOUNT_SID && c.TWILIO_AUTH_TOKEN && c.TWILIO_FROM
+        ? { accountSid: c.TWILIO_ACCOUNT_SID, authToken: c.TWILIO_AUTH_TOKEN, from: c.TWILIO_FROM, apiUrl: c.TWILIO_API_URL ?? null }
+        : null,
+    apiToken: c.API_TOKEN ?? null,
+    influx: c.INFLUX_URL
+      ? { url: c.INFLUX_URL, database: c.INFLUX_DATABASE, token: c.INFLUX_TOKEN ?? null, org: c.INFLUX_ORG ?? null, bucket: c.INFLUX_BUCKET ?? null }
+      : null,
+    logLevel: c.LOG_LEVEL,
+  };
+}
+
+function redactValue(name: string, value: string): string {
+  return /TOKEN|SECRET|PASSWORD/.test(name) ? '[redacted]' : value;
+}

@@ -1,0 +1,89 @@
+// The configuration schema: every variable of contract §1, with its default, validated before anything starts.
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const host = z.string().min(1);
+const url = z.string().url().transform((u) => u.replace(/\/+$/, ''));
+const optional = z.string().min(1).optional();
+
+export const configSchema = z
+  .object({
+    MQTT_PORT: port.default(1883),
+    MQTT_HOST: host.default('0.0.0.0'),
+    HTTP_PORT: port.default(8080),
+    HTTP_HOST: host.default('0.0.0.0'),
+    DATA_DIR: z.string().min(1).default('./data'),
+    REGISTRY_FILE: optional,
+    PUBLIC_URL: url.default('http://localhost:8080'),
+    GATEWAY_TZ: z
+      .string()
+      .refine(isTimeZone, 'expected an IANA time zone such as Asia/Shanghai')
+      .default('Asia/Shanghai'),
+    TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'expected AC followed by 32 hex digits').optional(),
+    TWILIO_AUTH_TOKEN: optional,
+    TWILIO_FROM: z.string().regex(/^\+[1-9]\d{6,14}$|^MG[0-9a-fA-F]{32}$/, 'expected an E.164 number or a Messaging Service SID').optional(),
+    TWILIO_API_URL: url.optional(),
+    API_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
+    INFLUX_URL: url.optional(),
+    INFLUX_DATABASE: z.string().min(1).default('eldercare'),
+    INFLUX_TOKEN: optional,
+    INFLUX_ORG: optional,
+    INFLUX_BUCKET: optional,
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((c, ctx) => {
+    const twilio = [c.TWILIO_ACCOUNT_SID, c.TWILIO_AUTH_TOKEN, c.TWILIO_FROM];
+    if (twilio.some(Boolean) && !twilio.every(Boolean)) {
+      for (const key of ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM'] as const) {
+        if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required when any TWILIO_* credential is set' });
+      }
+    }
+    if (c.INFLUX_TOKEN && (!c.INFLUX_ORG || !c.INFLUX_BUCKET)) {
+      for (const key of ['INFLUX_ORG', 'INFLUX_BUCKET'] as const) {
+        if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required when INFLUX_TOKEN is set' });
+      }
+    }
+    if (c.INFLUX_TOKEN && !c.INFLUX_URL) {
+      ctx.addIssue({ code: 'custom', path: ['INFLUX_URL'], message: 'required when INFLUX_TOKEN is set' });
+    }
+  });
+
+export type RawConfig = z.infer<typeof configSchema>;
+
+export interface TwilioConfig {
+  accountSid: string;
+  authToken: string;
+  from: string;
+  apiUrl: string | null;
+}
+
+export interface InfluxConfig {
+  url: string;
+  database: string;
+  token: string | null;
+  org: string | null;
+  bucket: string | null;
+}
+
+/** The validated configuration the gateway runs with. */
+export interface GatewayConfig {
+  mqtt: { port: number; host: string };
+  http: { port: number; host: string };
+  dataDir: string;
+  registryFile: string | null;
+  publicUrl: string;
+  timeZone: string;
+  twilio: TwilioConfig | null;
+  apiToken: string | null;
+  influx: InfluxConfig | null;
+  logLevel: RawConfig['LOG_LEVEL'];
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}

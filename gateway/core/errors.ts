@@ -1,0 +1,41 @@
+// The one catalogue of coded errors: each has a stable code and the HTTP status it maps to.
+
+export const ErrorCodes = {
+  GW_ERR_CONFIG: { status: 500, message: 'invalid configuration' },
+  GW_ERR_REGISTRY_INVALID: { status: 400, message: 'registry document is invalid' },
+  GW_ERR_UNKNOWN_DEVICE: { status: 404, message: 'unknown device' },
+  GW_ERR_UNKNOWN_RESIDENT: { status: 404, message: 'unknown resident' },
+  GW_ERR_INCIDENT_NOT_FOUND: { status: 404, message: 'incident not found' },
+  GW_ERR_INVALID_TRANSITION: { status: 409, message: 'incident cannot make that transition' },
+  GW_ERR_UNAUTHORIZED: { status: 401, message: 'authentication required' },
+  GW_ERR_FORBIDDEN: { status: 403, message: 'not allowed' },
+  GW_ERR_BAD_SIGNATURE: { status: 403, message: 'invalid X-Twilio-Signature' },
+  GW_ERR_BAD_REQUEST: { status: 400, message: 'bad request' },
+  GW_ERR_SMS_TRANSIENT: { status: 502, message: 'SMS provider temporarily unavailable' },
+  GW_ERR_SMS_REJECTED: { status: 502, message: 'SMS provider rejected the message' },
+  GW_ERR_STORAGE: { status: 500, message: 'storage failure' },
+  GW_ERR_NOT_FOUND: { status: 404, message: 'not found' },
+  GW_ERR_PAYLOAD_TOO_LARGE: { status: 413, message: 'request body too large' },
+  GW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'unsupported content type' },
+  GW_ERR_INTERNAL: { status: 500, message: 'internal error' },
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly details?: unknown;
+
+  constructor(code: ErrorCode, message?: string, details?: unknown, options?: ErrorOptions) {
+    super(message ?? ErrorCodes[code].message, options);
+    this.name = 'GatewayError';
+    this.code = code;
+    this.statusCode = ErrorCodes[code].status;
+    this.details = details;
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,266 @@
+// Domain types shared by every stage: the neighbourhood, signals, incidents, pages and the audit log.
+
+export interface GeoPoint {
+  lat: number;
+  lon: number;
+}
+
+export interface Contact {
+  name: string;
+  phone: string;
+}
+
+export interface Community {
+  id: string;
+  name: string;
+  location?: GeoPoint;
+  /** Station duty phone(s): paged when no grid worker is on duty, and after every worker in the plan. */
+  dutyContacts: Contact[];
+}
+
+export interface FamilyMember extends Contact {
+  relation?: string;
+}
+
+export interface Resident {
+  id: string;
+  name: string;
+  community: string;
+  address: string;
+  building?: string;
+  location?: GeoPoint;
+  inactivityHours?: number;
+  highRisk?: boolean;
+  family: FamilyMember[];
+}
+
+export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+export interface Shift {
+  days: Weekday[];
+  /** Local "HH:MM". A shift whose `to` is not after `from` runs past midnight into the next day. */
+  from: string;
+  to: string;
+}
+
+export interface Worker {
+  id: string;
+  name: string;
+  phone: string;
+  community: string;
+  location?: GeoPoint;
+  shifts: Shift[];
+}
+
+export const DEVICE_KINDS = ['sos_button', 'pull_cord', 'fall_sensor', 'motion_sensor', 'presence_sensor', 'door_sensor'] as const;
+export type DeviceKind = (typeof DEVICE_KINDS)[number];
+
+export interface Device {
+  id: string;
+  kind: DeviceKind;
+  resident: string;
+  /** scrypt hash in the form `scrypt$N$r$p$saltB64$hashB64`; the secret itself is never stored. */
+  secretHash: string;
+}
+
+export interface Volunteer {
+  id: string;
+  name: string;
+  phone: string;
+  team?: string;
+}
+
+export interface Visit {
+  id: string;
+  volunteer: string;
+  resident: string;
+  cron: string;
+  durationMinutes: number;
+  activity: string;
+}
+
+export interface EscalationSettings {
+  ackTimeoutSeconds: number;
+  fallCancelSeconds: number;
+  offlineAfterSeconds: number;
+}
+
+export const DEFAULT_ESCALATION: EscalationSettings = {
+  ackTimeoutSeconds: 180,
+  fallCancelSeconds: 30,
+  offlineAfterSeconds: 900,
+};
+
+export const EVENT_TYPES = ['sos', 'fall', 'cancel', 'motion', 'heartbeat', 'low_battery'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** One accepted, durably recorded device event: the input of the rules. */
+export interface Signal {
+  /** Row id of the durable event record. */
+  eventId: number;
+  deviceId: string;
+  deviceKind: DeviceKind;
+  residentId: string;
+  type: EventType;
+  seq: number;
+  /** The device's own timestamp, when it sent a plausible one. */
+  deviceTs?: string;
+  /** When the gateway received the PUBLISH (ms since epoch). */
+  receivedAt: number;
+  /** High-resolution arrival time (performance.now()), for latency metrics inside one process. */
+  arrivedHr?: number;
+  payload: Record<string, unknown>;
+}
+
+export type RejectionReason =
+  | 'payload_too_large'
+  | 'malformed_json'
+  | 'invalid_payload'
+  | 'unknown_type'
+  | 'type_not_supported_by_kind'
+  | 'unknown_channel'
+  | 'impossible_value';
+
+export interface Rejection {
+  deviceId: string;
+  topic: string;
+  reason: RejectionReason;
+  detail: string;
+  receivedAt: number;
+  payloadExcerpt: string;
+}
+
+export type SecurityEventKind = 'auth_failed' | 'client_id_mismatch' | 'publish_denied' | 'subscribe_denied' | 'unknown_device';
+
+export interface SecurityEvent {
+  kind: SecurityEventKind;
+  at: number;
+  deviceId: string | null;
+  clientId: string | null;
+  remoteAddress: string | null;
+  detail: string;
+}
+
+export const INCIDENT_STATES = ['pending', 'open', 'acknowledged', 'resolved', 'cancelled'] as const;
+export type IncidentState = (typeof INCIDENT_STATES)[number];
+export const ACTIVE_STATES: readonly IncidentState[] = ['pending', 'open', 'acknowledged'];
+
+export type IncidentType = 'sos' | 'fall';
+
+export type ResponderRole = 'worker' | 'duty_contact' | 'family';
+
+export interface PlanResponder {
+  role: 'worker' | 'duty_contact';
+  /** Worker id; duty contacts have `duty:<community>:<index>`. */
+  id: string;
+  name: string;
+  phone: string;
+  distanceM: number | null;
+}
+
+/** Frozen into the incident when it opens, so later registry edits cannot change an escalation under way. */
+export interface EscalationPlan {
+  frozenAt: number;
+  ackTimeoutSeconds: number;
+  fallCancelSeconds: number;
+  /** Paged one per step, nearest first; after the last, paging starts again from the top. */
+  responders: PlanResponder[];
+  family: FamilyMember[];
+}
+
+export interface Responder {
+  role: ResponderRole | 'staff';
+  id: string | null;
+  name: string;
+  phone: string | null;
+}
+
+export interface Incident {
+  id: string;
+  /** Short code used in the SMS link `/i/<code>`. */
+  code: string;
+  residentId: string;
+  communityId: string;
+  type: IncidentType;
+  state: IncidentState;
+  /** Escalation steps run so far (0 before the first page). */
+  step: number;
+  /** True when nobody at all could be paged. */
+  unassigned: boolean;
+  plan: EscalationPlan;
+  openedAt: number;
+  firstPagedAt: number | null;
+  acknowledgedAt: number | null;
+  acknowledgedBy: Responder | null;
+  resolvedAt: number | null;
+  cancelledAt: number | null;
+  signalCount: number;
+  lastSignalAt: number;
+  nextStepAt: number | null;
+}
+
+export type AuditChannel = 'device' | 'sms' | 'api' | 'dashboard' | 'system';
+
+export interface AuditEntry {
+  id: number;
+  incidentId: string;
+  at: number;
+  action: string;
+  actor: string;
+  channel: AuditChannel;
+  detail: Record<string, unknown> | null;
+}
+
+export const SMS_STATUSES = ['queued', 'sending', 'accepted', 'sent', 'delivered', 'failed', 'undelivered', 'outbox'] as const;
+export type SmsStatus = (typeof SMS_STATUSES)[number];
+
+export type SmsPurpose = 'page' | 'page_link' | 'notice' | 'help';
+
+/** What a reply to this message is about; inbound SMS are routed by the latest one sent to the phone. */
+export interface SmsContext {
+  kind: 'incident';
+  incidentId: string;
+}
+
+export interface OutboundSms {
+  id: string;
+  to: string;
+  body: string;
+  purpose: SmsPurpose;
+  incidentId: string | null;
+  step: number | null;
+  role: ResponderRole | null;
+  personId: string | null;
+  context: SmsContext | null;
+  status: SmsStatus;
+  provider: 'twilio' | 'outbox';
+  providerSid: string | null;
+  attempts: number;
+  errorCode: string | null;
+  error: string | null;
+  createdAt: number;
+  sentAt: number | null;
+  updatedAt: number;
+}
+
+export interface InboundSms {
+  from: string;
+  body: string;
+  providerSid: string | null;
+  receivedAt: number;
+}
+
+export type DeviceState = 'online' | 'offline' | 'unknown';
+
+export interface DeviceHealth {
+  deviceId: string;
+  state: DeviceState;
+  lastSeen: number | null;
+  battery: number | null;
+  rssi: number | null;
+  lastStatusAt: number | null;
+  remoteAddress: string | null;
+  lastRejection: { reason: RejectionReason; detail: string; at: number } | null;
+  rejectedCount: number;
+}

@@ -1,0 +1,127 @@
+// Escalation: runs step n of an incident's frozen plan, then arms step n+1 for when nobody has acknowledged.
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { Incident, OutboundSms, Resident } from '../core/types.js';
+import type { Pager } from '../paging/pager.js';
+import { buildEscalationPlan, responderForStep } from '../paging/selection.js';
+import type { DurableTimer, Store } from '../storage/ports.js';
+import type { DurableTimers } from './timers.js';
+
+export interface EscalationDeps {
+  store: Store;
+  timers: DurableTimers;
+  pager: Pager;
+  clock: Clock;
+  log: Logger;
+  timeZone: string;
+  /** Called after each step with the incident as it now stands (inside the transaction). */
+  onStep?: (incident: Incident, pages: OutboundSms[]) => void;
+}
+
+export function stepKey(incidentId: string, step: number): string {
+  return `${incidentId}:step:${step}`;
+}
+
+export class EscalationEngine {
+  constructor(private readonly deps: EscalationDeps) {}
+
+  /**
+   * Pages the responder of `step` (and the family on step 1), records it and arms the next step.
+   * Call inside a transaction, with the step's timer already claimed (or for step 1).
+   */
+  async runStep(incident: Incident, step: number, reason: string): Promise<Incident> {
+    const { store, clock, pager } = this.deps;
+    const now = clock.now();
+    const resident = await store.registry.getResident(incident.residentId);
+    if (!resident) throw new Error(`resident ${incident.residentId} of incident ${incident.id} is not in the registry`);
+
+    let plan = incident.plan;
+    if (plan.responders.length === 0) {
+      // Nobody was on duty when the plan froze: look again at every step rather than page no one forever.
+      plan = await this.replan(incident, resident, now);
+    }
+    const responder = responderForStep(plan, step);
+    const pages: OutboundSms[] = [];
+    if (responder) pages.push(...(await pager.pageResponder(incident, resident, responder, step)));
+    // The family hears at once; with no worker or station to page, they are paged again every round.
+    if (step === 1 || !responder) pages.push(...(await pager.pageFamily(incident, resident, responder?.name ?? null, step)));
+
+    const nextStepAt = now + plan.ackTimeoutSeconds * 1000;
+    const updated: Incident = {
+      ...incident,
+      plan,
+      step,
+      firstPagedAt: incident.firstPagedAt ?? (pages.length > 0 ? now : null),
+      nextStepAt,
+      unassigned: pages.length === 0,
+    };
+    await store.incidents.update(updated);
+    await store.incidents.appendAudit({
+      incidentId: incident.id,
+      at: now,
+      action: pages.length > 0 ? 'paged' : 'unassigned',
+      actor: 'system',
+      channel: 'system',
+      detail: {
+        step,
+        reason,
+        responder: responder ? { role: responder.role, id: responder.id, name: responder.name } : null,
+        family: step === 1 || !responder ? resident.family.length : 0,
+        nextStepAt,
+      },
+    });
+    await this.deps.timers.schedule({
+      key: stepKey(incident.id, step + 1),
+      kind: 'escalation_step',
+      incidentId: incident.id,
+      dueAt: nextStepAt,
+      payload: { step: step + 1 },
+    });
+    this.deps.onStep?.(updated, pages);
+    return updated;
+  }
+
+  /** A due escalation timer: page the next responder if the incident is still waiting for one. */
+  async onTimer(timer: DurableTimer): Promise<Incident | null> {
+    const incident = await this.deps.store.incidents.get(timer.incidentId);
+    const step = Number(timer.payload.step);
+    if (!incident || incident.state !== 'open' || step !== incident.step + 1) return null;
+    return this.runStep(incident, step, 'ack_timeout');
+  }
+
+  /**
+   * Pages the next responder now (a decline, or a failed delivery), if the incident is still at `fromStep`.
+   * Call inside a transaction. Returns null when someone else already moved it on.
+   */
+  async advanceNow(incident: Incident, fromStep: number, reason: string): Promise<Incident | null> {
+    if (incident.state !== 'open' || incident.step !== fromStep) return null;
+    // Never wrap around early: at the end of a round the ack timeout decides, or one failing phone would loop.
+    const n = incident.plan.responders.length;
+    if (n === 0 || fromStep % n === 0) return null;
+    if (!(await this.deps.timers.claimNow(stepKey(incident.id, fromStep + 1)))) return null;
+    return this.runStep(incident, fromStep + 1, reason);
+  }
+
+  private async replan(incident: Incident, resident: Resident, now: number): Promise<Incident['plan']> {
+    const { registry } = this.deps.store;
+    const plan = buildEscalationPlan({
+      resident,
+      community: await registry.getCommunity(resident.community),
+      workers: await registry.listWorkers(),
+      settings: { ...(await registry.escalationSettings()), ackTimeoutSeconds: incident.plan.ackTimeoutSeconds, fallCancelSeconds: incident.plan.fallCancelSeconds },
+      now,
+      timeZone: this.deps.timeZone,
+    });
+    if (plan.responders.length > 0) {
+      await this.deps.store.incidents.appendAudit({
+        incidentId: incident.id,
+        at: now,
+        action: 'plan_replanned',
+        actor: 'system',
+        channel: 'system',
+        detail: { responders: plan.responders.map((r) => ({ role: r.role, id: r.id })) },
+      });
+    }
+    return { ...plan, family: incident.plan.family };
+  }
+}

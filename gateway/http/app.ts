@@ -1,0 +1,34 @@
+// Builds the HTTP app (API, webhooks, health, metrics) from its dependencies; it never listens (see server.ts).
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { HttpDeps } from './deps.js';
+import { createErrorHandler, notFoundHandler } from './errors.js';
+import { apiRoutes } from './routes/api.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { twilioWebhookRoutes } from './routes/twilio-webhooks.js';
+
+/** Default request body limit; a route that needs more (a registry import) sets its own. */
+export const BODY_LIMIT = 64 * 1024;
+
+export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
+  const log = deps.log.child({ component: 'http' });
+  // Typed with fastify's base logger so the app is a plain FastifyInstance that other plugins (dashboard) can take.
+  const app = Fastify<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>({
+    loggerInstance: log,
+    bodyLimit: BODY_LIMIT,
+    // Behind a proxy the client address is not ours to trust; webhooks rely on signatures, not addresses.
+    trustProxy: false,
+    return503OnClosing: true,
+  });
+
+  app.decorateRequest('caller', null);
+  app.setErrorHandler(createErrorHandler(log));
+  app.setNotFoundHandler(notFoundHandler);
+
+  await app.register(healthRoutes, { deps });
+  await app.register(metricsRoutes, { deps });
+  await app.register(twilioWebhookRoutes, { deps });
+  await app.register(apiRoutes, { deps, prefix: '/api' });
+  return app;
+}

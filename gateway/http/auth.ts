@@ -1,0 +1,66 @@
+// Who may call /api/…: the API bearer token today, further strategies (dashboard sessions) plugged in beside it.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError } from '../core/errors.js';
+import type { AuthStrategy, Caller, HttpDeps } from './deps.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the /api auth hook; null outside /api. */
+    caller: Caller | null;
+  }
+}
+
+/** Resolves a request to its caller, or null when it carries no valid credential. */
+export type Authenticate = (request: FastifyRequest) => Promise<Caller | null>;
+
+/** Digests first, so the comparison takes the same time whatever the length or content of the guess. */
+function sameSecret(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given, 'utf8').digest();
+  const b = createHash('sha256').update(expected, 'utf8').digest();
+  return timingSafeEqual(a, b);
+}
+
+/** The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, RFC 6750 §2.1), else null. */
+export function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return null;
+  const match = /^Bearer +(\S+) *$/i.exec(header);
+  return match?.[1] ?? null;
+}
+
+export function apiTokenStrategy(apiToken: string): AuthStrategy {
+  return async (request) => {
+    const token = bearerToken(request);
+    return token !== null && sameSecret(token, apiToken) ? { kind: 'api_token', name: 'API' } : null;
+  };
+}
+
+/** Tries the API token (when configured), then each extra strategy in order; the first caller found wins. */
+export function createAuthenticate(deps: Pick<HttpDeps, 'apiToken' | 'authStrategies'>): Authenticate {
+  const strategies: AuthStrategy[] = [];
+  if (deps.apiToken) strategies.push(apiTokenStrategy(deps.apiToken));
+  strategies.push(...(deps.authStrategies ?? []));
+  return async (request) => {
+    for (const strategy of strategies) {
+      const caller = await strategy(request);
+      if (caller) return caller;
+    }
+    return null;
+  };
+}
+
+/**
+ * An onRequest hook: runs before the body is read or validated, so an unauthenticated caller learns
+ * nothing about the route (no 400s, no 404s for ids), only 401.
+ */
+export function requireCaller(authenticate: Authenticate) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const caller = await authenticate(request);
+    if (!caller) {
+      void reply.header('www-authenticate', 'Bearer realm="care-gateway"');
+      throw new GatewayError('GW_ERR_UNAUTHORIZED');
+    }
+    request.caller = caller;
+  };
+}

@@ -1,0 +1,99 @@
+// What the HTTP layer needs from the rest of the gateway: narrow interfaces, so routes can be tested with app.inject().
+import type { FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { AuditChannel, AuditEntry, DeviceHealth, Incident, InboundSms, OutboundSms, Resident, Responder, Device } from '../core/types.js';
+import type { IncidentFilter } from '../storage/ports.js';
+import type { Logger } from '../core/logger.js';
+
+/** An incident as the API shows it: the stored incident plus its pages (SMS) and, for one incident, its timeline. */
+export interface IncidentView extends Incident {
+  resident: string;
+  residentName: string | null;
+  address: string | null;
+  pages: PageView[];
+  timeline?: AuditEntry[];
+}
+
+export interface PageView {
+  id: string;
+  to: string;
+  role: string;
+  name: string | null;
+  step: number | null;
+  purpose: string;
+  status: string;
+  createdAt: number;
+  sentAt: number | null;
+  updatedAt: number;
+  errorCode: string | null;
+}
+
+export interface IncidentActions {
+  list(filter: IncidentFilter): Promise<IncidentView[]>;
+  /** With its timeline; null when there is no such incident. */
+  view(id: string): Promise<IncidentView | null>;
+  viewByCode(code: string): Promise<IncidentView | null>;
+  /** Throws GatewayError GW_ERR_INCIDENT_NOT_FOUND or GW_ERR_INVALID_TRANSITION. */
+  acknowledge(id: string, by: Responder, channel: AuditChannel, note?: string): Promise<Incident>;
+  resolve(id: string, by: Responder, channel: AuditChannel, note?: string): Promise<Incident>;
+}
+
+export interface InboundSmsHandler {
+  /** Acts on a verified inbound SMS (ack, decline, help reply); resolves once it is recorded. */
+  handle(sms: InboundSms): Promise<{ handledAs: string }>;
+}
+
+export interface SmsStatusHandler {
+  handleStatusCallback(params: { MessageSid: string; MessageStatus: string; ErrorCode?: string }): Promise<boolean>;
+}
+
+export interface DeviceDirectory {
+  listDevices(): Promise<Device[]>;
+  getDevice(id: string): Promise<Device | null>;
+  health(id: string): DeviceHealth | null;
+  getResident(id: string): Promise<Resident | null>;
+}
+
+export type ComponentStatus = 'up' | 'degraded' | 'down' | 'disabled';
+
+export interface ComponentHealth {
+  status: ComponentStatus;
+  detail?: string;
+  [key: string]: unknown;
+}
+
+export interface HealthReport {
+  /** False when alarms cannot be taken or paged: /healthz answers 503. */
+  alarmsOk: boolean;
+  components: Record<string, ComponentHealth>;
+  /** Active incidents nobody could be paged for. */
+  unassignedIncidents: number;
+}
+
+/** Who is calling /api/…: a machine client with the API token, or (later) a dashboard session. */
+export interface Caller {
+  kind: 'api_token' | 'session';
+  /** Shown as the actor when the caller acknowledges or resolves without naming someone. */
+  name: string;
+}
+
+/** One way to recognise a caller (bearer token, session cookie...); null when the request does not carry it. */
+export type AuthStrategy = (request: FastifyRequest) => Promise<Caller | null>;
+
+export interface HttpDeps {
+  log: Logger;
+  publicUrl: string;
+  apiToken: string | null;
+  /** Twilio auth token used to verify webhook signatures; null in outbox mode (then webhooks are refused). */
+  twilioAuthToken: string | null;
+  incidents: IncidentActions;
+  inbound: InboundSmsHandler;
+  smsStatus: SmsStatusHandler;
+  devices: DeviceDirectory;
+  health(): Promise<HealthReport>;
+  metrics: Registry;
+  /** Recent SMS for the log view. */
+  smsLog(limit: number): Promise<OutboundSms[]>;
+  /** Further ways to authenticate /api callers (e.g. dashboard sessions), tried after the API token. */
+  authStrategies?: AuthStrategy[];
+}

@@ -1,0 +1,311 @@
+// The incident state machine: signals open, join or cancel incidents; people acknowledge and resolve them; every change is audited.
+import type { Clock } from '../core/clock.js';
+import { GatewayError } from '../core/errors.js';
+import type { EventBus } from '../core/events.js';
+import { newCode, newId } from '../core/ids.js';
+import type { Logger } from '../core/logger.js';
+import type { AuditChannel, AuditEntry, Incident, IncidentState, OutboundSms, Responder, Signal } from '../core/types.js';
+import type { EscalationEngine } from '../escalation/engine.js';
+import { stepKey } from '../escalation/engine.js';
+import type { DurableTimers } from '../escalation/timers.js';
+import type { Pager } from '../paging/pager.js';
+import { buildEscalationPlan } from '../paging/selection.js';
+import { decide } from '../rules/rules.js';
+import type { DurableTimer, Store } from '../storage/ports.js';
+
+export interface IncidentEvents {
+  incidentChanged: [Incident, AuditEntry];
+}
+
+export type DeviceCommand = { type: 'alarm_received' | 'responder_assigned' | 'resolved'; incident: string; [key: string]: unknown };
+
+export interface DeviceCommands {
+  publishCommand(deviceId: string, command: DeviceCommand): Promise<void>;
+}
+
+export interface IncidentServiceDeps {
+  store: Store;
+  bus: EventBus<IncidentEvents>;
+  clock: Clock;
+  log: Logger;
+  timeZone: string;
+  timers: DurableTimers;
+  engine: EscalationEngine;
+  pager: Pager;
+  commands: DeviceCommands;
+}
+
+const FALL_WINDOW = 'fall_window';
+
+/** Effects that must wait until the transaction has committed (MQTT commands, bus events). */
+type AfterCommit = (() => void)[];
+
+export class IncidentService {
+  constructor(private readonly deps: IncidentServiceDeps) {}
+
+  /** Acts on recorded signals and marks them processed, all in one transaction (one fsync for a burst). */
+  async handleSignals(signals: Signal[]): Promise<void> {
+    const after: AfterCommit = [];
+    await this.deps.store.transaction(async () => {
+      for (const signal of signals) {
+        await this.applySignal(signal, after);
+        await this.deps.store.events.markProcessed(signal.eventId);
+      }
+    });
+    for (const fn of after) fn();
+  }
+
+  /** Handles a due durable timer inside the claiming transaction; returns the effects to run after commit. */
+  async onTimer(timer: DurableTimer): Promise<AfterCommit> {
+    const after: AfterCommit = [];
+    await this.timerStep(timer, after);
+    return after;
+  }
+
+  private async timerStep(timer: DurableTimer, after: AfterCommit): Promise<void> {
+    switch (timer.kind) {
+      case 'fall_cancel_window': {
+        const incident = await this.deps.store.incidents.get(timer.incidentId);
+        if (!incident || incident.state !== 'pending') return;
+        await this.openAndPage(incident, 'system', 'system', 'fall not cancelled in time', after);
+        return;
+      }
+      case 'escalation_step': {
+        const updated = await this.deps.engine.onTimer(timer);
+        if (updated) after.push(() => this.emitLatest(updated));
+        return;
+      }
+    }
+  }
+
+  async acknowledge(id: string, by: Responder, channel: AuditChannel, note?: string): Promise<Incident> {
+    const after: AfterCommit = [];
+    const result = await this.deps.store.transaction(async () => {
+      const incident = await this.require(id);
+      if (incident.state !== 'open' && incident.state !== 'pending') {
+        throw new GatewayError('GW_ERR_INVALID_TRANSITION', invalidMessage(incident, 'acknowledged'), { state: incident.state, acknowledgedBy: incident.acknowledgedBy?.name ?? null });
+      }
+      const now = this.deps.clock.now();
+      await this.deps.timers.cancelForIncident(id);
+      const updated = await this.transition(incident, 'acknowledged', by, channel, { note: note ?? null }, after, {
+        acknowledgedAt: now,
+        acknowledgedBy: by,
+        nextStepAt: null,
+        unassigned: false,
+      });
+      const resident = await this.deps.store.registry.getResident(incident.residentId);
+      if (resident) await this.deps.pager.notifyTaken(updated, resident, by, await this.deps.store.sms.listForIncident(id));
+      this.command(updated, { type: 'responder_assigned', incident: id, responder: by.name, role: by.role }, after);
+      return updated;
+    });
+    for (const fn of after) fn();
+    return result;
+  }
+
+  async resolve(id: string, by: Responder, channel: AuditChannel, note?: string): Promise<Incident> {
+    const after: AfterCommit = [];
+    const result = await this.deps.store.transaction(async () => {
+      const incident = await this.require(id);
+      if (incident.state === 'resolved' || incident.state === 'cancelled') {
+        throw new GatewayError('GW_ERR_INVALID_TRANSITION', invalidMessage(incident, 'resolved'), { state: incident.state });
+      }
+      await this.deps.timers.cancelForIncident(id);
+      const updated = await this.transition(incident, 'resolved', by, channel, { note: note ?? null }, after, {
+        resolvedAt: this.deps.clock.now(),
+        nextStepAt: null,
+      });
+      const resident = await this.deps.store.registry.getResident(incident.residentId);
+      if (resident) await this.deps.pager.notifyResolved(updated, resident);
+      this.command(updated, { type: 'resolved', incident: id, outcome: 'resolved' }, after);
+      return updated;
+    });
+    for (const fn of after) fn();
+    return result;
+  }
+
+  /** "2" from the paged responder: page the next one now instead of waiting for the timeout. */
+  async decline(id: string, by: Responder, channel: AuditChannel, pagedAtStep: number | null): Promise<Incident> {
+    const after: AfterCommit = [];
+    const result = await this.deps.store.transaction(async () => {
+      const incident = await this.require(id);
+      await this.audit(incident, 'declined', by, channel, { step: pagedAtStep }, after);
+      if (pagedAtStep === null) return incident;
+      const advanced = await this.deps.engine.advanceNow(incident, pagedAtStep, 'declined');
+      if (advanced) after.push(() => this.emitLatest(advanced));
+      return advanced ?? incident;
+    });
+    for (const fn of after) fn();
+    return result;
+  }
+
+  /** A page could not be delivered: move on to the next responder without waiting for the timeout. */
+  async onPageFailed(msg: OutboundSms): Promise<void> {
+    if (msg.purpose !== 'page' || !msg.incidentId || msg.step === null || msg.role === 'family') return;
+    const { incidentId, step } = msg;
+    const after: AfterCommit = [];
+    await this.deps.store.transaction(async () => {
+      const incident = await this.deps.store.incidents.get(incidentId);
+      if (!incident) return;
+      await this.audit(incident, 'page_failed', { role: 'staff', id: null, name: 'system', phone: null }, 'system', { step, status: msg.status, errorCode: msg.errorCode }, after);
+      const advanced = await this.deps.engine.advanceNow(incident, step, 'delivery_failed');
+      if (advanced) after.push(() => this.emitLatest(advanced));
+    });
+    for (const fn of after) fn();
+  }
+
+  private async applySignal(signal: Signal, after: AfterCommit): Promise<void> {
+    const { store, clock } = this.deps;
+    const active = await store.incidents.findActiveForResident(signal.residentId);
+    const settings = await store.registry.escalationSettings();
+    const decision = decide(signal, active, settings);
+    const actor = `device:${signal.deviceId}`;
+    switch (decision.kind) {
+      case 'open': {
+        const resident = await store.registry.getResident(signal.residentId);
+        if (!resident) throw new Error(`resident ${signal.residentId} of device ${signal.deviceId} is not in the registry`);
+        const now = clock.now();
+        const plan = buildEscalationPlan({
+          resident,
+          community: await store.registry.getCommunity(resident.community),
+          workers: await store.registry.listWorkers(),
+          settings,
+          now,
+          timeZone: this.deps.timeZone,
+        });
+        const incident: Incident = {
+          id: newId('inc', now),
+          code: newCode(),
+          residentId: resident.id,
+          communityId: resident.community,
+          type: decision.type,
+          state: 'pending',
+          step: 0,
+          unassigned: false,
+          plan,
+          openedAt: signal.receivedAt,
+          firstPagedAt: null,
+          acknowledgedAt: null,
+          acknowledgedBy: null,
+          resolvedAt: null,
+          cancelledAt: null,
+          signalCount: 1,
+          lastSignalAt: signal.receivedAt,
+          nextStepAt: null,
+        };
+        await store.incidents.create(incident);
+        await store.incidents.linkSignal(incident.id, signal.eventId);
+        await this.audit(incident, 'created', deviceResponder(signal.deviceId), 'device', { signal: signal.type, eventId: signal.eventId, deviceId: signal.deviceId }, after);
+        if (decision.state === 'open') {
+          await this.openAndPage(incident, actor, 'device', signal.type, after);
+        } else {
+          const dueAt = now + plan.fallCancelSeconds * 1000;
+          await this.deps.timers.schedule({ key: `${incident.id}:${FALL_WINDOW}`, kind: 'fall_cancel_window', incidentId: incident.id, dueAt, payload: {} });
+          const pending = { ...incident, nextStepAt: dueAt };
+          await store.incidents.update(pending);
+          this.command(pending, { type: 'alarm_received', incident: incident.id, state: 'pending', cancelWithinSeconds: plan.fallCancelSeconds }, after);
+        }
+        return;
+      }
+      case 'join': {
+        const incident = await this.require(decision.incidentId);
+        const joined = { ...incident, signalCount: incident.signalCount + 1, lastSignalAt: signal.receivedAt };
+        await store.incidents.update(joined);
+        await store.incidents.linkSignal(incident.id, signal.eventId);
+        await this.audit(joined, 'signal_joined', deviceResponder(signal.deviceId), 'device', { signal: signal.type, eventId: signal.eventId, deviceId: signal.deviceId }, after);
+        if (decision.openNow) {
+          await this.deps.timers.claimNow(`${incident.id}:${FALL_WINDOW}`);
+          await this.openAndPage(joined, actor, 'device', `${signal.type} during the fall cancel window`, after);
+        }
+        return;
+      }
+      case 'cancel': {
+        const incident = await this.require(decision.incidentId);
+        await this.deps.timers.cancelForIncident(incident.id);
+        const cancelled = await this.transition(incident, 'cancelled', deviceResponder(signal.deviceId), 'device', { reason: 'false alarm: cancelled before anyone was paged' }, after, {
+          cancelledAt: clock.now(),
+          nextStepAt: null,
+        });
+        this.command(cancelled, { type: 'resolved', incident: incident.id, outcome: 'cancelled' }, after);
+        return;
+      }
+      case 'cancel_after_page': {
+        const incident = await this.require(decision.incidentId);
+        await this.audit(incident, 'resident_cancel_after_page', deviceResponder(signal.deviceId), 'device', { note: 'responders were already paged; a person must stand the response down' }, after);
+        return;
+      }
+      case 'ignore':
+        return;
+    }
+  }
+
+  private async openAndPage(incident: Incident, actor: string, channel: AuditChannel, reason: string, after: AfterCommit): Promise<void> {
+    const opened = await this.transition(incident, 'open', { role: 'staff', id: null, name: actor, phone: null }, channel, { reason }, after, {});
+    // Step 1 runs now; its key is claimed so a restart cannot run it a second time.
+    await this.deps.timers.claimNow(stepKey(incident.id, 1));
+    const paged = await this.deps.engine.runStep(opened, 1, 'opened');
+    after.push(() => this.emitLatest(paged));
+    this.command(paged, { type: 'alarm_received', incident: incident.id, state: 'open' }, after);
+  }
+
+  private async transition(
+    incident: Incident,
+    to: IncidentState,
+    by: Responder,
+    channel: AuditChannel,
+    detail: Record<string, unknown>,
+    after: AfterCommit,
+    changes: Partial<Incident>,
+  ): Promise<Incident> {
+    const updated: Incident = { ...incident, ...changes, state: to };
+    await this.deps.store.incidents.update(updated);
+    await this.audit(updated, to === 'open' ? 'opened' : to, by, channel, { from: incident.state, ...detail }, after);
+    return updated;
+  }
+
+  private async audit(incident: Incident, action: string, by: Responder, channel: AuditChannel, detail: Record<string, unknown>, after: AfterCommit): Promise<AuditEntry> {
+    const entry = await this.deps.store.incidents.appendAudit({
+      incidentId: incident.id,
+      at: this.deps.clock.now(),
+      action,
+      actor: by.id ? `${by.role}:${by.id}` : by.name,
+      channel,
+      detail: { ...detail, by: by.name, role: by.role },
+    });
+    after.push(() => this.deps.bus.emit('incidentChanged', incident, entry));
+    return entry;
+  }
+
+  private emitLatest(incident: Incident): void {
+    void this.deps.store.incidents.listAudit(incident.id).then((entries) => {
+      const last = entries.at(-1);
+      if (last) this.deps.bus.emit('incidentChanged', incident, last);
+    });
+  }
+
+  private command(incident: Incident, command: DeviceCommand, after: AfterCommit): void {
+    after.push(() => {
+      void this.deps.store.registry.listDevicesOfResident(incident.residentId).then(async (devices) => {
+        for (const d of devices) {
+          await this.deps.commands.publishCommand(d.id, command).catch((err: unknown) => {
+            this.deps.log.warn({ err, deviceId: d.id, command: command.type }, 'device command not delivered');
+          });
+        }
+      });
+    });
+  }
+
+  private async require(id: string): Promise<Incident> {
+    const incident = await this.deps.store.incidents.get(id);
+    if (!incident) throw new GatewayError('GW_ERR_INCIDENT_NOT_FOUND', `incident ${id} not found`);
+    return incident;
+  }
+}
+
+function deviceResponder(deviceId: string): Responder {
+  return { role: 'staff', id: null, name: `device:${deviceId}`, phone: null };
+}
+
+function invalidMessage(incident: Incident, to: IncidentState): string {
+  const by = incident.acknowledgedBy ? ` by ${incident.acknowledgedBy.name}` : '';
+  return `incident ${incident.id} is ${incident.state}${incident.state === 'acknowledged' ? by : ''}; it cannot be ${to}`;
+}

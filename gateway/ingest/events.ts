@@ -1,0 +1,46 @@
+// The events the MQTT edge (broker and ingest) emits, and the ingest's counters.
+import type { DeviceState, Rejection, RejectionReason, SecurityEvent, Signal } from '../core/types.js';
+import type { Telemetry } from '../../devices/kinds.js';
+
+export interface TelemetryReceived {
+  deviceId: string;
+  battery: number | null;
+  rssi: number | null;
+  at: number;
+  payload: Telemetry;
+}
+
+export interface DeviceStatusChanged {
+  deviceId: string;
+  state: DeviceState;
+  at: number;
+}
+
+export interface IngestEvents {
+  /** A new event, durably recorded (a redelivery is not emitted again). */
+  signalReceived: [Signal];
+  /** A message acknowledged but not acted on. */
+  signalRejected: [Rejection];
+  telemetryReceived: [TelemetryReceived];
+  deviceStatusChanged: [DeviceStatusChanged];
+  securityEvent: [SecurityEvent];
+}
+
+export interface IngestStats {
+  /** New events recorded. */
+  accepted: number;
+  /** Redeliveries recognised and not acted on again. */
+  duplicates: number;
+  rejected: Record<RejectionReason, number>;
+  telemetry: number;
+  status: number;
+  /** Group commits written, and those that failed (their events were not acknowledged). */
+  batches: number;
+  commitFailures: number;
+  /** Events per group commit: cumulative buckets (count of batches with size <= le), as a histogram wants. */
+  batchSizes: { count: number; sum: number; max: number; buckets: { le: number; count: number }[] };
+  /** Events waiting for their group commit right now. */
+  queued: number;
+}
+
+export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256] as const;

@@ -1,0 +1,283 @@
+// Ingest: decodes device messages, records events durably (group commit, redelivery dedupe) before they are acknowledged, and keeps device health.
+import { createHash } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import type { EventBus } from '../core/events.js';
+import type { Logger } from '../core/logger.js';
+import type { Device, DeviceHealth, DeviceState, Rejection, RejectionReason } from '../core/types.js';
+import { GatewayError } from '../core/errors.js';
+import type { NewEvent, Store } from '../storage/ports.js';
+import { decodeMessage, DEFAULT_MAX_PAYLOAD_BYTES, type DeviceEvent, type DeviceStatus, type Telemetry } from '../../devices/kinds.js';
+import { deviceTopicPrefix } from '../../devices/topics.js';
+import { DEFAULT_GROUP_COMMIT, GroupCommitter, type GroupCommitOptions } from './group-commit.js';
+import { HealthBook } from './health.js';
+import { buildSignal, plausibleDeviceTime } from './signal.js';
+import { BATCH_SIZE_BUCKETS, type IngestEvents, type IngestStats } from './events.js';
+
+export interface IngestDeps {
+  store: Store;
+  bus: EventBus<IngestEvents>;
+  clock: Clock;
+  log: Logger;
+  maxPayloadBytes?: number;
+  groupCommit?: GroupCommitOptions;
+  /** A (device, seq, payload) seen again within this window is a redelivery. */
+  dedupeWindowMs?: number;
+  /** How often changed health records are written to the store. */
+  healthFlushMs?: number;
+}
+
+export interface IngestMeta {
+  remoteAddress: string | null;
+  /** performance.now() when the broker hook was entered, for end-to-end latency. */
+  arrivedHr: number;
+  /** The broker published the device's will: its connection was lost, it did not speak. */
+  will?: boolean;
+}
+
+interface PendingEvent {
+  record: NewEvent;
+  device: Device;
+  event: DeviceEvent;
+  arrivedHr: number;
+}
+
+const DEFAULT_DEDUPE_WINDOW_MS = 24 * 60 * 60 * 1000;
+const DEFAULT_HEALTH_FLUSH_MS = 2000;
+const EXCERPT_CHARS = 200;
+
+export class Ingest {
+  private readonly health = new HealthBook();
+  private committer: GroupCommitter<PendingEvent, number | null> | null = null;
+  private healthTimer: NodeJS.Timeout | null = null;
+  private healthFlush: Promise<void> = Promise.resolve();
+  private readonly counters = {
+    accepted: 0,
+    duplicates: 0,
+    telemetry: 0,
+    status: 0,
+    batches: 0,
+    commitFailures: 0,
+    rejected: {
+      payload_too_large: 0,
+      malformed_json: 0,
+      invalid_payload: 0,
+      unknown_type: 0,
+      type_not_supported_by_kind: 0,
+      unknown_channel: 0,
+      impossible_value: 0,
+    } satisfies Record<RejectionReason, number>,
+    batchSizes: { count: 0, sum: 0, max: 0, buckets: BATCH_SIZE_BUCKETS.map((le) => ({ le, count: 0 })) },
+  };
+
+  constructor(private readonly deps: IngestDeps) {}
+
+  async start(): Promise<void> {
+    if (this.committer) return;
+    this.health.load(await this.deps.store.health.list());
+    this.committer = new GroupCommitter({
+      options: this.deps.groupCommit ?? DEFAULT_GROUP_COMMIT,
+      commit: (group) => this.commit(group),
+    });
+    this.healthTimer = setInterval(() => void this.flushHealth(), this.deps.healthFlushMs ?? DEFAULT_HEALTH_FLUSH_MS);
+    this.healthTimer.unref();
+  }
+
+  /** Commits every queued event (their devices get their PUBACK) and writes the health records. */
+  async stop(): Promise<void> {
+    const committer = this.committer;
+    if (!committer) return;
+    this.committer = null;
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.healthTimer = null;
+    await committer.close();
+    await this.flushHealth();
+  }
+
+  /**
+   * Handles one message from `device` on `channel` (the topic part after `care/v1/<id>/`). Resolves when
+   * the broker may acknowledge it: for an event, after its durable commit; for a rejected message, once
+   * the rejection is recorded. Rejects when the event could not be recorded, so it must not be acknowledged.
+   */
+  async handle(deviceId: string, device: Device, channel: string, payload: Buffer, meta: IngestMeta): Promise<void> {
+    const committer = this.committer;
+    if (!committer) throw new GatewayError('GW_ERR_STORAGE', 'ingest is not running');
+    const at = this.deps.clock.now();
+    const topic = deviceTopicPrefix(deviceId) + channel;
+    const decoded = decodeMessage(device.kind, channel, payload, { maxBytes: this.deps.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES });
+
+    if (!decoded.ok) {
+      if (!meta.will) this.seen(deviceId, at, meta);
+      await this.reject({ deviceId, topic, reason: decoded.reason, detail: decoded.detail, receivedAt: at, payloadExcerpt: excerpt(payload) });
+      return;
+    }
+    const msg = decoded.value;
+    switch (msg.channel) {
+      case 'event':
+        this.seen(deviceId, at, meta);
+        return this.handleEvent(committer, device, msg.event, payload, at, meta);
+      case 'telemetry':
+        this.seen(deviceId, at, meta);
+        this.handleTelemetry(deviceId, msg.telemetry, at);
+        return;
+      case 'status':
+        this.handleStatus(deviceId, msg.status, at, meta);
+        return;
+    }
+  }
+
+  healthOf(deviceId: string): DeviceHealth | null {
+    return this.health.get(deviceId);
+  }
+
+  listHealth(): DeviceHealth[] {
+    return this.health.list();
+  }
+
+  /** Sets a device's state from outside the message flow (e.g. supervision's offline timeout). */
+  markState(deviceId: string, state: Exclude<DeviceState, 'unknown'>, at: number): void {
+    this.setState(deviceId, state, at);
+  }
+
+  stats(): IngestStats {
+    const c = this.counters;
+    return {
+      accepted: c.accepted,
+      duplicates: c.duplicates,
+      telemetry: c.telemetry,
+      status: c.status,
+      batches: c.batches,
+      commitFailures: c.commitFailures,
+      rejected: { ...c.rejected },
+      batchSizes: { ...c.batchSizes, buckets: c.batchSizes.buckets.map((b) => ({ ...b })) },
+      queued: this.committer?.pending ?? 0,
+    };
+  }
+
+  private async handleEvent(
+    committer: GroupCommitter<PendingEvent, number | null>,
+    device: Device,
+    event: DeviceEvent,
+    payload: Buffer,
+    at: number,
+    meta: IngestMeta,
+  ): Promise<void> {
+    if ((event.type === 'heartbeat' || event.type === 'low_battery') && event.battery !== undefined) {
+      const battery = event.battery;
+      this.health.update(device.id, (h) => { h.battery = battery; });
+    }
+    const record: NewEvent = {
+      deviceId: device.id,
+      seq: event.seq,
+      type: event.type,
+      payload: payload.toString('utf8'),
+      payloadHash: createHash('sha256').update(payload).digest('hex'),
+      deviceTs: plausibleDeviceTime(event.ts, at).deviceTs ?? null,
+      receivedAt: at,
+    };
+    await committer.submit({ record, device, event, arrivedHr: meta.arrivedHr });
+  }
+
+  /** One group commit; signals go out only after the transaction committed. */
+  private async commit(group: PendingEvent[]): Promise<(number | null)[]> {
+    const dedupeSince = this.deps.clock.now() - (this.deps.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS);
+    let ids: (number | null)[];
+    try {
+      ids = await this.deps.store.events.recordBatch(group.map((p) => p.record), dedupeSince);
+    } catch (err) {
+      this.counters.commitFailures++;
+      this.deps.log.error({ err, events: group.length }, 'event commit failed; the events stay unacknowledged');
+      throw err;
+    }
+    this.countBatch(group.length);
+    group.forEach((p, i) => {
+      const eventId = ids[i];
+      if (eventId === null || eventId === undefined) {
+        this.counters.duplicates++;
+        this.deps.log.debug({ deviceId: p.device.id, seq: p.record.seq }, 'redelivered event acknowledged again, not acted on');
+        return;
+      }
+      this.counters.accepted++;
+      this.deps.bus.emit(
+        'signalReceived',
+        buildSignal({ eventId, device: p.device, event: p.event, receivedAt: p.record.receivedAt, arrivedHr: p.arrivedHr }),
+      );
+    });
+    return ids;
+  }
+
+  private handleTelemetry(deviceId: string, telemetry: Telemetry, at: number): void {
+    this.counters.telemetry++;
+    const h = this.health.update(deviceId, (r) => {
+      if (telemetry.battery !== undefined) r.battery = telemetry.battery;
+      if (telemetry.rssi !== undefined) r.rssi = telemetry.rssi;
+    });
+    this.deps.bus.emit('telemetryReceived', { deviceId, battery: h.battery, rssi: h.rssi, at, payload: telemetry });
+  }
+
+  private handleStatus(deviceId: string, status: DeviceStatus, at: number, meta: IngestMeta): void {
+    this.counters.status++;
+    // A will is the broker speaking for a lost connection: the device itself was not heard.
+    if (!meta.will) this.health.update(deviceId, (h) => { h.lastSeen = at; if (meta.remoteAddress) h.remoteAddress = meta.remoteAddress; });
+    this.health.update(deviceId, (h) => { h.lastStatusAt = at; });
+    this.setState(deviceId, status, at);
+  }
+
+  /** Any message the device sent itself shows it is alive, hence online. */
+  private seen(deviceId: string, at: number, meta: IngestMeta): void {
+    this.health.update(deviceId, (h) => {
+      h.lastSeen = at;
+      if (meta.remoteAddress) h.remoteAddress = meta.remoteAddress;
+    });
+    this.setState(deviceId, 'online', at);
+  }
+
+  private setState(deviceId: string, state: DeviceState, at: number): void {
+    if (this.health.get(deviceId)?.state === state) return;
+    this.health.update(deviceId, (h) => { h.state = state; });
+    this.deps.bus.emit('deviceStatusChanged', { deviceId, state, at });
+  }
+
+  private async reject(rejection: Rejection): Promise<void> {
+    this.counters.rejected[rejection.reason]++;
+    this.health.update(rejection.deviceId, (h) => {
+      h.lastRejection = { reason: rejection.reason, detail: rejection.detail, at: rejection.receivedAt };
+      h.rejectedCount++;
+    });
+    this.deps.log.warn({ deviceId: rejection.deviceId, reason: rejection.reason, detail: rejection.detail }, 'device message rejected');
+    try {
+      await this.deps.store.health.recordRejection(rejection);
+    } catch (err) {
+      // Still acknowledged: a device must not resend a bad message forever because the log is unavailable.
+      this.deps.log.error({ err, deviceId: rejection.deviceId }, 'could not record a rejected message');
+    }
+    this.deps.bus.emit('signalRejected', rejection);
+  }
+
+  private countBatch(size: number): void {
+    const s = this.counters.batchSizes;
+    this.counters.batches++;
+    s.count++;
+    s.sum += size;
+    s.max = Math.max(s.max, size);
+    for (const b of s.buckets) if (size <= b.le) b.count++;
+  }
+
+  /** Writes changed health records; serialised so two flushes never race, and retried on the next tick if it fails. */
+  private flushHealth(): Promise<void> {
+    this.healthFlush = this.healthFlush.then(async () => {
+      const records = this.health.takeDirty();
+      if (records.length === 0) return;
+      try {
+        await this.deps.store.health.save(records);
+      } catch (err) {
+        this.health.markDirty(records.map((r) => r.deviceId));
+        this.deps.log.error({ err, records: records.length }, 'could not write device health');
+      }
+    });
+    return this.healthFlush;
+  }
+}
+
+function excerpt(payload: Buffer): string {
+  return payload.subarray(0, EXCERPT_CHARS * 4).toString('utf8').slice(0, EXCERPT_CHARS);
+}

@@ -1,0 +1,70 @@
+// Entry point of `npm start`: validated configuration, the gateway, a start banner, and a clean stop on SIGINT/SIGTERM.
+import { loadConfig, readEnv } from './config/load.js';
+import { GatewayError, errorMessage } from './core/errors.js';
+import { Gateway, type StartedGateway } from './app.js';
+import type { GatewayConfig } from './config/schema.js';
+
+function banner(config: GatewayConfig, started: StartedGateway): string {
+  const host = (h: string) => (h === '0.0.0.0' || h === '::' ? 'localhost' : h);
+  const http = `http://${host(config.http.host)}:${started.httpPort}`;
+  const lines = [
+    '',
+    '  care gateway is running',
+    `  MQTT       mqtt://${host(config.mqtt.host)}:${started.mqttPort}`,
+    `  API        ${http}/api/incidents ${config.apiToken ? '(Authorization: Bearer $API_TOKEN)' : '(set API_TOKEN to use it from scripts)'}`,
+    `  Dashboard  ${http}/`,
+    `  Health     ${http}/healthz    Metrics ${http}/metrics`,
+    `  Registry   ${started.registry.path} (${started.registry.source}; ${started.registry.counts.residents} residents, ${started.registry.counts.devices} devices, ${started.registry.counts.workers} workers)`,
+  ];
+  if (!config.twilio) {
+    lines.push('', '  !! OUTBOX MODE: no TWILIO_* credentials. SMS are stored in the local outbox and NOT sent. !!');
+  }
+  const b = started.registry.demoButton;
+  if (b) {
+    const payload = JSON.stringify({ type: 'sos', seq: Math.floor(Date.now() / 1000) });
+    lines.push(
+      '',
+      `  Press ${b.residentName}'s demo button (${b.address}):`,
+      `  mosquitto_pub -h ${host(config.mqtt.host)} -p ${started.mqttPort} -q 1 -i ${b.deviceId} -u ${b.deviceId} -P '${b.secret}' -t care/v1/${b.deviceId}/event -m '${payload}'`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function main(): Promise<void> {
+  let config: GatewayConfig;
+  try {
+    config = loadConfig(readEnv());
+  } catch (err) {
+    process.stderr.write(`configuration error: ${errorMessage(err)}\n`);
+    process.exit(2);
+  }
+  const gateway = Gateway.create({ config });
+  let started: StartedGateway;
+  try {
+    started = await gateway.start();
+  } catch (err) {
+    const line = err instanceof GatewayError ? `${err.code}: ${err.message}` : errorMessage(err);
+    process.stderr.write(`start-up failed: ${line}\n`);
+    await gateway.stop().catch(() => undefined);
+    process.exit(1);
+  }
+  process.stdout.write(banner(config, started));
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    gateway.log.info({ signal }, 'stopping');
+    gateway.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        gateway.log.error({ err }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+await main();

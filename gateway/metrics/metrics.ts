@@ -1,0 +1,96 @@
+// The gateway's Prometheus instruments, on a registry of their own, with every metric name kept in this one file.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Every metric name the gateway exports; dashboards and alert rules depend on these, so they change only here. */
+export const METRIC_NAMES = {
+  alarmToFirstSms: 'alarm_to_first_sms_seconds',
+  eventsIngested: 'events_ingested_total',
+  eventsRejected: 'events_rejected_total',
+  eventsDuplicate: 'events_duplicate_total',
+  ingestBatchSize: 'ingest_batch_size',
+  incidentsOpened: 'incidents_opened_total',
+  incidentTransitions: 'incident_transitions_total',
+  smsSent: 'sms_sent_total',
+  smsSendFailures: 'sms_send_failures_total',
+  smsSendDuration: 'sms_send_duration_seconds',
+  escalationSteps: 'escalation_steps_total',
+  mqttClientsConnected: 'mqtt_clients_connected',
+  securityEvents: 'security_events_total',
+  unassignedIncidents: 'unassigned_incidents',
+} as const;
+
+/** 1 ms to 10 s: the alarm path should sit in the low milliseconds, and anything near 10 s is an outage. */
+export const ALARM_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const BATCH_SIZE_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+const SMS_DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface GatewayMetrics {
+  /** Serves GET /metrics; a fresh registry per gateway, so two gateways in one process (tests) never collide. */
+  readonly registry: Registry;
+  /** Seconds from the device's PUBLISH arriving to the first SMS request of its incident. */
+  readonly alarmToFirstSms: Histogram;
+  readonly eventsIngested: Counter<'type'>;
+  readonly eventsRejected: Counter<'reason'>;
+  /** Redeliveries dropped by (device, seq, payload). */
+  readonly eventsDuplicate: Counter;
+  /** Events recorded per durable commit. */
+  readonly ingestBatchSize: Histogram;
+  readonly incidentsOpened: Counter<'type'>;
+  /** Incident moves into a state (pending, open, acknowledged, resolved, cancelled). */
+  readonly incidentTransitions: Counter<'state'>;
+  /** Messages handed to a provider, by purpose and resulting status (accepted, outbox, failed...). */
+  readonly smsSent: Counter<'purpose' | 'status'>;
+  /** Failed send attempts, by provider error code (or a gateway code when there is none). */
+  readonly smsSendFailures: Counter<'code'>;
+  readonly smsSendDuration: Histogram;
+  readonly escalationSteps: Counter;
+  readonly mqttClientsConnected: Gauge;
+  readonly securityEvents: Counter<'kind'>;
+  /** Active incidents nobody could be paged for. */
+  readonly unassignedIncidents: Gauge;
+}
+
+export interface MetricsOptions {
+  /** Process metrics (CPU, memory, event loop lag); on by default. */
+  defaultMetrics?: boolean;
+}
+
+export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const n = METRIC_NAMES;
+
+  return {
+    registry,
+    alarmToFirstSms: new Histogram({
+      name: n.alarmToFirstSms,
+      help: 'Seconds from an alarm PUBLISH arriving to the first SMS request for its incident',
+      buckets: ALARM_LATENCY_BUCKETS,
+      registers,
+    }),
+    eventsIngested: new Counter({ name: n.eventsIngested, help: 'Device events durably recorded, by type', labelNames: ['type'], registers }),
+    eventsRejected: new Counter({ name: n.eventsRejected, help: 'Device messages rejected, by reason', labelNames: ['reason'], registers }),
+    eventsDuplicate: new Counter({ name: n.eventsDuplicate, help: 'Device events dropped as redeliveries', registers }),
+    ingestBatchSize: new Histogram({ name: n.ingestBatchSize, help: 'Events recorded per durable commit', buckets: BATCH_SIZE_BUCKETS, registers }),
+    incidentsOpened: new Counter({ name: n.incidentsOpened, help: 'Incidents opened, by type', labelNames: ['type'], registers }),
+    incidentTransitions: new Counter({
+      name: n.incidentTransitions,
+      help: 'Incident state changes, by the state entered',
+      labelNames: ['state'],
+      registers,
+    }),
+    smsSent: new Counter({ name: n.smsSent, help: 'SMS handed to a provider, by purpose and status', labelNames: ['purpose', 'status'], registers }),
+    smsSendFailures: new Counter({ name: n.smsSendFailures, help: 'Failed SMS send attempts, by error code', labelNames: ['code'], registers }),
+    smsSendDuration: new Histogram({
+      name: n.smsSendDuration,
+      help: 'Seconds one SMS send request to the provider took',
+      buckets: SMS_DURATION_BUCKETS,
+      registers,
+    }),
+    escalationSteps: new Counter({ name: n.escalationSteps, help: 'Escalation steps run', registers }),
+    mqttClientsConnected: new Gauge({ name: n.mqttClientsConnected, help: 'MQTT clients currently connected', registers }),
+    securityEvents: new Counter({ name: n.securityEvents, help: 'Security events, by kind', labelNames: ['kind'], registers }),
+    unassignedIncidents: new Gauge({ name: n.unassignedIncidents, help: 'Active incidents nobody could be paged for', registers }),
+  };
+}

@@ -1,0 +1,325 @@
+// Sends outbound SMS in the background: durable first, bounded concurrency, retries with backoff, delivery receipts.
+import { performance } from 'node:perf_hooks';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { errorMessage } from '../core/errors.js';
+import type { EventBus } from '../core/events.js';
+import { newId } from '../core/ids.js';
+import type { Logger } from '../core/logger.js';
+import type { OutboundSms, SmsStatus } from '../core/types.js';
+import type { SmsStatusUpdate, Store } from '../storage/ports.js';
+import { SmsSendError, type SmsProvider, type SmsSendResult } from './provider.js';
+import { advances, isFinal, mapTwilioStatus } from './sms-status.js';
+
+export interface NotifierEvents {
+  /** A stored message changed status (including its creation as `queued`). */
+  smsStatusChanged: [OutboundSms];
+}
+
+/** What a caller supplies; the dispatcher owns id, status, provider fields, attempts and times. */
+export type NewOutboundSms = Omit<
+  OutboundSms,
+  'id' | 'status' | 'provider' | 'providerSid' | 'attempts' | 'errorCode' | 'error' | 'createdAt' | 'sentAt' | 'updatedAt'
+>;
+
+/** The fields of Twilio's status callback the dispatcher uses. */
+export interface StatusCallbackParams {
+  MessageSid: string;
+  MessageStatus: string;
+  ErrorCode?: string | null;
+}
+
+export interface SmsDispatcherHealth {
+  provider: 'twilio' | 'outbox';
+  /** Outbox mode, or the last send attempt failed for a reason on the provider's side. */
+  degraded: boolean;
+  lastError: string | null;
+  consecutiveFailures: number;
+  /** Messages waiting for a slot, being sent, or waiting to retry. */
+  queued: number;
+}
+
+export interface SmsDispatcherDeps {
+  store: Store;
+  provider: SmsProvider;
+  clock: Clock;
+  log: Logger;
+  bus: EventBus<NotifierEvents>;
+  /** PUBLIC_URL: the status callback is `${publicUrl}/webhooks/twilio/status`. */
+  publicUrl: string;
+  /** Total tries per message, the first included (default 7). */
+  maxAttempts?: number;
+  /** Provider calls in flight at once (default 16). */
+  concurrency?: number;
+  /** Wait before retry number `attempt` (1-based: after the first failure). Default: 0.5 s doubling, ±20 % jitter. */
+  backoffMs?: (attempt: number) => number;
+  /** Metrics hook: a message was handed to the provider, `latencyMs` after the call started. */
+  onSent?: (msg: OutboundSms, latencyMs: number) => void;
+  /** Metrics hook: a message failed for good. */
+  onFailed?: (msg: OutboundSms) => void;
+}
+
+/** 0.5 s, 1 s, 2 s, 4 s, 8 s, 16 s …, each spread ±20 % so retries from many pages do not arrive in step. */
+export function defaultBackoffMs(attempt: number, random: () => number = Math.random): number {
+  const base = 500 * 2 ** Math.max(0, attempt - 1);
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+// Receipts that overtake the provider's answer to our send are held this long for the SID to become known.
+const EARLY_RECEIPT_TTL_MS = 60_000;
+const EARLY_RECEIPT_MAX = 1000;
+const SID_CACHE_MAX = 10_000;
+
+export class SmsDispatcher {
+  private running = false;
+  /** Waiting for a send slot. */
+  private readonly ready: OutboundSms[] = [];
+  /** Provider calls in flight, by message id. */
+  private readonly active = new Map<string, Promise<void>>();
+  private readonly retryTimers = new Map<string, TimerHandle>();
+  /** Every message this dispatcher holds (ready, active or waiting to retry), so a resume never doubles one. */
+  private readonly held = new Set<string>();
+  private readonly sidToId = new Map<string, string>();
+  private readonly earlyReceipts = new Map<string, { params: StatusCallbackParams; at: number }[]>();
+  private readonly locks = new Map<string, Promise<void>>();
+  private consecutiveFailures = 0;
+  private lastError: string | null = null;
+
+  constructor(private readonly deps: SmsDispatcherDeps) {}
+
+  /** Starts sending, beginning with messages a crash left queued or half sent. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const unsent = await this.deps.store.sms.listUnsent();
+    for (const msg of unsent) {
+      if (this.held.has(msg.id)) continue;
+      // A message left 'sending' may have reached the provider just before the crash; a duplicate page beats a lost one.
+      this.deps.log.info({ sms: msg.id, status: msg.status, attempts: msg.attempts }, 'resuming unsent SMS');
+      this.admit(msg);
+    }
+  }
+
+  /** Stops taking new work, cancels retry timers and waits for provider calls in flight; unsent rows resume on the next start. */
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const timer of this.retryTimers.values()) timer.cancel();
+    this.retryTimers.clear();
+    this.ready.length = 0;
+    await Promise.allSettled([...this.active.values()]);
+    this.held.clear();
+  }
+
+  /** Persists the message (status `queued`), then sends it in the background; resolves once it is stored. */
+  async enqueue(msg: NewOutboundSms): Promise<OutboundSms> {
+    const now = this.deps.clock.now();
+    const row: OutboundSms = {
+      ...msg,
+      id: newId('sms', now),
+      status: 'queued',
+      provider: this.deps.provider.name,
+      providerSid: null,
+      attempts: 0,
+      errorCode: null,
+      error: null,
+      createdAt: now,
+      sentAt: null,
+      updatedAt: now,
+    };
+    await this.deps.store.sms.insert(row);
+    this.deps.bus.emit('smsStatusChanged', row);
+    // Before start() the row simply waits in the store; start() picks it up with the other unsent ones.
+    if (this.running) this.admit(row);
+    return row;
+  }
+
+  /**
+   * Applies a delivery receipt. False for a SID no stored message has (or a status it does not know);
+   * true otherwise, even when the receipt is stale and changes nothing.
+   */
+  async handleStatusCallback(params: StatusCallbackParams): Promise<boolean> {
+    const status = mapTwilioStatus(params.MessageStatus);
+    if (!status) {
+      this.deps.log.debug({ sid: params.MessageSid, status: params.MessageStatus }, 'status callback with an unknown status ignored');
+      return false;
+    }
+    const id = this.sidToId.get(params.MessageSid) ?? (await this.deps.store.sms.getBySid(params.MessageSid))?.id;
+    // Checked again after the await, with no await before holding the receipt: the send may have finished meanwhile.
+    const known = id ?? this.sidToId.get(params.MessageSid);
+    if (!known) {
+      if (this.active.size > 0) this.holdEarlyReceipt(params);
+      this.deps.log.debug({ sid: params.MessageSid }, 'status callback for an unknown message');
+      return false;
+    }
+    return this.withLock(known, () => this.applyReceipt(known, status, params.ErrorCode ?? null));
+  }
+
+  health(): SmsDispatcherHealth {
+    return {
+      provider: this.deps.provider.name,
+      degraded: this.deps.provider.name === 'outbox' || this.consecutiveFailures > 0,
+      lastError: this.lastError,
+      consecutiveFailures: this.consecutiveFailures,
+      queued: this.ready.length + this.active.size + this.retryTimers.size,
+    };
+  }
+
+  // ---- sending ---------------------------------------------------------------------------------
+
+  private get statusCallbackUrl(): string | null {
+    if (this.deps.provider.name === 'outbox') return null;
+    return `${this.deps.publicUrl.replace(/\/+$/, '')}/webhooks/twilio/status`;
+  }
+
+  private admit(msg: OutboundSms): void {
+    this.held.add(msg.id);
+    this.ready.push(msg);
+    this.pump();
+  }
+
+  private pump(): void {
+    const limit = Math.max(1, this.deps.concurrency ?? 16);
+    while (this.running && this.active.size < limit) {
+      const msg = this.ready.shift();
+      if (!msg) return;
+      const run = this.attempt(msg)
+        .catch((err: unknown) => {
+          // Only storage trouble lands here; the row stays unsent and is resumed on the next start.
+          this.deps.log.error({ err, sms: msg.id }, 'SMS attempt could not be recorded');
+        })
+        .finally(() => {
+          this.active.delete(msg.id);
+          if (!this.retryTimers.has(msg.id)) this.held.delete(msg.id);
+          this.pump();
+        });
+      this.active.set(msg.id, run);
+    }
+  }
+
+  private async attempt(msg: OutboundSms): Promise<void> {
+    const attempts = msg.attempts + 1;
+    const sending = await this.record(msg, { status: 'sending', attempts });
+    const started = performance.now();
+    let result: SmsSendResult;
+    try {
+      result = await this.deps.provider.send({ to: msg.to, body: msg.body, statusCallback: this.statusCallbackUrl });
+    } catch (err) {
+      const failure = err instanceof SmsSendError ? err : new SmsSendError({ transient: true, providerCode: null, message: errorMessage(err), cause: err });
+      await this.failed(sending, attempts, failure);
+      return;
+    }
+    const latencyMs = performance.now() - started;
+    const sid = result.sid;
+    this.rememberSid(sid, msg.id);
+    const accepted = await this.withLock(msg.id, () =>
+      this.record(sending, { status: result.status, providerSid: sid, attempts, errorCode: null, error: null, sentAt: this.deps.clock.now() }),
+    );
+    this.consecutiveFailures = 0;
+    this.deps.onSent?.(accepted, latencyMs);
+    this.deps.log.info({ sms: msg.id, sid, provider: this.deps.provider.name, attempts, latencyMs: Math.round(latencyMs) }, 'SMS handed to provider');
+    await this.replayEarlyReceipts(sid);
+  }
+
+  private async failed(msg: OutboundSms, attempts: number, err: SmsSendError): Promise<void> {
+    this.lastError = err.message;
+    // A rejected message (bad number) says nothing about the provider's health; an outage does.
+    if (err.transient) this.consecutiveFailures++;
+    const giveUp = !err.transient || attempts >= (this.deps.maxAttempts ?? 7);
+    const fields = { attempts, errorCode: err.providerCode, error: err.message };
+    if (giveUp) {
+      const failed = await this.record(msg, { status: 'failed', ...fields });
+      this.deps.log.error({ sms: msg.id, attempts, code: err.providerCode, transient: err.transient, err: err.message }, 'SMS failed for good');
+      this.deps.onFailed?.(failed);
+      return;
+    }
+    const waiting = await this.record(msg, { status: 'sending', ...fields });
+    if (!this.running) return;
+    const delay = (this.deps.backoffMs ?? defaultBackoffMs)(attempts);
+    this.deps.log.warn({ sms: msg.id, attempts, code: err.providerCode, retryInMs: delay, err: err.message }, 'SMS send failed, will retry');
+    const timer = this.deps.clock.setTimer(delay, () => {
+      this.retryTimers.delete(msg.id);
+      if (!this.running) return;
+      this.ready.push(waiting);
+      this.pump();
+    });
+    this.retryTimers.set(msg.id, timer);
+  }
+
+  /** Writes an update and announces a status change; keeps going on the in-memory copy if the row vanished. */
+  private async record(prev: OutboundSms, update: Omit<SmsStatusUpdate, 'at'>): Promise<OutboundSms> {
+    const at = this.deps.clock.now();
+    const stored = await this.deps.store.sms.update(prev.id, { ...update, at });
+    const next = stored ?? { ...prev, ...definedFields(update), updatedAt: at };
+    if (next.status !== prev.status) this.deps.bus.emit('smsStatusChanged', next);
+    return next;
+  }
+
+  // ---- receipts --------------------------------------------------------------------------------
+
+  private async applyReceipt(id: string, status: SmsStatus, errorCode: string | null): Promise<boolean> {
+    const row = await this.deps.store.sms.get(id);
+    if (!row) return false;
+    if (!advances(row.status, status)) {
+      this.deps.log.debug({ sms: id, from: row.status, to: status }, 'stale status callback ignored');
+      return true;
+    }
+    const failing = status === 'failed' || status === 'undelivered';
+    await this.record(row, {
+      status,
+      ...(failing ? { errorCode: errorCode ?? row.errorCode, error: `delivery ${status}${errorCode ? ` (provider error ${errorCode})` : ''}` } : {}),
+    });
+    if (isFinal(status) && row.providerSid) this.sidToId.delete(row.providerSid);
+    return true;
+  }
+
+  private rememberSid(sid: string, id: string): void {
+    this.sidToId.set(sid, id);
+    if (this.sidToId.size > SID_CACHE_MAX) {
+      const oldest = this.sidToId.keys().next();
+      if (!oldest.done) this.sidToId.delete(oldest.value);
+    }
+  }
+
+  private holdEarlyReceipt(params: StatusCallbackParams): void {
+    const now = this.deps.clock.now();
+    for (const [sid, list] of this.earlyReceipts) {
+      if (list.every((r) => now - r.at > EARLY_RECEIPT_TTL_MS)) this.earlyReceipts.delete(sid);
+    }
+    if (this.earlyReceipts.size >= EARLY_RECEIPT_MAX) return;
+    const list = this.earlyReceipts.get(params.MessageSid) ?? [];
+    list.push({ params, at: now });
+    this.earlyReceipts.set(params.MessageSid, list);
+  }
+
+  private async replayEarlyReceipts(sid: string): Promise<void> {
+    const list = this.earlyReceipts.get(sid);
+    if (!list) return;
+    this.earlyReceipts.delete(sid);
+    for (const { params } of list) await this.handleStatusCallback(params);
+  }
+
+  /** Runs `work` after earlier work on the same message: receipts and the send's own update never interleave. */
+  private async withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    const run = prev.then(work);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    }
+  }
+}
+
+function definedFields(update: Omit<SmsStatusUpdate, 'at'>): Partial<OutboundSms> {
+  const out: Partial<OutboundSms> = { status: update.status };
+  if (update.providerSid !== undefined) out.providerSid = update.providerSid;
+  if (update.attempts !== undefined) out.attempts = update.attempts;
+  if (update.errorCode !== undefined) out.errorCode = update.errorCode;
+  if (update.error !== undefined) out.error = update.error;
+  if (update.sentAt !== undefined) out.sentAt = update.sentAt;
+  return out;
+}

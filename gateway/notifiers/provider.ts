@@ -1,0 +1,50 @@
+// The SMS provider port: hides Twilio (or the local outbox) from the core, with typed send errors.
+import { GatewayError } from '../core/errors.js';
+import type { SmsStatus } from '../core/types.js';
+
+export interface OutgoingSms {
+  to: string;
+  body: string;
+  /** Where the provider posts delivery receipts; null for none. */
+  statusCallback: string | null;
+}
+
+export interface SmsSendResult {
+  sid: string;
+  status: SmsStatus;
+}
+
+export interface SmsProvider {
+  readonly name: 'twilio' | 'outbox';
+  send(msg: OutgoingSms): Promise<SmsSendResult>;
+}
+
+export interface SmsSendErrorInit {
+  /** True when trying again later may succeed: network errors, timeouts, 429 and 5xx. */
+  transient: boolean;
+  /** The provider's own error code (e.g. Twilio's "21211"), or a network error code such as "ECONNREFUSED". */
+  providerCode: string | null;
+  /** HTTP status of the provider's answer, when there was one. */
+  httpStatus?: number | null;
+  message: string;
+  cause?: unknown;
+}
+
+export class SmsSendError extends GatewayError {
+  readonly transient: boolean;
+  readonly providerCode: string | null;
+  readonly httpStatus: number | null;
+
+  constructor(init: SmsSendErrorInit) {
+    super(init.transient ? 'GW_ERR_SMS_TRANSIENT' : 'GW_ERR_SMS_REJECTED', init.message, undefined, { cause: init.cause });
+    this.name = 'SmsSendError';
+    this.transient = init.transient;
+    this.providerCode = init.providerCode;
+    this.httpStatus = init.httpStatus ?? null;
+  }
+}
+
+/** HTTP statuses worth retrying: rate limiting and server-side trouble. */
+export function isTransientHttpStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}

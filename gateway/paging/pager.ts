@@ -1,0 +1,83 @@
+// Paging: turns "page this person for this incident" into SMS on the outbound queue, each carrying its reply context.
+import type { Incident, OutboundSms, PlanResponder, Resident, Responder, ResponderRole, SmsPurpose } from '../core/types.js';
+import {
+  familyPage,
+  familyResolved,
+  familyResponderComing,
+  othersTaken,
+  pageLink,
+  workerPage,
+} from './messages.js';
+
+export type NewSms = Pick<OutboundSms, 'to' | 'body' | 'purpose' | 'incidentId' | 'step' | 'role' | 'personId' | 'context'>;
+
+/** The outbound SMS queue (the notifiers' dispatcher): enqueue persists and returns; sending happens behind it. */
+export interface SmsQueue {
+  enqueue(msg: NewSms): Promise<OutboundSms>;
+}
+
+export interface PagerDeps {
+  sms: SmsQueue;
+  timeZone: string;
+  publicUrl: string;
+}
+
+export class Pager {
+  constructor(private readonly deps: PagerDeps) {}
+
+  /** The page itself (one segment) and then the incident link. */
+  async pageResponder(incident: Incident, resident: Resident, responder: PlanResponder, step: number): Promise<OutboundSms[]> {
+    const text = workerPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step });
+    const page = await this.send(incident, responder.phone, text, 'page', step, responder.role, responder.id);
+    const link = await this.send(incident, responder.phone, pageLink(this.deps.publicUrl, incident.code), 'page_link', step, responder.role, responder.id);
+    return [page, link];
+  }
+
+  async pageFamily(incident: Incident, resident: Resident, responderName: string | null, step: number): Promise<OutboundSms[]> {
+    const out: OutboundSms[] = [];
+    for (const [i, member] of resident.family.entries()) {
+      const body = familyPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step, responderName });
+      out.push(await this.send(incident, member.phone, body, 'page', step, 'family', `family:${resident.id}:${i}`));
+    }
+    return out;
+  }
+
+  /** After an acknowledgement: the family learns who is coming; everyone else paged learns it is taken. */
+  async notifyTaken(incident: Incident, resident: Resident, by: Responder, paged: OutboundSms[]): Promise<void> {
+    const told = new Set<string>(by.phone ? [by.phone] : []);
+    for (const member of incident.plan.family) {
+      if (told.has(member.phone)) continue;
+      told.add(member.phone);
+      await this.send(incident, member.phone, familyResponderComing(resident.name, by.name, by.phone), 'notice', null, 'family', null);
+    }
+    for (const msg of paged) {
+      if (msg.purpose !== 'page' || told.has(msg.to)) continue;
+      told.add(msg.to);
+      await this.send(incident, msg.to, othersTaken(resident.name, by.name), 'notice', null, msg.role, msg.personId);
+    }
+  }
+
+  async notifyResolved(incident: Incident, resident: Resident): Promise<void> {
+    if (incident.firstPagedAt === null) return;
+    for (const member of incident.plan.family) {
+      await this.send(incident, member.phone, familyResolved(resident.name), 'notice', null, 'family', null);
+    }
+  }
+
+  /** A reply to an inbound SMS; it carries no context, so it never changes how the next reply is routed. */
+  async reply(to: string, body: string): Promise<OutboundSms> {
+    return this.deps.sms.enqueue({ to, body, purpose: 'help', incidentId: null, step: null, role: null, personId: null, context: null });
+  }
+
+  private send(
+    incident: Incident,
+    to: string,
+    body: string,
+    purpose: SmsPurpose,
+    step: number | null,
+    role: ResponderRole | null,
+    personId: string | null,
+  ): Promise<OutboundSms> {
+    return this.deps.sms.enqueue({ to, body, purpose, incidentId: incident.id, step, role, personId, context: { kind: 'incident', incidentId: incident.id } });
+  }
+}

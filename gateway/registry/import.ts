@@ -1,0 +1,125 @@
+// Turns a validated registry document into a snapshot (secrets hashed) and upserts it all-or-nothing.
+import { createHash } from 'node:crypto';
+import type { Device } from '../core/types.js';
+import type { Logger } from '../core/logger.js';
+import type { RegistryCounts, RegistrySnapshot, Store } from '../storage/ports.js';
+import { invalid, referenceIssues, formatPath, validateRegistry, type ExistingIds } from './load.js';
+import type { ValidatedRegistry } from './schema.js';
+import { hashSecret, verifySecret } from './secrets.js';
+
+export interface ImportDeps {
+  store: Store;
+  log: Logger;
+}
+
+export interface ImportOptions {
+  /** Where the document came from (file path, "api", "demo"), for the log. */
+  source?: string;
+}
+
+// scrypt runs on libuv's thread pool (4 threads by default): more in flight would only queue there
+// and starve file and DNS work that shares the pool.
+const HASH_CONCURRENCY = 4;
+
+/** sha256 (hex) of a registry file's text, so start-up can skip re-importing an unchanged file. */
+export function registryDigest(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** The ids the store already holds, for validateRegistry's cross-reference check. */
+export async function existingIdsFromStore(store: Store): Promise<ExistingIds> {
+  const [communities, residents, volunteers] = await Promise.all([
+    store.registry.listCommunities(),
+    store.registry.listResidents(),
+    store.registry.listVolunteers(),
+  ]);
+  return {
+    communities: new Set(communities.map((c) => c.id)),
+    residents: new Set(residents.map((r) => r.id)),
+    volunteers: new Set(volunteers.map((v) => v.id)),
+  };
+}
+
+/** Validates a parsed document against the store's ids, then imports it. Throws GW_ERR_REGISTRY_INVALID and changes nothing on any error. */
+export async function importRegistryDocument(deps: ImportDeps, raw: unknown, opts: ImportOptions = {}): Promise<RegistryCounts> {
+  const doc = validateRegistry(raw, await existingIdsFromStore(deps.store));
+  return importRegistry(deps, doc, opts);
+}
+
+/**
+ * Upserts a validated document by id in one transaction and returns the store's counts afterwards.
+ * Device secrets are hashed; a device whose secret is unchanged keeps its stored hash.
+ */
+export async function importRegistry(deps: ImportDeps, doc: ValidatedRegistry, opts: ImportOptions = {}): Promise<RegistryCounts> {
+  const started = Date.now();
+  // The document may have been validated against an older view of the store: check references again.
+  const stale = referenceIssues(doc, await existingIdsFromStore(deps.store));
+  if (stale.length > 0) throw invalid(stale.map((i) => `${formatPath(i.path)}: ${i.message}`));
+
+  const secrets = { hashed: 0, kept: 0 };
+  const devices = await mapLimit(doc.devices, HASH_CONCURRENCY, async (d): Promise<Device> => {
+    const { secret, ...rest } = d;
+    const stored = await deps.store.registry.getDevice(d.id);
+    if (stored && (await verifySecret(secret, stored.secretHash))) {
+      secrets.kept++;
+      return { ...rest, secretHash: stored.secretHash };
+    }
+    secrets.hashed++;
+    return { ...rest, secretHash: await hashSecret(secret) };
+  });
+
+  const snapshot: RegistrySnapshot = {
+    ...(doc.escalation
+      ? {
+          escalation: {
+            ackTimeoutSeconds: doc.escalation.ackTimeoutSeconds,
+            fallCancelSeconds: doc.escalation.fallCancelSeconds,
+            offlineAfterSeconds: doc.escalation.offlineAfterSeconds,
+          },
+        }
+      : {}),
+    communities: doc.communities,
+    residents: doc.residents,
+    workers: doc.workers,
+    devices,
+    volunteers: doc.volunteers,
+    visits: doc.visits,
+  };
+  const totals = await deps.store.registry.upsert(snapshot);
+  // Counts only: the document is full of names, phones and addresses.
+  deps.log.info(
+    {
+      source: opts.source ?? 'document',
+      imported: countsOf(snapshot),
+      totals,
+      secretsHashed: secrets.hashed,
+      secretsKept: secrets.kept,
+      ms: Date.now() - started,
+    },
+    'registry imported',
+  );
+  return totals;
+}
+
+function countsOf(s: RegistrySnapshot): RegistryCounts {
+  return {
+    communities: s.communities.length,
+    residents: s.residents.length,
+    workers: s.workers.length,
+    devices: s.devices.length,
+    volunteers: s.volunteers.length,
+    visits: s.visits.length,
+  };
+}
+
+/** Maps with at most `limit` calls in flight; results keep the input order; the first failure rejects. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  // One iterator shared by the workers: each next() hands out the next item exactly once.
+  const queue = items.entries();
+  const worker = async (): Promise<void> => {
+    for (const [i, item] of queue) results[i] = await fn(item);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

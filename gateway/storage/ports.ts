@@ -1,0 +1,188 @@
+// Repository interfaces (ports). The core depends only on these; sqlite/ is one implementation, and a PostgreSQL one can sit beside it.
+import type {
+  AuditChannel,
+  AuditEntry,
+  Community,
+  Device,
+  DeviceHealth,
+  EscalationSettings,
+  IncidentState,
+  Incident,
+  InboundSms,
+  OutboundSms,
+  Rejection,
+  Resident,
+  SecurityEvent,
+  SmsStatus,
+  Visit,
+  Volunteer,
+  Worker,
+  EventType,
+} from '../core/types.js';
+
+/** A normalised registry, ready to upsert (secrets already hashed). */
+export interface RegistrySnapshot {
+  escalation?: EscalationSettings;
+  communities: Community[];
+  residents: Resident[];
+  workers: Worker[];
+  devices: Device[];
+  volunteers: Volunteer[];
+  visits: Visit[];
+}
+
+export interface RegistryCounts {
+  communities: number;
+  residents: number;
+  workers: number;
+  devices: number;
+  volunteers: number;
+  visits: number;
+}
+
+export interface RegistryRepo {
+  /** Upserts every entity by id in one transaction: all or nothing. */
+  upsert(snapshot: RegistrySnapshot): Promise<RegistryCounts>;
+  counts(): Promise<RegistryCounts>;
+  escalationSettings(): Promise<EscalationSettings>;
+  /** Small key/value facts about the registry (e.g. the digest of the last imported file). */
+  getSetting(key: string): Promise<string | null>;
+  setSetting(key: string, value: string): Promise<void>;
+  getCommunity(id: string): Promise<Community | null>;
+  listCommunities(): Promise<Community[]>;
+  getResident(id: string): Promise<Resident | null>;
+  listResidents(): Promise<Resident[]>;
+  getWorker(id: string): Promise<Worker | null>;
+  listWorkers(): Promise<Worker[]>;
+  getDevice(id: string): Promise<Device | null>;
+  listDevices(): Promise<Device[]>;
+  listDevicesOfResident(residentId: string): Promise<Device[]>;
+  listVolunteers(): Promise<Volunteer[]>;
+  listVisits(): Promise<Visit[]>;
+}
+
+export interface NewEvent {
+  deviceId: string;
+  seq: number;
+  type: EventType;
+  payload: string;
+  payloadHash: string;
+  deviceTs: string | null;
+  receivedAt: number;
+}
+
+export interface StoredEvent extends NewEvent {
+  id: number;
+  processed: boolean;
+}
+
+export interface EventRepo {
+  /**
+   * Records a group of events in one durable commit. Returns, per input, the new row id, or null when
+   * the same (device, seq, payload) was already recorded within `dedupeSinceMs` (a redelivery).
+   */
+  recordBatch(events: NewEvent[], dedupeSinceMs: number): Promise<(number | null)[]>;
+  markProcessed(eventId: number): Promise<void>;
+  /** Events recorded (and so acknowledged) but not yet acted on, e.g. after a crash; oldest first. */
+  listUnprocessed(): Promise<StoredEvent[]>;
+  get(eventId: number): Promise<StoredEvent | null>;
+}
+
+export interface DeviceHealthRepo {
+  get(deviceId: string): Promise<DeviceHealth | null>;
+  list(): Promise<DeviceHealth[]>;
+  /** Writes a batch of health records (the ingest keeps them in memory and flushes them). */
+  save(records: DeviceHealth[]): Promise<void>;
+  recordRejection(rejection: Rejection): Promise<void>;
+}
+
+export interface SecurityEventRepo {
+  record(event: SecurityEvent): Promise<void>;
+  list(limit: number): Promise<SecurityEvent[]>;
+}
+
+export interface IncidentFilter {
+  state?: IncidentState;
+  residentId?: string;
+  communityId?: string;
+  limit?: number;
+}
+
+export interface IncidentRepo {
+  create(incident: Incident): Promise<void>;
+  update(incident: Incident): Promise<void>;
+  get(id: string): Promise<Incident | null>;
+  getByCode(code: string): Promise<Incident | null>;
+  /** The resident's incident in pending, open or acknowledged state, if any. */
+  findActiveForResident(residentId: string): Promise<Incident | null>;
+  list(filter: IncidentFilter): Promise<Incident[]>;
+  listActive(): Promise<Incident[]>;
+  linkSignal(incidentId: string, eventId: number): Promise<void>;
+  appendAudit(entry: Omit<AuditEntry, 'id'>): Promise<AuditEntry>;
+  listAudit(incidentId: string): Promise<AuditEntry[]>;
+}
+
+export interface SmsStatusUpdate {
+  status: SmsStatus;
+  providerSid?: string | null;
+  attempts?: number;
+  errorCode?: string | null;
+  error?: string | null;
+  sentAt?: number | null;
+  at: number;
+}
+
+export interface SmsRepo {
+  insert(message: OutboundSms): Promise<void>;
+  update(id: string, update: SmsStatusUpdate): Promise<OutboundSms | null>;
+  get(id: string): Promise<OutboundSms | null>;
+  getBySid(providerSid: string): Promise<OutboundSms | null>;
+  /** Messages of one incident, oldest first. */
+  listForIncident(incidentId: string): Promise<OutboundSms[]>;
+  /** Messages not yet handed to the provider (queued or sending), e.g. after a crash. */
+  listUnsent(): Promise<OutboundSms[]>;
+  /** The latest message to this phone that carries a reply context. */
+  latestWithContextTo(phone: string): Promise<OutboundSms | null>;
+  list(limit: number): Promise<OutboundSms[]>;
+  recordInbound(sms: InboundSms, handledAs: string, incidentId: string | null): Promise<void>;
+}
+
+export type TimerKind = 'fall_cancel_window' | 'escalation_step';
+
+export interface DurableTimer {
+  /** Idempotency key, e.g. `inc-…:step:3`: a step with this key runs at most once. */
+  key: string;
+  kind: TimerKind;
+  incidentId: string;
+  dueAt: number;
+  payload: Record<string, unknown>;
+}
+
+export interface TimerRepo {
+  /** Schedules a timer; a key that already exists is left as it is. */
+  schedule(timer: DurableTimer): Promise<void>;
+  /** Marks the timer fired; true only for the one caller that moved it from pending. */
+  claim(key: string, at: number): Promise<boolean>;
+  cancelForIncident(incidentId: string, at: number): Promise<number>;
+  listPending(): Promise<DurableTimer[]>;
+}
+
+export interface AuditWriter {
+  audit(incidentId: string, action: string, actor: string, channel: AuditChannel, detail?: Record<string, unknown>): Promise<AuditEntry>;
+}
+
+/** All repositories of one database, and its transaction boundary. */
+export interface Store {
+  readonly registry: RegistryRepo;
+  readonly events: EventRepo;
+  readonly health: DeviceHealthRepo;
+  readonly security: SecurityEventRepo;
+  readonly incidents: IncidentRepo;
+  readonly sms: SmsRepo;
+  readonly timers: TimerRepo;
+  /** Runs `work` atomically; repository calls made inside it join the transaction. Nested calls join too. */
+  transaction<T>(work: () => Promise<T>): Promise<T>;
+  /** True while the database answers (for /healthz). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,102 @@
+// SQLite repositories for device health, rejected messages and security events.
+import type { DeviceHealth, DeviceState, Rejection, SecurityEvent, SecurityEventKind } from '../../core/types.js';
+import type { DeviceHealthRepo, SecurityEventRepo } from '../ports.js';
+import type { SqliteDatabase } from './database.js';
+
+interface HealthRow {
+  device_id: string;
+  state: string;
+  last_seen: number | null;
+  battery: number | null;
+  rssi: number | null;
+  last_status_at: number | null;
+  remote_address: string | null;
+  last_rejection: string | null;
+  rejected_count: number;
+}
+
+export class SqliteDeviceHealthRepo implements DeviceHealthRepo {
+  constructor(private readonly sdb: SqliteDatabase) {}
+
+  async get(deviceId: string): Promise<DeviceHealth | null> {
+    const row = this.sdb.db.prepare<[string], HealthRow>('SELECT * FROM device_health WHERE device_id = ?').get(deviceId);
+    return row ? toHealth(row) : null;
+  }
+
+  async list(): Promise<DeviceHealth[]> {
+    return this.sdb.db.prepare<[], HealthRow>('SELECT * FROM device_health ORDER BY device_id').all().map(toHealth);
+  }
+
+  async save(records: DeviceHealth[]): Promise<void> {
+    if (records.length === 0) return;
+    const stmt = this.sdb.db.prepare(
+      `INSERT INTO device_health (device_id, state, last_seen, battery, rssi, last_status_at, remote_address, last_rejection, rejected_count)
+       VALUES (@deviceId, @state, @lastSeen, @battery, @rssi, @lastStatusAt, @remoteAddress, @lastRejection, @rejectedCount)
+       ON CONFLICT(device_id) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, battery = excluded.battery,
+         rssi = excluded.rssi, last_status_at = excluded.last_status_at, remote_address = excluded.remote_address,
+         last_rejection = excluded.last_rejection, rejected_count = excluded.rejected_count`,
+    );
+    await this.sdb.transaction(async () => {
+      for (const r of records) {
+        stmt.run({ ...r, lastRejection: r.lastRejection ? JSON.stringify(r.lastRejection) : null });
+      }
+    });
+  }
+
+  async recordRejection(r: Rejection): Promise<void> {
+    await this.sdb.write(() =>
+      this.sdb.db
+        .prepare('INSERT INTO rejections (device_id, topic, reason, detail, payload_excerpt, received_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(r.deviceId, r.topic, r.reason, r.detail, r.payloadExcerpt, r.receivedAt),
+    );
+  }
+}
+
+function toHealth(r: HealthRow): DeviceHealth {
+  return {
+    deviceId: r.device_id,
+    state: r.state as DeviceState,
+    lastSeen: r.last_seen,
+    battery: r.battery,
+    rssi: r.rssi,
+    lastStatusAt: r.last_status_at,
+    remoteAddress: r.remote_address,
+    lastRejection: r.last_rejection ? (JSON.parse(r.last_rejection) as DeviceHealth['lastRejection']) : null,
+    rejectedCount: r.rejected_count,
+  };
+}
+
+interface SecurityRow {
+  at: number;
+  kind: string;
+  device_id: string | null;
+  client_id: string | null;
+  remote_address: string | null;
+  detail: string;
+}
+
+export class SqliteSecurityEventRepo implements SecurityEventRepo {
+  constructor(private readonly sdb: SqliteDatabase) {}
+
+  async record(e: SecurityEvent): Promise<void> {
+    await this.sdb.write(() =>
+      this.sdb.db
+        .prepare('INSERT INTO security_events (at, kind, device_id, client_id, remote_address, detail) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(e.at, e.kind, e.deviceId, e.clientId, e.remoteAddress, e.detail),
+    );
+  }
+
+  async list(limit: number): Promise<SecurityEvent[]> {
+    return this.sdb.db
+      .prepare<[number], SecurityRow>('SELECT * FROM security_events ORDER BY id DESC LIMIT ?')
+      .all(limit)
+      .map((r) => ({
+        at: r.at,
+        kind: r.kind as SecurityEventKind,
+        deviceId: r.device_id,
+        clientId: r.client_id,
+        remoteAddress: r.remote_address,
+        detail: r.detail,
+      }));
+  }
+}

@@ -1,0 +1,63 @@
+// SQLite event log: the durable record written before a PUBACK, with redelivery detection.
+import type { EventType } from '../../core/types.js';
+import type { EventRepo, NewEvent, StoredEvent } from '../ports.js';
+import type { SqliteDatabase } from './database.js';
+
+interface EventRow {
+  id: number;
+  device_id: string;
+  seq: number;
+  type: string;
+  payload: string;
+  payload_hash: string;
+  device_ts: string | null;
+  received_at: number;
+  processed: number;
+}
+
+export class SqliteEventRepo implements EventRepo {
+  constructor(private readonly sdb: SqliteDatabase) {}
+
+  async recordBatch(events: NewEvent[], dedupeSinceMs: number): Promise<(number | null)[]> {
+    const db = this.sdb.db;
+    const seen = db.prepare<[string, number, string, number], { id: number }>(
+      'SELECT id FROM events WHERE device_id = ? AND seq = ? AND payload_hash = ? AND received_at >= ? LIMIT 1',
+    );
+    const insert = db.prepare(
+      'INSERT INTO events (device_id, seq, type, payload, payload_hash, device_ts, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    return this.sdb.transaction(async () =>
+      events.map((e) => {
+        if (seen.get(e.deviceId, e.seq, e.payloadHash, dedupeSinceMs)) return null;
+        return Number(insert.run(e.deviceId, e.seq, e.type, e.payload, e.payloadHash, e.deviceTs, e.receivedAt).lastInsertRowid);
+      }),
+    );
+  }
+
+  async markProcessed(eventId: number): Promise<void> {
+    await this.sdb.write(() => this.sdb.db.prepare('UPDATE events SET processed = 1 WHERE id = ?').run(eventId));
+  }
+
+  async listUnprocessed(): Promise<StoredEvent[]> {
+    return this.sdb.db.prepare<[], EventRow>('SELECT * FROM events WHERE processed = 0 ORDER BY id').all().map(toEvent);
+  }
+
+  async get(eventId: number): Promise<StoredEvent | null> {
+    const row = this.sdb.db.prepare<[number], EventRow>('SELECT * FROM events WHERE id = ?').get(eventId);
+    return row ? toEvent(row) : null;
+  }
+}
+
+function toEvent(r: EventRow): StoredEvent {
+  return {
+    id: r.id,
+    deviceId: r.device_id,
+    seq: r.seq,
+    type: r.type as EventType,
+    payload: r.payload,
+    payloadHash: r.payload_hash,
+    deviceTs: r.device_ts,
+    receivedAt: r.received_at,
+    processed: r.processed === 1,
+  };
+}

@@ -1,0 +1,179 @@
+// SQLite incidents, their linked signals and the append-only audit log.
+import type { AuditChannel, AuditEntry, EscalationPlan, Incident, IncidentState, IncidentType, Responder } from '../../core/types.js';
+import type { IncidentFilter, IncidentRepo } from '../ports.js';
+import type { SqliteDatabase } from './database.js';
+
+interface IncidentRow {
+  id: string;
+  code: string;
+  resident_id: string;
+  community_id: string;
+  type: string;
+  state: string;
+  step: number;
+  unassigned: number;
+  plan: string;
+  opened_at: number;
+  first_paged_at: number | null;
+  acknowledged_at: number | null;
+  acknowledged_by: string | null;
+  resolved_at: number | null;
+  cancelled_at: number | null;
+  signal_count: number;
+  last_signal_at: number;
+  next_step_at: number | null;
+}
+
+interface AuditRow {
+  id: number;
+  incident_id: string;
+  at: number;
+  action: string;
+  actor: string;
+  channel: string;
+  detail: string | null;
+}
+
+const COLUMNS =
+  'id, code, resident_id, community_id, type, state, step, unassigned, plan, opened_at, first_paged_at, acknowledged_at, acknowledged_by, resolved_at, cancelled_at, signal_count, last_signal_at, next_step_at';
+const VALUES =
+  '@id, @code, @residentId, @communityId, @type, @state, @step, @unassigned, @plan, @openedAt, @firstPagedAt, @acknowledgedAt, @acknowledgedBy, @resolvedAt, @cancelledAt, @signalCount, @lastSignalAt, @nextStepAt';
+
+export class SqliteIncidentRepo implements IncidentRepo {
+  constructor(private readonly sdb: SqliteDatabase) {}
+
+  async create(incident: Incident): Promise<void> {
+    await this.sdb.write(() => this.sdb.db.prepare(`INSERT INTO incidents (${COLUMNS}) VALUES (${VALUES})`).run(toParams(incident)));
+  }
+
+  async update(incident: Incident): Promise<void> {
+    const sets = COLUMNS.split(', ')
+      .filter((c) => c !== 'id')
+      .map((c) => `${c} = @${camel(c)}`)
+      .join(', ');
+    await this.sdb.write(() => this.sdb.db.prepare(`UPDATE incidents SET ${sets} WHERE id = @id`).run(toParams(incident)));
+  }
+
+  async get(id: string): Promise<Incident | null> {
+    const row = this.sdb.db.prepare<[string], IncidentRow>('SELECT * FROM incidents WHERE id = ?').get(id);
+    return row ? toIncident(row) : null;
+  }
+
+  async getByCode(code: string): Promise<Incident | null> {
+    const row = this.sdb.db.prepare<[string], IncidentRow>('SELECT * FROM incidents WHERE code = ?').get(code);
+    return row ? toIncident(row) : null;
+  }
+
+  async findActiveForResident(residentId: string): Promise<Incident | null> {
+    const row = this.sdb.db
+      .prepare<[string], IncidentRow>("SELECT * FROM incidents WHERE resident_id = ? AND state IN ('pending', 'open', 'acknowledged') LIMIT 1")
+      .get(residentId);
+    return row ? toIncident(row) : null;
+  }
+
+  async list(filter: IncidentFilter): Promise<Incident[]> {
+    const where: string[] = [];
+    const params: Record<string, string | number> = { limit: filter.limit ?? 500 };
+    if (filter.state) {
+      where.push('state = @state');
+      params.state = filter.state;
+    }
+    if (filter.residentId) {
+      where.push('resident_id = @residentId');
+      params.residentId = filter.residentId;
+    }
+    if (filter.communityId) {
+      where.push('community_id = @communityId');
+      params.communityId = filter.communityId;
+    }
+    const sql = `SELECT * FROM incidents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC, id DESC LIMIT @limit`;
+    return this.sdb.db.prepare<[Record<string, string | number>], IncidentRow>(sql).all(params).map(toIncident);
+  }
+
+  async listActive(): Promise<Incident[]> {
+    return this.sdb.db
+      .prepare<[], IncidentRow>("SELECT * FROM incidents WHERE state IN ('pending', 'open', 'acknowledged') ORDER BY opened_at")
+      .all()
+      .map(toIncident);
+  }
+
+  async linkSignal(incidentId: string, eventId: number): Promise<void> {
+    await this.sdb.write(() =>
+      this.sdb.db.prepare('INSERT OR IGNORE INTO incident_signals (incident_id, event_id) VALUES (?, ?)').run(incidentId, eventId),
+    );
+  }
+
+  async appendAudit(e: Omit<AuditEntry, 'id'>): Promise<AuditEntry> {
+    const res = await this.sdb.write(() =>
+      this.sdb.db
+        .prepare('INSERT INTO audit_log (incident_id, at, action, actor, channel, detail) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(e.incidentId, e.at, e.action, e.actor, e.channel, e.detail ? JSON.stringify(e.detail) : null),
+    );
+    return { ...e, id: Number(res.lastInsertRowid) };
+  }
+
+  async listAudit(incidentId: string): Promise<AuditEntry[]> {
+    return this.sdb.db
+      .prepare<[string], AuditRow>('SELECT * FROM audit_log WHERE incident_id = ? ORDER BY id')
+      .all(incidentId)
+      .map((r) => ({
+        id: r.id,
+        incidentId: r.incident_id,
+        at: r.at,
+        action: r.action,
+        actor: r.actor,
+        channel: r.channel as AuditChannel,
+        detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
+      }));
+  }
+}
+
+function camel(column: string): string {
+  return column.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function toParams(i: Incident): Record<string, string | number | null> {
+  return {
+    id: i.id,
+    code: i.code,
+    residentId: i.residentId,
+    communityId: i.communityId,
+    type: i.type,
+    state: i.state,
+    step: i.step,
+    unassigned: i.unassigned ? 1 : 0,
+    plan: JSON.stringify(i.plan),
+    openedAt: i.openedAt,
+    firstPagedAt: i.firstPagedAt,
+    acknowledgedAt: i.acknowledgedAt,
+    acknowledgedBy: i.acknowledgedBy ? JSON.stringify(i.acknowledgedBy) : null,
+    resolvedAt: i.resolvedAt,
+    cancelledAt: i.cancelledAt,
+    signalCount: i.signalCount,
+    lastSignalAt: i.lastSignalAt,
+    nextStepAt: i.nextStepAt,
+  };
+}
+
+function toIncident(r: IncidentRow): Incident {
+  return {
+    id: r.id,
+    code: r.code,
+    residentId: r.resident_id,
+    communityId: r.community_id,
+    type: r.type as IncidentType,
+    state: r.state as IncidentState,
+    step: r.step,
+    unassigned: r.unassigned === 1,
+    plan: JSON.parse(r.plan) as EscalationPlan,
+    openedAt: r.opened_at,
+    firstPagedAt: r.first_paged_at,
+    acknowledgedAt: r.acknowledged_at,
+    acknowledgedBy: r.acknowledged_by ? (JSON.parse(r.acknowledged_by) as Responder) : null,
+    resolvedAt: r.resolved_at,
+    cancelledAt: r.cancelled_at,
+    signalCount: r.signal_count,
+    lastSignalAt: r.last_signal_at,
+    nextStepAt: r.next_step_at,
+  };
+}

@@ -1,0 +1,160 @@
+// Versioned schema migrations, applied in order once each; never edit a released one, add the next.
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'core alarm path',
+    sql: `
+      CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+      -- Registry entities keep their whole document (fields beyond the contract are allowed) plus indexed keys.
+      CREATE TABLE communities (id TEXT PRIMARY KEY, doc TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE TABLE residents (id TEXT PRIMARY KEY, community_id TEXT NOT NULL, doc TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE INDEX residents_community ON residents(community_id);
+      CREATE TABLE workers (id TEXT PRIMARY KEY, community_id TEXT NOT NULL, phone TEXT NOT NULL, doc TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE INDEX workers_phone ON workers(phone);
+      CREATE TABLE devices (id TEXT PRIMARY KEY, kind TEXT NOT NULL, resident_id TEXT NOT NULL, secret_hash TEXT NOT NULL, doc TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE INDEX devices_resident ON devices(resident_id);
+      CREATE TABLE volunteers (id TEXT PRIMARY KEY, phone TEXT NOT NULL, doc TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE TABLE visits (id TEXT PRIMARY KEY, volunteer_id TEXT NOT NULL, resident_id TEXT NOT NULL, doc TEXT NOT NULL, updated_at INTEGER NOT NULL);
+
+      CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        payload_hash TEXT NOT NULL,
+        device_ts TEXT,
+        received_at INTEGER NOT NULL,
+        processed INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX events_dedupe ON events(device_id, seq, payload_hash, received_at);
+      CREATE INDEX events_unprocessed ON events(processed) WHERE processed = 0;
+
+      CREATE TABLE rejections (
+        id INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        payload_excerpt TEXT NOT NULL,
+        received_at INTEGER NOT NULL
+      );
+      CREATE INDEX rejections_device ON rejections(device_id, received_at);
+
+      CREATE TABLE device_health (
+        device_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        last_seen INTEGER,
+        battery INTEGER,
+        rssi INTEGER,
+        last_status_at INTEGER,
+        remote_address TEXT,
+        last_rejection TEXT,
+        rejected_count INTEGER NOT NULL DEFAULT 0
+      );
+
+      CREATE TABLE security_events (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        device_id TEXT,
+        client_id TEXT,
+        remote_address TEXT,
+        detail TEXT NOT NULL
+      );
+
+      CREATE TABLE incidents (
+        id TEXT PRIMARY KEY,
+        code TEXT NOT NULL UNIQUE,
+        resident_id TEXT NOT NULL,
+        community_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        state TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        unassigned INTEGER NOT NULL,
+        plan TEXT NOT NULL,
+        opened_at INTEGER NOT NULL,
+        first_paged_at INTEGER,
+        acknowledged_at INTEGER,
+        acknowledged_by TEXT,
+        resolved_at INTEGER,
+        cancelled_at INTEGER,
+        signal_count INTEGER NOT NULL,
+        last_signal_at INTEGER NOT NULL,
+        next_step_at INTEGER
+      );
+      CREATE INDEX incidents_resident_state ON incidents(resident_id, state);
+      CREATE INDEX incidents_state_opened ON incidents(state, opened_at);
+      -- At most one active incident per resident: repeated presses must join it, even under a race.
+      CREATE UNIQUE INDEX incidents_one_active ON incidents(resident_id) WHERE state IN ('pending', 'open', 'acknowledged');
+
+      CREATE TABLE incident_signals (incident_id TEXT NOT NULL, event_id INTEGER NOT NULL, PRIMARY KEY (incident_id, event_id));
+
+      CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        incident_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        detail TEXT
+      );
+      CREATE INDEX audit_incident ON audit_log(incident_id, id);
+
+      CREATE TABLE sms_messages (
+        id TEXT PRIMARY KEY,
+        to_phone TEXT NOT NULL,
+        body TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        incident_id TEXT,
+        step INTEGER,
+        role TEXT,
+        person_id TEXT,
+        context TEXT,
+        status TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        provider_sid TEXT UNIQUE,
+        attempts INTEGER NOT NULL,
+        error_code TEXT,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        sent_at INTEGER,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX sms_to_context ON sms_messages(to_phone, created_at) WHERE context IS NOT NULL;
+      CREATE INDEX sms_incident ON sms_messages(incident_id, created_at);
+      CREATE INDEX sms_unsent ON sms_messages(status) WHERE status IN ('queued', 'sending');
+
+      CREATE TABLE sms_inbound (
+        id INTEGER PRIMARY KEY,
+        from_phone TEXT NOT NULL,
+        body TEXT NOT NULL,
+        provider_sid TEXT,
+        received_at INTEGER NOT NULL,
+        handled_as TEXT NOT NULL,
+        incident_id TEXT
+      );
+
+      CREATE TABLE timers (
+        key TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        incident_id TEXT NOT NULL,
+        due_at INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        fired_at INTEGER
+      );
+      CREATE INDEX timers_pending ON timers(state, due_at);
+      CREATE INDEX timers_incident ON timers(incident_id);
+    `,
+  },
+];

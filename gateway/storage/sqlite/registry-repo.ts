@@ -1,0 +1,127 @@
+// SQLite registry repository: entities stored as JSON documents keyed by id, upserted all-or-nothing.
+import type { Community, Device, EscalationSettings, Resident, Visit, Volunteer, Worker } from '../../core/types.js';
+import { DEFAULT_ESCALATION } from '../../core/types.js';
+import type { RegistryCounts, RegistryRepo, RegistrySnapshot } from '../ports.js';
+import type { SqliteDatabase } from './database.js';
+
+interface DocRow {
+  doc: string;
+}
+
+interface DeviceRow {
+  doc: string;
+  secret_hash: string;
+}
+
+export class SqliteRegistryRepo implements RegistryRepo {
+  constructor(private readonly sdb: SqliteDatabase) {}
+
+  private get db() {
+    return this.sdb.db;
+  }
+
+  async upsert(s: RegistrySnapshot): Promise<RegistryCounts> {
+    const now = Date.now();
+    return this.sdb.transaction(async () => {
+      if (s.escalation) this.putSetting('escalation', s.escalation);
+      const community = this.db.prepare('INSERT INTO communities (id, doc, updated_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at');
+      for (const c of s.communities) community.run(c.id, JSON.stringify(c), now);
+      const resident = this.db.prepare('INSERT INTO residents (id, community_id, doc, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET community_id = excluded.community_id, doc = excluded.doc, updated_at = excluded.updated_at');
+      for (const r of s.residents) resident.run(r.id, r.community, JSON.stringify(r), now);
+      const worker = this.db.prepare('INSERT INTO workers (id, community_id, phone, doc, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET community_id = excluded.community_id, phone = excluded.phone, doc = excluded.doc, updated_at = excluded.updated_at');
+      for (const w of s.workers) worker.run(w.id, w.community, w.phone, JSON.stringify(w), now);
+      const device = this.db.prepare('INSERT INTO devices (id, kind, resident_id, secret_hash, doc, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, resident_id = excluded.resident_id, secret_hash = excluded.secret_hash, doc = excluded.doc, updated_at = excluded.updated_at');
+      for (const d of s.devices) {
+        const { secretHash, ...doc } = d;
+        device.run(d.id, d.kind, d.resident, secretHash, JSON.stringify(doc), now);
+      }
+      const volunteer = this.db.prepare('INSERT INTO volunteers (id, phone, doc, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET phone = excluded.phone, doc = excluded.doc, updated_at = excluded.updated_at');
+      for (const v of s.volunteers) volunteer.run(v.id, v.phone, JSON.stringify(v), now);
+      const visit = this.db.prepare('INSERT INTO visits (id, volunteer_id, resident_id, doc, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET volunteer_id = excluded.volunteer_id, resident_id = excluded.resident_id, doc = excluded.doc, updated_at = excluded.updated_at');
+      for (const v of s.visits) visit.run(v.id, v.volunteer, v.resident, JSON.stringify(v), now);
+      return this.countsNow();
+    });
+  }
+
+  async counts(): Promise<RegistryCounts> {
+    return this.countsNow();
+  }
+
+  async escalationSettings(): Promise<EscalationSettings> {
+    const row = this.db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get('escalation');
+    return row ? { ...DEFAULT_ESCALATION, ...(JSON.parse(row.value) as Partial<EscalationSettings>) } : { ...DEFAULT_ESCALATION };
+  }
+
+  async getSetting(key: string): Promise<string | null> {
+    const row = this.db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get(key);
+    return row ? (JSON.parse(row.value) as string) : null;
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    await this.sdb.write(() => this.putSetting(key, value));
+  }
+
+  async getCommunity(id: string): Promise<Community | null> {
+    return this.one<Community>('communities', id);
+  }
+  async listCommunities(): Promise<Community[]> {
+    return this.all<Community>('SELECT doc FROM communities ORDER BY id');
+  }
+  async getResident(id: string): Promise<Resident | null> {
+    return this.one<Resident>('residents', id);
+  }
+  async listResidents(): Promise<Resident[]> {
+    return this.all<Resident>('SELECT doc FROM residents ORDER BY id');
+  }
+  async getWorker(id: string): Promise<Worker | null> {
+    return this.one<Worker>('workers', id);
+  }
+  async listWorkers(): Promise<Worker[]> {
+    return this.all<Worker>('SELECT doc FROM workers ORDER BY id');
+  }
+  async getDevice(id: string): Promise<Device | null> {
+    const row = this.db.prepare<[string], DeviceRow>('SELECT doc, secret_hash FROM devices WHERE id = ?').get(id);
+    return row ? toDevice(row) : null;
+  }
+  async listDevices(): Promise<Device[]> {
+    return this.db.prepare<[], DeviceRow>('SELECT doc, secret_hash FROM devices ORDER BY id').all().map(toDevice);
+  }
+  async listDevicesOfResident(residentId: string): Promise<Device[]> {
+    return this.db.prepare<[string], DeviceRow>('SELECT doc, secret_hash FROM devices WHERE resident_id = ? ORDER BY id').all(residentId).map(toDevice);
+  }
+  async listVolunteers(): Promise<Volunteer[]> {
+    return this.all<Volunteer>('SELECT doc FROM volunteers ORDER BY id');
+  }
+  async listVisits(): Promise<Visit[]> {
+    return this.all<Visit>('SELECT doc FROM visits ORDER BY id');
+  }
+
+  private putSetting(key: string, value: unknown): void {
+    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify(value));
+  }
+
+  private one<T>(table: 'communities' | 'residents' | 'workers', id: string): T | null {
+    const row = this.db.prepare<[string], DocRow>(`SELECT doc FROM ${table} WHERE id = ?`).get(id);
+    return row ? (JSON.parse(row.doc) as T) : null;
+  }
+
+  private all<T>(sql: string): T[] {
+    return this.db.prepare<[], DocRow>(sql).all().map((r) => JSON.parse(r.doc) as T);
+  }
+
+  private countsNow(): RegistryCounts {
+    const count = (t: string) => this.db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM ${t}`).get()?.n ?? 0;
+    return {
+      communities: count('communities'),
+      residents: count('residents'),
+      workers: count('workers'),
+      devices: count('devices'),
+      volunteers: count('volunteers'),
+      visits: count('visits'),
+    };
+  }
+}
+
+function toDevice(row: DeviceRow): Device {
+  return { ...(JSON.parse(row.doc) as Omit<Device, 'secretHash'>), secretHash: row.secret_hash };
+}

@@ -1,0 +1,130 @@
+// SQLite SMS log: every outbound message with its delivery status, and every inbound reply.
+import type { InboundSms, OutboundSms, ResponderRole, SmsContext, SmsPurpose, SmsStatus } from '../../core/types.js';
+import type { SmsRepo, SmsStatusUpdate } from '../ports.js';
+import type { SqliteDatabase } from './database.js';
+
+interface SmsRow {
+  id: string;
+  to_phone: string;
+  body: string;
+  purpose: string;
+  incident_id: string | null;
+  step: number | null;
+  role: string | null;
+  person_id: string | null;
+  context: string | null;
+  status: string;
+  provider: string;
+  provider_sid: string | null;
+  attempts: number;
+  error_code: string | null;
+  error: string | null;
+  created_at: number;
+  sent_at: number | null;
+  updated_at: number;
+}
+
+export class SqliteSmsRepo implements SmsRepo {
+  constructor(private readonly sdb: SqliteDatabase) {}
+
+  async insert(m: OutboundSms): Promise<void> {
+    await this.sdb.write(() =>
+      this.sdb.db
+        .prepare(
+          `INSERT INTO sms_messages (id, to_phone, body, purpose, incident_id, step, role, person_id, context, status, provider, provider_sid, attempts, error_code, error, created_at, sent_at, updated_at)
+           VALUES (@id, @to, @body, @purpose, @incidentId, @step, @role, @personId, @context, @status, @provider, @providerSid, @attempts, @errorCode, @error, @createdAt, @sentAt, @updatedAt)`,
+        )
+        .run({ ...m, context: m.context ? JSON.stringify(m.context) : null }),
+    );
+  }
+
+  async update(id: string, u: SmsStatusUpdate): Promise<OutboundSms | null> {
+    const sets = ['status = @status', 'updated_at = @at'];
+    if (u.providerSid !== undefined) sets.push('provider_sid = @providerSid');
+    if (u.attempts !== undefined) sets.push('attempts = @attempts');
+    if (u.errorCode !== undefined) sets.push('error_code = @errorCode');
+    if (u.error !== undefined) sets.push('error = @error');
+    if (u.sentAt !== undefined) sets.push('sent_at = @sentAt');
+    await this.sdb.write(() =>
+      this.sdb.db.prepare(`UPDATE sms_messages SET ${sets.join(', ')} WHERE id = @id`).run({
+        id,
+        status: u.status,
+        at: u.at,
+        providerSid: u.providerSid ?? null,
+        attempts: u.attempts ?? 0,
+        errorCode: u.errorCode ?? null,
+        error: u.error ?? null,
+        sentAt: u.sentAt ?? null,
+      }),
+    );
+    return this.get(id);
+  }
+
+  async get(id: string): Promise<OutboundSms | null> {
+    const row = this.sdb.db.prepare<[string], SmsRow>('SELECT * FROM sms_messages WHERE id = ?').get(id);
+    return row ? toSms(row) : null;
+  }
+
+  async getBySid(providerSid: string): Promise<OutboundSms | null> {
+    const row = this.sdb.db.prepare<[string], SmsRow>('SELECT * FROM sms_messages WHERE provider_sid = ?').get(providerSid);
+    return row ? toSms(row) : null;
+  }
+
+  async listForIncident(incidentId: string): Promise<OutboundSms[]> {
+    return this.sdb.db
+      .prepare<[string], SmsRow>('SELECT * FROM sms_messages WHERE incident_id = ? ORDER BY created_at, rowid')
+      .all(incidentId)
+      .map(toSms);
+  }
+
+  async listUnsent(): Promise<OutboundSms[]> {
+    return this.sdb.db
+      .prepare<[], SmsRow>("SELECT * FROM sms_messages WHERE status IN ('queued', 'sending') ORDER BY created_at, rowid")
+      .all()
+      .map(toSms);
+  }
+
+  async latestWithContextTo(phone: string): Promise<OutboundSms | null> {
+    const row = this.sdb.db
+      .prepare<[string], SmsRow>(
+        'SELECT * FROM sms_messages WHERE to_phone = ? AND context IS NOT NULL ORDER BY created_at DESC, rowid DESC LIMIT 1',
+      )
+      .get(phone);
+    return row ? toSms(row) : null;
+  }
+
+  async list(limit: number): Promise<OutboundSms[]> {
+    return this.sdb.db.prepare<[number], SmsRow>('SELECT * FROM sms_messages ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit).map(toSms);
+  }
+
+  async recordInbound(sms: InboundSms, handledAs: string, incidentId: string | null): Promise<void> {
+    await this.sdb.write(() =>
+      this.sdb.db
+        .prepare('INSERT INTO sms_inbound (from_phone, body, provider_sid, received_at, handled_as, incident_id) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(sms.from, sms.body, sms.providerSid, sms.receivedAt, handledAs, incidentId),
+    );
+  }
+}
+
+function toSms(r: SmsRow): OutboundSms {
+  return {
+    id: r.id,
+    to: r.to_phone,
+    body: r.body,
+    purpose: r.purpose as SmsPurpose,
+    incidentId: r.incident_id,
+    step: r.step,
+    role: r.role as ResponderRole | null,
+    personId: r.person_id,
+    context: r.context ? (JSON.parse(r.context) as SmsContext) : null,
+    status: r.status as SmsStatus,
+    provider: r.provider === 'twilio' ? 'twilio' : 'outbox',
+    providerSid: r.provider_sid,
+    attempts: r.attempts,
+    errorCode: r.error_code,
+    error: r.error,
+    createdAt: r.created_at,
+    sentAt: r.sent_at,
+    updatedAt: r.updated_at,
+  };
+}

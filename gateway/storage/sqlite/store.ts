@@ -1,0 +1,55 @@
+// Opens the SQLite implementation of the Store port.
+import { join } from 'node:path';
+import type { Store } from '../ports.js';
+import { SqliteDatabase } from './database.js';
+import { SqliteRegistryRepo } from './registry-repo.js';
+import { SqliteEventRepo } from './events-repo.js';
+import { SqliteDeviceHealthRepo, SqliteSecurityEventRepo } from './device-repos.js';
+import { SqliteIncidentRepo } from './incident-repo.js';
+import { SqliteSmsRepo } from './sms-repo.js';
+import { SqliteTimerRepo } from './timer-repo.js';
+
+export class SqliteStore implements Store {
+  readonly registry: SqliteRegistryRepo;
+  readonly events: SqliteEventRepo;
+  readonly health: SqliteDeviceHealthRepo;
+  readonly security: SqliteSecurityEventRepo;
+  readonly incidents: SqliteIncidentRepo;
+  readonly sms: SqliteSmsRepo;
+  readonly timers: SqliteTimerRepo;
+
+  constructor(readonly database: SqliteDatabase) {
+    this.registry = new SqliteRegistryRepo(database);
+    this.events = new SqliteEventRepo(database);
+    this.health = new SqliteDeviceHealthRepo(database);
+    this.security = new SqliteSecurityEventRepo(database);
+    this.incidents = new SqliteIncidentRepo(database);
+    this.sms = new SqliteSmsRepo(database);
+    this.timers = new SqliteTimerRepo(database);
+  }
+
+  transaction<T>(work: () => Promise<T>): Promise<T> {
+    return this.database.transaction(work);
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return this.database.db.prepare<[], { ok: number }>('SELECT 1 AS ok').get()?.ok === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.database.close();
+  }
+}
+
+/** Opens (creating and migrating if needed) the database file; `path` may be a file or `:memory:`. */
+export function openSqliteStore(path: string): SqliteStore {
+  return new SqliteStore(new SqliteDatabase(path));
+}
+
+export function databaseFile(dataDir: string): string {
+  return join(dataDir, 'gateway.db');
+}

@@ -1,0 +1,54 @@
+// SQLite durable timers: escalation steps survive restarts, and a claim lets each key fire only once.
+import type { DurableTimer, TimerKind, TimerRepo } from '../ports.js';
+import type { SqliteDatabase } from './database.js';
+
+interface TimerRow {
+  key: string;
+  kind: string;
+  incident_id: string;
+  due_at: number;
+  payload: string;
+}
+
+export class SqliteTimerRepo implements TimerRepo {
+  constructor(private readonly sdb: SqliteDatabase) {}
+
+  async schedule(t: DurableTimer): Promise<void> {
+    await this.sdb.write(() =>
+      this.sdb.db
+        .prepare(
+          "INSERT INTO timers (key, kind, incident_id, due_at, payload, state, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT(key) DO NOTHING",
+        )
+        .run(t.key, t.kind, t.incidentId, t.dueAt, JSON.stringify(t.payload), Date.now()),
+    );
+  }
+
+  async claim(key: string, at: number): Promise<boolean> {
+    const res = await this.sdb.write(() =>
+      this.sdb.db.prepare("UPDATE timers SET state = 'fired', fired_at = ? WHERE key = ? AND state = 'pending'").run(at, key),
+    );
+    return res.changes === 1;
+  }
+
+  async cancelForIncident(incidentId: string, at: number): Promise<number> {
+    const res = await this.sdb.write(() =>
+      this.sdb.db
+        .prepare("UPDATE timers SET state = 'cancelled', fired_at = ? WHERE incident_id = ? AND state = 'pending'")
+        .run(at, incidentId),
+    );
+    return res.changes;
+  }
+
+  async listPending(): Promise<DurableTimer[]> {
+    return this.sdb.db
+      .prepare<[], TimerRow>("SELECT key, kind, incident_id, due_at, payload FROM timers WHERE state = 'pending' ORDER BY due_at")
+      .all()
+      .map((r) => ({
+        key: r.key,
+        kind: r.kind as TimerKind,
+        incidentId: r.incident_id,
+        dueAt: r.due_at,
+        payload: JSON.parse(r.payload) as Record<string, unknown>,
+      }));
+  }
+}

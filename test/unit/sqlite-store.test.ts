@@ -1,0 +1,78 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { openSqliteStore, type SqliteStore } from '../../gateway/storage/sqlite/store.js';
+import { tempDir } from '../helpers/tmp.js';
+
+describe('SQLite store', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let store: SqliteStore;
+  let file: string;
+
+  beforeEach(() => {
+    dir = tempDir();
+    file = join(dir.path, 'sub', 'gateway.db');
+    store = openSqliteStore(file);
+  });
+  afterEach(async () => {
+    await store.close();
+    dir.remove();
+  });
+
+  it('creates the file in WAL mode and records applied migrations once', async () => {
+    await store.close();
+    store = openSqliteStore(file);
+    const raw = new Database(file, { readonly: true });
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    const rows = raw.prepare('SELECT version FROM schema_migrations').all();
+    expect(rows).toEqual([{ version: 1 }]);
+    raw.close();
+  });
+
+  it('rolls a failed transaction back entirely', async () => {
+    const event = { deviceId: 'd1', seq: 1, type: 'sos' as const, payload: '{}', payloadHash: 'h', deviceTs: null, receivedAt: 1 };
+    await expect(
+      store.transaction(async () => {
+        await store.events.recordBatch([event], 0);
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await store.events.listUnprocessed()).toEqual([]);
+  });
+
+  it('serialises transactions so awaits inside one cannot let another writer in', async () => {
+    const order: string[] = [];
+    const slow = store.transaction(async () => {
+      order.push('a:start');
+      await new Promise((r) => setTimeout(r, 20));
+      await store.timers.schedule({ key: 'k1', kind: 'escalation_step', incidentId: 'i1', dueAt: 5, payload: {} });
+      order.push('a:end');
+      throw new Error('rollback a');
+    });
+    const other = store.timers.schedule({ key: 'k2', kind: 'escalation_step', incidentId: 'i2', dueAt: 6, payload: {} }).then(() => order.push('b'));
+    await expect(slow).rejects.toThrow('rollback a');
+    await other;
+    expect(order).toEqual(['a:start', 'a:end', 'b']);
+    expect((await store.timers.listPending()).map((t) => t.key)).toEqual(['k2']);
+  });
+
+  it('detects redeliveries by device, seq and payload within the window only', async () => {
+    const e = { deviceId: 'd1', seq: 7, type: 'sos' as const, payload: '{"type":"sos","seq":7}', payloadHash: 'abc', deviceTs: null, receivedAt: 1000 };
+    const [first] = await store.events.recordBatch([e], 0);
+    expect(first).toBeTypeOf('number');
+    expect(await store.events.recordBatch([{ ...e, receivedAt: 2000 }], 500)).toEqual([null]);
+    // A different payload under the same seq (a rebooted device) is a new event, not a redelivery.
+    const [other] = await store.events.recordBatch([{ ...e, payloadHash: 'def', receivedAt: 2000 }], 500);
+    expect(other).toBeTypeOf('number');
+    // Outside the window the same bytes are new again.
+    const [late] = await store.events.recordBatch([{ ...e, receivedAt: 9000 }], 5000);
+    expect(late).toBeTypeOf('number');
+  });
+
+  it('lets exactly one caller claim a timer', async () => {
+    await store.timers.schedule({ key: 'inc:step:1', kind: 'escalation_step', incidentId: 'inc', dueAt: 10, payload: { step: 1 } });
+    const claims = await Promise.all([store.timers.claim('inc:step:1', 11), store.timers.claim('inc:step:1', 11)]);
+    expect(claims.sort()).toEqual([false, true]);
+    expect(await store.timers.listPending()).toEqual([]);
+  });
+});
