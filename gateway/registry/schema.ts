@@ -62,7 +62,8 @@ const resident = z
     notes: z.string().optional(),
     family: z.array(familyMember).default([]),
   })
-  .transform((r) => ({ ...r, building: r.building ?? deriveBuilding(r.address) }));
+  // The annotation keeps the open record type (extra fields) that a bare spread would drop.
+  .transform((r): typeof r & { building: string } => ({ ...r, building: r.building ?? deriveBuilding(r.address) }));
 
 const shift = z.looseObject({
   days: z

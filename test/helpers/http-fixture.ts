@@ -1,5 +1,6 @@
 // HTTP-layer test fixture: small real implementations of the HttpDeps interfaces over a real SQLite store in a temp dir.
 import { Writable } from 'node:stream';
+import { expect } from 'vitest';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../../gateway/core/errors.js';
@@ -304,4 +305,16 @@ export function makePage(overrides: Partial<OutboundSms> & { id: string; inciden
 
 export function bearer(token: string = API_TOKEN): { authorization: string } {
   return { authorization: `Bearer ${token}` };
+}
+
+/** Asserts the one error shape of the API: exactly `{ error: { code, message } }` with a non-empty message. */
+export function expectErrorBody(body: unknown, code: string): void {
+  expect(body).toMatchObject({ error: { code } });
+  if (typeof body !== 'object' || body === null || !('error' in body)) throw new Error('not an error body');
+  expect(Object.keys(body)).toEqual(['error']);
+  const error = body.error;
+  if (typeof error !== 'object' || error === null || !('message' in error)) throw new Error('error without a message');
+  expect(Object.keys(error).sort()).toEqual(['code', 'message']);
+  expect(error.message).toBeTypeOf('string');
+  expect(String(error.message).length).toBeGreaterThan(0);
 }

@@ -1,7 +1,16 @@
 // Test helpers for SMS: a local receiver for Twilio webhooks that checks signatures, and a polling wait.
 import { createServer, type Server } from 'node:http';
 import { text } from 'node:stream/consumers';
+import { join } from 'node:path';
 import twilio from 'twilio';
+import { systemClock } from '../../gateway/core/clock.js';
+import { EventBus } from '../../gateway/core/events.js';
+import { silentLogger } from '../../gateway/core/logger.js';
+import { SmsDispatcher, type NewOutboundSms, type NotifierEvents, type SmsDispatcherDeps } from '../../gateway/notifiers/dispatcher.js';
+import { TwilioProvider } from '../../gateway/notifiers/twilio.js';
+import { openSqliteStore, type SqliteStore } from '../../gateway/storage/sqlite/store.js';
+import { TwilioSimServer, type TwilioSimOptions } from '../../simulators/sms/twilio-server.js';
+import { tempDir } from './tmp.js';
 
 export interface ReceivedWebhook {
   path: string;
@@ -63,4 +72,91 @@ export async function waitUntil(check: () => boolean | Promise<boolean>, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+// ---- a dispatcher wired to the simulator, a real SQLite file and a signature-checking receiver ----
+
+export interface SmsRig {
+  sim: TwilioSimServer;
+  readonly store: SqliteStore;
+  dir: { path: string; remove: () => void };
+  receiver: WebhookReceiver;
+  bus: EventBus<NotifierEvents>;
+  /** Every smsStatusChanged event, as `id:status`. */
+  events: string[];
+  readonly dispatcher: SmsDispatcher;
+  twilioProvider: TwilioProvider;
+  /** Builds another dispatcher over the current store (e.g. after a simulated crash); it becomes `dispatcher`, and close() stops it. */
+  newDispatcher(over: Partial<SmsDispatcherDeps>): SmsDispatcher;
+  /** Opens the same database file again (after the old handle was closed); later dispatchers use it. */
+  reopenStore(): SqliteStore;
+  close(): Promise<void>;
+}
+
+export async function startSmsRig(over: Partial<SmsDispatcherDeps> = {}, simOptions: TwilioSimOptions = {}): Promise<SmsRig> {
+  const sim = new TwilioSimServer({ callbackDelayMs: 2, ...simOptions });
+  const apiUrl = (await sim.start()).url;
+  const dir = tempDir('care-gw-sms-');
+  const file = join(dir.path, 'gateway.db');
+  const dispatchers: SmsDispatcher[] = [];
+  const events: string[] = [];
+  const bus = new EventBus<NotifierEvents>(silentLogger());
+  bus.on(events, 'smsStatusChanged', (m) => {
+    events.push(`${m.id}:${m.status}`);
+  });
+  const twilioProvider = new TwilioProvider({ accountSid: sim.accountSid, authToken: sim.authToken, from: '+15005550006', apiUrl, timeoutMs: 2000, log: silentLogger() });
+  // Receipts go to whichever dispatcher is current, as the gateway's webhook route would do.
+  const current: { dispatcher: SmsDispatcher | null; store: SqliteStore } = { dispatcher: null, store: openSqliteStore(file) };
+  const receiver = await startWebhookReceiver(sim.authToken, async (hook) => {
+    const { MessageSid, MessageStatus, ErrorCode } = hook.params;
+    if (MessageSid && MessageStatus) await current.dispatcher?.handleStatusCallback({ MessageSid, MessageStatus, ErrorCode: ErrorCode ?? null });
+  });
+  const make = (more: Partial<SmsDispatcherDeps>): SmsDispatcher => {
+    const d = new SmsDispatcher({
+      store: current.store,
+      provider: twilioProvider,
+      clock: systemClock,
+      log: silentLogger(),
+      bus,
+      publicUrl: receiver.url,
+      backoffMs: () => 20,
+      ...over,
+      ...more,
+    });
+    dispatchers.push(d);
+    current.dispatcher = d;
+    return d;
+  };
+  const first = make({});
+  return {
+    sim,
+    dir,
+    receiver,
+    bus,
+    events,
+    twilioProvider,
+    get store() {
+      return current.store;
+    },
+    get dispatcher() {
+      return current.dispatcher ?? first;
+    },
+    newDispatcher: make,
+    reopenStore() {
+      current.store = openSqliteStore(file);
+      return current.store;
+    },
+    async close() {
+      for (const d of dispatchers) await d.stop();
+      await sim.stop();
+      await receiver.close();
+      await current.store.close();
+      dir.remove();
+    },
+  };
+}
+
+/** A message as the paging stage would hand it over. */
+export function pageSms(to = '+8613800000001', body = '张桂兰按了求助按钮，回复1确认'): NewOutboundSms {
+  return { to, body, purpose: 'page', incidentId: 'inc-test', step: 1, role: 'worker', personId: 'w-01', context: { kind: 'incident', incidentId: 'inc-test' } };
 }

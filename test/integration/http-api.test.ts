@@ -1,8 +1,9 @@
 // /api/… over a real SQLite store: bearer auth, incident list/view/ack/resolve, devices, SMS log, error mapping.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { DeviceHealth } from '../../gateway/core/types.js';
 import type { IncidentView } from '../../gateway/http/deps.js';
 import type { DeviceView } from '../../gateway/http/routes/devices.js';
-import { bearer, createHttpFixture, makeIncident, makePage, RESIDENT, type HttpFixture } from '../helpers/http-fixture.js';
+import { bearer, createHttpFixture, expectErrorBody, makeIncident, makePage, RESIDENT, type HttpFixture } from '../helpers/http-fixture.js';
 
 const T0 = Date.UTC(2026, 10, 26, 2, 0, 0);
 
@@ -26,7 +27,7 @@ describe('HTTP /api authentication', () => {
   it('answers 401 without a bearer token, with a coded error and no personal data', async () => {
     const res = await fx.app.inject({ method: 'GET', url: '/api/incidents' });
     expect(res.statusCode).toBe(401);
-    expect(res.json()).toEqual({ error: { code: 'GW_ERR_UNAUTHORIZED', message: expect.any(String) } });
+    expectErrorBody(res.json(), 'GW_ERR_UNAUTHORIZED');
     expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
     for (const secret of [RESIDENT.name, RESIDENT.address, '+86', 'inc-new', 'r-001']) expect(res.body).not.toContain(secret);
   });
@@ -46,7 +47,7 @@ describe('HTTP /api authentication', () => {
     expect(unknownRoute.statusCode).toBe(401);
     const authed = await fx.app.inject({ method: 'GET', url: '/api/no-such-thing', headers: bearer() });
     expect(authed.statusCode).toBe(404);
-    expect(authed.json()).toEqual({ error: { code: 'GW_ERR_NOT_FOUND', message: expect.any(String) } });
+    expectErrorBody(authed.json(), 'GW_ERR_NOT_FOUND');
   });
 
   it('answers 200 with the right token (scheme in any case)', async () => {
@@ -132,7 +133,7 @@ describe('HTTP /api/incidents', () => {
     for (const url of ['/api/incidents?state=closed', '/api/incidents?state=', '/api/incidents?limit=0', '/api/incidents?limit=1001', '/api/incidents?limit=ten']) {
       const res = await fx.app.inject({ method: 'GET', url, headers: bearer() });
       expect(res.statusCode, url).toBe(400);
-      expect(res.json(), url).toEqual({ error: { code: 'GW_ERR_BAD_REQUEST', message: expect.any(String) } });
+      expectErrorBody(res.json(), 'GW_ERR_BAD_REQUEST');
     }
   });
 
@@ -146,7 +147,7 @@ describe('HTTP /api/incidents', () => {
 
     const missing = await fx.app.inject({ method: 'GET', url: '/api/incidents/inc-nope', headers: bearer() });
     expect(missing.statusCode).toBe(404);
-    expect(missing.json()).toEqual({ error: { code: 'GW_ERR_INCIDENT_NOT_FOUND', message: expect.any(String) } });
+    expectErrorBody(missing.json(), 'GW_ERR_INCIDENT_NOT_FOUND');
   });
 
   it('acknowledges as staff through the API channel, with the note and name given', async () => {
@@ -175,7 +176,7 @@ describe('HTTP /api/incidents', () => {
   it('maps GatewayError to 404 for an unknown incident and 409 for an impossible transition', async () => {
     const unknown = await fx.app.inject({ method: 'POST', url: '/api/incidents/inc-nope/ack', headers: bearer(), payload: {} });
     expect(unknown.statusCode).toBe(404);
-    expect(unknown.json()).toEqual({ error: { code: 'GW_ERR_INCIDENT_NOT_FOUND', message: expect.any(String) } });
+    expectErrorBody(unknown.json(), 'GW_ERR_INCIDENT_NOT_FOUND');
 
     const again = await fx.app.inject({ method: 'POST', url: '/api/incidents/inc-mid/ack', headers: bearer() });
     expect(again.statusCode).toBe(409);
@@ -208,7 +209,7 @@ describe('HTTP /api/devices and /api/sms', () => {
   beforeAll(async () => {
     fx = await createHttpFixture();
     await seedIncidents(fx);
-    fx.devices.healthById.set('btn-001', {
+    const online: DeviceHealth = {
       deviceId: 'btn-001',
       state: 'online',
       lastSeen: T0 + 60_000,
@@ -218,8 +219,9 @@ describe('HTTP /api/devices and /api/sms', () => {
       remoteAddress: '127.0.0.1',
       lastRejection: { reason: 'malformed_json', detail: 'Unexpected token', at: T0 + 30_000 },
       rejectedCount: 2,
-    });
-    fx.devices.healthById.set('btn-002', { ...fx.devices.health('btn-001')!, deviceId: 'btn-002', state: 'offline', lastRejection: null, rejectedCount: 0 });
+    };
+    fx.devices.healthById.set('btn-001', online);
+    fx.devices.healthById.set('btn-002', { ...online, deviceId: 'btn-002', state: 'offline', lastRejection: null, rejectedCount: 0 });
   });
   afterAll(async () => fx.close());
 

@@ -185,7 +185,7 @@ describe('validateRegistry: duplicate ids and cross references', () => {
     );
     doc.residents.push(resident('r-002', { community: 'nowhere' }));
     doc.visits.push({ id: 'vis-02', volunteer: 'v-77', resident: 'r-002', cron: '0 9 * * 1', durationMinutes: 60, activity: '陪聊' });
-    doc.workers.push({ ...baseDoc().workers[0], id: 'w-02', community: 'elsewhere' });
+    doc.workers.push({ id: 'w-02', name: '赵磊', phone: '+8613900000002', community: 'elsewhere', shifts: [] });
     expect(issuesOf(() => validateRegistry(doc))).toEqual([
       'residents[1].community: unknown community "nowhere"',
       'workers[1].community: unknown community "elsewhere"',

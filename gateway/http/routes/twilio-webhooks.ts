@@ -53,7 +53,6 @@ function formParams(body: unknown): Record<string, unknown> {
 export const twilioWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, { deps }) => {
   // Twilio signs the URL it was configured with, i.e. PUBLIC_URL; the Host header is whatever a proxy or attacker says.
   const base = deps.publicUrl.replace(/\/+$/, '');
-  const log = deps.log.child({ component: 'twilio-webhook' });
 
   // Only form bodies, as Twilio sends them: JSON or text on these routes is not Twilio (415).
   app.removeAllContentTypeParsers();
@@ -61,7 +60,7 @@ export const twilioWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async
 
   const refuse = (request: FastifyRequest, reason: Refusal): never => {
     // Never the body or the signature: the body holds phone numbers and message text.
-    log.warn({ path: request.routeOptions.url ?? null, reason, remoteAddress: request.ip }, 'webhook refused');
+    request.log.warn({ webhook: request.routeOptions.url ?? null, reason, remoteAddress: request.ip }, 'webhook refused');
     const counter = deps.metrics.getSingleMetric(METRIC_NAMES.securityEvents);
     if (counter instanceof Counter) counter.inc({ kind: reason === 'no_auth_token' ? 'webhook_unverifiable' : 'webhook_bad_signature' });
     throw new GatewayError('GW_ERR_BAD_SIGNATURE');

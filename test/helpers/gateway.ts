@@ -1,0 +1,95 @@
+// Starts a whole gateway in-process for integration tests: temp DATA_DIR, ports 0, the test registry and a local Twilio-compatible server.
+import { fileURLToPath } from 'node:url';
+import mqtt, { type MqttClient } from 'mqtt';
+import { Gateway } from '../../gateway/app.js';
+import { loadConfig, type Env } from '../../gateway/config/load.js';
+import { silentLogger } from '../../gateway/core/logger.js';
+import type { Clock } from '../../gateway/core/clock.js';
+import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
+import { tempDir } from './tmp.js';
+
+export const TEST_REGISTRY = fileURLToPath(new URL('../fixtures/registry.yaml', import.meta.url));
+export const API_TOKEN = 'test-api-token-0123456789';
+export const SIM_SID = `AC${'1'.repeat(32)}`;
+export const SIM_TOKEN = 'sim-auth-token';
+export const SIM_FROM = '+15005550006';
+
+export interface TestGateway {
+  gateway: Gateway;
+  sms: TwilioSimServer;
+  mqttUrl: string;
+  httpUrl: string;
+  publicUrl: string;
+  dataDir: string;
+  /** Stops the gateway (and optionally keeps the data dir and SMS server for a restart). */
+  stop(opts?: { keep?: boolean }): Promise<void>;
+}
+
+export async function startTestGateway(opts: { clock?: Clock; env?: Env; dataDir?: string; sms?: TwilioSimServer; twilio?: boolean } = {}): Promise<TestGateway> {
+  const dir = opts.dataDir ? null : tempDir();
+  const dataDir = opts.dataDir ?? dir!.path;
+  const sms = opts.sms ?? new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
+  if (!opts.sms) await sms.start({ port: 0 });
+  // The gateway must know its public URL before it listens; a fixed loopback port keeps the webhook signatures valid.
+  const httpPort = await freePort();
+  const publicUrl = `http://127.0.0.1:${httpPort}`;
+  const twilio = opts.twilio ?? true;
+  const config = loadConfig({
+    MQTT_PORT: '0',
+    MQTT_HOST: '127.0.0.1',
+    HTTP_PORT: String(httpPort),
+    HTTP_HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    REGISTRY_FILE: TEST_REGISTRY,
+    PUBLIC_URL: publicUrl,
+    TZ: 'Asia/Shanghai',
+    API_TOKEN,
+    ...(twilio ? { TWILIO_ACCOUNT_SID: SIM_SID, TWILIO_AUTH_TOKEN: SIM_TOKEN, TWILIO_FROM: SIM_FROM, TWILIO_API_URL: sms.url } : {}),
+    LOG_LEVEL: 'silent',
+    ...opts.env,
+  });
+  const gateway = Gateway.create({ config, log: silentLogger(), ...(opts.clock ? { clock: opts.clock } : {}) });
+  const started = await gateway.start();
+  return {
+    gateway,
+    sms,
+    mqttUrl: `mqtt://127.0.0.1:${started.mqttPort}`,
+    httpUrl: `http://127.0.0.1:${started.httpPort}`,
+    publicUrl,
+    dataDir,
+    async stop(stopOpts = {}) {
+      await gateway.stop();
+      if (!stopOpts.keep) {
+        if (!opts.sms) await sms.stop();
+        dir?.remove();
+      }
+    },
+  };
+}
+
+export async function connectDevice(mqttUrl: string, id: string, secret: string): Promise<MqttClient> {
+  return mqtt.connectAsync(mqttUrl, { clientId: id, username: id, password: secret, reconnectPeriod: 0, protocolVersion: 4 });
+}
+
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function until<T>(probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

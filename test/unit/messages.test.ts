@@ -1,0 +1,146 @@
+// SMS texts: a worker's page fits one UCS-2 segment whatever the name and address, and says who, where, what, when.
+import { describe, expect, it } from 'vitest';
+import {
+  UCS2_SEGMENT,
+  familyPage,
+  isGsm7,
+  pageLink,
+  smsLength,
+  workerPage,
+  type PageText,
+} from '../../gateway/paging/messages.js';
+
+const TZ = 'Asia/Shanghai'; // UTC+8, no DST
+// 2026-11-26T06:05Z = Thursday 14:05 in Shanghai.
+const AT = Date.UTC(2026, 10, 26, 6, 5);
+
+function page(over: Partial<PageText> & { name?: string; address?: string } = {}): PageText {
+  const { name = '张桂兰', address = '安达里3号楼2门401', ...rest } = over;
+  return { resident: { name, address }, type: 'sos', at: AT, timeZone: TZ, step: 1, ...rest };
+}
+
+/** A lone UTF-16 surrogate: what a cut inside a character outside the BMP leaves behind. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function expectOneSegment(text: string): void {
+  expect(isGsm7(text)).toBe(false);
+  expect(smsLength(text)).toBeLessThanOrEqual(UCS2_SEGMENT);
+  expect(text.length).toBeLessThanOrEqual(UCS2_SEGMENT); // UTF-16 units, what the phone network counts
+  expect(text).not.toMatch(LONE_SURROGATE);
+}
+
+describe('workerPage', () => {
+  it('names who, where, what and when, and how to answer', () => {
+    expect(workerPage(page())).toBe('【求助】张桂兰 安达里3号楼2门401 按了求助 14:05 回1接单 回2转他人');
+  });
+
+  it('says a fall is suspected, in the local time of the alarm', () => {
+    // 2026-11-29T15:59Z = Sunday 23:59 in Shanghai.
+    const text = workerPage(page({ type: 'fall', at: Date.UTC(2026, 10, 29, 15, 59) }));
+    expect(text).toBe('【求助】张桂兰 安达里3号楼2门401 疑似跌倒 23:59 回1接单 回2转他人');
+  });
+
+  it('says a later step is still unanswered', () => {
+    const text = workerPage(page({ step: 2 }));
+    expect(text).toBe('【求助·仍无人接】张桂兰 安达里3号楼2门401 按了求助 14:05 回1接单 回2转他人');
+    expect(workerPage(page({ step: 5 }))).toBe(text);
+  });
+
+  it('shortens a long address from its start, keeping the flat number at the end', () => {
+    const address = `天津市河北区王串场街道安达里社区居民委员会辖区内${'某某路'.repeat(10)}3号楼2门401`;
+    const text = workerPage(page({ address }));
+    expectOneSegment(text);
+    expect(smsLength(text)).toBe(UCS2_SEGMENT); // trimmed just enough
+    expect(text).toMatch(/^【求助】张桂兰 ….*3号楼2门401 按了求助 14:05 回1接单 回2转他人$/u);
+  });
+
+  it('fits one segment with a very long name and address, still with the flat number, time and 回1', () => {
+    const text = workerPage(page({ name: '欧阳'.repeat(40), address: `${'长'.repeat(200)}401`, step: 3 }));
+    expectOneSegment(text);
+    expect(text.startsWith('【求助·仍无人接】欧阳')).toBe(true);
+    expect(text).toContain('401 按了求助 14:05 回1接单 回2转他人');
+  });
+
+  it('fits one segment for every mix of name and address length, on every step', () => {
+    for (let n = 0; n <= 50; n += 5) {
+      for (let a = 0; a <= 90; a += 3) {
+        for (const step of [1, 2]) {
+          const address = `${'路'.repeat(a)}401`;
+          const text = workerPage(page({ name: '王'.repeat(n), address, step }));
+          expectOneSegment(text);
+          expect(text).toContain('回1接单');
+          expect(text).toContain('14:05');
+          expect(text).toContain('401 按了求助');
+        }
+      }
+    }
+  });
+
+  it('counts characters outside the BMP as two units and never cuts one in half', () => {
+    // 𠮷 (U+20BB7) is a CJK Extension B character, as found in some names: two UTF-16 units each.
+    const name = '𠮷'.repeat(4);
+    // Seventy code points, but seventy-four UTF-16 units: two segments unless shortened.
+    const address = `${'路'.repeat(70 - 27 - [...name].length - 3)}401`;
+    const text = workerPage(page({ name, address }));
+    expectOneSegment(text);
+    expect(text).toContain(name);
+    expect(text).toContain('401 按了求助');
+
+    const long = workerPage(page({ name: '𠮷'.repeat(30), address: `${'𠀀'.repeat(60)}401` }));
+    expectOneSegment(long);
+    expect(long).toContain('401 按了求助 14:05 回1接单');
+  });
+
+  it('leaves a page that fits as it is', () => {
+    const address = '路'.repeat(70 - 27 - 3); // name 3 + fixed 27 + address 40 = exactly 70
+    const text = workerPage(page({ address }));
+    expect(smsLength(text)).toBe(70);
+    expect(text).toContain(` ${address} `);
+  });
+});
+
+describe('pageLink', () => {
+  it('links to the incident page under the public URL', () => {
+    expect(pageLink('https://care.example.org', 'K7Q2')).toBe('详情及导航 https://care.example.org/i/K7Q2');
+  });
+});
+
+describe('familyPage', () => {
+  it('names the resident, time, what, address and the worker paged, and asks for 回1', () => {
+    const text = familyPage({ ...page({ type: 'fall' }), responderName: '李明' });
+    expect(text).toBe('【紧急】您的家人张桂兰14:05疑似跌倒（安达里3号楼2门401），已通知网格员李明。您能去请回1。');
+  });
+
+  it('says the community is being reached when no worker could be paged', () => {
+    const text = familyPage({ ...page(), responderName: null });
+    expect(text).toBe('【紧急】您的家人张桂兰14:05按了求助（安达里3号楼2门401），正在联系社区网格员。您能去请回1。');
+  });
+});
+
+describe('isGsm7 and smsLength', () => {
+  it('accepts plain ASCII and the GSM basic table', () => {
+    expect(isGsm7('Reply 1 to accept, 2 to pass. @home #3 $5 100%')).toBe(true);
+    expect(isGsm7('£¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà\n\r')).toBe(true);
+    expect(isGsm7('')).toBe(true);
+  });
+
+  it('accepts the extension table and counts its characters twice', () => {
+    expect(isGsm7('[a]{b}~|^\\€')).toBe(true);
+    expect(smsLength('{€}')).toBe(6);
+    expect(smsLength('abc')).toBe(3);
+  });
+
+  it('rejects Chinese, emoji and the backtick, which GSM-7 lacks', () => {
+    expect(isGsm7('回1')).toBe(false);
+    expect(isGsm7('ok 😀')).toBe(false);
+    expect(isGsm7('`')).toBe(false);
+    expect(isGsm7('ç')).toBe(false); // only the capital Ç is in the table
+  });
+
+  it('counts UCS-2 text in UTF-16 units', () => {
+    expect(smsLength('张桂兰')).toBe(3);
+    expect(smsLength('𠮷')).toBe(2);
+    expect(smsLength('😀a张')).toBe(4);
+    expect(smsLength('{张}')).toBe(3); // in UCS-2 a brace is one unit like any other
+  });
+});
