@@ -14,6 +14,7 @@ import type { IngestEvents } from '../ingest/events.js';
 import { channelUnder, commandTopic, COMMAND_CHANNEL } from '../../devices/topics.js';
 import { encodeCommand, type DeviceCommand } from '../../devices/commands.js';
 import { DeviceAuthenticator, type AuthLimits } from './auth.js';
+import { DEFAULT_MAX_FRAME_BYTES, limitFrames } from './frame-limit.js';
 
 export interface DeviceBrokerDeps {
   store: Store;
@@ -22,6 +23,8 @@ export interface DeviceBrokerDeps {
   clock: Clock;
   bus: EventBus<IngestEvents>;
   authLimits?: AuthLimits;
+  /** Largest MQTT packet accepted at all; see frame-limit.ts. */
+  maxFrameBytes?: number;
 }
 
 /** The connection of one device, as last seen by this process. */
@@ -100,6 +103,10 @@ export class DeviceBroker {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
       broker.handle(socket);
+      const maxFrame = this.deps.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+      limitFrames(socket, maxFrame, (announced) => {
+        this.deps.log.warn({ remoteAddress: socket.remoteAddress, announced, maxFrame }, 'MQTT packet too large or malformed; connection closed');
+      });
     });
     try {
       await new Promise<void>((resolve, reject) => {

@@ -14,7 +14,7 @@ export interface Community {
   id: string;
   name: string;
   location?: GeoPoint;
-  /** Station duty phone(s): paged when no grid worker is on duty, and after every worker in the plan. */
+  /** Station duty phone(s): paged after the nearest three on-duty workers, and first when no worker is on duty. */
   dutyContacts: Contact[];
 }
 

@@ -32,6 +32,8 @@ export interface IngestStats {
   /** Redeliveries recognised and not acted on again. */
   duplicates: number;
   rejected: Record<RejectionReason, number>;
+  /** Rejections counted but left out of the durable rejection log because too many were waiting. */
+  rejectionsNotLogged: number;
   telemetry: number;
   status: number;
   /** Group commits written, and those that failed (their events were not acknowledged). */

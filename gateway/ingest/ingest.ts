@@ -44,12 +44,14 @@ interface PendingEvent {
 const DEFAULT_DEDUPE_WINDOW_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_HEALTH_FLUSH_MS = 2000;
 const EXCERPT_CHARS = 200;
+const MAX_PENDING_REJECTIONS = 1000;
 
 export class Ingest {
   private readonly health = new HealthBook();
   private committer: GroupCommitter<PendingEvent, number | null> | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
   private healthFlush: Promise<void> = Promise.resolve();
+  private pendingRejections: Rejection[] = [];
   private readonly counters = {
     accepted: 0,
     duplicates: 0,
@@ -57,6 +59,7 @@ export class Ingest {
     status: 0,
     batches: 0,
     commitFailures: 0,
+    rejectionsNotLogged: 0,
     rejected: {
       payload_too_large: 0,
       malformed_json: 0,
@@ -95,8 +98,9 @@ export class Ingest {
 
   /**
    * Handles one message from `device` on `channel` (the topic part after `care/v1/<id>/`). Resolves when
-   * the broker may acknowledge it: for an event, after its durable commit; for a rejected message, once
-   * the rejection is recorded. Rejects when the event could not be recorded, so it must not be acknowledged.
+   * the broker may acknowledge it: for an event, after its durable commit; a rejected message at once (it
+   * is acknowledged so the device stops resending it). Rejects when an event could not be recorded, so
+   * that it is not acknowledged.
    */
   async handle(deviceId: string, device: Device, channel: string, payload: Buffer, meta: IngestMeta): Promise<void> {
     const committer = this.committer;
@@ -107,7 +111,7 @@ export class Ingest {
 
     if (!decoded.ok) {
       if (!meta.will) this.seen(deviceId, at, meta);
-      await this.reject({ deviceId, topic, reason: decoded.reason, detail: decoded.detail, receivedAt: at, payloadExcerpt: excerpt(payload) });
+      this.reject({ deviceId, topic, reason: decoded.reason, detail: decoded.detail, receivedAt: at, payloadExcerpt: excerpt(payload) });
       return;
     }
     const msg = decoded.value;
@@ -123,6 +127,11 @@ export class Ingest {
         this.handleStatus(deviceId, msg.status, at, meta);
         return;
     }
+  }
+
+  /** Writes the health records and rejection log now instead of at the next periodic flush. */
+  flush(): Promise<void> {
+    return this.flushHealth();
   }
 
   healthOf(deviceId: string): DeviceHealth | null {
@@ -147,6 +156,7 @@ export class Ingest {
       status: c.status,
       batches: c.batches,
       commitFailures: c.commitFailures,
+      rejectionsNotLogged: c.rejectionsNotLogged,
       rejected: { ...c.rejected },
       batchSizes: { ...c.batchSizes, buckets: c.batchSizes.buckets.map((b) => ({ ...b })) },
       queued: this.committer?.pending ?? 0,
@@ -237,19 +247,17 @@ export class Ingest {
     this.deps.bus.emit('deviceStatusChanged', { deviceId, state, at });
   }
 
-  private async reject(rejection: Rejection): Promise<void> {
+  /** Noted at once in memory and on the bus; the rejection log is written with the next health flush. */
+  private reject(rejection: Rejection): void {
     this.counters.rejected[rejection.reason]++;
     this.health.update(rejection.deviceId, (h) => {
       h.lastRejection = { reason: rejection.reason, detail: rejection.detail, at: rejection.receivedAt };
       h.rejectedCount++;
     });
     this.deps.log.warn({ deviceId: rejection.deviceId, reason: rejection.reason, detail: rejection.detail }, 'device message rejected');
-    try {
-      await this.deps.store.health.recordRejection(rejection);
-    } catch (err) {
-      // Still acknowledged: a device must not resend a bad message forever because the log is unavailable.
-      this.deps.log.error({ err, deviceId: rejection.deviceId }, 'could not record a rejected message');
-    }
+    // Bounded, so a device flooding garbage cannot grow memory or crowd event commits out of the database.
+    if (this.pendingRejections.length < MAX_PENDING_REJECTIONS) this.pendingRejections.push(rejection);
+    else this.counters.rejectionsNotLogged++;
     this.deps.bus.emit('signalRejected', rejection);
   }
 
@@ -262,16 +270,23 @@ export class Ingest {
     for (const b of s.buckets) if (size <= b.le) b.count++;
   }
 
-  /** Writes changed health records; serialised so two flushes never race, and retried on the next tick if it fails. */
+  /** Writes changed health records and the rejection log in one transaction; serialised, and retried on the next tick if it fails. */
   private flushHealth(): Promise<void> {
     this.healthFlush = this.healthFlush.then(async () => {
       const records = this.health.takeDirty();
-      if (records.length === 0) return;
+      const rejections = this.pendingRejections;
+      this.pendingRejections = [];
+      if (records.length === 0 && rejections.length === 0) return;
+      const { store } = this.deps;
       try {
-        await this.deps.store.health.save(records);
+        await store.transaction(async () => {
+          for (const r of rejections) await store.health.recordRejection(r);
+          await store.health.save(records);
+        });
       } catch (err) {
         this.health.markDirty(records.map((r) => r.deviceId));
-        this.deps.log.error({ err, records: records.length }, 'could not write device health');
+        this.pendingRejections = [...rejections, ...this.pendingRejections].slice(0, MAX_PENDING_REJECTIONS);
+        this.deps.log.error({ err, records: records.length, rejections: rejections.length }, 'could not write device health');
       }
     });
     return this.healthFlush;

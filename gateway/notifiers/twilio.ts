@@ -51,7 +51,7 @@ export class TwilioProvider implements SmsProvider {
   constructor(private readonly deps: TwilioProviderDeps) {}
 
   async send(msg: OutgoingSms): Promise<SmsSendResult> {
-    const sender = this.deps.from.startsWith('MG') ? { messagingServiceSid: this.deps.from } : { from: this.deps.from };
+    const sender = /^MG[0-9a-fA-F]{32}$/.test(this.deps.from) ? { messagingServiceSid: this.deps.from } : { from: this.deps.from };
     try {
       const created = await this.sdk().messages.create({
         to: msg.to,

@@ -72,7 +72,7 @@ describe('core alarm path', () => {
       return i.pages.length === 3 && i.pages.every((p) => p.status !== 'queued' && p.status !== 'sending') ? i : null;
     }, 5000, 'pages sent')).pages;
     expect(pages.map((p) => [p.to, p.role]).sort()).toEqual([[W1, 'worker'], [SON, 'family'], [DAUGHTER, 'family']].sort());
-    await until(() => commands.some((c) => JSON.parse(c).type === 'alarm_received'), 5000, 'alarm_received command');
+    await until(() => commands.some((c) => (JSON.parse(c) as { type?: string }).type === 'alarm_received'), 5000, 'alarm_received command');
   });
 
   it('joins repeated presses to the open incident without paging again', async () => {

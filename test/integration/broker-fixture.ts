@@ -36,6 +36,7 @@ export function device(id: string): TestDevice {
 export interface EdgeOptions {
   groupCommit?: GroupCommitOptions;
   authLimits?: AuthLimits;
+  maxFrameBytes?: number;
   devices?: TestDevice[];
 }
 
@@ -87,7 +88,7 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
   bus.on(owner, 'securityEvent', (e) => void seen.security.push(e));
 
   const ingest = new Ingest({ store, bus, clock, log, groupCommit: opts.groupCommit });
-  const broker = new DeviceBroker({ store, ingest, bus, clock, log, authLimits: opts.authLimits });
+  const broker = new DeviceBroker({ store, ingest, bus, clock, log, authLimits: opts.authLimits, maxFrameBytes: opts.maxFrameBytes });
   await ingest.start();
   const { port } = await broker.start({ port: 0, host: '127.0.0.1' });
   const clients: MqttClient[] = [];

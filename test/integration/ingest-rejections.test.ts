@@ -48,6 +48,8 @@ describe('ingest: bad messages are acknowledged, recorded and not acted on', () 
     expect(edge.seen.signals).toEqual([]);
     expect(edge.seen.rejections.map((r) => r.reason)).toEqual(cases.map((c) => c.reason));
     expect(edge.seen.rejections[2]?.payloadExcerpt.length).toBeLessThanOrEqual(200);
+    expect(rejectionsInFile(edge.dbFile)).toEqual([]);
+    await edge.ingest.flush();
     expect(rejectionsInFile(edge.dbFile)).toEqual(cases.map((c) => ({ device_id: 'btn-001', reason: c.reason, topic: 'care/v1/btn-001/event' })));
     const stats = edge.ingest.stats();
     expect(stats.accepted).toBe(0);
@@ -115,5 +117,28 @@ describe('ingest: bad messages are acknowledged, recorded and not acted on', () 
     expect(next.listHealth().map((h) => h.deviceId)).toEqual(['btn-002']);
     await next.stop();
     await expect(next.handle('btn-002', { id: 'btn-002', kind: 'sos_button', resident: 'r', secretHash: 'x' }, 'event', Buffer.from('{}'), { remoteAddress: null, arrivedHr: 0 })).rejects.toThrow('not running');
+  });
+});
+
+describe('broker: packets too large to buffer', () => {
+  let edge: Edge | undefined;
+  afterEach(async () => {
+    await edge?.close();
+    edge = undefined;
+  });
+
+  it('closes a connection whose packet announces more than the frame limit, before buffering it, and keeps serving', async () => {
+    edge = await startEdge({ maxFrameBytes: 64 * 1024 });
+    const big = await edge.connect('btn-001');
+    const gone = new Promise<void>((resolve) => big.once('close', () => resolve()));
+    big.publish('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1, pad: 'x'.repeat(2 * 1024 * 1024) }), { qos: 1 });
+    await gone;
+    expect(edge.seen.signals).toEqual([]);
+    // 17 KiB is below the frame limit: acknowledged and rejected as payload_too_large.
+    const next = await edge.connect('btn-002');
+    await publishQos1(next, 'care/v1/btn-002/event', JSON.stringify({ type: 'sos', seq: 1, pad: 'x'.repeat(17 * 1024) }));
+    await publishQos1(next, 'care/v1/btn-002/event', JSON.stringify({ type: 'sos', seq: 2 }));
+    expect(edge.ingest.healthOf('btn-002')?.lastRejection?.reason).toBe('payload_too_large');
+    expect(edge.seen.signals.map((s) => [s.deviceId, s.seq])).toEqual([['btn-002', 2]]);
   });
 });

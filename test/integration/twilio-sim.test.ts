@@ -128,7 +128,7 @@ describe('TwilioSimServer status callbacks and replies', () => {
     receiver = await startWebhookReceiver(sim.authToken);
     const callback = `${receiver.url}/webhooks/twilio/status`;
     const created = await sdk().messages.create({ to: TO, from: FROM, body: 'x', statusCallback: callback });
-    await waitUntil(() => receiver?.received.length === 3, 3000, 'three callbacks');
+    await sim.waitForCallback((c) => c.status === 'delivered', 3000);
     const hooks = receiver.received;
     expect(hooks.map((h) => h.params.MessageStatus)).toEqual(['queued', 'sent', 'delivered']);
     for (const h of hooks) {
