@@ -1,3 +1,4 @@
-// The device protocol in one import: kinds, payload decoding and the topic layout.
+// The device protocol in one import: kinds, payload decoding, commands and the topic layout.
 export * from './kinds.js';
+export * from './commands.js';
 export * from './topics.js';

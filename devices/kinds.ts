@@ -141,7 +141,24 @@ export function decodeEvent(kind: DeviceKind, payload: Buffer, opts: DecodeOptio
   if (!isEventType(type)) return fail('unknown_type', `unknown event type "${type.slice(0, 64)}"`);
   if (!supportsEvent(kind, type)) return fail('type_not_supported_by_kind', `a ${kind} does not send "${type}"`);
   const schema: z.ZodType<DeviceEvent> = EVENT_SCHEMAS[type];
-  return fromZod(schema.safeParse(json.value));
+  return fromZod(schema.safeParse(ALARM_TYPES.has(type) ? dropAdvisoryFields(json.value) : json.value));
+}
+
+// An alarm is never refused over a detail it can do without: a bad clock or an odd confidence is set
+// aside (and noted in the payload) so that the help request itself still gets through.
+const ALARM_TYPES: ReadonlySet<string> = new Set<EventType>(['sos', 'fall', 'cancel']);
+
+function dropAdvisoryFields(value: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...value };
+  if (out.ts !== undefined && !(typeof out.ts === 'string' && !Number.isNaN(parseDeviceTime(out.ts)))) {
+    out._invalidTs = typeof out.ts === 'string' ? out.ts.slice(0, 64) : typeof out.ts;
+    delete out.ts;
+  }
+  if (out.confidence !== undefined && !confidence.safeParse(out.confidence).success) {
+    out._invalidConfidence = typeof out.confidence === 'number' ? out.confidence : typeof out.confidence;
+    delete out.confidence;
+  }
+  return out;
 }
 
 export function decodeTelemetry(payload: Buffer, opts: DecodeOptions = {}): Decoded<Telemetry> {

@@ -4,6 +4,8 @@ import type { Registry } from 'prom-client';
 import type { AuditChannel, AuditEntry, DeviceHealth, Incident, InboundSms, OutboundSms, Resident, Responder, Device } from '../core/types.js';
 import type { IncidentFilter } from '../storage/ports.js';
 import type { Logger } from '../core/logger.js';
+import type { Clock } from '../core/clock.js';
+import type { LinkCheck, LinkQuery } from './links.js';
 
 /** An incident as the API shows it: the stored incident plus its pages (SMS) and, for one incident, its timeline. */
 export interface IncidentView extends Incident {
@@ -96,4 +98,19 @@ export interface HttpDeps {
   smsLog(limit: number): Promise<OutboundSms[]>;
   /** Further ways to authenticate /api callers (e.g. dashboard sessions), tried after the API token. */
   authStrategies?: AuthStrategy[];
+  /** The incident page behind the SMS link (`/i/:code`); without it the page is not served. */
+  incidentPage?: IncidentPageDeps;
+}
+
+/** Checks the signed query of an incident-page link (gateway/http/links.ts LinkSigner). */
+export interface LinkVerifier {
+  check(code: string, query: LinkQuery, now: number): LinkCheck;
+}
+
+export interface IncidentPageDeps {
+  links: LinkVerifier;
+  /** Link expiry is judged on this clock. */
+  clock: Clock;
+  /** Times on the page are shown in this zone (config TZ). */
+  timeZone: string;
 }

@@ -3,6 +3,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Signal } from '../core/types.js';
 import type { Store } from '../storage/ports.js';
+import { signalFromStored } from '../ingest/signal.js';
 import type { IncidentService } from './service.js';
 
 export interface SignalProcessorDeps {
@@ -33,17 +34,12 @@ export class SignalProcessor {
         this.deps.log.error({ deviceId: e.deviceId, eventId: e.id }, 'recorded event of a device no longer in the registry; left unprocessed');
         continue;
       }
-      replay.push({
-        eventId: e.id,
-        deviceId: e.deviceId,
-        deviceKind: device.kind,
-        residentId: device.resident,
-        type: e.type,
-        seq: e.seq,
-        ...(e.deviceTs ? { deviceTs: e.deviceTs } : {}),
-        receivedAt: e.receivedAt,
-        payload: JSON.parse(e.payload) as Record<string, unknown>,
-      });
+      const signal = signalFromStored(e, device);
+      if (!signal) {
+        this.deps.log.error({ deviceId: e.deviceId, eventId: e.id }, 'recorded event no longer decodes for its device kind; left unprocessed');
+        continue;
+      }
+      replay.push(signal);
     }
     if (replay.length > 0) {
       this.deps.log.warn({ count: replay.length }, 'replaying recorded signals that were not acted on before the last stop');

@@ -40,8 +40,9 @@ export function workerPage(p: PageText): string {
   return fitOneSegment(head, p.resident.name, p.resident.address, tail);
 }
 
-export function pageLink(publicUrl: string, code: string): string {
-  return `详情及导航 ${publicUrl}/i/${code}`;
+/** `详情及导航 <PUBLIC_URL>/i/<code>?<signed query>`; without a signed query the page refuses the link. */
+export function pageLink(publicUrl: string, code: string, signedQuery?: string): string {
+  return `详情及导航 ${publicUrl}/i/${code}${signedQuery ? `?${signedQuery}` : ''}`;
 }
 
 export function familyPage(p: PageText & { responderName: string | null }): string {

@@ -1,4 +1,5 @@
 // Paging: turns "page this person for this incident" into SMS on the outbound queue, each carrying its reply context.
+import type { Clock } from '../core/clock.js';
 import type { Incident, OutboundSms, PlanResponder, Resident, Responder, ResponderRole, SmsPurpose } from '../core/types.js';
 import {
   familyPage,
@@ -16,11 +17,25 @@ export interface SmsQueue {
   enqueue(msg: NewSms): Promise<OutboundSms>;
 }
 
+/** Signs a per-recipient incident-page link; returns the query string (gateway/http/links.ts LinkSigner). */
+export interface PageLinkSigner {
+  sign(code: string, personId: string, role: string, expiresAt: number): string;
+}
+
 export interface PagerDeps {
   sms: SmsQueue;
   timeZone: string;
   publicUrl: string;
+  /** Without it the link carries no signature (and the incident page refuses it). */
+  links?: PageLinkSigner;
+  /** Dates the links' expiry; needed with `links`. */
+  clock?: Clock;
+  /** How long a link works after its page is sent. */
+  linkTtlMs?: number;
 }
+
+/** 24 h: long enough to resolve a slow incident from the same SMS, short enough that an old phone is no key. */
+export const PAGE_LINK_TTL_MS = 24 * 60 * 60 * 1000;
 
 export class Pager {
   constructor(private readonly deps: PagerDeps) {}
@@ -29,8 +44,15 @@ export class Pager {
   async pageResponder(incident: Incident, resident: Resident, responder: PlanResponder, step: number): Promise<OutboundSms[]> {
     const text = workerPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step });
     const page = await this.send(incident, responder.phone, text, 'page', step, responder.role, responder.id);
-    const link = await this.send(incident, responder.phone, pageLink(this.deps.publicUrl, incident.code), 'page_link', step, responder.role, responder.id);
+    const link = await this.send(incident, responder.phone, this.link(incident, responder), 'page_link', step, responder.role, responder.id);
     return [page, link];
+  }
+
+  private link(incident: Incident, responder: PlanResponder): string {
+    const { links, clock, publicUrl } = this.deps;
+    if (!links || !clock) return pageLink(publicUrl, incident.code);
+    const expiresAt = clock.now() + (this.deps.linkTtlMs ?? PAGE_LINK_TTL_MS);
+    return pageLink(publicUrl, incident.code, links.sign(incident.code, responder.id, responder.role, expiresAt));
   }
 
   async pageFamily(incident: Incident, resident: Resident, responderName: string | null, step: number): Promise<OutboundSms[]> {

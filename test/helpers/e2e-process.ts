@@ -16,6 +16,8 @@ export const E2E_FROM = '+15005550006';
 export const BANNER = 'care gateway is running';
 export const MOSQUITTO_PUB = '/usr/bin/mosquitto_pub';
 export const MOSQUITTO_SUB = '/usr/bin/mosquitto_sub';
+/** coreutils' stdbuf: mosquitto_sub's stdout into a pipe is block-buffered, so its SUBACK line would only show at exit. */
+const STDBUF = '/usr/bin/stdbuf';
 
 export interface Exit {
   code: number | null;
@@ -269,12 +271,13 @@ export function mosquittoPublishEvent(d: DeviceLogin, payload: string): ToolProc
 
 /**
  * `mosquitto_sub -d -C 1` on the device's command topic. `-d` prints the SUBACK, so a test knows the subscription is
- * in place before it triggers the command; the command itself is the one stdout line that is JSON.
+ * in place before it triggers the command; the command itself is the one stdout line that is JSON. It runs under
+ * `stdbuf -oL` (which execs it, same pid) so each line arrives as it is printed.
  */
 export function mosquittoSubscribeCommand(d: DeviceLogin, timeoutSeconds = 15): ToolProcess {
   return new ToolProcess(
-    MOSQUITTO_SUB,
-    [...loginArgs(d), '-d', '-q', '1', '-C', '1', '-W', String(timeoutSeconds), '-t', `care/v1/${d.deviceId}/command`],
+    STDBUF,
+    ['-oL', MOSQUITTO_SUB, ...loginArgs(d), '-d', '-q', '1', '-C', '1', '-W', String(timeoutSeconds), '-t', `care/v1/${d.deviceId}/command`],
     (timeoutSeconds + 5) * 1000,
   ).spawn();
 }

@@ -61,13 +61,25 @@ describe('device kinds', () => {
     expect(reason(decodeEvent('sos_button', json({ type: 'sos', seq: -1 })))).toBe('invalid_payload');
     expect(reason(decodeEvent('sos_button', json({ type: 'sos', seq: 1.5 })))).toBe('invalid_payload');
     expect(reason(decodeEvent('sos_button', json({ type: 'sos', seq: '1' })))).toBe('invalid_payload');
-    expect(reason(decodeEvent('sos_button', json({ type: 'sos', seq: 1, ts: 'yesterday' })))).toBe('invalid_payload');
+    expect(reason(decodeEvent('motion_sensor', json({ type: 'motion', seq: 1, ts: 'yesterday' })))).toBe('invalid_payload');
     expect(reason(decodeEvent('sos_button', json({ type: 'low_battery', seq: 1 })))).toBe('invalid_payload');
     expect(reason(decodeEvent('sos_button', json({ type: 'low_battery', seq: 1, battery: 250 })))).toBe('impossible_value');
     expect(reason(decodeEvent('sos_button', json({ type: 'heartbeat', seq: 1, battery: -3 })))).toBe('impossible_value');
-    expect(reason(decodeEvent('fall_sensor', json({ type: 'fall', seq: 1, confidence: 1.5 })))).toBe('impossible_value');
     // 1e999 parses to Infinity: not a number a sensor can report.
     expect(reason(decodeEvent('sos_button', Buffer.from('{"type":"heartbeat","seq":1,"battery":1e999}')))).toBe('invalid_payload');
+  });
+
+  it('never refuses an alarm over a bad clock or confidence: sets them aside and notes it', () => {
+    expect(decodeEvent('sos_button', json({ type: 'sos', seq: 1, ts: 'yesterday' }))).toEqual({
+      ok: true,
+      value: { type: 'sos', seq: 1, _invalidTs: 'yesterday' },
+    });
+    expect(decodeEvent('fall_sensor', json({ type: 'fall', seq: 1, confidence: 1.5, ts: 42 }))).toEqual({
+      ok: true,
+      value: { type: 'fall', seq: 1, _invalidConfidence: 1.5, _invalidTs: 'number' },
+    });
+    // The counter that drops redeliveries is still required.
+    expect(reason(decodeEvent('sos_button', json({ type: 'sos', ts: 'yesterday' })))).toBe('invalid_payload');
   });
 
   it('rejects oversized payloads before parsing them', () => {
