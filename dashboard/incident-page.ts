@@ -153,9 +153,10 @@ function stateLine(i: IncidentView, timeZone: string): string {
   switch (i.state) {
     case 'acknowledged':
       return `${takenBy(i)}${i.acknowledgedAt === null ? '' : `（${formatLocal(i.acknowledgedAt, timeZone)}）`}`;
+    case 'resolved':
+      return `已解决${i.resolvedAt === null ? '' : `（${formatLocal(i.resolvedAt, timeZone)}）`}`;
     case 'pending':
     case 'open':
-    case 'resolved':
     case 'cancelled':
       return STATE_LABEL[i.state];
   }

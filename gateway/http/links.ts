@@ -22,7 +22,8 @@ export interface LinkGrant {
 
 export type LinkRefusal = 'missing' | 'malformed' | 'bad_signature' | 'expired';
 
-export type LinkCheck = { ok: true; grant: LinkGrant } | { ok: false; reason: LinkRefusal };
+/** On success also the link's own query, rebuilt from the checked fields only (for forms and redirects on the page). */
+export type LinkCheck = { ok: true; grant: LinkGrant; query: string } | { ok: false; reason: LinkRefusal };
 
 /** A parsed query string: fastify's `request.query`, or URLSearchParams. */
 export type LinkQuery = URLSearchParams | Record<string, unknown>;
@@ -70,7 +71,7 @@ export class LinkSigner {
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'bad_signature' };
     // Only a signed expiry is worth reading. Expired from that second on: `now` equal to the expiry is too late.
     if (now >= parseInt(e, 36) * 1000) return { ok: false, reason: 'expired' };
-    return { ok: true, grant: { personId: p, role: r } };
+    return { ok: true, grant: { personId: p, role: r }, query: new URLSearchParams({ p, r, e, s }).toString() };
   }
 
   private mac(code: string, personId: string, role: string, e: string): Buffer {
