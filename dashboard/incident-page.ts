@@ -17,6 +17,8 @@ export interface IncidentPageModel {
   /** The signed query string (without `?`), carried by the refresh link and both forms. */
   query: string;
   timeZone: string;
+  /** Which URL this answer is for; links are relative to it, so the page works behind a proxy that adds a path prefix. */
+  at: PageOrigin;
   notice?: PageNotice | null;
   /** Text to put back into the note box after a refused resolve, so nothing typed is lost. */
   noteDraft?: string;
@@ -129,7 +131,7 @@ export function renderIncidentPage(m: IncidentPageModel): string {
     actions(m),
     section('已通知', pagesList(i.pages, m.timeZone)),
     section('处理记录', timelineList(i.timeline ?? [], m.timeZone)),
-    `<a class="refresh" href="${escapeHtml(pagePath(i.code, m.query))}">刷新</a>`,
+    `<a class="refresh" href="${escapeHtml(pageHrefs(i.code, m.query, m.at).page)}">刷新</a>`,
   ];
   return layout(`${TYPE_LABEL[i.type]} ${name}`, body.join('\n'));
 }
@@ -139,9 +141,25 @@ export function renderMessagePage(p: { title: string; message: string }): string
   return layout(p.title, `<h1>${escapeHtml(p.title)}</h1>\n<p>${escapeHtml(p.message)}</p>`);
 }
 
-/** `/i/<code>?<query>`, and the same with `/ack` or `/resolve`. */
-export function pagePath(code: string, query: string, action?: 'ack' | 'resolve'): string {
-  return `/i/${encodeURIComponent(code)}${action ? `/${action}` : ''}${query ? `?${query}` : ''}`;
+/** The page itself (`…/i/<code>`) or one of its form posts (`…/i/<code>/ack`, `…/resolve`). */
+export type PageOrigin = 'page' | 'action';
+
+export interface PageHrefs {
+  page: string;
+  ack: string;
+  resolve: string;
+}
+
+/**
+ * Relative links to the page and its two actions, from the URL being answered. Relative, because PUBLIC_URL may carry
+ * a path prefix that a proxy strips before the request reaches us; `./` keeps a code from ever reading as a scheme.
+ */
+export function pageHrefs(code: string, query: string, at: PageOrigin): PageHrefs {
+  const q = query ? `?${query}` : '';
+  const c = encodeURIComponent(code);
+  return at === 'page'
+    ? { page: `./${c}${q}`, ack: `./${c}/ack${q}`, resolve: `./${c}/resolve${q}` }
+    : { page: `../${c}${q}`, ack: `./ack${q}`, resolve: `./resolve${q}` };
 }
 
 /** Who took the incident, in the words on the page and in the refusal of a second acknowledgement. */
@@ -169,7 +187,7 @@ function actions(m: IncidentPageModel): string {
   const parts: string[] = [];
   if (i.state === 'open' || i.state === 'pending') {
     parts.push(
-      `<form method="post" action="${escapeHtml(pagePath(i.code, m.query, 'ack'))}">`,
+      `<form method="post" action="${escapeHtml(pageHrefs(i.code, m.query, m.at).ack)}">`,
       '<input type="hidden" name="confirm" value="1">',
       '<button class="ack" type="submit">我去处理</button>',
       '</form>',
@@ -178,7 +196,7 @@ function actions(m: IncidentPageModel): string {
     parts.push('<p class="notice notice-info">您已接单，请尽快前往。到场处理完毕后点“已解决”。</p>');
   }
   parts.push(
-    `<form method="post" action="${escapeHtml(pagePath(i.code, m.query, 'resolve'))}">`,
+    `<form method="post" action="${escapeHtml(pageHrefs(i.code, m.query, m.at).resolve)}">`,
     `<label for="note">处理情况（可不填，最多${NOTE_MAX_CHARS}字）</label>`,
     `<textarea id="note" name="note" maxlength="${NOTE_MAX_CHARS}" rows="4">${escapeHtml(m.noteDraft ?? '')}</textarea>`,
     '<button class="resolve" type="submit">已解决</button>',

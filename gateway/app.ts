@@ -22,6 +22,7 @@ import type { SmsProvider } from './notifiers/provider.js';
 import { createMetrics, type GatewayMetrics } from './metrics/metrics.js';
 import { buildApp } from './http/app.js';
 import { listen } from './http/server.js';
+import { LinkSigner, loadOrCreateLinkSecret } from './http/links.js';
 import type { HealthReport } from './http/deps.js';
 import type { OutboundSms } from './core/types.js';
 import { openSqliteStore, databaseFile, type SqliteStore } from './storage/sqlite/store.js';
@@ -54,6 +55,8 @@ export class Gateway {
   readonly replies: ReplyRouter;
   readonly views: IncidentViews;
   readonly provider: SmsProvider;
+  /** Signs the incident-page links in pages and checks them on the page (secret in DATA_DIR/link-secret). */
+  readonly links: LinkSigner;
   private http: FastifyInstance | null = null;
   /** Arrival time of each resident's latest alarm signal, until the first SMS request of its incident goes out. */
   private readonly firstPageClock = new Map<string, number>();
@@ -86,7 +89,8 @@ export class Gateway {
       onFailed: (msg) => this.metrics.smsSendFailures.inc({ code: msg.errorCode ?? 'unknown' }),
     });
     this.timers = new DurableTimers({ store: this.store, clock, log: log.child({ part: 'timers' }) });
-    const pager = new Pager({ sms: this.dispatcher, timeZone: config.timeZone, publicUrl: config.publicUrl });
+    this.links = new LinkSigner(loadOrCreateLinkSecret(config.dataDir));
+    const pager = new Pager({ sms: this.dispatcher, timeZone: config.timeZone, publicUrl: config.publicUrl, links: this.links, clock });
     const engine = new EscalationEngine({
       store: this.store,
       timers: this.timers,
@@ -143,6 +147,7 @@ export class Gateway {
       health: () => this.health(),
       metrics: this.metrics.registry,
       smsLog: (limit) => this.store.sms.list(limit),
+      incidentPage: { links: this.links, clock: this.clock, timeZone: this.config.timeZone },
     });
     const httpPort = await listen(this.http, { port: this.config.http.port, host: this.config.http.host });
     return { mqttPort, httpPort, registry };

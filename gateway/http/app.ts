@@ -1,10 +1,11 @@
-// Builds the HTTP app (API, webhooks, health, metrics) from its dependencies; it never listens (see server.ts).
+// Builds the HTTP app (API, webhooks, health, metrics, the SMS link's incident page) from its dependencies; it never listens (see server.ts).
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { HttpDeps } from './deps.js';
 import { createErrorHandler, notFoundHandler } from './errors.js';
 import { apiRoutes } from './routes/api.js';
 import { healthRoutes } from './routes/health.js';
+import { incidentPageRoutes } from './routes/incident-page.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { twilioWebhookRoutes } from './routes/twilio-webhooks.js';
 
@@ -30,5 +31,6 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(metricsRoutes, { deps });
   await app.register(twilioWebhookRoutes, { deps });
   await app.register(apiRoutes, { deps, prefix: '/api' });
+  if (deps.incidentPage) await app.register(incidentPageRoutes, { deps, page: deps.incidentPage });
   return app;
 }

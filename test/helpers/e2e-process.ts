@@ -132,7 +132,7 @@ export class GatewayProcess {
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       this.stderr += chunk;
     });
-    this.exited = new Promise((resolve) => {
+    this.exited = new Promise<Exit>((resolve) => {
       child.once('error', () => resolve({ code: null, signal: null }));
       // 'close' comes after the output pipes are drained, so stdout/stderr are complete by then.
       child.once('close', (code, signal) => resolve({ code, signal }));

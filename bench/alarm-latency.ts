@@ -1,0 +1,211 @@
+// Alarm latency: from a button's PUBLISH of `sos` to the first SMS request of its incident reaching the Twilio-compatible server, idle and under telemetry load.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { MqttClient } from 'mqtt';
+import { Gateway } from '../gateway/app.js';
+import { loadConfig } from '../gateway/config/load.js';
+import { silentLogger } from '../gateway/core/logger.js';
+import { TwilioSimServer } from '../simulators/sms/twilio-server.js';
+import { BackgroundLoad } from './lib/background-load.js';
+import { closeAll, connectMany } from './lib/clients.js';
+import { freePort, waitUntil } from './lib/net.js';
+import { quantileUpperBound, readHistogram, shareAtOrBelow } from './lib/prometheus.js';
+import { writeBenchRegistry } from './lib/registry.js';
+import { runRounds, type ConditionRun, type PacingOptions } from './lib/rounds.js';
+import { FirstSmsTracker } from './lib/sms-tracker.js';
+
+export interface AlarmBenchOptions {
+  runs: number;
+  pacing: PacingOptions;
+  loadDevices: number;
+  loadRate: number;
+  settleMs: number;
+  log: (line: string) => void;
+}
+
+export interface GatewayHistogramCheck {
+  /** Alarms the benchmark raised (warm-up included): the histogram should count each once. */
+  expected: number;
+  count: number;
+  sumSeconds: number;
+  meanMs: number;
+  /** Share of observations at or below 10 ms, and the bucket bound that holds 99 % of them. */
+  shareAtOrBelow10ms: number;
+  p99UpperBoundMs: number;
+}
+
+export interface AlarmBenchResult {
+  rounds: ConditionRun[];
+  setup: { residents: number; loadDevices: number; gatewayStartMs: number; buttonsConnectMs: number; loadConnectMs: number };
+  gatewayHistogram: GatewayHistogramCheck | null;
+}
+
+const SIM_SID = `AC${'b'.repeat(32)}`;
+const SIM_TOKEN = 'bench-sim-auth-token';
+const API_TOKEN = 'bench-api-token-0123456789';
+const HISTOGRAM = 'alarm_to_first_sms_seconds';
+const CONNECT_CONCURRENCY = 32;
+
+export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmBenchResult> {
+  const residents = opts.pacing.warmup + opts.pacing.count;
+  const cleanup: (() => Promise<void> | void)[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'care-bench-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  try {
+    const registry = writeBenchRegistry(dir, { residents, loadDevices: opts.loadDevices });
+
+    const sim = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
+    await sim.start({ port: 0 });
+    cleanup.push(() => sim.stop());
+
+    // Status callbacks are signed over PUBLIC_URL, so it must be the address the gateway really listens on.
+    const httpPort = await freePort();
+    const config = loadConfig({
+      MQTT_PORT: '0',
+      MQTT_HOST: '127.0.0.1',
+      HTTP_PORT: String(httpPort),
+      HTTP_HOST: '127.0.0.1',
+      DATA_DIR: join(dir, 'data'),
+      REGISTRY_FILE: registry.path,
+      PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
+      TZ: 'Asia/Shanghai',
+      API_TOKEN,
+      TWILIO_ACCOUNT_SID: SIM_SID,
+      TWILIO_AUTH_TOKEN: SIM_TOKEN,
+      TWILIO_FROM: '+15005550006',
+      TWILIO_API_URL: sim.url,
+      LOG_LEVEL: 'silent',
+    });
+    const gateway = Gateway.create({ config, log: silentLogger() });
+    let started = performance.now();
+    const ports = await gateway.start();
+    const gatewayStartMs = performance.now() - started;
+    cleanup.push(() => gateway.stop());
+    const mqttUrl = `mqtt://127.0.0.1:${ports.mqttPort}`;
+    const httpUrl = `http://127.0.0.1:${ports.httpPort}`;
+    opts.log(`alarm: gateway up in ${Math.round(gatewayStartMs)} ms (${residents} residents, ${registry.buttons.length + registry.loadDevices.length} device secrets hashed)`);
+
+    started = performance.now();
+    const buttons = await connectMany(mqttUrl, registry.buttons, CONNECT_CONCURRENCY);
+    cleanup.push(() => closeAll(buttons));
+    // Real buttons listen for `alarm_received` and the like, so the gateway's command path is exercised too.
+    await Promise.all(buttons.map((client, i) => client.subscribeAsync(`care/v1/${registry.buttons[i]?.id ?? ''}/command`, { qos: 1 })));
+    const buttonsConnectMs = performance.now() - started;
+
+    const load = new BackgroundLoad({ url: mqttUrl, devices: registry.loadDevices, concurrency: CONNECT_CONCURRENCY });
+    cleanup.push(() => load.stop());
+    const { ms: loadConnectMs } = await load.start();
+    opts.log(`alarm: ${buttons.length} buttons connected in ${Math.round(buttonsConnectMs)} ms, ${registry.loadDevices.length} telemetry devices in ${loadConnectMs} ms`);
+
+    const tracker = new FirstSmsTracker({ sim });
+    tracker.start();
+    cleanup.push(() => tracker.stop());
+    const seqs = new Map<string, number>();
+
+    const rounds = await runRounds({
+      runs: opts.runs,
+      pacing: opts.pacing,
+      loadRate: opts.loadRate,
+      settleMs: opts.settleMs,
+      load,
+      receivedTelemetry: () => gateway.ingest.stats().telemetry,
+      sample: (i) => raiseAlarm(buttons, registry.buttons[i]?.id, i, seqs, tracker, opts.pacing.timeoutMs),
+      afterRound: async () => {
+        const closed = await resolveAllOpen(httpUrl);
+        await quiesce(gateway, sim);
+        opts.log(`alarm: resolved ${closed} incidents; SMS traffic settled (${sim.messages().length} messages so far)`);
+      },
+      log: opts.log,
+      label: 'alarm',
+    });
+
+    const gatewayHistogram = await readGatewayHistogram(httpUrl, opts.runs * 2 * residents);
+    return {
+      rounds,
+      setup: { residents, loadDevices: registry.loadDevices.length, gatewayStartMs, buttonsConnectMs, loadConnectMs },
+      gatewayHistogram,
+    };
+  } finally {
+    for (const fn of cleanup.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        opts.log(`alarm: cleanup step failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+}
+
+/** One alarm: a new `sos` from resident i's button; resolves with ms from just before the PUBLISH to the first SMS request's arrival. */
+async function raiseAlarm(
+  clients: MqttClient[],
+  deviceId: string | undefined,
+  i: number,
+  seqs: Map<string, number>,
+  tracker: FirstSmsTracker,
+  timeoutMs: number,
+): Promise<number> {
+  const client = clients[i];
+  if (!client || !deviceId) throw new Error(`no button for resident ${i}`);
+  const seq = (seqs.get(deviceId) ?? 0) + 1;
+  seqs.set(deviceId, seq);
+  const payload = JSON.stringify({ type: 'sos', seq, ts: new Date().toISOString() });
+  const topic = `care/v1/${deviceId}/event`;
+  const arrival = tracker.expect(i, timeoutMs);
+  const t0 = performance.now();
+  const acked = client.publishAsync(topic, payload, { qos: 1 });
+  const [arrivedHr] = await Promise.all([arrival, acked]);
+  return arrivedHr - t0;
+}
+
+/** Resolves every open incident through the API, so the next round's alarms open new incidents again. */
+async function resolveAllOpen(httpUrl: string): Promise<number> {
+  const auth = { authorization: `Bearer ${API_TOKEN}` };
+  let total = 0;
+  for (;;) {
+    const res = await fetch(`${httpUrl}/api/incidents?state=open&limit=1000`, { headers: auth });
+    if (!res.ok) throw new Error(`GET /api/incidents: HTTP ${res.status}`);
+    const open = (await res.json()) as { id: string }[];
+    if (open.length === 0) return total;
+    const queue = open.values();
+    const worker = async (): Promise<void> => {
+      for (const incident of queue) {
+        const r = await fetch(`${httpUrl}/api/incidents/${incident.id}/resolve`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ note: 'benchmark round finished' }),
+        });
+        await r.arrayBuffer();
+        if (!r.ok) throw new Error(`resolve ${incident.id}: HTTP ${r.status}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    total += open.length;
+  }
+}
+
+/** Waits until no signal or SMS is queued and every accepted SMS has had its three status callbacks (queued, sent, delivered). */
+async function quiesce(gateway: Gateway, sim: TwilioSimServer): Promise<void> {
+  await waitUntil(
+    () => gateway.processor.backlog().queued === 0 && gateway.dispatcher.health().queued === 0 && sim.callbacks().length >= 3 * sim.messages().length,
+    60_000,
+    'SMS traffic to settle',
+    100,
+  );
+}
+
+async function readGatewayHistogram(httpUrl: string, expected: number): Promise<GatewayHistogramCheck | null> {
+  const res = await fetch(`${httpUrl}/metrics`);
+  const h = readHistogram(await res.text(), HISTOGRAM);
+  if (!h) return null;
+  return {
+    expected,
+    count: h.count,
+    sumSeconds: h.sum,
+    meanMs: h.count > 0 ? (h.sum / h.count) * 1000 : Number.NaN,
+    shareAtOrBelow10ms: shareAtOrBelow(h, 0.01),
+    p99UpperBoundMs: quantileUpperBound(h, 0.99) * 1000,
+  };
+}

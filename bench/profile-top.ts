@@ -1,0 +1,75 @@
+// Summarises a V8 .cpuprofile (from `npx tsx --cpu-prof bench/run.ts --only alarm`): the functions with the most self time.
+// Usage: npx tsx bench/profile-top.ts <file.cpuprofile> [count]
+import { readFileSync } from 'node:fs';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+export interface SelfTime {
+  name: string;
+  where: string;
+  ms: number;
+  share: number;
+}
+
+function isCpuProfile(value: unknown): value is CpuProfile {
+  return typeof value === 'object' && value !== null && 'nodes' in value && 'samples' in value && 'timeDeltas' in value;
+}
+
+/** Self time per function (name + location), largest first; idle and GC are kept, so shares add up to 100 %. */
+export function topSelfTime(profile: CpuProfile, count: number): SelfTime[] {
+  const byNode = new Map<number, number>();
+  profile.samples.forEach((id, i) => byNode.set(id, (byNode.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const byFunction = new Map<string, SelfTime>();
+  let total = 0;
+  for (const node of profile.nodes) {
+    const us = byNode.get(node.id) ?? 0;
+    total += us;
+    const f = node.callFrame;
+    const where = f.url ? `${shortUrl(f.url)}:${f.lineNumber + 1}` : '';
+    const key = `${f.functionName}@${where}`;
+    const entry = byFunction.get(key) ?? { name: f.functionName || '(anonymous)', where, ms: 0, share: 0 };
+    entry.ms += us / 1000;
+    byFunction.set(key, entry);
+  }
+  return [...byFunction.values()]
+    .map((e) => ({ ...e, share: total > 0 ? (e.ms * 1000) / total : 0 }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, count);
+}
+
+function shortUrl(url: string): string {
+  const nm = url.lastIndexOf('/node_modules/');
+  if (nm >= 0) return url.slice(nm + '/node_modules/'.length);
+  const cwd = `file://${process.cwd()}/`;
+  return url.startsWith(cwd) ? url.slice(cwd.length) : url;
+}
+
+function main(): void {
+  const [file, countArg] = process.argv.slice(2);
+  if (!file) {
+    console.error('usage: npx tsx bench/profile-top.ts <file.cpuprofile> [count]');
+    process.exitCode = 2;
+    return;
+  }
+  const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  if (!isCpuProfile(parsed)) throw new Error(`${file} is not a V8 CPU profile`);
+  const seconds = (parsed.endTime - parsed.startTime) / 1e6;
+  console.log(`${file}: ${seconds.toFixed(1)} s profiled`);
+  for (const e of topSelfTime(parsed, Number(countArg ?? 30))) {
+    console.log(`${e.ms.toFixed(0).padStart(8)} ms ${(e.share * 100).toFixed(1).padStart(5)} %  ${e.name}  ${e.where}`);
+  }
+}
+
+main();
