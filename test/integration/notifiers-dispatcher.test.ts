@@ -19,7 +19,7 @@ async function stored(r: SmsRig, id: string): Promise<OutboundSms> {
   return row;
 }
 
-async function waitForStatus(r: SmsRig, id: string, status: OutboundSms['status'], timeoutMs = 5000): Promise<OutboundSms> {
+async function waitForStatus(r: SmsRig, id: string, status: OutboundSms['status'], timeoutMs = 15000): Promise<OutboundSms> {
   await waitUntil(async () => (await stored(r, id)).status === status, timeoutMs, `SMS ${id} to become ${status}`);
   return stored(r, id);
 }
@@ -125,12 +125,12 @@ describe('SmsDispatcher sending', () => {
     await r.dispatcher.start();
     const msg = await r.dispatcher.enqueue(pageSms());
     const posts = () => r.sim.requests().length;
-    await waitUntil(() => posts() === 1 && clock.pendingTimers() === 1, 3000, 'first failure');
+    await waitUntil(() => posts() === 1 && clock.pendingTimers() === 1, 10000, 'first failure');
     clock.advance(399);
     await new Promise((res) => setTimeout(res, 50));
     expect(posts()).toBe(1);
     clock.advance(202); // 601 ms: past 0.5 s + 20 %
-    await waitUntil(() => posts() === 2 && clock.pendingTimers() === 1, 3000, 'second attempt');
+    await waitUntil(() => posts() === 2 && clock.pendingTimers() === 1, 10000, 'second attempt');
     clock.advance(799);
     await new Promise((res) => setTimeout(res, 50));
     expect(posts()).toBe(2);
