@@ -15,6 +15,8 @@ import { quantileUpperBound, readHistogram, shareAtOrBelow } from './lib/prometh
 import { writeBenchRegistry } from './lib/registry.js';
 import { runRounds, type ConditionRun, type PacingOptions } from './lib/rounds.js';
 import { FirstSmsTracker } from './lib/sms-tracker.js';
+import { AlarmStages, type Stage } from './lib/alarm-stages.js';
+import type { LatencySummary } from './lib/stats.js';
 
 export interface AlarmBenchOptions {
   runs: number;
@@ -36,8 +38,16 @@ export interface GatewayHistogramCheck {
   p99UpperBoundMs: number;
 }
 
+export interface StageRound {
+  run: number;
+  condition: ConditionRun['condition'];
+  stages: Record<Stage, LatencySummary>;
+}
+
 export interface AlarmBenchResult {
   rounds: ConditionRun[];
+  /** The same alarms split into stages, from the gateway's bus events. */
+  stages: StageRound[];
   setup: { residents: number; loadDevices: number; gatewayStartMs: number; buttonsConnectMs: number; loadConnectMs: number };
   gatewayHistogram: GatewayHistogramCheck | null;
 }
@@ -102,7 +112,12 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
     const tracker = new FirstSmsTracker({ sim });
     tracker.start();
     cleanup.push(() => tracker.stop());
+    const stages = new AlarmStages({ gateway });
+    stages.start();
+    cleanup.push(() => stages.stop());
+    const stageRounds: StageRound[] = [];
     const seqs = new Map<string, number>();
+    const alarm: AlarmContext = { clients: buttons, buttons: registry.buttons, seqs, tracker, stages, warmup: opts.pacing.warmup, timeoutMs: opts.pacing.timeoutMs };
 
     const rounds = await runRounds({
       runs: opts.runs,
@@ -111,8 +126,9 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
       settleMs: opts.settleMs,
       load,
       receivedTelemetry: () => gateway.ingest.stats().telemetry,
-      sample: (i) => raiseAlarm(buttons, registry.buttons[i]?.id, i, seqs, tracker, opts.pacing.timeoutMs),
-      afterRound: async () => {
+      sample: (i) => raiseAlarm(alarm, i),
+      afterRound: async (round) => {
+        stageRounds.push({ run: round.run, condition: round.condition, stages: stages.take() });
         const closed = await resolveAllOpen(httpUrl);
         await quiesce(gateway, sim);
         opts.log(`alarm: resolved ${closed} incidents; SMS traffic settled (${sim.messages().length} messages so far)`);
@@ -124,6 +140,7 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
     const gatewayHistogram = await readGatewayHistogram(httpUrl, opts.runs * 2 * residents);
     return {
       rounds,
+      stages: stageRounds,
       setup: { residents, loadDevices: registry.loadDevices.length, gatewayStartMs, buttonsConnectMs, loadConnectMs },
       gatewayHistogram,
     };
@@ -138,25 +155,31 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
   }
 }
 
+interface AlarmContext {
+  clients: MqttClient[];
+  buttons: { id: string }[];
+  seqs: Map<string, number>;
+  tracker: FirstSmsTracker;
+  stages: AlarmStages;
+  warmup: number;
+  timeoutMs: number;
+}
+
 /** One alarm: a new `sos` from resident i's button; resolves with ms from just before the PUBLISH to the first SMS request's arrival. */
-async function raiseAlarm(
-  clients: MqttClient[],
-  deviceId: string | undefined,
-  i: number,
-  seqs: Map<string, number>,
-  tracker: FirstSmsTracker,
-  timeoutMs: number,
-): Promise<number> {
-  const client = clients[i];
+async function raiseAlarm(ctx: AlarmContext, i: number): Promise<number> {
+  const client = ctx.clients[i];
+  const deviceId = ctx.buttons[i]?.id;
   if (!client || !deviceId) throw new Error(`no button for resident ${i}`);
-  const seq = (seqs.get(deviceId) ?? 0) + 1;
-  seqs.set(deviceId, seq);
+  const seq = (ctx.seqs.get(deviceId) ?? 0) + 1;
+  ctx.seqs.set(deviceId, seq);
   const payload = JSON.stringify({ type: 'sos', seq, ts: new Date().toISOString() });
   const topic = `care/v1/${deviceId}/event`;
-  const arrival = tracker.expect(i, timeoutMs);
+  const arrival = ctx.tracker.expect(i, ctx.timeoutMs);
+  ctx.stages.begin(i);
   const t0 = performance.now();
   const acked = client.publishAsync(topic, payload, { qos: 1 });
   const [arrivedHr] = await Promise.all([arrival, acked]);
+  ctx.stages.end(i, t0, arrivedHr, i >= ctx.warmup);
   return arrivedHr - t0;
 }
 

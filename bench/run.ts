@@ -1,11 +1,12 @@
 // Benchmark entry point (`npm run bench`): runs the latency benchmarks, prints a table and writes bench/results/latest.json.
-// Flags: --quick (one short run each), --only <alarm|raw-aedes>[,...], --runs <n>, --alarms <n>.
+// Flags: --quick (one short run each), --only <alarm|raw-aedes>[,...], --runs <n>, --alarms <n>, --gap-ms <n>.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { runAlarmBenchmark, type AlarmBenchResult } from './alarm-latency.js';
 import { runRawAedesBenchmark, type RawAedesResult } from './raw-aedes.js';
-import { describeMachine, machineLine, type MachineInfo } from './lib/machine.js';
+import { STAGES, STAGE_TEXT } from './lib/alarm-stages.js';
+import { describeMachine, loadAverage, machineLine, otherHostCpuPercent, type MachineInfo } from './lib/machine.js';
 import type { ConditionRun, PacingOptions } from './lib/rounds.js';
 import { acrossRuns, spread, type RunsSummary, type Spread } from './lib/stats.js';
 import { formatNumber, formatSpread, renderTable } from './lib/table.js';
@@ -53,14 +54,14 @@ function parseArgs(argv: string[]): Settings {
     const raw = value(flag);
     if (raw === undefined) return fallback;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: expected a positive integer, got "${raw}"`);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${flag}: expected a non-negative integer, got "${raw}"`);
     return n;
   };
   return {
     mode: quick ? 'quick' : 'full',
     only: BENCHMARKS.filter((b) => only.includes(b)),
     runs: int('--runs', quick ? 1 : 3),
-    pacing: { count: int('--alarms', quick ? 200 : 1000), warmup: quick ? 20 : 50, gapMs: 5, timeoutMs: 5000 },
+    pacing: { count: int('--alarms', quick ? 200 : 1000), warmup: quick ? 20 : 50, gapMs: int('--gap-ms', 5), timeoutMs: 5000 },
     loadDevices: 1000,
     loadRate: 2000,
     settleMs: quick ? 1000 : 2000,
@@ -82,6 +83,33 @@ function benchReport(rounds: ConditionRun[]): BenchReport {
   return { idle: conditionReport(rounds, 'idle'), load: conditionReport(rounds, 'load') };
 }
 
+/** Per stage and condition: p50 / p99 / max, each the median over the runs. */
+function stageTable(alarm: AlarmBenchResult, runs: number): string {
+  const rows = STAGES.flatMap((stage) =>
+    (['idle', 'load'] as const).map((condition) => {
+      const summaries = alarm.stages.filter((r) => r.condition === condition).map((r) => r.stages[stage]);
+      const s = acrossRuns(summaries);
+      return [stage, condition === 'idle' ? 'idle' : 'telemetry load', formatSpread(s.p50, 2, runs), formatSpread(s.p99, 2, runs), formatSpread(s.max, 2, runs)];
+    }),
+  );
+  return renderTable(
+    [{ title: 'alarm stage' }, { title: 'condition' }, { title: 'p50', align: 'right' }, { title: 'p99', align: 'right' }, { title: 'max', align: 'right' }],
+    rows,
+  );
+}
+
+function stageReport(alarm: AlarmBenchResult): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const stage of STAGES) {
+    out[stage] = {
+      covers: STAGE_TEXT[stage],
+      idle: acrossRuns(alarm.stages.filter((r) => r.condition === 'idle').map((r) => r.stages[stage])),
+      load: acrossRuns(alarm.stages.filter((r) => r.condition === 'load').map((r) => r.stages[stage])),
+    };
+  }
+  return out;
+}
+
 function tableRows(name: string, report: BenchReport, runs: number): string[][] {
   return (['idle', 'load'] as const).map((condition) => {
     const c = report[condition];
@@ -100,6 +128,8 @@ function tableRows(name: string, report: BenchReport, runs: number): string[][] 
       bg,
       formatSpread(loop, 1, runs),
       formatSpread(cpu, 0, runs),
+      formatSpread(spread(c.runs.map((r) => r.gc.maxMs)), 1, runs),
+      formatSpread(spread(c.runs.map((r) => r.otherCpuPercent)), 0, runs),
     ];
   });
 }
@@ -111,7 +141,10 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const log = (line: string): void => console.log(`  ${line}`);
   console.log(`care-gateway benchmarks (${settings.mode}): ${settings.only.join(', ')}`);
+  const loadAtStart = loadAverage();
+  const busyAtStart = await otherHostCpuPercent(1000);
   console.log(`machine: ${machineLine(machine)}`);
+  console.log(`host before start: load average ${loadAtStart}, other processes using ${Math.round(busyAtStart)} % CPU (100 = one core)`);
   const pacingText =
     `sequential: each sample starts ${settings.pacing.gapMs} ms after the previous one completed ` +
     `(${settings.pacing.warmup} warm-up + ${settings.pacing.count} measured per round, ${settings.runs} run(s) of idle then loaded)`;
@@ -138,8 +171,10 @@ async function main(): Promise<void> {
     mode: settings.mode,
     only: settings.only,
     machine,
+    // The same host may run other work; a load average near or above the CPU count means the numbers are noisy.
+    hostAtStart: { loadAverage: loadAtStart, otherCpuPercent: busyAtStart },
     settings: { ...settings, pacing: { ...settings.pacing, description: pacingText }, load: loadText },
-    alarm_latency_ms: alarm && alarmReport ? { ...alarmReport, setup: alarm.setup, gateway_histogram: alarm.gatewayHistogram } : null,
+    alarm_latency_ms: alarm && alarmReport ? { ...alarmReport, stages: stageReport(alarm), setup: alarm.setup, gateway_histogram: alarm.gatewayHistogram } : null,
     raw_aedes_rtt_ms: rawReport,
     target,
   };
@@ -165,13 +200,23 @@ async function main(): Promise<void> {
         { title: 'background msg/s', align: 'right' },
         { title: 'loop delay p99', align: 'right' },
         { title: 'CPU %', align: 'right' },
+        { title: 'GC max ms', align: 'right' },
+        { title: 'other CPU %', align: 'right' },
       ],
       rows,
     ),
   );
   console.log('alarm_latency_ms: device PUBLISH (performance.now() just before mqtt.js publish) -> first SMS request of the incident arriving at the local Twilio-compatible server.');
   console.log('raw_aedes_rtt_ms: the same PUBLISH (QoS 1) through a bare aedes -> delivered to a subscribed mqtt.js client.');
-  console.log('background msg/s: telemetry the broker actually received during the measured window; loop delay / CPU %: this process (gateway + SMS server + buttons).');
+  console.log('background msg/s: telemetry the broker actually received during the measured window; loop delay / CPU % / GC: this process (gateway + SMS server + buttons).');
+  console.log('other CPU %: CPU used on the host by processes other than this one and its load process while measuring (100 = one core); high values mean noisy numbers.');
+  if (alarm) {
+    console.log('');
+    console.log('Alarm latency by stage (ms; from the gateway bus events, same alarms)');
+    console.log(stageTable(alarm, runs));
+    for (const stage of STAGES) console.log(`  ${stage}: ${STAGE_TEXT[stage]}`);
+    console.log('');
+  }
   if (target) {
     console.log(
       `Target: alarm p99 under load <= ${TARGET_P99_MS} ms: ${target.valueMs.toFixed(2)} ms (worst run ${target.worstRunMs.toFixed(2)} ms) -> ${target.pass ? 'PASS' : 'MISS'}`,
@@ -188,6 +233,10 @@ async function main(): Promise<void> {
   } else if (alarm) {
     console.log('Gateway /metrics: alarm_to_first_sms_seconds not found');
   }
+  const noisy = [...(alarmReport ? [alarmReport.idle, alarmReport.load] : []), ...(rawReport ? [rawReport.idle, rawReport.load] : [])]
+    .flatMap((c) => c.runs)
+    .filter((r) => r.otherCpuPercent > 20).length;
+  if (noisy > 0) console.log(`Note: in ${noisy} round(s) other processes used more than 20 % CPU: those numbers are noisy; rerun on a quiet host.`);
   console.log(`Written: ${file} (${result.durationSeconds} s)`);
 }
 

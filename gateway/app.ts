@@ -23,10 +23,11 @@ import { createMetrics, type GatewayMetrics } from './metrics/metrics.js';
 import { buildApp } from './http/app.js';
 import { listen } from './http/server.js';
 import { LinkSigner, loadOrCreateLinkSecret } from './http/links.js';
-import type { HealthReport } from './http/deps.js';
+import type { ComponentHealth, HealthReport } from './http/deps.js';
 import type { OutboundSms } from './core/types.js';
 import { openSqliteStore, databaseFile, type SqliteStore } from './storage/sqlite/store.js';
 import { loadRegistry, type RegistryLoadResult } from './registry/startup.js';
+import { TelemetryWriter } from './telemetry/writer.js';
 
 export type GatewayEvents = IngestEvents & NotifierEvents & IncidentEvents;
 
@@ -55,6 +56,7 @@ export class Gateway {
   readonly replies: ReplyRouter;
   readonly views: IncidentViews;
   readonly provider: SmsProvider;
+  readonly telemetry: TelemetryWriter;
   /** Signs the incident-page links in pages and checks them on the page (secret in DATA_DIR/link-secret). */
   readonly links: LinkSigner;
   private http: FastifyInstance | null = null;
@@ -114,6 +116,14 @@ export class Gateway {
     this.processor = new SignalProcessor({ store: this.store, service: this.incidents, clock, log: log.child({ part: 'signals' }) });
     this.replies = new ReplyRouter({ store: this.store, incidents: this.incidents, pager, log: log.child({ part: 'replies' }) });
     this.views = new IncidentViews({ store: this.store, service: this.incidents });
+    this.telemetry = new TelemetryWriter({
+      config: config.influx,
+      store: this.store,
+      bus: this.bus,
+      log: log.child({ part: 'telemetry' }),
+      clock,
+      onDropped: (n) => this.metrics.telemetryDropped.inc(n),
+    });
   }
 
   static create(opts: GatewayOptions): Gateway {
@@ -129,6 +139,8 @@ export class Gateway {
     await this.dispatcher.start();
     await this.timers.start();
     await this.processor.start();
+    // Never waits for InfluxDB: an unreachable server is reported as down and retried in the background.
+    await this.telemetry.start();
     const { port: mqttPort } = await this.broker.start({ port: this.config.mqtt.port, host: this.config.mqtt.host });
     this.http = await buildApp({
       log: this.log.child({ part: 'http' }),
@@ -160,6 +172,7 @@ export class Gateway {
     await this.processor.stop();
     await this.timers.stop();
     await this.dispatcher.stop();
+    await this.telemetry.stop();
     this.bus.removeAll(this);
     await this.store.close();
   }
@@ -185,9 +198,16 @@ export class Gateway {
           queued: sms.queued,
         },
         signals: { status: backlog.failures > 0 ? 'degraded' : 'up', ...backlog },
-        influxdb: { status: 'disabled', detail: this.config.influx ? 'configured; telemetry writer not running yet' : 'INFLUX_URL not set' },
+        influxdb: this.influxHealth(),
       },
     };
+  }
+
+  private influxHealth(): ComponentHealth {
+    const h = this.telemetry.health();
+    if (h.status === 'disabled') return { status: 'disabled', detail: 'INFLUX_URL not set' };
+    // InfluxDB is a side branch: when it is down the gateway still takes and pages alarms, so it only degrades.
+    return { ...h, status: h.status === 'up' ? 'up' : 'degraded', ...(h.status === 'down' ? { detail: 'InfluxDB unreachable; points buffered (bounded) and retried' } : {}) };
   }
 
   private wireEvents(): void {

@@ -51,10 +51,10 @@ export class BackgroundLoad {
     await this.request({ type: 'rate', perSecond });
   }
 
-  /** Messages published so far. */
-  async sent(): Promise<number> {
+  /** Messages published so far, and the CPU time the load process has used (µs). */
+  async stats(): Promise<{ sent: number; cpuMicros: number }> {
     const reply = await this.request({ type: 'stats' });
-    return reply.type === 'stats' ? reply.sent : 0;
+    return reply.type === 'stats' ? { sent: reply.sent, cpuMicros: reply.cpuMicros } : { sent: 0, cpuMicros: 0 };
   }
 
   /** Disconnects every device and waits for the child process to exit. */

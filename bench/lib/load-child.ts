@@ -31,9 +31,11 @@ class LoadDevices {
         this.setRate(req.perSecond);
         this.reply({ id: req.id, type: 'ok' });
         return;
-      case 'stats':
-        this.reply({ id: req.id, type: 'stats', sent: this.sent, publishErrors: this.publishErrors });
+      case 'stats': {
+        const cpu = process.cpuUsage();
+        this.reply({ id: req.id, type: 'stats', sent: this.sent, publishErrors: this.publishErrors, cpuMicros: cpu.user + cpu.system });
         return;
+      }
       case 'close':
         this.setRate(0);
         await closeAll(this.clients);

@@ -10,7 +10,7 @@ export type LoadRequest =
 export type LoadReply =
   | { id: number; type: 'connected'; count: number; ms: number }
   | { id: number; type: 'ok' }
-  | { id: number; type: 'stats'; sent: number; publishErrors: number }
+  | { id: number; type: 'stats'; sent: number; publishErrors: number; cpuMicros: number }
   | { id: number; type: 'error'; message: string };
 
 export function isLoadRequest(value: unknown): value is LoadRequest {

@@ -1,7 +1,8 @@
 // The measurement plan shared by every latency benchmark: warm-up, sequential paced samples, idle and loaded rounds, repeated.
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, performance, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import type { BackgroundLoad } from './background-load.js';
 import { sleep } from './clients.js';
+import { hostBusyMicros } from './machine.js';
 import { summarize, type LatencySummary } from './stats.js';
 
 export type Condition = 'idle' | 'load';
@@ -28,6 +29,11 @@ export interface ConditionRun {
   /** This process's event-loop delay while measuring (ms), and its CPU use (100 = one core). */
   eventLoopDelayP99Ms: number;
   cpuPercent: number;
+  /** CPU used by the load process, and by every other process on the host (100 = one core): the latter is noise. */
+  loadProcessCpuPercent: number;
+  otherCpuPercent: number;
+  /** Garbage-collection pauses in this process while measuring. */
+  gc: { count: number; totalMs: number; maxMs: number; major: number };
 }
 
 export interface RoundsOptions {
@@ -42,8 +48,8 @@ export interface RoundsOptions {
   receivedTelemetry: () => number;
   /** One sample: index `i` of the round (warm-up included); resolves with a latency in ms. */
   sample: (i: number) => Promise<number>;
-  /** Restores the starting state after a round (e.g. closes the incidents it opened). */
-  afterRound?: () => Promise<void>;
+  /** Runs after each round, with its result: e.g. closes the incidents it opened, collects extra figures. */
+  afterRound?: (round: ConditionRun) => Promise<void>;
   log: (line: string) => void;
   label: string;
 }
@@ -56,22 +62,31 @@ export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
         await opts.load.setRate(opts.loadRate);
         await sleep(opts.settleMs);
       }
-      const sent0 = condition === 'load' ? await opts.load.sent() : 0;
+      const load0 = await opts.load.stats();
       const received0 = opts.receivedTelemetry();
+      const host0 = hostBusyMicros();
       const eld = monitorEventLoopDelay({ resolution: 1 });
       eld.enable();
+      const gc = new GcWatch();
+      gc.start();
       const cpu0 = process.cpuUsage();
       const started = performance.now();
       const { samples, lost } = await sampleSequentially(opts.pacing, opts.sample);
       const seconds = (performance.now() - started) / 1000;
       const cpu = process.cpuUsage(cpu0);
+      const hostMicros = hostBusyMicros() - host0;
       eld.disable();
+      gc.stop();
+      const load1 = await opts.load.stats();
+      const received = opts.receivedTelemetry() - received0;
       let background: ConditionRun['background'] = null;
       if (condition === 'load') {
-        const sent = (await opts.load.sent()) - sent0;
-        background = { sentPerSec: sent / seconds, receivedPerSec: (opts.receivedTelemetry() - received0) / seconds };
+        background = { sentPerSec: (load1.sent - load0.sent) / seconds, receivedPerSec: received / seconds };
         await opts.load.setRate(0);
       }
+      const percent = (micros: number): number => (micros / 1e6 / seconds) * 100;
+      const ownMicros = cpu.user + cpu.system;
+      const loadMicros = load1.cpuMicros - load0.cpuMicros;
       const summary = summarize(samples);
       const result: ConditionRun = {
         run,
@@ -81,14 +96,18 @@ export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
         seconds,
         background,
         eventLoopDelayP99Ms: eld.percentile(99) / 1e6,
-        cpuPercent: ((cpu.user + cpu.system) / 1000 / (seconds * 1000)) * 100,
+        cpuPercent: percent(ownMicros),
+        loadProcessCpuPercent: percent(loadMicros),
+        otherCpuPercent: Math.max(0, percent(hostMicros - ownMicros - loadMicros)),
+        gc: gc.summary(),
       };
       out.push(result);
       const bg = background ? `, background ${Math.round(background.receivedPerSec)} msg/s` : '';
       opts.log(
-        `${opts.label} run ${run} ${condition}: p50 ${summary.p50.toFixed(2)} ms, p99 ${summary.p99.toFixed(2)} ms, max ${summary.max.toFixed(2)} ms, n=${summary.n}, lost ${lost}${bg}`,
+        `${opts.label} run ${run} ${condition}: p50 ${summary.p50.toFixed(2)} ms, p99 ${summary.p99.toFixed(2)} ms, max ${summary.max.toFixed(2)} ms, ` +
+          `n=${summary.n}, lost ${lost}${bg}, other processes ${Math.round(result.otherCpuPercent)} % CPU`,
       );
-      await opts.afterRound?.();
+      await opts.afterRound?.(result);
     }
   }
   return out;
@@ -120,4 +139,36 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`sample timed out after ${ms} ms`)), ms);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Collects GC pause entries while started. */
+class GcWatch {
+  private readonly pauses: { ms: number; major: boolean }[] = [];
+  private readonly observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) this.pauses.push({ ms: e.duration, major: isMajor(e) });
+  });
+
+  start(): void {
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  stop(): void {
+    this.observer.disconnect();
+  }
+
+  summary(): ConditionRun['gc'] {
+    return {
+      count: this.pauses.length,
+      totalMs: this.pauses.reduce((s, p) => s + p.ms, 0),
+      maxMs: Math.max(0, ...this.pauses.map((p) => p.ms)),
+      major: this.pauses.filter((p) => p.major).length,
+    };
+  }
+}
+
+function isMajor(e: PerformanceEntry): boolean {
+  // GC entries carry { kind } in `detail`, which the Node typings leave out of PerformanceEntry.
+  const detail: unknown = 'detail' in e ? e.detail : null;
+  const kind = typeof detail === 'object' && detail !== null && 'kind' in detail ? detail.kind : null;
+  return kind === constants.NODE_PERFORMANCE_GC_MAJOR;
 }

@@ -69,13 +69,20 @@ export interface Volunteer {
   name: string;
   phone: string;
   team?: string;
+  /** The team's leader hears about the team's missed visits. */
+  leader?: boolean;
+  community?: string;
 }
 
+/** A visit plan: recurring (`cron`, local time) or one-off (`at`); exactly one of the two is set. */
 export interface Visit {
   id: string;
   volunteer: string;
   resident: string;
-  cron: string;
+  /** Five-field cron in the gateway's time zone. Registry visits always have one. */
+  cron?: string;
+  /** One-off visit: local date and time "YYYY-MM-DDTHH:MM". */
+  at?: string;
   durationMinutes: number;
   activity: string;
 }
@@ -218,10 +225,10 @@ export type SmsStatus = (typeof SMS_STATUSES)[number];
 export type SmsPurpose = 'page' | 'page_link' | 'notice' | 'help';
 
 /** What a reply to this message is about; inbound SMS are routed by the latest one sent to the phone. */
-export interface SmsContext {
-  kind: 'incident';
-  incidentId: string;
-}
+export type SmsContext =
+  | { kind: 'incident'; incidentId: string }
+  /** A visit reminder: `到`/`走`/`没人` replies go to the visit feature. `occurrenceStart` is ms since the epoch. */
+  | { kind: 'visit'; visitId: string; occurrenceStart: number };
 
 export interface OutboundSms {
   id: string;

@@ -17,6 +17,7 @@ export const METRIC_NAMES = {
   mqttClientsConnected: 'mqtt_clients_connected',
   securityEvents: 'security_events_total',
   unassignedIncidents: 'unassigned_incidents',
+  telemetryDropped: 'telemetry_points_dropped_total',
 } as const;
 
 /** 1 ms to 10 s: the alarm path should sit in the low milliseconds, and anything near 10 s is an outage. */
@@ -48,6 +49,8 @@ export interface GatewayMetrics {
   readonly securityEvents: Counter<'kind'>;
   /** Active incidents nobody could be paged for. */
   readonly unassignedIncidents: Gauge;
+  /** Telemetry points dropped because InfluxDB was away longer than the bounded buffer lasts. */
+  readonly telemetryDropped: Counter;
 }
 
 export interface MetricsOptions {
@@ -92,5 +95,6 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     mqttClientsConnected: new Gauge({ name: n.mqttClientsConnected, help: 'MQTT clients currently connected', registers }),
     securityEvents: new Counter({ name: n.securityEvents, help: 'Security events, by kind', labelNames: ['kind'], registers }),
     unassignedIncidents: new Gauge({ name: n.unassignedIncidents, help: 'Active incidents nobody could be paged for', registers }),
+    telemetryDropped: new Counter({ name: n.telemetryDropped, help: 'Telemetry points dropped while InfluxDB was unreachable (oldest first)', registers }),
   };
 }

@@ -19,6 +19,7 @@ import type {
   Worker,
   EventType,
 } from '../core/types.js';
+import type { VisitRepo } from '../visits/repo.js';
 
 /** A normalised registry, ready to upsert (secrets already hashed). */
 export interface RegistrySnapshot {
@@ -180,6 +181,8 @@ export interface Store {
   readonly incidents: IncidentRepo;
   readonly sms: SmsRepo;
   readonly timers: TimerRepo;
+  /** Volunteer visits: plan state, occurrence records, service-hours ledger, job runs. */
+  readonly visits: VisitRepo;
   /** Runs `work` atomically; repository calls made inside it join the transaction. Nested calls join too. */
   transaction<T>(work: () => Promise<T>): Promise<T>;
   /** True while the database answers (for /healthz). */

@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { openSqliteStore, type SqliteStore } from '../../gateway/storage/sqlite/store.js';
 import { tempDir } from '../helpers/tmp.js';
+import { MIGRATIONS } from '../../gateway/storage/sqlite/migrations.js';
 
 describe('SQLite store', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -24,8 +25,8 @@ describe('SQLite store', () => {
     store = openSqliteStore(file);
     const raw = new Database(file, { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
-    const rows = raw.prepare('SELECT version FROM schema_migrations').all();
-    expect(rows).toEqual([{ version: 1 }]);
+    const rows = raw.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
+    expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
     raw.close();
   });
 

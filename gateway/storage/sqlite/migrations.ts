@@ -157,4 +157,62 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX timers_incident ON timers(incident_id);
     `,
   },
+  {
+    version: 3,
+    name: 'volunteer visits',
+    sql: `
+      -- Visit definitions stay in the registry's visits table; a coordinator's pause, cancel and reassignments live here,
+      -- so a registry re-import changes a plan without undoing them.
+      CREATE TABLE visit_controls (
+        visit_id TEXT PRIMARY KEY,
+        created_at INTEGER,
+        cancelled_at INTEGER,
+        paused_since INTEGER,
+        pauses TEXT NOT NULL DEFAULT '[]',
+        former_volunteers TEXT NOT NULL DEFAULT '[]',
+        updated_at INTEGER NOT NULL
+      );
+
+      -- Occurrences are expanded from the schedule; a row exists only once something happened to one.
+      CREATE TABLE visit_occurrences (
+        visit_id TEXT NOT NULL,
+        start_at INTEGER NOT NULL,
+        end_at INTEGER NOT NULL,
+        volunteer_id TEXT NOT NULL,
+        resident_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reassigned_from TEXT,
+        checked_in_at INTEGER,
+        checked_out_at INTEGER,
+        door_unanswered_at INTEGER,
+        missed_at INTEGER,
+        cancelled_at INTEGER,
+        credited_hours REAL NOT NULL DEFAULT 0,
+        note TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (visit_id, start_at)
+      );
+      CREATE INDEX visit_occurrences_start ON visit_occurrences(start_at);
+      CREATE INDEX visit_occurrences_checked_in ON visit_occurrences(volunteer_id, start_at) WHERE status = 'checked_in';
+
+      CREATE TABLE volunteer_ledger (
+        id INTEGER PRIMARY KEY,
+        volunteer_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        service_date TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        visit_id TEXT,
+        occurrence_start INTEGER,
+        hours REAL NOT NULL,
+        points REAL NOT NULL,
+        note TEXT,
+        actor TEXT NOT NULL
+      );
+      CREATE INDEX volunteer_ledger_volunteer ON volunteer_ledger(volunteer_id, id);
+      CREATE INDEX volunteer_ledger_service_date ON volunteer_ledger(service_date);
+
+      -- Each scheduled job run (reminder:<date>:<volunteer>) happens at most once, across restarts.
+      CREATE TABLE visit_job_runs (key TEXT PRIMARY KEY, ran_at INTEGER NOT NULL);
+    `,
+  },
 ];

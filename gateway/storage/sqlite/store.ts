@@ -8,6 +8,7 @@ import { SqliteDeviceHealthRepo, SqliteSecurityEventRepo } from './device-repos.
 import { SqliteIncidentRepo } from './incident-repo.js';
 import { SqliteSmsRepo } from './sms-repo.js';
 import { SqliteTimerRepo } from './timer-repo.js';
+import { SqliteVisitRepo } from './visits-repo.js';
 
 export class SqliteStore implements Store {
   readonly registry: SqliteRegistryRepo;
@@ -17,6 +18,7 @@ export class SqliteStore implements Store {
   readonly incidents: SqliteIncidentRepo;
   readonly sms: SqliteSmsRepo;
   readonly timers: SqliteTimerRepo;
+  readonly visits: SqliteVisitRepo;
 
   constructor(readonly database: SqliteDatabase) {
     this.registry = new SqliteRegistryRepo(database);
@@ -26,6 +28,7 @@ export class SqliteStore implements Store {
     this.incidents = new SqliteIncidentRepo(database);
     this.sms = new SqliteSmsRepo(database);
     this.timers = new SqliteTimerRepo(database);
+    this.visits = new SqliteVisitRepo(database);
   }
 
   transaction<T>(work: () => Promise<T>): Promise<T> {

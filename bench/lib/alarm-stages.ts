@@ -1,0 +1,88 @@
+// Splits each alarm's latency into stages, from the gateway's own bus events: broker hook, durable commit, first SMS attempt, arrival at the SMS server.
+import { performance } from 'node:perf_hooks';
+import type { Gateway } from '../../gateway/app.js';
+import { residentIndexIn } from './registry.js';
+import { summarize, type LatencySummary } from './stats.js';
+
+export const STAGES = ['publish_to_hook', 'hook_to_commit', 'commit_to_sms_attempt', 'sms_attempt_to_server'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** What each stage covers, for the report. */
+export const STAGE_TEXT: Record<Stage, string> = {
+  publish_to_hook: 'mqtt.js publish -> aedes authorizePublish entered (client, loopback TCP, aedes parse)',
+  hook_to_commit: 'hook -> event durably committed and signalReceived emitted (group-commit timer, SQLite COMMIT)',
+  commit_to_sms_attempt: 'signalReceived -> first page SMS marked sending (signal queue, incident opened, its SMS row inserted)',
+  sms_attempt_to_server:
+    'SMS marked sending -> request at the Twilio-compatible server (the rest of the incident transaction and its COMMIT, after-commit work, twilio SDK, HTTP)',
+};
+
+interface Marks {
+  hook?: number;
+  committed?: number;
+  sending?: number;
+}
+
+export class AlarmStages {
+  private readonly marks = new Map<number, Marks>();
+  private readonly samples: Record<Stage, number[]> = { publish_to_hook: [], hook_to_commit: [], commit_to_sms_attempt: [], sms_attempt_to_server: [] };
+
+  constructor(private readonly deps: { gateway: Gateway }) {}
+
+  start(): void {
+    const bus = this.deps.gateway.bus;
+    bus.on(this, 'signalReceived', (signal) => {
+      const now = performance.now();
+      const index = residentIndex(signal.residentId);
+      if (index === null || (signal.type !== 'sos' && signal.type !== 'fall')) return;
+      const m = this.marks.get(index);
+      if (!m || m.committed !== undefined) return;
+      m.hook = signal.arrivedHr;
+      m.committed = now;
+    });
+    bus.on(this, 'smsStatusChanged', (sms) => {
+      if (sms.status !== 'sending') return;
+      const now = performance.now();
+      const index = residentIndexIn(sms.body);
+      const m = index === null ? undefined : this.marks.get(index);
+      if (m && m.committed !== undefined && m.sending === undefined) m.sending = now;
+    });
+  }
+
+  stop(): void {
+    this.deps.gateway.bus.removeAll(this);
+  }
+
+  /** Call just before resident `index`'s alarm is published. */
+  begin(index: number): void {
+    this.marks.set(index, {});
+  }
+
+  /** Call when the alarm's SMS arrived; `counted` is false for warm-up alarms. */
+  end(index: number, publishedAt: number, arrivedAt: number, counted: boolean): void {
+    const m = this.marks.get(index);
+    this.marks.delete(index);
+    if (!counted || !m || m.hook === undefined || m.committed === undefined || m.sending === undefined) return;
+    this.samples.publish_to_hook.push(m.hook - publishedAt);
+    this.samples.hook_to_commit.push(m.committed - m.hook);
+    this.samples.commit_to_sms_attempt.push(m.sending - m.committed);
+    this.samples.sms_attempt_to_server.push(arrivedAt - m.sending);
+  }
+
+  /** Summaries of the samples since the last call, then starts afresh. */
+  take(): Record<Stage, LatencySummary> {
+    const of = (stage: Stage): LatencySummary => summarize(this.samples[stage]);
+    const out = {
+      publish_to_hook: of('publish_to_hook'),
+      hook_to_commit: of('hook_to_commit'),
+      commit_to_sms_attempt: of('commit_to_sms_attempt'),
+      sms_attempt_to_server: of('sms_attempt_to_server'),
+    };
+    for (const stage of STAGES) this.samples[stage] = [];
+    return out;
+  }
+}
+
+function residentIndex(residentId: string): number | null {
+  const m = /^r-(\d+)$/.exec(residentId);
+  return m?.[1] ? Number(m[1]) : null;
+}

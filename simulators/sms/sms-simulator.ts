@@ -1,0 +1,170 @@
+// The SMS simulator as one server: the Twilio-compatible API (a TwilioSimServer behind a small proxy), answering phones, and a web page of every phone's messages.
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { text } from 'node:stream/consumers';
+import { renderPhonesPage, type PhoneView } from './phone-page.js';
+import { Responders, type ResponderSet, type SentReply } from './responders.js';
+import { TwilioSimServer } from './twilio-server.js';
+import { formatDuration } from '../common/duration.js';
+
+export interface SmsSimulatorOptions {
+  host?: string;
+  port?: number;
+  accountSid?: string;
+  authToken?: string;
+  callbackDelayMs?: number;
+  /** The gateway's PUBLIC_URL: replies and status callbacks are signed over it. */
+  gatewayUrl: string;
+  /** Where the gateway is actually reached from here, when that differs from gatewayUrl (port mapping, proxy). */
+  reachGatewayAt?: string;
+  set: ResponderSet;
+  /** Who a phone belongs to, when a registry is known. */
+  label?: (phone: string) => string | null;
+  /** Phones listed on the page before anyone texted them. */
+  knownPhones?: readonly string[];
+  timeZone?: string;
+}
+
+const API_PREFIX = '/2010-04-01/';
+const WEBHOOK_PATH = '/webhooks/twilio/sms';
+const MAX_FORM_BYTES = 4096;
+
+export class SmsSimulator {
+  readonly twilio: TwilioSimServer;
+  readonly responders: Responders;
+  private server: Server | null = null;
+  private address = '';
+
+  constructor(private readonly opts: SmsSimulatorOptions) {
+    const gateway = opts.gatewayUrl.replace(/\/+$/, '');
+    const reach = opts.reachGatewayAt?.replace(/\/+$/, '');
+    const deliverTo = reach ? (url: string) => (url.startsWith(gateway) ? reach + url.slice(gateway.length) : url) : undefined;
+    this.twilio = new TwilioSimServer({
+      ...(opts.accountSid ? { accountSid: opts.accountSid } : {}),
+      ...(opts.authToken ? { authToken: opts.authToken } : {}),
+      callbackDelayMs: opts.callbackDelayMs ?? 200,
+      ...(deliverTo ? { deliverTo } : {}),
+    });
+    this.responders = new Responders({
+      sim: this.twilio,
+      set: opts.set,
+      webhookUrl: (reach ?? gateway) + WEBHOOK_PATH,
+      signedUrl: gateway + WEBHOOK_PATH,
+    });
+  }
+
+  /** The base URL to give the gateway as TWILIO_API_URL, and to open in a browser. */
+  get url(): string {
+    return this.address;
+  }
+
+  async start(): Promise<{ url: string }> {
+    await this.twilio.start({ host: '127.0.0.1', port: 0 });
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(`simulator error: ${err instanceof Error ? err.message : String(err)}`);
+      });
+    });
+    const host = this.opts.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    const addr = server.address();
+    const port = addr && typeof addr === 'object' ? addr.port : 0;
+    this.address = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
+    this.responders.start();
+    return { url: this.address };
+  }
+
+  async stop(): Promise<void> {
+    await this.responders.stop();
+    const server = this.server;
+    this.server = null;
+    if (server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    }
+    await this.twilio.stop();
+  }
+
+  /** Every phone that was texted, replied, has a rule or is known, with its conversation; most recent activity first. */
+  phones(): PhoneView[] {
+    const messages = this.twilio.messages();
+    const replies = this.responders.replies();
+    const numbers = new Set<string>([...(this.opts.knownPhones ?? []), ...this.responders.rules().map((r) => r.phone), ...messages.map((m) => m.to), ...replies.map((r) => r.from)]);
+    const views = [...numbers].map((phone): PhoneView & { last: number } => {
+      const received = messages.filter((m) => m.to === phone);
+      const sent = replies.filter((r) => r.from === phone);
+      const b = this.responders.behaviourOf(phone);
+      return {
+        phone,
+        label: this.opts.label?.(phone) ?? null,
+        behaviour: b.reply === null ? 'never replies' : `replies "${b.reply}" after ${formatDuration(b.afterMs)}`,
+        received,
+        sent,
+        last: Math.max(0, ...received.map((m) => m.receivedAt), ...sent.map((r) => r.at)),
+      };
+    });
+    return views.sort((a, b) => b.last - a.last || (a.phone < b.phone ? -1 : 1)).map(({ last: _last, ...view }) => view);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://sim');
+    if (url.pathname.startsWith(API_PREFIX)) return this.proxy(req, res);
+    if (req.method === 'GET' && url.pathname === '/') {
+      const html = renderPhonesPage(this.phones(), { timeZone: this.opts.timeZone ?? 'Asia/Shanghai', refreshSeconds: 3, gatewayUrl: this.opts.gatewayUrl });
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/phones.json') {
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(this.phones()));
+      return;
+    }
+    const reply = /^\/phones\/([^/]+)\/reply$/.exec(url.pathname);
+    if (req.method === 'POST' && reply?.[1]) {
+      const phone = decodeURIComponent(reply[1]);
+      const form = new URLSearchParams((await text(req)).slice(0, MAX_FORM_BYTES));
+      const body = (form.get('body') ?? '').trim();
+      if (!/^\+\d{7,15}$/.test(phone) || body === '') {
+        res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end('expected a phone number and a non-empty body');
+        return;
+      }
+      await this.responders.reply(phone, body);
+      res.writeHead(303, { location: '/' }).end();
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found');
+  }
+
+  /** Passes a Twilio API request to the inner simulator as is; a destroyed socket there is a destroyed socket here. */
+  private proxy(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const inner = new URL(this.twilio.url);
+    return new Promise<void>((resolve) => {
+      const upstream = httpRequest(
+        { host: inner.hostname, port: inner.port, method: req.method, path: req.url, headers: { ...req.headers, host: inner.host } },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+          answer.on('end', () => resolve());
+          answer.on('error', () => {
+            res.destroy();
+            resolve();
+          });
+        },
+      );
+      upstream.on('error', () => {
+        res.destroy();
+        resolve();
+      });
+      req.pipe(upstream);
+    });
+  }
+}
+
+export type { SentReply };

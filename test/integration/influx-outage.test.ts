@@ -1,0 +1,70 @@
+// An InfluxDB outage must not delay or lose a single alarm: the whole gateway against a real influxd that stops and starts.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { MqttClient } from 'mqtt';
+import { connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { eventually, queryClient, startInfluxd, type InfluxdServer } from '../helpers/influxd.js';
+
+const W1 = '+8613900000001';
+
+describe('InfluxDB outage and the alarm path', () => {
+  let influxd: InfluxdServer;
+  let t: TestGateway | null = null;
+  let button: MqttClient | null = null;
+
+  beforeAll(async () => {
+    influxd = await startInfluxd();
+  });
+  afterEach(async () => {
+    await button?.endAsync();
+    button = null;
+    await t?.stop();
+    t = null;
+    if (!influxd.running) await influxd.start();
+  });
+  afterAll(async () => {
+    await influxd.dispose();
+  });
+
+  const health = async () => {
+    const res = await fetch(`${t!.httpUrl}/healthz`);
+    return { status: res.status, body: (await res.json()) as { status: string; components: { influxdb: { status: string; buffered?: number } } } };
+  };
+
+  it('pages at once while InfluxDB is down, reports it degraded, and backfills the event when it returns', async () => {
+    t = await startTestGateway({ env: { INFLUX_URL: influxd.url, INFLUX_DATABASE: 'outage' } });
+    button = await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001');
+    await influxd.stop();
+
+    const pressedAt = performance.now();
+    await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
+    const page = await t.sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'), 3000);
+    // The page went out without waiting for InfluxDB (whose client timeout is seconds long).
+    expect(page.receivedHr - pressedAt).toBeLessThan(1000);
+
+    const down = await eventually(health, (h) => h.body.components.influxdb.status === 'degraded');
+    expect(down.status).toBe(200);
+    expect(down.body.status).toBe('degraded');
+    expect(down.body.components.influxdb.buffered).toBeGreaterThan(0);
+
+    await influxd.start();
+    const influx = queryClient(influxd, 'outage');
+    const rows = await eventually(
+      () => influx.query<{ type: string; device: string }>(`SELECT * FROM "event" WHERE device = 'btn-001'`),
+      (r) => r.length >= 1,
+      15_000,
+    );
+    expect(rows[0]).toMatchObject({ type: 'sos', device: 'btn-001' });
+    await eventually(health, (h) => h.body.components.influxdb.status === 'up', 15_000);
+  });
+
+  it('starts and pages when InfluxDB is unreachable from the start', async () => {
+    await influxd.stop();
+    t = await startTestGateway({ env: { INFLUX_URL: influxd.url, INFLUX_DATABASE: 'late' } });
+    const h = await health();
+    expect(h.status).toBe(200);
+    expect(h.body.components.influxdb.status).toBe('degraded');
+    button = await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001');
+    await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
+    await t.sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'), 3000);
+  });
+});
