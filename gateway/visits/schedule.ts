@@ -58,6 +58,9 @@ export function badRequest(message: string): GatewayError {
 const MAX_DURATION_MINUTES = 24 * 60;
 
 export class VisitSchedule {
+  /** Plans already warned about (by id and schedule), so a per-minute sweep does not repeat the warning. */
+  private readonly warned = new Set<string>();
+
   constructor(private readonly deps: VisitCoreDeps) {}
 
   /** GET /api/visits: occurrences of local days from..to (inclusive), filtered. */
@@ -221,8 +224,13 @@ export class VisitSchedule {
 
   scheduleOf(plan: VisitPlan): Schedule | null {
     const parsed = parseSchedule(plan, this.deps.timeZone);
-    if (!parsed.ok) this.deps.log.warn({ visit: plan.id, error: parsed.error }, 'visit has no usable schedule; it has no occurrences');
-    return parsed.ok ? parsed.schedule : null;
+    if (parsed.ok) return parsed.schedule;
+    const key = `${plan.id}|${plan.cron ?? ''}|${plan.at ?? ''}`;
+    if (!this.warned.has(key)) {
+      this.warned.add(key);
+      this.deps.log.warn({ visit: plan.id, error: parsed.error }, 'visit has no usable schedule; it has no occurrences');
+    }
+    return null;
   }
 
   statusContext() {

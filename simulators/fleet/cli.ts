@@ -68,22 +68,24 @@ interface Timed {
 }
 
 /** `B@T` or `B@T+D`; the last '@' splits, so a building name may contain one. */
-function parseTimed(flag: string, value: string, allowFor: boolean): Timed {
+function parseTimed(flagName: string, value: string, allowFor: boolean): Timed {
   const at = value.lastIndexOf('@');
-  if (at <= 0) throw new Error(`${flag}: expected NAME@TIME, e.g. "安达里3号楼@30s", got "${value}"`);
+  if (at <= 0) throw new Error(`${flagName}: expected NAME@TIME, e.g. "安达里3号楼@30s", got "${value}"`);
   const target = value.slice(0, at);
   const [when, length] = value.slice(at + 1).split('+');
-  if (length !== undefined && !allowFor) throw new Error(`${flag}: "+DURATION" is not supported here (got "${value}")`);
-  return { target, atMs: parseDuration(when ?? ''), forMs: length === undefined ? null : parseDuration(length) };
+  if (length !== undefined && !allowFor) throw new Error(`${flagName}: "+DURATION" is not supported here (got "${value}")`);
+  return { target, atMs: flag(flagName, when ?? '', parseDuration), forMs: length === undefined ? null : flag(flagName, length, parseDuration) };
 }
 
 function kindsOf(value: string | undefined): Set<DeviceKind> | null {
   if (!value) return null;
-  const kinds = value.split(',').map((k) => k.trim());
-  for (const k of kinds) {
-    if (!(DEVICE_KINDS as readonly string[]).includes(k)) throw new Error(`--kinds: unknown kind "${k}" (known: ${DEVICE_KINDS.join(', ')})`);
-  }
-  return new Set(kinds as DeviceKind[]);
+  return new Set(
+    value.split(',').map((k) => {
+      const kind = DEVICE_KINDS.find((known) => known === k.trim());
+      if (!kind) throw new Error(`--kinds: unknown kind "${k.trim()}" (known: ${DEVICE_KINDS.join(', ')})`);
+      return kind;
+    }),
+  );
 }
 
 function badKindsOf(value: string | undefined): BadInput[] {
@@ -96,10 +98,19 @@ function badKindsOf(value: string | undefined): BadInput[] {
   });
 }
 
-function number(flag: string, value: string | undefined, fallback: number, check: (n: number) => boolean, what: string): number {
+/** Parses a flag's value with `parse`, naming the flag in the error. */
+function flag<T>(name: string, value: string, parse: (v: string) => T): T {
+  try {
+    return parse(value);
+  } catch (err) {
+    throw new Error(`${name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+function number(name: string, value: string | undefined, fallback: number, check: (n: number) => boolean, what: string): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n) || !check(n)) throw new Error(`${flag}: expected ${what}, got "${value}"`);
+  if (!Number.isFinite(n) || !check(n)) throw new Error(`${name}: expected ${what}, got "${value}"`);
   return n;
 }
 
@@ -163,21 +174,21 @@ async function main(argv: string[]): Promise<number> {
   const seed = values.seed === undefined ? randomInt(2 ** 31) : number('--seed', values.seed, 0, Number.isInteger, 'a whole number');
   const timeZone = values.tz ?? process.env.GATEWAY_TZ ?? process.env.TZ ?? 'Asia/Shanghai';
   const plan: FleetPlan = {
-    heartbeatMs: parseDuration(values.heartbeat ?? '60s'),
-    telemetryMs: parseDuration(values.telemetry ?? '5m'),
-    drainPerHour: parseRate(values.drain ?? '0.5/h') * 3600,
-    motionPerHour: parseRate(values.motion ?? '12/h') * 3600,
+    heartbeatMs: flag('--heartbeat', values.heartbeat ?? '60s', parseDuration),
+    telemetryMs: flag('--telemetry', values.telemetry ?? '5m', parseDuration),
+    drainPerHour: flag('--drain', values.drain ?? '0.5/h', parseRate) * 3600,
+    motionPerHour: flag('--motion', values.motion ?? '12/h', parseRate) * 3600,
     daySpeed: number('--day-speed', values['day-speed'], 1, (n) => n > 0, 'a positive number'),
     ...(values['start-hour'] === undefined ? {} : { startHour: number('--start-hour', values['start-hour'], 0, (n) => n >= 0 && n < 24, 'an hour 0-23') }),
-    sosPerSecond: parseRate(values.sos ?? '0'),
-    fallPerSecond: parseRate(values.fall ?? '0'),
+    sosPerSecond: flag('--sos', values.sos ?? '0', parseRate),
+    fallPerSecond: flag('--fall', values.fall ?? '0', parseRate),
     cancelRatio: number('--cancel', values.cancel, 0.2, (n) => n >= 0 && n <= 1, 'a share between 0 and 1'),
-    cancelWithinMs: values['cancel-within'] ? parseDuration(values['cancel-within']) : Math.max(1000, registry.escalation.fallCancelSeconds * 800),
-    badPerSecond: parseRate(values.bad ?? '0'),
+    cancelWithinMs: values['cancel-within'] ? flag('--cancel-within', values['cancel-within'], parseDuration) : Math.max(1000, registry.escalation.fallCancelSeconds * 800),
+    badPerSecond: flag('--bad', values.bad ?? '0', parseRate),
     badKinds: badKindsOf(values['bad-kinds']),
   };
   const url = values.url ?? `mqtt://127.0.0.1:${process.env.MQTT_PORT ?? '1883'}`;
-  const durationMs = values.duration ? parseDuration(values.duration) : null;
+  const durationMs = values.duration ? flag('--duration', values.duration, parseDuration) : null;
 
   const stats = new FleetStats(devices.length);
   const fleet = new Fleet({
@@ -242,6 +253,12 @@ async function main(argv: string[]): Promise<number> {
   if (durationMs !== null && snap.elapsedMs < durationMs) say(`stopped early after ${formatDuration(snap.elapsedMs)}`);
   return snap.errors > 0 ? 1 : 0;
 }
+
+// Output piped into `head` and closed early is not an error of the simulator.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
 
 try {
   process.exitCode = await main(process.argv.slice(2));

@@ -2,7 +2,8 @@
 import { formatDuration } from '../common/duration.js';
 
 /** What kind of message a device sent, for the summary's breakdown. */
-export type SentKind = 'status' | 'heartbeat' | 'telemetry' | 'motion' | 'sos' | 'fall' | 'cancel' | 'low_battery' | 'bad_input';
+export const SENT_KINDS = ['status', 'heartbeat', 'telemetry', 'motion', 'sos', 'fall', 'cancel', 'low_battery', 'bad_input'] as const;
+export type SentKind = (typeof SENT_KINDS)[number];
 
 export interface FleetSnapshot {
   devices: number;
@@ -140,9 +141,8 @@ export function progressLine(s: FleetSnapshot, rate: number): string {
 
 export function summary(s: FleetSnapshot): string {
   const seconds = Math.max(s.elapsedMs / 1000, 0.001);
-  const kinds = (Object.entries(s.byKind) as [SentKind, number][])
-    .filter(([, n]) => n > 0)
-    .map(([k, n]) => `${k} ${n}`)
+  const kinds = SENT_KINDS.filter((k) => s.byKind[k] > 0)
+    .map((k) => `${k} ${s.byKind[k]}`)
     .join(', ');
   const lines = [
     `fleet summary after ${formatDuration(s.elapsedMs)}`,

@@ -92,7 +92,10 @@ export class GatewayChild {
     if (!child?.pid || !this.exited) return;
     if (!this.exitInfo) {
       signalGroup(child.pid, 'SIGTERM');
-      const done = await Promise.race([this.exited.then(() => true), sleep(graceMs).then(() => false)]);
+      // The grace timer is cancelled once the process is gone, so it cannot keep this process alive.
+      const grace = new AbortController();
+      const done = await Promise.race([this.exited.then(() => true), sleep(graceMs, grace.signal).then(() => false)]);
+      grace.abort();
       if (!done) signalGroup(child.pid, 'SIGKILL');
       await this.exited;
     }

@@ -1,7 +1,7 @@
 // Reads scenario YAML: checks every key, and names the file, line, step or expectation of each problem.
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { DEVICE_KINDS, EVENT_TYPES, INCIDENT_STATES } from '../../gateway/core/types.js';
 import { formatDuration, parseDuration } from '../common/duration.js';
@@ -103,7 +103,12 @@ function describeIssue(iss: z.core.$ZodRawIssue): string | undefined {
       return `must be at most ${Number(iss.maximum)}`;
     case 'invalid_union':
       return `not a valid value: ${show(iss.input)}`;
-    default:
+    case 'custom':
+    case 'invalid_element':
+    case 'invalid_format':
+    case 'invalid_key':
+    case 'not_multiple_of':
+    case undefined:
       return undefined;
   }
 }
@@ -122,6 +127,10 @@ function issuesOf(error: z.ZodError, prefix = ''): string[] {
 // ---- steps and expectations ---------------------------------------------------------------------------------------
 
 type Raw = Record<string, unknown>;
+type StepAction = (typeof STEP_ACTIONS)[number];
+type ExpectationKind = (typeof EXPECTATION_KINDS)[number];
+const isStepAction = (k: string): k is StepAction => (STEP_ACTIONS as readonly string[]).includes(k);
+const isExpectationKind = (k: string): k is ExpectationKind => (EXPECTATION_KINDS as readonly string[]).includes(k);
 const isRaw = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function stepLabel(i: number, raw: Raw): string {
@@ -133,14 +142,15 @@ function stepLabel(i: number, raw: Raw): string {
 function parseStep(i: number, raw: unknown): Step | string[] {
   if (!isRaw(raw)) return [`steps[${i}]: expected a step such as {at: 0s, device: btn-001, event: sos}, got ${show(raw)}`];
   const label = stepLabel(i, raw);
-  const actions = 'device' in raw || 'event' in raw ? ['event'] : Object.keys(raw).filter((k) => (STEP_ACTIONS as readonly string[]).includes(k));
-  if (actions.length !== 1) {
+  const actions: StepAction[] = 'device' in raw || 'event' in raw ? ['event'] : Object.keys(raw).filter(isStepAction);
+  const action = actions[0];
+  if (actions.length !== 1 || action === undefined) {
     const found = Object.keys(raw).filter((k) => k !== 'at');
     return [`${label}: expected one action (device + event, ${STEP_ACTIONS.slice(1).join(', ')}), found ${found.length ? found.map((k) => `"${k}"`).join(', ') : 'none'}`];
   }
   const base = (atMs: number) => ({ index: i, label, atMs });
   const fail = (e: z.ZodError) => issuesOf(e, `${label}: `);
-  switch (actions[0]) {
+  switch (action) {
     case 'event': {
       const r = stepSchemas.event.safeParse(raw, { error: describeIssue });
       return r.success ? { ...base(r.data.at), kind: 'event', device: r.data.device, event: r.data.event, payload: r.data.payload ?? {} } : fail(r.error);
@@ -167,8 +177,10 @@ function parseStep(i: number, raw: unknown): Step | string[] {
       const r = stepSchemas.reply.safeParse(raw, { error: describeIssue });
       return r.success ? { ...base(r.data.at), kind: 'reply', from: r.data.reply.from, body: r.data.reply.body } : fail(r.error);
     }
-    default:
-      return [`${label}: unknown action "${String(actions[0])}"`];
+    default: {
+      const never: never = action;
+      return [`${label}: unknown action "${String(never)}"`];
+    }
   }
 }
 
@@ -180,11 +192,11 @@ function windowText(afterMs: number, withinMs: number | null): string {
 function parseExpectation(i: number, raw: unknown): Expectation | string[] {
   const head = `expect[${i}]`;
   if (!isRaw(raw)) return [`${head}: expected an expectation such as {sms: {to: worker w-01, contains: "回1"}}, got ${show(raw)}`];
-  const kinds = Object.keys(raw).filter((k) => (EXPECTATION_KINDS as readonly string[]).includes(k));
-  if (kinds.length !== 1) {
+  const kinds = Object.keys(raw).filter(isExpectationKind);
+  const kind = kinds[0];
+  if (kinds.length !== 1 || kind === undefined) {
     return [`${head}: expected exactly one of ${EXPECTATION_KINDS.join(', ')} (with optional after/within), found ${Object.keys(raw).map((k) => `"${k}"`).join(', ') || 'none'}`];
   }
-  const kind = kinds[0] as (typeof EXPECTATION_KINDS)[number];
   const r = expectSchemas[kind].safeParse(raw, { error: describeIssue });
   if (!r.success) return issuesOf(r.error, `${head} (${kind}): `);
   const afterMs = r.data.after ?? 0;
@@ -232,7 +244,7 @@ function parseExpectation(i: number, raw: unknown): Expectation | string[] {
 function where(doc: Document, lines: LineCounter, source: string, path: (string | number)[]): string {
   for (let p = path; p.length > 0; p = p.slice(0, -1)) {
     const node = doc.getIn(p, true);
-    const range = typeof node === 'object' && node !== null && 'range' in node ? (node as { range?: [number, number, number] }).range : undefined;
+    const range = isNode(node) ? node.range : undefined;
     if (range) return `${source}:${lines.linePos(range[0]).line}`;
   }
   return source;
@@ -245,7 +257,7 @@ export function parseScenario(textIn: string, source: string): Scenario {
   if (doc.errors.length > 0) {
     throw new ScenarioError(
       source,
-      doc.errors.map((e) => `${source}:${e.linePos?.[0]?.line ?? '?'}: YAML syntax error: ${e.message.split('\n')[0] ?? ''}`),
+      doc.errors.map((e) => `${source}:${lines.linePos(e.pos[0]).line}: YAML syntax error: ${e.message.split('\n')[0] ?? ''}`),
     );
   }
   const raw: unknown = doc.toJS();

@@ -55,7 +55,8 @@ export interface VisitRig {
   text(from: string, body: string): Promise<string>;
   /** A new VisitService over the same store (a restart of the visit feature). */
   newService(over?: Partial<VisitServiceDeps>): VisitService;
-  /** Closes and reopens the database file, then builds a new service: a process restart. */
+  start(): Promise<void>;
+  /** Closes and reopens the database file, then builds and starts a new service: a process restart. */
   restart(over?: Partial<VisitServiceDeps>): Promise<VisitService>;
   close(): Promise<void>;
 }
@@ -68,6 +69,8 @@ export interface VisitRigOptions {
   store?: SqliteStore;
   service?: Partial<VisitServiceDeps>;
   registry?: boolean;
+  /** Start the service (registers the reply handler, runs the start-up catch-up); default true. */
+  start?: boolean;
 }
 
 export async function startVisitRig(opts: VisitRigOptions = {}): Promise<VisitRig> {
@@ -154,7 +157,11 @@ export async function startVisitRig(opts: VisitRigOptions = {}): Promise<VisitRi
       if (!opts.sms) await parts.dispatcher.start();
       const service = newService(over);
       rig.visits = service;
+      await service.start();
       return service;
+    },
+    async start() {
+      await rig.visits.start();
     },
     async close() {
       for (const s of services) await s.stop();
@@ -163,5 +170,6 @@ export async function startVisitRig(opts: VisitRigOptions = {}): Promise<VisitRi
       dir?.remove();
     },
   };
+  if (opts.start !== false) await rig.visits.start();
   return rig;
 }

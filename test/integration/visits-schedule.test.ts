@@ -89,6 +89,8 @@ describe('visit schedules', () => {
     // The edges that are allowed: exactly 92 days, and a visit that starts when the other ends.
     expect((await rig.visits.listOccurrences({ from: '2026-11-01', to: '2027-01-31' })).length).toBeGreaterThan(20);
     await rig.visits.createVisit({ ...good, volunteer: 'v-01', cron: undefined, at: '2027-01-12T12:30' });
+    // Overlaps are looked for in the next 8 weeks only (to 2027-01-20 here).
+    await rig.visits.createVisit({ ...good, volunteer: 'v-01', cron: undefined, at: '2027-01-26T11:30' });
   });
 
   it('checks overlaps against the volunteer a visit is reassigned to', async () => {

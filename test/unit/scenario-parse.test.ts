@@ -1,0 +1,151 @@
+// The scenario YAML parser: the shipped scenarios read as meant, and a bad file gives one clear line per problem, naming the line and the step or expectation.
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { SimRegistry } from '../../simulators/common/registry.js';
+import { checkAgainstRegistry } from '../../simulators/scenarios/expectations.js';
+import { ScenarioError, loadScenarioFile, parseScenario } from '../../simulators/scenarios/parse.js';
+
+const SCENARIO_DIR = fileURLToPath(new URL('../../simulators/scenarios/', import.meta.url));
+const FIXTURE_REGISTRY = fileURLToPath(new URL('../fixtures/registry.yaml', import.meta.url));
+
+/** The problems a text gives, or a failure when it parses. */
+function problemsOf(text: string, source = 'bad.yaml'): string[] {
+  try {
+    parseScenario(text, source);
+  } catch (err) {
+    if (err instanceof ScenarioError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected the scenario to be refused');
+}
+
+describe('scenario files', () => {
+  it('every shipped scenario parses and fits the registry it runs with', async () => {
+    const files = readdirSync(SCENARIO_DIR).filter((f) => f.endsWith('.yaml'));
+    expect(files.sort()).toEqual(
+      ['building-power-cut', 'fall-cancelled', 'fall-escalated-twice', 'nobody-on-duty', 'sos-acknowledged', 'sos-storm'].map((n) => `${n}.yaml`),
+    );
+    const fixture = await SimRegistry.load(FIXTURE_REGISTRY);
+    for (const file of files) {
+      const scenario = await loadScenarioFile(SCENARIO_DIR + file);
+      expect(scenario.name).toBe(file.replace('.yaml', ''));
+      if (scenario.registry.kind === 'file') expect(checkAgainstRegistry(scenario, fixture)).toEqual([]);
+    }
+  });
+
+  it('reads steps, windows, escalation, patches and responders into their parsed form', () => {
+    const scenario = parseScenario(
+      `name: demo
+escalation: { ackTimeoutSeconds: 10, fallCancelSeconds: 2 }
+patch: { "workers.*.shifts": [], "workers.0.name": 王五 }
+responders:
+  default: { reply: "2", after: 1m }
+  phones: [{ who: worker w-01, reply: 1, after: 500ms }]
+steps:
+  - { at: 5s, device: fall-001, event: cancel }
+  - { at: 0, device: fall-001, event: fall, payload: { confidence: 0.9 } }
+  - { at: 10s, powerCut: { building: 安达里3号楼, restoreAfter: 1m } }
+  - { at: 1.5s, storm: { event: sos, over: 10s, count: 2 } }
+expect:
+  - { within: 2s, sms: { to: worker w-01, contains: "回1" } }
+  - { after: 3s, within: 4s, noSms: {} }
+  - { incident: { resident: r-001, state: acknowledged } }
+settle: 3s
+`,
+      'demo.yaml',
+    );
+    expect(scenario.registry).toEqual({ kind: 'file', path: 'test/fixtures/registry.yaml' });
+    expect(scenario.escalation).toEqual({ ackTimeoutSeconds: 10, fallCancelSeconds: 2 });
+    expect(scenario.patch).toEqual([
+      [['workers', '*', 'shifts'], []],
+      [['workers', 0, 'name'], '王五'],
+    ]);
+    expect(scenario.responders).toEqual({ default: { reply: '2', afterMs: 60_000 }, phones: [{ who: 'worker w-01', reply: '1', after: 500 }] });
+    // Sorted by time; the file order labels them.
+    expect(scenario.steps.map((s) => [s.atMs, s.kind, s.label])).toEqual([
+      [0, 'event', 'steps[1] (at 0, device fall-001)'],
+      [1500, 'storm', 'steps[3] (at 1.5s, storm)'],
+      [5000, 'event', 'steps[0] (at 5s, device fall-001)'],
+      [10_000, 'powerCut', 'steps[2] (at 10s, powerCut)'],
+    ]);
+    expect(scenario.steps[0]).toMatchObject({ event: 'fall', payload: { confidence: 0.9 } });
+    expect(scenario.steps[3]).toMatchObject({ building: '安达里3号楼', restoreAfterMs: 60_000 });
+    expect(scenario.expect.map((e) => [e.kind, e.afterMs, e.withinMs, e.label])).toEqual([
+      ['sms', 0, 2000, 'sms to worker w-01 containing "回1" within 2s'],
+      ['noSms', 3000, 4000, 'no sms to anyone between 3s and 7s'],
+      ['incident', 0, null, 'incident of r-001 acknowledged'],
+    ]);
+    expect(scenario.settleMs).toBe(3000);
+  });
+});
+
+describe('bad scenario files', () => {
+  it('a misspelt event names the file, the line, the step and the allowed values', () => {
+    const problems = problemsOf(`steps:
+  - { at: 0s, device: fall-001, event: fall }
+  - { at: 5s, device: fall-001, event: cancle }
+expect:
+  - { healthy: true }
+`);
+    expect(problems).toEqual(['bad.yaml:3: steps[1] (at 5s, device fall-001): event: expected one of sos, fall, cancel, motion, heartbeat, low_battery, got "cancle"']);
+  });
+
+  it('reports every problem at once, each with its own step or expectation', () => {
+    const problems = problemsOf(`steps:
+  - { at: soon, device: btn-001, event: sos }
+  - { at: 1s, powerCut: { building: B1 }, dyingBattery: { device: btn-001 } }
+  - { at: 2s }
+  - { at: 3s, reply: { from: worker w-01, body: "1", extra: x } }
+expect:
+  - { within: 2s, sms: { contains: "回1" } }
+  - { smss: { to: any } }
+  - { within: -1s, healthy: true }
+`);
+    expect(problems).toEqual([
+      'bad.yaml:2: steps[0] (at soon, device btn-001): at: expected a duration such as "500ms", "10s", "2m" or "1h", got "soon"',
+      'bad.yaml:3: steps[1] (at 1s, powerCut): expected one action (device + event, powerCut, dyingBattery, storm, bad, reply), found "powerCut", "dyingBattery"',
+      'bad.yaml:4: steps[2] (at 2s): expected one action (device + event, powerCut, dyingBattery, storm, bad, reply), found none',
+      'bad.yaml:5: steps[3] (at 3s, reply): reply: unknown key "extra"',
+      'bad.yaml:7: expect[0] (sms): sms.to: required',
+      'bad.yaml:8: expect[1]: expected exactly one of sms, noSms, incident, incidents, device, devices, healthy (with optional after/within), found "smss"',
+      'bad.yaml:9: expect[2] (healthy): within: expected a duration such as "500ms", "10s", "2m" or "1h", got "-1s"',
+    ]);
+  });
+
+  it('names unknown top-level keys, missing steps and YAML syntax errors with their line', () => {
+    expect(problemsOf('stpes: []\nexpect: [{ healthy: true }]\n')).toEqual(['bad.yaml: steps: required', 'bad.yaml: unknown key "stpes"']);
+    expect(problemsOf('steps: []\nexpect: [{ healthy: true }]\n')).toEqual(['bad.yaml: steps: must have at least 1 item(s)']);
+    const syntax = problemsOf('steps:\n  - { at: 0s, device: btn-001\nexpect: []\n');
+    expect(syntax).toHaveLength(1);
+    expect(syntax[0]).toMatch(/^bad\.yaml:3: YAML syntax error: Flow map/);
+  });
+
+  it('a scenario that does not fit its registry names the step: unknown device, a kind that cannot send the event, an unknown person', async () => {
+    const registry = await SimRegistry.load(FIXTURE_REGISTRY);
+    const scenario = parseScenario(
+      `steps:
+  - { at: 0s, device: btn-009, event: sos }
+  - { at: 1s, device: btn-001, event: fall }
+  - { at: 2s, powerCut: { building: 安达里9号楼 } }
+  - { at: 3s, reply: { from: family r-001, body: "1" } }
+expect:
+  - { sms: { to: worker w-09 } }
+  - { incident: { resident: r-404 } }
+`,
+      'fit.yaml',
+    );
+    expect(checkAgainstRegistry(scenario, registry)).toEqual([
+      'steps[0] (at 0s, device btn-009): no device "btn-009" in the registry',
+      'steps[1] (at 1s, device btn-001): btn-001 is a sos_button, which cannot send "fall"',
+      'steps[2] (at 2s, powerCut): no building "安达里9号楼" in the registry (known: 安达里3号楼, 安达里5号楼)',
+      'steps[3] (at 3s, reply): "family r-001" names 2 phones; name one',
+      'expect[0] (sms to worker w-09): "worker w-09": the registry has no worker phone for "w-09"',
+      'expect[1] (incident of r-404): no resident "r-404" in the registry',
+    ]);
+  });
+
+  it('a file that cannot be read is a ScenarioError naming it', async () => {
+    await expect(loadScenarioFile('/nonexistent/scenario.yaml')).rejects.toThrow(/scenario \/nonexistent\/scenario\.yaml:\n {2}cannot read: ENOENT/);
+  });
+});
