@@ -1,5 +1,6 @@
 // Summarises a V8 .cpuprofile (from `npx tsx --cpu-prof bench/run.ts --only alarm`): the functions with the most self time.
-// Usage: npx tsx bench/profile-top.ts <file.cpuprofile> [count]
+// Usage: npx tsx bench/profile-top.ts <file.cpuprofile> [count] [--total <path-substring>]
+// --total also lists total (self + callees) time of the functions whose file path contains the substring, e.g. `gateway/`.
 import { readFileSync } from 'node:fs';
 
 interface ProfileNode {
@@ -49,6 +50,39 @@ export function topSelfTime(profile: CpuProfile, count: number): SelfTime[] {
     .slice(0, count);
 }
 
+/** Total time per function (self + callees, each function counted once per sample), for functions whose location contains `filter`. */
+export function topTotalTime(profile: CpuProfile, count: number, filter: string): SelfTime[] {
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const keyOf = (n: ProfileNode): { key: string; name: string; where: string } => {
+    const f = n.callFrame;
+    const where = f.url ? `${shortUrl(f.url)}:${f.lineNumber + 1}` : '';
+    return { key: `${f.functionName}@${where}`, name: f.functionName || '(anonymous)', where };
+  };
+  const totals = new Map<string, SelfTime>();
+  let all = 0;
+  profile.samples.forEach((id, i) => {
+    const us = profile.timeDeltas[i] ?? 0;
+    all += us;
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const node = nodes.get(at);
+      if (!node) break;
+      const k = keyOf(node);
+      if (seen.has(k.key) || !k.where.includes(filter)) continue;
+      seen.add(k.key);
+      const entry = totals.get(k.key) ?? { name: k.name, where: k.where, ms: 0, share: 0 };
+      entry.ms += us / 1000;
+      totals.set(k.key, entry);
+    }
+  });
+  return [...totals.values()]
+    .map((e) => ({ ...e, share: all > 0 ? (e.ms * 1000) / all : 0 }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, count);
+}
+
 function shortUrl(url: string): string {
   const nm = url.lastIndexOf('/node_modules/');
   if (nm >= 0) return url.slice(nm + '/node_modules/'.length);
@@ -57,9 +91,12 @@ function shortUrl(url: string): string {
 }
 
 function main(): void {
-  const [file, countArg] = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const totalAt = args.indexOf('--total');
+  const filter = totalAt >= 0 ? args.splice(totalAt, 2)[1] : undefined;
+  const [file, countArg] = args;
   if (!file) {
-    console.error('usage: npx tsx bench/profile-top.ts <file.cpuprofile> [count]');
+    console.error('usage: npx tsx bench/profile-top.ts <file.cpuprofile> [count] [--total <path-substring>]');
     process.exitCode = 2;
     return;
   }
@@ -67,8 +104,12 @@ function main(): void {
   if (!isCpuProfile(parsed)) throw new Error(`${file} is not a V8 CPU profile`);
   const seconds = (parsed.endTime - parsed.startTime) / 1e6;
   console.log(`${file}: ${seconds.toFixed(1)} s profiled`);
-  for (const e of topSelfTime(parsed, Number(countArg ?? 30))) {
-    console.log(`${e.ms.toFixed(0).padStart(8)} ms ${(e.share * 100).toFixed(1).padStart(5)} %  ${e.name}  ${e.where}`);
+  const line = (e: SelfTime): string => `${e.ms.toFixed(0).padStart(8)} ms ${(e.share * 100).toFixed(1).padStart(5)} %  ${e.name}  ${e.where}`;
+  console.log('self time:');
+  for (const e of topSelfTime(parsed, Number(countArg ?? 30))) console.log(line(e));
+  if (filter !== undefined) {
+    console.log(`total time (self + callees), functions in "${filter}":`);
+    for (const e of topTotalTime(parsed, Number(countArg ?? 30), filter)) console.log(line(e));
   }
 }
 

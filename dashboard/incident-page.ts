@@ -35,6 +35,7 @@ const STATE_LABEL: Record<IncidentState, string> = {
 const TYPE_LABEL: Record<IncidentType, string> = {
   sos: '紧急求助',
   fall: '疑似跌倒',
+  door_unanswered: '敲门无人应',
 };
 
 const ROLE_LABEL: Record<string, string> = {

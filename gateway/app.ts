@@ -28,6 +28,7 @@ import type { OutboundSms } from './core/types.js';
 import { openSqliteStore, databaseFile, type SqliteStore } from './storage/sqlite/store.js';
 import { loadRegistry, type RegistryLoadResult } from './registry/startup.js';
 import { TelemetryWriter } from './telemetry/writer.js';
+import { VisitService } from './visits/service.js';
 
 export type GatewayEvents = IngestEvents & NotifierEvents & IncidentEvents;
 
@@ -57,6 +58,7 @@ export class Gateway {
   readonly views: IncidentViews;
   readonly provider: SmsProvider;
   readonly telemetry: TelemetryWriter;
+  readonly visits: VisitService;
   /** Signs the incident-page links in pages and checks them on the page (secret in DATA_DIR/link-secret). */
   readonly links: LinkSigner;
   private http: FastifyInstance | null = null;
@@ -116,6 +118,25 @@ export class Gateway {
     this.processor = new SignalProcessor({ store: this.store, service: this.incidents, clock, log: log.child({ part: 'signals' }) });
     this.replies = new ReplyRouter({ store: this.store, incidents: this.incidents, pager, log: log.child({ part: 'replies' }) });
     this.views = new IncidentViews({ store: this.store, service: this.incidents });
+    this.visits = new VisitService({
+      store: this.store,
+      clock,
+      log: log.child({ part: 'visits' }),
+      timeZone: config.timeZone,
+      sms: this.dispatcher,
+      replies: this.replies,
+      onDoorUnanswered: async (residentId, volunteerId) => {
+        const volunteer = (await this.store.registry.listVolunteers()).find((v) => v.id === volunteerId);
+        await this.incidents.raiseForResident(
+          residentId,
+          'door_unanswered',
+          { role: 'staff', id: volunteerId, name: volunteer?.name ?? volunteerId, phone: volunteer?.phone ?? null },
+          'sms',
+          { volunteer: volunteerId },
+        );
+      },
+    });
+    this.replies.setFallback('visit', async (phone) => (await this.store.registry.listVolunteers()).some((v) => v.phone === phone));
     this.telemetry = new TelemetryWriter({
       config: config.influx,
       store: this.store,
@@ -139,6 +160,7 @@ export class Gateway {
     await this.dispatcher.start();
     await this.timers.start();
     await this.processor.start();
+    await this.visits.start();
     // Never waits for InfluxDB: an unreachable server is reported as down and retried in the background.
     await this.telemetry.start();
     const { port: mqttPort } = await this.broker.start({ port: this.config.mqtt.port, host: this.config.mqtt.host });
@@ -159,6 +181,7 @@ export class Gateway {
       health: () => this.health(),
       metrics: this.metrics.registry,
       smsLog: (limit) => this.store.sms.list(limit),
+      visits: this.visits,
       incidentPage: { links: this.links, clock: this.clock, timeZone: this.config.timeZone },
     });
     const httpPort = await listen(this.http, { port: this.config.http.port, host: this.config.http.host });
@@ -170,6 +193,7 @@ export class Gateway {
     await this.broker.stop();
     await this.ingest.stop();
     await this.processor.stop();
+    await this.visits.stop();
     await this.timers.stop();
     await this.dispatcher.stop();
     await this.telemetry.stop();

@@ -153,7 +153,8 @@ export const INCIDENT_STATES = ['pending', 'open', 'acknowledged', 'resolved', '
 export type IncidentState = (typeof INCIDENT_STATES)[number];
 export const ACTIVE_STATES: readonly IncidentState[] = ['pending', 'open', 'acknowledged'];
 
-export type IncidentType = 'sos' | 'fall';
+/** `door_unanswered`: a volunteer found nobody answering the resident's door. */
+export type IncidentType = 'sos' | 'fall' | 'door_unanswered';
 
 export type ResponderRole = 'worker' | 'duty_contact' | 'family';
 

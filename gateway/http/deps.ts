@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import type { AuditChannel, AuditEntry, DeviceHealth, Incident, InboundSms, OutboundSms, Resident, Responder, Device } from '../core/types.js';
 import type { IncidentFilter } from '../storage/ports.js';
 import type { Logger } from '../core/logger.js';
+import type { VisitApi } from './routes/visits.js';
 import type { Clock } from '../core/clock.js';
 import type { LinkCheck, LinkQuery } from './links.js';
 
@@ -94,6 +95,8 @@ export interface HttpDeps {
   devices: DeviceDirectory;
   health(): Promise<HealthReport>;
   metrics: Registry;
+  /** Volunteer visits and the hours ledger (/api/visits, /api/volunteers). */
+  visits?: VisitApi;
   /** Recent SMS for the log view. */
   smsLog(limit: number): Promise<OutboundSms[]>;
   /** Further ways to authenticate /api callers (e.g. dashboard sessions), tried after the API token. */

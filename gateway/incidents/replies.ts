@@ -9,7 +9,10 @@ import type { Store } from '../storage/ports.js';
 import type { IncidentService } from './service.js';
 
 /** Handles replies to messages of one context kind; returns how the reply was handled, for the SMS log. */
-export type ReplyHandler = (sms: InboundSms, command: string, latest: OutboundSms) => Promise<string>;
+export type ReplyHandler = (sms: InboundSms, command: string, latest: OutboundSms | null) => Promise<string>;
+
+/** Says whether a reply with no context from this phone belongs to a kind (e.g. a volunteer's 到 with no reminder sent). */
+export type PhoneClaim = (phone: string) => Promise<boolean>;
 
 export interface ReplyRouterDeps {
   store: Store;
@@ -29,9 +32,10 @@ export function normaliseReply(body: string): string {
 
 export class ReplyRouter implements InboundSmsHandler {
   private readonly handlers = new Map<SmsContext['kind'], ReplyHandler>();
+  private readonly fallbacks = new Map<SmsContext['kind'], PhoneClaim>();
 
   constructor(private readonly deps: ReplyRouterDeps) {
-    this.handlers.set('incident', (sms, command, latest) => this.incidentReply(sms, command, latest));
+    this.handlers.set('incident', (sms, command, latest) => (latest ? this.incidentReply(sms, command, latest) : Promise.resolve('no_incident')));
   }
 
   /** Other features (e.g. visits) route their own replies by registering their context kind. */
@@ -39,12 +43,17 @@ export class ReplyRouter implements InboundSmsHandler {
     this.handlers.set(kind, handler);
   }
 
+  /** Routes replies with no context from phones that `claim` accepts to the handler of `kind`. */
+  setFallback(kind: SmsContext['kind'], claim: PhoneClaim): void {
+    this.fallbacks.set(kind, claim);
+  }
+
   async handle(sms: InboundSms): Promise<{ handledAs: string }> {
     const command = normaliseReply(sms.body);
     const latest = await this.deps.store.sms.latestWithContextTo(sms.from);
-    const handler = latest?.context ? this.handlers.get(latest.context.kind) : undefined;
+    const handler = latest?.context ? this.handlers.get(latest.context.kind) : await this.fallbackFor(sms.from);
     let handledAs: string;
-    if (!latest || !handler) {
+    if (!handler) {
       handledAs = (await this.isKnownPhone(sms.from)) ? 'no_context' : 'unknown_phone';
       await this.deps.pager.reply(sms.from, handledAs === 'unknown_phone' ? REPLY_UNKNOWN_PHONE : REPLY_NOTHING_PENDING);
     } else {
@@ -52,6 +61,13 @@ export class ReplyRouter implements InboundSmsHandler {
     }
     await this.deps.store.sms.recordInbound(sms, handledAs, latest?.incidentId ?? null);
     return { handledAs };
+  }
+
+  private async fallbackFor(phone: string): Promise<ReplyHandler | undefined> {
+    for (const [kind, claim] of this.fallbacks) {
+      if (await claim(phone)) return this.handlers.get(kind);
+    }
+    return undefined;
   }
 
   private async incidentReply(sms: InboundSms, command: string, latest: OutboundSms): Promise<string> {

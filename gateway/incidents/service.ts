@@ -4,7 +4,7 @@ import { GatewayError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { newCode, newId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
-import type { AuditChannel, AuditEntry, Incident, IncidentState, OutboundSms, Responder, Signal } from '../core/types.js';
+import type { AuditChannel, AuditEntry, Incident, IncidentState, IncidentType, OutboundSms, Resident, Responder, Signal } from '../core/types.js';
 import type { EscalationEngine } from '../escalation/engine.js';
 import { stepKey } from '../escalation/engine.js';
 import type { DurableTimers } from '../escalation/timers.js';
@@ -53,6 +53,30 @@ export class IncidentService {
       }
     });
     for (const fn of after) fn();
+  }
+
+  /**
+   * An alarm raised by a person rather than a device (a volunteer at an unanswered door): opens an
+   * incident and pages at once, or joins the resident's active one.
+   */
+  async raiseForResident(residentId: string, type: 'door_unanswered', by: Responder, channel: AuditChannel, detail: Record<string, unknown>): Promise<Incident> {
+    const after: AfterCommit = [];
+    const incident = await this.deps.store.transaction(async () => {
+      const active = await this.deps.store.incidents.findActiveForResident(residentId);
+      if (active) {
+        await this.audit(active, 'alarm_joined', by, channel, { alarm: type, ...detail }, after);
+        return active;
+      }
+      const resident = await this.deps.store.registry.getResident(residentId);
+      if (!resident) throw new GatewayError('GW_ERR_UNKNOWN_RESIDENT', `resident ${residentId} is not in the registry`);
+      const now = this.deps.clock.now();
+      const created = await this.createIncident(resident, type, now, now);
+      await this.audit(created, 'created', by, channel, { alarm: type, ...detail }, after);
+      await this.openAndPage(created, by.name, channel, type, after);
+      return (await this.deps.store.incidents.get(created.id)) ?? created;
+    });
+    for (const fn of after) fn();
+    return incident;
   }
 
   /** Handles a due durable timer inside the claiming transaction; returns the effects to run after commit. */
@@ -164,35 +188,8 @@ export class IncidentService {
         const resident = await store.registry.getResident(signal.residentId);
         if (!resident) throw new Error(`resident ${signal.residentId} of device ${signal.deviceId} is not in the registry`);
         const now = clock.now();
-        const plan = buildEscalationPlan({
-          resident,
-          community: await store.registry.getCommunity(resident.community),
-          workers: await store.registry.listWorkers(),
-          settings,
-          now,
-          timeZone: this.deps.timeZone,
-        });
-        const incident: Incident = {
-          id: newId('inc', now),
-          code: newCode(),
-          residentId: resident.id,
-          communityId: resident.community,
-          type: decision.type,
-          state: 'pending',
-          step: 0,
-          unassigned: false,
-          plan,
-          openedAt: signal.receivedAt,
-          firstPagedAt: null,
-          acknowledgedAt: null,
-          acknowledgedBy: null,
-          resolvedAt: null,
-          cancelledAt: null,
-          signalCount: 1,
-          lastSignalAt: signal.receivedAt,
-          nextStepAt: null,
-        };
-        await store.incidents.create(incident);
+        const incident = await this.createIncident(resident, decision.type, now, signal.receivedAt);
+        const plan = incident.plan;
         await store.incidents.linkSignal(incident.id, signal.eventId);
         await this.audit(incident, 'created', deviceResponder(signal.deviceId), 'device', { signal: signal.type, eventId: signal.eventId, deviceId: signal.deviceId }, after);
         if (decision.state === 'open') {
@@ -236,6 +233,41 @@ export class IncidentService {
       case 'ignore':
         return;
     }
+  }
+
+  /** Stores a new pending incident with its escalation plan frozen now. */
+  private async createIncident(resident: Resident, type: IncidentType, now: number, openedAt: number): Promise<Incident> {
+    const { store } = this.deps;
+    const plan = buildEscalationPlan({
+      resident,
+      community: await store.registry.getCommunity(resident.community),
+      workers: await store.registry.listWorkers(),
+      settings: await store.registry.escalationSettings(),
+      now,
+      timeZone: this.deps.timeZone,
+    });
+    const incident: Incident = {
+      id: newId('inc', now),
+      code: newCode(),
+      residentId: resident.id,
+      communityId: resident.community,
+      type,
+      state: 'pending',
+      step: 0,
+      unassigned: false,
+      plan,
+      openedAt,
+      firstPagedAt: null,
+      acknowledgedAt: null,
+      acknowledgedBy: null,
+      resolvedAt: null,
+      cancelledAt: null,
+      signalCount: type === 'door_unanswered' ? 0 : 1,
+      lastSignalAt: openedAt,
+      nextStepAt: null,
+    };
+    await store.incidents.create(incident);
+    return incident;
   }
 
   private async openAndPage(incident: Incident, actor: string, channel: AuditChannel, reason: string, after: AfterCommit): Promise<void> {

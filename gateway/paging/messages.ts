@@ -7,6 +7,7 @@ export const UCS2_SEGMENT = 70;
 const WHAT: Record<IncidentType, string> = {
   sos: '按了求助',
   fall: '疑似跌倒',
+  door_unanswered: '敲门无人应',
 };
 
 export interface PageText {

@@ -1,6 +1,6 @@
 // Zod schema of the registry document (contract §3 plus the project's extensions); fields beyond these are kept.
 import { z } from 'zod';
-import { validateDetailed as validateCron } from 'node-cron';
+import { parseVisitCron } from '../visits/cron.js';
 import { DEFAULT_ESCALATION, DEVICE_KINDS } from '../core/types.js';
 
 /** Ids are also used in MQTT client ids and topics, so no '/', '+', '#' and at most 64 characters. */
@@ -98,12 +98,10 @@ const volunteer = z.looseObject({
   leader: z.boolean().optional(),
 });
 
+// The same parser the visit scheduler expands with, so the registry and the API accept the same schedules.
 const cron = z.string().superRefine((expr, ctx) => {
-  const result = validateCron(expr);
-  if (!result.valid) {
-    const why = result.errors.map((e) => e.message).join(', ') || 'not a cron expression';
-    ctx.addIssue({ code: 'custom', message: `invalid cron expression "${expr}": ${why}` });
-  }
+  const result = parseVisitCron(expr);
+  if (!result.ok) ctx.addIssue({ code: 'custom', message: result.error });
 });
 
 const visit = z.looseObject({

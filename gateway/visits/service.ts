@@ -13,7 +13,7 @@ import { VisitSchedule, type NewVisitInput, type OccurrenceQuery, type VisitPatc
 import { DEFAULT_VISIT_SETTINGS, type OccurrenceView, type VisitSettings } from './types.js';
 
 /** Same shape as the ReplyRouter's handler (gateway/incidents/replies.ts). */
-export type VisitReplyHandler = (sms: InboundSms, command: string, latest: OutboundSms) => Promise<string>;
+export type VisitReplyHandler = (sms: InboundSms, command: string, latest: OutboundSms | null) => Promise<string>;
 
 export interface VisitServiceDeps {
   store: Store;

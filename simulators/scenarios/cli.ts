@@ -25,7 +25,7 @@ with API_TOKEN), and a report is printed. Exit code: 0 all passed, 1 any failed,
   --check                  only parse the files (and report problems); run nothing
   -h, --help               this text
 
-Scenario files: see simulators/scenarios/README.md.`;
+Scenario files are described in simulators/README.md.`;
 
 function builtInScenarios(): string[] {
   return readdirSync(HERE)

@@ -198,10 +198,15 @@ class ScenarioRun {
   /** Runs the steps on time, watches the expectations, and evaluates them once every window has closed. */
   private async timeline(fleet: Fleet, responders: Responders, registry: SimRegistry, api: GatewayApi): Promise<ExpectationResult[]> {
     const scenario = this.scenario;
-    const health = setInterval(() => {
+    const sampling = new Set<Promise<void>>();
+    const sample = (): void => {
       const atMs = this.elapsed;
-      void api.health().then((status) => this.healthSamples.push({ atMs, status }));
-    }, HEALTH_EVERY_MS);
+      const p = api.health().then((status) => void this.healthSamples.push({ atMs, status }));
+      sampling.add(p);
+      void p.finally(() => sampling.delete(p));
+    };
+    sample();
+    const health = setInterval(sample, HEALTH_EVERY_MS);
     try {
       const steps = scenario.steps.map((s) => this.runStep(s, fleet, responders, registry));
       // Watched while the run goes on, so the settle phase ends as soon as they all hold. Exact SMS counts, noSms
@@ -215,6 +220,10 @@ class ScenarioRun {
       this.finalDeadline = this.gateway?.exit ? Date.now() : Date.now() + scenario.settleMs;
       this.log(`last window closed at ${formatDuration(this.elapsed)}; settling (up to ${formatDuration(scenario.settleMs)})`);
       const watched = new Map((await Promise.all(watches)).map((r) => [r.index, r]));
+      clearInterval(health);
+      // One last look, so even a short run has its health judged at its end.
+      if (!this.gateway?.exit) sample();
+      await Promise.all([...sampling]);
       const runMs = this.elapsed;
       return scenario.expect.map((e) =>
         isSmsExpectation(e) ? checkSms(e, this.smsLog, registry, runMs) : e.kind === 'healthy' ? this.healthResult(e) : (watched.get(e.index) ?? this.missing(e)),

@@ -11,6 +11,7 @@ const W3 = '+8613900000003';
 const STATION = '+8618200000001';
 const SON = '+8613800000001';
 const DAUGHTER = '+8613800000002';
+const VOLUNTEER = '+8613700000001';
 
 describe('core alarm path', () => {
   let t: TestGateway;
@@ -165,7 +166,8 @@ describe('core alarm path', () => {
       await until(async () => (await onlyIncident()).state === 'cancelled', 5000, 'cancelled');
       clock.advance(60_000);
       await new Promise((r) => setTimeout(r, 200));
-      expect(t.sms.messages()).toHaveLength(0);
+      // Nobody was paged (the volunteer's visit reminder, caught up at start, is the only SMS).
+      expect(t.sms.messages().filter((m) => m.to !== VOLUNTEER)).toHaveLength(0);
 
       await press(fall, 'fall-001', 'fall');
       await until(async () => (await incidents()).some((i) => i.state === 'pending'), 5000, 'second fall');

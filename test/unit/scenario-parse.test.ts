@@ -1,13 +1,15 @@
 // The scenario YAML parser: the shipped scenarios read as meant, and a bad file gives one clear line per problem, naming the line and the step or expectation.
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SimRegistry } from '../../simulators/common/registry.js';
 import { checkAgainstRegistry } from '../../simulators/scenarios/expectations.js';
 import { ScenarioError, loadScenarioFile, parseScenario } from '../../simulators/scenarios/parse.js';
+import { parseResponderYaml } from '../../simulators/sms/responders.js';
 
 const SCENARIO_DIR = fileURLToPath(new URL('../../simulators/scenarios/', import.meta.url));
 const FIXTURE_REGISTRY = fileURLToPath(new URL('../fixtures/registry.yaml', import.meta.url));
+const SIM_README = fileURLToPath(new URL('../../simulators/README.md', import.meta.url));
 
 /** The problems a text gives, or a failure when it parses. */
 function problemsOf(text: string, source = 'bad.yaml'): string[] {
@@ -77,6 +79,20 @@ settle: 3s
       ['incident', 0, null, 'incident of r-001 acknowledged'],
     ]);
     expect(scenario.settleMs).toBe(3000);
+  });
+});
+
+describe('simulators/README.md', () => {
+  it('its scenario example and responder file example parse', () => {
+    const readme = readFileSync(SIM_README, 'utf8');
+    const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => (m[1] ?? '').replace(/^ {2}/gm, ''));
+    const scenario = blocks.find((b) => b.includes('steps:'));
+    const responders = blocks.find((b) => b.startsWith('default:'));
+    expect(scenario && responders).toBeTruthy();
+    const parsed = parseScenario(scenario ?? '', 'README.md');
+    expect(new Set(parsed.steps.map((s) => s.kind))).toEqual(new Set(['event', 'powerCut', 'dyingBattery', 'storm', 'bad', 'reply']));
+    expect(new Set(parsed.expect.map((e) => e.kind))).toEqual(new Set(['sms', 'noSms', 'incident', 'incidents', 'device', 'devices', 'healthy']));
+    expect(parseResponderYaml(responders ?? '', 'README.md').phones).toHaveLength(3);
   });
 });
 

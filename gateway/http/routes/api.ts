@@ -6,6 +6,7 @@ import { notFoundHandler } from '../errors.js';
 import { deviceRoutes } from './devices.js';
 import { incidentRoutes } from './incidents.js';
 import { smsRoutes } from './sms.js';
+import { visitRoutes } from './visits.js';
 
 export const apiRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (api, { deps }) => {
   api.addHook('onRequest', requireCaller(createAuthenticate(deps)));
@@ -14,4 +15,5 @@ export const apiRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (api, { d
   await api.register(incidentRoutes, { deps });
   await api.register(deviceRoutes, { deps });
   await api.register(smsRoutes, { deps });
+  if (deps.visits) await api.register(visitRoutes, { visits: deps.visits });
 };
