@@ -44,7 +44,7 @@ export class EscalationEngine {
     const pages: OutboundSms[] = [];
     if (responder) pages.push(...(await pager.pageResponder(incident, resident, responder, step)));
     // The family hears at once; with no worker or station to page, they are paged again every round.
-    if (step === 1 || !responder) pages.push(...(await pager.pageFamily(incident, resident, responder?.name ?? null, step)));
+    if (step === 1 || !responder) pages.push(...(await pager.pageFamily(incident, resident, responder, step)));
 
     const nextStepAt = now + plan.ackTimeoutSeconds * 1000;
     const updated: Incident = {

@@ -46,8 +46,8 @@ export function pageLink(publicUrl: string, code: string, signedQuery?: string):
   return `详情及导航 ${publicUrl}/i/${code}${signedQuery ? `?${signedQuery}` : ''}`;
 }
 
-export function familyPage(p: PageText & { responderName: string | null }): string {
-  const who = p.responderName ? `已通知网格员${p.responderName}` : '正在联系社区网格员';
+export function familyPage(p: PageText & { responderName: string | null; responderRole?: 'worker' | 'duty_contact' }): string {
+  const who = !p.responderName ? '正在联系社区网格员' : p.responderRole === 'duty_contact' ? `已通知${p.responderName}` : `已通知网格员${p.responderName}`;
   return `【紧急】您的家人${p.resident.name}${localTime(p.at, p.timeZone).hhmm}${WHAT[p.type]}（${p.resident.address}），${who}。您能去请回1。`;
 }
 

@@ -55,10 +55,10 @@ export class Pager {
     return pageLink(publicUrl, incident.code, links.sign(incident.code, responder.id, responder.role, expiresAt));
   }
 
-  async pageFamily(incident: Incident, resident: Resident, responderName: string | null, step: number): Promise<OutboundSms[]> {
+  async pageFamily(incident: Incident, resident: Resident, responder: Pick<PlanResponder, 'name' | 'role'> | null, step: number): Promise<OutboundSms[]> {
     const out: OutboundSms[] = [];
     for (const [i, member] of resident.family.entries()) {
-      const body = familyPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step, responderName });
+      const body = familyPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step, responderName: responder?.name ?? null, responderRole: responder?.role });
       out.push(await this.send(incident, member.phone, body, 'page', step, 'family', `family:${resident.id}:${i}`));
     }
     return out;

@@ -73,17 +73,27 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  // Ctrl-C ends the running scenarios cleanly (their gateways run in process groups of their own and would
+  // not see the signal); a second Ctrl-C leaves at once.
+  const interrupt = new AbortController();
+  process.on('SIGINT', () => {
+    if (interrupt.signal.aborted) process.exit(130);
+    process.stderr.write('\ninterrupted: stopping the running scenarios (Ctrl-C again to leave at once)\n');
+    interrupt.abort();
+  });
+
   const reports: ScenarioReport[] = [];
   let broken = false;
   const queue = scenarios[Symbol.iterator]();
   const lane = async (): Promise<void> => {
-    for (let next = queue.next(); !next.done; next = queue.next()) {
+    for (let next = queue.next(); !next.done && !interrupt.signal.aborted; next = queue.next()) {
       const scenario = next.value;
       const prefix = parallel > 1 ? `[${scenario.name}] ` : '  ';
       if (!values.quiet) process.stdout.write(`${parallel > 1 ? prefix : ''}running ${scenario.name} (${scenario.source})\n`);
       try {
         const report = await runScenario(scenario, {
           keepData: values.keep === true,
+          signal: interrupt.signal,
           ...(values.quiet ? {} : { log: (line: string) => process.stdout.write(`${prefix}${line}\n`) }),
         });
         reports.push(report);
@@ -97,6 +107,7 @@ async function main(argv: string[]): Promise<number> {
   };
   await Promise.all(Array.from({ length: Math.min(parallel, scenarios.length) }, lane));
   process.stdout.write(`${formatSummary(reports)}\n`);
+  if (interrupt.signal.aborted) return 130;
   if (broken) return 2;
   return reports.every((r) => r.passed) ? 0 : 1;
 }

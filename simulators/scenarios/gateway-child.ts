@@ -72,6 +72,11 @@ export class GatewayChild {
     }
   }
 
+  /** Resolves when the process has ended (never, if it was never spawned). */
+  whenExited(): Promise<ChildExit> {
+    return this.exited ?? new Promise<ChildExit>(() => undefined);
+  }
+
   /** The exit, once the process has ended on its own or been stopped. */
   get exit(): ChildExit | null {
     return this.exitInfo;

@@ -88,11 +88,21 @@ function show(v: unknown): string {
   return typeof v === 'string' ? `"${v}"` : JSON.stringify(v) ?? String(v);
 }
 
+const TYPE_NOUNS: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'a mapping',
+  record: 'a mapping',
+};
+
 // Plain sentences instead of zod's defaults, with what was found.
 function describeIssue(iss: z.core.$ZodRawIssue): string | undefined {
   switch (iss.code) {
     case 'invalid_type':
-      return iss.input === undefined ? 'required' : `expected ${iss.expected === 'int' ? 'a whole number' : `a ${iss.expected}`}, got ${show(iss.input)}`;
+      return iss.input === undefined ? 'required' : `expected ${TYPE_NOUNS[iss.expected] ?? iss.expected}, got ${show(iss.input)}`;
     case 'invalid_value':
       return `expected ${iss.values.length === 1 ? show(iss.values[0]) : `one of ${iss.values.map(String).join(', ')}`}, got ${show(iss.input)}`;
     case 'unrecognized_keys':

@@ -5,6 +5,7 @@ import type { ScenarioReport } from './runner.js';
 export function formatReport(r: ScenarioReport): string {
   const lines = [`${r.passed ? 'PASS' : 'FAIL'}  ${r.name}  (${r.source}, ${formatDuration(r.durationMs)}; ${r.devices} devices, ${r.smsCount} SMS)`];
   if (r.description) lines.push(`      ${r.description.trim().split('\n')[0] ?? ''}`);
+  if (r.interrupted) lines.push('  ✗ interrupted before the end: the results below are incomplete');
   if (r.setupError) lines.push(`  ✗ set-up failed: ${r.setupError.split('\n').join('\n    ')}`);
   for (const res of r.results) lines.push(`  ${res.passed ? '✓' : '✗'} ${res.label}${res.detail ? ` — ${res.detail}` : ''}`);
   for (const e of r.stepErrors) lines.push(`  ✗ step failed: ${e}`);

@@ -29,6 +29,8 @@ export interface RunOptions {
   /** Keep the temporary DATA_DIR and registry copy, for a look afterwards. */
   keepData?: boolean;
   startTimeoutMs?: number;
+  /** Aborting it ends the run early (its report fails with "interrupted") and stops the gateway. */
+  signal?: AbortSignal;
 }
 
 export interface ScenarioReport {
@@ -42,6 +44,8 @@ export interface ScenarioReport {
   runMs: number;
   /** The run could not happen (the gateway did not start, devices could not connect). */
   setupError: string | null;
+  /** Stopped from outside (RunOptions.signal) before it was over: its results are incomplete. */
+  interrupted: boolean;
   stepErrors: string[];
   results: ExpectationResult[];
   smsCount: number;
@@ -73,6 +77,8 @@ class ScenarioRun {
   /** When the waiting for expectations ends; Infinity until the last window has closed. */
   private finalDeadline = Infinity;
   private gateway: GatewayChild | null = null;
+  /** Aborted when the run must wind down at once: interrupted from outside, or the gateway died. */
+  private readonly halt = new AbortController();
 
   constructor(
     private readonly scenario: Scenario,
@@ -80,6 +86,10 @@ class ScenarioRun {
   ) {
     this.root = opts.root ?? PROJECT_ROOT;
     this.log = opts.log ?? (() => undefined);
+  }
+
+  private get halted(): boolean {
+    return this.halt.signal.aborted;
   }
 
   private get elapsed(): number {
@@ -99,6 +109,7 @@ class ScenarioRun {
       durationMs: 0,
       runMs: 0,
       setupError: null,
+      interrupted: false,
       stepErrors: this.stepErrors,
       results: [],
       smsCount: 0,
@@ -107,6 +118,7 @@ class ScenarioRun {
       gatewayStderr: '',
       dataDir: this.opts.keepData === true ? dir : null,
     };
+    this.opts.signal?.addEventListener('abort', () => this.halt.abort(), { once: true });
     try {
       const registryFile = await prepareRegistry(scenario, dir, this.root);
       const registry = await SimRegistry.load(registryFile);
@@ -146,6 +158,8 @@ class ScenarioRun {
       cleanups.unshift(() => gateway.stop());
       const bootAt = Date.now();
       await gateway.start(this.opts.startTimeoutMs ?? 60_000);
+      // A gateway that dies ends the run: nothing after that could pass.
+      void gateway.whenExited().then(() => this.halt.abort());
       this.log(`gateway ready in ${formatDuration(Date.now() - bootAt)} (mqtt :${mqttPort}, http :${httpPort})`);
 
       const responders = new Responders({ sim, set, webhookUrl: publicUrl + SMS_WEBHOOK });
@@ -172,6 +186,7 @@ class ScenarioRun {
       this.log(`${connected} devices connected`);
 
       const api = new GatewayApi({ baseUrl: publicUrl, token });
+      if (this.halted) throw new Error('interrupted before the first step');
       this.t0 = Date.now();
       report.results = await this.timeline(fleet, responders, registry, api);
       report.runMs = this.elapsed;
@@ -183,11 +198,12 @@ class ScenarioRun {
       }
       report.setupError = err instanceof Error ? err.message : String(err);
     } finally {
+      report.interrupted = this.opts.signal?.aborted === true;
       report.smsCount = this.smsLog.length;
       const exit = this.gateway?.exit;
       if (exit) report.gatewayExit = describeExit(exit);
     }
-    report.passed = report.setupError === null && report.stepErrors.length === 0 && report.gatewayExit === null && report.results.every((r) => r.passed);
+    report.passed = !report.interrupted && report.setupError === null && report.stepErrors.length === 0 && report.gatewayExit === null && report.results.every((r) => r.passed);
     if (!report.passed) report.gatewayStderr = this.gateway?.stderrTail(30) ?? '';
     await runAll(cleanups);
     if (!report.dataDir) await rm(dir, { recursive: true, force: true });
@@ -216,8 +232,8 @@ class ScenarioRun {
       // Watched expectations end on their own (they hold, or their window closes); the others need their whole window.
       const fullWindow = scenario.expect.filter((e) => isSmsExpectation(e) ? e.kind === 'noSms' || e.count !== null : e.kind === 'healthy');
       const windowsEnd = Math.max(0, ...scenario.expect.map((e) => e.afterMs), ...fullWindow.map((e) => e.afterMs + (e.withinMs ?? 0)));
-      while (this.elapsed < windowsEnd && !this.gateway?.exit) await sleep(Math.min(POLL_MS, windowsEnd - this.elapsed));
-      this.finalDeadline = this.gateway?.exit ? Date.now() : Date.now() + scenario.settleMs;
+      while (this.elapsed < windowsEnd && !this.halted) await sleep(Math.min(POLL_MS, windowsEnd - this.elapsed), this.halt.signal);
+      this.finalDeadline = this.halted ? Date.now() : Date.now() + scenario.settleMs;
       this.log(`last window closed at ${formatDuration(this.elapsed)}; settling (up to ${formatDuration(scenario.settleMs)})`);
       const watched = new Map((await Promise.all(watches)).map((r) => [r.index, r]));
       clearInterval(health);
@@ -239,8 +255,8 @@ class ScenarioRun {
 
   /** Waits for the window to open, then looks until the expectation holds or its window (or the run) is over. */
   private async watch(e: Expectation, api: GatewayApi, registry: SimRegistry): Promise<ExpectationResult> {
-    const deadline = (): number => (this.gateway?.exit ? 0 : e.withinMs === null ? this.finalDeadline : this.t0 + e.afterMs + e.withinMs);
-    while (this.elapsed < e.afterMs) await sleep(Math.min(POLL_MS, e.afterMs - this.elapsed));
+    const deadline = (): number => (this.halted ? 0 : e.withinMs === null ? this.finalDeadline : this.t0 + e.afterMs + e.withinMs);
+    while (this.elapsed < e.afterMs && !this.halted) await sleep(Math.min(POLL_MS, e.afterMs - this.elapsed), this.halt.signal);
     let seen = 'not looked at yet';
     for (;;) {
       if (isSmsExpectation(e)) {
@@ -256,7 +272,7 @@ class ScenarioRun {
         }
       }
       if (Date.now() >= deadline()) return { index: e.index, label: e.label, passed: false, detail: `saw ${seen} at ${formatDuration(this.elapsed)}` };
-      await sleep(POLL_MS);
+      await sleep(POLL_MS, this.halt.signal);
     }
   }
 
@@ -276,7 +292,11 @@ class ScenarioRun {
   }
 
   private async runStep(step: Step, fleet: Fleet, responders: Responders, registry: SimRegistry): Promise<void> {
-    await sleep(Math.max(0, step.atMs - this.elapsed));
+    await sleep(Math.max(0, step.atMs - this.elapsed), this.halt.signal);
+    if (this.halted) {
+      this.stepErrors.push(`${step.label}: not run, the run was stopped`);
+      return;
+    }
     const say = (what: string): void => this.log(`[${formatDuration(this.elapsed).padStart(6)}] ${step.label}: ${what}`);
     try {
       switch (step.kind) {
@@ -287,7 +307,7 @@ class ScenarioRun {
         case 'powerCut': {
           say(`${fleet.powerCut(step.building)} devices lost power`);
           if (step.restoreAfterMs !== null) {
-            await sleep(step.restoreAfterMs);
+            await sleep(step.restoreAfterMs, this.halt.signal);
             say(`power back: ${await fleet.powerRestore(step.building)} devices reconnecting`);
           }
           return;
@@ -330,7 +350,8 @@ class ScenarioRun {
     const failures: string[] = [];
     await Promise.all(
       chosen.map(async (d, i) => {
-        await sleep(Math.max(0, start + i * gap - this.elapsed));
+        await sleep(Math.max(0, start + i * gap - this.elapsed), this.halt.signal);
+        if (this.halted) return void failures.push('the run was stopped');
         await fleet.send(d.id, step.event).catch((err: unknown) => failures.push(err instanceof Error ? err.message : String(err)));
       }),
     );

@@ -58,6 +58,20 @@ describe('scenarios through the runner API, against npm start', () => {
     expect(cli.stdout).toContain('1 of 1 scenario(s) failed: false-expectation');
   });
 
+  it.concurrent('a run stopped through its signal ends at once, with an incomplete failed report', { timeout: 60_000 }, async ({ expect }) => {
+    const scenario = await loadScenarioFile(join(SCENARIO_DIR, 'fall-escalated-twice.yaml'));
+    const stop = new AbortController();
+    const log = (line: string): void => {
+      if (line.includes('fall acknowledged')) setTimeout(() => stop.abort(), 500);
+    };
+    const report = await runScenario(scenario, { signal: stop.signal, log });
+    expect(report.interrupted).toBe(true);
+    expect(report.passed).toBe(false);
+    // Stopped about half a second into a run that would take over 20 s.
+    expect(report.runMs).toBeLessThan(5000);
+    expect(formatReport(report)).toContain('✗ interrupted before the end');
+  });
+
   it.concurrent('the CLI refuses an invalid scenario with exit code 2 and the step named, before starting anything', async ({ expect }) => {
     const file = join(dir.path, 'invalid.yaml');
     writeFileSync(file, 'steps:\n  - { at: 0s, device: btn-001, event: sso }\nexpect:\n  - { healthy: true }\n');

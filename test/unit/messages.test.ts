@@ -111,6 +111,12 @@ describe('familyPage', () => {
     expect(text).toBe('【紧急】您的家人张桂兰14:05疑似跌倒（安达里3号楼2门401），已通知网格员李明。您能去请回1。');
   });
 
+  it('names the station, not a grid worker, when the station was paged first', () => {
+    const text = familyPage({ ...page({ type: 'sos' }), responderName: '安达里值班室', responderRole: 'duty_contact' });
+    expect(text).toContain('已通知安达里值班室');
+    expect(text).not.toContain('网格员安达里');
+  });
+
   it('says the community is being reached when no worker could be paged', () => {
     const text = familyPage({ ...page(), responderName: null });
     expect(text).toBe('【紧急】您的家人张桂兰14:05按了求助（安达里3号楼2门401），正在联系社区网格员。您能去请回1。');

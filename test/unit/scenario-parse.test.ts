@@ -85,7 +85,9 @@ settle: 3s
 describe('simulators/README.md', () => {
   it('its scenario example and responder file example parse', () => {
     const readme = readFileSync(SIM_README, 'utf8');
-    const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => (m[1] ?? '').replace(/^ {2}/gm, ''));
+    // A block inside a list item is indented as a whole; take that indentation off.
+    const dedent = (b: string): string => (b.split('\n').every((l) => l === '' || l.startsWith('  ')) ? b.replace(/^ {2}/gm, '') : b);
+    const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?) *```/g)].map((m) => dedent(m[1] ?? ''));
     const scenario = blocks.find((b) => b.includes('steps:'));
     const responders = blocks.find((b) => b.startsWith('default:'));
     expect(scenario && responders).toBeTruthy();
