@@ -3,11 +3,12 @@
 export interface GroupCommitOptions {
   /** Flush as soon as this many items wait. */
   maxBatch: number;
-  /** Flush at most this long after the first item of a group arrived. */
+  /** Flush at most this long after the first item of a group arrived; 0: at the end of the current event-loop turn. */
   maxDelayMs: number;
 }
 
-export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 256, maxDelayMs: 2 };
+// No fixed wait: an alarm on an idle gateway is committed at once; under load, commits batch while one runs.
+export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 256, maxDelayMs: 0 };
 
 interface Waiting<T, R> {
   item: T;
@@ -29,6 +30,7 @@ export interface GroupCommitDeps<T, R> {
 export class GroupCommitter<T, R> {
   private queue: Waiting<T, R>[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
   private inFlight: Promise<void> | null = null;
   private closed = false;
 
@@ -44,7 +46,7 @@ export class GroupCommitter<T, R> {
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
       if (this.queue.length >= this.deps.options.maxBatch) this.kick();
-      else if (!this.timer && !this.inFlight) this.timer = setTimeout(() => this.kick(), this.deps.options.maxDelayMs);
+      else if (!this.timer && !this.immediate && !this.inFlight) this.schedule();
     });
   }
 
@@ -57,10 +59,25 @@ export class GroupCommitter<T, R> {
     }
   }
 
+  /**
+   * An idle committer starts at the end of this turn of the event loop (everything that arrived in the
+   * same read joins the group), or after maxDelayMs when one is set. While a commit runs, arrivals wait
+   * for it and form the next group, so load batches by itself without adding latency when idle.
+   */
+  private schedule(): void {
+    const delay = this.deps.options.maxDelayMs;
+    if (delay > 0) this.timer = setTimeout(() => this.kick(), delay);
+    else this.immediate = setImmediate(() => this.kick());
+  }
+
   private kick(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
+    }
+    if (this.immediate) {
+      clearImmediate(this.immediate);
+      this.immediate = null;
     }
     // A running commit picks the queue up when it ends.
     if (this.inFlight || this.queue.length === 0) return;
