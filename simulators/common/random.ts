@@ -1,36 +1,14 @@
-// A small seedable random source, so a simulator run can be repeated exactly with --seed.
+// A seedable random source for the simulators (the demo generator's mulberry32), so a run repeats exactly with --seed.
+import { Rng } from '../../gateway/registry/demo.js';
 
-export class Random {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** mulberry32: uniform in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /** Whole number in [min, max]. */
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
-  }
-
+export class Random extends Rng {
   between(min: number, max: number): number {
     return min + this.next() * (max - min);
   }
 
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-
-  pick<T>(items: readonly T[]): T | undefined {
-    return items.length === 0 ? undefined : items[Math.floor(this.next() * items.length)];
+  /** Like pick(), but undefined for an empty list instead of an error: a fleet may have nobody online. */
+  pickOrNone<T>(items: readonly T[]): T | undefined {
+    return items.length === 0 ? undefined : this.pick(items);
   }
 
   /** How many events a Poisson process with `mean` expected events produces (Knuth; fine for the small means of one tick). */

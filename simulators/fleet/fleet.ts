@@ -181,9 +181,9 @@ export class Fleet {
   /** One bad input from `deviceId` (or a random connected device). */
   async badInput(kind: BadInput, deviceId?: string): Promise<void> {
     const online = [...this.devices.values()].filter((d) => d.online);
-    const device = deviceId ? this.need(deviceId) : this.deps.random.pick(online);
+    const device = deviceId ? this.need(deviceId) : this.deps.random.pickOrNone(online);
     if (!device) throw new Error('no connected device to send bad input from');
-    const other = this.deps.random.pick(this.deps.devices.filter((d) => d.id !== device.id)) ?? null;
+    const other = this.deps.random.pickOrNone(this.deps.devices.filter((d) => d.id !== device.id)) ?? null;
     await device.misbehave(kind, other);
   }
 
@@ -240,7 +240,7 @@ export class Fleet {
     this.alarms('sos', plan.sosPerSecond, dtMs, online);
     this.alarms('fall', plan.fallPerSecond, dtMs, online);
     for (let n = random.poisson((plan.badPerSecond * dtMs) / 1000); n > 0; n--) {
-      const kind = random.pick(plan.badKinds);
+      const kind = random.pickOrNone(plan.badKinds);
       if (kind) this.track(this.badInput(kind));
     }
   }
@@ -249,7 +249,7 @@ export class Fleet {
     const { random, plan } = this.deps;
     const able = online.filter((d) => supportsEvent(d.spec.kind, type));
     for (let n = random.poisson((perSecond * dtMs) / 1000); n > 0; n--) {
-      const device = random.pick(able);
+      const device = random.pickOrNone(able);
       if (!device) return;
       const cancelAfter = random.chance(plan.cancelRatio) ? random.between(500, Math.max(500, plan.cancelWithinMs)) : null;
       this.track(this.raise(device.id, type, cancelAfter));

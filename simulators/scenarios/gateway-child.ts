@@ -1,7 +1,7 @@
 // The gateway under test as a child process: `npm start` in its own process group, with the environment of contract §1, stopped cleanly or killed.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { sleep } from '../common/duration.js';
+import { freePort } from '../common/net.js';
 
 export const BANNER = 'care gateway is running';
 const KEEP_OUTPUT = 64 * 1024;
@@ -11,18 +11,7 @@ export interface ChildExit {
   signal: NodeJS.Signals | null;
 }
 
-/** A port free on 127.0.0.1 right now (the gateway must know its PUBLIC_URL before it listens). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface GatewayChildOptions {
   /** The project root, where `npm start` runs. */

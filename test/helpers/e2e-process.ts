@@ -1,11 +1,11 @@
 // End-to-end helpers: `npm start` as a child process in its own process group, its environment, and the Debian mosquitto clients.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import type { IncidentView } from '../../gateway/http/deps.js';
+import { freePort } from '../../simulators/common/net.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const FIXTURE_REGISTRY = fileURLToPath(new URL('../fixtures/registry.yaml', import.meta.url));
@@ -32,17 +32,7 @@ export interface GatewayAddresses {
   mqttUrl: string;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export async function gatewayAddresses(): Promise<GatewayAddresses> {
   const mqttPort = await freePort();

@@ -7,6 +7,7 @@ import { silentLogger } from '../../gateway/core/logger.js';
 import type { Clock } from '../../gateway/core/clock.js';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { tempDir } from './tmp.js';
+import { freePort } from '../../simulators/common/net.js';
 
 export const TEST_REGISTRY = fileURLToPath(new URL('../fixtures/registry.yaml', import.meta.url));
 export const API_TOKEN = 'test-api-token-0123456789';
@@ -71,18 +72,7 @@ export async function connectDevice(mqttUrl: string, id: string, secret: string)
   return mqtt.connectAsync(mqttUrl, { clientId: id, username: id, password: secret, reconnectPeriod: 0, protocolVersion: 4 });
 }
 
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export async function until<T>(probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
