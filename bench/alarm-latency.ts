@@ -13,7 +13,7 @@ import { closeAll, connectMany } from './lib/clients.js';
 import { freePort, waitUntil } from './lib/net.js';
 import { quantileUpperBound, readHistogram, shareAtOrBelow } from './lib/prometheus.js';
 import { writeBenchRegistry } from './lib/registry.js';
-import { runRounds, type ConditionRun, type PacingOptions } from './lib/rounds.js';
+import { runRounds, type ConditionRun, type PacingOptions, type Sample } from './lib/rounds.js';
 import { FirstSmsTracker } from './lib/sms-tracker.js';
 import { AlarmStages, type Stage } from './lib/alarm-stages.js';
 import type { LatencySummary } from './lib/stats.js';
@@ -166,7 +166,7 @@ interface AlarmContext {
 }
 
 /** One alarm: a new `sos` from resident i's button; resolves with ms from just before the PUBLISH to the first SMS request's arrival. */
-async function raiseAlarm(ctx: AlarmContext, i: number): Promise<number> {
+async function raiseAlarm(ctx: AlarmContext, i: number): Promise<Sample> {
   const client = ctx.clients[i];
   const deviceId = ctx.buttons[i]?.id;
   if (!client || !deviceId) throw new Error(`no button for resident ${i}`);
@@ -180,7 +180,7 @@ async function raiseAlarm(ctx: AlarmContext, i: number): Promise<number> {
   const acked = client.publishAsync(topic, payload, { qos: 1 });
   const [arrivedHr] = await Promise.all([arrival, acked]);
   ctx.stages.end(i, t0, arrivedHr, i >= ctx.warmup);
-  return arrivedHr - t0;
+  return { startedAt: t0, latencyMs: arrivedHr - t0 };
 }
 
 /** Resolves every open incident through the API, so the next round's alarms open new incidents again. */

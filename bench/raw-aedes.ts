@@ -76,7 +76,7 @@ export async function runRawAedesBenchmark(opts: RawAedesOptions): Promise<RawAe
         const t0 = performance.now();
         const acked = publisher.publishAsync(TOPIC, payload, { qos: 1 });
         const [arrivedHr] = await Promise.all([arrival, acked]);
-        return arrivedHr - t0;
+        return { startedAt: t0, latencyMs: arrivedHr - t0 };
       },
       log: opts.log,
       label: 'raw aedes',

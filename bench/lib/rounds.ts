@@ -7,6 +7,12 @@ import { summarize, type LatencySummary } from './stats.js';
 
 export type Condition = 'idle' | 'load';
 
+/** One measurement: when it started (performance.now()) and how long it took. */
+export interface Sample {
+  startedAt: number;
+  latencyMs: number;
+}
+
 export interface PacingOptions {
   /** Samples measured per round. */
   count: number;
@@ -34,6 +40,8 @@ export interface ConditionRun {
   otherCpuPercent: number;
   /** Garbage-collection pauses in this process while measuring. */
   gc: { count: number; totalMs: number; maxMs: number; major: number };
+  /** The samples no GC pause overlapped: how much of the tail GC explains. */
+  withoutGc: { n: number; p99: number; max: number };
 }
 
 export interface RoundsOptions {
@@ -46,8 +54,8 @@ export interface RoundsOptions {
   load: BackgroundLoad;
   /** Telemetry messages the system under test has received so far. */
   receivedTelemetry: () => number;
-  /** One sample: index `i` of the round (warm-up included); resolves with a latency in ms. */
-  sample: (i: number) => Promise<number>;
+  /** One sample: index `i` of the round (warm-up included). */
+  sample: (i: number) => Promise<Sample>;
   /** Runs after each round, with its result: e.g. closes the incidents it opened, collects extra figures. */
   afterRound?: (round: ConditionRun) => Promise<void>;
   log: (line: string) => void;
@@ -87,7 +95,8 @@ export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
       const percent = (micros: number): number => (micros / 1e6 / seconds) * 100;
       const ownMicros = cpu.user + cpu.system;
       const loadMicros = load1.cpuMicros - load0.cpuMicros;
-      const summary = summarize(samples);
+      const summary = summarize(samples.map((x) => x.latencyMs));
+      const clean = summarize(samples.filter((x) => !gc.overlaps(x.startedAt, x.startedAt + x.latencyMs)).map((x) => x.latencyMs));
       const result: ConditionRun = {
         run,
         condition,
@@ -100,6 +109,7 @@ export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
         loadProcessCpuPercent: percent(loadMicros),
         otherCpuPercent: Math.max(0, percent(hostMicros - ownMicros - loadMicros)),
         gc: gc.summary(),
+        withoutGc: { n: clean.n, p99: clean.p99, max: clean.max },
       };
       out.push(result);
       const bg = background ? `, background ${Math.round(background.receivedPerSec)} msg/s` : '';
@@ -114,19 +124,19 @@ export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
 }
 
 /** Takes samples one after another: the next starts `gapMs` after the previous one completed, so nothing queues behind it. */
-export async function sampleSequentially(p: PacingOptions, sample: (i: number) => Promise<number>): Promise<{ samples: number[]; lost: number }> {
-  const samples: number[] = [];
+export async function sampleSequentially(p: PacingOptions, sample: (i: number) => Promise<Sample>): Promise<{ samples: Sample[]; lost: number }> {
+  const samples: Sample[] = [];
   let lost = 0;
   for (let i = 0; i < p.warmup + p.count; i++) {
-    let latency: number | null;
+    let taken: Sample | null;
     try {
-      latency = await withTimeout(sample(i), p.timeoutMs);
+      taken = await withTimeout(sample(i), p.timeoutMs);
     } catch {
-      latency = null;
+      taken = null;
     }
     if (i >= p.warmup) {
-      if (latency === null) lost++;
-      else samples.push(latency);
+      if (taken === null) lost++;
+      else samples.push(taken);
     }
     if (p.gapMs > 0) await sleep(p.gapMs);
   }
@@ -143,10 +153,15 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 
 /** Collects GC pause entries while started. */
 class GcWatch {
-  private readonly pauses: { ms: number; major: boolean }[] = [];
+  private readonly pauses: { start: number; ms: number; major: boolean }[] = [];
   private readonly observer = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) this.pauses.push({ ms: e.duration, major: isMajor(e) });
+    for (const e of list.getEntries()) this.pauses.push({ start: e.startTime, ms: e.duration, major: isMajor(e) });
   });
+
+  /** True when a recorded pause overlaps [from, to] (performance.now() times). */
+  overlaps(from: number, to: number): boolean {
+    return this.pauses.some((p) => p.start <= to && p.start + p.ms >= from);
+  }
 
   start(): void {
     this.observer.observe({ entryTypes: ['gc'] });

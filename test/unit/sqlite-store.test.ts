@@ -57,6 +57,24 @@ describe('SQLite store', () => {
     expect((await store.timers.listPending()).map((t) => t.key)).toEqual(['k2']);
   });
 
+  it('gives work that outlives its transaction a transaction of its own, not whichever one is open then', async () => {
+    let later: Promise<void> = Promise.resolve();
+    await store.transaction(async () => {
+      // Started inside the transaction (like a background SMS send), finishing after its COMMIT.
+      later = (async () => {
+        await new Promise((r) => setTimeout(r, 20));
+        await store.timers.schedule({ key: 'late', kind: 'escalation_step', incidentId: 'i1', dueAt: 1, payload: {} });
+      })();
+    });
+    const doomed = store.transaction(async () => {
+      await new Promise((r) => setTimeout(r, 60));
+      throw new Error('rolled back');
+    });
+    await expect(doomed).rejects.toThrow('rolled back');
+    await later;
+    expect((await store.timers.listPending()).map((t) => t.key)).toEqual(['late']);
+  });
+
   it('detects redeliveries by device, seq and payload within the window only', async () => {
     const e = { deviceId: 'd1', seq: 7, type: 'sos' as const, payload: '{"type":"sos","seq":7}', payloadHash: 'abc', deviceTs: null, receivedAt: 1000 };
     const [first] = await store.events.recordBatch([e], 0);

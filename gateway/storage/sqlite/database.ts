@@ -9,7 +9,11 @@ export type Db = Database.Database;
 
 export class SqliteDatabase {
   readonly db: Db;
-  private readonly inTx = new AsyncLocalStorage<true>();
+  /**
+   * The transaction the current async context runs in. Work started inside a transaction (a background
+   * send) keeps this context after the COMMIT, so the token says whether that transaction is still open.
+   */
+  private readonly inTx = new AsyncLocalStorage<{ open: boolean }>();
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(file: string) {
@@ -28,16 +32,19 @@ export class SqliteDatabase {
    * so nothing from outside lands inside this transaction. Calls made inside join it.
    */
   transaction<T>(work: () => Promise<T>): Promise<T> {
-    if (this.inTx.getStore()) return work();
+    if (this.inTx.getStore()?.open) return work();
     const run = async (): Promise<T> => {
+      const token = { open: true };
       this.db.exec('BEGIN IMMEDIATE');
       try {
-        const result = await this.inTx.run(true, work);
+        const result = await this.inTx.run(token, work);
         this.db.exec('COMMIT');
         return result;
       } catch (err) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         throw err;
+      } finally {
+        token.open = false;
       }
     };
     const next = this.tail.then(run, run);
@@ -47,7 +54,7 @@ export class SqliteDatabase {
 
   /** A single write: joins the caller's transaction, or runs as its own, in turn with other transactions. */
   write<T>(fn: () => T): Promise<T> {
-    if (this.inTx.getStore()) return Promise.resolve(fn());
+    if (this.inTx.getStore()?.open) return Promise.resolve(fn());
     return this.transaction(async () => fn());
   }
 
