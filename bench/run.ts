@@ -1,15 +1,16 @@
 // Benchmark entry point (`npm run bench`): runs the latency benchmarks, prints a table and writes bench/results/latest.json.
-// Flags: --quick (one short run each), --only <alarm|raw-aedes>[,...], --runs <n>, --alarms <n>, --gap-ms <n>.
+// Flags: --quick (one short run each), --only <alarm|raw-aedes|influx>[,...], --runs <n>, --alarms <n>, --gap-ms <n>.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { runAlarmBenchmark, type AlarmBenchResult } from './alarm-latency.js';
 import { runRawAedesBenchmark, type RawAedesResult } from './raw-aedes.js';
+import { benchInfluxWriter, type InfluxWriterBenchResult } from './influx-writer.js';
 import { describeMachine, loadAverage, machineLine, otherHostCpuPercent, type MachineInfo } from './lib/machine.js';
 import type { PacingOptions } from './lib/rounds.js';
 import { benchReport, printReport, stageReport, targetCheck } from './lib/report.js';
 
-const BENCHMARKS = ['alarm', 'raw-aedes'] as const;
+const BENCHMARKS = ['alarm', 'raw-aedes', 'influx'] as const;
 type BenchName = (typeof BENCHMARKS)[number];
 
 interface Settings {
@@ -74,6 +75,11 @@ async function main(): Promise<void> {
   let raw: RawAedesResult | null = null;
   if (settings.only.includes('alarm')) alarm = await runAlarmBenchmark(common);
   if (settings.only.includes('raw-aedes')) raw = await runRawAedesBenchmark(common);
+  let influx: InfluxWriterBenchResult | null = null;
+  if (settings.only.includes('influx')) {
+    // The gateway's default batch (500), for a real influxd 1.x on loopback.
+    influx = await benchInfluxWriter({ durationMs: settings.mode === 'quick' ? 3000 : 10_000, batchSize: 500 });
+  }
 
   const alarmReport = alarm ? benchReport(alarm.rounds) : null;
   const rawReport = raw ? benchReport(raw.rounds) : null;
@@ -90,6 +96,7 @@ async function main(): Promise<void> {
     settings: { ...settings, pacing: { ...settings.pacing, description: pacingText }, load: loadText },
     alarm_latency_ms: alarm && alarmReport ? { ...alarmReport, stages: stageReport(alarm), setup: alarm.setup, gateway_histogram: alarm.gatewayHistogram } : null,
     raw_aedes_rtt_ms: rawReport,
+    influx_writer: influx,
     target,
   };
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
@@ -98,6 +105,12 @@ async function main(): Promise<void> {
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 
   printReport({ runs: settings.runs, alarm, alarmReport, rawReport, target });
+  if (influx) {
+    console.log(
+      `InfluxDB writer (influxd 1.x, batch ${influx.batch_size}): ${Math.round(influx.points_per_s)} points/s; ` +
+        `buffer bound ${influx.buffer_bound_points} points = ${influx.buffer_bound_mb.toFixed(1)} MiB`,
+    );
+  }
   console.log(`Written: ${file} (${result.durationSeconds} s)`);
 }
 
