@@ -7,6 +7,7 @@ import { systemClock } from '../../gateway/core/clock.js';
 import { EventBus } from '../../gateway/core/events.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { SmsDispatcher, type NewOutboundSms, type NotifierEvents, type SmsDispatcherDeps } from '../../gateway/notifiers/dispatcher.js';
+import type { OutboundSms } from '../../gateway/core/types.js';
 import { TwilioProvider } from '../../gateway/notifiers/twilio.js';
 import { openSqliteStore, type SqliteStore } from '../../gateway/storage/sqlite/store.js';
 import { TwilioSimServer, type TwilioSimOptions } from '../../simulators/sms/twilio-server.js';
@@ -159,4 +160,11 @@ export async function startSmsRig(over: Partial<SmsDispatcherDeps> = {}, simOpti
 /** A message as the paging stage would hand it over. */
 export function pageSms(to = '+8613800000001', body = '张桂兰按了求助按钮，回复1确认'): NewOutboundSms {
   return { to, body, purpose: 'page', incidentId: 'inc-test', step: 1, role: 'worker', personId: 'w-01', context: { kind: 'incident', incidentId: 'inc-test' } };
+}
+
+/** The stored row of an SMS, or an error naming it. */
+export async function storedSms(r: { store: { sms: { get(id: string): Promise<OutboundSms | null> } } }, id: string): Promise<OutboundSms> {
+  const row = await r.store.sms.get(id);
+  if (!row) throw new Error(`no stored SMS ${id}`);
+  return row;
 }

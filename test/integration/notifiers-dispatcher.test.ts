@@ -4,7 +4,7 @@ import { ManualClock } from '../../gateway/core/clock.js';
 import { defaultBackoffMs } from '../../gateway/notifiers/dispatcher.js';
 import type { SmsProvider } from '../../gateway/notifiers/provider.js';
 import type { OutboundSms } from '../../gateway/core/types.js';
-import { pageSms, startSmsRig, waitUntil, type SmsRig } from '../helpers/sms.js';
+import { pageSms, startSmsRig, waitUntil, type SmsRig, storedSms } from '../helpers/sms.js';
 
 let rig: SmsRig | null = null;
 
@@ -13,11 +13,7 @@ afterEach(async () => {
   rig = null;
 });
 
-async function stored(r: SmsRig, id: string): Promise<OutboundSms> {
-  const row = await r.store.sms.get(id);
-  if (!row) throw new Error(`no stored SMS ${id}`);
-  return row;
-}
+const stored = storedSms;
 
 async function waitForStatus(r: SmsRig, id: string, status: OutboundSms['status'], timeoutMs = 15000): Promise<OutboundSms> {
   await waitUntil(async () => (await stored(r, id)).status === status, timeoutMs, `SMS ${id} to become ${status}`);

@@ -4,7 +4,7 @@ import { silentLogger } from '../../gateway/core/logger.js';
 import type { OutboundSms } from '../../gateway/core/types.js';
 import { OutboxProvider } from '../../gateway/notifiers/outbox.js';
 import type { SmsProvider } from '../../gateway/notifiers/provider.js';
-import { pageSms, startSmsRig, waitUntil, type SmsRig } from '../helpers/sms.js';
+import { pageSms, startSmsRig, waitUntil, type SmsRig, storedSms } from '../helpers/sms.js';
 
 let rig: SmsRig | null = null;
 
@@ -13,11 +13,7 @@ afterEach(async () => {
   rig = null;
 });
 
-async function stored(r: SmsRig, id: string): Promise<OutboundSms> {
-  const row = await r.store.sms.get(id);
-  if (!row) throw new Error(`no stored SMS ${id}`);
-  return row;
-}
+const stored = storedSms;
 
 async function waitFor(r: SmsRig, id: string, check: (m: OutboundSms) => boolean, what: string): Promise<OutboundSms> {
   await waitUntil(async () => check(await stored(r, id)), 5000, what);

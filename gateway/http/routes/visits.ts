@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type {} from '../auth.js';
 import { badRequest } from '../../visits/schedule.js';
 import type { VisitService } from '../../visits/service.js';
+import type { NewVisitInput } from '../../visits/schedule.js';
 import { idParams, type IdParams } from './schemas.js';
 
 /** What the routes need from the visit feature (VisitService implements it). */
@@ -54,15 +55,8 @@ const definition = {
   activity: text(100),
 } as const;
 
-interface CreateBody {
-  id?: string;
-  volunteer: string;
-  resident: string;
-  cron?: string;
-  at?: string;
-  durationMinutes: number;
-  activity: string;
-}
+/** The body of POST /visits is the service's own input. */
+type CreateBody = NewVisitInput;
 
 const createBody = {
   type: 'object',
