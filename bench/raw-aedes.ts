@@ -1,19 +1,14 @@
 // Baseline: a bare aedes broker (no auth hooks, no persistence beyond memory), PUBLISH to subscriber delivery with the same mqtt.js setup, idle and under the same load.
+import type { AlarmBenchOptions } from './alarm-latency.js';
 import { createServer, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Aedes } from 'aedes';
 import { BackgroundLoad } from './lib/background-load.js';
 import { closeAll, connectDevice, type DeviceCredentials } from './lib/clients.js';
-import { runRounds, type ConditionRun, type PacingOptions } from './lib/rounds.js';
+import { runRounds, type ConditionRun } from './lib/rounds.js';
 
-export interface RawAedesOptions {
-  runs: number;
-  pacing: PacingOptions;
-  loadDevices: number;
-  loadRate: number;
-  settleMs: number;
-  log: (line: string) => void;
-}
+/** The same rounds, pacing and load as the alarm benchmark, so the two are measured alike. */
+export type RawAedesOptions = AlarmBenchOptions;
 
 export interface RawAedesResult {
   rounds: ConditionRun[];

@@ -38,14 +38,7 @@ export interface OccurrenceQuery {
   community?: string;
 }
 
-export interface VisitPlanView {
-  id: string;
-  volunteer: string;
-  resident: string;
-  cron: string | null;
-  at: string | null;
-  durationMinutes: number;
-  activity: string;
+export interface VisitPlanView extends Pick<VisitPlan, 'id' | 'volunteer' | 'resident' | 'cron' | 'at' | 'durationMinutes' | 'activity'> {
   state: VisitPlanState;
   /** Start of the next occurrence that will take place, within the overlap horizon. */
   next: string | null;

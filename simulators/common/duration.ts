@@ -1,4 +1,5 @@
 // Durations ("500ms", "10s", "2m", "1h", or a bare number of seconds) and rates ("2/min", "0.5/s", "10/h") as the simulators' files and flags write them.
+import { z } from 'zod';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|min|m|h)$/;
@@ -49,3 +50,13 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/** A duration field in a YAML file ("30s", "2m" or milliseconds), reported as a zod issue when it does not parse. */
+export const durationSchema = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  try {
+    return parseDuration(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+    return z.NEVER;
+  }
+});

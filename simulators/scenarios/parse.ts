@@ -4,7 +4,7 @@ import { basename, extname } from 'node:path';
 import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { DEVICE_KINDS, EVENT_TYPES, INCIDENT_STATES } from '../../gateway/core/types.js';
-import { formatDuration, parseDuration } from '../common/duration.js';
+import { formatDuration, durationSchema } from '../common/duration.js';
 import { BAD_INPUTS } from '../fleet/device.js';
 import { responderConfigSchema } from '../sms/responders.js';
 import { EXPECTATION_KINDS, STEP_ACTIONS, type Expectation, type Scenario, type Step } from './schema.js';
@@ -22,14 +22,7 @@ export class ScenarioError extends Error {
 
 // ---- field schemas ------------------------------------------------------------------------------------------------
 
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
-    return z.NEVER;
-  }
-});
+const duration = durationSchema;
 const id = z.string().min(1);
 const text = z.string().min(1);
 const count = z.number().int().min(0);

@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import { parseDocument } from 'yaml';
-import { parseDuration } from '../common/duration.js';
+import { parseDuration, durationSchema } from '../common/duration.js';
 import type { SimMessage, TwilioSimServer } from './twilio-server.js';
 
 /** How one phone behaves: `reply` null means it never answers. */
@@ -40,14 +40,7 @@ export interface SentReply {
 
 // ---- configuration: YAML or flags -------------------------------------------------------------------------------
 
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
-    return z.NEVER;
-  }
-});
+const duration = durationSchema;
 
 // `reply: never` (or null) and `reply: "1"`; numbers are accepted because YAML reads an unquoted 1 as one.
 const replyText = z.union([z.literal('never'), z.null(), z.string().min(1), z.number()]).transform((v) => (v === 'never' || v === null ? null : String(v)));
