@@ -32,7 +32,7 @@ export function bearerToken(request: FastifyRequest): string | null {
 export function apiTokenStrategy(apiToken: string): AuthStrategy {
   return async (request) => {
     const token = bearerToken(request);
-    return token !== null && sameSecret(token, apiToken) ? { kind: 'api_token', name: 'API' } : null;
+    return token !== null && sameSecret(token, apiToken) ? { kind: 'api_token', name: 'API', role: 'admin' } : null;
   };
 }
 

@@ -73,11 +73,25 @@ export interface HealthReport {
   unassignedIncidents: number;
 }
 
-/** Who is calling /api/…: a machine client with the API token, or (later) a dashboard session. */
+/** Dashboard roles (issue 5). A machine client with the API token acts with full rights, like an admin. */
+export const ROLES = ['admin', 'duty_officer', 'worker', 'volunteer'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Who is calling /api/…: a machine client with the API token, or a dashboard session. */
 export interface Caller {
   kind: 'api_token' | 'session';
   /** Shown as the actor when the caller acknowledges or resolves without naming someone. */
   name: string;
+  /** 'admin' for the API token. */
+  role: Role;
+  /** The dashboard user's id (session callers only). */
+  userId?: string;
+  /** A worker sees only this community; also set for a duty officer tied to one station. */
+  community?: string;
+  /** The registry worker behind a worker session. */
+  workerId?: string;
+  /** The registry volunteer behind a volunteer session: she sees only her own visits. */
+  volunteerId?: string;
 }
 
 /** One way to recognise a caller (bearer token, session cookie...); null when the request does not carry it. */

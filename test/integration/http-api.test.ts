@@ -82,7 +82,7 @@ describe('HTTP /api without an API token configured', () => {
     const withSession = await createHttpFixture({
       apiToken: null,
       override: {
-        authStrategies: [async (request) => (request.headers.cookie === 'session=ok' ? { kind: 'session', name: '值班员 陈' } : null)],
+        authStrategies: [async (request) => (request.headers.cookie === 'session=ok' ? { kind: 'session', name: '值班员 陈', role: 'duty_officer' } : null)],
       },
     });
     try {
