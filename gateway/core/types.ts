@@ -272,3 +272,24 @@ export interface DeviceHealth {
   lastRejection: { reason: RejectionReason; detail: string; at: number } | null;
   rejectedCount: number;
 }
+
+/** Non-urgent conditions that become care tasks for the resident's grid worker (issue 3), sent in a digest, never at 3 a.m. */
+export const CARE_TASK_KINDS = ['device_offline', 'low_battery', 'never_reported', 'wellness_check'] as const;
+export type CareTaskKind = (typeof CARE_TASK_KINDS)[number];
+
+export interface NewCareTask {
+  kind: CareTaskKind;
+  residentId: string;
+  /** The device concerned; absent for resident-level tasks (a wellness check). */
+  deviceId?: string;
+  /** Short facts for the digest and the dashboard (battery level, hours without a sign of life...). */
+  detail?: Record<string, unknown>;
+}
+
+/** Where detectors (device supervision, inactivity) put care tasks; the care-task service implements it. */
+export interface CareTaskSink {
+  /** Opens the task, unless one of the same kind is already open for the same resident and device (idempotent). */
+  open(task: NewCareTask, at: number): Promise<void>;
+  /** Closes the open task of this kind for this resident (and device) because its condition cleared. */
+  clear(kind: CareTaskKind, residentId: string, deviceId: string | undefined, reason: string, at: number): Promise<void>;
+}

@@ -2,7 +2,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../core/errors.js';
-import type { AuthStrategy, Caller, HttpDeps } from './deps.js';
+import type { AuthStrategy, Caller, HttpDeps, Role } from './deps.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -63,4 +63,22 @@ export function requireCaller(authenticate: Authenticate) {
     }
     request.caller = caller;
   };
+}
+
+/**
+ * A preHandler that admits only the given roles (the API token counts as admin), else 403.
+ * Community and volunteer scoping of the data itself is done by the route with `communityScope`.
+ */
+export function requireRole(...roles: Role[]) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const caller = request.caller;
+    if (!caller) throw new GatewayError('GW_ERR_UNAUTHORIZED');
+    if (!roles.includes(caller.role)) throw new GatewayError('GW_ERR_FORBIDDEN');
+  };
+}
+
+/** The one community a caller may see, or null when they may see all (admin, duty officer without a station, API token). */
+export function communityScope(caller: Caller | null): string | null {
+  if (!caller) throw new GatewayError('GW_ERR_UNAUTHORIZED');
+  return caller.community ?? null;
 }
