@@ -7,6 +7,8 @@ COPY tsconfig.json ./
 COPY gateway ./gateway
 COPY devices ./devices
 COPY dashboard ./dashboard
+# The dashboard bundle is built into the image; the runtime serves dist/dashboard and never builds.
+RUN node --import tsx dashboard/build.ts
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production DATA_DIR=/data MQTT_PORT=1883 HTTP_PORT=8080 TZ=Asia/Shanghai

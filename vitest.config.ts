@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/setup/ensure-tools.ts'],
+    globalSetup: ['test/setup/ensure-tools.ts', 'test/setup/build-dashboard.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -44,8 +44,20 @@ export interface StageRound {
   stages: Record<Stage, LatencySummary>;
 }
 
+/** SQLite commits during one round (its alarms, their SMS traffic to the last receipt, and background flushes). */
+export interface CommitRound {
+  run: number;
+  condition: ConditionRun['condition'];
+  alarms: number;
+  synced: number;
+  unsynced: number;
+  syncedPerAlarm: number;
+  unsyncedPerAlarm: number;
+}
+
 export interface AlarmBenchResult {
   rounds: ConditionRun[];
+  commits: CommitRound[];
   /** The same alarms split into stages, from the gateway's bus events. */
   stages: StageRound[];
   setup: { residents: number; loadDevices: number; gatewayStartMs: number; buttonsConnectMs: number; loadConnectMs: number };
@@ -116,6 +128,8 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
     stages.start();
     cleanup.push(() => stages.stop());
     const stageRounds: StageRound[] = [];
+    const commitRounds: CommitRound[] = [];
+    let commitsBefore = gateway.store.database.commitStats();
     const seqs = new Map<string, number>();
     const alarm: AlarmContext = { clients: buttons, buttons: registry.buttons, seqs, tracker, stages, warmup: opts.pacing.warmup, timeoutMs: opts.pacing.timeoutMs };
 
@@ -129,8 +143,17 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
       sample: (i) => raiseAlarm(alarm, i),
       afterRound: async (round) => {
         stageRounds.push({ run: round.run, condition: round.condition, stages: stages.take() });
+        // Counted once the round's SMS traffic has settled, before the incidents are resolved.
+        await quiesce(gateway, sim);
+        const commits = gateway.store.database.commitStats();
+        const alarms = opts.pacing.warmup + opts.pacing.count;
+        const synced = commits.synced - commitsBefore.synced;
+        const unsynced = commits.unsynced - commitsBefore.unsynced;
+        commitRounds.push({ run: round.run, condition: round.condition, alarms, synced, unsynced, syncedPerAlarm: synced / alarms, unsyncedPerAlarm: unsynced / alarms });
+        opts.log(`alarm: SQLite commits per alarm ${(synced / alarms).toFixed(2)} synced (FULL) + ${(unsynced / alarms).toFixed(2)} unsynced (NORMAL), SMS traffic and background flushes included`);
         const closed = await resolveAllOpen(httpUrl);
         await quiesce(gateway, sim);
+        commitsBefore = gateway.store.database.commitStats();
         opts.log(`alarm: resolved ${closed} incidents; SMS traffic settled (${sim.messages().length} messages so far)`);
       },
       log: opts.log,
@@ -140,6 +163,7 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
     const gatewayHistogram = await readGatewayHistogram(httpUrl, opts.runs * 2 * residents);
     return {
       rounds,
+      commits: commitRounds,
       stages: stageRounds,
       setup: { residents, loadDevices: registry.loadDevices.length, gatewayStartMs, buttonsConnectMs, loadConnectMs },
       gatewayHistogram,

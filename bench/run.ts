@@ -1,16 +1,21 @@
 // Benchmark entry point (`npm run bench`): runs the latency benchmarks, prints a table and writes bench/results/latest.json.
-// Flags: --quick (one short run each), --only <alarm|raw-aedes|influx>[,...], --runs <n>, --alarms <n>, --gap-ms <n>.
+// Flags: --quick (one short run each), --only <alarm|raw-aedes|influx|ingest|connections|storm>[,...], --runs <n>, --alarms <n>, --gap-ms <n>,
+// --idle-devices <n>, --storm-alarms <n>.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { runAlarmBenchmark, type AlarmBenchResult } from './alarm-latency.js';
 import { runRawAedesBenchmark, type RawAedesResult } from './raw-aedes.js';
 import { benchInfluxWriter, type InfluxWriterBenchResult } from './influx-writer.js';
+import { runIngestBenchmark, type IngestOptions, type IngestResult } from './ingest.js';
+import { runConnectionsBenchmark, type ConnectionsOptions, type ConnectionsResult } from './connections.js';
+import { runStormBenchmark, type StormOptions, type StormResult } from './storm.js';
+import { printCapacityReport } from './lib/report-capacity.js';
 import { describeMachine, loadAverage, machineLine, otherHostCpuPercent, type MachineInfo } from './lib/machine.js';
 import type { PacingOptions } from './lib/rounds.js';
 import { benchReport, printReport, stageReport, targetCheck } from './lib/report.js';
 
-const BENCHMARKS = ['alarm', 'raw-aedes', 'influx'] as const;
+const BENCHMARKS = ['alarm', 'raw-aedes', 'influx', 'ingest', 'connections', 'storm'] as const;
 type BenchName = (typeof BENCHMARKS)[number];
 
 interface Settings {
@@ -21,6 +26,9 @@ interface Settings {
   loadDevices: number;
   loadRate: number;
   settleMs: number;
+  ingest: Omit<IngestOptions, 'log'>;
+  connections: Omit<ConnectionsOptions, 'log'>;
+  storm: Omit<StormOptions, 'log'>;
 }
 
 function parseArgs(argv: string[]): Settings {
@@ -49,6 +57,12 @@ function parseArgs(argv: string[]): Settings {
     loadDevices: 1000,
     loadRate: 2000,
     settleMs: quick ? 1000 : 2000,
+    // Throughput: every device keeps one QoS 1 event in flight; windows of 3 s (quick) or 8 s.
+    ingest: { devices: quick ? 500 : 1000, inFlightPerDevice: 1, runs: int('--runs', quick ? 1 : 3), runMs: quick ? 3000 : 8000, warmupMs: quick ? 1000 : 2000 },
+    // --quick connects fewer devices: the gateway's first CONNECT of each runs scrypt (about 5 ms each on 2 cores).
+    connections: { devices: int('--idle-devices', quick ? 2000 : 10_000), runs: int('--runs', quick ? 1 : 3), warmupDevices: quick ? 200 : 500 },
+    // The same rate (500 SOS/s) in --quick, for a fifth of the time.
+    storm: ((n: number) => ({ alarms: n, seconds: Math.max(1, n / 500) }))(int('--storm-alarms', quick ? 1000 : 5000)),
   };
 }
 
@@ -67,8 +81,10 @@ async function main(): Promise<void> {
     `sequential: each sample starts ${settings.pacing.gapMs} ms after the previous one completed ` +
     `(${settings.pacing.warmup} warm-up + ${settings.pacing.count} measured per round, ${settings.runs} run(s) of idle then loaded)`;
   const loadText = `${settings.loadRate} msg/s QoS 0 telemetry from ${settings.loadDevices} connected devices (separate process), started ${settings.settleMs} ms before measuring`;
-  console.log(`pacing: ${pacingText}`);
-  console.log(`load: ${loadText}`);
+  if (settings.only.includes('alarm') || settings.only.includes('raw-aedes')) {
+    console.log(`pacing: ${pacingText}`);
+    console.log(`load: ${loadText}`);
+  }
 
   const common = { runs: settings.runs, pacing: settings.pacing, loadDevices: settings.loadDevices, loadRate: settings.loadRate, settleMs: settings.settleMs, log };
   let alarm: AlarmBenchResult | null = null;
@@ -80,6 +96,13 @@ async function main(): Promise<void> {
     // The gateway's default batch (500), for a real influxd 1.x on loopback.
     influx = await benchInfluxWriter({ durationMs: settings.mode === 'quick' ? 3000 : 10_000, batchSize: 500 });
   }
+
+  let ingest: IngestResult | null = null;
+  let connections: ConnectionsResult | null = null;
+  let storm: StormResult | null = null;
+  if (settings.only.includes('ingest')) ingest = await runIngestBenchmark({ ...settings.ingest, log });
+  if (settings.only.includes('connections')) connections = await runConnectionsBenchmark({ ...settings.connections, log });
+  if (settings.only.includes('storm')) storm = await runStormBenchmark({ ...settings.storm, log });
 
   const alarmReport = alarm ? benchReport(alarm.rounds) : null;
   const rawReport = raw ? benchReport(raw.rounds) : null;
@@ -97,6 +120,12 @@ async function main(): Promise<void> {
     alarm_latency_ms: alarm && alarmReport ? { ...alarmReport, stages: stageReport(alarm), setup: alarm.setup, gateway_histogram: alarm.gatewayHistogram } : null,
     raw_aedes_rtt_ms: rawReport,
     influx_writer: influx,
+    ingest_qos1_msgs_per_s: ingest?.ingest_qos1_msgs_per_s ?? null,
+    raw_aedes_qos1_msgs_per_s: ingest?.raw_aedes_qos1_msgs_per_s ?? null,
+    ingest_ratio: ingest?.ingest_ratio ?? null,
+    ingest,
+    connections,
+    storm,
     target,
   };
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
@@ -104,7 +133,8 @@ async function main(): Promise<void> {
   const file = `${dir}latest.json`;
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 
-  printReport({ runs: settings.runs, alarm, alarmReport, rawReport, target });
+  if (alarmReport || rawReport) printReport({ runs: settings.runs, alarm, alarmReport, rawReport, target });
+  printCapacityReport({ ingest, connections, storm });
   if (influx) {
     console.log(
       `InfluxDB writer (influxd 1.x, batch ${influx.batch_size}): ${Math.round(influx.points_per_s)} points/s; ` +

@@ -1,6 +1,7 @@
 // Server-rendered incident page behind the SMS link: one column, large type, no scripts or outside resources, every value escaped.
 import type { AuditEntry, IncidentState, IncidentType, SmsStatus } from '../gateway/core/types.js';
 import type { IncidentView, PageView } from '../gateway/http/deps.js';
+import { geoHref, renderSiteMap, type SiteMapModel } from './incident-map.js';
 
 /** The longest note the resolve form takes, in characters. */
 export const NOTE_MAX_CHARS = 500;
@@ -12,8 +13,10 @@ export interface PageNotice {
 
 export interface IncidentPageModel {
   incident: IncidentView;
-  /** The person the link was sent to. */
-  viewer: { personId: string; name: string };
+  /** The person the link was sent to; `role` (worker, duty_contact, family) decides whether care notes are shown. */
+  viewer: { personId: string; name: string; role?: string };
+  /** Buildings of the resident's community for the small map; absent: no map. */
+  siteMap?: SiteMapModel | null;
   /** The signed query string (without `?`), carried by the refresh link and both forms. */
   query: string;
   timeZone: string;
@@ -36,6 +39,7 @@ const TYPE_LABEL: Record<IncidentType, string> = {
   sos: '紧急求助',
   fall: '疑似跌倒',
   door_unanswered: '敲门无人应',
+  inactivity: '长时间无活动迹象',
 };
 
 const ROLE_LABEL: Record<string, string> = {
@@ -68,6 +72,7 @@ const ACTION_LABEL: Record<string, string> = {
   resolved: '已解决',
   cancelled: '已取消',
   resident_cancel_after_page: '老人按了取消（请仍确认情况）',
+  on_site: '已到达',
   plan_replanned: '重新安排通知顺序',
 };
 
@@ -94,6 +99,11 @@ li{padding:8px 0;border-bottom:1px solid #555}
 form{margin:16px 0}
 button{display:block;width:100%;min-height:64px;margin:8px 0;font:inherit;font-size:26px;font-weight:700;color:#fff;border:0;border-radius:8px}
 .ack{background:#0040a0}
+.onsite{background:#8a4b00}
+.sitemap{display:block;width:100%;height:auto;margin:8px 0}
+.card dt{font-weight:700;margin-top:6px}
+.card dd{margin:0}
+main{overflow-wrap:anywhere}
 .resolve{background:#006400}
 label{display:block;font-weight:700;margin-top:8px}
 textarea{display:block;width:100%;min-height:6em;font:inherit;padding:8px;border:2px solid #000;border-radius:4px}
@@ -130,6 +140,8 @@ export function renderIncidentPage(m: IncidentPageModel): string {
     `<p class="state state-${i.state}">${escapeHtml(stateLine(i, m.timeZone))}</p>`,
     m.notice ? `<p class="notice notice-${m.notice.kind}" role="alert">${escapeHtml(m.notice.text)}</p>` : '',
     actions(m),
+    section('老人信息', residentDetails(m)),
+    m.siteMap ? section('位置', siteMapBlock(m.siteMap)) : '',
     section('已通知', pagesList(i.pages, m.timeZone)),
     section('处理记录', timelineList(i.timeline ?? [], m.timeZone)),
     `<a class="refresh" href="${escapeHtml(pageHrefs(i.code, m.query, m.at).page)}">刷新</a>`,
@@ -148,6 +160,7 @@ export type PageOrigin = 'page' | 'action';
 export interface PageHrefs {
   page: string;
   ack: string;
+  onsite: string;
   resolve: string;
 }
 
@@ -159,8 +172,8 @@ export function pageHrefs(code: string, query: string, at: PageOrigin): PageHref
   const q = query ? `?${query}` : '';
   const c = encodeURIComponent(code);
   return at === 'page'
-    ? { page: `./${c}${q}`, ack: `./${c}/ack${q}`, resolve: `./${c}/resolve${q}` }
-    : { page: `../${c}${q}`, ack: `./ack${q}`, resolve: `./resolve${q}` };
+    ? { page: `./${c}${q}`, ack: `./${c}/ack${q}`, onsite: `./${c}/onsite${q}`, resolve: `./${c}/resolve${q}` }
+    : { page: `../${c}${q}`, ack: `./ack${q}`, onsite: `./onsite${q}`, resolve: `./resolve${q}` };
 }
 
 /** Who took the incident, in the words on the page and in the refusal of a second acknowledgement. */
@@ -171,6 +184,7 @@ export function takenBy(i: Pick<IncidentView, 'acknowledgedBy'>): string {
 function stateLine(i: IncidentView, timeZone: string): string {
   switch (i.state) {
     case 'acknowledged':
+      if (i.onSiteAt) return `${i.onSiteBy?.name ?? ''}已到达（${formatLocal(i.onSiteAt, timeZone)}）`;
       return `${takenBy(i)}${i.acknowledgedAt === null ? '' : `（${formatLocal(i.acknowledgedAt, timeZone)}）`}`;
     case 'resolved':
       return `已解决${i.resolvedAt === null ? '' : `（${formatLocal(i.resolvedAt, timeZone)}）`}`;
@@ -193,8 +207,17 @@ function actions(m: IncidentPageModel): string {
       '<button class="ack" type="submit">我去处理</button>',
       '</form>',
     );
-  } else if (ackByViewer) {
-    parts.push('<p class="notice notice-info">您已接单，请尽快前往。到场处理完毕后点“已解决”。</p>');
+  } else if (ackByViewer && !i.onSiteAt) {
+    parts.push('<p class="notice notice-info">您已接单，请尽快前往。到达后点“已到达”，处理完毕后点“已解决”。</p>');
+  }
+  // Between "我去处理" and "已解决": arriving also takes an incident nobody has taken yet.
+  if (!i.onSiteAt) {
+    parts.push(
+      `<form method="post" action="${escapeHtml(pageHrefs(i.code, m.query, m.at).onsite)}">`,
+      '<input type="hidden" name="confirm" value="1">',
+      '<button class="onsite" type="submit">已到达</button>',
+      '</form>',
+    );
   }
   parts.push(
     `<form method="post" action="${escapeHtml(pageHrefs(i.code, m.query, m.at).resolve)}">`,
@@ -249,6 +272,28 @@ function whoOf(e: AuditEntry): string {
 function stringField(detail: Record<string, unknown> | null, key: string): string | null {
   const v = detail?.[key];
   return typeof v === 'string' && v.length > 0 ? v : null;
+}
+
+/** Care notes go to the workers and the station, not to the family's phones (the link is forwarded easily). */
+const NOTES_ROLES = ['worker', 'duty_contact', 'staff'];
+
+function residentDetails(m: IncidentPageModel): string {
+  const card = m.incident.residentCard;
+  if (!card) return '<p class="muted">此老人已不在登记名单中。</p>';
+  const rows: [string, string][] = [];
+  if (card.building) rows.push(['楼栋', card.building]);
+  if (card.communityName) rows.push(['社区', card.communityName]);
+  if (card.keyHolder) rows.push(['备用钥匙', card.keyHolder]);
+  if (card.family.length > 0) rows.push(['家属', card.family.map((f) => (f.relation ? `${f.name}（${f.relation}）` : f.name)).join('、')]);
+  if (card.notes && NOTES_ROLES.includes(m.viewer.role ?? 'worker')) rows.push(['注意事项', card.notes]);
+  if (rows.length === 0) return '<p class="muted">没有更多登记信息。</p>';
+  return `<dl class="card">${rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`;
+}
+
+function siteMapBlock(map: SiteMapModel): string {
+  const svg = renderSiteMap(map);
+  const open = map.home ? `<a class="refresh" href="${escapeHtml(geoHref(map.home))}">在手机地图中打开</a>` : '';
+  return svg + open;
 }
 
 function section(title: string, content: string): string {

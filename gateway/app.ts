@@ -22,6 +22,7 @@ import type { SmsProvider } from './notifiers/provider.js';
 import { createMetrics, type GatewayMetrics } from './metrics/metrics.js';
 import { buildApp } from './http/app.js';
 import { listen } from './http/server.js';
+import { tileOrigin } from './http/routes/dashboard.js';
 import { LinkSigner, loadOrCreateLinkSecret } from './http/links.js';
 import type { ComponentHealth, HealthReport } from './http/deps.js';
 import type { OutboundSms } from './core/types.js';
@@ -29,8 +30,13 @@ import { openSqliteStore, databaseFile, type SqliteStore } from './storage/sqlit
 import { loadRegistry, type RegistryLoadResult } from './registry/startup.js';
 import { TelemetryWriter } from './telemetry/writer.js';
 import { VisitService } from './visits/service.js';
+import { AccountService } from './accounts/service.js';
+import { Supervision } from './supervision/service.js';
+import type { SupervisionEvents } from './supervision/events.js';
+import { InactivityMonitor } from './wellness/monitor.js';
+import { inactivityAlarm } from './wellness/alarm.js';
 
-export type GatewayEvents = IngestEvents & NotifierEvents & IncidentEvents;
+export type GatewayEvents = IngestEvents & NotifierEvents & IncidentEvents & SupervisionEvents;
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -59,6 +65,12 @@ export class Gateway {
   readonly provider: SmsProvider;
   readonly telemetry: TelemetryWriter;
   readonly visits: VisitService;
+  /** Dashboard users, sessions, sign-in codes and the first-admin setup link. */
+  readonly accounts: AccountService;
+  /** Device health: offline timeout, care tasks and their digest, storm (outage) grouping. */
+  readonly supervision: Supervision;
+  /** Wellness checks: no sign of life for a resident's inactivityHours of waking time. */
+  readonly inactivity: InactivityMonitor;
   /** Signs the incident-page links in pages and checks them on the page (secret in DATA_DIR/link-secret). */
   readonly links: LinkSigner;
   private http: FastifyInstance | null = null;
@@ -125,6 +137,7 @@ export class Gateway {
       timeZone: config.timeZone,
       sms: this.dispatcher,
       replies: this.replies,
+      onCheckIn: (residentId, at) => this.inactivity.onCheckIn(residentId, at),
       onDoorUnanswered: async (residentId, volunteerId) => {
         const volunteer = (await this.store.registry.listVolunteers()).find((v) => v.id === volunteerId);
         await this.incidents.raiseForResident(
@@ -137,6 +150,32 @@ export class Gateway {
       },
     });
     this.replies.setFallback('visit', async (phone) => (await this.store.registry.listVolunteers()).some((v) => v.phone === phone));
+    this.accounts = new AccountService({
+      store: this.store,
+      sms: this.dispatcher,
+      clock,
+      log: log.child({ part: 'accounts' }),
+      publicUrl: config.publicUrl,
+      admin: config.admin ?? null,
+    });
+    this.supervision = new Supervision({
+      store: this.store,
+      bus: this.bus,
+      clock,
+      log: log.child({ part: 'supervision' }),
+      timeZone: config.timeZone,
+      sms: this.dispatcher,
+      health: this.ingest,
+    });
+    this.inactivity = new InactivityMonitor({
+      store: this.store,
+      bus: this.bus,
+      clock,
+      log: log.child({ part: 'inactivity' }),
+      timeZone: config.timeZone,
+      tasks: this.supervision.tasks,
+      raise: inactivityAlarm(this.incidents),
+    });
     this.telemetry = new TelemetryWriter({
       config: config.influx,
       store: this.store,
@@ -155,12 +194,15 @@ export class Gateway {
   async start(): Promise<StartedGateway> {
     const registry = await loadRegistry({ store: this.store, log: this.log, config: this.config });
     this.wireEvents();
+    await this.accounts.start();
     this.timers.setHandler((timer) => this.incidents.onTimer(timer));
     await this.ingest.start();
     await this.dispatcher.start();
     await this.timers.start();
     await this.processor.start();
     await this.visits.start();
+    await this.supervision.start();
+    await this.inactivity.start();
     // Never waits for InfluxDB: an unreachable server is reported as down and retried in the background.
     await this.telemetry.start();
     const { port: mqttPort } = await this.broker.start({ port: this.config.mqtt.port, host: this.config.mqtt.host });
@@ -182,7 +224,10 @@ export class Gateway {
       metrics: this.metrics.registry,
       smsLog: (limit) => this.store.sms.list(limit),
       visits: this.visits,
+      supervision: this.supervision,
+      accounts: this.accounts,
       incidentPage: { links: this.links, clock: this.clock, timeZone: this.config.timeZone },
+      dashboard: { tileOrigin: tileOrigin(this.config.mapTileUrl) },
     });
     const httpPort = await listen(this.http, { port: this.config.http.port, host: this.config.http.host });
     return { mqttPort, httpPort, registry };
@@ -190,7 +235,10 @@ export class Gateway {
 
   async stop(): Promise<void> {
     await this.http?.close();
+    await this.accounts.stop();
     await this.broker.stop();
+    await this.supervision.stop();
+    await this.inactivity.stop();
     await this.ingest.stop();
     await this.processor.stop();
     await this.visits.stop();

@@ -4,7 +4,7 @@ import { GatewayError, errorMessage } from './core/errors.js';
 import { Gateway, type StartedGateway } from './app.js';
 import type { GatewayConfig } from './config/schema.js';
 
-function banner(config: GatewayConfig, started: StartedGateway): string {
+function banner(config: GatewayConfig, started: StartedGateway, setupLink: string | null): string {
   const host = (h: string) => (h === '0.0.0.0' || h === '::' ? 'localhost' : h);
   const http = `http://${host(config.http.host)}:${started.httpPort}`;
   const lines = [
@@ -18,6 +18,9 @@ function banner(config: GatewayConfig, started: StartedGateway): string {
   ];
   if (!config.twilio) {
     lines.push('', '  !! OUTBOX MODE: no TWILIO_* credentials. SMS are stored in the local outbox and NOT sent. !!');
+  }
+  if (setupLink) {
+    lines.push('', '  No dashboard admin yet. Open this one-time link to create one (it works once; a restart issues a new one):', `  ${setupLink}`);
   }
   const b = started.registry.demoButton;
   if (b) {
@@ -49,7 +52,7 @@ async function main(): Promise<void> {
     await gateway.stop().catch(() => undefined);
     process.exit(1);
   }
-  process.stdout.write(banner(config, started));
+  process.stdout.write(banner(config, started, gateway.accounts.setupLink()));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

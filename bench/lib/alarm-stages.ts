@@ -11,9 +11,9 @@ export type Stage = (typeof STAGES)[number];
 export const STAGE_TEXT: Record<Stage, string> = {
   publish_to_hook: 'mqtt.js publish -> aedes authorizePublish entered (client, loopback TCP, aedes parse)',
   hook_to_commit: 'hook -> event durably committed and signalReceived emitted (group commit, SQLite COMMIT)',
-  commit_to_sms_attempt: 'signalReceived -> first page SMS marked sending (signal queue, incident opened, its SMS row inserted)',
-  sms_attempt_to_server:
-    'SMS marked sending -> request at the Twilio-compatible server (the rest of the incident transaction and its COMMIT, after-commit work, twilio SDK, HTTP)',
+  commit_to_sms_attempt:
+    'signalReceived -> first page SMS announced sending (signal queue, the incident transaction with its SMS rows, its COMMIT; sends start only after it)',
+  sms_attempt_to_server: 'SMS announced sending -> request at the Twilio-compatible server (twilio SDK and axios, loopback HTTP, the server parsing the headers)',
 };
 
 interface Marks {

@@ -1,8 +1,8 @@
 // Background telemetry from many devices, generated in a child process so the devices do not share the gateway's event loop.
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { DeviceCredentials } from './clients.js';
-import { isLoadReply, type LoadReply, type LoadRequest } from './load-protocol.js';
+import { isLoadReply, type LoadReply, type LoadRequest, type Qos1Result, type StormSendResult } from './load-protocol.js';
 
 export interface BackgroundLoadDeps {
   /** mqtt://host:port of the broker under test. */
@@ -10,6 +10,13 @@ export interface BackgroundLoadDeps {
   devices: DeviceCredentials[];
   /** Connection handshakes in flight at once while connecting. */
   concurrency?: number;
+  /**
+   * Open-files limit for the load process (one socket per device): it is started through
+   * `bash -c 'ulimit -n N; exec node …'` (the hard limit when N is above it).
+   */
+  openFiles?: number;
+  /** How long a request may take (default 120 s; connecting 10,000 devices to the gateway takes longer). */
+  replyTimeoutMs?: number;
 }
 
 // Omit distributed over the union, so each request keeps its own fields.
@@ -30,7 +37,10 @@ export class BackgroundLoad {
   async start(): Promise<{ connected: number; ms: number }> {
     // The child runs TypeScript through the same loader (tsx) as this process, but is not profiled with it.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--cpu-prof'));
-    const child = fork(CHILD, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = this.deps.openFiles
+      ? // The IPC channel's fd and NODE_CHANNEL_FD survive bash's exec, so this is a fork() with a raised limit.
+        spawn('bash', ['-c', `ulimit -n ${this.deps.openFiles} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`, process.execPath, ...execArgv, CHILD], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      : fork(CHILD, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child = child;
     child.on('message', (msg: unknown) => this.onReply(msg));
     child.on('exit', (code, signal) => {
@@ -57,6 +67,20 @@ export class BackgroundLoad {
     return reply.type === 'stats' ? { sent: reply.sent, cpuMicros: reply.cpuMicros } : { sent: 0, cpuMicros: 0 };
   }
 
+  /** A closed-loop QoS 1 run of motion/heartbeat events from every device (see load-child.ts). */
+  async qos1(durationMs: number, inFlightPerDevice: number): Promise<Qos1Result> {
+    const reply = await this.request({ type: 'qos1', durationMs, inFlightPerDevice });
+    if (reply.type !== 'qos1') throw new Error(`background load: unexpected reply ${reply.type}`);
+    return reply.result;
+  }
+
+  /** One `sos` from each of the first `count` devices, spread evenly over `overMs`. */
+  async storm(count: number, overMs: number, settleMs: number): Promise<StormSendResult> {
+    const reply = await this.request({ type: 'storm', count, overMs, settleMs });
+    if (reply.type !== 'storm') throw new Error(`background load: unexpected reply ${reply.type}`);
+    return reply.result;
+  }
+
   /** Disconnects every device and waits for the child process to exit. */
   async stop(): Promise<void> {
     const child = this.child;
@@ -76,11 +100,12 @@ export class BackgroundLoad {
     const child = this.child;
     if (!child) return Promise.reject(new Error('background load is not running'));
     const id = this.nextId++;
+    const timeoutMs = this.deps.replyTimeoutMs ?? REPLY_TIMEOUT_MS;
     return new Promise<LoadReply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`background load: no reply to ${body.type} within ${REPLY_TIMEOUT_MS} ms`));
-      }, REPLY_TIMEOUT_MS);
+        reject(new Error(`background load: no reply to ${body.type} within ${timeoutMs} ms`));
+      }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       child.send({ ...body, id });
     });

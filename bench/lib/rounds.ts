@@ -1,5 +1,6 @@
 // The measurement plan shared by every latency benchmark: warm-up, sequential paced samples, idle and loaded rounds, repeated.
 import { constants, monitorEventLoopDelay, performance, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { GCProfiler } from 'node:v8';
 import type { BackgroundLoad } from './background-load.js';
 import { sleep } from './clients.js';
 import { hostBusyMicros } from './machine.js';
@@ -40,6 +41,8 @@ export interface ConditionRun {
   otherCpuPercent: number;
   /** Garbage-collection pauses in this process while measuring. */
   gc: { count: number; totalMs: number; maxMs: number; major: number };
+  /** Heap allocated by this process while measuring, per sample (MiB), from the heap sizes around each GC. */
+  allocatedMiBPerSample: number;
   /** The samples no GC pause overlapped: how much of the tail GC explains. */
   withoutGc: { n: number; p99: number; max: number };
 }
@@ -77,6 +80,8 @@ export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
       eld.enable();
       const gc = new GcWatch();
       gc.start();
+      const heap = new HeapAllocation();
+      heap.start();
       const cpu0 = process.cpuUsage();
       const started = performance.now();
       const { samples, lost } = await sampleSequentially(opts.pacing, opts.sample);
@@ -85,6 +90,7 @@ export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
       const hostMicros = hostBusyMicros() - host0;
       eld.disable();
       gc.stop();
+      const allocatedBytes = heap.stop();
       const load1 = await opts.load.stats();
       const received = opts.receivedTelemetry() - received0;
       let background: ConditionRun['background'] = null;
@@ -109,13 +115,15 @@ export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
         loadProcessCpuPercent: percent(loadMicros),
         otherCpuPercent: Math.max(0, percent(hostMicros - ownMicros - loadMicros)),
         gc: gc.summary(),
+        allocatedMiBPerSample: allocatedBytes / 2 ** 20 / Math.max(1, opts.pacing.warmup + opts.pacing.count),
         withoutGc: { n: clean.n, p99: clean.p99, max: clean.max },
       };
       out.push(result);
       const bg = background ? `, background ${Math.round(background.receivedPerSec)} msg/s` : '';
       opts.log(
         `${opts.label} run ${run} ${condition}: p50 ${summary.p50.toFixed(2)} ms, p99 ${summary.p99.toFixed(2)} ms, max ${summary.max.toFixed(2)} ms, ` +
-          `n=${summary.n}, lost ${lost}${bg}, other processes ${Math.round(result.otherCpuPercent)} % CPU`,
+          `n=${summary.n}, lost ${lost}${bg}, other processes ${Math.round(result.otherCpuPercent)} % CPU, ` +
+          `GC ${result.gc.count} pauses ${result.gc.totalMs.toFixed(0)} ms, ${result.allocatedMiBPerSample.toFixed(2)} MiB allocated per sample`,
       );
       await opts.afterRound?.(result);
     }
@@ -149,6 +157,40 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`sample timed out after ${ms} ms`)), ms);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Bytes this process allocated while started: what each GC found in use, minus what the previous one
+ * left, plus what is in use at the end beyond the last GC. Not noisy, unlike time.
+ */
+class HeapAllocation {
+  private readonly profiler = new GCProfiler();
+  private usedAtStart = 0;
+
+  start(): void {
+    this.usedAtStart = usedHeap();
+    this.profiler.start();
+  }
+
+  stop(): number {
+    const usedAtEnd = usedHeap();
+    const data = this.profiler.stop();
+    let total = 0;
+    let after = this.usedAtStart;
+    for (const s of data?.statistics ?? []) {
+      total += Math.max(0, heapUsed(s.beforeGC) - after);
+      after = heapUsed(s.afterGC);
+    }
+    return total + Math.max(0, usedAtEnd - after);
+  }
+}
+
+function usedHeap(): number {
+  return process.memoryUsage().heapUsed;
+}
+
+function heapUsed(stats: { heapStatistics: { usedHeapSize: number } }): number {
+  return stats.heapStatistics.usedHeapSize;
 }
 
 /** Collects GC pause entries while started. */

@@ -202,6 +202,31 @@ export class DeviceBroker {
     emitter.on('error', (err: unknown) => this.deps.log.error({ err }, 'aedes error'));
   }
 
+  /**
+   * Brings connected sessions up to date after a registry import: a moved device reports for its new resident at once,
+   * and a device removed from the registry, or given a new secret, is disconnected so it must authenticate again.
+   * Returns the ids of the devices disconnected.
+   */
+  refreshDevices(devices: readonly Device[]): string[] {
+    const byId = new Map(devices.map((d) => [d.id, d]));
+    const dropped: string[] = [];
+    for (const [deviceId, client] of this.current) {
+      const session = this.sessions.get(client);
+      if (!session || client.closed) continue;
+      const next = byId.get(deviceId);
+      if (!next || next.secretHash !== session.device.secretHash) {
+        dropped.push(deviceId);
+        // Not a will: the device did nothing wrong, so its retained status stays as it was until it reconnects.
+        this.current.delete(deviceId);
+        client.close();
+        continue;
+      }
+      session.device = next;
+    }
+    if (dropped.length > 0) this.deps.log.info({ devices: dropped.length }, 'devices disconnected after a registry change');
+    return dropped;
+  }
+
   /** Null when the client may connect, else the CONNACK return code to refuse it with. */
   private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<RefusalCode | null> {
     const remoteAddress = remoteAddressOf(client);

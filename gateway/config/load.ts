@@ -47,6 +47,8 @@ export function loadConfig(env: Env): GatewayConfig {
       ? { url: c.INFLUX_URL, database: c.INFLUX_DATABASE, token: c.INFLUX_TOKEN ?? null, org: c.INFLUX_ORG ?? null, bucket: c.INFLUX_BUCKET ?? null }
       : null,
     logLevel: c.LOG_LEVEL,
+    admin: c.ADMIN_USERNAME && c.ADMIN_PASSWORD ? { username: c.ADMIN_USERNAME, password: c.ADMIN_PASSWORD } : null,
+    mapTileUrl: c.MAP_TILE_URL ?? null,
   };
 }
 

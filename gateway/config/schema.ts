@@ -29,6 +29,14 @@ export const configSchema = z
     INFLUX_TOKEN: optional,
     INFLUX_ORG: optional,
     INFLUX_BUCKET: optional,
+    // The first dashboard admin (issue 5), created only while no admin exists; never a default password.
+    ADMIN_USERNAME: z.string().regex(/^[A-Za-z0-9._@-]{3,64}$/, 'expected 3-64 letters, digits or . _ @ -').optional(),
+    ADMIN_PASSWORD: z.string().min(10, 'expected at least 10 characters').max(200, 'expected at most 200 characters').optional(),
+    MAP_TILE_URL: z
+      .string()
+      .regex(/^https?:\/\/[^\s]+$/, 'expected an http(s) tile URL template')
+      .refine((u) => ['{z}', '{x}', '{y}'].every((p) => u.includes(p)), 'expected a tile URL template with {z}, {x} and {y}')
+      .optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((c, ctx) => {
@@ -42,6 +50,10 @@ export const configSchema = z
       for (const key of ['INFLUX_ORG', 'INFLUX_BUCKET'] as const) {
         if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required when INFLUX_TOKEN is set' });
       }
+    }
+    if (Boolean(c.ADMIN_USERNAME) !== Boolean(c.ADMIN_PASSWORD)) {
+      const missing = c.ADMIN_USERNAME ? 'ADMIN_PASSWORD' : 'ADMIN_USERNAME';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'ADMIN_USERNAME and ADMIN_PASSWORD go together' });
     }
     if (c.INFLUX_TOKEN && !c.INFLUX_URL) {
       ctx.addIssue({ code: 'custom', path: ['INFLUX_URL'], message: 'required when INFLUX_TOKEN is set' });
@@ -77,6 +89,10 @@ export interface GatewayConfig {
   apiToken: string | null;
   influx: InfluxConfig | null;
   logLevel: RawConfig['LOG_LEVEL'];
+  /** ADMIN_USERNAME + ADMIN_PASSWORD: the first dashboard admin, created while none exists (issue 5). */
+  admin?: { username: string; password: string } | null;
+  /** Optional base-map tiles for the dashboard map (e.g. Tianditu); without it the map draws outlines only, offline. */
+  mapTileUrl: string | null;
 }
 
 function isTimeZone(tz: string): boolean {

@@ -18,6 +18,16 @@ export const ErrorCodes = {
   GW_ERR_PAYLOAD_TOO_LARGE: { status: 413, message: 'request body too large' },
   GW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'unsupported content type' },
   GW_ERR_INTERNAL: { status: 500, message: 'internal error' },
+  // Dashboard accounts and sessions (issue 5).
+  GW_ERR_BAD_CREDENTIALS: { status: 401, message: 'wrong username or password' },
+  GW_ERR_BAD_OTP: { status: 401, message: 'wrong or expired code' },
+  GW_ERR_CSRF: { status: 403, message: 'CSRF token missing or invalid' },
+  GW_ERR_CROSS_ORIGIN: { status: 403, message: 'cross-origin request refused' },
+  GW_ERR_SETUP_TOKEN: { status: 403, message: 'setup link invalid or already used' },
+  GW_ERR_CONFLICT: { status: 409, message: 'conflicts with the current state' },
+  GW_ERR_RATE_LIMITED: { status: 429, message: 'too many attempts, try again later' },
+  GW_ERR_TASK_NOT_FOUND: { status: 404, message: 'care task not found' },
+  GW_ERR_TASK_NOT_OPEN: { status: 409, message: 'care task is already closed' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

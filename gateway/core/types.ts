@@ -31,7 +31,15 @@ export interface Resident {
   location?: GeoPoint;
   inactivityHours?: number;
   highRisk?: boolean;
+  /** Local hours in which inactivity counts (gateway/wellness); the night outside them never raises a wellness check. */
+  wakingHours?: WakingHours;
   family: FamilyMember[];
+}
+
+/** Local "HH:MM" bounds; a window whose `to` is not after `from` runs past midnight, and `from` = `to` is all day. */
+export interface WakingHours {
+  from: string;
+  to: string;
 }
 
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
@@ -153,8 +161,8 @@ export const INCIDENT_STATES = ['pending', 'open', 'acknowledged', 'resolved', '
 export type IncidentState = (typeof INCIDENT_STATES)[number];
 export const ACTIVE_STATES: readonly IncidentState[] = ['pending', 'open', 'acknowledged'];
 
-/** `door_unanswered`: a volunteer found nobody answering the resident's door. */
-export type IncidentType = 'sos' | 'fall' | 'door_unanswered';
+/** `door_unanswered`: a volunteer found nobody answering the resident's door. `inactivity`: no sign of life for too long (gateway/wellness). */
+export type IncidentType = 'sos' | 'fall' | 'door_unanswered' | 'inactivity';
 
 export type ResponderRole = 'worker' | 'duty_contact' | 'family';
 
@@ -206,6 +214,9 @@ export interface Incident {
   signalCount: number;
   lastSignalAt: number;
   nextStepAt: number | null;
+  /** When the responder said they had arrived ("已到达"); kept apart from the state so time-to-attend can be reported. */
+  onSiteAt?: number | null;
+  onSiteBy?: Responder | null;
 }
 
 export type AuditChannel = 'device' | 'sms' | 'api' | 'dashboard' | 'system';
@@ -223,7 +234,8 @@ export interface AuditEntry {
 export const SMS_STATUSES = ['queued', 'sending', 'accepted', 'sent', 'delivered', 'failed', 'undelivered', 'outbox'] as const;
 export type SmsStatus = (typeof SMS_STATUSES)[number];
 
-export type SmsPurpose = 'page' | 'page_link' | 'notice' | 'help';
+/** `digest`: the twice-daily care-task list; `outage`: a grouped device outage page and its all-clear (issue 3). */
+export type SmsPurpose = 'page' | 'page_link' | 'notice' | 'help' | 'digest' | 'outage' | 'otp';
 
 /** What a reply to this message is about; inbound SMS are routed by the latest one sent to the phone. */
 export type SmsContext =

@@ -4,10 +4,12 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { HttpDeps } from './deps.js';
 import { createErrorHandler, notFoundHandler } from './errors.js';
 import { apiRoutes } from './routes/api.js';
+import { sessionRoutes } from './session/routes.js';
 import { healthRoutes } from './routes/health.js';
 import { incidentPageRoutes } from './routes/incident-page.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { twilioWebhookRoutes } from './routes/twilio-webhooks.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 
 /** Default request body limit; a route that needs more (a registry import) sets its own. */
 export const BODY_LIMIT = 64 * 1024;
@@ -30,7 +32,9 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { deps });
   await app.register(metricsRoutes, { deps });
   await app.register(twilioWebhookRoutes, { deps });
+  if (deps.accounts) await app.register(sessionRoutes, { accounts: deps.accounts, publicUrl: deps.publicUrl });
   await app.register(apiRoutes, { deps, prefix: '/api' });
   if (deps.incidentPage) await app.register(incidentPageRoutes, { deps, page: deps.incidentPage });
+  if (deps.dashboard) await app.register(dashboardRoutes, deps.dashboard);
   return app;
 }

@@ -5,8 +5,12 @@ import type { AuditChannel, AuditEntry, DeviceHealth, Incident, InboundSms, Outb
 import type { IncidentFilter } from '../storage/ports.js';
 import type { Logger } from '../core/logger.js';
 import type { VisitApi } from './routes/visits.js';
+import type { DashboardPageDeps } from './routes/page-deps.js';
+import type { SupervisionApi } from './routes/tasks.js';
 import type { Clock } from '../core/clock.js';
 import type { LinkCheck, LinkQuery } from './links.js';
+import type { AccountApi } from '../accounts/service.js';
+import type { DashboardOptions } from './routes/dashboard.js';
 
 /** An incident as the API shows it: the stored incident plus its pages (SMS) and, for one incident, its timeline. */
 export interface IncidentView extends Incident {
@@ -15,6 +19,23 @@ export interface IncidentView extends Incident {
   address: string | null;
   pages: PageView[];
   timeline?: AuditEntry[];
+  /** Who and where, for the duty board's resident card (issue 5); absent when the resident left the registry. */
+  residentCard?: ResidentCard;
+}
+
+/** The resident as responders need them: where to go, whom to call, what to know on arrival. */
+export interface ResidentCard {
+  name: string;
+  address: string;
+  building: string | null;
+  community: string;
+  communityName: string | null;
+  family: { name: string; relation: string | null; phone: string }[];
+  /** Care notes (medication, mobility); shown to staff and the paged worker, never to volunteers. */
+  notes: string | null;
+  /** Who holds a spare key (registry field `keyHolder`, free text or `{name, phone}`). */
+  keyHolder: string | null;
+  location: { lat: number; lon: number } | null;
 }
 
 export interface PageView {
@@ -39,6 +60,8 @@ export interface IncidentActions {
   /** Throws GatewayError GW_ERR_INCIDENT_NOT_FOUND or GW_ERR_INVALID_TRANSITION. */
   acknowledge(id: string, by: Responder, channel: AuditChannel, note?: string): Promise<Incident>;
   resolve(id: string, by: Responder, channel: AuditChannel, note?: string): Promise<Incident>;
+  /** "已到达" (issue 5); optional so older implementations still fit. Throws like acknowledge. */
+  markOnSite?(id: string, by: Responder, channel: AuditChannel, note?: string): Promise<Incident>;
 }
 
 export interface InboundSmsHandler {
@@ -111,12 +134,93 @@ export interface HttpDeps {
   metrics: Registry;
   /** Volunteer visits and the hours ledger (/api/visits, /api/volunteers). */
   visits?: VisitApi;
+  /** Device supervision: care tasks and grouped outages (/api/tasks, /api/outages). */
+  supervision?: SupervisionApi;
   /** Recent SMS for the log view. */
   smsLog(limit: number): Promise<OutboundSms[]>;
+  /**
+   * Dashboard accounts (gateway/accounts AccountService): serves /auth/*, /api/users and /api/audit, and lets a
+   * session cookie authenticate /api callers (with a CSRF token on every change). Without it only the API token works.
+   */
+  accounts?: AccountApi;
   /** Further ways to authenticate /api callers (e.g. dashboard sessions), tried after the API token. */
   authStrategies?: AuthStrategy[];
+  /** The dashboard app at `/` (built into dist/dashboard); without it no dashboard is served. */
+  dashboard?: DashboardOptions;
   /** The incident page behind the SMS link (`/i/:code`); without it the page is not served. */
   incidentPage?: IncidentPageDeps;
+  /** Server-sent events at /api/stream (gateway/live/feed.ts); without it the route is absent. */
+  live?: LiveStreamSource;
+  /** What the dashboard needs to know about this installation (/api/ui-config). */
+  ui?: UiConfig;
+  /** Residents, buildings and communities with coordinates for /api/map (gateway/live/map-data.ts). */
+  map?: MapSource;
+  /** Dashboard pages' API (reports, people, roster, registry editor, SMS log, my visits): gateway/reports/dashboard-deps.ts. */
+  dashboardPages?: DashboardPageDeps;
+}
+
+/** Subscribes one SSE client; the returned function unsubscribes it. */
+export interface LiveStreamSource {
+  subscribe(client: LiveClient): () => void;
+  /** Called when the app closes, so open streams end and the server can stop. */
+  closeAll(): void;
+}
+
+/** One connected dashboard tab, as the live feed sees it. */
+export interface LiveClient {
+  caller: Caller;
+  /** Writes one named event; returns false when the client was dropped (slow or gone). */
+  send(event: string, data: unknown): boolean;
+  /** A comment line that keeps the connection alive; false when the client was dropped. */
+  ping(): boolean;
+  close(): void;
+}
+
+export interface UiConfig {
+  timeZone: string;
+  /** Leaflet URL template of an optional base map; null: the map draws outlines on a plain background. */
+  mapTileUrl: string | null;
+  smsMode: 'twilio' | 'outbox';
+  version: string;
+}
+
+export interface MapSource {
+  /** Everything in one community, or everywhere when `community` is null. */
+  snapshot(community: string | null): Promise<MapModel>;
+}
+
+export interface MapResident {
+  id: string;
+  name: string;
+  lat: number;
+  lon: number;
+  community: string;
+  building: string;
+  address: string;
+  /** The resident's active incident, if any: the marker turns red. */
+  activeIncident: { id: string; state: string; type: string } | null;
+  /** Worst device state: 'offline', 'unknown' (never heard from), 'warning' (low battery), 'ok', or 'none' without devices. */
+  deviceHealth: 'ok' | 'warning' | 'unknown' | 'offline' | 'none';
+}
+
+export interface MapBuilding {
+  community: string;
+  name: string;
+  /** Mean position of its residents. */
+  lat: number;
+  lon: number;
+  residents: string[];
+}
+
+export interface MapCommunity {
+  id: string;
+  name: string;
+}
+
+export interface MapModel {
+  communities: MapCommunity[];
+  buildings: MapBuilding[];
+  residents: MapResident[];
 }
 
 /** Checks the signed query of an incident-page link (gateway/http/links.ts LinkSigner). */
@@ -130,4 +234,6 @@ export interface IncidentPageDeps {
   clock: Clock;
   /** Times on the page are shown in this zone (config TZ). */
   timeZone: string;
+  /** Building positions of the resident's community, drawn as a small map on the page; absent: no map. */
+  map?: MapSource;
 }

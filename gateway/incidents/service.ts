@@ -43,23 +43,43 @@ type AfterCommit = (() => void)[];
 export class IncidentService {
   constructor(private readonly deps: IncidentServiceDeps) {}
 
-  /** Acts on recorded signals and marks them processed, all in one transaction (one fsync for a burst). */
+  /**
+   * Acts on recorded signals and marks them processed, all in one transaction. Its commit is not synced
+   * (`normal`): everything in it derives from events that are synced already and stay unprocessed until
+   * this commit is on disk, so a power loss that takes it away replays them on start (a page may go out
+   * twice; none is lost), and a process crash loses nothing at all. That keeps an fsync off the alarm path.
+   */
   async handleSignals(signals: Signal[]): Promise<void> {
     const after: AfterCommit = [];
-    await this.deps.store.transaction(async () => {
-      for (const signal of signals) {
-        await this.applySignal(signal, after);
-        await this.deps.store.events.markProcessed(signal.eventId);
+    await this.deps.store.transaction(
+      async () => {
+        for (const signal of signals) {
+          await this.applySignal(signal, after);
+          await this.deps.store.events.markProcessed(signal.eventId);
+        }
+      },
+      { durability: 'normal' },
+    );
+    // The pages' SMS requests start as this transaction commits; device commands and bus events (live
+    // feed, telemetry, metrics) wait one turn of the event loop so they do not hold those requests up.
+    if (after.length > 0) setImmediate(() => this.runAfterCommit(after));
+  }
+
+  private runAfterCommit(after: AfterCommit): void {
+    for (const fn of after) {
+      try {
+        fn();
+      } catch (err) {
+        this.deps.log.error({ err }, 'an effect of a committed incident change failed');
       }
-    });
-    for (const fn of after) fn();
+    }
   }
 
   /**
-   * An alarm raised by a person rather than a device (a volunteer at an unanswered door): opens an
-   * incident and pages at once, or joins the resident's active one.
+   * An alarm raised by a person rather than a device (a volunteer at an unanswered door), or by the inactivity
+   * monitor: opens an incident and pages at once, or joins the resident's active one.
    */
-  async raiseForResident(residentId: string, type: 'door_unanswered', by: Responder, channel: AuditChannel, detail: Record<string, unknown>): Promise<Incident> {
+  async raiseForResident(residentId: string, type: 'door_unanswered' | 'inactivity', by: Responder, channel: AuditChannel, detail: Record<string, unknown>): Promise<Incident> {
     const after: AfterCommit = [];
     const incident = await this.deps.store.transaction(async () => {
       const active = await this.deps.store.incidents.findActiveForResident(residentId);
@@ -141,6 +161,29 @@ export class IncidentService {
       const resident = await this.deps.store.registry.getResident(incident.residentId);
       if (resident) await this.deps.pager.notifyResolved(updated, resident);
       this.command(updated, { type: 'resolved', incident: id, outcome: 'resolved' }, after);
+      return updated;
+    });
+    for (const fn of after) fn();
+    return result;
+  }
+
+  /**
+   * "已到达": the responder is with the resident. Only after an acknowledgement (someone must have taken it), recorded
+   * once for time-to-attend; the same person tapping again is not an error, anyone else after them is told who was first.
+   */
+  async markOnSite(id: string, by: Responder, channel: AuditChannel, note?: string): Promise<Incident> {
+    const after: AfterCommit = [];
+    const result = await this.deps.store.transaction(async () => {
+      const incident = await this.require(id);
+      if (incident.onSiteAt && incident.onSiteBy && sameResponder(incident.onSiteBy, by)) return incident;
+      if (incident.state !== 'acknowledged' || incident.onSiteAt) {
+        const why = incident.onSiteAt ? `${incident.onSiteBy?.name ?? 'someone'} is already on site` : `it is ${incident.state}`;
+        throw new GatewayError('GW_ERR_INVALID_TRANSITION', `incident ${id} cannot be marked on site: ${why}`, { state: incident.state, onSiteBy: incident.onSiteBy?.name ?? null });
+      }
+      const now = this.deps.clock.now();
+      await this.deps.store.incidents.markOnSite(id, now, by);
+      const updated: Incident = { ...incident, onSiteAt: now, onSiteBy: by };
+      await this.audit(updated, 'on_site', by, channel, { note: note ?? null }, after);
       return updated;
     });
     for (const fn of after) fn();
@@ -262,7 +305,7 @@ export class IncidentService {
       acknowledgedBy: null,
       resolvedAt: null,
       cancelledAt: null,
-      signalCount: type === 'door_unanswered' ? 0 : 1,
+      signalCount: type === 'door_unanswered' || type === 'inactivity' ? 0 : 1,
       lastSignalAt: openedAt,
       nextStepAt: null,
     };
@@ -335,6 +378,10 @@ export class IncidentService {
 
 function deviceResponder(deviceId: string): Responder {
   return { role: 'staff', id: null, name: `device:${deviceId}`, phone: null };
+}
+
+function sameResponder(a: Responder, b: Responder): boolean {
+  return a.id !== null ? a.id === b.id && a.role === b.role : a.name === b.name;
 }
 
 function invalidMessage(incident: Incident, to: IncidentState): string {

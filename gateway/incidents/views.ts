@@ -1,6 +1,6 @@
 // Read side of incidents for the API: the incident with its resident, every page and its delivery status, and the timeline.
-import type { AuditChannel, Incident, OutboundSms, Responder } from '../core/types.js';
-import type { IncidentActions, IncidentView, PageView } from '../http/deps.js';
+import type { AuditChannel, Community, Incident, OutboundSms, Resident, Responder } from '../core/types.js';
+import type { IncidentActions, IncidentView, PageView, ResidentCard } from '../http/deps.js';
 import type { IncidentFilter, Store } from '../storage/ports.js';
 import type { IncidentService } from './service.js';
 
@@ -30,6 +30,15 @@ export class IncidentViews implements IncidentActions {
     return this.deps.service.resolve(id, by, channel, note);
   }
 
+  markOnSite(id: string, by: Responder, channel: AuditChannel, note?: string): Promise<Incident> {
+    return this.deps.service.markOnSite(id, by, channel, note);
+  }
+
+  /** The view the live feed pushes: what GET /api/incidents/:id answers, without the timeline. */
+  async liveView(incident: Incident): Promise<IncidentView> {
+    return this.toView(incident, false);
+  }
+
   private async toView(incident: Incident, withTimeline: boolean): Promise<IncidentView> {
     const { store } = this.deps;
     const [resident, messages] = await Promise.all([store.registry.getResident(incident.residentId), store.sms.listForIncident(incident.id)]);
@@ -40,9 +49,42 @@ export class IncidentViews implements IncidentActions {
       address: resident?.address ?? null,
       pages: messages.filter((m) => m.purpose === 'page').map((m) => toPageView(m, incident)),
     };
+    if (resident) view.residentCard = residentCard(resident, await store.registry.getCommunity(resident.community));
     if (withTimeline) view.timeline = await store.incidents.listAudit(incident.id);
     return view;
   }
+}
+
+/** The resident card of the board and the incident page; registry extras (`notes`, `keyHolder`) read defensively. */
+export function residentCard(resident: Resident, community: Community | null): ResidentCard {
+  return {
+    name: resident.name,
+    address: resident.address,
+    building: resident.building ?? null,
+    community: resident.community,
+    communityName: community?.name ?? null,
+    family: resident.family.map((f) => ({ name: f.name, relation: f.relation ?? null, phone: f.phone })),
+    notes: extraText(resident, 'notes'),
+    keyHolder: keyHolderText(resident),
+    location: resident.location ? { lat: resident.location.lat, lon: resident.location.lon } : null,
+  };
+}
+
+function extraText(doc: object, key: string): string | null {
+  const value: unknown = Object.entries(doc).find(([k]) => k === key)?.[1];
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : null;
+}
+
+/** `keyHolder: 楼下刘阿姨` or `keyHolder: { name: 刘阿姨, phone: "+86…" }`. */
+function keyHolderText(resident: Resident): string | null {
+  const raw: unknown = 'keyHolder' in resident ? resident.keyHolder : undefined;
+  if (typeof raw === 'string') return raw.trim() || null;
+  if (typeof raw === 'object' && raw !== null) {
+    const name = extraText(raw, 'name');
+    const phone = extraText(raw, 'phone');
+    return [name, phone].filter((v) => v !== null).join(' ') || null;
+  }
+  return null;
 }
 
 function toPageView(m: OutboundSms, incident: Incident): PageView {

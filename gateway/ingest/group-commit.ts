@@ -53,6 +53,11 @@ export class GroupCommitter<T, R> {
   /** Commits everything queued, waits for it, and refuses new items afterwards. */
   async close(): Promise<void> {
     this.closed = true;
+    await this.flush();
+  }
+
+  /** Commits everything queued now and waits for it; new items are still taken. */
+  async flush(): Promise<void> {
     while (this.queue.length > 0 || this.inFlight) {
       if (!this.inFlight) this.kick();
       await this.inFlight;

@@ -9,6 +9,7 @@ import type { OutboundSms, SmsStatus } from '../core/types.js';
 import type { SmsStatusUpdate, Store } from '../storage/ports.js';
 import { SmsSendError, type SmsProvider, type SmsSendResult } from './provider.js';
 import { advances, isFinal, mapTwilioStatus } from './sms-status.js';
+import { SmsStatusWriter } from './status-writer.js';
 
 export interface NotifierEvents {
   /** A stored message changed status (including its creation as `queued`). */
@@ -83,8 +84,13 @@ export class SmsDispatcher {
   private readonly locks = new Map<string, Promise<void>>();
   private consecutiveFailures = 0;
   private lastError: string | null = null;
+  private readonly writer: SmsStatusWriter;
+  /** A pump is scheduled for the next turn of the event loop (see pump). */
+  private pumpLater: NodeJS.Immediate | null = null;
 
-  constructor(private readonly deps: SmsDispatcherDeps) {}
+  constructor(private readonly deps: SmsDispatcherDeps) {
+    this.writer = new SmsStatusWriter({ store: deps.store });
+  }
 
   /** Starts sending, beginning with messages a crash left queued or half sent. */
   async start(): Promise<void> {
@@ -105,11 +111,18 @@ export class SmsDispatcher {
     for (const timer of this.retryTimers.values()) timer.cancel();
     this.retryTimers.clear();
     this.ready.length = 0;
+    if (this.pumpLater) clearImmediate(this.pumpLater);
+    this.pumpLater = null;
     await Promise.allSettled([...this.active.values()]);
+    await this.writer.flush();
     this.held.clear();
   }
 
-  /** Persists the message (status `queued`), then sends it in the background; resolves once it is stored. */
+  /**
+   * Persists the message (status `queued`), then sends it in the background; resolves once it is stored.
+   * Called inside a transaction, the send waits for its COMMIT (and never happens if it rolls back), so a
+   * message is on disk before it can reach the provider.
+   */
   async enqueue(msg: NewOutboundSms): Promise<OutboundSms> {
     const now = this.deps.clock.now();
     const row: OutboundSms = {
@@ -128,7 +141,9 @@ export class SmsDispatcher {
     await this.deps.store.sms.insert(row);
     this.deps.bus.emit('smsStatusChanged', row);
     // Before start() the row simply waits in the store; start() picks it up with the other unsent ones.
-    if (this.running) this.admit(row);
+    this.deps.store.afterCommit(() => {
+      if (this.running && !this.held.has(row.id)) this.admit(row);
+    });
     return row;
   }
 
@@ -176,28 +191,46 @@ export class SmsDispatcher {
     this.pump();
   }
 
+  /**
+   * Starts one send now and the next on the following turn of the event loop. Building a request in the
+   * SDK takes a few hundred microseconds of awaits; started together, an alarm's page, link and family
+   * SMS would interleave and the first page would leave last. One per turn lets each request reach the
+   * socket before the next is built, in the order the messages were queued.
+   */
   private pump(): void {
     const limit = Math.max(1, this.deps.concurrency ?? 16);
-    while (this.running && this.active.size < limit) {
-      const msg = this.ready.shift();
-      if (!msg) return;
-      const run = this.attempt(msg)
-        .catch((err: unknown) => {
-          // Only storage trouble lands here; the row stays unsent and is resumed on the next start.
-          this.deps.log.error({ err, sms: msg.id }, 'SMS attempt could not be recorded');
-        })
-        .finally(() => {
-          this.active.delete(msg.id);
-          if (!this.retryTimers.has(msg.id)) this.held.delete(msg.id);
-          this.pump();
-        });
-      this.active.set(msg.id, run);
+    if (!this.running || this.active.size >= limit) return;
+    const msg = this.ready.shift();
+    if (!msg) return;
+    this.launch(msg);
+    if (this.ready.length > 0 && !this.pumpLater) {
+      this.pumpLater = setImmediate(() => {
+        this.pumpLater = null;
+        this.pump();
+      });
     }
+  }
+
+  private launch(msg: OutboundSms): void {
+    const run = this.attempt(msg)
+      .catch((err: unknown) => {
+        // Only storage trouble lands here; the row stays unsent and is resumed on the next start.
+        this.deps.log.error({ err, sms: msg.id }, 'SMS attempt could not be recorded');
+      })
+      .finally(() => {
+        this.active.delete(msg.id);
+        if (!this.retryTimers.has(msg.id)) this.held.delete(msg.id);
+        this.pump();
+      });
+    this.active.set(msg.id, run);
   }
 
   private async attempt(msg: OutboundSms): Promise<void> {
     const attempts = msg.attempts + 1;
-    const sending = await this.record(msg, { status: 'sending', attempts });
+    // Announced, not stored: the row is already durable as `queued` (or `sending` after a failed try), and a
+    // crash before the provider's answer is stored resends it either way. The write would only delay the send.
+    const sending: OutboundSms = { ...msg, status: 'sending', attempts, updatedAt: this.deps.clock.now() };
+    if (msg.status !== 'sending') this.deps.bus.emit('smsStatusChanged', sending);
     const started = performance.now();
     let result: SmsSendResult;
     try {
@@ -247,7 +280,7 @@ export class SmsDispatcher {
   /** Writes an update and announces a status change; keeps going on the in-memory copy if the row vanished. */
   private async record(prev: OutboundSms, update: Omit<SmsStatusUpdate, 'at'>): Promise<OutboundSms> {
     const at = this.deps.clock.now();
-    const stored = await this.deps.store.sms.update(prev.id, { ...update, at });
+    const stored = await this.writer.write(prev.id, { ...update, at });
     const next = stored ?? { ...prev, ...definedFields(update), updatedAt: at };
     if (next.status !== prev.status) this.deps.bus.emit('smsStatusChanged', next);
     return next;

@@ -8,7 +8,17 @@ const WHAT: Record<IncidentType, string> = {
   sos: '按了求助',
   fall: '疑似跌倒',
   door_unanswered: '敲门无人应',
+  inactivity: '长时间无活动迹象',
 };
+
+/** What happened, in words; an inactivity alarm says for how many hours nobody has seen a sign of life. */
+function what(p: Pick<PageText, 'type' | 'hours'>): string {
+  if (p.type === 'inactivity' && p.hours !== undefined) return `已${Number(p.hours.toFixed(1))}小时无活动迹象`;
+  return WHAT[p.type];
+}
+
+/** An inactivity alarm asks someone to go and look: nobody pressed anything, so there is nobody to call back. */
+const GO_TO_THE_DOOR = '请上门查看';
 
 export interface PageText {
   resident: Pick<Resident, 'name' | 'address'>;
@@ -17,6 +27,8 @@ export interface PageText {
   timeZone: string;
   /** 1 for the first round of paging; later rounds say the alarm is still unanswered. */
   step: number;
+  /** `inactivity` only: the hours without a sign of life that raised the alarm. */
+  hours?: number;
 }
 
 /**
@@ -37,7 +49,8 @@ export function isGsm7(text: string): boolean {
 /** `【求助】张桂兰 安达里3号楼2门401 按了求助 14:05 回1接单 回2转他人` — shortened to one segment if needed. */
 export function workerPage(p: PageText): string {
   const head = p.step > 1 ? '【求助·仍无人接】' : '【求助】';
-  const tail = ` ${WHAT[p.type]} ${localTime(p.at, p.timeZone).hhmm} 回1接单 回2转他人`;
+  const action = p.type === 'inactivity' ? ` ${GO_TO_THE_DOOR}` : '';
+  const tail = ` ${what(p)}${action} ${localTime(p.at, p.timeZone).hhmm} 回1接单 回2转他人`;
   return fitOneSegment(head, p.resident.name, p.resident.address, tail);
 }
 
@@ -48,6 +61,9 @@ export function pageLink(publicUrl: string, code: string, signedQuery?: string):
 
 export function familyPage(p: PageText & { responderName: string | null; responderRole?: 'worker' | 'duty_contact' }): string {
   const who = !p.responderName ? '正在联系社区网格员' : p.responderRole === 'duty_contact' ? `已通知${p.responderName}` : `已通知网格员${p.responderName}`;
+  if (p.type === 'inactivity') {
+    return `【紧急】您的家人${p.resident.name}截至${localTime(p.at, p.timeZone).hhmm}${what(p)}（${p.resident.address}），${who}上门查看。您能去请回1。`;
+  }
   return `【紧急】您的家人${p.resident.name}${localTime(p.at, p.timeZone).hhmm}${WHAT[p.type]}（${p.resident.address}），${who}。您能去请回1。`;
 }
 

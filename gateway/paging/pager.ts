@@ -9,6 +9,7 @@ import {
   pageLink,
   workerPage,
 } from './messages.js';
+import { inactivityPageHours } from '../wellness/rules.js';
 
 export type NewSms = Pick<OutboundSms, 'to' | 'body' | 'purpose' | 'incidentId' | 'step' | 'role' | 'personId' | 'context'>;
 
@@ -42,7 +43,7 @@ export class Pager {
 
   /** The page itself (one segment) and then the incident link. */
   async pageResponder(incident: Incident, resident: Resident, responder: PlanResponder, step: number): Promise<OutboundSms[]> {
-    const text = workerPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step });
+    const text = workerPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step, ...hoursOf(incident, resident) });
     const page = await this.send(incident, responder.phone, text, 'page', step, responder.role, responder.id);
     const link = await this.send(incident, responder.phone, this.link(incident, responder), 'page_link', step, responder.role, responder.id);
     return [page, link];
@@ -58,7 +59,7 @@ export class Pager {
   async pageFamily(incident: Incident, resident: Resident, responder: Pick<PlanResponder, 'name' | 'role'> | null, step: number): Promise<OutboundSms[]> {
     const out: OutboundSms[] = [];
     for (const [i, member] of resident.family.entries()) {
-      const body = familyPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step, responderName: responder?.name ?? null, responderRole: responder?.role });
+      const body = familyPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step, responderName: responder?.name ?? null, responderRole: responder?.role, ...hoursOf(incident, resident) });
       out.push(await this.send(incident, member.phone, body, 'page', step, 'family', `family:${resident.id}:${i}`));
     }
     return out;
@@ -102,4 +103,11 @@ export class Pager {
   ): Promise<OutboundSms> {
     return this.deps.sms.enqueue({ to, body, purpose, incidentId: incident.id, step, role, personId, context: { kind: 'incident', incidentId: incident.id } });
   }
+}
+
+/** An inactivity page says how long nobody has seen a sign of life: the threshold that raised it (gateway/wellness). */
+function hoursOf(incident: Incident, resident: Resident): { hours?: number } {
+  if (incident.type !== 'inactivity') return {};
+  const hours = inactivityPageHours(resident);
+  return hours === null ? {} : { hours };
 }

@@ -78,6 +78,7 @@ export async function importRegistry(deps: ImportDeps, doc: ValidatedRegistry, o
           },
         }
       : {}),
+    ...(doc.careDigest ? { careDigest: { times: doc.careDigest.times } } : {}),
     communities: doc.communities,
     residents: doc.residents,
     workers: doc.workers,

@@ -59,6 +59,8 @@ const resident = z
     location: geoPoint.optional(),
     inactivityHours: z.number().positive().optional(),
     highRisk: z.boolean().optional(),
+    // When inactivity counts (gateway/wellness); absent: the default waking hours, 07:00-22:00.
+    wakingHours: z.looseObject({ from: clockTime, to: clockTime }).optional(),
     notes: z.string().optional(),
     family: z.array(familyMember).default([]),
   })
@@ -117,6 +119,8 @@ const visit = z.looseObject({
 export const registrySchema = z
   .looseObject({
     escalation: escalation.optional(),
+    // Issue 3: local times of the care-task digest SMS (default 08:30 and 17:30).
+    careDigest: z.looseObject({ times: z.array(clockTime).min(1, 'must name at least one time').max(12) }).optional(),
     communities: z.array(community).default([]),
     residents: z.array(resident).default([]),
     workers: z.array(worker).default([]),

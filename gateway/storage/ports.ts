@@ -12,6 +12,7 @@ import type {
   OutboundSms,
   Rejection,
   Resident,
+  Responder,
   SecurityEvent,
   SmsStatus,
   Visit,
@@ -20,6 +21,9 @@ import type {
   EventType,
 } from '../core/types.js';
 import type { VisitRepo } from '../visits/repo.js';
+import type { WellnessRepo } from '../wellness/repo.js';
+import type { AccountRepo } from '../accounts/repo.js';
+import type { SupervisionRepo } from '../supervision/repo.js';
 
 /** A normalised registry, ready to upsert (secrets already hashed). */
 export interface RegistrySnapshot {
@@ -30,6 +34,8 @@ export interface RegistrySnapshot {
   devices: Device[];
   volunteers: Volunteer[];
   visits: Visit[];
+  /** Registry `careDigest` (issue 3): local "HH:MM" times of the care-task digest SMS. */
+  careDigest?: { times: string[] };
 }
 
 export interface RegistryCounts {
@@ -119,6 +125,8 @@ export interface IncidentRepo {
   list(filter: IncidentFilter): Promise<Incident[]>;
   listActive(): Promise<Incident[]>;
   linkSignal(incidentId: string, eventId: number): Promise<void>;
+  /** Sets the on-site time once (issue 5); false when unknown or already set. */
+  markOnSite(id: string, at: number, by: Responder): Promise<boolean>;
   appendAudit(entry: Omit<AuditEntry, 'id'>): Promise<AuditEntry>;
   listAudit(incidentId: string): Promise<AuditEntry[]>;
 }
@@ -172,6 +180,18 @@ export interface AuditWriter {
   audit(incidentId: string, action: string, actor: string, channel: AuditChannel, detail?: Record<string, unknown>): Promise<AuditEntry>;
 }
 
+/**
+ * How durable a transaction's COMMIT is. `full` (the default) syncs to disk: it survives power loss.
+ * `normal` leaves the write to the OS: it survives a crash of the process, and becomes durable against
+ * power loss with the next `full` commit. Only for work that can be rebuilt from `full` rows after a
+ * power loss (e.g. acting on a recorded event, which stays unprocessed until that work is committed).
+ */
+export type Durability = 'full' | 'normal';
+
+export interface TransactionOptions {
+  durability?: Durability;
+}
+
 /** All repositories of one database, and its transaction boundary. */
 export interface Store {
   readonly registry: RegistryRepo;
@@ -183,8 +203,16 @@ export interface Store {
   readonly timers: TimerRepo;
   /** Volunteer visits: plan state, occurrence records, service-hours ledger, job runs. */
   readonly visits: VisitRepo;
+  /** The inactivity monitor's counts per resident (gateway/wellness). */
+  readonly wellness: WellnessRepo;
+  /** Dashboard users, sessions, one-time codes and the account audit log (issue 5). */
+  readonly accounts: AccountRepo;
+  /** Device supervision: care tasks, grouped outages, digest runs. */
+  readonly supervision: SupervisionRepo;
   /** Runs `work` atomically; repository calls made inside it join the transaction. Nested calls join too. */
-  transaction<T>(work: () => Promise<T>): Promise<T>;
+  transaction<T>(work: () => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /** Runs `fn` once the calling transaction has committed (never if it rolls back); outside one, at once. */
+  afterCommit(fn: () => void): void;
   /** True while the database answers (for /healthz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -25,6 +25,8 @@ export interface CheckInDeps extends VisitCoreDeps {
   sms: SmsQueue;
   /** The volunteer found nobody answering the door: the lead connects this to the alarm path. */
   onDoorUnanswered(residentId: string, volunteerId: string): Promise<void>;
+  /** A check-in was recorded: a sign of life for the resident (the inactivity monitor listens). */
+  onCheckIn?(residentId: string, at: number): void | Promise<void>;
 }
 
 export type VisitCommand = 'check_in' | 'check_out' | 'door_unanswered' | 'help';
@@ -71,8 +73,10 @@ export class VisitReplies {
       const o = found.occurrence;
       await this.deps.store.visits.saveRecord({ ...(o.record ?? blankRecord(o, now)), status: 'checked_in', checkedInAt: now, updatedAt: now });
       this.deps.log.info({ visit: o.plan.id, start: o.start, volunteer: volunteer.id }, 'visit checked in');
-      return { handled: 'visit_check_in', text: replyCheckedIn(await this.residentName(o.resident), o.plan.activity) };
+      return { handled: 'visit_check_in', text: replyCheckedIn(await this.residentName(o.resident), o.plan.activity), checkedIn: { residentId: o.resident, at: now } };
     });
+    // After the commit, and never for 没人: a volunteer at a door nobody opens has seen no sign of life.
+    if ('checkedIn' in outcome && outcome.checkedIn) await this.signOfLife(outcome.checkedIn.residentId, outcome.checkedIn.at);
     await this.reply(volunteer.phone, outcome.text, volunteer.id);
     return outcome.handled;
   }
@@ -116,6 +120,14 @@ export class VisitReplies {
     }
     await this.reply(volunteer.phone, outcome.text, volunteer.id);
     return outcome.handled;
+  }
+
+  private async signOfLife(residentId: string, at: number): Promise<void> {
+    try {
+      await this.deps.onCheckIn?.(residentId, at);
+    } catch (err) {
+      this.deps.log.error({ err: errorMessage(err), resident: residentId }, 'check-in could not be passed on as a sign of life');
+    }
   }
 
   private async checkedInToday(volunteerId: string): Promise<OccurrenceRecord | null> {

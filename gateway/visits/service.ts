@@ -27,6 +27,8 @@ export interface VisitServiceDeps {
   replies: { register(kind: 'visit', handler: VisitReplyHandler): void };
   /** A volunteer texted 没人: nobody answers the resident's door. Connect to the alarm path. */
   onDoorUnanswered(residentId: string, volunteerId: string): Promise<void>;
+  /** A volunteer checked in: a sign of life for the resident (connect to InactivityMonitor.onCheckIn). */
+  onCheckIn?(residentId: string, at: number): void | Promise<void>;
   settings?: Partial<VisitSettings>;
   /**
    * 'cron' (default): node-cron runs the evening reminder and a per-minute missed-visit sweep in `timeZone`.
@@ -53,7 +55,7 @@ export class VisitService {
     const core = { store: deps.store, clock: deps.clock, log: deps.log, timeZone: deps.timeZone, settings: this.settings };
     this.schedule = new VisitSchedule(core);
     this.ledger = new VolunteerLedger({ ...core, schedule: this.schedule });
-    this.replies = new VisitReplies({ ...core, schedule: this.schedule, ledger: this.ledger, sms: deps.sms, onDoorUnanswered: (residentId, volunteerId) => deps.onDoorUnanswered(residentId, volunteerId) });
+    this.replies = new VisitReplies({ ...core, schedule: this.schedule, ledger: this.ledger, sms: deps.sms, onDoorUnanswered: (residentId, volunteerId) => deps.onDoorUnanswered(residentId, volunteerId), onCheckIn: (residentId, at) => deps.onCheckIn?.(residentId, at) });
     this.jobs = new VisitJobs({ ...core, schedule: this.schedule, sms: deps.sms });
   }
 

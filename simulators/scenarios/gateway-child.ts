@@ -80,6 +80,11 @@ export class GatewayChild {
       .join('\n');
   }
 
+  /** SIGKILL to the group, now; no waiting. */
+  killNow(): void {
+    if (this.child?.pid) signalGroup(this.child.pid, 'SIGKILL');
+  }
+
   /** SIGTERM to the group (a clean stop), SIGKILL if it lingers. Safe to call more than once. */
   async stop(graceMs = 8000): Promise<void> {
     const child = this.child;

@@ -239,6 +239,8 @@ describe('HTTP /api/devices and /api/sms', () => {
       kind: 'sos_button',
       resident: 'r-001',
       residentName: RESIDENT.name,
+      community: 'andali',
+      building: '安达里3号楼',
       state: 'online',
       lastSeen: new Date(T0 + 60_000).toISOString(),
       lastStatusAt: new Date(T0).toISOString(),

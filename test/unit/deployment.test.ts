@@ -4,6 +4,19 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { configSchema } from '../../gateway/config/schema.js';
 import { validateRegistry } from '../../gateway/registry/load.js';
+import type { Device, Resident } from '../../gateway/core/types.js';
+import {
+  MEASUREMENTS,
+  deviceStatusPoint,
+  deviceTags,
+  eventPoint,
+  incidentPoint,
+  pagePoint,
+  telemetryPoint,
+  type TelemetryPoint,
+} from '../../gateway/telemetry/points.js';
+import { dashboardQueries, identifiersOf, measurementsOf, readDashboard, readDatasources, readProviders } from '../helpers/grafana.js';
+import { lifecycleOf, signalOf, smsOf } from '../helpers/telemetry-fixtures.js';
 
 interface Compose {
   services: Record<string, { build?: string; image?: string; ports?: string[]; environment?: Record<string, string>; volumes?: string[]; depends_on?: string[] }>;
@@ -38,8 +51,110 @@ describe('docker-compose.yml and Dockerfile', () => {
     expect(dockerfile).toMatch(/EXPOSE 1883 8080/);
   });
 
+  it('builds the dashboard into the image with tools that survive `npm ci --omit=dev`', () => {
+    expect(dockerfile).toMatch(/^RUN node --import tsx dashboard\/build\.ts$/m);
+    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { dependencies: Record<string, string> };
+    for (const dep of ['vite', 'tsx', '@fastify/static']) expect(Object.keys(pkg.dependencies), dep).toContain(dep);
+  });
+
+  it('has no default passwords: Grafana refuses to start without GRAFANA_ADMIN_PASSWORD', () => {
+    const env = compose.services.grafana!.environment ?? {};
+    expect(env.GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:\?/);
+  });
+
   it('ships an example registry that validates', () => {
     const doc = parse(readFileSync(new URL('registry/example.yaml', root), 'utf8')) as unknown;
     expect(() => validateRegistry(doc)).not.toThrow();
+  });
+});
+
+/** Per measurement, every field and tag name gateway/telemetry/points.ts writes, from real mapper output. */
+function writtenSchema(): Map<string, Set<string>> {
+  const resident: Resident = { id: 'r-001', name: '张桂兰', community: 'andali', address: '安达里3号楼2门401', building: '安达里3号楼', family: [] };
+  const device: Device = { id: 'fall-001', kind: 'fall_sensor', resident: 'r-001', secretHash: 'x' };
+  const where = deviceTags(device, resident);
+  const fall = signalOf({ type: 'fall', seq: 1, at: 1, deviceId: 'fall-001', battery: 80 });
+  const points: (TelemetryPoint | null)[] = [
+    eventPoint({ ...fall, payload: { ...fall.payload, confidence: 0.9 } }, where),
+    telemetryPoint({ deviceId: 'fall-001', battery: 80, rssi: -60, at: 1, payload: { battery: 80, rssi: -60 } }, where),
+    deviceStatusPoint({ deviceId: 'fall-001', state: 'online', at: 1 }, where),
+    ...lifecycleOf(1).map(([incident, entry]) => incidentPoint(incident, entry, { resident: 'r-001', community: 'andali', building: '安达里3号楼' })),
+    pagePoint(smsOf({ status: 'delivered', at: 1 })),
+  ];
+  const schema = new Map<string, Set<string>>();
+  for (const p of points) {
+    if (!p) continue;
+    const names = schema.get(p.measurement) ?? new Set<string>();
+    for (const k of [...Object.keys(p.tags), ...Object.keys(p.fields)]) names.add(k);
+    schema.set(p.measurement, names);
+  }
+  return schema;
+}
+
+describe('Grafana in docker-compose.yml and deploy/grafana', () => {
+  const grafana = compose.services.grafana;
+
+  it('runs grafana-oss on port 3000 after InfluxDB, with the provisioning mounted and its state in a volume', () => {
+    expect(grafana?.image).toMatch(/^grafana\/grafana-oss(:[\w.-]+)?$/);
+    expect(grafana?.ports).toContain('3000:3000');
+    expect(grafana?.depends_on).toContain('influxdb');
+    expect(grafana?.volumes).toEqual(
+      expect.arrayContaining(['./deploy/grafana/provisioning:/etc/grafana/provisioning:ro', './deploy/grafana/dashboards:/etc/grafana/dashboards:ro', 'grafana-data:/var/lib/grafana']),
+    );
+    expect(compose.volumes).toHaveProperty('grafana-data');
+    expect(grafana?.environment?.GF_USERS_ALLOW_SIGN_UP).toBe('false');
+  });
+
+  it('provisions one InfluxDB datasource at the compose InfluxDB and the database the gateway writes', () => {
+    const { apiVersion, datasources } = readDatasources();
+    expect(apiVersion).toBe(1);
+    expect(datasources).toHaveLength(1);
+    const ds = datasources[0]!;
+    expect(ds).toMatchObject({ type: 'influxdb', url: 'http://influxdb:8086', database: 'eldercare', jsonData: { dbName: 'eldercare' } });
+    expect(ds.url).toBe(compose.services.gateway!.environment!.INFLUX_URL);
+    expect(ds.jsonData?.dbName).toBe(compose.services.gateway!.environment!.INFLUX_DATABASE);
+    expect(ds.jsonData?.dbName).toBe(compose.services.influxdb!.environment!.INFLUXDB_DB);
+  });
+
+  it('loads the dashboard from where the compose file mounts it, and every panel uses the provisioned datasource', () => {
+    const { providers } = readProviders();
+    expect(providers).toHaveLength(1);
+    expect(providers[0]).toMatchObject({ type: 'file', options: { path: '/etc/grafana/dashboards' } });
+    const dashboard = readDashboard();
+    expect(dashboard.uid).toBe('eldercare-gateway');
+    const uid = readDatasources().datasources[0]!.uid;
+    expect(dashboard.panels.length).toBeGreaterThanOrEqual(6);
+    for (const p of dashboard.panels) {
+      expect(p.datasource?.uid, p.title).toBe(uid);
+      expect(p.targets?.length, p.title).toBeGreaterThan(0);
+      for (const t of p.targets ?? []) expect(t.rawQuery, `${p.title} ${t.refId}`).toBe(true);
+    }
+    expect(new Set(dashboard.panels.map((p) => p.id)).size).toBe(dashboard.panels.length);
+  });
+
+  it('queries only measurements, fields and tags that gateway/telemetry/points.ts writes', () => {
+    const schema = writtenSchema();
+    expect([...schema.keys()].sort()).toEqual([...MEASUREMENTS].sort());
+    const queried = new Set<string>();
+    for (const { where, query } of dashboardQueries(readDashboard())) {
+      const measurements = measurementsOf(query);
+      expect(measurements.length, where).toBeGreaterThan(0);
+      const known = new Set<string>();
+      for (const m of measurements) {
+        expect(MEASUREMENTS as readonly string[], `${where}: measurement "${m}"`).toContain(m);
+        queried.add(m);
+        for (const name of schema.get(m) ?? []) known.add(name);
+      }
+      for (const id of identifiersOf(query)) expect([...known], `${where}: "${id}" is not written to ${measurements.join(', ')}`).toContain(id);
+    }
+    // Each measurement has at least one panel: devices, events, telemetry, incidents and pages are all on the dashboard.
+    expect([...queried].sort()).toEqual([...MEASUREMENTS].sort());
+  });
+
+  it('names what the issue asks for: devices online, battery, events per hour, incidents, time-to-acknowledge per community, page delivery', () => {
+    const titles = readDashboard().panels.map((p) => p.title.toLowerCase());
+    for (const words of ['devices online', 'batter', 'events per hour', 'incidents', 'time to acknowledge by community', 'time to first page', 'time to resolve', 'delivery']) {
+      expect(titles.some((t) => t.includes(words)), words).toBe(true);
+    }
   });
 });

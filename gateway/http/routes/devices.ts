@@ -1,6 +1,8 @@
-// /api/devices: each device's health (online/offline, last seen, battery, signal, last rejected message).
+// /api/devices: each device's health (online/offline, last seen, battery, signal, last rejected message), by community and state.
 import type { FastifyPluginAsync } from 'fastify';
+import { communityScope, requireRole } from '../auth.js';
 import { GatewayError } from '../../core/errors.js';
+import { buildingOf } from '../../supervision/places.js';
 import type { Device, DeviceKind, DeviceState, RejectionReason, Resident } from '../../core/types.js';
 import type { DeviceDirectory, HttpDeps } from '../deps.js';
 import { idParams, type IdParams } from './schemas.js';
@@ -13,6 +15,9 @@ export interface DeviceView {
   kind: DeviceKind;
   resident: string;
   residentName: string | null;
+  /** The resident's community and building (for filtering and for spotting a building-wide outage). */
+  community: string | null;
+  building: string | null;
   state: DeviceState;
   lastSeen: string | null;
   lastStatusAt: string | null;
@@ -25,6 +30,7 @@ export interface DeviceView {
 interface ListQuery {
   state?: DeviceState;
   resident?: string;
+  community?: string;
 }
 
 const listQuerySchema = {
@@ -32,6 +38,7 @@ const listQuerySchema = {
   properties: {
     state: { type: 'string', enum: [...DEVICE_STATES] },
     resident: { type: 'string', minLength: 1, maxLength: 100 },
+    community: { type: 'string', minLength: 1, maxLength: 100 },
   },
 } as const;
 
@@ -47,6 +54,8 @@ function toView(device: Device, directory: DeviceDirectory, resident: Resident |
     kind: device.kind,
     resident: device.resident,
     residentName: resident?.name ?? null,
+    community: resident?.community ?? null,
+    building: resident ? buildingOf(resident) : null,
     state: health?.state ?? 'unknown',
     lastSeen: iso(health?.lastSeen ?? null),
     lastStatusAt: iso(health?.lastStatusAt ?? null),
@@ -60,10 +69,18 @@ function toView(device: Device, directory: DeviceDirectory, resident: Resident |
 }
 
 export const deviceRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, { deps }) => {
+  // Device health and care tasks are for staff and grid workers; a volunteer sees only her visits.
+  app.addHook('onRequest', requireRole('admin', 'duty_officer', 'worker'));
   const directory = deps.devices;
 
   app.get<{ Querystring: ListQuery }>('/devices', { schema: { querystring: listQuerySchema } }, async (request) => {
     const { state, resident } = request.query;
+    // A worker session sees its own community only; asking for another one is refused, not silently narrowed.
+    const scope = communityScope(request.caller);
+    if (scope !== null && request.query.community !== undefined && request.query.community !== scope) {
+      throw new GatewayError('GW_ERR_FORBIDDEN', `you may see community ${scope} only`);
+    }
+    const community = scope ?? request.query.community;
     const devices = (await directory.listDevices()).filter((d) => !resident || d.resident === resident);
     // Several devices share a resident: look each resident up once per request.
     const residents = new Map<string, Promise<Resident | null>>();
@@ -77,12 +94,15 @@ export const deviceRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, 
         return toView(d, directory, await lookup);
       }),
     );
-    return views.filter((v) => !state || v.state === state).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return views.filter((v) => (!state || v.state === state) && (!community || v.community === community)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   });
 
   app.get<{ Params: IdParams }>('/devices/:id', { schema: { params: idParams } }, async (request) => {
     const device = await directory.getDevice(request.params.id);
     if (!device) throw new GatewayError('GW_ERR_UNKNOWN_DEVICE');
-    return toView(device, directory, await directory.getResident(device.resident));
+    const resident = await directory.getResident(device.resident);
+    const scope = communityScope(request.caller);
+    if (scope !== null && resident?.community !== scope) throw new GatewayError('GW_ERR_FORBIDDEN', 'the device belongs to another community');
+    return toView(device, directory, resident);
   });
 };

@@ -5,7 +5,8 @@ import { Counter } from 'prom-client';
 import { GatewayError } from '../../core/errors.js';
 import type { Responder } from '../../core/types.js';
 import { METRIC_NAMES } from '../../metrics/metrics.js';
-import { NOTE_MAX_CHARS, pageHrefs, renderIncidentPage, renderMessagePage, takenBy, type PageNotice, type PageOrigin } from '../../../dashboard/incident-page.js';
+import { formatLocal, NOTE_MAX_CHARS, pageHrefs, renderIncidentPage, renderMessagePage, takenBy, type PageNotice, type PageOrigin } from '../../../dashboard/incident-page.js';
+import type { SiteMapModel } from '../../../dashboard/incident-map.js';
 import type { HttpDeps, IncidentPageDeps, IncidentView } from '../deps.js';
 import type { LinkRefusal } from '../links.js';
 
@@ -100,13 +101,23 @@ export const incidentPageRoutes: FastifyPluginAsync<{ deps: HttpDeps; page: Inci
     return { incident, responder, query: check.query };
   };
 
-  const show = (reply: FastifyReply, link: Link, at: PageOrigin, status: number, notice: PageNotice | null = null, noteDraft?: string): FastifyReply =>
+  /** The buildings of the resident's community, for the page's small map; null when there is nothing to draw. */
+  const siteMap = async (incident: IncidentView): Promise<SiteMapModel | null> => {
+    if (!page.map) return null;
+    const model = await page.map.snapshot(incident.communityId);
+    const card = incident.residentCard;
+    if (model.buildings.length === 0 && !card?.location) return null;
+    return { buildings: model.buildings, own: card?.building ?? null, home: card?.location ?? null };
+  };
+
+  const show = async (reply: FastifyReply, link: Link, at: PageOrigin, status: number, notice: PageNotice | null = null, noteDraft?: string): Promise<FastifyReply> =>
     html(
       reply,
       status,
       renderIncidentPage({
         incident: link.incident,
-        viewer: { personId: link.responder.id, name: link.responder.name },
+        viewer: { personId: link.responder.id, name: link.responder.name, role: link.responder.role },
+        siteMap: await siteMap(link.incident),
         query: link.query,
         timeZone: page.timeZone,
         at,
@@ -148,6 +159,28 @@ export const incidentPageRoutes: FastifyPluginAsync<{ deps: HttpDeps; page: Inci
       await deps.incidents.acknowledge(incident.id, responder, 'dashboard');
     } catch (err) {
       if (!isInvalidTransition(err)) throw err;
+      return refusedTransition(reply, link);
+    }
+    return reply.redirect(pageHrefs(incident.code, query, 'action').page, 303);
+  });
+
+  // "已到达": an incident nobody has taken yet is taken by whoever arrives (acknowledged first, then on site).
+  app.post<PageRoute>('/i/:code/onsite', { logSerializers }, async (request, reply) => {
+    const link = await open(request, reply);
+    if (!link) return reply;
+    const { incident, responder, query } = link;
+    const markOnSite = deps.incidents.markOnSite?.bind(deps.incidents);
+    if (!markOnSite) throw new GatewayError('GW_ERR_NOT_FOUND');
+    try {
+      if (incident.state === 'open' || incident.state === 'pending') await deps.incidents.acknowledge(incident.id, responder, 'dashboard');
+      await markOnSite(incident.id, responder, 'dashboard');
+    } catch (err) {
+      if (!isInvalidTransition(err)) throw err;
+      const now = (await deps.incidents.view(incident.id)) ?? incident;
+      // Someone (maybe this person, on a second tap) is already there: show the page as it is.
+      if (now.state === 'acknowledged' && now.onSiteAt) {
+        return show(reply, { ...link, incident: now }, 'action', 409, { kind: 'info', text: `${now.onSiteBy?.name ?? '已有人'}已到达（${formatLocal(now.onSiteAt, page.timeZone)}）。` });
+      }
       return refusedTransition(reply, link);
     }
     return reply.redirect(pageHrefs(incident.code, query, 'action').page, 303);

@@ -5,6 +5,10 @@ import { badRequest } from '../../visits/schedule.js';
 import type { VisitService } from '../../visits/service.js';
 import type { NewVisitInput } from '../../visits/schedule.js';
 import { idParams, type IdParams } from './schemas.js';
+import { GatewayError } from '../../core/errors.js';
+import type { Resident } from '../../core/types.js';
+import type { OccurrenceView } from '../../visits/types.js';
+import { callerRoles, incidentCommunity, volunteerSelf } from '../session/scope.js';
 
 /** What the routes need from the visit feature (VisitService implements it). */
 export type VisitApi = Pick<
@@ -26,7 +30,18 @@ export type VisitApi = Pick<
 
 export interface VisitRouteOptions {
   visits: VisitApi;
+  /** Residents' communities (worker scoping) and names and addresses (shown with each occurrence). */
+  residents?: { getResident(id: string): Promise<Resident | null> };
 }
+
+/** An occurrence with the resident's name and address: all a volunteer is shown of the resident, never notes or family. */
+export interface OccurrenceWithResident extends OccurrenceView {
+  residentName: string | null;
+  address: string | null;
+}
+
+/** Plan changes, corrections, redemptions and the hours export are the coordinators' (admin, duty officer). */
+const coordinators = callerRoles('admin', 'duty_officer');
 
 const text = (max: number) => ({ type: 'string', minLength: 1, maxLength: max }) as const;
 const id = text(64);
@@ -108,19 +123,42 @@ const redemptionBody = {
   properties: { points: { type: 'number', exclusiveMinimum: 0 }, note: text(200), by: text(100) },
 } as const;
 
-export const visitRoutes: FastifyPluginAsync<VisitRouteOptions> = async (app, { visits }) => {
+export const visitRoutes: FastifyPluginAsync<VisitRouteOptions> = async (app, { visits, residents }) => {
+  const residentOf = async (id: string): Promise<Resident | null> => (residents ? residents.getResident(id) : null);
+
   app.get<{ Querystring: ListQuery }>('/visits', { schema: { querystring: listQuery } }, async (request) => {
-    return visits.listOccurrences(request.query);
+    const caller = request.caller;
+    const query = { ...request.query };
+    if (caller?.role === 'volunteer') query.volunteer = volunteerSelf(caller, query.volunteer);
+    if (caller?.role === 'worker') {
+      const community = incidentCommunity(caller, query.community);
+      if (community !== null) query.community = community;
+    }
+    const list = await visits.listOccurrences(query);
+    const known = new Map<string, Resident | null>();
+    for (const id of new Set(list.map((o) => o.resident))) known.set(id, await residentOf(id));
+    return list.map((o): OccurrenceWithResident => ({ ...o, residentName: known.get(o.resident)?.name ?? null, address: known.get(o.resident)?.address ?? null }));
   });
 
-  app.post<{ Body: CreateBody }>('/visits', { schema: { body: createBody } }, async (request, reply) => {
+  app.post<{ Body: CreateBody }>('/visits', { onRequest: coordinators, schema: { body: createBody } }, async (request, reply) => {
     return reply.code(201).send(await visits.createVisit(request.body));
   });
 
-  app.get<{ Params: IdParams }>('/visits/:id', { schema: { params: idParams } }, async (request) => visits.getVisit(request.params.id));
+  app.get<{ Params: IdParams }>('/visits/:id', { schema: { params: idParams } }, async (request) => {
+    const plan = await visits.getVisit(request.params.id);
+    const caller = request.caller;
+    if (caller?.role === 'volunteer' && plan.volunteer !== volunteerSelf(caller)) throw new GatewayError('GW_ERR_FORBIDDEN', 'a volunteer sees only her own visits');
+    if (caller?.role === 'worker') {
+      const community = incidentCommunity(caller);
+      if (community !== null && (await residentOf(plan.resident))?.community !== community) {
+        throw new GatewayError('GW_ERR_FORBIDDEN', 'this visit is for a resident of another community');
+      }
+    }
+    return plan;
+  });
 
   // Changes the plan; a new `volunteer` reassigns it from now on.
-  app.patch<{ Params: IdParams; Body: PatchBody }>('/visits/:id', { schema: { params: idParams, body: patchBody } }, async (request) =>
+  app.patch<{ Params: IdParams; Body: PatchBody }>('/visits/:id', { onRequest: coordinators, schema: { params: idParams, body: patchBody } }, async (request) =>
     visits.updateVisit(request.params.id, request.body),
   );
 
@@ -130,13 +168,13 @@ export const visitRoutes: FastifyPluginAsync<VisitRouteOptions> = async (app, { 
     { path: '/visits/:id/cancel', act: (visitId: string) => visits.cancelVisit(visitId) },
   ];
   for (const { path, act } of stateActions) {
-    app.post<{ Params: IdParams }>(path, { schema: { params: idParams } }, async (request) => act(request.params.id));
+    app.post<{ Params: IdParams }>(path, { onRequest: coordinators, schema: { params: idParams } }, async (request) => act(request.params.id));
   }
 
   // `start` is the occurrence's start as listed (ISO with offset, '+' as %2B) or local "YYYY-MM-DDTHH:MM".
   app.patch<{ Params: OccurrenceParams; Body: OccurrencePatch }>(
     '/visits/:id/occurrences/:start',
-    { schema: { params: occurrenceParams, body: occurrencePatch } },
+    { onRequest: coordinators, schema: { params: occurrenceParams, body: occurrencePatch } },
     async (request) => {
       const { id: visitId, start } = request.params;
       const { volunteer, hours, note, by } = request.body;
@@ -149,6 +187,7 @@ export const visitRoutes: FastifyPluginAsync<VisitRouteOptions> = async (app, { 
   app.post<{ Params: OccurrenceParams; Body: { note?: string } }>(
     '/visits/:id/occurrences/:start/cancel',
     {
+      onRequest: coordinators,
       schema: { params: occurrenceParams, body: noteBody },
       preValidation: async (request) => {
         request.body ??= {};
@@ -159,7 +198,7 @@ export const visitRoutes: FastifyPluginAsync<VisitRouteOptions> = async (app, { 
 
   app.get<{ Querystring: { month: string } }>(
     '/volunteers/hours.csv',
-    { schema: { querystring: { type: 'object', required: ['month'], properties: { month: text(7) } } } },
+    { onRequest: coordinators, schema: { querystring: { type: 'object', required: ['month'], properties: { month: text(7) } } } },
     async (request, reply) => {
       const csv = await visits.hoursCsv(request.query.month);
       // The byte-order mark makes spreadsheet programs read the Chinese names as UTF-8.
@@ -170,13 +209,15 @@ export const visitRoutes: FastifyPluginAsync<VisitRouteOptions> = async (app, { 
     },
   );
 
-  app.get<{ Params: IdParams }>('/volunteers/:id/ledger', { schema: { params: idParams } }, async (request) =>
-    visits.volunteerLedger(request.params.id),
-  );
+  app.get<{ Params: IdParams }>('/volunteers/:id/ledger', { onRequest: callerRoles('admin', 'duty_officer', 'volunteer'), schema: { params: idParams } }, async (request) => {
+    const caller = request.caller;
+    if (caller?.role === 'volunteer') volunteerSelf(caller, request.params.id);
+    return visits.volunteerLedger(request.params.id);
+  });
 
   app.post<{ Params: IdParams; Body: RedemptionBody }>(
     '/volunteers/:id/redemptions',
-    { schema: { params: idParams, body: redemptionBody } },
+    { onRequest: coordinators, schema: { params: idParams, body: redemptionBody } },
     async (request, reply) => {
       const { points, note, by } = request.body;
       return reply.code(201).send(await visits.redeem(request.params.id, points, note, by ?? request.caller?.name ?? 'API'));

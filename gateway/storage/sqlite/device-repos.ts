@@ -19,17 +19,17 @@ export class SqliteDeviceHealthRepo implements DeviceHealthRepo {
   constructor(private readonly sdb: SqliteDatabase) {}
 
   async get(deviceId: string): Promise<DeviceHealth | null> {
-    const row = this.sdb.db.prepare<[string], HealthRow>('SELECT * FROM device_health WHERE device_id = ?').get(deviceId);
+    const row = this.sdb.stmt<[string], HealthRow>('SELECT * FROM device_health WHERE device_id = ?').get(deviceId);
     return row ? toHealth(row) : null;
   }
 
   async list(): Promise<DeviceHealth[]> {
-    return this.sdb.db.prepare<[], HealthRow>('SELECT * FROM device_health ORDER BY device_id').all().map(toHealth);
+    return this.sdb.stmt<[], HealthRow>('SELECT * FROM device_health ORDER BY device_id').all().map(toHealth);
   }
 
   async save(records: DeviceHealth[]): Promise<void> {
     if (records.length === 0) return;
-    const stmt = this.sdb.db.prepare(
+    const stmt = this.sdb.stmt(
       `INSERT INTO device_health (device_id, state, last_seen, battery, rssi, last_status_at, remote_address, last_rejection, rejected_count)
        VALUES (@deviceId, @state, @lastSeen, @battery, @rssi, @lastStatusAt, @remoteAddress, @lastRejection, @rejectedCount)
        ON CONFLICT(device_id) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, battery = excluded.battery,
@@ -45,8 +45,7 @@ export class SqliteDeviceHealthRepo implements DeviceHealthRepo {
 
   async recordRejection(r: Rejection): Promise<void> {
     await this.sdb.write(() =>
-      this.sdb.db
-        .prepare('INSERT INTO rejections (device_id, topic, reason, detail, payload_excerpt, received_at) VALUES (?, ?, ?, ?, ?, ?)')
+      this.sdb.stmt('INSERT INTO rejections (device_id, topic, reason, detail, payload_excerpt, received_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(r.deviceId, r.topic, r.reason, r.detail, r.payloadExcerpt, r.receivedAt),
     );
   }
@@ -80,15 +79,13 @@ export class SqliteSecurityEventRepo implements SecurityEventRepo {
 
   async record(e: SecurityEvent): Promise<void> {
     await this.sdb.write(() =>
-      this.sdb.db
-        .prepare('INSERT INTO security_events (at, kind, device_id, client_id, remote_address, detail) VALUES (?, ?, ?, ?, ?, ?)')
+      this.sdb.stmt('INSERT INTO security_events (at, kind, device_id, client_id, remote_address, detail) VALUES (?, ?, ?, ?, ?, ?)')
         .run(e.at, e.kind, e.deviceId, e.clientId, e.remoteAddress, e.detail),
     );
   }
 
   async list(limit: number): Promise<SecurityEvent[]> {
-    return this.sdb.db
-      .prepare<[number], SecurityRow>('SELECT * FROM security_events ORDER BY id DESC LIMIT ?')
+    return this.sdb.stmt<[number], SecurityRow>('SELECT * FROM security_events ORDER BY id DESC LIMIT ?')
       .all(limit)
       .map((r) => ({
         at: r.at,

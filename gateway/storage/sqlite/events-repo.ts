@@ -19,11 +19,10 @@ export class SqliteEventRepo implements EventRepo {
   constructor(private readonly sdb: SqliteDatabase) {}
 
   async recordBatch(events: NewEvent[], dedupeSinceMs: number): Promise<(number | null)[]> {
-    const db = this.sdb.db;
-    const seen = db.prepare<[string, number, string, number], { id: number }>(
+    const seen = this.sdb.stmt<[string, number, string, number], { id: number }>(
       'SELECT id FROM events WHERE device_id = ? AND seq = ? AND payload_hash = ? AND received_at >= ? LIMIT 1',
     );
-    const insert = db.prepare(
+    const insert = this.sdb.stmt(
       'INSERT INTO events (device_id, seq, type, payload, payload_hash, device_ts, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
     return this.sdb.transaction(async () =>
@@ -35,15 +34,15 @@ export class SqliteEventRepo implements EventRepo {
   }
 
   async markProcessed(eventId: number): Promise<void> {
-    await this.sdb.write(() => this.sdb.db.prepare('UPDATE events SET processed = 1 WHERE id = ?').run(eventId));
+    await this.sdb.write(() => this.sdb.stmt('UPDATE events SET processed = 1 WHERE id = ?').run(eventId));
   }
 
   async listUnprocessed(): Promise<StoredEvent[]> {
-    return this.sdb.db.prepare<[], EventRow>('SELECT * FROM events WHERE processed = 0 ORDER BY id').all().map(toEvent);
+    return this.sdb.stmt<[], EventRow>('SELECT * FROM events WHERE processed = 0 ORDER BY id').all().map(toEvent);
   }
 
   async get(eventId: number): Promise<StoredEvent | null> {
-    const row = this.sdb.db.prepare<[number], EventRow>('SELECT * FROM events WHERE id = ?').get(eventId);
+    const row = this.sdb.stmt<[number], EventRow>('SELECT * FROM events WHERE id = ?').get(eventId);
     return row ? toEvent(row) : null;
   }
 }

@@ -22,6 +22,9 @@ interface IncidentRow {
   signal_count: number;
   last_signal_at: number;
   next_step_at: number | null;
+  /** Migration 6; absent in rows read through an older column list. */
+  on_site_at?: number | null;
+  on_site_by?: string | null;
 }
 
 interface AuditRow {
@@ -39,34 +42,34 @@ const COLUMNS =
 const VALUES =
   '@id, @code, @residentId, @communityId, @type, @state, @step, @unassigned, @plan, @openedAt, @firstPagedAt, @acknowledgedAt, @acknowledgedBy, @resolvedAt, @cancelledAt, @signalCount, @lastSignalAt, @nextStepAt';
 
+const UPDATE_SQL = `UPDATE incidents SET ${COLUMNS.split(', ')
+  .filter((c) => c !== 'id')
+  .map((c) => `${c} = @${camel(c)}`)
+  .join(', ')} WHERE id = @id`;
+
 export class SqliteIncidentRepo implements IncidentRepo {
   constructor(private readonly sdb: SqliteDatabase) {}
 
   async create(incident: Incident): Promise<void> {
-    await this.sdb.write(() => this.sdb.db.prepare(`INSERT INTO incidents (${COLUMNS}) VALUES (${VALUES})`).run(toParams(incident)));
+    await this.sdb.write(() => this.sdb.stmt(`INSERT INTO incidents (${COLUMNS}) VALUES (${VALUES})`).run(toParams(incident)));
   }
 
   async update(incident: Incident): Promise<void> {
-    const sets = COLUMNS.split(', ')
-      .filter((c) => c !== 'id')
-      .map((c) => `${c} = @${camel(c)}`)
-      .join(', ');
-    await this.sdb.write(() => this.sdb.db.prepare(`UPDATE incidents SET ${sets} WHERE id = @id`).run(toParams(incident)));
+    await this.sdb.write(() => this.sdb.stmt(UPDATE_SQL).run(toParams(incident)));
   }
 
   async get(id: string): Promise<Incident | null> {
-    const row = this.sdb.db.prepare<[string], IncidentRow>('SELECT * FROM incidents WHERE id = ?').get(id);
+    const row = this.sdb.stmt<[string], IncidentRow>('SELECT * FROM incidents WHERE id = ?').get(id);
     return row ? toIncident(row) : null;
   }
 
   async getByCode(code: string): Promise<Incident | null> {
-    const row = this.sdb.db.prepare<[string], IncidentRow>('SELECT * FROM incidents WHERE code = ?').get(code);
+    const row = this.sdb.stmt<[string], IncidentRow>('SELECT * FROM incidents WHERE code = ?').get(code);
     return row ? toIncident(row) : null;
   }
 
   async findActiveForResident(residentId: string): Promise<Incident | null> {
-    const row = this.sdb.db
-      .prepare<[string], IncidentRow>("SELECT * FROM incidents WHERE resident_id = ? AND state IN ('pending', 'open', 'acknowledged') LIMIT 1")
+    const row = this.sdb.stmt<[string], IncidentRow>("SELECT * FROM incidents WHERE resident_id = ? AND state IN ('pending', 'open', 'acknowledged') LIMIT 1")
       .get(residentId);
     return row ? toIncident(row) : null;
   }
@@ -87,34 +90,39 @@ export class SqliteIncidentRepo implements IncidentRepo {
       params.communityId = filter.communityId;
     }
     const sql = `SELECT * FROM incidents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC, id DESC LIMIT @limit`;
-    return this.sdb.db.prepare<[Record<string, string | number>], IncidentRow>(sql).all(params).map(toIncident);
+    return this.sdb.stmt<[Record<string, string | number>], IncidentRow>(sql).all(params).map(toIncident);
   }
 
   async listActive(): Promise<Incident[]> {
-    return this.sdb.db
-      .prepare<[], IncidentRow>("SELECT * FROM incidents WHERE state IN ('pending', 'open', 'acknowledged') ORDER BY opened_at")
+    return this.sdb.stmt<[], IncidentRow>("SELECT * FROM incidents WHERE state IN ('pending', 'open', 'acknowledged') ORDER BY opened_at")
       .all()
       .map(toIncident);
   }
 
+  /** Records the arrival once: false when the incident is unknown or already has an on-site time. */
+  async markOnSite(id: string, at: number, by: Responder): Promise<boolean> {
+    const res = await this.sdb.write(() =>
+      this.sdb.stmt('UPDATE incidents SET on_site_at = ?, on_site_by = ? WHERE id = ? AND on_site_at IS NULL').run(at, JSON.stringify(by), id),
+    );
+    return res.changes === 1;
+  }
+
   async linkSignal(incidentId: string, eventId: number): Promise<void> {
     await this.sdb.write(() =>
-      this.sdb.db.prepare('INSERT OR IGNORE INTO incident_signals (incident_id, event_id) VALUES (?, ?)').run(incidentId, eventId),
+      this.sdb.stmt('INSERT OR IGNORE INTO incident_signals (incident_id, event_id) VALUES (?, ?)').run(incidentId, eventId),
     );
   }
 
   async appendAudit(e: Omit<AuditEntry, 'id'>): Promise<AuditEntry> {
     const res = await this.sdb.write(() =>
-      this.sdb.db
-        .prepare('INSERT INTO audit_log (incident_id, at, action, actor, channel, detail) VALUES (?, ?, ?, ?, ?, ?)')
+      this.sdb.stmt('INSERT INTO audit_log (incident_id, at, action, actor, channel, detail) VALUES (?, ?, ?, ?, ?, ?)')
         .run(e.incidentId, e.at, e.action, e.actor, e.channel, e.detail ? JSON.stringify(e.detail) : null),
     );
     return { ...e, id: Number(res.lastInsertRowid) };
   }
 
   async listAudit(incidentId: string): Promise<AuditEntry[]> {
-    return this.sdb.db
-      .prepare<[string], AuditRow>('SELECT * FROM audit_log WHERE incident_id = ? ORDER BY id')
+    return this.sdb.stmt<[string], AuditRow>('SELECT * FROM audit_log WHERE incident_id = ? ORDER BY id')
       .all(incidentId)
       .map((r) => ({
         id: r.id,
@@ -175,5 +183,7 @@ function toIncident(r: IncidentRow): Incident {
     signalCount: r.signal_count,
     lastSignalAt: r.last_signal_at,
     nextStepAt: r.next_step_at,
+    onSiteAt: r.on_site_at ?? null,
+    onSiteBy: r.on_site_by ? (JSON.parse(r.on_site_by) as Responder) : null,
   };
 }

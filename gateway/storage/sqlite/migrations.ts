@@ -158,6 +158,54 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 2,
+    name: 'device supervision and care tasks',
+    sql: `
+      -- Non-urgent care work for a resident's grid worker; device_key is the device id or '' for resident-level tasks,
+      -- so the partial unique index also keeps one open wellness check per resident.
+      CREATE TABLE care_tasks (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        resident_id TEXT NOT NULL,
+        device_id TEXT,
+        device_key TEXT NOT NULL,
+        community_id TEXT NOT NULL,
+        worker_id TEXT,
+        detail TEXT,
+        opened_at INTEGER NOT NULL,
+        closed_at INTEGER,
+        closed_by TEXT,
+        close_reason TEXT,
+        close_note TEXT,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX care_tasks_one_open ON care_tasks(kind, resident_id, device_key) WHERE state = 'open';
+      CREATE INDEX care_tasks_state_opened ON care_tasks(state, opened_at);
+      CREATE INDEX care_tasks_worker ON care_tasks(worker_id, state);
+
+      -- Grouped outages (many devices of one building or community offline together); at most one open per place.
+      CREATE TABLE outages (
+        id TEXT PRIMARY KEY,
+        place_kind TEXT NOT NULL,
+        place_key TEXT NOT NULL,
+        community_id TEXT NOT NULL,
+        building TEXT,
+        devices TEXT NOT NULL,
+        opened_at INTEGER NOT NULL,
+        closed_at INTEGER,
+        summary TEXT,
+        page TEXT,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX outages_one_open ON outages(place_key) WHERE closed_at IS NULL;
+      CREATE INDEX outages_opened ON outages(opened_at);
+
+      -- Each digest SMS (digest:<date>:<HH:MM>:<worker>) and each finished slot (digest:<date>:<HH:MM>) at most once, across restarts.
+      CREATE TABLE care_digest_runs (key TEXT PRIMARY KEY, ran_at INTEGER NOT NULL);
+    `,
+  },
+  {
     version: 3,
     name: 'volunteer visits',
     sql: `
@@ -213,6 +261,97 @@ export const MIGRATIONS: Migration[] = [
 
       -- Each scheduled job run (reminder:<date>:<volunteer>) happens at most once, across restarts.
       CREATE TABLE visit_job_runs (key TEXT PRIMARY KEY, ran_at INTEGER NOT NULL);
+    `,
+  },
+  {
+    version: 4,
+    name: 'dashboard accounts and sessions',
+    sql: `
+      -- Dashboard users: staff with a password, workers and volunteers linked to their registry entry (phone sign-in).
+      CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        username TEXT UNIQUE,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        community_id TEXT,
+        worker_id TEXT UNIQUE,
+        volunteer_id TEXT UNIQUE,
+        phone TEXT,
+        password_hash TEXT,
+        disabled_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        last_login_at INTEGER
+      );
+      CREATE INDEX users_role ON users(role);
+
+      -- Only the sha256 of a session id is kept: a copy of the database does not let anyone sign in.
+      CREATE TABLE sessions (
+        id_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        csrf_token TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        revoked_at INTEGER,
+        ip TEXT
+      );
+      CREATE INDEX sessions_user ON sessions(user_id);
+      CREATE INDEX sessions_expires ON sessions(expires_at);
+
+      CREATE TABLE otp_codes (
+        id INTEGER PRIMARY KEY,
+        phone TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        salt TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        used_at INTEGER
+      );
+      CREATE INDEX otp_codes_phone ON otp_codes(phone, id);
+
+      CREATE TABLE account_audit (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        user_id TEXT,
+        subject TEXT,
+        ip TEXT,
+        detail TEXT
+      );
+      CREATE INDEX account_audit_at ON account_audit(at, id);
+    `,
+  },
+  {
+    version: 5,
+    name: 'inactivity monitor',
+    sql: `
+      -- One row per watched resident: waking time counted without a sign of life, and where the episode stands,
+      -- so a restart resumes the count instead of starting it again, and never opens or pages an episode twice.
+      CREATE TABLE wellness_state (
+        resident_id TEXT PRIMARY KEY,
+        last_sign_at INTEGER,
+        last_sign_source TEXT,
+        inactive_ms INTEGER NOT NULL,
+        counted_until INTEGER NOT NULL,
+        task_opened_at INTEGER,
+        paged_at INTEGER,
+        updated_at INTEGER NOT NULL
+      );
+      -- The last device event taken into account: events recorded after it are read back at start.
+      CREATE TABLE wellness_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), event_id INTEGER NOT NULL);
+    `,
+  },
+  {
+    version: 6,
+    name: 'incident on-site time',
+    sql: `
+      -- When the responder arrived ("已到达"), for time-to-attend reports. Written only by its own statement
+      -- (SqliteIncidentRepo.markOnSite), so a whole-row update from an older copy of the incident cannot clear it.
+      ALTER TABLE incidents ADD COLUMN on_site_at INTEGER;
+      ALTER TABLE incidents ADD COLUMN on_site_by TEXT;
     `,
   },
 ];

@@ -24,6 +24,8 @@ export class SqliteRegistryRepo implements RegistryRepo {
     const now = Date.now();
     return this.sdb.transaction(async () => {
       if (s.escalation) this.putSetting('escalation', s.escalation);
+      // Kept as a JSON string so getSetting('care_digest') reads it back as the string it types.
+      if (s.careDigest) this.putSetting('care_digest', JSON.stringify(s.careDigest));
       const community = this.db.prepare('INSERT INTO communities (id, doc, updated_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at');
       for (const c of s.communities) community.run(c.id, JSON.stringify(c), now);
       const resident = this.db.prepare('INSERT INTO residents (id, community_id, doc, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET community_id = excluded.community_id, doc = excluded.doc, updated_at = excluded.updated_at');
@@ -48,12 +50,12 @@ export class SqliteRegistryRepo implements RegistryRepo {
   }
 
   async escalationSettings(): Promise<EscalationSettings> {
-    const row = this.db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get('escalation');
+    const row = this.sdb.stmt<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get('escalation');
     return row ? { ...DEFAULT_ESCALATION, ...(JSON.parse(row.value) as Partial<EscalationSettings>) } : { ...DEFAULT_ESCALATION };
   }
 
   async getSetting(key: string): Promise<string | null> {
-    const row = this.db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get(key);
+    const row = this.sdb.stmt<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get(key);
     return row ? (JSON.parse(row.value) as string) : null;
   }
 
@@ -80,14 +82,14 @@ export class SqliteRegistryRepo implements RegistryRepo {
     return this.all<Worker>('SELECT doc FROM workers ORDER BY id');
   }
   async getDevice(id: string): Promise<Device | null> {
-    const row = this.db.prepare<[string], DeviceRow>('SELECT doc, secret_hash FROM devices WHERE id = ?').get(id);
+    const row = this.sdb.stmt<[string], DeviceRow>('SELECT doc, secret_hash FROM devices WHERE id = ?').get(id);
     return row ? toDevice(row) : null;
   }
   async listDevices(): Promise<Device[]> {
-    return this.db.prepare<[], DeviceRow>('SELECT doc, secret_hash FROM devices ORDER BY id').all().map(toDevice);
+    return this.sdb.stmt<[], DeviceRow>('SELECT doc, secret_hash FROM devices ORDER BY id').all().map(toDevice);
   }
   async listDevicesOfResident(residentId: string): Promise<Device[]> {
-    return this.db.prepare<[string], DeviceRow>('SELECT doc, secret_hash FROM devices WHERE resident_id = ? ORDER BY id').all(residentId).map(toDevice);
+    return this.sdb.stmt<[string], DeviceRow>('SELECT doc, secret_hash FROM devices WHERE resident_id = ? ORDER BY id').all(residentId).map(toDevice);
   }
   async listVolunteers(): Promise<Volunteer[]> {
     return this.all<Volunteer>('SELECT doc FROM volunteers ORDER BY id');
@@ -101,12 +103,12 @@ export class SqliteRegistryRepo implements RegistryRepo {
   }
 
   private one<T>(table: 'communities' | 'residents' | 'workers', id: string): T | null {
-    const row = this.db.prepare<[string], DocRow>(`SELECT doc FROM ${table} WHERE id = ?`).get(id);
+    const row = this.sdb.stmt<[string], DocRow>(`SELECT doc FROM ${table} WHERE id = ?`).get(id);
     return row ? (JSON.parse(row.doc) as T) : null;
   }
 
   private all<T>(sql: string): T[] {
-    return this.db.prepare<[], DocRow>(sql).all().map((r) => JSON.parse(r.doc) as T);
+    return this.sdb.stmt<[], DocRow>(sql).all().map((r) => JSON.parse(r.doc) as T);
   }
 
   private countsNow(): RegistryCounts {

@@ -29,8 +29,7 @@ export class SqliteSmsRepo implements SmsRepo {
 
   async insert(m: OutboundSms): Promise<void> {
     await this.sdb.write(() =>
-      this.sdb.db
-        .prepare(
+      this.sdb.stmt(
           `INSERT INTO sms_messages (id, to_phone, body, purpose, incident_id, step, role, person_id, context, status, provider, provider_sid, attempts, error_code, error, created_at, sent_at, updated_at)
            VALUES (@id, @to, @body, @purpose, @incidentId, @step, @role, @personId, @context, @status, @provider, @providerSid, @attempts, @errorCode, @error, @createdAt, @sentAt, @updatedAt)`,
         )
@@ -46,7 +45,7 @@ export class SqliteSmsRepo implements SmsRepo {
     if (u.error !== undefined) sets.push('error = @error');
     if (u.sentAt !== undefined) sets.push('sent_at = @sentAt');
     await this.sdb.write(() =>
-      this.sdb.db.prepare(`UPDATE sms_messages SET ${sets.join(', ')} WHERE id = @id`).run({
+      this.sdb.stmt(`UPDATE sms_messages SET ${sets.join(', ')} WHERE id = @id`).run({
         id,
         status: u.status,
         at: u.at,
@@ -61,32 +60,29 @@ export class SqliteSmsRepo implements SmsRepo {
   }
 
   async get(id: string): Promise<OutboundSms | null> {
-    const row = this.sdb.db.prepare<[string], SmsRow>('SELECT * FROM sms_messages WHERE id = ?').get(id);
+    const row = this.sdb.stmt<[string], SmsRow>('SELECT * FROM sms_messages WHERE id = ?').get(id);
     return row ? toSms(row) : null;
   }
 
   async getBySid(providerSid: string): Promise<OutboundSms | null> {
-    const row = this.sdb.db.prepare<[string], SmsRow>('SELECT * FROM sms_messages WHERE provider_sid = ?').get(providerSid);
+    const row = this.sdb.stmt<[string], SmsRow>('SELECT * FROM sms_messages WHERE provider_sid = ?').get(providerSid);
     return row ? toSms(row) : null;
   }
 
   async listForIncident(incidentId: string): Promise<OutboundSms[]> {
-    return this.sdb.db
-      .prepare<[string], SmsRow>('SELECT * FROM sms_messages WHERE incident_id = ? ORDER BY created_at, rowid')
+    return this.sdb.stmt<[string], SmsRow>('SELECT * FROM sms_messages WHERE incident_id = ? ORDER BY created_at, rowid')
       .all(incidentId)
       .map(toSms);
   }
 
   async listUnsent(): Promise<OutboundSms[]> {
-    return this.sdb.db
-      .prepare<[], SmsRow>("SELECT * FROM sms_messages WHERE status IN ('queued', 'sending') ORDER BY created_at, rowid")
+    return this.sdb.stmt<[], SmsRow>("SELECT * FROM sms_messages WHERE status IN ('queued', 'sending') ORDER BY created_at, rowid")
       .all()
       .map(toSms);
   }
 
   async latestWithContextTo(phone: string): Promise<OutboundSms | null> {
-    const row = this.sdb.db
-      .prepare<[string], SmsRow>(
+    const row = this.sdb.stmt<[string], SmsRow>(
         'SELECT * FROM sms_messages WHERE to_phone = ? AND context IS NOT NULL ORDER BY created_at DESC, rowid DESC LIMIT 1',
       )
       .get(phone);
@@ -94,13 +90,12 @@ export class SqliteSmsRepo implements SmsRepo {
   }
 
   async list(limit: number): Promise<OutboundSms[]> {
-    return this.sdb.db.prepare<[number], SmsRow>('SELECT * FROM sms_messages ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit).map(toSms);
+    return this.sdb.stmt<[number], SmsRow>('SELECT * FROM sms_messages ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit).map(toSms);
   }
 
   async recordInbound(sms: InboundSms, handledAs: string, incidentId: string | null): Promise<void> {
     await this.sdb.write(() =>
-      this.sdb.db
-        .prepare('INSERT INTO sms_inbound (from_phone, body, provider_sid, received_at, handled_as, incident_id) VALUES (?, ?, ?, ?, ?, ?)')
+      this.sdb.stmt('INSERT INTO sms_inbound (from_phone, body, provider_sid, received_at, handled_as, incident_id) VALUES (?, ?, ?, ?, ?, ?)')
         .run(sms.from, sms.body, sms.providerSid, sms.receivedAt, handledAs, incidentId),
     );
   }

@@ -1,6 +1,6 @@
 // Opens the SQLite implementation of the Store port.
 import { join } from 'node:path';
-import type { Store } from '../ports.js';
+import type { Store, TransactionOptions } from '../ports.js';
 import { SqliteDatabase } from './database.js';
 import { SqliteRegistryRepo } from './registry-repo.js';
 import { SqliteEventRepo } from './events-repo.js';
@@ -9,6 +9,9 @@ import { SqliteIncidentRepo } from './incident-repo.js';
 import { SqliteSmsRepo } from './sms-repo.js';
 import { SqliteTimerRepo } from './timer-repo.js';
 import { SqliteVisitRepo } from './visits-repo.js';
+import { SqliteWellnessRepo } from './wellness-repo.js';
+import { SqliteAccountRepo } from './account-repo.js';
+import { SqliteSupervisionRepo } from './supervision-repo.js';
 
 export class SqliteStore implements Store {
   readonly registry: SqliteRegistryRepo;
@@ -19,6 +22,9 @@ export class SqliteStore implements Store {
   readonly sms: SqliteSmsRepo;
   readonly timers: SqliteTimerRepo;
   readonly visits: SqliteVisitRepo;
+  readonly wellness: SqliteWellnessRepo;
+  readonly accounts: SqliteAccountRepo;
+  readonly supervision: SqliteSupervisionRepo;
 
   constructor(readonly database: SqliteDatabase) {
     this.registry = new SqliteRegistryRepo(database);
@@ -29,15 +35,22 @@ export class SqliteStore implements Store {
     this.sms = new SqliteSmsRepo(database);
     this.timers = new SqliteTimerRepo(database);
     this.visits = new SqliteVisitRepo(database);
+    this.wellness = new SqliteWellnessRepo(database);
+    this.accounts = new SqliteAccountRepo(database);
+    this.supervision = new SqliteSupervisionRepo(database);
   }
 
-  transaction<T>(work: () => Promise<T>): Promise<T> {
-    return this.database.transaction(work);
+  transaction<T>(work: () => Promise<T>, options?: TransactionOptions): Promise<T> {
+    return this.database.transaction(work, options);
+  }
+
+  afterCommit(fn: () => void): void {
+    this.database.afterCommit(fn);
   }
 
   async ping(): Promise<boolean> {
     try {
-      return this.database.db.prepare<[], { ok: number }>('SELECT 1 AS ok').get()?.ok === 1;
+      return this.database.stmt<[], { ok: number }>('SELECT 1 AS ok').get()?.ok === 1;
     } catch {
       return false;
     }

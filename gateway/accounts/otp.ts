@@ -1,0 +1,97 @@
+// Phone sign-in for workers and volunteers: a 6-digit code by SMS, valid 5 minutes, single use, at most 5 guesses.
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { Volunteer, Worker } from '../core/types.js';
+import type { SmsQueue } from '../paging/pager.js';
+import type { RegistryRepo } from '../storage/ports.js';
+import type { AccountRepo } from './repo.js';
+import { sameToken } from './sessions.js';
+
+export interface OtpSettings {
+  ttlMs: number;
+  maxAttempts: number;
+}
+
+export const DEFAULT_OTP: OtpSettings = { ttlMs: 5 * 60_000, maxAttempts: 5 };
+
+/** The registry person a phone belongs to; a worker wins over a volunteer with the same phone. */
+export type PhoneOwner = { kind: 'worker'; worker: Worker } | { kind: 'volunteer'; volunteer: Volunteer };
+
+export interface OtpDeps {
+  repo: AccountRepo;
+  registry: Pick<RegistryRepo, 'listWorkers' | 'listVolunteers'>;
+  sms: SmsQueue;
+  clock: Clock;
+  log: Logger;
+  settings?: Partial<OtpSettings>;
+}
+
+export type OtpCheck = 'ok' | 'no_code' | 'expired' | 'used' | 'too_many_attempts' | 'wrong';
+
+/** Spaces, dashes and brackets go; a mainland mobile typed without +86 is also tried with it. */
+export function phoneCandidates(input: string): string[] {
+  const cleaned = input.replace(/[\s\-()]/g, '');
+  return /^1\d{10}$/.test(cleaned) ? [cleaned, `+86${cleaned}`] : [cleaned];
+}
+
+function codeHash(code: string, salt: string): string {
+  return createHash('sha256').update(`${salt}:${code}`, 'utf8').digest('hex');
+}
+
+export class OtpCodes {
+  readonly settings: OtpSettings;
+
+  constructor(private readonly deps: OtpDeps) {
+    this.settings = { ...DEFAULT_OTP, ...deps.settings };
+  }
+
+  /** The phone as the registry has it, and whom it belongs to; the cleaned input when nobody has it. */
+  async owner(input: string): Promise<{ phone: string; owner: PhoneOwner | null }> {
+    const candidates = phoneCandidates(input);
+    const workers = await this.deps.registry.listWorkers();
+    const volunteers = await this.deps.registry.listVolunteers();
+    for (const phone of candidates) {
+      const worker = workers.find((w) => w.phone === phone);
+      if (worker) return { phone, owner: { kind: 'worker', worker } };
+      const volunteer = volunteers.find((v) => v.phone === phone);
+      if (volunteer) return { phone, owner: { kind: 'volunteer', volunteer } };
+    }
+    return { phone: candidates[candidates.length - 1] ?? input, owner: null };
+  }
+
+  /** Stores a fresh code (voiding earlier ones) and queues the SMS. */
+  async send(phone: string, owner: PhoneOwner): Promise<void> {
+    const now = this.deps.clock.now();
+    const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
+    // A salted digest: a stolen database copy does not show live codes at a glance (they expire in minutes anyway).
+    const salt = randomBytes(8).toString('hex');
+    await this.deps.repo.replaceOtp({ phone, codeHash: codeHash(code, salt), salt, createdAt: now, expiresAt: now + this.settings.ttlMs, attempts: 0, usedAt: null });
+    const minutes = Math.round(this.settings.ttlMs / 60_000);
+    await this.deps.sms.enqueue({
+      to: phone,
+      body: `【社区关爱】您的登录验证码是 ${code}，${minutes}分钟内有效，仅可使用一次。如非本人操作，请忽略。`,
+      purpose: 'otp',
+      incidentId: null,
+      step: null,
+      role: owner.kind === 'worker' ? 'worker' : null,
+      personId: owner.kind === 'worker' ? owner.worker.id : owner.volunteer.id,
+      // No reply context: replying to the code must not change how the phone's next reply (1, 到) is routed.
+      context: null,
+    });
+  }
+
+  /** Checks a guess against the phone's newest code; a right guess uses the code up. */
+  async check(phone: string, code: string): Promise<OtpCheck> {
+    const otp = await this.deps.repo.latestOtp(phone);
+    if (!otp) return 'no_code';
+    if (otp.usedAt !== null) return 'used';
+    if (this.deps.clock.now() >= otp.expiresAt) return 'expired';
+    if (otp.attempts >= this.settings.maxAttempts) return 'too_many_attempts';
+    if (!sameToken(codeHash(code, otp.salt), otp.codeHash)) {
+      const counted = await this.deps.repo.countOtpAttempt(otp.id, this.settings.maxAttempts);
+      return counted ? 'wrong' : 'too_many_attempts';
+    }
+    return (await this.deps.repo.consumeOtp(otp.id, this.deps.clock.now())) ? 'ok' : 'used';
+  }
+}

@@ -1,0 +1,164 @@
+// The dashboard's live feed: bus events turned into server-sent events, scoped per caller, never slowing the bus down.
+import type { EventBus } from '../core/events.js';
+import type { Logger } from '../core/logger.js';
+import type { AuditEntry, Incident, OutboundSms } from '../core/types.js';
+import type { Caller, IncidentView, LiveClient, LiveStreamSource } from '../http/deps.js';
+import type { DeviceStatusChanged } from '../ingest/events.js';
+import type { RegistryRepo } from '../storage/ports.js';
+import type { CareTask, Outage } from '../supervision/types.js';
+
+/** The bus events the feed listens to. Supervision's are optional: without device supervision they never fire. */
+export interface LiveEvents {
+  incidentChanged: [Incident, AuditEntry];
+  smsStatusChanged: [OutboundSms];
+  deviceStatusChanged: [DeviceStatusChanged];
+  taskChanged: [CareTask, 'opened' | 'closed'];
+  outageChanged: [Outage, 'opened' | 'updated' | 'closed'];
+}
+
+/** What one SSE event carries, and which community it belongs to (null: everyone who sees events). */
+export interface LiveMessage {
+  data: unknown;
+  community: string | null;
+}
+
+/** Who may receive a message: by default staff (admin, duty officer, worker) within their community. */
+export type Audience = (caller: Caller, message: LiveMessage) => boolean;
+
+export const staffInScope: Audience = (caller, message) => {
+  if (caller.role === 'volunteer') return false;
+  // A worker account without a community sees nothing rather than everything.
+  if (caller.role === 'worker' && !caller.community) return false;
+  return !caller.community || message.community === null || caller.community === message.community;
+};
+
+export interface LiveFeedDeps {
+  bus: EventBus<LiveEvents>;
+  /** Builds the incident as GET /api/incidents/:id shows it (gateway/incidents/views.ts IncidentViews.liveView). */
+  views: { liveView(incident: Incident): Promise<IncidentView> };
+  incidents: { get(id: string): Promise<Incident | null> };
+  registry: Pick<RegistryRepo, 'getDevice' | 'getResident'>;
+  log: Logger;
+  /** Comment line sent this often so proxies and browsers keep the stream open (default 15 s). */
+  heartbeatMs?: number;
+}
+
+/**
+ * One instance per gateway. Listeners only enqueue: an incident's view is built after the event, coalesced per
+ * incident (a burst of SMS receipts becomes one update), and written to each client without waiting for it.
+ */
+export class LiveFeed implements LiveStreamSource {
+  private readonly clients = new Set<LiveClient>();
+  private heartbeat: NodeJS.Timeout | null = null;
+  /** Incidents whose view must be (re)built; the value says whether a build is already running. */
+  private readonly dirty = new Map<string, { building: boolean; again: boolean; incident: Incident | null }>();
+  private stopped = true;
+
+  constructor(private readonly deps: LiveFeedDeps) {}
+
+  start(): void {
+    const { bus } = this.deps;
+    this.stopped = false;
+    bus.on(this, 'incidentChanged', (incident) => this.incidentDirty(incident.id, incident));
+    bus.on(this, 'smsStatusChanged', (msg) => {
+      // Delivery receipts change the "who was paged" column of the board.
+      if (msg.incidentId && msg.purpose === 'page') this.incidentDirty(msg.incidentId, null);
+    });
+    bus.on(this, 'deviceStatusChanged', async (change) => {
+      this.publish('device', { data: change, community: await this.communityOfDevice(change.deviceId) });
+    });
+    this.relay('taskChanged', 'task', (task, change) => ({ data: { ...task, change }, community: task.communityId }));
+    this.relay('outageChanged', 'outage', (outage, change) => ({ data: { ...outage, change }, community: outage.place.communityId }));
+    const every = this.deps.heartbeatMs ?? 15_000;
+    this.heartbeat = setInterval(() => this.beat(), every);
+    this.heartbeat.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.deps.bus.removeAll(this);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    this.closeAll();
+  }
+
+  /** Forwards a further bus event (visits, later features) as the SSE event `name`; `project` returns null to skip one. */
+  relay<K extends keyof LiveEvents>(event: K, name: string, project: (...args: LiveEvents[K]) => LiveMessage | null, audience: Audience = staffInScope): void {
+    this.deps.bus.on(this, event, (...args: LiveEvents[K]) => {
+      const message = project(...args);
+      if (message) this.publish(name, message, audience);
+    });
+  }
+
+  subscribe(client: LiveClient): () => void {
+    if (this.stopped) {
+      client.close();
+      return () => undefined;
+    }
+    this.clients.add(client);
+    return () => this.clients.delete(client);
+  }
+
+  closeAll(): void {
+    for (const client of this.clients) client.close();
+    this.clients.clear();
+  }
+
+  clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Sends to every client allowed to see it; a client that cannot keep up is dropped by its own send(). */
+  publish(name: string, message: LiveMessage, audience: Audience = staffInScope): void {
+    for (const client of this.clients) {
+      if (!audience(client.caller, message)) continue;
+      if (!client.send(name, message.data)) this.clients.delete(client);
+    }
+  }
+
+  private beat(): void {
+    for (const client of this.clients) {
+      if (!client.ping()) this.clients.delete(client);
+    }
+  }
+
+  private incidentDirty(id: string, incident: Incident | null): void {
+    if (this.stopped) return;
+    const entry = this.dirty.get(id);
+    if (entry) {
+      entry.again = true;
+      if (incident) entry.incident = incident;
+      return;
+    }
+    this.dirty.set(id, { building: true, again: false, incident });
+    // After the current tick: the other listeners of this event (and the rest of a burst) go first.
+    setImmediate(() => void this.build(id));
+  }
+
+  private async build(id: string): Promise<void> {
+    const entry = this.dirty.get(id);
+    if (!entry) return;
+    try {
+      do {
+        entry.again = false;
+        // The stored row is the truth (the event's copy may be older than a later commit); the event's copy is the fallback.
+        const incident = (await this.deps.incidents.get(id)) ?? entry.incident;
+        if (!incident) break;
+        const view = await this.deps.views.liveView(incident);
+        if (this.stopped) break;
+        this.publish('incident', { data: view, community: incident.communityId });
+      } while (entry.again);
+    } catch (err) {
+      this.deps.log.warn({ err, incidentId: id }, 'live incident update not sent');
+    } finally {
+      this.dirty.delete(id);
+    }
+  }
+
+  private async communityOfDevice(deviceId: string): Promise<string | null> {
+    const device = await this.deps.registry.getDevice(deviceId);
+    const resident = device ? await this.deps.registry.getResident(device.resident) : null;
+    // An unknown device's status is nobody's community: only unscoped staff see it.
+    return resident?.community ?? '';
+  }
+}

@@ -1,0 +1,96 @@
+// Assembles the dashboard pages' dependencies from the gateway's parts (store, ingest health, SMS provider, visit feature).
+import type { Clock } from '../core/clock.js';
+import { GatewayError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { DeviceHealth } from '../core/types.js';
+import type { DashboardPageDeps, VolunteerActions, VolunteerCommand } from '../http/routes/page-deps.js';
+import { importRegistryDocument } from '../registry/import.js';
+import type { RegistryCounts } from '../storage/ports.js';
+import type { SqliteStore } from '../storage/sqlite/store.js';
+import type { VisitService } from '../visits/service.js';
+import { MonthlyReports } from './monthly.js';
+import { exportRegistry } from './registry-export.js';
+import { SmsLogReader } from './sms-log.js';
+
+export interface DashboardDataDeps {
+  store: SqliteStore;
+  clock: Clock;
+  timeZone: string;
+  log: Logger;
+  /** The ingest's live health (Ingest.healthOf); without it, the health rows last flushed to SQLite. */
+  deviceHealth?: (deviceId: string) => DeviceHealth | null;
+  smsProvider(): 'twilio' | 'outbox';
+  visits?: Pick<VisitService, 'listOccurrences' | 'replies'>;
+  /** After a dashboard import: refresh what caches the registry (device index, supervision…). */
+  onRegistryImported?(counts: RegistryCounts): void | Promise<void>;
+}
+
+/** The words a volunteer would text for each button. */
+const TEXTS: Record<VolunteerCommand, string> = { check_in: '到', check_out: '走', door_unanswered: '没人' };
+
+export function createDashboardPageDeps(d: DashboardDataDeps): DashboardPageDeps {
+  const { store, clock, timeZone, log } = d;
+  const health = d.deviceHealth ?? storedHealth(store);
+  return {
+    clock,
+    timeZone,
+    reports: new MonthlyReports({ database: store.database, clock, timeZone, deviceHealth: health }),
+    smsLog: new SmsLogReader({ database: store.database }),
+    registry: store.registry,
+    deviceHealth: health,
+    smsProvider: () => d.smsProvider(),
+    exportRegistry: (format) => exportRegistry(store.registry, format),
+    importRegistry: async (doc) => {
+      const counts = await importRegistryDocument({ store, log }, doc, { source: 'dashboard' });
+      await d.onRegistryImported?.(counts);
+      return counts;
+    },
+    ...(d.visits ? { visits: d.visits, volunteerActions: volunteerActionsVia({ visits: d.visits, store, clock }) } : {}),
+  };
+}
+
+/**
+ * A dashboard button does what the volunteer's SMS would: the visit feature's own reply handler, fed with her phone,
+ * so the rules (check-in window, one alarm per door, hours capped) are the same, and she gets the usual SMS receipt.
+ */
+export function volunteerActionsVia(deps: { visits: Pick<VisitService, 'replies'>; store: SqliteStore; clock: Clock }): VolunteerActions {
+  return {
+    async act(volunteerId, command) {
+      const volunteer = (await deps.store.registry.listVolunteers()).find((v) => v.id === volunteerId);
+      if (!volunteer) throw new GatewayError('GW_ERR_FORBIDDEN', `volunteer ${volunteerId} is not in the registry`);
+      const text = TEXTS[command];
+      return deps.visits.replies.handle({ from: volunteer.phone, body: text, providerSid: null, receivedAt: deps.clock.now() }, text);
+    },
+  };
+}
+
+interface HealthRow {
+  device_id: string;
+  state: string;
+  last_seen: number | null;
+  battery: number | null;
+  rssi: number | null;
+  last_status_at: number | null;
+  remote_address: string | null;
+  last_rejection: string | null;
+  rejected_count: number;
+}
+
+/** Device health as last flushed to SQLite, read synchronously (the lists read it per device). */
+export function storedHealth(store: SqliteStore): (deviceId: string) => DeviceHealth | null {
+  return (deviceId) => {
+    const r = store.database.stmt<[string], HealthRow>('SELECT * FROM device_health WHERE device_id = ?').get(deviceId);
+    if (!r) return null;
+    return {
+      deviceId: r.device_id,
+      state: r.state === 'online' || r.state === 'offline' ? r.state : 'unknown',
+      lastSeen: r.last_seen,
+      battery: r.battery,
+      rssi: r.rssi,
+      lastStatusAt: r.last_status_at,
+      remoteAddress: r.remote_address,
+      lastRejection: r.last_rejection ? (JSON.parse(r.last_rejection) as DeviceHealth['lastRejection']) : null,
+      rejectedCount: r.rejected_count,
+    };
+  };
+}

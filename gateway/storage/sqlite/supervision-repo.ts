@@ -1,0 +1,211 @@
+// SQLite supervision repository: care tasks (one open per kind, resident and device), grouped outages, digest runs.
+import type { CareTaskKind } from '../../core/types.js';
+import type { CareTaskClose, SupervisionRepo } from '../../supervision/repo.js';
+import type { CareTask, CareTaskFilter, CareTaskState, Outage, OutageDevice, OutageFilter, OutagePage, OutagePlaceKind } from '../../supervision/types.js';
+import type { SqliteDatabase } from './database.js';
+
+interface TaskRow {
+  id: string;
+  kind: string;
+  state: string;
+  resident_id: string;
+  device_id: string | null;
+  community_id: string;
+  worker_id: string | null;
+  detail: string | null;
+  opened_at: number;
+  closed_at: number | null;
+  closed_by: string | null;
+  close_reason: string | null;
+  close_note: string | null;
+  updated_at: number;
+}
+
+interface OutageRow {
+  id: string;
+  place_kind: string;
+  place_key: string;
+  community_id: string;
+  building: string | null;
+  devices: string;
+  opened_at: number;
+  closed_at: number | null;
+  summary: string | null;
+  page: string | null;
+  updated_at: number;
+}
+
+const DEFAULT_LIMIT = 500;
+
+export class SqliteSupervisionRepo implements SupervisionRepo {
+  constructor(private readonly sdb: SqliteDatabase) {}
+
+  private get db() {
+    return this.sdb.db;
+  }
+
+  async insertTask(t: CareTask): Promise<boolean> {
+    // The partial unique index is the guard: two detectors racing to open the same task insert it once.
+    const res = await this.sdb.write(() =>
+      this.db
+        .prepare(
+          `INSERT INTO care_tasks (id, kind, state, resident_id, device_id, device_key, community_id, worker_id, detail, opened_at,
+             closed_at, closed_by, close_reason, close_note, updated_at)
+           VALUES (@id, @kind, @state, @residentId, @deviceId, @deviceKey, @communityId, @workerId, @detail, @openedAt,
+             @closedAt, @closedBy, @closeReason, @closeNote, @updatedAt)
+           ON CONFLICT DO NOTHING`,
+        )
+        .run({ ...t, deviceKey: t.deviceId ?? '', detail: t.detail ? JSON.stringify(t.detail) : null }),
+    );
+    return res.changes === 1;
+  }
+
+  async getTask(id: string): Promise<CareTask | null> {
+    const row = this.db.prepare<[string], TaskRow>('SELECT * FROM care_tasks WHERE id = ?').get(id);
+    return row ? toTask(row) : null;
+  }
+
+  async findOpenTask(kind: CareTaskKind, residentId: string, deviceId: string | null): Promise<CareTask | null> {
+    const row = this.db
+      .prepare<[string, string, string], TaskRow>("SELECT * FROM care_tasks WHERE kind = ? AND resident_id = ? AND device_key = ? AND state = 'open'")
+      .get(kind, residentId, deviceId ?? '');
+    return row ? toTask(row) : null;
+  }
+
+  async closeTask(id: string, c: CareTaskClose): Promise<CareTask | null> {
+    return this.sdb.write(() => {
+      const res = this.db
+        .prepare(
+          `UPDATE care_tasks SET state = 'closed', closed_at = @at, closed_by = @by, close_reason = @reason, close_note = @note, updated_at = @at
+           WHERE id = @id AND state = 'open'`,
+        )
+        .run({ id, ...c });
+      if (res.changes !== 1) return null;
+      const row = this.db.prepare<[string], TaskRow>('SELECT * FROM care_tasks WHERE id = ?').get(id);
+      return row ? toTask(row) : null;
+    });
+  }
+
+  async listTasks(f: CareTaskFilter): Promise<CareTask[]> {
+    const where: string[] = [];
+    const args: Record<string, string | number> = { limit: f.limit ?? DEFAULT_LIMIT };
+    if (f.state) {
+      where.push('state = @state');
+      args.state = f.state;
+    }
+    if (f.communityId) {
+      where.push('community_id = @communityId');
+      args.communityId = f.communityId;
+    }
+    if (f.workerId) {
+      where.push('worker_id = @workerId');
+      args.workerId = f.workerId;
+    }
+    const sql = `SELECT * FROM care_tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC, id DESC LIMIT @limit`;
+    return this.db.prepare<[Record<string, string | number>], TaskRow>(sql).all(args).map(toTask);
+  }
+
+  async listOpenTasks(): Promise<CareTask[]> {
+    return this.db.prepare<[], TaskRow>("SELECT * FROM care_tasks WHERE state = 'open' ORDER BY opened_at, id").all().map(toTask);
+  }
+
+  async insertOutage(o: Outage): Promise<boolean> {
+    const res = await this.sdb.write(() =>
+      this.db
+        .prepare(
+          `INSERT INTO outages (id, place_kind, place_key, community_id, building, devices, opened_at, closed_at, summary, page, updated_at)
+           VALUES (@id, @placeKind, @placeKey, @communityId, @building, @devices, @openedAt, @closedAt, @summary, @page, @updatedAt)
+           ON CONFLICT DO NOTHING`,
+        )
+        .run(outageParams(o)),
+    );
+    return res.changes === 1;
+  }
+
+  async saveOutage(o: Outage): Promise<void> {
+    await this.sdb.write(() =>
+      this.db
+        .prepare('UPDATE outages SET devices = @devices, closed_at = @closedAt, summary = @summary, page = @page, updated_at = @updatedAt WHERE id = @id')
+        .run(outageParams(o)),
+    );
+  }
+
+  async getOutage(id: string): Promise<Outage | null> {
+    const row = this.db.prepare<[string], OutageRow>('SELECT * FROM outages WHERE id = ?').get(id);
+    return row ? toOutage(row) : null;
+  }
+
+  async listOutages(f: OutageFilter): Promise<Outage[]> {
+    const where: string[] = [];
+    const args: Record<string, string | number> = { limit: f.limit ?? DEFAULT_LIMIT };
+    if (f.state === 'open') where.push('closed_at IS NULL');
+    if (f.state === 'closed') where.push('closed_at IS NOT NULL');
+    if (f.communityId) {
+      where.push('community_id = @communityId');
+      args.communityId = f.communityId;
+    }
+    const sql = `SELECT * FROM outages ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC, id DESC LIMIT @limit`;
+    return this.db.prepare<[Record<string, string | number>], OutageRow>(sql).all(args).map(toOutage);
+  }
+
+  async listOpenOutages(): Promise<Outage[]> {
+    return this.db.prepare<[], OutageRow>('SELECT * FROM outages WHERE closed_at IS NULL ORDER BY opened_at').all().map(toOutage);
+  }
+
+  async claimDigestRun(key: string, at: number): Promise<boolean> {
+    const res = await this.sdb.write(() => this.db.prepare('INSERT INTO care_digest_runs (key, ran_at) VALUES (?, ?) ON CONFLICT(key) DO NOTHING').run(key, at));
+    return res.changes === 1;
+  }
+
+  async hasDigestRun(key: string): Promise<boolean> {
+    return this.db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM care_digest_runs WHERE key = ?').get(key)?.n === 1;
+  }
+}
+
+function toTask(r: TaskRow): CareTask {
+  return {
+    id: r.id,
+    kind: r.kind as CareTaskKind,
+    state: r.state as CareTaskState,
+    residentId: r.resident_id,
+    deviceId: r.device_id,
+    communityId: r.community_id,
+    workerId: r.worker_id,
+    detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
+    openedAt: r.opened_at,
+    closedAt: r.closed_at,
+    closedBy: r.closed_by,
+    closeReason: r.close_reason,
+    closeNote: r.close_note,
+    updatedAt: r.updated_at,
+  };
+}
+
+function outageParams(o: Outage) {
+  return {
+    id: o.id,
+    placeKind: o.place.kind,
+    placeKey: o.place.key,
+    communityId: o.place.communityId,
+    building: o.place.building,
+    devices: JSON.stringify(o.devices),
+    openedAt: o.openedAt,
+    closedAt: o.closedAt,
+    summary: o.summary,
+    page: o.page ? JSON.stringify(o.page) : null,
+    updatedAt: o.updatedAt,
+  };
+}
+
+function toOutage(r: OutageRow): Outage {
+  return {
+    id: r.id,
+    place: { kind: r.place_kind as OutagePlaceKind, key: r.place_key, communityId: r.community_id, building: r.building },
+    devices: JSON.parse(r.devices) as OutageDevice[],
+    openedAt: r.opened_at,
+    closedAt: r.closed_at,
+    summary: r.summary,
+    page: r.page ? (JSON.parse(r.page) as OutagePage) : null,
+    updatedAt: r.updated_at,
+  };
+}
