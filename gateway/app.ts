@@ -23,6 +23,7 @@ import { createMetrics, type GatewayMetrics } from './metrics/metrics.js';
 import { buildApp } from './http/app.js';
 import { listen } from './http/server.js';
 import { tileOrigin } from './http/routes/dashboard.js';
+import { volunteerLink } from './http/routes/visit-link.js';
 import { LinkSigner, loadOrCreateLinkSecret } from './http/links.js';
 import type { ComponentHealth, HealthReport } from './http/deps.js';
 import type { OutboundSms } from './core/types.js';
@@ -30,6 +31,7 @@ import { openSqliteStore, databaseFile, type SqliteStore } from './storage/sqlit
 import { loadRegistry, type RegistryLoadResult } from './registry/startup.js';
 import { TelemetryWriter } from './telemetry/writer.js';
 import { VisitService } from './visits/service.js';
+import { createDashboardPageDeps } from './reports/dashboard-deps.js';
 import { AccountService } from './accounts/service.js';
 import { Supervision } from './supervision/service.js';
 import type { SupervisionEvents } from './supervision/events.js';
@@ -138,6 +140,7 @@ export class Gateway {
       sms: this.dispatcher,
       replies: this.replies,
       onCheckIn: (residentId, at) => this.inactivity.onCheckIn(residentId, at),
+      volunteerLink: (volunteerId, expiresAt) => volunteerLink(this.links, config.publicUrl, volunteerId, expiresAt),
       onDoorUnanswered: async (residentId, volunteerId) => {
         const volunteer = (await this.store.registry.listVolunteers()).find((v) => v.id === volunteerId);
         await this.incidents.raiseForResident(
@@ -226,6 +229,16 @@ export class Gateway {
       visits: this.visits,
       supervision: this.supervision,
       accounts: this.accounts,
+      dashboardPages: createDashboardPageDeps({
+        store: this.store,
+        clock: this.clock,
+        timeZone: this.config.timeZone,
+        log: this.log.child({ part: 'dashboard' }),
+        deviceHealth: (id) => this.ingest.healthOf(id),
+        smsProvider: () => this.dispatcher.health().provider,
+        visits: this.visits,
+        onRegistryImported: () => this.registryChanged(),
+      }),
       incidentPage: { links: this.links, clock: this.clock, timeZone: this.config.timeZone },
       dashboard: { tileOrigin: tileOrigin(this.config.mapTileUrl) },
     });
@@ -247,6 +260,13 @@ export class Gateway {
     await this.telemetry.stop();
     this.bus.removeAll(this);
     await this.store.close();
+  }
+
+  /** After a registry import at runtime: connected devices pick up their new records, and caches reload. */
+  async registryChanged(): Promise<void> {
+    const dropped = this.broker.refreshDevices(await this.store.registry.listDevices());
+    this.log.info({ devicesDisconnected: dropped.length }, 'registry changed at runtime');
+    this.bus.emit('registryChanged');
   }
 
   async health(): Promise<HealthReport> {

@@ -65,7 +65,7 @@ export interface SignedIn {
 /** What the HTTP layer uses (gateway/http/session). */
 export type AccountApi = Pick<
   AccountService,
-  'needsSetup' | 'setup' | 'login' | 'requestOtp' | 'verifyOtp' | 'resolve' | 'logout' | 'listUsers' | 'createUser' | 'disableUser' | 'auditLog'
+  'needsSetup' | 'setup' | 'login' | 'requestOtp' | 'verifyOtp' | 'signInVolunteerByLink' | 'resolve' | 'logout' | 'listUsers' | 'createUser' | 'disableUser' | 'auditLog'
 >;
 
 const SETUP_KEY = 'setup_token';
@@ -234,6 +234,25 @@ export class AccountService {
     }
     this.failures.subject.reset(`phone:${phone}`);
     await this.audit('otp_verify', 'success', { userId: user.id, subject, ip: client.ip, detail: { method: 'sms_code' } });
+    return this.signIn(user, client);
+  }
+
+  /**
+   * Signs in a registry volunteer whose signed SMS link (the visit reminder's) was already verified by the caller.
+   * The link is the credential, like the incident page's: it names one volunteer and expires with her visit day.
+   */
+  async signInVolunteerByLink(volunteerId: string, client: ClientInfo): Promise<SignedIn> {
+    const volunteer = (await this.deps.store.registry.listVolunteers()).find((v) => v.id === volunteerId);
+    if (!volunteer) {
+      await this.audit('link_sign_in', 'failure', { userId: null, subject: volunteerId, ip: client.ip, detail: { reason: 'unknown_volunteer' } });
+      throw new GatewayError('GW_ERR_FORBIDDEN', 'this link is for a volunteer who is no longer registered');
+    }
+    const user = await this.linkUser({ kind: 'volunteer', volunteer });
+    if (user.disabledAt !== null) {
+      await this.audit('link_sign_in', 'failure', { userId: user.id, subject: volunteerId, ip: client.ip, detail: { reason: 'disabled' } });
+      throw new GatewayError('GW_ERR_FORBIDDEN', 'this account is disabled');
+    }
+    await this.audit('link_sign_in', 'success', { userId: user.id, subject: volunteerId, ip: client.ip, detail: { method: 'sms_link' } });
     return this.signIn(user, client);
   }
 

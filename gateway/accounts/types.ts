@@ -69,6 +69,7 @@ export type AccountAction =
   | 'login'
   | 'otp_request'
   | 'otp_verify'
+  | 'link_sign_in'
   | 'logout'
   | 'setup'
   | 'admin_bootstrap'

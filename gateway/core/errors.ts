@@ -28,6 +28,8 @@ export const ErrorCodes = {
   GW_ERR_RATE_LIMITED: { status: 429, message: 'too many attempts, try again later' },
   GW_ERR_TASK_NOT_FOUND: { status: 404, message: 'care task not found' },
   GW_ERR_TASK_NOT_OPEN: { status: 409, message: 'care task is already closed' },
+  GW_ERR_OUTAGE_NOT_FOUND: { status: 404, message: 'outage not found' },
+  GW_ERR_OUTAGE_NOT_OPEN: { status: 409, message: 'outage is already closed' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

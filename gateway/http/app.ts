@@ -10,6 +10,7 @@ import { incidentPageRoutes } from './routes/incident-page.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { twilioWebhookRoutes } from './routes/twilio-webhooks.js';
 import { dashboardRoutes } from './routes/dashboard.js';
+import { visitLinkRoutes } from './routes/visit-link.js';
 
 /** Default request body limit; a route that needs more (a registry import) sets its own. */
 export const BODY_LIMIT = 64 * 1024;
@@ -33,6 +34,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(metricsRoutes, { deps });
   await app.register(twilioWebhookRoutes, { deps });
   if (deps.accounts) await app.register(sessionRoutes, { accounts: deps.accounts, publicUrl: deps.publicUrl });
+  if (deps.accounts && deps.incidentPage) await app.register(visitLinkRoutes, { accounts: deps.accounts, page: deps.incidentPage, publicUrl: deps.publicUrl });
   await app.register(apiRoutes, { deps, prefix: '/api' });
   if (deps.incidentPage) await app.register(incidentPageRoutes, { deps, page: deps.incidentPage });
   if (deps.dashboard) await app.register(dashboardRoutes, deps.dashboard);

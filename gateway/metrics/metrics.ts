@@ -20,6 +20,16 @@ export const METRIC_NAMES = {
   telemetryDropped: 'telemetry_points_dropped_total',
 } as const;
 
+/**
+ * Gauges read from device supervision at scrape time (gateway/supervision/health.ts registerSupervisionMetrics). Kept
+ * apart from METRIC_NAMES, whose every name createMetrics registers by itself: these need the Supervision object.
+ */
+export const SUPERVISION_METRIC_NAMES = {
+  careTasksOpen: 'care_tasks_open',
+  outagesOpen: 'outages_open',
+  outageOldestOpenSeconds: 'outage_oldest_open_seconds',
+} as const;
+
 /** 1 ms to 10 s: the alarm path should sit in the low milliseconds, and anything near 10 s is an outage. */
 export const ALARM_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BATCH_SIZE_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];

@@ -49,14 +49,32 @@ export class CareDigest {
   /** Reads the times, starts the cron triggers, then sends the latest slot if it was missed and is still useful. */
   async start(): Promise<void> {
     this.times = await this.loadTimes();
-    if ((this.deps.triggers ?? 'cron') === 'cron') {
-      const options = { timezone: this.deps.timeZone, noOverlap: true, unref: true };
-      this.tasks = this.times.map((t) => {
-        const [h, m] = t.split(':').map(Number);
-        return cronSchedule(`${m} ${h} * * *`, () => this.runDue().then(() => undefined), { ...options, name: `care-digest:${t}` });
-      });
-    }
+    this.schedule();
     await this.runDue();
+  }
+
+  /**
+   * Re-reads the times after a registry import and re-schedules the cron triggers when they changed. Nothing is sent
+   * now: a time added earlier today is not caught up (the workers already had today's list), and a slot that ran keeps
+   * its run record, so a time kept across the change never sends twice.
+   */
+  async reload(): Promise<void> {
+    const times = await this.loadTimes();
+    if (times.join(',') === this.times.join(',')) return;
+    for (const task of this.tasks) await task.destroy();
+    this.tasks = [];
+    this.times = times;
+    this.schedule();
+    this.deps.log.info({ times }, 'care digest re-scheduled');
+  }
+
+  private schedule(): void {
+    if ((this.deps.triggers ?? 'cron') !== 'cron') return;
+    const options = { timezone: this.deps.timeZone, noOverlap: true, unref: true };
+    this.tasks = this.times.map((t) => {
+      const [h, m] = t.split(':').map(Number);
+      return cronSchedule(`${m} ${h} * * *`, () => this.runDue().then(() => undefined), { ...options, name: `care-digest:${t}` });
+    });
   }
 
   async stop(): Promise<void> {
@@ -77,12 +95,17 @@ export class CareDigest {
    * Sends the latest slot at or before now, unless it already ran or is more than catchUpMs old. node-cron calls this
    * at each slot's time; at start it catches up a slot missed while the gateway was down, but only within 3 hours:
    * a morning list at 11:00 still plans the afternoon, while the 08:30 list at 17:00 would only duplicate the 17:30 one,
-   * and a late-evening catch-up would be the 3 a.m. SMS that tasks exist to avoid. Returns the SMS sent.
+   * and a late-evening catch-up would be the 3 a.m. SMS that tasks exist to avoid. Nor when a digest already went out
+   * at or after the slot's time: after the times moved (08:30 -> 08:00) the 08:00 slot never ran, but that morning's
+   * list did. Returns the SMS sent.
    */
   runDue(): Promise<number> {
     const run = this.chain.then(async () => {
       const slot = this.latestSlot(this.deps.clock.now());
       if (!slot || this.deps.clock.now() - slot.at > (this.deps.catchUpMs ?? DEFAULT_CATCH_UP_MS)) return 0;
+      // Runs of this slot itself do not count: a slot cut short by a crash still goes to the workers it missed.
+      const last = await this.deps.store.supervision.lastDigestRunAt(slotKey(slot));
+      if (last !== null && last >= slot.at) return 0;
       return this.runSlot(slot);
     });
     this.chain = run.catch((err: unknown) => this.deps.log.error({ err: errorMessage(err) }, 'care digest failed; it runs again at the next slot'));

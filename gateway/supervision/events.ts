@@ -6,4 +6,6 @@ export interface SupervisionEvents {
   taskChanged: [CareTask, 'opened' | 'closed'];
   /** A grouped outage opened, changed (a device joined or came back, its page went out) or closed. */
   outageChanged: [Outage, 'opened' | 'updated' | 'closed'];
+  /** A registry import finished while the gateway runs (emitted by the gateway after each import): cached registry views reload. */
+  registryChanged: [];
 }

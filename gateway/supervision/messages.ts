@@ -62,9 +62,11 @@ export function outageClosedText(place: string, back: number, total: number, min
   return `【设备恢复】${place}已恢复${back}/${total}台，停线${minutes}分钟${still > 0 ? `；仍离线${still}台已转为照护待办` : ''}。`;
 }
 
+const SUMMARY_PREFIX: Record<string, string> = { partially_recovered: 'partially recovered, ', closed_by_hand: 'closed by hand, ' };
+
 /** The stored summary of a closed outage (API and dashboard), without names or phones. */
-export function outageSummary(p: { place: string; total: number; back: number; minutes: number; stillOffline: string[]; mergedInto?: string }): string {
+export function outageSummary(p: { place: string; total: number; back: number; minutes: number; stillOffline: string[]; mergedInto?: string; reason?: string }): string {
   if (p.mergedInto) return `${p.place}: merged into ${p.mergedInto}`;
   const still = p.stillOffline.length > 0 ? `; still offline: ${p.stillOffline.join(', ')}` : '';
-  return `${p.place}: ${p.back}/${p.total} devices back after ${p.minutes} min${still}`;
+  return `${p.place}: ${SUMMARY_PREFIX[p.reason ?? ''] ?? ''}${p.back}/${p.total} devices back after ${p.minutes} min${still}`;
 }

@@ -1,5 +1,6 @@
 // Storm grouping: many devices of one building or community dropping together become one outage, paged once and closed with a summary.
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { GatewayError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { newId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
@@ -11,7 +12,8 @@ import type { Store } from '../storage/ports.js';
 import type { DeviceIndex, IndexedDevice, StormWindow } from './device-index.js';
 import { outageClosedText, outagePageText, outageSummary } from './messages.js';
 import { placeLabel } from './places.js';
-import type { Outage, OutageFilter, OutagePage, OutagePlace, SupervisionEvents, SupervisionSettings } from './types.js';
+import type { TaskCloser } from './tasks.js';
+import type { Outage, OutageCloseReason, OutageFilter, OutagePage, OutagePlace, SupervisionEvents, SupervisionSettings } from './types.js';
 
 export interface OutageServiceDeps {
   store: Store;
@@ -25,6 +27,24 @@ export interface OutageServiceDeps {
   settings: SupervisionSettings;
   /** How long a new outage waits before its page, so a building outage can grow into a community one and page once. */
   pageDelayMs: number;
+  /**
+   * Devices still offline when an outage closed by the stale rule or by hand: they are on their own now and need
+   * tasks. Called outside this service's queue, so it may wait on the task service freely.
+   */
+  release(deviceIds: string[], at: number): Promise<void>;
+}
+
+/** What /healthz and /metrics read of the open outages. */
+export interface OpenOutageSummary {
+  open: number;
+  byPlaceKind: { building: number; community: number };
+  oldestOpenedAt: number | null;
+}
+
+interface CloseHow {
+  reason: Exclude<OutageCloseReason, 'merged'>;
+  by: string;
+  note: string | null;
 }
 
 export class OutageService {
@@ -32,6 +52,7 @@ export class OutageService {
   private readonly open = new Map<string, Outage>();
   private readonly ofDevice = new Map<string, Outage>();
   private readonly pageTimers = new Map<string, TimerHandle>();
+  private readonly staleTimers = new Map<string, TimerHandle>();
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: OutageServiceDeps) {}
@@ -45,8 +66,9 @@ export class OutageService {
   }
 
   stop(): void {
-    for (const t of this.pageTimers.values()) t.cancel();
+    for (const t of [...this.pageTimers.values(), ...this.staleTimers.values()]) t.cancel();
     this.pageTimers.clear();
+    this.staleTimers.clear();
   }
 
   async idle(): Promise<void> {
@@ -59,6 +81,52 @@ export class OutageService {
 
   list(filter: OutageFilter): Promise<Outage[]> {
     return this.deps.store.supervision.listOutages(filter);
+  }
+
+  /** From memory: cheap enough for every /healthz and scrape. */
+  summary(): OpenOutageSummary {
+    const byPlaceKind = { building: 0, community: 0 };
+    let oldestOpenedAt: number | null = null;
+    for (const o of this.open.values()) {
+      byPlaceKind[o.place.kind]++;
+      if (oldestOpenedAt === null || o.openedAt < oldestOpenedAt) oldestOpenedAt = o.openedAt;
+    }
+    return { open: this.open.size, byPlaceKind, oldestOpenedAt };
+  }
+
+  /**
+   * Closes an open outage by hand with a note; its devices still offline get device-offline tasks. Throws
+   * GW_ERR_OUTAGE_NOT_FOUND, GW_ERR_FORBIDDEN (another community's) or GW_ERR_OUTAGE_NOT_OPEN.
+   */
+  async closeByHand(id: string, by: TaskCloser, note: string): Promise<Outage> {
+    const { outage, still } = await this.serial(async () => {
+      const o = [...this.open.values()].find((x) => x.id === id) ?? (await this.deps.store.supervision.getOutage(id));
+      if (!o) throw new GatewayError('GW_ERR_OUTAGE_NOT_FOUND', `no outage ${id}`);
+      if (by.community !== null && o.place.communityId !== by.community) throw new GatewayError('GW_ERR_FORBIDDEN', 'the outage belongs to another community');
+      if (o.closedAt !== null) throw new GatewayError('GW_ERR_OUTAGE_NOT_OPEN', `outage ${id} was closed at ${new Date(o.closedAt).toISOString()}`);
+      const at = this.deps.clock.now();
+      return { outage: o, still: await this.close(o, at, { reason: 'closed_by_hand', by: by.name, note }) };
+    });
+    await this.deps.release(still, outage.closedAt ?? this.deps.clock.now());
+    return outage;
+  }
+
+  /**
+   * The stale rule: an outage open for outageStaleMs closes as partially recovered. Whatever kept its devices down
+   * is no longer one event that will clear by itself, so each device still offline becomes a task of its own.
+   */
+  private armStale(o: Outage): void {
+    const delay = Math.max(0, o.openedAt + this.deps.settings.outageStaleMs - this.deps.clock.now());
+    this.staleTimers.set(
+      o.id,
+      this.deps.clock.setTimer(delay, () => {
+        this.staleTimers.delete(o.id);
+        const at = this.deps.clock.now();
+        void this.serial(async () => (this.open.get(o.place.key) === o ? this.close(o, at, { reason: 'partially_recovered', by: 'system', note: null }) : []))
+          .then((still) => this.deps.release(still, at))
+          .catch((err: unknown) => this.deps.log.error({ err, outageId: o.id }, 'stale outage could not be closed'));
+      }),
+    );
   }
 
   /**
@@ -143,7 +211,7 @@ export class OutageService {
         await this.save(o, 'updated', at);
         return [];
       }
-      return this.close(o, at);
+      return this.close(o, at, { reason: 'recovered', by: 'system', note: null });
     });
   }
 
@@ -157,6 +225,9 @@ export class OutageService {
       closedAt: null,
       summary: null,
       page: null,
+      closedBy: null,
+      closeReason: null,
+      closeNote: null,
       updatedAt: at,
     };
     // A community outage swallows the community's building outages (their devices move over); with the page delay a
@@ -183,27 +254,37 @@ export class OutageService {
   private async closeMerged(b: Outage, into: Outage, at: number): Promise<void> {
     this.untrack(b);
     b.closedAt = at;
+    b.closedBy = 'system';
+    b.closeReason = 'merged';
     b.summary = outageSummary({ place: this.label(b.place), total: b.devices.length, back: 0, minutes: 0, stillOffline: [], mergedInto: into.id });
     await this.save(b, 'closed', at);
   }
 
-  private async close(o: Outage, at: number): Promise<string[]> {
+  /**
+   * Closes the outage and returns its devices still offline. Only a recovery sends the all-clear: a stale close may
+   * fall at night and is no recovery (its devices reach the worker as tasks in the digest), and a hand close is made
+   * by the people acting on it.
+   */
+  private async close(o: Outage, at: number, how: CloseHow): Promise<string[]> {
     this.untrack(o);
     const still = o.devices.filter((x) => x.backAt === null).map((x) => x.deviceId);
     const minutes = Math.max(1, Math.round((at - o.openedAt) / 60_000));
     const back = o.devices.length - still.length;
     o.closedAt = at;
-    o.summary = outageSummary({ place: this.label(o.place), total: o.devices.length, back, minutes, stillOffline: still });
+    o.closedBy = how.by;
+    o.closeReason = how.reason;
+    o.closeNote = how.note;
+    o.summary = outageSummary({ place: this.label(o.place), total: o.devices.length, back, minutes, stillOffline: still, reason: how.reason });
     const page = o.page;
     await this.deps.store.transaction(async () => {
       // The all-clear goes to whoever was paged; an outage that healed before its page went out tells nobody.
-      if (page) {
+      if (page && how.reason === 'recovered') {
         const to = await this.phoneOf(page);
         if (to) await this.deps.sms.enqueue({ to, body: outageClosedText(this.label(o.place), back, o.devices.length, minutes), purpose: 'outage', incidentId: null, step: null, role: page.role, personId: page.personId, context: null });
       }
       await this.save(o, 'closed', at);
     });
-    this.deps.log.info({ outageId: o.id, back, total: o.devices.length }, 'grouped outage closed');
+    this.deps.log.info({ outageId: o.id, back, total: o.devices.length, reason: how.reason }, 'grouped outage closed');
     return still;
   }
 
@@ -263,6 +344,7 @@ export class OutageService {
   private track(o: Outage): void {
     this.open.set(o.place.key, o);
     for (const d of o.devices) this.ofDevice.set(d.deviceId, o);
+    this.armStale(o);
   }
 
   private untrack(o: Outage): void {
@@ -270,6 +352,8 @@ export class OutageService {
     for (const d of o.devices) if (this.ofDevice.get(d.deviceId) === o) this.ofDevice.delete(d.deviceId);
     this.pageTimers.get(o.id)?.cancel();
     this.pageTimers.delete(o.id);
+    this.staleTimers.get(o.id)?.cancel();
+    this.staleTimers.delete(o.id);
   }
 
   private async save(o: Outage, change: 'updated' | 'closed', at: number): Promise<void> {

@@ -30,4 +30,6 @@ export interface SupervisionRepo {
   /** Records a digest run by key (e.g. `digest:2026-11-27:08:30:w-01`). True only for the first caller, ever. */
   claimDigestRun(key: string, at: number): Promise<boolean>;
   hasDigestRun(key: string): Promise<boolean>;
+  /** When the latest digest run was recorded, leaving out the runs whose key starts with `exceptPrefix`; null when none. */
+  lastDigestRunAt(exceptPrefix: string): Promise<number | null>;
 }

@@ -1,5 +1,6 @@
 // Device supervision assembled: offline sweep, care tasks, grouped outages and the digest, with the views the HTTP API shows.
 import type { Clock } from '../core/clock.js';
+import { errorMessage } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { IngestEvents } from '../ingest/events.js';
@@ -11,7 +12,7 @@ import { OutageService } from './outages.js';
 import { placeLabel } from './places.js';
 import { DeviceSupervisor, type SupervisedHealth } from './supervisor.js';
 import { CareTaskService, type TaskCloser } from './tasks.js';
-import { DEFAULT_SUPERVISION, type CareTask, type CareTaskFilter, type Outage, type OutageFilter, type SupervisionEvents, type SupervisionSettings } from './types.js';
+import { DEFAULT_SUPERVISION, type OutageCloseReason, type CareTask, type CareTaskFilter, type Outage, type OutageFilter, type SupervisionEvents, type SupervisionSettings } from './types.js';
 
 export interface SupervisionDeps {
   store: Store;
@@ -59,6 +60,26 @@ export interface OutageView {
   closedAt: string | null;
   summary: string | null;
   paged: { role: string; personId: string } | null;
+  /** 'system' for a close by rule, else who closed it by hand. */
+  closedBy: string | null;
+  closeReason: OutageCloseReason | null;
+  closeNote: string | null;
+}
+
+/** What the Prometheus gauges read at scrape time (registerSupervisionMetrics in health.ts). */
+export interface SupervisionMetricsSnapshot {
+  tasksByKind: Record<CareTask['kind'], number>;
+  outagesByPlace: { building: number; community: number };
+  /** 0 when no outage is open. */
+  oldestOutageAgeSeconds: number;
+}
+
+/** Open outages and tasks, for /healthz (see supervisionHealthComponent in health.ts). */
+export interface SupervisionHealth {
+  openOutages: number;
+  openTasks: number;
+  /** ISO 8601; null when no outage is open. */
+  oldestOpenOutageAt: string | null;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -70,6 +91,8 @@ export class Supervision {
   readonly outages: OutageService;
   readonly supervisor: DeviceSupervisor;
   readonly digest: CareDigest;
+  /** Registry reloads run one at a time; a burst of imports reloads once more after the one under way. */
+  private reloading: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: SupervisionDeps) {
     this.settings = { ...DEFAULT_SUPERVISION, ...deps.settings };
@@ -85,6 +108,8 @@ export class Supervision {
       window: new StormWindow(this.settings),
       settings: this.settings,
       pageDelayMs: deps.outagePageDelayMs ?? 30_000,
+      // The supervisor exists by the time an outage can close.
+      release: (ids, at) => this.supervisor.releaseFromOutage(ids, at),
     });
     this.supervisor = new DeviceSupervisor({ ...core, bus: deps.bus, health: deps.health, tasks: this.tasks, outages: this.outages, index: this.index, settings: this.settings });
     this.digest = new CareDigest({ ...core, timeZone: deps.timeZone, sms: deps.sms, triggers: deps.digestTriggers ?? 'cron' });
@@ -96,9 +121,12 @@ export class Supervision {
     await this.outages.start();
     await this.supervisor.start();
     await this.digest.start();
+    this.deps.bus.on(this, 'registryChanged', () => this.reloadRegistry().catch(() => undefined));
   }
 
   async stop(): Promise<void> {
+    this.deps.bus.removeAll(this);
+    await this.reloading;
     await this.digest.stop();
     await this.supervisor.stop();
     this.outages.stop();
@@ -107,8 +135,35 @@ export class Supervision {
   }
 
   /** Resolves when event handling, sweeps and the task and outage work they queued are done (tests). */
-  idle(): Promise<void> {
-    return this.supervisor.idle();
+  async idle(): Promise<void> {
+    await this.reloading;
+    await this.supervisor.idle();
+  }
+
+  /**
+   * Reloads what supervision caches from the registry (devices and places, offlineAfterSeconds, digest times), on the
+   * gateway's registryChanged event after an import. Failures are logged; the 10-minute refresh in the sweep remains.
+   */
+  reloadRegistry(): Promise<void> {
+    const run = this.reloading.then(async () => {
+      await this.supervisor.reloadRegistry();
+      await this.digest.reload();
+    });
+    this.reloading = run.catch((err: unknown) => this.deps.log.error({ err: errorMessage(err) }, 'supervision could not reload the registry; it retries within 10 minutes'));
+    return run;
+  }
+
+  metricsSnapshot(): SupervisionMetricsSnapshot {
+    const { byPlaceKind, oldestOpenedAt } = this.outages.summary();
+    const age = oldestOpenedAt === null ? 0 : Math.max(0, (this.deps.clock.now() - oldestOpenedAt) / 1000);
+    return { tasksByKind: this.tasks.openCounts(), outagesByPlace: byPlaceKind, oldestOutageAgeSeconds: age };
+  }
+
+  /** Open outages and tasks, from memory (no query): cheap enough for every /healthz. */
+  health(): SupervisionHealth {
+    const outages = this.outages.summary();
+    const openTasks = Object.values(this.tasks.openCounts()).reduce((a, b) => a + b, 0);
+    return { openOutages: outages.open, openTasks, oldestOpenOutageAt: iso(outages.oldestOpenedAt) };
   }
 
   // ---- the API (gateway/http/routes/tasks.ts) ----
@@ -123,9 +178,20 @@ export class Supervision {
     return view;
   }
 
+  /** Throws GW_ERR_OUTAGE_NOT_FOUND, GW_ERR_FORBIDDEN or GW_ERR_OUTAGE_NOT_OPEN. */
+  async closeOutage(id: string, by: TaskCloser, note: string): Promise<OutageView> {
+    const [view] = await this.outageViews([await this.outages.closeByHand(id, by, note)]);
+    if (!view) throw new Error('closed outage has no view');
+    return view;
+  }
+
   async listOutages(filter: OutageFilter): Promise<OutageView[]> {
+    return this.outageViews(await this.outages.list(filter));
+  }
+
+  private async outageViews(outages: Outage[]): Promise<OutageView[]> {
     const communities = new Map((await this.deps.store.registry.listCommunities()).map((c) => [c.id, c.name]));
-    return (await this.outages.list(filter)).map((o) => ({
+    return outages.map((o) => ({
       id: o.id,
       state: o.closedAt === null ? 'open' : 'closed',
       place: { kind: o.place.kind, community: o.place.communityId, building: o.place.building, label: placeLabel(o.place, communities.get(o.place.communityId) ?? null) },
@@ -134,6 +200,9 @@ export class Supervision {
       closedAt: iso(o.closedAt),
       summary: o.summary,
       paged: o.page ? { role: o.page.role, personId: o.page.personId } : null,
+      closedBy: o.closedBy ?? null,
+      closeReason: o.closeReason ?? null,
+      closeNote: o.closeNote ?? null,
     }));
   }
 

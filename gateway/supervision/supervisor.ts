@@ -28,7 +28,10 @@ export interface DeviceSupervisorDeps {
 }
 
 const MIN_SWEEP_MS = 5_000;
-/** Registry edits (a resident's building, a new device) reach the sweep within this; unknown ids are looked up at once. */
+/**
+ * A safety net only: the gateway emits registryChanged after each import, which reloads at once (reloadRegistry); this
+ * catches a registry changed behind the gateway's back. Unknown ids are looked up at once either way.
+ */
 const INDEX_REFRESH_MS = 10 * 60_000;
 const MAX_SWEEP_MS = 60_000;
 
@@ -97,6 +100,42 @@ export class DeviceSupervisor {
       await this.deps.tasks.idle();
       await this.deps.outages.idle();
       if (chain === this.chain) return;
+    }
+  }
+
+  /**
+   * A registry import finished: re-reads devices, residents and places, and offlineAfterSeconds, and re-arms the sweep,
+   * whose interval follows the timeout. Queued behind event handling, so no sweep runs half on the old registry.
+   */
+  reloadRegistry(): Promise<void> {
+    return this.serial(async () => {
+      const before = this.offlineAfterMs;
+      await this.deps.index.reload();
+      await this.refreshSettings();
+      this.indexLoadedAt = this.deps.clock.now();
+      if (this.offlineAfterMs !== before && this.running) {
+        this.sweepTimer?.cancel();
+        this.armSweep();
+      }
+      this.deps.log.info({ devices: this.deps.index.all().length, offlineAfterSeconds: this.offlineAfterMs / 1000 }, 'supervision reloaded the registry');
+    });
+  }
+
+  /** The timeout in force (ms), as last read from the registry. */
+  offlineAfter(): number {
+    return this.offlineAfterMs;
+  }
+
+  /**
+   * Devices an outage let go of (closed as stale or by hand) while they were still offline: each gets its own
+   * device-offline task now. Not queued on this supervisor's chain: it is called from the outage service's queue,
+   * which this chain may itself be waiting on.
+   */
+  async releaseFromOutage(deviceIds: string[], at: number): Promise<void> {
+    const { index, health, outages } = this.deps;
+    for (const id of deviceIds) {
+      const d = index.get(id);
+      if (d && health.healthOf(id)?.state === 'offline' && !outages.isAbsorbed(id)) await this.openOfflineTask(d, at);
     }
   }
 

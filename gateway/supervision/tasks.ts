@@ -115,6 +115,16 @@ export class CareTaskService implements CareTaskSink {
     });
   }
 
+  /** Open tasks by kind, from memory: cheap enough for every /healthz and scrape. */
+  openCounts(): Record<CareTaskKind, number> {
+    const counts: Record<CareTaskKind, number> = { device_offline: 0, low_battery: 0, never_reported: 0, wellness_check: 0 };
+    for (const key of this.openKeys) {
+      const kind = key.slice(0, key.indexOf('|')) as CareTaskKind;
+      if (kind in counts) counts[kind]++;
+    }
+    return counts;
+  }
+
   isOpen(kind: CareTaskKind, residentId: string, deviceId: string | undefined): boolean {
     return this.openKeys.has(taskKey(kind, residentId, deviceId));
   }

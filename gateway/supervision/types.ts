@@ -61,6 +61,13 @@ export interface OutagePage {
   smsId: string;
 }
 
+/**
+ * How an outage ended: enough devices came back (`recovered`), a community outage took it in (`merged`), it stayed
+ * open past the stale limit (`partially_recovered`), or a person closed it (`closed_by_hand`).
+ */
+export const OUTAGE_CLOSE_REASONS = ['recovered', 'merged', 'partially_recovered', 'closed_by_hand'] as const;
+export type OutageCloseReason = (typeof OUTAGE_CLOSE_REASONS)[number];
+
 /** Many devices of one place offline together (a power cut, a broadband outage): one record instead of many tasks. */
 export interface Outage {
   id: string;
@@ -71,6 +78,12 @@ export interface Outage {
   /** Filled when it closes: how many came back, how long it lasted, who was still offline. */
   summary: string | null;
   page: OutagePage | null;
+  // Optional (added with the hand and stale closes) so outages built elsewhere before them still type-check; absent = null.
+  /** 'system' for a close by rule, else the person who closed it by hand; null while open. */
+  closedBy?: string | null;
+  closeReason?: OutageCloseReason | null;
+  /** The note of a hand close. */
+  closeNote?: string | null;
   updatedAt: number;
 }
 
@@ -97,6 +110,8 @@ export interface SupervisionSettings {
   stormMinShare: number;
   /** An outage closes once this share of its devices is back. */
   outageRecoveredShare: number;
+  /** An outage still open this long after it opened closes as partially recovered; its devices still down get tasks. */
+  outageStaleMs: number;
 }
 
 export const DEFAULT_SUPERVISION: SupervisionSettings = {
@@ -107,6 +122,7 @@ export const DEFAULT_SUPERVISION: SupervisionSettings = {
   stormMinDevices: 5,
   stormMinShare: 0.5,
   outageRecoveredShare: 0.8,
+  outageStaleMs: 6 * 60 * 60 * 1000,
 };
 
 /** Digest times when the registry has no `careDigest.times`. */

@@ -12,6 +12,8 @@ import { MINUTE_MS, type Occurrence } from './types.js';
 export interface JobsDeps extends VisitCoreDeps {
   schedule: VisitSchedule;
   sms: SmsQueue;
+  /** A signed link to the volunteer's page, valid until `expiresAt`; added to the reminder when present. */
+  volunteerLink?(volunteerId: string, expiresAt: number): string;
 }
 
 export function reminderKey(day: CivilDate, volunteerId: string): string {
@@ -56,7 +58,9 @@ export class VisitJobs {
         const r = residents.get(o.resident);
         return { time: hhmm(o.start, timeZone), residentName: r?.name ?? o.resident, address: r?.address ?? '', activity: o.plan.activity };
       });
-      const body = reminderText({ ...day, weekday: weekdayOf(day) }, label, items);
+      // The link lasts until the end of the visit day: it is a credential, so it should not outlive its purpose.
+      const link = this.deps.volunteerLink?.(volunteerId, startOfDay(addDays(day, 1), timeZone));
+      const body = reminderText({ ...day, weekday: weekdayOf(day) }, label, items, link);
       const key = reminderKey(day, volunteerId);
       // The run key and the SMS are committed together: a crash leaves both or neither, and a restart never sends twice.
       const done = await store.transaction(async () => {

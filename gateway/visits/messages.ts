@@ -10,10 +10,14 @@ export interface ReminderItem {
   activity: string;
 }
 
-/** `【探访提醒】明天11月27日周五：11:00 张桂兰 安达里3号楼2门401 做饭。到达回“到”，离开回“走”，敲门无人应回“没人”。` */
-export function reminderText(day: { month: number; day: number; weekday: number }, label: '今天' | '明天', items: ReminderItem[]): string {
+/**
+ * `【探访提醒】明天11月27日周五：11:00 张桂兰 安达里3号楼2门401 做饭。到达回“到”，离开回“走”，敲门无人应回“没人”。`
+ * followed, when the gateway signs links, by ` 查看：<link>` to her large-text visits page.
+ */
+export function reminderText(day: { month: number; day: number; weekday: number }, label: '今天' | '明天', items: ReminderItem[], link?: string): string {
   const list = items.map((i) => `${i.time} ${i.residentName} ${i.address} ${i.activity}`).join('；');
-  return `【探访提醒】${label}${day.month}月${day.day}日${WEEKDAY_ZH[day.weekday] ?? ''}：${list}。到达回“到”，离开回“走”，敲门无人应回“没人”。`;
+  const text = `【探访提醒】${label}${day.month}月${day.day}日${WEEKDAY_ZH[day.weekday] ?? ''}：${list}。到达回“到”，离开回“走”，敲门无人应回“没人”。`;
+  return link ? `${text} 查看：${link}` : text;
 }
 
 export function replyCheckedIn(residentName: string, activity: string): string {

@@ -31,6 +31,11 @@ export interface VisitServiceDeps {
   onCheckIn?(residentId: string, at: number): void | Promise<void>;
   settings?: Partial<VisitSettings>;
   /**
+   * The volunteer's own page, signed for her alone and valid until `expiresAt` (ms): the reminder carries it so she can
+   * see her visits and check in from the phone without a password. Without it the reminder has no link.
+   */
+  volunteerLink?(volunteerId: string, expiresAt: number): string;
+  /**
    * 'cron' (default): node-cron runs the evening reminder and a per-minute missed-visit sweep in `timeZone`.
    * 'manual': nothing runs by itself; tests drive runReminders()/sweepMissed() on a ManualClock.
    */
@@ -56,7 +61,7 @@ export class VisitService {
     this.schedule = new VisitSchedule(core);
     this.ledger = new VolunteerLedger({ ...core, schedule: this.schedule });
     this.replies = new VisitReplies({ ...core, schedule: this.schedule, ledger: this.ledger, sms: deps.sms, onDoorUnanswered: (residentId, volunteerId) => deps.onDoorUnanswered(residentId, volunteerId), onCheckIn: (residentId, at) => deps.onCheckIn?.(residentId, at) });
-    this.jobs = new VisitJobs({ ...core, schedule: this.schedule, sms: deps.sms });
+    this.jobs = new VisitJobs({ ...core, schedule: this.schedule, sms: deps.sms, ...(deps.volunteerLink ? { volunteerLink: deps.volunteerLink } : {}) });
   }
 
   /** Registers the reply handler, starts the cron triggers, then catches up on reminders and missed visits. */

@@ -75,8 +75,8 @@ describe('duty board in a real browser', () => {
     await page.waitForSelector('[data-incident][data-state=open]', { timeout: 5000 });
     const shownMs = performance.now() - pressedAt;
     console.info(`[dashboard-board] MQTT press -> card on the board: ${shownMs.toFixed(0)} ms`);
-    // The figure to quote is printed above; the bound is generous for a loaded 2-core CI machine.
-    expect(shownMs).toBeLessThan(3000);
+    // The figure to quote is printed above (and a warm one in the map test); the bound is generous for a loaded 2-core CI machine.
+    expect(shownMs).toBeLessThan(5000);
     expect(await page.evaluate(() => document.body.dataset.sameDocument)).toBe('yes');
 
     const card = page.locator('[data-incident][data-state=open]');
@@ -167,8 +167,10 @@ describe('duty board in a real browser', () => {
     const button = await connectDevice(dg.mqttUrl, 'btn-003', 's3cret-btn-003');
     devices.push(button);
     await button.publishAsync('care/v1/btn-003/status', 'online', { qos: 1, retain: true });
+    const pressedAt = performance.now();
     await button.publishAsync('care/v1/btn-003/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
     await page.waitForSelector('[data-incident][data-state=open]');
+    console.info(`[dashboard-board] warm MQTT press -> card on the board: ${(performance.now() - pressedAt).toFixed(0)} ms`);
     await page.goto(`${dg.url}/#/map`);
     await page.waitForSelector('.resident-marker');
     expect(await page.locator('path.resident-marker').count()).toBe(5);

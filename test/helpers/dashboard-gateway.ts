@@ -1,7 +1,7 @@
 // A whole test gateway plus the dashboard's server side (accounts, live feed, map, ui-config) on a second HTTP app, wired as gateway/app.ts should.
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { AccountService } from '../../gateway/accounts/service.js';
+import type { AccountService } from '../../gateway/accounts/service.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import type { Caller, HttpDeps, Role } from '../../gateway/http/deps.js';
 import { buildApp } from '../../gateway/http/app.js';
@@ -35,14 +35,14 @@ const SYSTEM: Caller = { kind: 'api_token', name: 'test setup', role: 'admin' };
 export async function startDashboardGateway(
   opts: { env?: Env; clock?: Clock; heartbeatMs?: number; twilio?: boolean; /** false: no admin, so the one-time setup link is made. */ admin?: boolean } = {},
 ): Promise<DashboardGateway> {
-  const tg = await startTestGateway({ env: { REGISTRY_FILE: DASHBOARD_REGISTRY, ...opts.env }, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.twilio === undefined ? {} : { twilio: opts.twilio }) });
+  const admin = opts.admin === false ? {} : { ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password };
+  const tg = await startTestGateway({ env: { REGISTRY_FILE: DASHBOARD_REGISTRY, ...admin, ...opts.env }, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.twilio === undefined ? {} : { twilio: opts.twilio }) });
   const g = tg.gateway;
   const log = silentLogger();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  // ---- the wiring gateway/app.ts needs (see the report): accounts, live feed, map data, ui config ----
-  const accounts = new AccountService({ store: g.store, sms: g.dispatcher, clock: g.clock, log, publicUrl: url, admin: opts.admin === false ? null : ADMIN });
-  await accounts.start();
+  // ---- the wiring gateway/app.ts needs (see the report): live feed, map data, ui config ----
+  const accounts = g.accounts;
   const live = new LiveFeed({ bus: g.bus, views: g.views, incidents: g.store.incidents, registry: g.store.registry, log, ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}) });
   live.start();
   const map = new MapData({ registry: g.store.registry, incidents: g.store.incidents, health: (id) => g.ingest.healthOf(id) });
@@ -64,6 +64,7 @@ export async function startDashboardGateway(
     metrics: g.metrics.registry,
     smsLog: (limit) => g.store.sms.list(limit),
     visits: g.visits,
+    supervision: g.supervision,
     accounts,
     live,
     map,
@@ -101,7 +102,6 @@ export async function startDashboardGateway(
     async stop(stopOpts = {}) {
       live.stop();
       await app.close();
-      await accounts.stop();
       await tg.stop(stopOpts);
     },
   };

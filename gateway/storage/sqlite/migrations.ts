@@ -354,4 +354,14 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE incidents ADD COLUMN on_site_by TEXT;
     `,
   },
+  {
+    version: 7,
+    name: 'outage close record',
+    sql: `
+      -- How and by whom an outage closed: recovered, merged, partially_recovered (stale) or closed_by_hand with a note.
+      ALTER TABLE outages ADD COLUMN closed_by TEXT;
+      ALTER TABLE outages ADD COLUMN close_reason TEXT;
+      ALTER TABLE outages ADD COLUMN close_note TEXT;
+    `,
+  },
 ];

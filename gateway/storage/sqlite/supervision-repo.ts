@@ -1,7 +1,7 @@
 // SQLite supervision repository: care tasks (one open per kind, resident and device), grouped outages, digest runs.
 import type { CareTaskKind } from '../../core/types.js';
 import type { CareTaskClose, SupervisionRepo } from '../../supervision/repo.js';
-import type { CareTask, CareTaskFilter, CareTaskState, Outage, OutageDevice, OutageFilter, OutagePage, OutagePlaceKind } from '../../supervision/types.js';
+import type { CareTask, CareTaskFilter, CareTaskState, Outage, OutageCloseReason, OutageDevice, OutageFilter, OutagePage, OutagePlaceKind } from '../../supervision/types.js';
 import type { SqliteDatabase } from './database.js';
 
 interface TaskRow {
@@ -33,6 +33,9 @@ interface OutageRow {
   summary: string | null;
   page: string | null;
   updated_at: number;
+  closed_by: string | null;
+  close_reason: string | null;
+  close_note: string | null;
 }
 
 const DEFAULT_LIMIT = 500;
@@ -113,8 +116,10 @@ export class SqliteSupervisionRepo implements SupervisionRepo {
     const res = await this.sdb.write(() =>
       this.db
         .prepare(
-          `INSERT INTO outages (id, place_kind, place_key, community_id, building, devices, opened_at, closed_at, summary, page, updated_at)
-           VALUES (@id, @placeKind, @placeKey, @communityId, @building, @devices, @openedAt, @closedAt, @summary, @page, @updatedAt)
+          `INSERT INTO outages (id, place_kind, place_key, community_id, building, devices, opened_at, closed_at, summary, page, updated_at,
+             closed_by, close_reason, close_note)
+           VALUES (@id, @placeKind, @placeKey, @communityId, @building, @devices, @openedAt, @closedAt, @summary, @page, @updatedAt,
+             @closedBy, @closeReason, @closeNote)
            ON CONFLICT DO NOTHING`,
         )
         .run(outageParams(o)),
@@ -125,7 +130,10 @@ export class SqliteSupervisionRepo implements SupervisionRepo {
   async saveOutage(o: Outage): Promise<void> {
     await this.sdb.write(() =>
       this.db
-        .prepare('UPDATE outages SET devices = @devices, closed_at = @closedAt, summary = @summary, page = @page, updated_at = @updatedAt WHERE id = @id')
+        .prepare(
+          `UPDATE outages SET devices = @devices, closed_at = @closedAt, summary = @summary, page = @page, updated_at = @updatedAt,
+             closed_by = @closedBy, close_reason = @closeReason, close_note = @closeNote WHERE id = @id`,
+        )
         .run(outageParams(o)),
     );
   }
@@ -159,6 +167,14 @@ export class SqliteSupervisionRepo implements SupervisionRepo {
 
   async hasDigestRun(key: string): Promise<boolean> {
     return this.db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM care_digest_runs WHERE key = ?').get(key)?.n === 1;
+  }
+
+  async lastDigestRunAt(exceptPrefix: string): Promise<number | null> {
+    // substr, not LIKE: a key may hold `_` (worker ids), a LIKE wildcard.
+    const row = this.db
+      .prepare<[string, string], { at: number | null }>('SELECT max(ran_at) AS at FROM care_digest_runs WHERE substr(key, 1, length(?)) <> ?')
+      .get(exceptPrefix, exceptPrefix);
+    return row?.at ?? null;
   }
 }
 
@@ -194,6 +210,9 @@ function outageParams(o: Outage) {
     summary: o.summary,
     page: o.page ? JSON.stringify(o.page) : null,
     updatedAt: o.updatedAt,
+    closedBy: o.closedBy ?? null,
+    closeReason: o.closeReason ?? null,
+    closeNote: o.closeNote ?? null,
   };
 }
 
@@ -206,6 +225,10 @@ function toOutage(r: OutageRow): Outage {
     closedAt: r.closed_at,
     summary: r.summary,
     page: r.page ? (JSON.parse(r.page) as OutagePage) : null,
+    // Outages closed before migration 7 have no reason recorded; they closed by recovery or merge.
+    closedBy: r.closed_by ?? (r.closed_at !== null ? 'system' : null),
+    closeReason: (r.close_reason as OutageCloseReason | null) ?? (r.closed_at !== null ? (r.summary?.includes(': merged into ') ? 'merged' : 'recovered') : null),
+    closeNote: r.close_note,
     updatedAt: r.updated_at,
   };
 }
