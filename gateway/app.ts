@@ -1,4 +1,5 @@
 // The gateway assembled: storage, registry, broker, ingest, incidents, escalation, notifiers and HTTP, started and stopped in order.
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayConfig } from './config/schema.js';
@@ -31,12 +32,17 @@ import { openSqliteStore, databaseFile, type SqliteStore } from './storage/sqlit
 import { loadRegistry, type RegistryLoadResult } from './registry/startup.js';
 import { TelemetryWriter } from './telemetry/writer.js';
 import { VisitService } from './visits/service.js';
+import { LiveFeed } from './live/feed.js';
+import { MapData } from './live/map-data.js';
 import { createDashboardPageDeps } from './reports/dashboard-deps.js';
 import { AccountService } from './accounts/service.js';
 import { Supervision } from './supervision/service.js';
 import type { SupervisionEvents } from './supervision/events.js';
 import { InactivityMonitor } from './wellness/monitor.js';
 import { inactivityAlarm } from './wellness/alarm.js';
+
+/** Shown in the dashboard's footer and /api/ui-config; package.json's version. */
+const GATEWAY_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export type GatewayEvents = IngestEvents & NotifierEvents & IncidentEvents & SupervisionEvents;
 
@@ -67,6 +73,10 @@ export class Gateway {
   readonly provider: SmsProvider;
   readonly telemetry: TelemetryWriter;
   readonly visits: VisitService;
+  /** Server-sent events for the dashboard (incidents, pages, devices, tasks, outages), scoped per caller. */
+  readonly live: LiveFeed;
+  /** Communities, buildings and residents with their state, for the dashboard map and the incident page's map. */
+  readonly map: MapData;
   /** Dashboard users, sessions, sign-in codes and the first-admin setup link. */
   readonly accounts: AccountService;
   /** Device health: offline timeout, care tasks and their digest, storm (outage) grouping. */
@@ -132,6 +142,8 @@ export class Gateway {
     this.processor = new SignalProcessor({ store: this.store, service: this.incidents, clock, log: log.child({ part: 'signals' }) });
     this.replies = new ReplyRouter({ store: this.store, incidents: this.incidents, pager, log: log.child({ part: 'replies' }) });
     this.views = new IncidentViews({ store: this.store, service: this.incidents });
+    this.live = new LiveFeed({ bus: this.bus, views: this.views, incidents: this.store.incidents, registry: this.store.registry, log: log.child({ part: 'live' }) });
+    this.map = new MapData({ registry: this.store.registry, incidents: this.store.incidents, health: (id) => this.ingest.healthOf(id) });
     this.visits = new VisitService({
       store: this.store,
       clock,
@@ -208,6 +220,7 @@ export class Gateway {
     await this.inactivity.start();
     // Never waits for InfluxDB: an unreachable server is reported as down and retried in the background.
     await this.telemetry.start();
+    this.live.start();
     const { port: mqttPort } = await this.broker.start({ port: this.config.mqtt.port, host: this.config.mqtt.host });
     this.http = await buildApp({
       log: this.log.child({ part: 'http' }),
@@ -239,7 +252,15 @@ export class Gateway {
         visits: this.visits,
         onRegistryImported: () => this.registryChanged(),
       }),
-      incidentPage: { links: this.links, clock: this.clock, timeZone: this.config.timeZone },
+      incidentPage: { links: this.links, clock: this.clock, timeZone: this.config.timeZone, map: this.map },
+      live: this.live,
+      map: this.map,
+      ui: {
+        timeZone: this.config.timeZone,
+        mapTileUrl: this.config.mapTileUrl,
+        smsMode: this.config.twilio ? 'twilio' : 'outbox',
+        version: GATEWAY_VERSION,
+      },
       dashboard: { tileOrigin: tileOrigin(this.config.mapTileUrl) },
     });
     const httpPort = await listen(this.http, { port: this.config.http.port, host: this.config.http.host });
@@ -248,6 +269,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     await this.http?.close();
+    this.live.stop();
     await this.accounts.stop();
     await this.broker.stop();
     await this.supervision.stop();

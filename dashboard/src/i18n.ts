@@ -18,8 +18,14 @@ function readLang(): Lang {
 
 /** Adds strings for both languages; a page calls it once at module load with its own keys. */
 export function addMessages(messages: { zh: Messages; en: Messages }): void {
-  Object.assign(dictionaries.zh, messages.zh);
-  Object.assign(dictionaries.en, messages.en);
+  for (const lang of ['zh', 'en'] as const) {
+    for (const [key, text] of Object.entries(messages[lang])) {
+      // One flat dictionary: a key redefined with other words would silently relabel another page. Prefix keys per page.
+      const before = dictionaries[lang][key];
+      if (before !== undefined && before !== text) console.error(`i18n: key ${key} redefined (${before} -> ${text})`);
+      dictionaries[lang][key] = text;
+    }
+  }
 }
 
 /** The string for `key`, with `{name}` placeholders filled; falls back to Chinese, then to the key itself. */

@@ -16,6 +16,12 @@ const root = document.getElementById('app') as HTMLElement;
 const live = new LiveFeed();
 let me: Me | null = null;
 let cleanup: Cleanup;
+let stopBannerListener: (() => void) | null = null;
+/** The stream's state survives a re-render, so a fresh header shows the banner only while disconnected. */
+let liveConnected = true;
+live.onConnection((connected) => {
+  liveConnected = connected;
+});
 
 async function loadMe(): Promise<void> {
   try {
@@ -52,8 +58,10 @@ function header(): HTMLElement {
       append(nav, h('a', { href: `#/${page.path}`, class: page.path === active ? 'active' : '' }, t(page.title)));
     }
   }
-  const banner = h('div', { class: 'live-banner', role: 'status', hidden: true }, t('app.offline'));
-  live.onConnection((connected) => {
+  const banner = h('div', { class: 'live-banner', role: 'status', hidden: liveConnected }, t('app.offline'));
+  // One listener per rendered header: the previous header's is dropped with it.
+  stopBannerListener?.();
+  stopBannerListener = live.onConnection((connected) => {
     banner.hidden = connected;
   });
   return h(

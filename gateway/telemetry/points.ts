@@ -1,8 +1,9 @@
 // Pure mapping from gateway events to InfluxDB points (measurement, tags, fields, time); no names, phones or addresses ever become tags.
 import type { AuditEntry, Device, Incident, OutboundSms, Resident, Signal } from '../core/types.js';
 import type { DeviceStatusChanged, TelemetryReceived } from '../ingest/events.js';
+import type { CareTask, Outage } from '../supervision/types.js';
 
-export const MEASUREMENTS = ['event', 'telemetry', 'device_status', 'incident', 'page'] as const;
+export const MEASUREMENTS = ['event', 'telemetry', 'device_status', 'incident', 'page', 'care_task', 'outage'] as const;
 export type Measurement = (typeof MEASUREMENTS)[number];
 
 export type FieldValue = number | string;
@@ -104,13 +105,54 @@ export function incidentPoint(incident: Incident, entry: AuditEntry, where: Resi
   return point('incident', tags, fields, entry.at);
 }
 
+/** Where an SMS belongs: its incident's resident (and their community and building), or just the community of its recipient. */
+export type PageTags = Partial<ResidentTags>;
+
 /** A page's delivery status; the phone number and the text stay out. */
-export function pagePoint(msg: OutboundSms): TelemetryPoint {
-  const tags = { role: msg.role ?? 'none', status: msg.status, purpose: msg.purpose };
+export function pagePoint(msg: OutboundSms, where: PageTags = {}): TelemetryPoint {
+  const tags: Record<string, string> = { role: msg.role ?? 'none', status: msg.status, purpose: msg.purpose };
+  if (where.resident) tags.resident = where.resident;
+  if (where.community) tags.community = where.community;
+  if (where.building) tags.building = where.building;
   const fields: Record<string, FieldValue> = { attempts: msg.attempts };
   if (msg.incidentId) fields.incident = msg.incidentId;
   if (msg.step !== null) fields.step = msg.step;
   return point('page', tags, fields, msg.updatedAt);
+}
+
+/**
+ * A care task opening or closing. `open` is 1 / 0, so the latest point per (type, resident, device) — at most one task
+ * is open for each — says whether one is open now; task ids stay fields, as tags they would grow a series per task.
+ * A close carries how long it was open and whether a person closed it.
+ */
+export function careTaskPoint(task: CareTask, change: 'opened' | 'closed', where: ResidentTags): TelemetryPoint {
+  const tags: Record<string, string> = { type: task.kind, action: change, resident: task.residentId, community: task.communityId };
+  if (where.building) tags.building = where.building;
+  if (task.deviceId) tags.device = task.deviceId;
+  const deviceKind = task.detail?.deviceKind;
+  if (typeof deviceKind === 'string') tags.kind = deviceKind;
+  const fields: Record<string, FieldValue> = { task: task.id, open: change === 'opened' ? 1 : 0 };
+  if (change === 'closed' && task.closedAt !== null) {
+    fields.open_s = Math.max(0, task.closedAt - task.openedAt) / 1000;
+    fields.by_hand = task.closedBy !== null && task.closedBy !== 'system' ? 1 : 0;
+  }
+  return point('care_task', tags, fields, change === 'closed' ? (task.closedAt ?? task.updatedAt) : task.openedAt);
+}
+
+/**
+ * A grouped outage opening or closing; `open` is 1 / 0 per place (one open outage per place at a time). The building
+ * is passed in only when it is a safe tag (residentTags' rules), since a place's building may be derived from an address.
+ */
+export function outagePoint(outage: Outage, change: 'opened' | 'closed', building: string | undefined): TelemetryPoint {
+  const tags: Record<string, string> = { place: outage.place.kind, action: change, community: outage.place.communityId };
+  if (building && outage.place.kind === 'building') tags.building = building;
+  const fields: Record<string, FieldValue> = { outage: outage.id, open: change === 'opened' ? 1 : 0, devices: outage.devices.length };
+  if (change === 'closed' && outage.closedAt !== null) {
+    tags.reason = outage.closeReason ?? 'recovered';
+    fields.back = outage.devices.filter((d) => d.backAt !== null).length;
+    fields.open_s = Math.max(0, outage.closedAt - outage.openedAt) / 1000;
+  }
+  return point('outage', tags, fields, change === 'closed' ? (outage.closedAt ?? outage.updatedAt) : outage.openedAt);
 }
 
 function deviceTagSet(where: DeviceTags): Record<string, string> {

@@ -7,13 +7,18 @@ import type { IncidentEvents } from '../incidents/service.js';
 import type { IngestEvents } from '../ingest/events.js';
 import type { NotifierEvents } from '../notifiers/dispatcher.js';
 import type { Store } from '../storage/ports.js';
+import type { SupervisionEvents } from '../supervision/events.js';
+import type { Outage } from '../supervision/types.js';
 import { BoundedQueue } from './buffer.js';
-import { deviceStatusPoint, eventPoint, incidentPoint, pagePoint, telemetryPoint, type DeviceTags, type TelemetryPoint } from './points.js';
+import { careTaskPoint, deviceStatusPoint, eventPoint, incidentPoint, outagePoint, pagePoint, telemetryPoint, type DeviceTags, type TelemetryPoint } from './points.js';
 import { RegistryTags } from './registry-tags.js';
 import { createSink, SinkError, type SinkKind, type TelemetrySink } from './sinks.js';
 
 /** The bus events the writer listens to; the gateway's bus carries these and more. */
-export type TelemetryEvents = Pick<IngestEvents, 'signalReceived' | 'telemetryReceived' | 'deviceStatusChanged'> & IncidentEvents & NotifierEvents;
+export type TelemetryEvents = Pick<IngestEvents, 'signalReceived' | 'telemetryReceived' | 'deviceStatusChanged'> &
+  IncidentEvents &
+  NotifierEvents &
+  Pick<SupervisionEvents, 'taskChanged' | 'outageChanged' | 'registryChanged'>;
 
 export interface TelemetryWriterDeps {
   /** null (INFLUX_URL not set): the writer stays `disabled` and listens to nothing. */
@@ -161,12 +166,46 @@ export class TelemetryWriter {
     bus.on(this, 'telemetryReceived', this.guard((t) => this.enqueueForDevice(t.deviceId, (where) => telemetryPoint(t, where))));
     bus.on(this, 'deviceStatusChanged', this.guard((s) => this.enqueueForDevice(s.deviceId, (where) => deviceStatusPoint(s, where))));
     bus.on(this, 'incidentChanged', this.guard((incident, entry) => {
+      this.tags.noteIncident(incident.id, incident.residentId);
       const build = (building: string | undefined): TelemetryPoint =>
         incidentPoint(incident, entry, { resident: incident.residentId, community: incident.communityId, ...(building ? { building } : {}) });
       const cached = this.tags.cachedResident(incident.residentId);
       this.enqueue(cached ? build(cached.building) : { place: async (tags) => build((await tags.resident(incident.residentId))?.building) });
     }));
-    bus.on(this, 'smsStatusChanged', this.guard((msg) => this.enqueue(pagePoint(msg))));
+    bus.on(this, 'smsStatusChanged', this.guard((msg) => {
+      const cached = this.tags.cachedPage(msg);
+      this.enqueue(cached ? pagePoint(msg, cached) : { place: async (tags) => pagePoint(msg, await tags.pageTags(msg)) });
+    }));
+    bus.on(this, 'taskChanged', this.guard((task, change) => {
+      const cached = this.tags.cachedResident(task.residentId);
+      const fallback = { resident: task.residentId, community: task.communityId };
+      this.enqueue(cached ? careTaskPoint(task, change, cached) : { place: async (tags) => careTaskPoint(task, change, (await tags.resident(task.residentId)) ?? fallback) });
+    }));
+    bus.on(this, 'outageChanged', this.guard((outage, change) => {
+      if (change !== 'updated') this.enqueueOutage(outage, change);
+    }));
+    // A registry import while running: new devices and moved residents are tagged right away, not after the periodic reload.
+    bus.on(this, 'registryChanged', () => this.reloadRegistry());
+  }
+
+  /**
+   * Built now (the outage object changes as devices come back); only the building tag may wait for the registry. It is
+   * a member device's building tag, which residentTags checked, never the place's own name, which may be an address.
+   */
+  private enqueueOutage(outage: Outage, change: 'opened' | 'closed'): void {
+    const p = outagePoint(outage, change, undefined);
+    const first = outage.devices[0]?.deviceId;
+    const building = outage.place.building;
+    if (outage.place.kind !== 'building' || !first || !building) {
+      this.enqueue(p);
+      return;
+    }
+    const safe = (tags: DeviceTags | null | undefined): TelemetryPoint => {
+      if (tags?.building === building) p.tags.building = building;
+      return p;
+    };
+    const cached = this.tags.cachedDevice(first);
+    this.enqueue(cached ? safe(cached) : { place: async (tags) => safe(await tags.device(first)) });
   }
 
   /** Telemetry must never disturb the alarm path: a mapping bug is logged here, not thrown into the bus. */

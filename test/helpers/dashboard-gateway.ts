@@ -1,4 +1,4 @@
-// A whole test gateway plus the dashboard's server side (accounts, live feed, map, ui-config) on a second HTTP app, wired as gateway/app.ts should.
+// A whole test gateway plus a second HTTP app built from the same services, so a test can tune what the gateway fixes (the live feed heartbeat).
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { AccountService } from '../../gateway/accounts/service.js';
@@ -41,7 +41,7 @@ export async function startDashboardGateway(
   const log = silentLogger();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  // ---- the wiring gateway/app.ts needs (see the report): live feed, map data, ui config ----
+  // The same deps as gateway/app.ts gives buildApp, with a live feed of its own (heartbeat tunable).
   const accounts = g.accounts;
   const live = new LiveFeed({ bus: g.bus, views: g.views, incidents: g.store.incidents, registry: g.store.registry, log, ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}) });
   live.start();

@@ -1,5 +1,6 @@
 // Realistic gateway objects (signals, incidents, audit entries, SMS) for the telemetry tests, shaped as the alarm path emits them.
 import type { AuditEntry, EventType, Incident, IncidentState, OutboundSms, Signal, SmsStatus } from '../../gateway/core/types.js';
+import type { CareTask, Outage } from '../../gateway/supervision/types.js';
 
 export function signalOf(opts: { type: EventType; seq: number; at: number; deviceId?: string; residentId?: string; battery?: number }): Signal {
   const deviceId = opts.deviceId ?? 'btn-001';
@@ -106,3 +107,47 @@ export const PERSONAL_VALUES = [
   '+8613800000001', '+8613800000002', '+8613900000001', '+8618200000001',
   '安达里3号楼2门401', '安达里5号楼1门202', '2门401', '1门202',
 ];
+
+/** A low-battery task of r-001's button opened at `at`, closed by the system `closedAfterS` later when given. */
+export function careTaskOf(opts: { at: number; closedAfterS?: number; id?: string }): CareTask {
+  const closedAt = opts.closedAfterS === undefined ? null : opts.at + opts.closedAfterS * 1000;
+  return {
+    id: opts.id ?? 'task-20261126-0001',
+    kind: 'low_battery',
+    state: closedAt === null ? 'open' : 'closed',
+    residentId: 'r-001',
+    deviceId: 'btn-001',
+    communityId: 'andali',
+    workerId: 'w-01',
+    detail: { deviceKind: 'sos_button', battery: 12 },
+    openedAt: opts.at,
+    closedAt,
+    closedBy: closedAt === null ? null : 'system',
+    closeReason: closedAt === null ? null : 'battery replaced',
+    closeNote: null,
+    updatedAt: closedAt ?? opts.at,
+  };
+}
+
+/** A building outage of 安达里3号楼 with five devices, closed as recovered `closedAfterS` later when given (four back). */
+export function outageOf(opts: { at: number; closedAfterS?: number; id?: string }): Outage {
+  const closedAt = opts.closedAfterS === undefined ? null : opts.at + opts.closedAfterS * 1000;
+  return {
+    id: opts.id ?? 'out-20261126-0001',
+    place: { kind: 'building', key: 'building:andali:安达里3号楼', communityId: 'andali', building: '安达里3号楼' },
+    devices: ['btn-3-01', 'btn-3-02', 'btn-3-03', 'btn-3-04', 'btn-3-05'].map((deviceId, i) => ({
+      deviceId,
+      residentId: `r-${deviceId}`,
+      droppedAt: opts.at,
+      backAt: closedAt !== null && i < 4 ? closedAt : null,
+    })),
+    openedAt: opts.at,
+    closedAt,
+    summary: closedAt === null ? null : '安达里3号楼: 4/5 devices back',
+    page: null,
+    closedBy: closedAt === null ? null : 'system',
+    closeReason: closedAt === null ? null : 'recovered',
+    closeNote: null,
+    updatedAt: closedAt ?? opts.at,
+  };
+}

@@ -11,6 +11,7 @@ import { buildApp } from '../../gateway/http/app.js';
 import type { Caller } from '../../gateway/http/deps.js';
 import { Ingest } from '../../gateway/ingest/ingest.js';
 import type { IngestEvents } from '../../gateway/ingest/events.js';
+import type { IncidentEvents } from '../../gateway/incidents/service.js';
 import { createMetrics } from '../../gateway/metrics/metrics.js';
 import { SmsDispatcher, type NotifierEvents } from '../../gateway/notifiers/dispatcher.js';
 import { OutboxProvider } from '../../gateway/notifiers/outbox.js';
@@ -64,7 +65,8 @@ export function registryDoc(extra: Record<string, unknown> = {}): Record<string,
   };
 }
 
-type Bus = EventBus<IngestEvents & NotifierEvents & SupervisionEvents>;
+// IncidentEvents too, so a telemetry writer can share the rig's bus as it shares the gateway's.
+type Bus = EventBus<IngestEvents & NotifierEvents & SupervisionEvents & IncidentEvents>;
 
 export interface SupervisionRig {
   clock: ManualClock;
@@ -127,6 +129,11 @@ export async function startSupervisionRig(opts: { clock?: ManualClock; supervisi
       supervision: parts.supervision,
       // A worker's dashboard session, as issue 5 will have it: `x-test-worker: <worker id>@<community>`.
       authStrategies: [
+        // A volunteer's session: `x-test-volunteer: <volunteer id>`.
+        async (request): Promise<Caller | null> => {
+          const v = request.headers['x-test-volunteer'];
+          return typeof v === 'string' ? { kind: 'session', name: `volunteer ${v}`, role: 'volunteer', volunteerId: v } : null;
+        },
         async (request): Promise<Caller | null> => {
           const h = request.headers['x-test-worker'];
           if (typeof h !== 'string') return null;

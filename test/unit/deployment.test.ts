@@ -7,16 +7,18 @@ import { validateRegistry } from '../../gateway/registry/load.js';
 import type { Device, Resident } from '../../gateway/core/types.js';
 import {
   MEASUREMENTS,
+  careTaskPoint,
   deviceStatusPoint,
   deviceTags,
   eventPoint,
   incidentPoint,
+  outagePoint,
   pagePoint,
   telemetryPoint,
   type TelemetryPoint,
 } from '../../gateway/telemetry/points.js';
 import { dashboardQueries, identifiersOf, measurementsOf, readDashboard, readDatasources, readProviders } from '../helpers/grafana.js';
-import { lifecycleOf, signalOf, smsOf } from '../helpers/telemetry-fixtures.js';
+import { careTaskOf, lifecycleOf, outageOf, signalOf, smsOf } from '../helpers/telemetry-fixtures.js';
 
 interface Compose {
   services: Record<string, { build?: string; image?: string; ports?: string[]; environment?: Record<string, string>; volumes?: string[]; depends_on?: string[] }>;
@@ -79,7 +81,11 @@ function writtenSchema(): Map<string, Set<string>> {
     telemetryPoint({ deviceId: 'fall-001', battery: 80, rssi: -60, at: 1, payload: { battery: 80, rssi: -60 } }, where),
     deviceStatusPoint({ deviceId: 'fall-001', state: 'online', at: 1 }, where),
     ...lifecycleOf(1).map(([incident, entry]) => incidentPoint(incident, entry, { resident: 'r-001', community: 'andali', building: '安达里3号楼' })),
-    pagePoint(smsOf({ status: 'delivered', at: 1 })),
+    pagePoint(smsOf({ status: 'delivered', at: 1 }), { resident: 'r-001', community: 'andali', building: '安达里3号楼' }),
+    careTaskPoint(careTaskOf({ at: 1 }), 'opened', { resident: 'r-001', community: 'andali', building: '安达里3号楼' }),
+    careTaskPoint(careTaskOf({ at: 1, closedAfterS: 60 }), 'closed', { resident: 'r-001', community: 'andali', building: '安达里3号楼' }),
+    outagePoint(outageOf({ at: 1 }), 'opened', '安达里3号楼'),
+    outagePoint(outageOf({ at: 1, closedAfterS: 600 }), 'closed', '安达里3号楼'),
   ];
   const schema = new Map<string, Set<string>>();
   for (const p of points) {

@@ -4,17 +4,19 @@ import type { Device, Resident } from '../../gateway/core/types.js';
 import { BoundedQueue } from '../../gateway/telemetry/buffer.js';
 import { downsamples } from '../../gateway/telemetry/downsampling.js';
 import {
+  careTaskPoint,
   deviceStatusPoint,
   deviceTags,
   eventPoint,
   incidentPoint,
+  outagePoint,
   pagePoint,
   residentTags,
   telemetryPoint,
   toLineProtocol,
   type TelemetryPoint,
 } from '../../gateway/telemetry/points.js';
-import { lifecycleOf, PERSONAL_VALUES, signalOf, smsOf } from '../helpers/telemetry-fixtures.js';
+import { careTaskOf, lifecycleOf, outageOf, PERSONAL_VALUES, signalOf, smsOf } from '../helpers/telemetry-fixtures.js';
 
 const T0 = Date.UTC(2026, 10, 26, 2, 0, 0);
 
@@ -80,6 +82,45 @@ describe('telemetry points', () => {
     expect(p).toMatchObject({ measurement: 'page', tags: { role: 'worker', status: 'delivered', purpose: 'page' }, time: T0 });
     expect(p.fields).toMatchObject({ attempts: 2, step: 1 });
     expectNoPersonalData(p);
+  });
+
+  it("tags a page with its incident's resident, community and building, or with the recipient's community alone", () => {
+    const p = pagePoint(smsOf({ status: 'sent', at: T0 }), residentTags(resident));
+    expect(p.tags).toEqual({ role: 'worker', status: 'sent', purpose: 'page', resident: 'r-001', community: 'andali', building: '安达里3号楼' });
+    expectNoPersonalData(p);
+    expect(pagePoint({ ...smsOf({ status: 'sent', at: T0 }), purpose: 'digest', incidentId: null, step: null }, { community: 'andali' }).tags).toEqual({
+      role: 'worker',
+      status: 'sent',
+      purpose: 'digest',
+      community: 'andali',
+    });
+  });
+
+  it('maps a care task opening (open = 1) and closing (open = 0, how long, by whom) with id tags and the task id as a field', () => {
+    const opened = careTaskPoint(careTaskOf({ at: T0 }), 'opened', residentTags(resident));
+    expect(opened).toMatchObject({
+      measurement: 'care_task',
+      tags: { type: 'low_battery', action: 'opened', resident: 'r-001', community: 'andali', building: '安达里3号楼', device: 'btn-001', kind: 'sos_button' },
+      fields: { task: 'task-20261126-0001', open: 1 },
+      time: T0,
+    });
+    expect(opened.fields.open_s).toBeUndefined();
+    const closed = careTaskPoint({ ...careTaskOf({ at: T0, closedAfterS: 5400 }), closedBy: '李明', closeReason: 'closed by hand' }, 'closed', residentTags(resident));
+    expect(closed).toMatchObject({ tags: { action: 'closed' }, fields: { open: 0, open_s: 5400, by_hand: 1 }, time: T0 + 5_400_000 });
+    expectNoPersonalData(closed);
+    const wellness = careTaskPoint({ ...careTaskOf({ at: T0 }), kind: 'wellness_check', deviceId: null, detail: { hours: 12 } }, 'opened', { resident: 'r-001', community: 'andali' });
+    expect(wellness.tags).toEqual({ type: 'wellness_check', action: 'opened', resident: 'r-001', community: 'andali' });
+  });
+
+  it('maps an outage opening and closing with its place, a safe building only, and the close reason', () => {
+    const opened = outagePoint(outageOf({ at: T0 }), 'opened', '安达里3号楼');
+    expect(opened).toMatchObject({ measurement: 'outage', tags: { place: 'building', action: 'opened', community: 'andali', building: '安达里3号楼' }, fields: { outage: 'out-20261126-0001', open: 1, devices: 5 }, time: T0 });
+    const closed = outagePoint({ ...outageOf({ at: T0, closedAfterS: 21_600 }), closeReason: 'partially_recovered' }, 'closed', undefined);
+    expect(closed).toMatchObject({ tags: { place: 'building', action: 'closed', community: 'andali', reason: 'partially_recovered' }, fields: { open: 0, devices: 5, back: 4, open_s: 21_600 } });
+    // Not given as safe (derived from an address): left out, not indexed.
+    expect(closed.tags.building).toBeUndefined();
+    const community = outagePoint({ ...outageOf({ at: T0 }), place: { kind: 'community', key: 'community:andali', communityId: 'andali', building: null } }, 'opened', '安达里3号楼');
+    expect(community.tags).toEqual({ place: 'community', action: 'opened', community: 'andali' });
   });
 
   it('leaves out a building that is really the address, or carries a name or a phone number', () => {

@@ -1,4 +1,4 @@
-// /api/tasks and /api/outages: care tasks for grid workers (list, close by hand with a note) and grouped device outages.
+// /api/tasks and /api/outages: care tasks for grid workers and grouped device outages (list, close by hand with a note).
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { communityScope, requireRole } from '../auth.js';
 import { GatewayError } from '../../core/errors.js';
@@ -13,6 +13,8 @@ export interface SupervisionApi {
   /** Throws GW_ERR_TASK_NOT_FOUND, GW_ERR_FORBIDDEN or GW_ERR_TASK_NOT_OPEN. */
   closeTask(id: string, by: TaskCloser, note: string): Promise<CareTaskView>;
   listOutages(filter: OutageFilter): Promise<OutageView[]>;
+  /** Throws GW_ERR_OUTAGE_NOT_FOUND, GW_ERR_FORBIDDEN or GW_ERR_OUTAGE_NOT_OPEN. */
+  closeOutage(id: string, by: TaskCloser, note: string): Promise<OutageView>;
 }
 
 const idText = { type: 'string', minLength: 1, maxLength: 100 } as const;
@@ -72,11 +74,8 @@ export const taskRoutes: FastifyPluginAsync<{ supervision: SupervisionApi }> = a
   });
 
   app.post<{ Params: IdParams; Body: CloseBody }>('/tasks/:id/close', { schema: { params: idParams, body: closeBodySchema } }, async (request) => {
-    const caller = request.caller;
-    if (!caller) throw new GatewayError('GW_ERR_UNAUTHORIZED');
-    const note = request.body.note.trim();
-    if (!note) throw new GatewayError('GW_ERR_BAD_REQUEST', 'note must not be blank');
-    return supervision.closeTask(request.params.id, { name: caller.name, community: communityScope(caller) }, note);
+    const { by, note } = closer(request);
+    return supervision.closeTask(request.params.id, by, note);
   });
 
   app.get<{ Querystring: OutageQuery }>('/outages', { schema: { querystring: outageQuerySchema } }, async (request) => {
@@ -84,4 +83,19 @@ export const taskRoutes: FastifyPluginAsync<{ supervision: SupervisionApi }> = a
     const communityId = scopedCommunity(request, request.query.community);
     return supervision.listOutages({ ...(state ? { state } : {}), ...(communityId ? { communityId } : {}), ...(limit ? { limit } : {}) });
   });
+
+  // Staff, or a worker of the outage's own community (the service refuses another community's with 403).
+  app.post<{ Params: IdParams; Body: CloseBody }>('/outages/:id/close', { schema: { params: idParams, body: closeBodySchema } }, async (request) => {
+    const { by, note } = closer(request);
+    return supervision.closeOutage(request.params.id, by, note);
+  });
 };
+
+/** Who closes by hand (the caller's name, limited to their community) and the trimmed note, which must not be blank. */
+function closer(request: FastifyRequest<{ Body: CloseBody }>): { by: TaskCloser; note: string } {
+  const caller = request.caller;
+  if (!caller) throw new GatewayError('GW_ERR_UNAUTHORIZED');
+  const note = request.body.note.trim();
+  if (!note) throw new GatewayError('GW_ERR_BAD_REQUEST', 'note must not be blank');
+  return { by: { name: caller.name, community: communityScope(caller) }, note };
+}
