@@ -8,6 +8,7 @@ import { Gateway } from '../gateway/app.js';
 import { loadConfig } from '../gateway/config/load.js';
 import { silentLogger } from '../gateway/core/logger.js';
 import { TwilioSimServer } from '../simulators/sms/twilio-server.js';
+import { SmsServerProcess } from './lib/sms-server-process.js';
 import { BackgroundLoad } from './lib/background-load.js';
 import { closeAll, connectMany } from './lib/clients.js';
 import { freePort, waitUntil } from './lib/net.js';
@@ -20,6 +21,12 @@ import type { LatencySummary } from './lib/stats.js';
 
 export interface AlarmBenchOptions {
   runs: number;
+  /**
+   * Where the Twilio-compatible server runs: `process` (default), a child process like the real Twilio is
+   * elsewhere, or `inline`, in the benchmark's own process and so on the gateway's event loop (the method
+   * before, kept for comparison: BENCH_SMS_SERVER=inline).
+   */
+  smsServer?: 'process' | 'inline';
   pacing: PacingOptions;
   loadDevices: number;
   loadRate: number;
@@ -78,9 +85,10 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
   try {
     const registry = writeBenchRegistry(dir, { residents, loadDevices: opts.loadDevices });
 
-    const sim = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
-    await sim.start({ port: 0 });
+    const where = opts.smsServer ?? (process.env.BENCH_SMS_SERVER === 'inline' ? 'inline' : 'process');
+    const sim = await startSmsServer(where);
     cleanup.push(() => sim.stop());
+    opts.log(`alarm: Twilio-compatible SMS server ${where === 'process' ? 'in a child process' : 'in this process (BENCH_SMS_SERVER=inline)'}`);
 
     // Status callbacks are signed over PUBLIC_URL, so it must be the address the gateway really listens on.
     const httpPort = await freePort();
@@ -154,7 +162,7 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
         const closed = await resolveAllOpen(httpUrl);
         await quiesce(gateway, sim);
         commitsBefore = gateway.store.database.commitStats();
-        opts.log(`alarm: resolved ${closed} incidents; SMS traffic settled (${sim.messages().length} messages so far)`);
+        opts.log(`alarm: resolved ${closed} incidents; SMS traffic settled (${(await sim.counts()).messages} messages so far)`);
       },
       log: opts.log,
       label: 'alarm',
@@ -177,6 +185,32 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
       }
     }
   }
+}
+
+/** The SMS server as the benchmark needs it: its URL, request arrivals, counts for settling, stop. */
+interface SmsServerUnderTest {
+  url: string;
+  on(event: 'message', fn: (m: { body: string; receivedHr: number }) => void): unknown;
+  off(event: 'message', fn: (m: { body: string; receivedHr: number }) => void): unknown;
+  counts(): Promise<{ messages: number; callbacks: number }>;
+  stop(): Promise<void>;
+}
+
+async function startSmsServer(where: 'process' | 'inline'): Promise<SmsServerUnderTest> {
+  if (where === 'process') {
+    const child = new SmsServerProcess({ accountSid: SIM_SID, authToken: SIM_TOKEN });
+    await child.start();
+    return child;
+  }
+  const sim = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
+  await sim.start({ port: 0 });
+  return {
+    url: sim.url,
+    on: (event, fn) => sim.on(event, fn),
+    off: (event, fn) => sim.off(event, fn),
+    counts: async () => ({ messages: sim.messages().length, callbacks: sim.callbacks().length }),
+    stop: () => sim.stop(),
+  };
 }
 
 interface AlarmContext {
@@ -234,9 +268,13 @@ async function resolveAllOpen(httpUrl: string): Promise<number> {
 }
 
 /** Waits until no signal or SMS is queued and every accepted SMS has had its three status callbacks (queued, sent, delivered). */
-async function quiesce(gateway: Gateway, sim: TwilioSimServer): Promise<void> {
+async function quiesce(gateway: Gateway, sim: SmsServerUnderTest): Promise<void> {
   await waitUntil(
-    () => gateway.processor.backlog().queued === 0 && gateway.dispatcher.health().queued === 0 && sim.callbacks().length >= 3 * sim.messages().length,
+    async () => {
+      if (gateway.processor.backlog().queued !== 0 || gateway.dispatcher.health().queued !== 0) return false;
+      const c = await sim.counts();
+      return c.callbacks >= 3 * c.messages;
+    },
     60_000,
     'SMS traffic to settle',
     100,

@@ -38,6 +38,7 @@ import { createDashboardPageDeps } from './reports/dashboard-deps.js';
 import { AccountService } from './accounts/service.js';
 import { Supervision } from './supervision/service.js';
 import type { SupervisionEvents } from './supervision/events.js';
+import { registerSupervisionMetrics, supervisionHealthComponent } from './supervision/health.js';
 import { InactivityMonitor } from './wellness/monitor.js';
 import { inactivityAlarm } from './wellness/alarm.js';
 
@@ -182,6 +183,7 @@ export class Gateway {
       sms: this.dispatcher,
       health: this.ingest,
     });
+    registerSupervisionMetrics(this.metrics.registry, this.supervision);
     this.inactivity = new InactivityMonitor({
       store: this.store,
       bus: this.bus,
@@ -313,6 +315,7 @@ export class Gateway {
         },
         signals: { status: backlog.failures > 0 ? 'degraded' : 'up', ...backlog },
         influxdb: this.influxHealth(),
+        supervision: supervisionHealthComponent(this.supervision.health()),
       },
     };
   }

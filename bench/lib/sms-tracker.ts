@@ -1,6 +1,11 @@
 // Waits for the first SMS request about a given resident to reach the Twilio-compatible server, and reports when it arrived.
-import type { SimMessage, TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { residentIndexIn } from './registry.js';
+
+/** Where SMS requests arrive: the simulator itself, or its child process (same 'message' event). */
+export interface SmsArrivals {
+  on(event: 'message', fn: (m: { body: string; receivedHr: number }) => void): unknown;
+  off(event: 'message', fn: (m: { body: string; receivedHr: number }) => void): unknown;
+}
 
 interface Waiter {
   resolve: (receivedHr: number) => void;
@@ -10,7 +15,7 @@ interface Waiter {
 
 export class FirstSmsTracker {
   private readonly waiters = new Map<number, Waiter>();
-  private readonly onMessage = (m: SimMessage): void => {
+  private readonly onMessage = (m: { body: string; receivedHr: number }): void => {
     const index = residentIndexIn(m.body);
     if (index === null) return;
     const w = this.waiters.get(index);
@@ -21,7 +26,7 @@ export class FirstSmsTracker {
     w.resolve(m.receivedHr);
   };
 
-  constructor(private readonly deps: { sim: TwilioSimServer }) {}
+  constructor(private readonly deps: { sim: SmsArrivals }) {}
 
   start(): void {
     this.deps.sim.on('message', this.onMessage);

@@ -84,7 +84,7 @@ describe('care tasks and outages in InfluxDB', () => {
       // The dashboard's panels over these points: tasks open now by type, no outage open, hours open per close.
       const panels = readDashboard().panels;
       const query = (title: string, refId: string) => runnable(panels.find((p) => p.title === title)!.targets!.find((t) => t.refId === refId)!.query);
-      const openByType = Object.fromEntries((await rows(client, query('Open care tasks and outages', 'A'))).map((r) => [r.type, r.open]));
+      const openByType = Object.fromEntries((await rows(client, query('Open care tasks and outages', 'A'))).map((r): [string, unknown] => [String(r.type), r.open]));
       expect(openByType).toEqual({ device_offline: 5, low_battery: 0 });
       expect(await rows(client, query('Open care tasks and outages', 'B'))).toMatchObject([{ outages: 0 }]);
       const hours = await rows(client, query('Outages and care tasks closed per day (hours open)', 'A'));
