@@ -129,7 +129,7 @@ export function printReport(r: { runs: number; alarm: AlarmBenchResult | null; a
   );
   console.log('alarm_latency_ms: device PUBLISH (performance.now() just before mqtt.js publish) -> first SMS request of the incident arriving at the local Twilio-compatible server.');
   console.log('raw_aedes_rtt_ms: the same PUBLISH (QoS 1) through a bare aedes -> delivered to a subscribed mqtt.js client.');
-  console.log('background msg/s: telemetry the broker actually received during the measured window; loop delay / CPU % / GC: this process (gateway + SMS server + buttons).');
+  console.log('background msg/s: telemetry the broker actually received during the measured window; loop delay / CPU % / GC: this process (gateway + buttons; + the SMS server with BENCH_SMS_SERVER=inline).');
   console.log('p99 w/o GC: p99 of the samples that no garbage-collection pause of this process overlapped.');
   console.log('other CPU %: CPU used on the host by processes other than this one and its load process while measuring (100 = one core); high values mean noisy numbers.');
   if (alarm) {
