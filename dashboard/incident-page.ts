@@ -292,7 +292,7 @@ function residentDetails(m: IncidentPageModel): string {
 
 function siteMapBlock(map: SiteMapModel): string {
   const svg = renderSiteMap(map);
-  const open = map.home ? `<a class="refresh" href="${escapeHtml(geoHref(map.home))}">在手机地图中打开</a>` : '';
+  const open = map.home ? `<a class="refresh maplink" href="${escapeHtml(geoHref(map.home))}">在手机地图中打开</a>` : '';
   return svg + open;
 }
 
