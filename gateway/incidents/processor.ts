@@ -4,14 +4,20 @@ import type { Logger } from '../core/logger.js';
 import type { Signal } from '../core/types.js';
 import type { Store } from '../storage/ports.js';
 import { signalFromStored } from '../ingest/signal.js';
-import type { IncidentService } from './service.js';
+import { INFORMATIONAL, type IncidentService } from './service.js';
 
 export interface SignalProcessorDeps {
   store: Store;
   service: IncidentService;
   clock: Clock;
   log: Logger;
+  /** Signals per transaction (default 1000): everyday events cost a row update each, so big batches are cheap. */
   maxBatch?: number;
+  /**
+   * Alarm signals (those rules act on) per transaction (default 32): each opens an incident and pages, about
+   * a millisecond of work, and none of a batch's incidents is visible (nor its SMS sent) until the batch commits.
+   */
+  maxAlarmsPerBatch?: number;
   retryMs?: number;
 }
 
@@ -77,10 +83,21 @@ export class SignalProcessor {
     });
   }
 
+  /** How many queued signals the next transaction takes: up to maxBatch, but no more than maxAlarmsPerBatch alarms. */
+  private batchLength(): number {
+    const max = Math.min(this.queue.length, this.deps.maxBatch ?? 1000);
+    const maxAlarms = this.deps.maxAlarmsPerBatch ?? 32;
+    let alarms = 0;
+    for (let i = 0; i < max; i++) {
+      const signal = this.queue[i];
+      if (signal && !INFORMATIONAL.has(signal.type) && ++alarms > maxAlarms) return Math.max(1, i);
+    }
+    return max;
+  }
+
   private async drain(): Promise<void> {
-    const max = this.deps.maxBatch ?? 200;
     while (this.queue.length > 0 && !this.stopped) {
-      const batch = this.queue.splice(0, max);
+      const batch = this.queue.splice(0, this.batchLength());
       try {
         await this.deps.service.handleSignals(batch);
         this.failures = 0;

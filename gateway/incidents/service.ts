@@ -36,6 +36,8 @@ export interface IncidentServiceDeps {
 }
 
 const FALL_WINDOW = 'fall_window';
+/** Signal types rules.decide() ignores whatever the resident's incident state (kept in step with rules/rules.ts; a test checks it). */
+export const INFORMATIONAL: ReadonlySet<Signal['type']> = new Set(['motion', 'heartbeat', 'low_battery']);
 
 /** Effects that must wait until the transaction has committed (MQTT commands, bus events). */
 type AfterCommit = (() => void)[];
@@ -54,9 +56,11 @@ export class IncidentService {
     await this.deps.store.transaction(
       async () => {
         for (const signal of signals) {
+          // Everyday events (motion, heartbeat) are the bulk under load and no rule acts on them: no reads for them.
+          if (INFORMATIONAL.has(signal.type)) continue;
           await this.applySignal(signal, after);
-          await this.deps.store.events.markProcessed(signal.eventId);
         }
+        await this.deps.store.events.markProcessedMany(signals.map((s) => s.eventId));
       },
       { durability: 'normal' },
     );

@@ -8,7 +8,9 @@ export interface GroupCommitOptions {
 }
 
 // No fixed wait: an alarm on an idle gateway is committed at once; under load, commits batch while one runs.
-export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 256, maxDelayMs: 0 };
+// maxBatch 1024: the fsync of a commit blocks the event loop (~5-10 ms) whatever the group's size, while an
+// insert costs ~10 µs, so a whole turn's arrivals (a thousand devices) share one fsync instead of four.
+export const DEFAULT_GROUP_COMMIT: GroupCommitOptions = { maxBatch: 1024, maxDelayMs: 0 };
 
 interface Waiting<T, R> {
   item: T;

@@ -90,6 +90,8 @@ export interface EventRepo {
    */
   recordBatch(events: NewEvent[], dedupeSinceMs: number): Promise<(number | null)[]>;
   markProcessed(eventId: number): Promise<void>;
+  /** Marks a processor batch's events acted on with one statement (inside the caller's transaction). */
+  markProcessedMany(eventIds: readonly number[]): Promise<void>;
   /** Events recorded (and so acknowledged) but not yet acted on, e.g. after a crash; oldest first. */
   listUnprocessed(): Promise<StoredEvent[]>;
   get(eventId: number): Promise<StoredEvent | null>;

@@ -13,11 +13,22 @@ const incidentSchema = z.looseObject({
 
 const deviceSchema = z.looseObject({ id: z.string(), kind: z.string(), resident: z.string(), state: z.string() });
 
+const outageSchema = z.looseObject({
+  id: z.string(),
+  state: z.string(),
+  place: z.looseObject({ kind: z.string(), community: z.string(), building: z.string().nullable() }),
+  devices: z.array(z.looseObject({ id: z.string(), backAt: z.string().nullable() })),
+});
+
+const taskSchema = z.looseObject({ id: z.string(), kind: z.string(), state: z.string(), resident: z.string(), device: z.string().nullable() });
+
 /** The API's largest page (`?limit=`). */
 export const API_LIST_LIMIT = 1000;
 
 export type ApiIncident = z.infer<typeof incidentSchema>;
 export type ApiDevice = z.infer<typeof deviceSchema>;
+export type ApiOutage = z.infer<typeof outageSchema>;
+export type ApiTask = z.infer<typeof taskSchema>;
 
 export class GatewayApi {
   constructor(private readonly deps: { baseUrl: string; token: string }) {}
@@ -30,6 +41,16 @@ export class GatewayApi {
 
   async devices(): Promise<ApiDevice[]> {
     return z.array(deviceSchema).parse(await this.getJson('/api/devices'));
+  }
+
+  /** Grouped device outages (storm grouping), open and closed. */
+  async outages(): Promise<ApiOutage[]> {
+    return z.array(outageSchema).parse(await this.getJson(`/api/outages?limit=${API_LIST_LIMIT}`));
+  }
+
+  /** Care tasks, open and closed. */
+  async tasks(): Promise<ApiTask[]> {
+    return z.array(taskSchema).parse(await this.getJson(`/api/tasks?limit=${API_LIST_LIMIT}`));
   }
 
   /** Status code of /healthz (open, no token), or 0 when the gateway could not be reached. */

@@ -86,6 +86,12 @@ export function checkAgainstRegistry(scenario: Scenario, registry: SimRegistry):
       if (!registry.doc.residents.some((r) => r.id === e.resident)) problems.push(`${where}: no resident "${e.resident}" in the registry`);
     } else if (e.kind === 'device') device(e.id, where);
     else if (e.kind === 'devices' && e.building !== null) building(e.building, where);
+    else if (e.kind === 'outage') building(e.building, where);
+    else if (e.kind === 'outages' && e.building !== null) building(e.building, where);
+    else if (e.kind === 'tasks') {
+      if (e.building !== null) building(e.building, where);
+      if (e.device !== null) device(e.device, where);
+    }
     else if (e.kind === 'incidents' && e.count > API_LIST_LIMIT) problems.push(`${where}: the API lists at most ${API_LIST_LIMIT} incidents; count fewer`);
   }
   scenario.responders.phones.forEach((p, i) => {
@@ -151,6 +157,27 @@ export async function probeState(
       const listed = (await api.devices()).filter((d) => ids.has(d.id));
       const off = listed.filter((d) => d.state !== e.state);
       return { ok: listed.length === ids.size && off.length === 0, seen: `${listed.length - off.length}/${ids.size} ${e.state}${off.length ? ` (not: ${off.slice(0, 5).map((d) => `${d.id} ${d.state}`).join(', ')})` : ''}` };
+    }
+    case 'outage': {
+      const list = (await api.outages()).filter((o) => o.place.kind === 'building' && o.place.building === e.building);
+      const fits = list.filter((o) => (e.state === null || o.state === e.state) && (e.devices === null || o.devices.length === e.devices));
+      const seen = list.length === 0 ? `no outage of ${e.building}` : list.map((o) => `${o.state} with ${o.devices.length} devices (${o.devices.filter((d) => d.backAt !== null).length} back)`).join(', ');
+      return { ok: fits.length > 0, seen };
+    }
+    case 'outages': {
+      const list = (await api.outages()).filter((o) => (e.building === null || o.place.building === e.building) && (e.state === null || o.state === e.state));
+      return { ok: list.length === e.count, seen: `${list.length} outages${list.length ? ` (${list.map((o) => `${o.place.building ?? `community ${o.place.community}`} ${o.state}`).join(', ')})` : ''}` };
+    }
+    case 'tasks': {
+      const inBuilding = e.building === null ? null : new Set(registry.devices.filter((d) => d.building === e.building).map((d) => d.id));
+      const list = (await api.tasks()).filter(
+        (t) =>
+          (e.taskKind === null || t.kind === e.taskKind) &&
+          (e.state === null || t.state === e.state) &&
+          (e.device === null || t.device === e.device) &&
+          (inBuilding === null || (t.device !== null && inBuilding.has(t.device))),
+      );
+      return { ok: list.length === e.count, seen: `${list.length} tasks${list.length ? ` (${list.slice(0, 5).map((t) => `${t.kind} ${t.device ?? t.resident} ${t.state}`).join(', ')})` : ''}` };
     }
     default: {
       const never: never = e;

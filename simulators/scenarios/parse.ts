@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import { DEVICE_KINDS, EVENT_TYPES, INCIDENT_STATES } from '../../gateway/core/types.js';
+import { CARE_TASK_KINDS, DEVICE_KINDS, EVENT_TYPES, INCIDENT_STATES } from '../../gateway/core/types.js';
 import { formatDuration, durationSchema } from '../common/duration.js';
 import { BAD_INPUTS } from '../fleet/device.js';
 import { responderConfigSchema } from '../sms/responders.js';
@@ -28,6 +28,7 @@ const text = z.string().min(1);
 const count = z.number().int().min(0);
 const incidentType = z.enum(['sos', 'fall']);
 const liveState = z.enum(['online', 'offline']);
+const openState = z.enum(['open', 'closed']);
 
 const stepSchemas = {
   event: z.strictObject({ at: duration, device: id, event: z.enum(EVENT_TYPES), payload: z.record(z.string(), z.unknown()).optional() }),
@@ -54,6 +55,12 @@ const expectSchemas = {
   devices: z.strictObject({
     ...window,
     devices: z.strictObject({ building: text.optional(), kind: z.enum(DEVICE_KINDS).optional(), state: liveState }),
+  }),
+  outage: z.strictObject({ ...window, outage: z.strictObject({ building: text, state: openState.optional(), devices: z.number().int().min(1).optional() }) }),
+  outages: z.strictObject({ ...window, outages: z.strictObject({ count, building: text.optional(), state: openState.optional() }) }),
+  tasks: z.strictObject({
+    ...window,
+    tasks: z.strictObject({ count, kind: z.enum(CARE_TASK_KINDS).optional(), building: text.optional(), device: id.optional(), state: openState.optional() }),
   }),
   healthy: z.strictObject({ ...window, healthy: z.literal(true) }),
 } as const;
@@ -237,6 +244,21 @@ function parseExpectation(i: number, raw: unknown): Expectation | string[] {
     const s = d.devices;
     const which = [s.building ? `in ${s.building}` : null, s.kind ? `of kind ${s.kind}` : null].filter(Boolean).join(' ');
     return { ...base, kind: 'devices', building: s.building ?? null, deviceKind: s.kind ?? null, state: s.state, label: `every device ${which ? `${which} ` : ''}${s.state}${win}` };
+  }
+  if ('outage' in d) {
+    const s = d.outage;
+    const what = [s.state, s.devices === undefined ? null : `with ${s.devices} devices`].filter(Boolean).join(' ');
+    return { ...base, kind: 'outage', building: s.building, state: s.state ?? null, devices: s.devices ?? null, label: `outage of ${s.building}${what ? ` ${what}` : ''}${win}` };
+  }
+  if ('outages' in d) {
+    const s = d.outages;
+    const which = [s.state, 'outages', s.building ? `of ${s.building}` : null].filter(Boolean).join(' ');
+    return { ...base, kind: 'outages', count: s.count, building: s.building ?? null, state: s.state ?? null, label: `${s.count} ${which}${win}` };
+  }
+  if ('tasks' in d) {
+    const s = d.tasks;
+    const which = [s.state, s.kind, 'tasks', s.building ? `in ${s.building}` : null, s.device ? `for ${s.device}` : null].filter(Boolean).join(' ');
+    return { ...base, kind: 'tasks', count: s.count, taskKind: s.kind ?? null, building: s.building ?? null, device: s.device ?? null, state: s.state ?? null, label: `${s.count} ${which}${win}` };
   }
   return { ...base, kind: 'healthy', label: `gateway healthy (/healthz 200, process running)${win}` };
 }

@@ -1,5 +1,6 @@
 // Runs one scenario end to end: its registry, an SMS simulator with answering phones, `npm start` as a child, the device fleet, the timed steps, then the checks.
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +87,8 @@ class ScenarioRun {
   ) {
     this.root = opts.root ?? PROJECT_ROOT;
     this.log = opts.log ?? (() => undefined);
+    // Every step and watched expectation sleeps on this signal at once; a long scenario has more than Node's default of 10.
+    setMaxListeners(0, this.halt.signal);
   }
 
   private get halted(): boolean {

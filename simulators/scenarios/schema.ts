@@ -1,5 +1,5 @@
 // What a scenario file says, after parsing: its registry, responders, timed steps and expectations.
-import type { DeviceKind, EscalationSettings, EventType, IncidentState, IncidentType } from '../../gateway/core/types.js';
+import type { CareTaskKind, DeviceKind, EscalationSettings, EventType, IncidentState, IncidentType } from '../../gateway/core/types.js';
 import type { BadInput } from '../fleet/device.js';
 import type { ResponderConfig } from '../sms/responders.js';
 
@@ -44,6 +44,9 @@ export type Expectation = ExpectationBase &
     | { kind: 'incidents'; count: number; state: IncidentState | null; type: IncidentType | null }
     | { kind: 'device'; id: string; state: 'online' | 'offline' }
     | { kind: 'devices'; building: string | null; deviceKind: DeviceKind | null; state: 'online' | 'offline' }
+    | { kind: 'outage'; building: string; state: 'open' | 'closed' | null; devices: number | null }
+    | { kind: 'outages'; count: number; building: string | null; state: 'open' | 'closed' | null }
+    | { kind: 'tasks'; count: number; taskKind: CareTaskKind | null; building: string | null; device: string | null; state: 'open' | 'closed' | null }
     | { kind: 'healthy' }
   );
 
@@ -68,4 +71,4 @@ export interface Scenario {
 }
 
 export const STEP_ACTIONS = ['event', 'powerCut', 'dyingBattery', 'storm', 'bad', 'reply'] as const;
-export const EXPECTATION_KINDS = ['sms', 'noSms', 'incident', 'incidents', 'device', 'devices', 'healthy'] as const;
+export const EXPECTATION_KINDS = ['sms', 'noSms', 'incident', 'incidents', 'device', 'devices', 'outage', 'outages', 'tasks', 'healthy'] as const;

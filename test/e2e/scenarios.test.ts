@@ -1,4 +1,4 @@
-// The scenario runner end to end: the quick scenarios each start `npm start`, run concurrently (own ports each) and pass; a false expectation fails the report and the CLI.
+// The scenario runner end to end: all six shipped scenarios each start `npm start`, run concurrently (own ports each) and pass; a false expectation fails the report and the CLI.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +10,17 @@ import { PROJECT_ROOT, runScenario } from '../../simulators/scenarios/runner.js'
 import { tempDir } from '../helpers/tmp.js';
 
 const SCENARIO_DIR = fileURLToPath(new URL('../../simulators/scenarios/', import.meta.url));
-const QUICK = ['sos-acknowledged', 'fall-cancelled', 'fall-escalated-twice', 'nobody-on-duty'];
+/** Every shipped scenario, with its per-test timeout: set-up (gateway start, devices connecting) plus the run, with room for a loaded CI machine. */
+const SHIPPED: [name: string, timeoutMs: number][] = [
+  ['sos-acknowledged', 90_000],
+  ['fall-cancelled', 90_000],
+  ['fall-escalated-twice', 90_000],
+  ['nobody-on-duty', 90_000],
+  // About 80 s of run: the outage page goes 30 s after the cut, power returns at 50 s.
+  ['building-power-cut', 180_000],
+  // 500 devices connect before time zero, then 500 SOS in 10 s; generous for a shared 2-core machine.
+  ['sos-storm', 240_000],
+];
 
 // w-01 is paged at once; w-02 only after the 10 s ack timeout, so expecting w-02 within 2 s is false.
 const FALSE_SCENARIO = `name: false-expectation
@@ -27,8 +37,8 @@ describe('scenarios through the runner API, against npm start', () => {
   const dir = tempDir('care-gw-scenarios-');
   afterAll(() => dir.remove());
 
-  for (const name of QUICK) {
-    it.concurrent(`${name} passes`, { timeout: 90_000 }, async ({ expect }) => {
+  for (const [name, timeout] of SHIPPED) {
+    it.concurrent(`${name} passes`, { timeout }, async ({ expect }) => {
       const scenario = await loadScenarioFile(join(SCENARIO_DIR, `${name}.yaml`));
       const report = await runScenario(scenario);
       // The whole report is the failure message: which expectation, what was seen, the gateway's stderr.

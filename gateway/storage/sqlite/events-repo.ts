@@ -37,6 +37,14 @@ export class SqliteEventRepo implements EventRepo {
     await this.sdb.write(() => this.sdb.stmt('UPDATE events SET processed = 1 WHERE id = ?').run(eventId));
   }
 
+  async markProcessedMany(eventIds: readonly number[]): Promise<void> {
+    if (eventIds.length === 0) return;
+    // One statement for the whole batch: the ids travel as one JSON array instead of one UPDATE per event.
+    await this.sdb.write(() =>
+      this.sdb.stmt('UPDATE events SET processed = 1 WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(eventIds)),
+    );
+  }
+
   async listUnprocessed(): Promise<StoredEvent[]> {
     return this.sdb.stmt<[], EventRow>('SELECT * FROM events WHERE processed = 0 ORDER BY id').all().map(toEvent);
   }
