@@ -364,4 +364,14 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE outages ADD COLUMN close_note TEXT;
     `,
   },
+  {
+    version: 8,
+    name: 'narrower redelivery index',
+    sql: `
+      -- (device, seq) finds the few candidate rows; the hash and the time are compared on the row. The old four-column
+      -- key made every insert dirty more index pages inside the group commit that holds the PUBACKs.
+      DROP INDEX events_dedupe;
+      CREATE INDEX events_dedupe ON events(device_id, seq);
+    `,
+  },
 ];
