@@ -14,6 +14,16 @@ interface DeviceRow {
 }
 
 export class SqliteRegistryRepo implements RegistryRepo {
+  /**
+   * Every new incident reads the community, all workers and the escalation settings to freeze its plan; in an alarm
+   * storm that was a parse of the same JSON thousands of times. They change only through upsert/setSetting, which
+   * drop this cache before and after writing (a rolled-back import must not leave its rows here).
+   */
+  private cache: { workers?: Worker[]; communities?: Map<string, Community>; escalation?: EscalationSettings } = {};
+
+  /** A registry write happened inside a transaction that has not ended yet (see cached()). */
+  private unsettled = false;
+
   constructor(private readonly sdb: SqliteDatabase) {}
 
   private get db() {
@@ -21,6 +31,15 @@ export class SqliteRegistryRepo implements RegistryRepo {
   }
 
   async upsert(s: RegistrySnapshot): Promise<RegistryCounts> {
+    this.cache = {};
+    try {
+      return await this.upsertNow(s);
+    } finally {
+      this.settle();
+    }
+  }
+
+  private async upsertNow(s: RegistrySnapshot): Promise<RegistryCounts> {
     const now = Date.now();
     return this.sdb.transaction(async () => {
       if (s.escalation) this.putSetting('escalation', s.escalation);
@@ -50,6 +69,10 @@ export class SqliteRegistryRepo implements RegistryRepo {
   }
 
   async escalationSettings(): Promise<EscalationSettings> {
+    return { ...this.cached('escalation', () => this.readEscalation()) };
+  }
+
+  private readEscalation(): EscalationSettings {
     const row = this.sdb.stmt<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get('escalation');
     return row ? { ...DEFAULT_ESCALATION, ...(JSON.parse(row.value) as Partial<EscalationSettings>) } : { ...DEFAULT_ESCALATION };
   }
@@ -60,11 +83,17 @@ export class SqliteRegistryRepo implements RegistryRepo {
   }
 
   async setSetting(key: string, value: string): Promise<void> {
-    await this.sdb.write(() => this.putSetting(key, value));
+    this.cache = {};
+    try {
+      await this.sdb.write(() => this.putSetting(key, value));
+    } finally {
+      this.settle();
+    }
   }
 
   async getCommunity(id: string): Promise<Community | null> {
-    return this.one<Community>('communities', id);
+    const communities = this.cached('communities', () => new Map(this.all<Community>('SELECT doc FROM communities ORDER BY id').map((c) => [c.id, c])));
+    return communities.get(id) ?? null;
   }
   async listCommunities(): Promise<Community[]> {
     return this.all<Community>('SELECT doc FROM communities ORDER BY id');
@@ -79,7 +108,7 @@ export class SqliteRegistryRepo implements RegistryRepo {
     return this.one<Worker>('workers', id);
   }
   async listWorkers(): Promise<Worker[]> {
-    return this.all<Worker>('SELECT doc FROM workers ORDER BY id');
+    return [...this.cached('workers', () => this.all<Worker>('SELECT doc FROM workers ORDER BY id'))];
   }
   async getDevice(id: string): Promise<Device | null> {
     const row = this.sdb.stmt<[string], DeviceRow>('SELECT doc, secret_hash FROM devices WHERE id = ?').get(id);
@@ -100,6 +129,27 @@ export class SqliteRegistryRepo implements RegistryRepo {
 
   private putSetting(key: string, value: unknown): void {
     this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify(value));
+  }
+
+  /**
+   * Serves from the cache. While a transaction that wrote the registry is still open, reads see rows that may yet
+   * roll back: they bypass the cache, which starts afresh once that transaction has ended either way.
+   */
+  private cached<K extends keyof SqliteRegistryRepo['cache']>(key: K, read: () => NonNullable<SqliteRegistryRepo['cache'][K]>): NonNullable<SqliteRegistryRepo['cache'][K]> {
+    if (this.unsettled) {
+      if (this.db.inTransaction) return read();
+      this.unsettled = false;
+      this.cache = {};
+    }
+    const value = this.cache[key] ?? read();
+    this.cache[key] = value;
+    return value;
+  }
+
+  /** After a write: forget what was cached, and if the write joined an outer transaction, wait for it to end. */
+  private settle(): void {
+    this.cache = {};
+    if (this.db.inTransaction) this.unsettled = true;
   }
 
   private one<T>(table: 'communities' | 'residents' | 'workers', id: string): T | null {
