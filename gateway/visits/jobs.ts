@@ -13,7 +13,7 @@ export interface JobsDeps extends VisitCoreDeps {
   schedule: VisitSchedule;
   sms: SmsQueue;
   /** A signed link to the volunteer's page, valid until `expiresAt`; added to the reminder when present. */
-  volunteerLink?(volunteerId: string, expiresAt: number): string;
+  volunteerLink?: (volunteerId: string, expiresAt: number) => string;
 }
 
 export function reminderKey(day: CivilDate, volunteerId: string): string {

@@ -34,7 +34,7 @@ export interface VisitServiceDeps {
    * The volunteer's own page, signed for her alone and valid until `expiresAt` (ms): the reminder carries it so she can
    * see her visits and check in from the phone without a password. Without it the reminder has no link.
    */
-  volunteerLink?(volunteerId: string, expiresAt: number): string;
+  volunteerLink?: (volunteerId: string, expiresAt: number) => string;
   /**
    * 'cron' (default): node-cron runs the evening reminder and a per-minute missed-visit sweep in `timeZone`.
    * 'manual': nothing runs by itself; tests drive runReminders()/sweepMissed() on a ManualClock.
