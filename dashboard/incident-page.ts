@@ -73,6 +73,7 @@ const ACTION_LABEL: Record<string, string> = {
   cancelled: '已取消',
   resident_cancel_after_page: '老人按了取消（请仍确认情况）',
   on_site: '已到达',
+  sign_of_life: '老人有活动迹象（仍请上门确认）',
   plan_replanned: '重新安排通知顺序',
 };
 

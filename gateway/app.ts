@@ -16,6 +16,7 @@ import { IncidentService, type IncidentEvents } from './incidents/service.js';
 import { SignalProcessor } from './incidents/processor.js';
 import { ReplyRouter } from './incidents/replies.js';
 import { IncidentViews } from './incidents/views.js';
+import { IncidentNotes } from './incidents/notes.js';
 import { SmsDispatcher, type NotifierEvents } from './notifiers/dispatcher.js';
 import { TwilioProvider } from './notifiers/twilio.js';
 import { OutboxProvider } from './notifiers/outbox.js';
@@ -184,6 +185,7 @@ export class Gateway {
       health: this.ingest,
     });
     registerSupervisionMetrics(this.metrics.registry, this.supervision);
+    const notes = new IncidentNotes({ store: this.store, bus: this.bus, clock });
     this.inactivity = new InactivityMonitor({
       store: this.store,
       bus: this.bus,
@@ -192,6 +194,7 @@ export class Gateway {
       timeZone: config.timeZone,
       tasks: this.supervision.tasks,
       raise: inactivityAlarm(this.incidents),
+      afterPage: (residentId, at, source) => notes.signOfLife(residentId, at, source),
     });
     this.telemetry = new TelemetryWriter({
       config: config.influx,

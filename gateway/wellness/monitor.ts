@@ -22,6 +22,8 @@ export interface InactivityMonitorDeps {
   tasks: CareTaskSink;
   /** Pages through the alarm path: raise an `inactivity` incident for the resident. */
   raise: (residentId: string, hours: number) => Promise<void>;
+  /** A sign of life after this episode's page: tell the open incident (its timeline, the board). */
+  afterPage?: (residentId: string, at: number, source: SignSource) => Promise<unknown>;
   /** How often counts advance and thresholds are checked (default one minute). */
   sweepMs?: number;
   /**
@@ -47,6 +49,8 @@ const CHUNK = 200;
 
 export class InactivityMonitor {
   private readonly states = new Map<string, WellnessState>();
+  /** The page (pagedAt) each resident's sign-of-life note was made for. */
+  private readonly toldAfterPage = new Map<string, number>();
   private watches = new Map<string, Watch>();
   /** Changed since the last save. */
   private readonly dirty = new Set<string>();
@@ -155,6 +159,16 @@ export class InactivityMonitor {
     if (state.lastSignAt !== null && at < state.lastSignAt) return false;
     // Also true while a task is being opened (its mark not set yet): the clear must follow it.
     const episode = state.taskOpenedAt !== null || state.pagedAt !== null || wanted(state.inactiveMs, watch).task;
+    if (state.pagedAt !== null && this.deps.afterPage) {
+      const { afterPage } = this.deps;
+      // Once per episode: the first sign after the page is the news; the episode ends with it.
+      if (this.toldAfterPage.get(residentId) !== state.pagedAt) {
+        this.toldAfterPage.set(residentId, state.pagedAt);
+        void afterPage(residentId, at, source).catch((err: unknown) =>
+          this.deps.log.error({ err: errorMessage(err), residentId }, 'could not note a sign of life on the inactivity incident'),
+        );
+      }
+    }
     state.lastSignAt = at;
     state.lastSignSource = source;
     state.inactiveMs = 0;

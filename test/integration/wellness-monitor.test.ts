@@ -318,4 +318,33 @@ describe('inactivity monitor wired into the gateway', () => {
     expect(restarted.monitor.stateOf('r-001')?.inactiveMs).toBe(HOUR_MS / 2);
     expect(await openedAt(restarted, 'r-001')).toEqual([]);
   });
+
+  it('notes a sign of life after the page on the open incident, once, and leaves it open for the visit', async () => {
+    const rig = await startRig(new ManualClock(sh(25, 20)));
+    await motion(rig, 'pir-002', 'r-002', 1);
+    // r-002 is high-risk (4 h): paged at 09:00 the next morning.
+    await at(rig, sh(26, 9));
+    const [incident] = await inactivityIncidents(rig, 'r-002');
+    expect(incident).toMatchObject({ state: 'open', type: 'inactivity' });
+    await acknowledge(rig, incident!.id);
+
+    rig.clock.set(sh(26, 9, 20));
+    await motion(rig, 'pir-002', 'r-002', 2);
+    const noted = await until(async () => {
+      const entries = await rig.gw.gateway.store.incidents.listAudit(incident!.id);
+      return entries.some((e) => e.action === 'sign_of_life') ? entries : null;
+    }, 5000, 'sign of life noted on the incident');
+    const signs = noted.filter((e) => e.action === 'sign_of_life');
+    expect(signs).toHaveLength(1);
+    expect(signs[0]).toMatchObject({ at: sh(26, 9, 20), channel: 'system', detail: { source: 'motion', signAt: sh(26, 9, 20) } });
+    // A motion sensor cannot say all is well: the worker still goes to the door.
+    expect((await rig.gw.gateway.store.incidents.get(incident!.id))?.state).toBe('acknowledged');
+
+    // The episode ended with that sign: more motion adds nothing to the incident.
+    rig.clock.set(sh(26, 9, 40));
+    await motion(rig, 'pir-002', 'r-002', 3);
+    await at(rig, sh(26, 9, 41));
+    const entries = await rig.gw.gateway.store.incidents.listAudit(incident!.id);
+    expect(entries.filter((e) => e.action === 'sign_of_life')).toHaveLength(1);
+  });
 });
