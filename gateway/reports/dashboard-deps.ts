@@ -64,33 +64,7 @@ export function volunteerActionsVia(deps: { visits: Pick<VisitService, 'replies'
   };
 }
 
-interface HealthRow {
-  device_id: string;
-  state: string;
-  last_seen: number | null;
-  battery: number | null;
-  rssi: number | null;
-  last_status_at: number | null;
-  remote_address: string | null;
-  last_rejection: string | null;
-  rejected_count: number;
-}
-
 /** Device health as last flushed to SQLite, read synchronously (the lists read it per device). */
 export function storedHealth(store: SqliteStore): (deviceId: string) => DeviceHealth | null {
-  return (deviceId) => {
-    const r = store.database.stmt<[string], HealthRow>('SELECT * FROM device_health WHERE device_id = ?').get(deviceId);
-    if (!r) return null;
-    return {
-      deviceId: r.device_id,
-      state: r.state === 'online' || r.state === 'offline' ? r.state : 'unknown',
-      lastSeen: r.last_seen,
-      battery: r.battery,
-      rssi: r.rssi,
-      lastStatusAt: r.last_status_at,
-      remoteAddress: r.remote_address,
-      lastRejection: r.last_rejection ? (JSON.parse(r.last_rejection) as DeviceHealth['lastRejection']) : null,
-      rejectedCount: r.rejected_count,
-    };
-  };
+  return (deviceId) => store.health.read(deviceId);
 }

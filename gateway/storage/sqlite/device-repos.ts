@@ -19,6 +19,11 @@ export class SqliteDeviceHealthRepo implements DeviceHealthRepo {
   constructor(private readonly sdb: SqliteDatabase) {}
 
   async get(deviceId: string): Promise<DeviceHealth | null> {
+    return this.read(deviceId);
+  }
+
+  /** The same, synchronously: for readers that look up many devices one by one (the dashboard's lists). */
+  read(deviceId: string): DeviceHealth | null {
     const row = this.sdb.stmt<[string], HealthRow>('SELECT * FROM device_health WHERE device_id = ?').get(deviceId);
     return row ? toHealth(row) : null;
   }
