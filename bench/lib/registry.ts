@@ -38,35 +38,45 @@ export function residentIndexIn(body: string): number | null {
   return m?.[1] ? Number(m[1]) : null;
 }
 
-export function writeBenchRegistry(dir: string, opts: BenchRegistryOptions): BenchRegistry {
-  const secret = (): string => randomBytes(16).toString('hex');
+export interface GeneratedRegistry {
+  doc: RegistryDocument;
+  buttons: AlarmButton[];
+  sensors: DeviceCredentials[];
+}
+
+/**
+ * The neighbourhood every benchmark uses: `residents` residents (`r-00000` …) with an SOS button each (`btn-00000` …)
+ * and one family phone, `sensors` motion sensors (`pir-00000` …) spread over them, four workers on duty around the
+ * clock. `secretOf` gives each device its secret.
+ */
+export function benchRegistryDoc(opts: { residents: number; sensors: number; secretOf: () => string }): GeneratedRegistry {
+  const pad = (i: number): string => String(i).padStart(5, '0');
   const buttons: AlarmButton[] = [];
+  const sensors: DeviceCredentials[] = [];
   const residents: RegistryDocument['residents'] = [];
   const devices: NonNullable<RegistryDocument['devices']> = [];
   for (let i = 0; i < opts.residents; i++) {
-    const id = `r-${String(i).padStart(5, '0')}`;
+    const id = `r-${pad(i)}`;
     const name = residentName(i);
-    const building = 1 + (i % 40);
     residents.push({
       id,
       name,
       community: 'bench',
-      address: `${building}号楼${1 + (i % 4)}门${101 + (i % 600)}`,
+      address: `${1 + (i % 40)}号楼${1 + (i % 4)}门${101 + (i % 600)}`,
       location: { lat: ORIGIN.lat + (i % 40) * 0.0005, lon: ORIGIN.lon + Math.floor(i / 40) * 0.0002 },
-      family: [{ name: `家属${String(i).padStart(5, '0')}`, relation: '子女', phone: `+86137${String(i).padStart(8, '0')}` }],
+      family: [{ name: `家属${pad(i)}`, relation: '子女', phone: `+86137${String(i).padStart(8, '0')}` }],
     });
-    const button = { id: `btn-${String(i).padStart(5, '0')}`, secret: secret(), residentId: id, residentName: name };
+    const button = { id: `btn-${pad(i)}`, secret: opts.secretOf(), residentId: id, residentName: name };
     buttons.push(button);
     devices.push({ id: button.id, kind: 'sos_button', resident: id, secret: button.secret });
   }
-  const loadDevices: DeviceCredentials[] = [];
-  for (let i = 0; i < opts.loadDevices; i++) {
-    const d = { id: `pir-${String(i).padStart(5, '0')}`, secret: secret() };
-    loadDevices.push(d);
-    devices.push({ id: d.id, kind: 'motion_sensor', resident: `r-${String(i % opts.residents).padStart(5, '0')}`, secret: d.secret });
+  for (let i = 0; i < opts.sensors; i++) {
+    const sensor = { id: `pir-${pad(i)}`, secret: opts.secretOf() };
+    sensors.push(sensor);
+    devices.push({ id: sensor.id, kind: 'motion_sensor', resident: `r-${pad(i % Math.max(1, opts.residents))}`, secret: sensor.secret });
   }
   const doc: RegistryDocument = {
-    // A long ack timeout: no escalation round may fire while a round of alarms is being measured.
+    // A long ack timeout and offline limit: no escalation round and no offline alarm may fire while a benchmark runs.
     escalation: { ackTimeoutSeconds: 3600, fallCancelSeconds: 30, offlineAfterSeconds: 86_400 },
     communities: [{ id: 'bench', name: '基准社区', dutyContacts: [{ name: '基准值班室', phone: '+8618200009999' }] }],
     residents,
@@ -80,7 +90,13 @@ export function writeBenchRegistry(dir: string, opts: BenchRegistryOptions): Ben
     })),
     devices,
   };
+  return { doc, buttons, sensors };
+}
+
+/** The latency benchmark's registry, written as a file: every device with its own random secret. */
+export function writeBenchRegistry(dir: string, opts: BenchRegistryOptions): BenchRegistry {
+  const { doc, buttons, sensors } = benchRegistryDoc({ residents: opts.residents, sensors: opts.loadDevices, secretOf: () => randomBytes(16).toString('hex') });
   const path = join(dir, 'registry.json');
   writeFileSync(path, JSON.stringify(doc));
-  return { path, buttons, loadDevices };
+  return { path, buttons, loadDevices: sensors };
 }
