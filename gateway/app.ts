@@ -98,7 +98,10 @@ export class Gateway {
   ) {
     this.bus = new EventBus<GatewayEvents>(log);
     this.metrics = createMetrics();
-    this.store = openSqliteStore(databaseFile(config.dataDir));
+    this.store = openSqliteStore(databaseFile(config.dataDir), {
+      onStorageProblem: (err) => log.error({ err, part: 'storage' }, 'database disk problem'),
+    });
+    this.store.database.observeCommits((c) => this.metrics.sqliteCommitDuration.observe({ durability: c.durability }, c.ms / 1000));
     this.ingest = new Ingest({ store: this.store, bus: this.bus, clock, log: log.child({ part: 'ingest' }) });
     this.broker = new DeviceBroker({ store: this.store, ingest: this.ingest, bus: this.bus, clock, log: log.child({ part: 'broker' }) });
     this.provider = config.twilio
@@ -308,7 +311,7 @@ export class Gateway {
       unassignedIncidents: unassigned,
       components: {
         broker: { status: 'up', clients: this.broker.connectedCount() },
-        database: { status: dbUp ? 'up' : 'down' },
+        database: this.databaseHealth(dbUp),
         sms: {
           status: outbox || sms.degraded ? 'degraded' : 'up',
           provider: sms.provider,
@@ -321,6 +324,18 @@ export class Gateway {
         supervision: supervisionHealthComponent(this.supervision.health()),
       },
     };
+  }
+
+  /** Down when it cannot be read; degraded when the last WAL sync failed or checkpoints had to move back into COMMIT. */
+  private databaseHealth(up: boolean): ComponentHealth {
+    if (!up) return { status: 'down' };
+    const disk = this.store.database.storageHealth();
+    const problem = disk.lastWalSyncError
+      ? `the last WAL sync failed (${disk.lastWalSyncError}): recent commits may not be on disk`
+      : disk.checkpoints?.mode === 'inline'
+        ? `checkpoint thread lost (${disk.checkpoints.lastError ?? 'unknown'}); checkpoints run in COMMIT and can hold alarms up`
+        : null;
+    return { status: problem ? 'degraded' : 'up', walSyncs: disk.walSyncs, walSyncFailures: disk.walSyncFailures, ...(problem ? { detail: problem } : {}) };
   }
 
   private influxHealth(): ComponentHealth {

@@ -34,6 +34,11 @@ export interface IngestMeta {
   will?: boolean;
 }
 
+/** What an event's submit resolves with at its group's COMMIT: the promise that the group is on disk. */
+interface Recorded {
+  durable: Promise<void>;
+}
+
 interface PendingEvent {
   record: NewEvent;
   device: Device;
@@ -50,7 +55,7 @@ const HEALTH_FLUSH_CHUNK = 200;
 
 export class Ingest {
   private readonly health = new HealthBook();
-  private committer: GroupCommitter<PendingEvent, number | null> | null = null;
+  private committer: GroupCommitter<PendingEvent, Recorded> | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
   private healthFlush: Promise<void> = Promise.resolve();
   private pendingRejections: Rejection[] = [];
@@ -166,7 +171,7 @@ export class Ingest {
   }
 
   private async handleEvent(
-    committer: GroupCommitter<PendingEvent, number | null>,
+    committer: GroupCommitter<PendingEvent, Recorded>,
     device: Device,
     event: DeviceEvent,
     payload: Buffer,
@@ -186,15 +191,22 @@ export class Ingest {
       deviceTs: plausibleDeviceTime(event.ts, at).deviceTs ?? null,
       receivedAt: at,
     };
-    await committer.submit({ record, device, event, arrivedHr: meta.arrivedHr });
+    const { durable } = await committer.submit({ record, device, event, arrivedHr: meta.arrivedHr });
+    // The PUBACK waits for the disk; the alarm itself did not (its signal went out at the COMMIT).
+    await durable;
   }
 
-  /** One group commit; signals go out only after the transaction committed. */
-  private async commit(group: PendingEvent[]): Promise<(number | null)[]> {
+  /**
+   * One group commit. Signals go out as soon as the transaction has committed (the rows are safe from a crash of
+   * the process); each event's PUBACK waits for `durable`, the WAL sync on the thread pool. The next group can
+   * commit while that sync runs, so a slow disk delays acknowledgements, never alarms.
+   */
+  private async commit(group: PendingEvent[]): Promise<Recorded[]> {
     const dedupeSince = this.deps.clock.now() - (this.deps.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS);
     let ids: (number | null)[];
+    let synced: Promise<void>;
     try {
-      ids = await this.deps.store.events.recordBatch(group.map((p) => p.record), dedupeSince);
+      ({ ids, durable: synced } = await this.deps.store.events.recordBatch(group.map((p) => p.record), dedupeSince));
     } catch (err) {
       this.counters.commitFailures++;
       this.deps.log.error({ err, events: group.length }, 'event commit failed; the events stay unacknowledged');
@@ -214,7 +226,14 @@ export class Ingest {
         buildSignal({ eventId, device: p.device, event: p.event, receivedAt: p.record.receivedAt, arrivedHr: p.arrivedHr }),
       );
     });
-    return ids;
+    const durable = synced.catch((err: unknown) => {
+      this.counters.commitFailures++;
+      this.deps.log.error({ err, events: group.length }, 'events committed but not synced to disk; left unacknowledged, so devices send them again');
+      throw err;
+    });
+    // One handler per group keeps an unawaited rejection from being reported as unhandled; each event awaits its own copy.
+    durable.catch(() => undefined);
+    return group.map(() => ({ durable }));
   }
 
   private handleTelemetry(deviceId: string, telemetry: Telemetry, at: number): void {

@@ -18,6 +18,7 @@ export const METRIC_NAMES = {
   securityEvents: 'security_events_total',
   unassignedIncidents: 'unassigned_incidents',
   telemetryDropped: 'telemetry_points_dropped_total',
+  sqliteCommitDuration: 'sqlite_commit_seconds',
 } as const;
 
 /**
@@ -34,6 +35,8 @@ export const SUPERVISION_METRIC_NAMES = {
 export const ALARM_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BATCH_SIZE_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
 const SMS_DURATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** A COMMIT blocks the event loop: 0.1 ms is the page cache, tens of ms a slow disk flush every alarm waits behind. */
+const COMMIT_DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 export interface GatewayMetrics {
   /** Serves GET /metrics; a fresh registry per gateway, so two gateways in one process (tests) never collide. */
@@ -54,6 +57,8 @@ export interface GatewayMetrics {
   /** Failed send attempts, by provider error code (or a gateway code when there is none). */
   readonly smsSendFailures: Counter<'code'>;
   readonly smsSendDuration: Histogram;
+  /** How long each SQLite COMMIT held the event loop, by durability. */
+  readonly sqliteCommitDuration: Histogram<'durability'>;
   readonly escalationSteps: Counter;
   readonly mqttClientsConnected: Gauge;
   readonly securityEvents: Counter<'kind'>;
@@ -106,5 +111,12 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     securityEvents: new Counter({ name: n.securityEvents, help: 'Security events, by kind', labelNames: ['kind'], registers }),
     unassignedIncidents: new Gauge({ name: n.unassignedIncidents, help: 'Active incidents nobody could be paged for', registers }),
     telemetryDropped: new Counter({ name: n.telemetryDropped, help: 'Telemetry points dropped while InfluxDB was unreachable (oldest first)', registers }),
+    sqliteCommitDuration: new Histogram({
+      name: n.sqliteCommitDuration,
+      help: 'Seconds a SQLite COMMIT held the event loop, by its sync mode (full: synced to disk before returning; normal: not, or synced afterwards off the event loop)',
+      labelNames: ['durability'],
+      buckets: COMMIT_DURATION_BUCKETS,
+      registers,
+    }),
   };
 }

@@ -83,12 +83,20 @@ export interface StoredEvent extends NewEvent {
   processed: boolean;
 }
 
-export interface EventRepo {
+/** A group of events at its COMMIT. */
+export interface RecordedBatch {
+  /** Per input, the new row id, or null when the same (device, seq, payload) was already recorded (a redelivery). */
+  ids: (number | null)[];
   /**
-   * Records a group of events in one durable commit. Returns, per input, the new row id, or null when
-   * the same (device, seq, payload) was already recorded within `dedupeSinceMs` (a redelivery).
+   * Settles when the commit is on disk (safe from a power loss); rejects when syncing failed. The rows are already
+   * visible and safe from a process crash when recordBatch resolves, so the events can be acted on at once.
    */
-  recordBatch(events: NewEvent[], dedupeSinceMs: number): Promise<(number | null)[]>;
+  durable: Promise<void>;
+}
+
+export interface EventRepo {
+  /** Records a group of events in one durable commit; resolves at the COMMIT, with the sync still under way (RecordedBatch). */
+  recordBatch(events: NewEvent[], dedupeSinceMs: number): Promise<RecordedBatch>;
   markProcessed(eventId: number): Promise<void>;
   /** Marks a processor batch's events acted on with one statement (inside the caller's transaction). */
   markProcessedMany(eventIds: readonly number[]): Promise<void>;

@@ -37,7 +37,8 @@ describe('replay of recorded, unprocessed events', () => {
     await t.stop({ keep: true });
     t = null;
     const store = openSqliteStore(databaseFile(dir.path));
-    const ids = await store.events.recordBatch(events, 0);
+    const { ids, durable } = await store.events.recordBatch(events, 0);
+    await durable;
     await store.close();
     return ids;
   }

@@ -77,14 +77,15 @@ describe('SQLite store', () => {
 
   it('detects redeliveries by device, seq and payload within the window only', async () => {
     const e = { deviceId: 'd1', seq: 7, type: 'sos' as const, payload: '{"type":"sos","seq":7}', payloadHash: 'abc', deviceTs: null, receivedAt: 1000 };
-    const [first] = await store.events.recordBatch([e], 0);
+    const ids = async (...args: Parameters<typeof store.events.recordBatch>) => (await store.events.recordBatch(...args)).ids;
+    const [first] = await ids([e], 0);
     expect(first).toBeTypeOf('number');
-    expect(await store.events.recordBatch([{ ...e, receivedAt: 2000 }], 500)).toEqual([null]);
+    expect(await ids([{ ...e, receivedAt: 2000 }], 500)).toEqual([null]);
     // A different payload under the same seq (a rebooted device) is a new event, not a redelivery.
-    const [other] = await store.events.recordBatch([{ ...e, payloadHash: 'def', receivedAt: 2000 }], 500);
+    const [other] = await ids([{ ...e, payloadHash: 'def', receivedAt: 2000 }], 500);
     expect(other).toBeTypeOf('number');
     // Outside the window the same bytes are new again.
-    const [late] = await store.events.recordBatch([{ ...e, receivedAt: 9000 }], 5000);
+    const [late] = await ids([{ ...e, receivedAt: 9000 }], 5000);
     expect(late).toBeTypeOf('number');
   });
 

@@ -1,6 +1,6 @@
 // SQLite event log: the durable record written before a PUBACK, with redelivery detection.
 import type { EventType } from '../../core/types.js';
-import type { EventRepo, NewEvent, StoredEvent } from '../ports.js';
+import type { EventRepo, NewEvent, RecordedBatch, StoredEvent } from '../ports.js';
 import type { SqliteDatabase } from './database.js';
 
 interface EventRow {
@@ -18,19 +18,20 @@ interface EventRow {
 export class SqliteEventRepo implements EventRepo {
   constructor(private readonly sdb: SqliteDatabase) {}
 
-  async recordBatch(events: NewEvent[], dedupeSinceMs: number): Promise<(number | null)[]> {
+  async recordBatch(events: NewEvent[], dedupeSinceMs: number): Promise<RecordedBatch> {
     const seen = this.sdb.stmt<[string, number, string, number], { id: number }>(
       'SELECT id FROM events WHERE device_id = ? AND seq = ? AND payload_hash = ? AND received_at >= ? LIMIT 1',
     );
     const insert = this.sdb.stmt(
       'INSERT INTO events (device_id, seq, type, payload, payload_hash, device_ts, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
-    return this.sdb.transaction(async () =>
+    const { result: ids, durable } = await this.sdb.transactionStaged(async () =>
       events.map((e) => {
         if (seen.get(e.deviceId, e.seq, e.payloadHash, dedupeSinceMs)) return null;
         return Number(insert.run(e.deviceId, e.seq, e.type, e.payload, e.payloadHash, e.deviceTs, e.receivedAt).lastInsertRowid);
       }),
     );
+    return { ids, durable };
   }
 
   async markProcessed(eventId: number): Promise<void> {

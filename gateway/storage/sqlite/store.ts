@@ -1,7 +1,7 @@
 // Opens the SQLite implementation of the Store port.
 import { join } from 'node:path';
 import type { Store, TransactionOptions } from '../ports.js';
-import { SqliteDatabase } from './database.js';
+import { SqliteDatabase, type SqliteDatabaseOptions } from './database.js';
 import { SqliteRegistryRepo } from './registry-repo.js';
 import { SqliteEventRepo } from './events-repo.js';
 import { SqliteDeviceHealthRepo, SqliteSecurityEventRepo } from './device-repos.js';
@@ -57,13 +57,13 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.database.close();
+    await this.database.close();
   }
 }
 
 /** Opens (creating and migrating if needed) the database file; `path` may be a file or `:memory:`. */
-export function openSqliteStore(path: string): SqliteStore {
-  return new SqliteStore(new SqliteDatabase(path));
+export function openSqliteStore(path: string, options: SqliteDatabaseOptions = {}): SqliteStore {
+  return new SqliteStore(new SqliteDatabase(path, options));
 }
 
 export function databaseFile(dataDir: string): string {

@@ -1,0 +1,41 @@
+// The checkpoint thread: copies the WAL back into the database file on a connection of its own, so the disk syncs of a
+// checkpoint never hold the gateway's event loop. Plain JavaScript: a worker thread starts without the TypeScript loader.
+// Messages in: { type: 'checkpoint' } and { type: 'close' }. Out: { type: 'ready' }, { type: 'checkpointed', ... }, { type: 'failed', message }.
+import Database from 'better-sqlite3';
+import { performance } from 'node:perf_hooks';
+import { parentPort, workerData } from 'node:worker_threads';
+
+if (!parentPort) throw new Error('checkpoint-worker.mjs runs only as a worker thread');
+const port = parentPort;
+const db = open(workerData.file);
+// In WAL mode a checkpoint syncs the WAL before it copies and the database file after, unless synchronous is OFF.
+db.pragma('synchronous = NORMAL');
+// A checkpoint never runs itself here: this connection only reads and checkpoints.
+db.pragma('wal_autocheckpoint = 0');
+const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+
+port.on('message', (message) => {
+  if (message?.type === 'checkpoint') {
+    const started = performance.now();
+    try {
+      // PASSIVE: copies what no reader still needs and never waits for, or blocks, the writer.
+      const row = checkpoint.get();
+      port.postMessage({ type: 'checkpointed', busy: row.busy, walFrames: row.log, copiedFrames: row.checkpointed, ms: performance.now() - started });
+    } catch (err) {
+      port.postMessage({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
+    }
+  } else if (message?.type === 'close') {
+    db.close();
+    port.close();
+  }
+});
+port.postMessage({ type: 'ready' });
+
+/** Opens the gateway's database; the error is rethrown as a plain Error, since the thread's owner gets only a copy of it. */
+function open(file) {
+  try {
+    return new Database(file, { fileMustExist: true });
+  } catch (err) {
+    throw new Error(`checkpoint thread cannot open ${file}: ${err instanceof Error ? err.message : String(err)}${err?.code ? ` (${err.code})` : ''}`);
+  }
+}
