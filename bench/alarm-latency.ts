@@ -1,22 +1,23 @@
 // Alarm latency: from a button's PUBLISH of `sos` to the first SMS request of its incident reaching the Twilio-compatible server, idle and under telemetry load.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { MqttClient } from 'mqtt';
 import { Gateway } from '../gateway/app.js';
 import { loadConfig } from '../gateway/config/load.js';
 import { silentLogger } from '../gateway/core/logger.js';
 import { TwilioSimServer } from '../simulators/sms/twilio-server.js';
 import { SmsServerProcess } from './lib/sms-server-process.js';
+import { settled } from './lib/sms-server-protocol.js';
 import { BackgroundLoad } from './lib/background-load.js';
-import { closeAll, connectMany } from './lib/clients.js';
+import { ButtonHost } from './lib/button-host.js';
 import { freePort, waitUntil } from './lib/net.js';
 import { quantileUpperBound, readHistogram, shareAtOrBelow } from './lib/prometheus.js';
 import { writeBenchRegistry } from './lib/registry.js';
 import { runRounds, type ConditionRun, type PacingOptions, type Sample } from './lib/rounds.js';
 import { FirstSmsTracker } from './lib/sms-tracker.js';
-import { AlarmStages, type Stage } from './lib/alarm-stages.js';
+import { StallLog } from './lib/stall-log.js';
+import { AlarmStages, STAGES, type StagedAlarm, type Stage } from './lib/alarm-stages.js';
 import type { LatencySummary } from './lib/stats.js';
 
 export interface AlarmBenchOptions {
@@ -28,6 +29,13 @@ export interface AlarmBenchOptions {
    */
   smsServer?: 'process' | 'inline';
   pacing: PacingOptions;
+  /**
+   * true (default): after each alarm, wait until its follow-up work is done (every SMS of it sent, and each status
+   * callback answered) before the gap, so every alarm meets a gateway busy only with the background telemetry.
+   * false (`--back-to-back`): the next alarm follows the gap alone, overlapping the previous ones' follow-up work:
+   * about a hundred alarms a second, a stress figure rather than the latency of an alarm.
+   */
+  drainBetweenAlarms?: boolean;
   loadDevices: number;
   loadRate: number;
   settleMs: number;
@@ -49,6 +57,8 @@ export interface StageRound {
   run: number;
   condition: ConditionRun['condition'];
   stages: Record<Stage, LatencySummary>;
+  /** The round's slowest alarms, each split into its stages. */
+  slowest: StagedAlarm[];
 }
 
 /** SQLite commits during one round (its alarms, their SMS traffic to the last receipt, and background flushes). */
@@ -109,7 +119,7 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
       LOG_LEVEL: 'silent',
     });
     const gateway = Gateway.create({ config, log: silentLogger() });
-    let started = performance.now();
+    const started = performance.now();
     const ports = await gateway.start();
     const gatewayStartMs = performance.now() - started;
     cleanup.push(() => gateway.stop());
@@ -117,17 +127,15 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
     const httpUrl = `http://127.0.0.1:${ports.httpPort}`;
     opts.log(`alarm: gateway up in ${Math.round(gatewayStartMs)} ms (${residents} residents, ${registry.buttons.length + registry.loadDevices.length} device secrets hashed)`);
 
-    started = performance.now();
-    const buttons = await connectMany(mqttUrl, registry.buttons, CONNECT_CONCURRENCY);
-    cleanup.push(() => closeAll(buttons));
-    // Real buttons listen for `alarm_received` and the like, so the gateway's command path is exercised too.
-    await Promise.all(buttons.map((client, i) => client.subscribeAsync(`care/v1/${registry.buttons[i]?.id ?? ''}/command`, { qos: 1 })));
-    const buttonsConnectMs = performance.now() - started;
+    // The buttons live in a child process, as real ones live outside the gateway: their clients' work and heap are not the gateway's.
+    const buttons = new ButtonHost({ url: mqttUrl, devices: registry.buttons, subscribeCommands: true, concurrency: CONNECT_CONCURRENCY });
+    cleanup.push(() => buttons.stop());
+    const { connected, ms: buttonsConnectMs } = await buttons.start();
 
     const load = new BackgroundLoad({ url: mqttUrl, devices: registry.loadDevices, concurrency: CONNECT_CONCURRENCY });
     cleanup.push(() => load.stop());
     const { ms: loadConnectMs } = await load.start();
-    opts.log(`alarm: ${buttons.length} buttons connected in ${Math.round(buttonsConnectMs)} ms, ${registry.loadDevices.length} telemetry devices in ${loadConnectMs} ms`);
+    opts.log(`alarm: ${connected} buttons connected (in a child process) in ${buttonsConnectMs} ms, ${registry.loadDevices.length} telemetry devices in ${loadConnectMs} ms`);
 
     const tracker = new FirstSmsTracker({ sim });
     tracker.start();
@@ -135,11 +143,28 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
     const stages = new AlarmStages({ gateway });
     stages.start();
     cleanup.push(() => stages.stop());
+    const stalls = new StallLog();
+    stalls.start((fn) => gateway.store.database.observeCommits(fn));
+    cleanup.push(() => stalls.stop());
+    // With a CPU profile of each round, the long stalls are written beside it, to look them up in the profile.
+    const profileDir = process.env.BENCH_CPU_PROFILE;
+    if (profileDir) cleanup.push(() => writeFileSync(join(profileDir, 'alarm-stalls.json'), JSON.stringify(stalls.export(10))));
     const stageRounds: StageRound[] = [];
     const commitRounds: CommitRound[] = [];
     let commitsBefore = gateway.store.database.commitStats();
     const seqs = new Map<string, number>();
-    const alarm: AlarmContext = { clients: buttons, buttons: registry.buttons, seqs, tracker, stages, warmup: opts.pacing.warmup, timeoutMs: opts.pacing.timeoutMs };
+    const drain = opts.drainBetweenAlarms ?? true;
+    const alarm: AlarmContext = {
+      host: buttons,
+      buttons: registry.buttons,
+      seqs,
+      tracker,
+      stages,
+      warmup: opts.pacing.warmup,
+      timeoutMs: opts.pacing.timeoutMs,
+      drain: drain ? () => drained(gateway, sim) : null,
+    };
+    opts.log(`alarm: ${drain ? 'each alarm waits until the previous one\'s SMS and callbacks are done' : 'back to back: alarms overlap the previous ones\' SMS and callbacks'}`);
 
     const rounds = await runRounds({
       runs: opts.runs,
@@ -150,7 +175,12 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
       receivedTelemetry: () => gateway.ingest.stats().telemetry,
       sample: (i) => raiseAlarm(alarm, i),
       afterRound: async (round) => {
-        stageRounds.push({ run: round.run, condition: round.condition, stages: stages.take() });
+        const taken = stages.take();
+        stageRounds.push({ run: round.run, condition: round.condition, ...taken });
+        const split = (a: StagedAlarm): string =>
+          `${a.totalMs.toFixed(1)} = ${STAGES.map((s) => a.stages[s].toFixed(1)).join(' + ')} [held by: ${stalls.during(a.startedAt, a.startedAt + a.totalMs)}]`;
+        opts.log(`alarm: slowest ${taken.slowest.length} of run ${round.run} ${round.condition} (ms, total = ${STAGES.join(' + ')}):`);
+        for (const a of taken.slowest) opts.log(`  ${split(a)}`);
         // Counted once the round's SMS traffic has settled, before the incidents are resolved.
         await quiesce(gateway, sim);
         const commits = gateway.store.database.commitStats();
@@ -193,6 +223,8 @@ interface SmsServerUnderTest {
   on(event: 'message', fn: (m: { body: string; receivedHr: number }) => void): unknown;
   off(event: 'message', fn: (m: { body: string; receivedHr: number }) => void): unknown;
   counts(): Promise<{ messages: number; callbacks: number }>;
+  /** Resolves once every accepted message has had all its status callbacks answered. */
+  settled(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -208,37 +240,47 @@ async function startSmsServer(where: 'process' | 'inline'): Promise<SmsServerUnd
     url: sim.url,
     on: (event, fn) => sim.on(event, fn),
     off: (event, fn) => sim.off(event, fn),
-    counts: async () => ({ messages: sim.messages().length, callbacks: sim.callbacks().length }),
+    counts: async () => sim.counts(),
+    settled: () => settled(sim),
     stop: () => sim.stop(),
   };
 }
 
 interface AlarmContext {
-  clients: MqttClient[];
+  host: ButtonHost;
   buttons: { id: string }[];
   seqs: Map<string, number>;
   tracker: FirstSmsTracker;
   stages: AlarmStages;
   warmup: number;
   timeoutMs: number;
+  /** Waits for the alarm's follow-up work, after it was measured; null: back to back. */
+  drain: (() => Promise<void>) | null;
 }
 
-/** One alarm: a new `sos` from resident i's button; resolves with ms from just before the PUBLISH to the first SMS request's arrival. */
+/** One alarm: a new `sos` from resident i's button; resolves with ms from just before the PUBLISH (in the button's process) to the first SMS request's arrival. */
 async function raiseAlarm(ctx: AlarmContext, i: number): Promise<Sample> {
-  const client = ctx.clients[i];
   const deviceId = ctx.buttons[i]?.id;
-  if (!client || !deviceId) throw new Error(`no button for resident ${i}`);
+  if (!deviceId) throw new Error(`no button for resident ${i}`);
   const seq = (ctx.seqs.get(deviceId) ?? 0) + 1;
   ctx.seqs.set(deviceId, seq);
   const payload = JSON.stringify({ type: 'sos', seq, ts: new Date().toISOString() });
   const topic = `care/v1/${deviceId}/event`;
   const arrival = ctx.tracker.expect(i, ctx.timeoutMs);
   ctx.stages.begin(i);
-  const t0 = performance.now();
-  const acked = client.publishAsync(topic, payload, { qos: 1 });
-  const [arrivedHr] = await Promise.all([arrival, acked]);
-  ctx.stages.end(i, t0, arrivedHr, i >= ctx.warmup);
-  return { startedAt: t0, latencyMs: arrivedHr - t0 };
+  const [arrivedHr, { publishedAt }] = await Promise.all([arrival, ctx.host.press(i, topic, payload)]);
+  ctx.stages.end(i, publishedAt, arrivedHr, i >= ctx.warmup);
+  await ctx.drain?.();
+  return { startedAt: publishedAt, latencyMs: arrivedHr - publishedAt };
+}
+
+/** The alarm's follow-up work is done: every SMS answered by the server with all its callbacks, and nothing queued in the gateway. */
+async function drained(gateway: Gateway, sim: SmsServerUnderTest): Promise<void> {
+  for (;;) {
+    await sim.settled();
+    if (gateway.processor.backlog().queued === 0 && gateway.dispatcher.health().queued === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
 }
 
 /** Resolves every open incident through the API, so the next round's alarms open new incidents again. */

@@ -1,5 +1,5 @@
 // Benchmark entry point (`npm run bench`): runs the latency benchmarks, prints a table and writes bench/results/latest.json.
-// Flags: --quick (one short run each), --only <alarm|raw-aedes|influx|ingest|connections|storm>[,...], --runs <n>, --alarms <n>, --gap-ms <n>,
+// Flags: --quick (one short run each), --only <alarm|raw-aedes|influx|ingest|connections|storm>[,...], --runs <n>, --alarms <n>, --gap-ms <n>, --back-to-back,
 // --idle-devices <n>, --storm-alarms <n>.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -23,6 +23,8 @@ interface Settings {
   only: BenchName[];
   runs: number;
   pacing: PacingOptions;
+  /** false with --back-to-back: alarms do not wait for the previous ones' SMS and callbacks. */
+  drainBetweenAlarms: boolean;
   loadDevices: number;
   loadRate: number;
   settleMs: number;
@@ -54,6 +56,7 @@ function parseArgs(argv: string[]): Settings {
     only: BENCHMARKS.filter((b) => only.includes(b)),
     runs: int('--runs', quick ? 1 : 3),
     pacing: { count: int('--alarms', quick ? 200 : 1000), warmup: quick ? 20 : 50, gapMs: int('--gap-ms', 5, 0), timeoutMs: 5000 },
+    drainBetweenAlarms: !argv.includes('--back-to-back'),
     loadDevices: 1000,
     loadRate: 2000,
     settleMs: quick ? 1000 : 2000,
@@ -78,7 +81,8 @@ async function main(): Promise<void> {
   console.log(`machine: ${machineLine(machine)}`);
   console.log(`host before start: load average ${loadAtStart}, other processes using ${Math.round(busyAtStart)} % CPU (100 = one core)`);
   const pacingText =
-    `sequential: each sample starts ${settings.pacing.gapMs} ms after the previous one completed ` +
+    `sequential: each sample starts ${settings.pacing.gapMs} ms after the previous one completed` +
+    `${settings.only.includes('alarm') ? (settings.drainBetweenAlarms ? ' and, for alarms, its SMS and their callbacks were done' : ' (alarms back to back: --back-to-back)') : ''} ` +
     `(${settings.pacing.warmup} warm-up + ${settings.pacing.count} measured per round, ${settings.runs} run(s) of idle then loaded)`;
   const loadText = `${settings.loadRate} msg/s QoS 0 telemetry from ${settings.loadDevices} connected devices (separate process), started ${settings.settleMs} ms before measuring`;
   if (settings.only.includes('alarm') || settings.only.includes('raw-aedes')) {
@@ -89,7 +93,7 @@ async function main(): Promise<void> {
   const common = { runs: settings.runs, pacing: settings.pacing, loadDevices: settings.loadDevices, loadRate: settings.loadRate, settleMs: settings.settleMs, log };
   let alarm: AlarmBenchResult | null = null;
   let raw: RawAedesResult | null = null;
-  if (settings.only.includes('alarm')) alarm = await runAlarmBenchmark(common);
+  if (settings.only.includes('alarm')) alarm = await runAlarmBenchmark({ ...common, drainBetweenAlarms: settings.drainBetweenAlarms });
   if (settings.only.includes('raw-aedes')) raw = await runRawAedesBenchmark(common);
   let influx: InfluxWriterBenchResult | null = null;
   if (settings.only.includes('influx')) {

@@ -22,9 +22,21 @@ interface Marks {
   sending?: number;
 }
 
+/** One alarm split into its stages (ms), with its total: the slowest of a round are reported as they are. */
+export interface StagedAlarm {
+  /** performance.now() of the PUBLISH. */
+  startedAt: number;
+  totalMs: number;
+  stages: Record<Stage, number>;
+}
+
+/** How many of each round's slowest alarms are kept whole, to show which stage their time went to. */
+const SLOWEST_KEPT = 10;
+
 export class AlarmStages {
   private readonly marks = new Map<number, Marks>();
   private readonly samples: Record<Stage, number[]> = { publish_to_hook: [], hook_to_commit: [], commit_to_sms_attempt: [], sms_attempt_to_server: [] };
+  private alarms: StagedAlarm[] = [];
 
   constructor(private readonly deps: { gateway: Gateway }) {}
 
@@ -62,23 +74,29 @@ export class AlarmStages {
     const m = this.marks.get(index);
     this.marks.delete(index);
     if (!counted || !m || m.hook === undefined || m.committed === undefined || m.sending === undefined) return;
-    this.samples.publish_to_hook.push(m.hook - publishedAt);
-    this.samples.hook_to_commit.push(m.committed - m.hook);
-    this.samples.commit_to_sms_attempt.push(m.sending - m.committed);
-    this.samples.sms_attempt_to_server.push(arrivedAt - m.sending);
+    const stages: Record<Stage, number> = {
+      publish_to_hook: m.hook - publishedAt,
+      hook_to_commit: m.committed - m.hook,
+      commit_to_sms_attempt: m.sending - m.committed,
+      sms_attempt_to_server: arrivedAt - m.sending,
+    };
+    for (const stage of STAGES) this.samples[stage].push(stages[stage]);
+    this.alarms.push({ startedAt: publishedAt, totalMs: arrivedAt - publishedAt, stages });
   }
 
-  /** Summaries of the samples since the last call, then starts afresh. */
-  take(): Record<Stage, LatencySummary> {
+  /** Summaries of the samples since the last call, and the slowest alarms whole; then starts afresh. */
+  take(): { stages: Record<Stage, LatencySummary>; slowest: StagedAlarm[] } {
     const of = (stage: Stage): LatencySummary => summarize(this.samples[stage]);
-    const out = {
+    const stages = {
       publish_to_hook: of('publish_to_hook'),
       hook_to_commit: of('hook_to_commit'),
       commit_to_sms_attempt: of('commit_to_sms_attempt'),
       sms_attempt_to_server: of('sms_attempt_to_server'),
     };
+    const slowest = [...this.alarms].sort((a, b) => b.totalMs - a.totalMs).slice(0, SLOWEST_KEPT);
     for (const stage of STAGES) this.samples[stage] = [];
-    return out;
+    this.alarms = [];
+    return { stages, slowest };
   }
 }
 

@@ -1,4 +1,5 @@
 // What the benchmark ran on, so numbers from different machines are never compared blind.
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
 export interface MachineInfo {
@@ -43,4 +44,19 @@ export async function otherHostCpuPercent(ms: number): Promise<number> {
   await new Promise((resolve) => setTimeout(resolve, ms));
   const own = process.cpuUsage(own0);
   return Math.max(0, ((hostBusyMicros() - host0 - own.user - own.system) / 1000 / ms) * 100);
+}
+
+/**
+ * CPU time the hypervisor gave to other guests while this VM's CPUs wanted to run (ms, summed over CPUs), from the
+ * `steal` column of /proc/stat; 0 where the kernel does not report it. Steal during a round means its numbers are noise.
+ */
+export function hostStealMs(): number {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/) ?? [];
+    const ticks = Number(cpu[8] ?? 0);
+    // USER_HZ is 100 on Linux: one tick is 10 ms.
+    return Number.isFinite(ticks) ? ticks * 10 : 0;
+  } catch {
+    return 0;
+  }
 }

@@ -3,7 +3,8 @@ import { constants, monitorEventLoopDelay, performance, PerformanceObserver, typ
 import { GCProfiler } from 'node:v8';
 import type { BackgroundLoad } from './background-load.js';
 import { sleep } from './clients.js';
-import { hostBusyMicros } from './machine.js';
+import { hostBusyMicros, hostStealMs } from './machine.js';
+import { RoundProfiler } from './round-profile.js';
 import { summarize, type LatencySummary } from './stats.js';
 
 export type Condition = 'idle' | 'load';
@@ -39,6 +40,8 @@ export interface ConditionRun {
   /** CPU used by the load process, and by every other process on the host (100 = one core): the latter is noise. */
   loadProcessCpuPercent: number;
   otherCpuPercent: number;
+  /** CPU the hypervisor took from this VM while measuring (100 = one core): the host's other guests. */
+  stealPercent: number;
   /** Garbage-collection pauses in this process while measuring. */
   gc: { count: number; totalMs: number; maxMs: number; major: number };
   /** Heap allocated by this process while measuring, per sample (MiB), from the heap sizes around each GC. */
@@ -67,6 +70,7 @@ export interface RoundsOptions {
 
 export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
   const out: ConditionRun[] = [];
+  const profiler = new RoundProfiler();
   for (let run = 1; run <= opts.runs; run++) {
     for (const condition of ['idle', 'load'] as const) {
       if (condition === 'load') {
@@ -76,18 +80,23 @@ export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
       const load0 = await opts.load.stats();
       const received0 = opts.receivedTelemetry();
       const host0 = hostBusyMicros();
+      const steal0 = hostStealMs();
       const eld = monitorEventLoopDelay({ resolution: 1 });
       eld.enable();
       const gc = new GcWatch();
       gc.start();
       const heap = new HeapAllocation();
       heap.start();
+      await profiler.start();
       const cpu0 = process.cpuUsage();
       const started = performance.now();
       const { samples, lost } = await sampleSequentially(opts.pacing, opts.sample);
       const seconds = (performance.now() - started) / 1000;
       const cpu = process.cpuUsage(cpu0);
+      const profile = await profiler.stop(`${opts.label}-run${run}-${condition}`);
+      if (profile) opts.log(`${opts.label}: CPU profile of run ${run} ${condition} written to ${profile}`);
       const hostMicros = hostBusyMicros() - host0;
+      const stealMs = hostStealMs() - steal0;
       eld.disable();
       gc.stop();
       const allocatedBytes = heap.stop();
@@ -114,6 +123,7 @@ export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
         cpuPercent: percent(ownMicros),
         loadProcessCpuPercent: percent(loadMicros),
         otherCpuPercent: Math.max(0, percent(hostMicros - ownMicros - loadMicros)),
+        stealPercent: percent(stealMs * 1000),
         gc: gc.summary(),
         allocatedMiBPerSample: allocatedBytes / 2 ** 20 / Math.max(1, opts.pacing.warmup + opts.pacing.count),
         withoutGc: { n: clean.n, p99: clean.p99, max: clean.max },
@@ -122,7 +132,7 @@ export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
       const bg = background ? `, background ${Math.round(background.receivedPerSec)} msg/s` : '';
       opts.log(
         `${opts.label} run ${run} ${condition}: p50 ${summary.p50.toFixed(2)} ms, p99 ${summary.p99.toFixed(2)} ms, max ${summary.max.toFixed(2)} ms, ` +
-          `n=${summary.n}, lost ${lost}${bg}, other processes ${Math.round(result.otherCpuPercent)} % CPU, ` +
+          `n=${summary.n}, lost ${lost}${bg}, other processes ${Math.round(result.otherCpuPercent)} % CPU, steal ${result.stealPercent.toFixed(1)} %, ` +
           `GC ${result.gc.count} pauses ${result.gc.totalMs.toFixed(0)} ms, ${result.allocatedMiBPerSample.toFixed(2)} MiB allocated per sample`,
       );
       await opts.afterRound?.(result);

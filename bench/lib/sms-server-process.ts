@@ -1,8 +1,8 @@
 // Runs the Twilio-compatible SMS server in a child process and reports each request's arrival on this process's performance.now() scale.
 import { EventEmitter } from 'node:events';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ChildRpc } from './child-rpc.js';
+import { fromMonotonic } from './monotonic.js';
 import { isSmsServerReply, type SmsServerReply, type SmsServerRequest } from './sms-server-protocol.js';
 
 const CHILD = fileURLToPath(new URL('./sms-server-child.ts', import.meta.url));
@@ -24,9 +24,7 @@ export class SmsServerProcess extends EventEmitter {
       isReply: (m): m is Answer => isSmsServerReply(m) && m.type !== 'message',
       onEvent: (m) => {
         if (!isSmsServerReply(m) || m.type !== 'message') return false;
-        // Both processes read the same monotonic clock; only the offset to performance.now() differs.
-        const receivedHr = m.monotonicMs - (Number(process.hrtime.bigint()) / 1e6 - performance.now());
-        this.emit('message', { body: m.body, receivedHr });
+        this.emit('message', { body: m.body, receivedHr: fromMonotonic(m.monotonicMs) });
         return true;
       },
     });
@@ -42,6 +40,11 @@ export class SmsServerProcess extends EventEmitter {
   async counts(): Promise<{ messages: number; callbacks: number }> {
     const r = this.rpc.expect(await this.rpc.request({ type: 'counts' }), 'counts');
     return { messages: r.messages, callbacks: r.callbacks };
+  }
+
+  /** Resolves once every accepted message has had all its status callbacks answered. */
+  async settled(): Promise<void> {
+    this.rpc.expect(await this.rpc.request({ type: 'settled' }), 'settled');
   }
 
   stop(): Promise<void> {

@@ -123,7 +123,8 @@ export class LiveFeed implements LiveStreamSource {
   }
 
   private incidentDirty(id: string, incident: Incident | null): void {
-    if (this.stopped) return;
+    // Nobody watching: no view to build (a client that connects later loads the board through the API).
+    if (this.stopped || this.clients.size === 0) return;
     const entry = this.dirty.get(id);
     if (entry) {
       entry.again = true;

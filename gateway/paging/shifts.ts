@@ -20,7 +20,19 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
+// Local weekday and minute change only on minute boundaries (zone offsets are whole minutes), and selection asks once
+// per worker for the same instant: the last answer is kept rather than formatting the date again for each.
+let last: { minute: number; timeZone: string; value: LocalTime } | null = null;
+
 export function localTime(ms: number, timeZone: string): LocalTime {
+  const minute = Math.floor(ms / 60_000);
+  if (last && last.minute === minute && last.timeZone === timeZone) return last.value;
+  const value = formatLocalTime(ms, timeZone);
+  last = { minute, timeZone, value: Object.freeze(value) };
+  return last.value;
+}
+
+function formatLocalTime(ms: number, timeZone: string): LocalTime {
   let weekday: Weekday = 'sun';
   let hour = 0;
   let minute = 0;

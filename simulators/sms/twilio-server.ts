@@ -125,6 +125,11 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
     return [...this.callbackLog];
   }
 
+  /** How many messages were accepted and status callbacks posted, without copying either log. */
+  counts(): { messages: number; callbacks: number } {
+    return { messages: this.store.size, callbacks: this.callbackLog.length };
+  }
+
   /** Resolves with the first accepted message matching `predicate`, including ones already received. */
   waitForMessage(predicate: (m: SimMessage) => boolean = () => true, timeoutMs = 5000): Promise<SimMessage> {
     const subscribe = (fn: (m: SimMessage) => void): (() => void) => {

@@ -156,7 +156,8 @@ describe('telemetry writer with a real influxd', () => {
     await writer.flush();
     const down = writer.health();
     expect(down).toMatchObject({ status: 'down', buffered: 50, dropped: 30, written: 5 });
-    expect(down.lastError).toMatch(/ECONNREFUSED/);
+    // Refused, or a kept-alive connection that influxd closed as it stopped: either way the reason is named.
+    expect(down.lastError).toMatch(/ECONNREFUSED|socket hang up|ECONNRESET/);
     expect(writer.droppedTotal()).toBe(30);
     expect(dropped.reduce((a, b) => a + b, 0)).toBe(30);
 
