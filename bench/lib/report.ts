@@ -91,6 +91,7 @@ function tableRows(name: string, report: BenchReport, runs: number): string[][] 
       formatSpread(spread(c.runs.map((r) => r.gc.maxMs)), 1, runs),
       formatSpread(spread(c.runs.map((r) => r.withoutGc.p99)), 2, runs),
       formatSpread(spread(c.runs.map((r) => r.otherCpuPercent)), 0, runs),
+      formatSpread(spread(c.runs.map((r) => r.stealPercent)), 0, runs),
     ];
   });
 }
@@ -123,15 +124,17 @@ export function printReport(r: { runs: number; alarm: AlarmBenchResult | null; a
         { title: 'GC max ms', align: 'right' },
         { title: 'p99 w/o GC', align: 'right' },
         { title: 'other CPU %', align: 'right' },
+        { title: 'steal %', align: 'right' },
       ],
       rows,
     ),
   );
-  console.log('alarm_latency_ms: device PUBLISH (performance.now() just before mqtt.js publish) -> first SMS request of the incident arriving at the local Twilio-compatible server.');
+  console.log('alarm_latency_ms: device PUBLISH (performance.now() just before mqtt.js publish, in the buttons\' process) -> first SMS request of the incident arriving at the local Twilio-compatible server.');
   console.log('raw_aedes_rtt_ms: the same PUBLISH (QoS 1) through a bare aedes -> delivered to a subscribed mqtt.js client.');
-  console.log('background msg/s: telemetry the broker actually received during the measured window; loop delay / CPU % / GC: this process (gateway + buttons; + the SMS server with BENCH_SMS_SERVER=inline).');
+  console.log('background msg/s: telemetry the broker actually received during the measured window; loop delay / CPU % / GC: this process (the gateway; + the SMS server with BENCH_SMS_SERVER=inline).');
   console.log('p99 w/o GC: p99 of the samples that no garbage-collection pause of this process overlapped.');
   console.log('other CPU %: CPU used on the host by processes other than this one and its load process while measuring (100 = one core); high values mean noisy numbers.');
+  console.log('steal %: CPU the hypervisor gave other guests while this VM wanted it (/proc/stat; 100 = one core); high values mean the host, not the gateway, set the tail.');
   if (alarm) {
     console.log('');
     console.log('Alarm latency by stage (ms; from the gateway bus events, same alarms)');

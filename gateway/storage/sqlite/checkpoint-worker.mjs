@@ -1,6 +1,6 @@
 // The checkpoint thread: copies the WAL back into the database file on a connection of its own, so the disk syncs of a
 // checkpoint never hold the gateway's event loop. Plain JavaScript: a worker thread starts without the TypeScript loader.
-// Messages in: { type: 'checkpoint' } and { type: 'close' }. Out: { type: 'ready' }, { type: 'checkpointed', ... }, { type: 'failed', message }.
+// Messages in: { type: 'checkpoint' } and { type: 'close' }. Out: { type: 'checkpointed', ... } or { type: 'failed', message }.
 import Database from 'better-sqlite3';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -29,7 +29,6 @@ port.on('message', (message) => {
     port.close();
   }
 });
-port.postMessage({ type: 'ready' });
 
 /** Opens the gateway's database; the error is rethrown as a plain Error, since the thread's owner gets only a copy of it. */
 function open(file) {

@@ -28,7 +28,7 @@ export interface CheckpointerOptions {
   onError?: (err: Error) => void;
 }
 
-type WorkerMessage = ({ type: 'checkpointed' } & CheckpointResult) | { type: 'failed'; message: string } | { type: 'ready' };
+type WorkerMessage = ({ type: 'checkpointed' } & CheckpointResult) | { type: 'failed'; message: string };
 
 const WORKER = new URL('./checkpoint-worker.mjs', import.meta.url);
 const DEFAULT_INTERVAL_MS = 1000;
@@ -66,8 +66,12 @@ export class Checkpointer {
     this.timer.unref();
   }
 
-  /** Asks for a checkpoint now (unless one is running) and resolves when the next one has finished. */
+  /**
+   * Asks for a checkpoint now (unless one is running) and resolves when the running or new one has finished. Without
+   * the thread (lost, or stopped) it resolves at once: SQLite then checkpoints in COMMIT by itself.
+   */
   checkpointNow(): Promise<void> {
+    if (!this.worker) return Promise.resolve();
     const done = new Promise<void>((resolve) => this.waiters.push(resolve));
     this.request();
     return done;
@@ -105,7 +109,6 @@ export class Checkpointer {
   }
 
   private onMessage(m: WorkerMessage): void {
-    if (m.type === 'ready') return;
     this.inFlight = false;
     if (m.type === 'checkpointed') {
       this.state.checkpoints++;

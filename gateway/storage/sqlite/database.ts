@@ -21,7 +21,7 @@ export interface CommitStats {
   rollbacks: number;
 }
 
-/** The disk side of the database, for /healthz: WAL syncs and checkpoints, both off the event loop. */
+/** The disk side of the database, for /healthz: the event recorder's WAL syncs and the checkpoint thread, both off the event loop. */
 export interface StorageHealth {
   walSyncs: number;
   walSyncFailures: number;
@@ -30,7 +30,7 @@ export interface StorageHealth {
   checkpoints: CheckpointerStats | null;
 }
 
-/** A `full` transaction at its COMMIT: its result, and the promise that its WAL frames are on disk. */
+/** A staged transaction at its COMMIT: its result, and the promise that its WAL frames are on disk. */
 export interface StagedCommit<T> {
   result: T;
   durable: Promise<void>;
@@ -71,8 +71,8 @@ export class SqliteDatabase {
   private tail: Promise<unknown> = Promise.resolve();
   // Preparing costs more than running a short statement; the hot path runs the same few dozen over and over.
   private readonly statements = new Map<string, Database.Statement>();
-  private readonly counts: CommitStats = { synced: 0, unsynced: 0, rollbacks: 0 };
   private synchronous: Durability = 'full';
+  private readonly counts: CommitStats = { synced: 0, unsynced: 0, rollbacks: 0 };
   private readonly commitObservers = new Set<(timing: CommitTiming) => void>();
   /** Null for an in-memory database, which has no WAL file. */
   private readonly walSync: WalSync | null = null;
@@ -109,8 +109,6 @@ export class SqliteDatabase {
     });
     this.checkpointer.start();
   }
-
-
 
   /**
    * The prepared statement for `sql`, prepared once per connection. Only for fixed SQL texts: texts built
@@ -250,13 +248,13 @@ export class SqliteDatabase {
     return { walSyncs: sync.syncs, walSyncFailures: sync.failures, lastWalSyncError: sync.lastError, checkpoints: this.checkpointer?.stats() ?? null };
   }
 
-  /** Stops the checkpoint thread and the WAL sync, then closes the connection (which checkpoints what is left). */
   private setSynchronous(level: Durability): void {
     if (this.synchronous === level) return;
     this.stmt(level === 'full' ? 'PRAGMA synchronous = FULL' : 'PRAGMA synchronous = NORMAL').run();
     this.synchronous = level;
   }
 
+  /** Stops the checkpoint thread and the WAL sync, then closes the connection (which checkpoints what is left). */
   async close(): Promise<void> {
     await this.checkpointer?.stop();
     await this.walSync?.close();
