@@ -9,10 +9,6 @@ export class RoundProfiler {
 
   constructor(private readonly dir: string | undefined = process.env.BENCH_CPU_PROFILE) {}
 
-  get enabled(): boolean {
-    return Boolean(this.dir);
-  }
-
   async start(): Promise<void> {
     if (!this.dir) return;
     const session = new Session();

@@ -1,5 +1,6 @@
 // Messages between the benchmark and its SMS-server child process.
 import type { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
+
 export type SmsServerRequest =
   | { type: 'start'; id: number; accountSid: string; authToken: string }
   | { type: 'counts'; id: number }
