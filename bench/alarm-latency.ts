@@ -178,7 +178,7 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
         const taken = stages.take();
         stageRounds.push({ run: round.run, condition: round.condition, ...taken });
         const split = (a: StagedAlarm): string =>
-          `${a.totalMs.toFixed(1)} = ${STAGES.map((s) => a.stages[s].toFixed(1)).join(' + ')} [held by: ${stalls.during(a.startedAt, a.startedAt + a.totalMs)}]`;
+          `${a.totalMs.toFixed(1)} = ${STAGES.map((s) => a.stages[s].toFixed(1)).join(' + ')} at ${(a.roundOffsetS ?? 0).toFixed(1)} s [held by: ${stalls.during(a.startedAt, a.startedAt + a.totalMs)}]`;
         opts.log(`alarm: slowest ${taken.slowest.length} of run ${round.run} ${round.condition} (ms, total = ${STAGES.join(' + ')}):`);
         for (const a of taken.slowest) opts.log(`  ${split(a)}`);
         // Counted once the round's SMS traffic has settled, before the incidents are resolved.

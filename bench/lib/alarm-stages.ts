@@ -26,6 +26,8 @@ interface Marks {
 export interface StagedAlarm {
   /** performance.now() of the PUBLISH. */
   startedAt: number;
+  /** Seconds from the round's first measured alarm (clusters point at something periodic). */
+  roundOffsetS?: number;
   totalMs: number;
   stages: Record<Stage, number>;
 }
@@ -93,7 +95,11 @@ export class AlarmStages {
       commit_to_sms_attempt: of('commit_to_sms_attempt'),
       sms_attempt_to_server: of('sms_attempt_to_server'),
     };
-    const slowest = [...this.alarms].sort((a, b) => b.totalMs - a.totalMs).slice(0, SLOWEST_KEPT);
+    const first = this.alarms[0]?.startedAt ?? 0;
+    const slowest = [...this.alarms]
+      .sort((a, b) => b.totalMs - a.totalMs)
+      .slice(0, SLOWEST_KEPT)
+      .map((a) => ({ ...a, roundOffsetS: (a.startedAt - first) / 1000 }));
     for (const stage of STAGES) this.samples[stage] = [];
     this.alarms = [];
     return { stages, slowest };
