@@ -11,10 +11,10 @@ import { SmsServerProcess } from './lib/sms-server-process.js';
 import { settled } from './lib/sms-server-protocol.js';
 import { BackgroundLoad } from './lib/background-load.js';
 import { ButtonHost } from './lib/button-host.js';
-import { freePort, waitUntil } from './lib/net.js';
+import { freePort } from './lib/net.js';
 import { quantileUpperBound, readHistogram, shareAtOrBelow } from './lib/prometheus.js';
 import { writeBenchRegistry } from './lib/registry.js';
-import { runRounds, type ConditionRun, type PacingOptions, type Sample } from './lib/rounds.js';
+import { runRounds, withTimeout, type ConditionRun, type PacingOptions, type Sample } from './lib/rounds.js';
 import { FirstSmsTracker } from './lib/sms-tracker.js';
 import { StallLog } from './lib/stall-log.js';
 import { AlarmStages, STAGES, type StagedAlarm, type Stage } from './lib/alarm-stages.js';
@@ -309,18 +309,9 @@ async function resolveAllOpen(httpUrl: string): Promise<number> {
   }
 }
 
-/** Waits until no signal or SMS is queued and every accepted SMS has had its three status callbacks (queued, sent, delivered). */
-async function quiesce(gateway: Gateway, sim: SmsServerUnderTest): Promise<void> {
-  await waitUntil(
-    async () => {
-      if (gateway.processor.backlog().queued !== 0 || gateway.dispatcher.health().queued !== 0) return false;
-      const c = await sim.counts();
-      return c.callbacks >= 3 * c.messages;
-    },
-    60_000,
-    'SMS traffic to settle',
-    100,
-  );
+/** Waits (at most a minute) until no signal or SMS is queued and every accepted SMS has had its status callbacks. */
+function quiesce(gateway: Gateway, sim: SmsServerUnderTest): Promise<void> {
+  return withTimeout(drained(gateway, sim), 60_000, 'SMS traffic to settle');
 }
 
 async function readGatewayHistogram(httpUrl: string, expected: number): Promise<GatewayHistogramCheck | null> {

@@ -1,8 +1,8 @@
 // Background telemetry from many devices, generated in a child process so the devices do not share the gateway's event loop.
 import { fileURLToPath } from 'node:url';
-import { ChildRpc } from './child-rpc.js';
+import { ChildRpc, isNumberedMessage } from './child-rpc.js';
 import type { DeviceCredentials } from './clients.js';
-import { isLoadReply, type LoadReply, type LoadRequest, type Qos1Result, type StormSendResult } from './load-protocol.js';
+import { type LoadReply, type LoadRequest, type Qos1Result, type StormSendResult } from './load-protocol.js';
 
 export interface BackgroundLoadDeps {
   /** mqtt://host:port of the broker under test. */
@@ -31,7 +31,7 @@ export class BackgroundLoad {
       script: CHILD,
       ...(deps.openFiles ? { openFiles: deps.openFiles } : {}),
       replyTimeoutMs: deps.replyTimeoutMs ?? REPLY_TIMEOUT_MS,
-      isReply: isLoadReply,
+      isReply: isNumberedMessage<LoadReply>,
     });
   }
 

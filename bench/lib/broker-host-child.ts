@@ -4,7 +4,8 @@ import { Aedes } from 'aedes';
 import { Gateway } from '../../gateway/app.js';
 import { loadConfig } from '../../gateway/config/load.js';
 import { silentLogger } from '../../gateway/core/logger.js';
-import { isHostRequest, type HostReply, type HostRequest, type MemorySample } from './host-protocol.js';
+import { type HostReply, type HostRequest, type MemorySample } from './host-protocol.js';
+import { isNumberedMessage } from './child-rpc.js';
 
 interface Running {
   connected: () => number;
@@ -84,7 +85,7 @@ async function handle(req: HostRequest): Promise<HostReply> {
 }
 
 process.on('message', (msg: unknown) => {
-  if (!isHostRequest(msg)) return;
+  if (!isNumberedMessage<HostRequest>(msg)) return;
   const req = msg;
   handle(req).then(
     (reply) => process.send?.(reply),

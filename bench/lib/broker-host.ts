@@ -1,7 +1,7 @@
 // Runs a bare aedes or the gateway alone in a child process (with --expose-gc and a raised open-files limit), so its memory is measured without the benchmark's own.
 import { fileURLToPath } from 'node:url';
-import { ChildRpc } from './child-rpc.js';
-import { isHostReply, type HostMode, type HostReply, type HostRequest, type MemorySample } from './host-protocol.js';
+import { ChildRpc, isNumberedMessage } from './child-rpc.js';
+import { type HostMode, type HostReply, type HostRequest, type MemorySample } from './host-protocol.js';
 
 const CHILD = fileURLToPath(new URL('./broker-host-child.ts', import.meta.url));
 
@@ -21,7 +21,7 @@ export class BrokerHost {
       openFiles: deps.openFiles,
       extraExecArgv: ['--expose-gc'],
       replyTimeoutMs: deps.replyTimeoutMs ?? 120_000,
-      isReply: isHostReply,
+      isReply: isNumberedMessage<HostReply>,
     });
   }
 

@@ -2,8 +2,9 @@
 import type { MqttClient } from 'mqtt';
 import { performance } from 'node:perf_hooks';
 import { closeAll, connectMany } from './clients.js';
-import { isButtonRequest, type ButtonReply, type ButtonRequest } from './button-protocol.js';
+import { type ButtonReply, type ButtonRequest } from './button-protocol.js';
 import { toMonotonic } from './monotonic.js';
+import { isNumberedMessage } from './child-rpc.js';
 
 let clients: MqttClient[] = [];
 
@@ -39,6 +40,6 @@ async function handle(req: ButtonRequest): Promise<void> {
 }
 
 process.on('message', (raw: unknown) => {
-  if (!isButtonRequest(raw)) return;
+  if (!isNumberedMessage<ButtonRequest>(raw)) return;
   handle(raw).catch((err: unknown) => reply({ id: raw.id, type: 'error', message: err instanceof Error ? err.message : String(err) }));
 });

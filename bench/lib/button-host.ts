@@ -1,8 +1,8 @@
 // The timed devices in a child process of their own, so their mqtt.js clients do not share the gateway's event loop and heap (real buttons are elsewhere).
 import { fileURLToPath } from 'node:url';
-import { ChildRpc } from './child-rpc.js';
+import { ChildRpc, isNumberedMessage } from './child-rpc.js';
 import type { DeviceCredentials } from './clients.js';
-import { isButtonReply, type ButtonReply, type ButtonRequest } from './button-protocol.js';
+import { type ButtonReply, type ButtonRequest } from './button-protocol.js';
 import { fromMonotonic } from './monotonic.js';
 
 const CHILD = fileURLToPath(new URL('./button-host-child.ts', import.meta.url));
@@ -16,7 +16,7 @@ export interface ButtonHostDeps {
 }
 
 export class ButtonHost {
-  private readonly rpc = new ChildRpc<ButtonRequest, ButtonReply>({ name: 'button host', script: CHILD, replyTimeoutMs: 120_000, isReply: isButtonReply });
+  private readonly rpc = new ChildRpc<ButtonRequest, ButtonReply>({ name: 'button host', script: CHILD, replyTimeoutMs: 120_000, isReply: isNumberedMessage<ButtonReply> });
 
   constructor(private readonly deps: ButtonHostDeps) {}
 

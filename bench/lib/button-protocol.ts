@@ -13,11 +13,3 @@ export type ButtonReply =
   | { id: number; type: 'pressed'; publishedAt: number; ackedAt: number }
   | { id: number; type: 'ok' }
   | { id: number; type: 'error'; message: string };
-
-export function isButtonRequest(value: unknown): value is ButtonRequest {
-  return typeof value === 'object' && value !== null && 'id' in value && 'type' in value;
-}
-
-export function isButtonReply(value: unknown): value is ButtonReply {
-  return typeof value === 'object' && value !== null && 'id' in value && 'type' in value;
-}

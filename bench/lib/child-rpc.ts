@@ -1,6 +1,11 @@
 // One request/reply channel to a benchmark's child process over IPC: numbered requests, timeouts, rejection when the child exits, and a stop that cannot hang.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 
+/** A message of a benchmark's child-process channel: numbered, and typed by its `type` (each side switches on it). */
+export function isNumberedMessage<T extends { id: number; type: string }>(value: unknown): value is T {
+  return typeof value === 'object' && value !== null && 'id' in value && 'type' in value;
+}
+
 /** A request as the caller writes it: the channel adds the id (Omit distributed over the union keeps each variant's fields). */
 export type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 

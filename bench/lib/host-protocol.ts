@@ -22,11 +22,3 @@ export type HostReply =
   | { id: number; type: 'memory'; memory: MemorySample }
   | { id: number; type: 'ok' }
   | { id: number; type: 'error'; message: string };
-
-export function isHostRequest(value: unknown): value is HostRequest {
-  return typeof value === 'object' && value !== null && 'id' in value && 'type' in value;
-}
-
-export function isHostReply(value: unknown): value is HostReply {
-  return typeof value === 'object' && value !== null && 'id' in value && 'type' in value;
-}

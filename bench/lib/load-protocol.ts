@@ -43,14 +43,6 @@ export function hostNow(): number {
   return performance.timeOrigin + performance.now();
 }
 
-export function isLoadRequest(value: unknown): value is LoadRequest {
-  return typeof value === 'object' && value !== null && 'id' in value && 'type' in value;
-}
-
-export function isLoadReply(value: unknown): value is LoadReply {
-  return typeof value === 'object' && value !== null && 'id' in value && 'type' in value;
-}
-
 /** Telemetry every load device sends: QoS 0, a battery level and a signal strength. */
 export function telemetryPayload(n: number): string {
   return JSON.stringify({ battery: 20 + (n % 81), rssi: -40 - (n % 61) });

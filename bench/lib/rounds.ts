@@ -161,10 +161,11 @@ export async function sampleSequentially(p: PacingOptions, sample: (i: number) =
   return { samples, lost };
 }
 
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+/** `work`, or a rejection naming `what` once `ms` have passed. */
+export function withTimeout<T>(work: Promise<T>, ms: number, what = 'sample'): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`sample timed out after ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
