@@ -287,6 +287,7 @@ export class Gateway {
     await this.visits.stop();
     await this.timers.stop();
     await this.dispatcher.stop();
+    await this.provider.close?.();
     await this.telemetry.stop();
     this.bus.removeAll(this);
     await this.store.close();
@@ -316,6 +317,8 @@ export class Gateway {
           status: outbox || sms.degraded ? 'degraded' : 'up',
           provider: sms.provider,
           ...(outbox ? { detail: 'OUTBOX MODE: no Twilio credentials, SMS are kept in the local outbox and NOT sent' } : {}),
+          ...(sms.sender?.problem ? { detail: sms.sender.problem } : {}),
+          ...(sms.sender ? { sender: sms.sender.sender, senderRestarts: sms.sender.senderRestarts } : {}),
           lastError: sms.lastError,
           queued: sms.queued,
         },

@@ -7,7 +7,7 @@ import { newId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { OutboundSms, SmsStatus } from '../core/types.js';
 import type { SmsStatusUpdate, Store } from '../storage/ports.js';
-import { SmsSendError, type SmsProvider, type SmsSendResult } from './provider.js';
+import { SmsSendError, type SmsProvider, type SmsProviderHealth, type SmsSendResult } from './provider.js';
 import { advances, isFinal, mapTwilioStatus } from './sms-status.js';
 import { SmsStatusWriter } from './status-writer.js';
 
@@ -31,12 +31,14 @@ export interface StatusCallbackParams {
 
 export interface SmsDispatcherHealth {
   provider: 'twilio' | 'outbox';
-  /** Outbox mode, or the last send attempt failed for a reason on the provider's side. */
+  /** Outbox mode, the last send attempt failed for a reason on the provider's side, or the provider reports a problem. */
   degraded: boolean;
   lastError: string | null;
   consecutiveFailures: number;
   /** Messages waiting for a slot, being sent, or waiting to retry. */
   queued: number;
+  /** The provider's own state (its sender thread), when it reports one. */
+  sender: SmsProviderHealth | null;
 }
 
 export interface SmsDispatcherDeps {
@@ -169,12 +171,14 @@ export class SmsDispatcher {
   }
 
   health(): SmsDispatcherHealth {
+    const sender = this.deps.provider.health?.() ?? null;
     return {
       provider: this.deps.provider.name,
-      degraded: this.deps.provider.name === 'outbox' || this.consecutiveFailures > 0,
+      degraded: this.deps.provider.name === 'outbox' || this.consecutiveFailures > 0 || !!sender?.problem,
       lastError: this.lastError,
       consecutiveFailures: this.consecutiveFailures,
       queued: this.ready.length + this.active.size + this.retryTimers.size,
+      sender,
     };
   }
 

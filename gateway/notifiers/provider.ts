@@ -14,9 +14,22 @@ export interface SmsSendResult {
   status: SmsStatus;
 }
 
+export interface SmsProviderHealth {
+  /** Where the SDK's work runs: on a `thread` of its own, or on the `event-loop` after that thread could not start. */
+  sender: 'thread' | 'event-loop';
+  /** Sender threads replaced after a loss since start. */
+  senderRestarts: number;
+  /** Set while the provider itself is impaired (not when a single send failed). */
+  problem: string | null;
+}
+
 export interface SmsProvider {
   readonly name: 'twilio' | 'outbox';
   send(msg: OutgoingSms): Promise<SmsSendResult>;
+  /** Absent for a provider with nothing of its own to report (the outbox). */
+  health?(): SmsProviderHealth;
+  /** Releases what the provider holds (threads, sockets); called after the dispatcher has stopped. */
+  close?(): Promise<void>;
 }
 
 export interface SmsSendErrorInit {

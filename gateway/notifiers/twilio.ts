@@ -1,11 +1,17 @@
-// Twilio SMS through the official SDK; TWILIO_API_URL points it at a Twilio-compatible server instead of api.twilio.com.
-import twilio from 'twilio';
-import type RequestClient from 'twilio/lib/base/RequestClient.js';
+// Twilio SMS through the official SDK, run on a thread of its own; TWILIO_API_URL points it at a Twilio-compatible
+// server instead of api.twilio.com.
 import type { Logger } from '../core/logger.js';
+import { SenderThread, SenderThreadLost, type SendOutcome, type SenderThreadHealth } from './sender-thread.js';
 import { mapTwilioStatus } from './sms-status.js';
-import { SmsSendError, isTransientHttpStatus, type OutgoingSms, type SmsProvider, type SmsSendResult } from './provider.js';
+import { SmsSendError, isTransientHttpStatus, type OutgoingSms, type SmsProvider, type SmsProviderHealth, type SmsSendResult } from './provider.js';
+import { createTwilioSender, describeSendFailure, type SendFailure, type TwilioSenderOptions } from './twilio-sdk.mjs';
+
+export { RewritingRequestClient } from './twilio-sdk.mjs';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+const WORKER = new URL('./twilio-worker.mjs', import.meta.url);
+/** How long past the request timeout a send may go unanswered before its thread counts as stuck. */
+const WATCHDOG_GRACE_MS = 5_000;
 
 export interface TwilioProviderDeps {
   accountSid: string;
@@ -17,94 +23,93 @@ export interface TwilioProviderDeps {
   /** Per-request timeout; a send that takes longer fails as transient. */
   timeoutMs?: number;
   log: Logger;
+  /** The sender thread: its script (tests inject faulty ones) and how long a send may go unanswered. */
+  senderThread?: { url?: URL; watchdogMs?: number; maxStartFailures?: number };
 }
 
 /**
- * The SDK's HTTP client with the API origin swapped: every request the SDK builds for
- * https://api.twilio.com goes to `apiUrl` instead, with the same path, query, auth and body.
+ * The SDK's work for a message (building the request, axios, TLS to api.twilio.com, parsing the answer) takes
+ * about a millisecond of CPU; on the event loop it would hold up every alarm behind it. It runs on a sender thread.
+ * Should that thread fail to start three times in a row, sends move onto the event loop, logged and in /healthz.
  */
-export class RewritingRequestClient extends twilio.RequestClient {
-  private readonly apiUrl: string | null;
-
-  constructor(apiUrl: string | null, opts: RequestClient.RequestClientOptions = {}) {
-    super(opts);
-    this.apiUrl = apiUrl ? apiUrl.replace(/\/+$/, '') : null;
-  }
-
-  // Return type inferred from super: the SDK's Response class is not importable as a type from ESM.
-  override request<TData>(opts: RequestClient.RequestOptions<TData>) {
-    return super.request({ ...opts, uri: this.rewrite(opts.uri) });
-  }
-
-  rewrite(uri: string): string {
-    if (!this.apiUrl) return uri;
-    // The SDK gives the origin with or without the default port; only that exact host is swapped.
-    const m = /^https:\/\/api\.twilio\.com(?::443)?(?=\/|\?|$)/.exec(uri);
-    return m ? this.apiUrl + uri.slice(m[0].length) : uri;
-  }
-}
-
 export class TwilioProvider implements SmsProvider {
   readonly name = 'twilio' as const;
-  private client: twilio.Twilio | null = null;
+  private readonly sdkOptions: TwilioSenderOptions;
+  private readonly thread: SenderThread;
+  /** Set once the thread is given up on: the SDK on the event loop. */
+  private inline: ((sms: OutgoingSms) => Promise<SendOutcome>) | null = null;
 
   constructor(private readonly deps: TwilioProviderDeps) {
-    // The SDK loads its REST modules on first use (about 70 ms on 2 cores): done here, at start, not in the first page.
-    void this.sdk().messages;
+    const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.sdkOptions = { accountSid: deps.accountSid, authToken: deps.authToken, from: deps.from, apiUrl: deps.apiUrl, timeoutMs };
+    if (deps.apiUrl) deps.log.info({ apiUrl: deps.apiUrl }, 'Twilio API requests go to a Twilio-compatible server');
+    this.thread = new SenderThread({
+      url: deps.senderThread?.url ?? WORKER,
+      workerData: this.sdkOptions,
+      watchdogMs: deps.senderThread?.watchdogMs ?? timeoutMs + WATCHDOG_GRACE_MS,
+      maxStartFailures: deps.senderThread?.maxStartFailures,
+      onLost: (err) => deps.log.error({ err: err.message }, 'SMS sender thread lost; its sends fail as transient and a new thread starts'),
+      onGaveUp: (err) => this.sendOnEventLoop(err),
+    });
   }
 
   async send(msg: OutgoingSms): Promise<SmsSendResult> {
-    const sender = /^MG[0-9a-fA-F]{32}$/.test(this.deps.from) ? { messagingServiceSid: this.deps.from } : { from: this.deps.from };
+    const outcome = await this.dispatch(msg);
+    if (!outcome.ok) throw toSendError(outcome.failure);
+    return { sid: outcome.answer.sid, status: mapTwilioStatus(outcome.answer.status) ?? 'accepted' };
+  }
+
+  health(): SmsProviderHealth {
+    const thread: SenderThreadHealth = this.thread.health();
+    return {
+      sender: this.inline ? 'event-loop' : 'thread',
+      senderRestarts: thread.restarts,
+      problem: this.inline ? `SMS sender thread could not start (${thread.lastError ?? 'unknown'}); SMS are sent on the event loop and can hold alarms up` : null,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.thread.close();
+  }
+
+  private async dispatch(msg: OutgoingSms): Promise<SendOutcome> {
+    if (this.inline) return this.inline(msg);
     try {
-      const created = await this.sdk().messages.create({
-        to: msg.to,
-        body: msg.body,
-        ...sender,
-        ...(msg.statusCallback ? { statusCallback: msg.statusCallback } : {}),
-      });
-      return { sid: created.sid, status: mapTwilioStatus(created.status) ?? 'accepted' };
+      return await this.thread.send(msg);
     } catch (err) {
-      throw toSendError(err);
+      if (!(err instanceof SenderThreadLost)) throw err;
+      // Never loaded the SDK, so it cannot have sent: straight on to the next thread (or the event loop). At most
+      // maxStartFailures times, since the thread is then given up on.
+      if (!err.mayHaveSent) return this.dispatch(msg);
+      // It may have reached Twilio: the dispatcher retries after its backoff (a duplicate page beats a lost one).
+      return { ok: false, failure: { httpStatus: null, code: 'SENDER_THREAD_LOST', message: err.message } };
     }
   }
 
-  private sdk(): twilio.Twilio {
-    if (!this.client) {
-      const timeout = this.deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-      // Retries belong to the dispatcher (it persists every attempt), so the SDK's own 429 retry stays off.
-      const httpClient = new RewritingRequestClient(this.deps.apiUrl, { timeout, autoRetry: false });
-      this.client = twilio(this.deps.accountSid, this.deps.authToken, { httpClient, timeout });
-      if (this.deps.apiUrl) this.deps.log.info({ apiUrl: this.deps.apiUrl }, 'Twilio API requests go to a Twilio-compatible server');
-    }
-    return this.client;
+  private sendOnEventLoop(err: Error): void {
+    this.deps.log.error({ err: err.message }, 'SMS sender thread could not start; SMS are now sent on the event loop');
+    const send = createTwilioSender(this.sdkOptions);
+    this.inline = async (sms) => {
+      try {
+        return { ok: true, answer: await send(sms) };
+      } catch (e) {
+        return { ok: false, failure: describeSendFailure(e) };
+      }
+    };
   }
 }
 
-interface HttpErrorLike {
-  status: number;
-  code?: unknown;
-  message: string;
-}
-
-function isHttpError(err: unknown): err is HttpErrorLike {
-  return err instanceof Error && 'status' in err && typeof err.status === 'number';
-}
-
-/** Maps SDK failures: RestException (HTTP status + Twilio code) and axios network errors (no answer at all). */
-export function toSendError(err: unknown): SmsSendError {
-  if (err instanceof SmsSendError) return err;
-  if (isHttpError(err)) {
-    const code = typeof err.code === 'number' || typeof err.code === 'string' ? String(err.code) : null;
+/** Maps a failed send: an HTTP answer (status + Twilio code) or none at all (refused, reset, DNS, our timeout). */
+export function toSendError(failure: SendFailure): SmsSendError {
+  const { httpStatus, code, message } = failure;
+  if (httpStatus !== null) {
     return new SmsSendError({
-      transient: isTransientHttpStatus(err.status),
+      transient: isTransientHttpStatus(httpStatus),
       providerCode: code,
-      httpStatus: err.status,
-      message: `Twilio answered ${err.status}${code ? ` (${code})` : ''}: ${err.message}`,
-      cause: err,
+      httpStatus,
+      message: `Twilio answered ${httpStatus}${code ? ` (${code})` : ''}: ${message}`,
     });
   }
-  // No HTTP answer: refused, reset, DNS, or our timeout. Always worth another try.
-  const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : null;
-  const message = err instanceof Error ? err.message : String(err);
-  return new SmsSendError({ transient: true, providerCode: code, message: `Twilio unreachable: ${message}`, cause: err });
+  // No HTTP answer: always worth another try.
+  return new SmsSendError({ transient: true, providerCode: code, message: `Twilio unreachable: ${message}` });
 }

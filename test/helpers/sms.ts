@@ -149,6 +149,7 @@ export async function startSmsRig(over: Partial<SmsDispatcherDeps> = {}, simOpti
     },
     async close() {
       for (const d of dispatchers) await d.stop();
+      await twilioProvider.close();
       await sim.stop();
       await receiver.close();
       await current.store.close();

@@ -224,7 +224,11 @@ describe('core alarm path', () => {
       expect(unassigned.unassigned).toBe(true);
       const health = await fetch(`${t.httpUrl}/healthz`);
       expect(health.status).toBe(200);
-      expect(await health.json()).toMatchObject({ status: 'degraded', unassignedIncidents: 1 });
+      expect(await health.json()).toMatchObject({
+        status: 'degraded',
+        unassignedIncidents: 1,
+        components: { sms: { status: 'up', provider: 'twilio', sender: 'thread', senderRestarts: 0 } },
+      });
     } finally {
       await lonely.endAsync();
     }

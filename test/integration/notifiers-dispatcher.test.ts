@@ -44,7 +44,14 @@ describe('SmsDispatcher sending', () => {
     expect(r.events).toEqual(['queued', 'sending', 'accepted', 'sent', 'delivered'].map((s) => `${msg.id}:${s}`));
     expect(sent).toHaveLength(1);
     expect(sent[0]).toBeGreaterThanOrEqual(90);
-    expect(r.dispatcher.health()).toEqual({ provider: 'twilio', degraded: false, lastError: null, consecutiveFailures: 0, queued: 0 });
+    expect(r.dispatcher.health()).toEqual({
+      provider: 'twilio',
+      degraded: false,
+      lastError: null,
+      consecutiveFailures: 0,
+      queued: 0,
+      sender: { sender: 'thread', senderRestarts: 0, problem: null },
+    });
   });
 
   it('retries through two 503s and then succeeds, recording every attempt', async () => {

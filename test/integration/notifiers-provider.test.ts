@@ -1,8 +1,9 @@
-// TwilioProvider (real SDK) against the Twilio simulator: error mapping, URL rewriting, timeouts; and the outbox.
+// TwilioProvider (real SDK, on its sender thread) against the Twilio simulator: error mapping, URL rewriting, timeouts; and the outbox.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { RewritingRequestClient, TwilioProvider, toSendError } from '../../gateway/notifiers/twilio.js';
+import { describeSendFailure } from '../../gateway/notifiers/twilio-sdk.mjs';
 import { OutboxProvider } from '../../gateway/notifiers/outbox.js';
 import { SmsSendError } from '../../gateway/notifiers/provider.js';
 import { GatewayError } from '../../gateway/core/errors.js';
@@ -14,8 +15,12 @@ const TO = '+8613800000001';
 let sim: TwilioSimServer;
 let apiUrl: string;
 
+const providers: TwilioProvider[] = [];
+
 function provider(over: Partial<ConstructorParameters<typeof TwilioProvider>[0]> = {}): TwilioProvider {
-  return new TwilioProvider({ accountSid: sim.accountSid, authToken: sim.authToken, from: FROM, apiUrl, log: silentLogger(), ...over });
+  const p = new TwilioProvider({ accountSid: sim.accountSid, authToken: sim.authToken, from: FROM, apiUrl, log: silentLogger(), ...over });
+  providers.push(p);
+  return p;
 }
 
 async function sendError(p: TwilioProvider, to = TO): Promise<SmsSendError> {
@@ -34,6 +39,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const p of providers.splice(0)) await p.close();
   await sim.stop();
 });
 
@@ -106,7 +112,7 @@ describe('TwilioProvider', () => {
   });
 
   it('treats an unexplained failure as transient', () => {
-    const err = toSendError(new Error('boom'));
+    const err = toSendError(describeSendFailure(new Error('boom')));
     expect(err.transient).toBe(true);
     expect(err.providerCode).toBeNull();
   });
