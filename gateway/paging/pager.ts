@@ -1,6 +1,6 @@
 // Paging: turns "page this person for this incident" into SMS on the outbound queue, each carrying its reply context.
 import type { Clock } from '../core/clock.js';
-import type { Incident, OutboundSms, PlanResponder, Resident, Responder, ResponderRole, SmsPurpose } from '../core/types.js';
+import type { FamilyMember, Incident, OutboundSms, PlanResponder, Resident, Responder, ResponderRole, SmsPurpose } from '../core/types.js';
 import {
   familyPage,
   familyResolved,
@@ -45,22 +45,29 @@ export class Pager {
   async pageResponder(incident: Incident, resident: Resident, responder: PlanResponder, step: number): Promise<OutboundSms[]> {
     const text = workerPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step, ...hoursOf(incident, resident) });
     const page = await this.send(incident, responder.phone, text, 'page', step, responder.role, responder.id);
-    const link = await this.send(incident, responder.phone, this.link(incident, responder), 'page_link', step, responder.role, responder.id);
+    const link = await this.send(incident, responder.phone, this.link(incident, responder.id, responder.role), 'page_link', step, responder.role, responder.id);
     return [page, link];
   }
 
-  private link(incident: Incident, responder: PlanResponder): string {
+  private link(incident: Incident, personId: string, role: ResponderRole): string {
     const { links, clock, publicUrl } = this.deps;
     if (!links || !clock) return pageLink(publicUrl, incident.code);
     const expiresAt = clock.now() + (this.deps.linkTtlMs ?? PAGE_LINK_TTL_MS);
-    return pageLink(publicUrl, incident.code, links.sign(incident.code, responder.id, responder.role, expiresAt));
+    return pageLink(publicUrl, incident.code, links.sign(incident.code, personId, role, expiresAt));
   }
 
+  /**
+   * Each family member's page, and the first time also their own link to the incident page, where they can follow
+   * who was paged and whether it was taken (care notes stay off the family's page).
+   */
   async pageFamily(incident: Incident, resident: Resident, responder: Pick<PlanResponder, 'name' | 'role'> | null, step: number): Promise<OutboundSms[]> {
     const out: OutboundSms[] = [];
     for (const [i, member] of resident.family.entries()) {
+      const personId = familyPersonId(resident.id, i);
       const body = familyPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step, responderName: responder?.name ?? null, responderRole: responder?.role, ...hoursOf(incident, resident) });
-      out.push(await this.send(incident, member.phone, body, 'page', step, 'family', `family:${resident.id}:${i}`));
+      out.push(await this.send(incident, member.phone, body, 'page', step, 'family', personId));
+      // Later rounds (nobody else to page) repeat the page, not the link: it works for 24 hours.
+      if (step === 1) out.push(await this.send(incident, member.phone, this.link(incident, personId, 'family'), 'page_link', step, 'family', personId));
     }
     return out;
   }
@@ -103,6 +110,19 @@ export class Pager {
   ): Promise<OutboundSms> {
     return this.deps.sms.enqueue({ to, body, purpose, incidentId: incident.id, step, role, personId, context: { kind: 'incident', incidentId: incident.id } });
   }
+}
+
+/** The person id of the resident's `index`-th family member, in their SMS and their incident-page link. */
+export function familyPersonId(residentId: string, index: number): string {
+  return `family:${residentId}:${index}`;
+}
+
+/** The family member a family person id names, from the incident's frozen plan; null for any other id. */
+export function familyMemberOf(incident: Pick<Incident, 'residentId' | 'plan'>, personId: string): FamilyMember | null {
+  const prefix = familyPersonId(incident.residentId, 0).slice(0, -1);
+  if (!personId.startsWith(prefix)) return null;
+  const index = personId.slice(prefix.length);
+  return /^(0|[1-9][0-9]*)$/.test(index) ? (incident.plan.family[Number(index)] ?? null) : null;
 }
 
 /** An inactivity page says how long nobody has seen a sign of life: the threshold that raised it (gateway/wellness). */

@@ -63,8 +63,9 @@ describe('core alarm path', () => {
     expect(page.body).toContain('10:00');
     const incident = await onlyIncident();
     await t.sms.waitForMessage((m) => m.to === W1 && m.body.includes(`${t.publicUrl}/i/${incident.code}`));
-    await t.sms.waitForMessage((m) => m.to === SON);
-    await t.sms.waitForMessage((m) => m.to === DAUGHTER);
+    await t.sms.waitForMessage((m) => m.to === SON && m.body.includes('回1'));
+    await t.sms.waitForMessage((m) => m.to === DAUGHTER && m.body.includes('回1'));
+    await t.sms.waitForMessage((m) => m.to === SON && m.body.includes(`${t.publicUrl}/i/${incident.code}?`));
     expect(smsTo(W2)).toHaveLength(0);
 
     expect(incident).toMatchObject({ resident: 'r-001', type: 'sos', state: 'open', step: 1, unassigned: false });
@@ -84,7 +85,7 @@ describe('core alarm path', () => {
     await until(async () => (await onlyIncident()).signalCount === 3, 5000, 'joined signals');
     await new Promise((r) => setTimeout(r, 200));
     expect(smsTo(W1)).toHaveLength(2); // the page and its link
-    expect(smsTo(SON)).toHaveLength(1);
+    expect(smsTo(SON)).toHaveLength(2);
   });
 
   it('stops escalating when the worker replies 1, tells the family who is coming and the device', async () => {
@@ -131,8 +132,8 @@ describe('core alarm path', () => {
     await until(() => smsTo(W1).filter((m) => m.body.includes('回1')).length === 2, 5000, 'second round to w-01');
     const incident = await onlyIncident();
     expect(incident.step).toBe(5);
-    // The family is paged once, at the start, not on every step.
-    expect(smsTo(SON)).toHaveLength(1);
+    // The family is paged once (the page and its link), at the start, not on every step.
+    expect(smsTo(SON)).toHaveLength(2);
   });
 
   it('pages the next responder at once when the paged worker replies 2', async () => {

@@ -61,10 +61,9 @@ describe('incident page: on-site step, resident details and map', () => {
     expect(html).toContain('href="geo:39.210100,117.130200"');
   });
 
-  it('keeps care notes off a page opened with a family link', async () => {
-    // Family SMS carry no link today; a family grant is still a valid link kind, and must not show care notes.
-    const code = workerLink.pathname.split('/')[2] ?? '';
-    const family = new URL(`${dg.url}/i/${code}?${dg.gateway.links.sign(code, SON, 'family', Date.now() + 3_600_000)}`);
+  it('keeps care notes off the page opened with the family link', async () => {
+    const family = await linkFor(SON);
+    expect(family.pathname).toBe(workerLink.pathname);
     const html = await (await fetch(family)).text();
     expect(html).toContain('刘阿姨');
     expect(html).not.toContain('糖尿病');

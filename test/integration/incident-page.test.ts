@@ -82,9 +82,11 @@ describe('incident page from the SMS link', () => {
     expect(link.href.startsWith(`${t.publicUrl}/i/`)).toBe(true);
     expect([...link.searchParams.keys()]).toEqual(['p', 'r', 'e', 's']);
     expect(link.searchParams.get('p')).toBe('w-01');
-    // The family's SMS carries no link.
-    await t.sms.waitForMessage((m) => m.to === SON);
-    expect(t.sms.messages().filter((m) => m.to === SON).every((m) => !m.body.includes('/i/'))).toBe(true);
+    // The family's link is their own: signed for the family member, not the worker's link passed on.
+    const familyLink = await linkFor(SON);
+    expect(codeOf(familyLink)).toBe(codeOf(link));
+    expect(familyLink.searchParams.get('p')).toBe('family:r-001:0');
+    expect(familyLink.searchParams.get('r')).toBe('family');
 
     const page = await open(link);
     expect(page.status).toBe(200);
@@ -125,6 +127,23 @@ describe('incident page from the SMS link', () => {
     expect(after).not.toContain('我去处理');
     // Tapping again (slow network, back button) changes nothing and is no error.
     expect((await act(link, 'ack')).status).toBe(303);
+  });
+
+  it('lets a family member follow and take the alarm from their own link, named as themselves', async () => {
+    await press(button, 'btn-001');
+    const link = await linkFor(SON);
+    const page = await open(link);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('张桂兰');
+    expect(html).toContain('李明（网格员）');
+    expect(html).toContain('我去处理');
+    const ack = await act(link, 'ack', { confirm: '1' });
+    expect(ack.status).toBe(303);
+    const incident = await incidentOf(codeOf(link));
+    expect(incident.acknowledgedBy).toMatchObject({ role: 'family', id: 'family:r-001:0', name: '张伟', phone: SON });
+    // The worker paged learns it is taken, by the son's name.
+    await t.sms.waitForMessage((m) => m.to === W1 && m.body.includes('已由张伟接单'));
   });
 
   it('refuses forged, incomplete and foreign links with 403 and no personal data', async () => {

@@ -9,6 +9,7 @@ import {
   workerPage,
   type PageText,
 } from '../../gateway/paging/messages.js';
+import { familyMemberOf, familyPersonId } from '../../gateway/paging/pager.js';
 
 const TZ = 'Asia/Shanghai'; // UTC+8, no DST
 // 2026-11-26T06:05Z = Thursday 14:05 in Shanghai.
@@ -148,5 +149,23 @@ describe('isGsm7 and smsLength', () => {
     expect(smsLength('𠮷')).toBe(2);
     expect(smsLength('😀a张')).toBe(4);
     expect(smsLength('{张}')).toBe(3); // in UCS-2 a brace is one unit like any other
+  });
+});
+
+describe('family person ids (the family links)', () => {
+  const son = { name: '张伟', phone: '+8613800000001', relation: '儿子' };
+  const daughter = { name: '张丽', phone: '+8613800000002' };
+  const incident = { residentId: 'r-001', plan: { frozenAt: 0, ackTimeoutSeconds: 180, fallCancelSeconds: 30, responders: [], family: [son, daughter] } };
+
+  it('names the family member of this incident, by index', () => {
+    expect(familyPersonId('r-001', 1)).toBe('family:r-001:1');
+    expect(familyMemberOf(incident, familyPersonId('r-001', 0))).toEqual(son);
+    expect(familyMemberOf(incident, 'family:r-001:1')).toEqual(daughter);
+  });
+
+  it("names nobody for another resident's family, an index out of range or not in canonical form, or a worker id", () => {
+    for (const id of ['family:r-002:0', 'family:r-001:2', 'family:r-001:01', 'family:r-001:1.0', 'family:r-001:', 'family:r-0010:0', 'w-01']) {
+      expect(familyMemberOf(incident, id)).toBeNull();
+    }
   });
 });

@@ -5,6 +5,7 @@ import { Counter } from 'prom-client';
 import { GatewayError } from '../../core/errors.js';
 import type { Responder } from '../../core/types.js';
 import { METRIC_NAMES } from '../../metrics/metrics.js';
+import { familyMemberOf } from '../../paging/pager.js';
 import { formatLocal, NOTE_MAX_CHARS, pageHrefs, renderIncidentPage, renderMessagePage, takenBy, type PageNotice, type PageOrigin } from '../../../dashboard/incident-page.js';
 import type { SiteMapModel } from '../../../dashboard/incident-map.js';
 import type { HttpDeps, IncidentPageDeps, IncidentView } from '../deps.js';
@@ -96,7 +97,7 @@ export const incidentPageRoutes: FastifyPluginAsync<{ deps: HttpDeps; page: Inci
       return null;
     }
     const { personId, role } = check.grant;
-    const planned = incident.plan.responders.find((r) => r.id === personId);
+    const planned = incident.plan.responders.find((r) => r.id === personId) ?? (role === 'family' ? familyMemberOf(incident, personId) : null);
     const responder = { role, id: personId, name: planned?.name ?? personId, phone: planned?.phone ?? null };
     return { incident, responder, query: check.query };
   };
