@@ -23,8 +23,6 @@ export class SenderThreadLost extends Error {
 }
 
 export interface SenderThreadHealth {
-  /** `thread`: sends run off the event loop; `given-up`: the thread could not start, the owner sends on the event loop. */
-  mode: 'thread' | 'given-up';
   /** Threads replaced after a loss since start. */
   restarts: number;
   lastError: string | null;
@@ -56,7 +54,7 @@ export class SenderThread {
   private nextId = 1;
   private startFailures = 0;
   private closed = false;
-  private readonly state: SenderThreadHealth = { mode: 'thread', restarts: 0, lastError: null };
+  private readonly state: SenderThreadHealth = { restarts: 0, lastError: null };
 
   constructor(private readonly options: SenderThreadOptions) {
     this.spawn();
@@ -65,7 +63,7 @@ export class SenderThread {
   /** Hands one SMS to the thread. Resolves with the provider's answer or its refusal; rejects only with SenderThreadLost. */
   send(sms: TwilioSms): Promise<SendOutcome> {
     const worker = this.worker;
-    if (!worker) return Promise.reject(new SenderThreadLost('the SMS sender thread is not running', false));
+    if (!worker) return Promise.reject(new SenderThreadLost(this.closed ? 'the SMS sender is closed' : 'the SMS sender thread is not running', false));
     const id = this.nextId++;
     return new Promise<SendOutcome>((resolve, reject) => {
       const timer = setTimeout(() => this.stuck(id), this.options.watchdogMs);
@@ -130,7 +128,6 @@ export class SenderThread {
     this.failAll(new SenderThreadLost(err.message, wasReady));
     this.options.onLost(err);
     if (!wasReady && ++this.startFailures >= (this.options.maxStartFailures ?? 3)) {
-      this.state.mode = 'given-up';
       this.options.onGaveUp(err);
       return;
     }

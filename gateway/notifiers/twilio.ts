@@ -1,7 +1,8 @@
 // Twilio SMS through the official SDK, run on a thread of its own; TWILIO_API_URL points it at a Twilio-compatible
 // server instead of api.twilio.com.
+import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { SenderThread, SenderThreadLost, type SendOutcome, type SenderThreadHealth } from './sender-thread.js';
+import { SenderThread, SenderThreadLost, type SendOutcome } from './sender-thread.js';
 import { mapTwilioStatus } from './sms-status.js';
 import { SmsSendError, isTransientHttpStatus, type OutgoingSms, type SmsProvider, type SmsProviderHealth, type SmsSendResult } from './provider.js';
 import { createTwilioSender, describeSendFailure, type SendFailure, type TwilioSenderOptions } from './twilio-sdk.mjs';
@@ -12,6 +13,8 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const WORKER = new URL('./twilio-worker.mjs', import.meta.url);
 /** How long past the request timeout a send may go unanswered before its thread counts as stuck. */
 const WATCHDOG_GRACE_MS = 5_000;
+/** Sends passed straight on when a thread is lost before it could send anything: enough to reach the event loop. */
+const IMMEDIATE_RESENDS = 3;
 
 export interface TwilioProviderDeps {
   accountSid: string;
@@ -60,7 +63,7 @@ export class TwilioProvider implements SmsProvider {
   }
 
   health(): SmsProviderHealth {
-    const thread: SenderThreadHealth = this.thread.health();
+    const thread = this.thread.health();
     return {
       sender: this.inline ? 'event-loop' : 'thread',
       senderRestarts: thread.restarts,
@@ -72,23 +75,32 @@ export class TwilioProvider implements SmsProvider {
     await this.thread.close();
   }
 
-  private async dispatch(msg: OutgoingSms): Promise<SendOutcome> {
+  private async dispatch(msg: OutgoingSms, resends = 0): Promise<SendOutcome> {
     if (this.inline) return this.inline(msg);
     try {
       return await this.thread.send(msg);
     } catch (err) {
       if (!(err instanceof SenderThreadLost)) throw err;
-      // Never loaded the SDK, so it cannot have sent: straight on to the next thread (or the event loop). At most
-      // maxStartFailures times, since the thread is then given up on.
-      if (!err.mayHaveSent) return this.dispatch(msg);
-      // It may have reached Twilio: the dispatcher retries after its backoff (a duplicate page beats a lost one).
+      // The thread never loaded the SDK, so the message cannot have left: straight on to the next thread, or to the
+      // event loop once the thread is given up on (after 3 failed starts by default), without the dispatcher's backoff.
+      if (!err.mayHaveSent && resends < IMMEDIATE_RESENDS) return this.dispatch(msg, resends + 1);
+      // It may have reached Twilio (or the sender is closed): the dispatcher retries after its backoff.
       return { ok: false, failure: { httpStatus: null, code: 'SENDER_THREAD_LOST', message: err.message } };
     }
   }
 
   private sendOnEventLoop(err: Error): void {
     this.deps.log.error({ err: err.message }, 'SMS sender thread could not start; SMS are now sent on the event loop');
-    const send = createTwilioSender(this.sdkOptions);
+    let send: ReturnType<typeof createTwilioSender>;
+    try {
+      send = createTwilioSender(this.sdkOptions);
+    } catch (e) {
+      // What kept the thread from starting keeps the SDK from working here too: every send fails, loudly, and retries.
+      const failure: SendFailure = { httpStatus: null, code: 'SENDER_UNAVAILABLE', message: `the Twilio SDK could not be set up: ${errorMessage(e)}` };
+      this.deps.log.error({ err: failure.message }, 'SMS cannot be sent');
+      this.inline = async () => ({ ok: false, failure });
+      return;
+    }
     this.inline = async (sms) => {
       try {
         return { ok: true, answer: await send(sms) };

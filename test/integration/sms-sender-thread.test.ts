@@ -78,6 +78,24 @@ describe('SMS sender thread', () => {
     expect(p.health().senderRestarts).toBe(1);
   });
 
+  it('fails every send, loudly and as transient, when the SDK cannot be set up in the thread or on the event loop', async () => {
+    const p = new TwilioProvider({ accountSid: 'not-an-account', authToken: sim.authToken, from: '+15005550006', apiUrl, log: silentLogger() });
+    providers.push(p);
+    const err = await failure(p, 'x');
+    expect(err.transient).toBe(true);
+    expect(err.providerCode).toBe('SENDER_UNAVAILABLE');
+    expect(err.message).toMatch(/the Twilio SDK could not be set up: .*accountSid/);
+    expect(p.health()).toMatchObject({ sender: 'event-loop', problem: expect.stringMatching(/SMS sender thread could not start/) as unknown });
+  });
+
+  it('fails a send after close as transient, at once', async () => {
+    const p = provider({});
+    await p.close();
+    const err = await failure(p, 'too late');
+    expect(err.transient).toBe(true);
+    expect(err.message).toMatch(/SMS sender is closed/);
+  });
+
   it('moves sends onto the event loop when the thread cannot start, without losing the one waiting, and says so', async () => {
     const p = provider({ url: BROKEN, maxStartFailures: 3 });
     // Sent while the thread is still failing to start: it cannot have left, so it goes on once sending is inline.
