@@ -31,9 +31,10 @@ export interface TwilioProviderDeps {
 }
 
 /**
- * The SDK's work for a message (building the request, axios, TLS to api.twilio.com, parsing the answer) takes
- * about a millisecond of CPU; on the event loop it would hold up every alarm behind it. It runs on a sender thread.
- * Should that thread fail to start three times in a row, sends move onto the event loop, logged and in /healthz.
+ * The SDK's work for a message (building the request, axios, TLS to api.twilio.com, parsing the answer) would, on
+ * the event loop, hold up every alarm behind it, and its allocations would add to the gateway's GC pauses. It runs
+ * on a sender thread. Should that thread fail to start three times in a row, sends move onto the event loop,
+ * logged and in /healthz.
  */
 export class TwilioProvider implements SmsProvider {
   readonly name = 'twilio' as const;
