@@ -52,6 +52,8 @@ export interface GatewayOptions {
   config: GatewayConfig;
   clock?: Clock;
   log?: Logger;
+  /** How often the live feed sends a heartbeat to idle dashboards (default 15 s; tests shorten it). */
+  liveHeartbeatMs?: number;
 }
 
 export interface StartedGateway {
@@ -88,6 +90,11 @@ export class Gateway {
   /** Signs the incident-page links in pages and checks them on the page (secret in DATA_DIR/link-secret). */
   readonly links: LinkSigner;
   private http: FastifyInstance | null = null;
+
+  /** The HTTP app (API, webhooks, incident pages, dashboard) once started; null before start(). */
+  get httpApp(): FastifyInstance | null {
+    return this.http;
+  }
   /** Arrival time of each resident's latest alarm signal, until the first SMS request of its incident goes out. */
   private readonly firstPageClock = new Map<string, number>();
 
@@ -95,6 +102,7 @@ export class Gateway {
     readonly config: GatewayConfig,
     readonly clock: Clock,
     readonly log: Logger,
+    options: Pick<GatewayOptions, 'liveHeartbeatMs'> = {},
   ) {
     this.bus = new EventBus<GatewayEvents>(log);
     this.metrics = createMetrics();
@@ -147,7 +155,14 @@ export class Gateway {
     this.processor = new SignalProcessor({ store: this.store, service: this.incidents, clock, log: log.child({ part: 'signals' }) });
     this.replies = new ReplyRouter({ store: this.store, incidents: this.incidents, pager, log: log.child({ part: 'replies' }) });
     this.views = new IncidentViews({ store: this.store, service: this.incidents });
-    this.live = new LiveFeed({ bus: this.bus, views: this.views, incidents: this.store.incidents, registry: this.store.registry, log: log.child({ part: 'live' }) });
+    this.live = new LiveFeed({
+      bus: this.bus,
+      views: this.views,
+      incidents: this.store.incidents,
+      registry: this.store.registry,
+      log: log.child({ part: 'live' }),
+      ...(options.liveHeartbeatMs ? { heartbeatMs: options.liveHeartbeatMs } : {}),
+    });
     this.map = new MapData({ registry: this.store.registry, incidents: this.store.incidents, health: (id) => this.ingest.healthOf(id) });
     this.visits = new VisitService({
       store: this.store,
@@ -211,7 +226,7 @@ export class Gateway {
 
   static create(opts: GatewayOptions): Gateway {
     const log = opts.log ?? createLogger({ level: opts.config.logLevel });
-    return new Gateway(opts.config, opts.clock ?? systemClock, log);
+    return new Gateway(opts.config, opts.clock ?? systemClock, log, opts);
   }
 
   async start(): Promise<StartedGateway> {

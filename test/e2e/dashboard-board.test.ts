@@ -105,7 +105,7 @@ describe('duty board in a real browser', () => {
 
   it('opens the SMS link on a 360 px phone, acknowledges, and the board follows live', async () => {
     const sms = await dg.sms.waitForMessage((m) => m.to === W1 && m.body.includes('/i/'));
-    phoneLink = dg.onDashboard(/https?:\/\/\S+/.exec(sms.body)?.[0] ?? '');
+    phoneLink = /https?:\/\/\S+/.exec(sms.body)?.[0] ?? '';
     const { page } = phone;
     await page.goto(phoneLink);
     expect(await page.textContent('h1')).toBe('张桂兰');

@@ -26,7 +26,9 @@ export interface TestGateway {
   stop(opts?: { keep?: boolean }): Promise<void>;
 }
 
-export async function startTestGateway(opts: { clock?: Clock; env?: Env; dataDir?: string; sms?: TwilioSimServer; twilio?: boolean } = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  opts: { clock?: Clock; env?: Env; dataDir?: string; sms?: TwilioSimServer; twilio?: boolean; liveHeartbeatMs?: number } = {},
+): Promise<TestGateway> {
   const dir = opts.dataDir ? null : tempDir();
   const dataDir = opts.dataDir ?? dir!.path;
   const sms = opts.sms ?? new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
@@ -49,7 +51,7 @@ export async function startTestGateway(opts: { clock?: Clock; env?: Env; dataDir
     LOG_LEVEL: 'silent',
     ...opts.env,
   });
-  const gateway = Gateway.create({ config, log: silentLogger(), ...(opts.clock ? { clock: opts.clock } : {}) });
+  const gateway = Gateway.create({ config, log: silentLogger(), ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.liveHeartbeatMs ? { liveHeartbeatMs: opts.liveHeartbeatMs } : {}) });
   const started = await gateway.start();
   return {
     gateway,

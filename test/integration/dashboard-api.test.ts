@@ -1,9 +1,12 @@
 // /api/ui-config, /api/map and POST /api/incidents/:id/onsite with real sessions over a whole gateway, every role and the denials.
+import { readFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncidentView, MapModel } from '../../gateway/http/deps.js';
 import { API_TOKEN, connectDevice, until } from '../helpers/gateway.js';
 import { ADMIN, startDashboardGateway, type DashboardGateway } from '../helpers/dashboard-gateway.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 describe('dashboard API: ui-config, map, on-site', () => {
   let dg: DashboardGateway;
@@ -49,7 +52,7 @@ describe('dashboard API: ui-config, map, on-site', () => {
     for (const who of ['admin', 'officer', 'limin', 'wangnn']) {
       const res = await get('/api/ui-config', who);
       expect(res.statusCode, who).toBe(200);
-      expect(res.json()).toEqual({ timeZone: 'Asia/Shanghai', mapTileUrl: null, smsMode: 'twilio', version: 'test' });
+      expect(res.json()).toEqual({ timeZone: 'Asia/Shanghai', mapTileUrl: null, smsMode: 'twilio', version: VERSION });
     }
   });
 
