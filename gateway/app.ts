@@ -90,13 +90,13 @@ export class Gateway {
   /** Signs the incident-page links in pages and checks them on the page (secret in DATA_DIR/link-secret). */
   readonly links: LinkSigner;
   private http: FastifyInstance | null = null;
+  /** Arrival time of each resident's latest alarm signal, until the first SMS request of its incident goes out. */
+  private readonly firstPageClock = new Map<string, number>();
 
   /** The HTTP app (API, webhooks, incident pages, dashboard) once started; null before start(). */
   get httpApp(): FastifyInstance | null {
     return this.http;
   }
-  /** Arrival time of each resident's latest alarm signal, until the first SMS request of its incident goes out. */
-  private readonly firstPageClock = new Map<string, number>();
 
   constructor(
     readonly config: GatewayConfig,
