@@ -1,4 +1,4 @@
-// The SMS sender thread under faults: a thread that dies mid-send, one that hangs, and one that cannot start at all.
+// The SMS sender thread under faults: a thread that dies mid-send, one that hangs, one that cannot start, an SDK that cannot be set up, a send after close.
 // The real Twilio SDK runs in each (the faulty script wraps the real one) against the Twilio simulator.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
