@@ -51,3 +51,13 @@ export class GatewayError extends Error {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * An Error for anything thrown. An error thrown in a worker thread arrives as a copy that may have lost its Error
+ * prototype on the way, so an object with a `message` keeps that message.
+ */
+export function toError(err: unknown): Error {
+  if (err instanceof Error) return err;
+  const message = typeof err === 'object' && err !== null && 'message' in err ? String(err.message) : String(err);
+  return new Error(message);
+}

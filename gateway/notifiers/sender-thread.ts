@@ -1,6 +1,7 @@
 // Supervises the SMS sender thread. Sends cross to it as messages; a lost or stuck thread fails its sends (as
 // transient, so the dispatcher retries them) and is replaced; a thread that cannot start at all is given up on.
 import { Worker } from 'node:worker_threads';
+import { toError } from '../core/errors.js';
 import type { SendFailure, TwilioSendAnswer, TwilioSms } from './twilio-sdk.mjs';
 
 export type SendOutcome = { ok: true; answer: TwilioSendAnswer } | { ok: false; failure: SendFailure };
@@ -95,7 +96,7 @@ export class SenderThread {
     worker.unref();
     worker.on('message', (reply: Reply) => this.onReply(worker, reply));
     // An error thrown in the thread arrives as a copy, which may have lost its Error prototype on the way.
-    worker.on('error', (err: unknown) => this.lost(worker, err instanceof Error ? err : new Error(String(err))));
+    worker.on('error', (err: unknown) => this.lost(worker, toError(err)));
     worker.on('exit', (code) => this.lost(worker, new Error(`the SMS sender thread exited (code ${code})`)));
   }
 

@@ -1,5 +1,6 @@
 // Drives WAL checkpoints on a worker thread, and falls back to SQLite's own (on the event loop) if that thread is lost.
 import { Worker } from 'node:worker_threads';
+import { toError } from '../../core/errors.js';
 
 export interface CheckpointResult {
   /** The checkpoint could not finish because a reader still used the WAL (it is retried next time). */
@@ -137,10 +138,4 @@ export class Checkpointer {
     this.waiters = [];
     for (const fn of waiters) fn();
   }
-}
-
-function toError(err: unknown): Error {
-  if (err instanceof Error) return err;
-  const message = typeof err === 'object' && err !== null && 'message' in err ? String(err.message) : String(err);
-  return new Error(message);
 }

@@ -5,6 +5,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { errorMessage } from '../../core/errors.js';
 import type { Durability, TransactionOptions } from '../ports.js';
 import { Checkpointer, type CheckpointerStats } from './checkpointer.js';
 import { MIGRATIONS } from './migrations.js';
@@ -187,7 +188,7 @@ export class SqliteDatabase {
     if (!sync) return Promise.resolve();
     const durable = sync.sync();
     durable.catch((err: unknown) => {
-      this.options.onStorageProblem?.(new Error(`WAL sync failed; the commit is written but not known to be on disk: ${err instanceof Error ? err.message : String(err)}`));
+      this.options.onStorageProblem?.(new Error(`WAL sync failed; the commit is written but not known to be on disk: ${errorMessage(err)}`));
     });
     return durable;
   }

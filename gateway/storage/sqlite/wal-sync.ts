@@ -1,5 +1,6 @@
 // Syncs the WAL file to disk on libuv's thread pool, so a durable commit never holds the event loop while the disk flushes.
 import { open, type FileHandle } from 'node:fs/promises';
+import { errorMessage } from '../../core/errors.js';
 
 export interface WalSyncOptions {
   /** The database's `-wal` file. */
@@ -63,7 +64,7 @@ export class WalSync {
       },
       (err: unknown) => {
         this.counts.failures++;
-        this.lastError = err instanceof Error ? err.message : String(err);
+        this.lastError = errorMessage(err);
         // A failed open is retried by the next sync rather than remembered.
         this.handle = null;
         throw err;
