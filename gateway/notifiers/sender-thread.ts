@@ -2,11 +2,9 @@
 // transient, so the dispatcher retries them) and is replaced; a thread that cannot start at all is given up on.
 import { Worker } from 'node:worker_threads';
 import { toError } from '../core/errors.js';
-import type { SendFailure, TwilioSendAnswer, TwilioSms } from './twilio-sdk.mjs';
+import type { SendOutcome, TwilioSms } from './twilio-sdk.mjs';
 
-export type SendOutcome = { ok: true; answer: TwilioSendAnswer } | { ok: false; failure: SendFailure };
-
-type Reply = { type: 'ready' } | { type: 'sent'; id: number; sid: string; status: string } | { type: 'failed'; id: number; failure: SendFailure };
+type Reply = { type: 'ready' } | { type: 'answered'; id: number; outcome: SendOutcome };
 
 /** The thread ended (or stopped answering) before it answered this send. */
 export class SenderThreadLost extends Error {
@@ -110,7 +108,7 @@ export class SenderThread {
     const entry = this.pending.get(reply.id);
     if (!entry) return;
     this.settle(reply.id, entry);
-    entry.resolve(reply.type === 'sent' ? { ok: true, answer: { sid: reply.sid, status: reply.status } } : { ok: false, failure: reply.failure });
+    entry.resolve(reply.outcome);
   }
 
   private stuck(id: number): void {

@@ -37,5 +37,8 @@ export interface SendFailure {
   message: string;
 }
 
-export declare function createTwilioSender(options: TwilioSenderOptions): (sms: TwilioSms) => Promise<TwilioSendAnswer>;
+/** A send's result: Twilio's answer, or why it failed. */
+export type SendOutcome = { ok: true; answer: TwilioSendAnswer } | { ok: false; failure: SendFailure };
+
+export declare function createTwilioSender(options: TwilioSenderOptions): (sms: TwilioSms) => Promise<SendOutcome>;
 export declare function describeSendFailure(err: unknown): SendFailure;

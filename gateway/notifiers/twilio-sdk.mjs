@@ -26,20 +26,27 @@ export class RewritingRequestClient extends twilio.RequestClient {
   }
 }
 
-/** Builds the client once and returns the send function. The SDK's REST modules load here, not in the first page. */
+/**
+ * Builds the client once and returns the send function. The SDK's REST modules load here, not in the first page.
+ * A send never rejects: it resolves with Twilio's answer or with the failure as plain data, which crosses a thread.
+ */
 export function createTwilioSender({ accountSid, authToken, from, apiUrl, timeoutMs }) {
   // Retries belong to the dispatcher (it persists every attempt), so the SDK's own 429 retry stays off.
   const httpClient = new RewritingRequestClient(apiUrl, { timeout: timeoutMs, autoRetry: false });
   const messages = twilio(accountSid, authToken, { httpClient, timeout: timeoutMs }).messages;
   const sender = MESSAGING_SERVICE_SID.test(from) ? { messagingServiceSid: from } : { from };
   return async (sms) => {
-    const created = await messages.create({
-      to: sms.to,
-      body: sms.body,
-      ...sender,
-      ...(sms.statusCallback ? { statusCallback: sms.statusCallback } : {}),
-    });
-    return { sid: created.sid, status: created.status };
+    try {
+      const created = await messages.create({
+        to: sms.to,
+        body: sms.body,
+        ...sender,
+        ...(sms.statusCallback ? { statusCallback: sms.statusCallback } : {}),
+      });
+      return { ok: true, answer: { sid: created.sid, status: created.status } };
+    } catch (err) {
+      return { ok: false, failure: describeSendFailure(err) };
+    }
   };
 }
 

@@ -1,10 +1,10 @@
 // The SMS sender thread: runs the Twilio SDK (request building, axios, TLS to api.twilio.com, parsing the answer) off
 // the gateway's event loop, so that an alarm's processing never waits behind another message's send.
 // Plain JavaScript: a worker thread starts without the TypeScript loader.
-// In: { type: 'send', id, sms }. Out: { type: 'ready' } once the SDK is loaded, then { type: 'sent', id, sid, status }
-// or { type: 'failed', id, failure: { httpStatus, code, message } } for each send.
+// In: { type: 'send', id, sms }. Out: { type: 'ready' } once the SDK is loaded, then for each send
+// { type: 'answered', id, outcome } with Twilio's answer or the failure (see createTwilioSender).
 import { parentPort, workerData } from 'node:worker_threads';
-import { createTwilioSender, describeSendFailure } from './twilio-sdk.mjs';
+import { createTwilioSender } from './twilio-sdk.mjs';
 
 if (!parentPort) throw new Error('twilio-worker.mjs runs only as a worker thread');
 const port = parentPort;
@@ -13,9 +13,6 @@ const send = createTwilioSender(workerData);
 port.on('message', (message) => {
   if (message?.type !== 'send') return;
   const { id, sms } = message;
-  send(sms).then(
-    (answer) => port.postMessage({ type: 'sent', id, sid: answer.sid, status: answer.status }),
-    (err) => port.postMessage({ type: 'failed', id, failure: describeSendFailure(err) }),
-  );
+  void send(sms).then((outcome) => port.postMessage({ type: 'answered', id, outcome }));
 });
 port.postMessage({ type: 'ready' });

@@ -2,10 +2,10 @@
 // server instead of api.twilio.com.
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { SenderThread, SenderThreadLost, type SendOutcome } from './sender-thread.js';
+import { SenderThread, SenderThreadLost } from './sender-thread.js';
 import { mapTwilioStatus } from './sms-status.js';
 import { SmsSendError, isTransientHttpStatus, type OutgoingSms, type SmsProvider, type SmsProviderHealth, type SmsSendResult } from './provider.js';
-import { createTwilioSender, describeSendFailure, type SendFailure, type TwilioSenderOptions } from './twilio-sdk.mjs';
+import { createTwilioSender, type SendFailure, type SendOutcome, type TwilioSenderOptions } from './twilio-sdk.mjs';
 
 export { RewritingRequestClient } from './twilio-sdk.mjs';
 
@@ -92,23 +92,14 @@ export class TwilioProvider implements SmsProvider {
 
   private sendOnEventLoop(err: Error): void {
     this.deps.log.error({ err: err.message }, 'SMS sender thread could not start; SMS are now sent on the event loop');
-    let send: ReturnType<typeof createTwilioSender>;
     try {
-      send = createTwilioSender(this.sdkOptions);
+      this.inline = createTwilioSender(this.sdkOptions);
     } catch (e) {
       // What kept the thread from starting keeps the SDK from working here too: every send fails, loudly, and retries.
       const failure: SendFailure = { httpStatus: null, code: 'SENDER_UNAVAILABLE', message: `the Twilio SDK could not be set up: ${errorMessage(e)}` };
       this.deps.log.error({ err: failure.message }, 'SMS cannot be sent');
       this.inline = async () => ({ ok: false, failure });
-      return;
     }
-    this.inline = async (sms) => {
-      try {
-        return { ok: true, answer: await send(sms) };
-      } catch (e) {
-        return { ok: false, failure: describeSendFailure(e) };
-      }
-    };
   }
 }
 
