@@ -1,14 +1,17 @@
 // Entry point of `npm start`: validated configuration, the gateway, a start banner, and a clean stop on SIGINT/SIGTERM.
 import { loadConfig, readEnv } from './config/load.js';
 import { GatewayError, errorMessage } from './core/errors.js';
+import { createLogger } from './core/logger.js';
 import { Gateway, type StartedGateway } from './app.js';
 import type { GatewayConfig } from './config/schema.js';
 
 function banner(config: GatewayConfig, started: StartedGateway, setupLink: string | null): string {
   const host = (h: string) => (h === '0.0.0.0' || h === '::' ? 'localhost' : h);
   const http = `http://${host(config.http.host)}:${started.httpPort}`;
+  const rule = '='.repeat(78);
   const lines = [
     '',
+    rule,
     '  care gateway is running',
     `  MQTT       mqtt://${host(config.mqtt.host)}:${started.mqttPort}`,
     `  API        ${http}/api/incidents ${config.apiToken ? '(Authorization: Bearer $API_TOKEN)' : '(set API_TOKEN to use it from scripts)'}`,
@@ -31,7 +34,19 @@ function banner(config: GatewayConfig, started: StartedGateway, setupLink: strin
       `  mosquitto_pub -h ${host(config.mqtt.host)} -p ${started.mqttPort} -q 1 -i ${b.deviceId} -u ${b.deviceId} -P '${b.secret}' -t care/v1/${b.deviceId}/event -m '${payload}'`,
     );
   }
+  lines.push(rule, '');
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Start-up sends its backlog (visit reminders, SMS a crash left queued) in the background. Waiting, briefly, until
+ * that has been handed on keeps their log lines above the banner, so the banner is the last thing a person reads.
+ */
+async function startupSettled(gateway: Gateway, limitMs = 3000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (gateway.dispatcher.health().queued > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }
 
 async function main(): Promise<void> {
@@ -42,7 +57,8 @@ async function main(): Promise<void> {
     process.stderr.write(`configuration error: ${errorMessage(err)}\n`);
     process.exit(2);
   }
-  const gateway = Gateway.create({ config });
+  const pretty = config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stdout.isTTY === true);
+  const gateway = Gateway.create({ config, log: createLogger({ level: config.logLevel, pretty }) });
   let started: StartedGateway;
   try {
     started = await gateway.start();
@@ -52,6 +68,7 @@ async function main(): Promise<void> {
     await gateway.stop().catch(() => undefined);
     process.exit(1);
   }
+  await startupSettled(gateway);
   process.stdout.write(banner(config, started, gateway.accounts.setupLink()));
   let stopping = false;
   const stop = (signal: string) => {

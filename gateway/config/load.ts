@@ -36,7 +36,7 @@ export function loadConfig(env: Env): GatewayConfig {
     http: { port: c.HTTP_PORT, host: c.HTTP_HOST },
     dataDir: resolve(c.DATA_DIR),
     registryFile: c.REGISTRY_FILE ? resolve(c.REGISTRY_FILE) : null,
-    publicUrl: c.PUBLIC_URL,
+    publicUrl: c.PUBLIC_URL ?? `http://localhost:${c.HTTP_PORT}`,
     timeZone: c.GATEWAY_TZ,
     twilio:
       c.TWILIO_ACCOUNT_SID && c.TWILIO_AUTH_TOKEN && c.TWILIO_FROM
@@ -47,6 +47,7 @@ export function loadConfig(env: Env): GatewayConfig {
       ? { url: c.INFLUX_URL, database: c.INFLUX_DATABASE, token: c.INFLUX_TOKEN ?? null, org: c.INFLUX_ORG ?? null, bucket: c.INFLUX_BUCKET ?? null }
       : null,
     logLevel: c.LOG_LEVEL,
+    logFormat: c.LOG_FORMAT,
     admin: c.ADMIN_USERNAME && c.ADMIN_PASSWORD ? { username: c.ADMIN_USERNAME, password: c.ADMIN_PASSWORD } : null,
     mapTileUrl: c.MAP_TILE_URL ?? null,
   };

@@ -14,7 +14,8 @@ export const configSchema = z
     HTTP_HOST: host.default('0.0.0.0'),
     DATA_DIR: z.string().min(1).default('./data'),
     REGISTRY_FILE: optional,
-    PUBLIC_URL: url.default('http://localhost:8080'),
+    // Unset: http://localhost:<HTTP_PORT>, so printed links and signature checks follow the port (see load.ts).
+    PUBLIC_URL: url.optional(),
     GATEWAY_TZ: z
       .string()
       .refine(isTimeZone, 'expected an IANA time zone such as Asia/Shanghai')
@@ -38,6 +39,8 @@ export const configSchema = z
       .refine((u) => ['{z}', '{x}', '{y}'].every((p) => u.includes(p)), 'expected a tile URL template with {z}, {x} and {y}')
       .optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // auto: readable lines when stdout is a terminal, JSON lines otherwise (files, pipes, journald, log shippers).
+    LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   })
   .superRefine((c, ctx) => {
     const twilio = [c.TWILIO_ACCOUNT_SID, c.TWILIO_AUTH_TOKEN, c.TWILIO_FROM];
@@ -89,6 +92,7 @@ export interface GatewayConfig {
   apiToken: string | null;
   influx: InfluxConfig | null;
   logLevel: RawConfig['LOG_LEVEL'];
+  logFormat: RawConfig['LOG_FORMAT'];
   /** ADMIN_USERNAME + ADMIN_PASSWORD: the first dashboard admin, created while none exists (issue 5). */
   admin?: { username: string; password: string } | null;
   /** Optional base-map tiles for the dashboard map (e.g. Tianditu); without it the map draws outlines only, offline. */

@@ -72,6 +72,15 @@ export function ownStderrLines(stderr: string): string[] {
     .filter((l) => l !== '' && !/^npm (warn|notice|error|info|http|verbose|timing|WARN|ERR!)\b/.test(l));
 }
 
+/** libfaketime's variables of this process, if it runs under `faketime`. */
+function fakeTimeEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && (k === 'LD_PRELOAD' || k.startsWith('FAKETIME'))) out[k] = v;
+  }
+  return out;
+}
+
 /** Every child a test file started, so an afterEach/afterAll can end them all even when a test failed. */
 export class ChildTracker {
   private readonly children = new Set<{ kill(): Promise<void> }>();
@@ -102,15 +111,21 @@ export class GatewayProcess {
   private exited: Promise<Exit> | null = null;
   private exit: Exit | null = null;
 
-  constructor(private readonly env: Record<string, string>) {}
+  /** `tty`: run under util-linux's `script`, so the gateway's stdout is a terminal, as for a person who typed `npm start`. */
+  constructor(
+    private readonly env: Record<string, string>,
+    private readonly opts: { tty?: boolean } = {},
+  ) {}
 
   /** Spawns the process; it has not necessarily finished starting (see waitForBanner). */
   spawn(): this {
     this.startedAt = Date.now();
-    const child = spawn('npm', ['start'], {
+    const [command, args] = this.opts.tty ? ['script', ['-qefc', 'npm start', '/dev/null']] : ['npm', ['start']];
+    const child = spawn(command, args, {
       cwd: PROJECT_ROOT,
-      // Only what npm needs from the test runner's environment, so no variable of the test process leaks in.
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...this.env },
+      // Only what npm needs from the test runner's environment, so no variable of the test process leaks in; and
+      // libfaketime's, so that a suite run under a shifted clock (`faketime -f +400d`) shifts the gateway's clock too.
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...fakeTimeEnv(), ...this.env },
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

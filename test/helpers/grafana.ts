@@ -78,10 +78,24 @@ export function identifiersOf(query: string): string[] {
   return [...read];
 }
 
-/** The query as Grafana sends it for "last 7 days", all communities, 1 h interval. */
-export function runnable(query: string): string {
+export interface TimeRange {
+  from: number;
+  to: number;
+}
+
+/** The dashboard's default range, "last 7 days", ending at `now` (a test's own clock where its points carry that clock's times). */
+export function last7Days(now: number): TimeRange {
+  return { from: now - 7 * 86_400_000, to: now };
+}
+
+/**
+ * The query as Grafana sends it: `$timeFilter` becomes the range as explicit epoch-millisecond bounds (Grafana's own
+ * expansion), never influxd's `now()`, so points written at a test clock's instant are found whatever today's date is.
+ * All communities, 1 h interval.
+ */
+export function runnable(query: string, range: TimeRange): string {
   return query
-    .replaceAll('$timeFilter', 'time > now() - 7d')
+    .replaceAll('$timeFilter', `time >= ${Math.floor(range.from)}ms and time <= ${Math.ceil(range.to)}ms`)
     .replaceAll('$__interval', '1h')
     .replaceAll('/^$community$/', '/^.*$/');
 }

@@ -20,12 +20,13 @@ import { openSqliteStore, type SqliteStore } from '../../gateway/storage/sqlite/
 import type { SupervisionEvents } from '../../gateway/supervision/events.js';
 import { Supervision, type SupervisionDeps } from '../../gateway/supervision/service.js';
 import { RecordingInbound, StoreIncidentActions, StoreSmsStatus } from '../helpers/http-fixture.js';
+import { shanghai, shanghaiToday } from '../helpers/calendar.js';
 import { tempDir } from '../helpers/tmp.js';
 
 export const TZ = 'Asia/Shanghai';
 export const API_TOKEN = 'supervision-test-token-0123456789';
 /** Wall time in Asia/Shanghai (UTC+8) as an instant. */
-export const local = (y: number, mo: number, d: number, h = 0, mi = 0): number => Date.UTC(y, mo - 1, d, h - 8, mi);
+export const local = shanghai;
 
 export const W01 = '+8613900000001';
 export const W02 = '+8613900000002';
@@ -94,7 +95,8 @@ export interface SupervisionRig {
 export async function startSupervisionRig(opts: { clock?: ManualClock; supervision?: Partial<SupervisionDeps>; registry?: Record<string, unknown> } = {}): Promise<SupervisionRig> {
   const dir = tempDir('care-gw-supervision-');
   const file = join(dir.path, 'gateway.db');
-  const clock = opts.clock ?? new ManualClock(local(2026, 11, 26, 10, 0));
+  // Today, not a pinned date: the telemetry test sends this clock's instants to a real influxd.
+  const clock = opts.clock ?? new ManualClock(shanghaiToday(10, 0));
   const log = silentLogger();
   let store = openSqliteStore(file);
   await importRegistryDocument({ store, log }, opts.registry ?? registryDoc());

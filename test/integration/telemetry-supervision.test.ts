@@ -11,7 +11,7 @@ import { importRegistryDocument } from '../../gateway/registry/import.js';
 import { parseRegistryText } from '../../gateway/registry/load.js';
 import { openSqliteStore, type SqliteStore } from '../../gateway/storage/sqlite/store.js';
 import { TelemetryWriter, type TelemetryEvents } from '../../gateway/telemetry/writer.js';
-import { readDashboard, runnable } from '../helpers/grafana.js';
+import { last7Days, readDashboard, runnable } from '../helpers/grafana.js';
 import { queryClient, startInfluxd, type InfluxdServer } from '../helpers/influxd.js';
 import { TEST_REGISTRY } from '../helpers/gateway.js';
 import { incidentOf, lifecycleOf, PERSONAL_VALUES, smsOf } from '../helpers/telemetry-fixtures.js';
@@ -83,7 +83,7 @@ describe('care tasks and outages in InfluxDB', () => {
 
       // The dashboard's panels over these points: tasks open now by type, no outage open, hours open per close.
       const panels = readDashboard().panels;
-      const query = (title: string, refId: string) => runnable(panels.find((p) => p.title === title)!.targets!.find((t) => t.refId === refId)!.query);
+      const query = (title: string, refId: string) => runnable(panels.find((p) => p.title === title)!.targets!.find((t) => t.refId === refId)!.query, last7Days(rig.clock.now()));
       const openByType = Object.fromEntries((await rows(client, query('Open care tasks and outages', 'A'))).map((r): [string, unknown] => [String(r.type), r.open]));
       expect(openByType).toEqual({ device_offline: 5, low_battery: 0 });
       expect(await rows(client, query('Open care tasks and outages', 'B'))).toMatchObject([{ outages: 0 }]);
