@@ -8,10 +8,11 @@ export function shanghai(y: number, mo: number, d: number, h = 0, mi = 0, s = 0)
 }
 
 /**
- * Today's date in Asia/Shanghai (by the real clock, or `now`) at the given wall time. For fixtures whose instants meet
- * a real server's `now()` (influxd's retention and time filters): a date pinned in the calendar would age out of them.
+ * A wall time on the Asia/Shanghai day `days` from today (by the real clock, or `now`): `shanghaiDay(-1, 10)` is
+ * yesterday at 10:00. For fixtures whose instants meet a real server's `now()` (influxd's time filters): a date pinned
+ * in the calendar would age out of them, and an instant later than the server's own clock is a point in its future.
  */
-export function shanghaiToday(h: number, mi = 0, now: number = Date.now()): number {
+export function shanghaiDay(days: number, h: number, mi = 0, now: number = Date.now()): number {
   const local = new Date(now + SHANGHAI_OFFSET_HOURS * 3_600_000);
-  return shanghai(local.getUTCFullYear(), local.getUTCMonth() + 1, local.getUTCDate(), h, mi);
+  return shanghai(local.getUTCFullYear(), local.getUTCMonth() + 1, local.getUTCDate() + days, h, mi);
 }

@@ -20,7 +20,7 @@ import { openSqliteStore, type SqliteStore } from '../../gateway/storage/sqlite/
 import type { SupervisionEvents } from '../../gateway/supervision/events.js';
 import { Supervision, type SupervisionDeps } from '../../gateway/supervision/service.js';
 import { RecordingInbound, StoreIncidentActions, StoreSmsStatus } from '../helpers/http-fixture.js';
-import { shanghai, shanghaiToday } from '../helpers/calendar.js';
+import { shanghai, shanghaiDay } from '../helpers/calendar.js';
 import { tempDir } from '../helpers/tmp.js';
 
 export const TZ = 'Asia/Shanghai';
@@ -95,8 +95,9 @@ export interface SupervisionRig {
 export async function startSupervisionRig(opts: { clock?: ManualClock; supervision?: Partial<SupervisionDeps>; registry?: Record<string, unknown> } = {}): Promise<SupervisionRig> {
   const dir = tempDir('care-gw-supervision-');
   const file = join(dir.path, 'gateway.db');
-  // Today, not a pinned date: the telemetry test sends this clock's instants to a real influxd.
-  const clock = opts.clock ?? new ManualClock(shanghaiToday(10, 0));
+  // Yesterday, not a pinned date: the telemetry test sends this clock's instants to a real influxd, and they must be
+  // recent but not in its future (a test moves the clock on by minutes or hours).
+  const clock = opts.clock ?? new ManualClock(shanghaiDay(-1, 10, 0));
   const log = silentLogger();
   let store = openSqliteStore(file);
   await importRegistryDocument({ store, log }, opts.registry ?? registryDoc());
