@@ -1,5 +1,6 @@
 // Device authentication for CONNECT: client id = username = device id, password checked against the scrypt hash, with a cheap path for reconnects and a brake on repeated failures that never refuses a correct secret.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { addressBlock } from '../core/address.js';
 import type { Clock } from '../core/clock.js';
 import type { Device, SecurityEventKind } from '../core/types.js';
 import type { RegistryRepo } from '../storage/ports.js';
@@ -56,7 +57,7 @@ export class DeviceAuthenticator {
 
   async check(attempt: AuthAttempt): Promise<AuthOutcome> {
     const { clientId, username, password } = attempt;
-    const address = attempt.remoteAddress ?? 'unknown';
+    const address = addressBlock(attempt.remoteAddress);
     if (username === undefined || username === '' || password === undefined) {
       return this.refuse(address, username ?? '', CONNACK_BAD_USERNAME_OR_PASSWORD, 'auth_failed', null, 'username or password missing');
     }
@@ -106,12 +107,12 @@ export class DeviceAuthenticator {
 
   /** Milliseconds before the next check for this device id from this address may start. */
   delayOf(remoteAddress: string | null, deviceId: string): number {
-    return this.throttle.delayOf(remoteAddress ?? 'unknown', deviceId);
+    return this.throttle.delayOf(addressBlock(remoteAddress), deviceId);
   }
 
   /** True while that address's secret checks take turns after many failures. */
   isSlowed(remoteAddress: string | null): boolean {
-    return this.throttle.isSlowed(remoteAddress ?? 'unknown');
+    return this.throttle.isSlowed(addressBlock(remoteAddress));
   }
 
   /** CONNECTs waiting their turn right now. */
