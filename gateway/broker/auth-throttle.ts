@@ -47,7 +47,8 @@ export class AuthThrottle {
   private readonly pairs = new Map<string, PairState>();
   private readonly addresses = new Map<string, AddressState>();
   private readonly timers = new Set<{ handle: TimerHandle; wake: () => void }>();
-  private stopped = false;
+  /** Bumped by stop(): an attempt that began before it gives up, one that begins after runs normally (the broker may start again). */
+  private epoch = 0;
 
   constructor(private readonly deps: ThrottleDeps) {}
 
@@ -62,11 +63,13 @@ export class AuthThrottle {
     let done = (): void => undefined;
     pair.turn = new Promise<void>((resolve) => (done = resolve));
     pair.queued++;
+    const epoch = this.epoch;
+    const stopped = (): boolean => this.epoch !== epoch;
     await previous;
-    for (let wait = pair.notBefore - this.deps.clock.now(); wait > 0 && !this.stopped; wait = pair.notBefore - this.deps.clock.now()) {
+    for (let wait = pair.notBefore - this.deps.clock.now(); wait > 0 && !stopped(); wait = pair.notBefore - this.deps.clock.now()) {
       await this.sleep(wait);
     }
-    const release = this.stopped ? null : await this.slot(address);
+    const release = stopped() ? null : await this.slot(address, stopped);
     const finish = (): void => {
       pair.queued--;
       done();
@@ -149,7 +152,7 @@ export class AuthThrottle {
 
   /** Lets every waiting attempt go (each is then refused), so a stopping broker is not held by a pending delay. */
   stop(): void {
-    this.stopped = true;
+    this.epoch++;
     for (const timer of this.timers) {
       timer.handle.cancel();
       timer.wake();
@@ -164,12 +167,12 @@ export class AuthThrottle {
   }
 
   /** A slowed address gets one check at a time; any other runs its checks at once. */
-  private async slot(address: string): Promise<(() => void) | null> {
+  private async slot(address: string, stopped: () => boolean): Promise<(() => void) | null> {
     const addr = this.addresses.get(address);
     if (!addr) return () => undefined;
     if (this.isSlowed(address)) {
-      while (addr.running > 0 && !this.stopped) await new Promise<void>((resolve) => addr.waiting.push(resolve));
-      if (this.stopped) return null;
+      while (addr.running > 0 && !stopped()) await new Promise<void>((resolve) => addr.waiting.push(resolve));
+      if (stopped()) return null;
     }
     addr.running++;
     return () => {

@@ -1,3 +1,4 @@
+import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeviceAuthenticator } from '../../gateway/broker/auth.js';
 import { hashSecret, verifySecret } from '../../gateway/registry/secrets.js';
@@ -114,6 +115,22 @@ describe('device broker: authentication', () => {
     }
     expect(edge.broker.authDelayOf('127.0.0.1', 'fall-001')).toBe(2000);
     expect((await edge.store.security.list(50)).filter((e) => e.deviceId === 'fall-001')).toHaveLength(4);
+  });
+
+  it('lets a stopping broker go while an attempt waits its turn, and admits nobody it did not check', async () => {
+    edge = await startEdge({ authLimits: { freeFailures: 1, windowMs: 60_000, baseDelayMs: 60_000, maxDelayMs: 60_000, addressFailures: 100 } });
+    for (const guess of ['guess-1', 'guess-2']) expect(await refusedCode(edge.port, { clientId: 'btn-001', username: 'btn-001', password: guess })).toBe(4);
+    const client = mqtt.connect(`mqtt://127.0.0.1:${edge.port}`, { clientId: 'btn-001', username: 'btn-001', password: device('btn-001').secret, protocolVersion: 4, reconnectPeriod: 0 });
+    let admitted = false;
+    client.on('connect', () => (admitted = true));
+    client.on('error', () => undefined);
+    const ended = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    await waitFor(() => edge?.broker.authWaiting() === 1, 3000, 'the attempt waiting its turn');
+    await edge.broker.stop();
+    await ended;
+    expect(admitted).toBe(false);
+    expect(edge.broker.authWaiting()).toBe(0);
+    client.end(true);
   });
 
   it('makes a flood of failures from one address take turns, still admitting correct secrets, and stops logging each one', async () => {
