@@ -85,7 +85,7 @@ export class AuthThrottle {
     };
   }
 
-  /** Counts a wrong attempt; says what to record, with the slow-down it starts, or null to stay quiet. */
+  /** Counts a wrong attempt; says whether to record it, and the slow-down it starts, if any. */
   failed(address: string, identity: string): FailureNote {
     const now = this.deps.clock.now();
     const { freeFailures, addressFailures } = this.deps.limits;
