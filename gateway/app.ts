@@ -7,6 +7,7 @@ import { systemClock, type Clock } from './core/clock.js';
 import { EventBus } from './core/events.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { DeviceBroker } from './broker/broker.js';
+import { DEFAULT_CONNECTION_DROP } from './broker/connection-watch.js';
 import { Ingest } from './ingest/ingest.js';
 import type { IngestEvents } from './ingest/events.js';
 import { DurableTimers } from './escalation/timers.js';
@@ -111,7 +112,14 @@ export class Gateway {
     });
     this.store.database.observeCommits((c) => this.metrics.sqliteCommitDuration.observe({ durability: c.durability }, c.ms / 1000));
     this.ingest = new Ingest({ store: this.store, bus: this.bus, clock, log: log.child({ part: 'ingest' }) });
-    this.broker = new DeviceBroker({ store: this.store, ingest: this.ingest, bus: this.bus, clock, log: log.child({ part: 'broker' }) });
+    this.broker = new DeviceBroker({
+      store: this.store,
+      ingest: this.ingest,
+      bus: this.bus,
+      clock,
+      log: log.child({ part: 'broker' }),
+      ...(config.deviceDrop ? { connectionDrop: { ...DEFAULT_CONNECTION_DROP, ...config.deviceDrop } } : {}),
+    });
     this.provider = config.twilio
       ? new TwilioProvider({ ...config.twilio, log: log.child({ part: 'twilio' }) })
       : new OutboxProvider({ log: log.child({ part: 'outbox' }) });
@@ -326,7 +334,7 @@ export class Gateway {
       alarmsOk: dbUp && backlog.failures < 3,
       unassignedIncidents: unassigned,
       components: {
-        broker: { status: 'up', clients: this.broker.connectedCount() },
+        broker: this.broker.health(),
         database: this.databaseHealth(dbUp),
         sms: {
           status: outbox || sms.degraded ? 'degraded' : 'up',

@@ -1,4 +1,4 @@
-// Counts sign-in failures (or code requests) per key in a sliding window; in memory, so a restart forgets them.
+// Counts sign-in failures (or code requests) per key in a sliding window, refusing past a limit or only slowing down; in memory, so a restart forgets them.
 import type { Clock } from '../core/clock.js';
 
 export interface RateLimitRule {
@@ -56,7 +56,66 @@ export class SlidingWindowLimiter {
   }
 }
 
+/** Past its free failures a key waits before its next try, and the wait doubles per failure up to a ceiling. */
+export interface BackoffRule extends RateLimitRule {
+  /** The first wait, once `max` failures happened within the window. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/**
+ * Slows a key down instead of shutting it out: after `max` failures within the window its next try must wait, longer
+ * after each further failure, but a try after the wait is always checked. Keyed per (address, account), this never
+ * stops the right password from elsewhere, and from the same address it only delays it.
+ */
+export class BackoffLimiter {
+  private readonly hits = new Map<string, number[]>();
+
+  constructor(private readonly deps: { clock: Clock; rule: BackoffRule; maxKeys?: number }) {}
+
+  retryAfterSeconds(key: string): number {
+    const recent = this.recent(key);
+    const excess = recent.length - this.deps.rule.max + 1;
+    const last = recent[recent.length - 1];
+    if (excess <= 0 || last === undefined) return 0;
+    const { baseDelayMs, maxDelayMs } = this.deps.rule;
+    const until = last + Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(excess - 1, 30));
+    const now = this.deps.clock.now();
+    return until > now ? Math.max(1, Math.ceil((until - now) / 1000)) : 0;
+  }
+
+  record(key: string): void {
+    const recent = this.recent(key);
+    recent.push(this.deps.clock.now());
+    this.hits.delete(key);
+    this.hits.set(key, recent);
+    const cap = this.deps.maxKeys ?? 10_000;
+    while (this.hits.size > cap) {
+      const oldest = this.hits.keys().next();
+      if (oldest.done) break;
+      this.hits.delete(oldest.value);
+    }
+  }
+
+  reset(key: string): void {
+    this.hits.delete(key);
+  }
+
+  private recent(key: string): number[] {
+    const since = this.deps.clock.now() - this.deps.rule.windowMs;
+    const list = (this.hits.get(key) ?? []).filter((t) => t > since);
+    if (list.length === 0) this.hits.delete(key);
+    return list;
+  }
+}
+
+/** What longestWait needs of a limiter. */
+export interface Limiter {
+  retryAfterSeconds(key: string): number;
+  record(key: string): void;
+}
+
 /** The longest wait among several limiters and keys (0 when none is exhausted). */
-export function longestWait(checks: [SlidingWindowLimiter, string][]): number {
+export function longestWait(checks: [Limiter, string][]): number {
   return Math.max(0, ...checks.map(([limiter, key]) => limiter.retryAfterSeconds(key)));
 }

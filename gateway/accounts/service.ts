@@ -1,5 +1,6 @@
 // Dashboard accounts assembled: the first admin, password and phone-code sign-in with rate limits, sessions, users, the audit log.
 import { createHash, randomBytes } from 'node:crypto';
+import { addressBlock } from '../core/address.js';
 import type { Clock } from '../core/clock.js';
 import { GatewayError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
@@ -9,7 +10,7 @@ import type { SmsQueue } from '../paging/pager.js';
 import type { RegistryRepo } from '../storage/ports.js';
 import { OtpCodes, type OtpSettings, type PhoneOwner } from './otp.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
-import { longestWait, SlidingWindowLimiter, type RateLimitRule } from './rate-limit.js';
+import { BackoffLimiter, longestWait, SlidingWindowLimiter, type BackoffRule, type Limiter, type RateLimitRule } from './rate-limit.js';
 import { maskPhone, redactUnknownUsername } from './redact.js';
 import type { AccountRepo } from './repo.js';
 import { SessionStore, type ActiveSession, type SessionLifetimes } from './sessions.js';
@@ -17,19 +18,25 @@ import type { AccountAction, AccountAuditEntry, PublicUser, UserRecord, UserSumm
 import { callerOf, checkName, normaliseUsername, publicUser, UserAdmin, type NewUserInput } from './users.js';
 
 export interface AccountLimits {
-  /** Failed sign-ins per username or phone (default 5 per 15 min). */
-  perSubject: RateLimitRule;
-  /** Failed sign-ins per client address (default 20 per 15 min: a station's officers may share one address). */
-  perIp: RateLimitRule;
+  /**
+   * Failed sign-ins per (client address, username or phone): 5 within 15 min are free, then each try from that address
+   * for that account waits 15 s, doubling up to 5 min. Never per account alone: a stranger's guesses must not shut the
+   * admin out, and the right password from another address is always checked.
+   */
+  perSubject: RateLimitRule & Partial<Pick<BackoffRule, 'baseDelayMs' | 'maxDelayMs'>>;
+  /** Failed sign-ins per client address, any account (default 20 within 15 min, then waits from 5 s up to 1 min: a station's officers may share one address). */
+  perIp: RateLimitRule & Partial<Pick<BackoffRule, 'baseDelayMs' | 'maxDelayMs'>>;
   /** Code requests per phone (default 3 per 15 min) and per address (default 10): the gateway is no SMS cannon. */
   otpPerPhone: RateLimitRule;
   otpPerIp: RateLimitRule;
 }
 
 const WINDOW = 15 * 60_000;
+const SUBJECT_BACKOFF: BackoffRule = { max: 5, windowMs: WINDOW, baseDelayMs: 15_000, maxDelayMs: 5 * 60_000 };
+const IP_BACKOFF: BackoffRule = { max: 20, windowMs: WINDOW, baseDelayMs: 5_000, maxDelayMs: 60_000 };
 export const DEFAULT_LIMITS: AccountLimits = {
-  perSubject: { max: 5, windowMs: WINDOW },
-  perIp: { max: 20, windowMs: WINDOW },
+  perSubject: SUBJECT_BACKOFF,
+  perIp: IP_BACKOFF,
   otpPerPhone: { max: 3, windowMs: WINDOW },
   otpPerIp: { max: 10, windowMs: WINDOW },
 };
@@ -83,7 +90,7 @@ export class AccountService {
   readonly users: UserAdmin;
   private readonly otp: OtpCodes;
   private readonly limits: AccountLimits;
-  private readonly failures: { subject: SlidingWindowLimiter; ip: SlidingWindowLimiter };
+  private readonly failures: { subject: BackoffLimiter; ip: BackoffLimiter };
   private readonly otpRequests: { phone: SlidingWindowLimiter; ip: SlidingWindowLimiter };
   /** Compared against when the username is unknown, so a miss costs the same time as a wrong password. */
   private decoyHash: Promise<string> | null = null;
@@ -103,7 +110,9 @@ export class AccountService {
       },
     });
     const limiter = (rule: RateLimitRule) => new SlidingWindowLimiter({ clock, rule });
-    this.failures = { subject: limiter(this.limits.perSubject), ip: limiter(this.limits.perIp) };
+    // A caller may give only the count and window; the waits then keep their defaults.
+    const backoff = (rule: AccountLimits['perSubject'], defaults: BackoffRule) => new BackoffLimiter({ clock, rule: { ...defaults, ...rule } });
+    this.failures = { subject: backoff(this.limits.perSubject, SUBJECT_BACKOFF), ip: backoff(this.limits.perIp, IP_BACKOFF) };
     this.otpRequests = { phone: limiter(this.limits.otpPerPhone), ip: limiter(this.limits.otpPerIp) };
   }
 
@@ -138,7 +147,7 @@ export class AccountService {
   }
 
   async setup(input: { token: string; username: string; password: string; name: string }, client: ClientInfo): Promise<SignedIn> {
-    this.refuseIfLimited([[this.failures.ip, `ip:${client.ip}`]]);
+    this.refuseIfLimited([[this.failures.ip, `ip:${addressBlock(client.ip)}`]]);
     const repo = this.deps.store.accounts;
     if (!(await this.needsSetup())) throw new GatewayError('GW_ERR_CONFLICT', 'the gateway already has an admin; sign in instead');
     // Everything that can be wrong with the form is checked before the token is spent.
@@ -154,7 +163,7 @@ export class AccountService {
       return created;
     });
     if (!user) {
-      this.failures.ip.record(`ip:${client.ip}`);
+      this.failures.ip.record(`ip:${addressBlock(client.ip)}`);
       await this.audit('setup', 'failure', { userId: null, subject: username, ip: client.ip, detail: { reason: 'bad_token' } });
       throw new GatewayError('GW_ERR_SETUP_TOKEN');
     }
@@ -165,9 +174,10 @@ export class AccountService {
 
   async login(usernameInput: string, password: string, client: ClientInfo): Promise<SignedIn> {
     const username = usernameInput.trim().toLowerCase();
-    const keys: [SlidingWindowLimiter, string][] = [
-      [this.failures.ip, `ip:${client.ip}`],
-      [this.failures.subject, `user:${username}`],
+    const subjectKey = `user:${addressBlock(client.ip)}:${username}`;
+    const keys: [Limiter, string][] = [
+      [this.failures.ip, `ip:${addressBlock(client.ip)}`],
+      [this.failures.subject, subjectKey],
     ];
     const user = await this.deps.store.accounts.getUserByUsername(username);
     const subject = user ? username : redactUnknownUsername(usernameInput);
@@ -185,7 +195,7 @@ export class AccountService {
       await this.audit('login', 'failure', { userId: user?.id ?? null, subject, ip: client.ip, detail: { reason } });
       throw new GatewayError('GW_ERR_BAD_CREDENTIALS');
     }
-    this.failures.subject.reset(`user:${username}`);
+    this.failures.subject.reset(subjectKey);
     await this.audit('login', 'success', { userId: user.id, subject, ip: client.ip, detail: { method: 'password' } });
     return this.signIn(user, client);
   }
@@ -193,8 +203,8 @@ export class AccountService {
   /** Sends a code when the phone is a registry worker's or volunteer's; says nothing either way. */
   async requestOtp(phoneInput: string, client: ClientInfo): Promise<void> {
     const { phone, owner } = await this.otp.owner(phoneInput);
-    const keys: [SlidingWindowLimiter, string][] = [
-      [this.otpRequests.ip, `ip:${client.ip}`],
+    const keys: [Limiter, string][] = [
+      [this.otpRequests.ip, `ip:${addressBlock(client.ip)}`],
       [this.otpRequests.phone, `phone:${phone}`],
     ];
     const wait = longestWait(keys);
@@ -215,9 +225,10 @@ export class AccountService {
   async verifyOtp(phoneInput: string, code: string, client: ClientInfo): Promise<SignedIn> {
     const { phone, owner } = await this.otp.owner(phoneInput);
     const subject = maskPhone(phone);
-    const keys: [SlidingWindowLimiter, string][] = [
-      [this.failures.ip, `ip:${client.ip}`],
-      [this.failures.subject, `phone:${phone}`],
+    const subjectKey = `phone:${addressBlock(client.ip)}:${phone}`;
+    const keys: [Limiter, string][] = [
+      [this.failures.ip, `ip:${addressBlock(client.ip)}`],
+      [this.failures.subject, subjectKey],
     ];
     const wait = longestWait(keys);
     if (wait > 0) {
@@ -232,7 +243,7 @@ export class AccountService {
       await this.audit('otp_verify', 'failure', { userId: user?.id ?? null, subject, ip: client.ip, detail: { reason } });
       throw new GatewayError('GW_ERR_BAD_OTP', check === 'expired' ? 'the code has expired; ask for a new one' : undefined);
     }
-    this.failures.subject.reset(`phone:${phone}`);
+    this.failures.subject.reset(subjectKey);
     await this.audit('otp_verify', 'success', { userId: user.id, subject, ip: client.ip, detail: { method: 'sms_code' } });
     return this.signIn(user, client);
   }
@@ -286,7 +297,7 @@ export class AccountService {
 
   // ---- internals -------------------------------------------------------------------------------
 
-  private refuseIfLimited(keys: [SlidingWindowLimiter, string][]): void {
+  private refuseIfLimited(keys: [Limiter, string][]): void {
     const wait = longestWait(keys);
     if (wait > 0) throw rateLimited(wait);
   }

@@ -1,21 +1,16 @@
-// Device authentication for CONNECT: client id = username = device id, password checked against the scrypt hash, with a cheap path for reconnects and a brake on repeated failures.
+// Device authentication for CONNECT: client id = username = device id, password checked against the scrypt hash, with a cheap path for reconnects and a brake on repeated failures that never refuses a correct secret.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { addressBlock } from '../core/address.js';
 import type { Clock } from '../core/clock.js';
 import type { Device, SecurityEventKind } from '../core/types.js';
 import type { RegistryRepo } from '../storage/ports.js';
-import { verifySecret } from '../registry/secrets.js';
+import { hashSecret, verifySecret } from '../registry/secrets.js';
+import { AuthThrottle, DEFAULT_AUTH_LIMITS, type AuthLimits } from './auth-throttle.js';
 
-export interface AuthLimits {
-  /** Failures from one remote address within `windowMs` that start a lockout. */
-  maxFailures: number;
-  windowMs: number;
-  /** During a lockout, unverified credentials from that address are refused without running scrypt. */
-  lockoutMs: number;
-}
-
-export const DEFAULT_AUTH_LIMITS: AuthLimits = { maxFailures: 10, windowMs: 60_000, lockoutMs: 60_000 };
+export { DEFAULT_AUTH_LIMITS, type AuthLimits } from './auth-throttle.js';
 
 /** CONNACK return codes of MQTT 3.1.1 §3.2.2.3 that a refusal uses. */
+export const CONNACK_SERVER_UNAVAILABLE = 3;
 export const CONNACK_BAD_USERNAME_OR_PASSWORD = 4;
 export const CONNACK_NOT_AUTHORIZED = 5;
 
@@ -28,8 +23,8 @@ export interface AuthAttempt {
 
 export interface AuthRefusal {
   ok: false;
-  returnCode: typeof CONNACK_BAD_USERNAME_OR_PASSWORD | typeof CONNACK_NOT_AUTHORIZED;
-  /** What to record as a security event; null while the address is locked out, so a flood cannot flood the log too. */
+  returnCode: typeof CONNACK_SERVER_UNAVAILABLE | typeof CONNACK_BAD_USERNAME_OR_PASSWORD | typeof CONNACK_NOT_AUTHORIZED;
+  /** What to record as a security event; null while that address or (address, id) is already slowed, so a flood cannot flood the log too. */
   security: { kind: SecurityEventKind; deviceId: string | null; detail: string } | null;
 }
 
@@ -40,95 +35,107 @@ interface Verified {
   mac: Buffer;
 }
 
-interface Failures {
-  times: number[];
-  lockedUntil: number;
-}
-
 export interface DeviceAuthenticatorDeps {
   registry: Pick<RegistryRepo, 'getDevice'>;
   clock: Clock;
   limits?: AuthLimits;
+  /** The secret check; verifySecret (scrypt) unless a test wraps it to count calls. */
+  verify?: (secret: string, secretHash: string) => Promise<boolean>;
 }
 
 export class DeviceAuthenticator {
   // Per-process key: the cache holds HMACs of secrets that verified, never the secrets, and dies with the process.
   private readonly cacheKey = randomBytes(32);
   private readonly verified = new Map<string, Verified>();
-  private readonly failures = new Map<string, Failures>();
+  private readonly throttle: AuthThrottle;
+  /** Checked against for an unknown device id, so a miss costs the same scrypt as a wrong secret and ids cannot be told apart by timing. */
+  private decoyHash: Promise<string> | null = null;
 
-  constructor(private readonly deps: DeviceAuthenticatorDeps) {}
-
-  private get limits(): AuthLimits {
-    return this.deps.limits ?? DEFAULT_AUTH_LIMITS;
+  constructor(private readonly deps: DeviceAuthenticatorDeps) {
+    this.throttle = new AuthThrottle({ clock: deps.clock, limits: deps.limits ?? DEFAULT_AUTH_LIMITS });
   }
 
   async check(attempt: AuthAttempt): Promise<AuthOutcome> {
     const { clientId, username, password } = attempt;
-    const address = attempt.remoteAddress ?? 'unknown';
+    const address = addressBlock(attempt.remoteAddress);
     if (username === undefined || username === '' || password === undefined) {
-      return this.refuse(address, CONNACK_BAD_USERNAME_OR_PASSWORD, 'auth_failed', null, 'username or password missing');
+      return this.refuse(address, username ?? '', CONNACK_BAD_USERNAME_OR_PASSWORD, 'auth_failed', null, 'username or password missing');
     }
     if (clientId !== username) {
-      return this.refuse(address, CONNACK_NOT_AUTHORIZED, 'client_id_mismatch', username, `client id "${clientId}" is not the username "${username}"`);
+      return this.refuse(address, username, CONNACK_NOT_AUTHORIZED, 'client_id_mismatch', username, `client id "${clientId}" is not the username "${username}"`);
     }
-    const device = await this.deps.registry.getDevice(username);
-    if (!device) {
-      this.verified.delete(username);
-      return this.refuse(address, CONNACK_BAD_USERNAME_OR_PASSWORD, 'unknown_device', username, 'no such device in the registry');
-    }
-    // A reconnect with the secret that verified before costs one HMAC instead of one scrypt, and is let
-    // in even during a lockout: a neighbour's misconfigured fixture behind the same NAT must not silence an alarm button.
+    // A reconnect with the secret that verified before costs one HMAC instead of one scrypt, and never waits for a
+    // throttle: that is the common case after a network blip, and it proves the secret already.
     const mac = this.mac(password);
-    const known = this.verified.get(device.id);
-    if (known && known.secretHash === device.secretHash && timingSafeEqual(known.mac, mac)) return { ok: true, device };
-    if (this.lockedOut(address)) {
-      return { ok: false, returnCode: CONNACK_BAD_USERNAME_OR_PASSWORD, security: null };
+    const cached = await this.deps.registry.getDevice(username);
+    const known = cached ? this.verified.get(cached.id) : undefined;
+    if (cached && known && known.secretHash === cached.secretHash && timingSafeEqual(known.mac, mac)) return { ok: true, device: cached };
+
+    // Every other attempt is checked with scrypt, whoever else failed from the same address: a wrong secret for one
+    // device id slows only that id from that address, and a flood of failures only makes one address's checks take turns.
+    const release = await this.throttle.admit(address, username);
+    if (!release) return { ok: false, returnCode: CONNACK_SERVER_UNAVAILABLE, security: null };
+    try {
+      // Read again: the registry may have changed while this attempt waited its turn.
+      const device = await this.deps.registry.getDevice(username);
+      const hash = device?.secretHash ?? (await this.decoy());
+      const matches = await (this.deps.verify ?? verifySecret)(password.toString('utf8'), hash);
+      if (device && matches) {
+        this.verified.set(device.id, { secretHash: device.secretHash, mac });
+        this.throttle.succeeded(address, username);
+        return { ok: true, device };
+      }
+      if (!device) {
+        this.verified.delete(username);
+        return this.refuse(address, username, CONNACK_BAD_USERNAME_OR_PASSWORD, 'unknown_device', username, 'no such device in the registry');
+      }
+      return this.refuse(address, username, CONNACK_BAD_USERNAME_OR_PASSWORD, 'auth_failed', device.id, 'wrong secret');
+    } finally {
+      release();
     }
-    if (await verifySecret(password.toString('utf8'), device.secretHash)) {
-      this.verified.set(device.id, { secretHash: device.secretHash, mac });
-      return { ok: true, device };
-    }
-    return this.refuse(address, CONNACK_BAD_USERNAME_OR_PASSWORD, 'auth_failed', device.id, 'wrong secret');
   }
 
   /** Drops failure records that can no longer matter; call now and then. */
   sweep(): void {
-    const now = this.deps.clock.now();
-    for (const [address, f] of this.failures) {
-      f.times = f.times.filter((t) => t > now - this.limits.windowMs);
-      if (f.times.length === 0 && f.lockedUntil <= now) this.failures.delete(address);
-    }
+    this.throttle.sweep();
   }
 
-  isLockedOut(remoteAddress: string | null): boolean {
-    return this.lockedOut(remoteAddress ?? 'unknown');
+  /** Ends every wait, so a stopping broker is not held by an attempt waiting its turn. */
+  stop(): void {
+    this.throttle.stop();
   }
 
-  private lockedOut(address: string): boolean {
-    const f = this.failures.get(address);
-    return f !== undefined && f.lockedUntil > this.deps.clock.now();
+  /** Milliseconds before the next check for this device id from this address may start. */
+  delayOf(remoteAddress: string | null, deviceId: string): number {
+    return this.throttle.delayOf(addressBlock(remoteAddress), deviceId);
+  }
+
+  /** True while that address's secret checks take turns after many failures. */
+  isSlowed(remoteAddress: string | null): boolean {
+    return this.throttle.isSlowed(addressBlock(remoteAddress));
+  }
+
+  /** CONNECTs waiting their turn right now. */
+  waiting(): number {
+    return this.throttle.waiting();
   }
 
   private refuse(
     address: string,
+    identity: string,
     returnCode: AuthRefusal['returnCode'],
     kind: SecurityEventKind,
     deviceId: string | null,
     detail: string,
   ): AuthRefusal {
-    if (this.lockedOut(address)) return { ok: false, returnCode, security: null };
-    const now = this.deps.clock.now();
-    const f = this.failures.get(address) ?? { times: [], lockedUntil: 0 };
-    f.times = f.times.filter((t) => t > now - this.limits.windowMs);
-    f.times.push(now);
-    this.failures.set(address, f);
-    if (f.times.length >= this.limits.maxFailures) {
-      f.lockedUntil = now + this.limits.lockoutMs;
-      f.times = [];
-      detail += `; ${this.limits.maxFailures} failures within ${this.limits.windowMs / 1000} s, address refused for ${this.limits.lockoutMs / 1000} s`;
-    }
-    return { ok: false, returnCode, security: { kind, deviceId, detail } };
+    const note = this.throttle.failed(address, identity);
+    if (note.quiet) return { ok: false, returnCode, security: null };
+    return { ok: false, returnCode, security: { kind, deviceId, detail: note.slowDown ? `${detail}; ${note.slowDown}` : detail } };
+  }
+
+  private decoy(): Promise<string> {
+    this.decoyHash ??= hashSecret(randomBytes(24).toString('base64'));
+    return this.decoyHash;
   }
 
   private mac(password: Buffer): Buffer {

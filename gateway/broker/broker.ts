@@ -14,6 +14,7 @@ import type { IngestEvents } from '../ingest/events.js';
 import { channelUnder, commandTopic, COMMAND_CHANNEL } from '../../devices/topics.js';
 import { encodeCommand, type DeviceCommand } from '../../devices/commands.js';
 import { DeviceAuthenticator, type AuthLimits } from './auth.js';
+import { ConnectionWatch, describeDrop, type ConnectionDropRule } from './connection-watch.js';
 import { DEFAULT_MAX_FRAME_BYTES, limitFrames } from './frame-limit.js';
 
 export interface DeviceBrokerDeps {
@@ -23,6 +24,8 @@ export interface DeviceBrokerDeps {
   clock: Clock;
   bus: EventBus<IngestEvents>;
   authLimits?: AuthLimits;
+  /** When a fall in connected devices is reported (see connection-watch.ts). */
+  connectionDrop?: ConnectionDropRule;
   /** Largest MQTT packet accepted at all; see frame-limit.ts. */
   maxFrameBytes?: number;
 }
@@ -41,7 +44,7 @@ interface Session {
   remoteAddress: string | null;
 }
 
-type RefusalCode = 4 | 5;
+type RefusalCode = 3 | 4 | 5;
 
 const SWEEP_INTERVAL_MS = 60_000;
 
@@ -56,9 +59,11 @@ export class DeviceBroker {
   private readonly current = new Map<string, Client>();
   private readonly connections = new Map<string, ConnectionInfo>();
   private readonly auth: DeviceAuthenticator;
+  private readonly connectionWatch: ConnectionWatch;
 
   constructor(private readonly deps: DeviceBrokerDeps) {
     this.auth = new DeviceAuthenticator({ registry: deps.store.registry, clock: deps.clock, limits: deps.authLimits });
+    this.connectionWatch = new ConnectionWatch({ clock: deps.clock, rule: deps.connectionDrop });
   }
 
   /** The aedes instance, for metrics; null while stopped. */
@@ -140,6 +145,7 @@ export class DeviceBroker {
     this.server = null;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
+    this.auth.stop();
     const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     await new Promise<void>((resolve) => broker.close(() => resolve()));
     // Sockets that never completed CONNECT are not aedes clients, so aedes.close() does not end them.
@@ -165,13 +171,32 @@ export class DeviceBroker {
     return info ? { ...info } : null;
   }
 
-  /** Remote addresses currently refused after repeated authentication failures. */
-  isLockedOut(remoteAddress: string): boolean {
-    return this.auth.isLockedOut(remoteAddress);
+  /** Milliseconds before the next secret check for this device id from this address may start, after its failures. */
+  authDelayOf(remoteAddress: string, deviceId: string): number {
+    return this.auth.delayOf(remoteAddress, deviceId);
+  }
+
+  /** True while an address's secret checks take turns after many failures from it. */
+  isAuthSlowed(remoteAddress: string): boolean {
+    return this.auth.isSlowed(remoteAddress);
+  }
+
+  /** CONNECTs waiting their turn after failures. */
+  authWaiting(): number {
+    return this.auth.waiting();
+  }
+
+  /** The broker's part of /healthz: degraded (still taking alarms) while a sudden fall in connected devices is reported. */
+  health(): { status: 'up' | 'degraded'; clients: number; detail?: string; droppedFrom?: number } {
+    const clients = this.connectedCount();
+    const drop = this.connectionWatch.current();
+    if (!drop) return { status: 'up', clients };
+    return { status: 'degraded', clients, droppedFrom: drop.from, detail: describeDrop(drop, this.connectionWatch.rule) };
   }
 
   private watch(broker: Aedes): void {
     broker.on('clientReady', (client) => {
+      this.connectionWatch.observe(broker.connectedClients);
       const session = this.sessions.get(client);
       if (!session) return;
       this.connections.set(session.device.id, {
@@ -184,6 +209,7 @@ export class DeviceBroker {
     });
     // Offline is decided by status/will messages and supervision, not by a socket closing; only note when.
     broker.on('clientDisconnect', (client) => {
+      if (!this.stopping) this.connectionWatch.observe(broker.connectedClients);
       const session = this.sessions.get(client);
       if (!session) return;
       const id = session.device.id;
@@ -290,7 +316,7 @@ export class DeviceBroker {
 }
 
 function refusalText(code: RefusalCode): string {
-  return code === 4 ? 'bad user name or password' : 'not authorized';
+  return code === 3 ? 'server unavailable' : code === 4 ? 'bad user name or password' : 'not authorized';
 }
 
 function remoteAddressOf(client: Client): string | null {

@@ -38,6 +38,9 @@ export const configSchema = z
       .regex(/^https?:\/\/[^\s]+$/, 'expected an http(s) tile URL template')
       .refine((u) => ['{z}', '{x}', '{y}'].every((p) => u.includes(p)), 'expected a tile URL template with {z}, {x} and {y}')
       .optional(),
+    // A fall of this share (percent) of the connected devices, and at least this many, within 2 minutes degrades /healthz.
+    DEVICE_DROP_PERCENT: z.coerce.number().int().min(1, 'expected a percentage from 1 to 100').max(100, 'expected a percentage from 1 to 100').default(30),
+    DEVICE_DROP_MIN: z.coerce.number().int().min(1, 'expected a whole number of devices, at least 1').default(5),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     // auto: readable lines when stdout is a terminal, JSON lines otherwise (files, pipes, journald, log shippers).
     LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
@@ -97,6 +100,8 @@ export interface GatewayConfig {
   admin?: { username: string; password: string } | null;
   /** Optional base-map tiles for the dashboard map (e.g. Tianditu); without it the map draws outlines only, offline. */
   mapTileUrl: string | null;
+  /** DEVICE_DROP_PERCENT (as a share) and DEVICE_DROP_MIN: when a fall in connected devices is reported. */
+  deviceDrop?: { share: number; minDevices: number };
 }
 
 function isTimeZone(tz: string): boolean {

@@ -1,0 +1,76 @@
+// Notices a sudden fall in connected devices (a building's power or network, or devices refused en masse) so /healthz and the duty board can name it.
+import type { Clock } from '../core/clock.js';
+
+export interface ConnectionDropRule {
+  /** Share of the recent peak that must be gone (0.3: 30 %). */
+  share: number;
+  /** Devices that must be gone at least, so a quiet site's one or two reconnecting fixtures raise nothing. */
+  minDevices: number;
+  /** How far back the peak is looked for. */
+  windowMs: number;
+  /** How long a fall stays reported when the devices do not come back; by then device supervision reports them offline. */
+  holdMs: number;
+}
+
+export const DEFAULT_CONNECTION_DROP: ConnectionDropRule = { share: 0.3, minDevices: 5, windowMs: 2 * 60_000, holdMs: 15 * 60_000 };
+
+/** A fall in progress: `from` devices were connected within the window, `to` are now. */
+export interface ConnectionDrop {
+  from: number;
+  to: number;
+  at: number;
+}
+
+export interface ConnectionWatchDeps {
+  clock: Clock;
+  rule?: ConnectionDropRule;
+}
+
+export class ConnectionWatch {
+  /** (time, count) after each change, oldest first; one sample older than the window is kept as the count at its start. */
+  private samples: { at: number; count: number }[] = [];
+  private drop: ConnectionDrop | null = null;
+
+  constructor(private readonly deps: ConnectionWatchDeps) {}
+
+  get rule(): ConnectionDropRule {
+    return this.deps.rule ?? DEFAULT_CONNECTION_DROP;
+  }
+
+  /** Call with the connected count after every connect and disconnect. */
+  observe(count: number): void {
+    const now = this.deps.clock.now();
+    this.samples.push({ at: now, count });
+    const since = now - this.rule.windowMs;
+    while (this.samples.length > 1 && (this.samples[1]?.at ?? now) <= since) this.samples.shift();
+    const peak = Math.max(...this.samples.map((s) => s.count));
+    if (this.falls(peak, count)) {
+      this.drop = { from: Math.max(peak, this.drop?.from ?? 0), to: count, at: now };
+    } else if (this.drop && !this.falls(this.drop.from, count)) {
+      // Enough devices came back: the fall is over.
+      this.drop = null;
+    } else if (this.drop) {
+      this.drop = { ...this.drop, to: count };
+    }
+  }
+
+  /** The fall still being reported, or null. */
+  current(): ConnectionDrop | null {
+    if (this.drop && this.deps.clock.now() - this.drop.at > this.rule.holdMs) this.drop = null;
+    return this.drop ? { ...this.drop } : null;
+  }
+
+  private falls(peak: number, count: number): boolean {
+    const gone = peak - count;
+    return gone >= this.rule.minDevices && gone >= peak * this.rule.share;
+  }
+}
+
+/** One sentence for /healthz and the duty board. */
+export function describeDrop(drop: ConnectionDrop, rule: ConnectionDropRule): string {
+  const minutes = Math.round(rule.windowMs / 60_000);
+  return (
+    `connected devices fell from ${drop.from} to ${drop.to} within ${minutes} min at ${new Date(drop.at).toISOString()}: ` +
+    'a building may have lost power or network, or devices are being refused at sign-in; those devices cannot raise alarms'
+  );
+}
