@@ -373,6 +373,7 @@ export class Gateway {
       this.processor.submit(signal);
     });
     this.bus.on(this, 'signalRejected', (r) => m.eventsRejected.inc({ reason: r.reason }));
+    this.bus.on(this, 'signalRedelivered', () => m.eventsDuplicate.inc());
     this.bus.on(this, 'securityEvent', (e) => m.securityEvents.inc({ kind: e.kind }));
     this.bus.on(this, 'incidentChanged', (incident, entry) => {
       if (entry.action === 'created') m.incidentsOpened.inc({ type: incident.type });

@@ -1,4 +1,5 @@
 // The device-facing MQTT broker (aedes over TCP): authenticates fixtures, enforces the per-device topic ACL, and hands messages to the ingest before any PUBACK.
+import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { createServer, Socket, type Server } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -39,6 +40,8 @@ export interface ConnectionInfo {
 interface Session {
   device: Device;
   remoteAddress: string | null;
+  /** This connection's own id, unique across restarts: a seq sent again on it is a resend (see EventDelivery). */
+  id: string;
 }
 
 type RefusalCode = 4 | 5;
@@ -232,7 +235,7 @@ export class DeviceBroker {
     const remoteAddress = remoteAddressOf(client);
     const outcome = await this.auth.check({ clientId: client.id, username, password, remoteAddress });
     if (outcome.ok) {
-      this.sessions.set(client, { device: outcome.device, remoteAddress });
+      this.sessions.set(client, { device: outcome.device, remoteAddress, id: randomUUID() });
       this.current.set(outcome.device.id, client);
       return null;
     }
@@ -261,7 +264,13 @@ export class DeviceBroker {
     // Only the status is meant to be retained; a retained event would be replayed to nobody, forever.
     if (channel !== 'status') packet.retain = false;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload, 'utf8') : packet.payload;
-    await this.deps.ingest.handle(deviceId, session.device, channel, payload, { remoteAddress: session.remoteAddress, arrivedHr, will });
+    await this.deps.ingest.handle(deviceId, session.device, channel, payload, {
+      remoteAddress: session.remoteAddress,
+      arrivedHr,
+      will,
+      session: session.id,
+      dup: packet.dup,
+    });
   }
 
   private async authorizeSubscribe(client: Client, sub: Subscription): Promise<Subscription | null> {

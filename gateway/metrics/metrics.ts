@@ -45,7 +45,7 @@ export interface GatewayMetrics {
   readonly alarmToFirstSms: Histogram;
   readonly eventsIngested: Counter<'type'>;
   readonly eventsRejected: Counter<'reason'>;
-  /** Redeliveries dropped by (device, seq, payload). */
+  /** Redeliveries absorbed: same (device, seq, payload) within the window, on the same connection or flagged DUP. */
   readonly eventsDuplicate: Counter;
   /** Events recorded per durable commit. */
   readonly ingestBatchSize: Histogram;
