@@ -26,6 +26,10 @@ export interface DeviceBrokerDeps {
   authLimits?: AuthLimits;
   /** Largest MQTT packet accepted at all; see frame-limit.ts. */
   maxFrameBytes?: number;
+  /** Concurrent sockets (devices and strangers alike); beyond it new ones are closed as they are accepted. */
+  maxConnections?: number;
+  /** Called for each socket refused at that cap. */
+  onConnectionRefused?: () => void;
 }
 
 /** The connection of one device, as last seen by this process. */
@@ -124,6 +128,17 @@ export class DeviceBroker {
       throw err;
     }
     server.on('error', (err) => this.deps.log.error({ err }, 'MQTT server error'));
+    if (this.deps.maxConnections !== undefined) {
+      // Each socket is a descriptor: a cap of its own keeps an MQTT flood from taking those HTTP needs, and back.
+      server.maxConnections = this.deps.maxConnections;
+      let refused = 0;
+      server.on('drop', () => {
+        refused++;
+        this.deps.onConnectionRefused?.();
+        // The first refusal and then one in a thousand: a flood must not flood the log too.
+        if (refused % 1000 === 1) this.deps.log.warn({ maxConnections: this.deps.maxConnections, refused }, 'MQTT connection refused: at the connection cap');
+      });
+    }
     this.broker = broker;
     this.server = server;
     this.sweepTimer = setInterval(() => this.auth.sweep(), SWEEP_INTERVAL_MS);
@@ -157,6 +172,11 @@ export class DeviceBroker {
     if (!broker) throw new Error('device broker is not running');
     const packet: PublishPacket = { cmd: 'publish', topic: commandTopic(deviceId), payload: encodeCommand(command), qos: 1, retain: false, dup: false };
     await new Promise<void>((resolve, reject) => broker.publish(packet, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Open sockets, including those that never completed CONNECT; they count against maxConnections. */
+  socketCount(): number {
+    return this.sockets.size;
   }
 
   connectedCount(): number {
