@@ -78,6 +78,16 @@ export class DeviceBroker {
     this.stopping = false;
     const broker = await Aedes.createBroker({
       // The hooks are aedes' callback API; each is wrapped once here and the work below is async/await.
+      preConnect: (client, packet, done) => {
+        // [MQTT-3.1.2-2] Level 3 is MQTT 3.1, whose name is "MQIsdp"; "MQTT" at level 3 (or "MQIsdp" at 4) is neither
+        // protocol. aedes answers any level outside 3-4 with CONNACK 1 (unacceptable protocol version), so the
+        // packet is marked as such and aedes sends that refusal itself.
+        if (packet.protocolVersion !== undefined && packet.protocolVersion !== protocolLevelOf(packet.protocolId)) {
+          this.deps.log.warn({ protocolId: packet.protocolId, level: packet.protocolVersion, remoteAddress: remoteAddressOf(client) }, 'MQTT CONNECT refused: protocol name and level disagree');
+          packet.protocolVersion = 5;
+        }
+        done(null, true);
+      },
       authenticate: (client, username, password, done) => {
         this.authenticate(client, username, password).then(
           (code) => (code === null ? done(null, true) : done(Object.assign(new Error(refusalText(code)), { returnCode: code }), false)),
@@ -109,10 +119,13 @@ export class DeviceBroker {
     const server = createServer((socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
-      broker.handle(socket);
+      const client = broker.handle(socket);
       const maxFrame = this.deps.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-      limitFrames(socket, maxFrame, (announced) => {
-        this.deps.log.warn({ remoteAddress: socket.remoteAddress, announced, maxFrame }, 'MQTT packet too large or malformed; connection closed');
+      limitFrames(socket, maxFrame, (announced, topic) => {
+        const session = this.sessions.get(client);
+        this.deps.log.warn({ deviceId: session?.device.id, remoteAddress: socket.remoteAddress, announced, maxFrame }, 'MQTT packet too large or malformed; connection closed');
+        // Too big to acknowledge (that would mean buffering it), but never silent: the device's health shows why.
+        if (session) this.deps.ingest.rejectOversized(session.device.id, topic, announced, maxFrame, session.remoteAddress);
       });
     });
     try {
@@ -271,6 +284,11 @@ export class DeviceBroker {
     const will = client === null || client.closed;
     if (!client || !session) throw new Error('publish without an authenticated session');
     const deviceId = session.device.id;
+    // [MQTT-1.5.3-1] [MQTT-1.5.3-2] invalid UTF-8 (decoded as U+FFFD) or U+0000 in a topic: close, do not acknowledge.
+    if (packet.topic.includes('\u0000') || packet.topic.includes('\uFFFD')) {
+      await this.securityEvent('malformed_topic', client.id, deviceId, session.remoteAddress, `topic ${JSON.stringify(packet.topic.slice(0, 200))}`);
+      throw new Error(`device ${deviceId} published to a malformed topic`);
+    }
     const channel = channelUnder(deviceId, packet.topic);
     if (channel === null || channel === COMMAND_CHANNEL) {
       await this.securityEvent('publish_denied', client.id, deviceId, session.remoteAddress, `publish to "${packet.topic.slice(0, 200)}"`);
@@ -316,6 +334,13 @@ export class DeviceBroker {
       this.deps.log.error({ err, kind }, 'could not record a security event');
     }
   }
+}
+
+/** The protocol level each protocol name stands for: MQTT 3.1 ("MQIsdp") is level 3, MQTT 3.1.1 ("MQTT") level 4. */
+function protocolLevelOf(protocolId: string | undefined): number | null {
+  if (protocolId === 'MQIsdp') return 3;
+  if (protocolId === 'MQTT') return 4;
+  return null;
 }
 
 function refusalText(code: RefusalCode): string {

@@ -145,6 +145,24 @@ export class Ingest {
     }
   }
 
+  /**
+   * A packet too large to take at all (the broker closes the connection instead of buffering it): noted on the
+   * device's health record and in the rejection log, like any rejected message. `topic` is null when unknown.
+   */
+  rejectOversized(deviceId: string, topic: string | null, announcedBytes: number | null, maxBytes: number, remoteAddress: string | null): void {
+    const at = this.deps.clock.now();
+    this.seen(deviceId, at, { remoteAddress, arrivedHr: 0 });
+    const size = announcedBytes === null ? 'a malformed length' : `${announcedBytes} bytes`;
+    this.reject({
+      deviceId,
+      topic: topic ?? `${deviceTopicPrefix(deviceId)}?`,
+      reason: 'payload_too_large',
+      detail: `MQTT packet of ${size} over the ${maxBytes}-byte limit; connection closed without acknowledgement`,
+      receivedAt: at,
+      payloadExcerpt: '',
+    });
+  }
+
   /** Writes the health records and rejection log now instead of at the next periodic flush. */
   flush(): Promise<void> {
     return this.flushHealth();
