@@ -24,7 +24,8 @@ import { OutboxProvider } from './notifiers/outbox.js';
 import type { SmsProvider } from './notifiers/provider.js';
 import { createMetrics, type GatewayMetrics } from './metrics/metrics.js';
 import { buildApp } from './http/app.js';
-import { listen } from './http/server.js';
+import { closeGracefully, listen } from './http/server.js';
+import { connectionCaps, readSoftFdLimit, type ConnectionCaps } from './config/connection-budget.js';
 import { tileOrigin } from './http/routes/dashboard.js';
 import { volunteerLink } from './http/routes/visit-link.js';
 import { LinkSigner, loadOrCreateLinkSecret } from './http/links.js';
@@ -91,6 +92,8 @@ export class Gateway {
   /** Signs the incident-page links in pages and checks them on the page (secret in DATA_DIR/link-secret). */
   readonly links: LinkSigner;
   private http: FastifyInstance | null = null;
+  /** HTTP and MQTT socket caps, each well inside the open-file limit. */
+  readonly connectionCaps: ConnectionCaps;
   /** Arrival time of each resident's latest alarm signal, until the first SMS request of its incident goes out. */
   private readonly firstPageClock = new Map<string, number>();
 
@@ -111,7 +114,8 @@ export class Gateway {
       onStorageProblem: (err) => log.error({ err, part: 'storage' }, 'database disk problem'),
     });
     this.store.database.observeCommits((c) => this.metrics.sqliteCommitDuration.observe({ durability: c.durability }, c.ms / 1000));
-    this.ingest = new Ingest({ store: this.store, bus: this.bus, clock, log: log.child({ part: 'ingest' }) });
+    this.ingest = new Ingest({ store: this.store, bus: this.bus, clock, log: log.child({ part: 'ingest' }), dedupeWindowMs: config.mqtt.redeliveryWindowMs });
+    this.connectionCaps = connectionCaps({ http: config.http.maxConnections, mqtt: config.mqtt.maxConnections }, readSoftFdLimit());
     this.broker = new DeviceBroker({
       store: this.store,
       ingest: this.ingest,
@@ -119,6 +123,8 @@ export class Gateway {
       clock,
       log: log.child({ part: 'broker' }),
       ...(config.deviceDrop ? { connectionDrop: { ...DEFAULT_CONNECTION_DROP, ...config.deviceDrop } } : {}),
+      maxConnections: this.connectionCaps.mqtt,
+      onConnectionRefused: () => this.metrics.connectionsRefused.inc({ listener: 'mqtt' }),
     });
     this.provider = config.twilio
       ? new TwilioProvider({ ...config.twilio, log: log.child({ part: 'twilio' }) })
@@ -293,13 +299,26 @@ export class Gateway {
         version: GATEWAY_VERSION,
       },
       dashboard: { tileOrigin: tileOrigin(this.config.mapTileUrl) },
+      requestTimeoutMs: this.config.http.requestTimeoutMs,
     });
-    const httpPort = await listen(this.http, { port: this.config.http.port, host: this.config.http.host });
+    const caps = this.connectionCaps;
+    const capsLine = { httpMaxConnections: caps.http, mqttMaxConnections: caps.mqtt, openFileLimit: caps.softLimit, limitKnown: caps.limitKnown };
+    if (caps.overcommitted) this.log.warn(capsLine, 'connection caps leave too few file descriptors free: a flood on one listener can starve the other');
+    else this.log.info(capsLine, 'connection caps');
+    const httpPort = await listen(this.http, {
+      port: this.config.http.port,
+      host: this.config.http.host,
+      maxConnections: caps.http,
+      onRefused: () => this.metrics.connectionsRefused.inc({ listener: 'http' }),
+    });
     return { mqttPort, httpPort, registry };
   }
 
   async stop(): Promise<void> {
-    await this.http?.close();
+    if (this.http) {
+      const forced = await closeGracefully(this.http, this.config.shutdownGraceMs);
+      if (forced > 0) this.log.warn({ connections: forced, graceMs: this.config.shutdownGraceMs }, 'HTTP connections still open after the shutdown grace period were closed');
+    }
     this.live.stop();
     await this.accounts.stop();
     await this.broker.stop();
@@ -334,7 +353,7 @@ export class Gateway {
       alarmsOk: dbUp && backlog.failures < 3,
       unassignedIncidents: unassigned,
       components: {
-        broker: this.broker.health(),
+        broker: { ...this.broker.health(), sockets: this.broker.socketCount(), maxSockets: this.connectionCaps.mqtt },
         database: this.databaseHealth(dbUp),
         sms: {
           status: outbox || sms.degraded ? 'degraded' : 'up',
@@ -381,6 +400,7 @@ export class Gateway {
       this.processor.submit(signal);
     });
     this.bus.on(this, 'signalRejected', (r) => m.eventsRejected.inc({ reason: r.reason }));
+    this.bus.on(this, 'signalRedelivered', () => m.eventsDuplicate.inc());
     this.bus.on(this, 'securityEvent', (e) => m.securityEvents.inc({ kind: e.kind }));
     this.bus.on(this, 'incidentChanged', (incident, entry) => {
       if (entry.action === 'created') m.incidentsOpened.inc({ type: incident.type });

@@ -1,4 +1,5 @@
 // The device-facing MQTT broker (aedes over TCP): authenticates fixtures, enforces the per-device topic ACL, and hands messages to the ingest before any PUBACK.
+import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { createServer, Socket, type Server } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -28,6 +29,10 @@ export interface DeviceBrokerDeps {
   connectionDrop?: ConnectionDropRule;
   /** Largest MQTT packet accepted at all; see frame-limit.ts. */
   maxFrameBytes?: number;
+  /** Concurrent sockets (devices and strangers alike); beyond it new ones are closed as they are accepted. */
+  maxConnections?: number;
+  /** Called for each socket refused at that cap. */
+  onConnectionRefused?: () => void;
 }
 
 /** The connection of one device, as last seen by this process. */
@@ -42,6 +47,8 @@ export interface ConnectionInfo {
 interface Session {
   device: Device;
   remoteAddress: string | null;
+  /** This connection's own id, unique across restarts: a seq sent again on it is a resend (see EventDelivery). */
+  id: string;
 }
 
 type RefusalCode = 3 | 4 | 5;
@@ -76,6 +83,16 @@ export class DeviceBroker {
     this.stopping = false;
     const broker = await Aedes.createBroker({
       // The hooks are aedes' callback API; each is wrapped once here and the work below is async/await.
+      preConnect: (client, packet, done) => {
+        // [MQTT-3.1.2-2] Level 3 is MQTT 3.1, whose name is "MQIsdp"; "MQTT" at level 3 (or "MQIsdp" at 4) is neither
+        // protocol. aedes answers any level outside 3-4 with CONNACK 1 (unacceptable protocol version), so the
+        // packet is marked as such and aedes sends that refusal itself.
+        if (packet.protocolVersion !== undefined && packet.protocolVersion !== protocolLevelOf(packet.protocolId)) {
+          this.deps.log.warn({ protocolId: packet.protocolId, level: packet.protocolVersion, remoteAddress: remoteAddressOf(client) }, 'MQTT CONNECT refused: protocol name and level disagree');
+          packet.protocolVersion = 5;
+        }
+        done(null, true);
+      },
       authenticate: (client, username, password, done) => {
         this.authenticate(client, username, password).then(
           (code) => (code === null ? done(null, true) : done(Object.assign(new Error(refusalText(code)), { returnCode: code }), false)),
@@ -107,10 +124,13 @@ export class DeviceBroker {
     const server = createServer((socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
-      broker.handle(socket);
+      const client = broker.handle(socket);
       const maxFrame = this.deps.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-      limitFrames(socket, maxFrame, (announced) => {
-        this.deps.log.warn({ remoteAddress: socket.remoteAddress, announced, maxFrame }, 'MQTT packet too large or malformed; connection closed');
+      limitFrames(socket, maxFrame, (announced, topic) => {
+        const session = this.sessions.get(client);
+        this.deps.log.warn({ deviceId: session?.device.id, remoteAddress: socket.remoteAddress, announced, maxFrame }, 'MQTT packet too large or malformed; connection closed');
+        // Too big to acknowledge (that would mean buffering it), but never silent: the device's health shows why.
+        if (session) this.deps.ingest.rejectOversized(session.device.id, topic, announced, maxFrame, session.remoteAddress);
       });
     });
     try {
@@ -126,6 +146,17 @@ export class DeviceBroker {
       throw err;
     }
     server.on('error', (err) => this.deps.log.error({ err }, 'MQTT server error'));
+    if (this.deps.maxConnections !== undefined) {
+      // Each socket is a descriptor: a cap of its own keeps an MQTT flood from taking those HTTP needs, and back.
+      server.maxConnections = this.deps.maxConnections;
+      let refused = 0;
+      server.on('drop', () => {
+        refused++;
+        this.deps.onConnectionRefused?.();
+        // The first refusal and then one in a thousand: a flood must not flood the log too.
+        if (refused % 1000 === 1) this.deps.log.warn({ maxConnections: this.deps.maxConnections, refused }, 'MQTT connection refused: at the connection cap');
+      });
+    }
     this.broker = broker;
     this.server = server;
     this.sweepTimer = setInterval(() => this.auth.sweep(), SWEEP_INTERVAL_MS);
@@ -160,6 +191,11 @@ export class DeviceBroker {
     if (!broker) throw new Error('device broker is not running');
     const packet: PublishPacket = { cmd: 'publish', topic: commandTopic(deviceId), payload: encodeCommand(command), qos: 1, retain: false, dup: false };
     await new Promise<void>((resolve, reject) => broker.publish(packet, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Open sockets, including those that never completed CONNECT; they count against maxConnections. */
+  socketCount(): number {
+    return this.sockets.size;
   }
 
   connectedCount(): number {
@@ -258,7 +294,7 @@ export class DeviceBroker {
     const remoteAddress = remoteAddressOf(client);
     const outcome = await this.auth.check({ clientId: client.id, username, password, remoteAddress });
     if (outcome.ok) {
-      this.sessions.set(client, { device: outcome.device, remoteAddress });
+      this.sessions.set(client, { device: outcome.device, remoteAddress, id: randomUUID() });
       this.current.set(outcome.device.id, client);
       return null;
     }
@@ -274,6 +310,11 @@ export class DeviceBroker {
     const will = client === null || client.closed;
     if (!client || !session) throw new Error('publish without an authenticated session');
     const deviceId = session.device.id;
+    // [MQTT-1.5.3-1] [MQTT-1.5.3-2] invalid UTF-8 (decoded as U+FFFD) or U+0000 in a topic: close, do not acknowledge.
+    if (packet.topic.includes('\u0000') || packet.topic.includes('\uFFFD')) {
+      await this.securityEvent('malformed_topic', client.id, deviceId, session.remoteAddress, `topic ${JSON.stringify(packet.topic.slice(0, 200))}`);
+      throw new Error(`device ${deviceId} published to a malformed topic`);
+    }
     const channel = channelUnder(deviceId, packet.topic);
     if (channel === null || channel === COMMAND_CHANNEL) {
       await this.securityEvent('publish_denied', client.id, deviceId, session.remoteAddress, `publish to "${packet.topic.slice(0, 200)}"`);
@@ -287,7 +328,13 @@ export class DeviceBroker {
     // Only the status is meant to be retained; a retained event would be replayed to nobody, forever.
     if (channel !== 'status') packet.retain = false;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload, 'utf8') : packet.payload;
-    await this.deps.ingest.handle(deviceId, session.device, channel, payload, { remoteAddress: session.remoteAddress, arrivedHr, will });
+    await this.deps.ingest.handle(deviceId, session.device, channel, payload, {
+      remoteAddress: session.remoteAddress,
+      arrivedHr,
+      will,
+      session: session.id,
+      dup: packet.dup,
+    });
   }
 
   private async authorizeSubscribe(client: Client, sub: Subscription): Promise<Subscription | null> {
@@ -313,6 +360,13 @@ export class DeviceBroker {
       this.deps.log.error({ err, kind }, 'could not record a security event');
     }
   }
+}
+
+/** The protocol level each protocol name stands for: MQTT 3.1 ("MQIsdp") is level 3, MQTT 3.1.1 ("MQTT") level 4. */
+function protocolLevelOf(protocolId: string | undefined): number | null {
+  if (protocolId === 'MQIsdp') return 3;
+  if (protocolId === 'MQTT') return 4;
+  return null;
 }
 
 function refusalText(code: RefusalCode): string {

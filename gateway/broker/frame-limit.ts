@@ -14,9 +14,10 @@ export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
  * Attach after `aedes.handle(socket)`: aedes reads in paused mode, and a 'data' listener then only
  * observes the chunks it reads instead of switching the stream to flowing mode.
  */
-export function limitFrames(socket: Socket, maxBytes: number, onRefused: (announcedBytes: number | null) => void): void {
+export function limitFrames(socket: Socket, maxBytes: number, onRefused: (announcedBytes: number | null, topic: string | null) => void): void {
   // MQTT 3.1.1 §2.2: one type byte, then the remaining length as 1-4 bytes of 7 bits each, then that many bytes.
   let state: 'type' | 'length' | 'body' = 'type';
+  let type = 0;
   let length = 0;
   let multiplier = 1;
   let lengthBytes = 0;
@@ -27,7 +28,7 @@ export function limitFrames(socket: Socket, maxBytes: number, onRefused: (announ
     while (i < chunk.length) {
       switch (state) {
         case 'type':
-          i++;
+          type = chunk.readUInt8(i++) >> 4;
           state = 'length';
           length = 0;
           multiplier = 1;
@@ -39,10 +40,10 @@ export function limitFrames(socket: Socket, maxBytes: number, onRefused: (announ
           multiplier *= 128;
           lengthBytes++;
           if ((b & 0x80) !== 0) {
-            if (lengthBytes === 4) return refuse(null);
+            if (lengthBytes === 4) return refuse(null, null);
             break;
           }
-          if (length > maxBytes) return refuse(length);
+          if (length > maxBytes) return refuse(length, type === PUBLISH ? topicAt(chunk, i) : null);
           left = length;
           state = left > 0 ? 'body' : 'type';
           break;
@@ -58,8 +59,17 @@ export function limitFrames(socket: Socket, maxBytes: number, onRefused: (announ
     }
   });
 
-  function refuse(announced: number | null): void {
-    onRefused(announced);
+  function refuse(announced: number | null, topic: string | null): void {
+    onRefused(announced, topic);
     socket.destroy();
   }
+}
+
+const PUBLISH = 3;
+
+/** The topic at the start of a PUBLISH's variable header when this chunk holds it (it usually does), else null. */
+function topicAt(chunk: Buffer, at: number): string | null {
+  if (chunk.length < at + 2) return null;
+  const n = chunk.readUInt16BE(at);
+  return chunk.length >= at + 2 + n ? chunk.toString('utf8', at + 2, at + 2 + n) : null;
 }

@@ -32,8 +32,19 @@ export function loadConfig(env: Env): GatewayConfig {
   }
   const c = parsed.data;
   return {
-    mqtt: { port: c.MQTT_PORT, host: c.MQTT_HOST },
-    http: { port: c.HTTP_PORT, host: c.HTTP_HOST },
+    mqtt: {
+      port: c.MQTT_PORT,
+      host: c.MQTT_HOST,
+      maxConnections: c.MQTT_MAX_CONNECTIONS ?? null,
+      redeliveryWindowMs: c.MQTT_REDELIVERY_WINDOW_SECONDS * 1000,
+    },
+    http: {
+      port: c.HTTP_PORT,
+      host: c.HTTP_HOST,
+      maxConnections: c.HTTP_MAX_CONNECTIONS ?? null,
+      requestTimeoutMs: c.HTTP_REQUEST_TIMEOUT_SECONDS * 1000,
+    },
+    shutdownGraceMs: c.SHUTDOWN_GRACE_SECONDS * 1000,
     dataDir: resolve(c.DATA_DIR),
     registryFile: c.REGISTRY_FILE ? resolve(c.REGISTRY_FILE) : null,
     publicUrl: c.PUBLIC_URL ?? `http://localhost:${c.HTTP_PORT}`,

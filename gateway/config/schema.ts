@@ -44,6 +44,12 @@ export const configSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     // auto: readable lines when stdout is a terminal, JSON lines otherwise (files, pipes, journald, log shippers).
     LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    // Connection caps and timeouts at the edges; unset caps are sized from the process's open-file limit (connection-budget.ts).
+    HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).optional(),
+    MQTT_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).optional(),
+    HTTP_REQUEST_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(30),
+    SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(120).default(3),
+    MQTT_REDELIVERY_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
   })
   .superRefine((c, ctx) => {
     const twilio = [c.TWILIO_ACCOUNT_SID, c.TWILIO_AUTH_TOKEN, c.TWILIO_FROM];
@@ -85,8 +91,24 @@ export interface InfluxConfig {
 
 /** The validated configuration the gateway runs with. */
 export interface GatewayConfig {
-  mqtt: { port: number; host: string };
-  http: { port: number; host: string };
+  mqtt: {
+    port: number;
+    host: string;
+    /** Concurrent MQTT sockets; null: sized from the open-file limit. */
+    maxConnections: number | null;
+    /** How long an event can come back as a redelivery (same connection or DUP). */
+    redeliveryWindowMs: number;
+  };
+  http: {
+    port: number;
+    host: string;
+    /** Concurrent HTTP sockets; null: sized from the open-file limit. */
+    maxConnections: number | null;
+    /** A request's headers and body must have arrived within this. */
+    requestTimeoutMs: number;
+  };
+  /** On stop, in-flight HTTP requests get this long before their sockets are closed. */
+  shutdownGraceMs: number;
   dataDir: string;
   registryFile: string | null;
   publicUrl: string;

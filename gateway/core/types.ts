@@ -146,7 +146,8 @@ export interface Rejection {
   payloadExcerpt: string;
 }
 
-export type SecurityEventKind = 'auth_failed' | 'client_id_mismatch' | 'publish_denied' | 'subscribe_denied' | 'unknown_device';
+/** `malformed_topic`: a PUBLISH topic with invalid UTF-8 or U+0000, which MQTT answers by closing the connection. */
+export type SecurityEventKind = 'auth_failed' | 'client_id_mismatch' | 'publish_denied' | 'subscribe_denied' | 'unknown_device' | 'malformed_topic';
 
 export interface SecurityEvent {
   kind: SecurityEventKind;

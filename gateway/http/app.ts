@@ -14,6 +14,28 @@ import { visitLinkRoutes } from './routes/visit-link.js';
 
 /** Default request body limit; a route that needs more (a registry import) sets its own. */
 export const BODY_LIMIT = 64 * 1024;
+/** Headers and body of one request must arrive within this; a stalled upload is answered 408 and its socket closed. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** Headers alone must arrive sooner: a slow-headers client holds a socket without ever reaching a route. */
+const HEADERS_TIMEOUT_MS = 10_000;
+/** A socket with no traffic either way for this long is closed; the live feed's 15 s heartbeat keeps its streams open. */
+const CONNECTION_TIMEOUT_MS = 60_000;
+/** An idle keep-alive socket is closed after this (fastify's own default, 72 s, lets idle sockets pile up). */
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
+/** Node's timeout settings for the server; the expiry checks run often enough that a timeout is not overshot by much. */
+function serverTimeouts(requestTimeoutMs: number) {
+  return {
+    requestTimeout: requestTimeoutMs,
+    connectionTimeout: Math.max(CONNECTION_TIMEOUT_MS, requestTimeoutMs),
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    http: {
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeoutMs),
+      // Node checks request and header deadlines on this interval (30 s by default), which would double a short timeout.
+      connectionsCheckingInterval: Math.max(250, Math.min(5_000, Math.floor(requestTimeoutMs / 4))),
+    },
+  };
+}
 
 export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   const log = deps.log.child({ component: 'http' });
@@ -21,6 +43,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>({
     loggerInstance: log,
     bodyLimit: BODY_LIMIT,
+    ...serverTimeouts(deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS),
     // Behind a proxy the client address is not ours to trust; webhooks rely on signatures, not addresses.
     trustProxy: false,
     return503OnClosing: true,

@@ -157,6 +157,8 @@ export interface HttpDeps {
   map?: MapSource;
   /** Dashboard pages' API (reports, people, roster, registry editor, SMS log, my visits): gateway/reports/dashboard-deps.ts. */
   dashboardPages?: DashboardPageDeps;
+  /** A request's headers and body must have arrived within this (default REQUEST_TIMEOUT_MS in app.ts). */
+  requestTimeoutMs?: number;
 }
 
 /** Subscribes one SSE client; the returned function unsubscribes it. */

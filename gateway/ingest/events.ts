@@ -16,9 +16,17 @@ export interface DeviceStatusChanged {
   at: number;
 }
 
+/** An event the device sent again (same connection, or flagged DUP), acknowledged again and not acted on. */
+export interface SignalRedelivered {
+  deviceId: string;
+  seq: number;
+  dup: boolean;
+}
+
 export interface IngestEvents {
   /** A new event, durably recorded (a redelivery is not emitted again). */
   signalReceived: [Signal];
+  signalRedelivered: [SignalRedelivered];
   /** A message acknowledged but not acted on. */
   signalRejected: [Rejection];
   telemetryReceived: [TelemetryReceived];

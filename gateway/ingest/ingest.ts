@@ -20,7 +20,10 @@ export interface IngestDeps {
   log: Logger;
   maxPayloadBytes?: number;
   groupCommit?: GroupCommitOptions;
-  /** A (device, seq, payload) seen again within this window is a redelivery. */
+  /**
+   * How long a recorded event can come back as a redelivery (same device, seq and payload, on the same connection
+   * or flagged DUP); after it, the same seq is a new event.
+   */
   dedupeWindowMs?: number;
   /** How often changed health records are written to the store. */
   healthFlushMs?: number;
@@ -32,6 +35,10 @@ export interface IngestMeta {
   arrivedHr: number;
   /** The broker published the device's will: its connection was lost, it did not speak. */
   will?: boolean;
+  /** The connection (one CONNECT) the message came on; see EventDelivery. */
+  session?: string;
+  /** The PUBLISH carried the DUP flag. */
+  dup?: boolean;
 }
 
 /** What an event's submit resolves with at its group's COMMIT: the promise that the group is on disk. */
@@ -46,7 +53,9 @@ interface PendingEvent {
   arrivedHr: number;
 }
 
-const DEFAULT_DEDUPE_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** Long enough for a device to reconnect and resend after a lost PUBACK or a gateway restart, short enough that a
+ * reused seq (a counter restarted by a reboot) is never mistaken for one later on. */
+export const DEFAULT_DEDUPE_WINDOW_MS = 10 * 60 * 1000;
 const DEFAULT_HEALTH_FLUSH_MS = 2000;
 const EXCERPT_CHARS = 200;
 const MAX_PENDING_REJECTIONS = 1000;
@@ -136,6 +145,24 @@ export class Ingest {
     }
   }
 
+  /**
+   * A packet too large to take at all (the broker closes the connection instead of buffering it): noted on the
+   * device's health record and in the rejection log, like any rejected message. `topic` is null when unknown.
+   */
+  rejectOversized(deviceId: string, topic: string | null, announcedBytes: number | null, maxBytes: number, remoteAddress: string | null): void {
+    const at = this.deps.clock.now();
+    this.seen(deviceId, at, { remoteAddress, arrivedHr: 0 });
+    const size = announcedBytes === null ? 'a malformed length' : `${announcedBytes} bytes`;
+    this.reject({
+      deviceId,
+      topic: topic ?? `${deviceTopicPrefix(deviceId)}?`,
+      reason: 'payload_too_large',
+      detail: `MQTT packet of ${size} over the ${maxBytes}-byte limit; connection closed without acknowledgement`,
+      receivedAt: at,
+      payloadExcerpt: '',
+    });
+  }
+
   /** Writes the health records and rejection log now instead of at the next periodic flush. */
   flush(): Promise<void> {
     return this.flushHealth();
@@ -190,6 +217,7 @@ export class Ingest {
       payloadHash: createHash('sha256').update(payload).digest('hex'),
       deviceTs: plausibleDeviceTime(event.ts, at).deviceTs ?? null,
       receivedAt: at,
+      ...(meta.session ? { delivery: { session: meta.session, dup: meta.dup === true } } : {}),
     };
     const { durable } = await committer.submit({ record, device, event, arrivedHr: meta.arrivedHr });
     // The PUBACK waits for the disk; the alarm itself did not (its signal went out at the COMMIT).
@@ -218,6 +246,7 @@ export class Ingest {
       if (eventId === null || eventId === undefined) {
         this.counters.duplicates++;
         this.deps.log.debug({ deviceId: p.device.id, seq: p.record.seq }, 'redelivered event acknowledged again, not acted on');
+        this.deps.bus.emit('signalRedelivered', { deviceId: p.device.id, seq: p.record.seq, dup: p.record.delivery?.dup === true });
         return;
       }
       this.counters.accepted++;

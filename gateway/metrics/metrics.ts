@@ -19,6 +19,7 @@ export const METRIC_NAMES = {
   unassignedIncidents: 'unassigned_incidents',
   telemetryDropped: 'telemetry_points_dropped_total',
   sqliteCommitDuration: 'sqlite_commit_seconds',
+  connectionsRefused: 'connections_refused_total',
 } as const;
 
 /**
@@ -45,7 +46,7 @@ export interface GatewayMetrics {
   readonly alarmToFirstSms: Histogram;
   readonly eventsIngested: Counter<'type'>;
   readonly eventsRejected: Counter<'reason'>;
-  /** Redeliveries dropped by (device, seq, payload). */
+  /** Redeliveries absorbed: same (device, seq, payload) within the window, on the same connection or flagged DUP. */
   readonly eventsDuplicate: Counter;
   /** Events recorded per durable commit. */
   readonly ingestBatchSize: Histogram;
@@ -66,6 +67,8 @@ export interface GatewayMetrics {
   readonly unassignedIncidents: Gauge;
   /** Telemetry points dropped because InfluxDB was away longer than the bounded buffer lasts. */
   readonly telemetryDropped: Counter;
+  /** Sockets closed as they were accepted because their listener (http, mqtt) was at its connection cap. */
+  readonly connectionsRefused: Counter<'listener'>;
 }
 
 export interface MetricsOptions {
@@ -111,6 +114,12 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     securityEvents: new Counter({ name: n.securityEvents, help: 'Security events, by kind', labelNames: ['kind'], registers }),
     unassignedIncidents: new Gauge({ name: n.unassignedIncidents, help: 'Active incidents nobody could be paged for', registers }),
     telemetryDropped: new Counter({ name: n.telemetryDropped, help: 'Telemetry points dropped while InfluxDB was unreachable (oldest first)', registers }),
+    connectionsRefused: new Counter({
+      name: n.connectionsRefused,
+      help: 'Sockets refused at accept because the listener (http, mqtt) was at its connection cap',
+      labelNames: ['listener'],
+      registers,
+    }),
     sqliteCommitDuration: new Histogram({
       name: n.sqliteCommitDuration,
       help: 'Seconds a SQLite COMMIT held the event loop, by its sync mode (full: synced to disk before returning; normal: not, or synced afterwards off the event loop)',

@@ -76,6 +76,16 @@ export interface NewEvent {
   payloadHash: string;
   deviceTs: string | null;
   receivedAt: number;
+  /** How it reached the gateway; without it (a bridge, a replay) the event is never taken for a redelivery. */
+  delivery?: EventDelivery;
+}
+
+/** The MQTT delivery of an event: what tells a redelivery apart from a device reusing its seq. */
+export interface EventDelivery {
+  /** The device's connection (one CONNECT) it came on; unique across restarts. */
+  session: string;
+  /** The PUBLISH carried the DUP flag: the device says it may have sent this very packet before. */
+  dup: boolean;
 }
 
 export interface StoredEvent extends NewEvent {
@@ -85,7 +95,11 @@ export interface StoredEvent extends NewEvent {
 
 /** A group of events at its COMMIT. */
 export interface RecordedBatch {
-  /** Per input, the new row id, or null when the same (device, seq, payload) was already recorded (a redelivery). */
+  /**
+   * Per input, the new row id, or null when it is a redelivery: the same (device, seq, payload) recorded since the
+   * window's start, and either sent again on the same connection or flagged DUP. A reused seq on a new connection
+   * without DUP (a device that rebooted and restarted its counter) is a new event.
+   */
   ids: (number | null)[];
   /**
    * Settles when the commit is on disk (safe from a power loss); rejects when syncing failed. The rows are already

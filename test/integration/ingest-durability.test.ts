@@ -99,7 +99,7 @@ describe('ingest: durable record before PUBACK', () => {
     expect(edge.seen.signals.map((s) => s.type)).toEqual(['sos', 'cancel']);
     expect(edge.ingest.stats()).toMatchObject({ accepted: 2, duplicates: 1 });
 
-    // Outside the dedupe window (24 h) the same bytes count as new.
+    // Outside the redelivery window (10 minutes by default) the same bytes count as new.
     edge.clock.advance(25 * 60 * 60 * 1000);
     await publishQos1(client, 'care/v1/btn-001/event', payload);
     expect(eventsInFile(edge.dbFile)).toHaveLength(3);

@@ -75,18 +75,43 @@ describe('SQLite store', () => {
     expect((await store.timers.listPending()).map((t) => t.key)).toEqual(['late']);
   });
 
-  it('detects redeliveries by device, seq and payload within the window only', async () => {
-    const e = { deviceId: 'd1', seq: 7, type: 'sos' as const, payload: '{"type":"sos","seq":7}', payloadHash: 'abc', deviceTs: null, receivedAt: 1000 };
+  it('detects redeliveries by device, seq and payload within the window, on the same connection or flagged DUP only', async () => {
+    const on = (session: string, dup = false) => ({ delivery: { session, dup } });
+    const e = { deviceId: 'd1', seq: 7, type: 'sos' as const, payload: '{"type":"sos","seq":7}', payloadHash: 'abc', deviceTs: null, receivedAt: 1000, ...on('c1') };
     const ids = async (...args: Parameters<typeof store.events.recordBatch>) => (await store.events.recordBatch(...args)).ids;
     const [first] = await ids([e], 0);
     expect(first).toBeTypeOf('number');
     expect(await ids([{ ...e, receivedAt: 2000 }], 500)).toEqual([null]);
-    // A different payload under the same seq (a rebooted device) is a new event, not a redelivery.
-    const [other] = await ids([{ ...e, payloadHash: 'def', receivedAt: 2000 }], 500);
+    expect(await ids([{ ...e, receivedAt: 2000, ...on('c2', true) }], 500)).toEqual([null]);
+    // The same bytes on a new connection without DUP: a device that rebooted and restarted its counter.
+    const [rebooted] = await ids([{ ...e, receivedAt: 2000, ...on('c2') }], 500);
+    expect(rebooted).toBeTypeOf('number');
+    // A different payload under the same seq is a new event, not a redelivery, even flagged DUP.
+    const [other] = await ids([{ ...e, payloadHash: 'def', receivedAt: 2000, ...on('c1', true) }], 500);
     expect(other).toBeTypeOf('number');
     // Outside the window the same bytes are new again.
-    const [late] = await ids([{ ...e, receivedAt: 9000 }], 5000);
+    const [late] = await ids([{ ...e, receivedAt: 9000, ...on('c1', true) }], 5000);
     expect(late).toBeTypeOf('number');
+    // Without a delivery (not from a device connection) nothing is taken for a redelivery.
+    const { delivery: _none, ...bare } = e;
+    expect((await ids([bare, bare], 0)).every((id) => typeof id === 'number')).toBe(true);
+  });
+
+  it('keeps the events recorded before the connection column existed, and takes a DUP resend of one as a redelivery', async () => {
+    await store.close();
+    // The database as the previous release left it: no session column, the last migration not applied.
+    const raw = new Database(file);
+    raw.exec(`ALTER TABLE events DROP COLUMN session; DELETE FROM schema_migrations WHERE version = ${MIGRATIONS.at(-1)?.version ?? 0}`);
+    raw.prepare('INSERT INTO events (device_id, seq, type, payload, payload_hash, device_ts, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run('d1', 3, 'sos', '{"type":"sos","seq":3}', 'h3', null, 1000);
+    raw.close();
+
+    store = openSqliteStore(file);
+    const old = await store.events.listUnprocessed();
+    expect(old).toMatchObject([{ deviceId: 'd1', seq: 3, payloadHash: 'h3', receivedAt: 1000 }]);
+    const resend = { deviceId: 'd1', seq: 3, type: 'sos' as const, payload: '{"type":"sos","seq":3}', payloadHash: 'h3', deviceTs: null, receivedAt: 2000 };
+    expect((await store.events.recordBatch([{ ...resend, delivery: { session: 'new', dup: true } }], 0)).ids).toEqual([null]);
+    expect((await store.events.recordBatch([{ ...resend, delivery: { session: 'new', dup: false } }], 0)).ids[0]).toBeTypeOf('number');
   });
 
   it('lets exactly one caller claim a timer', async () => {

@@ -1,4 +1,4 @@
-// SQLite event log: the durable record written before a PUBACK, with redelivery detection.
+// SQLite event log: the durable record written before a PUBACK, with redelivery detection bounded by time and connection.
 import type { EventType } from '../../core/types.js';
 import type { EventRepo, NewEvent, RecordedBatch, StoredEvent } from '../ports.js';
 import type { SqliteDatabase } from './database.js';
@@ -19,16 +19,21 @@ export class SqliteEventRepo implements EventRepo {
   constructor(private readonly sdb: SqliteDatabase) {}
 
   async recordBatch(events: NewEvent[], dedupeSinceMs: number): Promise<RecordedBatch> {
-    const seen = this.sdb.stmt<[string, number, string, number], { id: number }>(
-      'SELECT id FROM events WHERE device_id = ? AND seq = ? AND payload_hash = ? AND received_at >= ? LIMIT 1',
+    // A seq alone proves nothing: a device whose counter restarted (battery change, reboot) sends seq 1 again, maybe
+    // with the very same bytes. Only a resend on the same connection, or one the device itself flags DUP (after a
+    // reconnect, e.g. to a gateway that crashed before its PUBACK), is the same message again.
+    const seen = this.sdb.stmt<[string, number, string, number, number, string], { id: number }>(
+      `SELECT id FROM events WHERE device_id = ? AND seq = ? AND payload_hash = ? AND received_at >= ?
+         AND (? = 1 OR session = ?) LIMIT 1`,
     );
     const insert = this.sdb.stmt(
-      'INSERT INTO events (device_id, seq, type, payload, payload_hash, device_ts, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO events (device_id, seq, type, payload, payload_hash, device_ts, received_at, session) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     const { result: ids, durable } = await this.sdb.transactionStaged(async () =>
       events.map((e) => {
-        if (seen.get(e.deviceId, e.seq, e.payloadHash, dedupeSinceMs)) return null;
-        return Number(insert.run(e.deviceId, e.seq, e.type, e.payload, e.payloadHash, e.deviceTs, e.receivedAt).lastInsertRowid);
+        const d = e.delivery;
+        if (d && seen.get(e.deviceId, e.seq, e.payloadHash, dedupeSinceMs, d.dup ? 1 : 0, d.session)) return null;
+        return Number(insert.run(e.deviceId, e.seq, e.type, e.payload, e.payloadHash, e.deviceTs, e.receivedAt, d?.session ?? null).lastInsertRowid);
       }),
     );
     return { ids, durable };

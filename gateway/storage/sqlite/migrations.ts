@@ -374,4 +374,14 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX events_dedupe ON events(device_id, seq);
     `,
   },
+  {
+    version: 9,
+    name: 'redelivery by connection',
+    sql: `
+      -- The device connection an event arrived on: a seq seen again on the same connection is a resend, while on a
+      -- new one (without DUP) it is a device whose counter restarted. Rows recorded before have none (NULL), so only
+      -- a DUP resend can match them.
+      ALTER TABLE events ADD COLUMN session TEXT;
+    `,
+  },
 ];
