@@ -11,7 +11,10 @@ import {
 } from './messages.js';
 import { inactivityPageHours } from '../wellness/rules.js';
 
-export type NewSms = Pick<OutboundSms, 'to' | 'body' | 'purpose' | 'incidentId' | 'step' | 'role' | 'personId' | 'context'>;
+export type NewSms = Pick<OutboundSms, 'to' | 'body' | 'purpose' | 'incidentId' | 'step' | 'role' | 'personId' | 'context'> & {
+  /** What the provider gets when it must differ from the stored `body` (a sign-in code): held in memory only, never stored. */
+  sendBody?: string;
+};
 
 /** The outbound SMS queue (the notifiers' dispatcher): enqueue persists and returns; sending happens behind it. */
 export interface SmsQueue {

@@ -374,4 +374,19 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX events_dedupe ON events(device_id, seq);
     `,
   },
+  {
+    version: 9,
+    name: 'sign-in codes masked at rest',
+    sql: `
+      -- Earlier versions stored the sign-in SMS with its code in clear, and the SMS log showed it. The code sits right
+      -- after "验证码是 " and has 6 digits; any other sign-in text with a long number loses all its digits.
+      UPDATE sms_messages
+        SET body = substr(body, 1, instr(body, '验证码是 ') + 4) || '******' || substr(body, instr(body, '验证码是 ') + 11)
+        WHERE purpose = 'otp' AND instr(body, '验证码是 ') > 0 AND substr(body, instr(body, '验证码是 ') + 5, 6) GLOB '[0-9][0-9][0-9][0-9][0-9][0-9]';
+      UPDATE sms_messages
+        SET body = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(body,
+          '0', '*'), '1', '*'), '2', '*'), '3', '*'), '4', '*'), '5', '*'), '6', '*'), '7', '*'), '8', '*'), '9', '*')
+        WHERE purpose = 'otp' AND body GLOB '*[0-9][0-9][0-9][0-9]*';
+    `,
+  },
 ];
