@@ -15,6 +15,7 @@ import { Pager } from './paging/pager.js';
 import { IncidentService, type IncidentEvents } from './incidents/service.js';
 import { SignalProcessor } from './incidents/processor.js';
 import { ReplyRouter } from './incidents/replies.js';
+import { DEFAULT_REPLY_WINDOW_MS, ReplyCodeBook } from './paging/reply-codes.js';
 import { IncidentViews } from './incidents/views.js';
 import { IncidentNotes } from './incidents/notes.js';
 import { SmsDispatcher, type NotifierEvents } from './notifiers/dispatcher.js';
@@ -131,7 +132,9 @@ export class Gateway {
     });
     this.timers = new DurableTimers({ store: this.store, clock, log: log.child({ part: 'timers' }) });
     this.links = new LinkSigner(loadOrCreateLinkSecret(config.dataDir));
-    const pager = new Pager({ sms: this.dispatcher, timeZone: config.timeZone, publicUrl: config.publicUrl, links: this.links, clock });
+    const replyWindowMs = config.smsReplyWindowMs ?? DEFAULT_REPLY_WINDOW_MS;
+    const replyCodes = new ReplyCodeBook({ sms: this.store.sms, clock, windowMs: replyWindowMs });
+    const pager = new Pager({ sms: this.dispatcher, timeZone: config.timeZone, publicUrl: config.publicUrl, links: this.links, clock, replyCodes });
     const engine = new EscalationEngine({
       store: this.store,
       timers: this.timers,
@@ -153,7 +156,15 @@ export class Gateway {
       commands: this.broker,
     });
     this.processor = new SignalProcessor({ store: this.store, service: this.incidents, clock, log: log.child({ part: 'signals' }) });
-    this.replies = new ReplyRouter({ store: this.store, incidents: this.incidents, pager, log: log.child({ part: 'replies' }) });
+    this.replies = new ReplyRouter({
+      store: this.store,
+      incidents: this.incidents,
+      pager,
+      clock,
+      replyWindowMs,
+      log: log.child({ part: 'replies' }),
+      onDuplicate: (provider) => this.metrics.smsInboundDuplicate.inc({ provider }),
+    });
     this.views = new IncidentViews({ store: this.store, service: this.incidents });
     this.live = new LiveFeed({
       bus: this.bus,

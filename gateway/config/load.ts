@@ -49,6 +49,7 @@ export function loadConfig(env: Env): GatewayConfig {
     logLevel: c.LOG_LEVEL,
     admin: c.ADMIN_USERNAME && c.ADMIN_PASSWORD ? { username: c.ADMIN_USERNAME, password: c.ADMIN_PASSWORD } : null,
     mapTileUrl: c.MAP_TILE_URL ?? null,
+    smsReplyWindowMs: c.SMS_REPLY_WINDOW_MINUTES * 60_000,
   };
 }
 

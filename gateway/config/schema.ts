@@ -37,6 +37,8 @@ export const configSchema = z
       .regex(/^https?:\/\/[^\s]+$/, 'expected an http(s) tile URL template')
       .refine((u) => ['{z}', '{x}', '{y}'].every((p) => u.includes(p)), 'expected a tile URL template with {z}, {x} and {y}')
       .optional(),
+    // How long after its page an SMS "1"/"2" still answers it; later, the reply is refused with a clear answer.
+    SMS_REPLY_WINDOW_MINUTES: z.coerce.number().int().min(1).max(1440).default(30),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((c, ctx) => {
@@ -93,6 +95,8 @@ export interface GatewayConfig {
   admin?: { username: string; password: string } | null;
   /** Optional base-map tiles for the dashboard map (e.g. Tianditu); without it the map draws outlines only, offline. */
   mapTileUrl: string | null;
+  /** SMS_REPLY_WINDOW_MINUTES in ms: how long after its page a "1"/"2" still answers it (default 30 minutes). */
+  smsReplyWindowMs?: number;
 }
 
 function isTimeZone(tz: string): boolean {

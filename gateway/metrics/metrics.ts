@@ -18,6 +18,7 @@ export const METRIC_NAMES = {
   securityEvents: 'security_events_total',
   unassignedIncidents: 'unassigned_incidents',
   telemetryDropped: 'telemetry_points_dropped_total',
+  smsInboundDuplicate: 'sms_inbound_duplicates_total',
   sqliteCommitDuration: 'sqlite_commit_seconds',
 } as const;
 
@@ -66,6 +67,8 @@ export interface GatewayMetrics {
   readonly unassignedIncidents: Gauge;
   /** Telemetry points dropped because InfluxDB was away longer than the bounded buffer lasts. */
   readonly telemetryDropped: Counter;
+  /** Inbound SMS whose provider message id was seen before (a retry or a replay): answered, not acted on. */
+  readonly smsInboundDuplicate: Counter<'provider'>;
 }
 
 export interface MetricsOptions {
@@ -111,6 +114,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     securityEvents: new Counter({ name: n.securityEvents, help: 'Security events, by kind', labelNames: ['kind'], registers }),
     unassignedIncidents: new Gauge({ name: n.unassignedIncidents, help: 'Active incidents nobody could be paged for', registers }),
     telemetryDropped: new Counter({ name: n.telemetryDropped, help: 'Telemetry points dropped while InfluxDB was unreachable (oldest first)', registers }),
+    smsInboundDuplicate: new Counter({ name: n.smsInboundDuplicate, help: 'Inbound SMS dropped because their provider message id was seen before, by provider', labelNames: ['provider'], registers }),
     sqliteCommitDuration: new Histogram({
       name: n.sqliteCommitDuration,
       help: 'Seconds a SQLite COMMIT held the event loop, by its sync mode (full: synced to disk before returning; normal: not, or synced afterwards off the event loop)',

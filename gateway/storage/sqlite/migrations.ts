@@ -389,4 +389,25 @@ export const MIGRATIONS: Migration[] = [
         WHERE purpose = 'otp' AND body GLOB '*[0-9][0-9][0-9][0-9]*';
     `,
   },
+  {
+    version: 10,
+    name: 'inbound SMS dedupe and page answers',
+    sql: `
+      -- Every inbound message id a provider gave us: a redelivered or replayed reply is answered but not acted on again.
+      CREATE TABLE sms_inbound_seen (
+        provider TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (provider, message_id)
+      );
+      -- When a phone last answered (1 or 2) an incident: pages sent before then take no further reply.
+      CREATE TABLE page_answers (
+        phone TEXT NOT NULL,
+        incident_id TEXT NOT NULL,
+        answered_at INTEGER NOT NULL,
+        PRIMARY KEY (phone, incident_id)
+      );
+      CREATE INDEX sms_pages_to ON sms_messages(to_phone, created_at) WHERE purpose = 'page';
+    `,
+  },
 ];
