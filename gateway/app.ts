@@ -1,4 +1,5 @@
 // The gateway assembled: storage, registry, broker, ingest, incidents, escalation, notifiers and HTTP, started and stopped in order.
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
@@ -131,7 +132,8 @@ export class Gateway {
       onFailed: (msg) => this.metrics.smsSendFailures.inc({ code: msg.errorCode ?? 'unknown' }),
     });
     this.timers = new DurableTimers({ store: this.store, clock, log: log.child({ part: 'timers' }) });
-    this.links = new LinkSigner(loadOrCreateLinkSecret(config.dataDir));
+    const linkSecret = loadOrCreateLinkSecret(config.dataDir);
+    this.links = new LinkSigner(linkSecret);
     const replyWindowMs = config.smsReplyWindowMs ?? DEFAULT_REPLY_WINDOW_MS;
     const replyCodes = new ReplyCodeBook({ sms: this.store.sms, clock, windowMs: replyWindowMs });
     const pager = new Pager({ sms: this.dispatcher, timeZone: config.timeZone, publicUrl: config.publicUrl, links: this.links, clock, replyCodes });
@@ -199,6 +201,8 @@ export class Gateway {
     this.accounts = new AccountService({
       store: this.store,
       sms: this.dispatcher,
+      // Kept in DATA_DIR beside the database, not in it: a copy of the database alone cannot test guesses at a code.
+      otpKey: createHmac('sha256', linkSecret).update('sign-in codes').digest(),
       clock,
       log: log.child({ part: 'accounts' }),
       publicUrl: config.publicUrl,
