@@ -1,4 +1,5 @@
 // The gateway assembled: storage, registry, broker, ingest, incidents, escalation, notifiers and HTTP, started and stopped in order.
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
@@ -16,6 +17,7 @@ import { Pager } from './paging/pager.js';
 import { IncidentService, type IncidentEvents } from './incidents/service.js';
 import { SignalProcessor } from './incidents/processor.js';
 import { ReplyRouter } from './incidents/replies.js';
+import { DEFAULT_REPLY_WINDOW_MS, ReplyCodeBook } from './paging/reply-codes.js';
 import { IncidentViews } from './incidents/views.js';
 import { IncidentNotes } from './incidents/notes.js';
 import { SmsDispatcher, type NotifierEvents } from './notifiers/dispatcher.js';
@@ -144,8 +146,11 @@ export class Gateway {
       onFailed: (msg) => this.metrics.smsSendFailures.inc({ code: msg.errorCode ?? 'unknown' }),
     });
     this.timers = new DurableTimers({ store: this.store, clock, log: log.child({ part: 'timers' }) });
-    this.links = new LinkSigner(loadOrCreateLinkSecret(config.dataDir));
-    const pager = new Pager({ sms: this.dispatcher, timeZone: config.timeZone, publicUrl: config.publicUrl, links: this.links, clock });
+    const linkSecret = loadOrCreateLinkSecret(config.dataDir);
+    this.links = new LinkSigner(linkSecret);
+    const replyWindowMs = config.smsReplyWindowMs ?? DEFAULT_REPLY_WINDOW_MS;
+    const replyCodes = new ReplyCodeBook({ sms: this.store.sms, clock, windowMs: replyWindowMs });
+    const pager = new Pager({ sms: this.dispatcher, timeZone: config.timeZone, publicUrl: config.publicUrl, links: this.links, clock, replyCodes });
     const engine = new EscalationEngine({
       store: this.store,
       timers: this.timers,
@@ -167,7 +172,15 @@ export class Gateway {
       commands: this.broker,
     });
     this.processor = new SignalProcessor({ store: this.store, service: this.incidents, clock, log: log.child({ part: 'signals' }) });
-    this.replies = new ReplyRouter({ store: this.store, incidents: this.incidents, pager, log: log.child({ part: 'replies' }) });
+    this.replies = new ReplyRouter({
+      store: this.store,
+      incidents: this.incidents,
+      pager,
+      clock,
+      replyWindowMs,
+      log: log.child({ part: 'replies' }),
+      onDuplicate: (provider) => this.metrics.smsInboundDuplicate.inc({ provider }),
+    });
     this.views = new IncidentViews({ store: this.store, service: this.incidents });
     this.live = new LiveFeed({
       bus: this.bus,
@@ -202,6 +215,8 @@ export class Gateway {
     this.accounts = new AccountService({
       store: this.store,
       sms: this.dispatcher,
+      // Kept in DATA_DIR beside the database, not in it: a copy of the database alone cannot test guesses at a code.
+      otpKey: createHmac('sha256', linkSecret).update('sign-in codes').digest(),
       clock,
       log: log.child({ part: 'accounts' }),
       publicUrl: config.publicUrl,

@@ -1,11 +1,12 @@
 // Phone sign-in for workers and volunteers: a 6-digit code by SMS, valid 5 minutes, single use, at most 5 guesses.
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Volunteer, Worker } from '../core/types.js';
 import type { SmsQueue } from '../paging/pager.js';
 import type { RegistryRepo } from '../storage/ports.js';
 import type { AccountRepo } from './repo.js';
+import { maskCodes } from './redact.js';
 import { sameToken } from './sessions.js';
 
 export interface OtpSettings {
@@ -25,6 +26,11 @@ export interface OtpDeps {
   clock: Clock;
   log: Logger;
   settings?: Partial<OtpSettings>;
+  /**
+   * Key of the HMAC that stands for a code. A million codes are tried in a second against a plain salted hash, so
+   * the key is kept out of the database. Default: random per process (a restart voids codes not yet used).
+   */
+  key?: Buffer;
 }
 
 export type OtpCheck = 'ok' | 'no_code' | 'expired' | 'used' | 'too_many_attempts' | 'wrong';
@@ -35,15 +41,18 @@ export function phoneCandidates(input: string): string[] {
   return /^1\d{10}$/.test(cleaned) ? [cleaned, `+86${cleaned}`] : [cleaned];
 }
 
-function codeHash(code: string, salt: string): string {
-  return createHash('sha256').update(`${salt}:${code}`, 'utf8').digest('hex');
-}
 
 export class OtpCodes {
   readonly settings: OtpSettings;
+  private readonly key: Buffer;
 
   constructor(private readonly deps: OtpDeps) {
     this.settings = { ...DEFAULT_OTP, ...deps.settings };
+    this.key = deps.key ?? randomBytes(32);
+  }
+
+  private codeHash(code: string, salt: string): string {
+    return createHmac('sha256', this.key).update(`${salt}:${code}`, 'utf8').digest('hex');
   }
 
   /** The phone as the registry has it, and whom it belongs to; the cleaned input when nobody has it. */
@@ -64,13 +73,16 @@ export class OtpCodes {
   async send(phone: string, owner: PhoneOwner): Promise<void> {
     const now = this.deps.clock.now();
     const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
-    // A salted digest: a stolen database copy does not show live codes at a glance (they expire in minutes anyway).
+    // Only a keyed digest is stored: neither the database nor the SMS table can give the code back.
     const salt = randomBytes(8).toString('hex');
-    await this.deps.repo.replaceOtp({ phone, codeHash: codeHash(code, salt), salt, createdAt: now, expiresAt: now + this.settings.ttlMs, attempts: 0, usedAt: null });
+    await this.deps.repo.replaceOtp({ phone, codeHash: this.codeHash(code, salt), salt, createdAt: now, expiresAt: now + this.settings.ttlMs, attempts: 0, usedAt: null });
     const minutes = Math.round(this.settings.ttlMs / 60_000);
+    const text = `【社区关爱】您的登录验证码是 ${code}，${minutes}分钟内有效，仅可使用一次。如非本人操作，请忽略。`;
     await this.deps.sms.enqueue({
+      // Only the provider sees the code: whoever can read the SMS log (or a copy of the database) must not be able to sign in with it.
       to: phone,
-      body: `【社区关爱】您的登录验证码是 ${code}，${minutes}分钟内有效，仅可使用一次。如非本人操作，请忽略。`,
+      body: maskCodes(text),
+      sendBody: text,
       purpose: 'otp',
       incidentId: null,
       step: null,
@@ -88,7 +100,7 @@ export class OtpCodes {
     if (otp.usedAt !== null) return 'used';
     if (this.deps.clock.now() >= otp.expiresAt) return 'expired';
     if (otp.attempts >= this.settings.maxAttempts) return 'too_many_attempts';
-    if (!sameToken(codeHash(code, otp.salt), otp.codeHash)) {
+    if (!sameToken(this.codeHash(code, otp.salt), otp.codeHash)) {
       const counted = await this.deps.repo.countOtpAttempt(otp.id, this.settings.maxAttempts);
       return counted ? 'wrong' : 'too_many_attempts';
     }

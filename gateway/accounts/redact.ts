@@ -15,3 +15,11 @@ export function redactUnknownUsername(typed: string): string {
   const chars = [...typed];
   return `${chars[0] ?? ''}…(${chars.length} chars, unknown)`;
 }
+
+/** What a sign-in code looks like wherever it is stored or shown: the SMS table, logs, the live feed, the dashboard. */
+export const CODE_MASK = '******';
+
+/** The text with every run of 4 or more digits (a sign-in code) replaced by the mask; short numbers ("5分钟") stay. */
+export function maskCodes(text: string): string {
+  return text.replace(/\d{4,}/g, CODE_MASK);
+}

@@ -54,6 +54,8 @@ export interface AccountServiceDeps {
   limits?: Partial<AccountLimits>;
   sessions?: Partial<SessionLifetimes>;
   otp?: Partial<OtpSettings>;
+  /** Key of the codes' HMAC (see OtpDeps.key); default: random per process. */
+  otpKey?: Buffer;
 }
 
 /** Who is asking, for the audit log and the per-address limits. */
@@ -100,7 +102,7 @@ export class AccountService {
     const { store, clock } = deps;
     this.limits = { ...DEFAULT_LIMITS, ...deps.limits };
     this.sessions = new SessionStore({ repo: store.accounts, clock, lifetimes: deps.sessions });
-    this.otp = new OtpCodes({ repo: store.accounts, registry: store.registry, sms: deps.sms, clock, log: deps.log, settings: deps.otp });
+    this.otp = new OtpCodes({ repo: store.accounts, registry: store.registry, sms: deps.sms, clock, log: deps.log, settings: deps.otp, key: deps.otpKey });
     this.users = new UserAdmin({
       repo: store.accounts,
       registry: store.registry,

@@ -62,6 +62,7 @@ export function loadConfig(env: Env): GatewayConfig {
     admin: c.ADMIN_USERNAME && c.ADMIN_PASSWORD ? { username: c.ADMIN_USERNAME, password: c.ADMIN_PASSWORD } : null,
     mapTileUrl: c.MAP_TILE_URL ?? null,
     deviceDrop: { share: c.DEVICE_DROP_PERCENT / 100, minDevices: c.DEVICE_DROP_MIN },
+    smsReplyWindowMs: c.SMS_REPLY_WINDOW_MINUTES * 60_000,
   };
 }
 

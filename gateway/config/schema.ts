@@ -41,6 +41,8 @@ export const configSchema = z
     // A fall of this share (percent) of the connected devices, and at least this many, within 2 minutes degrades /healthz.
     DEVICE_DROP_PERCENT: z.coerce.number().int().min(1, 'expected a percentage from 1 to 100').max(100, 'expected a percentage from 1 to 100').default(30),
     DEVICE_DROP_MIN: z.coerce.number().int().min(1, 'expected a whole number of devices, at least 1').default(5),
+    // How long after its page an SMS "1"/"2" still answers it; later, the reply is refused with a clear answer.
+    SMS_REPLY_WINDOW_MINUTES: z.coerce.number().int().min(1).max(1440).default(30),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     // auto: readable lines when stdout is a terminal, JSON lines otherwise (files, pipes, journald, log shippers).
     LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
@@ -124,6 +126,8 @@ export interface GatewayConfig {
   mapTileUrl: string | null;
   /** DEVICE_DROP_PERCENT (as a share) and DEVICE_DROP_MIN: when a fall in connected devices is reported. */
   deviceDrop?: { share: number; minDevices: number };
+  /** SMS_REPLY_WINDOW_MINUTES in ms: how long after its page a "1"/"2" still answers it (default 30 minutes). */
+  smsReplyWindowMs?: number;
 }
 
 function isTimeZone(tz: string): boolean {

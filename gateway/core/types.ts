@@ -240,7 +240,8 @@ export type SmsPurpose = 'page' | 'page_link' | 'notice' | 'help' | 'digest' | '
 
 /** What a reply to this message is about; inbound SMS are routed by the latest one sent to the phone. */
 export type SmsContext =
-  | { kind: 'incident'; incidentId: string }
+  /** `replyCode` (a page's): the letters that, after 1 or 2, name this incident when the phone has several pages open. */
+  | { kind: 'incident'; incidentId: string; replyCode?: string }
   /** A visit reminder: `到`/`走`/`没人` replies go to the visit feature. `occurrenceStart` is ms since the epoch. */
   | { kind: 'visit'; visitId: string; occurrenceStart: number };
 
@@ -266,6 +267,8 @@ export interface OutboundSms {
 }
 
 export interface InboundSms {
+  /** Who delivered it (`twilio`, `aliyun`, `tencent`; `dashboard` for a button that stands in for an SMS): with providerSid, the key that drops redeliveries. */
+  provider: string;
   from: string;
   body: string;
   providerSid: string | null;

@@ -18,6 +18,7 @@ export const METRIC_NAMES = {
   securityEvents: 'security_events_total',
   unassignedIncidents: 'unassigned_incidents',
   telemetryDropped: 'telemetry_points_dropped_total',
+  smsInboundDuplicate: 'sms_inbound_duplicates_total',
   sqliteCommitDuration: 'sqlite_commit_seconds',
   connectionsRefused: 'connections_refused_total',
 } as const;
@@ -69,6 +70,8 @@ export interface GatewayMetrics {
   readonly telemetryDropped: Counter;
   /** Sockets closed as they were accepted because their listener (http, mqtt) was at its connection cap. */
   readonly connectionsRefused: Counter<'listener'>;
+  /** Inbound SMS whose provider message id was seen before (a retry or a replay): answered, not acted on. */
+  readonly smsInboundDuplicate: Counter<'provider'>;
 }
 
 export interface MetricsOptions {
@@ -120,6 +123,7 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       labelNames: ['listener'],
       registers,
     }),
+    smsInboundDuplicate: new Counter({ name: n.smsInboundDuplicate, help: 'Inbound SMS dropped because their provider message id was seen before, by provider', labelNames: ['provider'], registers }),
     sqliteCommitDuration: new Histogram({
       name: n.sqliteCommitDuration,
       help: 'Seconds a SQLite COMMIT held the event loop, by its sync mode (full: synced to disk before returning; normal: not, or synced afterwards off the event loop)',

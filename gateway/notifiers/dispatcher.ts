@@ -5,7 +5,7 @@ import { errorMessage } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { newId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
-import type { OutboundSms, SmsStatus } from '../core/types.js';
+import type { OutboundSms, SmsPurpose, SmsStatus } from '../core/types.js';
 import type { SmsStatusUpdate, Store } from '../storage/ports.js';
 import { SmsSendError, type SmsProvider, type SmsProviderHealth, type SmsSendResult } from './provider.js';
 import { advances, isFinal, mapTwilioStatus } from './sms-status.js';
@@ -20,7 +20,13 @@ export interface NotifierEvents {
 export type NewOutboundSms = Omit<
   OutboundSms,
   'id' | 'status' | 'provider' | 'providerSid' | 'attempts' | 'errorCode' | 'error' | 'createdAt' | 'sentAt' | 'updatedAt'
->;
+> & {
+  /**
+   * What the provider gets when it differs from the stored `body` (a sign-in code, stored masked). Held in this
+   * process only: never stored, logged or announced, so a message that needs it cannot be resent after a restart.
+   */
+  sendBody?: string;
+};
 
 /** The fields of Twilio's status callback the dispatcher uses. */
 export interface StatusCallbackParams {
@@ -72,6 +78,9 @@ const EARLY_RECEIPT_TTL_MS = 60_000;
 const EARLY_RECEIPT_MAX = 1000;
 const SID_CACHE_MAX = 10_000;
 
+/** Purposes whose stored body is masked: without the clear text held by this process, such a message cannot be sent. */
+const MASKED_PURPOSES: ReadonlySet<SmsPurpose> = new Set<SmsPurpose>(['otp']);
+
 export class SmsDispatcher {
   private running = false;
   /** Waiting for a send slot. */
@@ -84,6 +93,8 @@ export class SmsDispatcher {
   private readonly sidToId = new Map<string, string>();
   private readonly earlyReceipts = new Map<string, { params: StatusCallbackParams; at: number }[]>();
   private readonly locks = new Map<string, Promise<void>>();
+  /** Clear texts of messages stored masked (sendBody), by message id, until the message is sent or fails for good. */
+  private readonly sendBodies = new Map<string, string>();
   private consecutiveFailures = 0;
   private lastError: string | null = null;
   private readonly writer: SmsStatusWriter;
@@ -127,8 +138,9 @@ export class SmsDispatcher {
    */
   async enqueue(msg: NewOutboundSms): Promise<OutboundSms> {
     const now = this.deps.clock.now();
+    const { sendBody, ...fields } = msg;
     const row: OutboundSms = {
-      ...msg,
+      ...fields,
       id: newId('sms', now),
       status: 'queued',
       provider: this.deps.provider.name,
@@ -141,6 +153,7 @@ export class SmsDispatcher {
       updatedAt: now,
     };
     await this.deps.store.sms.insert(row);
+    if (sendBody !== undefined && sendBody !== row.body) this.sendBodies.set(row.id, sendBody);
     this.deps.bus.emit('smsStatusChanged', row);
     // Before start() the row simply waits in the store; start() picks it up with the other unsent ones.
     this.deps.store.afterCommit(() => {
@@ -235,16 +248,22 @@ export class SmsDispatcher {
     // crash before the provider's answer is stored resends it either way. The write would only delay the send.
     const sending: OutboundSms = { ...msg, status: 'sending', attempts, updatedAt: this.deps.clock.now() };
     if (msg.status !== 'sending') this.deps.bus.emit('smsStatusChanged', sending);
+    const body = this.sendBodies.get(msg.id) ?? (MASKED_PURPOSES.has(msg.purpose) ? null : msg.body);
+    if (body === null) {
+      await this.unsendable(sending);
+      return;
+    }
     const started = performance.now();
     let result: SmsSendResult;
     try {
-      result = await this.deps.provider.send({ to: msg.to, body: msg.body, statusCallback: this.statusCallbackUrl });
+      result = await this.deps.provider.send({ to: msg.to, body, statusCallback: this.statusCallbackUrl });
     } catch (err) {
       const failure = err instanceof SmsSendError ? err : new SmsSendError({ transient: true, providerCode: null, message: errorMessage(err), cause: err });
       await this.failed(sending, attempts, failure);
       return;
     }
     const latencyMs = performance.now() - started;
+    this.sendBodies.delete(msg.id);
     const sid = result.sid;
     this.rememberSid(sid, msg.id);
     const accepted = await this.withLock(msg.id, () =>
@@ -263,6 +282,7 @@ export class SmsDispatcher {
     const giveUp = !err.transient || attempts >= (this.deps.maxAttempts ?? 7);
     const fields = { attempts, errorCode: err.providerCode, error: err.message };
     if (giveUp) {
+      this.sendBodies.delete(msg.id);
       const failed = await this.record(msg, { status: 'failed', ...fields });
       this.deps.log.error({ sms: msg.id, attempts, code: err.providerCode, transient: err.transient, err: err.message }, 'SMS failed for good');
       this.deps.onFailed?.(failed);
@@ -279,6 +299,15 @@ export class SmsDispatcher {
       this.pump();
     });
     this.retryTimers.set(msg.id, timer);
+  }
+
+  /**
+   * A masked message (a sign-in code) whose clear text died with an earlier process. Storing the code in clear to
+   * survive a restart would put it back in the log; the person asks for a new code instead (the old one expires anyway).
+   */
+  private async unsendable(msg: OutboundSms): Promise<void> {
+    await this.record(msg, { status: 'failed', attempts: msg.attempts, errorCode: null, error: 'not sent: its text was not kept across a restart; a new code must be requested' });
+    this.deps.log.warn({ sms: msg.id, purpose: msg.purpose }, 'masked SMS not sent after a restart');
   }
 
   /** Writes an update and announces a status change; keeps going on the in-memory copy if the row vanished. */

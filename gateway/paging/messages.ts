@@ -29,6 +29,8 @@ export interface PageText {
   step: number;
   /** `inactivity` only: the hours without a sign of life that raised the alarm. */
   hours?: number;
+  /** The page's reply code ("A"): the reply `1A` names this incident even when the phone has other pages open. */
+  replyCode?: string;
 }
 
 /**
@@ -46,11 +48,12 @@ export function isGsm7(text: string): boolean {
   return /^[\n\r\f\x20-\x5f\x61-\x7e€£¥èéùìòÇØøÅåΔΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà]*$/.test(text);
 }
 
-/** `【求助】张桂兰 安达里3号楼2门401 按了求助 14:05 回1接单 回2转他人` — shortened to one segment if needed. */
+/** `【求助】张桂兰 安达里3号楼2门401 按了求助 14:05 回1A接单 回2A转他人` — shortened to one segment if needed. */
 export function workerPage(p: PageText): string {
   const head = p.step > 1 ? '【求助·仍无人接】' : '【求助】';
   const action = p.type === 'inactivity' ? ` ${GO_TO_THE_DOOR}` : '';
-  const tail = ` ${what(p)}${action} ${localTime(p.at, p.timeZone).hhmm} 回1接单 回2转他人`;
+  const code = p.replyCode ?? '';
+  const tail = ` ${what(p)}${action} ${localTime(p.at, p.timeZone).hhmm} 回1${code}接单 回2${code}转他人`;
   return fitOneSegment(head, p.resident.name, p.resident.address, tail);
 }
 
@@ -61,10 +64,11 @@ export function pageLink(publicUrl: string, code: string, signedQuery?: string):
 
 export function familyPage(p: PageText & { responderName: string | null; responderRole?: 'worker' | 'duty_contact' }): string {
   const who = !p.responderName ? '正在联系社区网格员' : p.responderRole === 'duty_contact' ? `已通知${p.responderName}` : `已通知网格员${p.responderName}`;
+  const code = p.replyCode ?? '';
   if (p.type === 'inactivity') {
-    return `【紧急】您的家人${p.resident.name}截至${localTime(p.at, p.timeZone).hhmm}${what(p)}（${p.resident.address}），${who}上门查看。您能去请回1。`;
+    return `【紧急】您的家人${p.resident.name}截至${localTime(p.at, p.timeZone).hhmm}${what(p)}（${p.resident.address}），${who}上门查看。您能去请回1${code}。`;
   }
-  return `【紧急】您的家人${p.resident.name}${localTime(p.at, p.timeZone).hhmm}${WHAT[p.type]}（${p.resident.address}），${who}。您能去请回1。`;
+  return `【紧急】您的家人${p.resident.name}${localTime(p.at, p.timeZone).hhmm}${WHAT[p.type]}（${p.resident.address}），${who}。您能去请回1${code}。`;
 }
 
 export function familyResponderComing(residentName: string, responderName: string, responderPhone: string | null): string {
@@ -83,6 +87,19 @@ export const REPLY_HELP = '回1接单，回2转给下一位。如有疑问请联
 export const REPLY_NOTHING_PENDING = '您目前没有待处理的求助。';
 export const REPLY_UNKNOWN_PHONE = '您好，本号码未在社区登记，无法处理此短信。';
 export const REPLY_DECLINED = '已转给下一位，谢谢。';
+export const REPLY_ALREADY_ANSWERED = '您已回复过这条求助，无需再回。';
+export const REPLY_TOO_OLD = '这条求助短信已过回复时限，请用短信中的链接处理，或联系社区值班室。';
+
+/** Several pages are open on this phone and a bare 1 or 2 could mean any of them: each is listed with its code. */
+export function replyWhichOne(action: '1' | '2', open: { code: string | null; residentName: string }[]): string {
+  const coded = open.filter((o) => o.code !== null);
+  if (coded.length < open.length) return `您有${open.length}条待处理求助，请用各条短信中的链接处理，或联系社区值班室。`;
+  return `您有${open.length}条待处理求助，请回${action}加字母：${coded.map((o) => `${action}${o.code ?? ''} ${o.residentName}`).join('，')}。`;
+}
+
+export function replyUnknownCode(reply: string): string {
+  return `没有找到与"${reply}"对应的待处理求助，请核对短信中的字母。`;
+}
 
 export function replyAlreadyTaken(by: string): string {
   return `此求助已由${by}接单，谢谢。`;

@@ -10,8 +10,12 @@ import {
   workerPage,
 } from './messages.js';
 import { inactivityPageHours } from '../wellness/rules.js';
+import type { ReplyCodes } from './reply-codes.js';
 
-export type NewSms = Pick<OutboundSms, 'to' | 'body' | 'purpose' | 'incidentId' | 'step' | 'role' | 'personId' | 'context'>;
+export type NewSms = Pick<OutboundSms, 'to' | 'body' | 'purpose' | 'incidentId' | 'step' | 'role' | 'personId' | 'context'> & {
+  /** What the provider gets when it must differ from the stored `body` (a sign-in code): held in memory only, never stored. */
+  sendBody?: string;
+};
 
 /** The outbound SMS queue (the notifiers' dispatcher): enqueue persists and returns; sending happens behind it. */
 export interface SmsQueue {
@@ -33,6 +37,8 @@ export interface PagerDeps {
   clock?: Clock;
   /** How long a link works after its page is sent. */
   linkTtlMs?: number;
+  /** Gives each page its reply code ("1A"); without it pages carry none and only a bare 1 or 2 works. */
+  replyCodes?: ReplyCodes;
 }
 
 /** 24 h: long enough to resolve a slow incident from the same SMS, short enough that an old phone is no key. */
@@ -43,8 +49,9 @@ export class Pager {
 
   /** The page itself (one segment) and then the incident link. */
   async pageResponder(incident: Incident, resident: Resident, responder: PlanResponder, step: number): Promise<OutboundSms[]> {
-    const text = workerPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step, ...hoursOf(incident, resident) });
-    const page = await this.send(incident, responder.phone, text, 'page', step, responder.role, responder.id);
+    const replyCode = await this.replyCode(responder.phone, incident.id);
+    const text = workerPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step, ...replyCode, ...hoursOf(incident, resident) });
+    const page = await this.send(incident, responder.phone, text, 'page', step, responder.role, responder.id, replyCode);
     const link = await this.send(incident, responder.phone, this.link(incident, responder.id, responder.role), 'page_link', step, responder.role, responder.id);
     return [page, link];
   }
@@ -64,8 +71,19 @@ export class Pager {
     const out: OutboundSms[] = [];
     for (const [i, member] of resident.family.entries()) {
       const personId = familyPersonId(resident.id, i);
-      const body = familyPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step, responderName: responder?.name ?? null, responderRole: responder?.role, ...hoursOf(incident, resident) });
-      out.push(await this.send(incident, member.phone, body, 'page', step, 'family', personId));
+      const replyCode = await this.replyCode(member.phone, incident.id);
+      const body = familyPage({
+        resident,
+        type: incident.type,
+        at: incident.openedAt,
+        timeZone: this.deps.timeZone,
+        step,
+        responderName: responder?.name ?? null,
+        responderRole: responder?.role,
+        ...replyCode,
+        ...hoursOf(incident, resident),
+      });
+      out.push(await this.send(incident, member.phone, body, 'page', step, 'family', personId, replyCode));
       // Later rounds (nobody else to page) repeat the page, not the link: it works for 24 hours.
       if (step === 1) out.push(await this.send(incident, member.phone, this.link(incident, personId, 'family'), 'page_link', step, 'family', personId));
     }
@@ -99,6 +117,10 @@ export class Pager {
     return this.deps.sms.enqueue({ to, body, purpose: 'help', incidentId: null, step: null, role: null, personId: null, context: null });
   }
 
+  private async replyCode(phone: string, incidentId: string): Promise<{ replyCode?: string }> {
+    return this.deps.replyCodes ? { replyCode: await this.deps.replyCodes.codeFor(phone, incidentId) } : {};
+  }
+
   private send(
     incident: Incident,
     to: string,
@@ -107,8 +129,9 @@ export class Pager {
     step: number | null,
     role: ResponderRole | null,
     personId: string | null,
+    code: { replyCode?: string } = {},
   ): Promise<OutboundSms> {
-    return this.deps.sms.enqueue({ to, body, purpose, incidentId: incident.id, step, role, personId, context: { kind: 'incident', incidentId: incident.id } });
+    return this.deps.sms.enqueue({ to, body, purpose, incidentId: incident.id, step, role, personId, context: { kind: 'incident', incidentId: incident.id, ...code } });
   }
 }
 

@@ -178,6 +178,20 @@ export interface SmsRepo {
   latestWithContextTo(phone: string): Promise<OutboundSms | null>;
   list(limit: number): Promise<OutboundSms[]>;
   recordInbound(sms: InboundSms, handledAs: string, incidentId: string | null): Promise<void>;
+  /** Records a provider's message id the first time it is seen: false for a redelivery or a replay. */
+  claimInbound(provider: string, messageId: string, at: number): Promise<boolean>;
+  /** Forgets a claimed id whose handling failed, so the provider's retry is taken. */
+  releaseInbound(provider: string, messageId: string): Promise<void>;
+  /** Pages (purpose `page`) sent to this phone since `since`, newest first, each with when the phone last answered its incident. */
+  recentPagesTo(phone: string, since: number): Promise<RecentPage[]>;
+  /** The phone answered the incident (1 or 2): pages sent to it before `at` take no further reply. */
+  markAnswered(phone: string, incidentId: string, at: number): Promise<void>;
+}
+
+/** A page to a phone, and when that phone last answered the page's incident (null: never). */
+export interface RecentPage {
+  sms: OutboundSms;
+  answeredAt: number | null;
 }
 
 export type TimerKind = 'fall_cancel_window' | 'escalation_step';

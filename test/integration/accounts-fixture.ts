@@ -1,14 +1,21 @@
-// Accounts test rig: the real AccountService over real SQLite, the real SMS dispatcher (outbox), a VisitService, and buildApp.
+// Accounts test rig: the real AccountService over real SQLite, the real SMS dispatcher (sign-in codes through the Twilio simulator), a VisitService, and buildApp.
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { AccountService, type AccountServiceDeps } from '../../gateway/accounts/service.js';
+import { EventBus } from '../../gateway/core/events.js';
 import { silentLogger } from '../../gateway/core/logger.js';
+import type { OutboundSms } from '../../gateway/core/types.js';
+import { SmsDispatcher, type NotifierEvents } from '../../gateway/notifiers/dispatcher.js';
+import { TwilioProvider } from '../../gateway/notifiers/twilio.js';
+import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
+import { waitUntil } from '../helpers/sms.js';
 import { buildApp } from '../../gateway/http/app.js';
 import type { HealthReport, HttpDeps } from '../../gateway/http/deps.js';
 import { createMetrics } from '../../gateway/metrics/metrics.js';
 import { importRegistryDocument } from '../../gateway/registry/import.js';
+import { createDashboardPageDeps } from '../../gateway/reports/dashboard-deps.js';
 import { API_TOKEN, RecordingInbound, StoreDeviceDirectory, StoreIncidentActions, StoreSmsStatus } from '../helpers/http-fixture.js';
-import { startVisitRig, type VisitRig } from './visits-fixture.js';
+import { startVisitRig, TZ, type VisitRig } from './visits-fixture.js';
 
 export const PUBLIC_URL = 'https://care.example.org';
 export const ADMIN = { username: 'admin', password: 'correct horse battery' };
@@ -41,13 +48,29 @@ export interface AccountRig {
   app: FastifyInstance;
   accounts: AccountService;
   incidents: StoreIncidentActions;
+  /** The phones' side: sign-in codes arrive here, in clear, through the real Twilio SDK (the gateway stores them masked). */
+  sim: TwilioSimServer;
+  /** The dispatcher that sends the sign-in codes, and the provider behind it (the simulator through the real SDK). */
+  otpSms: SmsDispatcher;
+  provider: TwilioProvider;
+  /** Every message the dispatcher announced (what the live feed and the dashboard are fed). */
+  announced: OutboundSms[];
   close(): Promise<void>;
 }
 
 export async function startAccountRig(over: Partial<AccountServiceDeps> = {}, http: Partial<HttpDeps> = {}): Promise<AccountRig> {
   const rig = await startVisitRig();
   await importRegistryDocument({ store: rig.store, log: silentLogger() }, XINHE);
-  const accounts = new AccountService({ store: rig.store, sms: rig.dispatcher, clock: rig.clock, log: silentLogger(), publicUrl: PUBLIC_URL, admin: ADMIN, ...over });
+  // The outbox keeps only the masked text: a code is read where a phone would read it.
+  const sim = new TwilioSimServer({ callbackDelayMs: 2 });
+  const apiUrl = (await sim.start()).url;
+  const provider = new TwilioProvider({ accountSid: sim.accountSid, authToken: sim.authToken, from: '+15005550006', apiUrl, timeoutMs: 2000, log: silentLogger() });
+  const bus = new EventBus<NotifierEvents>(silentLogger());
+  const announced: OutboundSms[] = [];
+  bus.on(announced, 'smsStatusChanged', (m) => void announced.push(m));
+  const otpSms = new SmsDispatcher({ store: rig.store, provider, clock: rig.clock, log: silentLogger(), bus, publicUrl: sim.url });
+  await otpSms.start();
+  const accounts = new AccountService({ store: rig.store, sms: otpSms, clock: rig.clock, log: silentLogger(), publicUrl: PUBLIC_URL, admin: ADMIN, ...over });
   await accounts.start();
   const incidents = new StoreIncidentActions(rig.store);
   const health: HealthReport = { alarmsOk: true, components: {}, unassignedIncidents: 0 };
@@ -65,6 +88,7 @@ export async function startAccountRig(over: Partial<AccountServiceDeps> = {}, ht
     smsLog: (limit) => rig.store.sms.list(limit),
     visits: rig.visits,
     accounts,
+    dashboardPages: createDashboardPageDeps({ store: rig.store, clock: rig.clock, timeZone: TZ, log: silentLogger(), smsProvider: () => 'twilio', visits: rig.visits }),
     ...http,
   };
   const app = await buildApp(deps);
@@ -73,9 +97,16 @@ export async function startAccountRig(over: Partial<AccountServiceDeps> = {}, ht
     app,
     accounts,
     incidents,
+    sim,
+    otpSms,
+    provider,
+    announced,
     close: async () => {
       await app.close();
       await accounts.stop();
+      await otpSms.stop();
+      await provider.close();
+      await sim.stop();
       await rig.close();
     },
   };
@@ -121,9 +152,13 @@ export async function login(app: FastifyInstance, username: string, password: st
 }
 
 /** The 6-digit code of the newest sign-in SMS to the phone, read from the real SMS store. */
+/** The newest sign-in code the phone received, once every code queued for it has reached the simulator. */
 export async function codeSentTo(t: AccountRig, phone: string): Promise<string | null> {
-  const sms = (await t.rig.store.sms.list(1000)).filter((m) => m.to === phone && m.purpose === 'otp').sort((a, b) => b.createdAt - a.createdAt || (b.id < a.id ? -1 : 1));
-  return /\b(\d{6})\b/.exec(sms[0]?.body ?? '')?.[1] ?? null;
+  const queued = async () => (await t.rig.store.sms.list(1000)).filter((m) => m.to === phone && m.purpose === 'otp' && m.status !== 'failed').length;
+  const received = () => t.sim.messages().filter((m) => m.to === phone);
+  const expected = await queued();
+  await waitUntil(() => received().length >= expected, 5000, `${expected} SMS to ${phone}`);
+  return /(\d{6})/.exec(received().at(-1)?.body ?? '')?.[1] ?? null;
 }
 
 /** Signs in by phone code; returns the browser. */

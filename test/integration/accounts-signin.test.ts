@@ -1,9 +1,17 @@
 // Dashboard sign-in through app.inject(): first admin, passwords, SMS codes, cookies, CSRF, rate limits, expiry, logout, audit.
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AccountService } from '../../gateway/accounts/service.js';
+import { EventBus } from '../../gateway/core/events.js';
 import { silentLogger } from '../../gateway/core/logger.js';
+import { SmsDispatcher, type NotifierEvents } from '../../gateway/notifiers/dispatcher.js';
 import { bearer, expectErrorBody } from '../helpers/http-fixture.js';
+import { waitUntil } from '../helpers/sms.js';
+import { tempDir } from '../helpers/tmp.js';
+import { MIGRATIONS } from '../../gateway/storage/sqlite/migrations.js';
+import { openSqliteStore } from '../../gateway/storage/sqlite/store.js';
 import { ADMIN, PUBLIC_URL, V01, W01, browser, codeSentTo, login, phoneSignIn, startAccountRig, type AccountRig } from './accounts-fixture.js';
 
 const HOUR = 3600_000;
@@ -292,7 +300,8 @@ describe('phone sign-in with an SMS code', () => {
     expect(unknown.body).toBe(known.body);
     const sent = (await t.rig.store.sms.list(100)).filter((m) => m.purpose === 'otp');
     expect(sent.map((m) => [m.to, m.personId, m.context])).toEqual([[W01, 'w-01', null]]);
-    expect(sent[0]?.body).toMatch(/验证码是 \d{6}，5分钟内有效/);
+    expect(sent[0]?.body).toMatch(/验证码是 \*{6}，5分钟内有效/);
+    expect(await codeSentTo(t, W01)).toMatch(/^\d{6}$/);
     const audit = await t.rig.store.accounts.listAudit(2);
     expect(audit.map((a) => [a.subject, a.outcome])).toEqual([
       ['+86135****5678', 'failure'],
@@ -384,6 +393,60 @@ describe('phone sign-in with an SMS code', () => {
     expect((await t.rig.store.sms.list(100)).filter((m) => m.purpose === 'otp')).toHaveLength(3);
   });
 
+  it('keeps the code out of the SMS table, the SMS logs and the live feed: only the phone gets it, so the log is no way in', async () => {
+    await request(W01);
+    const code = (await codeSentTo(t, W01)) ?? '';
+    expect(code).toMatch(/^\d{6}$/);
+    const admin = browser(t.app, await login(t.app, 'admin', ADMIN.password));
+    const views = [
+      (await admin.get('/api/sms/log?purpose=otp')).body,
+      (await admin.get('/api/sms/log')).body,
+      (await admin.get(`/api/sms/log?q=${code}`)).body,
+      (await admin.get('/api/sms')).body,
+      JSON.stringify(t.announced),
+      JSON.stringify(t.rig.store.database.db.prepare('SELECT * FROM sms_messages').all()),
+      JSON.stringify(t.rig.store.database.db.prepare('SELECT * FROM otp_codes').all()),
+    ];
+    const log = JSON.parse(views[0] ?? '{}') as { messages: { body: string }[] };
+    expect(log.messages.map((m) => m.body)).toEqual([expect.stringContaining('验证码是 ******，5分钟内有效')]);
+    for (const view of views) expect(view).not.toContain(code);
+    // Whatever six digits a reader of the log could find, none signs in.
+    const seen = [...new Set(views.join('\n').match(/(?<!\d)\d{6}(?!\d)/g) ?? [])];
+    for (const guess of seen.slice(0, 4)) expect((await verify(W01, guess, '10.6.0.1')).statusCode).toBe(401);
+    expect((await verify(W01, code)).statusCode).toBe(200);
+  });
+
+  it('stores only a keyed digest of the code: a copy of the database cannot give the code back by trying all million guesses', async () => {
+    await request(W01);
+    const code = (await codeSentTo(t, W01)) ?? '';
+    const row = t.rig.store.database.db.prepare<[], { code_hash: string; salt: string }>('SELECT code_hash, salt FROM otp_codes ORDER BY id DESC LIMIT 1').get();
+    expect(row?.code_hash).toMatch(/^[0-9a-f]{64}$/);
+    // Trying all million guesses offline succeeds exactly when the right guess's digest, computed from the row alone, matches.
+    const fromRowAlone = (guess: string) => [createHash('sha256').update(`${row?.salt}:${guess}`, 'utf8').digest('hex'), createHash('sha256').update(guess, 'utf8').digest('hex')];
+    expect(fromRowAlone(code)).not.toContain(row?.code_hash);
+    expect((await verify(W01, code)).statusCode).toBe(200);
+  });
+
+  it('does not send a code queued before a restart (the clear text was never stored); asking again works', async () => {
+    await t.otpSms.stop();
+    await request(W01);
+    const [queued] = (await t.rig.store.sms.list(10)).filter((m) => m.purpose === 'otp');
+    expect(queued?.status).toBe('queued');
+    // A new process: a new dispatcher over the same database, as at start-up.
+    const restarted = new SmsDispatcher({ store: t.rig.store, provider: t.provider, clock: t.rig.clock, log: silentLogger(), bus: new EventBus<NotifierEvents>(silentLogger()), publicUrl: t.sim.url });
+    await restarted.start();
+    await waitUntil(async () => (await t.rig.store.sms.get(queued?.id ?? ''))?.status === 'failed', 5000, 'the stale code failed');
+    await restarted.stop();
+    const failed = await t.rig.store.sms.get(queued?.id ?? '');
+    expect(failed?.status).toBe('failed');
+    expect(failed?.error).toContain('new code');
+    // Nothing reached a phone: neither the code nor its masked text.
+    expect(t.sim.messages()).toEqual([]);
+    await t.otpSms.start();
+    t.rig.clock.advance(1000);
+    expect((await phoneSignIn(t, W01)).user.workerId).toBe('w-01');
+  });
+
   it('refuses malformed phones and codes with 400', async () => {
     for (const res of [await request('call me'), await verify(W01, '12345'), await verify(W01, 'abcdef')]) {
       expect(res.statusCode).toBe(400);
@@ -401,5 +464,38 @@ describe('phone sign-in with an SMS code', () => {
     const worker = await phoneSignIn(t, W01);
     expect((await worker.get('/api/audit')).statusCode).toBe(403);
     expect((await t.app.inject({ method: 'GET', url: '/api/audit' })).statusCode).toBe(401);
+  });
+});
+
+describe('a database written before sign-in codes were masked', () => {
+  it('masks the codes already stored when it opens, and leaves other messages alone', async () => {
+    const dir = tempDir('care-gw-otp-mask-');
+    const file = join(dir.path, 'gateway.db');
+    try {
+      const old = new Database(file);
+      old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+      for (const m of MIGRATIONS.filter((x) => x.version <= 8)) {
+        old.exec(m.sql);
+        old.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, 0);
+      }
+      const insert = old.prepare(
+        "INSERT INTO sms_messages (id, to_phone, body, purpose, status, provider, attempts, created_at, updated_at) VALUES (?, '+8613900000001', ?, ?, 'delivered', 'twilio', 1, 0, 0)",
+      );
+      insert.run('sms-otp', '【社区关爱】您的登录验证码是 929985，5分钟内有效，仅可使用一次。如非本人操作，请忽略。', 'otp');
+      insert.run('sms-otp-other', 'code 4711 valid 5 min', 'otp');
+      insert.run('sms-page', '【求助】张桂兰 安达里3号楼2门401 按了求助 14:05 回1接单 回2转他人', 'page');
+      old.close();
+
+      const store = openSqliteStore(file);
+      try {
+        expect((await store.sms.get('sms-otp'))?.body).toBe('【社区关爱】您的登录验证码是 ******，5分钟内有效，仅可使用一次。如非本人操作，请忽略。');
+        expect((await store.sms.get('sms-otp-other'))?.body).toBe('code **** valid * min');
+        expect((await store.sms.get('sms-page'))?.body).toBe('【求助】张桂兰 安达里3号楼2门401 按了求助 14:05 回1接单 回2转他人');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      dir.remove();
+    }
   });
 });

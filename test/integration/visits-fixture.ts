@@ -105,7 +105,7 @@ export async function startVisitRig(opts: VisitRigOptions = {}): Promise<VisitRi
       pager,
       commands: { publishCommand: async (_device, command) => void commands.push(command) },
     });
-    const router = new ReplyRouter({ store, incidents, pager, log });
+    const router = new ReplyRouter({ store, incidents, pager, log, clock });
     return { dispatcher, sms, incidents, router };
   };
   let parts = build();
@@ -145,7 +145,7 @@ export async function startVisitRig(opts: VisitRigOptions = {}): Promise<VisitRi
     doorAlarms,
     commands,
     smsTo: async (phone) => (await store.sms.list(1000)).filter((m) => m.to === phone).reverse(),
-    text: async (from, body) => (await parts.router.handle({ from, body, providerSid: null, receivedAt: clock.now() })).handledAs,
+    text: async (from, body) => (await parts.router.handle({ provider: 'twilio', from, body, providerSid: null, receivedAt: clock.now() })).handledAs,
     newService,
     async restart(over = {}) {
       for (const s of services) await s.stop();

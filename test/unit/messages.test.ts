@@ -5,10 +5,13 @@ import {
   familyPage,
   isGsm7,
   pageLink,
+  replyWhichOne,
   smsLength,
   workerPage,
   type PageText,
 } from '../../gateway/paging/messages.js';
+import { normaliseReply } from '../../gateway/incidents/replies.js';
+import { parseIncidentReply } from '../../gateway/paging/reply-codes.js';
 import { familyMemberOf, familyPersonId } from '../../gateway/paging/pager.js';
 
 const TZ = 'Asia/Shanghai'; // UTC+8, no DST
@@ -167,5 +170,31 @@ describe('family person ids (the family links)', () => {
     for (const id of ['family:r-002:0', 'family:r-001:2', 'family:r-001:01', 'family:r-001:1.0', 'family:r-001:', 'family:r-0010:0', 'w-01']) {
       expect(familyMemberOf(incident, id)).toBeNull();
     }
+  });
+});
+
+describe('reply codes in pages and replies', () => {
+  it('puts the code after 1 and 2, and a page with a code still fits one segment whatever the name and address', () => {
+    expect(workerPage(page({ replyCode: 'A' }))).toBe('【求助】张桂兰 安达里3号楼2门401 按了求助 14:05 回1A接单 回2A转他人');
+    for (const code of ['B', 'ZZ']) {
+      const text = workerPage(page({ step: 2, replyCode: code, name: '欧阳𠮷祥如意', address: `安达里${'号'.repeat(80)}401` }));
+      expectOneSegment(text);
+      expect(text).toContain(`回1${code}接单 回2${code}转他人`);
+      expect(text).toContain('401');
+    }
+    expect(familyPage({ ...page({ type: 'fall', replyCode: 'C' }), responderName: '李明' })).toMatch(/您能去请回1C。$/);
+  });
+
+  it('reads 1, 2, 1A, 2b and full-width forms, and nothing else', () => {
+    expect(parseIncidentReply(normaliseReply(' 1 '))).toEqual({ action: 'ack', code: null });
+    expect(parseIncidentReply(normaliseReply('2'))).toEqual({ action: 'decline', code: null });
+    expect(parseIncidentReply(normaliseReply('1a'))).toEqual({ action: 'ack', code: 'A' });
+    expect(parseIncidentReply(normaliseReply('２ ｂ。'))).toEqual({ action: 'decline', code: 'B' });
+    for (const other of ['3', '11', '1ABC', '1 马上到', '到', 'A1', '']) expect(parseIncidentReply(normaliseReply(other))).toBeNull();
+  });
+
+  it('asks which alarm with each code and resident, or for the links when a page had no code', () => {
+    expect(replyWhichOne('1', [{ code: 'A', residentName: '张桂兰' }, { code: 'B', residentName: '王淑珍' }])).toBe('您有2条待处理求助，请回1加字母：1A 张桂兰，1B 王淑珍。');
+    expect(replyWhichOne('2', [{ code: null, residentName: '张桂兰' }, { code: 'B', residentName: '王淑珍' }])).toContain('链接');
   });
 });

@@ -99,9 +99,10 @@ describe('SQLite store', () => {
 
   it('keeps the events recorded before the connection column existed, and takes a DUP resend of one as a redelivery', async () => {
     await store.close();
-    // The database as the previous release left it: no session column, the last migration not applied.
+    // The database as the previous release left it: no session column, its migration not applied.
     const raw = new Database(file);
-    raw.exec(`ALTER TABLE events DROP COLUMN session; DELETE FROM schema_migrations WHERE version = ${MIGRATIONS.at(-1)?.version ?? 0}`);
+    const sessionColumn = MIGRATIONS.find((m) => m.name === 'redelivery by connection')?.version ?? 0;
+    raw.exec(`ALTER TABLE events DROP COLUMN session; DELETE FROM schema_migrations WHERE version = ${sessionColumn}`);
     raw.prepare('INSERT INTO events (device_id, seq, type, payload, payload_hash, device_ts, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run('d1', 3, 'sos', '{"type":"sos","seq":3}', 'h3', null, 1000);
     raw.close();

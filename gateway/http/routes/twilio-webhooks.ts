@@ -84,7 +84,7 @@ export const twilioWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async
     { bodyLimit: WEBHOOK_BODY_LIMIT, schema: { body: smsFormSchema } },
     async (request, reply) => {
       const { From, Body, MessageSid } = request.body;
-      const result = await deps.inbound.handle({ from: From, body: Body, providerSid: MessageSid ?? null, receivedAt: Date.now() });
+      const result = await deps.inbound.handle({ provider: 'twilio', from: From, body: Body, providerSid: MessageSid ?? null, receivedAt: Date.now() });
       request.log.info({ sid: MessageSid ?? null, handledAs: result.handledAs }, 'inbound SMS handled');
       // Replies go out through the notifier (and its log), not as TwiML, so the answer is always empty.
       return reply.code(200).type('text/xml').send(EMPTY_TWIML);

@@ -384,4 +384,40 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE events ADD COLUMN session TEXT;
     `,
   },
+  {
+    version: 10,
+    name: 'sign-in codes masked at rest',
+    sql: `
+      -- Earlier versions stored the sign-in SMS with its code in clear, and the SMS log showed it. The code sits right
+      -- after "验证码是 " and has 6 digits; any other sign-in text with a long number loses all its digits.
+      UPDATE sms_messages
+        SET body = substr(body, 1, instr(body, '验证码是 ') + 4) || '******' || substr(body, instr(body, '验证码是 ') + 11)
+        WHERE purpose = 'otp' AND instr(body, '验证码是 ') > 0 AND substr(body, instr(body, '验证码是 ') + 5, 6) GLOB '[0-9][0-9][0-9][0-9][0-9][0-9]';
+      UPDATE sms_messages
+        SET body = replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(body,
+          '0', '*'), '1', '*'), '2', '*'), '3', '*'), '4', '*'), '5', '*'), '6', '*'), '7', '*'), '8', '*'), '9', '*')
+        WHERE purpose = 'otp' AND body GLOB '*[0-9][0-9][0-9][0-9]*';
+    `,
+  },
+  {
+    version: 11,
+    name: 'inbound SMS dedupe and page answers',
+    sql: `
+      -- Every inbound message id a provider gave us: a redelivered or replayed reply is answered but not acted on again.
+      CREATE TABLE sms_inbound_seen (
+        provider TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (provider, message_id)
+      );
+      -- When a phone last answered (1 or 2) an incident: pages sent before then take no further reply.
+      CREATE TABLE page_answers (
+        phone TEXT NOT NULL,
+        incident_id TEXT NOT NULL,
+        answered_at INTEGER NOT NULL,
+        PRIMARY KEY (phone, incident_id)
+      );
+      CREATE INDEX sms_pages_to ON sms_messages(to_phone, created_at) WHERE purpose = 'page';
+    `,
+  },
 ];

@@ -1,6 +1,6 @@
 // SQLite SMS log: every outbound message with its delivery status, and every inbound reply.
 import type { InboundSms, OutboundSms, ResponderRole, SmsContext, SmsPurpose, SmsStatus } from '../../core/types.js';
-import type { SmsRepo, SmsStatusUpdate } from '../ports.js';
+import type { RecentPage, SmsRepo, SmsStatusUpdate } from '../ports.js';
 import type { SqliteDatabase } from './database.js';
 
 interface SmsRow {
@@ -97,6 +97,38 @@ export class SqliteSmsRepo implements SmsRepo {
     await this.sdb.write(() =>
       this.sdb.stmt('INSERT INTO sms_inbound (from_phone, body, provider_sid, received_at, handled_as, incident_id) VALUES (?, ?, ?, ?, ?, ?)')
         .run(sms.from, sms.body, sms.providerSid, sms.receivedAt, handledAs, incidentId),
+    );
+  }
+
+  async claimInbound(provider: string, messageId: string, at: number): Promise<boolean> {
+    const result = await this.sdb.write(() =>
+      this.sdb.stmt('INSERT OR IGNORE INTO sms_inbound_seen (provider, message_id, received_at) VALUES (?, ?, ?)').run(provider, messageId, at),
+    );
+    return result.changes === 1;
+  }
+
+  async releaseInbound(provider: string, messageId: string): Promise<void> {
+    await this.sdb.write(() => this.sdb.stmt('DELETE FROM sms_inbound_seen WHERE provider = ? AND message_id = ?').run(provider, messageId));
+  }
+
+  async recentPagesTo(phone: string, since: number): Promise<RecentPage[]> {
+    return this.sdb.stmt<[string, number], SmsRow & { answered_at: number | null }>(
+        `SELECT m.*, a.answered_at FROM sms_messages m
+         LEFT JOIN page_answers a ON a.phone = m.to_phone AND a.incident_id = m.incident_id
+         WHERE m.to_phone = ? AND m.purpose = 'page' AND m.created_at >= ? AND m.incident_id IS NOT NULL
+         ORDER BY m.created_at DESC, m.rowid DESC LIMIT 100`,
+      )
+      .all(phone, since)
+      .map((r) => ({ sms: toSms(r), answeredAt: r.answered_at }));
+  }
+
+  async markAnswered(phone: string, incidentId: string, at: number): Promise<void> {
+    await this.sdb.write(() =>
+      this.sdb.stmt(
+          `INSERT INTO page_answers (phone, incident_id, answered_at) VALUES (?, ?, ?)
+           ON CONFLICT (phone, incident_id) DO UPDATE SET answered_at = max(answered_at, excluded.answered_at)`,
+        )
+        .run(phone, incidentId, at),
     );
   }
 }
