@@ -5,6 +5,8 @@ import { parse as parseDotenv } from 'dotenv';
 import { configSchema, type GatewayConfig } from './schema.js';
 import { GatewayError } from '../core/errors.js';
 
+const MB = 1024 * 1024;
+
 export type Env = Record<string, string | undefined>;
 
 /** Reads `.env` from `dir` (if any); real environment variables win over the file. */
@@ -49,6 +51,17 @@ export function loadConfig(env: Env): GatewayConfig {
     logLevel: c.LOG_LEVEL,
     admin: c.ADMIN_USERNAME && c.ADMIN_PASSWORD ? { username: c.ADMIN_USERNAME, password: c.ADMIN_PASSWORD } : null,
     mapTileUrl: c.MAP_TILE_URL ?? null,
+    storage: {
+      reserveBytes: c.DISK_RESERVE_MB * MB,
+      deviceLimits: {
+        ratePerMinute: c.DEVICE_RATE_PER_MINUTE,
+        burst: c.DEVICE_BURST,
+        dailyMessages: c.DEVICE_DAILY_MESSAGES,
+        dailyBytes: c.DEVICE_DAILY_MB * MB,
+        disconnectAfter: c.DEVICE_FLOOD_DISCONNECT,
+      },
+      retentionDays: c.EVENT_RETENTION_DAYS,
+    },
   };
 }
 

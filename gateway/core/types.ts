@@ -146,7 +146,7 @@ export interface Rejection {
   payloadExcerpt: string;
 }
 
-export type SecurityEventKind = 'auth_failed' | 'client_id_mismatch' | 'publish_denied' | 'subscribe_denied' | 'unknown_device';
+export type SecurityEventKind = 'auth_failed' | 'client_id_mismatch' | 'publish_denied' | 'subscribe_denied' | 'unknown_device' | 'flooding';
 
 export interface SecurityEvent {
   kind: SecurityEventKind;
@@ -286,7 +286,7 @@ export interface DeviceHealth {
 }
 
 /** Non-urgent conditions that become care tasks for the resident's grid worker (issue 3), sent in a digest, never at 3 a.m. */
-export const CARE_TASK_KINDS = ['device_offline', 'low_battery', 'never_reported', 'wellness_check'] as const;
+export const CARE_TASK_KINDS = ['device_offline', 'low_battery', 'never_reported', 'wellness_check', 'device_flooding'] as const;
 export type CareTaskKind = (typeof CARE_TASK_KINDS)[number];
 
 export interface NewCareTask {

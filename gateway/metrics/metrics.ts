@@ -19,6 +19,7 @@ export const METRIC_NAMES = {
   unassignedIncidents: 'unassigned_incidents',
   telemetryDropped: 'telemetry_points_dropped_total',
   sqliteCommitDuration: 'sqlite_commit_seconds',
+  deviceMessagesDropped: 'device_messages_dropped_total',
 } as const;
 
 /**
@@ -66,6 +67,8 @@ export interface GatewayMetrics {
   readonly unassignedIncidents: Gauge;
   /** Telemetry points dropped because InfluxDB was away longer than the bounded buffer lasts. */
   readonly telemetryDropped: Counter;
+  /** Device messages acknowledged but not written: over the device's rate or quota, or heartbeats below the disk reserve. */
+  readonly deviceMessagesDropped: Counter<'reason'>;
 }
 
 export interface MetricsOptions {
@@ -111,6 +114,12 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     securityEvents: new Counter({ name: n.securityEvents, help: 'Security events, by kind', labelNames: ['kind'], registers }),
     unassignedIncidents: new Gauge({ name: n.unassignedIncidents, help: 'Active incidents nobody could be paged for', registers }),
     telemetryDropped: new Counter({ name: n.telemetryDropped, help: 'Telemetry points dropped while InfluxDB was unreachable (oldest first)', registers }),
+    deviceMessagesDropped: new Counter({
+      name: n.deviceMessagesDropped,
+      help: 'Device messages acknowledged but not written, by reason (rate, quota: the device is over its limits; low_disk: heartbeats shed below the free-space reserve)',
+      labelNames: ['reason'],
+      registers,
+    }),
     sqliteCommitDuration: new Histogram({
       name: n.sqliteCommitDuration,
       help: 'Seconds a SQLite COMMIT held the event loop, by its sync mode (full: synced to disk before returning; normal: not, or synced afterwards off the event loop)',
