@@ -52,6 +52,7 @@ const DEFAULT_FIRST_RUN_MS = 10 * 60 * 1000;
 export class RetentionJob {
   private timer: TimerHandle | null = null;
   private running: Promise<RetentionRun> | null = null;
+  private last: RetentionRun | null = null;
   private started = false;
   /** Set by stop(): a run under way ends after its current batch. */
   private closing = false;
@@ -78,6 +79,11 @@ export class RetentionJob {
     await this.running?.catch(() => undefined);
   }
 
+  /** The last finished run (null before the first). */
+  get lastRun(): RetentionRun | null {
+    return this.last;
+  }
+
   /** Prunes everything older than the retention age now; one run at a time. */
   runOnce(): Promise<RetentionRun> {
     this.running ??= this.run().finally(() => {
@@ -86,14 +92,12 @@ export class RetentionJob {
     return this.running;
   }
 
+  /** The next run is set before this one starts, so a slow or failed run never stops the daily rhythm. */
   private schedule(ms: number): void {
     this.timer = this.deps.clock.setTimer(ms, () => {
       if (this.closing) return;
-      this.runOnce()
-        .catch((err: unknown) => this.deps.log.error({ err }, 'retention run failed; tried again tomorrow'))
-        .finally(() => {
-          if (!this.closing) this.schedule(DAY_MS);
-        });
+      this.schedule(DAY_MS);
+      this.runOnce().catch((err: unknown) => this.deps.log.error({ err }, 'retention run failed; tried again tomorrow'));
     });
   }
 
@@ -104,6 +108,7 @@ export class RetentionJob {
     const events = await this.drain((afterId) => repo.pruneEvents(PRUNED_EVENT_TYPES, before, afterId, limit));
     const rejections = await this.drain((afterId) => repo.pruneRejections(before, afterId, limit));
     const result = { before, events, rejections };
+    this.last = result;
     log.info({ before: new Date(before).toISOString(), events, rejections }, 'retention: old device events and rejections pruned');
     return result;
   }
