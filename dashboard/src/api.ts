@@ -71,6 +71,19 @@ export const api = {
   del: <T>(path: string) => request<T>('DELETE', path),
 };
 
+/** `GET /healthz` as it answers: 200 or 503 both carry the report (the 503 is the news). */
+export interface GatewayHealth {
+  status: 'ok' | 'degraded' | 'down';
+  alarmsOk: boolean;
+  components: Record<string, { status: string; detail?: string }>;
+}
+
+export async function gatewayHealth(): Promise<GatewayHealth> {
+  const res = await fetch('/healthz', { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+  if (res.status !== 200 && res.status !== 503) throw await failure(res);
+  return (await res.json()) as GatewayHealth;
+}
+
 /** A query string from the set values only. */
 export function query(params: Record<string, string | number | null | undefined>): string {
   const q = new URLSearchParams();

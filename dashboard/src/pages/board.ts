@@ -5,6 +5,7 @@ import { api, ApiError } from '../api.js';
 import { AlarmSound } from '../components/beep.js';
 import { byUrgency, incidentCard, urgency, type CardOptions } from '../components/incident-card.js';
 import { elapsed, typeLabel } from '../components/incident-labels.js';
+import { healthBanner } from '../components/health-banner.js';
 import { outageList } from '../components/outages.js';
 import { uiConfig } from '../components/ui-config.js';
 import { h, replace } from '../dom.js';
@@ -52,13 +53,14 @@ definePage({
     const sound = new AlarmSound();
     const opts: CardOptions = { drafts: new Map(), errors: new Map(), busy: new Set(), actions: { ack: (id) => void act(id, 'ack'), onsite: (id) => void act(id, 'onsite'), resolve: (id, note) => void act(id, 'resolve', note) } };
 
+    const health = healthBanner();
     const outboxBanner = h('div', { class: 'outbox-warning', role: 'alert', hidden: true, 'data-testid': 'outbox-warning' }, t('board.outbox'));
     const unassignedBanner = h('div', { class: 'unassigned-banner', role: 'alert', hidden: true, 'data-testid': 'unassigned-banner' });
     const soundButton = h('button', { type: 'button', class: 'secondary sound', 'data-testid': 'sound' });
     const count = h('span', { class: 'muted', 'data-testid': 'count' });
     const list = h('section', { class: 'incidents', 'aria-live': 'assertive', 'data-testid': 'incidents' });
     const outageSection = h('section', { class: 'outages', hidden: true, 'data-testid': 'outages' });
-    const board = h('div', { class: 'board', 'data-beeps': 0 }, outboxBanner, unassignedBanner, h('div', { class: 'row board-bar' }, count, soundButton), list, outageSection);
+    const board = h('div', { class: 'board', 'data-beeps': 0 }, health.el, outboxBanner, unassignedBanner, h('div', { class: 'row board-bar' }, count, soundButton), list, outageSection);
     replace(el, board);
 
     const showSound = (): void => {
@@ -165,7 +167,7 @@ definePage({
     // After a dropped connection the board may have missed events: read the whole state again.
     let wasConnected = true;
     const offConnection = ctx.live.onConnection((connected) => {
-      if (connected && !wasConnected) void load();
+      if (connected && !wasConnected) void load().then(health.refresh);
       wasConnected = connected;
     });
 
@@ -175,6 +177,7 @@ definePage({
 
     return () => {
       clearInterval(timer);
+      health.stop();
       offIncident();
       offOutage();
       offConnection();
