@@ -8,7 +8,7 @@ import { EventBus } from './core/events.js';
 import { createLogger, type Logger } from './core/logger.js';
 import { DeviceBroker } from './broker/broker.js';
 import { Ingest } from './ingest/ingest.js';
-import type { IngestEvents } from './ingest/events.js';
+import type { DropReason, IngestEvents } from './ingest/events.js';
 import { DurableTimers } from './escalation/timers.js';
 import { EscalationEngine } from './escalation/engine.js';
 import { Pager } from './paging/pager.js';
@@ -117,23 +117,12 @@ export class Gateway {
       onStorageProblem: (err) => log.error({ err, part: 'storage' }, 'database disk problem'),
     });
     this.store.database.observeCommits((c) => this.metrics.sqliteCommitDuration.observe({ durability: c.durability }, c.ms / 1000));
-    this.recording = new RecordingGuard({
-      dataDir: config.dataDir,
-      reserveBytes: config.storage.reserveBytes,
-      probe: () => this.store.registry.setSetting('storage.write_probe', String(clock.now())),
-      clock,
-      log: log.child({ part: 'storage' }),
-    });
-    this.ingest = new Ingest({
-      store: this.store,
-      bus: this.bus,
-      clock,
-      log: log.child({ part: 'ingest' }),
-      guard: this.recording,
-      limits: config.storage.deviceLimits,
-      onDropped: (reason) => this.metrics.deviceMessagesDropped.inc({ reason }),
-    });
-    this.retention = new RetentionJob({ repo: new SqliteRetentionRepo(this.store.database), clock, log: log.child({ part: 'retention' }), retentionDays: config.storage.retentionDays });
+    const storage = config.storage;
+    const probe = (): Promise<void> => this.store.registry.setSetting('storage.write_probe', String(clock.now()));
+    this.recording = new RecordingGuard({ dataDir: config.dataDir, reserveBytes: storage.reserveBytes, probe, clock, log: log.child({ part: 'storage' }) });
+    const onDropped = (reason: DropReason): void => this.metrics.deviceMessagesDropped.inc({ reason });
+    this.ingest = new Ingest({ store: this.store, bus: this.bus, clock, log: log.child({ part: 'ingest' }), guard: this.recording, limits: storage.deviceLimits, onDropped });
+    this.retention = new RetentionJob({ repo: new SqliteRetentionRepo(this.store.database), clock, log: log.child({ part: 'retention' }), retentionDays: storage.retentionDays });
     this.broker = new DeviceBroker({ store: this.store, ingest: this.ingest, bus: this.bus, clock, log: log.child({ part: 'broker' }) });
     this.provider = config.twilio
       ? new TwilioProvider({ ...config.twilio, log: log.child({ part: 'twilio' }) })
