@@ -19,6 +19,7 @@ import { FirstSmsTracker } from './lib/sms-tracker.js';
 import { StallLog } from './lib/stall-log.js';
 import { AlarmStages, STAGES, type StagedAlarm, type Stage } from './lib/alarm-stages.js';
 import type { LatencySummary } from './lib/stats.js';
+import { DEVICE_LIMITS_OFF } from './lib/limits.js';
 
 export interface AlarmBenchOptions {
   runs: number;
@@ -117,6 +118,7 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
       TWILIO_FROM: '+15005550006',
       TWILIO_API_URL: sim.url,
       LOG_LEVEL: 'silent',
+      ...DEVICE_LIMITS_OFF,
     });
     const gateway = Gateway.create({ config, log: silentLogger() });
     const started = performance.now();

@@ -11,6 +11,7 @@ import { assertSeedUsed, seedRegistry } from './lib/seed-registry.js';
 import { sharedSecretRegistry } from './lib/shared-registry.js';
 import { spread, type Spread } from './lib/stats.js';
 import { sleep } from './lib/clients.js';
+import { DEVICE_LIMITS_OFF } from './lib/limits.js';
 
 export interface ConnectionsOptions {
   devices: number;
@@ -75,6 +76,7 @@ export async function runConnectionsBenchmark(opts: ConnectionsOptions): Promise
       REGISTRY_FILE: seeded.path,
       TZ: 'Asia/Shanghai',
       LOG_LEVEL: 'silent',
+      ...DEVICE_LIMITS_OFF,
     };
     const aedes = await measureMode('aedes', {}, warm, measured, opts);
     const gateway = await measureMode('gateway', env, warm, measured, opts);

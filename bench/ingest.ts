@@ -14,6 +14,7 @@ import { waitUntil } from './lib/net.js';
 import { assertSeedUsed, seedRegistry } from './lib/seed-registry.js';
 import { sharedSecretRegistry } from './lib/shared-registry.js';
 import { spread, type Spread } from './lib/stats.js';
+import { DEVICE_LIMITS_OFF } from './lib/limits.js';
 
 export interface IngestOptions {
   devices: number;
@@ -95,6 +96,7 @@ async function measureGateway(dataDir: string, registryFile: string, devices: De
     REGISTRY_FILE: registryFile,
     TZ: 'Asia/Shanghai',
     LOG_LEVEL: 'silent',
+    ...DEVICE_LIMITS_OFF,
   });
   const gateway = Gateway.create({ config, log: silentLogger() });
   const started = await gateway.start();

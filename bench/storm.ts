@@ -12,6 +12,7 @@ import { freePort, waitUntil } from './lib/net.js';
 import { assertSeedUsed, seedRegistry } from './lib/seed-registry.js';
 import { sharedSecretRegistry } from './lib/shared-registry.js';
 import { summarize, type LatencySummary } from './lib/stats.js';
+import { DEVICE_LIMITS_OFF } from './lib/limits.js';
 
 export interface StormOptions {
   alarms: number;
@@ -73,6 +74,7 @@ export async function runStormBenchmark(opts: StormOptions): Promise<StormResult
       TWILIO_FROM: '+15005550006',
       TWILIO_API_URL: sim.url,
       LOG_LEVEL: 'silent',
+      ...DEVICE_LIMITS_OFF,
     });
     const gateway = Gateway.create({ config, log: silentLogger() });
     const started = await gateway.start();

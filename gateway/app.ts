@@ -10,7 +10,7 @@ import { createLogger, type Logger } from './core/logger.js';
 import { DeviceBroker } from './broker/broker.js';
 import { DEFAULT_CONNECTION_DROP } from './broker/connection-watch.js';
 import { Ingest } from './ingest/ingest.js';
-import type { IngestEvents } from './ingest/events.js';
+import type { DropReason, IngestEvents } from './ingest/events.js';
 import { DurableTimers } from './escalation/timers.js';
 import { EscalationEngine } from './escalation/engine.js';
 import { Pager } from './paging/pager.js';
@@ -46,6 +46,9 @@ import type { SupervisionEvents } from './supervision/events.js';
 import { registerSupervisionMetrics, supervisionHealthComponent } from './supervision/health.js';
 import { InactivityMonitor } from './wellness/monitor.js';
 import { inactivityAlarm } from './wellness/alarm.js';
+import { RecordingGuard, withRecording } from './ingest/recording-guard.js';
+import { RetentionJob } from './retention/retention.js';
+import { SqliteRetentionRepo } from './storage/sqlite/retention-repo.js';
 
 /** Shown in the dashboard's footer and /api/ui-config; package.json's version. */
 const GATEWAY_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -71,6 +74,10 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly store: SqliteStore;
   readonly ingest: Ingest;
+  /** Whether events can be committed (else /healthz is 503), and the free-space reserve kept for alarms. */
+  readonly recording: RecordingGuard;
+  /** Prunes raw device events and rejections past EVENT_RETENTION_DAYS, once a day. */
+  readonly retention: RetentionJob;
   readonly broker: DeviceBroker;
   readonly dispatcher: SmsDispatcher;
   readonly timers: DurableTimers;
@@ -116,7 +123,21 @@ export class Gateway {
       onStorageProblem: (err) => log.error({ err, part: 'storage' }, 'database disk problem'),
     });
     this.store.database.observeCommits((c) => this.metrics.sqliteCommitDuration.observe({ durability: c.durability }, c.ms / 1000));
-    this.ingest = new Ingest({ store: this.store, bus: this.bus, clock, log: log.child({ part: 'ingest' }), dedupeWindowMs: config.mqtt.redeliveryWindowMs });
+    const storage = config.storage;
+    const probe = (): Promise<void> => this.store.registry.setSetting('storage.write_probe', String(clock.now()));
+    this.recording = new RecordingGuard({ dataDir: config.dataDir, reserveBytes: storage.reserveBytes, probe, clock, log: log.child({ part: 'storage' }) });
+    const onDropped = (reason: DropReason): void => this.metrics.deviceMessagesDropped.inc({ reason });
+    this.ingest = new Ingest({
+      store: this.store,
+      bus: this.bus,
+      clock,
+      log: log.child({ part: 'ingest' }),
+      dedupeWindowMs: config.mqtt.redeliveryWindowMs,
+      guard: this.recording,
+      limits: storage.deviceLimits,
+      onDropped,
+    });
+    this.retention = new RetentionJob({ repo: new SqliteRetentionRepo(this.store.database), clock, log: log.child({ part: 'retention' }), retentionDays: storage.retentionDays });
     this.connectionCaps = connectionCaps({ http: config.http.maxConnections, mqtt: config.mqtt.maxConnections }, readSoftFdLimit());
     this.broker = new DeviceBroker({
       store: this.store,
@@ -263,6 +284,7 @@ export class Gateway {
     this.wireEvents();
     await this.accounts.start();
     this.timers.setHandler((timer) => this.incidents.onTimer(timer));
+    await this.recording.start();
     await this.ingest.start();
     await this.dispatcher.start();
     await this.timers.start();
@@ -273,6 +295,7 @@ export class Gateway {
     // Never waits for InfluxDB: an unreachable server is reported as down and retried in the background.
     await this.telemetry.start();
     this.live.start();
+    this.retention.start();
     const { port: mqttPort } = await this.broker.start({ port: this.config.mqtt.port, host: this.config.mqtt.host });
     this.http = await buildApp({
       log: this.log.child({ part: 'http' }),
@@ -340,6 +363,8 @@ export class Gateway {
     await this.supervision.stop();
     await this.inactivity.stop();
     await this.ingest.stop();
+    await this.retention.stop();
+    await this.recording.stop();
     await this.processor.stop();
     await this.visits.stop();
     await this.timers.stop();
@@ -365,11 +390,11 @@ export class Gateway {
     this.metrics.unassignedIncidents.set(unassigned);
     const outbox = sms.provider === 'outbox';
     return {
-      alarmsOk: dbUp && backlog.failures < 3,
+      alarmsOk: dbUp && backlog.failures < 3 && this.recording.recording,
       unassignedIncidents: unassigned,
       components: {
         broker: { ...this.broker.health(), sockets: this.broker.socketCount(), maxSockets: this.connectionCaps.mqtt },
-        database: this.databaseHealth(dbUp),
+        database: withRecording(this.databaseHealth(dbUp), this.recording.state()),
         sms: {
           status: outbox || sms.degraded ? 'degraded' : 'up',
           provider: sms.provider,
@@ -417,6 +442,10 @@ export class Gateway {
     this.bus.on(this, 'signalRejected', (r) => m.eventsRejected.inc({ reason: r.reason }));
     this.bus.on(this, 'signalRedelivered', () => m.eventsDuplicate.inc());
     this.bus.on(this, 'securityEvent', (e) => m.securityEvents.inc({ kind: e.kind }));
+    // A device over its limits is likely faulty (or tampered with): its grid worker should look at it.
+    this.bus.on(this, 'deviceFlooding', (f) =>
+      this.supervision.tasks.open({ kind: 'device_flooding', residentId: f.residentId, deviceId: f.deviceId, detail: { reason: f.reason, detail: f.detail } }, f.at),
+    );
     this.bus.on(this, 'incidentChanged', (incident, entry) => {
       if (entry.action === 'created') m.incidentsOpened.inc({ type: incident.type });
       m.incidentTransitions.inc({ state: incident.state });

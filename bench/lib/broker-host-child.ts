@@ -6,6 +6,7 @@ import { loadConfig } from '../../gateway/config/load.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { type HostReply, type HostRequest, type MemorySample } from './host-protocol.js';
 import { isNumberedMessage } from './child-rpc.js';
+import { DEVICE_LIMITS_OFF } from './limits.js';
 
 interface Running {
   connected: () => number;
@@ -43,7 +44,7 @@ async function startAedes(): Promise<{ port: number; run: Running }> {
 }
 
 async function startGateway(env: Record<string, string>): Promise<{ port: number; imported: boolean; run: Running }> {
-  const gateway = Gateway.create({ config: loadConfig(env), log: silentLogger() });
+  const gateway = Gateway.create({ config: loadConfig({ ...DEVICE_LIMITS_OFF, ...env }), log: silentLogger() });
   const started = await gateway.start();
   return { port: started.mqttPort, imported: started.registry.imported, run: { connected: () => gateway.broker.connectedCount(), stop: () => gateway.stop() } };
 }

@@ -11,7 +11,7 @@ import { errorMessage } from '../core/errors.js';
 import type { Device, SecurityEvent, SecurityEventKind } from '../core/types.js';
 import type { Store } from '../storage/ports.js';
 import type { Ingest } from '../ingest/ingest.js';
-import type { IngestEvents } from '../ingest/events.js';
+import type { DeviceFlooding, IngestEvents } from '../ingest/events.js';
 import { channelUnder, commandTopic, COMMAND_CHANNEL } from '../../devices/topics.js';
 import { encodeCommand, type DeviceCommand } from '../../devices/commands.js';
 import { DeviceAuthenticator, type AuthLimits } from './auth.js';
@@ -120,6 +120,7 @@ export class DeviceBroker {
       },
     });
     this.watch(broker);
+    this.deps.bus.on(this, 'deviceFlooding', (flood) => this.onFlooding(flood));
 
     const server = createServer((socket) => {
       this.sockets.add(socket);
@@ -172,6 +173,7 @@ export class DeviceBroker {
     const { broker, server } = this;
     if (!broker || !server) return;
     this.stopping = true;
+    this.deps.bus.removeAll(this);
     this.broker = null;
     this.server = null;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
@@ -287,6 +289,22 @@ export class DeviceBroker {
     }
     if (dropped.length > 0) this.deps.log.info({ devices: dropped.length }, 'devices disconnected after a registry change');
     return dropped;
+  }
+
+  /**
+   * A device over its limits: recorded as a security event and, for a flood that went on, disconnected. It may connect
+   * again at once (an alarm from it is never limited), and is throttled from where it left off.
+   */
+  private async onFlooding(flood: DeviceFlooding): Promise<void> {
+    const client = this.current.get(flood.deviceId);
+    const session = client ? this.sessions.get(client) : undefined;
+    if (client && flood.disconnect) {
+      // Not acted on as a will: the device is not offline, it talks too much.
+      this.current.delete(flood.deviceId);
+      client.close();
+    }
+    const action = flood.disconnect ? 'disconnected' : 'throttled';
+    await this.securityEvent('flooding', client?.id ?? flood.deviceId, flood.deviceId, session?.remoteAddress ?? null, `${action}: ${flood.detail}`);
   }
 
   /** Null when the client may connect, else the CONNACK return code to refuse it with. */

@@ -5,6 +5,8 @@ import { parse as parseDotenv } from 'dotenv';
 import { configSchema, type GatewayConfig } from './schema.js';
 import { GatewayError } from '../core/errors.js';
 
+const MB = 1024 * 1024;
+
 export type Env = Record<string, string | undefined>;
 
 /** Reads `.env` from `dir` (if any); real environment variables win over the file. */
@@ -63,6 +65,17 @@ export function loadConfig(env: Env): GatewayConfig {
     mapTileUrl: c.MAP_TILE_URL ?? null,
     deviceDrop: { share: c.DEVICE_DROP_PERCENT / 100, minDevices: c.DEVICE_DROP_MIN },
     smsReplyWindowMs: c.SMS_REPLY_WINDOW_MINUTES * 60_000,
+    storage: {
+      reserveBytes: c.DISK_RESERVE_MB * MB,
+      deviceLimits: {
+        ratePerMinute: c.DEVICE_RATE_PER_MINUTE,
+        burst: c.DEVICE_BURST,
+        dailyMessages: c.DEVICE_DAILY_MESSAGES,
+        dailyBytes: c.DEVICE_DAILY_MB * MB,
+        disconnectAfter: c.DEVICE_FLOOD_DISCONNECT,
+      },
+      retentionDays: c.EVENT_RETENTION_DAYS,
+    },
   };
 }
 

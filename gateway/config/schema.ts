@@ -5,6 +5,7 @@ const port = z.coerce.number().int().min(0).max(65535);
 const host = z.string().min(1);
 const url = z.string().url().transform((u) => u.replace(/\/+$/, ''));
 const optional = z.string().min(1).optional();
+const count = z.coerce.number({ message: 'expected a whole number' }).int('expected a whole number').min(0, 'expected 0 or more');
 
 export const configSchema = z
   .object({
@@ -43,6 +44,14 @@ export const configSchema = z
     DEVICE_DROP_MIN: z.coerce.number().int().min(1, 'expected a whole number of devices, at least 1').default(5),
     // How long after its page an SMS "1"/"2" still answers it; later, the reply is refused with a clear answer.
     SMS_REPLY_WINDOW_MINUTES: z.coerce.number().int().min(1).max(1440).default(30),
+    // Disk and per-device limits: room kept for alarms, and what one device may write (0 turns a device limit off).
+    DISK_RESERVE_MB: count.default(256),
+    DEVICE_RATE_PER_MINUTE: count.default(60),
+    DEVICE_BURST: count.min(1, 'expected 1 or more').default(120),
+    DEVICE_DAILY_MESSAGES: count.default(20_000),
+    DEVICE_DAILY_MB: count.default(16),
+    DEVICE_FLOOD_DISCONNECT: count.min(1, 'expected 1 or more').default(120),
+    EVENT_RETENTION_DAYS: count.min(1, 'expected 1 or more').default(90),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     // auto: readable lines when stdout is a terminal, JSON lines otherwise (files, pipes, journald, log shippers).
     LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
@@ -91,6 +100,15 @@ export interface InfluxConfig {
   bucket: string | null;
 }
 
+export interface StorageConfig {
+  /** Below this much free space in DATA_DIR, heartbeats and the rejection log are shed so alarms still fit. */
+  reserveBytes: number;
+  /** Non-alarm messages per device: a token bucket (rate per minute, burst; rate 0 = no limit) and a daily quota (0 = none). */
+  deviceLimits: { ratePerMinute: number; burst: number; dailyMessages: number; dailyBytes: number; disconnectAfter: number };
+  /** Heartbeat, motion and low-battery events and the rejection log older than this are pruned. */
+  retentionDays: number;
+}
+
 /** The validated configuration the gateway runs with. */
 export interface GatewayConfig {
   mqtt: {
@@ -122,6 +140,8 @@ export interface GatewayConfig {
   logFormat: RawConfig['LOG_FORMAT'];
   /** ADMIN_USERNAME + ADMIN_PASSWORD: the first dashboard admin, created while none exists (issue 5). */
   admin?: { username: string; password: string } | null;
+  /** Free space kept for alarms, per-device limits on everything but alarms, and how long raw events are kept. */
+  storage: StorageConfig;
   /** Optional base-map tiles for the dashboard map (e.g. Tianditu); without it the map draws outlines only, offline. */
   mapTileUrl: string | null;
   /** DEVICE_DROP_PERCENT (as a share) and DEVICE_DROP_MIN: when a fall in connected devices is reported. */

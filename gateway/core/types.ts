@@ -146,8 +146,8 @@ export interface Rejection {
   payloadExcerpt: string;
 }
 
-/** `malformed_topic`: a PUBLISH topic with invalid UTF-8 or U+0000, which MQTT answers by closing the connection. */
-export type SecurityEventKind = 'auth_failed' | 'client_id_mismatch' | 'publish_denied' | 'subscribe_denied' | 'unknown_device' | 'malformed_topic';
+/** `malformed_topic`: a PUBLISH topic with invalid UTF-8 or U+0000, which MQTT answers by closing the connection; `flooding`: a device over its message limits. */
+export type SecurityEventKind = 'auth_failed' | 'client_id_mismatch' | 'publish_denied' | 'subscribe_denied' | 'unknown_device' | 'malformed_topic' | 'flooding';
 
 export interface SecurityEvent {
   kind: SecurityEventKind;
@@ -290,7 +290,7 @@ export interface DeviceHealth {
 }
 
 /** Non-urgent conditions that become care tasks for the resident's grid worker (issue 3), sent in a digest, never at 3 a.m. */
-export const CARE_TASK_KINDS = ['device_offline', 'low_battery', 'never_reported', 'wellness_check'] as const;
+export const CARE_TASK_KINDS = ['device_offline', 'low_battery', 'never_reported', 'wellness_check', 'device_flooding'] as const;
 export type CareTaskKind = (typeof CARE_TASK_KINDS)[number];
 
 export interface NewCareTask {

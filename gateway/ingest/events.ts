@@ -23,6 +23,18 @@ export interface SignalRedelivered {
   dup: boolean;
 }
 
+/** A device went over its limits: dropped messages, and (`disconnect`) a flood that the broker ends. */
+export interface DeviceFlooding {
+  deviceId: string;
+  residentId: string;
+  reason: 'rate' | 'quota';
+  disconnect: boolean;
+  at: number;
+  detail: string;
+}
+
+export type DropReason = 'rate' | 'quota' | 'low_disk';
+
 export interface IngestEvents {
   /** A new event, durably recorded (a redelivery is not emitted again). */
   signalReceived: [Signal];
@@ -32,6 +44,7 @@ export interface IngestEvents {
   telemetryReceived: [TelemetryReceived];
   deviceStatusChanged: [DeviceStatusChanged];
   securityEvent: [SecurityEvent];
+  deviceFlooding: [DeviceFlooding];
 }
 
 export interface IngestStats {
@@ -44,6 +57,8 @@ export interface IngestStats {
   rejectionsNotLogged: number;
   telemetry: number;
   status: number;
+  /** Messages acknowledged but not written: over a device's rate or daily quota, or heartbeats shed below the disk reserve. */
+  dropped: Record<DropReason, number>;
   /** Group commits written, and those that failed (their events were not acknowledged). */
   batches: number;
   commitFailures: number;

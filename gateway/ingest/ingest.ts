@@ -11,7 +11,9 @@ import { deviceTopicPrefix } from '../../devices/topics.js';
 import { DEFAULT_GROUP_COMMIT, GroupCommitter, type GroupCommitOptions } from './group-commit.js';
 import { HealthBook } from './health.js';
 import { buildSignal, plausibleDeviceTime } from './signal.js';
-import { BATCH_SIZE_BUCKETS, type IngestEvents, type IngestStats } from './events.js';
+import { BATCH_SIZE_BUCKETS, type DropReason, type IngestEvents, type IngestStats } from './events.js';
+import { DeviceLimiter, type DeviceLimits } from './device-limits.js';
+import type { RecordingGuard } from './recording-guard.js';
 
 export interface IngestDeps {
   store: Store;
@@ -27,7 +29,16 @@ export interface IngestDeps {
   dedupeWindowMs?: number;
   /** How often changed health records are written to the store. */
   healthFlushMs?: number;
+  /** Tracks whether events can be committed, and the free-space reserve below which heartbeats are shed. */
+  guard?: RecordingGuard;
+  /** Per-device limits on non-alarm messages; none when absent. */
+  limits?: DeviceLimits;
+  /** A message acknowledged but not written (for /metrics). */
+  onDropped?: (reason: DropReason) => void;
 }
+
+/** Alarm events are never limited nor shed: they are what the disk reserve is kept for. */
+const ALARM_EVENT_TYPES: ReadonlySet<string> = new Set(['sos', 'fall', 'cancel']);
 
 export interface IngestMeta {
   remoteAddress: string | null;
@@ -68,6 +79,7 @@ export class Ingest {
   private healthTimer: NodeJS.Timeout | null = null;
   private healthFlush: Promise<void> = Promise.resolve();
   private pendingRejections: Rejection[] = [];
+  private readonly limiter: DeviceLimiter | null;
   private readonly counters = {
     accepted: 0,
     duplicates: 0,
@@ -76,6 +88,7 @@ export class Ingest {
     batches: 0,
     commitFailures: 0,
     rejectionsNotLogged: 0,
+    dropped: { rate: 0, quota: 0, low_disk: 0 } satisfies Record<DropReason, number>,
     rejected: {
       payload_too_large: 0,
       malformed_json: 0,
@@ -88,7 +101,9 @@ export class Ingest {
     batchSizes: { count: 0, sum: 0, max: 0, buckets: BATCH_SIZE_BUCKETS.map((le) => ({ le, count: 0 })) },
   };
 
-  constructor(private readonly deps: IngestDeps) {}
+  constructor(private readonly deps: IngestDeps) {
+    this.limiter = deps.limits ? new DeviceLimiter(deps.limits) : null;
+  }
 
   async start(): Promise<void> {
     if (this.committer) return;
@@ -124,6 +139,12 @@ export class Ingest {
     const at = this.deps.clock.now();
     const topic = deviceTopicPrefix(deviceId) + channel;
     const decoded = decodeMessage(device.kind, channel, payload, { maxBytes: this.deps.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES });
+    const alarm = decoded.ok && decoded.value.channel === 'event' && ALARM_EVENT_TYPES.has(decoded.value.event.type);
+    // Acknowledged but not written: a device resending its flood would only make it worse.
+    if (!alarm && !meta.will && !this.admit(device, payload.length, at)) {
+      this.seen(deviceId, at, meta);
+      return;
+    }
 
     if (!decoded.ok) {
       if (!meta.will) this.seen(deviceId, at, meta);
@@ -191,6 +212,7 @@ export class Ingest {
       batches: c.batches,
       commitFailures: c.commitFailures,
       rejectionsNotLogged: c.rejectionsNotLogged,
+      dropped: { ...c.dropped },
       rejected: { ...c.rejected },
       batchSizes: { ...c.batchSizes, buckets: c.batchSizes.buckets.map((b) => ({ ...b })) },
       queued: this.committer?.pending ?? 0,
@@ -208,6 +230,11 @@ export class Ingest {
     if ((event.type === 'heartbeat' || event.type === 'low_battery') && event.battery !== undefined) {
       const battery = event.battery;
       this.health.update(device.id, (h) => { h.battery = battery; });
+    }
+    // Below the disk reserve a heartbeat only says "alive", which the health record above already keeps in memory.
+    if (event.type === 'heartbeat' && this.deps.guard?.shedding) {
+      this.drop('low_disk');
+      return;
     }
     const record: NewEvent = {
       deviceId: device.id,
@@ -237,6 +264,7 @@ export class Ingest {
       ({ ids, durable: synced } = await this.deps.store.events.recordBatch(group.map((p) => p.record), dedupeSince));
     } catch (err) {
       this.counters.commitFailures++;
+      this.deps.guard?.commitFailed(err);
       this.deps.log.error({ err, events: group.length }, 'event commit failed; the events stay unacknowledged');
       throw err;
     }
@@ -255,8 +283,9 @@ export class Ingest {
         buildSignal({ eventId, device: p.device, event: p.event, receivedAt: p.record.receivedAt, arrivedHr: p.arrivedHr }),
       );
     });
-    const durable = synced.catch((err: unknown) => {
+    const durable = synced.then(() => this.deps.guard?.committed(), (err: unknown) => {
       this.counters.commitFailures++;
+      this.deps.guard?.commitFailed(err);
       this.deps.log.error({ err, events: group.length }, 'events committed but not synced to disk; left unacknowledged, so devices send them again');
       throw err;
     });
@@ -305,10 +334,33 @@ export class Ingest {
       h.rejectedCount++;
     });
     this.deps.log.warn({ deviceId: rejection.deviceId, reason: rejection.reason, detail: rejection.detail }, 'device message rejected');
-    // Bounded, so a device flooding garbage cannot grow memory or crowd event commits out of the database.
-    if (this.pendingRejections.length < MAX_PENDING_REJECTIONS) this.pendingRejections.push(rejection);
+    // Bounded, so a device flooding garbage cannot grow memory or crowd event commits out of the database; not
+    // written at all below the disk reserve (the health record still names the last rejection).
+    if (this.pendingRejections.length < MAX_PENDING_REJECTIONS && !this.deps.guard?.shedding) this.pendingRejections.push(rejection);
     else this.counters.rejectionsNotLogged++;
     this.deps.bus.emit('signalRejected', rejection);
+  }
+
+  /** True when the device's limits take this non-alarm message; otherwise counts the drop and reports a flood or a spent quota. */
+  private admit(device: Device, bytes: number, at: number): boolean {
+    const verdict = this.limiter?.admit(device.id, bytes, at);
+    if (!verdict || verdict.admit) return true;
+    this.drop(verdict.reason);
+    if (verdict.disconnect || verdict.quotaReached) {
+      const limits = this.deps.limits;
+      const detail =
+        verdict.reason === 'rate'
+          ? `over ${limits?.ratePerMinute ?? 0} messages a minute (burst ${limits?.burst ?? 0}) and went on: ${limits?.disconnectAfter ?? 0} messages dropped in a row`
+          : `daily quota spent (${limits?.dailyMessages ?? 0} messages or ${limits?.dailyBytes ?? 0} bytes a day): non-alarm messages dropped until midnight UTC`;
+      this.deps.log.warn({ deviceId: device.id, reason: verdict.reason, disconnect: verdict.disconnect }, 'device over its limits');
+      this.deps.bus.emit('deviceFlooding', { deviceId: device.id, residentId: device.resident, reason: verdict.reason, disconnect: verdict.disconnect, at, detail });
+    }
+    return false;
+  }
+
+  private drop(reason: DropReason): void {
+    this.counters.dropped[reason]++;
+    this.deps.onDropped?.(reason);
   }
 
   private countBatch(size: number): void {

@@ -21,6 +21,7 @@ export const METRIC_NAMES = {
   smsInboundDuplicate: 'sms_inbound_duplicates_total',
   sqliteCommitDuration: 'sqlite_commit_seconds',
   connectionsRefused: 'connections_refused_total',
+  deviceMessagesDropped: 'device_messages_dropped_total',
 } as const;
 
 /**
@@ -72,6 +73,8 @@ export interface GatewayMetrics {
   readonly connectionsRefused: Counter<'listener'>;
   /** Inbound SMS whose provider message id was seen before (a retry or a replay): answered, not acted on. */
   readonly smsInboundDuplicate: Counter<'provider'>;
+  /** Device messages acknowledged but not written: over the device's rate or quota, or heartbeats below the disk reserve. */
+  readonly deviceMessagesDropped: Counter<'reason'>;
 }
 
 export interface MetricsOptions {
@@ -124,6 +127,12 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       registers,
     }),
     smsInboundDuplicate: new Counter({ name: n.smsInboundDuplicate, help: 'Inbound SMS dropped because their provider message id was seen before, by provider', labelNames: ['provider'], registers }),
+    deviceMessagesDropped: new Counter({
+      name: n.deviceMessagesDropped,
+      help: 'Device messages acknowledged but not written, by reason (rate, quota: the device is over its limits; low_disk: heartbeats shed below the free-space reserve)',
+      labelNames: ['reason'],
+      registers,
+    }),
     sqliteCommitDuration: new Histogram({
       name: n.sqliteCommitDuration,
       help: 'Seconds a SQLite COMMIT held the event loop, by its sync mode (full: synced to disk before returning; normal: not, or synced afterwards off the event loop)',

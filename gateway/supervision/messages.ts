@@ -34,6 +34,8 @@ export function digestItemText(i: DigestItem): string {
       return `${i.residentName}${device}装后未上线`;
     case 'wellness_check':
       return `${i.residentName}需上门探望`;
+    case 'device_flooding':
+      return `${i.residentName}${device}发送异常频繁`;
   }
 }
 

@@ -223,7 +223,7 @@ expect:
       'bad.yaml:5: expect[1] (outage): outage.devices: must be at least 1',
       'bad.yaml:6: expect[2] (outages): outages.count: required',
       'bad.yaml:7: expect[3] (tasks): tasks.count: must be at least 0',
-      'bad.yaml:7: expect[3] (tasks): tasks.kind: expected one of device_offline, low_battery, never_reported, wellness_check, got "offline"',
+      'bad.yaml:7: expect[3] (tasks): tasks.kind: expected one of device_offline, low_battery, never_reported, wellness_check, device_flooding, got "offline"',
       'bad.yaml:8: expect[4] (tasks): tasks: unknown key "resident"',
     ]);
   });

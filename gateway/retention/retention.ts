@@ -1,0 +1,129 @@
+// Retention: once a day, prunes raw device events (heartbeat, motion, low battery) and the rejection log past their age, in small batches.
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { EventType } from '../core/types.js';
+
+/** One batch of a prune: rows deleted, the last id looked at, and whether the scan reached rows too young to prune. */
+export interface PruneStep {
+  deleted: number;
+  lastId: number;
+  done: boolean;
+}
+
+/** What the retention job needs of the store. Ids grow with arrival time, so a scan by id meets the oldest rows first. */
+export interface RetentionRepo {
+  /**
+   * Looks at up to `limit` events after `afterId`, and deletes those of `types` received before `before` that were acted
+   * on and belong to no incident. Stops at the first event received at or after `before`.
+   */
+  pruneEvents(types: readonly EventType[], before: number, afterId: number, limit: number): Promise<PruneStep>;
+  /** The same for the rejection log. */
+  pruneRejections(before: number, afterId: number, limit: number): Promise<PruneStep>;
+}
+
+export interface RetentionDeps {
+  repo: RetentionRepo;
+  clock: Clock;
+  log: Logger;
+  /** Raw events and rejections older than this many days are pruned. */
+  retentionDays: number;
+  /** Rows looked at per transaction (default 500: a few milliseconds, so an alarm never waits long behind one). */
+  batchSize?: number;
+  /** First run this long after start (default 10 minutes: start-up and the replay of unprocessed events come first). */
+  firstRunAfterMs?: number;
+}
+
+export interface RetentionRun {
+  before: number;
+  events: number;
+  rejections: number;
+}
+
+/**
+ * Alarm events (sos, fall, cancel), incidents, their audit, pages and security events are records a care provider keeps;
+ * they are never pruned here. What goes is the bulk: signs of life and battery levels, and why messages were refused.
+ */
+export const PRUNED_EVENT_TYPES: readonly EventType[] = ['heartbeat', 'motion', 'low_battery'];
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const DEFAULT_BATCH = 500;
+const DEFAULT_FIRST_RUN_MS = 10 * 60 * 1000;
+
+export class RetentionJob {
+  private timer: TimerHandle | null = null;
+  private running: Promise<RetentionRun> | null = null;
+  private last: RetentionRun | null = null;
+  private started = false;
+  /** Set by stop(): a run under way ends after its current batch. */
+  private closing = false;
+
+  constructor(private readonly deps: RetentionDeps) {}
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.closing = false;
+    this.schedule(this.deps.firstRunAfterMs ?? DEFAULT_FIRST_RUN_MS);
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    this.closing = true;
+    this.timer?.cancel();
+    this.timer = null;
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Waits for a run under way (tests, shutdown). */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
+
+  /** The last finished run (null before the first). */
+  get lastRun(): RetentionRun | null {
+    return this.last;
+  }
+
+  /** Prunes everything older than the retention age now; one run at a time. */
+  runOnce(): Promise<RetentionRun> {
+    this.running ??= this.run().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  /** The next run is set before this one starts, so a slow or failed run never stops the daily rhythm. */
+  private schedule(ms: number): void {
+    this.timer = this.deps.clock.setTimer(ms, () => {
+      if (this.closing) return;
+      this.schedule(DAY_MS);
+      this.runOnce().catch((err: unknown) => this.deps.log.error({ err }, 'retention run failed; tried again tomorrow'));
+    });
+  }
+
+  private async run(): Promise<RetentionRun> {
+    const { repo, clock, log, retentionDays } = this.deps;
+    const before = clock.now() - retentionDays * DAY_MS;
+    const limit = this.deps.batchSize ?? DEFAULT_BATCH;
+    const events = await this.drain((afterId) => repo.pruneEvents(PRUNED_EVENT_TYPES, before, afterId, limit));
+    const rejections = await this.drain((afterId) => repo.pruneRejections(before, afterId, limit));
+    const result = { before, events, rejections };
+    this.last = result;
+    log.info({ before: new Date(before).toISOString(), events, rejections }, 'retention: old device events and rejections pruned');
+    return result;
+  }
+
+  /** Runs batches until the scan reaches young rows, yielding to the event loop between them. */
+  private async drain(step: (afterId: number) => Promise<PruneStep>): Promise<number> {
+    let afterId = 0;
+    let deleted = 0;
+    while (!this.closing) {
+      const s = await step(afterId);
+      deleted += s.deleted;
+      if (s.done || s.lastId === afterId) break;
+      afterId = s.lastId;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return deleted;
+  }
+}

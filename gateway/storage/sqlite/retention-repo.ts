@@ -1,0 +1,53 @@
+// SQLite side of retention: deletes old raw events and rejections in short transactions, walking the tables by id.
+import type { EventType } from '../../core/types.js';
+import type { PruneStep, RetentionRepo } from '../../retention/retention.js';
+import type { SqliteDatabase } from './database.js';
+
+interface EventScanRow {
+  id: number;
+  type: string;
+  received_at: number;
+  processed: number;
+}
+
+interface RejectionScanRow {
+  id: number;
+  received_at: number;
+}
+
+export class SqliteRetentionRepo implements RetentionRepo {
+  constructor(private readonly sdb: SqliteDatabase) {}
+
+  async pruneEvents(types: readonly EventType[], before: number, afterId: number, limit: number): Promise<PruneStep> {
+    const prunable = new Set<string>(types);
+    // Unsynced commit: a delete lost to a power cut is simply done again at the next run.
+    return this.sdb.transaction(async () => {
+      const rows = this.sdb.stmt<[number, number], EventScanRow>('SELECT id, type, received_at, processed FROM events WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit);
+      const { old, step } = scan(rows, afterId, before);
+      const ids = old.filter((r) => prunable.has(r.type) && r.processed === 1).map((r) => r.id);
+      if (ids.length === 0) return step;
+      const deleted = this.sdb
+        .stmt('DELETE FROM events WHERE id IN (SELECT value FROM json_each(?)) AND id NOT IN (SELECT event_id FROM incident_signals)')
+        .run(JSON.stringify(ids)).changes;
+      return { ...step, deleted };
+    }, { durability: 'normal' });
+  }
+
+  async pruneRejections(before: number, afterId: number, limit: number): Promise<PruneStep> {
+    return this.sdb.transaction(async () => {
+      const rows = this.sdb.stmt<[number, number], RejectionScanRow>('SELECT id, received_at FROM rejections WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit);
+      const { old, step } = scan(rows, afterId, before);
+      if (old.length === 0) return step;
+      const deleted = this.sdb.stmt('DELETE FROM rejections WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(old.map((r) => r.id))).changes;
+      return { ...step, deleted };
+    }, { durability: 'normal' });
+  }
+}
+
+/** The rows received before `before`, up to the first younger one, which ends the scan. */
+function scan<R extends { id: number; received_at: number }>(rows: R[], afterId: number, before: number): { old: R[]; step: PruneStep } {
+  const young = rows.findIndex((r) => r.received_at >= before);
+  const old = young === -1 ? rows : rows.slice(0, young);
+  const lastId = old.at(-1)?.id ?? afterId;
+  return { old, step: { deleted: 0, lastId, done: young !== -1 || rows.length === 0 } };
+}

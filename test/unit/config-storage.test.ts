@@ -1,0 +1,32 @@
+// The disk, per-device limit and retention variables: defaults, and one clear line naming a malformed one.
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../gateway/config/load.js';
+
+const MB = 1024 * 1024;
+
+describe('storage configuration', () => {
+  it('has defaults that keep room for alarms, limit each device and keep raw events for 90 days', () => {
+    expect(loadConfig({}).storage).toEqual({
+      reserveBytes: 256 * MB,
+      deviceLimits: { ratePerMinute: 60, burst: 120, dailyMessages: 20_000, dailyBytes: 16 * MB, disconnectAfter: 120 },
+      retentionDays: 90,
+    });
+  });
+
+  it('takes explicit values, 0 turning a device limit off', () => {
+    const c = loadConfig({ DISK_RESERVE_MB: '32', DEVICE_RATE_PER_MINUTE: '0', DEVICE_DAILY_MESSAGES: '0', DEVICE_DAILY_MB: '2', EVENT_RETENTION_DAYS: '7' });
+    expect(c.storage).toMatchObject({ reserveBytes: 32 * MB, deviceLimits: { ratePerMinute: 0, dailyMessages: 0, dailyBytes: 2 * MB }, retentionDays: 7 });
+  });
+
+  it.each([
+    ['DISK_RESERVE_MB', 'lots', 'DISK_RESERVE_MB: expected a whole number (got "lots")'],
+    ['DISK_RESERVE_MB', '-1', 'DISK_RESERVE_MB: expected 0 or more (got "-1")'],
+    ['DEVICE_RATE_PER_MINUTE', '1.5', 'DEVICE_RATE_PER_MINUTE: expected a whole number (got "1.5")'],
+    ['DEVICE_BURST', '0', 'DEVICE_BURST: expected 1 or more (got "0")'],
+    ['DEVICE_FLOOD_DISCONNECT', '0', 'DEVICE_FLOOD_DISCONNECT: expected 1 or more (got "0")'],
+    ['EVENT_RETENTION_DAYS', '0', 'EVENT_RETENTION_DAYS: expected 1 or more (got "0")'],
+    ['DEVICE_DAILY_MB', '1e', 'DEVICE_DAILY_MB: expected a whole number (got "1e")'],
+  ])('refuses %s=%s with one line naming it', (name, value, line) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(line);
+  });
+});
