@@ -50,6 +50,10 @@ export interface PageView {
   sentAt: number | null;
   updatedAt: number;
   errorCode: string | null;
+  /** Tries so far. */
+  attempts: number;
+  /** Failed at least once and not yet handed to the provider: the SMS keeps trying (e.g. a provider outage). */
+  retrying: boolean;
 }
 
 export interface IncidentActions {
