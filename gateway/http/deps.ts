@@ -52,7 +52,7 @@ export interface PageView {
   errorCode: string | null;
   /** Tries so far. */
   attempts: number;
-  /** Failed at least once and not yet handed to the provider: the SMS keeps trying (e.g. a provider outage). */
+  /** Not yet handed to the provider, and failed at least once or held back past the delay threshold by a provider outage. */
   retrying: boolean;
 }
 

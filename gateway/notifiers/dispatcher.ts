@@ -42,6 +42,8 @@ export interface SmsDispatcherHealth {
   consecutiveFailures: number;
   /** Messages waiting for a slot, being sent, or waiting to retry. */
   queued: number;
+  /** Provider calls in flight. */
+  sending: number;
   /** Of those, messages held back because the provider's breaker is not closed: they wait, they do not fail. */
   waiting: number;
   /** The provider's circuit breaker. */
@@ -207,6 +209,7 @@ export class SmsDispatcher {
       lastError: this.lastError,
       consecutiveFailures: this.consecutiveFailures,
       queued: this.ready.length + this.active.size + this.gate.backingOff,
+      sending: this.active.size,
       waiting: breaker.state === 'closed' ? 0 : this.ready.length + this.gate.backingOff,
       breaker,
       sender,
@@ -334,11 +337,19 @@ export class SmsDispatcher {
     this.gate.watchDelay(waiting);
   }
 
-  /** Announces a message that is still not handed over at its delay threshold. */
+  /**
+   * Announces a message that is still not handed over at its delay threshold. One never tried (held back by the open
+   * breaker since it was queued) gets the reason as its error first, so that views can tell it from a normal queue.
+   */
   private async announceDelay(id: string): Promise<void> {
     try {
-      const row = await this.deps.store.sms.get(id);
-      if (this.running && row && (row.status === 'queued' || row.status === 'sending')) this.deps.bus.emit('smsDelayed', row);
+      let row = await this.deps.store.sms.get(id);
+      if (!this.running || !row || (row.status !== 'queued' && row.status !== 'sending')) return;
+      if (row.error === null && !this.active.has(id)) {
+        const reason = `not sent yet: the SMS provider is failing (circuit breaker ${this.gate.health().state})`;
+        row = (await this.writer.write(id, { status: row.status, error: reason, at: this.deps.clock.now() })) ?? row;
+      }
+      this.deps.bus.emit('smsDelayed', row);
     } catch (err) {
       this.deps.log.error({ err, sms: id }, 'could not check a delayed SMS');
     }

@@ -50,6 +50,7 @@ describe('SmsDispatcher sending', () => {
       lastError: null,
       consecutiveFailures: 0,
       queued: 0,
+      sending: 0,
       waiting: 0,
       breaker: { state: 'closed', consecutiveFailures: 0, openedAt: null, nextProbeAt: null, opened: 0 },
       sender: { sender: 'thread', senderRestarts: 0, problem: null },
