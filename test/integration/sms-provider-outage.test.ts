@@ -136,4 +136,27 @@ describe('SMS provider outage during an alarm storm', () => {
     const after = (await api<IncidentView[]>('/api/incidents?state=open')).body;
     expect(after.flatMap((i) => i.pages).every((p) => p.status === 'delivered' && !p.retrying)).toBe(true);
   });
+
+  it('puts a family page that could not be delivered on the timeline and the board, without moving the escalation on', async () => {
+    const [son, daughter] = [0, 1].map((j) => `+86138000${String(j).padStart(5, '0')}`) as [string, string];
+    t.sms.setDeliveryOutcome(son, 'undelivered');
+    t.sms.setDeliveryOutcome(daughter, 'failed');
+    await buttons[0]!.publishAsync('care/v1/btn-0/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
+    const failedPages = async () => {
+      const list = (await api<IncidentView[]>('/api/incidents')).body;
+      const pages = list[0]?.pages.filter((p) => p.role === 'family' && (p.status === 'undelivered' || p.status === 'failed')) ?? [];
+      return pages.length === 2 ? { incident: list[0]!, pages } : null;
+    };
+    const { incident, pages } = await until(failedPages, 10_000, 'family pages failed');
+    const timeline = await until(async () => {
+      const entries = (await api<IncidentView>(`/api/incidents/${incident.id}`)).body.timeline ?? [];
+      const failed = entries.filter((e) => e.action === 'page_failed');
+      return failed.length === 2 ? failed : null;
+    }, 10_000, 'page_failed entries');
+    expect(timeline.map((e) => e.detail?.sms).sort()).toEqual(pages.map((p) => p.id).sort());
+    expect(timeline.every((e) => e.detail?.pagedRole === 'family')).toBe(true);
+    // Nobody else is paged in a family member's place: the worker's page stands, the duty officer phones the family.
+    const now = (await api<IncidentView>(`/api/incidents/${incident.id}`)).body;
+    expect(now).toMatchObject({ state: 'open', step: 1 });
+  });
 });
