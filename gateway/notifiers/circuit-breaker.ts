@@ -104,7 +104,7 @@ export class CircuitBreaker {
     };
   }
 
-  private get cooldownMs(): number {
+  get cooldownMs(): number {
     return this.options.cooldownMs ?? DEFAULT_COOLDOWN_MS;
   }
 }

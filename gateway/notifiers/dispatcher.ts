@@ -331,7 +331,7 @@ export class SmsDispatcher {
     }
     const waiting = await this.record(msg, { status: 'sending', ...fields });
     if (!this.running) return;
-    const delay = (this.deps.backoffMs ?? defaultBackoffMs)(attempts);
+    const delay = this.gate.retryDelay((this.deps.backoffMs ?? defaultBackoffMs)(attempts));
     this.deps.log.warn({ sms: msg.id, attempts, code: err.providerCode, retryInMs: delay, err: err.message }, 'SMS send failed, will retry');
     this.gate.retryLater(waiting, delay);
     this.gate.watchDelay(waiting);

@@ -89,6 +89,17 @@ export class SendGate {
     }
   }
 
+  /**
+   * How long a message that just failed waits: its own backoff while the breaker is closed. While it is open, no
+   * longer than until the next probe: the breaker does the pacing then, and a message sitting out a 60 s backoff
+   * would leave nobody in the queue to probe with, so a provider that came back would go unnoticed for a minute.
+   */
+  retryDelay(backoffMs: number): number {
+    if (this.breaker.isClosed()) return backoffMs;
+    const wait = this.breaker.waitMs();
+    return Math.min(backoffMs, Number.isFinite(wait) ? wait : this.breaker.cooldownMs);
+  }
+
   retryLater(msg: OutboundSms, delayMs: number): void {
     const timer = this.deps.clock.setTimer(delayMs, () => {
       this.backoff.delete(msg.id);

@@ -32,7 +32,8 @@ function stormRegistry(): unknown {
     family: Array.from({ length: FAMILY_EACH }, (_, j) => ({ name: `家属${i}-${j}`, relation: '子女', phone: `+86138000${String(i * 10 + j).padStart(5, '0')}` })),
   }));
   return {
-    escalation: { ackTimeoutSeconds: 180, fallCancelSeconds: 30, offlineAfterSeconds: 900 },
+    // Nobody acknowledges and nobody new is paged during these tests: the SMS of the first step are all there is.
+    escalation: { ackTimeoutSeconds: 3600, fallCancelSeconds: 30, offlineAfterSeconds: 3600 },
     communities: [{ id: 'andali', name: '安达里社区' }],
     residents,
     workers: [1, 2, 3].map((n) => ({ id: `w-0${n}`, name: `网格员${n}`, phone: `+861390000000${n}`, community: 'andali', location: { lat: 39.21 + n * 0.004, lon: 117.131 }, shifts: allWeek })),
@@ -135,6 +136,27 @@ describe('SMS provider outage during an alarm storm', () => {
     expect(up.body.components.sms.breaker).toMatchObject({ state: 'closed', opened: 1 });
     const after = (await api<IncidentView[]>('/api/incidents?state=open')).body;
     expect(after.flatMap((i) => i.pages).every((p) => p.status === 'delivered' && !p.retrying)).toBe(true);
+  });
+
+  it('keeps the pages of an open incident trying through a ten-minute outage, far past their 7 attempts', async () => {
+    t.sms.setOutage(503);
+    await buttons[0]!.publishAsync('care/v1/btn-0/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
+    await until(async () => (await allSms()).length === SMS_PER_ALARM, 10_000, 'the pages queued');
+    await until(() => t.gateway.dispatcher.health().sending === 0, 10_000, 'first tries answered');
+    for (let elapsed = 0; elapsed < 10 * 60_000; elapsed += 5000) await advance(5000);
+
+    const during = await allSms();
+    expect(during.filter((m) => m.status === 'failed')).toEqual([]);
+    // One probe per cooldown, shared among six messages: some have used their 7 attempts many times over.
+    expect(Math.max(...during.map((m) => m.attempts))).toBeGreaterThan(10);
+    expect(creates().length).toBeLessThanOrEqual(DEFAULT_FAILURE_THRESHOLD + SMS_PER_ALARM + (10 * 60_000) / DEFAULT_COOLDOWN_MS);
+
+    // Back: noticed by the next probe, within one cooldown, although every message has long reached the 60 s backoff.
+    t.sms.setOutage(null);
+    await advance(DEFAULT_COOLDOWN_MS);
+    expect(t.gateway.dispatcher.health().breaker.state).toBe('closed');
+    await until(async () => (await allSms()).every((m) => m.status === 'delivered'), 20_000, 'every SMS delivered');
+    expect(t.sms.messages()).toHaveLength(SMS_PER_ALARM);
   });
 
   it('puts a family page that could not be delivered on the timeline and the board, without moving the escalation on', async () => {
