@@ -36,7 +36,7 @@ export interface StatusCallbackParams {
 
 export interface SmsDispatcherHealth {
   provider: 'twilio' | 'outbox';
-  /** Outbox mode, the last send attempt failed for a reason on the provider's side, or the provider reports a problem. */
+  /** Outbox mode, the last send attempt failed for a reason on the provider's side, the breaker is not closed, or the provider reports a problem. */
   degraded: boolean;
   lastError: string | null;
   consecutiveFailures: number;
