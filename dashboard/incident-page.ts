@@ -69,6 +69,7 @@ const ACTION_LABEL: Record<string, string> = {
   acknowledged: '接单',
   declined: '转给下一位',
   page_failed: '短信未送达',
+  page_delayed: '短信迟迟发不出（服务商故障，仍在重试）',
   resolved: '已解决',
   cancelled: '已取消',
   resident_cancel_after_page: '老人按了取消（请仍确认情况）',

@@ -20,6 +20,7 @@ import { ReplyRouter } from './incidents/replies.js';
 import { DEFAULT_REPLY_WINDOW_MS, ReplyCodeBook } from './paging/reply-codes.js';
 import { IncidentViews } from './incidents/views.js';
 import { IncidentNotes } from './incidents/notes.js';
+import { PageDelivery } from './incidents/page-delivery.js';
 import { SmsDispatcher, type NotifierEvents } from './notifiers/dispatcher.js';
 import { TwilioProvider } from './notifiers/twilio.js';
 import { OutboxProvider } from './notifiers/outbox.js';
@@ -86,6 +87,8 @@ export class Gateway {
   readonly replies: ReplyRouter;
   readonly views: IncidentViews;
   readonly provider: SmsProvider;
+  /** Which of an incident's SMS keep trying through a provider outage, and delayed pages on the timeline. */
+  readonly pageDelivery: PageDelivery;
   readonly telemetry: TelemetryWriter;
   readonly visits: VisitService;
   /** Server-sent events for the dashboard (incidents, pages, devices, tasks, outages), scoped per caller. */
@@ -152,6 +155,7 @@ export class Gateway {
     this.provider = config.twilio
       ? new TwilioProvider({ ...config.twilio, log: log.child({ part: 'twilio' }) })
       : new OutboxProvider({ log: log.child({ part: 'outbox' }) });
+    this.pageDelivery = new PageDelivery({ incidents: this.store.incidents, bus: this.bus, clock });
     this.dispatcher = new SmsDispatcher({
       store: this.store,
       provider: this.provider,
@@ -159,6 +163,7 @@ export class Gateway {
       log: log.child({ part: 'sms' }),
       bus: this.bus,
       publicUrl: config.publicUrl,
+      keepTrying: (msg) => this.pageDelivery.keepTrying(msg),
       onSent: (msg, latencyMs) => {
         this.metrics.smsSent.inc({ purpose: msg.purpose, status: msg.status });
         this.metrics.smsSendDuration.observe(latencyMs / 1000);
@@ -389,20 +394,26 @@ export class Gateway {
     const unassigned = (await this.store.incidents.listActive()).filter((i) => i.unassigned).length;
     this.metrics.unassignedIncidents.set(unassigned);
     const outbox = sms.provider === 'outbox';
+    // An open breaker means the provider failed again and again and pages are not going out: alarms are taken but
+    // nobody is paged, which is what 503 says. (Outbox mode is a choice made at start-up, named but not 503.)
+    const pagesStuck = sms.breaker.state !== 'closed';
     return {
-      alarmsOk: dbUp && backlog.failures < 3 && this.recording.recording,
+      alarmsOk: dbUp && backlog.failures < 3 && this.recording.recording && !pagesStuck,
       unassignedIncidents: unassigned,
       components: {
         broker: { ...this.broker.health(), sockets: this.broker.socketCount(), maxSockets: this.connectionCaps.mqtt },
         database: withRecording(this.databaseHealth(dbUp), this.recording.state()),
         sms: {
-          status: outbox || sms.degraded ? 'degraded' : 'up',
+          status: pagesStuck ? 'down' : outbox || sms.degraded ? 'degraded' : 'up',
           provider: sms.provider,
           ...(outbox ? { detail: 'OUTBOX MODE: no Twilio credentials, SMS are kept in the local outbox and NOT sent' } : {}),
           ...(sms.sender?.problem ? { detail: sms.sender.problem } : {}),
+          ...(pagesStuck ? { detail: `SMS provider failing: circuit breaker ${sms.breaker.state}, ${sms.waiting} SMS waiting for it to recover` } : {}),
           ...(sms.sender ? { sender: sms.sender.sender, senderRestarts: sms.sender.senderRestarts } : {}),
           lastError: sms.lastError,
           queued: sms.queued,
+          waiting: sms.waiting,
+          breaker: sms.breaker,
         },
         signals: { status: backlog.failures > 0 ? 'degraded' : 'up', ...backlog },
         influxdb: this.influxHealth(),
@@ -453,6 +464,7 @@ export class Gateway {
     this.bus.on(this, 'smsStatusChanged', async (msg) => {
       if (msg.status === 'failed' || msg.status === 'undelivered') await this.incidents.onPageFailed(msg);
     });
+    this.bus.on(this, 'smsDelayed', (msg) => this.pageDelivery.onPageDelayed(msg));
   }
 
   private observeFirstPage(msg: OutboundSms, sentAt: number): void {

@@ -50,6 +50,10 @@ export interface PageView {
   sentAt: number | null;
   updatedAt: number;
   errorCode: string | null;
+  /** Tries so far. */
+  attempts: number;
+  /** Not yet handed to the provider, and failed at least once or held back past the delay threshold by a provider outage. */
+  retrying: boolean;
 }
 
 export interface IncidentActions {

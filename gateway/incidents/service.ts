@@ -209,15 +209,20 @@ export class IncidentService {
     return result;
   }
 
-  /** A page could not be delivered: move on to the next responder without waiting for the timeout. */
+  /**
+   * A page could not be delivered: it goes on the timeline (and so on the board), and a responder's page moves on to
+   * the next responder without waiting for the timeout. A family page has nobody to move on to: the duty officer phones.
+   */
   async onPageFailed(msg: OutboundSms): Promise<void> {
-    if (msg.purpose !== 'page' || !msg.incidentId || msg.step === null || msg.role === 'family') return;
+    if (msg.purpose !== 'page' || !msg.incidentId || msg.step === null) return;
     const { incidentId, step } = msg;
     const after: AfterCommit = [];
     await this.deps.store.transaction(async () => {
       const incident = await this.deps.store.incidents.get(incidentId);
       if (!incident) return;
-      await this.audit(incident, 'page_failed', { role: 'staff', id: null, name: 'system', phone: null }, 'system', { step, status: msg.status, errorCode: msg.errorCode }, after);
+      const detail = { step, status: msg.status, errorCode: msg.errorCode, sms: msg.id, to: msg.to, pagedRole: msg.role, error: msg.error };
+      await this.audit(incident, 'page_failed', { role: 'staff', id: null, name: 'system', phone: null }, 'system', detail, after);
+      if (msg.role === 'family') return;
       const advanced = await this.deps.engine.advanceNow(incident, step, 'delivery_failed');
       if (advanced) after.push(() => this.emitLatest(advanced));
     });

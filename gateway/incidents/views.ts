@@ -102,5 +102,7 @@ function toPageView(m: OutboundSms, incident: Incident): PageView {
     sentAt: m.sentAt,
     updatedAt: m.updatedAt,
     errorCode: m.errorCode,
+    attempts: m.attempts,
+    retrying: (m.status === 'queued' || m.status === 'sending') && m.error !== null,
   };
 }

@@ -1,12 +1,15 @@
-// Sends outbound SMS in the background: durable first, bounded concurrency, retries with backoff, delivery receipts.
+// Sends outbound SMS in the background: durable first, bounded concurrency, retries with backoff behind a circuit
+// breaker, delivery receipts.
 import { performance } from 'node:perf_hooks';
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { newId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { OutboundSms, SmsPurpose, SmsStatus } from '../core/types.js';
 import type { SmsStatusUpdate, Store } from '../storage/ports.js';
+import type { BreakerPermit, CircuitBreakerHealth, CircuitBreakerOptions } from './circuit-breaker.js';
+import { SendGate, defaultBackoffMs } from './send-gate.js';
 import { SmsSendError, type SmsProvider, type SmsProviderHealth, type SmsSendResult } from './provider.js';
 import { advances, isFinal, mapTwilioStatus } from './sms-status.js';
 import { SmsStatusWriter } from './status-writer.js';
@@ -14,6 +17,8 @@ import { SmsStatusWriter } from './status-writer.js';
 export interface NotifierEvents {
   /** A stored message changed status (including its creation as `queued`). */
   smsStatusChanged: [OutboundSms];
+  /** A message has failed and is still not handed over `delayedAfterMs` after it was queued (once per message and run). */
+  smsDelayed: [OutboundSms];
 }
 
 /** What a caller supplies; the dispatcher owns id, status, provider fields, attempts and times. */
@@ -37,12 +42,18 @@ export interface StatusCallbackParams {
 
 export interface SmsDispatcherHealth {
   provider: 'twilio' | 'outbox';
-  /** Outbox mode, the last send attempt failed for a reason on the provider's side, or the provider reports a problem. */
+  /** Outbox mode, the last send attempt failed for a reason on the provider's side, the breaker is not closed, or the provider reports a problem. */
   degraded: boolean;
   lastError: string | null;
   consecutiveFailures: number;
   /** Messages waiting for a slot, being sent, or waiting to retry. */
   queued: number;
+  /** Provider calls in flight. */
+  sending: number;
+  /** Of those, messages held back because the provider's breaker is not closed: they wait, they do not fail. */
+  waiting: number;
+  /** The provider's circuit breaker. */
+  breaker: CircuitBreakerHealth;
   /** The provider's own state (its sender thread), when it reports one. */
   sender: SmsProviderHealth | null;
 }
@@ -55,11 +66,20 @@ export interface SmsDispatcherDeps {
   bus: EventBus<NotifierEvents>;
   /** PUBLIC_URL: the status callback is `${publicUrl}/webhooks/twilio/status`. */
   publicUrl: string;
-  /** Total tries per message, the first included (default 7). */
+  /** Total tries per message, the first included (default 7), unless `keepTrying` says to go on. */
   maxAttempts?: number;
+  /**
+   * Asked only once a message has used its `maxAttempts` on transient failures: true keeps it trying (with the capped
+   * backoff) instead of failing it, e.g. a page of an incident that still waits for a responder. Default: never.
+   */
+  keepTrying?: (msg: OutboundSms) => Promise<boolean>;
+  /** The provider's circuit breaker: failures in a row that open it, and the cooldown before a probe. */
+  breaker?: CircuitBreakerOptions;
+  /** A message still unsent this long after it was queued, having failed at least once, is announced (default 30 s). */
+  delayedAfterMs?: number;
   /** Provider calls in flight at once (default 16). */
   concurrency?: number;
-  /** Wait before retry number `attempt` (1-based: after the first failure). Default: 0.5 s doubling, ±20 % jitter. */
+  /** Wait before retry number `attempt` (1-based: after the first failure). Default: 0.5 s doubling to 60 s, ±20 % jitter. */
   backoffMs?: (attempt: number) => number;
   /** Metrics hook: a message was handed to the provider, `latencyMs` after the call started. */
   onSent?: (msg: OutboundSms, latencyMs: number) => void;
@@ -67,11 +87,7 @@ export interface SmsDispatcherDeps {
   onFailed?: (msg: OutboundSms) => void;
 }
 
-/** 0.5 s, 1 s, 2 s, 4 s, 8 s, 16 s …, each spread ±20 % so retries from many pages do not arrive in step. */
-export function defaultBackoffMs(attempt: number, random: () => number = Math.random): number {
-  const base = 500 * 2 ** Math.max(0, attempt - 1);
-  return Math.round(base * (0.8 + 0.4 * random()));
-}
+export { defaultBackoffMs, MAX_BACKOFF_MS } from './send-gate.js';
 
 // Receipts that overtake the provider's answer to our send are held this long for the SID to become known.
 const EARLY_RECEIPT_TTL_MS = 60_000;
@@ -87,7 +103,8 @@ export class SmsDispatcher {
   private readonly ready: OutboundSms[] = [];
   /** Provider calls in flight, by message id. */
   private readonly active = new Map<string, Promise<void>>();
-  private readonly retryTimers = new Map<string, TimerHandle>();
+  /** The provider's circuit breaker, the messages waiting out a backoff, and the delay watch. */
+  private readonly gate: SendGate;
   /** Every message this dispatcher holds (ready, active or waiting to retry), so a resume never doubles one. */
   private readonly held = new Set<string>();
   private readonly sidToId = new Map<string, string>();
@@ -103,6 +120,20 @@ export class SmsDispatcher {
 
   constructor(private readonly deps: SmsDispatcherDeps) {
     this.writer = new SmsStatusWriter({ store: deps.store });
+    this.gate = new SendGate({
+      clock: deps.clock,
+      breaker: deps.breaker,
+      log: deps.log,
+      keepTrying: deps.keepTrying,
+      delayedAfterMs: deps.delayedAfterMs ?? 30_000,
+      onProbeDue: () => this.pump(),
+      onRetryDue: (msg) => {
+        if (!this.running) return;
+        this.ready.push(msg);
+        this.pump();
+      },
+      onDelayed: (msg) => void this.announceDelay(msg.id),
+    });
   }
 
   /** Starts sending, beginning with messages a crash left queued or half sent. */
@@ -121,8 +152,7 @@ export class SmsDispatcher {
   /** Stops taking new work, cancels retry timers and waits for provider calls in flight; unsent rows resume on the next start. */
   async stop(): Promise<void> {
     this.running = false;
-    for (const timer of this.retryTimers.values()) timer.cancel();
-    this.retryTimers.clear();
+    this.gate.stop();
     this.ready.length = 0;
     if (this.pumpLater) clearImmediate(this.pumpLater);
     this.pumpLater = null;
@@ -185,12 +215,16 @@ export class SmsDispatcher {
 
   health(): SmsDispatcherHealth {
     const sender = this.deps.provider.health?.() ?? null;
+    const breaker = this.gate.health();
     return {
       provider: this.deps.provider.name,
-      degraded: this.deps.provider.name === 'outbox' || this.consecutiveFailures > 0 || !!sender?.problem,
+      degraded: this.deps.provider.name === 'outbox' || this.consecutiveFailures > 0 || !!sender?.problem || breaker.state !== 'closed',
       lastError: this.lastError,
       consecutiveFailures: this.consecutiveFailures,
-      queued: this.ready.length + this.active.size + this.retryTimers.size,
+      queued: this.ready.length + this.active.size + this.gate.backingOff,
+      sending: this.active.size,
+      waiting: breaker.state === 'closed' ? 0 : this.ready.length + this.gate.backingOff,
+      breaker,
       sender,
     };
   }
@@ -204,6 +238,8 @@ export class SmsDispatcher {
 
   private admit(msg: OutboundSms): void {
     this.held.add(msg.id);
+    // Queued while the provider is out: it will wait, so it is watched like one that failed.
+    if (!this.gate.isClosed()) this.gate.watchDelay(msg);
     this.ready.push(msg);
     this.pump();
   }
@@ -216,11 +252,15 @@ export class SmsDispatcher {
    */
   private pump(): void {
     const limit = Math.max(1, this.deps.concurrency ?? 16);
-    if (!this.running || this.active.size >= limit) return;
+    if (!this.running || this.active.size >= limit || this.ready.length === 0) return;
+    // While the breaker is open nothing is sent: messages stay in `ready`, neither tried nor failed, until a probe
+    // (one at a time) finds the provider back.
+    const permit = this.gate.permit();
+    if (!permit) return;
     const msg = this.ready.shift();
     if (!msg) return;
-    this.launch(msg);
-    if (this.ready.length > 0 && !this.pumpLater) {
+    this.launch(msg, permit);
+    if (this.ready.length > 0 && !this.pumpLater && !permit.probe) {
       this.pumpLater = setImmediate(() => {
         this.pumpLater = null;
         this.pump();
@@ -228,21 +268,30 @@ export class SmsDispatcher {
     }
   }
 
-  private launch(msg: OutboundSms): void {
-    const run = this.attempt(msg)
+  /** The breaker closed again: messages waiting out a backoff go now too, oldest first, at the usual pace. */
+  private recovered(): void {
+    const released = this.gate.releaseBackoff();
+    this.deps.log.info({ provider: this.deps.provider.name, waiting: this.ready.length + released.length }, 'SMS provider answers again; circuit breaker closed');
+    this.ready.push(...released);
+    this.ready.sort((a, b) => a.createdAt - b.createdAt);
+    this.pump();
+  }
+
+  private launch(msg: OutboundSms, permit: BreakerPermit): void {
+    const run = this.attempt(msg, permit)
       .catch((err: unknown) => {
         // Only storage trouble lands here; the row stays unsent and is resumed on the next start.
         this.deps.log.error({ err, sms: msg.id }, 'SMS attempt could not be recorded');
       })
       .finally(() => {
         this.active.delete(msg.id);
-        if (!this.retryTimers.has(msg.id)) this.held.delete(msg.id);
+        if (!this.gate.isBackingOff(msg.id)) this.held.delete(msg.id);
         this.pump();
       });
     this.active.set(msg.id, run);
   }
 
-  private async attempt(msg: OutboundSms): Promise<void> {
+  private async attempt(msg: OutboundSms, permit: BreakerPermit): Promise<void> {
     const attempts = msg.attempts + 1;
     // Announced, not stored: the row is already durable as `queued` (or `sending` after a failed try), and a
     // crash before the provider's answer is stored resends it either way. The write would only delay the send.
@@ -259,9 +308,11 @@ export class SmsDispatcher {
       result = await this.deps.provider.send({ to: msg.to, body, statusCallback: this.statusCallbackUrl });
     } catch (err) {
       const failure = err instanceof SmsSendError ? err : new SmsSendError({ transient: true, providerCode: null, message: errorMessage(err), cause: err });
-      await this.failed(sending, attempts, failure);
+      await this.failed(sending, attempts, failure, permit);
       return;
     }
+    const closed = this.gate.answered(permit);
+    this.gate.unwatch(msg.id);
     const latencyMs = performance.now() - started;
     this.sendBodies.delete(msg.id);
     const sid = result.sid;
@@ -272,17 +323,27 @@ export class SmsDispatcher {
     this.consecutiveFailures = 0;
     this.deps.onSent?.(accepted, latencyMs);
     this.deps.log.info({ sms: msg.id, sid, provider: this.deps.provider.name, attempts, latencyMs: Math.round(latencyMs) }, 'SMS handed to provider');
+    if (closed) this.recovered();
     await this.replayEarlyReceipts(sid);
   }
 
-  private async failed(msg: OutboundSms, attempts: number, err: SmsSendError): Promise<void> {
+  private async failed(msg: OutboundSms, attempts: number, err: SmsSendError, permit: BreakerPermit): Promise<void> {
     this.lastError = err.message;
-    // A rejected message (bad number) says nothing about the provider's health; an outage does.
-    if (err.transient) this.consecutiveFailures++;
-    const giveUp = !err.transient || attempts >= (this.deps.maxAttempts ?? 7);
+    // A rejected message (bad number) says nothing against the provider's health: it answered. An outage does.
+    if (err.transient) {
+      this.consecutiveFailures++;
+      if (this.gate.troubled(permit)) {
+        this.deps.log.error({ provider: this.deps.provider.name, err: err.message }, 'SMS provider failing; circuit breaker open, sends wait for a probe');
+        for (const waiting of this.ready) this.gate.watchDelay(waiting);
+      }
+    } else if (this.gate.answered(permit)) {
+      this.recovered();
+    }
+    const giveUp = !err.transient || (attempts >= (this.deps.maxAttempts ?? 7) && !(await this.gate.keepsTrying(msg)));
     const fields = { attempts, errorCode: err.providerCode, error: err.message };
     if (giveUp) {
       this.sendBodies.delete(msg.id);
+      this.gate.unwatch(msg.id);
       const failed = await this.record(msg, { status: 'failed', ...fields });
       this.deps.log.error({ sms: msg.id, attempts, code: err.providerCode, transient: err.transient, err: err.message }, 'SMS failed for good');
       this.deps.onFailed?.(failed);
@@ -290,15 +351,28 @@ export class SmsDispatcher {
     }
     const waiting = await this.record(msg, { status: 'sending', ...fields });
     if (!this.running) return;
-    const delay = (this.deps.backoffMs ?? defaultBackoffMs)(attempts);
+    const delay = this.gate.retryDelay((this.deps.backoffMs ?? defaultBackoffMs)(attempts));
     this.deps.log.warn({ sms: msg.id, attempts, code: err.providerCode, retryInMs: delay, err: err.message }, 'SMS send failed, will retry');
-    const timer = this.deps.clock.setTimer(delay, () => {
-      this.retryTimers.delete(msg.id);
-      if (!this.running) return;
-      this.ready.push(waiting);
-      this.pump();
-    });
-    this.retryTimers.set(msg.id, timer);
+    this.gate.retryLater(waiting, delay);
+    this.gate.watchDelay(waiting);
+  }
+
+  /**
+   * Announces a message that is still not handed over at its delay threshold. One never tried (held back by the open
+   * breaker since it was queued) gets the reason as its error first, so that views can tell it from a normal queue.
+   */
+  private async announceDelay(id: string): Promise<void> {
+    try {
+      let row = await this.deps.store.sms.get(id);
+      if (!this.running || !row || (row.status !== 'queued' && row.status !== 'sending')) return;
+      if (row.error === null && !this.active.has(id)) {
+        const reason = `not sent yet: the SMS provider is failing (circuit breaker ${this.gate.health().state})`;
+        row = (await this.writer.write(id, { status: row.status, error: reason, at: this.deps.clock.now() })) ?? row;
+      }
+      this.deps.bus.emit('smsDelayed', row);
+    } catch (err) {
+      this.deps.log.error({ err, sms: id }, 'could not check a delayed SMS');
+    }
   }
 
   /**

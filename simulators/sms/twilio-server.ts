@@ -47,6 +47,8 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
   private stopped = false;
   private latencyMs = 0;
   private faults: FaultKind[] = [];
+  /** Set during a simulated outage: every message-create fails this way until it is cleared. */
+  private outage: FaultKind | null = null;
   private readonly outcomes = new Map<string, DeliveryOutcome>();
   private readonly store = new Map<string, SimMessage>();
   private readonly requestLog: SimRequest[] = [];
@@ -86,6 +88,14 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
     for (let i = 0; i < n; i++) this.faults.push(fault.status);
   }
 
+  /**
+   * An outage of the messaging API: from now until `setOutage(null)`, every message-create fails with this fault (a
+   * 5xx or 429 with Twilio's JSON error body, or a destroyed socket). Fetches and lists keep working, as they tend to.
+   */
+  setOutage(fault: FaultKind | null): void {
+    this.outage = fault;
+  }
+
   /** What happens to messages sent to `phone` after they are accepted (default: delivered). */
   setDeliveryOutcome(phone: string, outcome: DeliveryOutcome): void {
     this.outcomes.set(phone, outcome);
@@ -106,6 +116,7 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
 
   clearFaults(): void {
     this.faults = [];
+    this.outage = null;
     this.outcomes.clear();
     this.latencyMs = 0;
   }
@@ -234,7 +245,7 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
     const [, account, messageSid] = m;
 
     if (entry.method === 'POST' && !messageSid) {
-      const fault = this.faults.shift();
+      const fault = this.faults.shift() ?? this.outage ?? undefined;
       if (fault !== undefined) {
         entry.fault = fault;
         if (fault === 'network') {

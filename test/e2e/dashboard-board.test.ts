@@ -280,3 +280,37 @@ describe('first start, outbox mode and an unassigned alarm in a real browser', (
   });
 
 });
+
+describe('a family member the page did not reach, in a real browser', () => {
+  let dg: DashboardGateway;
+  let browser: Browser;
+  let button: MqttClient | null = null;
+
+  beforeAll(async () => {
+    dg = await startDashboardGateway();
+    await dg.addUser('officer', 'duty_officer');
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await button?.endAsync();
+    await browser?.close();
+    await dg?.stop();
+  });
+
+  it('names them at the top of the card, with the number to call, and marks their page', async () => {
+    const { page, errors } = await openPage(browser, { viewport: DESKTOP });
+    page.setDefaultTimeout(15_000);
+    await signIn(page, dg.url, 'officer', 'correct-horse-battery');
+    await page.waitForSelector('[data-testid=empty]');
+    dg.sms.setDeliveryOutcome('+8613800000001', 'undelivered');
+    button = await connectDevice(dg.mqttUrl, 'btn-001', 's3cret-btn-001');
+    await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
+    const alert = page.locator('[data-incident] [data-page-trouble]');
+    await alert.waitFor();
+    expect(await alert.textContent()).toBe('家属 张伟 没有收到通知，请电话联系 +8613800000001');
+    expect(await page.locator('[data-incident]').textContent()).toContain('张桂兰');
+    expect(await page.locator('[data-incident] td[data-trouble=failed]').textContent()).toBe('未送达');
+    expect(realErrors(errors)).toEqual([]);
+  });
+});

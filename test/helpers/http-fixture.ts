@@ -113,6 +113,8 @@ export class StoreIncidentActions implements IncidentActions {
       sentAt: m.sentAt,
       updatedAt: m.updatedAt,
       errorCode: m.errorCode,
+      attempts: m.attempts,
+      retrying: false,
     }));
     const view: IncidentView = {
       ...incident,

@@ -59,7 +59,7 @@ describe('LiveFeed', () => {
             resident: incident.residentId,
             residentName: null,
             address: null,
-            pages: pages.map((m) => ({ id: m.id, to: m.to, role: m.role ?? '', name: null, step: m.step, purpose: m.purpose, status: m.status, createdAt: m.createdAt, sentAt: m.sentAt, updatedAt: m.updatedAt, errorCode: m.errorCode })),
+            pages: pages.map((m) => ({ id: m.id, to: m.to, role: m.role ?? '', name: null, step: m.step, purpose: m.purpose, status: m.status, createdAt: m.createdAt, sentAt: m.sentAt, updatedAt: m.updatedAt, errorCode: m.errorCode, attempts: m.attempts, retrying: false })),
           };
         },
       },

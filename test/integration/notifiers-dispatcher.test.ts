@@ -50,6 +50,9 @@ describe('SmsDispatcher sending', () => {
       lastError: null,
       consecutiveFailures: 0,
       queued: 0,
+      sending: 0,
+      waiting: 0,
+      breaker: { state: 'closed', consecutiveFailures: 0, openedAt: null, nextProbeAt: null, opened: 0 },
       sender: { sender: 'thread', senderRestarts: 0, problem: null },
     });
   });
@@ -128,12 +131,13 @@ describe('SmsDispatcher sending', () => {
     await r.dispatcher.start();
     const msg = await r.dispatcher.enqueue(pageSms());
     const posts = () => r.sim.requests().length;
-    await waitUntil(() => posts() === 1 && clock.pendingTimers() === 1, 10000, 'first failure');
+    // After a failure the message holds two timers: its retry, and the watch that reports it if it is still unsent at 30 s.
+    await waitUntil(() => posts() === 1 && clock.pendingTimers() === 2, 10000, 'first failure');
     clock.advance(399);
     await new Promise((res) => setTimeout(res, 50));
     expect(posts()).toBe(1);
     clock.advance(202); // 601 ms: past 0.5 s + 20 %
-    await waitUntil(() => posts() === 2 && clock.pendingTimers() === 1, 10000, 'second attempt');
+    await waitUntil(() => posts() === 2 && clock.pendingTimers() === 2, 10000, 'second attempt');
     clock.advance(799);
     await new Promise((res) => setTimeout(res, 50));
     expect(posts()).toBe(2);

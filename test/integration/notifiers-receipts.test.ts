@@ -127,7 +127,7 @@ describe('SmsDispatcher in outbox mode', () => {
     expect(row.providerSid).toMatch(/^OB[0-9a-f]{32}$/);
     expect(row.attempts).toBe(1);
     expect(r.sim.requests()).toHaveLength(0);
-    expect(r.dispatcher.health()).toEqual({ provider: 'outbox', degraded: true, lastError: null, consecutiveFailures: 0, queued: 0, sender: null });
+    expect(r.dispatcher.health()).toMatchObject({ provider: 'outbox', degraded: true, lastError: null, consecutiveFailures: 0, queued: 0, waiting: 0, sender: null });
     expect(await r.store.sms.listUnsent()).toEqual([]);
   });
 });

@@ -25,6 +25,10 @@ addMessages({
     'board.card.note': '处理情况（可不填）',
     'board.card.code': '编号 {code}',
     'board.card.signals': '共按 {n} 次',
+    'board.card.retrying': '重试中（第 {n} 次）',
+    'board.card.familyFailed': '家属 {name} 没有收到通知，请电话联系 {phone}',
+    'board.card.familyRetrying': '家属 {name} 的通知仍未发出（短信服务故障，正在重试），可电话联系 {phone}',
+    'board.card.pagesRetrying': '{n} 条通知仍未发出：短信服务故障，正在重试',
   },
   en: {
     'board.card.resident': 'Resident',
@@ -46,6 +50,10 @@ addMessages({
     'board.card.note': 'What was done (optional)',
     'board.card.code': 'Code {code}',
     'board.card.signals': '{n} presses',
+    'board.card.retrying': 'retrying (try {n})',
+    'board.card.familyFailed': 'Family member {name} was NOT reached: phone {phone}',
+    'board.card.familyRetrying': 'Family member {name} not reached yet (SMS provider trouble, retrying): phone {phone}',
+    'board.card.pagesRetrying': '{n} pages not sent yet: SMS provider trouble, retrying',
   },
 });
 
@@ -97,11 +105,34 @@ function pagesTable(pages: PageView[]): HTMLElement {
           { 'data-status': p.status },
           h('td', {}, p.name ?? p.to, h('span', { class: 'muted' }, ` ${roleLabel(p.role)}`)),
           h('td', {}, formatTime(p.createdAt)),
-          h('td', { class: `sms sms-${p.status}` }, smsLabel(p.status)),
+          p.retrying
+            ? h('td', { class: 'sms sms-retrying', 'data-trouble': 'retrying' }, t('board.card.retrying', { n: p.attempts + 1 }))
+            : h('td', { class: `sms sms-${p.status}`, ...(isFailed(p) ? { 'data-trouble': 'failed' } : {}) }, smsLabel(p.status)),
         ),
       ),
     ),
   );
+}
+
+function isFailed(p: PageView): boolean {
+  return p.status === 'failed' || p.status === 'undelivered';
+}
+
+/**
+ * Pages that did not reach their person, above the table where nobody can miss them: a family member whose page failed
+ * (or still waits on a provider outage) has nobody else paged in their place, so the duty officer phones them.
+ */
+function pageTrouble(i: IncidentView): HTMLElement | null {
+  if (i.state === 'resolved' || i.state === 'cancelled') return null;
+  const lines: HTMLElement[] = [];
+  for (const p of i.pages) {
+    if (p.role !== 'family' || !(isFailed(p) || p.retrying)) continue;
+    const key = p.retrying ? 'board.card.familyRetrying' : 'board.card.familyFailed';
+    lines.push(h('p', { class: 'notice error', role: 'alert', 'data-page-trouble': p.id }, t(key, { name: p.name ?? p.to, phone: p.to })));
+  }
+  const retrying = i.pages.filter((p) => p.retrying && p.role !== 'family').length;
+  if (retrying > 0) lines.push(h('p', { class: 'notice warning', role: 'status' }, t('board.card.pagesRetrying', { n: retrying })));
+  return lines.length > 0 ? h('div', { class: 'page-trouble' }, ...lines) : null;
 }
 
 function escalation(i: IncidentView): HTMLElement | null {
@@ -175,7 +206,7 @@ export function incidentCard(i: IncidentView, opts: CardOptions): HTMLElement {
       ...status,
       h('span', { class: 'muted code' }, t('board.card.code', { code: i.code }), i.signalCount > 1 ? ` · ${t('board.card.signals', { n: i.signalCount })}` : ''),
     ),
-    h('div', { class: 'incident-body' }, residentBlock(i), h('div', { class: 'paging' }, h('h4', {}, t('board.card.paged')), pagesTable(i.pages), escalation(i))),
+    h('div', { class: 'incident-body' }, residentBlock(i), h('div', { class: 'paging' }, h('h4', {}, t('board.card.paged')), pageTrouble(i), pagesTable(i.pages), escalation(i))),
     actionsBlock(i, opts),
   );
 }
