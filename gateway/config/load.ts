@@ -2,7 +2,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { configSchema, type GatewayConfig } from './schema.js';
+import { configSchema, type GatewayConfig, type HttpTlsConfig, type MqttsConfig, type RawConfig } from './schema.js';
+import { loadCaBundle, loadTlsIdentity } from './tls.js';
 import { GatewayError } from '../core/errors.js';
 
 export type Env = Record<string, string | undefined>;
@@ -34,6 +35,8 @@ export function loadConfig(env: Env): GatewayConfig {
   return {
     mqtt: { port: c.MQTT_PORT, host: c.MQTT_HOST },
     http: { port: c.HTTP_PORT, host: c.HTTP_HOST },
+    mqtts: mqttsConfig(c),
+    httpTls: httpTlsConfig(c),
     dataDir: resolve(c.DATA_DIR),
     registryFile: c.REGISTRY_FILE ? resolve(c.REGISTRY_FILE) : null,
     publicUrl: c.PUBLIC_URL,
@@ -50,6 +53,19 @@ export function loadConfig(env: Env): GatewayConfig {
     admin: c.ADMIN_USERNAME && c.ADMIN_PASSWORD ? { username: c.ADMIN_USERNAME, password: c.ADMIN_PASSWORD } : null,
     mapTileUrl: c.MAP_TILE_URL ?? null,
   };
+}
+
+function mqttsConfig(c: RawConfig): MqttsConfig | null {
+  if (!c.MQTT_TLS_CERT_FILE || !c.MQTT_TLS_KEY_FILE) return null;
+  const { cert, key } = loadTlsIdentity({ name: 'MQTT_TLS_CERT_FILE', path: c.MQTT_TLS_CERT_FILE }, { name: 'MQTT_TLS_KEY_FILE', path: c.MQTT_TLS_KEY_FILE });
+  const ca = c.MQTT_TLS_CA_FILE ? loadCaBundle({ name: 'MQTT_TLS_CA_FILE', path: c.MQTT_TLS_CA_FILE }) : null;
+  return { port: c.MQTTS_PORT, cert, key, ca };
+}
+
+function httpTlsConfig(c: RawConfig): HttpTlsConfig | null {
+  if (!c.HTTP_TLS_CERT_FILE || !c.HTTP_TLS_KEY_FILE) return null;
+  const { cert, key } = loadTlsIdentity({ name: 'HTTP_TLS_CERT_FILE', path: c.HTTP_TLS_CERT_FILE }, { name: 'HTTP_TLS_KEY_FILE', path: c.HTTP_TLS_KEY_FILE });
+  return { cert, key };
 }
 
 function redactValue(name: string, value: string): string {

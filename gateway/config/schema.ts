@@ -10,8 +10,15 @@ export const configSchema = z
   .object({
     MQTT_PORT: port.default(1883),
     MQTT_HOST: host.default('0.0.0.0'),
+    MQTTS_PORT: port.default(8883),
+    // PEM files; MQTTS is on when the certificate and key are set, HTTPS when the HTTP pair is.
+    MQTT_TLS_CERT_FILE: optional,
+    MQTT_TLS_KEY_FILE: optional,
+    MQTT_TLS_CA_FILE: optional,
     HTTP_PORT: port.default(8080),
     HTTP_HOST: host.default('0.0.0.0'),
+    HTTP_TLS_CERT_FILE: optional,
+    HTTP_TLS_KEY_FILE: optional,
     DATA_DIR: z.string().min(1).default('./data'),
     REGISTRY_FILE: optional,
     PUBLIC_URL: url.default('http://localhost:8080'),
@@ -55,6 +62,18 @@ export const configSchema = z
       const missing = c.ADMIN_USERNAME ? 'ADMIN_PASSWORD' : 'ADMIN_USERNAME';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'ADMIN_USERNAME and ADMIN_PASSWORD go together' });
     }
+    for (const [cert, key] of [['MQTT_TLS_CERT_FILE', 'MQTT_TLS_KEY_FILE'], ['HTTP_TLS_CERT_FILE', 'HTTP_TLS_KEY_FILE']] as const) {
+      if (Boolean(c[cert]) !== Boolean(c[key])) {
+        const missing = c[cert] ? key : cert;
+        ctx.addIssue({ code: 'custom', path: [missing], message: `${cert} and ${key} go together` });
+      }
+    }
+    if (c.MQTT_TLS_CA_FILE && !c.MQTT_TLS_CERT_FILE) {
+      ctx.addIssue({ code: 'custom', path: ['MQTT_TLS_CERT_FILE'], message: 'required when MQTT_TLS_CA_FILE is set (client certificates need MQTTS)' });
+    }
+    if (c.MQTT_TLS_CERT_FILE && c.MQTTS_PORT !== 0 && c.MQTTS_PORT === c.MQTT_PORT) {
+      ctx.addIssue({ code: 'custom', path: ['MQTTS_PORT'], message: 'must differ from MQTT_PORT' });
+    }
     if (c.INFLUX_TOKEN && !c.INFLUX_URL) {
       ctx.addIssue({ code: 'custom', path: ['INFLUX_URL'], message: 'required when INFLUX_TOKEN is set' });
     }
@@ -69,6 +88,21 @@ export interface TwilioConfig {
   apiUrl: string | null;
 }
 
+/** MQTT over TLS: its port (bound to MQTT_HOST), the server identity, and the CA that client certificates chain to. */
+export interface MqttsConfig {
+  port: number;
+  cert: Buffer;
+  key: Buffer;
+  /** When set, devices are asked for a client certificate, verified against it (see the registry's certificate fields). */
+  ca: Buffer | null;
+}
+
+/** HTTPS on HTTP_PORT instead of plain HTTP. */
+export interface HttpTlsConfig {
+  cert: Buffer;
+  key: Buffer;
+}
+
 export interface InfluxConfig {
   url: string;
   database: string;
@@ -81,6 +115,10 @@ export interface InfluxConfig {
 export interface GatewayConfig {
   mqtt: { port: number; host: string };
   http: { port: number; host: string };
+  /** MQTT over TLS on MQTTS_PORT, on when MQTT_TLS_CERT_FILE and MQTT_TLS_KEY_FILE are set. */
+  mqtts?: MqttsConfig | null;
+  /** HTTPS on HTTP_PORT, when HTTP_TLS_CERT_FILE and HTTP_TLS_KEY_FILE are set. */
+  httpTls?: HttpTlsConfig | null;
   dataDir: string;
   registryFile: string | null;
   publicUrl: string;
