@@ -58,6 +58,8 @@ export interface GatewayOptions {
 
 export interface StartedGateway {
   mqttPort: number;
+  /** MQTT over TLS; null when no MQTT_TLS_* certificate is configured. */
+  mqttsPort: number | null;
   httpPort: number;
   registry: RegistryLoadResult;
 }
@@ -244,10 +246,12 @@ export class Gateway {
     // Never waits for InfluxDB: an unreachable server is reported as down and retried in the background.
     await this.telemetry.start();
     this.live.start();
-    const { port: mqttPort } = await this.broker.start({ port: this.config.mqtt.port, host: this.config.mqtt.host });
+    const { port: mqttPort, mqttsPort } = await this.broker.start({ ...this.config.mqtt, tls: this.config.mqtts ?? null });
     this.http = await buildApp({
       log: this.log.child({ part: 'http' }),
       publicUrl: this.config.publicUrl,
+      tls: this.config.httpTls ?? null,
+      trustProxy: this.config.trustProxy ?? [],
       apiToken: this.config.apiToken,
       twilioAuthToken: this.config.twilio?.authToken ?? null,
       incidents: this.views,
@@ -287,7 +291,7 @@ export class Gateway {
       dashboard: { tileOrigin: tileOrigin(this.config.mapTileUrl) },
     });
     const httpPort = await listen(this.http, { port: this.config.http.port, host: this.config.http.host });
-    return { mqttPort, httpPort, registry };
+    return { mqttPort, mqttsPort, httpPort, registry };
   }
 
   async stop(): Promise<void> {

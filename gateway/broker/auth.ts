@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.js';
 import type { Device, SecurityEventKind } from '../core/types.js';
 import type { RegistryRepo } from '../storage/ports.js';
 import { verifySecret } from '../registry/secrets.js';
+import { certificateProblem, type PresentedCert } from './client-cert.js';
 
 export interface AuthLimits {
   /** Failures from one remote address within `windowMs` that start a lockout. */
@@ -24,6 +25,8 @@ export interface AuthAttempt {
   username: string | undefined;
   password: Buffer | undefined;
   remoteAddress: string | null;
+  /** The client certificate of an MQTTS connection; checked in addition to the secret for devices that require one. */
+  clientCert?: PresentedCert | null;
 }
 
 export interface AuthRefusal {
@@ -81,13 +84,13 @@ export class DeviceAuthenticator {
     // in even during a lockout: a neighbour's misconfigured fixture behind the same NAT must not silence an alarm button.
     const mac = this.mac(password);
     const known = this.verified.get(device.id);
-    if (known && known.secretHash === device.secretHash && timingSafeEqual(known.mac, mac)) return { ok: true, device };
+    if (known && known.secretHash === device.secretHash && timingSafeEqual(known.mac, mac)) return this.admit(address, device, attempt.clientCert ?? null);
     if (this.lockedOut(address)) {
       return { ok: false, returnCode: CONNACK_BAD_USERNAME_OR_PASSWORD, security: null };
     }
     if (await verifySecret(password.toString('utf8'), device.secretHash)) {
       this.verified.set(device.id, { secretHash: device.secretHash, mac });
-      return { ok: true, device };
+      return this.admit(address, device, attempt.clientCert ?? null);
     }
     return this.refuse(address, CONNACK_BAD_USERNAME_OR_PASSWORD, 'auth_failed', device.id, 'wrong secret');
   }
@@ -108,6 +111,13 @@ export class DeviceAuthenticator {
   private lockedOut(address: string): boolean {
     const f = this.failures.get(address);
     return f !== undefined && f.lockedUntil > this.deps.clock.now();
+  }
+
+  /** The secret was right; a device registered with a client certificate must also have presented it. */
+  private admit(address: string, device: Device, cert: PresentedCert | null): AuthOutcome {
+    const problem = certificateProblem(device, cert);
+    if (problem === null) return { ok: true, device };
+    return this.refuse(address, CONNACK_NOT_AUTHORIZED, 'client_cert_refused', device.id, problem);
   }
 
   private refuse(

@@ -1,6 +1,7 @@
-// The device-facing MQTT broker (aedes over TCP): authenticates fixtures, enforces the per-device topic ACL, and hands messages to the ingest before any PUBACK.
+// The device-facing MQTT broker (aedes over TCP, and TLS when configured): authenticates fixtures, enforces the per-device topic ACL, and hands messages to the ingest before any PUBACK.
 import type { EventEmitter } from 'node:events';
 import { createServer, Socket, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { Clock } from '../core/clock.js';
@@ -14,6 +15,7 @@ import type { IngestEvents } from '../ingest/events.js';
 import { channelUnder, commandTopic, COMMAND_CHANNEL } from '../../devices/topics.js';
 import { encodeCommand, type DeviceCommand } from '../../devices/commands.js';
 import { DeviceAuthenticator, type AuthLimits } from './auth.js';
+import { presentedCert } from './client-cert.js';
 import { DEFAULT_MAX_FRAME_BYTES, limitFrames } from './frame-limit.js';
 
 export interface DeviceBrokerDeps {
@@ -41,6 +43,21 @@ interface Session {
   remoteAddress: string | null;
 }
 
+/** MQTT over TLS beside the plain listener, on the same host. */
+export interface MqttsListenOptions {
+  port: number;
+  cert: Buffer;
+  key: Buffer;
+  /** CA bundle that client certificates are verified against; without it a certificate can only be pinned by fingerprint. */
+  ca: Buffer | null;
+}
+
+export interface BrokerListenOptions {
+  port: number;
+  host: string;
+  tls?: MqttsListenOptions | null;
+}
+
 type RefusalCode = 4 | 5;
 
 const SWEEP_INTERVAL_MS = 60_000;
@@ -48,6 +65,7 @@ const SWEEP_INTERVAL_MS = 60_000;
 export class DeviceBroker {
   private broker: Aedes | null = null;
   private server: Server | null = null;
+  private tlsServer: Server | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private stopping = false;
   private readonly sockets = new Set<Socket>();
@@ -66,7 +84,8 @@ export class DeviceBroker {
     return this.broker;
   }
 
-  async start(opts: { port: number; host: string }): Promise<{ port: number }> {
+  /** Listens on `port` (and on `tls.port` for MQTTS when given); resolves with the ports bound (mqttsPort null without TLS). */
+  async start(opts: BrokerListenOptions): Promise<{ port: number; mqttsPort: number | null }> {
     if (this.server) throw new Error('device broker already started');
     this.stopping = false;
     const broker = await Aedes.createBroker({
@@ -99,7 +118,7 @@ export class DeviceBroker {
     });
     this.watch(broker);
 
-    const server = createServer((socket) => {
+    const onSocket = (socket: Socket): void => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
       broker.handle(socket);
@@ -107,40 +126,53 @@ export class DeviceBroker {
       limitFrames(socket, maxFrame, (announced) => {
         this.deps.log.warn({ remoteAddress: socket.remoteAddress, announced, maxFrame }, 'MQTT packet too large or malformed; connection closed');
       });
-    });
+    };
+    const server = createServer(onSocket);
+    // Every client is asked for a certificate but none is refused at the handshake: most devices have none, and a
+    // device's registry entry decides whether it needs one (checked with the secret in authenticate).
+    const tlsServer = opts.tls
+      ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, ...(opts.tls.ca ? { ca: opts.tls.ca } : {}), requestCert: true, rejectUnauthorized: false }, onSocket)
+      : null;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(opts.port, opts.host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      await listenOn(server, opts.port, opts.host);
+      if (tlsServer && opts.tls) await listenOn(tlsServer, opts.tls.port, opts.host);
     } catch (err) {
+      if (server.listening) server.close();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       throw err;
     }
     server.on('error', (err) => this.deps.log.error({ err }, 'MQTT server error'));
+    // A connection still in its TLS handshake is no aedes client yet; track it so stop() can end it.
+    tlsServer?.on('connection', (raw: Socket) => {
+      this.sockets.add(raw);
+      raw.once('close', () => this.sockets.delete(raw));
+    });
+    // A failed handshake (a scanner, an expired device certificate) ends that connection only.
+    tlsServer?.on('tlsClientError', (err, socket) => this.deps.log.info({ err: err.message, remoteAddress: socket.remoteAddress }, 'MQTTS handshake failed'));
+    tlsServer?.on('error', (err) => this.deps.log.error({ err }, 'MQTTS server error'));
     this.broker = broker;
     this.server = server;
+    this.tlsServer = tlsServer;
     this.sweepTimer = setInterval(() => this.auth.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
-    const address = server.address();
-    const port = address !== null && typeof address === 'object' ? address.port : opts.port;
-    this.deps.log.info({ host: opts.host, port }, 'MQTT broker listening');
-    return { port };
+    const port = boundPort(server, opts.port);
+    const mqttsPort = tlsServer && opts.tls ? boundPort(tlsServer, opts.tls.port) : null;
+    this.deps.log.info({ host: opts.host, port, mqttsPort }, 'MQTT broker listening');
+    return { port, mqttsPort };
   }
 
   /** Stops accepting, ends every client connection and closes aedes. Wills published now are not acted on. */
   async stop(): Promise<void> {
-    const { broker, server } = this;
+    const { broker, server, tlsServer } = this;
     if (!broker || !server) return;
     this.stopping = true;
     this.broker = null;
     this.server = null;
+    this.tlsServer = null;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
-    const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const listeners = tlsServer ? [server, tlsServer] : [server];
+    const serverClosed = Promise.all(listeners.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
     await new Promise<void>((resolve) => broker.close(() => resolve()));
     // Sockets that never completed CONNECT are not aedes clients, so aedes.close() does not end them.
     for (const socket of this.sockets) socket.destroy();
@@ -230,7 +262,7 @@ export class DeviceBroker {
   /** Null when the client may connect, else the CONNACK return code to refuse it with. */
   private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<RefusalCode | null> {
     const remoteAddress = remoteAddressOf(client);
-    const outcome = await this.auth.check({ clientId: client.id, username, password, remoteAddress });
+    const outcome = await this.auth.check({ clientId: client.id, username, password, remoteAddress, clientCert: presentedCert(client.conn) });
     if (outcome.ok) {
       this.sessions.set(client, { device: outcome.device, remoteAddress });
       this.current.set(outcome.device.id, client);
@@ -287,6 +319,21 @@ export class DeviceBroker {
       this.deps.log.error({ err, kind }, 'could not record a security event');
     }
   }
+}
+
+function listenOn(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function boundPort(server: Server, requested: number): number {
+  const address = server.address();
+  return address !== null && typeof address === 'object' ? address.port : requested;
 }
 
 function refusalText(code: RefusalCode): string {

@@ -37,6 +37,7 @@ export function loadConfig(env: Env): GatewayConfig {
     http: { port: c.HTTP_PORT, host: c.HTTP_HOST },
     mqtts: mqttsConfig(c),
     httpTls: httpTlsConfig(c),
+    trustProxy: c.TRUST_PROXY ?? [],
     dataDir: resolve(c.DATA_DIR),
     registryFile: c.REGISTRY_FILE ? resolve(c.REGISTRY_FILE) : null,
     publicUrl: c.PUBLIC_URL,

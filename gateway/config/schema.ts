@@ -1,4 +1,5 @@
 // The configuration schema: every variable of contract §1, with its default, validated before anything starts.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -19,6 +20,11 @@ export const configSchema = z
     HTTP_HOST: host.default('0.0.0.0'),
     HTTP_TLS_CERT_FILE: optional,
     HTTP_TLS_KEY_FILE: optional,
+    TRUST_PROXY: z
+      .string()
+      .transform((v) => v.split(',').map((a) => a.trim()).filter((a) => a !== ''))
+      .refine((list) => list.length > 0 && list.every(isProxyAddress), 'expected proxy addresses or CIDRs, comma-separated (e.g. 127.0.0.1 or 10.0.0.0/8), or loopback')
+      .optional(),
     DATA_DIR: z.string().min(1).default('./data'),
     REGISTRY_FILE: optional,
     PUBLIC_URL: url.default('http://localhost:8080'),
@@ -119,6 +125,8 @@ export interface GatewayConfig {
   mqtts?: MqttsConfig | null;
   /** HTTPS on HTTP_PORT, when HTTP_TLS_CERT_FILE and HTTP_TLS_KEY_FILE are set. */
   httpTls?: HttpTlsConfig | null;
+  /** TRUST_PROXY: reverse proxies whose X-Forwarded-For/-Proto headers are believed. */
+  trustProxy?: string[];
   dataDir: string;
   registryFile: string | null;
   publicUrl: string;
@@ -131,6 +139,16 @@ export interface GatewayConfig {
   admin?: { username: string; password: string } | null;
   /** Optional base-map tiles for the dashboard map (e.g. Tianditu); without it the map draws outlines only, offline. */
   mapTileUrl: string | null;
+}
+
+/** An address or CIDR as proxy-addr (fastify's trustProxy) takes it, or one of its named ranges. */
+function isProxyAddress(a: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(a)) return true;
+  const [ip, bits, ...rest] = a.split('/');
+  if (rest.length > 0 || !ip || isIP(ip) === 0) return false;
+  if (bits === undefined) return true;
+  const max = isIP(ip) === 4 ? 32 : 128;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= max;
 }
 
 function isTimeZone(tz: string): boolean {

@@ -70,6 +70,10 @@ export interface Device {
   resident: string;
   /** scrypt hash in the form `scrypt$N$r$p$saltB64$hashB64`; the secret itself is never stored. */
   secretHash: string;
+  /** The device must connect over MQTTS with a client certificate from MQTT_TLS_CA_FILE whose common name is its id. */
+  requireClientCert?: boolean;
+  /** SHA-256 fingerprint (upper-case hex pairs joined by ':') of the one client certificate the device must connect with. */
+  certFingerprint?: string;
 }
 
 export interface Volunteer {
@@ -146,7 +150,7 @@ export interface Rejection {
   payloadExcerpt: string;
 }
 
-export type SecurityEventKind = 'auth_failed' | 'client_id_mismatch' | 'publish_denied' | 'subscribe_denied' | 'unknown_device';
+export type SecurityEventKind = 'auth_failed' | 'client_id_mismatch' | 'publish_denied' | 'subscribe_denied' | 'unknown_device' | 'client_cert_refused';
 
 export interface SecurityEvent {
   kind: SecurityEventKind;
