@@ -15,7 +15,7 @@ import type { IngestEvents } from '../ingest/events.js';
 import { channelUnder, commandTopic, COMMAND_CHANNEL } from '../../devices/topics.js';
 import { encodeCommand, type DeviceCommand } from '../../devices/commands.js';
 import { DeviceAuthenticator, type AuthLimits } from './auth.js';
-import { presentedCert } from './client-cert.js';
+import { certificateProblem, presentedCert, type PresentedCert } from './client-cert.js';
 import { DEFAULT_MAX_FRAME_BYTES, limitFrames } from './frame-limit.js';
 
 export interface DeviceBrokerDeps {
@@ -41,6 +41,8 @@ export interface ConnectionInfo {
 interface Session {
   device: Device;
   remoteAddress: string | null;
+  /** The client certificate the session was let in with, so a registry change can ask for one it lacks. */
+  cert: PresentedCert | null;
 }
 
 /** MQTT over TLS beside the plain listener, on the same host. */
@@ -236,7 +238,8 @@ export class DeviceBroker {
 
   /**
    * Brings connected sessions up to date after a registry import: a moved device reports for its new resident at once,
-   * and a device removed from the registry, or given a new secret, is disconnected so it must authenticate again.
+   * and a device removed from the registry, given a new secret, or now required to present a client certificate its
+   * session lacks, is disconnected so it must authenticate again.
    * Returns the ids of the devices disconnected.
    */
   refreshDevices(devices: readonly Device[]): string[] {
@@ -246,7 +249,7 @@ export class DeviceBroker {
       const session = this.sessions.get(client);
       if (!session || client.closed) continue;
       const next = byId.get(deviceId);
-      if (!next || next.secretHash !== session.device.secretHash) {
+      if (!next || next.secretHash !== session.device.secretHash || certificateProblem(next, session.cert) !== null) {
         dropped.push(deviceId);
         // Not a will: the device did nothing wrong, so its retained status stays as it was until it reconnects.
         this.current.delete(deviceId);
@@ -262,9 +265,10 @@ export class DeviceBroker {
   /** Null when the client may connect, else the CONNACK return code to refuse it with. */
   private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<RefusalCode | null> {
     const remoteAddress = remoteAddressOf(client);
-    const outcome = await this.auth.check({ clientId: client.id, username, password, remoteAddress, clientCert: presentedCert(client.conn) });
+    const cert = presentedCert(client.conn);
+    const outcome = await this.auth.check({ clientId: client.id, username, password, remoteAddress, clientCert: cert });
     if (outcome.ok) {
-      this.sessions.set(client, { device: outcome.device, remoteAddress });
+      this.sessions.set(client, { device: outcome.device, remoteAddress, cert });
       this.current.set(outcome.device.id, client);
       return null;
     }

@@ -9,6 +9,9 @@ import { startTestGateway, until, type TestGateway } from '../helpers/gateway.js
 import { makeTestPki, type CertFiles, type TestPki } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { MOSQUITTO_PUB, registryVariant, ToolProcess } from '../helpers/e2e-process.js';
+import { importRegistry } from '../../gateway/registry/import.js';
+import { loadRegistryFile, validateRegistry } from '../../gateway/registry/load.js';
+import { silentLogger } from '../../gateway/core/logger.js';
 
 const ADMIN = { username: 'admin', password: 'a long enough pw' };
 
@@ -164,6 +167,26 @@ describe('MQTT over TLS', () => {
     const details = (await t.gateway.store.security.list(10)).map((e) => e.detail);
     expect(details).toContain('a client certificate is required (MQTTS with the device certificate)');
     expect(details.some((d) => d.includes('is not the one registered for the device'))).toBe(true);
+  });
+
+  it('disconnects a connected device when a registry import starts requiring a certificate its session lacks', async () => {
+    t = await startTestGateway({ env: tlsEnv() });
+    const gw = t;
+    const plain = await mqtt.connectAsync(t.mqttUrl, { ...mqttsOptions('fall-001', null), ca: undefined });
+    const withCert = await mqtt.connectAsync(mqttsUrl(t), mqttsOptions('btn-001', pki.clients['btn-001'] ?? null));
+    // The same registry, now with fall-001 required to present a certificate too.
+    const changed = registryVariant(dir.path, 'registry-fall-cert.yaml', [
+      [['devices', 0, 'requireClientCert'], true],
+      [['devices', 1, 'requireClientCert'], true],
+      [['devices', 2, 'certFingerprint'], new X509Certificate(readFileSync(pki.stranger.cert)).fingerprint256],
+    ]);
+    await importRegistry({ store: gw.gateway.store, log: silentLogger() }, validateRegistry((await loadRegistryFile(changed)).doc));
+    await gw.gateway.registryChanged();
+    await until(() => !plain.connected, 5000, 'fall-001 to be disconnected');
+    expect(withCert.connected).toBe(true);
+    await until(() => gw.gateway.broker.connectedCount() === 1, 5000, 'only btn-001 connected');
+    expect(await connackCode(t.mqttUrl, { ...mqttsOptions('fall-001', null), ca: undefined })).toBe(5);
+    await withCert.endAsync();
   });
 
   it('takes a publish from mosquitto_pub --cafile, with and without a client certificate', async () => {
