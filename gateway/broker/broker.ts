@@ -68,6 +68,8 @@ export class DeviceBroker {
   private broker: Aedes | null = null;
   private server: Server | null = null;
   private tlsServer: Server | null = null;
+  /** Whether MQTT_TLS_CA_FILE is set: only our own CA can vouch for a device certificate. */
+  private clientCa = false;
   private sweepTimer: NodeJS.Timeout | null = null;
   private stopping = false;
   private readonly sockets = new Set<Socket>();
@@ -155,6 +157,7 @@ export class DeviceBroker {
     this.broker = broker;
     this.server = server;
     this.tlsServer = tlsServer;
+    this.clientCa = Boolean(opts.tls?.ca);
     this.sweepTimer = setInterval(() => this.auth.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
     const port = boundPort(server, opts.port);
@@ -265,7 +268,7 @@ export class DeviceBroker {
   /** Null when the client may connect, else the CONNACK return code to refuse it with. */
   private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<RefusalCode | null> {
     const remoteAddress = remoteAddressOf(client);
-    const cert = presentedCert(client.conn);
+    const cert = presentedCert(client.conn, this.clientCa);
     const outcome = await this.auth.check({ clientId: client.id, username, password, remoteAddress, clientCert: cert });
     if (outcome.ok) {
       this.sessions.set(client, { device: outcome.device, remoteAddress, cert });

@@ -12,8 +12,12 @@ export interface PresentedCert {
   commonName: string | null;
 }
 
-/** The certificate presented on `conn`; null for plain MQTT or a TLS client that sent none. */
-export function presentedCert(conn: unknown): PresentedCert | null {
+/**
+ * The certificate presented on `conn`; null for plain MQTT or a TLS client that sent none. Without a CA of our own
+ * (`withCa` false) Node verifies against the public roots, and a public CA vouching for a name proves nothing about a
+ * device, so such a certificate never counts as authorized.
+ */
+export function presentedCert(conn: unknown, withCa: boolean): PresentedCert | null {
   if (!(conn instanceof TLSSocket)) return null;
   const peer = conn.getPeerCertificate();
   // Node returns an empty object, not null, when the client sent no certificate.
@@ -21,6 +25,7 @@ export function presentedCert(conn: unknown): PresentedCert | null {
   const cn: unknown = peer.subject?.CN;
   const commonName = typeof cn === 'string' ? cn : Array.isArray(cn) && typeof cn[0] === 'string' ? cn[0] : null;
   const error = conn.authorizationError;
+  if (!withCa) return { authorized: false, authorizationError: 'MQTT_TLS_CA_FILE is not set', fingerprint256: peer.fingerprint256, commonName };
   return { authorized: conn.authorized, authorizationError: error ? String(error) : null, fingerprint256: peer.fingerprint256, commonName };
 }
 

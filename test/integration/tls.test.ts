@@ -1,14 +1,15 @@
 // TLS end to end on a whole gateway: MQTTS with mqtt.js and mosquitto_pub, client certificates that a device's registry entry requires or pins, HTTPS, Secure cookies and trusted proxies; certificates are made with openssl at test time.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request as httpsRequest } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { freePort, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
 import { makeTestPki, type CertFiles, type TestPki } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
-import { MOSQUITTO_PUB, registryVariant, ToolProcess } from '../helpers/e2e-process.js';
+import { ChildTracker, GatewayProcess, gatewayAddresses, gatewayEnv, MOSQUITTO_PUB, registryVariant, ToolProcess } from '../helpers/e2e-process.js';
 import { importRegistry } from '../../gateway/registry/import.js';
 import { loadRegistryFile, validateRegistry } from '../../gateway/registry/load.js';
 import { silentLogger } from '../../gateway/core/logger.js';
@@ -212,6 +213,31 @@ describe('MQTT over TLS', () => {
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/not authori[sz]ed/i);
   });
+});
+
+describe('MQTT over TLS without a CA of our own', () => {
+  it('never lets a certificate that only a trusted root vouches for stand in for a required device certificate', async ({ onTestFinished }) => {
+    // NODE_EXTRA_CA_CERTS adds the test CA to the roots Node trusts by default, as a public CA would be: the button's
+    // CA-signed certificate then verifies, but with no MQTT_TLS_CA_FILE nobody chose that CA for devices.
+    const children = new ChildTracker();
+    onTestFinished(() => children.killAll());
+    const addresses = await gatewayAddresses();
+    const mqttsPort = await freePort();
+    const env = {
+      ...gatewayEnv({ dataDir: join(dir.path, 'no-ca'), addresses, twilioApiUrl: 'http://127.0.0.1:9', registryFile }),
+      MQTTS_PORT: String(mqttsPort),
+      MQTT_TLS_CERT_FILE: pki.server.cert,
+      MQTT_TLS_KEY_FILE: pki.server.key,
+      NODE_EXTRA_CA_CERTS: pki.ca.cert,
+    };
+    const gateway = children.add(new GatewayProcess(env).spawn());
+    await gateway.waitForBanner();
+    expect(gateway.stdout).toContain(`MQTTS      mqtts://127.0.0.1:${mqttsPort}\n`);
+    const url = `mqtts://127.0.0.1:${mqttsPort}`;
+    expect(await connackCode(url, mqttsOptions('btn-001', pki.clients['btn-001'] ?? null))).toBe(5);
+    // A pinned certificate needs no CA.
+    expect(await connackCode(url, mqttsOptions('btn-002', pki.stranger))).toBe(0);
+  }, 40_000);
 });
 
 describe('HTTPS', () => {
