@@ -66,6 +66,8 @@ export interface GatewayOptions {
 
 export interface StartedGateway {
   mqttPort: number;
+  /** MQTT over TLS; null when no MQTT_TLS_* certificate is configured. */
+  mqttsPort: number | null;
   httpPort: number;
   registry: RegistryLoadResult;
 }
@@ -301,10 +303,12 @@ export class Gateway {
     await this.telemetry.start();
     this.live.start();
     this.retention.start();
-    const { port: mqttPort } = await this.broker.start({ port: this.config.mqtt.port, host: this.config.mqtt.host });
+    const { port: mqttPort, mqttsPort } = await this.broker.start({ ...this.config.mqtt, tls: this.config.mqtts ?? null });
     this.http = await buildApp({
       log: this.log.child({ part: 'http' }),
       publicUrl: this.config.publicUrl,
+      tls: this.config.httpTls ?? null,
+      trustProxy: this.config.trustProxy ?? [],
       apiToken: this.config.apiToken,
       twilioAuthToken: this.config.twilio?.authToken ?? null,
       incidents: this.views,
@@ -354,7 +358,7 @@ export class Gateway {
       maxConnections: caps.http,
       onRefused: () => this.metrics.connectionsRefused.inc({ listener: 'http' }),
     });
-    return { mqttPort, httpPort, registry };
+    return { mqttPort, mqttsPort, httpPort, registry };
   }
 
   async stop(): Promise<void> {

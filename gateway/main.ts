@@ -7,13 +7,14 @@ import type { GatewayConfig } from './config/schema.js';
 
 function banner(config: GatewayConfig, started: StartedGateway, setupLink: string | null): string {
   const host = (h: string) => (h === '0.0.0.0' || h === '::' ? 'localhost' : h);
-  const http = `http://${host(config.http.host)}:${started.httpPort}`;
+  const http = `${config.httpTls ? 'https' : 'http'}://${host(config.http.host)}:${started.httpPort}`;
   const rule = '='.repeat(78);
   const lines = [
     '',
     rule,
     '  care gateway is running',
     `  MQTT       mqtt://${host(config.mqtt.host)}:${started.mqttPort}`,
+    ...(started.mqttsPort !== null ? [`  MQTTS      mqtts://${host(config.mqtt.host)}:${started.mqttsPort}${config.mqtts?.ca ? ' (client certificates verified)' : ''}`] : []),
     `  API        ${http}/api/incidents ${config.apiToken ? '(Authorization: Bearer $API_TOKEN)' : '(set API_TOKEN to use it from scripts)'}`,
     `  Dashboard  ${http}/`,
     `  Health     ${http}/healthz    Metrics ${http}/metrics`,

@@ -6,6 +6,7 @@ import type { Device, SecurityEventKind } from '../core/types.js';
 import type { RegistryRepo } from '../storage/ports.js';
 import { hashSecret, verifySecret } from '../registry/secrets.js';
 import { AuthThrottle, DEFAULT_AUTH_LIMITS, type AuthLimits } from './auth-throttle.js';
+import { certificateProblem, type PresentedCert } from './client-cert.js';
 
 export { DEFAULT_AUTH_LIMITS, type AuthLimits } from './auth-throttle.js';
 
@@ -19,6 +20,8 @@ export interface AuthAttempt {
   username: string | undefined;
   password: Buffer | undefined;
   remoteAddress: string | null;
+  /** The client certificate of an MQTTS connection; checked in addition to the secret for devices that require one. */
+  clientCert?: PresentedCert | null;
 }
 
 export interface AuthRefusal {
@@ -69,7 +72,7 @@ export class DeviceAuthenticator {
     const mac = this.mac(password);
     const cached = await this.deps.registry.getDevice(username);
     const known = cached ? this.verified.get(cached.id) : undefined;
-    if (cached && known && known.secretHash === cached.secretHash && timingSafeEqual(known.mac, mac)) return { ok: true, device: cached };
+    if (cached && known && known.secretHash === cached.secretHash && timingSafeEqual(known.mac, mac)) return this.admit(address, cached, attempt.clientCert ?? null);
 
     // Every other attempt is checked with scrypt, whoever else failed from the same address: a wrong secret for one
     // device id slows only that id from that address, and a flood of failures only makes one address's checks take turns.
@@ -83,7 +86,7 @@ export class DeviceAuthenticator {
       if (device && matches) {
         this.verified.set(device.id, { secretHash: device.secretHash, mac });
         this.throttle.succeeded(address, username);
-        return { ok: true, device };
+        return this.admit(address, device, attempt.clientCert ?? null);
       }
       if (!device) {
         this.verified.delete(username);
@@ -118,6 +121,13 @@ export class DeviceAuthenticator {
   /** CONNECTs waiting their turn right now. */
   waiting(): number {
     return this.throttle.waiting();
+  }
+
+  /** The secret was right; a device registered with a client certificate must also have presented it. */
+  private admit(address: string, device: Device, cert: PresentedCert | null): AuthOutcome {
+    const problem = certificateProblem(device, cert);
+    if (problem === null) return { ok: true, device };
+    return this.refuse(address, device.id, CONNACK_NOT_AUTHORIZED, 'client_cert_refused', device.id, problem);
   }
 
   private refuse(

@@ -1,7 +1,8 @@
-// The device-facing MQTT broker (aedes over TCP): authenticates fixtures, enforces the per-device topic ACL, and hands messages to the ingest before any PUBACK.
+// The device-facing MQTT broker (aedes over TCP, and TLS when configured): authenticates fixtures, enforces the per-device topic ACL, and hands messages to the ingest before any PUBACK.
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { createServer, Socket, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { Clock } from '../core/clock.js';
@@ -16,6 +17,7 @@ import { channelUnder, commandTopic, COMMAND_CHANNEL } from '../../devices/topic
 import { encodeCommand, type DeviceCommand } from '../../devices/commands.js';
 import { DeviceAuthenticator, type AuthLimits } from './auth.js';
 import { ConnectionWatch, describeDrop, type ConnectionDropRule } from './connection-watch.js';
+import { certificateProblem, presentedCert, type PresentedCert } from './client-cert.js';
 import { DEFAULT_MAX_FRAME_BYTES, limitFrames } from './frame-limit.js';
 
 export interface DeviceBrokerDeps {
@@ -49,6 +51,23 @@ interface Session {
   remoteAddress: string | null;
   /** This connection's own id, unique across restarts: a seq sent again on it is a resend (see EventDelivery). */
   id: string;
+  /** The client certificate the session was let in with, so a registry change can ask for one it lacks. */
+  cert: PresentedCert | null;
+}
+
+/** MQTT over TLS beside the plain listener, on the same host. */
+export interface MqttsListenOptions {
+  port: number;
+  cert: Buffer;
+  key: Buffer;
+  /** CA bundle that client certificates are verified against; without it a certificate can only be pinned by fingerprint. */
+  ca: Buffer | null;
+}
+
+export interface BrokerListenOptions {
+  port: number;
+  host: string;
+  tls?: MqttsListenOptions | null;
 }
 
 type RefusalCode = 3 | 4 | 5;
@@ -58,6 +77,9 @@ const SWEEP_INTERVAL_MS = 60_000;
 export class DeviceBroker {
   private broker: Aedes | null = null;
   private server: Server | null = null;
+  private tlsServer: Server | null = null;
+  /** Whether MQTT_TLS_CA_FILE is set: only our own CA can vouch for a device certificate. */
+  private clientCa = false;
   private sweepTimer: NodeJS.Timeout | null = null;
   private stopping = false;
   private readonly sockets = new Set<Socket>();
@@ -78,7 +100,8 @@ export class DeviceBroker {
     return this.broker;
   }
 
-  async start(opts: { port: number; host: string }): Promise<{ port: number }> {
+  /** Listens on `port` (and on `tls.port` for MQTTS when given); resolves with the ports bound (mqttsPort null without TLS). */
+  async start(opts: BrokerListenOptions): Promise<{ port: number; mqttsPort: number | null }> {
     if (this.server) throw new Error('device broker already started');
     this.stopping = false;
     const broker = await Aedes.createBroker({
@@ -122,7 +145,7 @@ export class DeviceBroker {
     this.watch(broker);
     this.deps.bus.on(this, 'deviceFlooding', (flood) => this.onFlooding(flood));
 
-    const server = createServer((socket) => {
+    const onSocket = (socket: Socket): void => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
       const client = broker.handle(socket);
@@ -133,53 +156,70 @@ export class DeviceBroker {
         // Too big to acknowledge (that would mean buffering it), but never silent: the device's health shows why.
         if (session) this.deps.ingest.rejectOversized(session.device.id, topic, announced, maxFrame, session.remoteAddress);
       });
-    });
+    };
+    const server = createServer(onSocket);
+    // Every client is asked for a certificate but none is refused at the handshake: most devices have none, and a
+    // device's registry entry decides whether it needs one (checked with the secret in authenticate).
+    const tlsServer = opts.tls
+      ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, ...(opts.tls.ca ? { ca: opts.tls.ca } : {}), requestCert: true, rejectUnauthorized: false }, onSocket)
+      : null;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(opts.port, opts.host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      await listenOn(server, opts.port, opts.host);
+      if (tlsServer && opts.tls) await listenOn(tlsServer, opts.tls.port, opts.host);
     } catch (err) {
+      if (server.listening) server.close();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       throw err;
     }
     server.on('error', (err) => this.deps.log.error({ err }, 'MQTT server error'));
     if (this.deps.maxConnections !== undefined) {
       // Each socket is a descriptor: a cap of its own keeps an MQTT flood from taking those HTTP needs, and back.
-      server.maxConnections = this.deps.maxConnections;
+      // Each listener (plain and TLS) is capped; a deployment that serves both sizes MQTT_MAX_CONNECTIONS for it.
       let refused = 0;
-      server.on('drop', () => {
-        refused++;
-        this.deps.onConnectionRefused?.();
-        // The first refusal and then one in a thousand: a flood must not flood the log too.
-        if (refused % 1000 === 1) this.deps.log.warn({ maxConnections: this.deps.maxConnections, refused }, 'MQTT connection refused: at the connection cap');
-      });
+      for (const listener of tlsServer ? [server, tlsServer] : [server]) {
+        listener.maxConnections = this.deps.maxConnections;
+        listener.on('drop', () => {
+          refused++;
+          this.deps.onConnectionRefused?.();
+          // The first refusal and then one in a thousand: a flood must not flood the log too.
+          if (refused % 1000 === 1) this.deps.log.warn({ maxConnections: this.deps.maxConnections, refused }, 'MQTT connection refused: at the connection cap');
+        });
+      }
     }
+    // A connection still in its TLS handshake is no aedes client yet; track it so stop() can end it.
+    tlsServer?.on('connection', (raw: Socket) => {
+      this.sockets.add(raw);
+      raw.once('close', () => this.sockets.delete(raw));
+    });
+    // A failed handshake (a scanner, an expired device certificate) ends that connection only.
+    tlsServer?.on('tlsClientError', (err, socket) => this.deps.log.info({ err: err.message, remoteAddress: socket.remoteAddress }, 'MQTTS handshake failed'));
+    tlsServer?.on('error', (err) => this.deps.log.error({ err }, 'MQTTS server error'));
     this.broker = broker;
     this.server = server;
+    this.tlsServer = tlsServer;
+    this.clientCa = Boolean(opts.tls?.ca);
     this.sweepTimer = setInterval(() => this.auth.sweep(), SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
-    const address = server.address();
-    const port = address !== null && typeof address === 'object' ? address.port : opts.port;
-    this.deps.log.info({ host: opts.host, port }, 'MQTT broker listening');
-    return { port };
+    const port = boundPort(server, opts.port);
+    const mqttsPort = tlsServer && opts.tls ? boundPort(tlsServer, opts.tls.port) : null;
+    this.deps.log.info({ host: opts.host, port, mqttsPort }, 'MQTT broker listening');
+    return { port, mqttsPort };
   }
 
   /** Stops accepting, ends every client connection and closes aedes. Wills published now are not acted on. */
   async stop(): Promise<void> {
-    const { broker, server } = this;
+    const { broker, server, tlsServer } = this;
     if (!broker || !server) return;
     this.stopping = true;
     this.deps.bus.removeAll(this);
     this.broker = null;
     this.server = null;
+    this.tlsServer = null;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
     this.auth.stop();
-    const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const listeners = tlsServer ? [server, tlsServer] : [server];
+    const serverClosed = Promise.all(listeners.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
     await new Promise<void>((resolve) => broker.close(() => resolve()));
     // Sockets that never completed CONNECT are not aedes clients, so aedes.close() does not end them.
     for (const socket of this.sockets) socket.destroy();
@@ -268,7 +308,8 @@ export class DeviceBroker {
 
   /**
    * Brings connected sessions up to date after a registry import: a moved device reports for its new resident at once,
-   * and a device removed from the registry, or given a new secret, is disconnected so it must authenticate again.
+   * and a device removed from the registry, given a new secret, or now required to present a client certificate its
+   * session lacks, is disconnected so it must authenticate again.
    * Returns the ids of the devices disconnected.
    */
   refreshDevices(devices: readonly Device[]): string[] {
@@ -278,7 +319,7 @@ export class DeviceBroker {
       const session = this.sessions.get(client);
       if (!session || client.closed) continue;
       const next = byId.get(deviceId);
-      if (!next || next.secretHash !== session.device.secretHash) {
+      if (!next || next.secretHash !== session.device.secretHash || certificateProblem(next, session.cert) !== null) {
         dropped.push(deviceId);
         // Not a will: the device did nothing wrong, so its retained status stays as it was until it reconnects.
         this.current.delete(deviceId);
@@ -310,9 +351,10 @@ export class DeviceBroker {
   /** Null when the client may connect, else the CONNACK return code to refuse it with. */
   private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<RefusalCode | null> {
     const remoteAddress = remoteAddressOf(client);
-    const outcome = await this.auth.check({ clientId: client.id, username, password, remoteAddress });
+    const cert = presentedCert(client.conn, this.clientCa);
+    const outcome = await this.auth.check({ clientId: client.id, username, password, remoteAddress, clientCert: cert });
     if (outcome.ok) {
-      this.sessions.set(client, { device: outcome.device, remoteAddress, id: randomUUID() });
+      this.sessions.set(client, { device: outcome.device, remoteAddress, id: randomUUID(), cert });
       this.current.set(outcome.device.id, client);
       return null;
     }
@@ -385,6 +427,21 @@ function protocolLevelOf(protocolId: string | undefined): number | null {
   if (protocolId === 'MQIsdp') return 3;
   if (protocolId === 'MQTT') return 4;
   return null;
+}
+
+function listenOn(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function boundPort(server: Server, requested: number): number {
+  const address = server.address();
+  return address !== null && typeof address === 'object' ? address.port : requested;
 }
 
 function refusalText(code: RefusalCode): string {

@@ -2,7 +2,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { configSchema, type GatewayConfig } from './schema.js';
+import { configSchema, type GatewayConfig, type HttpTlsConfig, type MqttsConfig, type RawConfig } from './schema.js';
+import { loadCaBundle, loadTlsIdentity } from './tls.js';
 import { GatewayError } from '../core/errors.js';
 
 const MB = 1024 * 1024;
@@ -33,6 +34,7 @@ export function loadConfig(env: Env): GatewayConfig {
     throw new GatewayError('GW_ERR_CONFIG', `${shown}: ${issue?.message ?? 'invalid'}${got}`);
   }
   const c = parsed.data;
+  const httpTls = httpTlsConfig(c);
   return {
     mqtt: {
       port: c.MQTT_PORT,
@@ -47,9 +49,12 @@ export function loadConfig(env: Env): GatewayConfig {
       requestTimeoutMs: c.HTTP_REQUEST_TIMEOUT_SECONDS * 1000,
     },
     shutdownGraceMs: c.SHUTDOWN_GRACE_SECONDS * 1000,
+    mqtts: mqttsConfig(c),
+    httpTls,
+    trustProxy: c.TRUST_PROXY ?? [],
     dataDir: resolve(c.DATA_DIR),
     registryFile: c.REGISTRY_FILE ? resolve(c.REGISTRY_FILE) : null,
-    publicUrl: c.PUBLIC_URL ?? `http://localhost:${c.HTTP_PORT}`,
+    publicUrl: c.PUBLIC_URL ?? `${httpTls ? 'https' : 'http'}://localhost:${c.HTTP_PORT}`,
     timeZone: c.GATEWAY_TZ,
     twilio:
       c.TWILIO_ACCOUNT_SID && c.TWILIO_AUTH_TOKEN && c.TWILIO_FROM
@@ -77,6 +82,19 @@ export function loadConfig(env: Env): GatewayConfig {
       retentionDays: c.EVENT_RETENTION_DAYS,
     },
   };
+}
+
+function mqttsConfig(c: RawConfig): MqttsConfig | null {
+  if (!c.MQTT_TLS_CERT_FILE || !c.MQTT_TLS_KEY_FILE) return null;
+  const { cert, key } = loadTlsIdentity({ name: 'MQTT_TLS_CERT_FILE', path: c.MQTT_TLS_CERT_FILE }, { name: 'MQTT_TLS_KEY_FILE', path: c.MQTT_TLS_KEY_FILE });
+  const ca = c.MQTT_TLS_CA_FILE ? loadCaBundle({ name: 'MQTT_TLS_CA_FILE', path: c.MQTT_TLS_CA_FILE }) : null;
+  return { port: c.MQTTS_PORT, cert, key, ca };
+}
+
+function httpTlsConfig(c: RawConfig): HttpTlsConfig | null {
+  if (!c.HTTP_TLS_CERT_FILE || !c.HTTP_TLS_KEY_FILE) return null;
+  const { cert, key } = loadTlsIdentity({ name: 'HTTP_TLS_CERT_FILE', path: c.HTTP_TLS_CERT_FILE }, { name: 'HTTP_TLS_KEY_FILE', path: c.HTTP_TLS_KEY_FILE });
+  return { cert, key };
 }
 
 function redactValue(name: string, value: string): string {

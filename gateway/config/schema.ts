@@ -1,4 +1,5 @@
 // The configuration schema: every variable of contract §1, with its default, validated before anything starts.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -11,8 +12,20 @@ export const configSchema = z
   .object({
     MQTT_PORT: port.default(1883),
     MQTT_HOST: host.default('0.0.0.0'),
+    MQTTS_PORT: port.default(8883),
+    // PEM files; MQTTS is on when the certificate and key are set, HTTPS when the HTTP pair is.
+    MQTT_TLS_CERT_FILE: optional,
+    MQTT_TLS_KEY_FILE: optional,
+    MQTT_TLS_CA_FILE: optional,
     HTTP_PORT: port.default(8080),
     HTTP_HOST: host.default('0.0.0.0'),
+    HTTP_TLS_CERT_FILE: optional,
+    HTTP_TLS_KEY_FILE: optional,
+    TRUST_PROXY: z
+      .string()
+      .transform((v) => v.split(',').map((a) => a.trim()).filter((a) => a !== ''))
+      .refine((list) => list.length > 0 && list.every(isProxyAddress), 'expected proxy addresses or CIDRs, comma-separated (e.g. 127.0.0.1 or 10.0.0.0/8), or loopback')
+      .optional(),
     DATA_DIR: z.string().min(1).default('./data'),
     REGISTRY_FILE: optional,
     // Unset: http://localhost:<HTTP_PORT>, so printed links and signature checks follow the port (see load.ts).
@@ -78,6 +91,18 @@ export const configSchema = z
       const missing = c.ADMIN_USERNAME ? 'ADMIN_PASSWORD' : 'ADMIN_USERNAME';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'ADMIN_USERNAME and ADMIN_PASSWORD go together' });
     }
+    for (const [cert, key] of [['MQTT_TLS_CERT_FILE', 'MQTT_TLS_KEY_FILE'], ['HTTP_TLS_CERT_FILE', 'HTTP_TLS_KEY_FILE']] as const) {
+      if (Boolean(c[cert]) !== Boolean(c[key])) {
+        const missing = c[cert] ? key : cert;
+        ctx.addIssue({ code: 'custom', path: [missing], message: `${cert} and ${key} go together` });
+      }
+    }
+    if (c.MQTT_TLS_CA_FILE && !c.MQTT_TLS_CERT_FILE) {
+      ctx.addIssue({ code: 'custom', path: ['MQTT_TLS_CERT_FILE'], message: 'required when MQTT_TLS_CA_FILE is set (client certificates need MQTTS)' });
+    }
+    if (c.MQTT_TLS_CERT_FILE && c.MQTTS_PORT !== 0 && c.MQTTS_PORT === c.MQTT_PORT) {
+      ctx.addIssue({ code: 'custom', path: ['MQTTS_PORT'], message: 'must differ from MQTT_PORT' });
+    }
     if (c.INFLUX_TOKEN && !c.INFLUX_URL) {
       ctx.addIssue({ code: 'custom', path: ['INFLUX_URL'], message: 'required when INFLUX_TOKEN is set' });
     }
@@ -90,6 +115,21 @@ export interface TwilioConfig {
   authToken: string;
   from: string;
   apiUrl: string | null;
+}
+
+/** MQTT over TLS: its port (bound to MQTT_HOST), the server identity, and the CA that client certificates chain to. */
+export interface MqttsConfig {
+  port: number;
+  cert: Buffer;
+  key: Buffer;
+  /** When set, devices are asked for a client certificate, verified against it (see the registry's certificate fields). */
+  ca: Buffer | null;
+}
+
+/** HTTPS on HTTP_PORT instead of plain HTTP. */
+export interface HttpTlsConfig {
+  cert: Buffer;
+  key: Buffer;
 }
 
 export interface InfluxConfig {
@@ -129,6 +169,12 @@ export interface GatewayConfig {
   };
   /** On stop, in-flight HTTP requests get this long before their sockets are closed. */
   shutdownGraceMs: number;
+  /** MQTT over TLS on MQTTS_PORT, on when MQTT_TLS_CERT_FILE and MQTT_TLS_KEY_FILE are set. */
+  mqtts?: MqttsConfig | null;
+  /** HTTPS on HTTP_PORT, when HTTP_TLS_CERT_FILE and HTTP_TLS_KEY_FILE are set. */
+  httpTls?: HttpTlsConfig | null;
+  /** TRUST_PROXY: reverse proxies whose X-Forwarded-For/-Proto headers are believed. */
+  trustProxy?: string[];
   dataDir: string;
   registryFile: string | null;
   publicUrl: string;
@@ -148,6 +194,16 @@ export interface GatewayConfig {
   deviceDrop?: { share: number; minDevices: number };
   /** SMS_REPLY_WINDOW_MINUTES in ms: how long after its page a "1"/"2" still answers it (default 30 minutes). */
   smsReplyWindowMs?: number;
+}
+
+/** An address or CIDR as proxy-addr (fastify's trustProxy) takes it, or one of its named ranges. */
+function isProxyAddress(a: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(a)) return true;
+  const [ip, bits, ...rest] = a.split('/');
+  if (rest.length > 0 || !ip || isIP(ip) === 0) return false;
+  if (bits === undefined) return true;
+  const max = isIP(ip) === 4 ? 32 : 128;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= max;
 }
 
 function isTimeZone(tz: string): boolean {

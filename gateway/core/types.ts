@@ -70,6 +70,10 @@ export interface Device {
   resident: string;
   /** scrypt hash in the form `scrypt$N$r$p$saltB64$hashB64`; the secret itself is never stored. */
   secretHash: string;
+  /** The device must connect over MQTTS with a client certificate from MQTT_TLS_CA_FILE whose common name is its id. */
+  requireClientCert?: boolean;
+  /** SHA-256 fingerprint (upper-case hex pairs joined by ':') of the one client certificate the device must connect with. */
+  certFingerprint?: string;
 }
 
 export interface Volunteer {
@@ -146,8 +150,19 @@ export interface Rejection {
   payloadExcerpt: string;
 }
 
-/** `malformed_topic`: a PUBLISH topic with invalid UTF-8 or U+0000, which MQTT answers by closing the connection; `flooding`: a device over its message limits. */
-export type SecurityEventKind = 'auth_failed' | 'client_id_mismatch' | 'publish_denied' | 'subscribe_denied' | 'unknown_device' | 'malformed_topic' | 'flooding';
+/**
+ * `malformed_topic`: a PUBLISH topic with invalid UTF-8 or U+0000, which MQTT answers by closing the connection;
+ * `flooding`: a device over its message limits; `client_cert_refused`: a device without the client certificate it is registered with.
+ */
+export type SecurityEventKind =
+  | 'auth_failed'
+  | 'client_id_mismatch'
+  | 'publish_denied'
+  | 'subscribe_denied'
+  | 'unknown_device'
+  | 'malformed_topic'
+  | 'flooding'
+  | 'client_cert_refused';
 
 export interface SecurityEvent {
   kind: SecurityEventKind;

@@ -1,5 +1,6 @@
 // Builds the HTTP app (API, webhooks, health, metrics, the SMS link's incident page) from its dependencies; it never listens (see server.ts).
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { HttpDeps } from './deps.js';
 import { createErrorHandler, notFoundHandler } from './errors.js';
@@ -39,13 +40,16 @@ function serverTimeouts(requestTimeoutMs: number) {
 
 export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   const log = deps.log.child({ component: 'http' });
+  const tls = deps.tls ?? null;
   // Typed with fastify's base logger so the app is a plain FastifyInstance that other plugins (dashboard) can take.
   const app = Fastify<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>({
     loggerInstance: log,
     bodyLimit: BODY_LIMIT,
     ...serverTimeouts(deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS),
-    // Behind a proxy the client address is not ours to trust; webhooks rely on signatures, not addresses.
-    trustProxy: false,
+    // Only a named proxy's X-Forwarded-* headers are believed (sign-in limits count per client address behind it);
+    // webhooks rely on signatures, not addresses.
+    trustProxy: deps.trustProxy && deps.trustProxy.length > 0 ? [...deps.trustProxy] : false,
+    ...(tls ? { serverFactory: (handler) => createHttpsServer({ cert: tls.cert, key: tls.key }, handler) } : {}),
     return503OnClosing: true,
   });
 

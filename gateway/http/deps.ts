@@ -127,6 +127,10 @@ export type AuthStrategy = (request: FastifyRequest) => Promise<Caller | null>;
 export interface HttpDeps {
   log: Logger;
   publicUrl: string;
+  /** HTTP_TLS_*: the app serves HTTPS itself with this certificate and key (PEM); plain HTTP without. */
+  tls?: { cert: Buffer; key: Buffer } | null;
+  /** TRUST_PROXY: addresses or CIDRs of reverse proxies whose X-Forwarded-For/-Proto headers are believed; none by default. */
+  trustProxy?: readonly string[];
   apiToken: string | null;
   /** Twilio auth token used to verify webhook signatures; null in outbox mode (then webhooks are refused). */
   twilioAuthToken: string | null;

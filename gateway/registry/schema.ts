@@ -90,6 +90,12 @@ const device = z.looseObject({
   kind: z.enum(DEVICE_KINDS),
   resident: id,
   secret: z.string().min(8, 'expected a secret of at least 8 characters').max(256, 'expected a secret of at most 256 characters'),
+  requireClientCert: z.boolean().optional(),
+  certFingerprint: z
+    .string()
+    .regex(/^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){31}$/, 'expected a SHA-256 fingerprint: 64 hex digits, pairs optionally joined by ":"')
+    .transform(normaliseFingerprint)
+    .optional(),
 });
 
 const volunteer = z.looseObject({
@@ -143,4 +149,9 @@ export type RegistryList = (typeof REGISTRY_LISTS)[number];
 export function deriveBuilding(address: string): string {
   const m = /^.*?(号楼|栋)/u.exec(address);
   return m ? m[0] : address;
+}
+
+/** The form Node reports a peer certificate's fingerprint256 in: upper-case hex pairs joined by ':'. */
+function normaliseFingerprint(fingerprint: string): string {
+  return (fingerprint.replace(/:/g, '').toUpperCase().match(/../g) ?? []).join(':');
 }

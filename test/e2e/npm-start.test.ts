@@ -156,6 +156,14 @@ describe('npm start with a bad configuration', () => {
     expect(r.stdout).not.toContain('care gateway is running');
   });
 
+  it.concurrent('MQTT_TLS_CERT_FILE naming a missing file: exits non-zero with one stderr line naming it, nothing listens', async ({ expect }) => {
+    const missing = `${dir.path}/no-such-server.crt`;
+    const r = await startWith({ MQTT_TLS_CERT_FILE: missing, MQTT_TLS_KEY_FILE: `${dir.path}/no-such-server.key` }, 'tls');
+    expect(r.code).toBe(2);
+    expect(r.lines).toEqual([`configuration error: MQTT_TLS_CERT_FILE: cannot read ${missing} (ENOENT)`]);
+    expect(r.stdout).not.toContain('care gateway is running');
+  });
+
   it.concurrent('TZ=Mars/Base: exits non-zero with one stderr line naming TZ', async ({ expect }) => {
     const r = await startWith({ TZ: 'Mars/Base' }, 'tz');
     expect(r.code).not.toBe(0);

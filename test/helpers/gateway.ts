@@ -19,6 +19,9 @@ export interface TestGateway {
   gateway: Gateway;
   sms: TwilioSimServer;
   mqttUrl: string;
+  /** `mqtts://…` when MQTT_TLS_* is configured, else null. */
+  mqttsUrl: string | null;
+  /** `https://…` when HTTP_TLS_* is configured. */
   httpUrl: string;
   publicUrl: string;
   dataDir: string;
@@ -35,7 +38,7 @@ export async function startTestGateway(
   if (!opts.sms) await sms.start({ port: 0 });
   // The gateway must know its public URL before it listens; a fixed loopback port keeps the webhook signatures valid.
   const httpPort = await freePort();
-  const publicUrl = `http://127.0.0.1:${httpPort}`;
+  const publicUrl = `${opts.env?.HTTP_TLS_CERT_FILE ? 'https' : 'http'}://127.0.0.1:${httpPort}`;
   const twilio = opts.twilio ?? true;
   const config = loadConfig({
     MQTT_PORT: '0',
@@ -57,7 +60,8 @@ export async function startTestGateway(
     gateway,
     sms,
     mqttUrl: `mqtt://127.0.0.1:${started.mqttPort}`,
-    httpUrl: `http://127.0.0.1:${started.httpPort}`,
+    mqttsUrl: started.mqttsPort !== null ? `mqtts://127.0.0.1:${started.mqttsPort}` : null,
+    httpUrl: `${config.httpTls ? 'https' : 'http'}://127.0.0.1:${started.httpPort}`,
     publicUrl,
     dataDir,
     async stop(stopOpts = {}) {
