@@ -102,12 +102,17 @@ export class GatewayProcess {
   private exited: Promise<Exit> | null = null;
   private exit: Exit | null = null;
 
-  constructor(private readonly env: Record<string, string>) {}
+  /** `command` replaces `npm start`, e.g. with a fixture that runs gateway/main.ts under `node --import tsx`. */
+  constructor(
+    private readonly env: Record<string, string>,
+    private readonly command: readonly [string, ...string[]] = ['npm', 'start'],
+  ) {}
 
   /** Spawns the process; it has not necessarily finished starting (see waitForBanner). */
   spawn(): this {
     this.startedAt = Date.now();
-    const child = spawn('npm', ['start'], {
+    const [bin, ...args] = this.command;
+    const child = spawn(bin, args, {
       cwd: PROJECT_ROOT,
       // Only what npm needs from the test runner's environment, so no variable of the test process leaks in.
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...this.env },
