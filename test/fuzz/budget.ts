@@ -16,13 +16,12 @@ export interface FuzzBudget {
 
 /**
  * `npm test` runs `quick` cases (cut short after `quickMs`, so a busy machine does not fail the suite on time);
- * the long run asks for FUZZ_RUNS (or `long.runs`, for a costly subset whose property also runs in full through a
- * cheaper entry) and allows FUZZ_TIME_MS (10 minutes) for each property.
+ * the long run asks for FUZZ_RUNS and allows FUZZ_TIME_MS (10 minutes) for each property.
  */
-export function fuzzBudget(quick: number, quickMs = 8000, long: { runs?: number } = {}): FuzzBudget {
+export function fuzzBudget(quick: number, quickMs = 8000): FuzzBudget {
   if (!FUZZ_LONG_RUN) return { runs: quick, timeLimitMs: quickMs, testTimeoutMs: quickMs + 60_000 };
   const timeLimitMs = Number(process.env.FUZZ_TIME_MS ?? 600_000);
-  return { runs: long.runs ?? RUNS_FROM_ENV, timeLimitMs, testTimeoutMs: timeLimitMs + 120_000 };
+  return { runs: RUNS_FROM_ENV, timeLimitMs, testTimeoutMs: timeLimitMs + 120_000 };
 }
 
 /**
