@@ -148,5 +148,5 @@ describe('crash loop: SIGKILL and restart under an alarm storm', () => {
     };
     await waitFor(() => unpaged().length === 0, 60_000, 'every resident to be paged').catch(() => undefined);
     expect(unpaged()).toEqual([]);
-  }, 180_000);
+  }, 300_000);
 });
