@@ -1,9 +1,10 @@
-// Entry point of `npm start`: validated configuration, the gateway, a start banner, and a clean stop on SIGINT/SIGTERM.
+// Entry point of `npm start`: validated configuration, the gateway, a start banner, a clean stop on SIGINT/SIGTERM and a logged exit on an unhandled fault.
 import { loadConfig, readEnv } from './config/load.js';
 import { GatewayError, errorMessage } from './core/errors.js';
 import { createLogger } from './core/logger.js';
 import { Gateway, type StartedGateway } from './app.js';
 import type { GatewayConfig } from './config/schema.js';
+import { installProcessGuard } from './fatal.js';
 
 function banner(config: GatewayConfig, started: StartedGateway, setupLink: string | null): string {
   const host = (h: string) => (h === '0.0.0.0' || h === '::' ? 'localhost' : h);
@@ -60,6 +61,8 @@ async function main(): Promise<void> {
   }
   const pretty = config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stdout.isTTY === true);
   const gateway = Gateway.create({ config, log: createLogger({ level: config.logLevel, pretty }) });
+  // From here on an unhandled fault, even during start-up, is logged and ends the process for its supervisor to restart.
+  const guard = installProcessGuard({ events: process, log: gateway.log, stop: () => gateway.stop(), exit: (code) => process.exit(code) });
   let started: StartedGateway;
   try {
     started = await gateway.start();
@@ -71,21 +74,8 @@ async function main(): Promise<void> {
   }
   await startupSettled(gateway);
   process.stdout.write(banner(config, started, gateway.accounts.setupLink()));
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    gateway.log.info({ signal }, 'stopping');
-    gateway.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        gateway.log.error({ err }, 'stop failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => guard.shutdown('SIGINT'));
+  process.on('SIGTERM', () => guard.shutdown('SIGTERM'));
 }
 
 await main();

@@ -1,6 +1,8 @@
 // What a person sees after `npm start` in a terminal: readable log lines, then the banner, with links on the port they chose.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChildTracker, FIXTURE_REGISTRY, GatewayProcess, freePort } from '../helpers/e2e-process.js';
+
+// `npm start` under util-linux's `script`, so the gateway's stdout is a terminal, as for a person who typed it.
 import { tempDir } from '../helpers/tmp.js';
 
 // The terminal's colour codes and carriage returns, which the assertions do not care about.
@@ -25,7 +27,7 @@ describe('npm start in a terminal, with HTTP_PORT and no PUBLIC_URL', () => {
       TZ: 'Asia/Shanghai',
       LOG_LEVEL: 'info',
     };
-    gateway = children.add(new GatewayProcess(env, { tty: true }).spawn());
+    gateway = children.add(new GatewayProcess(env, ['script', '-qefc', 'npm start', '/dev/null']).spawn());
     await gateway.waitForBanner(60_000);
   });
 

@@ -111,17 +111,17 @@ export class GatewayProcess {
   private exited: Promise<Exit> | null = null;
   private exit: Exit | null = null;
 
-  /** `tty`: run under util-linux's `script`, so the gateway's stdout is a terminal, as for a person who typed `npm start`. */
+  /** `command` replaces `npm start`, e.g. with a fixture that runs gateway/main.ts under `node --import tsx`. */
   constructor(
     private readonly env: Record<string, string>,
-    private readonly opts: { tty?: boolean } = {},
+    private readonly command: readonly [string, ...string[]] = ['npm', 'start'],
   ) {}
 
   /** Spawns the process; it has not necessarily finished starting (see waitForBanner). */
   spawn(): this {
     this.startedAt = Date.now();
-    const [command, args] = this.opts.tty ? ['script', ['-qefc', 'npm start', '/dev/null']] : ['npm', ['start']];
-    const child = spawn(command, args, {
+    const [bin, ...args] = this.command;
+    const child = spawn(bin, args, {
       cwd: PROJECT_ROOT,
       // Only what npm needs from the test runner's environment, so no variable of the test process leaks in; and
       // libfaketime's, so that a suite run under a shifted clock (`faketime -f +400d`) shifts the gateway's clock too.

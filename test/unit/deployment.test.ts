@@ -17,11 +17,12 @@ import {
   telemetryPoint,
   type TelemetryPoint,
 } from '../../gateway/telemetry/points.js';
+import { DEFAULT_FATAL_STOP_MS } from '../../gateway/fatal.js';
 import { dashboardQueries, identifiersOf, measurementsOf, readDashboard, readDatasources, readProviders } from '../helpers/grafana.js';
 import { careTaskOf, lifecycleOf, outageOf, signalOf, smsOf } from '../helpers/telemetry-fixtures.js';
 
 interface Compose {
-  services: Record<string, { build?: string; image?: string; ports?: string[]; environment?: Record<string, string>; volumes?: string[]; depends_on?: string[] }>;
+  services: Record<string, { build?: string; image?: string; restart?: string; ports?: string[]; environment?: Record<string, string>; volumes?: string[]; depends_on?: string[] }>;
   volumes: Record<string, unknown>;
 }
 
@@ -67,6 +68,56 @@ describe('docker-compose.yml and Dockerfile', () => {
   it('ships an example registry that validates', () => {
     const doc = parse(readFileSync(new URL('registry/example.yaml', root), 'utf8')) as unknown;
     expect(() => validateRegistry(doc)).not.toThrow();
+  });
+});
+
+/** `[Section]` -> key -> values (a key may repeat, as in systemd's own unit files). */
+function parseUnit(text: string): Map<string, Map<string, string[]>> {
+  const sections = new Map<string, Map<string, string[]>>();
+  let current: Map<string, string[]> | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const header = /^\[(.+)\]$/.exec(line);
+    if (header?.[1]) {
+      current = new Map();
+      sections.set(header[1], current);
+      continue;
+    }
+    const eq = line.indexOf('=');
+    if (!current || eq < 1) throw new Error(`not a unit file line: ${line}`);
+    const key = line.slice(0, eq).trim();
+    current.set(key, [...(current.get(key) ?? []), line.slice(eq + 1).trim()]);
+  }
+  return sections;
+}
+
+describe('a process supervisor restarts the gateway', () => {
+  it('docker-compose.yml restarts every service unless an operator stopped it', () => {
+    for (const [name, service] of Object.entries(compose.services)) expect(service.restart, name).toMatch(/^(always|unless-stopped)$/);
+  });
+
+  it('the systemd unit restarts the gateway always, without a start limit, and stops it with SIGTERM first', () => {
+    const unit = parseUnit(readFileSync(new URL('deploy/systemd/care-gateway.service', root), 'utf8'));
+    const service = unit.get('Service');
+    const value = (section: Map<string, string[]> | undefined, key: string) => section?.get(key)?.at(-1);
+    expect(value(service, 'Restart')).toBe('always');
+    expect(Number(value(service, 'RestartSec'))).toBeGreaterThan(0);
+    expect(value(unit.get('Unit'), 'StartLimitIntervalSec')).toBe('0');
+    expect(value(service, 'ExecStart')).toMatch(/gateway\/main\.ts$/);
+    expect(value(service, 'EnvironmentFile')).toMatch(/^-?\/etc\/care-gateway\//);
+    expect(value(service, 'KillSignal') ?? 'SIGTERM').toBe('SIGTERM');
+    // Longer than the bounded stop after a fault, so systemd does not cut a stop the gateway itself would finish.
+    expect(Number(value(service, 'TimeoutStopSec')) * 1000).toBeGreaterThan(DEFAULT_FATAL_STOP_MS);
+    expect(value(service, 'User')).not.toBe('root');
+    expect(value(service, 'NoNewPrivileges')).toBe('true');
+    expect(value(service, 'ProtectSystem')).toBe('strict');
+    // V8 writes machine code at run time: this option would kill node at start.
+    expect(service?.has('MemoryDenyWriteExecute')).toBe(false);
+    // ProtectSystem=strict makes everything read-only but the data directory systemd creates for the unit.
+    const dataDir = (value(service, 'Environment') ?? '').split(/\s+/).find((kv) => kv.startsWith('DATA_DIR='))?.slice('DATA_DIR='.length);
+    expect(dataDir).toBe(`/var/lib/${value(service, 'StateDirectory')}`);
+    expect(value(unit.get('Install'), 'WantedBy')).toBe('multi-user.target');
   });
 });
 
