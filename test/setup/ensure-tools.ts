@@ -7,6 +7,8 @@ const TOOLS: { bin: string; pkg: string }[] = [
   { bin: '/usr/bin/mosquitto_sub', pkg: 'mosquitto-clients' },
   { bin: '/usr/bin/influxd', pkg: 'influxdb' },
   { bin: '/usr/bin/chromium', pkg: 'chromium' },
+  // The TLS tests make their CA and certificates at test time.
+  { bin: '/usr/bin/openssl', pkg: 'openssl' },
   // Without a CJK font Chromium draws Chinese as empty boxes: the screenshots and text-size checks need one.
   { bin: '/usr/share/fonts/truetype/wqy/wqy-microhei.ttc', pkg: 'fonts-wqy-microhei' },
 ];
