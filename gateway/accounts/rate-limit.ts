@@ -21,7 +21,7 @@ export interface LimiterDeps {
 export class SlidingWindowLimiter {
   private readonly hits = new Map<string, number[]>();
 
-  constructor(private readonly deps: LimiterDeps) {}
+  constructor(protected readonly deps: LimiterDeps) {}
 
   /** Seconds until the key may try again, or 0 when it may now. */
   retryAfterSeconds(key: string): number {
@@ -48,7 +48,7 @@ export class SlidingWindowLimiter {
     this.hits.delete(key);
   }
 
-  private recent(key: string): number[] {
+  protected recent(key: string): number[] {
     const since = this.deps.clock.now() - this.deps.rule.windowMs;
     const list = (this.hits.get(key) ?? []).filter((t) => t > since);
     if (list.length === 0) this.hits.delete(key);
@@ -68,44 +68,20 @@ export interface BackoffRule extends RateLimitRule {
  * after each further failure, but a try after the wait is always checked. Keyed per (address, account), this never
  * stops the right password from elsewhere, and from the same address it only delays it.
  */
-export class BackoffLimiter {
-  private readonly hits = new Map<string, number[]>();
+export class BackoffLimiter extends SlidingWindowLimiter {
+  constructor(private readonly backoff: { clock: Clock; rule: BackoffRule; maxKeys?: number }) {
+    super(backoff);
+  }
 
-  constructor(private readonly deps: { clock: Clock; rule: BackoffRule; maxKeys?: number }) {}
-
-  retryAfterSeconds(key: string): number {
+  override retryAfterSeconds(key: string): number {
     const recent = this.recent(key);
-    const excess = recent.length - this.deps.rule.max + 1;
+    const excess = recent.length - this.backoff.rule.max + 1;
     const last = recent[recent.length - 1];
     if (excess <= 0 || last === undefined) return 0;
-    const { baseDelayMs, maxDelayMs } = this.deps.rule;
+    const { baseDelayMs, maxDelayMs } = this.backoff.rule;
     const until = last + Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(excess - 1, 30));
-    const now = this.deps.clock.now();
+    const now = this.backoff.clock.now();
     return until > now ? Math.max(1, Math.ceil((until - now) / 1000)) : 0;
-  }
-
-  record(key: string): void {
-    const recent = this.recent(key);
-    recent.push(this.deps.clock.now());
-    this.hits.delete(key);
-    this.hits.set(key, recent);
-    const cap = this.deps.maxKeys ?? 10_000;
-    while (this.hits.size > cap) {
-      const oldest = this.hits.keys().next();
-      if (oldest.done) break;
-      this.hits.delete(oldest.value);
-    }
-  }
-
-  reset(key: string): void {
-    this.hits.delete(key);
-  }
-
-  private recent(key: string): number[] {
-    const since = this.deps.clock.now() - this.deps.rule.windowMs;
-    const list = (this.hits.get(key) ?? []).filter((t) => t > since);
-    if (list.length === 0) this.hits.delete(key);
-    return list;
   }
 }
 
