@@ -5,11 +5,8 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { parse, stringify } from 'yaml';
 import { describe, it } from 'vitest';
-import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import {
-  ChildTracker,
-  E2E_AUTH_TOKEN,
-  E2E_SID,
+  e2eFixture,
   FIXTURE_REGISTRY,
   GatewayProcess,
   gatewayAddresses,
@@ -19,7 +16,6 @@ import {
   waitFor,
   type ToolResult,
 } from '../helpers/e2e-process.js';
-import { tempDir } from '../helpers/tmp.js';
 import type { IncidentView } from '../../gateway/http/deps.js';
 
 const ACK_TIMEOUT_S = 10; // the registry's minimum, so the next escalation step falls due within the test
@@ -67,15 +63,7 @@ interface BackedUpIncident {
 
 describe('backup and restore (npm run backup / restore)', () => {
   it('restores a backup taken during an SOS storm into a fresh DATA_DIR, and the gateway carries on every open incident', async ({ expect, onTestFinished }) => {
-    const children = new ChildTracker();
-    const sim = new TwilioSimServer({ accountSid: E2E_SID, authToken: E2E_AUTH_TOKEN, callbackDelayMs: 5 });
-    const dir = tempDir('care-gw-e2e-backup-');
-    onTestFinished(async () => {
-      await children.killAll();
-      await sim.stop();
-      dir.remove();
-    });
-    await sim.start();
+    const { children, sim, dir } = await e2eFixture('care-gw-e2e-backup-', onTestFinished);
     const { file: registryFile, devices } = stormRegistry(dir.path);
     const firstDir = join(dir.path, 'data-1');
     const secondDir = join(dir.path, 'data-2');

@@ -3,12 +3,10 @@ import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { describe, it } from 'vitest';
-import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { benchRegistryDoc } from '../../bench/lib/registry.js';
 import { seedRegistry } from '../../bench/lib/seed-registry.js';
 import { databaseFile } from '../../gateway/storage/sqlite/store.js';
-import { ChildTracker, E2E_AUTH_TOKEN, E2E_SID, GatewayProcess, gatewayAddresses, gatewayEnv, sleep, waitFor } from '../helpers/e2e-process.js';
-import { tempDir } from '../helpers/tmp.js';
+import { e2eFixture, GatewayProcess, gatewayAddresses, gatewayEnv, sleep, waitFor } from '../helpers/e2e-process.js';
 
 const DEVICES = 500;
 const PRESSES = 4;
@@ -49,17 +47,12 @@ interface Press {
 
 describe('crash loop: SIGKILL and restart under an alarm storm', () => {
   it('500 buttons x 4 SOS over 20 s, the gateway SIGKILLed 3 times: 0 PUBACKed alarms lost, 0 residents unpaged, 0 duplicate incidents', async ({ expect, onTestFinished }) => {
-    const children = new ChildTracker();
-    const sim = new TwilioSimServer({ accountSid: E2E_SID, authToken: E2E_AUTH_TOKEN, callbackDelayMs: 5 });
-    const dir = tempDir('care-gw-e2e-crash-loop-');
+    const { children, sim, dir } = await e2eFixture('care-gw-e2e-crash-loop-', onTestFinished);
     let clients: MqttClient[] = [];
-    onTestFinished(async () => {
+    // Registered after the fixture's, so it runs first: the buttons go before the gateway and the simulator.
+    onTestFinished(() => {
       for (const c of clients) c.end(true);
-      await children.killAll();
-      await sim.stop();
-      dir.remove();
     });
-    await sim.start();
     const addresses = await gatewayAddresses();
     const dataDir = `${dir.path}/data`;
     // One shared secret hashed once (bench/lib/seed-registry.ts): 500 scrypt hashes at import would only slow the test.

@@ -1,11 +1,9 @@
 // The crash tests: `npm start` SIGKILLed right after a PUBACK, or with an escalation step pending, comes back on the same DATA_DIR and pages as if it had never stopped.
 import mqtt from 'mqtt';
 import { describe, it, type TestContext } from 'vitest';
-import { TwilioSimServer, type SimMessage } from '../../simulators/sms/twilio-server.js';
+import type { SimMessage, TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import {
-  ChildTracker,
-  E2E_AUTH_TOKEN,
-  E2E_SID,
+  e2eFixture,
   GatewayProcess,
   gatewayAddresses,
   gatewayEnv,
@@ -16,7 +14,6 @@ import {
   waitFor,
   type GatewayAddresses,
 } from '../helpers/e2e-process.js';
-import { tempDir } from '../helpers/tmp.js';
 import type { IncidentView } from '../../gateway/http/deps.js';
 
 const W1 = '+8613900000001'; // w-01 李明, nearest on duty
@@ -36,15 +33,7 @@ interface CrashRig {
 
 /** A Twilio-compatible server, a DATA_DIR and a registry with a 10 s ack timeout; all of it ends with the test, pass or fail. */
 async function crashRig(onTestFinished: TestContext['onTestFinished']): Promise<CrashRig> {
-  const children = new ChildTracker();
-  const sim = new TwilioSimServer({ accountSid: E2E_SID, authToken: E2E_AUTH_TOKEN, callbackDelayMs: 5 });
-  const dir = tempDir('care-gw-e2e-crash-');
-  onTestFinished(async () => {
-    await children.killAll();
-    await sim.stop();
-    dir.remove();
-  });
-  await sim.start();
+  const { children, sim, dir } = await e2eFixture('care-gw-e2e-crash-', onTestFinished);
   const addresses = await gatewayAddresses();
   const registryFile = registryVariant(dir.path, 'registry.yaml', [[['escalation', 'ackTimeoutSeconds'], ACK_TIMEOUT_S]]);
   const env = gatewayEnv({ dataDir: `${dir.path}/data`, addresses, twilioApiUrl: sim.url, registryFile });

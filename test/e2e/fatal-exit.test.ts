@@ -1,18 +1,15 @@
 // The process policy on a fault nobody handled: gateway/main.ts logs it at fatal, stops within a bound and exits 70, and the restart a supervisor makes pages from the database.
 import mqtt from 'mqtt';
 import { describe, it, type TestContext } from 'vitest';
-import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { FATAL_EXIT_CODE } from '../../gateway/fatal.js';
 import {
   ChildTracker,
-  E2E_AUTH_TOKEN,
-  E2E_SID,
+  e2eFixture,
   GatewayProcess,
   gatewayAddresses,
   gatewayEnv,
   listIncidents,
 } from '../helpers/e2e-process.js';
-import { tempDir } from '../helpers/tmp.js';
 
 const WORKER = '+8613900000001'; // w-01 李明, the on-duty worker nearest to r-001
 const FAULT_FIXTURE = 'test/fixtures/fault-after-start.ts';
@@ -35,15 +32,7 @@ function logLines(stdout: string): LogLine[] {
 }
 
 async function rig(onTestFinished: TestContext['onTestFinished']) {
-  const children = new ChildTracker();
-  const sim = new TwilioSimServer({ accountSid: E2E_SID, authToken: E2E_AUTH_TOKEN, callbackDelayMs: 5 });
-  const dir = tempDir('care-gw-e2e-fatal-');
-  onTestFinished(async () => {
-    await children.killAll();
-    await sim.stop();
-    dir.remove();
-  });
-  await sim.start();
+  const { children, sim, dir } = await e2eFixture('care-gw-e2e-fatal-', onTestFinished);
   const addresses = await gatewayAddresses();
   const env = gatewayEnv({ dataDir: `${dir.path}/data`, addresses, twilioApiUrl: sim.url });
   return {

@@ -71,6 +71,7 @@ describe('Twilio webhooks (fuzz, through a running gateway)', () => {
   const budget = fuzzBudget(300, 15_000);
   it('never answers 5xx; acts only on a valid signature; an answered SMS is recorded before the answer', async () => {
     const inboundCount = () => (db.prepare('SELECT count(*) AS n FROM sms_inbound').get() as { n: number }).n;
+    const seenSids = new Set<string>();
     const latestInbound = () => db.prepare('SELECT from_phone AS "from", body FROM sms_inbound ORDER BY id DESC LIMIT 1').get();
     await checkProperty(
       'twilio webhooks: refused, rejected or acted on and recorded',
@@ -96,10 +97,15 @@ describe('Twilio webhooks (fuzz, through a running gateway)', () => {
         } else {
           expect(res.statusCode).toBe(path === SMS_PATH ? 200 : 204);
         }
-        const acted = res.statusCode === 200 && path === SMS_PATH;
+        const answered = res.statusCode === 200 && path === SMS_PATH;
+        // A MessageSid answered before is a provider retry or a replay: answered again, recorded and acted on once.
+        const sid = params.MessageSid;
+        const replay = answered && sid !== undefined && sid !== '' && seenSids.has(sid);
+        const acted = answered && !replay;
         // Nothing answered without a durable record; nothing recorded that was not answered.
         expect(inboundCount()).toBe(before + (acted ? 1 : 0));
         if (acted) expect(latestInbound()).toEqual({ from: params.From, body: params.Body });
+        if (acted && sid) seenSids.add(sid);
       }),
       budget,
     );

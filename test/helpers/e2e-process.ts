@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import type { IncidentView } from '../../gateway/http/deps.js';
+import type { TestContext } from 'vitest';
 import { freePort } from '../../simulators/common/net.js';
+import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
+import { tempDir } from './tmp.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const FIXTURE_REGISTRY = fileURLToPath(new URL('../fixtures/registry.yaml', import.meta.url));
@@ -79,6 +82,27 @@ function fakeTimeEnv(): Record<string, string> {
     if (v !== undefined && (k === 'LD_PRELOAD' || k.startsWith('FAKETIME'))) out[k] = v;
   }
   return out;
+}
+
+/** What an e2e test runs a gateway process with: a started Twilio-compatible server, a temp dir, and the children. */
+export interface E2eFixture {
+  children: ChildTracker;
+  sim: TwilioSimServer;
+  dir: { path: string; remove: () => void };
+}
+
+/** An {@link E2eFixture}, all of it ended when the test finishes, pass or fail. */
+export async function e2eFixture(prefix: string, onTestFinished: TestContext['onTestFinished']): Promise<E2eFixture> {
+  const children = new ChildTracker();
+  const sim = new TwilioSimServer({ accountSid: E2E_SID, authToken: E2E_AUTH_TOKEN, callbackDelayMs: 5 });
+  const dir = tempDir(prefix);
+  onTestFinished(async () => {
+    await children.killAll();
+    await sim.stop();
+    dir.remove();
+  });
+  await sim.start();
+  return { children, sim, dir };
 }
 
 /** Every child a test file started, so an afterEach/afterAll can end them all even when a test failed. */
