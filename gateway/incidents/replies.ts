@@ -18,7 +18,8 @@ import {
   replyWhichOne,
 } from '../paging/messages.js';
 import { DEFAULT_REPLY_WINDOW_MS, parseIncidentReply } from '../paging/reply-codes.js';
-import type { RecentPage, Store } from '../storage/ports.js';
+import type { RecentPage } from '../paging/reply-codes.js';
+import type { Store } from '../storage/ports.js';
 import type { IncidentService } from './service.js';
 
 /** Handles replies to messages of one context kind; returns how the reply was handled, for the SMS log. */

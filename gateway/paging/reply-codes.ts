@@ -1,6 +1,6 @@
 // Reply codes: the letter after "1"/"2" that names one incident when a phone has pages of several open at once.
 import type { Clock } from '../core/clock.js';
-import type { SmsRepo } from '../storage/ports.js';
+import type { OutboundSms } from '../core/types.js';
 
 /** Letters a tired thumb or an old eye will not confuse with digits (no I, O) */
 const LETTERS = 'ABCDEFGHJKLMNPQRSTUVWXYZ';
@@ -13,8 +13,20 @@ export interface ReplyCodes {
   codeFor(phone: string, incidentId: string): Promise<string>;
 }
 
+/** A page to a phone, and when that phone last answered the page's incident (null: never). */
+export interface RecentPage {
+  sms: OutboundSms;
+  answeredAt: number | null;
+}
+
+/** The SMS store as reply codes need it: the port this feature owns, which the storage engines implement. */
+export interface RecentPagesRepo {
+  /** Pages (purpose `page`) sent to this phone since `since`, newest first, each with when the phone last answered its incident. */
+  recentPagesTo(phone: string, since: number): Promise<RecentPage[]>;
+}
+
 export interface ReplyCodeBookDeps {
-  sms: Pick<SmsRepo, 'recentPagesTo'>;
+  sms: RecentPagesRepo;
   clock: Clock;
   /** How far back a page still counts (default 30 minutes). */
   windowMs?: number;

@@ -24,6 +24,7 @@ import type { VisitRepo } from '../visits/repo.js';
 import type { WellnessRepo } from '../wellness/repo.js';
 import type { AccountRepo } from '../accounts/repo.js';
 import type { SupervisionRepo } from '../supervision/repo.js';
+import type { RecentPagesRepo } from '../paging/reply-codes.js';
 
 /** A normalised registry, ready to upsert (secrets already hashed). */
 export interface RegistrySnapshot {
@@ -182,16 +183,9 @@ export interface SmsRepo {
   claimInbound(provider: string, messageId: string, at: number): Promise<boolean>;
   /** Forgets a claimed id whose handling failed, so the provider's retry is taken. */
   releaseInbound(provider: string, messageId: string): Promise<void>;
-  /** Pages (purpose `page`) sent to this phone since `since`, newest first, each with when the phone last answered its incident. */
-  recentPagesTo(phone: string, since: number): Promise<RecentPage[]>;
+  recentPagesTo: RecentPagesRepo['recentPagesTo'];
   /** The phone answered the incident (1 or 2): pages sent to it before `at` take no further reply. */
   markAnswered(phone: string, incidentId: string, at: number): Promise<void>;
-}
-
-/** A page to a phone, and when that phone last answered the page's incident (null: never). */
-export interface RecentPage {
-  sms: OutboundSms;
-  answeredAt: number | null;
 }
 
 export type TimerKind = 'fall_cancel_window' | 'escalation_step';
@@ -255,3 +249,4 @@ export interface Store {
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
+

@@ -1,6 +1,7 @@
 // SQLite SMS log: every outbound message with its delivery status, and every inbound reply.
 import type { InboundSms, OutboundSms, ResponderRole, SmsContext, SmsPurpose, SmsStatus } from '../../core/types.js';
-import type { RecentPage, SmsRepo, SmsStatusUpdate } from '../ports.js';
+import type { RecentPage } from '../../paging/reply-codes.js';
+import type { SmsRepo, SmsStatusUpdate } from '../ports.js';
 import type { SqliteDatabase } from './database.js';
 
 interface SmsRow {
