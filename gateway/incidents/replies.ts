@@ -84,7 +84,8 @@ export class ReplyRouter implements InboundSmsHandler {
     const sid = sms.providerSid;
     // A provider retries until it gets a 2xx, and a captured, validly signed post can be sent again at any time: either
     // way the same message id must not acknowledge, decline or check in a second time.
-    if (sid !== null && !(await store.sms.claimInbound(sms.provider, sid, clock.now()))) {
+    // An empty id names no message: it cannot tell a retry from a new reply, so it is not de-duplicated.
+    if (sid !== null && sid !== '' && !(await store.sms.claimInbound(sms.provider, sid, clock.now()))) {
       this.deps.onDuplicate?.(sms.provider);
       log.info({ provider: sms.provider, sid }, 'inbound SMS seen before, not acted on again');
       return { handledAs: 'duplicate' };

@@ -123,13 +123,16 @@ describe('crash loop: SIGKILL and restart under an alarm storm', () => {
     });
     expect(lost).toEqual([]);
 
-    // 0 duplicate incidents: one per resident, holding all four presses.
+    // 0 duplicate incidents: one per resident, holding all four presses. A press recorded just before a SIGKILL, whose
+    // PUBACK the crash cut off, comes again after the restart; mqtt.js resends it without the DUP flag on a new
+    // connection, which the gateway takes as a new signal (a button whose counter restarted must be heard), so it
+    // joins the same open incident: at most one such extra signal per crash, never a second incident or page.
     const incidents = db.prepare<[], { resident: string; n: number; signals: number; state: string }>(
       'SELECT resident_id AS resident, count(*) AS n, sum(signal_count) AS signals, min(state) AS state FROM incidents GROUP BY resident_id',
     ).all();
     expect(incidents).toHaveLength(DEVICES);
     expect(incidents.filter((i) => i.n !== 1)).toEqual([]);
-    expect(incidents.filter((i) => i.signals !== PRESSES || i.state !== 'open')).toEqual([]);
+    expect(incidents.filter((i) => i.signals < PRESSES || i.signals > PRESSES + CRASHES || i.state !== 'open')).toEqual([]);
 
     // 0 residents unpaged: every resident's family and an on-duty worker had an SMS naming the resident.
     const familyOf = new Map(reg.doc.residents?.map((r) => [r.family?.[0]?.phone ?? '', r.name]) ?? []);
