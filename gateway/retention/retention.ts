@@ -1,4 +1,4 @@
-// Retention: once a day, prunes raw device events (heartbeat, motion, low battery) and the rejection log past their age, in small batches.
+// Retention: once a day, prunes raw device events (heartbeat, motion, low battery), the rejection log and the ids of inbound SMS past their age, in small batches.
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { EventType } from '../core/types.js';
@@ -19,6 +19,11 @@ export interface RetentionRepo {
   pruneEvents(types: readonly EventType[], before: number, afterId: number, limit: number): Promise<PruneStep>;
   /** The same for the rejection log. */
   pruneRejections(before: number, afterId: number, limit: number): Promise<PruneStep>;
+  /**
+   * Deletes up to `limit` ids of inbound SMS (kept to drop a provider's retries and replays) received before `before`;
+   * answers how many. A reply that old is refused by the reply window anyway.
+   */
+  pruneInboundIds(before: number, limit: number): Promise<number>;
 }
 
 export interface RetentionDeps {
@@ -37,6 +42,7 @@ export interface RetentionRun {
   before: number;
   events: number;
   rejections: number;
+  inboundIds: number;
 }
 
 /**
@@ -107,9 +113,15 @@ export class RetentionJob {
     const limit = this.deps.batchSize ?? DEFAULT_BATCH;
     const events = await this.drain((afterId) => repo.pruneEvents(PRUNED_EVENT_TYPES, before, afterId, limit));
     const rejections = await this.drain((afterId) => repo.pruneRejections(before, afterId, limit));
-    const result = { before, events, rejections };
+    let inboundIds = 0;
+    for (let n = limit; n === limit && !this.closing; ) {
+      n = await repo.pruneInboundIds(before, limit);
+      inboundIds += n;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const result = { before, events, rejections, inboundIds };
     this.last = result;
-    log.info({ before: new Date(before).toISOString(), events, rejections }, 'retention: old device events and rejections pruned');
+    log.info({ before: new Date(before).toISOString(), events, rejections, inboundIds }, 'retention: old device events, rejections and inbound SMS ids pruned');
     return result;
   }
 

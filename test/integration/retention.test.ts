@@ -1,4 +1,4 @@
-// Retention on the domain clock against a real SQLite store: once a day, heartbeats, low-battery and motion events and rejections past their age are pruned in small batches; alarms, incident-linked events and young rows are kept.
+// Retention on the domain clock against a real SQLite store: once a day, heartbeats, low-battery and motion events, rejections and inbound SMS ids past their age are pruned in small batches; alarms, incident-linked events and young rows are kept.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { silentLogger } from '../../gateway/core/logger.js';
@@ -54,6 +54,10 @@ describe('retention', () => {
     expect(unprocessed).toBeTypeOf('number');
     await reject();
     await reject();
+    // Ids of inbound SMS, kept to drop replays: an old one goes with the rest, a young one stays.
+    await s.sms.claimInbound('twilio', 'SM-old', clock.now());
+    const inboundIds = (): string[] =>
+      s.database.db.prepare<[], { message_id: string }>('SELECT message_id FROM sms_inbound_seen ORDER BY message_id').all().map((r) => r.message_id);
 
     job = new RetentionJob({ repo: new SqliteRetentionRepo(s.database), clock, log: silentLogger(), retentionDays: 30, batchSize: 100, firstRunAfterMs: 60_000 });
     job.start();
@@ -65,15 +69,17 @@ describe('retention', () => {
       }
     };
     await days(20);
-    expect(job.lastRun).toMatchObject({ events: 0, rejections: 0 });
+    expect(job.lastRun).toMatchObject({ events: 0, rejections: 0, inboundIds: 0 });
     expect(counts()).toEqual({ heartbeat: 1202, low_battery: 1, motion: 5, rejections: 2, sos: 1 });
     await record('heartbeat');
     await reject();
+    await s.sms.claimInbound('twilio', 'SM-young', clock.now());
 
     // Thirty-one days after the first rows: the next runs prune them, and nothing else.
     await days(12);
     expect(counts()).toEqual({ heartbeat: 3, sos: 1, rejections: 1 });
     const left = s.database.db.prepare<[], { id: number }>("SELECT id FROM events WHERE type = 'heartbeat' ORDER BY id").all().map((r) => r.id);
     expect(left.slice(0, 2)).toEqual([linked, unprocessed]);
+    expect(inboundIds()).toEqual(['SM-young']);
   });
 });

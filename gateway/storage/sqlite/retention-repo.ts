@@ -1,4 +1,4 @@
-// SQLite side of retention: deletes old raw events and rejections in short transactions, walking the tables by id.
+// SQLite side of retention: deletes old raw events, rejections and inbound SMS ids in short transactions, walking the tables by id.
 import type { EventType } from '../../core/types.js';
 import type { PruneStep, RetentionRepo } from '../../retention/retention.js';
 import type { SqliteDatabase } from './database.js';
@@ -31,6 +31,16 @@ export class SqliteRetentionRepo implements RetentionRepo {
         .run(JSON.stringify(ids)).changes;
       return { ...step, deleted };
     }, { durability: 'normal' });
+  }
+
+  async pruneInboundIds(before: number, limit: number): Promise<number> {
+    return this.sdb.transaction(
+      async () =>
+        this.sdb
+          .stmt('DELETE FROM sms_inbound_seen WHERE rowid IN (SELECT rowid FROM sms_inbound_seen WHERE received_at < ? LIMIT ?)')
+          .run(before, limit).changes,
+      { durability: 'normal' },
+    );
   }
 
   async pruneRejections(before: number, afterId: number, limit: number): Promise<PruneStep> {
