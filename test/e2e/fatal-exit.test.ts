@@ -24,10 +24,12 @@ interface LogLine {
 
 const FATAL = 60;
 
+/** The JSON log lines on stdout; a line may follow other output that lacked its newline, so each is found where it starts. */
 function logLines(stdout: string): LogLine[] {
   return stdout
     .split('\n')
-    .filter((l) => l.startsWith('{'))
+    .map((l) => l.slice(Math.max(0, l.indexOf('{"level"'))))
+    .filter((l) => l.startsWith('{"level"'))
     .map((l) => JSON.parse(l) as LogLine);
 }
 
