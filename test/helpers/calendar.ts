@@ -16,3 +16,13 @@ export function shanghaiDay(days: number, h: number, mi = 0, now: number = Date.
   const local = new Date(now + SHANGHAI_OFFSET_HOURS * 3_600_000);
   return shanghai(local.getUTCFullYear(), local.getUTCMonth() + 1, local.getUTCDate() + days, h, mi);
 }
+
+/**
+ * The latest `weekday` (0 Sunday … 6 Saturday) before today in Asia/Shanghai, at the given wall time: a recent instant
+ * on a fixed day of the week, for rigs whose duty shifts are by weekday and whose instants may meet a real server's clock.
+ */
+export function shanghaiLast(weekday: number, h: number, mi = 0, now: number = Date.now()): number {
+  const today = new Date(now + SHANGHAI_OFFSET_HOURS * 3_600_000).getUTCDay();
+  const back = ((today - weekday + 6) % 7) + 1;
+  return shanghaiDay(-back, h, mi, now);
+}

@@ -4,6 +4,10 @@ import type { MqttClient } from 'mqtt';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { API_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
 import type { IncidentView } from '../../gateway/http/deps.js';
+import { shanghaiLast } from '../helpers/calendar.js';
+
+/** A Thursday 10:00 in Shanghai (a weekday, inside the day shifts), the latest before today: recent, never in the future. */
+const LAST_THURSDAY_10 = shanghaiLast(4, 10);
 
 const W1 = '+8613900000001';
 const W2 = '+8613900000002';
@@ -21,7 +25,7 @@ describe('core alarm path', () => {
 
   beforeEach(async () => {
     // Thursday 2026-11-26 10:00 in Asia/Shanghai.
-    clock = new ManualClock(Date.UTC(2026, 10, 26, 2, 0, 0));
+    clock = new ManualClock(LAST_THURSDAY_10);
     t = await startTestGateway({ clock });
     button = await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001');
   });

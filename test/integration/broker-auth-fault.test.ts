@@ -4,6 +4,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import type { IncidentView } from '../../gateway/http/deps.js';
 import { API_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { shanghaiLast } from '../helpers/calendar.js';
+
+/** A Thursday 10:00 in Shanghai (a weekday, inside the day shifts), the latest before today: recent, never in the future. */
+const LAST_THURSDAY_10 = shanghaiLast(4, 10);
 
 const W1 = '+8613900000001';
 
@@ -28,7 +32,7 @@ describe('bad logins from a shared address (one NAT for a whole building)', () =
 
   it('still admits every device with its right secret, and their SOS are PUBACKed and paged', async () => {
     // Thursday 2026-11-26 10:00 in Asia/Shanghai: every worker on duty.
-    const clock = new ManualClock(Date.UTC(2026, 10, 26, 2, 0, 0));
+    const clock = new ManualClock(LAST_THURSDAY_10);
     t = await startTestGateway({ clock });
     const gw = t;
     // Right after a start nobody has connected yet, so no secret is cached: every device needs a full check.

@@ -4,6 +4,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { loadConfig } from '../../gateway/config/load.js';
 import { connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { shanghaiLast } from '../helpers/calendar.js';
+
+/** A Thursday 10:00 in Shanghai (a weekday, inside the day shifts), the latest before today: recent, never in the future. */
+const LAST_THURSDAY_10 = shanghaiLast(4, 10);
 
 const SECRETS: Record<string, string> = { 'btn-001': 's3cret-btn-001', 'btn-002': 's3cret-btn-002', 'fall-001': 's3cret-fall-001' };
 
@@ -34,7 +38,7 @@ describe('a sudden fall in connected devices', () => {
   const clients = (n: number) => until(async () => ((await health()).body.components.broker.clients === n ? true : null), 5000, `${n} clients`);
 
   it('degrades the broker in /healthz, keeps 200, and clears when the devices come back or after the hold', async () => {
-    const clock = new ManualClock(Date.UTC(2026, 10, 26, 2, 0, 0));
+    const clock = new ManualClock(LAST_THURSDAY_10);
     t = await startTestGateway({ clock, env: { DEVICE_DROP_MIN: '2', DEVICE_DROP_PERCENT: '50' } });
     const [a, b] = [await connect('btn-001'), await connect('btn-002')];
     await connect('fall-001');
@@ -70,7 +74,7 @@ describe('a sudden fall in connected devices', () => {
   });
 
   it('does not count a slow decline, or a fall smaller than the thresholds', async () => {
-    const clock = new ManualClock(Date.UTC(2026, 10, 26, 2, 0, 0));
+    const clock = new ManualClock(LAST_THURSDAY_10);
     t = await startTestGateway({ clock, env: { DEVICE_DROP_MIN: '2', DEVICE_DROP_PERCENT: '50' } });
     const [a, b] = [await connect('btn-001'), await connect('btn-002')];
     await connect('fall-001');

@@ -3,6 +3,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { shanghaiLast } from '../helpers/calendar.js';
+
+/** A Thursday 10:00 in Shanghai (a weekday, inside the day shifts), the latest before today: recent, never in the future. */
+const LAST_THURSDAY_10 = shanghaiLast(4, 10);
 
 const W1 = '+8613900000001';
 const TOPIC = 'care/v1/btn-001/event';
@@ -21,7 +25,7 @@ describe('per-device limits', () => {
 
   const start = async (env: Record<string, string>): Promise<TestGateway> => {
     // Thursday 10:00 in Shanghai: the fixture's worker is on duty.
-    clock = new ManualClock(Date.UTC(2026, 10, 26, 2, 0, 0));
+    clock = new ManualClock(LAST_THURSDAY_10);
     t = await startTestGateway({ clock, env });
     device = await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001');
     return t;
