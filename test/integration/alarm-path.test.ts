@@ -24,7 +24,6 @@ describe('core alarm path', () => {
   let seq = 0;
 
   beforeEach(async () => {
-    // Thursday 2026-11-26 10:00 in Asia/Shanghai.
     clock = new ManualClock(LAST_THURSDAY_10);
     t = await startTestGateway({ clock });
     button = await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001');

@@ -31,7 +31,7 @@ describe('bad logins from a shared address (one NAT for a whole building)', () =
   });
 
   it('still admits every device with its right secret, and their SOS are PUBACKed and paged', async () => {
-    // Thursday 2026-11-26 10:00 in Asia/Shanghai: every worker on duty.
+    // A Thursday 10:00 in Asia/Shanghai: every worker on duty.
     const clock = new ManualClock(LAST_THURSDAY_10);
     t = await startTestGateway({ clock });
     const gw = t;
