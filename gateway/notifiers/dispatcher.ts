@@ -87,8 +87,6 @@ export interface SmsDispatcherDeps {
   onFailed?: (msg: OutboundSms) => void;
 }
 
-export { defaultBackoffMs, MAX_BACKOFF_MS } from './send-gate.js';
-
 // Receipts that overtake the provider's answer to our send are held this long for the SID to become known.
 const EARLY_RECEIPT_TTL_MS = 60_000;
 const EARLY_RECEIPT_MAX = 1000;

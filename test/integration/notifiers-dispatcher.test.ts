@@ -1,7 +1,7 @@
 // SmsDispatcher sending through the real twilio SDK to the simulator: durable enqueue, retries, failures, concurrency.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
-import { defaultBackoffMs } from '../../gateway/notifiers/dispatcher.js';
+import { defaultBackoffMs } from '../../gateway/notifiers/send-gate.js';
 import type { SmsProvider } from '../../gateway/notifiers/provider.js';
 import type { OutboundSms } from '../../gateway/core/types.js';
 import { pageSms, startSmsRig, waitUntil, type SmsRig, storedSms } from '../helpers/sms.js';
