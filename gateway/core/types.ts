@@ -251,6 +251,9 @@ export const SMS_STATUSES = ['queued', 'sending', 'accepted', 'sent', 'delivered
 export type SmsStatus = (typeof SMS_STATUSES)[number];
 
 /** `digest`: the twice-daily care-task list; `outage`: a grouped device outage page and its all-clear (issue 3). */
+/** Every provider the gateway can send SMS through. */
+export type SmsProviderName = 'twilio' | 'aliyun' | 'tencent' | 'outbox';
+
 export type SmsPurpose = 'page' | 'page_link' | 'notice' | 'help' | 'digest' | 'outage' | 'otp';
 
 /** What a reply to this message is about; inbound SMS are routed by the latest one sent to the phone. */
@@ -271,7 +274,7 @@ export interface OutboundSms {
   personId: string | null;
   context: SmsContext | null;
   status: SmsStatus;
-  provider: 'twilio' | 'outbox';
+  provider: SmsProviderName;
   providerSid: string | null;
   attempts: number;
   errorCode: string | null;

@@ -1,7 +1,7 @@
 // What the HTTP layer needs from the rest of the gateway: narrow interfaces, so routes can be tested with app.inject().
 import type { FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { AuditChannel, AuditEntry, DeviceHealth, Incident, InboundSms, OutboundSms, Resident, Responder, Device } from '../core/types.js';
+import type { AuditChannel, AuditEntry, DeviceHealth, Incident, InboundSms, OutboundSms, Resident, Responder, Device, SmsProviderName } from '../core/types.js';
 import type { IncidentFilter } from '../storage/ports.js';
 import type { Logger } from '../core/logger.js';
 import type { VisitApi } from './routes/visits.js';
@@ -190,7 +190,7 @@ export interface UiConfig {
   timeZone: string;
   /** Leaflet URL template of an optional base map; null: the map draws outlines on a plain background. */
   mapTileUrl: string | null;
-  smsMode: 'twilio' | 'outbox';
+  smsMode: SmsProviderName;
   version: string;
 }
 

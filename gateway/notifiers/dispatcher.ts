@@ -6,7 +6,7 @@ import { errorMessage } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { newId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
-import type { OutboundSms, SmsPurpose, SmsStatus } from '../core/types.js';
+import type { OutboundSms, SmsPurpose, SmsStatus, SmsProviderName } from '../core/types.js';
 import type { SmsStatusUpdate, Store } from '../storage/ports.js';
 import type { BreakerPermit, CircuitBreakerHealth, CircuitBreakerOptions } from './circuit-breaker.js';
 import { SendGate, defaultBackoffMs } from './send-gate.js';
@@ -41,7 +41,7 @@ export interface StatusCallbackParams {
 }
 
 export interface SmsDispatcherHealth {
-  provider: 'twilio' | 'outbox';
+  provider: SmsProviderName;
   /** Outbox mode, the last send attempt failed for a reason on the provider's side, the breaker is not closed, or the provider reports a problem. */
   degraded: boolean;
   lastError: string | null;

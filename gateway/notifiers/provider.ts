@@ -1,10 +1,17 @@
 // The SMS provider port: hides Twilio (or the local outbox) from the core, with typed send errors.
 import { GatewayError } from '../core/errors.js';
-import type { SmsStatus } from '../core/types.js';
+import type { SmsProviderName, SmsStatus } from '../core/types.js';
+import type { MessageIntent, MessagePriority, ProviderCapabilities } from './intent.js';
 
 export interface OutgoingSms {
+  /** The stored message's id: the idempotency key a provider carries back (Tencent `SessionContext`, Aliyun `OutId`). */
+  id?: string;
   to: string;
+  /** The free text: what Twilio, the outbox and the simulators send. */
   body: string;
+  /** The kind and named parameters: what template providers send. A template provider refuses a message without one. */
+  intent?: MessageIntent | null;
+  priority?: MessagePriority;
   /** Where the provider posts delivery receipts; null for none. */
   statusCallback: string | null;
 }
@@ -24,7 +31,9 @@ export interface SmsProviderHealth {
 }
 
 export interface SmsProvider {
-  readonly name: 'twilio' | 'outbox';
+  readonly name: SmsProviderName;
+  /** What this provider can carry; absent means free text, one-way, receipts pushed. */
+  readonly capabilities?: ProviderCapabilities;
   send(msg: OutgoingSms): Promise<SmsSendResult>;
   /** Absent for a provider with nothing of its own to report (the outbox). */
   health?(): SmsProviderHealth;

@@ -2,7 +2,7 @@
 import type { Clock } from '../core/clock.js';
 import { GatewayError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { DeviceHealth } from '../core/types.js';
+import type { DeviceHealth, SmsProviderName } from '../core/types.js';
 import type { DashboardPageDeps, VolunteerActions, VolunteerCommand } from '../http/routes/page-deps.js';
 import { importRegistryDocument } from '../registry/import.js';
 import type { RegistryCounts } from '../storage/ports.js';
@@ -19,7 +19,7 @@ export interface DashboardDataDeps {
   log: Logger;
   /** The ingest's live health (Ingest.healthOf); without it, the health rows last flushed to SQLite. */
   deviceHealth?: (deviceId: string) => DeviceHealth | null;
-  smsProvider(): 'twilio' | 'outbox';
+  smsProvider(): SmsProviderName;
   visits?: Pick<VisitService, 'listOccurrences' | 'replies'>;
   /** After a dashboard import: refresh what caches the registry (device index, supervision…). */
   onRegistryImported?(counts: RegistryCounts): void | Promise<void>;

@@ -5,7 +5,7 @@ import { setTimeZone } from '../i18n.js';
 export interface UiConfig {
   timeZone: string;
   mapTileUrl: string | null;
-  smsMode: 'twilio' | 'outbox';
+  smsMode: 'twilio' | 'aliyun' | 'tencent' | 'outbox';
   version: string;
 }
 

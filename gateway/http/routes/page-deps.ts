@@ -1,6 +1,6 @@
 // What the dashboard pages' routes need (reports, people lists, roster, registry editor, SMS log, a volunteer's own visits).
 import type { Clock } from '../../core/clock.js';
-import type { DeviceHealth } from '../../core/types.js';
+import type { DeviceHealth, SmsProviderName } from '../../core/types.js';
 import type { MonthlyReports } from '../../reports/monthly.js';
 import type { ExportFormat, RegistryExport } from '../../reports/registry-export.js';
 import type { SmsLogReader } from '../../reports/sms-log.js';
@@ -31,7 +31,7 @@ export interface DashboardPageDeps {
   /** Validates like REGISTRY_FILE (gateway/registry/load.ts) and imports all-or-nothing; throws GW_ERR_REGISTRY_INVALID. */
   importRegistry(doc: unknown): Promise<RegistryCounts>;
   /** 'outbox' while no Twilio credentials are configured: the SMS log then says loudly that nothing is sent. */
-  smsProvider(): 'twilio' | 'outbox';
+  smsProvider(): SmsProviderName;
   /** Visit occurrences (the visit feature); without it the volunteer's page has no visits to show. */
   visits?: Pick<VisitApi, 'listOccurrences'>;
   volunteerActions?: VolunteerActions;

@@ -1,0 +1,60 @@
+// What a message means, apart from how a provider carries it: a kind with named parameters, and each provider's
+// approved template for that kind.
+
+import type { SmsProviderName } from '../core/types.js';
+
+export type { SmsProviderName };
+
+/** Providers that can place voice calls with keypress acknowledgement. */
+export type VoiceProviderName = 'twilio' | 'aliyun' | 'tencent';
+
+/** Alarm traffic (pages, family alerts) goes before routine traffic (digests, reminders) and may use other channels. */
+export type MessagePriority = 'alarm' | 'routine';
+
+/**
+ * One message as an intent: its kind (a key of the template catalogue, such as `worker_page`) and the named
+ * parameters its templates use. The free text for Twilio and the outbox is rendered from the same parameters.
+ */
+export interface MessageIntent {
+  kind: string;
+  params: Record<string, string>;
+}
+
+/** What a provider can carry; the dispatcher and the catalogue checks read these instead of the provider's name. */
+export interface ProviderCapabilities {
+  /** Replies from the recipient reach the gateway. */
+  twoWay: boolean;
+  /** `free_text`: any body (Twilio, outbox); `template`: only approved templates with parameters (Aliyun, Tencent). */
+  content: 'free_text' | 'template';
+  /** The longest parameter value the provider accepts, in characters; null for no limit. */
+  maxParamLength: number | null;
+  /** Whether a parameter may hold a URL (Tencent forbids variable links). */
+  linksInParams: boolean;
+  /** How delivery receipts arrive: pushed to a webhook, pulled by polling, or either. */
+  receipts: 'push' | 'pull' | 'push_or_pull';
+}
+
+/** Aliyun: the approved template's code and, when it differs from `ALIYUN_SMS_SIGN_NAME`, its signature. */
+export interface AliyunTemplate {
+  templateCode: string;
+  signName?: string;
+}
+
+/** Tencent: the approved template's id; its `{1}`, `{2}`, … take these named parameters, in this order. */
+export interface TencentTemplate {
+  templateId: string;
+  params: string[];
+}
+
+/**
+ * One kind of message in the catalogue. `text` uses Aliyun's `${name}` placeholders and is what Twilio, the outbox
+ * and the simulators send with the parameters filled in.
+ */
+export interface TemplateEntry {
+  text: string;
+  aliyun?: AliyunTemplate;
+  tencent?: TencentTemplate;
+}
+
+/** The registry's `sms.templates`: message kind → its templates. */
+export type TemplateCatalogue = Record<string, TemplateEntry>;
