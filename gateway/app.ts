@@ -50,6 +50,7 @@ import { inactivityAlarm } from './wellness/alarm.js';
 import { RecordingGuard, withRecording } from './ingest/recording-guard.js';
 import { RetentionJob } from './retention/retention.js';
 import { SqliteRetentionRepo } from './storage/sqlite/retention-repo.js';
+import { TestPresses } from './test-presses/feature.js';
 
 /** Shown in the dashboard's footer and /api/ui-config; package.json's version. */
 const GATEWAY_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -105,6 +106,8 @@ export class Gateway {
   readonly inactivity: InactivityMonitor;
   /** Signs the incident-page links in pages and checks them on the page (secret in DATA_DIR/link-secret). */
   readonly links: LinkSigner;
+  /** Weekly button checks: test windows per device or building, and the list of buttons not tested for a week. */
+  readonly testPresses: TestPresses;
   private http: FastifyInstance | null = null;
   /** HTTP and MQTT socket caps, each well inside the open-file limit. */
   readonly connectionCaps: ConnectionCaps;
@@ -271,6 +274,18 @@ export class Gateway {
       raise: inactivityAlarm(this.incidents),
       afterPage: (residentId, at, source) => notes.signOfLife(residentId, at, source),
     });
+    // Test presses: a press inside a test window pages the worker as a test (the incident service decides), and the
+    // window's end closes its tests.
+    this.testPresses = new TestPresses({
+      repo: this.store.testPresses,
+      registry: this.store.registry,
+      tasks: this.supervision.tasks,
+      bus: this.bus,
+      clock,
+      log: log.child({ part: 'test-presses' }),
+      timeZone: config.timeZone,
+      endTests: (windowId, reason) => this.incidents.endTests(windowId, reason),
+    });
     this.telemetry = new TelemetryWriter({
       config: config.influx,
       store: this.store,
@@ -299,6 +314,7 @@ export class Gateway {
     await this.visits.start();
     await this.supervision.start();
     await this.inactivity.start();
+    await this.testPresses.start();
     // Never waits for InfluxDB: an unreachable server is reported as down and retried in the background.
     await this.telemetry.start();
     this.live.start();
@@ -325,6 +341,7 @@ export class Gateway {
       smsLog: (limit) => this.store.sms.list(limit),
       visits: this.visits,
       supervision: this.supervision,
+      testMode: this.testPresses,
       accounts: this.accounts,
       dashboardPages: createDashboardPageDeps({
         store: this.store,
@@ -371,6 +388,7 @@ export class Gateway {
     await this.broker.stop();
     await this.supervision.stop();
     await this.inactivity.stop();
+    await this.testPresses.stop();
     await this.ingest.stop();
     await this.retention.stop();
     await this.recording.stop();
@@ -395,7 +413,7 @@ export class Gateway {
     const dbUp = await this.store.ping();
     const sms = this.dispatcher.health();
     const backlog = this.processor.backlog();
-    const unassigned = (await this.store.incidents.listActive()).filter((i) => i.unassigned).length;
+    const unassigned = (await this.store.incidents.listActive()).filter((i) => i.unassigned && i.test !== true).length;
     this.metrics.unassignedIncidents.set(unassigned);
     const outbox = sms.provider === 'outbox';
     // An open breaker means the provider failed again and again and pages are not going out: alarms are taken but
@@ -462,7 +480,8 @@ export class Gateway {
       this.supervision.tasks.open({ kind: 'device_flooding', residentId: f.residentId, deviceId: f.deviceId, detail: { reason: f.reason, detail: f.detail } }, f.at),
     );
     this.bus.on(this, 'incidentChanged', (incident, entry) => {
-      if (entry.action === 'created') m.incidentsOpened.inc({ type: incident.type });
+      // A test press is a check, not an alarm: it stays out of the alarm counts.
+      if (entry.action === 'created' && incident.test !== true) m.incidentsOpened.inc({ type: incident.type });
       m.incidentTransitions.inc({ state: incident.state });
     });
     this.bus.on(this, 'smsStatusChanged', async (msg) => {

@@ -233,6 +233,11 @@ export interface Incident {
   /** When the responder said they had arrived ("已到达"); kept apart from the state so time-to-attend can be reported. */
   onSiteAt?: number | null;
   onSiteBy?: Responder | null;
+  /**
+   * A weekly test press (test mode): the worker gets a page marked 测试, the family is never paged, nothing escalates,
+   * and the statistics leave it out. Absent = false.
+   */
+  test?: boolean;
 }
 
 export type AuditChannel = 'device' | 'sms' | 'api' | 'dashboard' | 'system';
@@ -308,7 +313,7 @@ export interface DeviceHealth {
 }
 
 /** Non-urgent conditions that become care tasks for the resident's grid worker (issue 3), sent in a digest, never at 3 a.m. */
-export const CARE_TASK_KINDS = ['device_offline', 'low_battery', 'never_reported', 'wellness_check', 'device_flooding'] as const;
+export const CARE_TASK_KINDS = ['device_offline', 'low_battery', 'never_reported', 'wellness_check', 'device_flooding', 'button_untested'] as const;
 export type CareTaskKind = (typeof CARE_TASK_KINDS)[number];
 
 export interface NewCareTask {

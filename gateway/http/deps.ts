@@ -7,6 +7,7 @@ import type { Logger } from '../core/logger.js';
 import type { VisitApi } from './routes/visits.js';
 import type { DashboardPageDeps } from './routes/page-deps.js';
 import type { SupervisionApi } from './routes/tasks.js';
+import type { TestModeApi } from './routes/test-mode.js';
 import type { Clock } from '../core/clock.js';
 import type { LinkCheck, LinkQuery } from './links.js';
 import type { AccountApi } from '../accounts/service.js';
@@ -144,6 +145,8 @@ export interface HttpDeps {
   visits?: VisitApi;
   /** Device supervision: care tasks and grouped outages (/api/tasks, /api/outages). */
   supervision?: SupervisionApi;
+  /** Test presses: test windows per device or building, and the weekly list of untested buttons. */
+  testMode?: TestModeApi;
   /** Recent SMS for the log view. */
   smsLog(limit: number): Promise<OutboundSms[]>;
   /**

@@ -25,6 +25,7 @@ import type { WellnessRepo } from '../wellness/repo.js';
 import type { AccountRepo } from '../accounts/repo.js';
 import type { SupervisionRepo } from '../supervision/repo.js';
 import type { RecentPagesRepo } from '../paging/reply-codes.js';
+import type { TestPressRepo } from '../test-presses/types.js';
 
 /** A normalised registry, ready to upsert (secrets already hashed). */
 export interface RegistrySnapshot {
@@ -241,6 +242,8 @@ export interface Store {
   readonly accounts: AccountRepo;
   /** Device supervision: care tasks, grouped outages, digest runs. */
   readonly supervision: SupervisionRepo;
+  /** Test windows and the presses taken as tests (weekly button checks). */
+  readonly testPresses: TestPressRepo;
   /** Runs `work` atomically; repository calls made inside it join the transaction. Nested calls join too. */
   transaction<T>(work: () => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Runs `fn` once the calling transaction has committed (never if it rolls back); outside one, at once. */

@@ -420,4 +420,41 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX sms_pages_to ON sms_messages(to_phone, created_at) WHERE purpose = 'page';
     `,
   },
+  {
+    version: 60,
+    name: 'test presses',
+    sql: `
+      -- A weekly test press: paged to the worker only, left out of the statistics.
+      ALTER TABLE incidents ADD COLUMN test INTEGER NOT NULL DEFAULT 0;
+      -- Test windows set from the dashboard or the API: who set them and who ended them is their audit record.
+      CREATE TABLE test_windows (
+        id TEXT PRIMARY KEY,
+        scope_kind TEXT NOT NULL,
+        device_id TEXT,
+        community_id TEXT NOT NULL,
+        building TEXT,
+        started_at INTEGER NOT NULL,
+        ends_at INTEGER NOT NULL,
+        started_by TEXT NOT NULL,
+        ended_at INTEGER,
+        ended_by TEXT,
+        end_reason TEXT,
+        note TEXT
+      );
+      CREATE INDEX test_windows_device ON test_windows(device_id, started_at) WHERE device_id IS NOT NULL;
+      CREATE INDEX test_windows_building ON test_windows(community_id, building, started_at) WHERE building IS NOT NULL;
+      CREATE INDEX test_windows_running ON test_windows(ended_at) WHERE ended_at IS NULL;
+      -- Every press taken as a test: the weekly report finds the buttons without one in the last seven days.
+      CREATE TABLE test_presses (
+        event_id INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        resident_id TEXT NOT NULL,
+        window_id TEXT NOT NULL,
+        incident_id TEXT NOT NULL,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX test_presses_device ON test_presses(device_id, at);
+      CREATE TABLE test_incidents (window_id TEXT NOT NULL, incident_id TEXT NOT NULL, PRIMARY KEY (window_id, incident_id));
+    `,
+  },
 ];
