@@ -26,6 +26,8 @@ import type { AccountRepo } from '../accounts/repo.js';
 import type { SupervisionRepo } from '../supervision/repo.js';
 import type { RecentPagesRepo } from '../paging/reply-codes.js';
 import type { TestPressRepo } from '../test-presses/types.js';
+import type { BridgeRepo } from '../bridges/repo.js';
+import type { Bridge } from '../core/bridges.js';
 
 /** A normalised registry, ready to upsert (secrets already hashed). */
 export interface RegistrySnapshot {
@@ -38,6 +40,8 @@ export interface RegistrySnapshot {
   visits: Visit[];
   /** Registry `careDigest` (issue 3): local "HH:MM" times of the care-task digest SMS. */
   careDigest?: { times: string[] };
+  /** zigbee2mqtt, ChirpStack and vendor-cloud bridges (secrets for our broker already hashed). */
+  bridges?: Bridge[];
 }
 
 export interface RegistryCounts {
@@ -49,7 +53,7 @@ export interface RegistryCounts {
   visits: number;
 }
 
-export interface RegistryRepo {
+export interface RegistryRepo extends BridgeRepo {
   /** Upserts every entity by id in one transaction: all or nothing. */
   upsert(snapshot: RegistrySnapshot): Promise<RegistryCounts>;
   counts(): Promise<RegistryCounts>;
