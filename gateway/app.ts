@@ -52,6 +52,7 @@ import { RetentionJob } from './retention/retention.js';
 import { SqliteRetentionRepo } from './storage/sqlite/retention-repo.js';
 import { TestPresses } from './test-presses/feature.js';
 import { BridgeSink } from './bridges/sink.js';
+import { VendorPush } from './bridges/vendor-push/service.js';
 
 /** Shown in the dashboard's footer and /api/ui-config; package.json's version. */
 const GATEWAY_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -111,6 +112,8 @@ export class Gateway {
   readonly links: LinkSigner;
   /** Weekly button checks: test windows per device or building, and the list of buttons not tested for a week. */
   readonly testPresses: TestPresses;
+  /** Vendor-cloud HTTP pushes (OneNET, HMAC-signed) for `http` bridges, recorded through the bridge sink. */
+  readonly vendorPush: VendorPush;
   private http: FastifyInstance | null = null;
   /** HTTP and MQTT socket caps, each well inside the open-file limit. */
   readonly connectionCaps: ConnectionCaps;
@@ -278,6 +281,7 @@ export class Gateway {
       raise: inactivityAlarm(this.incidents),
       afterPage: (residentId, at, source) => notes.signOfLife(residentId, at, source),
     });
+    this.vendorPush = new VendorPush({ bridges: this.store.registry, sink: this.bridgeSink, store: this.store, bus: this.bus, clock, log: log.child({ part: 'vendor-push' }) });
     // Test presses: a press inside a test window pages the worker as a test (the incident service decides), and the
     // window's end closes its tests.
     this.testPresses = new TestPresses({
@@ -346,6 +350,7 @@ export class Gateway {
       visits: this.visits,
       supervision: this.supervision,
       testMode: this.testPresses,
+      vendorPush: this.vendorPush,
       accounts: this.accounts,
       dashboardPages: createDashboardPageDeps({
         store: this.store,
