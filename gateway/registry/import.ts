@@ -103,6 +103,7 @@ export async function importRegistry(deps: ImportDeps, doc: ValidatedRegistry, o
         }
       : {}),
     ...(doc.careDigest ? { careDigest: { times: doc.careDigest.times } } : {}),
+    ...(doc.supervision ? { supervision: { offlineAfterSeconds: { ...doc.supervision.offlineAfterSeconds } } } : {}),
     communities: doc.communities,
     residents: doc.residents,
     workers: doc.workers,

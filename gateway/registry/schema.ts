@@ -185,6 +185,8 @@ export const registrySchema = z
     escalation: escalation.optional(),
     // Issue 3: local times of the care-task digest SMS (default 08:30 and 17:30).
     careDigest: z.looseObject({ times: z.array(clockTime).min(1, 'must name at least one time').max(12) }).optional(),
+    // offlineAfterSeconds per device kind (gateway/supervision/offline-after.ts has the order of precedence).
+    supervision: z.looseObject({ offlineAfterSeconds: z.partialRecord(z.enum(DEVICE_KINDS), offlineAfterSeconds).optional() }).optional(),
     communities: z.array(community).default([]),
     residents: z.array(resident).default([]),
     workers: z.array(worker).default([]),

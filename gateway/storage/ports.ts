@@ -19,6 +19,7 @@ import type {
   Volunteer,
   Worker,
   EventType,
+  DeviceKind,
 } from '../core/types.js';
 import type { VisitRepo } from '../visits/repo.js';
 import type { WellnessRepo } from '../wellness/repo.js';
@@ -40,6 +41,8 @@ export interface RegistrySnapshot {
   visits: Visit[];
   /** Registry `careDigest` (issue 3): local "HH:MM" times of the care-task digest SMS. */
   careDigest?: { times: string[] };
+  /** Registry `supervision`: offlineAfterSeconds per device kind. */
+  supervision?: { offlineAfterSeconds?: Partial<Record<DeviceKind, number>> };
   /** zigbee2mqtt, ChirpStack and vendor-cloud bridges (secrets for our broker already hashed). */
   bridges?: Bridge[];
 }
