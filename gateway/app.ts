@@ -51,6 +51,8 @@ import { RecordingGuard, withRecording } from './ingest/recording-guard.js';
 import { RetentionJob } from './retention/retention.js';
 import { SqliteRetentionRepo } from './storage/sqlite/retention-repo.js';
 import { BridgeSink } from './bridges/sink.js';
+import { Zigbee2mqttAdapter } from './bridges/zigbee2mqtt/adapter.js';
+import { Zigbee2mqttOnOurBroker } from './bridges/zigbee2mqtt/on-our-broker.js';
 
 /** Shown in the dashboard's footer and /api/ui-config; package.json's version. */
 const GATEWAY_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -80,6 +82,8 @@ export class Gateway {
   readonly ingest: Ingest;
   /** Where zigbee2mqtt, ChirpStack and vendor-cloud bridges hand their devices' messages to the ingest. */
   readonly bridgeSink: BridgeSink;
+  /** zigbee2mqtt payloads to our events (edges, availability, coordinator outages), whichever broker they come over. */
+  readonly zigbee2mqtt: Zigbee2mqttAdapter;
   /** Whether events can be committed (else /healthz is 503), and the free-space reserve kept for alarms. */
   readonly recording: RecordingGuard;
   /** Prunes raw device events and rejections past EVENT_RETENTION_DAYS, once a day. */
@@ -146,6 +150,14 @@ export class Gateway {
       onDropped,
     });
     this.bridgeSink = new BridgeSink({ ingest: this.ingest, registry: this.store.registry, store: this.store, bus: this.bus, clock, log: log.child({ part: 'bridges' }) });
+    this.zigbee2mqtt = new Zigbee2mqttAdapter({
+      sink: this.bridgeSink,
+      registry: this.store.registry,
+      levels: this.store.bridgeLevels,
+      outages: { bridgeLost: (bridgeId, deviceIds, at) => this.supervision.bridgeLost(bridgeId, deviceIds, at) },
+      clock,
+      log: log.child({ part: 'zigbee2mqtt' }),
+    });
     this.retention = new RetentionJob({ repo: new SqliteRetentionRepo(this.store.database), clock, log: log.child({ part: 'retention' }), retentionDays: storage.retentionDays });
     this.connectionCaps = connectionCaps({ http: config.http.maxConnections, mqtt: config.mqtt.maxConnections }, readSoftFdLimit());
     this.broker = new DeviceBroker({
@@ -157,6 +169,7 @@ export class Gateway {
       ...(config.deviceDrop ? { connectionDrop: { ...DEFAULT_CONNECTION_DROP, ...config.deviceDrop } } : {}),
       maxConnections: this.connectionCaps.mqtt,
       onConnectionRefused: () => this.metrics.connectionsRefused.inc({ listener: 'mqtt' }),
+      bridges: new Zigbee2mqttOnOurBroker({ registry: this.store.registry, adapter: this.zigbee2mqtt, log: log.child({ part: 'zigbee2mqtt' }) }),
     });
     this.provider = config.twilio
       ? new TwilioProvider({ ...config.twilio, log: log.child({ part: 'twilio' }) })
@@ -297,6 +310,7 @@ export class Gateway {
     this.timers.setHandler((timer) => this.incidents.onTimer(timer));
     await this.recording.start();
     await this.ingest.start();
+    await this.zigbee2mqtt.start();
     await this.dispatcher.start();
     await this.timers.start();
     await this.processor.start();
@@ -391,6 +405,9 @@ export class Gateway {
   /** After a registry import at runtime: connected devices pick up their new records, and caches reload. */
   async registryChanged(): Promise<void> {
     const dropped = this.broker.refreshDevices(await this.store.registry.listDevices());
+    const bridgeSecrets = new Map<string, string>();
+    for (const b of await this.store.registry.listBridges()) if (b.kind === 'zigbee2mqtt' && b.url === undefined && b.secretHash !== undefined) bridgeSecrets.set(b.id, b.secretHash);
+    dropped.push(...this.broker.refreshBridges(bridgeSecrets));
     this.log.info({ devicesDisconnected: dropped.length }, 'registry changed at runtime');
     this.bus.emit('registryChanged');
   }

@@ -185,6 +185,15 @@ export class Ingest {
     });
   }
 
+  /**
+   * A message a bridge relayed for the device that could not be decoded (malformed JSON, say): on the device's health
+   * record and in the rejection log, exactly like a direct device's. The device was heard, through its bridge.
+   */
+  rejectRelayed(rejection: Rejection, remoteAddress: string | null): void {
+    this.seen(rejection.deviceId, rejection.receivedAt, { remoteAddress, arrivedHr: 0 });
+    this.reject(rejection);
+  }
+
   /** Writes the health records and rejection log now instead of at the next periodic flush. */
   flush(): Promise<void> {
     return this.flushHealth();
