@@ -62,6 +62,8 @@ export interface ExternalBrokerDeps {
   keepaliveSeconds?: number;
 }
 
+/** A week: the broker keeps what arrives while the gateway is down for that long (then it is an outage long past). */
+const SESSION_EXPIRY_S = 7 * 24 * 3600;
 const DEFAULT_BACKOFF: Backoff = { minMs: 500, maxMs: 30_000 };
 /** Below the keepalive of ChirpStack's own client (30 s): a dead broker is noticed within about a minute. */
 const DEFAULT_KEEPALIVE_S = 30;
@@ -126,9 +128,12 @@ export class ExternalBrokerClient {
       clientId: this.deps.clientId,
       ...(this.deps.username !== undefined ? { username: this.deps.username } : {}),
       ...(this.deps.password !== undefined ? { password: this.deps.password } : {}),
-      protocolVersion: 4,
-      // [MQTT-3.1.2-4] clean = false: the broker keeps the subscriptions and queues QoS 1 messages while we are away.
+      // MQTT 5: mqtt.js honours customHandleAcks only on a v5 connection (on 3.1.1 it acknowledges at once).
+      protocolVersion: 5,
+      // Clean Start off and a session that outlives the connection [MQTT-3.1.2-23]: the broker keeps the
+      // subscriptions and queues QoS 1 messages while the gateway is away (restart, network cut).
       clean: false,
+      properties: { sessionExpiryInterval: SESSION_EXPIRY_S },
       keepalive: this.deps.keepaliveSeconds ?? DEFAULT_KEEPALIVE_S,
       // Reconnects are ours (with backoff); mqtt.js' fixed period would hammer a broker that refuses us.
       reconnectPeriod: 0,
@@ -166,7 +171,8 @@ export class ExternalBrokerClient {
 
   /**
    * mqtt.js hands each QoS 1 PUBLISH here before it would send the PUBACK: `done(0)` sends it, `done(err)` does not.
-   * After one failed record the rest of the connection is refused too and the connection is closed (after the backoff),
+   * A failed record gets no PUBACK at all (a PUBACK with an error reason code would end the broker's delivery just
+   * the same). After it the rest of the connection is refused too and the connection is closed (after the backoff),
    * because a broker resends unacknowledged messages only on a new connection [MQTT-4.4.0-1].
    */
   private onPublish(client: MqttClient, topic: string, message: Buffer, packet: IPublishPacket, done: (error: Error | number, code?: number) => void): void {

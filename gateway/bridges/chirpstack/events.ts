@@ -1,5 +1,4 @@
 // ChirpStack v4 integration events as its MQTT integration publishes them in JSON (`json=true`): topics, `up`, `status`, `join`, parsed and checked.
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 export const CHIRPSTACK_EVENTS = ['up', 'status', 'join'] as const;
@@ -117,14 +116,6 @@ export function parseEvent(topic: ChirpstackTopic, payload: Buffer): ParseResult
     case 'join':
       return { ok: true, value: { event: 'join', body: joinSchema.parse(body) } };
   }
-}
-
-/**
- * The event's `seq`: ChirpStack's deduplicationId (a UUID per received uplink, the same in every copy of it) folded to
- * 48 bits. fCnt cannot serve: it restarts at 0 when the device rejoins, so a new alarm would look like an old one.
- */
-export function seqOfDeduplicationId(deduplicationId: string): number {
-  return Number.parseInt(createHash('sha256').update(deduplicationId).digest('hex').slice(0, 12), 16);
 }
 
 /** The strongest gateway reception: highest RSSI, then SNR; null without any. */
