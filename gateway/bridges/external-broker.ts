@@ -144,7 +144,8 @@ export class ExternalBrokerClient {
     this.client = client;
     client.on('connect', (connack) => {
       if (this.client !== client) return;
-      this.attempt = 0;
+      // After a failed record the delay keeps growing until a record succeeds: reconnecting cures a lost link, not a full disk.
+      if (!this.poisoned) this.attempt = 0;
       this.poisoned = false;
       this.current.connections++;
       this.deps.log.info({ bridge: this.deps.bridgeId, url: this.current.url, sessionPresent: connack.sessionPresent }, 'bridge connected to its external broker');
@@ -182,7 +183,10 @@ export class ExternalBrokerClient {
       return;
     }
     this.deps.onMessage(topic, message, meta).then(
-      () => done(0),
+      () => {
+        this.attempt = 0;
+        done(0);
+      },
       (err: unknown) => {
         this.current.recordFailures++;
         this.poisoned = true;
