@@ -50,6 +50,7 @@ import { inactivityAlarm } from './wellness/alarm.js';
 import { RecordingGuard, withRecording } from './ingest/recording-guard.js';
 import { RetentionJob } from './retention/retention.js';
 import { SqliteRetentionRepo } from './storage/sqlite/retention-repo.js';
+import { BridgeSink } from './bridges/sink.js';
 
 /** Shown in the dashboard's footer and /api/ui-config; package.json's version. */
 const GATEWAY_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -77,6 +78,8 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly store: SqliteStore;
   readonly ingest: Ingest;
+  /** Where zigbee2mqtt, ChirpStack and vendor-cloud bridges hand their devices' messages to the ingest. */
+  readonly bridgeSink: BridgeSink;
   /** Whether events can be committed (else /healthz is 503), and the free-space reserve kept for alarms. */
   readonly recording: RecordingGuard;
   /** Prunes raw device events and rejections past EVENT_RETENTION_DAYS, once a day. */
@@ -142,6 +145,7 @@ export class Gateway {
       limits: storage.deviceLimits,
       onDropped,
     });
+    this.bridgeSink = new BridgeSink({ ingest: this.ingest, registry: this.store.registry, store: this.store, bus: this.bus, clock, log: log.child({ part: 'bridges' }) });
     this.retention = new RetentionJob({ repo: new SqliteRetentionRepo(this.store.database), clock, log: log.child({ part: 'retention' }), retentionDays: storage.retentionDays });
     this.connectionCaps = connectionCaps({ http: config.http.maxConnections, mqtt: config.mqtt.maxConnections }, readSoftFdLimit());
     this.broker = new DeviceBroker({

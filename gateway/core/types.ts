@@ -74,6 +74,14 @@ export interface Device {
   requireClientCert?: boolean;
   /** SHA-256 fingerprint (upper-case hex pairs joined by ':') of the one client certificate the device must connect with. */
   certFingerprint?: string;
+  /** The bridge (registry `bridges`) the device reaches the gateway through; absent for a device that speaks our MQTT itself. */
+  bridge?: string;
+  /** Its id on that bridge: zigbee2mqtt friendly name or IEEE address, LoRaWAN DevEUI, vendor device id (see normaliseExternalId). */
+  externalId?: string;
+  /** The vendor model, which picks the bridge's payload mapping (e.g. zigbee2mqtt's `TS0215A_sos`). */
+  model?: string;
+  /** No message for this long: offline (overrides the bridge's and the registry-wide value). */
+  offlineAfterSeconds?: number;
 }
 
 export interface Volunteer {
@@ -139,7 +147,9 @@ export type RejectionReason =
   | 'unknown_type'
   | 'type_not_supported_by_kind'
   | 'unknown_channel'
-  | 'impossible_value';
+  | 'impossible_value'
+  /** A bridge spoke for an id that no registry device has on it (recorded under the bridge's id). */
+  | 'unknown_device';
 
 export interface Rejection {
   deviceId: string;

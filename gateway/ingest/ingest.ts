@@ -97,6 +97,7 @@ export class Ingest {
       type_not_supported_by_kind: 0,
       unknown_channel: 0,
       impossible_value: 0,
+      unknown_device: 0,
     } satisfies Record<RejectionReason, number>,
     batchSizes: { count: 0, sum: 0, max: 0, buckets: BATCH_SIZE_BUCKETS.map((le) => ({ le, count: 0 })) },
   };

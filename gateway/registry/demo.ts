@@ -287,14 +287,15 @@ export interface DemoButtonExample {
 
 interface DocWithButtons {
   residents?: readonly { id: string; name: string; address: string }[];
-  devices?: readonly { id: string; kind: string; resident: string; secret: string }[];
+  /** A device on a bridge has no secret: it cannot be pressed from the banner's mosquitto_pub line. */
+  devices?: readonly { id: string; kind: string; resident: string; secret?: string }[];
 }
 
 /** The first resident's SOS button, for the start banner's "try it" line. */
 export function demoButtonExample(doc: DocWithButtons): DemoButtonExample | null {
   for (const r of doc.residents ?? []) {
-    const button = doc.devices?.find((d) => d.resident === r.id && d.kind === 'sos_button');
-    if (button) return { deviceId: button.id, secret: button.secret, residentName: r.name, address: r.address };
+    const button = doc.devices?.find((d) => d.resident === r.id && d.kind === 'sos_button' && d.secret !== undefined);
+    if (button?.secret !== undefined) return { deviceId: button.id, secret: button.secret, residentName: r.name, address: r.address };
   }
   return null;
 }

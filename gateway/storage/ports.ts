@@ -25,6 +25,8 @@ import type { WellnessRepo } from '../wellness/repo.js';
 import type { AccountRepo } from '../accounts/repo.js';
 import type { SupervisionRepo } from '../supervision/repo.js';
 import type { RecentPagesRepo } from '../paging/reply-codes.js';
+import type { BridgeRepo } from '../bridges/repo.js';
+import type { Bridge } from '../core/bridges.js';
 
 /** A normalised registry, ready to upsert (secrets already hashed). */
 export interface RegistrySnapshot {
@@ -37,6 +39,8 @@ export interface RegistrySnapshot {
   visits: Visit[];
   /** Registry `careDigest` (issue 3): local "HH:MM" times of the care-task digest SMS. */
   careDigest?: { times: string[] };
+  /** zigbee2mqtt, ChirpStack and vendor-cloud bridges (secrets for our broker already hashed). */
+  bridges?: Bridge[];
 }
 
 export interface RegistryCounts {
@@ -48,7 +52,7 @@ export interface RegistryCounts {
   visits: number;
 }
 
-export interface RegistryRepo {
+export interface RegistryRepo extends BridgeRepo {
   /** Upserts every entity by id in one transaction: all or nothing. */
   upsert(snapshot: RegistrySnapshot): Promise<RegistryCounts>;
   counts(): Promise<RegistryCounts>;

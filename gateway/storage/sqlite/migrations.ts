@@ -420,4 +420,19 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX sms_pages_to ON sms_messages(to_phone, created_at) WHERE purpose = 'page';
     `,
   },
+  {
+    version: 50,
+    name: 'bridges in the registry',
+    sql: `
+      -- zigbee2mqtt, ChirpStack and vendor-cloud bridges. secret_hash: the scrypt hash a zigbee2mqtt on our broker
+      -- signs in with; the passwords of external brokers and the HTTP signing secrets stay in doc, as the gateway must
+      -- present or recompute them.
+      CREATE TABLE bridges (id TEXT PRIMARY KEY, kind TEXT NOT NULL, secret_hash TEXT, doc TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      -- A bridged device is found by its id on the bridge (external_id as normaliseExternalId writes it). Not unique
+      -- in the index, so one import can swap two devices' ids; the import checks uniqueness before it commits.
+      ALTER TABLE devices ADD COLUMN bridge_id TEXT;
+      ALTER TABLE devices ADD COLUMN external_id TEXT;
+      CREATE INDEX devices_bridge_external ON devices(bridge_id, external_id) WHERE bridge_id IS NOT NULL;
+    `,
+  },
 ];
