@@ -51,6 +51,8 @@ import { RecordingGuard, withRecording } from './ingest/recording-guard.js';
 import { RetentionJob } from './retention/retention.js';
 import { SqliteRetentionRepo } from './storage/sqlite/retention-repo.js';
 import { BridgeSink } from './bridges/sink.js';
+import { ChirpstackBridges } from './bridges/chirpstack/service.js';
+import { BridgeCommands } from './bridges/commands.js';
 
 /** Shown in the dashboard's footer and /api/ui-config; package.json's version. */
 const GATEWAY_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -80,6 +82,8 @@ export class Gateway {
   readonly ingest: Ingest;
   /** Where zigbee2mqtt, ChirpStack and vendor-cloud bridges hand their devices' messages to the ingest. */
   readonly bridgeSink: BridgeSink;
+  /** ChirpStack (LoRaWAN) bridges: a client per bridge on ChirpStack's broker, and downlinks for their devices. */
+  readonly chirpstack: ChirpstackBridges;
   /** Whether events can be committed (else /healthz is 503), and the free-space reserve kept for alarms. */
   readonly recording: RecordingGuard;
   /** Prunes raw device events and rejections past EVENT_RETENTION_DAYS, once a day. */
@@ -146,6 +150,16 @@ export class Gateway {
       onDropped,
     });
     this.bridgeSink = new BridgeSink({ ingest: this.ingest, registry: this.store.registry, store: this.store, bus: this.bus, clock, log: log.child({ part: 'bridges' }) });
+    this.chirpstack = new ChirpstackBridges({
+      registry: this.store.registry,
+      sink: {
+        device: (bridgeId, externalId, source, payload) => this.bridgeSink.device(bridgeId, externalId, source, payload),
+        accept: (device, msg) => this.bridgeSink.accept(device, msg),
+        rejectBridged: (rejection, alive) => this.ingest.rejectBridged(rejection, alive),
+      },
+      clock,
+      log: log.child({ part: 'chirpstack' }),
+    });
     this.retention = new RetentionJob({ repo: new SqliteRetentionRepo(this.store.database), clock, log: log.child({ part: 'retention' }), retentionDays: storage.retentionDays });
     this.connectionCaps = connectionCaps({ http: config.http.maxConnections, mqtt: config.mqtt.maxConnections }, readSoftFdLimit());
     this.broker = new DeviceBroker({
@@ -201,7 +215,12 @@ export class Gateway {
       timers: this.timers,
       engine,
       pager,
-      commands: this.broker,
+      commands: new BridgeCommands({
+        registry: this.store.registry,
+        direct: this.broker,
+        bridged: { chirpstack: (device, command) => this.chirpstack.sendCommand(device, command) },
+        log: log.child({ part: 'commands' }),
+      }),
     });
     this.processor = new SignalProcessor({ store: this.store, service: this.incidents, clock, log: log.child({ part: 'signals' }) });
     this.replies = new ReplyRouter({
@@ -308,6 +327,8 @@ export class Gateway {
     this.live.start();
     this.retention.start();
     const { port: mqttPort, mqttsPort } = await this.broker.start({ ...this.config.mqtt, tls: this.config.mqtts ?? null });
+    // Never waits for ChirpStack's broker: an unreachable one is reported in /healthz and retried.
+    await this.chirpstack.start();
     this.http = await buildApp({
       log: this.log.child({ part: 'http' }),
       publicUrl: this.config.publicUrl,
@@ -373,6 +394,7 @@ export class Gateway {
     this.live.stop();
     await this.accounts.stop();
     await this.broker.stop();
+    await this.chirpstack.stop();
     await this.supervision.stop();
     await this.inactivity.stop();
     await this.ingest.stop();
@@ -391,6 +413,7 @@ export class Gateway {
   /** After a registry import at runtime: connected devices pick up their new records, and caches reload. */
   async registryChanged(): Promise<void> {
     const dropped = this.broker.refreshDevices(await this.store.registry.listDevices());
+    await this.chirpstack.reload();
     this.log.info({ devicesDisconnected: dropped.length }, 'registry changed at runtime');
     this.bus.emit('registryChanged');
   }
@@ -426,6 +449,7 @@ export class Gateway {
         signals: { status: backlog.failures > 0 ? 'degraded' : 'up', ...backlog },
         influxdb: this.influxHealth(),
         supervision: supervisionHealthComponent(this.supervision.health()),
+        chirpstack: this.chirpstack.health(),
       },
     };
   }

@@ -1,6 +1,6 @@
 // A real Debian `mosquitto` 2.x as a bridge's external broker: a free loopback port, a password file, persistence in a temp dir; it can be killed and started again on the same port and data.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -111,6 +111,24 @@ export class MosquittoServer {
       await this.kill();
       throw err;
     }
+  }
+
+  /**
+   * Makes mosquitto write its persistence file now (SIGUSR1) and waits until it has. Its own saves follow the changes
+   * (autosave_on_changes) but trail its PUBACKs: a message PUBACKed just before a SIGKILL can die with the broker's
+   * memory. A test that kills it on purpose saves first, so that it is about the gateway, not that gap.
+   */
+  async save(timeoutMs = 5000): Promise<void> {
+    const child = this.child;
+    if (!child) throw new Error('mosquitto is not running');
+    const since = Date.now() - 1;
+    child.kill('SIGUSR1');
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (existsSync(this.databaseFile) && statSync(this.databaseFile).mtimeMs > since) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error(`mosquitto did not save its persistence file within ${timeoutMs} ms of SIGUSR1`);
   }
 
   /** A clean stop (SIGTERM: mosquitto saves its persistence file first). */
