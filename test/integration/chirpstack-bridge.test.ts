@@ -170,8 +170,14 @@ describe('ChirpStack bridge', () => {
     const body = (await healthz.json()) as { components: { chirpstack: ChirpstackHealth } };
     expect(body.components.chirpstack.status).toBe('degraded');
     expect(body.components.chirpstack.detail).toContain('cs-1');
+    // One outage for the bridge, not a task per device; its devices are offline while it lasts.
+    const outage = await until(async () => (await t.gateway.supervision.listOutages({ state: 'open' })).find((o) => o.place.kind === 'bridge'), 5000, 'bridge outage');
+    expect(outage.devices.map((d) => d.id).sort()).toEqual(['lora-btn-101', 'lora-ws-102']);
+    expect(t.gateway.ingest.healthOf('lora-ws-102')?.state).toBe('offline');
     await mosquitto.start();
     await until(() => link().status === 'up', 15_000, 'link back');
+    await until(async () => (await t.gateway.supervision.listOutages({ state: 'open' })).every((o) => o.place.kind !== 'bridge'), 5000, 'bridge outage closed');
+    expect(t.gateway.ingest.healthOf('lora-ws-102')?.state).toBe('online');
     await cs.close();
     await cs.connect();
     const after = await until(async () => {

@@ -8,9 +8,21 @@ import type { Backoff, ExternalBrokerState } from '../external-broker.js';
 import type { BridgeRepo } from '../repo.js';
 import { ChirpstackBridgeClient, type ChirpstackSink } from './bridge.js';
 
+/** What a lost link does to the devices behind it: one outage for the bridge, and the devices offline until it is back. */
+export interface LinkSupervision {
+  bridgeLost(bridgeId: string, deviceIds: readonly string[], at: number): Promise<unknown>;
+  /** Marks the devices offline (after the outage is open, so that none gets a task of its own); returns those it changed. */
+  devicesLost(devices: readonly Device[], at: number): Device[];
+  /** The link is back: the devices were unheard, not lost; each is online again (its own timeout still applies). */
+  devicesBack(devices: readonly Device[], at: number): void;
+}
+
 export interface ChirpstackBridgesDeps {
-  registry: Pick<BridgeRepo, 'listBridges'>;
+  registry: Pick<BridgeRepo, 'listBridges' | 'listBridgedDevices'>;
   sink: ChirpstackSink;
+  supervision?: LinkSupervision;
+  /** A bridge that has never reached its broker this long after start counts as lost too (default 60 s). */
+  firstConnectGraceMs?: number;
   clock: Clock;
   log: Logger;
   nodeId?: string;
@@ -27,8 +39,10 @@ export interface ChirpstackHealth {
   [key: string]: unknown;
 }
 
+const DEFAULT_FIRST_CONNECT_GRACE_MS = 60_000;
+
 export class ChirpstackBridges {
-  private readonly clients = new Map<string, { config: ChirpstackBridge; client: ChirpstackBridgeClient }>();
+  private readonly clients = new Map<string, { config: ChirpstackBridge; client: ChirpstackBridgeClient; lost: boolean; grace: NodeJS.Timeout | null; unheard: Device[] }>();
   private running = false;
   private reloading: Promise<void> = Promise.resolve();
 
@@ -45,6 +59,7 @@ export class ChirpstackBridges {
     await this.reloading;
     const all = [...this.clients.values()];
     this.clients.clear();
+    for (const c of all) if (c.grace) clearTimeout(c.grace);
     await Promise.all(all.map((c) => c.client.stop()));
   }
 
@@ -60,6 +75,7 @@ export class ChirpstackBridges {
           continue;
         }
         this.clients.delete(id);
+        if (current.grace) clearTimeout(current.grace);
         await current.client.stop();
       }
       for (const [id, config] of wanted) {
@@ -71,13 +87,52 @@ export class ChirpstackBridges {
           log: this.deps.log.child({ bridge: id }),
           ...(this.deps.nodeId ? { nodeId: this.deps.nodeId } : {}),
           ...(this.deps.backoff ? { backoff: this.deps.backoff } : {}),
-          ...(this.deps.onLinkChange ? { onLinkChange: this.deps.onLinkChange } : {}),
+          onLinkChange: (state) => {
+            this.deps.onLinkChange?.(state);
+            void this.linkChanged(id, state.connected);
+          },
         });
-        this.clients.set(id, { config, client });
+        // Never reached at all: lost too, after a grace for a broker that starts alongside the gateway.
+        const grace = setTimeout(() => {
+          const entry = this.clients.get(id);
+          if (entry) entry.grace = null;
+          if (entry && !entry.client.link().connected) void this.linkChanged(id, false);
+        }, this.deps.firstConnectGraceMs ?? DEFAULT_FIRST_CONNECT_GRACE_MS);
+        grace.unref();
+        this.clients.set(id, { config, client, lost: false, grace, unheard: [] });
         client.start();
       }
     });
     return this.reloading;
+  }
+
+  /** One outage per lost link (not a task per device), closed when the link is back. */
+  private async linkChanged(id: string, connected: boolean): Promise<void> {
+    const entry = this.clients.get(id);
+    const supervision = this.deps.supervision;
+    if (!entry || !supervision) return;
+    if (connected) {
+      if (entry.grace) clearTimeout(entry.grace);
+      entry.grace = null;
+    }
+    if (connected === !entry.lost) return;
+    entry.lost = !connected;
+    const at = this.deps.clock.now();
+    try {
+      if (connected) {
+        this.deps.log.info({ bridgeId: id, devices: entry.unheard.length }, 'ChirpStack link back: its devices can raise alarms again');
+        // Only those the loss took offline: a device that was already silent stays offline.
+        supervision.devicesBack(entry.unheard, at);
+        entry.unheard = [];
+        return;
+      }
+      const devices = await this.deps.registry.listBridgedDevices(id);
+      this.deps.log.warn({ bridgeId: id, devices: devices.length }, 'ChirpStack link lost: its LoRaWAN devices cannot raise alarms');
+      await supervision.bridgeLost(id, devices.map((d) => d.id), at);
+      entry.unheard = supervision.devicesLost(devices, at);
+    } catch (err) {
+      this.deps.log.error({ err, bridgeId: id }, 'could not record the ChirpStack link change in supervision');
+    }
   }
 
   /** The bridge's client, or null when it is not a running ChirpStack bridge. */
