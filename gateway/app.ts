@@ -51,6 +51,8 @@ import { RecordingGuard, withRecording } from './ingest/recording-guard.js';
 import { RetentionJob } from './retention/retention.js';
 import { SqliteRetentionRepo } from './storage/sqlite/retention-repo.js';
 import { BridgeSink } from './bridges/sink.js';
+import { ChirpstackBridges } from './bridges/chirpstack/service.js';
+import { BridgeCommands } from './bridges/commands.js';
 import { Zigbee2mqttAdapter } from './bridges/zigbee2mqtt/adapter.js';
 import { Zigbee2mqttOnOurBroker } from './bridges/zigbee2mqtt/on-our-broker.js';
 
@@ -82,6 +84,8 @@ export class Gateway {
   readonly ingest: Ingest;
   /** Where zigbee2mqtt, ChirpStack and vendor-cloud bridges hand their devices' messages to the ingest. */
   readonly bridgeSink: BridgeSink;
+  /** ChirpStack (LoRaWAN) bridges: a client per bridge on ChirpStack's broker, and downlinks for their devices. */
+  readonly chirpstack: ChirpstackBridges;
   /** zigbee2mqtt payloads to our events (edges, availability, coordinator outages), whichever broker they come over. */
   readonly zigbee2mqtt: Zigbee2mqttAdapter;
   /** Whether events can be committed (else /healthz is 503), and the free-space reserve kept for alarms. */
@@ -150,6 +154,27 @@ export class Gateway {
       onDropped,
     });
     this.bridgeSink = new BridgeSink({ ingest: this.ingest, registry: this.store.registry, store: this.store, bus: this.bus, clock, log: log.child({ part: 'bridges' }) });
+    this.chirpstack = new ChirpstackBridges({
+      registry: this.store.registry,
+      sink: {
+        device: (bridgeId, externalId, source, payload) => this.bridgeSink.device(bridgeId, externalId, source, payload),
+        accept: (device, msg) => this.bridgeSink.accept(device, msg),
+        rejectBridged: (rejection, alive) => this.ingest.rejectBridged(rejection, alive),
+      },
+      supervision: {
+        bridgeLost: (bridgeId, deviceIds, at) => this.supervision.bridgeLost(bridgeId, deviceIds, at),
+        devicesLost: (devices, at) => {
+          const heard = devices.filter((d) => this.ingest.healthOf(d.id)?.state !== 'offline');
+          this.bridgeSink.lost(heard, at);
+          return heard;
+        },
+        devicesBack: (devices, at) => {
+          for (const d of devices) this.ingest.markState(d.id, 'online', at);
+        },
+      },
+      clock,
+      log: log.child({ part: 'chirpstack' }),
+    });
     this.zigbee2mqtt = new Zigbee2mqttAdapter({
       sink: this.bridgeSink,
       registry: this.store.registry,
@@ -214,7 +239,12 @@ export class Gateway {
       timers: this.timers,
       engine,
       pager,
-      commands: this.broker,
+      commands: new BridgeCommands({
+        registry: this.store.registry,
+        direct: this.broker,
+        bridged: { chirpstack: (device, command) => this.chirpstack.sendCommand(device, command) },
+        log: log.child({ part: 'commands' }),
+      }),
     });
     this.processor = new SignalProcessor({ store: this.store, service: this.incidents, clock, log: log.child({ part: 'signals' }) });
     this.replies = new ReplyRouter({
@@ -322,6 +352,8 @@ export class Gateway {
     this.live.start();
     this.retention.start();
     const { port: mqttPort, mqttsPort } = await this.broker.start({ ...this.config.mqtt, tls: this.config.mqtts ?? null });
+    // Never waits for ChirpStack's broker: an unreachable one is reported in /healthz and retried.
+    await this.chirpstack.start();
     this.http = await buildApp({
       log: this.log.child({ part: 'http' }),
       publicUrl: this.config.publicUrl,
@@ -387,6 +419,7 @@ export class Gateway {
     this.live.stop();
     await this.accounts.stop();
     await this.broker.stop();
+    await this.chirpstack.stop();
     await this.supervision.stop();
     await this.inactivity.stop();
     await this.ingest.stop();
@@ -405,6 +438,7 @@ export class Gateway {
   /** After a registry import at runtime: connected devices pick up their new records, and caches reload. */
   async registryChanged(): Promise<void> {
     const dropped = this.broker.refreshDevices(await this.store.registry.listDevices());
+    await this.chirpstack.reload();
     const bridgeSecrets = new Map<string, string>();
     for (const b of await this.store.registry.listBridges()) if (b.kind === 'zigbee2mqtt' && b.url === undefined && b.secretHash !== undefined) bridgeSecrets.set(b.id, b.secretHash);
     dropped.push(...this.broker.refreshBridges(bridgeSecrets));
@@ -443,6 +477,7 @@ export class Gateway {
         signals: { status: backlog.failures > 0 ? 'degraded' : 'up', ...backlog },
         influxdb: this.influxHealth(),
         supervision: supervisionHealthComponent(this.supervision.health()),
+        chirpstack: this.chirpstack.health(),
       },
     };
   }
