@@ -53,6 +53,10 @@ import { SqliteRetentionRepo } from './storage/sqlite/retention-repo.js';
 import { TestPresses } from './test-presses/feature.js';
 import { BridgeSink } from './bridges/sink.js';
 import { VendorPush } from './bridges/vendor-push/service.js';
+import { ChirpstackBridges } from './bridges/chirpstack/service.js';
+import { BridgeCommands } from './bridges/commands.js';
+import { Zigbee2mqttAdapter } from './bridges/zigbee2mqtt/adapter.js';
+import { Zigbee2mqttOnOurBroker } from './bridges/zigbee2mqtt/on-our-broker.js';
 
 /** Shown in the dashboard's footer and /api/ui-config; package.json's version. */
 const GATEWAY_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -82,6 +86,10 @@ export class Gateway {
   readonly ingest: Ingest;
   /** Where zigbee2mqtt, ChirpStack and vendor-cloud bridges hand their devices' messages to the ingest. */
   readonly bridgeSink: BridgeSink;
+  /** ChirpStack (LoRaWAN) bridges: a client per bridge on ChirpStack's broker, and downlinks for their devices. */
+  readonly chirpstack: ChirpstackBridges;
+  /** zigbee2mqtt payloads to our events (edges, availability, coordinator outages), whichever broker they come over. */
+  readonly zigbee2mqtt: Zigbee2mqttAdapter;
   /** Whether events can be committed (else /healthz is 503), and the free-space reserve kept for alarms. */
   readonly recording: RecordingGuard;
   /** Prunes raw device events and rejections past EVENT_RETENTION_DAYS, once a day. */
@@ -152,6 +160,35 @@ export class Gateway {
       onDropped,
     });
     this.bridgeSink = new BridgeSink({ ingest: this.ingest, registry: this.store.registry, store: this.store, bus: this.bus, clock, log: log.child({ part: 'bridges' }) });
+    this.chirpstack = new ChirpstackBridges({
+      registry: this.store.registry,
+      sink: {
+        device: (bridgeId, externalId, source, payload) => this.bridgeSink.device(bridgeId, externalId, source, payload),
+        accept: (device, msg) => this.bridgeSink.accept(device, msg),
+        rejectBridged: (rejection, alive) => this.ingest.rejectBridged(rejection, alive),
+      },
+      supervision: {
+        bridgeLost: (bridgeId, deviceIds, at) => this.supervision.bridgeLost(bridgeId, deviceIds, at),
+        devicesLost: (devices, at) => {
+          const heard = devices.filter((d) => this.ingest.healthOf(d.id)?.state !== 'offline');
+          this.bridgeSink.lost(heard, at);
+          return heard;
+        },
+        devicesBack: (devices, at) => {
+          for (const d of devices) this.ingest.markState(d.id, 'online', at);
+        },
+      },
+      clock,
+      log: log.child({ part: 'chirpstack' }),
+    });
+    this.zigbee2mqtt = new Zigbee2mqttAdapter({
+      sink: this.bridgeSink,
+      registry: this.store.registry,
+      levels: this.store.bridgeLevels,
+      outages: { bridgeLost: (bridgeId, deviceIds, at) => this.supervision.bridgeLost(bridgeId, deviceIds, at) },
+      clock,
+      log: log.child({ part: 'zigbee2mqtt' }),
+    });
     this.retention = new RetentionJob({ repo: new SqliteRetentionRepo(this.store.database), clock, log: log.child({ part: 'retention' }), retentionDays: storage.retentionDays });
     this.connectionCaps = connectionCaps({ http: config.http.maxConnections, mqtt: config.mqtt.maxConnections }, readSoftFdLimit());
     this.broker = new DeviceBroker({
@@ -163,6 +200,7 @@ export class Gateway {
       ...(config.deviceDrop ? { connectionDrop: { ...DEFAULT_CONNECTION_DROP, ...config.deviceDrop } } : {}),
       maxConnections: this.connectionCaps.mqtt,
       onConnectionRefused: () => this.metrics.connectionsRefused.inc({ listener: 'mqtt' }),
+      bridges: new Zigbee2mqttOnOurBroker({ registry: this.store.registry, adapter: this.zigbee2mqtt, log: log.child({ part: 'zigbee2mqtt' }) }),
     });
     this.provider = config.twilio
       ? new TwilioProvider({ ...config.twilio, log: log.child({ part: 'twilio' }) })
@@ -207,7 +245,12 @@ export class Gateway {
       timers: this.timers,
       engine,
       pager,
-      commands: this.broker,
+      commands: new BridgeCommands({
+        registry: this.store.registry,
+        direct: this.broker,
+        bridged: { chirpstack: (device, command) => this.chirpstack.sendCommand(device, command) },
+        log: log.child({ part: 'commands' }),
+      }),
     });
     this.processor = new SignalProcessor({ store: this.store, service: this.incidents, clock, log: log.child({ part: 'signals' }) });
     this.replies = new ReplyRouter({
@@ -316,6 +359,7 @@ export class Gateway {
     this.timers.setHandler((timer) => this.incidents.onTimer(timer));
     await this.recording.start();
     await this.ingest.start();
+    await this.zigbee2mqtt.start();
     await this.dispatcher.start();
     await this.timers.start();
     await this.processor.start();
@@ -328,6 +372,8 @@ export class Gateway {
     this.live.start();
     this.retention.start();
     const { port: mqttPort, mqttsPort } = await this.broker.start({ ...this.config.mqtt, tls: this.config.mqtts ?? null });
+    // Never waits for ChirpStack's broker: an unreachable one is reported in /healthz and retried.
+    await this.chirpstack.start();
     this.http = await buildApp({
       log: this.log.child({ part: 'http' }),
       publicUrl: this.config.publicUrl,
@@ -395,6 +441,7 @@ export class Gateway {
     this.live.stop();
     await this.accounts.stop();
     await this.broker.stop();
+    await this.chirpstack.stop();
     await this.supervision.stop();
     await this.inactivity.stop();
     await this.testPresses.stop();
@@ -414,6 +461,10 @@ export class Gateway {
   /** After a registry import at runtime: connected devices pick up their new records, and caches reload. */
   async registryChanged(): Promise<void> {
     const dropped = this.broker.refreshDevices(await this.store.registry.listDevices());
+    await this.chirpstack.reload();
+    const bridgeSecrets = new Map<string, string>();
+    for (const b of await this.store.registry.listBridges()) if (b.kind === 'zigbee2mqtt' && b.url === undefined && b.secretHash !== undefined) bridgeSecrets.set(b.id, b.secretHash);
+    dropped.push(...this.broker.refreshBridges(bridgeSecrets));
     this.log.info({ devicesDisconnected: dropped.length }, 'registry changed at runtime');
     this.bus.emit('registryChanged');
   }
@@ -449,6 +500,7 @@ export class Gateway {
         signals: { status: backlog.failures > 0 ? 'degraded' : 'up', ...backlog },
         influxdb: this.influxHealth(),
         supervision: supervisionHealthComponent(this.supervision.health()),
+        chirpstack: this.chirpstack.health(),
       },
     };
   }

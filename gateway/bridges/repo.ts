@@ -10,3 +10,15 @@ export interface BridgeRepo {
   /** Every device registered on the bridge, by id. */
   listBridgedDevices(bridgeId: string): Promise<Device[]>;
 }
+
+/** A remembered level of a state-style field, as JSON of the value the bridge reported. */
+export interface BridgeLevel {
+  deviceId: string;
+  field: string;
+  value: string;
+}
+
+export interface BridgeLevelRepo {
+  listLevels(): Promise<BridgeLevel[]>;
+  saveLevel(level: BridgeLevel, at: number): Promise<void>;
+}

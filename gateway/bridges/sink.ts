@@ -58,7 +58,7 @@ export interface BridgeMessage {
 }
 
 export interface BridgeSinkDeps {
-  ingest: Pick<Ingest, 'handle'>;
+  ingest: Pick<Ingest, 'handle' | 'rejectRelayed' | 'markState'>;
   registry: Pick<BridgeRepo, 'findBridgedDevice'>;
   store: { health: Pick<DeviceHealthRepo, 'recordRejection'>; security: Pick<SecurityEventRepo, 'record'> };
   bus: EventBus<Pick<IngestEvents, 'signalRejected' | 'securityEvent'>>;
@@ -92,9 +92,13 @@ export class BridgeSink {
    * The device registered on the bridge as `externalId`. Null, with a rejection recorded under the bridge's id
    * (and the message acknowledged upstream, so the bridge does not resend it forever), when there is none.
    */
-  async device(bridgeId: string, externalId: string, source: string, payload: Buffer | string = ''): Promise<Device | null> {
-    const device = await this.deps.registry.findBridgedDevice(bridgeId, externalId);
-    if (device) return device;
+  async device(bridgeId: string, externalId: string | readonly string[], source: string, payload: Buffer | string = ''): Promise<Device | null> {
+    // Several names may stand for one device (zigbee2mqtt's friendly name, its IEEE address): the first registered wins.
+    const ids = typeof externalId === 'string' ? [externalId] : externalId;
+    for (const id of ids) {
+      const device = await this.deps.registry.findBridgedDevice(bridgeId, id);
+      if (device) return device;
+    }
     this.counters.unknownDevices++;
     const at = this.deps.clock.now();
     // Limited like the bridge's other non-alarm traffic, so a coordinator full of unregistered devices cannot fill the log.
@@ -103,7 +107,7 @@ export class BridgeSink {
       deviceId: bridgeId,
       topic: source,
       reason: 'unknown_device',
-      detail: `no device registered on bridge "${bridgeId}" as "${externalId.slice(0, 128)}": add it to the registry (bridge, externalId)`,
+      detail: `no device registered on bridge "${bridgeId}" as ${ids.map((id) => `"${id.slice(0, 128)}"`).join(' or ')}: add it to the registry (bridge, externalId)`,
       receivedAt: at,
       payloadExcerpt: excerpt(payload),
     });
@@ -145,6 +149,21 @@ export class BridgeSink {
     }
     // All at once, so the events of one message share one group commit; the first failure fails the message.
     await Promise.all(work);
+  }
+
+  /** A relayed message for `device` that could not be decoded: on its health record and in the rejection log. */
+  rejectRelayed(device: Device, source: string, reason: 'malformed_json' | 'invalid_payload', detail: string, payload: Buffer | string, remoteAddress: string | null = null): void {
+    this.deps.ingest.rejectRelayed({ deviceId: device.id, topic: source, reason, detail, receivedAt: this.deps.clock.now(), payloadExcerpt: excerpt(payload) }, remoteAddress);
+  }
+
+  /** The bridge lost these devices all at once (its coordinator or connection went away): offline now. */
+  lost(devices: readonly Device[], at: number): void {
+    for (const d of devices) this.deps.ingest.markState(d.id, 'offline', at);
+  }
+
+  /** A bridged device reports its case opened: a security event naming it and its bridge. */
+  async tampered(device: Device, source: string): Promise<void> {
+    await this.security({ kind: 'device_tamper', at: this.deps.clock.now(), deviceId: device.id, clientId: device.bridge ?? null, remoteAddress: null, detail: `tamper reported on ${source}` });
   }
 
   stats(): { accepted: number; dropped: number; unknownDevices: number } {

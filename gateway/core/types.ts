@@ -172,7 +172,9 @@ export type SecurityEventKind =
   | 'unknown_device'
   | 'malformed_topic'
   | 'flooding'
-  | 'client_cert_refused';
+  | 'client_cert_refused'
+  /** A bridged device reported its case opened (zigbee `tamper`): someone may be disabling a safety device. */
+  | 'device_tamper';
 
 export interface SecurityEvent {
   kind: SecurityEventKind;

@@ -185,6 +185,26 @@ export class Ingest {
     });
   }
 
+  /**
+   * A message a bridge relayed for the device that could not be decoded (malformed JSON, say): on the device's health
+   * record and in the rejection log, exactly like a direct device's. The device was heard, through its bridge.
+   */
+  rejectRelayed(rejection: Rejection, remoteAddress: string | null): void {
+    this.seen(rejection.deviceId, rejection.receivedAt, { remoteAddress, arrivedHr: 0 });
+    this.reject(rejection);
+  }
+
+  /**
+   * A message a bridge received for this device but could not turn into a signal (malformed in the upstream's own
+   * format, a stale retained copy): noted on the device's health record and in the rejection log like a direct
+   * device's rejected message. `alive`: the device itself was heard (its radio works), so it counts as seen.
+   */
+  rejectBridged(rejection: Omit<Rejection, 'receivedAt'>, alive: boolean): void {
+    const at = this.deps.clock.now();
+    if (alive) this.seen(rejection.deviceId, at, { remoteAddress: null, arrivedHr: 0 });
+    this.reject({ ...rejection, receivedAt: at });
+  }
+
   /** Writes the health records and rejection log now instead of at the next periodic flush. */
   flush(): Promise<void> {
     return this.flushHealth();

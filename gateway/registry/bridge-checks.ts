@@ -1,5 +1,6 @@
 // Registry checks that span entries: bridges against devices (references, secrets, external ids) and bridges against each other (client ids, topic trees).
 import { normaliseExternalId } from '../core/bridges.js';
+import { ZIGBEE2MQTT_MODELS, zigbee2mqttModel } from '../bridges/zigbee2mqtt/models.js';
 
 export interface BridgeIssue {
   path: readonly PropertyKey[];
@@ -9,7 +10,7 @@ export interface BridgeIssue {
 /** What the store already holds, so a document may name a bridge it does not repeat, and cannot collide with a stored one. */
 export interface ExistingBridgeFacts {
   /** Stored bridges by id: the base topic of a zigbee2mqtt bridge on our broker, else null. */
-  bridges?: ReadonlyMap<string, { ourBrokerTopic: string | null }>;
+  bridges?: ReadonlyMap<string, { kind: string; ourBrokerTopic: string | null }>;
   /** Ids of stored devices: a bridge signs in to our broker with its id, so it may not take a device's. */
   devices?: { has(id: string): boolean };
   /** Stored bridged devices: `bridgeKey(bridge, externalId)` to the device id. */
@@ -27,6 +28,8 @@ export function bridgeIssues(doc: Record<string, unknown>, existing: ExistingBri
   const bridges = [...itemsOf(doc, 'bridges')];
   const devices = [...itemsOf(doc, 'devices')];
   const docBridgeIds = new Set(bridges.map(([, b]) => b.id).filter(isString));
+  const kindOf = new Map<string, unknown>([...(existing.bridges ?? [])].map(([id, b]) => [id, b.kind]));
+  for (const [, b] of bridges) if (isString(b.id)) kindOf.set(b.id, b.kind);
   const docDeviceIds = new Set(devices.map(([, d]) => d.id).filter(isString));
 
   const ourTopics: { id: string; topic: string; where: string }[] = [];
@@ -71,6 +74,10 @@ export function bridgeIssues(doc: Record<string, unknown>, existing: ExistingBri
     if (!docBridgeIds.has(d.bridge) && !existing.bridges?.has(d.bridge)) issues.push({ path: at('bridge'), message: `unknown bridge "${d.bridge}"` });
     for (const field of ['secret', 'requireClientCert', 'certFingerprint']) {
       if (d[field] !== undefined) issues.push({ path: at(field), message: `a device on a bridge never connects itself, so ${field} cannot apply: remove it` });
+    }
+    // The model picks the payload mapping: a model the gateway does not know would map nothing, silently.
+    if (kindOf.get(d.bridge) === 'zigbee2mqtt' && isString(d.model) && !zigbee2mqttModel(d.model)) {
+      issues.push({ path: at('model'), message: `unknown zigbee2mqtt model "${d.model}"; known: ${ZIGBEE2MQTT_MODELS.map((m) => m.model).join(', ')} (or leave model out for the generic mapping)` });
     }
     if (d.externalId === undefined) {
       issues.push({ path: at('externalId'), message: 'required for a device on a bridge (its zigbee2mqtt name or IEEE address, DevEUI or vendor id)' });

@@ -43,7 +43,7 @@ export async function existingIdsFromStore(store: Store): Promise<ExistingIds> {
     communities: new Set(communities.map((c) => c.id)),
     residents: new Set(residents.map((r) => r.id)),
     volunteers: new Set(volunteers.map((v) => v.id)),
-    bridges: new Map(bridges.map((b) => [b.id, { ourBrokerTopic: onOurBroker(b) ? b.baseTopic : null }])),
+    bridges: new Map(bridges.map((b) => [b.id, { kind: b.kind, ourBrokerTopic: onOurBroker(b) ? b.baseTopic : null }])),
     devices: new Set(devices.map((d) => d.id)),
     externalIds,
   };

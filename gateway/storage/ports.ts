@@ -27,7 +27,7 @@ import type { AccountRepo } from '../accounts/repo.js';
 import type { SupervisionRepo } from '../supervision/repo.js';
 import type { RecentPagesRepo } from '../paging/reply-codes.js';
 import type { TestPressRepo } from '../test-presses/types.js';
-import type { BridgeRepo } from '../bridges/repo.js';
+import type { BridgeLevelRepo, BridgeRepo } from '../bridges/repo.js';
 import type { Bridge } from '../core/bridges.js';
 
 /** A normalised registry, ready to upsert (secrets already hashed). */
@@ -251,6 +251,8 @@ export interface Store {
   readonly supervision: SupervisionRepo;
   /** Test windows and the presses taken as tests (weekly button checks). */
   readonly testPresses: TestPressRepo;
+  /** The last level of bridged devices' state-style fields (occupancy, sos...), for edge detection across restarts. */
+  readonly bridgeLevels: BridgeLevelRepo;
   /** Runs `work` atomically; repository calls made inside it join the transaction. Nested calls join too. */
   transaction<T>(work: () => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Runs `fn` once the calling transaction has committed (never if it rolls back); outside one, at once. */

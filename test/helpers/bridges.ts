@@ -11,7 +11,7 @@ export const HTTP_BRIDGE = { id: 'onenet-1', kind: 'http', secret: 'onenet-token
 export const BRIDGED_DEVICES = [
   { id: 'zb-btn-101', kind: 'sos_button', resident: 'r-001', bridge: 'z2m-andali', externalId: '0x00158d0001a2b3c4', model: 'TS0215A_sos' },
   { id: 'zb-motion-101', kind: 'motion_sensor', resident: 'r-001', bridge: 'z2m-andali', externalId: 'hall-motion', model: 'RTCGQ11LM' },
-  { id: 'zb-btn-102', kind: 'sos_button', resident: 'r-002', bridge: 'z2m-andali', externalId: 'btn-wang', model: 'HS1EB' },
+  { id: 'zb-btn-102', kind: 'sos_button', resident: 'r-002', bridge: 'z2m-andali', externalId: 'btn-wang', model: 'HS1EB/HS1EB-E' },
   { id: 'lora-btn-101', kind: 'sos_button', resident: 'r-001', bridge: 'cs-1', externalId: '0102030405060708' },
   { id: 'nb-btn-102', kind: 'sos_button', resident: 'r-002', bridge: 'onenet-1', externalId: 'onenet-dev-42' },
 ] as const;

@@ -436,6 +436,21 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 51,
+    name: 'bridged device levels',
+    sql: `
+      -- The last level of each state-style field a bridge reported for a device (occupancy, sos, fall_down_status...):
+      -- an event is raised only on a change to the active level, so a restart neither raises one again nor misses one.
+      CREATE TABLE bridge_levels (
+        device_id TEXT NOT NULL,
+        field TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (device_id, field)
+      );
+    `,
+  },
+  {
     version: 60,
     name: 'test presses',
     sql: `

@@ -13,6 +13,7 @@ import { SqliteWellnessRepo } from './wellness-repo.js';
 import { SqliteAccountRepo } from './account-repo.js';
 import { SqliteSupervisionRepo } from './supervision-repo.js';
 import { SqliteTestPressRepo } from './test-press-repo.js';
+import { SqliteBridgeLevelRepo } from './bridge-levels-repo.js';
 
 export class SqliteStore implements Store {
   readonly registry: SqliteRegistryRepo;
@@ -27,6 +28,7 @@ export class SqliteStore implements Store {
   readonly accounts: SqliteAccountRepo;
   readonly supervision: SqliteSupervisionRepo;
   readonly testPresses: SqliteTestPressRepo;
+  readonly bridgeLevels: SqliteBridgeLevelRepo;
 
   constructor(readonly database: SqliteDatabase) {
     this.registry = new SqliteRegistryRepo(database);
@@ -41,6 +43,7 @@ export class SqliteStore implements Store {
     this.accounts = new SqliteAccountRepo(database);
     this.supervision = new SqliteSupervisionRepo(database);
     this.testPresses = new SqliteTestPressRepo(database);
+    this.bridgeLevels = new SqliteBridgeLevelRepo(database);
   }
 
   transaction<T>(work: () => Promise<T>, options?: TransactionOptions): Promise<T> {
