@@ -1,5 +1,5 @@
 // Benchmark entry point (`npm run bench`): runs the latency benchmarks, prints a table and writes bench/results/latest.json.
-// Flags: --quick (one short run each), --only <alarm|raw-aedes|influx|ingest|connections|storm>[,...], --runs <n>, --alarms <n>, --gap-ms <n>, --back-to-back,
+// Flags: --quick (one short run each), --only <alarm|bridge|raw-aedes|influx|ingest|connections|storm>[,...], --runs <n>, --alarms <n>, --gap-ms <n>, --back-to-back,
 // --idle-devices <n>, --storm-alarms <n>.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -10,12 +10,13 @@ import { benchInfluxWriter, type InfluxWriterBenchResult } from './influx-writer
 import { runIngestBenchmark, type IngestOptions, type IngestResult } from './ingest.js';
 import { runConnectionsBenchmark, type ConnectionsOptions, type ConnectionsResult } from './connections.js';
 import { runStormBenchmark, type StormOptions, type StormResult } from './storm.js';
+import { runBridgeBenchmark, type BridgeBenchResult } from './bridge-latency.js';
 import { printCapacityReport } from './lib/report-capacity.js';
 import { describeMachine, loadAverage, machineLine, otherHostCpuPercent, type MachineInfo } from './lib/machine.js';
 import type { PacingOptions } from './lib/rounds.js';
 import { benchReport, printReport, stageReport, targetCheck } from './lib/report.js';
 
-const BENCHMARKS = ['alarm', 'raw-aedes', 'influx', 'ingest', 'connections', 'storm'] as const;
+const BENCHMARKS = ['alarm', 'bridge', 'raw-aedes', 'influx', 'ingest', 'connections', 'storm'] as const;
 type BenchName = (typeof BENCHMARKS)[number];
 
 interface Settings {
@@ -94,6 +95,9 @@ async function main(): Promise<void> {
   let alarm: AlarmBenchResult | null = null;
   let raw: RawAedesResult | null = null;
   if (settings.only.includes('alarm')) alarm = await runAlarmBenchmark({ ...common, drainBetweenAlarms: settings.drainBetweenAlarms });
+  // Direct and zigbee2mqtt alarms interleaved in one gateway, so the bridge's cost is read beside the direct figure.
+  let bridge: BridgeBenchResult | null = null;
+  if (settings.only.includes('bridge')) bridge = await runBridgeBenchmark({ alarms: settings.mode === 'quick' ? 200 : 1000, warmup: settings.pacing.warmup, gapMs: settings.pacing.gapMs, log });
   if (settings.only.includes('raw-aedes')) raw = await runRawAedesBenchmark(common);
   let influx: InfluxWriterBenchResult | null = null;
   if (settings.only.includes('influx')) {
@@ -122,6 +126,7 @@ async function main(): Promise<void> {
     hostAtStart: { loadAverage: loadAtStart, otherCpuPercent: busyAtStart },
     settings: { ...settings, pacing: { ...settings.pacing, description: pacingText }, load: loadText },
     alarm_latency_ms: alarm && alarmReport ? { ...alarmReport, stages: stageReport(alarm), setup: alarm.setup, gateway_histogram: alarm.gatewayHistogram } : null,
+    bridge_alarm_latency_ms: bridge,
     raw_aedes_rtt_ms: rawReport,
     influx_writer: influx,
     ingest_qos1_msgs_per_s: ingest?.ingest_qos1_msgs_per_s ?? null,

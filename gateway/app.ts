@@ -50,6 +50,13 @@ import { inactivityAlarm } from './wellness/alarm.js';
 import { RecordingGuard, withRecording } from './ingest/recording-guard.js';
 import { RetentionJob } from './retention/retention.js';
 import { SqliteRetentionRepo } from './storage/sqlite/retention-repo.js';
+import { TestPresses } from './test-presses/feature.js';
+import { BridgeSink } from './bridges/sink.js';
+import { VendorPush } from './bridges/vendor-push/service.js';
+import { ChirpstackBridges } from './bridges/chirpstack/service.js';
+import { BridgeCommands } from './bridges/commands.js';
+import { Zigbee2mqttAdapter } from './bridges/zigbee2mqtt/adapter.js';
+import { Zigbee2mqttOnOurBroker } from './bridges/zigbee2mqtt/on-our-broker.js';
 
 /** Shown in the dashboard's footer and /api/ui-config; package.json's version. */
 const GATEWAY_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -77,6 +84,12 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly store: SqliteStore;
   readonly ingest: Ingest;
+  /** Where zigbee2mqtt, ChirpStack and vendor-cloud bridges hand their devices' messages to the ingest. */
+  readonly bridgeSink: BridgeSink;
+  /** ChirpStack (LoRaWAN) bridges: a client per bridge on ChirpStack's broker, and downlinks for their devices. */
+  readonly chirpstack: ChirpstackBridges;
+  /** zigbee2mqtt payloads to our events (edges, availability, coordinator outages), whichever broker they come over. */
+  readonly zigbee2mqtt: Zigbee2mqttAdapter;
   /** Whether events can be committed (else /healthz is 503), and the free-space reserve kept for alarms. */
   readonly recording: RecordingGuard;
   /** Prunes raw device events and rejections past EVENT_RETENTION_DAYS, once a day. */
@@ -105,6 +118,10 @@ export class Gateway {
   readonly inactivity: InactivityMonitor;
   /** Signs the incident-page links in pages and checks them on the page (secret in DATA_DIR/link-secret). */
   readonly links: LinkSigner;
+  /** Weekly button checks: test windows per device or building, and the list of buttons not tested for a week. */
+  readonly testPresses: TestPresses;
+  /** Vendor-cloud HTTP pushes (OneNET, HMAC-signed) for `http` bridges, recorded through the bridge sink. */
+  readonly vendorPush: VendorPush;
   private http: FastifyInstance | null = null;
   /** HTTP and MQTT socket caps, each well inside the open-file limit. */
   readonly connectionCaps: ConnectionCaps;
@@ -142,6 +159,36 @@ export class Gateway {
       limits: storage.deviceLimits,
       onDropped,
     });
+    this.bridgeSink = new BridgeSink({ ingest: this.ingest, registry: this.store.registry, store: this.store, bus: this.bus, clock, log: log.child({ part: 'bridges' }) });
+    this.chirpstack = new ChirpstackBridges({
+      registry: this.store.registry,
+      sink: {
+        device: (bridgeId, externalId, source, payload) => this.bridgeSink.device(bridgeId, externalId, source, payload),
+        accept: (device, msg) => this.bridgeSink.accept(device, msg),
+        rejectBridged: (rejection, alive) => this.ingest.rejectBridged(rejection, alive),
+      },
+      supervision: {
+        bridgeLost: (bridgeId, deviceIds, at) => this.supervision.bridgeLost(bridgeId, deviceIds, at),
+        devicesLost: (devices, at) => {
+          const heard = devices.filter((d) => this.ingest.healthOf(d.id)?.state !== 'offline');
+          this.bridgeSink.lost(heard, at);
+          return heard;
+        },
+        devicesBack: (devices, at) => {
+          for (const d of devices) this.ingest.markState(d.id, 'online', at);
+        },
+      },
+      clock,
+      log: log.child({ part: 'chirpstack' }),
+    });
+    this.zigbee2mqtt = new Zigbee2mqttAdapter({
+      sink: this.bridgeSink,
+      registry: this.store.registry,
+      levels: this.store.bridgeLevels,
+      outages: { bridgeLost: (bridgeId, deviceIds, at) => this.supervision.bridgeLost(bridgeId, deviceIds, at) },
+      clock,
+      log: log.child({ part: 'zigbee2mqtt' }),
+    });
     this.retention = new RetentionJob({ repo: new SqliteRetentionRepo(this.store.database), clock, log: log.child({ part: 'retention' }), retentionDays: storage.retentionDays });
     this.connectionCaps = connectionCaps({ http: config.http.maxConnections, mqtt: config.mqtt.maxConnections }, readSoftFdLimit());
     this.broker = new DeviceBroker({
@@ -153,6 +200,7 @@ export class Gateway {
       ...(config.deviceDrop ? { connectionDrop: { ...DEFAULT_CONNECTION_DROP, ...config.deviceDrop } } : {}),
       maxConnections: this.connectionCaps.mqtt,
       onConnectionRefused: () => this.metrics.connectionsRefused.inc({ listener: 'mqtt' }),
+      bridges: new Zigbee2mqttOnOurBroker({ registry: this.store.registry, adapter: this.zigbee2mqtt, log: log.child({ part: 'zigbee2mqtt' }) }),
     });
     this.provider = config.twilio
       ? new TwilioProvider({ ...config.twilio, log: log.child({ part: 'twilio' }) })
@@ -197,7 +245,12 @@ export class Gateway {
       timers: this.timers,
       engine,
       pager,
-      commands: this.broker,
+      commands: new BridgeCommands({
+        registry: this.store.registry,
+        direct: this.broker,
+        bridged: { chirpstack: (device, command) => this.chirpstack.sendCommand(device, command) },
+        log: log.child({ part: 'commands' }),
+      }),
     });
     this.processor = new SignalProcessor({ store: this.store, service: this.incidents, clock, log: log.child({ part: 'signals' }) });
     this.replies = new ReplyRouter({
@@ -271,6 +324,19 @@ export class Gateway {
       raise: inactivityAlarm(this.incidents),
       afterPage: (residentId, at, source) => notes.signOfLife(residentId, at, source),
     });
+    this.vendorPush = new VendorPush({ bridges: this.store.registry, sink: this.bridgeSink, store: this.store, bus: this.bus, clock, log: log.child({ part: 'vendor-push' }) });
+    // Test presses: a press inside a test window pages the worker as a test (the incident service decides), and the
+    // window's end closes its tests.
+    this.testPresses = new TestPresses({
+      repo: this.store.testPresses,
+      registry: this.store.registry,
+      tasks: this.supervision.tasks,
+      bus: this.bus,
+      clock,
+      log: log.child({ part: 'test-presses' }),
+      timeZone: config.timeZone,
+      endTests: (windowId, reason) => this.incidents.endTests(windowId, reason),
+    });
     this.telemetry = new TelemetryWriter({
       config: config.influx,
       store: this.store,
@@ -293,17 +359,21 @@ export class Gateway {
     this.timers.setHandler((timer) => this.incidents.onTimer(timer));
     await this.recording.start();
     await this.ingest.start();
+    await this.zigbee2mqtt.start();
     await this.dispatcher.start();
     await this.timers.start();
     await this.processor.start();
     await this.visits.start();
     await this.supervision.start();
     await this.inactivity.start();
+    await this.testPresses.start();
     // Never waits for InfluxDB: an unreachable server is reported as down and retried in the background.
     await this.telemetry.start();
     this.live.start();
     this.retention.start();
     const { port: mqttPort, mqttsPort } = await this.broker.start({ ...this.config.mqtt, tls: this.config.mqtts ?? null });
+    // Never waits for ChirpStack's broker: an unreachable one is reported in /healthz and retried.
+    await this.chirpstack.start();
     this.http = await buildApp({
       log: this.log.child({ part: 'http' }),
       publicUrl: this.config.publicUrl,
@@ -325,6 +395,8 @@ export class Gateway {
       smsLog: (limit) => this.store.sms.list(limit),
       visits: this.visits,
       supervision: this.supervision,
+      testMode: this.testPresses,
+      vendorPush: this.vendorPush,
       accounts: this.accounts,
       dashboardPages: createDashboardPageDeps({
         store: this.store,
@@ -369,8 +441,10 @@ export class Gateway {
     this.live.stop();
     await this.accounts.stop();
     await this.broker.stop();
+    await this.chirpstack.stop();
     await this.supervision.stop();
     await this.inactivity.stop();
+    await this.testPresses.stop();
     await this.ingest.stop();
     await this.retention.stop();
     await this.recording.stop();
@@ -387,6 +461,10 @@ export class Gateway {
   /** After a registry import at runtime: connected devices pick up their new records, and caches reload. */
   async registryChanged(): Promise<void> {
     const dropped = this.broker.refreshDevices(await this.store.registry.listDevices());
+    await this.chirpstack.reload();
+    const bridgeSecrets = new Map<string, string>();
+    for (const b of await this.store.registry.listBridges()) if (b.kind === 'zigbee2mqtt' && b.url === undefined && b.secretHash !== undefined) bridgeSecrets.set(b.id, b.secretHash);
+    dropped.push(...this.broker.refreshBridges(bridgeSecrets));
     this.log.info({ devicesDisconnected: dropped.length }, 'registry changed at runtime');
     this.bus.emit('registryChanged');
   }
@@ -395,7 +473,7 @@ export class Gateway {
     const dbUp = await this.store.ping();
     const sms = this.dispatcher.health();
     const backlog = this.processor.backlog();
-    const unassigned = (await this.store.incidents.listActive()).filter((i) => i.unassigned).length;
+    const unassigned = (await this.store.incidents.listActive()).filter((i) => i.unassigned && i.test !== true).length;
     this.metrics.unassignedIncidents.set(unassigned);
     const outbox = sms.provider === 'outbox';
     // An open breaker means the provider failed again and again and pages are not going out: alarms are taken but
@@ -422,6 +500,7 @@ export class Gateway {
         signals: { status: backlog.failures > 0 ? 'degraded' : 'up', ...backlog },
         influxdb: this.influxHealth(),
         supervision: supervisionHealthComponent(this.supervision.health()),
+        chirpstack: this.chirpstack.health(),
       },
     };
   }
@@ -462,7 +541,8 @@ export class Gateway {
       this.supervision.tasks.open({ kind: 'device_flooding', residentId: f.residentId, deviceId: f.deviceId, detail: { reason: f.reason, detail: f.detail } }, f.at),
     );
     this.bus.on(this, 'incidentChanged', (incident, entry) => {
-      if (entry.action === 'created') m.incidentsOpened.inc({ type: incident.type });
+      // A test press is a check, not an alarm: it stays out of the alarm counts.
+      if (entry.action === 'created' && incident.test !== true) m.incidentsOpened.inc({ type: incident.type });
       m.incidentTransitions.inc({ state: incident.state });
     });
     this.bus.on(this, 'smsStatusChanged', async (msg) => {

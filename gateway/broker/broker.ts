@@ -19,6 +19,7 @@ import { DeviceAuthenticator, type AuthLimits } from './auth.js';
 import { ConnectionWatch, describeDrop, type ConnectionDropRule } from './connection-watch.js';
 import { certificateProblem, presentedCert, type PresentedCert } from './client-cert.js';
 import { DEFAULT_MAX_FRAME_BYTES, limitFrames } from './frame-limit.js';
+import type { BridgeClients, BridgeClientSession } from './bridge-clients.js';
 
 export interface DeviceBrokerDeps {
   store: Store;
@@ -35,6 +36,8 @@ export interface DeviceBrokerDeps {
   maxConnections?: number;
   /** Called for each socket refused at that cap. */
   onConnectionRefused?: () => void;
+  /** Bridges that sign in to this broker (zigbee2mqtt); without it only devices may. */
+  bridges?: BridgeClients;
 }
 
 /** The connection of one device, as last seen by this process. */
@@ -84,6 +87,9 @@ export class DeviceBroker {
   private stopping = false;
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new WeakMap<Client, Session>();
+  private readonly bridgeSessions = new WeakMap<Client, BridgeClientSession>();
+  /** The newest client per bridge: the loss of a replaced connection is not the bridge's. */
+  private readonly currentBridge = new Map<string, Client>();
   /** The newest authenticated client per device: the will of a session it replaced is stale. */
   private readonly current = new Map<string, Client>();
   private readonly connections = new Map<string, ConnectionInfo>();
@@ -288,6 +294,11 @@ export class DeviceBroker {
     // Offline is decided by status/will messages and supervision, not by a socket closing; only note when.
     broker.on('clientDisconnect', (client) => {
       if (!this.stopping) this.connectionWatch.observe(broker.connectedClients);
+      const bridge = this.bridgeSessions.get(client);
+      if (bridge && this.currentBridge.get(bridge.bridgeId) === client) {
+        this.currentBridge.delete(bridge.bridgeId);
+        if (!this.stopping) this.deps.bridges?.disconnected(bridge);
+      }
       const session = this.sessions.get(client);
       if (!session) return;
       const id = session.device.id;
@@ -333,6 +344,21 @@ export class DeviceBroker {
   }
 
   /**
+   * After a registry import: a bridge removed, moved off our broker or given a new secret is signed out, so it must sign
+   * in again with what the registry now says. Returns the ids of the bridges disconnected.
+   */
+  refreshBridges(secretHashes: ReadonlyMap<string, string>): string[] {
+    const dropped: string[] = [];
+    for (const [bridgeId, client] of this.currentBridge) {
+      const session = this.bridgeSessions.get(client);
+      if (!session || client.closed || secretHashes.get(bridgeId) === session.secretHash) continue;
+      dropped.push(bridgeId);
+      client.close();
+    }
+    return dropped;
+  }
+
+  /**
    * A device over its limits: recorded as a security event and, for a flood that went on, disconnected. It may connect
    * again at once (an alarm from it is never limited), and is throttled from where it left off.
    */
@@ -351,6 +377,16 @@ export class DeviceBroker {
   /** Null when the client may connect, else the CONNACK return code to refuse it with. */
   private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<RefusalCode | null> {
     const remoteAddress = remoteAddressOf(client);
+    const bridge = await this.deps.bridges?.authenticate(client.id, username, password);
+    if (bridge) {
+      if (!bridge.ok) {
+        await this.securityEvent(bridge.security.kind, client.id, null, remoteAddress, bridge.security.detail);
+        return bridge.returnCode;
+      }
+      this.bridgeSessions.set(client, { bridgeId: bridge.bridgeId, id: randomUUID(), remoteAddress, secretHash: bridge.secretHash });
+      this.currentBridge.set(bridge.bridgeId, client);
+      return null;
+    }
     const cert = presentedCert(client.conn, this.clientCa);
     const outcome = await this.auth.check({ clientId: client.id, username, password, remoteAddress, clientCert: cert });
     if (outcome.ok) {
@@ -365,6 +401,8 @@ export class DeviceBroker {
   }
 
   private async authorizePublish(client: Client | null, packet: PublishPacket, arrivedHr: number): Promise<void> {
+    const bridge = client ? this.bridgeSessions.get(client) : undefined;
+    if (client && bridge && this.deps.bridges) return this.bridgePublish(client, bridge, this.deps.bridges, packet, arrivedHr);
     const session = client ? this.sessions.get(client) : undefined;
     // aedes publishes a will only after the client closed (or, from persistence, with no client at all).
     const will = client === null || client.closed;
@@ -397,15 +435,31 @@ export class DeviceBroker {
     });
   }
 
+  /** A bridge's PUBLISH: its own tree only, else refused and the connection closed, as for a device. */
+  private async bridgePublish(client: Client, bridge: BridgeClientSession, bridges: BridgeClients, packet: PublishPacket, arrivedHr: number): Promise<void> {
+    const will = client.closed;
+    if (will) {
+      if (this.stopping) throw new Error('gateway stopping: will not acted on');
+      if (this.currentBridge.get(bridge.bridgeId) !== client && this.currentBridge.has(bridge.bridgeId)) throw new Error('will of a replaced bridge session not acted on');
+    }
+    const outcome = await bridges.publish(bridge, packet, will, arrivedHr);
+    if (outcome) {
+      await this.securityEvent('publish_denied', client.id, null, bridge.remoteAddress, `bridge ${bridge.bridgeId}: ${outcome.refusal}`);
+      throw new Error(`bridge ${bridge.bridgeId} may not publish to ${packet.topic}`);
+    }
+  }
+
   private async authorizeSubscribe(client: Client, sub: Subscription): Promise<Subscription | null> {
+    const bridge = this.bridgeSessions.get(client);
+    if (bridge && (await this.deps.bridges?.maySubscribe(bridge, sub.topic))) return sub;
     const session = this.sessions.get(client);
     if (session && sub.topic === commandTopic(session.device.id)) return sub;
     await this.securityEvent(
       'subscribe_denied',
       client.id,
       session?.device.id ?? null,
-      session?.remoteAddress ?? remoteAddressOf(client),
-      `subscribe to "${sub.topic.slice(0, 200)}"`,
+      session?.remoteAddress ?? bridge?.remoteAddress ?? remoteAddressOf(client),
+      `${bridge ? `bridge ${bridge.bridgeId}: ` : ''}subscribe to "${sub.topic.slice(0, 200)}"`,
     );
     return null;
   }

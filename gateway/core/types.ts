@@ -74,6 +74,14 @@ export interface Device {
   requireClientCert?: boolean;
   /** SHA-256 fingerprint (upper-case hex pairs joined by ':') of the one client certificate the device must connect with. */
   certFingerprint?: string;
+  /** The bridge (registry `bridges`) the device reaches the gateway through; absent for a device that speaks our MQTT itself. */
+  bridge?: string;
+  /** Its id on that bridge: zigbee2mqtt friendly name or IEEE address, LoRaWAN DevEUI, vendor device id (see normaliseExternalId). */
+  externalId?: string;
+  /** The vendor model, which picks the bridge's payload mapping (e.g. zigbee2mqtt's `TS0215A_sos`). */
+  model?: string;
+  /** No message for this long: offline (overrides the bridge's and the registry-wide value). */
+  offlineAfterSeconds?: number;
 }
 
 export interface Volunteer {
@@ -139,7 +147,9 @@ export type RejectionReason =
   | 'unknown_type'
   | 'type_not_supported_by_kind'
   | 'unknown_channel'
-  | 'impossible_value';
+  | 'impossible_value'
+  /** A bridge spoke for an id that no registry device has on it (recorded under the bridge's id). */
+  | 'unknown_device';
 
 export interface Rejection {
   deviceId: string;
@@ -162,7 +172,9 @@ export type SecurityEventKind =
   | 'unknown_device'
   | 'malformed_topic'
   | 'flooding'
-  | 'client_cert_refused';
+  | 'client_cert_refused'
+  /** A bridged device reported its case opened (zigbee `tamper`): someone may be disabling a safety device. */
+  | 'device_tamper';
 
 export interface SecurityEvent {
   kind: SecurityEventKind;
@@ -233,6 +245,11 @@ export interface Incident {
   /** When the responder said they had arrived ("已到达"); kept apart from the state so time-to-attend can be reported. */
   onSiteAt?: number | null;
   onSiteBy?: Responder | null;
+  /**
+   * A weekly test press (test mode): the worker gets a page marked 测试, the family is never paged, nothing escalates,
+   * and the statistics leave it out. Absent = false.
+   */
+  test?: boolean;
 }
 
 export type AuditChannel = 'device' | 'sms' | 'api' | 'dashboard' | 'system';
@@ -308,7 +325,7 @@ export interface DeviceHealth {
 }
 
 /** Non-urgent conditions that become care tasks for the resident's grid worker (issue 3), sent in a digest, never at 3 a.m. */
-export const CARE_TASK_KINDS = ['device_offline', 'low_battery', 'never_reported', 'wellness_check', 'device_flooding'] as const;
+export const CARE_TASK_KINDS = ['device_offline', 'low_battery', 'never_reported', 'wellness_check', 'device_flooding', 'button_untested'] as const;
 export type CareTaskKind = (typeof CARE_TASK_KINDS)[number];
 
 export interface NewCareTask {

@@ -43,10 +43,12 @@ export class EscalationEngine {
     const responder = responderForStep(plan, step);
     const pages: OutboundSms[] = [];
     if (responder) pages.push(...(await pager.pageResponder(incident, resident, responder, step)));
-    // The family hears at once; with no worker or station to page, they are paged again every round.
-    if (step === 1 || !responder) pages.push(...(await pager.pageFamily(incident, resident, responder, step)));
+    // The family hears at once; with no worker or station to page, they are paged again every round. A test press
+    // never reaches the family, and never escalates: an unanswered test page is itself the finding.
+    const test = incident.test === true;
+    if (!test && (step === 1 || !responder)) pages.push(...(await pager.pageFamily(incident, resident, responder, step)));
 
-    const nextStepAt = now + plan.ackTimeoutSeconds * 1000;
+    const nextStepAt = test ? null : now + plan.ackTimeoutSeconds * 1000;
     const updated: Incident = {
       ...incident,
       plan,
@@ -66,17 +68,20 @@ export class EscalationEngine {
         step,
         reason,
         responder: responder ? { role: responder.role, id: responder.id, name: responder.name } : null,
-        family: step === 1 || !responder ? resident.family.length : 0,
+        family: !test && (step === 1 || !responder) ? resident.family.length : 0,
         nextStepAt,
+        ...(test ? { test: true } : {}),
       },
     });
-    await this.deps.timers.schedule({
-      key: stepKey(incident.id, step + 1),
-      kind: 'escalation_step',
-      incidentId: incident.id,
-      dueAt: nextStepAt,
-      payload: { step: step + 1 },
-    });
+    if (nextStepAt !== null) {
+      await this.deps.timers.schedule({
+        key: stepKey(incident.id, step + 1),
+        kind: 'escalation_step',
+        incidentId: incident.id,
+        dueAt: nextStepAt,
+        payload: { step: step + 1 },
+      });
+    }
     this.deps.onStep?.(updated, pages);
     return updated;
   }

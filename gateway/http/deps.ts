@@ -7,6 +7,8 @@ import type { Logger } from '../core/logger.js';
 import type { VisitApi } from './routes/visits.js';
 import type { DashboardPageDeps } from './routes/page-deps.js';
 import type { SupervisionApi } from './routes/tasks.js';
+import type { TestModeApi } from './routes/test-mode.js';
+import type { VendorPushApi } from './routes/ingest-push.js';
 import type { Clock } from '../core/clock.js';
 import type { LinkCheck, LinkQuery } from './links.js';
 import type { AccountApi } from '../accounts/service.js';
@@ -144,6 +146,10 @@ export interface HttpDeps {
   visits?: VisitApi;
   /** Device supervision: care tasks and grouped outages (/api/tasks, /api/outages). */
   supervision?: SupervisionApi;
+  /** Test presses: test windows per device or building, and the weekly list of untested buttons. */
+  testMode?: TestModeApi;
+  /** Vendor-cloud pushes at /ingest/v1/:bridgeId (signature-checked, not behind /api's auth). */
+  vendorPush?: VendorPushApi;
   /** Recent SMS for the log view. */
   smsLog(limit: number): Promise<OutboundSms[]>;
   /**

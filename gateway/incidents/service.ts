@@ -4,13 +4,14 @@ import { GatewayError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { newCode, newId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
-import type { AuditChannel, AuditEntry, Incident, IncidentState, IncidentType, OutboundSms, Resident, Responder, Signal } from '../core/types.js';
+import { ACTIVE_STATES, type AuditChannel, type AuditEntry, type Incident, type IncidentState, type IncidentType, type OutboundSms, type Resident, type Responder, type Signal } from '../core/types.js';
 import type { EscalationEngine } from '../escalation/engine.js';
 import { stepKey } from '../escalation/engine.js';
 import type { DurableTimers } from '../escalation/timers.js';
 import type { Pager } from '../paging/pager.js';
 import { buildEscalationPlan } from '../paging/selection.js';
 import { decide } from '../rules/rules.js';
+import { recordTestPress, testWindowOf } from './test-press.js';
 import type { DurableTimer, Store } from '../storage/ports.js';
 
 export interface IncidentEvents {
@@ -86,7 +87,12 @@ export class IncidentService {
   async raiseForResident(residentId: string, type: 'door_unanswered' | 'inactivity', by: Responder, channel: AuditChannel, detail: Record<string, unknown>): Promise<Incident> {
     const after: AfterCommit = [];
     const incident = await this.deps.store.transaction(async () => {
-      const active = await this.deps.store.incidents.findActiveForResident(residentId);
+      let active = await this.deps.store.incidents.findActiveForResident(residentId);
+      // A real alarm never joins a weekly test: the test ends and the alarm opens on its own.
+      if (active?.test === true) {
+        await this.endTest(active.id, `a real alarm (${type})`, after);
+        active = null;
+      }
       if (active) {
         await this.audit(active, 'alarm_joined', by, channel, { alarm: type, ...detail }, after);
         return active;
@@ -233,17 +239,21 @@ export class IncidentService {
     const { store, clock } = this.deps;
     const active = await store.incidents.findActiveForResident(signal.residentId);
     const settings = await store.registry.escalationSettings();
-    const decision = decide(signal, active, settings);
+    const testWindow = await testWindowOf(store, signal);
+    const decision = decide(signal, active, settings, { inTestWindow: testWindow !== null });
     const actor = `device:${signal.deviceId}`;
     switch (decision.kind) {
       case 'open': {
         const resident = await store.registry.getResident(signal.residentId);
         if (!resident) throw new Error(`resident ${signal.residentId} of device ${signal.deviceId} is not in the registry`);
+        if (decision.endsTest) await this.endTest(decision.endsTest, 'a real alarm from the resident', after);
         const now = clock.now();
-        const incident = await this.createIncident(resident, decision.type, now, signal.receivedAt);
+        const incident = await this.createIncident(resident, decision.type, now, signal.receivedAt, decision.test);
         const plan = incident.plan;
         await store.incidents.linkSignal(incident.id, signal.eventId);
-        await this.audit(incident, 'created', deviceResponder(signal.deviceId), 'device', { signal: signal.type, eventId: signal.eventId, deviceId: signal.deviceId }, after);
+        const created = { signal: signal.type, eventId: signal.eventId, deviceId: signal.deviceId, ...(decision.test && testWindow ? { test: true, testWindow: testWindow.id } : {}) };
+        await this.audit(incident, 'created', deviceResponder(signal.deviceId), 'device', created, after);
+        if (testWindow) await recordTestPress(store, signal, testWindow.id, incident.id, decision.test);
         if (decision.state === 'open') {
           await this.openAndPage(incident, actor, 'device', signal.type, after);
         } else {
@@ -261,6 +271,7 @@ export class IncidentService {
         await store.incidents.update(joined);
         await store.incidents.linkSignal(incident.id, signal.eventId);
         await this.audit(joined, 'signal_joined', deviceResponder(signal.deviceId), 'device', { signal: signal.type, eventId: signal.eventId, deviceId: signal.deviceId }, after);
+        if (testWindow) await recordTestPress(store, signal, testWindow.id, incident.id, incident.test === true);
         if (decision.openNow) {
           await this.deps.timers.claimNow(`${incident.id}:${FALL_WINDOW}`);
           await this.openAndPage(joined, actor, 'device', `${signal.type} during the fall cancel window`, after);
@@ -287,10 +298,38 @@ export class IncidentService {
     }
   }
 
-  /** Stores a new pending incident with its escalation plan frozen now. */
-  private async createIncident(resident: Resident, type: IncidentType, now: number, openedAt: number): Promise<Incident> {
+  /**
+   * A test window closed (ran out, or ended by hand): its test incidents still active are resolved as tests, recording
+   * whether the worker answered. Returns the incidents closed.
+   */
+  async endTests(windowId: string, reason: string): Promise<string[]> {
+    const after: AfterCommit = [];
+    const closed = await this.deps.store.transaction(async () => {
+      const ids = await this.deps.store.testPresses.activeIncidentsOf(windowId);
+      for (const id of ids) await this.endTest(id, reason, after);
+      return ids;
+    });
+    for (const fn of after) fn();
+    return closed;
+  }
+
+  /** Resolves a test incident (inside the caller's transaction); a real one is never touched. */
+  private async endTest(id: string, reason: string, after: AfterCommit): Promise<void> {
+    const incident = await this.deps.store.incidents.get(id);
+    if (!incident || incident.test !== true || !ACTIVE_STATES.includes(incident.state)) return;
+    await this.deps.timers.cancelForIncident(id);
+    const answered = incident.acknowledgedBy ? { answeredBy: incident.acknowledgedBy.name, answeredAt: incident.acknowledgedAt } : { answeredBy: null };
+    const ended = await this.transition(incident, 'resolved', { role: 'staff', id: null, name: 'system', phone: null }, 'system', { test: true, reason: `test ended: ${reason}`, ...answered }, after, {
+      resolvedAt: this.deps.clock.now(),
+      nextStepAt: null,
+    });
+    this.command(ended, { type: 'resolved', incident: id, outcome: 'test_ended' }, after);
+  }
+
+  /** Stores a new pending incident with its escalation plan frozen now; a test's plan names no family, so none is ever told. */
+  private async createIncident(resident: Resident, type: IncidentType, now: number, openedAt: number, test = false): Promise<Incident> {
     const { store } = this.deps;
-    const plan = buildEscalationPlan({
+    const built = buildEscalationPlan({
       resident,
       community: await store.registry.getCommunity(resident.community),
       workers: await store.registry.listWorkers(),
@@ -298,6 +337,7 @@ export class IncidentService {
       now,
       timeZone: this.deps.timeZone,
     });
+    const plan = test ? { ...built, family: [] } : built;
     const incident: Incident = {
       id: newId('inc', now),
       code: newCode(),
@@ -317,6 +357,7 @@ export class IncidentService {
       signalCount: type === 'door_unanswered' || type === 'inactivity' ? 0 : 1,
       lastSignalAt: openedAt,
       nextStepAt: null,
+      ...(test ? { test: true } : {}),
     };
     await store.incidents.create(incident);
     return incident;

@@ -44,6 +44,8 @@ export class IncidentViews implements IncidentActions {
     const [resident, messages] = await Promise.all([store.registry.getResident(incident.residentId), store.sms.listForIncident(incident.id)]);
     const view: IncidentView = {
       ...incident,
+      // Always present, so a dashboard or machine client can mark a test without guessing at a missing field.
+      test: incident.test === true,
       resident: incident.residentId,
       residentName: resident?.name ?? null,
       address: resident?.address ?? null,

@@ -97,6 +97,7 @@ export class Ingest {
       type_not_supported_by_kind: 0,
       unknown_channel: 0,
       impossible_value: 0,
+      unknown_device: 0,
     } satisfies Record<RejectionReason, number>,
     batchSizes: { count: 0, sum: 0, max: 0, buckets: BATCH_SIZE_BUCKETS.map((le) => ({ le, count: 0 })) },
   };
@@ -182,6 +183,26 @@ export class Ingest {
       receivedAt: at,
       payloadExcerpt: '',
     });
+  }
+
+  /**
+   * A message a bridge relayed for the device that could not be decoded (malformed JSON, say): on the device's health
+   * record and in the rejection log, exactly like a direct device's. The device was heard, through its bridge.
+   */
+  rejectRelayed(rejection: Rejection, remoteAddress: string | null): void {
+    this.seen(rejection.deviceId, rejection.receivedAt, { remoteAddress, arrivedHr: 0 });
+    this.reject(rejection);
+  }
+
+  /**
+   * A message a bridge received for this device but could not turn into a signal (malformed in the upstream's own
+   * format, a stale retained copy): noted on the device's health record and in the rejection log like a direct
+   * device's rejected message. `alive`: the device itself was heard (its radio works), so it counts as seen.
+   */
+  rejectBridged(rejection: Omit<Rejection, 'receivedAt'>, alive: boolean): void {
+    const at = this.deps.clock.now();
+    if (alive) this.seen(rejection.deviceId, at, { remoteAddress: null, arrivedHr: 0 });
+    this.reject({ ...rejection, receivedAt: at });
   }
 
   /** Writes the health records and rejection log now instead of at the next periodic flush. */

@@ -31,6 +31,8 @@ export interface PageText {
   hours?: number;
   /** The page's reply code ("A"): the reply `1A` names this incident even when the phone has other pages open. */
   replyCode?: string;
+  /** A weekly test press: the page says 测试 first, so nobody runs to a door for a test. */
+  test?: boolean;
 }
 
 /**
@@ -50,7 +52,7 @@ export function isGsm7(text: string): boolean {
 
 /** `【求助】张桂兰 安达里3号楼2门401 按了求助 14:05 回1A接单 回2A转他人` — shortened to one segment if needed. */
 export function workerPage(p: PageText): string {
-  const head = p.step > 1 ? '【求助·仍无人接】' : '【求助】';
+  const head = p.test ? '【测试·按钮自检】' : p.step > 1 ? '【求助·仍无人接】' : '【求助】';
   const action = p.type === 'inactivity' ? ` ${GO_TO_THE_DOOR}` : '';
   const code = p.replyCode ?? '';
   const tail = ` ${what(p)}${action} ${localTime(p.at, p.timeZone).hhmm} 回1${code}接单 回2${code}转他人`;

@@ -50,7 +50,7 @@ export class Pager {
   /** The page itself (one segment) and then the incident link. */
   async pageResponder(incident: Incident, resident: Resident, responder: PlanResponder, step: number): Promise<OutboundSms[]> {
     const replyCode = await this.replyCode(responder.phone, incident.id);
-    const text = workerPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step, ...replyCode, ...hoursOf(incident, resident) });
+    const text = workerPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step, ...replyCode, ...hoursOf(incident, resident), ...(incident.test ? { test: true } : {}) });
     const page = await this.send(incident, responder.phone, text, 'page', step, responder.role, responder.id, replyCode);
     const link = await this.send(incident, responder.phone, this.link(incident, responder.id, responder.role), 'page_link', step, responder.role, responder.id);
     return [page, link];

@@ -1,11 +1,13 @@
 // Turns a validated registry document into a snapshot (secrets hashed) and upserts it all-or-nothing.
 import { createHash } from 'node:crypto';
 import type { Device } from '../core/types.js';
+import { NO_DEVICE_SECRET, onOurBroker, type Bridge } from '../core/bridges.js';
 import type { Logger } from '../core/logger.js';
 import type { RegistryCounts, RegistrySnapshot, Store } from '../storage/ports.js';
 import { invalid, referenceIssues, formatPath, validateRegistry, type ExistingIds } from './load.js';
 import type { ValidatedRegistry } from './schema.js';
 import { hashSecret, verifySecret } from './secrets.js';
+import { bridgeKey } from './bridge-checks.js';
 
 export interface ImportDeps {
   store: Store;
@@ -28,15 +30,22 @@ export function registryDigest(text: string): string {
 
 /** The ids the store already holds, for validateRegistry's cross-reference check. */
 export async function existingIdsFromStore(store: Store): Promise<ExistingIds> {
-  const [communities, residents, volunteers] = await Promise.all([
+  const [communities, residents, volunteers, bridges, devices] = await Promise.all([
     store.registry.listCommunities(),
     store.registry.listResidents(),
     store.registry.listVolunteers(),
+    store.registry.listBridges(),
+    store.registry.listDevices(),
   ]);
+  const externalIds = new Map<string, string>();
+  for (const d of devices) if (d.bridge !== undefined && d.externalId !== undefined) externalIds.set(bridgeKey(d.bridge, d.externalId), d.id);
   return {
     communities: new Set(communities.map((c) => c.id)),
     residents: new Set(residents.map((r) => r.id)),
     volunteers: new Set(volunteers.map((v) => v.id)),
+    bridges: new Map(bridges.map((b) => [b.id, { kind: b.kind, ourBrokerTopic: onOurBroker(b) ? b.baseTopic : null }])),
+    devices: new Set(devices.map((d) => d.id)),
+    externalIds,
   };
 }
 
@@ -59,8 +68,23 @@ export async function importRegistry(deps: ImportDeps, doc: ValidatedRegistry, o
   const secrets = { hashed: 0, kept: 0 };
   const devices = await mapLimit(doc.devices, HASH_CONCURRENCY, async (d): Promise<Device> => {
     const { secret, ...rest } = d;
+    // Validation made sure a device without a secret is on a bridge: it never signs in itself.
+    if (secret === undefined) return { ...rest, secretHash: NO_DEVICE_SECRET };
     const stored = await deps.store.registry.getDevice(d.id);
     if (stored && (await verifySecret(secret, stored.secretHash))) {
+      secrets.kept++;
+      return { ...rest, secretHash: stored.secretHash };
+    }
+    secrets.hashed++;
+    return { ...rest, secretHash: await hashSecret(secret) };
+  });
+
+  const bridges = await mapLimit(doc.bridges, HASH_CONCURRENCY, async (b): Promise<Bridge> => {
+    if (b.kind !== 'zigbee2mqtt') return b;
+    const { secret, ...rest } = b;
+    if (secret === undefined) return rest;
+    const stored = await deps.store.registry.getBridge(b.id);
+    if (stored?.kind === 'zigbee2mqtt' && stored.secretHash !== undefined && (await verifySecret(secret, stored.secretHash))) {
       secrets.kept++;
       return { ...rest, secretHash: stored.secretHash };
     }
@@ -79,9 +103,11 @@ export async function importRegistry(deps: ImportDeps, doc: ValidatedRegistry, o
         }
       : {}),
     ...(doc.careDigest ? { careDigest: { times: doc.careDigest.times } } : {}),
+    ...(doc.supervision ? { supervision: { offlineAfterSeconds: { ...doc.supervision.offlineAfterSeconds } } } : {}),
     communities: doc.communities,
     residents: doc.residents,
     workers: doc.workers,
+    bridges,
     devices,
     volunteers: doc.volunteers,
     visits: doc.visits,
@@ -91,7 +117,7 @@ export async function importRegistry(deps: ImportDeps, doc: ValidatedRegistry, o
   deps.log.info(
     {
       source: opts.source ?? 'document',
-      imported: countsOf(snapshot),
+      imported: { ...countsOf(snapshot), bridges: bridges.length },
       totals,
       secretsHashed: secrets.hashed,
       secretsKept: secrets.kept,

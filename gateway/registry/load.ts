@@ -6,11 +6,12 @@ import type { z } from 'zod';
 import { GatewayError, errorMessage } from '../core/errors.js';
 import { locateJsonError, positionOf } from './json-position.js';
 import { REGISTRY_LISTS, registrySchema, type RegistryList, type ValidatedRegistry } from './schema.js';
+import { bridgeIssues, type ExistingBridgeFacts } from './bridge-checks.js';
 
 export type RegistryFormat = 'json' | 'yaml';
 
 /** Ids already stored, so a document may refer to entities it does not repeat. Sets and Maps both fit. */
-export interface ExistingIds {
+export interface ExistingIds extends ExistingBridgeFacts {
   communities?: { has(id: string): boolean };
   residents?: { has(id: string): boolean };
   volunteers?: { has(id: string): boolean };
@@ -109,6 +110,7 @@ export function referenceIssues(doc: unknown, existing: ExistingIds): RegistryIs
       issues.push({ path: [list, index, field], message: `unknown ${noun} "${ref}"` });
     }
   }
+  issues.push(...bridgeIssues(doc, existing));
   return issues;
 }
 

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { parseVisitCron } from '../visits/cron.js';
 import { DEFAULT_ESCALATION, DEVICE_KINDS } from '../core/types.js';
+import { HTTP_BRIDGE_AUTH } from '../core/bridges.js';
 
 /** Ids are also used in MQTT client ids and topics, so no '/', '+', '#' and at most 64 characters. */
 export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -85,17 +86,74 @@ const worker = z.looseObject({
   shifts: z.array(shift).default([]),
 });
 
+const secret = z.string().min(8, 'expected a secret of at least 8 characters').max(256, 'expected a secret of at most 256 characters');
+
+// Zigbee battery devices check in every few hours and LoRaWAN buttons less often: up to a week.
+const offlineAfterSeconds = z.number().int().min(60).max(7 * 86400);
+
 const device = z.looseObject({
   id,
   kind: z.enum(DEVICE_KINDS),
   resident: id,
-  secret: z.string().min(8, 'expected a secret of at least 8 characters').max(256, 'expected a secret of at most 256 characters'),
+  // Required for a device that connects itself, refused for one on a bridge (checked in bridgeIssues).
+  secret: secret.optional(),
+  bridge: id.optional(),
+  externalId: z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters').optional(),
+  model: z.string().min(1, 'must not be empty').max(64, 'must be at most 64 characters').optional(),
+  offlineAfterSeconds: offlineAfterSeconds.optional(),
   requireClientCert: z.boolean().optional(),
   certFingerprint: z
     .string()
     .regex(/^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){31}$/, 'expected a SHA-256 fingerprint: 64 hex digits, pairs optionally joined by ":"')
     .transform(normaliseFingerprint)
     .optional(),
+});
+
+// A base topic is where zigbee2mqtt publishes: no wildcards, no empty levels, and never inside our own device tree.
+const baseTopic = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(128, 'must be at most 128 characters')
+  .regex(/^[^#+/$][^#+]*$/, 'expected an MQTT topic without wildcards (+ #), not starting with "/" or "$"')
+  // [MQTT-4.7.3-2] U+0000 is never part of a topic.
+  .refine((t) => !t.includes('\u0000'), 'must not contain U+0000')
+  .refine((t) => !t.endsWith('/') && !t.includes('//'), 'must not end with "/" nor have an empty level')
+  .refine((t) => t !== 'care' && !t.startsWith('care/'), 'must not be under "care/", the topics of devices that speak our protocol');
+
+const brokerUrl = z
+  .string()
+  .regex(/^(mqtts?|tcp|ssl|tls|wss?):\/\/[^\s/]+/, 'expected a broker URL such as "mqtt://127.0.0.1:1883" (mqtt, mqtts, tcp, ssl, tls, ws or wss)');
+const login = { url: brokerUrl, username: z.string().min(1, 'must not be empty').optional(), password: z.string().optional() };
+
+const bridgeCommon = { id, name: text.optional(), offlineAfterSeconds: offlineAfterSeconds.optional() };
+
+// On our broker (`secret`) or on its own (`url`): exactly one of the two, checked in bridgeIssues with a clear line.
+const zigbee2mqttBridge = z.looseObject({
+  ...bridgeCommon,
+  kind: z.literal('zigbee2mqtt'),
+  baseTopic: baseTopic.default('zigbee2mqtt'),
+  secret: secret.optional(),
+  url: login.url.optional(),
+  username: login.username,
+  password: login.password,
+});
+
+const chirpstackBridge = z.looseObject({
+  ...bridgeCommon,
+  kind: z.literal('chirpstack'),
+  ...login,
+  applicationId: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected the ChirpStack application id (a UUID)'),
+});
+
+const httpBridge = z.looseObject({
+  ...bridgeCommon,
+  kind: z.literal('http'),
+  secret,
+  auth: z.enum(HTTP_BRIDGE_AUTH).default('onenet'),
+});
+
+const bridge = z.discriminatedUnion('kind', [zigbee2mqttBridge, chirpstackBridge, httpBridge], {
+  error: (iss) => (iss.code === 'invalid_union' ? 'expected one of zigbee2mqtt, chirpstack, http' : undefined),
 });
 
 const volunteer = z.looseObject({
@@ -127,9 +185,12 @@ export const registrySchema = z
     escalation: escalation.optional(),
     // Issue 3: local times of the care-task digest SMS (default 08:30 and 17:30).
     careDigest: z.looseObject({ times: z.array(clockTime).min(1, 'must name at least one time').max(12) }).optional(),
+    // offlineAfterSeconds per device kind (gateway/supervision/offline-after.ts has the order of precedence).
+    supervision: z.looseObject({ offlineAfterSeconds: z.partialRecord(z.enum(DEVICE_KINDS), offlineAfterSeconds).optional() }).optional(),
     communities: z.array(community).default([]),
     residents: z.array(resident).default([]),
     workers: z.array(worker).default([]),
+    bridges: z.array(bridge).default([]),
     devices: z.array(device).default([]),
     volunteers: z.array(volunteer).default([]),
     visits: z.array(visit).default([]),
@@ -142,7 +203,7 @@ export type RegistryDocument = z.input<typeof registrySchema>;
 export type ValidatedRegistry = z.output<typeof registrySchema>;
 
 /** The registry's entity lists, in the order problems are reported. */
-export const REGISTRY_LISTS = ['communities', 'residents', 'workers', 'devices', 'volunteers', 'visits'] as const;
+export const REGISTRY_LISTS = ['communities', 'residents', 'workers', 'bridges', 'devices', 'volunteers', 'visits'] as const;
 export type RegistryList = (typeof REGISTRY_LISTS)[number];
 
 /** Building of an address: up to and including the first "号楼" or "栋", else the whole address. */

@@ -131,11 +131,11 @@ export class MonthlyReports {
   }
 
   private incidents(from: number, to: number, community: string | null): IncidentRow[] {
-    // The on-site time is the board's (issue 5 §4): the incident's on_site_at column where the schema has it, else its first `on_site` audit entry.
+    // Test presses are left out: they are checks, not alarms. The on-site time is the board's (issue 5 §4): the incident's on_site_at column where the schema has it, else its first `on_site` audit entry.
     const audited = "(SELECT MIN(a.at) FROM audit_log a WHERE a.incident_id = i.id AND a.action = 'on_site')";
     const onSite = this.hasOnSiteColumn() ? `COALESCE(i.on_site_at, ${audited})` : audited;
     const sql = `SELECT i.id, i.community_id, i.type, i.state, i.opened_at, i.first_paged_at, i.acknowledged_at, ${onSite} AS on_site_at
-      FROM incidents i WHERE i.opened_at >= ? AND i.opened_at < ? ${community === null ? '' : 'AND i.community_id = ?'}`;
+      FROM incidents i WHERE i.opened_at >= ? AND i.opened_at < ? AND i.test = 0 ${community === null ? '' : 'AND i.community_id = ?'}`;
     const params: (string | number)[] = community === null ? [from, to] : [from, to, community];
     return this.deps.database.stmt<(string | number)[], IncidentRow>(sql).all(...params);
   }

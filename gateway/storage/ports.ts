@@ -19,12 +19,16 @@ import type {
   Volunteer,
   Worker,
   EventType,
+  DeviceKind,
 } from '../core/types.js';
 import type { VisitRepo } from '../visits/repo.js';
 import type { WellnessRepo } from '../wellness/repo.js';
 import type { AccountRepo } from '../accounts/repo.js';
 import type { SupervisionRepo } from '../supervision/repo.js';
 import type { RecentPagesRepo } from '../paging/reply-codes.js';
+import type { TestPressRepo } from '../test-presses/types.js';
+import type { BridgeLevelRepo, BridgeRepo } from '../bridges/repo.js';
+import type { Bridge } from '../core/bridges.js';
 
 /** A normalised registry, ready to upsert (secrets already hashed). */
 export interface RegistrySnapshot {
@@ -37,6 +41,10 @@ export interface RegistrySnapshot {
   visits: Visit[];
   /** Registry `careDigest` (issue 3): local "HH:MM" times of the care-task digest SMS. */
   careDigest?: { times: string[] };
+  /** Registry `supervision`: offlineAfterSeconds per device kind. */
+  supervision?: { offlineAfterSeconds?: Partial<Record<DeviceKind, number>> };
+  /** zigbee2mqtt, ChirpStack and vendor-cloud bridges (secrets for our broker already hashed). */
+  bridges?: Bridge[];
 }
 
 export interface RegistryCounts {
@@ -48,7 +56,7 @@ export interface RegistryCounts {
   visits: number;
 }
 
-export interface RegistryRepo {
+export interface RegistryRepo extends BridgeRepo {
   /** Upserts every entity by id in one transaction: all or nothing. */
   upsert(snapshot: RegistrySnapshot): Promise<RegistryCounts>;
   counts(): Promise<RegistryCounts>;
@@ -241,6 +249,10 @@ export interface Store {
   readonly accounts: AccountRepo;
   /** Device supervision: care tasks, grouped outages, digest runs. */
   readonly supervision: SupervisionRepo;
+  /** Test windows and the presses taken as tests (weekly button checks). */
+  readonly testPresses: TestPressRepo;
+  /** The last level of bridged devices' state-style fields (occupancy, sos...), for edge detection across restarts. */
+  readonly bridgeLevels: BridgeLevelRepo;
   /** Runs `work` atomically; repository calls made inside it join the transaction. Nested calls join too. */
   transaction<T>(work: () => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Runs `fn` once the calling transaction has committed (never if it rolls back); outside one, at once. */

@@ -33,7 +33,7 @@ export interface DigestSlot {
 const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$/;
 const DEFAULT_CATCH_UP_MS = 3 * 60 * 60 * 1000;
 /** Most useful first: a person to see, then a silent fixture, then one never installed right, then a battery. */
-const KIND_ORDER: Record<CareTaskKind, number> = { wellness_check: 0, device_offline: 1, never_reported: 2, device_flooding: 3, low_battery: 4 };
+const KIND_ORDER: Record<CareTaskKind, number> = { wellness_check: 0, device_offline: 1, never_reported: 2, device_flooding: 3, low_battery: 4, button_untested: 5 };
 
 export function slotKey(slot: Pick<DigestSlot, 'day' | 'time'>): string {
   return `digest:${formatDate(slot.day)}:${slot.time}`;

@@ -49,6 +49,7 @@ export function registerSupervisionMetrics(registry: Registry, supervision: Supe
       const { outagesByPlace } = supervision.metricsSnapshot();
       this.set({ place: 'building' }, outagesByPlace.building);
       this.set({ place: 'community' }, outagesByPlace.community);
+      this.set({ place: 'bridge' }, outagesByPlace.bridge);
     },
   });
   new Gauge({

@@ -36,6 +36,8 @@ export function digestItemText(i: DigestItem): string {
       return `${i.residentName}需上门探望`;
     case 'device_flooding':
       return `${i.residentName}${device}发送异常频繁`;
+    case 'button_untested':
+      return `${i.residentName}${device}本周未测试`;
   }
 }
 

@@ -11,9 +11,9 @@ import { localTime } from '../paging/shifts.js';
 import type { Store } from '../storage/ports.js';
 import type { DeviceIndex, IndexedDevice, StormWindow } from './device-index.js';
 import { outageClosedText, outagePageText, outageSummary } from './messages.js';
-import { placeLabel } from './places.js';
+import { bridgePlace, placeLabel } from './places.js';
 import type { TaskCloser } from './tasks.js';
-import type { Outage, OutageCloseReason, OutageFilter, OutagePage, OutagePlace, SupervisionEvents, SupervisionSettings } from './types.js';
+import type { Outage, OutageCloseReason, OutageFilter, OutagePage, OutagePlace, OutagePlaceKind, SupervisionEvents, SupervisionSettings } from './types.js';
 
 export interface OutageServiceDeps {
   store: Store;
@@ -37,7 +37,7 @@ export interface OutageServiceDeps {
 /** What /healthz and /metrics read of the open outages. */
 export interface OpenOutageSummary {
   open: number;
-  byPlaceKind: { building: number; community: number };
+  byPlaceKind: Record<OutagePlaceKind, number>;
   oldestOpenedAt: number | null;
 }
 
@@ -85,7 +85,7 @@ export class OutageService {
 
   /** From memory: cheap enough for every /healthz and scrape. */
   summary(): OpenOutageSummary {
-    const byPlaceKind = { building: 0, community: 0 };
+    const byPlaceKind: Record<OutagePlaceKind, number> = { building: 0, community: 0, bridge: 0 };
     let oldestOpenedAt: number | null = null;
     for (const o of this.open.values()) {
       byPlaceKind[o.place.kind]++;
@@ -195,6 +195,25 @@ export class OutageService {
     this.ofDevice.set(d.device.id, o);
     this.deps.window.forget(d.building, d.device.id);
     await this.save(o, 'updated', at);
+  }
+
+  /**
+   * A bridge lost (its coordinator or its connection): its devices go offline together for one cause, so they form one
+   * outage, paged once, instead of a task each. Devices already held by another outage stay there. Resolves with the
+   * devices taken in; none when the bridge already has an open outage.
+   */
+  openForBridge(bridgeId: string, deviceIds: readonly string[], at: number): Promise<string[]> {
+    return this.serial(async () => {
+      const members = this.members([...deviceIds]);
+      if (members.length === 0) return [];
+      const existing = this.open.get(`bridge:${bridgeId}`);
+      if (existing) return [];
+      // Paged to the community that holds most of the bridge's devices (a coordinator serves one neighbourhood).
+      const counts = new Map<string, number>();
+      for (const m of members) counts.set(m.resident.community, (counts.get(m.resident.community) ?? 0) + 1);
+      const community = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]?.[0] ?? members[0]?.resident.community ?? '';
+      return this.openOutage(bridgePlace(bridgeId, community), members, at);
+    });
   }
 
   /** A device is back. Resolves with the devices left offline when this closed their outage: they now need their own tasks. */

@@ -18,8 +18,14 @@ export function communityPlace(communityId: string): OutagePlace {
   return { kind: 'community', key: `community:${communityId}`, communityId, building: null };
 }
 
-/** How a place is named in SMS and summaries: the building, or the community's name. */
+/** The devices of one bridge, paged to the community where most of them are. */
+export function bridgePlace(bridgeId: string, communityId: string): OutagePlace {
+  return { kind: 'bridge', key: `bridge:${bridgeId}`, communityId, building: null };
+}
+
+/** How a place is named in SMS and summaries: the building, the bridge, or the community's name. */
 export function placeLabel(place: OutagePlace, communityName: string | null): string {
+  if (place.kind === 'bridge') return `${communityName ?? place.communityId}网关 ${place.key.slice('bridge:'.length)}`;
   return place.building ?? communityName ?? place.communityId;
 }
 

@@ -12,7 +12,7 @@ import { OutageService } from './outages.js';
 import { placeLabel } from './places.js';
 import { DeviceSupervisor, type SupervisedHealth } from './supervisor.js';
 import { CareTaskService, type TaskCloser } from './tasks.js';
-import { DEFAULT_SUPERVISION, type OutageCloseReason, type CareTask, type CareTaskFilter, type Outage, type OutageFilter, type SupervisionEvents, type SupervisionSettings } from './types.js';
+import { DEFAULT_SUPERVISION, type OutageCloseReason, type CareTask, type CareTaskFilter, type Outage, type OutageFilter, type OutagePlaceKind, type SupervisionEvents, type SupervisionSettings } from './types.js';
 
 export interface SupervisionDeps {
   store: Store;
@@ -69,7 +69,7 @@ export interface OutageView {
 /** What the Prometheus gauges read at scrape time (registerSupervisionMetrics in health.ts). */
 export interface SupervisionMetricsSnapshot {
   tasksByKind: Record<CareTask['kind'], number>;
-  outagesByPlace: { building: number; community: number };
+  outagesByPlace: Record<OutagePlaceKind, number>;
   /** 0 when no outage is open. */
   oldestOutageAgeSeconds: number;
 }
@@ -151,6 +151,14 @@ export class Supervision {
     });
     this.reloading = run.catch((err: unknown) => this.deps.log.error({ err: errorMessage(err) }, 'supervision could not reload the registry; it retries within 10 minutes'));
     return run;
+  }
+
+  /**
+   * A bridge went away (coordinator down, zigbee2mqtt gone, its connection lost): its devices form one outage, paged
+   * once. Call it before they are marked offline, so none of them gets a task of its own.
+   */
+  bridgeLost(bridgeId: string, deviceIds: readonly string[], at: number): Promise<string[]> {
+    return this.outages.openForBridge(bridgeId, deviceIds, at);
   }
 
   metricsSnapshot(): SupervisionMetricsSnapshot {

@@ -9,6 +9,7 @@ import type { DeviceIndex, HealthSource, IndexedDevice } from './device-index.js
 import type { OutageService } from './outages.js';
 import type { CareTaskService } from './tasks.js';
 import type { SupervisionSettings } from './types.js';
+import { offlineAfterOf, parseSupervisionSection, SUPERVISION_SETTING, type OfflineAfterRules } from './offline-after.js';
 
 /** The ingest as supervision uses it: read health, and set a device offline when it fell silent. */
 export interface SupervisedHealth extends HealthSource {
@@ -47,7 +48,9 @@ const MAX_SWEEP_MS = 60_000;
  */
 export class DeviceSupervisor {
   private startedAt = 0;
+  /** The shortest silence limit of any device: the sweep runs often enough for it. */
   private offlineAfterMs = 0;
+  private rules: OfflineAfterRules = { globalSeconds: 0, byKind: {}, bridges: new Map() };
   private readonly firstKnown = new Map<string, number>();
   /** Device-offline tasks waiting out the storm window, so that a storm can absorb them first. */
   private readonly pendingOffline = new Map<string, TimerHandle>();
@@ -121,9 +124,14 @@ export class DeviceSupervisor {
     });
   }
 
-  /** The timeout in force (ms), as last read from the registry. */
+  /** The shortest timeout in force (ms), as last read from the registry; offlineAfterFor() gives a device's own. */
   offlineAfter(): number {
     return this.offlineAfterMs;
+  }
+
+  /** The device's timeout (ms): its own value, its bridge's, its kind's, its transport's default, else the registry-wide one. */
+  offlineAfterFor(device: IndexedDevice['device']): number {
+    return offlineAfterOf(device, this.rules).seconds * 1000;
   }
 
   /**
@@ -156,14 +164,15 @@ export class DeviceSupervisor {
         const known = this.firstKnown.get(id) ?? now;
         this.firstKnown.set(id, known);
         const h = health.healthOf(id);
+        const limit = this.offlineAfterFor(d.device);
         if (h?.lastSeen == null) {
-          if (now - known < this.offlineAfterMs) continue;
+          if (now - known < limit) continue;
           await tasks.open({ kind: 'never_reported', residentId: d.resident.id, deviceId: id, detail: { deviceKind: d.device.kind, knownSince: new Date(known).toISOString() } }, now);
           if (h?.state !== 'offline') {
             health.markState(id, 'offline', now);
             marked++;
           }
-        } else if (h.state !== 'offline' && now - Math.max(h.lastSeen, this.startedAt) >= this.offlineAfterMs) {
+        } else if (h.state !== 'offline' && now - Math.max(h.lastSeen, this.startedAt) >= limit) {
           // Emits deviceStatusChanged, which queues the offline handling behind this sweep.
           this.silentSince.set(id, h.lastSeen);
           health.markState(id, 'offline', now);
@@ -185,7 +194,12 @@ export class DeviceSupervisor {
   }
 
   private async refreshSettings(): Promise<void> {
-    this.offlineAfterMs = (await this.deps.store.registry.escalationSettings()).offlineAfterSeconds * 1000;
+    const { registry } = this.deps.store;
+    const [escalation, section, bridges] = await Promise.all([registry.escalationSettings(), registry.getSetting(SUPERVISION_SETTING), registry.listBridges()]);
+    this.rules = { globalSeconds: escalation.offlineAfterSeconds, byKind: parseSupervisionSection(section).offlineAfterSeconds ?? {}, bridges: new Map(bridges.map((b) => [b.id, b])) };
+    let shortest = this.rules.globalSeconds * 1000;
+    for (const d of this.deps.index.all()) shortest = Math.min(shortest, this.offlineAfterFor(d.device));
+    this.offlineAfterMs = shortest;
   }
 
   private async device(id: string): Promise<IndexedDevice | null> {

@@ -117,7 +117,7 @@ export class CareTaskService implements CareTaskSink {
 
   /** Open tasks by kind, from memory: cheap enough for every /healthz and scrape. */
   openCounts(): Record<CareTaskKind, number> {
-    const counts: Record<CareTaskKind, number> = { device_offline: 0, low_battery: 0, never_reported: 0, wellness_check: 0, device_flooding: 0 };
+    const counts: Record<CareTaskKind, number> = { device_offline: 0, low_battery: 0, never_reported: 0, wellness_check: 0, device_flooding: 0, button_untested: 0 };
     for (const key of this.openKeys) {
       const kind = key.slice(0, key.indexOf('|')) as CareTaskKind;
       if (kind in counts) counts[kind]++;

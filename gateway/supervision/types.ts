@@ -34,12 +34,13 @@ export interface CareTaskFilter {
   limit?: number;
 }
 
-export type OutagePlaceKind = 'building' | 'community';
+/** `bridge`: the devices behind one zigbee2mqtt coordinator (or other bridge) that went away together. */
+export type OutagePlaceKind = 'building' | 'community' | 'bridge';
 
-/** A place whose devices can drop together: one building of a community, or the whole community. */
+/** A place whose devices can drop together: one building of a community, the whole community, or one bridge. */
 export interface OutagePlace {
   kind: OutagePlaceKind;
-  /** `building:<community>:<building>` or `community:<community>`; at most one open outage per key. */
+  /** `building:<community>:<building>`, `community:<community>` or `bridge:<bridge id>`; at most one open outage per key. */
   key: string;
   communityId: string;
   /** The building (e.g. "安达里3号楼") for a building outage; null for a community one. */

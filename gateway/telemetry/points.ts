@@ -94,6 +94,8 @@ export function deviceStatusPoint(s: DeviceStatusChanged, where: DeviceTags): Te
 export function incidentPoint(incident: Incident, entry: AuditEntry, where: ResidentTags): TelemetryPoint {
   const tags: Record<string, string> = { resident: incident.residentId, community: incident.communityId, type: incident.type, state: incident.state };
   if (where.building) tags.building = where.building;
+  // Grafana panels of real alarms filter test presses out with `test != 'true'`; the tag is absent on real incidents.
+  if (incident.test === true) tags.test = 'true';
   const fields: Record<string, FieldValue> = { incident: incident.id, action: entry.action, step: incident.step };
   const seconds = (at: number | null): number | undefined => (at === null ? undefined : Math.max(0, at - incident.openedAt) / 1000);
   const firstPage = entry.action === 'paged' && incident.firstPagedAt === entry.at ? seconds(incident.firstPagedAt) : undefined;

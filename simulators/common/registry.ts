@@ -52,16 +52,18 @@ export class SimRegistry {
 
   static fromDocument(doc: ValidatedRegistry, path: string): SimRegistry {
     const residents = new Map(doc.residents.map((r) => [r.id, r]));
-    const devices = doc.devices.map((d): SimDeviceSpec => {
+    // Devices that connect themselves; those on a bridge are driven through their bridge's simulator.
+    const devices = doc.devices.flatMap((d): SimDeviceSpec[] => {
+      if (d.secret === undefined) return [];
       const resident = residents.get(d.resident);
-      return {
+      return [{
         id: d.id,
         kind: d.kind,
         secret: d.secret,
         resident: d.resident,
         building: resident?.building ?? '',
         community: resident?.community ?? '',
-      };
+      }];
     });
     const phones: PhoneEntry[] = [
       ...doc.workers.map((w) => ({ phone: w.phone, role: 'worker' as const, ref: w.id, name: w.name })),

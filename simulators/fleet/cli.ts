@@ -9,6 +9,7 @@ import { SimRegistry } from '../common/registry.js';
 import { BAD_INPUTS, type BadInput } from './device.js';
 import { Fleet, type FleetPlan } from './fleet.js';
 import { FleetStats, progressLine, summary } from './stats.js';
+import { onenetMain } from '../onenet/cli.js';
 
 const HELP = `Usage: npm run sim -- [registry] [options]
 
@@ -59,7 +60,8 @@ Examples
   npm run sim                                            # the demo neighbourhood, everyday traffic
   npm run sim -- --sos 2/min --fall 1/min --cancel 0.3   # alarms, some cancelled
   npm run sim -- --power-cut 安达里3号楼@30s+60s --dying-battery btn-001@10s
-  npm run sim -- --bad 10/min --duration 2m`;
+  npm run sim -- --bad 10/min --duration 2m
+  npm run sim -- onenet --bridge onenet-1 --token T --dev 42 --sos-after 10s   # a OneNET pusher (see: npm run sim -- onenet -h)`;
 
 interface Timed {
   target: string;
@@ -115,6 +117,8 @@ function number(name: string, value: string | undefined, fallback: number, check
 }
 
 async function main(argv: string[]): Promise<number> {
+  // Bridged devices behind a vendor cloud speak HTTP, not MQTT: their pusher is a subcommand.
+  if (argv[0] === 'onenet') return onenetMain(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

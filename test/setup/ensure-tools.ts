@@ -5,6 +5,8 @@ import { existsSync } from 'node:fs';
 const TOOLS: { bin: string; pkg: string }[] = [
   { bin: '/usr/bin/mosquitto_pub', pkg: 'mosquitto-clients' },
   { bin: '/usr/bin/mosquitto_sub', pkg: 'mosquitto-clients' },
+  // The external broker of the ChirpStack bridge tests.
+  { bin: '/usr/sbin/mosquitto', pkg: 'mosquitto' },
   { bin: '/usr/bin/influxd', pkg: 'influxdb' },
   { bin: '/usr/bin/chromium', pkg: 'chromium' },
   // The TLS tests make their CA and certificates at test time.

@@ -38,11 +38,11 @@ const settings = DEFAULT_ESCALATION; // fallCancelSeconds 30
 
 describe('decide: sos', () => {
   it('opens an incident and pages at once when nothing is active', () => {
-    expect(decide(signal('sos'), null, settings)).toEqual({ kind: 'open', type: 'sos', state: 'open' });
+    expect(decide(signal('sos'), null, settings)).toEqual({ kind: 'open', type: 'sos', state: 'open', test: false });
   });
 
   it('opens at once even when falls would wait for a cancel', () => {
-    expect(decide(signal('sos'), null, { ...settings, fallCancelSeconds: 120 })).toEqual({ kind: 'open', type: 'sos', state: 'open' });
+    expect(decide(signal('sos'), null, { ...settings, fallCancelSeconds: 120 })).toEqual({ kind: 'open', type: 'sos', state: 'open', test: false });
   });
 
   it('joins an open or acknowledged incident without paging again', () => {
@@ -57,11 +57,11 @@ describe('decide: sos', () => {
 
 describe('decide: fall', () => {
   it('opens a pending incident that waits for a cancel', () => {
-    expect(decide(signal('fall'), null, settings)).toEqual({ kind: 'open', type: 'fall', state: 'pending' });
+    expect(decide(signal('fall'), null, settings)).toEqual({ kind: 'open', type: 'fall', state: 'pending', test: false });
   });
 
   it('opens at once when there is no cancel window', () => {
-    expect(decide(signal('fall'), null, { ...settings, fallCancelSeconds: 0 })).toEqual({ kind: 'open', type: 'fall', state: 'open' });
+    expect(decide(signal('fall'), null, { ...settings, fallCancelSeconds: 0 })).toEqual({ kind: 'open', type: 'fall', state: 'open', test: false });
   });
 
   it('joins an active incident without shortening its cancel window', () => {
@@ -90,5 +90,28 @@ describe('decide: signs of life', () => {
     expect(decide(signal(type), null, settings)).toEqual({ kind: 'ignore', reason: `${type} is not an alarm` });
     expect(decide(signal(type), incident('pending', 'fall'), settings)).toMatchObject({ kind: 'ignore' });
     expect(decide(signal(type), incident('open'), settings)).toMatchObject({ kind: 'ignore' });
+  });
+});
+
+describe('decide: test presses', () => {
+  const inWindow = { inTestWindow: true };
+  const testIncident = (): Incident => ({ ...incident('open'), id: 'inc-test', test: true });
+
+  it('opens a test incident, paged at once, for a press inside a test window', () => {
+    expect(decide(signal('sos'), null, settings, inWindow)).toEqual({ kind: 'open', type: 'sos', state: 'open', test: true });
+    expect(decide(signal('fall'), null, settings, inWindow)).toEqual({ kind: 'open', type: 'fall', state: 'open', test: true });
+  });
+
+  it('joins the test already open instead of paging again', () => {
+    expect(decide(signal('sos'), testIncident(), settings, inWindow)).toEqual({ kind: 'join', incidentId: 'inc-test', openNow: false });
+  });
+
+  it('takes a press outside the window as a real alarm that ends the test', () => {
+    expect(decide(signal('sos'), testIncident(), settings)).toEqual({ kind: 'open', type: 'sos', state: 'open', test: false, endsTest: 'inc-test' });
+    expect(decide(signal('fall'), testIncident(), settings)).toEqual({ kind: 'open', type: 'fall', state: 'pending', test: false, endsTest: 'inc-test' });
+  });
+
+  it('lets a press in a test window join a real alarm already under way', () => {
+    expect(decide(signal('sos'), incident('open'), settings, inWindow)).toEqual({ kind: 'join', incidentId: 'inc-1', openNow: false });
   });
 });

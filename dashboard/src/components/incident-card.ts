@@ -6,6 +6,8 @@ import { elapsed, roleLabel, smsLabel, stateLabel, typeLabel } from './incident-
 
 addMessages({
   zh: {
+    'board.card.test': '测试',
+    'board.card.testHint': '按钮自检：只通知网格员，不通知家属，不计入统计',
     'board.card.resident': '老人',
     'board.card.building': '楼栋',
     'board.card.community': '社区',
@@ -31,6 +33,8 @@ addMessages({
     'board.card.pagesRetrying': '{n} 条通知仍未发出：短信服务故障，正在重试',
   },
   en: {
+    'board.card.test': 'TEST',
+    'board.card.testHint': 'Button check: the worker only, never the family, not in the statistics',
     'board.card.resident': 'Resident',
     'board.card.building': 'Building',
     'board.card.community': 'Community',
@@ -192,11 +196,13 @@ function actionsBlock(i: IncidentView, opts: CardOptions): HTMLElement {
 export function incidentCard(i: IncidentView, opts: CardOptions): HTMLElement {
   const kind = urgency(i);
   const status: Child[] = [h('span', { class: `badge badge-${kind}` }, kind === 'unassigned' ? stateLabel('unassigned') : stateLabel(i.state))];
+  // A weekly test press goes the whole way through the board, marked so nobody takes it for an alarm.
+  if (i.test === true) status.unshift(h('span', { class: 'badge badge-test', 'data-testid': 'incident-test', title: t('board.card.testHint') }, t('board.card.test')));
   if (i.acknowledgedBy && i.acknowledgedAt) status.push(h('span', { class: 'taken' }, t('board.card.takenBy', { name: i.acknowledgedBy.name, time: formatTime(i.acknowledgedAt) })));
   if (i.onSiteAt) status.push(h('span', { class: 'taken onsite-at' }, t('board.card.onSiteBy', { name: i.onSiteBy?.name ?? '', time: formatTime(i.onSiteAt) })));
   return h(
     'article',
-    { class: `incident incident-${kind}`, 'data-incident': i.id, 'data-state': i.state, 'aria-label': `${typeLabel(i.type)} ${i.residentName ?? ''}` },
+    { class: `incident incident-${kind}${i.test === true ? ' incident-test' : ''}`, 'data-incident': i.id, 'data-state': i.state, 'aria-label': `${typeLabel(i.type)} ${i.residentName ?? ''}` },
     h(
       'header',
       { class: 'incident-head' },

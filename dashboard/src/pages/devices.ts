@@ -1,8 +1,9 @@
 // `#/devices`: every device with search and health: online, battery, last seen, last error (GET /api/devices).
 import type { DeviceView } from '../../../gateway/http/routes/devices.js';
+import type { TestWindow } from '../../../gateway/test-presses/types.js';
 import { api, query } from '../api.js';
 import { h, replace } from '../dom.js';
-import { addMessages, t } from '../i18n.js';
+import { addMessages, formatTime, t } from '../i18n.js';
 import { definePage } from '../router.js';
 import { badge, failure, searchBox, select, table, when } from './kit.js';
 import './pages.css';
@@ -19,6 +20,10 @@ addMessages({
     'devices.lastSeen': '最后上报',
     'devices.lastError': '最近错误',
     'devices.anyState': '全部状态',
+    'devices.test': '测试',
+    'devices.testStart': '开始测试（30分钟）',
+    'devices.testOn': '测试中，至{time}',
+    'devices.testConfirm': '接下来30分钟内，{id}的按键视为测试：只通知网格员，不通知家属。开始？',
   },
   en: {
     'devices.title': 'Devices',
@@ -31,6 +36,10 @@ addMessages({
     'devices.lastSeen': 'Last seen',
     'devices.lastError': 'Last error',
     'devices.anyState': 'Any state',
+    'devices.test': 'Test',
+    'devices.testStart': 'Start test (30 min)',
+    'devices.testOn': 'testing until {time}',
+    'devices.testConfirm': 'For the next 30 minutes presses of {id} are tests: the worker is paged, never the family. Start?',
   },
 });
 
@@ -44,6 +53,7 @@ definePage({
     const filter = { q: ctx.params.get('q') ?? '', state: ctx.params.get('state') ?? '' };
     const body = h('div', { 'data-testid': 'devices-body' });
     let all: DeviceView[] = [];
+    const testing = new Map<string, number>();
     replace(
       el,
       h(
@@ -75,13 +85,38 @@ definePage({
         d.rssi === null ? '—' : `${d.rssi} dBm`,
         when(d.lastSeen),
         d.lastRejection ? h('span', { title: d.lastRejection.detail }, `${d.lastRejection.reason} · ${when(d.lastRejection.at)}`) : '—',
+        testControl(d),
       ]);
-      replace(body, table([t('devices.id'), t('devices.kind'), t('devices.resident'), t('devices.state'), t('devices.battery'), t('devices.rssi'), t('devices.lastSeen'), t('devices.lastError')], rows, 'devices-table'));
+      replace(body, table([t('devices.id'), t('devices.kind'), t('devices.resident'), t('devices.state'), t('devices.battery'), t('devices.rssi'), t('devices.lastSeen'), t('devices.lastError'), t('devices.test')], rows, 'devices-table'));
       body.setAttribute('data-ready', '1');
+    }
+
+    // Weekly button check (JGJ/T 484-2019 §10.3.1): a test window for one alarm button, set here or by the API.
+    function testControl(d: DeviceView): HTMLElement | string {
+      if (d.kind !== 'sos_button' && d.kind !== 'pull_cord') return '';
+      const running = testing.get(d.id);
+      if (running && running > Date.now()) return badge(t('devices.testOn', { time: formatTime(running) }), 'test', `test-${d.id}`);
+      return h('button', {
+        type: 'button',
+        'data-action': 'test-mode',
+        'data-device': d.id,
+        onclick: () => {
+          if (!window.confirm(t('devices.testConfirm', { id: d.id }))) return;
+          api.post<TestWindow>(`/api/devices/${encodeURIComponent(d.id)}/test-mode`, { minutes: 30 }).then(
+            (w) => {
+              testing.set(d.id, w.endsAt);
+              draw();
+            },
+            (err: unknown) => replace(body, failure(err)),
+          );
+        },
+      }, t('devices.testStart'));
     }
 
     async function load(): Promise<void> {
       try {
+        const windows = await api.get<TestWindow[]>('/api/test-windows').catch(() => []);
+        for (const w of windows) if (w.endedAt === null && w.scope.kind === 'device') testing.set(w.scope.deviceId, w.endsAt);
         all = await api.get<DeviceView[]>(`/api/devices${query({ state: filter.state })}`);
         draw();
       } catch (err) {

@@ -8,6 +8,7 @@ import { incidentRoutes } from './incidents.js';
 import { smsRoutes } from './sms.js';
 import { visitRoutes } from './visits.js';
 import { taskRoutes } from './tasks.js';
+import { testModeRoutes } from './test-mode.js';
 import { dashboardPageRoutes } from './pages.js';
 import { SessionGuard } from '../session/guard.js';
 import { accountAdminRoutes } from '../session/admin-routes.js';
@@ -28,6 +29,7 @@ export const apiRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (api, { d
   await api.register(smsRoutes, { deps });
   if (deps.visits) await api.register(visitRoutes, { visits: deps.visits, residents: deps.devices });
   if (deps.supervision) await api.register(taskRoutes, { supervision: deps.supervision });
+  if (deps.testMode) await api.register(testModeRoutes, { testMode: deps.testMode });
   if (deps.accounts) await api.register(accountAdminRoutes, { accounts: deps.accounts });
   if (deps.live) await api.register(streamRoutes, { live: deps.live });
   if (deps.ui) await api.register(uiConfigRoutes, { ui: deps.ui });

@@ -25,6 +25,8 @@ interface IncidentRow {
   /** Migration 6; absent in rows read through an older column list. */
   on_site_at?: number | null;
   on_site_by?: string | null;
+  /** Migration 60. */
+  test?: number;
 }
 
 interface AuditRow {
@@ -38,9 +40,9 @@ interface AuditRow {
 }
 
 const COLUMNS =
-  'id, code, resident_id, community_id, type, state, step, unassigned, plan, opened_at, first_paged_at, acknowledged_at, acknowledged_by, resolved_at, cancelled_at, signal_count, last_signal_at, next_step_at';
+  'id, code, resident_id, community_id, type, state, step, unassigned, plan, opened_at, first_paged_at, acknowledged_at, acknowledged_by, resolved_at, cancelled_at, signal_count, last_signal_at, next_step_at, test';
 const VALUES =
-  '@id, @code, @residentId, @communityId, @type, @state, @step, @unassigned, @plan, @openedAt, @firstPagedAt, @acknowledgedAt, @acknowledgedBy, @resolvedAt, @cancelledAt, @signalCount, @lastSignalAt, @nextStepAt';
+  '@id, @code, @residentId, @communityId, @type, @state, @step, @unassigned, @plan, @openedAt, @firstPagedAt, @acknowledgedAt, @acknowledgedBy, @resolvedAt, @cancelledAt, @signalCount, @lastSignalAt, @nextStepAt, @test';
 
 const UPDATE_SQL = `UPDATE incidents SET ${COLUMNS.split(', ')
   .filter((c) => c !== 'id')
@@ -160,6 +162,7 @@ function toParams(i: Incident): Record<string, string | number | null> {
     signalCount: i.signalCount,
     lastSignalAt: i.lastSignalAt,
     nextStepAt: i.nextStepAt,
+    test: i.test === true ? 1 : 0,
   };
 }
 
@@ -185,5 +188,6 @@ function toIncident(r: IncidentRow): Incident {
     nextStepAt: r.next_step_at,
     onSiteAt: r.on_site_at ?? null,
     onSiteBy: r.on_site_by ? (JSON.parse(r.on_site_by) as Responder) : null,
+    ...(r.test === 1 ? { test: true } : {}),
   };
 }

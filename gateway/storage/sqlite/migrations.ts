@@ -420,4 +420,71 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX sms_pages_to ON sms_messages(to_phone, created_at) WHERE purpose = 'page';
     `,
   },
+  {
+    version: 50,
+    name: 'bridges in the registry',
+    sql: `
+      -- zigbee2mqtt, ChirpStack and vendor-cloud bridges. secret_hash: the scrypt hash a zigbee2mqtt on our broker
+      -- signs in with; the passwords of external brokers and the HTTP signing secrets stay in doc, as the gateway must
+      -- present or recompute them.
+      CREATE TABLE bridges (id TEXT PRIMARY KEY, kind TEXT NOT NULL, secret_hash TEXT, doc TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      -- A bridged device is found by its id on the bridge (external_id as normaliseExternalId writes it). Not unique
+      -- in the index, so one import can swap two devices' ids; the import checks uniqueness before it commits.
+      ALTER TABLE devices ADD COLUMN bridge_id TEXT;
+      ALTER TABLE devices ADD COLUMN external_id TEXT;
+      CREATE INDEX devices_bridge_external ON devices(bridge_id, external_id) WHERE bridge_id IS NOT NULL;
+    `,
+  },
+  {
+    version: 51,
+    name: 'bridged device levels',
+    sql: `
+      -- The last level of each state-style field a bridge reported for a device (occupancy, sos, fall_down_status...):
+      -- an event is raised only on a change to the active level, so a restart neither raises one again nor misses one.
+      CREATE TABLE bridge_levels (
+        device_id TEXT NOT NULL,
+        field TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (device_id, field)
+      );
+    `,
+  },
+  {
+    version: 60,
+    name: 'test presses',
+    sql: `
+      -- A weekly test press: paged to the worker only, left out of the statistics.
+      ALTER TABLE incidents ADD COLUMN test INTEGER NOT NULL DEFAULT 0;
+      -- Test windows set from the dashboard or the API: who set them and who ended them is their audit record.
+      CREATE TABLE test_windows (
+        id TEXT PRIMARY KEY,
+        scope_kind TEXT NOT NULL,
+        device_id TEXT,
+        community_id TEXT NOT NULL,
+        building TEXT,
+        started_at INTEGER NOT NULL,
+        ends_at INTEGER NOT NULL,
+        started_by TEXT NOT NULL,
+        ended_at INTEGER,
+        ended_by TEXT,
+        end_reason TEXT,
+        note TEXT
+      );
+      CREATE INDEX test_windows_device ON test_windows(device_id, started_at) WHERE device_id IS NOT NULL;
+      CREATE INDEX test_windows_building ON test_windows(community_id, building, started_at) WHERE building IS NOT NULL;
+      CREATE INDEX test_windows_running ON test_windows(ended_at) WHERE ended_at IS NULL;
+      -- Every press taken as a test: the weekly report finds the buttons without one in the last seven days.
+      CREATE TABLE test_presses (
+        event_id INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        resident_id TEXT NOT NULL,
+        window_id TEXT NOT NULL,
+        incident_id TEXT NOT NULL,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX test_presses_device ON test_presses(device_id, at);
+      CREATE TABLE test_incidents (window_id TEXT NOT NULL, incident_id TEXT NOT NULL, PRIMARY KEY (window_id, incident_id));
+    `,
+  },
 ];

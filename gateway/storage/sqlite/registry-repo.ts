@@ -1,6 +1,8 @@
 // SQLite registry repository: entities stored as JSON documents keyed by id, upserted all-or-nothing.
 import type { Community, Device, EscalationSettings, Resident, Visit, Volunteer, Worker } from '../../core/types.js';
 import { DEFAULT_ESCALATION } from '../../core/types.js';
+import { normaliseExternalId, type Bridge } from '../../core/bridges.js';
+import { GatewayError } from '../../core/errors.js';
 import type { RegistryCounts, RegistryRepo, RegistrySnapshot } from '../ports.js';
 import type { SqliteDatabase } from './database.js';
 
@@ -11,6 +13,11 @@ interface DocRow {
 interface DeviceRow {
   doc: string;
   secret_hash: string;
+}
+
+interface BridgeRow {
+  doc: string;
+  secret_hash: string | null;
 }
 
 export class SqliteRegistryRepo implements RegistryRepo {
@@ -45,17 +52,25 @@ export class SqliteRegistryRepo implements RegistryRepo {
       if (s.escalation) this.putSetting('escalation', s.escalation);
       // Kept as a JSON string so getSetting('care_digest') reads it back as the string it types.
       if (s.careDigest) this.putSetting('care_digest', JSON.stringify(s.careDigest));
+      if (s.supervision) this.putSetting('supervision', JSON.stringify(s.supervision));
       const community = this.db.prepare('INSERT INTO communities (id, doc, updated_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at');
       for (const c of s.communities) community.run(c.id, JSON.stringify(c), now);
       const resident = this.db.prepare('INSERT INTO residents (id, community_id, doc, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET community_id = excluded.community_id, doc = excluded.doc, updated_at = excluded.updated_at');
       for (const r of s.residents) resident.run(r.id, r.community, JSON.stringify(r), now);
       const worker = this.db.prepare('INSERT INTO workers (id, community_id, phone, doc, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET community_id = excluded.community_id, phone = excluded.phone, doc = excluded.doc, updated_at = excluded.updated_at');
       for (const w of s.workers) worker.run(w.id, w.community, w.phone, JSON.stringify(w), now);
-      const device = this.db.prepare('INSERT INTO devices (id, kind, resident_id, secret_hash, doc, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, resident_id = excluded.resident_id, secret_hash = excluded.secret_hash, doc = excluded.doc, updated_at = excluded.updated_at');
+      const bridge = this.db.prepare('INSERT INTO bridges (id, kind, secret_hash, doc, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, secret_hash = excluded.secret_hash, doc = excluded.doc, updated_at = excluded.updated_at');
+      for (const b of s.bridges ?? []) {
+        const { secretHash, ...doc } = { secretHash: undefined, ...b };
+        bridge.run(b.id, b.kind, secretHash ?? null, JSON.stringify(doc), now);
+      }
+      const device = this.db.prepare('INSERT INTO devices (id, kind, resident_id, secret_hash, doc, updated_at, bridge_id, external_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, resident_id = excluded.resident_id, secret_hash = excluded.secret_hash, doc = excluded.doc, updated_at = excluded.updated_at, bridge_id = excluded.bridge_id, external_id = excluded.external_id');
       for (const d of s.devices) {
         const { secretHash, ...doc } = d;
-        device.run(d.id, d.kind, d.resident, secretHash, JSON.stringify(doc), now);
+        const externalId = d.bridge !== undefined && d.externalId !== undefined ? normaliseExternalId(d.externalId) : null;
+        device.run(d.id, d.kind, d.resident, secretHash, JSON.stringify(doc), now, d.bridge ?? null, externalId);
       }
+      this.assertBridgedDevicesUnique();
       const volunteer = this.db.prepare('INSERT INTO volunteers (id, phone, doc, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET phone = excluded.phone, doc = excluded.doc, updated_at = excluded.updated_at');
       for (const v of s.volunteers) volunteer.run(v.id, v.phone, JSON.stringify(v), now);
       const visit = this.db.prepare('INSERT INTO visits (id, volunteer_id, resident_id, doc, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET volunteer_id = excluded.volunteer_id, resident_id = excluded.resident_id, doc = excluded.doc, updated_at = excluded.updated_at');
@@ -120,11 +135,39 @@ export class SqliteRegistryRepo implements RegistryRepo {
   async listDevicesOfResident(residentId: string): Promise<Device[]> {
     return this.sdb.stmt<[string], DeviceRow>('SELECT doc, secret_hash FROM devices WHERE resident_id = ? ORDER BY id').all(residentId).map(toDevice);
   }
+  async getBridge(id: string): Promise<Bridge | null> {
+    const row = this.sdb.stmt<[string], BridgeRow>('SELECT doc, secret_hash FROM bridges WHERE id = ?').get(id);
+    return row ? toBridge(row) : null;
+  }
+  async listBridges(): Promise<Bridge[]> {
+    return this.sdb.stmt<[], BridgeRow>('SELECT doc, secret_hash FROM bridges ORDER BY id').all().map(toBridge);
+  }
+  async findBridgedDevice(bridgeId: string, externalId: string): Promise<Device | null> {
+    const row = this.sdb
+      .stmt<[string, string], DeviceRow>('SELECT doc, secret_hash FROM devices WHERE bridge_id = ? AND external_id = ? ORDER BY id LIMIT 1')
+      .get(bridgeId, normaliseExternalId(externalId));
+    return row ? toDevice(row) : null;
+  }
+  async listBridgedDevices(bridgeId: string): Promise<Device[]> {
+    return this.sdb.stmt<[string], DeviceRow>('SELECT doc, secret_hash FROM devices WHERE bridge_id = ? ORDER BY id').all(bridgeId).map(toDevice);
+  }
   async listVolunteers(): Promise<Volunteer[]> {
     return this.all<Volunteer>('SELECT doc FROM volunteers ORDER BY id');
   }
   async listVisits(): Promise<Visit[]> {
     return this.all<Visit>('SELECT doc FROM visits ORDER BY id');
+  }
+
+  /** Inside the upsert: two devices on one bridge with one external id would make its messages ambiguous. Rolls back. */
+  private assertBridgedDevicesUnique(): void {
+    const clash = this.db
+      .prepare<[], { bridge_id: string; external_id: string; ids: string }>(
+        'SELECT bridge_id, external_id, group_concat(id, \', \') AS ids FROM devices WHERE bridge_id IS NOT NULL GROUP BY bridge_id, external_id HAVING count(*) > 1 LIMIT 1',
+      )
+      .get();
+    if (!clash) return;
+    const line = `devices ${clash.ids} share the external id "${clash.external_id}" on bridge "${clash.bridge_id}"`;
+    throw new GatewayError('GW_ERR_REGISTRY_INVALID', line, { issues: [line] });
   }
 
   private putSetting(key: string, value: unknown): void {
@@ -176,4 +219,9 @@ export class SqliteRegistryRepo implements RegistryRepo {
 
 function toDevice(row: DeviceRow): Device {
   return { ...(JSON.parse(row.doc) as Omit<Device, 'secretHash'>), secretHash: row.secret_hash };
+}
+
+function toBridge(row: BridgeRow): Bridge {
+  const bridge = JSON.parse(row.doc) as Bridge;
+  return bridge.kind === 'zigbee2mqtt' && row.secret_hash !== null ? { ...bridge, secretHash: row.secret_hash } : bridge;
 }

@@ -12,6 +12,8 @@ import { SqliteVisitRepo } from './visits-repo.js';
 import { SqliteWellnessRepo } from './wellness-repo.js';
 import { SqliteAccountRepo } from './account-repo.js';
 import { SqliteSupervisionRepo } from './supervision-repo.js';
+import { SqliteTestPressRepo } from './test-press-repo.js';
+import { SqliteBridgeLevelRepo } from './bridge-levels-repo.js';
 
 export class SqliteStore implements Store {
   readonly registry: SqliteRegistryRepo;
@@ -25,6 +27,8 @@ export class SqliteStore implements Store {
   readonly wellness: SqliteWellnessRepo;
   readonly accounts: SqliteAccountRepo;
   readonly supervision: SqliteSupervisionRepo;
+  readonly testPresses: SqliteTestPressRepo;
+  readonly bridgeLevels: SqliteBridgeLevelRepo;
 
   constructor(readonly database: SqliteDatabase) {
     this.registry = new SqliteRegistryRepo(database);
@@ -38,6 +42,8 @@ export class SqliteStore implements Store {
     this.wellness = new SqliteWellnessRepo(database);
     this.accounts = new SqliteAccountRepo(database);
     this.supervision = new SqliteSupervisionRepo(database);
+    this.testPresses = new SqliteTestPressRepo(database);
+    this.bridgeLevels = new SqliteBridgeLevelRepo(database);
   }
 
   transaction<T>(work: () => Promise<T>, options?: TransactionOptions): Promise<T> {

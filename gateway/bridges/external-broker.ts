@@ -1,0 +1,248 @@
+// A bridge's client to an external MQTT broker (ChirpStack's Mosquitto, a remote zigbee2mqtt): persistent QoS 1 session, PUBACK only after the durable record, reconnects with backoff.
+import { performance } from 'node:perf_hooks';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Clock } from '../core/clock.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+
+/** What the handler learns of one PUBLISH besides its topic and payload. */
+export interface ExternalMessageMeta {
+  /** The broker marked it DUP: it may have been delivered before (e.g. sent again after a reconnect). */
+  dup: boolean;
+  /** A retained message replayed on subscribe, not a fresh one. */
+  retain: boolean;
+  /** performance.now() when the PUBLISH reached this client, for end-to-end latency. */
+  arrivedHr: number;
+}
+
+/**
+ * Handles one message. Resolves when the broker may be told it was received (the event is durably recorded, or the
+ * message was rejected and noted so it is not resent forever); rejects when it could not be recorded, and then
+ * no PUBACK is sent.
+ */
+export type ExternalMessageHandler = (topic: string, payload: Buffer, meta: ExternalMessageMeta) => Promise<void>;
+
+export interface ExternalBrokerState {
+  bridgeId: string;
+  /** The broker's URL without credentials. */
+  url: string;
+  connected: boolean;
+  /** Since when `connected` has had its current value (null before the first attempt ended). */
+  since: number | null;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  /** Connections made since start (1 after the first); more means the link was lost and came back. */
+  connections: number;
+  /** Messages whose record failed since start: each was left unacknowledged for the broker to send again. */
+  recordFailures: number;
+}
+
+export interface Backoff {
+  /** First delay after a lost connection or a failed record (default 500 ms). */
+  minMs: number;
+  /** Largest delay (default 30 s). */
+  maxMs: number;
+}
+
+export interface ExternalBrokerDeps {
+  bridgeId: string;
+  url: string;
+  username?: string;
+  password?: string;
+  /** Stable across restarts, so the broker keeps the session and its queued messages while the gateway is away. */
+  clientId: string;
+  /** Subscribed at QoS 1 on every connection (a kept session has them already; subscribing again is harmless). */
+  topics: string[];
+  onMessage: ExternalMessageHandler;
+  /** Called on every connect and disconnect, after the state changed. */
+  onStateChange?: (state: ExternalBrokerState) => void;
+  clock: Clock;
+  log: Logger;
+  backoff?: Partial<Backoff>;
+  keepaliveSeconds?: number;
+}
+
+/** A week: the broker keeps what arrives while the gateway is down for that long (then it is an outage long past). */
+const SESSION_EXPIRY_S = 7 * 24 * 3600;
+const DEFAULT_BACKOFF: Backoff = { minMs: 500, maxMs: 30_000 };
+/** Below the keepalive of ChirpStack's own client (30 s): a dead broker is noticed within about a minute. */
+const DEFAULT_KEEPALIVE_S = 30;
+
+export class ExternalBrokerClient {
+  private client: MqttClient | null = null;
+  private stopped = true;
+  /** A real timer, like the recording guard's: reconnecting is no part of domain time, which a test's clock may hold still. */
+  private retryTimer: NodeJS.Timeout | null = null;
+  private attempt = 0;
+  /** Set when a record failed on the current connection: the rest of it is not acknowledged either (see onPublish). */
+  private poisoned = false;
+  private readonly current: ExternalBrokerState;
+  private readonly backoff: Backoff;
+
+  constructor(private readonly deps: ExternalBrokerDeps) {
+    this.backoff = { ...DEFAULT_BACKOFF, ...deps.backoff };
+    this.current = {
+      bridgeId: deps.bridgeId,
+      url: redactUrl(deps.url),
+      connected: false,
+      since: null,
+      lastError: null,
+      lastErrorAt: null,
+      connections: 0,
+      recordFailures: 0,
+    };
+  }
+
+  /** Starts connecting in the background: an unreachable broker is reported in state() and retried, never awaited. */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** Ends the connection; the broker keeps the session and queues what arrives meanwhile. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const client = this.client;
+    this.client = null;
+    if (client) await client.endAsync(true).catch(() => undefined);
+    this.setConnected(false);
+  }
+
+  state(): ExternalBrokerState {
+    return { ...this.current };
+  }
+
+  /** Publishes at QoS 1; resolves at the broker's PUBACK. Fails at once while disconnected (the caller decides what to keep). */
+  async publish(topic: string, payload: string | Buffer): Promise<void> {
+    const client = this.client;
+    if (!client || !this.current.connected) throw new Error(`bridge ${this.deps.bridgeId}: external broker ${this.current.url} not connected`);
+    await client.publishAsync(topic, payload, { qos: 1, retain: false });
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const client = mqtt.connect(this.deps.url, {
+      clientId: this.deps.clientId,
+      ...(this.deps.username !== undefined ? { username: this.deps.username } : {}),
+      ...(this.deps.password !== undefined ? { password: this.deps.password } : {}),
+      // MQTT 5: mqtt.js honours customHandleAcks only on a v5 connection (on 3.1.1 it acknowledges at once).
+      protocolVersion: 5,
+      // Clean Start off and a session that outlives the connection [MQTT-3.1.2-23]: the broker keeps the
+      // subscriptions and queues QoS 1 messages while the gateway is away (restart, network cut).
+      clean: false,
+      properties: { sessionExpiryInterval: SESSION_EXPIRY_S },
+      keepalive: this.deps.keepaliveSeconds ?? DEFAULT_KEEPALIVE_S,
+      // Reconnects are ours (with backoff); mqtt.js' fixed period would hammer a broker that refuses us.
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      resubscribe: false,
+      customHandleAcks: (topic, message, packet: IPublishPacket, done) => this.onPublish(client, topic, message, packet, done),
+    });
+    this.client = client;
+    client.on('connect', (connack) => {
+      if (this.client !== client) return;
+      // After a failed record the delay keeps growing until a record succeeds: reconnecting cures a lost link, not a full disk.
+      if (!this.poisoned) this.attempt = 0;
+      this.poisoned = false;
+      this.current.connections++;
+      this.deps.log.info({ bridge: this.deps.bridgeId, url: this.current.url, sessionPresent: connack.sessionPresent }, 'bridge connected to its external broker');
+      this.setConnected(true);
+      client.subscribeAsync(this.deps.topics, { qos: 1 }).then(
+        (granted) => {
+          const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
+          if (refused.length > 0) this.fail(client, `subscription refused by the broker (ACL?): ${refused.join(', ')}`);
+        },
+        (err: unknown) => this.fail(client, `subscribe failed: ${errorMessage(err)}`),
+      );
+    });
+    client.on('error', (err) => {
+      if (this.client !== client) return;
+      this.noteError(err.message);
+    });
+    client.on('close', () => {
+      if (this.client !== client) return;
+      if (this.current.connected) this.deps.log.warn({ bridge: this.deps.bridgeId, url: this.current.url }, 'bridge lost its external broker');
+      this.setConnected(false);
+      this.scheduleReconnect(client);
+    });
+  }
+
+  /**
+   * mqtt.js hands each QoS 1 PUBLISH here before it would send the PUBACK: `done(0)` sends it, `done(err)` does not.
+   * A failed record gets no PUBACK at all (a PUBACK with an error reason code would end the broker's delivery just
+   * the same). After it the rest of the connection is refused too and the connection is closed (after the backoff),
+   * because a broker resends unacknowledged messages only on a new connection [MQTT-4.4.0-1].
+   */
+  private onPublish(client: MqttClient, topic: string, message: Buffer, packet: IPublishPacket, done: (error: Error | number, code?: number) => void): void {
+    const meta: ExternalMessageMeta = { dup: packet.dup === true, retain: packet.retain === true, arrivedHr: performance.now() };
+    if (this.poisoned) {
+      done(new Error('an earlier record failed on this connection; left for the broker to send again'));
+      return;
+    }
+    this.deps.onMessage(topic, message, meta).then(
+      () => {
+        this.attempt = 0;
+        done(0);
+      },
+      (err: unknown) => {
+        this.current.recordFailures++;
+        this.poisoned = true;
+        const reason = `record failed, not acknowledged (the broker will send it again): ${errorMessage(err)}`;
+        this.deps.log.error({ bridge: this.deps.bridgeId, topic, err: errorMessage(err) }, 'bridged message not recorded; no PUBACK');
+        this.noteError(reason);
+        done(err instanceof Error ? err : new Error(errorMessage(err)));
+        this.scheduleReconnect(client);
+      },
+    );
+  }
+
+  private fail(client: MqttClient, reason: string): void {
+    this.noteError(reason);
+    this.deps.log.error({ bridge: this.deps.bridgeId, url: this.current.url, reason }, 'external broker problem');
+    this.scheduleReconnect(client);
+  }
+
+  /** Closes `client` (if still open) and connects again after the next backoff delay; once per lost connection. */
+  private scheduleReconnect(client: MqttClient): void {
+    if (this.stopped || this.client !== client || this.retryTimer) return;
+    const delay = Math.min(this.backoff.maxMs, this.backoff.minMs * 2 ** this.attempt);
+    // Up to a fifth shorter, so that many gateways cut off together do not come back in step.
+    const jittered = Math.round(delay * (0.8 + Math.random() * 0.2));
+    this.attempt = Math.min(this.attempt + 1, 30);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.stopped || this.client !== client) return;
+      this.client = null;
+      this.setConnected(false);
+      client.end(true, () => this.connect());
+    }, jittered);
+    this.retryTimer.unref();
+  }
+
+  private noteError(message: string): void {
+    this.current.lastError = message;
+    this.current.lastErrorAt = this.deps.clock.now();
+  }
+
+  private setConnected(connected: boolean): void {
+    if (this.current.connected === connected && this.current.since !== null) return;
+    this.current.connected = connected;
+    this.current.since = this.deps.clock.now();
+    this.deps.onStateChange?.(this.state());
+  }
+}
+
+/** The URL as safe to show in /healthz and logs: no user or password. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return '(invalid URL)';
+  }
+}

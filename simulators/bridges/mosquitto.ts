@@ -1,0 +1,182 @@
+// A real Debian `mosquitto` 2.x as a bridge's external broker: a free loopback port, a password file, persistence in a temp dir; it can be killed and started again on the same port and data.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../common/net.js';
+
+export const MOSQUITTO_BINARY = '/usr/sbin/mosquitto';
+export const MOSQUITTO_PASSWD_BINARY = '/usr/bin/mosquitto_passwd';
+
+export interface MosquittoUser {
+  username: string;
+  password: string;
+}
+
+export interface MosquittoOptions {
+  /** Accounts in the password file; anonymous clients are refused. */
+  users: MosquittoUser[];
+  binary?: string;
+  /** How long start() waits for the port to accept connections (default 10 s). */
+  startTimeoutMs?: number;
+}
+
+/**
+ * The broker as a ChirpStack installation runs it: no anonymous access, and persistence saved after every change,
+ * so QoS 1 messages queued for a persistent session survive the broker being killed.
+ */
+export function mosquittoConfig(dir: string, port: number): string {
+  return [
+    // Started as root (a CI container), mosquitto would drop to the `mosquitto` user, who cannot read this temp dir.
+    ...(process.getuid?.() === 0 ? ['user root'] : []),
+    'per_listener_settings false',
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous false',
+    `password_file ${join(dir, 'passwd')}`,
+    'persistence true',
+    `persistence_location ${dir}/`,
+    'autosave_on_changes true',
+    'autosave_interval 1',
+    // Queued messages for an offline persistent session: far more than a test or a simulator run sends.
+    'max_queued_messages 100000',
+    'log_dest stderr',
+    'log_type error',
+    '',
+  ].join('\n');
+}
+
+export class MosquittoServer {
+  private child: ChildProcess | null = null;
+  private exited: Promise<void> | null = null;
+  private dir: string | null = null;
+  private portNumber = 0;
+  private stderrTail = '';
+  private readonly killOnExit = (): void => {
+    this.child?.kill('SIGKILL');
+  };
+
+  constructor(private readonly opts: MosquittoOptions) {}
+
+  get port(): number {
+    return this.portNumber;
+  }
+
+  /** `mqtt://127.0.0.1:<port>` (valid after the first start). */
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.portNumber}`;
+  }
+
+  get running(): boolean {
+    return this.child !== null;
+  }
+
+  /** The persistence file mosquitto writes (it appears after the first save). */
+  get databaseFile(): string {
+    if (!this.dir) throw new Error('mosquitto was never started');
+    return join(this.dir, 'mosquitto.db');
+  }
+
+  /** Starts mosquitto; the first start picks the port and temp dir and writes the password file, later starts reuse them. */
+  async start(): Promise<void> {
+    if (this.child) return;
+    if (!this.dir) {
+      this.dir = mkdtempSync(join(tmpdir(), 'care-mosquitto-'));
+      this.portNumber = await freePort();
+      const passwd = join(this.dir, 'passwd');
+      writeFileSync(passwd, '', { mode: 0o600 });
+      for (const u of this.opts.users) execFileSync(MOSQUITTO_PASSWD_BINARY, ['-b', passwd, u.username, u.password]);
+      writeFileSync(join(this.dir, 'mosquitto.conf'), mosquittoConfig(this.dir, this.portNumber));
+    }
+    this.stderrTail = '';
+    const child = spawn(this.opts.binary ?? MOSQUITTO_BINARY, ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    process.once('exit', this.killOnExit);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4000);
+    });
+    this.exited = new Promise((resolve) => {
+      child.once('exit', () => {
+        if (this.child === child) this.child = null;
+        process.removeListener('exit', this.killOnExit);
+        resolve();
+      });
+      child.once('error', (err) => {
+        this.stderrTail += `\n${err.message}`;
+      });
+    });
+    try {
+      await this.waitForPort(this.opts.startTimeoutMs ?? 10_000);
+    } catch (err) {
+      await this.kill();
+      throw err;
+    }
+  }
+
+  /**
+   * Makes mosquitto write its persistence file now (SIGUSR1) and waits until it has. Its own saves follow the changes
+   * (autosave_on_changes) but trail its PUBACKs: a message PUBACKed just before a SIGKILL can die with the broker's
+   * memory. A test that kills it on purpose saves first, so that it is about the gateway, not that gap.
+   */
+  async save(timeoutMs = 5000): Promise<void> {
+    const child = this.child;
+    if (!child) throw new Error('mosquitto is not running');
+    const since = Date.now() - 1;
+    child.kill('SIGUSR1');
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (existsSync(this.databaseFile) && statSync(this.databaseFile).mtimeMs > since) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error(`mosquitto did not save its persistence file within ${timeoutMs} ms of SIGUSR1`);
+  }
+
+  /** A clean stop (SIGTERM: mosquitto saves its persistence file first). */
+  async stop(): Promise<void> {
+    await this.signal('SIGTERM');
+  }
+
+  /** Kills the broker with no chance to save: what survives is what autosave already wrote. */
+  async kill(): Promise<void> {
+    await this.signal('SIGKILL');
+  }
+
+  /** Stops mosquitto and removes its data. */
+  async dispose(): Promise<void> {
+    await this.kill();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = null;
+  }
+
+  private async signal(sig: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    if (!child || !this.exited) return;
+    const exited = this.exited;
+    child.kill(sig);
+    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(killer);
+    this.child = null;
+  }
+
+  private async waitForPort(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!this.child) throw new Error(`mosquitto exited during start: ${this.stderrTail.trim() || 'no output'}`);
+      if (await accepts(this.portNumber)) return;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    throw new Error(`mosquitto did not listen on 127.0.0.1:${this.portNumber} within ${timeoutMs} ms: ${this.stderrTail.trim()}`);
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
