@@ -50,6 +50,8 @@ import { inactivityAlarm } from './wellness/alarm.js';
 import { RecordingGuard, withRecording } from './ingest/recording-guard.js';
 import { RetentionJob } from './retention/retention.js';
 import { SqliteRetentionRepo } from './storage/sqlite/retention-repo.js';
+import { VoiceCalls } from './voice/calls.js';
+import { createVoiceProvider } from './voice/providers.js';
 
 /** Shown in the dashboard's footer and /api/ui-config; package.json's version. */
 const GATEWAY_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -105,6 +107,8 @@ export class Gateway {
   readonly inactivity: InactivityMonitor;
   /** Signs the incident-page links in pages and checks them on the page (secret in DATA_DIR/link-secret). */
   readonly links: LinkSigner;
+  /** The call step of escalation (VOICE_PROVIDER); null when calls are off. */
+  readonly voice: VoiceCalls | null;
   private http: FastifyInstance | null = null;
   /** HTTP and MQTT socket caps, each well inside the open-file limit. */
   readonly connectionCaps: ConnectionCaps;
@@ -187,6 +191,7 @@ export class Gateway {
       log: log.child({ part: 'escalation' }),
       timeZone: config.timeZone,
       onStep: () => this.metrics.escalationSteps.inc(),
+      ...(config.voice ? { voiceAfterSeconds: config.voice.afterSeconds } : {}),
     });
     this.incidents = new IncidentService({
       store: this.store,
@@ -199,6 +204,19 @@ export class Gateway {
       pager,
       commands: this.broker,
     });
+    // Voice calls: a worker whose SMS page is unanswered VOICE_AFTER_SECONDS later is called.
+    this.voice = config.voice
+      ? new VoiceCalls({
+          store: this.store,
+          provider: createVoiceProvider(config.voice, config.twilio, config.publicUrl, log.child({ part: 'voice' })),
+          incidents: this.incidents,
+          bus: this.bus,
+          clock,
+          log: log.child({ part: 'voice' }),
+          timeZone: config.timeZone,
+          webhookKey: config.voice.webhookKey,
+        })
+      : null;
     this.processor = new SignalProcessor({ store: this.store, service: this.incidents, clock, log: log.child({ part: 'signals' }) });
     this.replies = new ReplyRouter({
       store: this.store,
@@ -290,7 +308,8 @@ export class Gateway {
     const registry = await loadRegistry({ store: this.store, log: this.log, config: this.config });
     this.wireEvents();
     await this.accounts.start();
-    this.timers.setHandler((timer) => this.incidents.onTimer(timer));
+    this.timers.setHandler((timer) => (timer.kind === 'voice_call' && this.voice ? this.voice.onTimer(timer) : this.incidents.onTimer(timer)));
+    this.voice?.start();
     await this.recording.start();
     await this.ingest.start();
     await this.dispatcher.start();
@@ -347,6 +366,7 @@ export class Gateway {
       },
       dashboard: { tileOrigin: tileOrigin(this.config.mapTileUrl) },
       requestTimeoutMs: this.config.http.requestTimeoutMs,
+      ...(this.voice ? { voice: this.voice } : {}),
     });
     const caps = this.connectionCaps;
     const capsLine = { httpMaxConnections: caps.http, mqttMaxConnections: caps.mqtt, openFileLimit: caps.softLimit, limitKnown: caps.limitKnown };
@@ -367,6 +387,7 @@ export class Gateway {
       if (forced > 0) this.log.warn({ connections: forced, graceMs: this.config.shutdownGraceMs }, 'HTTP connections still open after the shutdown grace period were closed');
     }
     this.live.stop();
+    this.voice?.stop();
     await this.accounts.stop();
     await this.broker.stop();
     await this.supervision.stop();

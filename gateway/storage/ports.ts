@@ -25,6 +25,7 @@ import type { WellnessRepo } from '../wellness/repo.js';
 import type { AccountRepo } from '../accounts/repo.js';
 import type { SupervisionRepo } from '../supervision/repo.js';
 import type { RecentPagesRepo } from '../paging/reply-codes.js';
+import type { VoiceCallRepo } from '../voice/repo.js';
 
 /** A normalised registry, ready to upsert (secrets already hashed). */
 export interface RegistrySnapshot {
@@ -188,7 +189,8 @@ export interface SmsRepo {
   markAnswered(phone: string, incidentId: string, at: number): Promise<void>;
 }
 
-export type TimerKind = 'fall_cancel_window' | 'escalation_step';
+/** `voice_call`: the call to a worker whose SMS page is still unanswered (gateway/voice). */
+export type TimerKind = 'fall_cancel_window' | 'escalation_step' | 'voice_call';
 
 export interface DurableTimer {
   /** Idempotency key, e.g. `inc-…:step:3`: a step with this key runs at most once. */
@@ -241,6 +243,8 @@ export interface Store {
   readonly accounts: AccountRepo;
   /** Device supervision: care tasks, grouped outages, digest runs. */
   readonly supervision: SupervisionRepo;
+  /** Voice calls to responders, their outcomes, and per-number call counts for the providers' caps. */
+  readonly voice: VoiceCallRepo;
   /** Runs `work` atomically; repository calls made inside it join the transaction. Nested calls join too. */
   transaction<T>(work: () => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Runs `fn` once the calling transaction has committed (never if it rolls back); outside one, at once. */

@@ -12,6 +12,7 @@ import { SqliteVisitRepo } from './visits-repo.js';
 import { SqliteWellnessRepo } from './wellness-repo.js';
 import { SqliteAccountRepo } from './account-repo.js';
 import { SqliteSupervisionRepo } from './supervision-repo.js';
+import { SqliteVoiceCallRepo } from './voice-repo.js';
 
 export class SqliteStore implements Store {
   readonly registry: SqliteRegistryRepo;
@@ -25,6 +26,7 @@ export class SqliteStore implements Store {
   readonly wellness: SqliteWellnessRepo;
   readonly accounts: SqliteAccountRepo;
   readonly supervision: SqliteSupervisionRepo;
+  readonly voice: SqliteVoiceCallRepo;
 
   constructor(readonly database: SqliteDatabase) {
     this.registry = new SqliteRegistryRepo(database);
@@ -38,6 +40,7 @@ export class SqliteStore implements Store {
     this.wellness = new SqliteWellnessRepo(database);
     this.accounts = new SqliteAccountRepo(database);
     this.supervision = new SqliteSupervisionRepo(database);
+    this.voice = new SqliteVoiceCallRepo(database);
   }
 
   transaction<T>(work: () => Promise<T>, options?: TransactionOptions): Promise<T> {
