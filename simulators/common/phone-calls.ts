@@ -71,3 +71,16 @@ export class PhoneActions {
     waiter?.(null);
   }
 }
+
+/** Where the phones page finds calls and sends what the person does: the Twilio server's Calls, the Tencent VMS. */
+export interface CallSource {
+  list(): SimCall[];
+  act(callId: string, action: PhoneAction): boolean;
+}
+
+/** A form's `action` value (answer, busy, no_answer, hang_up, key:1) as a phone action; null for anything else. */
+export function parsePhoneAction(value: string): PhoneAction | null {
+  if (value === 'answer' || value === 'busy' || value === 'no_answer' || value === 'hang_up' || value === 'fail') return { kind: value };
+  const key = /^key:([0-9*#])$/.exec(value);
+  return key?.[1] ? { kind: 'key', key: key[1] } : null;
+}
