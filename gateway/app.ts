@@ -443,6 +443,7 @@ export class Gateway {
         signals: { status: backlog.failures > 0 ? 'degraded' : 'up', ...backlog },
         influxdb: this.influxHealth(),
         supervision: supervisionHealthComponent(this.supervision.health()),
+        ...(this.voice ? { voice: this.voice.health() } : {}),
       },
     };
   }

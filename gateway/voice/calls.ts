@@ -39,7 +39,17 @@ export interface VoiceCallsDeps {
 const SYSTEM: Responder = { role: 'staff', id: null, name: 'system', phone: null };
 
 export class VoiceCalls {
+  /** The provider's last refusal, cleared by the next call it takes: /healthz shows it. */
+  private lastError: { at: number; message: string } | null = null;
+
   constructor(private readonly deps: VoiceCallsDeps) {}
+
+  /** For /healthz: degraded while the provider's last answer was a refusal (calls then pass straight to the next responder). */
+  health(): { status: 'up' | 'degraded'; provider: string; lastError: { at: number; message: string } | null; detail?: string } {
+    const { name } = this.deps.provider;
+    if (!this.lastError) return { status: 'up', provider: name, lastError: null };
+    return { status: 'degraded', provider: name, lastError: this.lastError, detail: `voice provider ${name} refused the last call; unanswered pages pass to the next responder at once` };
+  }
 
   start(): void {
     // Someone took the incident while a call of it was ringing or playing: say so on that call.
@@ -98,6 +108,7 @@ export class VoiceCalls {
       const script = await this.scriptFor(incident);
       const placed = await provider.place({ id: call.id, to: call.to, text: script.text, params: script.params });
       const now = clock.now();
+      this.lastError = null;
       await store.voice.recordPlaced(provider.name, call.to, now, now - CAP_MEMORY_MS);
       await store.voice.transition(call.id, ['placing'], { status: 'ringing', providerCallId: placed.providerCallId, updatedAt: now });
       // A fast provider may have reported the call before its id was stored: the id is set whatever the status.
@@ -105,6 +116,7 @@ export class VoiceCalls {
       await this.audit(incident, 'call_placed', { call: call.id, step: call.step, to: call.to, name: call.name, provider: provider.name, providerCallId: placed.providerCallId });
     } catch (err) {
       log.error({ err: errorMessage(err), call: call.id, incident: call.incidentId }, 'voice call not placed');
+      this.lastError = { at: clock.now(), message: errorMessage(err) };
       if (await store.voice.transition(call.id, ['placing'], { status: 'failed', error: errorMessage(err), endedAt: clock.now(), updatedAt: clock.now() })) {
         await this.passOn(call, 'call_failed', { reason: errorMessage(err) });
       }

@@ -149,5 +149,7 @@ describe('voice calls (Tencent VMS)', () => {
     expect(vms.requests()[0]?.error).toBe('AuthFailure.SignatureFailure');
     const failed = (await view(id)).timeline?.find((e) => e.action === 'call_failed');
     expect(String(failed?.detail?.reason)).toContain('AuthFailure.SignatureFailure');
+    const health = (await (await fetch(`${t.httpUrl}/healthz`)).json()) as { components: { voice?: { status: string; provider: string } } };
+    expect(health.components.voice).toMatchObject({ status: 'degraded', provider: 'tencent' });
   });
 });

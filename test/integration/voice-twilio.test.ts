@@ -5,7 +5,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import type { IncidentView } from '../../gateway/http/deps.js';
 import { shanghaiLast } from '../helpers/calendar.js';
-import { API_TOKEN, SIM_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { API_TOKEN, SIM_TOKEN, TEST_REGISTRY, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
 
 /** A Thursday 10:00 in Shanghai, the latest before today. */
 const LAST_THURSDAY_10 = shanghaiLast(4, 10);
@@ -73,6 +76,24 @@ describe('voice calls (Twilio)', () => {
     // The SMS page was answered by the call: a late "1" to it is not acted on as a new answer.
     await t.sms.reply(W1, '1', { webhookUrl: `${t.publicUrl}/webhooks/twilio/sms` });
     await t.sms.waitForMessage((m) => m.to === W1 && m.body.includes('您已回复过'));
+  });
+
+  it('takes the time before a call from the registry escalation section (voiceAfterSeconds) over VOICE_AFTER_SECONDS', async () => {
+    await button.endAsync();
+    await t.stop();
+    const dir = mkdtempSync(join(tmpdir(), 'voice-registry-'));
+    const registry = join(dir, 'registry.yaml');
+    writeFileSync(registry, readFileSync(TEST_REGISTRY, 'utf8').replace('fallCancelSeconds: 30', 'fallCancelSeconds: 30\n  voiceAfterSeconds: 20'));
+    t = await startTestGateway({ clock, env: { VOICE_PROVIDER: 'twilio', REGISTRY_FILE: registry } });
+    button = await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001');
+    t.sms.calls.setScript(W1, [{ kind: 'busy' }]);
+    await alarm();
+    clock.advance(19_000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(t.sms.calls.list()).toHaveLength(0);
+    clock.advance(1_000);
+    expect((await callOf(W1)).status).toBe('busy');
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('an answered call with no key is no acknowledgement: the next worker is paged at once', async () => {
