@@ -215,6 +215,7 @@ export class Gateway {
           log: log.child({ part: 'voice' }),
           timeZone: config.timeZone,
           webhookKey: config.voice.webhookKey,
+          timers: this.timers,
         })
       : null;
     this.processor = new SignalProcessor({ store: this.store, service: this.incidents, clock, log: log.child({ part: 'signals' }) });

@@ -4,7 +4,9 @@ import { GatewayError, errorMessage } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { newId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
-import type { AuditEntry, Incident, Responder } from '../core/types.js';
+import type { AuditEntry, Incident, OutboundSms, PlanResponder, Responder } from '../core/types.js';
+import { callKey } from '../escalation/engine.js';
+import type { DurableTimers } from '../escalation/timers.js';
 import type { VoiceProvider } from '../notifiers/voice/port.js';
 import { responderForStep } from '../paging/selection.js';
 import type { DurableTimer, Store } from '../storage/ports.js';
@@ -34,6 +36,8 @@ export interface VoiceCallsDeps {
   log: Logger;
   timeZone: string;
   webhookKey: string | null;
+  /** The durable timers: a call placed instead of an SMS takes the place of the step's own call. */
+  timers: Pick<DurableTimers, 'claimNow'>;
 }
 
 const SYSTEM: Responder = { role: 'staff', id: null, name: 'system', phone: null };
@@ -75,29 +79,40 @@ export class VoiceCalls {
     if (!responder) return [];
     const now = clock.now();
     const capped = await capReached(store.voice, provider.name, responder.phone, now, timeZone);
-    const call: VoiceCall = {
-      id: newId('call', now),
-      incidentId: incident.id,
-      step,
-      to: responder.phone,
-      personId: responder.id,
-      role: responder.role,
-      name: responder.name,
-      provider: provider.name,
-      providerCallId: null,
-      status: capped ? 'capped' : 'queued',
-      key: null,
-      createdAt: now,
-      updatedAt: now,
-      endedAt: capped ? now : null,
-      error: capped,
-    };
+    const call: VoiceCall = { ...this.newCall(incident, step, responder, now), status: capped ? 'capped' : 'queued', endedAt: capped ? now : null, error: capped };
     await store.voice.create(call);
     if (capped) {
       return [() => void this.passOn(call, 'call_capped', { reason: capped })];
     }
     await this.audit(incident, 'call_queued', { call: call.id, step, to: call.to, name: call.name, role: call.role, provider: provider.name });
     return [() => void this.place(call, incident)];
+  }
+
+  /**
+   * An SMS page that no SMS provider may carry now (over their caps) goes as a call instead: the hook the SMS
+   * dispatcher's `divert` calls. True when a call was queued for it (the SMS need not go); false when this page cannot
+   * be called (not a responder's page, the incident moved on, or the voice provider is over its cap too).
+   */
+  async callInstead(page: OutboundSms, reason: string): Promise<boolean> {
+    const { store, clock, provider, timeZone, timers } = this.deps;
+    if (page.purpose !== 'page' || !page.incidentId || page.step === null || (page.role !== 'worker' && page.role !== 'duty_contact')) return false;
+    const { incidentId, step } = page;
+    const placed = await store.transaction(async () => {
+      const incident = await store.incidents.get(incidentId);
+      const responder = incident ? responderForStep(incident.plan, step) : null;
+      if (!incident || incident.state !== 'open' || incident.step !== step || !responder || responder.phone !== page.to) return null;
+      const now = clock.now();
+      if (await capReached(store.voice, provider.name, page.to, now, timeZone)) return null;
+      // This call replaces the page: the step's own call (a minute later) is not made as well.
+      await timers.claimNow(callKey(incidentId, step));
+      const call: VoiceCall = { ...this.newCall(incident, step, responder, now), status: 'queued' };
+      await store.voice.create(call);
+      await this.audit(incident, 'call_instead_of_sms', { call: call.id, step, to: call.to, name: call.name, provider: provider.name, reason });
+      return { call, incident };
+    });
+    if (!placed) return false;
+    void this.place(placed.call, placed.incident);
+    return true;
   }
 
   /** Places a recorded call; a provider that refuses it moves escalation on at once. */
@@ -220,6 +235,26 @@ export class VoiceCalls {
       if (!(await store.voice.transition(call.id, OPEN_CALL_STATUSES, { status: 'not_needed', endedAt: clock.now(), updatedAt: clock.now() }))) continue;
       if (call.providerCallId && provider.announce) await provider.announce(call.providerCallId, takenByOther(by.name));
     }
+  }
+
+  private newCall(incident: Incident, step: number, responder: PlanResponder, now: number): VoiceCall {
+    return {
+      id: newId('call', now),
+      incidentId: incident.id,
+      step,
+      to: responder.phone,
+      personId: responder.id,
+      role: responder.role,
+      name: responder.name,
+      provider: this.deps.provider.name,
+      providerCallId: null,
+      status: 'queued',
+      key: null,
+      createdAt: now,
+      updatedAt: now,
+      endedAt: null,
+      error: null,
+    };
   }
 
   private takenText(incident: Incident, call: VoiceCall): string | null {

@@ -96,6 +96,29 @@ describe('voice calls (Twilio)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('calls at once instead of an SMS page no SMS provider may carry (the dispatcher divert hook), and not again a minute later', async () => {
+    const id = await alarm();
+    const sent = await t.gateway.store.sms.listForIncident(id);
+    const page = sent.find((m) => m.purpose === 'page' && m.to === W1);
+    const family = sent.find((m) => m.purpose === 'page' && m.to === SON);
+    if (!page || !family || !t.gateway.voice) throw new Error('expected the pages of the alarm and voice calls on');
+    expect(await t.gateway.voice.callInstead(family, 'over the SMS caps')).toBe(false);
+    expect(await t.gateway.voice.callInstead(page, 'every SMS provider is over its cap for this number')).toBe(true);
+    const ringing = await t.sms.calls.waitFor((c) => c.to === W1 && c.status === 'ringing');
+    const diverted = (await view(id)).timeline?.find((e) => e.action === 'call_instead_of_sms');
+    expect(diverted?.detail).toMatchObject({ to: W1, reason: 'every SMS provider is over its cap for this number' });
+    // The step's own call, due a minute after the page, is not made while this one rings.
+    clock.advance(60_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(t.sms.calls.list()).toHaveLength(1);
+    t.sms.calls.act(ringing.id, { kind: 'answer' });
+    await t.sms.calls.waitFor((c) => c.id === ringing.id && c.spoken.length > 0);
+    t.sms.calls.act(ringing.id, { kind: 'key', key: '1' });
+    await until(async () => (await view(id)).state === 'acknowledged', 5000, 'acknowledged');
+    // Once taken, a second divert of the same page places nothing.
+    expect(await t.gateway.voice.callInstead(page, 'again')).toBe(false);
+  });
+
   it('an answered call with no key is no acknowledgement: the next worker is paged at once', async () => {
     t.sms.calls.setScript(W1, [{ kind: 'answer' }]);
     const id = await alarm();
