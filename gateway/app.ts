@@ -315,6 +315,7 @@ export class Gateway {
     await this.ingest.start();
     await this.dispatcher.start();
     await this.timers.start();
+    await this.voice?.resume();
     await this.processor.start();
     await this.visits.start();
     await this.supervision.start();

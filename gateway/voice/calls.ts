@@ -55,6 +55,26 @@ export class VoiceCalls {
     return { status: 'degraded', provider: name, lastError: this.lastError, detail: `voice provider ${name} refused the last call; unanswered pages pass to the next responder at once` };
   }
 
+  /**
+   * A call recorded before a stop but not yet handed to the provider is placed now, if its incident still waits at
+   * that step; one that may have reached the provider (`placing`) is not placed twice: it counts as failed and the
+   * next responder is paged.
+   */
+  async resume(): Promise<void> {
+    const { store, clock } = this.deps;
+    for (const call of await store.voice.listUnplaced()) {
+      const incident = await store.incidents.get(call.incidentId);
+      const now = clock.now();
+      if (!incident || incident.state !== 'open' || incident.step !== call.step) {
+        await store.voice.transition(call.id, ['queued', 'placing'], { status: 'not_needed', endedAt: now, updatedAt: now });
+      } else if (call.status === 'queued') {
+        void this.place(call, incident);
+      } else if (await store.voice.transition(call.id, ['placing'], { status: 'failed', error: 'the gateway stopped while placing the call', endedAt: now, updatedAt: now })) {
+        void this.passOn(call, 'call_failed', { reason: 'the gateway stopped while placing the call' });
+      }
+    }
+  }
+
   start(): void {
     // Someone took the incident while a call of it was ringing or playing: say so on that call.
     this.deps.bus.on(this, 'incidentChanged', async (incident) => {

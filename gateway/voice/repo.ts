@@ -53,6 +53,8 @@ export interface VoiceCallRepo {
   /** Applies the changes only while the call's status is one of `from`: true for the one caller that moved it. */
   transition(id: string, from: readonly CallStatus[], changes: CallChanges): Promise<boolean>;
   listForIncident(incidentId: string): Promise<VoiceCall[]>;
+  /** Calls recorded but not yet handed to the provider (`queued`, `placing`): what a restart must finish. */
+  listUnplaced(): Promise<VoiceCall[]>;
   /** Calls placed to this number through this provider at or after `since` (the caps' counters). */
   countPlaced(provider: VoiceProviderName, phone: string, since: number): Promise<number>;
   /** Counts a placed call; entries older than `pruneBefore` are dropped on the way. */

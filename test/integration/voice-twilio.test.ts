@@ -119,6 +119,45 @@ describe('voice calls (Twilio)', () => {
     expect(await t.gateway.voice.callInstead(page, 'again')).toBe(false);
   });
 
+  it('places after a restart a call that was recorded but not yet placed when the gateway stopped', async () => {
+    const id = await alarm();
+    const incident = await t.gateway.store.incidents.get(id);
+    if (!incident) throw new Error('no incident');
+    const now = clock.now();
+    // What the call timer commits before the call goes out: a stop right then leaves it queued.
+    await t.gateway.store.voice.create({
+      id: 'call-left-queued',
+      incidentId: id,
+      step: 1,
+      to: W1,
+      personId: 'w-01',
+      role: 'worker',
+      name: '李明',
+      provider: 'twilio',
+      providerCallId: null,
+      status: 'queued',
+      key: null,
+      createdAt: now,
+      updatedAt: now,
+      endedAt: null,
+      error: null,
+    });
+    const sim = t.sms;
+    await button.endAsync();
+    await t.stop({ keep: true });
+    sim.calls.setScript(W1, [{ kind: 'busy' }]);
+    t = await startTestGateway({ clock, dataDir: t.dataDir, sms: sim, env: { VOICE_PROVIDER: 'twilio' } });
+    button = await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001');
+    expect((await callOf(W1)).status).toBe('busy');
+    await sim.waitForMessage((m) => m.to === W2 && m.body.includes('回1'));
+    expect((await view(id)).pages).toContainEqual(expect.objectContaining({ id: 'call-left-queued', status: 'busy' }));
+    await button.endAsync();
+    await t.stop();
+    await sim.stop();
+    t = await startTestGateway({ clock });
+    button = await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001');
+  });
+
   it('an answered call with no key is no acknowledgement: the next worker is paged at once', async () => {
     t.sms.calls.setScript(W1, [{ kind: 'answer' }]);
     const id = await alarm();

@@ -73,6 +73,10 @@ export class SqliteVoiceCallRepo implements VoiceCallRepo {
     return this.sdb.stmt<[string], CallRow>('SELECT * FROM voice_calls WHERE incident_id = ? ORDER BY created_at, rowid').all(incidentId).map(toCall);
   }
 
+  async listUnplaced(): Promise<VoiceCall[]> {
+    return this.sdb.stmt<[], CallRow>("SELECT * FROM voice_calls WHERE status IN ('queued', 'placing') ORDER BY created_at, rowid").all().map(toCall);
+  }
+
   async countPlaced(provider: VoiceProviderName, phone: string, since: number): Promise<number> {
     const row = this.sdb
       .stmt<[string, string, number], { n: number }>('SELECT count(*) AS n FROM voice_call_counts WHERE provider = ? AND phone = ? AND placed_at >= ?')
