@@ -57,6 +57,8 @@ import { ChirpstackBridges } from './bridges/chirpstack/service.js';
 import { BridgeCommands } from './bridges/commands.js';
 import { Zigbee2mqttAdapter } from './bridges/zigbee2mqtt/adapter.js';
 import { Zigbee2mqttOnOurBroker } from './bridges/zigbee2mqtt/on-our-broker.js';
+import { VoiceCalls } from './voice/calls.js';
+import { createVoiceProvider } from './voice/providers.js';
 
 /** Shown in the dashboard's footer and /api/ui-config; package.json's version. */
 const GATEWAY_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -122,6 +124,8 @@ export class Gateway {
   readonly testPresses: TestPresses;
   /** Vendor-cloud HTTP pushes (OneNET, HMAC-signed) for `http` bridges, recorded through the bridge sink. */
   readonly vendorPush: VendorPush;
+  /** The call step of escalation (VOICE_PROVIDER); null when calls are off. */
+  readonly voice: VoiceCalls | null;
   private http: FastifyInstance | null = null;
   /** HTTP and MQTT socket caps, each well inside the open-file limit. */
   readonly connectionCaps: ConnectionCaps;
@@ -235,6 +239,7 @@ export class Gateway {
       log: log.child({ part: 'escalation' }),
       timeZone: config.timeZone,
       onStep: () => this.metrics.escalationSteps.inc(),
+      ...(config.voice ? { voiceAfterSeconds: config.voice.afterSeconds } : {}),
     });
     this.incidents = new IncidentService({
       store: this.store,
@@ -252,6 +257,20 @@ export class Gateway {
         log: log.child({ part: 'commands' }),
       }),
     });
+    // Voice calls: a worker whose SMS page is unanswered VOICE_AFTER_SECONDS later is called.
+    this.voice = config.voice
+      ? new VoiceCalls({
+          store: this.store,
+          provider: createVoiceProvider(config.voice, config.twilio, config.publicUrl, log.child({ part: 'voice' })),
+          incidents: this.incidents,
+          bus: this.bus,
+          clock,
+          log: log.child({ part: 'voice' }),
+          timeZone: config.timeZone,
+          webhookKey: config.voice.webhookKey,
+          timers: this.timers,
+        })
+      : null;
     this.processor = new SignalProcessor({ store: this.store, service: this.incidents, clock, log: log.child({ part: 'signals' }) });
     this.replies = new ReplyRouter({
       store: this.store,
@@ -356,12 +375,14 @@ export class Gateway {
     const registry = await loadRegistry({ store: this.store, log: this.log, config: this.config });
     this.wireEvents();
     await this.accounts.start();
-    this.timers.setHandler((timer) => this.incidents.onTimer(timer));
+    this.timers.setHandler((timer) => (timer.kind === 'voice_call' && this.voice ? this.voice.onTimer(timer) : this.incidents.onTimer(timer)));
+    this.voice?.start();
     await this.recording.start();
     await this.ingest.start();
     await this.zigbee2mqtt.start();
     await this.dispatcher.start();
     await this.timers.start();
+    await this.voice?.resume();
     await this.processor.start();
     await this.visits.start();
     await this.supervision.start();
@@ -419,6 +440,7 @@ export class Gateway {
       },
       dashboard: { tileOrigin: tileOrigin(this.config.mapTileUrl) },
       requestTimeoutMs: this.config.http.requestTimeoutMs,
+      ...(this.voice ? { voice: this.voice } : {}),
     });
     const caps = this.connectionCaps;
     const capsLine = { httpMaxConnections: caps.http, mqttMaxConnections: caps.mqtt, openFileLimit: caps.softLimit, limitKnown: caps.limitKnown };
@@ -439,6 +461,7 @@ export class Gateway {
       if (forced > 0) this.log.warn({ connections: forced, graceMs: this.config.shutdownGraceMs }, 'HTTP connections still open after the shutdown grace period were closed');
     }
     this.live.stop();
+    this.voice?.stop();
     await this.accounts.stop();
     await this.broker.stop();
     await this.chirpstack.stop();
@@ -501,6 +524,7 @@ export class Gateway {
         influxdb: this.influxHealth(),
         supervision: supervisionHealthComponent(this.supervision.health()),
         chirpstack: this.chirpstack.health(),
+        ...(this.voice ? { voice: this.voice.health() } : {}),
       },
     };
   }

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { configSchema, type GatewayConfig, type HttpTlsConfig, type MqttsConfig, type RawConfig } from './schema.js';
+import { configSchema, type GatewayConfig, type HttpTlsConfig, type MqttsConfig, type RawConfig, type VoiceConfig } from './schema.js';
 import { loadCaBundle, loadTlsIdentity } from './tls.js';
 import { GatewayError } from '../core/errors.js';
 
@@ -70,6 +70,7 @@ export function loadConfig(env: Env): GatewayConfig {
     mapTileUrl: c.MAP_TILE_URL ?? null,
     deviceDrop: { share: c.DEVICE_DROP_PERCENT / 100, minDevices: c.DEVICE_DROP_MIN },
     smsReplyWindowMs: c.SMS_REPLY_WINDOW_MINUTES * 60_000,
+    voice: voiceConfig(c),
     storage: {
       reserveBytes: c.DISK_RESERVE_MB * MB,
       deviceLimits: {
@@ -82,6 +83,23 @@ export function loadConfig(env: Env): GatewayConfig {
       retentionDays: c.EVENT_RETENTION_DAYS,
     },
   };
+}
+
+function voiceConfig(c: RawConfig): VoiceConfig | null {
+  const base = { afterSeconds: c.VOICE_AFTER_SECONDS, webhookKey: c.WEBHOOK_KEY ?? null };
+  if (c.VOICE_PROVIDER === 'twilio') return { ...base, provider: 'twilio' };
+  if (c.VOICE_PROVIDER === 'tencent' && c.TENCENT_SECRET_ID && c.TENCENT_SECRET_KEY && c.TENCENT_VMS_SDK_APP_ID && c.TENCENT_VMS_TEMPLATE_ID) {
+    const tencent = {
+      secretId: c.TENCENT_SECRET_ID,
+      secretKey: c.TENCENT_SECRET_KEY,
+      region: c.TENCENT_REGION,
+      sdkAppId: c.TENCENT_VMS_SDK_APP_ID,
+      templateId: c.TENCENT_VMS_TEMPLATE_ID,
+      endpoint: c.TENCENT_VMS_ENDPOINT ?? null,
+    };
+    return { ...base, provider: 'tencent', tencent };
+  }
+  return null;
 }
 
 function mqttsConfig(c: RawConfig): MqttsConfig | null {
@@ -98,5 +116,5 @@ function httpTlsConfig(c: RawConfig): HttpTlsConfig | null {
 }
 
 function redactValue(name: string, value: string): string {
-  return /TOKEN|SECRET|PASSWORD/.test(name) ? '[redacted]' : value;
+  return /TOKEN|SECRET|PASSWORD|WEBHOOK_KEY/.test(name) ? '[redacted]' : value;
 }

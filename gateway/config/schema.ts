@@ -74,6 +74,16 @@ export const configSchema = z
     HTTP_REQUEST_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(30),
     SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(120).default(3),
     MQTT_REDELIVERY_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
+    // Voice calls with keypress acknowledgement (docs/providers.md "Voice calls").
+    VOICE_PROVIDER: z.enum(['twilio', 'aliyun', 'tencent'], { message: 'expected twilio, aliyun or tencent' }).optional(),
+    VOICE_AFTER_SECONDS: z.coerce.number().int().min(10, 'expected 10 to 3600 seconds').max(3600, 'expected 10 to 3600 seconds').default(60),
+    TENCENT_SECRET_ID: optional,
+    TENCENT_SECRET_KEY: optional,
+    TENCENT_REGION: z.string().regex(/^[a-z]+-[a-z]+(-[a-z0-9]+)*$/, 'expected a Tencent Cloud region such as ap-guangzhou').default('ap-guangzhou'),
+    TENCENT_VMS_ENDPOINT: z.string().regex(/^(https?:\/\/[^\s/]+\/?|[A-Za-z0-9.-]+(:\d+)?)$/, 'expected a host or an http(s) URL').optional(),
+    TENCENT_VMS_SDK_APP_ID: z.string().regex(/^\d{6,12}$/, 'expected the numeric voice SdkAppid').optional(),
+    TENCENT_VMS_TEMPLATE_ID: z.string().regex(/^\d{1,12}$/, 'expected the numeric id of the approved voice template').optional(),
+    WEBHOOK_KEY: z.string().min(16, 'expected at least 16 characters').regex(/^[A-Za-z0-9._~-]+$/, 'expected letters, digits or . _ ~ - (it travels in a URL)').optional(),
   })
   .superRefine((c, ctx) => {
     const twilio = [c.TWILIO_ACCOUNT_SID, c.TWILIO_AUTH_TOKEN, c.TWILIO_FROM];
@@ -106,7 +116,31 @@ export const configSchema = z
     if (c.INFLUX_TOKEN && !c.INFLUX_URL) {
       ctx.addIssue({ code: 'custom', path: ['INFLUX_URL'], message: 'required when INFLUX_TOKEN is set' });
     }
+    voiceIssues(c, ctx);
   });
+
+type VoiceIssueContext = Parameters<Parameters<z.ZodType['superRefine']>[0]>[1];
+
+/** Each voice provider's credentials, named one at a time when missing. */
+function voiceIssues(c: { [K in string]?: unknown } & { VOICE_PROVIDER?: 'twilio' | 'aliyun' | 'tencent'; TWILIO_FROM?: string }, ctx: VoiceIssueContext): void {
+  const need = (keys: string[], why: string): void => {
+    for (const key of keys) if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: why });
+  };
+  switch (c.VOICE_PROVIDER) {
+    case 'twilio':
+      need(['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM'], 'required when VOICE_PROVIDER is twilio');
+      if (c.TWILIO_FROM?.startsWith('MG')) ctx.addIssue({ code: 'custom', path: ['TWILIO_FROM'], message: 'VOICE_PROVIDER twilio needs a phone number to call from, not a Messaging Service' });
+      return;
+    case 'tencent':
+      need(['TENCENT_SECRET_ID', 'TENCENT_SECRET_KEY', 'TENCENT_VMS_SDK_APP_ID', 'TENCENT_VMS_TEMPLATE_ID', 'WEBHOOK_KEY'], 'required when VOICE_PROVIDER is tencent');
+      return;
+    case 'aliyun':
+      ctx.addIssue({ code: 'custom', path: ['VOICE_PROVIDER'], message: 'Aliyun voice calls are not available yet; use twilio or tencent' });
+      return;
+    case undefined:
+      return;
+  }
+}
 
 export type RawConfig = z.infer<typeof configSchema>;
 
@@ -194,7 +228,19 @@ export interface GatewayConfig {
   deviceDrop?: { share: number; minDevices: number };
   /** SMS_REPLY_WINDOW_MINUTES in ms: how long after its page a "1"/"2" still answers it (default 30 minutes). */
   smsReplyWindowMs?: number;
+  /** VOICE_PROVIDER and its settings: calls to workers whose SMS page is unanswered; null or absent: no calls. */
+  voice?: VoiceConfig | null;
 }
+
+export type VoiceConfig = {
+  /** VOICE_AFTER_SECONDS: how long an SMS page may go unanswered before the worker is called (the registry may override). */
+  afterSeconds: number;
+  /** WEBHOOK_KEY: the `?key=` every unsigned provider callback must carry. */
+  webhookKey: string | null;
+} & (
+  | { provider: 'twilio' }
+  | { provider: 'tencent'; tencent: { secretId: string; secretKey: string; region: string; sdkAppId: string; templateId: string; endpoint: string | null } }
+);
 
 /** An address or CIDR as proxy-addr (fastify's trustProxy) takes it, or one of its named ranges. */
 function isProxyAddress(a: string): boolean {

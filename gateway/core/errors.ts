@@ -31,6 +31,9 @@ export const ErrorCodes = {
   GW_ERR_TASK_NOT_OPEN: { status: 409, message: 'care task is already closed' },
   GW_ERR_OUTAGE_NOT_FOUND: { status: 404, message: 'outage not found' },
   GW_ERR_OUTAGE_NOT_OPEN: { status: 409, message: 'outage is already closed' },
+  // Voice calls to responders.
+  GW_ERR_VOICE_CALL_FAILED: { status: 502, message: 'voice provider did not place the call' },
+  GW_ERR_BAD_WEBHOOK_KEY: { status: 403, message: 'webhook key missing or wrong' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

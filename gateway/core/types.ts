@@ -111,6 +111,8 @@ export interface EscalationSettings {
   ackTimeoutSeconds: number;
   fallCancelSeconds: number;
   offlineAfterSeconds: number;
+  /** A worker who has not acknowledged an SMS page within this long is called (registry; else VOICE_AFTER_SECONDS). */
+  voiceAfterSeconds?: number;
 }
 
 export const DEFAULT_ESCALATION: EscalationSettings = {
@@ -208,6 +210,8 @@ export interface EscalationPlan {
   frozenAt: number;
   ackTimeoutSeconds: number;
   fallCancelSeconds: number;
+  /** From the registry when it sets one: seconds after a worker's SMS page before they are called (else VOICE_AFTER_SECONDS). */
+  voiceAfterSeconds?: number;
   /** Paged one per step, nearest first; after the last, paging starts again from the top. */
   responders: PlanResponder[];
   family: FamilyMember[];
@@ -252,7 +256,7 @@ export interface Incident {
   test?: boolean;
 }
 
-export type AuditChannel = 'device' | 'sms' | 'api' | 'dashboard' | 'system';
+export type AuditChannel = 'device' | 'sms' | 'voice' | 'api' | 'dashboard' | 'system';
 
 export interface AuditEntry {
   id: number;

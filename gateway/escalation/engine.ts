@@ -1,7 +1,7 @@
 // Escalation: runs step n of an incident's frozen plan, then arms step n+1 for when nobody has acknowledged.
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { Incident, OutboundSms, Resident } from '../core/types.js';
+import type { EscalationSettings, Incident, OutboundSms, Resident } from '../core/types.js';
 import type { Pager } from '../paging/pager.js';
 import { buildEscalationPlan, responderForStep } from '../paging/selection.js';
 import type { DurableTimer, Store } from '../storage/ports.js';
@@ -14,12 +14,22 @@ export interface EscalationDeps {
   clock: Clock;
   log: Logger;
   timeZone: string;
+  /**
+   * Voice calls are on: a worker or duty contact whose page is unanswered this many seconds later is called (the
+   * plan's own `voiceAfterSeconds`, frozen from the registry, wins). Undefined: no calls.
+   */
+  voiceAfterSeconds?: number;
   /** Called after each step with the incident as it now stands (inside the transaction). */
   onStep?: (incident: Incident, pages: OutboundSms[]) => void;
 }
 
 export function stepKey(incidentId: string, step: number): string {
   return `${incidentId}:step:${step}`;
+}
+
+/** The call of step n's responder, armed with the step and cancelled with the incident's other timers. */
+export function callKey(incidentId: string, step: number): string {
+  return `${incidentId}:call:${step}`;
 }
 
 export class EscalationEngine {
@@ -82,6 +92,11 @@ export class EscalationEngine {
         payload: { step: step + 1 },
       });
     }
+    const callAfter = test || this.deps.voiceAfterSeconds === undefined ? undefined : (plan.voiceAfterSeconds ?? this.deps.voiceAfterSeconds);
+    // A call due at or after the step's timeout would come after escalation has moved on: it is not armed.
+    if (responder && callAfter !== undefined && callAfter < plan.ackTimeoutSeconds) {
+      await this.deps.timers.schedule({ key: callKey(incident.id, step), kind: 'voice_call', incidentId: incident.id, dueAt: now + callAfter * 1000, payload: { step } });
+    }
     this.deps.onStep?.(updated, pages);
     return updated;
   }
@@ -107,13 +122,20 @@ export class EscalationEngine {
     return this.runStep(incident, fromStep + 1, reason);
   }
 
+  /** The registry's settings with what the plan froze kept as it was. */
+  private async frozenSettings(incident: Incident): Promise<EscalationSettings> {
+    const { voiceAfterSeconds: _current, ...current } = await this.deps.store.registry.escalationSettings();
+    const { ackTimeoutSeconds, fallCancelSeconds, voiceAfterSeconds } = incident.plan;
+    return { ...current, ackTimeoutSeconds, fallCancelSeconds, ...(voiceAfterSeconds !== undefined ? { voiceAfterSeconds } : {}) };
+  }
+
   private async replan(incident: Incident, resident: Resident, now: number): Promise<Incident['plan']> {
     const { registry } = this.deps.store;
     const plan = buildEscalationPlan({
       resident,
       community: await registry.getCommunity(resident.community),
       workers: await registry.listWorkers(),
-      settings: { ...(await registry.escalationSettings()), ackTimeoutSeconds: incident.plan.ackTimeoutSeconds, fallCancelSeconds: incident.plan.fallCancelSeconds },
+      settings: { ...(await this.frozenSettings(incident)) },
       now,
       timeZone: this.deps.timeZone,
     });

@@ -13,6 +13,7 @@ import { twilioWebhookRoutes } from './routes/twilio-webhooks.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { visitLinkRoutes } from './routes/visit-link.js';
 import { ingestPushRoutes } from './routes/ingest-push.js';
+import { tencentVoiceRoutes, twilioVoiceRoutes } from './routes/voice-webhooks.js';
 
 /** Default request body limit; a route that needs more (a registry import) sets its own. */
 export const BODY_LIMIT = 64 * 1024;
@@ -62,6 +63,10 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(metricsRoutes, { deps });
   await app.register(twilioWebhookRoutes, { deps });
   if (deps.vendorPush) await app.register(ingestPushRoutes, { push: deps.vendorPush });
+  if (deps.voice) {
+    await app.register(twilioVoiceRoutes, { deps, voice: deps.voice });
+    await app.register(tencentVoiceRoutes, { deps, voice: deps.voice });
+  }
   if (deps.accounts) await app.register(sessionRoutes, { accounts: deps.accounts, publicUrl: deps.publicUrl });
   if (deps.accounts && deps.incidentPage) await app.register(visitLinkRoutes, { accounts: deps.accounts, page: deps.incidentPage, publicUrl: deps.publicUrl });
   await app.register(apiRoutes, { deps, prefix: '/api' });

@@ -13,6 +13,7 @@ import type { Clock } from '../core/clock.js';
 import type { LinkCheck, LinkQuery } from './links.js';
 import type { AccountApi } from '../accounts/service.js';
 import type { DashboardOptions } from './routes/dashboard.js';
+import type { CallEnd, CallRef, CallTurn } from '../voice/turns.js';
 
 /** An incident as the API shows it: the stored incident plus its pages (SMS) and, for one incident, its timeline. */
 export interface IncidentView extends Incident {
@@ -77,6 +78,16 @@ export interface InboundSmsHandler {
 
 export interface SmsStatusHandler {
   handleStatusCallback(params: { MessageSid: string; MessageStatus: string; ErrorCode?: string }): Promise<boolean>;
+}
+
+/** The voice call step as its webhooks drive it (gateway/voice VoiceCalls). */
+export interface VoiceWebhookApi {
+  /** WEBHOOK_KEY: the `?key=` unsigned callbacks (Tencent) must carry; null refuses them all. */
+  readonly webhookKey: string | null;
+  answered(callId: string, providerCallId: string): Promise<CallTurn | null>;
+  keyPressed(ref: CallRef, key: string): Promise<CallTurn | null>;
+  ended(ref: CallRef, end: CallEnd, detail?: Record<string, unknown>): Promise<boolean>;
+  progressed(ref: CallRef, to: 'ringing' | 'in_progress'): Promise<boolean>;
 }
 
 export interface DeviceDirectory {
@@ -171,6 +182,8 @@ export interface HttpDeps {
   map?: MapSource;
   /** Dashboard pages' API (reports, people, roster, registry editor, SMS log, my visits): gateway/reports/dashboard-deps.ts. */
   dashboardPages?: DashboardPageDeps;
+  /** Voice calls (VOICE_PROVIDER): their webhooks are served only with it. */
+  voice?: VoiceWebhookApi;
   /** A request's headers and body must have arrived within this (default REQUEST_TIMEOUT_MS in app.ts). */
   requestTimeoutMs?: number;
 }

@@ -129,6 +129,9 @@ export class IncidentService {
         if (updated) after.push(() => this.emitLatest(updated));
         return;
       }
+      case 'voice_call':
+        // Handled by the call step (gateway/voice) when voice calls are on; without them there is nothing to do.
+        return;
     }
   }
 
@@ -213,6 +216,22 @@ export class IncidentService {
     });
     for (const fn of after) fn();
     return result;
+  }
+
+  /**
+   * A call to the paged responder ended without an answer (busy, no answer, answered with no key, failed, or over a
+   * provider's cap): it goes on the timeline, and the next responder is paged now instead of at the timeout.
+   */
+  async advanceAfterCall(id: string, step: number, reason: string, detail: Record<string, unknown>): Promise<void> {
+    const after: AfterCommit = [];
+    await this.deps.store.transaction(async () => {
+      const incident = await this.deps.store.incidents.get(id);
+      if (!incident) return;
+      await this.audit(incident, reason, { role: 'staff', id: null, name: 'system', phone: null }, 'voice', { step, ...detail }, after);
+      const advanced = await this.deps.engine.advanceNow(incident, step, reason);
+      if (advanced) after.push(() => this.emitLatest(advanced));
+    });
+    for (const fn of after) fn();
   }
 
   /**

@@ -3,6 +3,7 @@ import type { AuditChannel, Community, Incident, OutboundSms, Resident, Responde
 import type { IncidentActions, IncidentView, PageView, ResidentCard } from '../http/deps.js';
 import type { IncidentFilter, Store } from '../storage/ports.js';
 import type { IncidentService } from './service.js';
+import type { VoiceCall } from '../voice/repo.js';
 
 export class IncidentViews implements IncidentActions {
   constructor(private readonly deps: { store: Store; service: IncidentService }) {}
@@ -41,7 +42,11 @@ export class IncidentViews implements IncidentActions {
 
   private async toView(incident: Incident, withTimeline: boolean): Promise<IncidentView> {
     const { store } = this.deps;
-    const [resident, messages] = await Promise.all([store.registry.getResident(incident.residentId), store.sms.listForIncident(incident.id)]);
+    const [resident, messages, calls] = await Promise.all([
+      store.registry.getResident(incident.residentId),
+      store.sms.listForIncident(incident.id),
+      store.voice.listForIncident(incident.id),
+    ]);
     const view: IncidentView = {
       ...incident,
       // Always present, so a dashboard or machine client can mark a test without guessing at a missing field.
@@ -49,7 +54,7 @@ export class IncidentViews implements IncidentActions {
       resident: incident.residentId,
       residentName: resident?.name ?? null,
       address: resident?.address ?? null,
-      pages: messages.filter((m) => m.purpose === 'page').map((m) => toPageView(m, incident)),
+      pages: [...messages.filter((m) => m.purpose === 'page').map((m) => toPageView(m, incident)), ...calls.map(callPageView)],
     };
     if (resident) view.residentCard = residentCard(resident, await store.registry.getCommunity(resident.community));
     if (withTimeline) view.timeline = await store.incidents.listAudit(incident.id);
@@ -106,5 +111,24 @@ function toPageView(m: OutboundSms, incident: Incident): PageView {
     errorCode: m.errorCode,
     attempts: m.attempts,
     retrying: (m.status === 'queued' || m.status === 'sending') && m.error !== null,
+  };
+}
+
+/** A call is a page too: purpose `call`, its status the call's (ringing, acknowledged, busy, answered_no_key, …). */
+function callPageView(c: VoiceCall): PageView {
+  return {
+    id: c.id,
+    to: c.to,
+    role: c.role,
+    name: c.name,
+    step: c.step,
+    purpose: 'call',
+    status: c.status,
+    createdAt: c.createdAt,
+    sentAt: c.providerCallId ? c.updatedAt : null,
+    updatedAt: c.updatedAt,
+    errorCode: c.error,
+    attempts: c.status === 'queued' || c.status === 'capped' ? 0 : 1,
+    retrying: false,
   };
 }

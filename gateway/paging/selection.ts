@@ -52,6 +52,7 @@ export function buildEscalationPlan(input: PlanInput): EscalationPlan {
     frozenAt: input.now,
     ackTimeoutSeconds: input.settings.ackTimeoutSeconds,
     fallCancelSeconds: input.settings.fallCancelSeconds,
+    ...(input.settings.voiceAfterSeconds !== undefined ? { voiceAfterSeconds: input.settings.voiceAfterSeconds } : {}),
     responders: dedupeByPhone(responders),
     family: input.resident.family.map((f) => ({ ...f })),
   };

@@ -99,6 +99,7 @@ export async function importRegistry(deps: ImportDeps, doc: ValidatedRegistry, o
             ackTimeoutSeconds: doc.escalation.ackTimeoutSeconds,
             fallCancelSeconds: doc.escalation.fallCancelSeconds,
             offlineAfterSeconds: doc.escalation.offlineAfterSeconds,
+            ...(doc.escalation.voiceAfterSeconds !== undefined ? { voiceAfterSeconds: doc.escalation.voiceAfterSeconds } : {}),
           },
         }
       : {}),

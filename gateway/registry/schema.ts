@@ -39,6 +39,8 @@ const escalation = z.looseObject({
   ackTimeoutSeconds: z.number().int().min(10).max(3600).default(DEFAULT_ESCALATION.ackTimeoutSeconds),
   fallCancelSeconds: z.number().int().min(0).max(600).default(DEFAULT_ESCALATION.fallCancelSeconds),
   offlineAfterSeconds: z.number().int().min(60).max(86400).default(DEFAULT_ESCALATION.offlineAfterSeconds),
+  // Seconds after an unanswered SMS page before the worker is called; unset: VOICE_AFTER_SECONDS.
+  voiceAfterSeconds: z.number().int().min(10).max(3600).optional(),
 });
 
 const community = z.looseObject({

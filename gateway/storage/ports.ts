@@ -29,6 +29,7 @@ import type { RecentPagesRepo } from '../paging/reply-codes.js';
 import type { TestPressRepo } from '../test-presses/types.js';
 import type { BridgeLevelRepo, BridgeRepo } from '../bridges/repo.js';
 import type { Bridge } from '../core/bridges.js';
+import type { VoiceCallRepo } from '../voice/repo.js';
 
 /** A normalised registry, ready to upsert (secrets already hashed). */
 export interface RegistrySnapshot {
@@ -196,7 +197,8 @@ export interface SmsRepo {
   markAnswered(phone: string, incidentId: string, at: number): Promise<void>;
 }
 
-export type TimerKind = 'fall_cancel_window' | 'escalation_step';
+/** `voice_call`: the call to a worker whose SMS page is still unanswered (gateway/voice). */
+export type TimerKind = 'fall_cancel_window' | 'escalation_step' | 'voice_call';
 
 export interface DurableTimer {
   /** Idempotency key, e.g. `inc-…:step:3`: a step with this key runs at most once. */
@@ -253,6 +255,8 @@ export interface Store {
   readonly testPresses: TestPressRepo;
   /** The last level of bridged devices' state-style fields (occupancy, sos...), for edge detection across restarts. */
   readonly bridgeLevels: BridgeLevelRepo;
+  /** Voice calls to responders, their outcomes, and per-number call counts for the providers' caps. */
+  readonly voice: VoiceCallRepo;
   /** Runs `work` atomically; repository calls made inside it join the transaction. Nested calls join too. */
   transaction<T>(work: () => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Runs `fn` once the calling transaction has committed (never if it rolls back); outside one, at once. */

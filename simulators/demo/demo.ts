@@ -8,6 +8,7 @@ import { FleetStats, progressLine } from '../fleet/stats.js';
 import { GatewayChild, describeExit } from '../scenarios/gateway-child.js';
 import { DEFAULT_TRIGGER, NEVER, type ResponderSet } from '../sms/responders.js';
 import { SmsSimulator } from '../sms/sms-simulator.js';
+import { TencentVmsSimServer } from '../voice/tencent-vms-server.js';
 import { demoResponderRules } from './phones.js';
 import { DEMO_TIMING, DemoStream, scaledTiming } from './stream.js';
 
@@ -51,6 +52,8 @@ const DEMO_PLAN: FleetPlan = { ...QUIET_PLAN, heartbeatMs: 60_000, telemetryMs: 
 
 export class LiveDemo {
   private sim: SmsSimulator | null = null;
+  /** The Tencent VMS simulator, when the demo runs with VOICE_PROVIDER=tencent. */
+  private vms: TencentVmsSimServer | null = null;
   private gateway: GatewayChild | null = null;
   private fleet: Fleet | null = null;
   private stream: DemoStream | null = null;
@@ -88,7 +91,8 @@ export class LiveDemo {
     this.stopping = true;
     if (this.status) clearInterval(this.status);
     this.status = null;
-    const { stream, fleet, gateway, sim } = this;
+    const { stream, fleet, gateway, sim, vms } = this;
+    this.vms = null;
     this.stream = null;
     this.fleet = null;
     this.gateway = null;
@@ -97,6 +101,7 @@ export class LiveDemo {
     await fleet?.stop();
     await gateway?.stop();
     await sim?.stop();
+    await vms?.stop();
   }
 
   /** Kills the gateway's process group at once, for a demo that must exit now (a second Ctrl-C). */
@@ -143,6 +148,8 @@ export class LiveDemo {
     this.checkNotStopped();
     sim.twilio.on('message', (m) => opts.say(`SMS   -> ${this.who(m.to)}: ${oneLine(m.body)}`));
     sim.responders.on('reply', (r) => opts.say(`REPLY <- ${this.who(r.from)}: "${r.body}"${r.error ? `  [${r.error}]` : ''}`));
+    sim.twilio.calls.on('call', (c) => opts.say(`CALL  -> ${this.who(c.to)} (Twilio Voice; answer it on the phones page)`));
+    const voiceEnv = opts.env.VOICE_PROVIDER === 'tencent' ? await this.startVms(sim, reach, opts.env.WEBHOOK_KEY) : {};
 
     opts.say(`demo: starting the gateway (npm start, DATA_DIR=${opts.dataDir}); the first start builds the dashboard and hashes the demo devices' secrets…`);
     const gateway = new GatewayChild({
@@ -158,6 +165,7 @@ export class LiveDemo {
         TWILIO_AUTH_TOKEN: sim.twilio.authToken,
         TWILIO_FROM: FROM_NUMBER,
         TWILIO_API_URL: smsUrl,
+        ...voiceEnv,
       },
     });
     this.gateway = gateway;
@@ -203,6 +211,25 @@ export class LiveDemo {
       pressButton: yours && press ? pressLine(press[0], yours) : null,
       registry: registry.path,
       devices: fleet.onlineCount(),
+    };
+  }
+
+  /** VOICE_PROVIDER=tencent: a local VMS the gateway calls through, its calls on the phones page, and its settings. */
+  private async startVms(sim: SmsSimulator, reach: string, webhookKey: string | undefined): Promise<Record<string, string>> {
+    const vms = new TencentVmsSimServer({ ringMs: 30_000, keyWaitMs: 10_000 });
+    this.vms = vms;
+    await vms.start();
+    const key = webhookKey ?? randomBytes(16).toString('hex');
+    vms.callbackUrl = `${reach}/webhooks/tencent/voice?key=${key}`;
+    sim.addCallSource(vms);
+    vms.on('call', (c) => this.opts.say(`CALL  -> ${this.who(c.to)} (Tencent VMS; answer it on the phones page)`));
+    return {
+      TENCENT_SECRET_ID: vms.secretId,
+      TENCENT_SECRET_KEY: vms.secretKey,
+      TENCENT_VMS_SDK_APP_ID: vms.sdkAppId,
+      TENCENT_VMS_TEMPLATE_ID: vms.template.id,
+      TENCENT_VMS_ENDPOINT: vms.url,
+      WEBHOOK_KEY: key,
     };
   }
 

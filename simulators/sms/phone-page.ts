@@ -1,6 +1,7 @@
 // The SMS simulator's web page: every phone with its conversation, as the phone would show it; server-rendered, every value escaped.
 import type { SentReply } from './responders.js';
 import type { SimMessage } from './twilio-server.js';
+import type { SimCall } from '../common/phone-calls.js';
 
 export interface PhoneView {
   phone: string;
@@ -10,6 +11,26 @@ export interface PhoneView {
   behaviour: string;
   received: SimMessage[];
   sent: SentReply[];
+  /** Voice calls to this phone, newest last. */
+  calls?: SimCall[];
+}
+
+/** An incoming or running call: what was said, and the buttons (answer, busy, let ring; then 1, 2, *, hang up). */
+function callCard(call: SimCall, timeZone: string): string {
+  const act = (value: string, label: string): string =>
+    `<button name="action" value="${escapeHtml(value)}">${escapeHtml(label)}</button>`;
+  const live = call.live && call.endedAt === null;
+  const buttons =
+    live && (call.status === 'queued' || call.status === 'ringing')
+      ? act('answer', 'Answer') + act('busy', 'Busy') + act('no_answer', 'Let ring')
+      : live && call.status === 'in-progress'
+        ? act('key:1', '1') + act('key:2', '2') + act('key:*', '*') + act('hang_up', 'Hang up')
+        : '';
+  const said = call.spoken.map((s) => `<div class="said">${escapeHtml(s)}</div>`).join('');
+  const keys = call.keys.length > 0 ? ` · keys ${escapeHtml(call.keys.join(' '))}` : '';
+  return `<div class="call ${call.endedAt === null ? 'active' : 'ended'}"><div class="meta">📞 ${escapeHtml(clock(call.createdAt, timeZone))} · ${escapeHtml(call.status)}${keys}${call.live ? '' : ' · scripted'}</div>${said}${
+    buttons ? `<form class="keys" method="post" action="/calls/${encodeURIComponent(call.id)}/act">${buttons}</form>` : ''
+  }</div>`;
 }
 
 export function escapeHtml(text: string): string {
@@ -47,6 +68,7 @@ export function renderPhonesPage(phones: PhoneView[], opts: { timeZone: string; 
 <header><strong>${escapeHtml(p.label ?? p.phone)}</strong>${p.label ? `<span class="num">${escapeHtml(p.phone)}</span>` : ''}<span class="rule">${escapeHtml(p.behaviour)}</span></header>
 <div class="thread">
 ${bubbles(p, opts.timeZone)}
+${(p.calls ?? []).map((c) => callCard(c, opts.timeZone)).join('\n')}
 </div>
 <form method="post" action="/phones/${escapeHtml(id)}/reply"><input name="body" maxlength="160" placeholder="Reply, e.g. 1" required><button>Send</button></form>
 </section>`;
@@ -72,6 +94,8 @@ main{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:
 .msg.in{background:#e5e5ea;align-self:flex-start}.msg.out{background:#34c759;color:#fff;align-self:flex-end}
 .meta{font-size:.7rem;opacity:.7;margin-top:.15rem}
 .empty{color:#888;font-size:.85rem}
+.call{border:2px solid #ccc;border-radius:14px;padding:.4rem .6rem}.call.active{border-color:#34c759;background:#f0fff4}
+.said{font-size:.85rem;margin-top:.2rem}form.keys{border:0;padding:.3rem 0 0;flex-wrap:wrap}
 form{display:flex;gap:.4rem;padding:.5rem;border-top:1px solid #ddd}
 input{flex:1;padding:.35rem;border:1px solid #ccc;border-radius:10px}button{border:0;background:#07c;color:#fff;border-radius:10px;padding:.35rem .8rem}
 </style>

@@ -12,6 +12,8 @@ export interface TwilioSimOptions {
   deliverTo?: (url: string) => string;
   /** The simulator's own number: replies come from it when no message went to that phone. */
   defaultNumber?: string;
+  /** Voice calls: how long a live phone rings and waits for a key, and the pause between a call's steps (ms). */
+  voice?: { ringMs?: number; gatherMs?: number; stepMs?: number };
 }
 
 export type FaultKind = 429 | 500 | 502 | 503 | 'network';

@@ -5,6 +5,7 @@ import { renderPhonesPage, type PhoneView } from './phone-page.js';
 import { Responders, type ResponderSet, type SentReply } from './responders.js';
 import { TwilioSimServer } from './twilio-server.js';
 import { formatDuration } from '../common/duration.js';
+import { parsePhoneAction, type CallSource } from '../common/phone-calls.js';
 
 export interface SmsSimulatorOptions {
   host?: string;
@@ -33,6 +34,8 @@ export class SmsSimulator {
   readonly responders: Responders;
   private server: Server | null = null;
   private address = '';
+  /** Voice calls shown on the phones page: the Twilio server's own, and any other provider's (Tencent VMS). */
+  private readonly callSources: CallSource[] = [];
 
   constructor(private readonly opts: SmsSimulatorOptions) {
     const gateway = opts.gatewayUrl.replace(/\/+$/, '');
@@ -50,6 +53,12 @@ export class SmsSimulator {
       webhookUrl: (reach ?? gateway) + WEBHOOK_PATH,
       signedUrl: gateway + WEBHOOK_PATH,
     });
+    this.callSources.push(this.twilio.calls);
+  }
+
+  /** Shows another voice provider's calls (a Tencent VMS simulator) on the phones page, with the same keypad. */
+  addCallSource(source: CallSource): void {
+    this.callSources.push(source);
   }
 
   /** The base URL to give the gateway as TWILIO_API_URL, and to open in a browser. */
@@ -97,7 +106,14 @@ export class SmsSimulator {
   phones(): PhoneView[] {
     const messages = this.twilio.messages();
     const replies = this.responders.replies();
-    const numbers = new Set<string>([...(this.opts.knownPhones ?? []), ...this.responders.rules().map((r) => r.phone), ...messages.map((m) => m.to), ...replies.map((r) => r.from)]);
+    const calls = this.callSources.flatMap((s) => s.list());
+    const numbers = new Set<string>([
+      ...(this.opts.knownPhones ?? []),
+      ...this.responders.rules().map((r) => r.phone),
+      ...messages.map((m) => m.to),
+      ...replies.map((r) => r.from),
+      ...calls.map((c) => c.to),
+    ]);
     const views = [...numbers].map((phone): PhoneView & { last: number } => {
       const received = messages.filter((m) => m.to === phone);
       const sent = replies.filter((r) => r.from === phone);
@@ -108,7 +124,8 @@ export class SmsSimulator {
         behaviour: b.reply === null ? 'never replies' : `replies "${b.reply}" after ${formatDuration(b.afterMs)}`,
         received,
         sent,
-        last: Math.max(0, ...received.map((m) => m.receivedAt), ...sent.map((r) => r.at)),
+        calls: calls.filter((c) => c.to === phone).sort((a, b) => a.createdAt - b.createdAt),
+        last: Math.max(0, ...received.map((m) => m.receivedAt), ...sent.map((r) => r.at), ...calls.filter((c) => c.to === phone).map((c) => c.createdAt)),
       };
     });
     return views.sort((a, b) => b.last - a.last || (a.phone < b.phone ? -1 : 1)).map(({ last: _last, ...view }) => view);
@@ -136,6 +153,17 @@ export class SmsSimulator {
         return;
       }
       await this.responders.reply(phone, body);
+      res.writeHead(303, { location: '/' }).end();
+      return;
+    }
+    const call = /^\/calls\/([^/]+)\/act$/.exec(url.pathname);
+    if (req.method === 'POST' && call?.[1]) {
+      const action = parsePhoneAction(new URLSearchParams((await text(req)).slice(0, MAX_FORM_BYTES)).get('action') ?? '');
+      const id = decodeURIComponent(call[1]);
+      if (!action || !this.callSources.some((s) => s.act(id, action))) {
+        res.writeHead(409, { 'content-type': 'text/plain; charset=utf-8' }).end('no such call waiting for that, or an unknown action');
+        return;
+      }
       res.writeHead(303, { location: '/' }).end();
       return;
     }

@@ -42,7 +42,7 @@ export function errorBody(status: number, code: number, message: string): Twilio
 }
 
 /** A Twilio SID: two-letter prefix and 32 hex digits. */
-export function newSid(prefix: 'SM' | 'MM'): string {
+export function newSid(prefix: 'SM' | 'MM' | 'CA'): string {
   return prefix + randomBytes(16).toString('hex');
 }
 

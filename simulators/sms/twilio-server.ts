@@ -19,6 +19,7 @@ import {
   type SimMessage,
 } from './twilio-format.js';
 
+import { TwilioCalls } from './twilio-calls.js';
 import { LIFECYCLES, type DeliveryOutcome, type FaultKind, type SimCallback, type SimEvents, type SimRequest, type TwilioSimOptions } from './sim-types.js';
 
 export type { SimMessage, TwilioMessageStatus } from './twilio-format.js';
@@ -55,11 +56,21 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
   private readonly callbackLog: SimCallback[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly abort = abortController();
+  /** Voice calls (the Calls resource): scripted phones for tests, live ones for the phones page. */
+  readonly calls: TwilioCalls;
 
   constructor(private readonly opts: TwilioSimOptions = {}) {
     super();
     this.accountSid = opts.accountSid ?? `AC${randomBytes(16).toString('hex')}`;
     this.authToken = opts.authToken ?? randomBytes(16).toString('hex');
+    this.calls = new TwilioCalls({
+      accountSid: this.accountSid,
+      authToken: this.authToken,
+      signal: this.abort.signal,
+      sleep: (ms) => this.sleep(ms),
+      ...(opts.deliverTo ? { deliverTo: opts.deliverTo } : {}),
+      ...opts.voice,
+    });
   }
 
   async start(opts: { port?: number; host?: string } = {}): Promise<{ url: string }> {
@@ -240,6 +251,11 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
     };
 
     const path = new URL(entry.path, 'http://sim').pathname;
+    if (/\/Calls(?:\/[^/]+)?\.json$/.test(path)) {
+      if (!this.authorized(req) || !path.startsWith(`/${API_VERSION}/Accounts/${this.accountSid}/`)) return reply(401, errorBody(401, 20003, 'Authenticate'));
+      const answer = this.calls.handle(entry.method, path, new URLSearchParams(raw));
+      if (answer) return reply(answer.status, answer.body);
+    }
     const m = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages(?:\/([^/]+))?\.json$/.exec(path);
     if (!m) return reply(404, errorBody(404, 20404, `The requested resource ${path} was not found`));
     const [, account, messageSid] = m;

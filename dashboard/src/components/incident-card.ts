@@ -31,6 +31,18 @@ addMessages({
     'board.card.familyFailed': '家属 {name} 没有收到通知，请电话联系 {phone}',
     'board.card.familyRetrying': '家属 {name} 的通知仍未发出（短信服务故障，正在重试），可电话联系 {phone}',
     'board.card.pagesRetrying': '{n} 条通知仍未发出：短信服务故障，正在重试',
+    'board.call.queued': '📞 准备呼叫',
+    'board.call.placing': '📞 呼叫中',
+    'board.call.ringing': '📞 振铃中',
+    'board.call.in_progress': '📞 通话中',
+    'board.call.acknowledged': '📞 按1接单',
+    'board.call.declined': '📞 按2转他人',
+    'board.call.answered_no_key': '📞 接听未按键',
+    'board.call.busy': '📞 占线',
+    'board.call.no_answer': '📞 无人接听',
+    'board.call.failed': '📞 呼叫失败',
+    'board.call.capped': '📞 超出呼叫限额，未呼叫',
+    'board.call.not_needed': '📞 已由他人接单',
   },
   en: {
     'board.card.test': 'TEST',
@@ -58,6 +70,18 @@ addMessages({
     'board.card.familyFailed': 'Family member {name} was NOT reached: phone {phone}',
     'board.card.familyRetrying': 'Family member {name} not reached yet (SMS provider trouble, retrying): phone {phone}',
     'board.card.pagesRetrying': '{n} pages not sent yet: SMS provider trouble, retrying',
+    'board.call.queued': '📞 call queued',
+    'board.call.placing': '📞 calling',
+    'board.call.ringing': '📞 ringing',
+    'board.call.in_progress': '📞 on the call',
+    'board.call.acknowledged': '📞 pressed 1: taken',
+    'board.call.declined': '📞 pressed 2: passed on',
+    'board.call.answered_no_key': '📞 answered, no key',
+    'board.call.busy': '📞 busy',
+    'board.call.no_answer': '📞 no answer',
+    'board.call.failed': '📞 call failed',
+    'board.call.capped': '📞 over the provider cap, not called',
+    'board.call.not_needed': '📞 taken by someone else',
   },
 });
 
@@ -109,13 +133,20 @@ function pagesTable(pages: PageView[]): HTMLElement {
           { 'data-status': p.status },
           h('td', {}, p.name ?? p.to, h('span', { class: 'muted' }, ` ${roleLabel(p.role)}`)),
           h('td', {}, formatTime(p.createdAt)),
-          p.retrying
+          p.purpose === 'call'
+            ? h('td', { class: `call call-${p.status}`, ...(isCallTrouble(p) ? { 'data-trouble': 'failed' } : {}) }, t(`board.call.${p.status}`))
+            : p.retrying
             ? h('td', { class: 'sms sms-retrying', 'data-trouble': 'retrying' }, t('board.card.retrying', { n: p.attempts + 1 }))
             : h('td', { class: `sms sms-${p.status}`, ...(isFailed(p) ? { 'data-trouble': 'failed' } : {}) }, smsLabel(p.status)),
         ),
       ),
     ),
   );
+}
+
+/** A call that did not reach its person: the next responder was paged in its place, and the board says so. */
+function isCallTrouble(p: PageView): boolean {
+  return p.status === 'failed' || p.status === 'capped';
 }
 
 function isFailed(p: PageView): boolean {

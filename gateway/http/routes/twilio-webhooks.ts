@@ -1,6 +1,6 @@
 // POST /webhooks/twilio/sms and /status: Twilio's form posts, acted on only with a valid X-Twilio-Signature.
 import formbody from '@fastify/formbody';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
 import twilio from 'twilio';
 import { GatewayError } from '../../core/errors.js';
@@ -50,7 +50,11 @@ function formParams(body: unknown): Record<string, unknown> {
   return typeof body === 'object' && body !== null ? { ...body } : {};
 }
 
-export const twilioWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, { deps }) => {
+/**
+ * Refuses every request of the plugin `app` without a valid X-Twilio-Signature over PUBLIC_URL + path (403, a
+ * security event); used by the SMS and the voice webhooks alike.
+ */
+export async function requireTwilioSignature(app: FastifyInstance, deps: Pick<HttpDeps, 'publicUrl' | 'twilioAuthToken' | 'metrics'>): Promise<void> {
   // Twilio signs the URL it was configured with, i.e. PUBLIC_URL; the Host header is whatever a proxy or attacker says.
   const base = deps.publicUrl.replace(/\/+$/, '');
 
@@ -78,6 +82,10 @@ export const twilioWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async
       return refuse(request, 'bad_signature');
     }
   });
+}
+
+export const twilioWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, { deps }) => {
+  await requireTwilioSignature(app, deps);
 
   app.post<{ Body: InboundSmsForm }>(
     '/webhooks/twilio/sms',

@@ -421,6 +421,39 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 40,
+    name: 'voice calls and per-number call counts',
+    sql: `
+      -- Each call to a responder whose SMS page went unanswered, and how it ended (key 1, key 2, no key, busy, ...).
+      CREATE TABLE voice_calls (
+        id TEXT PRIMARY KEY,
+        incident_id TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        to_phone TEXT NOT NULL,
+        person_id TEXT NOT NULL,
+        role TEXT NOT NULL,
+        name TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        provider_call_id TEXT,
+        status TEXT NOT NULL,
+        key_pressed TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        error TEXT
+      );
+      CREATE INDEX voice_calls_incident ON voice_calls(incident_id, created_at);
+      CREATE UNIQUE INDEX voice_calls_provider_id ON voice_calls(provider, provider_call_id) WHERE provider_call_id IS NOT NULL;
+      -- Calls placed per number and provider: the providers' caps (one a night, five an hour) count these.
+      CREATE TABLE voice_call_counts (
+        provider TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        placed_at INTEGER NOT NULL
+      );
+      CREATE INDEX voice_call_counts_phone ON voice_call_counts(provider, phone, placed_at);
+    `,
+  },
+  {
     version: 50,
     name: 'bridges in the registry',
     sql: `

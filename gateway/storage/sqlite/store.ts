@@ -14,6 +14,7 @@ import { SqliteAccountRepo } from './account-repo.js';
 import { SqliteSupervisionRepo } from './supervision-repo.js';
 import { SqliteTestPressRepo } from './test-press-repo.js';
 import { SqliteBridgeLevelRepo } from './bridge-levels-repo.js';
+import { SqliteVoiceCallRepo } from './voice-repo.js';
 
 export class SqliteStore implements Store {
   readonly registry: SqliteRegistryRepo;
@@ -29,6 +30,7 @@ export class SqliteStore implements Store {
   readonly supervision: SqliteSupervisionRepo;
   readonly testPresses: SqliteTestPressRepo;
   readonly bridgeLevels: SqliteBridgeLevelRepo;
+  readonly voice: SqliteVoiceCallRepo;
 
   constructor(readonly database: SqliteDatabase) {
     this.registry = new SqliteRegistryRepo(database);
@@ -44,6 +46,7 @@ export class SqliteStore implements Store {
     this.supervision = new SqliteSupervisionRepo(database);
     this.testPresses = new SqliteTestPressRepo(database);
     this.bridgeLevels = new SqliteBridgeLevelRepo(database);
+    this.voice = new SqliteVoiceCallRepo(database);
   }
 
   transaction<T>(work: () => Promise<T>, options?: TransactionOptions): Promise<T> {

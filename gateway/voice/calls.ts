@@ -1,0 +1,314 @@
+// The call step of escalation: a worker whose SMS page is unanswered is called; key 1 takes it, 2 passes it on, * repeats.
+import type { Clock } from '../core/clock.js';
+import { GatewayError, errorMessage } from '../core/errors.js';
+import type { EventBus } from '../core/events.js';
+import { newId } from '../core/ids.js';
+import type { Logger } from '../core/logger.js';
+import type { AuditEntry, Incident, OutboundSms, PlanResponder, Responder } from '../core/types.js';
+import { callKey } from '../escalation/engine.js';
+import type { DurableTimers } from '../escalation/timers.js';
+import type { VoiceProvider } from '../notifiers/voice/port.js';
+import { responderForStep } from '../paging/selection.js';
+import type { DurableTimer, Store } from '../storage/ports.js';
+import { CAP_MEMORY_MS, capReached } from './caps.js';
+import { OPEN_CALL_STATUSES, type CallStatus, type VoiceCall } from './repo.js';
+import type { CallEnd, CallRef, CallTurn } from './turns.js';
+import { SAID_ACKNOWLEDGED, SAID_DECLINED, SAID_NO_KEY, SAID_WRONG_KEY, callScript, takenByOther, type CallScript } from './script.js';
+
+/** What the call step needs of the incident state machine (gateway/incidents IncidentService). */
+export interface CallIncidents {
+  acknowledge(id: string, by: Responder, channel: 'voice'): Promise<Incident>;
+  decline(id: string, by: Responder, channel: 'voice', pagedAtStep: number | null): Promise<Incident>;
+  /** A call that did not reach the responder: on the timeline, and the next responder is paged at once. */
+  advanceAfterCall(id: string, step: number, reason: string, detail: Record<string, unknown>): Promise<void>;
+}
+
+export interface CallEvents {
+  incidentChanged: [Incident, AuditEntry];
+}
+
+export interface VoiceCallsDeps {
+  store: Store;
+  provider: VoiceProvider;
+  incidents: CallIncidents;
+  bus: EventBus<CallEvents>;
+  clock: Clock;
+  log: Logger;
+  timeZone: string;
+  webhookKey: string | null;
+  /** The durable timers: a call placed instead of an SMS takes the place of the step's own call. */
+  timers: Pick<DurableTimers, 'claimNow'>;
+}
+
+const SYSTEM: Responder = { role: 'staff', id: null, name: 'system', phone: null };
+
+export class VoiceCalls {
+  /** The provider's last refusal, cleared by the next call it takes: /healthz shows it. */
+  private lastError: { at: number; message: string } | null = null;
+
+  constructor(private readonly deps: VoiceCallsDeps) {}
+
+  /** For /healthz: degraded while the provider's last answer was a refusal (calls then pass straight to the next responder). */
+  health(): { status: 'up' | 'degraded'; provider: string; lastError: { at: number; message: string } | null; detail?: string } {
+    const { name } = this.deps.provider;
+    if (!this.lastError) return { status: 'up', provider: name, lastError: null };
+    return { status: 'degraded', provider: name, lastError: this.lastError, detail: `voice provider ${name} refused the last call; unanswered pages pass to the next responder at once` };
+  }
+
+  /**
+   * A call recorded before a stop but not yet handed to the provider is placed now, if its incident still waits at
+   * that step; one that may have reached the provider (`placing`) is not placed twice: it counts as failed and the
+   * next responder is paged.
+   */
+  async resume(): Promise<void> {
+    const { store, clock } = this.deps;
+    for (const call of await store.voice.listUnplaced()) {
+      const incident = await store.incidents.get(call.incidentId);
+      const now = clock.now();
+      if (!incident || incident.state !== 'open' || incident.step !== call.step) {
+        await store.voice.transition(call.id, ['queued', 'placing'], { status: 'not_needed', endedAt: now, updatedAt: now });
+      } else if (call.status === 'queued') {
+        void this.place(call, incident);
+      } else if (await store.voice.transition(call.id, ['placing'], { status: 'failed', error: 'the gateway stopped while placing the call', endedAt: now, updatedAt: now })) {
+        void this.passOn(call, 'call_failed', { reason: 'the gateway stopped while placing the call' });
+      }
+    }
+  }
+
+  start(): void {
+    // Someone took the incident while a call of it was ringing or playing: say so on that call.
+    this.deps.bus.on(this, 'incidentChanged', async (incident) => {
+      if (incident.state === 'acknowledged' && incident.acknowledgedBy) await this.announceTaken(incident.id, incident.acknowledgedBy);
+    });
+  }
+
+  stop(): void {
+    this.deps.bus.removeAll(this);
+  }
+
+  /**
+   * The call timer of a step fired (inside the claiming transaction): the call is recorded now and placed after the
+   * commit; a call a cap forbids is not placed, and the next responder is paged instead.
+   */
+  async onTimer(timer: DurableTimer): Promise<(() => void)[]> {
+    const { store, clock, provider, timeZone } = this.deps;
+    const step = Number(timer.payload.step);
+    const incident = await store.incidents.get(timer.incidentId);
+    if (!incident || incident.state !== 'open' || incident.step !== step) return [];
+    const responder = responderForStep(incident.plan, step);
+    if (!responder) return [];
+    const now = clock.now();
+    const capped = await capReached(store.voice, provider.name, responder.phone, now, timeZone);
+    const call: VoiceCall = { ...this.newCall(incident, step, responder, now), status: capped ? 'capped' : 'queued', endedAt: capped ? now : null, error: capped };
+    await store.voice.create(call);
+    if (capped) {
+      return [() => void this.passOn(call, 'call_capped', { reason: capped })];
+    }
+    await this.audit(incident, 'call_queued', { call: call.id, step, to: call.to, name: call.name, role: call.role, provider: provider.name });
+    return [() => void this.place(call, incident)];
+  }
+
+  /**
+   * An SMS page that no SMS provider may carry now (over their caps) goes as a call instead: the hook the SMS
+   * dispatcher's `divert` calls. True when a call was queued for it (the SMS need not go); false when this page cannot
+   * be called (not a responder's page, the incident moved on, or the voice provider is over its cap too).
+   */
+  async callInstead(page: OutboundSms, reason: string): Promise<boolean> {
+    const { store, clock, provider, timeZone, timers } = this.deps;
+    if (page.purpose !== 'page' || !page.incidentId || page.step === null || (page.role !== 'worker' && page.role !== 'duty_contact')) return false;
+    const { incidentId, step } = page;
+    const placed = await store.transaction(async () => {
+      const incident = await store.incidents.get(incidentId);
+      const responder = incident ? responderForStep(incident.plan, step) : null;
+      if (!incident || incident.state !== 'open' || incident.step !== step || !responder || responder.phone !== page.to) return null;
+      const now = clock.now();
+      if (await capReached(store.voice, provider.name, page.to, now, timeZone)) return null;
+      // This call replaces the page: the step's own call (a minute later) is not made as well.
+      await timers.claimNow(callKey(incidentId, step));
+      const call: VoiceCall = { ...this.newCall(incident, step, responder, now), status: 'queued' };
+      await store.voice.create(call);
+      await this.audit(incident, 'call_instead_of_sms', { call: call.id, step, to: call.to, name: call.name, provider: provider.name, reason });
+      return { call, incident };
+    });
+    if (!placed) return false;
+    void this.place(placed.call, placed.incident);
+    return true;
+  }
+
+  /** Places a recorded call; a provider that refuses it moves escalation on at once. */
+  private async place(call: VoiceCall, incident: Incident): Promise<void> {
+    const { store, clock, provider, log } = this.deps;
+    if (!(await store.voice.transition(call.id, ['queued'], { status: 'placing', updatedAt: clock.now() }))) return;
+    try {
+      const script = await this.scriptFor(incident);
+      const placed = await provider.place({ id: call.id, to: call.to, text: script.text, params: script.params });
+      const now = clock.now();
+      this.lastError = null;
+      await store.voice.recordPlaced(provider.name, call.to, now, now - CAP_MEMORY_MS);
+      await store.voice.transition(call.id, ['placing'], { status: 'ringing', providerCallId: placed.providerCallId, updatedAt: now });
+      // A fast provider may have reported the call before its id was stored: the id is set whatever the status.
+      await store.voice.transition(call.id, OPEN_CALL_STATUSES, { providerCallId: placed.providerCallId, updatedAt: now });
+      await this.audit(incident, 'call_placed', { call: call.id, step: call.step, to: call.to, name: call.name, provider: provider.name, providerCallId: placed.providerCallId });
+    } catch (err) {
+      log.error({ err: errorMessage(err), call: call.id, incident: call.incidentId }, 'voice call not placed');
+      this.lastError = { at: clock.now(), message: errorMessage(err) };
+      if (await store.voice.transition(call.id, ['placing'], { status: 'failed', error: errorMessage(err), endedAt: clock.now(), updatedAt: clock.now() })) {
+        await this.passOn(call, 'call_failed', { reason: errorMessage(err) });
+      }
+    }
+  }
+
+  /** WEBHOOK_KEY, which the unsigned callbacks of the provider must carry. */
+  get webhookKey(): string | null {
+    return this.deps.webhookKey;
+  }
+
+  /** What the call says when the phone answers (Twilio fetches it), or null for an unknown call. */
+  async answered(callId: string, providerCallId: string): Promise<CallTurn | null> {
+    const call = await this.find({ callId, providerCallId });
+    if (!call) return null;
+    const incident = await this.deps.store.incidents.get(call.incidentId);
+    await this.deps.store.voice.transition(call.id, ['queued', 'placing', 'ringing'], { status: 'in_progress', updatedAt: this.deps.clock.now() });
+    if (!incident) return { kind: 'say_and_hang_up', text: SAID_NO_KEY };
+    const taken = this.takenText(incident, call);
+    if (taken) {
+      await this.deps.store.voice.transition(call.id, OPEN_CALL_STATUSES, { status: 'not_needed', updatedAt: this.deps.clock.now() });
+      return { kind: 'say_and_hang_up', text: taken };
+    }
+    return { kind: 'gather', text: (await this.scriptFor(incident)).text };
+  }
+
+  /**
+   * A key pressed on the call. 1 acknowledges exactly as an SMS "1" does, 2 passes it on, * (or any other key) plays
+   * the page again. Returns what the call says next.
+   */
+  async keyPressed(ref: CallRef, key: string): Promise<CallTurn | null> {
+    const { store, clock } = this.deps;
+    const call = await this.find(ref);
+    if (!call) return null;
+    const incident = await store.incidents.get(call.incidentId);
+    if (!incident) return { kind: 'say_and_hang_up', text: SAID_NO_KEY };
+    if (key === '*') return { kind: 'gather', text: (await this.scriptFor(incident)).text };
+    if (key !== '1' && key !== '2') return { kind: 'gather', text: `${SAID_WRONG_KEY}${(await this.scriptFor(incident)).text}` };
+    const taken = this.takenText(incident, call);
+    if (taken) return { kind: 'say_and_hang_up', text: taken };
+    const outcome: CallStatus = key === '1' ? 'acknowledged' : 'declined';
+    if (!(await store.voice.transition(call.id, OPEN_CALL_STATUSES, { status: outcome, key, updatedAt: clock.now() }))) {
+      // A second press, or a provider's retry of the same one: acted on once.
+      return { kind: 'say_and_hang_up', text: key === '1' ? SAID_ACKNOWLEDGED : SAID_DECLINED };
+    }
+    const by: Responder = { role: call.role, id: call.personId, name: call.name, phone: call.to };
+    // The page is answered, as by an SMS reply: a later "1" or "2" to the SMS must not act on it again.
+    await store.sms.markAnswered(call.to, call.incidentId, clock.now());
+    if (key === '1') {
+      try {
+        await this.deps.incidents.acknowledge(call.incidentId, by, 'voice');
+        return { kind: 'say_and_hang_up', text: SAID_ACKNOWLEDGED };
+      } catch (err) {
+        if (!(err instanceof GatewayError) || err.code !== 'GW_ERR_INVALID_TRANSITION') throw err;
+        const now = await store.incidents.get(call.incidentId);
+        return { kind: 'say_and_hang_up', text: now?.acknowledgedBy ? takenByOther(now.acknowledgedBy.name) : SAID_DECLINED };
+      }
+    }
+    await this.deps.incidents.decline(call.incidentId, by, 'voice', call.step);
+    return { kind: 'say_and_hang_up', text: SAID_DECLINED };
+  }
+
+  /**
+   * The call ended. Answered with no key is no acknowledgement; busy, no answer and failure likewise: each moves
+   * escalation on at once. A call that already has its outcome (a key) is left as it is.
+   */
+  async ended(ref: CallRef, end: CallEnd, detail: Record<string, unknown> = {}): Promise<boolean> {
+    const { store, clock } = this.deps;
+    const call = await this.find(ref);
+    if (!call) return false;
+    const status: CallStatus =
+      end === 'completed' ? (call.status === 'in_progress' ? 'answered_no_key' : 'no_answer') : end === 'busy' ? 'busy' : end === 'no_answer' ? 'no_answer' : 'failed';
+    const now = clock.now();
+    if (!(await store.voice.transition(call.id, OPEN_CALL_STATUSES, { status, endedAt: now, updatedAt: now }))) return true;
+    await this.passOn(call, `call_${status}`, detail);
+    return true;
+  }
+
+  /** The phone is ringing, or was answered (providers that report it apart from fetching instructions). */
+  async progressed(ref: CallRef, to: 'ringing' | 'in_progress'): Promise<boolean> {
+    const call = await this.find(ref);
+    if (!call) return false;
+    const from: CallStatus[] = to === 'ringing' ? ['queued', 'placing'] : ['queued', 'placing', 'ringing'];
+    await this.deps.store.voice.transition(call.id, from, { status: to, updatedAt: this.deps.clock.now() });
+    return true;
+  }
+
+  private async passOn(call: VoiceCall, reason: string, detail: Record<string, unknown>): Promise<void> {
+    try {
+      await this.deps.incidents.advanceAfterCall(call.incidentId, call.step, reason, { call: call.id, to: call.to, name: call.name, provider: call.provider, ...detail });
+    } catch (err) {
+      // The step's ack timeout still stands behind this: the next responder is paged then at the latest.
+      this.deps.log.error({ err: errorMessage(err), call: call.id, incident: call.incidentId }, 'could not move escalation on after a call');
+    }
+  }
+
+  private async announceTaken(incidentId: string, by: Responder): Promise<void> {
+    const { store, provider, clock } = this.deps;
+    for (const call of await store.voice.listForIncident(incidentId)) {
+      if (!OPEN_CALL_STATUSES.includes(call.status) || call.to === by.phone) continue;
+      if (!(await store.voice.transition(call.id, OPEN_CALL_STATUSES, { status: 'not_needed', endedAt: clock.now(), updatedAt: clock.now() }))) continue;
+      if (call.providerCallId && provider.announce) await provider.announce(call.providerCallId, takenByOther(by.name));
+    }
+  }
+
+  private newCall(incident: Incident, step: number, responder: PlanResponder, now: number): VoiceCall {
+    return {
+      id: newId('call', now),
+      incidentId: incident.id,
+      step,
+      to: responder.phone,
+      personId: responder.id,
+      role: responder.role,
+      name: responder.name,
+      provider: this.deps.provider.name,
+      providerCallId: null,
+      status: 'queued',
+      key: null,
+      createdAt: now,
+      updatedAt: now,
+      endedAt: null,
+      error: null,
+    };
+  }
+
+  private takenText(incident: Incident, call: VoiceCall): string | null {
+    if (incident.state === 'open' || incident.state === 'pending') return null;
+    if (incident.acknowledgedBy && incident.acknowledgedBy.phone !== call.to) return takenByOther(incident.acknowledgedBy.name);
+    return incident.state === 'acknowledged' ? SAID_ACKNOWLEDGED : '此求助已处理完毕，谢谢。';
+  }
+
+  private async scriptFor(incident: Incident): Promise<CallScript> {
+    const resident = await this.deps.store.registry.getResident(incident.residentId);
+    const who = resident ?? { name: '一位老人', address: '' };
+    return callScript({ resident: who, type: incident.type, at: incident.openedAt, now: this.deps.clock.now(), timeZone: this.deps.timeZone });
+  }
+
+  private async find(ref: CallRef): Promise<VoiceCall | null> {
+    const { voice } = this.deps.store;
+    if (ref.callId) {
+      const call = await voice.get(ref.callId);
+      // Twilio's callbacks carry our id in the URL and its CallSid in the form: both must name the same call.
+      if (call && ref.providerCallId && call.providerCallId && call.providerCallId !== ref.providerCallId) return null;
+      return call;
+    }
+    return ref.providerCallId ? voice.getByProviderId(this.deps.provider.name, ref.providerCallId) : null;
+  }
+
+  private async audit(incident: Incident, action: string, detail: Record<string, unknown>): Promise<void> {
+    const entry = await this.deps.store.incidents.appendAudit({
+      incidentId: incident.id,
+      at: this.deps.clock.now(),
+      action,
+      actor: SYSTEM.name,
+      channel: 'voice',
+      detail,
+    });
+    this.deps.store.afterCommit(() => this.deps.bus.emit('incidentChanged', incident, entry));
+  }
+}
