@@ -10,6 +10,7 @@ import { healthRoutes } from './routes/health.js';
 import { incidentPageRoutes } from './routes/incident-page.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { twilioWebhookRoutes } from './routes/twilio-webhooks.js';
+import { domesticWebhookRoutes } from './routes/domestic-webhooks.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { visitLinkRoutes } from './routes/visit-link.js';
 
@@ -60,6 +61,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { deps });
   await app.register(metricsRoutes, { deps });
   await app.register(twilioWebhookRoutes, { deps });
+  await app.register(domesticWebhookRoutes, { deps });
   if (deps.accounts) await app.register(sessionRoutes, { accounts: deps.accounts, publicUrl: deps.publicUrl });
   if (deps.accounts && deps.incidentPage) await app.register(visitLinkRoutes, { accounts: deps.accounts, page: deps.incidentPage, publicUrl: deps.publicUrl });
   await app.register(apiRoutes, { deps, prefix: '/api' });
