@@ -5,7 +5,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
 import { GatewayError } from '../../core/errors.js';
 import { METRIC_NAMES } from '../../metrics/metrics.js';
-import { applyReceipt } from '../../notifiers/receipts.js';
+import { applyReceipt, tencentReplyId } from '../../notifiers/receipts.js';
 import { e164From } from '../../notifiers/template-params.js';
 import type { HttpDeps } from '../deps.js';
 import { WEBHOOK_BODY_LIMIT } from './twilio-webhooks.js';
@@ -102,14 +102,6 @@ export function webhookKeyMatches(expected: string, given: string): boolean {
   return timingSafeEqual(digest(expected), digest(given));
 }
 
-/**
- * Tencent's reply callback carries no message id. The same reply pushed again (a retry, or a captured request sent
- * again) has the same number, time and text, so those make its id for de-duplication.
- */
-export function tencentReplyId(r: TencentReply): string {
-  return `r-${createHash('sha256').update(`${r.nationcode ?? '86'}|${r.mobile}|${r.time}|${r.text}`, 'utf8').digest('hex').slice(0, 32)}`;
-}
-
 export const domesticWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, { deps }) => {
   // Only JSON, as both providers push it: a form or text body here is not them (415).
   app.removeAllContentTypeParsers();
@@ -169,7 +161,7 @@ export const domesticWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = asy
 
   app.post<{ Body: TencentReply }>('/webhooks/tencent/sms-reply', opts(tencentReplySchema), async (request, reply) => {
     const r = request.body;
-    const sid = tencentReplyId(r);
+    const sid = tencentReplyId({ mobile: r.mobile, nationcode: r.nationcode ?? '86', time: r.time, text: r.text });
     const result = await deps.inbound.handle({ provider: 'tencent', from: e164From(r.mobile, r.nationcode ?? '86'), body: r.text, providerSid: sid, receivedAt: Date.now() });
     request.log.info({ sid, handledAs: result.handledAs }, 'inbound SMS handled');
     return reply.code(200).send(TENCENT_OK);
