@@ -67,6 +67,8 @@ export interface DomesticSimOptions {
   signNames: readonly string[];
   /** Pause before a receipt is pushed or queued (ms). */
   receiptDelayMs?: number;
+  /** Receipts wait for `releaseReceipts()` instead of the delay: a carrier that answers when told to. */
+  holdReceipts?: boolean;
 }
 
 export interface HandledAnswer {
@@ -88,6 +90,7 @@ export abstract class DomesticSmsSim extends EventEmitter<DomesticEvents> {
   private readonly requestLog: DomesticRequest[] = [];
   private readonly pushLog: DomesticPush[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly held: (() => Promise<void>)[] = [];
   protected readonly abort = new AbortController();
 
   constructor(protected readonly opts: DomesticSimOptions) {
@@ -212,13 +215,21 @@ export abstract class DomesticSmsSim extends EventEmitter<DomesticEvents> {
   protected accept(message: DomesticMessage, settle: (m: DomesticMessage) => Promise<void>): void {
     this.store.set(message.sid, message);
     this.emit('message', message);
-    this.later(this.opts.receiptDelayMs ?? 20, async () => {
+    const receipt = async (): Promise<void> => {
       const outcome = this.outcomeFor(message.to);
       message.status = outcome;
       message.errorCode = outcome === 'delivered' ? null : 'MK:0001';
       this.emit('status', message);
       await settle(message);
-    });
+    };
+    if (this.opts.holdReceipts) this.held.push(receipt);
+    else this.later(this.opts.receiptDelayMs ?? 20, receipt);
+  }
+
+  /** With `holdReceipts`: the carrier answers for every message accepted so far; resolves once they are pushed or queued. */
+  async releaseReceipts(): Promise<void> {
+    const due = this.held.splice(0);
+    await Promise.all(due.map((r) => r()));
   }
 
   /** POSTs JSON to the gateway, as the provider pushes it; never throws. */
