@@ -420,4 +420,12 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX sms_pages_to ON sms_messages(to_phone, created_at) WHERE purpose = 'page';
     `,
   },
+  {
+    version: 30,
+    name: 'SMS awaiting a receipt, per provider',
+    sql: `
+      -- Aliyun receipts pulled with QuerySendDetails: messages the provider took and has not reported on yet.
+      CREATE INDEX sms_awaiting_receipt ON sms_messages(provider, sent_at) WHERE status IN ('accepted', 'sent');
+    `,
+  },
 ];
