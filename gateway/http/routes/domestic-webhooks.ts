@@ -131,7 +131,8 @@ export const domesticWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = asy
     if (key.length !== 1 || !webhookKeyMatches(expected, given)) return refuse(request, 'bad_key');
   });
 
-  const opts = <S>(schema: S) => ({ bodyLimit: WEBHOOK_BODY_LIMIT, schema: { body: schema } });
+  // logLevel warn: fastify's own "incoming request" line (info) would write the URL, and with it the key, to the log.
+  const opts = <S>(schema: S) => ({ bodyLimit: WEBHOOK_BODY_LIMIT, logLevel: 'warn' as const, schema: { body: schema } });
 
   app.post<{ Body: AliyunReport[] }>('/webhooks/aliyun/sms-report', opts(aliyunReportSchema), async (request, reply) => {
     for (const r of request.body) {
@@ -146,7 +147,7 @@ export const domesticWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = asy
     for (const up of request.body) {
       const sid = String(up.sequence_id);
       const result = await deps.inbound.handle({ provider: 'aliyun', from: e164From(up.phone_number), body: up.content, providerSid: sid, receivedAt: Date.now() });
-      request.log.info({ sid, handledAs: result.handledAs }, 'inbound SMS handled');
+      deps.log.info({ provider: 'aliyun', sid, handledAs: result.handledAs }, 'inbound SMS handled');
     }
     return reply.code(200).send(ALIYUN_OK);
   });
@@ -163,7 +164,7 @@ export const domesticWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = asy
     const r = request.body;
     const sid = tencentReplyId({ mobile: r.mobile, nationcode: r.nationcode ?? '86', time: r.time, text: r.text });
     const result = await deps.inbound.handle({ provider: 'tencent', from: e164From(r.mobile, r.nationcode ?? '86'), body: r.text, providerSid: sid, receivedAt: Date.now() });
-    request.log.info({ sid, handledAs: result.handledAs }, 'inbound SMS handled');
+    deps.log.info({ provider: 'tencent', sid, handledAs: result.handledAs }, 'inbound SMS handled');
     return reply.code(200).send(TENCENT_OK);
   });
 };
