@@ -402,6 +402,7 @@ export class Gateway {
       trustProxy: this.config.trustProxy ?? [],
       apiToken: this.config.apiToken,
       twilioAuthToken: this.config.twilio?.authToken ?? null,
+      webhookKey: this.config.webhookKey ?? null,
       incidents: this.views,
       inbound: this.replies,
       smsStatus: this.dispatcher,

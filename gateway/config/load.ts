@@ -71,6 +71,23 @@ export function loadConfig(env: Env): GatewayConfig {
     deviceDrop: { share: c.DEVICE_DROP_PERCENT / 100, minDevices: c.DEVICE_DROP_MIN },
     smsReplyWindowMs: c.SMS_REPLY_WINDOW_MINUTES * 60_000,
     voice: voiceConfig(c),
+    aliyunSms:
+      c.ALIYUN_ACCESS_KEY_ID && c.ALIYUN_ACCESS_KEY_SECRET && c.ALIYUN_SMS_SIGN_NAME
+        ? { accessKeyId: c.ALIYUN_ACCESS_KEY_ID, accessKeySecret: c.ALIYUN_ACCESS_KEY_SECRET, signName: c.ALIYUN_SMS_SIGN_NAME, endpoint: c.ALIYUN_SMS_ENDPOINT ?? null }
+        : null,
+    tencentSms:
+      c.TENCENT_SECRET_ID && c.TENCENT_SECRET_KEY && c.TENCENT_SMS_SDK_APP_ID && c.TENCENT_SMS_SIGN_NAME
+        ? {
+            secretId: c.TENCENT_SECRET_ID,
+            secretKey: c.TENCENT_SECRET_KEY,
+            sdkAppId: c.TENCENT_SMS_SDK_APP_ID,
+            signName: c.TENCENT_SMS_SIGN_NAME,
+            region: c.TENCENT_REGION,
+            endpoint: c.TENCENT_SMS_ENDPOINT ?? null,
+          }
+        : null,
+    webhookKey: c.WEBHOOK_KEY ?? null,
+    smsReceipts: c.SMS_RECEIPTS,
     storage: {
       reserveBytes: c.DISK_RESERVE_MB * MB,
       deviceLimits: {

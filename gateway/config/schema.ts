@@ -6,6 +6,10 @@ const port = z.coerce.number().int().min(0).max(65535);
 const host = z.string().min(1);
 const url = z.string().url().transform((u) => u.replace(/\/+$/, ''));
 const optional = z.string().min(1).optional();
+/** A provider endpoint: a host name (HTTPS, as the SDKs default) or an http(s) base URL, e.g. a local compatible server. */
+const providerEndpoint = z
+  .string()
+  .regex(/^(https?:\/\/)?[A-Za-z0-9.-]+(:\d{1,5})?\/?$/, 'expected a host name such as sms.tencentcloudapi.com or a base URL such as http://127.0.0.1:8091');
 const count = z.coerce.number({ message: 'expected a whole number' }).int('expected a whole number').min(0, 'expected 0 or more');
 
 export const configSchema = z
@@ -77,13 +81,29 @@ export const configSchema = z
     // Voice calls with keypress acknowledgement (docs/providers.md "Voice calls").
     VOICE_PROVIDER: z.enum(['twilio', 'aliyun', 'tencent'], { message: 'expected twilio, aliyun or tencent' }).optional(),
     VOICE_AFTER_SECONDS: z.coerce.number().int().min(10, 'expected 10 to 3600 seconds').max(3600, 'expected 10 to 3600 seconds').default(60),
-    TENCENT_SECRET_ID: optional,
-    TENCENT_SECRET_KEY: optional,
-    TENCENT_REGION: z.string().regex(/^[a-z]+-[a-z]+(-[a-z0-9]+)*$/, 'expected a Tencent Cloud region such as ap-guangzhou').default('ap-guangzhou'),
     TENCENT_VMS_ENDPOINT: z.string().regex(/^(https?:\/\/[^\s/]+\/?|[A-Za-z0-9.-]+(:\d+)?)$/, 'expected a host or an http(s) URL').optional(),
     TENCENT_VMS_SDK_APP_ID: z.string().regex(/^\d{6,12}$/, 'expected the numeric voice SdkAppid').optional(),
     TENCENT_VMS_TEMPLATE_ID: z.string().regex(/^\d{1,12}$/, 'expected the numeric id of the approved voice template').optional(),
-    WEBHOOK_KEY: z.string().min(16, 'expected at least 16 characters').regex(/^[A-Za-z0-9._~-]+$/, 'expected letters, digits or . _ ~ - (it travels in a URL)').optional(),
+    // ---- Domestic SMS providers (Aliyun, Tencent Cloud) and their unsigned callbacks ----
+    ALIYUN_ACCESS_KEY_ID: z.string().regex(/^[A-Za-z0-9]{8,64}$/, 'expected an AccessKey ID (letters and digits)').optional(),
+    ALIYUN_ACCESS_KEY_SECRET: optional,
+    ALIYUN_SMS_SIGN_NAME: z.string().min(2, 'expected the approved signature, 2-12 characters').max(12, 'expected the approved signature, 2-12 characters').optional(),
+    ALIYUN_SMS_ENDPOINT: providerEndpoint.optional(),
+    TENCENT_SECRET_ID: z.string().regex(/^[A-Za-z0-9]{8,64}$/, 'expected a SecretId (letters and digits)').optional(),
+    TENCENT_SECRET_KEY: optional,
+    TENCENT_SMS_SDK_APP_ID: z.string().regex(/^\d{6,12}$/, 'expected the SMS SdkAppId, digits such as 1400006666').optional(),
+    TENCENT_SMS_SIGN_NAME: z.string().min(2, 'expected the approved signature, 2-12 characters').max(12, 'expected the approved signature, 2-12 characters').optional(),
+    TENCENT_REGION: z.string().regex(/^[a-z]+-[a-z]+(-\d+)?$/, 'expected a region such as ap-guangzhou').default('ap-guangzhou'),
+    TENCENT_SMS_ENDPOINT: providerEndpoint.optional(),
+    // Aliyun and Tencent do not sign their pushes: every callback URL carries this as ?key=.
+    WEBHOOK_KEY: z
+      .string()
+      .min(16, 'expected at least 16 characters')
+      .max(200, 'expected at most 200 characters')
+      .regex(/^[A-Za-z0-9._~-]+$/, 'expected letters, digits or . _ ~ - (it goes into callback URLs as is)')
+      .optional(),
+    // How delivery receipts of Aliyun/Tencent reach the gateway: auto pulls when callbacks cannot arrive (no WEBHOOK_KEY, or a PUBLIC_URL on a private address).
+    SMS_RECEIPTS: z.enum(['auto', 'push', 'pull']).default('auto'),
   })
   .superRefine((c, ctx) => {
     const twilio = [c.TWILIO_ACCOUNT_SID, c.TWILIO_AUTH_TOKEN, c.TWILIO_FROM];
@@ -117,6 +137,15 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['INFLUX_URL'], message: 'required when INFLUX_TOKEN is set' });
     }
     voiceIssues(c, ctx);
+    // ---- Domestic SMS providers: each set of credentials is complete or absent ----
+    for (const [group, keys] of [
+      ['ALIYUN_*', ['ALIYUN_ACCESS_KEY_ID', 'ALIYUN_ACCESS_KEY_SECRET', 'ALIYUN_SMS_SIGN_NAME']],
+      ['TENCENT_*', ['TENCENT_SECRET_ID', 'TENCENT_SECRET_KEY', 'TENCENT_SMS_SDK_APP_ID', 'TENCENT_SMS_SIGN_NAME']],
+    ] as const) {
+      if (keys.some((k) => c[k]) && !keys.every((k) => c[k])) {
+        for (const k of keys) if (!c[k]) ctx.addIssue({ code: 'custom', path: [k], message: `required when any ${group} SMS credential is set` });
+      }
+    }
   });
 
 type VoiceIssueContext = Parameters<Parameters<z.ZodType['superRefine']>[0]>[1];
@@ -149,6 +178,26 @@ export interface TwilioConfig {
   authToken: string;
   from: string;
   apiUrl: string | null;
+}
+
+/** Aliyun SMS (dysmsapi): credentials, the approved signature, and where its API is reached. */
+export interface AliyunSmsConfig {
+  accessKeyId: string;
+  accessKeySecret: string;
+  signName: string;
+  /** ALIYUN_SMS_ENDPOINT: a host (HTTPS) or an http(s) base URL; null for Aliyun's own. */
+  endpoint: string | null;
+}
+
+/** Tencent Cloud SMS (sms.v20210111): credentials, the application, the approved signature and region, and where its API is reached. */
+export interface TencentSmsConfig {
+  secretId: string;
+  secretKey: string;
+  sdkAppId: string;
+  signName: string;
+  region: string;
+  /** TENCENT_SMS_ENDPOINT: a host (HTTPS) or an http(s) base URL; null for Tencent's own. */
+  endpoint: string | null;
 }
 
 /** MQTT over TLS: its port (bound to MQTT_HOST), the server identity, and the CA that client certificates chain to. */
@@ -230,6 +279,14 @@ export interface GatewayConfig {
   smsReplyWindowMs?: number;
   /** VOICE_PROVIDER and its settings: calls to workers whose SMS page is unanswered; null or absent: no calls. */
   voice?: VoiceConfig | null;
+  /** ALIYUN_*: Aliyun SMS, when its credentials are set. */
+  aliyunSms?: AliyunSmsConfig | null;
+  /** TENCENT_*: Tencent Cloud SMS, when its credentials are set. */
+  tencentSms?: TencentSmsConfig | null;
+  /** WEBHOOK_KEY: the ?key= every unsigned provider callback must carry; without it those callbacks are refused. */
+  webhookKey?: string | null;
+  /** SMS_RECEIPTS: how Aliyun/Tencent receipts arrive (see notifiers/receipt-mode.ts). */
+  smsReceipts?: 'auto' | 'push' | 'pull';
 }
 
 export type VoiceConfig = {

@@ -10,6 +10,7 @@ import { healthRoutes } from './routes/health.js';
 import { incidentPageRoutes } from './routes/incident-page.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { twilioWebhookRoutes } from './routes/twilio-webhooks.js';
+import { domesticWebhookRoutes } from './routes/domestic-webhooks.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { visitLinkRoutes } from './routes/visit-link.js';
 import { ingestPushRoutes } from './routes/ingest-push.js';
@@ -67,6 +68,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     await app.register(twilioVoiceRoutes, { deps, voice: deps.voice });
     await app.register(tencentVoiceRoutes, { deps, voice: deps.voice });
   }
+  await app.register(domesticWebhookRoutes, { deps });
   if (deps.accounts) await app.register(sessionRoutes, { accounts: deps.accounts, publicUrl: deps.publicUrl });
   if (deps.accounts && deps.incidentPage) await app.register(visitLinkRoutes, { accounts: deps.accounts, page: deps.incidentPage, publicUrl: deps.publicUrl });
   await app.register(apiRoutes, { deps, prefix: '/api' });

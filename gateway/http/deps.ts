@@ -147,6 +147,8 @@ export interface HttpDeps {
   apiToken: string | null;
   /** Twilio auth token used to verify webhook signatures; null in outbox mode (then webhooks are refused). */
   twilioAuthToken: string | null;
+  /** WEBHOOK_KEY: the ?key= the unsigned Aliyun and Tencent callbacks must carry; without it they are all refused. */
+  webhookKey?: string | null;
   incidents: IncidentActions;
   inbound: InboundSmsHandler;
   smsStatus: SmsStatusHandler;

@@ -195,6 +195,8 @@ export interface SmsRepo {
   recentPagesTo: RecentPagesRepo['recentPagesTo'];
   /** The phone answered the incident (1 or 2): pages sent to it before `at` take no further reply. */
   markAnswered(phone: string, incidentId: string, at: number): Promise<void>;
+  /** Messages a provider took (accepted or sent) since `since` with no receipt yet, oldest first: what a receipt poll asks about. */
+  listAwaitingReceipt(provider: string, since: number, limit: number): Promise<OutboundSms[]>;
 }
 
 /** `voice_call`: the call to a worker whose SMS page is still unanswered (gateway/voice). */

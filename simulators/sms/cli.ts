@@ -1,10 +1,13 @@
-// `npm run sim:sms`: a local Twilio-compatible SMS server with phones that answer pages, and a web page of every phone's messages.
+// `npm run sim:sms`: a local Twilio-, Aliyun- or Tencent-compatible SMS server with phones that answer pages, and a web
+// page of every phone's messages.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SimRegistry } from '../common/registry.js';
 import { parseDefaultFlag, parseReplyFlag, parseResponderYaml, responderSet, type ResponderConfig, type ResponderRule } from './responders.js';
 import { SmsSimulator } from './sms-simulator.js';
+import { domesticEnv, type DomesticSimSetup } from './domestic-network.js';
+import { loadCatalogue } from './catalogue-file.js';
 
 const HELP = `Usage: npm run sim:sms -- [options]
 
@@ -13,6 +16,13 @@ replies (e.g. "1") some time after a page reaches it, or never. Replies go to th
 webhook (PUBLIC_URL/webhooks/twilio/sms) signed with X-Twilio-Signature, as Twilio sends them.
 GET / on the simulator's port shows every phone and its messages; you can also reply from there.
 
+  --provider NAME          twilio (default), aliyun or tencent: which API to answer and in whose format replies
+                           and receipts reach the gateway (Aliyun SmsReport/SmsUp, Tencent status/reply callbacks)
+  --templates FILE         aliyun/tencent: the approved templates, a registry (its sms.templates) or the catalogue
+                           itself in JSON or YAML (default: the registry's)
+  --sign-name NAME         aliyun/tencent: the approved signature (default $ALIYUN_SMS_SIGN_NAME / $TENCENT_SMS_SIGN_NAME)
+  --webhook-key KEY        aliyun/tencent: the gateway's WEBHOOK_KEY, put on every callback URL (default $WEBHOOK_KEY);
+                           without one nothing is pushed (the gateway pulls Tencent's; Aliyun replies need it)
   --port N                 port to listen on (default 8090)
   --host H                 address to bind (default 127.0.0.1)
   --gateway URL            the gateway's PUBLIC_URL (default $PUBLIC_URL, or http://localhost:8080)
@@ -64,6 +74,10 @@ async function main(argv: string[]): Promise<number> {
       'account-sid': { type: 'string' },
       'auth-token': { type: 'string' },
       tz: { type: 'string' },
+      provider: { type: 'string' },
+      templates: { type: 'string' },
+      'sign-name': { type: 'string' },
+      'webhook-key': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -87,7 +101,29 @@ async function main(argv: string[]): Promise<number> {
   if (values.default) set.fallback = parseDefaultFlag(values.default);
   if (values.trigger) set.trigger = values.trigger;
 
+  const provider = values.provider ?? 'twilio';
+  if (provider !== 'twilio' && provider !== 'aliyun' && provider !== 'tencent') throw new Error(`--provider: expected twilio, aliyun or tencent, got "${provider}"`);
   const gatewayUrl = values.gateway ?? process.env.PUBLIC_URL ?? 'http://localhost:8080';
+  const env = process.env;
+  const signName = values['sign-name'] ?? (provider === 'aliyun' ? env.ALIYUN_SMS_SIGN_NAME : env.TENCENT_SMS_SIGN_NAME) ?? '安达里社区';
+  const webhookKey = values['webhook-key'] ?? env.WEBHOOK_KEY ?? null;
+  const domestic: DomesticSimSetup | undefined =
+    provider === 'twilio'
+      ? undefined
+      : {
+          provider,
+          catalogue: loadCatalogue(values.templates ?? registryPath, '--templates'),
+          signNames: [signName],
+          webhookKey,
+          credentials:
+            provider === 'aliyun'
+              ? { ...(env.ALIYUN_ACCESS_KEY_ID ? { id: env.ALIYUN_ACCESS_KEY_ID } : {}), ...(env.ALIYUN_ACCESS_KEY_SECRET ? { secret: env.ALIYUN_ACCESS_KEY_SECRET } : {}) }
+              : {
+                  ...(env.TENCENT_SECRET_ID ? { id: env.TENCENT_SECRET_ID } : {}),
+                  ...(env.TENCENT_SECRET_KEY ? { secret: env.TENCENT_SECRET_KEY } : {}),
+                  ...(env.TENCENT_SMS_SDK_APP_ID ? { sdkAppId: env.TENCENT_SMS_SDK_APP_ID } : {}),
+                },
+        };
   const accountSid = values['account-sid'] ?? process.env.TWILIO_ACCOUNT_SID;
   const authToken = values['auth-token'] ?? process.env.TWILIO_AUTH_TOKEN;
   const label = (phone: string): string | null => {
@@ -105,20 +141,30 @@ async function main(argv: string[]): Promise<number> {
     label,
     knownPhones: set.rules.map((r) => r.phone),
     timeZone: values.tz ?? process.env.GATEWAY_TZ ?? process.env.TZ ?? 'Asia/Shanghai',
+    ...(domestic ? { domestic } : {}),
   });
   const { url } = await sim.start();
   const who = (phone: string): string => (label(phone) ? `${phone} (${label(phone)})` : phone);
-  sim.twilio.on('message', (m) => process.stdout.write(`-> ${who(m.to)}: ${m.body}\n`));
+  if (sim.domestic) sim.domestic.on('message', (m) => process.stdout.write(`-> ${who(m.to)}: ${m.body}\n`));
+  else sim.twilio.on('message', (m) => process.stdout.write(`-> ${who(m.to)}: ${m.body}\n`));
   sim.responders.on('reply', (r) => process.stdout.write(`<- ${who(r.from)}: ${r.body}  [${r.error ?? `webhook ${r.httpStatus}`}]\n`));
 
+  const envLine = sim.domestic
+    ? Object.entries({ ...domesticEnv(sim.domestic, signName, url), ...(webhookKey ? { WEBHOOK_KEY: webhookKey } : {}), PUBLIC_URL: gatewayUrl })
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')
+    : `TWILIO_API_URL=${url} TWILIO_ACCOUNT_SID=${sim.twilio.accountSid} TWILIO_AUTH_TOKEN=${sim.twilio.authToken} TWILIO_FROM=+15005550006 PUBLIC_URL=${gatewayUrl}`;
+  const replyPath = provider === 'aliyun' ? '/webhooks/aliyun/sms-up' : provider === 'tencent' ? '/webhooks/tencent/sms-reply' : '/webhooks/twilio/sms';
   process.stdout.write(
     [
-      `SMS simulator on ${url}  (phones: ${url}/)`,
-      `replies go to ${gatewayUrl}/webhooks/twilio/sms${values.reach ? ` via ${values.reach}` : ''}`,
+      `SMS simulator (${provider}) on ${url}  (phones: ${url}/)`,
+      provider !== 'twilio' && !webhookKey
+        ? `no --webhook-key: nothing is pushed${provider === 'tencent' ? ' (the gateway pulls receipts and replies)' : '; Aliyun replies cannot reach the gateway'}`
+        : `replies go to ${gatewayUrl}${replyPath}${values.reach ? ` via ${values.reach}` : ''}`,
       `${set.rules.length} phone rules; other phones: ${set.fallback.reply === null ? 'never reply' : `reply "${set.fallback.reply}"`}${registry ? `; names from ${registry.path}` : ''}`,
       '',
       'Start the gateway with:',
-      `  TWILIO_API_URL=${url} TWILIO_ACCOUNT_SID=${sim.twilio.accountSid} TWILIO_AUTH_TOKEN=${sim.twilio.authToken} TWILIO_FROM=+15005550006 PUBLIC_URL=${gatewayUrl} npm start`,
+      `  ${envLine} npm start`,
       '',
     ].join('\n'),
   );
@@ -128,7 +174,7 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => resolve());
   });
   await sim.stop();
-  const sent = sim.twilio.messages().length;
+  const sent = (sim.domestic?.messages() ?? sim.twilio.messages()).length;
   process.stdout.write(`\nSMS simulator stopped: ${sent} messages received, ${sim.responders.replies().length} replies sent\n`);
   return 0;
 }

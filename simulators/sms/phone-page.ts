@@ -9,7 +9,8 @@ export interface PhoneView {
   label: string | null;
   /** "replies 1 after 5s", "never replies". */
   behaviour: string;
-  received: SimMessage[];
+  /** Messages the phone got, from whichever provider is simulated. */
+  received: { body: string; receivedAt: number; status: string }[];
   sent: SentReply[];
   /** Voice calls to this phone, newest last. */
   calls?: SimCall[];
@@ -60,7 +61,7 @@ function bubbles(view: PhoneView, timeZone: string): string {
 }
 
 /** The whole page; `refreshSeconds` reloads it so new messages show up without a script. */
-export function renderPhonesPage(phones: PhoneView[], opts: { timeZone: string; refreshSeconds: number; gatewayUrl: string }): string {
+export function renderPhonesPage(phones: PhoneView[], opts: { timeZone: string; refreshSeconds: number; gatewayUrl: string; replyFormat?: string }): string {
   const cards = phones
     .map((p) => {
       const id = encodeURIComponent(p.phone);
@@ -102,7 +103,7 @@ input{flex:1;padding:.35rem;border:1px solid #ccc;border-radius:10px}button{bord
 </head>
 <body>
 <h1>SMS simulator</h1>
-<p class="sub">Replies go to ${escapeHtml(opts.gatewayUrl)} as signed Twilio webhooks. This page reloads every ${opts.refreshSeconds} s.</p>
+<p class="sub">Replies go to ${escapeHtml(opts.gatewayUrl)} as ${escapeHtml(opts.replyFormat ?? 'signed Twilio webhooks')}. This page reloads every ${opts.refreshSeconds} s.</p>
 <main>
 ${cards || '<p class="empty">No phone has been texted yet.</p>'}
 </main>

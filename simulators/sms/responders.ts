@@ -3,7 +3,24 @@ import { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import { parseDocument } from 'yaml';
 import { parseDuration, durationSchema } from '../common/duration.js';
-import type { SimMessage, TwilioSimServer } from './twilio-server.js';
+
+/** A message as a phone sees it, from whichever provider's simulator sent it. */
+export interface PhoneMessage {
+  sid: string;
+  to: string;
+  body: string;
+  receivedAt: number;
+}
+
+/**
+ * The provider simulator the phones live on: it announces each message it delivers, and carries a phone's reply to the
+ * gateway in its own format (Twilio's signed form, Aliyun's SmsUp, Tencent's reply callback).
+ */
+export interface PhoneNetwork {
+  on(event: 'message', fn: (m: PhoneMessage) => void): unknown;
+  off(event: 'message', fn: (m: PhoneMessage) => void): unknown;
+  reply(from: string, body: string, opts: { webhookUrl: string; signedUrl?: string }): Promise<{ status: number; body: string }>;
+}
 
 /** How one phone behaves: `reply` null means it never answers. */
 export interface PhoneBehaviour {
@@ -113,9 +130,9 @@ export function parseDefaultFlag(value: string): PhoneBehaviour {
 // ---- the phones at work -----------------------------------------------------------------------------------------
 
 export interface RespondersDeps {
-  sim: TwilioSimServer;
+  sim: PhoneNetwork;
   set: ResponderSet;
-  /** Where replies are posted: the gateway's `/webhooks/twilio/sms` as reachable from here. */
+  /** Where replies are posted: the gateway's `/webhooks/twilio/sms` as reachable from here (domestic networks know their own). */
   webhookUrl: string;
   /** The URL the signature covers (PUBLIC_URL + path) when it differs from webhookUrl. */
   signedUrl?: string;
@@ -129,7 +146,7 @@ export class Responders extends EventEmitter<{ reply: [SentReply] }> {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly lastReplyAt = new Map<string, number>();
-  private readonly onMessage = (m: SimMessage): void => this.consider(m);
+  private readonly onMessage = (m: PhoneMessage): void => this.consider(m);
   private running = false;
 
   constructor(private readonly deps: RespondersDeps) {
@@ -187,7 +204,7 @@ export class Responders extends EventEmitter<{ reply: [SentReply] }> {
     return record;
   }
 
-  private consider(m: SimMessage): void {
+  private consider(m: PhoneMessage): void {
     if (!this.running || !m.body.includes(this.deps.set.trigger)) return;
     const { reply, afterMs } = this.behaviourOf(m.to);
     if (reply === null) return;

@@ -1,9 +1,12 @@
-// The SMS simulator as one server: the Twilio-compatible API (a TwilioSimServer behind a small proxy), answering phones, and a web page of every phone's messages.
+// The SMS simulator as one server: the Twilio-, Aliyun- or Tencent-compatible API (behind a small proxy), answering
+// phones, and a web page of every phone's messages.
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { text } from 'node:stream/consumers';
 import { renderPhonesPage, type PhoneView } from './phone-page.js';
-import { Responders, type ResponderSet, type SentReply } from './responders.js';
+import { Responders, type PhoneNetwork, type ResponderSet, type SentReply } from './responders.js';
 import { TwilioSimServer } from './twilio-server.js';
+import type { DomesticSmsSim } from './domestic-base.js';
+import { createDomesticSim, domesticPhoneNetwork, type DomesticSimSetup } from './domestic-network.js';
 import { formatDuration } from '../common/duration.js';
 import { parsePhoneAction, type CallSource } from '../common/phone-calls.js';
 
@@ -23,6 +26,8 @@ export interface SmsSimulatorOptions {
   /** Phones listed on the page before anyone texted them. */
   knownPhones?: readonly string[];
   timeZone?: string;
+  /** Aliyun or Tencent instead of Twilio: the API answered, and the format replies and receipts are pushed in. */
+  domestic?: DomesticSimSetup;
 }
 
 const API_PREFIX = '/2010-04-01/';
@@ -31,6 +36,8 @@ const MAX_FORM_BYTES = 4096;
 
 export class SmsSimulator {
   readonly twilio: TwilioSimServer;
+  /** The Aliyun or Tencent simulator when `domestic` is given; the Twilio one then stays idle. */
+  readonly domestic: DomesticSmsSim | null;
   readonly responders: Responders;
   private server: Server | null = null;
   private address = '';
@@ -47,8 +54,10 @@ export class SmsSimulator {
       callbackDelayMs: opts.callbackDelayMs ?? 200,
       ...(deliverTo ? { deliverTo } : {}),
     });
+    this.domestic = opts.domestic ? createDomesticSim(opts.domestic, reach ?? gateway) : null;
+    const network: PhoneNetwork = this.domestic ? domesticPhoneNetwork(this.domestic) : this.twilio;
     this.responders = new Responders({
-      sim: this.twilio,
+      sim: network,
       set: opts.set,
       webhookUrl: (reach ?? gateway) + WEBHOOK_PATH,
       signedUrl: gateway + WEBHOOK_PATH,
@@ -61,13 +70,14 @@ export class SmsSimulator {
     this.callSources.push(source);
   }
 
-  /** The base URL to give the gateway as TWILIO_API_URL, and to open in a browser. */
+  /** The base URL to give the gateway as TWILIO_API_URL (or ALIYUN_SMS_ENDPOINT / TENCENT_SMS_ENDPOINT), and to open in a browser. */
   get url(): string {
     return this.address;
   }
 
   async start(): Promise<{ url: string }> {
     await this.twilio.start({ host: '127.0.0.1', port: 0 });
+    await this.domestic?.start({ host: '127.0.0.1', port: 0 });
     const server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
@@ -100,11 +110,17 @@ export class SmsSimulator {
       await closed;
     }
     await this.twilio.stop();
+    await this.domestic?.stop();
+  }
+
+  /** Every message the phones received, from whichever provider is simulated. */
+  private received(): { to: string; body: string; receivedAt: number; status: string }[] {
+    return this.domestic ? this.domestic.messages() : this.twilio.messages();
   }
 
   /** Every phone that was texted, replied, has a rule or is known, with its conversation; most recent activity first. */
   phones(): PhoneView[] {
-    const messages = this.twilio.messages();
+    const messages = this.received();
     const replies = this.responders.replies();
     const calls = this.callSources.flatMap((s) => s.list());
     const numbers = new Set<string>([
@@ -133,9 +149,12 @@ export class SmsSimulator {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sim');
-    if (url.pathname.startsWith(API_PREFIX)) return this.proxy(req, res);
+    if (url.pathname.startsWith(API_PREFIX)) return this.proxy(req, res, this.twilio.url, false);
+    // Aliyun's and Tencent's SDKs post to "/" and name the action in a header; their signatures cover the Host header.
+    if (this.domestic && (req.headers['x-acs-action'] || req.headers['x-tc-action'])) return this.proxy(req, res, this.domestic.url, true);
     if (req.method === 'GET' && url.pathname === '/') {
-      const html = renderPhonesPage(this.phones(), { timeZone: this.opts.timeZone ?? 'Asia/Shanghai', refreshSeconds: 3, gatewayUrl: this.opts.gatewayUrl });
+      const replyFormat = this.domestic ? (this.domestic.provider === 'aliyun' ? 'Aliyun SmsUp pushes' : 'Tencent reply callbacks') : 'signed Twilio webhooks';
+      const html = renderPhonesPage(this.phones(), { timeZone: this.opts.timeZone ?? 'Asia/Shanghai', refreshSeconds: 3, gatewayUrl: this.opts.gatewayUrl, replyFormat });
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
       return;
     }
@@ -170,12 +189,12 @@ export class SmsSimulator {
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found');
   }
 
-  /** Passes a Twilio API request to the inner simulator as is; a destroyed socket there is a destroyed socket here. */
-  private proxy(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const inner = new URL(this.twilio.url);
+  /** Passes an API request to the inner simulator as is; a destroyed socket there is a destroyed socket here. */
+  private proxy(req: IncomingMessage, res: ServerResponse, target: string, keepHost: boolean): Promise<void> {
+    const inner = new URL(target);
     return new Promise<void>((resolve) => {
       const upstream = httpRequest(
-        { host: inner.hostname, port: inner.port, method: req.method, path: req.url, headers: { ...req.headers, host: inner.host } },
+        { host: inner.hostname, port: inner.port, method: req.method, path: req.url, headers: keepHost ? req.headers : { ...req.headers, host: inner.host } },
         (answer) => {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);

@@ -421,6 +421,14 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 30,
+    name: 'SMS awaiting a receipt, per provider',
+    sql: `
+      -- Aliyun receipts pulled with QuerySendDetails: messages the provider took and has not reported on yet.
+      CREATE INDEX sms_awaiting_receipt ON sms_messages(provider, sent_at) WHERE status IN ('accepted', 'sent');
+    `,
+  },
+  {
     version: 40,
     name: 'voice calls and per-number call counts',
     sql: `

@@ -82,6 +82,16 @@ export class SqliteSmsRepo implements SmsRepo {
       .map(toSms);
   }
 
+  /** Messages this provider took (accepted or sent) since `since` and has not reported on yet, oldest first. */
+  async listAwaitingReceipt(provider: string, since: number, limit: number): Promise<OutboundSms[]> {
+    return this.sdb
+      .stmt<[string, number, number], SmsRow>(
+        "SELECT * FROM sms_messages WHERE provider = ? AND status IN ('accepted', 'sent') AND sent_at >= ? AND provider_sid IS NOT NULL ORDER BY sent_at, rowid LIMIT ?",
+      )
+      .all(provider, since, limit)
+      .map(toSms);
+  }
+
   async latestWithContextTo(phone: string): Promise<OutboundSms | null> {
     const row = this.sdb.stmt<[string], SmsRow>(
         'SELECT * FROM sms_messages WHERE to_phone = ? AND context IS NOT NULL ORDER BY created_at DESC, rowid DESC LIMIT 1',

@@ -1,0 +1,133 @@
+// Aliyun SMS (dysmsapi 2017-05-25) through the official SDK: SendSms with approved templates, and QuerySendDetails for
+// receipts when they cannot be pushed. ALIYUN_SMS_ENDPOINT points it at a compatible server instead of Aliyun's.
+import Dysmsapi, { QuerySendDetailsRequest, SendSmsRequest } from '@alicloud/dysmsapi20170525';
+import { Config } from '@alicloud/openapi-client';
+import type { Logger } from '../core/logger.js';
+import type { ProviderCapabilities, TemplateCatalogue } from './intent.js';
+import { SmsSendError, type OutgoingSms, type SmsProvider, type SmsSendResult } from './provider.js';
+import type { DeliveryReceipt } from './receipts.js';
+import { aliyunRequestParts, domesticNumber } from './template-params.js';
+import { errorField, providerEndpoint } from './provider-errors.js';
+
+// Node's ESM loader hands over the CommonJS exports object (class under `.default`); some bundlers, vitest's among
+// them, hand over the class itself.
+const DysmsClient = typeof Dysmsapi === 'function' ? Dysmsapi : Dysmsapi.default;
+type DysmsClient = InstanceType<typeof DysmsClient>;
+
+const DEFAULT_HOST = 'dysmsapi.aliyuncs.com';
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+export const ALIYUN_CAPABILITIES: ProviderCapabilities = {
+  twoWay: true,
+  content: 'template',
+  // Aliyun's rule for a template variable: 1-35 characters.
+  maxParamLength: 35,
+  linksInParams: true,
+  receipts: 'push_or_pull',
+};
+
+export interface AliyunSmsProviderDeps {
+  accessKeyId: string;
+  accessKeySecret: string;
+  /** ALIYUN_SMS_SIGN_NAME: the approved signature, unless a template names its own. */
+  signName: string;
+  /** ALIYUN_SMS_ENDPOINT: a host (HTTPS) or an http(s) base URL; null for Aliyun's own. */
+  endpoint: string | null;
+  /** Message kind → template code (the registry's `sms.templates`). */
+  catalogue: TemplateCatalogue;
+  /** Connect and read timeout of each request; a send that takes longer fails as transient. */
+  timeoutMs?: number;
+  log: Logger;
+}
+
+/**
+ * Codes in Aliyun's answer that a later try can get past: its own platform trouble (isp.*, except a missing RAM
+ * permission), and flow control. Every other isv.* code (template, signature, number, balance) needs a person.
+ */
+export function isTransientAliyunCode(code: string): boolean {
+  if (code === 'isp.RAM_PERMISSION_DENY') return false;
+  return code.startsWith('isp.') || code.includes('Throttling') || code === 'isv.BUSINESS_LIMIT_CONTROL' || code === 'ServiceUnavailable' || code === 'InternalError';
+}
+
+export class AliyunSmsProvider implements SmsProvider {
+  readonly name = 'aliyun' as const;
+  readonly capabilities = ALIYUN_CAPABILITIES;
+  private readonly client: DysmsClient;
+
+  constructor(private readonly deps: AliyunSmsProviderDeps) {
+    const { protocol, host } = providerEndpoint(deps.endpoint, DEFAULT_HOST);
+    const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    // The SDK builds `${protocol}://${endpoint}/?…` from these two and signs with ACS3-HMAC-SHA256; it retries nothing
+    // unless told to, so the dispatcher's backoff stays the only retry.
+    this.client = new DysmsClient(
+      new Config({ accessKeyId: deps.accessKeyId, accessKeySecret: deps.accessKeySecret, endpoint: host, protocol, readTimeout: timeoutMs, connectTimeout: timeoutMs }),
+    );
+    if (deps.endpoint) deps.log.info({ endpoint: `${protocol}://${host}` }, 'Aliyun SMS requests go to a compatible server');
+  }
+
+  async send(msg: OutgoingSms): Promise<SmsSendResult> {
+    const { template, params } = aliyunRequestParts(this.deps.catalogue, msg);
+    const request = new SendSmsRequest({
+      phoneNumbers: domesticNumber(msg.to),
+      signName: template.signName ?? this.deps.signName,
+      templateCode: template.templateCode,
+      templateParam: JSON.stringify(params),
+      // Comes back in receipts and QuerySendDetails: the stored message it belongs to.
+      ...(msg.id ? { outId: msg.id } : {}),
+    });
+    let body;
+    try {
+      body = (await this.client.sendSms(request)).body;
+    } catch (err) {
+      throw toAliyunSendError(err);
+    }
+    const code = body?.code ?? 'UNKNOWN';
+    if (code !== 'OK' || !body?.bizId) {
+      throw new SmsSendError({
+        transient: isTransientAliyunCode(code),
+        providerCode: code,
+        httpStatus: 200,
+        message: `Aliyun SMS refused the message (${code}): ${body?.message ?? 'no message'}`,
+      });
+    }
+    return { sid: body.bizId, status: 'accepted' };
+  }
+
+  /**
+   * QuerySendDetails for one sent message: its receipt once the carrier has answered, null while it waits
+   * (SendStatus 1) or when Aliyun does not know it yet. `sentAt` picks the day (Beijing time) Aliyun files it under.
+   */
+  async queryReceipt(message: { sid: string; to: string; sentAt: number }): Promise<DeliveryReceipt | null> {
+    const request = new QuerySendDetailsRequest({ phoneNumber: domesticNumber(message.to), bizId: message.sid, sendDate: beijingDay(message.sentAt), pageSize: 10, currentPage: 1 });
+    let body;
+    try {
+      body = (await this.client.querySendDetails(request)).body;
+    } catch (err) {
+      throw toAliyunSendError(err);
+    }
+    if (body?.code !== 'OK') throw new SmsSendError({ transient: isTransientAliyunCode(body?.code ?? ''), providerCode: body?.code ?? null, message: `Aliyun QuerySendDetails: ${body?.message ?? 'no answer'}` });
+    const detail = body.smsSendDetailDTOs?.smsSendDetailDTO?.[0];
+    // 1: waiting for the carrier; 2: failed; 3: delivered.
+    if (!detail || detail.sendStatus === 1 || detail.sendStatus === undefined) return null;
+    return { sid: message.sid, status: detail.sendStatus === 3 ? 'delivered' : 'undelivered', errorCode: detail.errCode ?? null };
+  }
+}
+
+/** yyyyMMdd in Beijing time, as QuerySendDetails files messages. */
+export function beijingDay(ms: number): string {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' }).format(ms);
+  return parts.replaceAll('-', '');
+}
+
+/** The SDK throws its ClientError/ServerError/ThrottlingError for an HTTP error answer, and Node's errors for no answer at all. */
+export function toAliyunSendError(err: unknown): SmsSendError {
+  const status = errorField(err, 'statusCode');
+  const code = errorField(err, 'code');
+  const text = err instanceof Error ? err.message : String(err);
+  if (typeof status === 'number') {
+    const providerCode = typeof code === 'string' ? code : null;
+    const transient = status === 408 || status === 429 || status >= 500 || (providerCode !== null && isTransientAliyunCode(providerCode));
+    return new SmsSendError({ transient, providerCode, httpStatus: status, message: `Aliyun SMS answered ${status}${providerCode ? ` (${providerCode})` : ''}: ${text}`, cause: err });
+  }
+  return new SmsSendError({ transient: true, providerCode: typeof code === 'string' ? code : null, message: `Aliyun SMS unreachable: ${text}`, cause: err });
+}
