@@ -19,16 +19,10 @@ export interface SimZigbeeDevice {
 
 /** What each supported kind publishes when it "fires", as zigbee2mqtt renders it for the common models. */
 function alarmPayload(device: SimZigbeeDevice, linkquality: number): Record<string, unknown> {
-  switch (device.model) {
-    case 'HS1EB/HS1EB-E':
-      return { action: 'single', linkquality };
-    case 'SEB01ZB':
-      return { sos: true, tamper: false, battery_low: false, linkquality };
-    case 'MIR-HE200-TY':
-      return { fall_down_status: 'fall', presence: true, linkquality };
-    default:
-      return device.kind === 'fall_sensor' ? { fall_down_status: 'fall', linkquality } : { action: 'emergency', linkquality };
-  }
+  if (device.model === 'HS1EB/HS1EB-E') return { action: 'single', linkquality };
+  if (device.model === 'SEB01ZB') return { sos: true, tamper: false, battery_low: false, linkquality };
+  if (device.model === 'MIR-HE200-TY' || device.kind === 'fall_sensor') return { fall_down_status: 'fall', linkquality };
+  return { action: 'emergency', linkquality };
 }
 
 export class Zigbee2mqttPublisher {
