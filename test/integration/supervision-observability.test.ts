@@ -41,7 +41,7 @@ describe('supervision in health and metrics', () => {
       'care_tasks_open{kind="never_reported"} 0',
       'care_tasks_open{kind="wellness_check"} 0',
     ]);
-    expect(await scrape(SUPERVISION_METRIC_NAMES.outagesOpen)).toEqual(['outages_open{place="building"} 0', 'outages_open{place="community"} 0']);
+    expect(await scrape(SUPERVISION_METRIC_NAMES.outagesOpen)).toEqual(['outages_open{place="bridge"} 0', 'outages_open{place="building"} 0', 'outages_open{place="community"} 0']);
     expect(await scrape(SUPERVISION_METRIC_NAMES.outageOldestOpenSeconds)).toEqual(['outage_oldest_open_seconds 0']);
   });
 
@@ -58,7 +58,7 @@ describe('supervision in health and metrics', () => {
     expect(component.detail).toBe(`1 grouped device outage open since ${new Date(openedAt).toISOString()}: those devices cannot raise alarms`);
 
     expect(await scrape('care_tasks_open{kind="low_battery"}')).toEqual(['care_tasks_open{kind="low_battery"} 1']);
-    expect(await scrape(SUPERVISION_METRIC_NAMES.outagesOpen)).toEqual(['outages_open{place="building"} 1', 'outages_open{place="community"} 0']);
+    expect(await scrape(SUPERVISION_METRIC_NAMES.outagesOpen)).toEqual(['outages_open{place="bridge"} 0', 'outages_open{place="building"} 1', 'outages_open{place="community"} 0']);
     expect(await scrape(SUPERVISION_METRIC_NAMES.outageOldestOpenSeconds)).toEqual(['outage_oldest_open_seconds 180']);
     // Read at scrape time: the age grows with the clock, with nothing updating the gauge.
     rig.clock.advance(MIN);
@@ -70,7 +70,7 @@ describe('supervision in health and metrics', () => {
     await rig.publish(clients[5]!, 'telemetry', JSON.stringify({ battery: 98 }));
     await rig.settle();
     expect(supervisionHealthComponent(rig.supervision.health())).toEqual({ status: 'up', openOutages: 0, openTasks: 0, oldestOpenOutageAt: null });
-    expect(await scrape(SUPERVISION_METRIC_NAMES.outagesOpen)).toEqual(['outages_open{place="building"} 0', 'outages_open{place="community"} 0']);
+    expect(await scrape(SUPERVISION_METRIC_NAMES.outagesOpen)).toEqual(['outages_open{place="bridge"} 0', 'outages_open{place="building"} 0', 'outages_open{place="community"} 0']);
     expect(await scrape('care_tasks_open{kind="low_battery"}')).toEqual(['care_tasks_open{kind="low_battery"} 0']);
     expect(await scrape(SUPERVISION_METRIC_NAMES.outageOldestOpenSeconds)).toEqual(['outage_oldest_open_seconds 0']);
   });
