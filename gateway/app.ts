@@ -55,6 +55,7 @@ import { ChirpstackBridges } from './bridges/chirpstack/service.js';
 import { BridgeCommands } from './bridges/commands.js';
 import { Zigbee2mqttAdapter } from './bridges/zigbee2mqtt/adapter.js';
 import { Zigbee2mqttOnOurBroker } from './bridges/zigbee2mqtt/on-our-broker.js';
+import { ExternalZigbee2mqtt } from './bridges/zigbee2mqtt/external.js';
 
 /** Shown in the dashboard's footer and /api/ui-config; package.json's version. */
 const GATEWAY_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -88,6 +89,8 @@ export class Gateway {
   readonly chirpstack: ChirpstackBridges;
   /** zigbee2mqtt payloads to our events (edges, availability, coordinator outages), whichever broker they come over. */
   readonly zigbee2mqtt: Zigbee2mqttAdapter;
+  /** zigbee2mqtt bridges on their own broker: the gateway subscribes to each. */
+  readonly zigbee2mqttExternal: ExternalZigbee2mqtt;
   /** Whether events can be committed (else /healthz is 503), and the free-space reserve kept for alarms. */
   readonly recording: RecordingGuard;
   /** Prunes raw device events and rejections past EVENT_RETENTION_DAYS, once a day. */
@@ -183,6 +186,7 @@ export class Gateway {
       clock,
       log: log.child({ part: 'zigbee2mqtt' }),
     });
+    this.zigbee2mqttExternal = new ExternalZigbee2mqtt({ registry: this.store.registry, adapter: this.zigbee2mqtt, clock, log: log.child({ part: 'zigbee2mqtt' }) });
     this.retention = new RetentionJob({ repo: new SqliteRetentionRepo(this.store.database), clock, log: log.child({ part: 'retention' }), retentionDays: storage.retentionDays });
     this.connectionCaps = connectionCaps({ http: config.http.maxConnections, mqtt: config.mqtt.maxConnections }, readSoftFdLimit());
     this.broker = new DeviceBroker({
@@ -354,6 +358,7 @@ export class Gateway {
     const { port: mqttPort, mqttsPort } = await this.broker.start({ ...this.config.mqtt, tls: this.config.mqtts ?? null });
     // Never waits for ChirpStack's broker: an unreachable one is reported in /healthz and retried.
     await this.chirpstack.start();
+    await this.zigbee2mqttExternal.start();
     this.http = await buildApp({
       log: this.log.child({ part: 'http' }),
       publicUrl: this.config.publicUrl,
@@ -420,6 +425,7 @@ export class Gateway {
     await this.accounts.stop();
     await this.broker.stop();
     await this.chirpstack.stop();
+    await this.zigbee2mqttExternal.stop();
     await this.supervision.stop();
     await this.inactivity.stop();
     await this.ingest.stop();
@@ -439,6 +445,7 @@ export class Gateway {
   async registryChanged(): Promise<void> {
     const dropped = this.broker.refreshDevices(await this.store.registry.listDevices());
     await this.chirpstack.reload();
+    await this.zigbee2mqttExternal.reload();
     const bridgeSecrets = new Map<string, string>();
     for (const b of await this.store.registry.listBridges()) if (b.kind === 'zigbee2mqtt' && b.url === undefined && b.secretHash !== undefined) bridgeSecrets.set(b.id, b.secretHash);
     dropped.push(...this.broker.refreshBridges(bridgeSecrets));

@@ -13,6 +13,8 @@ export interface ExternalMessageMeta {
   retain: boolean;
   /** performance.now() when the PUBLISH reached this client, for end-to-end latency. */
   arrivedHr: number;
+  /** The packet id of a QoS 1/2 PUBLISH: a resend after a reconnect carries the same one, with DUP. */
+  messageId?: number;
 }
 
 /**
@@ -179,7 +181,7 @@ export class ExternalBrokerClient {
    * because a broker resends unacknowledged messages only on a new connection [MQTT-4.4.0-1].
    */
   private onPublish(client: MqttClient, topic: string, message: Buffer, packet: IPublishPacket, done: (error: Error | number, code?: number) => void): void {
-    const meta: ExternalMessageMeta = { dup: packet.dup === true, retain: packet.retain === true, arrivedHr: performance.now() };
+    const meta: ExternalMessageMeta = { dup: packet.dup === true, retain: packet.retain === true, arrivedHr: performance.now(), ...(packet.qos > 0 && packet.messageId !== undefined ? { messageId: packet.messageId } : {}) };
     if (this.poisoned) {
       done(this.refusal(new Error('an earlier record failed on this connection; left for the broker to send again')));
       return;

@@ -30,7 +30,7 @@ export const DEMO_REGISTRY_FILE = 'demo-registry.yaml';
 export const DEFAULT_DEMO_SEED = 20240501;
 export const DEFAULT_DEMO_RESIDENTS = 300;
 
-type Item<K extends 'communities' | 'residents' | 'workers' | 'devices' | 'volunteers' | 'visits'> = NonNullable<RegistryDocument[K]>[number];
+type Item<K extends 'communities' | 'residents' | 'workers' | 'bridges' | 'devices' | 'volunteers' | 'visits'> = NonNullable<RegistryDocument[K]>[number];
 
 export interface DemoOptions {
   seed?: number;
@@ -103,8 +103,34 @@ export function generateDemoRegistry(opts: DemoOptions = {}): RegistryDocument {
   const { residents, devices } = demoResidents(rng, phones, count, secret);
   const workers = DEMO_COMMUNITIES.flatMap((c) => demoWorkers(rng, phones, c));
   const { volunteers, visits } = demoVolunteers(rng, phones, residents);
+  // Last, and without the main stream, so adding bridges changed none of the people or devices above.
+  const bridged = demoBridges(residents, secret);
 
-  return { escalation: { ...DEFAULT_ESCALATION }, communities, residents, workers, devices, volunteers, visits };
+  return { escalation: { ...DEFAULT_ESCALATION }, communities, residents, workers, bridges: bridged.bridges, devices: [...devices, ...bridged.devices], volunteers, visits };
+}
+
+/**
+ * One bridge of each kind in the first community, each with a device or two of its first residents: a zigbee2mqtt
+ * on our broker (Tuya SOS button, Aqara motion sensor), a ChirpStack network server on a local Mosquitto (port 1884,
+ * as `npm run sim` starts it), and a OneNET-style vendor cloud pushing HTTP.
+ */
+function demoBridges(residents: readonly Item<'residents'>[], secret: (id: string) => string): { bridges: Item<'bridges'>[]; devices: Item<'devices'>[] } {
+  const first = DEMO_COMMUNITIES[0]?.id;
+  // Residents whose inactivity is watched, so the motion sensor counts for something.
+  const [a, b] = residents.filter((r) => r.community === first && r.inactivityHours !== undefined);
+  const bridges: Item<'bridges'>[] = [
+    { id: 'z2m-andali', kind: 'zigbee2mqtt', name: '安达里 Zigbee 网关', secret: secret('z2m-andali'), baseTopic: 'zigbee2mqtt', offlineAfterSeconds: 4 * 3600 },
+    { id: 'cs-andali', kind: 'chirpstack', name: '安达里 LoRaWAN', url: 'mqtt://127.0.0.1:1884', username: 'gateway', password: secret('cs-andali'), applicationId: '6d1f0c9e-3b7a-4c55-9e21-0a8d2f4b7c10', offlineAfterSeconds: 24 * 3600 },
+    { id: 'onenet-andali', kind: 'http', name: '安达里 4G 呼叫器 (OneNET)', secret: secret('onenet-andali'), auth: 'onenet' },
+  ];
+  const devices: Item<'devices'>[] = [];
+  if (a) {
+    devices.push({ id: 'zb-btn-001', kind: 'sos_button', resident: a.id, bridge: 'z2m-andali', externalId: '0x00158d0001a2b3c4', model: 'TS0215A_sos' });
+    devices.push({ id: 'zb-motion-001', kind: 'motion_sensor', resident: a.id, bridge: 'z2m-andali', externalId: 'hall-motion-001', model: 'RTCGQ11LM' });
+    devices.push({ id: 'lora-btn-001', kind: 'sos_button', resident: a.id, bridge: 'cs-andali', externalId: '70b3d57ed0000001' });
+  }
+  if (b) devices.push({ id: 'nb-btn-002', kind: 'sos_button', resident: b.id, bridge: 'onenet-andali', externalId: 'onenet-pendant-002' });
+  return { bridges, devices };
 }
 
 function personName(rng: Rng, female: boolean, older: boolean, surname?: string): string {

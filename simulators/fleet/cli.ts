@@ -9,6 +9,7 @@ import { SimRegistry } from '../common/registry.js';
 import { BAD_INPUTS, type BadInput } from './device.js';
 import { Fleet, type FleetPlan } from './fleet.js';
 import { FleetStats, progressLine, summary } from './stats.js';
+import { Zigbee2mqttFleet } from '../bridges/zigbee2mqtt-fleet.js';
 
 const HELP = `Usage: npm run sim -- [registry] [options]
 
@@ -45,6 +46,11 @@ Alarms and trouble
   --power-cut B@T[+D]      at T the building B loses power: its devices' sockets are destroyed, their wills
                            fire; power is back after D when given. Repeatable. See --list-buildings.
   --dying-battery ID@T     at T the device reports low_battery at 3% and goes silent. Repeatable.
+
+Bridged devices
+  --z2m-sos R              SOS presses and radar falls across the devices of the registry's zigbee2mqtt bridges on
+                           the gateway's broker (default 0). Those bridges always connect, as zigbee2mqtt would, with
+                           availability, battery reports (--telemetry) and motion (--motion).
 
 Other
   --seed N                 random seed, to repeat a run exactly (default: random, printed)
@@ -126,6 +132,7 @@ async function main(argv: string[]): Promise<number> {
       duration: { type: 'string' },
       heartbeat: { type: 'string' },
       telemetry: { type: 'string' },
+      'z2m-sos': { type: 'string' },
       drain: { type: 'string' },
       motion: { type: 'string' },
       'day-speed': { type: 'string' },
@@ -225,9 +232,19 @@ async function main(argv: string[]): Promise<number> {
   );
 
   const timers: NodeJS.Timeout[] = [];
+  const zigbee = new Zigbee2mqttFleet({
+    url,
+    doc: registry.doc,
+    random: new Random(seed + 1),
+    alarmsPerSecond: flag('--z2m-sos', values['z2m-sos'] ?? '0', parseRate),
+    telemetryMs: plan.telemetryMs,
+    motionPerHour: plan.motionPerHour,
+    say,
+  });
   try {
     await fleet.start();
     say(`fleet: ${fleet.onlineCount()}/${devices.length} connected`);
+    await zigbee.start();
     for (const cut of powerCuts) {
       timers.push(
         setTimeout(() => {
@@ -246,12 +263,15 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     for (const t of timers) clearTimeout(t);
     clearInterval(progress);
+    await zigbee.stop();
     await fleet.stop();
   }
   const snap = stats.snapshot();
   say(summary(snap));
+  const z = zigbee.counts();
+  if (z.sent > 0) say(`zigbee2mqtt: ${z.sent} sent, ${z.acked} acknowledged, ${z.errors} errors`);
   if (durationMs !== null && snap.elapsedMs < durationMs) say(`stopped early after ${formatDuration(snap.elapsedMs)}`);
-  return snap.errors > 0 ? 1 : 0;
+  return snap.errors > 0 || z.errors > 0 ? 1 : 0;
 }
 
 // Output piped into `head` and closed early is not an error of the simulator.

@@ -113,6 +113,21 @@ describe('zigbee2mqtt on our broker', () => {
     expect(signals.find((s) => s.deviceId === 'zb-radar-103')?.payload).toMatchObject({ fall_down_status: 'fall', confidence: 1 });
   });
 
+  it('ignores a retained replay (as an external broker delivers on subscription): no alarm, no level learnt', async () => {
+    const bridge = await t.gateway.store.registry.getBridge('z2m-andali');
+    if (bridge?.kind !== 'zigbee2mqtt') throw new Error('no bridge');
+    const replay = async (topic: string, payload: Record<string, unknown>) =>
+      t.gateway.zigbee2mqtt.handle({ bridge, topic: `zigbee2mqtt/${topic}`, payload: Buffer.from(JSON.stringify(payload)), replay: true, delivery: { kind: 'mqtt', session: 'ext', packetId: 1, dup: false }, remoteAddress: null, arrivedHr: 0 });
+    await replay(BUTTON, await z2mPayload('TS0215A_sos', BUTTON, { cluster: 'ssIasAce', type: 'commandEmergency', data: {} }));
+    await replay('hall-motion', await z2mPayload('RTCGQ11LM', '0x00158d0001a2b3c7', { cluster: 'msOccupancySensing', type: 'attributeReport', data: { occupancy: 1 } }));
+    expect(events('zb-btn-101')).toEqual([]);
+    expect(events('zb-motion-101')).toEqual([]);
+    expect(t.gateway.zigbee2mqtt.stats().replaysIgnored).toBe(2);
+    // The replayed level was not learnt: the next live report of it is an edge.
+    await publish('hall-motion', { occupancy: true, linkquality: 100 });
+    expect(events('zb-motion-101')).toEqual(['motion']);
+  });
+
   it('drives online and offline from availability, in both forms zigbee2mqtt publishes', async () => {
     await publish('hall-motion/availability', '{"state":"online"}', true);
     expect(t.gateway.ingest.healthOf('zb-motion-101')?.state).toBe('online');

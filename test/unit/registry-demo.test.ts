@@ -209,11 +209,18 @@ describe('ensureDemoRegistryFile', () => {
     expect(first.doc.residents).toEqual(seeded.residents);
     expect(first.doc.devices.map((d) => d.id)).toEqual(seeded.devices.map((d) => d.id));
     const other = await ensureDemoRegistryFile(newDir());
+    // Devices on a bridge have no secret; the bridges' own secrets are random per installation too.
+    const direct = first.doc.devices.filter((d) => d.bridge === undefined);
     for (const [i, d] of first.doc.devices.entries()) {
+      if (d.bridge !== undefined) continue;
       expect(d.secret).not.toBe(seeded.devices[i]?.secret);
       expect(d.secret).not.toBe(other.doc.devices[i]?.secret);
     }
-    expect(new Set(first.doc.devices.map((d) => d.secret)).size).toBe(first.doc.devices.length);
+    expect(new Set(direct.map((d) => d.secret)).size).toBe(direct.length);
+    expect(first.doc.bridges.map((b) => b.kind)).toEqual(['zigbee2mqtt', 'chirpstack', 'http']);
+    const secretOf = (b: (typeof first.doc.bridges)[number] | undefined) => (b && 'secret' in b ? b.secret : undefined);
+    expect(secretOf(first.doc.bridges[0])).toBeDefined();
+    expect(secretOf(first.doc.bridges[0])).not.toBe(secretOf(seeded.bridges[0]));
   });
 
   it('names the file when a hand-edited copy is broken', async () => {

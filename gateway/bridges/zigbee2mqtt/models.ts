@@ -38,7 +38,11 @@ const PRESENCE = { field: 'presence', kind: 'edge', active: [true], raises: 'mot
 const DOOR_OPENED = { field: 'contact', kind: 'edge', active: [false], raises: 'motion' } as const satisfies FieldRule;
 
 export const ZIGBEE2MQTT_MODELS: readonly Zigbee2mqttModel[] = [
-  { model: 'TS0215A_sos', vendor: 'Tuya', description: 'SOS button (also sold as BT400B, Woox R7052, Nedis ZBPB10BK)', rules: [SOS_ACTION] },
+  { model: 'TS0215A_sos', vendor: 'Tuya', description: 'SOS button', rules: [SOS_ACTION] },
+  // White labels of TS0215A_sos: zigbee2mqtt reports them under their own model.
+  { model: 'BT400B', vendor: 'Tuya', description: 'Zigbee panic button (TS0215A_sos)', rules: [SOS_ACTION] },
+  { model: 'R7052', vendor: 'Woox', description: 'Smart SOS button (TS0215A_sos)', rules: [SOS_ACTION] },
+  { model: 'ZBPB10BK', vendor: 'Nedis', description: 'Smart Zigbee SOS / panic button (TS0215A_sos)', rules: [SOS_ACTION] },
   {
     model: 'HS1EB/HS1EB-E',
     vendor: 'Heiman',
