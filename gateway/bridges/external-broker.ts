@@ -78,6 +78,7 @@ export class ExternalBrokerClient {
   private attempt = 0;
   /** Set when a record failed on the current connection: the rest of it is not acknowledged either (see onPublish). */
   private poisoned = false;
+  private readonly refusals = new WeakSet<Error>();
   private readonly current: ExternalBrokerState;
   private readonly backoff: Backoff;
 
@@ -161,7 +162,8 @@ export class ExternalBrokerClient {
       );
     });
     client.on('error', (err) => {
-      if (this.client !== client) return;
+      // mqtt.js re-emits the error each refused acknowledgement was given; it is already noted, with more context.
+      if (this.client !== client || this.refusals.has(err)) return;
       this.noteError(err.message);
     });
     client.on('close', () => {
@@ -181,7 +183,7 @@ export class ExternalBrokerClient {
   private onPublish(client: MqttClient, topic: string, message: Buffer, packet: IPublishPacket, done: (error: Error | number, code?: number) => void): void {
     const meta: ExternalMessageMeta = { dup: packet.dup === true, retain: packet.retain === true, arrivedHr: performance.now(), ...(packet.qos > 0 && packet.messageId !== undefined ? { messageId: packet.messageId } : {}) };
     if (this.poisoned) {
-      done(new Error('an earlier record failed on this connection; left for the broker to send again'));
+      done(this.refusal(new Error('an earlier record failed on this connection; left for the broker to send again')));
       return;
     }
     this.deps.onMessage(topic, message, meta).then(
@@ -195,10 +197,15 @@ export class ExternalBrokerClient {
         const reason = `record failed, not acknowledged (the broker will send it again): ${errorMessage(err)}`;
         this.deps.log.error({ bridge: this.deps.bridgeId, topic, err: errorMessage(err) }, 'bridged message not recorded; no PUBACK');
         this.noteError(reason);
-        done(err instanceof Error ? err : new Error(errorMessage(err)));
+        done(this.refusal(err instanceof Error ? err : new Error(errorMessage(err))));
         this.scheduleReconnect(client);
       },
     );
+  }
+
+  private refusal(err: Error): Error {
+    this.refusals.add(err);
+    return err;
   }
 
   private fail(client: MqttClient, reason: string): void {

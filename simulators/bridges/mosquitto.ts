@@ -20,6 +20,8 @@ export interface MosquittoOptions {
   binary?: string;
   /** How long start() waits for the port to accept connections (default 10 s). */
   startTimeoutMs?: number;
+  /** Listen on this port (default: a free one). */
+  port?: number;
 }
 
 /**
@@ -82,7 +84,7 @@ export class MosquittoServer {
     if (this.child) return;
     if (!this.dir) {
       this.dir = mkdtempSync(join(tmpdir(), 'care-mosquitto-'));
-      this.portNumber = await freePort();
+      this.portNumber = this.opts.port ?? (await freePort());
       const passwd = join(this.dir, 'passwd');
       writeFileSync(passwd, '', { mode: 0o600 });
       for (const u of this.opts.users) execFileSync(MOSQUITTO_PASSWD_BINARY, ['-b', passwd, u.username, u.password]);

@@ -11,6 +11,7 @@ import { Fleet, type FleetPlan } from './fleet.js';
 import { FleetStats, progressLine, summary } from './stats.js';
 import { onenetMain } from '../onenet/cli.js';
 import { Zigbee2mqttFleet } from '../bridges/zigbee2mqtt-fleet.js';
+import { ChirpstackFleet } from '../bridges/chirpstack-fleet.js';
 
 const HELP = `Usage: npm run sim -- [registry] [options]
 
@@ -52,6 +53,9 @@ Bridged devices
   --z2m-sos R              SOS presses and radar falls across the devices of the registry's zigbee2mqtt bridges on
                            the gateway's broker (default 0). Those bridges always connect, as zigbee2mqtt would, with
                            availability, battery reports (--telemetry) and motion (--motion).
+  --lora-sos R             SOS presses across the devices of the registry's ChirpStack bridges (default 0). ChirpStack
+                           is played on each bridge's broker (joins, reports every --telemetry, status); with
+                           --start-mosquitto, Debian's mosquitto is started as that broker on the bridge's port.
 
 Other
   --seed N                 random seed, to repeat a run exactly (default: random, printed)
@@ -137,6 +141,8 @@ async function main(argv: string[]): Promise<number> {
       heartbeat: { type: 'string' },
       telemetry: { type: 'string' },
       'z2m-sos': { type: 'string' },
+      'lora-sos': { type: 'string' },
+      'start-mosquitto': { type: 'boolean' },
       drain: { type: 'string' },
       motion: { type: 'string' },
       'day-speed': { type: 'string' },
@@ -245,10 +251,20 @@ async function main(argv: string[]): Promise<number> {
     motionPerHour: plan.motionPerHour,
     say,
   });
+  const lora = new ChirpstackFleet({
+    doc: registry.doc,
+    sosPerSecond: flag('--lora-sos', values['lora-sos'] ?? '0', parseRate),
+    reportMs: plan.telemetryMs > 0 ? plan.telemetryMs : 5 * 60_000,
+    statusMs: 60 * 60_000,
+    startMosquitto: values['start-mosquitto'] === true,
+    say,
+  });
   try {
     await fleet.start();
     say(`fleet: ${fleet.onlineCount()}/${devices.length} connected`);
     await zigbee.start();
+    // Only when asked: without a ChirpStack broker to publish on there is nothing to play.
+    if (values['lora-sos'] !== undefined || values['start-mosquitto'] === true) await lora.start();
     for (const cut of powerCuts) {
       timers.push(
         setTimeout(() => {
@@ -268,14 +284,17 @@ async function main(argv: string[]): Promise<number> {
     for (const t of timers) clearTimeout(t);
     clearInterval(progress);
     await zigbee.stop();
+    await lora.stop();
     await fleet.stop();
   }
   const snap = stats.snapshot();
   say(summary(snap));
   const z = zigbee.counts();
   if (z.sent > 0) say(`zigbee2mqtt: ${z.sent} sent, ${z.acked} acknowledged, ${z.errors} errors`);
+  const l = lora.counts();
+  if (l.sent > 0) say(`chirpstack: ${l.sent} events published (${l.sos} SOS), ${l.errors} errors`);
   if (durationMs !== null && snap.elapsedMs < durationMs) say(`stopped early after ${formatDuration(snap.elapsedMs)}`);
-  return snap.errors > 0 || z.errors > 0 ? 1 : 0;
+  return snap.errors > 0 || z.errors > 0 || l.errors > 0 ? 1 : 0;
 }
 
 // Output piped into `head` and closed early is not an error of the simulator.

@@ -18,6 +18,7 @@ import { checkAgainstRegistry, checkSms, isSmsExpectation, probeState, type Expe
 import { GatewayChild, describeExit, freePort } from './gateway-child.js';
 import { ScenarioError } from './parse.js';
 import { prepareRegistry } from './registry-prep.js';
+import { ScenarioChirpstack } from '../bridges/scenario-chirpstack.js';
 import type { Expectation, Scenario, Step } from './schema.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -78,6 +79,8 @@ class ScenarioRun {
   /** When the waiting for expectations ends; Infinity until the last window has closed. */
   private finalDeadline = Infinity;
   private gateway: GatewayChild | null = null;
+  /** The ChirpStack side of the run, when its registry has ChirpStack bridges. */
+  private lora: ScenarioChirpstack | null = null;
   /** Aborted when the run must wind down at once: interrupted from outside, or the gateway died. */
   private readonly halt = new AbortController();
 
@@ -124,6 +127,10 @@ class ScenarioRun {
     this.opts.signal?.addEventListener('abort', () => this.halt.abort(), { once: true });
     try {
       const registryFile = await prepareRegistry(scenario, dir, this.root);
+      // LoRaWAN devices: mosquitto as ChirpStack's broker, the registry copy pointed at it.
+      const lora = await ScenarioChirpstack.prepare(registryFile);
+      if (lora) cleanups.unshift(() => lora.stop());
+      this.lora = lora;
       const registry = await SimRegistry.load(registryFile);
       const problems = checkAgainstRegistry(scenario, registry);
       if (problems.length > 0) throw new ScenarioError(scenario.source, problems);
@@ -189,6 +196,7 @@ class ScenarioRun {
       this.log(`${connected} devices connected`);
 
       const api = new GatewayApi({ baseUrl: publicUrl, token });
+      await lora?.ready(async (id) => (await api.devices()).some((d) => d.id === id && d.state === 'online'));
       if (this.halted) throw new Error('interrupted before the first step');
       this.t0 = Date.now();
       report.results = await this.timeline(fleet, responders, registry, api);
@@ -304,7 +312,8 @@ class ScenarioRun {
     try {
       switch (step.kind) {
         case 'event':
-          await fleet.send(step.device, step.event, step.payload);
+          if (this.lora?.has(step.device)) await this.lora.send(step.device, step.event);
+          else await fleet.send(step.device, step.event, step.payload);
           say(`${step.event} acknowledged`);
           return;
         case 'powerCut': {
