@@ -32,7 +32,7 @@ import { connectionCaps, readSoftFdLimit, type ConnectionCaps } from './config/c
 import { tileOrigin } from './http/routes/dashboard.js';
 import { volunteerLink } from './http/routes/visit-link.js';
 import { LinkSigner, loadOrCreateLinkSecret } from './http/links.js';
-import type { ComponentHealth, HealthReport } from './http/deps.js';
+import type { ComponentHealth, HealthReport } from './core/health.js';
 import type { OutboundSms } from './core/types.js';
 import { openSqliteStore, databaseFile, type SqliteStore } from './storage/sqlite/store.js';
 import { loadRegistry, type RegistryLoadResult } from './registry/startup.js';

@@ -10,7 +10,7 @@ import { EventBus } from '../../gateway/core/events.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import type { Incident, IncidentType } from '../../gateway/core/types.js';
 import { buildApp } from '../../gateway/http/app.js';
-import type { HealthReport } from '../../gateway/http/deps.js';
+import type { HealthReport } from '../../gateway/core/health.js';
 import { IncidentViews } from '../../gateway/incidents/views.js';
 import { LiveFeed, type LiveEvents } from '../../gateway/live/feed.js';
 import { createMetrics } from '../../gateway/metrics/metrics.js';

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
-import type { IncidentView } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
 import type { TestContext } from 'vitest';
 import { freePort } from '../../simulators/common/net.js';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';

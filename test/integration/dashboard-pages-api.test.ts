@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountService } from '../../gateway/accounts/service.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { buildApp } from '../../gateway/http/app.js';
-import type { HealthReport } from '../../gateway/http/deps.js';
+import type { HealthReport } from '../../gateway/core/health.js';
 import { createMetrics } from '../../gateway/metrics/metrics.js';
 import { importRegistryDocument } from '../../gateway/registry/import.js';
 import { createDashboardPageDeps } from '../../gateway/reports/dashboard-deps.js';

@@ -8,7 +8,7 @@ import { EventBus } from '../../gateway/core/events.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import type { OutboundSms } from '../../gateway/core/types.js';
 import { buildApp } from '../../gateway/http/app.js';
-import type { Caller } from '../../gateway/http/deps.js';
+import type { Caller } from '../../gateway/access/caller.js';
 import { Ingest } from '../../gateway/ingest/ingest.js';
 import type { IngestEvents } from '../../gateway/ingest/events.js';
 import type { IncidentEvents } from '../../gateway/incidents/service.js';

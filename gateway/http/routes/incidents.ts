@@ -3,10 +3,11 @@ import type { FastifyPluginAsync } from 'fastify';
 import { GatewayError } from '../../core/errors.js';
 import { INCIDENT_STATES, type Incident, type IncidentState, type Responder } from '../../core/types.js';
 import type { IncidentFilter } from '../../storage/ports.js';
-import type { HttpDeps, IncidentView } from '../deps.js';
+import type { HttpDeps } from '../deps.js';
+import type { IncidentView } from '../../incidents/views.js';
 import { idParams, limitProperty, type IdParams } from './schemas.js';
 import { requireRole } from '../auth.js';
-import { actingResponder, assertIncidentInScope, incidentCommunity } from '../session/scope.js';
+import { actingResponder, assertIncidentInScope, readableCommunity } from '../../access/scope.js';
 
 /** Volunteers never see incidents; workers see their community's (issue 5). */
 const incidentRoles = requireRole('admin', 'duty_officer', 'worker');
@@ -57,7 +58,7 @@ export const incidentRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app
     const filter: IncidentFilter = {};
     if (q.state) filter.state = q.state;
     if (q.resident) filter.residentId = q.resident;
-    const community = incidentCommunity(request.caller, q.community);
+    const community = readableCommunity(request.caller, q.community);
     if (community !== null) filter.communityId = community;
     if (q.limit) filter.limit = q.limit;
     return newestFirst(await deps.incidents.list(filter));

@@ -3,9 +3,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Device, DeviceHealth, Resident, Worker } from '../../core/types.js';
 import { isOnDuty } from '../../paging/shifts.js';
 import { requireRole } from '../auth.js';
-import type { Role } from '../deps.js';
+import type { Role } from '../../access/roles.js';
 import type { DashboardPageDeps } from './page-deps.js';
-import { readableCommunity } from './scope.js';
+import { readableCommunity } from '../../access/scope.js';
 
 interface ListQuery {
   q?: string;

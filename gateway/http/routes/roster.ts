@@ -5,7 +5,7 @@ import { buildRoster, mondayOf } from '../../reports/roster.js';
 import { parseDate } from '../../visits/time.js';
 import { requireRole } from '../auth.js';
 import type { DashboardPageDeps } from './page-deps.js';
-import { readableCommunity } from './scope.js';
+import { readableCommunity } from '../../access/scope.js';
 
 interface RosterQuery {
   from?: string;
