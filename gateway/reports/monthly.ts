@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { GatewayError } from '../core/errors.js';
 import type { DeviceHealth, IncidentType } from '../core/types.js';
 import type { SqliteDatabase } from '../storage/sqlite/database.js';
-import { localDate } from '../visits/time.js';
+import { localDate } from '../core/time.js';
 import { addMonths, bucketize, formatMonth, monthBounds, parseMonth, seconds, share, summarise, type Bucket, type Summary } from './stats.js';
 
 export const INCIDENT_TYPES: readonly IncidentType[] = ['sos', 'fall', 'door_unanswered', 'inactivity'];

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { reportsCsv } from '../../reports/csv.js';
 import { formatMonth } from '../../reports/stats.js';
-import { localDate } from '../../visits/time.js';
+import { localDate } from '../../core/time.js';
 import { requireRole } from '../auth.js';
 import type { DashboardPageDeps } from './page-deps.js';
 import { readableCommunity } from '../../access/scope.js';
