@@ -5,7 +5,7 @@ import type { OutboundSms } from '../core/types.js';
 /** Letters a tired thumb or an old eye will not confuse with digits (no I, O) */
 const LETTERS = 'ABCDEFGHJKLMNPQRSTUVWXYZ';
 
-/** 30 minutes: a page older than that, or one already answered, takes no bare reply (see README "Replies"). */
+/** 30 minutes: a page older than that, or one already answered, takes no bare reply (see docs/paging.md, "Replies"). */
 export const DEFAULT_REPLY_WINDOW_MS = 30 * 60_000;
 
 /** What the pager asks before it writes a page. */

@@ -49,5 +49,5 @@ export function reportsCsv(reports: readonly MonthlyReport[], lang: 'zh' | 'en' 
   return `${lines.join('\r\n')}\r\n`;
 }
 
-/** Stable machine keys of the columns, in order (documented in the README). */
+/** Stable machine keys of the columns, in order (documented in docs/dashboard.md). */
 export const CSV_KEYS = COLUMNS.map((c) => c.key);
