@@ -40,7 +40,7 @@ import { TelemetryWriter } from './telemetry/writer.js';
 import { VisitService } from './visits/service.js';
 import { LiveFeed } from './live/feed.js';
 import { MapData } from './live/map-data.js';
-import { createDashboardPageDeps } from './reports/dashboard-deps.js';
+import { createDashboardPageDeps } from './wiring/dashboard-pages.js';
 import { AccountService } from './accounts/service.js';
 import { Supervision } from './supervision/service.js';
 import type { SupervisionEvents } from './supervision/events.js';

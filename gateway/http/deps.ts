@@ -66,7 +66,7 @@ export interface HttpDeps {
   ui?: UiConfig;
   /** Residents, buildings and communities with coordinates for /api/map (gateway/live/map-data.ts). */
   map?: MapSource;
-  /** Dashboard pages' API (reports, people, roster, registry editor, SMS log, my visits): gateway/reports/dashboard-deps.ts. */
+  /** Dashboard pages' API (reports, people, roster, registry editor, SMS log, my visits): gateway/wiring/dashboard-pages.ts. */
   dashboardPages?: DashboardPageDeps;
   /** A request's headers and body must have arrived within this (default REQUEST_TIMEOUT_MS in app.ts). */
   requestTimeoutMs?: number;

@@ -15,7 +15,7 @@ import { IncidentViews } from '../../gateway/incidents/views.js';
 import { LiveFeed, type LiveEvents } from '../../gateway/live/feed.js';
 import { createMetrics } from '../../gateway/metrics/metrics.js';
 import { importRegistryDocument } from '../../gateway/registry/import.js';
-import { createDashboardPageDeps, storedHealth } from '../../gateway/reports/dashboard-deps.js';
+import { createDashboardPageDeps, storedHealth } from '../../gateway/wiring/dashboard-pages.js';
 import { freePort } from '../../simulators/common/net.js';
 import { DESKTOP, PHONE, launchBrowser, openPage, screenshot, type OpenedPage } from '../helpers/browser.js';
 import { API_TOKEN, RecordingInbound, StoreSmsStatus } from '../helpers/http-fixture.js';

@@ -14,7 +14,7 @@ import type { HealthReport } from '../../gateway/core/health.js';
 import type { HttpDeps } from '../../gateway/http/deps.js';
 import { createMetrics } from '../../gateway/metrics/metrics.js';
 import { importRegistryDocument } from '../../gateway/registry/import.js';
-import { createDashboardPageDeps } from '../../gateway/reports/dashboard-deps.js';
+import { createDashboardPageDeps } from '../../gateway/wiring/dashboard-pages.js';
 import { API_TOKEN, RecordingInbound, StoreDeviceDirectory, StoreIncidentActions, StoreSmsStatus } from '../helpers/http-fixture.js';
 import { startVisitRig, TZ, type VisitRig } from './visits-fixture.js';
 

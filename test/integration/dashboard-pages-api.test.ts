@@ -7,7 +7,7 @@ import { buildApp } from '../../gateway/http/app.js';
 import type { HealthReport } from '../../gateway/core/health.js';
 import { createMetrics } from '../../gateway/metrics/metrics.js';
 import { importRegistryDocument } from '../../gateway/registry/import.js';
-import { createDashboardPageDeps } from '../../gateway/reports/dashboard-deps.js';
+import { createDashboardPageDeps } from '../../gateway/wiring/dashboard-pages.js';
 import { API_TOKEN, RecordingInbound, StoreDeviceDirectory, StoreIncidentActions, StoreSmsStatus, bearer } from '../helpers/http-fixture.js';
 import { ADMIN, PUBLIC_URL, XINHE, browser, login, type Browser } from './accounts-fixture.js';
 import { local, startVisitRig, TZ, V01, type VisitRig } from './visits-fixture.js';
