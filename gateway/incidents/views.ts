@@ -10,7 +10,7 @@ export interface IncidentView extends Incident {
   address: string | null;
   pages: PageView[];
   timeline?: AuditEntry[];
-  /** Who and where, for the duty board's resident card (issue 5); absent when the resident left the registry. */
+  /** Who and where, for the duty board's resident card; absent when the resident left the registry. */
   residentCard?: ResidentCard;
 }
 
@@ -55,7 +55,7 @@ export interface IncidentActions {
   /** Throws GatewayError GW_ERR_INCIDENT_NOT_FOUND or GW_ERR_INVALID_TRANSITION. */
   acknowledge(id: string, by: Responder, channel: AuditChannel, note?: string): Promise<Incident>;
   resolve(id: string, by: Responder, channel: AuditChannel, note?: string): Promise<Incident>;
-  /** "已到达" (issue 5); optional so older implementations still fit. Throws like acknowledge. */
+  /** "已到达" (on site); optional so older implementations still fit. Throws like acknowledge. */
   markOnSite?(id: string, by: Responder, channel: AuditChannel, note?: string): Promise<Incident>;
 }
 

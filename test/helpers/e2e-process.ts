@@ -43,7 +43,7 @@ export async function gatewayAddresses(): Promise<GatewayAddresses> {
   return { mqttPort, httpPort, publicUrl: `http://127.0.0.1:${httpPort}`, mqttUrl: `mqtt://127.0.0.1:${mqttPort}` };
 }
 
-/** The environment of contract §1 for a gateway on loopback, sending SMS to a Twilio-compatible server at `twilioApiUrl`. */
+/** The documented environment for a gateway on loopback, sending SMS to a Twilio-compatible server at `twilioApiUrl`. */
 export function gatewayEnv(opts: { dataDir: string; addresses: GatewayAddresses; twilioApiUrl: string; registryFile?: string }): Record<string, string> {
   const { addresses } = opts;
   return {

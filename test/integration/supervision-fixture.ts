@@ -130,7 +130,7 @@ export async function startSupervisionRig(opts: { clock?: ManualClock; supervisi
       metrics: createMetrics().registry,
       smsLog: (limit) => store.sms.list(limit),
       supervision: parts.supervision,
-      // A worker's dashboard session, as issue 5 will have it: `x-test-worker: <worker id>@<community>`.
+      // A worker's dashboard session, stood in for by a header: `x-test-worker: <worker id>@<community>`.
       authStrategies: [
         // A volunteer's session: `x-test-volunteer: <volunteer id>`.
         async (request): Promise<Caller | null> => {

@@ -9,7 +9,7 @@ import { idParams, limitProperty, type IdParams } from './schemas.js';
 import { requireRole } from '../auth.js';
 import { actingResponder, assertIncidentInScope, readableCommunity } from '../../access/scope.js';
 
-/** Volunteers never see incidents; workers see their community's (issue 5). */
+/** Volunteers never see incidents; workers see their community's. */
 const incidentRoles = requireRole('admin', 'duty_officer', 'worker');
 
 /** Notes are kept as typed (the renderer escapes them); only their length is limited: longer is a 400 naming the limit. */
@@ -106,7 +106,7 @@ export const incidentRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app
     );
   }
 
-  // "已到达" (issue 5): the responder is with the resident; recorded once, for time-to-attend.
+  // "已到达" (on site): the responder is with the resident; recorded once, for time-to-attend.
   app.post<{ Params: IdParams; Body: ActionBody }>(
     '/incidents/:id/onsite',
     {

@@ -5,7 +5,7 @@ import { requireRole } from '../auth.js';
 import type { MapSource } from '../../live/map-data.js';
 
 export const mapRoutes: FastifyPluginAsync<{ map: MapSource }> = async (app, { map }) => {
-  // Volunteers see only their own visits (issue 5): no map of everyone's homes.
+  // Volunteers see only their own visits: no map of everyone's homes.
   app.get('/map', { preHandler: requireRole('admin', 'duty_officer', 'worker') }, async (request) => {
     return map.snapshot(communityScope(request.caller));
   });

@@ -33,7 +33,7 @@ export type ResidentHealth = 'ok' | 'offline' | 'low_battery' | 'unknown' | 'no_
 
 const LOW_BATTERY = 20;
 
-/** Medical and care notes are for the people who respond; a volunteer sees names and addresses only (issue 5 §2). */
+/** Medical and care notes are for the people who respond; a volunteer sees names and addresses only. */
 export function seesNotes(role: Role): boolean {
   return role === 'admin' || role === 'duty_officer' || role === 'worker';
 }
