@@ -1,4 +1,4 @@
-// The layering rules of .dependency-cruiser.cjs: a tree with deliberate violations is reported rule by rule, and the real tree is clean.
+// The layering rules of .dependency-cruiser.mjs: a tree with deliberate violations is reported rule by rule, and the real tree is clean.
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/tmp.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const CONFIG = join(ROOT, '.dependency-cruiser.cjs');
+const CONFIG = join(ROOT, '.dependency-cruiser.mjs');
 const DEPCRUISE = join(ROOT, 'node_modules/dependency-cruiser/bin/dependency-cruise.mjs');
 const SOURCES = ['gateway', 'dashboard', 'simulators', 'bench', 'test'];
 

@@ -13,7 +13,7 @@ const FEATURE = '^gateway/(?!core/|access/|http/|storage/sqlite/|wiring/|backup/
 const RAW_SQL_READERS = '^gateway/reports/(monthly|sms-log)\\.ts$';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
-module.exports = {
+export default {
   forbidden: [
     {
       name: 'no-cycles',
