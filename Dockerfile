@@ -1,5 +1,6 @@
-# Multi-stage image of the gateway: native modules are built in the first stage, the runtime stage runs as a non-root user.
-FROM node:20-bookworm AS build
+# Multi-stage image of the gateway on the Node 22 LTS line: native modules are built in the first stage for the same Node
+# major as the runtime stage (their ABI must match), and the runtime stage runs as a non-root user.
+FROM node:22-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
@@ -10,7 +11,7 @@ COPY dashboard ./dashboard
 # The dashboard bundle is built into the image; the runtime serves dist/dashboard and never builds.
 RUN node --import tsx dashboard/build.ts
 
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 ENV NODE_ENV=production DATA_DIR=/data MQTT_PORT=1883 HTTP_PORT=8080 TZ=Asia/Shanghai
 WORKDIR /app
 COPY --from=build /app /app

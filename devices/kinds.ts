@@ -5,7 +5,7 @@ import { EVENT_TYPES } from '../gateway/core/types.js';
 import type { DeviceChannel } from './topics.js';
 import { isDeviceChannel } from './topics.js';
 
-/** Contract §2 does not fix a size; 16 KiB is far above any real fixture message and bounds parsing cost. */
+/** The device protocol does not fix a size; 16 KiB is far above any real fixture message and bounds parsing cost. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024;
 
 export interface DeviceKindDefinition {

@@ -1,4 +1,4 @@
-// MQTT topic layout of the device protocol (contract §2): care/v1/<deviceId>/<channel>.
+// MQTT topic layout of the device protocol: care/v1/<deviceId>/<channel>.
 
 export const TOPIC_ROOT = 'care/v1';
 

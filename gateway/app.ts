@@ -32,7 +32,7 @@ import { connectionCaps, readSoftFdLimit, type ConnectionCaps } from './config/c
 import { tileOrigin } from './http/routes/dashboard.js';
 import { volunteerLink } from './http/routes/visit-link.js';
 import { LinkSigner, loadOrCreateLinkSecret } from './http/links.js';
-import type { ComponentHealth, HealthReport } from './http/deps.js';
+import type { ComponentHealth, HealthReport } from './core/health.js';
 import type { OutboundSms } from './core/types.js';
 import { openSqliteStore, databaseFile, type SqliteStore } from './storage/sqlite/store.js';
 import { loadRegistry, type RegistryLoadResult } from './registry/startup.js';
@@ -40,7 +40,7 @@ import { TelemetryWriter } from './telemetry/writer.js';
 import { VisitService } from './visits/service.js';
 import { LiveFeed } from './live/feed.js';
 import { MapData } from './live/map-data.js';
-import { createDashboardPageDeps } from './reports/dashboard-deps.js';
+import { createDashboardPageDeps } from './wiring/dashboard-pages.js';
 import { AccountService } from './accounts/service.js';
 import { Supervision } from './supervision/service.js';
 import type { SupervisionEvents } from './supervision/events.js';

@@ -6,7 +6,7 @@ export interface DeviceCredentials {
   secret: string;
 }
 
-/** Client id = username = device id, password = secret, MQTT 3.1.1, no automatic reconnect (contract §2). */
+/** Client id = username = device id, password = secret, MQTT 3.1.1, no automatic reconnect, as the device protocol fixes it. */
 export async function connectDevice(url: string, device: DeviceCredentials): Promise<MqttClient> {
   const client = await mqtt.connectAsync(url, {
     clientId: device.id,

@@ -5,7 +5,7 @@ import type { Clock } from '../core/clock.js';
 import { GatewayError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
-import type { Caller } from '../http/deps.js';
+import type { Caller } from '../access/caller.js';
 import type { SmsQueue } from '../paging/pager.js';
 import type { RegistryRepo } from '../storage/ports.js';
 import { OtpCodes, type OtpSettings, type PhoneOwner } from './otp.js';

@@ -1,5 +1,5 @@
 // Dashboard accounts: users, their sessions, one-time SMS codes and the account audit log, as stored.
-import type { Role } from '../http/deps.js';
+import type { Role } from '../access/roles.js';
 
 export interface UserRecord {
   id: string;

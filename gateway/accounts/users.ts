@@ -2,7 +2,8 @@
 import type { Clock } from '../core/clock.js';
 import { GatewayError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
-import { ROLES, type Caller, type Role } from '../http/deps.js';
+import type { Caller } from '../access/caller.js';
+import { ROLES, type Role } from '../access/roles.js';
 import type { RegistryRepo } from '../storage/ports.js';
 import { checkPasswordPolicy, hashPassword } from './passwords.js';
 import { maskPhone } from './redact.js';

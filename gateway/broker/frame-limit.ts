@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 
 /**
  * Packets up to this size reach the ingest, which acknowledges and rejects anything above its payload
- * limit (contract §2); only beyond this does the connection drop, because acknowledging would mean
+ * limit of the device protocol; only beyond this does the connection drop, because acknowledging would mean
  * buffering the whole packet first.
  */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;

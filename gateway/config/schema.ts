@@ -1,4 +1,4 @@
-// The configuration schema: every variable of contract §1, with its default, validated before anything starts.
+// The configuration schema: every environment variable the deployment relies on, with its default, validated before anything starts.
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
@@ -48,7 +48,7 @@ export const configSchema = z
     INFLUX_TOKEN: optional,
     INFLUX_ORG: optional,
     INFLUX_BUCKET: optional,
-    // The first dashboard admin (issue 5), created only while no admin exists; never a default password.
+    // The first dashboard admin, created only while no admin exists; never a default password.
     ADMIN_USERNAME: z.string().regex(/^[A-Za-z0-9._@-]{3,64}$/, 'expected 3-64 letters, digits or . _ @ -').optional(),
     ADMIN_PASSWORD: z.string().min(10, 'expected at least 10 characters').max(200, 'expected at most 200 characters').optional(),
     MAP_TILE_URL: z
@@ -267,7 +267,7 @@ export interface GatewayConfig {
   influx: InfluxConfig | null;
   logLevel: RawConfig['LOG_LEVEL'];
   logFormat: RawConfig['LOG_FORMAT'];
-  /** ADMIN_USERNAME + ADMIN_PASSWORD: the first dashboard admin, created while none exists (issue 5). */
+  /** ADMIN_USERNAME + ADMIN_PASSWORD: the first dashboard admin, created while none exists. */
   admin?: { username: string; password: string } | null;
   /** Free space kept for alarms, per-device limits on everything but alarms, and how long raw events are kept. */
   storage: StorageConfig;

@@ -19,7 +19,7 @@ export const ErrorCodes = {
   GW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'unsupported content type' },
   GW_ERR_INTERNAL: { status: 500, message: 'internal error' },
   GW_ERR_NOT_RECORDED: { status: 503, message: 'not recorded; send it again' },
-  // Dashboard accounts and sessions (issue 5).
+  // Dashboard accounts and sessions.
   GW_ERR_BAD_CREDENTIALS: { status: 401, message: 'wrong username or password' },
   GW_ERR_BAD_OTP: { status: 401, message: 'wrong or expired code' },
   GW_ERR_CSRF: { status: 403, message: 'CSRF token missing or invalid' },

@@ -271,7 +271,7 @@ export interface AuditEntry {
 export const SMS_STATUSES = ['queued', 'sending', 'accepted', 'sent', 'delivered', 'failed', 'undelivered', 'outbox'] as const;
 export type SmsStatus = (typeof SMS_STATUSES)[number];
 
-/** `digest`: the twice-daily care-task list; `outage`: a grouped device outage page and its all-clear (issue 3). */
+/** `digest`: the twice-daily care-task list; `outage`: a grouped device outage page and its all-clear (device supervision). */
 /** Every provider the gateway can send SMS through. */
 export type SmsProviderName = 'twilio' | 'aliyun' | 'tencent' | 'outbox';
 
@@ -328,7 +328,7 @@ export interface DeviceHealth {
   rejectedCount: number;
 }
 
-/** Non-urgent conditions that become care tasks for the resident's grid worker (issue 3), sent in a digest, never at 3 a.m. */
+/** Non-urgent conditions that become care tasks for the resident's grid worker (device supervision), sent in a digest, never at 3 a.m. */
 export const CARE_TASK_KINDS = ['device_offline', 'low_battery', 'never_reported', 'wellness_check', 'device_flooding', 'button_untested'] as const;
 export type CareTaskKind = (typeof CARE_TASK_KINDS)[number];
 

@@ -2,7 +2,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../core/errors.js';
-import type { AuthStrategy, Caller, HttpDeps, Role } from './deps.js';
+import type { Caller } from '../access/caller.js';
+import type { Role } from '../access/roles.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -10,6 +11,9 @@ declare module 'fastify' {
     caller: Caller | null;
   }
 }
+
+/** One way to recognise a caller (bearer token, session cookie...); null when the request does not carry it. */
+export type AuthStrategy = (request: FastifyRequest) => Promise<Caller | null>;
 
 /** Resolves a request to its caller, or null when it carries no valid credential. */
 export type Authenticate = (request: FastifyRequest) => Promise<Caller | null>;
@@ -37,7 +41,7 @@ export function apiTokenStrategy(apiToken: string): AuthStrategy {
 }
 
 /** Tries the API token (when configured), then each extra strategy in order; the first caller found wins. */
-export function createAuthenticate(deps: Pick<HttpDeps, 'apiToken' | 'authStrategies'>): Authenticate {
+export function createAuthenticate(deps: { apiToken: string | null; authStrategies?: AuthStrategy[] }): Authenticate {
   const strategies: AuthStrategy[] = [];
   if (deps.apiToken) strategies.push(apiTokenStrategy(deps.apiToken));
   strategies.push(...(deps.authStrategies ?? []));
@@ -67,7 +71,7 @@ export function requireCaller(authenticate: Authenticate) {
 
 /**
  * A preHandler that admits only the given roles (the API token counts as admin), else 403.
- * Community and volunteer scoping of the data itself is done by the route with `communityScope`.
+ * Community and volunteer scoping of the data itself is done by the route with gateway/access/scope.ts.
  */
 export function requireRole(...roles: Role[]) {
   return async (request: FastifyRequest): Promise<void> => {
@@ -77,8 +81,13 @@ export function requireRole(...roles: Role[]) {
   };
 }
 
-/** The one community a caller may see, or null when they may see all (admin, duty officer without a station, API token). */
-export function communityScope(caller: Caller | null): string | null {
-  if (!caller) throw new GatewayError('GW_ERR_UNAUTHORIZED');
-  return caller.community ?? null;
+/**
+ * Like requireRole, for route plugins that may also be mounted on their own (tests drive visitRoutes without the /api
+ * auth hook): a caller with another role gets 403; without any caller the plugin was mounted unauthenticated on purpose.
+ * Inside /api the auth hook always sets a caller first, so there this is exactly requireRole.
+ */
+export function callerRoles(...roles: Role[]) {
+  return async (request: { caller: Caller | null }): Promise<void> => {
+    if (request.caller && !roles.includes(request.caller.role)) throw new GatewayError('GW_ERR_FORBIDDEN');
+  };
 }

@@ -3,7 +3,6 @@ import type { Clock } from '../core/clock.js';
 import { GatewayError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { InboundSms, Incident, OutboundSms, Responder, SmsContext } from '../core/types.js';
-import type { InboundSmsHandler } from '../http/deps.js';
 import type { Pager } from '../paging/pager.js';
 import {
   REPLY_ALREADY_ANSWERED,
@@ -21,6 +20,11 @@ import { DEFAULT_REPLY_WINDOW_MS, parseIncidentReply } from '../paging/reply-cod
 import type { RecentPage } from '../paging/reply-codes.js';
 import type { Store } from '../storage/ports.js';
 import type { IncidentService } from './service.js';
+
+export interface InboundSmsHandler {
+  /** Acts on a verified inbound SMS (ack, decline, help reply); resolves once it is recorded. */
+  handle(sms: InboundSms): Promise<{ handledAs: string }>;
+}
 
 /** Handles replies to messages of one context kind; returns how the reply was handled, for the SMS log. */
 export type ReplyHandler = (sms: InboundSms, command: string, latest: OutboundSms | null) => Promise<string>;

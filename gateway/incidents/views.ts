@@ -1,9 +1,64 @@
 // Read side of incidents for the API: the incident with its resident, every page and its delivery status, and the timeline.
-import type { AuditChannel, Community, Incident, OutboundSms, Resident, Responder } from '../core/types.js';
-import type { IncidentActions, IncidentView, PageView, ResidentCard } from '../http/deps.js';
+import type { AuditChannel, AuditEntry, Community, Incident, OutboundSms, Resident, Responder } from '../core/types.js';
 import type { IncidentFilter, Store } from '../storage/ports.js';
 import type { IncidentService } from './service.js';
 import type { VoiceCall } from '../voice/repo.js';
+
+/** An incident as the API shows it: the stored incident plus its pages (SMS) and, for one incident, its timeline. */
+export interface IncidentView extends Incident {
+  resident: string;
+  residentName: string | null;
+  address: string | null;
+  pages: PageView[];
+  timeline?: AuditEntry[];
+  /** Who and where, for the duty board's resident card; absent when the resident left the registry. */
+  residentCard?: ResidentCard;
+}
+
+/** The resident as responders need them: where to go, whom to call, what to know on arrival. */
+export interface ResidentCard {
+  name: string;
+  address: string;
+  building: string | null;
+  community: string;
+  communityName: string | null;
+  family: { name: string; relation: string | null; phone: string }[];
+  /** Care notes (medication, mobility); shown to staff and the paged worker, never to volunteers. */
+  notes: string | null;
+  /** Who holds a spare key (registry field `keyHolder`, free text or `{name, phone}`). */
+  keyHolder: string | null;
+  location: { lat: number; lon: number } | null;
+}
+
+export interface PageView {
+  id: string;
+  to: string;
+  role: string;
+  name: string | null;
+  step: number | null;
+  purpose: string;
+  status: string;
+  createdAt: number;
+  sentAt: number | null;
+  updatedAt: number;
+  errorCode: string | null;
+  /** Tries so far. */
+  attempts: number;
+  /** Not yet handed to the provider, and failed at least once or held back past the delay threshold by a provider outage. */
+  retrying: boolean;
+}
+
+export interface IncidentActions {
+  list(filter: IncidentFilter): Promise<IncidentView[]>;
+  /** With its timeline; null when there is no such incident. */
+  view(id: string): Promise<IncidentView | null>;
+  viewByCode(code: string): Promise<IncidentView | null>;
+  /** Throws GatewayError GW_ERR_INCIDENT_NOT_FOUND or GW_ERR_INVALID_TRANSITION. */
+  acknowledge(id: string, by: Responder, channel: AuditChannel, note?: string): Promise<Incident>;
+  resolve(id: string, by: Responder, channel: AuditChannel, note?: string): Promise<Incident>;
+  /** "已到达" (on site); optional so older implementations still fit. Throws like acknowledge. */
+  markOnSite?(id: string, by: Responder, channel: AuditChannel, note?: string): Promise<Incident>;
+}
 
 export class IncidentViews implements IncidentActions {
   constructor(private readonly deps: { store: Store; service: IncidentService }) {}

@@ -2,10 +2,29 @@
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { AuditEntry, Incident, OutboundSms } from '../core/types.js';
-import type { Caller, IncidentView, LiveClient, LiveStreamSource } from '../http/deps.js';
+import type { Caller } from '../access/caller.js';
+import { seesCommunity } from '../access/scope.js';
+import type { IncidentView } from '../incidents/views.js';
 import type { DeviceStatusChanged } from '../ingest/events.js';
 import type { RegistryRepo } from '../storage/ports.js';
 import type { CareTask, Outage } from '../supervision/types.js';
+
+/** Subscribes one SSE client; the returned function unsubscribes it. */
+export interface LiveStreamSource {
+  subscribe(client: LiveClient): () => void;
+  /** Called when the app closes, so open streams end and the server can stop. */
+  closeAll(): void;
+}
+
+/** One connected dashboard tab, as the live feed sees it. */
+export interface LiveClient {
+  caller: Caller;
+  /** Writes one named event; returns false when the client was dropped (slow or gone). */
+  send(event: string, data: unknown): boolean;
+  /** A comment line that keeps the connection alive; false when the client was dropped. */
+  ping(): boolean;
+  close(): void;
+}
 
 /** The bus events the feed listens to. Supervision's are optional: without device supervision they never fire. */
 export interface LiveEvents {
@@ -27,9 +46,7 @@ export type Audience = (caller: Caller, message: LiveMessage) => boolean;
 
 export const staffInScope: Audience = (caller, message) => {
   if (caller.role === 'volunteer') return false;
-  // A worker account without a community sees nothing rather than everything.
-  if (caller.role === 'worker' && !caller.community) return false;
-  return !caller.community || message.community === null || caller.community === message.community;
+  return seesCommunity(caller, message.community);
 };
 
 export interface LiveFeedDeps {

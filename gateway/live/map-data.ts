@@ -1,7 +1,45 @@
 // The offline map's data: residents with coordinates, grouped into buildings and communities, with alarm and device state.
 import type { Community, DeviceHealth, Incident, Resident } from '../core/types.js';
-import type { MapBuilding, MapModel, MapResident, MapSource } from '../http/deps.js';
 import type { RegistryRepo } from '../storage/ports.js';
+
+export interface MapSource {
+  /** Everything in one community, or everywhere when `community` is null. */
+  snapshot(community: string | null): Promise<MapModel>;
+}
+
+export interface MapResident {
+  id: string;
+  name: string;
+  lat: number;
+  lon: number;
+  community: string;
+  building: string;
+  address: string;
+  /** The resident's active incident, if any: the marker turns red. */
+  activeIncident: { id: string; state: string; type: string } | null;
+  /** Worst device state: 'offline', 'unknown' (never heard from), 'warning' (low battery), 'ok', or 'none' without devices. */
+  deviceHealth: 'ok' | 'warning' | 'unknown' | 'offline' | 'none';
+}
+
+export interface MapBuilding {
+  community: string;
+  name: string;
+  /** Mean position of its residents. */
+  lat: number;
+  lon: number;
+  residents: string[];
+}
+
+export interface MapCommunity {
+  id: string;
+  name: string;
+}
+
+export interface MapModel {
+  communities: MapCommunity[];
+  buildings: MapBuilding[];
+  residents: MapResident[];
+}
 
 export interface MapDataDeps {
   registry: Pick<RegistryRepo, 'listCommunities' | 'listResidents' | 'listDevices'>;

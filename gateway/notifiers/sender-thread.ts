@@ -4,7 +4,8 @@ import { Worker } from 'node:worker_threads';
 import { toError } from '../core/errors.js';
 import type { SendOutcome, TwilioSms } from './twilio-sdk.mjs';
 
-type Reply = { type: 'ready' } | { type: 'answered'; id: number; outcome: SendOutcome };
+/** What the sender thread (twilio-worker.mjs) answers; its JSDoc names this type, so tsc checks both sides. */
+export type Reply = { type: 'ready' } | { type: 'answered'; id: number; outcome: SendOutcome };
 
 /** The thread ended (or stopped answering) before it answered this send. */
 export class SenderThreadLost extends Error {

@@ -3,16 +3,25 @@
 // Plain JavaScript: a worker thread starts without the TypeScript loader.
 // In: { type: 'send', id, sms }. Out: { type: 'ready' } once the SDK is loaded, then for each send
 // { type: 'answered', id, outcome } with Twilio's answer or the failure (see createTwilioSender).
+// Its types are JSDoc, checked by tsc (checkJs) against the owner's (sender-thread.ts).
+// @ts-check
 import { parentPort, workerData } from 'node:worker_threads';
 import { createTwilioSender } from './twilio-sdk.mjs';
 
 if (!parentPort) throw new Error('twilio-worker.mjs runs only as a worker thread');
 const port = parentPort;
-const send = createTwilioSender(workerData);
+/** @type {import('./twilio-sdk.mjs').TwilioSenderOptions} */
+const options = workerData;
+const send = createTwilioSender(options);
 
-port.on('message', (message) => {
+/** @param {import('./sender-thread.js').Reply} answer */
+function reply(answer) {
+  port.postMessage(answer);
+}
+
+port.on('message', (/** @type {{ type?: string, id: number, sms: import('./twilio-sdk.mjs').TwilioSms } | null} */ message) => {
   if (message?.type !== 'send') return;
   const { id, sms } = message;
-  void send(sms).then((outcome) => port.postMessage({ type: 'answered', id, outcome }));
+  void send(sms).then((outcome) => reply({ type: 'answered', id, outcome }));
 });
-port.postMessage({ type: 'ready' });
+reply({ type: 'ready' });

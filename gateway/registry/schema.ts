@@ -1,4 +1,4 @@
-// Zod schema of the registry document (contract §3 plus the project's extensions); fields beyond these are kept.
+// Zod schema of the registry document (the documented registry format plus the project's extensions); fields beyond these are kept.
 import { z } from 'zod';
 import { parseVisitCron } from '../visits/cron.js';
 import { DEFAULT_ESCALATION, DEVICE_KINDS } from '../core/types.js';
@@ -185,7 +185,7 @@ const visit = z.looseObject({
 export const registrySchema = z
   .looseObject({
     escalation: escalation.optional(),
-    // Issue 3: local times of the care-task digest SMS (default 08:30 and 17:30).
+    // Device supervision: local times of the care-task digest SMS (default 08:30 and 17:30).
     careDigest: z.looseObject({ times: z.array(clockTime).min(1, 'must name at least one time').max(12) }).optional(),
     // offlineAfterSeconds per device kind (gateway/supervision/offline-after.ts has the order of precedence).
     supervision: z.looseObject({ offlineAfterSeconds: z.partialRecord(z.enum(DEVICE_KINDS), offlineAfterSeconds).optional() }).optional(),

@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { GatewayError } from '../core/errors.js';
 import type { DeviceHealth, IncidentType } from '../core/types.js';
 import type { SqliteDatabase } from '../storage/sqlite/database.js';
-import { localDate } from '../visits/time.js';
+import { localDate } from '../core/time.js';
 import { addMonths, bucketize, formatMonth, monthBounds, parseMonth, seconds, share, summarise, type Bucket, type Summary } from './stats.js';
 
 export const INCIDENT_TYPES: readonly IncidentType[] = ['sos', 'fall', 'door_unanswered', 'inactivity'];
@@ -27,7 +27,7 @@ export interface MonthlyReport {
   acknowledge: Summary & { paged: number; acknowledged: number; within60s: number | null; within180s: number | null; distribution: Bucket[] };
   /** Alarm → responder on site, seconds; null when no incident of the month has an on-site time recorded. */
   onSite: Summary | null;
-  /** Cancelled before anyone was paged (the resident's `cancel`, contract §4), against all alarms. */
+  /** Cancelled before anyone was paged (the resident's `cancel` within the fall-cancel window), against all alarms. */
   falseAlarms: { cancelled: number; share: number | null };
   /** A snapshot now (devices have no monthly history); null in trend rows. */
   devices: { total: number; online: number; share: number | null; asOf: string } | null;
@@ -131,7 +131,7 @@ export class MonthlyReports {
   }
 
   private incidents(from: number, to: number, community: string | null): IncidentRow[] {
-    // Test presses are left out: they are checks, not alarms. The on-site time is the board's (issue 5 §4): the incident's on_site_at column where the schema has it, else its first `on_site` audit entry.
+    // Test presses are left out: they are checks, not alarms. The on-site time is the one the duty board records ("已到达"): the incident's on_site_at column where the schema has it, else its first `on_site` audit entry.
     const audited = "(SELECT MIN(a.at) FROM audit_log a WHERE a.incident_id = i.id AND a.action = 'on_site')";
     const onSite = this.hasOnSiteColumn() ? `COALESCE(i.on_site_at, ${audited})` : audited;
     const sql = `SELECT i.id, i.community_id, i.type, i.state, i.opened_at, i.first_paged_at, i.acknowledged_at, ${onSite} AS on_site_at

@@ -2,7 +2,7 @@
 import type { Community, Contact, Weekday, Worker } from '../core/types.js';
 import { WEEKDAYS } from '../core/types.js';
 import { isOnDuty, parseHhmm } from '../paging/shifts.js';
-import { addDays, formatDate, localDate, weekdayOf, type CivilDate } from '../visits/time.js';
+import { addDays, formatDate, localDate, weekdayOf, type CivilDate } from '../core/time.js';
 
 export interface RosterShift {
   worker: string;

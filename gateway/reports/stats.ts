@@ -1,5 +1,5 @@
 // Report arithmetic kept pure and small: nearest-rank percentiles, shares, response-time buckets and local month bounds.
-import { addDays, startOfDay, type CivilDate } from '../visits/time.js';
+import { addDays, startOfDay, type CivilDate } from '../core/time.js';
 
 /**
  * Nearest-rank percentile (the value at rank ceil(q·n) of the sorted list), so every reported figure is one that

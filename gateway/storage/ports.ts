@@ -40,7 +40,7 @@ export interface RegistrySnapshot {
   devices: Device[];
   volunteers: Volunteer[];
   visits: Visit[];
-  /** Registry `careDigest` (issue 3): local "HH:MM" times of the care-task digest SMS. */
+  /** Registry `careDigest` (device supervision): local "HH:MM" times of the care-task digest SMS. */
   careDigest?: { times: string[] };
   /** Registry `supervision`: offlineAfterSeconds per device kind. */
   supervision?: { offlineAfterSeconds?: Partial<Record<DeviceKind, number>> };
@@ -159,7 +159,7 @@ export interface IncidentRepo {
   list(filter: IncidentFilter): Promise<Incident[]>;
   listActive(): Promise<Incident[]>;
   linkSignal(incidentId: string, eventId: number): Promise<void>;
-  /** Sets the on-site time once (issue 5); false when unknown or already set. */
+  /** Sets the on-site time once ("已到达"); false when unknown or already set. */
   markOnSite(id: string, at: number, by: Responder): Promise<boolean>;
   appendAudit(entry: Omit<AuditEntry, 'id'>): Promise<AuditEntry>;
   listAudit(incidentId: string): Promise<AuditEntry[]>;
@@ -249,7 +249,7 @@ export interface Store {
   readonly visits: VisitRepo;
   /** The inactivity monitor's counts per resident (gateway/wellness). */
   readonly wellness: WellnessRepo;
-  /** Dashboard users, sessions, one-time codes and the account audit log (issue 5). */
+  /** Dashboard users, sessions, one-time codes and the account audit log. */
   readonly accounts: AccountRepo;
   /** Device supervision: care tasks, grouped outages, digest runs. */
   readonly supervision: SupervisionRepo;

@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { CareTaskKind, Device, DeviceKind } from '../core/types.js';
 import type { SmsQueue } from '../paging/pager.js';
 import type { Store } from '../storage/ports.js';
-import { addDays, formatDate, localDate, zonedTime, type CivilDate } from '../visits/time.js';
+import { addDays, formatDate, localDate, zonedTime, type CivilDate } from '../core/time.js';
 import { digestText, type DigestItem } from './messages.js';
 import { CARE_DIGEST_SETTING, DEFAULT_DIGEST_TIMES, type CareTask } from './types.js';
 

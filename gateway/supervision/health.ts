@@ -1,7 +1,7 @@
 // What device supervision tells /healthz (a component, degraded while an outage is open) and /metrics (gauges read at scrape time).
 import { Gauge, type Registry } from 'prom-client';
 import { CARE_TASK_KINDS } from '../core/types.js';
-import type { ComponentHealth } from '../http/deps.js';
+import type { ComponentHealth } from '../core/health.js';
 import { SUPERVISION_METRIC_NAMES } from '../metrics/metrics.js';
 import type { SupervisionHealth, SupervisionMetricsSnapshot } from './service.js';
 

@@ -13,7 +13,8 @@ import type { DeviceIndex, IndexedDevice, StormWindow } from './device-index.js'
 import { outageClosedText, outagePageText, outageSummary } from './messages.js';
 import { bridgePlace, placeLabel } from './places.js';
 import type { TaskCloser } from './tasks.js';
-import type { Outage, OutageCloseReason, OutageFilter, OutagePage, OutagePlace, OutagePlaceKind, SupervisionEvents, SupervisionSettings } from './types.js';
+import type { SupervisionEvents } from './events.js';
+import type { Outage, OutageCloseReason, OutageFilter, OutagePage, OutagePlace, OutagePlaceKind, SupervisionSettings } from './types.js';
 
 export interface OutageServiceDeps {
   store: Store;

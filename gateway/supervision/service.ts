@@ -12,7 +12,8 @@ import { OutageService } from './outages.js';
 import { placeLabel } from './places.js';
 import { DeviceSupervisor, type SupervisedHealth } from './supervisor.js';
 import { CareTaskService, type TaskCloser } from './tasks.js';
-import { DEFAULT_SUPERVISION, type OutageCloseReason, type CareTask, type CareTaskFilter, type Outage, type OutageFilter, type OutagePlaceKind, type SupervisionEvents, type SupervisionSettings } from './types.js';
+import { DEFAULT_SUPERVISION, type OutageCloseReason, type CareTask, type CareTaskFilter, type Outage, type OutageFilter, type OutagePlaceKind, type SupervisionSettings } from './types.js';
+import type { SupervisionEvents } from './events.js';
 
 export interface SupervisionDeps {
   store: Store;

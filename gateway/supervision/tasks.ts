@@ -7,7 +7,8 @@ import type { Logger } from '../core/logger.js';
 import type { CareTaskKind, CareTaskSink, NewCareTask } from '../core/types.js';
 import type { Store } from '../storage/ports.js';
 import { careWorker } from './places.js';
-import type { CareTask, CareTaskFilter, SupervisionEvents } from './types.js';
+import type { SupervisionEvents } from './events.js';
+import type { CareTask, CareTaskFilter } from './types.js';
 
 export interface CareTaskServiceDeps {
   store: Store;

@@ -94,8 +94,6 @@ export interface OutageFilter {
   limit?: number;
 }
 
-export type { SupervisionEvents } from './events.js';
-
 export interface SupervisionSettings {
   /** How often the offline-timeout sweep runs; by default offlineAfterSeconds / 15, between 5 s and 60 s. */
   sweepIntervalMs: number | null;

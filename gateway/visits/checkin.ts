@@ -16,7 +16,7 @@ import {
 } from './messages.js';
 import { blankRecord } from './occurrences.js';
 import type { VisitCoreDeps, VisitSchedule } from './schedule.js';
-import { addDays, hhmm, localDate, startOfDay } from './time.js';
+import { addDays, hhmm, localDate, startOfDay } from '../core/time.js';
 import { MINUTE_MS, type Occurrence, type OccurrenceRecord } from './types.js';
 
 export interface CheckInDeps extends VisitCoreDeps {

@@ -1,6 +1,6 @@
 // Visit schedules: five-field cron parsed with node-cron's parser, expanded here into local start times within a range.
 import { validateDetailed } from 'node-cron';
-import { addDays, daysBetween, localDate, parseLocalDateTime, weekdayOf, zonedTime, type CivilDate } from './time.js';
+import { addDays, daysBetween, localDate, parseLocalDateTime, weekdayOf, zonedTime, type CivilDate } from '../core/time.js';
 
 /**
  * node-cron parses fields but only computes next runs from the wall clock (`getNextRuns` starts at `new Date()`),

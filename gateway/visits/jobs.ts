@@ -6,7 +6,7 @@ import { isOnDuty } from '../paging/shifts.js';
 import { missedNotice, reminderText, type ReminderItem } from './messages.js';
 import { blankRecord } from './occurrences.js';
 import { reminderMinutes, type VisitCoreDeps, type VisitSchedule } from './schedule.js';
-import { addDays, formatDate, hhmm, localDate, localParts, startOfDay, weekdayOf, type CivilDate } from './time.js';
+import { addDays, formatDate, hhmm, localDate, localParts, startOfDay, weekdayOf, type CivilDate } from '../core/time.js';
 import { MINUTE_MS, type Occurrence } from './types.js';
 
 export interface JobsDeps extends VisitCoreDeps {

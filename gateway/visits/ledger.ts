@@ -3,7 +3,7 @@ import { GatewayError } from '../core/errors.js';
 import type { Volunteer } from '../core/types.js';
 import { blankRecord, toView } from './occurrences.js';
 import { badRequest, type VisitCoreDeps, type VisitSchedule } from './schedule.js';
-import { formatDate, isoLocal, localDate } from './time.js';
+import { formatDate, isoLocal, localDate } from '../core/time.js';
 import { MINUTE_MS, type LedgerEntry, type OccurrenceRecord, type OccurrenceView } from './types.js';
 
 export interface LedgerEntryView {

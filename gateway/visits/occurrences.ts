@@ -1,6 +1,6 @@
 // Pure occurrence logic: a plan's schedule expanded over a range, merged with what happened, each with its status.
 import { expandSchedule, type Schedule } from './cron.js';
-import { isoLocal } from './time.js';
+import { isoLocal } from '../core/time.js';
 import { MINUTE_MS, type Occurrence, type OccurrenceRecord, type OccurrenceStatus, type OccurrenceView, type VisitPlan } from './types.js';
 
 export interface StatusContext {

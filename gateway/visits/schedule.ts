@@ -7,7 +7,7 @@ import { ID_PATTERN } from '../registry/schema.js';
 import type { Store } from '../storage/ports.js';
 import { parseSchedule, type Schedule } from './cron.js';
 import { blankRecord, occurrencesOf, toView } from './occurrences.js';
-import { addDays, daysBetween, isoLocal, localDate, localParts, parseDate, parseInstant, startOfDay, type CivilDate } from './time.js';
+import { addDays, daysBetween, isoLocal, localDate, localParts, parseDate, parseInstant, startOfDay, type CivilDate } from '../core/time.js';
 import { DAY_MS, MINUTE_MS, planState, type Occurrence, type OccurrenceView, type VisitPlan, type VisitPlanState, type VisitSettings } from './types.js';
 
 export interface VisitCoreDeps {

@@ -68,7 +68,7 @@ export interface Occurrence {
   record: OccurrenceRecord | null;
 }
 
-/** An occurrence as the API shows it (contract §5: visit, volunteer, resident, start, end, activity, status). */
+/** An occurrence as the API shows it (the fields the HTTP API promises: visit, volunteer, resident, start, end, activity, status). */
 export interface OccurrenceView {
   visit: string;
   volunteer: string;

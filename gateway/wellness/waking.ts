@@ -1,7 +1,7 @@
 // Waking-hours arithmetic in the gateway's time zone: how much of a span falls inside a resident's waking window.
 import type { WakingHours } from '../core/types.js';
 import { parseHhmm } from '../paging/shifts.js';
-import { addDays, daysBetween, offsetMs, zonedTime, type CivilDate } from '../visits/time.js';
+import { addDays, daysBetween, offsetMs, zonedTime, type CivilDate } from '../core/time.js';
 
 /**
  * 07:00-22:00: inactivity counts from when an elderly person living alone is normally up and about until

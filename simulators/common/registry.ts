@@ -1,4 +1,4 @@
-// The registry document (contract §3) as the simulators read it: devices with their secrets and buildings, and every phone with who it belongs to.
+// The registry document as the simulators read it: devices with their secrets and buildings, and every phone with who it belongs to.
 import { loadRegistryFile, validateRegistry } from '../../gateway/registry/load.js';
 import type { ValidatedRegistry } from '../../gateway/registry/schema.js';
 import type { DeviceKind, EscalationSettings } from '../../gateway/core/types.js';

@@ -1,4 +1,4 @@
-// One simulated fixture over MQTT (contract §2): its own credentials, a will, its seq counter and battery, and ways to misbehave on purpose.
+// One simulated fixture over MQTT, speaking the device protocol: its own credentials, a will, its seq counter and battery, and ways to misbehave on purpose.
 import mqtt, { type MqttClient } from 'mqtt';
 import type { EventType } from '../../gateway/core/types.js';
 import type { SimDeviceSpec } from '../common/registry.js';

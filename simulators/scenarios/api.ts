@@ -1,4 +1,4 @@
-// The gateway's HTTP API as a scenario sees it from outside (contract §5): bearer token, JSON, only the fields the checks use.
+// The gateway's HTTP API as a scenario sees it from outside: bearer token, JSON, only the fields the checks use.
 import { z } from 'zod';
 
 const incidentSchema = z.looseObject({

@@ -1,4 +1,4 @@
-// The gateway under test as a child process: `npm start` in its own process group, with the environment of contract §1, stopped cleanly or killed.
+// The gateway under test as a child process: `npm start` in its own process group, with the environment the deployment documents, stopped cleanly or killed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { sleep } from '../common/duration.js';
 import { freePort } from '../common/net.js';

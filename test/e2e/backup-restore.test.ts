@@ -16,7 +16,7 @@ import {
   waitFor,
   type ToolResult,
 } from '../helpers/e2e-process.js';
-import type { IncidentView } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
 
 const ACK_TIMEOUT_S = 10; // the registry's minimum, so the next escalation step falls due within the test
 const RESIDENTS = 24;

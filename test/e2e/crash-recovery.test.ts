@@ -14,7 +14,7 @@ import {
   waitFor,
   type GatewayAddresses,
 } from '../helpers/e2e-process.js';
-import type { IncidentView } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
 
 const W1 = '+8613900000001'; // w-01 李明, nearest on duty
 const W2 = '+8613900000002'; // w-02 赵强, second nearest

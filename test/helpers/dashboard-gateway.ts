@@ -2,7 +2,8 @@
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { AccountService } from '../../gateway/accounts/service.js';
-import type { Caller, Role } from '../../gateway/http/deps.js';
+import type { Caller } from '../../gateway/access/caller.js';
+import type { Role } from '../../gateway/access/roles.js';
 import type { LiveFeed } from '../../gateway/live/feed.js';
 import type { Clock } from '../../gateway/core/clock.js';
 import type { Env } from '../../gateway/config/load.js';

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
-import type { IncidentView } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
 import type { TestContext } from 'vitest';
 import { freePort } from '../../simulators/common/net.js';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
@@ -43,7 +43,7 @@ export async function gatewayAddresses(): Promise<GatewayAddresses> {
   return { mqttPort, httpPort, publicUrl: `http://127.0.0.1:${httpPort}`, mqttUrl: `mqtt://127.0.0.1:${mqttPort}` };
 }
 
-/** The environment of contract §1 for a gateway on loopback, sending SMS to a Twilio-compatible server at `twilioApiUrl`. */
+/** The documented environment for a gateway on loopback, sending SMS to a Twilio-compatible server at `twilioApiUrl`. */
 export function gatewayEnv(opts: { dataDir: string; addresses: GatewayAddresses; twilioApiUrl: string; registryFile?: string }): Record<string, string> {
   const { addresses } = opts;
   return {

@@ -18,15 +18,10 @@ import type {
   Responder,
 } from '../../gateway/core/types.js';
 import { buildApp } from '../../gateway/http/app.js';
-import type {
-  DeviceDirectory,
-  HealthReport,
-  HttpDeps,
-  IncidentActions,
-  IncidentView,
-  InboundSmsHandler,
-  SmsStatusHandler,
-} from '../../gateway/http/deps.js';
+import type { DeviceDirectory, HttpDeps, SmsStatusHandler } from '../../gateway/http/deps.js';
+import type { HealthReport } from '../../gateway/core/health.js';
+import type { IncidentActions, IncidentView } from '../../gateway/incidents/views.js';
+import type { InboundSmsHandler } from '../../gateway/incidents/replies.js';
 import { createMetrics, type GatewayMetrics } from '../../gateway/metrics/metrics.js';
 import type { IncidentFilter, Store } from '../../gateway/storage/ports.js';
 import { openSqliteStore } from '../../gateway/storage/sqlite/store.js';

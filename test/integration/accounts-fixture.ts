@@ -10,10 +10,11 @@ import { TwilioProvider } from '../../gateway/notifiers/twilio.js';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { waitUntil } from '../helpers/sms.js';
 import { buildApp } from '../../gateway/http/app.js';
-import type { HealthReport, HttpDeps } from '../../gateway/http/deps.js';
+import type { HealthReport } from '../../gateway/core/health.js';
+import type { HttpDeps } from '../../gateway/http/deps.js';
 import { createMetrics } from '../../gateway/metrics/metrics.js';
 import { importRegistryDocument } from '../../gateway/registry/import.js';
-import { createDashboardPageDeps } from '../../gateway/reports/dashboard-deps.js';
+import { createDashboardPageDeps } from '../../gateway/wiring/dashboard-pages.js';
 import { API_TOKEN, RecordingInbound, StoreDeviceDirectory, StoreIncidentActions, StoreSmsStatus } from '../helpers/http-fixture.js';
 import { startVisitRig, TZ, type VisitRig } from './visits-fixture.js';
 

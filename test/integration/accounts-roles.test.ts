@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../gateway/core/clock.js';
-import type { IncidentView } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
 import { LinkSigner } from '../../gateway/http/links.js';
 import { bearer, expectErrorBody, makeIncident } from '../helpers/http-fixture.js';
 import { ADMIN, V01, W01, W11, browser, login, phoneSignIn, staff, startAccountRig, type AccountRig, type Browser } from './accounts-fixture.js';
@@ -49,7 +49,7 @@ describe('role scoping of /api', () => {
     expect(ids(await otherWorker.get('/api/incidents'))).toEqual(['inc-x']);
     const asked = await worker.get('/api/incidents?community=xinhe');
     expect(asked.statusCode).toBe(403);
-    expect(asked.json()).toEqual({ error: { code: 'GW_ERR_FORBIDDEN', message: 'you see only incidents of your community (andali)' } });
+    expect(asked.json()).toEqual({ error: { code: 'GW_ERR_FORBIDDEN', message: 'you can see only your own community (andali)' } });
     const one = await worker.get('/api/incidents/inc-x');
     expect(one.statusCode).toBe(403);
     expect(one.json<{ error: { message: string } }>().error.message).toMatch(/another community/);

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { API_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
-import type { IncidentView } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
 import { shanghaiLast } from '../helpers/calendar.js';
 
 /** A Thursday 10:00 in Shanghai (a weekday, inside the day shifts), the latest before today: recent, never in the future. */

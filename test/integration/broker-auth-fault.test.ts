@@ -2,7 +2,7 @@
 import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
-import type { IncidentView } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
 import { API_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
 import { shanghaiLast } from '../helpers/calendar.js';
 

@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IncidentView, MapModel } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
+import type { MapModel } from '../../gateway/live/map-data.js';
 import { API_TOKEN, connectDevice, until } from '../helpers/gateway.js';
 import { ADMIN, startDashboardGateway, type DashboardGateway } from '../helpers/dashboard-gateway.js';
 

@@ -1,7 +1,7 @@
 // /api/… over a real SQLite store: bearer auth, incident list/view/ack/resolve, devices, SMS log, error mapping.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DeviceHealth } from '../../gateway/core/types.js';
-import type { IncidentView } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
 import type { DeviceView } from '../../gateway/http/routes/devices.js';
 import { bearer, createHttpFixture, expectErrorBody, makeIncident, makePage, RESIDENT, type HttpFixture } from '../helpers/http-fixture.js';
 

@@ -1,7 +1,7 @@
 // The SMS link's page gets "已到达", the resident's notes and key-holder for the worker, and a small no-script map.
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IncidentView } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
 import { connectDevice, until } from '../helpers/gateway.js';
 import { ADMIN, startDashboardGateway, type DashboardGateway } from '../helpers/dashboard-gateway.js';
 

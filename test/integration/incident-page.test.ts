@@ -6,7 +6,7 @@ import { Gateway } from '../../gateway/app.js';
 import { loadConfig } from '../../gateway/config/load.js';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { createLogger } from '../../gateway/core/logger.js';
-import type { IncidentView } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
 import { API_TOKEN, TEST_REGISTRY, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -5,7 +5,7 @@ import { onenetSignature } from '../../gateway/bridges/vendor-push/onenet.js';
 import { hmacSignature } from '../../gateway/bridges/vendor-push/hmac.js';
 import { API_TOKEN, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
 import { addTestBridges, CS_BRIDGE, HTTP_BRIDGE, Z2M_BRIDGE, BRIDGED_DEVICES } from '../helpers/bridges.js';
-import type { IncidentView } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
 import { shanghaiLast } from '../helpers/calendar.js';
 
 const LAST_THURSDAY_10 = shanghaiLast(4, 10);

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { DEFAULT_DEDUPE_WINDOW_MS } from '../../gateway/ingest/ingest.js';
-import type { IncidentView } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
 import { startEdge, type Edge } from './broker-fixture.js';
 import { API_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/tmp.js';

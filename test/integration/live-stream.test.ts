@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IncidentView } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
 import { SseClient, SSE_RETRY_MS } from '../../gateway/http/routes/stream.js';
 import { API_TOKEN, connectDevice } from '../helpers/gateway.js';
 import { startDashboardGateway, type DashboardGateway } from '../helpers/dashboard-gateway.js';

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import type { OutboundSms } from '../../gateway/core/types.js';
-import type { IncidentView } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
 import { AliyunSmsProvider } from '../../gateway/notifiers/aliyun.js';
 import { ReceiptPoller, aliyunPullSource, tencentPullSource } from '../../gateway/notifiers/receipt-poller.js';
 import { TencentSmsProvider } from '../../gateway/notifiers/tencent.js';

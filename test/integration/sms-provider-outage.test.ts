@@ -8,7 +8,7 @@ import type { MqttClient } from 'mqtt';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { DEFAULT_COOLDOWN_MS, DEFAULT_FAILURE_THRESHOLD } from '../../gateway/notifiers/circuit-breaker.js';
 import type { OutboundSms } from '../../gateway/core/types.js';
-import type { IncidentView } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
 import { API_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/tmp.js';
 

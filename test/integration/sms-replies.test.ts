@@ -3,7 +3,7 @@ import type { MqttClient } from 'mqtt';
 import twilio from 'twilio';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
-import type { IncidentView } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
 import { API_TOKEN, SIM_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
 
 const W1 = '+8613900000001';

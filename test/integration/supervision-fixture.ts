@@ -8,7 +8,7 @@ import { EventBus } from '../../gateway/core/events.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import type { OutboundSms } from '../../gateway/core/types.js';
 import { buildApp } from '../../gateway/http/app.js';
-import type { Caller } from '../../gateway/http/deps.js';
+import type { Caller } from '../../gateway/access/caller.js';
 import { Ingest } from '../../gateway/ingest/ingest.js';
 import type { IngestEvents } from '../../gateway/ingest/events.js';
 import type { IncidentEvents } from '../../gateway/incidents/service.js';
@@ -130,7 +130,7 @@ export async function startSupervisionRig(opts: { clock?: ManualClock; supervisi
       metrics: createMetrics().registry,
       smsLog: (limit) => store.sms.list(limit),
       supervision: parts.supervision,
-      // A worker's dashboard session, as issue 5 will have it: `x-test-worker: <worker id>@<community>`.
+      // A worker's dashboard session, stood in for by a header: `x-test-worker: <worker id>@<community>`.
       authStrategies: [
         // A volunteer's session: `x-test-volunteer: <volunteer id>`.
         async (request): Promise<Caller | null> => {

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { EventBus } from '../../gateway/core/events.js';
 import { silentLogger } from '../../gateway/core/logger.js';
-import type { Caller } from '../../gateway/http/deps.js';
+import type { Caller } from '../../gateway/access/caller.js';
 import type { TestModeApi } from '../../gateway/http/routes/test-mode.js';
 import { CareTaskService } from '../../gateway/supervision/tasks.js';
 import { TestPresses } from '../../gateway/test-presses/feature.js';

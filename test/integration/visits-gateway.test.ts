@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { API_TOKEN, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
-import type { IncidentView } from '../../gateway/http/deps.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
 
 const VOLUNTEER = '+8613700000001';
 const W1 = '+8613900000001';

@@ -33,7 +33,7 @@ describe('scenario files', () => {
     for (const file of files) {
       const scenario = await loadScenarioFile(SCENARIO_DIR + file);
       expect(scenario.name).toBe(file.replace('.yaml', ''));
-      // Each against its own registry file (relative to the project root, as the runner reads it), valid per contract §3.
+      // Each against its own registry file (relative to the project root, as the runner reads it), valid per the documented registry format.
       if (scenario.registry.kind === 'file') {
         const registry = await SimRegistry.load(resolve(PROJECT_ROOT, scenario.registry.path));
         expect(checkAgainstRegistry(scenario, registry), file).toEqual([]);

@@ -1,7 +1,7 @@
 // Visit schedules: cron parsing and expansion in Asia/Shanghai across month and year ends, one-off visits, local time helpers.
 import { describe, expect, it } from 'vitest';
 import { expandCron, expandSchedule, parseSchedule, parseVisitCron, type CronSpec } from '../../gateway/visits/cron.js';
-import { isoLocal, parseDate, parseInstant, parseLocalDateTime, zonedTime } from '../../gateway/visits/time.js';
+import { isoLocal, parseDate, parseInstant, parseLocalDateTime, zonedTime } from '../../gateway/core/time.js';
 
 const TZ = 'Asia/Shanghai';
 const local = (y: number, mo: number, d: number, h = 0, mi = 0): number => Date.UTC(y, mo - 1, d, h - 8, mi);

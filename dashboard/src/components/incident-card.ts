@@ -1,5 +1,5 @@
 // One incident on the duty board: timer, resident card, who was paged with SMS status, escalation step, and the actions.
-import type { IncidentView, PageView } from '../../../gateway/http/deps.js';
+import type { IncidentView, PageView } from '../../../gateway/incidents/views.js';
 import { h, type Child } from '../dom.js';
 import { addMessages, formatTime, t } from '../i18n.js';
 import { elapsed, roleLabel, smsLabel, stateLabel, typeLabel } from './incident-labels.js';

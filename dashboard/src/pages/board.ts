@@ -1,5 +1,5 @@
 // The live duty board: open incidents most urgent first, updated by server-sent events, with a sound for every new alarm.
-import type { IncidentView } from '../../../gateway/http/deps.js';
+import type { IncidentView } from '../../../gateway/incidents/views.js';
 import type { Outage } from '../../../gateway/supervision/types.js';
 import { api, ApiError } from '../api.js';
 import { AlarmSound } from '../components/beep.js';

@@ -1,7 +1,7 @@
 // The offline map: community and building outlines and resident markers drawn from registry coordinates; tiles only if configured.
 import L from 'leaflet';
 import 'leaflet/dist/leaflet.css';
-import type { MapModel, MapResident } from '../../../gateway/http/deps.js';
+import type { MapModel, MapResident } from '../../../gateway/live/map-data.js';
 import { api } from '../api.js';
 import { paddedHull, type LatLon } from '../components/geo.js';
 import { stateLabel, typeLabel } from '../components/incident-labels.js';

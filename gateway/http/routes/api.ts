@@ -1,4 +1,4 @@
-// The /api scope: every route below it needs an authenticated caller (contract §5).
+// The /api scope: every route below it needs an authenticated caller (the API token or a dashboard session).
 import type { FastifyPluginAsync } from 'fastify';
 import { createAuthenticate, requireCaller } from '../auth.js';
 import type { HttpDeps } from '../deps.js';

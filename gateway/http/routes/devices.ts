@@ -1,6 +1,7 @@
 // /api/devices: each device's health (online/offline, last seen, battery, signal, last rejected message), by community and state.
 import type { FastifyPluginAsync } from 'fastify';
-import { communityScope, requireRole } from '../auth.js';
+import { communityScope } from '../../access/scope.js';
+import { requireRole } from '../auth.js';
 import { GatewayError } from '../../core/errors.js';
 import { buildingOf } from '../../supervision/places.js';
 import type { Device, DeviceKind, DeviceState, RejectionReason, Resident } from '../../core/types.js';

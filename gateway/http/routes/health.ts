@@ -1,6 +1,7 @@
 // GET /healthz: can the gateway take and page alarms right now, and which parts are degraded.
 import type { FastifyPluginAsync } from 'fastify';
-import type { ComponentHealth, HealthReport, HttpDeps } from '../deps.js';
+import type { ComponentHealth, HealthReport } from '../../core/health.js';
+import type { HttpDeps } from '../deps.js';
 
 export type OverallStatus = 'ok' | 'degraded' | 'down';
 

@@ -6,9 +6,10 @@ import { GatewayError } from '../../core/errors.js';
 import type { Responder } from '../../core/types.js';
 import { METRIC_NAMES } from '../../metrics/metrics.js';
 import { familyMemberOf } from '../../paging/pager.js';
-import { formatLocal, NOTE_MAX_CHARS, pageHrefs, renderIncidentPage, renderMessagePage, takenBy, type PageNotice, type PageOrigin } from '../../../dashboard/incident-page.js';
-import type { SiteMapModel } from '../../../dashboard/incident-map.js';
-import type { HttpDeps, IncidentPageDeps, IncidentView } from '../deps.js';
+import { formatLocal, NOTE_MAX_CHARS, pageHrefs, renderIncidentPage, renderMessagePage, takenBy, type PageNotice, type PageOrigin } from '../pages/incident-page.js';
+import type { SiteMapModel } from '../pages/incident-map.js';
+import type { HttpDeps, IncidentPageDeps } from '../deps.js';
+import type { IncidentView } from '../../incidents/views.js';
 import type { LinkRefusal } from '../links.js';
 
 /** A note of 500 characters is at most ~4.5 KB form-encoded; anything much larger is not our form. */

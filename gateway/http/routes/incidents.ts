@@ -3,12 +3,13 @@ import type { FastifyPluginAsync } from 'fastify';
 import { GatewayError } from '../../core/errors.js';
 import { INCIDENT_STATES, type Incident, type IncidentState, type Responder } from '../../core/types.js';
 import type { IncidentFilter } from '../../storage/ports.js';
-import type { HttpDeps, IncidentView } from '../deps.js';
+import type { HttpDeps } from '../deps.js';
+import type { IncidentView } from '../../incidents/views.js';
 import { idParams, limitProperty, type IdParams } from './schemas.js';
 import { requireRole } from '../auth.js';
-import { actingResponder, assertIncidentInScope, incidentCommunity } from '../session/scope.js';
+import { actingResponder, assertIncidentInScope, readableCommunity } from '../../access/scope.js';
 
-/** Volunteers never see incidents; workers see their community's (issue 5). */
+/** Volunteers never see incidents; workers see their community's. */
 const incidentRoles = requireRole('admin', 'duty_officer', 'worker');
 
 /** Notes are kept as typed (the renderer escapes them); only their length is limited: longer is a 400 naming the limit. */
@@ -57,7 +58,7 @@ export const incidentRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app
     const filter: IncidentFilter = {};
     if (q.state) filter.state = q.state;
     if (q.resident) filter.residentId = q.resident;
-    const community = incidentCommunity(request.caller, q.community);
+    const community = readableCommunity(request.caller, q.community);
     if (community !== null) filter.communityId = community;
     if (q.limit) filter.limit = q.limit;
     return newestFirst(await deps.incidents.list(filter));
@@ -105,7 +106,7 @@ export const incidentRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app
     );
   }
 
-  // "已到达" (issue 5): the responder is with the resident; recorded once, for time-to-attend.
+  // "已到达" (on site): the responder is with the resident; recorded once, for time-to-attend.
   app.post<{ Params: IdParams; Body: ActionBody }>(
     '/incidents/:id/onsite',
     {

@@ -1,7 +1,7 @@
 // /api/my-visits: a volunteer's own visits (resident name and address, never notes) and her 到/走/没人 from the dashboard.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../core/errors.js';
-import { addDays, formatDate, localDate, parseDate } from '../../visits/time.js';
+import { addDays, formatDate, localDate, parseDate } from '../../core/time.js';
 import type { OccurrenceView } from '../../visits/types.js';
 import { requireRole } from '../auth.js';
 import type { DashboardPageDeps, VolunteerCommand } from './page-deps.js';

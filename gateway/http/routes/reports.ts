@@ -2,10 +2,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { reportsCsv } from '../../reports/csv.js';
 import { formatMonth } from '../../reports/stats.js';
-import { localDate } from '../../visits/time.js';
+import { localDate } from '../../core/time.js';
 import { requireRole } from '../auth.js';
 import type { DashboardPageDeps } from './page-deps.js';
-import { readableCommunity } from './scope.js';
+import { readableCommunity } from '../../access/scope.js';
 
 const month = { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$' } as const;
 const community = { type: 'string', minLength: 1, maxLength: 64 } as const;

@@ -3,9 +3,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Device, DeviceHealth, Resident, Worker } from '../../core/types.js';
 import { isOnDuty } from '../../paging/shifts.js';
 import { requireRole } from '../auth.js';
-import type { Role } from '../deps.js';
+import type { Role } from '../../access/roles.js';
 import type { DashboardPageDeps } from './page-deps.js';
-import { readableCommunity } from './scope.js';
+import { readableCommunity } from '../../access/scope.js';
 
 interface ListQuery {
   q?: string;
@@ -33,7 +33,7 @@ export type ResidentHealth = 'ok' | 'offline' | 'low_battery' | 'unknown' | 'no_
 
 const LOW_BATTERY = 20;
 
-/** Medical and care notes are for the people who respond; a volunteer sees names and addresses only (issue 5 §2). */
+/** Medical and care notes are for the people who respond; a volunteer sees names and addresses only. */
 export function seesNotes(role: Role): boolean {
   return role === 'admin' || role === 'duty_officer' || role === 'worker';
 }

@@ -2,10 +2,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { GatewayError } from '../../core/errors.js';
 import { buildRoster, mondayOf } from '../../reports/roster.js';
-import { parseDate } from '../../visits/time.js';
+import { parseDate } from '../../core/time.js';
 import { requireRole } from '../auth.js';
 import type { DashboardPageDeps } from './page-deps.js';
-import { readableCommunity } from './scope.js';
+import { readableCommunity } from '../../access/scope.js';
 
 interface RosterQuery {
   from?: string;

@@ -1,7 +1,7 @@
 // /api/sms/log: every SMS sent and received, with status and filters; in outbox mode the answer says nothing was sent.
 import type { FastifyPluginAsync } from 'fastify';
 import { GatewayError } from '../../core/errors.js';
-import { parseDate, startOfDay, addDays } from '../../visits/time.js';
+import { parseDate, startOfDay, addDays } from '../../core/time.js';
 import { requireRole } from '../auth.js';
 import type { DashboardPageDeps } from './page-deps.js';
 import { limitProperty } from './schemas.js';

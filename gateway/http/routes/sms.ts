@@ -15,7 +15,7 @@ function hideCode(m: OutboundSms): OutboundSms {
 export const smsRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, { deps }) => {
   app.get<{ Querystring: { limit?: number } }>(
     '/sms',
-    // The SMS log holds every family's phone number: staff only (issue 5).
+    // The SMS log holds every family's phone number: staff only.
     { onRequest: requireRole('admin', 'duty_officer'), schema: { querystring: { type: 'object', properties: { limit: limitProperty } } } },
     async (request) => {
       const messages = await deps.smsLog(request.query.limit ?? DEFAULT_LIMIT);

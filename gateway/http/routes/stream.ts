@@ -2,7 +2,8 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsync } from 'fastify';
 import { GatewayError } from '../../core/errors.js';
-import type { Caller, LiveClient, LiveStreamSource } from '../deps.js';
+import type { Caller } from '../../access/caller.js';
+import type { LiveClient, LiveStreamSource } from '../../live/feed.js';
 
 /** Bytes a client may leave unread before it is dropped: a stalled tab must not hold the gateway's memory. */
 export const SSE_MAX_BUFFERED_BYTES = 1024 * 1024;

@@ -1,6 +1,7 @@
 // /api/tasks and /api/outages: care tasks for grid workers and grouped device outages (list, close by hand with a note).
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { communityScope, requireRole } from '../auth.js';
+import { communityScope } from '../../access/scope.js';
+import { requireRole } from '../auth.js';
 import { GatewayError } from '../../core/errors.js';
 import type { CareTaskView, OutageView } from '../../supervision/service.js';
 import type { TaskCloser } from '../../supervision/tasks.js';

@@ -1,6 +1,7 @@
 // /api test mode: open a test window for a device or a building, end it, list windows, and the weekly list of untested buttons.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { communityScope, requireRole } from '../auth.js';
+import { requireRole } from '../auth.js';
+import { communityScope } from '../../access/scope.js';
 import { GatewayError } from '../../core/errors.js';
 import type { StartTestRequest, TestActor } from '../../test-presses/service.js';
 import type { TestWindow } from '../../test-presses/types.js';

@@ -1,6 +1,6 @@
 // GET /v/visits?…: the link in a volunteer's visit reminder signs her in (no password on a small phone) and opens her visits page.
 import type { FastifyPluginAsync } from 'fastify';
-import { renderMessagePage } from '../../../dashboard/incident-page.js';
+import { renderMessagePage } from '../pages/incident-page.js';
 import type { AccountApi } from '../../accounts/service.js';
 import { GatewayError } from '../../core/errors.js';
 import type { IncidentPageDeps } from '../deps.js';

@@ -1,6 +1,5 @@
 // /api/visits and /api/volunteers: visit occurrences, plan changes, occurrence fixes, the hours ledger and its monthly CSV.
 import type { FastifyPluginAsync } from 'fastify';
-import type {} from '../auth.js';
 import { badRequest } from '../../visits/schedule.js';
 import type { VisitService } from '../../visits/service.js';
 import type { NewVisitInput } from '../../visits/schedule.js';
@@ -8,7 +7,8 @@ import { idParams, type IdParams } from './schemas.js';
 import { GatewayError } from '../../core/errors.js';
 import type { Resident } from '../../core/types.js';
 import type { OccurrenceView } from '../../visits/types.js';
-import { callerRoles, incidentCommunity, volunteerSelf } from '../session/scope.js';
+import { readableCommunity, volunteerSelf } from '../../access/scope.js';
+import { callerRoles } from '../auth.js';
 
 /** What the routes need from the visit feature (VisitService implements it). */
 export type VisitApi = Pick<
@@ -131,7 +131,7 @@ export const visitRoutes: FastifyPluginAsync<VisitRouteOptions> = async (app, { 
     const query = { ...request.query };
     if (caller?.role === 'volunteer') query.volunteer = volunteerSelf(caller, query.volunteer);
     if (caller?.role === 'worker') {
-      const community = incidentCommunity(caller, query.community);
+      const community = readableCommunity(caller, query.community);
       if (community !== null) query.community = community;
     }
     const list = await visits.listOccurrences(query);
@@ -149,7 +149,7 @@ export const visitRoutes: FastifyPluginAsync<VisitRouteOptions> = async (app, { 
     const caller = request.caller;
     if (caller?.role === 'volunteer' && plan.volunteer !== volunteerSelf(caller)) throw new GatewayError('GW_ERR_FORBIDDEN', 'a volunteer sees only her own visits');
     if (caller?.role === 'worker') {
-      const community = incidentCommunity(caller);
+      const community = readableCommunity(caller);
       if (community !== null && (await residentOf(plan.resident))?.community !== community) {
         throw new GatewayError('GW_ERR_FORBIDDEN', 'this visit is for a resident of another community');
       }

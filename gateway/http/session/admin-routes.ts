@@ -4,7 +4,7 @@ import type { AccountApi } from '../../accounts/service.js';
 import type { NewUserInput } from '../../accounts/users.js';
 import { GatewayError } from '../../core/errors.js';
 import { requireRole } from '../auth.js';
-import { ROLES } from '../deps.js';
+import { ROLES } from '../../access/roles.js';
 import { idParams, limitProperty, type IdParams } from '../routes/schemas.js';
 
 export interface AccountAdminOptions {

@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { AccountApi } from '../../accounts/service.js';
 import { sameToken } from '../../accounts/sessions.js';
 import { GatewayError } from '../../core/errors.js';
-import type { AuthStrategy } from '../deps.js';
+import type { AuthStrategy } from '../auth.js';
 import { readSessionCookie } from './cookies.js';
 
 export const CSRF_HEADER = 'x-csrf-token';

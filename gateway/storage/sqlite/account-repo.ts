@@ -1,7 +1,7 @@
 // SQLite accounts: dashboard users, hashed sessions, one-time SMS codes and the account audit log.
 import type { AccountRepo } from '../../accounts/repo.js';
 import type { AccountAction, AccountAuditEntry, NewAccountAuditEntry, OtpRecord, SessionRecord, UserRecord } from '../../accounts/types.js';
-import { ROLES, type Role } from '../../http/deps.js';
+import { ROLES, type Role } from '../../access/roles.js';
 import type { SqliteDatabase } from './database.js';
 
 interface UserRow {

@@ -29,7 +29,8 @@ export interface CheckpointerOptions {
   onError?: (err: Error) => void;
 }
 
-type WorkerMessage = ({ type: 'checkpointed' } & CheckpointResult) | { type: 'failed'; message: string };
+/** What the checkpoint thread (checkpoint-worker.mjs) answers; its JSDoc names this type, so tsc checks both sides. */
+export type WorkerMessage = ({ type: 'checkpointed' } & CheckpointResult) | { type: 'failed'; message: string };
 
 const WORKER = new URL('./checkpoint-worker.mjs', import.meta.url);
 const DEFAULT_INTERVAL_MS = 1000;

@@ -1,6 +1,6 @@
 // A small static SVG map for the incident page: the community's buildings, the resident's one marked; no script, no tiles.
-import type { MapBuilding } from '../gateway/http/deps.js';
-import { escapeHtml } from './incident-page.js';
+import type { MapBuilding } from '../../live/map-data.js';
+import { escapeHtml } from './html.js';
 
 export interface SiteMapModel {
   /** Every building of the resident's community that has coordinates. */

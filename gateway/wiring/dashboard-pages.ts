@@ -1,4 +1,4 @@
-// Assembles the dashboard pages' dependencies from the gateway's parts (store, ingest health, SMS provider, visit feature).
+// Composition of the dashboard pages' dependencies from the gateway's parts (store, ingest health, SMS provider, visit feature); wiring only.
 import type { Clock } from '../core/clock.js';
 import { GatewayError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -8,9 +8,9 @@ import { importRegistryDocument } from '../registry/import.js';
 import type { RegistryCounts } from '../storage/ports.js';
 import type { SqliteStore } from '../storage/sqlite/store.js';
 import type { VisitService } from '../visits/service.js';
-import { MonthlyReports } from './monthly.js';
-import { exportRegistry } from './registry-export.js';
-import { SmsLogReader } from './sms-log.js';
+import { MonthlyReports } from '../reports/monthly.js';
+import { exportRegistry } from '../reports/registry-export.js';
+import { SmsLogReader } from '../reports/sms-log.js';
 
 export interface DashboardDataDeps {
   store: SqliteStore;

@@ -1,6 +1,7 @@
 // Server-rendered incident page behind the SMS link: one column, large type, no scripts or outside resources, every value escaped.
-import type { AuditEntry, IncidentState, IncidentType, SmsStatus } from '../gateway/core/types.js';
-import type { IncidentView, PageView } from '../gateway/http/deps.js';
+import type { AuditEntry, IncidentState, IncidentType, SmsStatus } from '../../core/types.js';
+import type { IncidentView, PageView } from '../../incidents/views.js';
+import { escapeHtml } from './html.js';
 import { geoHref, renderSiteMap, type SiteMapModel } from './incident-map.js';
 
 /** The longest note the resolve form takes, in characters. */
@@ -112,11 +113,6 @@ textarea{display:block;width:100%;min-height:6em;font:inherit;padding:8px;border
 a{color:#0040a0}
 .refresh{display:block;text-align:center;padding:12px;font-size:22px}
 `;
-
-/** Escapes text for HTML element content and double-quoted attributes. */
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 const dateTimeFormats = new Map<string, Intl.DateTimeFormat>();
 
