@@ -14,6 +14,7 @@ import type {
   Resident,
   Responder,
   SecurityEvent,
+  SmsProviderName,
   SmsStatus,
   Visit,
   Volunteer,
@@ -25,6 +26,7 @@ import type { WellnessRepo } from '../wellness/repo.js';
 import type { AccountRepo } from '../accounts/repo.js';
 import type { SupervisionRepo } from '../supervision/repo.js';
 import type { RecentPagesRepo } from '../paging/reply-codes.js';
+import type { TemplateCatalogue } from '../notifiers/intent.js';
 
 /** A normalised registry, ready to upsert (secrets already hashed). */
 export interface RegistrySnapshot {
@@ -37,6 +39,8 @@ export interface RegistrySnapshot {
   visits: Visit[];
   /** Registry `careDigest` (issue 3): local "HH:MM" times of the care-task digest SMS. */
   careDigest?: { times: string[] };
+  /** Registry `sms.templates`: the SMS template catalogue, kept whole (setting `sms_templates`). */
+  smsTemplates?: TemplateCatalogue;
 }
 
 export interface RegistryCounts {
@@ -158,6 +162,8 @@ export interface IncidentRepo {
 
 export interface SmsStatusUpdate {
   status: SmsStatus;
+  /** The provider that took the message, when a fallback did. */
+  provider?: SmsProviderName;
   providerSid?: string | null;
   attempts?: number;
   errorCode?: string | null;

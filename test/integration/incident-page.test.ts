@@ -1,4 +1,5 @@
 // The incident page behind the SMS link, driven as a phone would: the link from the simulator's SMS, GET, form POSTs, redirects.
+import { pageLinkFor } from '../helpers/page-link.js';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
@@ -42,13 +43,8 @@ describe('incident page from the SMS link', () => {
     return (await res.json()) as T;
   };
   const incidentOf = async (code: string) => (await api<IncidentView[]>('/api/incidents')).find((i) => i.code === code)!;
-  /** The incident-page link in the latest link SMS to `phone` (optionally for one code). */
-  const linkFor = async (phone: string, code?: string): Promise<URL> => {
-    const sms = await t.sms.waitForMessage((m) => m.to === phone && m.body.includes('/i/') && (!code || m.body.includes(`/i/${code}?`)));
-    const url = /https?:\/\/\S+/.exec(sms.body)?.[0];
-    expect(url).toBeDefined();
-    return new URL(url!);
-  };
+  /** The signed incident-page link the latest link SMS to `phone` stands for (optionally for one incident code). */
+  const linkFor = (phone: string, code?: string): Promise<URL> => pageLinkFor(t.sms, t.httpUrl, phone, { base: t.publicUrl, ...(code ? { incidentCode: code } : {}) });
   const codeOf = (link: URL) => link.pathname.split('/')[2]!;
   const open = (link: URL | string) => fetch(link, { redirect: 'manual' });
   const act = (link: URL, action: 'ack' | 'resolve', form: Record<string, string> = {}) =>
