@@ -1,4 +1,5 @@
 // Generates the demo neighbourhood (deterministic per seed) and keeps one copy per installation in DATA_DIR.
+import { defaultCatalogue } from '../notifiers/kinds.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -37,6 +38,8 @@ export interface DemoOptions {
   residents?: number;
   /** Device secret per device id; by default derived from the seed (ensureDemoRegistryFile uses random ones). */
   secret?: (deviceId: string) => string;
+  /** PUBLIC_URL: the fixed link in the demo SMS template catalogue (default http://localhost:8080). */
+  publicUrl?: string;
 }
 
 /** Small, fast, seedable PRNG: the same seed always gives the same neighbourhood. */
@@ -104,7 +107,18 @@ export function generateDemoRegistry(opts: DemoOptions = {}): RegistryDocument {
   const workers = DEMO_COMMUNITIES.flatMap((c) => demoWorkers(rng, phones, c));
   const { volunteers, visits } = demoVolunteers(rng, phones, residents);
 
-  return { escalation: { ...DEFAULT_ESCALATION }, communities, residents, workers, devices, volunteers, visits };
+  // The complete template catalogue, as submitted for approval (docs/providers.md), so any provider can be chosen.
+  const templates: NonNullable<RegistryDocument['sms']>['templates'] = {};
+  for (const [kind, e] of Object.entries(defaultCatalogue(opts.publicUrl ?? 'http://localhost:8080'))) {
+    templates[kind] = {
+      text: e.text,
+      ...(e.label ? { label: e.label } : {}),
+      ...(e.aliyun ? { aliyun: { templateCode: e.aliyun.templateCode } } : {}),
+      ...(e.tencent ? { tencent: { templateId: e.tencent.templateId, params: [...e.tencent.params] } } : {}),
+    };
+  }
+  const sms = { templates };
+  return { escalation: { ...DEFAULT_ESCALATION }, sms, communities, residents, workers, devices, volunteers, visits };
 }
 
 function personName(rng: Rng, female: boolean, older: boolean, surname?: string): string {
