@@ -24,15 +24,24 @@ export interface PageLinkCodeRepo {
   /** False when the code exists already (a collision: the caller draws another). */
   insert(grant: PageLinkGrant): Promise<boolean>;
   get(code: string): Promise<PageLinkGrant | null>;
+  /** Forgets codes that expired before `before`. */
+  pruneExpired(before: number): Promise<void>;
 }
 
+/** Expired codes are forgotten once in this many issued. */
+const PRUNE_EVERY = 200;
+
 export class PageLinkCodeBook implements PageLinkCodes {
+  private issued = 0;
+
   constructor(private readonly deps: { repo: PageLinkCodeRepo; clock: Clock }) {}
 
   async issue(incidentCode: string, personId: string, role: string, expiresAt: number): Promise<string> {
     for (;;) {
       const code = Array.from({ length: LINK_CODE_LENGTH }, () => LINK_CODE_ALPHABET[randomInt(LINK_CODE_ALPHABET.length)]).join('');
-      if (await this.deps.repo.insert({ code, incidentCode, personId, role, expiresAt, createdAt: this.deps.clock.now() })) return code;
+      if (!(await this.deps.repo.insert({ code, incidentCode, personId, role, expiresAt, createdAt: this.deps.clock.now() }))) continue;
+      if (++this.issued % PRUNE_EVERY === 0) await this.deps.repo.pruneExpired(this.deps.clock.now());
+      return code;
     }
   }
 

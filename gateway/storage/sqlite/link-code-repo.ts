@@ -27,4 +27,8 @@ export class SqlitePageLinkCodeRepo implements PageLinkCodeRepo {
     const r = this.sdb.stmt<[string], Row>('SELECT * FROM page_link_codes WHERE code = ?').get(code);
     return r ? { code: r.code, incidentCode: r.incident_code, personId: r.person_id, role: r.role, expiresAt: r.expires_at, createdAt: r.created_at } : null;
   }
+
+  async pruneExpired(before: number): Promise<void> {
+    await this.sdb.write(() => this.sdb.stmt('DELETE FROM page_link_codes WHERE expires_at < ?').run(before), { durability: 'normal' });
+  }
 }
