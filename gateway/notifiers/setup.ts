@@ -1,7 +1,6 @@
 // SMS at start-up: the providers named by SMS_PROVIDER and SMS_FALLBACK_PROVIDER, the caps, the template catalogue
 // checked against the providers that need it, and the /healthz component.
 import { GatewayError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
 import type { SmsProviderName } from '../core/types.js';
 import { capRules, type CapSettings } from './caps.js';
 import { checkCatalogue, formatProblem, missingTemplates } from './catalogue.js';
@@ -78,11 +77,10 @@ export interface SmsHealthComponent {
  * /healthz's `sms`: down only while no provider takes messages (every breaker open), degraded in outbox mode or when
  * one provider is in trouble, and `providers` with each one's state.
  */
-export function smsHealthComponent(sms: SmsDispatcherHealth, log?: Logger): SmsHealthComponent {
+export function smsHealthComponent(sms: SmsDispatcherHealth): SmsHealthComponent {
   const outbox = sms.provider === 'outbox';
   const stuck = sms.providers.every((p) => p.state !== 'closed');
   const anyDegraded = sms.providers.some((p) => p.degraded);
-  if (stuck) log?.debug('no SMS provider takes messages');
   return {
     status: stuck ? 'down' : outbox || anyDegraded ? 'degraded' : 'up',
     provider: sms.provider,
