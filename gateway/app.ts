@@ -21,10 +21,14 @@ import { DEFAULT_REPLY_WINDOW_MS, ReplyCodeBook } from './paging/reply-codes.js'
 import { IncidentViews } from './incidents/views.js';
 import { IncidentNotes } from './incidents/notes.js';
 import { PageDelivery } from './incidents/page-delivery.js';
-import { SmsDispatcher, type NotifierEvents } from './notifiers/dispatcher.js';
-import { TwilioProvider } from './notifiers/twilio.js';
-import { OutboxProvider } from './notifiers/outbox.js';
+import { receiptPollers } from './notifiers/receipt-pollers.js';
+import type { ReceiptPoller } from './notifiers/receipt-poller.js';
+import { DIVERTED_CODE, SmsDispatcher, type NotifierEvents } from './notifiers/dispatcher.js';
 import type { SmsProvider } from './notifiers/provider.js';
+import { DEFAULT_CAP_SETTINGS, SendCaps } from './notifiers/caps.js';
+import type { TemplateCatalogue } from './notifiers/intent.js';
+import { buildSmsProviders, capRules, carriesLinks, catalogueInForce, parseStoredCatalogue, smsHealthComponent, type SmsSettings } from './notifiers/setup.js';
+import { PageLinkCodeBook } from './paging/link-codes.js';
 import { createMetrics, type GatewayMetrics } from './metrics/metrics.js';
 import { buildApp } from './http/app.js';
 import { closeGracefully, listen } from './http/server.js';
@@ -105,8 +109,16 @@ export class Gateway {
   readonly incidents: IncidentService;
   readonly processor: SignalProcessor;
   readonly replies: ReplyRouter;
+  /** Aliyun/Tencent receipts (and Tencent replies) pulled when they cannot be pushed; empty otherwise. */
+  private readonly receiptPollers: ReceiptPoller[];
   readonly views: IncidentViews;
   readonly provider: SmsProvider;
+  /** SMS_FALLBACK_PROVIDER: takes a page at once when the first provider fails it; null without one. */
+  readonly fallbackProvider: SmsProvider | null;
+  /** The SMS template catalogue in force (the registry's `sms.templates`, else the built-in one), set at start. */
+  private catalogue: TemplateCatalogue | null = null;
+  /** The short codes SMS carry for the incident page (the fixed link `PUBLIC_URL/i`). */
+  readonly linkCodes: PageLinkCodeBook;
   /** Which of an incident's SMS keep trying through a provider outage, and delayed pages on the timeline. */
   readonly pageDelivery: PageDelivery;
   readonly telemetry: TelemetryWriter;
@@ -134,6 +146,11 @@ export class Gateway {
   readonly connectionCaps: ConnectionCaps;
   /** Arrival time of each resident's latest alarm signal, until the first SMS request of its incident goes out. */
   private readonly firstPageClock = new Map<string, number>();
+
+  /** SMS_PROVIDER and the rest, or for a config built by hand, Twilio when configured else the outbox. */
+  private get smsSettings(): SmsSettings {
+    return this.config.sms ?? { provider: this.config.twilio ? 'twilio' : 'outbox', fallback: null, caps: DEFAULT_CAP_SETTINGS, tencentMaxParam: 12 };
+  }
 
   /** The HTTP app (API, webhooks, incident pages, dashboard) once started; null before start(). */
   get httpApp(): FastifyInstance | null {
@@ -210,18 +227,32 @@ export class Gateway {
       onConnectionRefused: () => this.metrics.connectionsRefused.inc({ listener: 'mqtt' }),
       bridges: new Zigbee2mqttOnOurBroker({ registry: this.store.registry, adapter: this.zigbee2mqtt, log: log.child({ part: 'zigbee2mqtt' }) }),
     });
-    this.provider = config.twilio
-      ? new TwilioProvider({ ...config.twilio, log: log.child({ part: 'twilio' }) })
-      : new OutboxProvider({ log: log.child({ part: 'outbox' }) });
+    // ---- SMS providers, caps and catalogue (gateway/notifiers/setup.ts) ----
+    const smsSettings = this.smsSettings;
+    const providers = buildSmsProviders(smsSettings, {
+      log,
+      twilio: config.twilio,
+      aliyun: config.aliyunSms ?? null,
+      tencent: config.tencentSms ?? null,
+      catalogue: () => this.catalogue ?? {},
+    });
+    this.provider = providers.primary;
+    this.fallbackProvider = providers.fallback;
+    this.linkCodes = new PageLinkCodeBook({ repo: this.store.linkCodes, clock });
     this.pageDelivery = new PageDelivery({ incidents: this.store.incidents, bus: this.bus, clock });
     this.dispatcher = new SmsDispatcher({
       store: this.store,
       provider: this.provider,
+      fallback: this.fallbackProvider,
+      caps: new SendCaps({ repo: this.store.smsCaps, clock, rules: capRules(smsSettings.caps) }),
+      catalogue: () => this.catalogue ?? {},
       clock,
       log: log.child({ part: 'sms' }),
       bus: this.bus,
       publicUrl: config.publicUrl,
       keepTrying: (msg) => this.pageDelivery.keepTrying(msg),
+      // A page every SMS provider caps for this number is given to a call instead, when calls are on.
+      divert: (msg, reason) => this.voice?.callInstead(msg, reason) ?? Promise.resolve(false),
       onSent: (msg, latencyMs) => {
         this.metrics.smsSent.inc({ purpose: msg.purpose, status: msg.status });
         this.metrics.smsSendDuration.observe(latencyMs / 1000);
@@ -234,7 +265,7 @@ export class Gateway {
     this.links = new LinkSigner(linkSecret);
     const replyWindowMs = config.smsReplyWindowMs ?? DEFAULT_REPLY_WINDOW_MS;
     const replyCodes = new ReplyCodeBook({ sms: this.store.sms, clock, windowMs: replyWindowMs });
-    const pager = new Pager({ sms: this.dispatcher, timeZone: config.timeZone, publicUrl: config.publicUrl, links: this.links, clock, replyCodes });
+    const pager = new Pager({ sms: this.dispatcher, timeZone: config.timeZone, publicUrl: config.publicUrl, links: this.linkCodes, clock, replyCodes, pages: this.store.sms });
     const engine = new EscalationEngine({
       store: this.store,
       timers: this.timers,
@@ -285,6 +316,17 @@ export class Gateway {
       log: log.child({ part: 'replies' }),
       onDuplicate: (provider) => this.metrics.smsInboundDuplicate.inc({ provider }),
     });
+    this.receiptPollers = receiptPollers({
+      providers: [this.provider, this.fallbackProvider],
+      setting: config.smsReceipts ?? 'auto',
+      webhookKey: config.webhookKey ?? null,
+      publicUrl: config.publicUrl,
+      store: this.store.sms,
+      receipts: this.dispatcher,
+      replies: this.replies,
+      clock,
+      log: log.child({ part: 'sms' }),
+    });
     this.views = new IncidentViews({ store: this.store, service: this.incidents });
     this.live = new LiveFeed({
       bus: this.bus,
@@ -303,7 +345,8 @@ export class Gateway {
       sms: this.dispatcher,
       replies: this.replies,
       onCheckIn: (residentId, at) => this.inactivity.onCheckIn(residentId, at),
-      volunteerLink: (volunteerId, expiresAt) => volunteerLink(this.links, config.publicUrl, volunteerId, expiresAt),
+      // A template provider cannot carry the signed link: the reminder then goes without it (she signs in by SMS code).
+      ...(carriesLinks(providers) ? { volunteerLink: (volunteerId: string, expiresAt: number) => volunteerLink(this.links, config.publicUrl, volunteerId, expiresAt) } : {}),
       onDoorUnanswered: async (residentId, volunteerId) => {
         const volunteer = (await this.store.registry.listVolunteers()).find((v) => v.id === volunteerId);
         await this.incidents.raiseForResident(
@@ -377,6 +420,7 @@ export class Gateway {
 
   async start(): Promise<StartedGateway> {
     const registry = await loadRegistry({ store: this.store, log: this.log, config: this.config });
+    this.catalogue = catalogueInForce(parseStoredCatalogue(await this.store.registry.getSetting('sms_templates')), this.smsSettings, this.config.publicUrl);
     this.wireEvents();
     await this.accounts.start();
     this.timers.setHandler((timer) => (timer.kind === 'voice_call' && this.voice ? this.voice.onTimer(timer) : this.incidents.onTimer(timer)));
@@ -385,6 +429,7 @@ export class Gateway {
     await this.ingest.start();
     await this.zigbee2mqtt.start();
     await this.dispatcher.start();
+    for (const poller of this.receiptPollers) poller.start();
     await this.timers.start();
     await this.voice?.resume();
     await this.processor.start();
@@ -435,7 +480,18 @@ export class Gateway {
         visits: this.visits,
         onRegistryImported: () => this.registryChanged(),
       }),
-      incidentPage: { links: this.links, clock: this.clock, timeZone: this.config.timeZone, map: this.map },
+      incidentPage: {
+        links: this.links,
+        clock: this.clock,
+        timeZone: this.config.timeZone,
+        map: this.map,
+        linkCodes: {
+          signedLinkFor: async (typed) => {
+            const grant = await this.linkCodes.redeem(typed);
+            return grant ? { incidentCode: grant.incidentCode, query: this.links.sign(grant.incidentCode, grant.personId, grant.role, grant.expiresAt) } : null;
+          },
+        },
+      },
       live: this.live,
       map: this.map,
       ui: {
@@ -481,8 +537,10 @@ export class Gateway {
     await this.processor.stop();
     await this.visits.stop();
     await this.timers.stop();
+    for (const poller of this.receiptPollers) await poller.stop();
     await this.dispatcher.stop();
     await this.provider.close?.();
+    await this.fallbackProvider?.close?.();
     await this.telemetry.stop();
     this.bus.removeAll(this);
     await this.store.close();
@@ -506,28 +564,16 @@ export class Gateway {
     const backlog = this.processor.backlog();
     const unassigned = (await this.store.incidents.listActive()).filter((i) => i.unassigned && i.test !== true).length;
     this.metrics.unassignedIncidents.set(unassigned);
-    const outbox = sms.provider === 'outbox';
-    // An open breaker means the provider failed again and again and pages are not going out: alarms are taken but
-    // nobody is paged, which is what 503 says. (Outbox mode is a choice made at start-up, named but not 503.)
-    const pagesStuck = sms.breaker.state !== 'closed';
+    // Every provider's breaker open means they failed again and again and pages are not going out: alarms are taken
+    // but nobody is paged, which is what 503 says. (Outbox mode is a choice made at start-up, named but not 503.)
+    const pagesStuck = sms.providers.every((p) => p.state !== 'closed');
     return {
       alarmsOk: dbUp && backlog.failures < 3 && this.recording.recording && !pagesStuck,
       unassignedIncidents: unassigned,
       components: {
         broker: { ...this.broker.health(), sockets: this.broker.socketCount(), maxSockets: this.connectionCaps.mqtt },
         database: withRecording(this.databaseHealth(dbUp), this.recording.state()),
-        sms: {
-          status: pagesStuck ? 'down' : outbox || sms.degraded ? 'degraded' : 'up',
-          provider: sms.provider,
-          ...(outbox ? { detail: 'OUTBOX MODE: no Twilio credentials, SMS are kept in the local outbox and NOT sent' } : {}),
-          ...(sms.sender?.problem ? { detail: sms.sender.problem } : {}),
-          ...(pagesStuck ? { detail: `SMS provider failing: circuit breaker ${sms.breaker.state}, ${sms.waiting} SMS waiting for it to recover` } : {}),
-          ...(sms.sender ? { sender: sms.sender.sender, senderRestarts: sms.sender.senderRestarts } : {}),
-          lastError: sms.lastError,
-          queued: sms.queued,
-          waiting: sms.waiting,
-          breaker: sms.breaker,
-        },
+        sms: smsHealthComponent(sms),
         signals: { status: backlog.failures > 0 ? 'degraded' : 'up', ...backlog },
         influxdb: this.influxHealth(),
         supervision: supervisionHealthComponent(this.supervision.health()),
@@ -578,7 +624,8 @@ export class Gateway {
       m.incidentTransitions.inc({ state: incident.state });
     });
     this.bus.on(this, 'smsStatusChanged', async (msg) => {
-      if (msg.status === 'failed' || msg.status === 'undelivered') await this.incidents.onPageFailed(msg);
+      // A page another channel took instead (a call, over the SMS caps) is not a failed page.
+      if ((msg.status === 'failed' || msg.status === 'undelivered') && msg.errorCode !== DIVERTED_CODE) await this.incidents.onPageFailed(msg);
     });
     this.bus.on(this, 'smsDelayed', (msg) => this.pageDelivery.onPageDelayed(msg));
   }

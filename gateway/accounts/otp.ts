@@ -4,9 +4,9 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Volunteer, Worker } from '../core/types.js';
 import type { SmsQueue } from '../paging/pager.js';
+import { intentOf } from '../notifiers/kinds.js';
 import type { RegistryRepo } from '../storage/ports.js';
 import type { AccountRepo } from './repo.js';
-import { maskCodes } from './redact.js';
 import { sameToken } from './sessions.js';
 
 export interface OtpSettings {
@@ -77,12 +77,12 @@ export class OtpCodes {
     const salt = randomBytes(8).toString('hex');
     await this.deps.repo.replaceOtp({ phone, codeHash: this.codeHash(code, salt), salt, createdAt: now, expiresAt: now + this.settings.ttlMs, attempts: 0, usedAt: null });
     const minutes = Math.round(this.settings.ttlMs / 60_000);
-    const text = `【社区关爱】您的登录验证码是 ${code}，${minutes}分钟内有效，仅可使用一次。如非本人操作，请忽略。`;
     await this.deps.sms.enqueue({
-      // Only the provider sees the code: whoever can read the SMS log (or a copy of the database) must not be able to sign in with it.
+      // Only the provider sees the code: the stored intent and text carry it masked, so whoever can read the SMS log
+      // (or a copy of the database) cannot sign in with it.
       to: phone,
-      body: maskCodes(text),
-      sendBody: text,
+      intent: intentOf('sign_in_code', { code, minutes }),
+      priority: 'routine',
       purpose: 'otp',
       incidentId: null,
       step: null,

@@ -60,6 +60,16 @@ export function loadConfig(env: Env): GatewayConfig {
       c.TWILIO_ACCOUNT_SID && c.TWILIO_AUTH_TOKEN && c.TWILIO_FROM
         ? { accountSid: c.TWILIO_ACCOUNT_SID, authToken: c.TWILIO_AUTH_TOKEN, from: c.TWILIO_FROM, apiUrl: c.TWILIO_API_URL ?? null }
         : null,
+    sms: {
+      provider: c.SMS_PROVIDER ?? (c.TWILIO_ACCOUNT_SID && c.TWILIO_AUTH_TOKEN && c.TWILIO_FROM ? 'twilio' : 'outbox'),
+      fallback: c.SMS_FALLBACK_PROVIDER ?? null,
+      caps: {
+        tencentSameContentSeconds: c.TENCENT_SMS_SAME_CONTENT_SECONDS,
+        tencentDailyPerNumber: c.TENCENT_SMS_DAILY_PER_NUMBER,
+        aliyunDailyPerTemplate: c.ALIYUN_SMS_DAILY_PER_TEMPLATE,
+      },
+      tencentMaxParam: c.TENCENT_SMS_MAX_PARAM === 0 ? null : c.TENCENT_SMS_MAX_PARAM,
+    },
     apiToken: c.API_TOKEN ?? null,
     influx: c.INFLUX_URL
       ? { url: c.INFLUX_URL, database: c.INFLUX_DATABASE, token: c.INFLUX_TOKEN ?? null, org: c.INFLUX_ORG ?? null, bucket: c.INFLUX_BUCKET ?? null }

@@ -10,6 +10,7 @@ const optional = z.string().min(1).optional();
 const providerEndpoint = z
   .string()
   .regex(/^(https?:\/\/)?[A-Za-z0-9.-]+(:\d{1,5})?\/?$/, 'expected a host name such as sms.tencentcloudapi.com or a base URL such as http://127.0.0.1:8091');
+const smsProvider = z.enum(['twilio', 'aliyun', 'tencent', 'outbox'], { message: 'expected twilio, aliyun, tencent or outbox' });
 const count = z.coerce.number({ message: 'expected a whole number' }).int('expected a whole number').min(0, 'expected 0 or more');
 
 export const configSchema = z
@@ -42,6 +43,15 @@ export const configSchema = z
     TWILIO_AUTH_TOKEN: optional,
     TWILIO_FROM: z.string().regex(/^\+[1-9]\d{6,14}$|^MG[0-9a-fA-F]{32}$/, 'expected an E.164 number or a Messaging Service SID').optional(),
     TWILIO_API_URL: url.optional(),
+    // SMS providers: the first one a page goes to, and the one that takes it at once when the first fails or is capped.
+    SMS_PROVIDER: smsProvider.optional(),
+    SMS_FALLBACK_PROVIDER: smsProvider.optional(),
+    // Per-recipient caps of the domestic providers (0 turns one off), and Tencent's longest template parameter
+    // (12 for individually certified accounts; 0 for enterprise accounts, which have no limit).
+    TENCENT_SMS_SAME_CONTENT_SECONDS: count.default(30),
+    TENCENT_SMS_DAILY_PER_NUMBER: count.default(10),
+    ALIYUN_SMS_DAILY_PER_TEMPLATE: count.default(50),
+    TENCENT_SMS_MAX_PARAM: count.default(12),
     API_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
     INFLUX_URL: url.optional(),
     INFLUX_DATABASE: z.string().min(1).default('eldercare'),
@@ -112,6 +122,13 @@ export const configSchema = z
         if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required when any TWILIO_* credential is set' });
       }
     }
+    const hasTwilio = twilio.every(Boolean);
+    for (const key of ['SMS_PROVIDER', 'SMS_FALLBACK_PROVIDER'] as const) {
+      if (c[key] === 'twilio' && !hasTwilio) ctx.addIssue({ code: 'custom', path: [key], message: 'twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM' });
+    }
+    if (c.SMS_FALLBACK_PROVIDER && c.SMS_FALLBACK_PROVIDER === (c.SMS_PROVIDER ?? (hasTwilio ? 'twilio' : 'outbox'))) {
+      ctx.addIssue({ code: 'custom', path: ['SMS_FALLBACK_PROVIDER'], message: 'must differ from SMS_PROVIDER (the provider it stands in for)' });
+    }
     if (c.INFLUX_TOKEN && (!c.INFLUX_ORG || !c.INFLUX_BUCKET)) {
       for (const key of ['INFLUX_ORG', 'INFLUX_BUCKET'] as const) {
         if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'required when INFLUX_TOKEN is set' });
@@ -172,6 +189,15 @@ function voiceIssues(c: { [K in string]?: unknown } & { VOICE_PROVIDER?: 'twilio
 }
 
 export type RawConfig = z.infer<typeof configSchema>;
+
+/** SMS_PROVIDER, SMS_FALLBACK_PROVIDER and the domestic providers' limits. */
+export interface SmsConfig {
+  provider: 'twilio' | 'aliyun' | 'tencent' | 'outbox';
+  fallback: 'twilio' | 'aliyun' | 'tencent' | 'outbox' | null;
+  caps: { tencentSameContentSeconds: number; tencentDailyPerNumber: number; aliyunDailyPerTemplate: number };
+  /** Tencent's longest template parameter; null: no limit (enterprise account). */
+  tencentMaxParam: number | null;
+}
 
 export interface TwilioConfig {
   accountSid: string;
@@ -263,6 +289,8 @@ export interface GatewayConfig {
   publicUrl: string;
   timeZone: string;
   twilio: TwilioConfig | null;
+  /** Absent (tests that build a config by hand): Twilio when configured, else the outbox, with default caps. */
+  sms?: SmsConfig;
   apiToken: string | null;
   influx: InfluxConfig | null;
   logLevel: RawConfig['LOG_LEVEL'];

@@ -284,10 +284,26 @@ export type SmsContext =
   /** A visit reminder: `到`/`走`/`没人` replies go to the visit feature. `occurrenceStart` is ms since the epoch. */
   | { kind: 'visit'; visitId: string; occurrenceStart: number };
 
+/** Alarm traffic (pages, family alerts) goes before routine traffic (digests, reminders) and may use other channels. */
+export type MessagePriority = 'alarm' | 'routine';
+
+/**
+ * One message as an intent: its kind (a key of the template catalogue, such as `page_first`) and the named
+ * parameters its templates use. The free text for Twilio and the outbox is rendered from the same parameters.
+ */
+export interface MessageIntent {
+  kind: string;
+  params: Record<string, string>;
+}
+
 export interface OutboundSms {
   id: string;
   to: string;
+  /** The free text as rendered from the intent (secrets masked): what Twilio and the outbox send, and the SMS log shows. */
   body: string;
+  /** What the message means (secret parameters masked); null only for rows stored before intents existed. */
+  intent: MessageIntent | null;
+  priority: MessagePriority;
   purpose: SmsPurpose;
   incidentId: string | null;
   step: number | null;

@@ -106,8 +106,15 @@ export interface LinkVerifier {
   check(code: string, query: LinkQuery, now: number): LinkCheck;
 }
 
+/** Opens the short code an SMS carries (typed at `/i`): the signed link it stands for, or null when unknown or expired. */
+export interface LinkCodeOpener {
+  signedLinkFor(typed: string): Promise<{ incidentCode: string; query: string } | null>;
+}
+
 export interface IncidentPageDeps {
   links: LinkVerifier;
+  /** Serves `/i`, where the code from the SMS is typed; absent: no such page. */
+  linkCodes?: LinkCodeOpener;
   /** Link expiry is judged on this clock. */
   clock: Clock;
   /** Times on the page are shown in this zone (config TZ). */

@@ -34,7 +34,8 @@ export interface AliyunSmsProviderDeps {
   /** ALIYUN_SMS_ENDPOINT: a host (HTTPS) or an http(s) base URL; null for Aliyun's own. */
   endpoint: string | null;
   /** Message kind → template code (the registry's `sms.templates`). */
-  catalogue: TemplateCatalogue;
+  /** The template catalogue in force (the registry's `sms.templates`), read at each send: a registry import can change it. */
+  catalogue: () => TemplateCatalogue;
   /** Connect and read timeout of each request; a send that takes longer fails as transient. */
   timeoutMs?: number;
   log: Logger;
@@ -66,7 +67,7 @@ export class AliyunSmsProvider implements SmsProvider {
   }
 
   async send(msg: OutgoingSms): Promise<SmsSendResult> {
-    const { template, params } = aliyunRequestParts(this.deps.catalogue, msg);
+    const { template, params } = aliyunRequestParts(this.deps.catalogue(), msg);
     const request = new SendSmsRequest({
       phoneNumbers: domesticNumber(msg.to),
       signName: template.signName ?? this.deps.signName,

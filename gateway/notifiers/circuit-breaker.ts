@@ -89,6 +89,13 @@ export class CircuitBreaker {
     return wasClosed;
   }
 
+  /** A permit given back unused (the message went another way): a probe lets the next one go. */
+  release(permit: BreakerPermit): void {
+    if (!permit.probe) return;
+    this.probing = false;
+    if (this.state === 'half-open') this.state = 'open';
+  }
+
   isClosed(): boolean {
     return this.state === 'closed';
   }

@@ -1,91 +1,30 @@
-// Sends outbound SMS in the background: durable first, bounded concurrency, retries with backoff behind a circuit
-// breaker, delivery receipts.
+// Sends outbound SMS in the background: durable first, bounded concurrency, a fallback provider that takes a message
+// at once when the first fails or is capped, retries with backoff behind a circuit breaker per provider, receipts.
 import { performance } from 'node:perf_hooks';
-import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
-import type { EventBus } from '../core/events.js';
 import { newId } from '../core/ids.js';
-import type { Logger } from '../core/logger.js';
-import type { OutboundSms, SmsPurpose, SmsStatus, SmsProviderName } from '../core/types.js';
-import type { SmsStatusUpdate, Store } from '../storage/ports.js';
-import type { BreakerPermit, CircuitBreakerHealth, CircuitBreakerOptions } from './circuit-breaker.js';
+import type { MessageIntent, OutboundSms, SmsPurpose, SmsStatus } from '../core/types.js';
+import type { SmsStatusUpdate } from '../storage/ports.js';
+import { freeText } from './catalogue.js';
+import type { BreakerPermit } from './circuit-breaker.js';
+import type { TemplateCatalogue } from './intent.js';
+import { defaultCatalogue, hasSecrets, maskedIntent } from './kinds.js';
 import { SendGate, defaultBackoffMs } from './send-gate.js';
-import { SmsSendError, type SmsProvider, type SmsProviderHealth, type SmsSendResult } from './provider.js';
+import { SmsSendError, type SmsProvider, type SmsSendResult } from './provider.js';
 import { advances, isFinal, mapTwilioStatus } from './sms-status.js';
 import { SmsStatusWriter } from './status-writer.js';
+import {
+  CAPPED_CODE,
+  DIVERTED_CODE,
+  routeHealth,
+  type NewOutboundSms,
+  type Route,
+  type SmsDispatcherDeps,
+  type SmsDispatcherHealth,
+  type StatusCallbackParams,
+} from './dispatch-types.js';
 
-export interface NotifierEvents {
-  /** A stored message changed status (including its creation as `queued`). */
-  smsStatusChanged: [OutboundSms];
-  /** A message has failed and is still not handed over `delayedAfterMs` after it was queued (once per message and run). */
-  smsDelayed: [OutboundSms];
-}
-
-/** What a caller supplies; the dispatcher owns id, status, provider fields, attempts and times. */
-export type NewOutboundSms = Omit<
-  OutboundSms,
-  'id' | 'status' | 'provider' | 'providerSid' | 'attempts' | 'errorCode' | 'error' | 'createdAt' | 'sentAt' | 'updatedAt'
-> & {
-  /**
-   * What the provider gets when it differs from the stored `body` (a sign-in code, stored masked). Held in this
-   * process only: never stored, logged or announced, so a message that needs it cannot be resent after a restart.
-   */
-  sendBody?: string;
-};
-
-/** The fields of Twilio's status callback the dispatcher uses. */
-export interface StatusCallbackParams {
-  MessageSid: string;
-  MessageStatus: string;
-  ErrorCode?: string | null;
-}
-
-export interface SmsDispatcherHealth {
-  provider: SmsProviderName;
-  /** Outbox mode, the last send attempt failed for a reason on the provider's side, the breaker is not closed, or the provider reports a problem. */
-  degraded: boolean;
-  lastError: string | null;
-  consecutiveFailures: number;
-  /** Messages waiting for a slot, being sent, or waiting to retry. */
-  queued: number;
-  /** Provider calls in flight. */
-  sending: number;
-  /** Of those, messages held back because the provider's breaker is not closed: they wait, they do not fail. */
-  waiting: number;
-  /** The provider's circuit breaker. */
-  breaker: CircuitBreakerHealth;
-  /** The provider's own state (its sender thread), when it reports one. */
-  sender: SmsProviderHealth | null;
-}
-
-export interface SmsDispatcherDeps {
-  store: Store;
-  provider: SmsProvider;
-  clock: Clock;
-  log: Logger;
-  bus: EventBus<NotifierEvents>;
-  /** PUBLIC_URL: the status callback is `${publicUrl}/webhooks/twilio/status`. */
-  publicUrl: string;
-  /** Total tries per message, the first included (default 7), unless `keepTrying` says to go on. */
-  maxAttempts?: number;
-  /**
-   * Asked only once a message has used its `maxAttempts` on transient failures: true keeps it trying (with the capped
-   * backoff) instead of failing it, e.g. a page of an incident that still waits for a responder. Default: never.
-   */
-  keepTrying?: (msg: OutboundSms) => Promise<boolean>;
-  /** The provider's circuit breaker: failures in a row that open it, and the cooldown before a probe. */
-  breaker?: CircuitBreakerOptions;
-  /** A message still unsent this long after it was queued, having failed at least once, is announced (default 30 s). */
-  delayedAfterMs?: number;
-  /** Provider calls in flight at once (default 16). */
-  concurrency?: number;
-  /** Wait before retry number `attempt` (1-based: after the first failure). Default: 0.5 s doubling to 60 s, ±20 % jitter. */
-  backoffMs?: (attempt: number) => number;
-  /** Metrics hook: a message was handed to the provider, `latencyMs` after the call started. */
-  onSent?: (msg: OutboundSms, latencyMs: number) => void;
-  /** Metrics hook: a message failed for good. */
-  onFailed?: (msg: OutboundSms) => void;
-}
+export * from './dispatch-types.js';
 
 // Receipts that overtake the provider's answer to our send are held this long for the SID to become known.
 const EARLY_RECEIPT_TTL_MS = 60_000;
@@ -108,10 +47,11 @@ export class SmsDispatcher {
   private readonly sidToId = new Map<string, string>();
   private readonly earlyReceipts = new Map<string, { params: StatusCallbackParams; at: number }[]>();
   private readonly locks = new Map<string, Promise<void>>();
-  /** Clear texts of messages stored masked (sendBody), by message id, until the message is sent or fails for good. */
-  private readonly sendBodies = new Map<string, string>();
-  private consecutiveFailures = 0;
-  private lastError: string | null = null;
+  /** Clear intents of messages stored masked (a sign-in code), by message id, until sent or failed for good. */
+  private readonly sendIntents = new Map<string, MessageIntent>();
+  /** The first provider, then the fallback. */
+  private readonly routes: Route[];
+  private readonly defaults: TemplateCatalogue;
   private readonly writer: SmsStatusWriter;
   /** A pump is scheduled for the next turn of the event loop (see pump). */
   private pumpLater: NodeJS.Immediate | null = null;
@@ -132,6 +72,13 @@ export class SmsDispatcher {
       },
       onDelayed: (msg) => void this.announceDelay(msg.id),
     });
+    this.routes = [{ provider: deps.provider, role: 'primary', gate: this.gate, consecutiveFailures: 0, lastError: null }];
+    if (deps.fallback) {
+      // Its own breaker; backoffs and the delay watch stay with the queue (the first gate).
+      const gate = new SendGate({ clock: deps.clock, breaker: deps.breaker, log: deps.log, delayedAfterMs: Infinity, onProbeDue: () => this.pump(), onRetryDue: () => undefined, onDelayed: () => undefined });
+      this.routes.push({ provider: deps.fallback, role: 'fallback', gate, consecutiveFailures: 0, lastError: null });
+    }
+    this.defaults = defaultCatalogue(deps.publicUrl);
   }
 
   /** Starts sending, beginning with messages a crash left queued or half sent. */
@@ -150,7 +97,7 @@ export class SmsDispatcher {
   /** Stops taking new work, cancels retry timers and waits for provider calls in flight; unsent rows resume on the next start. */
   async stop(): Promise<void> {
     this.running = false;
-    this.gate.stop();
+    for (const route of this.routes) route.gate.stop();
     this.ready.length = 0;
     if (this.pumpLater) clearImmediate(this.pumpLater);
     this.pumpLater = null;
@@ -166,9 +113,13 @@ export class SmsDispatcher {
    */
   async enqueue(msg: NewOutboundSms): Promise<OutboundSms> {
     const now = this.deps.clock.now();
-    const { sendBody, ...fields } = msg;
+    const { intent, priority, ...fields } = msg;
+    const stored = maskedIntent(intent);
     const row: OutboundSms = {
       ...fields,
+      body: this.render(stored),
+      intent: stored,
+      priority,
       id: newId('sms', now),
       status: 'queued',
       provider: this.deps.provider.name,
@@ -181,7 +132,7 @@ export class SmsDispatcher {
       updatedAt: now,
     };
     await this.deps.store.sms.insert(row);
-    if (sendBody !== undefined && sendBody !== row.body) this.sendBodies.set(row.id, sendBody);
+    if (hasSecrets(intent)) this.sendIntents.set(row.id, intent);
     this.deps.bus.emit('smsStatusChanged', row);
     // Before start() the row simply waits in the store; start() picks it up with the other unsent ones.
     this.deps.store.afterCommit(() => {
@@ -212,25 +163,44 @@ export class SmsDispatcher {
   }
 
   health(): SmsDispatcherHealth {
-    const sender = this.deps.provider.health?.() ?? null;
-    const breaker = this.gate.health();
+    const providers = this.routes.map((r) => routeHealth(r));
+    const [first] = providers;
+    if (!first) throw new Error('no SMS provider');
+    // Held back only while no provider at all takes messages.
+    const stuck = providers.every((p) => p.state !== 'closed');
     return {
-      provider: this.deps.provider.name,
-      degraded: this.deps.provider.name === 'outbox' || this.consecutiveFailures > 0 || !!sender?.problem || breaker.state !== 'closed',
-      lastError: this.lastError,
-      consecutiveFailures: this.consecutiveFailures,
+      provider: first.name,
+      degraded: first.degraded,
+      lastError: first.lastError,
+      consecutiveFailures: first.consecutiveFailures,
       queued: this.ready.length + this.active.size + this.gate.backingOff,
       sending: this.active.size,
-      waiting: breaker.state === 'closed' ? 0 : this.ready.length + this.gate.backingOff,
-      breaker,
-      sender,
+      waiting: stuck ? this.ready.length + this.gate.backingOff : 0,
+      breaker: first.breaker,
+      sender: first.sender,
+      providers,
     };
+  }
+
+  /** Applies a delivery receipt by the provider's message id (any provider); false for an id no stored message has. */
+  async handleReceipt(sid: string, status: SmsStatus, errorCode: string | null): Promise<boolean> {
+    const id = this.sidToId.get(sid) ?? (await this.deps.store.sms.getBySid(sid))?.id;
+    if (!id) return false;
+    return this.withLock(id, () => this.applyReceipt(id, status, errorCode));
   }
 
   // ---- sending ---------------------------------------------------------------------------------
 
-  private get statusCallbackUrl(): string | null {
-    if (this.deps.provider.name === 'outbox') return null;
+  /** The free text of an intent, from the registry's catalogue or the built-in one. */
+  private render(intent: MessageIntent): string {
+    const entry = this.deps.catalogue?.()[intent.kind] ?? this.defaults[intent.kind];
+    if (!entry) return `${intent.kind} ${Object.values(intent.params).join(' ')}`.trim();
+    return freeText(entry, intent);
+  }
+
+  private statusCallbackFor(provider: SmsProvider): string | null {
+    // Only Twilio is told where to post; the domestic providers push to callback URLs set in their consoles.
+    if (provider.name !== 'twilio') return null;
     return `${this.deps.publicUrl.replace(/\/+$/, '')}/webhooks/twilio/status`;
   }
 
@@ -251,13 +221,18 @@ export class SmsDispatcher {
   private pump(): void {
     const limit = Math.max(1, this.deps.concurrency ?? 16);
     if (!this.running || this.active.size >= limit || this.ready.length === 0) return;
-    // While the breaker is open nothing is sent: messages stay in `ready`, neither tried nor failed, until a probe
-    // (one at a time) finds the provider back.
-    const permit = this.gate.permit();
+    // The first provider whose breaker lets a call through takes it. While every breaker is open nothing is sent:
+    // messages stay in `ready`, neither tried nor failed, until a probe (one at a time) finds a provider back.
+    let permit: BreakerPermit | null = null;
+    let index = 0;
+    for (; index < this.routes.length && !permit; index++) permit = this.routes[index]?.gate.permit() ?? null;
     if (!permit) return;
     const msg = this.ready.shift();
-    if (!msg) return;
-    this.launch(msg, permit);
+    if (!msg) {
+      this.routes[index - 1]?.gate.release(permit);
+      return;
+    }
+    this.launch(msg, index - 1, permit);
     if (this.ready.length > 0 && !this.pumpLater && !permit.probe) {
       this.pumpLater = setImmediate(() => {
         this.pumpLater = null;
@@ -269,14 +244,14 @@ export class SmsDispatcher {
   /** The breaker closed again: messages waiting out a backoff go now too, oldest first, at the usual pace. */
   private recovered(): void {
     const released = this.gate.releaseBackoff();
-    this.deps.log.info({ provider: this.deps.provider.name, waiting: this.ready.length + released.length }, 'SMS provider answers again; circuit breaker closed');
+    this.deps.log.info({ waiting: this.ready.length + released.length }, 'SMS provider answers again; circuit breaker closed');
     this.ready.push(...released);
     this.ready.sort((a, b) => a.createdAt - b.createdAt);
     this.pump();
   }
 
-  private launch(msg: OutboundSms, permit: BreakerPermit): void {
-    const run = this.attempt(msg, permit)
+  private launch(msg: OutboundSms, first: number, permit: BreakerPermit): void {
+    const run = this.attempt(msg, first, permit)
       .catch((err: unknown) => {
         // Only storage trouble lands here; the row stays unsent and is resumed on the next start.
         this.deps.log.error({ err, sms: msg.id }, 'SMS attempt could not be recorded');
@@ -289,58 +264,96 @@ export class SmsDispatcher {
     this.active.set(msg.id, run);
   }
 
-  private async attempt(msg: OutboundSms, permit: BreakerPermit): Promise<void> {
+  /**
+   * One try of a message: through the provider at `first` (whose permit it holds), and when that one fails it or
+   * would pass its per-recipient cap, through the next at once, without waiting out a backoff.
+   */
+  private async attempt(msg: OutboundSms, first: number, permit: BreakerPermit): Promise<void> {
     const attempts = msg.attempts + 1;
     // Announced, not stored: the row is already durable as `queued` (or `sending` after a failed try), and a
     // crash before the provider's answer is stored resends it either way. The write would only delay the send.
     const sending: OutboundSms = { ...msg, status: 'sending', attempts, updatedAt: this.deps.clock.now() };
     if (msg.status !== 'sending') this.deps.bus.emit('smsStatusChanged', sending);
-    const body = this.sendBodies.get(msg.id) ?? (MASKED_PURPOSES.has(msg.purpose) ? null : msg.body);
+    const intent = this.sendIntents.get(msg.id) ?? (msg.intent && hasSecrets(msg.intent) ? null : msg.intent);
+    const body = intent ? this.render(intent) : msg.intent === null && !MASKED_PURPOSES.has(msg.purpose) ? msg.body : null;
     if (body === null) {
+      this.gate.unwatch(msg.id);
+      this.routes[first]?.gate.release(permit);
       await this.unsendable(sending);
       return;
     }
-    const started = performance.now();
-    let result: SmsSendResult;
-    try {
-      result = await this.deps.provider.send({ to: msg.to, body, statusCallback: this.statusCallbackUrl });
-    } catch (err) {
-      const failure = err instanceof SmsSendError ? err : new SmsSendError({ transient: true, providerCode: null, message: errorMessage(err), cause: err });
-      await this.failed(sending, attempts, failure, permit);
+    let failure: SmsSendError | null = null;
+    const capped: string[] = [];
+    for (let i = first; i < this.routes.length; i++) {
+      const route = this.routes[i];
+      const held = i === first ? permit : (route?.gate.permit() ?? null);
+      if (!route || !held) continue;
+      const cap = this.deps.caps?.exceeded(route.provider.name, msg) ?? null;
+      if (cap) {
+        route.gate.release(held);
+        capped.push(`${route.provider.name}: ${cap.label}`);
+        this.deps.log.warn({ sms: msg.id, provider: route.provider.name, cap: cap.label }, 'SMS would pass a provider cap; trying another way');
+        continue;
+      }
+      const started = performance.now();
+      let result: SmsSendResult;
+      try {
+        result = await route.provider.send({ id: msg.id, to: msg.to, body, intent, priority: msg.priority, statusCallback: this.statusCallbackFor(route.provider) });
+      } catch (err) {
+        failure = err instanceof SmsSendError ? err : new SmsSendError({ transient: true, providerCode: null, message: errorMessage(err), cause: err });
+        this.troubled(route, held, failure);
+        if (i + 1 < this.routes.length) this.deps.log.warn({ sms: msg.id, provider: route.provider.name, err: failure.message }, 'SMS provider failed; handing the message to the fallback at once');
+        continue;
+      }
+      await this.handedOver(sending, route, held, result, performance.now() - started);
       return;
     }
-    const closed = this.gate.answered(permit);
-    this.gate.unwatch(msg.id);
-    const latencyMs = performance.now() - started;
-    this.sendBodies.delete(msg.id);
+    if (failure) await this.failed(sending, attempts, failure);
+    else await this.overCap(sending, capped);
+  }
+
+  private async handedOver(sending: OutboundSms, route: Route, permit: BreakerPermit, result: SmsSendResult, latencyMs: number): Promise<void> {
+    const closed = route.gate.answered(permit);
+    route.consecutiveFailures = 0;
+    this.gate.unwatch(sending.id);
+    this.sendIntents.delete(sending.id);
     const sid = result.sid;
-    this.rememberSid(sid, msg.id);
-    const accepted = await this.withLock(msg.id, () =>
-      this.record(sending, { status: result.status, providerSid: sid, attempts, errorCode: null, error: null, sentAt: this.deps.clock.now() }),
+    this.rememberSid(sid, sending.id);
+    const provider = route.provider.name;
+    const accepted = await this.withLock(sending.id, () =>
+      this.record(sending, { status: result.status, provider, providerSid: sid, attempts: sending.attempts, errorCode: null, error: null, sentAt: this.deps.clock.now() }),
     );
-    this.consecutiveFailures = 0;
+    try {
+      await this.deps.caps?.record(provider, sending);
+    } catch (err) {
+      this.deps.log.error({ err, sms: sending.id }, 'could not count an SMS against its provider cap');
+    }
     this.deps.onSent?.(accepted, latencyMs);
-    this.deps.log.info({ sms: msg.id, sid, provider: this.deps.provider.name, attempts, latencyMs: Math.round(latencyMs) }, 'SMS handed to provider');
+    this.deps.log.info({ sms: sending.id, sid, provider, attempts: sending.attempts, latencyMs: Math.round(latencyMs) }, 'SMS handed to provider');
     if (closed) this.recovered();
     await this.replayEarlyReceipts(sid);
   }
 
-  private async failed(msg: OutboundSms, attempts: number, err: SmsSendError, permit: BreakerPermit): Promise<void> {
-    this.lastError = err.message;
+  /** A failed call, counted against the provider's breaker when it says the provider is in trouble. */
+  private troubled(route: Route, permit: BreakerPermit, err: SmsSendError): void {
+    route.lastError = err.message;
     // A rejected message (bad number) says nothing against the provider's health: it answered. An outage does.
     if (err.transient) {
-      this.consecutiveFailures++;
-      if (this.gate.troubled(permit)) {
-        this.deps.log.error({ provider: this.deps.provider.name, err: err.message }, 'SMS provider failing; circuit breaker open, sends wait for a probe');
-        for (const waiting of this.ready) this.gate.watchDelay(waiting);
+      route.consecutiveFailures++;
+      if (route.gate.troubled(permit)) {
+        this.deps.log.error({ provider: route.provider.name, err: err.message }, 'SMS provider failing; circuit breaker open');
+        if (this.routes.every((r) => !r.gate.isClosed())) for (const waiting of this.ready) this.gate.watchDelay(waiting);
       }
-    } else if (this.gate.answered(permit)) {
+    } else if (route.gate.answered(permit)) {
       this.recovered();
     }
+  }
+
+  private async failed(msg: OutboundSms, attempts: number, err: SmsSendError): Promise<void> {
     const giveUp = !err.transient || (attempts >= (this.deps.maxAttempts ?? 7) && !(await this.gate.keepsTrying(msg)));
     const fields = { attempts, errorCode: err.providerCode, error: err.message };
     if (giveUp) {
-      this.sendBodies.delete(msg.id);
+      this.sendIntents.delete(msg.id);
       this.gate.unwatch(msg.id);
       const failed = await this.record(msg, { status: 'failed', ...fields });
       this.deps.log.error({ sms: msg.id, attempts, code: err.providerCode, transient: err.transient, err: err.message }, 'SMS failed for good');
@@ -353,6 +366,26 @@ export class SmsDispatcher {
     this.deps.log.warn({ sms: msg.id, attempts, code: err.providerCode, retryInMs: delay, err: err.message }, 'SMS send failed, will retry');
     this.gate.retryLater(waiting, delay);
     this.gate.watchDelay(waiting);
+  }
+
+  /**
+   * Every provider that could take the message is at its cap for this number: sending would only earn a rejection.
+   * Another channel may take it (a call); otherwise it fails at once, so a page shows as failed on the incident and
+   * the next responder is paged, instead of waiting for a cap that lasts up to a day.
+   */
+  private async overCap(msg: OutboundSms, capped: string[]): Promise<void> {
+    this.sendIntents.delete(msg.id);
+    this.gate.unwatch(msg.id);
+    const reason = `not sent: over the per-recipient cap of ${capped.join('; ') || 'every provider'}`;
+    let diverted = false;
+    try {
+      diverted = (await this.deps.divert?.(msg, reason)) ?? false;
+    } catch (err) {
+      this.deps.log.error({ err, sms: msg.id }, 'the other channel could not take a capped SMS');
+    }
+    const failed = await this.record(msg, { status: 'failed', attempts: msg.attempts, errorCode: diverted ? DIVERTED_CODE : CAPPED_CODE, error: diverted ? `${reason}; taken by another channel` : reason });
+    this.deps.log.error({ sms: msg.id, diverted, reason }, 'SMS over every provider cap');
+    if (!diverted) this.deps.onFailed?.(failed);
   }
 
   /**

@@ -1,24 +1,13 @@
 // What a message means, apart from how a provider carries it: a kind with named parameters, and each provider's
 // approved template for that kind.
 
-import type { SmsProviderName } from '../core/types.js';
+import type { MessageIntent, MessagePriority, SmsProviderName } from '../core/types.js';
 
-export type { SmsProviderName };
+// The intent and its priority live in core (the stored SMS carries them); they are named here too for the notifiers.
+export type { MessageIntent, MessagePriority, SmsProviderName };
 
 /** Providers that can place voice calls with keypress acknowledgement. */
 export type VoiceProviderName = 'twilio' | 'aliyun' | 'tencent';
-
-/** Alarm traffic (pages, family alerts) goes before routine traffic (digests, reminders) and may use other channels. */
-export type MessagePriority = 'alarm' | 'routine';
-
-/**
- * One message as an intent: its kind (a key of the template catalogue, such as `worker_page`) and the named
- * parameters its templates use. The free text for Twilio and the outbox is rendered from the same parameters.
- */
-export interface MessageIntent {
-  kind: string;
-  params: Record<string, string>;
-}
 
 /** What a provider can carry; the dispatcher and the catalogue checks read these instead of the provider's name. */
 export interface ProviderCapabilities {
@@ -52,6 +41,11 @@ export interface TencentTemplate {
  */
 export interface TemplateEntry {
   text: string;
+  /**
+   * Free text only: a word put in 【】 before the text (`求助`), where domestic providers put their approved sign name.
+   * Never part of a template, whose rules forbid 【】.
+   */
+  label?: string;
   aliyun?: AliyunTemplate;
   tencent?: TencentTemplate;
 }

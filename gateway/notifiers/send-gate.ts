@@ -73,6 +73,11 @@ export class SendGate {
     return this.breaker.failed(permit);
   }
 
+  /** A permit not used after all (the message was over this provider's cap). */
+  release(permit: BreakerPermit): void {
+    this.breaker.release(permit);
+  }
+
   isClosed(): boolean {
     return this.breaker.isClosed();
   }

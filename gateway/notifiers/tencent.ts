@@ -37,7 +37,8 @@ export interface TencentSmsProviderDeps {
   region: string;
   /** TENCENT_SMS_ENDPOINT: a host (HTTPS) or an http(s) base URL; null for Tencent's own. */
   endpoint: string | null;
-  catalogue: TemplateCatalogue;
+  /** The template catalogue in force (the registry's `sms.templates`), read at each send: a registry import can change it. */
+  catalogue: () => TemplateCatalogue;
   timeoutMs?: number;
   log: Logger;
 }
@@ -91,7 +92,7 @@ export class TencentSmsProvider implements SmsProvider {
   }
 
   async send(msg: OutgoingSms): Promise<SmsSendResult> {
-    const { template, params } = tencentRequestParts(this.deps.catalogue, msg);
+    const { template, params } = tencentRequestParts(this.deps.catalogue(), msg);
     let answer;
     try {
       answer = await this.client.SendSms({

@@ -1,6 +1,7 @@
 // Paging: turns "page this person for this incident" into SMS on the outbound queue, each carrying its reply context.
 import type { Clock } from '../core/clock.js';
-import type { FamilyMember, Incident, OutboundSms, PlanResponder, Resident, Responder, ResponderRole, SmsPurpose } from '../core/types.js';
+import type { FamilyMember, Incident, MessageIntent, MessagePriority, OutboundSms, PlanResponder, Resident, Responder, ResponderRole, SmsPurpose } from '../core/types.js';
+import { PAGE_KINDS, isMessageKind } from '../notifiers/kinds.js';
 import {
   familyPage,
   familyResolved,
@@ -10,11 +11,12 @@ import {
   workerPage,
 } from './messages.js';
 import { inactivityPageHours } from '../wellness/rules.js';
-import type { ReplyCodes } from './reply-codes.js';
+import type { RecentPagesRepo, ReplyCodes } from './reply-codes.js';
 
-export type NewSms = Pick<OutboundSms, 'to' | 'body' | 'purpose' | 'incidentId' | 'step' | 'role' | 'personId' | 'context'> & {
-  /** What the provider gets when it must differ from the stored `body` (a sign-in code): held in memory only, never stored. */
-  sendBody?: string;
+/** A message to queue: what it means (kind and parameters, rendered by the notifiers) and how urgent it is. */
+export type NewSms = Pick<OutboundSms, 'to' | 'purpose' | 'incidentId' | 'step' | 'role' | 'personId' | 'context'> & {
+  intent: MessageIntent;
+  priority: MessagePriority;
 };
 
 /** The outbound SMS queue (the notifiers' dispatcher): enqueue persists and returns; sending happens behind it. */
@@ -22,23 +24,28 @@ export interface SmsQueue {
   enqueue(msg: NewSms): Promise<OutboundSms>;
 }
 
-/** Signs a per-recipient incident-page link; returns the query string (gateway/http/links.ts LinkSigner). */
-export interface PageLinkSigner {
-  sign(code: string, personId: string, role: string, expiresAt: number): string;
+/**
+ * Issues the short code an SMS carries instead of a signed link (Tencent refuses variable links): the code, typed at
+ * the fixed `PUBLIC_URL/i`, opens this person's signed link to the incident page until `expiresAt`.
+ */
+export interface PageLinkCodes {
+  issue(incidentCode: string, personId: string, role: string, expiresAt: number): Promise<string>;
 }
 
 export interface PagerDeps {
   sms: SmsQueue;
   timeZone: string;
   publicUrl: string;
-  /** Without it the link carries no signature (and the incident page refuses it). */
-  links?: PageLinkSigner;
+  /** Without it the SMS names the incident's own code, which opens nothing (the incident page wants a signed link). */
+  links?: PageLinkCodes;
   /** Dates the links' expiry; needed with `links`. */
   clock?: Clock;
   /** How long a link works after its page is sent. */
   linkTtlMs?: number;
   /** Gives each page its reply code ("1A"); without it pages carry none and only a bare 1 or 2 works. */
   replyCodes?: ReplyCodes;
+  /** The pages each phone holds: a page is not sent again to a phone that holds it unanswered. */
+  pages?: Pick<RecentPagesRepo, 'recentPagesTo'>;
 }
 
 /** 24 h: long enough to resolve a slow incident from the same SMS, short enough that an old phone is no key. */
@@ -50,17 +57,36 @@ export class Pager {
   /** The page itself (one segment) and then the incident link. */
   async pageResponder(incident: Incident, resident: Resident, responder: PlanResponder, step: number): Promise<OutboundSms[]> {
     const replyCode = await this.replyCode(responder.phone, incident.id);
-    const text = workerPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step, ...replyCode, ...hoursOf(incident, resident), ...(incident.test ? { test: true } : {}) });
-    const page = await this.send(incident, responder.phone, text, 'page', step, responder.role, responder.id, replyCode);
-    const link = await this.send(incident, responder.phone, this.link(incident, responder.id, responder.role), 'page_link', step, responder.role, responder.id);
+    const intent = workerPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step, ...replyCode, ...hoursOf(incident, resident), ...(incident.test ? { test: true } : {}) });
+    if (await this.holdsUnanswered(responder.phone, incident, intent, step)) return [];
+    const page = await this.send(incident, responder.phone, intent, 'page', step, responder.role, responder.id, replyCode);
+    const link = await this.send(incident, responder.phone, await this.link(incident, responder.id, responder.role), 'page_link', step, responder.role, responder.id);
     return [page, link];
   }
 
-  private link(incident: Incident, personId: string, role: ResponderRole): string {
-    const { links, clock, publicUrl } = this.deps;
-    if (!links || !clock) return pageLink(publicUrl, incident.code);
+  private async link(incident: Incident, personId: string, role: ResponderRole): Promise<MessageIntent> {
+    const { links, clock } = this.deps;
+    if (!links || !clock) return pageLink(incident.code);
     const expiresAt = clock.now() + (this.deps.linkTtlMs ?? PAGE_LINK_TTL_MS);
-    return pageLink(publicUrl, incident.code, links.sign(incident.code, personId, role, expiresAt));
+    return pageLink(await links.issue(incident.code, personId, role, expiresAt));
+  }
+
+  /**
+   * Whether the phone already holds this page unanswered: one of this incident's pages, not failed and not answered
+   * since, of this same round or with this same content. Sending it again would only add a duplicate (which
+   * providers count against their caps and may refuse), not a person.
+   */
+  private async holdsUnanswered(phone: string, incident: Incident, intent: MessageIntent, step: number): Promise<boolean> {
+    if (!this.deps.pages || !isMessageKind(intent.kind) || !PAGE_KINDS.has(intent.kind)) return false;
+    const held = await this.deps.pages.recentPagesTo(phone, incident.openedAt);
+    return held.some(
+      ({ sms, answeredAt }) =>
+        sms.incidentId === incident.id &&
+        sms.status !== 'failed' &&
+        sms.status !== 'undelivered' &&
+        (answeredAt === null || answeredAt < sms.createdAt) &&
+        (sms.step === step || sameIntent(sms.intent, intent)),
+    );
   }
 
   /**
@@ -72,7 +98,7 @@ export class Pager {
     for (const [i, member] of resident.family.entries()) {
       const personId = familyPersonId(resident.id, i);
       const replyCode = await this.replyCode(member.phone, incident.id);
-      const body = familyPage({
+      const intent = familyPage({
         resident,
         type: incident.type,
         at: incident.openedAt,
@@ -83,9 +109,10 @@ export class Pager {
         ...replyCode,
         ...hoursOf(incident, resident),
       });
-      out.push(await this.send(incident, member.phone, body, 'page', step, 'family', personId, replyCode));
+      if (await this.holdsUnanswered(member.phone, incident, intent, step)) continue;
+      out.push(await this.send(incident, member.phone, intent, 'page', step, 'family', personId, replyCode));
       // Later rounds (nobody else to page) repeat the page, not the link: it works for 24 hours.
-      if (step === 1) out.push(await this.send(incident, member.phone, this.link(incident, personId, 'family'), 'page_link', step, 'family', personId));
+      if (step === 1) out.push(await this.send(incident, member.phone, await this.link(incident, personId, 'family'), 'page_link', step, 'family', personId));
     }
     return out;
   }
@@ -113,8 +140,8 @@ export class Pager {
   }
 
   /** A reply to an inbound SMS; it carries no context, so it never changes how the next reply is routed. */
-  async reply(to: string, body: string): Promise<OutboundSms> {
-    return this.deps.sms.enqueue({ to, body, purpose: 'help', incidentId: null, step: null, role: null, personId: null, context: null });
+  async reply(to: string, intent: MessageIntent, priority: MessagePriority = 'routine'): Promise<OutboundSms> {
+    return this.deps.sms.enqueue({ to, intent, priority, purpose: 'help', incidentId: null, step: null, role: null, personId: null, context: null });
   }
 
   private async replyCode(phone: string, incidentId: string): Promise<{ replyCode?: string }> {
@@ -124,14 +151,16 @@ export class Pager {
   private send(
     incident: Incident,
     to: string,
-    body: string,
+    intent: MessageIntent,
     purpose: SmsPurpose,
     step: number | null,
     role: ResponderRole | null,
     personId: string | null,
     code: { replyCode?: string } = {},
   ): Promise<OutboundSms> {
-    return this.deps.sms.enqueue({ to, body, purpose, incidentId: incident.id, step, role, personId, context: { kind: 'incident', incidentId: incident.id, ...code } });
+    // Everything about an open alarm is alarm traffic; the all-clear is routine.
+    const priority: MessagePriority = intent.kind === 'resolved' ? 'routine' : 'alarm';
+    return this.deps.sms.enqueue({ to, intent, priority, purpose, incidentId: incident.id, step, role, personId, context: { kind: 'incident', incidentId: incident.id, ...code } });
   }
 }
 
@@ -153,4 +182,10 @@ function hoursOf(incident: Incident, resident: Resident): { hours?: number } {
   if (incident.type !== 'inactivity') return {};
   const hours = inactivityPageHours(resident);
   return hours === null ? {} : { hours };
+}
+
+function sameIntent(a: MessageIntent | null, b: MessageIntent): boolean {
+  if (!a || a.kind !== b.kind) return false;
+  const keys = Object.keys(b.params);
+  return keys.length === Object.keys(a.params).length && keys.every((k) => a.params[k] === b.params[k]);
 }

@@ -1,4 +1,5 @@
 // Generates the demo neighbourhood (deterministic per seed) and keeps one copy per installation in DATA_DIR.
+import { defaultCatalogue } from '../notifiers/kinds.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -37,6 +38,8 @@ export interface DemoOptions {
   residents?: number;
   /** Device secret per device id; by default derived from the seed (ensureDemoRegistryFile uses random ones). */
   secret?: (deviceId: string) => string;
+  /** PUBLIC_URL: the fixed link in the demo SMS template catalogue (default http://localhost:8080). */
+  publicUrl?: string;
 }
 
 /** Small, fast, seedable PRNG: the same seed always gives the same neighbourhood. */
@@ -106,7 +109,18 @@ export function generateDemoRegistry(opts: DemoOptions = {}): RegistryDocument {
   // Last, and without the main stream, so adding bridges changed none of the people or devices above.
   const bridged = demoBridges(residents, secret);
 
-  return { escalation: { ...DEFAULT_ESCALATION }, communities, residents, workers, bridges: bridged.bridges, devices: [...devices, ...bridged.devices], volunteers, visits };
+  // The complete template catalogue, as submitted for approval (docs/providers.md), so any provider can be chosen.
+  const templates: NonNullable<RegistryDocument['sms']>['templates'] = {};
+  for (const [kind, e] of Object.entries(defaultCatalogue(opts.publicUrl ?? 'http://localhost:8080'))) {
+    templates[kind] = {
+      text: e.text,
+      ...(e.label ? { label: e.label } : {}),
+      ...(e.aliyun ? { aliyun: { templateCode: e.aliyun.templateCode } } : {}),
+      ...(e.tencent ? { tencent: { templateId: e.tencent.templateId, params: [...e.tencent.params] } } : {}),
+    };
+  }
+  const sms = { templates };
+  return { escalation: { ...DEFAULT_ESCALATION }, sms, communities, residents, workers, bridges: bridged.bridges, devices: [...devices, ...bridged.devices], volunteers, visits };
 }
 
 /**

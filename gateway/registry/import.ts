@@ -105,6 +105,7 @@ export async function importRegistry(deps: ImportDeps, doc: ValidatedRegistry, o
       : {}),
     ...(doc.careDigest ? { careDigest: { times: doc.careDigest.times } } : {}),
     ...(doc.supervision ? { supervision: { offlineAfterSeconds: { ...doc.supervision.offlineAfterSeconds } } } : {}),
+    ...(doc.sms ? { smsTemplates: doc.sms.templates } : {}),
     communities: doc.communities,
     residents: doc.residents,
     workers: doc.workers,

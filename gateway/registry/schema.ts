@@ -1,5 +1,6 @@
 // Zod schema of the registry document (the documented registry format plus the project's extensions); fields beyond these are kept.
 import { z } from 'zod';
+import { checkCatalogue } from '../notifiers/catalogue.js';
 import { parseVisitCron } from '../visits/cron.js';
 import { DEFAULT_ESCALATION, DEVICE_KINDS } from '../core/types.js';
 import { HTTP_BRIDGE_AUTH } from '../core/bridges.js';
@@ -181,6 +182,20 @@ const visit = z.looseObject({
   activity: text,
 });
 
+// The SMS template catalogue: message kind -> free text and each provider's approved template, checked against the
+// providers' template rules (the numeric Tencent limit is checked at start, where TENCENT_SMS_MAX_PARAM is known).
+const templateEntry = z.looseObject({
+  text,
+  label: z.string().regex(/^[^【】\s]{1,12}$/, 'expected 1-12 characters without 【】 or spaces').optional(),
+  aliyun: z.looseObject({ templateCode: z.string().regex(/^SMS_\d{1,20}$/, 'expected an Aliyun template code such as SMS_154950909'), signName: text.optional() }).optional(),
+  tencent: z.looseObject({ templateId: z.string().regex(/^\d{1,20}$/, 'expected a numeric Tencent template id'), params: z.array(z.string()) }).optional(),
+});
+const smsSection = z.looseObject({
+  templates: z.record(z.string(), templateEntry).superRefine((catalogue, ctx) => {
+    for (const p of checkCatalogue(catalogue, { tencentMaxParam: null })) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+  }),
+});
+
 // Every list is optional: a document may update only the workers, say; absent lists upsert nothing.
 export const registrySchema = z
   .looseObject({
@@ -189,6 +204,7 @@ export const registrySchema = z
     careDigest: z.looseObject({ times: z.array(clockTime).min(1, 'must name at least one time').max(12) }).optional(),
     // offlineAfterSeconds per device kind (gateway/supervision/offline-after.ts has the order of precedence).
     supervision: z.looseObject({ offlineAfterSeconds: z.partialRecord(z.enum(DEVICE_KINDS), offlineAfterSeconds).optional() }).optional(),
+    sms: smsSection.optional(),
     communities: z.array(community).default([]),
     residents: z.array(resident).default([]),
     workers: z.array(worker).default([]),

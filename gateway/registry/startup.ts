@@ -36,7 +36,7 @@ export async function loadRegistry(deps: { store: Store; log: Logger; config: Ga
       doc = validateRegistry(file.doc, await existingIdsFromStore(store));
     }
   } else {
-    const demo = await ensureDemoRegistryFile(config.dataDir);
+    const demo = await ensureDemoRegistryFile(config.dataDir, { publicUrl: config.publicUrl });
     source = 'demo';
     path = demo.path;
     text = demo.text;

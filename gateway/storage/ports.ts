@@ -14,6 +14,7 @@ import type {
   Resident,
   Responder,
   SecurityEvent,
+  SmsProviderName,
   SmsStatus,
   Visit,
   Volunteer,
@@ -30,6 +31,7 @@ import type { TestPressRepo } from '../test-presses/types.js';
 import type { BridgeLevelRepo, BridgeRepo } from '../bridges/repo.js';
 import type { Bridge } from '../core/bridges.js';
 import type { VoiceCallRepo } from '../voice/repo.js';
+import type { TemplateCatalogue } from '../notifiers/intent.js';
 
 /** A normalised registry, ready to upsert (secrets already hashed). */
 export interface RegistrySnapshot {
@@ -46,6 +48,8 @@ export interface RegistrySnapshot {
   supervision?: { offlineAfterSeconds?: Partial<Record<DeviceKind, number>> };
   /** zigbee2mqtt, ChirpStack and vendor-cloud bridges (secrets for our broker already hashed). */
   bridges?: Bridge[];
+  /** Registry `sms.templates`: the SMS template catalogue, kept whole (setting `sms_templates`). */
+  smsTemplates?: TemplateCatalogue;
 }
 
 export interface RegistryCounts {
@@ -167,6 +171,8 @@ export interface IncidentRepo {
 
 export interface SmsStatusUpdate {
   status: SmsStatus;
+  /** The provider that took the message, when a fallback did. */
+  provider?: SmsProviderName;
   providerSid?: string | null;
   attempts?: number;
   errorCode?: string | null;

@@ -157,11 +157,11 @@ export class CareDigest {
           battery: typeof t.detail?.battery === 'number' ? t.detail.battery : null,
         }),
       );
-      const body = digestText(worker.name, tasks.length, items);
+      const intent = digestText(worker.name, tasks.length, items);
       const done = await store.transaction(async () => {
         if (!(await store.supervision.claimDigestRun(`${key}:${workerId}`, clock.now()))) return false;
         // No reply context: the worker's next "1" must still answer the alarm page it was meant for.
-        await this.deps.sms.enqueue({ to: worker.phone, body, purpose: 'digest', incidentId: null, step: null, role: 'worker', personId: workerId, context: null });
+        await this.deps.sms.enqueue({ to: worker.phone, intent, priority: 'routine', purpose: 'digest', incidentId: null, step: null, role: 'worker', personId: workerId, context: null });
         return true;
       });
       if (done) sent++;

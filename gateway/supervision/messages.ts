@@ -1,5 +1,7 @@
 // Supervision SMS texts in short, plain Chinese: the care-task digest, the grouped-outage page and its all-clear.
-import type { CareTaskKind, DeviceKind } from '../core/types.js';
+import type { CareTaskKind, DeviceKind, MessageIntent } from '../core/types.js';
+import { demoText } from '../notifiers/catalogue.js';
+import { intentOf } from '../notifiers/kinds.js';
 import { smsLength } from '../paging/messages.js';
 
 /** A digest stays within two UCS-2 segments of a concatenated SMS (2 x 67 characters). */
@@ -43,27 +45,26 @@ export function digestItemText(i: DigestItem): string {
 
 /**
  * `【照护待办】李明，您有5项待办：张桂兰求助按钮离线；王淑珍拉绳电量低15%；刘长顺需上门探望等。详见工作台。`
- * The first few items (most urgent first, as given), fewer if the text would pass two segments.
+ * The first few items (most urgent first, as given), fewer if the free text would pass two segments.
  */
-export function digestText(workerName: string, total: number, items: DigestItem[]): string {
-  for (let n = Math.min(items.length, DIGEST_MAX_ITEMS); n >= 0; n--) {
+export function digestText(workerName: string, total: number, items: DigestItem[]): MessageIntent {
+  for (let n = Math.min(items.length, DIGEST_MAX_ITEMS); n >= 1; n--) {
     const list = items.slice(0, n).map(digestItemText).join('；');
-    const more = total > n ? (n > 0 ? '等' : '') : '';
-    const text = `【照护待办】${workerName}，您有${total}项待办${list ? `：${list}${more}` : ''}。详见工作台。`;
-    if (smsLength(text) <= DIGEST_MAX_LENGTH || n === 0) return text;
+    const intent = intentOf('digest', { name: workerName, count: total, items: `${list}${total > n ? '等' : ''}` });
+    if (smsLength(demoText(intent)) <= DIGEST_MAX_LENGTH) return intent;
   }
-  return `【照护待办】您有${total}项待办。`;
+  return intentOf('digest_short', { name: workerName, count: total });
 }
 
-/** `【设备停线】安达里3号楼30台设备14:02起离线，疑似停电或断网，请核实。恢复后另行通知。` */
-export function outagePageText(place: string, devices: number, hhmm: string): string {
-  return `【设备停线】${place}${devices}台设备${hhmm}起离线，疑似停电或断网，请核实。恢复后另行通知。`;
+/** `【设备停线】安达里3号楼共30台设备14:02起离线，疑似停电或断网，请核实。恢复后另行通知。` */
+export function outagePageText(place: string, devices: number, hhmm: string): MessageIntent {
+  return intentOf('outage', { place, devices, time: hhmm });
 }
 
-/** `【设备恢复】安达里3号楼已恢复28/30台，停线18分钟；仍离线2台已转为照护待办。` */
-export function outageClosedText(place: string, back: number, total: number, minutes: number): string {
+/** `【设备恢复】安达里3号楼已恢复28台共30台，停线18分钟；仍离线2台已转为照护待办。` */
+export function outageClosedText(place: string, back: number, total: number, minutes: number): MessageIntent {
   const still = total - back;
-  return `【设备恢复】${place}已恢复${back}/${total}台，停线${minutes}分钟${still > 0 ? `；仍离线${still}台已转为照护待办` : ''}。`;
+  return still > 0 ? intentOf('outage_closed', { place, back, total, minutes, still }) : intentOf('outage_closed_all', { place, back, total, minutes });
 }
 
 const SUMMARY_PREFIX: Record<string, string> = { partially_recovered: 'partially recovered, ', closed_by_hand: 'closed by hand, ' };

@@ -300,7 +300,7 @@ export class OutageService {
       // The all-clear goes to whoever was paged; an outage that healed before its page went out tells nobody.
       if (page && how.reason === 'recovered') {
         const to = await this.phoneOf(page);
-        if (to) await this.deps.sms.enqueue({ to, body: outageClosedText(this.label(o.place), back, o.devices.length, minutes), purpose: 'outage', incidentId: null, step: null, role: page.role, personId: page.personId, context: null });
+        if (to) await this.deps.sms.enqueue({ to, priority: 'routine', intent: outageClosedText(this.label(o.place), back, o.devices.length, minutes), purpose: 'outage', incidentId: null, step: null, role: page.role, personId: page.personId, context: null });
       }
       await this.save(o, 'closed', at);
     });
@@ -333,9 +333,9 @@ export class OutageService {
       log.error({ outageId: o.id, community: o.place.communityId }, 'grouped outage: nobody on duty and no station phone to page');
       return;
     }
-    const body = outagePageText(this.label(o.place), o.devices.length, localTime(o.openedAt, timeZone).hhmm);
+    const intent = outagePageText(this.label(o.place), o.devices.length, localTime(o.openedAt, timeZone).hhmm);
     await store.transaction(async () => {
-      const msg = await this.deps.sms.enqueue({ to: target.phone, body, purpose: 'outage', incidentId: null, step: null, role: target.role, personId: target.personId, context: null });
+      const msg = await this.deps.sms.enqueue({ to: target.phone, intent, priority: 'routine', purpose: 'outage', incidentId: null, step: null, role: target.role, personId: target.personId, context: null });
       o.page = { role: target.role, personId: target.personId, smsId: msg.id };
       await this.save(o, 'updated', now);
     });

@@ -1,6 +1,6 @@
 // Volunteers' SMS replies to visit reminders: 到/D checks in, 走/Z checks out, 没人 raises the alarm for an unanswered door.
 import { errorMessage } from '../core/errors.js';
-import type { InboundSms, Volunteer } from '../core/types.js';
+import type { InboundSms, MessageIntent, Volunteer } from '../core/types.js';
 import type { SmsQueue } from '../paging/pager.js';
 import type { VolunteerLedger } from './ledger.js';
 import {
@@ -140,7 +140,7 @@ export class VisitReplies {
    * The volunteer's earliest occurrence today that is not over, not settled, and starts within the check-in
    * window; a missed one still takes a late check-in. Otherwise the text telling them why not.
    */
-  private async openOccurrence(volunteerId: string): Promise<{ occurrence: Occurrence } | { handled: string; text: string }> {
+  private async openOccurrence(volunteerId: string): Promise<{ occurrence: Occurrence } | { handled: string; text: MessageIntent }> {
     const now = this.deps.clock.now();
     const { from, to } = this.today();
     const mine = (await this.deps.schedule.occurrencesBetween(from, to)).filter(
@@ -165,7 +165,7 @@ export class VisitReplies {
   }
 
   /** Replies carry no context, so they never change how the phone's next reply is routed. */
-  private async reply(to: string, body: string, volunteerId: string | null): Promise<void> {
-    await this.deps.sms.enqueue({ to, body, purpose: 'help', incidentId: null, step: null, role: null, personId: volunteerId, context: null });
+  private async reply(to: string, intent: MessageIntent, volunteerId: string | null): Promise<void> {
+    await this.deps.sms.enqueue({ to, intent, priority: 'routine', purpose: 'help', incidentId: null, step: null, role: null, personId: volunteerId, context: null });
   }
 }

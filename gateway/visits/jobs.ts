@@ -60,13 +60,13 @@ export class VisitJobs {
       });
       // The link lasts until the end of the visit day: it is a credential, so it should not outlive its purpose.
       const link = this.deps.volunteerLink?.(volunteerId, startOfDay(addDays(day, 1), timeZone));
-      const body = reminderText({ ...day, weekday: weekdayOf(day) }, label, items, link);
+      const intent = reminderText({ ...day, weekday: weekdayOf(day) }, label, items, link);
       const key = reminderKey(day, volunteerId);
       // The run key and the SMS are committed together: a crash leaves both or neither, and a restart never sends twice.
       const done = await store.transaction(async () => {
         if (!(await store.visits.claimRun(key, now))) return false;
         const context = await this.replyContext(volunteer, { kind: 'visit', visitId: first.plan.id, occurrenceStart: first.start });
-        await this.deps.sms.enqueue({ to: volunteer.phone, body, purpose: 'notice', incidentId: null, step: null, role: null, personId: volunteerId, context });
+        await this.deps.sms.enqueue({ to: volunteer.phone, intent, priority: 'routine', purpose: 'notice', incidentId: null, step: null, role: null, personId: volunteerId, context });
         return true;
       });
       if (done) {
@@ -109,7 +109,7 @@ export class VisitJobs {
     const volunteers = await store.registry.listVolunteers();
     const volunteer = volunteers.find((v) => v.id === o.volunteer);
     const resident = await store.registry.getResident(o.resident);
-    const body = missedNotice({
+    const intent = missedNotice({
       volunteerName: volunteer?.name ?? o.volunteer,
       residentName: resident?.name ?? o.resident,
       address: resident?.address ?? '',
@@ -122,7 +122,7 @@ export class VisitJobs {
     const send = async (to: string, personId: string, role: 'worker' | null) => {
       if (told.has(to)) return;
       told.add(to);
-      await this.deps.sms.enqueue({ to, body, purpose: 'notice', incidentId: null, step: null, role, personId, context: null });
+      await this.deps.sms.enqueue({ to, intent, priority: 'routine', purpose: 'notice', incidentId: null, step: null, role, personId, context: null });
     };
     for (const leader of teamLeaders(volunteers, volunteer)) await send(leader.phone, leader.id, null);
     const worker = resident ? gridWorker(resident, await store.registry.listWorkers(), this.deps.clock.now(), timeZone) : null;

@@ -1,5 +1,6 @@
 // The dashboard pages in real Chromium against a listening gateway app: reports with charts and CSV, the SMS log in outbox mode,
 // lists, roster, registry editor, visit calendar, and a volunteer's own large-text page at 360 px. Saves the README screenshots.
+import { intentOf } from '../../gateway/notifiers/kinds.js';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Browser as Chromium, Page } from 'playwright-core';
@@ -66,7 +67,7 @@ async function seedReports(): Promise<void> {
       missedAt: status === 'missed' ? start + 1_800_000 : null, cancelledAt: null, creditedHours: status === 'done' ? 1 : 0, note: null, updatedAt: start,
     });
   }
-  await rig.dispatcher.enqueue({ to: '+8613800000001', body: '【紧急】您的家人张桂兰14:02按了求助，已通知网格员李明。', purpose: 'notice', incidentId: null, step: null, role: 'family', personId: null, context: null });
+  await rig.dispatcher.enqueue({ to: '+8613800000001', intent: intentOf('family_alert', { name: '张桂兰', what: '按了求助', time: '14:02', address: '安达里3号楼2门401', who: '已通知网格员李明', ack: '1' }), priority: 'alarm', purpose: 'notice', incidentId: null, step: null, role: 'family', personId: null, context: null });
   await rig.text(V01, '帮助');
 }
 

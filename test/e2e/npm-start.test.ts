@@ -87,7 +87,7 @@ describe('npm start, driven from outside', () => {
     expect(pub.code).toBe(0);
 
     const page = await sim.waitForMessage((m) => m.to === WORKER && m.body.includes('回1'), SMS_TIMEOUT_MS);
-    const link = await sim.waitForMessage((m) => m.to === WORKER && m.body.includes(`${addresses.publicUrl}/i/`), SMS_TIMEOUT_MS);
+    const link = await sim.waitForMessage((m) => m.to === WORKER && m.body.startsWith(`详情及导航 ${addresses.publicUrl}/i 查看码`), SMS_TIMEOUT_MS);
     for (const phone of FAMILY) await sim.waitForMessage((m) => m.to === phone, SMS_TIMEOUT_MS);
     // One UCS-2 segment: the page reads whole on any phone; the link comes as its own SMS after it.
     expect(page.body.length).toBeLessThanOrEqual(70);

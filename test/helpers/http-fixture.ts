@@ -283,6 +283,8 @@ export function makePage(overrides: Partial<OutboundSms> & { id: string; inciden
   return {
     to: '+8613900000001',
     body: '紧急求助: 张桂兰 安达里3号楼2门401, 回复1确认',
+    intent: null,
+    priority: 'alarm',
     purpose: 'page',
     step: 1,
     role: 'worker',

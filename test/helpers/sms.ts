@@ -8,6 +8,7 @@ import { EventBus } from '../../gateway/core/events.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { SmsDispatcher, type NewOutboundSms, type NotifierEvents, type SmsDispatcherDeps } from '../../gateway/notifiers/dispatcher.js';
 import type { OutboundSms } from '../../gateway/core/types.js';
+import { intentOf } from '../../gateway/notifiers/kinds.js';
 import { TwilioProvider } from '../../gateway/notifiers/twilio.js';
 import { openSqliteStore, type SqliteStore } from '../../gateway/storage/sqlite/store.js';
 import { TwilioSimServer, type TwilioSimOptions } from '../../simulators/sms/twilio-server.js';
@@ -159,8 +160,9 @@ export async function startSmsRig(over: Partial<SmsDispatcherDeps> = {}, simOpti
 }
 
 /** A message as the paging stage would hand it over. */
-export function pageSms(to = '+8613800000001', body = '张桂兰按了求助按钮，回复1确认'): NewOutboundSms {
-  return { to, body, purpose: 'page', incidentId: 'inc-test', step: 1, role: 'worker', personId: 'w-01', context: { kind: 'incident', incidentId: 'inc-test' } };
+export function pageSms(to = '+8613800000001', name = '张桂兰'): NewOutboundSms {
+  const intent = intentOf('page_first', { name, what: '按了求助', address: '安达里3号楼2门401', time: '14:05', ack: '1', pass: '2' });
+  return { to, intent, priority: 'alarm', purpose: 'page', incidentId: 'inc-test', step: 1, role: 'worker', personId: 'w-01', context: { kind: 'incident', incidentId: 'inc-test' } };
 }
 
 /** The stored row of an SMS, or an error naming it. */

@@ -83,6 +83,8 @@ export function smsOf(opts: { status: SmsStatus; at: number; attempts?: number; 
     id: `sms-${opts.at}`,
     to: '+8613900000001',
     body: '【紧急】张桂兰（安达里3号楼2门401）按下了求助按钮。回复1确认前往。',
+    intent: null,
+    priority: 'alarm',
     purpose: 'page',
     incidentId: opts.incidentId ?? 'inc-20261126-0001',
     step: 1,

@@ -300,7 +300,7 @@ describe('phone sign-in with an SMS code', () => {
     expect(unknown.body).toBe(known.body);
     const sent = (await t.rig.store.sms.list(100)).filter((m) => m.purpose === 'otp');
     expect(sent.map((m) => [m.to, m.personId, m.context])).toEqual([[W01, 'w-01', null]]);
-    expect(sent[0]?.body).toMatch(/验证码是 \*{6}，5分钟内有效/);
+    expect(sent[0]?.body).toMatch(/验证码是 \*{6}，有效期5分钟/);
     expect(await codeSentTo(t, W01)).toMatch(/^\d{6}$/);
     const audit = await t.rig.store.accounts.listAudit(2);
     expect(audit.map((a) => [a.subject, a.outcome])).toEqual([
@@ -408,7 +408,7 @@ describe('phone sign-in with an SMS code', () => {
       JSON.stringify(t.rig.store.database.db.prepare('SELECT * FROM otp_codes').all()),
     ];
     const log = JSON.parse(views[0] ?? '{}') as { messages: { body: string }[] };
-    expect(log.messages.map((m) => m.body)).toEqual([expect.stringContaining('验证码是 ******，5分钟内有效')]);
+    expect(log.messages.map((m) => m.body)).toEqual([expect.stringContaining('验证码是 ******，有效期5分钟')]);
     for (const view of views) expect(view).not.toContain(code);
     // Whatever six digits a reader of the log could find, none signs in.
     const seen = [...new Set(views.join('\n').match(/(?<!\d)\d{6}(?!\d)/g) ?? [])];

@@ -65,10 +65,13 @@ describe('core alarm path', () => {
     expect(page.body).toContain('安达里3号楼2门401');
     expect(page.body).toContain('10:00');
     const incident = await onlyIncident();
-    await t.sms.waitForMessage((m) => m.to === W1 && m.body.includes(`${t.publicUrl}/i/${incident.code}`));
+    // The link is fixed (PUBLIC_URL/i) and a short code stands for the signed link: no signature travels in the SMS.
+    const link = await t.sms.waitForMessage((m) => m.to === W1 && m.body.startsWith(`详情及导航 ${t.publicUrl}/i 查看码`));
+    expect(link.body).toMatch(/查看码[A-Z2-9]{10}$/);
+    expect(link.body).not.toContain(incident.code);
     await t.sms.waitForMessage((m) => m.to === SON && m.body.includes('回1'));
     await t.sms.waitForMessage((m) => m.to === DAUGHTER && m.body.includes('回1'));
-    await t.sms.waitForMessage((m) => m.to === SON && m.body.includes(`${t.publicUrl}/i/${incident.code}?`));
+    await t.sms.waitForMessage((m) => m.to === SON && m.body.startsWith(`详情及导航 ${t.publicUrl}/i 查看码`));
     expect(smsTo(W2)).toHaveLength(0);
 
     expect(incident).toMatchObject({ resident: 'r-001', type: 'sos', state: 'open', step: 1, unassigned: false });

@@ -1,4 +1,5 @@
 // The dashboard pages' API through app.inject() with real sessions: every route and role, the denials, CSV, registry import and my visits.
+import { intentOf } from '../../gateway/notifiers/kinds.js';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountService } from '../../gateway/accounts/service.js';
@@ -176,19 +177,19 @@ describe('reports', () => {
 
 describe('SMS log', () => {
   it('lists sent and received messages, and marks outbox messages as not sent', async () => {
-    await rig.dispatcher.enqueue({ to: '+8613800000001', body: '【测试】出站短信', purpose: 'notice', incidentId: null, step: null, role: 'family', personId: null, context: null });
+    await rig.dispatcher.enqueue({ to: '+8613800000001', intent: intentOf('resolved', { name: '测试出站' }), priority: 'routine', purpose: 'notice', incidentId: null, step: null, role: 'family', personId: null, context: null });
     await rig.text(V01, '帮助');
     const log = json<{ outboxMode: boolean; notSentTotal: number; messages: { direction: string; phone: string; body: string; notSent: boolean; status: string }[] }>(await duty.get('/api/sms/log'));
     expect(log.outboxMode).toBe(true);
     expect(log.notSentTotal).toBeGreaterThan(0);
-    const sent = log.messages.find((m) => m.body === '【测试】出站短信');
+    const sent = log.messages.find((m) => m.body === '测试出站的求助已处理完毕。');
     expect(sent).toMatchObject({ direction: 'out', notSent: true, phone: '+8613800000001' });
     const received = json<{ messages: { direction: string; phone: string; status: string; body: string }[] }>(await duty.get('/api/sms/log?direction=in'));
     expect(received.messages.length).toBeGreaterThan(0);
     expect(received.messages.every((m) => m.direction === 'in' && m.status === 'received')).toBe(true);
     expect(received.messages.find((m) => m.phone === V01)?.body).toBe('帮助');
     const filtered = json<{ messages: { body: string }[] }>(await duty.get(`/api/sms/log?q=${encodeURIComponent('出站')}`));
-    expect(filtered.messages.map((m) => m.body)).toEqual(['【测试】出站短信']);
+    expect(filtered.messages.map((m) => m.body)).toEqual(['测试出站的求助已处理完毕。']);
     expect((await duty.get('/api/sms/log?limit=0')).statusCode).toBe(400);
   });
 });

@@ -1,4 +1,5 @@
 // The SMS link's page gets "已到达", the resident's notes and key-holder for the worker, and a small no-script map.
+import { pageLinkFor } from '../helpers/page-link.js';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncidentView } from '../../gateway/incidents/views.js';
@@ -14,12 +15,7 @@ describe('incident page: on-site step, resident details and map', () => {
   let incident: IncidentView;
   let workerLink: URL;
 
-  const linkFor = async (phone: string): Promise<URL> => {
-    const sms = await dg.sms.waitForMessage((m) => m.to === phone && m.body.includes('/i/'));
-    const raw = /https?:\/\/\S+/.exec(sms.body)?.[0];
-    if (!raw) throw new Error(`no link in the SMS to ${phone}`);
-    return new URL(raw);
-  };
+  const linkFor = (phone: string): Promise<URL> => pageLinkFor(dg.sms, dg.url, phone);
   const post = (link: URL, action: string) => fetch(`${link.origin}${link.pathname}/${action}${link.search}`, { method: 'POST', body: new URLSearchParams({ confirm: '1' }), redirect: 'manual' });
 
   beforeAll(async () => {

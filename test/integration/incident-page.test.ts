@@ -1,4 +1,5 @@
 // The incident page behind the SMS link, driven as a phone would: the link from the simulator's SMS, GET, form POSTs, redirects.
+import { linkCodeOf, pageLinkFor, redeemLinkCode } from '../helpers/page-link.js';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
@@ -42,13 +43,8 @@ describe('incident page from the SMS link', () => {
     return (await res.json()) as T;
   };
   const incidentOf = async (code: string) => (await api<IncidentView[]>('/api/incidents')).find((i) => i.code === code)!;
-  /** The incident-page link in the latest link SMS to `phone` (optionally for one code). */
-  const linkFor = async (phone: string, code?: string): Promise<URL> => {
-    const sms = await t.sms.waitForMessage((m) => m.to === phone && m.body.includes('/i/') && (!code || m.body.includes(`/i/${code}?`)));
-    const url = /https?:\/\/\S+/.exec(sms.body)?.[0];
-    expect(url).toBeDefined();
-    return new URL(url!);
-  };
+  /** The signed incident-page link the latest link SMS to `phone` stands for (optionally for one incident code). */
+  const linkFor = (phone: string, code?: string): Promise<URL> => pageLinkFor(t.sms, t.httpUrl, phone, { base: t.publicUrl, ...(code ? { incidentCode: code } : {}) });
   const codeOf = (link: URL) => link.pathname.split('/')[2]!;
   const open = (link: URL | string) => fetch(link, { redirect: 'manual' });
   const act = (link: URL, action: 'ack' | 'resolve', form: Record<string, string> = {}) =>
@@ -144,6 +140,27 @@ describe('incident page from the SMS link', () => {
     expect(incident.acknowledgedBy).toMatchObject({ role: 'family', id: 'family:r-001:0', name: '张伟', phone: SON });
     // The worker paged learns it is taken, by the son's name.
     await t.sms.waitForMessage((m) => m.to === W1 && m.body.includes('已由张伟接单'));
+  });
+
+  it('opens the signed link from the code typed at the fixed /i, refuses wrong codes and throttles guessing', async () => {
+    await press(button, 'btn-001');
+    const sms = await t.sms.waitForMessage((m) => m.to === W1 && linkCodeOf(m.body) !== null);
+    const code = linkCodeOf(sms.body)!;
+    // Nothing signed travels in the SMS or sits in the SMS log.
+    const logged = await t.gateway.store.sms.list(100);
+    expect(logged.filter((m) => m.incidentId !== null).some((m) => /[?&]s=|\/i\//.test(m.body))).toBe(false);
+    const form = await open(`${t.httpUrl}/i`);
+    expect(form.status).toBe(200);
+    expectPageHeaders(form);
+    expect(await form.text()).toContain('<form method="get" action="/i">');
+    // Typed as a person would: lower case, with a space.
+    const opened = await redeemLinkCode(t.httpUrl, `${code.slice(0, 5).toLowerCase()} ${code.slice(5)}`);
+    expect(opened?.searchParams.get('p')).toBe('w-01');
+    expect((await open(opened!)).status).toBe(200);
+    const wrong = code.startsWith('A') ? `B${code.slice(1)}` : `A${code.slice(1)}`;
+    for (let i = 0; i < 10; i++) expect((await open(`${t.httpUrl}/i?c=${wrong}`)).status).toBe(404);
+    // Ten wrong codes from one address: even the right one waits now.
+    expect((await open(`${t.httpUrl}/i?c=${code}`)).status).toBe(429);
   });
 
   it('refuses forged, incomplete and foreign links with 403 and no personal data', async () => {

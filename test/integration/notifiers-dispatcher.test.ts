@@ -54,6 +54,18 @@ describe('SmsDispatcher sending', () => {
       waiting: 0,
       breaker: { state: 'closed', consecutiveFailures: 0, openedAt: null, nextProbeAt: null, opened: 0 },
       sender: { sender: 'thread', senderRestarts: 0, problem: null },
+      providers: [
+        {
+          name: 'twilio',
+          role: 'primary',
+          state: 'closed',
+          degraded: false,
+          consecutiveFailures: 0,
+          lastError: null,
+          breaker: { state: 'closed', consecutiveFailures: 0, openedAt: null, nextProbeAt: null, opened: 0 },
+          sender: { sender: 'thread', senderRestarts: 0, problem: null },
+        },
+      ],
     });
   });
 

@@ -17,7 +17,7 @@ function provider(overrides: { accessKeySecret?: string; endpoint?: string } = {
     accessKeySecret: overrides.accessKeySecret ?? ALIYUN_KEY_SECRET,
     signName: SIGN_NAME,
     endpoint: overrides.endpoint ?? sim.url,
-    catalogue: TEST_CATALOGUE,
+    catalogue: () => TEST_CATALOGUE,
     timeoutMs: 2000,
     log: silentLogger(),
   });
@@ -82,7 +82,7 @@ describe('Aliyun SMS through the official SDK', () => {
     sim.failNext(1, 'template_unapproved');
     expect(await sendError(p, msg)).toMatchObject({ transient: false, providerCode: 'isv.SMS_TEMPLATE_ILLEGAL' });
     // A template the account never had approved: the simulator knows only the catalogue it was given.
-    const unknown = new AliyunSmsProvider({ accessKeyId: ALIYUN_KEY_ID, accessKeySecret: ALIYUN_KEY_SECRET, signName: SIGN_NAME, endpoint: sim.url, catalogue: { worker_page: { text: '${resident}', aliyun: { templateCode: 'SMS_999' } } }, log: silentLogger() });
+    const unknown = new AliyunSmsProvider({ accessKeyId: ALIYUN_KEY_ID, accessKeySecret: ALIYUN_KEY_SECRET, signName: SIGN_NAME, endpoint: sim.url, catalogue: () => ({ worker_page: { text: '${resident}', aliyun: { templateCode: 'SMS_999' } } }), log: silentLogger() });
     expect(await sendError(unknown, msg)).toMatchObject({ transient: false, providerCode: 'isv.SMS_TEMPLATE_ILLEGAL' });
     expect(sim.messages()).toHaveLength(0);
   });

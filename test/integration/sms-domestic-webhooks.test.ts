@@ -77,7 +77,7 @@ describe('Aliyun and Tencent callbacks', () => {
   const storeSent = async (provider: 'aliyun' | 'tencent', id: string, sid: string): Promise<void> => {
     const now = Date.now();
     const row: OutboundSms = {
-      id, to: W1, body: 'page', purpose: 'notice', incidentId: null, step: null, role: null, personId: null, context: null,
+      id, to: W1, body: 'page', purpose: 'notice', incidentId: null, step: null, role: null, personId: null, context: null, intent: null, priority: 'routine',
       status: 'accepted', provider, providerSid: sid, attempts: 1, errorCode: null, error: null, createdAt: now, sentAt: now, updatedAt: now,
     };
     await t.gateway.store.sms.insert(row);
@@ -85,7 +85,7 @@ describe('Aliyun and Tencent callbacks', () => {
   const metrics = async (): Promise<string> => (await fetch(`${t.httpUrl}/metrics`)).text();
 
   it('Aliyun: SmsReport marks the stored message delivered, or undelivered with the carrier code', async () => {
-    const provider = new AliyunSmsProvider({ accessKeyId: ALIYUN_KEY_ID, accessKeySecret: ALIYUN_KEY_SECRET, signName: SIGN_NAME, endpoint: aliyun.url, catalogue: TEST_CATALOGUE, log: silentLogger() });
+    const provider = new AliyunSmsProvider({ accessKeyId: ALIYUN_KEY_ID, accessKeySecret: ALIYUN_KEY_SECRET, signName: SIGN_NAME, endpoint: aliyun.url, catalogue: () => TEST_CATALOGUE, log: silentLogger() });
     aliyun.setDeliveryOutcome('+8613900000002', 'undelivered');
     const ok = await provider.send({ id: 'sms-a1', to: W1, body: '', intent: pageIntent(), statusCallback: null });
     const bad = await provider.send({ id: 'sms-a2', to: '+8613900000002', body: '', intent: pageIntent(), statusCallback: null });
@@ -124,7 +124,7 @@ describe('Aliyun and Tencent callbacks', () => {
   });
 
   it('Tencent: the status callback marks the stored message delivered', async () => {
-    const provider = new TencentSmsProvider({ secretId: TENCENT_SECRET_ID, secretKey: TENCENT_SECRET_KEY, sdkAppId: TENCENT_APP_ID, signName: SIGN_NAME, region: 'ap-guangzhou', endpoint: tencent.url, catalogue: TEST_CATALOGUE, log: silentLogger() });
+    const provider = new TencentSmsProvider({ secretId: TENCENT_SECRET_ID, secretKey: TENCENT_SECRET_KEY, sdkAppId: TENCENT_APP_ID, signName: SIGN_NAME, region: 'ap-guangzhou', endpoint: tencent.url, catalogue: () => TEST_CATALOGUE, log: silentLogger() });
     const sent = await provider.send({ id: 'sms-t1', to: W1, body: '', intent: pageIntent(), statusCallback: null });
     await provider.close();
     await storeSent('tencent', 'sms-t1', sent.sid);

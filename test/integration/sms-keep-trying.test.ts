@@ -1,6 +1,7 @@
 // An incident's pages never fail on a long provider outage while the incident needs them (attempts persisted across a
 // restart); routine SMS still fail after their attempts; the circuit breaker lets one probe through at a time.
 // The dispatcher over real SQLite, the twilio SDK against the local simulator, the incident rules of PageDelivery.
+import { intentOf } from '../../gateway/notifiers/kinds.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { EventBus } from '../../gateway/core/events.js';
@@ -44,7 +45,7 @@ describe('SMS of an incident that still needs them', () => {
 
     const worker = await r.dispatcher.enqueue(pageSms('+8613900000001'));
     const family = await r.dispatcher.enqueue({ ...pageSms('+8613800000001'), role: 'family', personId: 'family:r-001:0' });
-    const help = await r.dispatcher.enqueue({ to: '+8613700000001', body: '回复1确认', purpose: 'help', incidentId: null, step: null, role: null, personId: null, context: null });
+    const help = await r.dispatcher.enqueue({ to: '+8613700000001', intent: intentOf('reply_help'), priority: 'routine', purpose: 'help', incidentId: null, step: null, role: null, personId: null, context: null });
     const run = async (d: SmsDispatcher, rounds: number) => {
       for (let i = 0; i < rounds; i++) {
         clock.advance(BACKOFF_MS);

@@ -44,7 +44,7 @@ function stormRegistry(): unknown {
 interface Health {
   status: string;
   alarmsOk: boolean;
-  components: { sms: { status: string; waiting: number; breaker: { state: string; opened: number } } };
+  components: { sms: { status: string; waiting: number; breaker: { state: string; opened: number }; providers: { name: string; role: string; state: string; status: string }[] } };
 }
 
 describe('SMS provider outage during an alarm storm', () => {
@@ -95,6 +95,8 @@ describe('SMS provider outage during an alarm storm', () => {
     expect(down.status).toBe(503);
     expect(down.body).toMatchObject({ status: 'down', alarmsOk: false, components: { sms: { status: 'down', breaker: { state: 'open' } } } });
     expect(down.body.components.sms.waiting).toBeGreaterThan(0);
+    // Each provider is named with its own state (here the only one, the first).
+    expect(down.body.components.sms.providers).toEqual([expect.objectContaining({ name: 'twilio', role: 'primary', state: 'open', status: 'down' })]);
 
     // 60 s of outage, one second at a time: after the breaker opened, only its probes reach the provider.
     for (let elapsed = 1000; elapsed <= OUTAGE_MS; elapsed += 1000) await advance(1000);
@@ -134,6 +136,7 @@ describe('SMS provider outage during an alarm storm', () => {
     const up = await api<Health>('/healthz');
     expect(up.status).toBe(200);
     expect(up.body.components.sms.breaker).toMatchObject({ state: 'closed', opened: 1 });
+    expect(up.body.components.sms.providers).toEqual([expect.objectContaining({ name: 'twilio', state: 'closed' })]);
     const after = (await api<IncidentView[]>('/api/incidents?state=open')).body;
     expect(after.flatMap((i) => i.pages).every((p) => p.status === 'delivered' && !p.retrying)).toBe(true);
   });

@@ -39,7 +39,7 @@ const inboundFrom = async (gw: TestGateway, phone: string) => {
 describe('SmsSimulator as a domestic provider', () => {
   it('Aliyun: takes the SDK through its port, shows the message on the phones page, and the phone answers by SmsUp', async () => {
     const { t: gw, sim: s } = await start('aliyun');
-    const provider = new AliyunSmsProvider({ accessKeyId: ALIYUN_KEY_ID, accessKeySecret: ALIYUN_KEY_SECRET, signName: SIGN_NAME, endpoint: s.url, catalogue: TEST_CATALOGUE, log: silentLogger() });
+    const provider = new AliyunSmsProvider({ accessKeyId: ALIYUN_KEY_ID, accessKeySecret: ALIYUN_KEY_SECRET, signName: SIGN_NAME, endpoint: s.url, catalogue: () => TEST_CATALOGUE, log: silentLogger() });
     const replied = new Promise<{ httpStatus: number | null }>((resolve) => s.responders.once('reply', resolve));
     await provider.send({ id: 'sms-1', to: WORKER, body: '', intent: pageIntent(), statusCallback: null });
     expect((await replied).httpStatus).toBe(200);
@@ -51,7 +51,7 @@ describe('SmsSimulator as a domestic provider', () => {
 
   it('Tencent: the SDK reaches it under Tencent host name, and the phone answers by the reply callback', async () => {
     const { t: gw, sim: s } = await start('tencent');
-    const provider = new TencentSmsProvider({ secretId: TENCENT_SECRET_ID, secretKey: TENCENT_SECRET_KEY, sdkAppId: TENCENT_APP_ID, signName: SIGN_NAME, region: 'ap-guangzhou', endpoint: s.url, catalogue: TEST_CATALOGUE, log: silentLogger() });
+    const provider = new TencentSmsProvider({ secretId: TENCENT_SECRET_ID, secretKey: TENCENT_SECRET_KEY, sdkAppId: TENCENT_APP_ID, signName: SIGN_NAME, region: 'ap-guangzhou', endpoint: s.url, catalogue: () => TEST_CATALOGUE, log: silentLogger() });
     try {
       const replied = new Promise<{ httpStatus: number | null }>((resolve) => s.responders.once('reply', resolve));
       await provider.send({ id: 'sms-2', to: WORKER, body: '', intent: pageIntent(), statusCallback: null });

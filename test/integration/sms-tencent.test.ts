@@ -20,7 +20,7 @@ function provider(overrides: { secretKey?: string; endpoint?: string } = {}): Te
     signName: SIGN_NAME,
     region: 'ap-guangzhou',
     endpoint: overrides.endpoint ?? sim.url,
-    catalogue: TEST_CATALOGUE,
+    catalogue: () => TEST_CATALOGUE,
     timeoutMs: 2000,
     log: silentLogger(),
   });

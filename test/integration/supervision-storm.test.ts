@@ -47,7 +47,7 @@ describe('storm grouping', () => {
     expect(pages).toHaveLength(1);
     // The on-duty worker nearest the building (w-00 is nearer to nothing here and has no shifts).
     expect(pages[0]).toMatchObject({ to: W01, role: 'worker', personId: 'w-01', context: null });
-    expect(pages[0]?.body).toBe('【设备停线】安达里3号楼30台设备10:00起离线，疑似停电或断网，请核实。恢复后另行通知。');
+    expect(pages[0]?.body).toBe('【设备停线】安达里3号楼共30台设备10:00起离线，疑似停电或断网，请核实。恢复后另行通知。');
     // Past the storm window: still no device-offline task for any of the 30.
     expect((await rig.store.supervision.listOpenTasks()).filter((t) => t.kind === 'device_offline')).toEqual([]);
 
@@ -60,7 +60,7 @@ describe('storm grouping', () => {
     expect(closed?.id).toBe(outage?.id);
     expect(closed?.summary).toBe(`安达里3号楼: 24/30 devices back after 5 min; still offline: ${still.join(', ')}`);
     const allClear = await rig.smsTo(W01, 'outage');
-    expect(allClear.map((m) => m.body)).toEqual([pages[0]?.body, '【设备恢复】安达里3号楼已恢复24/30台，停线5分钟；仍离线6台已转为照护待办。']);
+    expect(allClear.map((m) => m.body)).toEqual([pages[0]?.body, '【设备恢复】安达里3号楼已恢复24台共30台，停线5分钟；仍离线6台已转为照护待办。']);
     const offlineTasks = (await rig.store.supervision.listOpenTasks()).filter((t) => t.kind === 'device_offline');
     expect(offlineTasks.map((t) => t.deviceId).sort()).toEqual([...still].sort());
     expect(offlineTasks.every((t) => t.workerId === 'w-01')).toBe(true);
@@ -112,7 +112,7 @@ describe('storm grouping', () => {
     await rig.advance(3 * MIN);
     expect((await rig.store.supervision.listOpenTasks()).filter((t) => t.kind === 'device_offline')).toEqual([]);
     // 5号楼's own worker is the nearest on duty.
-    expect((await rig.smsTo(W02, 'outage')).map((m) => m.body)).toEqual(['【设备停线】安达里5号楼5台设备10:08起离线，疑似停电或断网，请核实。恢复后另行通知。']);
+    expect((await rig.smsTo(W02, 'outage')).map((m) => m.body)).toEqual(['【设备停线】安达里5号楼共5台设备10:08起离线，疑似停电或断网，请核实。恢复后另行通知。']);
   });
 
   it('a community-wide drop across buildings opens one community outage that takes in the building one, and pages once', async () => {

@@ -28,7 +28,7 @@ describe('evening reminders', () => {
     expect(await rig.visits.runReminders()).toBe(1);
     const [mine] = await remindersTo(V01);
     expect(mine?.body).toBe(
-      '【探访提醒】明天11月26日周四：11:00 张桂兰 安达里3号楼2门401 做饭；15:00 王淑珍 安达里5号楼1门202 读报。到达回“到”，离开回“走”，敲门无人应回“没人”。',
+      '【探访提醒】明天11月26日周四探访：11:00 张桂兰 安达里3号楼2门401 做饭；15:00 王淑珍 安达里5号楼1门202 读报。到达回“到”，离开回“走”，敲门无人应回“没人”。',
     );
     expect(await remindersTo(V02)).toEqual([]);
     expect(await remindersTo(V03)).toEqual([]);
@@ -55,7 +55,7 @@ describe('evening reminders', () => {
   it('catches up at start on a reminder missed while the gateway was down, if its visits are still ahead', async () => {
     // Down over Wednesday evening; back at 21:00: Thursday's reminder goes out at start.
     rig = await startVisitRig({ clock: new ManualClock(local(2026, 11, 25, 21, 0)) });
-    expect((await remindersTo(V01))[0]?.body).toContain('明天11月26日周四：11:00');
+    expect((await remindersTo(V01))[0]?.body).toContain('明天11月26日周四探访：11:00');
 
     // Down from before 19:00 until Monday 08:00: Monday has no visit; Tuesday's reminder waits for 19:00.
     rig.clock.set(local(2026, 11, 30, 8, 0));
@@ -67,7 +67,7 @@ describe('evening reminders', () => {
     await rig.restart();
     const reminders = await remindersTo(V01);
     expect(reminders).toHaveLength(2);
-    expect(reminders[1]?.body).toContain('【探访提醒】今天12月1日周二：11:00 张桂兰');
+    expect(reminders[1]?.body).toContain('【探访提醒】今天12月1日周二探访：11:00 张桂兰');
   });
 
   it('sends no catch-up reminder for a visit that has already begun', async () => {
@@ -106,7 +106,7 @@ describe('missed visits', () => {
     expect(await at(11, 30)).toBe(1);
     expect((await thursday())?.status).toBe('missed');
     const [leader] = await missedTo(V02);
-    expect(leader?.body).toBe('【探访未签到】志愿者王奶奶应于11:00到张桂兰家（安达里3号楼2门401）做饭，已过30分钟未签到，请联系确认。');
+    expect(leader?.body).toBe('【探访未签到】志愿者王奶奶应于11:00到张桂兰家（安达里3号楼2门401），探访内容做饭，已过30分钟未签到，请联系确认。');
     expect(leader?.context).toBeNull();
     // w-04 lives closer but is never on duty; w-01 is the nearest on duty.
     expect(await missedTo(W01)).toHaveLength(1);

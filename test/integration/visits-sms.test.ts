@@ -3,7 +3,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { importRegistryDocument } from '../../gateway/registry/import.js';
-import { REPLY_NOT_A_VOLUNTEER, REPLY_NOT_CHECKED_IN } from '../../gateway/visits/messages.js';
+import * as visitTexts from '../../gateway/visits/messages.js';
+import { demoText } from '../../gateway/notifiers/catalogue.js';
+
+const REPLY_NOT_CHECKED_IN = demoText(visitTexts.REPLY_NOT_CHECKED_IN);
+const REPLY_NOT_A_VOLUNTEER = demoText(visitTexts.REPLY_NOT_A_VOLUNTEER);
 import { makeIncident } from '../helpers/http-fixture.js';
 import { pageSms, startSmsRig, type SmsRig } from '../helpers/sms.js';
 import { local, startVisitRig, V01, V02, V04, W01, type VisitRig } from './visits-fixture.js';
@@ -34,7 +38,7 @@ describe('visit check-in and check-out by SMS', () => {
   it('reminds the evening before, then 到 checks in and 走 checks out with capped hours and points', async () => {
     expect(await rig.visits.runReminders()).toBe(1);
     const reminder = await sms.sim.waitForMessage((m) => m.to === V01);
-    expect(reminder.body).toContain('【探访提醒】明天11月26日周四：11:00 张桂兰 安达里3号楼2门401 做饭');
+    expect(reminder.body).toContain('【探访提醒】明天11月26日周四探访：11:00 张桂兰 安达里3号楼2门401 做饭');
     expect(reminder.body).toContain('到达回“到”');
     expect((await rig.store.sms.latestWithContextTo(V01))?.context).toEqual({ kind: 'visit', visitId: 'vis-01', occurrenceStart: THU_11 });
 
@@ -97,7 +101,7 @@ describe('visit check-in and check-out by SMS', () => {
     clock.set(local(2026, 11, 26, 11, 30));
     expect(await rig.visits.sweepMissed()).toBe(1);
     const notice = await sms.sim.waitForMessage((m) => m.to === W01 && m.body.startsWith('【探访未签到】'));
-    expect(notice.body).toBe('【探访未签到】志愿者王奶奶应于11:00到张桂兰家（安达里3号楼2门401）做饭，已过30分钟未签到，请联系确认。');
+    expect(notice.body).toBe('【探访未签到】志愿者王奶奶应于11:00到张桂兰家（安达里3号楼2门401），探访内容做饭，已过30分钟未签到，请联系确认。');
     await sms.sim.waitForMessage((m) => m.to === V02 && m.body.startsWith('【探访未签到】'));
     expect((await rig.smsTo(W01)).at(-1)?.context).toBeNull();
 

@@ -153,7 +153,7 @@ describe('inactivity monitor wired into the gateway', () => {
     const [highRisk] = await inactivityIncidents(rig, 'r-002');
     expect(highRisk).toMatchObject({ state: 'open', type: 'inactivity', step: 1 });
     const page = await rig.gw.sms.waitForMessage((m) => m.to === W01 && m.body.startsWith('【求助】王淑珍'));
-    expect(page.body).toBe('【求助】王淑珍 安达里5号楼1门202 已4小时无活动迹象 请上门查看 09:00 回1A接单 回2A转他人');
+    expect(page.body).toBe('【求助】王淑珍家已4小时无活动迹象 请上门查看 地址安达里5号楼1门202 时间09:00 回1A接单 回2A转他人');
     await acknowledge(rig, highRisk!.id);
 
     // 2N = 8 waking hours: 13:00 pages for r-001, not a minute before.
@@ -164,9 +164,9 @@ describe('inactivity monitor wired into the gateway', () => {
     expect(incident).toMatchObject({ state: 'open', step: 1, signalCount: 0 });
     const workerPage = await rig.gw.sms.waitForMessage((m) => m.to === W01 && m.body.startsWith('【求助】张桂兰'));
     // r-003's page of 12:59 holds the letter A on this phone, so this one is B; the son's phone has only this page.
-    expect(workerPage.body).toBe('【求助】张桂兰 安达里3号楼2门401 已8小时无活动迹象 请上门查看 13:00 回1B接单 回2B转他人');
+    expect(workerPage.body).toBe('【求助】张桂兰家已8小时无活动迹象 请上门查看 地址安达里3号楼2门401 时间13:00 回1B接单 回2B转他人');
     const familyPage = await rig.gw.sms.waitForMessage((m) => m.to === '+8613800000001');
-    expect(familyPage.body).toBe('【紧急】您的家人张桂兰截至13:00已8小时无活动迹象（安达里3号楼2门401），已通知网格员李明上门查看。您能去请回1A。');
+    expect(familyPage.body).toBe('【紧急】您的家人张桂兰截至13:00已8小时无活动迹象，地址安达里3号楼2门401，社区已通知网格员李明上门查看。您能去请回1A。');
     await acknowledge(rig, incident!.id);
 
     // Once per episode: later sweeps neither page nor open again, and the page joined nothing (one monitor only).

@@ -1,15 +1,13 @@
-// SMS texts: a worker's page fits one UCS-2 segment whatever the name and address, and says who, where, what, when.
+// SMS texts (free text rendered from the demo catalogue): a worker's page fits one UCS-2 segment whatever the name and
+// address, and says who, where, what, when.
 import { describe, expect, it } from 'vitest';
-import {
-  UCS2_SEGMENT,
-  familyPage,
-  isGsm7,
-  pageLink,
-  replyWhichOne,
-  smsLength,
-  workerPage,
-  type PageText,
-} from '../../gateway/paging/messages.js';
+import * as messages from '../../gateway/paging/messages.js';
+import { UCS2_SEGMENT, isGsm7, smsLength, type PageText } from '../../gateway/paging/messages.js';
+import { demoText } from '../../gateway/notifiers/catalogue.js';
+
+const workerPage = (p: PageText): string => demoText(messages.workerPage(p));
+const familyPage = (p: Parameters<typeof messages.familyPage>[0]): string => demoText(messages.familyPage(p));
+const replyWhichOne = (...a: Parameters<typeof messages.replyWhichOne>): string => demoText(messages.replyWhichOne(...a));
 import { normaliseReply } from '../../gateway/incidents/replies.js';
 import { parseIncidentReply } from '../../gateway/paging/reply-codes.js';
 import { familyMemberOf, familyPersonId } from '../../gateway/paging/pager.js';
@@ -35,18 +33,18 @@ function expectOneSegment(text: string): void {
 
 describe('workerPage', () => {
   it('names who, where, what and when, and how to answer', () => {
-    expect(workerPage(page())).toBe('【求助】张桂兰 安达里3号楼2门401 按了求助 14:05 回1接单 回2转他人');
+    expect(workerPage(page())).toBe('【求助】张桂兰家中按了求助 地址安达里3号楼2门401 时间14:05 回1接单 回2转他人');
   });
 
   it('says a fall is suspected, in the local time of the alarm', () => {
     // 2026-11-29T15:59Z = Sunday 23:59 in Shanghai.
     const text = workerPage(page({ type: 'fall', at: Date.UTC(2026, 10, 29, 15, 59) }));
-    expect(text).toBe('【求助】张桂兰 安达里3号楼2门401 疑似跌倒 23:59 回1接单 回2转他人');
+    expect(text).toBe('【求助】张桂兰家中疑似跌倒 地址安达里3号楼2门401 时间23:59 回1接单 回2转他人');
   });
 
   it('says a later step is still unanswered', () => {
     const text = workerPage(page({ step: 2 }));
-    expect(text).toBe('【求助·仍无人接】张桂兰 安达里3号楼2门401 按了求助 14:05 回1接单 回2转他人');
+    expect(text).toBe('【求助·仍无人接】张桂兰家中按了求助 地址安达里3号楼2门401 时间14:05 回1接单 回2转他人');
     expect(workerPage(page({ step: 5 }))).toBe(text);
   });
 
@@ -55,14 +53,14 @@ describe('workerPage', () => {
     const text = workerPage(page({ address }));
     expectOneSegment(text);
     expect(smsLength(text)).toBe(UCS2_SEGMENT); // trimmed just enough
-    expect(text).toMatch(/^【求助】张桂兰 ….*3号楼2门401 按了求助 14:05 回1接单 回2转他人$/u);
+    expect(text).toMatch(/^【求助】张桂兰家中按了求助 地址….*3号楼2门401 时间14:05 回1接单 回2转他人$/u);
   });
 
   it('fits one segment with a very long name and address, still with the flat number, time and 回1', () => {
     const text = workerPage(page({ name: '欧阳'.repeat(40), address: `${'长'.repeat(200)}401`, step: 3 }));
     expectOneSegment(text);
     expect(text.startsWith('【求助·仍无人接】欧阳')).toBe(true);
-    expect(text).toContain('401 按了求助 14:05 回1接单 回2转他人');
+    expect(text).toContain('401 时间14:05 回1接单 回2转他人');
   });
 
   it('fits one segment for every mix of name and address length, on every step', () => {
@@ -74,7 +72,7 @@ describe('workerPage', () => {
           expectOneSegment(text);
           expect(text).toContain('回1接单');
           expect(text).toContain('14:05');
-          expect(text).toContain('401 按了求助');
+          expect(text).toContain('401 时间14:05');
         }
       }
     }
@@ -84,35 +82,35 @@ describe('workerPage', () => {
     // 𠮷 (U+20BB7) is a CJK Extension B character, as found in some names: two UTF-16 units each.
     const name = '𠮷'.repeat(4);
     // Seventy code points, but seventy-four UTF-16 units: two segments unless shortened.
-    const address = `${'路'.repeat(70 - 27 - [...name].length - 3)}401`;
+    const address = `${'路'.repeat(70 - 32 - [...name].length - 3)}401`;
     const text = workerPage(page({ name, address }));
     expectOneSegment(text);
     expect(text).toContain(name);
-    expect(text).toContain('401 按了求助');
+    expect(text).toContain('401 时间14:05');
 
     const long = workerPage(page({ name: '𠮷'.repeat(30), address: `${'𠀀'.repeat(60)}401` }));
     expectOneSegment(long);
-    expect(long).toContain('401 按了求助 14:05 回1接单');
+    expect(long).toContain('401 时间14:05 回1接单');
   });
 
   it('leaves a page that fits as it is', () => {
-    const address = '路'.repeat(70 - 27 - 3); // name 3 + fixed 27 + address 40 = exactly 70
+    const address = '路'.repeat(70 - 32 - 3); // name 3 + fixed 32 + address 35 = exactly 70
     const text = workerPage(page({ address }));
     expect(smsLength(text)).toBe(70);
-    expect(text).toContain(` ${address} `);
+    expect(text).toContain(`地址${address} `);
   });
 });
 
 describe('pageLink', () => {
-  it('links to the incident page under the public URL', () => {
-    expect(pageLink('https://care.example.org', 'K7Q2')).toBe('详情及导航 https://care.example.org/i/K7Q2');
+  it('gives the fixed link to the incident pages and the code that opens this one', () => {
+    expect(demoText(messages.pageLink('K7Q2M9XAPB'))).toBe('详情及导航 http://localhost/i 查看码K7Q2M9XAPB');
   });
 });
 
 describe('familyPage', () => {
   it('names the resident, time, what, address and the worker paged, and asks for 回1', () => {
     const text = familyPage({ ...page({ type: 'fall' }), responderName: '李明' });
-    expect(text).toBe('【紧急】您的家人张桂兰14:05疑似跌倒（安达里3号楼2门401），已通知网格员李明。您能去请回1。');
+    expect(text).toBe('【紧急】您的家人张桂兰家中疑似跌倒，时间14:05，地址安达里3号楼2门401，社区已通知网格员李明。您能去请回1。');
   });
 
   it('names the station, not a grid worker, when the station was paged first', () => {
@@ -123,7 +121,7 @@ describe('familyPage', () => {
 
   it('says the community is being reached when no worker could be paged', () => {
     const text = familyPage({ ...page(), responderName: null });
-    expect(text).toBe('【紧急】您的家人张桂兰14:05按了求助（安达里3号楼2门401），正在联系社区网格员。您能去请回1。');
+    expect(text).toBe('【紧急】您的家人张桂兰家中按了求助，时间14:05，地址安达里3号楼2门401，社区正在联系网格员。您能去请回1。');
   });
 });
 
@@ -175,7 +173,7 @@ describe('family person ids (the family links)', () => {
 
 describe('reply codes in pages and replies', () => {
   it('puts the code after 1 and 2, and a page with a code still fits one segment whatever the name and address', () => {
-    expect(workerPage(page({ replyCode: 'A' }))).toBe('【求助】张桂兰 安达里3号楼2门401 按了求助 14:05 回1A接单 回2A转他人');
+    expect(workerPage(page({ replyCode: 'A' }))).toBe('【求助】张桂兰家中按了求助 地址安达里3号楼2门401 时间14:05 回1A接单 回2A转他人');
     for (const code of ['B', 'ZZ']) {
       const text = workerPage(page({ step: 2, replyCode: code, name: '欧阳𠮷祥如意', address: `安达里${'号'.repeat(80)}401` }));
       expectOneSegment(text);

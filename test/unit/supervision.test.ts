@@ -4,6 +4,7 @@ import { ManualClock } from '../../gateway/core/clock.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import type { Resident, Worker } from '../../gateway/core/types.js';
 import { smsLength } from '../../gateway/paging/messages.js';
+import { demoText } from '../../gateway/notifiers/catalogue.js';
 import { openSqliteStore } from '../../gateway/storage/sqlite/store.js';
 import { CareDigest } from '../../gateway/supervision/digest.js';
 import { StormWindow } from '../../gateway/supervision/device-index.js';
@@ -24,14 +25,14 @@ describe('digest text', () => {
 
   it('stays within two segments however many tasks and however long the names', () => {
     const long = { kind: 'device_offline' as const, residentName: '欧阳长孙慕容司马端木', deviceKind: 'presence_sensor' as const, battery: null };
-    const text = digestText('欧阳长孙慕容', 57, Array.from({ length: 57 }, () => long));
+    const text = demoText(digestText('欧阳长孙慕容', 57, Array.from({ length: 57 }, () => long)));
     expect(smsLength(text)).toBeLessThanOrEqual(DIGEST_MAX_LENGTH);
     expect(text).toContain('您有57项待办');
-    expect(digestText('李明', 1, [long])).toBe('【照护待办】李明，您有1项待办：欧阳长孙慕容司马端木在位感应器离线。详见工作台。');
+    expect(demoText(digestText('李明', 1, [long]))).toBe('【照护待办】李明，您有1项待办：欧阳长孙慕容司马端木在位感应器离线。详见工作台。');
   });
 
   it('closes an outage in one line', () => {
-    expect(outageClosedText('安达里3号楼', 30, 30, 12)).toBe('【设备恢复】安达里3号楼已恢复30/30台，停线12分钟。');
+    expect(demoText(outageClosedText('安达里3号楼', 30, 30, 12))).toBe('【设备恢复】安达里3号楼已恢复30台共30台，停线12分钟。');
   });
 });
 

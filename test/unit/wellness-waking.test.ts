@@ -1,6 +1,7 @@
 // Waking-hours arithmetic and the inactivity rules: the night never counts, windows may cross midnight, and instants are read in the zone.
 import { describe, expect, it } from 'vitest';
 import { familyPage, smsLength, UCS2_SEGMENT, workerPage } from '../../gateway/paging/messages.js';
+import { demoText } from '../../gateway/notifiers/catalogue.js';
 import { validateRegistry } from '../../gateway/registry/load.js';
 import type { Resident } from '../../gateway/core/types.js';
 import { HOUR_MS, inactivityPageHours, signSourceOf, wanted, watchOf } from '../../gateway/wellness/rules.js';
@@ -142,17 +143,18 @@ describe('inactivity SMS', () => {
   const base = { resident: { name: '张桂兰', address: '安达里3号楼2门401' }, type: 'inactivity' as const, at, timeZone: TZ, step: 1 };
 
   it('tells the worker plainly how long there has been no sign of life and to go to the door, in one segment', () => {
-    const text = workerPage({ ...base, hours: 24 });
-    expect(text).toBe('【求助】张桂兰 安达里3号楼2门401 已24小时无活动迹象 请上门查看 14:05 回1接单 回2转他人');
+    const text = demoText(workerPage({ ...base, hours: 24 }));
+    expect(text).toBe('【求助】张桂兰家已24小时无活动迹象 请上门查看 地址安达里3号楼2门401 时间14:05 回1接单 回2转他人');
     expect(smsLength(text)).toBeLessThanOrEqual(UCS2_SEGMENT);
-    const long = workerPage({ ...base, hours: 12, resident: { name: '欧阳'.repeat(10), address: `${'长'.repeat(80)}401` } });
+    const long = demoText(workerPage({ ...base, hours: 12, resident: { name: '欧阳'.repeat(10), address: `${'长'.repeat(80)}401` } }));
     expect(long.length).toBeLessThanOrEqual(UCS2_SEGMENT);
-    expect(long).toContain('401 已12小时无活动迹象 请上门查看 14:05 回1接单');
+    expect(long).toContain('已12小时无活动迹象 请上门查看 地址…');
+    expect(long).toContain('401 时间14:05 回1接单');
   });
 
   it('tells the family the same, and who is going', () => {
-    expect(familyPage({ ...base, hours: 12, responderName: '李明', responderRole: 'worker' })).toBe(
-      '【紧急】您的家人张桂兰截至14:05已12小时无活动迹象（安达里3号楼2门401），已通知网格员李明上门查看。您能去请回1。',
+    expect(demoText(familyPage({ ...base, hours: 12, responderName: '李明', responderRole: 'worker' }))).toBe(
+      '【紧急】您的家人张桂兰截至14:05已12小时无活动迹象，地址安达里3号楼2门401，社区已通知网格员李明上门查看。您能去请回1。',
     );
   });
 });

@@ -11,6 +11,18 @@ import type { SiteMapModel } from '../pages/incident-map.js';
 import type { HttpDeps, IncidentPageDeps } from '../deps.js';
 import type { IncidentView } from '../../incidents/views.js';
 import type { LinkRefusal } from '../links.js';
+import { SlidingWindowLimiter, type RateLimitRule } from '../../accounts/rate-limit.js';
+
+/** Wrong codes typed at `/i` from one address: 10 in 10 minutes, then it waits (a code has ~49 bits). */
+const WRONG_CODE_LIMIT: RateLimitRule = { max: 10, windowMs: 10 * 60_000 };
+
+/** The form at the SMS's fixed link: one field for the code. */
+function renderCodeForm(problem: string | null): string {
+  const note = problem ? `<p role="alert">${problem}</p>` : '<p>请输入短信中的查看码。</p>';
+  return `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>查看求助</title>
+<style>body{font:20px/1.5 sans-serif;margin:1.5em}input,button{font-size:1.2em;padding:.4em}</style></head>
+<body><h1>查看求助</h1>${note}<form method="get" action="/i"><input name="c" autocomplete="off" autocapitalize="characters" inputmode="text" maxlength="16" required aria-label="查看码"> <button>打开</button></form></body></html>`;
+}
 
 /** A note of 500 characters is at most ~4.5 KB form-encoded; anything much larger is not our form. */
 export const PAGE_FORM_BODY_LIMIT = 16 * 1024;
@@ -144,6 +156,28 @@ export const incidentPageRoutes: FastifyPluginAsync<{ deps: HttpDeps; page: Inci
         return show(reply, fresh, 'action', 409, { kind: 'error', text: '操作未成功，请刷新后再试。' }, noteDraft);
     }
   };
+
+  // The fixed link of the SMS: the person types the code the SMS gave them, and goes on to their signed link.
+  const codes = page.linkCodes;
+  if (codes) {
+    const wrongCodes = new SlidingWindowLimiter({ clock: page.clock, rule: WRONG_CODE_LIMIT });
+    app.get<{ Querystring: Record<string, unknown> }>('/i', { logSerializers }, async (request, reply) => {
+      const typed = request.query.c;
+      if (typeof typed !== 'string' || typed.trim() === '') return html(reply, 200, renderCodeForm(null));
+      const key = `ip:${request.ip}`;
+      if (wrongCodes.retryAfterSeconds(key) > 0) {
+        refusedCounter()?.inc({ kind: 'incident_code_throttled' });
+        return html(reply, 429, renderCodeForm('输错次数过多，请稍后再试，或直接回复短信“1”接单。'));
+      }
+      const link = await codes.signedLinkFor(typed);
+      if (!link) {
+        wrongCodes.record(key);
+        request.log.warn('incident link code refused');
+        return html(reply, 404, renderCodeForm('查看码不对或已过期（24小时有效），请核对短信。'));
+      }
+      return reply.redirect(`/i/${encodeURIComponent(link.incidentCode)}?${link.query}`, 303);
+    });
+  }
 
   app.get<PageRoute>('/i/:code', { logSerializers }, async (request, reply) => {
     const link = await open(request, reply);

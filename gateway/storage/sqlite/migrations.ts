@@ -421,6 +421,40 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 20,
+    name: 'SMS intents, priorities and per-recipient provider caps',
+    sql: `
+      -- What each message means (kind and named parameters, secrets masked) and whether it is alarm or routine traffic.
+      ALTER TABLE sms_messages ADD COLUMN intent TEXT;
+      ALTER TABLE sms_messages ADD COLUMN priority TEXT NOT NULL DEFAULT 'routine';
+      UPDATE sms_messages SET priority = 'alarm' WHERE purpose IN ('page', 'page_link');
+      -- Every message a provider took, by number: the counters behind the providers' per-recipient caps.
+      CREATE TABLE sms_cap_log (
+        provider TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        content TEXT NOT NULL,
+        sent_at INTEGER NOT NULL
+      );
+      CREATE INDEX sms_cap_log_phone ON sms_cap_log(provider, phone, sent_at);
+    `,
+  },
+  {
+    version: 21,
+    name: 'incident-page link codes',
+    sql: `
+      -- The short code an SMS carries instead of a signed link: typed at PUBLIC_URL/i, it opens that person's signed link.
+      CREATE TABLE page_link_codes (
+        code TEXT PRIMARY KEY,
+        incident_code TEXT NOT NULL,
+        person_id TEXT NOT NULL,
+        role TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+    `,
+  },
+  {
     version: 30,
     name: 'SMS awaiting a receipt, per provider',
     sql: `

@@ -53,6 +53,7 @@ export class SqliteRegistryRepo implements RegistryRepo {
       // Kept as a JSON string so getSetting('care_digest') reads it back as the string it types.
       if (s.careDigest) this.putSetting('care_digest', JSON.stringify(s.careDigest));
       if (s.supervision) this.putSetting('supervision', JSON.stringify(s.supervision));
+      if (s.smsTemplates) this.putSetting('sms_templates', JSON.stringify(s.smsTemplates));
       const community = this.db.prepare('INSERT INTO communities (id, doc, updated_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at');
       for (const c of s.communities) community.run(c.id, JSON.stringify(c), now);
       const resident = this.db.prepare('INSERT INTO residents (id, community_id, doc, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET community_id = excluded.community_id, doc = excluded.doc, updated_at = excluded.updated_at');

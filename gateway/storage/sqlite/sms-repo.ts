@@ -1,5 +1,5 @@
 // SQLite SMS log: every outbound message with its delivery status, and every inbound reply.
-import type { InboundSms, OutboundSms, ResponderRole, SmsContext, SmsPurpose, SmsStatus } from '../../core/types.js';
+import type { InboundSms, MessageIntent, OutboundSms, ResponderRole, SmsContext, SmsProviderName, SmsPurpose, SmsStatus } from '../../core/types.js';
 import type { RecentPage } from '../../paging/reply-codes.js';
 import type { SmsRepo, SmsStatusUpdate } from '../ports.js';
 import type { SqliteDatabase } from './database.js';
@@ -14,6 +14,8 @@ interface SmsRow {
   role: string | null;
   person_id: string | null;
   context: string | null;
+  intent: string | null;
+  priority: string;
   status: string;
   provider: string;
   provider_sid: string | null;
@@ -31,16 +33,17 @@ export class SqliteSmsRepo implements SmsRepo {
   async insert(m: OutboundSms): Promise<void> {
     await this.sdb.write(() =>
       this.sdb.stmt(
-          `INSERT INTO sms_messages (id, to_phone, body, purpose, incident_id, step, role, person_id, context, status, provider, provider_sid, attempts, error_code, error, created_at, sent_at, updated_at)
-           VALUES (@id, @to, @body, @purpose, @incidentId, @step, @role, @personId, @context, @status, @provider, @providerSid, @attempts, @errorCode, @error, @createdAt, @sentAt, @updatedAt)`,
+          `INSERT INTO sms_messages (id, to_phone, body, purpose, incident_id, step, role, person_id, context, intent, priority, status, provider, provider_sid, attempts, error_code, error, created_at, sent_at, updated_at)
+           VALUES (@id, @to, @body, @purpose, @incidentId, @step, @role, @personId, @context, @intent, @priority, @status, @provider, @providerSid, @attempts, @errorCode, @error, @createdAt, @sentAt, @updatedAt)`,
         )
-        .run({ ...m, context: m.context ? JSON.stringify(m.context) : null }),
+        .run({ ...m, context: m.context ? JSON.stringify(m.context) : null, intent: m.intent ? JSON.stringify(m.intent) : null }),
     );
   }
 
   async update(id: string, u: SmsStatusUpdate): Promise<OutboundSms | null> {
     const sets = ['status = @status', 'updated_at = @at'];
     if (u.providerSid !== undefined) sets.push('provider_sid = @providerSid');
+    if (u.provider !== undefined) sets.push('provider = @provider');
     if (u.attempts !== undefined) sets.push('attempts = @attempts');
     if (u.errorCode !== undefined) sets.push('error_code = @errorCode');
     if (u.error !== undefined) sets.push('error = @error');
@@ -51,6 +54,7 @@ export class SqliteSmsRepo implements SmsRepo {
         status: u.status,
         at: u.at,
         providerSid: u.providerSid ?? null,
+        provider: u.provider ?? null,
         attempts: u.attempts ?? 0,
         errorCode: u.errorCode ?? null,
         error: u.error ?? null,
@@ -155,8 +159,10 @@ function toSms(r: SmsRow): OutboundSms {
     role: r.role as ResponderRole | null,
     personId: r.person_id,
     context: r.context ? (JSON.parse(r.context) as SmsContext) : null,
+    intent: r.intent ? (JSON.parse(r.intent) as MessageIntent) : null,
+    priority: r.priority === 'alarm' ? 'alarm' : 'routine',
     status: r.status as SmsStatus,
-    provider: r.provider === 'twilio' ? 'twilio' : 'outbox',
+    provider: providerName(r.provider),
     providerSid: r.provider_sid,
     attempts: r.attempts,
     errorCode: r.error_code,
@@ -165,4 +171,8 @@ function toSms(r: SmsRow): OutboundSms {
     sentAt: r.sent_at,
     updatedAt: r.updated_at,
   };
+}
+
+function providerName(name: string): SmsProviderName {
+  return name === 'twilio' || name === 'aliyun' || name === 'tencent' ? name : 'outbox';
 }

@@ -7,6 +7,8 @@ import { SqliteEventRepo } from './events-repo.js';
 import { SqliteDeviceHealthRepo, SqliteSecurityEventRepo } from './device-repos.js';
 import { SqliteIncidentRepo } from './incident-repo.js';
 import { SqliteSmsRepo } from './sms-repo.js';
+import { SqliteSmsCapRepo } from './cap-repo.js';
+import { SqlitePageLinkCodeRepo } from './link-code-repo.js';
 import { SqliteTimerRepo } from './timer-repo.js';
 import { SqliteVisitRepo } from './visits-repo.js';
 import { SqliteWellnessRepo } from './wellness-repo.js';
@@ -23,6 +25,10 @@ export class SqliteStore implements Store {
   readonly security: SqliteSecurityEventRepo;
   readonly incidents: SqliteIncidentRepo;
   readonly sms: SqliteSmsRepo;
+  /** The SMS providers' per-recipient cap counters (used by the notifiers, not part of the Store port). */
+  readonly smsCaps: SqliteSmsCapRepo;
+  /** Incident-page link codes carried by SMS (used by paging and the /i page, not part of the Store port). */
+  readonly linkCodes: SqlitePageLinkCodeRepo;
   readonly timers: SqliteTimerRepo;
   readonly visits: SqliteVisitRepo;
   readonly wellness: SqliteWellnessRepo;
@@ -39,6 +45,8 @@ export class SqliteStore implements Store {
     this.security = new SqliteSecurityEventRepo(database);
     this.incidents = new SqliteIncidentRepo(database);
     this.sms = new SqliteSmsRepo(database);
+    this.smsCaps = new SqliteSmsCapRepo(database);
+    this.linkCodes = new SqlitePageLinkCodeRepo(database);
     this.timers = new SqliteTimerRepo(database);
     this.visits = new SqliteVisitRepo(database);
     this.wellness = new SqliteWellnessRepo(database);
