@@ -159,7 +159,9 @@ export const configSchema = z
       ['ALIYUN_*', ['ALIYUN_ACCESS_KEY_ID', 'ALIYUN_ACCESS_KEY_SECRET', 'ALIYUN_SMS_SIGN_NAME']],
       ['TENCENT_*', ['TENCENT_SECRET_ID', 'TENCENT_SECRET_KEY', 'TENCENT_SMS_SDK_APP_ID', 'TENCENT_SMS_SIGN_NAME']],
     ] as const) {
-      if (keys.some((k) => c[k]) && !keys.every((k) => c[k])) {
+      // Tencent's key pair serves voice (VMS) too: only the SMS application or signature says SMS is meant.
+      const meant = group === 'TENCENT_*' ? Boolean(c.TENCENT_SMS_SDK_APP_ID || c.TENCENT_SMS_SIGN_NAME) : keys.some((k) => c[k]);
+      if (meant && !keys.every((k) => c[k])) {
         for (const k of keys) if (!c[k]) ctx.addIssue({ code: 'custom', path: [k], message: `required when any ${group} SMS credential is set` });
       }
     }
