@@ -1,8 +1,8 @@
 // A real Debian `influxd` (1.x) on free loopback ports with its data in a temp dir; it can be stopped and started again on the same port and data.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ServerProcess } from '../../simulators/common/server-process.js';
 import { freePort } from './net.js';
 
 export const INFLUXD_BINARY = '/usr/bin/influxd';
@@ -41,15 +41,10 @@ export function influxdConfig(dir: string, httpPort: number, rpcPort: number): s
 }
 
 export class InfluxdServer {
-  private child: ChildProcess | null = null;
-  private exited: Promise<void> | null = null;
+  private readonly process = new ServerProcess('influxd');
   private dir: string | null = null;
   private httpPort = 0;
   private rpcPort = 0;
-  private stderrTail = '';
-  private readonly killOnExit = (): void => {
-    this.child?.kill('SIGKILL');
-  };
 
   constructor(private readonly opts: InfluxdOptions = {}) {}
 
@@ -59,12 +54,12 @@ export class InfluxdServer {
   }
 
   get running(): boolean {
-    return this.child !== null;
+    return this.process.running;
   }
 
   /** Starts influxd; the first start picks the ports and the temp dir, later starts reuse both. */
   async start(): Promise<void> {
-    if (this.child) return;
+    if (this.process.running) return;
     if (!this.dir) {
       this.dir = mkdtempSync(join(tmpdir(), 'care-influxd-'));
       this.httpPort = await freePort();
@@ -72,25 +67,7 @@ export class InfluxdServer {
       for (const sub of ['meta', 'data', 'wal']) mkdirSync(join(this.dir, sub));
       writeFileSync(join(this.dir, 'influxdb.conf'), influxdConfig(this.dir, this.httpPort, this.rpcPort));
     }
-    this.stderrTail = '';
-    const child = spawn(this.opts.binary ?? INFLUXD_BINARY, ['run', '-config', join(this.dir, 'influxdb.conf')], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    this.child = child;
-    process.once('exit', this.killOnExit);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4000);
-    });
-    this.exited = new Promise((resolve) => {
-      child.once('exit', () => {
-        if (this.child === child) this.child = null;
-        process.removeListener('exit', this.killOnExit);
-        resolve();
-      });
-      child.once('error', (err) => {
-        this.stderrTail += `\n${err.message}`;
-      });
-    });
+    this.process.spawn(this.opts.binary ?? INFLUXD_BINARY, ['run', '-config', join(this.dir, 'influxdb.conf')]);
     try {
       await this.waitForPing(this.opts.startTimeoutMs ?? 20_000);
     } catch (err) {
@@ -101,14 +78,7 @@ export class InfluxdServer {
 
   /** Stops influxd (SIGTERM, then SIGKILL after 5 s); data and ports stay for a restart. */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || !this.exited) return;
-    const exited = this.exited;
-    child.kill('SIGTERM');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(killer);
-    this.child = null;
+    await this.process.signal('SIGTERM');
   }
 
   async restart(): Promise<void> {
@@ -124,17 +94,13 @@ export class InfluxdServer {
   }
 
   private async waitForPing(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (!this.child) throw new Error(`influxd exited during start-up: ${this.stderrTail.trim() || 'no output'}`);
+    const pings = async (): Promise<boolean> => {
       try {
-        const res = await fetch(`${this.url}/ping`, { signal: AbortSignal.timeout(1000) });
-        if (res.status === 204) return;
+        return (await fetch(`${this.url}/ping`, { signal: AbortSignal.timeout(1000) })).status === 204;
       } catch {
-        // not listening yet
+        return false; // not listening yet
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`influxd did not answer /ping within ${timeoutMs} ms: ${this.stderrTail.trim() || 'no output'}`);
+    };
+    await this.process.waitUntil(pings, timeoutMs, 'answer /ping');
   }
 }

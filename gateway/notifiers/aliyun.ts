@@ -2,6 +2,7 @@
 // receipts when they cannot be pushed. ALIYUN_SMS_ENDPOINT points it at a compatible server instead of Aliyun's.
 import Dysmsapi, { QuerySendDetailsRequest, SendSmsRequest } from '@alicloud/dysmsapi20170525';
 import { Config } from '@alicloud/openapi-client';
+import type { AliyunSmsConfig } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { ProviderCapabilities, TemplateCatalogue } from './intent.js';
 import { SmsSendError, type OutgoingSms, type SmsProvider, type SmsSendResult } from './provider.js';
@@ -26,14 +27,8 @@ export const ALIYUN_CAPABILITIES: ProviderCapabilities = {
   receipts: 'push_or_pull',
 };
 
-export interface AliyunSmsProviderDeps {
-  accessKeyId: string;
-  accessKeySecret: string;
-  /** ALIYUN_SMS_SIGN_NAME: the approved signature, unless a template names its own. */
-  signName: string;
-  /** ALIYUN_SMS_ENDPOINT: a host (HTTPS) or an http(s) base URL; null for Aliyun's own. */
-  endpoint: string | null;
-  /** Message kind → template code (the registry's `sms.templates`). */
+/** ALIYUN_* (credentials, the approved signature unless a template names its own, endpoint), plus what the gateway hands over. */
+export interface AliyunSmsProviderDeps extends AliyunSmsConfig {
   /** The template catalogue in force (the registry's `sms.templates`), read at each send: a registry import can change it. */
   catalogue: () => TemplateCatalogue;
   /** Connect and read timeout of each request; a send that takes longer fails as transient. */

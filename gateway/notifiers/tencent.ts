@@ -5,6 +5,7 @@ import { createConnection } from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as tencentcloud from 'tencentcloud-sdk-nodejs-sms';
 import type { InboundSms } from '../core/types.js';
+import type { TencentSmsConfig } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { ProviderCapabilities, TemplateCatalogue } from './intent.js';
 import { errorField, providerEndpoint } from './provider-errors.js';
@@ -29,14 +30,8 @@ export const TENCENT_CAPABILITIES: ProviderCapabilities = {
   receipts: 'push_or_pull',
 };
 
-export interface TencentSmsProviderDeps {
-  secretId: string;
-  secretKey: string;
-  sdkAppId: string;
-  signName: string;
-  region: string;
-  /** TENCENT_SMS_ENDPOINT: a host (HTTPS) or an http(s) base URL; null for Tencent's own. */
-  endpoint: string | null;
+/** TENCENT_* (credentials, application, signature, region, endpoint), plus what the gateway hands over. */
+export interface TencentSmsProviderDeps extends TencentSmsConfig {
   /** The template catalogue in force (the registry's `sms.templates`), read at each send: a registry import can change it. */
   catalogue: () => TemplateCatalogue;
   timeoutMs?: number;

@@ -1,10 +1,11 @@
 // A real Debian `mosquitto` 2.x as a bridge's external broker: a free loopback port, a password file, persistence in a temp dir; it can be killed and started again on the same port and data.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../common/net.js';
+import { ServerProcess } from '../common/server-process.js';
 
 export const MOSQUITTO_BINARY = '/usr/sbin/mosquitto';
 export const MOSQUITTO_PASSWD_BINARY = '/usr/bin/mosquitto_passwd';
@@ -49,14 +50,9 @@ export function mosquittoConfig(dir: string, port: number): string {
 }
 
 export class MosquittoServer {
-  private child: ChildProcess | null = null;
-  private exited: Promise<void> | null = null;
+  private readonly process = new ServerProcess('mosquitto');
   private dir: string | null = null;
   private portNumber = 0;
-  private stderrTail = '';
-  private readonly killOnExit = (): void => {
-    this.child?.kill('SIGKILL');
-  };
 
   constructor(private readonly opts: MosquittoOptions) {}
 
@@ -70,7 +66,7 @@ export class MosquittoServer {
   }
 
   get running(): boolean {
-    return this.child !== null;
+    return this.process.running;
   }
 
   /** The persistence file mosquitto writes (it appears after the first save). */
@@ -81,7 +77,7 @@ export class MosquittoServer {
 
   /** Starts mosquitto; the first start picks the port and temp dir and writes the password file, later starts reuse them. */
   async start(): Promise<void> {
-    if (this.child) return;
+    if (this.process.running) return;
     if (!this.dir) {
       this.dir = mkdtempSync(join(tmpdir(), 'care-mosquitto-'));
       this.portNumber = this.opts.port ?? (await freePort());
@@ -90,23 +86,7 @@ export class MosquittoServer {
       for (const u of this.opts.users) execFileSync(MOSQUITTO_PASSWD_BINARY, ['-b', passwd, u.username, u.password]);
       writeFileSync(join(this.dir, 'mosquitto.conf'), mosquittoConfig(this.dir, this.portNumber));
     }
-    this.stderrTail = '';
-    const child = spawn(this.opts.binary ?? MOSQUITTO_BINARY, ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child = child;
-    process.once('exit', this.killOnExit);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4000);
-    });
-    this.exited = new Promise((resolve) => {
-      child.once('exit', () => {
-        if (this.child === child) this.child = null;
-        process.removeListener('exit', this.killOnExit);
-        resolve();
-      });
-      child.once('error', (err) => {
-        this.stderrTail += `\n${err.message}`;
-      });
-    });
+    this.process.spawn(this.opts.binary ?? MOSQUITTO_BINARY, ['-c', join(this.dir, 'mosquitto.conf')]);
     try {
       await this.waitForPort(this.opts.startTimeoutMs ?? 10_000);
     } catch (err) {
@@ -121,10 +101,8 @@ export class MosquittoServer {
    * memory. A test that kills it on purpose saves first, so that it is about the gateway, not that gap.
    */
   async save(timeoutMs = 5000): Promise<void> {
-    const child = this.child;
-    if (!child) throw new Error('mosquitto is not running');
     const since = Date.now() - 1;
-    child.kill('SIGUSR1');
+    if (!this.process.notify('SIGUSR1')) throw new Error('mosquitto is not running');
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (existsSync(this.databaseFile) && statSync(this.databaseFile).mtimeMs > since) return;
@@ -135,12 +113,12 @@ export class MosquittoServer {
 
   /** A clean stop (SIGTERM: mosquitto saves its persistence file first). */
   async stop(): Promise<void> {
-    await this.signal('SIGTERM');
+    await this.process.signal('SIGTERM');
   }
 
   /** Kills the broker with no chance to save: what survives is what autosave already wrote. */
   async kill(): Promise<void> {
-    await this.signal('SIGKILL');
+    await this.process.signal('SIGKILL');
   }
 
   /** Stops mosquitto and removes its data. */
@@ -150,25 +128,8 @@ export class MosquittoServer {
     this.dir = null;
   }
 
-  private async signal(sig: NodeJS.Signals): Promise<void> {
-    const child = this.child;
-    if (!child || !this.exited) return;
-    const exited = this.exited;
-    child.kill(sig);
-    const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(killer);
-    this.child = null;
-  }
-
   private async waitForPort(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (!this.child) throw new Error(`mosquitto exited during start: ${this.stderrTail.trim() || 'no output'}`);
-      if (await accepts(this.portNumber)) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    throw new Error(`mosquitto did not listen on 127.0.0.1:${this.portNumber} within ${timeoutMs} ms: ${this.stderrTail.trim()}`);
+    await this.process.waitUntil(() => accepts(this.portNumber), timeoutMs, `listen on 127.0.0.1:${this.portNumber}`);
   }
 }
 
