@@ -15,6 +15,10 @@ import type { HealthReport } from '../../gateway/core/health.js';
 import { IncidentViews } from '../../gateway/incidents/views.js';
 import { LiveFeed, type LiveEvents } from '../../gateway/live/feed.js';
 import { createMetrics } from '../../gateway/metrics/metrics.js';
+import { CareTaskService } from '../../gateway/supervision/tasks.js';
+import type { SupervisionEvents } from '../../gateway/supervision/events.js';
+import { TestPresses } from '../../gateway/test-presses/feature.js';
+import type { IncidentEvents } from '../../gateway/incidents/service.js';
 import { importRegistryDocument } from '../../gateway/registry/import.js';
 import { createDashboardPageDeps, storedHealth } from '../../gateway/wiring/dashboard-pages.js';
 import { freePort } from '../../simulators/common/net.js';
@@ -31,6 +35,7 @@ const DUTY = { username: 'duty', password: 'duty-officer-password' };
 let rig: VisitRig;
 let app: FastifyInstance;
 let accounts: AccountService;
+let testMode: TestPresses | null = null;
 let live: LiveFeed;
 let url: string;
 let chromium: Chromium;
@@ -80,6 +85,22 @@ beforeAll(async () => {
   live = new LiveFeed({ bus: new EventBus<LiveEvents>(silentLogger()), views, incidents: rig.store.incidents, registry: rig.store.registry, log: silentLogger() });
   live.start();
   const health: HealthReport = { alarmsOk: true, components: {}, unassignedIncidents: 0 };
+  // Test mode as the gateway wires it (the devices page lists running test windows); the weekly check runs only by hand.
+  const testBus = new EventBus<SupervisionEvents & IncidentEvents>(silentLogger());
+  const tasks = new CareTaskService({ store: rig.store, bus: testBus, clock: rig.clock, log: silentLogger() });
+  await tasks.start();
+  testMode = new TestPresses({
+    repo: rig.store.testPresses,
+    registry: rig.store.registry,
+    tasks,
+    bus: testBus,
+    clock: rig.clock,
+    log: silentLogger(),
+    timeZone: TZ,
+    endTests: (windowId, reason) => rig.incidents.endTests(windowId, reason),
+    triggers: 'manual',
+  });
+  await testMode.start();
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
   app = await buildApp({
@@ -101,6 +122,7 @@ beforeAll(async () => {
     metrics: createMetrics().registry,
     smsLog: (limit) => rig.store.sms.list(limit),
     visits: rig.visits,
+    testMode: testMode,
     accounts,
     live,
     ui: { timeZone: TZ, mapTileUrl: null, smsMode: 'outbox', version: 'test' },
@@ -119,6 +141,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const o of opened) await o.context.close();
+  await testMode?.stop();
   await chromium?.close();
   live?.closeAll();
   await app?.close();
