@@ -35,6 +35,7 @@ describe('supervision in health and metrics', () => {
     expect(rig.supervision.health()).toEqual({ openOutages: 0, openTasks: 0, oldestOpenOutageAt: null });
     expect(supervisionHealthComponent(rig.supervision.health())).toEqual({ status: 'up', openOutages: 0, openTasks: 0, oldestOpenOutageAt: null });
     expect(await scrape(SUPERVISION_METRIC_NAMES.careTasksOpen)).toEqual([
+      'care_tasks_open{kind="button_untested"} 0',
       'care_tasks_open{kind="device_flooding"} 0',
       'care_tasks_open{kind="device_offline"} 0',
       'care_tasks_open{kind="low_battery"} 0',

@@ -149,7 +149,7 @@ describe('voice calls (Twilio)', () => {
     t = await startTestGateway({ clock, dataDir: t.dataDir, sms: sim, env: { VOICE_PROVIDER: 'twilio' } });
     button = await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001');
     expect((await callOf(W1)).status).toBe('busy');
-    await sim.waitForMessage((m) => m.to === W2 && m.body.includes('回1'));
+    await sim.waitForMessage((m) => m.to === W2 && m.body.includes('回1'), 15_000);
     expect((await view(id)).pages).toContainEqual(expect.objectContaining({ id: 'call-left-queued', status: 'busy' }));
     await button.endAsync();
     await t.stop();

@@ -28,7 +28,7 @@ describe('scenario files', () => {
   it('every shipped scenario parses and fits the registry it runs with', async () => {
     const files = readdirSync(SCENARIO_DIR).filter((f) => f.endsWith('.yaml'));
     expect(files.sort()).toEqual(
-      ['building-power-cut', 'fall-cancelled', 'fall-escalated-twice', 'nobody-on-duty', 'sos-acknowledged', 'sos-storm'].map((n) => `${n}.yaml`),
+      ['building-power-cut', 'fall-cancelled', 'fall-escalated-twice', 'lora-sos-acknowledged', 'nobody-on-duty', 'sos-acknowledged', 'sos-storm'].map((n) => `${n}.yaml`),
     );
     for (const file of files) {
       const scenario = await loadScenarioFile(SCENARIO_DIR + file);
@@ -223,7 +223,7 @@ expect:
       'bad.yaml:5: expect[1] (outage): outage.devices: must be at least 1',
       'bad.yaml:6: expect[2] (outages): outages.count: required',
       'bad.yaml:7: expect[3] (tasks): tasks.count: must be at least 0',
-      'bad.yaml:7: expect[3] (tasks): tasks.kind: expected one of device_offline, low_battery, never_reported, wellness_check, device_flooding, got "offline"',
+      'bad.yaml:7: expect[3] (tasks): tasks.kind: expected one of device_offline, low_battery, never_reported, wellness_check, device_flooding, button_untested, got "offline"',
       'bad.yaml:8: expect[4] (tasks): tasks: unknown key "resident"',
     ]);
   });

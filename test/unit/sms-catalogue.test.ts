@@ -7,6 +7,7 @@ import { checkCatalogue, fitParams, formatProblem, freeText, missingTemplates, t
 import { FREE_TEXT_ONLY_KINDS, MESSAGE_KINDS, defaultCatalogue, intentOf, maskedIntent, variablesOf } from '../../gateway/notifiers/kinds.js';
 import type { TemplateCatalogue } from '../../gateway/notifiers/intent.js';
 import { buildSmsProviders, catalogueInForce, type SmsSettings } from '../../gateway/notifiers/setup.js';
+import { SMS_PROVIDER_BUILDERS } from '../../gateway/notifiers/factory.js';
 import { generateDemoRegistry } from '../../gateway/registry/demo.js';
 import { validateRegistry } from '../../gateway/registry/load.js';
 
@@ -104,10 +105,12 @@ describe('start-up', () => {
     expect(() => catalogueInForce(null, settings({ tencentMaxParam: 4 }), URL_BASE)).toThrow(/^sms\.templates\.page_first\.tencent\.params: "what" may hold 8 characters, more than the 4 Tencent takes \(TENCENT_SMS_MAX_PARAM\) \(and \d+ more\)$/);
   });
 
-  it('refuses a provider this build cannot send through, naming the variable', () => {
+  it('refuses a provider without its credentials, or one this build lacks, naming the variable', () => {
     const ctx = { log: silentLogger(), twilio: null };
-    expect(() => buildSmsProviders({ provider: 'aliyun', fallback: null }, ctx)).toThrow(/^SMS_PROVIDER: aliyun is not available in this build \(available: outbox, twilio\)/);
-    expect(() => buildSmsProviders({ provider: 'outbox', fallback: 'tencent' }, ctx)).toThrow(/^SMS_FALLBACK_PROVIDER: tencent is not available/);
+    expect(() => buildSmsProviders({ provider: 'aliyun', fallback: null }, ctx)).toThrow(/^SMS_PROVIDER: aliyun needs ALIYUN_ACCESS_KEY_ID/);
+    expect(() => buildSmsProviders({ provider: 'outbox', fallback: 'tencent' }, ctx)).toThrow(/^SMS_FALLBACK_PROVIDER: tencent needs TENCENT_SECRET_ID/);
+    const outboxOnly = { outbox: SMS_PROVIDER_BUILDERS.outbox };
+    expect(() => buildSmsProviders({ provider: 'twilio', fallback: null }, ctx, outboxOnly)).toThrow(/^SMS_PROVIDER: twilio is not available in this build \(available: outbox\)/);
     expect(buildSmsProviders({ provider: 'outbox', fallback: null }, ctx).primary.name).toBe('outbox');
   });
 });
