@@ -1,6 +1,5 @@
 // The SMS simulator's web page: every phone with its conversation, as the phone would show it; server-rendered, every value escaped.
 import type { SentReply } from './responders.js';
-import type { SimMessage } from './twilio-server.js';
 import type { SimCall } from '../common/phone-calls.js';
 
 export interface PhoneView {
