@@ -6,6 +6,7 @@ import type { MqttClient } from 'mqtt';
 import { Gateway } from '../../gateway/app.js';
 import { loadConfig } from '../../gateway/config/load.js';
 import { ManualClock } from '../../gateway/core/clock.js';
+import { shanghaiLast } from '../helpers/calendar.js';
 import { createLogger } from '../../gateway/core/logger.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 import { API_TOKEN, TEST_REGISTRY, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
@@ -24,7 +25,7 @@ describe('incident page from the SMS link', () => {
 
   beforeEach(async () => {
     // Thursday 2026-11-26 10:00 in Asia/Shanghai.
-    clock = new ManualClock(Date.UTC(2026, 10, 26, 2, 0, 0));
+    clock = new ManualClock(shanghaiLast(4, 10));
     t = await startTestGateway({ clock });
     button = await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001');
   });
@@ -92,7 +93,8 @@ describe('incident page from the SMS link', () => {
     expect(html).toContain('张桂兰');
     expect(html).toContain('安达里3号楼2门401');
     expect(html).toContain('紧急求助');
-    expect(html).toContain('11月26日 10:00');
+    const opened = new Date(clock.now() + 8 * 3_600_000); // Asia/Shanghai has no daylight saving
+    expect(html).toContain(`${opened.getUTCMonth() + 1}月${opened.getUTCDate()}日 10:00`);
     expect(html).toContain('等待接单');
     expect(html).toContain('我去处理');
     expect(html).toContain('已解决');

@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { ManualClock } from '../../gateway/core/clock.js';
+import { shanghaiLast } from '../helpers/calendar.js';
 import { DEFAULT_DEDUPE_WINDOW_MS } from '../../gateway/ingest/ingest.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 import { startEdge, type Edge } from './broker-fixture.js';
@@ -89,7 +90,7 @@ describe('ingest: redelivery window (whole gateway)', () => {
 
   it('opens a new incident for sos seq 1 sent again after the first was resolved and the button reconnected', async () => {
     // Thursday 10:00 in Asia/Shanghai: workers on duty.
-    const clock = new ManualClock(Date.UTC(2026, 10, 26, 2, 0, 0));
+    const clock = new ManualClock(shanghaiLast(4, 10));
     t = await startTestGateway({ clock });
     const first = await button();
     await publish(first, SOS_1);
@@ -108,7 +109,7 @@ describe('ingest: redelivery window (whole gateway)', () => {
   });
 
   it('absorbs the DUP resend of an sos recorded before a restart, pages once, and counts it in events_duplicate_total', async () => {
-    const clock = new ManualClock(Date.UTC(2026, 10, 26, 2, 0, 0));
+    const clock = new ManualClock(shanghaiLast(4, 10));
     const dir = tempDir();
     try {
       t = await startTestGateway({ clock, dataDir: dir.path });

@@ -1,6 +1,7 @@
 // Retention on the domain clock against a real SQLite store: once a day, heartbeats, low-battery and motion events, rejections and inbound SMS ids past their age are pruned in small batches; alarms, incident-linked events and young rows are kept.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
+import { shanghaiLast } from '../helpers/calendar.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import type { EventType } from '../../gateway/core/types.js';
 import { RetentionJob } from '../../gateway/retention/retention.js';
@@ -22,7 +23,7 @@ describe('retention', () => {
   });
 
   it('prunes raw events and rejections older than the retention age in its daily run, and keeps alarms, incident signals and young rows', async () => {
-    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const clock = new ManualClock(shanghaiLast(4, 8));
     const s = openSqliteStore(databaseFile(dir.path));
     store = s;
     let seq = 0;

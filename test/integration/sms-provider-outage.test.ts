@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { ManualClock } from '../../gateway/core/clock.js';
+import { shanghaiLast } from '../helpers/calendar.js';
 import { DEFAULT_COOLDOWN_MS, DEFAULT_FAILURE_THRESHOLD } from '../../gateway/notifiers/circuit-breaker.js';
 import type { OutboundSms } from '../../gateway/core/types.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
@@ -55,7 +56,7 @@ describe('SMS provider outage during an alarm storm', () => {
 
   beforeEach(async () => {
     // Thursday 2026-11-26 10:00 in Asia/Shanghai.
-    clock = new ManualClock(Date.UTC(2026, 10, 26, 2, 0, 0));
+    clock = new ManualClock(shanghaiLast(4, 10));
     dir = tempDir('care-gw-outage-');
     const registry = join(dir.path, 'registry.json');
     writeFileSync(registry, JSON.stringify(stormRegistry()));
