@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defaultCatalogue } from '../../gateway/notifiers/kinds.js';
+import type { PhoneEntry } from '../../simulators/common/registry.js';
+import { demoCallAnswers, demoResponderRules } from '../../simulators/demo/phones.js';
 import { chooseSmsProvider, chooseVoiceProvider, demoCatalogue, describeProviders } from '../../simulators/demo/providers.js';
 import { templateSheet } from '../../simulators/sms/template-sheet.js';
 
@@ -29,6 +31,31 @@ describe('demo providers', () => {
 
   it('approves, before the first start, the catalogue the gateway writes into a new demo registry', () => {
     expect(demoCatalogue('/nonexistent/demo-registry.yaml', 'http://127.0.0.1:18080')).toEqual(defaultCatalogue('http://127.0.0.1:18080'));
+  });
+});
+
+describe('demo phones that take calls', () => {
+  const phones: PhoneEntry[] = [
+    ...Array.from({ length: 30 }, (_, i): PhoneEntry => ({ phone: `+86139000000${String(i).padStart(2, '0')}`, role: 'worker', ref: `w-${i}`, name: `w${i}` })),
+    { phone: '+8613800000001', role: 'family', ref: 'r-001', name: 'son' },
+    { phone: '+8618200000001', role: 'duty', ref: 'andali', name: 'duty' },
+  ];
+
+  it('are exactly the workers who never text back; they answer within 5-15 s and press 1, sooner at a higher speed', () => {
+    const silent = demoResponderRules(phones, { speed: 1 })
+      .filter((r) => r.reply === null && r.phone.startsWith('+86139'))
+      .map((r) => r.phone);
+    const answers = demoCallAnswers(phones, { speed: 1 });
+    expect(silent.length).toBeGreaterThan(0);
+    expect([...answers.keys()].sort()).toEqual(silent.sort());
+    for (const a of answers.values()) {
+      expect(a.key).toBe('1');
+      expect(a.answerAfterMs).toBeGreaterThanOrEqual(5000);
+      expect(a.answerAfterMs).toBeLessThanOrEqual(15_000);
+    }
+    const fast = demoCallAnswers(phones, { speed: 10 });
+    const first = silent[0] ?? '';
+    expect(Math.abs((fast.get(first)?.answerAfterMs ?? 0) - (answers.get(first)?.answerAfterMs ?? 0) / 10)).toBeLessThanOrEqual(1);
   });
 });
 
