@@ -62,7 +62,7 @@ export class AliyunSmsProvider implements SmsProvider {
   }
 
   async send(msg: OutgoingSms): Promise<SmsSendResult> {
-    const { template, params } = aliyunRequestParts(this.deps.catalogue(), msg);
+    const { template, params } = aliyunRequestParts(this.deps.catalogue(), msg, this.capabilities.maxParamLength);
     const request = new SendSmsRequest({
       phoneNumbers: domesticNumber(msg.to),
       signName: template.signName ?? this.deps.signName,

@@ -24,10 +24,13 @@ export interface SmsProviders {
 
 /** Builds both providers; an unknown or unavailable name stops start-up with one line naming the variable. */
 export function buildSmsProviders(
-  settings: Pick<SmsSettings, 'provider' | 'fallback'>,
-  ctx: SmsProviderContext,
+  settings: Pick<SmsSettings, 'provider' | 'fallback'> & Partial<Pick<SmsSettings, 'tencentMaxParam'>>,
+  context: SmsProviderContext,
   builders: Partial<Record<SmsProviderName, SmsProviderBuilder>> = SMS_PROVIDER_BUILDERS,
 ): SmsProviders {
+  // The Tencent account's parameter limit (TENCENT_SMS_MAX_PARAM) is what its messages are cut to when sent.
+  const { tencentMaxParam } = settings;
+  const ctx = context.tencent && tencentMaxParam !== undefined ? { ...context, tencent: { ...context.tencent, maxParamLength: tencentMaxParam } } : context;
   const primary = buildSmsProvider(settings.provider, 'SMS_PROVIDER', ctx, builders);
   const fallback = settings.fallback ? buildSmsProvider(settings.fallback, 'SMS_FALLBACK_PROVIDER', ctx, builders) : null;
   return { primary, fallback };

@@ -1,5 +1,6 @@
 // Turns a message intent into a template provider's request: the approved template for its kind and its parameters.
 import type { AliyunTemplate, MessageIntent, TemplateCatalogue, TencentTemplate } from './intent.js';
+import { fitParams } from './catalogue.js';
 import { SmsSendError, type OutgoingSms } from './provider.js';
 
 type TemplateProvider = 'aliyun' | 'tencent';
@@ -24,10 +25,15 @@ export function placeholdersOf(text: string): string[] {
   return names;
 }
 
-function paramValue(provider: TemplateProvider, intent: MessageIntent, name: string): string {
+/**
+ * A parameter as the provider takes it: present, and cut to its longest value (`maxLength`, null: no limit), since a
+ * longer one is refused outright (Tencent's 12 characters would otherwise stop every "who is coming" SMS, whose
+ * phone number alone is 14 with +86).
+ */
+function paramValue(provider: TemplateProvider, intent: MessageIntent, name: string, maxLength: number | null): string {
   const value = intent.params[name];
   if (value === undefined || value === '') throw refuse(provider, 'MISSING_PARAM', `message kind "${intent.kind}" needs the parameter "${name}"`);
-  return value;
+  return fitParams({ [name]: value }, maxLength)[name] ?? value;
 }
 
 export interface AliyunRequestParts {
@@ -36,12 +42,12 @@ export interface AliyunRequestParts {
   params: Record<string, string>;
 }
 
-export function aliyunRequestParts(catalogue: TemplateCatalogue, msg: OutgoingSms): AliyunRequestParts {
+export function aliyunRequestParts(catalogue: TemplateCatalogue, msg: OutgoingSms, maxParamLength: number | null): AliyunRequestParts {
   const intent = intentOf('aliyun', msg);
   const entry = catalogue[intent.kind];
   if (!entry?.aliyun) throw refuse('aliyun', 'NO_TEMPLATE', `the template catalogue has no Aliyun template for message kind "${intent.kind}"`);
   const params: Record<string, string> = {};
-  for (const name of placeholdersOf(entry.text)) params[name] = paramValue('aliyun', intent, name);
+  for (const name of placeholdersOf(entry.text)) params[name] = paramValue('aliyun', intent, name, maxParamLength);
   return { template: entry.aliyun, params };
 }
 
@@ -51,11 +57,11 @@ export interface TencentRequestParts {
   params: string[];
 }
 
-export function tencentRequestParts(catalogue: TemplateCatalogue, msg: OutgoingSms): TencentRequestParts {
+export function tencentRequestParts(catalogue: TemplateCatalogue, msg: OutgoingSms, maxParamLength: number | null): TencentRequestParts {
   const intent = intentOf('tencent', msg);
   const entry = catalogue[intent.kind];
   if (!entry?.tencent) throw refuse('tencent', 'NO_TEMPLATE', `the template catalogue has no Tencent template for message kind "${intent.kind}"`);
-  return { template: entry.tencent, params: entry.tencent.params.map((name) => paramValue('tencent', intent, name)) };
+  return { template: entry.tencent, params: entry.tencent.params.map((name) => paramValue('tencent', intent, name, maxParamLength)) };
 }
 
 /** A mainland number as the domestic APIs take it (11 digits); other numbers keep their country code, without "+". */

@@ -34,6 +34,8 @@ export const TENCENT_CAPABILITIES: ProviderCapabilities = {
 export interface TencentSmsProviderDeps extends TencentSmsConfig {
   /** The template catalogue in force (the registry's `sms.templates`), read at each send: a registry import can change it. */
   catalogue: () => TemplateCatalogue;
+  /** TENCENT_SMS_MAX_PARAM: the account's longest parameter (12 for individual accounts, the default); null: no limit. */
+  maxParamLength?: number | null;
   timeoutMs?: number;
   log: Logger;
 }
@@ -62,11 +64,12 @@ class FixedAddressAgent extends Agent {
 
 export class TencentSmsProvider implements SmsProvider {
   readonly name = 'tencent' as const;
-  readonly capabilities = TENCENT_CAPABILITIES;
+  readonly capabilities: ProviderCapabilities;
   private readonly client: SmsClient;
   private readonly agent: Agent | null;
 
   constructor(private readonly deps: TencentSmsProviderDeps) {
+    this.capabilities = { ...TENCENT_CAPABILITIES, maxParamLength: deps.maxParamLength === undefined ? TENCENT_CAPABILITIES.maxParamLength : deps.maxParamLength };
     const { protocol, host } = providerEndpoint(deps.endpoint, DEFAULT_HOST);
     const [hostname = host, port] = host.split(':');
     const named = /^sms\./.test(hostname);
@@ -87,7 +90,7 @@ export class TencentSmsProvider implements SmsProvider {
   }
 
   async send(msg: OutgoingSms): Promise<SmsSendResult> {
-    const { template, params } = tencentRequestParts(this.deps.catalogue(), msg);
+    const { template, params } = tencentRequestParts(this.deps.catalogue(), msg, this.capabilities.maxParamLength);
     let answer;
     try {
       answer = await this.client.SendSms({

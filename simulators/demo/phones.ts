@@ -1,4 +1,4 @@
-// Who answers in the live demo: most grid workers reply "1" after a while, some family members do, the rest never; fixed per phone.
+// Who answers in the live demo: most grid workers reply "1" after a while, some family members do, the rest never; workers who never text back pick up a call; fixed per phone.
 import { createHash } from 'node:crypto';
 import type { PhoneEntry } from '../common/registry.js';
 import type { ResponderRule } from '../sms/responders.js';
@@ -46,4 +46,30 @@ export function demoResponderRules(phones: readonly PhoneEntry[], opts: DemoPhon
     }
   }
   return rules;
+}
+
+/** How a simulated person takes a call: answers after a while, then presses a key after hearing the page. */
+export interface CallAnswer {
+  answerAfterMs: number;
+  keyAfterMs: number;
+  key: string;
+}
+
+/**
+ * The grid workers who never text back (a third of them, by the rules above) wake for a phone call: they answer after
+ * 5-15 s and press 1 three seconds into the message, so the demo shows a page taken by a call. Everyone else lets a
+ * call ring; you can still answer any call on the phones page first.
+ */
+export function demoCallAnswers(phones: readonly PhoneEntry[], opts: DemoPhoneOptions): Map<string, CallAnswer> {
+  const out = new Map<string, CallAnswer>();
+  for (const rule of demoResponderRules(phones, opts)) {
+    const worker = phones.some((p) => p.phone === rule.phone && p.role === 'worker');
+    if (!worker || rule.reply !== null) continue;
+    out.set(rule.phone, {
+      answerAfterMs: Math.round(((5 + 10 * share(rule.phone, 'call')) * 1000) / opts.speed),
+      keyAfterMs: Math.round(3000 / opts.speed),
+      key: '1',
+    });
+  }
+  return out;
 }

@@ -6,6 +6,7 @@ import type { TemplateCatalogue } from '../../gateway/notifiers/intent.js';
 
 const entrySchema = z.object({
   text: z.string().min(1),
+  label: z.string().min(1).optional(),
   aliyun: z.object({ templateCode: z.string().min(1), signName: z.string().min(1).optional() }).optional(),
   tencent: z.object({ templateId: z.string().min(1), params: z.array(z.string().min(1)) }).optional(),
 });
@@ -24,7 +25,7 @@ export function loadCatalogue(path: string | null, flag: string): TemplateCatalo
   }
   const catalogue: TemplateCatalogue = {};
   for (const [kind, e] of Object.entries(parsed.data)) {
-    catalogue[kind] = { text: e.text, ...(e.aliyun ? { aliyun: { templateCode: e.aliyun.templateCode, ...(e.aliyun.signName ? { signName: e.aliyun.signName } : {}) } } : {}), ...(e.tencent ? { tencent: e.tencent } : {}) };
+    catalogue[kind] = { text: e.text, ...(e.label ? { label: e.label } : {}), ...(e.aliyun ? { aliyun: { templateCode: e.aliyun.templateCode, ...(e.aliyun.signName ? { signName: e.aliyun.signName } : {}) } } : {}), ...(e.tencent ? { tencent: e.tencent } : {}) };
   }
   return catalogue;
 }

@@ -8,6 +8,8 @@ import { parseDefaultFlag, parseReplyFlag, parseResponderYaml, responderSet, typ
 import { SmsSimulator } from './sms-simulator.js';
 import { domesticEnv, type DomesticSimSetup } from './domestic-network.js';
 import { loadCatalogue } from './catalogue-file.js';
+import { templateSheet } from './template-sheet.js';
+import { defaultCatalogue } from '../../gateway/notifiers/kinds.js';
 
 const HELP = `Usage: npm run sim:sms -- [options]
 
@@ -37,6 +39,10 @@ GET / on the simulator's port shows every phone and its messages; you can also r
   --account-sid SID        Twilio account SID to accept (default $TWILIO_ACCOUNT_SID, or a random one)
   --auth-token TOKEN       auth token to accept and sign with (default $TWILIO_AUTH_TOKEN, or a random one)
   --tz ZONE                time zone of the times on the page (default $GATEWAY_TZ, $TZ or Asia/Shanghai)
+  --print-templates        print the template catalogue as the text to submit for approval and exit: with
+                           --provider aliyun or tencent one tab-separated line per template in that provider's
+                           form; otherwise the table of both (--templates, the registry's, or the demo catalogue
+                           with the --gateway URL as the fixed link)
   -h, --help               this text
 
 Responder file:
@@ -78,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
       templates: { type: 'string' },
       'sign-name': { type: 'string' },
       'webhook-key': { type: 'string' },
+      'print-templates': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -104,6 +111,13 @@ async function main(argv: string[]): Promise<number> {
   const provider = values.provider ?? 'twilio';
   if (provider !== 'twilio' && provider !== 'aliyun' && provider !== 'tencent') throw new Error(`--provider: expected twilio, aliyun or tencent, got "${provider}"`);
   const gatewayUrl = values.gateway ?? process.env.PUBLIC_URL ?? 'http://localhost:8080';
+  if (values['print-templates']) {
+    const source = values.templates ?? registryPath;
+    const catalogue = source ? loadCatalogue(source, '--templates') : defaultCatalogue(gatewayUrl);
+    process.stdout.write(`${templateSheet(catalogue, provider === 'twilio' ? 'table' : provider)}
+`);
+    return 0;
+  }
   const env = process.env;
   const signName = values['sign-name'] ?? (provider === 'aliyun' ? env.ALIYUN_SMS_SIGN_NAME : env.TENCENT_SMS_SIGN_NAME) ?? '安达里社区';
   const webhookKey = values['webhook-key'] ?? env.WEBHOOK_KEY ?? null;

@@ -12,7 +12,7 @@ const TO = '+8613900000001';
 let sim: TencentSmsSim;
 const providers: TencentSmsProvider[] = [];
 
-function provider(overrides: { secretKey?: string; endpoint?: string } = {}): TencentSmsProvider {
+function provider(overrides: { secretKey?: string; endpoint?: string; maxParamLength?: number | null } = {}): TencentSmsProvider {
   const p = new TencentSmsProvider({
     secretId: TENCENT_SECRET_ID,
     secretKey: overrides.secretKey ?? TENCENT_SECRET_KEY,
@@ -21,6 +21,7 @@ function provider(overrides: { secretKey?: string; endpoint?: string } = {}): Te
     region: 'ap-guangzhou',
     endpoint: overrides.endpoint ?? sim.url,
     catalogue: () => TEST_CATALOGUE,
+    ...(overrides.maxParamLength !== undefined ? { maxParamLength: overrides.maxParamLength } : {}),
     timeoutMs: 2000,
     log: silentLogger(),
   });
@@ -101,12 +102,16 @@ describe('Tencent Cloud SMS through the official SDK', () => {
     expect(sim.messages()).toHaveLength(1);
   });
 
-  it('refuses a kind without a Tencent template, and the simulator refuses a parameter over 12 characters', async () => {
+  it('refuses a kind without a Tencent template; cuts a parameter to 12 characters, which an account without the limit sends whole', async () => {
     const p = provider();
     expect(await sendError(p, { id: 'z', to: TO, body: '', intent: { kind: 'digest', params: { count: '3' } }, statusCallback: null })).toMatchObject({ transient: false, providerCode: 'NO_TEMPLATE' });
     expect(await sendError(p, { id: 'z', to: TO, body: 'x', statusCallback: null })).toMatchObject({ transient: false, providerCode: 'NO_INTENT' });
     expect(sim.requests()).toHaveLength(0);
-    const long = await sendError(p, { id: 'z', to: TO, body: '', intent: pageIntent('张桂兰', '安达里社区三号楼二门四零一室'), statusCallback: null });
+    // An individual account (the default): the address keeps its end, so the flat number survives, and the SMS goes.
+    const cut = await p.send({ id: 'y', to: TO, body: '', intent: pageIntent('张桂兰', '安达里社区三号楼二门四零一室'), statusCallback: null });
+    expect((await sim.waitForMessage((m) => m.sid === cut.sid)).params).toEqual(['张桂兰', '…社区三号楼二门四零一室']);
+    // TENCENT_SMS_MAX_PARAM=0 (an enterprise account) sends it whole; the individual-account simulator refuses it as Tencent would.
+    const long = await sendError(provider({ maxParamLength: null }), { id: 'z', to: TO, body: '', intent: pageIntent('张桂兰', '安达里社区三号楼二门四零一室'), statusCallback: null });
     expect(long).toMatchObject({ transient: false, providerCode: 'InvalidParameterValue.TemplateParameterLengthLimit' });
   });
 
