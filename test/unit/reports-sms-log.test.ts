@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SmsLogReader } from '../../gateway/reports/sms-log.js';
 import { openSqliteStore, type SqliteStore } from '../../gateway/storage/sqlite/store.js';
-import { sms } from '../contract/store-contract.js';
+import { sms } from '../contract/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const T0 = Date.UTC(2026, 10, 3, 2, 0, 0);
