@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe } from 'vitest';
 import type { Store } from '../../gateway/storage/ports.js';
 import { alarmPathContract } from './alarm-path.js';
 import { careRecordsContract } from './care-records.js';
+import { deviceRecordsContract } from './device-records.js';
 import { SNAPSHOT } from './fixtures.js';
 
 /**
@@ -28,5 +29,6 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
 
     alarmPathContract(store);
     careRecordsContract(store);
+    deviceRecordsContract(store);
   });
 }
