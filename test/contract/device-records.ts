@@ -1,7 +1,8 @@
-// Store contract, what devices leave behind: health records, security events, the inactivity monitor's state, bridge levels.
+// Store contract, what devices leave behind: health records, security events, the inactivity monitor's state, bridge levels, test windows.
 import { describe, expect, it } from 'vitest';
 import type { DeviceHealth } from '../../gateway/core/types.js';
 import type { Store } from '../../gateway/storage/ports.js';
+import type { TestWindow } from '../../gateway/test-presses/types.js';
 import type { WellnessState } from '../../gateway/wellness/repo.js';
 import { event, MIN, T0 } from './fixtures.js';
 
@@ -11,6 +12,22 @@ function health(deviceId: string, over: Partial<DeviceHealth> = {}): DeviceHealt
 
 function wellness(residentId: string, over: Partial<WellnessState> = {}): WellnessState {
   return { residentId, lastSignAt: T0, lastSignSource: 'motion', inactiveMs: 0, countedUntil: T0, taskOpenedAt: null, pagedAt: null, ...over };
+}
+
+function testWindow(id: string, over: Partial<TestWindow> = {}): TestWindow {
+  return {
+    id,
+    scope: { kind: 'device', deviceId: 'btn-1' },
+    communityId: 'andali',
+    startedAt: T0,
+    endsAt: T0 + 30 * MIN,
+    startedBy: 'u-1',
+    endedAt: null,
+    endedBy: null,
+    endReason: null,
+    note: null,
+    ...over,
+  };
 }
 
 /** The cases run against `store()`, a fresh store holding SNAPSHOT. */
@@ -82,6 +99,25 @@ export function deviceRecordsContract(store: () => Store): void {
         { deviceId: 'btn-1', field: 'occupancy', value: 'false' },
         { deviceId: 'btn-1', field: 'sos', value: 'false' },
       ]);
+    });
+  });
+
+  describe('test windows', () => {
+    it('finds the window in force for a device or its building, counting an ended window for presses inside it', async () => {
+      await store().testPresses.insertWindow(testWindow('tw-dev'));
+      const building = { kind: 'building' as const, communityId: 'andali', building: '3号楼' };
+      await store().testPresses.insertWindow(testWindow('tw-bld', { scope: building, startedAt: T0 + 40 * MIN, endsAt: T0 + 70 * MIN }));
+      expect((await store().testPresses.windowAt('btn-1', 'andali', '3号楼', T0 + MIN))?.id).toBe('tw-dev');
+      expect((await store().testPresses.windowAt('fall-1', 'andali', '3号楼', T0 + 45 * MIN))?.id).toBe('tw-bld');
+      expect(await store().testPresses.windowAt('fall-1', 'andali', '5号楼', T0 + 45 * MIN)).toBeNull();
+      expect(await store().testPresses.windowAt('btn-1', 'andali', null, T0 + 31 * MIN)).toBeNull();
+
+      expect(await store().testPresses.endWindow('tw-dev', T0 + 10 * MIN, 'u-1', 'ended_by_hand')).toMatchObject({ endedAt: T0 + 10 * MIN, endReason: 'ended_by_hand' });
+      expect(await store().testPresses.endWindow('tw-dev', T0 + 11 * MIN, 'u-1', 'ended_by_hand')).toBeNull();
+      // A press replayed after a crash still belongs to the window it was made in; one after the end does not.
+      expect((await store().testPresses.windowAt('btn-1', 'andali', null, T0 + 5 * MIN))?.id).toBe('tw-dev');
+      expect(await store().testPresses.windowAt('btn-1', 'andali', null, T0 + 15 * MIN)).toBeNull();
+      expect((await store().testPresses.listRunning()).map((w) => w.id)).toEqual(['tw-bld']);
     });
   });
 }
