@@ -9,8 +9,6 @@ const ENGINE = '^gateway/storage/sqlite/';
 const HTTP = '^gateway/http/';
 /** Everything else under gateway/ is a feature (broker, ingest, rules, incidents, paging, notifiers, storage/ports.ts, …). */
 const FEATURE = '^gateway/(?!core/|access/|http/|storage/sqlite/|wiring/|backup/|(app|main|fatal)\\.ts$)';
-/** Features that still run raw SQL on the SQLite engine; their queries are to become report read models behind a port. */
-const RAW_SQL_READERS = '^gateway/reports/(monthly|sms-log)\\.ts$';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 export default {
@@ -47,16 +45,7 @@ export default {
       name: 'feature-not-to-storage-engine',
       severity: 'error',
       comment: 'A feature imports the port types of gateway/storage/ports.ts (or its own repo interface), never a storage engine.',
-      from: { path: FEATURE, pathNot: RAW_SQL_READERS },
-      to: { path: ENGINE },
-    },
-    {
-      name: 'feature-raw-sql-awaiting-read-model-port',
-      severity: 'warn',
-      comment:
-        'Known exception, to be removed: the monthly report and the SMS log run raw SQL on the SQLite engine until their queries move ' +
-        'behind a report read-model port implemented in storage/sqlite. Any other feature importing the engine is an error.',
-      from: { path: RAW_SQL_READERS },
+      from: { path: FEATURE },
       to: { path: ENGINE },
     },
     {

@@ -22,7 +22,7 @@ import { DEFAULT_MAX_FRAME_BYTES, limitFrames } from './frame-limit.js';
 import type { BridgeClients, BridgeClientSession } from './bridge-clients.js';
 
 export interface DeviceBrokerDeps {
-  store: Store;
+  store: Pick<Store, 'registry' | 'security'>;
   ingest: Ingest;
   log: Logger;
   clock: Clock;

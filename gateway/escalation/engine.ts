@@ -8,7 +8,7 @@ import type { DurableTimer, Store } from '../storage/ports.js';
 import type { DurableTimers } from './timers.js';
 
 export interface EscalationDeps {
-  store: Store;
+  store: Pick<Store, 'registry' | 'incidents'>;
   timers: DurableTimers;
   pager: Pager;
   clock: Clock;

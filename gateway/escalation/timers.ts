@@ -7,7 +7,7 @@ import type { DurableTimer, Store } from '../storage/ports.js';
 export type TimerHandler = (timer: DurableTimer) => Promise<(() => void)[]>;
 
 export interface DurableTimersDeps {
-  store: Store;
+  store: Pick<Store, 'timers' | 'transaction'>;
   clock: Clock;
   log: Logger;
   /** Delay before a timer whose handler failed is tried again. */

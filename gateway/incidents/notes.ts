@@ -6,7 +6,7 @@ import type { Store } from '../storage/ports.js';
 import type { IncidentEvents } from './service.js';
 
 export interface IncidentNotesDeps {
-  store: Store;
+  store: Pick<Store, 'incidents'>;
   bus: EventBus<IncidentEvents>;
   clock: Clock;
 }

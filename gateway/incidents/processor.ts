@@ -7,7 +7,7 @@ import { signalFromStored } from '../ingest/signal.js';
 import { INFORMATIONAL, type IncidentService } from './service.js';
 
 export interface SignalProcessorDeps {
-  store: Store;
+  store: Pick<Store, 'registry' | 'events'>;
   service: IncidentService;
   clock: Clock;
   log: Logger;

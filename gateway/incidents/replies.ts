@@ -33,7 +33,7 @@ export type ReplyHandler = (sms: InboundSms, command: string, latest: OutboundSm
 export type PhoneClaim = (phone: string) => Promise<boolean>;
 
 export interface ReplyRouterDeps {
-  store: Store;
+  store: Pick<Store, 'registry' | 'incidents' | 'sms'>;
   incidents: IncidentService;
   pager: Pager;
   log: Logger;

@@ -25,7 +25,7 @@ export interface DeviceCommands {
 }
 
 export interface IncidentServiceDeps {
-  store: Store;
+  store: Pick<Store, 'registry' | 'events' | 'incidents' | 'sms' | 'testPresses' | 'transaction'>;
   bus: EventBus<IncidentEvents>;
   clock: Clock;
   log: Logger;

@@ -61,7 +61,7 @@ export interface IncidentActions {
 }
 
 export class IncidentViews implements IncidentActions {
-  constructor(private readonly deps: { store: Store; service: IncidentService }) {}
+  constructor(private readonly deps: { store: Pick<Store, 'registry' | 'incidents' | 'sms' | 'voice'>; service: IncidentService }) {}
 
   async list(filter: IncidentFilter): Promise<IncidentView[]> {
     const incidents = await this.deps.store.incidents.list(filter);

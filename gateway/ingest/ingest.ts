@@ -16,7 +16,7 @@ import { DeviceLimiter, type DeviceLimits } from './device-limits.js';
 import type { RecordingGuard } from './recording-guard.js';
 
 export interface IngestDeps {
-  store: Store;
+  store: Pick<Store, 'events' | 'health' | 'transaction'>;
   bus: EventBus<IngestEvents>;
   clock: Clock;
   log: Logger;

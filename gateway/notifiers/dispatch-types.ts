@@ -80,7 +80,7 @@ export interface SmsDispatcherHealth {
 }
 
 export interface SmsDispatcherDeps {
-  store: Store;
+  store: Pick<Store, 'sms' | 'transaction' | 'afterCommit'>;
   provider: SmsProvider;
   /** SMS_FALLBACK_PROVIDER: takes a message at once when the first provider fails it or would pass its cap. */
   fallback?: SmsProvider | null;

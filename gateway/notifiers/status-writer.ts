@@ -4,7 +4,7 @@ import type { OutboundSms } from '../core/types.js';
 import type { SmsStatusUpdate, Store } from '../storage/ports.js';
 
 export interface SmsStatusWriterDeps {
-  store: Store;
+  store: Pick<Store, 'sms' | 'transaction'>;
   /** Most changes one commit takes. */
   maxBatch?: number;
 }

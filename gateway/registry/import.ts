@@ -10,7 +10,7 @@ import { hashSecret, verifySecret } from './secrets.js';
 import { bridgeKey } from './bridge-checks.js';
 
 export interface ImportDeps {
-  store: Store;
+  store: Pick<Store, 'registry'>;
   log: Logger;
 }
 
@@ -29,7 +29,7 @@ export function registryDigest(text: string): string {
 }
 
 /** The ids the store already holds, for validateRegistry's cross-reference check. */
-export async function existingIdsFromStore(store: Store): Promise<ExistingIds> {
+export async function existingIdsFromStore(store: Pick<Store, 'registry'>): Promise<ExistingIds> {
   const [communities, residents, volunteers, bridges, devices] = await Promise.all([
     store.registry.listCommunities(),
     store.registry.listResidents(),

@@ -19,7 +19,7 @@ export interface RegistryLoadResult {
 
 const DIGEST_KEY = 'registry_digest';
 
-export async function loadRegistry(deps: { store: Store; log: Logger; config: GatewayConfig }): Promise<RegistryLoadResult> {
+export async function loadRegistry(deps: { store: Pick<Store, 'registry'>; log: Logger; config: GatewayConfig }): Promise<RegistryLoadResult> {
   const { store, log, config } = deps;
   let source: RegistryLoadResult['source'];
   let path: string;

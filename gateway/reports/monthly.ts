@@ -1,9 +1,9 @@
-// Monthly service reports per community, computed from SQLite: alarms, response times, false alarms, devices online, visits.
+// Monthly service reports per community, computed from the store's report read model: alarms, response times, false alarms, devices online, visits.
 import type { Clock } from '../core/clock.js';
 import { GatewayError } from '../core/errors.js';
 import type { DeviceHealth, IncidentType } from '../core/types.js';
-import type { SqliteDatabase } from '../storage/sqlite/database.js';
 import { localDate } from '../core/time.js';
+import type { MonthlyReportReads } from './read-model.js';
 import { addMonths, bucketize, formatMonth, monthBounds, parseMonth, seconds, share, summarise, type Bucket, type Summary } from './stats.js';
 
 export const INCIDENT_TYPES: readonly IncidentType[] = ['sos', 'fall', 'door_unanswered', 'inactivity'];
@@ -36,27 +36,14 @@ export interface MonthlyReport {
 }
 
 export interface ReportDeps {
-  database: SqliteDatabase;
+  reads: MonthlyReportReads;
   clock: Clock;
   timeZone: string;
   /** Live device health (the ingest's in-memory view); without it the flushed device_health rows are read. */
   deviceHealth?: (deviceId: string) => DeviceHealth | null;
 }
 
-interface IncidentRow {
-  id: string;
-  community_id: string;
-  type: string;
-  state: string;
-  opened_at: number;
-  first_paged_at: number | null;
-  acknowledged_at: number | null;
-  on_site_at: number | null;
-}
-
 export class MonthlyReports {
-  private onSiteColumn: boolean | null = null;
-
   constructor(private readonly deps: ReportDeps) {}
 
   /** The report of one local month ("YYYY-MM") for one community, or for all when community is null. */
@@ -71,7 +58,7 @@ export class MonthlyReports {
     const month = parseMonth(monthText);
     if (!month) throw new GatewayError('GW_ERR_BAD_REQUEST', `month must be "YYYY-MM", got "${monthText}"`);
     const out: MonthlyReport[] = [];
-    for (const c of this.communities()) out.push(await this.compute(formatMonth(month), c.id, true));
+    for (const c of await this.communities()) out.push(await this.compute(formatMonth(month), c.id, true));
     return out;
   }
 
@@ -86,30 +73,29 @@ export class MonthlyReports {
   }
 
   /** The communities the registry knows, by id. */
-  communities(): { id: string; name: string }[] {
-    const rows = this.deps.database.stmt<[], { id: string; doc: string }>('SELECT id, doc FROM communities ORDER BY id').all();
-    return rows.map((r) => ({ id: r.id, name: nameOf(r.doc) ?? r.id }));
+  communities(): Promise<{ id: string; name: string }[]> {
+    return this.deps.reads.communities();
   }
 
   private async compute(monthText: string, community: string | null, withDevices: boolean): Promise<MonthlyReport> {
     const month = parseMonth(monthText);
     if (!month) throw new GatewayError('GW_ERR_BAD_REQUEST', `month must be "YYYY-MM", got "${monthText}"`);
     const { from, to } = monthBounds(month, this.deps.timeZone);
-    const incidents = this.incidents(from, to, community);
+    const incidents = await this.deps.reads.incidentsOpened(from, to, community);
 
     const byType = Object.fromEntries(INCIDENT_TYPES.map((t) => [t, 0])) as Record<IncidentType, number>;
     for (const i of incidents) if (i.type in byType) byType[i.type as IncidentType]++;
 
-    const paged = incidents.filter((i) => i.first_paged_at !== null);
-    const firstPage = paged.map((i) => seconds(i.opened_at, i.first_paged_at)).filter(isNumber);
-    const ack = paged.map((i) => seconds(i.opened_at, i.acknowledged_at)).filter(isNumber);
-    const onSite = incidents.map((i) => seconds(i.opened_at, i.on_site_at)).filter(isNumber);
+    const paged = incidents.filter((i) => i.firstPagedAt !== null);
+    const firstPage = paged.map((i) => seconds(i.openedAt, i.firstPagedAt)).filter(isNumber);
+    const ack = paged.map((i) => seconds(i.openedAt, i.acknowledgedAt)).filter(isNumber);
+    const onSite = incidents.map((i) => seconds(i.openedAt, i.onSiteAt)).filter(isNumber);
     const cancelled = incidents.filter((i) => i.state === 'cancelled').length;
 
     return {
       month: monthText,
       community,
-      communityName: community === null ? null : (this.communities().find((c) => c.id === community)?.name ?? null),
+      communityName: community === null ? null : ((await this.communities()).find((c) => c.id === community)?.name ?? null),
       timeZone: this.deps.timeZone,
       from: new Date(from).toISOString(),
       to: new Date(to).toISOString(),
@@ -125,62 +111,25 @@ export class MonthlyReports {
       },
       onSite: onSite.length > 0 ? summarise(onSite) : null,
       falseAlarms: { cancelled, share: share(cancelled, incidents.length) },
-      devices: withDevices ? this.devices(community) : null,
-      visits: this.visits(from, to, community),
+      devices: withDevices ? await this.devices(community) : null,
+      visits: await this.visits(from, to, community),
     };
   }
 
-  private incidents(from: number, to: number, community: string | null): IncidentRow[] {
-    // Test presses are left out: they are checks, not alarms. The on-site time is the one the duty board records ("已到达"): the incident's on_site_at column where the schema has it, else its first `on_site` audit entry.
-    const audited = "(SELECT MIN(a.at) FROM audit_log a WHERE a.incident_id = i.id AND a.action = 'on_site')";
-    const onSite = this.hasOnSiteColumn() ? `COALESCE(i.on_site_at, ${audited})` : audited;
-    const sql = `SELECT i.id, i.community_id, i.type, i.state, i.opened_at, i.first_paged_at, i.acknowledged_at, ${onSite} AS on_site_at
-      FROM incidents i WHERE i.opened_at >= ? AND i.opened_at < ? AND i.test = 0 ${community === null ? '' : 'AND i.community_id = ?'}`;
-    const params: (string | number)[] = community === null ? [from, to] : [from, to, community];
-    return this.deps.database.stmt<(string | number)[], IncidentRow>(sql).all(...params);
-  }
-
-  private hasOnSiteColumn(): boolean {
-    if (this.onSiteColumn === null) {
-      const columns = this.deps.database.stmt<[], { name: string }>("SELECT name FROM pragma_table_info('incidents')").all();
-      this.onSiteColumn = columns.some((c) => c.name === 'on_site_at');
-    }
-    return this.onSiteColumn;
-  }
-
-  private devices(community: string | null): MonthlyReport['devices'] {
-    const rows = this.deps.database
-      .stmt<(string | number)[], { id: string; state: string | null }>(
-        `SELECT d.id, h.state FROM devices d JOIN residents r ON r.id = d.resident_id LEFT JOIN device_health h ON h.device_id = d.id
-         ${community === null ? '' : 'WHERE r.community_id = ?'}`,
-      )
-      .all(...(community === null ? [] : [community]));
+  private async devices(community: string | null): Promise<MonthlyReport['devices']> {
+    const rows = await this.deps.reads.deviceStates(community);
     const live = this.deps.deviceHealth;
     const online = rows.filter((r) => (live ? (live(r.id)?.state ?? r.state) : r.state) === 'online').length;
     return { total: rows.length, online, share: share(online, rows.length), asOf: new Date(this.deps.clock.now()).toISOString() };
   }
 
-  private visits(from: number, to: number, community: string | null): MonthlyReport['visits'] {
-    const rows = this.deps.database
-      .stmt<(string | number)[], { status: string; n: number }>(
-        `SELECT o.status, COUNT(*) AS n FROM visit_occurrences o JOIN residents r ON r.id = o.resident_id
-         WHERE o.start_at >= ? AND o.start_at < ? ${community === null ? '' : 'AND r.community_id = ?'} GROUP BY o.status`,
-      )
-      .all(...(community === null ? [from, to] : [from, to, community]));
-    const count = (status: string) => rows.find((r) => r.status === status)?.n ?? 0;
+  private async visits(from: number, to: number, community: string | null): Promise<MonthlyReport['visits']> {
+    const rows = await this.deps.reads.visitOutcomes(from, to, community);
+    const count = (status: string) => rows.find((r) => r.status === status)?.count ?? 0;
     return { done: count('done'), missed: count('missed'), checkedIn: count('checked_in'), cancelled: count('cancelled') };
   }
 }
 
 function isNumber(v: number | null): v is number {
   return v !== null;
-}
-
-function nameOf(doc: string): string | null {
-  try {
-    const parsed = JSON.parse(doc) as { name?: unknown };
-    return typeof parsed.name === 'string' ? parsed.name : null;
-  } catch {
-    return null;
-  }
 }

@@ -32,6 +32,7 @@ import type { BridgeLevelRepo, BridgeRepo } from '../bridges/repo.js';
 import type { Bridge } from '../core/bridges.js';
 import type { VoiceCallRepo } from '../voice/repo.js';
 import type { TemplateCatalogue } from '../notifiers/intent.js';
+import type { ReportReads } from '../reports/read-model.js';
 
 /** A normalised registry, ready to upsert (secrets already hashed). */
 export interface RegistrySnapshot {
@@ -265,6 +266,8 @@ export interface Store {
   readonly bridgeLevels: BridgeLevelRepo;
   /** Voice calls to responders, their outcomes, and per-number call counts for the providers' caps. */
   readonly voice: VoiceCallRepo;
+  /** Read models of the monthly report and the SMS log (read-only queries across tables). */
+  readonly reports: ReportReads;
   /** Runs `work` atomically; repository calls made inside it join the transaction. Nested calls join too. */
   transaction<T>(work: () => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Runs `fn` once the calling transaction has committed (never if it rolls back); outside one, at once. */

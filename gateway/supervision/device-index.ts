@@ -21,7 +21,7 @@ export class DeviceIndex {
   private byPlace = new Map<string, string[]>();
   private communityNames = new Map<string, string>();
 
-  constructor(private readonly deps: { store: Store; health: HealthSource }) {}
+  constructor(private readonly deps: { store: Pick<Store, 'registry'>; health: HealthSource }) {}
 
   /** Re-reads devices, residents and communities (a registry import may have changed them). */
   async reload(): Promise<void> {

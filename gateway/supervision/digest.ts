@@ -11,7 +11,7 @@ import { digestText, type DigestItem } from './messages.js';
 import { CARE_DIGEST_SETTING, DEFAULT_DIGEST_TIMES, type CareTask } from './types.js';
 
 export interface CareDigestDeps {
-  store: Store;
+  store: Pick<Store, 'registry' | 'supervision' | 'transaction'>;
   clock: Clock;
   log: Logger;
   /** Local zone of the digest times (config TZ). */

@@ -17,7 +17,7 @@ import type { SupervisionEvents } from './events.js';
 import type { Outage, OutageCloseReason, OutageFilter, OutagePage, OutagePlace, OutagePlaceKind, SupervisionSettings } from './types.js';
 
 export interface OutageServiceDeps {
-  store: Store;
+  store: Pick<Store, 'registry' | 'supervision' | 'transaction'>;
   bus: EventBus<SupervisionEvents>;
   clock: Clock;
   log: Logger;

@@ -16,7 +16,7 @@ import { DEFAULT_SUPERVISION, type OutageCloseReason, type CareTask, type CareTa
 import type { SupervisionEvents } from './events.js';
 
 export interface SupervisionDeps {
-  store: Store;
+  store: Pick<Store, 'registry' | 'supervision' | 'transaction'>;
   bus: EventBus<IngestEvents & SupervisionEvents>;
   clock: Clock;
   log: Logger;

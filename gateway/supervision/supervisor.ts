@@ -17,7 +17,7 @@ export interface SupervisedHealth extends HealthSource {
 }
 
 export interface DeviceSupervisorDeps {
-  store: Store;
+  store: Pick<Store, 'registry'>;
   bus: EventBus<IngestEvents>;
   clock: Clock;
   log: Logger;

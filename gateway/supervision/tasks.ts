@@ -11,7 +11,7 @@ import type { SupervisionEvents } from './events.js';
 import type { CareTask, CareTaskFilter } from './types.js';
 
 export interface CareTaskServiceDeps {
-  store: Store;
+  store: Pick<Store, 'registry' | 'supervision'>;
   bus: EventBus<SupervisionEvents>;
   clock: Clock;
   log: Logger;

@@ -7,7 +7,7 @@ import { deviceTags, residentTags, type DeviceTags, type PageTags, type Resident
 const MAX_INCIDENTS = 5000;
 
 export interface RegistryTagsDeps {
-  store: Store;
+  store: Pick<Store, 'registry' | 'incidents'>;
 }
 
 /**

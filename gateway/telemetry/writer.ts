@@ -23,7 +23,7 @@ export type TelemetryEvents = Pick<IngestEvents, 'signalReceived' | 'telemetryRe
 export interface TelemetryWriterDeps {
   /** null (INFLUX_URL not set): the writer stays `disabled` and listens to nothing. */
   config: InfluxConfig | null;
-  store: Store;
+  store: Pick<Store, 'registry' | 'incidents'>;
   bus: EventBus<TelemetryEvents>;
   log: Logger;
   clock: Clock;

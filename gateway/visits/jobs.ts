@@ -1,6 +1,7 @@
 // Scheduled visit work: the evening reminder per volunteer (once per day and volunteer, ever) and the missed-visit sweep.
 import { ACTIVE_STATES, type Resident, type SmsContext, type Volunteer, type Worker } from '../core/types.js';
 import type { SmsQueue } from '../paging/pager.js';
+import type { Store } from '../storage/ports.js';
 import { distanceM } from '../paging/selection.js';
 import { isOnDuty } from '../paging/shifts.js';
 import { missedNotice, reminderText, type ReminderItem } from './messages.js';
@@ -10,6 +11,8 @@ import { addDays, formatDate, hhmm, localDate, localParts, startOfDay, weekdayOf
 import { MINUTE_MS, type Occurrence } from './types.js';
 
 export interface JobsDeps extends VisitCoreDeps {
+  /** The jobs also read the phone's latest page, so a reminder never takes over a live incident's reply context. */
+  store: VisitCoreDeps['store'] & Pick<Store, 'sms' | 'incidents'>;
   schedule: VisitSchedule;
   sms: SmsQueue;
   /** A signed link to the volunteer's page, valid until `expiresAt`; added to the reminder when present. */

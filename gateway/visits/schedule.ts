@@ -11,7 +11,7 @@ import { addDays, daysBetween, isoLocal, localDate, localParts, parseDate, parse
 import { DAY_MS, MINUTE_MS, planState, type Occurrence, type OccurrenceView, type VisitPlan, type VisitPlanState, type VisitSettings } from './types.js';
 
 export interface VisitCoreDeps {
-  store: Store;
+  store: Pick<Store, 'registry' | 'visits' | 'transaction'>;
   clock: Clock;
   log: Logger;
   timeZone: string;

@@ -16,7 +16,7 @@ import { DEFAULT_VISIT_SETTINGS, type OccurrenceView, type VisitSettings } from 
 export type VisitReplyHandler = (sms: InboundSms, command: string, latest: OutboundSms | null) => Promise<string>;
 
 export interface VisitServiceDeps {
-  store: Store;
+  store: Pick<Store, 'registry' | 'visits' | 'incidents' | 'sms' | 'transaction'>;
   clock: Clock;
   log: Logger;
   /** Local zone of schedules and reminders (config TZ). */

@@ -28,7 +28,7 @@ export interface CallEvents {
 }
 
 export interface VoiceCallsDeps {
-  store: Store;
+  store: Pick<Store, 'registry' | 'incidents' | 'sms' | 'voice' | 'transaction' | 'afterCommit'>;
   provider: VoiceProvider;
   incidents: CallIncidents;
   bus: EventBus<CallEvents>;

@@ -12,7 +12,7 @@ import { describeWakingHours, isWaking, wakingMs } from './waking.js';
 
 export interface InactivityMonitorDeps {
   /** Registry (who is watched) and store.wellness (the counts, across restarts). */
-  store: Store;
+  store: Pick<Store, 'registry' | 'wellness'>;
   bus: EventBus<Pick<IngestEvents, 'signalReceived'>>;
   clock: Clock;
   log: Logger;

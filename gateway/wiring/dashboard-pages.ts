@@ -34,8 +34,8 @@ export function createDashboardPageDeps(d: DashboardDataDeps): DashboardPageDeps
   return {
     clock,
     timeZone,
-    reports: new MonthlyReports({ database: store.database, clock, timeZone, deviceHealth: health }),
-    smsLog: new SmsLogReader({ database: store.database }),
+    reports: new MonthlyReports({ reads: store.reports, clock, timeZone, deviceHealth: health }),
+    smsLog: new SmsLogReader({ reads: store.reports }),
     registry: store.registry,
     deviceHealth: health,
     smsProvider: () => d.smsProvider(),

@@ -116,7 +116,7 @@ describe('monthly report from SQLite (hand-computed fixture, November 2026, Asia
       residents: [...(doc.residents ?? []), { id: 'r-101', name: '刘秀英', community: 'baiquan', address: '拜泉里1号楼1门101' }],
       devices: [...(doc.devices ?? []), { id: 'btn-101', kind: 'sos_button', resident: 'r-101', secret: 's3cret-btn-101' }],
     });
-    reports = new MonthlyReports({ database: store.database, clock, timeZone: TZ });
+    reports = new MonthlyReports({ reads: store.reports, clock, timeZone: TZ });
 
     // andali, November: six alarms.
     await incident({ type: 'sos', state: 'resolved', openedAt: local(11, 2, 9), pagedAfter: 2, ackAfter: 40, onSiteAfter: 300 });

@@ -46,13 +46,13 @@ export const smsLogRoutes: FastifyPluginAsync<{ pages: DashboardPageDeps }> = as
     if (from && !fromDay) throw new GatewayError('GW_ERR_BAD_REQUEST', `from must be a real date, got "${from}"`);
     if (to && !toDay) throw new GatewayError('GW_ERR_BAD_REQUEST', `to must be a real date, got "${to}"`);
     const provider = pages.smsProvider();
-    const messages = pages.smsLog.list({
+    const messages = await pages.smsLog.list({
       ...rest,
       ...(fromDay ? { from: startOfDay(fromDay, pages.timeZone) } : {}),
       // `to` is an inclusive local day.
       ...(toDay ? { to: startOfDay(addDays(toDay, 1), pages.timeZone) } : {}),
       limit: rest.limit ?? DEFAULT_LIMIT,
     });
-    return { provider, outboxMode: provider === 'outbox', notSentTotal: pages.smsLog.outboxCount(), messages };
+    return { provider, outboxMode: provider === 'outbox', notSentTotal: await pages.smsLog.outboxCount(), messages };
   });
 };

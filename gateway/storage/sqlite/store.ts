@@ -17,6 +17,7 @@ import { SqliteSupervisionRepo } from './supervision-repo.js';
 import { SqliteTestPressRepo } from './test-press-repo.js';
 import { SqliteBridgeLevelRepo } from './bridge-levels-repo.js';
 import { SqliteVoiceCallRepo } from './voice-repo.js';
+import { SqliteReportReads } from './report-reads.js';
 
 export class SqliteStore implements Store {
   readonly registry: SqliteRegistryRepo;
@@ -37,6 +38,7 @@ export class SqliteStore implements Store {
   readonly testPresses: SqliteTestPressRepo;
   readonly bridgeLevels: SqliteBridgeLevelRepo;
   readonly voice: SqliteVoiceCallRepo;
+  readonly reports: SqliteReportReads;
 
   constructor(readonly database: SqliteDatabase) {
     this.registry = new SqliteRegistryRepo(database);
@@ -55,6 +57,7 @@ export class SqliteStore implements Store {
     this.testPresses = new SqliteTestPressRepo(database);
     this.bridgeLevels = new SqliteBridgeLevelRepo(database);
     this.voice = new SqliteVoiceCallRepo(database);
+    this.reports = new SqliteReportReads(database);
   }
 
   transaction<T>(work: () => Promise<T>, options?: TransactionOptions): Promise<T> {

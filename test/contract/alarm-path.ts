@@ -1,0 +1,233 @@
+// Store contract, the alarm path: registry, events, incidents, messages, timers and transactions.
+import { describe, expect, it } from 'vitest';
+import type { Store } from '../../gateway/storage/ports.js';
+import { event, incident, MIN, sms, SNAPSHOT, T0, WORKER } from './fixtures.js';
+
+/** The cases run against `store()`, a fresh store holding SNAPSHOT. */
+export function alarmPathContract(store: () => Store): void {
+  describe('registry', () => {
+    it('upserts by id: importing the same snapshot again changes nothing, an edited entity replaces the old one', async () => {
+      const counts = { communities: 2, residents: 3, workers: 1, devices: 3, volunteers: 1, visits: 1 };
+      expect(await store().registry.counts()).toEqual(counts);
+      expect(await store().registry.upsert(SNAPSHOT)).toEqual(counts);
+      const renamed = { ...SNAPSHOT, residents: SNAPSHOT.residents.map((r) => (r.id === 'r-2' ? { ...r, name: '王秀英（新）' } : r)) };
+      await store().registry.upsert(renamed);
+      expect(await store().registry.counts()).toEqual(counts);
+      expect((await store().registry.getResident('r-2'))?.name).toBe('王秀英（新）');
+    });
+
+    it('reads back what it stored, and null for an unknown id', async () => {
+      expect(await store().registry.getCommunity('andali')).toMatchObject({ id: 'andali', name: '安达里社区' });
+      expect(await store().registry.getResident('r-1')).toMatchObject({ name: '张桂兰', community: 'andali', address: '安达里3号楼2门301' });
+      expect(await store().registry.getWorker('w-1')).toMatchObject({ phone: '+8613800000001', community: 'andali' });
+      expect(await store().registry.getDevice('fall-1')).toMatchObject({ kind: 'fall_sensor', resident: 'r-1', secretHash: 'scrypt$b' });
+      expect((await store().registry.listDevicesOfResident('r-1')).map((d) => d.id).sort()).toEqual(['btn-1', 'fall-1']);
+      expect((await store().registry.listVolunteers()).map((v) => v.id)).toEqual(['v-1']);
+      expect(await store().registry.getResident('nobody')).toBeNull();
+      expect(await store().registry.getDevice('nobody')).toBeNull();
+    });
+
+    it('keeps settings by key, the last write winning', async () => {
+      expect(await store().registry.getSetting('registry_digest')).toBeNull();
+      await store().registry.setSetting('registry_digest', 'a');
+      await store().registry.setSetting('registry_digest', 'b');
+      expect(await store().registry.getSetting('registry_digest')).toBe('b');
+    });
+  });
+
+  describe('events', () => {
+    it('answers ids in input order and lists the unprocessed oldest first until they are marked', async () => {
+      const { ids, durable } = await store().events.recordBatch([event(1), event(2), event(3)], 0);
+      await durable;
+      expect(ids.every((id) => typeof id === 'number')).toBe(true);
+      expect(new Set(ids).size).toBe(3);
+      expect((await store().events.listUnprocessed()).map((e) => e.seq)).toEqual([1, 2, 3]);
+      const [a, b, c] = ids as number[];
+      await store().events.markProcessed(a as number);
+      await store().events.markProcessedMany([b as number, c as number]);
+      expect(await store().events.listUnprocessed()).toEqual([]);
+      expect(await store().events.get(a as number)).toMatchObject({ seq: 1, processed: true, payload: '{"seq":1}' });
+      expect(await store().events.get(-1)).toBeNull();
+    });
+
+    it('takes a resend of the same bytes on the same connection, or flagged DUP, within the window for a redelivery', async () => {
+      const on = (session: string, dup = false) => ({ delivery: { session, dup } });
+      const [first] = (await store().events.recordBatch([event(7, on('c1'))], 0)).ids;
+      expect(first).toBeTypeOf('number');
+      expect((await store().events.recordBatch([event(7, { receivedAt: T0 + 100, ...on('c1') })], T0)).ids).toEqual([null]);
+      expect((await store().events.recordBatch([event(7, { receivedAt: T0 + 100, ...on('c2', true) })], T0)).ids).toEqual([null]);
+      // A reused seq on a new connection without DUP is a device that rebooted: a new event.
+      expect((await store().events.recordBatch([event(7, { receivedAt: T0 + 100, ...on('c2') })], T0)).ids[0]).toBeTypeOf('number');
+      // Outside the window the same bytes are new again.
+      expect((await store().events.recordBatch([event(7, { receivedAt: T0 + 10 * MIN, ...on('c1', true) })], T0 + MIN)).ids[0]).toBeTypeOf('number');
+    });
+  });
+
+  describe('incidents', () => {
+    it('stores an incident whole and finds it by id, by code, and as the resident’s active one', async () => {
+      const inc = incident('inc-1', { plan: { frozenAt: T0, ackTimeoutSeconds: 90, fallCancelSeconds: 30, responders: [{ role: 'worker', id: 'w-1', name: '李红', phone: '+8613800000001', distanceM: 40 }], family: [] } });
+      await store().incidents.create(inc);
+      expect(await store().incidents.get('inc-1')).toMatchObject(inc);
+      expect((await store().incidents.getByCode('Cinc-1'))?.id).toBe('inc-1');
+      expect((await store().incidents.findActiveForResident('r-1'))?.id).toBe('inc-1');
+      await store().incidents.update({ ...inc, state: 'resolved', resolvedAt: T0 + MIN });
+      expect(await store().incidents.findActiveForResident('r-1')).toBeNull();
+      expect(await store().incidents.get('inc-1')).toMatchObject({ state: 'resolved', resolvedAt: T0 + MIN });
+      expect(await store().incidents.get('nope')).toBeNull();
+      expect(await store().incidents.getByCode('nope')).toBeNull();
+    });
+
+    it('refuses a second active incident for the same resident, and allows one once the first is over', async () => {
+      await store().incidents.create(incident('first'));
+      await expect(store().incidents.create(incident('second', { openedAt: T0 + MIN }))).rejects.toThrow();
+      expect(await store().incidents.get('second')).toBeNull();
+      await store().incidents.update({ ...incident('first'), state: 'cancelled', cancelledAt: T0 + 1000 });
+      await store().incidents.create(incident('second', { openedAt: T0 + MIN }));
+      expect((await store().incidents.findActiveForResident('r-1'))?.id).toBe('second');
+    });
+
+    it('lists newest first with filters and a limit, and the active ones oldest first', async () => {
+      await store().incidents.create(incident('a', { openedAt: T0, state: 'resolved' }));
+      await store().incidents.create(incident('b', { openedAt: T0 + MIN, residentId: 'r-2' }));
+      await store().incidents.create(incident('c', { openedAt: T0 + 2 * MIN, residentId: 'r-3', communityId: 'baiquan', state: 'acknowledged' }));
+      expect((await store().incidents.list({})).map((i) => i.id)).toEqual(['c', 'b', 'a']);
+      expect((await store().incidents.list({ communityId: 'andali' })).map((i) => i.id)).toEqual(['b', 'a']);
+      expect((await store().incidents.list({ state: 'resolved' })).map((i) => i.id)).toEqual(['a']);
+      expect((await store().incidents.list({ residentId: 'r-2' })).map((i) => i.id)).toEqual(['b']);
+      expect((await store().incidents.list({ limit: 1 })).map((i) => i.id)).toEqual(['c']);
+      expect((await store().incidents.listActive()).map((i) => i.id)).toEqual(['b', 'c']);
+    });
+
+    it('records the on-site time once', async () => {
+      await store().incidents.create(incident('inc-1'));
+      expect(await store().incidents.markOnSite('inc-1', T0 + 5 * MIN, WORKER)).toBe(true);
+      expect(await store().incidents.markOnSite('inc-1', T0 + 9 * MIN, { ...WORKER, name: '别人' })).toBe(false);
+      expect(await store().incidents.get('inc-1')).toMatchObject({ onSiteAt: T0 + 5 * MIN, onSiteBy: WORKER });
+      expect(await store().incidents.markOnSite('nope', T0, WORKER)).toBe(false);
+    });
+
+    it('keeps the audit log in the order it was written, with ids', async () => {
+      await store().incidents.create(incident('inc-1'));
+      const first = await store().incidents.appendAudit({ incidentId: 'inc-1', at: T0, action: 'opened', actor: 'system', channel: 'system', detail: null });
+      await store().incidents.appendAudit({ incidentId: 'inc-1', at: T0, action: 'paged', actor: 'system', channel: 'sms', detail: { to: 'w-1' } });
+      expect(first).toMatchObject({ incidentId: 'inc-1', action: 'opened' });
+      expect(first.id).toBeTypeOf('number');
+      expect((await store().incidents.listAudit('inc-1')).map((a) => [a.action, a.detail])).toEqual([
+        ['opened', null],
+        ['paged', { to: 'w-1' }],
+      ]);
+    });
+  });
+
+  describe('sms', () => {
+    it('stores an outbound message, updates its status, and finds it by the provider’s id', async () => {
+      await store().incidents.create(incident('inc-1'));
+      await store().sms.insert(sms('m-1', { incidentId: 'inc-1', context: { kind: 'incident', incidentId: 'inc-1', replyCode: 'A' } }));
+      const updated = await store().sms.update('m-1', { status: 'accepted', providerSid: 'SM1', attempts: 1, sentAt: T0 + 1000, at: T0 + 1000 });
+      expect(updated).toMatchObject({ id: 'm-1', status: 'accepted', providerSid: 'SM1', attempts: 1, sentAt: T0 + 1000 });
+      expect((await store().sms.getBySid('SM1'))?.id).toBe('m-1');
+      expect(await store().sms.get('m-1')).toMatchObject({ context: { kind: 'incident', incidentId: 'inc-1', replyCode: 'A' } });
+      expect(await store().sms.update('nope', { status: 'sent', at: T0 })).toBeNull();
+      expect(await store().sms.getBySid('nope')).toBeNull();
+    });
+
+    it('lists an incident’s messages oldest first, the unsent ones, and the latest with a reply context', async () => {
+      await store().incidents.create(incident('inc-1'));
+      await store().sms.insert(sms('m-2', { incidentId: 'inc-1', createdAt: T0 + 2000, context: { kind: 'incident', incidentId: 'inc-1' } }));
+      await store().sms.insert(sms('m-1', { incidentId: 'inc-1', createdAt: T0 + 1000, status: 'delivered' }));
+      await store().sms.insert(sms('m-3', { createdAt: T0 + 3000, status: 'sending', purpose: 'notice' }));
+      expect((await store().sms.listForIncident('inc-1')).map((m) => m.id)).toEqual(['m-1', 'm-2']);
+      expect((await store().sms.listUnsent()).map((m) => m.id)).toEqual(['m-2', 'm-3']);
+      expect((await store().sms.latestWithContextTo('+8613800000001'))?.id).toBe('m-2');
+      expect(await store().sms.latestWithContextTo('+8613899999999')).toBeNull();
+      expect((await store().sms.list(2)).map((m) => m.id)).toEqual(['m-3', 'm-2']);
+    });
+
+    it('claims a provider’s inbound message id once, and again after a release', async () => {
+      expect(await store().sms.claimInbound('twilio', 'SMin1', T0)).toBe(true);
+      expect(await store().sms.claimInbound('twilio', 'SMin1', T0 + 1)).toBe(false);
+      // The same id from another provider is another message.
+      expect(await store().sms.claimInbound('aliyun', 'SMin1', T0)).toBe(true);
+      await store().sms.releaseInbound('twilio', 'SMin1');
+      expect(await store().sms.claimInbound('twilio', 'SMin1', T0 + 2)).toBe(true);
+    });
+
+    it('lists what awaits a receipt: taken by that provider since the instant, oldest first', async () => {
+      await store().sms.insert(sms('m-1', { provider: 'aliyun', status: 'accepted', providerSid: 'B1', sentAt: T0 + 1000 }));
+      await store().sms.insert(sms('m-2', { provider: 'aliyun', status: 'delivered', providerSid: 'B2', sentAt: T0 + 2000 }));
+      await store().sms.insert(sms('m-3', { provider: 'tencent', status: 'sent', providerSid: 'S3', sentAt: T0 + 3000 }));
+      await store().sms.insert(sms('m-0', { provider: 'aliyun', status: 'sent', providerSid: 'B0', sentAt: T0 - MIN }));
+      expect((await store().sms.listAwaitingReceipt('aliyun', T0, 10)).map((m) => m.id)).toEqual(['m-1']);
+    });
+  });
+
+  describe('timers', () => {
+    it('schedules by key once, lets exactly one caller claim it, and cancels an incident’s pending ones', async () => {
+      const step = { key: 'inc-1:step:1', kind: 'escalation_step' as const, incidentId: 'inc-1', dueAt: T0 + MIN, payload: { step: 1 } };
+      await store().timers.schedule(step);
+      await store().timers.schedule({ ...step, dueAt: T0 + 9 * MIN });
+      await store().timers.schedule({ key: 'inc-1:fall', kind: 'fall_cancel_window', incidentId: 'inc-1', dueAt: T0 + 30_000, payload: {} });
+      await store().timers.schedule({ key: 'inc-2:step:1', kind: 'escalation_step', incidentId: 'inc-2', dueAt: T0 + 2 * MIN, payload: {} });
+      expect((await store().timers.listPending()).map((t) => [t.key, t.dueAt])).toEqual([
+        ['inc-1:fall', T0 + 30_000],
+        ['inc-1:step:1', T0 + MIN],
+        ['inc-2:step:1', T0 + 2 * MIN],
+      ]);
+      const claims = await Promise.all([store().timers.claim('inc-1:fall', T0 + 30_000), store().timers.claim('inc-1:fall', T0 + 30_000)]);
+      expect(claims.sort()).toEqual([false, true]);
+      expect(await store().timers.cancelForIncident('inc-1', T0 + 40_000)).toBe(1);
+      expect(await store().timers.claim('inc-1:step:1', T0 + MIN)).toBe(false);
+      expect((await store().timers.listPending()).map((t) => t.key)).toEqual(['inc-2:step:1']);
+    });
+  });
+
+  describe('transactions', () => {
+    it('rolls every repository’s writes back together when the work throws', async () => {
+      await expect(
+        store().transaction(async () => {
+          await store().incidents.create(incident('inc-1'));
+          await store().sms.insert(sms('m-1', { incidentId: 'inc-1' }));
+          await store().timers.schedule({ key: 'inc-1:step:1', kind: 'escalation_step', incidentId: 'inc-1', dueAt: T0, payload: {} });
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect(await store().incidents.get('inc-1')).toBeNull();
+      expect(await store().sms.get('m-1')).toBeNull();
+      expect(await store().timers.listPending()).toEqual([]);
+    });
+
+    it('joins a nested transaction to the outer one: the outer failure undoes the inner work too', async () => {
+      await expect(
+        store().transaction(async () => {
+          await store().transaction(async () => store().incidents.create(incident('inner')));
+          throw new Error('outer fails');
+        }),
+      ).rejects.toThrow('outer fails');
+      expect(await store().incidents.get('inner')).toBeNull();
+      expect(await store().transaction(async () => store().transaction(async () => 42))).toBe(42);
+    });
+
+    it('runs after-commit work only once the transaction committed, never after a rollback, and at once outside one', async () => {
+      const ran: string[] = [];
+      await store().transaction(async () => {
+        store().afterCommit(() => ran.push('committed'));
+        await store().incidents.create(incident('inc-1'));
+        expect(ran).toEqual([]);
+      });
+      expect(ran).toEqual(['committed']);
+      await expect(
+        store().transaction(async () => {
+          store().afterCommit(() => ran.push('rolled back'));
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      store().afterCommit(() => ran.push('outside'));
+      expect(ran).toEqual(['committed', 'outside']);
+    });
+
+    it('answers ping while open', async () => {
+      expect(await store().ping()).toBe(true);
+    });
+  });
+
+}
