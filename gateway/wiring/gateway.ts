@@ -35,7 +35,7 @@ export function wireGateway(config: GatewayConfig, clock: Clock, log: Logger, op
   late.supervision = care.supervision;
   late.voice = incidents.voice;
   const accounts = wireAccounts({ ...base, ...paging, linkSecret });
-  const observers = wireObservers({ ...base, ...devices, ...incidents, ...options });
+  const observers = wireObservers({ ...base, ...devices, ...incidents, ...(options.liveHeartbeatMs ? { liveHeartbeatMs: options.liveHeartbeatMs } : {}) });
   return { ...base, ...devices, ...paging, ...incidents, ...care, ...accounts, ...observers, internals: { loadCatalogue, firstPage } };
 }
 
