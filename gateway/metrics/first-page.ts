@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Incident, OutboundSms, Signal } from '../core/types.js';
 
 export interface FirstPageLatencyDeps {
-  incidents: { get(id: string): Promise<Incident | null> };
+  incidents: { get(id: string): Promise<Pick<Incident, 'residentId'> | null> };
   /** Observes seconds (the alarm_to_first_sms_seconds histogram). */
   observe(seconds: number): void;
 }
