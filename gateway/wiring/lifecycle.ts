@@ -22,11 +22,6 @@ export class Lifecycle {
     private readonly log: Logger,
   ) {}
 
-  /** The steps' names in start order (stop runs them backwards). */
-  names(): string[] {
-    return this.steps.map((s) => s.name);
-  }
-
   /** Starts each step in order; a step that throws ends start-up there (the caller then stops the gateway). */
   async start(): Promise<void> {
     for (const step of this.steps) await step.start?.();
