@@ -2,6 +2,7 @@
 import type { Clock } from '../core/clock.js';
 import type { EventBus } from '../core/events.js';
 import type { IncidentState, OutboundSms } from '../core/types.js';
+import { DIVERTED_CODE } from '../notifiers/dispatch-types.js';
 import type { IncidentRepo } from '../storage/ports.js';
 import type { IncidentEvents } from './service.js';
 
@@ -61,4 +62,9 @@ export class PageDelivery {
     });
     bus.emit('incidentChanged', incident, entry);
   }
+}
+
+/** A page that failed for good; one another channel took instead (a call, over the SMS caps) has not failed. */
+export function pageFailed(msg: Pick<OutboundSms, 'status' | 'errorCode'>): boolean {
+  return (msg.status === 'failed' || msg.status === 'undelivered') && msg.errorCode !== DIVERTED_CODE;
 }

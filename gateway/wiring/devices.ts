@@ -1,0 +1,119 @@
+// Wires the device side: the recording guard, the ingest, the MQTT broker, the bridges (zigbee2mqtt, ChirpStack, vendor clouds) and retention.
+import { DeviceBroker } from '../broker/broker.js';
+import { DEFAULT_CONNECTION_DROP } from '../broker/connection-watch.js';
+import { ChirpstackBridges } from '../bridges/chirpstack/service.js';
+import { BridgeSink } from '../bridges/sink.js';
+import { VendorPush } from '../bridges/vendor-push/service.js';
+import { Zigbee2mqttAdapter } from '../bridges/zigbee2mqtt/adapter.js';
+import { ExternalZigbee2mqtt } from '../bridges/zigbee2mqtt/external.js';
+import { Zigbee2mqttOnOurBroker } from '../bridges/zigbee2mqtt/on-our-broker.js';
+import { connectionCaps, readSoftFdLimit, type ConnectionCaps } from '../config/connection-budget.js';
+import { Ingest } from '../ingest/ingest.js';
+import { RecordingGuard } from '../ingest/recording-guard.js';
+import { RetentionJob } from '../retention/retention.js';
+import { SqliteRetentionRepo } from '../storage/sqlite/retention-repo.js';
+import type { Supervision } from '../supervision/service.js';
+import type { Base } from './base.js';
+
+export interface DeviceParts {
+  /** Whether events can be committed (else /healthz is 503), and the free-space reserve kept for alarms. */
+  recording: RecordingGuard;
+  ingest: Ingest;
+  /** Where zigbee2mqtt, ChirpStack and vendor-cloud bridges hand their devices' messages to the ingest. */
+  bridgeSink: BridgeSink;
+  /** ChirpStack (LoRaWAN) bridges: a client per bridge on ChirpStack's broker, and downlinks for their devices. */
+  chirpstack: ChirpstackBridges;
+  /** zigbee2mqtt payloads to our events (edges, availability, coordinator outages), whichever broker they come over. */
+  zigbee2mqtt: Zigbee2mqttAdapter;
+  /** zigbee2mqtt bridges on their own broker: the gateway subscribes to each. */
+  zigbee2mqttExternal: ExternalZigbee2mqtt;
+  /** Vendor-cloud HTTP pushes (OneNET, HMAC-signed) for `http` bridges, recorded through the bridge sink. */
+  vendorPush: VendorPush;
+  /** Prunes raw device events and rejections past EVENT_RETENTION_DAYS, once a day. */
+  retention: RetentionJob;
+  /** HTTP and MQTT socket caps, each well inside the open-file limit. */
+  connectionCaps: ConnectionCaps;
+  broker: DeviceBroker;
+}
+
+export interface DeviceWiring extends Base {
+  /** Supervision is wired after the devices (it pages through the SMS side); a lost bridge reaches it at call time. */
+  outages: () => Pick<Supervision, 'bridgeLost'>;
+}
+
+export function wireDevices(w: DeviceWiring): DeviceParts {
+  const { config, store, bus, metrics, clock, log } = w;
+  const storage = config.storage;
+  const probe = (): Promise<void> => store.registry.setSetting('storage.write_probe', String(clock.now()));
+  const recording = new RecordingGuard({ dataDir: config.dataDir, reserveBytes: storage.reserveBytes, probe, clock, log: log.child({ part: 'storage' }) });
+  const ingest = new Ingest({
+    store,
+    bus,
+    clock,
+    log: log.child({ part: 'ingest' }),
+    dedupeWindowMs: config.mqtt.redeliveryWindowMs,
+    guard: recording,
+    limits: storage.deviceLimits,
+    onDropped: (reason) => metrics.deviceMessagesDropped.inc({ reason }),
+  });
+  const bridgeSink = new BridgeSink({ ingest, registry: store.registry, store, bus, clock, log: log.child({ part: 'bridges' }) });
+  const bridgeLost: Supervision['bridgeLost'] = (bridgeId, deviceIds, at) => w.outages().bridgeLost(bridgeId, deviceIds, at);
+  const chirpstack = new ChirpstackBridges({
+    registry: store.registry,
+    sink: {
+      device: (bridgeId, externalId, source, payload) => bridgeSink.device(bridgeId, externalId, source, payload),
+      accept: (device, msg) => bridgeSink.accept(device, msg),
+      rejectBridged: (rejection, alive) => ingest.rejectBridged(rejection, alive),
+    },
+    supervision: {
+      bridgeLost,
+      devicesLost: (devices, at) => {
+        const heard = devices.filter((d) => ingest.healthOf(d.id)?.state !== 'offline');
+        bridgeSink.lost(heard, at);
+        return heard;
+      },
+      devicesBack: (devices, at) => {
+        for (const d of devices) ingest.markState(d.id, 'online', at);
+      },
+    },
+    clock,
+    log: log.child({ part: 'chirpstack' }),
+  });
+  const zigbee2mqtt = new Zigbee2mqttAdapter({
+    sink: bridgeSink,
+    registry: store.registry,
+    levels: store.bridgeLevels,
+    outages: { bridgeLost },
+    clock,
+    log: log.child({ part: 'zigbee2mqtt' }),
+  });
+  const zigbee2mqttExternal = new ExternalZigbee2mqtt({ registry: store.registry, adapter: zigbee2mqtt, clock, log: log.child({ part: 'zigbee2mqtt' }) });
+  const retention = new RetentionJob({ repo: new SqliteRetentionRepo(store.database), clock, log: log.child({ part: 'retention' }), retentionDays: storage.retentionDays });
+  const caps = connectionCaps({ http: config.http.maxConnections, mqtt: config.mqtt.maxConnections }, readSoftFdLimit());
+  const broker = new DeviceBroker({
+    store,
+    ingest,
+    bus,
+    clock,
+    log: log.child({ part: 'broker' }),
+    ...(config.deviceDrop ? { connectionDrop: { ...DEFAULT_CONNECTION_DROP, ...config.deviceDrop } } : {}),
+    maxConnections: caps.mqtt,
+    onConnectionRefused: () => metrics.connectionsRefused.inc({ listener: 'mqtt' }),
+    bridges: new Zigbee2mqttOnOurBroker({ registry: store.registry, adapter: zigbee2mqtt, log: log.child({ part: 'zigbee2mqtt' }) }),
+  });
+  const vendorPush = new VendorPush({ bridges: store.registry, sink: bridgeSink, store, bus, clock, log: log.child({ part: 'vendor-push' }) });
+  return { recording, ingest, bridgeSink, chirpstack, zigbee2mqtt, zigbee2mqttExternal, vendorPush, retention, connectionCaps: caps, broker };
+}
+
+/** After a registry import at runtime: connected devices and bridges pick up their new records (or are dropped). */
+export async function devicesChanged(w: Pick<Base, 'store' | 'log' | 'bus'>, parts: DeviceParts): Promise<void> {
+  const { store, log, bus } = w;
+  const dropped = parts.broker.refreshDevices(await store.registry.listDevices());
+  await parts.chirpstack.reload();
+  await parts.zigbee2mqttExternal.reload();
+  const bridgeSecrets = new Map<string, string>();
+  for (const b of await store.registry.listBridges()) if (b.kind === 'zigbee2mqtt' && b.url === undefined && b.secretHash !== undefined) bridgeSecrets.set(b.id, b.secretHash);
+  dropped.push(...parts.broker.refreshBridges(bridgeSecrets));
+  log.info({ devicesDisconnected: dropped.length }, 'registry changed at runtime');
+  bus.emit('registryChanged');
+}
