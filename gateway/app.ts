@@ -514,6 +514,8 @@ export class Gateway {
       maxConnections: caps.http,
       onRefused: () => this.metrics.connectionsRefused.inc({ listener: 'http' }),
     });
+    // Calls are placed only now that their status callbacks can be heard.
+    this.voice?.callbacksReady();
     return { mqttPort, mqttsPort, httpPort, registry };
   }
 

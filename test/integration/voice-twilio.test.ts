@@ -146,9 +146,18 @@ describe('voice calls (Twilio)', () => {
     await button.endAsync();
     await t.stop({ keep: true });
     sim.calls.setScript(W1, [{ kind: 'busy' }]);
+    // The call must not go out while the gateway is still starting: its status callbacks (sent once, never again)
+    // would find no HTTP server, and escalation would wait on a call whose end it never hears.
+    let started = false;
+    const placedWhileStarting: string[] = [];
+    sim.calls.on('call', (c) => {
+      if (!started) placedWhileStarting.push(c.to);
+    });
     t = await startTestGateway({ clock, dataDir: t.dataDir, sms: sim, env: { VOICE_PROVIDER: 'twilio' } });
+    started = true;
     button = await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001');
     expect((await callOf(W1)).status).toBe('busy');
+    expect(placedWhileStarting).toEqual([]);
     await sim.waitForMessage((m) => m.to === W2 && m.body.includes('回1'), 15_000);
     expect((await view(id)).pages).toContainEqual(expect.objectContaining({ id: 'call-left-queued', status: 'busy' }));
     await button.endAsync();
