@@ -6,7 +6,16 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { parse, stringify } from 'yaml';
 import { describe, it } from 'vitest';
-import { e2eFixture, FIXTURE_REGISTRY, GatewayProcess, gatewayAddresses, gatewayEnv, httpGet, ToolProcess, type ToolResult } from '../helpers/e2e-process.js';
+import {
+  e2eFixture,
+  FIXTURE_REGISTRY,
+  GatewayProcess,
+  gatewayAddresses,
+  gatewayEnv,
+  httpGet,
+  ToolProcess,
+  type ToolResult,
+} from '../helpers/e2e-process.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 
 const ACK_TIMEOUT_S = 10; // the registry's minimum, so the next escalation step falls due within the test

@@ -4,7 +4,17 @@ import { waitFor } from '../helpers/wait.js';
 import mqtt from 'mqtt';
 import { describe, it, type TestContext } from 'vitest';
 import type { SimMessage, TwilioSimServer } from '../../simulators/sms/twilio-server.js';
-import { e2eFixture, GatewayProcess, gatewayAddresses, gatewayEnv, httpGet, listIncidents, registryVariant, sleep, type GatewayAddresses } from '../helpers/e2e-process.js';
+import {
+  e2eFixture,
+  GatewayProcess,
+  gatewayAddresses,
+  gatewayEnv,
+  httpGet,
+  listIncidents,
+  registryVariant,
+  sleep,
+  type GatewayAddresses,
+} from '../helpers/e2e-process.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 
 const W1 = '+8613900000001'; // w-01 李明, nearest on duty

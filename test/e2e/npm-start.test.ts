@@ -2,7 +2,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
 import { TwilioSimServer, type SimMessage } from '../../simulators/sms/twilio-server.js';
-import { ChildTracker, E2E_API_TOKEN, E2E_AUTH_TOKEN, E2E_FROM, E2E_SID, GatewayProcess, gatewayAddresses, gatewayEnv, httpGet, listIncidents, mosquittoPublishEvent, mosquittoSubscribeCommand, ownStderrLines, registryVariant, type GatewayAddresses } from '../helpers/e2e-process.js';
+import {
+  ChildTracker,
+  E2E_API_TOKEN,
+  E2E_AUTH_TOKEN,
+  E2E_FROM,
+  E2E_SID,
+  GatewayProcess,
+  gatewayAddresses,
+  gatewayEnv,
+  httpGet,
+  listIncidents,
+  mosquittoPublishEvent,
+  mosquittoSubscribeCommand,
+  ownStderrLines,
+  registryVariant,
+  type GatewayAddresses,
+} from '../helpers/e2e-process.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const WORKER = '+8613900000001'; // w-01 李明, the on-duty worker nearest to r-001
@@ -90,7 +106,7 @@ describe('npm start, driven from outside', () => {
 
     // Subscribed (SUBACK seen) before the ack, so the command cannot slip past it.
     const sub = children.add(mosquittoSubscribeCommand(login));
-    await waitFor(`mosquitto_sub's SUBACK (stdout: ${sub.stdout} stderr: ${sub.stderr})`, () => sub.stdout.includes('received SUBACK'));
+    await waitFor(() => `mosquitto_sub's SUBACK (stdout: ${sub.stdout} stderr: ${sub.stderr})`, () => sub.stdout.includes('received SUBACK'));
 
     const reply = await sim.reply(WORKER, '1', { webhookUrl: `${addresses.publicUrl}/webhooks/twilio/sms` });
     expect(reply.status).toBe(200);

@@ -12,7 +12,18 @@ import { bearer, expectErrorBody } from '../helpers/http-fixture.js';
 import { tempDir } from '../helpers/tmp.js';
 import { MIGRATIONS } from '../../gateway/storage/sqlite/migrations.js';
 import { openSqliteStore } from '../../gateway/storage/sqlite/store.js';
-import { ADMIN, PUBLIC_URL, V01, W01, browser, codeSentTo, login, phoneSignIn, startAccountRig, type AccountRig } from './accounts-fixture.js';
+import {
+  ADMIN,
+  PUBLIC_URL,
+  V01,
+  W01,
+  browser,
+  codeSentTo,
+  login,
+  phoneSignIn,
+  startAccountRig,
+  type AccountRig,
+} from './accounts-fixture.js';
 
 const HOUR = 3600_000;
 

@@ -2,7 +2,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
 import mqtt, { type MqttClient } from 'mqtt';
-import { ExternalBrokerClient, redactUrl, type ExternalBrokerState, type ExternalMessageMeta } from '../../gateway/bridges/external-broker.js';
+import {
+  ExternalBrokerClient,
+  redactUrl,
+  type ExternalBrokerState,
+  type ExternalMessageMeta,
+} from '../../gateway/bridges/external-broker.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { systemClock } from '../../gateway/core/clock.js';
 import { startMosquitto, type MosquittoServer } from '../helpers/mosquitto.js';

@@ -17,7 +17,7 @@ afterEach(async () => {
 const stored = storedSms;
 
 async function waitForStatus(r: SmsRig, id: string, status: OutboundSms['status'], timeoutMs = 15000): Promise<OutboundSms> {
-  await waitFor(`SMS ${id} to become ${status}`, async () => (await stored(r, id)).status === status, { timeoutMs: timeoutMs });
+  await waitFor(`SMS ${id} to become ${status}`, async () => (await stored(r, id)).status === status, { timeoutMs });
   return stored(r, id);
 }
 

@@ -7,7 +7,17 @@ import { AliyunSmsProvider } from '../../gateway/notifiers/aliyun.js';
 import { TencentSmsProvider } from '../../gateway/notifiers/tencent.js';
 import { parseResponderYaml, responderSet } from '../../simulators/sms/responders.js';
 import { SmsSimulator } from '../../simulators/sms/sms-simulator.js';
-import { ALIYUN_KEY_ID, ALIYUN_KEY_SECRET, SIGN_NAME, TENCENT_APP_ID, TENCENT_SECRET_ID, TENCENT_SECRET_KEY, TEST_CATALOGUE, WEBHOOK_KEY, pageIntent } from '../helpers/domestic-sms.js';
+import {
+  ALIYUN_KEY_ID,
+  ALIYUN_KEY_SECRET,
+  SIGN_NAME,
+  TENCENT_APP_ID,
+  TENCENT_SECRET_ID,
+  TENCENT_SECRET_KEY,
+  TEST_CATALOGUE,
+  WEBHOOK_KEY,
+  pageIntent,
+} from '../helpers/domestic-sms.js';
 import { API_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 const WORKER = '+8613900000001';

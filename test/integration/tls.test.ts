@@ -10,7 +10,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { makeTestPki, type CertFiles, type TestPki } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
-import { ChildTracker, GatewayProcess, gatewayAddresses, gatewayEnv, MOSQUITTO_PUB, registryVariant, ToolProcess } from '../helpers/e2e-process.js';
+import {
+  ChildTracker,
+  GatewayProcess,
+  gatewayAddresses,
+  gatewayEnv,
+  MOSQUITTO_PUB,
+  registryVariant,
+  ToolProcess,
+} from '../helpers/e2e-process.js';
 import { importRegistry } from '../../gateway/registry/import.js';
 import { loadRegistryFile, validateRegistry } from '../../gateway/registry/load.js';
 import { silentLogger } from '../../gateway/core/logger.js';
