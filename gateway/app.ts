@@ -87,6 +87,8 @@ export class Gateway extends GatewayFields {
       { name: 'chirpstack', start: () => this.chirpstack.start(), stop: () => this.chirpstack.stop() },
       { name: 'zigbee2mqtt external', start: () => this.zigbee2mqttExternal.start(), stop: () => this.zigbee2mqttExternal.stop() },
       { name: 'http', start: () => this.startHttp(), stop: () => (this.http ? closeHttp(this.http, this) : undefined) },
+      // Calls wait for this: a call's status callback must find the HTTP server listening, since Twilio sends it once.
+      { name: 'voice callbacks', start: () => this.voice?.callbacksReady() },
     ];
   }
 

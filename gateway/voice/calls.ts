@@ -45,6 +45,11 @@ const SYSTEM: Responder = { role: 'staff', id: null, name: 'system', phone: null
 export class VoiceCalls {
   /** The provider's last refusal, cleared by the next call it takes: /healthz shows it. */
   private lastError: { at: number; message: string } | null = null;
+  /** Settles true once the gateway answers the provider's callbacks (see `callbacksReady`), false on stop. */
+  private settleCallbacks: (ready: boolean) => void = () => undefined;
+  private readonly callbacks = new Promise<boolean>((resolve) => {
+    this.settleCallbacks = resolve;
+  });
 
   constructor(private readonly deps: VoiceCallsDeps) {}
 
@@ -82,8 +87,19 @@ export class VoiceCalls {
     });
   }
 
+  /**
+   * The HTTP server now answers the provider's callbacks: calls recorded until then (resumed after a restart, or due
+   * while the gateway was starting) are placed now. A call placed earlier could end before anyone listens for its
+   * status callback, which providers do not send again; escalation would then wait for the step's timeout.
+   */
+  callbacksReady(): void {
+    this.settleCallbacks(true);
+  }
+
   stop(): void {
     this.deps.bus.removeAll(this);
+    // Calls still held stay queued in the store: the next start places them (resume).
+    this.settleCallbacks(false);
   }
 
   /**
@@ -138,6 +154,7 @@ export class VoiceCalls {
   /** Places a recorded call; a provider that refuses it moves escalation on at once. */
   private async place(call: VoiceCall, incident: Incident): Promise<void> {
     const { store, clock, provider, log } = this.deps;
+    if (!(await this.callbacks)) return;
     if (!(await store.voice.transition(call.id, ['queued'], { status: 'placing', updatedAt: clock.now() }))) return;
     try {
       const script = await this.scriptFor(incident);

@@ -1,5 +1,6 @@
 // Backup and restore end to end: `npm run backup` takes a copy of a running gateway's DATA_DIR in the middle of an SOS storm, `npm run restore` puts it into a fresh DATA_DIR, and the restored gateway carries on every open incident and its escalation.
 import Database from 'better-sqlite3';
+import { waitFor } from '../helpers/wait.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -13,7 +14,6 @@ import {
   gatewayEnv,
   httpGet,
   ToolProcess,
-  waitFor,
   type ToolResult,
 } from '../helpers/e2e-process.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
@@ -132,10 +132,10 @@ describe('backup and restore (npm run backup / restore)', () => {
     };
     // Every incident open in the backup is open after the restore, and its escalation goes on: the next step runs.
     for (const before of inBackup) {
-      const after = await waitFor(async () => {
+      const after = await waitFor(`incident ${before.id} (step ${before.step} in the backup) to escalate`, async () => {
         const now = await incident(before.id);
         return now.step > before.step ? now : null;
-      }, (ACK_TIMEOUT_S + 15) * 1000, `incident ${before.id} (step ${before.step} in the backup) to escalate`);
+      }, { timeoutMs: (ACK_TIMEOUT_S + 15) * 1000 });
       expect(ACTIVE).toContain(after.state);
       expect(after.resident).toBe(before.resident_id);
       expect((after.timeline ?? []).filter((e) => e.action === 'paged').length).toBeGreaterThan(0);

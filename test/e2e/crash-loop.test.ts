@@ -1,12 +1,13 @@
 // The crash loop: 500 buttons press SOS 4 times each over 20 s while the gateway process is SIGKILLed three times and restarted on the same DATA_DIR: no PUBACKed alarm lost, no resident unpaged, no duplicate incident.
 import { createHash } from 'node:crypto';
+import { waitFor } from '../helpers/wait.js';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { describe, it } from 'vitest';
 import { benchRegistryDoc } from '../../bench/lib/registry.js';
 import { seedRegistry } from '../../bench/lib/seed-registry.js';
 import { databaseFile } from '../../gateway/storage/sqlite/store.js';
-import { e2eFixture, GatewayProcess, gatewayAddresses, gatewayEnv, sleep, waitFor } from '../helpers/e2e-process.js';
+import { e2eFixture, GatewayProcess, gatewayAddresses, gatewayEnv, sleep } from '../helpers/e2e-process.js';
 
 const DEVICES = 500;
 const PRESSES = 4;
@@ -129,7 +130,7 @@ describe('crash loop: SIGKILL and restart under an alarm storm', () => {
     expect(acked).toHaveLength(DEVICES * PRESSES);
 
     // 0 PUBACKed alarms lost: each is recorded once and becomes a signal of its resident's incident.
-    await waitFor(() => db.prepare<[], { n: number }>('SELECT count(*) AS n FROM events WHERE processed = 0').get()?.n === 0, 30_000, 'every event to be acted on');
+    await waitFor('every event to be acted on', () => db.prepare<[], { n: number }>('SELECT count(*) AS n FROM events WHERE processed = 0').get()?.n === 0, { timeoutMs: 30_000 });
     const lost = acked.filter((p) => {
       const b = reg.buttons[p.device];
       const row = b ? eventRow.get(b.id, p.seq, createHash('sha256').update(p.payload).digest('hex')) : undefined;
@@ -158,7 +159,7 @@ describe('crash loop: SIGKILL and restart under an alarm storm', () => {
       const workerPaged = new Set(messages.filter((m) => !familyOf.has(m.to) && m.body.includes('回1')).map((m) => /老人\d{5}/.exec(m.body)?.[0]));
       return (reg.doc.residents ?? []).filter((r) => !familyReached.has(r.family?.[0]?.phone ?? '') || !workerPaged.has(r.name)).map((r) => r.id);
     };
-    await waitFor(() => unpaged().length === 0, 60_000, 'every resident to be paged').catch(() => undefined);
+    await waitFor('every resident to be paged', () => unpaged().length === 0, { timeoutMs: 60_000 }).catch(() => undefined);
     expect(unpaged()).toEqual([]);
   }, 300_000);
 });

@@ -1,5 +1,6 @@
 // The crash tests: `npm start` SIGKILLed right after a PUBACK, or with an escalation step pending, comes back on the same DATA_DIR and pages as if it had never stopped.
 import { linkCodeOf } from '../helpers/page-link.js';
+import { waitFor } from '../helpers/wait.js';
 import mqtt from 'mqtt';
 import { describe, it, type TestContext } from 'vitest';
 import type { SimMessage, TwilioSimServer } from '../../simulators/sms/twilio-server.js';
@@ -12,7 +13,6 @@ import {
   listIncidents,
   registryVariant,
   sleep,
-  waitFor,
   type GatewayAddresses,
 } from '../helpers/e2e-process.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
@@ -89,12 +89,12 @@ describe('crash recovery of npm start (SIGKILL, then a restart on the same DATA_
 
     await rig.sim.setDown(false);
     await rig.startGateway();
-    const incident = await waitFor(() => onlyIncident(rig), 5000, 'the incident after the restart');
+    const incident = await waitFor('the incident after the restart', () => onlyIncident(rig));
     expect(incident).toMatchObject({ resident: 'r-001', type: 'sos', state: 'open', signalCount: 1 });
 
     await rig.sim.waitForMessage(isPage(W1), 8000);
     for (const phone of FAMILY) await rig.sim.waitForMessage((m) => m.to === phone, 5000);
-    await waitFor(async () => (await onlyIncident(rig)).firstPagedAt !== null, 5000, 'the first page to be recorded');
+    await waitFor('the first page to be recorded', async () => (await onlyIncident(rig)).firstPagedAt !== null);
     const paged = await onlyIncident(rig);
     expect(paged.step).toBe(1);
     const dueAt = paged.nextStepAt ?? 0;
@@ -107,10 +107,10 @@ describe('crash recovery of npm start (SIGKILL, then a restart on the same DATA_
     expect(rig.pages(W1)).toHaveLength(1);
     expect(rig.to(W1).filter((m) => linkCodeOf(m.body) !== null)).toHaveLength(1);
     for (const phone of FAMILY) expect(rig.to(phone)).toHaveLength(2); // the page and its link, once
-    const after = await waitFor(async () => {
+    const after = await waitFor('step 2 to be recorded', async () => {
       const i = await onlyIncident(rig);
       return i.step === 2 ? i : null;
-    }, 5000, 'step 2 to be recorded');
+    });
     expect(after.state).toBe('open');
     expect(after.pages.filter((p) => p.role === 'worker').map((p) => `${p.to} ${p.step}`)).toEqual(expect.arrayContaining([`${W1} 1`, `${W2} 2`]));
   }, 70_000);
@@ -123,20 +123,20 @@ describe('crash recovery of npm start (SIGKILL, then a restart on the same DATA_
     await button.endAsync();
 
     await rig.sim.waitForMessage(isPage(W1), 5000);
-    const paged = await waitFor(async () => {
+    const paged = await waitFor('step 1 to be recorded', async () => {
       const i = await onlyIncident(rig);
       return i.nextStepAt !== null && i.firstPagedAt !== null ? i : null;
-    }, 5000, 'step 1 to be recorded');
+    });
     const dueAt = paged.nextStepAt ?? 0;
     expect(dueAt).toBe((paged.firstPagedAt ?? 0) + ACK_TIMEOUT_S * 1000);
 
     // Let every SMS of step 1 be recorded as handed over: one still 'sending' at the crash is sent again after the
     // restart (by design, a duplicate beats a lost page), which is not what this test is about.
-    await waitFor(async () => {
+    await waitFor('the SMS of step 1 to be handed to the provider', async () => {
       const log = await httpGet<{ status: string }[]>(rig.addresses.publicUrl, '/api/sms');
       // w-01's page and link, and each family member's.
       return log.body.length === 2 + 2 * FAMILY.length && log.body.every((m) => m.status !== 'queued' && m.status !== 'sending');
-    }, 5000, 'the SMS of step 1 to be handed to the provider');
+    });
     // Crash with step 2 armed, and stay down until it is overdue.
     first.signalGroup('SIGKILL');
     expect((await first.waitForExit()).signal).toBe('SIGKILL');

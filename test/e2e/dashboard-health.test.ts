@@ -1,8 +1,9 @@
 // The duty board names a sudden fall in connected devices (read from /healthz), in real Chromium.
 import type { MqttClient } from 'mqtt';
+import { waitFor } from '../helpers/wait.js';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDevice, until } from '../helpers/gateway.js';
+import { connectDevice } from '../helpers/gateway.js';
 import { startDashboardGateway, type DashboardGateway } from '../helpers/dashboard-gateway.js';
 import { DESKTOP, launchBrowser, openPage } from '../helpers/browser.js';
 
@@ -42,9 +43,9 @@ describe('duty board: gateway health', () => {
     expect(await page.isHidden('[data-testid=gateway-health]')).toBe(true);
 
     for (const id of ['btn-001', 'btn-002', 'btn-003']) devices.push(await connectDevice(dg.mqttUrl, id, `s3cret-${id}`));
-    await until(async () => (await brokerStatus()) === 'up/3', 5000, 'three devices connected');
+    await waitFor('three devices connected', async () => (await brokerStatus()) === 'up/3');
     for (const d of devices.splice(0, 2)) await d.endAsync();
-    await until(async () => (await brokerStatus()) === 'degraded/1', 5000, 'the fall reported');
+    await waitFor('the fall reported', async () => (await brokerStatus()) === 'degraded/1');
 
     await page.reload();
     await page.waitForSelector('[data-testid=gateway-health]:not([hidden])');

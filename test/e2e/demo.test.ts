@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT, freePort } from '../helpers/e2e-process.js';
 import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
 
 const TOKEN = 'demo-e2e-api-token-0123456789';
 const READY = 'care gateway live demo is running';
@@ -42,16 +43,6 @@ function groupAlive(pgid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>, output: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await probe().catch(() => null);
-    if (found !== null) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${output()}`);
-    await new Promise((r) => setTimeout(r, 250));
   }
 }
 
@@ -104,7 +95,8 @@ describe('npm run demo', () => {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
     const output = (): string => `stdout:\n${stdout.slice(-4000)}\nstderr:\n${stderr.slice(-2000)}`;
 
-    await waitFor('the demo to be up', 180_000, async () => (stdout.includes(READY) ? true : proc.exitCode !== null ? Promise.reject(new Error('exited')) : null), output);
+    const poll = { intervalMs: 250, retryErrors: true };
+    await waitFor(() => `the demo to be up\n${output()}`, async () => (stdout.includes(READY) ? true : proc.exitCode !== null ? Promise.reject(new Error('exited')) : null), { ...poll, timeoutMs: 180_000 });
     expect(stdout).toContain(`Dashboard   ${api}/`);
     expect(stdout).toContain(`Phones      ${sms}/`);
     expect(stdout).toContain(`Authorization: Bearer ${TOKEN}`);
@@ -112,20 +104,18 @@ describe('npm run demo', () => {
 
     // An SOS from the stream reached a phone as a page, through the gateway's twilio SDK and the simulator.
     const paged = await waitFor(
-      'an SOS page at the SMS simulator',
-      60_000,
+      () => `an SOS page at the SMS simulator\n${output()}`,
       async () => {
         const phones = await getJson<PhoneJson[]>(`${sms}/phones.json`);
         return phones.find((p) => p.received.some((m) => m.body.includes('【求助】'))) ?? null;
       },
-      output,
+      { ...poll, timeoutMs: 60_000 },
     );
     expect(paged.phone).toMatch(/^\+\d+$/);
 
     // A simulated responder's "1" went through the signed webhook and acknowledged an incident.
     const acked = await waitFor(
-      'an incident acknowledged by SMS',
-      60_000,
+      () => `an incident acknowledged by SMS\n${output()}`,
       async () => {
         const list = await getJson<IncidentJson[]>(`${api}/api/incidents?state=acknowledged`, TOKEN);
         for (const incident of list) {
@@ -134,7 +124,7 @@ describe('npm run demo', () => {
         }
         return null;
       },
-      output,
+      { ...poll, timeoutMs: 60_000 },
     );
     const phones = await getJson<PhoneJson[]>(`${sms}/phones.json`);
     const responder = phones.find((p) => p.phone === acked.acknowledgedBy?.phone);

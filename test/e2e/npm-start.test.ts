@@ -1,5 +1,6 @@
 // End to end through `npm start`: a button pressed with Debian's mosquitto_pub pages by SMS, a reply "1" acknowledges, the device hears it; bad configuration stops start-up with one line.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import { TwilioSimServer, type SimMessage } from '../../simulators/sms/twilio-server.js';
 import {
   ChildTracker,
@@ -16,7 +17,6 @@ import {
   mosquittoSubscribeCommand,
   ownStderrLines,
   registryVariant,
-  waitFor,
   type GatewayAddresses,
 } from '../helpers/e2e-process.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -106,16 +106,12 @@ describe('npm start, driven from outside', () => {
 
     // Subscribed (SUBACK seen) before the ack, so the command cannot slip past it.
     const sub = children.add(mosquittoSubscribeCommand(login));
-    await waitFor(() => sub.stdout.includes('received SUBACK'), 5000, `mosquitto_sub's SUBACK (stdout: ${sub.stdout} stderr: ${sub.stderr})`);
+    await waitFor(() => `mosquitto_sub's SUBACK (stdout: ${sub.stdout} stderr: ${sub.stderr})`, () => sub.stdout.includes('received SUBACK'));
 
     const reply = await sim.reply(WORKER, '1', { webhookUrl: `${addresses.publicUrl}/webhooks/twilio/sms` });
     expect(reply.status).toBe(200);
 
-    const acked = await waitFor(
-      async () => (await listIncidents(addresses.publicUrl)).find((i) => i.id === incident?.id && i.state === 'acknowledged'),
-      SMS_TIMEOUT_MS,
-      'the incident to be acknowledged',
-    );
+    const acked = await waitFor('the incident to be acknowledged', async () => (await listIncidents(addresses.publicUrl)).find((i) => i.id === incident?.id && i.state === 'acknowledged'), { timeoutMs: SMS_TIMEOUT_MS });
     expect(acked.acknowledgedBy).toMatchObject({ name: '李明', role: 'worker' });
     const coming: SimMessage[] = [];
     for (const phone of FAMILY) coming.push(await sim.waitForMessage((m) => m.to === phone && m.body.startsWith('李明已接单'), SMS_TIMEOUT_MS));

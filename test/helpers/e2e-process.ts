@@ -9,6 +9,7 @@ import type { TestContext } from 'vitest';
 import { freePort } from '../../simulators/common/net.js';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { tempDir } from './tmp.js';
+import { waitFor } from './wait.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const FIXTURE_REGISTRY = fileURLToPath(new URL('../fixtures/registry.yaml', import.meta.url));
@@ -178,12 +179,14 @@ export class GatewayProcess {
 
   /** Resolves when the start banner is on stdout; fails with the output so far if the process ends or is too slow. */
   async waitForBanner(timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.readyAt) {
-      if (this.exit) throw new Error(`gateway exited (${JSON.stringify(this.exit)}) before its banner\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`no banner within ${timeoutMs} ms\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
-      await sleep(20);
-    }
+    await waitFor(
+      () => `the banner\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
+      () => {
+        if (this.exit) throw new Error(`gateway exited (${JSON.stringify(this.exit)}) before its banner\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
+        return this.readyAt !== 0;
+      },
+      { timeoutMs },
+    );
   }
 
   async waitForExit(timeoutMs = 20_000): Promise<Exit> {
@@ -343,16 +346,6 @@ export async function listIncidents(baseUrl: string): Promise<IncidentView[]> {
   const res = await httpGet<IncidentView[]>(baseUrl, '/api/incidents');
   if (res.status !== 200) throw new Error(`GET /api/incidents answered ${res.status}: ${res.text}`);
   return res.body;
-}
-
-export async function waitFor<T>(probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -19,19 +19,3 @@ export function queryClient(server: InfluxdServer, database: string): InfluxDB {
   return new InfluxDB({ host: hostname, port: Number(port), database, pool: { maxRetries: 0, requestTimeout: 5000, backoff } });
 }
 
-/** Polls `probe` until it returns true (or throws on timeout with the last observed value). */
-export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  let lastError: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      last = await probe();
-      if (accept(last)) return last;
-    } catch (err) {
-      lastError = err;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`condition not met within ${timeoutMs} ms; last value ${JSON.stringify(last)}${lastError instanceof Error ? `, last error ${lastError.message}` : ''}`);
-}

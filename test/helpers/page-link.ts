@@ -1,6 +1,7 @@
 // The incident-page link an SMS stands for: the SMS carries the fixed PUBLIC_URL/i and a code; typing the code there
 // leads (303) to the person's signed link, which is what the tests open.
 import { expect } from 'vitest';
+import { waitFor } from './wait.js';
 
 interface SimLike {
   waitForMessage(predicate: (m: { to: string; body: string }) => boolean, timeoutMs?: number): Promise<{ to: string; body: string }>;
@@ -26,14 +27,20 @@ export async function redeemLinkCode(httpUrl: string, code: string, base = httpU
  * person would: code typed at /i. The URL is on `base` (PUBLIC_URL by default: what the person sees).
  */
 export async function pageLinkFor(sim: SimLike, httpUrl: string, phone: string, opts: { incidentCode?: string; base?: string; timeoutMs?: number } = {}): Promise<URL> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 5000);
-  for (;;) {
-    const codes = sim.messages().filter((m) => m.to === phone).map((m) => linkCodeOf(m.body)).filter((c): c is string => c !== null).reverse();
-    for (const code of codes) {
-      const url = await redeemLinkCode(httpUrl, code, opts.base ?? httpUrl);
-      if (url && (!opts.incidentCode || url.pathname === `/i/${opts.incidentCode}`)) return url;
-    }
-    if (Date.now() > deadline) throw new Error(`no link SMS to ${phone}${opts.incidentCode ? ` for ${opts.incidentCode}` : ''}`);
-    await sim.waitForMessage((m) => m.to === phone && linkCodeOf(m.body) !== null && !codes.includes(linkCodeOf(m.body) ?? ''), Math.max(1, deadline - Date.now())).catch(() => undefined);
-  }
+  // A code is typed once: one that led nowhere, or to another incident, would do the same again.
+  const tried = new Set<string>();
+  return waitFor(
+    `a link SMS to ${phone}${opts.incidentCode ? ` for ${opts.incidentCode}` : ''}`,
+    async () => {
+      const codes = sim.messages().filter((m) => m.to === phone).map((m) => linkCodeOf(m.body)).filter((c): c is string => c !== null).reverse();
+      for (const code of codes) {
+        if (tried.has(code)) continue;
+        tried.add(code);
+        const url = await redeemLinkCode(httpUrl, code, opts.base ?? httpUrl);
+        if (url && (!opts.incidentCode || url.pathname === `/i/${opts.incidentCode}`)) return url;
+      }
+      return null;
+    },
+    { timeoutMs: opts.timeoutMs ?? 5000 },
+  );
 }

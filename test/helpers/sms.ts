@@ -66,16 +66,6 @@ export async function startWebhookReceiver(
   };
 }
 
-/** Polls `check` until it returns true, or fails after `timeoutMs`. */
-export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 // ---- a dispatcher wired to the simulator, a real SQLite file and a signature-checking receiver ----
 
 export interface SmsRig {

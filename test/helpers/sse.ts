@@ -1,4 +1,5 @@
 // Reads a server-sent event stream over a real HTTP connection (undici fetch) and lets tests wait for events.
+import { waitFor } from './wait.js';
 
 export interface SseEvent {
   event: string;
@@ -14,7 +15,6 @@ export class SseReader {
   ended = false;
   private buffer = '';
   private readonly controller = new AbortController();
-  private waiters: (() => void)[] = [];
 
   private constructor(readonly status: number, readonly headers: Headers) {}
 
@@ -34,36 +34,20 @@ export class SseReader {
   }
 
   async waitFor<T>(name: string, predicate: (data: T) => boolean = () => true, timeoutMs = 5000): Promise<T & { receivedAt: number }> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.events.find((e) => e.event === name && predicate(JSON.parse(e.data) as T));
-      if (hit) return { ...(JSON.parse(hit.data) as T), receivedAt: hit.at };
-      if (this.ended) throw new Error(`stream ended before a ${name} event`);
-      if (Date.now() > deadline) throw new Error(`no matching ${name} event within ${timeoutMs} ms (got: ${this.events.map((e) => e.event).join(', ')})`);
-      await this.tick(deadline);
-    }
-  }
-
-  async waitUntil(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await this.tick(deadline);
-    }
+    const hit = await waitFor(
+      () => `a matching ${name} event (got: ${this.events.map((e) => e.event).join(', ')})`,
+      () => {
+        const found = this.events.find((e) => e.event === name && predicate(JSON.parse(e.data) as T));
+        if (!found && this.ended) throw new Error(`stream ended before a ${name} event`);
+        return found;
+      },
+      { timeoutMs, intervalMs: 10 },
+    );
+    return { ...(JSON.parse(hit.data) as T), receivedAt: hit.at };
   }
 
   close(): void {
     this.controller.abort();
-  }
-
-  private tick(deadline: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, Math.max(1, Math.min(50, deadline - Date.now())));
-      this.waiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
   }
 
   private async pump(body: ReadableStream<Uint8Array>): Promise<void> {
@@ -79,13 +63,11 @@ export class SseReader {
           this.parse(this.buffer.slice(0, end));
           this.buffer = this.buffer.slice(end + 2);
         }
-        this.wake();
       }
     } catch {
       // Aborted by close(), or the server cut the connection.
     }
     this.ended = true;
-    this.wake();
   }
 
   private parse(block: string): void {
@@ -100,9 +82,4 @@ export class SseReader {
     if (data.length > 0) this.events.push({ event, data: data.join('\n'), at: performance.now() });
   }
 
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w();
-  }
 }

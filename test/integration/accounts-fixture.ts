@@ -1,5 +1,6 @@
 // Accounts test rig: the real AccountService over real SQLite, the real SMS dispatcher (sign-in codes through the Twilio simulator), a VisitService, and buildApp.
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { waitFor } from '../helpers/wait.js';
 import { expect } from 'vitest';
 import { AccountService, type AccountServiceDeps } from '../../gateway/accounts/service.js';
 import { EventBus } from '../../gateway/core/events.js';
@@ -8,7 +9,6 @@ import type { OutboundSms } from '../../gateway/core/types.js';
 import { SmsDispatcher, type NotifierEvents } from '../../gateway/notifiers/dispatcher.js';
 import { TwilioProvider } from '../../gateway/notifiers/twilio.js';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
-import { waitUntil } from '../helpers/sms.js';
 import { buildApp } from '../../gateway/http/app.js';
 import type { HealthReport } from '../../gateway/core/health.js';
 import type { HttpDeps } from '../../gateway/http/deps.js';
@@ -158,7 +158,7 @@ export async function codeSentTo(t: AccountRig, phone: string): Promise<string |
   const queued = async () => (await t.rig.store.sms.list(1000)).filter((m) => m.to === phone && m.purpose === 'otp' && m.status !== 'failed').length;
   const received = () => t.sim.messages().filter((m) => m.to === phone);
   const expected = await queued();
-  await waitUntil(() => received().length >= expected, 5000, `${expected} SMS to ${phone}`);
+  await waitFor(`${expected} SMS to ${phone}`, () => received().length >= expected);
   return /(\d{6})/.exec(received().at(-1)?.body ?? '')?.[1] ?? null;
 }
 

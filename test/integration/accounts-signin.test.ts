@@ -1,5 +1,6 @@
 // Dashboard sign-in through app.inject(): first admin, passwords, SMS codes, cookies, CSRF, rate limits, expiry, logout, audit.
 import { createHash } from 'node:crypto';
+import { waitFor } from '../helpers/wait.js';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,11 +9,21 @@ import { EventBus } from '../../gateway/core/events.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { SmsDispatcher, type NotifierEvents } from '../../gateway/notifiers/dispatcher.js';
 import { bearer, expectErrorBody } from '../helpers/http-fixture.js';
-import { waitUntil } from '../helpers/sms.js';
 import { tempDir } from '../helpers/tmp.js';
 import { MIGRATIONS } from '../../gateway/storage/sqlite/migrations.js';
 import { openSqliteStore } from '../../gateway/storage/sqlite/store.js';
-import { ADMIN, PUBLIC_URL, V01, W01, browser, codeSentTo, login, phoneSignIn, startAccountRig, type AccountRig } from './accounts-fixture.js';
+import {
+  ADMIN,
+  PUBLIC_URL,
+  V01,
+  W01,
+  browser,
+  codeSentTo,
+  login,
+  phoneSignIn,
+  startAccountRig,
+  type AccountRig,
+} from './accounts-fixture.js';
 
 const HOUR = 3600_000;
 
@@ -435,7 +446,7 @@ describe('phone sign-in with an SMS code', () => {
     // A new process: a new dispatcher over the same database, as at start-up.
     const restarted = new SmsDispatcher({ store: t.rig.store, provider: t.provider, clock: t.rig.clock, log: silentLogger(), bus: new EventBus<NotifierEvents>(silentLogger()), publicUrl: t.sim.url });
     await restarted.start();
-    await waitUntil(async () => (await t.rig.store.sms.get(queued?.id ?? ''))?.status === 'failed', 5000, 'the stale code failed');
+    await waitFor('the stale code failed', async () => (await t.rig.store.sms.get(queued?.id ?? ''))?.status === 'failed');
     await restarted.stop();
     const failed = await t.rig.store.sms.get(queued?.id ?? '');
     expect(failed?.status).toBe('failed');

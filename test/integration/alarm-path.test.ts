@@ -1,8 +1,9 @@
 // The whole alarm path in one process: real aedes + mqtt.js devices, SQLite, the twilio SDK against the local server, a manual clock.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import type { MqttClient } from 'mqtt';
 import { ManualClock } from '../../gateway/core/clock.js';
-import { API_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 import { shanghaiLast } from '../helpers/calendar.js';
 
@@ -75,12 +76,12 @@ describe('core alarm path', () => {
     expect(smsTo(W2)).toHaveLength(0);
 
     expect(incident).toMatchObject({ resident: 'r-001', type: 'sos', state: 'open', step: 1, unassigned: false });
-    const pages = (await until(async () => {
+    const pages = (await waitFor('pages sent', async () => {
       const i = await onlyIncident();
       return i.pages.length === 3 && i.pages.every((p) => p.status !== 'queued' && p.status !== 'sending') ? i : null;
-    }, 5000, 'pages sent')).pages;
+    })).pages;
     expect(pages.map((p) => [p.to, p.role]).sort()).toEqual([[W1, 'worker'], [SON, 'family'], [DAUGHTER, 'family']].sort());
-    await until(() => commands.some((c) => (JSON.parse(c) as { type?: string }).type === 'alarm_received'), 5000, 'alarm_received command');
+    await waitFor('alarm_received command', () => commands.some((c) => (JSON.parse(c) as { type?: string }).type === 'alarm_received'));
   });
 
   it('joins repeated presses to the open incident without paging again', async () => {
@@ -88,7 +89,7 @@ describe('core alarm path', () => {
     await t.sms.waitForMessage((m) => m.to === W1);
     await press(button, 'btn-001');
     await press(button, 'btn-001');
-    await until(async () => (await onlyIncident()).signalCount === 3, 5000, 'joined signals');
+    await waitFor('joined signals', async () => (await onlyIncident()).signalCount === 3);
     await new Promise((r) => setTimeout(r, 200));
     expect(smsTo(W1)).toHaveLength(2); // the page and its link
     expect(smsTo(SON)).toHaveLength(2);
@@ -103,14 +104,14 @@ describe('core alarm path', () => {
 
     const res = await reply(W1, ' 1 ');
     expect(res.status).toBe(200);
-    const acked = await until(async () => {
+    const acked = await waitFor('acknowledged', async () => {
       const i = await onlyIncident();
       return i.state === 'acknowledged' ? i : null;
-    }, 5000, 'acknowledged');
+    });
     expect(acked.acknowledgedBy).toMatchObject({ role: 'worker', id: 'w-01', name: '李明' });
     await t.sms.waitForMessage((m) => m.to === SON && m.body.includes('李明已接单'));
     await t.sms.waitForMessage((m) => m.to === DAUGHTER && m.body.includes('李明已接单'));
-    await until(() => commands.find((c) => c.type === 'responder_assigned' && c.responder === '李明'), 5000, 'responder_assigned');
+    await waitFor('responder_assigned', () => commands.find((c) => c.type === 'responder_assigned' && c.responder === '李明'));
 
     clock.advance(30 * 60 * 1000);
     await new Promise((r) => setTimeout(r, 200));
@@ -135,7 +136,7 @@ describe('core alarm path', () => {
     clock.advance(180_000);
     await t.sms.waitForMessage((m) => m.to === STATION && m.body.includes('回1'));
     clock.advance(180_000);
-    await until(() => smsTo(W1).filter((m) => m.body.includes('回1')).length === 2, 5000, 'second round to w-01');
+    await waitFor('second round to w-01', () => smsTo(W1).filter((m) => m.body.includes('回1')).length === 2);
     const incident = await onlyIncident();
     expect(incident.step).toBe(5);
     // The family is paged once (the page and its link), at the start, not on every step.
@@ -159,25 +160,25 @@ describe('core alarm path', () => {
     await t.sms.waitForMessage((m) => m.to === W2 && m.body.includes('回1'), 8000);
     const incident = await onlyIncident();
     expect(incident.step).toBe(2);
-    await until(async () => (await onlyIncident()).pages.find((p) => p.to === W1)?.status === 'undelivered', 5000, 'undelivered status');
+    await waitFor('undelivered status', async () => (await onlyIncident()).pages.find((p) => p.to === W1)?.status === 'undelivered');
   });
 
   it('waits fallCancelSeconds before paging for a fall, and a cancel in time pages nobody', async () => {
     const fall = await connectDevice(t.mqttUrl, 'fall-001', 's3cret-fall-001');
     try {
       await press(fall, 'fall-001', 'fall', { confidence: 0.9 });
-      const pending = await until(async () => (await incidents())[0], 5000, 'pending incident');
+      const pending = await waitFor('pending incident', async () => (await incidents())[0]);
       expect(pending.state).toBe('pending');
       clock.advance(20_000);
       await press(fall, 'fall-001', 'cancel');
-      await until(async () => (await onlyIncident()).state === 'cancelled', 5000, 'cancelled');
+      await waitFor('cancelled', async () => (await onlyIncident()).state === 'cancelled');
       clock.advance(60_000);
       await new Promise((r) => setTimeout(r, 200));
       // Nobody was paged (the volunteer's visit reminder, caught up at start, is the only SMS).
       expect(t.sms.messages().filter((m) => m.to !== VOLUNTEER)).toHaveLength(0);
 
       await press(fall, 'fall-001', 'fall');
-      await until(async () => (await incidents()).some((i) => i.state === 'pending'), 5000, 'second fall');
+      await waitFor('second fall', async () => (await incidents()).some((i) => i.state === 'pending'));
       clock.advance(30_000);
       const page = await t.sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'));
       expect(page.body).toContain('跌倒');
@@ -188,7 +189,7 @@ describe('core alarm path', () => {
 
   it('acknowledges and resolves from the API, and refuses an impossible transition', async () => {
     await press(button, 'btn-001');
-    const incident = await until(async () => (await incidents())[0], 5000, 'incident');
+    const incident = await waitFor('incident', async () => (await incidents())[0]);
     const ack = await api<{ state: string }>(`/api/incidents/${incident.id}/ack`, { method: 'POST', body: JSON.stringify({ note: '电话已联系', by: '值班员小刘' }) });
     expect(ack.status).toBe(200);
     expect(ack.body.state).toBe('acknowledged');
@@ -227,7 +228,7 @@ describe('core alarm path', () => {
     const lonely = await connectDevice(t.mqttUrl, 'btn-002', 's3cret-btn-002');
     try {
       await press(lonely, 'btn-002');
-      const unassigned = await until(async () => (await incidents()).find((i) => i.resident === 'r-002'), 5000, 'r-002 incident');
+      const unassigned = await waitFor('r-002 incident', async () => (await incidents()).find((i) => i.resident === 'r-002'));
       expect(unassigned.unassigned).toBe(true);
       const health = await fetch(`${t.httpUrl}/healthz`);
       expect(health.status).toBe(200);

@@ -1,11 +1,12 @@
 // Backup and restore of DATA_DIR against a real gateway and real SQLite files: the copy is consistent and self-contained, and a restore refuses what it must (a running gateway, a damaged or foreign file, a newer schema) and never replays a stale WAL.
 import Database from 'better-sqlite3';
+import { waitFor } from '../helpers/wait.js';
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { backupDataDir, restoreDataDir } from '../../gateway/backup/data-dir.js';
 import { readBackupSummary } from '../../gateway/storage/sqlite/backup.js';
-import { connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const NOW = 1_700_000_000_000;
@@ -27,10 +28,10 @@ async function gatewayWithIncident(): Promise<{ gw: TestGateway; incidentId: str
   const button = await connectDevice(gw.mqttUrl, 'btn-001', 's3cret-btn-001');
   await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
   await button.endAsync();
-  const [incident] = await until(async () => {
+  const [incident] = await waitFor('the incident', async () => {
     const list = await gw.gateway.store.incidents.listActive();
     return list.length > 0 ? list : null;
-  }, 5000, 'the incident');
+  });
   return { gw, incidentId: incident?.id ?? '', work: dir.path };
 }
 

@@ -1,10 +1,11 @@
 // The bridge sink on a real gateway: durable before it resolves, redeliveries absorbed by key or by DUP, rejections recorded, and a flooding bridge limited without losing an alarm.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import { performance } from 'node:perf_hooks';
 import { silentLogger } from '../../gateway/core/logger.js';
 import type { Device, Signal } from '../../gateway/core/types.js';
 import { BridgeSink, type BridgeMessage } from '../../gateway/bridges/sink.js';
-import { startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { addTestBridges } from '../helpers/bridges.js';
 
 let t: TestGateway;
@@ -51,7 +52,7 @@ describe('BridgeSink', () => {
     expect(await eventRows('zb-btn-101')).toBe(1);
     expect(signals.map((s) => [s.deviceId, s.type, s.residentId])).toEqual([['zb-btn-101', 'sos', 'r-001']]);
     expect(signals[0]?.payload).toMatchObject({ bridge: 'z2m-andali', seq: 7 });
-    await until(async () => (await t.gateway.store.incidents.findActiveForResident('r-001')) ?? false, 5000, 'incident');
+    await waitFor('incident', async () => (await t.gateway.store.incidents.findActiveForResident('r-001')) ?? false);
     const health = t.gateway.ingest.healthOf('zb-btn-101');
     expect(health).toMatchObject({ state: 'online', battery: 87 });
   });

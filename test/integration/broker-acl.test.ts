@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import Database from 'better-sqlite3';
 import { ErrorWithSubackPacket, type MqttClient } from 'mqtt';
-import { closed, startEdge, waitFor, type Edge } from './broker-fixture.js';
+import { closed, startEdge, type Edge } from './broker-fixture.js';
 
 function eventCount(file: string): number {
   const db = new Database(file, { readonly: true });
@@ -85,7 +86,7 @@ describe('device broker: topic ACL, commands and wills', () => {
     other.on('message', () => otherGot++);
 
     await edge.broker.publishCommand('btn-001', { type: 'responder_assigned', incident: 'inc-1', responder: '李明' });
-    await waitFor(() => received.length === 1, 2000, 'command delivered');
+    await waitFor('command delivered', () => received.length === 1, { timeoutMs: 2000 });
     expect(received[0]).toEqual({
       topic: 'care/v1/btn-001/command',
       body: { type: 'responder_assigned', incident: 'inc-1', responder: '李明' },
@@ -103,7 +104,7 @@ describe('device broker: topic ACL, commands and wills', () => {
 
     edge.clock.advance(5_000);
     client.stream.destroy();
-    await waitFor(() => edge?.ingest.healthOf('fall-001')?.state === 'offline', 3000, 'offline via will');
+    await waitFor('offline via will', () => edge?.ingest.healthOf('fall-001')?.state === 'offline', { timeoutMs: 3000 });
     const h = edge.ingest.healthOf('fall-001');
     expect(h?.lastStatusAt).toBe(edge.clock.now());
     // The will is the broker speaking: the device was last heard before that.

@@ -1,9 +1,10 @@
 // Fault test: ten bad logins from one address, right after a start, then the building's real devices from that same address.
 import type { MqttClient } from 'mqtt';
+import { waitFor } from '../helpers/wait.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
-import { API_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { shanghaiLast } from '../helpers/calendar.js';
 
 /** A Thursday 10:00 in Shanghai (a weekday, inside the day shifts), the latest before today: recent, never in the future. */
@@ -53,11 +54,11 @@ describe('bad logins from a shared address (one NAT for a whole building)', () =
 
     await gw.sms.waitForMessage((m) => m.to === W1 && m.body.includes('张桂兰'));
     await gw.sms.waitForMessage((m) => m.to === W1 && m.body.includes('王淑珍'));
-    const incidents = await until(async () => {
+    const incidents = await waitFor('both incidents paged', async () => {
       const res = await fetch(`${gw.httpUrl}/api/incidents`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
       const list = (await res.json()) as IncidentView[];
       return list.length === 2 && list.every((i) => i.pages.some((p) => p.to === W1 && p.status !== 'queued')) ? list : null;
-    }, 5000, 'both incidents paged');
+    });
     expect(incidents.map((i) => i.resident).sort()).toEqual(['r-001', 'r-002']);
 
     // The failures are on record; the health report says the broker is fine (nothing fell).

@@ -1,8 +1,9 @@
 import mqtt from 'mqtt';
+import { waitFor } from '../helpers/wait.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeviceAuthenticator } from '../../gateway/broker/auth.js';
 import { hashSecret, verifySecret } from '../../gateway/registry/secrets.js';
-import { closed, device, refusedCode, startEdge, waitFor, type Edge } from './broker-fixture.js';
+import { closed, device, refusedCode, startEdge, type Edge } from './broker-fixture.js';
 
 describe('device broker: authentication', () => {
   let edge: Edge | undefined;
@@ -15,13 +16,13 @@ describe('device broker: authentication', () => {
     edge = await startEdge();
     const client = await edge.connect('btn-001');
     expect(client.connected).toBe(true);
-    await waitFor(() => edge?.broker.connectedCount() === 1, 2000, 'one connected client');
+    await waitFor('one connected client', () => edge?.broker.connectedCount() === 1, { timeoutMs: 2000 });
     expect(edge.broker.connectionOf('btn-001')).toMatchObject({ connected: true, remoteAddress: '127.0.0.1', disconnectedAt: null });
     expect(await edge.store.security.list(10)).toEqual([]);
 
     client.end();
     await closed(client);
-    await waitFor(() => edge?.broker.connectionOf('btn-001')?.connected === false, 2000, 'disconnect noted');
+    await waitFor('disconnect noted', () => edge?.broker.connectionOf('btn-001')?.connected === false, { timeoutMs: 2000 });
     expect(edge.broker.connectionOf('btn-001')?.disconnectedAt).toBe(edge.clock.now());
     // Closing a socket is not going offline: only status/will messages and supervision decide that.
     expect(edge.ingest.healthOf('btn-001')?.state ?? 'unknown').not.toBe('offline');
@@ -96,7 +97,7 @@ describe('device broker: authentication', () => {
       admitted = c.connected;
       return c;
     });
-    await waitFor(() => edge?.broker.authWaiting() === 1, 3000, 'the attempt waiting its turn');
+    await waitFor('the attempt waiting its turn', () => edge?.broker.authWaiting() === 1, { timeoutMs: 3000 });
     expect(admitted).toBe(false);
     edge.clock.advance(1000);
     expect((await pending).connected).toBe(true);
@@ -108,7 +109,7 @@ describe('device broker: authentication', () => {
       const wait = edge.broker.authDelayOf('127.0.0.1', 'fall-001');
       const refused = refusedCode(edge.port, { clientId: 'fall-001', username: 'fall-001', password: `guess-${i}` });
       if (wait > 0) {
-        await waitFor(() => edge?.broker.authWaiting() === 1, 3000, 'the guess waiting its turn');
+        await waitFor('the guess waiting its turn', () => edge?.broker.authWaiting() === 1, { timeoutMs: 3000 });
         edge.clock.advance(wait);
       }
       expect(await refused).toBe(4);
@@ -125,7 +126,7 @@ describe('device broker: authentication', () => {
     client.on('connect', () => (admitted = true));
     client.on('error', () => undefined);
     const ended = new Promise<void>((resolve) => client.once('close', () => resolve()));
-    await waitFor(() => edge?.broker.authWaiting() === 1, 3000, 'the attempt waiting its turn');
+    await waitFor('the attempt waiting its turn', () => edge?.broker.authWaiting() === 1, { timeoutMs: 3000 });
     await edge.broker.stop();
     await ended;
     expect(admitted).toBe(false);

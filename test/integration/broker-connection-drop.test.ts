@@ -1,9 +1,10 @@
 // A sudden fall in connected devices: /healthz names it (broker degraded, still 200) until the devices come back or the hold ends.
 import type { MqttClient } from 'mqtt';
+import { waitFor } from '../helpers/wait.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { loadConfig } from '../../gateway/config/load.js';
-import { connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { shanghaiLast } from '../helpers/calendar.js';
 
 /** A Thursday 10:00 in Shanghai (a weekday, inside the day shifts), the latest before today: recent, never in the future. */
@@ -35,7 +36,7 @@ describe('a sudden fall in connected devices', () => {
     devices.push(c);
     return c;
   };
-  const clients = (n: number) => until(async () => ((await health()).body.components.broker.clients === n ? true : null), 5000, `${n} clients`);
+  const clients = (n: number) => waitFor(`${n} clients`, async () => ((await health()).body.components.broker.clients === n ? true : null));
 
   it('degrades the broker in /healthz, keeps 200, and clears when the devices come back or after the hold', async () => {
     const clock = new ManualClock(LAST_THURSDAY_10);

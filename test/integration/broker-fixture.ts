@@ -126,15 +126,6 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
   };
 }
 
-/** Polls until `check` returns true, or fails after `timeoutMs`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 3000, what = 'condition'): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Resolves when the client's connection is closed (by either side). */
 export function closed(client: MqttClient): Promise<void> {
   return new Promise((resolve) => {

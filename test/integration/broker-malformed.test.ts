@@ -1,8 +1,9 @@
 // Malformed MQTT at the broker, written as raw bytes where mqtt.js would refuse to: oversized packets, bad topic strings, a protocol name that contradicts its level.
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import { connect, type Socket } from 'node:net';
 import Database from 'better-sqlite3';
-import { closed, device, startEdge, waitFor, type Edge } from './broker-fixture.js';
+import { closed, device, startEdge, type Edge } from './broker-fixture.js';
 
 /** A raw TCP client that keeps every byte the broker sent. */
 interface Raw {
@@ -60,7 +61,7 @@ const CONNACK_UNACCEPTABLE_VERSION = Buffer.from([0x20, 2, 0, 1]);
 async function connectedRaw(edge: Edge, id: string): Promise<Raw> {
   const raw = await rawClient(edge.port);
   raw.socket.write(connectPacket(id, device(id).secret));
-  await waitFor(() => raw.bytes().length >= 4, 3000, 'CONNACK');
+  await waitFor('CONNACK', () => raw.bytes().length >= 4, { timeoutMs: 3000 });
   expect(raw.bytes()).toEqual(CONNACK_ACCEPTED);
   return raw;
 }
@@ -106,7 +107,7 @@ describe('broker: malformed MQTT', () => {
     expect(edge.seen.signals).toEqual([]);
     expect(edge.seen.rejections).toEqual([]);
     expect(edge.seen.security).toMatchObject([{ kind: 'malformed_topic', deviceId: 'btn-001' }]);
-    await waitFor(async () => (await edge?.store.security.list(10))?.length === 1, 3000, 'the stored security event');
+    await waitFor('the stored security event', async () => (await edge?.store.security.list(10))?.length === 1, { timeoutMs: 3000 });
   });
 
   it('refuses protocol name "MQTT" at level 3 with CONNACK 1, and takes MQTT 3.1 ("MQIsdp", level 3)', async () => {
@@ -120,11 +121,11 @@ describe('broker: malformed MQTT', () => {
     const v31 = await rawClient(edge.port);
     sockets.push(v31.socket);
     v31.socket.write(connectPacket('btn-001', device('btn-001').secret, 'MQIsdp', 3));
-    await waitFor(() => v31.bytes().length >= 4, 3000, 'CONNACK');
+    await waitFor('CONNACK', () => v31.bytes().length >= 4, { timeoutMs: 3000 });
     expect(v31.bytes()).toEqual(CONNACK_ACCEPTED);
     v31.socket.write(publishPacket(Buffer.from('care/v1/btn-001/event'), JSON.stringify({ type: 'sos', seq: 1 })));
-    await waitFor(() => edge?.seen.signals.length === 1, 3000, 'the sos');
-    await waitFor(() => v31.bytes().length >= 8, 3000, 'PUBACK');
+    await waitFor('the sos', () => edge?.seen.signals.length === 1, { timeoutMs: 3000 });
+    await waitFor('PUBACK', () => v31.bytes().length >= 8, { timeoutMs: 3000 });
     expect(v31.bytes().subarray(4)).toEqual(Buffer.from([0x40, 2, 0, 1]));
   });
 });

@@ -1,10 +1,10 @@
 // A registry change reaches devices already connected: a moved device reports for its new resident, a removed or re-keyed one must log in again.
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import type { MqttClient } from 'mqtt';
 import { hashSecret } from '../../gateway/registry/secrets.js';
 import { deviceTopic } from '../../devices/topics.js';
 import { startEdge, type Edge } from './broker-fixture.js';
-import { until } from '../helpers/gateway.js';
 
 describe('DeviceBroker.refreshDevices', () => {
   let edge: Edge | null = null;
@@ -40,7 +40,7 @@ describe('DeviceBroker.refreshDevices', () => {
     const dropped = edge.broker.refreshDevices(next);
     expect(dropped.sort()).toEqual(['btn-001', 'btn-002']);
     await closed;
-    await until(() => edge?.broker.connectedCount() === 1);
+    await waitFor('one device connected', () => edge?.broker.connectedCount() === 1);
     expect(kept.connected).toBe(true);
     await edge.store.registry.upsert({ communities: [], residents: [], workers: [], volunteers: [], visits: [], devices: next });
     await expect(edge.connect('btn-001', { reconnectPeriod: 0 })).rejects.toThrow();

@@ -1,7 +1,8 @@
 // The ChirpStack bridge end to end: a real mosquitto as ChirpStack's broker, a real mqtt.js publisher in ChirpStack's JSON format, a whole gateway subscribing to it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import { randomUUID } from 'node:crypto';
-import { API_TOKEN, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startMosquitto, type MosquittoServer } from '../helpers/mosquitto.js';
 import { ChirpstackPublisher, ws101Bytes, type QueuedDownlink, type SimDevice } from '../../simulators/bridges/chirpstack.js';
 import { importRegistryDocument } from '../../gateway/registry/import.js';
@@ -51,12 +52,12 @@ async function api<T>(path: string, init: RequestInit = {}): Promise<{ status: n
 
 /** The bridge is subscribed once a join it receives marks the device online (the SUBACK follows the CONNACK). */
 async function bridgeListening(): Promise<void> {
-  await until(() => link().bridges[0]?.connected, 10_000, 'bridge connected');
+  await waitFor('bridge connected', () => link().bridges[0]?.connected, { timeoutMs: 10_000 });
   const before = t.gateway.ingest.healthOf('lora-ws-102')?.lastSeen ?? 0;
-  await until(async () => {
+  await waitFor('bridge subscribed', async () => {
     await cs.join(WS101);
     return (t.gateway.ingest.healthOf('lora-ws-102')?.lastSeen ?? 0) > before;
-  }, 10_000, 'bridge subscribed');
+  }, { timeoutMs: 10_000 });
 }
 
 async function startGateway(dataDir?: string): Promise<void> {
@@ -83,12 +84,12 @@ afterAll(async () => {
 describe('ChirpStack bridge', () => {
   it('an uplink with the codec object raises the alarm: incident for the resident, seq from deduplicationId, device time from `time`', async () => {
     const body = await cs.uplink(CODEC_BTN, { fPort: 10, object: { event: 'sos', battery: 71 }, rx: [{ gatewayId: 'g1', rssi: -112, snr: -3 }, { gatewayId: 'g2', rssi: -97, snr: 4.5 }] });
-    await until(() => withDedup('lora-btn-101', body.deduplicationId).length === 1, 5000, 'sos recorded');
+    await waitFor('sos recorded', () => withDedup('lora-btn-101', body.deduplicationId).length === 1);
     const [row] = withDedup('lora-btn-101', body.deduplicationId);
     expect(row?.type).toBe('sos');
     expect(row?.device_ts).toBe(body.time);
     expect(JSON.parse(row?.payload ?? '{}')).toMatchObject({ type: 'sos', bridge: 'cs-1', battery: 71, fCnt: 0 });
-    const incident = await until(async () => (await t.gateway.store.incidents.listActive()).find((i) => i.residentId === 'r-001'), 5000, 'incident');
+    const incident = await waitFor('incident', async () => (await t.gateway.store.incidents.listActive()).find((i) => i.residentId === 'r-001'));
     expect(incident.type).toBe('sos');
     const health = t.gateway.ingest.healthOf('lora-btn-101');
     expect(health).toMatchObject({ state: 'online', battery: 71, rssi: -97 });
@@ -96,9 +97,9 @@ describe('ChirpStack bridge', () => {
 
   it('an uplink without a codec is decoded from its bytes by the model (Milesight WS101: battery, then a press)', async () => {
     const body = await cs.uplink(WS101, { fPort: 85, bytes: ws101Bytes({ battery: 64, press: 1 }) });
-    await until(() => withDedup('lora-ws-102', body.deduplicationId).length === 1, 5000, 'ws101 sos');
+    await waitFor('ws101 sos', () => withDedup('lora-ws-102', body.deduplicationId).length === 1);
     expect(withDedup('lora-ws-102', body.deduplicationId)[0]?.type).toBe('sos');
-    await until(async () => (await t.gateway.store.incidents.listActive()).find((i) => i.residentId === 'r-002'), 5000, 'incident r-002');
+    await waitFor('incident r-002', async () => (await t.gateway.store.incidents.listActive()).find((i) => i.residentId === 'r-002'));
   });
 
   it('a rejoin restarts fCnt: the next press, with an fCnt already seen and the same bytes, is a new alarm', async () => {
@@ -106,7 +107,7 @@ describe('ChirpStack bridge', () => {
     const first = await cs.uplink(WS101, { fPort: 85, bytes, fCnt: 1 });
     await cs.join(WS101);
     const second = await cs.uplink(WS101, { fPort: 85, bytes, fCnt: 1 });
-    await until(() => withDedup('lora-ws-102', second.deduplicationId).length === 1, 5000, 'second press');
+    await waitFor('second press', () => withDedup('lora-ws-102', second.deduplicationId).length === 1);
     expect(withDedup('lora-ws-102', first.deduplicationId)).toHaveLength(1);
     const [a, b] = [withDedup('lora-ws-102', first.deduplicationId)[0], withDedup('lora-ws-102', second.deduplicationId)[0]];
     expect(a?.seq).not.toBe(b?.seq);
@@ -116,27 +117,27 @@ describe('ChirpStack bridge', () => {
     const redelivered = t.gateway.ingest.stats().duplicates;
     const body = await cs.uplink(CODEC_BTN, { fPort: 10, object: { event: 'sos' } });
     await cs.raw(CODEC_BTN.devEui, 'up', JSON.stringify(body));
-    await until(() => t.gateway.ingest.stats().duplicates > redelivered, 5000, 'redelivery absorbed');
+    await waitFor('redelivery absorbed', () => t.gateway.ingest.stats().duplicates > redelivered);
     expect(withDedup('lora-btn-101', body.deduplicationId)).toHaveLength(1);
   });
 
   it('a status event gives the battery (a heartbeat, for the low-battery task); a mains-powered one only a sign of life', async () => {
     const status = await cs.status(WS101, { batteryLevel: 12.6 });
-    await until(() => withDedup('lora-ws-102', status.deduplicationId).length === 1, 5000, 'status heartbeat');
+    await waitFor('status heartbeat', () => withDedup('lora-ws-102', status.deduplicationId).length === 1);
     expect(withDedup('lora-ws-102', status.deduplicationId)[0]?.type).toBe('heartbeat');
     expect(t.gateway.ingest.healthOf('lora-ws-102')?.battery).toBe(13);
-    await until(async () => (await t.gateway.supervision.listTasks({ state: 'open' })).find((k) => k.kind === 'low_battery' && k.device === 'lora-ws-102'), 5000, 'low battery task');
+    await waitFor('low battery task', async () => (await t.gateway.supervision.listTasks({ state: 'open' })).find((k) => k.kind === 'low_battery' && k.device === 'lora-ws-102'));
     const before = events('lora-btn-101').length;
     const mains = await cs.status(CODEC_BTN, { externalPowerSource: true });
-    await until(() => (t.gateway.ingest.healthOf('lora-btn-101')?.lastSeen ?? 0) >= Date.parse(String(mains.time)) - 1000, 5000, 'seen');
+    await waitFor('seen', () => (t.gateway.ingest.healthOf('lora-btn-101')?.lastSeen ?? 0) >= Date.parse(String(mains.time)) - 1000);
     expect(events('lora-btn-101')).toHaveLength(before);
   });
 
   it('acknowledging the incident sends responder_assigned down as a ChirpStack queue item (codec model); the WS101 gets none', async () => {
-    const incident = await until(async () => (await t.gateway.store.incidents.listActive()).find((i) => i.residentId === 'r-001'), 5000, 'incident');
+    const incident = await waitFor('incident', async () => (await t.gateway.store.incidents.listActive()).find((i) => i.residentId === 'r-001'));
     const ack = await api<{ state: string }>(`/api/incidents/${incident.id}/ack`, { method: 'POST', body: JSON.stringify({ note: 'on my way' }) });
     expect(ack.status).toBe(200);
-    const down = await until(() => downlinks.find((d) => d.object?.command === 'responder_assigned' && d.object.incident === incident.id), 5000, 'downlink');
+    const down = await waitFor('downlink', () => downlinks.find((d) => d.object?.command === 'responder_assigned' && d.object.incident === incident.id));
     expect(down).toMatchObject({ topic: `application/${APP}/device/${CODEC_BTN.devEui}/command/down`, devEui: CODEC_BTN.devEui, confirmed: true, fPort: 10 });
     expect(downlinks.filter((d) => d.devEui.toLowerCase() === WS101.devEui)).toEqual([]);
   });
@@ -147,7 +148,7 @@ describe('ChirpStack bridge', () => {
     await cs.uplink(WS101, { fPort: 85, bytes: Buffer.from('0367e100', 'hex') });
     await cs.uplink(UNKNOWN, { fPort: 10, object: { event: 'sos' } });
     await t.gateway.ingest.flush();
-    await until(() => rejections('lora-ws-102').length >= 3 && rejections('cs-1').length >= 1, 5000, 'rejections');
+    await waitFor('rejections', () => rejections('lora-ws-102').length >= 3 && rejections('cs-1').length >= 1);
     const reasons = rejections('lora-ws-102').map((r) => `${r.reason}: ${r.detail}`);
     expect(reasons[0]).toMatch(/^malformed_json: /);
     expect(reasons[1]).toMatch(/^invalid_payload: up: deduplicationId: /);
@@ -161,37 +162,37 @@ describe('ChirpStack bridge', () => {
 
   it('mosquitto killed (SIGKILL) mid-run: /healthz names the lost link, the bridge reconnects, and every uplink the broker took is recorded once, also those that arrived while the gateway was down', async () => {
     const before = await cs.uplink(WS101, { fPort: 85, bytes: ws101Bytes({ battery: 60 }) });
-    await until(() => withDedup('lora-ws-102', before.deduplicationId).length === 1, 5000, 'before');
+    await waitFor('before', () => withDedup('lora-ws-102', before.deduplicationId).length === 1);
 
     await mosquitto.kill();
-    await until(() => link().status === 'degraded', 10_000, 'link lost');
+    await waitFor('link lost', () => link().status === 'degraded', { timeoutMs: 10_000 });
     const healthz = await fetch(`${t.httpUrl}/healthz`);
     expect(healthz.status).toBe(200);
     const body = (await healthz.json()) as { components: { chirpstack: ChirpstackHealth } };
     expect(body.components.chirpstack.status).toBe('degraded');
     expect(body.components.chirpstack.detail).toContain('cs-1');
     // One outage for the bridge, not a task per device; its devices are offline while it lasts.
-    const outage = await until(async () => (await t.gateway.supervision.listOutages({ state: 'open' })).find((o) => o.place.kind === 'bridge'), 5000, 'bridge outage');
+    const outage = await waitFor('bridge outage', async () => (await t.gateway.supervision.listOutages({ state: 'open' })).find((o) => o.place.kind === 'bridge'));
     expect(outage.devices.map((d) => d.id).sort()).toEqual(['lora-btn-101', 'lora-ws-102']);
     expect(t.gateway.ingest.healthOf('lora-ws-102')?.state).toBe('offline');
     await mosquitto.start();
-    await until(() => link().status === 'up', 15_000, 'link back');
-    await until(async () => (await t.gateway.supervision.listOutages({ state: 'open' })).every((o) => o.place.kind !== 'bridge'), 5000, 'bridge outage closed');
+    await waitFor('link back', () => link().status === 'up', { timeoutMs: 15_000 });
+    await waitFor('bridge outage closed', async () => (await t.gateway.supervision.listOutages({ state: 'open' })).every((o) => o.place.kind !== 'bridge'));
     expect(t.gateway.ingest.healthOf('lora-ws-102')?.state).toBe('online');
     await cs.close();
     await cs.connect();
-    const after = await until(async () => {
+    const after = await waitFor('after reconnect', async () => {
       const b = await cs.uplink(WS101, { fPort: 85, bytes: ws101Bytes({ battery: 59 }) });
       await new Promise((r) => setTimeout(r, 50));
       return withDedup('lora-ws-102', b.deduplicationId).length === 1 ? b : null;
-    }, 10_000, 'after reconnect');
+    }, { timeoutMs: 10_000 });
     expect(withDedup('lora-ws-102', after.deduplicationId)).toHaveLength(1);
 
     // Someone leaves a retained event on the broker. Live subscribers get it as a normal message (MQTT clears the
     // flag), so it is recorded once; every later subscribe replays it flagged retained, and that copy is ignored.
     const stale = { deduplicationId: randomUUID(), time: new Date().toISOString(), deviceInfo: { applicationId: APP, devEui: WS101.devEui }, fPort: 85, data: ws101Bytes({ press: 1 }).toString('base64') };
     await cs.raw(WS101.devEui, 'up', JSON.stringify(stale), { retain: true });
-    await until(() => withDedup('lora-ws-102', stale.deduplicationId).length === 1, 5000, 'live copy');
+    await waitFor('live copy', () => withDedup('lora-ws-102', stale.deduplicationId).length === 1);
 
     // The gateway goes away; ChirpStack goes on publishing and the broker queues for the gateway's session.
     const dataDir = t.dataDir;
@@ -205,9 +206,9 @@ describe('ChirpStack bridge', () => {
     await cs.close();
     await cs.connect();
     await startGateway(dataDir);
-    for (const b of away) await until(() => withDedup('lora-ws-102', b.deduplicationId).length === 1, 15_000, `queued uplink ${String(b.deduplicationId)}`);
+    for (const b of away) await waitFor(`queued uplink ${String(b.deduplicationId)}`, () => withDedup('lora-ws-102', b.deduplicationId).length === 1, { timeoutMs: 15_000 });
     for (const b of [before, after, stale, ...away]) expect(withDedup('lora-ws-102', b.deduplicationId)).toHaveLength(1);
-    await until(() => rejections('lora-ws-102').some((r) => r.detail.startsWith('retained message ignored')), 5000, 'retained replay ignored');
+    await waitFor('retained replay ignored', () => rejections('lora-ws-102').some((r) => r.detail.startsWith('retained message ignored')));
     await cs.raw(WS101.devEui, 'up', '', { retain: true });
     expect(link().bridges[0]).toMatchObject({ connected: true, recordFailures: 0 });
   });

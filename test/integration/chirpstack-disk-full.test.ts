@@ -1,8 +1,9 @@
 // A ChirpStack alarm that cannot be recorded (the database on a full 64 MB tmpfs) is not PUBACKed to ChirpStack's broker, which sends it again once the disk takes writes: recorded once, paged.
 import { mkdirSync } from 'node:fs';
+import { waitFor } from '../helpers/wait.js';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { fillDisk, mountTmpfs, removeTree } from '../helpers/tmpfs.js';
 import { startMosquitto, type MosquittoServer } from '../helpers/mosquitto.js';
 import { ChirpstackPublisher, ws101Bytes } from '../../simulators/bridges/chirpstack.js';
@@ -51,18 +52,18 @@ describe.skipIf(!disk.ok)(`ChirpStack alarm on a full disk (64 MB tmpfs)${disk.o
     cs = new ChirpstackPublisher({ url: mosquitto.url, ...CS_LOGIN, applicationId: APP });
     await cs.connect();
     const link = (): ReturnType<typeof g.gateway.chirpstack.health>['bridges'][number] | undefined => g.gateway.chirpstack.health().bridges[0];
-    await until(() => link()?.connected, 10_000, 'bridge connected');
-    await until(async () => {
+    await waitFor('bridge connected', () => link()?.connected, { timeoutMs: 10_000 });
+    await waitFor('bridge subscribed', async () => {
       await cs?.join(BUTTON);
       return g.gateway.ingest.healthOf('lora-disk-1')?.lastSeen;
-    }, 10_000, 'bridge subscribed');
+    }, { timeoutMs: 10_000 });
     const sosCount = (): number => g.gateway.store.database.db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM events WHERE device_id = ? AND type = 'sos'").get('lora-disk-1')?.n ?? -1;
 
     // An empty WAL has to grow for the next commit, so that commit meets the full disk.
     g.gateway.store.database.db.pragma('wal_checkpoint(TRUNCATE)');
     removeFiller = fillDisk(join(root, 'filler'));
     const press = await cs.uplink(BUTTON, { fPort: 85, bytes: ws101Bytes({ battery: 90, press: 1 }) });
-    await until(() => (link()?.recordFailures ?? 0) >= 1, 10_000, 'record failure');
+    await waitFor('record failure', () => (link()?.recordFailures ?? 0) >= 1, { timeoutMs: 10_000 });
     expect(sosCount()).toBe(0);
     expect(link()?.lastError).toContain('not acknowledged');
     expect((await fetch(`${g.httpUrl}/healthz`)).status).toBe(503);
@@ -71,7 +72,7 @@ describe.skipIf(!disk.ok)(`ChirpStack alarm on a full disk (64 MB tmpfs)${disk.o
     removeFiller = null;
     await g.gateway.recording.check();
     // Not acknowledged, so the broker sends it again on the bridge's next connection: now it is recorded, once.
-    await until(() => sosCount() === 1, 20_000, 'the resent uplink recorded');
+    await waitFor('the resent uplink recorded', () => sosCount() === 1, { timeoutMs: 20_000 });
     const row = g.gateway.store.database.db.prepare<[string], { payload: string }>("SELECT payload FROM events WHERE device_id = ? AND type = 'sos'").get('lora-disk-1');
     expect(JSON.parse(row?.payload ?? '{}')).toMatchObject({ deduplicationId: press.deduplicationId });
     await g.sms.waitForMessage((m) => m.to === W1, 10_000);

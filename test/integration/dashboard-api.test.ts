@@ -1,10 +1,11 @@
 // /api/ui-config, /api/map and POST /api/incidents/:id/onsite with real sessions over a whole gateway, every role and the denials.
 import { readFileSync } from 'node:fs';
+import { waitFor } from '../helpers/wait.js';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 import type { MapModel } from '../../gateway/live/map-data.js';
-import { API_TOKEN, connectDevice, until } from '../helpers/gateway.js';
+import { API_TOKEN, connectDevice } from '../helpers/gateway.js';
 import { ADMIN, startDashboardGateway, type DashboardGateway } from '../helpers/dashboard-gateway.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -27,10 +28,10 @@ describe('dashboard API: ui-config, map, on-site', () => {
     const button = await connectDevice(dg.mqttUrl, deviceId, secret);
     devices.push(button);
     await button.publishAsync(`care/v1/${deviceId}/event`, JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
-    return until(async () => {
+    return waitFor(`incident of ${deviceId}`, async () => {
       const list = (await get('/api/incidents?state=open', 'admin')).json<IncidentView[]>();
       return list.find((v) => v.resident === (deviceId === 'btn-002' ? 'r-002' : deviceId === 'btn-101' ? 'r-101' : 'r-003'));
-    }, 5000, `incident of ${deviceId}`);
+    });
   };
 
   beforeAll(async () => {

@@ -1,8 +1,9 @@
 // One device flooding the gateway: non-alarm messages over its rate or daily quota are acknowledged but not written, a flood that goes on is disconnected with a security event and a care task, and its alarms always get through.
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import type { MqttClient } from 'mqtt';
 import { ManualClock } from '../../gateway/core/clock.js';
-import { connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { shanghaiLast } from '../helpers/calendar.js';
 
 /** A Thursday 10:00 in Shanghai (a weekday, inside the day shifts), the latest before today: recent, never in the future. */
@@ -54,13 +55,13 @@ describe('per-device limits', () => {
     const closed = new Promise<void>((resolve) => device?.once('close', () => resolve()));
     void heartbeat(++seq).catch(() => undefined);
     await closed;
-    const [security] = await until(async () => {
+    const [security] = await waitFor('a security event', async () => {
       const list = await g.gateway.store.security.list(10);
       return list.length > 0 ? list : null;
     });
     expect(security).toMatchObject({ kind: 'flooding', deviceId: 'btn-001', clientId: 'btn-001' });
     expect(security?.detail).toMatch(/^disconnected: over 6 messages a minute/);
-    const task = await until(async () => (await g.gateway.supervision.tasks.listOpen()).find((x) => x.kind === 'device_flooding'));
+    const task = await waitFor('a device_flooding care task', async () => (await g.gateway.supervision.tasks.listOpen()).find((x) => x.kind === 'device_flooding'));
     expect(task).toMatchObject({ residentId: 'r-001', deviceId: 'btn-001', workerId: 'w-01' });
     const metrics = await (await fetch(`${g.httpUrl}/metrics`)).text();
     expect(metrics).toContain('device_messages_dropped_total{reason="rate"} 10');
@@ -79,7 +80,7 @@ describe('per-device limits', () => {
     for (let i = 0; i < 6; i++) await heartbeat(++seq);
     expect(count(g, 'heartbeat')).toBe(3);
     expect(g.gateway.ingest.stats().dropped.quota).toBe(3);
-    const security = await until(async () => {
+    const security = await waitFor('a security event', async () => {
       const list = await g.gateway.store.security.list(10);
       return list.length > 0 ? list : null;
     });
@@ -87,7 +88,7 @@ describe('per-device limits', () => {
     expect(security[0]).toMatchObject({ kind: 'flooding', deviceId: 'btn-001' });
     expect(security[0]?.detail).toMatch(/^throttled: daily quota spent/);
     expect(device?.connected).toBe(true);
-    await until(async () => (await g.gateway.supervision.tasks.listOpen()).some((x) => x.kind === 'device_flooding' && x.deviceId === 'btn-001'));
+    await waitFor('a device_flooding care task for btn-001', async () => (await g.gateway.supervision.tasks.listOpen()).some((x) => x.kind === 'device_flooding' && x.deviceId === 'btn-001'));
 
     await (device as MqttClient).publishAsync(TOPIC, JSON.stringify({ type: 'sos', seq: ++seq }), { qos: 1 });
     expect(count(g, 'sos')).toBe(1);

@@ -1,11 +1,16 @@
 // The external-broker client against a real mosquitto: persistent QoS 1 session, PUBACK only after the handler's record, redelivery of what was not acknowledged, reconnect after the broker is killed.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import mqtt, { type MqttClient } from 'mqtt';
-import { ExternalBrokerClient, redactUrl, type ExternalBrokerState, type ExternalMessageMeta } from '../../gateway/bridges/external-broker.js';
+import {
+  ExternalBrokerClient,
+  redactUrl,
+  type ExternalBrokerState,
+  type ExternalMessageMeta,
+} from '../../gateway/bridges/external-broker.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { systemClock } from '../../gateway/core/clock.js';
 import { startMosquitto, type MosquittoServer } from '../helpers/mosquitto.js';
-import { until } from '../helpers/gateway.js';
 
 const GW = { username: 'care-gateway', password: 'gw-pass-0123456789' };
 const CS = { username: 'chirpstack', password: 'cs-pass-0123456789' };
@@ -65,12 +70,12 @@ describe('external broker client', () => {
       seen.push({ payload: payload.toString(), meta });
     }, states);
     client.start();
-    await until(() => client?.state().connected, 5000, 'connected');
+    await waitFor('connected', () => client?.state().connected);
     // The SUBSCRIBE follows the CONNACK: a message published now may race it, so wait for the first to arrive.
-    await until(async () => {
+    await waitFor('first message', async () => {
       await publisher.publishAsync(topic(1), 'hello', { qos: 1 });
       return seen.length > 0;
-    }, 5000, 'first message');
+    });
     expect(seen[0]?.payload).toBe('hello');
     expect(client.state()).toMatchObject({ bridgeId: 'cs-1', connected: true, connections: 1, lastError: null, url: `mqtt://127.0.0.1:${broker.port}` });
     expect(states.map((s) => s.connected)).toEqual([true]);
@@ -91,7 +96,7 @@ describe('external broker client', () => {
       backoff: { minMs: 50, maxMs: 100 },
     });
     client.start();
-    const state = await until(() => (client?.state().lastError ? client.state() : null), 5000, 'an error');
+    const state = await waitFor('an error', () => (client?.state().lastError ? client.state() : null));
     expect(state.connected).toBe(false);
     expect(state.lastError).toMatch(/Not authorized|Bad username or password/i);
   });
@@ -107,18 +112,18 @@ describe('external broker client', () => {
       }
     });
     client.start();
-    await until(() => client?.state().connected, 5000, 'connected');
-    await until(async () => {
+    await waitFor('connected', () => client?.state().connected);
+    await waitFor('warm-up', async () => {
       await publisher.publishAsync(topic(2), 'warm-up', { qos: 1 });
       return seen.length > 0;
-    }, 5000, 'warm-up');
+    });
     seen.length = 0;
     failNext = true;
     await publisher.publishAsync(topic(2), 'a', { qos: 1 });
     await publisher.publishAsync(topic(2), 'b', { qos: 1 });
-    await until(() => seen.filter((s) => s.payload === 'b').length >= 2, 8000, 'b redelivered');
+    await waitFor('b redelivered', () => seen.filter((s) => s.payload === 'b').length >= 2, { timeoutMs: 8000 });
     await publisher.publishAsync(topic(2), 'c', { qos: 1 });
-    await until(() => seen.some((s) => s.payload === 'c'), 5000, 'c');
+    await waitFor('c', () => seen.some((s) => s.payload === 'c'));
     const order = seen.map((s) => `${s.payload}${s.meta.dup ? '*' : ''}`);
     // `a` was recorded and acknowledged: never seen again. `b` failed: sent again, flagged DUP, then recorded.
     expect(order).toEqual(['a', 'b', 'b*', 'c']);
@@ -147,11 +152,11 @@ describe('external broker client', () => {
       });
     client = make();
     client.start();
-    await until(() => client?.state().connected, 5000, 'connected');
-    await until(async () => {
+    await waitFor('connected', () => client?.state().connected);
+    await waitFor('before', async () => {
       await publisher.publishAsync(topic(3), 'before', { qos: 1 });
       return seen.length > 0;
-    }, 5000, 'before');
+    });
     // Away: the session stays on the broker, which queues QoS 1 messages for it (and saves them).
     await client.stop();
     client = null;
@@ -164,21 +169,21 @@ describe('external broker client', () => {
     publisher = await connectPublisher();
     client = make();
     client.start();
-    await until(() => seen.some((s) => s.payload === 'queued-2'), 8000, 'queued messages');
+    await waitFor('queued messages', () => seen.some((s) => s.payload === 'queued-2'), { timeoutMs: 8000 });
     expect(seen.map((s) => s.payload).filter((p) => p.startsWith('queued'))).toEqual(['queued-1', 'queued-2']);
 
     // Killed while connected: the link is reported down, then up again after the restart.
     const before = states.length;
     await broker.kill();
-    await until(() => client?.state().connected === false, 8000, 'link down');
+    await waitFor('link down', () => client?.state().connected === false, { timeoutMs: 8000 });
     await broker.start();
     await publisher.endAsync(true);
     publisher = await connectPublisher();
-    await until(() => client?.state().connected, 8000, 'link back');
+    await waitFor('link back', () => client?.state().connected, { timeoutMs: 8000 });
     expect(states.slice(before).map((s) => s.connected)).toEqual([false, true]);
-    await until(async () => {
+    await waitFor('after', async () => {
       await publisher.publishAsync(topic(3), 'after', { qos: 1 });
       return seen.some((s) => s.payload === 'after');
-    }, 8000, 'after');
+    }, { timeoutMs: 8000 });
   });
 });

@@ -1,11 +1,12 @@
 // The device fleet simulator against a whole in-process gateway: real logins, heartbeats and telemetry, alarms and cancels, bad input, power cuts and a dying battery, seen through the API.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import { Random } from '../../simulators/common/random.js';
 import { SimRegistry } from '../../simulators/common/registry.js';
 import { BAD_INPUTS } from '../../simulators/fleet/device.js';
 import { Fleet, QUIET_PLAN, type FleetPlan } from '../../simulators/fleet/fleet.js';
 import { FleetStats, progressLine, summary } from '../../simulators/fleet/stats.js';
-import { API_TOKEN, TEST_REGISTRY, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, TEST_REGISTRY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 interface DeviceView {
   id: string;
@@ -66,13 +67,13 @@ describe('fleet simulator', () => {
     await f.start();
     expect(stats.snapshot()).toMatchObject({ devices: 3, connected: 3, connects: 3, errors: 0 });
     for (const d of registry.devices) {
-      const seen = await until(async () => {
+      const seen = await waitFor(`${d.id} online with telemetry`, async () => {
         const v = await device(d.id);
         return v.state === 'online' && v.battery !== null && v.rssi !== null ? v : null;
-      }, 5000, `${d.id} online with telemetry`);
+      });
       expect(seen.rssi).toBeGreaterThanOrEqual(-95);
     }
-    await until(() => stats.snapshot().byKind.heartbeat >= 6, 5000, 'heartbeats');
+    await waitFor('heartbeats', () => stats.snapshot().byKind.heartbeat >= 6);
     const snap = stats.snapshot();
     expect(snap.acked).toBeGreaterThan(0);
     expect(snap.errors).toBe(0);
@@ -81,16 +82,16 @@ describe('fleet simulator', () => {
 
     await f.stop();
     fleets.length = 0;
-    for (const d of registry.devices) await until(async () => (await device(d.id)).state === 'offline', 5000, `${d.id} offline after stop`);
+    for (const d of registry.devices) await waitFor(`${d.id} offline after stop`, async () => (await device(d.id)).state === 'offline');
   });
 
   it('an SOS opens an incident; a fall followed by a cancel inside the window closes as a false alarm', async () => {
     const { fleet: f } = fleet();
     await f.start();
     await f.raise('btn-002', 'sos');
-    await until(async () => (await api<IncidentView[]>('/api/incidents?resident=r-002')).some((i) => i.type === 'sos' && i.state === 'open'), 5000, 'sos incident');
+    await waitFor('sos incident', async () => (await api<IncidentView[]>('/api/incidents?resident=r-002')).some((i) => i.type === 'sos' && i.state === 'open'));
     await f.raise('fall-001', 'fall', 200);
-    await until(async () => (await api<IncidentView[]>('/api/incidents?resident=r-001')).some((i) => i.type === 'fall' && i.state === 'cancelled'), 5000, 'fall cancelled');
+    await waitFor('fall cancelled', async () => (await api<IncidentView[]>('/api/incidents?resident=r-001')).some((i) => i.type === 'fall' && i.state === 'cancelled'));
     await expect(f.send('btn-001', 'fall')).rejects.toThrow('btn-001 is a sos_button, which cannot send "fall"');
   });
 
@@ -100,7 +101,7 @@ describe('fleet simulator', () => {
     for (const kind of BAD_INPUTS) {
       await f.badInput(kind, 'btn-002');
       // A spoofed publish costs the device its connection; it comes back by itself.
-      await until(() => f.device('btn-002')?.online === true, 5000, `btn-002 back after ${kind}`);
+      await waitFor(`btn-002 back after ${kind}`, () => f.device('btn-002')?.online === true);
     }
     const snap = stats.snapshot();
     expect(snap.errors).toBe(0);
@@ -115,21 +116,21 @@ describe('fleet simulator', () => {
   it("a power cut drops every device of the building (their wills turn them offline) until power is back; a dying battery reports 3% and goes silent", async () => {
     const { fleet: f, stats } = fleet();
     await f.start();
-    for (const d of registry.devices) await until(async () => (await device(d.id)).state === 'online', 5000, `${d.id} online`);
+    for (const d of registry.devices) await waitFor(`${d.id} online`, async () => (await device(d.id)).state === 'online');
 
     expect(f.powerCut('安达里3号楼')).toBe(2);
-    for (const id of ['btn-001', 'fall-001']) await until(async () => (await device(id)).state === 'offline', 5000, `${id} offline`);
+    for (const id of ['btn-001', 'fall-001']) await waitFor(`${id} offline`, async () => (await device(id)).state === 'offline');
     expect((await device('btn-002')).state).toBe('online');
     expect(stats.snapshot()).toMatchObject({ dropped: 2, connected: 1 });
 
     expect(await f.powerRestore('安达里3号楼')).toBe(2);
-    for (const id of ['btn-001', 'fall-001']) await until(async () => (await device(id)).state === 'online', 5000, `${id} back online`);
+    for (const id of ['btn-001', 'fall-001']) await waitFor(`${id} back online`, async () => (await device(id)).state === 'online');
 
     await f.dyingBattery('btn-002');
-    const dead = await until(async () => {
+    const dead = await waitFor('btn-002 offline', async () => {
       const v = await device('btn-002');
       return v.state === 'offline' ? v : null;
-    }, 5000, 'btn-002 offline');
+    });
     expect(dead.battery).toBe(3);
     expect(stats.snapshot().errors).toBe(0);
   });

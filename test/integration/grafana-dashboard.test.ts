@@ -1,9 +1,10 @@
 // The whole telemetry path into a real influxd: an alarm's lifecycle and its pages' delivery land with their timings, and every Grafana panel query runs and finds data.
 import type { InfluxDB } from 'influx';
+import { waitFor } from '../helpers/wait.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { dashboardQueries, last7Days, readDashboard, runnable } from '../helpers/grafana.js';
-import { eventually, queryClient, startInfluxd, type InfluxdServer } from '../helpers/influxd.js';
+import { queryClient, startInfluxd, type InfluxdServer } from '../helpers/influxd.js';
 
 type Row = Record<string, unknown>;
 const W01 = '+8613900000001';
@@ -40,15 +41,19 @@ describe('telemetry of a real alarm, read back as Grafana reads it', () => {
       await button.endAsync();
     }
     await gw.sms.waitForMessage((m) => m.to === W01);
-    const incident = await until(async () => (await gw.gateway.store.incidents.list({ residentId: 'r-001' }))[0], 5000, 'incident');
+    const incident = await waitFor('incident', async () => (await gw.gateway.store.incidents.list({ residentId: 'r-001' }))[0]);
     const by = { role: 'worker' as const, id: 'w-01', name: '李明', phone: W01 };
     await gw.gateway.incidents.acknowledge(incident.id, by, 'api');
     await gw.gateway.incidents.resolve(incident.id, by, 'api', '已上门');
     const final = (await gw.gateway.store.incidents.get(incident.id))!;
 
-    const lifecycle = await eventually(
-      () => rows(`SELECT * FROM "incident" WHERE "incident" = '${incident.id}' ORDER BY time`),
-      (r) => r.some((p) => p.time_to_resolve_s !== null && p.time_to_resolve_s !== undefined),
+    const lifecycle = await waitFor(
+      'the incident points up to time_to_resolve_s',
+      async () => {
+        const r = await rows(`SELECT * FROM "incident" WHERE "incident" = '${incident.id}' ORDER BY time`);
+        return r.some((p) => p.time_to_resolve_s !== null && p.time_to_resolve_s !== undefined) ? r : null;
+      },
+      { timeoutMs: 8000, retryErrors: true, intervalMs: 50 },
     );
     const only = (field: string) => lifecycle.filter((p) => p[field] !== null && p[field] !== undefined);
     // Each duration once, on the change that reached it, equal to what the incident itself records.
@@ -62,9 +67,13 @@ describe('telemetry of a real alarm, read back as Grafana reads it', () => {
     expect(lifecycle.at(-1)).toMatchObject({ state: 'resolved', community: 'andali', type: 'sos' });
 
     // Each page's delivery status, as the Twilio-compatible server reported it back.
-    const pages = await eventually(
-      () => rows(`SELECT * FROM "page" WHERE "incident" = '${incident.id}' AND "purpose" = 'page'`),
-      (r) => r.some((p) => p.status === 'delivered'),
+    const pages = await waitFor(
+      'a delivered page point',
+      async () => {
+        const r = await rows(`SELECT * FROM "page" WHERE "incident" = '${incident.id}' AND "purpose" = 'page'`);
+        return r.some((p) => p.status === 'delivered') ? r : null;
+      },
+      { timeoutMs: 8000, retryErrors: true, intervalMs: 50 },
     );
     expect(pages.map((p) => p.status)).toEqual(expect.arrayContaining(['queued', 'delivered']));
     expect(pages.every((p) => p.role === 'worker' || p.role === 'family')).toBe(true);
@@ -72,8 +81,8 @@ describe('telemetry of a real alarm, read back as Grafana reads it', () => {
 
   it('runs every panel and variable query of the provisioned dashboard without error, each finding data', async () => {
     // The points of the first test, and a device status and battery written by the gateway for btn-001.
-    await eventually(() => rows('SELECT count("online") FROM "device_status"'), (r) => r.length > 0);
-    await eventually(() => rows(`SELECT "open" FROM "care_task" WHERE "action" = 'closed'`), (r) => r.length > 0);
+    await waitFor('device_status points', async () => (await rows('SELECT count("online") FROM "device_status"')).length > 0, { timeoutMs: 8000, retryErrors: true, intervalMs: 50 });
+    await waitFor('a closed care_task point', async () => (await rows(`SELECT "open" FROM "care_task" WHERE "action" = 'closed'`)).length > 0, { timeoutMs: 8000, retryErrors: true, intervalMs: 50 });
     // Every page got through, so "failed or undelivered" finds nothing, and no outage happened; they still have to run.
     const empty = ['panel "Pages failed or undelivered"', 'panel "Open care tasks and outages" B', 'panel "Outages and care tasks closed per day (hours open)" A'];
     // The gateway runs on the system clock here, the clock its points carry.

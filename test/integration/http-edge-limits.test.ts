@@ -1,8 +1,9 @@
 // Stalled and surplus sockets at the edges: request timeout, shutdown grace, and separate HTTP and MQTT connection caps, on a whole gateway over real sockets.
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import { connect, type Socket } from 'node:net';
 import type { Env } from '../../gateway/config/load.js';
-import { connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 interface Stall {
   socket: Socket;
@@ -90,7 +91,7 @@ describe('HTTP and MQTT edges under stalled and surplus sockets', () => {
     const port = portOf(g.httpUrl);
     const stalls = [];
     for (let i = 0; i < 4; i++) stalls.push(await track(stalledUpload(port)));
-    await until(() => new Promise<boolean>((r) => g.gateway.httpApp?.server.getConnections((_e, n) => r(n === 4))), 5000, 'four held sockets');
+    await waitFor('four held sockets', () => new Promise<boolean>((r) => g.gateway.httpApp?.server.getConnections((_e, n) => r(n === 4))));
 
     const surplus = await track(open(port));
     surplus.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
@@ -101,10 +102,10 @@ describe('HTTP and MQTT edges under stalled and surplus sockets', () => {
     const button = await connectDevice(g.mqttUrl, 'btn-001', 's3cret-btn-001');
     await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
     await button.endAsync();
-    await until(async () => (await g.gateway.store.incidents.list({})).length === 1, 5000, 'the incident');
+    await waitFor('the incident', async () => (await g.gateway.store.incidents.list({})).length === 1);
 
     for (const s of stalls) s.socket.destroy();
-    await until(async () => (await fetch(`${g.httpUrl}/healthz`).catch(() => null))?.status === 200, 5000, '/healthz once sockets are free');
+    await waitFor('/healthz once sockets are free', async () => (await fetch(`${g.httpUrl}/healthz`).catch(() => null))?.status === 200);
   });
 
   it('refuses MQTT sockets beyond MQTT_MAX_CONNECTIONS at accept and counts them, while /healthz and webhooks still answer', async () => {
@@ -112,7 +113,7 @@ describe('HTTP and MQTT edges under stalled and surplus sockets', () => {
     const mqttPort = portOf(g.mqttUrl);
     // Sockets that never send CONNECT: what a flood of half-open devices looks like.
     for (let i = 0; i < 3; i++) await track(open(mqttPort));
-    await until(() => g.gateway.broker.socketCount() === 3, 5000, 'three held MQTT sockets');
+    await waitFor('three held MQTT sockets', () => g.gateway.broker.socketCount() === 3);
 
     // A device's CONNECT on a fourth socket is never read: the socket is closed as it is accepted.
     const surplus = await track(open(mqttPort));

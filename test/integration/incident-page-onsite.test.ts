@@ -1,9 +1,10 @@
 // The SMS link's page gets "已到达", the resident's notes and key-holder for the worker, and a small no-script map.
 import { pageLinkFor } from '../helpers/page-link.js';
+import { waitFor } from '../helpers/wait.js';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncidentView } from '../../gateway/incidents/views.js';
-import { connectDevice, until } from '../helpers/gateway.js';
+import { connectDevice } from '../helpers/gateway.js';
 import { ADMIN, startDashboardGateway, type DashboardGateway } from '../helpers/dashboard-gateway.js';
 
 const W1 = '+8613900000001';
@@ -24,7 +25,7 @@ describe('incident page: on-site step, resident details and map', () => {
     await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
     workerLink = await linkFor(W1);
     const s = await dg.signIn(ADMIN.username, ADMIN.password);
-    incident = await until(async () => {
+    incident = await waitFor('the open incident of r-001', async () => {
       const list = (await (await fetch(`${dg.url}/api/incidents?state=open`, { headers: { cookie: s.cookie } })).json()) as IncidentView[];
       return list.find((v) => v.resident === 'r-001');
     });

@@ -1,5 +1,6 @@
 // The incident page behind the SMS link, driven as a phone would: the link from the simulator's SMS, GET, form POSTs, redirects.
 import { linkCodeOf, pageLinkFor, redeemLinkCode } from '../helpers/page-link.js';
+import { waitFor } from '../helpers/wait.js';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
@@ -9,7 +10,7 @@ import { ManualClock } from '../../gateway/core/clock.js';
 import { shanghaiLast } from '../helpers/calendar.js';
 import { createLogger } from '../../gateway/core/logger.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
-import { API_TOKEN, TEST_REGISTRY, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, TEST_REGISTRY, connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const W1 = '+8613900000001';
@@ -255,7 +256,7 @@ describe('incident page from the SMS link', () => {
     const other = await connectDevice(t.mqttUrl, 'btn-002', 's3cret-btn-002');
     try {
       await press(other, 'btn-002');
-      const incident = await until(async () => (await api<IncidentView[]>('/api/incidents')).find((i) => i.resident === 'r-002' && i.pages.length > 0), 5000, 'r-002 paged');
+      const incident = await waitFor('r-002 paged', async () => (await api<IncidentView[]>('/api/incidents')).find((i) => i.resident === 'r-002' && i.pages.length > 0));
       const to = incident.pages.find((p) => p.role === 'worker')!.to;
       const link = await linkFor(to, incident.code);
 

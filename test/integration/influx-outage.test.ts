@@ -1,8 +1,9 @@
 // An InfluxDB outage must not delay or lose a single alarm: the whole gateway against a real influxd that stops and starts.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import type { MqttClient } from 'mqtt';
 import { connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { eventually, queryClient, startInfluxd, type InfluxdServer } from '../helpers/influxd.js';
+import { queryClient, startInfluxd, type InfluxdServer } from '../helpers/influxd.js';
 
 const W1 = '+8613900000001';
 
@@ -41,20 +42,30 @@ describe('InfluxDB outage and the alarm path', () => {
     // The page went out without waiting for InfluxDB (whose client timeout is seconds long).
     expect(page.receivedHr - pressedAt).toBeLessThan(1000);
 
-    const down = await eventually(health, (h) => h.body.components.influxdb.status === 'degraded');
+    const down = await waitFor(
+      'influxdb degraded in /healthz',
+      async () => {
+        const h = await health();
+        return h.body.components.influxdb.status === 'degraded' ? h : null;
+      },
+      { timeoutMs: 8000, retryErrors: true, intervalMs: 50 },
+    );
     expect(down.status).toBe(200);
     expect(down.body.status).toBe('degraded');
     expect(down.body.components.influxdb.buffered).toBeGreaterThan(0);
 
     await influxd.start();
     const influx = queryClient(influxd, 'outage');
-    const rows = await eventually(
-      () => influx.query<{ type: string; device: string }>(`SELECT * FROM "event" WHERE device = 'btn-001'`),
-      (r) => r.length >= 1,
-      15_000,
+    const rows = await waitFor(
+      'the sos event of btn-001 in InfluxDB',
+      async () => {
+        const r = await influx.query<{ type: string; device: string }>(`SELECT * FROM "event" WHERE device = 'btn-001'`);
+        return r.length >= 1 ? r : null;
+      },
+      { timeoutMs: 15_000, retryErrors: true, intervalMs: 50 },
     );
     expect(rows[0]).toMatchObject({ type: 'sos', device: 'btn-001' });
-    await eventually(health, (h) => h.body.components.influxdb.status === 'up', 15_000);
+    await waitFor('influxdb up in /healthz', async () => (await health()).body.components.influxdb.status === 'up', { timeoutMs: 15_000, retryErrors: true, intervalMs: 50 });
   });
 
   it('starts and pages when InfluxDB is unreachable from the start', async () => {

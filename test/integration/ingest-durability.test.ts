@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import Database from 'better-sqlite3';
 import { execFile } from 'node:child_process';
 import type { MqttClient } from 'mqtt';
-import { closed, device, refusedCode, startEdge, waitFor, type Edge } from './broker-fixture.js';
+import { closed, device, refusedCode, startEdge, type Edge } from './broker-fixture.js';
 
 interface EventRow {
   id: number;
@@ -144,7 +145,7 @@ describe('ingest: durable record before PUBACK', () => {
     expect(edge.ingest.stats().commitFailures).toBe(1);
     expect(edge.seen.signals).toEqual([]);
     // The broker keeps answering: with its database gone it refuses devices as "server unavailable".
-    await waitFor(() => edge?.broker.connectedCount() === 0, 2000, 'client gone');
+    await waitFor('client gone', () => edge?.broker.connectedCount() === 0, { timeoutMs: 2000 });
     const d = device('btn-002');
     expect(await refusedCode(edge.port, { clientId: d.id, username: d.id, password: d.secret })).toBe(3);
   });

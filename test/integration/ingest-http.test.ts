@@ -1,9 +1,10 @@
 // Vendor-cloud pushes over real HTTP: OneNET's URL check and signed pushes, a generic HMAC vendor with a replay window, refusals as security events, 2xx only after the durable record.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { onenetSignature } from '../../gateway/bridges/vendor-push/onenet.js';
 import { hmacSignature } from '../../gateway/bridges/vendor-push/hmac.js';
-import { API_TOKEN, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { addTestBridges, CS_BRIDGE, HTTP_BRIDGE, Z2M_BRIDGE, BRIDGED_DEVICES } from '../helpers/bridges.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 import { shanghaiLast } from '../helpers/calendar.js';
@@ -95,10 +96,10 @@ describe('vendor-cloud HTTP push', () => {
     expect(events('nb-btn-102')).toEqual([]);
 
     db.exec('DROP TRIGGER refuse_events');
-    await until(async () => {
+    await waitFor('recording again', async () => {
       await t.gateway.recording.check();
       return t.gateway.recording.recording;
-    }, 5000, 'recording again');
+    });
     const retried = await pushTo('onenet-1', body);
     expect(retried.status).toBe(200);
     // The same push again (a retry after a lost 200) is absorbed: one event, one incident.

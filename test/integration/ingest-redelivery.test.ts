@@ -1,12 +1,13 @@
 // Redelivery versus a reused seq: a resend (same connection, or flagged DUP, within the window) is absorbed and counted; a device whose counter restarted is heard.
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import type { MqttClient } from 'mqtt';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { shanghaiLast } from '../helpers/calendar.js';
 import { DEFAULT_DEDUPE_WINDOW_MS } from '../../gateway/ingest/ingest.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 import { startEdge, type Edge } from './broker-fixture.js';
-import { API_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const EVENT = 'care/v1/btn-001/event';
@@ -94,16 +95,16 @@ describe('ingest: redelivery window (whole gateway)', () => {
     t = await startTestGateway({ clock });
     const first = await button();
     await publish(first, SOS_1);
-    const incident = await until(async () => (await api<IncidentView[]>('/api/incidents'))[0], 5000, 'the first incident');
+    const incident = await waitFor('the first incident', async () => (await api<IncidentView[]>('/api/incidents'))[0]);
     await api(`/api/incidents/${incident.id}/resolve`, 'POST');
     await first.endAsync();
 
     clock.advance(2 * 60_000);
     await publish(await button(), SOS_1);
-    const all = await until(async () => {
+    const all = await waitFor('a second incident', async () => {
       const list = await api<IncidentView[]>('/api/incidents');
       return list.length === 2 ? list : null;
-    }, 5000, 'a second incident');
+    });
     expect(all.map((i) => i.state)).toEqual(['open', 'resolved']);
     expect(await duplicateMetric()).toBe(0);
   });

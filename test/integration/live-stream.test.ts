@@ -9,6 +9,7 @@ import { SseClient, SSE_RETRY_MS } from '../../gateway/http/routes/stream.js';
 import { API_TOKEN, connectDevice } from '../helpers/gateway.js';
 import { startDashboardGateway, type DashboardGateway } from '../helpers/dashboard-gateway.js';
 import { SseReader } from '../helpers/sse.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('live feed over server-sent events', () => {
   let dg: DashboardGateway;
@@ -50,9 +51,9 @@ describe('live feed over server-sent events', () => {
     expect(reader.status).toBe(200);
     expect(reader.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
     expect(reader.headers.get('cache-control')).toBe('no-store');
-    await reader.waitUntil(() => reader.retry !== null, 2000, 'retry field');
+    await waitFor('retry field', () => reader.retry !== null, { timeoutMs: 2000, intervalMs: 10 });
     expect(reader.retry).toBe(SSE_RETRY_MS);
-    await reader.waitUntil(() => reader.comments.includes('ping'), 2000, 'heartbeat');
+    await waitFor('heartbeat', () => reader.comments.includes('ping'), { timeoutMs: 2000, intervalMs: 10 });
   });
 
   it('pushes a pressed button to staff as the full incident view, to the right worker only, never to a volunteer', async () => {
@@ -63,7 +64,7 @@ describe('live feed over server-sent events', () => {
     const volunteer = await open('wangnn');
     const bearer = await SseReader.open(`${dg.url}/api/stream`, { authorization: `Bearer ${API_TOKEN}` });
     readers.push(bearer);
-    await officer.waitUntil(() => dg.live.clientCount() >= 6, 2000, 'six subscribers');
+    await waitFor('six subscribers', () => dg.live.clientCount() >= 6, { timeoutMs: 2000, intervalMs: 10 });
 
     const button = await connectDevice(dg.mqttUrl, 'btn-001', 's3cret-btn-001');
     devices.push(button);
@@ -96,7 +97,7 @@ describe('live feed over server-sent events', () => {
   it('tells the other community worker about their own incidents, and sends device status changes scoped the same way', async () => {
     const other = await open('qianfang');
     const own = await open('limin');
-    await other.waitUntil(() => dg.live.clientCount() >= 2, 2000, 'subscribers');
+    await waitFor('subscribers', () => dg.live.clientCount() >= 2, { timeoutMs: 2000, intervalMs: 10 });
     const button = await connectDevice(dg.mqttUrl, 'btn-101', 's3cret-btn-101');
     devices.push(button);
     await button.publishAsync('care/v1/btn-101/status', 'online', { qos: 1, retain: true });
@@ -140,10 +141,7 @@ describe('SSE backpressure and shutdown', () => {
     const socket = connect(addr.port, '127.0.0.1');
     socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
     socket.pause();
-    const deadline = Date.now() + 3000;
-    while (!client && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    const sse = client as SseClient | null;
-    if (!sse) throw new Error('no client');
+    const sse = await waitFor('the SSE client of the stalled socket', () => client, { timeoutMs: 3000, intervalMs: 10 });
     const payload = { blob: 'x'.repeat(64 * 1024) };
     let sent = 0;
     const started = performance.now();
@@ -167,11 +165,11 @@ describe('SSE backpressure and shutdown', () => {
     try {
       const s = await dg.signIn('admin', 'admin-password-123');
       const reader = await SseReader.open(`${dg.url}/api/stream`, { cookie: s.cookie });
-      await reader.waitUntil(() => dg.live.clientCount() === 1, 2000, 'subscriber');
+      await waitFor('subscriber', () => dg.live.clientCount() === 1, { timeoutMs: 2000, intervalMs: 10 });
       const started = performance.now();
       await dg.app.close();
       expect(performance.now() - started).toBeLessThan(2000);
-      await reader.waitUntil(() => reader.ended, 2000, 'stream end');
+      await waitFor('stream end', () => reader.ended, { timeoutMs: 2000, intervalMs: 10 });
     } finally {
       await dg.stop();
     }

@@ -1,7 +1,8 @@
 // The dispatcher never gets ahead of the database: an SMS enqueued in a transaction is sent only after its COMMIT, never after a rollback,
 // and the bookkeeping of a send (hand-over and receipts) costs no synced commit.
 import { afterEach, describe, expect, it } from 'vitest';
-import { pageSms, startSmsRig, storedSms, waitUntil, type SmsRig } from '../helpers/sms.js';
+import { waitFor } from '../helpers/wait.js';
+import { pageSms, startSmsRig, storedSms, type SmsRig } from '../helpers/sms.js';
 
 let rig: SmsRig | null = null;
 
@@ -24,7 +25,7 @@ describe('SmsDispatcher and transactions', () => {
       await sleep(150);
       expect(r.sim.requests()).toHaveLength(0);
     });
-    await waitUntil(async () => (await storedSms(r, id)).status === 'delivered', 10_000, 'delivered');
+    await waitFor('delivered', async () => (await storedSms(r, id)).status === 'delivered', { timeoutMs: 10_000 });
     expect(r.sim.messages().map((m) => m.to)).toEqual(['+8613800000001']);
   });
 
@@ -55,7 +56,7 @@ describe('SmsDispatcher and transactions', () => {
     // The row itself is a synced commit: it must survive anything once enqueue has returned.
     expect(afterInsert.synced - before.synced).toBe(1);
     const row = await (async () => {
-      await waitUntil(async () => (await storedSms(r, msg.id)).status === 'delivered', 10_000, 'delivered');
+      await waitFor('delivered', async () => (await storedSms(r, msg.id)).status === 'delivered', { timeoutMs: 10_000 });
       return storedSms(r, msg.id);
     })();
     expect(row).toMatchObject({ attempts: 1, status: 'delivered' });

@@ -1,10 +1,11 @@
 // SmsDispatcher sending through the real twilio SDK to the simulator: durable enqueue, retries, failures, concurrency.
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { defaultBackoffMs } from '../../gateway/notifiers/send-gate.js';
 import type { SmsProvider } from '../../gateway/notifiers/provider.js';
 import type { OutboundSms } from '../../gateway/core/types.js';
-import { pageSms, startSmsRig, waitUntil, type SmsRig, storedSms } from '../helpers/sms.js';
+import { pageSms, startSmsRig, type SmsRig, storedSms } from '../helpers/sms.js';
 
 let rig: SmsRig | null = null;
 
@@ -16,7 +17,7 @@ afterEach(async () => {
 const stored = storedSms;
 
 async function waitForStatus(r: SmsRig, id: string, status: OutboundSms['status'], timeoutMs = 15000): Promise<OutboundSms> {
-  await waitUntil(async () => (await stored(r, id)).status === status, timeoutMs, `SMS ${id} to become ${status}`);
+  await waitFor(`SMS ${id} to become ${status}`, async () => (await stored(r, id)).status === status, { timeoutMs });
   return stored(r, id);
 }
 
@@ -122,7 +123,7 @@ describe('SmsDispatcher sending', () => {
     await r.sim.setDown(true);
     await r.dispatcher.start();
     const msg = await r.dispatcher.enqueue(pageSms());
-    await waitUntil(async () => (await stored(r, msg.id)).attempts >= 3, 3000, 'three attempts');
+    await waitFor('three attempts', async () => (await stored(r, msg.id)).attempts >= 3, { timeoutMs: 3000 });
     const during = await stored(r, msg.id);
     expect(during.status).toBe('sending');
     expect(during.errorCode).toMatch(/^ECONN/);
@@ -144,18 +145,18 @@ describe('SmsDispatcher sending', () => {
     const msg = await r.dispatcher.enqueue(pageSms());
     const posts = () => r.sim.requests().length;
     // After a failure the message holds two timers: its retry, and the watch that reports it if it is still unsent at 30 s.
-    await waitUntil(() => posts() === 1 && clock.pendingTimers() === 2, 10000, 'first failure');
+    await waitFor('first failure', () => posts() === 1 && clock.pendingTimers() === 2, { timeoutMs: 10000 });
     clock.advance(399);
     await new Promise((res) => setTimeout(res, 50));
     expect(posts()).toBe(1);
     clock.advance(202); // 601 ms: past 0.5 s + 20 %
-    await waitUntil(() => posts() === 2 && clock.pendingTimers() === 2, 10000, 'second attempt');
+    await waitFor('second attempt', () => posts() === 2 && clock.pendingTimers() === 2, { timeoutMs: 10000 });
     clock.advance(799);
     await new Promise((res) => setTimeout(res, 50));
     expect(posts()).toBe(2);
     clock.advance(402); // 1201 ms: past 1 s + 20 %
     // Handed over on the third try. The simulator's receipts may already have moved it past `accepted`.
-    await waitUntil(async () => (await stored(r, msg.id)).providerSid !== null, 15000, 'third attempt accepted');
+    await waitFor('third attempt accepted', async () => (await stored(r, msg.id)).providerSid !== null, { timeoutMs: 15000 });
     const row = await stored(r, msg.id);
     expect(['accepted', 'sent', 'delivered']).toContain(row.status);
     expect(row.attempts).toBe(3);
@@ -190,7 +191,7 @@ describe('SmsDispatcher sending', () => {
     await d.start();
     const msgs = await Promise.all(Array.from({ length: 9 }, (_, i) => d.enqueue(pageSms(`+861380000010${i}`))));
     expect(d.health().queued).toBe(9);
-    await waitUntil(async () => (await Promise.all(msgs.map((m) => stored(r, m.id)))).every((m) => m.providerSid !== null), 5000, 'all sent');
+    await waitFor('all sent', async () => (await Promise.all(msgs.map((m) => stored(r, m.id)))).every((m) => m.providerSid !== null));
     expect(peak).toBe(3);
     expect(r.sim.messages()).toHaveLength(9);
   });
@@ -206,7 +207,7 @@ describe('SmsDispatcher sending', () => {
 
     r.sim.setLatency(150);
     const late = await r.dispatcher.enqueue(pageSms('+8613800000002'));
-    await waitUntil(() => r.sim.requests().length === 2, 2000, 'second request');
+    await waitFor('second request', () => r.sim.requests().length === 2, { timeoutMs: 2000 });
     await r.dispatcher.stop();
     const row = await stored(r, late.id);
     expect(row.providerSid).toMatch(/^SM/);

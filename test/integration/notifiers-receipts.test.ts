@@ -1,10 +1,11 @@
 // SmsDispatcher delivery receipts, crash resume and outbox mode, over a real SQLite file and the Twilio simulator.
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import type { OutboundSms } from '../../gateway/core/types.js';
 import { OutboxProvider } from '../../gateway/notifiers/outbox.js';
 import type { SmsProvider } from '../../gateway/notifiers/provider.js';
-import { pageSms, startSmsRig, waitUntil, type SmsRig, storedSms } from '../helpers/sms.js';
+import { pageSms, startSmsRig, type SmsRig, storedSms } from '../helpers/sms.js';
 
 let rig: SmsRig | null = null;
 
@@ -15,9 +16,12 @@ afterEach(async () => {
 
 const stored = storedSms;
 
-async function waitFor(r: SmsRig, id: string, check: (m: OutboundSms) => boolean, what: string): Promise<OutboundSms> {
-  await waitUntil(async () => check(await stored(r, id)), 5000, what);
-  return stored(r, id);
+/** The stored message once `check` holds for it. */
+function storedWhen(r: SmsRig, id: string, check: (m: OutboundSms) => boolean, what: string): Promise<OutboundSms> {
+  return waitFor(`message ${id} ${what}`, async () => {
+    const m = await stored(r, id);
+    return check(m) ? m : null;
+  });
 }
 
 describe('SmsDispatcher delivery receipts', () => {
@@ -27,7 +31,7 @@ describe('SmsDispatcher delivery receipts', () => {
     const r = rig;
     await r.dispatcher.start();
     const msg = await r.dispatcher.enqueue(pageSms());
-    const accepted = await waitFor(r, msg.id, (m) => m.status === 'accepted', 'accepted');
+    const accepted = await storedWhen(r, msg.id, (m) => m.status === 'accepted', 'accepted');
     const sid = accepted.providerSid ?? '';
     expect(sid).toMatch(/^SM/);
 
@@ -52,7 +56,7 @@ describe('SmsDispatcher delivery receipts', () => {
     r.sim.setDeliveryOutcome('+8613800000007', 'undelivered');
     await r.dispatcher.start();
     const msg = await r.dispatcher.enqueue(pageSms('+8613800000007'));
-    const row = await waitFor(r, msg.id, (m) => m.status === 'undelivered', 'undelivered');
+    const row = await storedWhen(r, msg.id, (m) => m.status === 'undelivered', 'undelivered');
     expect(row.errorCode).toBe('30003');
     expect(row.error).toMatch(/undelivered/);
     expect(r.receiver.received.map((h) => [h.params.MessageStatus, h.valid])).toEqual([
@@ -77,7 +81,7 @@ describe('SmsDispatcher delivery receipts', () => {
     const d = r.newDispatcher({ provider: slowAnswer });
     await d.start();
     const msg = await d.enqueue(pageSms());
-    const row = await waitFor(r, msg.id, (m) => m.status === 'delivered', 'delivered');
+    const row = await storedWhen(r, msg.id, (m) => m.status === 'delivered', 'delivered');
     expect(row.providerSid).toMatch(/^SM/);
     expect(r.events.filter((e) => e.startsWith(msg.id)).map((e) => e.split(':')[1])).toEqual(['queued', 'sending', 'accepted', 'sent', 'delivered']);
   });
@@ -90,7 +94,7 @@ describe('SmsDispatcher resume after a crash', () => {
     await r.sim.setDown(true);
     await r.dispatcher.start();
     const halfSent = await r.dispatcher.enqueue(pageSms('+8613800000001'));
-    await waitFor(r, halfSent.id, (m) => m.attempts === 1, 'first attempt');
+    await storedWhen(r, halfSent.id, (m) => m.attempts === 1, 'first attempt');
     // A row that never got a send attempt at all.
     const queued: OutboundSms = { ...halfSent, ...pageSms('+8613800000002'), id: 'sms-left-queued', status: 'queued', attempts: 0, errorCode: null, error: null };
     await r.store.sms.insert(queued);
@@ -107,8 +111,8 @@ describe('SmsDispatcher resume after a crash', () => {
     ]);
     const next = r.newDispatcher({ backoffMs: () => 20 });
     await next.start();
-    const a = await waitFor(r, halfSent.id, (m) => m.status === 'delivered', 'resumed delivered');
-    const b = await waitFor(r, 'sms-left-queued', (m) => m.status === 'delivered', 'queued delivered');
+    const a = await storedWhen(r, halfSent.id, (m) => m.status === 'delivered', 'resumed delivered');
+    const b = await storedWhen(r, 'sms-left-queued', (m) => m.status === 'delivered', 'queued delivered');
     expect(a.attempts).toBe(2);
     expect(b.attempts).toBe(1);
     expect(r.sim.messages().map((m) => m.to).sort()).toEqual(['+8613800000001', '+8613800000002']);
@@ -123,7 +127,7 @@ describe('SmsDispatcher in outbox mode', () => {
     await r.dispatcher.start();
     const msg = await r.dispatcher.enqueue(pageSms());
     expect(msg.provider).toBe('outbox');
-    const row = await waitFor(r, msg.id, (m) => m.status === 'outbox', 'outbox');
+    const row = await storedWhen(r, msg.id, (m) => m.status === 'outbox', 'outbox');
     expect(row.providerSid).toMatch(/^OB[0-9a-f]{32}$/);
     expect(row.attempts).toBe(1);
     expect(r.sim.requests()).toHaveLength(0);

@@ -1,9 +1,10 @@
 // An event acknowledged to the device but not yet acted on when the gateway died is acted on at the next start, exactly once, however many there are.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import { createHash } from 'node:crypto';
 import type { NewEvent } from '../../gateway/storage/ports.js';
 import { openSqliteStore, databaseFile } from '../../gateway/storage/sqlite/store.js';
-import { SIM_SID, SIM_TOKEN, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { SIM_SID, SIM_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -46,10 +47,10 @@ describe('replay of recorded, unprocessed events', () => {
   /** After a restart: the worker is paged for r-001's sos, in one incident. */
   async function pagedOnce(gateway: TestGateway): Promise<void> {
     await sms.waitForMessage((m) => m.to === '+8613900000001' && m.body.includes('回1'));
-    const incidents = await until(async () => {
+    const incidents = await waitFor('one incident', async () => {
       const list = await gateway.gateway.store.incidents.list({});
       return list.length === 1 ? list : null;
-    }, 5000, 'one incident');
+    });
     expect(incidents[0]).toMatchObject({ residentId: 'r-001', state: 'open', signalCount: 1 });
   }
 

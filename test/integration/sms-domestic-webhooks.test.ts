@@ -1,6 +1,7 @@
 // The Aliyun and Tencent callbacks through a whole gateway: receipts update the stored message, replies "1" and "2"
 // act on the incident exactly as Twilio's do, and a callback without the right ?key= is refused and recorded.
 import type { MqttClient } from 'mqtt';
+import { waitFor } from '../helpers/wait.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { silentLogger } from '../../gateway/core/logger.js';
@@ -22,7 +23,7 @@ import {
   WEBHOOK_KEY,
   pageIntent,
 } from '../helpers/domestic-sms.js';
-import { API_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 const W1 = '+8613900000001';
 
@@ -69,7 +70,7 @@ describe('Aliyun and Tencent callbacks', () => {
   /** btn-001 raises an incident for r-001, whose nearest on-duty worker is W1; resolves once W1 has the page. */
   const alarm = async (): Promise<IncidentView> => {
     await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: ++seq }), { qos: 1 });
-    const open = await until(async () => (await api<IncidentView[]>('/api/incidents')).find((i) => i.resident === 'r-001' && i.state === 'open'), 5000, 'incident');
+    const open = await waitFor('incident', async () => (await api<IncidentView[]>('/api/incidents')).find((i) => i.resident === 'r-001' && i.state === 'open'));
     await t.sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'));
     return open;
   };
@@ -97,8 +98,8 @@ describe('Aliyun and Tencent callbacks', () => {
       [200, { code: 0, msg: '成功' }],
       [200, { code: 0, msg: '成功' }],
     ]);
-    await until(async () => (await t.gateway.store.sms.get('sms-a1'))?.status === 'delivered', 5000, 'delivered');
-    await until(async () => (await t.gateway.store.sms.get('sms-a2'))?.status === 'undelivered', 5000, 'undelivered');
+    await waitFor('delivered', async () => (await t.gateway.store.sms.get('sms-a1'))?.status === 'delivered');
+    await waitFor('undelivered', async () => (await t.gateway.store.sms.get('sms-a2'))?.status === 'undelivered');
     expect((await t.gateway.store.sms.get('sms-a2'))?.errorCode).toBe('MK:0001');
   });
 
@@ -106,7 +107,7 @@ describe('Aliyun and Tencent callbacks', () => {
     const open = await alarm();
     const push = await aliyun.reply(W1, '1');
     expect(push?.httpStatus).toBe(200);
-    await until(async () => (await incident(open.id)).state === 'acknowledged', 5000, 'acknowledged');
+    await waitFor('acknowledged', async () => (await incident(open.id)).state === 'acknowledged');
     expect((await incident(open.id)).acknowledgedBy).toMatchObject({ id: 'w-01', role: 'worker' });
     // Aliyun pushes again when it thinks we missed it: the same sequence_id is a duplicate.
     const again = await fetch(hook('/webhooks/aliyun/sms-up'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(push?.body) });
@@ -131,13 +132,13 @@ describe('Aliyun and Tencent callbacks', () => {
     await tencent.releaseReceipts();
     const [push] = tencent.pushes();
     expect(push && [push.httpStatus, JSON.parse(push.answer)]).toEqual([200, { result: 0, errmsg: 'OK' }]);
-    await until(async () => (await t.gateway.store.sms.get('sms-t1'))?.status === 'delivered', 5000, 'delivered');
+    await waitFor('delivered', async () => (await t.gateway.store.sms.get('sms-t1'))?.status === 'delivered');
   });
 
   it('Tencent: a reply "1" acknowledges the incident, and "2" after it is answered as too late', async () => {
     const open = await alarm();
     expect((await tencent.reply(W1, '1'))?.httpStatus).toBe(200);
-    await until(async () => (await incident(open.id)).state === 'acknowledged', 5000, 'acknowledged');
+    await waitFor('acknowledged', async () => (await incident(open.id)).state === 'acknowledged');
     const again = await tencent.reply(W1, '2');
     expect(again?.httpStatus).toBe(200);
     expect((await incident(open.id)).state).toBe('acknowledged');

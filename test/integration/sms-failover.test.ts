@@ -2,6 +2,7 @@
 // to the fallback at once, a page over a cap goes the other way (or fails loudly), and a phone holding a page
 // unanswered is not sent it again.
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import type { OutboundSms } from '../../gateway/core/types.js';
 import { SendCaps, type CapRule } from '../../gateway/notifiers/caps.js';
@@ -10,7 +11,7 @@ import { OutboxProvider } from '../../gateway/notifiers/outbox.js';
 import { Pager } from '../../gateway/paging/pager.js';
 import { systemClock } from '../../gateway/core/clock.js';
 import { RESIDENT, makeIncident } from '../helpers/http-fixture.js';
-import { pageSms, startSmsRig, storedSms, waitUntil, type SmsRig } from '../helpers/sms.js';
+import { pageSms, startSmsRig, storedSms, type SmsRig } from '../helpers/sms.js';
 
 let rig: SmsRig | null = null;
 afterEach(async () => {
@@ -24,7 +25,7 @@ const DAY = 24 * 60 * 60 * 1000;
 const ONE_A_DAY: CapRule = { provider: 'twilio', scope: 'number', limit: 1, windowMs: DAY, label: 'test: one a day to a number' };
 
 async function settled(r: SmsRig, id: string, statuses: OutboundSms['status'][]): Promise<OutboundSms> {
-  await waitUntil(async () => statuses.includes((await storedSms(r, id)).status), 10_000, `SMS ${id} to settle`);
+  await waitFor(`SMS ${id} to settle`, async () => statuses.includes((await storedSms(r, id)).status), { timeoutMs: 10_000 });
   return storedSms(r, id);
 }
 

@@ -2,6 +2,7 @@
 // restart); routine SMS still fail after their attempts; the circuit breaker lets one probe through at a time.
 // The dispatcher over real SQLite, the twilio SDK against the local simulator, the incident rules of PageDelivery.
 import { intentOf } from '../../gateway/notifiers/kinds.js';
+import { waitFor } from '../helpers/wait.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { EventBus } from '../../gateway/core/events.js';
@@ -11,7 +12,7 @@ import { PageDelivery, keepsTryingFor } from '../../gateway/incidents/page-deliv
 import type { IncidentEvents } from '../../gateway/incidents/service.js';
 import type { SmsDispatcher } from '../../gateway/notifiers/dispatcher.js';
 import { makeIncident } from '../helpers/http-fixture.js';
-import { pageSms, startSmsRig, storedSms, waitUntil, type SmsRig } from '../helpers/sms.js';
+import { pageSms, startSmsRig, storedSms, type SmsRig } from '../helpers/sms.js';
 
 let rig: SmsRig | null = null;
 
@@ -49,10 +50,10 @@ describe('SMS of an incident that still needs them', () => {
     const run = async (d: SmsDispatcher, rounds: number) => {
       for (let i = 0; i < rounds; i++) {
         clock.advance(BACKOFF_MS);
-        await waitUntil(() => d.health().sending === 0, 10_000, 'provider calls answered');
+        await waitFor('provider calls answered', () => d.health().sending === 0, { timeoutMs: 10_000 });
       }
     };
-    await waitUntil(() => r.dispatcher.health().sending === 0 && r.sim.requests().length === 3, 10_000, 'first tries');
+    await waitFor('first tries', () => r.dispatcher.health().sending === 0 && r.sim.requests().length === 3, { timeoutMs: 10_000 });
     await run(r.dispatcher, MAX_ATTEMPTS + 3);
 
     expect((await storedSms(r, help.id)).status).toBe('failed');
@@ -68,7 +69,7 @@ describe('SMS of an incident that still needs them', () => {
     await r.dispatcher.stop();
     const again = r.newDispatcher({});
     await again.start();
-    await waitUntil(async () => (await storedSms(r, family.id)).attempts === before + 1 && again.health().sending === 0, 10_000, 'resumed try');
+    await waitFor('resumed try', async () => (await storedSms(r, family.id)).attempts === before + 1 && again.health().sending === 0, { timeoutMs: 10_000 });
     expect((await storedSms(r, family.id)).status).toBe('sending');
 
     // Taken: the worker's page no longer matters and fails at its next try; the family's still does.
@@ -105,9 +106,9 @@ describe('SMS circuit breaker', () => {
     await r.dispatcher.start();
     const msgs: OutboundSms[] = [];
     for (let i = 0; i < 6; i++) msgs.push(await r.dispatcher.enqueue(pageSms(`+861380000010${i}`)));
-    const settled = () => waitUntil(() => r.dispatcher.health().sending === 0, 10_000, 'provider calls answered');
+    const settled = () => waitFor('provider calls answered', () => r.dispatcher.health().sending === 0, { timeoutMs: 10_000 });
     // One call at a time: three failures in a row open it, and the other three messages wait without a try.
-    await waitUntil(() => r.dispatcher.health().breaker.state === 'open' && r.dispatcher.health().sending === 0, 10_000, 'breaker open');
+    await waitFor('breaker open', () => r.dispatcher.health().breaker.state === 'open' && r.dispatcher.health().sending === 0, { timeoutMs: 10_000 });
     expect(r.sim.requests()).toHaveLength(3);
     expect((await Promise.all(msgs.slice(3).map((m) => storedSms(r, m.id)))).map((m) => [m.status, m.attempts])).toEqual([
       ['queued', 0],
@@ -139,7 +140,7 @@ describe('SMS circuit breaker', () => {
       clock.advance(50);
       await settled();
     }
-    await waitUntil(async () => (await Promise.all(msgs.map((m) => storedSms(r, m.id)))).every((m) => m.providerSid !== null), 10_000, 'all sent');
+    await waitFor('all sent', async () => (await Promise.all(msgs.map((m) => storedSms(r, m.id)))).every((m) => m.providerSid !== null), { timeoutMs: 10_000 });
     expect(r.dispatcher.health().breaker).toMatchObject({ state: 'closed', consecutiveFailures: 0, opened: 1 });
     expect(r.sim.messages()).toHaveLength(6);
     expect(r.sim.requests().filter((q) => q.fault === null)).toHaveLength(6);
@@ -150,7 +151,7 @@ describe('SMS circuit breaker', () => {
     const r = rig;
     await r.dispatcher.start();
     const bad = await Promise.all([1, 2, 3].map(() => r.dispatcher.enqueue(pageSms('+86-not-a-number'))));
-    await waitUntil(async () => (await Promise.all(bad.map((m) => storedSms(r, m.id)))).every((m) => m.status === 'failed'), 5000, 'refused');
+    await waitFor('refused', async () => (await Promise.all(bad.map((m) => storedSms(r, m.id)))).every((m) => m.status === 'failed'));
     expect(r.dispatcher.health().breaker).toMatchObject({ state: 'closed', opened: 0 });
   });
 });

@@ -2,6 +2,7 @@
 // failed, the board and timeline show the pages in trouble, and every page goes out once the provider is back.
 // Whole gateway: real aedes + mqtt.js buttons, SQLite, the twilio SDK against the local simulator, a manual clock.
 import { writeFileSync } from 'node:fs';
+import { waitFor } from '../helpers/wait.js';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
@@ -10,7 +11,7 @@ import { shanghaiLast } from '../helpers/calendar.js';
 import { DEFAULT_COOLDOWN_MS, DEFAULT_FAILURE_THRESHOLD } from '../../gateway/notifiers/circuit-breaker.js';
 import type { OutboundSms } from '../../gateway/core/types.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
-import { API_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const RESIDENTS = 12;
@@ -79,14 +80,14 @@ describe('SMS provider outage during an alarm storm', () => {
   /** Moves the manual clock on and waits until the provider calls that started have been answered and recorded. */
   const advance = async (ms: number) => {
     clock.advance(ms);
-    await until(() => t.gateway.dispatcher.health().sending === 0, 10_000, 'provider calls answered');
+    await waitFor('provider calls answered', () => t.gateway.dispatcher.health().sending === 0, { timeoutMs: 10_000 });
   };
 
   it('bounds the requests with the breaker, keeps every page, shows the trouble, and delivers all after recovery', async () => {
     t.sms.setOutage(500);
     await Promise.all(buttons.map((b, i) => b.publishAsync(`care/v1/btn-${i}/event`, JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 })));
-    await until(async () => (await allSms()).length === RESIDENTS * SMS_PER_ALARM, 10_000, 'every page queued');
-    await until(() => t.gateway.dispatcher.health().sending === 0 && t.gateway.dispatcher.health().breaker.state === 'open', 10_000, 'breaker open');
+    await waitFor('every page queued', async () => (await allSms()).length === RESIDENTS * SMS_PER_ALARM, { timeoutMs: 10_000 });
+    await waitFor('breaker open', () => t.gateway.dispatcher.health().sending === 0 && t.gateway.dispatcher.health().breaker.state === 'open', { timeoutMs: 10_000 });
 
     // The storm's first sends fail; once the breaker opens nothing more starts, so only the calls already in flight add up.
     const beforeOpen = creates().length;
@@ -126,7 +127,7 @@ describe('SMS provider outage during an alarm storm', () => {
       expect(waited).toBeLessThanOrEqual(DEFAULT_COOLDOWN_MS);
       await advance(1000);
     }
-    await until(async () => (await allSms()).every((m) => m.status === 'delivered'), 20_000, 'every SMS delivered');
+    await waitFor('every SMS delivered', async () => (await allSms()).every((m) => m.status === 'delivered'), { timeoutMs: 20_000 });
 
     const rows: OutboundSms[] = await allSms();
     expect(rows).toHaveLength(RESIDENTS * SMS_PER_ALARM);
@@ -145,8 +146,8 @@ describe('SMS provider outage during an alarm storm', () => {
   it('keeps the pages of an open incident trying through a ten-minute outage, far past their 7 attempts', async () => {
     t.sms.setOutage(503);
     await buttons[0]!.publishAsync('care/v1/btn-0/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
-    await until(async () => (await allSms()).length === SMS_PER_ALARM, 10_000, 'the pages queued');
-    await until(() => t.gateway.dispatcher.health().sending === 0, 10_000, 'first tries answered');
+    await waitFor('the pages queued', async () => (await allSms()).length === SMS_PER_ALARM, { timeoutMs: 10_000 });
+    await waitFor('first tries answered', () => t.gateway.dispatcher.health().sending === 0, { timeoutMs: 10_000 });
     for (let elapsed = 0; elapsed < 10 * 60_000; elapsed += 5000) await advance(5000);
 
     const during = await allSms();
@@ -159,7 +160,7 @@ describe('SMS provider outage during an alarm storm', () => {
     t.sms.setOutage(null);
     await advance(DEFAULT_COOLDOWN_MS);
     expect(t.gateway.dispatcher.health().breaker.state).toBe('closed');
-    await until(async () => (await allSms()).every((m) => m.status === 'delivered'), 20_000, 'every SMS delivered');
+    await waitFor('every SMS delivered', async () => (await allSms()).every((m) => m.status === 'delivered'), { timeoutMs: 20_000 });
     expect(t.sms.messages()).toHaveLength(SMS_PER_ALARM);
   });
 
@@ -173,12 +174,12 @@ describe('SMS provider outage during an alarm storm', () => {
       const pages = list[0]?.pages.filter((p) => p.role === 'family' && (p.status === 'undelivered' || p.status === 'failed')) ?? [];
       return pages.length === 2 ? { incident: list[0]!, pages } : null;
     };
-    const { incident, pages } = await until(failedPages, 10_000, 'family pages failed');
-    const timeline = await until(async () => {
+    const { incident, pages } = await waitFor('family pages failed', failedPages, { timeoutMs: 10_000 });
+    const timeline = await waitFor('page_failed entries', async () => {
       const entries = (await api<IncidentView>(`/api/incidents/${incident.id}`)).body.timeline ?? [];
       const failed = entries.filter((e) => e.action === 'page_failed');
       return failed.length === 2 ? failed : null;
-    }, 10_000, 'page_failed entries');
+    }, { timeoutMs: 10_000 });
     expect(timeline.map((e) => e.detail?.sms).sort()).toEqual(pages.map((p) => p.id).sort());
     expect(timeline.every((e) => e.detail?.pagedRole === 'family')).toBe(true);
     // Nobody else is paged in a family member's place: the worker's page stands, the duty officer phones the family.

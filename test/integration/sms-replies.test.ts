@@ -1,10 +1,11 @@
 // SMS replies through the whole gateway: replayed webhooks, the reply window, answered pages and reply codes (1A, 1B).
 import type { MqttClient } from 'mqtt';
+import { waitFor } from '../helpers/wait.js';
 import twilio from 'twilio';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
-import { API_TOKEN, SIM_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, SIM_TOKEN, connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 const W1 = '+8613900000001';
 const W2 = '+8613900000002';
@@ -38,7 +39,7 @@ describe('SMS replies', () => {
     const id = index === 0 ? 'btn-001' : 'btn-002';
     await buttons[index]?.publishAsync(`care/v1/${id}/event`, JSON.stringify({ type: 'sos', seq: ++seq }), { qos: 1 });
   };
-  const incidentOf = async (resident: string) => until(async () => (await api<IncidentView[]>('/api/incidents')).find((i) => i.resident === resident && i.state !== 'resolved'), 5000, `incident of ${resident}`);
+  const incidentOf = async (resident: string) => waitFor(`incident of ${resident}`, async () => (await api<IncidentView[]>('/api/incidents')).find((i) => i.resident === resident && i.state !== 'resolved'));
   const stateOf = async (id: string) => (await api<IncidentView>(`/api/incidents/${id}`)).state;
   const smsTo = (phone: string) => t.sms.messages().filter((m) => m.to === phone);
   const webhookUrl = () => `${t.publicUrl}/webhooks/twilio/sms`;
@@ -65,7 +66,7 @@ describe('SMS replies', () => {
     await t.sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1A接单'));
     const original = await reply(W1, '1');
     expect(original.status).toBe(200);
-    await until(async () => (await stateOf(first.id)) === 'acknowledged', 5000, 'first acknowledged');
+    await waitFor('first acknowledged', async () => (await stateOf(first.id)) === 'acknowledged');
     await api(`/api/incidents/${first.id}/resolve`, { method: 'POST', body: JSON.stringify({ note: '已处理' }) });
 
     // A newer alarm pages the same worker; then the old "1" arrives again, byte for byte, validly signed.
@@ -83,7 +84,7 @@ describe('SMS replies', () => {
     expect(metrics).toMatch(/sms_inbound_duplicates_total\{provider="twilio"\} 1/);
     // The worker's own new "1" still works.
     await reply(W1, '1');
-    await until(async () => (await stateOf(second.id)) === 'acknowledged', 5000, 'second acknowledged');
+    await waitFor('second acknowledged', async () => (await stateOf(second.id)) === 'acknowledged');
   });
 
   it('drops a replayed "2": no second SMS, and the alarm is not passed on again', async () => {
@@ -148,11 +149,11 @@ describe('SMS replies', () => {
 
     // Full-width, lower case, with a space: as phones send it.
     await reply(W1, '１ ｂ');
-    await until(async () => (await stateOf(second.id)) === 'acknowledged', 5000, 'second acknowledged');
+    await waitFor('second acknowledged', async () => (await stateOf(second.id)) === 'acknowledged');
     expect(await stateOf(first.id)).toBe('open');
     // Only one alarm is left waiting on this phone: a bare "1" is unambiguous again.
     await reply(W1, '1');
-    await until(async () => (await stateOf(first.id)) === 'acknowledged', 5000, 'first acknowledged');
+    await waitFor('first acknowledged', async () => (await stateOf(first.id)) === 'acknowledged');
     await reply(W1, '1C');
     await t.sms.waitForMessage((m) => m.to === W1 && m.body.includes('没有找到'));
     expect(await inbound(W1)).toEqual(['unknown_code', 'ack', 'ack', 'ambiguous']);

@@ -1,13 +1,24 @@
 // The SMS simulator as Aliyun or Tencent: the official SDKs through its one port, phones that answer in the provider's
 // own push format to a real gateway's callbacks, and the phones page.
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { AliyunSmsProvider } from '../../gateway/notifiers/aliyun.js';
 import { TencentSmsProvider } from '../../gateway/notifiers/tencent.js';
 import { parseResponderYaml, responderSet } from '../../simulators/sms/responders.js';
 import { SmsSimulator } from '../../simulators/sms/sms-simulator.js';
-import { ALIYUN_KEY_ID, ALIYUN_KEY_SECRET, SIGN_NAME, TENCENT_APP_ID, TENCENT_SECRET_ID, TENCENT_SECRET_KEY, TEST_CATALOGUE, WEBHOOK_KEY, pageIntent } from '../helpers/domestic-sms.js';
-import { API_TOKEN, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import {
+  ALIYUN_KEY_ID,
+  ALIYUN_KEY_SECRET,
+  SIGN_NAME,
+  TENCENT_APP_ID,
+  TENCENT_SECRET_ID,
+  TENCENT_SECRET_KEY,
+  TEST_CATALOGUE,
+  WEBHOOK_KEY,
+  pageIntent,
+} from '../helpers/domestic-sms.js';
+import { API_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 const WORKER = '+8613900000001';
 
@@ -46,7 +57,7 @@ describe('SmsSimulator as a domestic provider', () => {
     const page = await (await fetch(`${s.url}/`)).text();
     expect(page).toContain('张桂兰在3号楼2门401求助，回1接单');
     expect(page).toContain('Aliyun SmsUp pushes');
-    await until(async () => (await inboundFrom(gw, WORKER)).length > 0, 5000, 'inbound reply logged');
+    await waitFor('inbound reply logged', async () => (await inboundFrom(gw, WORKER)).length > 0);
   });
 
   it('Tencent: the SDK reaches it under Tencent host name, and the phone answers by the reply callback', async () => {
@@ -57,7 +68,7 @@ describe('SmsSimulator as a domestic provider', () => {
       await provider.send({ id: 'sms-2', to: WORKER, body: '', intent: pageIntent(), statusCallback: null });
       expect((await replied).httpStatus).toBe(200);
       expect((await s.domestic?.waitForPush((p) => p.kind === 'receipt'))?.httpStatus).toBe(200);
-      await until(async () => (await inboundFrom(gw, WORKER)).length > 0, 5000, 'inbound reply logged');
+      await waitFor('inbound reply logged', async () => (await inboundFrom(gw, WORKER)).length > 0);
       expect(s.phones().find((p) => p.phone === WORKER)?.received).toHaveLength(1);
     } finally {
       await provider.close();

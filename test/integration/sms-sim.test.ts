@@ -1,11 +1,12 @@
 // The SMS simulator as one server: the real twilio SDK through its proxy, answering phones posting signed replies, and the phones page.
 import twilio from 'twilio';
+import { waitFor } from '../helpers/wait.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RewritingRequestClient } from '../../gateway/notifiers/twilio.js';
 import { escapeHtml } from '../../simulators/sms/phone-page.js';
 import { parseDefaultFlag, parseReplyFlag, parseResponderYaml, responderSet } from '../../simulators/sms/responders.js';
 import { SmsSimulator } from '../../simulators/sms/sms-simulator.js';
-import { startWebhookReceiver, waitUntil, type WebhookReceiver } from '../helpers/sms.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/sms.js';
 
 const FROM = '+15005550006';
 const WORKER = '+8613900000001';
@@ -54,7 +55,7 @@ describe('SmsSimulator', () => {
     const created = await send(WORKER, 'hello');
     expect(created.sid).toMatch(/^SM[0-9a-f]{32}$/);
     expect(sim.twilio.messages().map((m) => m.body)).toEqual(['hello']);
-    await waitUntil(() => receiver.received.some((h) => h.params.MessageStatus === 'delivered'), 3000, 'delivered callback');
+    await waitFor('delivered callback', () => receiver.received.some((h) => h.params.MessageStatus === 'delivered'), { timeoutMs: 3000 });
     expect(receiver.received.every((h) => h.valid)).toBe(true);
   });
 
@@ -62,7 +63,7 @@ describe('SmsSimulator', () => {
     await send(WORKER, PAGE);
     await send(SILENT, PAGE);
     await send(WORKER, '详情及导航 http://example/i/ABC');
-    await waitUntil(() => inbound().length >= 1, 3000, 'a reply');
+    await waitFor('a reply', () => inbound().length >= 1, { timeoutMs: 3000 });
     await new Promise((r) => setTimeout(r, 300));
     expect(inbound().map((h) => [h.params.From, h.params.Body, h.params.To, h.valid])).toEqual([[WORKER, '1', FROM, true]]);
     expect(sim.responders.replies()).toMatchObject([{ from: WORKER, body: '1', httpStatus: 200, error: null }]);
@@ -70,7 +71,7 @@ describe('SmsSimulator', () => {
 
   it('does not answer the answer to its own reply, so a help text containing the trigger cannot start a loop', async () => {
     await send(CHATTY, PAGE);
-    await waitUntil(() => inbound().length === 1, 3000, 'the fallback reply');
+    await waitFor('the fallback reply', () => inbound().length === 1, { timeoutMs: 3000 });
     await send(CHATTY, '回1接单，回2转给下一位。如有疑问请联系社区值班室。');
     await new Promise((r) => setTimeout(r, 300));
     expect(inbound().map((h) => h.params.Body)).toEqual(['ok']);
@@ -85,7 +86,7 @@ describe('SmsSimulator', () => {
       redirect: 'manual',
     });
     expect(reply.status).toBe(303);
-    await waitUntil(() => inbound().some((h) => h.params.Body === '到'), 3000, 'the typed reply');
+    await waitFor('the typed reply', () => inbound().some((h) => h.params.Body === '到'), { timeoutMs: 3000 });
 
     const page = await fetch(`${sim.url}/`);
     expect(page.status).toBe(200);

@@ -1,6 +1,7 @@
 // The database's disk side seen from outside: /healthz reports WAL syncs and a lost checkpoint thread, and alarms go on either way.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { API_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { waitFor } from '../helpers/wait.js';
+import { API_TOKEN, connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 const W1 = '+8613900000001';
 
@@ -26,7 +27,7 @@ describe('database disk health', () => {
       await t.sms.waitForMessage((m) => m.to === W1);
 
       await t.gateway.store.database.checkpointer?.terminate();
-      const degraded = await until(async () => {
+      const degraded = await waitFor('the database degraded in /healthz', async () => {
         const h = await health();
         return h.components.database.status === 'degraded' ? h : null;
       });
@@ -43,7 +44,7 @@ describe('database disk health', () => {
       expect(resolved.status).toBe(200);
       const paged = t.sms.messages().filter((m) => m.to === W1).length;
       await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 2 }), { qos: 1 });
-      await until(() => t.sms.messages().filter((m) => m.to === W1).length > paged + 1 || null, 5000, 'a second page to W1');
+      await waitFor('a second page to W1', () => t.sms.messages().filter((m) => m.to === W1).length > paged + 1 || null);
       expect(t.gateway.store.database.db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
     } finally {
       await button.endAsync();

@@ -4,6 +4,7 @@ import type { MqttClient } from 'mqtt';
 import type { OutageView } from '../../gateway/supervision/service.js';
 import type { Outage } from '../../gateway/supervision/types.js';
 import { API_TOKEN, B3, W01, registryDoc, startSupervisionRig, type SupervisionRig } from './supervision-fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -30,7 +31,7 @@ describe('closing outages that never reach their recovery threshold', () => {
     for (const id of B3) clients.set(id, await rig.online(id));
     await rig.settle();
     for (const id of B3) rig.drop(clients.get(id)!);
-    await until(() => B3.every((id) => rig.ingest.healthOf(id)?.state === 'offline'));
+    await waitFor('the B3 devices offline', () => B3.every((id) => rig.ingest.healthOf(id)?.state === 'offline'));
     await rig.settle();
     await rig.advance(2 * MIN);
     for (const id of B3.slice(0, back)) await rig.online(id);
@@ -129,11 +130,3 @@ describe('closing outages that never reach their recovery threshold', () => {
     expect(tasks.map((t) => t.deviceId).sort()).toEqual(B3.slice(5).sort());
   });
 });
-
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

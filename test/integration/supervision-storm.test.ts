@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import type { Outage } from '../../gateway/supervision/types.js';
 import { B3, B5, STATION, W01, W02, startSupervisionRig, type SupervisionRig } from './supervision-fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MIN = 60_000;
 
@@ -33,7 +34,7 @@ describe('storm grouping', () => {
     // The building loses power: every connection dies, the broker publishes 30 wills.
     for (const id of B3) rig.drop(clients.get(id)!);
     await rig.settle();
-    await until(() => B3.every((id) => rig.ingest.healthOf(id)?.state === 'offline'));
+    await waitFor('the B3 devices offline', () => B3.every((id) => rig.ingest.healthOf(id)?.state === 'offline'));
     await rig.settle();
 
     const [outage, ...others] = await rig.store.supervision.listOutages({});
@@ -80,7 +81,7 @@ describe('storm grouping', () => {
     const few = B3.slice(0, 4);
     for (const id of few) rig.drop(clients.get(id)!);
     await rig.settle();
-    await until(() => few.every((id) => rig.ingest.healthOf(id)?.state === 'offline'));
+    await waitFor('the few devices offline', () => few.every((id) => rig.ingest.healthOf(id)?.state === 'offline'));
     await rig.advance(3 * MIN);
     expect(await rig.store.supervision.listOutages({})).toEqual([]);
     expect((await rig.store.sms.list(1000)).filter((m) => m.purpose === 'outage')).toEqual([]);
@@ -120,7 +121,7 @@ describe('storm grouping', () => {
     // Broadband cut: the whole of 安达里 drops within seconds.
     for (const id of [...B3, ...B5]) rig.drop(clients.get(id)!);
     await rig.settle();
-    await until(() => [...B3, ...B5].every((id) => rig.ingest.healthOf(id)?.state === 'offline'));
+    await waitFor('the B3 and B5 devices offline', () => [...B3, ...B5].every((id) => rig.ingest.healthOf(id)?.state === 'offline'));
     await rig.settle();
     await rig.advance(2 * MIN);
     const open = await rig.store.supervision.listOutages({ state: 'open' });
@@ -133,11 +134,3 @@ describe('storm grouping', () => {
     expect((await rig.store.supervision.listOpenTasks()).filter((t) => t.kind === 'device_offline')).toEqual([]);
   });
 });
-
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -1,5 +1,6 @@
 // Telemetry writer with INFLUX_TOKEN set: the real @influxdata/influxdb-client against a local InfluxDB-2-compatible write endpoint (no 2.x server is installed).
 import { createServer, type Server } from 'node:http';
+import { waitFor } from '../helpers/wait.js';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../gateway/core/clock.js';
@@ -8,7 +9,6 @@ import { silentLogger } from '../../gateway/core/logger.js';
 import { importRegistryDocument } from '../../gateway/registry/import.js';
 import { openSqliteStore, type SqliteStore } from '../../gateway/storage/sqlite/store.js';
 import { TelemetryWriter, type TelemetryEvents } from '../../gateway/telemetry/writer.js';
-import { eventually } from '../helpers/influxd.js';
 import { signalOf, smsOf } from '../helpers/telemetry-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -126,7 +126,14 @@ describe('telemetry writer, InfluxDB 2.x client', () => {
     expect(writer?.health().lastError).toMatch(/503/);
 
     endpoint.answer = 204;
-    await eventually(async () => writer?.health(), (h) => h?.status === 'up' && h.buffered === 0, 5000);
+    await waitFor(
+      'the writer up with nothing buffered',
+      async () => {
+        const h = writer?.health();
+        return h?.status === 'up' && h.buffered === 0;
+      },
+      { retryErrors: true, intervalMs: 50 },
+    );
     expect(endpoint.lines().map((l) => /seq=(\d+)/.exec(l)?.[1])).toEqual(['2']);
   });
 });

@@ -1,5 +1,6 @@
 // Telemetry writer against a real influxd 1.x: points and schema arrive, outages are buffered (bounded, oldest dropped) and backfilled.
 import { readFileSync } from 'node:fs';
+import { waitFor } from '../helpers/wait.js';
 import { join } from 'node:path';
 import type { InfluxDB } from 'influx';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import { parseRegistryText } from '../../gateway/registry/load.js';
 import { openSqliteStore, type SqliteStore } from '../../gateway/storage/sqlite/store.js';
 import { downsamples } from '../../gateway/telemetry/downsampling.js';
 import { TelemetryWriter, type TelemetryEvents, type TelemetryWriterDeps } from '../../gateway/telemetry/writer.js';
-import { eventually, queryClient, startInfluxd, type InfluxdServer } from '../helpers/influxd.js';
+import { queryClient, startInfluxd, type InfluxdServer } from '../helpers/influxd.js';
 import { lifecycleOf, PERSONAL_VALUES, signalOf, smsOf } from '../helpers/telemetry-fixtures.js';
 import { TEST_REGISTRY } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -162,7 +163,14 @@ describe('telemetry writer with a real influxd', () => {
     expect(dropped.reduce((a, b) => a + b, 0)).toBe(30);
 
     await influxd.start();
-    await eventually(async () => writer.health(), (h) => h.status === 'up' && h.buffered === 0, 10_000);
+    await waitFor(
+      'the writer up with nothing buffered',
+      async () => {
+        const h = writer.health();
+        return h.status === 'up' && h.buffered === 0;
+      },
+      { timeoutMs: 10_000, retryErrors: true, intervalMs: 50 },
+    );
     const client = queryClient(influxd, 'outage');
     const seqs = (await rows(client, 'SELECT seq FROM event ORDER BY time')).map((r) => r.seq);
     // The 5 written before the outage are still there; of the 80 buffered, the oldest 30 were dropped.
@@ -182,7 +190,14 @@ describe('telemetry writer with a real influxd', () => {
     expect(writer.health().buffered).toBe(1);
 
     await influxd.start();
-    await eventually(async () => writer.health(), (h) => h.status === 'up' && h.buffered === 0, 10_000);
+    await waitFor(
+      'the writer up with nothing buffered',
+      async () => {
+        const h = writer.health();
+        return h.status === 'up' && h.buffered === 0;
+      },
+      { timeoutMs: 10_000, retryErrors: true, intervalMs: 50 },
+    );
     const client = queryClient(influxd, 'late');
     expect((await client.showRetentionPolicies('late')).map((p) => p.name)).toEqual(expect.arrayContaining(['raw', 'hourly']));
     expect(await rows(client, 'SELECT battery, rssi, device FROM telemetry')).toMatchObject([{ battery: 80, rssi: -60, device: 'btn-001' }]);

@@ -1,8 +1,9 @@
 // Weekly test presses end to end: a test window from the API, a real button press over MQTT, the worker's test page, no family page, the window's end, the weekly list.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import type { MqttClient } from 'mqtt';
 import { ManualClock } from '../../gateway/core/clock.js';
-import { API_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 import type { TestWindow } from '../../gateway/test-presses/types.js';
 import type { WeeklyTestReport } from '../../gateway/test-presses/weekly.js';
@@ -148,7 +149,7 @@ describe('test presses', () => {
 
     await post('/api/devices/btn-001/test-mode', {});
     await press();
-    await until(async () => !(await t.gateway.store.supervision.findOpenTask('button_untested', 'r-001', 'btn-001')), 5000, 'task closed by the test press');
+    await waitFor('task closed by the test press', async () => !(await t.gateway.store.supervision.findOpenTask('button_untested', 'r-001', 'btn-001')));
 
     // A week and a day later the test is too old again.
     clock.advance(8 * 24 * 60 * MINUTE);

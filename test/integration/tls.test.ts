@@ -1,15 +1,24 @@
 // TLS end to end on a whole gateway: MQTTS with mqtt.js and mosquitto_pub, client certificates that a device's registry entry requires or pins, HTTPS, Secure cookies and trusted proxies; certificates are made with openssl at test time.
 import { X509Certificate } from 'node:crypto';
+import { waitFor } from '../helpers/wait.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request as httpsRequest } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { freePort, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { makeTestPki, type CertFiles, type TestPki } from '../helpers/certs.js';
 import { tempDir } from '../helpers/tmp.js';
-import { ChildTracker, GatewayProcess, gatewayAddresses, gatewayEnv, MOSQUITTO_PUB, registryVariant, ToolProcess } from '../helpers/e2e-process.js';
+import {
+  ChildTracker,
+  GatewayProcess,
+  gatewayAddresses,
+  gatewayEnv,
+  MOSQUITTO_PUB,
+  registryVariant,
+  ToolProcess,
+} from '../helpers/e2e-process.js';
 import { importRegistry } from '../../gateway/registry/import.js';
 import { loadRegistryFile, validateRegistry } from '../../gateway/registry/load.js';
 import { silentLogger } from '../../gateway/core/logger.js';
@@ -115,10 +124,10 @@ describe('MQTT over TLS', () => {
     const button = await mqtt.connectAsync(mqttsUrl(t), mqttsOptions('btn-001', pki.clients['btn-001'] ?? null));
     await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
     const gw = t;
-    const active = await until(async () => {
+    const active = await waitFor('the incident', async () => {
       const list = await gw.gateway.store.incidents.listActive();
       return list.length > 0 ? list : null;
-    }, 5000, 'the incident');
+    });
     expect(active.map((i) => [i.residentId, i.type])).toEqual([['r-001', 'sos']]);
     await button.endAsync();
     // A device with no certificate requirement uses MQTTS without one, and plain MQTT still works beside it.
@@ -183,9 +192,9 @@ describe('MQTT over TLS', () => {
     ]);
     await importRegistry({ store: gw.gateway.store, log: silentLogger() }, validateRegistry((await loadRegistryFile(changed)).doc));
     await gw.gateway.registryChanged();
-    await until(() => !plain.connected, 5000, 'fall-001 to be disconnected');
+    await waitFor('fall-001 to be disconnected', () => !plain.connected);
     expect(withCert.connected).toBe(true);
-    await until(() => gw.gateway.broker.connectedCount() === 1, 5000, 'only btn-001 connected');
+    await waitFor('only btn-001 connected', () => gw.gateway.broker.connectedCount() === 1);
     expect(await connackCode(t.mqttUrl, { ...mqttsOptions('fall-001', null), ca: undefined })).toBe(5);
     await withCert.endAsync();
   });
@@ -202,10 +211,10 @@ describe('MQTT over TLS', () => {
     if (!client) throw new Error('no btn-001 client certificate');
     const sos = await new ToolProcess(MOSQUITTO_PUB, [...common, '--cert', client.cert, '--key', client.key, ...login('btn-001'), '-t', 'care/v1/btn-001/event', '-m', JSON.stringify({ type: 'sos', seq: 7 })]).spawn().done();
     expect(sos.code).toBe(0);
-    const active = await until(async () => {
+    const active = await waitFor('the incident from mosquitto_pub', async () => {
       const list = await t?.gateway.store.incidents.listActive();
       return list && list.length > 0 ? list : null;
-    }, 5000, 'the incident from mosquitto_pub');
+    });
     expect(active.map((i) => i.residentId)).toEqual(['r-001']);
     expect(t.gateway.ingest.healthOf('fall-001')?.battery).toBe(80);
     // Without its certificate the same button is refused: mosquitto_pub reports "not authorised" and fails.

@@ -1,10 +1,11 @@
 // The Twilio simulator seen through the real twilio SDK: messages, errors, signed callbacks, replies and faults.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import twilio from 'twilio';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { segmentsOf } from '../../simulators/sms/twilio-format.js';
 import { RewritingRequestClient } from '../../gateway/notifiers/twilio.js';
-import { startWebhookReceiver, waitUntil, type WebhookReceiver } from '../helpers/sms.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/sms.js';
 
 const FROM = '+15005550006';
 const TO = '+8613800000001';
@@ -70,7 +71,7 @@ describe('TwilioSimServer REST API', () => {
 
   it('moves a message to delivered even without a status callback', async () => {
     const created = await sdk().messages.create({ to: TO, from: FROM, body: 'x' });
-    await waitUntil(async () => (await sdk().messages(created.sid).fetch()).status === 'delivered', 3000, 'delivered');
+    await waitFor('delivered', async () => (await sdk().messages(created.sid).fetch()).status === 'delivered', { timeoutMs: 3000 });
   });
 
   it('answers an invalid To with 400 / 21211 in Twilio error JSON', async () => {

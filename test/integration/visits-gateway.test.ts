@@ -1,7 +1,8 @@
 // Volunteer visits through the whole gateway: 到/走/没人 arrive as signed SMS on the same webhook as a worker's "1".
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import { ManualClock } from '../../gateway/core/clock.js';
-import { API_TOKEN, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 
 const VOLUNTEER = '+8613700000001';
@@ -38,10 +39,10 @@ describe('visits through the gateway', () => {
   it('checks a volunteer in with 到 and out with 走, by signed SMS, with no reminder sent first', async () => {
     expect((await today()).find((o) => o.visit === 'vis-01')?.status).toBe('scheduled');
     expect((await reply(VOLUNTEER, '到')).status).toBe(200);
-    await until(async () => (await today()).find((o) => o.visit === 'vis-01')?.status === 'checked_in', 5000, 'checked in');
+    await waitFor('checked in', async () => (await today()).find((o) => o.visit === 'vis-01')?.status === 'checked_in');
     clock.advance(90 * 60 * 1000);
     expect((await reply(VOLUNTEER, 'Z')).status).toBe(200);
-    await until(async () => (await today()).find((o) => o.visit === 'vis-01')?.status === 'done', 5000, 'done');
+    await waitFor('done', async () => (await today()).find((o) => o.visit === 'vis-01')?.status === 'done');
     // A forged check-in changes nothing.
     const forged = await fetch(`${t.httpUrl}/webhooks/twilio/sms`, {
       method: 'POST',
@@ -61,6 +62,6 @@ describe('visits through the gateway', () => {
     expect(incidents[0]).toMatchObject({ resident: 'r-001', type: 'door_unanswered', state: 'open' });
     // The worker's "1" still reaches the incident, not the visit.
     await reply(W1, '1');
-    await until(async () => (await get<IncidentView[]>('/api/incidents'))[0]?.state === 'acknowledged', 5000, 'acknowledged');
+    await waitFor('acknowledged', async () => (await get<IncidentView[]>('/api/incidents'))[0]?.state === 'acknowledged');
   });
 });

@@ -1,11 +1,12 @@
 // The phones page of the SMS simulator: an incoming call shows with Answer / Busy / Let ring, then a keypad that drives it.
 import type { MqttClient } from 'mqtt';
+import { waitFor } from '../helpers/wait.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { NEVER } from '../../simulators/sms/responders.js';
 import { SmsSimulator } from '../../simulators/sms/sms-simulator.js';
 import { shanghaiLast } from '../helpers/calendar.js';
-import { SIM_SID, SIM_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { SIM_SID, SIM_TOKEN, connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 const W1 = '+8613900000001';
 
@@ -35,7 +36,7 @@ describe('phones page: incoming calls', () => {
 
   it('answers a live call and presses 1 from the page; the incident is acknowledged', async () => {
     await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
-    const incident = await until(() => t.gateway.store.incidents.findActiveForResident('r-001'), 5000, 'incident');
+    const incident = await waitFor('incident', () => t.gateway.store.incidents.findActiveForResident('r-001'));
     await sim.twilio.waitForMessage((m) => m.to === W1);
     clock.advance(60_000);
     const ringing = await sim.twilio.calls.waitFor((c) => c.to === W1 && c.status === 'ringing');
@@ -49,7 +50,7 @@ describe('phones page: incoming calls', () => {
     expect(playing).toContain('value="key:1"');
     expect(playing).toContain('安达里三号楼二门四零一');
     expect((await act(ringing.id, 'key:1')).status).toBe(303);
-    await until(async () => (await t.gateway.store.incidents.get(incident.id))?.state === 'acknowledged', 5000, 'acknowledged');
+    await waitFor('acknowledged', async () => (await t.gateway.store.incidents.get(incident.id))?.state === 'acknowledged');
     const ended = await sim.twilio.calls.waitFor((c) => c.id === ringing.id && c.endedAt !== null);
     expect(ended.keys).toEqual(['1']);
     expect((await act(ringing.id, 'key:1')).status).toBe(409);

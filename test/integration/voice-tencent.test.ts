@@ -1,11 +1,12 @@
 // Voice calls through tencentcloud-sdk-nodejs-common's CommonClient against the local VMS (TC3 checked): keys, caps, refusals.
 import type { MqttClient } from 'mqtt';
+import { waitFor } from '../helpers/wait.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 import { TencentVmsSimServer } from '../../simulators/voice/tencent-vms-server.js';
 import { shanghaiLast } from '../helpers/calendar.js';
-import { API_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 const W1 = '+8613900000001';
 const W2 = '+8613900000002';
@@ -55,7 +56,7 @@ describe('voice calls (Tencent VMS)', () => {
   const alarm = async (): Promise<string> => {
     const pagedBefore = t.sms.messages().filter((m) => m.to === W1).map((m) => m.sid);
     await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: ++seq }), { qos: 1 });
-    const incident = await until(() => t.gateway.store.incidents.findActiveForResident('r-001'), 5000, 'incident');
+    const incident = await waitFor('incident', () => t.gateway.store.incidents.findActiveForResident('r-001'));
     await t.sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1') && !pagedBefore.includes(m.sid));
     return incident.id;
   };
@@ -75,7 +76,7 @@ describe('voice calls (Tencent VMS)', () => {
     expect(sent?.params).toMatchObject({ CalledNumber: W1, VoiceSdkAppid: vms.sdkAppId, TemplateId: vms.template.id });
     const params = sent?.params.TemplateParamSet;
     expect(Array.isArray(params) && params.every((p) => typeof p === 'string' && !/[0-9]/.test(p))).toBe(true);
-    const acked = await until(async () => {
+    const acked = await waitFor('the incident acknowledged', async () => {
       const v = await view(id);
       return v.state === 'acknowledged' ? v : null;
     });
@@ -83,7 +84,7 @@ describe('voice calls (Tencent VMS)', () => {
     await t.sms.waitForMessage((m) => m.to === SON && m.body.includes('李明已接单'));
     expect(acked.pages).toContainEqual(expect.objectContaining({ to: W1, purpose: 'call', status: 'acknowledged' }));
     // Tencent's status push after the key leaves the call as it was.
-    await until(() => vms.callbacks().some((c) => 'voiceprompt_callback' in c.body && c.status === 200), 5000, 'status push');
+    await waitFor('status push', () => vms.callbacks().some((c) => 'voiceprompt_callback' in c.body && c.status === 200));
     expect((await view(id)).pages.find((p) => p.purpose === 'call')?.status).toBe('acknowledged');
   });
 
@@ -98,7 +99,7 @@ describe('voice calls (Tencent VMS)', () => {
     clock.advance(60_000);
     const second = await vms.waitFor((c) => c.to === W2 && c.endedAt !== null);
     expect(second.keys).toEqual([]);
-    await until(async () => (await view(id)).step === 3, 5000, 'step 3');
+    await waitFor('step 3', async () => (await view(id)).step === 3);
     expect(await actions(id)).toContain('call_answered_no_key');
     expect((await view(id)).state).toBe('open');
   });
@@ -118,7 +119,7 @@ describe('voice calls (Tencent VMS)', () => {
     expect(metrics).toMatch(/security_events_total\{kind="webhook_bad_key"\} 3/);
     // The same push with the key is taken: the person did press 1.
     expect((await pushed(press, KEY)).status).toBe(200);
-    await until(async () => (await view(id)).state === 'acknowledged', 5000, 'acknowledged');
+    await waitFor('acknowledged', async () => (await view(id)).state === 'acknowledged');
   });
 
   it('at night a number gets one call: the second alarm is not called but passed on at once, and says why', async () => {
@@ -126,7 +127,7 @@ describe('voice calls (Tencent VMS)', () => {
     vms.setScript(W1, [{ kind: 'answer' }, { kind: 'key', key: '1' }]);
     const first = await alarm();
     clock.advance(60_000);
-    await until(async () => (await view(first)).state === 'acknowledged', 5000, 'first acknowledged');
+    await waitFor('first acknowledged', async () => (await view(first)).state === 'acknowledged');
     await api(`/api/incidents/${first}/resolve`, { method: 'POST', body: JSON.stringify({ note: '已处理' }) });
 
     clock.advance(30 * 60_000);

@@ -1,5 +1,6 @@
 // Voice calls through the twilio SDK against the local Twilio server: the call step of escalation end to end.
 import type { MqttClient } from 'mqtt';
+import { waitFor } from '../helpers/wait.js';
 import twilio from 'twilio';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
@@ -8,7 +9,7 @@ import { shanghaiLast } from '../helpers/calendar.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { API_TOKEN, SIM_TOKEN, TEST_REGISTRY, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, SIM_TOKEN, TEST_REGISTRY, connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 /** A Thursday 10:00 in Shanghai, the latest before today. */
 const LAST_THURSDAY_10 = shanghaiLast(4, 10);
@@ -40,7 +41,7 @@ describe('voice calls (Twilio)', () => {
   /** An sos press, its incident, and the first worker's SMS page delivered. */
   const alarm = async (): Promise<string> => {
     await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: ++seq }), { qos: 1 });
-    const incident = await until(() => t.gateway.store.incidents.findActiveForResident('r-001'), 5000, 'incident');
+    const incident = await waitFor('incident', () => t.gateway.store.incidents.findActiveForResident('r-001'));
     await t.sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'));
     return incident.id;
   };
@@ -59,7 +60,7 @@ describe('voice calls (Twilio)', () => {
     expect(call.keys).toEqual(['1']);
     expect(call.spoken.join('')).toContain('张桂兰，安达里三号楼二门四零一，按了求助按钮');
     expect(call.spoken.join('')).toContain('已由您接单');
-    const taken = await until(async () => {
+    const taken = await waitFor('the incident acknowledged', async () => {
       const v = await view(id);
       return v.state === 'acknowledged' ? v : null;
     });
@@ -114,7 +115,7 @@ describe('voice calls (Twilio)', () => {
     t.sms.calls.act(ringing.id, { kind: 'answer' });
     await t.sms.calls.waitFor((c) => c.id === ringing.id && c.spoken.length > 0);
     t.sms.calls.act(ringing.id, { kind: 'key', key: '1' });
-    await until(async () => (await view(id)).state === 'acknowledged', 5000, 'acknowledged');
+    await waitFor('acknowledged', async () => (await view(id)).state === 'acknowledged');
     // Once taken, a second divert of the same page places nothing.
     expect(await t.gateway.voice.callInstead(page, 'again')).toBe(false);
   });
@@ -146,9 +147,18 @@ describe('voice calls (Twilio)', () => {
     await button.endAsync();
     await t.stop({ keep: true });
     sim.calls.setScript(W1, [{ kind: 'busy' }]);
+    // The call must not go out while the gateway is still starting: its status callbacks (sent once, never again)
+    // would find no HTTP server, and escalation would wait on a call whose end it never hears.
+    let started = false;
+    const placedWhileStarting: string[] = [];
+    sim.calls.on('call', (c) => {
+      if (!started) placedWhileStarting.push(c.to);
+    });
     t = await startTestGateway({ clock, dataDir: t.dataDir, sms: sim, env: { VOICE_PROVIDER: 'twilio' } });
+    started = true;
     button = await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001');
     expect((await callOf(W1)).status).toBe('busy');
+    expect(placedWhileStarting).toEqual([]);
     await sim.waitForMessage((m) => m.to === W2 && m.body.includes('回1'), 15_000);
     expect((await view(id)).pages).toContainEqual(expect.objectContaining({ id: 'call-left-queued', status: 'busy' }));
     await button.endAsync();

@@ -1,5 +1,6 @@
 // The gateway's own inactivity monitor, end to end: real broker and mqtt.js sensors, real SQLite care tasks, incidents, visits and Twilio SDK.
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../helpers/wait.js';
 import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
@@ -10,7 +11,7 @@ import type { CareTask } from '../../gateway/supervision/types.js';
 import type { InactivityMonitor } from '../../gateway/wellness/monitor.js';
 import { HOUR_MS } from '../../gateway/wellness/rules.js';
 import type { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
-import { API_TOKEN, connectDevice, startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const REGISTRY = fileURLToPath(new URL('../fixtures/wellness-registry.yaml', import.meta.url));
@@ -68,7 +69,7 @@ async function publishMotion(rig: Rig, device: string, seq: number): Promise<voi
 async function motion(rig: Rig, device: string, residentId: string, seq: number): Promise<void> {
   await publishMotion(rig, device, seq);
   const now = rig.clock.now();
-  await until(() => rig.monitor.stateOf(residentId)?.lastSignAt === now, 5000, `motion of ${residentId} taken as a sign of life`);
+  await waitFor(`motion of ${residentId} taken as a sign of life`, () => rig.monitor.stateOf(residentId)?.lastSignAt === now);
 }
 
 /** The gateway's stored wellness-check care tasks, oldest first (device supervision's tasks of other kinds are left out). */
@@ -85,10 +86,10 @@ async function openedAt(rig: Rig, residentId: string): Promise<number[]> {
 
 /** Waits until `count` of the resident's wellness checks are closed (sign-of-life closes run after the event), and returns them all, oldest first. */
 async function untilClosed(rig: Rig, residentId: string, count: number): Promise<CareTask[]> {
-  return until(async () => {
+  return waitFor(`wellness check of ${residentId} closed`, async () => {
     const tasks = await wellnessChecks(rig, residentId);
     return tasks.filter((t) => t.state === 'closed').length === count ? tasks : null;
-  }, 5000, `wellness check of ${residentId} closed`);
+  });
 }
 
 async function inactivityIncidents(rig: Rig, residentId: string) {
@@ -331,10 +332,10 @@ describe('inactivity monitor wired into the gateway', () => {
 
     rig.clock.set(sh(26, 9, 20));
     await motion(rig, 'pir-002', 'r-002', 2);
-    const noted = await until(async () => {
+    const noted = await waitFor('sign of life noted on the incident', async () => {
       const entries = await rig.gw.gateway.store.incidents.listAudit(incident!.id);
       return entries.some((e) => e.action === 'sign_of_life') ? entries : null;
-    }, 5000, 'sign of life noted on the incident');
+    });
     const signs = noted.filter((e) => e.action === 'sign_of_life');
     expect(signs).toHaveLength(1);
     expect(signs[0]).toMatchObject({ at: sh(26, 9, 20), channel: 'system', detail: { source: 'motion', signAt: sh(26, 9, 20) } });

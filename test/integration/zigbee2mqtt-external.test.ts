@@ -1,7 +1,8 @@
 // zigbee2mqtt on its own broker (Debian's mosquitto): the gateway subscribes, ignores the retained replay it gets on subscription, takes live presses, and a lost link is one outage.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import mqtt, { type MqttClient } from 'mqtt';
-import { startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { addTestBridges } from '../helpers/bridges.js';
 import { startMosquitto, type MosquittoServer } from '../helpers/mosquitto.js';
 import { z2mPayload } from '../helpers/z2m-payloads.js';
@@ -39,7 +40,7 @@ async function register(): Promise<void> {
     ],
   });
   await t.gateway.registryChanged();
-  await until(() => t.gateway.zigbee2mqttExternal.states()[0]?.connected, 10_000, 'the gateway subscribed to the external broker');
+  await waitFor('the gateway subscribed to the external broker', () => t.gateway.zigbee2mqttExternal.states()[0]?.connected, { timeoutMs: 10_000 });
 }
 
 describe('zigbee2mqtt on an external broker', () => {
@@ -49,22 +50,22 @@ describe('zigbee2mqtt on an external broker', () => {
     await z2m.publishAsync(`z2m-ext/${BUTTON}`, press, { qos: 1, retain: true });
     await z2m.publishAsync('z2m-ext/hall', JSON.stringify({ occupancy: true, linkquality: 90 }), { qos: 1, retain: true });
     await register();
-    await until(() => t.gateway.zigbee2mqtt.stats().replaysIgnored >= 2, 10_000, 'the replay');
+    await waitFor('the replay', () => t.gateway.zigbee2mqtt.stats().replaysIgnored >= 2, { timeoutMs: 10_000 });
     expect(events('zx-btn')).toEqual([]);
     expect(events('zx-motion')).toEqual([]);
 
     await z2m.publishAsync(`z2m-ext/${BUTTON}`, press, { qos: 1 });
-    await until(() => events('zx-btn').length === 1, 10_000, 'the live press');
+    await waitFor('the live press', () => events('zx-btn').length === 1, { timeoutMs: 10_000 });
     expect(events('zx-btn')).toEqual(['sos']);
   });
 
   it('opens one outage for the bridge when the link to its broker is lost', async () => {
     await register();
     await z2m.publishAsync('z2m-ext/hall', JSON.stringify({ occupancy: true, linkquality: 90 }), { qos: 1 });
-    await until(() => events('zx-motion').length === 1, 10_000, 'a live message');
+    await waitFor('a live message', () => events('zx-motion').length === 1, { timeoutMs: 10_000 });
     await broker.kill();
     try {
-      await until(async () => (await t.gateway.supervision.listOutages({ state: 'open' })).length > 0, 10_000, 'the outage');
+      await waitFor('the outage', async () => (await t.gateway.supervision.listOutages({ state: 'open' })).length > 0, { timeoutMs: 10_000 });
       const [outage] = await t.gateway.supervision.listOutages({ state: 'open' });
       expect(outage?.place.kind).toBe('bridge');
       expect(outage?.devices.map((d) => d.id).sort()).toEqual(['zx-btn', 'zx-motion']);

@@ -1,9 +1,10 @@
 // The zigbee2mqtt simulator of `npm run sim` against a real gateway: its bridge signs in, its devices come online, and its presses become alarms.
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import { validateRegistry } from '../../gateway/registry/load.js';
 import { Random } from '../../simulators/common/random.js';
 import { Zigbee2mqttFleet } from '../../simulators/bridges/zigbee2mqtt-fleet.js';
-import { startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { addTestBridges, BRIDGED_DEVICES, Z2M_BRIDGE } from '../helpers/bridges.js';
 
 let t: TestGateway;
@@ -23,7 +24,7 @@ it('drives the registry zigbee2mqtt bridge: availability, then SOS presses recor
     expect(await sim.start()).toBe(3);
     expect(t.gateway.ingest.healthOf('zb-motion-101')?.state).toBe('online');
     const alarms = () => t.gateway.store.database.stmt<[], { n: number }>("SELECT count(*) AS n FROM events WHERE type = 'sos' AND device_id IN ('zb-btn-101', 'zb-btn-102')").get()?.n ?? 0;
-    await until(() => alarms() >= 4, 10_000, 'simulated presses');
+    await waitFor('simulated presses', () => alarms() >= 4, { timeoutMs: 10_000 });
   } finally {
     await sim.stop();
   }

@@ -1,8 +1,9 @@
 // zigbee2mqtt on our broker, end to end: a real mqtt.js client plays zigbee2mqtt with payloads from the real converters; edges, availability, coordinator outage, confinement and rejections.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Signal } from '../../gateway/core/types.js';
-import { startTestGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { addTestBridges, Z2M_BRIDGE } from '../helpers/bridges.js';
 import { z2mPayload } from '../helpers/z2m-payloads.js';
 
@@ -53,7 +54,7 @@ describe('zigbee2mqtt on our broker', () => {
     // PUBACK received: the alarm is already on disk.
     expect(events('zb-btn-101')).toEqual(['sos']);
     expect(signals[0]).toMatchObject({ deviceId: 'zb-btn-101', residentId: 'r-001', type: 'sos' });
-    await until(async () => (await t.gateway.store.incidents.findActiveForResident('r-001')) ?? false, 5000, 'incident');
+    await waitFor('incident', async () => (await t.gateway.store.incidents.findActiveForResident('r-001')) ?? false);
     // A battery report from the same button carries no action: no alarm.
     await publish(BUTTON, await z2mPayload('TS0215A_sos', BUTTON, { cluster: 'genPowerCfg', type: 'attributeReport', data: { batteryPercentageRemaining: 170 } }));
     expect(events('zb-btn-101')).toEqual(['sos']);
@@ -151,7 +152,7 @@ describe('zigbee2mqtt on our broker', () => {
 
     // The connection lost too (its will): still that one outage.
     z2m.stream.destroy();
-    await until(() => t.gateway.broker.connectedCount() === 0, 5000, 'disconnect');
+    await waitFor('disconnect', () => t.gateway.broker.connectedCount() === 0);
     await t.gateway.supervision.idle();
     expect(await t.gateway.supervision.listOutages({ state: 'open' })).toHaveLength(1);
   });

@@ -8,6 +8,7 @@ import { WalSync } from '../../gateway/storage/sqlite/wal-sync.js';
 import { Checkpointer } from '../../gateway/storage/sqlite/checkpointer.js';
 import { openSqliteStore, type SqliteStore } from '../../gateway/storage/sqlite/store.js';
 import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
 
 const event = (seq: number) => ({ deviceId: 'd1', seq, type: 'motion' as const, payload: `{"seq":${seq},"pad":"${'x'.repeat(400)}"}`, payloadHash: `h${seq}`, deviceTs: null, receivedAt: 1 });
 
@@ -31,13 +32,13 @@ describe('WalSync', () => {
     });
     const order: string[] = [];
     const first = sync.sync().then(() => order.push('first'));
-    await until(() => flushes.length === 1);
+    await waitFor('one flush', () => flushes.length === 1, { intervalMs: 5 });
     // Asked while flush 1 runs: their frames may be newer than what flush 1 covers, so they wait for flush 2.
     const second = sync.sync().then(() => order.push('second'));
     const third = sync.sync().then(() => order.push('third'));
     flushes[0]?.gate();
     await first;
-    await until(() => flushes.length === 2);
+    await waitFor('a second flush', () => flushes.length === 2, { intervalMs: 5 });
     expect(order).toEqual(['first']);
     flushes[1]?.gate();
     await Promise.all([second, third]);
@@ -103,23 +104,15 @@ describe('Checkpointer and the gateway connection', () => {
     let lostWith: Error | null = null;
     const orphan = new Checkpointer({ file: join(dir.path, 'missing.db'), onLost: (err) => (lostWith = err) });
     orphan.start();
-    await until(() => lostWith !== null);
+    await waitFor('the checkpoint thread lost', () => lostWith !== null, { intervalMs: 5 });
     expect(orphan.stats().mode).toBe('inline');
     expect(orphan.stats().lastError).toMatch(/cannot open .*missing\.db.*SQLITE_CANTOPEN/);
     await orphan.stop();
     // The gateway's own thread, lost the same way (terminated from outside), turns SQLite's checkpoints back on.
     await store.database.checkpointer?.terminate();
-    await until(() => problems.length > 0);
+    await waitFor('a reported problem', () => problems.length > 0, { intervalMs: 5 });
     expect(problems[0]).toMatch(/checkpoint thread lost/);
     expect(store.database.db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
     expect(store.database.storageHealth().checkpoints?.mode).toBe('inline');
   });
 });
-
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
