@@ -58,6 +58,7 @@ import { TestPresses } from './test-presses/feature.js';
 import { BridgeSink } from './bridges/sink.js';
 import { VendorPush } from './bridges/vendor-push/service.js';
 import { ChirpstackBridges } from './bridges/chirpstack/service.js';
+import { DemoChirpstackBroker } from './bridges/chirpstack/demo-stand-in.js';
 import { BridgeCommands } from './bridges/commands.js';
 import { Zigbee2mqttAdapter } from './bridges/zigbee2mqtt/adapter.js';
 import { Zigbee2mqttOnOurBroker } from './bridges/zigbee2mqtt/on-our-broker.js';
@@ -95,6 +96,7 @@ export class Gateway {
   readonly bridgeSink: BridgeSink;
   /** ChirpStack (LoRaWAN) bridges: a client per bridge on ChirpStack's broker, and downlinks for their devices. */
   readonly chirpstack: ChirpstackBridges;
+  private demoChirpstack: DemoChirpstackBroker | null = null;
   /** zigbee2mqtt payloads to our events (edges, availability, coordinator outages), whichever broker they come over. */
   readonly zigbee2mqtt: Zigbee2mqttAdapter;
   /** zigbee2mqtt bridges on their own broker: the gateway subscribes to each. */
@@ -442,6 +444,8 @@ export class Gateway {
     this.live.start();
     this.retention.start();
     const { port: mqttPort, mqttsPort } = await this.broker.start({ ...this.config.mqtt, tls: this.config.mqtts ?? null });
+    // The generated demo's ChirpStack bridge gets an in-process stand-in for ChirpStack's broker; a registry file never does.
+    this.demoChirpstack = await DemoChirpstackBroker.startFor({ source: registry.source, bridges: await this.store.registry.listBridges(), log: this.log.child({ part: 'demo-chirpstack' }) });
     // Never waits for ChirpStack's broker: an unreachable one is reported in /healthz and retried.
     await this.chirpstack.start();
     await this.zigbee2mqttExternal.start();
@@ -527,6 +531,8 @@ export class Gateway {
     await this.accounts.stop();
     await this.broker.stop();
     await this.chirpstack.stop();
+    await this.demoChirpstack?.stop();
+    this.demoChirpstack = null;
     await this.zigbee2mqttExternal.stop();
     await this.supervision.stop();
     await this.inactivity.stop();
