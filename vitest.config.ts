@@ -11,9 +11,10 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 2,
     reporters: ['default'],
-    // In CI a test that fails is run once more before the run fails. Two restart tests (a voice call left queued by a
-    // stop; mosquitto SIGKILLed with uplinks queued) have each failed once under a fully loaded 2-core host and pass
-    // alone on Node 20 and 22: a known race, tracked until it is found. A test that fails twice still fails CI.
+    // In CI a test that fails is run once more before the run fails. A restart test (a voice call left queued by a
+    // stop) has failed once under a fully loaded 2-core host and passes alone on Node 20 and 22: a known race, tracked
+    // until it is found. (The ChirpStack restart test's likely cause, mosquitto save() comparing the kernel's coarse
+    // file time with Date.now(), is fixed.) A test that fails twice still fails CI.
     retry: process.env.CI ? 1 : 0,
   },
 });
