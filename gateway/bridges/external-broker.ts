@@ -130,6 +130,8 @@ export class ExternalBrokerClient {
   private connect(): void {
     if (this.stopped) return;
     const v5 = this.current.protocol === '5';
+    // A v5 CONNECT refused for its version is no lost link: the next attempt, with 3.1.1, is the real first one.
+    let versionRefused = false;
     const client = mqtt.connect(this.deps.url, {
       clientId: this.deps.clientId,
       ...(this.deps.username !== undefined ? { username: this.deps.username } : {}),
@@ -167,11 +169,20 @@ export class ExternalBrokerClient {
     });
     client.on('error', (err) => {
       if (this.client !== client) return;
-      if (v5 && refusesProtocol(err)) return this.downgrade();
+      if (v5 && refusesProtocol(err)) {
+        versionRefused = true;
+        return this.downgrade();
+      }
       this.noteError(err.message);
     });
     client.on('close', () => {
       if (this.client !== client) return;
+      if (versionRefused && !this.stopped) {
+        // Straight back with 3.1.1: this attempt learnt the broker's version; it says nothing about the link.
+        this.client = null;
+        client.end(true, () => this.connect());
+        return;
+      }
       if (this.current.connected) this.deps.log.warn({ bridge: this.deps.bridgeId, url: this.current.url }, 'bridge lost its external broker');
       this.setConnected(false);
       this.scheduleReconnect(client);
@@ -210,8 +221,8 @@ export class ExternalBrokerClient {
   }
 
   /**
-   * The broker speaks only MQTT 3.1.1 (Mosquitto before 1.6, aedes) and refused the v5 CONNECT: the next attempt (after
-   * the usual delay, once the broker has closed this connection) uses 3.1.1, which keeps every guarantee that matters
+   * The broker speaks only MQTT 3.1.1 (Mosquitto before 1.6, aedes) and refused the v5 CONNECT: the next attempt (at
+   * once, when the broker has closed this connection) uses 3.1.1, which keeps every guarantee that matters
    * here (a persistent session, PUBACK only after the record). It stays on 3.1.1 until the gateway restarts.
    */
   private downgrade(): void {

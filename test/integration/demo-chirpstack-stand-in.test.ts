@@ -63,7 +63,8 @@ describe('the demo ChirpStack stand-in', () => {
     expect(body.components.chirpstack.status).toBe('up');
     expect(body.components.chirpstack.bridges).toEqual([expect.objectContaining({ bridgeId: 'cs-andali', connected: true, protocol: '3.1.1', recordFailures: 0 })]);
     expect(body.status).toBe('ok');
-    expect(await t.gateway.supervision.listOutages({ state: 'open' })).toEqual([]);
+    // The refused MQTT 5 attempt before the 3.1.1 one is no lost link: no outage was ever opened for the bridge.
+    expect(t.gateway.store.database.db.prepare<[], { place_key: string }>('SELECT place_key FROM outages').all()).toEqual([]);
   });
 
   it('an uplink published on the stand-in with the bridge\'s account (as npm run sim:chirpstack does) reaches an incident', async () => {
