@@ -1,5 +1,5 @@
 // Benchmark entry point (`npm run bench`): runs the latency benchmarks, prints a table and writes bench/results/latest.json.
-// Flags: --quick (one short run each), --only <alarm|bridge|raw-aedes|influx|ingest|connections|storm|chirpstack>[,...], --runs <n>, --alarms <n>, --gap-ms <n>, --back-to-back,
+// Flags: --quick (one short run each), --only <alarm|bridge|raw-aedes|influx|ingest|connections|storm>[,...], --runs <n>, --alarms <n>, --gap-ms <n>, --back-to-back,
 // --idle-devices <n>, --storm-alarms <n>.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -11,13 +11,12 @@ import { runIngestBenchmark, type IngestOptions, type IngestResult } from './ing
 import { runConnectionsBenchmark, type ConnectionsOptions, type ConnectionsResult } from './connections.js';
 import { runStormBenchmark, type StormOptions, type StormResult } from './storm.js';
 import { runBridgeBenchmark, type BridgeBenchResult } from './bridge-latency.js';
-import { runChirpstackBenchmark, type ChirpstackBenchResult } from './chirpstack-latency.js';
 import { printCapacityReport } from './lib/report-capacity.js';
 import { describeMachine, loadAverage, machineLine, otherHostCpuPercent, type MachineInfo } from './lib/machine.js';
 import type { PacingOptions } from './lib/rounds.js';
 import { benchReport, printReport, stageReport, targetCheck } from './lib/report.js';
 
-const BENCHMARKS = ['alarm', 'bridge', 'raw-aedes', 'influx', 'ingest', 'connections', 'storm', 'chirpstack'] as const;
+const BENCHMARKS = ['alarm', 'bridge', 'raw-aedes', 'influx', 'ingest', 'connections', 'storm'] as const;
 type BenchName = (typeof BENCHMARKS)[number];
 
 interface Settings {
@@ -96,9 +95,11 @@ async function main(): Promise<void> {
   let alarm: AlarmBenchResult | null = null;
   let raw: RawAedesResult | null = null;
   if (settings.only.includes('alarm')) alarm = await runAlarmBenchmark({ ...common, drainBetweenAlarms: settings.drainBetweenAlarms });
-  // Direct and zigbee2mqtt alarms interleaved in one gateway, so the bridge's cost is read beside the direct figure.
+  // Direct, zigbee2mqtt and ChirpStack (over mosquitto) alarms taking turns in one gateway, so each bridge's cost is read beside the direct figure.
   let bridge: BridgeBenchResult | null = null;
-  if (settings.only.includes('bridge')) bridge = await runBridgeBenchmark({ alarms: settings.mode === 'quick' ? 200 : 1000, warmup: settings.pacing.warmup, gapMs: settings.pacing.gapMs, log });
+  if (settings.only.includes('bridge')) {
+    bridge = await runBridgeBenchmark({ alarms: settings.mode === 'quick' ? 100 : 500, warmup: settings.pacing.warmup, gapMs: settings.pacing.gapMs, timeoutMs: settings.pacing.timeoutMs, log });
+  }
   if (settings.only.includes('raw-aedes')) raw = await runRawAedesBenchmark(common);
   let influx: InfluxWriterBenchResult | null = null;
   if (settings.only.includes('influx')) {
@@ -112,11 +113,6 @@ async function main(): Promise<void> {
   if (settings.only.includes('ingest')) ingest = await runIngestBenchmark({ ...settings.ingest, log });
   if (settings.only.includes('connections')) connections = await runConnectionsBenchmark({ ...settings.connections, log });
   if (settings.only.includes('storm')) storm = await runStormBenchmark({ ...settings.storm, log });
-  // Alarms through the ChirpStack bridge (over mosquitto) beside a direct button, taking turns on one gateway.
-  let chirpstack: ChirpstackBenchResult | null = null;
-  if (settings.only.includes('chirpstack')) {
-    chirpstack = await runChirpstackBenchmark({ count: settings.mode === 'quick' ? 100 : 500, warmup: 20, gapMs: settings.pacing.gapMs, timeoutMs: settings.pacing.timeoutMs, log });
-  }
 
   const alarmReport = alarm ? benchReport(alarm.rounds) : null;
   const rawReport = raw ? benchReport(raw.rounds) : null;
@@ -141,7 +137,6 @@ async function main(): Promise<void> {
     ingest,
     connections,
     storm,
-    chirpstack_alarm_latency_ms: chirpstack,
     target,
   };
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
@@ -156,11 +151,6 @@ async function main(): Promise<void> {
       `InfluxDB writer (influxd 1.x, batch ${influx.batch_size}): ${Math.round(influx.points_per_s)} points/s; ` +
         `buffer bound ${influx.buffer_bound_points} points = ${influx.buffer_bound_mb.toFixed(1)} MiB`,
     );
-  }
-  if (chirpstack) {
-    const f = (n: number): string => n.toFixed(2);
-    for (const [path, l] of Object.entries(chirpstack.paths)) console.log(`alarm → first SMS via ${path.padEnd(10)}: p50 ${f(l.p50)} ms, p99 ${f(l.p99)} ms, max ${f(l.max)} ms (n=${l.n})`);
-    console.log(`ChirpStack bridge adds: p50 ${f(chirpstack.addedMs.p50)} ms, p99 ${f(chirpstack.addedMs.p99)} ms (target: at most 3 ms at p99; external broker: ${chirpstack.externalBroker})`);
   }
   console.log(`Written: ${file} (${result.durationSeconds} s)`);
 }

@@ -4,6 +4,7 @@ import type { GatewayConfig } from './config/schema.js';
 import { systemClock, type Clock } from './core/clock.js';
 import type { HealthReport } from './core/health.js';
 import { createLogger, type Logger } from './core/logger.js';
+import { DemoChirpstackBroker } from './bridges/chirpstack/demo-stand-in.js';
 import { loadRegistry, type RegistryLoadResult } from './registry/startup.js';
 import { devicesChanged } from './wiring/devices.js';
 import { wireEvents } from './wiring/events.js';
@@ -33,6 +34,7 @@ export class Gateway extends GatewayFields {
   private readonly lifecycle: Lifecycle;
   private http: FastifyInstance | null = null;
   private started: Partial<StartedGateway> = {};
+  private demoChirpstack: DemoChirpstackBroker | null = null;
 
   /** The HTTP app (API, webhooks, incident pages, dashboard) once started; null before start(). */
   get httpApp(): FastifyInstance | null {
@@ -83,6 +85,8 @@ export class Gateway extends GatewayFields {
       { name: 'live feed', start: () => this.live.start(), stop: () => this.live.stop() },
       { name: 'retention', start: () => this.retention.start(), stop: () => this.retention.stop() },
       { name: 'broker', start: () => this.startBroker(), stop: () => this.broker.stop() },
+      // The generated demo's ChirpStack bridge gets an in-process stand-in for ChirpStack's broker; a registry file never does.
+      { name: 'demo chirpstack broker', start: () => this.startDemoChirpstack(), stop: () => this.demoChirpstack?.stop() },
       // Never waits for ChirpStack's (or zigbee2mqtt's) broker: an unreachable one is reported in /healthz and retried.
       { name: 'chirpstack', start: () => this.chirpstack.start(), stop: () => this.chirpstack.stop() },
       { name: 'zigbee2mqtt external', start: () => this.zigbee2mqttExternal.start(), stop: () => this.zigbee2mqttExternal.stop() },
@@ -116,6 +120,13 @@ export class Gateway extends GatewayFields {
   private async startBroker(): Promise<void> {
     const { port, mqttsPort } = await this.broker.start({ ...this.config.mqtt, tls: this.config.mqtts ?? null });
     Object.assign(this.started, { mqttPort: port, mqttsPort });
+  }
+
+  private async startDemoChirpstack(): Promise<void> {
+    const source = this.started.registry?.source;
+    if (!source) return;
+    const log = this.log.child({ part: 'demo-chirpstack' });
+    this.demoChirpstack = await DemoChirpstackBroker.startFor({ source, bridges: await this.store.registry.listBridges(), log });
   }
 
   private async startHttp(): Promise<void> {

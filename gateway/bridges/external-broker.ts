@@ -37,6 +37,8 @@ export interface ExternalBrokerState {
   connections: number;
   /** Messages whose record failed since start: each was left unacknowledged for the broker to send again. */
   recordFailures: number;
+  /** The MQTT version in use: 5, or 3.1.1 after the broker refused 5 (an older Mosquitto, aedes). */
+  protocol: '5' | '3.1.1';
 }
 
 export interface Backoff {
@@ -78,7 +80,6 @@ export class ExternalBrokerClient {
   private attempt = 0;
   /** Set when a record failed on the current connection: the rest of it is not acknowledged either (see onPublish). */
   private poisoned = false;
-  private readonly refusals = new WeakSet<Error>();
   private readonly current: ExternalBrokerState;
   private readonly backoff: Backoff;
 
@@ -93,6 +94,7 @@ export class ExternalBrokerClient {
       lastErrorAt: null,
       connections: 0,
       recordFailures: 0,
+      protocol: '5',
     };
   }
 
@@ -127,23 +129,27 @@ export class ExternalBrokerClient {
 
   private connect(): void {
     if (this.stopped) return;
+    const v5 = this.current.protocol === '5';
+    // A v5 CONNECT refused for its version is no lost link: the next attempt, with 3.1.1, is the real first one.
+    let versionRefused = false;
     const client = mqtt.connect(this.deps.url, {
       clientId: this.deps.clientId,
       ...(this.deps.username !== undefined ? { username: this.deps.username } : {}),
       ...(this.deps.password !== undefined ? { password: this.deps.password } : {}),
-      // MQTT 5: mqtt.js honours customHandleAcks only on a v5 connection (on 3.1.1 it acknowledges at once).
-      protocolVersion: 5,
       // Clean Start off and a session that outlives the connection [MQTT-3.1.2-23]: the broker keeps the
-      // subscriptions and queues QoS 1 messages while the gateway is away (restart, network cut).
+      // subscriptions and queues QoS 1 messages while the gateway is away (restart, network cut). On 3.1.1 the
+      // session has no expiry to ask for: the broker keeps it (Clean Session 0) until its own limit.
+      ...(v5 ? { protocolVersion: 5 as const, properties: { sessionExpiryInterval: SESSION_EXPIRY_S } } : { protocolVersion: 4 as const }),
       clean: false,
-      properties: { sessionExpiryInterval: SESSION_EXPIRY_S },
       keepalive: this.deps.keepaliveSeconds ?? DEFAULT_KEEPALIVE_S,
       // Reconnects are ours (with backoff); mqtt.js' fixed period would hammer a broker that refuses us.
       reconnectPeriod: 0,
       connectTimeout: 10_000,
       resubscribe: false,
-      customHandleAcks: (topic, message, packet: IPublishPacket, done) => this.onPublish(client, topic, message, packet, done),
     });
+    // mqtt.js sends a QoS 1 PUBACK when handleMessage calls back without an error, on 3.1.1 and 5 alike (its
+    // customHandleAcks is honoured on MQTT 5 only): the broker's delivery ends only once the message is recorded.
+    client.handleMessage = (packet, callback) => this.onPublish(client, packet, callback);
     this.client = client;
     client.on('connect', (connack) => {
       if (this.client !== client) return;
@@ -162,12 +168,21 @@ export class ExternalBrokerClient {
       );
     });
     client.on('error', (err) => {
-      // mqtt.js re-emits the error each refused acknowledgement was given; it is already noted, with more context.
-      if (this.client !== client || this.refusals.has(err)) return;
+      if (this.client !== client) return;
+      if (v5 && refusesProtocol(err)) {
+        versionRefused = true;
+        return this.downgrade();
+      }
       this.noteError(err.message);
     });
     client.on('close', () => {
       if (this.client !== client) return;
+      if (versionRefused && !this.stopped) {
+        // Straight back with 3.1.1: this attempt learnt the broker's version; it says nothing about the link.
+        this.client = null;
+        client.end(true, () => this.connect());
+        return;
+      }
       if (this.current.connected) this.deps.log.warn({ bridge: this.deps.bridgeId, url: this.current.url }, 'bridge lost its external broker');
       this.setConnected(false);
       this.scheduleReconnect(client);
@@ -175,21 +190,23 @@ export class ExternalBrokerClient {
   }
 
   /**
-   * mqtt.js hands each QoS 1 PUBLISH here before it would send the PUBACK: `done(0)` sends it, `done(err)` does not.
+   * mqtt.js hands each PUBLISH here before it would send the PUBACK: `done()` sends it, `done(err)` does not.
    * A failed record gets no PUBACK at all (a PUBACK with an error reason code would end the broker's delivery just
    * the same). After it the rest of the connection is refused too and the connection is closed (after the backoff),
    * because a broker resends unacknowledged messages only on a new connection [MQTT-4.4.0-1].
    */
-  private onPublish(client: MqttClient, topic: string, message: Buffer, packet: IPublishPacket, done: (error: Error | number, code?: number) => void): void {
+  private onPublish(client: MqttClient, packet: IPublishPacket, done: (error?: Error) => void): void {
+    const topic = packet.topic;
+    const message = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const meta: ExternalMessageMeta = { dup: packet.dup === true, retain: packet.retain === true, arrivedHr: performance.now(), ...(packet.qos > 0 && packet.messageId !== undefined ? { messageId: packet.messageId } : {}) };
     if (this.poisoned) {
-      done(this.refusal(new Error('an earlier record failed on this connection; left for the broker to send again')));
+      done(new Error('an earlier record failed on this connection; left for the broker to send again'));
       return;
     }
     this.deps.onMessage(topic, message, meta).then(
       () => {
         this.attempt = 0;
-        done(0);
+        done();
       },
       (err: unknown) => {
         this.current.recordFailures++;
@@ -197,15 +214,20 @@ export class ExternalBrokerClient {
         const reason = `record failed, not acknowledged (the broker will send it again): ${errorMessage(err)}`;
         this.deps.log.error({ bridge: this.deps.bridgeId, topic, err: errorMessage(err) }, 'bridged message not recorded; no PUBACK');
         this.noteError(reason);
-        done(this.refusal(err instanceof Error ? err : new Error(errorMessage(err))));
+        done(err instanceof Error ? err : new Error(errorMessage(err)));
         this.scheduleReconnect(client);
       },
     );
   }
 
-  private refusal(err: Error): Error {
-    this.refusals.add(err);
-    return err;
+  /**
+   * The broker speaks only MQTT 3.1.1 (Mosquitto before 1.6, aedes) and refused the v5 CONNECT: the next attempt (at
+   * once, when the broker has closed this connection) uses 3.1.1, which keeps every guarantee that matters
+   * here (a persistent session, PUBACK only after the record). It stays on 3.1.1 until the gateway restarts.
+   */
+  private downgrade(): void {
+    this.current.protocol = '3.1.1';
+    this.deps.log.warn({ bridge: this.deps.bridgeId, url: this.current.url }, 'external broker refused MQTT 5: using MQTT 3.1.1 with it');
   }
 
   private fail(client: MqttClient, reason: string): void {
@@ -242,6 +264,12 @@ export class ExternalBrokerClient {
     this.current.since = this.deps.clock.now();
     this.deps.onStateChange?.(this.state());
   }
+}
+
+/** A CONNACK refusing the protocol version: 1 from a 3.1.1 broker, 0x84 (Unsupported Protocol Version) from a v5 one. */
+function refusesProtocol(err: Error): boolean {
+  const code = 'code' in err ? err.code : undefined;
+  return code === 1 || code === 0x84;
 }
 
 /** The URL as safe to show in /healthz and logs: no user or password. */

@@ -125,8 +125,9 @@ export function generateDemoRegistry(opts: DemoOptions = {}): RegistryDocument {
 
 /**
  * One bridge of each kind in the first community, each with a device or two of its first residents: a zigbee2mqtt
- * on our broker (Tuya SOS button, Aqara motion sensor), a ChirpStack network server on a local Mosquitto (port 1884,
- * as `npm run sim` starts it), and a OneNET-style vendor cloud pushing HTTP.
+ * on our broker (Tuya SOS button, Aqara motion sensor), a ChirpStack network server on a local broker (port 1884,
+ * which the gateway serves itself for the demo, see bridges/chirpstack/demo-stand-in.ts), and a OneNET-style vendor
+ * cloud pushing HTTP.
  */
 function demoBridges(residents: readonly Item<'residents'>[], secret: (id: string) => string): { bridges: Item<'bridges'>[]; devices: Item<'devices'>[] } {
   const first = DEMO_COMMUNITIES[0]?.id;

@@ -99,13 +99,20 @@ export class MosquittoServer {
    * Makes mosquitto write its persistence file now (SIGUSR1) and waits until it has. Its own saves follow the changes
    * (autosave_on_changes) but trail its PUBACKs: a message PUBACKed just before a SIGKILL can die with the broker's
    * memory. A test that kills it on purpose saves first, so that it is about the gateway, not that gap.
+   *
+   * Two things make this wait exact rather than lucky. mosquitto only notes the signal and saves on its next loop
+   * turn, which may be many seconds away on an idle broker: a loopback connection wakes it up. And a new save is told
+   * by the file being replaced (mosquitto writes `.new` and renames it), not by comparing its mtime with the wall
+   * clock: file times come from the kernel's coarse clock and can read up to a tick (4 ms) earlier than Date.now().
    */
   async save(timeoutMs = 5000): Promise<void> {
-    const since = Date.now() - 1;
+    const before = fileIdentity(this.databaseFile);
     if (!this.process.notify('SIGUSR1')) throw new Error('mosquitto is not running');
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (existsSync(this.databaseFile) && statSync(this.databaseFile).mtimeMs > since) return;
+      await accepts(this.portNumber);
+      const now = fileIdentity(this.databaseFile);
+      if (now !== null && now !== before) return;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     throw new Error(`mosquitto did not save its persistence file within ${timeoutMs} ms of SIGUSR1`);
@@ -131,6 +138,13 @@ export class MosquittoServer {
   private async waitForPort(timeoutMs: number): Promise<void> {
     await this.process.waitUntil(() => accepts(this.portNumber), timeoutMs, `listen on 127.0.0.1:${this.portNumber}`);
   }
+}
+
+/** The file as one save left it (inode, size, mtime), or null before the first save. */
+function fileIdentity(path: string): string | null {
+  if (!existsSync(path)) return null;
+  const st = statSync(path);
+  return `${st.ino}:${st.size}:${st.mtimeMs}`;
 }
 
 function accepts(port: number): Promise<boolean> {
