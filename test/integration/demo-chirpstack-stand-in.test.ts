@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { parse, stringify } from 'yaml';
-import { startTestGateway, until, freePort, TEST_REGISTRY, type TestGateway } from '../helpers/gateway.js';
+import { startTestGateway, freePort, TEST_REGISTRY, type TestGateway } from '../helpers/gateway.js';
+import { waitFor } from '../helpers/wait.js';
 import { tempDir } from '../helpers/tmp.js';
 import { ensureDemoRegistryFile, DEMO_REGISTRY_FILE } from '../../gateway/registry/demo.js';
 import { DemoChirpstackBroker } from '../../gateway/bridges/chirpstack/demo-stand-in.js';
@@ -56,7 +57,7 @@ afterAll(async () => {
 describe('the demo ChirpStack stand-in', () => {
   it('the demo registry with embedded defaults: /healthz is ok with the ChirpStack bridge connected (MQTT 3.1.1 to the stand-in)', async () => {
     expect(readFileSync(join(t.dataDir, DEMO_REGISTRY_FILE), 'utf8')).toContain(`mqtt://127.0.0.1:${port}`);
-    await until(() => t.gateway.chirpstack.health().status === 'up', 10_000, 'demo bridge connected');
+    await waitFor('demo bridge connected', () => t.gateway.chirpstack.health().status === 'up', { timeoutMs: 10_000 });
     const res = await fetch(`${t.httpUrl}/healthz`);
     const body = (await res.json()) as Healthz;
     expect(res.status).toBe(200);
@@ -72,13 +73,13 @@ describe('the demo ChirpStack stand-in', () => {
     await cs.connect();
     try {
       // The SUBSCRIBE follows the CONNACK: a join that marks the device seen shows the bridge is listening.
-      await until(async () => {
+      await waitFor('bridge subscribed', async () => {
         await cs.join(LORA_BUTTON);
         return t.gateway.ingest.healthOf('lora-btn-001')?.state === 'online';
-      }, 10_000, 'bridge subscribed');
+      }, { timeoutMs: 10_000 });
       const device = await t.gateway.store.registry.getDevice('lora-btn-001');
       await cs.uplink(LORA_BUTTON, { fPort: 10, object: { event: 'sos', battery: 80 } });
-      const incident = await until(async () => (await t.gateway.store.incidents.listActive()).find((i) => i.residentId === device?.resident), 10_000, 'incident');
+      const incident = await waitFor('incident', async () => (await t.gateway.store.incidents.listActive()).find((i) => i.residentId === device?.resident), { timeoutMs: 10_000 });
       expect(incident.type).toBe('sos');
     } finally {
       await cs.close();
@@ -118,10 +119,10 @@ describe('the demo ChirpStack stand-in', () => {
     writeFileSync(registry, stringify({ ...doc, bridges: [cs] }));
     const real = await startTestGateway({ dataDir: join(dir.path, 'data'), env: { REGISTRY_FILE: registry } });
     try {
-      const health = await until(() => {
+      const health = await waitFor('connection refused', () => {
         const h = real.gateway.chirpstack.health();
         return h.bridges[0]?.lastError ? h : null;
-      }, 10_000, 'connection refused');
+      }, { timeoutMs: 10_000 });
       expect(health.status).toBe('degraded');
       expect(health.detail).toContain('cs-andali');
       expect(health.bridges[0]?.lastError).toMatch(/ECONNREFUSED/);
@@ -159,15 +160,15 @@ describe('the demo ChirpStack stand-in', () => {
     const publisher = await mqtt.connectAsync(cs.url, { clientId: 'cs-sim', username: cs.username, password: cs.password, protocolVersion: 4, reconnectPeriod: 0 });
     try {
       client.start();
-      await until(async () => {
+      await waitFor('warm-up', async () => {
         await publisher.publishAsync(topic, 'warm-up', { qos: 1 });
         return seen.length > 0;
-      }, 5000, 'warm-up');
+      }, { timeoutMs: 5000 });
       expect(client.state().protocol).toBe('3.1.1');
       seen.length = 0;
       await publisher.publishAsync(topic, 'a', { qos: 1 });
       await publisher.publishAsync(topic, 'b', { qos: 1 });
-      await until(() => seen.filter((s) => s.payload === 'b').length >= 2, 8000, 'b redelivered');
+      await waitFor('b redelivered', () => seen.filter((s) => s.payload === 'b').length >= 2, { timeoutMs: 8000 });
       // `a` was recorded and acknowledged: never seen again; `b` was not, and came again (aedes does not flag it DUP).
       expect(seen.map((s) => s.payload).filter((p) => p !== 'warm-up')).toEqual(['a', 'b', 'b']);
       expect(client.state()).toMatchObject({ recordFailures: 1, connected: true });
