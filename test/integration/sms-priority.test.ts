@@ -1,0 +1,94 @@
+// Alarm pages before routine SMS: through the real twilio SDK to a slowed simulator, over real SQLite, after a restart and on retry.
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../gateway/core/clock.js';
+import type { NewOutboundSms } from '../../gateway/notifiers/dispatcher.js';
+import { intentOf } from '../../gateway/notifiers/kinds.js';
+import { pageSms, startSmsRig, storedSms, waitUntil, type SmsRig } from '../helpers/sms.js';
+
+let rig: SmsRig | null = null;
+
+afterEach(async () => {
+  await rig?.close();
+  rig = null;
+});
+
+const ALARM_PHONE = '+8613900000009';
+
+/** A visit reminder to volunteer n: routine traffic, as a morning's reminders or a digest run queue it. */
+function reminder(n: number): NewOutboundSms {
+  const intent = intentOf('visit_reminder', { day: '周二', list: `11:00 张桂兰${n}` });
+  return { to: `+86137000001${String(n).padStart(2, '0')}`, intent, priority: 'routine', purpose: 'notice', incidentId: null, step: null, role: null, personId: `v-${n}`, context: null };
+}
+
+/** The numbers the simulator's requests came for, in the order the requests arrived. */
+function arrivalOrder(r: SmsRig): string[] {
+  return r.sim
+    .messages()
+    .sort((a, b) => a.receivedHr - b.receivedHr)
+    .map((m) => m.to);
+}
+
+async function waitAccepted(r: SmsRig, count: number): Promise<void> {
+  await waitUntil(() => r.sim.messages().length >= count, 20_000, `${count} messages at the simulator`);
+}
+
+describe('SMS send queue: alarm before routine', () => {
+  it('hands an alarm page queued after a burst of routine SMS to a slow provider before the routine ones still waiting', async () => {
+    // Four calls at once, one kept for alarms; each provider answer takes a second, so the first routine
+    // sends still hold their slots when the page is queued.
+    rig = await startSmsRig({ concurrency: 4 });
+    const r = rig;
+    r.sim.setLatency(1000);
+    await r.dispatcher.start();
+    const routine = [];
+    for (let n = 1; n <= 6; n++) routine.push(await r.dispatcher.enqueue(reminder(n)));
+    const page = await r.dispatcher.enqueue(pageSms(ALARM_PHONE));
+    await waitAccepted(r, 7);
+
+    const order = arrivalOrder(r);
+    // Three routine sends were already in flight; the page took the slot they cannot take, before the other three.
+    expect(order.indexOf(ALARM_PHONE)).toBe(3);
+    expect(order.filter((to) => to !== ALARM_PHONE)).toEqual(routine.map((m) => m.to));
+    expect((await storedSms(r, page.id)).attempts).toBe(1);
+  });
+
+  it('sends a page recovered from the database after a restart before the routine SMS queued ahead of it', async () => {
+    rig = await startSmsRig({ concurrency: 1 });
+    const r = rig;
+    // Queued by a process that died before it could send them: the rows wait in SQLite.
+    const routine = [];
+    for (let n = 1; n <= 4; n++) routine.push(await r.dispatcher.enqueue(reminder(n)));
+    await r.dispatcher.enqueue(pageSms(ALARM_PHONE));
+    await r.dispatcher.stop();
+    await r.store.close();
+    r.reopenStore();
+
+    const next = r.newDispatcher({ concurrency: 1 });
+    await next.start();
+    await waitAccepted(r, 5);
+    expect(arrivalOrder(r)).toEqual([ALARM_PHONE, ...routine.map((m) => m.to)]);
+  });
+
+  it('sends a waiting page before a routine SMS whose retry came due first', async () => {
+    const clock = new ManualClock();
+    rig = await startSmsRig({ concurrency: 1, clock, backoffMs: () => 1000 });
+    const r = rig;
+    await r.dispatcher.start();
+    // The first reminder fails once and waits out its backoff.
+    r.sim.failNext(1, { status: 503 });
+    const first = await r.dispatcher.enqueue(reminder(1));
+    await waitUntil(async () => (await storedSms(r, first.id)).attempts === 1 && r.dispatcher.health().queued === 1, 10_000, 'the first reminder to back off');
+
+    // A second reminder holds the only slot at a slow provider; meanwhile the first one's retry comes due, then a page is queued.
+    r.sim.setLatency(500);
+    const second = await r.dispatcher.enqueue(reminder(2));
+    await waitUntil(() => r.sim.requests().length === 2, 10_000, 'the second reminder at the simulator');
+    clock.advance(1000);
+    expect(r.dispatcher.health()).toMatchObject({ queued: 2, sending: 1 });
+    await r.dispatcher.enqueue(pageSms(ALARM_PHONE));
+    await waitAccepted(r, 3);
+
+    expect(arrivalOrder(r)).toEqual([second.to, ALARM_PHONE, first.to]);
+    expect((await storedSms(r, first.id)).attempts).toBe(2);
+  });
+});
