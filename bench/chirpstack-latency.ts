@@ -70,7 +70,7 @@ export async function runChirpstackBenchmark(opts: ChirpstackBenchOptions): Prom
     const registryPath = join(dir, 'registry.json');
     writeFileSync(registryPath, JSON.stringify(registry));
 
-    const sim = new SmsServerProcess({ accountSid: SIM_SID, authToken: SIM_TOKEN });
+    const sim = new SmsServerProcess({ provider: 'twilio', accountSid: SIM_SID, authToken: SIM_TOKEN });
     await sim.start();
     cleanup.push(() => sim.stop());
     const httpPort = await freePort();
