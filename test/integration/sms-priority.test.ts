@@ -1,6 +1,7 @@
 // Alarm pages before routine SMS: through the real twilio SDK to a slowed simulator, over real SQLite, after a restart and on retry.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
+import type { OutboundSms } from '../../gateway/core/types.js';
 import type { NewOutboundSms } from '../../gateway/notifiers/dispatcher.js';
 import { intentOf } from '../../gateway/notifiers/kinds.js';
 import { pageSms, startSmsRig, storedSms, waitUntil, type SmsRig } from '../helpers/sms.js';
@@ -28,28 +29,36 @@ function arrivalOrder(r: SmsRig): string[] {
     .map((m) => m.to);
 }
 
+/** The stored row once the provider's answer is recorded (the simulator has the message a moment before that). */
+async function handedOver(r: SmsRig, id: string): Promise<OutboundSms> {
+  await waitUntil(async () => (await storedSms(r, id)).providerSid !== null, 10_000, `SMS ${id} to be recorded as handed over`);
+  return storedSms(r, id);
+}
+
 async function waitAccepted(r: SmsRig, count: number): Promise<void> {
   await waitUntil(() => r.sim.messages().length >= count, 20_000, `${count} messages at the simulator`);
 }
 
 describe('SMS send queue: alarm before routine', () => {
   it('hands an alarm page queued after a burst of routine SMS to a slow provider before the routine ones still waiting', async () => {
-    // Four calls at once, one kept for alarms; each provider answer takes a second, so the first routine
+    // Four calls at once, one kept for alarms; each provider answer takes 1.2 s (the rig's SDK timeout is 2 s), so the first routine
     // sends still hold their slots when the page is queued.
     rig = await startSmsRig({ concurrency: 4 });
     const r = rig;
-    r.sim.setLatency(1000);
+    r.sim.setLatency(1200);
     await r.dispatcher.start();
     const routine = [];
     for (let n = 1; n <= 6; n++) routine.push(await r.dispatcher.enqueue(reminder(n)));
     const page = await r.dispatcher.enqueue(pageSms(ALARM_PHONE));
+    // The premise: no routine send has been answered yet (else the page would simply take a freed slot).
+    expect(r.sim.messages()).toHaveLength(0);
     await waitAccepted(r, 7);
 
     const order = arrivalOrder(r);
     // Three routine sends were already in flight; the page took the slot they cannot take, before the other three.
     expect(order.indexOf(ALARM_PHONE)).toBe(3);
     expect(order.filter((to) => to !== ALARM_PHONE)).toEqual(routine.map((m) => m.to));
-    expect((await storedSms(r, page.id)).attempts).toBe(1);
+    expect((await handedOver(r, page.id)).attempts).toBe(1);
   });
 
   it('sends a page recovered from the database after a restart before the routine SMS queued ahead of it', async () => {
@@ -80,15 +89,17 @@ describe('SMS send queue: alarm before routine', () => {
     await waitUntil(async () => (await storedSms(r, first.id)).attempts === 1 && r.dispatcher.health().queued === 1, 10_000, 'the first reminder to back off');
 
     // A second reminder holds the only slot at a slow provider; meanwhile the first one's retry comes due, then a page is queued.
-    r.sim.setLatency(500);
+    r.sim.setLatency(1200);
     const second = await r.dispatcher.enqueue(reminder(2));
     await waitUntil(() => r.sim.requests().length === 2, 10_000, 'the second reminder at the simulator');
     clock.advance(1000);
     expect(r.dispatcher.health()).toMatchObject({ queued: 2, sending: 1 });
     await r.dispatcher.enqueue(pageSms(ALARM_PHONE));
+    // The premise: the second reminder still holds the slot, with the retry and the page both waiting.
+    expect(r.dispatcher.health()).toMatchObject({ queued: 3, sending: 1 });
     await waitAccepted(r, 3);
 
     expect(arrivalOrder(r)).toEqual([second.to, ALARM_PHONE, first.to]);
-    expect((await storedSms(r, first.id)).attempts).toBe(2);
+    expect((await handedOver(r, first.id)).attempts).toBe(2);
   });
 });
