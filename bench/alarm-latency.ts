@@ -1,4 +1,4 @@
-// Alarm latency: from a button's PUBLISH of `sos` to the first SMS request of its incident reaching the Twilio-compatible server, idle and under telemetry load.
+// Alarm latency: from a button's PUBLISH of `sos` to the first SMS request of its incident reaching the SMS provider's simulator (Twilio, Aliyun or Tencent), idle and under telemetry load.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,9 +6,9 @@ import { performance } from 'node:perf_hooks';
 import { Gateway } from '../gateway/app.js';
 import { loadConfig } from '../gateway/config/load.js';
 import { silentLogger } from '../gateway/core/logger.js';
-import { TwilioSimServer } from '../simulators/sms/twilio-server.js';
+import { defaultCatalogue } from '../gateway/notifiers/kinds.js';
 import { SmsServerProcess } from './lib/sms-server-process.js';
-import { settled } from './lib/sms-server-protocol.js';
+import { gatewaySmsEnv, startSmsSimulator, type BenchSmsProvider, type SmsServerSpec } from './lib/sms-servers.js';
 import { BackgroundLoad } from './lib/background-load.js';
 import { ButtonHost } from './lib/button-host.js';
 import { freePort } from './lib/net.js';
@@ -23,8 +23,10 @@ import { DEVICE_LIMITS_OFF } from './lib/limits.js';
 
 export interface AlarmBenchOptions {
   runs: number;
+  /** The SMS provider the gateway pages through (SMS_PROVIDER), each against its own simulator (default twilio). */
+  provider?: BenchSmsProvider;
   /**
-   * Where the Twilio-compatible server runs: `process` (default), a child process like the real Twilio is
+   * Where the provider's simulator runs: `process` (default), a child process like the real provider is
    * elsewhere, or `inline`, in the benchmark's own process and so on the gateway's event loop (the method
    * before, kept for comparison: BENCH_SMS_SERVER=inline).
    */
@@ -86,6 +88,8 @@ const SIM_SID = `AC${'b'.repeat(32)}`;
 const SIM_TOKEN = 'bench-sim-auth-token';
 const API_TOKEN = 'bench-api-token-0123456789';
 const HISTOGRAM = 'alarm_to_first_sms_seconds';
+const SIGN_NAME = '安达里社区';
+const WEBHOOK_KEY = 'bench-webhook-key-0123456789';
 const CONNECT_CONCURRENCY = 32;
 
 export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmBenchResult> {
@@ -96,13 +100,16 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
   try {
     const registry = writeBenchRegistry(dir, { residents, loadDevices: opts.loadDevices });
 
-    const where = opts.smsServer ?? (process.env.BENCH_SMS_SERVER === 'inline' ? 'inline' : 'process');
-    const sim = await startSmsServer(where);
-    cleanup.push(() => sim.stop());
-    opts.log(`alarm: Twilio-compatible SMS server ${where === 'process' ? 'in a child process' : 'in this process (BENCH_SMS_SERVER=inline)'}`);
-
     // Status callbacks are signed over PUBLIC_URL, so it must be the address the gateway really listens on.
     const httpPort = await freePort();
+    const publicUrl = `http://127.0.0.1:${httpPort}`;
+    const provider = opts.provider ?? 'twilio';
+    const spec = smsServerSpec(provider, publicUrl);
+    const where = opts.smsServer ?? (process.env.BENCH_SMS_SERVER === 'inline' ? 'inline' : 'process');
+    const sim = await startSmsServer(where, spec);
+    cleanup.push(() => sim.stop());
+    opts.log(`alarm: ${provider} SMS simulator ${where === 'process' ? 'in a child process' : 'in this process (BENCH_SMS_SERVER=inline)'}`);
+
     const config = loadConfig({
       MQTT_PORT: '0',
       MQTT_HOST: '127.0.0.1',
@@ -110,13 +117,10 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
       HTTP_HOST: '127.0.0.1',
       DATA_DIR: join(dir, 'data'),
       REGISTRY_FILE: registry.path,
-      PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
+      PUBLIC_URL: publicUrl,
       TZ: 'Asia/Shanghai',
       API_TOKEN,
-      TWILIO_ACCOUNT_SID: SIM_SID,
-      TWILIO_AUTH_TOKEN: SIM_TOKEN,
-      TWILIO_FROM: '+15005550006',
-      TWILIO_API_URL: sim.url,
+      ...gatewaySmsEnv(spec, sim.url),
       LOG_LEVEL: 'silent',
       ...DEVICE_LIMITS_OFF,
     });
@@ -225,27 +229,26 @@ interface SmsServerUnderTest {
   on(event: 'message', fn: (m: { body: string; receivedHr: number }) => void): unknown;
   off(event: 'message', fn: (m: { body: string; receivedHr: number }) => void): unknown;
   counts(): Promise<{ messages: number; callbacks: number }>;
-  /** Resolves once every accepted message has had all its status callbacks answered. */
+  /** Resolves once every accepted message has had all its delivery reports answered. */
   settled(): Promise<void>;
   stop(): Promise<void>;
 }
 
-async function startSmsServer(where: 'process' | 'inline'): Promise<SmsServerUnderTest> {
+/** The simulator of `provider`, with credentials of its own; Aliyun and Tencent approve the catalogue the gateway sends with. */
+function smsServerSpec(provider: BenchSmsProvider, publicUrl: string): SmsServerSpec {
+  if (provider === 'twilio') return { provider, accountSid: SIM_SID, authToken: SIM_TOKEN };
+  // The bench registry has no `sms.templates`: the gateway uses the built-in catalogue, so that is what was "approved".
+  return { provider, catalogue: defaultCatalogue(publicUrl), signName: SIGN_NAME, keyId: provider === 'aliyun' ? 'LTAI5tBenchKey0001' : 'AKIDbenchsecretid000001', keySecret: `bench-${provider}-key-secret-0001`, sdkAppId: '1400009999', gatewayUrl: publicUrl, webhookKey: WEBHOOK_KEY };
+}
+
+async function startSmsServer(where: 'process' | 'inline', spec: SmsServerSpec): Promise<SmsServerUnderTest> {
   if (where === 'process') {
-    const child = new SmsServerProcess({ accountSid: SIM_SID, authToken: SIM_TOKEN });
+    const child = new SmsServerProcess(spec);
     await child.start();
     return child;
   }
-  const sim = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
-  await sim.start({ port: 0 });
-  return {
-    url: sim.url,
-    on: (event, fn) => sim.on(event, fn),
-    off: (event, fn) => sim.off(event, fn),
-    counts: async () => sim.counts(),
-    settled: () => settled(sim),
-    stop: () => sim.stop(),
-  };
+  const sim = await startSmsSimulator(spec);
+  return { ...sim, counts: async () => sim.counts() };
 }
 
 interface AlarmContext {

@@ -1,10 +1,11 @@
 // Benchmark entry point (`npm run bench`): runs the latency benchmarks, prints a table and writes bench/results/latest.json.
 // Flags: --quick (one short run each), --only <alarm|bridge|raw-aedes|influx|ingest|connections|storm>[,...], --runs <n>, --alarms <n>, --gap-ms <n>, --back-to-back,
-// --idle-devices <n>, --storm-alarms <n>.
+// --idle-devices <n>, --storm-alarms <n>, --sms-providers <twilio|aliyun|tencent>[,...] (the alarm benchmark once per provider; default all three).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { runAlarmBenchmark, type AlarmBenchResult } from './alarm-latency.js';
+import { BENCH_SMS_PROVIDERS, type BenchSmsProvider } from './lib/sms-servers.js';
 import { runRawAedesBenchmark, type RawAedesResult } from './raw-aedes.js';
 import { benchInfluxWriter, type InfluxWriterBenchResult } from './influx-writer.js';
 import { runIngestBenchmark, type IngestOptions, type IngestResult } from './ingest.js';
@@ -22,6 +23,8 @@ type BenchName = (typeof BENCHMARKS)[number];
 interface Settings {
   mode: 'full' | 'quick';
   only: BenchName[];
+  /** The alarm benchmark runs once per provider, in this order, under the same pacing and load. */
+  smsProviders: BenchSmsProvider[];
   runs: number;
   pacing: PacingOptions;
   /** false with --back-to-back: alarms do not wait for the previous ones' SMS and callbacks. */
@@ -45,6 +48,11 @@ function parseArgs(argv: string[]): Settings {
   for (const name of only) {
     if (!(BENCHMARKS as readonly string[]).includes(name)) throw new Error(`--only: unknown benchmark "${name}" (known: ${BENCHMARKS.join(', ')})`);
   }
+  const providersArg = value('--sms-providers');
+  const smsProviders = providersArg ? providersArg.split(',').map((s) => s.trim()) : [...BENCH_SMS_PROVIDERS];
+  for (const name of smsProviders) {
+    if (!(BENCH_SMS_PROVIDERS as readonly string[]).includes(name)) throw new Error(`--sms-providers: unknown provider "${name}" (known: ${BENCH_SMS_PROVIDERS.join(', ')})`);
+  }
   const int = (flag: string, fallback: number, min = 1): number => {
     const raw = value(flag);
     if (raw === undefined) return fallback;
@@ -55,6 +63,7 @@ function parseArgs(argv: string[]): Settings {
   return {
     mode: quick ? 'quick' : 'full',
     only: BENCHMARKS.filter((b) => only.includes(b)),
+    smsProviders: BENCH_SMS_PROVIDERS.filter((p) => smsProviders.includes(p)),
     runs: int('--runs', quick ? 1 : 3),
     pacing: { count: int('--alarms', quick ? 200 : 1000), warmup: quick ? 20 : 50, gapMs: int('--gap-ms', 5, 0), timeoutMs: 5000 },
     drainBetweenAlarms: !argv.includes('--back-to-back'),
@@ -94,7 +103,15 @@ async function main(): Promise<void> {
   const common = { runs: settings.runs, pacing: settings.pacing, loadDevices: settings.loadDevices, loadRate: settings.loadRate, settleMs: settings.settleMs, log };
   let alarm: AlarmBenchResult | null = null;
   let raw: RawAedesResult | null = null;
-  if (settings.only.includes('alarm')) alarm = await runAlarmBenchmark({ ...common, drainBetweenAlarms: settings.drainBetweenAlarms });
+  // The same measuring loop through each SMS provider, one fresh gateway each: Twilio's figure is alarm_latency_ms as before.
+  const byProvider: Partial<Record<BenchSmsProvider, AlarmBenchResult>> = {};
+  if (settings.only.includes('alarm')) {
+    for (const provider of settings.smsProviders) {
+      log(`alarm: --- SMS_PROVIDER=${provider} ---`);
+      byProvider[provider] = await runAlarmBenchmark({ ...common, provider, drainBetweenAlarms: settings.drainBetweenAlarms });
+    }
+    alarm = byProvider.twilio ?? null;
+  }
   // Direct, zigbee2mqtt and ChirpStack (over mosquitto) alarms taking turns in one gateway, so each bridge's cost is read beside the direct figure.
   let bridge: BridgeBenchResult | null = null;
   if (settings.only.includes('bridge')) {
@@ -115,6 +132,10 @@ async function main(): Promise<void> {
   if (settings.only.includes('storm')) storm = await runStormBenchmark({ ...settings.storm, log });
 
   const alarmReport = alarm ? benchReport(alarm.rounds) : null;
+  const providerReports = BENCH_SMS_PROVIDERS.flatMap((provider) => {
+    const r = provider === 'twilio' ? undefined : byProvider[provider];
+    return r ? [{ provider, report: benchReport(r.rounds) }] : [];
+  });
   const rawReport = raw ? benchReport(raw.rounds) : null;
   const target = targetCheck(alarmReport);
 
@@ -128,6 +149,13 @@ async function main(): Promise<void> {
     hostAtStart: { loadAverage: loadAtStart, otherCpuPercent: busyAtStart },
     settings: { ...settings, pacing: { ...settings.pacing, description: pacingText }, load: loadText },
     alarm_latency_ms: alarm && alarmReport ? { ...alarmReport, stages: stageReport(alarm), setup: alarm.setup, gateway_histogram: alarm.gatewayHistogram } : null,
+    // Device PUBLISH -> the provider's SendSms request at its simulator, per provider, same run and load (twilio repeats alarm_latency_ms).
+    alarm_latency_by_provider_ms: Object.fromEntries(
+      Object.entries(byProvider).map(([provider, r]) => {
+        const report = benchReport(r.rounds);
+        return [provider, { idle: report.idle.summary, load: report.load.summary, target: targetCheck(report), stages: stageReport(r), gateway_histogram: r.gatewayHistogram }];
+      }),
+    ),
     bridge_alarm_latency_ms: bridge,
     raw_aedes_rtt_ms: rawReport,
     influx_writer: influx,
@@ -144,7 +172,7 @@ async function main(): Promise<void> {
   const file = `${dir}latest.json`;
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 
-  if (alarmReport || rawReport) printReport({ runs: settings.runs, alarm, alarmReport, rawReport, target });
+  if (alarmReport || rawReport || providerReports.length > 0) printReport({ runs: settings.runs, alarm, alarmReport, providerReports, rawReport, target });
   printCapacityReport({ ingest, connections, storm });
   if (influx) {
     console.log(

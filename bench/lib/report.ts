@@ -103,9 +103,18 @@ export function targetCheck(alarm: BenchReport | null): TargetCheck | null {
   return { metric: 'alarm_latency_ms.load.p99 (median of runs)', limitMs: TARGET_P99_MS, valueMs: p99.median, worstRunMs: p99.max, pass: p99.median <= TARGET_P99_MS };
 }
 
-export function printReport(r: { runs: number; alarm: AlarmBenchResult | null; alarmReport: BenchReport | null; rawReport: BenchReport | null; target: TargetCheck | null }): void {
+export function printReport(r: {
+  runs: number;
+  alarm: AlarmBenchResult | null;
+  alarmReport: BenchReport | null;
+  /** The same alarm benchmark through the domestic providers (SMS_PROVIDER=aliyun, tencent), printed beside the Twilio rows. */
+  providerReports?: { provider: string; report: BenchReport }[];
+  rawReport: BenchReport | null;
+  target: TargetCheck | null;
+}): void {
   const { runs, alarm, alarmReport, rawReport, target } = r;
-  const rows = [...(alarmReport ? tableRows('alarm_latency_ms', alarmReport, runs) : []), ...(rawReport ? tableRows('raw_aedes_rtt_ms', rawReport, runs) : [])];
+  const providerRows = (r.providerReports ?? []).flatMap((p) => tableRows(`alarm_latency_ms (${p.provider})`, p.report, runs));
+  const rows = [...(alarmReport ? tableRows('alarm_latency_ms', alarmReport, runs) : []), ...providerRows, ...(rawReport ? tableRows('raw_aedes_rtt_ms', rawReport, runs) : [])];
   console.log('');
   console.log(`Results (ms; ${runs > 1 ? `median of ${runs} runs (min-max)` : 'one run'})`);
   console.log(
@@ -130,6 +139,7 @@ export function printReport(r: { runs: number; alarm: AlarmBenchResult | null; a
     ),
   );
   console.log('alarm_latency_ms: device PUBLISH (performance.now() just before mqtt.js publish, in the buttons\' process) -> first SMS request of the incident arriving at the local Twilio-compatible server.');
+  if (providerRows.length > 0) console.log('alarm_latency_ms (aliyun / tencent): the same, with SMS_PROVIDER=aliyun / tencent: the official SDK\'s SendSms request arriving at the Aliyun- / Tencent-compatible simulator (a fresh gateway each).');
   console.log('raw_aedes_rtt_ms: the same PUBLISH (QoS 1) through a bare aedes -> delivered to a subscribed mqtt.js client.');
   console.log('background msg/s: telemetry the broker actually received during the measured window; loop delay / CPU % / GC: this process (the gateway; + the SMS server with BENCH_SMS_SERVER=inline).');
   console.log('p99 w/o GC: p99 of the samples that no garbage-collection pause of this process overlapped.');

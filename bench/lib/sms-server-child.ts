@@ -1,9 +1,9 @@
-// The Twilio-compatible SMS server in a process of its own, so its HTTP handling and signed delivery callbacks do not share the gateway's event loop (Twilio is not in the gateway's process either).
-import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
+// An SMS provider's simulator (Twilio, Aliyun or Tencent) in a process of its own, so its HTTP handling and delivery reports do not share the gateway's event loop (the provider is not in the gateway's process either).
 import { toMonotonic } from './monotonic.js';
-import { isSmsServerRequest, settled, type SmsServerReply } from './sms-server-protocol.js';
+import { isSmsServerRequest, type SmsServerReply } from './sms-server-protocol.js';
+import { startSmsSimulator, type SmsSimHandle } from './sms-servers.js';
 
-let sim: TwilioSimServer | null = null;
+let sim: SmsSimHandle | null = null;
 
 function reply(msg: SmsServerReply): void {
   process.send?.(msg);
@@ -15,9 +15,8 @@ process.on('message', (raw: unknown) => {
   void (async () => {
     switch (msg.type) {
       case 'start': {
-        sim = new TwilioSimServer({ accountSid: msg.accountSid, authToken: msg.authToken });
-        await sim.start({ port: 0 });
-        sim.on('message', (m: { body: string; receivedHr: number }) => reply({ type: 'message', body: m.body, monotonicMs: toMonotonic(m.receivedHr) }));
+        sim = await startSmsSimulator(msg.spec);
+        sim.on('message', (m) => reply({ type: 'message', body: m.body, monotonicMs: toMonotonic(m.receivedHr) }));
         reply({ type: 'started', id: msg.id, url: sim.url });
         return;
       }
@@ -25,7 +24,7 @@ process.on('message', (raw: unknown) => {
         reply({ type: 'counts', id: msg.id, ...(sim?.counts() ?? { messages: 0, callbacks: 0 }) });
         return;
       case 'settled':
-        if (sim) await settled(sim);
+        if (sim) await sim.settled();
         reply({ type: 'settled', id: msg.id });
         return;
       case 'stop':

@@ -1,21 +1,22 @@
-// Runs the Twilio-compatible SMS server in a child process and reports each request's arrival on this process's performance.now() scale.
+// Runs an SMS provider's simulator in a child process and reports each request's arrival on this process's performance.now() scale.
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { ChildRpc } from './child-rpc.js';
 import { fromMonotonic } from './monotonic.js';
 import { isSmsServerReply, type SmsServerReply, type SmsServerRequest } from './sms-server-protocol.js';
+import type { SmsServerSpec } from './sms-servers.js';
 
 const CHILD = fileURLToPath(new URL('./sms-server-child.ts', import.meta.url));
 
 /** Answers to requests; the child also pushes `message` events, which carry no id. */
 type Answer = Exclude<SmsServerReply, { type: 'message' }>;
 
-/** Emits 'message' with { body, receivedHr } like TwilioSimServer, receivedHr on this process's performance.now() scale. */
+/** Emits 'message' with { body, receivedHr } like the simulators, receivedHr on this process's performance.now() scale. */
 export class SmsServerProcess extends EventEmitter {
   private readonly rpc: ChildRpc<SmsServerRequest, Answer>;
   url = '';
 
-  constructor(private readonly deps: { accountSid: string; authToken: string }) {
+  constructor(private readonly spec: SmsServerSpec) {
     super();
     this.rpc = new ChildRpc({
       name: 'SMS server process',
@@ -32,7 +33,7 @@ export class SmsServerProcess extends EventEmitter {
 
   async start(): Promise<{ url: string }> {
     this.rpc.start();
-    const r = this.rpc.expect(await this.rpc.request({ type: 'start', accountSid: this.deps.accountSid, authToken: this.deps.authToken }), 'started');
+    const r = this.rpc.expect(await this.rpc.request({ type: 'start', spec: this.spec }), 'started');
     this.url = r.url;
     return { url: r.url };
   }
@@ -42,7 +43,7 @@ export class SmsServerProcess extends EventEmitter {
     return { messages: r.messages, callbacks: r.callbacks };
   }
 
-  /** Resolves once every accepted message has had all its status callbacks answered. */
+  /** Resolves once every accepted message has had all its delivery reports answered. */
   async settled(): Promise<void> {
     this.rpc.expect(await this.rpc.request({ type: 'settled' }), 'settled');
   }

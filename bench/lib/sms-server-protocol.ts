@@ -1,10 +1,10 @@
 // Messages between the benchmark and its SMS-server child process.
-import type { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
+import type { SmsServerSpec } from './sms-servers.js';
 
 export type SmsServerRequest =
-  | { type: 'start'; id: number; accountSid: string; authToken: string }
+  | { type: 'start'; id: number; spec: SmsServerSpec }
   | { type: 'counts'; id: number }
-  /** Answered once every accepted message has had all its status callbacks answered. */
+  /** Answered once every accepted message has had all its delivery reports answered. */
   | { type: 'settled'; id: number }
   | { type: 'stop'; id: number };
 
@@ -22,24 +22,4 @@ export function isSmsServerRequest(m: unknown): m is SmsServerRequest {
 
 export function isSmsServerReply(m: unknown): m is SmsServerReply {
   return typeof m === 'object' && m !== null && 'type' in m && typeof m.type === 'string';
-}
-
-/** Every delivered message goes through three statuses (queued, sent, delivered), each posted as a signed callback. */
-const CALLBACKS_PER_MESSAGE = 3;
-
-/** Resolves once every message the server accepted has had all its status callbacks answered by the gateway. */
-export function settled(sim: TwilioSimServer): Promise<void> {
-  const done = (): boolean => {
-    const c = sim.counts();
-    return c.callbacks >= CALLBACKS_PER_MESSAGE * c.messages;
-  };
-  if (done()) return Promise.resolve();
-  return new Promise((resolve) => {
-    const check = (): void => {
-      if (!done()) return;
-      sim.off('callback', check);
-      resolve();
-    };
-    sim.on('callback', check);
-  });
 }

@@ -15,7 +15,10 @@ export interface CapRule {
   scope: CapScope;
   /** Messages allowed inside the window; the next one is over the cap. */
   limit: number;
+  /** The rolling window; a `chinaDay` rule counts from the start of the day instead, and this bounds the pruning. */
   windowMs: number;
+  /** Counted per calendar day in China time (midnight to midnight, UTC+8), as the provider counts it. */
+  chinaDay?: boolean;
   /** How the provider words it, for logs and the timeline. */
   label: string;
 }
@@ -32,14 +35,25 @@ export interface CapSettings {
 export const DEFAULT_CAP_SETTINGS: CapSettings = { tencentSameContentSeconds: 30, tencentDailyPerNumber: 10, aliyunDailyPerTemplate: 50 };
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** China Standard Time, UTC+8 all year (no daylight saving since 1991): the providers' day runs midnight to midnight in it. */
+const CHINA_OFFSET_MS = 8 * 60 * 60 * 1000;
+
+/** The instant the China calendar day holding `now` began. */
+export function chinaDayStart(now: number): number {
+  return Math.floor((now + CHINA_OFFSET_MS) / DAY_MS) * DAY_MS - CHINA_OFFSET_MS;
+}
 
 export function capRules(s: CapSettings): CapRule[] {
   const rules: CapRule[] = [];
   if (s.tencentSameContentSeconds > 0) {
     rules.push({ provider: 'tencent', scope: 'same_content', limit: 1, windowMs: s.tencentSameContentSeconds * 1000, label: `Tencent: the same content once per ${s.tencentSameContentSeconds} s to a number` });
   }
-  if (s.tencentDailyPerNumber > 0) rules.push({ provider: 'tencent', scope: 'number', limit: s.tencentDailyPerNumber, windowMs: DAY_MS, label: `Tencent: ${s.tencentDailyPerNumber} messages a day to a number` });
-  if (s.aliyunDailyPerTemplate > 0) rules.push({ provider: 'aliyun', scope: 'kind', limit: s.aliyunDailyPerTemplate, windowMs: DAY_MS, label: `Aliyun: ${s.aliyunDailyPerTemplate} messages of one template a day to a number` });
+  // Tencent counts "a natural day" (自然日) in Beijing time: after midnight there a number takes its full count again.
+  if (s.tencentDailyPerNumber > 0) {
+    rules.push({ provider: 'tencent', scope: 'number', limit: s.tencentDailyPerNumber, windowMs: DAY_MS, chinaDay: true, label: `Tencent: ${s.tencentDailyPerNumber} messages a calendar day (China time) to a number` });
+  }
+  // Aliyun counts its day backwards from the moment of sending: the 24 hours before it.
+  if (s.aliyunDailyPerTemplate > 0) rules.push({ provider: 'aliyun', scope: 'kind', limit: s.aliyunDailyPerTemplate, windowMs: DAY_MS, label: `Aliyun: ${s.aliyunDailyPerTemplate} messages of one template in 24 hours to a number` });
   return rules;
 }
 
@@ -90,7 +104,7 @@ export class SendCaps {
     const now = this.deps.clock.now();
     for (const rule of this.deps.rules) {
       if (rule.provider !== provider) continue;
-      const q: CapCountQuery = { provider, phone: msg.to, since: now - rule.windowMs };
+      const q: CapCountQuery = { provider, phone: msg.to, since: rule.chinaDay ? chinaDayStart(now) : now - rule.windowMs };
       if (rule.scope === 'kind') q.kind = kindOf(msg);
       if (rule.scope === 'same_content') q.content = contentOf(msg);
       if (this.deps.repo.count(q) >= rule.limit) return rule;

@@ -108,6 +108,8 @@ export interface SmsDispatcherDeps {
   delayedAfterMs?: number;
   /** Provider calls in flight at once (default 16). */
   concurrency?: number;
+  /** Of those, slots routine messages never take, kept for alarms (default a quarter; routine keeps at least one). */
+  alarmReserve?: number;
   /** Wait before retry number `attempt` (1-based: after the first failure). Default: 0.5 s doubling to 60 s, ±20 % jitter. */
   backoffMs?: (attempt: number) => number;
   /** Metrics hook: a message was handed to the provider, `latencyMs` after the call started. */
@@ -138,5 +140,26 @@ export function routeHealth(r: Route): SmsProviderRouteHealth {
     lastError: r.lastError,
     breaker,
     sender,
+  };
+}
+
+/** The dispatcher's health: the first provider's figures at the top (as before a fallback existed), then each route. */
+export function dispatcherHealth(routes: readonly Route[], counts: { waiting: number; sending: number; backingOff: number }): SmsDispatcherHealth {
+  const providers = routes.map((r) => routeHealth(r));
+  const [first] = providers;
+  if (!first) throw new Error('no SMS provider');
+  // Held back only while no provider at all takes messages.
+  const stuck = providers.every((p) => p.state !== 'closed');
+  return {
+    provider: first.name,
+    degraded: first.degraded,
+    lastError: first.lastError,
+    consecutiveFailures: first.consecutiveFailures,
+    queued: counts.waiting + counts.sending + counts.backingOff,
+    sending: counts.sending,
+    waiting: stuck ? counts.waiting + counts.backingOff : 0,
+    breaker: first.breaker,
+    sender: first.sender,
+    providers,
   };
 }

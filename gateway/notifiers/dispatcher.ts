@@ -10,13 +10,14 @@ import type { BreakerPermit } from './circuit-breaker.js';
 import type { TemplateCatalogue } from './intent.js';
 import { defaultCatalogue, hasSecrets, maskedIntent } from './kinds.js';
 import { SendGate, defaultBackoffMs } from './send-gate.js';
+import { SendQueue } from './send-queue.js';
 import { SmsSendError, type SmsProvider, type SmsSendResult } from './provider.js';
-import { advances, isFinal, mapTwilioStatus } from './sms-status.js';
-import { SmsStatusWriter } from './status-writer.js';
+import { SmsStatusWriter, withUpdate } from './status-writer.js';
+import { ReceiptApplier } from './receipt-applier.js';
 import {
   CAPPED_CODE,
   DIVERTED_CODE,
-  routeHealth,
+  dispatcherHealth,
   type NewOutboundSms,
   type Route,
   type SmsDispatcherDeps,
@@ -26,27 +27,20 @@ import {
 
 export * from './dispatch-types.js';
 
-// Receipts that overtake the provider's answer to our send are held this long for the SID to become known.
-const EARLY_RECEIPT_TTL_MS = 60_000;
-const EARLY_RECEIPT_MAX = 1000;
-const SID_CACHE_MAX = 10_000;
-
 /** Purposes whose stored body is masked: without the clear text held by this process, such a message cannot be sent. */
 const MASKED_PURPOSES: ReadonlySet<SmsPurpose> = new Set<SmsPurpose>(['otp']);
 
 export class SmsDispatcher {
   private running = false;
-  /** Waiting for a send slot. */
-  private readonly ready: OutboundSms[] = [];
+  /** Waiting for a send slot, alarms first, and the slots in use. */
+  private readonly queue: SendQueue;
   /** Provider calls in flight, by message id. */
   private readonly active = new Map<string, Promise<void>>();
   /** The provider's circuit breaker, the messages waiting out a backoff, and the delay watch. */
   private readonly gate: SendGate;
   /** Every message this dispatcher holds (ready, active or waiting to retry), so a resume never doubles one. */
   private readonly held = new Set<string>();
-  private readonly sidToId = new Map<string, string>();
-  private readonly earlyReceipts = new Map<string, { params: StatusCallbackParams; at: number }[]>();
-  private readonly locks = new Map<string, Promise<void>>();
+  private readonly receipts: ReceiptApplier;
   /** Clear intents of messages stored masked (a sign-in code), by message id, until sent or failed for good. */
   private readonly sendIntents = new Map<string, MessageIntent>();
   /** The first provider, then the fallback. */
@@ -58,6 +52,8 @@ export class SmsDispatcher {
 
   constructor(private readonly deps: SmsDispatcherDeps) {
     this.writer = new SmsStatusWriter({ store: deps.store });
+    this.receipts = new ReceiptApplier({ store: deps.store, clock: deps.clock, log: deps.log, record: (prev, update) => this.record(prev, update), sendsInFlight: () => this.active.size });
+    this.queue = new SendQueue({ concurrency: deps.concurrency ?? 16, alarmReserve: deps.alarmReserve });
     this.gate = new SendGate({
       clock: deps.clock,
       breaker: deps.breaker,
@@ -67,7 +63,7 @@ export class SmsDispatcher {
       onProbeDue: () => this.pump(),
       onRetryDue: (msg) => {
         if (!this.running) return;
-        this.ready.push(msg);
+        this.queue.pushOldestFirst([msg]);
         this.pump();
       },
       onDelayed: (msg) => void this.announceDelay(msg.id),
@@ -86,19 +82,24 @@ export class SmsDispatcher {
     if (this.running) return;
     this.running = true;
     const unsent = await this.deps.store.sms.listUnsent();
+    const resumed: OutboundSms[] = [];
     for (const msg of unsent) {
       if (this.held.has(msg.id)) continue;
       // A message left 'sending' may have reached the provider just before the crash; a duplicate page beats a lost one.
-      this.deps.log.info({ sms: msg.id, status: msg.status, attempts: msg.attempts }, 'resuming unsent SMS');
-      this.admit(msg);
+      this.deps.log.info({ sms: msg.id, status: msg.status, priority: msg.priority, attempts: msg.attempts }, 'resuming unsent SMS');
+      this.hold(msg);
+      resumed.push(msg);
     }
+    // All queued before the first send, so a page left behind goes before the routine messages queued ahead of it.
+    this.queue.pushOldestFirst(resumed);
+    this.pump();
   }
 
   /** Stops taking new work, cancels retry timers and waits for provider calls in flight; unsent rows resume on the next start. */
   async stop(): Promise<void> {
     this.running = false;
     for (const route of this.routes) route.gate.stop();
-    this.ready.length = 0;
+    this.queue.clear();
     if (this.pumpLater) clearImmediate(this.pumpLater);
     this.pumpLater = null;
     await Promise.allSettled([...this.active.values()]);
@@ -145,48 +146,17 @@ export class SmsDispatcher {
    * Applies a delivery receipt. False for a SID no stored message has (or a status it does not know);
    * true otherwise, even when the receipt is stale and changes nothing.
    */
-  async handleStatusCallback(params: StatusCallbackParams): Promise<boolean> {
-    const status = mapTwilioStatus(params.MessageStatus);
-    if (!status) {
-      this.deps.log.debug({ sid: params.MessageSid, status: params.MessageStatus }, 'status callback with an unknown status ignored');
-      return false;
-    }
-    const id = this.sidToId.get(params.MessageSid) ?? (await this.deps.store.sms.getBySid(params.MessageSid))?.id;
-    // Checked again after the await, with no await before holding the receipt: the send may have finished meanwhile.
-    const known = id ?? this.sidToId.get(params.MessageSid);
-    if (!known) {
-      if (this.active.size > 0) this.holdEarlyReceipt(params);
-      this.deps.log.debug({ sid: params.MessageSid }, 'status callback for an unknown message');
-      return false;
-    }
-    return this.withLock(known, () => this.applyReceipt(known, status, params.ErrorCode ?? null));
+  handleStatusCallback(params: StatusCallbackParams): Promise<boolean> {
+    return this.receipts.handleStatusCallback(params);
   }
 
   health(): SmsDispatcherHealth {
-    const providers = this.routes.map((r) => routeHealth(r));
-    const [first] = providers;
-    if (!first) throw new Error('no SMS provider');
-    // Held back only while no provider at all takes messages.
-    const stuck = providers.every((p) => p.state !== 'closed');
-    return {
-      provider: first.name,
-      degraded: first.degraded,
-      lastError: first.lastError,
-      consecutiveFailures: first.consecutiveFailures,
-      queued: this.ready.length + this.active.size + this.gate.backingOff,
-      sending: this.active.size,
-      waiting: stuck ? this.ready.length + this.gate.backingOff : 0,
-      breaker: first.breaker,
-      sender: first.sender,
-      providers,
-    };
+    return dispatcherHealth(this.routes, { waiting: this.queue.waiting, sending: this.active.size, backingOff: this.gate.backingOff });
   }
 
   /** Applies a delivery receipt by the provider's message id (any provider); false for an id no stored message has. */
-  async handleReceipt(sid: string, status: SmsStatus, errorCode: string | null): Promise<boolean> {
-    const id = this.sidToId.get(sid) ?? (await this.deps.store.sms.getBySid(sid))?.id;
-    if (!id) return false;
-    return this.withLock(id, () => this.applyReceipt(id, status, errorCode));
+  handleReceipt(sid: string, status: SmsStatus, errorCode: string | null): Promise<boolean> {
+    return this.receipts.handleReceipt(sid, status, errorCode);
   }
 
   // ---- sending ---------------------------------------------------------------------------------
@@ -205,35 +175,38 @@ export class SmsDispatcher {
   }
 
   private admit(msg: OutboundSms): void {
+    this.hold(msg);
+    this.queue.push(msg);
+    this.pump();
+  }
+
+  private hold(msg: OutboundSms): void {
     this.held.add(msg.id);
     // Queued while the provider is out: it will wait, so it is watched like one that failed.
     if (!this.gate.isClosed()) this.gate.watchDelay(msg);
-    this.ready.push(msg);
-    this.pump();
   }
 
   /**
    * Starts one send now and the next on the following turn of the event loop. Building a request in the
    * SDK takes a few hundred microseconds of awaits; started together, an alarm's page, link and family
    * SMS would interleave and the first page would leave last. One per turn lets each request reach the
-   * socket before the next is built, in the order the messages were queued.
+   * socket before the next is built: alarms first, each priority in the order queued (see SendQueue).
    */
   private pump(): void {
-    const limit = Math.max(1, this.deps.concurrency ?? 16);
-    if (!this.running || this.active.size >= limit || this.ready.length === 0) return;
+    if (!this.running || !this.queue.hasSendable()) return;
     // The first provider whose breaker lets a call through takes it. While every breaker is open nothing is sent:
-    // messages stay in `ready`, neither tried nor failed, until a probe (one at a time) finds a provider back.
+    // messages stay queued, neither tried nor failed, until a probe (one at a time) finds a provider back.
     let permit: BreakerPermit | null = null;
     let index = 0;
     for (; index < this.routes.length && !permit; index++) permit = this.routes[index]?.gate.permit() ?? null;
     if (!permit) return;
-    const msg = this.ready.shift();
+    const msg = this.queue.take();
     if (!msg) {
       this.routes[index - 1]?.gate.release(permit);
       return;
     }
     this.launch(msg, index - 1, permit);
-    if (this.ready.length > 0 && !this.pumpLater && !permit.probe) {
+    if (this.queue.hasSendable() && !this.pumpLater && !permit.probe) {
       this.pumpLater = setImmediate(() => {
         this.pumpLater = null;
         this.pump();
@@ -244,9 +217,8 @@ export class SmsDispatcher {
   /** The breaker closed again: messages waiting out a backoff go now too, oldest first, at the usual pace. */
   private recovered(): void {
     const released = this.gate.releaseBackoff();
-    this.deps.log.info({ waiting: this.ready.length + released.length }, 'SMS provider answers again; circuit breaker closed');
-    this.ready.push(...released);
-    this.ready.sort((a, b) => a.createdAt - b.createdAt);
+    this.deps.log.info({ waiting: this.queue.waiting + released.length }, 'SMS provider answers again; circuit breaker closed');
+    this.queue.pushOldestFirst(released);
     this.pump();
   }
 
@@ -258,6 +230,7 @@ export class SmsDispatcher {
       })
       .finally(() => {
         this.active.delete(msg.id);
+        this.queue.done(msg.id);
         if (!this.gate.isBackingOff(msg.id)) this.held.delete(msg.id);
         this.pump();
       });
@@ -318,9 +291,9 @@ export class SmsDispatcher {
     this.gate.unwatch(sending.id);
     this.sendIntents.delete(sending.id);
     const sid = result.sid;
-    this.rememberSid(sid, sending.id);
+    this.receipts.remember(sid, sending.id);
     const provider = route.provider.name;
-    const accepted = await this.withLock(sending.id, () =>
+    const accepted = await this.receipts.serialised(sending.id, () =>
       this.record(sending, { status: result.status, provider, providerSid: sid, attempts: sending.attempts, errorCode: null, error: null, sentAt: this.deps.clock.now() }),
     );
     try {
@@ -331,7 +304,7 @@ export class SmsDispatcher {
     this.deps.onSent?.(accepted, latencyMs);
     this.deps.log.info({ sms: sending.id, sid, provider, attempts: sending.attempts, latencyMs: Math.round(latencyMs) }, 'SMS handed to provider');
     if (closed) this.recovered();
-    await this.replayEarlyReceipts(sid);
+    await this.receipts.replayEarly(sid);
   }
 
   /** A failed call, counted against the provider's breaker when it says the provider is in trouble. */
@@ -342,7 +315,7 @@ export class SmsDispatcher {
       route.consecutiveFailures++;
       if (route.gate.troubled(permit)) {
         this.deps.log.error({ provider: route.provider.name, err: err.message }, 'SMS provider failing; circuit breaker open');
-        if (this.routes.every((r) => !r.gate.isClosed())) for (const waiting of this.ready) this.gate.watchDelay(waiting);
+        if (this.routes.every((r) => !r.gate.isClosed())) for (const waiting of this.queue.values()) this.gate.watchDelay(waiting);
       }
     } else if (route.gate.answered(permit)) {
       this.recovered();
@@ -419,78 +392,8 @@ export class SmsDispatcher {
   private async record(prev: OutboundSms, update: Omit<SmsStatusUpdate, 'at'>): Promise<OutboundSms> {
     const at = this.deps.clock.now();
     const stored = await this.writer.write(prev.id, { ...update, at });
-    const next = stored ?? { ...prev, ...definedFields(update), updatedAt: at };
+    const next = stored ?? withUpdate(prev, update, at);
     if (next.status !== prev.status) this.deps.bus.emit('smsStatusChanged', next);
     return next;
   }
-
-  // ---- receipts --------------------------------------------------------------------------------
-
-  private async applyReceipt(id: string, status: SmsStatus, errorCode: string | null): Promise<boolean> {
-    const row = await this.deps.store.sms.get(id);
-    if (!row) return false;
-    if (!advances(row.status, status)) {
-      this.deps.log.debug({ sms: id, from: row.status, to: status }, 'stale status callback ignored');
-      return true;
-    }
-    const failing = status === 'failed' || status === 'undelivered';
-    await this.record(row, {
-      status,
-      ...(failing ? { errorCode: errorCode ?? row.errorCode, error: `delivery ${status}${errorCode ? ` (provider error ${errorCode})` : ''}` } : {}),
-    });
-    if (isFinal(status) && row.providerSid) this.sidToId.delete(row.providerSid);
-    return true;
-  }
-
-  private rememberSid(sid: string, id: string): void {
-    this.sidToId.set(sid, id);
-    if (this.sidToId.size > SID_CACHE_MAX) {
-      const oldest = this.sidToId.keys().next();
-      if (!oldest.done) this.sidToId.delete(oldest.value);
-    }
-  }
-
-  private holdEarlyReceipt(params: StatusCallbackParams): void {
-    const now = this.deps.clock.now();
-    for (const [sid, list] of this.earlyReceipts) {
-      if (list.every((r) => now - r.at > EARLY_RECEIPT_TTL_MS)) this.earlyReceipts.delete(sid);
-    }
-    if (this.earlyReceipts.size >= EARLY_RECEIPT_MAX) return;
-    const list = this.earlyReceipts.get(params.MessageSid) ?? [];
-    list.push({ params, at: now });
-    this.earlyReceipts.set(params.MessageSid, list);
-  }
-
-  private async replayEarlyReceipts(sid: string): Promise<void> {
-    const list = this.earlyReceipts.get(sid);
-    if (!list) return;
-    this.earlyReceipts.delete(sid);
-    for (const { params } of list) await this.handleStatusCallback(params);
-  }
-
-  /** Runs `work` after earlier work on the same message: receipts and the send's own update never interleave. */
-  private async withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(key) ?? Promise.resolve();
-    const run = prev.then(work);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.locks.set(key, tail);
-    try {
-      return await run;
-    } finally {
-      if (this.locks.get(key) === tail) this.locks.delete(key);
-    }
-  }
-}
-
-function definedFields(update: Omit<SmsStatusUpdate, 'at'>): Partial<OutboundSms> {
-  const out: Partial<OutboundSms> = { status: update.status };
-  if (update.providerSid !== undefined) out.providerSid = update.providerSid;
-  if (update.attempts !== undefined) out.attempts = update.attempts;
-  if (update.errorCode !== undefined) out.errorCode = update.errorCode;
-  if (update.error !== undefined) out.error = update.error;
-  if (update.sentAt !== undefined) out.sentAt = update.sentAt;
-  return out;
 }

@@ -55,3 +55,14 @@ export class SmsStatusWriter {
     );
   }
 }
+
+/** The message as `update` leaves it, for when its row is gone and work goes on with the copy in memory. */
+export function withUpdate(prev: OutboundSms, update: Omit<SmsStatusUpdate, 'at'>, at: number): OutboundSms {
+  const out: OutboundSms = { ...prev, status: update.status, updatedAt: at };
+  if (update.providerSid !== undefined) out.providerSid = update.providerSid;
+  if (update.attempts !== undefined) out.attempts = update.attempts;
+  if (update.errorCode !== undefined) out.errorCode = update.errorCode;
+  if (update.error !== undefined) out.error = update.error;
+  if (update.sentAt !== undefined) out.sentAt = update.sentAt;
+  return out;
+}
