@@ -11,7 +11,7 @@ import type { Ingest, IngestMeta } from '../ingest/ingest.js';
 import { DeviceLimiter, type DeviceLimits } from '../ingest/device-limits.js';
 import type { BridgeRepo } from './repo.js';
 
-/** One of our event types, with its extra fields (`confidence`, `battery`, …) as contract §2 allows them. */
+/** One of our event types, with its extra fields (`confidence`, `battery`, …) as the device protocol allows them. */
 export interface BridgedEvent {
   type: EventType;
   fields?: Record<string, number | string | boolean>;

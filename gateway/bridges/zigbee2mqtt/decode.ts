@@ -45,7 +45,7 @@ export function decodeZigbee2mqtt(json: Record<string, unknown>, rules: readonly
   if (typeof battery === 'number') telemetry.battery = battery;
   const linkquality = json[COMMON_FIELDS.linkquality];
   if (typeof linkquality === 'number') telemetry.linkquality = linkquality;
-  // A low battery needs its level (contract §2); devices that only say battery_low leave it to supervision's battery check.
+  // Our low_battery event carries the level; devices that only say battery_low leave it to supervision's battery check.
   if (edge(COMMON_FIELDS.batteryLow, [true]) && typeof battery === 'number' && battery >= 0 && battery <= 100) {
     events.push({ type: 'low_battery', fields: { battery } });
   }
