@@ -37,7 +37,8 @@ export default {
     {
       name: 'feature-not-to-http-or-root',
       severity: 'error',
-      comment: 'A feature never imports the HTTP layer or the composition root, not even for a type: a shared type lives in the lower layer.',
+      comment:
+        'A feature never imports the HTTP layer or the composition root, not even for a type: a shared type lives in the lower layer.',
       from: { path: FEATURE },
       to: { path: `${HTTP}|${ROOT}` },
     },
@@ -51,7 +52,7 @@ export default {
     {
       name: 'storage-engine-not-to-http-or-root',
       severity: 'error',
-      comment: 'A storage engine implements the features\' ports; it knows nothing of HTTP or of the wiring.',
+      comment: "A storage engine implements the features' ports; it knows nothing of HTTP or of the wiring.",
       from: { path: ENGINE },
       to: { path: `${HTTP}|${ROOT}` },
     },
@@ -72,7 +73,7 @@ export default {
     {
       name: 'dashboard-imports-gateway-types-only',
       severity: 'error',
-      comment: 'The browser dashboard shares the API\'s types with the gateway but must never bundle server code.',
+      comment: "The browser dashboard shares the API's types with the gateway but must never bundle server code.",
       from: { path: '^dashboard/src/' },
       to: { path: '^gateway/', dependencyTypesNot: ['type-only'] },
     },

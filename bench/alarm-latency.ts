@@ -108,7 +108,9 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
     const where = opts.smsServer ?? (process.env.BENCH_SMS_SERVER === 'inline' ? 'inline' : 'process');
     const sim = await startSmsServer(where, spec);
     cleanup.push(() => sim.stop());
-    opts.log(`alarm: ${provider} SMS simulator ${where === 'process' ? 'in a child process' : 'in this process (BENCH_SMS_SERVER=inline)'}`);
+    opts.log(
+      `alarm: ${provider} SMS simulator ${where === 'process' ? 'in a child process' : 'in this process (BENCH_SMS_SERVER=inline)'}`,
+    );
 
     const config = loadConfig({
       MQTT_PORT: '0',
@@ -131,7 +133,9 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
     cleanup.push(() => gateway.stop());
     const mqttUrl = `mqtt://127.0.0.1:${ports.mqttPort}`;
     const httpUrl = `http://127.0.0.1:${ports.httpPort}`;
-    opts.log(`alarm: gateway up in ${Math.round(gatewayStartMs)} ms (${residents} residents, ${registry.buttons.length + registry.loadDevices.length} device secrets hashed)`);
+    opts.log(
+      `alarm: gateway up in ${Math.round(gatewayStartMs)} ms (${residents} residents, ${registry.buttons.length + registry.loadDevices.length} device secrets hashed)`,
+    );
 
     // The buttons live in a child process, as real ones live outside the gateway: their clients' work and heap are not the gateway's.
     const buttons = new ButtonHost({ url: mqttUrl, devices: registry.buttons, subscribeCommands: true, concurrency: CONNECT_CONCURRENCY });
@@ -141,7 +145,9 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
     const load = new BackgroundLoad({ url: mqttUrl, devices: registry.loadDevices, concurrency: CONNECT_CONCURRENCY });
     cleanup.push(() => load.stop());
     const { ms: loadConnectMs } = await load.start();
-    opts.log(`alarm: ${connected} buttons connected (in a child process) in ${buttonsConnectMs} ms, ${registry.loadDevices.length} telemetry devices in ${loadConnectMs} ms`);
+    opts.log(
+      `alarm: ${connected} buttons connected (in a child process) in ${buttonsConnectMs} ms, ${registry.loadDevices.length} telemetry devices in ${loadConnectMs} ms`,
+    );
 
     const tracker = new FirstSmsTracker({ sim });
     tracker.start();
@@ -170,7 +176,9 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
       timeoutMs: opts.pacing.timeoutMs,
       drain: drain ? () => drained(gateway, sim) : null,
     };
-    opts.log(`alarm: ${drain ? 'each alarm waits until the previous one\'s SMS and callbacks are done' : 'back to back: alarms overlap the previous ones\' SMS and callbacks'}`);
+    opts.log(
+      `alarm: ${drain ? "each alarm waits until the previous one's SMS and callbacks are done" : "back to back: alarms overlap the previous ones' SMS and callbacks"}`,
+    );
 
     const rounds = await runRounds({
       runs: opts.runs,
@@ -193,8 +201,18 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
         const alarms = opts.pacing.warmup + opts.pacing.count;
         const synced = commits.synced - commitsBefore.synced;
         const unsynced = commits.unsynced - commitsBefore.unsynced;
-        commitRounds.push({ run: round.run, condition: round.condition, alarms, synced, unsynced, syncedPerAlarm: synced / alarms, unsyncedPerAlarm: unsynced / alarms });
-        opts.log(`alarm: SQLite commits per alarm ${(synced / alarms).toFixed(2)} synced (FULL) + ${(unsynced / alarms).toFixed(2)} unsynced (NORMAL), SMS traffic and background flushes included`);
+        commitRounds.push({
+          run: round.run,
+          condition: round.condition,
+          alarms,
+          synced,
+          unsynced,
+          syncedPerAlarm: synced / alarms,
+          unsyncedPerAlarm: unsynced / alarms,
+        });
+        opts.log(
+          `alarm: SQLite commits per alarm ${(synced / alarms).toFixed(2)} synced (FULL) + ${(unsynced / alarms).toFixed(2)} unsynced (NORMAL), SMS traffic and background flushes included`,
+        );
         const closed = await resolveAllOpen(httpUrl);
         await quiesce(gateway, sim);
         commitsBefore = gateway.store.database.commitStats();
@@ -238,7 +256,16 @@ interface SmsServerUnderTest {
 function smsServerSpec(provider: BenchSmsProvider, publicUrl: string): SmsServerSpec {
   if (provider === 'twilio') return { provider, accountSid: SIM_SID, authToken: SIM_TOKEN };
   // The bench registry has no `sms.templates`: the gateway uses the built-in catalogue, so that is what was "approved".
-  return { provider, catalogue: defaultCatalogue(publicUrl), signName: SIGN_NAME, keyId: provider === 'aliyun' ? 'LTAI5tBenchKey0001' : 'AKIDbenchsecretid000001', keySecret: `bench-${provider}-key-secret-0001`, sdkAppId: '1400009999', gatewayUrl: publicUrl, webhookKey: WEBHOOK_KEY };
+  return {
+    provider,
+    catalogue: defaultCatalogue(publicUrl),
+    signName: SIGN_NAME,
+    keyId: provider === 'aliyun' ? 'LTAI5tBenchKey0001' : 'AKIDbenchsecretid000001',
+    keySecret: `bench-${provider}-key-secret-0001`,
+    sdkAppId: '1400009999',
+    gatewayUrl: publicUrl,
+    webhookKey: WEBHOOK_KEY,
+  };
 }
 
 async function startSmsServer(where: 'process' | 'inline', spec: SmsServerSpec): Promise<SmsServerUnderTest> {

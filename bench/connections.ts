@@ -64,7 +64,9 @@ export async function runConnectionsBenchmark(opts: ConnectionsOptions): Promise
     // Sensors 0..warmup-1 warm up; the next `devices` are measured.
     const reg = sharedSecretRegistry({ residents: 100, sensors: opts.warmupDevices + opts.devices, secret: SECRET });
     const seeded = await seedRegistry(dir, join(dir, 'data'), reg.doc);
-    opts.log(`connections: registry of ${reg.sensors.length} devices seeded in ${Math.round(seeded.ms)} ms (one shared secret, hashed once)`);
+    opts.log(
+      `connections: registry of ${reg.sensors.length} devices seeded in ${Math.round(seeded.ms)} ms (one shared secret, hashed once)`,
+    );
     const warm = reg.sensors.slice(0, opts.warmupDevices);
     const measured = reg.sensors.slice(opts.warmupDevices);
     const env = {
@@ -93,8 +95,8 @@ export async function runConnectionsBenchmark(opts: ConnectionsOptions): Promise
       notes: [
         `each broker runs alone in a child process started with --expose-gc and 'ulimit -n ${OPEN_FILES}'; the devices (mqtt.js, keepalive 60 s) run in another child with the same limit`,
         'memory is read after three full GCs, with every device connected and idle for 2 s, minus the same process before any measured device connected',
-        'every bench device shares one secret, hashed once with the gateway\'s scrypt and written into the store before start (the gateway skips the import of an unchanged registry)',
-        'the first round pays one scrypt per device at CONNECT; later rounds reconnect through the gateway\'s verified-secret cache, whose entries stay in every round\'s figure',
+        "every bench device shares one secret, hashed once with the gateway's scrypt and written into the store before start (the gateway skips the import of an unchanged registry)",
+        "the first round pays one scrypt per device at CONNECT; later rounds reconnect through the gateway's verified-secret cache, whose entries stay in every round's figure",
       ],
     };
   } finally {
@@ -102,7 +104,13 @@ export async function runConnectionsBenchmark(opts: ConnectionsOptions): Promise
   }
 }
 
-async function measureMode(mode: HostMode, env: Record<string, string>, warm: DeviceCredentials[], measured: DeviceCredentials[], opts: ConnectionsOptions): Promise<ModeResult> {
+async function measureMode(
+  mode: HostMode,
+  env: Record<string, string>,
+  warm: DeviceCredentials[],
+  measured: DeviceCredentials[],
+  opts: ConnectionsOptions,
+): Promise<ModeResult> {
   const host = new BrokerHost({ openFiles: OPEN_FILES, replyTimeoutMs: 600_000 });
   try {
     const started = await host.start(mode, env);
@@ -117,7 +125,12 @@ async function measureMode(mode: HostMode, env: Record<string, string>, warm: De
       const load = new BackgroundLoad({ url, devices: measured, concurrency: 64, openFiles: OPEN_FILES, replyTimeoutMs: 600_000 });
       try {
         const { ms } = await load.start();
-        await waitUntil(async () => (await host.connected()) >= measured.length, 60_000, `${measured.length} devices connected to ${mode}`, 200);
+        await waitUntil(
+          async () => (await host.connected()) >= measured.length,
+          60_000,
+          `${measured.length} devices connected to ${mode}`,
+          200,
+        );
         await sleep(SETTLE_MS);
         const m = await host.memory();
         const n = measured.length;

@@ -116,7 +116,9 @@ function emitOne(bus: EventBus<TelemetryEvents>, devices: Device[], n: number, a
  * Keeps the buffer topped up to a few batches (never dropping) for `durationMs`, producing on the same
  * event loop as the writer, as the gateway does; counts what the writer reports written.
  */
-async function measureThroughput(phase: Phase & { durationMs: number }): Promise<{ pointsPerS: number; loopP99Ms: number; loopMaxMs: number }> {
+async function measureThroughput(
+  phase: Phase & { durationMs: number },
+): Promise<{ pointsPerS: number; loopP99Ms: number; loopMaxMs: number }> {
   const bus = new EventBus<TelemetryEvents>(silentLogger());
   let written = 0;
   const writer = newWriter(phase, bus, 'bench', (n) => {
@@ -200,7 +202,12 @@ function snapshot(deviceCount: number): RegistrySnapshot {
   for (let i = 0; i < deviceCount; i++) {
     const resident = residents[Math.floor(i / DEVICES_PER_RESIDENT)];
     if (!resident) break;
-    devices.push({ id: `dev-${String(i).padStart(5, '0')}`, kind: i % 2 === 0 ? 'sos_button' : 'motion_sensor', resident: resident.id, secretHash: 'scrypt$16384$8$1$YmVuY2g=$YmVuY2g=' });
+    devices.push({
+      id: `dev-${String(i).padStart(5, '0')}`,
+      kind: i % 2 === 0 ? 'sos_button' : 'motion_sensor',
+      resident: resident.id,
+      secretHash: 'scrypt$16384$8$1$YmVuY2g=$YmVuY2g=',
+    });
   }
   return {
     communities: [{ id: 'andali', name: '安达里社区', dutyContacts: [] }],

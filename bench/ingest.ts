@@ -86,7 +86,12 @@ export async function runIngestBenchmark(opts: IngestOptions): Promise<IngestRes
   }
 }
 
-async function measureGateway(dataDir: string, registryFile: string, devices: DeviceCredentials[], opts: IngestOptions): Promise<IngestResult['gateway']> {
+async function measureGateway(
+  dataDir: string,
+  registryFile: string,
+  devices: DeviceCredentials[],
+  opts: IngestOptions,
+): Promise<IngestResult['gateway']> {
   const config = loadConfig({
     MQTT_PORT: '0',
     MQTT_HOST: '127.0.0.1',
@@ -108,7 +113,12 @@ async function measureGateway(dataDir: string, registryFile: string, devices: De
     // Everything acknowledged must also have been acted on before the next window starts.
     const drained = async (): Promise<number> => {
       const t0 = performance.now();
-      await waitUntil(() => gateway.processor.backlog().queued === 0 && gateway.ingest.stats().queued === 0, 120_000, 'the signal backlog to drain', 5);
+      await waitUntil(
+        () => gateway.processor.backlog().queued === 0 && gateway.ingest.stats().queued === 0,
+        120_000,
+        'the signal backlog to drain',
+        5,
+      );
       return performance.now() - t0;
     };
     await load.qos1(opts.warmupMs, opts.inFlightPerDevice);
@@ -153,7 +163,11 @@ async function measureAedes(devices: DeviceCredentials[], opts: IngestOptions): 
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const address = server.address();
-  const load = new BackgroundLoad({ url: `mqtt://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, devices, concurrency: 64 });
+  const load = new BackgroundLoad({
+    url: `mqtt://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+    devices,
+    concurrency: 64,
+  });
   try {
     const { ms } = await load.start();
     opts.log(`ingest: ${devices.length} devices connected to bare aedes in ${ms} ms`);
@@ -163,7 +177,9 @@ async function measureAedes(devices: DeviceCredentials[], opts: IngestOptions): 
       const cpu0 = process.cpuUsage();
       const round = toRound(run, await load.qos1(opts.runMs, opts.inFlightPerDevice), 0, process.cpuUsage(cpu0));
       rounds.push(round);
-      opts.log(`ingest raw aedes run ${run}: ${Math.round(round.ackedPerSec)} PUBACK/s; ${round.errors} errors; CPU ${Math.round(round.cpuPercent)} % broker, ${Math.round(round.loadCpuPercent)} % clients`);
+      opts.log(
+        `ingest raw aedes run ${run}: ${Math.round(round.ackedPerSec)} PUBACK/s; ${round.errors} errors; CPU ${Math.round(round.cpuPercent)} % broker, ${Math.round(round.loadCpuPercent)} % clients`,
+      );
     }
     return { rounds, msgsPerSec: spread(rounds.map((r) => r.ackedPerSec)) };
   } finally {

@@ -104,7 +104,8 @@ function main(): void {
   if (!isCpuProfile(parsed)) throw new Error(`${file} is not a V8 CPU profile`);
   const seconds = (parsed.endTime - parsed.startTime) / 1e6;
   console.log(`${file}: ${seconds.toFixed(1)} s profiled`);
-  const line = (e: SelfTime): string => `${e.ms.toFixed(0).padStart(8)} ms ${(e.share * 100).toFixed(1).padStart(5)} %  ${e.name}  ${e.where}`;
+  const line = (e: SelfTime): string =>
+    `${e.ms.toFixed(0).padStart(8)} ms ${(e.share * 100).toFixed(1).padStart(5)} %  ${e.name}  ${e.where}`;
   console.log('self time:');
   for (const e of topSelfTime(parsed, Number(countArg ?? 30))) console.log(line(e));
   if (filter !== undefined) {

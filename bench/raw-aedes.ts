@@ -54,7 +54,10 @@ export async function runRawAedesBenchmark(opts: RawAedesOptions): Promise<RawAe
     const delivered = new Deliveries();
     subscriber.on('message', delivered.onMessage);
 
-    const devices: DeviceCredentials[] = Array.from({ length: opts.loadDevices }, (_, i) => ({ id: `pir-${String(i).padStart(5, '0')}`, secret: 'unused-secret' }));
+    const devices: DeviceCredentials[] = Array.from({ length: opts.loadDevices }, (_, i) => ({
+      id: `pir-${String(i).padStart(5, '0')}`,
+      secret: 'unused-secret',
+    }));
     const load = new BackgroundLoad({ url, devices, concurrency: 64 });
     cleanup.push(() => load.stop());
     const { ms } = await load.start();

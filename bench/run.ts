@@ -46,12 +46,14 @@ function parseArgs(argv: string[]): Settings {
   const onlyArg = value('--only');
   const only = onlyArg ? onlyArg.split(',').map((s) => s.trim()) : [...BENCHMARKS];
   for (const name of only) {
-    if (!(BENCHMARKS as readonly string[]).includes(name)) throw new Error(`--only: unknown benchmark "${name}" (known: ${BENCHMARKS.join(', ')})`);
+    if (!(BENCHMARKS as readonly string[]).includes(name))
+      throw new Error(`--only: unknown benchmark "${name}" (known: ${BENCHMARKS.join(', ')})`);
   }
   const providersArg = value('--sms-providers');
   const smsProviders = providersArg ? providersArg.split(',').map((s) => s.trim()) : [...BENCH_SMS_PROVIDERS];
   for (const name of smsProviders) {
-    if (!(BENCH_SMS_PROVIDERS as readonly string[]).includes(name)) throw new Error(`--sms-providers: unknown provider "${name}" (known: ${BENCH_SMS_PROVIDERS.join(', ')})`);
+    if (!(BENCH_SMS_PROVIDERS as readonly string[]).includes(name))
+      throw new Error(`--sms-providers: unknown provider "${name}" (known: ${BENCH_SMS_PROVIDERS.join(', ')})`);
   }
   const int = (flag: string, fallback: number, min = 1): number => {
     const raw = value(flag);
@@ -71,9 +73,19 @@ function parseArgs(argv: string[]): Settings {
     loadRate: 2000,
     settleMs: quick ? 1000 : 2000,
     // Throughput: every device keeps one QoS 1 event in flight; windows of 3 s (quick) or 8 s.
-    ingest: { devices: quick ? 500 : 1000, inFlightPerDevice: 1, runs: int('--runs', quick ? 1 : 3), runMs: quick ? 3000 : 8000, warmupMs: quick ? 1000 : 2000 },
+    ingest: {
+      devices: quick ? 500 : 1000,
+      inFlightPerDevice: 1,
+      runs: int('--runs', quick ? 1 : 3),
+      runMs: quick ? 3000 : 8000,
+      warmupMs: quick ? 1000 : 2000,
+    },
     // --quick connects fewer devices: the gateway's first CONNECT of each runs scrypt (about 5 ms each on 2 cores).
-    connections: { devices: int('--idle-devices', quick ? 2000 : 10_000), runs: int('--runs', quick ? 1 : 3), warmupDevices: quick ? 200 : 500 },
+    connections: {
+      devices: int('--idle-devices', quick ? 2000 : 10_000),
+      runs: int('--runs', quick ? 1 : 3),
+      warmupDevices: quick ? 200 : 500,
+    },
     // The same rate (500 SOS/s) in --quick, for a fifth of the time.
     storm: ((n: number) => ({ alarms: n, seconds: Math.max(1, n / 500) }))(int('--storm-alarms', quick ? 1000 : 5000)),
   };
@@ -100,7 +112,14 @@ async function main(): Promise<void> {
     console.log(`load: ${loadText}`);
   }
 
-  const common = { runs: settings.runs, pacing: settings.pacing, loadDevices: settings.loadDevices, loadRate: settings.loadRate, settleMs: settings.settleMs, log };
+  const common = {
+    runs: settings.runs,
+    pacing: settings.pacing,
+    loadDevices: settings.loadDevices,
+    loadRate: settings.loadRate,
+    settleMs: settings.settleMs,
+    log,
+  };
   let alarm: AlarmBenchResult | null = null;
   let raw: RawAedesResult | null = null;
   // The same measuring loop through each SMS provider, one fresh gateway each: Twilio's figure is alarm_latency_ms as before.
@@ -115,7 +134,13 @@ async function main(): Promise<void> {
   // Direct, zigbee2mqtt and ChirpStack (over mosquitto) alarms taking turns in one gateway, so each bridge's cost is read beside the direct figure.
   let bridge: BridgeBenchResult | null = null;
   if (settings.only.includes('bridge')) {
-    bridge = await runBridgeBenchmark({ alarms: settings.mode === 'quick' ? 100 : 500, warmup: settings.pacing.warmup, gapMs: settings.pacing.gapMs, timeoutMs: settings.pacing.timeoutMs, log });
+    bridge = await runBridgeBenchmark({
+      alarms: settings.mode === 'quick' ? 100 : 500,
+      warmup: settings.pacing.warmup,
+      gapMs: settings.pacing.gapMs,
+      timeoutMs: settings.pacing.timeoutMs,
+      log,
+    });
   }
   if (settings.only.includes('raw-aedes')) raw = await runRawAedesBenchmark(common);
   let influx: InfluxWriterBenchResult | null = null;
@@ -148,12 +173,24 @@ async function main(): Promise<void> {
     // The host may run other work: how busy it was just before the start (per round figures are in each run).
     hostAtStart: { loadAverage: loadAtStart, otherCpuPercent: busyAtStart },
     settings: { ...settings, pacing: { ...settings.pacing, description: pacingText }, load: loadText },
-    alarm_latency_ms: alarm && alarmReport ? { ...alarmReport, stages: stageReport(alarm), setup: alarm.setup, gateway_histogram: alarm.gatewayHistogram } : null,
+    alarm_latency_ms:
+      alarm && alarmReport
+        ? { ...alarmReport, stages: stageReport(alarm), setup: alarm.setup, gateway_histogram: alarm.gatewayHistogram }
+        : null,
     // Device PUBLISH -> the provider's SendSms request at its simulator, per provider, same run and load (twilio repeats alarm_latency_ms).
     alarm_latency_by_provider_ms: Object.fromEntries(
       Object.entries(byProvider).map(([provider, r]) => {
         const report = benchReport(r.rounds);
-        return [provider, { idle: report.idle.summary, load: report.load.summary, target: targetCheck(report), stages: stageReport(r), gateway_histogram: r.gatewayHistogram }];
+        return [
+          provider,
+          {
+            idle: report.idle.summary,
+            load: report.load.summary,
+            target: targetCheck(report),
+            stages: stageReport(r),
+            gateway_histogram: r.gatewayHistogram,
+          },
+        ];
       }),
     ),
     bridge_alarm_latency_ms: bridge,
@@ -172,7 +209,8 @@ async function main(): Promise<void> {
   const file = `${dir}latest.json`;
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 
-  if (alarmReport || rawReport || providerReports.length > 0) printReport({ runs: settings.runs, alarm, alarmReport, providerReports, rawReport, target });
+  if (alarmReport || rawReport || providerReports.length > 0)
+    printReport({ runs: settings.runs, alarm, alarmReport, providerReports, rawReport, target });
   printCapacityReport({ ingest, connections, storm });
   if (influx) {
     console.log(

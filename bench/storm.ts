@@ -81,7 +81,13 @@ export async function runStormBenchmark(opts: StormOptions): Promise<StormResult
     cleanup.push(() => gateway.stop());
     assertSeedUsed(started.registry, 'storm');
 
-    const load = new BackgroundLoad({ url: `mqtt://127.0.0.1:${started.mqttPort}`, devices: reg.buttons, concurrency: 64, openFiles: 20_000, replyTimeoutMs: 600_000 });
+    const load = new BackgroundLoad({
+      url: `mqtt://127.0.0.1:${started.mqttPort}`,
+      devices: reg.buttons,
+      concurrency: 64,
+      openFiles: 20_000,
+      replyTimeoutMs: 600_000,
+    });
     cleanup.push(() => load.stop());
     const { ms: connectMs } = await load.start();
     opts.log(`storm: ${reg.buttons.length} buttons connected in ${connectMs} ms`);
@@ -97,10 +103,15 @@ export async function runStormBenchmark(opts: StormOptions): Promise<StormResult
     const stormStart = hostNow();
     const sent = await load.storm(opts.alarms, opts.seconds * 1000, 60_000);
     const expectedSms = opts.alarms * SMS_PER_INCIDENT;
-    await waitUntil(() => openedAt.size >= opts.alarms || gateway.processor.backlog().queued === 0, 120_000, 'incidents to open', 20).catch(() => undefined);
-    await waitUntil(() => sim.messages().length >= expectedSms && gateway.dispatcher.health().queued === 0, 600_000, 'the SMS backlog to drain', 50).catch(
-      (err: unknown) => opts.log(`storm: ${err instanceof Error ? err.message : String(err)}`),
+    await waitUntil(() => openedAt.size >= opts.alarms || gateway.processor.backlog().queued === 0, 120_000, 'incidents to open', 20).catch(
+      () => undefined,
     );
+    await waitUntil(
+      () => sim.messages().length >= expectedSms && gateway.dispatcher.health().queued === 0,
+      600_000,
+      'the SMS backlog to drain',
+      50,
+    ).catch((err: unknown) => opts.log(`storm: ${err instanceof Error ? err.message : String(err)}`));
     const drainS = (hostNow() - stormStart) / 1000;
 
     const open: number[] = [];

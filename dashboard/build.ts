@@ -19,10 +19,14 @@ export function buildDashboardIfStale(): boolean {
   const built = join(ROOT, BUILT);
   const sources = SOURCES.map((s) => join(ROOT, s)).filter((s) => existsSync(s));
   if (existsSync(built) && statSync(built).mtimeMs >= Math.max(...sources.map(newest))) return false;
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', join(ROOT, 'dashboard/vite.config.ts'), '--logLevel', 'warn'], {
-    stdio: 'inherit',
-    cwd: ROOT,
-  });
+  execFileSync(
+    process.execPath,
+    [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', join(ROOT, 'dashboard/vite.config.ts'), '--logLevel', 'warn'],
+    {
+      stdio: 'inherit',
+      cwd: ROOT,
+    },
+  );
   return true;
 }
 

@@ -38,7 +38,8 @@ export function isEventType(value: string): value is EventType {
 
 // ISO 8601 calendar date-time in extended format: seconds and fraction optional; offset Z, ±HH, ±HHMM or
 // ±HH:MM, or none (local time). Fixtures differ in which of these their firmware emits.
-const ISO_8601 = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?([Zz]|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?$/;
+const ISO_8601 =
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?([Zz]|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?$/;
 
 /** Milliseconds since the epoch of an ISO 8601 string accepted by the schema, or NaN. */
 export function parseDeviceTime(ts: string): number {
@@ -57,7 +58,10 @@ const confidence = z.number().min(0).max(1);
 const base = {
   // Per-device counter used to drop redeliveries.
   seq: z.number().int().min(0),
-  ts: z.string().refine((s) => !Number.isNaN(parseDeviceTime(s)), 'expected an ISO 8601 date-time').optional(),
+  ts: z
+    .string()
+    .refine((s) => !Number.isNaN(parseDeviceTime(s)), 'expected an ISO 8601 date-time')
+    .optional(),
 };
 
 // Extra fields are allowed (contract: `...`), so every schema is loose.
@@ -85,9 +89,7 @@ export interface DecodeOptions {
 }
 
 export type DecodedMessage =
-  | { channel: 'event'; event: DeviceEvent }
-  | { channel: 'telemetry'; telemetry: Telemetry }
-  | { channel: 'status'; status: DeviceStatus };
+  { channel: 'event'; event: DeviceEvent } | { channel: 'telemetry'; telemetry: Telemetry } | { channel: 'status'; status: DeviceStatus };
 
 function fail(reason: RejectionReason, detail: string): { ok: false; reason: RejectionReason; detail: string } {
   return { ok: false, reason, detail };
@@ -111,7 +113,10 @@ function decodeJsonObject(payload: Buffer, opts: DecodeOptions): Decoded<Record<
     return fail('malformed_json', err instanceof Error ? err.message : 'not JSON');
   }
   if (!isJsonObject(parsed)) {
-    return fail('invalid_payload', `expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}`);
+    return fail(
+      'invalid_payload',
+      `expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}`,
+    );
   }
   return { ok: true, value: parsed };
 }
@@ -125,9 +130,7 @@ function fromZod<T>(result: z.ZodSafeParseResult<T>): Decoded<T> {
   const issues = result.error.issues;
   const detail = issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
   // Out-of-range sensor readings are told apart from protocol mistakes: they point at broken hardware.
-  const impossible = issues.every(
-    (i) => (i.code === 'too_big' || i.code === 'too_small') && MEASUREMENTS.has(String(i.path[0])),
-  );
+  const impossible = issues.every((i) => (i.code === 'too_big' || i.code === 'too_small') && MEASUREMENTS.has(String(i.path[0])));
   return fail(impossible ? 'impossible_value' : 'invalid_payload', detail);
 }
 

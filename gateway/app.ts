@@ -60,9 +60,18 @@ export class Gateway extends GatewayFields {
     const { config, log, store } = this;
     return [
       { name: 'database', stop: () => store.close() },
-      { name: 'registry', start: async () => { this.started.registry = await loadRegistry({ store, log, config }); } },
+      {
+        name: 'registry',
+        start: async () => {
+          this.started.registry = await loadRegistry({ store, log, config });
+        },
+      },
       { name: 'sms catalogue', start: () => this.internals.loadCatalogue() },
-      { name: 'events', start: () => wireEvents(this, { ...this, firstPage: this.internals.firstPage }), stop: () => this.bus.removeAll(this) },
+      {
+        name: 'events',
+        start: () => wireEvents(this, { ...this, firstPage: this.internals.firstPage }),
+        stop: () => this.bus.removeAll(this),
+      },
       { name: 'telemetry flush', stop: () => this.telemetry.stop() },
       { name: 'accounts', start: () => this.accounts.start(), stop: () => this.accounts.stop() },
       { name: 'voice', start: () => this.voice?.start(), stop: () => this.voice?.stop() },
@@ -71,10 +80,20 @@ export class Gateway extends GatewayFields {
       { name: 'sms fallback provider', stop: () => this.fallbackProvider?.close?.() },
       { name: 'sms provider', stop: () => this.provider.close?.() },
       { name: 'sms', start: () => this.dispatcher.start(), stop: () => this.dispatcher.stop() },
-      { name: 'receipt pollers', start: () => this.receiptPollers.forEach((p) => p.start()), stop: () => Promise.all(this.receiptPollers.map((p) => p.stop())) },
+      {
+        name: 'receipt pollers',
+        start: () => this.receiptPollers.forEach((p) => p.start()),
+        stop: () => Promise.all(this.receiptPollers.map((p) => p.stop())),
+      },
       { name: 'timers', start: () => this.timers.start(), stop: () => this.timers.stop() },
       { name: 'voice resume', start: () => this.voice?.resume() },
-      { name: 'signal processor', start: async () => { await this.processor.start(); }, stop: () => this.processor.stop() },
+      {
+        name: 'signal processor',
+        start: async () => {
+          await this.processor.start();
+        },
+        stop: () => this.processor.stop(),
+      },
       { name: 'ingest', start: () => this.ingest.start(), stop: () => this.ingest.stop() },
       { name: 'visits', start: () => this.visits.start(), stop: () => this.visits.stop() },
       { name: 'supervision', start: () => this.supervision.start(), stop: () => this.supervision.stop() },
@@ -99,7 +118,8 @@ export class Gateway extends GatewayFields {
   async start(): Promise<StartedGateway> {
     await this.lifecycle.start();
     const { mqttPort, mqttsPort, httpPort, registry } = this.started;
-    if (mqttPort === undefined || mqttsPort === undefined || httpPort === undefined || !registry) throw new Error('gateway start-up did not finish');
+    if (mqttPort === undefined || mqttsPort === undefined || httpPort === undefined || !registry)
+      throw new Error('gateway start-up did not finish');
     return { mqttPort, mqttsPort, httpPort, registry };
   }
 

@@ -65,7 +65,10 @@ export function installProcessGuard(deps: ProcessGuardDeps): ProcessGuard {
       return;
     }
     faulted = true;
-    deps.log.fatal({ err, kind, stopTimeoutMs: timeoutMs }, 'unhandled fault: stopping, for the supervisor to restart the gateway from its database');
+    deps.log.fatal(
+      { err, kind, stopTimeoutMs: timeoutMs },
+      'unhandled fault: stopping, for the supervisor to restart the gateway from its database',
+    );
     const timer = setTimeout(() => {
       deps.log.fatal({ stopTimeoutMs: timeoutMs }, 'stop after a fault did not finish in time; exiting');
       deps.exit(FATAL_EXIT_CODE);

@@ -15,7 +15,9 @@ function banner(config: GatewayConfig, started: StartedGateway, setupLink: strin
     rule,
     '  care gateway is running',
     `  MQTT       mqtt://${host(config.mqtt.host)}:${started.mqttPort}`,
-    ...(started.mqttsPort !== null ? [`  MQTTS      mqtts://${host(config.mqtt.host)}:${started.mqttsPort}${config.mqtts?.ca ? ' (client certificates verified)' : ''}`] : []),
+    ...(started.mqttsPort !== null
+      ? [`  MQTTS      mqtts://${host(config.mqtt.host)}:${started.mqttsPort}${config.mqtts?.ca ? ' (client certificates verified)' : ''}`]
+      : []),
     `  API        ${http}/api/incidents ${config.apiToken ? '(Authorization: Bearer $API_TOKEN)' : '(set API_TOKEN to use it from scripts)'}`,
     `  Dashboard  ${http}/`,
     `  Health     ${http}/healthz    Metrics ${http}/metrics`,
@@ -25,7 +27,11 @@ function banner(config: GatewayConfig, started: StartedGateway, setupLink: strin
     lines.push('', '  !! OUTBOX MODE: no TWILIO_* credentials. SMS are stored in the local outbox and NOT sent. !!');
   }
   if (setupLink) {
-    lines.push('', '  No dashboard admin yet. Open this one-time link to create one (it works once; a restart issues a new one):', `  ${setupLink}`);
+    lines.push(
+      '',
+      '  No dashboard admin yet. Open this one-time link to create one (it works once; a restart issues a new one):',
+      `  ${setupLink}`,
+    );
   }
   const b = started.registry.demoButton;
   if (b) {

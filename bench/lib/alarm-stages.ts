@@ -13,7 +13,8 @@ export const STAGE_TEXT: Record<Stage, string> = {
   hook_to_commit: 'hook -> event durably committed and signalReceived emitted (group commit, SQLite COMMIT)',
   commit_to_sms_attempt:
     'signalReceived -> first page SMS announced sending (signal queue, the incident transaction with its SMS rows, its COMMIT; sends start only after it)',
-  sms_attempt_to_server: 'SMS announced sending -> request at the Twilio-compatible server (handed to the sender thread, twilio SDK and axios there, loopback HTTP, the server parsing the headers)',
+  sms_attempt_to_server:
+    'SMS announced sending -> request at the Twilio-compatible server (handed to the sender thread, twilio SDK and axios there, loopback HTTP, the server parsing the headers)',
 };
 
 interface Marks {
@@ -37,7 +38,12 @@ const SLOWEST_KEPT = 10;
 
 export class AlarmStages {
   private readonly marks = new Map<number, Marks>();
-  private readonly samples: Record<Stage, number[]> = { publish_to_hook: [], hook_to_commit: [], commit_to_sms_attempt: [], sms_attempt_to_server: [] };
+  private readonly samples: Record<Stage, number[]> = {
+    publish_to_hook: [],
+    hook_to_commit: [],
+    commit_to_sms_attempt: [],
+    sms_attempt_to_server: [],
+  };
   private alarms: StagedAlarm[] = [];
 
   constructor(private readonly deps: { gateway: Gateway }) {}

@@ -46,7 +46,11 @@ async function startAedes(): Promise<{ port: number; run: Running }> {
 async function startGateway(env: Record<string, string>): Promise<{ port: number; imported: boolean; run: Running }> {
   const gateway = Gateway.create({ config: loadConfig({ ...DEVICE_LIMITS_OFF, ...env }), log: silentLogger() });
   const started = await gateway.start();
-  return { port: started.mqttPort, imported: started.registry.imported, run: { connected: () => gateway.broker.connectedCount(), stop: () => gateway.stop() } };
+  return {
+    port: started.mqttPort,
+    imported: started.registry.imported,
+    run: { connected: () => gateway.broker.connectedCount(), stop: () => gateway.stop() },
+  };
 }
 
 /** Memory after three full collections a little apart, so what is left is what the process holds. */

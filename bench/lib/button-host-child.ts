@@ -18,7 +18,8 @@ async function handle(req: ButtonRequest): Promise<void> {
       const started = performance.now();
       clients = await connectMany(req.url, req.devices, req.concurrency);
       // Real buttons listen for `alarm_received` and the like, so the gateway's command path is exercised too.
-      if (req.subscribeCommands) await Promise.all(clients.map((c, i) => c.subscribeAsync(`care/v1/${req.devices[i]?.id ?? ''}/command`, { qos: 1 })));
+      if (req.subscribeCommands)
+        await Promise.all(clients.map((c, i) => c.subscribeAsync(`care/v1/${req.devices[i]?.id ?? ''}/command`, { qos: 1 })));
       reply({ id: req.id, type: 'connected', count: clients.length, ms: Math.round(performance.now() - started) });
       return;
     }

@@ -16,7 +16,12 @@ export interface ButtonHostDeps {
 }
 
 export class ButtonHost {
-  private readonly rpc = new ChildRpc<ButtonRequest, ButtonReply>({ name: 'button host', script: CHILD, replyTimeoutMs: 120_000, isReply: isNumberedMessage<ButtonReply> });
+  private readonly rpc = new ChildRpc<ButtonRequest, ButtonReply>({
+    name: 'button host',
+    script: CHILD,
+    replyTimeoutMs: 120_000,
+    isReply: isNumberedMessage<ButtonReply>,
+  });
 
   constructor(private readonly deps: ButtonHostDeps) {}
 
@@ -24,7 +29,10 @@ export class ButtonHost {
   async start(): Promise<{ connected: number; ms: number }> {
     this.rpc.start();
     const { url, devices, subscribeCommands } = this.deps;
-    const reply = this.rpc.expect(await this.rpc.request({ type: 'connect', url, devices, concurrency: this.deps.concurrency ?? 32, subscribeCommands }), 'connected');
+    const reply = this.rpc.expect(
+      await this.rpc.request({ type: 'connect', url, devices, concurrency: this.deps.concurrency ?? 32, subscribeCommands }),
+      'connected',
+    );
     return { connected: reply.count, ms: reply.ms };
   }
 

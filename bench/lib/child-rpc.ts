@@ -43,7 +43,17 @@ export class ChildRpc<Request extends { id: number; type: string }, Reply extend
     const stdio: ['ignore', 'inherit', 'inherit', 'ipc'] = ['ignore', 'inherit', 'inherit', 'ipc'];
     const child = this.opts.openFiles
       ? // The IPC channel's fd and NODE_CHANNEL_FD survive bash's exec, so this is a fork() with a raised limit.
-        spawn('bash', ['-c', `ulimit -n ${this.opts.openFiles} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`, process.execPath, ...execArgv, this.opts.script], { stdio })
+        spawn(
+          'bash',
+          [
+            '-c',
+            `ulimit -n ${this.opts.openFiles} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`,
+            process.execPath,
+            ...execArgv,
+            this.opts.script,
+          ],
+          { stdio },
+        )
       : fork(this.opts.script, [], { execArgv, stdio });
     this.child = child;
     child.on('message', (msg: unknown) => this.onMessage(msg));

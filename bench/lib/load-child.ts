@@ -1,7 +1,15 @@
 // The background-load process: holds the telemetry devices' connections and publishes at the rate the benchmark asks for.
 import type { MqttClient } from 'mqtt';
 import { closeAll, connectMany } from './clients.js';
-import { everydayEvent, hostNow, telemetryPayload, type LoadReply, type LoadRequest, type Qos1Result, type StormSendResult } from './load-protocol.js';
+import {
+  everydayEvent,
+  hostNow,
+  telemetryPayload,
+  type LoadReply,
+  type LoadRequest,
+  type Qos1Result,
+  type StormSendResult,
+} from './load-protocol.js';
 import { isNumberedMessage } from './child-rpc.js';
 
 // Sends are topped up to the target count on every tick, so a late timer does not lower the achieved rate.
@@ -166,9 +174,9 @@ const send = (msg: LoadReply): void => {
 const devices = new LoadDevices(send);
 process.on('message', (msg: unknown) => {
   if (!isNumberedMessage<LoadRequest>(msg)) return;
-  devices.handle(msg).catch(
-    (err: unknown) => send({ id: msg.id, type: 'error', message: err instanceof Error ? err.message : String(err) }),
-  );
+  devices
+    .handle(msg)
+    .catch((err: unknown) => send({ id: msg.id, type: 'error', message: err instanceof Error ? err.message : String(err) }));
 });
 // The benchmark closed the channel (done, or it died): nothing is left to publish for.
 process.on('disconnect', () => process.exit(0));

@@ -95,7 +95,11 @@ export function benchRegistryDoc(opts: { residents: number; sensors: number; sec
 
 /** The latency benchmark's registry, written as a file: every device with its own random secret. */
 export function writeBenchRegistry(dir: string, opts: BenchRegistryOptions): BenchRegistry {
-  const { doc, buttons, sensors } = benchRegistryDoc({ residents: opts.residents, sensors: opts.loadDevices, secretOf: () => randomBytes(16).toString('hex') });
+  const { doc, buttons, sensors } = benchRegistryDoc({
+    residents: opts.residents,
+    sensors: opts.loadDevices,
+    secretOf: () => randomBytes(16).toString('hex'),
+  });
   const path = join(dir, 'registry.json');
   writeFileSync(path, JSON.stringify(doc));
   return { path, buttons, loadDevices: sensors };

@@ -21,8 +21,18 @@ export function printCapacityReport(r: CapacityResults): void {
       formatSpread(ingest.gateway.msgsPerSec, 0, runs),
       'PUBLISH -> PUBACK (durably recorded) and acted on by rules',
     ]);
-    rows.push(['raw_aedes_qos1_msgs_per_s', 'same clients and messages', formatSpread(ingest.aedes.msgsPerSec, 0, runs), 'PUBLISH -> PUBACK, bare aedes']);
-    rows.push(['ingest_ratio', 'gateway / bare aedes', ingest.ingest_ratio.toFixed(2), `target >= ${ingest.target.limit}: ${ingest.target.pass ? 'PASS' : 'MISS'}`]);
+    rows.push([
+      'raw_aedes_qos1_msgs_per_s',
+      'same clients and messages',
+      formatSpread(ingest.aedes.msgsPerSec, 0, runs),
+      'PUBLISH -> PUBACK, bare aedes',
+    ]);
+    rows.push([
+      'ingest_ratio',
+      'gateway / bare aedes',
+      ingest.ingest_ratio.toFixed(2),
+      `target >= ${ingest.target.limit}: ${ingest.target.pass ? 'PASS' : 'MISS'}`,
+    ]);
   }
   if (connections) {
     const runs = connections.gateway.rounds.length;
@@ -46,12 +56,20 @@ export function printCapacityReport(r: CapacityResults): void {
       `lost ${storm.lost}`,
       `${storm.incidents_opened} incidents; open p50 ${storm.open_ms.p50.toFixed(1)} / p99 ${storm.open_ms.p99.toFixed(1)} / max ${storm.open_ms.max.toFixed(1)} ms; ${storm.opened_within_1s} within 1 s; ${storm.target.pass ? 'PASS' : 'MISS'}`,
     ]);
-    rows.push(['storm SMS', `${storm.sms_sent} SMS to the simulator`, `${storm.sms_drain_s.toFixed(1)} s`, 'first PUBLISH -> every page at the simulator, SMS queue empty']);
+    rows.push([
+      'storm SMS',
+      `${storm.sms_sent} SMS to the simulator`,
+      `${storm.sms_drain_s.toFixed(1)} s`,
+      'first PUBLISH -> every page at the simulator, SMS queue empty',
+    ]);
   }
   if (rows.length === 0) return;
   console.log('');
   console.log('Capacity (median of runs (min-max) where repeated)');
   console.log(renderTable([{ title: 'benchmark' }, { title: 'condition' }, { title: 'value', align: 'right' }, { title: 'notes' }], rows));
   for (const note of connections?.notes ?? []) console.log(`  connections: ${note}`);
-  if (storm) console.log('  storm: PUBLISH time taken by the client just before the send, open time at the gateway\'s incidentChanged("opened") event after commit; both timeOrigin + performance.now() on this host.');
+  if (storm)
+    console.log(
+      '  storm: PUBLISH time taken by the client just before the send, open time at the gateway\'s incidentChanged("opened") event after commit; both timeOrigin + performance.now() on this host.',
+    );
 }

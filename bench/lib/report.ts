@@ -35,7 +35,8 @@ function conditionReport(rounds: ConditionRun[], condition: ConditionRun['condit
     runs,
     summary: acrossRuns(runs.map((r) => r.summary)),
     lost: runs.reduce((s, r) => s + r.lost, 0),
-    background_msgs_per_s: bg.length > 0 ? { sent: spread(bg.map((b) => b.sentPerSec)), received: spread(bg.map((b) => b.receivedPerSec)) } : null,
+    background_msgs_per_s:
+      bg.length > 0 ? { sent: spread(bg.map((b) => b.sentPerSec)), received: spread(bg.map((b) => b.receivedPerSec)) } : null,
   };
 }
 
@@ -49,11 +50,23 @@ function stageTable(alarm: AlarmBenchResult, runs: number): string {
     (['idle', 'load'] as const).map((condition) => {
       const summaries = alarm.stages.filter((r) => r.condition === condition).map((r) => r.stages[stage]);
       const s = acrossRuns(summaries);
-      return [stage, condition === 'idle' ? 'idle' : 'telemetry load', formatSpread(s.p50, 2, runs), formatSpread(s.p99, 2, runs), formatSpread(s.max, 2, runs)];
+      return [
+        stage,
+        condition === 'idle' ? 'idle' : 'telemetry load',
+        formatSpread(s.p50, 2, runs),
+        formatSpread(s.p99, 2, runs),
+        formatSpread(s.max, 2, runs),
+      ];
     }),
   );
   return renderTable(
-    [{ title: 'alarm stage' }, { title: 'condition' }, { title: 'p50', align: 'right' }, { title: 'p99', align: 'right' }, { title: 'max', align: 'right' }],
+    [
+      { title: 'alarm stage' },
+      { title: 'condition' },
+      { title: 'p50', align: 'right' },
+      { title: 'p99', align: 'right' },
+      { title: 'max', align: 'right' },
+    ],
     rows,
   );
 }
@@ -100,7 +113,13 @@ function tableRows(name: string, report: BenchReport, runs: number): string[][] 
 export function targetCheck(alarm: BenchReport | null): TargetCheck | null {
   const p99 = alarm?.load.summary.p99;
   if (!p99) return null;
-  return { metric: 'alarm_latency_ms.load.p99 (median of runs)', limitMs: TARGET_P99_MS, valueMs: p99.median, worstRunMs: p99.max, pass: p99.median <= TARGET_P99_MS };
+  return {
+    metric: 'alarm_latency_ms.load.p99 (median of runs)',
+    limitMs: TARGET_P99_MS,
+    valueMs: p99.median,
+    worstRunMs: p99.max,
+    pass: p99.median <= TARGET_P99_MS,
+  };
 }
 
 export function printReport(r: {
@@ -114,7 +133,11 @@ export function printReport(r: {
 }): void {
   const { runs, alarm, alarmReport, rawReport, target } = r;
   const providerRows = (r.providerReports ?? []).flatMap((p) => tableRows(`alarm_latency_ms (${p.provider})`, p.report, runs));
-  const rows = [...(alarmReport ? tableRows('alarm_latency_ms', alarmReport, runs) : []), ...providerRows, ...(rawReport ? tableRows('raw_aedes_rtt_ms', rawReport, runs) : [])];
+  const rows = [
+    ...(alarmReport ? tableRows('alarm_latency_ms', alarmReport, runs) : []),
+    ...providerRows,
+    ...(rawReport ? tableRows('raw_aedes_rtt_ms', rawReport, runs) : []),
+  ];
   console.log('');
   console.log(`Results (ms; ${runs > 1 ? `median of ${runs} runs (min-max)` : 'one run'})`);
   console.log(
@@ -138,13 +161,24 @@ export function printReport(r: {
       rows,
     ),
   );
-  console.log('alarm_latency_ms: device PUBLISH (performance.now() just before mqtt.js publish, in the buttons\' process) -> first SMS request of the incident arriving at the local Twilio-compatible server.');
-  if (providerRows.length > 0) console.log('alarm_latency_ms (aliyun / tencent): the same, with SMS_PROVIDER=aliyun / tencent: the official SDK\'s SendSms request arriving at the Aliyun- / Tencent-compatible simulator (a fresh gateway each).');
+  console.log(
+    "alarm_latency_ms: device PUBLISH (performance.now() just before mqtt.js publish, in the buttons' process) -> first SMS request of the incident arriving at the local Twilio-compatible server.",
+  );
+  if (providerRows.length > 0)
+    console.log(
+      "alarm_latency_ms (aliyun / tencent): the same, with SMS_PROVIDER=aliyun / tencent: the official SDK's SendSms request arriving at the Aliyun- / Tencent-compatible simulator (a fresh gateway each).",
+    );
   console.log('raw_aedes_rtt_ms: the same PUBLISH (QoS 1) through a bare aedes -> delivered to a subscribed mqtt.js client.');
-  console.log('background msg/s: telemetry the broker actually received during the measured window; loop delay / CPU % / GC: this process (the gateway; + the SMS server with BENCH_SMS_SERVER=inline).');
+  console.log(
+    'background msg/s: telemetry the broker actually received during the measured window; loop delay / CPU % / GC: this process (the gateway; + the SMS server with BENCH_SMS_SERVER=inline).',
+  );
   console.log('p99 w/o GC: p99 of the samples that no garbage-collection pause of this process overlapped.');
-  console.log('other CPU %: CPU used on the host by processes other than this one and its load process while measuring (100 = one core); high values mean noisy numbers.');
-  console.log('steal %: CPU the hypervisor gave other guests while this VM wanted it (/proc/stat; 100 = one core); high values mean the host, not the gateway, set the tail.');
+  console.log(
+    'other CPU %: CPU used on the host by processes other than this one and its load process while measuring (100 = one core); high values mean noisy numbers.',
+  );
+  console.log(
+    'steal %: CPU the hypervisor gave other guests while this VM wanted it (/proc/stat; 100 = one core); high values mean the host, not the gateway, set the tail.',
+  );
   if (alarm) {
     console.log('');
     console.log('Alarm latency by stage (ms; from the gateway bus events, same alarms)');
@@ -171,5 +205,6 @@ export function printReport(r: {
   const noisy = [...(alarmReport ? [alarmReport.idle, alarmReport.load] : []), ...(rawReport ? [rawReport.idle, rawReport.load] : [])]
     .flatMap((c) => c.runs)
     .filter((run) => run.otherCpuPercent > 20).length;
-  if (noisy > 0) console.log(`Note: in ${noisy} round(s) other processes used more than 20 % CPU: those numbers are noisy; rerun on a quiet host.`);
+  if (noisy > 0)
+    console.log(`Note: in ${noisy} round(s) other processes used more than 20 % CPU: those numbers are noisy; rerun on a quiet host.`);
 }

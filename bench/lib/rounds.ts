@@ -142,7 +142,10 @@ export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
 }
 
 /** Takes samples one after another: the next starts `gapMs` after the previous one completed, so nothing queues behind it. */
-export async function sampleSequentially(p: PacingOptions, sample: (i: number) => Promise<Sample>): Promise<{ samples: Sample[]; lost: number }> {
+export async function sampleSequentially(
+  p: PacingOptions,
+  sample: (i: number) => Promise<Sample>,
+): Promise<{ samples: Sample[]; lost: number }> {
   const samples: Sample[] = [];
   let lost = 0;
   for (let i = 0; i < p.warmup + p.count; i++) {

@@ -59,6 +59,8 @@ export async function seedRegistry(dir: string, dataDir: string, doc: RegistryDo
 /** Throws unless the gateway skipped the import, i.e. used the seeded store as it is. */
 export function assertSeedUsed(registry: { imported: boolean }, what: string): void {
   if (registry.imported) {
-    throw new Error(`${what}: the gateway re-imported the seeded registry (hashing every secret); the start-up digest key "${DIGEST_KEY}" may have changed`);
+    throw new Error(
+      `${what}: the gateway re-imported the seeded registry (hashing every secret); the start-up digest key "${DIGEST_KEY}" may have changed`,
+    );
   }
 }

@@ -17,7 +17,12 @@ export type SmsServerReply =
   | { type: 'message'; body: string; monotonicMs: number };
 
 export function isSmsServerRequest(m: unknown): m is SmsServerRequest {
-  return typeof m === 'object' && m !== null && 'type' in m && (m.type === 'start' || m.type === 'counts' || m.type === 'settled' || m.type === 'stop');
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    'type' in m &&
+    (m.type === 'start' || m.type === 'counts' || m.type === 'settled' || m.type === 'stop')
+  );
 }
 
 export function isSmsServerReply(m: unknown): m is SmsServerReply {

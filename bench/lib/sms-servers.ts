@@ -83,7 +83,13 @@ function domesticSim(spec: Extract<SmsServerSpec, { provider: 'aliyun' | 'tencen
   const hook = (path: string): string => `${spec.gatewayUrl}${path}?key=${encodeURIComponent(spec.webhookKey)}`;
   const common = { catalogue: spec.catalogue, signNames: [spec.signName], receiptDelayMs: RECEIPT_DELAY_MS };
   if (spec.provider === 'aliyun') {
-    return new AliyunSmsSim({ ...common, accessKeyId: spec.keyId, accessKeySecret: spec.keySecret, reportUrl: hook('/webhooks/aliyun/sms-report'), upUrl: hook('/webhooks/aliyun/sms-up') });
+    return new AliyunSmsSim({
+      ...common,
+      accessKeyId: spec.keyId,
+      accessKeySecret: spec.keySecret,
+      reportUrl: hook('/webhooks/aliyun/sms-report'),
+      upUrl: hook('/webhooks/aliyun/sms-up'),
+    });
   }
   // Under load one worker gets many pages a second; the real 30-second rule is the gateway's cap to honour, not the benchmark's.
   return new TencentSmsSim({
@@ -134,12 +140,32 @@ function handle(sim: Observed): SmsSimHandle {
 
 /** The gateway's environment for sending through the simulator at `url`. */
 export function gatewaySmsEnv(spec: SmsServerSpec, url: string): Record<string, string> {
-  if (spec.provider === 'twilio') return { TWILIO_ACCOUNT_SID: spec.accountSid, TWILIO_AUTH_TOKEN: spec.authToken, TWILIO_FROM: '+15005550006', TWILIO_API_URL: url };
+  if (spec.provider === 'twilio')
+    return { TWILIO_ACCOUNT_SID: spec.accountSid, TWILIO_AUTH_TOKEN: spec.authToken, TWILIO_FROM: '+15005550006', TWILIO_API_URL: url };
   // Receipts are pushed (the simulator reaches the gateway on loopback). The caps stay on, so their counting is on the
   // measured path, but high enough that a benchmark's thousand pages to four workers are never diverted.
-  const common = { SMS_PROVIDER: spec.provider, WEBHOOK_KEY: spec.webhookKey, SMS_RECEIPTS: 'push', TENCENT_SMS_DAILY_PER_NUMBER: '1000000', ALIYUN_SMS_DAILY_PER_TEMPLATE: '1000000' };
+  const common = {
+    SMS_PROVIDER: spec.provider,
+    WEBHOOK_KEY: spec.webhookKey,
+    SMS_RECEIPTS: 'push',
+    TENCENT_SMS_DAILY_PER_NUMBER: '1000000',
+    ALIYUN_SMS_DAILY_PER_TEMPLATE: '1000000',
+  };
   if (spec.provider === 'aliyun') {
-    return { ...common, ALIYUN_ACCESS_KEY_ID: spec.keyId, ALIYUN_ACCESS_KEY_SECRET: spec.keySecret, ALIYUN_SMS_SIGN_NAME: spec.signName, ALIYUN_SMS_ENDPOINT: url };
+    return {
+      ...common,
+      ALIYUN_ACCESS_KEY_ID: spec.keyId,
+      ALIYUN_ACCESS_KEY_SECRET: spec.keySecret,
+      ALIYUN_SMS_SIGN_NAME: spec.signName,
+      ALIYUN_SMS_ENDPOINT: url,
+    };
   }
-  return { ...common, TENCENT_SECRET_ID: spec.keyId, TENCENT_SECRET_KEY: spec.keySecret, TENCENT_SMS_SDK_APP_ID: spec.sdkAppId, TENCENT_SMS_SIGN_NAME: spec.signName, TENCENT_SMS_ENDPOINT: url };
+  return {
+    ...common,
+    TENCENT_SECRET_ID: spec.keyId,
+    TENCENT_SECRET_KEY: spec.keySecret,
+    TENCENT_SMS_SDK_APP_ID: spec.sdkAppId,
+    TENCENT_SMS_SIGN_NAME: spec.signName,
+    TENCENT_SMS_ENDPOINT: url,
+  };
 }

@@ -52,7 +52,8 @@ export class StallLog {
       const nowSched = sched ? schedstat() : null;
       const late = now - last - TICK_MS;
       if (late >= MIN_MS) {
-        const split = nowSched && lastSched ? { ranMs: (nowSched[0] - lastSched[0]) / 1e6, waitedMs: (nowSched[1] - lastSched[1]) / 1e6 } : {};
+        const split =
+          nowSched && lastSched ? { ranMs: (nowSched[0] - lastSched[0]) / 1e6, waitedMs: (nowSched[1] - lastSched[1]) / 1e6 } : {};
         this.add({ kind: 'loop', start: last + TICK_MS, ms: late, ...split });
       }
       last = now;
@@ -73,7 +74,12 @@ export class StallLog {
    * A loop stall covers whatever ran in it (a GC or a COMMIT shows inside one as well).
    */
   during(from: number, to: number): string {
-    const parts = this.stalls.filter((s) => s.start <= to && s.start + s.ms >= from).map((s) => `${s.kind} ${s.ms.toFixed(1)}${s.ranMs === undefined ? '' : ` (ran ${s.ranMs.toFixed(1)}, waited for a CPU ${(s.waitedMs ?? 0).toFixed(1)})`}`);
+    const parts = this.stalls
+      .filter((s) => s.start <= to && s.start + s.ms >= from)
+      .map(
+        (s) =>
+          `${s.kind} ${s.ms.toFixed(1)}${s.ranMs === undefined ? '' : ` (ran ${s.ranMs.toFixed(1)}, waited for a CPU ${(s.waitedMs ?? 0).toFixed(1)})`}`,
+      );
     return parts.length > 0 ? parts.join(', ') : 'none';
   }
 

@@ -73,8 +73,21 @@ function header(): HTMLElement {
       'div',
       { class: 'user' },
       me ? h('span', { class: 'who' }, me.name) : null,
-      h('button', { type: 'button', class: 'link', onclick: () => { setLang(lang() === 'zh' ? 'en' : 'zh'); void render(); } }, t('app.lang')),
-      me ? h('button', { type: 'button', class: 'link', 'data-testid': 'sign-out', onclick: () => void signOut() }, t('app.signOut')) : null,
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'link',
+          onclick: () => {
+            setLang(lang() === 'zh' ? 'en' : 'zh');
+            void render();
+          },
+        },
+        t('app.lang'),
+      ),
+      me
+        ? h('button', { type: 'button', class: 'link', 'data-testid': 'sign-out', onclick: () => void signOut() }, t('app.signOut'))
+        : null,
     ),
     banner,
   );
@@ -101,16 +114,31 @@ async function render(): Promise<void> {
     return;
   }
   document.title = `${t(page.title)} · ${t('app.title')}`;
-  const ctx: PageContext = { me, params, live, navigate, reload: async () => { await loadMe(); await render(); } };
+  const ctx: PageContext = {
+    me,
+    params,
+    live,
+    navigate,
+    reload: async () => {
+      await loadMe();
+      await render();
+    },
+  };
   try {
     cleanup = await page.render(main, ctx);
   } catch (err) {
-    replace(main, h('p', { class: 'notice error', role: 'alert' }, t('error.generic', { message: err instanceof Error ? err.message : String(err) })));
+    replace(
+      main,
+      h('p', { class: 'notice error', role: 'alert' }, t('error.generic', { message: err instanceof Error ? err.message : String(err) })),
+    );
   }
 }
 
 window.addEventListener('hashchange', () => void render());
 setLang(lang());
 void loadMe().then(render, (err: unknown) => {
-  replace(root, h('p', { class: 'notice error', role: 'alert' }, t('error.generic', { message: err instanceof Error ? err.message : String(err) })));
+  replace(
+    root,
+    h('p', { class: 'notice error', role: 'alert' }, t('error.generic', { message: err instanceof Error ? err.message : String(err) })),
+  );
 });

@@ -39,7 +39,8 @@ export function assertIncidentInScope(caller: Caller | null, incident: Pick<Inci
  */
 export function actingResponder(caller: Caller | null, by: string | undefined): Responder {
   if (caller?.role === 'worker') {
-    if (by !== undefined && by !== caller.name) throw new GatewayError('GW_ERR_FORBIDDEN', 'a worker acts under their own name; leave out "by"');
+    if (by !== undefined && by !== caller.name)
+      throw new GatewayError('GW_ERR_FORBIDDEN', 'a worker acts under their own name; leave out "by"');
     return { role: 'worker', id: caller.workerId ?? caller.userId ?? null, name: caller.name, phone: null };
   }
   return { role: 'staff', id: caller?.userId ?? null, name: by ?? caller?.name ?? 'API', phone: null };

@@ -41,7 +41,6 @@ export function phoneCandidates(input: string): string[] {
   return /^1\d{10}$/.test(cleaned) ? [cleaned, `+86${cleaned}`] : [cleaned];
 }
 
-
 export class OtpCodes {
   readonly settings: OtpSettings;
   private readonly key: Buffer;
@@ -75,7 +74,15 @@ export class OtpCodes {
     const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
     // Only a keyed digest is stored: neither the database nor the SMS table can give the code back.
     const salt = randomBytes(8).toString('hex');
-    await this.deps.repo.replaceOtp({ phone, codeHash: this.codeHash(code, salt), salt, createdAt: now, expiresAt: now + this.settings.ttlMs, attempts: 0, usedAt: null });
+    await this.deps.repo.replaceOtp({
+      phone,
+      codeHash: this.codeHash(code, salt),
+      salt,
+      createdAt: now,
+      expiresAt: now + this.settings.ttlMs,
+      attempts: 0,
+      usedAt: null,
+    });
     const minutes = Math.round(this.settings.ttlMs / 60_000);
     await this.deps.sms.enqueue({
       // Only the provider sees the code: the stored intent and text carry it masked, so whoever can read the SMS log

@@ -20,8 +20,10 @@ function scrypt(secret: string, salt: Buffer, keylen: number, opts: ScryptOption
 /** Throws GW_ERR_BAD_REQUEST with the reason when the password may not be used. */
 export function checkPasswordPolicy(password: string): void {
   const length = [...password].length;
-  if (length < PASSWORD_MIN_LENGTH) throw new GatewayError('GW_ERR_BAD_REQUEST', `password must have at least ${PASSWORD_MIN_LENGTH} characters`);
-  if (length > PASSWORD_MAX_LENGTH) throw new GatewayError('GW_ERR_BAD_REQUEST', `password must have at most ${PASSWORD_MAX_LENGTH} characters`);
+  if (length < PASSWORD_MIN_LENGTH)
+    throw new GatewayError('GW_ERR_BAD_REQUEST', `password must have at least ${PASSWORD_MIN_LENGTH} characters`);
+  if (length > PASSWORD_MAX_LENGTH)
+    throw new GatewayError('GW_ERR_BAD_REQUEST', `password must have at most ${PASSWORD_MAX_LENGTH} characters`);
 }
 
 export async function hashPassword(password: string): Promise<string> {

@@ -74,7 +74,18 @@ export interface SignedIn {
 /** What the HTTP layer uses (gateway/http/session). */
 export type AccountApi = Pick<
   AccountService,
-  'needsSetup' | 'setup' | 'login' | 'requestOtp' | 'verifyOtp' | 'signInVolunteerByLink' | 'resolve' | 'logout' | 'listUsers' | 'createUser' | 'disableUser' | 'auditLog'
+  | 'needsSetup'
+  | 'setup'
+  | 'login'
+  | 'requestOtp'
+  | 'verifyOtp'
+  | 'signInVolunteerByLink'
+  | 'resolve'
+  | 'logout'
+  | 'listUsers'
+  | 'createUser'
+  | 'disableUser'
+  | 'auditLog'
 >;
 
 const SETUP_KEY = 'setup_token';
@@ -102,7 +113,15 @@ export class AccountService {
     const { store, clock } = deps;
     this.limits = { ...DEFAULT_LIMITS, ...deps.limits };
     this.sessions = new SessionStore({ repo: store.accounts, clock, lifetimes: deps.sessions });
-    this.otp = new OtpCodes({ repo: store.accounts, registry: store.registry, sms: deps.sms, clock, log: deps.log, settings: deps.otp, key: deps.otpKey });
+    this.otp = new OtpCodes({
+      repo: store.accounts,
+      registry: store.registry,
+      sms: deps.sms,
+      clock,
+      log: deps.log,
+      settings: deps.otp,
+      key: deps.otpKey,
+    });
     this.users = new UserAdmin({
       repo: store.accounts,
       registry: store.registry,
@@ -113,7 +132,8 @@ export class AccountService {
     });
     const limiter = (rule: RateLimitRule) => new SlidingWindowLimiter({ clock, rule });
     // A caller may give only the count and window; the waits then keep their defaults.
-    const backoff = (rule: AccountLimits['perSubject'], defaults: BackoffRule) => new BackoffLimiter({ clock, rule: { ...defaults, ...rule } });
+    const backoff = (rule: AccountLimits['perSubject'], defaults: BackoffRule) =>
+      new BackoffLimiter({ clock, rule: { ...defaults, ...rule } });
     this.failures = { subject: backoff(this.limits.perSubject, SUBJECT_BACKOFF), ip: backoff(this.limits.perIp, IP_BACKOFF) };
     this.otpRequests = { phone: limiter(this.limits.otpPerPhone), ip: limiter(this.limits.otpPerIp) };
   }
@@ -211,7 +231,12 @@ export class AccountService {
     ];
     const wait = longestWait(keys);
     if (wait > 0) {
-      await this.audit('otp_request', 'failure', { userId: null, subject: maskPhone(phone), ip: client.ip, detail: { reason: 'rate_limited' } });
+      await this.audit('otp_request', 'failure', {
+        userId: null,
+        subject: maskPhone(phone),
+        ip: client.ip,
+        detail: { reason: 'rate_limited' },
+      });
       throw rateLimited(wait);
     }
     for (const [limiter, key] of keys) limiter.record(key);
@@ -257,7 +282,12 @@ export class AccountService {
   async signInVolunteerByLink(volunteerId: string, client: ClientInfo): Promise<SignedIn> {
     const volunteer = (await this.deps.store.registry.listVolunteers()).find((v) => v.id === volunteerId);
     if (!volunteer) {
-      await this.audit('link_sign_in', 'failure', { userId: null, subject: volunteerId, ip: client.ip, detail: { reason: 'unknown_volunteer' } });
+      await this.audit('link_sign_in', 'failure', {
+        userId: null,
+        subject: volunteerId,
+        ip: client.ip,
+        detail: { reason: 'unknown_volunteer' },
+      });
       throw new GatewayError('GW_ERR_FORBIDDEN', 'this link is for a volunteer who is no longer registered');
     }
     const user = await this.linkUser({ kind: 'volunteer', volunteer });
@@ -308,14 +338,20 @@ export class AccountService {
     const now = this.deps.clock.now();
     await this.deps.store.accounts.updateUser({ ...user, lastLoginAt: now, updatedAt: now });
     const created = await this.sessions.create(user, client.ip);
-    return { user: publicUser(user), sessionId: created.id, csrfToken: created.csrfToken, maxAgeSeconds: this.sessions.cookieMaxAgeSeconds(created.record) };
+    return {
+      user: publicUser(user),
+      sessionId: created.id,
+      csrfToken: created.csrfToken,
+      maxAgeSeconds: this.sessions.cookieMaxAgeSeconds(created.record),
+    };
   }
 
   /** The account of a registry worker or volunteer, created on first sign-in, kept in step with the registry after. */
   private async linkUser(owner: PhoneOwner): Promise<UserRecord> {
     const repo = this.deps.store.accounts;
     const now = this.deps.clock.now();
-    const existing = owner.kind === 'worker' ? await repo.getUserByWorker(owner.worker.id) : await repo.getUserByVolunteer(owner.volunteer.id);
+    const existing =
+      owner.kind === 'worker' ? await repo.getUserByWorker(owner.worker.id) : await repo.getUserByVolunteer(owner.volunteer.id);
     const fromRegistry =
       owner.kind === 'worker'
         ? { name: owner.worker.name, phone: owner.worker.phone, community: owner.worker.community }
@@ -354,7 +390,18 @@ export class AccountService {
 
   private newUser(p: Pick<UserRecord, 'username' | 'name' | 'role' | 'passwordHash'>): UserRecord {
     const now = this.deps.clock.now();
-    return { id: newId('usr', now), community: null, workerId: null, volunteerId: null, phone: null, disabledAt: null, createdAt: now, updatedAt: now, lastLoginAt: null, ...p };
+    return {
+      id: newId('usr', now),
+      community: null,
+      workerId: null,
+      volunteerId: null,
+      phone: null,
+      disabledAt: null,
+      createdAt: now,
+      updatedAt: now,
+      lastLoginAt: null,
+      ...p,
+    };
   }
 
   private decoy(): Promise<string> {

@@ -66,15 +66,7 @@ export interface OtpRecord {
 }
 
 export type AccountAction =
-  | 'login'
-  | 'otp_request'
-  | 'otp_verify'
-  | 'link_sign_in'
-  | 'logout'
-  | 'setup'
-  | 'admin_bootstrap'
-  | 'user_created'
-  | 'user_disabled';
+  'login' | 'otp_request' | 'otp_verify' | 'link_sign_in' | 'logout' | 'setup' | 'admin_bootstrap' | 'user_created' | 'user_disabled';
 
 export interface AccountAuditEntry {
   id: number;

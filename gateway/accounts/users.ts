@@ -80,7 +80,8 @@ export class UserAdmin {
   async create(input: NewUserInput, by: Caller): Promise<UserSummary> {
     const username = normaliseUsername(input.username);
     const name = checkName(input.name);
-    if (!(ROLES as readonly string[]).includes(input.role)) throw new GatewayError('GW_ERR_BAD_REQUEST', `role must be one of ${ROLES.join(', ')}`);
+    if (!(ROLES as readonly string[]).includes(input.role))
+      throw new GatewayError('GW_ERR_BAD_REQUEST', `role must be one of ${ROLES.join(', ')}`);
     checkPasswordPolicy(input.password);
     const links = await this.checkLinks(input);
     if (await this.deps.repo.getUserByUsername(username)) throw new GatewayError('GW_ERR_CONFLICT', `username "${username}" is taken`);
@@ -105,7 +106,8 @@ export class UserAdmin {
       await this.deps.repo.createUser(user);
     } catch (err) {
       // Two admins creating the same username (or linking the same worker) at once: the database decides.
-      if (err instanceof Error && /UNIQUE/.test(err.message)) throw new GatewayError('GW_ERR_CONFLICT', 'username, worker or volunteer already has an account');
+      if (err instanceof Error && /UNIQUE/.test(err.message))
+        throw new GatewayError('GW_ERR_CONFLICT', 'username, worker or volunteer already has an account');
       throw err;
     }
     await this.deps.audit('user_created', user.id, by, username);
@@ -130,13 +132,16 @@ export class UserAdmin {
   }
 
   /** Community, worker and volunteer links must name registry entries; a worker needs a community, a volunteer her registry entry. */
-  private async checkLinks(input: NewUserInput): Promise<{ community: string | null; workerId: string | null; volunteerId: string | null; phone: string | null }> {
+  private async checkLinks(
+    input: NewUserInput,
+  ): Promise<{ community: string | null; workerId: string | null; volunteerId: string | null; phone: string | null }> {
     let community = input.community ?? null;
     let phone: string | null = null;
     if (input.workerId !== undefined) {
       const worker = await this.deps.registry.getWorker(input.workerId);
       if (!worker) throw new GatewayError('GW_ERR_BAD_REQUEST', `no worker "${input.workerId}" in the registry`);
-      if (community !== null && community !== worker.community) throw new GatewayError('GW_ERR_BAD_REQUEST', `worker "${worker.id}" belongs to community "${worker.community}"`);
+      if (community !== null && community !== worker.community)
+        throw new GatewayError('GW_ERR_BAD_REQUEST', `worker "${worker.id}" belongs to community "${worker.community}"`);
       community = worker.community;
       phone = worker.phone;
     }
@@ -149,9 +154,12 @@ export class UserAdmin {
       throw new GatewayError('GW_ERR_BAD_REQUEST', `no community "${community}" in the registry`);
     }
     if (input.role === 'worker' && community === null) throw new GatewayError('GW_ERR_BAD_REQUEST', 'a worker account needs a community');
-    if (input.role === 'volunteer' && input.volunteerId === undefined) throw new GatewayError('GW_ERR_BAD_REQUEST', 'a volunteer account needs volunteerId (her registry entry)');
-    if (input.workerId !== undefined && input.role !== 'worker') throw new GatewayError('GW_ERR_BAD_REQUEST', 'workerId is only for worker accounts');
-    if (input.volunteerId !== undefined && input.role !== 'volunteer') throw new GatewayError('GW_ERR_BAD_REQUEST', 'volunteerId is only for volunteer accounts');
+    if (input.role === 'volunteer' && input.volunteerId === undefined)
+      throw new GatewayError('GW_ERR_BAD_REQUEST', 'a volunteer account needs volunteerId (her registry entry)');
+    if (input.workerId !== undefined && input.role !== 'worker')
+      throw new GatewayError('GW_ERR_BAD_REQUEST', 'workerId is only for worker accounts');
+    if (input.volunteerId !== undefined && input.role !== 'volunteer')
+      throw new GatewayError('GW_ERR_BAD_REQUEST', 'volunteerId is only for volunteer accounts');
     return { community, workerId: input.workerId ?? null, volunteerId: input.volunteerId ?? null, phone };
   }
 }

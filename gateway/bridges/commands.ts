@@ -33,7 +33,10 @@ export class BridgeCommands implements DeviceCommandSender {
     if (!send) {
       // zigbee2mqtt buttons and vendor clouds have no way back to the fixture: the family and responders still get
       // their SMS; only the device's light or voice is missing.
-      this.deps.log.info({ deviceId, bridge: bridge.id, kind: bridge.kind, command: command.type }, 'command not sent: this bridge kind cannot carry commands to its devices');
+      this.deps.log.info(
+        { deviceId, bridge: bridge.id, kind: bridge.kind, command: command.type },
+        'command not sent: this bridge kind cannot carry commands to its devices',
+      );
       return;
     }
     await send(device, command);

@@ -123,7 +123,8 @@ export class ExternalBrokerClient {
   /** Publishes at QoS 1; resolves at the broker's PUBACK. Fails at once while disconnected (the caller decides what to keep). */
   async publish(topic: string, payload: string | Buffer): Promise<void> {
     const client = this.client;
-    if (!client || !this.current.connected) throw new Error(`bridge ${this.deps.bridgeId}: external broker ${this.current.url} not connected`);
+    if (!client || !this.current.connected)
+      throw new Error(`bridge ${this.deps.bridgeId}: external broker ${this.current.url} not connected`);
     await client.publishAsync(topic, payload, { qos: 1, retain: false });
   }
 
@@ -157,7 +158,10 @@ export class ExternalBrokerClient {
       if (!this.poisoned) this.attempt = 0;
       this.poisoned = false;
       this.current.connections++;
-      this.deps.log.info({ bridge: this.deps.bridgeId, url: this.current.url, sessionPresent: connack.sessionPresent }, 'bridge connected to its external broker');
+      this.deps.log.info(
+        { bridge: this.deps.bridgeId, url: this.current.url, sessionPresent: connack.sessionPresent },
+        'bridge connected to its external broker',
+      );
       this.setConnected(true);
       client.subscribeAsync(this.deps.topics, { qos: 1 }).then(
         (granted) => {
@@ -183,7 +187,8 @@ export class ExternalBrokerClient {
         client.end(true, () => this.connect());
         return;
       }
-      if (this.current.connected) this.deps.log.warn({ bridge: this.deps.bridgeId, url: this.current.url }, 'bridge lost its external broker');
+      if (this.current.connected)
+        this.deps.log.warn({ bridge: this.deps.bridgeId, url: this.current.url }, 'bridge lost its external broker');
       this.setConnected(false);
       this.scheduleReconnect(client);
     });
@@ -198,7 +203,12 @@ export class ExternalBrokerClient {
   private onPublish(client: MqttClient, packet: IPublishPacket, done: (error?: Error) => void): void {
     const topic = packet.topic;
     const message = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const meta: ExternalMessageMeta = { dup: packet.dup === true, retain: packet.retain === true, arrivedHr: performance.now(), ...(packet.qos > 0 && packet.messageId !== undefined ? { messageId: packet.messageId } : {}) };
+    const meta: ExternalMessageMeta = {
+      dup: packet.dup === true,
+      retain: packet.retain === true,
+      arrivedHr: performance.now(),
+      ...(packet.qos > 0 && packet.messageId !== undefined ? { messageId: packet.messageId } : {}),
+    };
     if (this.poisoned) {
       done(new Error('an earlier record failed on this connection; left for the broker to send again'));
       return;

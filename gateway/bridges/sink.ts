@@ -25,9 +25,7 @@ export interface BridgedEvent {
  *   same content is taken for a redelivery ([MQTT-3.3.1-1]: a resend MUST carry DUP); a PUBLISH without DUP is
  *   always new, so two real presses with equal payloads are never merged. QoS 0 has no packet id and no resends.
  */
-export type BridgeDelivery =
-  | { kind: 'key'; key: string }
-  | { kind: 'mqtt'; session: string; packetId: number | undefined; dup: boolean };
+export type BridgeDelivery = { kind: 'key'; key: string } | { kind: 'mqtt'; session: string; packetId: number | undefined; dup: boolean };
 
 /** Numeric readings as the bridge reports them; each is checked as a direct device's telemetry is. */
 export interface BridgedTelemetry {
@@ -92,7 +90,12 @@ export class BridgeSink {
    * The device registered on the bridge as `externalId`. Null, with a rejection recorded under the bridge's id
    * (and the message acknowledged upstream, so the bridge does not resend it forever), when there is none.
    */
-  async device(bridgeId: string, externalId: string | readonly string[], source: string, payload: Buffer | string = ''): Promise<Device | null> {
+  async device(
+    bridgeId: string,
+    externalId: string | readonly string[],
+    source: string,
+    payload: Buffer | string = '',
+  ): Promise<Device | null> {
     // Several names may stand for one device (zigbee2mqtt's friendly name, its IEEE address): the first registered wins.
     const ids = typeof externalId === 'string' ? [externalId] : externalId;
     for (const id of ids) {
@@ -144,7 +147,10 @@ export class BridgeSink {
     const telemetry = definedOnly(msg.telemetry);
     if (telemetry) work.push(this.deps.ingest.handle(device.id, device, 'telemetry', Buffer.from(JSON.stringify(telemetry)), meta(null)));
     if (msg.state) {
-      const state = this.deps.ingest.handle(device.id, device, 'status', Buffer.from(msg.state), { ...meta(null), will: msg.state === 'offline' });
+      const state = this.deps.ingest.handle(device.id, device, 'status', Buffer.from(msg.state), {
+        ...meta(null),
+        will: msg.state === 'offline',
+      });
       work.push(state);
     }
     // All at once, so the events of one message share one group commit; the first failure fails the message.
@@ -152,8 +158,18 @@ export class BridgeSink {
   }
 
   /** A relayed message for `device` that could not be decoded: on its health record and in the rejection log. */
-  rejectRelayed(device: Device, source: string, reason: 'malformed_json' | 'invalid_payload', detail: string, payload: Buffer | string, remoteAddress: string | null = null): void {
-    this.deps.ingest.rejectRelayed({ deviceId: device.id, topic: source, reason, detail, receivedAt: this.deps.clock.now(), payloadExcerpt: excerpt(payload) }, remoteAddress);
+  rejectRelayed(
+    device: Device,
+    source: string,
+    reason: 'malformed_json' | 'invalid_payload',
+    detail: string,
+    payload: Buffer | string,
+    remoteAddress: string | null = null,
+  ): void {
+    this.deps.ingest.rejectRelayed(
+      { deviceId: device.id, topic: source, reason, detail, receivedAt: this.deps.clock.now(), payloadExcerpt: excerpt(payload) },
+      remoteAddress,
+    );
   }
 
   /** The bridge lost these devices all at once (its coordinator or connection went away): offline now. */
@@ -163,7 +179,14 @@ export class BridgeSink {
 
   /** A bridged device reports its case opened: a security event naming it and its bridge. */
   async tampered(device: Device, source: string): Promise<void> {
-    await this.security({ kind: 'device_tamper', at: this.deps.clock.now(), deviceId: device.id, clientId: device.bridge ?? null, remoteAddress: null, detail: `tamper reported on ${source}` });
+    await this.security({
+      kind: 'device_tamper',
+      at: this.deps.clock.now(),
+      deviceId: device.id,
+      clientId: device.bridge ?? null,
+      remoteAddress: null,
+      detail: `tamper reported on ${source}`,
+    });
   }
 
   stats(): { accepted: number; dropped: number; unknownDevices: number } {

@@ -15,7 +15,13 @@ export interface AuthLimits {
   addressFailures: number;
 }
 
-export const DEFAULT_AUTH_LIMITS: AuthLimits = { freeFailures: 5, windowMs: 10 * 60_000, baseDelayMs: 1000, maxDelayMs: 30_000, addressFailures: 20 };
+export const DEFAULT_AUTH_LIMITS: AuthLimits = {
+  freeFailures: 5,
+  windowMs: 10 * 60_000,
+  baseDelayMs: 1000,
+  maxDelayMs: 30_000,
+  addressFailures: 20,
+};
 
 /** Tracked keys at most; the least recently used go first, so made-up device ids cannot exhaust memory. */
 const MAX_KEYS = 20_000;
@@ -92,7 +98,12 @@ export class AuthThrottle {
     const addr = this.touch(this.addresses, address, () => ({ failures: [], running: 0, waiting: [] }));
     addr.failures = this.recent(addr.failures, now);
     addr.failures.push(now);
-    const pair = this.touch(this.pairs, pairKey(address, identity), () => ({ failures: [], notBefore: 0, turn: Promise.resolve(), queued: 0 }));
+    const pair = this.touch(this.pairs, pairKey(address, identity), () => ({
+      failures: [],
+      notBefore: 0,
+      turn: Promise.resolve(),
+      queued: 0,
+    }));
     pair.failures = this.recent(pair.failures, now);
     pair.failures.push(now);
     const excess = pair.failures.length - freeFailures;
@@ -100,8 +111,12 @@ export class AuthThrottle {
     pair.notBefore = now + delay;
 
     const notes: string[] = [];
-    if (excess === 1) notes.push(`${pair.failures.length} failures for this id from this address; its next checks wait ${delay / 1000} s and more`);
-    if (addr.failures.length === addressFailures) notes.push(`${addressFailures} failures from this address; its checks now run one at a time, further failures are not recorded one by one`);
+    if (excess === 1)
+      notes.push(`${pair.failures.length} failures for this id from this address; its next checks wait ${delay / 1000} s and more`);
+    if (addr.failures.length === addressFailures)
+      notes.push(
+        `${addressFailures} failures from this address; its checks now run one at a time, further failures are not recorded one by one`,
+      );
     if (notes.length > 0) return { quiet: false, slowDown: notes.join('; ') };
     if (excess > 1 || addr.failures.length > addressFailures) return { quiet: true };
     return { quiet: false, slowDown: null };

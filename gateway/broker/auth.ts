@@ -65,14 +65,22 @@ export class DeviceAuthenticator {
       return this.refuse(address, username ?? '', CONNACK_BAD_USERNAME_OR_PASSWORD, 'auth_failed', null, 'username or password missing');
     }
     if (clientId !== username) {
-      return this.refuse(address, username, CONNACK_NOT_AUTHORIZED, 'client_id_mismatch', username, `client id "${clientId}" is not the username "${username}"`);
+      return this.refuse(
+        address,
+        username,
+        CONNACK_NOT_AUTHORIZED,
+        'client_id_mismatch',
+        username,
+        `client id "${clientId}" is not the username "${username}"`,
+      );
     }
     // A reconnect with the secret that verified before costs one HMAC instead of one scrypt, and never waits for a
     // throttle: that is the common case after a network blip, and it proves the secret already.
     const mac = this.mac(password);
     const cached = await this.deps.registry.getDevice(username);
     const known = cached ? this.verified.get(cached.id) : undefined;
-    if (cached && known && known.secretHash === cached.secretHash && timingSafeEqual(known.mac, mac)) return this.admit(address, cached, attempt.clientCert ?? null);
+    if (cached && known && known.secretHash === cached.secretHash && timingSafeEqual(known.mac, mac))
+      return this.admit(address, cached, attempt.clientCert ?? null);
 
     // Every other attempt is checked with scrypt, whoever else failed from the same address: a wrong secret for one
     // device id slows only that id from that address, and a flood of failures only makes one address's checks take turns.
@@ -90,7 +98,14 @@ export class DeviceAuthenticator {
       }
       if (!device) {
         this.verified.delete(username);
-        return this.refuse(address, username, CONNACK_BAD_USERNAME_OR_PASSWORD, 'unknown_device', username, 'no such device in the registry');
+        return this.refuse(
+          address,
+          username,
+          CONNACK_BAD_USERNAME_OR_PASSWORD,
+          'unknown_device',
+          username,
+          'no such device in the registry',
+        );
       }
       return this.refuse(address, username, CONNACK_BAD_USERNAME_OR_PASSWORD, 'auth_failed', device.id, 'wrong secret');
     } finally {

@@ -117,7 +117,10 @@ export class DeviceBroker {
         // protocol. aedes answers any level outside 3-4 with CONNACK 1 (unacceptable protocol version), so the
         // packet is marked as such and aedes sends that refusal itself.
         if (packet.protocolVersion !== undefined && packet.protocolVersion !== protocolLevelOf(packet.protocolId)) {
-          this.deps.log.warn({ protocolId: packet.protocolId, level: packet.protocolVersion, remoteAddress: remoteAddressOf(client) }, 'MQTT CONNECT refused: protocol name and level disagree');
+          this.deps.log.warn(
+            { protocolId: packet.protocolId, level: packet.protocolVersion, remoteAddress: remoteAddressOf(client) },
+            'MQTT CONNECT refused: protocol name and level disagree',
+          );
           packet.protocolVersion = 5;
         }
         done(null, true);
@@ -158,7 +161,10 @@ export class DeviceBroker {
       const maxFrame = this.deps.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
       limitFrames(socket, maxFrame, (announced, topic) => {
         const session = this.sessions.get(client);
-        this.deps.log.warn({ deviceId: session?.device.id, remoteAddress: socket.remoteAddress, announced, maxFrame }, 'MQTT packet too large or malformed; connection closed');
+        this.deps.log.warn(
+          { deviceId: session?.device.id, remoteAddress: socket.remoteAddress, announced, maxFrame },
+          'MQTT packet too large or malformed; connection closed',
+        );
         // Too big to acknowledge (that would mean buffering it), but never silent: the device's health shows why.
         if (session) this.deps.ingest.rejectOversized(session.device.id, topic, announced, maxFrame, session.remoteAddress);
       });
@@ -167,7 +173,16 @@ export class DeviceBroker {
     // Every client is asked for a certificate but none is refused at the handshake: most devices have none, and a
     // device's registry entry decides whether it needs one (checked with the secret in authenticate).
     const tlsServer = opts.tls
-      ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, ...(opts.tls.ca ? { ca: opts.tls.ca } : {}), requestCert: true, rejectUnauthorized: false }, onSocket)
+      ? createTlsServer(
+          {
+            cert: opts.tls.cert,
+            key: opts.tls.key,
+            ...(opts.tls.ca ? { ca: opts.tls.ca } : {}),
+            requestCert: true,
+            rejectUnauthorized: false,
+          },
+          onSocket,
+        )
       : null;
     try {
       await listenOn(server, opts.port, opts.host);
@@ -188,7 +203,8 @@ export class DeviceBroker {
           refused++;
           this.deps.onConnectionRefused?.();
           // The first refusal and then one in a thousand: a flood must not flood the log too.
-          if (refused % 1000 === 1) this.deps.log.warn({ maxConnections: this.deps.maxConnections, refused }, 'MQTT connection refused: at the connection cap');
+          if (refused % 1000 === 1)
+            this.deps.log.warn({ maxConnections: this.deps.maxConnections, refused }, 'MQTT connection refused: at the connection cap');
         });
       }
     }
@@ -198,7 +214,9 @@ export class DeviceBroker {
       raw.once('close', () => this.sockets.delete(raw));
     });
     // A failed handshake (a scanner, an expired device certificate) ends that connection only.
-    tlsServer?.on('tlsClientError', (err, socket) => this.deps.log.info({ err: err.message, remoteAddress: socket.remoteAddress }, 'MQTTS handshake failed'));
+    tlsServer?.on('tlsClientError', (err, socket) =>
+      this.deps.log.info({ err: err.message, remoteAddress: socket.remoteAddress }, 'MQTTS handshake failed'),
+    );
     tlsServer?.on('error', (err) => this.deps.log.error({ err }, 'MQTTS server error'));
     this.broker = broker;
     this.server = server;
@@ -237,7 +255,14 @@ export class DeviceBroker {
   async publishCommand(deviceId: string, command: DeviceCommand): Promise<void> {
     const broker = this.broker;
     if (!broker) throw new Error('device broker is not running');
-    const packet: PublishPacket = { cmd: 'publish', topic: commandTopic(deviceId), payload: encodeCommand(command), qos: 1, retain: false, dup: false };
+    const packet: PublishPacket = {
+      cmd: 'publish',
+      topic: commandTopic(deviceId),
+      payload: encodeCommand(command),
+      qos: 1,
+      retain: false,
+      dup: false,
+    };
     await new Promise<void>((resolve, reject) => broker.publish(packet, (err) => (err ? reject(err) : resolve())));
   }
 
@@ -371,7 +396,13 @@ export class DeviceBroker {
       client.close();
     }
     const action = flood.disconnect ? 'disconnected' : 'throttled';
-    await this.securityEvent('flooding', client?.id ?? flood.deviceId, flood.deviceId, session?.remoteAddress ?? null, `${action}: ${flood.detail}`);
+    await this.securityEvent(
+      'flooding',
+      client?.id ?? flood.deviceId,
+      flood.deviceId,
+      session?.remoteAddress ?? null,
+      `${action}: ${flood.detail}`,
+    );
   }
 
   /** Null when the client may connect, else the CONNACK return code to refuse it with. */
@@ -410,7 +441,13 @@ export class DeviceBroker {
     const deviceId = session.device.id;
     // [MQTT-1.5.3-1] [MQTT-1.5.3-2] invalid UTF-8 (decoded as U+FFFD) or U+0000 in a topic: close, do not acknowledge.
     if (packet.topic.includes('\u0000') || packet.topic.includes('\uFFFD')) {
-      await this.securityEvent('malformed_topic', client.id, deviceId, session.remoteAddress, `topic ${JSON.stringify(packet.topic.slice(0, 200))}`);
+      await this.securityEvent(
+        'malformed_topic',
+        client.id,
+        deviceId,
+        session.remoteAddress,
+        `topic ${JSON.stringify(packet.topic.slice(0, 200))}`,
+      );
       throw new Error(`device ${deviceId} published to a malformed topic`);
     }
     const channel = channelUnder(deviceId, packet.topic);
@@ -436,11 +473,18 @@ export class DeviceBroker {
   }
 
   /** A bridge's PUBLISH: its own tree only, else refused and the connection closed, as for a device. */
-  private async bridgePublish(client: Client, bridge: BridgeClientSession, bridges: BridgeClients, packet: PublishPacket, arrivedHr: number): Promise<void> {
+  private async bridgePublish(
+    client: Client,
+    bridge: BridgeClientSession,
+    bridges: BridgeClients,
+    packet: PublishPacket,
+    arrivedHr: number,
+  ): Promise<void> {
     const will = client.closed;
     if (will) {
       if (this.stopping) throw new Error('gateway stopping: will not acted on');
-      if (this.currentBridge.get(bridge.bridgeId) !== client && this.currentBridge.has(bridge.bridgeId)) throw new Error('will of a replaced bridge session not acted on');
+      if (this.currentBridge.get(bridge.bridgeId) !== client && this.currentBridge.has(bridge.bridgeId))
+        throw new Error('will of a replaced bridge session not acted on');
     }
     const outcome = await bridges.publish(bridge, packet, will, arrivedHr);
     if (outcome) {
@@ -464,7 +508,13 @@ export class DeviceBroker {
     return null;
   }
 
-  private async securityEvent(kind: SecurityEventKind, clientId: string | null, deviceId: string | null, remoteAddress: string | null, detail: string): Promise<void> {
+  private async securityEvent(
+    kind: SecurityEventKind,
+    clientId: string | null,
+    deviceId: string | null,
+    remoteAddress: string | null,
+    detail: string,
+  ): Promise<void> {
     const event: SecurityEvent = { kind, at: this.deps.clock.now(), deviceId, clientId, remoteAddress, detail };
     this.deps.log.warn({ security: event }, 'MQTT security event');
     this.deps.bus.emit('securityEvent', event);

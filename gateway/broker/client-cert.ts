@@ -25,7 +25,8 @@ export function presentedCert(conn: unknown, withCa: boolean): PresentedCert | n
   const cn: unknown = peer.subject?.CN;
   const commonName = typeof cn === 'string' ? cn : Array.isArray(cn) && typeof cn[0] === 'string' ? cn[0] : null;
   const error = conn.authorizationError;
-  if (!withCa) return { authorized: false, authorizationError: 'MQTT_TLS_CA_FILE is not set', fingerprint256: peer.fingerprint256, commonName };
+  if (!withCa)
+    return { authorized: false, authorizationError: 'MQTT_TLS_CA_FILE is not set', fingerprint256: peer.fingerprint256, commonName };
   return { authorized: conn.authorized, authorizationError: error ? String(error) : null, fingerprint256: peer.fingerprint256, commonName };
 }
 
@@ -38,7 +39,9 @@ export function certificateProblem(device: Device, cert: PresentedCert | null): 
   if (!device.requireClientCert && !device.certFingerprint) return null;
   if (!cert) return 'a client certificate is required (MQTTS with the device certificate)';
   if (device.certFingerprint) {
-    return cert.fingerprint256 === device.certFingerprint ? null : `client certificate ${cert.fingerprint256} is not the one registered for the device`;
+    return cert.fingerprint256 === device.certFingerprint
+      ? null
+      : `client certificate ${cert.fingerprint256} is not the one registered for the device`;
   }
   if (!cert.authorized) return `client certificate not trusted (${cert.authorizationError ?? 'not signed by MQTT_TLS_CA_FILE'})`;
   if (cert.commonName !== device.id) return `client certificate names "${(cert.commonName ?? '').slice(0, 100)}", not the device`;

@@ -14,7 +14,11 @@ export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
  * Attach after `aedes.handle(socket)`: aedes reads in paused mode, and a 'data' listener then only
  * observes the chunks it reads instead of switching the stream to flowing mode.
  */
-export function limitFrames(socket: Socket, maxBytes: number, onRefused: (announcedBytes: number | null, topic: string | null) => void): void {
+export function limitFrames(
+  socket: Socket,
+  maxBytes: number,
+  onRefused: (announcedBytes: number | null, topic: string | null) => void,
+): void {
   // MQTT 3.1.1 §2.2: one type byte, then the remaining length as 1-4 bytes of 7 bits each, then that many bytes.
   let state: 'type' | 'length' | 'body' = 'type';
   let type = 0;

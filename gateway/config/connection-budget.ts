@@ -22,7 +22,9 @@ export interface ConnectionCaps {
 /** The soft RLIMIT_NOFILE of this process, from /proc on Linux; null where it cannot be read. */
 export function readSoftFdLimit(file = '/proc/self/limits'): number | null {
   try {
-    const line = readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const line = readFileSync(file, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
     const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
     if (soft === undefined || soft === 'unlimited') return null;
     const n = Number(soft);

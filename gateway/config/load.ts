@@ -72,7 +72,13 @@ export function loadConfig(env: Env): GatewayConfig {
     },
     apiToken: c.API_TOKEN ?? null,
     influx: c.INFLUX_URL
-      ? { url: c.INFLUX_URL, database: c.INFLUX_DATABASE, token: c.INFLUX_TOKEN ?? null, org: c.INFLUX_ORG ?? null, bucket: c.INFLUX_BUCKET ?? null }
+      ? {
+          url: c.INFLUX_URL,
+          database: c.INFLUX_DATABASE,
+          token: c.INFLUX_TOKEN ?? null,
+          org: c.INFLUX_ORG ?? null,
+          bucket: c.INFLUX_BUCKET ?? null,
+        }
       : null,
     logLevel: c.LOG_LEVEL,
     logFormat: c.LOG_FORMAT,
@@ -83,7 +89,12 @@ export function loadConfig(env: Env): GatewayConfig {
     voice: voiceConfig(c),
     aliyunSms:
       c.ALIYUN_ACCESS_KEY_ID && c.ALIYUN_ACCESS_KEY_SECRET && c.ALIYUN_SMS_SIGN_NAME
-        ? { accessKeyId: c.ALIYUN_ACCESS_KEY_ID, accessKeySecret: c.ALIYUN_ACCESS_KEY_SECRET, signName: c.ALIYUN_SMS_SIGN_NAME, endpoint: c.ALIYUN_SMS_ENDPOINT ?? null }
+        ? {
+            accessKeyId: c.ALIYUN_ACCESS_KEY_ID,
+            accessKeySecret: c.ALIYUN_ACCESS_KEY_SECRET,
+            signName: c.ALIYUN_SMS_SIGN_NAME,
+            endpoint: c.ALIYUN_SMS_ENDPOINT ?? null,
+          }
         : null,
     tencentSms:
       c.TENCENT_SECRET_ID && c.TENCENT_SECRET_KEY && c.TENCENT_SMS_SDK_APP_ID && c.TENCENT_SMS_SIGN_NAME
@@ -115,7 +126,13 @@ export function loadConfig(env: Env): GatewayConfig {
 function voiceConfig(c: RawConfig): VoiceConfig | null {
   const base = { afterSeconds: c.VOICE_AFTER_SECONDS, webhookKey: c.WEBHOOK_KEY ?? null };
   if (c.VOICE_PROVIDER === 'twilio') return { ...base, provider: 'twilio' };
-  if (c.VOICE_PROVIDER === 'tencent' && c.TENCENT_SECRET_ID && c.TENCENT_SECRET_KEY && c.TENCENT_VMS_SDK_APP_ID && c.TENCENT_VMS_TEMPLATE_ID) {
+  if (
+    c.VOICE_PROVIDER === 'tencent' &&
+    c.TENCENT_SECRET_ID &&
+    c.TENCENT_SECRET_KEY &&
+    c.TENCENT_VMS_SDK_APP_ID &&
+    c.TENCENT_VMS_TEMPLATE_ID
+  ) {
     const tencent = {
       secretId: c.TENCENT_SECRET_ID,
       secretKey: c.TENCENT_SECRET_KEY,
@@ -131,14 +148,20 @@ function voiceConfig(c: RawConfig): VoiceConfig | null {
 
 function mqttsConfig(c: RawConfig): MqttsConfig | null {
   if (!c.MQTT_TLS_CERT_FILE || !c.MQTT_TLS_KEY_FILE) return null;
-  const { cert, key } = loadTlsIdentity({ name: 'MQTT_TLS_CERT_FILE', path: c.MQTT_TLS_CERT_FILE }, { name: 'MQTT_TLS_KEY_FILE', path: c.MQTT_TLS_KEY_FILE });
+  const { cert, key } = loadTlsIdentity(
+    { name: 'MQTT_TLS_CERT_FILE', path: c.MQTT_TLS_CERT_FILE },
+    { name: 'MQTT_TLS_KEY_FILE', path: c.MQTT_TLS_KEY_FILE },
+  );
   const ca = c.MQTT_TLS_CA_FILE ? loadCaBundle({ name: 'MQTT_TLS_CA_FILE', path: c.MQTT_TLS_CA_FILE }) : null;
   return { port: c.MQTTS_PORT, cert, key, ca };
 }
 
 function httpTlsConfig(c: RawConfig): HttpTlsConfig | null {
   if (!c.HTTP_TLS_CERT_FILE || !c.HTTP_TLS_KEY_FILE) return null;
-  const { cert, key } = loadTlsIdentity({ name: 'HTTP_TLS_CERT_FILE', path: c.HTTP_TLS_CERT_FILE }, { name: 'HTTP_TLS_KEY_FILE', path: c.HTTP_TLS_KEY_FILE });
+  const { cert, key } = loadTlsIdentity(
+    { name: 'HTTP_TLS_CERT_FILE', path: c.HTTP_TLS_CERT_FILE },
+    { name: 'HTTP_TLS_KEY_FILE', path: c.HTTP_TLS_KEY_FILE },
+  );
   return { cert, key };
 }
 

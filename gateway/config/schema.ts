@@ -4,12 +4,18 @@ import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const host = z.string().min(1);
-const url = z.string().url().transform((u) => u.replace(/\/+$/, ''));
+const url = z
+  .string()
+  .url()
+  .transform((u) => u.replace(/\/+$/, ''));
 const optional = z.string().min(1).optional();
 /** A provider endpoint: a host name (HTTPS, as the SDKs default) or an http(s) base URL, e.g. a local compatible server. */
 const providerEndpoint = z
   .string()
-  .regex(/^(https?:\/\/)?[A-Za-z0-9.-]+(:\d{1,5})?\/?$/, 'expected a host name such as sms.tencentcloudapi.com or a base URL such as http://127.0.0.1:8091');
+  .regex(
+    /^(https?:\/\/)?[A-Za-z0-9.-]+(:\d{1,5})?\/?$/,
+    'expected a host name such as sms.tencentcloudapi.com or a base URL such as http://127.0.0.1:8091',
+  );
 const smsProvider = z.enum(['twilio', 'aliyun', 'tencent', 'outbox'], { message: 'expected twilio, aliyun, tencent or outbox' });
 const count = z.coerce.number({ message: 'expected a whole number' }).int('expected a whole number').min(0, 'expected 0 or more');
 
@@ -28,20 +34,31 @@ export const configSchema = z
     HTTP_TLS_KEY_FILE: optional,
     TRUST_PROXY: z
       .string()
-      .transform((v) => v.split(',').map((a) => a.trim()).filter((a) => a !== ''))
-      .refine((list) => list.length > 0 && list.every(isProxyAddress), 'expected proxy addresses or CIDRs, comma-separated (e.g. 127.0.0.1 or 10.0.0.0/8), or loopback')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((a) => a.trim())
+          .filter((a) => a !== ''),
+      )
+      .refine(
+        (list) => list.length > 0 && list.every(isProxyAddress),
+        'expected proxy addresses or CIDRs, comma-separated (e.g. 127.0.0.1 or 10.0.0.0/8), or loopback',
+      )
       .optional(),
     DATA_DIR: z.string().min(1).default('./data'),
     REGISTRY_FILE: optional,
     // Unset: http://localhost:<HTTP_PORT>, so printed links and signature checks follow the port (see load.ts).
     PUBLIC_URL: url.optional(),
-    GATEWAY_TZ: z
+    GATEWAY_TZ: z.string().refine(isTimeZone, 'expected an IANA time zone such as Asia/Shanghai').default('Asia/Shanghai'),
+    TWILIO_ACCOUNT_SID: z
       .string()
-      .refine(isTimeZone, 'expected an IANA time zone such as Asia/Shanghai')
-      .default('Asia/Shanghai'),
-    TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'expected AC followed by 32 hex digits').optional(),
+      .regex(/^AC[0-9a-fA-F]{32}$/, 'expected AC followed by 32 hex digits')
+      .optional(),
     TWILIO_AUTH_TOKEN: optional,
-    TWILIO_FROM: z.string().regex(/^\+[1-9]\d{6,14}$|^MG[0-9a-fA-F]{32}$/, 'expected an E.164 number or a Messaging Service SID').optional(),
+    TWILIO_FROM: z
+      .string()
+      .regex(/^\+[1-9]\d{6,14}$|^MG[0-9a-fA-F]{32}$/, 'expected an E.164 number or a Messaging Service SID')
+      .optional(),
     TWILIO_API_URL: url.optional(),
     // SMS providers: the first one a page goes to, and the one that takes it at once when the first fails or is capped.
     SMS_PROVIDER: smsProvider.optional(),
@@ -59,7 +76,10 @@ export const configSchema = z
     INFLUX_ORG: optional,
     INFLUX_BUCKET: optional,
     // The first dashboard admin, created only while no admin exists; never a default password.
-    ADMIN_USERNAME: z.string().regex(/^[A-Za-z0-9._@-]{3,64}$/, 'expected 3-64 letters, digits or . _ @ -').optional(),
+    ADMIN_USERNAME: z
+      .string()
+      .regex(/^[A-Za-z0-9._@-]{3,64}$/, 'expected 3-64 letters, digits or . _ @ -')
+      .optional(),
     ADMIN_PASSWORD: z.string().min(10, 'expected at least 10 characters').max(200, 'expected at most 200 characters').optional(),
     MAP_TILE_URL: z
       .string()
@@ -67,7 +87,12 @@ export const configSchema = z
       .refine((u) => ['{z}', '{x}', '{y}'].every((p) => u.includes(p)), 'expected a tile URL template with {z}, {x} and {y}')
       .optional(),
     // A fall of this share (percent) of the connected devices, and at least this many, within 2 minutes degrades /healthz.
-    DEVICE_DROP_PERCENT: z.coerce.number().int().min(1, 'expected a percentage from 1 to 100').max(100, 'expected a percentage from 1 to 100').default(30),
+    DEVICE_DROP_PERCENT: z.coerce
+      .number()
+      .int()
+      .min(1, 'expected a percentage from 1 to 100')
+      .max(100, 'expected a percentage from 1 to 100')
+      .default(30),
     DEVICE_DROP_MIN: z.coerce.number().int().min(1, 'expected a whole number of devices, at least 1').default(5),
     // How long after its page an SMS "1"/"2" still answers it; later, the reply is refused with a clear answer.
     SMS_REPLY_WINDOW_MINUTES: z.coerce.number().int().min(1).max(1440).default(30),
@@ -90,20 +115,54 @@ export const configSchema = z
     MQTT_REDELIVERY_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
     // Voice calls with keypress acknowledgement (docs/providers.md "Voice calls").
     VOICE_PROVIDER: z.enum(['twilio', 'aliyun', 'tencent'], { message: 'expected twilio, aliyun or tencent' }).optional(),
-    VOICE_AFTER_SECONDS: z.coerce.number().int().min(10, 'expected 10 to 3600 seconds').max(3600, 'expected 10 to 3600 seconds').default(60),
-    TENCENT_VMS_ENDPOINT: z.string().regex(/^(https?:\/\/[^\s/]+\/?|[A-Za-z0-9.-]+(:\d+)?)$/, 'expected a host or an http(s) URL').optional(),
-    TENCENT_VMS_SDK_APP_ID: z.string().regex(/^\d{6,12}$/, 'expected the numeric voice SdkAppid').optional(),
-    TENCENT_VMS_TEMPLATE_ID: z.string().regex(/^\d{1,12}$/, 'expected the numeric id of the approved voice template').optional(),
+    VOICE_AFTER_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(10, 'expected 10 to 3600 seconds')
+      .max(3600, 'expected 10 to 3600 seconds')
+      .default(60),
+    TENCENT_VMS_ENDPOINT: z
+      .string()
+      .regex(/^(https?:\/\/[^\s/]+\/?|[A-Za-z0-9.-]+(:\d+)?)$/, 'expected a host or an http(s) URL')
+      .optional(),
+    TENCENT_VMS_SDK_APP_ID: z
+      .string()
+      .regex(/^\d{6,12}$/, 'expected the numeric voice SdkAppid')
+      .optional(),
+    TENCENT_VMS_TEMPLATE_ID: z
+      .string()
+      .regex(/^\d{1,12}$/, 'expected the numeric id of the approved voice template')
+      .optional(),
     // ---- Domestic SMS providers (Aliyun, Tencent Cloud) and their unsigned callbacks ----
-    ALIYUN_ACCESS_KEY_ID: z.string().regex(/^[A-Za-z0-9]{8,64}$/, 'expected an AccessKey ID (letters and digits)').optional(),
+    ALIYUN_ACCESS_KEY_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9]{8,64}$/, 'expected an AccessKey ID (letters and digits)')
+      .optional(),
     ALIYUN_ACCESS_KEY_SECRET: optional,
-    ALIYUN_SMS_SIGN_NAME: z.string().min(2, 'expected the approved signature, 2-12 characters').max(12, 'expected the approved signature, 2-12 characters').optional(),
+    ALIYUN_SMS_SIGN_NAME: z
+      .string()
+      .min(2, 'expected the approved signature, 2-12 characters')
+      .max(12, 'expected the approved signature, 2-12 characters')
+      .optional(),
     ALIYUN_SMS_ENDPOINT: providerEndpoint.optional(),
-    TENCENT_SECRET_ID: z.string().regex(/^[A-Za-z0-9]{8,64}$/, 'expected a SecretId (letters and digits)').optional(),
+    TENCENT_SECRET_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9]{8,64}$/, 'expected a SecretId (letters and digits)')
+      .optional(),
     TENCENT_SECRET_KEY: optional,
-    TENCENT_SMS_SDK_APP_ID: z.string().regex(/^\d{6,12}$/, 'expected the SMS SdkAppId, digits such as 1400006666').optional(),
-    TENCENT_SMS_SIGN_NAME: z.string().min(2, 'expected the approved signature, 2-12 characters').max(12, 'expected the approved signature, 2-12 characters').optional(),
-    TENCENT_REGION: z.string().regex(/^[a-z]+-[a-z]+(-\d+)?$/, 'expected a region such as ap-guangzhou').default('ap-guangzhou'),
+    TENCENT_SMS_SDK_APP_ID: z
+      .string()
+      .regex(/^\d{6,12}$/, 'expected the SMS SdkAppId, digits such as 1400006666')
+      .optional(),
+    TENCENT_SMS_SIGN_NAME: z
+      .string()
+      .min(2, 'expected the approved signature, 2-12 characters')
+      .max(12, 'expected the approved signature, 2-12 characters')
+      .optional(),
+    TENCENT_REGION: z
+      .string()
+      .regex(/^[a-z]+-[a-z]+(-\d+)?$/, 'expected a region such as ap-guangzhou')
+      .default('ap-guangzhou'),
     TENCENT_SMS_ENDPOINT: providerEndpoint.optional(),
     // Aliyun and Tencent do not sign their pushes: every callback URL carries this as ?key=.
     WEBHOOK_KEY: z
@@ -124,10 +183,15 @@ export const configSchema = z
     }
     const hasTwilio = twilio.every(Boolean);
     for (const key of ['SMS_PROVIDER', 'SMS_FALLBACK_PROVIDER'] as const) {
-      if (c[key] === 'twilio' && !hasTwilio) ctx.addIssue({ code: 'custom', path: [key], message: 'twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM' });
+      if (c[key] === 'twilio' && !hasTwilio)
+        ctx.addIssue({ code: 'custom', path: [key], message: 'twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM' });
     }
     if (c.SMS_FALLBACK_PROVIDER && c.SMS_FALLBACK_PROVIDER === (c.SMS_PROVIDER ?? (hasTwilio ? 'twilio' : 'outbox'))) {
-      ctx.addIssue({ code: 'custom', path: ['SMS_FALLBACK_PROVIDER'], message: 'must differ from SMS_PROVIDER (the provider it stands in for)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SMS_FALLBACK_PROVIDER'],
+        message: 'must differ from SMS_PROVIDER (the provider it stands in for)',
+      });
     }
     if (c.INFLUX_TOKEN && (!c.INFLUX_ORG || !c.INFLUX_BUCKET)) {
       for (const key of ['INFLUX_ORG', 'INFLUX_BUCKET'] as const) {
@@ -138,14 +202,21 @@ export const configSchema = z
       const missing = c.ADMIN_USERNAME ? 'ADMIN_PASSWORD' : 'ADMIN_USERNAME';
       ctx.addIssue({ code: 'custom', path: [missing], message: 'ADMIN_USERNAME and ADMIN_PASSWORD go together' });
     }
-    for (const [cert, key] of [['MQTT_TLS_CERT_FILE', 'MQTT_TLS_KEY_FILE'], ['HTTP_TLS_CERT_FILE', 'HTTP_TLS_KEY_FILE']] as const) {
+    for (const [cert, key] of [
+      ['MQTT_TLS_CERT_FILE', 'MQTT_TLS_KEY_FILE'],
+      ['HTTP_TLS_CERT_FILE', 'HTTP_TLS_KEY_FILE'],
+    ] as const) {
       if (Boolean(c[cert]) !== Boolean(c[key])) {
         const missing = c[cert] ? key : cert;
         ctx.addIssue({ code: 'custom', path: [missing], message: `${cert} and ${key} go together` });
       }
     }
     if (c.MQTT_TLS_CA_FILE && !c.MQTT_TLS_CERT_FILE) {
-      ctx.addIssue({ code: 'custom', path: ['MQTT_TLS_CERT_FILE'], message: 'required when MQTT_TLS_CA_FILE is set (client certificates need MQTTS)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MQTT_TLS_CERT_FILE'],
+        message: 'required when MQTT_TLS_CA_FILE is set (client certificates need MQTTS)',
+      });
     }
     if (c.MQTT_TLS_CERT_FILE && c.MQTTS_PORT !== 0 && c.MQTTS_PORT === c.MQTT_PORT) {
       ctx.addIssue({ code: 'custom', path: ['MQTTS_PORT'], message: 'must differ from MQTT_PORT' });
@@ -162,7 +233,8 @@ export const configSchema = z
       // Tencent's key pair serves voice (VMS) too: only the SMS application or signature says SMS is meant.
       const meant = group === 'TENCENT_*' ? Boolean(c.TENCENT_SMS_SDK_APP_ID || c.TENCENT_SMS_SIGN_NAME) : keys.some((k) => c[k]);
       if (meant && !keys.every((k) => c[k])) {
-        for (const k of keys) if (!c[k]) ctx.addIssue({ code: 'custom', path: [k], message: `required when any ${group} SMS credential is set` });
+        for (const k of keys)
+          if (!c[k]) ctx.addIssue({ code: 'custom', path: [k], message: `required when any ${group} SMS credential is set` });
       }
     }
   });
@@ -170,20 +242,35 @@ export const configSchema = z
 type VoiceIssueContext = Parameters<Parameters<z.ZodType['superRefine']>[0]>[1];
 
 /** Each voice provider's credentials, named one at a time when missing. */
-function voiceIssues(c: { [K in string]?: unknown } & { VOICE_PROVIDER?: 'twilio' | 'aliyun' | 'tencent'; TWILIO_FROM?: string }, ctx: VoiceIssueContext): void {
+function voiceIssues(
+  c: { [K in string]?: unknown } & { VOICE_PROVIDER?: 'twilio' | 'aliyun' | 'tencent'; TWILIO_FROM?: string },
+  ctx: VoiceIssueContext,
+): void {
   const need = (keys: string[], why: string): void => {
     for (const key of keys) if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: why });
   };
   switch (c.VOICE_PROVIDER) {
     case 'twilio':
       need(['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM'], 'required when VOICE_PROVIDER is twilio');
-      if (c.TWILIO_FROM?.startsWith('MG')) ctx.addIssue({ code: 'custom', path: ['TWILIO_FROM'], message: 'VOICE_PROVIDER twilio needs a phone number to call from, not a Messaging Service' });
+      if (c.TWILIO_FROM?.startsWith('MG'))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['TWILIO_FROM'],
+          message: 'VOICE_PROVIDER twilio needs a phone number to call from, not a Messaging Service',
+        });
       return;
     case 'tencent':
-      need(['TENCENT_SECRET_ID', 'TENCENT_SECRET_KEY', 'TENCENT_VMS_SDK_APP_ID', 'TENCENT_VMS_TEMPLATE_ID', 'WEBHOOK_KEY'], 'required when VOICE_PROVIDER is tencent');
+      need(
+        ['TENCENT_SECRET_ID', 'TENCENT_SECRET_KEY', 'TENCENT_VMS_SDK_APP_ID', 'TENCENT_VMS_TEMPLATE_ID', 'WEBHOOK_KEY'],
+        'required when VOICE_PROVIDER is tencent',
+      );
       return;
     case 'aliyun':
-      ctx.addIssue({ code: 'custom', path: ['VOICE_PROVIDER'], message: 'Aliyun voice calls are not available yet; use twilio or tencent' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['VOICE_PROVIDER'],
+        message: 'Aliyun voice calls are not available yet; use twilio or tencent',
+      });
       return;
     case undefined:
       return;
@@ -326,7 +413,10 @@ export type VoiceConfig = {
   webhookKey: string | null;
 } & (
   | { provider: 'twilio' }
-  | { provider: 'tencent'; tencent: { secretId: string; secretKey: string; region: string; sdkAppId: string; templateId: string; endpoint: string | null } }
+  | {
+      provider: 'tencent';
+      tencent: { secretId: string; secretKey: string; region: string; sdkAppId: string; templateId: string; endpoint: string | null };
+    }
 );
 
 /** An address or CIDR as proxy-addr (fastify's trustProxy) takes it, or one of its named ranges. */

@@ -22,7 +22,10 @@ export class EventBus<M extends { [K in keyof M]: unknown[] }> {
   /** Removes every listener that `owner` registered (called from its stop()). */
   removeAll(owner: object): void {
     for (const [event, list] of this.listeners) {
-      this.listeners.set(event, list.filter((r) => r.owner !== owner));
+      this.listeners.set(
+        event,
+        list.filter((r) => r.owner !== owner),
+      );
     }
   }
 

@@ -4,7 +4,23 @@ import { PinoPretty } from 'pino-pretty';
 
 export type Logger = PinoLogger;
 
-const PERSONAL_KEYS = ['name', 'phone', 'to', 'from', 'From', 'To', 'Body', 'body', 'address', 'secret', 'password', 'family', 'token', 'authToken', 'notes'];
+const PERSONAL_KEYS = [
+  'name',
+  'phone',
+  'to',
+  'from',
+  'From',
+  'To',
+  'Body',
+  'body',
+  'address',
+  'secret',
+  'password',
+  'family',
+  'token',
+  'authToken',
+  'notes',
+];
 
 export const redactPaths = [
   ...PERSONAL_KEYS,

@@ -345,7 +345,14 @@ export interface DeviceHealth {
 }
 
 /** Non-urgent conditions that become care tasks for the resident's grid worker (device supervision), sent in a digest, never at 3 a.m. */
-export const CARE_TASK_KINDS = ['device_offline', 'low_battery', 'never_reported', 'wellness_check', 'device_flooding', 'button_untested'] as const;
+export const CARE_TASK_KINDS = [
+  'device_offline',
+  'low_battery',
+  'never_reported',
+  'wellness_check',
+  'device_flooding',
+  'button_untested',
+] as const;
 export type CareTaskKind = (typeof CARE_TASK_KINDS)[number];
 
 export interface NewCareTask {

@@ -92,10 +92,17 @@ export class EscalationEngine {
         payload: { step: step + 1 },
       });
     }
-    const callAfter = test || this.deps.voiceAfterSeconds === undefined ? undefined : (plan.voiceAfterSeconds ?? this.deps.voiceAfterSeconds);
+    const callAfter =
+      test || this.deps.voiceAfterSeconds === undefined ? undefined : (plan.voiceAfterSeconds ?? this.deps.voiceAfterSeconds);
     // A call due at or after the step's timeout would come after escalation has moved on: it is not armed.
     if (responder && callAfter !== undefined && callAfter < plan.ackTimeoutSeconds) {
-      await this.deps.timers.schedule({ key: callKey(incident.id, step), kind: 'voice_call', incidentId: incident.id, dueAt: now + callAfter * 1000, payload: { step } });
+      await this.deps.timers.schedule({
+        key: callKey(incident.id, step),
+        kind: 'voice_call',
+        incidentId: incident.id,
+        dueAt: now + callAfter * 1000,
+        payload: { step },
+      });
     }
     this.deps.onStep?.(updated, pages);
     return updated;

@@ -74,7 +74,10 @@ export class DurableTimers {
     if (!this.running) return;
     this.armed.get(timer.key)?.cancel();
     const delay = Math.max(0, timer.dueAt - this.deps.clock.now());
-    this.armed.set(timer.key, this.deps.clock.setTimer(delay, () => this.fire(timer)));
+    this.armed.set(
+      timer.key,
+      this.deps.clock.setTimer(delay, () => this.fire(timer)),
+    );
   }
 
   private fire(timer: DurableTimer): void {
@@ -92,7 +95,10 @@ export class DurableTimers {
         // The claim rolled back with the failure, so the timer is still pending: try again shortly.
         this.deps.log.error({ err, timer: timer.key }, 'durable timer failed; retrying');
         if (this.running) {
-          this.armed.set(timer.key, this.deps.clock.setTimer(this.deps.retryMs ?? 5000, () => this.fire(timer)));
+          this.armed.set(
+            timer.key,
+            this.deps.clock.setTimer(this.deps.retryMs ?? 5000, () => this.fire(timer)),
+          );
         }
       })
       .finally(() => this.inFlight.delete(run));

@@ -70,7 +70,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   }
   await app.register(domesticWebhookRoutes, { deps });
   if (deps.accounts) await app.register(sessionRoutes, { accounts: deps.accounts, publicUrl: deps.publicUrl });
-  if (deps.accounts && deps.incidentPage) await app.register(visitLinkRoutes, { accounts: deps.accounts, page: deps.incidentPage, publicUrl: deps.publicUrl });
+  if (deps.accounts && deps.incidentPage)
+    await app.register(visitLinkRoutes, { accounts: deps.accounts, page: deps.incidentPage, publicUrl: deps.publicUrl });
   await app.register(apiRoutes, { deps, prefix: '/api' });
   if (deps.incidentPage) await app.register(incidentPageRoutes, { deps, page: deps.incidentPage });
   if (deps.dashboard) await app.register(dashboardRoutes, deps.dashboard);

@@ -39,7 +39,8 @@ function mapError(err: unknown): Mapped | null {
   if (status === 413) return { status, body: errorBody('GW_ERR_PAYLOAD_TOO_LARGE') };
   if (status === 415) return { status, body: errorBody('GW_ERR_UNSUPPORTED_MEDIA_TYPE') };
   // Fastify's own 4xx messages (malformed JSON, empty body) describe the request, not the server.
-  if (status >= 400 && status < 500) return { status, body: errorBody('GW_ERR_BAD_REQUEST', err.code?.startsWith('FST_') ? err.message : undefined) };
+  if (status >= 400 && status < 500)
+    return { status, body: errorBody('GW_ERR_BAD_REQUEST', err.code?.startsWith('FST_') ? err.message : undefined) };
   return null;
 }
 

@@ -41,8 +41,13 @@ export class LinkSigner {
    * seconds (base 36), rounded down, so a link never outlives `expiresAt` (ms since the epoch).
    */
   sign(code: string, personId: string, role: string, expiresAt: number): string {
-    for (const [name, value] of [['code', code], ['personId', personId], ['role', role]] as const) {
-      if (!FIELD.test(value)) throw new GatewayError('GW_ERR_BAD_REQUEST', `cannot sign a link: ${name} is empty, too long or contains '|' or spaces`);
+    for (const [name, value] of [
+      ['code', code],
+      ['personId', personId],
+      ['role', role],
+    ] as const) {
+      if (!FIELD.test(value))
+        throw new GatewayError('GW_ERR_BAD_REQUEST', `cannot sign a link: ${name} is empty, too long or contains '|' or spaces`);
     }
     if (!Number.isFinite(expiresAt) || expiresAt < 0) throw new GatewayError('GW_ERR_BAD_REQUEST', 'cannot sign a link: bad expiry');
     const e = Math.floor(expiresAt / 1000).toString(36);
@@ -63,7 +68,8 @@ export class LinkSigner {
     const e = param(query, 'e');
     const s = param(query, 's');
     if (p === undefined && r === undefined && e === undefined && s === undefined) return { ok: false, reason: 'missing' };
-    if (!p || !r || !e || !s || !FIELD.test(code) || !FIELD.test(p) || !FIELD.test(r) || !EXPIRY.test(e)) return { ok: false, reason: 'malformed' };
+    if (!p || !r || !e || !s || !FIELD.test(code) || !FIELD.test(p) || !FIELD.test(r) || !EXPIRY.test(e))
+      return { ok: false, reason: 'malformed' };
     if (s.length !== SIGNATURE_CHARS || !SIGNATURE.test(s)) return { ok: false, reason: 'malformed' };
     const given = Buffer.from(s, 'base64url');
     const expected = this.mac(code, p, r, e);
@@ -126,7 +132,10 @@ function readSecret(file: string): Buffer | null {
   }
   // A wrong length means the file was edited or truncated; a silent new secret would hide that (and void every link).
   if (bytes.length !== LINK_SECRET_BYTES) {
-    throw new GatewayError('GW_ERR_CONFIG', `${file} must hold exactly ${LINK_SECRET_BYTES} bytes (found ${bytes.length}); delete it to make a new one`);
+    throw new GatewayError(
+      'GW_ERR_CONFIG',
+      `${file} must hold exactly ${LINK_SECRET_BYTES} bytes (found ${bytes.length}); delete it to make a new one`,
+    );
   }
   return bytes;
 }

@@ -58,7 +58,15 @@ export class PageDelivery {
       action: 'page_delayed',
       actor: 'system',
       channel: 'system',
-      detail: { sms: msg.id, to: msg.to, pagedRole: msg.role, step: msg.step, attempts: msg.attempts, error: msg.error, queuedAt: msg.createdAt },
+      detail: {
+        sms: msg.id,
+        to: msg.to,
+        pagedRole: msg.role,
+        step: msg.step,
+        attempts: msg.attempts,
+        error: msg.error,
+        queuedAt: msg.createdAt,
+      },
     });
     bus.emit('incidentChanged', incident, entry);
   }

@@ -37,12 +37,18 @@ export class SignalProcessor {
     for (const e of await this.deps.store.events.listUnprocessed()) {
       const device = await this.deps.store.registry.getDevice(e.deviceId);
       if (!device) {
-        this.deps.log.error({ deviceId: e.deviceId, eventId: e.id }, 'recorded event of a device no longer in the registry; left unprocessed');
+        this.deps.log.error(
+          { deviceId: e.deviceId, eventId: e.id },
+          'recorded event of a device no longer in the registry; left unprocessed',
+        );
         continue;
       }
       const signal = signalFromStored(e, device);
       if (!signal) {
-        this.deps.log.error({ deviceId: e.deviceId, eventId: e.id }, 'recorded event no longer decodes for its device kind; left unprocessed');
+        this.deps.log.error(
+          { deviceId: e.deviceId, eventId: e.id },
+          'recorded event no longer decodes for its device kind; left unprocessed',
+        );
         continue;
       }
       replay.push(signal);
@@ -109,7 +115,10 @@ export class SignalProcessor {
             await this.deps.service.handleSignals([signal]);
           } catch (one) {
             failed.push(signal);
-            this.deps.log.error({ err: one, eventId: signal.eventId, deviceId: signal.deviceId, type: signal.type }, 'signal could not be acted on; will retry');
+            this.deps.log.error(
+              { err: one, eventId: signal.eventId, deviceId: signal.deviceId, type: signal.type },
+              'signal could not be acted on; will retry',
+            );
           }
         }
         if (failed.length > 0) {

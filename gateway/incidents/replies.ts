@@ -137,7 +137,12 @@ export class ReplyRouter implements InboundSmsHandler {
    * incident still waits for someone). Pages older than the window, or sent before this phone last answered their
    * incident, take no reply: a late or repeated "1" must never land on a newer alarm the sender has not read.
    */
-  private async answerPage(sms: InboundSms, command: string, reply: { action: IncidentAction; code: string | null }, pages: RecentPage[]): Promise<Outcome> {
+  private async answerPage(
+    sms: InboundSms,
+    command: string,
+    reply: { action: IncidentAction; code: string | null },
+    pages: RecentPage[],
+  ): Promise<Outcome> {
     const open = new Map<string, OutboundSms>();
     for (const p of pages) {
       const id = p.sms.incidentId;

@@ -4,7 +4,18 @@ import { GatewayError } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { newCode, newId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
-import { ACTIVE_STATES, type AuditChannel, type AuditEntry, type Incident, type IncidentState, type IncidentType, type OutboundSms, type Resident, type Responder, type Signal } from '../core/types.js';
+import {
+  ACTIVE_STATES,
+  type AuditChannel,
+  type AuditEntry,
+  type Incident,
+  type IncidentState,
+  type IncidentType,
+  type OutboundSms,
+  type Resident,
+  type Responder,
+  type Signal,
+} from '../core/types.js';
 import type { EscalationEngine } from '../escalation/engine.js';
 import { stepKey } from '../escalation/engine.js';
 import type { DurableTimers } from '../escalation/timers.js';
@@ -84,7 +95,13 @@ export class IncidentService {
    * An alarm raised by a person rather than a device (a volunteer at an unanswered door), or by the inactivity
    * monitor: opens an incident and pages at once, or joins the resident's active one.
    */
-  async raiseForResident(residentId: string, type: 'door_unanswered' | 'inactivity', by: Responder, channel: AuditChannel, detail: Record<string, unknown>): Promise<Incident> {
+  async raiseForResident(
+    residentId: string,
+    type: 'door_unanswered' | 'inactivity',
+    by: Responder,
+    channel: AuditChannel,
+    detail: Record<string, unknown>,
+  ): Promise<Incident> {
     const after: AfterCommit = [];
     const incident = await this.deps.store.transaction(async () => {
       let active = await this.deps.store.incidents.findActiveForResident(residentId);
@@ -140,7 +157,10 @@ export class IncidentService {
     const result = await this.deps.store.transaction(async () => {
       const incident = await this.require(id);
       if (incident.state !== 'open' && incident.state !== 'pending') {
-        throw new GatewayError('GW_ERR_INVALID_TRANSITION', invalidMessage(incident, 'acknowledged'), { state: incident.state, acknowledgedBy: incident.acknowledgedBy?.name ?? null });
+        throw new GatewayError('GW_ERR_INVALID_TRANSITION', invalidMessage(incident, 'acknowledged'), {
+          state: incident.state,
+          acknowledgedBy: incident.acknowledgedBy?.name ?? null,
+        });
       }
       const now = this.deps.clock.now();
       await this.deps.timers.cancelForIncident(id);
@@ -191,7 +211,10 @@ export class IncidentService {
       if (incident.onSiteAt && incident.onSiteBy && sameResponder(incident.onSiteBy, by)) return incident;
       if (incident.state !== 'acknowledged' || incident.onSiteAt) {
         const why = incident.onSiteAt ? `${incident.onSiteBy?.name ?? 'someone'} is already on site` : `it is ${incident.state}`;
-        throw new GatewayError('GW_ERR_INVALID_TRANSITION', `incident ${id} cannot be marked on site: ${why}`, { state: incident.state, onSiteBy: incident.onSiteBy?.name ?? null });
+        throw new GatewayError('GW_ERR_INVALID_TRANSITION', `incident ${id} cannot be marked on site: ${why}`, {
+          state: incident.state,
+          onSiteBy: incident.onSiteBy?.name ?? null,
+        });
       }
       const now = this.deps.clock.now();
       await this.deps.store.incidents.markOnSite(id, now, by);
@@ -270,17 +293,32 @@ export class IncidentService {
         const incident = await this.createIncident(resident, decision.type, now, signal.receivedAt, decision.test);
         const plan = incident.plan;
         await store.incidents.linkSignal(incident.id, signal.eventId);
-        const created = { signal: signal.type, eventId: signal.eventId, deviceId: signal.deviceId, ...(decision.test && testWindow ? { test: true, testWindow: testWindow.id } : {}) };
+        const created = {
+          signal: signal.type,
+          eventId: signal.eventId,
+          deviceId: signal.deviceId,
+          ...(decision.test && testWindow ? { test: true, testWindow: testWindow.id } : {}),
+        };
         await this.audit(incident, 'created', deviceResponder(signal.deviceId), 'device', created, after);
         if (testWindow) await recordTestPress(store, signal, testWindow.id, incident.id, decision.test);
         if (decision.state === 'open') {
           await this.openAndPage(incident, actor, 'device', signal.type, after);
         } else {
           const dueAt = now + plan.fallCancelSeconds * 1000;
-          await this.deps.timers.schedule({ key: `${incident.id}:${FALL_WINDOW}`, kind: 'fall_cancel_window', incidentId: incident.id, dueAt, payload: {} });
+          await this.deps.timers.schedule({
+            key: `${incident.id}:${FALL_WINDOW}`,
+            kind: 'fall_cancel_window',
+            incidentId: incident.id,
+            dueAt,
+            payload: {},
+          });
           const pending = { ...incident, nextStepAt: dueAt };
           await store.incidents.update(pending);
-          this.command(pending, { type: 'alarm_received', incident: incident.id, state: 'pending', cancelWithinSeconds: plan.fallCancelSeconds }, after);
+          this.command(
+            pending,
+            { type: 'alarm_received', incident: incident.id, state: 'pending', cancelWithinSeconds: plan.fallCancelSeconds },
+            after,
+          );
         }
         return;
       }
@@ -289,7 +327,14 @@ export class IncidentService {
         const joined = { ...incident, signalCount: incident.signalCount + 1, lastSignalAt: signal.receivedAt };
         await store.incidents.update(joined);
         await store.incidents.linkSignal(incident.id, signal.eventId);
-        await this.audit(joined, 'signal_joined', deviceResponder(signal.deviceId), 'device', { signal: signal.type, eventId: signal.eventId, deviceId: signal.deviceId }, after);
+        await this.audit(
+          joined,
+          'signal_joined',
+          deviceResponder(signal.deviceId),
+          'device',
+          { signal: signal.type, eventId: signal.eventId, deviceId: signal.deviceId },
+          after,
+        );
         if (testWindow) await recordTestPress(store, signal, testWindow.id, incident.id, incident.test === true);
         if (decision.openNow) {
           await this.deps.timers.claimNow(`${incident.id}:${FALL_WINDOW}`);
@@ -300,16 +345,31 @@ export class IncidentService {
       case 'cancel': {
         const incident = await this.require(decision.incidentId);
         await this.deps.timers.cancelForIncident(incident.id);
-        const cancelled = await this.transition(incident, 'cancelled', deviceResponder(signal.deviceId), 'device', { reason: 'false alarm: cancelled before anyone was paged' }, after, {
-          cancelledAt: clock.now(),
-          nextStepAt: null,
-        });
+        const cancelled = await this.transition(
+          incident,
+          'cancelled',
+          deviceResponder(signal.deviceId),
+          'device',
+          { reason: 'false alarm: cancelled before anyone was paged' },
+          after,
+          {
+            cancelledAt: clock.now(),
+            nextStepAt: null,
+          },
+        );
         this.command(cancelled, { type: 'resolved', incident: incident.id, outcome: 'cancelled' }, after);
         return;
       }
       case 'cancel_after_page': {
         const incident = await this.require(decision.incidentId);
-        await this.audit(incident, 'resident_cancel_after_page', deviceResponder(signal.deviceId), 'device', { note: 'responders were already paged; a person must stand the response down' }, after);
+        await this.audit(
+          incident,
+          'resident_cancel_after_page',
+          deviceResponder(signal.deviceId),
+          'device',
+          { note: 'responders were already paged; a person must stand the response down' },
+          after,
+        );
         return;
       }
       case 'ignore':
@@ -337,11 +397,21 @@ export class IncidentService {
     const incident = await this.deps.store.incidents.get(id);
     if (!incident || incident.test !== true || !ACTIVE_STATES.includes(incident.state)) return;
     await this.deps.timers.cancelForIncident(id);
-    const answered = incident.acknowledgedBy ? { answeredBy: incident.acknowledgedBy.name, answeredAt: incident.acknowledgedAt } : { answeredBy: null };
-    const ended = await this.transition(incident, 'resolved', { role: 'staff', id: null, name: 'system', phone: null }, 'system', { test: true, reason: `test ended: ${reason}`, ...answered }, after, {
-      resolvedAt: this.deps.clock.now(),
-      nextStepAt: null,
-    });
+    const answered = incident.acknowledgedBy
+      ? { answeredBy: incident.acknowledgedBy.name, answeredAt: incident.acknowledgedAt }
+      : { answeredBy: null };
+    const ended = await this.transition(
+      incident,
+      'resolved',
+      { role: 'staff', id: null, name: 'system', phone: null },
+      'system',
+      { test: true, reason: `test ended: ${reason}`, ...answered },
+      after,
+      {
+        resolvedAt: this.deps.clock.now(),
+        nextStepAt: null,
+      },
+    );
     this.command(ended, { type: 'resolved', incident: id, outcome: 'test_ended' }, after);
   }
 
@@ -383,7 +453,15 @@ export class IncidentService {
   }
 
   private async openAndPage(incident: Incident, actor: string, channel: AuditChannel, reason: string, after: AfterCommit): Promise<void> {
-    const opened = await this.transition(incident, 'open', { role: 'staff', id: null, name: actor, phone: null }, channel, { reason }, after, {});
+    const opened = await this.transition(
+      incident,
+      'open',
+      { role: 'staff', id: null, name: actor, phone: null },
+      channel,
+      { reason },
+      after,
+      {},
+    );
     // Step 1 runs now; its key is claimed so a restart cannot run it a second time.
     await this.deps.timers.claimNow(stepKey(incident.id, 1));
     const paged = await this.deps.engine.runStep(opened, 1, 'opened');
@@ -406,7 +484,14 @@ export class IncidentService {
     return updated;
   }
 
-  private async audit(incident: Incident, action: string, by: Responder, channel: AuditChannel, detail: Record<string, unknown>, after: AfterCommit): Promise<AuditEntry> {
+  private async audit(
+    incident: Incident,
+    action: string,
+    by: Responder,
+    channel: AuditChannel,
+    detail: Record<string, unknown>,
+    after: AfterCommit,
+  ): Promise<AuditEntry> {
     const entry = await this.deps.store.incidents.appendAudit({
       incidentId: incident.id,
       at: this.deps.clock.now(),

@@ -11,7 +11,20 @@ export async function testWindowOf(store: Pick<Store, 'registry' | 'testPresses'
 }
 
 /** Records the press for the weekly check; a test incident is also linked to its window, which closes it when it ends. */
-export async function recordTestPress(store: Pick<Store, 'testPresses'>, signal: Signal, windowId: string, incidentId: string, testIncident: boolean): Promise<void> {
-  await store.testPresses.recordPress({ deviceId: signal.deviceId, residentId: signal.residentId, windowId, incidentId, eventId: signal.eventId, at: signal.receivedAt });
+export async function recordTestPress(
+  store: Pick<Store, 'testPresses'>,
+  signal: Signal,
+  windowId: string,
+  incidentId: string,
+  testIncident: boolean,
+): Promise<void> {
+  await store.testPresses.recordPress({
+    deviceId: signal.deviceId,
+    residentId: signal.residentId,
+    windowId,
+    incidentId,
+    eventId: signal.eventId,
+    at: signal.receivedAt,
+  });
   if (testIncident) await store.testPresses.linkIncident(windowId, incidentId);
 }

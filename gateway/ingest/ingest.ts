@@ -171,7 +171,13 @@ export class Ingest {
    * A packet too large to take at all (the broker closes the connection instead of buffering it): noted on the
    * device's health record and in the rejection log, like any rejected message. `topic` is null when unknown.
    */
-  rejectOversized(deviceId: string, topic: string | null, announcedBytes: number | null, maxBytes: number, remoteAddress: string | null): void {
+  rejectOversized(
+    deviceId: string,
+    topic: string | null,
+    announcedBytes: number | null,
+    maxBytes: number,
+    remoteAddress: string | null,
+  ): void {
     const at = this.deps.clock.now();
     this.seen(deviceId, at, { remoteAddress, arrivedHr: 0 });
     const size = announcedBytes === null ? 'a malformed length' : `${announcedBytes} bytes`;
@@ -250,7 +256,9 @@ export class Ingest {
   ): Promise<void> {
     if ((event.type === 'heartbeat' || event.type === 'low_battery') && event.battery !== undefined) {
       const battery = event.battery;
-      this.health.update(device.id, (h) => { h.battery = battery; });
+      this.health.update(device.id, (h) => {
+        h.battery = battery;
+      });
     }
     // Below the disk reserve a heartbeat only says "alive", which the health record above already keeps in memory.
     if (event.type === 'heartbeat' && this.deps.guard?.shedding) {
@@ -282,7 +290,10 @@ export class Ingest {
     let ids: (number | null)[];
     let synced: Promise<void>;
     try {
-      ({ ids, durable: synced } = await this.deps.store.events.recordBatch(group.map((p) => p.record), dedupeSince));
+      ({ ids, durable: synced } = await this.deps.store.events.recordBatch(
+        group.map((p) => p.record),
+        dedupeSince,
+      ));
     } catch (err) {
       this.counters.commitFailures++;
       this.deps.guard?.commitFailed(err);
@@ -304,12 +315,18 @@ export class Ingest {
         buildSignal({ eventId, device: p.device, event: p.event, receivedAt: p.record.receivedAt, arrivedHr: p.arrivedHr }),
       );
     });
-    const durable = synced.then(() => this.deps.guard?.committed(), (err: unknown) => {
-      this.counters.commitFailures++;
-      this.deps.guard?.commitFailed(err);
-      this.deps.log.error({ err, events: group.length }, 'events committed but not synced to disk; left unacknowledged, so devices send them again');
-      throw err;
-    });
+    const durable = synced.then(
+      () => this.deps.guard?.committed(),
+      (err: unknown) => {
+        this.counters.commitFailures++;
+        this.deps.guard?.commitFailed(err);
+        this.deps.log.error(
+          { err, events: group.length },
+          'events committed but not synced to disk; left unacknowledged, so devices send them again',
+        );
+        throw err;
+      },
+    );
     // One handler per group keeps an unawaited rejection from being reported as unhandled; each event awaits its own copy.
     durable.catch(() => undefined);
     return group.map(() => ({ durable }));
@@ -327,8 +344,14 @@ export class Ingest {
   private handleStatus(deviceId: string, status: DeviceStatus, at: number, meta: IngestMeta): void {
     this.counters.status++;
     // A will is the broker speaking for a lost connection: the device itself was not heard.
-    if (!meta.will) this.health.update(deviceId, (h) => { h.lastSeen = at; if (meta.remoteAddress) h.remoteAddress = meta.remoteAddress; });
-    this.health.update(deviceId, (h) => { h.lastStatusAt = at; });
+    if (!meta.will)
+      this.health.update(deviceId, (h) => {
+        h.lastSeen = at;
+        if (meta.remoteAddress) h.remoteAddress = meta.remoteAddress;
+      });
+    this.health.update(deviceId, (h) => {
+      h.lastStatusAt = at;
+    });
     this.setState(deviceId, status, at);
   }
 
@@ -343,7 +366,9 @@ export class Ingest {
 
   private setState(deviceId: string, state: DeviceState, at: number): void {
     if (this.health.get(deviceId)?.state === state) return;
-    this.health.update(deviceId, (h) => { h.state = state; });
+    this.health.update(deviceId, (h) => {
+      h.state = state;
+    });
     this.deps.bus.emit('deviceStatusChanged', { deviceId, state, at });
   }
 
@@ -374,7 +399,14 @@ export class Ingest {
           ? `over ${limits?.ratePerMinute ?? 0} messages a minute (burst ${limits?.burst ?? 0}) and went on: ${limits?.disconnectAfter ?? 0} messages dropped in a row`
           : `daily quota spent (${limits?.dailyMessages ?? 0} messages or ${limits?.dailyBytes ?? 0} bytes a day): non-alarm messages dropped until midnight UTC`;
       this.deps.log.warn({ deviceId: device.id, reason: verdict.reason, disconnect: verdict.disconnect }, 'device over its limits');
-      this.deps.bus.emit('deviceFlooding', { deviceId: device.id, residentId: device.resident, reason: verdict.reason, disconnect: verdict.disconnect, at, detail });
+      this.deps.bus.emit('deviceFlooding', {
+        deviceId: device.id,
+        residentId: device.resident,
+        reason: verdict.reason,
+        disconnect: verdict.disconnect,
+        at,
+        detail,
+      });
     }
     return false;
   }
@@ -411,9 +443,12 @@ export class Ingest {
       let rejectionsWritten = rejections.length === 0;
       try {
         if (!rejectionsWritten) {
-          await store.transaction(async () => {
-            for (const r of rejections) await store.health.recordRejection(r);
-          }, { durability: 'normal' });
+          await store.transaction(
+            async () => {
+              for (const r of rejections) await store.health.recordRejection(r);
+            },
+            { durability: 'normal' },
+          );
           rejectionsWritten = true;
         }
         while (written < records.length) {
@@ -433,5 +468,8 @@ export class Ingest {
 }
 
 function excerpt(payload: Buffer): string {
-  return payload.subarray(0, EXCERPT_CHARS * 4).toString('utf8').slice(0, EXCERPT_CHARS);
+  return payload
+    .subarray(0, EXCERPT_CHARS * 4)
+    .toString('utf8')
+    .slice(0, EXCERPT_CHARS);
 }

@@ -67,7 +67,8 @@ export class RecordingGuard {
   /** An event commit (or its sync) failed: alarms are not recordable until a commit or the probe succeeds. */
   commitFailed(err: unknown): void {
     const error = errorMessage(err);
-    if (!this.failure) this.deps.log.error({ err: error }, 'event commit failed: ALARMS CANNOT BE RECORDED until the disk takes writes again');
+    if (!this.failure)
+      this.deps.log.error({ err: error }, 'event commit failed: ALARMS CANNOT BE RECORDED until the disk takes writes again');
     this.failure = { error, since: this.failure?.since ?? this.deps.clock.now() };
   }
 
@@ -109,7 +110,8 @@ export class RecordingGuard {
     }
     if (this.shedding !== wasShedding) {
       const mb = { freeMb: mbOf(this.free ?? 0), reserveMb: mbOf(this.deps.reserveBytes) };
-      if (this.shedding) this.deps.log.error(mb, 'disk space below the alarm reserve: heartbeats and the rejection log are no longer written');
+      if (this.shedding)
+        this.deps.log.error(mb, 'disk space below the alarm reserve: heartbeats and the rejection log are no longer written');
       else this.deps.log.info(mb, 'disk space back above the alarm reserve');
     }
     if (!this.failure) return;
@@ -143,10 +145,20 @@ export interface HealthComponent {
  * recorded, so /healthz answers 503), degraded while heartbeats are shed below the free-space reserve.
  */
 export function withRecording(database: HealthComponent, s: RecordingState): HealthComponent {
-  const facts = { recording: s.recording, freeMb: s.freeBytes === null ? null : mbOf(s.freeBytes), reserveMb: mbOf(s.reserveBytes), shedding: s.shedding };
+  const facts = {
+    recording: s.recording,
+    freeMb: s.freeBytes === null ? null : mbOf(s.freeBytes),
+    reserveMb: mbOf(s.reserveBytes),
+    shedding: s.shedding,
+  };
   if (!s.recording) {
     const since = s.failingSince === null ? '' : ` since ${new Date(s.failingSince).toISOString()}`;
-    return { ...database, ...facts, status: 'down', detail: `event commits fail${since} (${s.lastError ?? 'unknown error'}): ALARMS CANNOT BE RECORDED` };
+    return {
+      ...database,
+      ...facts,
+      status: 'down',
+      detail: `event commits fail${since} (${s.lastError ?? 'unknown error'}): ALARMS CANNOT BE RECORDED`,
+    };
   }
   if (s.shedding && database.status === 'up') {
     const detail = `free space ${facts.freeMb ?? '?'} MB is below the ${facts.reserveMb} MB kept for alarms: heartbeats and the rejection log are not written`;

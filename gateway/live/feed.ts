@@ -100,7 +100,12 @@ export class LiveFeed implements LiveStreamSource {
   }
 
   /** Forwards a further bus event (visits, later features) as the SSE event `name`; `project` returns null to skip one. */
-  relay<K extends keyof LiveEvents>(event: K, name: string, project: (...args: LiveEvents[K]) => LiveMessage | null, audience: Audience = staffInScope): void {
+  relay<K extends keyof LiveEvents>(
+    event: K,
+    name: string,
+    project: (...args: LiveEvents[K]) => LiveMessage | null,
+    audience: Audience = staffInScope,
+  ): void {
     this.deps.bus.on(this, event, (...args: LiveEvents[K]) => {
       const message = project(...args);
       if (message) this.publish(name, message, audience);

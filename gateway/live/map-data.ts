@@ -96,7 +96,14 @@ export class MapData implements MapSource {
     let worst: keyof typeof rank = 'ok';
     for (const id of deviceIds) {
       const h = this.deps.health(id);
-      const state: keyof typeof rank = !h || h.state === 'unknown' ? 'unknown' : h.state === 'offline' ? 'offline' : h.battery !== null && h.battery < low ? 'warning' : 'ok';
+      const state: keyof typeof rank =
+        !h || h.state === 'unknown'
+          ? 'unknown'
+          : h.state === 'offline'
+            ? 'offline'
+            : h.battery !== null && h.battery < low
+              ? 'warning'
+              : 'ok';
       if (rank[state] > rank[worst]) worst = state;
     }
     return worst;

@@ -25,11 +25,14 @@ export class FirstPageLatency {
   /** An SMS request went out at `sentAt` (performance time); the first step's page of an incident stops its clock. */
   pageSent(msg: OutboundSms, sentAt: number): void {
     if (msg.purpose !== 'page' || msg.step !== 1 || !msg.incidentId) return;
-    void this.deps.incidents.get(msg.incidentId).then((incident) => {
-      const arrived = incident ? this.arrivals.get(incident.residentId) : undefined;
-      if (!incident || arrived === undefined) return;
-      this.arrivals.delete(incident.residentId);
-      this.deps.observe((sentAt - arrived) / 1000);
-    }, () => undefined); // a lost sample (the database closing) must never become an unhandled rejection
+    void this.deps.incidents.get(msg.incidentId).then(
+      (incident) => {
+        const arrived = incident ? this.arrivals.get(incident.residentId) : undefined;
+        if (!incident || arrived === undefined) return;
+        this.arrivals.delete(incident.residentId);
+        this.deps.observe((sentAt - arrived) / 1000);
+      },
+      () => undefined,
+    ); // a lost sample (the database closing) must never become an unhandled rejection
   }
 }

@@ -42,7 +42,13 @@ export interface AliyunSmsProviderDeps extends AliyunSmsConfig {
  */
 export function isTransientAliyunCode(code: string): boolean {
   if (code === 'isp.RAM_PERMISSION_DENY') return false;
-  return code.startsWith('isp.') || code.includes('Throttling') || code === 'isv.BUSINESS_LIMIT_CONTROL' || code === 'ServiceUnavailable' || code === 'InternalError';
+  return (
+    code.startsWith('isp.') ||
+    code.includes('Throttling') ||
+    code === 'isv.BUSINESS_LIMIT_CONTROL' ||
+    code === 'ServiceUnavailable' ||
+    code === 'InternalError'
+  );
 }
 
 export class AliyunSmsProvider implements SmsProvider {
@@ -56,7 +62,14 @@ export class AliyunSmsProvider implements SmsProvider {
     // The SDK builds `${protocol}://${endpoint}/?…` from these two and signs with ACS3-HMAC-SHA256; it retries nothing
     // unless told to, so the dispatcher's backoff stays the only retry.
     this.client = new DysmsClient(
-      new Config({ accessKeyId: deps.accessKeyId, accessKeySecret: deps.accessKeySecret, endpoint: host, protocol, readTimeout: timeoutMs, connectTimeout: timeoutMs }),
+      new Config({
+        accessKeyId: deps.accessKeyId,
+        accessKeySecret: deps.accessKeySecret,
+        endpoint: host,
+        protocol,
+        readTimeout: timeoutMs,
+        connectTimeout: timeoutMs,
+      }),
     );
     if (deps.endpoint) deps.log.info({ endpoint: `${protocol}://${host}` }, 'Aliyun SMS requests go to a compatible server');
   }
@@ -94,14 +107,25 @@ export class AliyunSmsProvider implements SmsProvider {
    * (SendStatus 1) or when Aliyun does not know it yet. `sentAt` picks the day (Beijing time) Aliyun files it under.
    */
   async queryReceipt(message: { sid: string; to: string; sentAt: number }): Promise<DeliveryReceipt | null> {
-    const request = new QuerySendDetailsRequest({ phoneNumber: domesticNumber(message.to), bizId: message.sid, sendDate: beijingDay(message.sentAt), pageSize: 10, currentPage: 1 });
+    const request = new QuerySendDetailsRequest({
+      phoneNumber: domesticNumber(message.to),
+      bizId: message.sid,
+      sendDate: beijingDay(message.sentAt),
+      pageSize: 10,
+      currentPage: 1,
+    });
     let body;
     try {
       body = (await this.client.querySendDetails(request)).body;
     } catch (err) {
       throw toAliyunSendError(err);
     }
-    if (body?.code !== 'OK') throw new SmsSendError({ transient: isTransientAliyunCode(body?.code ?? ''), providerCode: body?.code ?? null, message: `Aliyun QuerySendDetails: ${body?.message ?? 'no answer'}` });
+    if (body?.code !== 'OK')
+      throw new SmsSendError({
+        transient: isTransientAliyunCode(body?.code ?? ''),
+        providerCode: body?.code ?? null,
+        message: `Aliyun QuerySendDetails: ${body?.message ?? 'no answer'}`,
+      });
     const detail = body.smsSendDetailDTOs?.smsSendDetailDTO?.[0];
     // 1: waiting for the carrier; 2: failed; 3: delivered.
     if (!detail || detail.sendStatus === 1 || detail.sendStatus === undefined) return null;
@@ -111,7 +135,9 @@ export class AliyunSmsProvider implements SmsProvider {
 
 /** yyyyMMdd in Beijing time, as QuerySendDetails files messages. */
 export function beijingDay(ms: number): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' }).format(ms);
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' }).format(
+    ms,
+  );
   return parts.replaceAll('-', '');
 }
 
@@ -123,7 +149,18 @@ export function toAliyunSendError(err: unknown): SmsSendError {
   if (typeof status === 'number') {
     const providerCode = typeof code === 'string' ? code : null;
     const transient = status === 408 || status === 429 || status >= 500 || (providerCode !== null && isTransientAliyunCode(providerCode));
-    return new SmsSendError({ transient, providerCode, httpStatus: status, message: `Aliyun SMS answered ${status}${providerCode ? ` (${providerCode})` : ''}: ${text}`, cause: err });
+    return new SmsSendError({
+      transient,
+      providerCode,
+      httpStatus: status,
+      message: `Aliyun SMS answered ${status}${providerCode ? ` (${providerCode})` : ''}: ${text}`,
+      cause: err,
+    });
   }
-  return new SmsSendError({ transient: true, providerCode: typeof code === 'string' ? code : null, message: `Aliyun SMS unreachable: ${text}`, cause: err });
+  return new SmsSendError({
+    transient: true,
+    providerCode: typeof code === 'string' ? code : null,
+    message: `Aliyun SMS unreachable: ${text}`,
+    cause: err,
+  });
 }

@@ -46,14 +46,34 @@ export function chinaDayStart(now: number): number {
 export function capRules(s: CapSettings): CapRule[] {
   const rules: CapRule[] = [];
   if (s.tencentSameContentSeconds > 0) {
-    rules.push({ provider: 'tencent', scope: 'same_content', limit: 1, windowMs: s.tencentSameContentSeconds * 1000, label: `Tencent: the same content once per ${s.tencentSameContentSeconds} s to a number` });
+    rules.push({
+      provider: 'tencent',
+      scope: 'same_content',
+      limit: 1,
+      windowMs: s.tencentSameContentSeconds * 1000,
+      label: `Tencent: the same content once per ${s.tencentSameContentSeconds} s to a number`,
+    });
   }
   // Tencent counts "a natural day" (自然日) in Beijing time: after midnight there a number takes its full count again.
   if (s.tencentDailyPerNumber > 0) {
-    rules.push({ provider: 'tencent', scope: 'number', limit: s.tencentDailyPerNumber, windowMs: DAY_MS, chinaDay: true, label: `Tencent: ${s.tencentDailyPerNumber} messages a calendar day (China time) to a number` });
+    rules.push({
+      provider: 'tencent',
+      scope: 'number',
+      limit: s.tencentDailyPerNumber,
+      windowMs: DAY_MS,
+      chinaDay: true,
+      label: `Tencent: ${s.tencentDailyPerNumber} messages a calendar day (China time) to a number`,
+    });
   }
   // Aliyun counts its day backwards from the moment of sending: the 24 hours before it.
-  if (s.aliyunDailyPerTemplate > 0) rules.push({ provider: 'aliyun', scope: 'kind', limit: s.aliyunDailyPerTemplate, windowMs: DAY_MS, label: `Aliyun: ${s.aliyunDailyPerTemplate} messages of one template in 24 hours to a number` });
+  if (s.aliyunDailyPerTemplate > 0)
+    rules.push({
+      provider: 'aliyun',
+      scope: 'kind',
+      limit: s.aliyunDailyPerTemplate,
+      windowMs: DAY_MS,
+      label: `Aliyun: ${s.aliyunDailyPerTemplate} messages of one template in 24 hours to a number`,
+    });
   return rules;
 }
 
@@ -130,6 +150,8 @@ function kindOf(msg: { intent: MessageIntent | null }): string {
 
 /** Same kind and parameters, or for a message without an intent the same text. */
 function contentOf(msg: { intent: MessageIntent | null; body: string }): string {
-  const key = msg.intent ? JSON.stringify([msg.intent.kind, Object.entries(msg.intent.params).sort(([a], [b]) => a.localeCompare(b))]) : msg.body;
+  const key = msg.intent
+    ? JSON.stringify([msg.intent.kind, Object.entries(msg.intent.params).sort(([a], [b]) => a.localeCompare(b))])
+    : msg.body;
   return createHash('sha256').update(key).digest('base64url').slice(0, 22);
 }

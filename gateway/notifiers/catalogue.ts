@@ -1,7 +1,15 @@
 // The template catalogue at work: free text rendered from a kind's text, parameters fitted to a provider's limits,
 // and the check of a catalogue against the Aliyun and Tencent template rules.
 import type { MessageIntent, TemplateCatalogue, TemplateEntry } from './intent.js';
-import { FREE_TEXT_ONLY_KINDS, MESSAGE_KINDS, PAGE_KINDS, defaultCatalogue, isMessageKind, variablesOf, type MessageKind } from './kinds.js';
+import {
+  FREE_TEXT_ONLY_KINDS,
+  MESSAGE_KINDS,
+  PAGE_KINDS,
+  defaultCatalogue,
+  isMessageKind,
+  variablesOf,
+  type MessageKind,
+} from './kinds.js';
 
 /** One UCS-2 segment: a worker's page fits it, shortened in its parameters (never in its template). */
 const UCS2_SEGMENT = 70;
@@ -86,7 +94,8 @@ export function fitParams(params: Record<string, string>, max: number | null): R
     if (max !== null && [...value].length > max) {
       if (name === 'phone' && value.startsWith('+86')) value = value.slice(3);
       const chars = [...value];
-      if (chars.length > max) value = KEEP_END.has(name) ? `…${chars.slice(chars.length - max + 1).join('')}` : `${chars.slice(0, max - 1).join('')}…`;
+      if (chars.length > max)
+        value = KEEP_END.has(name) ? `…${chars.slice(chars.length - max + 1).join('')}` : `${chars.slice(0, max - 1).join('')}…`;
     }
     out[name] = value;
   }
@@ -160,10 +169,16 @@ function checkEntry(kind: MessageKind, entry: TemplateEntry, options: CatalogueC
   const known = new Set(variablesOf(defaultCatalogue('http://x')[kind]?.text ?? ''));
   if (/[【】]/.test(text)) problems.push({ path: at('text'), message: `must not contain 【 or 】 (they mark the sign name)` });
   for (const v of vars) {
-    if (!/^[A-Za-z][A-Za-z0-9_]{0,34}$/.test(v)) problems.push({ path: at('text'), message: `variable "\${${v}}" must be a name of 1-35 letters, digits or _` });
-    else if (!known.has(v)) problems.push({ path: at('text'), message: `variable "\${${v}}" is not a parameter of ${kind} (it has: ${[...known].join(', ') || 'none'})` });
+    if (!/^[A-Za-z][A-Za-z0-9_]{0,34}$/.test(v))
+      problems.push({ path: at('text'), message: `variable "\${${v}}" must be a name of 1-35 letters, digits or _` });
+    else if (!known.has(v))
+      problems.push({
+        path: at('text'),
+        message: `variable "\${${v}}" is not a parameter of ${kind} (it has: ${[...known].join(', ') || 'none'})`,
+      });
   }
-  if (vars.length > 0 && renderText(text, {}).trim() === '') problems.push({ path: at('text'), message: `a template of variables only is refused` });
+  if (vars.length > 0 && renderText(text, {}).trim() === '')
+    problems.push({ path: at('text'), message: `a template of variables only is refused` });
   if (entry.aliyun) problems.push(...checkAliyun(text, vars, kind));
   if (entry.tencent) problems.push(...checkTencent(text, vars, entry.tencent.params, kind, options.tencentMaxParam));
   return problems;
@@ -178,11 +193,16 @@ function checkAliyun(text: string, vars: string[], kind: string): CatalogueProbl
     seen.add(v);
   }
   for (const gap of gapsBetweenVariables(text)) {
-    if (!hasWord(gap)) problems.push({ path: at('text'), message: `Aliyun refuses two variables side by side; write a word between them${gap ? ` (not only "${gap}")` : ''}` });
+    if (!hasWord(gap))
+      problems.push({
+        path: at('text'),
+        message: `Aliyun refuses two variables side by side; write a word between them${gap ? ` (not only "${gap}")` : ''}`,
+      });
   }
   for (const v of vars) {
     const bound = PARAM_BOUNDS[v];
-    if (bound !== undefined && bound > ALIYUN_MAX_PARAM) problems.push({ path: at('text'), message: `"\${${v}}" may hold ${bound} characters, Aliyun takes ${ALIYUN_MAX_PARAM}` });
+    if (bound !== undefined && bound > ALIYUN_MAX_PARAM)
+      problems.push({ path: at('text'), message: `"\${${v}}" may hold ${bound} characters, Aliyun takes ${ALIYUN_MAX_PARAM}` });
   }
   return problems;
 }
@@ -191,19 +211,31 @@ function checkTencent(text: string, vars: string[], params: string[], kind: stri
   const problems: CatalogueProblem[] = [];
   const at = (...path: string[]) => [kind, ...path];
   if (params.join(',') !== vars.join(',')) {
-    problems.push({ path: at('tencent', 'params'), message: `must list the text's variables in order ({1}, {2}, …): [${vars.join(', ')}], found [${params.join(', ')}]` });
+    problems.push({
+      path: at('tencent', 'params'),
+      message: `must list the text's variables in order ({1}, {2}, …): [${vars.join(', ')}], found [${params.join(', ')}]`,
+    });
   }
   // A link may only be a constant: no variable inside it, nor right after it.
   for (const m of text.matchAll(/(?:https?:\/\/|www\.)[^\s，。；]*/gi)) {
-    if (m[0].includes('${') || text.slice((m.index ?? 0) + m[0].length).startsWith('${')) problems.push({ path: at('text'), message: `Tencent refuses a variable in a link; keep the link fixed and the code in a word of its own` });
+    if (m[0].includes('${') || text.slice((m.index ?? 0) + m[0].length).startsWith('${'))
+      problems.push({
+        path: at('text'),
+        message: `Tencent refuses a variable in a link; keep the link fixed and the code in a word of its own`,
+      });
   }
   for (const gap of gapsBetweenVariables(text)) {
-    if (!hasWord(gap)) problems.push({ path: at('text'), message: `Tencent refuses two variables side by side; write a word between them` });
+    if (!hasWord(gap))
+      problems.push({ path: at('text'), message: `Tencent refuses two variables side by side; write a word between them` });
   }
   if (max !== null) {
     for (const v of vars) {
       const bound = PARAM_BOUNDS[v];
-      if (bound !== undefined && bound > max) problems.push({ path: at('tencent', 'params'), message: `"${v}" may hold ${bound} characters, more than the ${max} Tencent takes (TENCENT_SMS_MAX_PARAM)` });
+      if (bound !== undefined && bound > max)
+        problems.push({
+          path: at('tencent', 'params'),
+          message: `"${v}" may hold ${bound} characters, more than the ${max} Tencent takes (TENCENT_SMS_MAX_PARAM)`,
+        });
     }
   }
   return problems;

@@ -25,7 +25,19 @@ export interface NotifierEvents {
  */
 export type NewOutboundSms = Omit<
   OutboundSms,
-  'id' | 'body' | 'intent' | 'priority' | 'status' | 'provider' | 'providerSid' | 'attempts' | 'errorCode' | 'error' | 'createdAt' | 'sentAt' | 'updatedAt'
+  | 'id'
+  | 'body'
+  | 'intent'
+  | 'priority'
+  | 'status'
+  | 'provider'
+  | 'providerSid'
+  | 'attempts'
+  | 'errorCode'
+  | 'error'
+  | 'createdAt'
+  | 'sentAt'
+  | 'updatedAt'
 > & {
   intent: MessageIntent;
   priority: MessagePriority;
@@ -118,7 +130,6 @@ export interface SmsDispatcherDeps {
   onFailed?: (msg: OutboundSms) => void;
 }
 
-
 /** One provider with its own breaker: the first one, or the fallback. */
 export interface Route {
   provider: SmsProvider;
@@ -144,7 +155,10 @@ export function routeHealth(r: Route): SmsProviderRouteHealth {
 }
 
 /** The dispatcher's health: the first provider's figures at the top (as before a fallback existed), then each route. */
-export function dispatcherHealth(routes: readonly Route[], counts: { waiting: number; sending: number; backingOff: number }): SmsDispatcherHealth {
+export function dispatcherHealth(
+  routes: readonly Route[],
+  counts: { waiting: number; sending: number; backingOff: number },
+): SmsDispatcherHealth {
   const providers = routes.map((r) => routeHealth(r));
   const [first] = providers;
   if (!first) throw new Error('no SMS provider');

@@ -52,7 +52,13 @@ export class SmsDispatcher {
 
   constructor(private readonly deps: SmsDispatcherDeps) {
     this.writer = new SmsStatusWriter({ store: deps.store });
-    this.receipts = new ReceiptApplier({ store: deps.store, clock: deps.clock, log: deps.log, record: (prev, update) => this.record(prev, update), sendsInFlight: () => this.active.size });
+    this.receipts = new ReceiptApplier({
+      store: deps.store,
+      clock: deps.clock,
+      log: deps.log,
+      record: (prev, update) => this.record(prev, update),
+      sendsInFlight: () => this.active.size,
+    });
     this.queue = new SendQueue({ concurrency: deps.concurrency ?? 16, alarmReserve: deps.alarmReserve });
     this.gate = new SendGate({
       clock: deps.clock,
@@ -71,7 +77,15 @@ export class SmsDispatcher {
     this.routes = [{ provider: deps.provider, role: 'primary', gate: this.gate, consecutiveFailures: 0, lastError: null }];
     if (deps.fallback) {
       // Its own breaker; backoffs and the delay watch stay with the queue (the first gate).
-      const gate = new SendGate({ clock: deps.clock, breaker: deps.breaker, log: deps.log, delayedAfterMs: Infinity, onProbeDue: () => this.pump(), onRetryDue: () => undefined, onDelayed: () => undefined });
+      const gate = new SendGate({
+        clock: deps.clock,
+        breaker: deps.breaker,
+        log: deps.log,
+        delayedAfterMs: Infinity,
+        onProbeDue: () => this.pump(),
+        onRetryDue: () => undefined,
+        onDelayed: () => undefined,
+      });
       this.routes.push({ provider: deps.fallback, role: 'fallback', gate, consecutiveFailures: 0, lastError: null });
     }
     this.defaults = defaultCatalogue(deps.publicUrl);
@@ -265,17 +279,34 @@ export class SmsDispatcher {
       if (cap) {
         route.gate.release(held);
         capped.push(`${route.provider.name}: ${cap.label}`);
-        this.deps.log.warn({ sms: msg.id, provider: route.provider.name, cap: cap.label }, 'SMS would pass a provider cap; trying another way');
+        this.deps.log.warn(
+          { sms: msg.id, provider: route.provider.name, cap: cap.label },
+          'SMS would pass a provider cap; trying another way',
+        );
         continue;
       }
       const started = performance.now();
       let result: SmsSendResult;
       try {
-        result = await route.provider.send({ id: msg.id, to: msg.to, body, intent, priority: msg.priority, statusCallback: this.statusCallbackFor(route.provider) });
+        result = await route.provider.send({
+          id: msg.id,
+          to: msg.to,
+          body,
+          intent,
+          priority: msg.priority,
+          statusCallback: this.statusCallbackFor(route.provider),
+        });
       } catch (err) {
-        failure = err instanceof SmsSendError ? err : new SmsSendError({ transient: true, providerCode: null, message: errorMessage(err), cause: err });
+        failure =
+          err instanceof SmsSendError
+            ? err
+            : new SmsSendError({ transient: true, providerCode: null, message: errorMessage(err), cause: err });
         this.troubled(route, held, failure);
-        if (i + 1 < this.routes.length) this.deps.log.warn({ sms: msg.id, provider: route.provider.name, err: failure.message }, 'SMS provider failed; handing the message to the fallback at once');
+        if (i + 1 < this.routes.length)
+          this.deps.log.warn(
+            { sms: msg.id, provider: route.provider.name, err: failure.message },
+            'SMS provider failed; handing the message to the fallback at once',
+          );
         continue;
       }
       await this.handedOver(sending, route, held, result, performance.now() - started);
@@ -285,7 +316,13 @@ export class SmsDispatcher {
     else await this.overCap(sending, capped);
   }
 
-  private async handedOver(sending: OutboundSms, route: Route, permit: BreakerPermit, result: SmsSendResult, latencyMs: number): Promise<void> {
+  private async handedOver(
+    sending: OutboundSms,
+    route: Route,
+    permit: BreakerPermit,
+    result: SmsSendResult,
+    latencyMs: number,
+  ): Promise<void> {
     const closed = route.gate.answered(permit);
     route.consecutiveFailures = 0;
     this.gate.unwatch(sending.id);
@@ -294,7 +331,15 @@ export class SmsDispatcher {
     this.receipts.remember(sid, sending.id);
     const provider = route.provider.name;
     const accepted = await this.receipts.serialised(sending.id, () =>
-      this.record(sending, { status: result.status, provider, providerSid: sid, attempts: sending.attempts, errorCode: null, error: null, sentAt: this.deps.clock.now() }),
+      this.record(sending, {
+        status: result.status,
+        provider,
+        providerSid: sid,
+        attempts: sending.attempts,
+        errorCode: null,
+        error: null,
+        sentAt: this.deps.clock.now(),
+      }),
     );
     try {
       await this.deps.caps?.record(provider, sending);
@@ -302,7 +347,10 @@ export class SmsDispatcher {
       this.deps.log.error({ err, sms: sending.id }, 'could not count an SMS against its provider cap');
     }
     this.deps.onSent?.(accepted, latencyMs);
-    this.deps.log.info({ sms: sending.id, sid, provider, attempts: sending.attempts, latencyMs: Math.round(latencyMs) }, 'SMS handed to provider');
+    this.deps.log.info(
+      { sms: sending.id, sid, provider, attempts: sending.attempts, latencyMs: Math.round(latencyMs) },
+      'SMS handed to provider',
+    );
     if (closed) this.recovered();
     await this.receipts.replayEarly(sid);
   }
@@ -329,14 +377,20 @@ export class SmsDispatcher {
       this.sendIntents.delete(msg.id);
       this.gate.unwatch(msg.id);
       const failed = await this.record(msg, { status: 'failed', ...fields });
-      this.deps.log.error({ sms: msg.id, attempts, code: err.providerCode, transient: err.transient, err: err.message }, 'SMS failed for good');
+      this.deps.log.error(
+        { sms: msg.id, attempts, code: err.providerCode, transient: err.transient, err: err.message },
+        'SMS failed for good',
+      );
       this.deps.onFailed?.(failed);
       return;
     }
     const waiting = await this.record(msg, { status: 'sending', ...fields });
     if (!this.running) return;
     const delay = this.gate.retryDelay((this.deps.backoffMs ?? defaultBackoffMs)(attempts));
-    this.deps.log.warn({ sms: msg.id, attempts, code: err.providerCode, retryInMs: delay, err: err.message }, 'SMS send failed, will retry');
+    this.deps.log.warn(
+      { sms: msg.id, attempts, code: err.providerCode, retryInMs: delay, err: err.message },
+      'SMS send failed, will retry',
+    );
     this.gate.retryLater(waiting, delay);
     this.gate.watchDelay(waiting);
   }
@@ -356,7 +410,12 @@ export class SmsDispatcher {
     } catch (err) {
       this.deps.log.error({ err, sms: msg.id }, 'the other channel could not take a capped SMS');
     }
-    const failed = await this.record(msg, { status: 'failed', attempts: msg.attempts, errorCode: diverted ? DIVERTED_CODE : CAPPED_CODE, error: diverted ? `${reason}; taken by another channel` : reason });
+    const failed = await this.record(msg, {
+      status: 'failed',
+      attempts: msg.attempts,
+      errorCode: diverted ? DIVERTED_CODE : CAPPED_CODE,
+      error: diverted ? `${reason}; taken by another channel` : reason,
+    });
     this.deps.log.error({ sms: msg.id, diverted, reason }, 'SMS over every provider cap');
     if (!diverted) this.deps.onFailed?.(failed);
   }
@@ -384,7 +443,12 @@ export class SmsDispatcher {
    * survive a restart would put it back in the log; the person asks for a new code instead (the old one expires anyway).
    */
   private async unsendable(msg: OutboundSms): Promise<void> {
-    await this.record(msg, { status: 'failed', attempts: msg.attempts, errorCode: null, error: 'not sent: its text was not kept across a restart; a new code must be requested' });
+    await this.record(msg, {
+      status: 'failed',
+      attempts: msg.attempts,
+      errorCode: null,
+      error: 'not sent: its text was not kept across a restart; a new code must be requested',
+    });
     this.deps.log.warn({ sms: msg.id, purpose: msg.purpose }, 'masked SMS not sent after a restart');
   }
 

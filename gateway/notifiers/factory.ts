@@ -34,11 +34,16 @@ export const SMS_PROVIDER_BUILDERS: Partial<Record<SmsProviderName, SmsProviderB
     return new TwilioProvider({ ...ctx.twilio, log: ctx.log.child({ part: 'twilio' }) });
   },
   aliyun: (ctx) => {
-    if (!ctx.aliyun) throw new GatewayError('GW_ERR_CONFIG', 'aliyun needs ALIYUN_ACCESS_KEY_ID, ALIYUN_ACCESS_KEY_SECRET and ALIYUN_SMS_SIGN_NAME');
+    if (!ctx.aliyun)
+      throw new GatewayError('GW_ERR_CONFIG', 'aliyun needs ALIYUN_ACCESS_KEY_ID, ALIYUN_ACCESS_KEY_SECRET and ALIYUN_SMS_SIGN_NAME');
     return new AliyunSmsProvider({ ...ctx.aliyun, catalogue: ctx.catalogue ?? (() => ({})), log: ctx.log.child({ part: 'aliyun' }) });
   },
   tencent: (ctx) => {
-    if (!ctx.tencent) throw new GatewayError('GW_ERR_CONFIG', 'tencent needs TENCENT_SECRET_ID, TENCENT_SECRET_KEY, TENCENT_SMS_SDK_APP_ID and TENCENT_SMS_SIGN_NAME');
+    if (!ctx.tencent)
+      throw new GatewayError(
+        'GW_ERR_CONFIG',
+        'tencent needs TENCENT_SECRET_ID, TENCENT_SECRET_KEY, TENCENT_SMS_SDK_APP_ID and TENCENT_SMS_SIGN_NAME',
+      );
     return new TencentSmsProvider({ ...ctx.tencent, catalogue: ctx.catalogue ?? (() => ({})), log: ctx.log.child({ part: 'tencent' }) });
   },
 };
@@ -53,12 +58,16 @@ export function buildSmsProvider(
   const build = builders[name];
   if (!build) {
     const known = Object.keys(builders).join(', ');
-    throw new GatewayError('GW_ERR_CONFIG', `${variable}: ${name} is not available in this build (available: ${known}); refusing to start rather than send pages nowhere`);
+    throw new GatewayError(
+      'GW_ERR_CONFIG',
+      `${variable}: ${name} is not available in this build (available: ${known}); refusing to start rather than send pages nowhere`,
+    );
   }
   try {
     return build(ctx);
   } catch (err) {
-    if (err instanceof GatewayError && err.code === 'GW_ERR_CONFIG') throw new GatewayError('GW_ERR_CONFIG', `${variable}: ${err.message}`, undefined, { cause: err });
+    if (err instanceof GatewayError && err.code === 'GW_ERR_CONFIG')
+      throw new GatewayError('GW_ERR_CONFIG', `${variable}: ${err.message}`, undefined, { cause: err });
     throw err;
   }
 }

@@ -11,11 +11,20 @@ const KINDS = {
   // Worker and duty-contact pages: the first round, and later rounds while nobody has taken the alarm.
   page_first: { label: '求助', text: '${name}家中${what} 地址${address} 时间${time} 回${ack}接单 回${pass}转他人' },
   page_repeat: { label: '求助·仍无人接', text: '${name}家中${what} 地址${address} 时间${time} 回${ack}接单 回${pass}转他人' },
-  page_check_first: { label: '求助', text: '${name}家已${hours}小时无活动迹象 请上门查看 地址${address} 时间${time} 回${ack}接单 回${pass}转他人' },
-  page_check_repeat: { label: '求助·仍无人接', text: '${name}家已${hours}小时无活动迹象 请上门查看 地址${address} 时间${time} 回${ack}接单 回${pass}转他人' },
+  page_check_first: {
+    label: '求助',
+    text: '${name}家已${hours}小时无活动迹象 请上门查看 地址${address} 时间${time} 回${ack}接单 回${pass}转他人',
+  },
+  page_check_repeat: {
+    label: '求助·仍无人接',
+    text: '${name}家已${hours}小时无活动迹象 请上门查看 地址${address} 时间${time} 回${ack}接单 回${pass}转他人',
+  },
   page_link: { text: '详情及导航 {PUBLIC_URL}/i 查看码${code}' },
   family_alert: { label: '紧急', text: '您的家人${name}家中${what}，时间${time}，地址${address}，社区${who}。您能去请回${ack}。' },
-  family_check_alert: { label: '紧急', text: '您的家人${name}截至${time}已${hours}小时无活动迹象，地址${address}，社区${who}上门查看。您能去请回${ack}。' },
+  family_check_alert: {
+    label: '紧急',
+    text: '您的家人${name}截至${time}已${hours}小时无活动迹象，地址${address}，社区${who}上门查看。您能去请回${ack}。',
+  },
   family_coming: { text: '${responder}已接单，正赶往${name}家，电话${phone}。' },
   family_coming_no_phone: { text: '${responder}已接单，正赶往${name}家。' },
   page_taken: { text: '${name}的求助已由${responder}接单，您无需前往，谢谢。' },
@@ -39,8 +48,15 @@ const KINDS = {
   visit_reminder: { label: '探访提醒', text: '${day}探访：${list}。到达回“到”，离开回“走”，敲门无人应回“没人”。' },
   // Free text only: the volunteer's signed link to her visits page cannot ride in a template (no variable links), so
   // template providers send visit_reminder instead.
-  visit_reminder_link: { label: '探访提醒', text: '${day}探访：${list}。到达回“到”，离开回“走”，敲门无人应回“没人”。 查看：${link}', freeTextOnly: true },
-  visit_missed: { label: '探访未签到', text: '志愿者${volunteer}应于${time}到${name}家（${address}），探访内容${activity}，已过${minutes}分钟未签到，请联系确认。' },
+  visit_reminder_link: {
+    label: '探访提醒',
+    text: '${day}探访：${list}。到达回“到”，离开回“走”，敲门无人应回“没人”。 查看：${link}',
+    freeTextOnly: true,
+  },
+  visit_missed: {
+    label: '探访未签到',
+    text: '志愿者${volunteer}应于${time}到${name}家（${address}），探访内容${activity}，已过${minutes}分钟未签到，请联系确认。',
+  },
   visit_checked_in: { text: '已签到：${name}家 ${activity}。离开时请回“走”。' },
   visit_already_checked_in: { text: '您已在${name}家签到。离开时请回“走”。' },
   visit_checked_out: { text: '已签退，本次服务${hours}小时，积分+${points}。谢谢您！' },
@@ -68,7 +84,15 @@ export const FREE_TEXT_ONLY_KINDS: ReadonlySet<MessageKind> = new Set(MESSAGE_KI
 export const PUBLIC_URL_MARK = '{PUBLIC_URL}';
 
 /** Kinds that are pages: a person holding one unanswered is not sent it again, and a cap sends it another way. */
-export const PAGE_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>(['page_first', 'page_repeat', 'page_test', 'page_check_first', 'page_check_repeat', 'family_alert', 'family_check_alert']);
+export const PAGE_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>([
+  'page_first',
+  'page_repeat',
+  'page_test',
+  'page_check_first',
+  'page_check_repeat',
+  'family_alert',
+  'family_check_alert',
+]);
 
 /** Parameters that are secrets: masked in anything stored, and held in clear only by the sending process. */
 export const SECRET_PARAMS: Partial<Record<MessageKind, readonly string[]>> = { sign_in_code: ['code'] };
@@ -101,7 +125,13 @@ export function hasSecrets(intent: MessageIntent): boolean {
 
 /** Alarm traffic goes first and may take other channels; the rest is routine. */
 export function priorityOf(kind: MessageKind): MessagePriority {
-  return PAGE_KINDS.has(kind) || kind === 'page_link' || kind.startsWith('family_') || kind === 'page_taken' || kind === 'reply_acknowledged' ? 'alarm' : 'routine';
+  return PAGE_KINDS.has(kind) ||
+    kind === 'page_link' ||
+    kind.startsWith('family_') ||
+    kind === 'page_taken' ||
+    kind === 'reply_acknowledged'
+    ? 'alarm'
+    : 'routine';
 }
 
 /** The variables of a text, in order of appearance (`${name}`). */

@@ -97,7 +97,9 @@ export class ReceiptApplier {
     const failing = status === 'failed' || status === 'undelivered';
     await this.deps.record(row, {
       status,
-      ...(failing ? { errorCode: errorCode ?? row.errorCode, error: `delivery ${status}${errorCode ? ` (provider error ${errorCode})` : ''}` } : {}),
+      ...(failing
+        ? { errorCode: errorCode ?? row.errorCode, error: `delivery ${status}${errorCode ? ` (provider error ${errorCode})` : ''}` }
+        : {}),
     });
     if (isFinal(status) && row.providerSid) this.sidToId.delete(row.providerSid);
     return true;

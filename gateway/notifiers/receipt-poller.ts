@@ -47,7 +47,10 @@ export function aliyunPullSource(deps: { store: AwaitingReceipts; query: QueryRe
 }
 
 /** Tencent: PullSmsSendStatus and PullSmsReplyStatus hand out what was not fetched before. */
-export function tencentPullSource(deps: { pullReceipts: () => Promise<DeliveryReceipt[]>; pullReplies: (now: number) => Promise<InboundSms[]> }): PullSource {
+export function tencentPullSource(deps: {
+  pullReceipts: () => Promise<DeliveryReceipt[]>;
+  pullReplies: (now: number) => Promise<InboundSms[]>;
+}): PullSource {
   return {
     name: 'tencent',
     async pull(now) {
@@ -97,7 +100,8 @@ export class ReceiptPoller {
     const { source, log } = this.deps;
     const { receipts, replies } = await source.pull(this.deps.clock.now());
     for (const r of receipts) {
-      if (!(await applyReceipt(this.deps.receipts, r))) log.debug({ provider: source.name, sid: r.sid }, 'pulled receipt for an unknown message');
+      if (!(await applyReceipt(this.deps.receipts, r)))
+        log.debug({ provider: source.name, sid: r.sid }, 'pulled receipt for an unknown message');
     }
     for (const sms of replies) {
       const result = await this.deps.replies.handle(sms);

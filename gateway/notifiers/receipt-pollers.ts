@@ -23,7 +23,9 @@ export interface ReceiptPollerSetup {
 
 /** Pollers for the Aliyun and Tencent providers in use, or none when their callbacks can reach the gateway. */
 export function receiptPollers(s: ReceiptPollerSetup): ReceiptPoller[] {
-  const domestic = s.providers.filter((p): p is AliyunSmsProvider | TencentSmsProvider => p instanceof AliyunSmsProvider || p instanceof TencentSmsProvider);
+  const domestic = s.providers.filter(
+    (p): p is AliyunSmsProvider | TencentSmsProvider => p instanceof AliyunSmsProvider || p instanceof TencentSmsProvider,
+  );
   if (domestic.length === 0) return [];
   const choice = chooseReceiptMode({ setting: s.setting, webhookKey: s.webhookKey, publicUrl: s.publicUrl });
   s.log.info({ mode: choice.mode, providers: domestic.map((p) => p.name) }, choice.reason);

@@ -22,7 +22,11 @@ export interface ReplySink {
 }
 
 export function applyReceipt(sink: ReceiptSink, r: DeliveryReceipt): Promise<boolean> {
-  return sink.handleStatusCallback(r.errorCode === null ? { MessageSid: r.sid, MessageStatus: r.status } : { MessageSid: r.sid, MessageStatus: r.status, ErrorCode: r.errorCode });
+  return sink.handleStatusCallback(
+    r.errorCode === null
+      ? { MessageSid: r.sid, MessageStatus: r.status }
+      : { MessageSid: r.sid, MessageStatus: r.status, ErrorCode: r.errorCode },
+  );
 }
 
 /**

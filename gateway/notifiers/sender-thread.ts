@@ -63,7 +63,8 @@ export class SenderThread {
   /** Hands one SMS to the thread. Resolves with the provider's answer or its refusal; rejects only with SenderThreadLost. */
   send(sms: TwilioSms): Promise<SendOutcome> {
     const worker = this.worker;
-    if (!worker) return Promise.reject(new SenderThreadLost(this.closed ? 'the SMS sender is closed' : 'the SMS sender thread is not running', false));
+    if (!worker)
+      return Promise.reject(new SenderThreadLost(this.closed ? 'the SMS sender is closed' : 'the SMS sender thread is not running', false));
     const id = this.nextId++;
     return new Promise<SendOutcome>((resolve, reject) => {
       const timer = setTimeout(() => this.stuck(id), this.options.watchdogMs);

@@ -30,7 +30,10 @@ export function buildSmsProviders(
 ): SmsProviders {
   // The Tencent account's parameter limit (TENCENT_SMS_MAX_PARAM) is what its messages are cut to when sent.
   const { tencentMaxParam } = settings;
-  const ctx = context.tencent && tencentMaxParam !== undefined ? { ...context, tencent: { ...context.tencent, maxParamLength: tencentMaxParam } } : context;
+  const ctx =
+    context.tencent && tencentMaxParam !== undefined
+      ? { ...context, tencent: { ...context.tencent, maxParamLength: tencentMaxParam } }
+      : context;
   const primary = buildSmsProvider(settings.provider, 'SMS_PROVIDER', ctx, builders);
   const fallback = settings.fallback ? buildSmsProvider(settings.fallback, 'SMS_FALLBACK_PROVIDER', ctx, builders) : null;
   return { primary, fallback };
@@ -54,13 +57,22 @@ export function catalogueInForce(stored: TemplateCatalogue | null, settings: Sms
   const problems = checkCatalogue(catalogue, { tencentMaxParam: settings.tencentMaxParam });
   if (problems.length > 0) {
     const [first] = problems;
-    throw new GatewayError('GW_ERR_CONFIG', `${first ? formatProblem(first) : 'sms.templates'}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`);
+    throw new GatewayError(
+      'GW_ERR_CONFIG',
+      `${first ? formatProblem(first) : 'sms.templates'}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`,
+    );
   }
-  for (const [variable, name] of [['SMS_PROVIDER', settings.provider], ['SMS_FALLBACK_PROVIDER', settings.fallback]] as const) {
+  for (const [variable, name] of [
+    ['SMS_PROVIDER', settings.provider],
+    ['SMS_FALLBACK_PROVIDER', settings.fallback],
+  ] as const) {
     if (name !== 'aliyun' && name !== 'tencent') continue;
     const missing = missingTemplates(catalogue, name);
     if (missing.length > 0) {
-      throw new GatewayError('GW_ERR_CONFIG', `sms.templates: ${variable}=${name} needs a ${name} template for every message kind; missing: ${missing.join(', ')} (see docs/providers.md)`);
+      throw new GatewayError(
+        'GW_ERR_CONFIG',
+        `sms.templates: ${variable}=${name} needs a ${name} template for every message kind; missing: ${missing.join(', ')} (see docs/providers.md)`,
+      );
     }
   }
   return catalogue;
@@ -89,7 +101,9 @@ export function smsHealthComponent(sms: SmsDispatcherHealth): SmsHealthComponent
     provider: sms.provider,
     ...(outbox ? { detail: 'OUTBOX MODE: no Twilio credentials, SMS are kept in the local outbox and NOT sent' } : {}),
     ...(sms.sender?.problem ? { detail: sms.sender.problem } : {}),
-    ...(stuck ? { detail: `SMS provider failing: circuit breaker ${sms.breaker.state}, ${sms.waiting} SMS waiting for it to recover` } : {}),
+    ...(stuck
+      ? { detail: `SMS provider failing: circuit breaker ${sms.breaker.state}, ${sms.waiting} SMS waiting for it to recover` }
+      : {}),
     ...(sms.sender ? { sender: sms.sender.sender, senderRestarts: sms.sender.senderRestarts } : {}),
     lastError: sms.lastError,
     queued: sms.queued,

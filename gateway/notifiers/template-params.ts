@@ -7,11 +7,16 @@ type TemplateProvider = 'aliyun' | 'tencent';
 
 /** A refusal before anything is sent: the message cannot be expressed in this provider's approved templates. */
 function refuse(provider: TemplateProvider, code: string, message: string): SmsSendError {
-  return new SmsSendError({ transient: false, providerCode: code, message: `${provider === 'aliyun' ? 'Aliyun' : 'Tencent'} SMS: ${message}` });
+  return new SmsSendError({
+    transient: false,
+    providerCode: code,
+    message: `${provider === 'aliyun' ? 'Aliyun' : 'Tencent'} SMS: ${message}`,
+  });
 }
 
 function intentOf(provider: TemplateProvider, msg: OutgoingSms): MessageIntent {
-  if (!msg.intent) throw refuse(provider, 'NO_INTENT', 'only approved templates can be sent, and this message has no intent (kind and parameters)');
+  if (!msg.intent)
+    throw refuse(provider, 'NO_INTENT', 'only approved templates can be sent, and this message has no intent (kind and parameters)');
   return msg.intent;
 }
 
@@ -32,7 +37,8 @@ export function placeholdersOf(text: string): string[] {
  */
 function paramValue(provider: TemplateProvider, intent: MessageIntent, name: string, maxLength: number | null): string {
   const value = intent.params[name];
-  if (value === undefined || value === '') throw refuse(provider, 'MISSING_PARAM', `message kind "${intent.kind}" needs the parameter "${name}"`);
+  if (value === undefined || value === '')
+    throw refuse(provider, 'MISSING_PARAM', `message kind "${intent.kind}" needs the parameter "${name}"`);
   return fitParams({ [name]: value }, maxLength)[name] ?? value;
 }
 
@@ -45,7 +51,8 @@ export interface AliyunRequestParts {
 export function aliyunRequestParts(catalogue: TemplateCatalogue, msg: OutgoingSms, maxParamLength: number | null): AliyunRequestParts {
   const intent = intentOf('aliyun', msg);
   const entry = catalogue[intent.kind];
-  if (!entry?.aliyun) throw refuse('aliyun', 'NO_TEMPLATE', `the template catalogue has no Aliyun template for message kind "${intent.kind}"`);
+  if (!entry?.aliyun)
+    throw refuse('aliyun', 'NO_TEMPLATE', `the template catalogue has no Aliyun template for message kind "${intent.kind}"`);
   const params: Record<string, string> = {};
   for (const name of placeholdersOf(entry.text)) params[name] = paramValue('aliyun', intent, name, maxParamLength);
   return { template: entry.aliyun, params };
@@ -60,7 +67,8 @@ export interface TencentRequestParts {
 export function tencentRequestParts(catalogue: TemplateCatalogue, msg: OutgoingSms, maxParamLength: number | null): TencentRequestParts {
   const intent = intentOf('tencent', msg);
   const entry = catalogue[intent.kind];
-  if (!entry?.tencent) throw refuse('tencent', 'NO_TEMPLATE', `the template catalogue has no Tencent template for message kind "${intent.kind}"`);
+  if (!entry?.tencent)
+    throw refuse('tencent', 'NO_TEMPLATE', `the template catalogue has no Tencent template for message kind "${intent.kind}"`);
   return { template: entry.tencent, params: entry.tencent.params.map((name) => paramValue('tencent', intent, name, maxParamLength)) };
 }
 

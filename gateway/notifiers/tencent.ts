@@ -69,7 +69,10 @@ export class TencentSmsProvider implements SmsProvider {
   private readonly agent: Agent | null;
 
   constructor(private readonly deps: TencentSmsProviderDeps) {
-    this.capabilities = { ...TENCENT_CAPABILITIES, maxParamLength: deps.maxParamLength === undefined ? TENCENT_CAPABILITIES.maxParamLength : deps.maxParamLength };
+    this.capabilities = {
+      ...TENCENT_CAPABILITIES,
+      maxParamLength: deps.maxParamLength === undefined ? TENCENT_CAPABILITIES.maxParamLength : deps.maxParamLength,
+    };
     const { protocol, host } = providerEndpoint(deps.endpoint, DEFAULT_HOST);
     const [hostname = host, port] = host.split(':');
     const named = /^sms\./.test(hostname);
@@ -108,7 +111,12 @@ export class TencentSmsProvider implements SmsProvider {
     const status = answer.SendStatusSet?.[0];
     const code = status?.Code ?? 'UNKNOWN';
     if (code !== 'Ok' || !status?.SerialNo) {
-      throw new SmsSendError({ transient: isTransientTencentCode(code), providerCode: code, httpStatus: 200, message: `Tencent SMS refused the message (${code}): ${status?.Message ?? 'no message'}` });
+      throw new SmsSendError({
+        transient: isTransientTencentCode(code),
+        providerCode: code,
+        httpStatus: 200,
+        message: `Tencent SMS refused the message (${code}): ${status?.Message ?? 'no message'}`,
+      });
     }
     return { sid: status.SerialNo, status: 'accepted' };
   }
@@ -143,7 +151,13 @@ export class TencentSmsProvider implements SmsProvider {
       const mobile = r.SubscriberNumber ?? r.PhoneNumber?.replace(/^\+?86/, '') ?? '';
       if (!mobile || r.ReplyContent === undefined) continue;
       const time = r.ReplyTime ?? 0;
-      out.push({ provider: 'tencent', from: e164From(mobile, nationcode), body: r.ReplyContent, providerSid: tencentReplyId({ mobile, nationcode, time, text: r.ReplyContent }), receivedAt: now });
+      out.push({
+        provider: 'tencent',
+        from: e164From(mobile, nationcode),
+        body: r.ReplyContent,
+        providerSid: tencentReplyId({ mobile, nationcode, time, text: r.ReplyContent }),
+        receivedAt: now,
+      });
     }
     return out;
   }
@@ -159,10 +173,22 @@ export function toTencentSendError(err: unknown): SmsSendError {
   const httpCode = errorField(err, 'httpCode');
   const text = err instanceof Error ? err.message : String(err);
   if (typeof code === 'string' && code !== '') {
-    return new SmsSendError({ transient: isTransientTencentCode(code), providerCode: code, httpStatus: 200, message: `Tencent SMS answered ${code}: ${text}`, cause: err });
+    return new SmsSendError({
+      transient: isTransientTencentCode(code),
+      providerCode: code,
+      httpStatus: 200,
+      message: `Tencent SMS answered ${code}: ${text}`,
+      cause: err,
+    });
   }
   if (typeof httpCode === 'number') {
-    return new SmsSendError({ transient: httpCode === 408 || httpCode === 429 || httpCode >= 500, providerCode: null, httpStatus: httpCode, message: `Tencent SMS answered HTTP ${httpCode}: ${text}`, cause: err });
+    return new SmsSendError({
+      transient: httpCode === 408 || httpCode === 429 || httpCode >= 500,
+      providerCode: null,
+      httpStatus: httpCode,
+      message: `Tencent SMS answered HTTP ${httpCode}: ${text}`,
+      cause: err,
+    });
   }
   return new SmsSendError({ transient: true, providerCode: null, message: `Tencent SMS unreachable: ${text}`, cause: err });
 }

@@ -112,7 +112,8 @@ export function createTwilioSender({ accountSid, authToken, from, apiUrl, timeou
  */
 export function describeSendFailure(err) {
   const message = err instanceof Error ? err.message : String(err);
-  const code = err instanceof Error && 'code' in err && (typeof err.code === 'number' || typeof err.code === 'string') ? String(err.code) : null;
+  const code =
+    err instanceof Error && 'code' in err && (typeof err.code === 'number' || typeof err.code === 'string') ? String(err.code) : null;
   const httpStatus = err instanceof Error && 'status' in err && typeof err.status === 'number' ? err.status : null;
   return { httpStatus, code, message };
 }

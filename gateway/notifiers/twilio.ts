@@ -4,7 +4,14 @@ import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { SenderThread, SenderThreadLost } from './sender-thread.js';
 import { mapTwilioStatus } from './sms-status.js';
-import { SmsSendError, isTransientHttpStatus, type OutgoingSms, type SmsProvider, type SmsProviderHealth, type SmsSendResult } from './provider.js';
+import {
+  SmsSendError,
+  isTransientHttpStatus,
+  type OutgoingSms,
+  type SmsProvider,
+  type SmsProviderHealth,
+  type SmsSendResult,
+} from './provider.js';
 import { createTwilioSender, type SendFailure, type SendOutcome, type TwilioSenderOptions } from './twilio-sdk.mjs';
 
 export { RewritingRequestClient } from './twilio-sdk.mjs';
@@ -68,7 +75,9 @@ export class TwilioProvider implements SmsProvider {
     return {
       sender: this.inline ? 'event-loop' : 'thread',
       senderRestarts: thread.restarts,
-      problem: this.inline ? `SMS sender thread could not start (${thread.lastError ?? 'unknown'}); SMS are sent on the event loop and can hold alarms up` : null,
+      problem: this.inline
+        ? `SMS sender thread could not start (${thread.lastError ?? 'unknown'}); SMS are sent on the event loop and can hold alarms up`
+        : null,
     };
   }
 
@@ -96,7 +105,11 @@ export class TwilioProvider implements SmsProvider {
       this.inline = createTwilioSender(this.sdkOptions);
     } catch (e) {
       // What kept the thread from starting keeps the SDK from working here too: every send fails, loudly, and retries.
-      const failure: SendFailure = { httpStatus: null, code: 'SENDER_UNAVAILABLE', message: `the Twilio SDK could not be set up: ${errorMessage(e)}` };
+      const failure: SendFailure = {
+        httpStatus: null,
+        code: 'SENDER_UNAVAILABLE',
+        message: `the Twilio SDK could not be set up: ${errorMessage(e)}`,
+      };
       this.deps.log.error({ err: failure.message }, 'SMS cannot be sent');
       this.inline = async () => ({ ok: false, failure });
     }

@@ -50,10 +50,17 @@ export function isGsm7(text: string): boolean {
 export function workerPage(p: PageText): MessageIntent {
   const repeat = p.step > 1;
   const code = p.replyCode ?? '';
-  const common = { name: p.resident.name, address: p.resident.address, time: localTime(p.at, p.timeZone).hhmm, ack: `1${code}`, pass: `2${code}` };
+  const common = {
+    name: p.resident.name,
+    address: p.resident.address,
+    time: localTime(p.at, p.timeZone).hhmm,
+    ack: `1${code}`,
+    pass: `2${code}`,
+  };
   // A weekly button check: clearly a test, so nobody mistakes it for (or gets used to ignoring) a real alarm.
   if (p.test) return intentOf('page_test', { ...common, what: WHAT[p.type] });
-  if (p.type === 'inactivity' && p.hours !== undefined) return intentOf(repeat ? 'page_check_repeat' : 'page_check_first', { ...common, hours: hoursText(p.hours) });
+  if (p.type === 'inactivity' && p.hours !== undefined)
+    return intentOf(repeat ? 'page_check_repeat' : 'page_check_first', { ...common, hours: hoursText(p.hours) });
   return intentOf(repeat ? 'page_repeat' : 'page_first', { ...common, what: WHAT[p.type] });
 }
 
@@ -66,8 +73,18 @@ export function pageLink(code: string): MessageIntent {
 }
 
 export function familyPage(p: PageText & { responderName: string | null; responderRole?: 'worker' | 'duty_contact' }): MessageIntent {
-  const who = !p.responderName ? '正在联系网格员' : p.responderRole === 'duty_contact' ? `已通知${p.responderName}` : `已通知网格员${p.responderName}`;
-  const common = { name: p.resident.name, address: p.resident.address, time: localTime(p.at, p.timeZone).hhmm, who, ack: `1${p.replyCode ?? ''}` };
+  const who = !p.responderName
+    ? '正在联系网格员'
+    : p.responderRole === 'duty_contact'
+      ? `已通知${p.responderName}`
+      : `已通知网格员${p.responderName}`;
+  const common = {
+    name: p.resident.name,
+    address: p.resident.address,
+    time: localTime(p.at, p.timeZone).hhmm,
+    who,
+    ack: `1${p.replyCode ?? ''}`,
+  };
   if (p.type === 'inactivity' && p.hours !== undefined) return intentOf('family_check_alert', { ...common, hours: hoursText(p.hours) });
   return intentOf('family_alert', { ...common, what: WHAT[p.type] });
 }
@@ -97,7 +114,11 @@ export const REPLY_TOO_OLD = intentOf('reply_too_old');
 export function replyWhichOne(action: '1' | '2', open: { code: string | null; residentName: string }[]): MessageIntent {
   const coded = open.filter((o) => o.code !== null);
   if (coded.length < open.length) return intentOf('reply_which_one_link', { count: open.length });
-  return intentOf('reply_which_one', { count: open.length, action, list: coded.map((o) => `${action}${o.code ?? ''} ${o.residentName}`).join('，') });
+  return intentOf('reply_which_one', {
+    count: open.length,
+    action,
+    list: coded.map((o) => `${action}${o.code ?? ''} ${o.residentName}`).join('，'),
+  });
 }
 
 export function replyUnknownCode(reply: string): MessageIntent {

@@ -1,15 +1,19 @@
 // Paging: turns "page this person for this incident" into SMS on the outbound queue, each carrying its reply context.
 import type { Clock } from '../core/clock.js';
-import type { FamilyMember, Incident, MessageIntent, MessagePriority, OutboundSms, PlanResponder, Resident, Responder, ResponderRole, SmsPurpose } from '../core/types.js';
+import type {
+  FamilyMember,
+  Incident,
+  MessageIntent,
+  MessagePriority,
+  OutboundSms,
+  PlanResponder,
+  Resident,
+  Responder,
+  ResponderRole,
+  SmsPurpose,
+} from '../core/types.js';
 import { PAGE_KINDS, isMessageKind } from '../notifiers/kinds.js';
-import {
-  familyPage,
-  familyResolved,
-  familyResponderComing,
-  othersTaken,
-  pageLink,
-  workerPage,
-} from './messages.js';
+import { familyPage, familyResolved, familyResponderComing, othersTaken, pageLink, workerPage } from './messages.js';
 import { inactivityPageHours } from '../wellness/rules.js';
 import type { RecentPagesRepo, ReplyCodes } from './reply-codes.js';
 
@@ -57,10 +61,27 @@ export class Pager {
   /** The page itself (one segment) and then the incident link. */
   async pageResponder(incident: Incident, resident: Resident, responder: PlanResponder, step: number): Promise<OutboundSms[]> {
     const replyCode = await this.replyCode(responder.phone, incident.id);
-    const intent = workerPage({ resident, type: incident.type, at: incident.openedAt, timeZone: this.deps.timeZone, step, ...replyCode, ...hoursOf(incident, resident), ...(incident.test ? { test: true } : {}) });
+    const intent = workerPage({
+      resident,
+      type: incident.type,
+      at: incident.openedAt,
+      timeZone: this.deps.timeZone,
+      step,
+      ...replyCode,
+      ...hoursOf(incident, resident),
+      ...(incident.test ? { test: true } : {}),
+    });
     if (await this.holdsUnanswered(responder.phone, incident, intent, step)) return [];
     const page = await this.send(incident, responder.phone, intent, 'page', step, responder.role, responder.id, replyCode);
-    const link = await this.send(incident, responder.phone, await this.link(incident, responder.id, responder.role), 'page_link', step, responder.role, responder.id);
+    const link = await this.send(
+      incident,
+      responder.phone,
+      await this.link(incident, responder.id, responder.role),
+      'page_link',
+      step,
+      responder.role,
+      responder.id,
+    );
     return [page, link];
   }
 
@@ -93,7 +114,12 @@ export class Pager {
    * Each family member's page, and the first time also their own link to the incident page, where they can follow
    * who was paged and whether it was taken (care notes stay off the family's page).
    */
-  async pageFamily(incident: Incident, resident: Resident, responder: Pick<PlanResponder, 'name' | 'role'> | null, step: number): Promise<OutboundSms[]> {
+  async pageFamily(
+    incident: Incident,
+    resident: Resident,
+    responder: Pick<PlanResponder, 'name' | 'role'> | null,
+    step: number,
+  ): Promise<OutboundSms[]> {
     const out: OutboundSms[] = [];
     for (const [i, member] of resident.family.entries()) {
       const personId = familyPersonId(resident.id, i);
@@ -112,7 +138,10 @@ export class Pager {
       if (await this.holdsUnanswered(member.phone, incident, intent, step)) continue;
       out.push(await this.send(incident, member.phone, intent, 'page', step, 'family', personId, replyCode));
       // Later rounds (nobody else to page) repeat the page, not the link: it works for 24 hours.
-      if (step === 1) out.push(await this.send(incident, member.phone, await this.link(incident, personId, 'family'), 'page_link', step, 'family', personId));
+      if (step === 1)
+        out.push(
+          await this.send(incident, member.phone, await this.link(incident, personId, 'family'), 'page_link', step, 'family', personId),
+        );
     }
     return out;
   }
@@ -141,7 +170,17 @@ export class Pager {
 
   /** A reply to an inbound SMS; it carries no context, so it never changes how the next reply is routed. */
   async reply(to: string, intent: MessageIntent, priority: MessagePriority = 'routine'): Promise<OutboundSms> {
-    return this.deps.sms.enqueue({ to, intent, priority, purpose: 'help', incidentId: null, step: null, role: null, personId: null, context: null });
+    return this.deps.sms.enqueue({
+      to,
+      intent,
+      priority,
+      purpose: 'help',
+      incidentId: null,
+      step: null,
+      role: null,
+      personId: null,
+      context: null,
+    });
   }
 
   private async replyCode(phone: string, incidentId: string): Promise<{ replyCode?: string }> {
@@ -160,7 +199,17 @@ export class Pager {
   ): Promise<OutboundSms> {
     // Everything about an open alarm is alarm traffic; the all-clear is routine.
     const priority: MessagePriority = intent.kind === 'resolved' ? 'routine' : 'alarm';
-    return this.deps.sms.enqueue({ to, intent, priority, purpose, incidentId: incident.id, step, role, personId, context: { kind: 'incident', incidentId: incident.id, ...code } });
+    return this.deps.sms.enqueue({
+      to,
+      intent,
+      priority,
+      purpose,
+      incidentId: incident.id,
+      step,
+      role,
+      personId,
+      context: { kind: 'incident', incidentId: incident.id, ...code },
+    });
   }
 }
 

@@ -34,29 +34,44 @@ export function bridgeIssues(doc: Record<string, unknown>, existing: ExistingBri
 
   const ourTopics: { id: string; topic: string; where: string }[] = [];
   for (const [id, facts] of existing.bridges ?? []) {
-    if (facts.ourBrokerTopic !== null && !docBridgeIds.has(id)) ourTopics.push({ id, topic: facts.ourBrokerTopic, where: `stored bridge "${id}"` });
+    if (facts.ourBrokerTopic !== null && !docBridgeIds.has(id))
+      ourTopics.push({ id, topic: facts.ourBrokerTopic, where: `stored bridge "${id}"` });
   }
   for (const [i, b] of bridges) {
     const at = (field: string): PropertyKey[] => ['bridges', i, field];
     if (isString(b.id) && (docDeviceIds.has(b.id) || existing.devices?.has(b.id))) {
-      issues.push({ path: at('id'), message: `"${b.id}" is also a device id: bridges and devices sign in to the broker by id, so each needs its own` });
+      issues.push({
+        path: at('id'),
+        message: `"${b.id}" is also a device id: bridges and devices sign in to the broker by id, so each needs its own`,
+      });
     }
     if (b.kind !== 'zigbee2mqtt') continue;
     const hasSecret = b.secret !== undefined;
     const hasUrl = b.url !== undefined;
     if (hasSecret && hasUrl) {
-      issues.push({ path: at('url'), message: 'set either secret (zigbee2mqtt connects to our broker) or url (the gateway subscribes to its broker), not both' });
+      issues.push({
+        path: at('url'),
+        message: 'set either secret (zigbee2mqtt connects to our broker) or url (the gateway subscribes to its broker), not both',
+      });
     } else if (!hasSecret && !hasUrl) {
-      issues.push({ path: at('secret'), message: 'required: secret (zigbee2mqtt connects to our broker) or url (the gateway subscribes to its broker)' });
+      issues.push({
+        path: at('secret'),
+        message: 'required: secret (zigbee2mqtt connects to our broker) or url (the gateway subscribes to its broker)',
+      });
     }
     for (const field of ['username', 'password']) {
-      if (!hasUrl && b[field] !== undefined) issues.push({ path: at(field), message: `${field} is for an external broker: set url, or remove it` });
+      if (!hasUrl && b[field] !== undefined)
+        issues.push({ path: at(field), message: `${field} is for an external broker: set url, or remove it` });
     }
     // Our broker confines each bridge to its own topic tree: two trees that nest would let one bridge speak for the other.
     if (hasSecret && !hasUrl && isString(b.id)) {
       const topic = isString(b.baseTopic) ? b.baseTopic : 'zigbee2mqtt';
       const clash = ourTopics.find((o) => nests(o.topic, topic));
-      if (clash) issues.push({ path: at('baseTopic'), message: `"${topic}" overlaps the topics of ${clash.where} ("${clash.topic}"): each bridge on our broker needs its own tree` });
+      if (clash)
+        issues.push({
+          path: at('baseTopic'),
+          message: `"${topic}" overlaps the topics of ${clash.where} ("${clash.topic}"): each bridge on our broker needs its own tree`,
+        });
       ourTopics.push({ id: b.id, topic, where: `bridges[${i}]` });
     }
   }
@@ -67,20 +82,29 @@ export function bridgeIssues(doc: Record<string, unknown>, existing: ExistingBri
     if (d.bridge === undefined) {
       if (d.secret === undefined) issues.push({ path: at('secret'), message: 'required' });
       // `model` stays allowed: it also documents the hardware of a device that connects itself.
-      if (d.externalId !== undefined) issues.push({ path: at('externalId'), message: 'externalId is only for a device on a bridge: set bridge, or remove it' });
+      if (d.externalId !== undefined)
+        issues.push({ path: at('externalId'), message: 'externalId is only for a device on a bridge: set bridge, or remove it' });
       continue;
     }
     if (!isString(d.bridge)) continue;
-    if (!docBridgeIds.has(d.bridge) && !existing.bridges?.has(d.bridge)) issues.push({ path: at('bridge'), message: `unknown bridge "${d.bridge}"` });
+    if (!docBridgeIds.has(d.bridge) && !existing.bridges?.has(d.bridge))
+      issues.push({ path: at('bridge'), message: `unknown bridge "${d.bridge}"` });
     for (const field of ['secret', 'requireClientCert', 'certFingerprint']) {
-      if (d[field] !== undefined) issues.push({ path: at(field), message: `a device on a bridge never connects itself, so ${field} cannot apply: remove it` });
+      if (d[field] !== undefined)
+        issues.push({ path: at(field), message: `a device on a bridge never connects itself, so ${field} cannot apply: remove it` });
     }
     // The model picks the payload mapping: a model the gateway does not know would map nothing, silently.
     if (kindOf.get(d.bridge) === 'zigbee2mqtt' && isString(d.model) && !zigbee2mqttModel(d.model)) {
-      issues.push({ path: at('model'), message: `unknown zigbee2mqtt model "${d.model}"; known: ${ZIGBEE2MQTT_MODELS.map((m) => m.model).join(', ')} (or leave model out for the generic mapping)` });
+      issues.push({
+        path: at('model'),
+        message: `unknown zigbee2mqtt model "${d.model}"; known: ${ZIGBEE2MQTT_MODELS.map((m) => m.model).join(', ')} (or leave model out for the generic mapping)`,
+      });
     }
     if (d.externalId === undefined) {
-      issues.push({ path: at('externalId'), message: 'required for a device on a bridge (its zigbee2mqtt name or IEEE address, DevEUI or vendor id)' });
+      issues.push({
+        path: at('externalId'),
+        message: 'required for a device on a bridge (its zigbee2mqtt name or IEEE address, DevEUI or vendor id)',
+      });
       continue;
     }
     if (!isString(d.externalId)) continue;

@@ -31,7 +31,9 @@ export const DEMO_REGISTRY_FILE = 'demo-registry.yaml';
 export const DEFAULT_DEMO_SEED = 20240501;
 export const DEFAULT_DEMO_RESIDENTS = 300;
 
-type Item<K extends 'communities' | 'residents' | 'workers' | 'bridges' | 'devices' | 'volunteers' | 'visits'> = NonNullable<RegistryDocument[K]>[number];
+type Item<K extends 'communities' | 'residents' | 'workers' | 'bridges' | 'devices' | 'volunteers' | 'visits'> = NonNullable<
+  RegistryDocument[K]
+>[number];
 
 export interface DemoOptions {
   seed?: number;
@@ -120,7 +122,17 @@ export function generateDemoRegistry(opts: DemoOptions = {}): RegistryDocument {
     };
   }
   const sms = { templates };
-  return { escalation: { ...DEFAULT_ESCALATION }, sms, communities, residents, workers, bridges: bridged.bridges, devices: [...devices, ...bridged.devices], volunteers, visits };
+  return {
+    escalation: { ...DEFAULT_ESCALATION },
+    sms,
+    communities,
+    residents,
+    workers,
+    bridges: bridged.bridges,
+    devices: [...devices, ...bridged.devices],
+    volunteers,
+    visits,
+  };
 }
 
 /**
@@ -129,19 +141,52 @@ export function generateDemoRegistry(opts: DemoOptions = {}): RegistryDocument {
  * which the gateway serves itself for the demo, see bridges/chirpstack/demo-stand-in.ts), and a OneNET-style vendor
  * cloud pushing HTTP.
  */
-function demoBridges(residents: readonly Item<'residents'>[], secret: (id: string) => string): { bridges: Item<'bridges'>[]; devices: Item<'devices'>[] } {
+function demoBridges(
+  residents: readonly Item<'residents'>[],
+  secret: (id: string) => string,
+): { bridges: Item<'bridges'>[]; devices: Item<'devices'>[] } {
   const first = DEMO_COMMUNITIES[0]?.id;
   // Residents whose inactivity is watched, so the motion sensor counts for something.
   const [a, b] = residents.filter((r) => r.community === first && r.inactivityHours !== undefined);
   const bridges: Item<'bridges'>[] = [
-    { id: 'z2m-andali', kind: 'zigbee2mqtt', name: '安达里 Zigbee 网关', secret: secret('z2m-andali'), baseTopic: 'zigbee2mqtt', offlineAfterSeconds: 4 * 3600 },
-    { id: 'cs-andali', kind: 'chirpstack', name: '安达里 LoRaWAN', url: 'mqtt://127.0.0.1:1884', username: 'gateway', password: secret('cs-andali'), applicationId: '6d1f0c9e-3b7a-4c55-9e21-0a8d2f4b7c10', offlineAfterSeconds: 24 * 3600 },
+    {
+      id: 'z2m-andali',
+      kind: 'zigbee2mqtt',
+      name: '安达里 Zigbee 网关',
+      secret: secret('z2m-andali'),
+      baseTopic: 'zigbee2mqtt',
+      offlineAfterSeconds: 4 * 3600,
+    },
+    {
+      id: 'cs-andali',
+      kind: 'chirpstack',
+      name: '安达里 LoRaWAN',
+      url: 'mqtt://127.0.0.1:1884',
+      username: 'gateway',
+      password: secret('cs-andali'),
+      applicationId: '6d1f0c9e-3b7a-4c55-9e21-0a8d2f4b7c10',
+      offlineAfterSeconds: 24 * 3600,
+    },
     { id: 'onenet-andali', kind: 'http', name: '安达里 4G 呼叫器 (OneNET)', secret: secret('onenet-andali'), auth: 'onenet' },
   ];
   const devices: Item<'devices'>[] = [];
   if (a) {
-    devices.push({ id: 'zb-btn-001', kind: 'sos_button', resident: a.id, bridge: 'z2m-andali', externalId: '0x00158d0001a2b3c4', model: 'TS0215A_sos' });
-    devices.push({ id: 'zb-motion-001', kind: 'motion_sensor', resident: a.id, bridge: 'z2m-andali', externalId: 'hall-motion-001', model: 'RTCGQ11LM' });
+    devices.push({
+      id: 'zb-btn-001',
+      kind: 'sos_button',
+      resident: a.id,
+      bridge: 'z2m-andali',
+      externalId: '0x00158d0001a2b3c4',
+      model: 'TS0215A_sos',
+    });
+    devices.push({
+      id: 'zb-motion-001',
+      kind: 'motion_sensor',
+      resident: a.id,
+      bridge: 'z2m-andali',
+      externalId: 'hall-motion-001',
+      model: 'RTCGQ11LM',
+    });
     devices.push({ id: 'lora-btn-001', kind: 'sos_button', resident: a.id, bridge: 'cs-andali', externalId: '70b3d57ed0000001' });
   }
   if (b) devices.push({ id: 'nb-btn-002', kind: 'sos_button', resident: b.id, bridge: 'onenet-andali', externalId: 'onenet-pendant-002' });
@@ -203,11 +248,16 @@ function demoResidents(rng: Rng, phones: PhoneBook, count: number, secret: (devi
       if (!relations.includes(rel)) relations.push(rel);
     }
     const family = relations.map((rel) => {
-      return { name: personName(rng, rel.female, false, rel.sameSurname ? surname : undefined), relation: rel.relation, phone: phones.take(FAMILY_PREFIXES) };
+      return {
+        name: personName(rng, rel.female, false, rel.sameSurname ? surname : undefined),
+        relation: rel.relation,
+        phone: phones.take(FAMILY_PREFIXES),
+      };
     });
 
     devices.push({ id: `btn-${n}`, kind: 'sos_button', resident: id, secret: secret(`btn-${n}`) });
-    if (rng.chance(age >= 80 ? 0.75 : 0.45)) devices.push({ id: `fall-${n}`, kind: 'fall_sensor', resident: id, secret: secret(`fall-${n}`) });
+    if (rng.chance(age >= 80 ? 0.75 : 0.45))
+      devices.push({ id: `fall-${n}`, kind: 'fall_sensor', resident: id, secret: secret(`fall-${n}`) });
     const motion = rng.chance(livesAlone ? 0.5 : 0.1);
     if (motion) devices.push({ id: `motion-${n}`, kind: 'motion_sensor', resident: id, secret: secret(`motion-${n}`) });
     if (rng.chance(0.08)) devices.push({ id: `cord-${n}`, kind: 'pull_cord', resident: id, secret: secret(`cord-${n}`) });
@@ -360,7 +410,10 @@ export async function ensureDemoRegistryFile(dataDir: string, opts: Omit<DemoOpt
     try {
       return { path: loaded.path, created: false, doc: validateRegistry(loaded.doc), text: loaded.text };
     } catch (err) {
-      if (err instanceof GatewayError) throw new GatewayError(err.code, `registry file ${loaded.path}: ${err.message} (delete it to regenerate the demo)`, err.details, { cause: err });
+      if (err instanceof GatewayError)
+        throw new GatewayError(err.code, `registry file ${loaded.path}: ${err.message} (delete it to regenerate the demo)`, err.details, {
+          cause: err,
+        });
       throw err;
     }
   }

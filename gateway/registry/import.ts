@@ -38,7 +38,8 @@ export async function existingIdsFromStore(store: Pick<Store, 'registry'>): Prom
     store.registry.listDevices(),
   ]);
   const externalIds = new Map<string, string>();
-  for (const d of devices) if (d.bridge !== undefined && d.externalId !== undefined) externalIds.set(bridgeKey(d.bridge, d.externalId), d.id);
+  for (const d of devices)
+    if (d.bridge !== undefined && d.externalId !== undefined) externalIds.set(bridgeKey(d.bridge, d.externalId), d.id);
   return {
     communities: new Set(communities.map((c) => c.id)),
     residents: new Set(residents.map((r) => r.id)),

@@ -19,7 +19,10 @@ export function positionOf(text: string, offset: number): TextPosition {
 }
 
 class JsonSyntax extends Error {
-  constructor(readonly offset: number, message: string) {
+  constructor(
+    readonly offset: number,
+    message: string,
+  ) {
     super(message);
   }
 }

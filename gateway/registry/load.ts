@@ -48,12 +48,18 @@ export async function loadRegistryFile(path: string): Promise<LoadedRegistryFile
   try {
     text = await readFile(abs, 'utf8');
   } catch (err) {
-    throw new GatewayError('GW_ERR_REGISTRY_INVALID', `registry file ${abs}: ${readFailure(err)}`, { file: abs, issues: [readFailure(err)] }, { cause: err });
+    throw new GatewayError(
+      'GW_ERR_REGISTRY_INVALID',
+      `registry file ${abs}: ${readFailure(err)}`,
+      { file: abs, issues: [readFailure(err)] },
+      { cause: err },
+    );
   }
   try {
     return { path: abs, format, text, doc: parseRegistryText(text, format) };
   } catch (err) {
-    if (err instanceof GatewayError) throw new GatewayError(err.code, `registry file ${abs}: ${err.message}`, { file: abs, ...detailsOf(err) }, { cause: err });
+    if (err instanceof GatewayError)
+      throw new GatewayError(err.code, `registry file ${abs}: ${err.message}`, { file: abs, ...detailsOf(err) }, { cause: err });
     throw err;
   }
 }
@@ -62,10 +68,14 @@ export function registryFormatOf(path: string): RegistryFormat {
   const ext = extname(path).toLowerCase();
   if (ext === '.json') return 'json';
   if (ext === '.yaml' || ext === '.yml') return 'yaml';
-  throw new GatewayError('GW_ERR_REGISTRY_INVALID', `registry file ${path}: unknown format "${ext || '(no extension)'}"; use .json, .yaml or .yml`, {
-    file: path,
-    issues: [`unknown file extension "${ext}"`],
-  });
+  throw new GatewayError(
+    'GW_ERR_REGISTRY_INVALID',
+    `registry file ${path}: unknown format "${ext || '(no extension)'}"; use .json, .yaml or .yml`,
+    {
+      file: path,
+      issues: [`unknown file extension "${ext}"`],
+    },
+  );
 }
 
 /**
@@ -186,7 +196,8 @@ function typeNoun(expected: string): string {
 
 function bound(inclusiveWord: string, exclusiveWord: string, origin: string, limit: number | bigint, inclusive?: boolean): string {
   const n = Number(limit);
-  if (origin === 'string') return n === 1 && inclusiveWord === 'at least' ? 'must not be empty' : `must be ${inclusiveWord} ${n} characters`;
+  if (origin === 'string')
+    return n === 1 && inclusiveWord === 'at least' ? 'must not be empty' : `must be ${inclusiveWord} ${n} characters`;
   if (origin === 'array') return n === 1 && inclusiveWord === 'at least' ? 'must not be empty' : `must have ${inclusiveWord} ${n} items`;
   return `must be ${inclusive === false ? exclusiveWord : inclusiveWord} ${n}`;
 }

@@ -92,7 +92,11 @@ const worker = z.looseObject({
 const secret = z.string().min(8, 'expected a secret of at least 8 characters').max(256, 'expected a secret of at most 256 characters');
 
 // Zigbee battery devices check in every few hours and LoRaWAN buttons less often: up to a week.
-const offlineAfterSeconds = z.number().int().min(60).max(7 * 86400);
+const offlineAfterSeconds = z
+  .number()
+  .int()
+  .min(60)
+  .max(7 * 86400);
 
 const device = z.looseObject({
   id,
@@ -125,7 +129,10 @@ const baseTopic = z
 
 const brokerUrl = z
   .string()
-  .regex(/^(mqtts?|tcp|ssl|tls|wss?):\/\/[^\s/]+/, 'expected a broker URL such as "mqtt://127.0.0.1:1883" (mqtt, mqtts, tcp, ssl, tls, ws or wss)');
+  .regex(
+    /^(mqtts?|tcp|ssl|tls|wss?):\/\/[^\s/]+/,
+    'expected a broker URL such as "mqtt://127.0.0.1:1883" (mqtt, mqtts, tcp, ssl, tls, ws or wss)',
+  );
 const login = { url: brokerUrl, username: z.string().min(1, 'must not be empty').optional(), password: z.string().optional() };
 
 const bridgeCommon = { id, name: text.optional(), offlineAfterSeconds: offlineAfterSeconds.optional() };
@@ -186,13 +193,24 @@ const visit = z.looseObject({
 // providers' template rules (the numeric Tencent limit is checked at start, where TENCENT_SMS_MAX_PARAM is known).
 const templateEntry = z.looseObject({
   text,
-  label: z.string().regex(/^[^【】\s]{1,12}$/, 'expected 1-12 characters without 【】 or spaces').optional(),
-  aliyun: z.looseObject({ templateCode: z.string().regex(/^SMS_\d{1,20}$/, 'expected an Aliyun template code such as SMS_154950909'), signName: text.optional() }).optional(),
-  tencent: z.looseObject({ templateId: z.string().regex(/^\d{1,20}$/, 'expected a numeric Tencent template id'), params: z.array(z.string()) }).optional(),
+  label: z
+    .string()
+    .regex(/^[^【】\s]{1,12}$/, 'expected 1-12 characters without 【】 or spaces')
+    .optional(),
+  aliyun: z
+    .looseObject({
+      templateCode: z.string().regex(/^SMS_\d{1,20}$/, 'expected an Aliyun template code such as SMS_154950909'),
+      signName: text.optional(),
+    })
+    .optional(),
+  tencent: z
+    .looseObject({ templateId: z.string().regex(/^\d{1,20}$/, 'expected a numeric Tencent template id'), params: z.array(z.string()) })
+    .optional(),
 });
 const smsSection = z.looseObject({
   templates: z.record(z.string(), templateEntry).superRefine((catalogue, ctx) => {
-    for (const p of checkCatalogue(catalogue, { tencentMaxParam: null })) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+    for (const p of checkCatalogue(catalogue, { tencentMaxParam: null }))
+      ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
   }),
 });
 

@@ -19,7 +19,11 @@ export interface RegistryLoadResult {
 
 const DIGEST_KEY = 'registry_digest';
 
-export async function loadRegistry(deps: { store: Pick<Store, 'registry'>; log: Logger; config: GatewayConfig }): Promise<RegistryLoadResult> {
+export async function loadRegistry(deps: {
+  store: Pick<Store, 'registry'>;
+  log: Logger;
+  config: GatewayConfig;
+}): Promise<RegistryLoadResult> {
   const { store, log, config } = deps;
   let source: RegistryLoadResult['source'];
   let path: string;

@@ -4,7 +4,18 @@ import { GatewayError } from '../core/errors.js';
 import type { DeviceHealth, IncidentType } from '../core/types.js';
 import { localDate } from '../core/time.js';
 import type { MonthlyReportReads } from './read-model.js';
-import { addMonths, bucketize, formatMonth, monthBounds, parseMonth, seconds, share, summarise, type Bucket, type Summary } from './stats.js';
+import {
+  addMonths,
+  bucketize,
+  formatMonth,
+  monthBounds,
+  parseMonth,
+  seconds,
+  share,
+  summarise,
+  type Bucket,
+  type Summary,
+} from './stats.js';
 
 export const INCIDENT_TYPES: readonly IncidentType[] = ['sos', 'fall', 'door_unanswered', 'inactivity'];
 
@@ -24,7 +35,13 @@ export interface MonthlyReport {
    * Alarm → acknowledgement, seconds, over incidents that were paged. The shares count acknowledgements within 60 s
    * and 180 s of the alarm against every paged incident (one never acknowledged counts as "not within").
    */
-  acknowledge: Summary & { paged: number; acknowledged: number; within60s: number | null; within180s: number | null; distribution: Bucket[] };
+  acknowledge: Summary & {
+    paged: number;
+    acknowledged: number;
+    within60s: number | null;
+    within180s: number | null;
+    distribution: Bucket[];
+  };
   /** Alarm → responder on site, seconds; null when no incident of the month has an on-site time recorded. */
   onSite: Summary | null;
   /** Cancelled before anyone was paged (the resident's `cancel` within the fall-cancel window), against all alarms. */

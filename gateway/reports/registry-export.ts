@@ -15,7 +15,14 @@ export interface RegistryExport {
 
 type ExportRepo = Pick<
   RegistryRepo,
-  'escalationSettings' | 'getSetting' | 'listCommunities' | 'listResidents' | 'listWorkers' | 'listDevices' | 'listVolunteers' | 'listVisits'
+  | 'escalationSettings'
+  | 'getSetting'
+  | 'listCommunities'
+  | 'listResidents'
+  | 'listWorkers'
+  | 'listDevices'
+  | 'listVolunteers'
+  | 'listVisits'
 >;
 
 export async function exportRegistry(registry: ExportRepo, format: ExportFormat): Promise<RegistryExport> {
@@ -51,7 +58,10 @@ function yamlWithNotes(doc: object, devices: RegistryExport['devices']): string 
     '# Device secrets are not exported. To add a device or change its secret, add a `devices:` list with',
     '#   - { id: btn-009, kind: sos_button, resident: r-001, secret: "at-least-8-chars" }',
   ];
-  const tail = devices.length > 0 ? ['', `# Registered devices (${devices.length}), for reference:`, ...devices.map((d) => `#   ${d.id}  ${d.kind}  ${d.resident}`)] : [];
+  const tail =
+    devices.length > 0
+      ? ['', `# Registered devices (${devices.length}), for reference:`, ...devices.map((d) => `#   ${d.id}  ${d.kind}  ${d.resident}`)]
+      : [];
   return `${head.join('\n')}\n${stringify(doc, { lineWidth: 0 })}${tail.length ? `${tail.join('\n')}\n` : ''}`;
 }
 

@@ -38,7 +38,13 @@ export function mondayOf(ms: number, timeZone: string): CivilDate {
   return addDays(today, -((weekdayOf(today) + 6) % 7));
 }
 
-export function buildRoster(input: { workers: Worker[]; communities: Community[]; now: number; timeZone: string; weekStart: CivilDate }): Roster {
+export function buildRoster(input: {
+  workers: Worker[];
+  communities: Community[];
+  now: number;
+  timeZone: string;
+  weekStart: CivilDate;
+}): Roster {
   const { workers, communities, now, timeZone, weekStart } = input;
   const byId = [...workers].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const week: RosterDay[] = [];
@@ -49,7 +55,14 @@ export function buildRoster(input: { workers: Worker[]; communities: Community[]
     for (const w of byId) {
       for (const s of w.shifts) {
         if (!s.days.includes(weekday)) continue;
-        shifts.push({ worker: w.id, name: w.name, community: w.community, from: s.from, to: s.to, overnight: parseHhmm(s.to) <= parseHhmm(s.from) });
+        shifts.push({
+          worker: w.id,
+          name: w.name,
+          community: w.community,
+          from: s.from,
+          to: s.to,
+          overnight: parseHhmm(s.to) <= parseHhmm(s.from),
+        });
       }
     }
     shifts.sort((a, b) => parseHhmm(a.from) - parseHhmm(b.from) || (a.worker < b.worker ? -1 : 1));
@@ -58,7 +71,9 @@ export function buildRoster(input: { workers: Worker[]; communities: Community[]
   return {
     now: new Date(now).toISOString(),
     timeZone,
-    onDutyNow: byId.filter((w) => isOnDuty(w, now, timeZone)).map((w) => ({ worker: w.id, name: w.name, community: w.community, phone: w.phone })),
+    onDutyNow: byId
+      .filter((w) => isOnDuty(w, now, timeZone))
+      .map((w) => ({ worker: w.id, name: w.name, community: w.community, phone: w.phone })),
     neverOnDuty: byId.filter((w) => w.shifts.length === 0).map((w) => ({ worker: w.id, name: w.name, community: w.community })),
     dutyContacts: communities.filter((c) => (c.dutyContacts ?? []).length > 0).map((c) => ({ community: c.id, contacts: c.dutyContacts })),
     week,

@@ -114,14 +114,17 @@ export class RetentionJob {
     const events = await this.drain((afterId) => repo.pruneEvents(PRUNED_EVENT_TYPES, before, afterId, limit));
     const rejections = await this.drain((afterId) => repo.pruneRejections(before, afterId, limit));
     let inboundIds = 0;
-    for (let n = limit; n === limit && !this.closing; ) {
+    for (let n = limit; n === limit && !this.closing;) {
       n = await repo.pruneInboundIds(before, limit);
       inboundIds += n;
       await new Promise((resolve) => setImmediate(resolve));
     }
     const result = { before, events, rejections, inboundIds };
     this.last = result;
-    log.info({ before: new Date(before).toISOString(), events, rejections, inboundIds }, 'retention: old device events, rejections and inbound SMS ids pruned');
+    log.info(
+      { before: new Date(before).toISOString(), events, rejections, inboundIds },
+      'retention: old device events, rejections and inbound SMS ids pruned',
+    );
     return result;
   }
 

@@ -23,7 +23,12 @@ export interface PressContext {
 
 const REAL_PRESS: PressContext = { inTestWindow: false };
 
-export function decide(signal: Signal, active: Incident | null, settings: EscalationSettings, press: PressContext = REAL_PRESS): RuleDecision {
+export function decide(
+  signal: Signal,
+  active: Incident | null,
+  settings: EscalationSettings,
+  press: PressContext = REAL_PRESS,
+): RuleDecision {
   // A real alarm never joins a test: the test is closed and the alarm opens on its own, paging everyone.
   const activeTest = active?.test === true ? active : null;
   const realActive = activeTest ? null : active;

@@ -276,4 +276,3 @@ export interface Store {
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
-

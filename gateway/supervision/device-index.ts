@@ -26,7 +26,11 @@ export class DeviceIndex {
   /** Re-reads devices, residents and communities (a registry import may have changed them). */
   async reload(): Promise<void> {
     const { registry } = this.deps.store;
-    const [devices, residents, communities] = await Promise.all([registry.listDevices(), registry.listResidents(), registry.listCommunities()]);
+    const [devices, residents, communities] = await Promise.all([
+      registry.listDevices(),
+      registry.listResidents(),
+      registry.listCommunities(),
+    ]);
     const residentById = new Map(residents.map((r) => [r.id, r]));
     const next = new Map<string, IndexedDevice>();
     const byPlace = new Map<string, string[]>();

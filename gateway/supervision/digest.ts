@@ -33,7 +33,14 @@ export interface DigestSlot {
 const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$/;
 const DEFAULT_CATCH_UP_MS = 3 * 60 * 60 * 1000;
 /** Most useful first: a person to see, then a silent fixture, then one never installed right, then a battery. */
-const KIND_ORDER: Record<CareTaskKind, number> = { wellness_check: 0, device_offline: 1, never_reported: 2, device_flooding: 3, low_battery: 4, button_untested: 5 };
+const KIND_ORDER: Record<CareTaskKind, number> = {
+  wellness_check: 0,
+  device_offline: 1,
+  never_reported: 2,
+  device_flooding: 3,
+  low_battery: 4,
+  button_untested: 5,
+};
 
 export function slotKey(slot: Pick<DigestSlot, 'day' | 'time'>): string {
   return `digest:${formatDate(slot.day)}:${slot.time}`;
@@ -108,7 +115,9 @@ export class CareDigest {
       if (last !== null && last >= slot.at) return 0;
       return this.runSlot(slot);
     });
-    this.chain = run.catch((err: unknown) => this.deps.log.error({ err: errorMessage(err) }, 'care digest failed; it runs again at the next slot'));
+    this.chain = run.catch((err: unknown) =>
+      this.deps.log.error({ err: errorMessage(err) }, 'care digest failed; it runs again at the next slot'),
+    );
     return run;
   }
 
@@ -140,7 +149,11 @@ export class CareDigest {
       if (list) list.push(t);
       else byWorker.set(t.workerId, [t]);
     }
-    const [workers, residents, devices] = await Promise.all([store.registry.listWorkers(), store.registry.listResidents(), store.registry.listDevices()]);
+    const [workers, residents, devices] = await Promise.all([
+      store.registry.listWorkers(),
+      store.registry.listResidents(),
+      store.registry.listDevices(),
+    ]);
     const workerById = new Map(workers.map((w) => [w.id, w]));
     const residentName = new Map(residents.map((r) => [r.id, r.name]));
     const deviceKind = new Map<string, DeviceKind>(devices.map((d: Device) => [d.id, d.kind]));
@@ -148,20 +161,33 @@ export class CareDigest {
     for (const [workerId, tasks] of byWorker) {
       const worker = workerById.get(workerId);
       if (!worker) continue;
-      tasks.sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || a.openedAt - b.openedAt || (a.residentId < b.residentId ? -1 : a.residentId > b.residentId ? 1 : 0));
-      const items = tasks.map(
-        (t): DigestItem => ({
-          kind: t.kind,
-          residentName: residentName.get(t.residentId) ?? t.residentId,
-          deviceKind: t.deviceId ? (deviceKind.get(t.deviceId) ?? null) : null,
-          battery: typeof t.detail?.battery === 'number' ? t.detail.battery : null,
-        }),
+      tasks.sort(
+        (a, b) =>
+          KIND_ORDER[a.kind] - KIND_ORDER[b.kind] ||
+          a.openedAt - b.openedAt ||
+          (a.residentId < b.residentId ? -1 : a.residentId > b.residentId ? 1 : 0),
       );
+      const items = tasks.map((t): DigestItem => ({
+        kind: t.kind,
+        residentName: residentName.get(t.residentId) ?? t.residentId,
+        deviceKind: t.deviceId ? (deviceKind.get(t.deviceId) ?? null) : null,
+        battery: typeof t.detail?.battery === 'number' ? t.detail.battery : null,
+      }));
       const intent = digestText(worker.name, tasks.length, items);
       const done = await store.transaction(async () => {
         if (!(await store.supervision.claimDigestRun(`${key}:${workerId}`, clock.now()))) return false;
         // No reply context: the worker's next "1" must still answer the alarm page it was meant for.
-        await this.deps.sms.enqueue({ to: worker.phone, intent, priority: 'routine', purpose: 'digest', incidentId: null, step: null, role: 'worker', personId: workerId, context: null });
+        await this.deps.sms.enqueue({
+          to: worker.phone,
+          intent,
+          priority: 'routine',
+          purpose: 'digest',
+          incidentId: null,
+          step: null,
+          role: 'worker',
+          personId: workerId,
+          context: null,
+        });
         return true;
       });
       if (done) sent++;

@@ -64,13 +64,23 @@ export function outagePageText(place: string, devices: number, hhmm: string): Me
 /** `【设备恢复】安达里3号楼已恢复28台共30台，停线18分钟；仍离线2台已转为照护待办。` */
 export function outageClosedText(place: string, back: number, total: number, minutes: number): MessageIntent {
   const still = total - back;
-  return still > 0 ? intentOf('outage_closed', { place, back, total, minutes, still }) : intentOf('outage_closed_all', { place, back, total, minutes });
+  return still > 0
+    ? intentOf('outage_closed', { place, back, total, minutes, still })
+    : intentOf('outage_closed_all', { place, back, total, minutes });
 }
 
 const SUMMARY_PREFIX: Record<string, string> = { partially_recovered: 'partially recovered, ', closed_by_hand: 'closed by hand, ' };
 
 /** The stored summary of a closed outage (API and dashboard), without names or phones. */
-export function outageSummary(p: { place: string; total: number; back: number; minutes: number; stillOffline: string[]; mergedInto?: string; reason?: string }): string {
+export function outageSummary(p: {
+  place: string;
+  total: number;
+  back: number;
+  minutes: number;
+  stillOffline: string[];
+  mergedInto?: string;
+  reason?: string;
+}): string {
   if (p.mergedInto) return `${p.place}: merged into ${p.mergedInto}`;
   const still = p.stillOffline.length > 0 ? `; still offline: ${p.stillOffline.join(', ')}` : '';
   return `${p.place}: ${SUMMARY_PREFIX[p.reason ?? ''] ?? ''}${p.back}/${p.total} devices back after ${p.minutes} min${still}`;

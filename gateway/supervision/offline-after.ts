@@ -32,7 +32,10 @@ export interface OfflineAfterRules {
 }
 
 /** The device's silence limit in seconds, and which rule set it. */
-export function offlineAfterOf(device: Pick<Device, 'kind' | 'bridge' | 'offlineAfterSeconds'>, rules: OfflineAfterRules): { seconds: number; source: OfflineAfterSource } {
+export function offlineAfterOf(
+  device: Pick<Device, 'kind' | 'bridge' | 'offlineAfterSeconds'>,
+  rules: OfflineAfterRules,
+): { seconds: number; source: OfflineAfterSource } {
   if (device.offlineAfterSeconds !== undefined) return { seconds: device.offlineAfterSeconds, source: 'device' };
   const bridge = device.bridge === undefined ? undefined : rules.bridges.get(device.bridge);
   if (bridge?.offlineAfterSeconds !== undefined) return { seconds: bridge.offlineAfterSeconds, source: 'bridge' };
@@ -51,7 +54,8 @@ export function parseSupervisionSection(stored: string | null): SupervisionSecti
   } catch {
     return {};
   }
-  const limits: unknown = typeof value === 'object' && value !== null && 'offlineAfterSeconds' in value ? value.offlineAfterSeconds : undefined;
+  const limits: unknown =
+    typeof value === 'object' && value !== null && 'offlineAfterSeconds' in value ? value.offlineAfterSeconds : undefined;
   if (typeof limits !== 'object' || limits === null) return {};
   const byKind: Partial<Record<DeviceKind, number>> = {};
   for (const kind of DEVICE_KINDS) {

@@ -103,8 +103,10 @@ export class OutageService {
     const { outage, still } = await this.serial(async () => {
       const o = [...this.open.values()].find((x) => x.id === id) ?? (await this.deps.store.supervision.getOutage(id));
       if (!o) throw new GatewayError('GW_ERR_OUTAGE_NOT_FOUND', `no outage ${id}`);
-      if (by.community !== null && o.place.communityId !== by.community) throw new GatewayError('GW_ERR_FORBIDDEN', 'the outage belongs to another community');
-      if (o.closedAt !== null) throw new GatewayError('GW_ERR_OUTAGE_NOT_OPEN', `outage ${id} was closed at ${new Date(o.closedAt).toISOString()}`);
+      if (by.community !== null && o.place.communityId !== by.community)
+        throw new GatewayError('GW_ERR_FORBIDDEN', 'the outage belongs to another community');
+      if (o.closedAt !== null)
+        throw new GatewayError('GW_ERR_OUTAGE_NOT_OPEN', `outage ${id} was closed at ${new Date(o.closedAt).toISOString()}`);
       const at = this.deps.clock.now();
       return { outage: o, still: await this.close(o, at, { reason: 'closed_by_hand', by: by.name, note }) };
     });
@@ -123,7 +125,9 @@ export class OutageService {
       this.deps.clock.setTimer(delay, () => {
         this.staleTimers.delete(o.id);
         const at = this.deps.clock.now();
-        void this.serial(async () => (this.open.get(o.place.key) === o ? this.close(o, at, { reason: 'partially_recovered', by: 'system', note: null }) : []))
+        void this.serial(async () =>
+          this.open.get(o.place.key) === o ? this.close(o, at, { reason: 'partially_recovered', by: 'system', note: null }) : [],
+        )
           .then((still) => this.deps.release(still, at))
           .catch((err: unknown) => this.deps.log.error({ err, outageId: o.id }, 'stale outage could not be closed'));
       }),
@@ -212,7 +216,8 @@ export class OutageService {
       // Paged to the community that holds most of the bridge's devices (a coordinator serves one neighbourhood).
       const counts = new Map<string, number>();
       for (const m of members) counts.set(m.resident.community, (counts.get(m.resident.community) ?? 0) + 1);
-      const community = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]?.[0] ?? members[0]?.resident.community ?? '';
+      const community =
+        [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]?.[0] ?? members[0]?.resident.community ?? '';
       return this.openOutage(bridgePlace(bridgeId, community), members, at);
     });
   }
@@ -240,7 +245,9 @@ export class OutageService {
     const outage: Outage = {
       id: newId('out', at),
       place,
-      devices: members.filter((m) => !this.ofDevice.has(m.device.id)).map((m) => ({ deviceId: m.device.id, residentId: m.resident.id, droppedAt: at, backAt: null })),
+      devices: members
+        .filter((m) => !this.ofDevice.has(m.device.id))
+        .map((m) => ({ deviceId: m.device.id, residentId: m.resident.id, droppedAt: at, backAt: null })),
       openedAt: at,
       closedAt: null,
       summary: null,
@@ -276,7 +283,14 @@ export class OutageService {
     b.closedAt = at;
     b.closedBy = 'system';
     b.closeReason = 'merged';
-    b.summary = outageSummary({ place: this.label(b.place), total: b.devices.length, back: 0, minutes: 0, stillOffline: [], mergedInto: into.id });
+    b.summary = outageSummary({
+      place: this.label(b.place),
+      total: b.devices.length,
+      back: 0,
+      minutes: 0,
+      stillOffline: [],
+      mergedInto: into.id,
+    });
     await this.save(b, 'closed', at);
   }
 
@@ -294,13 +308,31 @@ export class OutageService {
     o.closedBy = how.by;
     o.closeReason = how.reason;
     o.closeNote = how.note;
-    o.summary = outageSummary({ place: this.label(o.place), total: o.devices.length, back, minutes, stillOffline: still, reason: how.reason });
+    o.summary = outageSummary({
+      place: this.label(o.place),
+      total: o.devices.length,
+      back,
+      minutes,
+      stillOffline: still,
+      reason: how.reason,
+    });
     const page = o.page;
     await this.deps.store.transaction(async () => {
       // The all-clear goes to whoever was paged; an outage that healed before its page went out tells nobody.
       if (page && how.reason === 'recovered') {
         const to = await this.phoneOf(page);
-        if (to) await this.deps.sms.enqueue({ to, priority: 'routine', intent: outageClosedText(this.label(o.place), back, o.devices.length, minutes), purpose: 'outage', incidentId: null, step: null, role: page.role, personId: page.personId, context: null });
+        if (to)
+          await this.deps.sms.enqueue({
+            to,
+            priority: 'routine',
+            intent: outageClosedText(this.label(o.place), back, o.devices.length, minutes),
+            purpose: 'outage',
+            incidentId: null,
+            step: null,
+            role: page.role,
+            personId: page.personId,
+            context: null,
+          });
       }
       await this.save(o, 'closed', at);
     });
@@ -310,7 +342,10 @@ export class OutageService {
 
   private armPage(o: Outage): void {
     const delay = Math.max(0, o.openedAt + this.deps.pageDelayMs - this.deps.clock.now());
-    this.pageTimers.set(o.id, this.deps.clock.setTimer(delay, () => void this.serial(() => this.page(o.id)).catch(() => undefined)));
+    this.pageTimers.set(
+      o.id,
+      this.deps.clock.setTimer(delay, () => void this.serial(() => this.page(o.id)).catch(() => undefined)),
+    );
   }
 
   /** Pages the community's on-duty worker nearest the affected homes, else the station's duty phone; once per outage. */
@@ -335,7 +370,17 @@ export class OutageService {
     }
     const intent = outagePageText(this.label(o.place), o.devices.length, localTime(o.openedAt, timeZone).hhmm);
     await store.transaction(async () => {
-      const msg = await this.deps.sms.enqueue({ to: target.phone, intent, priority: 'routine', purpose: 'outage', incidentId: null, step: null, role: target.role, personId: target.personId, context: null });
+      const msg = await this.deps.sms.enqueue({
+        to: target.phone,
+        intent,
+        priority: 'routine',
+        purpose: 'outage',
+        incidentId: null,
+        step: null,
+        role: target.role,
+        personId: target.personId,
+        context: null,
+      });
       o.page = { role: target.role, personId: target.personId, smsId: msg.id };
       await this.save(o, 'updated', now);
     });

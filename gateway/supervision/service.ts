@@ -12,7 +12,16 @@ import { OutageService } from './outages.js';
 import { placeLabel } from './places.js';
 import { DeviceSupervisor, type SupervisedHealth } from './supervisor.js';
 import { CareTaskService, type TaskCloser } from './tasks.js';
-import { DEFAULT_SUPERVISION, type OutageCloseReason, type CareTask, type CareTaskFilter, type Outage, type OutageFilter, type OutagePlaceKind, type SupervisionSettings } from './types.js';
+import {
+  DEFAULT_SUPERVISION,
+  type OutageCloseReason,
+  type CareTask,
+  type CareTaskFilter,
+  type Outage,
+  type OutageFilter,
+  type OutagePlaceKind,
+  type SupervisionSettings,
+} from './types.js';
 import type { SupervisionEvents } from './events.js';
 
 export interface SupervisionDeps {
@@ -112,7 +121,15 @@ export class Supervision {
       // The supervisor exists by the time an outage can close.
       release: (ids, at) => this.supervisor.releaseFromOutage(ids, at),
     });
-    this.supervisor = new DeviceSupervisor({ ...core, bus: deps.bus, health: deps.health, tasks: this.tasks, outages: this.outages, index: this.index, settings: this.settings });
+    this.supervisor = new DeviceSupervisor({
+      ...core,
+      bus: deps.bus,
+      health: deps.health,
+      tasks: this.tasks,
+      outages: this.outages,
+      index: this.index,
+      settings: this.settings,
+    });
     this.digest = new CareDigest({ ...core, timeZone: deps.timeZone, sms: deps.sms, triggers: deps.digestTriggers ?? 'cron' });
   }
 
@@ -150,7 +167,9 @@ export class Supervision {
       await this.supervisor.reloadRegistry();
       await this.digest.reload();
     });
-    this.reloading = run.catch((err: unknown) => this.deps.log.error({ err: errorMessage(err) }, 'supervision could not reload the registry; it retries within 10 minutes'));
+    this.reloading = run.catch((err: unknown) =>
+      this.deps.log.error({ err: errorMessage(err) }, 'supervision could not reload the registry; it retries within 10 minutes'),
+    );
     return run;
   }
 
@@ -203,8 +222,18 @@ export class Supervision {
     return outages.map((o) => ({
       id: o.id,
       state: o.closedAt === null ? 'open' : 'closed',
-      place: { kind: o.place.kind, community: o.place.communityId, building: o.place.building, label: placeLabel(o.place, communities.get(o.place.communityId) ?? null) },
-      devices: o.devices.map((d) => ({ id: d.deviceId, resident: d.residentId, droppedAt: new Date(d.droppedAt).toISOString(), backAt: iso(d.backAt) })),
+      place: {
+        kind: o.place.kind,
+        community: o.place.communityId,
+        building: o.place.building,
+        label: placeLabel(o.place, communities.get(o.place.communityId) ?? null),
+      },
+      devices: o.devices.map((d) => ({
+        id: d.deviceId,
+        resident: d.residentId,
+        droppedAt: new Date(d.droppedAt).toISOString(),
+        backAt: iso(d.backAt),
+      })),
       openedAt: new Date(o.openedAt).toISOString(),
       closedAt: iso(o.closedAt),
       summary: o.summary,

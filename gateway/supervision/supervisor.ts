@@ -72,13 +72,28 @@ export class DeviceSupervisor {
     this.indexLoadedAt = this.startedAt;
     for (const d of index.all()) this.firstKnown.set(d.device.id, this.startedAt);
     await this.refreshSettings();
-    bus.on(this, 'deviceStatusChanged', (e) => this.serial(() => (e.state === 'offline' ? this.onOffline(e.deviceId, e.at) : e.state === 'online' ? this.onOnline(e.deviceId, e.at) : Promise.resolve())));
-    bus.on(this, 'telemetryReceived', (t) => (t.battery === null ? undefined : this.serial(() => this.onBattery(t.deviceId, t.battery ?? 0, t.at, false))));
+    bus.on(this, 'deviceStatusChanged', (e) =>
+      this.serial(() =>
+        e.state === 'offline'
+          ? this.onOffline(e.deviceId, e.at)
+          : e.state === 'online'
+            ? this.onOnline(e.deviceId, e.at)
+            : Promise.resolve(),
+      ),
+    );
+    bus.on(this, 'telemetryReceived', (t) =>
+      t.battery === null ? undefined : this.serial(() => this.onBattery(t.deviceId, t.battery ?? 0, t.at, false)),
+    );
     bus.on(this, 'signalReceived', (s) => this.onSignal(s));
     // Offline devices without a task (the gateway stopped inside their storm window) get their wait again.
     for (const d of index.all()) {
       const h = health.healthOf(d.device.id);
-      if (h?.state === 'offline' && h.lastSeen !== null && !outages.isAbsorbed(d.device.id) && !tasks.isOpen('device_offline', d.resident.id, d.device.id)) {
+      if (
+        h?.state === 'offline' &&
+        h.lastSeen !== null &&
+        !outages.isAbsorbed(d.device.id) &&
+        !tasks.isOpen('device_offline', d.resident.id, d.device.id)
+      ) {
         this.schedulePending(d, this.startedAt);
       }
     }
@@ -120,7 +135,10 @@ export class DeviceSupervisor {
         this.sweepTimer?.cancel();
         this.armSweep();
       }
-      this.deps.log.info({ devices: this.deps.index.all().length, offlineAfterSeconds: this.offlineAfterMs / 1000 }, 'supervision reloaded the registry');
+      this.deps.log.info(
+        { devices: this.deps.index.all().length, offlineAfterSeconds: this.offlineAfterMs / 1000 },
+        'supervision reloaded the registry',
+      );
     });
   }
 
@@ -167,7 +185,15 @@ export class DeviceSupervisor {
         const limit = this.offlineAfterFor(d.device);
         if (h?.lastSeen == null) {
           if (now - known < limit) continue;
-          await tasks.open({ kind: 'never_reported', residentId: d.resident.id, deviceId: id, detail: { deviceKind: d.device.kind, knownSince: new Date(known).toISOString() } }, now);
+          await tasks.open(
+            {
+              kind: 'never_reported',
+              residentId: d.resident.id,
+              deviceId: id,
+              detail: { deviceKind: d.device.kind, knownSince: new Date(known).toISOString() },
+            },
+            now,
+          );
           if (h?.state !== 'offline') {
             health.markState(id, 'offline', now);
             marked++;
@@ -195,8 +221,16 @@ export class DeviceSupervisor {
 
   private async refreshSettings(): Promise<void> {
     const { registry } = this.deps.store;
-    const [escalation, section, bridges] = await Promise.all([registry.escalationSettings(), registry.getSetting(SUPERVISION_SETTING), registry.listBridges()]);
-    this.rules = { globalSeconds: escalation.offlineAfterSeconds, byKind: parseSupervisionSection(section).offlineAfterSeconds ?? {}, bridges: new Map(bridges.map((b) => [b.id, b])) };
+    const [escalation, section, bridges] = await Promise.all([
+      registry.escalationSettings(),
+      registry.getSetting(SUPERVISION_SETTING),
+      registry.listBridges(),
+    ]);
+    this.rules = {
+      globalSeconds: escalation.offlineAfterSeconds,
+      byKind: parseSupervisionSection(section).offlineAfterSeconds ?? {},
+      bridges: new Map(bridges.map((b) => [b.id, b])),
+    };
     let shortest = this.rules.globalSeconds * 1000;
     for (const d of this.deps.index.all()) shortest = Math.min(shortest, this.offlineAfterFor(d.device));
     this.offlineAfterMs = shortest;
@@ -282,7 +316,11 @@ export class DeviceSupervisor {
 
   private async openOfflineTask(d: IndexedDevice, at: number, since?: number): Promise<void> {
     const lastSeen = this.deps.health.healthOf(d.device.id)?.lastSeen ?? null;
-    const detail = { deviceKind: d.device.kind, lastSeen: lastSeen === null ? null : new Date(lastSeen).toISOString(), offlineSince: new Date(since ?? at).toISOString() };
+    const detail = {
+      deviceKind: d.device.kind,
+      lastSeen: lastSeen === null ? null : new Date(lastSeen).toISOString(),
+      offlineSince: new Date(since ?? at).toISOString(),
+    };
     await this.deps.tasks.open({ kind: 'device_offline', residentId: d.resident.id, deviceId: d.device.id, detail }, at);
   }
 

@@ -80,7 +80,10 @@ export class CareTaskService implements CareTaskSink {
       this.openKeys.add(key);
       if (!inserted) return;
       if (!worker) log.warn({ taskId: row.id, community: resident.community }, 'care task has no grid worker to go to');
-      log.info({ taskId: row.id, kind: row.kind, residentId: row.residentId, deviceId: row.deviceId, workerId: row.workerId }, 'care task opened');
+      log.info(
+        { taskId: row.id, kind: row.kind, residentId: row.residentId, deviceId: row.deviceId, workerId: row.workerId },
+        'care task opened',
+      );
       this.deps.bus.emit('taskChanged', row, 'opened');
     });
   }
@@ -105,8 +108,10 @@ export class CareTaskService implements CareTaskSink {
       const { store } = this.deps;
       const task = await store.supervision.getTask(id);
       if (!task) throw new GatewayError('GW_ERR_TASK_NOT_FOUND', `no care task ${id}`);
-      if (by.community !== null && task.communityId !== by.community) throw new GatewayError('GW_ERR_FORBIDDEN', 'the task belongs to another community');
-      if (task.state !== 'open') throw new GatewayError('GW_ERR_TASK_NOT_OPEN', `care task ${id} was closed at ${new Date(task.closedAt ?? 0).toISOString()}`);
+      if (by.community !== null && task.communityId !== by.community)
+        throw new GatewayError('GW_ERR_FORBIDDEN', 'the task belongs to another community');
+      if (task.state !== 'open')
+        throw new GatewayError('GW_ERR_TASK_NOT_OPEN', `care task ${id} was closed at ${new Date(task.closedAt ?? 0).toISOString()}`);
       const closed = await store.supervision.closeTask(id, { at: this.deps.clock.now(), by: by.name, reason: 'closed by hand', note });
       if (!closed) throw new GatewayError('GW_ERR_TASK_NOT_OPEN');
       this.openKeys.delete(taskKey(closed.kind, closed.residentId, closed.deviceId));
@@ -118,7 +123,14 @@ export class CareTaskService implements CareTaskSink {
 
   /** Open tasks by kind, from memory: cheap enough for every /healthz and scrape. */
   openCounts(): Record<CareTaskKind, number> {
-    const counts: Record<CareTaskKind, number> = { device_offline: 0, low_battery: 0, never_reported: 0, wellness_check: 0, device_flooding: 0, button_untested: 0 };
+    const counts: Record<CareTaskKind, number> = {
+      device_offline: 0,
+      low_battery: 0,
+      never_reported: 0,
+      wellness_check: 0,
+      device_flooding: 0,
+      button_untested: 0,
+    };
     for (const key of this.openKeys) {
       const kind = key.slice(0, key.indexOf('|')) as CareTaskKind;
       if (kind in counts) counts[kind]++;

@@ -31,6 +31,11 @@ export function downsamples(database: string): Downsample[] {
     rollup('event_count_hourly', `sum("value") AS "count"`, 'event', '*'),
     rollup('telemetry_mean_hourly', means(['battery', 'rssi']), 'telemetry', '*'),
     // Each duration sits on the one change that reached it, so grouping leaves out resident and state.
-    rollup('incident_times_hourly', means(['time_to_first_page_s', 'time_to_ack_s', 'time_to_resolve_s']), 'incident', '"community", "building", "type"'),
+    rollup(
+      'incident_times_hourly',
+      means(['time_to_first_page_s', 'time_to_ack_s', 'time_to_resolve_s']),
+      'incident',
+      '"community", "building", "type"',
+    ),
   ];
 }

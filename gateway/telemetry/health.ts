@@ -5,5 +5,9 @@ import type { TelemetryHealth } from './writer.js';
 export function influxHealth(h: TelemetryHealth): ComponentHealth {
   if (h.status === 'disabled') return { status: 'disabled', detail: 'INFLUX_URL not set' };
   // When InfluxDB is down the gateway still takes and pages alarms, so it only degrades.
-  return { ...h, status: h.status === 'up' ? 'up' : 'degraded', ...(h.status === 'down' ? { detail: 'InfluxDB unreachable; points buffered (bounded) and retried' } : {}) };
+  return {
+    ...h,
+    status: h.status === 'up' ? 'up' : 'degraded',
+    ...(h.status === 'down' ? { detail: 'InfluxDB unreachable; points buffered (bounded) and retried' } : {}),
+  };
 }

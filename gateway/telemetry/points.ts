@@ -92,7 +92,12 @@ export function deviceStatusPoint(s: DeviceStatusChanged, where: DeviceTags): Te
  * how many other changes an incident went through.
  */
 export function incidentPoint(incident: Incident, entry: AuditEntry, where: ResidentTags): TelemetryPoint {
-  const tags: Record<string, string> = { resident: incident.residentId, community: incident.communityId, type: incident.type, state: incident.state };
+  const tags: Record<string, string> = {
+    resident: incident.residentId,
+    community: incident.communityId,
+    type: incident.type,
+    state: incident.state,
+  };
   if (where.building) tags.building = where.building;
   // Grafana panels of real alarms filter test presses out with `test != 'true'`; the tag is absent on real incidents.
   if (incident.test === true) tags.test = 'true';

@@ -79,7 +79,12 @@ export class InfluxV1Sink implements TelemetrySink {
     await this.step('create database', () => this.client.createDatabase(this.database));
     for (const rp of RETENTION_POLICIES) {
       await this.step(`create retention policy ${rp.name}`, () =>
-        this.client.createRetentionPolicy(rp.name, { database: this.database, duration: rp.duration, replication: 1, isDefault: rp.isDefault }),
+        this.client.createRetentionPolicy(rp.name, {
+          database: this.database,
+          duration: rp.duration,
+          replication: 1,
+          isDefault: rp.isDefault,
+        }),
       );
     }
     for (const cq of downsamples(this.database)) {
@@ -152,7 +157,8 @@ export class InfluxV2Sink implements TelemetrySink {
 function classify(err: unknown, what: string): SinkError {
   const status = statusOf(err);
   const message = `${what}: ${status ? `HTTP ${status}: ` : ''}${messageOf(err)}`;
-  if (status === 404 || /database not found|retention policy not found/i.test(message)) return new SinkError(message, 'setup', { cause: err });
+  if (status === 404 || /database not found|retention policy not found/i.test(message))
+    return new SinkError(message, 'setup', { cause: err });
   // 400: unparsable or conflicting data (a partial write has already stored the rest); 413: too large, never fits.
   if (status === 400 || status === 413 || status === 422) return new SinkError(message, 'reject', { cause: err });
   return new SinkError(message, 'retry', { cause: err });
@@ -162,7 +168,13 @@ function classify(err: unknown, what: string): SinkError {
 function statusOf(err: unknown): number | null {
   if (typeof err !== 'object' || err === null) return null;
   if ('statusCode' in err && typeof err.statusCode === 'number') return err.statusCode;
-  if ('res' in err && typeof err.res === 'object' && err.res !== null && 'statusCode' in err.res && typeof err.res.statusCode === 'number') {
+  if (
+    'res' in err &&
+    typeof err.res === 'object' &&
+    err.res !== null &&
+    'statusCode' in err.res &&
+    typeof err.res.statusCode === 'number'
+  ) {
     return err.res.statusCode;
   }
   return null;

@@ -10,7 +10,17 @@ import type { Store } from '../storage/ports.js';
 import type { SupervisionEvents } from '../supervision/events.js';
 import type { Outage } from '../supervision/types.js';
 import { BoundedQueue } from './buffer.js';
-import { careTaskPoint, deviceStatusPoint, eventPoint, incidentPoint, outagePoint, pagePoint, telemetryPoint, type DeviceTags, type TelemetryPoint } from './points.js';
+import {
+  careTaskPoint,
+  deviceStatusPoint,
+  eventPoint,
+  incidentPoint,
+  outagePoint,
+  pagePoint,
+  telemetryPoint,
+  type DeviceTags,
+  type TelemetryPoint,
+} from './points.js';
 import { RegistryTags } from './registry-tags.js';
 import { createSink, SinkError, type SinkKind, type TelemetrySink } from './sinks.js';
 
@@ -87,7 +97,11 @@ export class TelemetryWriter {
   private failures = 0;
   private micro = 0;
   private lastRegistryLoad = Number.NEGATIVE_INFINITY;
-  private readonly state: { status: 'up' | 'down'; lastError: string | null; lastWriteAt: number | null } = { status: 'down', lastError: null, lastWriteAt: null };
+  private readonly state: { status: 'up' | 'down'; lastError: string | null; lastWriteAt: number | null } = {
+    status: 'down',
+    lastError: null,
+    lastWriteAt: null,
+  };
   private readonly counts = { dropped: 0, rejected: 0, written: 0 };
 
   constructor(private readonly deps: TelemetryWriterDeps) {
@@ -160,30 +174,71 @@ export class TelemetryWriter {
 
   private subscribe(): void {
     const { bus } = this.deps;
-    bus.on(this, 'signalReceived', this.guard((signal) => {
-      this.enqueueForDevice(signal.deviceId, (where) => eventPoint(signal, where), { kind: signal.deviceKind, resident: signal.residentId });
-    }));
-    bus.on(this, 'telemetryReceived', this.guard((t) => this.enqueueForDevice(t.deviceId, (where) => telemetryPoint(t, where))));
-    bus.on(this, 'deviceStatusChanged', this.guard((s) => this.enqueueForDevice(s.deviceId, (where) => deviceStatusPoint(s, where))));
-    bus.on(this, 'incidentChanged', this.guard((incident, entry) => {
-      this.tags.noteIncident(incident.id, incident.residentId);
-      const build = (building: string | undefined): TelemetryPoint =>
-        incidentPoint(incident, entry, { resident: incident.residentId, community: incident.communityId, ...(building ? { building } : {}) });
-      const cached = this.tags.cachedResident(incident.residentId);
-      this.enqueue(cached ? build(cached.building) : { place: async (tags) => build((await tags.resident(incident.residentId))?.building) });
-    }));
-    bus.on(this, 'smsStatusChanged', this.guard((msg) => {
-      const cached = this.tags.cachedPage(msg);
-      this.enqueue(cached ? pagePoint(msg, cached) : { place: async (tags) => pagePoint(msg, await tags.pageTags(msg)) });
-    }));
-    bus.on(this, 'taskChanged', this.guard((task, change) => {
-      const cached = this.tags.cachedResident(task.residentId);
-      const fallback = { resident: task.residentId, community: task.communityId };
-      this.enqueue(cached ? careTaskPoint(task, change, cached) : { place: async (tags) => careTaskPoint(task, change, (await tags.resident(task.residentId)) ?? fallback) });
-    }));
-    bus.on(this, 'outageChanged', this.guard((outage, change) => {
-      if (change !== 'updated') this.enqueueOutage(outage, change);
-    }));
+    bus.on(
+      this,
+      'signalReceived',
+      this.guard((signal) => {
+        this.enqueueForDevice(signal.deviceId, (where) => eventPoint(signal, where), {
+          kind: signal.deviceKind,
+          resident: signal.residentId,
+        });
+      }),
+    );
+    bus.on(
+      this,
+      'telemetryReceived',
+      this.guard((t) => this.enqueueForDevice(t.deviceId, (where) => telemetryPoint(t, where))),
+    );
+    bus.on(
+      this,
+      'deviceStatusChanged',
+      this.guard((s) => this.enqueueForDevice(s.deviceId, (where) => deviceStatusPoint(s, where))),
+    );
+    bus.on(
+      this,
+      'incidentChanged',
+      this.guard((incident, entry) => {
+        this.tags.noteIncident(incident.id, incident.residentId);
+        const build = (building: string | undefined): TelemetryPoint =>
+          incidentPoint(incident, entry, {
+            resident: incident.residentId,
+            community: incident.communityId,
+            ...(building ? { building } : {}),
+          });
+        const cached = this.tags.cachedResident(incident.residentId);
+        this.enqueue(
+          cached ? build(cached.building) : { place: async (tags) => build((await tags.resident(incident.residentId))?.building) },
+        );
+      }),
+    );
+    bus.on(
+      this,
+      'smsStatusChanged',
+      this.guard((msg) => {
+        const cached = this.tags.cachedPage(msg);
+        this.enqueue(cached ? pagePoint(msg, cached) : { place: async (tags) => pagePoint(msg, await tags.pageTags(msg)) });
+      }),
+    );
+    bus.on(
+      this,
+      'taskChanged',
+      this.guard((task, change) => {
+        const cached = this.tags.cachedResident(task.residentId);
+        const fallback = { resident: task.residentId, community: task.communityId };
+        this.enqueue(
+          cached
+            ? careTaskPoint(task, change, cached)
+            : { place: async (tags) => careTaskPoint(task, change, (await tags.resident(task.residentId)) ?? fallback) },
+        );
+      }),
+    );
+    bus.on(
+      this,
+      'outageChanged',
+      this.guard((outage, change) => {
+        if (change !== 'updated') this.enqueueOutage(outage, change);
+      }),
+    );
     // A registry import while running: new devices and moved residents are tagged right away, not after the periodic reload.
     bus.on(this, 'registryChanged', () => this.reloadRegistry());
   }
@@ -220,7 +275,11 @@ export class TelemetryWriter {
   }
 
   /** O(1) on a cache hit; a miss defers the registry look-up to the flush loop rather than query on the bus. */
-  private enqueueForDevice(deviceId: string, build: (where: DeviceTags) => TelemetryPoint | null, known: { kind?: string; resident?: string } = {}): void {
+  private enqueueForDevice(
+    deviceId: string,
+    build: (where: DeviceTags) => TelemetryPoint | null,
+    known: { kind?: string; resident?: string } = {},
+  ): void {
     const cached = this.tags.cachedDevice(deviceId);
     if (cached) {
       this.enqueue(build(cached));
@@ -327,7 +386,10 @@ export class TelemetryWriter {
 
   private succeeded(n: number): void {
     if (this.state.status === 'down') {
-      this.deps.log.info({ target: this.sink?.target, backlog: this.queue.length + n, afterFailures: this.failures }, 'InfluxDB reachable; writing telemetry');
+      this.deps.log.info(
+        { target: this.sink?.target, backlog: this.queue.length + n, afterFailures: this.failures },
+        'InfluxDB reachable; writing telemetry',
+      );
     }
     this.failures = 0;
     this.state.status = 'up';
@@ -340,7 +402,10 @@ export class TelemetryWriter {
   private failed(err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
     if (this.state.status === 'up' || this.failures === 0) {
-      this.deps.log.warn({ err: message, target: this.sink?.target, buffered: this.queue.length }, 'InfluxDB unreachable; buffering telemetry');
+      this.deps.log.warn(
+        { err: message, target: this.sink?.target, buffered: this.queue.length },
+        'InfluxDB unreachable; buffering telemetry',
+      );
     }
     this.failures++;
     this.state.status = 'down';

@@ -25,7 +25,13 @@ export class TestPresses {
   readonly weekly: WeeklyTestCheck;
 
   constructor(deps: TestPressesDeps) {
-    this.mode = new TestModeService({ repo: deps.repo, registry: deps.registry, clock: deps.clock, log: deps.log, endTests: deps.endTests });
+    this.mode = new TestModeService({
+      repo: deps.repo,
+      registry: deps.registry,
+      clock: deps.clock,
+      log: deps.log,
+      endTests: deps.endTests,
+    });
     this.weekly = new WeeklyTestCheck({
       repo: deps.repo,
       registry: deps.registry,

@@ -76,10 +76,14 @@ export class TestModeService {
   async startWindow(request: StartTestRequest, by: TestActor): Promise<TestWindow> {
     const minutes = request.minutes ?? TEST_WINDOW_DEFAULT_MINUTES;
     if (!Number.isInteger(minutes) || minutes < TEST_WINDOW_MIN_MINUTES || minutes > TEST_WINDOW_MAX_MINUTES) {
-      throw new GatewayError('GW_ERR_BAD_REQUEST', `minutes must be a whole number from ${TEST_WINDOW_MIN_MINUTES} to ${TEST_WINDOW_MAX_MINUTES}`);
+      throw new GatewayError(
+        'GW_ERR_BAD_REQUEST',
+        `minutes must be a whole number from ${TEST_WINDOW_MIN_MINUTES} to ${TEST_WINDOW_MAX_MINUTES}`,
+      );
     }
     const { scope, communityId } = await this.resolve(request.target);
-    if (by.community !== null && by.community !== communityId) throw new GatewayError('GW_ERR_FORBIDDEN', `you may test devices of community ${by.community} only`);
+    if (by.community !== null && by.community !== communityId)
+      throw new GatewayError('GW_ERR_FORBIDDEN', `you may test devices of community ${by.community} only`);
     const now = this.deps.clock.now();
     const window: TestWindow = {
       id: newId('test', now),
@@ -103,7 +107,8 @@ export class TestModeService {
   async endWindow(id: string, by: TestActor): Promise<TestWindow> {
     const found = await this.deps.repo.getWindow(id);
     if (!found) throw new GatewayError('GW_ERR_NOT_FOUND', `test window ${id} not found`);
-    if (by.community !== null && by.community !== found.communityId) throw new GatewayError('GW_ERR_FORBIDDEN', `you may end test windows of community ${by.community} only`);
+    if (by.community !== null && by.community !== found.communityId)
+      throw new GatewayError('GW_ERR_FORBIDDEN', `you may end test windows of community ${by.community} only`);
     const ended = await this.close(id, this.deps.clock.now(), by.name, 'ended_by_hand');
     if (!ended) throw new GatewayError('GW_ERR_CONFLICT', `test window ${id} has already ended`);
     return ended;
@@ -119,7 +124,8 @@ export class TestModeService {
       const device = await registry.getDevice(target.deviceId);
       if (!device) throw new GatewayError('GW_ERR_UNKNOWN_DEVICE', `device ${target.deviceId} is not in the registry`);
       const resident = await registry.getResident(device.resident);
-      if (!resident) throw new GatewayError('GW_ERR_UNKNOWN_RESIDENT', `resident ${device.resident} of device ${device.id} is not in the registry`);
+      if (!resident)
+        throw new GatewayError('GW_ERR_UNKNOWN_RESIDENT', `resident ${device.resident} of device ${device.id} is not in the registry`);
       return { scope: { kind: 'device', deviceId: device.id }, communityId: resident.community };
     }
     const residents = await registry.listResidents();

@@ -84,7 +84,11 @@ export class WeeklyTestCheck {
 
   private async scan(communityId?: string): Promise<{ report: WeeklyTestReport; tested: { deviceId: string; residentId: string }[] }> {
     const now = this.deps.clock.now();
-    const [devices, residents, lastPress] = await Promise.all([this.deps.registry.listDevices(), this.deps.registry.listResidents(), this.deps.repo.lastPressByDevice()]);
+    const [devices, residents, lastPress] = await Promise.all([
+      this.deps.registry.listDevices(),
+      this.deps.registry.listResidents(),
+      this.deps.repo.lastPressByDevice(),
+    ]);
     const residentById = new Map(residents.map((r) => [r.id, r]));
     const since = now - TEST_INTERVAL_DAYS * DAY_MS;
     let buttons = 0;
@@ -121,12 +125,22 @@ export class WeeklyTestCheck {
       // Tested inside a real alarm's incident (no test incident to close the task at the press): closed here.
       for (const t of tested) await this.deps.tasks.clear('button_untested', t.residentId, t.deviceId, 'tested this week', now);
       for (const b of report.untested) {
-        await this.deps.tasks.open({ kind: 'button_untested', residentId: b.residentId, deviceId: b.deviceId, detail: { deviceKind: b.deviceKind, lastTestedAt: b.lastTestedAt } }, now);
+        await this.deps.tasks.open(
+          {
+            kind: 'button_untested',
+            residentId: b.residentId,
+            deviceId: b.deviceId,
+            detail: { deviceKind: b.deviceKind, lastTestedAt: b.lastTestedAt },
+          },
+          now,
+        );
       }
       this.deps.log.info({ buttons: report.buttons, untested: report.untested.length }, 'weekly button test check');
       return report;
     });
-    this.chain = run.catch((err: unknown) => this.deps.log.error({ err: errorMessage(err) }, 'weekly button test check failed; it runs again next week'));
+    this.chain = run.catch((err: unknown) =>
+      this.deps.log.error({ err: errorMessage(err) }, 'weekly button test check failed; it runs again next week'),
+    );
     return run;
   }
 

@@ -71,9 +71,18 @@ export class VisitReplies {
       if ('text' in found) return found;
       const now = this.deps.clock.now();
       const o = found.occurrence;
-      await this.deps.store.visits.saveRecord({ ...(o.record ?? blankRecord(o, now)), status: 'checked_in', checkedInAt: now, updatedAt: now });
+      await this.deps.store.visits.saveRecord({
+        ...(o.record ?? blankRecord(o, now)),
+        status: 'checked_in',
+        checkedInAt: now,
+        updatedAt: now,
+      });
       this.deps.log.info({ visit: o.plan.id, start: o.start, volunteer: volunteer.id }, 'visit checked in');
-      return { handled: 'visit_check_in', text: replyCheckedIn(await this.residentName(o.resident), o.plan.activity), checkedIn: { residentId: o.resident, at: now } };
+      return {
+        handled: 'visit_check_in',
+        text: replyCheckedIn(await this.residentName(o.resident), o.plan.activity),
+        checkedIn: { residentId: o.resident, at: now },
+      };
     });
     // After the commit, and never for 没人: a volunteer at a door nobody opens has seen no sign of life.
     if ('checkedIn' in outcome && outcome.checkedIn) await this.signOfLife(outcome.checkedIn.residentId, outcome.checkedIn.at);
@@ -88,7 +97,10 @@ export class VisitReplies {
       if (!latest) return { handled: 'visit_not_checked_in', text: REPLY_NOT_CHECKED_IN };
       const now = this.deps.clock.now();
       const credited = await this.deps.ledger.creditCheckOut({ ...latest, status: 'done', checkedOutAt: now, updatedAt: now });
-      this.deps.log.info({ visit: latest.visitId, start: latest.start, volunteer: volunteer.id, hours: credited.hours }, 'visit checked out');
+      this.deps.log.info(
+        { visit: latest.visitId, start: latest.start, volunteer: volunteer.id, hours: credited.hours },
+        'visit checked out',
+      );
       return { handled: 'visit_check_out', text: replyCheckedOut(credited.hours, credited.points) };
     });
     await this.reply(volunteer.phone, outcome.text, volunteer.id);
@@ -150,7 +162,11 @@ export class VisitReplies {
     const open = mine.find((o) => o.start - early * MINUTE_MS <= now);
     if (open) return { occurrence: open };
     const later = mine[0];
-    if (later) return { handled: 'visit_too_early', text: replyTooEarly(hhmm(later.start, this.deps.timeZone), await this.residentName(later.resident), early) };
+    if (later)
+      return {
+        handled: 'visit_too_early',
+        text: replyTooEarly(hhmm(later.start, this.deps.timeZone), await this.residentName(later.resident), early),
+      };
     return { handled: 'visit_nothing_today', text: REPLY_NO_VISIT_TODAY };
   }
 
@@ -166,6 +182,16 @@ export class VisitReplies {
 
   /** Replies carry no context, so they never change how the phone's next reply is routed. */
   private async reply(to: string, intent: MessageIntent, volunteerId: string | null): Promise<void> {
-    await this.deps.sms.enqueue({ to, intent, priority: 'routine', purpose: 'help', incidentId: null, step: null, role: null, personId: volunteerId, context: null });
+    await this.deps.sms.enqueue({
+      to,
+      intent,
+      priority: 'routine',
+      purpose: 'help',
+      incidentId: null,
+      step: null,
+      role: null,
+      personId: volunteerId,
+      context: null,
+    });
   }
 }

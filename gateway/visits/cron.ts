@@ -21,7 +21,10 @@ export type CronParse = { ok: true; spec: CronSpec } | { ok: false; error: strin
 export function parseVisitCron(expr: string): CronParse {
   const fields = expr.trim().split(/\s+/);
   if (fields.length !== 5) {
-    return { ok: false, error: `invalid cron expression "${expr}": expected 5 fields (minute hour day-of-month month day-of-week), got ${fields.length}` };
+    return {
+      ok: false,
+      error: `invalid cron expression "${expr}": expected 5 fields (minute hour day-of-month month day-of-week), got ${fields.length}`,
+    };
   }
   const result = validateDetailed(expr.trim());
   if (!result.valid || !result.fields) {

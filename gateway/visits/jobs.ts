@@ -37,7 +37,8 @@ export class VisitJobs {
     const parts = localParts(now, timeZone);
     let sent = 0;
     if (opts.catchUp) sent += await this.sendReminders(today, '今天');
-    if (parts.hour * 60 + parts.minute >= reminderMinutes(settings.reminderTime)) sent += await this.sendReminders(addDays(today, 1), '明天');
+    if (parts.hour * 60 + parts.minute >= reminderMinutes(settings.reminderTime))
+      sent += await this.sendReminders(addDays(today, 1), '明天');
     return sent;
   }
 
@@ -45,9 +46,9 @@ export class VisitJobs {
   async sendReminders(day: CivilDate, label: '今天' | '明天'): Promise<number> {
     const { store, clock, timeZone, log } = this.deps;
     const now = clock.now();
-    const occurrences = (await this.deps.schedule.occurrencesBetween(startOfDay(day, timeZone), startOfDay(addDays(day, 1), timeZone))).filter(
-      (o) => o.status === 'scheduled' && o.start > now,
-    );
+    const occurrences = (
+      await this.deps.schedule.occurrencesBetween(startOfDay(day, timeZone), startOfDay(addDays(day, 1), timeZone))
+    ).filter((o) => o.status === 'scheduled' && o.start > now);
     if (occurrences.length === 0) return 0;
     const byVolunteer = groupBy(occurrences, (o) => o.volunteer);
     const volunteers = new Map((await store.registry.listVolunteers()).map((v) => [v.id, v]));
@@ -69,7 +70,17 @@ export class VisitJobs {
       const done = await store.transaction(async () => {
         if (!(await store.visits.claimRun(key, now))) return false;
         const context = await this.replyContext(volunteer, { kind: 'visit', visitId: first.plan.id, occurrenceStart: first.start });
-        await this.deps.sms.enqueue({ to: volunteer.phone, intent, priority: 'routine', purpose: 'notice', incidentId: null, step: null, role: null, personId: volunteerId, context });
+        await this.deps.sms.enqueue({
+          to: volunteer.phone,
+          intent,
+          priority: 'routine',
+          purpose: 'notice',
+          incidentId: null,
+          step: null,
+          role: null,
+          personId: volunteerId,
+          context,
+        });
         return true;
       });
       if (done) {
@@ -125,7 +136,17 @@ export class VisitJobs {
     const send = async (to: string, personId: string, role: 'worker' | null) => {
       if (told.has(to)) return;
       told.add(to);
-      await this.deps.sms.enqueue({ to, intent, priority: 'routine', purpose: 'notice', incidentId: null, step: null, role, personId, context: null });
+      await this.deps.sms.enqueue({
+        to,
+        intent,
+        priority: 'routine',
+        purpose: 'notice',
+        incidentId: null,
+        step: null,
+        role,
+        personId,
+        context: null,
+      });
     };
     for (const leader of teamLeaders(volunteers, volunteer)) await send(leader.phone, leader.id, null);
     const worker = resident ? gridWorker(resident, await store.registry.listWorkers(), this.deps.clock.now(), timeZone) : null;

@@ -40,7 +40,10 @@ export function round2(n: number): number {
 }
 
 /** Hours from check-in to check-out, capped at the scheduled duration plus the allowed overtime. */
-export function serviceHours(record: Pick<OccurrenceRecord, 'start' | 'end' | 'checkedInAt' | 'checkedOutAt'>, overtimeCapMinutes: number): number {
+export function serviceHours(
+  record: Pick<OccurrenceRecord, 'start' | 'end' | 'checkedInAt' | 'checkedOutAt'>,
+  overtimeCapMinutes: number,
+): number {
   if (record.checkedInAt === null || record.checkedOutAt === null) return 0;
   const worked = Math.max(0, record.checkedOutAt - record.checkedInAt);
   const cap = record.end - record.start + overtimeCapMinutes * MINUTE_MS;

@@ -16,7 +16,12 @@ export interface ReminderItem {
  * `【探访提醒】明天11月27日周五探访：11:00 张桂兰 安达里3号楼2门401 做饭。到达回“到”，离开回“走”，敲门无人应回“没人”。`
  * followed, when the gateway signs links, by ` 查看：<link>` to her large-text visits page (free-text providers only).
  */
-export function reminderText(day: { month: number; day: number; weekday: number }, label: '今天' | '明天', items: ReminderItem[], link?: string): MessageIntent {
+export function reminderText(
+  day: { month: number; day: number; weekday: number },
+  label: '今天' | '明天',
+  items: ReminderItem[],
+  link?: string,
+): MessageIntent {
   const list = items.map((i) => `${i.time} ${i.residentName} ${i.address} ${i.activity}`).join('；');
   const params = { day: `${label}${day.month}月${day.day}日${WEEKDAY_ZH[day.weekday] ?? ''}`, list };
   return link ? intentOf('visit_reminder_link', { ...params, link }) : intentOf('visit_reminder', params);
@@ -47,8 +52,22 @@ export function replyDoorUnanswered(residentName: string): MessageIntent {
   return intentOf('visit_door_unanswered', { name: residentName });
 }
 
-export function missedNotice(p: { volunteerName: string; residentName: string; address: string; time: string; activity: string; minutes: number }): MessageIntent {
-  return intentOf('visit_missed', { volunteer: p.volunteerName, time: p.time, name: p.residentName, address: p.address, activity: p.activity, minutes: p.minutes });
+export function missedNotice(p: {
+  volunteerName: string;
+  residentName: string;
+  address: string;
+  time: string;
+  activity: string;
+  minutes: number;
+}): MessageIntent {
+  return intentOf('visit_missed', {
+    volunteer: p.volunteerName,
+    time: p.time,
+    name: p.residentName,
+    address: p.address,
+    activity: p.activity,
+    minutes: p.minutes,
+  });
 }
 
 /** 1.5 → "1.5", 2 → "2", 0.25 → "0.25". */

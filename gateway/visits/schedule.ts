@@ -7,8 +7,27 @@ import { ID_PATTERN } from '../registry/schema.js';
 import type { Store } from '../storage/ports.js';
 import { parseSchedule, type Schedule } from './cron.js';
 import { blankRecord, occurrencesOf, toView } from './occurrences.js';
-import { addDays, daysBetween, isoLocal, localDate, localParts, parseDate, parseInstant, startOfDay, type CivilDate } from '../core/time.js';
-import { DAY_MS, MINUTE_MS, planState, type Occurrence, type OccurrenceView, type VisitPlan, type VisitPlanState, type VisitSettings } from './types.js';
+import {
+  addDays,
+  daysBetween,
+  isoLocal,
+  localDate,
+  localParts,
+  parseDate,
+  parseInstant,
+  startOfDay,
+  type CivilDate,
+} from '../core/time.js';
+import {
+  DAY_MS,
+  MINUTE_MS,
+  planState,
+  type Occurrence,
+  type OccurrenceView,
+  type VisitPlan,
+  type VisitPlanState,
+  type VisitSettings,
+} from './types.js';
 
 export interface VisitCoreDeps {
   store: Pick<Store, 'registry' | 'visits' | 'transaction'>;
@@ -64,13 +83,16 @@ export class VisitSchedule {
     if (!to) throw badRequest(`to must be a date "YYYY-MM-DD", got "${q.to}"`);
     const days = daysBetween(from, to) + 1;
     if (days < 1) throw badRequest('to must not be before from');
-    if (days > this.deps.settings.maxRangeDays) throw badRequest(`the range spans ${days} days; at most ${this.deps.settings.maxRangeDays} days per request`);
+    if (days > this.deps.settings.maxRangeDays)
+      throw badRequest(`the range spans ${days} days; at most ${this.deps.settings.maxRangeDays} days per request`);
     const { timeZone } = this.deps;
     let list = await this.occurrencesBetween(startOfDay(from, timeZone), startOfDay(addDays(to, 1), timeZone));
     if (q.volunteer) list = list.filter((o) => o.volunteer === q.volunteer);
     if (q.resident) list = list.filter((o) => o.resident === q.resident);
     if (q.community) {
-      const inCommunity = new Set((await this.deps.store.registry.listResidents()).filter((r) => r.community === q.community).map((r) => r.id));
+      const inCommunity = new Set(
+        (await this.deps.store.registry.listResidents()).filter((r) => r.community === q.community).map((r) => r.id),
+      );
       list = list.filter((o) => inCommunity.has(o.resident));
     }
     return list.map((o) => toView(o, timeZone));
@@ -155,7 +177,10 @@ export class VisitSchedule {
       if (reassigned) {
         // Occurrences already decided (past their missed-visit moment) stay with the former volunteer.
         const untilStart = now - this.deps.settings.missedAfterMinutes * MINUTE_MS;
-        plan.formerVolunteers = [...old.formerVolunteers.filter((f) => f.untilStart < untilStart), { volunteer: old.volunteer, untilStart }];
+        plan.formerVolunteers = [
+          ...old.formerVolunteers.filter((f) => f.untilStart < untilStart),
+          { volunteer: old.volunteer, untilStart },
+        ];
       }
       await this.validate(plan);
       if (reassigned) await this.markReassigned(old, plan, now);
@@ -186,10 +211,17 @@ export class VisitSchedule {
   async cancelOccurrence(visitId: string, startText: string, note?: string): Promise<OccurrenceView> {
     return this.deps.store.transaction(async () => {
       const o = await this.occurrence(visitId, startText);
-      if (o.status === 'checked_in' || o.status === 'done') throw badRequest(`that occurrence is already ${o.status === 'done' ? 'done' : 'checked in'}`);
+      if (o.status === 'checked_in' || o.status === 'done')
+        throw badRequest(`that occurrence is already ${o.status === 'done' ? 'done' : 'checked in'}`);
       if (o.status === 'cancelled') throw badRequest('that occurrence is already cancelled');
       const now = this.deps.clock.now();
-      const record = { ...(o.record ?? blankRecord(o, now)), status: 'cancelled' as const, cancelledAt: now, note: note ?? null, updatedAt: now };
+      const record = {
+        ...(o.record ?? blankRecord(o, now)),
+        status: 'cancelled' as const,
+        cancelledAt: now,
+        note: note ?? null,
+        updatedAt: now,
+      };
       await this.deps.store.visits.saveRecord(record);
       return toView({ ...o, status: 'cancelled', record }, this.deps.timeZone);
     });
@@ -206,7 +238,8 @@ export class VisitSchedule {
         (x) => x.volunteer === volunteerId && x.status !== 'cancelled' && x.start < o.end && o.start < x.end,
       );
       const clash = theirs[0];
-      if (clash) throw badRequest(`volunteer ${volunteerId} already has visit ${clash.plan.id} at ${isoLocal(clash.start, this.deps.timeZone)}`);
+      if (clash)
+        throw badRequest(`volunteer ${volunteerId} already has visit ${clash.plan.id} at ${isoLocal(clash.start, this.deps.timeZone)}`);
       const now = this.deps.clock.now();
       const base = o.record ?? blankRecord(o, now);
       const record = { ...base, volunteerId, reassignedFrom: base.reassignedFrom ?? o.volunteer, updatedAt: now };
@@ -247,7 +280,8 @@ export class VisitSchedule {
     const parsed = parseSchedule(plan, this.deps.timeZone);
     if (!parsed.ok) throw badRequest(parsed.error);
     const d = plan.durationMinutes;
-    if (!Number.isInteger(d) || d < 1 || d > MAX_DURATION_MINUTES) throw badRequest(`durationMinutes must be a whole number from 1 to ${MAX_DURATION_MINUTES}`);
+    if (!Number.isInteger(d) || d < 1 || d > MAX_DURATION_MINUTES)
+      throw badRequest(`durationMinutes must be a whole number from 1 to ${MAX_DURATION_MINUTES}`);
     if (plan.activity.trim() === '') throw badRequest('activity must not be empty');
     await this.requireVolunteer(plan.volunteer);
     if (!(await this.deps.store.registry.getResident(plan.resident))) throw badRequest(`unknown resident ${plan.resident}`);
@@ -270,7 +304,8 @@ export class VisitSchedule {
     const tz = this.deps.timeZone;
     for (let i = 1; i < mine.length; i++) {
       const [a, b] = [mine[i - 1], mine[i]];
-      if (a && b && b.start < a.end) throw badRequest(`occurrences of this visit overlap each other: ${isoLocal(a.start, tz)} lasts past ${isoLocal(b.start, tz)}`);
+      if (a && b && b.start < a.end)
+        throw badRequest(`occurrences of this visit overlap each other: ${isoLocal(a.start, tz)} lasts past ${isoLocal(b.start, tz)}`);
     }
     for (const m of mine) {
       const clash = live.find((o) => o.plan.id !== plan.id && o.start < m.end && m.start < o.end);

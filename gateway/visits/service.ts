@@ -60,8 +60,20 @@ export class VisitService {
     const core = { store: deps.store, clock: deps.clock, log: deps.log, timeZone: deps.timeZone, settings: this.settings };
     this.schedule = new VisitSchedule(core);
     this.ledger = new VolunteerLedger({ ...core, schedule: this.schedule });
-    this.replies = new VisitReplies({ ...core, schedule: this.schedule, ledger: this.ledger, sms: deps.sms, onDoorUnanswered: (residentId, volunteerId) => deps.onDoorUnanswered(residentId, volunteerId), onCheckIn: (residentId, at) => deps.onCheckIn?.(residentId, at) });
-    this.jobs = new VisitJobs({ ...core, schedule: this.schedule, sms: deps.sms, ...(deps.volunteerLink ? { volunteerLink: deps.volunteerLink } : {}) });
+    this.replies = new VisitReplies({
+      ...core,
+      schedule: this.schedule,
+      ledger: this.ledger,
+      sms: deps.sms,
+      onDoorUnanswered: (residentId, volunteerId) => deps.onDoorUnanswered(residentId, volunteerId),
+      onCheckIn: (residentId, at) => deps.onCheckIn?.(residentId, at),
+    });
+    this.jobs = new VisitJobs({
+      ...core,
+      schedule: this.schedule,
+      sms: deps.sms,
+      ...(deps.volunteerLink ? { volunteerLink: deps.volunteerLink } : {}),
+    });
   }
 
   /** Registers the reply handler, starts the cron triggers, then catches up on reminders and missed visits. */

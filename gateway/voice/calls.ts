@@ -57,7 +57,12 @@ export class VoiceCalls {
   health(): { status: 'up' | 'degraded'; provider: string; lastError: { at: number; message: string } | null; detail?: string } {
     const { name } = this.deps.provider;
     if (!this.lastError) return { status: 'up', provider: name, lastError: null };
-    return { status: 'degraded', provider: name, lastError: this.lastError, detail: `voice provider ${name} refused the last call; unanswered pages pass to the next responder at once` };
+    return {
+      status: 'degraded',
+      provider: name,
+      lastError: this.lastError,
+      detail: `voice provider ${name} refused the last call; unanswered pages pass to the next responder at once`,
+    };
   }
 
   /**
@@ -74,7 +79,14 @@ export class VoiceCalls {
         await store.voice.transition(call.id, ['queued', 'placing'], { status: 'not_needed', endedAt: now, updatedAt: now });
       } else if (call.status === 'queued') {
         void this.place(call, incident);
-      } else if (await store.voice.transition(call.id, ['placing'], { status: 'failed', error: 'the gateway stopped while placing the call', endedAt: now, updatedAt: now })) {
+      } else if (
+        await store.voice.transition(call.id, ['placing'], {
+          status: 'failed',
+          error: 'the gateway stopped while placing the call',
+          endedAt: now,
+          updatedAt: now,
+        })
+      ) {
         void this.passOn(call, 'call_failed', { reason: 'the gateway stopped while placing the call' });
       }
     }
@@ -115,12 +127,24 @@ export class VoiceCalls {
     if (!responder) return [];
     const now = clock.now();
     const capped = await capReached(store.voice, provider.name, responder.phone, now, timeZone);
-    const call: VoiceCall = { ...this.newCall(incident, step, responder, now), status: capped ? 'capped' : 'queued', endedAt: capped ? now : null, error: capped };
+    const call: VoiceCall = {
+      ...this.newCall(incident, step, responder, now),
+      status: capped ? 'capped' : 'queued',
+      endedAt: capped ? now : null,
+      error: capped,
+    };
     await store.voice.create(call);
     if (capped) {
       return [() => void this.passOn(call, 'call_capped', { reason: capped })];
     }
-    await this.audit(incident, 'call_queued', { call: call.id, step, to: call.to, name: call.name, role: call.role, provider: provider.name });
+    await this.audit(incident, 'call_queued', {
+      call: call.id,
+      step,
+      to: call.to,
+      name: call.name,
+      role: call.role,
+      provider: provider.name,
+    });
     return [() => void this.place(call, incident)];
   }
 
@@ -131,7 +155,8 @@ export class VoiceCalls {
    */
   async callInstead(page: OutboundSms, reason: string): Promise<boolean> {
     const { store, clock, provider, timeZone, timers } = this.deps;
-    if (page.purpose !== 'page' || !page.incidentId || page.step === null || (page.role !== 'worker' && page.role !== 'duty_contact')) return false;
+    if (page.purpose !== 'page' || !page.incidentId || page.step === null || (page.role !== 'worker' && page.role !== 'duty_contact'))
+      return false;
     const { incidentId, step } = page;
     const placed = await store.transaction(async () => {
       const incident = await store.incidents.get(incidentId);
@@ -143,7 +168,14 @@ export class VoiceCalls {
       await timers.claimNow(callKey(incidentId, step));
       const call: VoiceCall = { ...this.newCall(incident, step, responder, now), status: 'queued' };
       await store.voice.create(call);
-      await this.audit(incident, 'call_instead_of_sms', { call: call.id, step, to: call.to, name: call.name, provider: provider.name, reason });
+      await this.audit(incident, 'call_instead_of_sms', {
+        call: call.id,
+        step,
+        to: call.to,
+        name: call.name,
+        provider: provider.name,
+        reason,
+      });
       return { call, incident };
     });
     if (!placed) return false;
@@ -165,11 +197,25 @@ export class VoiceCalls {
       await store.voice.transition(call.id, ['placing'], { status: 'ringing', providerCallId: placed.providerCallId, updatedAt: now });
       // A fast provider may have reported the call before its id was stored: the id is set whatever the status.
       await store.voice.transition(call.id, OPEN_CALL_STATUSES, { providerCallId: placed.providerCallId, updatedAt: now });
-      await this.audit(incident, 'call_placed', { call: call.id, step: call.step, to: call.to, name: call.name, provider: provider.name, providerCallId: placed.providerCallId });
+      await this.audit(incident, 'call_placed', {
+        call: call.id,
+        step: call.step,
+        to: call.to,
+        name: call.name,
+        provider: provider.name,
+        providerCallId: placed.providerCallId,
+      });
     } catch (err) {
       log.error({ err: errorMessage(err), call: call.id, incident: call.incidentId }, 'voice call not placed');
       this.lastError = { at: clock.now(), message: errorMessage(err) };
-      if (await store.voice.transition(call.id, ['placing'], { status: 'failed', error: errorMessage(err), endedAt: clock.now(), updatedAt: clock.now() })) {
+      if (
+        await store.voice.transition(call.id, ['placing'], {
+          status: 'failed',
+          error: errorMessage(err),
+          endedAt: clock.now(),
+          updatedAt: clock.now(),
+        })
+      ) {
         await this.passOn(call, 'call_failed', { reason: errorMessage(err) });
       }
     }
@@ -185,7 +231,10 @@ export class VoiceCalls {
     const call = await this.find({ callId, providerCallId });
     if (!call) return null;
     const incident = await this.deps.store.incidents.get(call.incidentId);
-    await this.deps.store.voice.transition(call.id, ['queued', 'placing', 'ringing'], { status: 'in_progress', updatedAt: this.deps.clock.now() });
+    await this.deps.store.voice.transition(call.id, ['queued', 'placing', 'ringing'], {
+      status: 'in_progress',
+      updatedAt: this.deps.clock.now(),
+    });
     if (!incident) return { kind: 'say_and_hang_up', text: SAID_NO_KEY };
     const taken = this.takenText(incident, call);
     if (taken) {
@@ -240,7 +289,15 @@ export class VoiceCalls {
     const call = await this.find(ref);
     if (!call) return false;
     const status: CallStatus =
-      end === 'completed' ? (call.status === 'in_progress' ? 'answered_no_key' : 'no_answer') : end === 'busy' ? 'busy' : end === 'no_answer' ? 'no_answer' : 'failed';
+      end === 'completed'
+        ? call.status === 'in_progress'
+          ? 'answered_no_key'
+          : 'no_answer'
+        : end === 'busy'
+          ? 'busy'
+          : end === 'no_answer'
+            ? 'no_answer'
+            : 'failed';
     const now = clock.now();
     if (!(await store.voice.transition(call.id, OPEN_CALL_STATUSES, { status, endedAt: now, updatedAt: now }))) return true;
     await this.passOn(call, `call_${status}`, detail);
@@ -258,10 +315,19 @@ export class VoiceCalls {
 
   private async passOn(call: VoiceCall, reason: string, detail: Record<string, unknown>): Promise<void> {
     try {
-      await this.deps.incidents.advanceAfterCall(call.incidentId, call.step, reason, { call: call.id, to: call.to, name: call.name, provider: call.provider, ...detail });
+      await this.deps.incidents.advanceAfterCall(call.incidentId, call.step, reason, {
+        call: call.id,
+        to: call.to,
+        name: call.name,
+        provider: call.provider,
+        ...detail,
+      });
     } catch (err) {
       // The step's ack timeout still stands behind this: the next responder is paged then at the latest.
-      this.deps.log.error({ err: errorMessage(err), call: call.id, incident: call.incidentId }, 'could not move escalation on after a call');
+      this.deps.log.error(
+        { err: errorMessage(err), call: call.id, incident: call.incidentId },
+        'could not move escalation on after a call',
+      );
     }
   }
 
@@ -269,7 +335,10 @@ export class VoiceCalls {
     const { store, provider, clock } = this.deps;
     for (const call of await store.voice.listForIncident(incidentId)) {
       if (!OPEN_CALL_STATUSES.includes(call.status) || call.to === by.phone) continue;
-      if (!(await store.voice.transition(call.id, OPEN_CALL_STATUSES, { status: 'not_needed', endedAt: clock.now(), updatedAt: clock.now() }))) continue;
+      if (
+        !(await store.voice.transition(call.id, OPEN_CALL_STATUSES, { status: 'not_needed', endedAt: clock.now(), updatedAt: clock.now() }))
+      )
+        continue;
       if (call.providerCallId && provider.announce) await provider.announce(call.providerCallId, takenByOther(by.name));
     }
   }
@@ -303,7 +372,13 @@ export class VoiceCalls {
   private async scriptFor(incident: Incident): Promise<CallScript> {
     const resident = await this.deps.store.registry.getResident(incident.residentId);
     const who = resident ?? { name: '一位老人', address: '' };
-    return callScript({ resident: who, type: incident.type, at: incident.openedAt, now: this.deps.clock.now(), timeZone: this.deps.timeZone });
+    return callScript({
+      resident: who,
+      type: incident.type,
+      at: incident.openedAt,
+      now: this.deps.clock.now(),
+      timeZone: this.deps.timeZone,
+    });
   }
 
   private async find(ref: CallRef): Promise<VoiceCall | null> {

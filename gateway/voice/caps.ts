@@ -24,11 +24,18 @@ export function nightStart(now: number, timeZone: string): number | null {
  * Why a call to `phone` now would exceed the provider's cap (and be rejected by it), or null when it may be placed.
  * The counts are per number and provider, durable, so a restart does not reset them.
  */
-export async function capReached(repo: Pick<VoiceCallRepo, 'countPlaced'>, provider: VoiceProviderName, phone: string, now: number, timeZone: string): Promise<string | null> {
+export async function capReached(
+  repo: Pick<VoiceCallRepo, 'countPlaced'>,
+  provider: VoiceProviderName,
+  phone: string,
+  now: number,
+  timeZone: string,
+): Promise<string | null> {
   switch (provider) {
     case 'tencent': {
       const since = nightStart(now, timeZone);
-      if (since !== null && (await repo.countPlaced(provider, phone, since)) >= 1) return 'Tencent allows one call to a number between 22:00 and 08:00, and this number had it';
+      if (since !== null && (await repo.countPlaced(provider, phone, since)) >= 1)
+        return 'Tencent allows one call to a number between 22:00 and 08:00, and this number had it';
       return null;
     }
     case 'aliyun': {

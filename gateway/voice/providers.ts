@@ -10,7 +10,14 @@ export function createVoiceProvider(voice: VoiceConfig, twilio: TwilioConfig | n
     case 'twilio':
       // The schema requires the TWILIO_* trio with VOICE_PROVIDER=twilio; this names it should that ever change.
       if (!twilio) throw new Error('VOICE_PROVIDER twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM');
-      return new TwilioVoiceProvider({ accountSid: twilio.accountSid, authToken: twilio.authToken, from: twilio.from, apiUrl: twilio.apiUrl, publicUrl, log });
+      return new TwilioVoiceProvider({
+        accountSid: twilio.accountSid,
+        authToken: twilio.authToken,
+        from: twilio.from,
+        apiUrl: twilio.apiUrl,
+        publicUrl,
+        log,
+      });
     case 'tencent':
       return new TencentVmsProvider(voice.tencent);
   }

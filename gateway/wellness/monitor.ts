@@ -254,7 +254,9 @@ export class InactivityMonitor {
         lastSignOfLifeAt: state.lastSignAt === null ? null : new Date(state.lastSignAt).toISOString(),
         lastSignSource: state.lastSignSource,
       };
-      if (await this.attempt(id, 'open a wellness check', () => this.deps.tasks.open({ kind: 'wellness_check', residentId: id, detail }, now))) {
+      if (
+        await this.attempt(id, 'open a wellness check', () => this.deps.tasks.open({ kind: 'wellness_check', residentId: id, detail }, now))
+      ) {
         state.taskOpenedAt = now;
         this.urgent.add(id);
         if (report) report.tasksOpened++;
@@ -277,7 +279,10 @@ export class InactivityMonitor {
       await fn();
       return true;
     } catch (err) {
-      this.deps.log.error({ err: errorMessage(err), resident: residentId }, `inactivity monitor could not ${what}; retrying on the next sweep`);
+      this.deps.log.error(
+        { err: errorMessage(err), resident: residentId },
+        `inactivity monitor could not ${what}; retrying on the next sweep`,
+      );
       return false;
     }
   }
@@ -329,7 +334,8 @@ export class InactivityMonitor {
       const source = signSourceOf(sign.type);
       if (source) this.signOfLife(sign.residentId, sign.receivedAt, source);
     }
-    if (signs.length > 0) this.deps.log.info({ residents: signs.length }, 'inactivity: signs of life recorded before the restart taken into account');
+    if (signs.length > 0)
+      this.deps.log.info({ residents: signs.length }, 'inactivity: signs of life recorded before the restart taken into account');
   }
 
   /** Saves task and page marks and check-ins now; the event cursor stays, as other counts may not be saved yet. */
@@ -367,10 +373,16 @@ export class InactivityMonitor {
   private async save(ids: string[], cursor: number | null): Promise<boolean> {
     const states = ids.map((id) => this.states.get(id)).filter((s): s is WellnessState => s !== undefined);
     try {
-      await this.deps.store.wellness.save(states.map((s) => ({ ...s })), cursor);
+      await this.deps.store.wellness.save(
+        states.map((s) => ({ ...s })),
+        cursor,
+      );
       return true;
     } catch (err) {
-      this.deps.log.error({ err: errorMessage(err), states: states.length }, 'inactivity counts could not be saved; retrying on the next sweep');
+      this.deps.log.error(
+        { err: errorMessage(err), states: states.length },
+        'inactivity counts could not be saved; retrying on the next sweep',
+      );
       return false;
     }
   }

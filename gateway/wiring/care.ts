@@ -32,7 +32,15 @@ export type CareWiring = Base &
 export function wireCare(w: CareWiring): CareParts {
   const { config, store, bus, metrics, clock, log, incidents } = w;
   const timeZone = config.timeZone;
-  const supervision = new Supervision({ store, bus, clock, log: log.child({ part: 'supervision' }), timeZone, sms: w.dispatcher, health: w.ingest });
+  const supervision = new Supervision({
+    store,
+    bus,
+    clock,
+    log: log.child({ part: 'supervision' }),
+    timeZone,
+    sms: w.dispatcher,
+    health: w.ingest,
+  });
   registerSupervisionMetrics(metrics.registry, supervision);
   const notes = new IncidentNotes({ store, bus, clock });
   const inactivity = new InactivityMonitor({
@@ -54,7 +62,9 @@ export function wireCare(w: CareWiring): CareParts {
     replies: w.replies,
     onCheckIn: (residentId, at) => inactivity.onCheckIn(residentId, at),
     // A template provider cannot carry the signed link: the reminder then goes without it (she signs in by SMS code).
-    ...(w.carriesLinks ? { volunteerLink: (volunteerId: string, expiresAt: number) => volunteerLink(w.links, config.publicUrl, volunteerId, expiresAt) } : {}),
+    ...(w.carriesLinks
+      ? { volunteerLink: (volunteerId: string, expiresAt: number) => volunteerLink(w.links, config.publicUrl, volunteerId, expiresAt) }
+      : {}),
     onDoorUnanswered: doorUnansweredAlarm({ volunteers: store.registry, incidents }),
   });
   // An SMS without a reply code from a volunteer's phone is hers to the visit feature (check-in, check-out, no answer).

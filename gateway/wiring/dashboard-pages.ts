@@ -59,7 +59,10 @@ export function volunteerActionsVia(deps: { visits: Pick<VisitService, 'replies'
       const volunteer = (await deps.store.registry.listVolunteers()).find((v) => v.id === volunteerId);
       if (!volunteer) throw new GatewayError('GW_ERR_FORBIDDEN', `volunteer ${volunteerId} is not in the registry`);
       const text = TEXTS[command];
-      return deps.visits.replies.handle({ provider: 'dashboard', from: volunteer.phone, body: text, providerSid: null, receivedAt: deps.clock.now() }, text);
+      return deps.visits.replies.handle(
+        { provider: 'dashboard', from: volunteer.phone, body: text, providerSid: null, receivedAt: deps.clock.now() },
+        text,
+      );
     },
   };
 }

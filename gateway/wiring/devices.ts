@@ -45,7 +45,13 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
   const { config, store, bus, metrics, clock, log } = w;
   const storage = config.storage;
   const probe = (): Promise<void> => store.registry.setSetting('storage.write_probe', String(clock.now()));
-  const recording = new RecordingGuard({ dataDir: config.dataDir, reserveBytes: storage.reserveBytes, probe, clock, log: log.child({ part: 'storage' }) });
+  const recording = new RecordingGuard({
+    dataDir: config.dataDir,
+    reserveBytes: storage.reserveBytes,
+    probe,
+    clock,
+    log: log.child({ part: 'storage' }),
+  });
   const ingest = new Ingest({
     store,
     bus,
@@ -87,8 +93,18 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
     clock,
     log: log.child({ part: 'zigbee2mqtt' }),
   });
-  const zigbee2mqttExternal = new ExternalZigbee2mqtt({ registry: store.registry, adapter: zigbee2mqtt, clock, log: log.child({ part: 'zigbee2mqtt' }) });
-  const retention = new RetentionJob({ repo: new SqliteRetentionRepo(store.database), clock, log: log.child({ part: 'retention' }), retentionDays: storage.retentionDays });
+  const zigbee2mqttExternal = new ExternalZigbee2mqtt({
+    registry: store.registry,
+    adapter: zigbee2mqtt,
+    clock,
+    log: log.child({ part: 'zigbee2mqtt' }),
+  });
+  const retention = new RetentionJob({
+    repo: new SqliteRetentionRepo(store.database),
+    clock,
+    log: log.child({ part: 'retention' }),
+    retentionDays: storage.retentionDays,
+  });
   const caps = connectionCaps({ http: config.http.maxConnections, mqtt: config.mqtt.maxConnections }, readSoftFdLimit());
   const broker = new DeviceBroker({
     store,
@@ -101,8 +117,26 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
     onConnectionRefused: () => metrics.connectionsRefused.inc({ listener: 'mqtt' }),
     bridges: new Zigbee2mqttOnOurBroker({ registry: store.registry, adapter: zigbee2mqtt, log: log.child({ part: 'zigbee2mqtt' }) }),
   });
-  const vendorPush = new VendorPush({ bridges: store.registry, sink: bridgeSink, store, bus, clock, log: log.child({ part: 'vendor-push' }) });
-  return { recording, ingest, bridgeSink, chirpstack, zigbee2mqtt, zigbee2mqttExternal, vendorPush, retention, connectionCaps: caps, broker };
+  const vendorPush = new VendorPush({
+    bridges: store.registry,
+    sink: bridgeSink,
+    store,
+    bus,
+    clock,
+    log: log.child({ part: 'vendor-push' }),
+  });
+  return {
+    recording,
+    ingest,
+    bridgeSink,
+    chirpstack,
+    zigbee2mqtt,
+    zigbee2mqttExternal,
+    vendorPush,
+    retention,
+    connectionCaps: caps,
+    broker,
+  };
 }
 
 /** After a registry import at runtime: connected devices and bridges pick up their new records (or are dropped). */
@@ -112,7 +146,8 @@ export async function devicesChanged(w: Pick<Base, 'store' | 'log' | 'bus'>, par
   await parts.chirpstack.reload();
   await parts.zigbee2mqttExternal.reload();
   const bridgeSecrets = new Map<string, string>();
-  for (const b of await store.registry.listBridges()) if (b.kind === 'zigbee2mqtt' && b.url === undefined && b.secretHash !== undefined) bridgeSecrets.set(b.id, b.secretHash);
+  for (const b of await store.registry.listBridges())
+    if (b.kind === 'zigbee2mqtt' && b.url === undefined && b.secretHash !== undefined) bridgeSecrets.set(b.id, b.secretHash);
   dropped.push(...parts.broker.refreshBridges(bridgeSecrets));
   log.info({ devicesDisconnected: dropped.length }, 'registry changed at runtime');
   bus.emit('registryChanged');

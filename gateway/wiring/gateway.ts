@@ -23,19 +23,32 @@ export interface WireOptions {
   liveHeartbeatMs?: number;
 }
 
-export function wireGateway(config: GatewayConfig, clock: Clock, log: Logger, options: WireOptions = {}): GatewayParts & { internals: GatewayInternals } {
+export function wireGateway(
+  config: GatewayConfig,
+  clock: Clock,
+  log: Logger,
+  options: WireOptions = {},
+): GatewayParts & { internals: GatewayInternals } {
   // Supervision and calls are wired after the parts that call them (devices, the dispatcher): those reach them at call
   // time, which is never before start().
   const late: { supervision?: Supervision; voice?: VoiceCalls | null } = {};
   const base = wireBase(config, clock, log);
   const devices = wireDevices({ ...base, outages: () => wired(late.supervision, 'supervision') });
-  const { pager, replyWindowMs, linkSecret, carriesLinks, firstPage, loadCatalogue, ...paging } = wirePaging({ ...base, voice: () => wired(late.voice, 'voice') });
+  const { pager, replyWindowMs, linkSecret, carriesLinks, firstPage, loadCatalogue, ...paging } = wirePaging({
+    ...base,
+    voice: () => wired(late.voice, 'voice'),
+  });
   const incidents = wireIncidents({ ...base, ...devices, ...paging, pager, replyWindowMs });
   const care = wireCare({ ...base, ...devices, ...paging, ...incidents, carriesLinks });
   late.supervision = care.supervision;
   late.voice = incidents.voice;
   const accounts = wireAccounts({ ...base, ...paging, linkSecret });
-  const observers = wireObservers({ ...base, ...devices, ...incidents, ...(options.liveHeartbeatMs ? { liveHeartbeatMs: options.liveHeartbeatMs } : {}) });
+  const observers = wireObservers({
+    ...base,
+    ...devices,
+    ...incidents,
+    ...(options.liveHeartbeatMs ? { liveHeartbeatMs: options.liveHeartbeatMs } : {}),
+  });
   return { ...base, ...devices, ...paging, ...incidents, ...care, ...accounts, ...observers, internals: { loadCatalogue, firstPage } };
 }
 

@@ -31,7 +31,10 @@ export async function gatewayHealth(w: HealthWiring): Promise<HealthReport> {
     unassignedIncidents: unassigned,
     components: {
       broker: { ...w.broker.health(), sockets: w.broker.socketCount(), maxSockets: w.connectionCaps.mqtt },
-      database: withRecording(databaseHealth(dbUp, () => store.database.storageHealth()), recording.state()),
+      database: withRecording(
+        databaseHealth(dbUp, () => store.database.storageHealth()),
+        recording.state(),
+      ),
       sms: smsHealthComponent(sms),
       signals: { status: backlog.failures > 0 ? 'degraded' : 'up', ...backlog },
       influxdb: influxHealth(w.telemetry.health()),

@@ -95,13 +95,20 @@ export function buildHttp(w: HttpWiring): Promise<FastifyInstance> {
       linkCodes: {
         signedLinkFor: async (typed) => {
           const grant = await w.linkCodes.redeem(typed);
-          return grant ? { incidentCode: grant.incidentCode, query: w.links.sign(grant.incidentCode, grant.personId, grant.role, grant.expiresAt) } : null;
+          return grant
+            ? { incidentCode: grant.incidentCode, query: w.links.sign(grant.incidentCode, grant.personId, grant.role, grant.expiresAt) }
+            : null;
         },
       },
     },
     live: w.live,
     map: w.map,
-    ui: { timeZone: config.timeZone, mapTileUrl: config.mapTileUrl, smsMode: config.twilio ? 'twilio' : 'outbox', version: GATEWAY_VERSION },
+    ui: {
+      timeZone: config.timeZone,
+      mapTileUrl: config.mapTileUrl,
+      smsMode: config.twilio ? 'twilio' : 'outbox',
+      version: GATEWAY_VERSION,
+    },
     dashboard: { tileOrigin: tileOrigin(config.mapTileUrl) },
     requestTimeoutMs: config.http.requestTimeoutMs,
     ...(w.voice ? { voice: w.voice } : {}),
@@ -109,11 +116,20 @@ export function buildHttp(w: HttpWiring): Promise<FastifyInstance> {
 }
 
 /** Listens within the HTTP connection cap, after logging both caps (a warning when they overcommit the fd limit). */
-export async function listenHttp(app: FastifyInstance, w: Pick<Base, 'config' | 'log' | 'metrics'> & Pick<DeviceParts, 'connectionCaps'>): Promise<number> {
+export async function listenHttp(
+  app: FastifyInstance,
+  w: Pick<Base, 'config' | 'log' | 'metrics'> & Pick<DeviceParts, 'connectionCaps'>,
+): Promise<number> {
   const { config, log, metrics } = w;
   const caps = w.connectionCaps;
-  const capsLine = { httpMaxConnections: caps.http, mqttMaxConnections: caps.mqtt, openFileLimit: caps.softLimit, limitKnown: caps.limitKnown };
-  if (caps.overcommitted) log.warn(capsLine, 'connection caps leave too few file descriptors free: a flood on one listener can starve the other');
+  const capsLine = {
+    httpMaxConnections: caps.http,
+    mqttMaxConnections: caps.mqtt,
+    openFileLimit: caps.softLimit,
+    limitKnown: caps.limitKnown,
+  };
+  if (caps.overcommitted)
+    log.warn(capsLine, 'connection caps leave too few file descriptors free: a flood on one listener can starve the other');
   else log.info(capsLine, 'connection caps');
   return listen(app, {
     port: config.http.port,

@@ -26,7 +26,10 @@ export interface IncidentParts {
   receiptPollers: ReceiptPoller[];
 }
 
-export type IncidentWiring = Base & Pick<DeviceParts, 'broker' | 'chirpstack'> & PagingParts & Pick<PagingInternals, 'pager' | 'replyWindowMs'>;
+export type IncidentWiring = Base &
+  Pick<DeviceParts, 'broker' | 'chirpstack'> &
+  PagingParts &
+  Pick<PagingInternals, 'pager' | 'replyWindowMs'>;
 
 export function wireIncidents(w: IncidentWiring): IncidentParts {
   const { config, store, bus, metrics, clock, log, pager } = w;

@@ -10,7 +10,10 @@ export interface LifecycleStep {
 
 /** Thrown by stop() after every step has had its turn, when one or more of them failed to stop. */
 export class StopFailures extends AggregateError {
-  constructor(readonly failed: string[], errors: unknown[]) {
+  constructor(
+    readonly failed: string[],
+    errors: unknown[],
+  ) {
     super(errors, `parts failed to stop: ${failed.join(', ')}`);
     this.name = 'StopFailures';
   }

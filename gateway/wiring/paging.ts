@@ -87,7 +87,15 @@ export function wirePaging(w: PagingWiring): PagingParts & PagingInternals {
   const linkSecret = loadOrCreateLinkSecret(config.dataDir);
   const replyWindowMs = config.smsReplyWindowMs ?? DEFAULT_REPLY_WINDOW_MS;
   const replyCodes = new ReplyCodeBook({ sms: store.sms, clock, windowMs: replyWindowMs });
-  const pager = new Pager({ sms: dispatcher, timeZone: config.timeZone, publicUrl: config.publicUrl, links: linkCodes, clock, replyCodes, pages: store.sms });
+  const pager = new Pager({
+    sms: dispatcher,
+    timeZone: config.timeZone,
+    publicUrl: config.publicUrl,
+    links: linkCodes,
+    clock,
+    replyCodes,
+    pages: store.sms,
+  });
   return {
     provider: providers.primary,
     fallbackProvider: providers.fallback,

@@ -38,7 +38,8 @@ async function main(): Promise<void> {
     return;
   }
   const registry = await SimRegistry.load(positionals[0] ?? `${process.env.DATA_DIR ?? './data'}/demo-registry.yaml`);
-  if (!(registry.doc.bridges ?? []).some((b) => b.kind === 'chirpstack')) throw new Error(`${registry.path}: no ChirpStack bridge in the registry`);
+  if (!(registry.doc.bridges ?? []).some((b) => b.kind === 'chirpstack'))
+    throw new Error(`${registry.path}: no ChirpStack bridge in the registry`);
   const fleet = new ChirpstackFleet({
     doc: registry.doc,
     ...(values.url ? { url: values.url } : {}),

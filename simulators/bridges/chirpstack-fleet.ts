@@ -42,21 +42,40 @@ export class ChirpstackFleet {
     for (const b of bridges) {
       const url = this.opts.url ?? b.url;
       if (this.opts.startMosquitto && !this.broker) {
-        this.broker = new MosquittoServer({ users: [{ username: b.username ?? 'chirpstack', password: b.password ?? 'chirpstack' }], port: Number(new URL(url).port) });
+        this.broker = new MosquittoServer({
+          users: [{ username: b.username ?? 'chirpstack', password: b.password ?? 'chirpstack' }],
+          port: Number(new URL(url).port),
+        });
         await this.broker.start();
         this.opts.say(`chirpstack: mosquitto started on ${this.broker.url} as ChirpStack's broker`);
       }
-      const publisher = new ChirpstackPublisher({ url, ...(b.username ? { username: b.username } : {}), ...(b.password ? { password: b.password } : {}), applicationId: b.applicationId });
+      const publisher = new ChirpstackPublisher({
+        url,
+        ...(b.username ? { username: b.username } : {}),
+        ...(b.password ? { password: b.password } : {}),
+        applicationId: b.applicationId,
+      });
       await publisher.connect();
       this.publishers.push(publisher);
       const now = Date.now();
       for (const d of this.opts.doc.devices.filter((x) => x.bridge === b.id && x.externalId)) {
-        const lora: Lora = { id: d.id, devEui: (d.externalId ?? '').toLowerCase(), name: d.id, model: d.model, battery: 90 + Math.random() * 10, publisher, nextReport: now + Math.random() * this.opts.reportMs, nextStatus: now + Math.random() * this.opts.statusMs };
+        const lora: Lora = {
+          id: d.id,
+          devEui: (d.externalId ?? '').toLowerCase(),
+          name: d.id,
+          model: d.model,
+          battery: 90 + Math.random() * 10,
+          publisher,
+          nextReport: now + Math.random() * this.opts.reportMs,
+          nextStatus: now + Math.random() * this.opts.statusMs,
+        };
         await publisher.join(lora);
         this.counters.sent++;
         this.devices.push(lora);
       }
-      this.opts.say(`chirpstack: bridge ${b.id}: ${this.devices.filter((d) => d.publisher === publisher).length} LoRaWAN devices joined on ${url}`);
+      this.opts.say(
+        `chirpstack: bridge ${b.id}: ${this.devices.filter((d) => d.publisher === publisher).length} LoRaWAN devices joined on ${url}`,
+      );
     }
     if (this.devices.length === 0) return;
     this.last = Date.now();
@@ -106,7 +125,8 @@ export class ChirpstackFleet {
   /** What the device's model sends: WS101 bytes on fPort 85, or a codec object. */
   private async uplink(d: Lora, press: boolean): Promise<void> {
     const battery = Math.round(d.battery);
-    if (d.model === 'milesight_ws101_sos') await d.publisher.uplink(d, { fPort: 85, bytes: ws101Bytes({ battery, ...(press ? { press: 1 as const } : {}) }) });
+    if (d.model === 'milesight_ws101_sos')
+      await d.publisher.uplink(d, { fPort: 85, bytes: ws101Bytes({ battery, ...(press ? { press: 1 as const } : {}) }) });
     else await d.publisher.uplink(d, { fPort: 10, object: press ? { event: 'sos', battery } : { battery } });
     this.counters.sent++;
   }

@@ -106,7 +106,14 @@ export class ChirpstackPublisher {
       confirmed: o.confirmed ?? false,
       ...(o.bytes ? { data: o.bytes.toString('base64') } : {}),
       ...(o.object ? { object: o.object } : {}),
-      rxInfo: rx.map((r, i) => ({ gatewayId: r.gatewayId, uplinkId: 1000 + i, rssi: r.rssi, snr: r.snr, context: 'AAAAAA==', metadata: {} })),
+      rxInfo: rx.map((r, i) => ({
+        gatewayId: r.gatewayId,
+        uplinkId: 1000 + i,
+        rssi: r.rssi,
+        snr: r.snr,
+        context: 'AAAAAA==',
+        metadata: {},
+      })),
       txInfo: { frequency: 868100000, modulation: { lora: { bandwidth: 125000, spreadingFactor: 7, codeRate: 'CR_4_5' } } },
     };
     await this.publish(device, 'up', body);
@@ -114,7 +121,10 @@ export class ChirpstackPublisher {
   }
 
   /** A DevStatusAns as ChirpStack reports it (`batteryLevel` in percent). */
-  async status(device: SimDevice, o: { batteryLevel?: number; externalPowerSource?: boolean; margin?: number } = {}): Promise<Record<string, unknown>> {
+  async status(
+    device: SimDevice,
+    o: { batteryLevel?: number; externalPowerSource?: boolean; margin?: number } = {},
+  ): Promise<Record<string, unknown>> {
     const body: Record<string, unknown> = {
       deduplicationId: randomUUID(),
       time: new Date().toISOString(),
@@ -131,7 +141,12 @@ export class ChirpstackPublisher {
   /** A (re)join: the device's frame counter starts again at 0. */
   async join(device: SimDevice): Promise<Record<string, unknown>> {
     this.fCnt.set(device.devEui, 0);
-    const body = { deduplicationId: randomUUID(), time: new Date().toISOString(), deviceInfo: this.deviceInfo(device), devAddr: '01fa2b3d' };
+    const body = {
+      deduplicationId: randomUUID(),
+      time: new Date().toISOString(),
+      deviceInfo: this.deviceInfo(device),
+      devAddr: '01fa2b3d',
+    };
     await this.publish(device, 'join', body);
     return body;
   }
@@ -139,7 +154,10 @@ export class ChirpstackPublisher {
   /** Publishes any payload on a device's event topic (bad input, a copy of an earlier event). */
   async raw(devEui: string, event: string, payload: string | Buffer, opts: { retain?: boolean } = {}): Promise<void> {
     const client = this.require();
-    await client.publishAsync(`application/${this.opts.applicationId}/device/${devEui}/event/${event}`, payload, { qos: 1, retain: opts.retain ?? false });
+    await client.publishAsync(`application/${this.opts.applicationId}/device/${devEui}/event/${event}`, payload, {
+      qos: 1,
+      retain: opts.retain ?? false,
+    });
   }
 
   private async publish(device: SimDevice, event: string, body: Record<string, unknown>): Promise<void> {

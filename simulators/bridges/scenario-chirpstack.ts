@@ -42,7 +42,10 @@ export class ScenarioChirpstack {
     if (bridges.length === 0) return null;
     const sim = { username: 'chirpstack-sim', password: randomBytes(12).toString('hex') };
     const text = (v: unknown): string => (typeof v === 'string' ? v : '');
-    const users = [sim, ...bridges.map(({ b }) => ({ username: text(b.username), password: text(b.password) })).filter((u) => u.username !== '')];
+    const users = [
+      sim,
+      ...bridges.map(({ b }) => ({ username: text(b.username), password: text(b.password) })).filter((u) => u.username !== ''),
+    ];
     const mosquitto = new MosquittoServer({ users });
     await mosquitto.start();
     const publishers = new Map<string, ChirpstackPublisher>();
@@ -62,7 +65,11 @@ export class ScenarioChirpstack {
     const devices = new Map<string, LoraDevice>();
     for (const d of root.devices ?? []) {
       if (typeof d.bridge === 'string' && publishers.has(d.bridge)) {
-        devices.set(String(d.id), { bridge: d.bridge, devEui: String(d.externalId).toLowerCase(), model: typeof d.model === 'string' ? d.model : null });
+        devices.set(String(d.id), {
+          bridge: d.bridge,
+          devEui: String(d.externalId).toLowerCase(),
+          model: typeof d.model === 'string' ? d.model : null,
+        });
       }
     }
     return new ScenarioChirpstack(mosquitto, publishers, devices);

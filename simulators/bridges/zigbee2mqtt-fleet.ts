@@ -32,7 +32,9 @@ export class Zigbee2mqttFleet {
     const { doc } = this.opts;
     for (const b of doc.bridges) {
       if (b.kind !== 'zigbee2mqtt' || b.secret === undefined || b.url !== undefined) continue;
-      const devices = doc.devices.filter((d) => d.bridge === b.id && d.externalId !== undefined).map((d) => ({ name: d.externalId ?? d.id, model: d.model, kind: d.kind }));
+      const devices = doc.devices
+        .filter((d) => d.bridge === b.id && d.externalId !== undefined)
+        .map((d) => ({ name: d.externalId ?? d.id, model: d.model, kind: d.kind }));
       const publisher = new Zigbee2mqttPublisher({ url: this.opts.url, bridgeId: b.id, password: b.secret, baseTopic: b.baseTopic });
       await publisher.connect();
       for (const d of devices) await publisher.availability(d, 'online');
@@ -43,18 +45,25 @@ export class Zigbee2mqttFleet {
     if (all.length === 0) return 0;
     const every = (ms: number, fn: () => Promise<void>): void => {
       if (ms <= 0 || !Number.isFinite(ms)) return;
-      this.timers.push(setInterval(() => void fn().catch((err: unknown) => this.opts.say(`zigbee2mqtt: ${err instanceof Error ? err.message : String(err)}`)), ms));
+      this.timers.push(
+        setInterval(
+          () => void fn().catch((err: unknown) => this.opts.say(`zigbee2mqtt: ${err instanceof Error ? err.message : String(err)}`)),
+          ms,
+        ),
+      );
     };
     const alarmers = all.filter((x) => x.d.kind !== 'motion_sensor' && x.d.kind !== 'door_sensor' && x.d.kind !== 'presence_sensor');
     const movers = all.filter((x) => x.d.kind === 'motion_sensor');
-    if (alarmers.length > 0) every(1000 / this.opts.alarmsPerSecond, async () => {
-      const x = this.opts.random.pick(alarmers);
-      await x.b.publisher.alarm(x.d);
-    });
-    if (movers.length > 0) every(3_600_000 / (this.opts.motionPerHour * movers.length), async () => {
-      const x = this.opts.random.pick(movers);
-      await x.b.publisher.motion(x.d);
-    });
+    if (alarmers.length > 0)
+      every(1000 / this.opts.alarmsPerSecond, async () => {
+        const x = this.opts.random.pick(alarmers);
+        await x.b.publisher.alarm(x.d);
+      });
+    if (movers.length > 0)
+      every(3_600_000 / (this.opts.motionPerHour * movers.length), async () => {
+        const x = this.opts.random.pick(movers);
+        await x.b.publisher.motion(x.d);
+      });
     every(this.opts.telemetryMs / all.length, async () => {
       const x = this.opts.random.pick(all);
       await x.b.publisher.battery(x.d, this.opts.random.between(60, 100));

@@ -54,7 +54,8 @@ export class Zigbee2mqttPublisher {
     await this.publish(device.name, alarmPayload(device, 100 + Math.floor(Math.random() * 100)));
     // Levels go back down, so the next alarm is an edge again.
     if (device.model === 'SEB01ZB') await this.publish(device.name, { sos: false, linkquality: 120 });
-    if (device.model === 'MIR-HE200-TY' || device.kind === 'fall_sensor') await this.publish(device.name, { fall_down_status: 'none', linkquality: 120 });
+    if (device.model === 'MIR-HE200-TY' || device.kind === 'fall_sensor')
+      await this.publish(device.name, { fall_down_status: 'none', linkquality: 120 });
   }
 
   /** Someone moved past a motion sensor, and zigbee2mqtt's occupancy timeout later clears it. */

@@ -1,7 +1,8 @@
 // A simulated phone's side of a call: what its holder does (answer, press keys, hang up), scripted ahead or live.
 
 /** What the person at the phone does. */
-export type PhoneAction = { kind: 'answer' } | { kind: 'busy' } | { kind: 'no_answer' } | { kind: 'fail' } | { kind: 'key'; key: string } | { kind: 'hang_up' };
+export type PhoneAction =
+  { kind: 'answer' } | { kind: 'busy' } | { kind: 'no_answer' } | { kind: 'fail' } | { kind: 'key'; key: string } | { kind: 'hang_up' };
 
 /** A call as the phones page and tests see it. */
 export interface SimCall {

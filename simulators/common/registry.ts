@@ -56,14 +56,16 @@ export class SimRegistry {
     const devices = doc.devices.flatMap((d): SimDeviceSpec[] => {
       if (d.secret === undefined) return [];
       const resident = residents.get(d.resident);
-      return [{
-        id: d.id,
-        kind: d.kind,
-        secret: d.secret,
-        resident: d.resident,
-        building: resident?.building ?? '',
-        community: resident?.community ?? '',
-      }];
+      return [
+        {
+          id: d.id,
+          kind: d.kind,
+          secret: d.secret,
+          resident: d.resident,
+          building: resident?.building ?? '',
+          community: resident?.community ?? '',
+        },
+      ];
     });
     const phones: PhoneEntry[] = [
       ...doc.workers.map((w) => ({ phone: w.phone, role: 'worker' as const, ref: w.id, name: w.name })),

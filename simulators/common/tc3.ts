@@ -11,17 +11,15 @@ export interface Tc3Request {
 
 /** Tencent's error codes for a request that fails its signature check. */
 export type Tc3Failure =
-  | 'AuthFailure.InvalidAuthorization'
-  | 'AuthFailure.SecretIdNotFound'
-  | 'AuthFailure.SignatureExpire'
-  | 'AuthFailure.SignatureFailure';
+  'AuthFailure.InvalidAuthorization' | 'AuthFailure.SecretIdNotFound' | 'AuthFailure.SignatureExpire' | 'AuthFailure.SignatureFailure';
 
 export type Tc3Result = { ok: true; secretId: string; service: string } | { ok: false; code: Tc3Failure; message: string };
 
 /** How far X-TC-Timestamp may be from the server's clock (Tencent: five minutes). */
 export const TC3_MAX_SKEW_S = 300;
 
-const AUTH = /^TC3-HMAC-SHA256 Credential=([^/]+)\/(\d{4}-\d{2}-\d{2})\/([a-z0-9-]+)\/tc3_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/;
+const AUTH =
+  /^TC3-HMAC-SHA256 Credential=([^/]+)\/(\d{4}-\d{2}-\d{2})\/([a-z0-9-]+)\/tc3_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/;
 
 function header(req: Tc3Request, name: string): string | null {
   const v = req.headers[name];
@@ -53,7 +51,11 @@ export function verifyTc3(req: Tc3Request, secretKeyOf: (secretId: string) => st
   if (secretKey === null) return { ok: false, code: 'AuthFailure.SecretIdNotFound', message: 'The SecretId is not found.' };
   const timestamp = Number(header(req, 'x-tc-timestamp'));
   if (!Number.isInteger(timestamp) || Math.abs(nowMs / 1000 - timestamp) > TC3_MAX_SKEW_S) {
-    return { ok: false, code: 'AuthFailure.SignatureExpire', message: 'Signature expired: X-TC-Timestamp is more than five minutes from the server time.' };
+    return {
+      ok: false,
+      code: 'AuthFailure.SignatureExpire',
+      message: 'Signature expired: X-TC-Timestamp is more than five minutes from the server time.',
+    };
   }
   const host = (header(req, 'host') ?? '').toLowerCase();
   const names = signedHeaders.split(';');

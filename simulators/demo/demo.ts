@@ -13,7 +13,15 @@ import { domesticEnv } from '../sms/domestic-network.js';
 import { SmsSimulator } from '../sms/sms-simulator.js';
 import { TencentVmsSimServer } from '../voice/tencent-vms-server.js';
 import { demoCallAnswers, demoResponderRules, type CallAnswer } from './phones.js';
-import { demoCatalogue, describeProviders, domesticSetup, randomTencentKeys, type DemoSmsProvider, type DemoVoiceProvider, type TencentKeys } from './providers.js';
+import {
+  demoCatalogue,
+  describeProviders,
+  domesticSetup,
+  randomTencentKeys,
+  type DemoSmsProvider,
+  type DemoVoiceProvider,
+  type TencentKeys,
+} from './providers.js';
 import { DEMO_TIMING, DemoStream, scaledTiming } from './stream.js';
 
 export interface LiveDemoOptions {
@@ -135,7 +143,11 @@ export class LiveDemo {
     const sent = this.sim ? (this.sim.domestic?.messages() ?? this.sim.twilio.messages()).length : 0;
     const calls = (this.sim?.twilio.calls.list().length ?? 0) + (this.vms?.list().length ?? 0);
     const sms = this.sim ? `${sent} SMS, ${this.sim.responders.replies().length} replies, ${calls} calls` : '';
-    return [s ? `${s.sos} SOS, ${s.fall} falls (${s.cancelled} cancelled), ${s.battery} dying batteries, ${s.power} power cuts` : '', sms, fleet]
+    return [
+      s ? `${s.sos} SOS, ${s.fall} falls (${s.cancelled} cancelled), ${s.battery} dying batteries, ${s.power} power cuts` : '',
+      sms,
+      fleet,
+    ]
       .filter(Boolean)
       .join('; ');
   }
@@ -187,13 +199,25 @@ export class LiveDemo {
       : { SMS_PROVIDER: 'twilio' };
     const twilioEnv: Record<string, string> =
       opts.provider === 'twilio' || opts.voice === 'twilio'
-        ? { TWILIO_ACCOUNT_SID: sim.twilio.accountSid, TWILIO_AUTH_TOKEN: sim.twilio.authToken, TWILIO_FROM: FROM_NUMBER, TWILIO_API_URL: smsUrl }
+        ? {
+            TWILIO_ACCOUNT_SID: sim.twilio.accountSid,
+            TWILIO_AUTH_TOKEN: sim.twilio.authToken,
+            TWILIO_FROM: FROM_NUMBER,
+            TWILIO_API_URL: smsUrl,
+          }
         : {};
-    const voiceEnv = opts.voice === 'tencent' ? await this.startVms(sim, reach, webhookKey, tencentKeys) : opts.voice === 'twilio' ? { VOICE_PROVIDER: 'twilio' } : {};
+    const voiceEnv =
+      opts.voice === 'tencent'
+        ? await this.startVms(sim, reach, webhookKey, tencentKeys)
+        : opts.voice === 'twilio'
+          ? { VOICE_PROVIDER: 'twilio' }
+          : {};
     this.checkNotStopped();
 
     opts.say(`demo: ${describeProviders(opts.provider, opts.voice)}`);
-    opts.say(`demo: starting the gateway (npm start, DATA_DIR=${opts.dataDir}); the first start builds the dashboard and hashes the demo devices' secrets…`);
+    opts.say(
+      `demo: starting the gateway (npm start, DATA_DIR=${opts.dataDir}); the first start builds the dashboard and hashes the demo devices' secrets…`,
+    );
     const gateway = new GatewayChild({
       cwd: opts.projectRoot,
       env: {
@@ -244,7 +268,14 @@ export class LiveDemo {
 
     const timing = scaledTiming(DEMO_TIMING, opts.speed);
     if (opts.stream) {
-      this.stream = new DemoStream({ fleet, registry, random, timing, fallCancelMs: registry.escalation.fallCancelSeconds * 1000, say: opts.say });
+      this.stream = new DemoStream({
+        fleet,
+        registry,
+        random,
+        timing,
+        fallCancelMs: registry.escalation.fallCancelSeconds * 1000,
+        say: opts.say,
+      });
       this.stream.start();
     }
     this.status = setInterval(() => opts.say(`fleet: ${progressLine(stats.snapshot(), stats.rate())}`), 60_000);

@@ -19,7 +19,8 @@ function share(phone: string, salt: string): number {
  * "1" after 30-90 s. Volunteers never answer a page (they only check in to visits).
  */
 export function demoResponderRules(phones: readonly PhoneEntry[], opts: DemoPhoneOptions): ResponderRule[] {
-  const after = (from: number, to: number, phone: string): number => Math.round(((from + (to - from) * share(phone, 'delay')) * 1000) / opts.speed);
+  const after = (from: number, to: number, phone: string): number =>
+    Math.round(((from + (to - from) * share(phone, 'delay')) * 1000) / opts.speed);
   const rules: ResponderRule[] = [];
   const seen = new Set<string>();
   for (const p of phones) {
@@ -28,13 +29,17 @@ export function demoResponderRules(phones: readonly PhoneEntry[], opts: DemoPhon
     const roll = share(p.phone, 'answers');
     switch (p.role) {
       case 'worker':
-        rules.push(roll < 2 / 3 ? { phone: p.phone, reply: '1', afterMs: after(15, 45, p.phone) } : { phone: p.phone, reply: null, afterMs: 0 });
+        rules.push(
+          roll < 2 / 3 ? { phone: p.phone, reply: '1', afterMs: after(15, 45, p.phone) } : { phone: p.phone, reply: null, afterMs: 0 },
+        );
         break;
       case 'duty':
         rules.push({ phone: p.phone, reply: '1', afterMs: after(60, 60, p.phone) });
         break;
       case 'family':
-        rules.push(roll < 1 / 4 ? { phone: p.phone, reply: '1', afterMs: after(30, 90, p.phone) } : { phone: p.phone, reply: null, afterMs: 0 });
+        rules.push(
+          roll < 1 / 4 ? { phone: p.phone, reply: '1', afterMs: after(30, 90, p.phone) } : { phone: p.phone, reply: null, afterMs: 0 },
+        );
         break;
       case 'volunteer':
         rules.push({ phone: p.phone, reply: null, afterMs: 0 });

@@ -17,7 +17,8 @@ export const DEFAULT_SIGN_NAME = '社区关爱';
 
 /** The SMS provider: the flag, else SMS_PROVIDER, else Twilio; anything else is refused with the name of where it came from. */
 export function chooseSmsProvider(flag: string | undefined, env: string | undefined): DemoSmsProvider {
-  const [raw, source] = flag !== undefined ? [flag, '--provider'] : env !== undefined && env !== '' ? [env, 'SMS_PROVIDER'] : ['twilio', '--provider'];
+  const [raw, source] =
+    flag !== undefined ? [flag, '--provider'] : env !== undefined && env !== '' ? [env, 'SMS_PROVIDER'] : ['twilio', '--provider'];
   const found = DEMO_SMS_PROVIDERS.find((p) => p === raw);
   if (!found) throw new Error(`${source}: the demo runs on twilio, aliyun or tencent, got "${raw}"`);
   return found;
@@ -28,8 +29,14 @@ export function chooseSmsProvider(flag: string | undefined, env: string | undefi
  * for Tencent and, as Aliyun voice is not in this build, for Aliyun too).
  */
 export function chooseVoiceProvider(flag: string | undefined, env: string | undefined, sms: DemoSmsProvider): DemoVoiceProvider {
-  const [raw, source] = flag !== undefined ? [flag, '--voice'] : env !== undefined && env !== '' ? [env, 'VOICE_PROVIDER'] : [sms === 'twilio' ? 'twilio' : 'tencent', '--voice'];
-  if (raw === 'aliyun') throw new Error(`${source}: Aliyun voice calls are not available in this build; use tencent (Tencent VMS) or twilio`);
+  const [raw, source] =
+    flag !== undefined
+      ? [flag, '--voice']
+      : env !== undefined && env !== ''
+        ? [env, 'VOICE_PROVIDER']
+        : [sms === 'twilio' ? 'twilio' : 'tencent', '--voice'];
+  if (raw === 'aliyun')
+    throw new Error(`${source}: Aliyun voice calls are not available in this build; use tencent (Tencent VMS) or twilio`);
   const found = DEMO_VOICE_PROVIDERS.find((p) => p === raw);
   if (!found) throw new Error(`${source}: expected twilio, tencent or off, got "${raw}"`);
   return found;
@@ -61,7 +68,13 @@ export function randomTencentKeys(): TencentKeys {
 }
 
 /** The domestic simulator's setup for Aliyun or Tencent, pushing receipts and replies with the WEBHOOK_KEY; null for Twilio. */
-export function domesticSetup(provider: DemoSmsProvider, catalogue: TemplateCatalogue, signName: string, webhookKey: string, tencent: TencentKeys): DomesticSimSetup | null {
+export function domesticSetup(
+  provider: DemoSmsProvider,
+  catalogue: TemplateCatalogue,
+  signName: string,
+  webhookKey: string,
+  tencent: TencentKeys,
+): DomesticSimSetup | null {
   if (provider === 'twilio') return null;
   return {
     provider,

@@ -149,7 +149,9 @@ export class DemoStream {
     const cancel = this.deps.random.chance(this.deps.timing.fallCancelRatio);
     // Well inside the window, and never sooner than half a second: a person getting up takes a moment.
     const cancelAfter = cancel ? Math.round(this.deps.random.between(0.2, 0.6) * Math.max(1000, this.deps.fallCancelMs)) : null;
-    this.deps.say(`FALL     ${device.id} detected a fall (${this.who(device.resident)})${cancel ? `; the resident will cancel it in ${((cancelAfter ?? 0) / 1000).toFixed(1)} s` : ''}`);
+    this.deps.say(
+      `FALL     ${device.id} detected a fall (${this.who(device.resident)})${cancel ? `; the resident will cancel it in ${((cancelAfter ?? 0) / 1000).toFixed(1)} s` : ''}`,
+    );
     if (cancelAfter !== null) this.counts.cancelled++;
     await this.deps.fleet.raise(device.id, 'fall', cancelAfter);
   }
@@ -177,7 +179,9 @@ export class DemoStream {
     if (down === 0) return;
     this.counts.power++;
     this.cutBuildings.add(building);
-    this.deps.say(`POWER    ${building} loses power: ${down} devices drop off (back in ${Math.round(this.deps.timing.powerOutMs / 1000)} s)`);
+    this.deps.say(
+      `POWER    ${building} loses power: ${down} devices drop off (back in ${Math.round(this.deps.timing.powerOutMs / 1000)} s)`,
+    );
     this.later(this.deps.timing.powerOutMs, async () => {
       this.cutBuildings.delete(building);
       if (!this.running) return;

@@ -86,7 +86,11 @@ function parseTimed(flagName: string, value: string, allowFor: boolean): Timed {
   const target = value.slice(0, at);
   const [when, length] = value.slice(at + 1).split('+');
   if (length !== undefined && !allowFor) throw new Error(`${flagName}: "+DURATION" is not supported here (got "${value}")`);
-  return { target, atMs: flag(flagName, when ?? '', parseDuration), forMs: length === undefined ? null : flag(flagName, length, parseDuration) };
+  return {
+    target,
+    atMs: flag(flagName, when ?? '', parseDuration),
+    forMs: length === undefined ? null : flag(flagName, length, parseDuration),
+  };
 }
 
 function kindsOf(value: string | undefined): Set<DeviceKind> | null {
@@ -170,18 +174,21 @@ async function main(argv: string[]): Promise<number> {
   const registry = await SimRegistry.load(registryPath);
 
   if (values['list-buildings']) {
-    for (const b of registry.buildings()) process.stdout.write(`${b}\t${registry.devices.filter((d) => d.building === b).length} devices\n`);
+    for (const b of registry.buildings())
+      process.stdout.write(`${b}\t${registry.devices.filter((d) => d.building === b).length} devices\n`);
     return 0;
   }
 
   const kinds = kindsOf(values.kinds);
   const limit = number('--devices', values.devices, Infinity, (n) => Number.isInteger(n) && n > 0, 'a positive whole number');
   const devices = registry.devices.filter((d) => !kinds || kinds.has(d.kind)).slice(0, limit);
-  if (devices.length === 0) throw new Error(`no devices to simulate in ${registry.path}${kinds ? ` of kinds ${[...kinds].join(', ')}` : ''}`);
+  if (devices.length === 0)
+    throw new Error(`no devices to simulate in ${registry.path}${kinds ? ` of kinds ${[...kinds].join(', ')}` : ''}`);
 
   const powerCuts = (values['power-cut'] ?? []).map((v) => parseTimed('--power-cut', v, true));
   for (const cut of powerCuts) {
-    if (!registry.buildings().includes(cut.target)) throw new Error(`--power-cut: no building "${cut.target}" in the registry (see --list-buildings)`);
+    if (!registry.buildings().includes(cut.target))
+      throw new Error(`--power-cut: no building "${cut.target}" in the registry (see --list-buildings)`);
   }
   const dying = (values['dying-battery'] ?? []).map((v) => parseTimed('--dying-battery', v, false));
   for (const d of dying) {
@@ -196,11 +203,15 @@ async function main(argv: string[]): Promise<number> {
     drainPerHour: flag('--drain', values.drain ?? '0.5/h', parseRate) * 3600,
     motionPerHour: flag('--motion', values.motion ?? '12/h', parseRate) * 3600,
     daySpeed: number('--day-speed', values['day-speed'], 1, (n) => n > 0, 'a positive number'),
-    ...(values['start-hour'] === undefined ? {} : { startHour: number('--start-hour', values['start-hour'], 0, (n) => n >= 0 && n < 24, 'an hour 0-23') }),
+    ...(values['start-hour'] === undefined
+      ? {}
+      : { startHour: number('--start-hour', values['start-hour'], 0, (n) => n >= 0 && n < 24, 'an hour 0-23') }),
     sosPerSecond: flag('--sos', values.sos ?? '0', parseRate),
     fallPerSecond: flag('--fall', values.fall ?? '0', parseRate),
     cancelRatio: number('--cancel', values.cancel, 0.2, (n) => n >= 0 && n <= 1, 'a share between 0 and 1'),
-    cancelWithinMs: values['cancel-within'] ? flag('--cancel-within', values['cancel-within'], parseDuration) : Math.max(1000, registry.escalation.fallCancelSeconds * 800),
+    cancelWithinMs: values['cancel-within']
+      ? flag('--cancel-within', values['cancel-within'], parseDuration)
+      : Math.max(1000, registry.escalation.fallCancelSeconds * 800),
     badPerSecond: flag('--bad', values.bad ?? '0', parseRate),
     badKinds: badKindsOf(values['bad-kinds']),
   };
@@ -215,7 +226,13 @@ async function main(argv: string[]): Promise<number> {
     random: new Random(seed),
     stats,
     timeZone,
-    connectConcurrency: number('--connect-concurrency', values['connect-concurrency'], 50, (n) => Number.isInteger(n) && n > 0, 'a positive whole number'),
+    connectConcurrency: number(
+      '--connect-concurrency',
+      values['connect-concurrency'],
+      50,
+      (n) => Number.isInteger(n) && n > 0,
+      'a positive whole number',
+    ),
   });
   const say = (line: string): void => {
     process.stdout.write(`${process.stdout.isTTY ? '\r\x1b[2K' : ''}${line}\n`);
@@ -270,7 +287,12 @@ async function main(argv: string[]): Promise<number> {
         setTimeout(() => {
           say(`power cut in ${cut.target}: ${fleet.powerCut(cut.target)} devices dropped`);
           if (cut.forMs !== null) {
-            timers.push(setTimeout(() => void fleet.powerRestore(cut.target).then((n) => say(`power back in ${cut.target}: ${n} devices reconnecting`)), cut.forMs));
+            timers.push(
+              setTimeout(
+                () => void fleet.powerRestore(cut.target).then((n) => say(`power back in ${cut.target}: ${n} devices reconnecting`)),
+                cut.forMs,
+              ),
+            );
           }
         }, cut.atMs),
       );

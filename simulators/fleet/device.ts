@@ -208,7 +208,14 @@ export class SimDevice {
     try {
       impostor = await mqtt.connectAsync(
         this.deps.url,
-        { clientId: spec.id, username: spec.id, password: `${spec.secret}-wrong`, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000 },
+        {
+          clientId: spec.id,
+          username: spec.id,
+          password: `${spec.secret}-wrong`,
+          protocolVersion: 4,
+          reconnectPeriod: 0,
+          connectTimeout: 10_000,
+        },
         false,
       );
     } catch {

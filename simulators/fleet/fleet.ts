@@ -105,16 +105,28 @@ export class Fleet {
     const connectNext = async (): Promise<void> => {
       for (let next = queue.next(); !next.done; next = queue.next()) {
         const device = next.value;
-        await device.start().catch((err: unknown) => this.deps.stats.error(`${device.id}: connect failed: ${err instanceof Error ? err.message : String(err)}`));
+        await device
+          .start()
+          .catch((err: unknown) =>
+            this.deps.stats.error(`${device.id}: connect failed: ${err instanceof Error ? err.message : String(err)}`),
+          );
       }
     };
     const lanes = Math.max(1, Math.min(this.deps.connectConcurrency ?? 50, this.devices.size));
     await Promise.all(Array.from({ length: lanes }, connectNext));
 
     const now = this.now;
-    this.day = new SimulatedDay({ realStart: now, speed: plan.daySpeed, timeZone: this.deps.timeZone, ...(plan.startHour === undefined ? {} : { startHour: plan.startHour }) });
+    this.day = new SimulatedDay({
+      realStart: now,
+      speed: plan.daySpeed,
+      timeZone: this.deps.timeZone,
+      ...(plan.startHour === undefined ? {} : { startHour: plan.startHour }),
+    });
     for (const id of this.devices.keys()) {
-      this.schedules.set(id, { nextHeartbeat: now + random.next() * plan.heartbeatMs, nextTelemetry: now + random.next() * plan.telemetryMs });
+      this.schedules.set(id, {
+        nextHeartbeat: now + random.next() * plan.heartbeatMs,
+        nextTelemetry: now + random.next() * plan.telemetryMs,
+      });
     }
     this.lastTick = now;
     const tickMs = this.deps.tickMs ?? 250;
@@ -166,7 +178,9 @@ export class Fleet {
   /** Power back in the building: its dropped devices boot and connect again. */
   async powerRestore(building: string): Promise<number> {
     const back = this.inBuilding(building).filter((d) => d.dropped);
-    await Promise.all(back.map((d) => d.restore().catch((err: unknown) => this.deps.stats.error(`${d.id}: reconnect failed: ${String(err)}`))));
+    await Promise.all(
+      back.map((d) => d.restore().catch((err: unknown) => this.deps.stats.error(`${d.id}: reconnect failed: ${String(err)}`))),
+    );
     return back.length;
   }
 

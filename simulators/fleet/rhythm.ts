@@ -17,7 +17,13 @@ export function motionShare(hourOfDay: number): number {
 
 /** Local hour of day (with fraction) of `ms` in `timeZone`. */
 export function localHour(ms: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(ms);
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(ms);
   const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? 0);
   return get('hour') + get('minute') / 60 + get('second') / 3600;
 }
@@ -29,9 +35,7 @@ export function localHour(ms: number, timeZone: string): number {
 export class SimulatedDay {
   private readonly startHour: number;
 
-  constructor(
-    private readonly opts: { realStart: number; speed: number; timeZone: string; startHour?: number },
-  ) {
+  constructor(private readonly opts: { realStart: number; speed: number; timeZone: string; startHour?: number }) {
     this.startHour = opts.startHour ?? localHour(opts.realStart, opts.timeZone);
   }
 

@@ -12,7 +12,13 @@ export interface OnenetPusherOptions {
 }
 
 export type OnenetReading =
-  | { type: 1; dev_id: number | string; ds_id: string; at: number; value: number | string | boolean | Record<string, number | string | boolean> }
+  | {
+      type: 1;
+      dev_id: number | string;
+      ds_id: string;
+      at: number;
+      value: number | string | boolean | Record<string, number | string | boolean>;
+    }
   | { type: 2; dev_id: number | string; at: number; status: 0 | 1; login_type: number };
 
 export interface PushAnswer {

@@ -20,7 +20,13 @@ const outageSchema = z.looseObject({
   devices: z.array(z.looseObject({ id: z.string(), backAt: z.string().nullable() })),
 });
 
-const taskSchema = z.looseObject({ id: z.string(), kind: z.string(), state: z.string(), resident: z.string(), device: z.string().nullable() });
+const taskSchema = z.looseObject({
+  id: z.string(),
+  kind: z.string(),
+  state: z.string(),
+  resident: z.string(),
+  device: z.string().nullable(),
+});
 
 /** The API's largest page (`?limit=`). */
 export const API_LIST_LIMIT = 1000;
@@ -65,7 +71,10 @@ export class GatewayApi {
   }
 
   private async getJson(path: string): Promise<unknown> {
-    const res = await fetch(this.deps.baseUrl + path, { headers: { authorization: `Bearer ${this.deps.token}` }, signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(this.deps.baseUrl + path, {
+      headers: { authorization: `Bearer ${this.deps.token}` },
+      signal: AbortSignal.timeout(10_000),
+    });
     const body = await res.text();
     if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status}: ${body.slice(0, 200)}`);
     return JSON.parse(body) as unknown;

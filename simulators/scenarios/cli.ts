@@ -51,7 +51,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const parallel = Number(values.parallel ?? '1');
-  if (!Number.isInteger(parallel) || parallel < 1) throw new Error(`--parallel: expected a positive whole number, got "${values.parallel}"`);
+  if (!Number.isInteger(parallel) || parallel < 1)
+    throw new Error(`--parallel: expected a positive whole number, got "${values.parallel}"`);
   const files = positionals.length > 0 ? positionals : builtInScenarios();
 
   // Every file is parsed before anything runs: a typo in the last one should not cost the time of the others.

@@ -49,7 +49,10 @@ export function checkAgainstRegistry(scenario: Scenario, registry: SimRegistry):
   };
   const buildings = registry.buildings();
   const building = (b: string, where: string): void => {
-    if (!buildings.includes(b)) problems.push(`${where}: no building "${b}" in the registry (known: ${buildings.slice(0, 8).join(', ')}${buildings.length > 8 ? ', …' : ''})`);
+    if (!buildings.includes(b))
+      problems.push(
+        `${where}: no building "${b}" in the registry (known: ${buildings.slice(0, 8).join(', ')}${buildings.length > 8 ? ', …' : ''})`,
+      );
   };
   for (const s of scenario.steps) {
     switch (s.kind) {
@@ -68,7 +71,8 @@ export function checkAgainstRegistry(scenario: Scenario, registry: SimRegistry):
       case 'storm': {
         const able = registry.devices.filter((d) => supportsEvent(d.kind, s.event) && (!s.deviceKinds || s.deviceKinds.includes(d.kind)));
         if (able.length === 0) problems.push(`${s.label}: no device in the registry can send "${s.event}"`);
-        else if (s.count !== null && s.count > able.length) problems.push(`${s.label}: count ${s.count} but only ${able.length} devices can send "${s.event}"`);
+        else if (s.count !== null && s.count > able.length)
+          problems.push(`${s.label}: count ${s.count} but only ${able.length} devices can send "${s.event}"`);
         break;
       }
       case 'reply':
@@ -93,8 +97,8 @@ export function checkAgainstRegistry(scenario: Scenario, registry: SimRegistry):
     else if (e.kind === 'tasks') {
       if (e.building !== null) building(e.building, where);
       if (e.device !== null) device(e.device, where);
-    }
-    else if (e.kind === 'incidents' && e.count > API_LIST_LIMIT) problems.push(`${where}: the API lists at most ${API_LIST_LIMIT} incidents; count fewer`);
+    } else if (e.kind === 'incidents' && e.count > API_LIST_LIMIT)
+      problems.push(`${where}: the API lists at most ${API_LIST_LIMIT} incidents; count fewer`);
   }
   scenario.responders.phones.forEach((p, i) => {
     if (p.who !== undefined) resolves(p.who, `responders.phones[${i}]`);
@@ -112,18 +116,34 @@ export function checkSms(e: SmsExpectation, log: readonly SmsRecord[], registry:
   const line = (m: SmsRecord): string => `${formatDuration(m.atMs)} ${registry.label(m.to)}: ${clip(m.body)}`;
   const result = (passed: boolean, detail: string): ExpectationResult => ({ index: e.index, label: e.label, passed, detail });
   if (e.kind === 'noSms') {
-    if (inWindow.length === 0) return result(true, matching.length > 0 ? `none in the window (${matching.length} outside it, first at ${formatDuration(matching[0]?.atMs ?? 0)})` : 'none');
+    if (inWindow.length === 0)
+      return result(
+        true,
+        matching.length > 0
+          ? `none in the window (${matching.length} outside it, first at ${formatDuration(matching[0]?.atMs ?? 0)})`
+          : 'none',
+      );
     return result(false, `${inWindow.length} sent: ${inWindow.slice(0, 3).map(line).join(' | ')}`);
   }
   const wanted = e.count;
   const ok = wanted === null ? inWindow.length > 0 : inWindow.length === wanted;
-  if (ok) return result(true, `${inWindow.length} at ${inWindow.slice(0, 3).map((m) => formatDuration(m.atMs)).join(', ')}${inWindow.length > 3 ? ', …' : ''}: ${clip(inWindow[0]?.body ?? '')}`);
+  if (ok)
+    return result(
+      true,
+      `${inWindow.length} at ${inWindow
+        .slice(0, 3)
+        .map((m) => formatDuration(m.atMs))
+        .join(', ')}${inWindow.length > 3 ? ', …' : ''}: ${clip(inWindow[0]?.body ?? '')}`,
+    );
   const outside = matching.filter((m) => !inWindow.includes(m));
   const why =
     wanted !== null && inWindow.length > 0
       ? `${inWindow.length} in the window, expected ${wanted}`
       : outside.length > 0
-        ? `none in the window; matching ones came at ${outside.slice(0, 3).map((m) => formatDuration(m.atMs)).join(', ')}`
+        ? `none in the window; matching ones came at ${outside
+            .slice(0, 3)
+            .map((m) => formatDuration(m.atMs))
+            .join(', ')}`
         : toThem.length > 0
           ? `none matching; they got: ${toThem.slice(0, 3).map(line).join(' | ')}`
           : 'nothing was sent to them';
@@ -131,18 +151,20 @@ export function checkSms(e: SmsExpectation, log: readonly SmsRecord[], registry:
 }
 
 /** One look at the gateway for a state expectation: passed, and what was seen. */
-export async function probeState(
-  e: StateExpectation,
-  api: GatewayApi,
-  registry: SimRegistry,
-): Promise<{ ok: boolean; seen: string }> {
+export async function probeState(e: StateExpectation, api: GatewayApi, registry: SimRegistry): Promise<{ ok: boolean; seen: string }> {
   switch (e.kind) {
     case 'incident': {
       const list = await api.incidents({ resident: e.resident });
       const fits = list.filter(
-        (i) => (e.state === null || i.state === e.state) && (e.type === null || i.type === e.type) && (e.acknowledgedBy === null || i.acknowledgedBy?.name === e.acknowledgedBy || i.acknowledgedBy?.id === e.acknowledgedBy),
+        (i) =>
+          (e.state === null || i.state === e.state) &&
+          (e.type === null || i.type === e.type) &&
+          (e.acknowledgedBy === null || i.acknowledgedBy?.name === e.acknowledgedBy || i.acknowledgedBy?.id === e.acknowledgedBy),
       );
-      const seen = list.length === 0 ? 'no incident' : list.map((i) => `${i.type} ${i.state}${i.acknowledgedBy?.name ? ` by ${i.acknowledgedBy.name}` : ''}`).join(', ');
+      const seen =
+        list.length === 0
+          ? 'no incident'
+          : list.map((i) => `${i.type} ${i.state}${i.acknowledgedBy?.name ? ` by ${i.acknowledgedBy.name}` : ''}`).join(', ');
       return { ok: fits.length > 0, seen };
     }
     case 'incidents': {
@@ -155,20 +177,44 @@ export async function probeState(
       return { ok: d?.state === e.state, seen: d ? `${d.id} ${d.state}` : `${e.id} not listed` };
     }
     case 'devices': {
-      const ids = new Set(registry.devices.filter((d) => (e.building === null || d.building === e.building) && (e.deviceKind === null || d.kind === e.deviceKind)).map((d) => d.id));
+      const ids = new Set(
+        registry.devices
+          .filter((d) => (e.building === null || d.building === e.building) && (e.deviceKind === null || d.kind === e.deviceKind))
+          .map((d) => d.id),
+      );
       const listed = (await api.devices()).filter((d) => ids.has(d.id));
       const off = listed.filter((d) => d.state !== e.state);
-      return { ok: listed.length === ids.size && off.length === 0, seen: `${listed.length - off.length}/${ids.size} ${e.state}${off.length ? ` (not: ${off.slice(0, 5).map((d) => `${d.id} ${d.state}`).join(', ')})` : ''}` };
+      return {
+        ok: listed.length === ids.size && off.length === 0,
+        seen: `${listed.length - off.length}/${ids.size} ${e.state}${
+          off.length
+            ? ` (not: ${off
+                .slice(0, 5)
+                .map((d) => `${d.id} ${d.state}`)
+                .join(', ')})`
+            : ''
+        }`,
+      };
     }
     case 'outage': {
       const list = (await api.outages()).filter((o) => o.place.kind === 'building' && o.place.building === e.building);
       const fits = list.filter((o) => (e.state === null || o.state === e.state) && (e.devices === null || o.devices.length === e.devices));
-      const seen = list.length === 0 ? `no outage of ${e.building}` : list.map((o) => `${o.state} with ${o.devices.length} devices (${o.devices.filter((d) => d.backAt !== null).length} back)`).join(', ');
+      const seen =
+        list.length === 0
+          ? `no outage of ${e.building}`
+          : list
+              .map((o) => `${o.state} with ${o.devices.length} devices (${o.devices.filter((d) => d.backAt !== null).length} back)`)
+              .join(', ');
       return { ok: fits.length > 0, seen };
     }
     case 'outages': {
-      const list = (await api.outages()).filter((o) => (e.building === null || o.place.building === e.building) && (e.state === null || o.state === e.state));
-      return { ok: list.length === e.count, seen: `${list.length} outages${list.length ? ` (${list.map((o) => `${o.place.building ?? `community ${o.place.community}`} ${o.state}`).join(', ')})` : ''}` };
+      const list = (await api.outages()).filter(
+        (o) => (e.building === null || o.place.building === e.building) && (e.state === null || o.state === e.state),
+      );
+      return {
+        ok: list.length === e.count,
+        seen: `${list.length} outages${list.length ? ` (${list.map((o) => `${o.place.building ?? `community ${o.place.community}`} ${o.state}`).join(', ')})` : ''}`,
+      };
     }
     case 'tasks': {
       const inBuilding = e.building === null ? null : new Set(registry.devices.filter((d) => d.building === e.building).map((d) => d.id));
@@ -179,7 +225,17 @@ export async function probeState(
           (e.device === null || t.device === e.device) &&
           (inBuilding === null || (t.device !== null && inBuilding.has(t.device))),
       );
-      return { ok: list.length === e.count, seen: `${list.length} tasks${list.length ? ` (${list.slice(0, 5).map((t) => `${t.kind} ${t.device ?? t.resident} ${t.state}`).join(', ')})` : ''}` };
+      return {
+        ok: list.length === e.count,
+        seen: `${list.length} tasks${
+          list.length
+            ? ` (${list
+                .slice(0, 5)
+                .map((t) => `${t.kind} ${t.device ?? t.resident} ${t.state}`)
+                .join(', ')})`
+            : ''
+        }`,
+      };
     }
     default: {
       const never: never = e;

@@ -36,7 +36,12 @@ const stepSchemas = {
   dyingBattery: z.strictObject({ at: duration, dyingBattery: z.strictObject({ device: id }) }),
   storm: z.strictObject({
     at: duration,
-    storm: z.strictObject({ event: incidentType, over: duration, kinds: z.array(z.enum(DEVICE_KINDS)).min(1).optional(), count: count.optional() }),
+    storm: z.strictObject({
+      event: incidentType,
+      over: duration,
+      kinds: z.array(z.enum(DEVICE_KINDS)).min(1).optional(),
+      count: count.optional(),
+    }),
   }),
   bad: z.strictObject({ at: duration, bad: z.strictObject({ device: id, input: z.enum(BAD_INPUTS) }) }),
   reply: z.strictObject({ at: duration, reply: z.strictObject({ from: text, body: z.union([text, z.number()]).transform(String) }) }),
@@ -48,19 +53,36 @@ const expectSchemas = {
   noSms: z.strictObject({ ...window, noSms: z.strictObject({ to: text.optional(), contains: text.optional() }) }),
   incident: z.strictObject({
     ...window,
-    incident: z.strictObject({ resident: id, state: z.enum(INCIDENT_STATES).optional(), type: incidentType.optional(), acknowledgedBy: text.optional() }),
+    incident: z.strictObject({
+      resident: id,
+      state: z.enum(INCIDENT_STATES).optional(),
+      type: incidentType.optional(),
+      acknowledgedBy: text.optional(),
+    }),
   }),
-  incidents: z.strictObject({ ...window, incidents: z.strictObject({ count, state: z.enum(INCIDENT_STATES).optional(), type: incidentType.optional() }) }),
+  incidents: z.strictObject({
+    ...window,
+    incidents: z.strictObject({ count, state: z.enum(INCIDENT_STATES).optional(), type: incidentType.optional() }),
+  }),
   device: z.strictObject({ ...window, device: z.strictObject({ id, state: liveState }) }),
   devices: z.strictObject({
     ...window,
     devices: z.strictObject({ building: text.optional(), kind: z.enum(DEVICE_KINDS).optional(), state: liveState }),
   }),
-  outage: z.strictObject({ ...window, outage: z.strictObject({ building: text, state: openState.optional(), devices: z.number().int().min(1).optional() }) }),
+  outage: z.strictObject({
+    ...window,
+    outage: z.strictObject({ building: text, state: openState.optional(), devices: z.number().int().min(1).optional() }),
+  }),
   outages: z.strictObject({ ...window, outages: z.strictObject({ count, building: text.optional(), state: openState.optional() }) }),
   tasks: z.strictObject({
     ...window,
-    tasks: z.strictObject({ count, kind: z.enum(CARE_TASK_KINDS).optional(), building: text.optional(), device: id.optional(), state: openState.optional() }),
+    tasks: z.strictObject({
+      count,
+      kind: z.enum(CARE_TASK_KINDS).optional(),
+      building: text.optional(),
+      device: id.optional(),
+      state: openState.optional(),
+    }),
   }),
   healthy: z.strictObject({ ...window, healthy: z.literal(true) }),
 } as const;
@@ -72,7 +94,11 @@ const topSchema = z.strictObject({
   description: z.string().optional(),
   registry: z.union([text, z.strictObject({ generate: generated })]).optional(),
   escalation: z
-    .strictObject({ ackTimeoutSeconds: z.number().int().optional(), fallCancelSeconds: z.number().int().optional(), offlineAfterSeconds: z.number().int().optional() })
+    .strictObject({
+      ackTimeoutSeconds: z.number().int().optional(),
+      fallCancelSeconds: z.number().int().optional(),
+      offlineAfterSeconds: z.number().int().optional(),
+    })
     .optional(),
   patch: z.record(z.string(), z.unknown()).optional(),
   responders: responderConfigSchema.optional(),
@@ -85,7 +111,7 @@ const topSchema = z.strictObject({
 // ---- messages -----------------------------------------------------------------------------------------------------
 
 function show(v: unknown): string {
-  return typeof v === 'string' ? `"${v}"` : JSON.stringify(v) ?? String(v);
+  return typeof v === 'string' ? `"${v}"` : (JSON.stringify(v) ?? String(v));
 }
 
 const TYPE_NOUNS: Record<string, string> = {
@@ -156,18 +182,24 @@ function parseStep(i: number, raw: unknown): Step | string[] {
   const action = actions[0];
   if (actions.length !== 1 || action === undefined) {
     const found = Object.keys(raw).filter((k) => k !== 'at');
-    return [`${label}: expected one action (device + event, ${STEP_ACTIONS.slice(1).join(', ')}), found ${found.length ? found.map((k) => `"${k}"`).join(', ') : 'none'}`];
+    return [
+      `${label}: expected one action (device + event, ${STEP_ACTIONS.slice(1).join(', ')}), found ${found.length ? found.map((k) => `"${k}"`).join(', ') : 'none'}`,
+    ];
   }
   const base = (atMs: number) => ({ index: i, label, atMs });
   const fail = (e: z.ZodError) => issuesOf(e, `${label}: `);
   switch (action) {
     case 'event': {
       const r = stepSchemas.event.safeParse(raw, { error: describeIssue });
-      return r.success ? { ...base(r.data.at), kind: 'event', device: r.data.device, event: r.data.event, payload: r.data.payload ?? {} } : fail(r.error);
+      return r.success
+        ? { ...base(r.data.at), kind: 'event', device: r.data.device, event: r.data.event, payload: r.data.payload ?? {} }
+        : fail(r.error);
     }
     case 'powerCut': {
       const r = stepSchemas.powerCut.safeParse(raw, { error: describeIssue });
-      return r.success ? { ...base(r.data.at), kind: 'powerCut', building: r.data.powerCut.building, restoreAfterMs: r.data.powerCut.restoreAfter ?? null } : fail(r.error);
+      return r.success
+        ? { ...base(r.data.at), kind: 'powerCut', building: r.data.powerCut.building, restoreAfterMs: r.data.powerCut.restoreAfter ?? null }
+        : fail(r.error);
     }
     case 'dyingBattery': {
       const r = stepSchemas.dyingBattery.safeParse(raw, { error: describeIssue });
@@ -196,7 +228,9 @@ function parseStep(i: number, raw: unknown): Step | string[] {
 
 function windowText(afterMs: number, withinMs: number | null): string {
   if (withinMs === null) return afterMs > 0 ? ` after ${formatDuration(afterMs)}` : '';
-  return afterMs > 0 ? ` between ${formatDuration(afterMs)} and ${formatDuration(afterMs + withinMs)}` : ` within ${formatDuration(withinMs)}`;
+  return afterMs > 0
+    ? ` between ${formatDuration(afterMs)} and ${formatDuration(afterMs + withinMs)}`
+    : ` within ${formatDuration(withinMs)}`;
 }
 
 function parseExpectation(i: number, raw: unknown): Expectation | string[] {
@@ -205,7 +239,13 @@ function parseExpectation(i: number, raw: unknown): Expectation | string[] {
   const kinds = Object.keys(raw).filter(isExpectationKind);
   const kind = kinds[0];
   if (kinds.length !== 1 || kind === undefined) {
-    return [`${head}: expected exactly one of ${EXPECTATION_KINDS.join(', ')} (with optional after/within), found ${Object.keys(raw).map((k) => `"${k}"`).join(', ') || 'none'}`];
+    return [
+      `${head}: expected exactly one of ${EXPECTATION_KINDS.join(', ')} (with optional after/within), found ${
+        Object.keys(raw)
+          .map((k) => `"${k}"`)
+          .join(', ') || 'none'
+      }`,
+    ];
   }
   const r = expectSchemas[kind].safeParse(raw, { error: describeIssue });
   if (!r.success) return issuesOf(r.error, `${head} (${kind}): `);
@@ -216,11 +256,24 @@ function parseExpectation(i: number, raw: unknown): Expectation | string[] {
   const d = r.data;
   if ('sms' in d) {
     const s = d.sms;
-    return { ...base, kind: 'sms', to: s.to, contains: s.contains ?? null, count: s.count ?? null, label: `sms to ${s.to}${s.contains ? ` containing "${s.contains}"` : ''}${s.count === undefined ? '' : ` (${s.count} exactly)`}${win}` };
+    return {
+      ...base,
+      kind: 'sms',
+      to: s.to,
+      contains: s.contains ?? null,
+      count: s.count ?? null,
+      label: `sms to ${s.to}${s.contains ? ` containing "${s.contains}"` : ''}${s.count === undefined ? '' : ` (${s.count} exactly)`}${win}`,
+    };
   }
   if ('noSms' in d) {
     const s = d.noSms;
-    return { ...base, kind: 'noSms', to: s.to ?? 'any', contains: s.contains ?? null, label: `no sms to ${s.to ?? 'anyone'}${s.contains ? ` containing "${s.contains}"` : ''}${win}` };
+    return {
+      ...base,
+      kind: 'noSms',
+      to: s.to ?? 'any',
+      contains: s.contains ?? null,
+      label: `no sms to ${s.to ?? 'anyone'}${s.contains ? ` containing "${s.contains}"` : ''}${win}`,
+    };
   }
   if ('incident' in d) {
     const s = d.incident;
@@ -237,28 +290,68 @@ function parseExpectation(i: number, raw: unknown): Expectation | string[] {
   }
   if ('incidents' in d) {
     const s = d.incidents;
-    return { ...base, kind: 'incidents', count: s.count, state: s.state ?? null, type: s.type ?? null, label: `${s.count} ${[s.type, s.state].filter(Boolean).join(' ')} incidents${win}`.replace(/\s+/g, ' ') };
+    return {
+      ...base,
+      kind: 'incidents',
+      count: s.count,
+      state: s.state ?? null,
+      type: s.type ?? null,
+      label: `${s.count} ${[s.type, s.state].filter(Boolean).join(' ')} incidents${win}`.replace(/\s+/g, ' '),
+    };
   }
-  if ('device' in d) return { ...base, kind: 'device', id: d.device.id, state: d.device.state, label: `device ${d.device.id} ${d.device.state}${win}` };
+  if ('device' in d)
+    return { ...base, kind: 'device', id: d.device.id, state: d.device.state, label: `device ${d.device.id} ${d.device.state}${win}` };
   if ('devices' in d) {
     const s = d.devices;
     const which = [s.building ? `in ${s.building}` : null, s.kind ? `of kind ${s.kind}` : null].filter(Boolean).join(' ');
-    return { ...base, kind: 'devices', building: s.building ?? null, deviceKind: s.kind ?? null, state: s.state, label: `every device ${which ? `${which} ` : ''}${s.state}${win}` };
+    return {
+      ...base,
+      kind: 'devices',
+      building: s.building ?? null,
+      deviceKind: s.kind ?? null,
+      state: s.state,
+      label: `every device ${which ? `${which} ` : ''}${s.state}${win}`,
+    };
   }
   if ('outage' in d) {
     const s = d.outage;
     const what = [s.state, s.devices === undefined ? null : `with ${s.devices} devices`].filter(Boolean).join(' ');
-    return { ...base, kind: 'outage', building: s.building, state: s.state ?? null, devices: s.devices ?? null, label: `outage of ${s.building}${what ? ` ${what}` : ''}${win}` };
+    return {
+      ...base,
+      kind: 'outage',
+      building: s.building,
+      state: s.state ?? null,
+      devices: s.devices ?? null,
+      label: `outage of ${s.building}${what ? ` ${what}` : ''}${win}`,
+    };
   }
   if ('outages' in d) {
     const s = d.outages;
     const which = [s.state, 'outages', s.building ? `of ${s.building}` : null].filter(Boolean).join(' ');
-    return { ...base, kind: 'outages', count: s.count, building: s.building ?? null, state: s.state ?? null, label: `${s.count} ${which}${win}` };
+    return {
+      ...base,
+      kind: 'outages',
+      count: s.count,
+      building: s.building ?? null,
+      state: s.state ?? null,
+      label: `${s.count} ${which}${win}`,
+    };
   }
   if ('tasks' in d) {
     const s = d.tasks;
-    const which = [s.state, s.kind, 'tasks', s.building ? `in ${s.building}` : null, s.device ? `for ${s.device}` : null].filter(Boolean).join(' ');
-    return { ...base, kind: 'tasks', count: s.count, taskKind: s.kind ?? null, building: s.building ?? null, device: s.device ?? null, state: s.state ?? null, label: `${s.count} ${which}${win}` };
+    const which = [s.state, s.kind, 'tasks', s.building ? `in ${s.building}` : null, s.device ? `for ${s.device}` : null]
+      .filter(Boolean)
+      .join(' ');
+    return {
+      ...base,
+      kind: 'tasks',
+      count: s.count,
+      taskKind: s.kind ?? null,
+      building: s.building ?? null,
+      device: s.device ?? null,
+      state: s.state ?? null,
+      label: `${s.count} ${which}${win}`,
+    };
   }
   return { ...base, kind: 'healthy', label: `gateway healthy (/healthz 200, process running)${win}` };
 }
@@ -287,7 +380,11 @@ export function parseScenario(textIn: string, source: string): Scenario {
   }
   const raw: unknown = doc.toJS();
   const top = topSchema.safeParse(raw ?? {}, { error: describeIssue });
-  if (!top.success) throw new ScenarioError(source, issuesOf(top.error).map((p) => `${source}: ${p}`));
+  if (!top.success)
+    throw new ScenarioError(
+      source,
+      issuesOf(top.error).map((p) => `${source}: ${p}`),
+    );
   const t = top.data;
 
   const problems: string[] = [];
@@ -305,15 +402,23 @@ export function parseScenario(textIn: string, source: string): Scenario {
   });
 
   const responders = t.responders ?? { phones: [] };
-  const patch: Scenario['patch'] = Object.entries(t.patch ?? {}).map(([key, value]) => [key.split('.').map((seg) => (/^\d+$/.test(seg) ? Number(seg) : seg)), value]);
+  const patch: Scenario['patch'] = Object.entries(t.patch ?? {}).map(([key, value]) => [
+    key.split('.').map((seg) => (/^\d+$/.test(seg) ? Number(seg) : seg)),
+    value,
+  ]);
   for (const [path] of patch) {
-    if (path.some((seg) => seg === '')) problems.push(`${where(doc, lines, source, ['patch'])}: patch: "${path.join('.')}" is not a dotted path such as workers.0.shifts`);
+    if (path.some((seg) => seg === ''))
+      problems.push(`${where(doc, lines, source, ['patch'])}: patch: "${path.join('.')}" is not a dotted path such as workers.0.shifts`);
   }
   if (problems.length > 0) throw new ScenarioError(source, problems);
 
   const registry: Scenario['registry'] =
     typeof t.registry === 'object'
-      ? { kind: 'generate', residents: t.registry.generate.residents, buildings: t.registry.generate.buildings ?? Math.max(1, Math.ceil(t.registry.generate.residents / 20)) }
+      ? {
+          kind: 'generate',
+          residents: t.registry.generate.residents,
+          buildings: t.registry.generate.buildings ?? Math.max(1, Math.ceil(t.registry.generate.residents / 20)),
+        }
       : { kind: 'file', path: t.registry ?? 'test/fixtures/registry.yaml' };
   return {
     name: t.name ?? basename(source, extname(source)),

@@ -10,7 +10,9 @@ import type { Scenario } from './schema.js';
 export async function prepareRegistry(scenario: Scenario, dir: string, root: string): Promise<string> {
   const doc =
     scenario.registry.kind === 'file'
-      ? parseDocument(await readFile(isAbsolute(scenario.registry.path) ? scenario.registry.path : resolve(root, scenario.registry.path), 'utf8'))
+      ? parseDocument(
+          await readFile(isAbsolute(scenario.registry.path) ? scenario.registry.path : resolve(root, scenario.registry.path), 'utf8'),
+        )
       : new Document(generatedRegistry(scenario.registry.residents, scenario.registry.buildings));
   if (doc.errors.length > 0) throw new Error(`registry ${describe(scenario)}: ${doc.errors[0]?.message ?? 'YAML syntax error'}`);
   for (const [key, value] of Object.entries(scenario.escalation)) doc.setIn(['escalation', key], value);

@@ -3,7 +3,9 @@ import { formatDuration } from '../common/duration.js';
 import type { ScenarioReport } from './runner.js';
 
 export function formatReport(r: ScenarioReport): string {
-  const lines = [`${r.passed ? 'PASS' : 'FAIL'}  ${r.name}  (${r.source}, ${formatDuration(r.durationMs)}; ${r.devices} devices, ${r.smsCount} SMS)`];
+  const lines = [
+    `${r.passed ? 'PASS' : 'FAIL'}  ${r.name}  (${r.source}, ${formatDuration(r.durationMs)}; ${r.devices} devices, ${r.smsCount} SMS)`,
+  ];
   if (r.description) lines.push(`      ${r.description.trim().split('\n')[0] ?? ''}`);
   if (r.interrupted) lines.push('  ✗ interrupted before the end: the results below are incomplete');
   if (r.setupError) lines.push(`  ✗ set-up failed: ${r.setupError.split('\n').join('\n    ')}`);

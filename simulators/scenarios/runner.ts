@@ -214,7 +214,12 @@ class ScenarioRun {
       const exit = this.gateway?.exit;
       if (exit) report.gatewayExit = describeExit(exit);
     }
-    report.passed = !report.interrupted && report.setupError === null && report.stepErrors.length === 0 && report.gatewayExit === null && report.results.every((r) => r.passed);
+    report.passed =
+      !report.interrupted &&
+      report.setupError === null &&
+      report.stepErrors.length === 0 &&
+      report.gatewayExit === null &&
+      report.results.every((r) => r.passed);
     if (!report.passed) report.gatewayStderr = this.gateway?.stderrTail(30) ?? '';
     await runAll(cleanups);
     if (!report.dataDir) await rm(dir, { recursive: true, force: true });
@@ -238,10 +243,14 @@ class ScenarioRun {
       const steps = scenario.steps.map((s) => this.runStep(s, fleet, responders, registry));
       // Watched while the run goes on, so the settle phase ends as soon as they all hold. Exact SMS counts, noSms
       // and health can only be judged once the run is over.
-      const watches = scenario.expect.filter((e) => (e.kind === 'sms' && e.count === null) || (!isSmsExpectation(e) && e.kind !== 'healthy')).map((e) => this.watch(e, api, registry));
+      const watches = scenario.expect
+        .filter((e) => (e.kind === 'sms' && e.count === null) || (!isSmsExpectation(e) && e.kind !== 'healthy'))
+        .map((e) => this.watch(e, api, registry));
       await Promise.all(steps);
       // Watched expectations end on their own (they hold, or their window closes); the others need their whole window.
-      const fullWindow = scenario.expect.filter((e) => isSmsExpectation(e) ? e.kind === 'noSms' || e.count !== null : e.kind === 'healthy');
+      const fullWindow = scenario.expect.filter((e) =>
+        isSmsExpectation(e) ? e.kind === 'noSms' || e.count !== null : e.kind === 'healthy',
+      );
       const windowsEnd = Math.max(0, ...scenario.expect.map((e) => e.afterMs), ...fullWindow.map((e) => e.afterMs + (e.withinMs ?? 0)));
       while (this.elapsed < windowsEnd && !this.halted) await sleep(Math.min(POLL_MS, windowsEnd - this.elapsed), this.halt.signal);
       this.finalDeadline = this.halted ? Date.now() : Date.now() + scenario.settleMs;
@@ -253,7 +262,11 @@ class ScenarioRun {
       await Promise.all([...sampling]);
       const runMs = this.elapsed;
       return scenario.expect.map((e) =>
-        isSmsExpectation(e) ? checkSms(e, this.smsLog, registry, runMs) : e.kind === 'healthy' ? this.healthResult(e) : (watched.get(e.index) ?? this.missing(e)),
+        isSmsExpectation(e)
+          ? checkSms(e, this.smsLog, registry, runMs)
+          : e.kind === 'healthy'
+            ? this.healthResult(e)
+            : (watched.get(e.index) ?? this.missing(e)),
       );
     } finally {
       clearInterval(health);
@@ -282,7 +295,8 @@ class ScenarioRun {
           seen = `API error: ${err instanceof Error ? err.message : String(err)}`;
         }
       }
-      if (Date.now() >= deadline()) return { index: e.index, label: e.label, passed: false, detail: `saw ${seen} at ${formatDuration(this.elapsed)}` };
+      if (Date.now() >= deadline())
+        return { index: e.index, label: e.label, passed: false, detail: `saw ${seen} at ${formatDuration(this.elapsed)}` };
       await sleep(POLL_MS, this.halt.signal);
     }
   }
@@ -354,8 +368,15 @@ class ScenarioRun {
   }
 
   /** Alarms from many devices, spread evenly over the step's duration; each must be acknowledged. */
-  private async storm(step: Extract<Step, { kind: 'storm' }>, fleet: Fleet, registry: SimRegistry, say: (what: string) => void): Promise<void> {
-    const able = registry.devices.filter((d) => supportsEvent(d.kind, step.event) && (!step.deviceKinds || step.deviceKinds.includes(d.kind)));
+  private async storm(
+    step: Extract<Step, { kind: 'storm' }>,
+    fleet: Fleet,
+    registry: SimRegistry,
+    say: (what: string) => void,
+  ): Promise<void> {
+    const able = registry.devices.filter(
+      (d) => supportsEvent(d.kind, step.event) && (!step.deviceKinds || step.deviceKinds.includes(d.kind)),
+    );
     const chosen = able.slice(0, step.count ?? able.length);
     const gap = chosen.length > 1 ? step.overMs / chosen.length : 0;
     const start = this.elapsed;
@@ -367,7 +388,8 @@ class ScenarioRun {
         await fleet.send(d.id, step.event).catch((err: unknown) => failures.push(err instanceof Error ? err.message : String(err)));
       }),
     );
-    if (failures.length > 0) throw new Error(`${failures.length} of ${chosen.length} ${step.event} not acknowledged; first: ${failures[0] ?? ''}`);
+    if (failures.length > 0)
+      throw new Error(`${failures.length} of ${chosen.length} ${step.event} not acknowledged; first: ${failures[0] ?? ''}`);
     say(`${chosen.length} ${step.event} sent and acknowledged in ${formatDuration(this.elapsed - start)}`);
   }
 }

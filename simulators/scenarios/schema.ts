@@ -46,7 +46,14 @@ export type Expectation = ExpectationBase &
     | { kind: 'devices'; building: string | null; deviceKind: DeviceKind | null; state: 'online' | 'offline' }
     | { kind: 'outage'; building: string; state: 'open' | 'closed' | null; devices: number | null }
     | { kind: 'outages'; count: number; building: string | null; state: 'open' | 'closed' | null }
-    | { kind: 'tasks'; count: number; taskKind: CareTaskKind | null; building: string | null; device: string | null; state: 'open' | 'closed' | null }
+    | {
+        kind: 'tasks';
+        count: number;
+        taskKind: CareTaskKind | null;
+        building: string | null;
+        device: string | null;
+        state: 'open' | 'closed' | null;
+      }
     | { kind: 'healthy' }
   );
 
@@ -71,4 +78,15 @@ export interface Scenario {
 }
 
 export const STEP_ACTIONS = ['event', 'powerCut', 'dyingBattery', 'storm', 'bad', 'reply'] as const;
-export const EXPECTATION_KINDS = ['sms', 'noSms', 'incident', 'incidents', 'device', 'devices', 'outage', 'outages', 'tasks', 'healthy'] as const;
+export const EXPECTATION_KINDS = [
+  'sms',
+  'noSms',
+  'incident',
+  'incidents',
+  'device',
+  'devices',
+  'outage',
+  'outages',
+  'tasks',
+  'healthy',
+] as const;

@@ -2,7 +2,16 @@
 // does, sends only approved templates and signatures, answers with Aliyun's codes, and pushes SmsReport and SmsUp.
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { DomesticSmsSim, fillTemplate, toE164, type DomesticMessage, type DomesticPush, type DomesticRequest, type DomesticSimOptions, type HandledAnswer } from './domestic-base.js';
+import {
+  DomesticSmsSim,
+  fillTemplate,
+  toE164,
+  type DomesticMessage,
+  type DomesticPush,
+  type DomesticRequest,
+  type DomesticSimOptions,
+  type HandledAnswer,
+} from './domestic-base.js';
 
 export interface AliyunSimOptions extends DomesticSimOptions {
   accessKeyId?: string;
@@ -47,7 +56,9 @@ export class AliyunSmsSim extends DomesticSmsSim {
 
   async reply(from: string, body: string): Promise<DomesticPush | null> {
     if (!this.aliyun.upUrl) return null;
-    const last = this.messages().filter((m) => m.to === from).at(-1);
+    const last = this.messages()
+      .filter((m) => m.to === from)
+      .at(-1);
     const up = [
       {
         phone_number: from.replace(/^\+86/, ''),
@@ -82,23 +93,29 @@ export class AliyunSmsSim extends DomesticSmsSim {
     const [, accessKeyId, signedList, signature] = m;
     if (accessKeyId !== this.accessKeyId) return error(404, 'InvalidAccessKeyId.NotFound', 'Specified access key is not found.');
     const payloadHash = sha256Hex(raw);
-    if (headerOf(req, 'x-acs-content-sha256') !== payloadHash) return error(400, 'SignatureDoesNotMatch', 'The request body does not match x-acs-content-sha256.');
+    if (headerOf(req, 'x-acs-content-sha256') !== payloadHash)
+      return error(400, 'SignatureDoesNotMatch', 'The request body does not match x-acs-content-sha256.');
     const date = Date.parse(headerOf(req, 'x-acs-date') ?? '');
-    if (!Number.isFinite(date) || Math.abs(Date.now() - date) > MAX_SKEW_MS) return error(400, 'InvalidTimeStamp.Expired', 'Specified time stamp or date value is expired.');
+    if (!Number.isFinite(date) || Math.abs(Date.now() - date) > MAX_SKEW_MS)
+      return error(400, 'InvalidTimeStamp.Expired', 'Specified time stamp or date value is expired.');
     const nonce = headerOf(req, 'x-acs-signature-nonce');
     if (!nonce) return error(400, 'MissingSignatureNonce', 'SignatureNonce is mandatory for this action.');
     const signed = signedList.split(';');
     // Every header Aliyun cares about must be signed, or it could be changed on the way.
     const mustSign = Object.keys(req.headers).filter((h) => h.startsWith('x-acs-') || h === 'host' || h === 'content-type');
-    if (!mustSign.every((h) => signed.includes(h)) || !signed.includes('host')) return error(400, 'SignatureDoesNotMatch', 'Specified signature does not match our calculation.');
+    if (!mustSign.every((h) => signed.includes(h)) || !signed.includes('host'))
+      return error(400, 'SignatureDoesNotMatch', 'Specified signature does not match our calculation.');
     const canonicalHeaders = signed.map((h) => `${h}:${(headerOf(req, h) ?? '').trim()}\n`).join('');
     const keys = [...new Set(url.searchParams.keys())].sort();
     const canonicalQuery = keys.map((k) => `${k}=${percentEncode(url.searchParams.get(k) ?? '')}`).join('&');
     const canonicalUri = url.pathname.replace(/\+/g, '%20').replace(/\*/g, '%2A').replace(/%7E/g, '~');
-    const canonicalRequest = [req.method ?? 'GET', canonicalUri, canonicalQuery, canonicalHeaders, signed.join(';'), payloadHash].join('\n');
+    const canonicalRequest = [req.method ?? 'GET', canonicalUri, canonicalQuery, canonicalHeaders, signed.join(';'), payloadHash].join(
+      '\n',
+    );
     const stringToSign = `ACS3-HMAC-SHA256\n${sha256Hex(canonicalRequest)}`;
     const expected = createHmac('sha256', this.accessKeySecret).update(stringToSign).digest();
-    if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) return error(400, 'SignatureDoesNotMatch', 'Specified signature does not match our calculation.');
+    if (!timingSafeEqual(expected, Buffer.from(signature, 'hex')))
+      return error(400, 'SignatureDoesNotMatch', 'Specified signature does not match our calculation.');
     // A nonce is good once: a captured request sent again is refused.
     if (this.seenNonces.has(nonce)) return error(400, 'SignatureNonceUsed', 'Specified signature nonce was used already.');
     this.seenNonces.add(nonce);
@@ -110,7 +127,12 @@ export class AliyunSmsSim extends DomesticSmsSim {
     if (fault !== null) {
       entry.fault = fault;
       if (fault === 'network') return error(500, 'network', '');
-      if (typeof fault === 'number') return error(fault, fault === 503 ? 'ServiceUnavailable' : 'InternalError', 'The request processing has failed due to some unknown error.');
+      if (typeof fault === 'number')
+        return error(
+          fault,
+          fault === 503 ? 'ServiceUnavailable' : 'InternalError',
+          'The request processing has failed due to some unknown error.',
+        );
       if (fault === 'throttle') return refused('isv.BUSINESS_LIMIT_CONTROL', '触发小时级流控Permits:5');
       return refused('isv.SMS_TEMPLATE_ILLEGAL', '该账号下找不到对应模板');
     }
@@ -172,7 +194,17 @@ export class AliyunSmsSim extends DomesticSmsSim {
       ReceiveDate: m.status === 'accepted' ? '' : beijingTime(Date.now()),
       OutId: m.context ?? '',
     }));
-    return { status: 200, code: 'OK', body: { Code: 'OK', Message: 'OK', RequestId: randomUUID().toUpperCase(), TotalCount: String(dto.length), SmsSendDetailDTOs: { SmsSendDetailDTO: dto } } };
+    return {
+      status: 200,
+      code: 'OK',
+      body: {
+        Code: 'OK',
+        Message: 'OK',
+        RequestId: randomUUID().toUpperCase(),
+        TotalCount: String(dto.length),
+        SmsSendDetailDTOs: { SmsSendDetailDTO: dto },
+      },
+    };
   }
 
   /** SmsReport, as Aliyun pushes it: a JSON array, one receipt per message. */
@@ -201,7 +233,17 @@ function headerOf(req: IncomingMessage, name: string): string | null {
 }
 
 function error(status: number, code: string, message: string): HandledAnswer {
-  return { status, code, body: { RequestId: randomUUID().toUpperCase(), HostId: 'dysmsapi.aliyuncs.com', Code: code, Message: message, Recommend: `https://api.aliyun.com/troubleshoot?q=${code}` } };
+  return {
+    status,
+    code,
+    body: {
+      RequestId: randomUUID().toUpperCase(),
+      HostId: 'dysmsapi.aliyuncs.com',
+      Code: code,
+      Message: message,
+      Recommend: `https://api.aliyun.com/troubleshoot?q=${code}`,
+    },
+  };
 }
 
 /** A business refusal: HTTP 200 with the code in the body, as SendSms answers. */

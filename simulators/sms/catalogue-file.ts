@@ -25,7 +25,14 @@ export function loadCatalogue(path: string | null, flag: string): TemplateCatalo
   }
   const catalogue: TemplateCatalogue = {};
   for (const [kind, e] of Object.entries(parsed.data)) {
-    catalogue[kind] = { text: e.text, ...(e.label ? { label: e.label } : {}), ...(e.aliyun ? { aliyun: { templateCode: e.aliyun.templateCode, ...(e.aliyun.signName ? { signName: e.aliyun.signName } : {}) } } : {}), ...(e.tencent ? { tencent: e.tencent } : {}) };
+    catalogue[kind] = {
+      text: e.text,
+      ...(e.label ? { label: e.label } : {}),
+      ...(e.aliyun
+        ? { aliyun: { templateCode: e.aliyun.templateCode, ...(e.aliyun.signName ? { signName: e.aliyun.signName } : {}) } }
+        : {}),
+      ...(e.tencent ? { tencent: e.tencent } : {}),
+    };
   }
   return catalogue;
 }

@@ -4,7 +4,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SimRegistry } from '../common/registry.js';
-import { parseDefaultFlag, parseReplyFlag, parseResponderYaml, responderSet, type ResponderConfig, type ResponderRule } from './responders.js';
+import {
+  parseDefaultFlag,
+  parseReplyFlag,
+  parseResponderYaml,
+  responderSet,
+  type ResponderConfig,
+  type ResponderRule,
+} from './responders.js';
 import { SmsSimulator } from './sms-simulator.js';
 import { domesticEnv, type DomesticSimSetup } from './domestic-network.js';
 import { loadCatalogue } from './catalogue-file.js';
@@ -109,7 +116,8 @@ async function main(argv: string[]): Promise<number> {
   if (values.trigger) set.trigger = values.trigger;
 
   const provider = values.provider ?? 'twilio';
-  if (provider !== 'twilio' && provider !== 'aliyun' && provider !== 'tencent') throw new Error(`--provider: expected twilio, aliyun or tencent, got "${provider}"`);
+  if (provider !== 'twilio' && provider !== 'aliyun' && provider !== 'tencent')
+    throw new Error(`--provider: expected twilio, aliyun or tencent, got "${provider}"`);
   const gatewayUrl = values.gateway ?? process.env.PUBLIC_URL ?? 'http://localhost:8080';
   if (values['print-templates']) {
     const source = values.templates ?? registryPath;
@@ -131,7 +139,10 @@ async function main(argv: string[]): Promise<number> {
           webhookKey,
           credentials:
             provider === 'aliyun'
-              ? { ...(env.ALIYUN_ACCESS_KEY_ID ? { id: env.ALIYUN_ACCESS_KEY_ID } : {}), ...(env.ALIYUN_ACCESS_KEY_SECRET ? { secret: env.ALIYUN_ACCESS_KEY_SECRET } : {}) }
+              ? {
+                  ...(env.ALIYUN_ACCESS_KEY_ID ? { id: env.ALIYUN_ACCESS_KEY_ID } : {}),
+                  ...(env.ALIYUN_ACCESS_KEY_SECRET ? { secret: env.ALIYUN_ACCESS_KEY_SECRET } : {}),
+                }
               : {
                   ...(env.TENCENT_SECRET_ID ? { id: env.TENCENT_SECRET_ID } : {}),
                   ...(env.TENCENT_SECRET_KEY ? { secret: env.TENCENT_SECRET_KEY } : {}),
@@ -164,11 +175,16 @@ async function main(argv: string[]): Promise<number> {
   sim.responders.on('reply', (r) => process.stdout.write(`<- ${who(r.from)}: ${r.body}  [${r.error ?? `webhook ${r.httpStatus}`}]\n`));
 
   const envLine = sim.domestic
-    ? Object.entries({ ...domesticEnv(sim.domestic, signName, url), ...(webhookKey ? { WEBHOOK_KEY: webhookKey } : {}), PUBLIC_URL: gatewayUrl })
+    ? Object.entries({
+        ...domesticEnv(sim.domestic, signName, url),
+        ...(webhookKey ? { WEBHOOK_KEY: webhookKey } : {}),
+        PUBLIC_URL: gatewayUrl,
+      })
         .map(([k, v]) => `${k}=${v}`)
         .join(' ')
     : `TWILIO_API_URL=${url} TWILIO_ACCOUNT_SID=${sim.twilio.accountSid} TWILIO_AUTH_TOKEN=${sim.twilio.authToken} TWILIO_FROM=+15005550006 PUBLIC_URL=${gatewayUrl}`;
-  const replyPath = provider === 'aliyun' ? '/webhooks/aliyun/sms-up' : provider === 'tencent' ? '/webhooks/tencent/sms-reply' : '/webhooks/twilio/sms';
+  const replyPath =
+    provider === 'aliyun' ? '/webhooks/aliyun/sms-up' : provider === 'tencent' ? '/webhooks/tencent/sms-reply' : '/webhooks/twilio/sms';
   process.stdout.write(
     [
       `SMS simulator (${provider}) on ${url}  (phones: ${url}/)`,

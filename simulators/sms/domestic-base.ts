@@ -259,7 +259,14 @@ export abstract class DomesticSmsSim extends EventEmitter<DomesticEvents> {
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const entry: DomesticRequest = { action: null, status: null, code: null, fault: null, receivedAt: Date.now(), receivedHr: performance.now() };
+    const entry: DomesticRequest = {
+      action: null,
+      status: null,
+      code: null,
+      fault: null,
+      receivedAt: Date.now(),
+      receivedHr: performance.now(),
+    };
     this.requestLog.push(entry);
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
@@ -272,11 +279,20 @@ export abstract class DomesticSmsSim extends EventEmitter<DomesticEvents> {
     entry.status = answer.status;
     entry.code = answer.code;
     const text = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
-    res.writeHead(answer.status, { 'content-type': typeof answer.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json;charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(answer.status, {
+      'content-type': typeof answer.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json;charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    });
     res.end(text);
   }
 
-  private waitFor<T>(subscribe: (fn: (v: T) => void) => () => void, existing: T | undefined, predicate: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> {
+  private waitFor<T>(
+    subscribe: (fn: (v: T) => void) => () => void,
+    existing: T | undefined,
+    predicate: (v: T) => boolean,
+    timeoutMs: number,
+    what: string,
+  ): Promise<T> {
     if (existing !== undefined) return Promise.resolve(existing);
     return new Promise((resolve, reject) => {
       const unsubscribe = subscribe((v) => {
@@ -323,7 +339,13 @@ function postJson(url: string, body: unknown, signal: AbortSignal): Promise<{ st
   return new Promise((resolve, reject) => {
     const req = send(
       target,
-      { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }, signal, timeout: 10_000, rejectUnauthorized: false },
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+        signal,
+        timeout: 10_000,
+        rejectUnauthorized: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

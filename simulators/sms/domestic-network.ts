@@ -23,7 +23,13 @@ export function createDomesticSim(setup: DomesticSimSetup, gateway: string): Dom
   const common = { catalogue: setup.catalogue, signNames: setup.signNames, receiptDelayMs: 200 };
   const c = setup.credentials ?? {};
   if (setup.provider === 'aliyun') {
-    return new AliyunSmsSim({ ...common, ...(c.id ? { accessKeyId: c.id } : {}), ...(c.secret ? { accessKeySecret: c.secret } : {}), reportUrl: url('/webhooks/aliyun/sms-report'), upUrl: url('/webhooks/aliyun/sms-up') });
+    return new AliyunSmsSim({
+      ...common,
+      ...(c.id ? { accessKeyId: c.id } : {}),
+      ...(c.secret ? { accessKeySecret: c.secret } : {}),
+      reportUrl: url('/webhooks/aliyun/sms-report'),
+      upUrl: url('/webhooks/aliyun/sms-up'),
+    });
   }
   return new TencentSmsSim({
     ...common,
@@ -37,9 +43,23 @@ export function createDomesticSim(setup: DomesticSimSetup, gateway: string): Dom
 
 /** The credentials a gateway needs to talk to this simulator, as environment variables. */
 export function domesticEnv(sim: DomesticSmsSim, signName: string, endpoint: string): Record<string, string> {
-  if (sim instanceof AliyunSmsSim) return { SMS_PROVIDER: 'aliyun', ALIYUN_ACCESS_KEY_ID: sim.accessKeyId, ALIYUN_ACCESS_KEY_SECRET: sim.accessKeySecret, ALIYUN_SMS_SIGN_NAME: signName, ALIYUN_SMS_ENDPOINT: endpoint };
+  if (sim instanceof AliyunSmsSim)
+    return {
+      SMS_PROVIDER: 'aliyun',
+      ALIYUN_ACCESS_KEY_ID: sim.accessKeyId,
+      ALIYUN_ACCESS_KEY_SECRET: sim.accessKeySecret,
+      ALIYUN_SMS_SIGN_NAME: signName,
+      ALIYUN_SMS_ENDPOINT: endpoint,
+    };
   if (sim instanceof TencentSmsSim) {
-    return { SMS_PROVIDER: 'tencent', TENCENT_SECRET_ID: sim.secretId, TENCENT_SECRET_KEY: sim.secretKey, TENCENT_SMS_SDK_APP_ID: sim.sdkAppId, TENCENT_SMS_SIGN_NAME: signName, TENCENT_SMS_ENDPOINT: endpoint };
+    return {
+      SMS_PROVIDER: 'tencent',
+      TENCENT_SECRET_ID: sim.secretId,
+      TENCENT_SECRET_KEY: sim.secretKey,
+      TENCENT_SMS_SDK_APP_ID: sim.sdkAppId,
+      TENCENT_SMS_SIGN_NAME: signName,
+      TENCENT_SMS_ENDPOINT: endpoint,
+    };
   }
   return {};
 }

@@ -17,8 +17,7 @@ export interface PhoneView {
 
 /** An incoming or running call: what was said, and the buttons (answer, busy, let ring; then 1, 2, *, hang up). */
 function callCard(call: SimCall, timeZone: string): string {
-  const act = (value: string, label: string): string =>
-    `<button name="action" value="${escapeHtml(value)}">${escapeHtml(label)}</button>`;
+  const act = (value: string, label: string): string => `<button name="action" value="${escapeHtml(value)}">${escapeHtml(label)}</button>`;
   const live = call.live && call.endedAt === null;
   const buttons =
     live && (call.status === 'queued' || call.status === 'ringing')
@@ -45,7 +44,12 @@ type Bubble = { at: number; side: 'in' | 'out'; body: string; meta: string };
 
 function bubbles(view: PhoneView, timeZone: string): string {
   const all: Bubble[] = [
-    ...view.received.map((m): Bubble => ({ at: m.receivedAt, side: 'in', body: m.body, meta: `${clock(m.receivedAt, timeZone)} · ${m.status}` })),
+    ...view.received.map((m): Bubble => ({
+      at: m.receivedAt,
+      side: 'in',
+      body: m.body,
+      meta: `${clock(m.receivedAt, timeZone)} · ${m.status}`,
+    })),
     ...view.sent.map((r): Bubble => ({
       at: r.at,
       side: 'out',
@@ -55,12 +59,17 @@ function bubbles(view: PhoneView, timeZone: string): string {
   ].sort((a, b) => a.at - b.at);
   if (all.length === 0) return '<p class="empty">No messages yet.</p>';
   return all
-    .map((b) => `<div class="msg ${b.side}"><div class="body">${escapeHtml(b.body)}</div><div class="meta">${escapeHtml(b.meta)}</div></div>`)
+    .map(
+      (b) => `<div class="msg ${b.side}"><div class="body">${escapeHtml(b.body)}</div><div class="meta">${escapeHtml(b.meta)}</div></div>`,
+    )
     .join('\n');
 }
 
 /** The whole page; `refreshSeconds` reloads it so new messages show up without a script. */
-export function renderPhonesPage(phones: PhoneView[], opts: { timeZone: string; refreshSeconds: number; gatewayUrl: string; replyFormat?: string }): string {
+export function renderPhonesPage(
+  phones: PhoneView[],
+  opts: { timeZone: string; refreshSeconds: number; gatewayUrl: string; replyFormat?: string },
+): string {
   const cards = phones
     .map((p) => {
       const id = encodeURIComponent(p.phone);

@@ -60,16 +60,28 @@ export interface SentReply {
 const duration = durationSchema;
 
 // `reply: never` (or null) and `reply: "1"`; numbers are accepted because YAML reads an unquoted 1 as one.
-const replyText = z.union([z.literal('never'), z.null(), z.string().min(1), z.number()]).transform((v) => (v === 'never' || v === null ? null : String(v)));
+const replyText = z
+  .union([z.literal('never'), z.null(), z.string().min(1), z.number()])
+  .transform((v) => (v === 'never' || v === null ? null : String(v)));
 
 const behaviourSchema = z.union([
   z.literal('never').transform((): PhoneBehaviour => ({ ...NEVER })),
-  z.strictObject({ reply: replyText, after: duration.optional() }).transform((b): PhoneBehaviour => ({ reply: b.reply, afterMs: b.after ?? 0 })),
+  z
+    .strictObject({ reply: replyText, after: duration.optional() })
+    .transform((b): PhoneBehaviour => ({ reply: b.reply, afterMs: b.after ?? 0 })),
 ]);
 
 /** A phone entry before "who" strings are resolved: either `phone` or `who` (a scenario's registry name). */
 export const phoneEntrySchema = z
-  .strictObject({ phone: z.string().regex(/^\+\d{7,15}$/, 'expected an E.164 phone number such as "+8613900000001"').optional(), who: z.string().min(1).optional(), reply: replyText, after: duration.optional() })
+  .strictObject({
+    phone: z
+      .string()
+      .regex(/^\+\d{7,15}$/, 'expected an E.164 phone number such as "+8613900000001"')
+      .optional(),
+    who: z.string().min(1).optional(),
+    reply: replyText,
+    after: duration.optional(),
+  })
   .refine((e) => (e.phone === undefined) !== (e.who === undefined), 'give exactly one of "phone" or "who"');
 
 export const responderConfigSchema = z.strictObject({
@@ -105,7 +117,11 @@ export function parseResponderYaml(text: string, source: string): ResponderConfi
   const parsed = responderConfigSchema.safeParse(doc.toJS() ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const where = issue?.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') ?? '';
+    const where =
+      issue?.path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+        .join('')
+        .replace(/^\./, '') ?? '';
     throw new Error(`${source}: ${where || '(document)'}: ${issue?.message ?? 'invalid'}`);
   }
   return parsed.data;
@@ -114,7 +130,8 @@ export function parseResponderYaml(text: string, source: string): ResponderConfi
 /** A `--reply` flag: `+8613900000001=1@5s` (reply "1" after 5 s) or `+8613900000001=never`. */
 export function parseReplyFlag(value: string): ResponderRule {
   const m = /^(\+\d{7,15})=(.+?)(?:@(.+))?$/.exec(value.trim());
-  if (!m?.[1] || m[2] === undefined) throw new Error(`--reply: expected PHONE=TEXT[@DELAY] or PHONE=never, e.g. "+8613900000001=1@5s", got "${value}"`);
+  if (!m?.[1] || m[2] === undefined)
+    throw new Error(`--reply: expected PHONE=TEXT[@DELAY] or PHONE=never, e.g. "+8613900000001=1@5s", got "${value}"`);
   const reply = m[2] === 'never' ? null : m[2];
   return { phone: m[1], reply, afterMs: m[3] ? parseDuration(m[3]) : 0 };
 }

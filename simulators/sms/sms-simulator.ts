@@ -141,7 +141,12 @@ export class SmsSimulator {
         received,
         sent,
         calls: calls.filter((c) => c.to === phone).sort((a, b) => a.createdAt - b.createdAt),
-        last: Math.max(0, ...received.map((m) => m.receivedAt), ...sent.map((r) => r.at), ...calls.filter((c) => c.to === phone).map((c) => c.createdAt)),
+        last: Math.max(
+          0,
+          ...received.map((m) => m.receivedAt),
+          ...sent.map((r) => r.at),
+          ...calls.filter((c) => c.to === phone).map((c) => c.createdAt),
+        ),
       };
     });
     return views.sort((a, b) => b.last - a.last || (a.phone < b.phone ? -1 : 1)).map(({ last: _last, ...view }) => view);
@@ -153,8 +158,17 @@ export class SmsSimulator {
     // Aliyun's and Tencent's SDKs post to "/" and name the action in a header; their signatures cover the Host header.
     if (this.domestic && (req.headers['x-acs-action'] || req.headers['x-tc-action'])) return this.proxy(req, res, this.domestic.url, true);
     if (req.method === 'GET' && url.pathname === '/') {
-      const replyFormat = this.domestic ? (this.domestic.provider === 'aliyun' ? 'Aliyun SmsUp pushes' : 'Tencent reply callbacks') : 'signed Twilio webhooks';
-      const html = renderPhonesPage(this.phones(), { timeZone: this.opts.timeZone ?? 'Asia/Shanghai', refreshSeconds: 3, gatewayUrl: this.opts.gatewayUrl, replyFormat });
+      const replyFormat = this.domestic
+        ? this.domestic.provider === 'aliyun'
+          ? 'Aliyun SmsUp pushes'
+          : 'Tencent reply callbacks'
+        : 'signed Twilio webhooks';
+      const html = renderPhonesPage(this.phones(), {
+        timeZone: this.opts.timeZone ?? 'Asia/Shanghai',
+        refreshSeconds: 3,
+        gatewayUrl: this.opts.gatewayUrl,
+        replyFormat,
+      });
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
       return;
     }
@@ -194,7 +208,13 @@ export class SmsSimulator {
     const inner = new URL(target);
     return new Promise<void>((resolve) => {
       const upstream = httpRequest(
-        { host: inner.hostname, port: inner.port, method: req.method, path: req.url, headers: keepHost ? req.headers : { ...req.headers, host: inner.host } },
+        {
+          host: inner.hostname,
+          port: inner.port,
+          method: req.method,
+          path: req.url,
+          headers: keepHost ? req.headers : { ...req.headers, host: inner.host },
+        },
         (answer) => {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);

@@ -24,10 +24,13 @@ export function templateSheet(catalogue: TemplateCatalogue, format: SheetFormat)
     });
     return ['| kind | label (free text) | Aliyun demo code | Tencent demo id | text |', '|---|---|---|---|---|', ...rows].join('\n');
   }
-  const lines = [`# kind\ttype\ttemplate text to submit (${format === 'aliyun' ? 'Aliyun, ${name} variables' : 'Tencent, {1}, {2}, … in order'})\tid in the catalogue now`];
+  const lines = [
+    `# kind\ttype\ttemplate text to submit (${format === 'aliyun' ? 'Aliyun, ${name} variables' : 'Tencent, {1}, {2}, … in order'})\tid in the catalogue now`,
+  ];
   for (const [kind, e] of entries) {
     if (format === 'aliyun' && e.aliyun) lines.push(`${kind}\t${templateType(kind)}\t${e.text}\t${e.aliyun.templateCode}`);
-    if (format === 'tencent' && e.tencent) lines.push(`${kind}\t${templateType(kind)}\t${positionalText(e.text, e.tencent.params)}\t${e.tencent.templateId}`);
+    if (format === 'tencent' && e.tencent)
+      lines.push(`${kind}\t${templateType(kind)}\t${positionalText(e.text, e.tencent.params)}\t${e.tencent.templateId}`);
   }
   return lines.join('\n');
 }

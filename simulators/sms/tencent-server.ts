@@ -3,7 +3,17 @@
 // status reports and replies in Tencent's callback formats.
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { DomesticSmsSim, fillTemplate, positionalText, toE164, type DomesticMessage, type DomesticPush, type DomesticRequest, type DomesticSimOptions, type HandledAnswer } from './domestic-base.js';
+import {
+  DomesticSmsSim,
+  fillTemplate,
+  positionalText,
+  toE164,
+  type DomesticMessage,
+  type DomesticPush,
+  type DomesticRequest,
+  type DomesticSimOptions,
+  type HandledAnswer,
+} from './domestic-base.js';
 
 export interface TencentSimOptions extends DomesticSimOptions {
   secretId?: string;
@@ -74,12 +84,22 @@ export class TencentSmsSim extends DomesticSmsSim {
   }
 
   async reply(from: string, body: string): Promise<DomesticPush | null> {
-    const last = this.messages().filter((m) => m.to === from).at(-1);
+    const last = this.messages()
+      .filter((m) => m.to === from)
+      .at(-1);
     const mobile = from.replace(/^\+86/, '');
     const time = Math.floor(Date.now() / 1000);
     const sign = last?.signName ?? this.opts.signNames[0] ?? '';
     if (!this.tencent.replyUrl) {
-      this.pendingReplies.push({ ExtendCode: '', CountryCode: '86', PhoneNumber: from, SignName: sign, ReplyContent: body, ReplyTime: time, SubscriberNumber: mobile });
+      this.pendingReplies.push({
+        ExtendCode: '',
+        CountryCode: '86',
+        PhoneNumber: from,
+        SignName: sign,
+        ReplyContent: body,
+        ReplyTime: time,
+        SubscriberNumber: mobile,
+      });
       return null;
     }
     return this.pushJson('reply', this.tencent.replyUrl, { extend: '', mobile, nationcode: '86', sign, text: body, time });
@@ -108,15 +128,25 @@ export class TencentSmsSim extends DomesticSmsSim {
 
   /** TC3-HMAC-SHA256 as Tencent checks it; null when the request is authentic. */
   private verify(req: IncomingMessage, raw: string): HandledAnswer | null {
-    const m = /^TC3-HMAC-SHA256 Credential=([^/]+)\/(\d{4}-\d{2}-\d{2})\/([a-z]+)\/tc3_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/.exec(headerOf(req, 'authorization') ?? '');
-    if (!m?.[1] || !m[2] || !m[3] || !m[4] || !m[5]) return apiError('AuthFailure.InvalidAuthorization', 'Authorization header is not TC3-HMAC-SHA256.');
+    const m =
+      /^TC3-HMAC-SHA256 Credential=([^/]+)\/(\d{4}-\d{2}-\d{2})\/([a-z]+)\/tc3_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/.exec(
+        headerOf(req, 'authorization') ?? '',
+      );
+    if (!m?.[1] || !m[2] || !m[3] || !m[4] || !m[5])
+      return apiError('AuthFailure.InvalidAuthorization', 'Authorization header is not TC3-HMAC-SHA256.');
     const [, secretId, date, service, signedList, signature] = m;
     if (secretId !== this.secretId) return apiError('AuthFailure.SecretIdNotFound', 'The SecretId is not found.');
     const timestamp = Number(headerOf(req, 'x-tc-timestamp'));
-    if (!Number.isInteger(timestamp) || Math.abs(Date.now() / 1000 - timestamp) > MAX_SKEW_S) return apiError('AuthFailure.SignatureExpire', 'Signature expired. Timestamp and server time cannot differ by more than five minutes.');
-    if (date !== new Date(timestamp * 1000).toISOString().slice(0, 10)) return apiError('AuthFailure.SignatureFailure', 'The credential date does not match X-TC-Timestamp.');
+    if (!Number.isInteger(timestamp) || Math.abs(Date.now() / 1000 - timestamp) > MAX_SKEW_S)
+      return apiError(
+        'AuthFailure.SignatureExpire',
+        'Signature expired. Timestamp and server time cannot differ by more than five minutes.',
+      );
+    if (date !== new Date(timestamp * 1000).toISOString().slice(0, 10))
+      return apiError('AuthFailure.SignatureFailure', 'The credential date does not match X-TC-Timestamp.');
     const signed = signedList.split(';');
-    if (!signed.includes('host') || !signed.includes('content-type')) return apiError('AuthFailure.SignatureFailure', 'Host and Content-Type must be signed.');
+    if (!signed.includes('host') || !signed.includes('content-type'))
+      return apiError('AuthFailure.SignatureFailure', 'Host and Content-Type must be signed.');
     const canonicalHeaders = signed
       .map((h) => {
         const value = (headerOf(req, h) ?? '').trim().toLowerCase();
@@ -125,13 +155,23 @@ export class TencentSmsSim extends DomesticSmsSim {
       })
       .join('');
     const url = new URL(req.url ?? '/', 'http://sim');
-    const canonicalRequest = [req.method ?? 'POST', url.pathname, url.search.slice(1), canonicalHeaders, signed.join(';'), sha256Hex(raw)].join('\n');
+    const canonicalRequest = [
+      req.method ?? 'POST',
+      url.pathname,
+      url.search.slice(1),
+      canonicalHeaders,
+      signed.join(';'),
+      sha256Hex(raw),
+    ].join('\n');
     const stringToSign = ['TC3-HMAC-SHA256', String(timestamp), `${date}/${service}/tc3_request`, sha256Hex(canonicalRequest)].join('\n');
     const kSigning = hmac(hmac(hmac(`TC3${this.secretKey}`, date), service), 'tc3_request');
     const expected = hmac(kSigning, stringToSign);
     // The service in the credential must be this product's: a signature for another product is no signature here.
     if (service !== 'sms' || !timingSafeEqual(expected, Buffer.from(signature, 'hex'))) {
-      return apiError('AuthFailure.SignatureFailure', 'The provided credentials could not be validated. Please check your signature is correct.');
+      return apiError(
+        'AuthFailure.SignatureFailure',
+        'The provided credentials could not be validated. Please check your signature is correct.',
+      );
     }
     return null;
   }
@@ -140,11 +180,13 @@ export class TencentSmsSim extends DomesticSmsSim {
     const fault = this.takeFault();
     if (fault !== null) {
       entry.fault = fault;
-      if (typeof fault === 'number') return { status: fault, code: String(fault), body: fault === 503 ? 'Service Unavailable' : 'Bad Gateway' };
+      if (typeof fault === 'number')
+        return { status: fault, code: String(fault), body: fault === 503 ? 'Service Unavailable' : 'Bad Gateway' };
       if (fault === 'network') return { status: 500, code: 'network', body: '' };
     }
     const numbers = Array.isArray(body.PhoneNumberSet) ? body.PhoneNumberSet.map(String) : [];
-    if (numbers.length === 0 || numbers.length > 200) return apiError('InvalidParameterValue.IncorrectPhoneNumber', 'PhoneNumberSet must hold 1 to 200 numbers.');
+    if (numbers.length === 0 || numbers.length > 200)
+      return apiError('InvalidParameterValue.IncorrectPhoneNumber', 'PhoneNumberSet must hold 1 to 200 numbers.');
     const signName = typeof body.SignName === 'string' ? body.SignName : '';
     const templateId = typeof body.TemplateId === 'string' ? body.TemplateId : '';
     const params = Array.isArray(body.TemplateParamSet) ? body.TemplateParamSet.map(String) : [];
@@ -153,27 +195,55 @@ export class TencentSmsSim extends DomesticSmsSim {
     const text = entryFor?.tencent ? positionalText(entryFor.text, entryFor.tencent.params) : null;
     const problem = ((): [string, string] | null => {
       if (fault === 'throttle') return ['LimitExceeded.DeliveryFrequencyLimit', 'the delivery frequency limit was hit'];
-      if (fault === 'template_unapproved' || text === null) return ['FailedOperation.TemplateIncorrectOrUnapproved', 'template is not approved or request content does not match the approved template content'];
-      if (!this.opts.signNames.includes(signName)) return ['FailedOperation.SignatureIncorrectOrUnapproved', 'signature is not approved or signature format is incorrect'];
+      if (fault === 'template_unapproved' || text === null)
+        return [
+          'FailedOperation.TemplateIncorrectOrUnapproved',
+          'template is not approved or request content does not match the approved template content',
+        ];
+      if (!this.opts.signNames.includes(signName))
+        return ['FailedOperation.SignatureIncorrectOrUnapproved', 'signature is not approved or signature format is incorrect'];
       const slots = Math.max(0, ...[...text.matchAll(/\{(\d+)\}/g)].map((x) => Number(x[1])));
-      if (params.length !== slots) return ['FailedOperation.TemplateParamSetNotMatchApprovedTemplate', 'the number of template parameters does not match the approved template'];
-      if ((this.tencent.individual ?? true) && params.some((p) => [...p].length > 12)) return ['InvalidParameterValue.TemplateParameterLengthLimit', 'a template parameter is longer than 12 characters'];
+      if (params.length !== slots)
+        return [
+          'FailedOperation.TemplateParamSetNotMatchApprovedTemplate',
+          'the number of template parameters does not match the approved template',
+        ];
+      if ((this.tencent.individual ?? true) && params.some((p) => [...p].length > 12))
+        return ['InvalidParameterValue.TemplateParameterLengthLimit', 'a template parameter is longer than 12 characters'];
       return null;
     })();
     const set = numbers.map((number) => {
       const to = toE164(number);
       const base = { PhoneNumber: number, Fee: 0, SessionContext: context, IsoCode: 'CN', SerialNo: '' };
       if (!to) return { ...base, Code: 'InvalidParameterValue.IncorrectPhoneNumber', Message: 'invalid number' };
-      if (problem || text === null) return { ...base, Code: problem?.[0] ?? 'FailedOperation.TemplateIncorrectOrUnapproved', Message: problem?.[1] ?? '' };
+      if (problem || text === null)
+        return { ...base, Code: problem?.[0] ?? 'FailedOperation.TemplateIncorrectOrUnapproved', Message: problem?.[1] ?? '' };
       const content = `【${signName}】${fillTemplate(text, params)}`;
       const sameKey = `${to}|${content}`;
       const last = this.lastSame.get(sameKey);
       if ((this.tencent.thirtySecondRule ?? true) && last !== undefined && entry.receivedAt - last < 30_000) {
-        return { ...base, Code: 'LimitExceeded.PhoneNumberThirtySecondLimit', Message: 'the same content was sent to this number within 30 seconds' };
+        return {
+          ...base,
+          Code: 'LimitExceeded.PhoneNumberThirtySecondLimit',
+          Message: 'the same content was sent to this number within 30 seconds',
+        };
       }
       this.lastSame.set(sameKey, entry.receivedAt);
       const sid = `2433:${Date.now()}${randomBytes(6).toString('hex')}`;
-      const message: DomesticMessage = { provider: 'tencent', sid, to, body: content, template: templateId, params, context: context || null, signName, status: 'accepted', errorCode: null, receivedAt: entry.receivedAt, receivedHr: entry.receivedHr };
+      const message: DomesticMessage = {
+        provider: 'tencent',
+        sid,
+        to,
+        body: content,
+        template: templateId,
+        params,
+        context: context || null,
+        signName,
+        status: 'accepted',
+        errorCode: null,
+        receivedAt: entry.receivedAt,
+        receivedHr: entry.receivedHr,
+      };
       this.accept(message, (msg) => this.report(msg));
       return { ...base, SerialNo: sid, Fee: 1, Code: 'Ok', Message: 'send success' };
     });

@@ -277,5 +277,15 @@ export class TwilioCalls extends EventEmitter<TwilioCallsEvents> {
 }
 
 function view(c: CallState): SimCall {
-  return { id: c.id, to: c.to, from: c.from, status: c.status, spoken: [...c.spoken], keys: [...c.keys], live: c.live, createdAt: c.createdAt, endedAt: c.endedAt };
+  return {
+    id: c.id,
+    to: c.to,
+    from: c.from,
+    status: c.status,
+    spoken: [...c.spoken],
+    keys: [...c.keys],
+    live: c.live,
+    createdAt: c.createdAt,
+    endedAt: c.endedAt,
+  };
 }

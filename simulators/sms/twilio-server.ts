@@ -20,7 +20,15 @@ import {
 } from './twilio-format.js';
 
 import { TwilioCalls } from './twilio-calls.js';
-import { LIFECYCLES, type DeliveryOutcome, type FaultKind, type SimCallback, type SimEvents, type SimRequest, type TwilioSimOptions } from './sim-types.js';
+import {
+  LIFECYCLES,
+  type DeliveryOutcome,
+  type FaultKind,
+  type SimCallback,
+  type SimEvents,
+  type SimRequest,
+  type TwilioSimOptions,
+} from './sim-types.js';
 
 export type { SimMessage, TwilioMessageStatus } from './twilio-format.js';
 export type { DeliveryOutcome, FaultKind, SimCallback, SimRequest, TwilioSimOptions } from './sim-types.js';
@@ -252,7 +260,8 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
 
     const path = new URL(entry.path, 'http://sim').pathname;
     if (/\/Calls(?:\/[^/]+)?\.json$/.test(path)) {
-      if (!this.authorized(req) || !path.startsWith(`/${API_VERSION}/Accounts/${this.accountSid}/`)) return reply(401, errorBody(401, 20003, 'Authenticate'));
+      if (!this.authorized(req) || !path.startsWith(`/${API_VERSION}/Accounts/${this.accountSid}/`))
+        return reply(401, errorBody(401, 20003, 'Authenticate'));
       const answer = this.calls.handle(entry.method, path, new URLSearchParams(raw));
       if (answer) return reply(answer.status, answer.body);
     }
@@ -346,7 +355,16 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
 
   private async postCallback(message: SimMessage, url: string): Promise<void> {
     const params = callbackParams(message, this.opts.defaultNumber ?? DEFAULT_NUMBER);
-    const record: SimCallback = { messageSid: message.sid, status: message.status, url, params, signature: '', httpStatus: null, error: null, at: Date.now() };
+    const record: SimCallback = {
+      messageSid: message.sid,
+      status: message.status,
+      url,
+      params,
+      signature: '',
+      httpStatus: null,
+      error: null,
+      at: Date.now(),
+    };
     try {
       const result = await postSigned({
         authToken: this.authToken,
@@ -374,7 +392,9 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
   }
 
   private numberLastUsedFor(phone: string): string {
-    const last = this.messages().filter((x) => x.to === phone && x.from).at(-1);
+    const last = this.messages()
+      .filter((x) => x.to === phone && x.from)
+      .at(-1);
     return last?.from ?? this.opts.defaultNumber ?? DEFAULT_NUMBER;
   }
 

@@ -40,7 +40,10 @@ export interface TencentVmsSimEvents {
   callback: [VmsCallback];
 }
 
-export const DEMO_VOICE_TEMPLATE = { id: '1400001', text: '社区紧急求助。{1}，{2}，{3}，{4}。短信无人接单。接单请按一，转给下一位请按二，重听请按星号键。' };
+export const DEMO_VOICE_TEMPLATE = {
+  id: '1400001',
+  text: '社区紧急求助。{1}，{2}，{3}，{4}。短信无人接单。接单请按一，转给下一位请按二，重听请按星号键。',
+};
 
 interface VmsCall extends SimCall {
   text: string;
@@ -75,7 +78,9 @@ export class TencentVmsSimServer extends EventEmitter<TencentVmsSimEvents> {
 
   async start(port = 0, host = '127.0.0.1'): Promise<{ url: string }> {
     const server = createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => this.answer(res, 500, { Response: { Error: { Code: 'InternalError', Message: String(err) }, RequestId: randomUUID() } }));
+      this.handle(req, res).catch((err: unknown) =>
+        this.answer(res, 500, { Response: { Error: { Code: 'InternalError', Message: String(err) }, RequestId: randomUUID() } }),
+      );
     });
     await new Promise<void>((resolve) => server.listen(port, host, resolve));
     this.server = server;
@@ -159,7 +164,11 @@ export class TencentVmsSimServer extends EventEmitter<TencentVmsSimEvents> {
       this.answer(res, 200, { Response: { Error: { Code: code, Message: message }, RequestId: randomUUID() } });
     };
     if (req.method !== 'POST') return fail('UnsupportedOperation', 'Only POST is supported here.');
-    const auth = verifyTc3({ method: req.method, url: req.url ?? '/', headers: req.headers, body }, (id) => (id === this.secretId ? this.secretKey : null), Date.now());
+    const auth = verifyTc3(
+      { method: req.method, url: req.url ?? '/', headers: req.headers, body },
+      (id) => (id === this.secretId ? this.secretKey : null),
+      Date.now(),
+    );
     if (!auth.ok) return fail(auth.code, auth.message);
     if (auth.service !== 'vms') return fail('AuthFailure.SignatureFailure', `This endpoint serves vms, not ${auth.service}.`);
     if (record.action !== 'SendTtsVoice') return fail('InvalidAction', `The action ${record.action ?? ''} is not supported.`);
@@ -167,7 +176,8 @@ export class TencentVmsSimServer extends EventEmitter<TencentVmsSimEvents> {
     let params: Record<string, unknown>;
     try {
       const parsed: unknown = JSON.parse(body.toString('utf8'));
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail('InvalidParameter', 'The body must be a JSON object.');
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        return fail('InvalidParameter', 'The body must be a JSON object.');
       params = Object.fromEntries(Object.entries(parsed));
     } catch {
       return fail('InvalidParameter', 'The body is not JSON.');
@@ -176,13 +186,18 @@ export class TencentVmsSimServer extends EventEmitter<TencentVmsSimEvents> {
     if (this.outage) return fail(this.outage, 'Internal error.');
     const { TemplateId, CalledNumber, VoiceSdkAppid, TemplateParamSet, PlayTimes, SessionContext } = params;
     if (VoiceSdkAppid !== this.sdkAppId) return fail('InvalidParameterValue.SdkAppidNotExist', 'VoiceSdkAppid does not exist.');
-    if (TemplateId !== this.template.id) return fail('InvalidParameterValue.TemplateIdNotExist', 'TemplateId does not exist or is not approved.');
-    if (typeof CalledNumber !== 'string' || !/^\+[1-9]\d{6,14}$/.test(CalledNumber)) return fail('InvalidParameterValue.InvalidPhoneNumber', 'CalledNumber is not an e.164 number.');
+    if (TemplateId !== this.template.id)
+      return fail('InvalidParameterValue.TemplateIdNotExist', 'TemplateId does not exist or is not approved.');
+    if (typeof CalledNumber !== 'string' || !/^\+[1-9]\d{6,14}$/.test(CalledNumber))
+      return fail('InvalidParameterValue.InvalidPhoneNumber', 'CalledNumber is not an e.164 number.');
     const args = Array.isArray(TemplateParamSet) ? TemplateParamSet : [];
-    if (!args.every((a): a is string => typeof a === 'string')) return fail('InvalidParameterValue.TemplateParameterFormatError', 'TemplateParamSet must hold strings.');
+    if (!args.every((a): a is string => typeof a === 'string'))
+      return fail('InvalidParameterValue.TemplateParameterFormatError', 'TemplateParamSet must hold strings.');
     const text = this.template.text.replace(/\{(\d+)\}/g, (_m, n: string) => args[Number(n) - 1] ?? '');
-    if ([...text].length > 350) return fail('InvalidParameterValue.TemplateParameterLengthLimit', 'The message is longer than 350 characters.');
-    if (PlayTimes !== undefined && (typeof PlayTimes !== 'number' || PlayTimes < 1 || PlayTimes > 3)) return fail('InvalidParameterValue', 'PlayTimes must be 1 to 3.');
+    if ([...text].length > 350)
+      return fail('InvalidParameterValue.TemplateParameterLengthLimit', 'The message is longer than 350 characters.');
+    if (PlayTimes !== undefined && (typeof PlayTimes !== 'number' || PlayTimes < 1 || PlayTimes > 3))
+      return fail('InvalidParameterValue', 'PlayTimes must be 1 to 3.');
     const callId = randomBytes(16).toString('hex');
     const call: VmsCall = {
       id: callId,
@@ -200,7 +215,12 @@ export class TencentVmsSimServer extends EventEmitter<TencentVmsSimEvents> {
     this.calls.set(callId, call);
     this.emit('call', view(call));
     void this.run(call, typeof PlayTimes === 'number' ? PlayTimes : 2);
-    this.answer(res, 200, { Response: { SendStatus: { CallId: callId, SessionContext: typeof SessionContext === 'string' ? SessionContext : '' }, RequestId: randomUUID() } });
+    this.answer(res, 200, {
+      Response: {
+        SendStatus: { CallId: callId, SessionContext: typeof SessionContext === 'string' ? SessionContext : '' },
+        RequestId: randomUUID(),
+      },
+    });
   }
 
   /** Rings; once answered plays the message up to `playTimes` times, a key ends it; then the status push. */
@@ -223,14 +243,27 @@ export class TencentVmsSimServer extends EventEmitter<TencentVmsSimEvents> {
       if (action?.kind !== 'key') continue;
       call.keys.push(action.key);
       this.emit('callChanged', view(call));
-      await this.push({ voicekey_callback: { call_from: '', callid: call.id, keypress: action.key, mobile: national(call.to), nationcode: nationCode(call.to) } });
+      await this.push({
+        voicekey_callback: {
+          call_from: '',
+          callid: call.id,
+          keypress: action.key,
+          mobile: national(call.to),
+          nationcode: nationCode(call.to),
+        },
+      });
       // Any key but * ends the message; * plays it again.
       if (action.key !== '*') break;
     }
     await this.end(call, 'completed', '0', answeredAt);
   }
 
-  private async end(call: VmsCall, status: 'completed' | 'busy' | 'no-answer' | 'failed', result: '0' | '1' | '2', acceptTime: number | null): Promise<void> {
+  private async end(
+    call: VmsCall,
+    status: 'completed' | 'busy' | 'no-answer' | 'failed',
+    result: '0' | '1' | '2',
+    acceptTime: number | null,
+  ): Promise<void> {
     if (this.stopped) return;
     call.status = status;
     call.endedAt = Date.now();
@@ -257,7 +290,11 @@ export class TencentVmsSimServer extends EventEmitter<TencentVmsSimEvents> {
     if (!this.callbackUrl || this.stopped) return;
     const record: VmsCallback = { body, status: null, error: null };
     try {
-      const res = await fetch(this.callbackUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(this.callbackUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       record.status = res.status;
       await res.arrayBuffer();
     } catch (err) {
@@ -299,5 +336,15 @@ function national(e164: string): string {
 }
 
 function view(c: VmsCall): SimCall {
-  return { id: c.id, to: c.to, from: c.from, status: c.status, spoken: [...c.spoken], keys: [...c.keys], live: c.live, createdAt: c.createdAt, endedAt: c.endedAt };
+  return {
+    id: c.id,
+    to: c.to,
+    from: c.from,
+    status: c.status,
+    spoken: [...c.spoken],
+    keys: [...c.keys],
+    live: c.live,
+    createdAt: c.createdAt,
+    endedAt: c.endedAt,
+  };
 }

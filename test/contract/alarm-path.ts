@@ -18,7 +18,11 @@ export function alarmPathContract(store: () => Store): void {
 
     it('reads back what it stored, and null for an unknown id', async () => {
       expect(await store().registry.getCommunity('andali')).toMatchObject({ id: 'andali', name: '安达里社区' });
-      expect(await store().registry.getResident('r-1')).toMatchObject({ name: '张桂兰', community: 'andali', address: '安达里3号楼2门301' });
+      expect(await store().registry.getResident('r-1')).toMatchObject({
+        name: '张桂兰',
+        community: 'andali',
+        address: '安达里3号楼2门301',
+      });
       expect(await store().registry.getWorker('w-1')).toMatchObject({ phone: '+8613800000001', community: 'andali' });
       expect(await store().registry.getDevice('fall-1')).toMatchObject({ kind: 'fall_sensor', resident: 'r-1', secretHash: 'scrypt$b' });
       expect((await store().registry.listDevicesOfResident('r-1')).map((d) => d.id).sort()).toEqual(['btn-1', 'fall-1']);
@@ -59,13 +63,23 @@ export function alarmPathContract(store: () => Store): void {
       // A reused seq on a new connection without DUP is a device that rebooted: a new event.
       expect((await store().events.recordBatch([event(7, { receivedAt: T0 + 100, ...on('c2') })], T0)).ids[0]).toBeTypeOf('number');
       // Outside the window the same bytes are new again.
-      expect((await store().events.recordBatch([event(7, { receivedAt: T0 + 10 * MIN, ...on('c1', true) })], T0 + MIN)).ids[0]).toBeTypeOf('number');
+      expect((await store().events.recordBatch([event(7, { receivedAt: T0 + 10 * MIN, ...on('c1', true) })], T0 + MIN)).ids[0]).toBeTypeOf(
+        'number',
+      );
     });
   });
 
   describe('incidents', () => {
     it('stores an incident whole and finds it by id, by code, and as the resident’s active one', async () => {
-      const inc = incident('inc-1', { plan: { frozenAt: T0, ackTimeoutSeconds: 90, fallCancelSeconds: 30, responders: [{ role: 'worker', id: 'w-1', name: '李红', phone: '+8613800000001', distanceM: 40 }], family: [] } });
+      const inc = incident('inc-1', {
+        plan: {
+          frozenAt: T0,
+          ackTimeoutSeconds: 90,
+          fallCancelSeconds: 30,
+          responders: [{ role: 'worker', id: 'w-1', name: '李红', phone: '+8613800000001', distanceM: 40 }],
+          family: [],
+        },
+      });
       await store().incidents.create(inc);
       expect(await store().incidents.get('inc-1')).toMatchObject(inc);
       expect((await store().incidents.getByCode('Cinc-1'))?.id).toBe('inc-1');
@@ -89,7 +103,9 @@ export function alarmPathContract(store: () => Store): void {
     it('lists newest first with filters and a limit, and the active ones oldest first', async () => {
       await store().incidents.create(incident('a', { openedAt: T0, state: 'resolved' }));
       await store().incidents.create(incident('b', { openedAt: T0 + MIN, residentId: 'r-2' }));
-      await store().incidents.create(incident('c', { openedAt: T0 + 2 * MIN, residentId: 'r-3', communityId: 'baiquan', state: 'acknowledged' }));
+      await store().incidents.create(
+        incident('c', { openedAt: T0 + 2 * MIN, residentId: 'r-3', communityId: 'baiquan', state: 'acknowledged' }),
+      );
       expect((await store().incidents.list({})).map((i) => i.id)).toEqual(['c', 'b', 'a']);
       expect((await store().incidents.list({ communityId: 'andali' })).map((i) => i.id)).toEqual(['b', 'a']);
       expect((await store().incidents.list({ state: 'resolved' })).map((i) => i.id)).toEqual(['a']);
@@ -108,8 +124,22 @@ export function alarmPathContract(store: () => Store): void {
 
     it('keeps the audit log in the order it was written, with ids', async () => {
       await store().incidents.create(incident('inc-1'));
-      const first = await store().incidents.appendAudit({ incidentId: 'inc-1', at: T0, action: 'opened', actor: 'system', channel: 'system', detail: null });
-      await store().incidents.appendAudit({ incidentId: 'inc-1', at: T0, action: 'paged', actor: 'system', channel: 'sms', detail: { to: 'w-1' } });
+      const first = await store().incidents.appendAudit({
+        incidentId: 'inc-1',
+        at: T0,
+        action: 'opened',
+        actor: 'system',
+        channel: 'system',
+        detail: null,
+      });
+      await store().incidents.appendAudit({
+        incidentId: 'inc-1',
+        at: T0,
+        action: 'paged',
+        actor: 'system',
+        channel: 'sms',
+        detail: { to: 'w-1' },
+      });
       expect(first).toMatchObject({ incidentId: 'inc-1', action: 'opened' });
       expect(first.id).toBeTypeOf('number');
       expect((await store().incidents.listAudit('inc-1')).map((a) => [a.action, a.detail])).toEqual([
@@ -123,7 +153,13 @@ export function alarmPathContract(store: () => Store): void {
     it('stores an outbound message, updates its status, and finds it by the provider’s id', async () => {
       await store().incidents.create(incident('inc-1'));
       await store().sms.insert(sms('m-1', { incidentId: 'inc-1', context: { kind: 'incident', incidentId: 'inc-1', replyCode: 'A' } }));
-      const updated = await store().sms.update('m-1', { status: 'accepted', providerSid: 'SM1', attempts: 1, sentAt: T0 + 1000, at: T0 + 1000 });
+      const updated = await store().sms.update('m-1', {
+        status: 'accepted',
+        providerSid: 'SM1',
+        attempts: 1,
+        sentAt: T0 + 1000,
+        at: T0 + 1000,
+      });
       expect(updated).toMatchObject({ id: 'm-1', status: 'accepted', providerSid: 'SM1', attempts: 1, sentAt: T0 + 1000 });
       expect((await store().sms.getBySid('SM1'))?.id).toBe('m-1');
       expect(await store().sms.get('m-1')).toMatchObject({ context: { kind: 'incident', incidentId: 'inc-1', replyCode: 'A' } });
@@ -133,7 +169,9 @@ export function alarmPathContract(store: () => Store): void {
 
     it('lists an incident’s messages oldest first, the unsent ones, and the latest with a reply context', async () => {
       await store().incidents.create(incident('inc-1'));
-      await store().sms.insert(sms('m-2', { incidentId: 'inc-1', createdAt: T0 + 2000, context: { kind: 'incident', incidentId: 'inc-1' } }));
+      await store().sms.insert(
+        sms('m-2', { incidentId: 'inc-1', createdAt: T0 + 2000, context: { kind: 'incident', incidentId: 'inc-1' } }),
+      );
       await store().sms.insert(sms('m-1', { incidentId: 'inc-1', createdAt: T0 + 1000, status: 'delivered' }));
       await store().sms.insert(sms('m-3', { createdAt: T0 + 3000, status: 'sending', purpose: 'notice' }));
       expect((await store().sms.listForIncident('inc-1')).map((m) => m.id)).toEqual(['m-1', 'm-2']);
@@ -166,8 +204,20 @@ export function alarmPathContract(store: () => Store): void {
       const step = { key: 'inc-1:step:1', kind: 'escalation_step' as const, incidentId: 'inc-1', dueAt: T0 + MIN, payload: { step: 1 } };
       await store().timers.schedule(step);
       await store().timers.schedule({ ...step, dueAt: T0 + 9 * MIN });
-      await store().timers.schedule({ key: 'inc-1:fall', kind: 'fall_cancel_window', incidentId: 'inc-1', dueAt: T0 + 30_000, payload: {} });
-      await store().timers.schedule({ key: 'inc-2:step:1', kind: 'escalation_step', incidentId: 'inc-2', dueAt: T0 + 2 * MIN, payload: {} });
+      await store().timers.schedule({
+        key: 'inc-1:fall',
+        kind: 'fall_cancel_window',
+        incidentId: 'inc-1',
+        dueAt: T0 + 30_000,
+        payload: {},
+      });
+      await store().timers.schedule({
+        key: 'inc-2:step:1',
+        kind: 'escalation_step',
+        incidentId: 'inc-2',
+        dueAt: T0 + 2 * MIN,
+        payload: {},
+      });
       expect((await store().timers.listPending()).map((t) => [t.key, t.dueAt])).toEqual([
         ['inc-1:fall', T0 + 30_000],
         ['inc-1:step:1', T0 + MIN],
@@ -229,5 +279,4 @@ export function alarmPathContract(store: () => Store): void {
       expect(await store().ping()).toBe(true);
     });
   });
-
 }

@@ -12,7 +12,12 @@ export function careRecordsContract(store: () => Store): void {
       expect(await store().supervision.insertTask(task('t-3', { kind: 'low_battery' }))).toBe(true);
       expect((await store().supervision.findOpenTask('device_offline', 'r-1', 'btn-1'))?.id).toBe('t-1');
       const close = { at: T0 + MIN, by: 'system', reason: 'device back online', note: null };
-      expect(await store().supervision.closeTask('t-1', close)).toMatchObject({ id: 't-1', state: 'closed', closedAt: T0 + MIN, closedBy: 'system' });
+      expect(await store().supervision.closeTask('t-1', close)).toMatchObject({
+        id: 't-1',
+        state: 'closed',
+        closedAt: T0 + MIN,
+        closedBy: 'system',
+      });
       expect(await store().supervision.closeTask('t-1', close)).toBeNull();
       expect(await store().supervision.findOpenTask('device_offline', 'r-1', 'btn-1')).toBeNull();
       expect(await store().supervision.insertTask(task('t-4', { openedAt: T0 + 2 * MIN }))).toBe(true);
@@ -36,7 +41,14 @@ export function careRecordsContract(store: () => Store): void {
   describe('visits', () => {
     it('reads the registry’s visits as plans and keeps a plan’s coordinator state', async () => {
       const plan = await store().visits.getPlan('vis-1');
-      expect(plan).toMatchObject({ id: 'vis-1', volunteer: 'v-1', resident: 'r-1', cron: '0 9 * * 2', durationMinutes: 60, pausedSince: null });
+      expect(plan).toMatchObject({
+        id: 'vis-1',
+        volunteer: 'v-1',
+        resident: 'r-1',
+        cron: '0 9 * * 2',
+        durationMinutes: 60,
+        pausedSince: null,
+      });
       if (!plan) throw new Error('vis-1 missing');
       await store().visits.savePlan({ ...plan, pausedSince: T0, pauses: [[T0 - 7 * DAY, T0 - 6 * DAY]], updatedAt: T0 });
       expect(await store().visits.getPlan('vis-1')).toMatchObject({ pausedSince: T0, pauses: [[T0 - 7 * DAY, T0 - 6 * DAY]] });
@@ -60,7 +72,16 @@ export function careRecordsContract(store: () => Store): void {
     });
 
     it('appends to the service-hours ledger oldest first, and claims a job run once ever', async () => {
-      const entry = { volunteerId: 'v-1', kind: 'visit' as const, visitId: 'vis-1', occurrenceStart: T0, hours: 1, points: 10, note: null, actor: 'system' };
+      const entry = {
+        volunteerId: 'v-1',
+        kind: 'visit' as const,
+        visitId: 'vis-1',
+        occurrenceStart: T0,
+        hours: 1,
+        points: 10,
+        note: null,
+        actor: 'system',
+      };
       const first = await store().visits.addLedgerEntry({ ...entry, at: T0 + HOUR, serviceDate: '2026-11-03' });
       await store().visits.addLedgerEntry({ ...entry, at: T0 + 40 * DAY, serviceDate: '2026-12-13', occurrenceStart: T0 + 40 * DAY });
       expect(first.id).toBeTypeOf('number');
@@ -76,7 +97,9 @@ export function careRecordsContract(store: () => Store): void {
   describe('accounts', () => {
     it('finds users by lower-cased username and by worker, and counts the admins not disabled', async () => {
       await store().accounts.createUser(user('u-1', { username: 'admin', role: 'admin' }));
-      await store().accounts.createUser(user('u-2', { username: null, role: 'worker', workerId: 'w-1', community: 'andali', phone: '+8613800000001' }));
+      await store().accounts.createUser(
+        user('u-2', { username: null, role: 'worker', workerId: 'w-1', community: 'andali', phone: '+8613800000001' }),
+      );
       expect((await store().accounts.getUserByUsername('admin'))?.id).toBe('u-1');
       expect((await store().accounts.getUserByWorker('w-1'))?.id).toBe('u-2');
       expect(await store().accounts.countActiveAdmins()).toBe(1);
@@ -87,7 +110,16 @@ export function careRecordsContract(store: () => Store): void {
 
     it('revokes a session once, and lets exactly one caller consume a one-time code', async () => {
       await store().accounts.createUser(user('u-1', { username: 'admin', role: 'admin' }));
-      const session = { idHash: 'h1', userId: 'u-1', csrfToken: 'c', createdAt: T0, lastSeenAt: T0, expiresAt: T0 + DAY, revokedAt: null, ip: null };
+      const session = {
+        idHash: 'h1',
+        userId: 'u-1',
+        csrfToken: 'c',
+        createdAt: T0,
+        lastSeenAt: T0,
+        expiresAt: T0 + DAY,
+        revokedAt: null,
+        ip: null,
+      };
       await store().accounts.createSession(session);
       expect(await store().accounts.revokeSession('h1', T0 + 1)).toBe(true);
       expect(await store().accounts.revokeSession('h1', T0 + 2)).toBe(false);
@@ -151,7 +183,19 @@ export function careRecordsContract(store: () => Store): void {
     });
 
     it('lists the devices of a community with their stored health state (null before any report)', async () => {
-      await store().health.save([{ deviceId: 'btn-1', state: 'online', lastSeen: T0, battery: 90, rssi: null, lastStatusAt: T0, remoteAddress: null, lastRejection: null, rejectedCount: 0 }]);
+      await store().health.save([
+        {
+          deviceId: 'btn-1',
+          state: 'online',
+          lastSeen: T0,
+          battery: 90,
+          rssi: null,
+          lastStatusAt: T0,
+          remoteAddress: null,
+          lastRejection: null,
+          rejectedCount: 0,
+        },
+      ]);
       const andali = await store().reports.deviceStates('andali');
       expect([...andali].sort((a, b) => a.id.localeCompare(b.id))).toEqual([
         { id: 'btn-1', state: 'online' },
@@ -164,13 +208,19 @@ export function careRecordsContract(store: () => Store): void {
       await store().sms.insert(sms('m-1', { body: '电量 100% 正常', createdAt: T0 }));
       await store().sms.insert(sms('m-2', { body: '电量 1000 正常', createdAt: T0 + 1000, provider: 'outbox', status: 'outbox' }));
       await store().sms.insert(sms('m-3', { body: '另一条', createdAt: T0 + 2000, purpose: 'notice' }));
-      await store().sms.recordInbound({ provider: 'twilio', from: '+8613800000001', body: '1A', providerSid: 'SMin', receivedAt: T0 + 1500 }, 'ack', null);
+      await store().sms.recordInbound(
+        { provider: 'twilio', from: '+8613800000001', body: '1A', providerSid: 'SMin', receivedAt: T0 + 1500 },
+        'ack',
+        null,
+      );
       const q = { limit: 10 };
       expect((await store().reports.outbound({ ...q, q: '100%' })).map((m) => m.id)).toEqual(['m-1']);
       expect((await store().reports.outbound(q)).map((m) => m.id)).toEqual(['m-3', 'm-2', 'm-1']);
       expect((await store().reports.outbound({ ...q, purpose: 'notice' })).map((m) => m.id)).toEqual(['m-3']);
       expect((await store().reports.outbound({ ...q, from: T0 + 500, to: T0 + 2000 })).map((m) => m.id)).toEqual(['m-2']);
-      expect(await store().reports.inbound(q)).toMatchObject([{ direction: 'in', phone: '+8613800000001', body: '1A', purpose: 'ack', at: T0 + 1500 }]);
+      expect(await store().reports.inbound(q)).toMatchObject([
+        { direction: 'in', phone: '+8613800000001', body: '1A', purpose: 'ack', at: T0 + 1500 },
+      ]);
       expect((await store().reports.outbound({ ...q, limit: 1 })).map((m) => m.id)).toEqual(['m-3']);
       expect(await store().reports.outboxCount()).toBe(1);
     });

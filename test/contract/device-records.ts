@@ -7,11 +7,31 @@ import type { WellnessState } from '../../gateway/wellness/repo.js';
 import { event, MIN, T0 } from './fixtures.js';
 
 function health(deviceId: string, over: Partial<DeviceHealth> = {}): DeviceHealth {
-  return { deviceId, state: 'online', lastSeen: T0, battery: 80, rssi: -60, lastStatusAt: T0, remoteAddress: '10.0.0.5', lastRejection: null, rejectedCount: 0, ...over };
+  return {
+    deviceId,
+    state: 'online',
+    lastSeen: T0,
+    battery: 80,
+    rssi: -60,
+    lastStatusAt: T0,
+    remoteAddress: '10.0.0.5',
+    lastRejection: null,
+    rejectedCount: 0,
+    ...over,
+  };
 }
 
 function wellness(residentId: string, over: Partial<WellnessState> = {}): WellnessState {
-  return { residentId, lastSignAt: T0, lastSignSource: 'motion', inactiveMs: 0, countedUntil: T0, taskOpenedAt: null, pagedAt: null, ...over };
+  return {
+    residentId,
+    lastSignAt: T0,
+    lastSignSource: 'motion',
+    inactiveMs: 0,
+    countedUntil: T0,
+    taskOpenedAt: null,
+    pagedAt: null,
+    ...over,
+  };
 }
 
 function testWindow(id: string, over: Partial<TestWindow> = {}): TestWindow {
@@ -49,7 +69,14 @@ export function deviceRecordsContract(store: () => Store): void {
   describe('security events', () => {
     it('lists the newest first, up to the limit', async () => {
       for (const [i, kind] of (['auth_failed', 'publish_denied', 'client_id_mismatch'] as const).entries()) {
-        await store().security.record({ kind, at: T0 + i, deviceId: 'btn-1', clientId: 'btn-1', remoteAddress: '10.0.0.5', detail: `#${i}` });
+        await store().security.record({
+          kind,
+          at: T0 + i,
+          deviceId: 'btn-1',
+          clientId: 'btn-1',
+          remoteAddress: '10.0.0.5',
+          detail: `#${i}`,
+        });
       }
       expect((await store().security.list(2)).map((e) => [e.kind, e.detail])).toEqual([
         ['client_id_mismatch', '#2'],
@@ -112,7 +139,10 @@ export function deviceRecordsContract(store: () => Store): void {
       expect(await store().testPresses.windowAt('fall-1', 'andali', '5号楼', T0 + 45 * MIN)).toBeNull();
       expect(await store().testPresses.windowAt('btn-1', 'andali', null, T0 + 31 * MIN)).toBeNull();
 
-      expect(await store().testPresses.endWindow('tw-dev', T0 + 10 * MIN, 'u-1', 'ended_by_hand')).toMatchObject({ endedAt: T0 + 10 * MIN, endReason: 'ended_by_hand' });
+      expect(await store().testPresses.endWindow('tw-dev', T0 + 10 * MIN, 'u-1', 'ended_by_hand')).toMatchObject({
+        endedAt: T0 + 10 * MIN,
+        endReason: 'ended_by_hand',
+      });
       expect(await store().testPresses.endWindow('tw-dev', T0 + 11 * MIN, 'u-1', 'ended_by_hand')).toBeNull();
       // A press replayed after a crash still belongs to the window it was made in; one after the end does not.
       expect((await store().testPresses.windowAt('btn-1', 'andali', null, T0 + 5 * MIN))?.id).toBe('tw-dev');

@@ -81,7 +81,16 @@ export function sms(id: string, over: Partial<OutboundSms> = {}): OutboundSms {
 }
 
 export function event(seq: number, over: Partial<NewEvent> = {}): NewEvent {
-  return { deviceId: 'btn-1', seq, type: 'sos', payload: `{"seq":${seq}}`, payloadHash: `h${seq}`, deviceTs: null, receivedAt: T0 + seq, ...over };
+  return {
+    deviceId: 'btn-1',
+    seq,
+    type: 'sos',
+    payload: `{"seq":${seq}}`,
+    payloadHash: `h${seq}`,
+    deviceTs: null,
+    receivedAt: T0 + seq,
+    ...over,
+  };
 }
 
 export function task(id: string, over: Partial<CareTask> = {}): CareTask {

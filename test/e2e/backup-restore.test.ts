@@ -41,7 +41,14 @@ function stormRegistry(dir: string): { file: string; devices: StormDevice[] } {
     const n = String(100 + i);
     const device = { id: `btn-${n}`, resident: `r-${n}`, secret: `s3cret-storm-${n}` };
     devices.push(device);
-    doc.residents.push({ id: device.resident, name: `住户${n}`, community: 'andali', address: `安达里${n}号`, location: { lat: 39.21 + i / 1000, lon: 117.13 }, family: [] });
+    doc.residents.push({
+      id: device.resident,
+      name: `住户${n}`,
+      community: 'andali',
+      address: `安达里${n}号`,
+      location: { lat: 39.21 + i / 1000, lon: 117.13 },
+      family: [],
+    });
     doc.devices.push({ id: device.id, kind: 'sos_button', resident: device.resident, secret: device.secret });
   }
   const file = join(dir, 'registry.yaml');
@@ -62,7 +69,10 @@ interface BackedUpIncident {
 }
 
 describe('backup and restore (npm run backup / restore)', () => {
-  it('restores a backup taken during an SOS storm into a fresh DATA_DIR, and the gateway carries on every open incident', async ({ expect, onTestFinished }) => {
+  it('restores a backup taken during an SOS storm into a fresh DATA_DIR, and the gateway carries on every open incident', async ({
+    expect,
+    onTestFinished,
+  }) => {
     const { children, sim, dir } = await e2eFixture('care-gw-e2e-backup-', onTestFinished);
     const { file: registryFile, devices } = stormRegistry(dir.path);
     const firstDir = join(dir.path, 'data-1');
@@ -70,10 +80,14 @@ describe('backup and restore (npm run backup / restore)', () => {
     const backupFile = join(dir.path, 'backups', 'storm.sqlite');
 
     const first = await gatewayAddresses();
-    const gateway = children.add(new GatewayProcess(gatewayEnv({ dataDir: firstDir, addresses: first, twilioApiUrl: sim.url, registryFile })).spawn());
+    const gateway = children.add(
+      new GatewayProcess(gatewayEnv({ dataDir: firstDir, addresses: first, twilioApiUrl: sim.url, registryFile })).spawn(),
+    );
     await gateway.waitForBanner();
     const clients = await Promise.all(
-      devices.map((d) => mqtt.connectAsync(first.mqttUrl, { clientId: d.id, username: d.id, password: d.secret, reconnectPeriod: 0, protocolVersion: 4 })),
+      devices.map((d) =>
+        mqtt.connectAsync(first.mqttUrl, { clientId: d.id, username: d.id, password: d.secret, reconnectPeriod: 0, protocolVersion: 4 }),
+      ),
     );
     const press = async (i: number): Promise<void> => {
       const [client, device] = [clients[i], devices[i]];
@@ -97,7 +111,9 @@ describe('backup and restore (npm run backup / restore)', () => {
     // Restoring over a running gateway is refused, and its DATA_DIR is left as it was.
     const refused = await npmRun('restore', [backupFile, '--data-dir', firstDir]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain(`restore failed: a gateway is running on ${firstDir} (its database is open): stop it before restoring`);
+    expect(refused.stderr).toContain(
+      `restore failed: a gateway is running on ${firstDir} (its database is open): stop it before restoring`,
+    );
     expect(existsSync(join(firstDir, 'gateway.db'))).toBe(true);
 
     await Promise.all(clients.map((c) => c.endAsync()));
@@ -106,10 +122,17 @@ describe('backup and restore (npm run backup / restore)', () => {
 
     // What the backup holds: every SOS acknowledged before it started, as an event, and the incidents open then.
     const copy = new Database(backupFile, { readonly: true, fileMustExist: true });
-    const inBackup = copy.prepare<[], BackedUpIncident>(`SELECT id, resident_id, state, step FROM incidents WHERE state IN ('pending', 'open', 'acknowledged')`).all();
+    const inBackup = copy
+      .prepare<[], BackedUpIncident>(
+        `SELECT id, resident_id, state, step FROM incidents WHERE state IN ('pending', 'open', 'acknowledged')`,
+      )
+      .all();
     const residentOf = new Map(devices.map((d) => [d.id, d.resident]));
     const residentsWithEvents = new Set(
-      copy.prepare<[], { device_id: string }>(`SELECT DISTINCT device_id FROM events WHERE type = 'sos'`).all().map((r) => residentOf.get(r.device_id) ?? r.device_id),
+      copy
+        .prepare<[], { device_id: string }>(`SELECT DISTINCT device_id FROM events WHERE type = 'sos'`)
+        .all()
+        .map((r) => residentOf.get(r.device_id) ?? r.device_id),
     );
     copy.close();
     expect(inBackup.length).toBeGreaterThan(0);
@@ -123,7 +146,9 @@ describe('backup and restore (npm run backup / restore)', () => {
     expect(existsSync(join(secondDir, 'gateway.db-wal'))).toBe(false);
 
     const second = await gatewayAddresses();
-    const restoredGateway = children.add(new GatewayProcess(gatewayEnv({ dataDir: secondDir, addresses: second, twilioApiUrl: sim.url, registryFile })).spawn());
+    const restoredGateway = children.add(
+      new GatewayProcess(gatewayEnv({ dataDir: secondDir, addresses: second, twilioApiUrl: sim.url, registryFile })).spawn(),
+    );
     await restoredGateway.waitForBanner();
     const incident = async (id: string): Promise<IncidentView> => {
       const res = await httpGet<IncidentView>(second.publicUrl, `/api/incidents/${id}`);
@@ -132,10 +157,14 @@ describe('backup and restore (npm run backup / restore)', () => {
     };
     // Every incident open in the backup is open after the restore, and its escalation goes on: the next step runs.
     for (const before of inBackup) {
-      const after = await waitFor(`incident ${before.id} (step ${before.step} in the backup) to escalate`, async () => {
-        const now = await incident(before.id);
-        return now.step > before.step ? now : null;
-      }, { timeoutMs: (ACK_TIMEOUT_S + 15) * 1000 });
+      const after = await waitFor(
+        `incident ${before.id} (step ${before.step} in the backup) to escalate`,
+        async () => {
+          const now = await incident(before.id);
+          return now.step > before.step ? now : null;
+        },
+        { timeoutMs: (ACK_TIMEOUT_S + 15) * 1000 },
+      );
       expect(ACTIVE).toContain(after.state);
       expect(after.resident).toBe(before.resident_id);
       expect((after.timeline ?? []).filter((e) => e.action === 'paged').length).toBeGreaterThan(0);

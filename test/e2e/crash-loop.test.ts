@@ -31,7 +31,14 @@ async function connectAll(buttons: readonly { id: string; secret: string }[], ur
     for (let i = next++; i < buttons.length; i = next++) {
       const b = buttons[i];
       if (!b) continue;
-      const client = await mqtt.connectAsync(url, { clientId: b.id, username: b.id, password: b.secret, protocolVersion: 4, reconnectPeriod: 250, connectTimeout: 30_000 });
+      const client = await mqtt.connectAsync(url, {
+        clientId: b.id,
+        username: b.id,
+        password: b.secret,
+        protocolVersion: 4,
+        reconnectPeriod: 250,
+        connectTimeout: 30_000,
+      });
       // Refused or dropped connections are retried by mqtt.js itself; the test judges by PUBACKs and the database.
       client.on('error', () => undefined);
       clients[i] = client;
@@ -51,7 +58,10 @@ interface Press {
 }
 
 describe('crash loop: SIGKILL and restart under an alarm storm', () => {
-  it('500 buttons x 4 SOS over 20 s, the gateway SIGKILLed 3 times: 0 PUBACKed alarms lost, 0 residents unpaged, 0 duplicate incidents', async ({ expect, onTestFinished }) => {
+  it('500 buttons x 4 SOS over 20 s, the gateway SIGKILLed 3 times: 0 PUBACKed alarms lost, 0 residents unpaged, 0 duplicate incidents', async ({
+    expect,
+    onTestFinished,
+  }) => {
     const { children, sim, dir } = await e2eFixture('care-gw-e2e-crash-loop-', onTestFinished);
     let clients: MqttClient[] = [];
     // Registered after the fixture's, so it runs first: the buttons go before the gateway and the simulator.
@@ -130,7 +140,11 @@ describe('crash loop: SIGKILL and restart under an alarm storm', () => {
     expect(acked).toHaveLength(DEVICES * PRESSES);
 
     // 0 PUBACKed alarms lost: each is recorded once and becomes a signal of its resident's incident.
-    await waitFor('every event to be acted on', () => db.prepare<[], { n: number }>('SELECT count(*) AS n FROM events WHERE processed = 0').get()?.n === 0, { timeoutMs: 30_000 });
+    await waitFor(
+      'every event to be acted on',
+      () => db.prepare<[], { n: number }>('SELECT count(*) AS n FROM events WHERE processed = 0').get()?.n === 0,
+      { timeoutMs: 30_000 },
+    );
     const lost = acked.filter((p) => {
       const b = reg.buttons[p.device];
       const row = b ? eventRow.get(b.id, p.seq, createHash('sha256').update(p.payload).digest('hex')) : undefined;
@@ -142,22 +156,30 @@ describe('crash loop: SIGKILL and restart under an alarm storm', () => {
     // PUBACK the crash cut off, comes again after the restart; mqtt.js resends it without the DUP flag on a new
     // connection, which the gateway takes as a new signal (a button whose counter restarted must be heard), so it
     // joins the same open incident: at most one such extra signal per crash, never a second incident or page.
-    const incidents = db.prepare<[], { resident: string; n: number; signals: number; state: string }>(
-      'SELECT resident_id AS resident, count(*) AS n, sum(signal_count) AS signals, min(state) AS state FROM incidents GROUP BY resident_id',
-    ).all();
+    const incidents = db
+      .prepare<[], { resident: string; n: number; signals: number; state: string }>(
+        'SELECT resident_id AS resident, count(*) AS n, sum(signal_count) AS signals, min(state) AS state FROM incidents GROUP BY resident_id',
+      )
+      .all();
     expect(incidents).toHaveLength(DEVICES);
     expect(incidents.filter((i) => i.n !== 1)).toEqual([]);
     const resendsOf = (resident: string): number =>
       presses.filter((p) => reg.buttons[p.device]?.residentId === resident).reduce((n, p) => n + p.resends, 0);
-    expect(incidents.filter((i) => i.signals < PRESSES || i.signals > PRESSES + CRASHES + resendsOf(i.resident) || i.state !== 'open')).toEqual([]);
+    expect(
+      incidents.filter((i) => i.signals < PRESSES || i.signals > PRESSES + CRASHES + resendsOf(i.resident) || i.state !== 'open'),
+    ).toEqual([]);
 
     // 0 residents unpaged: every resident's family and an on-duty worker had an SMS naming the resident.
     const familyOf = new Map(reg.doc.residents?.map((r) => [r.family?.[0]?.phone ?? '', r.name]) ?? []);
     const unpaged = () => {
       const messages = sim.messages();
       const familyReached = new Set(messages.map((m) => m.to).filter((to) => familyOf.has(to)));
-      const workerPaged = new Set(messages.filter((m) => !familyOf.has(m.to) && m.body.includes('回1')).map((m) => /老人\d{5}/.exec(m.body)?.[0]));
-      return (reg.doc.residents ?? []).filter((r) => !familyReached.has(r.family?.[0]?.phone ?? '') || !workerPaged.has(r.name)).map((r) => r.id);
+      const workerPaged = new Set(
+        messages.filter((m) => !familyOf.has(m.to) && m.body.includes('回1')).map((m) => /老人\d{5}/.exec(m.body)?.[0]),
+      );
+      return (reg.doc.residents ?? [])
+        .filter((r) => !familyReached.has(r.family?.[0]?.phone ?? '') || !workerPaged.has(r.name))
+        .map((r) => r.id);
     };
     await waitFor('every resident to be paged', () => unpaged().length === 0, { timeoutMs: 60_000 }).catch(() => undefined);
     expect(unpaged()).toEqual([]);

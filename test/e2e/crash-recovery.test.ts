@@ -64,103 +64,119 @@ async function onlyIncident(rig: CrashRig): Promise<IncidentView> {
 }
 
 function connectButton(rig: CrashRig): Promise<mqtt.MqttClient> {
-  return mqtt.connectAsync(rig.addresses.mqttUrl, { clientId: 'btn-001', username: 'btn-001', password: 's3cret-btn-001', reconnectPeriod: 0, protocolVersion: 4 });
+  return mqtt.connectAsync(rig.addresses.mqttUrl, {
+    clientId: 'btn-001',
+    username: 'btn-001',
+    password: 's3cret-btn-001',
+    reconnectPeriod: 0,
+    protocolVersion: 4,
+  });
 }
 
 describe('crash recovery of npm start (SIGKILL, then a restart on the same DATA_DIR)', () => {
-  it.concurrent('an sos PUBACKed just before the crash is paged and escalated after the restart', async ({ expect, onTestFinished }) => {
-    const rig = await crashRig(onTestFinished);
-    // SMS cannot go out before the crash: whatever the first process managed to do, it could not page anyone.
-    await rig.sim.setDown(true);
-    const first = await rig.startGateway();
+  it.concurrent(
+    'an sos PUBACKed just before the crash is paged and escalated after the restart',
+    async ({ expect, onTestFinished }) => {
+      const rig = await crashRig(onTestFinished);
+      // SMS cannot go out before the crash: whatever the first process managed to do, it could not page anyone.
+      await rig.sim.setDown(true);
+      const first = await rig.startGateway();
 
-    const button = await connectButton(rig);
-    const pubackError = await new Promise<Error | null>((resolve) => {
-      button.publish('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 }, (err) => {
-        // The PUBACK promises the event is durable: crash at once, before anything else can happen.
-        first.signalGroup('SIGKILL');
-        resolve(err ?? null);
+      const button = await connectButton(rig);
+      const pubackError = await new Promise<Error | null>((resolve) => {
+        button.publish('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 }, (err) => {
+          // The PUBACK promises the event is durable: crash at once, before anything else can happen.
+          first.signalGroup('SIGKILL');
+          resolve(err ?? null);
+        });
       });
-    });
-    expect(pubackError).toBeNull();
-    expect((await first.waitForExit()).signal).toBe('SIGKILL');
-    button.end(true);
-    expect(rig.sim.messages()).toEqual([]);
+      expect(pubackError).toBeNull();
+      expect((await first.waitForExit()).signal).toBe('SIGKILL');
+      button.end(true);
+      expect(rig.sim.messages()).toEqual([]);
 
-    await rig.sim.setDown(false);
-    await rig.startGateway();
-    const incident = await waitFor('the incident after the restart', () => onlyIncident(rig));
-    expect(incident).toMatchObject({ resident: 'r-001', type: 'sos', state: 'open', signalCount: 1 });
+      await rig.sim.setDown(false);
+      await rig.startGateway();
+      const incident = await waitFor('the incident after the restart', () => onlyIncident(rig));
+      expect(incident).toMatchObject({ resident: 'r-001', type: 'sos', state: 'open', signalCount: 1 });
 
-    await rig.sim.waitForMessage(isPage(W1), 8000);
-    for (const phone of FAMILY) await rig.sim.waitForMessage((m) => m.to === phone, 5000);
-    await waitFor('the first page to be recorded', async () => (await onlyIncident(rig)).firstPagedAt !== null);
-    const paged = await onlyIncident(rig);
-    expect(paged.step).toBe(1);
-    const dueAt = paged.nextStepAt ?? 0;
-    expect(dueAt).toBe((paged.firstPagedAt ?? 0) + ACK_TIMEOUT_S * 1000);
+      await rig.sim.waitForMessage(isPage(W1), 8000);
+      for (const phone of FAMILY) await rig.sim.waitForMessage((m) => m.to === phone, 5000);
+      await waitFor('the first page to be recorded', async () => (await onlyIncident(rig)).firstPagedAt !== null);
+      const paged = await onlyIncident(rig);
+      expect(paged.step).toBe(1);
+      const dueAt = paged.nextStepAt ?? 0;
+      expect(dueAt).toBe((paged.firstPagedAt ?? 0) + ACK_TIMEOUT_S * 1000);
 
-    // Nobody answers: the second-nearest worker is paged when the ack timeout runs out, not before.
-    const escalated = await rig.sim.waitForMessage(isPage(W2), Math.max(0, dueAt - Date.now()) + 5000);
-    expect(escalated.receivedAt).toBeGreaterThanOrEqual(dueAt);
-    expect(escalated.body).toContain('仍无人接');
-    expect(rig.pages(W1)).toHaveLength(1);
-    expect(rig.to(W1).filter((m) => linkCodeOf(m.body) !== null)).toHaveLength(1);
-    for (const phone of FAMILY) expect(rig.to(phone)).toHaveLength(2); // the page and its link, once
-    const after = await waitFor('step 2 to be recorded', async () => {
-      const i = await onlyIncident(rig);
-      return i.step === 2 ? i : null;
-    });
-    expect(after.state).toBe('open');
-    expect(after.pages.filter((p) => p.role === 'worker').map((p) => `${p.to} ${p.step}`)).toEqual(expect.arrayContaining([`${W1} 1`, `${W2} 2`]));
-  }, 70_000);
+      // Nobody answers: the second-nearest worker is paged when the ack timeout runs out, not before.
+      const escalated = await rig.sim.waitForMessage(isPage(W2), Math.max(0, dueAt - Date.now()) + 5000);
+      expect(escalated.receivedAt).toBeGreaterThanOrEqual(dueAt);
+      expect(escalated.body).toContain('仍无人接');
+      expect(rig.pages(W1)).toHaveLength(1);
+      expect(rig.to(W1).filter((m) => linkCodeOf(m.body) !== null)).toHaveLength(1);
+      for (const phone of FAMILY) expect(rig.to(phone)).toHaveLength(2); // the page and its link, once
+      const after = await waitFor('step 2 to be recorded', async () => {
+        const i = await onlyIncident(rig);
+        return i.step === 2 ? i : null;
+      });
+      expect(after.state).toBe('open');
+      expect(after.pages.filter((p) => p.role === 'worker').map((p) => `${p.to} ${p.step}`)).toEqual(
+        expect.arrayContaining([`${W1} 1`, `${W2} 2`]),
+      );
+    },
+    70_000,
+  );
 
-  it.concurrent('an escalation step that fell due while the gateway was down runs at once on start, and exactly once', async ({ expect, onTestFinished }) => {
-    const rig = await crashRig(onTestFinished);
-    const first = await rig.startGateway();
-    const button = await connectButton(rig);
-    await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
-    await button.endAsync();
+  it.concurrent(
+    'an escalation step that fell due while the gateway was down runs at once on start, and exactly once',
+    async ({ expect, onTestFinished }) => {
+      const rig = await crashRig(onTestFinished);
+      const first = await rig.startGateway();
+      const button = await connectButton(rig);
+      await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
+      await button.endAsync();
 
-    await rig.sim.waitForMessage(isPage(W1), 5000);
-    const paged = await waitFor('step 1 to be recorded', async () => {
-      const i = await onlyIncident(rig);
-      return i.nextStepAt !== null && i.firstPagedAt !== null ? i : null;
-    });
-    const dueAt = paged.nextStepAt ?? 0;
-    expect(dueAt).toBe((paged.firstPagedAt ?? 0) + ACK_TIMEOUT_S * 1000);
+      await rig.sim.waitForMessage(isPage(W1), 5000);
+      const paged = await waitFor('step 1 to be recorded', async () => {
+        const i = await onlyIncident(rig);
+        return i.nextStepAt !== null && i.firstPagedAt !== null ? i : null;
+      });
+      const dueAt = paged.nextStepAt ?? 0;
+      expect(dueAt).toBe((paged.firstPagedAt ?? 0) + ACK_TIMEOUT_S * 1000);
 
-    // Let every SMS of step 1 be recorded as handed over: one still 'sending' at the crash is sent again after the
-    // restart (by design, a duplicate beats a lost page), which is not what this test is about.
-    await waitFor('the SMS of step 1 to be handed to the provider', async () => {
-      const log = await httpGet<{ status: string }[]>(rig.addresses.publicUrl, '/api/sms');
-      // w-01's page and link, and each family member's.
-      return log.body.length === 2 + 2 * FAMILY.length && log.body.every((m) => m.status !== 'queued' && m.status !== 'sending');
-    });
-    // Crash with step 2 armed, and stay down until it is overdue.
-    first.signalGroup('SIGKILL');
-    expect((await first.waitForExit()).signal).toBe('SIGKILL');
-    expect(Date.now()).toBeLessThan(dueAt);
-    await sleep(Math.max(0, dueAt - Date.now()) + 500);
-    expect(rig.to(W2)).toEqual([]);
+      // Let every SMS of step 1 be recorded as handed over: one still 'sending' at the crash is sent again after the
+      // restart (by design, a duplicate beats a lost page), which is not what this test is about.
+      await waitFor('the SMS of step 1 to be handed to the provider', async () => {
+        const log = await httpGet<{ status: string }[]>(rig.addresses.publicUrl, '/api/sms');
+        // w-01's page and link, and each family member's.
+        return log.body.length === 2 + 2 * FAMILY.length && log.body.every((m) => m.status !== 'queued' && m.status !== 'sending');
+      });
+      // Crash with step 2 armed, and stay down until it is overdue.
+      first.signalGroup('SIGKILL');
+      expect((await first.waitForExit()).signal).toBe('SIGKILL');
+      expect(Date.now()).toBeLessThan(dueAt);
+      await sleep(Math.max(0, dueAt - Date.now()) + 500);
+      expect(rig.to(W2)).toEqual([]);
 
-    const second = await rig.startGateway();
-    const escalated = await rig.sim.waitForMessage(isPage(W2), 5000);
-    // Overdue on start means now: the page goes out while the gateway comes up, not a timeout later.
-    expect(escalated.receivedAt).toBeGreaterThanOrEqual(second.startedAt);
-    expect(escalated.receivedAt - second.readyAt).toBeLessThan(2000);
+      const second = await rig.startGateway();
+      const escalated = await rig.sim.waitForMessage(isPage(W2), 5000);
+      // Overdue on start means now: the page goes out while the gateway comes up, not a timeout later.
+      expect(escalated.receivedAt).toBeGreaterThanOrEqual(second.startedAt);
+      expect(escalated.receivedAt - second.readyAt).toBeLessThan(2000);
 
-    // Exactly once: no second run of the step, and step 1 is not paged again.
-    await sleep(1500);
-    expect(rig.pages(W2)).toHaveLength(1);
-    expect(rig.to(W2)).toHaveLength(2); // the page and its link
-    expect(rig.to(W1)).toHaveLength(2);
-    for (const phone of FAMILY) expect(rig.to(phone)).toHaveLength(2);
+      // Exactly once: no second run of the step, and step 1 is not paged again.
+      await sleep(1500);
+      expect(rig.pages(W2)).toHaveLength(1);
+      expect(rig.to(W2)).toHaveLength(2); // the page and its link
+      expect(rig.to(W1)).toHaveLength(2);
+      for (const phone of FAMILY) expect(rig.to(phone)).toHaveLength(2);
 
-    const res = await httpGet<IncidentView>(rig.addresses.publicUrl, `/api/incidents/${paged.id}`);
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ state: 'open', step: 2 });
-    const steps = (res.body.timeline ?? []).filter((e) => e.action === 'paged').map((e) => e.detail?.step);
-    expect(steps).toEqual([1, 2]);
-  }, 70_000);
+      const res = await httpGet<IncidentView>(rig.addresses.publicUrl, `/api/incidents/${paged.id}`);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ state: 'open', step: 2 });
+      const steps = (res.body.timeline ?? []).filter((e) => e.action === 'paged').map((e) => e.detail?.step);
+      expect(steps).toEqual([1, 2]);
+    },
+    70_000,
+  );
 });

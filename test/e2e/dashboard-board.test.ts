@@ -83,7 +83,17 @@ describe('duty board in a real browser', () => {
     const card = page.locator('[data-incident][data-state=open]');
     incidentId = (await card.getAttribute('data-incident')) ?? '';
     const text = (await card.textContent()) ?? '';
-    for (const expected of ['紧急求助', '张桂兰', '安达里3号楼2门401', '安达里3号楼', '安达里社区', '张伟（儿子）', '刘阿姨 +8613600000001', '李明', '第 1 步']) {
+    for (const expected of [
+      '紧急求助',
+      '张桂兰',
+      '安达里3号楼2门401',
+      '安达里3号楼',
+      '安达里社区',
+      '张伟（儿子）',
+      '刘阿姨 +8613600000001',
+      '李明',
+      '第 1 步',
+    ]) {
       expect(text, expected).toContain(expected);
     }
     // The note holds a script tag: it is shown as text and never runs.
@@ -279,7 +289,6 @@ describe('first start, outbox mode and an unassigned alarm in a real browser', (
     await first.locator('button[data-action=ack]').click();
     await page.waitForSelector('[data-testid=unassigned-banner]', { state: 'hidden', timeout: 5000 });
   });
-
 });
 
 describe('a family member the page did not reach, in a real browser', () => {

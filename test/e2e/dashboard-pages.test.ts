@@ -43,16 +43,40 @@ const opened: OpenedPage[] = [];
 
 async function seedReports(): Promise<void> {
   let n = 0;
-  const add = async (type: IncidentType, openedAt: number, paged: number | null, ack: number | null, state: Incident['state'] = 'resolved') => {
+  const add = async (
+    type: IncidentType,
+    openedAt: number,
+    paged: number | null,
+    ack: number | null,
+    state: Incident['state'] = 'resolved',
+  ) => {
     n++;
     await rig.store.incidents.create({
-      id: `inc-seed-${n}`, code: `seed${n}`, residentId: n % 3 === 0 ? 'r-101' : 'r-001', communityId: n % 3 === 0 ? 'xinhe' : 'andali', type, state,
-      step: paged === null ? 0 : 1, unassigned: false, plan: { frozenAt: openedAt, ackTimeoutSeconds: 180, fallCancelSeconds: 30, responders: [], family: [] },
-      openedAt, firstPagedAt: paged === null ? null : openedAt + paged * 1000, acknowledgedAt: ack === null ? null : openedAt + ack * 1000, acknowledgedBy: null,
-      resolvedAt: null, cancelledAt: state === 'cancelled' ? openedAt + 8000 : null, signalCount: 1, lastSignalAt: openedAt, nextStepAt: null,
+      id: `inc-seed-${n}`,
+      code: `seed${n}`,
+      residentId: n % 3 === 0 ? 'r-101' : 'r-001',
+      communityId: n % 3 === 0 ? 'xinhe' : 'andali',
+      type,
+      state,
+      step: paged === null ? 0 : 1,
+      unassigned: false,
+      plan: { frozenAt: openedAt, ackTimeoutSeconds: 180, fallCancelSeconds: 30, responders: [], family: [] },
+      openedAt,
+      firstPagedAt: paged === null ? null : openedAt + paged * 1000,
+      acknowledgedAt: ack === null ? null : openedAt + ack * 1000,
+      acknowledgedBy: null,
+      resolvedAt: null,
+      cancelledAt: state === 'cancelled' ? openedAt + 8000 : null,
+      signalCount: 1,
+      lastSignalAt: openedAt,
+      nextStepAt: null,
     });
   };
-  for (const [month, k] of [[9, 3], [10, 5], [11, 7]] as const) {
+  for (const [month, k] of [
+    [9, 3],
+    [10, 5],
+    [11, 7],
+  ] as const) {
     for (let i = 0; i < k; i++) {
       const at = local(2026, month, 2 + i * 3, 9 + (i % 5));
       if (i % 4 === 3) await add('fall', at, null, null, 'cancelled');
@@ -61,28 +85,97 @@ async function seedReports(): Promise<void> {
   }
   await add('door_unanswered', local(2026, 11, 20, 10), 1, 240);
   await rig.store.health.save([
-    { deviceId: 'btn-001', state: 'online', lastSeen: NOW - 60_000, battery: 88, rssi: -61, lastStatusAt: NOW - 3_600_000, remoteAddress: null, lastRejection: null, rejectedCount: 0 },
-    { deviceId: 'fall-001', state: 'offline', lastSeen: NOW - 7_200_000, battery: 12, rssi: -90, lastStatusAt: NOW - 7_200_000, remoteAddress: null, lastRejection: { reason: 'malformed_json', detail: 'Unexpected token } in JSON', at: NOW - 7_300_000 }, rejectedCount: 2 },
+    {
+      deviceId: 'btn-001',
+      state: 'online',
+      lastSeen: NOW - 60_000,
+      battery: 88,
+      rssi: -61,
+      lastStatusAt: NOW - 3_600_000,
+      remoteAddress: null,
+      lastRejection: null,
+      rejectedCount: 0,
+    },
+    {
+      deviceId: 'fall-001',
+      state: 'offline',
+      lastSeen: NOW - 7_200_000,
+      battery: 12,
+      rssi: -90,
+      lastStatusAt: NOW - 7_200_000,
+      remoteAddress: null,
+      lastRejection: { reason: 'malformed_json', detail: 'Unexpected token } in JSON', at: NOW - 7_300_000 },
+      rejectedCount: 2,
+    },
   ]);
-  for (const [day, status] of [[3, 'done'], [5, 'missed'], [10, 'done'], [12, 'done'], [17, 'missed'], [19, 'done']] as const) {
+  for (const [day, status] of [
+    [3, 'done'],
+    [5, 'missed'],
+    [10, 'done'],
+    [12, 'done'],
+    [17, 'missed'],
+    [19, 'done'],
+  ] as const) {
     const start = local(2026, 11, day, 11);
     await rig.store.visits.saveRecord({
-      visitId: 'vis-01', start, end: start + 90 * 60_000, volunteerId: 'v-01', residentId: 'r-001', status, reassignedFrom: null,
-      checkedInAt: status === 'done' ? start : null, checkedOutAt: status === 'done' ? start + 3_600_000 : null, doorUnansweredAt: null,
-      missedAt: status === 'missed' ? start + 1_800_000 : null, cancelledAt: null, creditedHours: status === 'done' ? 1 : 0, note: null, updatedAt: start,
+      visitId: 'vis-01',
+      start,
+      end: start + 90 * 60_000,
+      volunteerId: 'v-01',
+      residentId: 'r-001',
+      status,
+      reassignedFrom: null,
+      checkedInAt: status === 'done' ? start : null,
+      checkedOutAt: status === 'done' ? start + 3_600_000 : null,
+      doorUnansweredAt: null,
+      missedAt: status === 'missed' ? start + 1_800_000 : null,
+      cancelledAt: null,
+      creditedHours: status === 'done' ? 1 : 0,
+      note: null,
+      updatedAt: start,
     });
   }
-  await rig.dispatcher.enqueue({ to: '+8613800000001', intent: intentOf('family_alert', { name: '张桂兰', what: '按了求助', time: '14:02', address: '安达里3号楼2门401', who: '已通知网格员李明', ack: '1' }), priority: 'alarm', purpose: 'notice', incidentId: null, step: null, role: 'family', personId: null, context: null });
+  await rig.dispatcher.enqueue({
+    to: '+8613800000001',
+    intent: intentOf('family_alert', {
+      name: '张桂兰',
+      what: '按了求助',
+      time: '14:02',
+      address: '安达里3号楼2门401',
+      who: '已通知网格员李明',
+      ack: '1',
+    }),
+    priority: 'alarm',
+    purpose: 'notice',
+    incidentId: null,
+    step: null,
+    role: 'family',
+    personId: null,
+    context: null,
+  });
   await rig.text(V01, '帮助');
 }
 
 beforeAll(async () => {
   rig = await startVisitRig({ clock: new ManualClock(NOW) });
   await importRegistryDocument({ store: rig.store, log: silentLogger() }, XINHE);
-  accounts = new AccountService({ store: rig.store, sms: rig.dispatcher, clock: rig.clock, log: silentLogger(), publicUrl: 'http://127.0.0.1', admin: ADMIN });
+  accounts = new AccountService({
+    store: rig.store,
+    sms: rig.dispatcher,
+    clock: rig.clock,
+    log: silentLogger(),
+    publicUrl: 'http://127.0.0.1',
+    admin: ADMIN,
+  });
   await accounts.start();
   const views = new IncidentViews({ store: rig.store, service: rig.incidents });
-  live = new LiveFeed({ bus: new EventBus<LiveEvents>(silentLogger()), views, incidents: rig.store.incidents, registry: rig.store.registry, log: silentLogger() });
+  live = new LiveFeed({
+    bus: new EventBus<LiveEvents>(silentLogger()),
+    views,
+    incidents: rig.store.incidents,
+    registry: rig.store.registry,
+    log: silentLogger(),
+  });
   live.start();
   const health: HealthReport = { alarmsOk: true, components: {}, unassignedIncidents: 0 };
   // Test mode as the gateway wires it (the devices page lists running test windows); the weekly check runs only by hand.
@@ -127,11 +220,21 @@ beforeAll(async () => {
     live,
     ui: { timeZone: TZ, mapTileUrl: null, smsMode: 'outbox', version: 'test' },
     dashboard: {},
-    dashboardPages: createDashboardPageDeps({ store: rig.store, clock: rig.clock, timeZone: TZ, log: silentLogger(), smsProvider: () => 'outbox', visits: rig.visits }),
+    dashboardPages: createDashboardPageDeps({
+      store: rig.store,
+      clock: rig.clock,
+      timeZone: TZ,
+      log: silentLogger(),
+      smsProvider: () => 'outbox',
+      visits: rig.visits,
+    }),
   });
   await app.listen({ port, host: '127.0.0.1' });
   const admin = session(app, await login(app, ADMIN.username, ADMIN.password));
-  for (const u of [{ ...DUTY, role: 'duty_officer' }, { ...VOLUNTEER, role: 'volunteer', volunteerId: 'v-01' }]) {
+  for (const u of [
+    { ...DUTY, role: 'duty_officer' },
+    { ...VOLUNTEER, role: 'volunteer', volunteerId: 'v-01' },
+  ]) {
     const res = await admin.post('/api/users', { name: u.username === 'grandma' ? '王奶奶' : '值班员小刘', ...u });
     expect(res.statusCode, res.body).toBe(201);
   }
@@ -150,7 +253,10 @@ afterAll(async () => {
 });
 
 /** A signed-in tab: POST /auth/login through the context (its cookie jar), the browser clock at the gateway's NOW. */
-async function signedIn(user: { username: string; password: string }, viewport: { width: number; height: number } = DESKTOP): Promise<OpenedPage> {
+async function signedIn(
+  user: { username: string; password: string },
+  viewport: { width: number; height: number } = DESKTOP,
+): Promise<OpenedPage> {
   const o = await openPage(chromium, { viewport });
   opened.push(o);
   await o.page.clock.setFixedTime(NOW);
@@ -185,7 +291,11 @@ describe('dashboard pages for station staff', () => {
     expect(download.suggestedFilename()).toBe('care-report-2026-11.csv');
     const bytes = readFileSync(await download.path());
     expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
-    const lines = bytes.toString('utf8').replace(/^\uFEFF/, '').trim().split('\r\n');
+    const lines = bytes
+      .toString('utf8')
+      .replace(/^\uFEFF/, '')
+      .trim()
+      .split('\r\n');
     expect(lines[0]?.startsWith('月份,社区编号,社区,报警总数')).toBe(true);
     expect(lines.map((l) => l.split(',')[2])).toEqual(['社区', '安达里社区', '新河社区', '全部']);
     expect(errors).toEqual([]);
@@ -232,12 +342,18 @@ describe('dashboard pages for station staff', () => {
     await page.goto(`${url}/#/registry`);
     await expect.poll(() => page.locator('[data-testid=registry-editor]').inputValue()).toContain('安达里社区');
     expect(await page.locator('[data-testid=registry-editor]').inputValue()).not.toContain('s3cret');
-    await page.locator('[data-testid=registry-editor]').fill('residents:\n  - { id: r-002, name: 改名, community: andali, address: x, location: { lat: north, lon: 1 } }\n');
+    await page
+      .locator('[data-testid=registry-editor]')
+      .fill('residents:\n  - { id: r-002, name: 改名, community: andali, address: x, location: { lat: north, lon: 1 } }\n');
     await page.locator('[data-testid=registry-import]').click();
     await page.locator('[data-testid=registry-issues]').waitFor();
-    expect(await page.locator('[data-testid=registry-issues] li').allInnerTexts()).toEqual(['residents[0].location.lat: expected a number']);
+    expect(await page.locator('[data-testid=registry-issues] li').allInnerTexts()).toEqual([
+      'residents[0].location.lat: expected a number',
+    ]);
     expect((await rig.store.registry.getResident('r-002'))?.name).toBe('王淑珍');
-    await page.locator('[data-testid=registry-editor]').fill('residents:\n  - { id: r-002, name: 王淑珍, community: andali, address: 安达里5号楼1门202, highRisk: true }\n');
+    await page
+      .locator('[data-testid=registry-editor]')
+      .fill('residents:\n  - { id: r-002, name: 王淑珍, community: andali, address: 安达里5号楼1门202, highRisk: true }\n');
     await page.locator('[data-testid=registry-import]').click();
     await page.locator('[data-testid=registry-ok]').waitFor();
     expect((await rig.store.registry.getResident('r-002'))?.highRisk).toBe(true);
@@ -296,7 +412,9 @@ describe('a volunteer on a 360 px phone', () => {
     // Staff pages and data stay closed to her.
     await page.goto(`${url}/#/board`);
     await page.locator('.notice.error').waitFor();
-    const denied = await page.evaluate(async () => Promise.all(['/api/incidents', '/api/residents', '/api/sms/log', '/api/reports/monthly'].map(async (p) => (await fetch(p)).status)));
+    const denied = await page.evaluate(async () =>
+      Promise.all(['/api/incidents', '/api/residents', '/api/sms/log', '/api/reports/monthly'].map(async (p) => (await fetch(p)).status)),
+    );
     expect(denied).toEqual([403, 403, 403, 403]);
     expect(errors.filter((e) => !/403/.test(e))).toEqual([]);
   });

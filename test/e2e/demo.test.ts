@@ -64,86 +64,115 @@ describe('npm run demo', () => {
     dir.remove();
   });
 
-  it('pages by SMS for an SOS, a simulated responder acknowledges with "1", and Ctrl-C stops everything cleanly', { timeout: 240_000 }, async () => {
-    const [httpPort, mqttPort, smsPort] = [await freePort(), await freePort(), await freePort()];
-    const api = `http://127.0.0.1:${httpPort}`;
-    const sms = `http://127.0.0.1:${smsPort}`;
-    let stdout = '';
-    let stderr = '';
-    const proc = spawn(
-      'npm',
-      ['run', 'demo', '--', '--data-dir', dir.path, '--http-port', String(httpPort), '--mqtt-port', String(mqttPort), '--sms-port', String(smsPort), '--speed', '30', '--seed', '11'],
-      {
-        cwd: PROJECT_ROOT,
-        env: {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          HOME: process.env.HOME ?? '/tmp',
-          API_TOKEN: TOKEN,
-          MQTT_HOST: '127.0.0.1',
-          HTTP_HOST: '127.0.0.1',
-          PUBLIC_URL: api,
-          TZ: 'Asia/Shanghai',
+  it(
+    'pages by SMS for an SOS, a simulated responder acknowledges with "1", and Ctrl-C stops everything cleanly',
+    { timeout: 240_000 },
+    async () => {
+      const [httpPort, mqttPort, smsPort] = [await freePort(), await freePort(), await freePort()];
+      const api = `http://127.0.0.1:${httpPort}`;
+      const sms = `http://127.0.0.1:${smsPort}`;
+      let stdout = '';
+      let stderr = '';
+      const proc = spawn(
+        'npm',
+        [
+          'run',
+          'demo',
+          '--',
+          '--data-dir',
+          dir.path,
+          '--http-port',
+          String(httpPort),
+          '--mqtt-port',
+          String(mqttPort),
+          '--sms-port',
+          String(smsPort),
+          '--speed',
+          '30',
+          '--seed',
+          '11',
+        ],
+        {
+          cwd: PROJECT_ROOT,
+          env: {
+            PATH: process.env.PATH ?? '/usr/bin:/bin',
+            HOME: process.env.HOME ?? '/tmp',
+            API_TOKEN: TOKEN,
+            MQTT_HOST: '127.0.0.1',
+            HTTP_HOST: '127.0.0.1',
+            PUBLIC_URL: api,
+            TZ: 'Asia/Shanghai',
+          },
+          // Its own process group, so SIGINT reaches npm, tsx and the demo together, as Ctrl-C in a terminal does.
+          detached: true,
+          stdio: ['ignore', 'pipe', 'pipe'],
         },
-        // Its own process group, so SIGINT reaches npm, tsx and the demo together, as Ctrl-C in a terminal does.
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    child = proc;
-    proc.stdout?.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    proc.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
-    const output = (): string => `stdout:\n${stdout.slice(-4000)}\nstderr:\n${stderr.slice(-2000)}`;
+      );
+      child = proc;
+      proc.stdout?.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+      proc.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        proc.once('close', (code, signal) => resolve({ code, signal })),
+      );
+      const output = (): string => `stdout:\n${stdout.slice(-4000)}\nstderr:\n${stderr.slice(-2000)}`;
 
-    const poll = { intervalMs: 250, retryErrors: true };
-    await waitFor(() => `the demo to be up\n${output()}`, async () => (stdout.includes(READY) ? true : proc.exitCode !== null ? Promise.reject(new Error('exited')) : null), { ...poll, timeoutMs: 180_000 });
-    expect(stdout).toContain(`Dashboard   ${api}/`);
-    expect(stdout).toContain(`Phones      ${sms}/`);
-    expect(stdout).toContain(`Authorization: Bearer ${TOKEN}`);
-    expect(stdout).toMatch(/mosquitto_pub -h 127\.0\.0\.1 -p \d+ -q 1 -i \S+ -u \S+ -P '[^']+' -t care\/v1\/\S+\/event -m /);
+      const poll = { intervalMs: 250, retryErrors: true };
+      await waitFor(
+        () => `the demo to be up\n${output()}`,
+        async () => (stdout.includes(READY) ? true : proc.exitCode !== null ? Promise.reject(new Error('exited')) : null),
+        { ...poll, timeoutMs: 180_000 },
+      );
+      expect(stdout).toContain(`Dashboard   ${api}/`);
+      expect(stdout).toContain(`Phones      ${sms}/`);
+      expect(stdout).toContain(`Authorization: Bearer ${TOKEN}`);
+      expect(stdout).toMatch(/mosquitto_pub -h 127\.0\.0\.1 -p \d+ -q 1 -i \S+ -u \S+ -P '[^']+' -t care\/v1\/\S+\/event -m /);
 
-    // An SOS from the stream reached a phone as a page, through the gateway's twilio SDK and the simulator.
-    const paged = await waitFor(
-      () => `an SOS page at the SMS simulator\n${output()}`,
-      async () => {
-        const phones = await getJson<PhoneJson[]>(`${sms}/phones.json`);
-        return phones.find((p) => p.received.some((m) => m.body.includes('【求助】'))) ?? null;
-      },
-      { ...poll, timeoutMs: 60_000 },
-    );
-    expect(paged.phone).toMatch(/^\+\d+$/);
+      // An SOS from the stream reached a phone as a page, through the gateway's twilio SDK and the simulator.
+      const paged = await waitFor(
+        () => `an SOS page at the SMS simulator\n${output()}`,
+        async () => {
+          const phones = await getJson<PhoneJson[]>(`${sms}/phones.json`);
+          return phones.find((p) => p.received.some((m) => m.body.includes('【求助】'))) ?? null;
+        },
+        { ...poll, timeoutMs: 60_000 },
+      );
+      expect(paged.phone).toMatch(/^\+\d+$/);
 
-    // A simulated responder's "1" went through the signed webhook and acknowledged an incident.
-    const acked = await waitFor(
-      () => `an incident acknowledged by SMS\n${output()}`,
-      async () => {
-        const list = await getJson<IncidentJson[]>(`${api}/api/incidents?state=acknowledged`, TOKEN);
-        for (const incident of list) {
-          const full = await getJson<IncidentJson>(`${api}/api/incidents/${incident.id}`, TOKEN);
-          if (full.timeline?.some((e) => e.action === 'acknowledged' && e.channel === 'sms')) return full;
-        }
-        return null;
-      },
-      { ...poll, timeoutMs: 60_000 },
-    );
-    const phones = await getJson<PhoneJson[]>(`${sms}/phones.json`);
-    const responder = phones.find((p) => p.phone === acked.acknowledgedBy?.phone);
-    expect(responder?.sent.some((r) => r.body === '1' && r.httpStatus === 200), output()).toBe(true);
-    expect(await reachable(`${api}/healthz`)).toBe(true);
+      // A simulated responder's "1" went through the signed webhook and acknowledged an incident.
+      const acked = await waitFor(
+        () => `an incident acknowledged by SMS\n${output()}`,
+        async () => {
+          const list = await getJson<IncidentJson[]>(`${api}/api/incidents?state=acknowledged`, TOKEN);
+          for (const incident of list) {
+            const full = await getJson<IncidentJson>(`${api}/api/incidents/${incident.id}`, TOKEN);
+            if (full.timeline?.some((e) => e.action === 'acknowledged' && e.channel === 'sms')) return full;
+          }
+          return null;
+        },
+        { ...poll, timeoutMs: 60_000 },
+      );
+      const phones = await getJson<PhoneJson[]>(`${sms}/phones.json`);
+      const responder = phones.find((p) => p.phone === acked.acknowledgedBy?.phone);
+      expect(
+        responder?.sent.some((r) => r.body === '1' && r.httpStatus === 200),
+        output(),
+      ).toBe(true);
+      expect(await reachable(`${api}/healthz`)).toBe(true);
 
-    // Ctrl-C: everything stops, cleanly, within a few seconds.
-    const signalledAt = Date.now();
-    if (proc.pid) process.kill(-proc.pid, 'SIGINT');
-    const exit = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
-    expect(exit, `the demo did not exit within 15 s of SIGINT\n${output()}`).not.toBeNull();
-    // The demo itself exits 0 after "demo: stopped"; npm, which got the same SIGINT, re-raises it for the shell (status 130 in a terminal).
-    expect(exit?.code === 0 || exit?.signal === 'SIGINT', `${JSON.stringify(exit)}\n${output()}`).toBe(true);
-    expect(Date.now() - signalledAt).toBeLessThan(15_000);
-    expect(stdout).toContain('demo: stopped');
-    expect(stdout).not.toContain('unexpectedly');
-    expect(groupAlive(proc.pid ?? 0), 'a process of the demo group is still running').toBe(false);
-    // The gateway (its own process group) and the simulator are gone too.
-    expect(await reachable(`${api}/healthz`)).toBe(false);
-    expect(await reachable(`${sms}/phones.json`)).toBe(false);
-  });
+      // Ctrl-C: everything stops, cleanly, within a few seconds.
+      const signalledAt = Date.now();
+      if (proc.pid) process.kill(-proc.pid, 'SIGINT');
+      const exit = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
+      expect(exit, `the demo did not exit within 15 s of SIGINT\n${output()}`).not.toBeNull();
+      // The demo itself exits 0 after "demo: stopped"; npm, which got the same SIGINT, re-raises it for the shell (status 130 in a terminal).
+      expect(exit?.code === 0 || exit?.signal === 'SIGINT', `${JSON.stringify(exit)}\n${output()}`).toBe(true);
+      expect(Date.now() - signalledAt).toBeLessThan(15_000);
+      expect(stdout).toContain('demo: stopped');
+      expect(stdout).not.toContain('unexpectedly');
+      expect(groupAlive(proc.pid ?? 0), 'a process of the demo group is still running').toBe(false);
+      // The gateway (its own process group) and the simulator are gone too.
+      expect(await reachable(`${api}/healthz`)).toBe(false);
+      expect(await reachable(`${sms}/phones.json`)).toBe(false);
+    },
+  );
 });

@@ -2,14 +2,7 @@
 import mqtt from 'mqtt';
 import { describe, it, type TestContext } from 'vitest';
 import { FATAL_EXIT_CODE } from '../../gateway/fatal.js';
-import {
-  ChildTracker,
-  e2eFixture,
-  GatewayProcess,
-  gatewayAddresses,
-  gatewayEnv,
-  listIncidents,
-} from '../helpers/e2e-process.js';
+import { ChildTracker, e2eFixture, GatewayProcess, gatewayAddresses, gatewayEnv, listIncidents } from '../helpers/e2e-process.js';
 
 const WORKER = '+8613900000001'; // w-01 李明, the on-duty worker nearest to r-001
 const FAULT_FIXTURE = 'test/fixtures/fault-after-start.ts';
@@ -50,12 +43,21 @@ async function rig(onTestFinished: TestContext['onTestFinished']) {
 }
 
 describe('an unhandled fault in the gateway process', () => {
-  it('an unhandled rejection is logged at fatal, the process exits 70, and the restart pages the alarm PUBACKed before it', async ({ expect, onTestFinished }) => {
+  it('an unhandled rejection is logged at fatal, the process exits 70, and the restart pages the alarm PUBACKed before it', async ({
+    expect,
+    onTestFinished,
+  }) => {
     const r = await rig(onTestFinished);
     // No SMS can go out before the fault: the page after the restart comes from the database.
     await r.sim.setDown(true);
     const first = await r.start(['node', '--import', 'tsx', FAULT_FIXTURE], { FAULT: 'rejection' });
-    const button = await mqtt.connectAsync(r.addresses.mqttUrl, { clientId: 'btn-001', username: 'btn-001', password: 's3cret-btn-001', reconnectPeriod: 0, protocolVersion: 4 });
+    const button = await mqtt.connectAsync(r.addresses.mqttUrl, {
+      clientId: 'btn-001',
+      username: 'btn-001',
+      password: 's3cret-btn-001',
+      reconnectPeriod: 0,
+      protocolVersion: 4,
+    });
     await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
 
     first.signalGroup('SIGUSR2');
@@ -72,7 +74,9 @@ describe('an unhandled fault in the gateway process', () => {
     await r.start();
     await r.sim.waitForMessage((m) => m.to === WORKER && m.body.includes('回1'), 8000);
     const incidents = await listIncidents(r.addresses.publicUrl);
-    expect(incidents.map((i) => ({ resident: i.resident, type: i.type, signalCount: i.signalCount }))).toEqual([{ resident: 'r-001', type: 'sos', signalCount: 1 }]);
+    expect(incidents.map((i) => ({ resident: i.resident, type: i.type, signalCount: i.signalCount }))).toEqual([
+      { resident: 'r-001', type: 'sos', signalCount: 1 },
+    ]);
   }, 60_000);
 
   it('an uncaught exception is logged at fatal and the process exits 70 after its stop', async ({ expect, onTestFinished }) => {

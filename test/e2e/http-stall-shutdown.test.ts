@@ -25,7 +25,9 @@ function stalledUpload(port: number): Promise<{ socket: Socket; received: () => 
 }
 
 describe('npm start with a stalled HTTP client', () => {
-  it('answers /healthz and a signed webhook during the stall, and exits cleanly on SIGTERM within the grace period', async ({ onTestFinished }) => {
+  it('answers /healthz and a signed webhook during the stall, and exits cleanly on SIGTERM within the grace period', async ({
+    onTestFinished,
+  }) => {
     const children = new ChildTracker();
     const sim = new TwilioSimServer({ accountSid: E2E_SID, authToken: E2E_AUTH_TOKEN, callbackDelayMs: 5 });
     const dir = tempDir('care-gw-e2e-stall-');
@@ -39,7 +41,11 @@ describe('npm start with a stalled HTTP client', () => {
     await sim.start();
     const addresses = await gatewayAddresses();
     // A long request timeout, so that only the shutdown grace period can end the stall here.
-    const env = { ...gatewayEnv({ dataDir: dir.path, addresses, twilioApiUrl: sim.url }), HTTP_REQUEST_TIMEOUT_SECONDS: '600', SHUTDOWN_GRACE_SECONDS: '2' };
+    const env = {
+      ...gatewayEnv({ dataDir: dir.path, addresses, twilioApiUrl: sim.url }),
+      HTTP_REQUEST_TIMEOUT_SECONDS: '600',
+      SHUTDOWN_GRACE_SECONDS: '2',
+    };
     const gateway = children.add(new GatewayProcess(env).spawn());
     await gateway.waitForBanner(60_000);
 

@@ -87,7 +87,10 @@ describe('npm start, driven from outside', () => {
     expect(pub.code).toBe(0);
 
     const page = await sim.waitForMessage((m) => m.to === WORKER && m.body.includes('回1'), SMS_TIMEOUT_MS);
-    const link = await sim.waitForMessage((m) => m.to === WORKER && m.body.startsWith(`详情及导航 ${addresses.publicUrl}/i 查看码`), SMS_TIMEOUT_MS);
+    const link = await sim.waitForMessage(
+      (m) => m.to === WORKER && m.body.startsWith(`详情及导航 ${addresses.publicUrl}/i 查看码`),
+      SMS_TIMEOUT_MS,
+    );
     for (const phone of FAMILY) await sim.waitForMessage((m) => m.to === phone, SMS_TIMEOUT_MS);
     // One UCS-2 segment: the page reads whole on any phone; the link comes as its own SMS after it.
     expect(page.body.length).toBeLessThanOrEqual(70);
@@ -102,19 +105,31 @@ describe('npm start, driven from outside', () => {
     const [incident, ...others] = await listIncidents(addresses.publicUrl);
     expect(others).toEqual([]);
     expect(incident).toMatchObject({ resident: 'r-001', type: 'sos', state: 'open' });
-    expect(incident?.pages.map((p) => `${p.role} ${p.to}`).sort()).toEqual([`family ${FAMILY[0]}`, `family ${FAMILY[1]}`, `worker ${WORKER}`]);
+    expect(incident?.pages.map((p) => `${p.role} ${p.to}`).sort()).toEqual([
+      `family ${FAMILY[0]}`,
+      `family ${FAMILY[1]}`,
+      `worker ${WORKER}`,
+    ]);
 
     // Subscribed (SUBACK seen) before the ack, so the command cannot slip past it.
     const sub = children.add(mosquittoSubscribeCommand(login));
-    await waitFor(() => `mosquitto_sub's SUBACK (stdout: ${sub.stdout} stderr: ${sub.stderr})`, () => sub.stdout.includes('received SUBACK'));
+    await waitFor(
+      () => `mosquitto_sub's SUBACK (stdout: ${sub.stdout} stderr: ${sub.stderr})`,
+      () => sub.stdout.includes('received SUBACK'),
+    );
 
     const reply = await sim.reply(WORKER, '1', { webhookUrl: `${addresses.publicUrl}/webhooks/twilio/sms` });
     expect(reply.status).toBe(200);
 
-    const acked = await waitFor('the incident to be acknowledged', async () => (await listIncidents(addresses.publicUrl)).find((i) => i.id === incident?.id && i.state === 'acknowledged'), { timeoutMs: SMS_TIMEOUT_MS });
+    const acked = await waitFor(
+      'the incident to be acknowledged',
+      async () => (await listIncidents(addresses.publicUrl)).find((i) => i.id === incident?.id && i.state === 'acknowledged'),
+      { timeoutMs: SMS_TIMEOUT_MS },
+    );
     expect(acked.acknowledgedBy).toMatchObject({ name: '李明', role: 'worker' });
     const coming: SimMessage[] = [];
-    for (const phone of FAMILY) coming.push(await sim.waitForMessage((m) => m.to === phone && m.body.startsWith('李明已接单'), SMS_TIMEOUT_MS));
+    for (const phone of FAMILY)
+      coming.push(await sim.waitForMessage((m) => m.to === phone && m.body.startsWith('李明已接单'), SMS_TIMEOUT_MS));
     expect(coming.every((m) => m.body.includes('张桂兰'))).toBe(true);
     await sim.waitForMessage((m) => m.to === WORKER && m.body.includes('已由您接单'), SMS_TIMEOUT_MS);
 
@@ -155,13 +170,16 @@ describe('npm start with a bad configuration', () => {
     expect(r.stdout).not.toContain('care gateway is running');
   });
 
-  it.concurrent('MQTT_TLS_CERT_FILE naming a missing file: exits non-zero with one stderr line naming it, nothing listens', async ({ expect }) => {
-    const missing = `${dir.path}/no-such-server.crt`;
-    const r = await startWith({ MQTT_TLS_CERT_FILE: missing, MQTT_TLS_KEY_FILE: `${dir.path}/no-such-server.key` }, 'tls');
-    expect(r.code).toBe(2);
-    expect(r.lines).toEqual([`configuration error: MQTT_TLS_CERT_FILE: cannot read ${missing} (ENOENT)`]);
-    expect(r.stdout).not.toContain('care gateway is running');
-  });
+  it.concurrent(
+    'MQTT_TLS_CERT_FILE naming a missing file: exits non-zero with one stderr line naming it, nothing listens',
+    async ({ expect }) => {
+      const missing = `${dir.path}/no-such-server.crt`;
+      const r = await startWith({ MQTT_TLS_CERT_FILE: missing, MQTT_TLS_KEY_FILE: `${dir.path}/no-such-server.key` }, 'tls');
+      expect(r.code).toBe(2);
+      expect(r.lines).toEqual([`configuration error: MQTT_TLS_CERT_FILE: cannot read ${missing} (ENOENT)`]);
+      expect(r.stdout).not.toContain('care gateway is running');
+    },
+  );
 
   it.concurrent('TZ=Mars/Base: exits non-zero with one stderr line naming TZ', async ({ expect }) => {
     const r = await startWith({ TZ: 'Mars/Base' }, 'tz');

@@ -50,53 +50,66 @@ describe('scenarios through the runner API, against npm start', () => {
     });
   }
 
-  it.concurrent('a false expectation fails the report (and only that one), and the CLI exits 1 naming it', { timeout: 90_000 }, async ({ expect }) => {
-    const report = await runScenario(parseScenario(FALSE_SCENARIO, 'false-expectation.yaml'));
-    expect(report.passed).toBe(false);
-    expect(report.setupError).toBeNull();
-    expect(report.results.map((r) => [r.label, r.passed])).toEqual([
-      ['sms to worker w-01 containing "回1" within 2s', true],
-      ['sms to worker w-02 containing "回1" within 2s', false],
-    ]);
-    expect(report.results[1]?.detail).toBe('nothing was sent to them');
-    expect(formatReport(report)).toMatch(/^FAIL {2}false-expectation/);
+  it.concurrent(
+    'a false expectation fails the report (and only that one), and the CLI exits 1 naming it',
+    { timeout: 90_000 },
+    async ({ expect }) => {
+      const report = await runScenario(parseScenario(FALSE_SCENARIO, 'false-expectation.yaml'));
+      expect(report.passed).toBe(false);
+      expect(report.setupError).toBeNull();
+      expect(report.results.map((r) => [r.label, r.passed])).toEqual([
+        ['sms to worker w-01 containing "回1" within 2s', true],
+        ['sms to worker w-02 containing "回1" within 2s', false],
+      ]);
+      expect(report.results[1]?.detail).toBe('nothing was sent to them');
+      expect(formatReport(report)).toMatch(/^FAIL {2}false-expectation/);
 
-    const file = join(dir.path, 'false-expectation.yaml');
-    writeFileSync(file, FALSE_SCENARIO);
-    const cli = await runCli([file, '--quiet']);
-    expect(cli.code, cli.stderr).toBe(1);
-    expect(cli.stdout).toContain('FAIL  false-expectation');
-    expect(cli.stdout).toContain('✗ sms to worker w-02 containing "回1" within 2s — nothing was sent to them');
-    expect(cli.stdout).toContain('1 of 1 scenario(s) failed: false-expectation');
-  });
+      const file = join(dir.path, 'false-expectation.yaml');
+      writeFileSync(file, FALSE_SCENARIO);
+      const cli = await runCli([file, '--quiet']);
+      expect(cli.code, cli.stderr).toBe(1);
+      expect(cli.stdout).toContain('FAIL  false-expectation');
+      expect(cli.stdout).toContain('✗ sms to worker w-02 containing "回1" within 2s — nothing was sent to them');
+      expect(cli.stdout).toContain('1 of 1 scenario(s) failed: false-expectation');
+    },
+  );
 
-  it.concurrent('a run stopped through its signal ends at once, with an incomplete failed report', { timeout: 60_000 }, async ({ expect }) => {
-    const scenario = await loadScenarioFile(join(SCENARIO_DIR, 'fall-escalated-twice.yaml'));
-    const stop = new AbortController();
-    const log = (line: string): void => {
-      if (line.includes('fall acknowledged')) setTimeout(() => stop.abort(), 500);
-    };
-    const report = await runScenario(scenario, { signal: stop.signal, log });
-    expect(report.interrupted).toBe(true);
-    expect(report.passed).toBe(false);
-    // Stopped about half a second into a run that would take over 20 s.
-    expect(report.runMs).toBeLessThan(5000);
-    expect(formatReport(report)).toContain('✗ interrupted before the end');
-  });
+  it.concurrent(
+    'a run stopped through its signal ends at once, with an incomplete failed report',
+    { timeout: 60_000 },
+    async ({ expect }) => {
+      const scenario = await loadScenarioFile(join(SCENARIO_DIR, 'fall-escalated-twice.yaml'));
+      const stop = new AbortController();
+      const log = (line: string): void => {
+        if (line.includes('fall acknowledged')) setTimeout(() => stop.abort(), 500);
+      };
+      const report = await runScenario(scenario, { signal: stop.signal, log });
+      expect(report.interrupted).toBe(true);
+      expect(report.passed).toBe(false);
+      // Stopped about half a second into a run that would take over 20 s.
+      expect(report.runMs).toBeLessThan(5000);
+      expect(formatReport(report)).toContain('✗ interrupted before the end');
+    },
+  );
 
   it.concurrent('the CLI refuses an invalid scenario with exit code 2 and the step named, before starting anything', async ({ expect }) => {
     const file = join(dir.path, 'invalid.yaml');
     writeFileSync(file, 'steps:\n  - { at: 0s, device: btn-001, event: sso }\nexpect:\n  - { healthy: true }\n');
     const cli = await runCli([file]);
     expect(cli.code).toBe(2);
-    expect(cli.stderr).toContain(`${file}:2: steps[0] (at 0s, device btn-001): event: expected one of sos, fall, cancel, motion, heartbeat, low_battery, got "sso"`);
+    expect(cli.stderr).toContain(
+      `${file}:2: steps[0] (at 0s, device btn-001): event: expected one of sos, fall, cancel, motion, heartbeat, low_battery, got "sso"`,
+    );
   });
 });
 
 /** `tsx simulators/scenarios/cli.ts …` in the project root, as `npm run scenario` runs it. */
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(join(PROJECT_ROOT, 'node_modules/.bin/tsx'), ['simulators/scenarios/cli.ts', ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(join(PROJECT_ROOT, 'node_modules/.bin/tsx'), ['simulators/scenarios/cli.ts', ...args], {
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));

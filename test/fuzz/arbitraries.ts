@@ -7,8 +7,17 @@ export const anyJson = fc.jsonValue({ maxDepth: 3 });
 
 /** Timestamps as firmware sends them, well-formed or not. */
 export const deviceTs = fc.oneof(
-  fc.date({ noInvalidDate: true, min: new Date('1970-01-01T00:00:00Z'), max: new Date('2200-01-01T00:00:00Z') }).map((d) => d.toISOString()),
-  fc.constantFrom('2026-13-01T00:00:00Z', '2026-02-30T10:00', '0000-01-01T00:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01t08:00+0800', '2026-01-01T08:00:00.123456789-05'),
+  fc
+    .date({ noInvalidDate: true, min: new Date('1970-01-01T00:00:00Z'), max: new Date('2200-01-01T00:00:00Z') })
+    .map((d) => d.toISOString()),
+  fc.constantFrom(
+    '2026-13-01T00:00:00Z',
+    '2026-02-30T10:00',
+    '0000-01-01T00:00:00Z',
+    '2026-01-01T24:00:00Z',
+    '2026-01-01t08:00+0800',
+    '2026-01-01T08:00:00.123456789-05',
+  ),
   fc.string({ maxLength: 40 }),
   anyJson,
 );
@@ -23,7 +32,11 @@ const fieldValue = fc.oneof(
 /** Objects shaped like device events: a known or unknown type, a seq, and optional fields with any values. */
 export const eventLike = fc.record(
   {
-    type: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...EVENT_TYPES) }, { weight: 1, arbitrary: fc.string({ maxLength: 12 }) }, { weight: 1, arbitrary: anyJson }),
+    type: fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom(...EVENT_TYPES) },
+      { weight: 1, arbitrary: fc.string({ maxLength: 12 }) },
+      { weight: 1, arbitrary: anyJson },
+    ),
     seq: fc.oneof({ weight: 6, arbitrary: fc.nat() }, { weight: 1, arbitrary: fieldValue }),
     ts: deviceTs,
     battery: fieldValue,
@@ -40,11 +53,19 @@ export const eventLike = fc.record(
 export const payloadBytes = fc.oneof(
   { weight: 6, arbitrary: eventLike.map((o) => Buffer.from(JSON.stringify(o), 'utf8')) },
   { weight: 2, arbitrary: anyJson.map((v) => Buffer.from(JSON.stringify(v) ?? 'null', 'utf8')) },
-  { weight: 1, arbitrary: eventLike.chain((o) => {
-    const text = JSON.stringify(o);
-    return fc.nat({ max: text.length }).map((n) => Buffer.from(text.slice(0, n), 'utf8'));
-  }) },
+  {
+    weight: 1,
+    arbitrary: eventLike.chain((o) => {
+      const text = JSON.stringify(o);
+      return fc.nat({ max: text.length }).map((n) => Buffer.from(text.slice(0, n), 'utf8'));
+    }),
+  },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 64 }).map((s) => Buffer.from(s, 'utf8')) },
-  { weight: 1, arbitrary: fc.constantFrom('online', 'offline', 'Online', 'online\n', '', ' ', '{}', '[]', 'null', '\u0000').map((s) => Buffer.from(s, 'utf8')) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom('online', 'offline', 'Online', 'online\n', '', ' ', '{}', '[]', 'null', '\u0000')
+      .map((s) => Buffer.from(s, 'utf8')),
+  },
 );

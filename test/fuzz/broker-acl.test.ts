@@ -34,21 +34,25 @@ const twoIdsAndATopic = fc
 
 describe('topic ownership (fuzz)', () => {
   const budget = fuzzBudget(1000);
-  it('a topic belongs to at most one device, exactly when it is under care/v1/<id>/', async () => {
-    await checkProperty(
-      'topics: one owner at most',
-      fc.property(twoIdsAndATopic, ({ a, b, topic }) => {
-        const prefix = `care/v1/${a}/`;
-        const ownA = channelUnder(a, topic);
-        expect(ownA !== null).toBe(topic.startsWith(prefix) && topic.length > prefix.length);
-        if (ownA !== null) expect(prefix + ownA).toBe(topic);
-        if (a !== b) expect(ownA !== null && channelUnder(b, topic) !== null).toBe(false);
-        expect(channelUnder(a, commandTopic(a))).toBe(COMMAND_CHANNEL);
-        if (a !== b) expect(channelUnder(b, commandTopic(a))).toBeNull();
-      }),
-      budget,
-    );
-  }, budget.testTimeoutMs);
+  it(
+    'a topic belongs to at most one device, exactly when it is under care/v1/<id>/',
+    async () => {
+      await checkProperty(
+        'topics: one owner at most',
+        fc.property(twoIdsAndATopic, ({ a, b, topic }) => {
+          const prefix = `care/v1/${a}/`;
+          const ownA = channelUnder(a, topic);
+          expect(ownA !== null).toBe(topic.startsWith(prefix) && topic.length > prefix.length);
+          if (ownA !== null) expect(prefix + ownA).toBe(topic);
+          if (a !== b) expect(ownA !== null && channelUnder(b, topic) !== null).toBe(false);
+          expect(channelUnder(a, commandTopic(a))).toBe(COMMAND_CHANNEL);
+          if (a !== b) expect(channelUnder(b, commandTopic(a))).toBeNull();
+        }),
+        budget,
+      );
+    },
+    budget.testTimeoutMs,
+  );
 });
 
 type Outcome = 'acked' | 'closed' | 'refused_locally' | 'unanswered';
@@ -112,7 +116,9 @@ describe('the device broker and ingest (fuzz, real aedes and mqtt.js)', () => {
       expect(edge.ingest.healthOf(OWN)?.lastRejection?.reason).toBe(decoded.reason);
     } else if (decoded.value.channel === 'event') {
       const hash = createHash('sha256').update(payload).digest('hex');
-      expect(count('SELECT count(*) AS n FROM events WHERE device_id = ? AND seq = ? AND payload_hash = ?', OWN, decoded.value.event.seq, hash)).toBe(1);
+      expect(
+        count('SELECT count(*) AS n FROM events WHERE device_id = ? AND seq = ? AND payload_hash = ?', OWN, decoded.value.event.seq, hash),
+      ).toBe(1);
     }
   };
 
@@ -127,77 +133,100 @@ describe('the device broker and ingest (fuzz, real aedes and mqtt.js)', () => {
   });
 
   const entry = fuzzBudget(500, 10_000);
-  it('the ingest lets a message be acknowledged only as a durably recorded event or a rejection with a reason', async () => {
-    const device = await edge.store.registry.getDevice(OWN);
-    if (!device) throw new Error(`no device ${OWN}`);
-    await checkProperty(
-      'ingest: acked only when recorded or rejected with a reason',
-      fc.asyncProperty(fc.constantFrom('event', 'event', 'telemetry', 'status', 'command/x', ''), payloadBytes, async (channel, payload) => {
-        const rejectionsBefore = edge.seen.rejections.length;
-        // handle() resolving is the broker's licence to PUBACK; its rejecting withholds the PUBACK.
-        await edge.ingest.handle(OWN, device, channel, payload, { remoteAddress: null, arrivedHr: performance.now() });
-        checkAcknowledged(channel, payload, rejectionsBefore);
-      }),
-      entry,
-    );
-  }, entry.testTimeoutMs);
+  it(
+    'the ingest lets a message be acknowledged only as a durably recorded event or a rejection with a reason',
+    async () => {
+      const device = await edge.store.registry.getDevice(OWN);
+      if (!device) throw new Error(`no device ${OWN}`);
+      await checkProperty(
+        'ingest: acked only when recorded or rejected with a reason',
+        fc.asyncProperty(
+          fc.constantFrom('event', 'event', 'telemetry', 'status', 'command/x', ''),
+          payloadBytes,
+          async (channel, payload) => {
+            const rejectionsBefore = edge.seen.rejections.length;
+            // handle() resolving is the broker's licence to PUBACK; its rejecting withholds the PUBACK.
+            await edge.ingest.handle(OWN, device, channel, payload, { remoteAddress: null, arrivedHr: performance.now() });
+            checkAcknowledged(channel, payload, rejectionsBefore);
+          },
+        ),
+        entry,
+      );
+    },
+    entry.testTimeoutMs,
+  );
 
   const publishes = fuzzBudget(200, 15_000);
-  it('PUBACKs a message only under the device own prefix, and then as a recorded event or a rejection with a reason', async () => {
-    await checkProperty(
-      'broker publish: acked only when recorded or rejected with a reason',
-      fc.asyncProperty(
-        fc.oneof({ weight: 3, arbitrary: fc.constantFrom(`care/v1/${OWN}/event`, `care/v1/${OWN}/telemetry`, `care/v1/${OWN}/status`) }, { weight: 2, arbitrary: topicFor(OWN, OTHER) }),
-        payloadBytes,
-        async (topic, payload) => {
-          // MQTT 3.1.1 has no empty topic name [MQTT-4.7.3-1]; mqtt.js does not send one, so nothing reaches the broker.
-          fc.pre(topic.length > 0);
-          const c = await connected();
-          const channel = channelUnder(OWN, topic);
-          const denied = channel === null || channel === COMMAND_CHANNEL;
-          const securityBefore = count("SELECT count(*) AS n FROM security_events WHERE kind = 'publish_denied'");
-          const rejectionsBefore = edge.seen.rejections.length;
-          const outcome = await publishOutcome(c, topic, payload);
-          if (outcome === 'refused_locally') return;
-          const malformed = topic.includes('+') || topic.includes('#') || topic.includes('\u0000');
-          if (denied) {
-            // Another device's topic, the command topic or no device's at all: the connection is closed, and it is on
-            // record (a topic with wildcards may be closed on as a protocol error before the ACL sees it).
-            expect(outcome).toBe('closed');
-            if (!malformed) expect(count("SELECT count(*) AS n FROM security_events WHERE kind = 'publish_denied'")).toBe(securityBefore + 1);
-            return;
-          }
-          // Wildcards and empty levels in a PUBLISH are a protocol error the broker may close on; never an unrecorded PUBACK.
-          if (outcome === 'closed' && malformed) return;
-          expect(outcome).toBe('acked');
-          checkAcknowledged(channel, payload, rejectionsBefore);
-        },
-      ),
-      publishes,
-    );
-  }, publishes.testTimeoutMs);
+  it(
+    'PUBACKs a message only under the device own prefix, and then as a recorded event or a rejection with a reason',
+    async () => {
+      await checkProperty(
+        'broker publish: acked only when recorded or rejected with a reason',
+        fc.asyncProperty(
+          fc.oneof(
+            { weight: 3, arbitrary: fc.constantFrom(`care/v1/${OWN}/event`, `care/v1/${OWN}/telemetry`, `care/v1/${OWN}/status`) },
+            { weight: 2, arbitrary: topicFor(OWN, OTHER) },
+          ),
+          payloadBytes,
+          async (topic, payload) => {
+            // MQTT 3.1.1 has no empty topic name [MQTT-4.7.3-1]; mqtt.js does not send one, so nothing reaches the broker.
+            fc.pre(topic.length > 0);
+            const c = await connected();
+            const channel = channelUnder(OWN, topic);
+            const denied = channel === null || channel === COMMAND_CHANNEL;
+            const securityBefore = count("SELECT count(*) AS n FROM security_events WHERE kind = 'publish_denied'");
+            const rejectionsBefore = edge.seen.rejections.length;
+            const outcome = await publishOutcome(c, topic, payload);
+            if (outcome === 'refused_locally') return;
+            const malformed = topic.includes('+') || topic.includes('#') || topic.includes('\u0000');
+            if (denied) {
+              // Another device's topic, the command topic or no device's at all: the connection is closed, and it is on
+              // record (a topic with wildcards may be closed on as a protocol error before the ACL sees it).
+              expect(outcome).toBe('closed');
+              if (!malformed)
+                expect(count("SELECT count(*) AS n FROM security_events WHERE kind = 'publish_denied'")).toBe(securityBefore + 1);
+              return;
+            }
+            // Wildcards and empty levels in a PUBLISH are a protocol error the broker may close on; never an unrecorded PUBACK.
+            if (outcome === 'closed' && malformed) return;
+            expect(outcome).toBe('acked');
+            checkAcknowledged(channel, payload, rejectionsBefore);
+          },
+        ),
+        publishes,
+      );
+    },
+    publishes.testTimeoutMs,
+  );
 
   const subscribes = fuzzBudget(300, 10_000);
-  it('grants a subscription to the device own command topic and to nothing else', async () => {
-    await checkProperty(
-      'broker subscribe: own command topic only',
-      fc.asyncProperty(fc.oneof(fc.constant(commandTopic(OWN)), fc.constant(commandTopic(OTHER)), topicFor(OWN, OTHER)), async (filter) => {
-        const c = await connected();
-        const before = count("SELECT count(*) AS n FROM security_events WHERE kind = 'subscribe_denied'");
-        const code = await subackCode(c, filter);
-        if (code === 'refused_locally' || code === 'closed') {
-          expect(filter).not.toBe(commandTopic(OWN));
-          return;
-        }
-        if (filter === commandTopic(OWN)) {
-          expect(code).toBe(1);
-          await c.unsubscribeAsync(filter);
-        } else {
-          expect(code).toBe(0x80);
-          expect(count("SELECT count(*) AS n FROM security_events WHERE kind = 'subscribe_denied'")).toBe(before + 1);
-        }
-      }),
-      subscribes,
-    );
-  }, subscribes.testTimeoutMs);
+  it(
+    'grants a subscription to the device own command topic and to nothing else',
+    async () => {
+      await checkProperty(
+        'broker subscribe: own command topic only',
+        fc.asyncProperty(
+          fc.oneof(fc.constant(commandTopic(OWN)), fc.constant(commandTopic(OTHER)), topicFor(OWN, OTHER)),
+          async (filter) => {
+            const c = await connected();
+            const before = count("SELECT count(*) AS n FROM security_events WHERE kind = 'subscribe_denied'");
+            const code = await subackCode(c, filter);
+            if (code === 'refused_locally' || code === 'closed') {
+              expect(filter).not.toBe(commandTopic(OWN));
+              return;
+            }
+            if (filter === commandTopic(OWN)) {
+              expect(code).toBe(1);
+              await c.unsubscribeAsync(filter);
+            } else {
+              expect(code).toBe(0x80);
+              expect(count("SELECT count(*) AS n FROM security_events WHERE kind = 'subscribe_denied'")).toBe(before + 1);
+            }
+          },
+        ),
+        subscribes,
+      );
+    },
+    subscribes.testTimeoutMs,
+  );
 });

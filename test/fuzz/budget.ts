@@ -33,11 +33,18 @@ export async function checkProperty<Ts extends [unknown, ...unknown[]]>(
   property: fc.IAsyncPropertyWithHooks<Ts> | fc.IPropertyWithHooks<Ts>,
   budget: FuzzBudget,
 ): Promise<void> {
-  const details = await fc.check(property, { numRuns: budget.runs, interruptAfterTimeLimit: budget.timeLimitMs, markInterruptAsFailure: false });
+  const details = await fc.check(property, {
+    numRuns: budget.runs,
+    interruptAfterTimeLimit: budget.timeLimitMs,
+    markInterruptAsFailure: false,
+  });
   if (FUZZ_LONG_RUN) {
-    process.stdout.write(`fuzz: ${name}: ${details.numRuns} cases, ${details.failed ? 1 : 0} failures${details.interrupted ? ' (stopped by the time limit)' : ''}\n`);
+    process.stdout.write(
+      `fuzz: ${name}: ${details.numRuns} cases, ${details.failed ? 1 : 0} failures${details.interrupted ? ' (stopped by the time limit)' : ''}\n`,
+    );
   }
-  if (details.failed) throw new Error(`${name}\n${fc.defaultReportMessage(details) ?? 'property failed'}\n${String(details.errorInstance)}`);
+  if (details.failed)
+    throw new Error(`${name}\n${fc.defaultReportMessage(details) ?? 'property failed'}\n${String(details.errorInstance)}`);
   if (FUZZ_LONG_RUN && details.numRuns < budget.runs) {
     throw new Error(`${name}: only ${details.numRuns} of ${budget.runs} cases within ${budget.timeLimitMs} ms (raise FUZZ_TIME_MS)`);
   }

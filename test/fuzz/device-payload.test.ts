@@ -20,7 +20,10 @@ const MAX_BYTES = 512;
 const NOW = Date.UTC(2026, 0, 15, 8, 0, 0);
 
 const kind = fc.constantFrom(...DEVICE_KINDS);
-const channel = fc.oneof({ weight: 8, arbitrary: fc.constantFrom('event', 'telemetry', 'status') }, { weight: 1, arbitrary: fc.string({ maxLength: 16 }) });
+const channel = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom('event', 'telemetry', 'status') },
+  { weight: 1, arbitrary: fc.string({ maxLength: 16 }) },
+);
 
 function inRange(v: unknown, min: number, max: number): boolean {
   return v === undefined || (typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max);
@@ -50,48 +53,89 @@ function checkAccepted(deviceKind: Device['kind'], msg: DecodedMessage): void {
 
 describe('device payload decoder (fuzz)', () => {
   const any = fuzzBudget(1000);
-  it('never throws; accepts a valid message or rejects it with a known reason and a detail', async () => {
-    await checkProperty(
-      'device payload: accepted or rejected with a reason',
-      fc.property(kind, channel, payloadBytes, (deviceKind, ch, payload) => {
-        const decoded = decodeMessage(deviceKind, ch, payload, { maxBytes: MAX_BYTES });
-        if (!decoded.ok) {
-          expect(REASONS).toContain(decoded.reason);
-          expect(typeof decoded.detail).toBe('string');
-          expect(decoded.detail.length).toBeGreaterThan(0);
-          if (payload.length > MAX_BYTES && ['event', 'telemetry', 'status'].includes(ch)) expect(decoded.reason).toBe('payload_too_large');
-          return;
-        }
-        expect(payload.length).toBeLessThanOrEqual(MAX_BYTES);
-        checkAccepted(deviceKind, decoded.value);
-        if (decoded.value.channel !== 'event') return;
-        // The accepted event becomes a signal, and the stored payload gives the same signal back after a restart.
-        const device: Device = { id: 'dev-1', kind: deviceKind, resident: 'r-1', secretHash: 'x' };
-        const signal = buildSignal({ eventId: 1, device, event: decoded.value.event, receivedAt: NOW });
-        expect(signal).toMatchObject({ deviceId: 'dev-1', residentId: 'r-1', type: decoded.value.event.type, seq: decoded.value.event.seq });
-        if (signal.deviceTs !== undefined) expect(Number.isFinite(parseDeviceTime(signal.deviceTs))).toBe(true);
-        const again = signalFromStored({ id: 1, deviceId: 'dev-1', seq: signal.seq, type: signal.type, payload: payload.toString('utf8'), payloadHash: '', deviceTs: null, receivedAt: NOW, processed: false }, device);
-        expect(again).toEqual(signal);
-      }),
-      any,
-    );
-  }, any.testTimeoutMs);
+  it(
+    'never throws; accepts a valid message or rejects it with a known reason and a detail',
+    async () => {
+      await checkProperty(
+        'device payload: accepted or rejected with a reason',
+        fc.property(kind, channel, payloadBytes, (deviceKind, ch, payload) => {
+          const decoded = decodeMessage(deviceKind, ch, payload, { maxBytes: MAX_BYTES });
+          if (!decoded.ok) {
+            expect(REASONS).toContain(decoded.reason);
+            expect(typeof decoded.detail).toBe('string');
+            expect(decoded.detail.length).toBeGreaterThan(0);
+            if (payload.length > MAX_BYTES && ['event', 'telemetry', 'status'].includes(ch))
+              expect(decoded.reason).toBe('payload_too_large');
+            return;
+          }
+          expect(payload.length).toBeLessThanOrEqual(MAX_BYTES);
+          checkAccepted(deviceKind, decoded.value);
+          if (decoded.value.channel !== 'event') return;
+          // The accepted event becomes a signal, and the stored payload gives the same signal back after a restart.
+          const device: Device = { id: 'dev-1', kind: deviceKind, resident: 'r-1', secretHash: 'x' };
+          const signal = buildSignal({ eventId: 1, device, event: decoded.value.event, receivedAt: NOW });
+          expect(signal).toMatchObject({
+            deviceId: 'dev-1',
+            residentId: 'r-1',
+            type: decoded.value.event.type,
+            seq: decoded.value.event.seq,
+          });
+          if (signal.deviceTs !== undefined) expect(Number.isFinite(parseDeviceTime(signal.deviceTs))).toBe(true);
+          const again = signalFromStored(
+            {
+              id: 1,
+              deviceId: 'dev-1',
+              seq: signal.seq,
+              type: signal.type,
+              payload: payload.toString('utf8'),
+              payloadHash: '',
+              deviceTs: null,
+              receivedAt: NOW,
+              processed: false,
+            },
+            device,
+          );
+          expect(again).toEqual(signal);
+        }),
+        any,
+      );
+    },
+    any.testTimeoutMs,
+  );
 
   const alarms = fuzzBudget(500);
-  it('takes an sos, fall or cancel whatever its timestamp, confidence or extra fields', async () => {
-    const alarmKind = fc.constantFrom(...DEVICE_KINDS.filter((k) => DEVICE_KIND_DEFINITIONS[k].events.some((t) => t === 'sos' || t === 'fall')));
-    const extras = fc.dictionary(fc.string({ maxLength: 10 }).filter((k) => k !== 'type' && k !== 'seq'), anyJson, { maxKeys: 4 });
-    await checkProperty(
-      'alarm payload: never refused over an advisory field',
-      fc.property(alarmKind, fc.constantFrom('sos', 'fall', 'cancel'), fc.nat(), fc.option(deviceTs), fc.option(anyJson), extras, (deviceKind, type, seq, ts, confidence, extra) => {
-        fc.pre(DEVICE_KIND_DEFINITIONS[deviceKind].events.some((t) => t === type));
-        const body: Record<string, unknown> = { ...extra, type, seq };
-        if (ts !== null) body.ts = ts;
-        if (confidence !== null) body.confidence = confidence;
-        const decoded = decodeMessage(deviceKind, 'event', Buffer.from(JSON.stringify(body), 'utf8'));
-        expect(decoded.ok ? decoded.value : decoded).toMatchObject({ channel: 'event', event: { type, seq } });
-      }),
-      alarms,
-    );
-  }, alarms.testTimeoutMs);
+  it(
+    'takes an sos, fall or cancel whatever its timestamp, confidence or extra fields',
+    async () => {
+      const alarmKind = fc.constantFrom(
+        ...DEVICE_KINDS.filter((k) => DEVICE_KIND_DEFINITIONS[k].events.some((t) => t === 'sos' || t === 'fall')),
+      );
+      const extras = fc.dictionary(
+        fc.string({ maxLength: 10 }).filter((k) => k !== 'type' && k !== 'seq'),
+        anyJson,
+        { maxKeys: 4 },
+      );
+      await checkProperty(
+        'alarm payload: never refused over an advisory field',
+        fc.property(
+          alarmKind,
+          fc.constantFrom('sos', 'fall', 'cancel'),
+          fc.nat(),
+          fc.option(deviceTs),
+          fc.option(anyJson),
+          extras,
+          (deviceKind, type, seq, ts, confidence, extra) => {
+            fc.pre(DEVICE_KIND_DEFINITIONS[deviceKind].events.some((t) => t === type));
+            const body: Record<string, unknown> = { ...extra, type, seq };
+            if (ts !== null) body.ts = ts;
+            if (confidence !== null) body.confidence = confidence;
+            const decoded = decodeMessage(deviceKind, 'event', Buffer.from(JSON.stringify(body), 'utf8'));
+            expect(decoded.ok ? decoded.value : decoded).toMatchObject({ channel: 'event', event: { type, seq } });
+          },
+        ),
+        alarms,
+      );
+    },
+    alarms.testTimeoutMs,
+  );
 });

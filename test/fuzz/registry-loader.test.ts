@@ -15,10 +15,51 @@ const FIXTURE = parseRegistryText(FIXTURE_TEXT, 'yaml');
 
 /** Keys the schema types and requires (or types when present): changing their type must be reported at their path. */
 const TYPED_KEYS = new Set([
-  'id', 'name', 'community', 'address', 'phone', 'lat', 'lon', 'kind', 'resident', 'secret', 'volunteer', 'cron', 'durationMinutes', 'activity',
-  'from', 'to', 'days', 'ackTimeoutSeconds', 'fallCancelSeconds', 'offlineAfterSeconds', 'relation', 'team', 'family', 'shifts', 'dutyContacts',
+  'id',
+  'name',
+  'community',
+  'address',
+  'phone',
+  'lat',
+  'lon',
+  'kind',
+  'resident',
+  'secret',
+  'volunteer',
+  'cron',
+  'durationMinutes',
+  'activity',
+  'from',
+  'to',
+  'days',
+  'ackTimeoutSeconds',
+  'fallCancelSeconds',
+  'offlineAfterSeconds',
+  'relation',
+  'team',
+  'family',
+  'shifts',
+  'dutyContacts',
 ]);
-const REQUIRED_KEYS = new Set(['id', 'name', 'community', 'address', 'phone', 'lat', 'lon', 'kind', 'resident', 'secret', 'volunteer', 'cron', 'durationMinutes', 'activity', 'from', 'to', 'days']);
+const REQUIRED_KEYS = new Set([
+  'id',
+  'name',
+  'community',
+  'address',
+  'phone',
+  'lat',
+  'lon',
+  'kind',
+  'resident',
+  'secret',
+  'volunteer',
+  'cron',
+  'durationMinutes',
+  'activity',
+  'from',
+  'to',
+  'days',
+]);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -60,7 +101,9 @@ function edited(path: Path, mutate: (parent: object, key: string | number) => vo
 
 /** A value of another JSON type than `v`, so no schema that types the field accepts it. */
 function otherType(v: unknown, pick: number): unknown {
-  const candidates: unknown[] = [42, 'x', true, null, [], {}, -1.5].filter((c) => typeof c !== typeof v || Array.isArray(c) !== Array.isArray(v) || (c === null) !== (v === null));
+  const candidates: unknown[] = [42, 'x', true, null, [], {}, -1.5].filter(
+    (c) => typeof c !== typeof v || Array.isArray(c) !== Array.isArray(v) || (c === null) !== (v === null),
+  );
   return candidates[pick % candidates.length];
 }
 
@@ -86,74 +129,136 @@ function load(run: () => unknown): { ok: true } | { ok: false; issues: string[] 
 
 // Pieces of YAML and JSON syntax, so generated text reaches the parsers' odd corners (anchors, tags, flow, block scalars).
 const yamlToken = fc.constantFrom(
-  '\n', '  ', '- ', ': ', '? ', '{', '}', '[', ']', ',', '"', "'", '#', '|', '>', '&a ', '*a', '<<: *a', '!!str ', '!!binary ', '!!js/function ',
-  '%YAML 1.2\n', '---\n', '...\n', 'residents', 'devices', 'id', 'phone', '+8613800000001', 'r-001', 'null', '~', '0x1F', '1e309', '.nan', '\t', '\u0000', '\uFEFF',
+  '\n',
+  '  ',
+  '- ',
+  ': ',
+  '? ',
+  '{',
+  '}',
+  '[',
+  ']',
+  ',',
+  '"',
+  "'",
+  '#',
+  '|',
+  '>',
+  '&a ',
+  '*a',
+  '<<: *a',
+  '!!str ',
+  '!!binary ',
+  '!!js/function ',
+  '%YAML 1.2\n',
+  '---\n',
+  '...\n',
+  'residents',
+  'devices',
+  'id',
+  'phone',
+  '+8613800000001',
+  'r-001',
+  'null',
+  '~',
+  '0x1F',
+  '1e309',
+  '.nan',
+  '\t',
+  '\u0000',
+  '\uFEFF',
 );
 const registryText = fc.oneof(
   fc.array(yamlToken, { maxLength: 40 }).map((t) => t.join('')),
   fc.string({ maxLength: 200 }),
-  fc.tuple(fc.nat({ max: FIXTURE_TEXT.length }), fc.nat({ max: FIXTURE_TEXT.length }), fc.string({ maxLength: 8 })).map(
-    ([at, cut, insert]) => FIXTURE_TEXT.slice(0, Math.min(at, cut)) + insert + FIXTURE_TEXT.slice(Math.max(at, cut)),
-  ),
+  fc
+    .tuple(fc.nat({ max: FIXTURE_TEXT.length }), fc.nat({ max: FIXTURE_TEXT.length }), fc.string({ maxLength: 8 }))
+    .map(([at, cut, insert]) => FIXTURE_TEXT.slice(0, Math.min(at, cut)) + insert + FIXTURE_TEXT.slice(Math.max(at, cut))),
   anyJson.map((v) => JSON.stringify(v) ?? ''),
 );
 
 describe('registry loader (fuzz)', () => {
   const text = fuzzBudget(500);
-  it('any JSON or YAML text is a registry or a one-line-per-issue GW_ERR_REGISTRY_INVALID', async () => {
-    await checkProperty(
-      'registry text: valid or invalid with issues',
-      fc.property(registryText, fc.constantFrom<RegistryFormat>('json', 'yaml'), (body, format) => {
-        load(() => validateRegistry(parseRegistryText(body, format)));
-      }),
-      text,
-    );
-  }, text.testTimeoutMs);
+  it(
+    'any JSON or YAML text is a registry or a one-line-per-issue GW_ERR_REGISTRY_INVALID',
+    async () => {
+      await checkProperty(
+        'registry text: valid or invalid with issues',
+        fc.property(registryText, fc.constantFrom<RegistryFormat>('json', 'yaml'), (body, format) => {
+          load(() => validateRegistry(parseRegistryText(body, format)));
+        }),
+        text,
+      );
+    },
+    text.testTimeoutMs,
+  );
 
   const docs = fuzzBudget(500);
-  it('any document, or the test registry with a key added anywhere, never throws anything but GW_ERR_REGISTRY_INVALID', async () => {
-    const added = fc.tuple(fc.constantFrom(...CONTAINER_PATHS), fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty')), anyJson);
-    await checkProperty(
-      'registry document: valid or invalid with issues',
-      fc.property(fc.oneof(anyJson, added.map(([at, key, value]) => edited([...at, key], (parent, k) => Object.defineProperty(parent, k, { value, enumerable: true, writable: true, configurable: true })))), (doc) => {
-        load(() => validateRegistry(doc));
-      }),
-      docs,
-    );
-  }, docs.testTimeoutMs);
+  it(
+    'any document, or the test registry with a key added anywhere, never throws anything but GW_ERR_REGISTRY_INVALID',
+    async () => {
+      const added = fc.tuple(
+        fc.constantFrom(...CONTAINER_PATHS),
+        fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty')),
+        anyJson,
+      );
+      await checkProperty(
+        'registry document: valid or invalid with issues',
+        fc.property(
+          fc.oneof(
+            anyJson,
+            added.map(([at, key, value]) =>
+              edited([...at, key], (parent, k) =>
+                Object.defineProperty(parent, k, { value, enumerable: true, writable: true, configurable: true }),
+              ),
+            ),
+          ),
+          (doc) => {
+            load(() => validateRegistry(doc));
+          },
+        ),
+        docs,
+      );
+    },
+    docs.testTimeoutMs,
+  );
 
   const fields = fuzzBudget(500);
-  it('a field of the wrong type, a required field missing or a repeated id is reported at its path', async () => {
-    const wrongType = fc.tuple(fc.constantFrom(...TYPED_PATHS), fc.nat()).map(([path, pick]) => ({
-      path,
-      doc: edited(path, (parent, key) => {
-        Reflect.set(parent, key, otherType(Reflect.get(parent, key), pick));
-      }),
-    }));
-    const missing = fc.constantFrom(...REQUIRED_PATHS).map((path) => ({
-      path,
-      doc: edited(path, (parent, key) => {
-        Reflect.deleteProperty(parent, key);
-      }),
-    }));
-    const listIds = ALL_PATHS.filter((p) => p.length === 3 && p[2] === 'id' && typeof p[1] === 'number');
-    const pairs = listIds.flatMap((a) => listIds.filter((b) => a[0] === b[0] && Number(b[1]) > Number(a[1])).map((b) => [a, b] as const));
-    const duplicate = fc.constantFrom(...pairs).map(([first, second]) => ({
-      path: second,
-      doc: edited(second, (parent, key) => {
-        Reflect.set(parent, key, get(FIXTURE, first));
-      }),
-    }));
-    await checkProperty(
-      'registry field: named by its path',
-      fc.property(fc.oneof(wrongType, missing, duplicate), ({ path, doc }) => {
-        const outcome = load(() => validateRegistry(doc));
-        expect(outcome.ok).toBe(false);
-        if (!outcome.ok) expect(outcome.issues.some((l) => l.startsWith(`${formatPath(path)}: `))).toBe(true);
-      }),
-      fields,
-    );
-  }, fields.testTimeoutMs);
+  it(
+    'a field of the wrong type, a required field missing or a repeated id is reported at its path',
+    async () => {
+      const wrongType = fc.tuple(fc.constantFrom(...TYPED_PATHS), fc.nat()).map(([path, pick]) => ({
+        path,
+        doc: edited(path, (parent, key) => {
+          Reflect.set(parent, key, otherType(Reflect.get(parent, key), pick));
+        }),
+      }));
+      const missing = fc.constantFrom(...REQUIRED_PATHS).map((path) => ({
+        path,
+        doc: edited(path, (parent, key) => {
+          Reflect.deleteProperty(parent, key);
+        }),
+      }));
+      const listIds = ALL_PATHS.filter((p) => p.length === 3 && p[2] === 'id' && typeof p[1] === 'number');
+      const pairs = listIds.flatMap((a) => listIds.filter((b) => a[0] === b[0] && Number(b[1]) > Number(a[1])).map((b) => [a, b] as const));
+      const duplicate = fc.constantFrom(...pairs).map(([first, second]) => ({
+        path: second,
+        doc: edited(second, (parent, key) => {
+          Reflect.set(parent, key, get(FIXTURE, first));
+        }),
+      }));
+      await checkProperty(
+        'registry field: named by its path',
+        fc.property(fc.oneof(wrongType, missing, duplicate), ({ path, doc }) => {
+          const outcome = load(() => validateRegistry(doc));
+          expect(outcome.ok).toBe(false);
+          if (!outcome.ok) expect(outcome.issues.some((l) => l.startsWith(`${formatPath(path)}: `))).toBe(true);
+        }),
+        fields,
+      );
+    },
+    fields.testTimeoutMs,
+  );
 
   it('the unchanged test registry loads, so the properties above start from a valid document', () => {
     expect(load(() => validateRegistry(FIXTURE))).toEqual({ ok: true });

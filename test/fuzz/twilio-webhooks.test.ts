@@ -16,30 +16,50 @@ type Signing = 'valid' | 'none' | 'other_token' | 'other_url' | 'tampered';
 /** Text as Twilio may carry it: phone-like, short, long, any script; never a lone surrogate (a form cannot carry one). */
 const text = (max: number) =>
   fc.oneof(
-    fc.constantFrom('+8613900000001', '+8613800000001', '1', '2', '到', '走', '', ' 1 ', 'delivered', 'failed', 'SM0123456789abcdef0123456789abcdef'),
+    fc.constantFrom(
+      '+8613900000001',
+      '+8613800000001',
+      '1',
+      '2',
+      '到',
+      '走',
+      '',
+      ' 1 ',
+      'delivered',
+      'failed',
+      'SM0123456789abcdef0123456789abcdef',
+    ),
     fc.string({ unit: 'grapheme', maxLength: max }),
     fc.string({ unit: 'grapheme-ascii', minLength: max - 2, maxLength: max + 2 }),
   );
 
-const form = fc.record(
-  {
-    From: text(66),
-    Body: fc.oneof(text(20), fc.string({ unit: 'grapheme-ascii', minLength: 4090, maxLength: 4100 })),
-    MessageSid: text(66),
-    MessageStatus: text(34),
-    ErrorCode: text(18),
-    To: text(16),
-    AccountSid: text(34),
-    extra: fc.dictionary(fc.stringMatching(/^[A-Za-z][A-Za-z0-9]{0,11}$/), text(16), { maxKeys: 3 }),
-  },
-  { requiredKeys: [] },
-).map(({ extra, ...fields }) => ({ ...extra, ...fields }));
+const form = fc
+  .record(
+    {
+      From: text(66),
+      Body: fc.oneof(text(20), fc.string({ unit: 'grapheme-ascii', minLength: 4090, maxLength: 4100 })),
+      MessageSid: text(66),
+      MessageStatus: text(34),
+      ErrorCode: text(18),
+      To: text(16),
+      AccountSid: text(34),
+      extra: fc.dictionary(fc.stringMatching(/^[A-Za-z][A-Za-z0-9]{0,11}$/), text(16), { maxKeys: 3 }),
+    },
+    { requiredKeys: [] },
+  )
+  .map(({ extra, ...fields }) => ({ ...extra, ...fields }));
 
 const request = fc.record({
   path: fc.constantFrom(SMS_PATH, STATUS_PATH),
   params: form,
   signing: fc.constantFrom<Signing>('valid', 'valid', 'valid', 'none', 'other_token', 'other_url', 'tampered'),
-  contentType: fc.constantFrom('application/x-www-form-urlencoded', 'application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=utf-8', 'application/json', 'text/plain'),
+  contentType: fc.constantFrom(
+    'application/x-www-form-urlencoded',
+    'application/x-www-form-urlencoded',
+    'application/x-www-form-urlencoded; charset=utf-8',
+    'application/json',
+    'text/plain',
+  ),
 });
 
 const codePoints = (s: string) => [...s].length;
@@ -69,45 +89,55 @@ describe('Twilio webhooks (fuzz, through a running gateway)', () => {
   });
 
   const budget = fuzzBudget(300, 15_000);
-  it('never answers 5xx; acts only on a valid signature; an answered SMS is recorded before the answer', async () => {
-    const inboundCount = () => (db.prepare('SELECT count(*) AS n FROM sms_inbound').get() as { n: number }).n;
-    const seenSids = new Set<string>();
-    const latestInbound = () => db.prepare('SELECT from_phone AS "from", body FROM sms_inbound ORDER BY id DESC LIMIT 1').get();
-    await checkProperty(
-      'twilio webhooks: refused, rejected or acted on and recorded',
-      fc.asyncProperty(request, async ({ path, params, signing, contentType }) => {
-        const url = gw.publicUrl + path;
-        const signed = signing === 'tampered' ? { ...params, Body: `${params.Body ?? ''}x` } : params;
-        const signature =
-          signing === 'none' ? null : twilio.getExpectedTwilioSignature(signing === 'other_token' ? 'not-the-auth-token' : SIM_TOKEN, signing === 'other_url' ? `${url}?x=1` : url, signed);
-        const before = inboundCount();
-        const res = await app.inject({
-          method: 'POST',
-          url: path,
-          headers: { 'content-type': contentType, ...(signature === null ? {} : { 'x-twilio-signature': signature }) },
-          payload: contentType.startsWith('application/json') ? JSON.stringify(params) : new URLSearchParams(params).toString(),
-        });
-        expect(res.statusCode).toBeLessThan(500);
-        if (!contentType.startsWith('application/x-www-form-urlencoded')) {
-          expect(res.statusCode).toBe(415);
-        } else if (signing !== 'valid') {
-          expect(res.statusCode).toBe(403);
-        } else if (!schemaAccepts(path, params)) {
-          expect(res.statusCode).toBe(400);
-        } else {
-          expect(res.statusCode).toBe(path === SMS_PATH ? 200 : 204);
-        }
-        const answered = res.statusCode === 200 && path === SMS_PATH;
-        // A MessageSid answered before is a provider retry or a replay: answered again, recorded and acted on once.
-        const sid = params.MessageSid;
-        const replay = answered && sid !== undefined && sid !== '' && seenSids.has(sid);
-        const acted = answered && !replay;
-        // Nothing answered without a durable record; nothing recorded that was not answered.
-        expect(inboundCount()).toBe(before + (acted ? 1 : 0));
-        if (acted) expect(latestInbound()).toEqual({ from: params.From, body: params.Body });
-        if (acted && sid) seenSids.add(sid);
-      }),
-      budget,
-    );
-  }, budget.testTimeoutMs);
+  it(
+    'never answers 5xx; acts only on a valid signature; an answered SMS is recorded before the answer',
+    async () => {
+      const inboundCount = () => (db.prepare('SELECT count(*) AS n FROM sms_inbound').get() as { n: number }).n;
+      const seenSids = new Set<string>();
+      const latestInbound = () => db.prepare('SELECT from_phone AS "from", body FROM sms_inbound ORDER BY id DESC LIMIT 1').get();
+      await checkProperty(
+        'twilio webhooks: refused, rejected or acted on and recorded',
+        fc.asyncProperty(request, async ({ path, params, signing, contentType }) => {
+          const url = gw.publicUrl + path;
+          const signed = signing === 'tampered' ? { ...params, Body: `${params.Body ?? ''}x` } : params;
+          const signature =
+            signing === 'none'
+              ? null
+              : twilio.getExpectedTwilioSignature(
+                  signing === 'other_token' ? 'not-the-auth-token' : SIM_TOKEN,
+                  signing === 'other_url' ? `${url}?x=1` : url,
+                  signed,
+                );
+          const before = inboundCount();
+          const res = await app.inject({
+            method: 'POST',
+            url: path,
+            headers: { 'content-type': contentType, ...(signature === null ? {} : { 'x-twilio-signature': signature }) },
+            payload: contentType.startsWith('application/json') ? JSON.stringify(params) : new URLSearchParams(params).toString(),
+          });
+          expect(res.statusCode).toBeLessThan(500);
+          if (!contentType.startsWith('application/x-www-form-urlencoded')) {
+            expect(res.statusCode).toBe(415);
+          } else if (signing !== 'valid') {
+            expect(res.statusCode).toBe(403);
+          } else if (!schemaAccepts(path, params)) {
+            expect(res.statusCode).toBe(400);
+          } else {
+            expect(res.statusCode).toBe(path === SMS_PATH ? 200 : 204);
+          }
+          const answered = res.statusCode === 200 && path === SMS_PATH;
+          // A MessageSid answered before is a provider retry or a replay: answered again, recorded and acted on once.
+          const sid = params.MessageSid;
+          const replay = answered && sid !== undefined && sid !== '' && seenSids.has(sid);
+          const acted = answered && !replay;
+          // Nothing answered without a durable record; nothing recorded that was not answered.
+          expect(inboundCount()).toBe(before + (acted ? 1 : 0));
+          if (acted) expect(latestInbound()).toEqual({ from: params.From, body: params.Body });
+          if (acted && sid) seenSids.add(sid);
+        }),
+        budget,
+      );
+    },
+    budget.testTimeoutMs,
+  );
 });

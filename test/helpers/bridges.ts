@@ -4,7 +4,14 @@ import { silentLogger } from '../../gateway/core/logger.js';
 import { importRegistryDocument } from '../../gateway/registry/import.js';
 
 export const Z2M_BRIDGE = { id: 'z2m-andali', kind: 'zigbee2mqtt', secret: 'z2m-andali-secret', baseTopic: 'zigbee2mqtt' } as const;
-export const CS_BRIDGE = { id: 'cs-1', kind: 'chirpstack', url: 'mqtt://127.0.0.1:1884', username: 'gateway', password: 'cs-password', applicationId: 'b1c4a7e2-7d1f-4c0b-9a55-3f4e2a1d9c10' } as const;
+export const CS_BRIDGE = {
+  id: 'cs-1',
+  kind: 'chirpstack',
+  url: 'mqtt://127.0.0.1:1884',
+  username: 'gateway',
+  password: 'cs-password',
+  applicationId: 'b1c4a7e2-7d1f-4c0b-9a55-3f4e2a1d9c10',
+} as const;
 export const HTTP_BRIDGE = { id: 'onenet-1', kind: 'http', secret: 'onenet-token-0123', auth: 'onenet' } as const;
 
 /** Bridged devices of the test registry's residents (r-001, r-002). */
@@ -17,6 +24,9 @@ export const BRIDGED_DEVICES = [
 ] as const;
 
 /** Imports the three bridges and their devices (or the ones given) into the gateway's registry. */
-export async function addTestBridges(gateway: Gateway, doc: Record<string, unknown> = { bridges: [Z2M_BRIDGE, CS_BRIDGE, HTTP_BRIDGE], devices: BRIDGED_DEVICES }): Promise<void> {
+export async function addTestBridges(
+  gateway: Gateway,
+  doc: Record<string, unknown> = { bridges: [Z2M_BRIDGE, CS_BRIDGE, HTTP_BRIDGE], devices: BRIDGED_DEVICES },
+): Promise<void> {
   await importRegistryDocument({ store: gateway.store, log: silentLogger() }, doc, { source: 'test' });
 }

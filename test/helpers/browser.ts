@@ -24,7 +24,10 @@ export interface OpenedPage {
   errors: string[];
 }
 
-export async function openPage(browser: Browser, opts: { viewport?: { width: number; height: number }; locale?: string } = {}): Promise<OpenedPage> {
+export async function openPage(
+  browser: Browser,
+  opts: { viewport?: { width: number; height: number }; locale?: string } = {},
+): Promise<OpenedPage> {
   const context = await browser.newContext({
     viewport: opts.viewport ?? DESKTOP,
     locale: opts.locale ?? 'zh-CN',

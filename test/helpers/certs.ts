@@ -39,7 +39,23 @@ function issue(dir: string, ca: CertFiles, name: string, cn: string, ext: string
   const extFile = join(dir, `${name}.ext`);
   writeFileSync(extFile, ext);
   openssl(dir, ['req', '-new', '-key', key, '-subj', `/CN=${cn}`, '-out', csr]);
-  openssl(dir, ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '2', '-extfile', extFile, '-out', cert]);
+  openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    extFile,
+    '-out',
+    cert,
+  ]);
   return { cert, key };
 }
 

@@ -29,7 +29,13 @@ export interface DashboardGateway extends TestGateway {
 const SYSTEM: Caller = { kind: 'api_token', name: 'test setup', role: 'admin' };
 
 export async function startDashboardGateway(
-  opts: { env?: Env; clock?: Clock; heartbeatMs?: number; twilio?: boolean; /** false: no admin, so the one-time setup link is made. */ admin?: boolean } = {},
+  opts: {
+    env?: Env;
+    clock?: Clock;
+    heartbeatMs?: number;
+    twilio?: boolean;
+    /** false: no admin, so the one-time setup link is made. */ admin?: boolean;
+  } = {},
 ): Promise<DashboardGateway> {
   const admin = opts.admin === false ? {} : { ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password };
   const tg = await startTestGateway({

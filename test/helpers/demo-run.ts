@@ -22,7 +22,20 @@ export async function startDemo(opts: { dataDir: string; args: string[]; env: Re
   let stderr = '';
   const proc = spawn(
     'npm',
-    ['run', 'demo', '--', '--data-dir', opts.dataDir, '--http-port', String(httpPort), '--mqtt-port', String(mqttPort), '--sms-port', String(smsPort), ...opts.args],
+    [
+      'run',
+      'demo',
+      '--',
+      '--data-dir',
+      opts.dataDir,
+      '--http-port',
+      String(httpPort),
+      '--mqtt-port',
+      String(mqttPort),
+      '--sms-port',
+      String(smsPort),
+      ...opts.args,
+    ],
     {
       cwd: PROJECT_ROOT,
       env: {
@@ -41,7 +54,9 @@ export async function startDemo(opts: { dataDir: string; args: string[]; env: Re
   );
   proc.stdout?.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   proc.stderr?.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('close', (code, signal) => resolve({ code, signal })),
+  );
   return {
     api,
     phones: `http://127.0.0.1:${smsPort}`,

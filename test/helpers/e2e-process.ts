@@ -45,7 +45,12 @@ export async function gatewayAddresses(): Promise<GatewayAddresses> {
 }
 
 /** The documented environment for a gateway on loopback, sending SMS to a Twilio-compatible server at `twilioApiUrl`. */
-export function gatewayEnv(opts: { dataDir: string; addresses: GatewayAddresses; twilioApiUrl: string; registryFile?: string }): Record<string, string> {
+export function gatewayEnv(opts: {
+  dataDir: string;
+  addresses: GatewayAddresses;
+  twilioApiUrl: string;
+  registryFile?: string;
+}): Record<string, string> {
   const { addresses } = opts;
   return {
     DATA_DIR: opts.dataDir,
@@ -182,7 +187,10 @@ export class GatewayProcess {
     await waitFor(
       () => `the banner\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
       () => {
-        if (this.exit) throw new Error(`gateway exited (${JSON.stringify(this.exit)}) before its banner\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
+        if (this.exit)
+          throw new Error(
+            `gateway exited (${JSON.stringify(this.exit)}) before its banner\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
+          );
         return this.readyAt !== 0;
       },
       { timeoutMs },
@@ -309,7 +317,20 @@ export function mosquittoPublishEvent(d: DeviceLogin, payload: string): ToolProc
 export function mosquittoSubscribeCommand(d: DeviceLogin, timeoutSeconds = 15): ToolProcess {
   return new ToolProcess(
     STDBUF,
-    ['-oL', MOSQUITTO_SUB, ...loginArgs(d), '-d', '-q', '1', '-C', '1', '-W', String(timeoutSeconds), '-t', `care/v1/${d.deviceId}/command`],
+    [
+      '-oL',
+      MOSQUITTO_SUB,
+      ...loginArgs(d),
+      '-d',
+      '-q',
+      '1',
+      '-C',
+      '1',
+      '-W',
+      String(timeoutSeconds),
+      '-t',
+      `care/v1/${d.deviceId}/command`,
+    ],
     (timeoutSeconds + 5) * 1000,
   ).spawn();
 }

@@ -54,7 +54,12 @@ export async function startTestGateway(
     LOG_LEVEL: 'silent',
     ...opts.env,
   });
-  const gateway = Gateway.create({ config, log: silentLogger(), ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.liveHeartbeatMs ? { liveHeartbeatMs: opts.liveHeartbeatMs } : {}) });
+  const gateway = Gateway.create({
+    config,
+    log: silentLogger(),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.liveHeartbeatMs ? { liveHeartbeatMs: opts.liveHeartbeatMs } : {}),
+  });
   const started = await gateway.start();
   return {
     gateway,
@@ -79,4 +84,3 @@ export async function connectDevice(mqttUrl: string, id: string, secret: string)
 }
 
 export { freePort };
-

@@ -80,16 +80,32 @@ export class StoreIncidentActions implements IncidentActions {
     return this.transition(id, RESOLVE_FROM, 'resolved', by, channel, note);
   }
 
-  private async transition(id: string, from: readonly IncidentState[], to: IncidentState, by: Responder, channel: AuditChannel, note?: string): Promise<Incident> {
+  private async transition(
+    id: string,
+    from: readonly IncidentState[],
+    to: IncidentState,
+    by: Responder,
+    channel: AuditChannel,
+    note?: string,
+  ): Promise<Incident> {
     return this.store.transaction(async () => {
       const incident = await this.store.incidents.get(id);
       if (!incident) throw new GatewayError('GW_ERR_INCIDENT_NOT_FOUND');
       if (!from.includes(incident.state)) throw new GatewayError('GW_ERR_INVALID_TRANSITION', `incident is ${incident.state}`);
       const now = Date.now();
       const updated: Incident =
-        to === 'acknowledged' ? { ...incident, state: to, acknowledgedAt: now, acknowledgedBy: by } : { ...incident, state: to, resolvedAt: now };
+        to === 'acknowledged'
+          ? { ...incident, state: to, acknowledgedAt: now, acknowledgedBy: by }
+          : { ...incident, state: to, resolvedAt: now };
       await this.store.incidents.update(updated);
-      await this.store.incidents.appendAudit({ incidentId: id, at: now, action: to, actor: by.name, channel, detail: note ? { note } : null });
+      await this.store.incidents.appendAudit({
+        incidentId: id,
+        at: now,
+        action: to,
+        actor: by.name,
+        channel,
+        detail: note ? { note } : null,
+      });
       return updated;
     });
   }
@@ -202,7 +218,11 @@ export async function createHttpFixture(options: FixtureOptions = {}): Promise<H
   const store = openSqliteStore(join(dir.path, 'gateway.db'));
   await store.registry.upsert({
     communities: [{ id: 'andali', name: '安达里社区', dutyContacts: [] }],
-    residents: [RESIDENT, { ...RESIDENT, id: 'r-002', name: '王秀英', family: [] }, { ...RESIDENT, id: 'r-003', name: '赵淑珍', family: [] }],
+    residents: [
+      RESIDENT,
+      { ...RESIDENT, id: 'r-002', name: '王秀英', family: [] },
+      { ...RESIDENT, id: 'r-003', name: '赵淑珍', family: [] },
+    ],
     workers: [],
     devices: [
       { id: 'btn-001', kind: 'sos_button', resident: 'r-001', secretHash: 'scrypt$x' },
@@ -259,7 +279,10 @@ export async function createHttpFixture(options: FixtureOptions = {}): Promise<H
 
 export function makeIncident(overrides: Partial<Incident> & { id: string; openedAt: number }): Incident {
   return {
-    code: overrides.id.toUpperCase().replace(/[^A-Z0-9]/g, '').slice(-8),
+    code: overrides.id
+      .toUpperCase()
+      .replace(/[^A-Z0-9]/g, '')
+      .slice(-8),
     residentId: RESIDENT.id,
     communityId: 'andali',
     type: 'sos',

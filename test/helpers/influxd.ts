@@ -18,4 +18,3 @@ export function queryClient(server: InfluxdServer, database: string): InfluxDB {
   const backoff = { getDelay: () => 0, next: () => backoff, reset: () => backoff };
   return new InfluxDB({ host: hostname, port: Number(port), database, pool: { maxRetries: 0, requestTimeout: 5000, backoff } });
 }
-

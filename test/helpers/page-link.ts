@@ -26,13 +26,23 @@ export async function redeemLinkCode(httpUrl: string, code: string, base = httpU
  * The signed link of the latest link SMS to `phone` (for the incident `incidentCode`, when given), resolved as the
  * person would: code typed at /i. The URL is on `base` (PUBLIC_URL by default: what the person sees).
  */
-export async function pageLinkFor(sim: SimLike, httpUrl: string, phone: string, opts: { incidentCode?: string; base?: string; timeoutMs?: number } = {}): Promise<URL> {
+export async function pageLinkFor(
+  sim: SimLike,
+  httpUrl: string,
+  phone: string,
+  opts: { incidentCode?: string; base?: string; timeoutMs?: number } = {},
+): Promise<URL> {
   // A code is typed once: one that led nowhere, or to another incident, would do the same again.
   const tried = new Set<string>();
   return waitFor(
     `a link SMS to ${phone}${opts.incidentCode ? ` for ${opts.incidentCode}` : ''}`,
     async () => {
-      const codes = sim.messages().filter((m) => m.to === phone).map((m) => linkCodeOf(m.body)).filter((c): c is string => c !== null).reverse();
+      const codes = sim
+        .messages()
+        .filter((m) => m.to === phone)
+        .map((m) => linkCodeOf(m.body))
+        .filter((c): c is string => c !== null)
+        .reverse();
       for (const code of codes) {
         if (tried.has(code)) continue;
         tried.add(code);

@@ -45,7 +45,12 @@ export async function startWebhookReceiver(
       const params = Object.fromEntries(new URLSearchParams(await text(req)));
       const signature = String(req.headers['x-twilio-signature'] ?? '');
       const path = req.url ?? '/';
-      const hook = { path, params, signature, valid: twilio.validateRequest(authToken, signature, (opts.signedBaseUrl ?? baseUrl) + path, params) };
+      const hook = {
+        path,
+        params,
+        signature,
+        valid: twilio.validateRequest(authToken, signature, (opts.signedBaseUrl ?? baseUrl) + path, params),
+      };
       received.push(hook);
       if (hook.valid) await onValid(hook);
       res.writeHead(hook.valid ? 200 : 403, { 'content-type': 'text/xml' }).end('<Response/>');
@@ -96,12 +101,20 @@ export async function startSmsRig(over: Partial<SmsDispatcherDeps> = {}, simOpti
   bus.on(events, 'smsStatusChanged', (m) => {
     events.push(`${m.id}:${m.status}`);
   });
-  const twilioProvider = new TwilioProvider({ accountSid: sim.accountSid, authToken: sim.authToken, from: '+15005550006', apiUrl, timeoutMs: 2000, log: silentLogger() });
+  const twilioProvider = new TwilioProvider({
+    accountSid: sim.accountSid,
+    authToken: sim.authToken,
+    from: '+15005550006',
+    apiUrl,
+    timeoutMs: 2000,
+    log: silentLogger(),
+  });
   // Receipts go to whichever dispatcher is current, as the gateway's webhook route would do.
   const current: { dispatcher: SmsDispatcher | null; store: SqliteStore } = { dispatcher: null, store: openSqliteStore(file) };
   const receiver = await startWebhookReceiver(sim.authToken, async (hook) => {
     const { MessageSid, MessageStatus, ErrorCode } = hook.params;
-    if (MessageSid && MessageStatus) await current.dispatcher?.handleStatusCallback({ MessageSid, MessageStatus, ErrorCode: ErrorCode ?? null });
+    if (MessageSid && MessageStatus)
+      await current.dispatcher?.handleStatusCallback({ MessageSid, MessageStatus, ErrorCode: ErrorCode ?? null });
   });
   const make = (more: Partial<SmsDispatcherDeps>): SmsDispatcher => {
     const d = new SmsDispatcher({
@@ -152,7 +165,17 @@ export async function startSmsRig(over: Partial<SmsDispatcherDeps> = {}, simOpti
 /** A message as the paging stage would hand it over. */
 export function pageSms(to = '+8613800000001', name = '张桂兰'): NewOutboundSms {
   const intent = intentOf('page_first', { name, what: '按了求助', address: '安达里3号楼2门401', time: '14:05', ack: '1', pass: '2' });
-  return { to, intent, priority: 'alarm', purpose: 'page', incidentId: 'inc-test', step: 1, role: 'worker', personId: 'w-01', context: { kind: 'incident', incidentId: 'inc-test' } };
+  return {
+    to,
+    intent,
+    priority: 'alarm',
+    purpose: 'page',
+    incidentId: 'inc-test',
+    step: 1,
+    role: 'worker',
+    personId: 'w-01',
+    context: { kind: 'incident', incidentId: 'inc-test' },
+  };
 }
 
 /** The stored row of an SMS, or an error naming it. */

@@ -16,7 +16,10 @@ export class SseReader {
   private buffer = '';
   private readonly controller = new AbortController();
 
-  private constructor(readonly status: number, readonly headers: Headers) {}
+  private constructor(
+    readonly status: number,
+    readonly headers: Headers,
+  ) {}
 
   static async open(url: string, headers: Record<string, string>): Promise<SseReader> {
     const controller = new AbortController();
@@ -81,5 +84,4 @@ export class SseReader {
     }
     if (data.length > 0) this.events.push({ event, data: data.join('\n'), at: performance.now() });
   }
-
 }

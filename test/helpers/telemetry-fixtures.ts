@@ -2,7 +2,14 @@
 import type { AuditEntry, EventType, Incident, IncidentState, OutboundSms, Signal, SmsStatus } from '../../gateway/core/types.js';
 import type { CareTask, Outage } from '../../gateway/supervision/types.js';
 
-export function signalOf(opts: { type: EventType; seq: number; at: number; deviceId?: string; residentId?: string; battery?: number }): Signal {
+export function signalOf(opts: {
+  type: EventType;
+  seq: number;
+  at: number;
+  deviceId?: string;
+  residentId?: string;
+  battery?: number;
+}): Signal {
   const deviceId = opts.deviceId ?? 'btn-001';
   const deviceKind = deviceId.startsWith('fall') ? 'fall_sensor' : 'sos_button';
   const payload: Record<string, unknown> = { type: opts.type, seq: opts.seq };
@@ -21,7 +28,13 @@ export function signalOf(opts: { type: EventType; seq: number; at: number; devic
 }
 
 /** An sos incident of r-001 (张桂兰) opened at `openedAt`, paged 2 s later, with a frozen plan naming real people. */
-export function incidentOf(opts: { state: IncidentState; openedAt: number; id?: string; ackAfterS?: number; resolveAfterS?: number }): Incident {
+export function incidentOf(opts: {
+  state: IncidentState;
+  openedAt: number;
+  id?: string;
+  ackAfterS?: number;
+  resolveAfterS?: number;
+}): Incident {
   const { openedAt } = opts;
   const acknowledged = opts.state === 'acknowledged' || opts.state === 'resolved';
   return {
@@ -105,9 +118,23 @@ export function smsOf(opts: { status: SmsStatus; at: number; attempts?: number; 
 
 /** Every personal value in the test registry and fixtures: none of these may appear in a tag. */
 export const PERSONAL_VALUES = [
-  '张桂兰', '王淑珍', '张伟', '张丽', '李明', '赵强', '孙红', '周勇', '王奶奶',
-  '+8613800000001', '+8613800000002', '+8613900000001', '+8618200000001',
-  '安达里3号楼2门401', '安达里5号楼1门202', '2门401', '1门202',
+  '张桂兰',
+  '王淑珍',
+  '张伟',
+  '张丽',
+  '李明',
+  '赵强',
+  '孙红',
+  '周勇',
+  '王奶奶',
+  '+8613800000001',
+  '+8613800000002',
+  '+8613900000001',
+  '+8618200000001',
+  '安达里3号楼2门401',
+  '安达里5号楼1门202',
+  '2门401',
+  '1门202',
 ];
 
 /** A low-battery task of r-001's button opened at `at`, closed by the system `closedAfterS` later when given. */

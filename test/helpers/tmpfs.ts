@@ -15,7 +15,10 @@ export function mountTmpfs(sizeMb: number): Tmpfs {
     rmdirSync(path);
     const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
     const uid = process.getuid?.() ?? -1;
-    return { ok: false, reason: `mount -t tmpfs failed (uid ${uid}${uid === 0 ? '' : ', not root'}): ${stderr || (err instanceof Error ? err.message : String(err))}` };
+    return {
+      ok: false,
+      reason: `mount -t tmpfs failed (uid ${uid}${uid === 0 ? '' : ', not root'}): ${stderr || (err instanceof Error ? err.message : String(err))}`,
+    };
   }
   return {
     ok: true,

@@ -21,7 +21,11 @@ type Missing<T> = T | null | undefined | false;
  * far), the time waited and, with `retryErrors`, the probe's last error.
  * The probe always runs at least once, and once more after the deadline, so a slow host fails only on a real miss.
  */
-export async function waitFor<T>(what: string | (() => string), probe: () => Missing<T> | Promise<Missing<T>>, opts: WaitOptions = {}): Promise<T> {
+export async function waitFor<T>(
+  what: string | (() => string),
+  probe: () => Missing<T> | Promise<Missing<T>>,
+  opts: WaitOptions = {},
+): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const intervalMs = opts.intervalMs ?? 20;
   const deadline = Date.now() + timeoutMs;

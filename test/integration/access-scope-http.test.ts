@@ -20,14 +20,17 @@ describe('community scope on /api for a worker without a community', () => {
   });
   afterAll(async () => fx.close());
 
-  it.each(['/api/incidents', '/api/incidents/inc-a', '/api/devices'])('answers 403 on GET %s, not an empty or unscoped list', async (url) => {
-    const stray = await fx.app.inject({ method: 'GET', url, headers: { cookie: 'stray' } });
-    expect(stray.statusCode).toBe(403);
-    expectErrorBody(stray.json(), 'GW_ERR_FORBIDDEN');
-    expect(stray.json()).toMatchObject({ error: { message: 'this worker account has no community' } });
-    const own = await fx.app.inject({ method: 'GET', url, headers: { cookie: 'andali' } });
-    expect(own.statusCode).toBe(200);
-  });
+  it.each(['/api/incidents', '/api/incidents/inc-a', '/api/devices'])(
+    'answers 403 on GET %s, not an empty or unscoped list',
+    async (url) => {
+      const stray = await fx.app.inject({ method: 'GET', url, headers: { cookie: 'stray' } });
+      expect(stray.statusCode).toBe(403);
+      expectErrorBody(stray.json(), 'GW_ERR_FORBIDDEN');
+      expect(stray.json()).toMatchObject({ error: { message: 'this worker account has no community' } });
+      const own = await fx.app.inject({ method: 'GET', url, headers: { cookie: 'andali' } });
+      expect(own.statusCode).toBe(200);
+    },
+  );
 
   it('refuses the stray worker an acknowledgement and leaves the incident untouched', async () => {
     const res = await fx.app.inject({ method: 'POST', url: '/api/incidents/inc-a/ack', headers: { cookie: 'stray' } });

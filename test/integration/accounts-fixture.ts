@@ -37,7 +37,15 @@ export const XINHE = {
       family: [{ name: '孙涛', relation: '儿子', phone: '+8613800000101' }],
     },
   ],
-  workers: [{ id: 'w-11', name: '钱军', phone: W11, community: 'xinhe', shifts: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '00:00', to: '00:00' }] }],
+  workers: [
+    {
+      id: 'w-11',
+      name: '钱军',
+      phone: W11,
+      community: 'xinhe',
+      shifts: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '00:00', to: '00:00' }],
+    },
+  ],
   visits: [
     { id: 'vis-03', volunteer: 'v-01', resident: 'r-101', cron: '0 15 * * *', durationMinutes: 60, activity: '聊天' },
     { id: 'vis-04', volunteer: 'v-02', resident: 'r-002', cron: '0 9 * * *', durationMinutes: 60, activity: '买菜' },
@@ -65,13 +73,28 @@ export async function startAccountRig(over: Partial<AccountServiceDeps> = {}, ht
   // The outbox keeps only the masked text: a code is read where a phone would read it.
   const sim = new TwilioSimServer({ callbackDelayMs: 2 });
   const apiUrl = (await sim.start()).url;
-  const provider = new TwilioProvider({ accountSid: sim.accountSid, authToken: sim.authToken, from: '+15005550006', apiUrl, timeoutMs: 2000, log: silentLogger() });
+  const provider = new TwilioProvider({
+    accountSid: sim.accountSid,
+    authToken: sim.authToken,
+    from: '+15005550006',
+    apiUrl,
+    timeoutMs: 2000,
+    log: silentLogger(),
+  });
   const bus = new EventBus<NotifierEvents>(silentLogger());
   const announced: OutboundSms[] = [];
   bus.on(announced, 'smsStatusChanged', (m) => void announced.push(m));
   const otpSms = new SmsDispatcher({ store: rig.store, provider, clock: rig.clock, log: silentLogger(), bus, publicUrl: sim.url });
   await otpSms.start();
-  const accounts = new AccountService({ store: rig.store, sms: otpSms, clock: rig.clock, log: silentLogger(), publicUrl: PUBLIC_URL, admin: ADMIN, ...over });
+  const accounts = new AccountService({
+    store: rig.store,
+    sms: otpSms,
+    clock: rig.clock,
+    log: silentLogger(),
+    publicUrl: PUBLIC_URL,
+    admin: ADMIN,
+    ...over,
+  });
   await accounts.start();
   const incidents = new StoreIncidentActions(rig.store);
   const health: HealthReport = { alarmsOk: true, components: {}, unassignedIncidents: 0 };
@@ -89,7 +112,14 @@ export async function startAccountRig(over: Partial<AccountServiceDeps> = {}, ht
     smsLog: (limit) => rig.store.sms.list(limit),
     visits: rig.visits,
     accounts,
-    dashboardPages: createDashboardPageDeps({ store: rig.store, clock: rig.clock, timeZone: TZ, log: silentLogger(), smsProvider: () => 'twilio', visits: rig.visits }),
+    dashboardPages: createDashboardPageDeps({
+      store: rig.store,
+      clock: rig.clock,
+      timeZone: TZ,
+      log: silentLogger(),
+      smsProvider: () => 'twilio',
+      visits: rig.visits,
+    }),
     ...http,
   };
   const app = await buildApp(deps);
@@ -143,7 +173,12 @@ export function browser(app: FastifyInstance, res: LightMyRequestResponse): Brow
       const csrf = opts.csrf === undefined ? body.csrfToken : opts.csrf;
       const headers: Record<string, string> = { cookie };
       if (csrf !== null) headers['x-csrf-token'] = csrf;
-      return app.inject({ method: opts.method ?? 'POST', url, headers, ...(payload === undefined ? {} : { payload: payload as InjectOptions['payload'] }) });
+      return app.inject({
+        method: opts.method ?? 'POST',
+        url,
+        headers,
+        ...(payload === undefined ? {} : { payload: payload as InjectOptions['payload'] }),
+      });
     },
   };
 }
@@ -155,7 +190,8 @@ export async function login(app: FastifyInstance, username: string, password: st
 /** The 6-digit code of the newest sign-in SMS to the phone, read from the real SMS store. */
 /** The newest sign-in code the phone received, once every code queued for it has reached the simulator. */
 export async function codeSentTo(t: AccountRig, phone: string): Promise<string | null> {
-  const queued = async () => (await t.rig.store.sms.list(1000)).filter((m) => m.to === phone && m.purpose === 'otp' && m.status !== 'failed').length;
+  const queued = async () =>
+    (await t.rig.store.sms.list(1000)).filter((m) => m.to === phone && m.purpose === 'otp' && m.status !== 'failed').length;
   const received = () => t.sim.messages().filter((m) => m.to === phone);
   const expected = await queued();
   await waitFor(`${expected} SMS to ${phone}`, () => received().length >= expected);
@@ -176,7 +212,11 @@ export async function phoneSignIn(t: AccountRig, phone: string, ip = '10.0.0.9')
 }
 
 /** An admin creates a password account; returns the browser of its first sign-in. */
-export async function staff(t: AccountRig, admin: Browser, user: { username: string; role: string; community?: string; volunteerId?: string; workerId?: string }): Promise<Browser> {
+export async function staff(
+  t: AccountRig,
+  admin: Browser,
+  user: { username: string; role: string; community?: string; volunteerId?: string; workerId?: string },
+): Promise<Browser> {
   const password = `pw-${user.username}-0123456789`;
   const created = await admin.post('/api/users', { name: user.username, password, ...user });
   expect(created.statusCode, created.body).toBe(201);

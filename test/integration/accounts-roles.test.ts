@@ -5,7 +5,19 @@ import { systemClock } from '../../gateway/core/clock.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 import { LinkSigner } from '../../gateway/http/links.js';
 import { bearer, expectErrorBody, makeIncident } from '../helpers/http-fixture.js';
-import { ADMIN, V01, W01, W11, browser, login, phoneSignIn, staff, startAccountRig, type AccountRig, type Browser } from './accounts-fixture.js';
+import {
+  ADMIN,
+  V01,
+  W01,
+  W11,
+  browser,
+  login,
+  phoneSignIn,
+  staff,
+  startAccountRig,
+  type AccountRig,
+  type Browser,
+} from './accounts-fixture.js';
 
 const T0 = Date.UTC(2026, 10, 25, 3, 0, 0);
 const links = new LinkSigner(randomBytes(32));
@@ -33,7 +45,11 @@ describe('role scoping of /api', () => {
   });
   afterAll(async () => t.close());
 
-  const ids = (res: { json: <T>() => T }) => res.json<{ id: string }[]>().map((i) => i.id).sort();
+  const ids = (res: { json: <T>() => T }) =>
+    res
+      .json<{ id: string }[]>()
+      .map((i) => i.id)
+      .sort();
 
   it('gives admin and duty officer every incident and the SMS log', async () => {
     for (const who of [admin, duty]) {
@@ -86,7 +102,11 @@ describe('role scoping of /api', () => {
   });
 
   it('shows a volunteer no incidents at all', async () => {
-    for (const res of [await volunteer.get('/api/incidents'), await volunteer.get('/api/incidents/inc-a'), await volunteer.post('/api/incidents/inc-a/ack', {})]) {
+    for (const res of [
+      await volunteer.get('/api/incidents'),
+      await volunteer.get('/api/incidents/inc-a'),
+      await volunteer.post('/api/incidents/inc-a/ack', {}),
+    ]) {
       expect(res.statusCode).toBe(403);
       expectErrorBody(res.json(), 'GW_ERR_FORBIDDEN');
     }
@@ -118,7 +138,13 @@ describe('role scoping of /api', () => {
     expect((await volunteer.get('/api/volunteers/v-01/ledger')).statusCode).toBe(200);
     expect((await volunteer.get('/api/volunteers/v-02/ledger')).statusCode).toBe(403);
     const changes = [
-      volunteer.post('/api/visits', { volunteer: 'v-01', resident: 'r-001', at: '2026-11-30T10:00', durationMinutes: 30, activity: '聊天' }),
+      volunteer.post('/api/visits', {
+        volunteer: 'v-01',
+        resident: 'r-001',
+        at: '2026-11-30T10:00',
+        durationMinutes: 30,
+        activity: '聊天',
+      }),
       volunteer.post('/api/visits/vis-01/pause'),
       volunteer.post('/api/visits/vis-01/occurrences/2026-11-26T11:00/cancel', {}),
       volunteer.post('/api/volunteers/v-01/redemptions', { points: 1, note: '米' }),
@@ -136,7 +162,9 @@ describe('role scoping of /api', () => {
     expect((await worker.post('/api/visits/vis-01/pause')).statusCode).toBe(403);
     expect((await worker.get('/api/volunteers/v-01/ledger')).statusCode).toBe(403);
     // Coordinators see and change everything.
-    expect(new Set((await duty.get(VISITS)).json<{ visit: string }[]>().map((o) => o.visit))).toEqual(new Set(['vis-01', 'vis-03', 'vis-04']));
+    expect(new Set((await duty.get(VISITS)).json<{ visit: string }[]>().map((o) => o.visit))).toEqual(
+      new Set(['vis-01', 'vis-03', 'vis-04']),
+    );
     const paused = await duty.post('/api/visits/vis-04/pause');
     expect(paused.statusCode).toBe(200);
     expect((await t.app.inject({ method: 'POST', url: '/api/visits/vis-04/resume', headers: bearer() })).statusCode).toBe(200);

@@ -49,7 +49,13 @@ describe('first admin', () => {
     const first = t.accounts.setupLink();
     expect(first).toMatch(/^https:\/\/care\.example\.org\/#\/setup\?token=[A-Za-z0-9_-]{43}$/);
     // A restart before anyone used it prints a new link; the old one stops working.
-    const again = new AccountService({ store: t.rig.store, sms: t.rig.dispatcher, clock: t.rig.clock, log: silentLogger(), publicUrl: PUBLIC_URL });
+    const again = new AccountService({
+      store: t.rig.store,
+      sms: t.rig.dispatcher,
+      clock: t.rig.clock,
+      log: silentLogger(),
+      publicUrl: PUBLIC_URL,
+    });
     await again.start();
     const link = again.setupLink();
     expect(link).not.toBe(first);
@@ -82,7 +88,9 @@ describe('first admin', () => {
     t = await startAccountRig({ admin: null });
     const token = new URL(String(t.accounts.setupLink()).replace('#/setup', 'setup')).searchParams.get('token');
     const results = await Promise.all(
-      ['one', 'two'].map((u) => t.app.inject({ method: 'POST', url: '/auth/setup', payload: { token, username: u, password: 'a long enough pw', name: u } })),
+      ['one', 'two'].map((u) =>
+        t.app.inject({ method: 'POST', url: '/auth/setup', payload: { token, username: u, password: 'a long enough pw', name: u } }),
+      ),
     );
     expect(results.map((r) => r.statusCode).sort()).toEqual([201, 403]);
     expect((await t.rig.store.accounts.listUsers()).length).toBe(1);
@@ -122,7 +130,13 @@ describe('password sign-in, sessions and CSRF', () => {
       expect(res.headers['set-cookie']).toBeUndefined();
     }
     const audit = await t.rig.store.accounts.listAudit(2);
-    expect(audit[0]).toMatchObject({ action: 'login', outcome: 'failure', subject: 'm…(13 chars, unknown)', ip: '10.0.0.1', detail: { reason: 'unknown_user' } });
+    expect(audit[0]).toMatchObject({
+      action: 'login',
+      outcome: 'failure',
+      subject: 'm…(13 chars, unknown)',
+      ip: '10.0.0.1',
+      detail: { reason: 'unknown_user' },
+    });
     expect(audit[1]).toMatchObject({ action: 'login', outcome: 'failure', subject: 'admin', detail: { reason: 'wrong_password' } });
     expect(JSON.stringify(audit)).not.toContain('mypassword123');
   });
@@ -139,7 +153,11 @@ describe('password sign-in, sessions and CSRF', () => {
     const admin = browser(t.app, await login(t.app, 'admin', ADMIN.password));
     expect((await admin.get('/api/users')).statusCode).toBe(200);
     for (const csrf of [null, '', 'x'.repeat(43)]) {
-      const res = await admin.post('/api/users', { username: 'duty1', name: '值班员', password: 'duty password 1', role: 'duty_officer' }, { csrf });
+      const res = await admin.post(
+        '/api/users',
+        { username: 'duty1', name: '值班员', password: 'duty password 1', role: 'duty_officer' },
+        { csrf },
+      );
       expect(res.statusCode).toBe(403);
       expect(res.json()).toEqual({ error: { code: 'GW_ERR_CSRF', message: 'CSRF token missing or invalid' } });
     }
@@ -149,7 +167,12 @@ describe('password sign-in, sessions and CSRF', () => {
     // The token of another session does not do either.
     const other = browser(t.app, await login(t.app, 'duty1', 'duty password 1'));
     expect((await admin.post('/api/users/x/disable', undefined, { csrf: other.csrf })).statusCode).toBe(403);
-    const machine = await t.app.inject({ method: 'POST', url: '/api/users', headers: bearer(), payload: { username: 'duty2', name: 'B', password: 'duty password 2', role: 'duty_officer' } });
+    const machine = await t.app.inject({
+      method: 'POST',
+      url: '/api/users',
+      headers: bearer(),
+      payload: { username: 'duty2', name: 'B', password: 'duty password 2', role: 'duty_officer' },
+    });
     expect(machine.statusCode).toBe(201);
     // /auth/me hands the same token back to a reloaded page.
     expect((await admin.get('/auth/me')).json()).toEqual({ user: admin.user, csrfToken: admin.csrf });
@@ -157,14 +180,24 @@ describe('password sign-in, sessions and CSRF', () => {
 
   it('refuses /auth posts from another origin, accepts PUBLIC_URL and the host itself', async () => {
     const from = (origin: string, host = 'care.example.org') =>
-      t.app.inject({ method: 'POST', url: '/auth/login', headers: { origin, host }, payload: { username: 'admin', password: ADMIN.password } });
+      t.app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        headers: { origin, host },
+        payload: { username: 'admin', password: ADMIN.password },
+      });
     const evil = await from('https://evil.example');
     expect(evil.statusCode).toBe(403);
     expectErrorBody(evil.json(), 'GW_ERR_CROSS_ORIGIN');
     expect((await from('null')).statusCode).toBe(403);
     expect((await from(PUBLIC_URL)).statusCode).toBe(200);
     expect((await from('http://127.0.0.1:8080', '127.0.0.1:8080')).statusCode).toBe(200);
-    const otp = await t.app.inject({ method: 'POST', url: '/auth/otp/request', headers: { origin: 'https://evil.example' }, payload: { phone: W01 } });
+    const otp = await t.app.inject({
+      method: 'POST',
+      url: '/auth/otp/request',
+      headers: { origin: 'https://evil.example' },
+      payload: { phone: W01 },
+    });
     expect(otp.statusCode).toBe(403);
     expect(await codeSentTo(t, W01)).toBeNull();
   });
@@ -186,9 +219,16 @@ describe('password sign-in, sessions and CSRF', () => {
     expect(limited.statusCode).toBe(429);
     expectErrorBody(limited.json(), 'GW_ERR_RATE_LIMITED');
     expect(Number(limited.headers['retry-after'])).toBe(15);
-    expect((await t.rig.store.accounts.listAudit(1))[0]).toMatchObject({ action: 'login', outcome: 'failure', detail: { reason: 'rate_limited' } });
+    expect((await t.rig.store.accounts.listAudit(1))[0]).toMatchObject({
+      action: 'login',
+      outcome: 'failure',
+      detail: { reason: 'rate_limited' },
+    });
     // Another account from the same address is not slowed.
-    await t.accounts.createUser({ username: 'officer', name: 'officer', password: 'officer password 1', role: 'duty_officer' }, { kind: 'api_token', name: 'test', role: 'admin' });
+    await t.accounts.createUser(
+      { username: 'officer', name: 'officer', password: 'officer password 1', role: 'duty_officer' },
+      { kind: 'api_token', name: 'test', role: 'admin' },
+    );
     expect((await login(t.app, 'officer', 'officer password 1', '10.0.3.3')).statusCode).toBe(200);
 
     // After the wait the next try is checked: one more wrong password doubles the wait.
@@ -276,7 +316,9 @@ describe('password sign-in, sessions and CSRF', () => {
     expect((await officer.post('/api/users', { ...base, username: 'duty2' })).statusCode).toBe(403);
     expect((await officer.post(`/api/users/${dutyId}/disable`)).statusCode).toBe(403);
 
-    expect((await admin.post(`/api/users/${admin.user.id}/disable`)).json()).toMatchObject({ error: { code: 'GW_ERR_CONFLICT', message: 'you cannot disable your own account' } });
+    expect((await admin.post(`/api/users/${admin.user.id}/disable`)).json()).toMatchObject({
+      error: { code: 'GW_ERR_CONFLICT', message: 'you cannot disable your own account' },
+    });
     expect((await admin.post('/api/users/usr-none/disable')).statusCode).toBe(404);
     const disabled = await admin.post(`/api/users/${dutyId}/disable`);
     expect(disabled.json()).toMatchObject({ id: dutyId, disabled: true });
@@ -300,8 +342,10 @@ describe('phone sign-in with an SMS code', () => {
   });
   afterEach(async () => t.close());
 
-  const request = (phone: string, ip = '10.0.0.9') => t.app.inject({ method: 'POST', url: '/auth/otp/request', payload: { phone }, remoteAddress: ip });
-  const verify = (phone: string, code: string, ip = '10.0.0.9') => t.app.inject({ method: 'POST', url: '/auth/otp/verify', payload: { phone, code }, remoteAddress: ip });
+  const request = (phone: string, ip = '10.0.0.9') =>
+    t.app.inject({ method: 'POST', url: '/auth/otp/request', payload: { phone }, remoteAddress: ip });
+  const verify = (phone: string, code: string, ip = '10.0.0.9') =>
+    t.app.inject({ method: 'POST', url: '/auth/otp/verify', payload: { phone, code }, remoteAddress: ip });
 
   it('answers every phone the same, sends a code only to a registry worker or volunteer, through the SMS dispatcher', async () => {
     const known = await request(W01);
@@ -364,7 +408,9 @@ describe('phone sign-in with an SMS code', () => {
     const newer = (await codeSentTo(t, W01)) ?? '';
     if (older !== newer) expect((await verify(W01, older)).statusCode).toBe(401);
     expect((await verify(W01, newer)).statusCode).toBe(200);
-    const reasons = (await t.rig.store.accounts.listAudit(50)).filter((a) => a.action === 'otp_verify' && a.outcome === 'failure').map((a) => a.detail?.reason);
+    const reasons = (await t.rig.store.accounts.listAudit(50))
+      .filter((a) => a.action === 'otp_verify' && a.outcome === 'failure')
+      .map((a) => a.detail?.reason);
     expect(reasons).toContain('wrong');
     expect(reasons).toContain('used');
     expect(reasons).toContain('expired');
@@ -430,10 +476,15 @@ describe('phone sign-in with an SMS code', () => {
   it('stores only a keyed digest of the code: a copy of the database cannot give the code back by trying all million guesses', async () => {
     await request(W01);
     const code = (await codeSentTo(t, W01)) ?? '';
-    const row = t.rig.store.database.db.prepare<[], { code_hash: string; salt: string }>('SELECT code_hash, salt FROM otp_codes ORDER BY id DESC LIMIT 1').get();
+    const row = t.rig.store.database.db
+      .prepare<[], { code_hash: string; salt: string }>('SELECT code_hash, salt FROM otp_codes ORDER BY id DESC LIMIT 1')
+      .get();
     expect(row?.code_hash).toMatch(/^[0-9a-f]{64}$/);
     // Trying all million guesses offline succeeds exactly when the right guess's digest, computed from the row alone, matches.
-    const fromRowAlone = (guess: string) => [createHash('sha256').update(`${row?.salt}:${guess}`, 'utf8').digest('hex'), createHash('sha256').update(guess, 'utf8').digest('hex')];
+    const fromRowAlone = (guess: string) => [
+      createHash('sha256').update(`${row?.salt}:${guess}`, 'utf8').digest('hex'),
+      createHash('sha256').update(guess, 'utf8').digest('hex'),
+    ];
     expect(fromRowAlone(code)).not.toContain(row?.code_hash);
     expect((await verify(W01, code)).statusCode).toBe(200);
   });
@@ -444,7 +495,14 @@ describe('phone sign-in with an SMS code', () => {
     const [queued] = (await t.rig.store.sms.list(10)).filter((m) => m.purpose === 'otp');
     expect(queued?.status).toBe('queued');
     // A new process: a new dispatcher over the same database, as at start-up.
-    const restarted = new SmsDispatcher({ store: t.rig.store, provider: t.provider, clock: t.rig.clock, log: silentLogger(), bus: new EventBus<NotifierEvents>(silentLogger()), publicUrl: t.sim.url });
+    const restarted = new SmsDispatcher({
+      store: t.rig.store,
+      provider: t.provider,
+      clock: t.rig.clock,
+      log: silentLogger(),
+      bus: new EventBus<NotifierEvents>(silentLogger()),
+      publicUrl: t.sim.url,
+    });
     await restarted.start();
     await waitFor('the stale code failed', async () => (await t.rig.store.sms.get(queued?.id ?? ''))?.status === 'failed');
     await restarted.stop();
@@ -468,7 +526,9 @@ describe('phone sign-in with an SMS code', () => {
   it('shows the audit log to admins and duty officers only, newest first', async () => {
     await phoneSignIn(t, W01);
     const admin = browser(t.app, await login(t.app, 'admin', ADMIN.password));
-    const entries = (await admin.get('/api/audit?limit=3')).json<{ action: string; outcome: string; subject: string; ip: string; at: number }[]>();
+    const entries = (await admin.get('/api/audit?limit=3')).json<
+      { action: string; outcome: string; subject: string; ip: string; at: number }[]
+    >();
     expect(entries.map((e) => e.action)).toEqual(['login', 'otp_verify', 'otp_request']);
     expect(entries[1]).toMatchObject({ outcome: 'success', subject: '+86139****0001', ip: '10.0.0.9', at: t.rig.clock.now() });
     expect((await admin.get('/api/audit?limit=0')).statusCode).toBe(400);
@@ -499,7 +559,9 @@ describe('a database written before sign-in codes were masked', () => {
 
       const store = openSqliteStore(file);
       try {
-        expect((await store.sms.get('sms-otp'))?.body).toBe('【社区关爱】您的登录验证码是 ******，5分钟内有效，仅可使用一次。如非本人操作，请忽略。');
+        expect((await store.sms.get('sms-otp'))?.body).toBe(
+          '【社区关爱】您的登录验证码是 ******，5分钟内有效，仅可使用一次。如非本人操作，请忽略。',
+        );
         expect((await store.sms.get('sms-otp-other'))?.body).toBe('code **** valid * min');
         expect((await store.sms.get('sms-page'))?.body).toBe('【求助】张桂兰 安达里3号楼2门401 按了求助 14:05 回1接单 回2转他人');
       } finally {

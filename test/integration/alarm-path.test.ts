@@ -76,11 +76,19 @@ describe('core alarm path', () => {
     expect(smsTo(W2)).toHaveLength(0);
 
     expect(incident).toMatchObject({ resident: 'r-001', type: 'sos', state: 'open', step: 1, unassigned: false });
-    const pages = (await waitFor('pages sent', async () => {
-      const i = await onlyIncident();
-      return i.pages.length === 3 && i.pages.every((p) => p.status !== 'queued' && p.status !== 'sending') ? i : null;
-    })).pages;
-    expect(pages.map((p) => [p.to, p.role]).sort()).toEqual([[W1, 'worker'], [SON, 'family'], [DAUGHTER, 'family']].sort());
+    const pages = (
+      await waitFor('pages sent', async () => {
+        const i = await onlyIncident();
+        return i.pages.length === 3 && i.pages.every((p) => p.status !== 'queued' && p.status !== 'sending') ? i : null;
+      })
+    ).pages;
+    expect(pages.map((p) => [p.to, p.role]).sort()).toEqual(
+      [
+        [W1, 'worker'],
+        [SON, 'family'],
+        [DAUGHTER, 'family'],
+      ].sort(),
+    );
     await waitFor('alarm_received command', () => commands.some((c) => (JSON.parse(c) as { type?: string }).type === 'alarm_received'));
   });
 
@@ -190,12 +198,18 @@ describe('core alarm path', () => {
   it('acknowledges and resolves from the API, and refuses an impossible transition', async () => {
     await press(button, 'btn-001');
     const incident = await waitFor('incident', async () => (await incidents())[0]);
-    const ack = await api<{ state: string }>(`/api/incidents/${incident.id}/ack`, { method: 'POST', body: JSON.stringify({ note: '电话已联系', by: '值班员小刘' }) });
+    const ack = await api<{ state: string }>(`/api/incidents/${incident.id}/ack`, {
+      method: 'POST',
+      body: JSON.stringify({ note: '电话已联系', by: '值班员小刘' }),
+    });
     expect(ack.status).toBe(200);
     expect(ack.body.state).toBe('acknowledged');
     const again = await api<{ error: { code: string } }>(`/api/incidents/${incident.id}/ack`, { method: 'POST', body: '{}' });
     expect(again.status).toBe(409);
-    const resolved = await api<{ state: string }>(`/api/incidents/${incident.id}/resolve`, { method: 'POST', body: JSON.stringify({ note: '已到场，无大碍' }) });
+    const resolved = await api<{ state: string }>(`/api/incidents/${incident.id}/resolve`, {
+      method: 'POST',
+      body: JSON.stringify({ note: '已到场，无大碍' }),
+    });
     expect(resolved.body.state).toBe('resolved');
     expect((await api<IncidentView[]>('/api/incidents?state=resolved')).body).toHaveLength(1);
     expect((await api<IncidentView[]>('/api/incidents?state=open')).body).toHaveLength(0);
@@ -218,13 +232,27 @@ describe('core alarm path', () => {
   it('pages the station when no worker is on duty, and shows unassigned when nobody can be paged', async () => {
     const { store } = t.gateway;
     const workers = await store.registry.listWorkers();
-    await store.registry.upsert({ communities: [], residents: [], devices: [], volunteers: [], visits: [], workers: workers.map((w) => ({ ...w, shifts: [] })) });
+    await store.registry.upsert({
+      communities: [],
+      residents: [],
+      devices: [],
+      volunteers: [],
+      visits: [],
+      workers: workers.map((w) => ({ ...w, shifts: [] })),
+    });
     await press(button, 'btn-001');
     await t.sms.waitForMessage((m) => m.to === STATION && m.body.includes('回1'));
     expect(smsTo(W1)).toHaveLength(0);
 
     const community = await store.registry.getCommunity('andali');
-    await store.registry.upsert({ communities: [{ ...community!, dutyContacts: [] }], residents: [], devices: [], volunteers: [], visits: [], workers: [] });
+    await store.registry.upsert({
+      communities: [{ ...community!, dutyContacts: [] }],
+      residents: [],
+      devices: [],
+      volunteers: [],
+      visits: [],
+      workers: [],
+    });
     const lonely = await connectDevice(t.mqttUrl, 'btn-002', 's3cret-btn-002');
     try {
       await press(lonely, 'btn-002');

@@ -38,7 +38,10 @@ async function gatewayWithIncident(): Promise<{ gw: TestGateway; incidentId: str
 function tables(file: string): string[] {
   const db = new Database(file, { readonly: true });
   try {
-    return db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r) => r.name);
+    return db
+      .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .all()
+      .map((r) => r.name);
   } finally {
     db.close();
   }
@@ -64,7 +67,9 @@ describe('backup of a running gateway', () => {
     const out = join(work, 'b.sqlite');
     await backupDataDir(gw.dataDir, out, NOW);
     const before = readdirSync(gw.dataDir).sort();
-    expect(() => restoreDataDir(gw.dataDir, out, NOW)).toThrow(`a gateway is running on ${gw.dataDir} (its database is open): stop it before restoring`);
+    expect(() => restoreDataDir(gw.dataDir, out, NOW)).toThrow(
+      `a gateway is running on ${gw.dataDir} (its database is open): stop it before restoring`,
+    );
     expect(readdirSync(gw.dataDir).sort()).toEqual(before);
     expect(await gw.gateway.store.ping()).toBe(true);
   });

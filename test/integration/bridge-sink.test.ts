@@ -72,7 +72,12 @@ describe('BridgeSink', () => {
 
   it('absorbs a redelivery by its stable key, whatever its flags, and records a new key', async () => {
     const lora = await device('lora-btn-101');
-    const msg = sos({ bridgeId: 'cs-1', source: 'application/x/device/0102030405060708/event/up', delivery: { kind: 'key', key: 'dedup-1' }, deviceTime: '2026-12-01T08:00:00Z' });
+    const msg = sos({
+      bridgeId: 'cs-1',
+      source: 'application/x/device/0102030405060708/event/up',
+      delivery: { kind: 'key', key: 'dedup-1' },
+      deviceTime: '2026-12-01T08:00:00Z',
+    });
     await t.gateway.bridgeSink.accept(lora, msg);
     await t.gateway.bridgeSink.accept(lora, msg);
     expect(await eventRows('lora-btn-101')).toBe(1);
@@ -82,10 +87,16 @@ describe('BridgeSink', () => {
   });
 
   it('records an unknown external id as a rejection under the bridge, and bad readings on the device like a direct one', async () => {
-    expect(await t.gateway.bridgeSink.device('z2m-andali', '0xdeadbeefdeadbeef', 'zigbee2mqtt/0xdeadbeefdeadbeef', '{"action":"emergency"}')).toBeNull();
+    expect(
+      await t.gateway.bridgeSink.device('z2m-andali', '0xdeadbeefdeadbeef', 'zigbee2mqtt/0xdeadbeefdeadbeef', '{"action":"emergency"}'),
+    ).toBeNull();
     // The same IEEE address in capitals is the registered device.
     expect((await t.gateway.bridgeSink.device('z2m-andali', '0x00158D0001A2B3C4', 'zigbee2mqtt/x'))?.id).toBe('zb-btn-101');
-    const rows = t.gateway.store.database.stmt<[], { device_id: string; reason: string; detail: string; topic: string }>('SELECT device_id, reason, detail, topic FROM rejections').all();
+    const rows = t.gateway.store.database
+      .stmt<[], { device_id: string; reason: string; detail: string; topic: string }>(
+        'SELECT device_id, reason, detail, topic FROM rejections',
+      )
+      .all();
     expect(rows).toEqual([
       {
         device_id: 'z2m-andali',
@@ -120,7 +131,10 @@ describe('BridgeSink', () => {
     const lora = await device('lora-btn-101');
     const btn = await device('zb-btn-101');
     for (let i = 0; i < 30; i++) {
-      await flooded.accept(motion, sos({ delivery: { kind: 'mqtt', session: 's', packetId: i + 1, dup: false }, events: [{ type: 'motion' }], telemetry: {} }));
+      await flooded.accept(
+        motion,
+        sos({ delivery: { kind: 'mqtt', session: 's', packetId: i + 1, dup: false }, events: [{ type: 'motion' }], telemetry: {} }),
+      );
     }
     expect(await eventRows('zb-motion-101')).toBe(5);
     expect(flooded.stats().dropped).toBe(25);

@@ -44,7 +44,10 @@ describe('bad logins from a shared address (one NAT for a whole building)', () =
     ];
     for (const [id, secret] of bad) expect(await refused(gw.mqttUrl, id, secret)).toBe(4);
 
-    const [btn1, btn2] = await Promise.all([connectDevice(gw.mqttUrl, 'btn-001', 's3cret-btn-001'), connectDevice(gw.mqttUrl, 'btn-002', 's3cret-btn-002')]);
+    const [btn1, btn2] = await Promise.all([
+      connectDevice(gw.mqttUrl, 'btn-001', 's3cret-btn-001'),
+      connectDevice(gw.mqttUrl, 'btn-002', 's3cret-btn-002'),
+    ]);
     devices.push(btn1, btn2);
     // publishAsync resolves on the PUBACK, which comes only after the event is durably recorded.
     await Promise.all([

@@ -78,7 +78,9 @@ describe('device broker: authentication', () => {
   });
 
   it('slows only the guessed device id from that address, and lets its right secret in once the delay has passed', async () => {
-    edge = await startEdge({ authLimits: { freeFailures: 3, windowMs: 60_000, baseDelayMs: 1000, maxDelayMs: 8000, addressFailures: 100 } });
+    edge = await startEdge({
+      authLimits: { freeFailures: 3, windowMs: 60_000, baseDelayMs: 1000, maxDelayMs: 8000, addressFailures: 100 },
+    });
     for (let i = 0; i < 4; i++) {
       expect(await refusedCode(edge.port, { clientId: 'btn-001', username: 'btn-001', password: `guess-${i}` })).toBe(4);
     }
@@ -119,9 +121,18 @@ describe('device broker: authentication', () => {
   });
 
   it('lets a stopping broker go while an attempt waits its turn, and admits nobody it did not check', async () => {
-    edge = await startEdge({ authLimits: { freeFailures: 1, windowMs: 60_000, baseDelayMs: 60_000, maxDelayMs: 60_000, addressFailures: 100 } });
-    for (const guess of ['guess-1', 'guess-2']) expect(await refusedCode(edge.port, { clientId: 'btn-001', username: 'btn-001', password: guess })).toBe(4);
-    const client = mqtt.connect(`mqtt://127.0.0.1:${edge.port}`, { clientId: 'btn-001', username: 'btn-001', password: device('btn-001').secret, protocolVersion: 4, reconnectPeriod: 0 });
+    edge = await startEdge({
+      authLimits: { freeFailures: 1, windowMs: 60_000, baseDelayMs: 60_000, maxDelayMs: 60_000, addressFailures: 100 },
+    });
+    for (const guess of ['guess-1', 'guess-2'])
+      expect(await refusedCode(edge.port, { clientId: 'btn-001', username: 'btn-001', password: guess })).toBe(4);
+    const client = mqtt.connect(`mqtt://127.0.0.1:${edge.port}`, {
+      clientId: 'btn-001',
+      username: 'btn-001',
+      password: device('btn-001').secret,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+    });
     let admitted = false;
     client.on('connect', () => (admitted = true));
     client.on('error', () => undefined);
@@ -135,8 +146,11 @@ describe('device broker: authentication', () => {
   });
 
   it('makes a flood of failures from one address take turns, still admitting correct secrets, and stops logging each one', async () => {
-    edge = await startEdge({ authLimits: { freeFailures: 100, windowMs: 60_000, baseDelayMs: 1000, maxDelayMs: 8000, addressFailures: 5 } });
-    for (let i = 0; i < 8; i++) expect(await refusedCode(edge.port, { clientId: `ghost-${i}`, username: `ghost-${i}`, password: 'whatever' })).toBe(4);
+    edge = await startEdge({
+      authLimits: { freeFailures: 100, windowMs: 60_000, baseDelayMs: 1000, maxDelayMs: 8000, addressFailures: 5 },
+    });
+    for (let i = 0; i < 8; i++)
+      expect(await refusedCode(edge.port, { clientId: `ghost-${i}`, username: `ghost-${i}`, password: 'whatever' })).toBe(4);
     expect(edge.broker.isAuthSlowed('127.0.0.1')).toBe(true);
     const events = await edge.store.security.list(50);
     expect(events).toHaveLength(5);
@@ -158,7 +172,8 @@ describe('device broker: authentication', () => {
         return verifySecret(secret, hash);
       },
     });
-    const attempt = (id: string, password: string) => auth.check({ clientId: id, username: id, password: Buffer.from(password), remoteAddress: '10.0.0.1' });
+    const attempt = (id: string, password: string) =>
+      auth.check({ clientId: id, username: id, password: Buffer.from(password), remoteAddress: '10.0.0.1' });
     expect((await attempt('btn-001', 'wrong')).ok).toBe(false);
     expect((await attempt('ghost-1', 'wrong')).ok).toBe(false);
     expect((await attempt('ghost-2', 'wrong')).ok).toBe(false);

@@ -74,7 +74,9 @@ export async function startEdge(opts: EdgeOptions = {}): Promise<Edge> {
     workers: [],
     volunteers: [],
     visits: [],
-    devices: await Promise.all(devices.map(async (d) => ({ id: d.id, kind: d.kind, resident: `r-${d.id}`, secretHash: await hashSecret(d.secret) }))),
+    devices: await Promise.all(
+      devices.map(async (d) => ({ id: d.id, kind: d.kind, resident: `r-${d.id}`, secretHash: await hashSecret(d.secret) })),
+    ),
   });
   const log = silentLogger();
   const clock = new ManualClock();

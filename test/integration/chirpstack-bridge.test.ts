@@ -26,7 +26,14 @@ function registryDoc(url: string): Record<string, unknown> {
     bridges: [{ id: 'cs-1', kind: 'chirpstack', url, ...GW_LOGIN, applicationId: APP }],
     devices: [
       { id: 'lora-btn-101', kind: 'sos_button', resident: 'r-001', bridge: 'cs-1', externalId: CODEC_BTN.devEui },
-      { id: 'lora-ws-102', kind: 'sos_button', resident: 'r-002', bridge: 'cs-1', externalId: WS101.devEui.toUpperCase(), model: 'milesight_ws101_sos' },
+      {
+        id: 'lora-ws-102',
+        kind: 'sos_button',
+        resident: 'r-002',
+        bridge: 'cs-1',
+        externalId: WS101.devEui.toUpperCase(),
+        model: 'milesight_ws101_sos',
+      },
     ],
   };
 }
@@ -39,14 +46,22 @@ interface EventRow {
 }
 
 const events = (deviceId: string): EventRow[] =>
-  t.gateway.store.database.db.prepare<[string], EventRow>('SELECT seq, type, payload, device_ts FROM events WHERE device_id = ? ORDER BY id').all(deviceId);
-const withDedup = (deviceId: string, dedup: unknown): EventRow[] => events(deviceId).filter((e) => (JSON.parse(e.payload) as { deduplicationId?: string }).deduplicationId === dedup);
+  t.gateway.store.database.db
+    .prepare<[string], EventRow>('SELECT seq, type, payload, device_ts FROM events WHERE device_id = ? ORDER BY id')
+    .all(deviceId);
+const withDedup = (deviceId: string, dedup: unknown): EventRow[] =>
+  events(deviceId).filter((e) => (JSON.parse(e.payload) as { deduplicationId?: string }).deduplicationId === dedup);
 const rejections = (deviceId: string): { reason: string; detail: string }[] =>
-  t.gateway.store.database.db.prepare<[string], { reason: string; detail: string }>('SELECT reason, detail FROM rejections WHERE device_id = ? ORDER BY id').all(deviceId);
+  t.gateway.store.database.db
+    .prepare<[string], { reason: string; detail: string }>('SELECT reason, detail FROM rejections WHERE device_id = ? ORDER BY id')
+    .all(deviceId);
 const link = (): ChirpstackHealth => t.gateway.chirpstack.health();
 
 async function api<T>(path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${t.httpUrl}${path}`, { ...init, headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json', ...init.headers } });
+  const res = await fetch(`${t.httpUrl}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json', ...init.headers },
+  });
   return { status: res.status, body: (await res.json()) as T };
 }
 
@@ -54,10 +69,14 @@ async function api<T>(path: string, init: RequestInit = {}): Promise<{ status: n
 async function bridgeListening(): Promise<void> {
   await waitFor('bridge connected', () => link().bridges[0]?.connected, { timeoutMs: 10_000 });
   const before = t.gateway.ingest.healthOf('lora-ws-102')?.lastSeen ?? 0;
-  await waitFor('bridge subscribed', async () => {
-    await cs.join(WS101);
-    return (t.gateway.ingest.healthOf('lora-ws-102')?.lastSeen ?? 0) > before;
-  }, { timeoutMs: 10_000 });
+  await waitFor(
+    'bridge subscribed',
+    async () => {
+      await cs.join(WS101);
+      return (t.gateway.ingest.healthOf('lora-ws-102')?.lastSeen ?? 0) > before;
+    },
+    { timeoutMs: 10_000 },
+  );
 }
 
 async function startGateway(dataDir?: string): Promise<void> {
@@ -83,13 +102,22 @@ afterAll(async () => {
 
 describe('ChirpStack bridge', () => {
   it('an uplink with the codec object raises the alarm: incident for the resident, seq from deduplicationId, device time from `time`', async () => {
-    const body = await cs.uplink(CODEC_BTN, { fPort: 10, object: { event: 'sos', battery: 71 }, rx: [{ gatewayId: 'g1', rssi: -112, snr: -3 }, { gatewayId: 'g2', rssi: -97, snr: 4.5 }] });
+    const body = await cs.uplink(CODEC_BTN, {
+      fPort: 10,
+      object: { event: 'sos', battery: 71 },
+      rx: [
+        { gatewayId: 'g1', rssi: -112, snr: -3 },
+        { gatewayId: 'g2', rssi: -97, snr: 4.5 },
+      ],
+    });
     await waitFor('sos recorded', () => withDedup('lora-btn-101', body.deduplicationId).length === 1);
     const [row] = withDedup('lora-btn-101', body.deduplicationId);
     expect(row?.type).toBe('sos');
     expect(row?.device_ts).toBe(body.time);
     expect(JSON.parse(row?.payload ?? '{}')).toMatchObject({ type: 'sos', bridge: 'cs-1', battery: 71, fCnt: 0 });
-    const incident = await waitFor('incident', async () => (await t.gateway.store.incidents.listActive()).find((i) => i.residentId === 'r-001'));
+    const incident = await waitFor('incident', async () =>
+      (await t.gateway.store.incidents.listActive()).find((i) => i.residentId === 'r-001'),
+    );
     expect(incident.type).toBe('sos');
     const health = t.gateway.ingest.healthOf('lora-btn-101');
     expect(health).toMatchObject({ state: 'online', battery: 71, rssi: -97 });
@@ -126,7 +154,9 @@ describe('ChirpStack bridge', () => {
     await waitFor('status heartbeat', () => withDedup('lora-ws-102', status.deduplicationId).length === 1);
     expect(withDedup('lora-ws-102', status.deduplicationId)[0]?.type).toBe('heartbeat');
     expect(t.gateway.ingest.healthOf('lora-ws-102')?.battery).toBe(13);
-    await waitFor('low battery task', async () => (await t.gateway.supervision.listTasks({ state: 'open' })).find((k) => k.kind === 'low_battery' && k.device === 'lora-ws-102'));
+    await waitFor('low battery task', async () =>
+      (await t.gateway.supervision.listTasks({ state: 'open' })).find((k) => k.kind === 'low_battery' && k.device === 'lora-ws-102'),
+    );
     const before = events('lora-btn-101').length;
     const mains = await cs.status(CODEC_BTN, { externalPowerSource: true });
     await waitFor('seen', () => (t.gateway.ingest.healthOf('lora-btn-101')?.lastSeen ?? 0) >= Date.parse(String(mains.time)) - 1000);
@@ -134,15 +164,27 @@ describe('ChirpStack bridge', () => {
   });
 
   it('acknowledging the incident sends responder_assigned down as a ChirpStack queue item (codec model); the WS101 gets none', async () => {
-    const incident = await waitFor('incident', async () => (await t.gateway.store.incidents.listActive()).find((i) => i.residentId === 'r-001'));
-    const ack = await api<{ state: string }>(`/api/incidents/${incident.id}/ack`, { method: 'POST', body: JSON.stringify({ note: 'on my way' }) });
+    const incident = await waitFor('incident', async () =>
+      (await t.gateway.store.incidents.listActive()).find((i) => i.residentId === 'r-001'),
+    );
+    const ack = await api<{ state: string }>(`/api/incidents/${incident.id}/ack`, {
+      method: 'POST',
+      body: JSON.stringify({ note: 'on my way' }),
+    });
     expect(ack.status).toBe(200);
-    const down = await waitFor('downlink', () => downlinks.find((d) => d.object?.command === 'responder_assigned' && d.object.incident === incident.id));
-    expect(down).toMatchObject({ topic: `application/${APP}/device/${CODEC_BTN.devEui}/command/down`, devEui: CODEC_BTN.devEui, confirmed: true, fPort: 10 });
+    const down = await waitFor('downlink', () =>
+      downlinks.find((d) => d.object?.command === 'responder_assigned' && d.object.incident === incident.id),
+    );
+    expect(down).toMatchObject({
+      topic: `application/${APP}/device/${CODEC_BTN.devEui}/command/down`,
+      devEui: CODEC_BTN.devEui,
+      confirmed: true,
+      fPort: 10,
+    });
     expect(downlinks.filter((d) => d.devEui.toLowerCase() === WS101.devEui)).toEqual([]);
   });
 
-  it('malformed JSON, a body that is not ChirpStack\'s and bytes the model does not know are recorded on the device; an unknown DevEUI under the bridge', async () => {
+  it("malformed JSON, a body that is not ChirpStack's and bytes the model does not know are recorded on the device; an unknown DevEUI under the bridge", async () => {
     await cs.raw(WS101.devEui, 'up', '{"deduplicationId": "x", ');
     await cs.raw(WS101.devEui, 'up', JSON.stringify({ deviceInfo: { applicationId: APP, devEui: WS101.devEui } }));
     await cs.uplink(WS101, { fPort: 85, bytes: Buffer.from('0367e100', 'hex') });
@@ -156,7 +198,10 @@ describe('ChirpStack bridge', () => {
     expect(rejections('cs-1')[0]).toMatchObject({ reason: 'unknown_device' });
     expect(rejections('cs-1')[0]?.detail).toContain(UNKNOWN.devEui);
     const device = await api<{ lastRejection: { reason: string; detail: string }; rejectedCount: number }>('/api/devices/lora-ws-102');
-    expect(device.body.lastRejection).toMatchObject({ reason: 'invalid_payload', detail: expect.stringContaining('unknown channel 03 67') as unknown });
+    expect(device.body.lastRejection).toMatchObject({
+      reason: 'invalid_payload',
+      detail: expect.stringContaining('unknown channel 03 67') as unknown,
+    });
     expect(device.body.rejectedCount).toBeGreaterThanOrEqual(3);
   });
 
@@ -172,25 +217,39 @@ describe('ChirpStack bridge', () => {
     expect(body.components.chirpstack.status).toBe('degraded');
     expect(body.components.chirpstack.detail).toContain('cs-1');
     // One outage for the bridge, not a task per device; its devices are offline while it lasts.
-    const outage = await waitFor('bridge outage', async () => (await t.gateway.supervision.listOutages({ state: 'open' })).find((o) => o.place.kind === 'bridge'));
+    const outage = await waitFor('bridge outage', async () =>
+      (await t.gateway.supervision.listOutages({ state: 'open' })).find((o) => o.place.kind === 'bridge'),
+    );
     expect(outage.devices.map((d) => d.id).sort()).toEqual(['lora-btn-101', 'lora-ws-102']);
     expect(t.gateway.ingest.healthOf('lora-ws-102')?.state).toBe('offline');
     await mosquitto.start();
     await waitFor('link back', () => link().status === 'up', { timeoutMs: 15_000 });
-    await waitFor('bridge outage closed', async () => (await t.gateway.supervision.listOutages({ state: 'open' })).every((o) => o.place.kind !== 'bridge'));
+    await waitFor('bridge outage closed', async () =>
+      (await t.gateway.supervision.listOutages({ state: 'open' })).every((o) => o.place.kind !== 'bridge'),
+    );
     expect(t.gateway.ingest.healthOf('lora-ws-102')?.state).toBe('online');
     await cs.close();
     await cs.connect();
-    const after = await waitFor('after reconnect', async () => {
-      const b = await cs.uplink(WS101, { fPort: 85, bytes: ws101Bytes({ battery: 59 }) });
-      await new Promise((r) => setTimeout(r, 50));
-      return withDedup('lora-ws-102', b.deduplicationId).length === 1 ? b : null;
-    }, { timeoutMs: 10_000 });
+    const after = await waitFor(
+      'after reconnect',
+      async () => {
+        const b = await cs.uplink(WS101, { fPort: 85, bytes: ws101Bytes({ battery: 59 }) });
+        await new Promise((r) => setTimeout(r, 50));
+        return withDedup('lora-ws-102', b.deduplicationId).length === 1 ? b : null;
+      },
+      { timeoutMs: 10_000 },
+    );
     expect(withDedup('lora-ws-102', after.deduplicationId)).toHaveLength(1);
 
     // Someone leaves a retained event on the broker. Live subscribers get it as a normal message (MQTT clears the
     // flag), so it is recorded once; every later subscribe replays it flagged retained, and that copy is ignored.
-    const stale = { deduplicationId: randomUUID(), time: new Date().toISOString(), deviceInfo: { applicationId: APP, devEui: WS101.devEui }, fPort: 85, data: ws101Bytes({ press: 1 }).toString('base64') };
+    const stale = {
+      deduplicationId: randomUUID(),
+      time: new Date().toISOString(),
+      deviceInfo: { applicationId: APP, devEui: WS101.devEui },
+      fPort: 85,
+      data: ws101Bytes({ press: 1 }).toString('base64'),
+    };
     await cs.raw(WS101.devEui, 'up', JSON.stringify(stale), { retain: true });
     await waitFor('live copy', () => withDedup('lora-ws-102', stale.deduplicationId).length === 1);
 
@@ -206,7 +265,10 @@ describe('ChirpStack bridge', () => {
     await cs.close();
     await cs.connect();
     await startGateway(dataDir);
-    for (const b of away) await waitFor(`queued uplink ${String(b.deduplicationId)}`, () => withDedup('lora-ws-102', b.deduplicationId).length === 1, { timeoutMs: 15_000 });
+    for (const b of away)
+      await waitFor(`queued uplink ${String(b.deduplicationId)}`, () => withDedup('lora-ws-102', b.deduplicationId).length === 1, {
+        timeoutMs: 15_000,
+      });
     for (const b of [before, after, stale, ...away]) expect(withDedup('lora-ws-102', b.deduplicationId)).toHaveLength(1);
     await waitFor('retained replay ignored', () => rejections('lora-ws-102').some((r) => r.detail.startsWith('retained message ignored')));
     await cs.raw(WS101.devEui, 'up', '', { retain: true });

@@ -44,20 +44,41 @@ describe.skipIf(!disk.ok)(`ChirpStack alarm on a full disk (64 MB tmpfs)${disk.o
     const dataDir = join(root, 'data');
     mkdirSync(dataDir, { recursive: true });
     const g = (t = await startTestGateway({ dataDir, env: { DISK_RESERVE_MB: '0' } }));
-    await importRegistryDocument({ store: g.gateway.store, log: silentLogger() }, {
-      bridges: [{ id: 'cs-disk', kind: 'chirpstack', url: mosquitto.url, ...GW_LOGIN, applicationId: APP }],
-      devices: [{ id: 'lora-disk-1', kind: 'sos_button', resident: 'r-001', bridge: 'cs-disk', externalId: BUTTON.devEui, model: 'milesight_ws101_sos' }],
-    }, { source: 'test' });
+    await importRegistryDocument(
+      { store: g.gateway.store, log: silentLogger() },
+      {
+        bridges: [{ id: 'cs-disk', kind: 'chirpstack', url: mosquitto.url, ...GW_LOGIN, applicationId: APP }],
+        devices: [
+          {
+            id: 'lora-disk-1',
+            kind: 'sos_button',
+            resident: 'r-001',
+            bridge: 'cs-disk',
+            externalId: BUTTON.devEui,
+            model: 'milesight_ws101_sos',
+          },
+        ],
+      },
+      { source: 'test' },
+    );
     await g.gateway.registryChanged();
     cs = new ChirpstackPublisher({ url: mosquitto.url, ...CS_LOGIN, applicationId: APP });
     await cs.connect();
-    const link = (): ReturnType<typeof g.gateway.chirpstack.health>['bridges'][number] | undefined => g.gateway.chirpstack.health().bridges[0];
+    const link = (): ReturnType<typeof g.gateway.chirpstack.health>['bridges'][number] | undefined =>
+      g.gateway.chirpstack.health().bridges[0];
     await waitFor('bridge connected', () => link()?.connected, { timeoutMs: 10_000 });
-    await waitFor('bridge subscribed', async () => {
-      await cs?.join(BUTTON);
-      return g.gateway.ingest.healthOf('lora-disk-1')?.lastSeen;
-    }, { timeoutMs: 10_000 });
-    const sosCount = (): number => g.gateway.store.database.db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM events WHERE device_id = ? AND type = 'sos'").get('lora-disk-1')?.n ?? -1;
+    await waitFor(
+      'bridge subscribed',
+      async () => {
+        await cs?.join(BUTTON);
+        return g.gateway.ingest.healthOf('lora-disk-1')?.lastSeen;
+      },
+      { timeoutMs: 10_000 },
+    );
+    const sosCount = (): number =>
+      g.gateway.store.database.db
+        .prepare<[string], { n: number }>("SELECT count(*) AS n FROM events WHERE device_id = ? AND type = 'sos'")
+        .get('lora-disk-1')?.n ?? -1;
 
     // An empty WAL has to grow for the next commit, so that commit meets the full disk.
     g.gateway.store.database.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -73,7 +94,9 @@ describe.skipIf(!disk.ok)(`ChirpStack alarm on a full disk (64 MB tmpfs)${disk.o
     await g.gateway.recording.check();
     // Not acknowledged, so the broker sends it again on the bridge's next connection: now it is recorded, once.
     await waitFor('the resent uplink recorded', () => sosCount() === 1, { timeoutMs: 20_000 });
-    const row = g.gateway.store.database.db.prepare<[string], { payload: string }>("SELECT payload FROM events WHERE device_id = ? AND type = 'sos'").get('lora-disk-1');
+    const row = g.gateway.store.database.db
+      .prepare<[string], { payload: string }>("SELECT payload FROM events WHERE device_id = ? AND type = 'sos'")
+      .get('lora-disk-1');
     expect(JSON.parse(row?.payload ?? '{}')).toMatchObject({ deduplicationId: press.deduplicationId });
     await g.sms.waitForMessage((m) => m.to === W1, 10_000);
     expect(link()).toMatchObject({ connected: true });

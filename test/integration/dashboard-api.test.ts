@@ -15,7 +15,8 @@ describe('dashboard API: ui-config, map, on-site', () => {
   const devices: MqttClient[] = [];
   const session: Record<string, { cookie: string; csrf: string }> = {};
 
-  const get = (url: string, who?: string) => dg.app.inject({ method: 'GET', url, headers: who ? { cookie: session[who]?.cookie ?? '' } : {} });
+  const get = (url: string, who?: string) =>
+    dg.app.inject({ method: 'GET', url, headers: who ? { cookie: session[who]?.cookie ?? '' } : {} });
   const post = (url: string, who: string, body: unknown = {}, csrf = true) =>
     dg.app.inject({
       method: 'POST',
@@ -67,7 +68,13 @@ describe('dashboard API: ui-config, map, on-site', () => {
     expect(b3?.residents.sort()).toEqual(['r-001', 'r-002']);
     expect(b3?.lat).toBeCloseTo((39.2101 + 39.2103) / 2, 6);
     const r1 = all.residents.find((r) => r.id === 'r-001');
-    expect(r1).toMatchObject({ name: '张桂兰', building: '安达里3号楼', community: 'andali', deviceHealth: 'unknown', activeIncident: null });
+    expect(r1).toMatchObject({
+      name: '张桂兰',
+      building: '安达里3号楼',
+      community: 'andali',
+      deviceHealth: 'unknown',
+      activeIncident: null,
+    });
     // Medical notes are not map data.
     expect(JSON.stringify(all)).not.toContain('糖尿病');
 

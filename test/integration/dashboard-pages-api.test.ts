@@ -9,7 +9,14 @@ import type { HealthReport } from '../../gateway/core/health.js';
 import { createMetrics } from '../../gateway/metrics/metrics.js';
 import { importRegistryDocument } from '../../gateway/registry/import.js';
 import { createDashboardPageDeps } from '../../gateway/wiring/dashboard-pages.js';
-import { API_TOKEN, RecordingInbound, StoreDeviceDirectory, StoreIncidentActions, StoreSmsStatus, bearer } from '../helpers/http-fixture.js';
+import {
+  API_TOKEN,
+  RecordingInbound,
+  StoreDeviceDirectory,
+  StoreIncidentActions,
+  StoreSmsStatus,
+  bearer,
+} from '../helpers/http-fixture.js';
 import { ADMIN, PUBLIC_URL, XINHE, browser, login, type Browser } from './accounts-fixture.js';
 import { local, startVisitRig, TZ, V01, type VisitRig } from './visits-fixture.js';
 
@@ -21,7 +28,13 @@ let duty: Browser;
 let worker: Browser;
 let volunteer: Browser;
 
-async function account(user: { username: string; role: string; community?: string; workerId?: string; volunteerId?: string }): Promise<Browser> {
+async function account(user: {
+  username: string;
+  role: string;
+  community?: string;
+  workerId?: string;
+  volunteerId?: string;
+}): Promise<Browser> {
   const password = `pw-${user.username}-0123456789`;
   const created = await admin.post('/api/users', { name: user.username, password, ...user });
   expect(created.statusCode, created.body).toBe(201);
@@ -36,7 +49,14 @@ const json = <T>(res: LightMyRequestResponse): T => {
 beforeAll(async () => {
   rig = await startVisitRig();
   await importRegistryDocument({ store: rig.store, log: silentLogger() }, XINHE);
-  accounts = new AccountService({ store: rig.store, sms: rig.dispatcher, clock: rig.clock, log: silentLogger(), publicUrl: PUBLIC_URL, admin: ADMIN });
+  accounts = new AccountService({
+    store: rig.store,
+    sms: rig.dispatcher,
+    clock: rig.clock,
+    log: silentLogger(),
+    publicUrl: PUBLIC_URL,
+    admin: ADMIN,
+  });
   await accounts.start();
   const health: HealthReport = { alarmsOk: true, components: {}, unassignedIncidents: 0 };
   app = await buildApp({
@@ -53,15 +73,42 @@ beforeAll(async () => {
     smsLog: (limit) => rig.store.sms.list(limit),
     visits: rig.visits,
     accounts,
-    dashboardPages: createDashboardPageDeps({ store: rig.store, clock: rig.clock, timeZone: TZ, log: silentLogger(), smsProvider: () => 'outbox', visits: rig.visits }),
+    dashboardPages: createDashboardPageDeps({
+      store: rig.store,
+      clock: rig.clock,
+      timeZone: TZ,
+      log: silentLogger(),
+      smsProvider: () => 'outbox',
+      visits: rig.visits,
+    }),
   });
   admin = browser(app, await login(app, ADMIN.username, ADMIN.password));
   duty = await account({ username: 'duty1', role: 'duty_officer' });
   worker = await account({ username: 'worker1', role: 'worker', workerId: 'w-01' });
   volunteer = await account({ username: 'grandma1', role: 'volunteer', volunteerId: 'v-01' });
   await rig.store.health.save([
-    { deviceId: 'btn-001', state: 'online', lastSeen: rig.clock.now(), battery: 15, rssi: -70, lastStatusAt: rig.clock.now(), remoteAddress: null, lastRejection: { reason: 'malformed_json', detail: 'Unexpected token', at: rig.clock.now() }, rejectedCount: 1 },
-    { deviceId: 'fall-001', state: 'offline', lastSeen: rig.clock.now() - 3_600_000, battery: 60, rssi: -80, lastStatusAt: null, remoteAddress: null, lastRejection: null, rejectedCount: 0 },
+    {
+      deviceId: 'btn-001',
+      state: 'online',
+      lastSeen: rig.clock.now(),
+      battery: 15,
+      rssi: -70,
+      lastStatusAt: rig.clock.now(),
+      remoteAddress: null,
+      lastRejection: { reason: 'malformed_json', detail: 'Unexpected token', at: rig.clock.now() },
+      rejectedCount: 1,
+    },
+    {
+      deviceId: 'fall-001',
+      state: 'offline',
+      lastSeen: rig.clock.now() - 3_600_000,
+      battery: 60,
+      rssi: -80,
+      lastStatusAt: null,
+      remoteAddress: null,
+      lastRejection: null,
+      rejectedCount: 0,
+    },
   ]);
 });
 
@@ -90,7 +137,13 @@ describe('who may read what', () => {
   it('limits a worker to their own community and refuses another one by name', async () => {
     const residents = json<{ id: string; notes?: string | null }[]>(await worker.get('/api/residents'));
     expect(residents.map((r) => r.id)).toEqual(['r-001', 'r-002']);
-    for (const url of ['/api/residents?community=xinhe', '/api/workers?community=xinhe', '/api/reports/monthly?community=xinhe', '/api/reports/trend?community=xinhe', '/api/roster?community=xinhe']) {
+    for (const url of [
+      '/api/residents?community=xinhe',
+      '/api/workers?community=xinhe',
+      '/api/reports/monthly?community=xinhe',
+      '/api/reports/trend?community=xinhe',
+      '/api/roster?community=xinhe',
+    ]) {
       expect((await worker.get(url)).statusCode, url).toBe(403);
     }
     const workers = json<{ id: string; community: string }[]>(await worker.get('/api/workers'));
@@ -115,26 +168,45 @@ describe('who may read what', () => {
 
 describe('lists with search and health', () => {
   it('finds residents by name or address and sums up their devices', async () => {
-    const found = json<{ id: string; health: string; devices: { id: string; state: string; battery: number | null; lastError: { reason: string } | null }[] }[]>(
-      await admin.get(`/api/residents?q=${encodeURIComponent('张')}`),
-    );
+    const found = json<
+      {
+        id: string;
+        health: string;
+        devices: { id: string; state: string; battery: number | null; lastError: { reason: string } | null }[];
+      }[]
+    >(await admin.get(`/api/residents?q=${encodeURIComponent('张')}`));
     expect(found.map((r) => r.id)).toEqual(['r-001']);
     const r001 = found[0];
     expect(r001?.health).toBe('offline');
-    expect(r001?.devices.find((d) => d.id === 'btn-001')).toMatchObject({ state: 'online', battery: 15, lastError: { reason: 'malformed_json' } });
+    expect(r001?.devices.find((d) => d.id === 'btn-001')).toMatchObject({
+      state: 'online',
+      battery: 15,
+      lastError: { reason: 'malformed_json' },
+    });
     const byAddress = json<{ id: string }[]>(await admin.get(`/api/residents?q=${encodeURIComponent('新河7号楼')}`));
     expect(byAddress.map((r) => r.id)).toEqual(['r-101']);
     expect(json<{ health: string }[]>(await admin.get('/api/residents?q=r-002'))[0]?.health).toBe('unknown');
   });
 
   it('says who is on duty now and this week', async () => {
-    const roster = json<{ onDutyNow: { worker: string }[]; neverOnDuty: { worker: string }[]; week: { date: string; weekday: string; shifts: { worker: string; overnight: boolean }[] }[]; dutyContacts: { community: string }[] }>(
-      await worker.get('/api/roster'),
-    );
+    const roster = json<{
+      onDutyNow: { worker: string }[];
+      neverOnDuty: { worker: string }[];
+      week: { date: string; weekday: string; shifts: { worker: string; overnight: boolean }[] }[];
+      dutyContacts: { community: string }[];
+    }>(await worker.get('/api/roster'));
     expect(roster.onDutyNow.map((w) => w.worker)).toEqual(['w-01', 'w-02', 'w-03']);
     expect(roster.neverOnDuty.map((w) => w.worker)).toEqual(['w-04']);
     // 2026-11-25 is a Wednesday: the week starts on Monday the 23rd.
-    expect(roster.week.map((d) => d.date)).toEqual(['2026-11-23', '2026-11-24', '2026-11-25', '2026-11-26', '2026-11-27', '2026-11-28', '2026-11-29']);
+    expect(roster.week.map((d) => d.date)).toEqual([
+      '2026-11-23',
+      '2026-11-24',
+      '2026-11-25',
+      '2026-11-26',
+      '2026-11-27',
+      '2026-11-28',
+      '2026-11-29',
+    ]);
     expect(roster.week[0]?.weekday).toBe('mon');
     expect(roster.week[2]?.shifts.map((s) => s.worker)).toEqual(['w-01', 'w-02', 'w-03']);
     expect(roster.dutyContacts.map((c) => c.community)).toEqual(['andali']);
@@ -151,18 +223,30 @@ describe('reports', () => {
     expect(res.headers['content-type']).toBe('text/csv; charset=utf-8');
     expect(res.headers['content-disposition']).toBe('attachment; filename="care-report-2026-11.csv"');
     expect([...res.rawPayload.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
-    const lines = res.body.replace(/^\uFEFF/, '').trim().split('\r\n');
+    const lines = res.body
+      .replace(/^\uFEFF/, '')
+      .trim()
+      .split('\r\n');
     expect(lines[0]?.startsWith('月份,社区编号,社区,报警总数')).toBe(true);
-    expect(lines.slice(1).map((l) => l.split(',').slice(0, 3).join(','))).toEqual(['2026-11,andali,安达里社区', '2026-11,xinhe,新河社区', '2026-11,all,全部']);
+    expect(lines.slice(1).map((l) => l.split(',').slice(0, 3).join(','))).toEqual([
+      '2026-11,andali,安达里社区',
+      '2026-11,xinhe,新河社区',
+      '2026-11,all,全部',
+    ]);
     const mine = await worker.get('/api/reports/monthly?month=2026-11&format=csv&lang=en');
-    const rows = mine.body.replace(/^\uFEFF/, '').trim().split('\r\n');
+    const rows = mine.body
+      .replace(/^\uFEFF/, '')
+      .trim()
+      .split('\r\n');
     expect(rows[0]?.startsWith('month,community,community name,alarms')).toBe(true);
     expect(rows).toHaveLength(2);
     expect(rows[1]?.startsWith('2026-11,andali,安达里社区,')).toBe(true);
   });
 
   it('serves JSON with the per-community rows and a trend; bad months are 400', async () => {
-    const report = json<{ month: string; community: null; byCommunity: { community: string }[]; devices: { total: number } }>(await admin.get('/api/reports/monthly?month=2026-11'));
+    const report = json<{ month: string; community: null; byCommunity: { community: string }[]; devices: { total: number } }>(
+      await admin.get('/api/reports/monthly?month=2026-11'),
+    );
     expect(report.community).toBeNull();
     expect(report.byCommunity.map((r) => r.community)).toEqual(['andali', 'xinhe']);
     expect(report.devices.total).toBe(3);
@@ -177,14 +261,30 @@ describe('reports', () => {
 
 describe('SMS log', () => {
   it('lists sent and received messages, and marks outbox messages as not sent', async () => {
-    await rig.dispatcher.enqueue({ to: '+8613800000001', intent: intentOf('resolved', { name: '测试出站' }), priority: 'routine', purpose: 'notice', incidentId: null, step: null, role: 'family', personId: null, context: null });
+    await rig.dispatcher.enqueue({
+      to: '+8613800000001',
+      intent: intentOf('resolved', { name: '测试出站' }),
+      priority: 'routine',
+      purpose: 'notice',
+      incidentId: null,
+      step: null,
+      role: 'family',
+      personId: null,
+      context: null,
+    });
     await rig.text(V01, '帮助');
-    const log = json<{ outboxMode: boolean; notSentTotal: number; messages: { direction: string; phone: string; body: string; notSent: boolean; status: string }[] }>(await duty.get('/api/sms/log'));
+    const log = json<{
+      outboxMode: boolean;
+      notSentTotal: number;
+      messages: { direction: string; phone: string; body: string; notSent: boolean; status: string }[];
+    }>(await duty.get('/api/sms/log'));
     expect(log.outboxMode).toBe(true);
     expect(log.notSentTotal).toBeGreaterThan(0);
     const sent = log.messages.find((m) => m.body === '测试出站的求助已处理完毕。');
     expect(sent).toMatchObject({ direction: 'out', notSent: true, phone: '+8613800000001' });
-    const received = json<{ messages: { direction: string; phone: string; status: string; body: string }[] }>(await duty.get('/api/sms/log?direction=in'));
+    const received = json<{ messages: { direction: string; phone: string; status: string; body: string }[] }>(
+      await duty.get('/api/sms/log?direction=in'),
+    );
     expect(received.messages.length).toBeGreaterThan(0);
     expect(received.messages.every((m) => m.direction === 'in' && m.status === 'received')).toBe(true);
     expect(received.messages.find((m) => m.phone === V01)?.body).toBe('帮助');
@@ -224,7 +324,11 @@ describe('registry editor (admin)', () => {
     const body = res.json<{ error: { code: string; issues: string[] } }>();
     expect(body.error.code).toBe('GW_ERR_REGISTRY_INVALID');
     expect(body.error.issues).toEqual(
-      expect.arrayContaining(['residents[1].location.lat: expected a number', 'devices[0].secret: required', 'devices[0].resident: unknown resident "r-999"']),
+      expect.arrayContaining([
+        'residents[1].location.lat: expected a number',
+        'devices[0].secret: required',
+        'devices[0].resident: unknown resident "r-999"',
+      ]),
     );
     expect(await rig.store.registry.counts()).toEqual(before);
     expect((await rig.store.registry.getResident('r-002'))?.name).toBe('王淑珍');
@@ -250,7 +354,9 @@ describe('registry editor (admin)', () => {
 
 describe('my visits (a volunteer)', () => {
   it('shows her own visits with names and addresses only, never notes, family or other volunteers', async () => {
-    const mine = json<{ volunteer: string; today: string; current: { visit: string } | null; visits: Record<string, unknown>[] }>(await volunteer.get('/api/my-visits?days=7'));
+    const mine = json<{ volunteer: string; today: string; current: { visit: string } | null; visits: Record<string, unknown>[] }>(
+      await volunteer.get('/api/my-visits?days=7'),
+    );
     expect(mine.volunteer).toBe('v-01');
     expect(mine.today).toBe('2026-11-25');
     expect(mine.visits.length).toBeGreaterThan(0);

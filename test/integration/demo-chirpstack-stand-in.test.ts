@@ -62,24 +62,39 @@ describe('the demo ChirpStack stand-in', () => {
     const body = (await res.json()) as Healthz;
     expect(res.status).toBe(200);
     expect(body.components.chirpstack.status).toBe('up');
-    expect(body.components.chirpstack.bridges).toEqual([expect.objectContaining({ bridgeId: 'cs-andali', connected: true, protocol: '3.1.1', recordFailures: 0 })]);
+    expect(body.components.chirpstack.bridges).toEqual([
+      expect.objectContaining({ bridgeId: 'cs-andali', connected: true, protocol: '3.1.1', recordFailures: 0 }),
+    ]);
     expect(body.status).toBe('ok');
     // The refused MQTT 5 attempt before the 3.1.1 one is no lost link: no outage was ever opened for the bridge.
     expect(t.gateway.store.database.db.prepare<[], { place_key: string }>('SELECT place_key FROM outages').all()).toEqual([]);
   });
 
-  it('an uplink published on the stand-in with the bridge\'s account (as npm run sim:chirpstack does) reaches an incident', async () => {
-    const cs = new ChirpstackPublisher({ url: `mqtt://127.0.0.1:${port}`, username: bridge.username, password: bridge.password, applicationId: bridge.applicationId });
+  it("an uplink published on the stand-in with the bridge's account (as npm run sim:chirpstack does) reaches an incident", async () => {
+    const cs = new ChirpstackPublisher({
+      url: `mqtt://127.0.0.1:${port}`,
+      username: bridge.username,
+      password: bridge.password,
+      applicationId: bridge.applicationId,
+    });
     await cs.connect();
     try {
       // The SUBSCRIBE follows the CONNACK: a join that marks the device seen shows the bridge is listening.
-      await waitFor('bridge subscribed', async () => {
-        await cs.join(LORA_BUTTON);
-        return t.gateway.ingest.healthOf('lora-btn-001')?.state === 'online';
-      }, { timeoutMs: 10_000 });
+      await waitFor(
+        'bridge subscribed',
+        async () => {
+          await cs.join(LORA_BUTTON);
+          return t.gateway.ingest.healthOf('lora-btn-001')?.state === 'online';
+        },
+        { timeoutMs: 10_000 },
+      );
       const device = await t.gateway.store.registry.getDevice('lora-btn-001');
       await cs.uplink(LORA_BUTTON, { fPort: 10, object: { event: 'sos', battery: 80 } });
-      const incident = await waitFor('incident', async () => (await t.gateway.store.incidents.listActive()).find((i) => i.residentId === device?.resident), { timeoutMs: 10_000 });
+      const incident = await waitFor(
+        'incident',
+        async () => (await t.gateway.store.incidents.listActive()).find((i) => i.residentId === device?.resident),
+        { timeoutMs: 10_000 },
+      );
       expect(incident.type).toBe('sos');
     } finally {
       await cs.close();
@@ -90,7 +105,9 @@ describe('the demo ChirpStack stand-in', () => {
     const url = `mqtt://127.0.0.1:${port}`;
     const opts = { reconnectPeriod: 0, connectTimeout: 5000, protocolVersion: 4 as const };
     await expect(mqtt.connectAsync(url, { ...opts, clientId: 'anon' })).rejects.toThrow(/Bad username or password|Not authorized/i);
-    await expect(mqtt.connectAsync(url, { ...opts, clientId: 'wrong', username: bridge.username, password: 'not-the-password' })).rejects.toThrow(/Bad username or password/i);
+    await expect(
+      mqtt.connectAsync(url, { ...opts, clientId: 'wrong', username: bridge.username, password: 'not-the-password' }),
+    ).rejects.toThrow(/Bad username or password/i);
     const c = await mqtt.connectAsync(url, { ...opts, clientId: 'nosy', username: bridge.username, password: bridge.password });
     try {
       // SUBACK 0x80: mqtt.js rejects the subscribe.
@@ -115,14 +132,25 @@ describe('the demo ChirpStack stand-in', () => {
     // The small test registry with the demo's ChirpStack bridge added, on a loopback port nothing serves.
     const registry = join(dir.path, 'registry.yaml');
     const doc = parse(readFileSync(TEST_REGISTRY, 'utf8')) as Record<string, unknown>;
-    const cs = { id: bridge.id, kind: 'chirpstack', url: `mqtt://127.0.0.1:${idle}`, username: bridge.username, password: bridge.password, applicationId: bridge.applicationId };
+    const cs = {
+      id: bridge.id,
+      kind: 'chirpstack',
+      url: `mqtt://127.0.0.1:${idle}`,
+      username: bridge.username,
+      password: bridge.password,
+      applicationId: bridge.applicationId,
+    };
     writeFileSync(registry, stringify({ ...doc, bridges: [cs] }));
     const real = await startTestGateway({ dataDir: join(dir.path, 'data'), env: { REGISTRY_FILE: registry } });
     try {
-      const health = await waitFor('connection refused', () => {
-        const h = real.gateway.chirpstack.health();
-        return h.bridges[0]?.lastError ? h : null;
-      }, { timeoutMs: 10_000 });
+      const health = await waitFor(
+        'connection refused',
+        () => {
+          const h = real.gateway.chirpstack.health();
+          return h.bridges[0]?.lastError ? h : null;
+        },
+        { timeoutMs: 10_000 },
+      );
       expect(health.status).toBe('degraded');
       expect(health.detail).toContain('cs-andali');
       expect(health.bridges[0]?.lastError).toMatch(/ECONNREFUSED/);
@@ -157,13 +185,23 @@ describe('the demo ChirpStack stand-in', () => {
       log: silentLogger(),
       backoff: { minMs: 50, maxMs: 200 },
     });
-    const publisher = await mqtt.connectAsync(cs.url, { clientId: 'cs-sim', username: cs.username, password: cs.password, protocolVersion: 4, reconnectPeriod: 0 });
+    const publisher = await mqtt.connectAsync(cs.url, {
+      clientId: 'cs-sim',
+      username: cs.username,
+      password: cs.password,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+    });
     try {
       client.start();
-      await waitFor('warm-up', async () => {
-        await publisher.publishAsync(topic, 'warm-up', { qos: 1 });
-        return seen.length > 0;
-      }, { timeoutMs: 5000 });
+      await waitFor(
+        'warm-up',
+        async () => {
+          await publisher.publishAsync(topic, 'warm-up', { qos: 1 });
+          return seen.length > 0;
+        },
+        { timeoutMs: 5000 },
+      );
       expect(client.state().protocol).toBe('3.1.1');
       seen.length = 0;
       await publisher.publishAsync(topic, 'a', { qos: 1 });

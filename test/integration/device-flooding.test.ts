@@ -31,7 +31,8 @@ describe('per-device limits', () => {
     device = await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001');
     return t;
   };
-  const heartbeat = (seq: number): Promise<unknown> => (device as MqttClient).publishAsync(TOPIC, JSON.stringify({ type: 'heartbeat', seq }), { qos: 1 });
+  const heartbeat = (seq: number): Promise<unknown> =>
+    (device as MqttClient).publishAsync(TOPIC, JSON.stringify({ type: 'heartbeat', seq }), { qos: 1 });
   const count = (g: TestGateway, type: string): number =>
     g.gateway.store.database.db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM events WHERE type = ?').get(type)?.n ?? -1;
 
@@ -61,7 +62,9 @@ describe('per-device limits', () => {
     });
     expect(security).toMatchObject({ kind: 'flooding', deviceId: 'btn-001', clientId: 'btn-001' });
     expect(security?.detail).toMatch(/^disconnected: over 6 messages a minute/);
-    const task = await waitFor('a device_flooding care task', async () => (await g.gateway.supervision.tasks.listOpen()).find((x) => x.kind === 'device_flooding'));
+    const task = await waitFor('a device_flooding care task', async () =>
+      (await g.gateway.supervision.tasks.listOpen()).find((x) => x.kind === 'device_flooding'),
+    );
     expect(task).toMatchObject({ residentId: 'r-001', deviceId: 'btn-001', workerId: 'w-01' });
     const metrics = await (await fetch(`${g.httpUrl}/metrics`)).text();
     expect(metrics).toContain('device_messages_dropped_total{reason="rate"} 10');
@@ -88,7 +91,9 @@ describe('per-device limits', () => {
     expect(security[0]).toMatchObject({ kind: 'flooding', deviceId: 'btn-001' });
     expect(security[0]?.detail).toMatch(/^throttled: daily quota spent/);
     expect(device?.connected).toBe(true);
-    await waitFor('a device_flooding care task for btn-001', async () => (await g.gateway.supervision.tasks.listOpen()).some((x) => x.kind === 'device_flooding' && x.deviceId === 'btn-001'));
+    await waitFor('a device_flooding care task for btn-001', async () =>
+      (await g.gateway.supervision.tasks.listOpen()).some((x) => x.kind === 'device_flooding' && x.deviceId === 'btn-001'),
+    );
 
     await (device as MqttClient).publishAsync(TOPIC, JSON.stringify({ type: 'sos', seq: ++seq }), { qos: 1 });
     expect(count(g, 'sos')).toBe(1);

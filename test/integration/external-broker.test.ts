@@ -25,7 +25,10 @@ interface Seen {
   meta: ExternalMessageMeta;
 }
 
-function bridgeClient(handler: (topic: string, payload: Buffer, meta: ExternalMessageMeta) => Promise<void>, states: ExternalBrokerState[] = []): ExternalBrokerClient {
+function bridgeClient(
+  handler: (topic: string, payload: Buffer, meta: ExternalMessageMeta) => Promise<void>,
+  states: ExternalBrokerState[] = [],
+): ExternalBrokerClient {
   clientSeq++;
   return new ExternalBrokerClient({
     bridgeId: 'cs-1',
@@ -77,7 +80,13 @@ describe('external broker client', () => {
       return seen.length > 0;
     });
     expect(seen[0]?.payload).toBe('hello');
-    expect(client.state()).toMatchObject({ bridgeId: 'cs-1', connected: true, connections: 1, lastError: null, url: `mqtt://127.0.0.1:${broker.port}` });
+    expect(client.state()).toMatchObject({
+      bridgeId: 'cs-1',
+      connected: true,
+      connections: 1,
+      lastError: null,
+      url: `mqtt://127.0.0.1:${broker.port}`,
+    });
     expect(states.map((s) => s.connected)).toEqual([true]);
     expect(redactUrl('mqtt://user:secret@host:1884')).toBe('mqtt://host:1884');
   });
@@ -181,9 +190,13 @@ describe('external broker client', () => {
     publisher = await connectPublisher();
     await waitFor('link back', () => client?.state().connected, { timeoutMs: 8000 });
     expect(states.slice(before).map((s) => s.connected)).toEqual([false, true]);
-    await waitFor('after', async () => {
-      await publisher.publishAsync(topic(3), 'after', { qos: 1 });
-      return seen.some((s) => s.payload === 'after');
-    }, { timeoutMs: 8000 });
+    await waitFor(
+      'after',
+      async () => {
+        await publisher.publishAsync(topic(3), 'after', { qos: 1 });
+        return seen.some((s) => s.payload === 'after');
+      },
+      { timeoutMs: 8000 },
+    );
   });
 });

@@ -89,9 +89,13 @@ describe('fleet simulator', () => {
     const { fleet: f } = fleet();
     await f.start();
     await f.raise('btn-002', 'sos');
-    await waitFor('sos incident', async () => (await api<IncidentView[]>('/api/incidents?resident=r-002')).some((i) => i.type === 'sos' && i.state === 'open'));
+    await waitFor('sos incident', async () =>
+      (await api<IncidentView[]>('/api/incidents?resident=r-002')).some((i) => i.type === 'sos' && i.state === 'open'),
+    );
     await f.raise('fall-001', 'fall', 200);
-    await waitFor('fall cancelled', async () => (await api<IncidentView[]>('/api/incidents?resident=r-001')).some((i) => i.type === 'fall' && i.state === 'cancelled'));
+    await waitFor('fall cancelled', async () =>
+      (await api<IncidentView[]>('/api/incidents?resident=r-001')).some((i) => i.type === 'fall' && i.state === 'cancelled'),
+    );
     await expect(f.send('btn-001', 'fall')).rejects.toThrow('btn-001 is a sos_button, which cannot send "fall"');
   });
 
@@ -113,7 +117,7 @@ describe('fleet simulator', () => {
     expect(health.lastRejection?.reason).toBe('payload_too_large');
   });
 
-  it("a power cut drops every device of the building (their wills turn them offline) until power is back; a dying battery reports 3% and goes silent", async () => {
+  it('a power cut drops every device of the building (their wills turn them offline) until power is back; a dying battery reports 3% and goes silent', async () => {
     const { fleet: f, stats } = fleet();
     await f.start();
     for (const d of registry.devices) await waitFor(`${d.id} online`, async () => (await device(d.id)).state === 'online');

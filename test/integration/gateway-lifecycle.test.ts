@@ -14,7 +14,15 @@ afterEach(() => {
 });
 
 function gatewayIn(dataDir: string, lines?: string[]): Gateway {
-  const config = loadConfig({ MQTT_PORT: '0', MQTT_HOST: '127.0.0.1', HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', DATA_DIR: dataDir, REGISTRY_FILE: TEST_REGISTRY, LOG_LEVEL: 'warn' });
+  const config = loadConfig({
+    MQTT_PORT: '0',
+    MQTT_HOST: '127.0.0.1',
+    HTTP_PORT: '0',
+    HTTP_HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    REGISTRY_FILE: TEST_REGISTRY,
+    LOG_LEVEL: 'warn',
+  });
   if (!lines) return Gateway.create({ config, log: silentLogger() });
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -47,7 +55,9 @@ describe('gateway shutdown', () => {
     expect(await gateway.store.ping()).toBe(false);
     if (!(failure instanceof StopFailures)) throw new Error(`expected StopFailures, got ${String(failure)}`);
     expect(failure.failed).toEqual(['supervision']);
-    const errors = lines.map((l) => JSON.parse(l) as { level: number; step?: string; err?: { message: string } }).filter((l) => l.level >= 50);
+    const errors = lines
+      .map((l) => JSON.parse(l) as { level: number; step?: string; err?: { message: string } })
+      .filter((l) => l.level >= 50);
     expect(errors.map((l) => [l.step, l.err?.message])).toEqual([['supervision', 'digest job stuck']]);
 
     // The database was released cleanly: the next gateway on the same DATA_DIR starts and stops.
@@ -81,6 +91,17 @@ describe('gateway shutdown', () => {
       .map(([name, spy]) => ({ name, at: spy.mock.invocationCallOrder[0] ?? Infinity }))
       .sort((a, b) => a.at - b.at)
       .map((s) => s.name);
-    expect(order).toEqual(['http', 'chirpstack', 'broker', 'supervision', 'ingest', 'processor', 'timers', 'dispatcher', 'telemetry', 'database']);
+    expect(order).toEqual([
+      'http',
+      'chirpstack',
+      'broker',
+      'supervision',
+      'ingest',
+      'processor',
+      'timers',
+      'dispatcher',
+      'telemetry',
+      'database',
+    ]);
   });
 });

@@ -81,10 +81,22 @@ describe('telemetry of a real alarm, read back as Grafana reads it', () => {
 
   it('runs every panel and variable query of the provisioned dashboard without error, each finding data', async () => {
     // The points of the first test, and a device status and battery written by the gateway for btn-001.
-    await waitFor('device_status points', async () => (await rows('SELECT count("online") FROM "device_status"')).length > 0, { timeoutMs: 8000, retryErrors: true, intervalMs: 50 });
-    await waitFor('a closed care_task point', async () => (await rows(`SELECT "open" FROM "care_task" WHERE "action" = 'closed'`)).length > 0, { timeoutMs: 8000, retryErrors: true, intervalMs: 50 });
+    await waitFor('device_status points', async () => (await rows('SELECT count("online") FROM "device_status"')).length > 0, {
+      timeoutMs: 8000,
+      retryErrors: true,
+      intervalMs: 50,
+    });
+    await waitFor(
+      'a closed care_task point',
+      async () => (await rows(`SELECT "open" FROM "care_task" WHERE "action" = 'closed'`)).length > 0,
+      { timeoutMs: 8000, retryErrors: true, intervalMs: 50 },
+    );
     // Every page got through, so "failed or undelivered" finds nothing, and no outage happened; they still have to run.
-    const empty = ['panel "Pages failed or undelivered"', 'panel "Open care tasks and outages" B', 'panel "Outages and care tasks closed per day (hours open)" A'];
+    const empty = [
+      'panel "Pages failed or undelivered"',
+      'panel "Open care tasks and outages" B',
+      'panel "Outages and care tasks closed per day (hours open)" A',
+    ];
     // The gateway runs on the system clock here, the clock its points carry.
     const range = last7Days(gw.gateway.clock.now());
     for (const { where, query } of dashboardQueries(readDashboard())) {

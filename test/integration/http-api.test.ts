@@ -9,11 +9,15 @@ const T0 = Date.UTC(2026, 10, 26, 2, 0, 0);
 
 async function seedIncidents(fx: HttpFixture): Promise<void> {
   await fx.store.incidents.create(makeIncident({ id: 'inc-old', openedAt: T0, state: 'resolved', resolvedAt: T0 + 600_000 }));
-  await fx.store.incidents.create(makeIncident({ id: 'inc-mid', openedAt: T0 + 1_000, state: 'acknowledged', type: 'fall', residentId: 'r-003' }));
+  await fx.store.incidents.create(
+    makeIncident({ id: 'inc-mid', openedAt: T0 + 1_000, state: 'acknowledged', type: 'fall', residentId: 'r-003' }),
+  );
   await fx.store.incidents.create(makeIncident({ id: 'inc-new', openedAt: T0 + 2_000, state: 'open' }));
   await fx.store.incidents.create(makeIncident({ id: 'inc-other', openedAt: T0 + 1_500, state: 'open', residentId: 'r-002' }));
   await fx.store.sms.insert(makePage({ id: 'sms-1', incidentId: 'inc-new', createdAt: T0 + 2_005 }));
-  await fx.store.sms.insert(makePage({ id: 'sms-2', incidentId: 'inc-new', createdAt: T0 + 2_006, to: '+8613800000001', role: 'family', status: 'delivered' }));
+  await fx.store.sms.insert(
+    makePage({ id: 'sms-2', incidentId: 'inc-new', createdAt: T0 + 2_006, to: '+8613800000001', role: 'family', status: 'delivered' }),
+  );
 }
 
 describe('HTTP /api authentication', () => {
@@ -33,7 +37,12 @@ describe('HTTP /api authentication', () => {
   });
 
   it('answers 401 to a wrong token, a token of another length and a non-bearer scheme', async () => {
-    for (const authorization of ['Bearer wrong-token-0123456789abcdef', 'Bearer x', `Basic ${Buffer.from('a:b').toString('base64')}`, 'Bearer']) {
+    for (const authorization of [
+      'Bearer wrong-token-0123456789abcdef',
+      'Bearer x',
+      `Basic ${Buffer.from('a:b').toString('base64')}`,
+      'Bearer',
+    ]) {
       const res = await fx.app.inject({ method: 'GET', url: '/api/incidents', headers: { authorization } });
       expect(res.statusCode, authorization).toBe(401);
       expect(res.body).not.toContain(RESIDENT.name);
@@ -82,12 +91,17 @@ describe('HTTP /api without an API token configured', () => {
     const withSession = await createHttpFixture({
       apiToken: null,
       override: {
-        authStrategies: [async (request) => (request.headers.cookie === 'session=ok' ? { kind: 'session', name: '值班员 陈', role: 'duty_officer' } : null)],
+        authStrategies: [
+          async (request) =>
+            request.headers.cookie === 'session=ok' ? { kind: 'session', name: '值班员 陈', role: 'duty_officer' } : null,
+        ],
       },
     });
     try {
       await withSession.store.incidents.create(makeIncident({ id: 'inc-s', openedAt: T0 }));
-      expect((await withSession.app.inject({ method: 'GET', url: '/api/incidents', headers: { cookie: 'session=no' } })).statusCode).toBe(401);
+      expect((await withSession.app.inject({ method: 'GET', url: '/api/incidents', headers: { cookie: 'session=no' } })).statusCode).toBe(
+        401,
+      );
       const res = await withSession.app.inject({ method: 'POST', url: '/api/incidents/inc-s/ack', headers: { cookie: 'session=ok' } });
       expect(res.statusCode).toBe(200);
       expect(withSession.incidents.calls[0]?.by).toEqual({ role: 'staff', id: null, name: '值班员 陈', phone: null });
@@ -130,7 +144,13 @@ describe('HTTP /api/incidents', () => {
   });
 
   it('answers 400 GW_ERR_BAD_REQUEST to an unknown state or an out-of-range limit', async () => {
-    for (const url of ['/api/incidents?state=closed', '/api/incidents?state=', '/api/incidents?limit=0', '/api/incidents?limit=1001', '/api/incidents?limit=ten']) {
+    for (const url of [
+      '/api/incidents?state=closed',
+      '/api/incidents?state=',
+      '/api/incidents?limit=0',
+      '/api/incidents?limit=1001',
+      '/api/incidents?limit=ten',
+    ]) {
       const res = await fx.app.inject({ method: 'GET', url, headers: bearer() });
       expect(res.statusCode, url).toBe(400);
       expectErrorBody(res.json(), 'GW_ERR_BAD_REQUEST');
@@ -138,7 +158,14 @@ describe('HTTP /api/incidents', () => {
   });
 
   it('shows one incident with its timeline, and 404 for an unknown id', async () => {
-    await fx.store.incidents.appendAudit({ incidentId: 'inc-new', at: T0 + 2_000, action: 'opened', actor: 'btn-001', channel: 'device', detail: null });
+    await fx.store.incidents.appendAudit({
+      incidentId: 'inc-new',
+      at: T0 + 2_000,
+      action: 'opened',
+      actor: 'btn-001',
+      channel: 'device',
+      detail: null,
+    });
     const res = await fx.app.inject({ method: 'GET', url: '/api/incidents/inc-new', headers: bearer() });
     expect(res.statusCode).toBe(200);
     const view = res.json<IncidentView>();
@@ -158,12 +185,26 @@ describe('HTTP /api/incidents', () => {
       payload: { note: '已电话联系, 李明在路上', by: '站长 刘' },
     });
     expect(res.statusCode).toBe(200);
-    expect(res.json<IncidentView>()).toMatchObject({ id: 'inc-new', state: 'acknowledged', acknowledgedBy: { role: 'staff', name: '站长 刘' } });
+    expect(res.json<IncidentView>()).toMatchObject({
+      id: 'inc-new',
+      state: 'acknowledged',
+      acknowledgedBy: { role: 'staff', name: '站长 刘' },
+    });
     expect(fx.incidents.calls).toEqual([
-      { action: 'acknowledge', id: 'inc-new', by: { role: 'staff', id: null, name: '站长 刘', phone: null }, channel: 'api', note: '已电话联系, 李明在路上' },
+      {
+        action: 'acknowledge',
+        id: 'inc-new',
+        by: { role: 'staff', id: null, name: '站长 刘', phone: null },
+        channel: 'api',
+        note: '已电话联系, 李明在路上',
+      },
     ]);
     expect((await fx.store.incidents.get('inc-new'))?.state).toBe('acknowledged');
-    expect(res.json<IncidentView>().timeline?.at(-1)).toMatchObject({ action: 'acknowledged', channel: 'api', detail: { note: '已电话联系, 李明在路上' } });
+    expect(res.json<IncidentView>().timeline?.at(-1)).toMatchObject({
+      action: 'acknowledged',
+      channel: 'api',
+      detail: { note: '已电话联系, 李明在路上' },
+    });
   });
 
   it('resolves with no body at all, acting as "API"', async () => {

@@ -28,7 +28,9 @@ function open(port: number): Promise<Stall> {
 /** A client that sends its headers and part of the body it announced, then nothing more. */
 async function stalledUpload(port: number): Promise<Stall> {
   const stall = await open(port);
-  stall.socket.write('POST /webhooks/twilio/sms HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nFrom=%2B861');
+  stall.socket.write(
+    'POST /webhooks/twilio/sms HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nFrom=%2B861',
+  );
   return stall;
 }
 
@@ -97,7 +99,9 @@ describe('HTTP and MQTT edges under stalled and surplus sockets', () => {
     surplus.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
     await surplus.closed;
     expect(surplus.received()).toBe('');
-    expect((await g.gateway.metrics.connectionsRefused.get()).values).toEqual([expect.objectContaining({ labels: { listener: 'http' }, value: 1 })]);
+    expect((await g.gateway.metrics.connectionsRefused.get()).values).toEqual([
+      expect.objectContaining({ labels: { listener: 'http' }, value: 1 }),
+    ]);
 
     const button = await connectDevice(g.mqttUrl, 'btn-001', 's3cret-btn-001');
     await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });

@@ -24,7 +24,10 @@ describe('GET /healthz', () => {
     fx.healthReport.components.sms = { status: 'degraded', detail: 'outbox mode: SMS are not sent' };
     const outbox = await fx.app.inject({ method: 'GET', url: '/healthz' });
     expect(outbox.statusCode).toBe(200);
-    expect(outbox.json()).toMatchObject({ status: 'degraded', components: { sms: { status: 'degraded', detail: 'outbox mode: SMS are not sent' } } });
+    expect(outbox.json()).toMatchObject({
+      status: 'degraded',
+      components: { sms: { status: 'degraded', detail: 'outbox mode: SMS are not sent' } },
+    });
 
     fx.healthReport.components.sms = { status: 'up' };
     fx.healthReport.components.influx = { status: 'down', detail: 'ECONNREFUSED' };

@@ -11,7 +11,15 @@ const PHONE = '+8613900000001';
 const REPLY_TEXT = '1 马上到';
 
 function inboundForm(extra: Record<string, string> = {}): Record<string, string> {
-  return { MessageSid: 'SM0123456789abcdef0123456789abcdef', AccountSid: 'AC0123456789abcdef0123456789abcdef', From: PHONE, To: '+15005550006', Body: REPLY_TEXT, NumMedia: '0', ...extra };
+  return {
+    MessageSid: 'SM0123456789abcdef0123456789abcdef',
+    AccountSid: 'AC0123456789abcdef0123456789abcdef',
+    From: PHONE,
+    To: '+15005550006',
+    Body: REPLY_TEXT,
+    NumMedia: '0',
+    ...extra,
+  };
 }
 
 function sign(url: string, params: Record<string, string>, token = TWILIO_AUTH_TOKEN): string {
@@ -161,7 +169,9 @@ describe('POST /webhooks/twilio/status', () => {
   let fx: HttpFixture;
   beforeEach(async () => {
     fx = await createHttpFixture();
-    await fx.store.sms.insert(makePage({ id: 'sms-1', incidentId: 'inc-1', createdAt: Date.now(), providerSid: 'SMaaa', status: 'accepted' }));
+    await fx.store.sms.insert(
+      makePage({ id: 'sms-1', incidentId: 'inc-1', createdAt: Date.now(), providerSid: 'SMaaa', status: 'accepted' }),
+    );
   });
   afterEach(async () => fx.close());
 

@@ -17,7 +17,12 @@ describe('incident page: on-site step, resident details and map', () => {
   let workerLink: URL;
 
   const linkFor = (phone: string): Promise<URL> => pageLinkFor(dg.sms, dg.url, phone);
-  const post = (link: URL, action: string) => fetch(`${link.origin}${link.pathname}/${action}${link.search}`, { method: 'POST', body: new URLSearchParams({ confirm: '1' }), redirect: 'manual' });
+  const post = (link: URL, action: string) =>
+    fetch(`${link.origin}${link.pathname}/${action}${link.search}`, {
+      method: 'POST',
+      body: new URLSearchParams({ confirm: '1' }),
+      redirect: 'manual',
+    });
 
   beforeAll(async () => {
     dg = await startDashboardGateway();
@@ -69,12 +74,18 @@ describe('incident page: on-site step, resident details and map', () => {
   it('"已到达" on an untaken incident takes it and records the arrival, once', async () => {
     const res = await post(workerLink, 'onsite');
     expect(res.status).toBe(303);
-    const page = await (await fetch(new URL(res.headers.get('location') ?? '', `${workerLink.origin}${workerLink.pathname}/onsite`))).text();
+    const page = await (
+      await fetch(new URL(res.headers.get('location') ?? '', `${workerLink.origin}${workerLink.pathname}/onsite`))
+    ).text();
     expect(page).toMatch(/李明已到达（\d+月\d+日 \d\d:\d\d）/);
     expect(page).not.toContain('>已到达</button>');
     expect(page).toContain('>已解决</button>');
     const stored = await dg.gateway.store.incidents.get(incident.id);
-    expect(stored).toMatchObject({ state: 'acknowledged', acknowledgedBy: { id: 'w-01', role: 'worker' }, onSiteBy: { id: 'w-01', name: '李明' } });
+    expect(stored).toMatchObject({
+      state: 'acknowledged',
+      acknowledgedBy: { id: 'w-01', role: 'worker' },
+      onSiteBy: { id: 'w-01', name: '李明' },
+    });
     expect(stored?.onSiteAt).toBeGreaterThanOrEqual(stored?.acknowledgedAt ?? Infinity);
     const audit = await dg.gateway.store.incidents.listAudit(incident.id);
     expect(audit.filter((e) => e.action === 'on_site')).toHaveLength(1);

@@ -46,11 +46,16 @@ describe('incident page from the SMS link', () => {
   };
   const incidentOf = async (code: string) => (await api<IncidentView[]>('/api/incidents')).find((i) => i.code === code)!;
   /** The signed incident-page link the latest link SMS to `phone` stands for (optionally for one incident code). */
-  const linkFor = (phone: string, code?: string): Promise<URL> => pageLinkFor(t.sms, t.httpUrl, phone, { base: t.publicUrl, ...(code ? { incidentCode: code } : {}) });
+  const linkFor = (phone: string, code?: string): Promise<URL> =>
+    pageLinkFor(t.sms, t.httpUrl, phone, { base: t.publicUrl, ...(code ? { incidentCode: code } : {}) });
   const codeOf = (link: URL) => link.pathname.split('/')[2]!;
   const open = (link: URL | string) => fetch(link, { redirect: 'manual' });
   const act = (link: URL, action: 'ack' | 'resolve', form: Record<string, string> = {}) =>
-    fetch(`${link.origin}${link.pathname}/${action}${link.search}`, { method: 'POST', body: new URLSearchParams(form), redirect: 'manual' });
+    fetch(`${link.origin}${link.pathname}/${action}${link.search}`, {
+      method: 'POST',
+      body: new URLSearchParams(form),
+      redirect: 'manual',
+    });
   /** The URL a form on the page posts to, resolved as a browser would against the URL the page was answered for. */
   const formAction = (html: string, answeredFor: string, action: 'ack' | 'resolve'): URL => {
     const actions = [...html.matchAll(/<form method="post" action="([^"]+)">/g)].map((m) => m[1]!.replaceAll('&#38;', '&'));
@@ -191,7 +196,11 @@ describe('incident page from the SMS link', () => {
     expect((await open(`${t.httpUrl}/i/ZZZZZZZZ${link.search}`)).status).toBe(403);
 
     // Only the page's own form posts are taken; anything else gets a page, not the API's JSON.
-    const json = await fetch(`${link.origin}${link.pathname}/ack${link.search}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const json = await fetch(`${link.origin}${link.pathname}/ack${link.search}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(json.status).toBe(415);
     expectPageHeaders(json);
     const huge = await act(link, 'resolve', { note: 'x'.repeat(20_000) });
@@ -252,11 +261,20 @@ describe('incident page from the SMS link', () => {
 
   it('resolves with a note and escapes the note and the resident name', async () => {
     const resident = await t.gateway.store.registry.getResident('r-002');
-    await t.gateway.store.registry.upsert({ communities: [], residents: [{ ...resident!, name: EVIL_NAME }], workers: [], devices: [], volunteers: [], visits: [] });
+    await t.gateway.store.registry.upsert({
+      communities: [],
+      residents: [{ ...resident!, name: EVIL_NAME }],
+      workers: [],
+      devices: [],
+      volunteers: [],
+      visits: [],
+    });
     const other = await connectDevice(t.mqttUrl, 'btn-002', 's3cret-btn-002');
     try {
       await press(other, 'btn-002');
-      const incident = await waitFor('r-002 paged', async () => (await api<IncidentView[]>('/api/incidents')).find((i) => i.resident === 'r-002' && i.pages.length > 0));
+      const incident = await waitFor('r-002 paged', async () =>
+        (await api<IncidentView[]>('/api/incidents')).find((i) => i.resident === 'r-002' && i.pages.length > 0),
+      );
       const to = incident.pages.find((p) => p.role === 'worker')!.to;
       const link = await linkFor(to, incident.code);
 
@@ -301,7 +319,15 @@ describe('incident page logging', () => {
       },
     });
     const dir = tempDir();
-    const config = loadConfig({ MQTT_PORT: '0', MQTT_HOST: '127.0.0.1', HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', DATA_DIR: dir.path, REGISTRY_FILE: TEST_REGISTRY, LOG_LEVEL: 'info' });
+    const config = loadConfig({
+      MQTT_PORT: '0',
+      MQTT_HOST: '127.0.0.1',
+      HTTP_PORT: '0',
+      HTTP_HOST: '127.0.0.1',
+      DATA_DIR: dir.path,
+      REGISTRY_FILE: TEST_REGISTRY,
+      LOG_LEVEL: 'info',
+    });
     const gateway = Gateway.create({ config, log: createLogger({ level: 'info', destination }) });
     try {
       const { httpPort } = await gateway.start();

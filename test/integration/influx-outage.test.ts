@@ -28,7 +28,10 @@ describe('InfluxDB outage and the alarm path', () => {
 
   const health = async () => {
     const res = await fetch(`${t!.httpUrl}/healthz`);
-    return { status: res.status, body: (await res.json()) as { status: string; components: { influxdb: { status: string; buffered?: number } } } };
+    return {
+      status: res.status,
+      body: (await res.json()) as { status: string; components: { influxdb: { status: string; buffered?: number } } },
+    };
   };
 
   it('pages at once while InfluxDB is down, reports it degraded, and backfills the event when it returns', async () => {
@@ -65,7 +68,11 @@ describe('InfluxDB outage and the alarm path', () => {
       { timeoutMs: 15_000, retryErrors: true, intervalMs: 50 },
     );
     expect(rows[0]).toMatchObject({ type: 'sos', device: 'btn-001' });
-    await waitFor('influxdb up in /healthz', async () => (await health()).body.components.influxdb.status === 'up', { timeoutMs: 15_000, retryErrors: true, intervalMs: 50 });
+    await waitFor('influxdb up in /healthz', async () => (await health()).body.components.influxdb.status === 'up', {
+      timeoutMs: 15_000,
+      retryErrors: true,
+      intervalMs: 50,
+    });
   });
 
   it('starts and pages when InfluxDB is unreachable from the start', async () => {

@@ -76,10 +76,43 @@ describe('ingest: durable record before PUBACK', () => {
 
   it('records an event sent with Debian mosquitto_pub before it exits, and refuses its wrong password', async () => {
     edge = await startEdge();
-    const base = ['-h', '127.0.0.1', '-p', String(edge.port), '-V', 'mqttv311', '-i', 'pull-x', '-u', 'pull-x', '-t', 'care/v1/pull-x/event', '-q', '1'];
+    const base = [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(edge.port),
+      '-V',
+      'mqttv311',
+      '-i',
+      'pull-x',
+      '-u',
+      'pull-x',
+      '-t',
+      'care/v1/pull-x/event',
+      '-q',
+      '1',
+    ];
     const d = device('btn-002');
-    const ok = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(edge.port), '-V', 'mqttv311', '-i', d.id, '-u', d.id, '-P', d.secret,
-      '-t', `care/v1/${d.id}/event`, '-q', '1', '-m', '{"type":"sos","seq":9}']);
+    const ok = await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(edge.port),
+      '-V',
+      'mqttv311',
+      '-i',
+      d.id,
+      '-u',
+      d.id,
+      '-P',
+      d.secret,
+      '-t',
+      `care/v1/${d.id}/event`,
+      '-q',
+      '1',
+      '-m',
+      '{"type":"sos","seq":9}',
+    ]);
     expect(ok.code).toBe(0);
     expect(eventsInFile(edge.dbFile).map((r) => [r.device_id, r.seq, r.type])).toEqual([['btn-002', 9, 'sos']]);
 
@@ -96,7 +129,10 @@ describe('ingest: durable record before PUBACK', () => {
     await publishQos1(client, 'care/v1/btn-001/event', payload);
     // Same seq with different bytes is a different event (a counter reset after a battery change).
     await publishQos1(client, 'care/v1/btn-001/event', JSON.stringify({ type: 'cancel', seq: 5 }));
-    expect(eventsInFile(edge.dbFile).map((r) => [r.seq, r.type])).toEqual([[5, 'sos'], [5, 'cancel']]);
+    expect(eventsInFile(edge.dbFile).map((r) => [r.seq, r.type])).toEqual([
+      [5, 'sos'],
+      [5, 'cancel'],
+    ]);
     expect(edge.seen.signals.map((s) => s.type)).toEqual(['sos', 'cancel']);
     expect(edge.ingest.stats()).toMatchObject({ accepted: 2, duplicates: 1 });
 

@@ -28,7 +28,10 @@ describe('vendor-cloud HTTP push', () => {
   beforeEach(async () => {
     clock = new ManualClock(LAST_THURSDAY_10);
     t = await startTestGateway({ clock });
-    await addTestBridges(t.gateway, { bridges: [Z2M_BRIDGE, CS_BRIDGE, HTTP_BRIDGE, HMAC_BRIDGE], devices: [...BRIDGED_DEVICES, HMAC_DEVICE] });
+    await addTestBridges(t.gateway, {
+      bridges: [Z2M_BRIDGE, CS_BRIDGE, HTTP_BRIDGE, HMAC_BRIDGE],
+      devices: [...BRIDGED_DEVICES, HMAC_DEVICE],
+    });
   });
 
   afterEach(async () => {
@@ -39,14 +42,16 @@ describe('vendor-cloud HTTP push', () => {
     fetch(`${t.httpUrl}/ingest/v1/${bridge}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
   const incidents = async () =>
     (await (await fetch(`${t.httpUrl}/api/incidents`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json()) as IncidentView[];
-  const events = (deviceId: string) => t.gateway.store.database.stmt<[string], { type: string }>('SELECT type FROM events WHERE device_id = ?').all(deviceId);
+  const events = (deviceId: string) =>
+    t.gateway.store.database.stmt<[string], { type: string }>('SELECT type FROM events WHERE device_id = ?').all(deviceId);
   const securityEvents = async () => (await t.gateway.store.security.list(50)).filter((e) => e.clientId?.startsWith('bridge:'));
   const sosPoint = (at = clock.now()) => ({ type: 1, dev_id: 'onenet-dev-42', ds_id: 'sos', at, value: 1 });
 
-  it('answers OneNET\'s URL check with msg only when the signature is the token\'s', async () => {
+  it("answers OneNET's URL check with msg only when the signature is the token's", async () => {
     const nonce = 'n0nce123';
     const msg = 'verify-me-123';
-    const url = (signature: string) => `${t.httpUrl}/ingest/v1/onenet-1?msg=${msg}&nonce=${nonce}&signature=${encodeURIComponent(signature)}`;
+    const url = (signature: string) =>
+      `${t.httpUrl}/ingest/v1/onenet-1?msg=${msg}&nonce=${nonce}&signature=${encodeURIComponent(signature)}`;
     const ok = await fetch(url(onenetSignature(TOKEN, nonce, msg)));
     expect(ok.status).toBe(200);
     expect(await ok.text()).toBe(msg);
@@ -86,7 +91,7 @@ describe('vendor-cloud HTTP push', () => {
     expect(await incidents()).toEqual([]);
   });
 
-  it('answers 503, recording nothing, when the event cannot be committed, and 200 on the vendor\'s retry once it can', async () => {
+  it("answers 503, recording nothing, when the event cannot be committed, and 200 on the vendor's retry once it can", async () => {
     const db = t.gateway.store.database.db;
     // A real failure of the real database's commit (the events insert aborts), not a stand-in for the recorder.
     db.exec("CREATE TRIGGER refuse_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;");
@@ -108,12 +113,23 @@ describe('vendor-cloud HTTP push', () => {
   });
 
   it('records an unknown device and an unknown datastream as rejections, acknowledged', async () => {
-    const res = await pushTo('onenet-1', onenetBody([{ ...sosPoint(), dev_id: 99999 }, { type: 1, dev_id: 'onenet-dev-42', ds_id: 'door_open', at: clock.now(), value: 1 }]));
+    const res = await pushTo(
+      'onenet-1',
+      onenetBody([
+        { ...sosPoint(), dev_id: 99999 },
+        { type: 1, dev_id: 'onenet-dev-42', ds_id: 'door_open', at: clock.now(), value: 1 },
+      ]),
+    );
     expect(res.status).toBe(200);
     const body = (await res.json()) as { accepted: number; rejected: { reason: string }[] };
     expect(body.accepted).toBe(0);
-    expect(body.rejected.map((r) => r.reason)).toEqual([expect.stringContaining('unknown device "99999"') as unknown, expect.stringContaining('unknown datastream door_open') as unknown]);
-    const rejections = t.gateway.store.database.stmt<[], { device_id: string; reason: string }>('SELECT device_id, reason FROM rejections ORDER BY id').all();
+    expect(body.rejected.map((r) => r.reason)).toEqual([
+      expect.stringContaining('unknown device "99999"') as unknown,
+      expect.stringContaining('unknown datastream door_open') as unknown,
+    ]);
+    const rejections = t.gateway.store.database
+      .stmt<[], { device_id: string; reason: string }>('SELECT device_id, reason FROM rejections ORDER BY id')
+      .all();
     expect(rejections).toEqual([
       { device_id: 'onenet-1', reason: 'unknown_device' },
       { device_id: 'nb-btn-102', reason: 'unknown_type' },
@@ -122,10 +138,13 @@ describe('vendor-cloud HTTP push', () => {
   });
 
   it('maps OneNET readings and lifecycle messages to telemetry and online/offline', async () => {
-    const res = await pushTo('onenet-1', onenetBody([
-      { type: 1, dev_id: 'onenet-dev-42', ds_id: 'data', at: clock.now(), value: { battery: 64, csq: 20 } },
-      { type: 2, dev_id: 'onenet-dev-42', at: clock.now() + 1, status: 0, login_type: 10 },
-    ]));
+    const res = await pushTo(
+      'onenet-1',
+      onenetBody([
+        { type: 1, dev_id: 'onenet-dev-42', ds_id: 'data', at: clock.now(), value: { battery: 64, csq: 20 } },
+        { type: 2, dev_id: 'onenet-dev-42', at: clock.now() + 1, status: 0, login_type: 10 },
+      ]),
+    );
     expect(res.status).toBe(200);
     const health = t.gateway.ingest.healthOf('nb-btn-102');
     expect(health).toMatchObject({ battery: 64, rssi: -73, state: 'offline' });
@@ -149,7 +168,14 @@ describe('vendor-cloud HTTP push', () => {
 
     it('takes a signed push, and refuses unsigned, forged and replayed ones', async () => {
       expect((await pushTo('vendor-x', press)).status).toBe(401);
-      expect((await pushTo('vendor-x', press, { ...signed(press), 'x-care-signature': hmacSignature('wrong-key', String(Math.floor(clock.now() / 1000)), press) })).status).toBe(403);
+      expect(
+        (
+          await pushTo('vendor-x', press, {
+            ...signed(press),
+            'x-care-signature': hmacSignature('wrong-key', String(Math.floor(clock.now() / 1000)), press),
+          })
+        ).status,
+      ).toBe(403);
       // Signed six minutes ago: outside the five-minute window, whatever the signature.
       expect((await pushTo('vendor-x', press, signed(press, clock.now() - 6 * 60_000))).status).toBe(403);
       expect(events('nb-btn-201')).toEqual([]);

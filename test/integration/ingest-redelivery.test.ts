@@ -35,7 +35,10 @@ describe('ingest: redelivery window (edge)', () => {
     edge.clock.advance(60_000);
     const after = await edge.connect('btn-001');
     await publish(after, SOS_1);
-    expect(edge.seen.signals.map((s) => [s.type, s.seq])).toEqual([['sos', 1], ['sos', 1]]);
+    expect(edge.seen.signals.map((s) => [s.type, s.seq])).toEqual([
+      ['sos', 1],
+      ['sos', 1],
+    ]);
     expect(edge.ingest.stats()).toMatchObject({ accepted: 2, duplicates: 0 });
   });
 
@@ -76,7 +79,11 @@ describe('ingest: redelivery window (whole gateway)', () => {
   });
 
   const api = async <T>(path: string, method = 'GET'): Promise<T> => {
-    const res = await fetch(`${t?.httpUrl}${path}`, { method, headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' }, ...(method === 'POST' ? { body: '{}' } : {}) });
+    const res = await fetch(`${t?.httpUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
+      ...(method === 'POST' ? { body: '{}' } : {}),
+    });
     return (await res.json()) as T;
   };
   const button = async () => {

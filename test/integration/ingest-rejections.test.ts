@@ -15,7 +15,9 @@ function publishQos1(client: MqttClient, topic: string, payload: string | Buffer
 function rejectionsInFile(file: string): { device_id: string; reason: string; topic: string }[] {
   const db = new Database(file, { readonly: true });
   try {
-    return db.prepare<[], { device_id: string; reason: string; topic: string }>('SELECT device_id, reason, topic FROM rejections ORDER BY id').all();
+    return db
+      .prepare<[], { device_id: string; reason: string; topic: string }>('SELECT device_id, reason, topic FROM rejections ORDER BY id')
+      .all();
   } finally {
     db.close();
   }
@@ -50,7 +52,9 @@ describe('ingest: bad messages are acknowledged, recorded and not acted on', () 
     expect(edge.seen.rejections[2]?.payloadExcerpt.length).toBeLessThanOrEqual(200);
     expect(rejectionsInFile(edge.dbFile)).toEqual([]);
     await edge.ingest.flush();
-    expect(rejectionsInFile(edge.dbFile)).toEqual(cases.map((c) => ({ device_id: 'btn-001', reason: c.reason, topic: 'care/v1/btn-001/event' })));
+    expect(rejectionsInFile(edge.dbFile)).toEqual(
+      cases.map((c) => ({ device_id: 'btn-001', reason: c.reason, topic: 'care/v1/btn-001/event' })),
+    );
     const stats = edge.ingest.stats();
     expect(stats.accepted).toBe(0);
     expect(stats.rejected.malformed_json).toBe(1);
@@ -60,7 +64,11 @@ describe('ingest: bad messages are acknowledged, recorded and not acted on', () 
     await publishQos1(client, 'care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 10 }));
     expect(edge.seen.signals.map((s) => s.type)).toEqual(['sos']);
     const health = edge.ingest.healthOf('btn-001');
-    expect(health).toMatchObject({ state: 'online', rejectedCount: cases.length, lastRejection: { reason: 'invalid_payload', at: edge.clock.now() } });
+    expect(health).toMatchObject({
+      state: 'online',
+      rejectedCount: cases.length,
+      lastRejection: { reason: 'invalid_payload', at: edge.clock.now() },
+    });
   });
 
   it('acks a message on an unknown channel under the own prefix as unknown_channel', async () => {
@@ -76,14 +84,21 @@ describe('ingest: bad messages are acknowledged, recorded and not acted on', () 
     edge = await startEdge();
     const client = await edge.connect('pir-001');
     await publishQos1(client, 'care/v1/pir-001/telemetry', JSON.stringify({ battery: 64, rssi: -77, lux: 120 }));
-    expect(edge.seen.telemetry).toEqual([{ deviceId: 'pir-001', battery: 64, rssi: -77, at: edge.clock.now(), payload: { battery: 64, rssi: -77, lux: 120 } }]);
+    expect(edge.seen.telemetry).toEqual([
+      { deviceId: 'pir-001', battery: 64, rssi: -77, at: edge.clock.now(), payload: { battery: 64, rssi: -77, lux: 120 } },
+    ]);
     expect(edge.ingest.healthOf('pir-001')).toMatchObject({ state: 'online', battery: 64, rssi: -77, lastSeen: edge.clock.now() });
 
     edge.clock.advance(1000);
     await publishQos1(client, 'care/v1/pir-001/telemetry', JSON.stringify({ battery: 250 }));
     await publishQos1(client, 'care/v1/pir-001/telemetry', JSON.stringify({ rssi: 40 }));
     expect(edge.seen.telemetry).toHaveLength(1);
-    expect(edge.ingest.healthOf('pir-001')).toMatchObject({ battery: 64, rssi: -77, lastSeen: edge.clock.now(), lastRejection: { reason: 'impossible_value' } });
+    expect(edge.ingest.healthOf('pir-001')).toMatchObject({
+      battery: 64,
+      rssi: -77,
+      lastSeen: edge.clock.now(),
+      lastRejection: { reason: 'impossible_value' },
+    });
 
     // Telemetry with only rssi keeps the last known battery.
     await publishQos1(client, 'care/v1/pir-001/telemetry', JSON.stringify({ rssi: -60 }));
@@ -116,7 +131,12 @@ describe('ingest: bad messages are acknowledged, recorded and not acted on', () 
     expect(next.healthOf('btn-002')).toEqual(saved);
     expect(next.listHealth().map((h) => h.deviceId)).toEqual(['btn-002']);
     await next.stop();
-    await expect(next.handle('btn-002', { id: 'btn-002', kind: 'sos_button', resident: 'r', secretHash: 'x' }, 'event', Buffer.from('{}'), { remoteAddress: null, arrivedHr: 0 })).rejects.toThrow('not running');
+    await expect(
+      next.handle('btn-002', { id: 'btn-002', kind: 'sos_button', resident: 'r', secretHash: 'x' }, 'event', Buffer.from('{}'), {
+        remoteAddress: null,
+        arrivedHr: 0,
+      }),
+    ).rejects.toThrow('not running');
   });
 });
 

@@ -61,7 +61,21 @@ describe('LiveFeed', () => {
             resident: incident.residentId,
             residentName: null,
             address: null,
-            pages: pages.map((m) => ({ id: m.id, to: m.to, role: m.role ?? '', name: null, step: m.step, purpose: m.purpose, status: m.status, createdAt: m.createdAt, sentAt: m.sentAt, updatedAt: m.updatedAt, errorCode: m.errorCode, attempts: m.attempts, retrying: false })),
+            pages: pages.map((m) => ({
+              id: m.id,
+              to: m.to,
+              role: m.role ?? '',
+              name: null,
+              step: m.step,
+              purpose: m.purpose,
+              status: m.status,
+              createdAt: m.createdAt,
+              sentAt: m.sentAt,
+              updatedAt: m.updatedAt,
+              errorCode: m.errorCode,
+              attempts: m.attempts,
+              retrying: false,
+            })),
           };
         },
       },
@@ -105,7 +119,15 @@ describe('LiveFeed', () => {
     for (const c of [andaliWorker, xinhuaWorker, volunteer, admin]) feed.subscribe(c);
     const incident = await store.incidents.get('inc-2');
     if (!incident) throw new Error('no incident');
-    bus.emit('incidentChanged', incident, { id: 1, incidentId: 'inc-2', at: T0, action: 'opened', actor: 'x', channel: 'device', detail: null });
+    bus.emit('incidentChanged', incident, {
+      id: 1,
+      incidentId: 'inc-2',
+      at: T0,
+      action: 'opened',
+      actor: 'x',
+      channel: 'device',
+      detail: null,
+    });
     await new Promise((r) => setTimeout(r, 50));
     expect(xinhuaWorker.received.map((e) => e.event)).toEqual(['incident']);
     expect(admin.received.map((e) => e.event)).toEqual(['incident']);
@@ -115,7 +137,16 @@ describe('LiveFeed', () => {
     feed.relay('outageChanged', 'outage-test', (outage) => ({ data: { id: outage.id }, community: outage.place.communityId }));
     bus.emit(
       'outageChanged',
-      { id: 'out-1', place: { kind: 'community', key: 'community:andali', communityId: 'andali', building: null }, devices: [], openedAt: T0, closedAt: null, summary: null, page: null, updatedAt: T0 },
+      {
+        id: 'out-1',
+        place: { kind: 'community', key: 'community:andali', communityId: 'andali', building: null },
+        devices: [],
+        openedAt: T0,
+        closedAt: null,
+        summary: null,
+        page: null,
+        updatedAt: T0,
+      },
       'opened',
     );
     expect(andaliWorker.received.map((e) => e.event)).toEqual(['outage', 'outage-test']);

@@ -31,7 +31,8 @@ describe('live feed over server-sent events', () => {
     await dg.addUser('limin', 'worker', { workerId: 'w-01' });
     await dg.addUser('qianfang', 'worker', { workerId: 'w-09' });
     await dg.addUser('wangnn', 'volunteer', { volunteerId: 'v-01' });
-    for (const who of ['admin', 'officer', 'limin', 'qianfang', 'wangnn']) session[who] = await dg.signIn(who, who === 'admin' ? 'admin-password-123' : undefined);
+    for (const who of ['admin', 'officer', 'limin', 'qianfang', 'wangnn'])
+      session[who] = await dg.signIn(who, who === 'admin' ? 'admin-password-123' : undefined);
   });
 
   afterAll(async () => {
@@ -112,7 +113,9 @@ describe('live feed over server-sent events', () => {
 
   it('an acknowledgement from the dashboard reaches the other open streams', async () => {
     const officer = await open('officer');
-    const list = (await (await fetch(`${dg.url}/api/incidents?state=open`, { headers: { cookie: session.officer?.cookie ?? '' } })).json()) as IncidentView[];
+    const list = (await (
+      await fetch(`${dg.url}/api/incidents?state=open`, { headers: { cookie: session.officer?.cookie ?? '' } })
+    ).json()) as IncidentView[];
     const target = list.find((v) => v.resident === 'r-001');
     expect(target).toBeDefined();
     const s = session.limin;

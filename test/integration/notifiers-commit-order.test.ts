@@ -61,7 +61,13 @@ describe('SmsDispatcher and transactions', () => {
     })();
     expect(row).toMatchObject({ attempts: 1, status: 'delivered' });
     expect(row.providerSid).toMatch(/^SM/);
-    expect(r.events.filter((e) => e.startsWith(msg.id)).map((e) => e.split(':')[1])).toEqual(['queued', 'sending', 'accepted', 'sent', 'delivered']);
+    expect(r.events.filter((e) => e.startsWith(msg.id)).map((e) => e.split(':')[1])).toEqual([
+      'queued',
+      'sending',
+      'accepted',
+      'sent',
+      'delivered',
+    ]);
     const done = r.store.database.commitStats();
     expect(done.synced).toBe(afterInsert.synced);
     // Hand-over plus three receipts, some of them sharing a commit.

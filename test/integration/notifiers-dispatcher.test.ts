@@ -29,7 +29,14 @@ describe('SmsDispatcher sending', () => {
     r.sim.setLatency(100);
     await r.dispatcher.start();
     const msg = await r.dispatcher.enqueue(pageSms());
-    expect(msg).toMatchObject({ status: 'queued', provider: 'twilio', attempts: 0, providerSid: null, purpose: 'page', incidentId: 'inc-test' });
+    expect(msg).toMatchObject({
+      status: 'queued',
+      provider: 'twilio',
+      attempts: 0,
+      providerSid: null,
+      purpose: 'page',
+      incidentId: 'inc-test',
+    });
     expect(msg.id).toMatch(/^sms-/);
     // Durable before any provider answer: the row exists while the simulator is still sitting on the request.
     expect((await stored(r, msg.id)).to).toBe('+8613800000001');
@@ -80,7 +87,12 @@ describe('SmsDispatcher sending', () => {
     expect(accepted.attempts).toBe(3);
     expect(accepted.errorCode).toBeNull();
     expect(accepted.error).toBeNull();
-    expect(r.sim.requests().filter((q) => q.method === 'POST').map((q) => q.fault)).toEqual([503, 503, null]);
+    expect(
+      r.sim
+        .requests()
+        .filter((q) => q.method === 'POST')
+        .map((q) => q.fault),
+    ).toEqual([503, 503, null]);
     expect(r.sim.messages()).toHaveLength(1);
     expect(r.dispatcher.health().consecutiveFailures).toBe(0);
   });

@@ -54,7 +54,13 @@ describe('TwilioProvider', () => {
     expect(result.sid).toMatch(/^SM[0-9a-f]{32}$/);
     expect(result.status).toBe('accepted');
     const msg = await sim.waitForMessage((m) => m.sid === result.sid, 1000);
-    expect(msg).toMatchObject({ to: TO, from: FROM, body: '求助：张桂兰', statusCallback: 'http://127.0.0.1:9/webhooks/twilio/status', encoding: 'UCS-2' });
+    expect(msg).toMatchObject({
+      to: TO,
+      from: FROM,
+      body: '求助：张桂兰',
+      statusCallback: 'http://127.0.0.1:9/webhooks/twilio/status',
+      encoding: 'UCS-2',
+    });
   });
 
   it('sends from a Messaging Service when TWILIO_FROM is an MG SID', async () => {

@@ -44,7 +44,12 @@ describe('SmsDispatcher delivery receipts', () => {
     const row = await stored(r, msg.id);
     expect(row.status).toBe('delivered');
     expect(row.errorCode).toBeNull();
-    expect(r.events.filter((e) => e.startsWith(msg.id)).map((e) => e.split(':')[1])).toEqual(['queued', 'sending', 'accepted', 'delivered']);
+    expect(r.events.filter((e) => e.startsWith(msg.id)).map((e) => e.split(':')[1])).toEqual([
+      'queued',
+      'sending',
+      'accepted',
+      'delivered',
+    ]);
 
     expect(await r.dispatcher.handleStatusCallback({ MessageSid: `SM${'0'.repeat(32)}`, MessageStatus: 'delivered' })).toBe(false);
     expect(await r.dispatcher.handleStatusCallback({ MessageSid: sid, MessageStatus: 'receiving' })).toBe(false);
@@ -83,7 +88,13 @@ describe('SmsDispatcher delivery receipts', () => {
     const msg = await d.enqueue(pageSms());
     const row = await storedWhen(r, msg.id, (m) => m.status === 'delivered', 'delivered');
     expect(row.providerSid).toMatch(/^SM/);
-    expect(r.events.filter((e) => e.startsWith(msg.id)).map((e) => e.split(':')[1])).toEqual(['queued', 'sending', 'accepted', 'sent', 'delivered']);
+    expect(r.events.filter((e) => e.startsWith(msg.id)).map((e) => e.split(':')[1])).toEqual([
+      'queued',
+      'sending',
+      'accepted',
+      'sent',
+      'delivered',
+    ]);
   });
 });
 
@@ -96,7 +107,15 @@ describe('SmsDispatcher resume after a crash', () => {
     const halfSent = await r.dispatcher.enqueue(pageSms('+8613800000001'));
     await storedWhen(r, halfSent.id, (m) => m.attempts === 1, 'first attempt');
     // A row that never got a send attempt at all.
-    const queued: OutboundSms = { ...halfSent, ...pageSms('+8613800000002'), id: 'sms-left-queued', status: 'queued', attempts: 0, errorCode: null, error: null };
+    const queued: OutboundSms = {
+      ...halfSent,
+      ...pageSms('+8613800000002'),
+      id: 'sms-left-queued',
+      status: 'queued',
+      attempts: 0,
+      errorCode: null,
+      error: null,
+    };
     await r.store.sms.insert(queued);
     // The "crash": the process goes away without sending; only the database file survives.
     await r.dispatcher.stop();
@@ -115,7 +134,12 @@ describe('SmsDispatcher resume after a crash', () => {
     const b = await storedWhen(r, 'sms-left-queued', (m) => m.status === 'delivered', 'queued delivered');
     expect(a.attempts).toBe(2);
     expect(b.attempts).toBe(1);
-    expect(r.sim.messages().map((m) => m.to).sort()).toEqual(['+8613800000001', '+8613800000002']);
+    expect(
+      r.sim
+        .messages()
+        .map((m) => m.to)
+        .sort(),
+    ).toEqual(['+8613800000001', '+8613800000002']);
     expect(await r.store.sms.listUnsent()).toEqual([]);
   });
 });
@@ -131,7 +155,15 @@ describe('SmsDispatcher in outbox mode', () => {
     expect(row.providerSid).toMatch(/^OB[0-9a-f]{32}$/);
     expect(row.attempts).toBe(1);
     expect(r.sim.requests()).toHaveLength(0);
-    expect(r.dispatcher.health()).toMatchObject({ provider: 'outbox', degraded: true, lastError: null, consecutiveFailures: 0, queued: 0, waiting: 0, sender: null });
+    expect(r.dispatcher.health()).toMatchObject({
+      provider: 'outbox',
+      degraded: true,
+      lastError: null,
+      consecutiveFailures: 0,
+      queued: 0,
+      waiting: 0,
+      sender: null,
+    });
     expect(await r.store.sms.listUnsent()).toEqual([]);
   });
 });

@@ -19,7 +19,13 @@ describe('OneNET pusher (npm run sim -- onenet)', () => {
 
   it('runs the CI scenario: every push taken, the forged one refused, the SOS paged', async () => {
     const pusher = new OnenetPusher({ url: `${t.httpUrl}/ingest/v1/${HTTP_BRIDGE.id}`, token: HTTP_BRIDGE.secret });
-    expect(await runOnenetScenario(pusher, 'onenet-dev-42')).toEqual({ urlCheck: true, online: 200, heartbeat: 200, sos: 200, forged: 403 });
+    expect(await runOnenetScenario(pusher, 'onenet-dev-42')).toEqual({
+      urlCheck: true,
+      online: 200,
+      heartbeat: 200,
+      sos: 200,
+      forged: 403,
+    });
     expect(t.gateway.ingest.healthOf('nb-btn-102')).toMatchObject({ state: 'online', battery: 87, rssi: -69 });
     await t.gateway.processor.idle();
     const [incident] = await t.gateway.store.incidents.list({ residentId: 'r-002' });

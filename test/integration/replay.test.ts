@@ -11,7 +11,15 @@ import { tempDir } from '../helpers/tmp.js';
 /** An event as the ingest commits it before the PUBACK. */
 function event(deviceId: string, seq: number, body: Record<string, unknown>): NewEvent {
   const payload = JSON.stringify({ ...body, seq });
-  return { deviceId, seq, type: body.type as NewEvent['type'], payload, payloadHash: createHash('sha256').update(payload).digest('hex'), deviceTs: null, receivedAt: Date.now() };
+  return {
+    deviceId,
+    seq,
+    type: body.type as NewEvent['type'],
+    payload,
+    payloadHash: createHash('sha256').update(payload).digest('hex'),
+    deviceTs: null,
+    receivedAt: Date.now(),
+  };
 }
 
 describe('replay of recorded, unprocessed events', () => {

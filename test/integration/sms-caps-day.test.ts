@@ -30,7 +30,11 @@ function rig(start: number): { clock: ManualClock; caps: SendCaps } {
 
 /** A page about resident n: a different content each, so only the daily caps can apply. */
 function page(n: number): { to: string; intent: ReturnType<typeof intentOf>; body: string } {
-  return { to: PHONE, intent: intentOf('page_first', { name: `老人${n}`, what: '按了求助', address: '3号楼', time: '22:00', ack: '1', pass: '2' }), body: '' };
+  return {
+    to: PHONE,
+    intent: intentOf('page_first', { name: `老人${n}`, what: '按了求助', address: '3号楼', time: '22:00', ack: '1', pass: '2' }),
+    body: '',
+  };
 }
 
 describe('daily SMS caps', () => {

@@ -12,7 +12,16 @@ import { TencentSmsProvider } from '../../gateway/notifiers/tencent.js';
 import { AliyunSmsSim } from '../../simulators/sms/aliyun-server.js';
 import { TencentSmsSim } from '../../simulators/sms/tencent-server.js';
 import { shanghaiLast } from '../helpers/calendar.js';
-import { ALIYUN_KEY_ID, ALIYUN_KEY_SECRET, SIGN_NAME, TENCENT_APP_ID, TENCENT_SECRET_ID, TENCENT_SECRET_KEY, TEST_CATALOGUE, pageIntent } from '../helpers/domestic-sms.js';
+import {
+  ALIYUN_KEY_ID,
+  ALIYUN_KEY_SECRET,
+  SIGN_NAME,
+  TENCENT_APP_ID,
+  TENCENT_SECRET_ID,
+  TENCENT_SECRET_KEY,
+  TEST_CATALOGUE,
+  pageIntent,
+} from '../helpers/domestic-sms.js';
 import { API_TOKEN, connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 const W1 = '+8613900000001';
@@ -36,16 +45,50 @@ describe('pulled receipts and replies', () => {
   const storeSent = async (provider: 'aliyun' | 'tencent', id: string, sid: string): Promise<void> => {
     const now = clock.now();
     const row: OutboundSms = {
-      id, to: W1, body: 'page', purpose: 'notice', incidentId: null, step: null, role: null, personId: null, context: null, intent: null, priority: 'routine',
-      status: 'accepted', provider, providerSid: sid, attempts: 1, errorCode: null, error: null, createdAt: now, sentAt: now, updatedAt: now,
+      id,
+      to: W1,
+      body: 'page',
+      purpose: 'notice',
+      incidentId: null,
+      step: null,
+      role: null,
+      personId: null,
+      context: null,
+      intent: null,
+      priority: 'routine',
+      status: 'accepted',
+      provider,
+      providerSid: sid,
+      attempts: 1,
+      errorCode: null,
+      error: null,
+      createdAt: now,
+      sentAt: now,
+      updatedAt: now,
     };
     await t.gateway.store.sms.insert(row);
   };
 
   it('Tencent: a pulled receipt marks the message delivered and a pulled "1" acknowledges the incident', async () => {
-    const sim = new TencentSmsSim({ secretId: TENCENT_SECRET_ID, secretKey: TENCENT_SECRET_KEY, sdkAppId: TENCENT_APP_ID, catalogue: TEST_CATALOGUE, signNames: [SIGN_NAME], holdReceipts: true });
+    const sim = new TencentSmsSim({
+      secretId: TENCENT_SECRET_ID,
+      secretKey: TENCENT_SECRET_KEY,
+      sdkAppId: TENCENT_APP_ID,
+      catalogue: TEST_CATALOGUE,
+      signNames: [SIGN_NAME],
+      holdReceipts: true,
+    });
     await sim.start();
-    const provider = new TencentSmsProvider({ secretId: TENCENT_SECRET_ID, secretKey: TENCENT_SECRET_KEY, sdkAppId: TENCENT_APP_ID, signName: SIGN_NAME, region: 'ap-guangzhou', endpoint: sim.url, catalogue: () => (TEST_CATALOGUE), log: silentLogger() });
+    const provider = new TencentSmsProvider({
+      secretId: TENCENT_SECRET_ID,
+      secretKey: TENCENT_SECRET_KEY,
+      sdkAppId: TENCENT_APP_ID,
+      signName: SIGN_NAME,
+      region: 'ap-guangzhou',
+      endpoint: sim.url,
+      catalogue: () => TEST_CATALOGUE,
+      log: silentLogger(),
+    });
     const poller = new ReceiptPoller({
       source: tencentPullSource({ pullReceipts: () => provider.pullReceipts(), pullReplies: (now) => provider.pullReplies(now) }),
       receipts: t.gateway.dispatcher,
@@ -77,9 +120,22 @@ describe('pulled receipts and replies', () => {
   });
 
   it('Aliyun: QuerySendDetails is asked about every message still waiting, and its answer applied', async () => {
-    const sim = new AliyunSmsSim({ accessKeyId: ALIYUN_KEY_ID, accessKeySecret: ALIYUN_KEY_SECRET, catalogue: TEST_CATALOGUE, signNames: [SIGN_NAME], holdReceipts: true });
+    const sim = new AliyunSmsSim({
+      accessKeyId: ALIYUN_KEY_ID,
+      accessKeySecret: ALIYUN_KEY_SECRET,
+      catalogue: TEST_CATALOGUE,
+      signNames: [SIGN_NAME],
+      holdReceipts: true,
+    });
     await sim.start();
-    const provider = new AliyunSmsProvider({ accessKeyId: ALIYUN_KEY_ID, accessKeySecret: ALIYUN_KEY_SECRET, signName: SIGN_NAME, endpoint: sim.url, catalogue: () => (TEST_CATALOGUE), log: silentLogger() });
+    const provider = new AliyunSmsProvider({
+      accessKeyId: ALIYUN_KEY_ID,
+      accessKeySecret: ALIYUN_KEY_SECRET,
+      signName: SIGN_NAME,
+      endpoint: sim.url,
+      catalogue: () => TEST_CATALOGUE,
+      log: silentLogger(),
+    });
     const poller = new ReceiptPoller({
       source: aliyunPullSource({ store: t.gateway.store.sms, query: (m) => provider.queryReceipt(m), log: silentLogger() }),
       receipts: t.gateway.dispatcher,

@@ -40,7 +40,13 @@ describe('Aliyun and Tencent callbacks', () => {
     // A Thursday 10:00 in Tianjin: the fixture's workers are on duty.
     t = await startTestGateway({ clock: new ManualClock(shanghaiLast(4, 10)), env: { WEBHOOK_KEY } });
     const common = { catalogue: TEST_CATALOGUE, signNames: [SIGN_NAME], holdReceipts: true };
-    aliyun = new AliyunSmsSim({ ...common, accessKeyId: ALIYUN_KEY_ID, accessKeySecret: ALIYUN_KEY_SECRET, reportUrl: hook('/webhooks/aliyun/sms-report'), upUrl: hook('/webhooks/aliyun/sms-up') });
+    aliyun = new AliyunSmsSim({
+      ...common,
+      accessKeyId: ALIYUN_KEY_ID,
+      accessKeySecret: ALIYUN_KEY_SECRET,
+      reportUrl: hook('/webhooks/aliyun/sms-report'),
+      upUrl: hook('/webhooks/aliyun/sms-up'),
+    });
     tencent = new TencentSmsSim({
       ...common,
       secretId: TENCENT_SECRET_ID,
@@ -62,7 +68,10 @@ describe('Aliyun and Tencent callbacks', () => {
   });
 
   const api = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
-    const res = await fetch(`${t.httpUrl}${path}`, { ...init, headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' } });
+    const res = await fetch(`${t.httpUrl}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
+    });
     expect(res.status, path).toBeLessThan(300);
     return (await res.json()) as T;
   };
@@ -70,7 +79,9 @@ describe('Aliyun and Tencent callbacks', () => {
   /** btn-001 raises an incident for r-001, whose nearest on-duty worker is W1; resolves once W1 has the page. */
   const alarm = async (): Promise<IncidentView> => {
     await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: ++seq }), { qos: 1 });
-    const open = await waitFor('incident', async () => (await api<IncidentView[]>('/api/incidents')).find((i) => i.resident === 'r-001' && i.state === 'open'));
+    const open = await waitFor('incident', async () =>
+      (await api<IncidentView[]>('/api/incidents')).find((i) => i.resident === 'r-001' && i.state === 'open'),
+    );
     await t.sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'));
     return open;
   };
@@ -78,15 +89,40 @@ describe('Aliyun and Tencent callbacks', () => {
   const storeSent = async (provider: 'aliyun' | 'tencent', id: string, sid: string): Promise<void> => {
     const now = Date.now();
     const row: OutboundSms = {
-      id, to: W1, body: 'page', purpose: 'notice', incidentId: null, step: null, role: null, personId: null, context: null, intent: null, priority: 'routine',
-      status: 'accepted', provider, providerSid: sid, attempts: 1, errorCode: null, error: null, createdAt: now, sentAt: now, updatedAt: now,
+      id,
+      to: W1,
+      body: 'page',
+      purpose: 'notice',
+      incidentId: null,
+      step: null,
+      role: null,
+      personId: null,
+      context: null,
+      intent: null,
+      priority: 'routine',
+      status: 'accepted',
+      provider,
+      providerSid: sid,
+      attempts: 1,
+      errorCode: null,
+      error: null,
+      createdAt: now,
+      sentAt: now,
+      updatedAt: now,
     };
     await t.gateway.store.sms.insert(row);
   };
   const metrics = async (): Promise<string> => (await fetch(`${t.httpUrl}/metrics`)).text();
 
   it('Aliyun: SmsReport marks the stored message delivered, or undelivered with the carrier code', async () => {
-    const provider = new AliyunSmsProvider({ accessKeyId: ALIYUN_KEY_ID, accessKeySecret: ALIYUN_KEY_SECRET, signName: SIGN_NAME, endpoint: aliyun.url, catalogue: () => TEST_CATALOGUE, log: silentLogger() });
+    const provider = new AliyunSmsProvider({
+      accessKeyId: ALIYUN_KEY_ID,
+      accessKeySecret: ALIYUN_KEY_SECRET,
+      signName: SIGN_NAME,
+      endpoint: aliyun.url,
+      catalogue: () => TEST_CATALOGUE,
+      log: silentLogger(),
+    });
     aliyun.setDeliveryOutcome('+8613900000002', 'undelivered');
     const ok = await provider.send({ id: 'sms-a1', to: W1, body: '', intent: pageIntent(), statusCallback: null });
     const bad = await provider.send({ id: 'sms-a2', to: '+8613900000002', body: '', intent: pageIntent(), statusCallback: null });
@@ -110,7 +146,11 @@ describe('Aliyun and Tencent callbacks', () => {
     await waitFor('acknowledged', async () => (await incident(open.id)).state === 'acknowledged');
     expect((await incident(open.id)).acknowledgedBy).toMatchObject({ id: 'w-01', role: 'worker' });
     // Aliyun pushes again when it thinks we missed it: the same sequence_id is a duplicate.
-    const again = await fetch(hook('/webhooks/aliyun/sms-up'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(push?.body) });
+    const again = await fetch(hook('/webhooks/aliyun/sms-up'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(push?.body),
+    });
     expect(again.status).toBe(200);
     expect(await metrics()).toMatch(/sms_inbound_duplicates_total\{provider="aliyun"\} 1/);
   });
@@ -125,7 +165,16 @@ describe('Aliyun and Tencent callbacks', () => {
   });
 
   it('Tencent: the status callback marks the stored message delivered', async () => {
-    const provider = new TencentSmsProvider({ secretId: TENCENT_SECRET_ID, secretKey: TENCENT_SECRET_KEY, sdkAppId: TENCENT_APP_ID, signName: SIGN_NAME, region: 'ap-guangzhou', endpoint: tencent.url, catalogue: () => TEST_CATALOGUE, log: silentLogger() });
+    const provider = new TencentSmsProvider({
+      secretId: TENCENT_SECRET_ID,
+      secretKey: TENCENT_SECRET_KEY,
+      sdkAppId: TENCENT_APP_ID,
+      signName: SIGN_NAME,
+      region: 'ap-guangzhou',
+      endpoint: tencent.url,
+      catalogue: () => TEST_CATALOGUE,
+      log: silentLogger(),
+    });
     const sent = await provider.send({ id: 'sms-t1', to: W1, body: '', intent: pageIntent(), statusCallback: null });
     await provider.close();
     await storeSent('tencent', 'sms-t1', sent.sid);
@@ -147,10 +196,14 @@ describe('Aliyun and Tencent callbacks', () => {
   it('refuses a callback without the key, with a wrong key or with the key twice: 403, a security event, nothing acted on', async () => {
     const open = await alarm();
     const reply = { extend: '', mobile: '13900000001', nationcode: '86', sign: SIGN_NAME, text: '1', time: 1_700_000_000 };
-    const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (url: string, body: unknown) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect((await post(hook('/webhooks/tencent/sms-reply', null), reply)).status).toBe(403);
     expect((await post(hook('/webhooks/tencent/sms-reply', 'webhook-key-0123456789abcdeX'), reply)).status).toBe(403);
-    expect((await post(`${hook('/webhooks/aliyun/sms-up')}&key=${WEBHOOK_KEY}`, [{ phone_number: '13900000001', content: '1', sequence_id: 7 }])).status).toBe(403);
+    expect(
+      (await post(`${hook('/webhooks/aliyun/sms-up')}&key=${WEBHOOK_KEY}`, [{ phone_number: '13900000001', content: '1', sequence_id: 7 }]))
+        .status,
+    ).toBe(403);
     expect((await post(hook('/webhooks/aliyun/sms-report', 'short'), [{ biz_id: 'x', success: true }])).status).toBe(403);
     expect((await incident(open.id)).state).toBe('open');
     const m = await metrics();
@@ -159,7 +212,8 @@ describe('Aliyun and Tencent callbacks', () => {
 
   it('answers malformed pushes that carry the key with 400 or 415, and acts on nothing', async () => {
     const open = await alarm();
-    const post = (path: string, body: string, type = 'application/json') => fetch(hook(path), { method: 'POST', headers: { 'content-type': type }, body });
+    const post = (path: string, body: string, type = 'application/json') =>
+      fetch(hook(path), { method: 'POST', headers: { 'content-type': type }, body });
     expect((await post('/webhooks/aliyun/sms-up', '{"not":"an array"}')).status).toBe(400);
     expect((await post('/webhooks/aliyun/sms-up', '[{"phone_number":"13900000001","content":"1"}]')).status).toBe(400);
     expect((await post('/webhooks/tencent/sms-reply', '{"mobile":"x","text":"1","time":1}')).status).toBe(400);
@@ -174,7 +228,11 @@ describe('domestic callbacks without WEBHOOK_KEY', () => {
   it('refuses every callback, recorded as unverifiable', async () => {
     const t = await startTestGateway();
     try {
-      const res = await fetch(`${t.publicUrl}/webhooks/tencent/sms-reply?key=anything-at-all-0000`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const res = await fetch(`${t.publicUrl}/webhooks/tencent/sms-reply?key=anything-at-all-0000`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(res.status).toBe(403);
       expect(await (await fetch(`${t.httpUrl}/metrics`)).text()).toMatch(/security_events_total\{kind="webhook_unverifiable"\} 1/);
     } finally {

@@ -97,7 +97,10 @@ describe('per-recipient caps', () => {
     const failed: OutboundSms[] = [];
     rig = await startSmsRig();
     const r = rig;
-    r.newDispatcher({ caps: new SendCaps({ repo: r.store.smsCaps, clock: systemClock, rules: [ONE_A_DAY] }), onFailed: (m) => failed.push(m) });
+    r.newDispatcher({
+      caps: new SendCaps({ repo: r.store.smsCaps, clock: systemClock, rules: [ONE_A_DAY] }),
+      onFailed: (m) => failed.push(m),
+    });
     await r.dispatcher.start();
     await settled(r, (await r.dispatcher.enqueue(pageSms('+8613800000001'))).id, ['delivered']);
     const capped = await settled(r, (await r.dispatcher.enqueue(pageSms('+8613800000001', '王淑珍'))).id, ['failed']);

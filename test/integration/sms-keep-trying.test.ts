@@ -46,7 +46,17 @@ describe('SMS of an incident that still needs them', () => {
 
     const worker = await r.dispatcher.enqueue(pageSms('+8613900000001'));
     const family = await r.dispatcher.enqueue({ ...pageSms('+8613800000001'), role: 'family', personId: 'family:r-001:0' });
-    const help = await r.dispatcher.enqueue({ to: '+8613700000001', intent: intentOf('reply_help'), priority: 'routine', purpose: 'help', incidentId: null, step: null, role: null, personId: null, context: null });
+    const help = await r.dispatcher.enqueue({
+      to: '+8613700000001',
+      intent: intentOf('reply_help'),
+      priority: 'routine',
+      purpose: 'help',
+      incidentId: null,
+      step: null,
+      role: null,
+      personId: null,
+      context: null,
+    });
     const run = async (d: SmsDispatcher, rounds: number) => {
       for (let i = 0; i < rounds; i++) {
         clock.advance(BACKOFF_MS);
@@ -69,7 +79,9 @@ describe('SMS of an incident that still needs them', () => {
     await r.dispatcher.stop();
     const again = r.newDispatcher({});
     await again.start();
-    await waitFor('resumed try', async () => (await storedSms(r, family.id)).attempts === before + 1 && again.health().sending === 0, { timeoutMs: 10_000 });
+    await waitFor('resumed try', async () => (await storedSms(r, family.id)).attempts === before + 1 && again.health().sending === 0, {
+      timeoutMs: 10_000,
+    });
     expect((await storedSms(r, family.id)).status).toBe('sending');
 
     // Taken: the worker's page no longer matters and fails at its next try; the family's still does.
@@ -108,14 +120,20 @@ describe('SMS circuit breaker', () => {
     for (let i = 0; i < 6; i++) msgs.push(await r.dispatcher.enqueue(pageSms(`+861380000010${i}`)));
     const settled = () => waitFor('provider calls answered', () => r.dispatcher.health().sending === 0, { timeoutMs: 10_000 });
     // One call at a time: three failures in a row open it, and the other three messages wait without a try.
-    await waitFor('breaker open', () => r.dispatcher.health().breaker.state === 'open' && r.dispatcher.health().sending === 0, { timeoutMs: 10_000 });
+    await waitFor('breaker open', () => r.dispatcher.health().breaker.state === 'open' && r.dispatcher.health().sending === 0, {
+      timeoutMs: 10_000,
+    });
     expect(r.sim.requests()).toHaveLength(3);
     expect((await Promise.all(msgs.slice(3).map((m) => storedSms(r, m.id)))).map((m) => [m.status, m.attempts])).toEqual([
       ['queued', 0],
       ['queued', 0],
       ['queued', 0],
     ]);
-    expect(r.dispatcher.health()).toMatchObject({ degraded: true, waiting: 6, breaker: { state: 'open', consecutiveFailures: 3, opened: 1 } });
+    expect(r.dispatcher.health()).toMatchObject({
+      degraded: true,
+      waiting: 6,
+      breaker: { state: 'open', consecutiveFailures: 3, opened: 1 },
+    });
 
     // Backoffs end, but nothing goes until the cooldown is over; then exactly one probe per cooldown.
     for (let t = 0; t < 950; t += 50) {
@@ -140,7 +158,9 @@ describe('SMS circuit breaker', () => {
       clock.advance(50);
       await settled();
     }
-    await waitFor('all sent', async () => (await Promise.all(msgs.map((m) => storedSms(r, m.id)))).every((m) => m.providerSid !== null), { timeoutMs: 10_000 });
+    await waitFor('all sent', async () => (await Promise.all(msgs.map((m) => storedSms(r, m.id)))).every((m) => m.providerSid !== null), {
+      timeoutMs: 10_000,
+    });
     expect(r.dispatcher.health().breaker).toMatchObject({ state: 'closed', consecutiveFailures: 0, opened: 1 });
     expect(r.sim.messages()).toHaveLength(6);
     expect(r.sim.requests().filter((q) => q.fault === null)).toHaveLength(6);

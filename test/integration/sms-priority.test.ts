@@ -19,7 +19,17 @@ const ALARM_PHONE = '+8613900000009';
 /** A visit reminder to volunteer n: routine traffic, as a morning's reminders or a digest run queue it. */
 function reminder(n: number): NewOutboundSms {
   const intent = intentOf('visit_reminder', { day: '周二', list: `11:00 张桂兰${n}` });
-  return { to: `+86137000001${String(n).padStart(2, '0')}`, intent, priority: 'routine', purpose: 'notice', incidentId: null, step: null, role: null, personId: `v-${n}`, context: null };
+  return {
+    to: `+86137000001${String(n).padStart(2, '0')}`,
+    intent,
+    priority: 'routine',
+    purpose: 'notice',
+    incidentId: null,
+    step: null,
+    role: null,
+    personId: `v-${n}`,
+    context: null,
+  };
 }
 
 /** The numbers the simulator's requests came for, in the order the requests arrived. */
@@ -32,7 +42,9 @@ function arrivalOrder(r: SmsRig): string[] {
 
 /** The stored row once the provider's answer is recorded (the simulator has the message a moment before that). */
 async function handedOver(r: SmsRig, id: string): Promise<OutboundSms> {
-  await waitFor(`SMS ${id} to be recorded as handed over`, async () => (await storedSms(r, id)).providerSid !== null, { timeoutMs: 10_000 });
+  await waitFor(`SMS ${id} to be recorded as handed over`, async () => (await storedSms(r, id)).providerSid !== null, {
+    timeoutMs: 10_000,
+  });
   return storedSms(r, id);
 }
 
@@ -87,7 +99,11 @@ describe('SMS send queue: alarm before routine', () => {
     // The first reminder fails once and waits out its backoff.
     r.sim.failNext(1, { status: 503 });
     const first = await r.dispatcher.enqueue(reminder(1));
-    await waitFor('the first reminder to back off', async () => (await storedSms(r, first.id)).attempts === 1 && r.dispatcher.health().queued === 1, { timeoutMs: 10_000 });
+    await waitFor(
+      'the first reminder to back off',
+      async () => (await storedSms(r, first.id)).attempts === 1 && r.dispatcher.health().queued === 1,
+      { timeoutMs: 10_000 },
+    );
 
     // A second reminder holds the only slot at a slow provider; meanwhile the first one's retry comes due, then a page is queued.
     r.sim.setLatency(1200);

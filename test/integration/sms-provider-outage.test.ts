@@ -31,14 +31,25 @@ function stormRegistry(): unknown {
     community: 'andali',
     address: `安达里${i}号楼`,
     location: { lat: 39.21 + i * 0.001, lon: 117.13 },
-    family: Array.from({ length: FAMILY_EACH }, (_, j) => ({ name: `家属${i}-${j}`, relation: '子女', phone: `+86138000${String(i * 10 + j).padStart(5, '0')}` })),
+    family: Array.from({ length: FAMILY_EACH }, (_, j) => ({
+      name: `家属${i}-${j}`,
+      relation: '子女',
+      phone: `+86138000${String(i * 10 + j).padStart(5, '0')}`,
+    })),
   }));
   return {
     // Nobody acknowledges and nobody new is paged during these tests: the SMS of the first step are all there is.
     escalation: { ackTimeoutSeconds: 3600, fallCancelSeconds: 30, offlineAfterSeconds: 3600 },
     communities: [{ id: 'andali', name: '安达里社区' }],
     residents,
-    workers: [1, 2, 3].map((n) => ({ id: `w-0${n}`, name: `网格员${n}`, phone: `+861390000000${n}`, community: 'andali', location: { lat: 39.21 + n * 0.004, lon: 117.131 }, shifts: allWeek })),
+    workers: [1, 2, 3].map((n) => ({
+      id: `w-0${n}`,
+      name: `网格员${n}`,
+      phone: `+861390000000${n}`,
+      community: 'andali',
+      location: { lat: 39.21 + n * 0.004, lon: 117.131 },
+      shifts: allWeek,
+    })),
     devices: residents.map((r, i) => ({ id: `btn-${i}`, kind: 'sos_button', resident: r.id, secret: `s3cret-btn-${i}` })),
   };
 }
@@ -46,7 +57,14 @@ function stormRegistry(): unknown {
 interface Health {
   status: string;
   alarmsOk: boolean;
-  components: { sms: { status: string; waiting: number; breaker: { state: string; opened: number }; providers: { name: string; role: string; state: string; status: string }[] } };
+  components: {
+    sms: {
+      status: string;
+      waiting: number;
+      breaker: { state: string; opened: number };
+      providers: { name: string; role: string; state: string; status: string }[];
+    };
+  };
 }
 
 describe('SMS provider outage during an alarm storm', () => {
@@ -87,7 +105,11 @@ describe('SMS provider outage during an alarm storm', () => {
     t.sms.setOutage(500);
     await Promise.all(buttons.map((b, i) => b.publishAsync(`care/v1/btn-${i}/event`, JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 })));
     await waitFor('every page queued', async () => (await allSms()).length === RESIDENTS * SMS_PER_ALARM, { timeoutMs: 10_000 });
-    await waitFor('breaker open', () => t.gateway.dispatcher.health().sending === 0 && t.gateway.dispatcher.health().breaker.state === 'open', { timeoutMs: 10_000 });
+    await waitFor(
+      'breaker open',
+      () => t.gateway.dispatcher.health().sending === 0 && t.gateway.dispatcher.health().breaker.state === 'open',
+      { timeoutMs: 10_000 },
+    );
 
     // The storm's first sends fail; once the breaker opens nothing more starts, so only the calls already in flight add up.
     const beforeOpen = creates().length;
@@ -95,10 +117,16 @@ describe('SMS provider outage during an alarm storm', () => {
     expect(beforeOpen).toBeLessThanOrEqual(DEFAULT_FAILURE_THRESHOLD + CONCURRENCY - 1);
     const down = await api<Health>('/healthz');
     expect(down.status).toBe(503);
-    expect(down.body).toMatchObject({ status: 'down', alarmsOk: false, components: { sms: { status: 'down', breaker: { state: 'open' } } } });
+    expect(down.body).toMatchObject({
+      status: 'down',
+      alarmsOk: false,
+      components: { sms: { status: 'down', breaker: { state: 'open' } } },
+    });
     expect(down.body.components.sms.waiting).toBeGreaterThan(0);
     // Each provider is named with its own state (here the only one, the first).
-    expect(down.body.components.sms.providers).toEqual([expect.objectContaining({ name: 'twilio', role: 'primary', state: 'open', status: 'down' })]);
+    expect(down.body.components.sms.providers).toEqual([
+      expect.objectContaining({ name: 'twilio', role: 'primary', state: 'open', status: 'down' }),
+    ]);
 
     // 60 s of outage, one second at a time: after the breaker opened, only its probes reach the provider.
     for (let elapsed = 1000; elapsed <= OUTAGE_MS; elapsed += 1000) await advance(1000);
@@ -175,11 +203,15 @@ describe('SMS provider outage during an alarm storm', () => {
       return pages.length === 2 ? { incident: list[0]!, pages } : null;
     };
     const { incident, pages } = await waitFor('family pages failed', failedPages, { timeoutMs: 10_000 });
-    const timeline = await waitFor('page_failed entries', async () => {
-      const entries = (await api<IncidentView>(`/api/incidents/${incident.id}`)).body.timeline ?? [];
-      const failed = entries.filter((e) => e.action === 'page_failed');
-      return failed.length === 2 ? failed : null;
-    }, { timeoutMs: 10_000 });
+    const timeline = await waitFor(
+      'page_failed entries',
+      async () => {
+        const entries = (await api<IncidentView>(`/api/incidents/${incident.id}`)).body.timeline ?? [];
+        const failed = entries.filter((e) => e.action === 'page_failed');
+        return failed.length === 2 ? failed : null;
+      },
+      { timeoutMs: 10_000 },
+    );
     expect(timeline.map((e) => e.detail?.sms).sort()).toEqual(pages.map((p) => p.id).sort());
     expect(timeline.every((e) => e.detail?.pagedRole === 'family')).toBe(true);
     // Nobody else is paged in a family member's place: the worker's page stands, the duty officer phones the family.

@@ -30,7 +30,10 @@ describe('SMS replies', () => {
   });
 
   const api = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
-    const res = await fetch(`${t.httpUrl}${path}`, { ...init, headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' } });
+    const res = await fetch(`${t.httpUrl}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
+    });
     expect(res.status, path).toBeLessThan(300);
     return (await res.json()) as T;
   };
@@ -39,7 +42,10 @@ describe('SMS replies', () => {
     const id = index === 0 ? 'btn-001' : 'btn-002';
     await buttons[index]?.publishAsync(`care/v1/${id}/event`, JSON.stringify({ type: 'sos', seq: ++seq }), { qos: 1 });
   };
-  const incidentOf = async (resident: string) => waitFor(`incident of ${resident}`, async () => (await api<IncidentView[]>('/api/incidents')).find((i) => i.resident === resident && i.state !== 'resolved'));
+  const incidentOf = async (resident: string) =>
+    waitFor(`incident of ${resident}`, async () =>
+      (await api<IncidentView[]>('/api/incidents')).find((i) => i.resident === resident && i.state !== 'resolved'),
+    );
   const stateOf = async (id: string) => (await api<IncidentView>(`/api/incidents/${id}`)).state;
   const smsTo = (phone: string) => t.sms.messages().filter((m) => m.to === phone);
   const webhookUrl = () => `${t.publicUrl}/webhooks/twilio/sms`;
@@ -48,7 +54,10 @@ describe('SMS replies', () => {
   const replay = async (params: Record<string, string>) => {
     const res = await fetch(webhookUrl(), {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilio.getExpectedTwilioSignature(SIM_TOKEN, webhookUrl(), params) },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': twilio.getExpectedTwilioSignature(SIM_TOKEN, webhookUrl(), params),
+      },
       body: new URLSearchParams(params).toString(),
     });
     return res.status;

@@ -20,7 +20,15 @@ let apiUrl: string;
 const providers: TwilioProvider[] = [];
 
 function provider(senderThread: NonNullable<ConstructorParameters<typeof TwilioProvider>[0]['senderThread']>): TwilioProvider {
-  const p = new TwilioProvider({ accountSid: sim.accountSid, authToken: sim.authToken, from: '+15005550006', apiUrl, timeoutMs: 2000, log: silentLogger(), senderThread });
+  const p = new TwilioProvider({
+    accountSid: sim.accountSid,
+    authToken: sim.authToken,
+    from: '+15005550006',
+    apiUrl,
+    timeoutMs: 2000,
+    log: silentLogger(),
+    senderThread,
+  });
   providers.push(p);
   return p;
 }
@@ -81,13 +89,22 @@ describe('SMS sender thread', () => {
   });
 
   it('fails every send, loudly and as transient, when the SDK cannot be set up in the thread or on the event loop', async () => {
-    const p = new TwilioProvider({ accountSid: 'not-an-account', authToken: sim.authToken, from: '+15005550006', apiUrl, log: silentLogger() });
+    const p = new TwilioProvider({
+      accountSid: 'not-an-account',
+      authToken: sim.authToken,
+      from: '+15005550006',
+      apiUrl,
+      log: silentLogger(),
+    });
     providers.push(p);
     const err = await failure(p, 'x');
     expect(err.transient).toBe(true);
     expect(err.providerCode).toBe('SENDER_UNAVAILABLE');
     expect(err.message).toMatch(/the Twilio SDK could not be set up: .*accountSid/);
-    expect(p.health()).toMatchObject({ sender: 'event-loop', problem: expect.stringMatching(/SMS sender thread could not start/) as unknown });
+    expect(p.health()).toMatchObject({
+      sender: 'event-loop',
+      problem: expect.stringMatching(/SMS sender thread could not start/) as unknown,
+    });
   });
 
   it('fails a send after close as transient, at once', async () => {
@@ -110,7 +127,14 @@ describe('SMS sender thread', () => {
     const dir = tempDir('care-gw-sender-');
     const store = openSqliteStore(`${dir.path}/gateway.db`);
     try {
-      const dispatcher = new SmsDispatcher({ store, provider: p, clock: systemClock, log: silentLogger(), bus: new EventBus<NotifierEvents>(silentLogger()), publicUrl: 'http://127.0.0.1:9' });
+      const dispatcher = new SmsDispatcher({
+        store,
+        provider: p,
+        clock: systemClock,
+        log: silentLogger(),
+        bus: new EventBus<NotifierEvents>(silentLogger()),
+        publicUrl: 'http://127.0.0.1:9',
+      });
       expect(dispatcher.health()).toMatchObject({ degraded: true, sender: { sender: 'event-loop' } });
     } finally {
       await store.close();

@@ -34,9 +34,19 @@ afterEach(async () => {
 
 async function start(provider: 'aliyun' | 'tencent'): Promise<{ t: TestGateway; sim: SmsSimulator }> {
   t = await startTestGateway({ env: { WEBHOOK_KEY } });
-  const set = responderSet(parseResponderYaml(`trigger: 回1\nphones:\n  - { phone: "${WORKER}", reply: 1, after: 10ms }\n`, 'responders.yaml'), null);
-  const credentials = provider === 'aliyun' ? { id: ALIYUN_KEY_ID, secret: ALIYUN_KEY_SECRET } : { id: TENCENT_SECRET_ID, secret: TENCENT_SECRET_KEY, sdkAppId: TENCENT_APP_ID };
-  sim = new SmsSimulator({ gatewayUrl: t.publicUrl, set, domestic: { provider, catalogue: TEST_CATALOGUE, signNames: [SIGN_NAME], webhookKey: WEBHOOK_KEY, credentials } });
+  const set = responderSet(
+    parseResponderYaml(`trigger: 回1\nphones:\n  - { phone: "${WORKER}", reply: 1, after: 10ms }\n`, 'responders.yaml'),
+    null,
+  );
+  const credentials =
+    provider === 'aliyun'
+      ? { id: ALIYUN_KEY_ID, secret: ALIYUN_KEY_SECRET }
+      : { id: TENCENT_SECRET_ID, secret: TENCENT_SECRET_KEY, sdkAppId: TENCENT_APP_ID };
+  sim = new SmsSimulator({
+    gatewayUrl: t.publicUrl,
+    set,
+    domestic: { provider, catalogue: TEST_CATALOGUE, signNames: [SIGN_NAME], webhookKey: WEBHOOK_KEY, credentials },
+  });
   await sim.start();
   return { t, sim };
 }
@@ -50,7 +60,14 @@ const inboundFrom = async (gw: TestGateway, phone: string) => {
 describe('SmsSimulator as a domestic provider', () => {
   it('Aliyun: takes the SDK through its port, shows the message on the phones page, and the phone answers by SmsUp', async () => {
     const { t: gw, sim: s } = await start('aliyun');
-    const provider = new AliyunSmsProvider({ accessKeyId: ALIYUN_KEY_ID, accessKeySecret: ALIYUN_KEY_SECRET, signName: SIGN_NAME, endpoint: s.url, catalogue: () => TEST_CATALOGUE, log: silentLogger() });
+    const provider = new AliyunSmsProvider({
+      accessKeyId: ALIYUN_KEY_ID,
+      accessKeySecret: ALIYUN_KEY_SECRET,
+      signName: SIGN_NAME,
+      endpoint: s.url,
+      catalogue: () => TEST_CATALOGUE,
+      log: silentLogger(),
+    });
     const replied = new Promise<{ httpStatus: number | null }>((resolve) => s.responders.once('reply', resolve));
     await provider.send({ id: 'sms-1', to: WORKER, body: '', intent: pageIntent(), statusCallback: null });
     expect((await replied).httpStatus).toBe(200);
@@ -62,7 +79,16 @@ describe('SmsSimulator as a domestic provider', () => {
 
   it('Tencent: the SDK reaches it under Tencent host name, and the phone answers by the reply callback', async () => {
     const { t: gw, sim: s } = await start('tencent');
-    const provider = new TencentSmsProvider({ secretId: TENCENT_SECRET_ID, secretKey: TENCENT_SECRET_KEY, sdkAppId: TENCENT_APP_ID, signName: SIGN_NAME, region: 'ap-guangzhou', endpoint: s.url, catalogue: () => TEST_CATALOGUE, log: silentLogger() });
+    const provider = new TencentSmsProvider({
+      secretId: TENCENT_SECRET_ID,
+      secretKey: TENCENT_SECRET_KEY,
+      sdkAppId: TENCENT_APP_ID,
+      signName: SIGN_NAME,
+      region: 'ap-guangzhou',
+      endpoint: s.url,
+      catalogue: () => TEST_CATALOGUE,
+      log: silentLogger(),
+    });
     try {
       const replied = new Promise<{ httpStatus: number | null }>((resolve) => s.responders.once('reply', resolve));
       await provider.send({ id: 'sms-2', to: WORKER, body: '', intent: pageIntent(), statusCallback: null });

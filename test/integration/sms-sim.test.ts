@@ -18,11 +18,14 @@ let receiver: WebhookReceiver;
 let sim: SmsSimulator;
 
 function sdk(): twilio.Twilio {
-  return twilio(sim.twilio.accountSid, sim.twilio.authToken, { httpClient: new RewritingRequestClient(sim.url, { timeout: 3000, autoRetry: false }) });
+  return twilio(sim.twilio.accountSid, sim.twilio.authToken, {
+    httpClient: new RewritingRequestClient(sim.url, { timeout: 3000, autoRetry: false }),
+  });
 }
 
 const inbound = () => receiver.received.filter((h) => h.path === '/webhooks/twilio/sms');
-const send = (to: string, body: string) => sdk().messages.create({ to, from: FROM, body, statusCallback: `${receiver.url}/webhooks/twilio/status` });
+const send = (to: string, body: string) =>
+  sdk().messages.create({ to, from: FROM, body, statusCallback: `${receiver.url}/webhooks/twilio/status` });
 
 beforeEach(async () => {
   receiver = await startWebhookReceiver('sim-token');
@@ -99,7 +102,11 @@ describe('SmsSimulator', () => {
     expect(html).toContain('never replies');
     expect(html).toContain('>到</div>');
 
-    const bad = await fetch(`${sim.url}/phones/${encodeURIComponent(WORKER)}/reply`, { method: 'POST', body: 'body=', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const bad = await fetch(`${sim.url}/phones/${encodeURIComponent(WORKER)}/reply`, {
+      method: 'POST',
+      body: 'body=',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(bad.status).toBe(400);
   });
 
@@ -116,8 +123,14 @@ describe('responder configuration', () => {
     expect(parseReplyFlag('+8613900000001=never')).toEqual({ phone: '+8613900000001', reply: null, afterMs: 0 });
     expect(() => parseReplyFlag('13900000001=1')).toThrow('--reply: expected PHONE=TEXT[@DELAY]');
     expect(parseDefaultFlag('1@30s')).toEqual({ reply: '1', afterMs: 30_000 });
-    expect(() => parseResponderYaml('phones:\n  - { phone: "+86139", reply: 1 }\n', 'r.yaml')).toThrow('r.yaml: phones[0].phone: expected an E.164 phone number');
-    expect(() => parseResponderYaml('phones:\n  - { reply: 1 }\n', 'r.yaml')).toThrow('r.yaml: phones[0]: give exactly one of "phone" or "who"');
-    expect(() => responderSet(parseResponderYaml('phones:\n  - { who: worker w-01, reply: 1 }\n', 'r.yaml'), null)).toThrow('needs a registry');
+    expect(() => parseResponderYaml('phones:\n  - { phone: "+86139", reply: 1 }\n', 'r.yaml')).toThrow(
+      'r.yaml: phones[0].phone: expected an E.164 phone number',
+    );
+    expect(() => parseResponderYaml('phones:\n  - { reply: 1 }\n', 'r.yaml')).toThrow(
+      'r.yaml: phones[0]: give exactly one of "phone" or "who"',
+    );
+    expect(() => responderSet(parseResponderYaml('phones:\n  - { who: worker w-01, reply: 1 }\n', 'r.yaml'), null)).toThrow(
+      'needs a registry',
+    );
   });
 });

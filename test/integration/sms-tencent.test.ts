@@ -39,7 +39,14 @@ async function sendError(p: TencentSmsProvider, msg: Parameters<TencentSmsProvid
 }
 
 beforeEach(async () => {
-  sim = new TencentSmsSim({ secretId: TENCENT_SECRET_ID, secretKey: TENCENT_SECRET_KEY, sdkAppId: TENCENT_APP_ID, catalogue: TEST_CATALOGUE, signNames: [SIGN_NAME], receiptDelayMs: 5 });
+  sim = new TencentSmsSim({
+    secretId: TENCENT_SECRET_ID,
+    secretKey: TENCENT_SECRET_KEY,
+    sdkAppId: TENCENT_APP_ID,
+    catalogue: TEST_CATALOGUE,
+    signNames: [SIGN_NAME],
+    receiptDelayMs: 5,
+  });
   await sim.start();
 });
 
@@ -50,10 +57,23 @@ afterEach(async () => {
 
 describe('Tencent Cloud SMS through the official SDK', () => {
   it('sends the approved template with positional parameters and the message id as SessionContext', async () => {
-    const result = await provider().send({ id: 'sms-1', to: TO, body: 'free text is not sent', intent: pageIntent(), statusCallback: null });
+    const result = await provider().send({
+      id: 'sms-1',
+      to: TO,
+      body: 'free text is not sent',
+      intent: pageIntent(),
+      statusCallback: null,
+    });
     expect(result.status).toBe('accepted');
     const m = await sim.waitForMessage();
-    expect(m).toMatchObject({ sid: result.sid, to: TO, template: '2000001', context: 'sms-1', signName: SIGN_NAME, params: ['张桂兰', '3号楼2门401'] });
+    expect(m).toMatchObject({
+      sid: result.sid,
+      to: TO,
+      template: '2000001',
+      context: 'sms-1',
+      signName: SIGN_NAME,
+      params: ['张桂兰', '3号楼2门401'],
+    });
     expect(m.body).toBe(`【${SIGN_NAME}】张桂兰在3号楼2门401求助，回1接单，回2转交。`);
   });
 
@@ -81,7 +101,13 @@ describe('Tencent Cloud SMS through the official SDK', () => {
   });
 
   it('is refused by the simulator when signed with the wrong key, as a final error', async () => {
-    const err = await sendError(provider({ secretKey: 'not-the-key-000000000000' }), { id: 'x', to: TO, body: '', intent: pageIntent(), statusCallback: null });
+    const err = await sendError(provider({ secretKey: 'not-the-key-000000000000' }), {
+      id: 'x',
+      to: TO,
+      body: '',
+      intent: pageIntent(),
+      statusCallback: null,
+    });
     expect(err).toMatchObject({ transient: false, providerCode: 'AuthFailure.SignatureFailure' });
     expect(sim.messages()).toHaveLength(0);
   });
@@ -104,19 +130,42 @@ describe('Tencent Cloud SMS through the official SDK', () => {
 
   it('refuses a kind without a Tencent template; cuts a parameter to 12 characters, which an account without the limit sends whole', async () => {
     const p = provider();
-    expect(await sendError(p, { id: 'z', to: TO, body: '', intent: { kind: 'digest', params: { count: '3' } }, statusCallback: null })).toMatchObject({ transient: false, providerCode: 'NO_TEMPLATE' });
-    expect(await sendError(p, { id: 'z', to: TO, body: 'x', statusCallback: null })).toMatchObject({ transient: false, providerCode: 'NO_INTENT' });
+    expect(
+      await sendError(p, { id: 'z', to: TO, body: '', intent: { kind: 'digest', params: { count: '3' } }, statusCallback: null }),
+    ).toMatchObject({ transient: false, providerCode: 'NO_TEMPLATE' });
+    expect(await sendError(p, { id: 'z', to: TO, body: 'x', statusCallback: null })).toMatchObject({
+      transient: false,
+      providerCode: 'NO_INTENT',
+    });
     expect(sim.requests()).toHaveLength(0);
     // An individual account (the default): the address keeps its end, so the flat number survives, and the SMS goes.
-    const cut = await p.send({ id: 'y', to: TO, body: '', intent: pageIntent('张桂兰', '安达里社区三号楼二门四零一室'), statusCallback: null });
+    const cut = await p.send({
+      id: 'y',
+      to: TO,
+      body: '',
+      intent: pageIntent('张桂兰', '安达里社区三号楼二门四零一室'),
+      statusCallback: null,
+    });
     expect((await sim.waitForMessage((m) => m.sid === cut.sid)).params).toEqual(['张桂兰', '…社区三号楼二门四零一室']);
     // TENCENT_SMS_MAX_PARAM=0 (an enterprise account) sends it whole; the individual-account simulator refuses it as Tencent would.
-    const long = await sendError(provider({ maxParamLength: null }), { id: 'z', to: TO, body: '', intent: pageIntent('张桂兰', '安达里社区三号楼二门四零一室'), statusCallback: null });
+    const long = await sendError(provider({ maxParamLength: null }), {
+      id: 'z',
+      to: TO,
+      body: '',
+      intent: pageIntent('张桂兰', '安达里社区三号楼二门四零一室'),
+      statusCallback: null,
+    });
     expect(long).toMatchObject({ transient: false, providerCode: 'InvalidParameterValue.TemplateParameterLengthLimit' });
   });
 
   it('fails as transient when nothing listens at the endpoint', async () => {
-    const err = await sendError(provider({ endpoint: 'http://127.0.0.1:9' }), { id: 'w', to: TO, body: '', intent: pageIntent(), statusCallback: null });
+    const err = await sendError(provider({ endpoint: 'http://127.0.0.1:9' }), {
+      id: 'w',
+      to: TO,
+      body: '',
+      intent: pageIntent(),
+      statusCallback: null,
+    });
     expect(err.transient).toBe(true);
   });
 });

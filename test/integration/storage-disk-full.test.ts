@@ -63,7 +63,10 @@ describe.skipIf(!disk.ok)(`disk full on a 64 MB tmpfs${disk.ok ? '' : ` (not run
 
     let acked = false;
     const closed = new Promise<void>((resolve) => device?.once('close', () => resolve()));
-    void device.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 }).then(() => (acked = true), () => undefined);
+    void device.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 }).then(
+      () => (acked = true),
+      () => undefined,
+    );
     await closed;
     expect(acked).toBe(false);
     expect(countEvents(g, 'sos')).toBe(0);
@@ -101,7 +104,11 @@ describe.skipIf(!disk.ok)(`disk full on a 64 MB tmpfs${disk.ok ? '' : ` (not run
     await g.gateway.recording.check();
     const low = await health(g);
     expect(low.code).toBe(200);
-    expect(low.body).toMatchObject({ status: 'degraded', alarmsOk: true, components: { database: { status: 'degraded', shedding: true } } });
+    expect(low.body).toMatchObject({
+      status: 'degraded',
+      alarmsOk: true,
+      components: { database: { status: 'degraded', shedding: true } },
+    });
     expect(low.body.components.database.detail).toMatch(/kept for alarms/);
 
     for (let seq = 2; seq <= 6; seq++) {

@@ -14,7 +14,8 @@ describe('database disk health', () => {
     await t.stop();
   });
 
-  const health = async () => (await (await fetch(`${t.httpUrl}/healthz`)).json()) as { status: string; components: { database: Record<string, unknown> } };
+  const health = async () =>
+    (await (await fetch(`${t.httpUrl}/healthz`)).json()) as { status: string; components: { database: Record<string, unknown> } };
 
   it('acknowledges an alarm only after its WAL sync, degrades /healthz when the checkpoint thread is lost, and still pages', async () => {
     const button = await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001');
@@ -35,7 +36,9 @@ describe('database disk health', () => {
       expect(String(degraded.components.database.detail)).toMatch(/checkpoint thread lost/);
 
       // Resolve the first incident, then a new press opens and pages a new one: checkpoints now run in COMMIT.
-      const [incident] = (await (await fetch(`${t.httpUrl}/api/incidents`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json()) as { id: string }[];
+      const [incident] = (await (
+        await fetch(`${t.httpUrl}/api/incidents`, { headers: { authorization: `Bearer ${API_TOKEN}` } })
+      ).json()) as { id: string }[];
       const resolved = await fetch(`${t.httpUrl}/api/incidents/${incident?.id ?? ''}/resolve`, {
         method: 'POST',
         headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },

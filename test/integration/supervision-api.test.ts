@@ -35,14 +35,23 @@ describe('supervision API', () => {
     rig.app.inject({ method: 'POST', url: `/api/tasks/${id}/close`, headers, payload: payload as Record<string, unknown> });
 
   it('needs a caller', async () => {
-    for (const url of ['/api/devices', '/api/tasks', '/api/outages']) expect((await rig.app.inject({ method: 'GET', url })).statusCode).toBe(401);
+    for (const url of ['/api/devices', '/api/tasks', '/api/outages'])
+      expect((await rig.app.inject({ method: 'GET', url })).statusCode).toBe(401);
   });
 
   it('filters devices by community and state, keeping the contract fields', async () => {
     const offline = await get<DeviceView[]>('/api/devices?community=andali&state=offline');
     expect(offline.status).toBe(200);
     expect(offline.body.map((d) => d.id)).toEqual(B5);
-    expect(offline.body[0]).toMatchObject({ id: B5[0], state: 'offline', battery: 11, rssi: -70, lastRejection: null, community: 'andali', building: '安达里5号楼' });
+    expect(offline.body[0]).toMatchObject({
+      id: B5[0],
+      state: 'offline',
+      battery: 11,
+      rssi: -70,
+      lastRejection: null,
+      community: 'andali',
+      building: '安达里5号楼',
+    });
     expect(typeof offline.body[0]?.lastSeen).toBe('string');
     expect((await get<DeviceView[]>('/api/devices?state=online')).body.map((d) => d.id)).toEqual([BQ[0]]);
     // 3号楼's buttons were never installed: unknown until the timeout, then offline.
@@ -70,7 +79,16 @@ describe('supervision API', () => {
     const andali = await get<CareTaskView[]>('/api/tasks?state=open&community=andali&worker=w-02');
     expect(andali.body).toHaveLength(1);
     lowBattery = andali.body[0]!;
-    expect(lowBattery).toMatchObject({ kind: 'low_battery', state: 'open', resident: `r-${B5[0]}`, residentName: '居民5-01', community: 'andali', worker: 'w-02', workerName: '赵强', detail: { battery: 11 } });
+    expect(lowBattery).toMatchObject({
+      kind: 'low_battery',
+      state: 'open',
+      resident: `r-${B5[0]}`,
+      residentName: '居民5-01',
+      community: 'andali',
+      worker: 'w-02',
+      workerName: '赵强',
+      detail: { battery: 11 },
+    });
     expect((await get<CareTaskView[]>('/api/tasks?worker=w-01')).body).toEqual([]);
     expect((await get<CareTaskView[]>('/api/tasks', workerOf('baiquanli'))).body.map((t) => t.device)).toEqual([BQ[1]]);
     expect((await get<unknown>('/api/tasks?state=pending')).status).toBe(400);
@@ -86,7 +104,14 @@ describe('supervision API', () => {
 
     const res = await close(lowBattery.id, { note: '已换电池' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ id: lowBattery.id, state: 'closed', closedBy: 'API', closeReason: 'closed by hand', closeNote: '已换电池', closedAt: new Date(rig.clock.now()).toISOString() });
+    expect(res.json()).toMatchObject({
+      id: lowBattery.id,
+      state: 'closed',
+      closedBy: 'API',
+      closeReason: 'closed by hand',
+      closeNote: '已换电池',
+      closedAt: new Date(rig.clock.now()).toISOString(),
+    });
     const again = await close(lowBattery.id, { note: 'again' });
     expect(again.statusCode).toBe(409);
     expect(again.json()).toMatchObject({ error: { code: 'GW_ERR_TASK_NOT_OPEN' } });
@@ -96,7 +121,13 @@ describe('supervision API', () => {
   it('lists outages with place, devices, openedAt, closedAt and summary', async () => {
     const { body } = await get<OutageView[]>('/api/outages?state=open&community=andali');
     expect(body).toHaveLength(1);
-    expect(body[0]).toMatchObject({ state: 'open', place: { kind: 'building', community: 'andali', building: '安达里5号楼', label: '安达里5号楼' }, closedAt: null, summary: null, paged: { role: 'worker', personId: 'w-02' } });
+    expect(body[0]).toMatchObject({
+      state: 'open',
+      place: { kind: 'building', community: 'andali', building: '安达里5号楼', label: '安达里5号楼' },
+      closedAt: null,
+      summary: null,
+      paged: { role: 'worker', personId: 'w-02' },
+    });
     expect(body[0]?.devices.map((d) => d.id)).toEqual(B5);
     expect((await get<OutageView[]>('/api/outages?state=closed')).body).toEqual([]);
     expect((await get<unknown>('/api/outages?state=gone')).status).toBe(400);

@@ -42,7 +42,9 @@ describe('care-task digest', () => {
     const [toW01, ...moreW01] = await rig.smsTo(W01);
     expect(moreW01).toEqual([]);
     // A person to see first, then the silent fixture, then the one never installed right; the count says there are 4.
-    expect(toW01?.body).toBe('【照护待办】李明，您有4项待办：居民3-04需上门探望；居民3-01求助按钮离线；居民3-03求助按钮装后未上线等。详见工作台。');
+    expect(toW01?.body).toBe(
+      '【照护待办】李明，您有4项待办：居民3-04需上门探望；居民3-01求助按钮离线；居民3-03求助按钮装后未上线等。详见工作台。',
+    );
     expect(toW01).toMatchObject({ purpose: 'digest', role: 'worker', personId: 'w-01', context: null, incidentId: null });
     expect(smsLength(toW01?.body ?? '')).toBeLessThanOrEqual(DIGEST_MAX_LENGTH);
     expect((await rig.smsTo(W02)).map((m) => m.body)).toEqual(['【照护待办】赵强，您有1项待办：居民5-01求助按钮电量低9%。详见工作台。']);
@@ -61,7 +63,9 @@ describe('care-task digest', () => {
     await rig.settle();
     expect(await rig.supervision.digest.runDue()).toBe(3);
     expect(await rig.smsTo(W01)).toHaveLength(2);
-    expect((await rig.smsTo(WB1)).map((m) => m.body)).toEqual(['【照护待办】孙红，您有2项待办：居民q-01求助按钮装后未上线；居民q-02求助按钮装后未上线。详见工作台。']);
+    expect((await rig.smsTo(WB1)).map((m) => m.body)).toEqual([
+      '【照护待办】孙红，您有2项待办：居民q-01求助按钮装后未上线；居民q-02求助按钮装后未上线。详见工作台。',
+    ]);
   });
 
   it('catches up a slot missed while down if it is less than 3 hours old, and not later', async () => {

@@ -42,7 +42,14 @@ export const secretOf = (id: string) => `s3cret-${id}`;
 
 export function registryDoc(extra: Record<string, unknown> = {}): Record<string, unknown> {
   const allDay = [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '00:00', to: '00:00' }];
-  const resident = (id: string, community: string, address: string, lat: number) => ({ id: `r-${id}`, name: `居民${id.slice(-4)}`, community, address, location: { lat, lon: 117.13 }, family: [] });
+  const resident = (id: string, community: string, address: string, lat: number) => ({
+    id: `r-${id}`,
+    name: `居民${id.slice(-4)}`,
+    community,
+    address,
+    location: { lat, lon: 117.13 },
+    family: [],
+  });
   return {
     escalation: { ackTimeoutSeconds: 180, fallCancelSeconds: 30, offlineAfterSeconds: 900 },
     communities: [
@@ -92,7 +99,9 @@ export interface SupervisionRig {
   close(): Promise<void>;
 }
 
-export async function startSupervisionRig(opts: { clock?: ManualClock; supervision?: Partial<SupervisionDeps>; registry?: Record<string, unknown> } = {}): Promise<SupervisionRig> {
+export async function startSupervisionRig(
+  opts: { clock?: ManualClock; supervision?: Partial<SupervisionDeps>; registry?: Record<string, unknown> } = {},
+): Promise<SupervisionRig> {
   const dir = tempDir('care-gw-supervision-');
   const file = join(dir.path, 'gateway.db');
   // Yesterday, not a pinned date: the telemetry test sends this clock's instants to a real influxd, and they must be
@@ -107,8 +116,25 @@ export async function startSupervisionRig(opts: { clock?: ManualClock; supervisi
   const build = () => {
     const ingest = new Ingest({ store, bus, clock, log, healthFlushMs: 50 });
     const broker = new DeviceBroker({ store, ingest, bus, clock, log });
-    const dispatcher = new SmsDispatcher({ store, provider: new OutboxProvider({ log }), clock, log, bus, publicUrl: 'http://127.0.0.1:1' });
-    const supervision = new Supervision({ store, bus, clock, log, timeZone: TZ, sms: dispatcher, health: ingest, digestTriggers: 'manual', ...opts.supervision });
+    const dispatcher = new SmsDispatcher({
+      store,
+      provider: new OutboxProvider({ log }),
+      clock,
+      log,
+      bus,
+      publicUrl: 'http://127.0.0.1:1',
+    });
+    const supervision = new Supervision({
+      store,
+      bus,
+      clock,
+      log,
+      timeZone: TZ,
+      sms: dispatcher,
+      health: ingest,
+      digestTriggers: 'manual',
+      ...opts.supervision,
+    });
     return { ingest, broker, dispatcher, supervision };
   };
   const buildHttp = (parts: ReturnType<typeof build>) =>
@@ -221,7 +247,9 @@ export async function startSupervisionRig(opts: { clock?: ManualClock; supervisi
     },
     settle,
     async smsTo(phone, purpose) {
-      return (await store.sms.list(1000)).filter((m) => m.to === phone && (!purpose || m.purpose === purpose)).sort((a, b) => a.createdAt - b.createdAt);
+      return (await store.sms.list(1000))
+        .filter((m) => m.to === phone && (!purpose || m.purpose === purpose))
+        .sort((a, b) => a.createdAt - b.createdAt);
     },
     async restart() {
       await stopParts();

@@ -33,7 +33,12 @@ describe('supervision in health and metrics', () => {
 
   it('reads zero everywhere and says up while nothing is open', async () => {
     expect(rig.supervision.health()).toEqual({ openOutages: 0, openTasks: 0, oldestOpenOutageAt: null });
-    expect(supervisionHealthComponent(rig.supervision.health())).toEqual({ status: 'up', openOutages: 0, openTasks: 0, oldestOpenOutageAt: null });
+    expect(supervisionHealthComponent(rig.supervision.health())).toEqual({
+      status: 'up',
+      openOutages: 0,
+      openTasks: 0,
+      oldestOpenOutageAt: null,
+    });
     expect(await scrape(SUPERVISION_METRIC_NAMES.careTasksOpen)).toEqual([
       'care_tasks_open{kind="button_untested"} 0',
       'care_tasks_open{kind="device_flooding"} 0',
@@ -42,7 +47,11 @@ describe('supervision in health and metrics', () => {
       'care_tasks_open{kind="never_reported"} 0',
       'care_tasks_open{kind="wellness_check"} 0',
     ]);
-    expect(await scrape(SUPERVISION_METRIC_NAMES.outagesOpen)).toEqual(['outages_open{place="bridge"} 0', 'outages_open{place="building"} 0', 'outages_open{place="community"} 0']);
+    expect(await scrape(SUPERVISION_METRIC_NAMES.outagesOpen)).toEqual([
+      'outages_open{place="bridge"} 0',
+      'outages_open{place="building"} 0',
+      'outages_open{place="community"} 0',
+    ]);
     expect(await scrape(SUPERVISION_METRIC_NAMES.outageOldestOpenSeconds)).toEqual(['outage_oldest_open_seconds 0']);
   });
 
@@ -56,10 +65,16 @@ describe('supervision in health and metrics', () => {
     expect(h).toEqual({ openOutages: 1, openTasks: 1, oldestOpenOutageAt: new Date(openedAt).toISOString() });
     const component = supervisionHealthComponent(h);
     expect(component).toMatchObject({ status: 'degraded', openOutages: 1, openTasks: 1 });
-    expect(component.detail).toBe(`1 grouped device outage open since ${new Date(openedAt).toISOString()}: those devices cannot raise alarms`);
+    expect(component.detail).toBe(
+      `1 grouped device outage open since ${new Date(openedAt).toISOString()}: those devices cannot raise alarms`,
+    );
 
     expect(await scrape('care_tasks_open{kind="low_battery"}')).toEqual(['care_tasks_open{kind="low_battery"} 1']);
-    expect(await scrape(SUPERVISION_METRIC_NAMES.outagesOpen)).toEqual(['outages_open{place="bridge"} 0', 'outages_open{place="building"} 1', 'outages_open{place="community"} 0']);
+    expect(await scrape(SUPERVISION_METRIC_NAMES.outagesOpen)).toEqual([
+      'outages_open{place="bridge"} 0',
+      'outages_open{place="building"} 1',
+      'outages_open{place="community"} 0',
+    ]);
     expect(await scrape(SUPERVISION_METRIC_NAMES.outageOldestOpenSeconds)).toEqual(['outage_oldest_open_seconds 180']);
     // Read at scrape time: the age grows with the clock, with nothing updating the gauge.
     rig.clock.advance(MIN);
@@ -70,8 +85,17 @@ describe('supervision in health and metrics', () => {
     for (const id of B5) await rig.online(id);
     await rig.publish(clients[5]!, 'telemetry', JSON.stringify({ battery: 98 }));
     await rig.settle();
-    expect(supervisionHealthComponent(rig.supervision.health())).toEqual({ status: 'up', openOutages: 0, openTasks: 0, oldestOpenOutageAt: null });
-    expect(await scrape(SUPERVISION_METRIC_NAMES.outagesOpen)).toEqual(['outages_open{place="bridge"} 0', 'outages_open{place="building"} 0', 'outages_open{place="community"} 0']);
+    expect(supervisionHealthComponent(rig.supervision.health())).toEqual({
+      status: 'up',
+      openOutages: 0,
+      openTasks: 0,
+      oldestOpenOutageAt: null,
+    });
+    expect(await scrape(SUPERVISION_METRIC_NAMES.outagesOpen)).toEqual([
+      'outages_open{place="bridge"} 0',
+      'outages_open{place="building"} 0',
+      'outages_open{place="community"} 0',
+    ]);
     expect(await scrape('care_tasks_open{kind="low_battery"}')).toEqual(['care_tasks_open{kind="low_battery"} 0']);
     expect(await scrape(SUPERVISION_METRIC_NAMES.outageOldestOpenSeconds)).toEqual(['outage_oldest_open_seconds 0']);
   });

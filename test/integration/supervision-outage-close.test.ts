@@ -17,7 +17,9 @@ describe('closing outages that never reach their recovery threshold', () => {
 
   const start = async () => {
     // A day's timeout: the devices that came back stay quiet for hours here, and must not time out into the outage again.
-    rig = await startSupervisionRig({ registry: registryDoc({ escalation: { ackTimeoutSeconds: 180, fallCancelSeconds: 30, offlineAfterSeconds: 86400 } }) });
+    rig = await startSupervisionRig({
+      registry: registryDoc({ escalation: { ackTimeoutSeconds: 180, fallCancelSeconds: 30, offlineAfterSeconds: 86400 } }),
+    });
     outageEvents.length = 0;
     rig.bus.on({}, 'outageChanged', (o: Outage, what) => void outageEvents.push(`${o.id}:${what}`));
   };
@@ -90,7 +92,11 @@ describe('closing outages that never reach their recovery threshold', () => {
     expect(again.json()).toMatchObject({ error: { code: 'GW_ERR_OUTAGE_NOT_OPEN' } });
     // The record survives a restart, and a straggler coming back now clears its own task.
     await rig.restart();
-    expect((await rig.store.supervision.getOutage(outage.id))).toMatchObject({ closedBy: 'worker w-01', closeReason: 'closed_by_hand', closeNote: '3号楼配电箱已修复，其余设备逐户查看' });
+    expect(await rig.store.supervision.getOutage(outage.id)).toMatchObject({
+      closedBy: 'worker w-01',
+      closeReason: 'closed_by_hand',
+      closeNote: '3号楼配电箱已修复，其余设备逐户查看',
+    });
     await rig.online(B3[29]!);
     await rig.settle();
     expect((await offlineTasks()).map((t) => t.deviceId)).not.toContain(B3[29]);
@@ -106,8 +112,15 @@ describe('closing outages that never reach their recovery threshold', () => {
 
     await rig.advance(15 * MIN, 5 * MIN);
     const closed = (await rig.store.supervision.getOutage(outage.id))!;
-    expect(closed).toMatchObject({ closedBy: 'system', closeReason: 'partially_recovered', closeNote: null, closedAt: outage.openedAt + 6 * HOUR });
-    expect(closed.summary).toBe(`安达里3号楼: partially recovered, 12/30 devices back after 360 min; still offline: ${B3.slice(12).join(', ')}`);
+    expect(closed).toMatchObject({
+      closedBy: 'system',
+      closeReason: 'partially_recovered',
+      closeNote: null,
+      closedAt: outage.openedAt + 6 * HOUR,
+    });
+    expect(closed.summary).toBe(
+      `安达里3号楼: partially recovered, 12/30 devices back after 360 min; still offline: ${B3.slice(12).join(', ')}`,
+    );
     expect(outageEvents.filter((e) => e === `${outage.id}:closed`)).toHaveLength(1);
     const tasks = (await rig.store.supervision.listOpenTasks()).filter((t) => t.kind === 'device_offline');
     expect(tasks.map((t) => t.deviceId).sort()).toEqual(B3.slice(12).sort());
@@ -125,7 +138,11 @@ describe('closing outages that never reach their recovery threshold', () => {
     await rig.restart();
     await rig.advance(1000, 1000);
     // Due at start: closed on the first tick of the clock after it.
-    expect(await rig.store.supervision.getOutage(outage.id)).toMatchObject({ closeReason: 'partially_recovered', closedBy: 'system', closedAt: rig.clock.now() - 1000 });
+    expect(await rig.store.supervision.getOutage(outage.id)).toMatchObject({
+      closeReason: 'partially_recovered',
+      closedBy: 'system',
+      closedAt: rig.clock.now() - 1000,
+    });
     const tasks = (await rig.store.supervision.listOpenTasks()).filter((t) => t.kind === 'device_offline');
     expect(tasks.map((t) => t.deviceId).sort()).toEqual(B3.slice(5).sort());
   });

@@ -61,7 +61,10 @@ describe('storm grouping', () => {
     expect(closed?.id).toBe(outage?.id);
     expect(closed?.summary).toBe(`安达里3号楼: 24/30 devices back after 5 min; still offline: ${still.join(', ')}`);
     const allClear = await rig.smsTo(W01, 'outage');
-    expect(allClear.map((m) => m.body)).toEqual([pages[0]?.body, '【设备恢复】安达里3号楼已恢复24台共30台，停线5分钟；仍离线6台已转为照护待办。']);
+    expect(allClear.map((m) => m.body)).toEqual([
+      pages[0]?.body,
+      '【设备恢复】安达里3号楼已恢复24台共30台，停线5分钟；仍离线6台已转为照护待办。',
+    ]);
     const offlineTasks = (await rig.store.supervision.listOpenTasks()).filter((t) => t.kind === 'device_offline');
     expect(offlineTasks.map((t) => t.deviceId).sort()).toEqual([...still].sort());
     expect(offlineTasks.every((t) => t.workerId === 'w-01')).toBe(true);
@@ -113,7 +116,9 @@ describe('storm grouping', () => {
     await rig.advance(3 * MIN);
     expect((await rig.store.supervision.listOpenTasks()).filter((t) => t.kind === 'device_offline')).toEqual([]);
     // 5号楼's own worker is the nearest on duty.
-    expect((await rig.smsTo(W02, 'outage')).map((m) => m.body)).toEqual(['【设备停线】安达里5号楼共5台设备10:08起离线，疑似停电或断网，请核实。恢复后另行通知。']);
+    expect((await rig.smsTo(W02, 'outage')).map((m) => m.body)).toEqual([
+      '【设备停线】安达里5号楼共5台设备10:08起离线，疑似停电或断网，请核实。恢复后另行通知。',
+    ]);
   });
 
   it('a community-wide drop across buildings opens one community outage that takes in the building one, and pages once', async () => {

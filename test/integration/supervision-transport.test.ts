@@ -40,11 +40,24 @@ describe('supervision per transport', () => {
   it('declares each device offline after its own limit, in order of precedence', async () => {
     rig = await startSupervisionRig({ registry: transportRegistry() });
     const r = rig;
-    const sink = new BridgeSink({ ingest: r.ingest, registry: r.store.registry, store: r.store, bus: r.bus, clock: r.clock, log: silentLogger() });
+    const sink = new BridgeSink({
+      ingest: r.ingest,
+      registry: r.store.registry,
+      store: r.store,
+      bus: r.bus,
+      clock: r.clock,
+      log: silentLogger(),
+    });
     const report = async (bridgeId: string, externalId: string) => {
       const device = await sink.device(bridgeId, externalId, `test/${externalId}`);
       if (!device) throw new Error(`no device ${externalId}`);
-      await sink.accept(device, { bridgeId, source: `test/${externalId}`, delivery: { kind: 'key', key: `${externalId}:${r.clock.now()}` }, telemetry: { battery: 90 }, bytes: 20 });
+      await sink.accept(device, {
+        bridgeId,
+        source: `test/${externalId}`,
+        delivery: { kind: 'key', key: `${externalId}:${r.clock.now()}` },
+        telemetry: { battery: 90 },
+        bytes: 20,
+      });
     };
     await r.online(B5[0]!);
     await r.online('cord-1');
@@ -52,7 +65,8 @@ describe('supervision per transport', () => {
     await report('z2m', 'zb-two');
     await report('cs', '0102030405060708');
     await r.settle();
-    const state = () => Object.fromEntries(['btn-5-01', 'zb-2', 'cord-1', 'zb-1', 'lora-1'].map((id) => [id, r.ingest.healthOf(id)?.state]));
+    const state = () =>
+      Object.fromEntries(['btn-5-01', 'zb-2', 'cord-1', 'zb-1', 'lora-1'].map((id) => [id, r.ingest.healthOf(id)?.state]));
     const sup = r.supervision.supervisor;
     const device = async (id: string) => (await r.store.registry.getDevice(id))!;
     expect(sup.offlineAfterFor(await device('btn-5-01'))).toBe(900_000);

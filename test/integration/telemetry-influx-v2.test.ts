@@ -60,11 +60,14 @@ const log = silentLogger();
 beforeAll(async () => {
   dir = tempDir('care-telemetry-v2-');
   store = openSqliteStore(join(dir.path, 'gateway.db'));
-  await importRegistryDocument({ store, log }, {
-    communities: [{ id: 'andali', name: '安达里社区' }],
-    residents: [{ id: 'r-001', name: '张桂兰', community: 'andali', address: '安达里3号楼2门401', family: [] }],
-    devices: [{ id: 'btn-001', kind: 'sos_button', resident: 'r-001', secret: 's3cret-btn-001' }],
-  });
+  await importRegistryDocument(
+    { store, log },
+    {
+      communities: [{ id: 'andali', name: '安达里社区' }],
+      residents: [{ id: 'r-001', name: '张桂兰', community: 'andali', address: '安达里3号楼2门401', family: [] }],
+      devices: [{ id: 'btn-001', kind: 'sos_button', resident: 'r-001', secret: 's3cret-btn-001' }],
+    },
+  );
   endpoint = new WriteEndpoint();
   await endpoint.start();
 });

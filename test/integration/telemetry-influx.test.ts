@@ -48,7 +48,16 @@ function configFor(database: string): InfluxConfig {
 }
 
 function newWriter(bus: EventBus<TelemetryEvents>, database: string, extra: Partial<TelemetryWriterDeps> = {}): TelemetryWriter {
-  const writer = new TelemetryWriter({ config: configFor(database), store, bus, log, clock: systemClock, flushMs: 50, requestTimeoutMs: 2000, ...extra });
+  const writer = new TelemetryWriter({
+    config: configFor(database),
+    store,
+    bus,
+    log,
+    clock: systemClock,
+    flushMs: 50,
+    requestTimeoutMs: 2000,
+    ...extra,
+  });
   writers.push(writer);
   return writer;
 }
@@ -83,22 +92,39 @@ describe('telemetry writer with a real influxd', () => {
     bus.emit('telemetryReceived', { deviceId: 'btn-002', battery: 64, rssi: -77, at: t0 + 3, payload: { battery: 64, rssi: -77 } });
     bus.emit('deviceStatusChanged', { deviceId: 'btn-002', state: 'offline', at: t0 + 4 });
     for (const [incident, entry] of lifecycleOf(t0 + 5)) bus.emit('incidentChanged', incident, entry);
-    for (const [i, status] of (['queued', 'sent', 'delivered'] as const).entries()) bus.emit('smsStatusChanged', smsOf({ status, at: t0 + 10 + i }));
+    for (const [i, status] of (['queued', 'sent', 'delivered'] as const).entries())
+      bus.emit('smsStatusChanged', smsOf({ status, at: t0 + 10 + i }));
     await writer.flush();
     expect(writer.health()).toMatchObject({ status: 'up', buffered: 0, written: 13, dropped: 0 });
 
     const client = queryClient(influxd, 'eldercare');
     expect(await client.getDatabaseNames()).toContain('eldercare');
     const policies = [...(await client.showRetentionPolicies('eldercare'))].map((p) => [p.name, p.duration, p.default]);
-    expect(policies).toEqual(expect.arrayContaining([['raw', '2160h0m0s', true], ['hourly', '17472h0m0s', false]]));
+    expect(policies).toEqual(
+      expect.arrayContaining([
+        ['raw', '2160h0m0s', true],
+        ['hourly', '17472h0m0s', false],
+      ]),
+    );
     const cqs = (await rows(client, 'SHOW CONTINUOUS QUERIES')).filter((r) => r.name !== undefined).map((r) => r.name);
     expect(cqs).toEqual(expect.arrayContaining(['event_count_hourly', 'telemetry_mean_hourly', 'incident_times_hourly']));
 
     const events = await rows(client, 'SELECT * FROM "raw"."event" ORDER BY time');
     expect(events.map((r) => r.seq)).toEqual([41, 42, 43, 7]);
-    expect(events[0]).toMatchObject({ device: 'btn-001', kind: 'sos_button', resident: 'r-001', community: 'andali', building: '安达里3号楼', type: 'heartbeat', battery: 87, value: 1 });
+    expect(events[0]).toMatchObject({
+      device: 'btn-001',
+      kind: 'sos_button',
+      resident: 'r-001',
+      community: 'andali',
+      building: '安达里3号楼',
+      type: 'heartbeat',
+      battery: 87,
+      value: 1,
+    });
     expect(events[3]).toMatchObject({ device: 'fall-001', kind: 'fall_sensor', type: 'fall' });
-    expect(await rows(client, 'SELECT battery, rssi, building FROM telemetry')).toMatchObject([{ battery: 64, rssi: -77, building: '安达里5号楼' }]);
+    expect(await rows(client, 'SELECT battery, rssi, building FROM telemetry')).toMatchObject([
+      { battery: 64, rssi: -77, building: '安达里5号楼' },
+    ]);
     expect(await rows(client, 'SELECT online, device FROM device_status')).toMatchObject([{ online: 0, device: 'btn-002' }]);
     const incidents = await rows(client, 'SELECT * FROM incident ORDER BY time');
     expect(incidents.map((r) => [r.state, r.time_to_first_page_s, r.time_to_ack_s, r.time_to_resolve_s])).toEqual([
@@ -122,7 +148,9 @@ describe('telemetry writer with a real influxd', () => {
     for (const cq of downsamples('eldercare')) await client.query(cq.select('WHERE time >= now() - 3h'));
     const hourly = await rows(client, 'SELECT sum("count") AS n FROM "hourly"."event"');
     expect(hourly[0]?.n).toBe(4);
-    expect(await rows(client, 'SELECT time_to_ack_s FROM "hourly"."incident" WHERE time_to_ack_s > 0')).toMatchObject([{ time_to_ack_s: 95 }]);
+    expect(await rows(client, 'SELECT time_to_ack_s FROM "hourly"."incident" WHERE time_to_ack_s > 0')).toMatchObject([
+      { time_to_ack_s: 95 },
+    ]);
 
     // stop() writes what is still buffered and removes the listeners.
     bus.emit('signalReceived', signalOf({ type: 'heartbeat', seq: 44, at: t0 + 20 }));
@@ -135,11 +163,20 @@ describe('telemetry writer with a real influxd', () => {
     const bus = new EventBus<TelemetryEvents>(log);
     const writer = newWriter(bus, 'placement');
     await writer.start();
-    await importRegistryDocument({ store, log }, { devices: [{ id: 'cord-002', kind: 'pull_cord', resident: 'r-002', secret: 's3cret-cord-002' }] });
-    bus.emit('signalReceived', { ...signalOf({ type: 'sos', seq: 1, at: Date.now(), residentId: 'r-002' }), deviceId: 'cord-002', deviceKind: 'pull_cord' });
+    await importRegistryDocument(
+      { store, log },
+      { devices: [{ id: 'cord-002', kind: 'pull_cord', resident: 'r-002', secret: 's3cret-cord-002' }] },
+    );
+    bus.emit('signalReceived', {
+      ...signalOf({ type: 'sos', seq: 1, at: Date.now(), residentId: 'r-002' }),
+      deviceId: 'cord-002',
+      deviceKind: 'pull_cord',
+    });
     await writer.flush();
     const client = queryClient(influxd, 'placement');
-    expect(await rows(client, 'SELECT * FROM event')).toMatchObject([{ device: 'cord-002', kind: 'pull_cord', resident: 'r-002', building: '安达里5号楼' }]);
+    expect(await rows(client, 'SELECT * FROM event')).toMatchObject([
+      { device: 'cord-002', kind: 'pull_cord', resident: 'r-002', building: '安达里5号楼' },
+    ]);
   });
 
   it('buffers while influxd is down, drops the oldest beyond maxBuffer, and backfills after a restart', async () => {
@@ -200,7 +237,9 @@ describe('telemetry writer with a real influxd', () => {
     );
     const client = queryClient(influxd, 'late');
     expect((await client.showRetentionPolicies('late')).map((p) => p.name)).toEqual(expect.arrayContaining(['raw', 'hourly']));
-    expect(await rows(client, 'SELECT battery, rssi, device FROM telemetry')).toMatchObject([{ battery: 80, rssi: -60, device: 'btn-001' }]);
+    expect(await rows(client, 'SELECT battery, rssi, device FROM telemetry')).toMatchObject([
+      { battery: 80, rssi: -60, device: 'btn-001' },
+    ]);
     expect(writer.health().lastWriteAt).toBeGreaterThanOrEqual(started);
   });
 });

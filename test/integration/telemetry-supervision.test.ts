@@ -35,7 +35,14 @@ const rows = async (client: InfluxDB, query: string): Promise<Row[]> => [...(awa
 describe('care tasks and outages in InfluxDB', () => {
   it('writes each outage and care task as it opens and closes, with durations and id-only tags, and the dashboard panels read them', async () => {
     const rig = await startSupervisionRig();
-    const writer = new TelemetryWriter({ config: configFor('supervision'), store: rig.store, bus: rig.bus, log, clock: rig.clock, flushMs: 50 });
+    const writer = new TelemetryWriter({
+      config: configFor('supervision'),
+      store: rig.store,
+      bus: rig.bus,
+      log,
+      clock: rig.clock,
+      flushMs: 50,
+    });
     try {
       await writer.start();
       const clients = [];
@@ -56,10 +63,12 @@ describe('care tasks and outages in InfluxDB', () => {
 
       const client = queryClient(influxd, 'supervision');
       const outages = await rows(client, 'SELECT * FROM "outage" ORDER BY time');
-      expect(outages.map((r) => [r.action, r.open, r.place, r.community, r.building, r.devices, r.reason ?? null, r.back ?? null])).toEqual([
-        ['opened', 1, 'building', 'andali', '安达里5号楼', 5, null, null],
-        ['closed', 0, 'building', 'andali', '安达里5号楼', 5, 'closed_by_hand', 0],
-      ]);
+      expect(outages.map((r) => [r.action, r.open, r.place, r.community, r.building, r.devices, r.reason ?? null, r.back ?? null])).toEqual(
+        [
+          ['opened', 1, 'building', 'andali', '安达里5号楼', 5, null, null],
+          ['closed', 0, 'building', 'andali', '安达里5号楼', 5, 'closed_by_hand', 0],
+        ],
+      );
       expect(outages[0]?.outage).toBe(outage!.id);
       expect(outages[1]?.open_s).toBe((rig.clock.now() - openedAt) / 1000);
 
@@ -85,16 +94,24 @@ describe('care tasks and outages in InfluxDB', () => {
       // As a person would see them a minute after the close, on the rig's clock (the instants its points carry).
       const panels = readDashboard().panels;
       const range = last7Days(rig.clock.now() + 60_000);
-      const query = (title: string, refId: string) => runnable(panels.find((p) => p.title === title)!.targets!.find((t) => t.refId === refId)!.query, range);
-      const openByType = Object.fromEntries((await rows(client, query('Open care tasks and outages', 'A'))).map((r): [string, unknown] => [String(r.type), r.open]));
+      const query = (title: string, refId: string) =>
+        runnable(panels.find((p) => p.title === title)!.targets!.find((t) => t.refId === refId)!.query, range);
+      const openByType = Object.fromEntries(
+        (await rows(client, query('Open care tasks and outages', 'A'))).map((r): [string, unknown] => [String(r.type), r.open]),
+      );
       expect(openByType).toEqual({ device_offline: 5, low_battery: 0 });
       expect(await rows(client, query('Open care tasks and outages', 'B'))).toMatchObject([{ outages: 0 }]);
       const hours = await rows(client, query('Outages and care tasks closed per day (hours open)', 'A'));
-      expect(hours.filter((r) => r.hours !== null)).toMatchObject([{ reason: 'closed_by_hand', hours: (rig.clock.now() - openedAt) / 3_600_000 }]);
-      expect((await rows(client, query('Outages and care tasks closed per day (hours open)', 'B'))).filter((r) => r.hours !== null)).toHaveLength(1);
+      expect(hours.filter((r) => r.hours !== null)).toMatchObject([
+        { reason: 'closed_by_hand', hours: (rig.clock.now() - openedAt) / 3_600_000 },
+      ]);
+      expect(
+        (await rows(client, query('Outages and care tasks closed per day (hours open)', 'B'))).filter((r) => r.hours !== null),
+      ).toHaveLength(1);
 
       const tagValues = (await rows(client, 'SHOW TAG VALUES WITH KEY =~ /.*/')).map((r) => String(r.value));
-      for (const personal of [...PERSONAL_VALUES, '站长 刘', '居民5-01', W02]) expect(tagValues.filter((v) => v.includes(personal))).toEqual([]);
+      for (const personal of [...PERSONAL_VALUES, '站长 刘', '居民5-01', W02])
+        expect(tagValues.filter((v) => v.includes(personal))).toEqual([]);
     } finally {
       await writer.stop();
       await rig.close();
@@ -144,13 +161,25 @@ describe('page points placed through their incident', () => {
 
   it('re-reads the registry on registryChanged, so a resident who moved is tagged with the new building at once', async () => {
     const resident = { id: 'r-009', name: '刘长顺', community: 'andali', address: '安达里5号楼2门301', family: [] };
-    await importRegistryDocument({ store, log }, { residents: [resident], devices: [{ id: 'cord-009', kind: 'pull_cord', resident: 'r-009', secret: 's3cret-cord-009' }] });
+    await importRegistryDocument(
+      { store, log },
+      { residents: [resident], devices: [{ id: 'cord-009', kind: 'pull_cord', resident: 'r-009', secret: 's3cret-cord-009' }] },
+    );
     const bus = new EventBus<TelemetryEvents>(log);
     // Periodic reload an hour away: only the event can explain the new placement.
-    const writer = new TelemetryWriter({ config: configFor('reload'), store, bus, log, clock: systemClock, flushMs: 50, registryRefreshMs: 3_600_000 });
+    const writer = new TelemetryWriter({
+      config: configFor('reload'),
+      store,
+      bus,
+      log,
+      clock: systemClock,
+      flushMs: 50,
+      registryRefreshMs: 3_600_000,
+    });
     try {
       await writer.start();
-      const reading = (at: number) => bus.emit('telemetryReceived', { deviceId: 'cord-009', battery: 55, rssi: -70, at, payload: { battery: 55, rssi: -70 } });
+      const reading = (at: number) =>
+        bus.emit('telemetryReceived', { deviceId: 'cord-009', battery: 55, rssi: -70, at, payload: { battery: 55, rssi: -70 } });
       reading(Date.now() - 2000);
       await importRegistryDocument({ store, log }, { residents: [{ ...resident, address: '安达里7号楼1门101' }] });
       bus.emit('registryChanged');
@@ -158,7 +187,10 @@ describe('page points placed through their incident', () => {
       reading(Date.now() - 1000);
       await writer.flush();
       const client = queryClient(influxd, 'reload');
-      expect((await rows(client, 'SELECT * FROM "telemetry" ORDER BY time')).map((r) => r.building)).toEqual(['安达里5号楼', '安达里7号楼']);
+      expect((await rows(client, 'SELECT * FROM "telemetry" ORDER BY time')).map((r) => r.building)).toEqual([
+        '安达里5号楼',
+        '安达里7号楼',
+      ]);
     } finally {
       await writer.stop();
     }

@@ -30,7 +30,9 @@ describe('test mode: who may set it', () => {
     return { kind: 'session', name: `worker ${workerId}`, role: 'worker', workerId, community };
   };
   const volunteer = async (request: { headers: Record<string, string | string[] | undefined> }): Promise<Caller | null> =>
-    request.headers['x-test-volunteer'] === 'v-01' ? { kind: 'session', name: 'volunteer v-01', role: 'volunteer', volunteerId: 'v-01' } : null;
+    request.headers['x-test-volunteer'] === 'v-01'
+      ? { kind: 'session', name: 'volunteer v-01', role: 'volunteer', volunteerId: 'v-01' }
+      : null;
 
   beforeEach(async () => {
     f = await createHttpFixture({ override: { testMode, authStrategies: [worker, volunteer] } });
@@ -39,7 +41,17 @@ describe('test mode: who may set it', () => {
     const bus = new EventBus(log);
     const tasks = new CareTaskService({ store: f.store, bus, clock, log });
     // No incident service here: the windows' own behaviour is tested end to end in test-presses.test.ts.
-    presses = new TestPresses({ repo: f.store.testPresses, registry: f.store.registry, tasks, bus, clock, log, timeZone: 'Asia/Shanghai', endTests: async () => [], triggers: 'manual' });
+    presses = new TestPresses({
+      repo: f.store.testPresses,
+      registry: f.store.registry,
+      tasks,
+      bus,
+      clock,
+      log,
+      timeZone: 'Asia/Shanghai',
+      endTests: async () => [],
+      triggers: 'manual',
+    });
     await presses.start();
   });
 
@@ -48,9 +60,10 @@ describe('test mode: who may set it', () => {
     await f.close();
   });
 
-  const start = (headers: Record<string, string>) => f.app.inject({ method: 'POST', url: '/api/devices/btn-001/test-mode', headers, payload: { minutes: 15 } });
+  const start = (headers: Record<string, string>) =>
+    f.app.inject({ method: 'POST', url: '/api/devices/btn-001/test-mode', headers, payload: { minutes: 15 } });
 
-  it('lets a worker of the device\'s community and staff open a window, and refuses anyone else', async () => {
+  it("lets a worker of the device's community and staff open a window, and refuses anyone else", async () => {
     expect((await start({ 'x-test-worker': 'w-11@xinhe' })).statusCode).toBe(403);
     expect((await start({ 'x-test-volunteer': 'v-01' })).statusCode).toBe(403);
     expect((await f.app.inject({ method: 'POST', url: '/api/devices/btn-001/test-mode', payload: {} })).statusCode).toBe(401);
@@ -60,12 +73,22 @@ describe('test mode: who may set it', () => {
     expect((await start(bearer())).statusCode).toBe(201);
   });
 
-  it('keeps other communities\' windows out of a worker\'s reach', async () => {
+  it("keeps other communities' windows out of a worker's reach", async () => {
     const opened = (await start({ 'x-test-worker': 'w-01@andali' })).json<{ id: string }>();
-    expect((await f.app.inject({ method: 'POST', url: `/api/test-windows/${opened.id}/end`, headers: { 'x-test-worker': 'w-11@xinhe' } })).statusCode).toBe(403);
-    expect((await f.app.inject({ method: 'GET', url: '/api/test-windows?community=andali', headers: { 'x-test-worker': 'w-11@xinhe' } })).statusCode).toBe(403);
+    expect(
+      (await f.app.inject({ method: 'POST', url: `/api/test-windows/${opened.id}/end`, headers: { 'x-test-worker': 'w-11@xinhe' } }))
+        .statusCode,
+    ).toBe(403);
+    expect(
+      (await f.app.inject({ method: 'GET', url: '/api/test-windows?community=andali', headers: { 'x-test-worker': 'w-11@xinhe' } }))
+        .statusCode,
+    ).toBe(403);
     const mine = await f.app.inject({ method: 'GET', url: '/api/test-windows', headers: { 'x-test-worker': 'w-01@andali' } });
     expect(mine.json<{ id: string }[]>().map((w) => w.id)).toEqual([opened.id]);
-    expect((await f.app.inject({ method: 'POST', url: `/api/test-windows/${opened.id}/end`, headers: { 'x-test-worker': 'w-01@andali' } })).json()).toMatchObject({ endReason: 'ended_by_hand', endedBy: 'worker w-01' });
+    expect(
+      (
+        await f.app.inject({ method: 'POST', url: `/api/test-windows/${opened.id}/end`, headers: { 'x-test-worker': 'w-01@andali' } })
+      ).json(),
+    ).toMatchObject({ endReason: 'ended_by_hand', endedBy: 'worker w-01' });
   });
 });

@@ -50,7 +50,12 @@ describe('test presses', () => {
   it('pages the worker a test page, never the family, and records the press as a test', async () => {
     const opened = await post<TestWindow>('/api/devices/btn-001/test-mode', { minutes: 30, note: '周检' });
     expect(opened.status).toBe(201);
-    expect(opened.body).toMatchObject({ scope: { kind: 'device', deviceId: 'btn-001' }, communityId: 'andali', startedBy: 'API', endsAt: clock.now() + 30 * MINUTE });
+    expect(opened.body).toMatchObject({
+      scope: { kind: 'device', deviceId: 'btn-001' },
+      communityId: 'andali',
+      startedBy: 'API',
+      endsAt: clock.now() + 30 * MINUTE,
+    });
 
     await press();
     const [incident] = await incidents();
@@ -80,7 +85,10 @@ describe('test presses', () => {
     await t.gateway.testPresses.mode.idle();
     const closed = (await api<IncidentView>(`/api/incidents/${test!.id}`)).body;
     expect(closed).toMatchObject({ state: 'resolved', test: true });
-    expect(closed.timeline?.at(-1)).toMatchObject({ action: 'resolved', detail: expect.objectContaining({ test: true, reason: 'test ended: the test window ran out' }) as unknown });
+    expect(closed.timeline?.at(-1)).toMatchObject({
+      action: 'resolved',
+      detail: expect.objectContaining({ test: true, reason: 'test ended: the test window ran out' }) as unknown,
+    });
 
     await press();
     const real = (await incidents()).find((i) => i.id !== test!.id);
@@ -142,14 +150,19 @@ describe('test presses', () => {
     ]);
     await t.gateway.supervision.tasks.idle();
     const open = await t.gateway.store.supervision.listTasks({ state: 'open' });
-    expect(open.map((task) => [task.kind, task.deviceId, task.workerId]).sort()).toEqual([
-      ['button_untested', 'btn-001', 'w-01'],
-      ['button_untested', 'btn-002', 'w-01'],
-    ].sort());
+    expect(open.map((task) => [task.kind, task.deviceId, task.workerId]).sort()).toEqual(
+      [
+        ['button_untested', 'btn-001', 'w-01'],
+        ['button_untested', 'btn-002', 'w-01'],
+      ].sort(),
+    );
 
     await post('/api/devices/btn-001/test-mode', {});
     await press();
-    await waitFor('task closed by the test press', async () => !(await t.gateway.store.supervision.findOpenTask('button_untested', 'r-001', 'btn-001')));
+    await waitFor(
+      'task closed by the test press',
+      async () => !(await t.gateway.store.supervision.findOpenTask('button_untested', 'r-001', 'btn-001')),
+    );
 
     // A week and a day later the test is too old again.
     clock.advance(8 * 24 * 60 * MINUTE);

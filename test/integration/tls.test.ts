@@ -204,12 +204,34 @@ describe('MQTT over TLS', () => {
     const port = new URL(mqttsUrl(t)).port;
     const common = ['-h', '127.0.0.1', '-p', port, '-V', 'mqttv311', '--cafile', pki.ca.cert, '-q', '1'];
     const login = (id: string) => ['-i', id, '-u', id, '-P', SECRETS[id] ?? ''];
-    const fall = await new ToolProcess(MOSQUITTO_PUB, [...common, ...login('fall-001'), '-t', 'care/v1/fall-001/event', '-m', JSON.stringify({ type: 'heartbeat', seq: 1, battery: 80 })]).spawn().done();
+    const fall = await new ToolProcess(MOSQUITTO_PUB, [
+      ...common,
+      ...login('fall-001'),
+      '-t',
+      'care/v1/fall-001/event',
+      '-m',
+      JSON.stringify({ type: 'heartbeat', seq: 1, battery: 80 }),
+    ])
+      .spawn()
+      .done();
     expect(fall.stderr).toBe('');
     expect(fall.code).toBe(0);
     const client = pki.clients['btn-001'];
     if (!client) throw new Error('no btn-001 client certificate');
-    const sos = await new ToolProcess(MOSQUITTO_PUB, [...common, '--cert', client.cert, '--key', client.key, ...login('btn-001'), '-t', 'care/v1/btn-001/event', '-m', JSON.stringify({ type: 'sos', seq: 7 })]).spawn().done();
+    const sos = await new ToolProcess(MOSQUITTO_PUB, [
+      ...common,
+      '--cert',
+      client.cert,
+      '--key',
+      client.key,
+      ...login('btn-001'),
+      '-t',
+      'care/v1/btn-001/event',
+      '-m',
+      JSON.stringify({ type: 'sos', seq: 7 }),
+    ])
+      .spawn()
+      .done();
     expect(sos.code).toBe(0);
     const active = await waitFor('the incident from mosquitto_pub', async () => {
       const list = await t?.gateway.store.incidents.listActive();
@@ -218,14 +240,25 @@ describe('MQTT over TLS', () => {
     expect(active.map((i) => i.residentId)).toEqual(['r-001']);
     expect(t.gateway.ingest.healthOf('fall-001')?.battery).toBe(80);
     // Without its certificate the same button is refused: mosquitto_pub reports "not authorised" and fails.
-    const refused = await new ToolProcess(MOSQUITTO_PUB, [...common, ...login('btn-001'), '-t', 'care/v1/btn-001/event', '-m', JSON.stringify({ type: 'sos', seq: 8 })]).spawn().done();
+    const refused = await new ToolProcess(MOSQUITTO_PUB, [
+      ...common,
+      ...login('btn-001'),
+      '-t',
+      'care/v1/btn-001/event',
+      '-m',
+      JSON.stringify({ type: 'sos', seq: 8 }),
+    ])
+      .spawn()
+      .done();
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/not authori[sz]ed/i);
   });
 });
 
 describe('MQTT over TLS without a CA of our own', () => {
-  it('never lets a certificate that only a trusted root vouches for stand in for a required device certificate', async ({ onTestFinished }) => {
+  it('never lets a certificate that only a trusted root vouches for stand in for a required device certificate', async ({
+    onTestFinished,
+  }) => {
     // NODE_EXTRA_CA_CERTS adds the test CA to the roots Node trusts by default, as a public CA would be: the button's
     // CA-signed certificate then verifies, but with no MQTT_TLS_CA_FILE nobody chose that CA for devices.
     const children = new ChildTracker();
@@ -252,7 +285,12 @@ describe('MQTT over TLS without a CA of our own', () => {
 describe('HTTPS', () => {
   it('serves /healthz over HTTPS with the configured certificate, and sets a Secure session cookie', async () => {
     t = await startTestGateway({
-      env: tlsEnv({ HTTP_TLS_CERT_FILE: pki.server.cert, HTTP_TLS_KEY_FILE: pki.server.key, ADMIN_USERNAME: ADMIN.username, ADMIN_PASSWORD: ADMIN.password }),
+      env: tlsEnv({
+        HTTP_TLS_CERT_FILE: pki.server.cert,
+        HTTP_TLS_KEY_FILE: pki.server.key,
+        ADMIN_USERNAME: ADMIN.username,
+        ADMIN_PASSWORD: ADMIN.password,
+      }),
     });
     expect(t.httpUrl.startsWith('https://')).toBe(true);
     expect(t.publicUrl.startsWith('https://')).toBe(true);
@@ -262,7 +300,9 @@ describe('HTTPS', () => {
 
     const login = await https(`${t.httpUrl}/auth/login`, { method: 'POST', body: ADMIN });
     expect(login.status).toBe(200);
-    expect(String(login.headers['set-cookie'])).toMatch(/^cg_session=[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Strict; Secure$/);
+    expect(String(login.headers['set-cookie'])).toMatch(
+      /^cg_session=[A-Za-z0-9_-]{43}; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Strict; Secure$/,
+    );
     // Plain HTTP on the HTTPS port gets no answer from the app.
     const plain = await fetch(`${t.httpUrl.replace('https:', 'http:')}/healthz`).then(
       (r) => r.status,

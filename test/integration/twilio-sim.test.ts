@@ -119,7 +119,11 @@ describe('TwilioSimServer REST API', () => {
     expect(segmentsOf('€'.repeat(81))).toEqual({ encoding: 'GSM-7', numSegments: 2 });
     expect(segmentsOf('求'.repeat(70))).toEqual({ encoding: 'UCS-2', numSegments: 1 });
     expect(segmentsOf('求'.repeat(71))).toEqual({ encoding: 'UCS-2', numSegments: 2 });
-    const created = await sdk().messages.create({ to: TO, from: FROM, body: '张桂兰按了求助按钮，请尽快到安达里3号楼2门401。回复1确认。'.repeat(3) });
+    const created = await sdk().messages.create({
+      to: TO,
+      from: FROM,
+      body: '张桂兰按了求助按钮，请尽快到安达里3号楼2门401。回复1确认。'.repeat(3),
+    });
     expect(created.numSegments).toBe('2');
   });
 });
@@ -135,7 +139,14 @@ describe('TwilioSimServer status callbacks and replies', () => {
     for (const h of hooks) {
       expect(h.valid).toBe(true);
       expect(h.path).toBe('/webhooks/twilio/status');
-      expect(h.params).toMatchObject({ MessageSid: created.sid, SmsSid: created.sid, To: TO, From: FROM, AccountSid: sim.accountSid, ApiVersion: '2010-04-01' });
+      expect(h.params).toMatchObject({
+        MessageSid: created.sid,
+        SmsSid: created.sid,
+        To: TO,
+        From: FROM,
+        AccountSid: sim.accountSid,
+        ApiVersion: '2010-04-01',
+      });
       expect(h.params.SmsStatus).toBe(h.params.MessageStatus);
     }
     expect(sim.callbacks().map((c) => c.httpStatus)).toEqual([200, 200, 200]);
@@ -160,14 +171,23 @@ describe('TwilioSimServer status callbacks and replies', () => {
     const [fa, fb] = await Promise.all([last(a.sid), last(b.sid)]);
     expect(fa.params).toMatchObject({ MessageStatus: 'failed', ErrorCode: '30008' });
     expect(fb.params).toMatchObject({ MessageStatus: 'undelivered', ErrorCode: '30003' });
-    expect(sim.callbacks().filter((c) => c.messageSid === a.sid).map((c) => c.status)).toEqual(['queued', 'failed']);
+    expect(
+      sim
+        .callbacks()
+        .filter((c) => c.messageSid === a.sid)
+        .map((c) => c.status),
+    ).toEqual(['queued', 'failed']);
     expect((await client.messages(b.sid).fetch()).errorCode).toBe(30003);
   });
 
   it('signs callbacks over the configured URL while delivering to another address', async () => {
     const publicUrl = 'https://care.example.org';
     await sim.stop();
-    sim = new TwilioSimServer({ authToken: 'fixed-token', callbackDelayMs: 1, deliverTo: (u) => u.replace(publicUrl, receiver?.url ?? '') });
+    sim = new TwilioSimServer({
+      authToken: 'fixed-token',
+      callbackDelayMs: 1,
+      deliverTo: (u) => u.replace(publicUrl, receiver?.url ?? ''),
+    });
     apiUrl = (await sim.start()).url;
     // The receiver checks signatures over the public URL, as the gateway does behind a proxy.
     receiver = await startWebhookReceiver('fixed-token', () => undefined, { signedBaseUrl: publicUrl });
@@ -189,7 +209,10 @@ describe('TwilioSimServer status callbacks and replies', () => {
     expect(hook?.params).toMatchObject({ From: TO, To: FROM, Body: '1', NumMedia: '0', AccountSid: sim.accountSid, SmsStatus: 'received' });
     expect(hook?.params.MessageSid).toMatch(/^SM[0-9a-f]{32}$/);
 
-    const signedElsewhere = await sim.reply(TO, '到', { webhookUrl: `${receiver.url}/webhooks/twilio/sms`, signedUrl: 'https://care.example.org/webhooks/twilio/sms' });
+    const signedElsewhere = await sim.reply(TO, '到', {
+      webhookUrl: `${receiver.url}/webhooks/twilio/sms`,
+      signedUrl: 'https://care.example.org/webhooks/twilio/sms',
+    });
     expect(signedElsewhere.status).toBe(403);
   });
 

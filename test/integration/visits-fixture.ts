@@ -89,7 +89,14 @@ export async function startVisitRig(opts: VisitRigOptions = {}): Promise<VisitRi
   const services: VisitService[] = [];
 
   const build = () => {
-    const dispatcher = new SmsDispatcher({ store, provider: new OutboxProvider({ log }), clock, log, bus, publicUrl: 'http://127.0.0.1:1' });
+    const dispatcher = new SmsDispatcher({
+      store,
+      provider: new OutboxProvider({ log }),
+      clock,
+      log,
+      bus,
+      publicUrl: 'http://127.0.0.1:1',
+    });
     const sms: SmsQueue = opts.sms ?? dispatcher;
     const pager = new Pager({ sms, timeZone: TZ, publicUrl: 'http://127.0.0.1:1' });
     const timers = new DurableTimers({ store, clock, log });
@@ -145,7 +152,8 @@ export async function startVisitRig(opts: VisitRigOptions = {}): Promise<VisitRi
     doorAlarms,
     commands,
     smsTo: async (phone) => (await store.sms.list(1000)).filter((m) => m.to === phone).reverse(),
-    text: async (from, body) => (await parts.router.handle({ provider: 'twilio', from, body, providerSid: null, receivedAt: clock.now() })).handledAs,
+    text: async (from, body) =>
+      (await parts.router.handle({ provider: 'twilio', from, body, providerSid: null, receivedAt: clock.now() })).handledAs,
     newService,
     async restart(over = {}) {
       for (const s of services) await s.stop();

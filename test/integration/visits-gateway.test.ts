@@ -52,7 +52,7 @@ describe('visits through the gateway', () => {
     expect(forged.status).toBe(403);
   });
 
-  it('pages the resident\'s grid worker at once when the volunteer reports 没人', async () => {
+  it("pages the resident's grid worker at once when the volunteer reports 没人", async () => {
     clock.advance(35 * 60 * 1000);
     await reply(VOLUNTEER, '没人');
     const page = await t.sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'));

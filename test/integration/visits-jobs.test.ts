@@ -15,10 +15,38 @@ describe('evening reminders', () => {
 
   it("sends one SMS per volunteer listing tomorrow's visits in time order, and none for paused or cancelled ones", async () => {
     rig = await startVisitRig({ clock: new ManualClock(local(2026, 11, 25, 18, 0)) });
-    await rig.visits.createVisit({ id: 'vis-pm', volunteer: 'v-01', resident: 'r-002', at: '2026-11-26T15:00', durationMinutes: 60, activity: '读报' });
-    await rig.visits.createVisit({ id: 'vis-v03', volunteer: 'v-03', resident: 'r-002', at: '2026-11-26T09:00', durationMinutes: 60, activity: '陪聊' });
-    await rig.visits.createVisit({ id: 'vis-v02', volunteer: 'v-02', resident: 'r-002', at: '2026-11-26T16:30', durationMinutes: 60, activity: '买菜' });
-    await rig.visits.createVisit({ id: 'vis-fri', volunteer: 'v-02', resident: 'r-001', at: '2026-11-27T09:00', durationMinutes: 60, activity: '买菜' });
+    await rig.visits.createVisit({
+      id: 'vis-pm',
+      volunteer: 'v-01',
+      resident: 'r-002',
+      at: '2026-11-26T15:00',
+      durationMinutes: 60,
+      activity: '读报',
+    });
+    await rig.visits.createVisit({
+      id: 'vis-v03',
+      volunteer: 'v-03',
+      resident: 'r-002',
+      at: '2026-11-26T09:00',
+      durationMinutes: 60,
+      activity: '陪聊',
+    });
+    await rig.visits.createVisit({
+      id: 'vis-v02',
+      volunteer: 'v-02',
+      resident: 'r-002',
+      at: '2026-11-26T16:30',
+      durationMinutes: 60,
+      activity: '买菜',
+    });
+    await rig.visits.createVisit({
+      id: 'vis-fri',
+      volunteer: 'v-02',
+      resident: 'r-001',
+      at: '2026-11-27T09:00',
+      durationMinutes: 60,
+      activity: '买菜',
+    });
     await rig.visits.pauseVisit('vis-v03');
     await rig.visits.cancelOccurrence('vis-v02', '2026-11-26T16:30');
 
@@ -92,7 +120,8 @@ describe('missed visits', () => {
   afterEach(async () => rig.close());
 
   const missedTo = async (phone: string) => (await rig.smsTo(phone)).filter((m) => m.body.startsWith(MISSED));
-  const thursday = async () => (await rig.visits.listOccurrences({ from: '2026-11-26', to: '2026-11-26' })).find((o) => o.visit === 'vis-01');
+  const thursday = async () =>
+    (await rig.visits.listOccurrences({ from: '2026-11-26', to: '2026-11-26' })).find((o) => o.visit === 'vis-01');
 
   async function at(h: number, mi: number): Promise<number> {
     rig.clock.set(local(2026, 11, 26, h, mi));
@@ -106,7 +135,9 @@ describe('missed visits', () => {
     expect(await at(11, 30)).toBe(1);
     expect((await thursday())?.status).toBe('missed');
     const [leader] = await missedTo(V02);
-    expect(leader?.body).toBe('【探访未签到】志愿者王奶奶应于11:00到张桂兰家（安达里3号楼2门401），探访内容做饭，已过30分钟未签到，请联系确认。');
+    expect(leader?.body).toBe(
+      '【探访未签到】志愿者王奶奶应于11:00到张桂兰家（安达里3号楼2门401），探访内容做饭，已过30分钟未签到，请联系确认。',
+    );
     expect(leader?.context).toBeNull();
     // w-04 lives closer but is never on duty; w-01 is the nearest on duty.
     expect(await missedTo(W01)).toHaveLength(1);
@@ -120,9 +151,30 @@ describe('missed visits', () => {
 
   it('does not fire for checked-in, cancelled, reassigned or paused occurrences', async () => {
     rig = await startVisitRig({ clock: new ManualClock(local(2026, 11, 25, 19, 0)) });
-    await rig.visits.createVisit({ id: 'vis-r2', volunteer: 'v-03', resident: 'r-002', cron: '0 14 * * 4', durationMinutes: 60, activity: '陪聊' });
-    await rig.visits.createVisit({ id: 'vis-cx', volunteer: 'v-03', resident: 'r-001', at: '2026-11-26T09:00', durationMinutes: 60, activity: '理发' });
-    await rig.visits.createVisit({ id: 'vis-mv', volunteer: 'v-02', resident: 'r-002', at: '2026-11-26T16:00', durationMinutes: 60, activity: '买菜' });
+    await rig.visits.createVisit({
+      id: 'vis-r2',
+      volunteer: 'v-03',
+      resident: 'r-002',
+      cron: '0 14 * * 4',
+      durationMinutes: 60,
+      activity: '陪聊',
+    });
+    await rig.visits.createVisit({
+      id: 'vis-cx',
+      volunteer: 'v-03',
+      resident: 'r-001',
+      at: '2026-11-26T09:00',
+      durationMinutes: 60,
+      activity: '理发',
+    });
+    await rig.visits.createVisit({
+      id: 'vis-mv',
+      volunteer: 'v-02',
+      resident: 'r-002',
+      at: '2026-11-26T16:00',
+      durationMinutes: 60,
+      activity: '买菜',
+    });
     await rig.visits.runReminders();
     await rig.visits.cancelOccurrence('vis-cx', '2026-11-26T09:00');
     await rig.visits.reassignOccurrence('vis-mv', '2026-11-26T16:00', 'v-03');
@@ -138,7 +190,14 @@ describe('missed visits', () => {
 
   it('spares an occurrence under way when the visit is handed to someone else, and the leader of their own visit', async () => {
     rig = await startVisitRig({ clock: new ManualClock(local(2026, 11, 26, 10, 0)) });
-    await rig.visits.createVisit({ id: 'vis-lead', volunteer: 'v-02', resident: 'r-002', at: '2026-11-26T14:00', durationMinutes: 60, activity: '买菜' });
+    await rig.visits.createVisit({
+      id: 'vis-lead',
+      volunteer: 'v-02',
+      resident: 'r-002',
+      at: '2026-11-26T14:00',
+      durationMinutes: 60,
+      activity: '买菜',
+    });
     rig.clock.set(local(2026, 11, 26, 11, 10));
     await rig.visits.updateVisit('vis-01', { volunteer: 'v-03' });
     expect(await at(11, 40)).toBe(0);

@@ -73,7 +73,11 @@ describe('volunteer ledger', () => {
     await expectError(rig.visits.redeem('v-01', 0, '兑换', 'x'), 'GW_ERR_BAD_REQUEST', /positive/);
     await expectError(rig.visits.redeem('v-99', 1, '兑换', 'x'), 'GW_ERR_NOT_FOUND', /volunteer v-99 not found/);
     await expectError(rig.visits.correctHours('vis-01', '2026-12-03T11:00', 1, null, 'x'), 'GW_ERR_BAD_REQUEST', /not started yet/);
-    await expectError(rig.visits.correctHours('vis-01', '2026-11-26T11:00', 1.25, null, 'x'), 'GW_ERR_BAD_REQUEST', /already has 1.25 hours/);
+    await expectError(
+      rig.visits.correctHours('vis-01', '2026-11-26T11:00', 1.25, null, 'x'),
+      'GW_ERR_BAD_REQUEST',
+      /already has 1.25 hours/,
+    );
     await expectError(rig.visits.correctHours('vis-01', '2026-11-26T11:00', 25, null, 'x'), 'GW_ERR_BAD_REQUEST', /from 0 to 24/);
     await rig.visits.cancelOccurrence('vis-01', '2026-12-01T11:00', '老人住院');
     await expectError(rig.visits.correctHours('vis-01', '2026-12-01T11:00', 1, null, 'x'), 'GW_ERR_BAD_REQUEST', /cancelled/);

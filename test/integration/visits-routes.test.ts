@@ -24,7 +24,8 @@ describe('/api/visits and /api/volunteers routes', () => {
     await rig.close();
   });
 
-  const json = (method: 'POST' | 'PATCH', url: string, payload: unknown) => app.inject({ method, url, payload: payload as Record<string, unknown> });
+  const json = (method: 'POST' | 'PATCH', url: string, payload: unknown) =>
+    app.inject({ method, url, payload: payload as Record<string, unknown> });
   const list = async (query: string) => (await app.inject({ method: 'GET', url: `/api/visits?${query}` })).json<OccurrenceView[]>();
 
   it('lists occurrences of a date range with the contract fields', async () => {
@@ -48,12 +49,32 @@ describe('/api/visits and /api/volunteers routes', () => {
       ['no range', app.inject({ method: 'GET', url: '/api/visits' }), /from/],
       ['range too long', app.inject({ method: 'GET', url: '/api/visits?from=2026-01-01&to=2026-12-31' }), /at most 92 days/],
       ['bad date', app.inject({ method: 'GET', url: '/api/visits?from=2026-11-1&to=2026-12-01' }), /from/],
-      ['invalid cron', json('POST', '/api/visits', { volunteer: 'v-03', resident: 'r-002', cron: '0 99 * * 1', durationMinutes: 30, activity: '陪聊' }), /invalid cron/],
-      ['unknown volunteer', json('POST', '/api/visits', { volunteer: 'v-99', resident: 'r-002', cron: '0 9 * * 1', durationMinutes: 30, activity: '陪聊' }), /unknown volunteer v-99/],
-      ['missing field', json('POST', '/api/visits', { volunteer: 'v-03', resident: 'r-002', cron: '0 9 * * 1', activity: '陪聊' }), /durationMinutes/],
-      ['overlap', json('POST', '/api/visits', { volunteer: 'v-01', resident: 'r-002', cron: '0 12 * * 4', durationMinutes: 30, activity: '陪聊' }), /overlaps visit vis-01/],
+      [
+        'invalid cron',
+        json('POST', '/api/visits', { volunteer: 'v-03', resident: 'r-002', cron: '0 99 * * 1', durationMinutes: 30, activity: '陪聊' }),
+        /invalid cron/,
+      ],
+      [
+        'unknown volunteer',
+        json('POST', '/api/visits', { volunteer: 'v-99', resident: 'r-002', cron: '0 9 * * 1', durationMinutes: 30, activity: '陪聊' }),
+        /unknown volunteer v-99/,
+      ],
+      [
+        'missing field',
+        json('POST', '/api/visits', { volunteer: 'v-03', resident: 'r-002', cron: '0 9 * * 1', activity: '陪聊' }),
+        /durationMinutes/,
+      ],
+      [
+        'overlap',
+        json('POST', '/api/visits', { volunteer: 'v-01', resident: 'r-002', cron: '0 12 * * 4', durationMinutes: 30, activity: '陪聊' }),
+        /overlaps visit vis-01/,
+      ],
       ['empty patch', json('PATCH', '/api/visits/vis-01', {}), /fewer than 1/],
-      ['both fixes', json('PATCH', '/api/visits/vis-01/occurrences/2026-11-24T11:00', { volunteer: 'v-02', hours: 1 }), /either volunteer .* or hours/],
+      [
+        'both fixes',
+        json('PATCH', '/api/visits/vis-01/occurrences/2026-11-24T11:00', { volunteer: 'v-02', hours: 1 }),
+        /either volunteer .* or hours/,
+      ],
     ];
     for (const [what, pending, message] of cases) {
       const res = await pending;
@@ -66,7 +87,14 @@ describe('/api/visits and /api/volunteers routes', () => {
   });
 
   it('creates, changes, pauses, resumes and cancels a visit', async () => {
-    const created = await json('POST', '/api/visits', { id: 'vis-new', volunteer: 'v-03', resident: 'r-002', cron: '0 9 * * 1', durationMinutes: 60, activity: '陪聊' });
+    const created = await json('POST', '/api/visits', {
+      id: 'vis-new',
+      volunteer: 'v-03',
+      resident: 'r-002',
+      cron: '0 9 * * 1',
+      durationMinutes: 60,
+      activity: '陪聊',
+    });
     expect(created.statusCode).toBe(201);
     expect(created.json()).toMatchObject({ id: 'vis-new', state: 'active', next: '2026-11-30T09:00:00+08:00' });
     expect((await app.inject({ method: 'GET', url: '/api/visits/vis-new' })).json()).toMatchObject({ cron: '0 9 * * 1' });
@@ -83,7 +111,11 @@ describe('/api/visits and /api/volunteers routes', () => {
 
   it('cancels, reassigns and corrects single occurrences addressed by their listed start', async () => {
     const start = encodeURIComponent('2026-12-01T11:00:00+08:00');
-    const cancelled = await app.inject({ method: 'POST', url: `/api/visits/vis-01/occurrences/${start}/cancel`, payload: { note: '老人住院' } });
+    const cancelled = await app.inject({
+      method: 'POST',
+      url: `/api/visits/vis-01/occurrences/${start}/cancel`,
+      payload: { note: '老人住院' },
+    });
     expect(cancelled.statusCode).toBe(200);
     expect(cancelled.json()).toMatchObject({ status: 'cancelled', start: '2026-12-01T11:00:00+08:00' });
     const bare = await app.inject({ method: 'POST', url: '/api/visits/vis-01/occurrences/2026-12-03T11:00/cancel' });

@@ -41,9 +41,22 @@ describe('visit schedules', () => {
   });
 
   it('creates recurring and one-off visits, and filters by volunteer, resident and community', async () => {
-    const weekly = await rig.visits.createVisit({ volunteer: 'v-03', resident: 'r-002', cron: '30 9 * * 1', durationMinutes: 60, activity: '陪聊' });
+    const weekly = await rig.visits.createVisit({
+      volunteer: 'v-03',
+      resident: 'r-002',
+      cron: '30 9 * * 1',
+      durationMinutes: 60,
+      activity: '陪聊',
+    });
     expect(weekly).toMatchObject({ volunteer: 'v-03', state: 'active', cron: '30 9 * * 1', at: null, next: '2026-11-30T09:30:00+08:00' });
-    const once = await rig.visits.createVisit({ id: 'vis-once', volunteer: 'v-03', resident: 'r-001', at: '2026-12-01T14:00', durationMinutes: 45, activity: '理发' });
+    const once = await rig.visits.createVisit({
+      id: 'vis-once',
+      volunteer: 'v-03',
+      resident: 'r-001',
+      at: '2026-12-01T14:00',
+      durationMinutes: 45,
+      activity: '理发',
+    });
     expect(once.next).toBe('2026-12-01T14:00:00+08:00');
 
     const v03 = await rig.visits.listOccurrences({ from: '2026-11-23', to: '2026-12-06', volunteer: 'v-03' });
@@ -77,7 +90,10 @@ describe('visit schedules', () => {
       /overlaps visit vis-01 of volunteer v-01: 2026-12-01T12:00:00\+08:00 \(60 min\)/,
     );
     // A one-off visit in 7 weeks still counts; one at 12:30 sharp touches but does not overlap.
-    await expectBadRequest(rig.visits.createVisit({ ...good, volunteer: 'v-01', cron: undefined, at: '2027-01-12T10:30' }), /overlaps visit vis-01/);
+    await expectBadRequest(
+      rig.visits.createVisit({ ...good, volunteer: 'v-01', cron: undefined, at: '2027-01-12T10:30' }),
+      /overlaps visit vis-01/,
+    );
     await expectBadRequest(rig.visits.createVisit({ ...good, cron: '0,30 15 * * 3' }), /overlap each other/);
     await expectBadRequest(rig.visits.updateVisit('vis-01', { cron: 'nonsense' }), /invalid cron/);
     await expectBadRequest(rig.visits.updateVisit('vis-01', { volunteer: 'v-99' }), /unknown volunteer/);
@@ -94,7 +110,14 @@ describe('visit schedules', () => {
   });
 
   it('checks overlaps against the volunteer a visit is reassigned to', async () => {
-    await rig.visits.createVisit({ id: 'vis-v03', volunteer: 'v-03', resident: 'r-002', cron: '0 12 * * 4', durationMinutes: 60, activity: '陪聊' });
+    await rig.visits.createVisit({
+      id: 'vis-v03',
+      volunteer: 'v-03',
+      resident: 'r-002',
+      cron: '0 12 * * 4',
+      durationMinutes: 60,
+      activity: '陪聊',
+    });
     await expectBadRequest(rig.visits.updateVisit('vis-01', { volunteer: 'v-03' }), /overlaps visit vis-v03 of volunteer v-03/);
     expect((await rig.store.visits.getPlan('vis-01'))?.volunteer).toBe('v-01');
   });
@@ -107,7 +130,11 @@ describe('visit schedules', () => {
     expect((await rig.visits.resumeVisit('vis-01')).state).toBe('active');
     await expectBadRequest(rig.visits.resumeVisit('vis-01'), /not paused/);
     const list = await rig.visits.listOccurrences({ from: '2026-11-24', to: '2026-12-01' });
-    expect(list.map((o) => `${o.start.slice(0, 10)} ${o.status}`)).toEqual(['2026-11-24 missed', '2026-11-26 cancelled', '2026-12-01 scheduled']);
+    expect(list.map((o) => `${o.start.slice(0, 10)} ${o.status}`)).toEqual([
+      '2026-11-24 missed',
+      '2026-11-26 cancelled',
+      '2026-12-01 scheduled',
+    ]);
 
     rig.clock.set(local(2026, 12, 1, 8));
     expect((await rig.visits.cancelVisit('vis-01')).state).toBe('cancelled');
@@ -119,7 +146,14 @@ describe('visit schedules', () => {
 
   it('refuses a resume that would overlap a visit created during the pause', async () => {
     await rig.visits.pauseVisit('vis-01');
-    await rig.visits.createVisit({ id: 'vis-new', volunteer: 'v-01', resident: 'r-002', cron: '0 11 * * 4', durationMinutes: 30, activity: '陪聊' });
+    await rig.visits.createVisit({
+      id: 'vis-new',
+      volunteer: 'v-01',
+      resident: 'r-002',
+      cron: '0 11 * * 4',
+      durationMinutes: 30,
+      activity: '陪聊',
+    });
     await expectBadRequest(rig.visits.resumeVisit('vis-01'), /overlaps visit vis-new/);
     expect((await rig.visits.getVisit('vis-01')).state).toBe('paused');
   });
@@ -130,7 +164,10 @@ describe('visit schedules', () => {
     const list = await rig.visits.listOccurrences({ from: '2026-11-26', to: '2026-12-03' });
     expect(list.map((o) => o.status)).toEqual(['scheduled', 'cancelled', 'scheduled']);
     await expectBadRequest(rig.visits.cancelOccurrence('vis-01', '2026-12-01T11:00'), /already cancelled/);
-    await expectBadRequest(rig.visits.cancelOccurrence('vis-01', '2026-12-02T11:00'), /no occurrence starting at 2026-12-02T11:00:00\+08:00/);
+    await expectBadRequest(
+      rig.visits.cancelOccurrence('vis-01', '2026-12-02T11:00'),
+      /no occurrence starting at 2026-12-02T11:00:00\+08:00/,
+    );
     await expectBadRequest(rig.visits.cancelOccurrence('vis-01', 'soon'), /start must be/);
   });
 
@@ -146,7 +183,10 @@ describe('visit schedules', () => {
       '2026-12-03 v-03',
     ]);
     // The registry's visit document follows the change.
-    expect((await rig.store.registry.listVisits()).find((v) => v.id === 'vis-01')).toMatchObject({ volunteer: 'v-03', cron: '0 11 * * 2,4' });
+    expect((await rig.store.registry.listVisits()).find((v) => v.id === 'vis-01')).toMatchObject({
+      volunteer: 'v-03',
+      cron: '0 11 * * 2,4',
+    });
   });
 
   it('reassigns one occurrence to another volunteer, refusing someone busy then', async () => {
@@ -154,7 +194,14 @@ describe('visit schedules', () => {
     expect(moved).toMatchObject({ volunteer: 'v-02', reassignedFrom: 'v-01', status: 'scheduled' });
     const list = await rig.visits.listOccurrences({ from: '2026-11-30', to: '2026-12-03' });
     expect(list.map((o) => o.volunteer)).toEqual(['v-02', 'v-01']);
-    await rig.visits.createVisit({ id: 'vis-v03', volunteer: 'v-03', resident: 'r-002', at: '2026-12-03T12:00', durationMinutes: 30, activity: '陪聊' });
+    await rig.visits.createVisit({
+      id: 'vis-v03',
+      volunteer: 'v-03',
+      resident: 'r-002',
+      at: '2026-12-03T12:00',
+      durationMinutes: 30,
+      activity: '陪聊',
+    });
     await expectBadRequest(rig.visits.reassignOccurrence('vis-01', '2026-12-03T11:00', 'v-03'), /v-03 already has visit vis-v03/);
     await expectBadRequest(rig.visits.reassignOccurrence('vis-01', '2026-12-03T11:00', 'v-01'), /already does/);
   });

@@ -74,7 +74,10 @@ describe('visit check-in and check-out by SMS', () => {
     clock.set(local(2026, 11, 26, 10, 30));
     expect(await rig.text('+8613111111111', '到')).toBe('unknown_phone');
     // The volunteer's number changed after the reminder went out: the old phone can no longer check in.
-    await importRegistryDocument({ store: rig.store, log: silentLogger() }, { volunteers: [{ id: 'v-01', name: '王奶奶', phone: '+8613700000009', team: 'apron' }] });
+    await importRegistryDocument(
+      { store: rig.store, log: silentLogger() },
+      { volunteers: [{ id: 'v-01', name: '王奶奶', phone: '+8613700000009', team: 'apron' }] },
+    );
     expect(await rig.text(V01, '到')).toBe('visit_unknown_phone');
     expect(await lastReplyTo(V01)).toBe(REPLY_NOT_A_VOLUNTEER);
     expect((await thursday())?.status).toBe('scheduled');
@@ -101,7 +104,9 @@ describe('visit check-in and check-out by SMS', () => {
     clock.set(local(2026, 11, 26, 11, 30));
     expect(await rig.visits.sweepMissed()).toBe(1);
     const notice = await sms.sim.waitForMessage((m) => m.to === W01 && m.body.startsWith('【探访未签到】'));
-    expect(notice.body).toBe('【探访未签到】志愿者王奶奶应于11:00到张桂兰家（安达里3号楼2门401），探访内容做饭，已过30分钟未签到，请联系确认。');
+    expect(notice.body).toBe(
+      '【探访未签到】志愿者王奶奶应于11:00到张桂兰家（安达里3号楼2门401），探访内容做饭，已过30分钟未签到，请联系确认。',
+    );
     await sms.sim.waitForMessage((m) => m.to === V02 && m.body.startsWith('【探访未签到】'));
     expect((await rig.smsTo(W01)).at(-1)?.context).toBeNull();
 
@@ -110,7 +115,14 @@ describe('visit check-in and check-out by SMS', () => {
   });
 
   it('sends a reminder without reply context to a phone whose incident page is still open', async () => {
-    await rig.visits.createVisit({ id: 'vis-son', volunteer: 'v-04', resident: 'r-002', at: '2026-11-26T15:00', durationMinutes: 60, activity: '修水管' });
+    await rig.visits.createVisit({
+      id: 'vis-son',
+      volunteer: 'v-04',
+      resident: 'r-002',
+      at: '2026-11-26T15:00',
+      durationMinutes: 60,
+      activity: '修水管',
+    });
     await rig.store.incidents.create(makeIncident({ id: 'inc-test', openedAt: clock.now(), residentId: 'r-001' }));
     await sms.dispatcher.enqueue({ ...pageSms(V04), role: 'family', personId: 'family:r-001:0' });
     expect(await rig.visits.runReminders()).toBe(2);

@@ -17,7 +17,13 @@ describe('phones page: incoming calls', () => {
   let button: MqttClient;
 
   beforeEach(async () => {
-    sim = new SmsSimulator({ accountSid: SIM_SID, authToken: SIM_TOKEN, callbackDelayMs: 5, gatewayUrl: 'http://127.0.0.1:9', set: { rules: [], fallback: NEVER, trigger: '回1' } });
+    sim = new SmsSimulator({
+      accountSid: SIM_SID,
+      authToken: SIM_TOKEN,
+      callbackDelayMs: 5,
+      gatewayUrl: 'http://127.0.0.1:9',
+      set: { rules: [], fallback: NEVER, trigger: '回1' },
+    });
     await sim.start();
     clock = new ManualClock(shanghaiLast(4, 10));
     t = await startTestGateway({ clock, sms: sim.twilio, env: { VOICE_PROVIDER: 'twilio' } });
@@ -32,7 +38,12 @@ describe('phones page: incoming calls', () => {
 
   const page = async () => (await fetch(`${sim.url}/`)).text();
   const act = (id: string, action: string) =>
-    fetch(`${sim.url}/calls/${encodeURIComponent(id)}/act`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `action=${encodeURIComponent(action)}` });
+    fetch(`${sim.url}/calls/${encodeURIComponent(id)}/act`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `action=${encodeURIComponent(action)}`,
+    });
 
   it('answers a live call and presses 1 from the page; the incident is acknowledged', async () => {
     await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });

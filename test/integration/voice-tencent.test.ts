@@ -48,13 +48,19 @@ describe('voice calls (Tencent VMS)', () => {
   });
 
   const api = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
-    const res = await fetch(`${t.httpUrl}${path}`, { ...init, headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' } });
+    const res = await fetch(`${t.httpUrl}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
+    });
     expect(res.status, path).toBeLessThan(300);
     return (await res.json()) as T;
   };
   const view = (id: string) => api<IncidentView>(`/api/incidents/${id}`);
   const alarm = async (): Promise<string> => {
-    const pagedBefore = t.sms.messages().filter((m) => m.to === W1).map((m) => m.sid);
+    const pagedBefore = t.sms
+      .messages()
+      .filter((m) => m.to === W1)
+      .map((m) => m.sid);
     await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: ++seq }), { qos: 1 });
     const incident = await waitFor('incident', () => t.gateway.store.incidents.findActiveForResident('r-001'));
     await t.sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1') && !pagedBefore.includes(m.sid));
@@ -62,7 +68,11 @@ describe('voice calls (Tencent VMS)', () => {
   };
   const actions = async (id: string) => (await view(id)).timeline?.map((e) => e.action) ?? [];
   const pushed = (body: unknown, key: string | null) =>
-    fetch(`${t.publicUrl}/webhooks/tencent/voice${key === null ? '' : `?key=${encodeURIComponent(key)}`}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${t.publicUrl}/webhooks/tencent/voice${key === null ? '' : `?key=${encodeURIComponent(key)}`}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
 
   it('calls through SendTtsVoice with the page in words; key 1 acknowledges and the family hears who is coming', async () => {
     await start(shanghaiLast(4, 10));

@@ -84,7 +84,10 @@ describe('voice calls (Twilio)', () => {
     await t.stop();
     const dir = mkdtempSync(join(tmpdir(), 'voice-registry-'));
     const registry = join(dir, 'registry.yaml');
-    writeFileSync(registry, readFileSync(TEST_REGISTRY, 'utf8').replace('fallCancelSeconds: 30', 'fallCancelSeconds: 30\n  voiceAfterSeconds: 20'));
+    writeFileSync(
+      registry,
+      readFileSync(TEST_REGISTRY, 'utf8').replace('fallCancelSeconds: 30', 'fallCancelSeconds: 30\n  voiceAfterSeconds: 20'),
+    );
     t = await startTestGateway({ clock, env: { VOICE_PROVIDER: 'twilio', REGISTRY_FILE: registry } });
     button = await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001');
     t.sms.calls.setScript(W1, [{ kind: 'busy' }]);
@@ -239,11 +242,19 @@ describe('voice calls (Twilio)', () => {
     const url = `${t.publicUrl}/webhooks/twilio/voice?call=nope`;
     const params = { CallSid: `CA${'0'.repeat(32)}`, Digits: '1', CallStatus: 'in-progress' };
     const post = (headers: Record<string, string>) =>
-      fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(params).toString() });
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams(params).toString(),
+      });
     expect((await post({})).status).toBe(403);
     expect((await post({ 'x-twilio-signature': twilio.getExpectedTwilioSignature('not-the-token', url, params) })).status).toBe(403);
     const statusUrl = `${t.publicUrl}/webhooks/twilio/voice-status?call=nope`;
-    const forged = await fetch(statusUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'CallSid=CA1&CallStatus=busy' });
+    const forged = await fetch(statusUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'CallSid=CA1&CallStatus=busy',
+    });
     expect(forged.status).toBe(403);
     // Correctly signed but naming no call: answered with an empty hang-up, nothing changes.
     const signed = await post({ 'x-twilio-signature': twilio.getExpectedTwilioSignature(SIM_TOKEN, url, params) });

@@ -133,7 +133,13 @@ describe('inactivity monitor wired into the gateway', () => {
       deviceId: null,
       communityId: 'andali',
       workerId: 'w-01',
-      detail: { inactivityHours: 4, hoursWithoutSignOfLife: 4, wakingHours: '07:00-22:00', lastSignOfLifeAt: iso(sh(25, 20)), lastSignSource: 'motion' },
+      detail: {
+        inactivityHours: 4,
+        hoursWithoutSignOfLife: 4,
+        wakingHours: '07:00-22:00',
+        lastSignOfLifeAt: iso(sh(25, 20)),
+        lastSignSource: 'motion',
+      },
       openedAt: sh(26, 9),
       closedAt: null,
       closedBy: null,
@@ -147,7 +153,16 @@ describe('inactivity monitor wired into the gateway', () => {
     expect(res.status).toBe(200);
     const views = ((await res.json()) as CareTaskView[]).filter((v) => v.kind === 'wellness_check' && v.resident === 'r-001');
     expect(views).toHaveLength(1);
-    expect(views[0]).toMatchObject({ id: taskId, state: 'open', residentName: '张桂兰', community: 'andali', workerName: '李明', device: null, openedAt: iso(sh(26, 9)), closedAt: null });
+    expect(views[0]).toMatchObject({
+      id: taskId,
+      state: 'open',
+      residentName: '张桂兰',
+      community: 'andali',
+      workerName: '李明',
+      device: null,
+      openedAt: iso(sh(26, 9)),
+      closedAt: null,
+    });
 
     // r-002 is high-risk: paged through the alarm path at N, with a task too.
     expect(await openedAt(rig, 'r-002')).toEqual([sh(26, 9)]);
@@ -167,7 +182,9 @@ describe('inactivity monitor wired into the gateway', () => {
     // r-003's page of 12:59 holds the letter A on this phone, so this one is B; the son's phone has only this page.
     expect(workerPage.body).toBe('【求助】张桂兰家已8小时无活动迹象 请上门查看 地址安达里3号楼2门401 时间13:00 回1B接单 回2B转他人');
     const familyPage = await rig.gw.sms.waitForMessage((m) => m.to === '+8613800000001');
-    expect(familyPage.body).toBe('【紧急】您的家人张桂兰截至13:00已8小时无活动迹象，地址安达里3号楼2门401，社区已通知网格员李明上门查看。您能去请回1A。');
+    expect(familyPage.body).toBe(
+      '【紧急】您的家人张桂兰截至13:00已8小时无活动迹象，地址安达里3号楼2门401，社区已通知网格员李明上门查看。您能去请回1A。',
+    );
     await acknowledge(rig, incident!.id);
 
     // Once per episode: later sweeps neither page nor open again, and the page joined nothing (one monitor only).
@@ -207,7 +224,14 @@ describe('inactivity monitor wired into the gateway', () => {
     rig.clock.set(sh(26, 9, 30));
     await motion(rig, 'pir-001', 'r-001', 2);
     const [cleared] = await untilClosed(rig, 'r-001', 1);
-    expect(cleared).toMatchObject({ state: 'closed', openedAt: sh(26, 9), closedAt: sh(26, 9, 30), closedBy: 'system', closeReason: 'sign of life: motion', closeNote: null });
+    expect(cleared).toMatchObject({
+      state: 'closed',
+      openedAt: sh(26, 9),
+      closedAt: sh(26, 9, 30),
+      closedBy: 'system',
+      closeReason: 'sign of life: motion',
+      closeNote: null,
+    });
     expect(rig.monitor.stateOf('r-001')).toMatchObject({ inactiveMs: 0, taskOpenedAt: null, pagedAt: null });
 
     // 10:00: the volunteer texts 到 for the 11:00 visit to r-003, a signed SMS on the gateway's webhook.
@@ -219,10 +243,25 @@ describe('inactivity monitor wired into the gateway', () => {
     const [visit] = await rig.gw.gateway.visits.listOccurrences({ from: '2026-11-26', to: '2026-11-26', resident: 'r-003' });
     expect(visit).toMatchObject({ visit: 'vis-03', status: 'checked_in' });
     const [checkedTask] = await untilClosed(rig, 'r-003', 1);
-    expect(checkedTask).toMatchObject({ state: 'closed', openedAt: sh(26, 8), closedAt: sh(26, 10), closedBy: 'system', closeReason: 'sign of life: check_in' });
-    expect(rig.monitor.stateOf('r-003')).toMatchObject({ lastSignAt: sh(26, 10), lastSignSource: 'check_in', inactiveMs: 0, taskOpenedAt: null });
+    expect(checkedTask).toMatchObject({
+      state: 'closed',
+      openedAt: sh(26, 8),
+      closedAt: sh(26, 10),
+      closedBy: 'system',
+      closeReason: 'sign of life: check_in',
+    });
+    expect(rig.monitor.stateOf('r-003')).toMatchObject({
+      lastSignAt: sh(26, 10),
+      lastSignSource: 'check_in',
+      inactiveMs: 0,
+      taskOpenedAt: null,
+    });
     // A check-in is not in the event log, so it is saved at once.
-    expect((await rig.gw.gateway.store.wellness.list()).find((s) => s.residentId === 'r-003')).toMatchObject({ lastSignAt: sh(26, 10), lastSignSource: 'check_in', taskOpenedAt: null });
+    expect((await rig.gw.gateway.store.wellness.list()).find((s) => s.residentId === 'r-003')).toMatchObject({
+      lastSignAt: sh(26, 10),
+      lastSignSource: 'check_in',
+      taskOpenedAt: null,
+    });
 
     // Without those signs r-003 would be paged at 14:00 (2 x 3 h) and r-001 at 13:00; neither is.
     await at(rig, sh(26, 12));
@@ -255,7 +294,12 @@ describe('inactivity monitor wired into the gateway', () => {
     const dir = tempDir();
     const first = await startRig(clock, { dataDir: dir.path });
     // Runs last: the SMS server and the data dir outlive each gateway of this test.
-    open.unshift({ stop: async () => { await first.gw.sms.stop(); dir.remove(); } });
+    open.unshift({
+      stop: async () => {
+        await first.gw.sms.stop();
+        dir.remove();
+      },
+    });
     const reuse = { dataDir: dir.path, sms: first.gw.sms };
     await motion(first, 'pir-001', 'r-001', 1);
     await motion(first, 'pir-002', 'r-002', 1);
@@ -284,7 +328,11 @@ describe('inactivity monitor wired into the gateway', () => {
     clock.set(sh(26, 11, 5));
     const third = await startRig(clock, reuse);
     await at(third, sh(26, 11, 30));
-    for (const [id, when] of [['r-001', sh(26, 11)], ['r-002', sh(26, 11)], ['r-003', sh(26, 8)]] as const) {
+    for (const [id, when] of [
+      ['r-001', sh(26, 11)],
+      ['r-002', sh(26, 11)],
+      ['r-003', sh(26, 8)],
+    ] as const) {
       expect((await wellnessChecks(third, id)).map((t) => [t.openedAt, t.state])).toEqual([[when, 'open']]);
     }
     const paged = await inactivityIncidents(third, 'r-002');
@@ -300,7 +348,12 @@ describe('inactivity monitor wired into the gateway', () => {
     const clock = new ManualClock(sh(26, 9));
     const dir = tempDir();
     const rig = await startRig(clock, { dataDir: dir.path });
-    open.unshift({ stop: async () => { await rig.gw.sms.stop(); dir.remove(); } });
+    open.unshift({
+      stop: async () => {
+        await rig.gw.sms.stop();
+        dir.remove();
+      },
+    });
     await motion(rig, 'pir-001', 'r-001', 1);
     await at(rig, sh(26, 12));
     expect(rig.monitor.stateOf('r-001')?.inactiveMs).toBe(3 * HOUR_MS);

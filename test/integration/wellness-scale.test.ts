@@ -68,7 +68,16 @@ describe('inactivity monitor at scale', () => {
       // A sign of life from one resident in ten each minute, as motion sensors send them.
       for (let r = i % 10; r < residents.length; r += 10) {
         const id = residents[r]!.id;
-        const signal: Signal = { eventId: i * RESIDENTS + r, deviceId: `pir-${id}`, deviceKind: 'motion_sensor', residentId: id, type: 'motion', seq: i, receivedAt: clock.now(), payload: { type: 'motion', seq: i } };
+        const signal: Signal = {
+          eventId: i * RESIDENTS + r,
+          deviceId: `pir-${id}`,
+          deviceKind: 'motion_sensor',
+          residentId: id,
+          type: 'motion',
+          seq: i,
+          receivedAt: clock.now(),
+          payload: { type: 'motion', seq: i },
+        };
         bus.emit('signalReceived', signal);
       }
     }
@@ -89,7 +98,9 @@ describe('inactivity monitor at scale', () => {
     expect(monitor.stateOf(residents[0]!.id)?.inactiveMs).toBeGreaterThanOrEqual(12 * HOUR_MS);
 
     const held = lag.max / 1e6;
-    console.info(`inactivity sweep, ${RESIDENTS} residents: median ${median.toFixed(1)} ms, worst ${worst.toFixed(1)} ms, event loop held at most ${held.toFixed(1)} ms; all crossing at once ${crossing.ms.toFixed(1)} ms`);
+    console.info(
+      `inactivity sweep, ${RESIDENTS} residents: median ${median.toFixed(1)} ms, worst ${worst.toFixed(1)} ms, event loop held at most ${held.toFixed(1)} ms; all crossing at once ${crossing.ms.toFixed(1)} ms`,
+    );
     // The period is 60 s; even the worst sweep must leave the event loop almost entirely to the alarm path.
     expect(median).toBeLessThan(100);
   });

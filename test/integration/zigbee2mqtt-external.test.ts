@@ -29,7 +29,11 @@ afterEach(async () => {
   await t.stop();
 });
 
-const events = (deviceId: string) => t.gateway.store.database.stmt<[string], { type: string }>('SELECT type FROM events WHERE device_id = ? ORDER BY id').all(deviceId).map((r) => r.type);
+const events = (deviceId: string) =>
+  t.gateway.store.database
+    .stmt<[string], { type: string }>('SELECT type FROM events WHERE device_id = ? ORDER BY id')
+    .all(deviceId)
+    .map((r) => r.type);
 
 async function register(): Promise<void> {
   await addTestBridges(t.gateway, {
@@ -40,7 +44,9 @@ async function register(): Promise<void> {
     ],
   });
   await t.gateway.registryChanged();
-  await waitFor('the gateway subscribed to the external broker', () => t.gateway.zigbee2mqttExternal.states()[0]?.connected, { timeoutMs: 10_000 });
+  await waitFor('the gateway subscribed to the external broker', () => t.gateway.zigbee2mqttExternal.states()[0]?.connected, {
+    timeoutMs: 10_000,
+  });
 }
 
 describe('zigbee2mqtt on an external broker', () => {
@@ -65,7 +71,9 @@ describe('zigbee2mqtt on an external broker', () => {
     await waitFor('a live message', () => events('zx-motion').length === 1, { timeoutMs: 10_000 });
     await broker.kill();
     try {
-      await waitFor('the outage', async () => (await t.gateway.supervision.listOutages({ state: 'open' })).length > 0, { timeoutMs: 10_000 });
+      await waitFor('the outage', async () => (await t.gateway.supervision.listOutages({ state: 'open' })).length > 0, {
+        timeoutMs: 10_000,
+      });
       const [outage] = await t.gateway.supervision.listOutages({ state: 'open' });
       expect(outage?.place.kind).toBe('bridge');
       expect(outage?.devices.map((d) => d.id).sort()).toEqual(['zx-btn', 'zx-motion']);

@@ -44,7 +44,11 @@ afterEach(async () => {
 
 const publish = (topic: string, payload: Record<string, unknown> | string, retain = false) =>
   z2m.publishAsync(`zigbee2mqtt/${topic}`, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos: 1, retain });
-const events = (deviceId: string) => t.gateway.store.database.stmt<[string], { type: string }>('SELECT type FROM events WHERE device_id = ? ORDER BY id').all(deviceId).map((r) => r.type);
+const events = (deviceId: string) =>
+  t.gateway.store.database
+    .stmt<[string], { type: string }>('SELECT type FROM events WHERE device_id = ? ORDER BY id')
+    .all(deviceId)
+    .map((r) => r.type);
 
 describe('zigbee2mqtt on our broker', () => {
   it('turns a Tuya SOS press into an alarm recorded before its PUBACK, and a retained live press too', async () => {
@@ -56,7 +60,14 @@ describe('zigbee2mqtt on our broker', () => {
     expect(signals[0]).toMatchObject({ deviceId: 'zb-btn-101', residentId: 'r-001', type: 'sos' });
     await waitFor('incident', async () => (await t.gateway.store.incidents.findActiveForResident('r-001')) ?? false);
     // A battery report from the same button carries no action: no alarm.
-    await publish(BUTTON, await z2mPayload('TS0215A_sos', BUTTON, { cluster: 'genPowerCfg', type: 'attributeReport', data: { batteryPercentageRemaining: 170 } }));
+    await publish(
+      BUTTON,
+      await z2mPayload('TS0215A_sos', BUTTON, {
+        cluster: 'genPowerCfg',
+        type: 'attributeReport',
+        data: { batteryPercentageRemaining: 170 },
+      }),
+    );
     expect(events('zb-btn-101')).toEqual(['sos']);
     expect(t.gateway.ingest.healthOf('zb-btn-101')?.battery).toBe(85);
     // zigbee2mqtt set to `retain: true` still publishes live presses: on our broker the flag is no replay.
@@ -67,7 +78,16 @@ describe('zigbee2mqtt on our broker', () => {
   it('raises motion on the false-to-true edge of occupancy only, and remembers the level across a restart', async () => {
     // The sensor only ever reports occupancy; zigbee2mqtt itself publishes `occupancy: false` when its occupancy_timeout ends.
     const occupancy = async (on: boolean) =>
-      publish('hall-motion', on ? await z2mPayload('RTCGQ11LM', '0x00158d0001a2b3c7', { cluster: 'msOccupancySensing', type: 'attributeReport', data: { occupancy: 1 } }) : { occupancy: false, linkquality: 120 });
+      publish(
+        'hall-motion',
+        on
+          ? await z2mPayload('RTCGQ11LM', '0x00158d0001a2b3c7', {
+              cluster: 'msOccupancySensing',
+              type: 'attributeReport',
+              data: { occupancy: 1 },
+            })
+          : { occupancy: false, linkquality: 120 },
+      );
     await occupancy(true);
     await occupancy(true);
     expect(events('zb-motion-101')).toEqual(['motion']);
@@ -95,7 +115,15 @@ describe('zigbee2mqtt on our broker', () => {
         { id: 'zb-radar-103', kind: 'fall_sensor', resident: 'r-002', bridge: 'z2m-andali', externalId: 'radar', model: 'MIR-HE200-TY' },
       ],
     });
-    const zone = async (status: number) => publish('ias-sos', await z2mPayload('SEB01ZB', '0x00158d0001a2b3c6', { cluster: 'ssIasZone', type: 'commandStatusChangeNotification', data: { zonestatus: status } }));
+    const zone = async (status: number) =>
+      publish(
+        'ias-sos',
+        await z2mPayload('SEB01ZB', '0x00158d0001a2b3c6', {
+          cluster: 'ssIasZone',
+          type: 'commandStatusChangeNotification',
+          data: { zonestatus: status },
+        }),
+      );
     await zone(2);
     await zone(2);
     expect(events('zb-sos-103')).toEqual(['sos']);
@@ -106,7 +134,15 @@ describe('zigbee2mqtt on our broker', () => {
     await zone(4);
     expect((await t.gateway.store.security.list(10)).some((e) => e.kind === 'device_tamper' && e.deviceId === 'zb-sos-103')).toBe(true);
 
-    const fall = async (code: number) => publish('radar', await z2mPayload('MIR-HE200-TY', '0x00158d0001a2b3c9', { cluster: 'manuSpecificTuya', type: 'commandDataReport', data: { seq: 1, dpValues: [{ dp: 116, datatype: 4, data: Buffer.from([code]) }] } }));
+    const fall = async (code: number) =>
+      publish(
+        'radar',
+        await z2mPayload('MIR-HE200-TY', '0x00158d0001a2b3c9', {
+          cluster: 'manuSpecificTuya',
+          type: 'commandDataReport',
+          data: { seq: 1, dpValues: [{ dp: 116, datatype: 4, data: Buffer.from([code]) }] },
+        }),
+      );
     await fall(0);
     await fall(2);
     await fall(2);
@@ -118,9 +154,24 @@ describe('zigbee2mqtt on our broker', () => {
     const bridge = await t.gateway.store.registry.getBridge('z2m-andali');
     if (bridge?.kind !== 'zigbee2mqtt') throw new Error('no bridge');
     const replay = async (topic: string, payload: Record<string, unknown>) =>
-      t.gateway.zigbee2mqtt.handle({ bridge, topic: `zigbee2mqtt/${topic}`, payload: Buffer.from(JSON.stringify(payload)), replay: true, delivery: { kind: 'mqtt', session: 'ext', packetId: 1, dup: false }, remoteAddress: null, arrivedHr: 0 });
+      t.gateway.zigbee2mqtt.handle({
+        bridge,
+        topic: `zigbee2mqtt/${topic}`,
+        payload: Buffer.from(JSON.stringify(payload)),
+        replay: true,
+        delivery: { kind: 'mqtt', session: 'ext', packetId: 1, dup: false },
+        remoteAddress: null,
+        arrivedHr: 0,
+      });
     await replay(BUTTON, await z2mPayload('TS0215A_sos', BUTTON, { cluster: 'ssIasAce', type: 'commandEmergency', data: {} }));
-    await replay('hall-motion', await z2mPayload('RTCGQ11LM', '0x00158d0001a2b3c7', { cluster: 'msOccupancySensing', type: 'attributeReport', data: { occupancy: 1 } }));
+    await replay(
+      'hall-motion',
+      await z2mPayload('RTCGQ11LM', '0x00158d0001a2b3c7', {
+        cluster: 'msOccupancySensing',
+        type: 'attributeReport',
+        data: { occupancy: 1 },
+      }),
+    );
     expect(events('zb-btn-101')).toEqual([]);
     expect(events('zb-motion-101')).toEqual([]);
     expect(t.gateway.zigbee2mqtt.stats().replaysIgnored).toBe(2);
@@ -181,7 +232,9 @@ describe('zigbee2mqtt on our broker', () => {
     await publish('hall-motion', '{"occupancy": tru');
     await publish('hall-motion', '[1,2]');
     await t.gateway.ingest.flush();
-    const rows = t.gateway.store.database.stmt<[], { device_id: string; reason: string }>('SELECT device_id, reason FROM rejections ORDER BY id').all();
+    const rows = t.gateway.store.database
+      .stmt<[], { device_id: string; reason: string }>('SELECT device_id, reason FROM rejections ORDER BY id')
+      .all();
     expect(rows).toEqual([
       { device_id: 'z2m-andali', reason: 'unknown_device' },
       { device_id: 'zb-motion-101', reason: 'malformed_json' },

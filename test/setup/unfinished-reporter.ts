@@ -22,7 +22,8 @@ export default class UnfinishedReporter implements Reporter {
     const lines = [...this.running].map(([file, test]) => `  ${file}${test ? `, last test started: ${test}` : ''}`);
     for (const m of testModules) {
       const state = m.state();
-      if (!this.running.has(m.moduleId) && state !== 'passed' && state !== 'skipped' && state !== 'failed') lines.push(`  ${m.moduleId} (${state})`);
+      if (!this.running.has(m.moduleId) && state !== 'passed' && state !== 'skipped' && state !== 'failed')
+        lines.push(`  ${m.moduleId} (${state})`);
     }
     if (lines.length > 0) process.stderr.write(`\nTest files that did not finish (their worker may have died):\n${lines.join('\n')}\n`);
   }

@@ -1,7 +1,14 @@
 // The access layer's scoping rules: who sees which community, the acting responder, a volunteer's own visits.
 import { describe, expect, it } from 'vitest';
 import type { Caller } from '../../gateway/access/caller.js';
-import { actingResponder, assertIncidentInScope, communityScope, readableCommunity, seesCommunity, volunteerSelf } from '../../gateway/access/scope.js';
+import {
+  actingResponder,
+  assertIncidentInScope,
+  communityScope,
+  readableCommunity,
+  seesCommunity,
+  volunteerSelf,
+} from '../../gateway/access/scope.js';
 import { GatewayError } from '../../gateway/core/errors.js';
 
 const admin: Caller = { kind: 'api_token', name: 'API', role: 'admin' };
@@ -34,7 +41,11 @@ describe('community scope', () => {
   });
 
   it('refuses a worker account tied to no community with 403, never an empty or an unscoped answer', () => {
-    for (const run of [() => communityScope(strayWorker), () => readableCommunity(strayWorker), () => readableCommunity(strayWorker, 'andali')]) {
+    for (const run of [
+      () => communityScope(strayWorker),
+      () => readableCommunity(strayWorker),
+      () => readableCommunity(strayWorker, 'andali'),
+    ]) {
       expect(refusal(run)).toEqual({ code: 'GW_ERR_FORBIDDEN', message: 'this worker account has no community' });
     }
     expect(refusal(() => assertIncidentInScope(strayWorker, { communityId: 'andali' })).code).toBe('GW_ERR_FORBIDDEN');
@@ -43,7 +54,10 @@ describe('community scope', () => {
   it('gives a confined caller her own community, and 403 for another one she asks for', () => {
     expect(readableCommunity(worker)).toBe('andali');
     expect(readableCommunity(worker, 'andali')).toBe('andali');
-    expect(refusal(() => readableCommunity(worker, 'xinhua'))).toEqual({ code: 'GW_ERR_FORBIDDEN', message: 'you can see only your own community (andali)' });
+    expect(refusal(() => readableCommunity(worker, 'xinhua'))).toEqual({
+      code: 'GW_ERR_FORBIDDEN',
+      message: 'you can see only your own community (andali)',
+    });
   });
 
   it('gives an unconfined caller the community asked for, or all', () => {
@@ -84,6 +98,8 @@ describe('volunteer self', () => {
     expect(volunteerSelf(volunteer)).toBe('v-01');
     expect(volunteerSelf(volunteer, 'v-01')).toBe('v-01');
     expect(refusal(() => volunteerSelf(volunteer, 'v-02')).code).toBe('GW_ERR_FORBIDDEN');
-    expect(refusal(() => volunteerSelf({ ...volunteer, volunteerId: undefined })).message).toBe('this volunteer account is not linked to a registry volunteer');
+    expect(refusal(() => volunteerSelf({ ...volunteer, volunteerId: undefined })).message).toBe(
+      'this volunteer account is not linked to a registry volunteer',
+    );
   });
 });

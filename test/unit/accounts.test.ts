@@ -27,7 +27,12 @@ describe('SlidingWindowLimiter', () => {
     expect(limiter.retryAfterSeconds('user:a')).toBe(0);
     const other = new SlidingWindowLimiter({ clock, rule: { max: 1, windowMs: 5_000 } });
     other.record('ip:x');
-    expect(longestWait([[limiter, 'user:a'], [other, 'ip:x']])).toBe(5);
+    expect(
+      longestWait([
+        [limiter, 'user:a'],
+        [other, 'ip:x'],
+      ]),
+    ).toBe(5);
   });
 
   it('forgets the oldest keys beyond maxKeys, so made-up names cannot fill memory', () => {
@@ -77,8 +82,13 @@ describe('passwords', () => {
 describe('ADMIN_USERNAME / ADMIN_PASSWORD', () => {
   it('are optional, go together, and the password needs 10 characters; the error never shows it', () => {
     expect(loadConfig({}).admin).toBeNull();
-    expect(loadConfig({ ADMIN_USERNAME: 'chief', ADMIN_PASSWORD: 'long enough pw' }).admin).toEqual({ username: 'chief', password: 'long enough pw' });
-    expect(() => loadConfig({ ADMIN_USERNAME: 'chief', ADMIN_PASSWORD: 'short' })).toThrow('ADMIN_PASSWORD: expected at least 10 characters (got "[redacted]")');
+    expect(loadConfig({ ADMIN_USERNAME: 'chief', ADMIN_PASSWORD: 'long enough pw' }).admin).toEqual({
+      username: 'chief',
+      password: 'long enough pw',
+    });
+    expect(() => loadConfig({ ADMIN_USERNAME: 'chief', ADMIN_PASSWORD: 'short' })).toThrow(
+      'ADMIN_PASSWORD: expected at least 10 characters (got "[redacted]")',
+    );
     expect(() => loadConfig({ ADMIN_USERNAME: 'chief' })).toThrow(/^ADMIN_PASSWORD: ADMIN_USERNAME and ADMIN_PASSWORD go together/);
     expect(() => loadConfig({ ADMIN_PASSWORD: 'long enough pw' })).toThrow(/^ADMIN_USERNAME: /);
     expect(() => loadConfig({ ADMIN_USERNAME: 'a b', ADMIN_PASSWORD: 'long enough pw' })).toThrow(/^ADMIN_USERNAME: expected 3-64/);

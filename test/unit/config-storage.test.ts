@@ -14,8 +14,18 @@ describe('storage configuration', () => {
   });
 
   it('takes explicit values, 0 turning a device limit off', () => {
-    const c = loadConfig({ DISK_RESERVE_MB: '32', DEVICE_RATE_PER_MINUTE: '0', DEVICE_DAILY_MESSAGES: '0', DEVICE_DAILY_MB: '2', EVENT_RETENTION_DAYS: '7' });
-    expect(c.storage).toMatchObject({ reserveBytes: 32 * MB, deviceLimits: { ratePerMinute: 0, dailyMessages: 0, dailyBytes: 2 * MB }, retentionDays: 7 });
+    const c = loadConfig({
+      DISK_RESERVE_MB: '32',
+      DEVICE_RATE_PER_MINUTE: '0',
+      DEVICE_DAILY_MESSAGES: '0',
+      DEVICE_DAILY_MB: '2',
+      EVENT_RETENTION_DAYS: '7',
+    });
+    expect(c.storage).toMatchObject({
+      reserveBytes: 32 * MB,
+      deviceLimits: { ratePerMinute: 0, dailyMessages: 0, dailyBytes: 2 * MB },
+      retentionDays: 7,
+    });
   });
 
   it.each([

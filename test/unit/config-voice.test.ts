@@ -21,18 +21,31 @@ describe('voice configuration', () => {
 
   it('builds the Tencent settings, with Tencent own endpoint and region by default', () => {
     const voice = loadConfig(TENCENT).voice;
-    expect(voice).toMatchObject({ provider: 'tencent', tencent: { region: 'ap-guangzhou', endpoint: null, sdkAppId: '1400000001', templateId: '1400001' } });
-    expect(loadConfig({ ...TENCENT, TENCENT_VMS_ENDPOINT: 'http://127.0.0.1:9000' }).voice).toMatchObject({ tencent: { endpoint: 'http://127.0.0.1:9000' } });
+    expect(voice).toMatchObject({
+      provider: 'tencent',
+      tencent: { region: 'ap-guangzhou', endpoint: null, sdkAppId: '1400000001', templateId: '1400001' },
+    });
+    expect(loadConfig({ ...TENCENT, TENCENT_VMS_ENDPOINT: 'http://127.0.0.1:9000' }).voice).toMatchObject({
+      tencent: { endpoint: 'http://127.0.0.1:9000' },
+    });
   });
 
   it('refuses a bad or incomplete voice configuration with one line naming the variable', () => {
     expect(() => loadConfig({ VOICE_PROVIDER: 'skype' })).toThrow(/^VOICE_PROVIDER: expected twilio, aliyun or tencent \(got "skype"\)$/);
     expect(() => loadConfig({ VOICE_PROVIDER: 'twilio' })).toThrow(/^TWILIO_ACCOUNT_SID: required when VOICE_PROVIDER is twilio$/);
-    expect(() => loadConfig({ ...TWILIO, TWILIO_FROM: `MG${'a'.repeat(32)}`, VOICE_PROVIDER: 'twilio' })).toThrow(/^TWILIO_FROM: VOICE_PROVIDER twilio needs a phone number/);
+    expect(() => loadConfig({ ...TWILIO, TWILIO_FROM: `MG${'a'.repeat(32)}`, VOICE_PROVIDER: 'twilio' })).toThrow(
+      /^TWILIO_FROM: VOICE_PROVIDER twilio needs a phone number/,
+    );
     expect(() => loadConfig({ ...TENCENT, WEBHOOK_KEY: undefined })).toThrow(/^WEBHOOK_KEY: required when VOICE_PROVIDER is tencent$/);
-    expect(() => loadConfig({ ...TENCENT, WEBHOOK_KEY: 'short' })).toThrow(/^WEBHOOK_KEY: expected at least 16 characters \(got "\[redacted\]"\)$/);
-    expect(() => loadConfig({ ...TENCENT, TENCENT_VMS_SDK_APP_ID: 'app' })).toThrow(/^TENCENT_VMS_SDK_APP_ID: expected the numeric voice SdkAppid/);
-    expect(() => loadConfig({ ...TWILIO, VOICE_PROVIDER: 'twilio', VOICE_AFTER_SECONDS: '5' })).toThrow(/^VOICE_AFTER_SECONDS: expected 10 to 3600 seconds/);
+    expect(() => loadConfig({ ...TENCENT, WEBHOOK_KEY: 'short' })).toThrow(
+      /^WEBHOOK_KEY: expected at least 16 characters \(got "\[redacted\]"\)$/,
+    );
+    expect(() => loadConfig({ ...TENCENT, TENCENT_VMS_SDK_APP_ID: 'app' })).toThrow(
+      /^TENCENT_VMS_SDK_APP_ID: expected the numeric voice SdkAppid/,
+    );
+    expect(() => loadConfig({ ...TWILIO, VOICE_PROVIDER: 'twilio', VOICE_AFTER_SECONDS: '5' })).toThrow(
+      /^VOICE_AFTER_SECONDS: expected 10 to 3600 seconds/,
+    );
     expect(() => loadConfig({ VOICE_PROVIDER: 'aliyun' })).toThrow(/^VOICE_PROVIDER: Aliyun voice calls are not available yet/);
   });
 });

@@ -27,7 +27,10 @@ describe('connection budget', () => {
     const dir = tempDir();
     try {
       const file = join(dir.path, 'limits');
-      writeFileSync(file, 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            4096                 524288               files\n');
+      writeFileSync(
+        file,
+        'Limit                     Soft Limit           Hard Limit           Units\nMax open files            4096                 524288               files\n',
+      );
       expect(readSoftFdLimit(file)).toBe(4096);
       expect(readSoftFdLimit(join(dir.path, 'missing'))).toBeNull();
     } finally {

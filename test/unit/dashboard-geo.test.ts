@@ -55,8 +55,19 @@ describe('building grouping', () => {
       activeIncident: null,
       deviceHealth: 'ok' as const,
     });
-    const buildings = groupBuildings([r('a', 'c1', 'B3', 1, 2), r('b', 'c1', 'B3', 3, 4), r('c', 'c2', 'B3', 5, 6), r('d', 'c1', 'B5', 7, 8)]);
+    const buildings = groupBuildings([
+      r('a', 'c1', 'B3', 1, 2),
+      r('b', 'c1', 'B3', 3, 4),
+      r('c', 'c2', 'B3', 5, 6),
+      r('d', 'c1', 'B5', 7, 8),
+    ]);
     expect(buildings).toHaveLength(3);
-    expect(buildings.find((b) => b.community === 'c1' && b.name === 'B3')).toEqual({ community: 'c1', name: 'B3', lat: 2, lon: 3, residents: ['a', 'b'] });
+    expect(buildings.find((b) => b.community === 'c1' && b.name === 'B3')).toEqual({
+      community: 'c1',
+      name: 'B3',
+      lat: 2,
+      lon: 3,
+      residents: ['a', 'b'],
+    });
   });
 });

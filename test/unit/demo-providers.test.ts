@@ -24,7 +24,9 @@ describe('demo providers', () => {
     expect(chooseVoiceProvider(undefined, undefined, 'aliyun')).toBe('tencent');
     expect(chooseVoiceProvider(undefined, 'twilio', 'aliyun')).toBe('twilio');
     expect(chooseVoiceProvider('off', 'twilio', 'tencent')).toBe('off');
-    expect(() => chooseVoiceProvider(undefined, 'aliyun', 'aliyun')).toThrow(/^VOICE_PROVIDER: Aliyun voice calls are not available in this build/);
+    expect(() => chooseVoiceProvider(undefined, 'aliyun', 'aliyun')).toThrow(
+      /^VOICE_PROVIDER: Aliyun voice calls are not available in this build/,
+    );
     expect(() => chooseVoiceProvider('sip', undefined, 'twilio')).toThrow('--voice: expected twilio, tencent or off, got "sip"');
     expect(describeProviders('aliyun', 'tencent')).toContain('calls Tencent VMS (Aliyun voice is not in this build)');
   });
@@ -36,7 +38,12 @@ describe('demo providers', () => {
 
 describe('demo phones that take calls', () => {
   const phones: PhoneEntry[] = [
-    ...Array.from({ length: 30 }, (_, i): PhoneEntry => ({ phone: `+86139000000${String(i).padStart(2, '0')}`, role: 'worker', ref: `w-${i}`, name: `w${i}` })),
+    ...Array.from({ length: 30 }, (_, i): PhoneEntry => ({
+      phone: `+86139000000${String(i).padStart(2, '0')}`,
+      role: 'worker',
+      ref: `w-${i}`,
+      name: `w${i}`,
+    })),
     { phone: '+8613800000001', role: 'family', ref: 'r-001', name: 'son' },
     { phone: '+8618200000001', role: 'duty', ref: 'andali', name: 'duty' },
   ];

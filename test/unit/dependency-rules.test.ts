@@ -23,7 +23,10 @@ async function cruise(cwd: string, paths: string[]): Promise<Violation[]> {
   const run = promisify(execFile);
   let stdout: string;
   try {
-    ({ stdout } = await run(process.execPath, [DEPCRUISE, ...paths, '--config', CONFIG, '--output-type', 'json'], { cwd, maxBuffer: 256 * 1024 * 1024 }));
+    ({ stdout } = await run(process.execPath, [DEPCRUISE, ...paths, '--config', CONFIG, '--output-type', 'json'], {
+      cwd,
+      maxBuffer: 256 * 1024 * 1024,
+    }));
   } catch (err) {
     // Exits non-zero when an error-level rule is broken; the JSON report is still on stdout.
     const out = (err as { stdout?: unknown }).stdout;
@@ -48,12 +51,24 @@ describe('dependency rules on a tree with deliberate violations', () => {
     copyFileSync(join(ROOT, 'tsconfig.json'), join(t, 'tsconfig.json'));
     write(t, 'gateway/core/types.ts', 'export interface Resident { id: string }\n');
     write(t, 'gateway/access/roles.ts', "export type Role = 'admin' | 'worker';\n");
-    write(t, 'gateway/http/deps.ts', "import type { Resident } from '../core/types.js';\nexport interface ResidentView extends Resident { name: string }\n");
+    write(
+      t,
+      'gateway/http/deps.ts',
+      "import type { Resident } from '../core/types.js';\nexport interface ResidentView extends Resident { name: string }\n",
+    );
     write(t, 'gateway/storage/sqlite/store.ts', "import type { Resident } from '../../core/types.js';\nexport type Row = Resident;\n");
     // Allowed: downward imports.
-    write(t, 'gateway/incidents/service.ts', "import type { Role } from '../access/roles.js';\nexport const roleOf = (r: Role): Role => r;\n");
+    write(
+      t,
+      'gateway/incidents/service.ts',
+      "import type { Role } from '../access/roles.js';\nexport const roleOf = (r: Role): Role => r;\n",
+    );
     write(t, 'gateway/http/routes.ts', "import { roleOf } from '../incidents/service.js';\nexport const route = roleOf;\n");
-    write(t, 'gateway/app.ts', "import { route } from './http/routes.js';\nimport type { Row } from './storage/sqlite/store.js';\nexport const wired = (r: Row) => [route, r];\n");
+    write(
+      t,
+      'gateway/app.ts',
+      "import { route } from './http/routes.js';\nimport type { Row } from './storage/sqlite/store.js';\nexport const wired = (r: Row) => [route, r];\n",
+    );
     // Upward, type-only: a feature borrowing a type from the HTTP layer.
     write(t, 'gateway/live/feed.ts', "import type { ResidentView } from '../http/deps.js';\nexport type Shown = ResidentView;\n");
     // Upward: a feature reaching into the storage engine; core importing a feature; access importing a feature.

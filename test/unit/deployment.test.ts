@@ -22,7 +22,18 @@ import { dashboardQueries, identifiersOf, measurementsOf, readDashboard, readDat
 import { careTaskOf, lifecycleOf, outageOf, signalOf, smsOf } from '../helpers/telemetry-fixtures.js';
 
 interface Compose {
-  services: Record<string, { build?: string; image?: string; restart?: string; ports?: string[]; environment?: Record<string, string>; volumes?: string[]; depends_on?: string[] }>;
+  services: Record<
+    string,
+    {
+      build?: string;
+      image?: string;
+      restart?: string;
+      ports?: string[];
+      environment?: Record<string, string>;
+      volumes?: string[];
+      depends_on?: string[];
+    }
+  >;
   volumes: Record<string, unknown>;
 }
 
@@ -115,7 +126,10 @@ describe('a process supervisor restarts the gateway', () => {
     // V8 writes machine code at run time: this option would kill node at start.
     expect(service?.has('MemoryDenyWriteExecute')).toBe(false);
     // ProtectSystem=strict makes everything read-only but the data directory systemd creates for the unit.
-    const dataDir = (value(service, 'Environment') ?? '').split(/\s+/).find((kv) => kv.startsWith('DATA_DIR='))?.slice('DATA_DIR='.length);
+    const dataDir = (value(service, 'Environment') ?? '')
+      .split(/\s+/)
+      .find((kv) => kv.startsWith('DATA_DIR='))
+      ?.slice('DATA_DIR='.length);
     expect(dataDir).toBe(`/var/lib/${value(service, 'StateDirectory')}`);
     expect(value(unit.get('Install'), 'WantedBy')).toBe('multi-user.target');
   });
@@ -123,7 +137,14 @@ describe('a process supervisor restarts the gateway', () => {
 
 /** Per measurement, every field and tag name gateway/telemetry/points.ts writes, from real mapper output. */
 function writtenSchema(): Map<string, Set<string>> {
-  const resident: Resident = { id: 'r-001', name: '张桂兰', community: 'andali', address: '安达里3号楼2门401', building: '安达里3号楼', family: [] };
+  const resident: Resident = {
+    id: 'r-001',
+    name: '张桂兰',
+    community: 'andali',
+    address: '安达里3号楼2门401',
+    building: '安达里3号楼',
+    family: [],
+  };
   const device: Device = { id: 'fall-001', kind: 'fall_sensor', resident: 'r-001', secretHash: 'x' };
   const where = deviceTags(device, resident);
   const fall = signalOf({ type: 'fall', seq: 1, at: 1, deviceId: 'fall-001', battery: 80 });
@@ -131,7 +152,9 @@ function writtenSchema(): Map<string, Set<string>> {
     eventPoint({ ...fall, payload: { ...fall.payload, confidence: 0.9 } }, where),
     telemetryPoint({ deviceId: 'fall-001', battery: 80, rssi: -60, at: 1, payload: { battery: 80, rssi: -60 } }, where),
     deviceStatusPoint({ deviceId: 'fall-001', state: 'online', at: 1 }, where),
-    ...lifecycleOf(1).map(([incident, entry]) => incidentPoint(incident, entry, { resident: 'r-001', community: 'andali', building: '安达里3号楼' })),
+    ...lifecycleOf(1).map(([incident, entry]) =>
+      incidentPoint(incident, entry, { resident: 'r-001', community: 'andali', building: '安达里3号楼' }),
+    ),
     pagePoint(smsOf({ status: 'delivered', at: 1 }), { resident: 'r-001', community: 'andali', building: '安达里3号楼' }),
     careTaskPoint(careTaskOf({ at: 1 }), 'opened', { resident: 'r-001', community: 'andali', building: '安达里3号楼' }),
     careTaskPoint(careTaskOf({ at: 1, closedAfterS: 60 }), 'closed', { resident: 'r-001', community: 'andali', building: '安达里3号楼' }),
@@ -156,7 +179,11 @@ describe('Grafana in docker-compose.yml and deploy/grafana', () => {
     expect(grafana?.ports).toContain('3000:3000');
     expect(grafana?.depends_on).toContain('influxdb');
     expect(grafana?.volumes).toEqual(
-      expect.arrayContaining(['./deploy/grafana/provisioning:/etc/grafana/provisioning:ro', './deploy/grafana/dashboards:/etc/grafana/dashboards:ro', 'grafana-data:/var/lib/grafana']),
+      expect.arrayContaining([
+        './deploy/grafana/provisioning:/etc/grafana/provisioning:ro',
+        './deploy/grafana/dashboards:/etc/grafana/dashboards:ro',
+        'grafana-data:/var/lib/grafana',
+      ]),
     );
     expect(compose.volumes).toHaveProperty('grafana-data');
     expect(grafana?.environment?.GF_USERS_ALLOW_SIGN_UP).toBe('false');
@@ -202,7 +229,8 @@ describe('Grafana in docker-compose.yml and deploy/grafana', () => {
         queried.add(m);
         for (const name of schema.get(m) ?? []) known.add(name);
       }
-      for (const id of identifiersOf(query)) expect([...known], `${where}: "${id}" is not written to ${measurements.join(', ')}`).toContain(id);
+      for (const id of identifiersOf(query))
+        expect([...known], `${where}: "${id}" is not written to ${measurements.join(', ')}`).toContain(id);
     }
     // Each measurement has at least one panel: devices, events, telemetry, incidents and pages are all on the dashboard.
     expect([...queried].sort()).toEqual([...MEASUREMENTS].sort());
@@ -210,8 +238,20 @@ describe('Grafana in docker-compose.yml and deploy/grafana', () => {
 
   it('names what the issue asks for: devices online, battery, events per hour, incidents, time-to-acknowledge per community, page delivery', () => {
     const titles = readDashboard().panels.map((p) => p.title.toLowerCase());
-    for (const words of ['devices online', 'batter', 'events per hour', 'incidents', 'time to acknowledge by community', 'time to first page', 'time to resolve', 'delivery']) {
-      expect(titles.some((t) => t.includes(words)), words).toBe(true);
+    for (const words of [
+      'devices online',
+      'batter',
+      'events per hour',
+      'incidents',
+      'time to acknowledge by community',
+      'time to first page',
+      'time to resolve',
+      'delivery',
+    ]) {
+      expect(
+        titles.some((t) => t.includes(words)),
+        words,
+      ).toBe(true);
     }
   });
 });

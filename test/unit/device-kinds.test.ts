@@ -92,7 +92,13 @@ describe('device kinds', () => {
   });
 
   it('accepts the ISO 8601 forms fixtures send', () => {
-    for (const ts of ['2026-11-26T10:00:00Z', '2026-11-26T10:00:00.123+08:00', '2026-11-26T10:00+0800', '2026-11-26T02:00:00+00', '2026-11-26T10:00:00']) {
+    for (const ts of [
+      '2026-11-26T10:00:00Z',
+      '2026-11-26T10:00:00.123+08:00',
+      '2026-11-26T10:00+0800',
+      '2026-11-26T02:00:00+00',
+      '2026-11-26T10:00:00',
+    ]) {
       expect(reason(decodeEvent('sos_button', json({ type: 'sos', seq: 1, ts }))), ts).toBe('ok');
     }
     expect(parseDeviceTime('2026-11-26T10:00+0800')).toBe(Date.UTC(2026, 10, 26, 2, 0, 0));
@@ -102,7 +108,10 @@ describe('device kinds', () => {
   });
 
   it('validates telemetry ranges', () => {
-    expect(decodeTelemetry(json({ battery: 77, rssi: -71, temp: 21.5 }))).toEqual({ ok: true, value: { battery: 77, rssi: -71, temp: 21.5 } });
+    expect(decodeTelemetry(json({ battery: 77, rssi: -71, temp: 21.5 }))).toEqual({
+      ok: true,
+      value: { battery: 77, rssi: -71, temp: 21.5 },
+    });
     expect(reason(decodeTelemetry(json({})))).toBe('ok');
     expect(reason(decodeTelemetry(json({ battery: 250 })))).toBe('impossible_value');
     expect(reason(decodeTelemetry(json({ rssi: 40 })))).toBe('impossible_value');
@@ -121,7 +130,10 @@ describe('device kinds', () => {
   });
 
   it('routes by channel and knows the topic layout', () => {
-    expect(decodeMessage('sos_button', 'status', Buffer.from('online'))).toEqual({ ok: true, value: { channel: 'status', status: 'online' } });
+    expect(decodeMessage('sos_button', 'status', Buffer.from('online'))).toEqual({
+      ok: true,
+      value: { channel: 'status', status: 'online' },
+    });
     expect(reason(decodeMessage('sos_button', 'debug', Buffer.from('{}')))).toBe('unknown_channel');
     expect(reason(decodeMessage('sos_button', 'command', Buffer.from('{}')))).toBe('unknown_channel');
     expect(deviceTopic('btn-001', 'event')).toBe('care/v1/btn-001/event');

@@ -32,7 +32,11 @@ describe('page link codes', () => {
     expect(code).toMatch(new RegExp(`^[A-HJ-NP-Z2-9]{${LINK_CODE_LENGTH}}$`));
     const other = await book.issue('K7Q2ABCD', 'family:r-001:0', 'family', clock.now() + 24 * HOUR);
     expect(other).not.toBe(code);
-    expect(await book.redeem(`${code.slice(0, 4).toLowerCase()} ${code.slice(4)}`)).toMatchObject({ incidentCode: 'K7Q2ABCD', personId: 'w-01', role: 'worker' });
+    expect(await book.redeem(`${code.slice(0, 4).toLowerCase()} ${code.slice(4)}`)).toMatchObject({
+      incidentCode: 'K7Q2ABCD',
+      personId: 'w-01',
+      role: 'worker',
+    });
     expect(await book.redeem(other)).toMatchObject({ personId: 'family:r-001:0' });
     clock.advance(24 * HOUR);
     expect(await book.redeem(code)).toBeNull();

@@ -36,7 +36,10 @@ describe('LinkSigner', () => {
     expect(signer().check('K7Q2M9XB', params(query), NOW)).toEqual({ ok: false, reason: 'bad_signature' });
     expect(signer().check('K7Q2M9XA', withParam(query, 'p', 'w-02'), NOW)).toEqual({ ok: false, reason: 'bad_signature' });
     expect(signer().check('K7Q2M9XA', withParam(query, 'r', 'duty_contact'), NOW)).toEqual({ ok: false, reason: 'bad_signature' });
-    expect(signer().check('K7Q2M9XA', withParam(query, 'e', (EXP / 1000 + 3600).toString(36)), NOW)).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(signer().check('K7Q2M9XA', withParam(query, 'e', (EXP / 1000 + 3600).toString(36)), NOW)).toEqual({
+      ok: false,
+      reason: 'bad_signature',
+    });
     expect(signer().check('K7Q2M9XA', withParam(query, 's', flipped), NOW)).toEqual({ ok: false, reason: 'bad_signature' });
     // Another secret (another gateway, or a new link-secret file) signs different links.
     expect(new LinkSigner(Buffer.alloc(32, 8)).verify('K7Q2M9XA', params(query), NOW)).toBeNull();

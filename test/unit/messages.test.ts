@@ -156,7 +156,10 @@ describe('isGsm7 and smsLength', () => {
 describe('family person ids (the family links)', () => {
   const son = { name: '张伟', phone: '+8613800000001', relation: '儿子' };
   const daughter = { name: '张丽', phone: '+8613800000002' };
-  const incident = { residentId: 'r-001', plan: { frozenAt: 0, ackTimeoutSeconds: 180, fallCancelSeconds: 30, responders: [], family: [son, daughter] } };
+  const incident = {
+    residentId: 'r-001',
+    plan: { frozenAt: 0, ackTimeoutSeconds: 180, fallCancelSeconds: 30, responders: [], family: [son, daughter] },
+  };
 
   it('names the family member of this incident, by index', () => {
     expect(familyPersonId('r-001', 1)).toBe('family:r-001:1');
@@ -165,7 +168,15 @@ describe('family person ids (the family links)', () => {
   });
 
   it("names nobody for another resident's family, an index out of range or not in canonical form, or a worker id", () => {
-    for (const id of ['family:r-002:0', 'family:r-001:2', 'family:r-001:01', 'family:r-001:1.0', 'family:r-001:', 'family:r-0010:0', 'w-01']) {
+    for (const id of [
+      'family:r-002:0',
+      'family:r-001:2',
+      'family:r-001:01',
+      'family:r-001:1.0',
+      'family:r-001:',
+      'family:r-0010:0',
+      'w-01',
+    ]) {
       expect(familyMemberOf(incident, id)).toBeNull();
     }
   });
@@ -192,7 +203,17 @@ describe('reply codes in pages and replies', () => {
   });
 
   it('asks which alarm with each code and resident, or for the links when a page had no code', () => {
-    expect(replyWhichOne('1', [{ code: 'A', residentName: '张桂兰' }, { code: 'B', residentName: '王淑珍' }])).toBe('您有2条待处理求助，请回1加字母：1A 张桂兰，1B 王淑珍。');
-    expect(replyWhichOne('2', [{ code: null, residentName: '张桂兰' }, { code: 'B', residentName: '王淑珍' }])).toContain('链接');
+    expect(
+      replyWhichOne('1', [
+        { code: 'A', residentName: '张桂兰' },
+        { code: 'B', residentName: '王淑珍' },
+      ]),
+    ).toBe('您有2条待处理求助，请回1加字母：1A 张桂兰，1B 王淑珍。');
+    expect(
+      replyWhichOne('2', [
+        { code: null, residentName: '张桂兰' },
+        { code: 'B', residentName: '王淑珍' },
+      ]),
+    ).toContain('链接');
   });
 });

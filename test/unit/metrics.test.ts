@@ -6,7 +6,10 @@ import { ALARM_LATENCY_BUCKETS, createMetrics, METRIC_NAMES } from '../../gatewa
 describe('createMetrics', () => {
   it('registers every named instrument on its own registry, never the global one', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
-    const names = metrics.registry.getMetricsAsArray().map((m) => m.name).sort();
+    const names = metrics.registry
+      .getMetricsAsArray()
+      .map((m) => m.name)
+      .sort();
     expect(names).toEqual(Object.values(METRIC_NAMES).sort());
     expect(globalRegistry.getSingleMetric(METRIC_NAMES.alarmToFirstSms)).toBeUndefined();
   });

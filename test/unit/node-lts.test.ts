@@ -10,7 +10,9 @@ const read = (path: string): string => readFileSync(new URL(path, root), 'utf8')
 function satisfying(range: string, versions: string[]): string[] {
   const cli = new URL('node_modules/semver/bin/semver.js', root).pathname;
   try {
-    return execFileSync(process.execPath, [cli, '-r', range, ...versions], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    return execFileSync(process.execPath, [cli, '-r', range, ...versions], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean);
   } catch {
     // The CLI exits 1 when no version satisfies the range.
     return [];

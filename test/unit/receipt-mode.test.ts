@@ -9,7 +9,15 @@ describe('receipt mode', () => {
 
   it('pulls when PUBLIC_URL is on a private or loopback address, and waits for pushes on a public one', () => {
     const key = 'k'.repeat(16);
-    for (const url of ['http://localhost:8080', 'http://127.0.0.1:8080', 'http://10.1.2.3', 'http://192.168.1.5:8080', 'http://172.20.0.1', 'http://gateway:8080', 'http://[::1]:8080']) {
+    for (const url of [
+      'http://localhost:8080',
+      'http://127.0.0.1:8080',
+      'http://10.1.2.3',
+      'http://192.168.1.5:8080',
+      'http://172.20.0.1',
+      'http://gateway:8080',
+      'http://[::1]:8080',
+    ]) {
       expect(chooseReceiptMode({ setting: 'auto', webhookKey: key, publicUrl: url }).mode, url).toBe('pull');
     }
     for (const url of ['https://care.example.cn', 'http://203.0.113.7:8080', 'http://172.32.0.1']) {

@@ -16,7 +16,14 @@ const base = () => ({
 const z2m = { id: 'z2m-andali', kind: 'zigbee2mqtt', secret: 'z2m-secret-1', baseTopic: 'zigbee2mqtt' };
 const cs = { id: 'cs-1', kind: 'chirpstack', url: 'mqtt://127.0.0.1:1884', username: 'gw', password: 'pw', applicationId: 'app-1' };
 const onenet = { id: 'onenet-1', kind: 'http', secret: 'onenet-token-1' };
-const zbBtn = { id: 'btn-101', kind: 'sos_button' as const, resident: 'r-001', bridge: 'z2m-andali', externalId: '0x00158D0001A2B3C4', model: 'TS0215A_sos' };
+const zbBtn = {
+  id: 'btn-101',
+  kind: 'sos_button' as const,
+  resident: 'r-001',
+  bridge: 'z2m-andali',
+  externalId: '0x00158D0001A2B3C4',
+  model: 'TS0215A_sos',
+};
 
 function issuesOf(fn: () => unknown): string[] {
   try {
@@ -25,7 +32,8 @@ function issuesOf(fn: () => unknown): string[] {
     if (!(err instanceof GatewayError)) throw err;
     expect(err.code).toBe('GW_ERR_REGISTRY_INVALID');
     const details = err.details;
-    if (typeof details !== 'object' || details === null || !('issues' in details) || !Array.isArray(details.issues)) throw new Error('no issues');
+    if (typeof details !== 'object' || details === null || !('issues' in details) || !Array.isArray(details.issues))
+      throw new Error('no issues');
     return details.issues.map(String);
   }
   throw new Error('expected GW_ERR_REGISTRY_INVALID, but the document was accepted');
@@ -35,7 +43,12 @@ describe('registry bridges: validation', () => {
   it('accepts the contract example: one bridge of each kind and a device on each', () => {
     const doc = validateRegistry({
       ...base(),
-      bridges: [z2m, cs, onenet, { id: 'z2m-ext', kind: 'zigbee2mqtt', url: 'mqtt://10.0.0.5:1883', username: 'gw', password: 'x', baseTopic: 'z2m-ext' }],
+      bridges: [
+        z2m,
+        cs,
+        onenet,
+        { id: 'z2m-ext', kind: 'zigbee2mqtt', url: 'mqtt://10.0.0.5:1883', username: 'gw', password: 'x', baseTopic: 'z2m-ext' },
+      ],
       devices: [
         zbBtn,
         { id: 'lora-1', kind: 'sos_button', resident: 'r-001', bridge: 'cs-1', externalId: '0102030405060708', offlineAfterSeconds: 86400 },
@@ -46,7 +59,9 @@ describe('registry bridges: validation', () => {
     expect(doc.bridges.map((b) => b.kind)).toEqual(['zigbee2mqtt', 'chirpstack', 'http', 'zigbee2mqtt']);
     // Defaults: OneNET signatures for an HTTP bridge, "zigbee2mqtt" as the base topic.
     expect(doc.bridges[2]).toMatchObject({ auth: 'onenet' });
-    expect(validateRegistry({ bridges: [{ id: 'z', kind: 'zigbee2mqtt', secret: 'z-secret-1' }] }).bridges[0]).toMatchObject({ baseTopic: 'zigbee2mqtt' });
+    expect(validateRegistry({ bridges: [{ id: 'z', kind: 'zigbee2mqtt', secret: 'z-secret-1' }] }).bridges[0]).toMatchObject({
+      baseTopic: 'zigbee2mqtt',
+    });
   });
 
   it('names the path and the problem for each bridged-device mistake', () => {
@@ -151,7 +166,11 @@ describe('registry bridges: import and look-up', () => {
 
   it('keeps the stored hash of an unchanged bridge secret, and checks a later document against stored bridges and devices', async () => {
     open();
-    await importRegistryDocument(deps(), { ...base(), bridges: [z2m], devices: [zbBtn, { id: 'direct-1', kind: 'sos_button', resident: 'r-001', secret: 'direct-secret-1' }] });
+    await importRegistryDocument(deps(), {
+      ...base(),
+      bridges: [z2m],
+      devices: [zbBtn, { id: 'direct-1', kind: 'sos_button', resident: 'r-001', secret: 'direct-secret-1' }],
+    });
     const first = await store.registry.getBridge('z2m-andali');
     await importRegistryDocument(deps(), { bridges: [z2m] });
     expect(await store.registry.getBridge('z2m-andali')).toEqual(first);
@@ -160,13 +179,30 @@ describe('registry bridges: import and look-up', () => {
     expect(issuesOf(() => validateRegistry({ devices: [{ ...zbBtn, id: 'btn-other' }] }, existing))).toEqual([
       'devices[0].externalId: "0x00158D0001A2B3C4" is already device "btn-101" on bridge "z2m-andali"',
     ]);
-    expect(issuesOf(() => validateRegistry({ bridges: [{ id: 'z2', kind: 'zigbee2mqtt', secret: 'z2-secret-1', baseTopic: 'zigbee2mqtt/sub' }, { ...onenet, id: 'direct-1' }] }, existing))).toEqual([
+    expect(
+      issuesOf(() =>
+        validateRegistry(
+          {
+            bridges: [
+              { id: 'z2', kind: 'zigbee2mqtt', secret: 'z2-secret-1', baseTopic: 'zigbee2mqtt/sub' },
+              { ...onenet, id: 'direct-1' },
+            ],
+          },
+          existing,
+        ),
+      ),
+    ).toEqual([
       'bridges[0].baseTopic: "zigbee2mqtt/sub" overlaps the topics of stored bridge "z2m-andali" ("zigbee2mqtt"): each bridge on our broker needs its own tree',
       'bridges[1].id: "direct-1" is also a device id: bridges and devices sign in to the broker by id, so each needs its own',
     ]);
     // A device may name a bridge stored earlier, and two devices may swap their ids in one document.
     await importRegistryDocument(deps(), { devices: [{ ...zbBtn, id: 'btn-102', externalId: 'other' }] });
-    await importRegistryDocument(deps(), { devices: [{ ...zbBtn, externalId: 'other' }, { ...zbBtn, id: 'btn-102' }] });
+    await importRegistryDocument(deps(), {
+      devices: [
+        { ...zbBtn, externalId: 'other' },
+        { ...zbBtn, id: 'btn-102' },
+      ],
+    });
     expect((await store.registry.findBridgedDevice('z2m-andali', 'other'))?.id).toBe('btn-101');
     expect((await store.registry.findBridgedDevice('z2m-andali', '0x00158d0001a2b3c4'))?.id).toBe('btn-102');
   });
@@ -175,9 +211,16 @@ describe('registry bridges: import and look-up', () => {
     open();
     await importRegistryDocument(deps(), { ...base(), bridges: [z2m], devices: [zbBtn] });
     // Past validation (a stale view of the store), the store itself refuses the clash.
-    await expect(store.registry.upsert({ communities: [], residents: [], workers: [], volunteers: [], visits: [], devices: [{ ...zbBtn, id: 'btn-dup', secretHash: NO_DEVICE_SECRET }] })).rejects.toThrow(
-      'devices btn-101, btn-dup share the external id "0x00158d0001a2b3c4" on bridge "z2m-andali"',
-    );
+    await expect(
+      store.registry.upsert({
+        communities: [],
+        residents: [],
+        workers: [],
+        volunteers: [],
+        visits: [],
+        devices: [{ ...zbBtn, id: 'btn-dup', secretHash: NO_DEVICE_SECRET }],
+      }),
+    ).rejects.toThrow('devices btn-101, btn-dup share the external id "0x00158d0001a2b3c4" on bridge "z2m-andali"');
     expect(await store.registry.getDevice('btn-dup')).toBeNull();
   });
 });

@@ -26,7 +26,12 @@ describe('registry read cache', () => {
 
   it('shows an import at once, and hands out copies callers cannot corrupt', async () => {
     store = openSqliteStore(join(tempDir().path, 'gateway.db'));
-    await store.registry.upsert(snapshot({ workers: [worker('w-01', '李明')], escalation: { ackTimeoutSeconds: 180, fallCancelSeconds: 30, offlineAfterSeconds: 900 } }));
+    await store.registry.upsert(
+      snapshot({
+        workers: [worker('w-01', '李明')],
+        escalation: { ackTimeoutSeconds: 180, fallCancelSeconds: 30, offlineAfterSeconds: 900 },
+      }),
+    );
     const first = await store.registry.listWorkers();
     expect(first.map((w) => w.name)).toEqual(['李明']);
     first.pop();
@@ -34,11 +39,13 @@ describe('registry read cache', () => {
     expect(await store.registry.listWorkers()).toHaveLength(1);
     expect((await store.registry.escalationSettings()).ackTimeoutSeconds).toBe(180);
 
-    await store.registry.upsert(snapshot({
-      communities: [{ id: 'andali', name: '安达里', dutyContacts: [{ name: '值班室', phone: '+8618200000001' }] }],
-      workers: [worker('w-01', '李明明'), worker('w-02', '赵强')],
-      escalation: { ackTimeoutSeconds: 120, fallCancelSeconds: 30, offlineAfterSeconds: 900 },
-    }));
+    await store.registry.upsert(
+      snapshot({
+        communities: [{ id: 'andali', name: '安达里', dutyContacts: [{ name: '值班室', phone: '+8618200000001' }] }],
+        workers: [worker('w-01', '李明明'), worker('w-02', '赵强')],
+        escalation: { ackTimeoutSeconds: 120, fallCancelSeconds: 30, offlineAfterSeconds: 900 },
+      }),
+    );
     expect((await store.registry.listWorkers()).map((w) => w.name)).toEqual(['李明明', '赵强']);
     expect((await store.registry.getCommunity('andali'))?.dutyContacts).toHaveLength(1);
     expect((await store.registry.escalationSettings()).ackTimeoutSeconds).toBe(120);

@@ -17,7 +17,13 @@ function issues(device: Record<string, unknown>): string[] {
   try {
     validateRegistry(doc(device));
   } catch (err) {
-    if (err instanceof GatewayError && typeof err.details === 'object' && err.details !== null && 'issues' in err.details && Array.isArray(err.details.issues)) {
+    if (
+      err instanceof GatewayError &&
+      typeof err.details === 'object' &&
+      err.details !== null &&
+      'issues' in err.details &&
+      Array.isArray(err.details.issues)
+    ) {
       return err.details.issues.map(String);
     }
     throw err;

@@ -51,7 +51,10 @@ function visitSpans(cron: string, durationMinutes: number): [number, number][] {
 function overlaps(spans: [number, number][]): boolean {
   const week = 7 * 1440;
   // Compare each span also shifted by a week, so a Saturday-night visit would clash with Sunday morning.
-  const all = spans.flatMap(([s, e]): [number, number][] => [[s, e], [s + week, e + week]]);
+  const all = spans.flatMap(([s, e]): [number, number][] => [
+    [s, e],
+    [s + week, e + week],
+  ]);
   return spans.some(([s, e], i) => all.some(([s2, e2], j) => Math.floor(j / 2) !== i && s < e2 && s2 < e));
 }
 
@@ -128,11 +131,23 @@ describe('generateDemoRegistry', () => {
   });
 
   it('finds gaps in duty cover (the coverage check itself)', () => {
-    const day = (days: DocShift['days']): DocWorker => ({ id: 'w', name: 'n', phone: '+8613900000001', community: 'c', shifts: [{ days, from: '08:00', to: '20:00' }] });
-    const night: DocWorker = { ...day([]), shifts: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '20:00', to: '08:00' }] };
+    const day = (days: DocShift['days']): DocWorker => ({
+      id: 'w',
+      name: 'n',
+      phone: '+8613900000001',
+      community: 'c',
+      shifts: [{ days, from: '08:00', to: '20:00' }],
+    });
+    const night: DocWorker = {
+      ...day([]),
+      shifts: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '20:00', to: '08:00' }],
+    };
     expect(uncoveredHours([day(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']), night])).toEqual([]);
     expect(uncoveredHours([day(['mon', 'tue', 'wed', 'thu', 'fri', 'sat']), night])).toHaveLength(12);
-    const nightFromTue: DocWorker = { ...night, shifts: [{ days: ['tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '20:00', to: '08:00' }] };
+    const nightFromTue: DocWorker = {
+      ...night,
+      shifts: [{ days: ['tue', 'wed', 'thu', 'fri', 'sat', 'sun'], from: '20:00', to: '08:00' }],
+    };
     expect(uncoveredHours([day(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']), nightFromTue])).toContain('tue 03:00');
   });
 
@@ -170,11 +185,16 @@ describe('generateDemoRegistry', () => {
     expect(overlaps([...visitSpans('0 10 * * 2', 60), ...visitSpans('0 11 * * 2', 60)])).toBe(false);
   });
 
-  it('names the first resident\'s button for the start banner', () => {
+  it("names the first resident's button for the start banner", () => {
     const raw = generateDemoRegistry({ seed: 5, residents: 10 });
     const first = raw.residents?.[0];
     const button = raw.devices?.find((d) => d.resident === first?.id && d.kind === 'sos_button');
-    expect(demoButtonExample(raw)).toEqual({ deviceId: button?.id, secret: button?.secret, residentName: first?.name, address: first?.address });
+    expect(demoButtonExample(raw)).toEqual({
+      deviceId: button?.id,
+      secret: button?.secret,
+      residentName: first?.name,
+      address: first?.address,
+    });
     expect(demoButtonExample({ residents: [], devices: [] })).toBeNull();
   });
 });

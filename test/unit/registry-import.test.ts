@@ -26,7 +26,9 @@ function baseDoc() {
         hobby: '京剧',
       },
     ],
-    workers: [{ id: 'w-01', name: '李明', phone: '+8613900000001', community: 'andali', shifts: [{ days: ['mon'], from: '08:00', to: '20:00' }] }],
+    workers: [
+      { id: 'w-01', name: '李明', phone: '+8613900000001', community: 'andali', shifts: [{ days: ['mon'], from: '08:00', to: '20:00' }] },
+    ],
     devices: [
       { id: 'btn-001', kind: 'sos_button', resident: 'r-001', secret: 'unique-secret-btn-001' },
       { id: 'fall-001', kind: 'fall_sensor', resident: 'r-001', secret: 'unique-secret-fall-001', model: 'FS-3' },
@@ -59,7 +61,7 @@ describe('importRegistry', () => {
     expect((await store.registry.getCommunity('andali'))?.dutyContacts).toEqual([{ name: '值班手机', phone: '+8613500000001' }]);
     expect((await store.registry.getWorker('w-01'))?.shifts).toEqual([{ days: ['mon'], from: '08:00', to: '20:00' }]);
     expect((await store.registry.listVisits())[0]).toMatchObject({ cron: '0 11 * * 2,4', durationMinutes: 90, activity: '做饭' });
-    expect((await store.registry.getDevice('fall-001'))).toMatchObject({ kind: 'fall_sensor', resident: 'r-001', model: 'FS-3' });
+    expect(await store.registry.getDevice('fall-001')).toMatchObject({ kind: 'fall_sensor', resident: 'r-001', model: 'FS-3' });
   });
 
   it('upserts by id: a second import updates a resident and adds one', async () => {
@@ -84,7 +86,10 @@ describe('importRegistry', () => {
     const before = await store.registry.counts();
     const bad = {
       ...baseDoc(),
-      residents: [{ ...baseDoc().residents[0], name: '改过的名字' }, { id: 'r-002', name: '李淑珍', community: 'andali', address: '安达里4号楼' }],
+      residents: [
+        { ...baseDoc().residents[0], name: '改过的名字' },
+        { id: 'r-002', name: '李淑珍', community: 'andali', address: '安达里4号楼' },
+      ],
       devices: [{ id: 'btn-002', kind: 'sos_button', resident: 'r-404', secret: 'unique-secret-btn-002' }],
     };
     const err = await importRegistryDocument({ store, log }, bad).catch((e: unknown) => e);

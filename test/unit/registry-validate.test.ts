@@ -78,7 +78,15 @@ describe('validateRegistry: schema', () => {
       ...baseDoc(),
       escalation: { ackTimeoutSeconds: 5, fallCancelSeconds: 30 },
       residents: [{ id: 'r-001', community: 'andali', address: '', inactivityHours: 0 }],
-      workers: [{ id: 'w/01', name: '李明', phone: '13900000001', community: 'andali', shifts: [{ days: ['mon', 'funday'], from: '08:00', to: '24:00' }] }],
+      workers: [
+        {
+          id: 'w/01',
+          name: '李明',
+          phone: '13900000001',
+          community: 'andali',
+          shifts: [{ days: ['mon', 'funday'], from: '08:00', to: '24:00' }],
+        },
+      ],
       devices: [{ id: 'btn-001', kind: 'lamp', resident: 'r-001', secret: 'short' }],
       visits: [{ id: 'vis-01', volunteer: 'v-01', resident: 'r-001', cron: '61 11 * * 2', durationMinutes: 1.5, activity: '做饭' }],
     };
@@ -112,10 +120,14 @@ describe('validateRegistry: schema', () => {
 
   it('rejects ids that cannot be MQTT client ids', () => {
     const long = 'd'.repeat(65);
-    const doc = { ...baseDoc(), devices: ['btn/1', 'btn+1', 'btn#1', long, ''].map((id) => ({ id, kind: 'sos_button', resident: 'r-001', secret: 'secret-123' })) };
+    const doc = {
+      ...baseDoc(),
+      devices: ['btn/1', 'btn+1', 'btn#1', long, ''].map((id) => ({ id, kind: 'sos_button', resident: 'r-001', secret: 'secret-123' })),
+    };
     const issues = issuesOf(() => validateRegistry(doc));
     expect(issues).toHaveLength(5);
-    for (const [i, line] of issues.entries()) expect(line).toBe(`devices[${i}].id: expected an id of 1-64 characters from A-Z a-z 0-9 _ . : -`);
+    for (const [i, line] of issues.entries())
+      expect(line).toBe(`devices[${i}].id: expected an id of 1-64 characters from A-Z a-z 0-9 _ . : -`);
     const ok = { ...baseDoc(), devices: [{ id: 'd'.repeat(64), kind: 'fall_sensor', resident: 'r-001', secret: 'secret-123' }] };
     expect(validateRegistry(ok).devices[0]?.id).toHaveLength(64);
   });
@@ -246,7 +258,9 @@ workers:
 
   it('explains an unquoted phone number in YAML', () => {
     const doc = parseRegistryText(yaml.replace('"+8613900000001"', '+8613900000001'), 'yaml');
-    expect(issuesOf(() => validateRegistry(doc))).toEqual(['workers[0].phone: expected a string: quote phone numbers, e.g. "+8613800000001"']);
+    expect(issuesOf(() => validateRegistry(doc))).toEqual([
+      'workers[0].phone: expected a string: quote phone numbers, e.g. "+8613800000001"',
+    ]);
   });
 
   it('names the line of a YAML syntax error', () => {
@@ -257,7 +271,9 @@ workers:
   });
 
   it('rejects a key written twice in YAML', () => {
-    expect(messageOf(() => parseRegistryText('communities: []\ncommunities: []\n', 'yaml'))).toMatch(/^line 2, column 1: YAML syntax error: Map keys must be unique/);
+    expect(messageOf(() => parseRegistryText('communities: []\ncommunities: []\n', 'yaml'))).toMatch(
+      /^line 2, column 1: YAML syntax error: Map keys must be unique/,
+    );
   });
 
   it('names the line and column of a JSON syntax error', () => {
@@ -265,7 +281,9 @@ workers:
     expect(issuesOf(() => parseRegistryText(text, 'json'))).toEqual([
       'line 3, column 40: JSON syntax error: unexpected "}", expected a property name in double quotes',
     ]);
-    expect(messageOf(() => parseRegistryText('{"a": [1, 2', 'json'))).toBe("line 1, column 12: JSON syntax error: unexpected end of input, expected ',' or ']'");
+    expect(messageOf(() => parseRegistryText('{"a": [1, 2', 'json'))).toBe(
+      "line 1, column 12: JSON syntax error: unexpected end of input, expected ',' or ']'",
+    );
   });
 
   it('ignores a byte order mark', () => {

@@ -99,10 +99,19 @@ describe('monthly report from SQLite (hand-computed fixture, November 2026, Asia
     };
     await store.incidents.create(inc);
     if (p.onSiteAfter !== undefined) {
-      await store.incidents.appendAudit({ incidentId: inc.id, at: o + p.onSiteAfter * S, action: 'on_site', actor: '李明', channel: 'dashboard', detail: null });
+      await store.incidents.appendAudit({
+        incidentId: inc.id,
+        at: o + p.onSiteAfter * S,
+        action: 'on_site',
+        actor: '李明',
+        channel: 'dashboard',
+        detail: null,
+      });
     }
     if (p.markedOnSiteAfter !== undefined) {
-      expect(await store.incidents.markOnSite(inc.id, o + p.markedOnSiteAfter * S, { role: 'worker', id: 'w-01', name: '李明', phone: null })).toBe(true);
+      expect(
+        await store.incidents.markOnSite(inc.id, o + p.markedOnSiteAfter * S, { role: 'worker', id: 'w-01', name: '李明', phone: null }),
+      ).toBe(true);
     }
   }
 
@@ -110,12 +119,15 @@ describe('monthly report from SQLite (hand-computed fixture, November 2026, Asia
     dir = tempDir('care-gw-reports-');
     store = openSqliteStore(join(dir.path, 'gateway.db'));
     const doc = parseYaml(readFileSync(TEST_REGISTRY, 'utf8')) as Record<string, unknown[]>;
-    await importRegistryDocument({ store, log: silentLogger() }, {
-      ...doc,
-      communities: [...(doc.communities ?? []), { id: 'baiquan', name: '拜泉里社区' }],
-      residents: [...(doc.residents ?? []), { id: 'r-101', name: '刘秀英', community: 'baiquan', address: '拜泉里1号楼1门101' }],
-      devices: [...(doc.devices ?? []), { id: 'btn-101', kind: 'sos_button', resident: 'r-101', secret: 's3cret-btn-101' }],
-    });
+    await importRegistryDocument(
+      { store, log: silentLogger() },
+      {
+        ...doc,
+        communities: [...(doc.communities ?? []), { id: 'baiquan', name: '拜泉里社区' }],
+        residents: [...(doc.residents ?? []), { id: 'r-101', name: '刘秀英', community: 'baiquan', address: '拜泉里1号楼1门101' }],
+        devices: [...(doc.devices ?? []), { id: 'btn-101', kind: 'sos_button', resident: 'r-101', secret: 's3cret-btn-101' }],
+      },
+    );
     reports = new MonthlyReports({ reads: store.reports, clock, timeZone: TZ });
 
     // andali, November: six alarms.
@@ -130,20 +142,47 @@ describe('monthly report from SQLite (hand-computed fixture, November 2026, Asia
     await incident({ type: 'sos', state: 'resolved', openedAt: local(10, 31, 23, 59, 59), pagedAfter: 1, ackAfter: 5 });
     await incident({ type: 'sos', state: 'resolved', openedAt: local(12, 1, 0, 0, 0), pagedAfter: 1, ackAfter: 5 });
     // Another community.
-    await incident({ type: 'sos', state: 'resolved', openedAt: local(11, 15, 9), pagedAfter: 10, ackAfter: 20, community: 'baiquan', resident: 'r-101' });
+    await incident({
+      type: 'sos',
+      state: 'resolved',
+      openedAt: local(11, 15, 9),
+      pagedAfter: 10,
+      ackAfter: 20,
+      community: 'baiquan',
+      resident: 'r-101',
+    });
 
     const health = (deviceId: string, state: 'online' | 'offline') => ({
-      deviceId, state, lastSeen: clock.now(), battery: 80, rssi: -60, lastStatusAt: clock.now(), remoteAddress: null, lastRejection: null, rejectedCount: 0,
+      deviceId,
+      state,
+      lastSeen: clock.now(),
+      battery: 80,
+      rssi: -60,
+      lastStatusAt: clock.now(),
+      remoteAddress: null,
+      lastRejection: null,
+      rejectedCount: 0,
     });
     await store.health.save([health('btn-001', 'online'), health('fall-001', 'offline'), health('btn-101', 'online')]);
 
     const visit = async (day: number, status: 'done' | 'missed' | 'checked_in' | 'cancelled', month = 11) => {
       const start = local(month, day, 11);
       await store.visits.saveRecord({
-        visitId: 'vis-01', start, end: start + 90 * 60 * S, volunteerId: 'v-01', residentId: 'r-001', status,
-        reassignedFrom: null, checkedInAt: status === 'done' || status === 'checked_in' ? start : null, checkedOutAt: status === 'done' ? start + 3600 * S : null,
-        doorUnansweredAt: null, missedAt: status === 'missed' ? start + 1800 * S : null, cancelledAt: status === 'cancelled' ? start : null,
-        creditedHours: status === 'done' ? 1 : 0, note: null, updatedAt: start,
+        visitId: 'vis-01',
+        start,
+        end: start + 90 * 60 * S,
+        volunteerId: 'v-01',
+        residentId: 'r-001',
+        status,
+        reassignedFrom: null,
+        checkedInAt: status === 'done' || status === 'checked_in' ? start : null,
+        checkedOutAt: status === 'done' ? start + 3600 * S : null,
+        doorUnansweredAt: null,
+        missedAt: status === 'missed' ? start + 1800 * S : null,
+        cancelledAt: status === 'cancelled' ? start : null,
+        creditedHours: status === 'done' ? 1 : 0,
+        note: null,
+        updatedAt: start,
       });
     };
     await visit(3, 'done');
@@ -185,7 +224,10 @@ describe('monthly report from SQLite (hand-computed fixture, November 2026, Asia
     expect(r.acknowledge).toMatchObject({ paged: 6, acknowledged: 5, p50: 90, p90: 400, within60s: 0.3333, within180s: 0.6667 });
     expect(r.devices).toMatchObject({ total: 4, online: 2, share: 0.5 });
     const rows = await reports.monthlyByCommunity('2026-11');
-    expect(rows.map((x) => [x.community, x.alarms.total])).toEqual([['andali', 6], ['baiquan', 1]]);
+    expect(rows.map((x) => [x.community, x.alarms.total])).toEqual([
+      ['andali', 6],
+      ['baiquan', 1],
+    ]);
   });
 
   it('reports no on-site time rather than inventing one, and null shares for a month without alarms', async () => {
@@ -205,7 +247,10 @@ describe('monthly report from SQLite (hand-computed fixture, November 2026, Asia
     expect(t[10]).toMatchObject({ month: '2026-10', alarms: { total: 1 }, visits: { done: 1 }, devices: null });
     expect(t[11]?.alarms.total).toBe(6);
     const later = await reports.trend(null, 2, '2026-12');
-    expect(later.map((x) => [x.month, x.alarms.total])).toEqual([['2026-11', 7], ['2026-12', 1]]);
+    expect(later.map((x) => [x.month, x.alarms.total])).toEqual([
+      ['2026-11', 7],
+      ['2026-12', 1],
+    ]);
   });
 
   it('writes the CSV with Chinese headers, one row per report, percentages with one decimal', async () => {

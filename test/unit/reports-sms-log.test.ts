@@ -19,7 +19,11 @@ describe('SMS log', () => {
     log = new SmsLogReader({ reads: store.reports });
     await store.sms.insert(sms('m-1', { createdAt: T0, status: 'delivered' }));
     await store.sms.insert(sms('m-2', { createdAt: T0 + 2000, purpose: 'notice', provider: 'outbox', status: 'outbox' }));
-    await store.sms.recordInbound({ provider: 'twilio', from: '+8613800000001', body: '1A', providerSid: 'SMin', receivedAt: T0 + 1000 }, 'ack', null);
+    await store.sms.recordInbound(
+      { provider: 'twilio', from: '+8613800000001', body: '1A', providerSid: 'SMin', receivedAt: T0 + 1000 },
+      'ack',
+      null,
+    );
   });
   afterEach(async () => {
     await store.close();
@@ -27,7 +31,11 @@ describe('SMS log', () => {
   });
 
   it('merges sent and received messages newest first, and cuts at the limit after merging', async () => {
-    expect((await log.list({ limit: 10 })).map((e) => `${e.direction}:${e.status}`)).toEqual(['out:outbox', 'in:received', 'out:delivered']);
+    expect((await log.list({ limit: 10 })).map((e) => `${e.direction}:${e.status}`)).toEqual([
+      'out:outbox',
+      'in:received',
+      'out:delivered',
+    ]);
     expect((await log.list({ limit: 2 })).map((e) => e.direction)).toEqual(['out', 'in']);
     expect((await log.list({ limit: 10 }))[0]).toMatchObject({ id: 'm-2', notSent: true, provider: 'outbox' });
     expect(await log.outboxCount()).toBe(1);

@@ -42,7 +42,12 @@ describe('decide: sos', () => {
   });
 
   it('opens at once even when falls would wait for a cancel', () => {
-    expect(decide(signal('sos'), null, { ...settings, fallCancelSeconds: 120 })).toEqual({ kind: 'open', type: 'sos', state: 'open', test: false });
+    expect(decide(signal('sos'), null, { ...settings, fallCancelSeconds: 120 })).toEqual({
+      kind: 'open',
+      type: 'sos',
+      state: 'open',
+      test: false,
+    });
   });
 
   it('joins an open or acknowledged incident without paging again', () => {
@@ -61,7 +66,12 @@ describe('decide: fall', () => {
   });
 
   it('opens at once when there is no cancel window', () => {
-    expect(decide(signal('fall'), null, { ...settings, fallCancelSeconds: 0 })).toEqual({ kind: 'open', type: 'fall', state: 'open', test: false });
+    expect(decide(signal('fall'), null, { ...settings, fallCancelSeconds: 0 })).toEqual({
+      kind: 'open',
+      type: 'fall',
+      state: 'open',
+      test: false,
+    });
   });
 
   it('joins an active incident without shortening its cancel window', () => {
@@ -107,8 +117,20 @@ describe('decide: test presses', () => {
   });
 
   it('takes a press outside the window as a real alarm that ends the test', () => {
-    expect(decide(signal('sos'), testIncident(), settings)).toEqual({ kind: 'open', type: 'sos', state: 'open', test: false, endsTest: 'inc-test' });
-    expect(decide(signal('fall'), testIncident(), settings)).toEqual({ kind: 'open', type: 'fall', state: 'pending', test: false, endsTest: 'inc-test' });
+    expect(decide(signal('sos'), testIncident(), settings)).toEqual({
+      kind: 'open',
+      type: 'sos',
+      state: 'open',
+      test: false,
+      endsTest: 'inc-test',
+    });
+    expect(decide(signal('fall'), testIncident(), settings)).toEqual({
+      kind: 'open',
+      type: 'fall',
+      state: 'pending',
+      test: false,
+      endsTest: 'inc-test',
+    });
   });
 
   it('lets a press in a test window join a real alarm already under way', () => {

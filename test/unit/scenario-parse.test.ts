@@ -28,7 +28,15 @@ describe('scenario files', () => {
   it('every shipped scenario parses and fits the registry it runs with', async () => {
     const files = readdirSync(SCENARIO_DIR).filter((f) => f.endsWith('.yaml'));
     expect(files.sort()).toEqual(
-      ['building-power-cut', 'fall-cancelled', 'fall-escalated-twice', 'lora-sos-acknowledged', 'nobody-on-duty', 'sos-acknowledged', 'sos-storm'].map((n) => `${n}.yaml`),
+      [
+        'building-power-cut',
+        'fall-cancelled',
+        'fall-escalated-twice',
+        'lora-sos-acknowledged',
+        'nobody-on-duty',
+        'sos-acknowledged',
+        'sos-storm',
+      ].map((n) => `${n}.yaml`),
     );
     for (const file of files) {
       const scenario = await loadScenarioFile(SCENARIO_DIR + file);
@@ -68,7 +76,10 @@ settle: 3s
       [['workers', '*', 'shifts'], []],
       [['workers', 0, 'name'], '王五'],
     ]);
-    expect(scenario.responders).toEqual({ default: { reply: '2', afterMs: 60_000 }, phones: [{ who: 'worker w-01', reply: '1', after: 500 }] });
+    expect(scenario.responders).toEqual({
+      default: { reply: '2', afterMs: 60_000 },
+      phones: [{ who: 'worker w-01', reply: '1', after: 500 }],
+    });
     // Sorted by time; the file order labels them.
     expect(scenario.steps.map((s) => [s.atMs, s.kind, s.label])).toEqual([
       [0, 'event', 'steps[1] (at 0, device fall-001)'],
@@ -137,7 +148,9 @@ describe('simulators/README.md', () => {
     expect(scenario && responders).toBeTruthy();
     const parsed = parseScenario(scenario ?? '', 'README.md');
     expect(new Set(parsed.steps.map((s) => s.kind))).toEqual(new Set(['event', 'powerCut', 'dyingBattery', 'storm', 'bad', 'reply']));
-    expect(new Set(parsed.expect.map((e) => e.kind))).toEqual(new Set(['sms', 'noSms', 'incident', 'incidents', 'device', 'devices', 'outage', 'outages', 'tasks', 'healthy']));
+    expect(new Set(parsed.expect.map((e) => e.kind))).toEqual(
+      new Set(['sms', 'noSms', 'incident', 'incidents', 'device', 'devices', 'outage', 'outages', 'tasks', 'healthy']),
+    );
     expect(parseResponderYaml(responders ?? '', 'README.md').phones).toHaveLength(3);
   });
 });
@@ -150,7 +163,9 @@ describe('bad scenario files', () => {
 expect:
   - { healthy: true }
 `);
-    expect(problems).toEqual(['bad.yaml:3: steps[1] (at 5s, device fall-001): event: expected one of sos, fall, cancel, motion, heartbeat, low_battery, got "cancle"']);
+    expect(problems).toEqual([
+      'bad.yaml:3: steps[1] (at 5s, device fall-001): event: expected one of sos, fall, cancel, motion, heartbeat, low_battery, got "cancle"',
+    ]);
   });
 
   it('reports every problem at once, each with its own step or expectation', () => {
@@ -248,6 +263,8 @@ expect:
   });
 
   it('a file that cannot be read is a ScenarioError naming it', async () => {
-    await expect(loadScenarioFile('/nonexistent/scenario.yaml')).rejects.toThrow(/scenario \/nonexistent\/scenario\.yaml:\n {2}cannot read: ENOENT/);
+    await expect(loadScenarioFile('/nonexistent/scenario.yaml')).rejects.toThrow(
+      /scenario \/nonexistent\/scenario\.yaml:\n {2}cannot read: ENOENT/,
+    );
   });
 });

@@ -1,7 +1,21 @@
 // Responder selection: haversine distance, nearest on-duty worker first, and the frozen escalation plan.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ESCALATION, type Community, type EscalationPlan, type GeoPoint, type Resident, type Shift, type Worker } from '../../gateway/core/types.js';
-import { WORKERS_BEFORE_STATION, buildEscalationPlan, distanceM, rankOnDutyWorkers, responderForStep } from '../../gateway/paging/selection.js';
+import {
+  DEFAULT_ESCALATION,
+  type Community,
+  type EscalationPlan,
+  type GeoPoint,
+  type Resident,
+  type Shift,
+  type Worker,
+} from '../../gateway/core/types.js';
+import {
+  WORKERS_BEFORE_STATION,
+  buildEscalationPlan,
+  distanceM,
+  rankOnDutyWorkers,
+  responderForStep,
+} from '../../gateway/paging/selection.js';
 
 const TZ = 'Asia/Shanghai'; // UTC+8, no DST
 // 2026-11-26T02:00Z = Thursday 10:00 in Shanghai.
@@ -152,14 +166,22 @@ describe('buildEscalationPlan', () => {
   it('pages each phone once, keeping its first place', () => {
     const shared = '+8613900009999';
     const workers = [worker('w-1', 0.001, undefined, shared), worker('w-2', 0.002, undefined, shared), worker('w-3', 0.003)];
-    const c: Community = { ...community, dutyContacts: [{ name: '值班室', phone: shared }, community.dutyContacts[1] ?? { name: '', phone: '' }] };
+    const c: Community = {
+      ...community,
+      dutyContacts: [{ name: '值班室', phone: shared }, community.dutyContacts[1] ?? { name: '', phone: '' }],
+    };
     const p = plan(workers, THURSDAY_10, c);
     expect(p.responders.map((r) => r.id)).toEqual(['w-1', 'w-3', 'duty:andali:1']);
     expect(new Set(p.responders.map((r) => r.phone)).size).toBe(p.responders.length);
   });
 
   it('copies the family, so a later registry edit cannot change the plan', () => {
-    const r = resident({ family: [{ name: '张伟', relation: '儿子', phone: '+8613800000001' }, { name: '张丽', phone: '+8613800000002' }] });
+    const r = resident({
+      family: [
+        { name: '张伟', relation: '儿子', phone: '+8613800000001' },
+        { name: '张丽', phone: '+8613800000002' },
+      ],
+    });
     const p = plan([], THURSDAY_10, community, r);
     expect(p.family).toEqual(r.family);
     expect(p.family).not.toBe(r.family);

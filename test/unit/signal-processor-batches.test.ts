@@ -10,7 +10,16 @@ import { openSqliteStore, type SqliteStore } from '../../gateway/storage/sqlite/
 let nextId = 1;
 function signal(type: EventType): Signal {
   const eventId = nextId++;
-  return { eventId, deviceId: 'btn-001', deviceKind: 'sos_button', residentId: 'r-001', type, seq: eventId, receivedAt: 0, payload: { type, seq: eventId } };
+  return {
+    eventId,
+    deviceId: 'btn-001',
+    deviceKind: 'sos_button',
+    residentId: 'r-001',
+    type,
+    seq: eventId,
+    receivedAt: 0,
+    payload: { type, seq: eventId },
+  };
 }
 
 describe('SignalProcessor batches', () => {
@@ -24,8 +33,18 @@ describe('SignalProcessor batches', () => {
     store = openSqliteStore(':memory:');
     const batches: EventType[][] = [];
     // The incident service's one entry point the processor uses; recording what each transaction would get.
-    const service = { handleSignals: async (signals: Signal[]) => { batches.push(signals.map((s) => s.type)); } } as Pick<IncidentService, 'handleSignals'>;
-    const processor = new SignalProcessor({ store, service: service as IncidentService, clock: new ManualClock(), log: silentLogger(), ...opts });
+    const service = {
+      handleSignals: async (signals: Signal[]) => {
+        batches.push(signals.map((s) => s.type));
+      },
+    } as Pick<IncidentService, 'handleSignals'>;
+    const processor = new SignalProcessor({
+      store,
+      service: service as IncidentService,
+      clock: new ManualClock(),
+      log: silentLogger(),
+      ...opts,
+    });
     await processor.start();
     processor.submit(...queue);
     await processor.idle();
@@ -34,14 +53,20 @@ describe('SignalProcessor batches', () => {
   }
 
   it('takes up to maxBatch everyday events per transaction', async () => {
-    const batches = await run(Array.from({ length: 2500 }, () => signal('motion')), { maxBatch: 1000 });
+    const batches = await run(
+      Array.from({ length: 2500 }, () => signal('motion')),
+      { maxBatch: 1000 },
+    );
     expect(batches.map((b) => b.length)).toEqual([1000, 1000, 500]);
   });
 
   it('stops a batch before its (maxAlarmsPerBatch + 1)th alarm, everyday events riding along', async () => {
     const queue = [signal('sos'), signal('motion'), signal('sos'), signal('heartbeat'), signal('sos'), signal('motion'), signal('fall')];
     const batches = await run(queue, { maxAlarmsPerBatch: 2 });
-    expect(batches).toEqual([['sos', 'motion', 'sos', 'heartbeat'], ['sos', 'motion', 'fall']]);
+    expect(batches).toEqual([
+      ['sos', 'motion', 'sos', 'heartbeat'],
+      ['sos', 'motion', 'fall'],
+    ]);
   });
 
   it('still takes one alarm per batch when the alarm limit is 0', async () => {

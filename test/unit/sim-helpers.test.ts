@@ -17,14 +17,25 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('durations and rates', () => {
   it('reads the forms scenario files and flags use, and refuses others with the text', () => {
-    expect([parseDuration('500ms'), parseDuration('10s'), parseDuration('1.5s'), parseDuration('2m'), parseDuration('1h'), parseDuration(3), parseDuration('0')]).toEqual([
-      500, 10_000, 1500, 120_000, 3_600_000, 3000, 0,
-    ]);
+    expect([
+      parseDuration('500ms'),
+      parseDuration('10s'),
+      parseDuration('1.5s'),
+      parseDuration('2m'),
+      parseDuration('1h'),
+      parseDuration(3),
+      parseDuration('0'),
+    ]).toEqual([500, 10_000, 1500, 120_000, 3_600_000, 3000, 0]);
     expect(() => parseDuration('soon')).toThrow('got "soon"');
     expect(() => parseDuration(-1)).toThrow('0 or more');
     expect([parseRate('2/min'), parseRate('0.5/s'), parseRate('36/h'), parseRate('3')]).toEqual([2 / 60, 0.5, 0.01, 3]);
     expect(() => parseRate('2/day')).toThrow('got "2/day"');
-    expect([formatDuration(250), formatDuration(1500), formatDuration(12_000), formatDuration(150_000)]).toEqual(['250ms', '1.5s', '12s', '2m30s']);
+    expect([formatDuration(250), formatDuration(1500), formatDuration(12_000), formatDuration(150_000)]).toEqual([
+      '250ms',
+      '1.5s',
+      '12s',
+      '2m30s',
+    ]);
   });
 });
 
@@ -88,7 +99,10 @@ describe('registries the simulators use', () => {
   it('a scenario registry is a copy with the escalation and patches applied, "*" reaching every item', async () => {
     const dir = tempDir('care-gw-prep-');
     dirs.push(dir);
-    const scenario = parseScenario('escalation: { ackTimeoutSeconds: 10 }\npatch: { "workers.*.shifts": [], "residents.1.name": 新名 }\nsteps: [{ at: 0s, device: btn-001, event: sos }]\nexpect: [{ healthy: true }]\n', 'x.yaml');
+    const scenario = parseScenario(
+      'escalation: { ackTimeoutSeconds: 10 }\npatch: { "workers.*.shifts": [], "residents.1.name": 新名 }\nsteps: [{ at: 0s, device: btn-001, event: sos }]\nexpect: [{ healthy: true }]\n',
+      'x.yaml',
+    );
     const file = await prepareRegistry(scenario, dir.path, ROOT);
     const doc = validateRegistry(parse(readFileSync(file, 'utf8')));
     expect(doc.escalation).toMatchObject({ ackTimeoutSeconds: 10, fallCancelSeconds: 30 });

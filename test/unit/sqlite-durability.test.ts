@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { openSqliteStore, type SqliteStore } from '../../gateway/storage/sqlite/store.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const event = (seq: number) => ({ deviceId: 'd1', seq, type: 'sos' as const, payload: `{"seq":${seq}}`, payloadHash: `h${seq}`, deviceTs: null, receivedAt: 1 });
+const event = (seq: number) => ({
+  deviceId: 'd1',
+  seq,
+  type: 'sos' as const,
+  payload: `{"seq":${seq}}`,
+  payloadHash: `h${seq}`,
+  deviceTs: null,
+  receivedAt: 1,
+});
 
 describe('SQLite transactions: after-commit effects and durability', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -71,7 +79,9 @@ describe('SQLite transactions: after-commit effects and durability', () => {
       { durability: 'normal' },
     );
     // A nested call joins the outer transaction and its durability.
-    const nested = await store.transaction(async () => store.transaction(async () => level(), { durability: 'full' }), { durability: 'normal' });
+    const nested = await store.transaction(async () => store.transaction(async () => level(), { durability: 'full' }), {
+      durability: 'normal',
+    });
     const afterDefault = await store.transaction(async () => level());
     expect([inFull, inNormal, nested, afterDefault]).toEqual([2, 1, 1, 2]);
     // Joined to an outer transaction, the recorder took no sync of its own.
@@ -96,7 +106,12 @@ describe('SQLite transactions: after-commit effects and durability', () => {
     await store.close();
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    store = openSqliteStore(file, { flushWal: async (handle) => { await gate; await handle.datasync(); } });
+    store = openSqliteStore(file, {
+      flushWal: async (handle) => {
+        await gate;
+        await handle.datasync();
+      },
+    });
     const other = new Database(file, { readonly: true });
     const { ids, durable } = await store.events.recordBatch([event(6)], 0);
     let synced = false;
@@ -130,7 +145,9 @@ describe('SQLite transactions: after-commit effects and durability', () => {
     expect(store.database.storageHealth().walSyncFailures).toBe(1);
     expect(store.database.storageHealth().lastWalSyncError).toContain('EIO');
     // The next sync is tried afresh and succeeds.
-    await (await store.events.recordBatch([event(9)], 0)).durable;
+    await (
+      await store.events.recordBatch([event(9)], 0)
+    ).durable;
     expect(store.database.storageHealth()).toMatchObject({ walSyncFailures: 1, lastWalSyncError: null });
     expect((await store.events.listUnprocessed()).map((e) => e.seq)).toEqual([8, 9]);
   });

@@ -50,7 +50,9 @@ describe('SQLite store', () => {
       order.push('a:end');
       throw new Error('rollback a');
     });
-    const other = store.timers.schedule({ key: 'k2', kind: 'escalation_step', incidentId: 'i2', dueAt: 6, payload: {} }).then(() => order.push('b'));
+    const other = store.timers
+      .schedule({ key: 'k2', kind: 'escalation_step', incidentId: 'i2', dueAt: 6, payload: {} })
+      .then(() => order.push('b'));
     await expect(slow).rejects.toThrow('rollback a');
     await other;
     expect(order).toEqual(['a:start', 'a:end', 'b']);
@@ -77,7 +79,16 @@ describe('SQLite store', () => {
 
   it('detects redeliveries by device, seq and payload within the window, on the same connection or flagged DUP only', async () => {
     const on = (session: string, dup = false) => ({ delivery: { session, dup } });
-    const e = { deviceId: 'd1', seq: 7, type: 'sos' as const, payload: '{"type":"sos","seq":7}', payloadHash: 'abc', deviceTs: null, receivedAt: 1000, ...on('c1') };
+    const e = {
+      deviceId: 'd1',
+      seq: 7,
+      type: 'sos' as const,
+      payload: '{"type":"sos","seq":7}',
+      payloadHash: 'abc',
+      deviceTs: null,
+      receivedAt: 1000,
+      ...on('c1'),
+    };
     const ids = async (...args: Parameters<typeof store.events.recordBatch>) => (await store.events.recordBatch(...args)).ids;
     const [first] = await ids([e], 0);
     expect(first).toBeTypeOf('number');
@@ -103,14 +114,23 @@ describe('SQLite store', () => {
     const raw = new Database(file);
     const sessionColumn = MIGRATIONS.find((m) => m.name === 'redelivery by connection')?.version ?? 0;
     raw.exec(`ALTER TABLE events DROP COLUMN session; DELETE FROM schema_migrations WHERE version = ${sessionColumn}`);
-    raw.prepare('INSERT INTO events (device_id, seq, type, payload, payload_hash, device_ts, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    raw
+      .prepare('INSERT INTO events (device_id, seq, type, payload, payload_hash, device_ts, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run('d1', 3, 'sos', '{"type":"sos","seq":3}', 'h3', null, 1000);
     raw.close();
 
     store = openSqliteStore(file);
     const old = await store.events.listUnprocessed();
     expect(old).toMatchObject([{ deviceId: 'd1', seq: 3, payloadHash: 'h3', receivedAt: 1000 }]);
-    const resend = { deviceId: 'd1', seq: 3, type: 'sos' as const, payload: '{"type":"sos","seq":3}', payloadHash: 'h3', deviceTs: null, receivedAt: 2000 };
+    const resend = {
+      deviceId: 'd1',
+      seq: 3,
+      type: 'sos' as const,
+      payload: '{"type":"sos","seq":3}',
+      payloadHash: 'h3',
+      deviceTs: null,
+      receivedAt: 2000,
+    };
     expect((await store.events.recordBatch([{ ...resend, delivery: { session: 'new', dup: true } }], 0)).ids).toEqual([null]);
     expect((await store.events.recordBatch([{ ...resend, delivery: { session: 'new', dup: false } }], 0)).ids[0]).toBeTypeOf('number');
   });

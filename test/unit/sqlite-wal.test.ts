@@ -10,7 +10,15 @@ import { openSqliteStore, type SqliteStore } from '../../gateway/storage/sqlite/
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
-const event = (seq: number) => ({ deviceId: 'd1', seq, type: 'motion' as const, payload: `{"seq":${seq},"pad":"${'x'.repeat(400)}"}`, payloadHash: `h${seq}`, deviceTs: null, receivedAt: 1 });
+const event = (seq: number) => ({
+  deviceId: 'd1',
+  seq,
+  type: 'motion' as const,
+  payload: `{"seq":${seq},"pad":"${'x'.repeat(400)}"}`,
+  payloadHash: `h${seq}`,
+  deviceTs: null,
+  receivedAt: 1,
+});
 
 describe('WalSync', () => {
   let dir: ReturnType<typeof tempDir>;

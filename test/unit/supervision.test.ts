@@ -12,20 +12,51 @@ import { DIGEST_MAX_LENGTH, digestItemText, digestText, outageClosedText } from 
 import { buildingOf, buildingPlace, careWorker } from '../../gateway/supervision/places.js';
 import { DEFAULT_SUPERVISION, type CareTask } from '../../gateway/supervision/types.js';
 
-const resident = (over: Partial<Resident> = {}): Resident => ({ id: 'r-1', name: '张桂兰', community: 'andali', address: '安达里3号楼2门401', family: [], location: { lat: 39.21, lon: 117.13 }, ...over });
-const worker = (id: string, lat: number, over: Partial<Worker> = {}): Worker => ({ id, name: id, phone: '+8613900000001', community: 'andali', location: { lat, lon: 117.13 }, shifts: [{ days: ['mon'], from: '08:00', to: '20:00' }], ...over });
+const resident = (over: Partial<Resident> = {}): Resident => ({
+  id: 'r-1',
+  name: '张桂兰',
+  community: 'andali',
+  address: '安达里3号楼2门401',
+  family: [],
+  location: { lat: 39.21, lon: 117.13 },
+  ...over,
+});
+const worker = (id: string, lat: number, over: Partial<Worker> = {}): Worker => ({
+  id,
+  name: id,
+  phone: '+8613900000001',
+  community: 'andali',
+  location: { lat, lon: 117.13 },
+  shifts: [{ days: ['mon'], from: '08:00', to: '20:00' }],
+  ...over,
+});
 
 describe('digest text', () => {
   it('names each kind shortly', () => {
-    expect(digestItemText({ kind: 'device_offline', residentName: '张桂兰', deviceKind: 'fall_sensor', battery: null })).toBe('张桂兰跌倒感应器离线');
+    expect(digestItemText({ kind: 'device_offline', residentName: '张桂兰', deviceKind: 'fall_sensor', battery: null })).toBe(
+      '张桂兰跌倒感应器离线',
+    );
     expect(digestItemText({ kind: 'low_battery', residentName: '张桂兰', deviceKind: 'pull_cord', battery: 7 })).toBe('张桂兰拉绳电量低7%');
-    expect(digestItemText({ kind: 'never_reported', residentName: '张桂兰', deviceKind: 'door_sensor', battery: null })).toBe('张桂兰门磁装后未上线');
+    expect(digestItemText({ kind: 'never_reported', residentName: '张桂兰', deviceKind: 'door_sensor', battery: null })).toBe(
+      '张桂兰门磁装后未上线',
+    );
     expect(digestItemText({ kind: 'wellness_check', residentName: '张桂兰', deviceKind: null, battery: null })).toBe('张桂兰需上门探望');
   });
 
   it('stays within two segments however many tasks and however long the names', () => {
-    const long = { kind: 'device_offline' as const, residentName: '欧阳长孙慕容司马端木', deviceKind: 'presence_sensor' as const, battery: null };
-    const text = demoText(digestText('欧阳长孙慕容', 57, Array.from({ length: 57 }, () => long)));
+    const long = {
+      kind: 'device_offline' as const,
+      residentName: '欧阳长孙慕容司马端木',
+      deviceKind: 'presence_sensor' as const,
+      battery: null,
+    };
+    const text = demoText(
+      digestText(
+        '欧阳长孙慕容',
+        57,
+        Array.from({ length: 57 }, () => long),
+      ),
+    );
     expect(smsLength(text)).toBeLessThanOrEqual(DIGEST_MAX_LENGTH);
     expect(text).toContain('您有57项待办');
     expect(demoText(digestText('李明', 1, [long]))).toBe('【照护待办】李明，您有1项待办：欧阳长孙慕容司马端木在位感应器离线。详见工作台。');
@@ -67,7 +98,12 @@ describe('places and grid worker', () => {
   });
 
   it('assigns the nearest worker of the community who is on the roster', () => {
-    const workers = [worker('w-far', 39.3), worker('w-near', 39.211), worker('w-none', 39.21, { shifts: [] }), worker('w-other', 39.21, { community: 'baiquanli' })];
+    const workers = [
+      worker('w-far', 39.3),
+      worker('w-near', 39.211),
+      worker('w-none', 39.21, { shifts: [] }),
+      worker('w-other', 39.21, { community: 'baiquanli' }),
+    ];
     expect(careWorker(resident(), workers)?.id).toBe('w-near');
     expect(careWorker(resident(), [worker('w-none', 39.21, { shifts: [] })])?.id).toBe('w-none');
     expect(careWorker(resident({ community: 'nowhere' }), workers)).toBeNull();
@@ -78,7 +114,14 @@ describe('digest slots', () => {
   it('finds the latest slot at or before now in the local zone, across midnight', () => {
     const store = openSqliteStore(':memory:');
     const clock = new ManualClock();
-    const digest = new CareDigest({ store, clock, log: silentLogger(), timeZone: 'Asia/Shanghai', sms: { enqueue: () => Promise.reject(new Error('no SMS here')) }, triggers: 'manual' });
+    const digest = new CareDigest({
+      store,
+      clock,
+      log: silentLogger(),
+      timeZone: 'Asia/Shanghai',
+      sms: { enqueue: () => Promise.reject(new Error('no SMS here')) },
+      triggers: 'manual',
+    });
     // 2026-11-26 07:00 in Shanghai is 2026-11-25 23:00 UTC: the latest slot is the 25th's 17:30.
     const slot = digest.latestSlot(Date.UTC(2026, 10, 25, 23, 0));
     expect(slot).toMatchObject({ day: { year: 2026, month: 11, day: 25 }, time: '17:30', at: Date.UTC(2026, 10, 25, 9, 30) });
@@ -91,14 +134,31 @@ describe('care task table', () => {
   it('keeps one open task per kind, resident and device (none for a wellness check), and closes once', async () => {
     const store = openSqliteStore(':memory:');
     const task = (id: string, over: Partial<CareTask> = {}): CareTask => ({
-      id, kind: 'wellness_check', state: 'open', residentId: 'r-1', deviceId: null, communityId: 'andali', workerId: 'w-1', detail: null,
-      openedAt: 1, closedAt: null, closedBy: null, closeReason: null, closeNote: null, updatedAt: 1, ...over,
+      id,
+      kind: 'wellness_check',
+      state: 'open',
+      residentId: 'r-1',
+      deviceId: null,
+      communityId: 'andali',
+      workerId: 'w-1',
+      detail: null,
+      openedAt: 1,
+      closedAt: null,
+      closedBy: null,
+      closeReason: null,
+      closeNote: null,
+      updatedAt: 1,
+      ...over,
     });
     expect(await store.supervision.insertTask(task('t1'))).toBe(true);
     expect(await store.supervision.insertTask(task('t2'))).toBe(false);
     expect(await store.supervision.insertTask(task('t3', { kind: 'low_battery', deviceId: 'd-1' }))).toBe(true);
     expect(await store.supervision.insertTask(task('t4', { kind: 'low_battery', deviceId: 'd-2' }))).toBe(true);
-    expect(await store.supervision.closeTask('t1', { at: 5, by: 'me', reason: 'closed by hand', note: 'ok' })).toMatchObject({ state: 'closed', closedAt: 5, closedBy: 'me' });
+    expect(await store.supervision.closeTask('t1', { at: 5, by: 'me', reason: 'closed by hand', note: 'ok' })).toMatchObject({
+      state: 'closed',
+      closedAt: 5,
+      closedBy: 'me',
+    });
     expect(await store.supervision.closeTask('t1', { at: 6, by: 'me', reason: 'again', note: null })).toBeNull();
     expect(await store.supervision.insertTask(task('t5'))).toBe(true);
     expect((await store.supervision.listOpenTasks()).map((t) => t.id).sort()).toEqual(['t3', 't4', 't5']);

@@ -86,9 +86,18 @@ describe('telemetry points', () => {
 
   it("tags a page with its incident's resident, community and building, or with the recipient's community alone", () => {
     const p = pagePoint(smsOf({ status: 'sent', at: T0 }), residentTags(resident));
-    expect(p.tags).toEqual({ role: 'worker', status: 'sent', purpose: 'page', resident: 'r-001', community: 'andali', building: '安达里3号楼' });
+    expect(p.tags).toEqual({
+      role: 'worker',
+      status: 'sent',
+      purpose: 'page',
+      resident: 'r-001',
+      community: 'andali',
+      building: '安达里3号楼',
+    });
     expectNoPersonalData(p);
-    expect(pagePoint({ ...smsOf({ status: 'sent', at: T0 }), purpose: 'digest', incidentId: null, step: null }, { community: 'andali' }).tags).toEqual({
+    expect(
+      pagePoint({ ...smsOf({ status: 'sent', at: T0 }), purpose: 'digest', incidentId: null, step: null }, { community: 'andali' }).tags,
+    ).toEqual({
       role: 'worker',
       status: 'sent',
       purpose: 'digest',
@@ -100,26 +109,53 @@ describe('telemetry points', () => {
     const opened = careTaskPoint(careTaskOf({ at: T0 }), 'opened', residentTags(resident));
     expect(opened).toMatchObject({
       measurement: 'care_task',
-      tags: { type: 'low_battery', action: 'opened', resident: 'r-001', community: 'andali', building: '安达里3号楼', device: 'btn-001', kind: 'sos_button' },
+      tags: {
+        type: 'low_battery',
+        action: 'opened',
+        resident: 'r-001',
+        community: 'andali',
+        building: '安达里3号楼',
+        device: 'btn-001',
+        kind: 'sos_button',
+      },
       fields: { task: 'task-20261126-0001', open: 1 },
       time: T0,
     });
     expect(opened.fields.open_s).toBeUndefined();
-    const closed = careTaskPoint({ ...careTaskOf({ at: T0, closedAfterS: 5400 }), closedBy: '李明', closeReason: 'closed by hand' }, 'closed', residentTags(resident));
+    const closed = careTaskPoint(
+      { ...careTaskOf({ at: T0, closedAfterS: 5400 }), closedBy: '李明', closeReason: 'closed by hand' },
+      'closed',
+      residentTags(resident),
+    );
     expect(closed).toMatchObject({ tags: { action: 'closed' }, fields: { open: 0, open_s: 5400, by_hand: 1 }, time: T0 + 5_400_000 });
     expectNoPersonalData(closed);
-    const wellness = careTaskPoint({ ...careTaskOf({ at: T0 }), kind: 'wellness_check', deviceId: null, detail: { hours: 12 } }, 'opened', { resident: 'r-001', community: 'andali' });
+    const wellness = careTaskPoint({ ...careTaskOf({ at: T0 }), kind: 'wellness_check', deviceId: null, detail: { hours: 12 } }, 'opened', {
+      resident: 'r-001',
+      community: 'andali',
+    });
     expect(wellness.tags).toEqual({ type: 'wellness_check', action: 'opened', resident: 'r-001', community: 'andali' });
   });
 
   it('maps an outage opening and closing with its place, a safe building only, and the close reason', () => {
     const opened = outagePoint(outageOf({ at: T0 }), 'opened', '安达里3号楼');
-    expect(opened).toMatchObject({ measurement: 'outage', tags: { place: 'building', action: 'opened', community: 'andali', building: '安达里3号楼' }, fields: { outage: 'out-20261126-0001', open: 1, devices: 5 }, time: T0 });
+    expect(opened).toMatchObject({
+      measurement: 'outage',
+      tags: { place: 'building', action: 'opened', community: 'andali', building: '安达里3号楼' },
+      fields: { outage: 'out-20261126-0001', open: 1, devices: 5 },
+      time: T0,
+    });
     const closed = outagePoint({ ...outageOf({ at: T0, closedAfterS: 21_600 }), closeReason: 'partially_recovered' }, 'closed', undefined);
-    expect(closed).toMatchObject({ tags: { place: 'building', action: 'closed', community: 'andali', reason: 'partially_recovered' }, fields: { open: 0, devices: 5, back: 4, open_s: 21_600 } });
+    expect(closed).toMatchObject({
+      tags: { place: 'building', action: 'closed', community: 'andali', reason: 'partially_recovered' },
+      fields: { open: 0, devices: 5, back: 4, open_s: 21_600 },
+    });
     // Not given as safe (derived from an address): left out, not indexed.
     expect(closed.tags.building).toBeUndefined();
-    const community = outagePoint({ ...outageOf({ at: T0 }), place: { kind: 'community', key: 'community:andali', communityId: 'andali', building: null } }, 'opened', '安达里3号楼');
+    const community = outagePoint(
+      { ...outageOf({ at: T0 }), place: { kind: 'community', key: 'community:andali', communityId: 'andali', building: null } },
+      'opened',
+      '安达里3号楼',
+    );
     expect(community.tags).toEqual({ place: 'community', action: 'opened', community: 'andali' });
   });
 
@@ -144,7 +180,9 @@ describe('telemetry points', () => {
 
   it('builds the hourly roll-ups from raw into hourly', () => {
     const [events, telemetry, incidents] = downsamples('eldercare');
-    expect(events?.select()).toBe('SELECT sum("value") AS "count" INTO "eldercare"."hourly"."event" FROM "eldercare"."raw"."event" GROUP BY time(1h), *');
+    expect(events?.select()).toBe(
+      'SELECT sum("value") AS "count" INTO "eldercare"."hourly"."event" FROM "eldercare"."raw"."event" GROUP BY time(1h), *',
+    );
     expect(telemetry?.select('WHERE time > 0')).toContain('mean("battery") AS "battery", mean("rssi") AS "rssi"');
     expect(telemetry?.select('WHERE time > 0')).toContain('FROM "eldercare"."raw"."telemetry" WHERE time > 0 GROUP BY');
     expect(incidents?.select()).toContain('GROUP BY time(1h), "community", "building", "type"');

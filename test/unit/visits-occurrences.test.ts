@@ -97,7 +97,12 @@ describe('occurrence status', () => {
 
 describe('firstOverlap', () => {
   it('finds touching-free intervals apart and overlapping ones together', () => {
-    expect(firstOverlap([{ start: 0, end: 10 }, { start: 10, end: 20 }])).toBeNull();
+    expect(
+      firstOverlap([
+        { start: 0, end: 10 },
+        { start: 10, end: 20 },
+      ]),
+    ).toBeNull();
     const a = { start: 0, end: 100 };
     const b = { start: 50, end: 60 };
     const c = { start: 90, end: 120 };

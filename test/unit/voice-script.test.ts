@@ -63,7 +63,13 @@ describe('number writer', () => {
 describe('call script', () => {
   it('says who, where, what and how long ago, with no digit left for the voice to spell out', () => {
     const at = shanghai(2026, 11, 26, 14, 5);
-    const script = callScript({ resident: { name: '张桂兰', address: '安达里3号楼2门401' }, type: 'sos', at, now: at + 3 * 60_000 + 10_000, timeZone: 'Asia/Shanghai' });
+    const script = callScript({
+      resident: { name: '张桂兰', address: '安达里3号楼2门401' },
+      type: 'sos',
+      at,
+      now: at + 3 * 60_000 + 10_000,
+      timeZone: 'Asia/Shanghai',
+    });
     expect(script.text).toContain('张桂兰，安达里三号楼二门四零一，按了求助按钮，十四点零五分，三分钟前。');
     expect(script.text).toContain('接单请按一');
     expect(script.text).not.toMatch(/[0-9]/);

@@ -15,12 +15,18 @@ describe('waitFor', () => {
   });
 
   it('names what it waited for, and for how long, when nothing turns up', async () => {
-    await expect(waitFor('the incident of r-001', () => null, { timeoutMs: 30, intervalMs: 5 })).rejects.toThrow('timed out after 30 ms waiting for the incident of r-001');
+    await expect(waitFor('the incident of r-001', () => null, { timeoutMs: 30, intervalMs: 5 })).rejects.toThrow(
+      'timed out after 30 ms waiting for the incident of r-001',
+    );
   });
 
   it('asks a described wait for its description only when it times out', async () => {
     let output = 'nothing yet';
-    const waiting = waitFor(() => `the banner\n${output}`, () => false, { timeoutMs: 30, intervalMs: 5 });
+    const waiting = waitFor(
+      () => `the banner\n${output}`,
+      () => false,
+      { timeoutMs: 30, intervalMs: 5 },
+    );
     output = 'stdout: starting';
     await expect(waiting).rejects.toThrow('waiting for the banner\nstdout: starting');
   });

@@ -99,7 +99,12 @@ describe('wakingMs', () => {
 describe('inactivity rules', () => {
   it('watches only residents with inactivityHours', () => {
     expect(watchOf(resident())).toBeNull();
-    expect(watchOf(resident({ inactivityHours: 12, wakingHours: NIGHT_SHIFT }))).toEqual({ residentId: 'r-1', taskHours: 12, pageHours: 24, waking: NIGHT_SHIFT });
+    expect(watchOf(resident({ inactivityHours: 12, wakingHours: NIGHT_SHIFT }))).toEqual({
+      residentId: 'r-1',
+      taskHours: 12,
+      pageHours: 24,
+      waking: NIGHT_SHIFT,
+    });
   });
 
   it('pages at twice the threshold, or at the threshold for a high-risk resident', () => {

@@ -6,9 +6,11 @@ addMessages({
   zh: {
     'gwhealth.title': '系统异常，请留意：',
     'gwhealth.alarmsDown': '当前无法接收或通知报警！请立即电话联系各网格员和技术人员。',
-    'gwhealth.recordingDown': '系统无法记录求助！设备发来的报警不会被确认。请立即处理服务器（磁盘已满或只读），并用电话与值班人员保持联系。',
+    'gwhealth.recordingDown':
+      '系统无法记录求助！设备发来的报警不会被确认。请立即处理服务器（磁盘已满或只读），并用电话与值班人员保持联系。',
     'gwhealth.diskLow': '服务器磁盘空间不足：心跳等日常数据暂停记录，求助报警照常记录。请尽快清理磁盘。',
-    'gwhealth.brokerDrop': '在线设备骤降：{from} 台 → {to} 台。可能是楼宇断电、断网，或设备登录被拒；这些老人的设备现在无法报警，请电话核实。',
+    'gwhealth.brokerDrop':
+      '在线设备骤降：{from} 台 → {to} 台。可能是楼宇断电、断网，或设备登录被拒；这些老人的设备现在无法报警，请电话核实。',
     'gwhealth.part': '{part}（{status}）：{detail}',
     'gwhealth.down': '停止',
     'gwhealth.degraded': '降级',
@@ -22,9 +24,12 @@ addMessages({
   en: {
     'gwhealth.title': 'Gateway problems, keep an eye on them:',
     'gwhealth.alarmsDown': 'Alarms can NOT be taken or paged right now! Phone the grid workers and the technician.',
-    'gwhealth.recordingDown': 'ALARMS CANNOT BE RECORDED! Device alarms are not being acknowledged. Fix the server now (disk full or read-only) and keep in touch with responders by phone.',
-    'gwhealth.diskLow': 'The server is short of disk space: heartbeats and routine data are not recorded; alarms still are. Free some space soon.',
-    'gwhealth.brokerDrop': 'Connected devices fell suddenly: {from} → {to}. A building may have lost power or network, or devices are refused at sign-in; those residents cannot raise alarms now. Phone to check.',
+    'gwhealth.recordingDown':
+      'ALARMS CANNOT BE RECORDED! Device alarms are not being acknowledged. Fix the server now (disk full or read-only) and keep in touch with responders by phone.',
+    'gwhealth.diskLow':
+      'The server is short of disk space: heartbeats and routine data are not recorded; alarms still are. Free some space soon.',
+    'gwhealth.brokerDrop':
+      'Connected devices fell suddenly: {from} → {to}. A building may have lost power or network, or devices are refused at sign-in; those residents cannot raise alarms now. Phone to check.',
     'gwhealth.part': '{part} ({status}): {detail}',
     'gwhealth.down': 'down',
     'gwhealth.degraded': 'degraded',
@@ -96,7 +101,11 @@ export function gatewayHealthBanner(): { el: HTMLElement; refresh(): Promise<voi
     el.hidden = found.length === 0 && !alarmsDown;
     el.classList.toggle('alarms-down', alarmsDown);
     el.dataset.level = alarmsDown ? 'down' : 'warn';
-    replace(el, alarmsDown ? h('strong', {}, t('gwhealth.alarmsDown')) : h('strong', {}, t('gwhealth.title')), h('ul', {}, ...found.map(([name, c]) => line(name, c))));
+    replace(
+      el,
+      alarmsDown ? h('strong', {}, t('gwhealth.alarmsDown')) : h('strong', {}, t('gwhealth.title')),
+      h('ul', {}, ...found.map(([name, c]) => line(name, c))),
+    );
   };
   const timer = setInterval(() => void refresh(), POLL_MS);
   return { el, refresh, stop: () => clearInterval(timer) };

@@ -134,10 +134,14 @@ function pagesTable(pages: PageView[]): HTMLElement {
           h('td', {}, p.name ?? p.to, h('span', { class: 'muted' }, ` ${roleLabel(p.role)}`)),
           h('td', {}, formatTime(p.createdAt)),
           p.purpose === 'call'
-            ? h('td', { class: `call call-${p.status}`, ...(isCallTrouble(p) ? { 'data-trouble': 'failed' } : {}) }, t(`board.call.${p.status}`))
+            ? h(
+                'td',
+                { class: `call call-${p.status}`, ...(isCallTrouble(p) ? { 'data-trouble': 'failed' } : {}) },
+                t(`board.call.${p.status}`),
+              )
             : p.retrying
-            ? h('td', { class: 'sms sms-retrying', 'data-trouble': 'retrying' }, t('board.card.retrying', { n: p.attempts + 1 }))
-            : h('td', { class: `sms sms-${p.status}`, ...(isFailed(p) ? { 'data-trouble': 'failed' } : {}) }, smsLabel(p.status)),
+              ? h('td', { class: 'sms sms-retrying', 'data-trouble': 'retrying' }, t('board.card.retrying', { n: p.attempts + 1 }))
+              : h('td', { class: `sms sms-${p.status}`, ...(isFailed(p) ? { 'data-trouble': 'failed' } : {}) }, smsLabel(p.status)),
         ),
       ),
     ),
@@ -195,7 +199,8 @@ function residentBlock(i: IncidentView): HTMLElement {
   const rows: HTMLElement[] = [];
   if (card?.building) rows.push(row(t('board.card.building'), card.building));
   if (card?.communityName ?? card?.community) rows.push(row(t('board.card.community'), card?.communityName ?? card?.community ?? ''));
-  if (card && card.family.length > 0) rows.push(row(t('board.card.family'), card.family.map((f) => (f.relation ? `${f.name}（${f.relation}）` : f.name)).join('、')));
+  if (card && card.family.length > 0)
+    rows.push(row(t('board.card.family'), card.family.map((f) => (f.relation ? `${f.name}（${f.relation}）` : f.name)).join('、')));
   if (card?.keyHolder) rows.push(row(t('board.card.keyHolder'), card.keyHolder));
   if (card?.notes) rows.push(row(t('board.card.notes'), h('span', { class: 'notes', 'data-testid': 'resident-notes' }, card.notes)));
   return h('div', { class: 'resident' }, h('div', { class: 'address' }, i.address ?? card?.address ?? '—'), ...rows);
@@ -205,15 +210,37 @@ function actionsBlock(i: IncidentView, opts: CardOptions): HTMLElement {
   const busy = opts.busy.has(i.id);
   const buttons: HTMLElement[] = [];
   if (i.state === 'open' || i.state === 'pending') {
-    buttons.push(h('button', { type: 'button', class: 'ack', 'data-action': 'ack', disabled: busy, onclick: () => opts.actions.ack(i.id) }, t('board.card.ack')));
+    buttons.push(
+      h(
+        'button',
+        { type: 'button', class: 'ack', 'data-action': 'ack', disabled: busy, onclick: () => opts.actions.ack(i.id) },
+        t('board.card.ack'),
+      ),
+    );
   }
   if (i.state === 'acknowledged' && !i.onSiteAt) {
-    buttons.push(h('button', { type: 'button', class: 'onsite', 'data-action': 'onsite', disabled: busy, onclick: () => opts.actions.onsite(i.id) }, t('board.card.onsite')));
+    buttons.push(
+      h(
+        'button',
+        { type: 'button', class: 'onsite', 'data-action': 'onsite', disabled: busy, onclick: () => opts.actions.onsite(i.id) },
+        t('board.card.onsite'),
+      ),
+    );
   }
-  const note = h('textarea', { rows: 2, maxlength: 2000, 'aria-label': t('board.card.note'), placeholder: t('board.card.note'), 'data-field': 'note' });
+  const note = h('textarea', {
+    rows: 2,
+    maxlength: 2000,
+    'aria-label': t('board.card.note'),
+    placeholder: t('board.card.note'),
+    'data-field': 'note',
+  });
   note.value = opts.drafts.get(i.id) ?? '';
   note.addEventListener('input', () => opts.drafts.set(i.id, note.value));
-  const resolve = h('button', { type: 'button', class: 'resolve', 'data-action': 'resolve', disabled: busy, onclick: () => opts.actions.resolve(i.id, note.value) }, t('board.card.resolve'));
+  const resolve = h(
+    'button',
+    { type: 'button', class: 'resolve', 'data-action': 'resolve', disabled: busy, onclick: () => opts.actions.resolve(i.id, note.value) },
+    t('board.card.resolve'),
+  );
   const error = opts.errors.get(i.id);
   return h(
     'div',
@@ -226,24 +253,54 @@ function actionsBlock(i: IncidentView, opts: CardOptions): HTMLElement {
 
 export function incidentCard(i: IncidentView, opts: CardOptions): HTMLElement {
   const kind = urgency(i);
-  const status: Child[] = [h('span', { class: `badge badge-${kind}` }, kind === 'unassigned' ? stateLabel('unassigned') : stateLabel(i.state))];
+  const status: Child[] = [
+    h('span', { class: `badge badge-${kind}` }, kind === 'unassigned' ? stateLabel('unassigned') : stateLabel(i.state)),
+  ];
   // A weekly test press goes the whole way through the board, marked so nobody takes it for an alarm.
-  if (i.test === true) status.unshift(h('span', { class: 'badge badge-test', 'data-testid': 'incident-test', title: t('board.card.testHint') }, t('board.card.test')));
-  if (i.acknowledgedBy && i.acknowledgedAt) status.push(h('span', { class: 'taken' }, t('board.card.takenBy', { name: i.acknowledgedBy.name, time: formatTime(i.acknowledgedAt) })));
-  if (i.onSiteAt) status.push(h('span', { class: 'taken onsite-at' }, t('board.card.onSiteBy', { name: i.onSiteBy?.name ?? '', time: formatTime(i.onSiteAt) })));
+  if (i.test === true)
+    status.unshift(
+      h('span', { class: 'badge badge-test', 'data-testid': 'incident-test', title: t('board.card.testHint') }, t('board.card.test')),
+    );
+  if (i.acknowledgedBy && i.acknowledgedAt)
+    status.push(
+      h('span', { class: 'taken' }, t('board.card.takenBy', { name: i.acknowledgedBy.name, time: formatTime(i.acknowledgedAt) })),
+    );
+  if (i.onSiteAt)
+    status.push(
+      h('span', { class: 'taken onsite-at' }, t('board.card.onSiteBy', { name: i.onSiteBy?.name ?? '', time: formatTime(i.onSiteAt) })),
+    );
   return h(
     'article',
-    { class: `incident incident-${kind}${i.test === true ? ' incident-test' : ''}`, 'data-incident': i.id, 'data-state': i.state, 'aria-label': `${typeLabel(i.type)} ${i.residentName ?? ''}` },
+    {
+      class: `incident incident-${kind}${i.test === true ? ' incident-test' : ''}`,
+      'data-incident': i.id,
+      'data-state': i.state,
+      'aria-label': `${typeLabel(i.type)} ${i.residentName ?? ''}`,
+    },
     h(
       'header',
       { class: 'incident-head' },
-      h('span', { class: 'timer', 'data-since': i.openedAt, title: formatTime(i.openedAt, { date: true }) }, elapsed(Date.now() - i.openedAt)),
+      h(
+        'span',
+        { class: 'timer', 'data-since': i.openedAt, title: formatTime(i.openedAt, { date: true }) },
+        elapsed(Date.now() - i.openedAt),
+      ),
       h('strong', { class: 'type' }, typeLabel(i.type)),
       h('span', { class: 'name' }, i.residentName ?? i.resident),
       ...status,
-      h('span', { class: 'muted code' }, t('board.card.code', { code: i.code }), i.signalCount > 1 ? ` · ${t('board.card.signals', { n: i.signalCount })}` : ''),
+      h(
+        'span',
+        { class: 'muted code' },
+        t('board.card.code', { code: i.code }),
+        i.signalCount > 1 ? ` · ${t('board.card.signals', { n: i.signalCount })}` : '',
+      ),
     ),
-    h('div', { class: 'incident-body' }, residentBlock(i), h('div', { class: 'paging' }, h('h4', {}, t('board.card.paged')), pageTrouble(i), pagesTable(i.pages), escalation(i))),
+    h(
+      'div',
+      { class: 'incident-body' },
+      residentBlock(i),
+      h('div', { class: 'paging' }, h('h4', {}, t('board.card.paged')), pageTrouble(i), pagesTable(i.pages), escalation(i)),
+    ),
     actionsBlock(i, opts),
   );
 }

@@ -37,7 +37,9 @@ export function outageList(outages: Outage[]): HTMLElement {
               'li',
               { 'data-device': d.deviceId, class: d.backAt === null ? 'down' : 'back' },
               `${d.deviceId} · ${d.residentId} · `,
-              d.backAt === null ? t('board.outage.down', { time: formatTime(d.droppedAt) }) : t('board.outage.back', { time: formatTime(d.backAt) }),
+              d.backAt === null
+                ? t('board.outage.down', { time: formatTime(d.droppedAt) })
+                : t('board.outage.back', { time: formatTime(d.backAt) }),
             ),
           ),
         ),

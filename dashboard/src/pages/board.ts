@@ -51,16 +51,38 @@ definePage({
     const outages = new Map<string, Outage>();
     let outagesAvailable = false;
     const sound = new AlarmSound();
-    const opts: CardOptions = { drafts: new Map(), errors: new Map(), busy: new Set(), actions: { ack: (id) => void act(id, 'ack'), onsite: (id) => void act(id, 'onsite'), resolve: (id, note) => void act(id, 'resolve', note) } };
+    const opts: CardOptions = {
+      drafts: new Map(),
+      errors: new Map(),
+      busy: new Set(),
+      actions: {
+        ack: (id) => void act(id, 'ack'),
+        onsite: (id) => void act(id, 'onsite'),
+        resolve: (id, note) => void act(id, 'resolve', note),
+      },
+    };
 
     const health = gatewayHealthBanner();
-    const outboxBanner = h('div', { class: 'outbox-warning', role: 'alert', hidden: true, 'data-testid': 'outbox-warning' }, t('board.outbox'));
+    const outboxBanner = h(
+      'div',
+      { class: 'outbox-warning', role: 'alert', hidden: true, 'data-testid': 'outbox-warning' },
+      t('board.outbox'),
+    );
     const unassignedBanner = h('div', { class: 'unassigned-banner', role: 'alert', hidden: true, 'data-testid': 'unassigned-banner' });
     const soundButton = h('button', { type: 'button', class: 'secondary sound', 'data-testid': 'sound' });
     const count = h('span', { class: 'muted', 'data-testid': 'count' });
     const list = h('section', { class: 'incidents', 'aria-live': 'assertive', 'data-testid': 'incidents' });
     const outageSection = h('section', { class: 'outages', hidden: true, 'data-testid': 'outages' });
-    const board = h('div', { class: 'board', 'data-beeps': 0 }, health.el, outboxBanner, unassignedBanner, h('div', { class: 'row board-bar' }, count, soundButton), list, outageSection);
+    const board = h(
+      'div',
+      { class: 'board', 'data-beeps': 0 },
+      health.el,
+      outboxBanner,
+      unassignedBanner,
+      h('div', { class: 'row board-bar' }, count, soundButton),
+      list,
+      outageSection,
+    );
     replace(el, board);
 
     const showSound = (): void => {

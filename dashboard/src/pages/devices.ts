@@ -64,10 +64,18 @@ definePage({
           filter.q = q;
           draw();
         }),
-        select([{ value: '', label: t('devices.anyState') }, ...['online', 'offline', 'unknown'].map((s) => ({ value: s, label: t(`health.${s}`) }))], filter.state, (v) => {
-          filter.state = v;
-          void load();
-        }, t('devices.state')),
+        select(
+          [
+            { value: '', label: t('devices.anyState') },
+            ...['online', 'offline', 'unknown'].map((s) => ({ value: s, label: t(`health.${s}`) })),
+          ],
+          filter.state,
+          (v) => {
+            filter.state = v;
+            void load();
+          },
+          t('devices.state'),
+        ),
       ),
       body,
     );
@@ -75,7 +83,9 @@ definePage({
     // Search is local (ids, kinds, resident names are all in the list); the state filter goes to the server.
     function draw(): void {
       const needle = filter.q.toLowerCase();
-      const list = all.filter((d) => !needle || [d.id, d.kind, d.resident, d.residentName ?? ''].some((f) => f.toLowerCase().includes(needle)));
+      const list = all.filter(
+        (d) => !needle || [d.id, d.kind, d.resident, d.residentName ?? ''].some((f) => f.toLowerCase().includes(needle)),
+      );
       const rows = list.map((d) => [
         h('strong', {}, d.id),
         t(`kind.${d.kind}`),
@@ -87,7 +97,24 @@ definePage({
         d.lastRejection ? h('span', { title: d.lastRejection.detail }, `${d.lastRejection.reason} · ${when(d.lastRejection.at)}`) : '—',
         testControl(d),
       ]);
-      replace(body, table([t('devices.id'), t('devices.kind'), t('devices.resident'), t('devices.state'), t('devices.battery'), t('devices.rssi'), t('devices.lastSeen'), t('devices.lastError'), t('devices.test')], rows, 'devices-table'));
+      replace(
+        body,
+        table(
+          [
+            t('devices.id'),
+            t('devices.kind'),
+            t('devices.resident'),
+            t('devices.state'),
+            t('devices.battery'),
+            t('devices.rssi'),
+            t('devices.lastSeen'),
+            t('devices.lastError'),
+            t('devices.test'),
+          ],
+          rows,
+          'devices-table',
+        ),
+      );
       body.setAttribute('data-ready', '1');
     }
 
@@ -96,21 +123,25 @@ definePage({
       if (d.kind !== 'sos_button' && d.kind !== 'pull_cord') return '';
       const running = testing.get(d.id);
       if (running && running > Date.now()) return badge(t('devices.testOn', { time: formatTime(running) }), 'test', `test-${d.id}`);
-      return h('button', {
-        type: 'button',
-        'data-action': 'test-mode',
-        'data-device': d.id,
-        onclick: () => {
-          if (!window.confirm(t('devices.testConfirm', { id: d.id }))) return;
-          api.post<TestWindow>(`/api/devices/${encodeURIComponent(d.id)}/test-mode`, { minutes: 30 }).then(
-            (w) => {
-              testing.set(d.id, w.endsAt);
-              draw();
-            },
-            (err: unknown) => replace(body, failure(err)),
-          );
+      return h(
+        'button',
+        {
+          type: 'button',
+          'data-action': 'test-mode',
+          'data-device': d.id,
+          onclick: () => {
+            if (!window.confirm(t('devices.testConfirm', { id: d.id }))) return;
+            api.post<TestWindow>(`/api/devices/${encodeURIComponent(d.id)}/test-mode`, { minutes: 30 }).then(
+              (w) => {
+                testing.set(d.id, w.endsAt);
+                draw();
+              },
+              (err: unknown) => replace(body, failure(err)),
+            );
+          },
         },
-      }, t('devices.testStart'));
+        t('devices.testStart'),
+      );
     }
 
     async function load(): Promise<void> {

@@ -77,8 +77,17 @@ export function searchBox(value: string, onSearch: (q: string) => void): HTMLInp
   return input;
 }
 
-export function select(options: { value: string; label: string }[], value: string, onChange: (v: string) => void, label: string): HTMLSelectElement {
-  const el = h('select', { 'aria-label': label }, ...options.map((o) => h('option', { value: o.value, ...(o.value === value ? { selected: true } : {}) }, o.label)));
+export function select(
+  options: { value: string; label: string }[],
+  value: string,
+  onChange: (v: string) => void,
+  label: string,
+): HTMLSelectElement {
+  const el = h(
+    'select',
+    { 'aria-label': label },
+    ...options.map((o) => h('option', { value: o.value, ...(o.value === value ? { selected: true } : {}) }, o.label)),
+  );
   el.addEventListener('change', () => onChange(el.value));
   return el;
 }
@@ -127,7 +136,12 @@ export function monday(date: string): string {
 /** "周三 11/25" / "Wed 25/11". */
 export function dayLabel(date: string): string {
   const d = new Date(`${date}T12:00:00Z`);
-  return new Intl.DateTimeFormat(lang() === 'zh' ? 'zh-CN' : 'en-GB', { timeZone: 'UTC', weekday: 'short', month: 'numeric', day: 'numeric' }).format(d);
+  return new Intl.DateTimeFormat(lang() === 'zh' ? 'zh-CN' : 'en-GB', {
+    timeZone: 'UTC',
+    weekday: 'short',
+    month: 'numeric',
+    day: 'numeric',
+  }).format(d);
 }
 
 /** "HH:MM" of an ISO time written with the local offset. */

@@ -100,7 +100,17 @@ definePage({
 
     const [userLabel, username] = field('username', t('login.username'), { autocomplete: 'username', autocapitalize: 'none' });
     const [passLabel, password] = field('password', t('login.password'), { type: 'password', autocomplete: 'current-password' });
-    const staff = h('form', { class: 'panel auth-form', 'data-testid': 'login-form' }, h('h2', {}, t('login.staff')), userLabel, username, passLabel, password, h('button', { type: 'submit' }, t('login.submit')), staffError);
+    const staff = h(
+      'form',
+      { class: 'panel auth-form', 'data-testid': 'login-form' },
+      h('h2', {}, t('login.staff')),
+      userLabel,
+      username,
+      passLabel,
+      password,
+      h('button', { type: 'submit' }, t('login.submit')),
+      staffError,
+    );
     staff.addEventListener('submit', (event) => {
       event.preventDefault();
       show(staffError, null);
@@ -114,7 +124,12 @@ definePage({
     });
 
     const [phoneLabel, phone] = field('phone', t('login.phone'), { type: 'tel', autocomplete: 'tel', inputmode: 'tel' });
-    const [codeLabel, code] = field('code', t('login.code'), { inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: '6' });
+    const [codeLabel, code] = field('code', t('login.code'), {
+      inputmode: 'numeric',
+      autocomplete: 'one-time-code',
+      pattern: '[0-9]{6}',
+      maxlength: '6',
+    });
     const send = h('button', { type: 'button', class: 'secondary', 'data-testid': 'send-code' }, t('login.sendCode'));
     send.addEventListener('click', () => {
       show(phoneError, null);

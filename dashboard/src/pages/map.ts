@@ -79,7 +79,9 @@ definePage({
     const legend = h(
       'ul',
       { class: 'map-legend' },
-      ...(Object.keys(COLOURS) as MarkerKind[]).map((k) => h('li', {}, h('span', { class: 'dot', style: `background:${COLOURS[k]}` }), t(`map.legend.${k}`))),
+      ...(Object.keys(COLOURS) as MarkerKind[]).map((k) =>
+        h('li', {}, h('span', { class: 'dot', style: `background:${COLOURS[k]}` }), t(`map.legend.${k}`)),
+      ),
     );
     const zoomBar = h('div', { class: 'row map-zoom', 'data-testid': 'map-zoom' });
     replace(el, h('div', { class: 'map-page' }, h('div', { class: 'row map-bar' }, status, zoomBar), container, legend));
@@ -117,14 +119,20 @@ definePage({
         const hull = paddedHull(points, 60);
         all.push(...hull);
         communityBounds.set(c.id, L.latLngBounds(hull.map((p) => [p.lat, p.lon] as L.LatLngTuple)));
-        L.polygon(hull.map((p) => [p.lat, p.lon] as L.LatLngTuple), { color: '#12263f', weight: 2, dashArray: '6 4', fillColor: '#dfe8f3', fillOpacity: 0.35, className: 'community-outline' })
+        L.polygon(
+          hull.map((p) => [p.lat, p.lon] as L.LatLngTuple),
+          { color: '#12263f', weight: 2, dashArray: '6 4', fillColor: '#dfe8f3', fillOpacity: 0.35, className: 'community-outline' },
+        )
           .bindTooltip(label(c.name), { sticky: true })
           .addTo(outlines);
       }
       for (const b of m.buildings) {
         const points = m.residents.filter((r) => b.residents.includes(r.id));
         const hull = paddedHull(points.length > 0 ? points : [b], 14);
-        L.polygon(hull.map((p) => [p.lat, p.lon] as L.LatLngTuple), { color: '#444', weight: 1, fillColor: '#c9ced6', fillOpacity: 0.8, className: 'building-outline' })
+        L.polygon(
+          hull.map((p) => [p.lat, p.lon] as L.LatLngTuple),
+          { color: '#444', weight: 1, fillColor: '#c9ced6', fillOpacity: 0.8, className: 'building-outline' },
+        )
           .bindTooltip(label(b.name), { permanent: true, direction: 'top', className: 'building-label', opacity: 0.9 })
           .addTo(outlines);
       }
@@ -152,13 +160,21 @@ definePage({
         h('button', { type: 'button', class: 'secondary', onclick: () => zoomTo(whole) }, t('map.all')),
         ...m.communities
           .filter((c) => communityBounds.has(c.id))
-          .map((c) => h('button', { type: 'button', class: 'secondary', 'data-community': c.id, onclick: () => zoomTo(communityBounds.get(c.id)) }, c.name)),
+          .map((c) =>
+            h(
+              'button',
+              { type: 'button', class: 'secondary', 'data-community': c.id, onclick: () => zoomTo(communityBounds.get(c.id)) },
+              c.name,
+            ),
+          ),
       );
       if (!firstDraw) return;
       firstDraw = false;
       // Communities can lie kilometres apart: open on the one with an alarm, else the largest, where outlines are readable.
       const alarm = m.residents.find((r) => r.activeIncident && r.activeIncident.state !== 'acknowledged');
-      const largest = [...m.communities].sort((a, b) => m.residents.filter((r) => r.community === b.id).length - m.residents.filter((r) => r.community === a.id).length)[0];
+      const largest = [...m.communities].sort(
+        (a, b) => m.residents.filter((r) => r.community === b.id).length - m.residents.filter((r) => r.community === a.id).length,
+      )[0];
       zoomTo(communityBounds.get(alarm?.community ?? largest?.id ?? '') ?? whole);
     };
     draw(model);

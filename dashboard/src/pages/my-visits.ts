@@ -96,7 +96,10 @@ definePage({
         show(t(`outcome.${outcome}`), false);
       } catch (err) {
         // The route answers 409 with the outcome as its message: too early, nothing today, not checked in.
-        show(err instanceof ApiError && err.status === 409 ? t(`outcome.${err.message}`) : err instanceof Error ? err.message : String(err), true);
+        show(
+          err instanceof ApiError && err.status === 409 ? t(`outcome.${err.message}`) : err instanceof Error ? err.message : String(err),
+          true,
+        );
       }
       await load(false);
     };
@@ -111,8 +114,12 @@ definePage({
       if (clearResult) result.hidden = true;
       try {
         const answer = await api.get<MyVisitsAnswer>(`/api/my-visits${query({ from: ctx.params.get('date'), days: 8 })}`);
-        const current = answer.current ? answer.visits.find((v) => v.visit === answer.current?.visit && v.start === answer.current.start) : undefined;
-        const rest = answer.visits.filter((v) => v !== current && v.status !== 'cancelled' && v.status !== 'done' && Date.parse(v.end) > Date.now());
+        const current = answer.current
+          ? answer.visits.find((v) => v.visit === answer.current?.visit && v.start === answer.current.start)
+          : undefined;
+        const rest = answer.visits.filter(
+          (v) => v !== current && v.status !== 'cancelled' && v.status !== 'done' && Date.parse(v.end) > Date.now(),
+        );
         replace(
           root,
           h('h1', {}, t('my.title')),
@@ -123,7 +130,17 @@ definePage({
                 {},
                 h('h2', {}, t('my.now')),
                 visitCard(current, true),
-                h('div', { class: 'actions' }, ...ACTIONS.map((a) => h('button', { type: 'button', class: a.cls, 'data-testid': `my-${a.path}`, onclick: () => void act(a.path) }, t(a.label)))),
+                h(
+                  'div',
+                  { class: 'actions' },
+                  ...ACTIONS.map((a) =>
+                    h(
+                      'button',
+                      { type: 'button', class: a.cls, 'data-testid': `my-${a.path}`, onclick: () => void act(a.path) },
+                      t(a.label),
+                    ),
+                  ),
+                ),
               )
             : null,
           h('h2', {}, t('my.next')),

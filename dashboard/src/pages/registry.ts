@@ -14,7 +14,8 @@ addMessages({
     'registry.reload': '重新载入',
     'registry.import': '校验并导入',
     'registry.hint': '按编号更新：文档中列出的条目被新增或更新，未列出的保持不变。设备密钥不会导出；新增设备请写上 secret。',
-    'registry.ok': '已导入：{communities} 个社区、{residents} 位居民、{workers} 名网格员、{devices} 台设备、{volunteers} 名志愿者、{visits} 项探访。',
+    'registry.ok':
+      '已导入：{communities} 个社区、{residents} 位居民、{workers} 名网格员、{devices} 台设备、{volunteers} 名志愿者、{visits} 项探访。',
     'registry.errors': '未导入，共 {n} 处错误（没有任何改动）：',
     'registry.devices': '已登记的设备（{n}）',
     'registry.oneOff': '另有 {n} 项一次性探访由探访接口管理，未包含在文档中。',
@@ -24,8 +25,10 @@ addMessages({
     'registry.format': 'Format',
     'registry.reload': 'Reload',
     'registry.import': 'Validate and import',
-    'registry.hint': 'Upsert by id: listed entries are added or updated, others stay as they are. Device secrets are not exported; add `secret` for a new device.',
-    'registry.ok': 'Imported: now {communities} communities, {residents} residents, {workers} workers, {devices} devices, {volunteers} volunteers, {visits} visits.',
+    'registry.hint':
+      'Upsert by id: listed entries are added or updated, others stay as they are. Device secrets are not exported; add `secret` for a new device.',
+    'registry.ok':
+      'Imported: now {communities} communities, {residents} residents, {workers} workers, {devices} devices, {volunteers} volunteers, {visits} visits.',
     'registry.errors': 'Not imported, {n} problems (nothing was changed):',
     'registry.devices': 'Registered devices ({n})',
     'registry.oneOff': '{n} one-off visits are managed through the visits API and are not in the document.',
@@ -59,10 +62,18 @@ definePage({
         'div',
         { class: 'toolbar' },
         h('h1', {}, t('registry.title')),
-        select([{ value: 'yaml', label: 'YAML' }, { value: 'json', label: 'JSON' }], format, (v) => {
-          format = v === 'json' ? 'json' : 'yaml';
-          void loadDocument();
-        }, t('registry.format')),
+        select(
+          [
+            { value: 'yaml', label: 'YAML' },
+            { value: 'json', label: 'JSON' },
+          ],
+          format,
+          (v) => {
+            format = v === 'json' ? 'json' : 'yaml';
+            void loadDocument();
+          },
+          t('registry.format'),
+        ),
         h('button', { type: 'button', class: 'secondary', onclick: () => void loadDocument() }, t('registry.reload')),
         importButton,
       ),
@@ -94,7 +105,15 @@ definePage({
           (err: unknown) => {
             const issues = err instanceof ApiError ? issuesOf(err) : [];
             if (issues.length === 0) return replace(result, failure(err));
-            replace(result, h('div', { class: 'notice error' }, t('registry.errors', { n: issues.length }), h('ul', { class: 'issues', 'data-testid': 'registry-issues' }, ...issues.map((i) => h('li', {}, i)))));
+            replace(
+              result,
+              h(
+                'div',
+                { class: 'notice error' },
+                t('registry.errors', { n: issues.length }),
+                h('ul', { class: 'issues', 'data-testid': 'registry-issues' }, ...issues.map((i) => h('li', {}, i))),
+              ),
+            );
           },
         )
         .finally(() => {

@@ -76,7 +76,13 @@ const TYPES = ['sos', 'fall', 'door_unanswered', 'inactivity'] as const;
 const COLORS = ['#b00020', '#d9730d', '#0b5cad', '#6b4fa3'];
 
 function card(label: string, value: string, sub: string, testId: string): HTMLElement {
-  return h('div', { class: 'card', 'data-testid': testId }, h('div', { class: 'label' }, label), h('div', { class: 'value' }, value), h('div', { class: 'sub' }, sub));
+  return h(
+    'div',
+    { class: 'card', 'data-testid': testId },
+    h('div', { class: 'label' }, label),
+    h('div', { class: 'value' }, value),
+    h('div', { class: 'sub' }, sub),
+  );
 }
 
 function summaryCards(r: MonthlyReport): HTMLElement {
@@ -84,10 +90,30 @@ function summaryCards(r: MonthlyReport): HTMLElement {
   return h(
     'div',
     { class: 'cards' },
-    card(t('reports.alarms'), String(r.alarms.total), TYPES.map((x) => `${t(`type.${x}`)} ${r.alarms.byType[x]}`).join(' · '), 'card-alarms'),
-    card(t('reports.firstPage'), seconds(r.firstPage.p50), t('reports.p50p90', { a: seconds(r.firstPage.p50), b: seconds(r.firstPage.p90) }), 'card-first-page'),
-    card(t('reports.ack'), percent(ack.within60s), t('reports.within', { a: percent(ack.within60s), b: percent(ack.within180s) }), 'card-ack'),
-    card(t('reports.onSite'), r.onSite ? seconds(r.onSite.p50) : '—', r.onSite ? t('reports.p50p90', { a: seconds(r.onSite.p50), b: seconds(r.onSite.p90) }) : t('reports.onSiteNone'), 'card-on-site'),
+    card(
+      t('reports.alarms'),
+      String(r.alarms.total),
+      TYPES.map((x) => `${t(`type.${x}`)} ${r.alarms.byType[x]}`).join(' · '),
+      'card-alarms',
+    ),
+    card(
+      t('reports.firstPage'),
+      seconds(r.firstPage.p50),
+      t('reports.p50p90', { a: seconds(r.firstPage.p50), b: seconds(r.firstPage.p90) }),
+      'card-first-page',
+    ),
+    card(
+      t('reports.ack'),
+      percent(ack.within60s),
+      t('reports.within', { a: percent(ack.within60s), b: percent(ack.within180s) }),
+      'card-ack',
+    ),
+    card(
+      t('reports.onSite'),
+      r.onSite ? seconds(r.onSite.p50) : '—',
+      r.onSite ? t('reports.p50p90', { a: seconds(r.onSite.p50), b: seconds(r.onSite.p90) }) : t('reports.onSiteNone'),
+      'card-on-site',
+    ),
     card(t('reports.falseAlarms'), percent(r.falseAlarms.share), `${r.falseAlarms.cancelled} / ${r.alarms.total}`, 'card-false'),
     card(t('reports.devices'), percent(r.devices?.share), `${r.devices?.online ?? 0} / ${r.devices?.total ?? 0}`, 'card-devices'),
     card(t('reports.visits'), `${r.visits.done} / ${r.visits.missed}`, `${t('reports.checkedIn')} ${r.visits.checkedIn}`, 'card-visits'),
@@ -107,10 +133,19 @@ function chartOptions(r: MonthlyReport, trend: MonthlyReport[]): ChartOption[] {
       grid,
       xAxis: { type: 'category', data: months },
       yAxis: { type: 'value', minInterval: 1 },
-      series: TYPES.map((x, i) => ({ name: t(`type.${x}`), type: 'bar', stack: 'alarms', color: COLORS[i], data: trend.map((m) => m.alarms.byType[x]) })),
+      series: TYPES.map((x, i) => ({
+        name: t(`type.${x}`),
+        type: 'bar',
+        stack: 'alarms',
+        color: COLORS[i],
+        data: trend.map((m) => m.alarms.byType[x]),
+      })),
     },
     {
-      title: title(t('reports.chart.ack', { month: r.month }), t('reports.chart.ackSub', { a: percent(ack.within60s), b: percent(ack.within180s) })),
+      title: title(
+        t('reports.chart.ack', { month: r.month }),
+        t('reports.chart.ackSub', { a: percent(ack.within60s), b: percent(ack.within180s) }),
+      ),
       tooltip: { trigger: 'axis' },
       grid,
       xAxis: { type: 'category', data: [...ack.distribution.map((b) => b.label), t('reports.notAck')] },
@@ -120,7 +155,10 @@ function chartOptions(r: MonthlyReport, trend: MonthlyReport[]): ChartOption[] {
           type: 'bar',
           // Green up to 60 s, amber to 180 s, red beyond and for never acknowledged: the telecare thresholds at a glance.
           data: [
-            ...ack.distribution.map((b) => ({ value: b.count, itemStyle: { color: b.toS !== null && b.toS <= 60 ? '#1b6e2d' : b.toS !== null && b.toS <= 180 ? '#d9a400' : '#b00020' } })),
+            ...ack.distribution.map((b) => ({
+              value: b.count,
+              itemStyle: { color: b.toS !== null && b.toS <= 60 ? '#1b6e2d' : b.toS !== null && b.toS <= 180 ? '#d9a400' : '#b00020' },
+            })),
             { value: ack.paged - ack.acknowledged, itemStyle: { color: '#5b6470' } },
           ],
         },
@@ -132,7 +170,14 @@ function chartOptions(r: MonthlyReport, trend: MonthlyReport[]): ChartOption[] {
       grid,
       xAxis: { type: 'category', data: months },
       yAxis: { type: 'value', min: 0, axisLabel: { formatter: '{value} %' } },
-      series: [{ type: 'line', color: '#b00020', connectNulls: false, data: trend.map((m) => (m.falseAlarms.share === null ? null : Math.round(m.falseAlarms.share * 1000) / 10)) }],
+      series: [
+        {
+          type: 'line',
+          color: '#b00020',
+          connectNulls: false,
+          data: trend.map((m) => (m.falseAlarms.share === null ? null : Math.round(m.falseAlarms.share * 1000) / 10)),
+        },
+      ],
     },
     {
       title: title(t('reports.chart.visits')),
@@ -152,7 +197,18 @@ function chartOptions(r: MonthlyReport, trend: MonthlyReport[]): ChartOption[] {
 
 function communityTable(rows: MonthlyReport[]): HTMLElement {
   return table(
-    [t('reports.community'), t('reports.alarms'), t('reports.firstPage'), t('reports.ack'), '≤60 s', '≤180 s', t('reports.onSite'), t('reports.falseAlarms'), t('reports.devices'), t('reports.visits')],
+    [
+      t('reports.community'),
+      t('reports.alarms'),
+      t('reports.firstPage'),
+      t('reports.ack'),
+      '≤60 s',
+      '≤180 s',
+      t('reports.onSite'),
+      t('reports.falseAlarms'),
+      t('reports.devices'),
+      t('reports.visits'),
+    ],
     rows.map((r) => [
       r.communityName ?? r.community ?? '',
       r.alarms.total,
@@ -188,11 +244,19 @@ definePage({
     const body = h('div', { 'data-testid': 'report-body' });
     const monthInput = h('input', { type: 'month', value: month, 'aria-label': t('reports.month'), 'data-testid': 'month' });
     const csvLink = h('a', { class: 'button', 'data-testid': 'csv', download: '' }, t('reports.csv'));
-    const options = [...(communities.length > 1 ? [{ value: '', label: t('kit.all') }] : []), ...communities.map((c) => ({ value: c.id, label: c.name }))];
-    const picker = select(options, community, (v) => {
-      community = v;
-      void load();
-    }, t('reports.community'));
+    const options = [
+      ...(communities.length > 1 ? [{ value: '', label: t('kit.all') }] : []),
+      ...communities.map((c) => ({ value: c.id, label: c.name })),
+    ];
+    const picker = select(
+      options,
+      community,
+      (v) => {
+        community = v;
+        void load();
+      },
+      t('reports.community'),
+    );
     monthInput.addEventListener('change', () => {
       if (/^\d{4}-\d{2}$/.test(monthInput.value)) month = monthInput.value;
       void load();

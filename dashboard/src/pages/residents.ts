@@ -51,7 +51,9 @@ function deviceLine(d: DeviceSummary): HTMLElement {
     `${d.id} (${t(`kind.${d.kind}`)}) `,
     badge(t(`health.${d.state}`), d.state),
     ` ${d.battery === null ? '—' : `${d.battery}%`} · ${when(d.lastSeen)}`,
-    d.lastError ? h('span', { class: 'badge badge-failed', title: d.lastError.detail }, `${d.lastError.reason} ${when(d.lastError.at)}`) : null,
+    d.lastError
+      ? h('span', { class: 'badge badge-failed', title: d.lastError.detail }, `${d.lastError.reason} ${when(d.lastError.at)}`)
+      : null,
   );
 }
 
@@ -66,15 +68,27 @@ definePage({
     const communities = await api.get<{ id: string; name: string }[]>('/api/communities');
     const names = new Map(communities.map((c) => [c.id, c.name]));
     const body = h('div', { 'data-testid': 'residents-body' });
-    const tools = h('div', { class: 'toolbar' }, h('h1', {}, t('residents.title')), searchBox(filter.q, (q) => {
-      filter.q = q;
-      void load();
-    }));
-    if (communities.length > 1) {
-      tools.append(select([{ value: '', label: t('kit.all') }, ...communities.map((c) => ({ value: c.id, label: c.name }))], filter.community, (v) => {
-        filter.community = v;
+    const tools = h(
+      'div',
+      { class: 'toolbar' },
+      h('h1', {}, t('residents.title')),
+      searchBox(filter.q, (q) => {
+        filter.q = q;
         void load();
-      }, t('residents.community')));
+      }),
+    );
+    if (communities.length > 1) {
+      tools.append(
+        select(
+          [{ value: '', label: t('kit.all') }, ...communities.map((c) => ({ value: c.id, label: c.name }))],
+          filter.community,
+          (v) => {
+            filter.community = v;
+            void load();
+          },
+          t('residents.community'),
+        ),
+      );
     }
     replace(el, tools, body);
 
@@ -83,7 +97,13 @@ definePage({
         const list = await api.get<ResidentRow[]>(`/api/residents${query(filter)}`);
         const withNotes = list.some((r) => 'notes' in r);
         const rows = list.map((r) => [
-          h('span', {}, h('strong', {}, r.name), r.highRisk ? h('span', {}, ' ', badge(t('residents.highRisk'), 'failed')) : null, h('div', { class: 'small muted' }, r.id)),
+          h(
+            'span',
+            {},
+            h('strong', {}, r.name),
+            r.highRisk ? h('span', {}, ' ', badge(t('residents.highRisk'), 'failed')) : null,
+            h('div', { class: 'small muted' }, r.id),
+          ),
           r.address,
           names.get(r.community) ?? r.community,
           badge(t(`health.${r.health}`), r.health, `health-${r.id}`),
@@ -91,7 +111,15 @@ definePage({
           r.family.map((f) => `${f.name}${f.relation ? `（${f.relation}）` : ''} ${f.phone}`).join('；'),
           ...(withNotes ? [r.notes ?? ''] : []),
         ]);
-        const headers = [t('residents.name'), t('residents.address'), t('residents.community'), t('residents.health'), t('residents.devices'), t('residents.family'), ...(withNotes ? [t('residents.notes')] : [])];
+        const headers = [
+          t('residents.name'),
+          t('residents.address'),
+          t('residents.community'),
+          t('residents.health'),
+          t('residents.devices'),
+          t('residents.family'),
+          ...(withNotes ? [t('residents.notes')] : []),
+        ];
         replace(body, table(headers, rows, 'residents-table'));
         body.setAttribute('data-ready', '1');
       } catch (err) {

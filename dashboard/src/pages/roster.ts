@@ -59,7 +59,14 @@ definePage({
     };
     replace(
       el,
-      h('div', { class: 'toolbar' }, h('h1', {}, t('roster.title')), h('button', { type: 'button', class: 'secondary', onclick: () => move(-7) }, t('roster.prev')), label, h('button', { type: 'button', class: 'secondary', onclick: () => move(7) }, t('roster.next'))),
+      h(
+        'div',
+        { class: 'toolbar' },
+        h('h1', {}, t('roster.title')),
+        h('button', { type: 'button', class: 'secondary', onclick: () => move(-7) }, t('roster.prev')),
+        label,
+        h('button', { type: 'button', class: 'secondary', onclick: () => move(7) }, t('roster.next')),
+      ),
       body,
     );
 
@@ -68,7 +75,11 @@ definePage({
       try {
         const r = await api.get<Roster>(`/api/roster${query({ from })}`);
         const now = r.onDutyNow.length
-          ? h('ul', { class: 'roster-now', 'data-testid': 'on-duty-now' }, ...r.onDutyNow.map((w) => h('li', {}, h('strong', {}, w.name), ` ${w.phone} · ${w.community}`)))
+          ? h(
+              'ul',
+              { class: 'roster-now', 'data-testid': 'on-duty-now' },
+              ...r.onDutyNow.map((w) => h('li', {}, h('strong', {}, w.name), ` ${w.phone} · ${w.community}`)),
+            )
           : h('p', { class: 'notice error', role: 'alert', 'data-testid': 'on-duty-now' }, t('roster.nobody'));
         const days = r.week.map((d) => [
           h('span', { class: d.date === today() ? 'nowrap badge badge-scheduled' : 'nowrap' }, dayLabel(d.date)),
@@ -78,7 +89,12 @@ definePage({
           body,
           h('section', { class: 'panel' }, h('h2', {}, t('roster.now')), now),
           r.dutyContacts.length
-            ? h('section', { class: 'panel' }, h('h2', {}, t('roster.contacts')), h('ul', {}, ...r.dutyContacts.flatMap((c) => c.contacts.map((p) => h('li', {}, `${p.name} ${p.phone} · ${c.community}`)))))
+            ? h(
+                'section',
+                { class: 'panel' },
+                h('h2', {}, t('roster.contacts')),
+                h('ul', {}, ...r.dutyContacts.flatMap((c) => c.contacts.map((p) => h('li', {}, `${p.name} ${p.phone} · ${c.community}`)))),
+              )
             : null,
           h('h2', {}, t('roster.week')),
           table([t('roster.day'), t('roster.shifts')], days, 'roster-week'),

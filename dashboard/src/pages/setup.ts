@@ -43,7 +43,10 @@ definePage({
     const token = ctx.params.get('token') ?? '';
     const status = await api.get<{ needsSetup: boolean }>('/auth/setup-status').catch(() => ({ needsSetup: true }));
     if (!status.needsSetup) {
-      replace(el, h('p', { class: 'notice', 'data-testid': 'setup-done' }, t('setup.done'), ' ', h('a', { href: '#/login' }, t('login.title'))));
+      replace(
+        el,
+        h('p', { class: 'notice', 'data-testid': 'setup-done' }, t('setup.done'), ' ', h('a', { href: '#/login' }, t('login.title'))),
+      );
       return;
     }
     if (!token) {
@@ -59,7 +62,21 @@ definePage({
     const [pl, password] = input('password', t('setup.password'), { type: 'password', autocomplete: 'new-password', minlength: '10' });
     const [rl, repeat] = input('repeat', t('setup.repeat'), { type: 'password', autocomplete: 'new-password', minlength: '10' });
     const error = h('p', { class: 'notice error', role: 'alert', hidden: true, 'data-testid': 'setup-error' });
-    const form = h('form', { class: 'panel auth-form', 'data-testid': 'setup-form' }, h('p', {}, t('setup.intro')), nl, name, ul, username, pl, password, rl, repeat, h('button', { type: 'submit' }, t('setup.submit')), error);
+    const form = h(
+      'form',
+      { class: 'panel auth-form', 'data-testid': 'setup-form' },
+      h('p', {}, t('setup.intro')),
+      nl,
+      name,
+      ul,
+      username,
+      pl,
+      password,
+      rl,
+      repeat,
+      h('button', { type: 'submit' }, t('setup.submit')),
+      error,
+    );
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       error.hidden = true;
@@ -68,18 +85,30 @@ definePage({
         error.textContent = t('setup.mismatch');
         return;
       }
-      api.post<{ csrfToken: string }>('/auth/setup', { token, username: username.value.trim(), password: password.value, name: name.value.trim() }).then(
-        async (answer) => {
-          setCsrfToken(answer.csrfToken);
-          // The token is spent: leave the link, so a reload cannot show it again.
-          history.replaceState(null, '', '#/login');
-          await ctx.reload();
-        },
-        (err: unknown) => {
-          error.hidden = false;
-          error.textContent = err instanceof ApiError && err.code === 'GW_ERR_SETUP_TOKEN' ? t('setup.badToken') : err instanceof ApiError && err.status === 400 ? err.message : signInError(err, 'password');
-        },
-      );
+      api
+        .post<{ csrfToken: string }>('/auth/setup', {
+          token,
+          username: username.value.trim(),
+          password: password.value,
+          name: name.value.trim(),
+        })
+        .then(
+          async (answer) => {
+            setCsrfToken(answer.csrfToken);
+            // The token is spent: leave the link, so a reload cannot show it again.
+            history.replaceState(null, '', '#/login');
+            await ctx.reload();
+          },
+          (err: unknown) => {
+            error.hidden = false;
+            error.textContent =
+              err instanceof ApiError && err.code === 'GW_ERR_SETUP_TOKEN'
+                ? t('setup.badToken')
+                : err instanceof ApiError && err.status === 400
+                  ? err.message
+                  : signInError(err, 'password');
+          },
+        );
     });
     replace(el, h('div', { class: 'auth' }, h('h1', {}, t('setup.title')), form));
     name.focus();

@@ -26,7 +26,8 @@ addMessages({
   },
   en: {
     'sms.title': 'SMS log',
-    'sms.outbox': 'SMS are NOT sent: outbox mode (no Twilio credentials). The {n} messages marked NOT SENT never left this machine; phone people instead.',
+    'sms.outbox':
+      'SMS are NOT sent: outbox mode (no Twilio credentials). The {n} messages marked NOT SENT never left this machine; phone people instead.',
     'sms.notSent': 'NOT SENT',
     'sms.out': 'sent',
     'sms.in': 'received',
@@ -77,14 +78,28 @@ definePage({
           filter.q = q;
           void load();
         }),
-        select([{ value: '', label: t('sms.anyDirection') }, { value: 'out', label: t('sms.out') }, { value: 'in', label: t('sms.in') }], filter.direction, (v) => {
-          filter.direction = v;
-          void load();
-        }, t('sms.direction')),
-        select([{ value: '', label: t('sms.anyStatus') }, ...STATUSES.map((s) => ({ value: s, label: s }))], filter.status, (v) => {
-          filter.status = v;
-          void load();
-        }, t('sms.status')),
+        select(
+          [
+            { value: '', label: t('sms.anyDirection') },
+            { value: 'out', label: t('sms.out') },
+            { value: 'in', label: t('sms.in') },
+          ],
+          filter.direction,
+          (v) => {
+            filter.direction = v;
+            void load();
+          },
+          t('sms.direction'),
+        ),
+        select(
+          [{ value: '', label: t('sms.anyStatus') }, ...STATUSES.map((s) => ({ value: s, label: s }))],
+          filter.status,
+          (v) => {
+            filter.status = v;
+            void load();
+          },
+          t('sms.status'),
+        ),
         refresh,
       ),
       alert,
@@ -105,7 +120,14 @@ definePage({
           statusCell(m),
           m.errorCode || m.error ? `${m.errorCode ?? ''} ${m.error ?? ''}`.trim() : '',
         ]);
-        replace(body, table([t('sms.time'), t('sms.direction'), t('sms.phone'), t('sms.body'), t('sms.purpose'), t('sms.status'), t('sms.error')], rows, 'sms-table'));
+        replace(
+          body,
+          table(
+            [t('sms.time'), t('sms.direction'), t('sms.phone'), t('sms.body'), t('sms.purpose'), t('sms.status'), t('sms.error')],
+            rows,
+            'sms-table',
+          ),
+        );
         // Rows of messages that never left the machine are tinted, not only badged.
         answer.messages.forEach((m, i) => {
           if (m.notSent) body.querySelectorAll('tbody tr')[i]?.classList.add('notsent');

@@ -49,10 +49,19 @@ definePage({
   render: async (el, ctx) => {
     const filter = { q: ctx.params.get('q') ?? '' };
     const body = h('div', { 'data-testid': 'workers-body' });
-    replace(el, h('div', { class: 'toolbar' }, h('h1', {}, t('workers.title')), searchBox(filter.q, (q) => {
-      filter.q = q;
-      void load();
-    })), body);
+    replace(
+      el,
+      h(
+        'div',
+        { class: 'toolbar' },
+        h('h1', {}, t('workers.title')),
+        searchBox(filter.q, (q) => {
+          filter.q = q;
+          void load();
+        }),
+      ),
+      body,
+    );
 
     async function load(): Promise<void> {
       try {
@@ -64,7 +73,14 @@ definePage({
           badge(w.onDutyNow ? t('workers.on') : t('workers.off'), w.onDutyNow ? 'ok' : 'cancelled', `duty-${w.id}`),
           w.shifts.length === 0 ? t('workers.noShift') : w.shifts.map((s) => `${s.days.join(',')} ${s.from}–${s.to}`).join('；'),
         ]);
-        replace(body, table([t('workers.name'), t('workers.phone'), t('workers.community'), t('workers.onDuty'), t('workers.shifts')], rows, 'workers-table'));
+        replace(
+          body,
+          table(
+            [t('workers.name'), t('workers.phone'), t('workers.community'), t('workers.onDuty'), t('workers.shifts')],
+            rows,
+            'workers-table',
+          ),
+        );
         body.setAttribute('data-ready', '1');
       } catch (err) {
         replace(body, failure(err));

@@ -6,7 +6,16 @@ import type { DeviceCommand } from '../../../devices/commands.js';
 import type { Clock } from '../../core/clock.js';
 import { ExternalBrokerClient, type Backoff, type ExternalBrokerState, type ExternalMessageMeta } from '../external-broker.js';
 import type { BridgedEvent, BridgedTelemetry, BridgeMessage } from '../sink.js';
-import { bestReception, chirpstackTopics, downlinkTopic, parseEvent, parseTopic, type ChirpstackJoin, type ChirpstackStatus, type ChirpstackUplink } from './events.js';
+import {
+  bestReception,
+  chirpstackTopics,
+  downlinkTopic,
+  parseEvent,
+  parseTopic,
+  type ChirpstackJoin,
+  type ChirpstackStatus,
+  type ChirpstackUplink,
+} from './events.js';
 import { decodeUplink, loraModel } from './models.js';
 
 /** What the bridge needs of the shared bridge sink, and of the ingest for what it cannot turn into a signal. */
@@ -83,10 +92,18 @@ export class ChirpstackBridgeClient {
     if (!model || !devEui) throw new Error(`device ${device.id}: no LoRaWAN model or DevEUI to send "${command.type}" with`);
     const down = model.downlink(command);
     if ('none' in down) {
-      this.deps.log.info({ deviceId: device.id, model: model.id, command: command.type, why: down.none }, 'command not sent to a LoRaWAN device that cannot show it');
+      this.deps.log.info(
+        { deviceId: device.id, model: model.id, command: command.type, why: down.none },
+        'command not sent to a LoRaWAN device that cannot show it',
+      );
       return;
     }
-    const item = { devEui, confirmed: down.confirmed, fPort: down.fPort, ...('data' in down ? { data: down.data.toString('base64') } : { object: down.object }) };
+    const item = {
+      devEui,
+      confirmed: down.confirmed,
+      fPort: down.fPort,
+      ...('data' in down ? { data: down.data.toString('base64') } : { object: down.object }),
+    };
     await this.client.publish(downlinkTopic(this.deps.bridge.applicationId, devEui), JSON.stringify(item));
     this.counters.downlinks++;
   }
@@ -106,7 +123,14 @@ export class ChirpstackBridgeClient {
     // subscribe: acting on it would raise an old alarm again.
     if (meta.retain) {
       this.counters.retainedIgnored++;
-      return this.reject(device.id, topic, 'invalid_payload', 'retained message ignored: ChirpStack events are never retained, so this is a stale replay', payload, false);
+      return this.reject(
+        device.id,
+        topic,
+        'invalid_payload',
+        'retained message ignored: ChirpStack events are never retained, so this is a stale replay',
+        payload,
+        false,
+      );
     }
     const event = parseEvent(parsed, payload);
     if (!event.ok) return this.reject(device.id, topic, event.reason, event.detail, payload);
@@ -134,7 +158,10 @@ export class ChirpstackBridgeClient {
     // A report with a battery level is a heartbeat carrying it, which is what supervision's battery tasks read.
     const events: BridgedEvent[] = event ? [{ type: event, fields }] : battery !== undefined ? [{ type: 'heartbeat', fields }] : [];
     const rx = bestReception(up.rxInfo);
-    const telemetry: BridgedTelemetry = { ...(battery !== undefined ? { battery } : {}), ...(rx ? { rssi: rx.rssi, ...(rx.snr !== null ? { snr: rx.snr } : {}) } : {}) };
+    const telemetry: BridgedTelemetry = {
+      ...(battery !== undefined ? { battery } : {}),
+      ...(rx ? { rssi: rx.rssi, ...(rx.snr !== null ? { snr: rx.snr } : {}) } : {}),
+    };
     const msg: BridgeMessage = {
       ...base,
       delivery: { kind: 'key', key: up.deduplicationId },
@@ -150,7 +177,19 @@ export class ChirpstackBridgeClient {
   /** Acknowledged (so the broker does not resend it forever) and noted on the device's health record. */
   private reject(deviceId: string, topic: string, reason: Rejection['reason'], detail: string, payload: Buffer, alive = true): void {
     this.counters.rejected++;
-    this.deps.sink.rejectBridged({ deviceId, topic, reason, detail, payloadExcerpt: payload.subarray(0, EXCERPT_CHARS * 4).toString('utf8').slice(0, EXCERPT_CHARS) }, alive);
+    this.deps.sink.rejectBridged(
+      {
+        deviceId,
+        topic,
+        reason,
+        detail,
+        payloadExcerpt: payload
+          .subarray(0, EXCERPT_CHARS * 4)
+          .toString('utf8')
+          .slice(0, EXCERPT_CHARS),
+      },
+      alive,
+    );
   }
 }
 
@@ -165,7 +204,11 @@ function statusMessage(s: ChirpstackStatus, base: MessageBase): BridgeMessage {
   const msg: BridgeMessage = { ...base, delivery: { kind: 'key', key: s.deduplicationId }, ...(s.time ? { deviceTime: s.time } : {}) };
   if (battery === undefined) return { ...msg, state: 'online' };
   const level = Math.round(battery);
-  return { ...msg, events: [{ type: 'heartbeat', fields: { battery: level, deduplicationId: s.deduplicationId } }], telemetry: { battery: level } };
+  return {
+    ...msg,
+    events: [{ type: 'heartbeat', fields: { battery: level, deduplicationId: s.deduplicationId } }],
+    telemetry: { battery: level },
+  };
 }
 
 /** A (re)join: the device is alive and has a new session (its fCnt restarts, which seq does not depend on). */

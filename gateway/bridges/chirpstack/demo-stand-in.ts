@@ -94,7 +94,7 @@ export class DemoChirpstackBroker {
     }
     deps.log.warn(
       { urls, bridges: listeners.flatMap((l) => l.bridges.map((b) => b.id)) },
-      'DEMO: serving an in-process stand-in for ChirpStack\'s MQTT broker (the demo registry has no real ChirpStack); a registry file never gets one',
+      "DEMO: serving an in-process stand-in for ChirpStack's MQTT broker (the demo registry has no real ChirpStack); a registry file never gets one",
     );
     return new DemoChirpstackBroker(broker, servers, sockets, urls);
   }

@@ -57,7 +57,10 @@ export const uplinkSchema = z
     fCnt: z.number().int().min(0).optional(),
     fPort: z.number().int().min(0).max(255).optional(),
     confirmed: z.boolean().optional(),
-    data: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64').optional(),
+    data: z
+      .string()
+      .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'expected base64')
+      .optional(),
     // Set only when the device profile has a codec; a codec error leaves it out (and ChirpStack logs the error).
     object: z.record(z.string(), z.unknown()).optional(),
     rxInfo: z.array(rxInfo).optional(),
@@ -80,9 +83,7 @@ export const joinSchema = z.object({ ...common, devAddr: z.string().optional() }
 export type ChirpstackJoin = z.infer<typeof joinSchema>;
 
 export type ParsedEvent =
-  | { event: 'up'; body: ChirpstackUplink }
-  | { event: 'status'; body: ChirpstackStatus }
-  | { event: 'join'; body: ChirpstackJoin };
+  { event: 'up'; body: ChirpstackUplink } | { event: 'status'; body: ChirpstackStatus } | { event: 'join'; body: ChirpstackJoin };
 
 export type ParseResult = { ok: true; value: ParsedEvent } | { ok: false; reason: 'malformed_json' | 'invalid_payload'; detail: string };
 
@@ -99,14 +100,26 @@ export function parseEvent(topic: ChirpstackTopic, payload: Buffer): ParseResult
   const parsed = SCHEMAS[topic.event].safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, reason: 'invalid_payload', detail: `${topic.event}: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}` };
+    return {
+      ok: false,
+      reason: 'invalid_payload',
+      detail: `${topic.event}: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`,
+    };
   }
   const body = parsed.data;
   if (body.deviceInfo.devEui.toLowerCase() !== topic.devEui) {
-    return { ok: false, reason: 'invalid_payload', detail: `deviceInfo.devEui ${body.deviceInfo.devEui} is not the topic's ${topic.devEui}` };
+    return {
+      ok: false,
+      reason: 'invalid_payload',
+      detail: `deviceInfo.devEui ${body.deviceInfo.devEui} is not the topic's ${topic.devEui}`,
+    };
   }
   if (body.deviceInfo.applicationId !== topic.applicationId) {
-    return { ok: false, reason: 'invalid_payload', detail: `deviceInfo.applicationId ${body.deviceInfo.applicationId} is not the topic's ${topic.applicationId}` };
+    return {
+      ok: false,
+      reason: 'invalid_payload',
+      detail: `deviceInfo.applicationId ${body.deviceInfo.applicationId} is not the topic's ${topic.applicationId}`,
+    };
   }
   switch (topic.event) {
     case 'up':
@@ -124,7 +137,8 @@ export function bestReception(rx: ChirpstackUplink['rxInfo']): { rssi: number; s
   for (const r of rx ?? []) {
     if (r.rssi === undefined) continue;
     const snr = r.snr ?? null;
-    if (!best || r.rssi > best.rssi || (r.rssi === best.rssi && (snr ?? -Infinity) > (best.snr ?? -Infinity))) best = { rssi: r.rssi, snr, gatewayId: r.gatewayId ?? null };
+    if (!best || r.rssi > best.rssi || (r.rssi === best.rssi && (snr ?? -Infinity) > (best.snr ?? -Infinity)))
+      best = { rssi: r.rssi, snr, gatewayId: r.gatewayId ?? null };
   }
   return best;
 }

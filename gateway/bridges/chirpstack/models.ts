@@ -43,14 +43,19 @@ const milesightWs101Sos: LoraModel = {
     // Milesight's ChirpStack codec: `press` ("short" | "long" | "double") in the 2022 one, `button_event.status`
     // ("short press" …) in the current one; both carry `battery`.
     const buttonEvent = object.button_event;
-    const press = typeof object.press === 'string' ? object.press : isRecord(buttonEvent) && typeof buttonEvent.status === 'string' ? buttonEvent.status : undefined;
+    const press =
+      typeof object.press === 'string'
+        ? object.press
+        : isRecord(buttonEvent) && typeof buttonEvent.status === 'string'
+          ? buttonEvent.status
+          : undefined;
     const battery = percent(object.battery);
     return ok({ ...(press !== undefined ? { event: 'sos' as const } : {}), ...(battery !== undefined ? { battery } : {}) });
   },
   fromBytes(fPort, bytes) {
     if (fPort !== 85) return bad(`fPort ${fPort}: the WS101 reports on fPort 85`);
     const reading: LoraReading = {};
-    for (let i = 0; i < bytes.length; ) {
+    for (let i = 0; i < bytes.length;) {
       const channel = bytes[i];
       const type = bytes[i + 1];
       const value = bytes[i + 2];
@@ -91,7 +96,8 @@ const codec: LoraModel = {
   label: 'Any device with a ChirpStack codec emitting { event, battery }',
   fromObject(object) {
     const event = object.event ?? (object.sos === true ? 'sos' : object.fall === true ? 'fall' : undefined);
-    if (event !== undefined && !isLoraEvent(event)) return bad(`object.event ${JSON.stringify(event)} is not one of sos, fall, cancel, motion`);
+    if (event !== undefined && !isLoraEvent(event))
+      return bad(`object.event ${JSON.stringify(event)} is not one of sos, fall, cancel, motion`);
     const battery = percent(object.battery);
     return ok({ ...(event !== undefined ? { event } : {}), ...(battery !== undefined ? { battery } : {}) });
   },

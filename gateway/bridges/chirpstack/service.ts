@@ -42,7 +42,10 @@ export interface ChirpstackHealth {
 const DEFAULT_FIRST_CONNECT_GRACE_MS = 60_000;
 
 export class ChirpstackBridges {
-  private readonly clients = new Map<string, { config: ChirpstackBridge; client: ChirpstackBridgeClient; lost: boolean; grace: NodeJS.Timeout | null; unheard: Device[] }>();
+  private readonly clients = new Map<
+    string,
+    { config: ChirpstackBridge; client: ChirpstackBridgeClient; lost: boolean; grace: NodeJS.Timeout | null; unheard: Device[] }
+  >();
   private running = false;
   private reloading: Promise<void> = Promise.resolve();
 
@@ -128,7 +131,11 @@ export class ChirpstackBridges {
       }
       const devices = await this.deps.registry.listBridgedDevices(id);
       this.deps.log.warn({ bridgeId: id, devices: devices.length }, 'ChirpStack link lost: its LoRaWAN devices cannot raise alarms');
-      await supervision.bridgeLost(id, devices.map((d) => d.id), at);
+      await supervision.bridgeLost(
+        id,
+        devices.map((d) => d.id),
+        at,
+      );
       entry.unheard = supervision.devicesLost(devices, at);
     } catch (err) {
       this.deps.log.error({ err, bridgeId: id }, 'could not record the ChirpStack link change in supervision');
@@ -154,7 +161,11 @@ export class ChirpstackBridges {
     const down = bridges.filter((b) => !b.connected);
     if (down.length === 0) return { status: 'up', bridges };
     const names = down.map((b) => `${b.bridgeId} (${b.url}${b.lastError ? `: ${b.lastError}` : ''})`).join(', ');
-    return { status: 'degraded', detail: `ChirpStack broker unreachable for ${names}: LoRaWAN devices behind it cannot raise alarms`, bridges };
+    return {
+      status: 'degraded',
+      detail: `ChirpStack broker unreachable for ${names}: LoRaWAN devices behind it cannot raise alarms`,
+      bridges,
+    };
   }
 }
 

@@ -20,13 +20,23 @@ export type HmacVerdict = { ok: true } | { ok: false; status: 401 | 403; detail:
 /** Checks the signature header (constant time) and that the timestamp lies inside the replay window of `now`. */
 export function verifyHmac(secret: string, headers: { signature?: string; timestamp?: string }, raw: Buffer, now: number): HmacVerdict {
   const { signature, timestamp } = headers;
-  if (!signature || !timestamp) return { ok: false, status: 401, detail: `missing ${!signature ? HMAC_SIGNATURE_HEADER : HMAC_TIMESTAMP_HEADER} header` };
+  if (!signature || !timestamp)
+    return { ok: false, status: 401, detail: `missing ${!signature ? HMAC_SIGNATURE_HEADER : HMAC_TIMESTAMP_HEADER} header` };
   if (!/^\d{9,11}$/.test(timestamp)) return { ok: false, status: 403, detail: 'timestamp is not Unix seconds' };
   const expected = Buffer.from(hmacSignature(secret, timestamp, raw), 'utf8');
-  const given = Buffer.from(signature.trim().toLowerCase().startsWith('sha256=') ? signature.trim().toLowerCase() : `sha256=${signature.trim().toLowerCase()}`, 'utf8');
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, status: 403, detail: 'signature does not match the body' };
+  const given = Buffer.from(
+    signature.trim().toLowerCase().startsWith('sha256=') ? signature.trim().toLowerCase() : `sha256=${signature.trim().toLowerCase()}`,
+    'utf8',
+  );
+  if (expected.length !== given.length || !timingSafeEqual(expected, given))
+    return { ok: false, status: 403, detail: 'signature does not match the body' };
   const skew = Math.abs(now - Number(timestamp) * 1000);
-  if (skew > HMAC_REPLAY_WINDOW_MS) return { ok: false, status: 403, detail: `timestamp ${Math.round(skew / 1000)} s away from the gateway's clock (window ${HMAC_REPLAY_WINDOW_MS / 1000} s): a replay or a wrong clock` };
+  if (skew > HMAC_REPLAY_WINDOW_MS)
+    return {
+      ok: false,
+      status: 403,
+      detail: `timestamp ${Math.round(skew / 1000)} s away from the gateway's clock (window ${HMAC_REPLAY_WINDOW_MS / 1000} s): a replay or a wrong clock`,
+    };
   return { ok: true };
 }
 
@@ -69,7 +79,8 @@ export function readHmacPush(raw: string): VendorMessage[] {
     if (m.type === 'low_battery' || m.type === 'heartbeat') {
       if (m.battery !== undefined) out.events[0] = { type: m.type, fields: { battery: m.battery } };
     }
-    if (m.battery !== undefined || m.rssi !== undefined) out.telemetry = { ...(m.battery !== undefined ? { battery: m.battery } : {}), ...(m.rssi !== undefined ? { rssi: m.rssi } : {}) };
+    if (m.battery !== undefined || m.rssi !== undefined)
+      out.telemetry = { ...(m.battery !== undefined ? { battery: m.battery } : {}), ...(m.rssi !== undefined ? { rssi: m.rssi } : {}) };
     if (m.state) out.state = m.state;
     if (m.ts) out.deviceTime = m.ts;
     return out;

@@ -7,7 +7,9 @@ import { PushFormatError, type VendorMessage } from './types.js';
 
 /** `signature = base64(md5(token + nonce + msg))`, over the UTF-8 bytes, as OneNET computes it. */
 export function onenetSignature(token: string, nonce: string, msg: string): string {
-  return createHash('md5').update(token + nonce + msg, 'utf8').digest('base64');
+  return createHash('md5')
+    .update(token + nonce + msg, 'utf8')
+    .digest('base64');
 }
 
 /** Constant-time comparison of two base64 signatures (different lengths are unequal without a timing hint beyond the length). */
@@ -95,14 +97,22 @@ export function readOnenetPush(raw: string): OnenetPush {
     throw new PushFormatError(`not a OneNET push: ${issue ? `${issue.path.join('.') || '(body)'}: ${issue.message}` : 'wrong shape'}`);
   }
   const list = Array.isArray(parsed.data.msg) ? parsed.data.msg : [parsed.data.msg];
-  return { msgText: rawMsgText(raw) ?? JSON.stringify(parsed.data.msg), nonce: parsed.data.nonce, signature: parsed.data.msg_signature, messages: list.flatMap(toMessages) };
+  return {
+    msgText: rawMsgText(raw) ?? JSON.stringify(parsed.data.msg),
+    nonce: parsed.data.nonce,
+    signature: parsed.data.msg_signature,
+    messages: list.flatMap(toMessages),
+  };
 }
 
 function toMessages(m: z.infer<typeof onenetMsg>): VendorMessage[] {
   const deviceTime = 'at' in m && typeof m.at === 'number' ? new Date(m.at).toISOString() : undefined;
   const devId = m.dev_id === undefined ? null : String(m.dev_id);
   if (devId === null) return [];
-  const base = (source: string, key: string): Pick<VendorMessage, 'externalId' | 'key' | 'source' | 'events'> & { deviceTime?: string } => ({
+  const base = (
+    source: string,
+    key: string,
+  ): Pick<VendorMessage, 'externalId' | 'key' | 'source' | 'events'> & { deviceTime?: string } => ({
     externalId: devId,
     key: `onenet:${devId}:${key}`,
     source: `onenet:${devId}/${source}`,

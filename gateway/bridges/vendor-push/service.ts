@@ -26,7 +26,13 @@ export interface VendorPushDeps {
 }
 
 /** A vendor cloud pushes far less than a coordinator: a few hundred pendants, each a reading every few minutes. */
-export const PUSH_LIMITS: DeviceLimits = { ratePerMinute: 300, burst: 100, dailyMessages: 0, dailyBytes: 0, disconnectAfter: Number.MAX_SAFE_INTEGER };
+export const PUSH_LIMITS: DeviceLimits = {
+  ratePerMinute: 300,
+  burst: 100,
+  dailyMessages: 0,
+  dailyBytes: 0,
+  disconnectAfter: Number.MAX_SAFE_INTEGER,
+};
 /** Refused pushes recorded as security events per bridge and minute; past it one log line says more were refused. */
 const SECURITY_EVENTS_PER_MINUTE = 20;
 
@@ -56,9 +62,14 @@ export class VendorPush {
    * OneNET's URL check (GET with msg, nonce, signature): the msg to echo when the signature is the bridge's token's.
    * Throws 404 for a bridge that is not an `onenet` http bridge, 401 without the parameters, 403 for a wrong signature.
    */
-  async verifyUrl(bridgeId: string, query: { msg?: string; nonce?: string; signature?: string }, remoteAddress: string | null): Promise<string> {
+  async verifyUrl(
+    bridgeId: string,
+    query: { msg?: string; nonce?: string; signature?: string },
+    remoteAddress: string | null,
+  ): Promise<string> {
     const bridge = await this.httpBridge(bridgeId, remoteAddress);
-    if (bridge.auth !== 'onenet') throw new GatewayError('GW_ERR_NOT_FOUND', `bridge ${bridgeId} takes HMAC-signed pushes; it has no URL check`);
+    if (bridge.auth !== 'onenet')
+      throw new GatewayError('GW_ERR_NOT_FOUND', `bridge ${bridgeId} takes HMAC-signed pushes; it has no URL check`);
     const { msg, nonce, signature } = query;
     if (!msg || !nonce || !signature) {
       await this.refuse(bridgeId, remoteAddress, 'URL check without msg, nonce and signature');
@@ -67,7 +78,7 @@ export class VendorPush {
     // A '+' of the base64 signature arrives as a space when the sender did not percent-encode it.
     const expected = onenetSignature(bridge.secret, nonce, msg);
     if (!sameSignature(expected, signature) && !sameSignature(expected, signature.replace(/ /g, '+'))) {
-      await this.refuse(bridgeId, remoteAddress, 'URL check with a signature that is not the token\'s');
+      await this.refuse(bridgeId, remoteAddress, "URL check with a signature that is not the token's");
       throw new GatewayError('GW_ERR_BAD_SIGNATURE', 'signature does not match the bridge token');
     }
     this.deps.log.info({ bridgeId }, 'OneNET URL check passed');
@@ -84,7 +95,10 @@ export class VendorPush {
     const messages = await this.authenticate(bridge, req);
     const alarm = messages.some((m) => m.events.some((e) => e.type === 'sos' || e.type === 'fall' || e.type === 'cancel'));
     if (!alarm && !this.limiter.admit(bridgeId, req.raw.length, this.deps.clock.now()).admit) {
-      throw new GatewayError('GW_ERR_RATE_LIMITED', `bridge ${bridgeId} is over ${(this.deps.limits ?? PUSH_LIMITS).ratePerMinute} pushes a minute; alarms are still taken`);
+      throw new GatewayError(
+        'GW_ERR_RATE_LIMITED',
+        `bridge ${bridgeId} is over ${(this.deps.limits ?? PUSH_LIMITS).ratePerMinute} pushes a minute; alarms are still taken`,
+      );
     }
     const result: PushResult = { accepted: 0, rejected: [] };
     const work: Promise<void>[] = [];
@@ -96,7 +110,14 @@ export class VendorPush {
       }
       if (m.unmapped) {
         result.rejected.push({ source: m.source, reason: m.unmapped });
-        await this.reject({ deviceId: device.id, topic: m.source, reason: 'unknown_type', detail: m.unmapped, receivedAt: this.deps.clock.now(), payloadExcerpt: '' });
+        await this.reject({
+          deviceId: device.id,
+          topic: m.source,
+          reason: 'unknown_type',
+          detail: m.unmapped,
+          receivedAt: this.deps.clock.now(),
+          payloadExcerpt: '',
+        });
       }
       if (m.events.length === 0 && !m.telemetry && !m.state) continue;
       result.accepted++;
@@ -120,7 +141,10 @@ export class VendorPush {
     const settled = await Promise.allSettled(work);
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) {
-      this.deps.log.error({ bridgeId, err: errorMessage(failed.reason) }, 'vendor push not recorded; answered 503 so the vendor sends it again');
+      this.deps.log.error(
+        { bridgeId, err: errorMessage(failed.reason) },
+        'vendor push not recorded; answered 503 so the vendor sends it again',
+      );
       throw new GatewayError('GW_ERR_NOT_RECORDED', 'the push could not be recorded; send it again');
     }
     return result;
@@ -130,7 +154,12 @@ export class VendorPush {
   private async authenticate(bridge: HttpBridge, req: PushRequest): Promise<VendorMessage[]> {
     const text = req.raw.toString('utf8');
     if (bridge.auth === 'hmac') {
-      const verdict = verifyHmac(bridge.secret, { signature: header(req.headers, HMAC_SIGNATURE_HEADER), timestamp: header(req.headers, HMAC_TIMESTAMP_HEADER) }, req.raw, this.deps.clock.now());
+      const verdict = verifyHmac(
+        bridge.secret,
+        { signature: header(req.headers, HMAC_SIGNATURE_HEADER), timestamp: header(req.headers, HMAC_TIMESTAMP_HEADER) },
+        req.raw,
+        this.deps.clock.now(),
+      );
       if (!verdict.ok) {
         await this.refuse(bridge.id, req.remoteAddress, verdict.detail);
         throw new GatewayError(verdict.status === 401 ? 'GW_ERR_UNAUTHORIZED' : 'GW_ERR_BAD_SIGNATURE', verdict.detail);
@@ -140,7 +169,7 @@ export class VendorPush {
     // OneNET signs inside the body: it must be read before it can be checked, and nothing in it is used unless it checks.
     const push = await this.read(bridge.id, req, () => readOnenetPush(text));
     if (!sameSignature(onenetSignature(bridge.secret, push.nonce, push.msgText), push.signature)) {
-      await this.refuse(bridge.id, req.remoteAddress, 'msg_signature is not the bridge token\'s signature of the msg');
+      await this.refuse(bridge.id, req.remoteAddress, "msg_signature is not the bridge token's signature of the msg");
       throw new GatewayError('GW_ERR_BAD_SIGNATURE', 'msg_signature does not match the bridge token');
     }
     return push.messages;
@@ -151,7 +180,14 @@ export class VendorPush {
       return parse();
     } catch (err) {
       if (!(err instanceof PushFormatError)) throw err;
-      await this.reject({ deviceId: bridgeId, topic: `/ingest/v1/${bridgeId}`, reason: 'invalid_payload', detail: err.message, receivedAt: this.deps.clock.now(), payloadExcerpt: req.raw.subarray(0, 800).toString('utf8').slice(0, 200) });
+      await this.reject({
+        deviceId: bridgeId,
+        topic: `/ingest/v1/${bridgeId}`,
+        reason: 'invalid_payload',
+        detail: err.message,
+        receivedAt: this.deps.clock.now(),
+        payloadExcerpt: req.raw.subarray(0, 800).toString('utf8').slice(0, 200),
+      });
       throw new GatewayError('GW_ERR_BAD_REQUEST', err.message);
     }
   }
@@ -174,11 +210,19 @@ export class VendorPush {
       this.refusals.set(key, count);
     }
     if (count.recorded >= SECURITY_EVENTS_PER_MINUTE) {
-      if (count.recorded++ === SECURITY_EVENTS_PER_MINUTE) this.deps.log.warn({ bridgeId: key }, 'more vendor pushes refused this minute; not recorded one by one');
+      if (count.recorded++ === SECURITY_EVENTS_PER_MINUTE)
+        this.deps.log.warn({ bridgeId: key }, 'more vendor pushes refused this minute; not recorded one by one');
       return;
     }
     count.recorded++;
-    const event: SecurityEvent = { kind: 'auth_failed', at: this.deps.clock.now(), deviceId: null, clientId: `bridge:${key}`, remoteAddress, detail: `vendor push refused: ${detail}` };
+    const event: SecurityEvent = {
+      kind: 'auth_failed',
+      at: this.deps.clock.now(),
+      deviceId: null,
+      clientId: `bridge:${key}`,
+      remoteAddress,
+      detail: `vendor push refused: ${detail}`,
+    };
     this.deps.log.warn({ security: event }, 'vendor push refused');
     this.deps.bus.emit('securityEvent', event);
     try {
@@ -189,7 +233,10 @@ export class VendorPush {
   }
 
   private async reject(rejection: Rejection): Promise<void> {
-    this.deps.log.warn({ deviceId: rejection.deviceId, reason: rejection.reason, detail: rejection.detail }, 'vendor push reading rejected');
+    this.deps.log.warn(
+      { deviceId: rejection.deviceId, reason: rejection.reason, detail: rejection.detail },
+      'vendor push reading rejected',
+    );
     this.deps.bus.emit('signalRejected', rejection);
     try {
       await this.deps.store.health.recordRejection(rejection);

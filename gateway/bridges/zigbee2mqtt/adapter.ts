@@ -91,7 +91,10 @@ export class Zigbee2mqttAdapter {
   private async bridgeState(m: Zigbee2mqttMessage): Promise<void> {
     const state = availabilityOf(m.payload);
     if (state === null) {
-      this.deps.log.warn({ bridgeId: m.bridge.id, payload: m.payload.toString('utf8').slice(0, 64) }, 'zigbee2mqtt bridge state not understood');
+      this.deps.log.warn(
+        { bridgeId: m.bridge.id, payload: m.payload.toString('utf8').slice(0, 64) },
+        'zigbee2mqtt bridge state not understood',
+      );
       return;
     }
     // Online: the devices come back one by one, by their own availability or messages.
@@ -105,7 +108,11 @@ export class Zigbee2mqttAdapter {
     this.counters.bridgeLost++;
     this.deps.log.warn({ bridgeId: bridge.id, devices: devices.length, why }, 'zigbee2mqtt bridge lost: its devices cannot raise alarms');
     // The outage first, so that no device of it gets an offline task of its own.
-    await this.deps.outages.bridgeLost(bridge.id, devices.map((d) => d.id), at);
+    await this.deps.outages.bridgeLost(
+      bridge.id,
+      devices.map((d) => d.id),
+      at,
+    );
     this.deps.sink.lost(devices, at);
   }
 
@@ -114,10 +121,25 @@ export class Zigbee2mqttAdapter {
     const device = await this.deps.sink.device(m.bridge.id, name, m.topic, m.payload);
     if (!device) return;
     if (state === null) {
-      this.deps.sink.rejectRelayed(device, m.topic, 'invalid_payload', 'availability: expected {"state":"online"|"offline"} or online/offline', m.payload, m.remoteAddress);
+      this.deps.sink.rejectRelayed(
+        device,
+        m.topic,
+        'invalid_payload',
+        'availability: expected {"state":"online"|"offline"} or online/offline',
+        m.payload,
+        m.remoteAddress,
+      );
       return;
     }
-    await this.deps.sink.accept(device, { bridgeId: m.bridge.id, source: m.topic, delivery: m.delivery, state, bytes: m.payload.length, remoteAddress: m.remoteAddress, arrivedHr: m.arrivedHr });
+    await this.deps.sink.accept(device, {
+      bridgeId: m.bridge.id,
+      source: m.topic,
+      delivery: m.delivery,
+      state,
+      bytes: m.payload.length,
+      remoteAddress: m.remoteAddress,
+      arrivedHr: m.arrivedHr,
+    });
   }
 
   private async deviceMessage(m: Zigbee2mqttMessage, name: string): Promise<void> {
@@ -132,11 +154,19 @@ export class Zigbee2mqttAdapter {
     }
     // With include_device_information, zigbee2mqtt names the IEEE address too: a device registered by it is found.
     const info = json?.device;
-    const ieee = typeof info === 'object' && info !== null && 'ieeeAddr' in info && typeof info.ieeeAddr === 'string' ? info.ieeeAddr : null;
+    const ieee =
+      typeof info === 'object' && info !== null && 'ieeeAddr' in info && typeof info.ieeeAddr === 'string' ? info.ieeeAddr : null;
     const device = await this.deps.sink.device(m.bridge.id, ieee ? [name, ieee] : [name], m.topic, m.payload);
     if (!device) return;
     if (!json) {
-      this.deps.sink.rejectRelayed(device, m.topic, problem === 'expected a JSON object' ? 'invalid_payload' : 'malformed_json', problem ?? 'not JSON', m.payload, m.remoteAddress);
+      this.deps.sink.rejectRelayed(
+        device,
+        m.topic,
+        problem === 'expected a JSON object' ? 'invalid_payload' : 'malformed_json',
+        problem ?? 'not JSON',
+        m.payload,
+        m.remoteAddress,
+      );
       return;
     }
     if (m.replay) {
@@ -152,7 +182,10 @@ export class Zigbee2mqttAdapter {
   private async record(m: Zigbee2mqttMessage, device: Device, json: Record<string, unknown>): Promise<void> {
     let rules = rulesFor(device.model);
     if (!rules) {
-      this.deps.log.warn({ deviceId: device.id, model: device.model }, 'zigbee2mqtt model not in the mapping table; using the generic mapping');
+      this.deps.log.warn(
+        { deviceId: device.id, model: device.model },
+        'zigbee2mqtt model not in the mapping table; using the generic mapping',
+      );
       rules = GENERIC_RULES;
     }
     const decoded = decodeZigbee2mqtt(json, rules, (field) => this.levels.get(levelKey(device.id, field)));

@@ -17,7 +17,11 @@ export interface DecodedZigbee2mqtt {
  * `previous(field)` is the remembered level (JSON) or undefined when none was ever seen; a first report of an active
  * level is an edge, so a device first heard with `sos: true` raises its alarm.
  */
-export function decodeZigbee2mqtt(json: Record<string, unknown>, rules: readonly FieldRule[], previous: (field: string) => string | undefined): DecodedZigbee2mqtt {
+export function decodeZigbee2mqtt(
+  json: Record<string, unknown>,
+  rules: readonly FieldRule[],
+  previous: (field: string) => string | undefined,
+): DecodedZigbee2mqtt {
   const events: BridgedEvent[] = [];
   const changed = new Map<string, string>();
   const edge = (field: string, active: readonly unknown[]): boolean => {
@@ -37,7 +41,8 @@ export function decodeZigbee2mqtt(json: Record<string, unknown>, rules: readonly
       if (type !== undefined) events.push({ type, fields: { [rule.field]: value } });
       continue;
     }
-    if (edge(rule.field, rule.active)) events.push({ type: rule.raises, fields: { [rule.field]: String(json[rule.field]), ...rule.fields } });
+    if (edge(rule.field, rule.active))
+      events.push({ type: rule.raises, fields: { [rule.field]: String(json[rule.field]), ...rule.fields } });
   }
 
   const telemetry: BridgedTelemetry = {};
@@ -63,7 +68,8 @@ export function availabilityOf(payload: Buffer): 'online' | 'offline' | null {
   if (text === 'online' || text === 'offline') return text;
   try {
     const parsed: unknown = JSON.parse(text);
-    if (typeof parsed === 'object' && parsed !== null && 'state' in parsed && (parsed.state === 'online' || parsed.state === 'offline')) return parsed.state;
+    if (typeof parsed === 'object' && parsed !== null && 'state' in parsed && (parsed.state === 'online' || parsed.state === 'offline'))
+      return parsed.state;
   } catch {
     return null;
   }

@@ -41,7 +41,8 @@ export class ExternalZigbee2mqtt {
   async reload(): Promise<void> {
     if (!this.running) return;
     const wanted = new Map<string, ExternalBridge>();
-    for (const b of await this.deps.registry.listBridges()) if (b.kind === 'zigbee2mqtt' && b.url !== undefined) wanted.set(b.id, { ...b, url: b.url });
+    for (const b of await this.deps.registry.listBridges())
+      if (b.kind === 'zigbee2mqtt' && b.url !== undefined) wanted.set(b.id, { ...b, url: b.url });
     for (const [id, c] of this.clients) {
       const next = wanted.get(id);
       if (next && JSON.stringify(next) === JSON.stringify(c.config)) continue;
@@ -81,7 +82,10 @@ export class ExternalZigbee2mqtt {
       // The link to zigbee2mqtt's broker lost: the gateway hears none of its devices, like a coordinator gone.
       onStateChange: (state) => {
         if (state.connected) wasConnected = true;
-        else if (wasConnected && !entry.closing) void this.deps.adapter.connectionLost(config).catch((err: unknown) => this.deps.log.error({ err, bridgeId: config.id }, 'could not handle a lost zigbee2mqtt link'));
+        else if (wasConnected && !entry.closing)
+          void this.deps.adapter
+            .connectionLost(config)
+            .catch((err: unknown) => this.deps.log.error({ err, bridgeId: config.id }, 'could not handle a lost zigbee2mqtt link'));
       },
       clock: this.deps.clock,
       log: this.deps.log.child({ bridgeId: config.id }),

@@ -10,7 +10,13 @@ import type { EventType } from '../../core/types.js';
  */
 export type FieldRule =
   | { field: string; kind: 'action'; values: Readonly<Record<string, EventType>> }
-  | { field: string; kind: 'edge'; active: readonly (string | boolean | number)[]; raises: EventType; fields?: Readonly<Record<string, number>> };
+  | {
+      field: string;
+      kind: 'edge';
+      active: readonly (string | boolean | number)[];
+      raises: EventType;
+      fields?: Readonly<Record<string, number>>;
+    };
 
 export interface Zigbee2mqttModel {
   /** zigbee2mqtt's model id, as its frontend and `bridge/devices` show it (the registry's `model`). */
@@ -70,7 +76,13 @@ export const ZIGBEE2MQTT_MODELS: readonly Zigbee2mqttModel[] = [
  * For a device registered without a `model`: the fields whose meaning does not depend on the model. Only `emergency`
  * counts as an SOS action here; a generic `single` press could be any switch.
  */
-export const GENERIC_RULES: readonly FieldRule[] = [SOS_ACTION, SOS_LEVEL, OCCUPANCY, PRESENCE, { field: 'fall_down_status', kind: 'edge', active: ['fall'], raises: 'fall' }];
+export const GENERIC_RULES: readonly FieldRule[] = [
+  SOS_ACTION,
+  SOS_LEVEL,
+  OCCUPANCY,
+  PRESENCE,
+  { field: 'fall_down_status', kind: 'edge', active: ['fall'], raises: 'fall' },
+];
 
 const BY_MODEL = new Map(ZIGBEE2MQTT_MODELS.map((m) => [m.model, m]));
 

@@ -22,14 +22,24 @@ export class Zigbee2mqttOnOurBroker implements BridgeClients {
     if (username === undefined || username === '') return null;
     const bridge = await this.bridge(username);
     if (!bridge) return null;
-    if (clientId !== username) return { ok: false, returnCode: 5, security: { kind: 'client_id_mismatch', detail: `bridge ${username}: client id "${clientId}" is not the username` } };
+    if (clientId !== username)
+      return {
+        ok: false,
+        returnCode: 5,
+        security: { kind: 'client_id_mismatch', detail: `bridge ${username}: client id "${clientId}" is not the username` },
+      };
     const ok = password !== undefined && (await (this.deps.verify ?? verifySecret)(password.toString('utf8'), bridge.secretHash));
     if (!ok) return { ok: false, returnCode: 4, security: { kind: 'auth_failed', detail: `bridge ${username}: wrong secret` } };
     this.deps.log.info({ bridgeId: bridge.id }, 'zigbee2mqtt signed in');
     return { ok: true, bridgeId: bridge.id, secretHash: bridge.secretHash };
   }
 
-  async publish(session: BridgeClientSession, packet: PublishPacket, _will: boolean, arrivedHr: number): Promise<{ refusal: string } | null> {
+  async publish(
+    session: BridgeClientSession,
+    packet: PublishPacket,
+    _will: boolean,
+    arrivedHr: number,
+  ): Promise<{ refusal: string } | null> {
     const bridge = await this.bridge(session.bridgeId);
     // Removed from the registry or moved off our broker while connected: nothing it says can be placed.
     if (!bridge) return { refusal: 'no longer a bridge on this broker' };

@@ -56,7 +56,9 @@ export function renderSiteMap(m: SiteMapModel): string {
     ].join('');
   });
   const home = m.home ? at(m.home) : null;
-  const pin = home ? `<circle cx="${home.x.toFixed(1)}" cy="${home.y.toFixed(1)}" r="5" fill="#fff" stroke="#c00000" stroke-width="3"/>` : '';
+  const pin = home
+    ? `<circle cx="${home.x.toFixed(1)}" cy="${home.y.toFixed(1)}" r="5" fill="#fff" stroke="#c00000" stroke-width="3"/>`
+    : '';
   return [
     `<svg class="sitemap" viewBox="0 0 ${W} ${H}" role="img" aria-label="${escapeHtml(`位置示意图：${m.own ?? ''}`)}" xmlns="http://www.w3.org/2000/svg">`,
     `<rect x="0" y="0" width="${W}" height="${H}" fill="#f4f1e8" stroke="#000"/>`,

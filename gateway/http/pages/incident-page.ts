@@ -120,7 +120,14 @@ const dateTimeFormats = new Map<string, Intl.DateTimeFormat>();
 export function formatLocal(ms: number, timeZone: string): string {
   let f = dateTimeFormats.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('zh-CN', { timeZone, month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    f = new Intl.DateTimeFormat('zh-CN', {
+      timeZone,
+      month: 'numeric',
+      day: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
     dateTimeFormats.set(timeZone, f);
   }
   const parts: Record<string, string> = {};

@@ -42,7 +42,10 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
   if (!existsSync(`${dist}/index.html`)) {
     app.log.warn({ dist }, 'dashboard not built: run `npm run build`');
     app.get('/', async (_request, reply) =>
-      reply.code(503).type('text/plain; charset=utf-8').send('The dashboard is not built. Run `npm run build` (npm start does it for you), then reload.\n'),
+      reply
+        .code(503)
+        .type('text/plain; charset=utf-8')
+        .send('The dashboard is not built. Run `npm run build` (npm start does it for you), then reload.\n'),
     );
     return;
   }

@@ -95,7 +95,9 @@ export const deviceRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, 
         return toView(d, directory, await lookup);
       }),
     );
-    return views.filter((v) => (!state || v.state === state) && (!community || v.community === community)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return views
+      .filter((v) => (!state || v.state === state) && (!community || v.community === community))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   });
 
   app.get<{ Params: IdParams }>('/devices/:id', { schema: { params: idParams } }, async (request) => {
@@ -103,7 +105,8 @@ export const deviceRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, 
     if (!device) throw new GatewayError('GW_ERR_UNKNOWN_DEVICE');
     const resident = await directory.getResident(device.resident);
     const scope = communityScope(request.caller);
-    if (scope !== null && resident?.community !== scope) throw new GatewayError('GW_ERR_FORBIDDEN', 'the device belongs to another community');
+    if (scope !== null && resident?.community !== scope)
+      throw new GatewayError('GW_ERR_FORBIDDEN', 'the device belongs to another community');
     return toView(device, directory, resident);
   });
 };

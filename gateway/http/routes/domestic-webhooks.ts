@@ -52,7 +52,12 @@ const aliyunReportSchema = {
   items: {
     type: 'object',
     required: ['biz_id', 'success'],
-    properties: { biz_id: { type: 'string', minLength: 1, maxLength: 64 }, success: { type: 'boolean' }, err_code: { type: 'string', maxLength: 64 }, out_id: { type: 'string', maxLength: 64 } },
+    properties: {
+      biz_id: { type: 'string', minLength: 1, maxLength: 64 },
+      success: { type: 'boolean' },
+      err_code: { type: 'string', maxLength: 64 },
+      out_id: { type: 'string', maxLength: 64 },
+    },
   },
 } as const;
 
@@ -76,7 +81,11 @@ const tencentStatusSchema = {
   items: {
     type: 'object',
     required: ['sid', 'report_status'],
-    properties: { sid: { type: 'string', minLength: 1, maxLength: 128 }, report_status: { enum: ['SUCCESS', 'FAIL'] }, errmsg: { type: 'string', maxLength: 128 } },
+    properties: {
+      sid: { type: 'string', minLength: 1, maxLength: 128 },
+      report_status: { enum: ['SUCCESS', 'FAIL'] },
+      errmsg: { type: 'string', maxLength: 128 },
+    },
   },
 } as const;
 
@@ -136,7 +145,11 @@ export const domesticWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = asy
 
   app.post<{ Body: AliyunReport[] }>('/webhooks/aliyun/sms-report', opts(aliyunReportSchema), async (request, reply) => {
     for (const r of request.body) {
-      const known = await applyReceipt(deps.smsStatus, { sid: r.biz_id, status: r.success ? 'delivered' : 'undelivered', errorCode: r.err_code ?? null });
+      const known = await applyReceipt(deps.smsStatus, {
+        sid: r.biz_id,
+        status: r.success ? 'delivered' : 'undelivered',
+        errorCode: r.err_code ?? null,
+      });
       // Unknown ids are answered OK too: an error would only make Aliyun push again a receipt we cannot use.
       if (!known) request.log.debug({ sid: r.biz_id }, 'Aliyun receipt for an unknown message');
     }
@@ -146,7 +159,13 @@ export const domesticWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = asy
   app.post<{ Body: AliyunUp[] }>('/webhooks/aliyun/sms-up', opts(aliyunUpSchema), async (request, reply) => {
     for (const up of request.body) {
       const sid = String(up.sequence_id);
-      const result = await deps.inbound.handle({ provider: 'aliyun', from: e164From(up.phone_number), body: up.content, providerSid: sid, receivedAt: Date.now() });
+      const result = await deps.inbound.handle({
+        provider: 'aliyun',
+        from: e164From(up.phone_number),
+        body: up.content,
+        providerSid: sid,
+        receivedAt: Date.now(),
+      });
       deps.log.info({ provider: 'aliyun', sid, handledAs: result.handledAs }, 'inbound SMS handled');
     }
     return reply.code(200).send(ALIYUN_OK);
@@ -154,7 +173,11 @@ export const domesticWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = asy
 
   app.post<{ Body: TencentStatus[] }>('/webhooks/tencent/sms-status', opts(tencentStatusSchema), async (request, reply) => {
     for (const s of request.body) {
-      const known = await applyReceipt(deps.smsStatus, { sid: s.sid, status: s.report_status === 'SUCCESS' ? 'delivered' : 'undelivered', errorCode: s.errmsg ?? null });
+      const known = await applyReceipt(deps.smsStatus, {
+        sid: s.sid,
+        status: s.report_status === 'SUCCESS' ? 'delivered' : 'undelivered',
+        errorCode: s.errmsg ?? null,
+      });
       if (!known) request.log.debug({ sid: s.sid }, 'Tencent receipt for an unknown message');
     }
     return reply.code(200).send(TENCENT_OK);
@@ -163,7 +186,13 @@ export const domesticWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = asy
   app.post<{ Body: TencentReply }>('/webhooks/tencent/sms-reply', opts(tencentReplySchema), async (request, reply) => {
     const r = request.body;
     const sid = tencentReplyId({ mobile: r.mobile, nationcode: r.nationcode ?? '86', time: r.time, text: r.text });
-    const result = await deps.inbound.handle({ provider: 'tencent', from: e164From(r.mobile, r.nationcode ?? '86'), body: r.text, providerSid: sid, receivedAt: Date.now() });
+    const result = await deps.inbound.handle({
+      provider: 'tencent',
+      from: e164From(r.mobile, r.nationcode ?? '86'),
+      body: r.text,
+      providerSid: sid,
+      receivedAt: Date.now(),
+    });
     deps.log.info({ provider: 'tencent', sid, handledAs: result.handledAs }, 'inbound SMS handled');
     return reply.code(200).send(TENCENT_OK);
   });

@@ -6,7 +6,16 @@ import { GatewayError } from '../../core/errors.js';
 import type { Responder } from '../../core/types.js';
 import { METRIC_NAMES } from '../../metrics/metrics.js';
 import { familyMemberOf } from '../../paging/pager.js';
-import { formatLocal, NOTE_MAX_CHARS, pageHrefs, renderIncidentPage, renderMessagePage, takenBy, type PageNotice, type PageOrigin } from '../pages/incident-page.js';
+import {
+  formatLocal,
+  NOTE_MAX_CHARS,
+  pageHrefs,
+  renderIncidentPage,
+  renderMessagePage,
+  takenBy,
+  type PageNotice,
+  type PageOrigin,
+} from '../pages/incident-page.js';
 import type { SiteMapModel } from '../pages/incident-map.js';
 import type { HttpDeps, IncidentPageDeps } from '../deps.js';
 import type { IncidentView } from '../../incidents/views.js';
@@ -110,7 +119,8 @@ export const incidentPageRoutes: FastifyPluginAsync<{ deps: HttpDeps; page: Inci
       return null;
     }
     const { personId, role } = check.grant;
-    const planned = incident.plan.responders.find((r) => r.id === personId) ?? (role === 'family' ? familyMemberOf(incident, personId) : null);
+    const planned =
+      incident.plan.responders.find((r) => r.id === personId) ?? (role === 'family' ? familyMemberOf(incident, personId) : null);
     const responder = { role, id: personId, name: planned?.name ?? personId, phone: planned?.phone ?? null };
     return { incident, responder, query: check.query };
   };
@@ -124,7 +134,14 @@ export const incidentPageRoutes: FastifyPluginAsync<{ deps: HttpDeps; page: Inci
     return { buildings: model.buildings, own: card?.building ?? null, home: card?.location ?? null };
   };
 
-  const show = async (reply: FastifyReply, link: Link, at: PageOrigin, status: number, notice: PageNotice | null = null, noteDraft?: string): Promise<FastifyReply> =>
+  const show = async (
+    reply: FastifyReply,
+    link: Link,
+    at: PageOrigin,
+    status: number,
+    notice: PageNotice | null = null,
+    noteDraft?: string,
+  ): Promise<FastifyReply> =>
     html(
       reply,
       status,
@@ -190,7 +207,8 @@ export const incidentPageRoutes: FastifyPluginAsync<{ deps: HttpDeps; page: Inci
     if (!link) return reply;
     const { incident, responder, query } = link;
     // A second tap by the same person (slow network, back button) is not an error: the page already says so.
-    if (incident.state === 'acknowledged' && incident.acknowledgedBy?.id === responder.id) return reply.redirect(pageHrefs(incident.code, query, 'action').page, 303);
+    if (incident.state === 'acknowledged' && incident.acknowledgedBy?.id === responder.id)
+      return reply.redirect(pageHrefs(incident.code, query, 'action').page, 303);
     try {
       await deps.incidents.acknowledge(incident.id, responder, 'dashboard');
     } catch (err) {
@@ -215,28 +233,36 @@ export const incidentPageRoutes: FastifyPluginAsync<{ deps: HttpDeps; page: Inci
       const now = (await deps.incidents.view(incident.id)) ?? incident;
       // Someone (maybe this person, on a second tap) is already there: show the page as it is.
       if (now.state === 'acknowledged' && now.onSiteAt) {
-        return show(reply, { ...link, incident: now }, 'action', 409, { kind: 'info', text: `${now.onSiteBy?.name ?? '已有人'}已到达（${formatLocal(now.onSiteAt, page.timeZone)}）。` });
+        return show(reply, { ...link, incident: now }, 'action', 409, {
+          kind: 'info',
+          text: `${now.onSiteBy?.name ?? '已有人'}已到达（${formatLocal(now.onSiteAt, page.timeZone)}）。`,
+        });
       }
       return refusedTransition(reply, link);
     }
     return reply.redirect(pageHrefs(incident.code, query, 'action').page, 303);
   });
 
-  app.post<PageRoute & { Body: unknown }>('/i/:code/resolve', { logSerializers, bodyLimit: PAGE_FORM_BODY_LIMIT }, async (request, reply) => {
-    const link = await open(request, reply);
-    if (!link) return reply;
-    const raw = noteOf(request.body);
-    if (raw === null) return show(reply, link, 'action', 400, { kind: 'error', text: '提交的内容无效，请重试。' });
-    const note = raw.replace(/\r\n?/g, '\n').trim();
-    if ([...note].length > NOTE_MAX_CHARS) return show(reply, link, 'action', 400, { kind: 'error', text: `备注最多${NOTE_MAX_CHARS}字，请删减后再提交。` }, note);
-    try {
-      await deps.incidents.resolve(link.incident.id, link.responder, 'dashboard', note.length > 0 ? note : undefined);
-    } catch (err) {
-      if (!isInvalidTransition(err)) throw err;
-      return refusedTransition(reply, link, note);
-    }
-    return reply.redirect(pageHrefs(link.incident.code, link.query, 'action').page, 303);
-  });
+  app.post<PageRoute & { Body: unknown }>(
+    '/i/:code/resolve',
+    { logSerializers, bodyLimit: PAGE_FORM_BODY_LIMIT },
+    async (request, reply) => {
+      const link = await open(request, reply);
+      if (!link) return reply;
+      const raw = noteOf(request.body);
+      if (raw === null) return show(reply, link, 'action', 400, { kind: 'error', text: '提交的内容无效，请重试。' });
+      const note = raw.replace(/\r\n?/g, '\n').trim();
+      if ([...note].length > NOTE_MAX_CHARS)
+        return show(reply, link, 'action', 400, { kind: 'error', text: `备注最多${NOTE_MAX_CHARS}字，请删减后再提交。` }, note);
+      try {
+        await deps.incidents.resolve(link.incident.id, link.responder, 'dashboard', note.length > 0 ? note : undefined);
+      } catch (err) {
+        if (!isInvalidTransition(err)) throw err;
+        return refusedTransition(reply, link, note);
+      }
+      return reply.redirect(pageHrefs(link.incident.code, link.query, 'action').page, 303);
+    },
+  );
 };
 
 /** The note field of the form: '' when absent, null when it is not one string (a repeated field, say). */

@@ -53,16 +53,20 @@ function newestFirst(views: IncidentView[]): IncidentView[] {
 }
 
 export const incidentRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, { deps }) => {
-  app.get<{ Querystring: ListQuery }>('/incidents', { onRequest: incidentRoles, schema: { querystring: listQuerySchema } }, async (request) => {
-    const q = request.query;
-    const filter: IncidentFilter = {};
-    if (q.state) filter.state = q.state;
-    if (q.resident) filter.residentId = q.resident;
-    const community = readableCommunity(request.caller, q.community);
-    if (community !== null) filter.communityId = community;
-    if (q.limit) filter.limit = q.limit;
-    return newestFirst(await deps.incidents.list(filter));
-  });
+  app.get<{ Querystring: ListQuery }>(
+    '/incidents',
+    { onRequest: incidentRoles, schema: { querystring: listQuerySchema } },
+    async (request) => {
+      const q = request.query;
+      const filter: IncidentFilter = {};
+      if (q.state) filter.state = q.state;
+      if (q.resident) filter.residentId = q.resident;
+      const community = readableCommunity(request.caller, q.community);
+      if (community !== null) filter.communityId = community;
+      if (q.limit) filter.limit = q.limit;
+      return newestFirst(await deps.incidents.list(filter));
+    },
+  );
 
   app.get<{ Params: IdParams }>('/incidents/:id', { onRequest: incidentRoles, schema: { params: idParams } }, async (request) => {
     const view = await deps.incidents.view(request.params.id);

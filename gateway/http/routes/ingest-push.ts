@@ -11,10 +11,18 @@ export interface VendorPushApi {
 /** A OneNET batch of 200 readings is about 40 KB; anything much larger is not a push. */
 export const PUSH_BODY_LIMIT = 64 * 1024;
 
-const params = { type: 'object', required: ['bridgeId'], properties: { bridgeId: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
+const params = {
+  type: 'object',
+  required: ['bridgeId'],
+  properties: { bridgeId: { type: 'string', minLength: 1, maxLength: 64 } },
+} as const;
 const checkQuery = {
   type: 'object',
-  properties: { msg: { type: 'string', maxLength: 512 }, nonce: { type: 'string', maxLength: 128 }, signature: { type: 'string', maxLength: 128 } },
+  properties: {
+    msg: { type: 'string', maxLength: 512 },
+    nonce: { type: 'string', maxLength: 128 },
+    signature: { type: 'string', maxLength: 128 },
+  },
 } as const;
 
 export const ingestPushRoutes: FastifyPluginAsync<{ push: VendorPushApi }> = async (app, { push }) => {
@@ -32,9 +40,13 @@ export const ingestPushRoutes: FastifyPluginAsync<{ push: VendorPushApi }> = asy
     },
   );
 
-  app.post<{ Params: { bridgeId: string }; Body: Buffer }>('/ingest/v1/:bridgeId', { schema: { params }, bodyLimit: PUSH_BODY_LIMIT }, async (request) => {
-    const arrivedHr = performance.now();
-    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    return push.push(request.params.bridgeId, { raw, headers: request.headers, remoteAddress: request.ip, arrivedHr });
-  });
+  app.post<{ Params: { bridgeId: string }; Body: Buffer }>(
+    '/ingest/v1/:bridgeId',
+    { schema: { params }, bodyLimit: PUSH_BODY_LIMIT },
+    async (request) => {
+      const arrivedHr = performance.now();
+      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      return push.push(request.params.bridgeId, { raw, headers: request.headers, remoteAddress: request.ip, arrivedHr });
+    },
+  );
 };

@@ -18,7 +18,11 @@ const rangeQuery = {
 } as const;
 
 /** URL action → command; the same three a volunteer can text. */
-const ACTIONS: Record<string, VolunteerCommand> = { 'check-in': 'check_in', 'check-out': 'check_out', 'door-unanswered': 'door_unanswered' };
+const ACTIONS: Record<string, VolunteerCommand> = {
+  'check-in': 'check_in',
+  'check-out': 'check_out',
+  'door-unanswered': 'door_unanswered',
+};
 
 /** Outcomes that changed something; the others are polite refusals (too early, nothing today, not checked in). */
 const DONE = new Set(['visit_check_in', 'visit_check_out', 'visit_door_unanswered', 'visit_already_checked_in']);
@@ -38,22 +42,31 @@ function volunteerOf(request: FastifyRequest): string {
 export const myVisitRoutes: FastifyPluginAsync<{ pages: DashboardPageDeps }> = async (app, { pages }) => {
   const volunteerOnly = requireRole('volunteer');
 
-  app.get<{ Querystring: RangeQuery }>('/my-visits', { preHandler: volunteerOnly, schema: { querystring: rangeQuery } }, async (request) => {
-    const volunteer = volunteerOf(request);
-    const now = pages.clock.now();
-    const from = request.query.from ? parseDate(request.query.from) : localDate(now, pages.timeZone);
-    if (!from) throw new GatewayError('GW_ERR_BAD_REQUEST', `from must be a real date, got "${request.query.from ?? ''}"`);
-    const to = addDays(from, (request.query.days ?? 14) - 1);
-    const list = pages.visits ? await pages.visits.listOccurrences({ from: formatDate(from), to: formatDate(to), volunteer }) : [];
-    const visits: MyVisit[] = [];
-    for (const o of list) {
-      const resident = await pages.registry.getResident(o.resident);
-      // Names and addresses only: a volunteer never sees notes, family phones or other residents.
-      visits.push({ ...o, residentName: resident?.name ?? o.resident, address: resident?.address ?? '', building: resident?.building ?? null });
-    }
-    const today = formatDate(localDate(now, pages.timeZone));
-    return { volunteer, today, current: currentVisit(visits, now, today), visits };
-  });
+  app.get<{ Querystring: RangeQuery }>(
+    '/my-visits',
+    { preHandler: volunteerOnly, schema: { querystring: rangeQuery } },
+    async (request) => {
+      const volunteer = volunteerOf(request);
+      const now = pages.clock.now();
+      const from = request.query.from ? parseDate(request.query.from) : localDate(now, pages.timeZone);
+      if (!from) throw new GatewayError('GW_ERR_BAD_REQUEST', `from must be a real date, got "${request.query.from ?? ''}"`);
+      const to = addDays(from, (request.query.days ?? 14) - 1);
+      const list = pages.visits ? await pages.visits.listOccurrences({ from: formatDate(from), to: formatDate(to), volunteer }) : [];
+      const visits: MyVisit[] = [];
+      for (const o of list) {
+        const resident = await pages.registry.getResident(o.resident);
+        // Names and addresses only: a volunteer never sees notes, family phones or other residents.
+        visits.push({
+          ...o,
+          residentName: resident?.name ?? o.resident,
+          address: resident?.address ?? '',
+          building: resident?.building ?? null,
+        });
+      }
+      const today = formatDate(localDate(now, pages.timeZone));
+      return { volunteer, today, current: currentVisit(visits, now, today), visits };
+    },
+  );
 
   app.post<{ Params: { action: string } }>(
     '/my-visits/:action',
@@ -81,6 +94,8 @@ export const myVisitRoutes: FastifyPluginAsync<{ pages: DashboardPageDeps }> = a
 export function currentVisit(visits: MyVisit[], now: number, today: string): { visit: string; start: string } | null {
   const checkedIn = visits.find((v) => v.status === 'checked_in');
   // Starts are ISO with the local offset, so their first ten characters are the local date.
-  const next = checkedIn ?? visits.find((v) => (v.status === 'scheduled' || v.status === 'missed') && Date.parse(v.end) > now && v.start.slice(0, 10) === today);
+  const next =
+    checkedIn ??
+    visits.find((v) => (v.status === 'scheduled' || v.status === 'missed') && Date.parse(v.end) > now && v.start.slice(0, 10) === today);
   return next ? { visit: next.visit, start: next.start } : null;
 }

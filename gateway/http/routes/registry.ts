@@ -28,7 +28,9 @@ export const registryRoutes: FastifyPluginAsync<{ pages: DashboardPageDeps }> = 
     '/registry',
     {
       preHandler: admin,
-      schema: { querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: ['yaml', 'json'] } } } },
+      schema: {
+        querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: ['yaml', 'json'] } } },
+      },
     },
     async (request) => pages.exportRegistry(request.query.format ?? 'yaml'),
   );

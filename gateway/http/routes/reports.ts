@@ -39,19 +39,23 @@ export const reportRoutes: FastifyPluginAsync<{ pages: DashboardPageDeps }> = as
   const staff = requireRole('admin', 'duty_officer', 'worker');
   const thisMonth = () => formatMonth({ ...localDate(pages.clock.now(), pages.timeZone), day: 1 });
 
-  app.get<{ Querystring: MonthlyQuery }>('/reports/monthly', { preHandler: staff, schema: { querystring: monthlyQuery } }, async (request, reply) => {
-    const scope = readableCommunity(request.caller, request.query.community);
-    const m = request.query.month ?? thisMonth();
-    const report = await pages.reports.monthly(m, scope);
-    const byCommunity = scope === null ? await pages.reports.monthlyByCommunity(m) : [];
-    if (request.query.format !== 'csv') return { ...report, byCommunity };
-    const csv = reportsCsv([...byCommunity, report], request.query.lang ?? 'zh');
-    // The byte-order mark makes Excel read the file as UTF-8, so community names stay Chinese instead of mojibake.
-    return reply
-      .header('content-type', 'text/csv; charset=utf-8')
-      .header('content-disposition', `attachment; filename="care-report-${m}${scope ? `-${scope}` : ''}.csv"`)
-      .send(`\uFEFF${csv}`);
-  });
+  app.get<{ Querystring: MonthlyQuery }>(
+    '/reports/monthly',
+    { preHandler: staff, schema: { querystring: monthlyQuery } },
+    async (request, reply) => {
+      const scope = readableCommunity(request.caller, request.query.community);
+      const m = request.query.month ?? thisMonth();
+      const report = await pages.reports.monthly(m, scope);
+      const byCommunity = scope === null ? await pages.reports.monthlyByCommunity(m) : [];
+      if (request.query.format !== 'csv') return { ...report, byCommunity };
+      const csv = reportsCsv([...byCommunity, report], request.query.lang ?? 'zh');
+      // The byte-order mark makes Excel read the file as UTF-8, so community names stay Chinese instead of mojibake.
+      return reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="care-report-${m}${scope ? `-${scope}` : ''}.csv"`)
+        .send(`\uFEFF${csv}`);
+    },
+  );
 
   app.get<{ Querystring: TrendQuery }>('/reports/trend', { preHandler: staff, schema: { querystring: trendQuery } }, async (request) => {
     const scope = readableCommunity(request.caller, request.query.community);

@@ -68,7 +68,9 @@ export const residentRoutes: FastifyPluginAsync<{ pages: DashboardPageDeps }> = 
 
   app.get('/communities', { preHandler: staff }, async (request) => {
     const scope = readableCommunity(request.caller, undefined);
-    return (await pages.registry.listCommunities()).filter((c) => scope === null || c.id === scope).map((c) => ({ id: c.id, name: c.name }));
+    return (await pages.registry.listCommunities())
+      .filter((c) => scope === null || c.id === scope)
+      .map((c) => ({ id: c.id, name: c.name }));
   });
 
   app.get<{ Querystring: ListQuery }>('/residents', { preHandler: staff, schema: { querystring: listQuery } }, async (request) => {
@@ -79,7 +81,13 @@ export const residentRoutes: FastifyPluginAsync<{ pages: DashboardPageDeps }> = 
     for (const d of devices) byResident.set(d.resident, [...(byResident.get(d.resident) ?? []), d]);
     return residents
       .filter((r) => (scope === null || r.community === scope) && matches(request.query.q, r.id, r.name, r.address, r.building))
-      .map((r) => residentView(r, (byResident.get(r.id) ?? []).map((d) => summary(d, pages.deviceHealth(d.id))), notes));
+      .map((r) =>
+        residentView(
+          r,
+          (byResident.get(r.id) ?? []).map((d) => summary(d, pages.deviceHealth(d.id))),
+          notes,
+        ),
+      );
   });
 
   app.get<{ Querystring: ListQuery }>('/workers', { preHandler: staff, schema: { querystring: listQuery } }, async (request) => {
@@ -116,5 +124,13 @@ function residentView(r: Resident & { notes?: unknown }, devices: DeviceSummary[
 }
 
 function workerView(w: Worker, onDuty: boolean) {
-  return { id: w.id, name: w.name, phone: w.phone, community: w.community, onDutyNow: onDuty, shifts: w.shifts, location: w.location ?? null };
+  return {
+    id: w.id,
+    name: w.name,
+    phone: w.phone,
+    community: w.community,
+    onDutyNow: onDuty,
+    shifts: w.shifts,
+    location: w.location ?? null,
+  };
 }

@@ -39,20 +39,24 @@ const DEFAULT_LIMIT = 200;
 
 export const smsLogRoutes: FastifyPluginAsync<{ pages: DashboardPageDeps }> = async (app, { pages }) => {
   // Family phone numbers of every community are in here: station staff only.
-  app.get<{ Querystring: LogQuery }>('/sms/log', { preHandler: requireRole('admin', 'duty_officer'), schema: { querystring: logQuery } }, async (request) => {
-    const { from, to, ...rest } = request.query;
-    const fromDay = from ? parseDate(from) : null;
-    const toDay = to ? parseDate(to) : null;
-    if (from && !fromDay) throw new GatewayError('GW_ERR_BAD_REQUEST', `from must be a real date, got "${from}"`);
-    if (to && !toDay) throw new GatewayError('GW_ERR_BAD_REQUEST', `to must be a real date, got "${to}"`);
-    const provider = pages.smsProvider();
-    const messages = await pages.smsLog.list({
-      ...rest,
-      ...(fromDay ? { from: startOfDay(fromDay, pages.timeZone) } : {}),
-      // `to` is an inclusive local day.
-      ...(toDay ? { to: startOfDay(addDays(toDay, 1), pages.timeZone) } : {}),
-      limit: rest.limit ?? DEFAULT_LIMIT,
-    });
-    return { provider, outboxMode: provider === 'outbox', notSentTotal: await pages.smsLog.outboxCount(), messages };
-  });
+  app.get<{ Querystring: LogQuery }>(
+    '/sms/log',
+    { preHandler: requireRole('admin', 'duty_officer'), schema: { querystring: logQuery } },
+    async (request) => {
+      const { from, to, ...rest } = request.query;
+      const fromDay = from ? parseDate(from) : null;
+      const toDay = to ? parseDate(to) : null;
+      if (from && !fromDay) throw new GatewayError('GW_ERR_BAD_REQUEST', `from must be a real date, got "${from}"`);
+      if (to && !toDay) throw new GatewayError('GW_ERR_BAD_REQUEST', `to must be a real date, got "${to}"`);
+      const provider = pages.smsProvider();
+      const messages = await pages.smsLog.list({
+        ...rest,
+        ...(fromDay ? { from: startOfDay(fromDay, pages.timeZone) } : {}),
+        // `to` is an inclusive local day.
+        ...(toDay ? { to: startOfDay(addDays(toDay, 1), pages.timeZone) } : {}),
+        limit: rest.limit ?? DEFAULT_LIMIT,
+      });
+      return { provider, outboxMode: provider === 'outbox', notSentTotal: await pages.smsLog.outboxCount(), messages };
+    },
+  );
 };

@@ -56,7 +56,8 @@ const closeBodySchema = {
 /** The community to filter by: the caller's own (asking for another is 403), else the one asked for. */
 function scopedCommunity(request: FastifyRequest, asked: string | undefined): string | undefined {
   const scope = communityScope(request.caller);
-  if (scope !== null && asked !== undefined && asked !== scope) throw new GatewayError('GW_ERR_FORBIDDEN', `you may see community ${scope} only`);
+  if (scope !== null && asked !== undefined && asked !== scope)
+    throw new GatewayError('GW_ERR_FORBIDDEN', `you may see community ${scope} only`);
   return scope ?? asked;
 }
 
@@ -74,10 +75,14 @@ export const taskRoutes: FastifyPluginAsync<{ supervision: SupervisionApi }> = a
     });
   });
 
-  app.post<{ Params: IdParams; Body: CloseBody }>('/tasks/:id/close', { schema: { params: idParams, body: closeBodySchema } }, async (request) => {
-    const { by, note } = closer(request);
-    return supervision.closeTask(request.params.id, by, note);
-  });
+  app.post<{ Params: IdParams; Body: CloseBody }>(
+    '/tasks/:id/close',
+    { schema: { params: idParams, body: closeBodySchema } },
+    async (request) => {
+      const { by, note } = closer(request);
+      return supervision.closeTask(request.params.id, by, note);
+    },
+  );
 
   app.get<{ Querystring: OutageQuery }>('/outages', { schema: { querystring: outageQuerySchema } }, async (request) => {
     const { state, limit } = request.query;
@@ -86,10 +91,14 @@ export const taskRoutes: FastifyPluginAsync<{ supervision: SupervisionApi }> = a
   });
 
   // Staff, or a worker of the outage's own community (the service refuses another community's with 403).
-  app.post<{ Params: IdParams; Body: CloseBody }>('/outages/:id/close', { schema: { params: idParams, body: closeBodySchema } }, async (request) => {
-    const { by, note } = closer(request);
-    return supervision.closeOutage(request.params.id, by, note);
-  });
+  app.post<{ Params: IdParams; Body: CloseBody }>(
+    '/outages/:id/close',
+    { schema: { params: idParams, body: closeBodySchema } },
+    async (request) => {
+      const { by, note } = closer(request);
+      return supervision.closeOutage(request.params.id, by, note);
+    },
+  );
 };
 
 /** Who closes by hand (the caller's name, limited to their community) and the trimmed note, which must not be blank. */

@@ -38,10 +38,17 @@ const buildingBodySchema = {
   type: 'object',
   additionalProperties: false,
   required: ['community', 'building'],
-  properties: { ...windowProperties, community: { type: 'string', minLength: 1, maxLength: 64 }, building: { type: 'string', minLength: 1, maxLength: 100 } },
+  properties: {
+    ...windowProperties,
+    community: { type: 'string', minLength: 1, maxLength: 64 },
+    building: { type: 'string', minLength: 1, maxLength: 100 },
+  },
 } as const;
 
-const listQuerySchema = { type: 'object', properties: { community: { type: 'string', minLength: 1, maxLength: 64 }, limit: limitProperty } } as const;
+const listQuerySchema = {
+  type: 'object',
+  properties: { community: { type: 'string', minLength: 1, maxLength: 64 }, limit: limitProperty },
+} as const;
 
 function actor(request: FastifyRequest): TestActor {
   const caller = request.caller;
@@ -52,7 +59,8 @@ function actor(request: FastifyRequest): TestActor {
 /** The community to filter by: the caller's own (asking for another is 403), else the one asked for. */
 function scoped(request: FastifyRequest, asked: string | undefined): string | undefined {
   const scope = communityScope(request.caller);
-  if (scope !== null && asked !== undefined && asked !== scope) throw new GatewayError('GW_ERR_FORBIDDEN', `you may see community ${scope} only`);
+  if (scope !== null && asked !== undefined && asked !== scope)
+    throw new GatewayError('GW_ERR_FORBIDDEN', `you may see community ${scope} only`);
   return scope ?? asked;
 }
 
@@ -64,25 +72,48 @@ export const testModeRoutes: FastifyPluginAsync<{ testMode: TestModeApi }> = asy
   // Grid workers test the buttons of their own community; staff any. A volunteer never switches alarms to tests.
   app.addHook('onRequest', requireRole('admin', 'duty_officer', 'worker'));
 
-  app.post<{ Params: IdParams; Body: WindowBody | undefined }>('/devices/:id/test-mode', { schema: { params: idParams, body: deviceBodySchema } }, async (request, reply) => {
-    const window = await testMode.startWindow({ target: { kind: 'device', deviceId: request.params.id }, ...windowOptions(request.body) }, actor(request));
-    return reply.code(201).send(window);
-  });
+  app.post<{ Params: IdParams; Body: WindowBody | undefined }>(
+    '/devices/:id/test-mode',
+    { schema: { params: idParams, body: deviceBodySchema } },
+    async (request, reply) => {
+      const window = await testMode.startWindow(
+        { target: { kind: 'device', deviceId: request.params.id }, ...windowOptions(request.body) },
+        actor(request),
+      );
+      return reply.code(201).send(window);
+    },
+  );
 
   app.post<{ Body: BuildingBody }>('/buildings/test-mode', { schema: { body: buildingBodySchema } }, async (request, reply) => {
     const { community, building } = request.body;
-    const window = await testMode.startWindow({ target: { kind: 'building', communityId: community, building }, ...windowOptions(request.body) }, actor(request));
+    const window = await testMode.startWindow(
+      { target: { kind: 'building', communityId: community, building }, ...windowOptions(request.body) },
+      actor(request),
+    );
     return reply.code(201).send(window);
   });
 
-  app.get<{ Querystring: { community?: string; limit?: number } }>('/test-windows', { schema: { querystring: listQuerySchema } }, async (request) => {
-    const communityId = scoped(request, request.query.community);
-    return testMode.listWindows({ ...(communityId ? { communityId } : {}), ...(request.query.limit ? { limit: request.query.limit } : {}) });
-  });
+  app.get<{ Querystring: { community?: string; limit?: number } }>(
+    '/test-windows',
+    { schema: { querystring: listQuerySchema } },
+    async (request) => {
+      const communityId = scoped(request, request.query.community);
+      return testMode.listWindows({
+        ...(communityId ? { communityId } : {}),
+        ...(request.query.limit ? { limit: request.query.limit } : {}),
+      });
+    },
+  );
 
-  app.post<{ Params: IdParams }>('/test-windows/:id/end', { schema: { params: idParams } }, async (request) => testMode.endWindow(request.params.id, actor(request)));
+  app.post<{ Params: IdParams }>('/test-windows/:id/end', { schema: { params: idParams } }, async (request) =>
+    testMode.endWindow(request.params.id, actor(request)),
+  );
 
-  app.get<{ Querystring: { community?: string } }>('/test-presses/untested', { schema: { querystring: listQuerySchema } }, async (request) => {
-    return testMode.untested(scoped(request, request.query.community));
-  });
+  app.get<{ Querystring: { community?: string } }>(
+    '/test-presses/untested',
+    { schema: { querystring: listQuerySchema } },
+    async (request) => {
+      return testMode.untested(scoped(request, request.query.community));
+    },
+  );
 };

@@ -54,7 +54,10 @@ function formParams(body: unknown): Record<string, unknown> {
  * Refuses every request of the plugin `app` without a valid X-Twilio-Signature over PUBLIC_URL + path (403, a
  * security event); used by the SMS and the voice webhooks alike.
  */
-export async function requireTwilioSignature(app: FastifyInstance, deps: Pick<HttpDeps, 'publicUrl' | 'twilioAuthToken' | 'metrics'>): Promise<void> {
+export async function requireTwilioSignature(
+  app: FastifyInstance,
+  deps: Pick<HttpDeps, 'publicUrl' | 'twilioAuthToken' | 'metrics'>,
+): Promise<void> {
   // Twilio signs the URL it was configured with, i.e. PUBLIC_URL; the Host header is whatever a proxy or attacker says.
   const base = deps.publicUrl.replace(/\/+$/, '');
 
@@ -92,7 +95,13 @@ export const twilioWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async
     { bodyLimit: WEBHOOK_BODY_LIMIT, schema: { body: smsFormSchema } },
     async (request, reply) => {
       const { From, Body, MessageSid } = request.body;
-      const result = await deps.inbound.handle({ provider: 'twilio', from: From, body: Body, providerSid: MessageSid ?? null, receivedAt: Date.now() });
+      const result = await deps.inbound.handle({
+        provider: 'twilio',
+        from: From,
+        body: Body,
+        providerSid: MessageSid ?? null,
+        receivedAt: Date.now(),
+      });
       request.log.info({ sid: MessageSid ?? null, handledAs: result.handledAs }, 'inbound SMS handled');
       // Replies go out through the notifier (and its log), not as TwiML, so the answer is always empty.
       return reply.code(200).type('text/xml').send(EMPTY_TWIML);
@@ -104,7 +113,9 @@ export const twilioWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async
     { bodyLimit: WEBHOOK_BODY_LIMIT, schema: { body: statusFormSchema } },
     async (request, reply) => {
       const { MessageSid, MessageStatus, ErrorCode } = request.body;
-      const known = await deps.smsStatus.handleStatusCallback(ErrorCode === undefined ? { MessageSid, MessageStatus } : { MessageSid, MessageStatus, ErrorCode });
+      const known = await deps.smsStatus.handleStatusCallback(
+        ErrorCode === undefined ? { MessageSid, MessageStatus } : { MessageSid, MessageStatus, ErrorCode },
+      );
       // An unknown SID is answered 204 too: an error would only make Twilio retry a callback we cannot use.
       if (!known) request.log.debug({ sid: MessageSid, status: MessageStatus }, 'status callback for an unknown message');
       return reply.code(204).send();

@@ -35,7 +35,11 @@ export const visitLinkRoutes: FastifyPluginAsync<VisitLinkOptions> = async (app,
   app.get<{ Params: { code: string }; Querystring: Record<string, unknown> }>('/v/:code', async (request, reply) => {
     void reply.headers(PAGE_HEADERS);
     const check = page.links.check(request.params.code, request.query, page.clock.now());
-    const refused = !check.ok ? check.reason : check.grant.role !== VISITS_LINK_ROLE || request.params.code !== VISITS_LINK_CODE ? 'bad_signature' : null;
+    const refused = !check.ok
+      ? check.reason
+      : check.grant.role !== VISITS_LINK_ROLE || request.params.code !== VISITS_LINK_CODE
+        ? 'bad_signature'
+        : null;
     if (refused || !check.ok) {
       const reason = refused ?? 'malformed';
       return reply
@@ -48,7 +52,10 @@ export const visitLinkRoutes: FastifyPluginAsync<VisitLinkOptions> = async (app,
       setSessionCookie(reply, signedIn.sessionId, signedIn.maxAgeSeconds, secure);
     } catch (err) {
       if (!(err instanceof GatewayError) || err.statusCode !== 403) throw err;
-      return reply.code(403).type('text/html; charset=utf-8').send(renderMessagePage({ title: '无法登录', message: '此链接对应的志愿者账号已停用或已不在名册中，请联系社区。' }));
+      return reply
+        .code(403)
+        .type('text/html; charset=utf-8')
+        .send(renderMessagePage({ title: '无法登录', message: '此链接对应的志愿者账号已停用或已不在名册中，请联系社区。' }));
     }
     // 303: the browser loads the dashboard with GET; the page itself reads who she is from /auth/me.
     return reply.redirect('/#/my-visits', 303);

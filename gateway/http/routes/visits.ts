@@ -137,7 +137,11 @@ export const visitRoutes: FastifyPluginAsync<VisitRouteOptions> = async (app, { 
     const list = await visits.listOccurrences(query);
     const known = new Map<string, Resident | null>();
     for (const id of new Set(list.map((o) => o.resident))) known.set(id, await residentOf(id));
-    return list.map((o): OccurrenceWithResident => ({ ...o, residentName: known.get(o.resident)?.name ?? null, address: known.get(o.resident)?.address ?? null }));
+    return list.map((o): OccurrenceWithResident => ({
+      ...o,
+      residentName: known.get(o.resident)?.name ?? null,
+      address: known.get(o.resident)?.address ?? null,
+    }));
   });
 
   app.post<{ Body: CreateBody }>('/visits', { onRequest: coordinators, schema: { body: createBody } }, async (request, reply) => {
@@ -147,7 +151,8 @@ export const visitRoutes: FastifyPluginAsync<VisitRouteOptions> = async (app, { 
   app.get<{ Params: IdParams }>('/visits/:id', { schema: { params: idParams } }, async (request) => {
     const plan = await visits.getVisit(request.params.id);
     const caller = request.caller;
-    if (caller?.role === 'volunteer' && plan.volunteer !== volunteerSelf(caller)) throw new GatewayError('GW_ERR_FORBIDDEN', 'a volunteer sees only her own visits');
+    if (caller?.role === 'volunteer' && plan.volunteer !== volunteerSelf(caller))
+      throw new GatewayError('GW_ERR_FORBIDDEN', 'a volunteer sees only her own visits');
     if (caller?.role === 'worker') {
       const community = readableCommunity(caller);
       if (community !== null && (await residentOf(plan.resident))?.community !== community) {
@@ -158,8 +163,10 @@ export const visitRoutes: FastifyPluginAsync<VisitRouteOptions> = async (app, { 
   });
 
   // Changes the plan; a new `volunteer` reassigns it from now on.
-  app.patch<{ Params: IdParams; Body: PatchBody }>('/visits/:id', { onRequest: coordinators, schema: { params: idParams, body: patchBody } }, async (request) =>
-    visits.updateVisit(request.params.id, request.body),
+  app.patch<{ Params: IdParams; Body: PatchBody }>(
+    '/visits/:id',
+    { onRequest: coordinators, schema: { params: idParams, body: patchBody } },
+    async (request) => visits.updateVisit(request.params.id, request.body),
   );
 
   const stateActions = [
@@ -168,7 +175,9 @@ export const visitRoutes: FastifyPluginAsync<VisitRouteOptions> = async (app, { 
     { path: '/visits/:id/cancel', act: (visitId: string) => visits.cancelVisit(visitId) },
   ];
   for (const { path, act } of stateActions) {
-    app.post<{ Params: IdParams }>(path, { onRequest: coordinators, schema: { params: idParams } }, async (request) => act(request.params.id));
+    app.post<{ Params: IdParams }>(path, { onRequest: coordinators, schema: { params: idParams } }, async (request) =>
+      act(request.params.id),
+    );
   }
 
   // `start` is the occurrence's start as listed (ISO with offset, '+' as %2B) or local "YYYY-MM-DDTHH:MM".
@@ -178,7 +187,8 @@ export const visitRoutes: FastifyPluginAsync<VisitRouteOptions> = async (app, { 
     async (request) => {
       const { id: visitId, start } = request.params;
       const { volunteer, hours, note, by } = request.body;
-      if ((volunteer === undefined) === (hours === undefined)) throw badRequest('give either volunteer (reassign) or hours (correction), not both');
+      if ((volunteer === undefined) === (hours === undefined))
+        throw badRequest('give either volunteer (reassign) or hours (correction), not both');
       if (volunteer !== undefined) return visits.reassignOccurrence(visitId, start, volunteer);
       return visits.correctHours(visitId, start, hours ?? 0, note ?? null, by ?? request.caller?.name ?? 'API');
     },
@@ -209,11 +219,15 @@ export const visitRoutes: FastifyPluginAsync<VisitRouteOptions> = async (app, { 
     },
   );
 
-  app.get<{ Params: IdParams }>('/volunteers/:id/ledger', { onRequest: callerRoles('admin', 'duty_officer', 'volunteer'), schema: { params: idParams } }, async (request) => {
-    const caller = request.caller;
-    if (caller?.role === 'volunteer') volunteerSelf(caller, request.params.id);
-    return visits.volunteerLedger(request.params.id);
-  });
+  app.get<{ Params: IdParams }>(
+    '/volunteers/:id/ledger',
+    { onRequest: callerRoles('admin', 'duty_officer', 'volunteer'), schema: { params: idParams } },
+    async (request) => {
+      const caller = request.caller;
+      if (caller?.role === 'volunteer') volunteerSelf(caller, request.params.id);
+      return visits.volunteerLedger(request.params.id);
+    },
+  );
 
   app.post<{ Params: IdParams; Body: RedemptionBody }>(
     '/volunteers/:id/redemptions',

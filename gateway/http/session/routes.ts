@@ -62,18 +62,24 @@ export const sessionRoutes: FastifyPluginAsync<SessionRouteOptions> = async (app
   app.post<{ Body: { username: string; password: string } }>(
     '/auth/login',
     { schema: { body: loginBody }, bodyLimit: AUTH_BODY_LIMIT },
-    async (request, reply) => answer(reply, await withRetryAfter(reply, () => accounts.login(request.body.username, request.body.password, client(request)))),
+    async (request, reply) =>
+      answer(reply, await withRetryAfter(reply, () => accounts.login(request.body.username, request.body.password, client(request)))),
   );
 
-  app.post<{ Body: { phone: string } }>('/auth/otp/request', { schema: { body: otpRequestBody }, bodyLimit: AUTH_BODY_LIMIT }, async (request, reply) => {
-    await withRetryAfter(reply, () => accounts.requestOtp(request.body.phone, client(request)));
-    return reply.code(202).send(OTP_ACCEPTED);
-  });
+  app.post<{ Body: { phone: string } }>(
+    '/auth/otp/request',
+    { schema: { body: otpRequestBody }, bodyLimit: AUTH_BODY_LIMIT },
+    async (request, reply) => {
+      await withRetryAfter(reply, () => accounts.requestOtp(request.body.phone, client(request)));
+      return reply.code(202).send(OTP_ACCEPTED);
+    },
+  );
 
   app.post<{ Body: { phone: string; code: string } }>(
     '/auth/otp/verify',
     { schema: { body: otpVerifyBody }, bodyLimit: AUTH_BODY_LIMIT },
-    async (request, reply) => answer(reply, await withRetryAfter(reply, () => accounts.verifyOtp(request.body.phone, request.body.code, client(request)))),
+    async (request, reply) =>
+      answer(reply, await withRetryAfter(reply, () => accounts.verifyOtp(request.body.phone, request.body.code, client(request)))),
   );
 
   app.post('/auth/logout', async (request, reply) => {
@@ -114,7 +120,8 @@ async function withRetryAfter<T>(reply: FastifyReply, work: () => Promise<T>): P
   } catch (err) {
     if (err instanceof GatewayError && err.code === 'GW_ERR_RATE_LIMITED') {
       const details = err.details;
-      const seconds = typeof details === 'object' && details !== null && 'retryAfterSeconds' in details ? Number(details.retryAfterSeconds) : 60;
+      const seconds =
+        typeof details === 'object' && details !== null && 'retryAfterSeconds' in details ? Number(details.retryAfterSeconds) : 60;
       void reply.header('retry-after', String(seconds));
     }
     throw err;

@@ -58,7 +58,14 @@ export class TencentVmsProvider implements VoiceProvider {
     this.client = new CommonClient(c.endpoint, VMS_VERSION, {
       credential: { secretId: deps.secretId, secretKey: deps.secretKey },
       region: deps.region,
-      profile: { httpProfile: { endpoint: c.endpoint, protocol: c.protocol, reqTimeout: deps.timeoutSeconds ?? 10, ...(c.agent ? { agent: c.agent } : {}) } },
+      profile: {
+        httpProfile: {
+          endpoint: c.endpoint,
+          protocol: c.protocol,
+          reqTimeout: deps.timeoutSeconds ?? 10,
+          ...(c.agent ? { agent: c.agent } : {}),
+        },
+      },
     });
   }
 

@@ -54,7 +54,11 @@ export class TwilioVoiceProvider implements VoiceProvider {
       return { providerCallId: created.sid };
     } catch (err) {
       const f = describeSendFailure(err);
-      throw new VoiceCallError(`Twilio did not place the call${f.httpStatus ? ` (${f.httpStatus}${f.code ? ` ${f.code}` : ''})` : ''}: ${f.message}`, f.code, err);
+      throw new VoiceCallError(
+        `Twilio did not place the call${f.httpStatus ? ` (${f.httpStatus}${f.code ? ` ${f.code}` : ''})` : ''}: ${f.message}`,
+        f.code,
+        err,
+      );
     }
   }
 

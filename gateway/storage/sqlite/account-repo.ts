@@ -103,7 +103,9 @@ export class SqliteAccountRepo implements AccountRepo {
   }
 
   async countActiveAdmins(): Promise<number> {
-    return this.sdb.db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled_at IS NULL").get()?.n ?? 0;
+    return (
+      this.sdb.db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled_at IS NULL").get()?.n ?? 0
+    );
   }
 
   async createSession(s: SessionRecord): Promise<void> {
@@ -123,22 +125,30 @@ export class SqliteAccountRepo implements AccountRepo {
   }
 
   async touchSession(idHash: string, at: number): Promise<void> {
-    await this.sdb.write(() => this.sdb.db.prepare('UPDATE sessions SET last_seen_at = MAX(last_seen_at, ?) WHERE id_hash = ?').run(at, idHash));
+    await this.sdb.write(() =>
+      this.sdb.db.prepare('UPDATE sessions SET last_seen_at = MAX(last_seen_at, ?) WHERE id_hash = ?').run(at, idHash),
+    );
   }
 
   async revokeSession(idHash: string, at: number): Promise<boolean> {
-    const r = await this.sdb.write(() => this.sdb.db.prepare('UPDATE sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL').run(at, idHash));
+    const r = await this.sdb.write(() =>
+      this.sdb.db.prepare('UPDATE sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL').run(at, idHash),
+    );
     return r.changes === 1;
   }
 
   async revokeUserSessions(userId: string, at: number): Promise<number> {
-    const r = await this.sdb.write(() => this.sdb.db.prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL').run(at, userId));
+    const r = await this.sdb.write(() =>
+      this.sdb.db.prepare('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL').run(at, userId),
+    );
     return r.changes;
   }
 
   async pruneSessions(before: number): Promise<number> {
     const r = await this.sdb.write(() =>
-      this.sdb.db.prepare('DELETE FROM sessions WHERE expires_at < @before OR (revoked_at IS NOT NULL AND revoked_at < @before)').run({ before }),
+      this.sdb.db
+        .prepare('DELETE FROM sessions WHERE expires_at < @before OR (revoked_at IS NOT NULL AND revoked_at < @before)')
+        .run({ before }),
     );
     return r.changes;
   }
@@ -171,7 +181,9 @@ export class SqliteAccountRepo implements AccountRepo {
   }
 
   async consumeOtp(id: number, at: number): Promise<boolean> {
-    const r = await this.sdb.write(() => this.sdb.db.prepare('UPDATE otp_codes SET used_at = ? WHERE id = ? AND used_at IS NULL').run(at, id));
+    const r = await this.sdb.write(() =>
+      this.sdb.db.prepare('UPDATE otp_codes SET used_at = ? WHERE id = ? AND used_at IS NULL').run(at, id),
+    );
     return r.changes === 1;
   }
 
@@ -179,7 +191,9 @@ export class SqliteAccountRepo implements AccountRepo {
     const id = await this.sdb.write(() =>
       Number(
         this.sdb.db
-          .prepare('INSERT INTO account_audit (at, action, outcome, user_id, subject, ip, detail) VALUES (@at, @action, @outcome, @userId, @subject, @ip, @detail)')
+          .prepare(
+            'INSERT INTO account_audit (at, action, outcome, user_id, subject, ip, detail) VALUES (@at, @action, @outcome, @userId, @subject, @ip, @detail)',
+          )
           .run({ ...e, detail: e.detail ? JSON.stringify(e.detail) : null }).lastInsertRowid,
       ),
     );
@@ -191,17 +205,23 @@ export class SqliteAccountRepo implements AccountRepo {
   }
 
   async getSetting(key: string): Promise<string | null> {
-    return this.sdb.db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get(SETTINGS_PREFIX + key)?.value ?? null;
+    return (
+      this.sdb.db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get(SETTINGS_PREFIX + key)?.value ?? null
+    );
   }
 
   async setSetting(key: string, value: string): Promise<void> {
     await this.sdb.write(() =>
-      this.sdb.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(SETTINGS_PREFIX + key, value),
+      this.sdb.db
+        .prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
+        .run(SETTINGS_PREFIX + key, value),
     );
   }
 
   async takeSetting(key: string, value: string): Promise<boolean> {
-    const r = await this.sdb.write(() => this.sdb.db.prepare('DELETE FROM settings WHERE key = ? AND value = ?').run(SETTINGS_PREFIX + key, value));
+    const r = await this.sdb.write(() =>
+      this.sdb.db.prepare('DELETE FROM settings WHERE key = ? AND value = ?').run(SETTINGS_PREFIX + key, value),
+    );
     return r.changes === 1;
   }
 
@@ -248,7 +268,16 @@ function toSession(r: SessionRow): SessionRecord {
 }
 
 function toOtp(r: OtpRow): OtpRecord {
-  return { id: r.id, phone: r.phone, codeHash: r.code_hash, salt: r.salt, createdAt: r.created_at, expiresAt: r.expires_at, attempts: r.attempts, usedAt: r.used_at };
+  return {
+    id: r.id,
+    phone: r.phone,
+    codeHash: r.code_hash,
+    salt: r.salt,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    attempts: r.attempts,
+    usedAt: r.used_at,
+  };
 }
 
 function toAudit(r: AuditRow): AccountAuditEntry {

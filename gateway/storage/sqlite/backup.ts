@@ -99,12 +99,19 @@ export function prepareRestore(backup: string, dest: string): PreparedRestore {
     try {
       const problem = integrityProblem(db);
       if (problem) throw new Error(`${backup} is damaged: ${problem}`);
-      const tables = new Set(db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => r.name));
+      const tables = new Set(
+        db
+          .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+          .all()
+          .map((r) => r.name),
+      );
       if (!tables.has(INFO_TABLE) || !tables.has(FILES_TABLE)) throw new Error(`${backup} is not a backup made by npm run backup`);
       const summary = readSummary(db);
       const known = Math.max(...MIGRATIONS.map((m) => m.version));
       if (summary.schemaVersion > known) {
-        throw new Error(`${backup} comes from a newer gateway (schema ${summary.schemaVersion}, this one knows up to ${known}); restore it with that version`);
+        throw new Error(
+          `${backup} comes from a newer gateway (schema ${summary.schemaVersion}, this one knows up to ${known}); restore it with that version`,
+        );
       }
       const files = db
         .prepare<[], { name: string; content: Buffer; mode: number }>(`SELECT name, content, mode FROM ${FILES_TABLE} ORDER BY name`)
@@ -163,7 +170,10 @@ function readSummary(db: Database.Database): BackupSummary {
   const schemaVersion = db.prepare<[], { v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations').get()?.v ?? 0;
   const activeIncidents =
     db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM incidents WHERE state IN ('pending', 'open', 'acknowledged')").get()?.n ?? 0;
-  const files = db.prepare<[], { name: string }>(`SELECT name FROM ${FILES_TABLE} ORDER BY name`).all().map((r) => r.name);
+  const files = db
+    .prepare<[], { name: string }>(`SELECT name FROM ${FILES_TABLE} ORDER BY name`)
+    .all()
+    .map((r) => r.name);
   const pages = db.pragma('page_count', { simple: true });
   const pageSize = db.pragma('page_size', { simple: true });
   return { takenAt, schemaVersion, bytes: Number(pages) * Number(pageSize), activeIncidents, files };

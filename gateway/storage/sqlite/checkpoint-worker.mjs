@@ -49,6 +49,8 @@ function open(file) {
   try {
     return new Database(file, { fileMustExist: true });
   } catch (err) {
-    throw new Error(`checkpoint thread cannot open ${file}: ${err instanceof Error ? err.message : String(err)}${err instanceof Error && 'code' in err && typeof err.code === 'string' ? ` (${err.code})` : ''}`);
+    throw new Error(
+      `checkpoint thread cannot open ${file}: ${err instanceof Error ? err.message : String(err)}${err instanceof Error && 'code' in err && typeof err.code === 'string' ? ` (${err.code})` : ''}`,
+    );
   }
 }

@@ -154,7 +154,11 @@ export class SqliteDatabase {
   }
 
   /** Runs `work` between BEGIN and COMMIT in turn with other transactions; `countAs` is the durability it is counted under. */
-  private commitInTurn<T>(work: () => Promise<T>, durability: Durability, countAs: Durability = durability): Promise<{ result: T; token: TxToken }> {
+  private commitInTurn<T>(
+    work: () => Promise<T>,
+    durability: Durability,
+    countAs: Durability = durability,
+  ): Promise<{ result: T; token: TxToken }> {
     const run = async (): Promise<{ result: T; token: TxToken }> => {
       const token: TxToken = { open: true, afterCommit: [] };
       // The safety level cannot change inside a transaction, so it is set for each one before BEGIN.
@@ -188,7 +192,9 @@ export class SqliteDatabase {
     if (!sync) return Promise.resolve();
     const durable = sync.sync();
     durable.catch((err: unknown) => {
-      this.options.onStorageProblem?.(new Error(`WAL sync failed; the commit is written but not known to be on disk: ${errorMessage(err)}`));
+      this.options.onStorageProblem?.(
+        new Error(`WAL sync failed; the commit is written but not known to be on disk: ${errorMessage(err)}`),
+      );
     });
     return durable;
   }
@@ -246,7 +252,12 @@ export class SqliteDatabase {
 
   storageHealth(): StorageHealth {
     const sync = this.walSync?.stats() ?? { syncs: 0, failures: 0, lastError: null };
-    return { walSyncs: sync.syncs, walSyncFailures: sync.failures, lastWalSyncError: sync.lastError, checkpoints: this.checkpointer?.stats() ?? null };
+    return {
+      walSyncs: sync.syncs,
+      walSyncFailures: sync.failures,
+      lastWalSyncError: sync.lastError,
+      checkpoints: this.checkpointer?.stats() ?? null,
+    };
   }
 
   private setSynchronous(level: Durability): void {
@@ -267,7 +278,10 @@ export class SqliteDatabase {
 function migrate(db: Db): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
   const applied = new Set(
-    db.prepare<[], { version: number }>('SELECT version FROM schema_migrations').all().map((r) => r.version),
+    db
+      .prepare<[], { version: number }>('SELECT version FROM schema_migrations')
+      .all()
+      .map((r) => r.version),
   );
   for (const m of MIGRATIONS) {
     if (applied.has(m.version)) continue;

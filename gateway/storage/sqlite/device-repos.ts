@@ -50,7 +50,8 @@ export class SqliteDeviceHealthRepo implements DeviceHealthRepo {
 
   async recordRejection(r: Rejection): Promise<void> {
     await this.sdb.write(() =>
-      this.sdb.stmt('INSERT INTO rejections (device_id, topic, reason, detail, payload_excerpt, received_at) VALUES (?, ?, ?, ?, ?, ?)')
+      this.sdb
+        .stmt('INSERT INTO rejections (device_id, topic, reason, detail, payload_excerpt, received_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(r.deviceId, r.topic, r.reason, r.detail, r.payloadExcerpt, r.receivedAt),
     );
   }
@@ -84,13 +85,15 @@ export class SqliteSecurityEventRepo implements SecurityEventRepo {
 
   async record(e: SecurityEvent): Promise<void> {
     await this.sdb.write(() =>
-      this.sdb.stmt('INSERT INTO security_events (at, kind, device_id, client_id, remote_address, detail) VALUES (?, ?, ?, ?, ?, ?)')
+      this.sdb
+        .stmt('INSERT INTO security_events (at, kind, device_id, client_id, remote_address, detail) VALUES (?, ?, ?, ?, ?, ?)')
         .run(e.at, e.kind, e.deviceId, e.clientId, e.remoteAddress, e.detail),
     );
   }
 
   async list(limit: number): Promise<SecurityEvent[]> {
-    return this.sdb.stmt<[number], SecurityRow>('SELECT * FROM security_events ORDER BY id DESC LIMIT ?')
+    return this.sdb
+      .stmt<[number], SecurityRow>('SELECT * FROM security_events ORDER BY id DESC LIMIT ?')
       .all(limit)
       .map((r) => ({
         at: r.at,

@@ -33,7 +33,9 @@ export class SqliteEventRepo implements EventRepo {
       events.map((e) => {
         const d = e.delivery;
         if (d && seen.get(e.deviceId, e.seq, e.payloadHash, dedupeSinceMs, d.dup ? 1 : 0, d.session)) return null;
-        return Number(insert.run(e.deviceId, e.seq, e.type, e.payload, e.payloadHash, e.deviceTs, e.receivedAt, d?.session ?? null).lastInsertRowid);
+        return Number(
+          insert.run(e.deviceId, e.seq, e.type, e.payload, e.payloadHash, e.deviceTs, e.receivedAt, d?.session ?? null).lastInsertRowid,
+        );
       }),
     );
     return { ids, durable };

@@ -11,5 +11,10 @@ export function databaseHealth(up: boolean, disk: () => StorageHealth): Componen
     : d.checkpoints?.mode === 'inline'
       ? `checkpoint thread lost (${d.checkpoints.lastError ?? 'unknown'}); checkpoints run in COMMIT and can hold alarms up`
       : null;
-  return { status: problem ? 'degraded' : 'up', walSyncs: d.walSyncs, walSyncFailures: d.walSyncFailures, ...(problem ? { detail: problem } : {}) };
+  return {
+    status: problem ? 'degraded' : 'up',
+    walSyncs: d.walSyncs,
+    walSyncFailures: d.walSyncFailures,
+    ...(problem ? { detail: problem } : {}),
+  };
 }

@@ -71,7 +71,8 @@ export class SqliteIncidentRepo implements IncidentRepo {
   }
 
   async findActiveForResident(residentId: string): Promise<Incident | null> {
-    const row = this.sdb.stmt<[string], IncidentRow>("SELECT * FROM incidents WHERE resident_id = ? AND state IN ('pending', 'open', 'acknowledged') LIMIT 1")
+    const row = this.sdb
+      .stmt<[string], IncidentRow>("SELECT * FROM incidents WHERE resident_id = ? AND state IN ('pending', 'open', 'acknowledged') LIMIT 1")
       .get(residentId);
     return row ? toIncident(row) : null;
   }
@@ -96,7 +97,8 @@ export class SqliteIncidentRepo implements IncidentRepo {
   }
 
   async listActive(): Promise<Incident[]> {
-    return this.sdb.stmt<[], IncidentRow>("SELECT * FROM incidents WHERE state IN ('pending', 'open', 'acknowledged') ORDER BY opened_at")
+    return this.sdb
+      .stmt<[], IncidentRow>("SELECT * FROM incidents WHERE state IN ('pending', 'open', 'acknowledged') ORDER BY opened_at")
       .all()
       .map(toIncident);
   }
@@ -104,7 +106,9 @@ export class SqliteIncidentRepo implements IncidentRepo {
   /** Records the arrival once: false when the incident is unknown or already has an on-site time. */
   async markOnSite(id: string, at: number, by: Responder): Promise<boolean> {
     const res = await this.sdb.write(() =>
-      this.sdb.stmt('UPDATE incidents SET on_site_at = ?, on_site_by = ? WHERE id = ? AND on_site_at IS NULL').run(at, JSON.stringify(by), id),
+      this.sdb
+        .stmt('UPDATE incidents SET on_site_at = ?, on_site_by = ? WHERE id = ? AND on_site_at IS NULL')
+        .run(at, JSON.stringify(by), id),
     );
     return res.changes === 1;
   }
@@ -117,14 +121,16 @@ export class SqliteIncidentRepo implements IncidentRepo {
 
   async appendAudit(e: Omit<AuditEntry, 'id'>): Promise<AuditEntry> {
     const res = await this.sdb.write(() =>
-      this.sdb.stmt('INSERT INTO audit_log (incident_id, at, action, actor, channel, detail) VALUES (?, ?, ?, ?, ?, ?)')
+      this.sdb
+        .stmt('INSERT INTO audit_log (incident_id, at, action, actor, channel, detail) VALUES (?, ?, ?, ?, ?, ?)')
         .run(e.incidentId, e.at, e.action, e.actor, e.channel, e.detail ? JSON.stringify(e.detail) : null),
     );
     return { ...e, id: Number(res.lastInsertRowid) };
   }
 
   async listAudit(incidentId: string): Promise<AuditEntry[]> {
-    return this.sdb.stmt<[string], AuditRow>('SELECT * FROM audit_log WHERE incident_id = ? ORDER BY id')
+    return this.sdb
+      .stmt<[string], AuditRow>('SELECT * FROM audit_log WHERE incident_id = ? ORDER BY id')
       .all(incidentId)
       .map((r) => ({
         id: r.id,

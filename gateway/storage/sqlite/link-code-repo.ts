@@ -17,7 +17,9 @@ export class SqlitePageLinkCodeRepo implements PageLinkCodeRepo {
   async insert(g: PageLinkGrant): Promise<boolean> {
     const result = await this.sdb.write(() =>
       this.sdb
-        .stmt('INSERT OR IGNORE INTO page_link_codes (code, incident_code, person_id, role, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .stmt(
+          'INSERT OR IGNORE INTO page_link_codes (code, incident_code, person_id, role, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+        )
         .run(g.code, g.incidentCode, g.personId, g.role, g.expiresAt, g.createdAt),
     );
     return result.changes === 1;
@@ -25,7 +27,16 @@ export class SqlitePageLinkCodeRepo implements PageLinkCodeRepo {
 
   async get(code: string): Promise<PageLinkGrant | null> {
     const r = this.sdb.stmt<[string], Row>('SELECT * FROM page_link_codes WHERE code = ?').get(code);
-    return r ? { code: r.code, incidentCode: r.incident_code, personId: r.person_id, role: r.role, expiresAt: r.expires_at, createdAt: r.created_at } : null;
+    return r
+      ? {
+          code: r.code,
+          incidentCode: r.incident_code,
+          personId: r.person_id,
+          role: r.role,
+          expiresAt: r.expires_at,
+          createdAt: r.created_at,
+        }
+      : null;
   }
 
   async pruneExpired(before: number): Promise<void> {

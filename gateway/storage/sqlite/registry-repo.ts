@@ -54,27 +54,41 @@ export class SqliteRegistryRepo implements RegistryRepo {
       if (s.careDigest) this.putSetting('care_digest', JSON.stringify(s.careDigest));
       if (s.supervision) this.putSetting('supervision', JSON.stringify(s.supervision));
       if (s.smsTemplates) this.putSetting('sms_templates', JSON.stringify(s.smsTemplates));
-      const community = this.db.prepare('INSERT INTO communities (id, doc, updated_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at');
+      const community = this.db.prepare(
+        'INSERT INTO communities (id, doc, updated_at) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at',
+      );
       for (const c of s.communities) community.run(c.id, JSON.stringify(c), now);
-      const resident = this.db.prepare('INSERT INTO residents (id, community_id, doc, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET community_id = excluded.community_id, doc = excluded.doc, updated_at = excluded.updated_at');
+      const resident = this.db.prepare(
+        'INSERT INTO residents (id, community_id, doc, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET community_id = excluded.community_id, doc = excluded.doc, updated_at = excluded.updated_at',
+      );
       for (const r of s.residents) resident.run(r.id, r.community, JSON.stringify(r), now);
-      const worker = this.db.prepare('INSERT INTO workers (id, community_id, phone, doc, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET community_id = excluded.community_id, phone = excluded.phone, doc = excluded.doc, updated_at = excluded.updated_at');
+      const worker = this.db.prepare(
+        'INSERT INTO workers (id, community_id, phone, doc, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET community_id = excluded.community_id, phone = excluded.phone, doc = excluded.doc, updated_at = excluded.updated_at',
+      );
       for (const w of s.workers) worker.run(w.id, w.community, w.phone, JSON.stringify(w), now);
-      const bridge = this.db.prepare('INSERT INTO bridges (id, kind, secret_hash, doc, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, secret_hash = excluded.secret_hash, doc = excluded.doc, updated_at = excluded.updated_at');
+      const bridge = this.db.prepare(
+        'INSERT INTO bridges (id, kind, secret_hash, doc, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, secret_hash = excluded.secret_hash, doc = excluded.doc, updated_at = excluded.updated_at',
+      );
       for (const b of s.bridges ?? []) {
         const { secretHash, ...doc } = { secretHash: undefined, ...b };
         bridge.run(b.id, b.kind, secretHash ?? null, JSON.stringify(doc), now);
       }
-      const device = this.db.prepare('INSERT INTO devices (id, kind, resident_id, secret_hash, doc, updated_at, bridge_id, external_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, resident_id = excluded.resident_id, secret_hash = excluded.secret_hash, doc = excluded.doc, updated_at = excluded.updated_at, bridge_id = excluded.bridge_id, external_id = excluded.external_id');
+      const device = this.db.prepare(
+        'INSERT INTO devices (id, kind, resident_id, secret_hash, doc, updated_at, bridge_id, external_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, resident_id = excluded.resident_id, secret_hash = excluded.secret_hash, doc = excluded.doc, updated_at = excluded.updated_at, bridge_id = excluded.bridge_id, external_id = excluded.external_id',
+      );
       for (const d of s.devices) {
         const { secretHash, ...doc } = d;
         const externalId = d.bridge !== undefined && d.externalId !== undefined ? normaliseExternalId(d.externalId) : null;
         device.run(d.id, d.kind, d.resident, secretHash, JSON.stringify(doc), now, d.bridge ?? null, externalId);
       }
       this.assertBridgedDevicesUnique();
-      const volunteer = this.db.prepare('INSERT INTO volunteers (id, phone, doc, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET phone = excluded.phone, doc = excluded.doc, updated_at = excluded.updated_at');
+      const volunteer = this.db.prepare(
+        'INSERT INTO volunteers (id, phone, doc, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET phone = excluded.phone, doc = excluded.doc, updated_at = excluded.updated_at',
+      );
       for (const v of s.volunteers) volunteer.run(v.id, v.phone, JSON.stringify(v), now);
-      const visit = this.db.prepare('INSERT INTO visits (id, volunteer_id, resident_id, doc, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET volunteer_id = excluded.volunteer_id, resident_id = excluded.resident_id, doc = excluded.doc, updated_at = excluded.updated_at');
+      const visit = this.db.prepare(
+        'INSERT INTO visits (id, volunteer_id, resident_id, doc, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET volunteer_id = excluded.volunteer_id, resident_id = excluded.resident_id, doc = excluded.doc, updated_at = excluded.updated_at',
+      );
       for (const v of s.visits) visit.run(v.id, v.volunteer, v.resident, JSON.stringify(v), now);
       return this.countsNow();
     });
@@ -108,7 +122,10 @@ export class SqliteRegistryRepo implements RegistryRepo {
   }
 
   async getCommunity(id: string): Promise<Community | null> {
-    const communities = this.cached('communities', () => new Map(this.all<Community>('SELECT doc FROM communities ORDER BY id').map((c) => [c.id, c])));
+    const communities = this.cached(
+      'communities',
+      () => new Map(this.all<Community>('SELECT doc FROM communities ORDER BY id').map((c) => [c.id, c])),
+    );
     return communities.get(id) ?? null;
   }
   async listCommunities(): Promise<Community[]> {
@@ -134,7 +151,10 @@ export class SqliteRegistryRepo implements RegistryRepo {
     return this.sdb.stmt<[], DeviceRow>('SELECT doc, secret_hash FROM devices ORDER BY id').all().map(toDevice);
   }
   async listDevicesOfResident(residentId: string): Promise<Device[]> {
-    return this.sdb.stmt<[string], DeviceRow>('SELECT doc, secret_hash FROM devices WHERE resident_id = ? ORDER BY id').all(residentId).map(toDevice);
+    return this.sdb
+      .stmt<[string], DeviceRow>('SELECT doc, secret_hash FROM devices WHERE resident_id = ? ORDER BY id')
+      .all(residentId)
+      .map(toDevice);
   }
   async getBridge(id: string): Promise<Bridge | null> {
     const row = this.sdb.stmt<[string], BridgeRow>('SELECT doc, secret_hash FROM bridges WHERE id = ?').get(id);
@@ -150,7 +170,10 @@ export class SqliteRegistryRepo implements RegistryRepo {
     return row ? toDevice(row) : null;
   }
   async listBridgedDevices(bridgeId: string): Promise<Device[]> {
-    return this.sdb.stmt<[string], DeviceRow>('SELECT doc, secret_hash FROM devices WHERE bridge_id = ? ORDER BY id').all(bridgeId).map(toDevice);
+    return this.sdb
+      .stmt<[string], DeviceRow>('SELECT doc, secret_hash FROM devices WHERE bridge_id = ? ORDER BY id')
+      .all(bridgeId)
+      .map(toDevice);
   }
   async listVolunteers(): Promise<Volunteer[]> {
     return this.all<Volunteer>('SELECT doc FROM volunteers ORDER BY id');
@@ -163,7 +186,7 @@ export class SqliteRegistryRepo implements RegistryRepo {
   private assertBridgedDevicesUnique(): void {
     const clash = this.db
       .prepare<[], { bridge_id: string; external_id: string; ids: string }>(
-        'SELECT bridge_id, external_id, group_concat(id, \', \') AS ids FROM devices WHERE bridge_id IS NOT NULL GROUP BY bridge_id, external_id HAVING count(*) > 1 LIMIT 1',
+        "SELECT bridge_id, external_id, group_concat(id, ', ') AS ids FROM devices WHERE bridge_id IS NOT NULL GROUP BY bridge_id, external_id HAVING count(*) > 1 LIMIT 1",
       )
       .get();
     if (!clash) return;
@@ -172,14 +195,19 @@ export class SqliteRegistryRepo implements RegistryRepo {
   }
 
   private putSetting(key: string, value: unknown): void {
-    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify(value));
+    this.db
+      .prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
+      .run(key, JSON.stringify(value));
   }
 
   /**
    * Serves from the cache. While a transaction that wrote the registry is still open, reads see rows that may yet
    * roll back: they bypass the cache, which starts afresh once that transaction has ended either way.
    */
-  private cached<K extends keyof SqliteRegistryRepo['cache']>(key: K, read: () => NonNullable<SqliteRegistryRepo['cache'][K]>): NonNullable<SqliteRegistryRepo['cache'][K]> {
+  private cached<K extends keyof SqliteRegistryRepo['cache']>(
+    key: K,
+    read: () => NonNullable<SqliteRegistryRepo['cache'][K]>,
+  ): NonNullable<SqliteRegistryRepo['cache'][K]> {
     if (this.unsettled) {
       if (this.db.inTransaction) return read();
       this.unsettled = false;
@@ -202,7 +230,10 @@ export class SqliteRegistryRepo implements RegistryRepo {
   }
 
   private all<T>(sql: string): T[] {
-    return this.sdb.stmt<[], DocRow>(sql).all().map((r) => JSON.parse(r.doc) as T);
+    return this.sdb
+      .stmt<[], DocRow>(sql)
+      .all()
+      .map((r) => JSON.parse(r.doc) as T);
   }
 
   private countsNow(): RegistryCounts {

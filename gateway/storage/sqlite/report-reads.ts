@@ -1,5 +1,12 @@
 // SQLite implementation of the report read models (monthly report, SMS log): read-only queries over the recorded tables.
-import type { ReportIncident, ReportReads, SmsLogEntry, SmsLogQuery, StoredDeviceState, VisitOutcomeCount } from '../../reports/read-model.js';
+import type {
+  ReportIncident,
+  ReportReads,
+  SmsLogEntry,
+  SmsLogQuery,
+  StoredDeviceState,
+  VisitOutcomeCount,
+} from '../../reports/read-model.js';
 import type { SqliteDatabase } from './database.js';
 
 interface IncidentRow {

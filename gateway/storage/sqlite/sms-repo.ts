@@ -1,5 +1,14 @@
 // SQLite SMS log: every outbound message with its delivery status, and every inbound reply.
-import type { InboundSms, MessageIntent, OutboundSms, ResponderRole, SmsContext, SmsProviderName, SmsPurpose, SmsStatus } from '../../core/types.js';
+import type {
+  InboundSms,
+  MessageIntent,
+  OutboundSms,
+  ResponderRole,
+  SmsContext,
+  SmsProviderName,
+  SmsPurpose,
+  SmsStatus,
+} from '../../core/types.js';
 import type { RecentPage } from '../../paging/reply-codes.js';
 import type { SmsRepo, SmsStatusUpdate } from '../ports.js';
 import type { SqliteDatabase } from './database.js';
@@ -32,7 +41,8 @@ export class SqliteSmsRepo implements SmsRepo {
 
   async insert(m: OutboundSms): Promise<void> {
     await this.sdb.write(() =>
-      this.sdb.stmt(
+      this.sdb
+        .stmt(
           `INSERT INTO sms_messages (id, to_phone, body, purpose, incident_id, step, role, person_id, context, intent, priority, status, provider, provider_sid, attempts, error_code, error, created_at, sent_at, updated_at)
            VALUES (@id, @to, @body, @purpose, @incidentId, @step, @role, @personId, @context, @intent, @priority, @status, @provider, @providerSid, @attempts, @errorCode, @error, @createdAt, @sentAt, @updatedAt)`,
         )
@@ -75,13 +85,15 @@ export class SqliteSmsRepo implements SmsRepo {
   }
 
   async listForIncident(incidentId: string): Promise<OutboundSms[]> {
-    return this.sdb.stmt<[string], SmsRow>('SELECT * FROM sms_messages WHERE incident_id = ? ORDER BY created_at, rowid')
+    return this.sdb
+      .stmt<[string], SmsRow>('SELECT * FROM sms_messages WHERE incident_id = ? ORDER BY created_at, rowid')
       .all(incidentId)
       .map(toSms);
   }
 
   async listUnsent(): Promise<OutboundSms[]> {
-    return this.sdb.stmt<[], SmsRow>("SELECT * FROM sms_messages WHERE status IN ('queued', 'sending') ORDER BY created_at, rowid")
+    return this.sdb
+      .stmt<[], SmsRow>("SELECT * FROM sms_messages WHERE status IN ('queued', 'sending') ORDER BY created_at, rowid")
       .all()
       .map(toSms);
   }
@@ -97,7 +109,8 @@ export class SqliteSmsRepo implements SmsRepo {
   }
 
   async latestWithContextTo(phone: string): Promise<OutboundSms | null> {
-    const row = this.sdb.stmt<[string], SmsRow>(
+    const row = this.sdb
+      .stmt<[string], SmsRow>(
         'SELECT * FROM sms_messages WHERE to_phone = ? AND context IS NOT NULL ORDER BY created_at DESC, rowid DESC LIMIT 1',
       )
       .get(phone);
@@ -110,24 +123,30 @@ export class SqliteSmsRepo implements SmsRepo {
 
   async recordInbound(sms: InboundSms, handledAs: string, incidentId: string | null): Promise<void> {
     await this.sdb.write(() =>
-      this.sdb.stmt('INSERT INTO sms_inbound (from_phone, body, provider_sid, received_at, handled_as, incident_id) VALUES (?, ?, ?, ?, ?, ?)')
+      this.sdb
+        .stmt('INSERT INTO sms_inbound (from_phone, body, provider_sid, received_at, handled_as, incident_id) VALUES (?, ?, ?, ?, ?, ?)')
         .run(sms.from, sms.body, sms.providerSid, sms.receivedAt, handledAs, incidentId),
     );
   }
 
   async claimInbound(provider: string, messageId: string, at: number): Promise<boolean> {
     const result = await this.sdb.write(() =>
-      this.sdb.stmt('INSERT OR IGNORE INTO sms_inbound_seen (provider, message_id, received_at) VALUES (?, ?, ?)').run(provider, messageId, at),
+      this.sdb
+        .stmt('INSERT OR IGNORE INTO sms_inbound_seen (provider, message_id, received_at) VALUES (?, ?, ?)')
+        .run(provider, messageId, at),
     );
     return result.changes === 1;
   }
 
   async releaseInbound(provider: string, messageId: string): Promise<void> {
-    await this.sdb.write(() => this.sdb.stmt('DELETE FROM sms_inbound_seen WHERE provider = ? AND message_id = ?').run(provider, messageId));
+    await this.sdb.write(() =>
+      this.sdb.stmt('DELETE FROM sms_inbound_seen WHERE provider = ? AND message_id = ?').run(provider, messageId),
+    );
   }
 
   async recentPagesTo(phone: string, since: number): Promise<RecentPage[]> {
-    return this.sdb.stmt<[string, number], SmsRow & { answered_at: number | null }>(
+    return this.sdb
+      .stmt<[string, number], SmsRow & { answered_at: number | null }>(
         `SELECT m.*, a.answered_at FROM sms_messages m
          LEFT JOIN page_answers a ON a.phone = m.to_phone AND a.incident_id = m.incident_id
          WHERE m.to_phone = ? AND m.purpose = 'page' AND m.created_at >= ? AND m.incident_id IS NOT NULL
@@ -139,7 +158,8 @@ export class SqliteSmsRepo implements SmsRepo {
 
   async markAnswered(phone: string, incidentId: string, at: number): Promise<void> {
     await this.sdb.write(() =>
-      this.sdb.stmt(
+      this.sdb
+        .stmt(
           `INSERT INTO page_answers (phone, incident_id, answered_at) VALUES (?, ?, ?)
            ON CONFLICT (phone, incident_id) DO UPDATE SET answered_at = max(answered_at, excluded.answered_at)`,
         )

@@ -1,7 +1,17 @@
 // SQLite supervision repository: care tasks (one open per kind, resident and device), grouped outages, digest runs.
 import type { CareTaskKind } from '../../core/types.js';
 import type { CareTaskClose, SupervisionRepo } from '../../supervision/repo.js';
-import type { CareTask, CareTaskFilter, CareTaskState, Outage, OutageCloseReason, OutageDevice, OutageFilter, OutagePage, OutagePlaceKind } from '../../supervision/types.js';
+import type {
+  CareTask,
+  CareTaskFilter,
+  CareTaskState,
+  Outage,
+  OutageCloseReason,
+  OutageDevice,
+  OutageFilter,
+  OutagePage,
+  OutagePlaceKind,
+} from '../../supervision/types.js';
 import type { SqliteDatabase } from './database.js';
 
 interface TaskRow {
@@ -70,7 +80,9 @@ export class SqliteSupervisionRepo implements SupervisionRepo {
 
   async findOpenTask(kind: CareTaskKind, residentId: string, deviceId: string | null): Promise<CareTask | null> {
     const row = this.db
-      .prepare<[string, string, string], TaskRow>("SELECT * FROM care_tasks WHERE kind = ? AND resident_id = ? AND device_key = ? AND state = 'open'")
+      .prepare<[string, string, string], TaskRow>(
+        "SELECT * FROM care_tasks WHERE kind = ? AND resident_id = ? AND device_key = ? AND state = 'open'",
+      )
       .get(kind, residentId, deviceId ?? '');
     return row ? toTask(row) : null;
   }
@@ -161,7 +173,9 @@ export class SqliteSupervisionRepo implements SupervisionRepo {
   }
 
   async claimDigestRun(key: string, at: number): Promise<boolean> {
-    const res = await this.sdb.write(() => this.db.prepare('INSERT INTO care_digest_runs (key, ran_at) VALUES (?, ?) ON CONFLICT(key) DO NOTHING').run(key, at));
+    const res = await this.sdb.write(() =>
+      this.db.prepare('INSERT INTO care_digest_runs (key, ran_at) VALUES (?, ?) ON CONFLICT(key) DO NOTHING').run(key, at),
+    );
     return res.changes === 1;
   }
 
@@ -172,7 +186,9 @@ export class SqliteSupervisionRepo implements SupervisionRepo {
   async lastDigestRunAt(exceptPrefix: string): Promise<number | null> {
     // substr, not LIKE: a key may hold `_` (worker ids), a LIKE wildcard.
     const row = this.db
-      .prepare<[string, string], { at: number | null }>('SELECT max(ran_at) AS at FROM care_digest_runs WHERE substr(key, 1, length(?)) <> ?')
+      .prepare<[string, string], { at: number | null }>(
+        'SELECT max(ran_at) AS at FROM care_digest_runs WHERE substr(key, 1, length(?)) <> ?',
+      )
       .get(exceptPrefix, exceptPrefix);
     return row?.at ?? null;
   }
@@ -227,7 +243,9 @@ function toOutage(r: OutageRow): Outage {
     page: r.page ? (JSON.parse(r.page) as OutagePage) : null,
     // Outages closed before migration 7 have no reason recorded; they closed by recovery or merge.
     closedBy: r.closed_by ?? (r.closed_at !== null ? 'system' : null),
-    closeReason: (r.close_reason as OutageCloseReason | null) ?? (r.closed_at !== null ? (r.summary?.includes(': merged into ') ? 'merged' : 'recovered') : null),
+    closeReason:
+      (r.close_reason as OutageCloseReason | null) ??
+      (r.closed_at !== null ? (r.summary?.includes(': merged into ') ? 'merged' : 'recovered') : null),
     closeNote: r.close_note,
     updatedAt: r.updated_at,
   };

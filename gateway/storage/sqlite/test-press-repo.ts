@@ -54,7 +54,9 @@ export class SqliteTestPressRepo implements TestPressRepo {
 
   async endWindow(id: string, at: number, by: string, reason: TestWindowEnd): Promise<TestWindow | null> {
     const res = await this.sdb.write(() =>
-      this.sdb.stmt('UPDATE test_windows SET ended_at = ?, ended_by = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL').run(at, by, reason, id),
+      this.sdb
+        .stmt('UPDATE test_windows SET ended_at = ?, ended_by = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL')
+        .run(at, by, reason, id),
     );
     return res.changes === 1 ? this.getWindow(id) : null;
   }
@@ -66,14 +68,18 @@ export class SqliteTestPressRepo implements TestPressRepo {
   async listWindows(filter: { communityId?: string; limit: number }): Promise<TestWindow[]> {
     const where = filter.communityId === undefined ? '' : 'WHERE community_id = @communityId';
     return this.sdb
-      .stmt<[Record<string, string | number>], WindowRow>(`SELECT * FROM test_windows ${where} ORDER BY started_at DESC, id DESC LIMIT @limit`)
+      .stmt<[Record<string, string | number>], WindowRow>(
+        `SELECT * FROM test_windows ${where} ORDER BY started_at DESC, id DESC LIMIT @limit`,
+      )
       .all({ limit: filter.limit, ...(filter.communityId === undefined ? {} : { communityId: filter.communityId }) })
       .map(toWindow);
   }
 
   async windowAt(deviceId: string, communityId: string, building: string | null, at: number): Promise<TestWindow | null> {
     const byDevice = this.sdb
-      .stmt<[{ deviceId: string; at: number }], WindowRow>(`SELECT * FROM test_windows WHERE device_id = @deviceId AND ${COVERS} ORDER BY started_at DESC LIMIT 1`)
+      .stmt<[{ deviceId: string; at: number }], WindowRow>(
+        `SELECT * FROM test_windows WHERE device_id = @deviceId AND ${COVERS} ORDER BY started_at DESC LIMIT 1`,
+      )
       .get({ deviceId, at });
     if (byDevice) return toWindow(byDevice);
     if (building === null) return null;
@@ -94,7 +100,9 @@ export class SqliteTestPressRepo implements TestPressRepo {
   }
 
   async lastPressByDevice(): Promise<Map<string, number>> {
-    const rows = this.sdb.stmt<[], { device_id: string; at: number }>('SELECT device_id, MAX(at) AS at FROM test_presses GROUP BY device_id').all();
+    const rows = this.sdb
+      .stmt<[], { device_id: string; at: number }>('SELECT device_id, MAX(at) AS at FROM test_presses GROUP BY device_id')
+      .all();
     return new Map(rows.map((r) => [r.device_id, r.at]));
   }
 
@@ -109,7 +117,9 @@ export class SqliteTestPressRepo implements TestPressRepo {
   }
 
   async linkIncident(windowId: string, incidentId: string): Promise<void> {
-    await this.sdb.write(() => this.sdb.stmt('INSERT OR IGNORE INTO test_incidents (window_id, incident_id) VALUES (?, ?)').run(windowId, incidentId));
+    await this.sdb.write(() =>
+      this.sdb.stmt('INSERT OR IGNORE INTO test_incidents (window_id, incident_id) VALUES (?, ?)').run(windowId, incidentId),
+    );
   }
 }
 

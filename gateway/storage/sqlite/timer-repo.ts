@@ -15,7 +15,8 @@ export class SqliteTimerRepo implements TimerRepo {
 
   async schedule(t: DurableTimer): Promise<void> {
     await this.sdb.write(() =>
-      this.sdb.stmt(
+      this.sdb
+        .stmt(
           "INSERT INTO timers (key, kind, incident_id, due_at, payload, state, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT(key) DO NOTHING",
         )
         .run(t.key, t.kind, t.incidentId, t.dueAt, JSON.stringify(t.payload), Date.now()),
@@ -31,14 +32,14 @@ export class SqliteTimerRepo implements TimerRepo {
 
   async cancelForIncident(incidentId: string, at: number): Promise<number> {
     const res = await this.sdb.write(() =>
-      this.sdb.stmt("UPDATE timers SET state = 'cancelled', fired_at = ? WHERE incident_id = ? AND state = 'pending'")
-        .run(at, incidentId),
+      this.sdb.stmt("UPDATE timers SET state = 'cancelled', fired_at = ? WHERE incident_id = ? AND state = 'pending'").run(at, incidentId),
     );
     return res.changes;
   }
 
   async listPending(): Promise<DurableTimer[]> {
-    return this.sdb.stmt<[], TimerRow>("SELECT key, kind, incident_id, due_at, payload FROM timers WHERE state = 'pending' ORDER BY due_at")
+    return this.sdb
+      .stmt<[], TimerRow>("SELECT key, kind, incident_id, due_at, payload FROM timers WHERE state = 'pending' ORDER BY due_at")
       .all()
       .map((r) => ({
         key: r.key,

@@ -66,7 +66,10 @@ export class SqliteVisitRepo implements VisitRepo {
   }
 
   async listPlans(): Promise<VisitPlan[]> {
-    return this.db.prepare<[], PlanRow>(`${PLAN_SELECT} ORDER BY v.id`).all().flatMap((r) => toPlan(r) ?? []);
+    return this.db
+      .prepare<[], PlanRow>(`${PLAN_SELECT} ORDER BY v.id`)
+      .all()
+      .flatMap((r) => toPlan(r) ?? []);
   }
 
   async getPlan(id: string): Promise<VisitPlan | null> {
@@ -78,7 +81,13 @@ export class SqliteVisitRepo implements VisitRepo {
     await this.sdb.write(() => {
       const existing = this.db.prepare<[string], { doc: string }>('SELECT doc FROM visits WHERE id = ?').get(plan.id);
       const doc: Record<string, unknown> = existing ? parseObject(existing.doc) : {};
-      Object.assign(doc, { id: plan.id, volunteer: plan.volunteer, resident: plan.resident, durationMinutes: plan.durationMinutes, activity: plan.activity });
+      Object.assign(doc, {
+        id: plan.id,
+        volunteer: plan.volunteer,
+        resident: plan.resident,
+        durationMinutes: plan.durationMinutes,
+        activity: plan.activity,
+      });
       // Exactly one of cron / at, so the registry's reading of the document stays unambiguous.
       delete doc.cron;
       delete doc.at;
@@ -112,13 +121,17 @@ export class SqliteVisitRepo implements VisitRepo {
 
   async listRecords(from: number, to: number): Promise<OccurrenceRecord[]> {
     return this.db
-      .prepare<[number, number], RecordRow>('SELECT * FROM visit_occurrences WHERE start_at >= ? AND start_at < ? ORDER BY start_at, visit_id')
+      .prepare<[number, number], RecordRow>(
+        'SELECT * FROM visit_occurrences WHERE start_at >= ? AND start_at < ? ORDER BY start_at, visit_id',
+      )
       .all(from, to)
       .map(toRecord);
   }
 
   async getRecord(visitId: string, start: number): Promise<OccurrenceRecord | null> {
-    const row = this.db.prepare<[string, number], RecordRow>('SELECT * FROM visit_occurrences WHERE visit_id = ? AND start_at = ?').get(visitId, start);
+    const row = this.db
+      .prepare<[string, number], RecordRow>('SELECT * FROM visit_occurrences WHERE visit_id = ? AND start_at = ?')
+      .get(visitId, start);
     return row ? toRecord(row) : null;
   }
 
@@ -168,18 +181,23 @@ export class SqliteVisitRepo implements VisitRepo {
   }
 
   async listLedger(volunteerId: string): Promise<LedgerEntry[]> {
-    return this.db.prepare<[string], LedgerRow>('SELECT * FROM volunteer_ledger WHERE volunteer_id = ? ORDER BY id').all(volunteerId).map(toLedger);
+    return this.db
+      .prepare<[string], LedgerRow>('SELECT * FROM volunteer_ledger WHERE volunteer_id = ? ORDER BY id')
+      .all(volunteerId)
+      .map(toLedger);
   }
 
   async listLedgerForMonth(month: string): Promise<LedgerEntry[]> {
     return this.db
-      .prepare<[string], LedgerRow>("SELECT * FROM volunteer_ledger WHERE substr(service_date, 1, 7) = ? ORDER BY id")
+      .prepare<[string], LedgerRow>('SELECT * FROM volunteer_ledger WHERE substr(service_date, 1, 7) = ? ORDER BY id')
       .all(month)
       .map(toLedger);
   }
 
   async claimRun(key: string, at: number): Promise<boolean> {
-    const res = await this.sdb.write(() => this.db.prepare('INSERT INTO visit_job_runs (key, ran_at) VALUES (?, ?) ON CONFLICT(key) DO NOTHING').run(key, at));
+    const res = await this.sdb.write(() =>
+      this.db.prepare('INSERT INTO visit_job_runs (key, ran_at) VALUES (?, ?) ON CONFLICT(key) DO NOTHING').run(key, at),
+    );
     return res.changes === 1;
   }
 

@@ -39,7 +39,23 @@ export class SqliteVoiceCallRepo implements VoiceCallRepo {
           `INSERT INTO voice_calls (id, incident_id, step, to_phone, person_id, role, name, provider, provider_call_id, status, key_pressed, created_at, updated_at, ended_at, error)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(c.id, c.incidentId, c.step, c.to, c.personId, c.role, c.name, c.provider, c.providerCallId, c.status, c.key, c.createdAt, c.updatedAt, c.endedAt, c.error),
+        .run(
+          c.id,
+          c.incidentId,
+          c.step,
+          c.to,
+          c.personId,
+          c.role,
+          c.name,
+          c.provider,
+          c.providerCallId,
+          c.status,
+          c.key,
+          c.createdAt,
+          c.updatedAt,
+          c.endedAt,
+          c.error,
+        ),
     );
   }
 
@@ -49,7 +65,9 @@ export class SqliteVoiceCallRepo implements VoiceCallRepo {
   }
 
   async getByProviderId(provider: VoiceProviderName, providerCallId: string): Promise<VoiceCall | null> {
-    const row = this.sdb.stmt<[string, string], CallRow>('SELECT * FROM voice_calls WHERE provider = ? AND provider_call_id = ?').get(provider, providerCallId);
+    const row = this.sdb
+      .stmt<[string, string], CallRow>('SELECT * FROM voice_calls WHERE provider = ? AND provider_call_id = ?')
+      .get(provider, providerCallId);
     return row ? toCall(row) : null;
   }
 
@@ -70,16 +88,24 @@ export class SqliteVoiceCallRepo implements VoiceCallRepo {
   }
 
   async listForIncident(incidentId: string): Promise<VoiceCall[]> {
-    return this.sdb.stmt<[string], CallRow>('SELECT * FROM voice_calls WHERE incident_id = ? ORDER BY created_at, rowid').all(incidentId).map(toCall);
+    return this.sdb
+      .stmt<[string], CallRow>('SELECT * FROM voice_calls WHERE incident_id = ? ORDER BY created_at, rowid')
+      .all(incidentId)
+      .map(toCall);
   }
 
   async listUnplaced(): Promise<VoiceCall[]> {
-    return this.sdb.stmt<[], CallRow>("SELECT * FROM voice_calls WHERE status IN ('queued', 'placing') ORDER BY created_at, rowid").all().map(toCall);
+    return this.sdb
+      .stmt<[], CallRow>("SELECT * FROM voice_calls WHERE status IN ('queued', 'placing') ORDER BY created_at, rowid")
+      .all()
+      .map(toCall);
   }
 
   async countPlaced(provider: VoiceProviderName, phone: string, since: number): Promise<number> {
     const row = this.sdb
-      .stmt<[string, string, number], { n: number }>('SELECT count(*) AS n FROM voice_call_counts WHERE provider = ? AND phone = ? AND placed_at >= ?')
+      .stmt<[string, string, number], { n: number }>(
+        'SELECT count(*) AS n FROM voice_call_counts WHERE provider = ? AND phone = ? AND placed_at >= ?',
+      )
       .get(provider, phone, since);
     return row?.n ?? 0;
   }

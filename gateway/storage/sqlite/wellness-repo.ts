@@ -36,7 +36,9 @@ export class SqliteWellnessRepo implements WellnessRepo {
         upsert.run(s.residentId, s.lastSignAt, s.lastSignSource, Math.round(s.inactiveMs), s.countedUntil, s.taskOpenedAt, s.pagedAt, now);
       }
       if (eventCursor !== null) {
-        db.prepare('INSERT INTO wellness_cursor (id, event_id) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET event_id = max(event_id, excluded.event_id)').run(eventCursor);
+        db.prepare(
+          'INSERT INTO wellness_cursor (id, event_id) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET event_id = max(event_id, excluded.event_id)',
+        ).run(eventCursor);
       }
     });
   }
@@ -50,7 +52,9 @@ export class SqliteWellnessRepo implements WellnessRepo {
   }
 
   async residentsStamp(): Promise<string> {
-    const row = this.sdb.db.prepare<[], { n: number; at: number | null }>('SELECT count(*) AS n, max(updated_at) AS at FROM residents').get();
+    const row = this.sdb.db
+      .prepare<[], { n: number; at: number | null }>('SELECT count(*) AS n, max(updated_at) AS at FROM residents')
+      .get();
     return `${row?.n ?? 0}:${row?.at ?? 0}`;
   }
 
