@@ -59,7 +59,10 @@ export async function runBridgeBenchmark(opts: BridgeBenchOptions): Promise<Brid
   const dir = mkdtempSync(join(tmpdir(), 'care-bench-bridge-'));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   try {
-    const mosquitto = new MosquittoServer({ users: [GW_LOGIN, CS_LOGIN] });
+    // ChirpStack's broker as its example deployment runs it (mosquitto's own save schedule); BENCH_MOSQUITTO_SAVES=every-change
+    // runs it as the restart tests do, saving its persistence file after every message, for comparison.
+    const saveEveryChange = process.env.BENCH_MOSQUITTO_SAVES === 'every-change';
+    const mosquitto = new MosquittoServer({ users: [GW_LOGIN, CS_LOGIN], saveEveryChange });
     await mosquitto.start();
     cleanup.push(() => mosquitto.dispose());
 
@@ -132,7 +135,7 @@ export async function runBridgeBenchmark(opts: BridgeBenchOptions): Promise<Brid
       20,
     );
     opts.log(
-      `bridge: gateway up; ${direct.size} direct buttons, a zigbee2mqtt bridge on our broker, a ChirpStack bridge on mosquitto ${mosquitto.url}`,
+      `bridge: gateway up; ${direct.size} direct buttons, a zigbee2mqtt bridge on our broker, a ChirpStack bridge on mosquitto ${mosquitto.url} (${saveEveryChange ? 'saving after every change' : 'its default save schedule'})`,
     );
 
     const signals = new SignalClock(gateway);

@@ -21,15 +21,21 @@ export interface MosquittoOptions {
   binary?: string;
   /** How long start() waits for the port to accept connections (default 10 s). */
   startTimeoutMs?: number;
+  /**
+   * Save the persistence file after every change (default true), so a message PUBACKed to its publisher survives a
+   * SIGKILL, as the restart tests need. False: mosquitto's own default (a save every 30 minutes and at a clean stop),
+   * as ChirpStack's example deployment runs it; the bridge benchmark uses this, so it measures the bridge, not disk writes.
+   */
+  saveEveryChange?: boolean;
   /** Listen on this port (default: a free one). */
   port?: number;
 }
 
 /**
- * The broker as a ChirpStack installation runs it: no anonymous access, and persistence saved after every change,
- * so QoS 1 messages queued for a persistent session survive the broker being killed.
+ * The broker as a ChirpStack installation runs it: no anonymous access, and persistence; saved after every change
+ * (unless `saveEveryChange` is false), so QoS 1 messages queued for a persistent session survive the broker being killed.
  */
-export function mosquittoConfig(dir: string, port: number): string {
+export function mosquittoConfig(dir: string, port: number, saveEveryChange = true): string {
   return [
     // Started as root (a CI container), mosquitto would drop to the `mosquitto` user, who cannot read this temp dir.
     ...(process.getuid?.() === 0 ? ['user root'] : []),
@@ -39,8 +45,7 @@ export function mosquittoConfig(dir: string, port: number): string {
     `password_file ${join(dir, 'passwd')}`,
     'persistence true',
     `persistence_location ${dir}/`,
-    'autosave_on_changes true',
-    'autosave_interval 1',
+    ...(saveEveryChange ? ['autosave_on_changes true', 'autosave_interval 1'] : []),
     // Queued messages for an offline persistent session: far more than a test or a simulator run sends.
     'max_queued_messages 100000',
     'log_dest stderr',
@@ -84,7 +89,7 @@ export class MosquittoServer {
       const passwd = join(this.dir, 'passwd');
       writeFileSync(passwd, '', { mode: 0o600 });
       for (const u of this.opts.users) execFileSync(MOSQUITTO_PASSWD_BINARY, ['-b', passwd, u.username, u.password]);
-      writeFileSync(join(this.dir, 'mosquitto.conf'), mosquittoConfig(this.dir, this.portNumber));
+      writeFileSync(join(this.dir, 'mosquitto.conf'), mosquittoConfig(this.dir, this.portNumber, this.opts.saveEveryChange ?? true));
     }
     this.process.spawn(this.opts.binary ?? MOSQUITTO_BINARY, ['-c', join(this.dir, 'mosquitto.conf')]);
     try {
