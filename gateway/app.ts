@@ -4,9 +4,9 @@ import type { GatewayConfig } from './config/schema.js';
 import { systemClock, type Clock } from './core/clock.js';
 import type { HealthReport } from './core/health.js';
 import { createLogger, type Logger } from './core/logger.js';
-import { DemoChirpstackBroker } from './bridges/chirpstack/demo-stand-in.js';
+import type { DemoChirpstackBroker } from './bridges/chirpstack/demo-stand-in.js';
 import { loadRegistry, type RegistryLoadResult } from './registry/startup.js';
-import { devicesChanged } from './wiring/devices.js';
+import { devicesChanged, startDemoStandIn } from './wiring/devices.js';
 import { wireEvents } from './wiring/events.js';
 import { GatewayFields, wireGateway, type WireOptions } from './wiring/gateway.js';
 import { gatewayHealth } from './wiring/health.js';
@@ -60,12 +60,7 @@ export class Gateway extends GatewayFields {
     const { config, log, store } = this;
     return [
       { name: 'database', stop: () => store.close() },
-      {
-        name: 'registry',
-        start: async () => {
-          this.started.registry = await loadRegistry({ store, log, config });
-        },
-      },
+      { name: 'registry', start: async () => Object.assign(this.started, { registry: await loadRegistry({ store, log, config }) }) },
       { name: 'sms catalogue', start: () => this.internals.loadCatalogue() },
       {
         name: 'events',
@@ -87,13 +82,7 @@ export class Gateway extends GatewayFields {
       },
       { name: 'timers', start: () => this.timers.start(), stop: () => this.timers.stop() },
       { name: 'voice resume', start: () => this.voice?.resume() },
-      {
-        name: 'signal processor',
-        start: async () => {
-          await this.processor.start();
-        },
-        stop: () => this.processor.stop(),
-      },
+      { name: 'signal processor', start: () => this.processor.start(), stop: () => this.processor.stop() },
       { name: 'ingest', start: () => this.ingest.start(), stop: () => this.ingest.stop() },
       { name: 'visits', start: () => this.visits.start(), stop: () => this.visits.stop() },
       { name: 'supervision', start: () => this.supervision.start(), stop: () => this.supervision.stop() },
@@ -105,7 +94,11 @@ export class Gateway extends GatewayFields {
       { name: 'retention', start: () => this.retention.start(), stop: () => this.retention.stop() },
       { name: 'broker', start: () => this.startBroker(), stop: () => this.broker.stop() },
       // The generated demo's ChirpStack bridge gets an in-process stand-in for ChirpStack's broker; a registry file never does.
-      { name: 'demo chirpstack broker', start: () => this.startDemoChirpstack(), stop: () => this.demoChirpstack?.stop() },
+      {
+        name: 'demo chirpstack broker',
+        start: async () => (this.demoChirpstack = await startDemoStandIn(this, this.started.registry?.source)),
+        stop: () => this.demoChirpstack?.stop(),
+      },
       // Never waits for ChirpStack's (or zigbee2mqtt's) broker: an unreachable one is reported in /healthz and retried.
       { name: 'chirpstack', start: () => this.chirpstack.start(), stop: () => this.chirpstack.stop() },
       { name: 'zigbee2mqtt external', start: () => this.zigbee2mqttExternal.start(), stop: () => this.zigbee2mqttExternal.stop() },
@@ -128,9 +121,10 @@ export class Gateway extends GatewayFields {
     return this.lifecycle.stop();
   }
 
-  /** After a registry import at runtime: connected devices pick up their new records, and caches reload. */
-  registryChanged(): Promise<void> {
-    return devicesChanged(this, this);
+  /** After a registry import at runtime: connected devices pick up their new records, caches and the SMS catalogue reload. */
+  async registryChanged(): Promise<void> {
+    await devicesChanged(this, this);
+    await this.internals.loadCatalogue();
   }
 
   health(): Promise<HealthReport> {
@@ -140,13 +134,6 @@ export class Gateway extends GatewayFields {
   private async startBroker(): Promise<void> {
     const { port, mqttsPort } = await this.broker.start({ ...this.config.mqtt, tls: this.config.mqtts ?? null });
     Object.assign(this.started, { mqttPort: port, mqttsPort });
-  }
-
-  private async startDemoChirpstack(): Promise<void> {
-    const source = this.started.registry?.source;
-    if (!source) return;
-    const log = this.log.child({ part: 'demo-chirpstack' });
-    this.demoChirpstack = await DemoChirpstackBroker.startFor({ source, bridges: await this.store.registry.listBridges(), log });
   }
 
   private async startHttp(): Promise<void> {

@@ -12,6 +12,11 @@ import { bridgeKey } from './bridge-checks.js';
 export interface ImportDeps {
   store: Pick<Store, 'registry'>;
   log: Logger;
+  /**
+   * Throws if the document's `sms.templates` could not be the catalogue in force (a template the configured SMS
+   * provider needs is missing, or one breaks its rules): the import is then refused before anything is written.
+   */
+  checkTemplates?: (templates: NonNullable<ValidatedRegistry['sms']>['templates']) => void;
 }
 
 export interface ImportOptions {
@@ -65,6 +70,13 @@ export async function importRegistry(deps: ImportDeps, doc: ValidatedRegistry, o
   // The document may have been validated against an older view of the store: check references again.
   const stale = referenceIssues(doc, await existingIdsFromStore(deps.store));
   if (stale.length > 0) throw invalid(stale.map((i) => `${formatPath(i.path)}: ${i.message}`));
+  if (doc.sms && deps.checkTemplates) {
+    try {
+      deps.checkTemplates(doc.sms.templates);
+    } catch (err) {
+      throw invalid([err instanceof Error ? err.message : String(err)]);
+    }
+  }
 
   const secrets = { hashed: 0, kept: 0 };
   const devices = await mapLimit(doc.devices, HASH_CONCURRENCY, async (d): Promise<Device> => {

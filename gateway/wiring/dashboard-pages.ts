@@ -4,7 +4,7 @@ import { GatewayError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { DeviceHealth, SmsProviderName } from '../core/types.js';
 import type { DashboardPageDeps, VolunteerActions, VolunteerCommand } from '../http/routes/page-deps.js';
-import { importRegistryDocument } from '../registry/import.js';
+import { importRegistryDocument, type ImportDeps } from '../registry/import.js';
 import type { RegistryCounts } from '../storage/ports.js';
 import type { SqliteStore } from '../storage/sqlite/store.js';
 import type { VisitService } from '../visits/service.js';
@@ -21,7 +21,9 @@ export interface DashboardDataDeps {
   deviceHealth?: (deviceId: string) => DeviceHealth | null;
   smsProvider(): SmsProviderName;
   visits?: Pick<VisitService, 'listOccurrences' | 'replies'>;
-  /** After a dashboard import: refresh what caches the registry (device index, supervision…). */
+  /** Refuses an import whose `sms.templates` could not be the catalogue in force (see ImportDeps.checkTemplates). */
+  checkTemplates?: ImportDeps['checkTemplates'];
+  /** After a dashboard import: refresh what caches the registry (device index, supervision, the SMS catalogue…). */
   onRegistryImported?(counts: RegistryCounts): void | Promise<void>;
 }
 
@@ -41,7 +43,9 @@ export function createDashboardPageDeps(d: DashboardDataDeps): DashboardPageDeps
     smsProvider: () => d.smsProvider(),
     exportRegistry: (format) => exportRegistry(store.registry, format),
     importRegistry: async (doc) => {
-      const counts = await importRegistryDocument({ store, log }, doc, { source: 'dashboard' });
+      const counts = await importRegistryDocument({ store, log, ...(d.checkTemplates ? { checkTemplates: d.checkTemplates } : {}) }, doc, {
+        source: 'dashboard',
+      });
       await d.onRegistryImported?.(counts);
       return counts;
     },

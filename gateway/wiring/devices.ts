@@ -1,6 +1,7 @@
 // Wires the device side: the recording guard, the ingest, the MQTT broker, the bridges (zigbee2mqtt, ChirpStack, vendor clouds) and retention.
 import { DeviceBroker } from '../broker/broker.js';
 import { DEFAULT_CONNECTION_DROP } from '../broker/connection-watch.js';
+import { DemoChirpstackBroker } from '../bridges/chirpstack/demo-stand-in.js';
 import { ChirpstackBridges } from '../bridges/chirpstack/service.js';
 import { BridgeSink } from '../bridges/sink.js';
 import { VendorPush } from '../bridges/vendor-push/service.js';
@@ -140,6 +141,19 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
 }
 
 /** After a registry import at runtime: connected devices and bridges pick up their new records (or are dropped). */
+/**
+ * The generated demo's ChirpStack bridge gets an in-process stand-in for ChirpStack's broker (null for a registry file,
+ * or before the registry is loaded).
+ */
+export async function startDemoStandIn(
+  w: Pick<Base, 'store' | 'log'>,
+  source: 'file' | 'demo' | undefined,
+): Promise<DemoChirpstackBroker | null> {
+  if (!source) return null;
+  const bridges = await w.store.registry.listBridges();
+  return DemoChirpstackBroker.startFor({ source, bridges, log: w.log.child({ part: 'demo-chirpstack' }) });
+}
+
 export async function devicesChanged(w: Pick<Base, 'store' | 'log' | 'bus'>, parts: DeviceParts): Promise<void> {
   const { store, log, bus } = w;
   const dropped = parts.broker.refreshDevices(await store.registry.listDevices());

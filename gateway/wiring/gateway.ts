@@ -81,6 +81,7 @@ export class GatewayFields implements GatewayParts {
   declare readonly pageDelivery: GatewayParts['pageDelivery'];
   declare readonly dispatcher: GatewayParts['dispatcher'];
   declare readonly links: GatewayParts['links'];
+  declare readonly checkCatalogue: GatewayParts['checkCatalogue'];
   declare readonly timers: GatewayParts['timers'];
   declare readonly incidents: GatewayParts['incidents'];
   declare readonly processor: GatewayParts['processor'];

@@ -85,6 +85,7 @@ export function buildHttp(w: HttpWiring): Promise<FastifyInstance> {
       deviceHealth: (id) => w.ingest.healthOf(id),
       smsProvider: () => w.dispatcher.health().provider,
       visits: w.visits,
+      checkTemplates: (templates) => w.checkCatalogue(templates),
       onRegistryImported: () => w.registryChanged(),
     }),
     incidentPage: {

@@ -4,8 +4,8 @@ import type { Logger } from '../core/logger.js';
 /** One part's place in the start-up order; a step may only start (a load, a handler) or only stop (the database). */
 export interface LifecycleStep {
   name: string;
-  start?(): void | Promise<void>;
-  stop?(): void | Promise<void>;
+  start?(): void | Promise<unknown>;
+  stop?(): void | Promise<unknown>;
 }
 
 /** Thrown by stop() after every step has had its turn, when one or more of them failed to stop. */

@@ -25,6 +25,8 @@ export interface PagingParts {
   dispatcher: SmsDispatcher;
   /** Signs the incident-page links in pages and checks them on the page (secret in DATA_DIR/link-secret). */
   links: LinkSigner;
+  /** Throws (one line) if these `sms.templates` could not be the catalogue in force: checked before an import commits. */
+  checkCatalogue: (templates: TemplateCatalogue) => void;
 }
 
 /** What the rest of the wiring needs from the paging side, beyond the gateway's public parts. */
@@ -108,6 +110,9 @@ export function wirePaging(w: PagingWiring): PagingParts & PagingInternals {
     linkSecret,
     carriesLinks: carriesLinks(providers),
     firstPage,
+    checkCatalogue: (templates) => {
+      catalogueInForce(templates, settings, config.publicUrl);
+    },
     loadCatalogue: async () => {
       catalogue = catalogueInForce(parseStoredCatalogue(await store.registry.getSetting('sms_templates')), settings, config.publicUrl);
     },
