@@ -40,6 +40,7 @@ export function mosquittoConfig(dir: string, port: number, saveEveryChange = tru
     // Started as root (a CI container), mosquitto would drop to the `mosquitto` user, who cannot read this temp dir.
     ...(process.getuid?.() === 0 ? ['user root'] : []),
     'per_listener_settings false',
+    'set_tcp_nodelay true',
     `listener ${port} 127.0.0.1`,
     'allow_anonymous false',
     `password_file ${join(dir, 'passwd')}`,
