@@ -140,7 +140,6 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
   };
 }
 
-/** After a registry import at runtime: connected devices and bridges pick up their new records (or are dropped). */
 /**
  * The generated demo's ChirpStack bridge gets an in-process stand-in for ChirpStack's broker (null for a registry file,
  * or before the registry is loaded).
@@ -154,6 +153,7 @@ export async function startDemoStandIn(
   return DemoChirpstackBroker.startFor({ source, bridges, log: w.log.child({ part: 'demo-chirpstack' }) });
 }
 
+/** After a registry import at runtime: connected devices and bridges pick up their new records (or are dropped). */
 export async function devicesChanged(w: Pick<Base, 'store' | 'log' | 'bus'>, parts: DeviceParts): Promise<void> {
   const { store, log, bus } = w;
   const dropped = parts.broker.refreshDevices(await store.registry.listDevices());
