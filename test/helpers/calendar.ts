@@ -26,3 +26,8 @@ export function shanghaiLast(weekday: number, h: number, mi = 0, now: number = D
   const back = ((today - weekday + 6) % 7) + 1;
   return shanghaiDay(-back, h, mi, now);
 }
+
+/** `h:mi` wall time `days` after the Asia/Shanghai day that starts at `midnight` (e.g. `shanghaiLast(4, 0)`). */
+export function wallTime(midnight: number, h: number, mi = 0, days = 0): number {
+  return midnight + ((days * 24 + h) * 60 + mi) * 60_000;
+}

@@ -3,6 +3,7 @@ import type { MqttClient } from 'mqtt';
 import { waitFor } from '../helpers/wait.js';
 import twilio from 'twilio';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { shanghaiLast } from '../helpers/calendar.js';
 import { ManualClock } from '../../gateway/core/clock.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 import { API_TOKEN, SIM_TOKEN, connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -18,8 +19,8 @@ describe('SMS replies', () => {
   let seq = 0;
 
   beforeEach(async () => {
-    // Thursday 2026-11-26 10:00 in Asia/Shanghai.
-    clock = new ManualClock(Date.UTC(2026, 10, 26, 2, 0, 0));
+    // The latest Thursday before today, 10:00 in Asia/Shanghai (a worker on duty then).
+    clock = new ManualClock(shanghaiLast(4, 10));
     t = await startTestGateway({ clock });
     buttons = [await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001'), await connectDevice(t.mqttUrl, 'btn-002', 's3cret-btn-002')];
   });

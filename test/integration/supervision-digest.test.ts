@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { smsLength } from '../../gateway/paging/messages.js';
 import { DIGEST_MAX_LENGTH } from '../../gateway/supervision/messages.js';
-import { B3, B5, W01, W02, WB1, local, registryDoc, startSupervisionRig, type SupervisionRig } from './supervision-fixture.js';
+import { B3, B5, W01, W02, WB1, thursday, registryDoc, startSupervisionRig, type SupervisionRig } from './supervision-fixture.js';
 
 describe('care-task digest', () => {
   let rig: SupervisionRig | null = null;
@@ -28,15 +28,15 @@ describe('care-task digest', () => {
   };
 
   it('sends each worker with open tasks one short SMS at 08:30, nothing to a worker without tasks, and never twice for the slot across a restart', async () => {
-    rig = await startSupervisionRig({ clock: new ManualClock(local(2026, 11, 26, 7, 0)) });
+    rig = await startSupervisionRig({ clock: new ManualClock(thursday(7, 0)) });
     // At start, yesterday's 17:30 slot is 13.5 h old: not caught up.
     expect(await rig.store.sms.list(100)).toEqual([]);
     await openTasks(rig);
     expect(await rig.store.supervision.listOpenTasks()).toHaveLength(5);
 
-    rig.clock.set(local(2026, 11, 26, 8, 29));
+    rig.clock.set(thursday(8, 29));
     expect(await rig.supervision.digest.runDue()).toBe(0);
-    rig.clock.set(local(2026, 11, 26, 8, 30));
+    rig.clock.set(thursday(8, 30));
     expect(await rig.supervision.digest.runDue()).toBe(2);
 
     const [toW01, ...moreW01] = await rig.smsTo(W01);
@@ -51,15 +51,15 @@ describe('care-task digest', () => {
     expect(await rig.smsTo(WB1)).toEqual([]);
 
     // node-cron firing again, or a restart within the catch-up window: the slot already ran.
-    rig.clock.set(local(2026, 11, 26, 8, 31));
+    rig.clock.set(thursday(8, 31));
     expect(await rig.supervision.digest.runDue()).toBe(0);
-    rig.clock.set(local(2026, 11, 26, 8, 40));
+    rig.clock.set(thursday(8, 40));
     await rig.restart();
     expect(await rig.supervision.digest.runDue()).toBe(0);
     expect(await rig.smsTo(W01)).toHaveLength(1);
 
     // The evening slot is a new slot. By then the devices that never reported have tasks too, so 拜泉里's worker gets one.
-    rig.clock.set(local(2026, 11, 26, 17, 30));
+    rig.clock.set(thursday(17, 30));
     await rig.settle();
     expect(await rig.supervision.digest.runDue()).toBe(3);
     expect(await rig.smsTo(W01)).toHaveLength(2);
@@ -69,33 +69,33 @@ describe('care-task digest', () => {
   });
 
   it('catches up a slot missed while down if it is less than 3 hours old, and not later', async () => {
-    rig = await startSupervisionRig({ clock: new ManualClock(local(2026, 11, 26, 8, 0)) });
+    rig = await startSupervisionRig({ clock: new ManualClock(thursday(8, 0)) });
     await openTasks(rig);
     await rig.supervision.stop();
     // Down over 08:30; back at 10:15: the morning list still plans the day.
-    rig.clock.set(local(2026, 11, 26, 10, 15));
+    rig.clock.set(thursday(10, 15));
     await rig.restart();
     expect((await rig.smsTo(W01, 'digest')).length).toBe(1);
     // Down over 17:30; back at 20:45: too late, the next list is tomorrow's 08:30.
     await rig.supervision.stop();
-    rig.clock.set(local(2026, 11, 26, 20, 45));
+    rig.clock.set(thursday(20, 45));
     await rig.restart();
     expect((await rig.smsTo(W01, 'digest')).length).toBe(1);
-    rig.clock.set(local(2026, 11, 27, 8, 30));
+    rig.clock.set(thursday(8, 30, 1));
     await rig.settle();
     expect(await rig.supervision.digest.runDue()).toBe(3);
   });
 
   it('takes its times from the registry careDigest and schedules them with node-cron in the local zone', async () => {
     rig = await startSupervisionRig({
-      clock: new ManualClock(local(2026, 11, 26, 6, 0)),
+      clock: new ManualClock(thursday(6, 0)),
       registry: registryDoc({ careDigest: { times: ['7:15', '19:00'] } }),
       supervision: { digestTriggers: 'cron' },
     });
     expect(rig.supervision.digest.digestTimes()).toEqual(['07:15', '19:00']);
     expect(rig.supervision.digest.cronPatterns()).toEqual(['15 7 * * *', '0 19 * * *']);
     await openTasks(rig);
-    rig.clock.set(local(2026, 11, 26, 7, 15));
+    rig.clock.set(thursday(7, 15));
     expect(await rig.supervision.digest.runDue()).toBe(2);
   });
 });

@@ -20,13 +20,19 @@ import { openSqliteStore, type SqliteStore } from '../../gateway/storage/sqlite/
 import type { SupervisionEvents } from '../../gateway/supervision/events.js';
 import { Supervision, type SupervisionDeps } from '../../gateway/supervision/service.js';
 import { RecordingInbound, StoreIncidentActions, StoreSmsStatus } from '../helpers/http-fixture.js';
-import { shanghai, shanghaiDay } from '../helpers/calendar.js';
+import { shanghai, shanghaiDay, shanghaiLast, wallTime } from '../helpers/calendar.js';
 import { tempDir } from '../helpers/tmp.js';
 
 export const TZ = 'Asia/Shanghai';
 export const API_TOKEN = 'supervision-test-token-0123456789';
 /** Wall time in Asia/Shanghai (UTC+8) as an instant. */
 export const local = shanghai;
+/** Midnight starting the latest Thursday before today in Asia/Shanghai: recent, so it never meets a server's now() as a stale date. */
+const THURSDAY = shanghaiLast(4, 0);
+/** Wall time on that Thursday (or `days` after it): the digest and registry rigs run on it. */
+export function thursday(h: number, mi = 0, days = 0): number {
+  return wallTime(THURSDAY, h, mi, days);
+}
 
 export const W01 = '+8613900000001';
 export const W02 = '+8613900000002';

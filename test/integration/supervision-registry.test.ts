@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { importRegistryDocument } from '../../gateway/registry/import.js';
-import { B3, B5, W01, local, startSupervisionRig, type SupervisionRig } from './supervision-fixture.js';
+import { B3, B5, W01, thursday, startSupervisionRig, type SupervisionRig } from './supervision-fixture.js';
 
 const MIN = 60_000;
 const log = silentLogger();
@@ -57,23 +57,23 @@ describe('registry changes at runtime', () => {
   });
 
   it('sends no duplicate digest when the times move: not at the change, not for a moved slot that morning, not after a restart', async () => {
-    rig = await startSupervisionRig({ clock: new ManualClock(local(2026, 11, 26, 7, 0)) });
+    rig = await startSupervisionRig({ clock: new ManualClock(thursday(7, 0)) });
     await rig.supervision.tasks.open({ kind: 'device_offline', residentId: `r-${B3[0]}`, deviceId: B3[0] }, rig.clock.now());
-    rig.clock.set(local(2026, 11, 26, 8, 30));
+    rig.clock.set(thursday(8, 30));
     expect(await rig.supervision.digest.runDue()).toBe(1);
 
-    rig.clock.set(local(2026, 11, 26, 9, 0));
+    rig.clock.set(thursday(9, 0));
     await importAndAnnounce(rig, { careDigest: { times: ['08:00', '12:00'] } });
     expect(rig.supervision.digest.digestTimes()).toEqual(['08:00', '12:00']);
     expect(await rig.smsTo(W01, 'digest')).toHaveLength(1);
     // The 08:00 slot never ran, but this morning's list went out at 08:30, after it.
     expect(await rig.supervision.digest.runDue()).toBe(0);
-    rig.clock.set(local(2026, 11, 26, 9, 30));
+    rig.clock.set(thursday(9, 30));
     await rig.restart();
     expect(await rig.smsTo(W01, 'digest')).toHaveLength(1);
 
     // By noon the never-installed buttons have never_reported tasks too: every worker of theirs gets the 12:00 list, once.
-    rig.clock.set(local(2026, 11, 26, 12, 0));
+    rig.clock.set(thursday(12, 0));
     expect(await rig.supervision.digest.runDue()).toBe(3);
     expect(await rig.supervision.digest.runDue()).toBe(0);
     expect(await rig.smsTo(W01, 'digest')).toHaveLength(2);
