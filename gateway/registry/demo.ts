@@ -1,4 +1,5 @@
 // Generates the demo neighbourhood (deterministic per seed) and keeps one copy per installation in DATA_DIR.
+import type { TemplateCatalogue } from '../notifiers/intent.js';
 import { defaultCatalogue } from '../notifiers/kinds.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
@@ -112,16 +113,7 @@ export function generateDemoRegistry(opts: DemoOptions = {}): RegistryDocument {
   const bridged = demoBridges(residents, secret);
 
   // The complete template catalogue, as submitted for approval (docs/providers.md), so any provider can be chosen.
-  const templates: NonNullable<RegistryDocument['sms']>['templates'] = {};
-  for (const [kind, e] of Object.entries(defaultCatalogue(opts.publicUrl ?? 'http://localhost:8080'))) {
-    templates[kind] = {
-      text: e.text,
-      ...(e.label ? { label: e.label } : {}),
-      ...(e.aliyun ? { aliyun: { templateCode: e.aliyun.templateCode } } : {}),
-      ...(e.tencent ? { tencent: { templateId: e.tencent.templateId, params: [...e.tencent.params] } } : {}),
-    };
-  }
-  const sms = { templates };
+  const sms = { templates: registryTemplates(defaultCatalogue(opts.publicUrl ?? 'http://localhost:8080')) };
   return {
     escalation: { ...DEFAULT_ESCALATION },
     sms,
@@ -133,6 +125,20 @@ export function generateDemoRegistry(opts: DemoOptions = {}): RegistryDocument {
     volunteers,
     visits,
   };
+}
+
+/** A catalogue in the registry's `sms.templates` form: each kind's text, label and provider templates. */
+export function registryTemplates(catalogue: TemplateCatalogue): NonNullable<RegistryDocument['sms']>['templates'] {
+  const templates: NonNullable<RegistryDocument['sms']>['templates'] = {};
+  for (const [kind, e] of Object.entries(catalogue)) {
+    templates[kind] = {
+      text: e.text,
+      ...(e.label ? { label: e.label } : {}),
+      ...(e.aliyun ? { aliyun: { templateCode: e.aliyun.templateCode } } : {}),
+      ...(e.tencent ? { tencent: { templateId: e.tencent.templateId, params: [...e.tencent.params] } } : {}),
+    };
+  }
+  return templates;
 }
 
 /**
