@@ -74,7 +74,8 @@ export class Gateway extends GatewayFields {
       { name: 'zigbee2mqtt', start: () => this.zigbee2mqtt.start() },
       { name: 'sms fallback provider', stop: () => this.fallbackProvider?.close?.() },
       { name: 'sms provider', stop: () => this.provider.close?.() },
-      { name: 'sms', start: () => this.dispatcher.start(), stop: () => this.dispatcher.stop() },
+      // Stops after the inputs, so the pages of the last alarms taken still go out; starts sending after the HTTP server.
+      { name: 'sms', stop: () => this.dispatcher.stop() },
       {
         name: 'receipt pollers',
         start: () => this.receiptPollers.forEach((p) => p.start()),
@@ -103,7 +104,9 @@ export class Gateway extends GatewayFields {
       { name: 'chirpstack', start: () => this.chirpstack.start(), stop: () => this.chirpstack.stop() },
       { name: 'zigbee2mqtt external', start: () => this.zigbee2mqttExternal.start(), stop: () => this.zigbee2mqttExternal.stop() },
       { name: 'http', start: () => this.startHttp(), stop: () => (this.http ? closeHttp(this.http, this) : undefined) },
-      // Calls wait for this: a call's status callback must find the HTTP server listening, since Twilio sends it once.
+      // Sends and calls wait for this: a status callback must find the HTTP server listening, since Twilio sends it once.
+      // Pages enqueued before it wait in the outbox; sending begins with them.
+      { name: 'sms sending', start: () => this.dispatcher.start() },
       { name: 'voice callbacks', start: () => this.voice?.callbacksReady() },
     ];
   }

@@ -66,6 +66,21 @@ describe('gateway shutdown', () => {
     await next.stop();
   });
 
+  it('starts sending SMS only once the HTTP server listens, so no status callback finds it closed', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const gateway = gatewayIn(dir.path);
+    const listeningAtStart: boolean[] = [];
+    const start = gateway.dispatcher.start.bind(gateway.dispatcher);
+    vi.spyOn(gateway.dispatcher, 'start').mockImplementation(() => {
+      listeningAtStart.push(gateway.httpApp?.server.listening === true);
+      return start();
+    });
+    await gateway.start();
+    await gateway.stop();
+    expect(listeningAtStart).toEqual([true]);
+  });
+
   it('stops the inputs first, commits what the ingest holds before the processor stops, flushes telemetry late and closes the database last', async () => {
     const dir = tempDir();
     dirs.push(dir);
