@@ -2,6 +2,7 @@
 // posts once, never again) reach the gateway: the real Gateway twice over one data dir, the twilio SDK, the simulator.
 import { afterEach, describe, expect, it } from 'vitest';
 import { intentOf } from '../../gateway/notifiers/kinds.js';
+import { sms } from '../contract/fixtures.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -19,28 +20,16 @@ describe('SMS resumed at start-up', () => {
     const first = await startTestGateway();
     const now = Date.now();
     // What a stop between the outbox write and the send leaves behind: a queued row nobody has sent yet.
-    await first.gateway.store.sms.insert({
-      id: 'sms-left-queued',
-      to: TO,
-      body: '回复帮助',
-      intent: intentOf('reply_help'),
-      priority: 'routine',
-      purpose: 'help',
-      incidentId: null,
-      step: null,
-      role: null,
-      personId: null,
-      context: null,
-      status: 'queued',
-      provider: 'twilio',
-      providerSid: null,
-      attempts: 0,
-      errorCode: null,
-      error: null,
-      createdAt: now,
-      sentAt: null,
-      updatedAt: now,
-    });
+    await first.gateway.store.sms.insert(
+      sms('sms-left-queued', {
+        to: TO,
+        intent: intentOf('reply_help'),
+        priority: 'routine',
+        purpose: 'help',
+        createdAt: now,
+        updatedAt: now,
+      }),
+    );
     await first.stop({ keep: true });
     const sim = first.sms;
     let started = false;
