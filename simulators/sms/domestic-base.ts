@@ -5,6 +5,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { request as httpsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { TemplateCatalogue } from '../../gateway/notifiers/intent.js';
+import { waitForMatch } from '../common/wait.js';
 
 /** 5xx answers, a destroyed socket, the provider's flow control, or its "template not approved" refusal. */
 export type DomesticFault = 500 | 502 | 503 | 'network' | 'throttle' | 'template_unapproved';
@@ -183,7 +184,13 @@ export abstract class DomesticSmsSim extends EventEmitter<DomesticEvents> {
         this.off('status', fn);
       };
     };
-    return this.waitFor(subscribe, this.messages().find(predicate), predicate, timeoutMs, 'message');
+    return waitForMatch({
+      existing: this.messages().find(predicate),
+      subscribe,
+      predicate,
+      timeoutMs,
+      what: `${this.provider} simulator: no matching message`,
+    });
   }
 
   waitForPush(predicate: (p: DomesticPush) => boolean = () => true, timeoutMs = 5000): Promise<DomesticPush> {
@@ -191,7 +198,13 @@ export abstract class DomesticSmsSim extends EventEmitter<DomesticEvents> {
       this.on('push', fn);
       return () => this.off('push', fn);
     };
-    return this.waitFor(subscribe, this.pushes().find(predicate), predicate, timeoutMs, 'push');
+    return waitForMatch({
+      existing: this.pushes().find(predicate),
+      subscribe,
+      predicate,
+      timeoutMs,
+      what: `${this.provider} simulator: no matching push`,
+    });
   }
 
   /** A phone replies: pushed to the gateway's reply callback (or queued for a pull), in the provider's format. */
@@ -284,28 +297,6 @@ export abstract class DomesticSmsSim extends EventEmitter<DomesticEvents> {
       'content-length': Buffer.byteLength(text),
     });
     res.end(text);
-  }
-
-  private waitFor<T>(
-    subscribe: (fn: (v: T) => void) => () => void,
-    existing: T | undefined,
-    predicate: (v: T) => boolean,
-    timeoutMs: number,
-    what: string,
-  ): Promise<T> {
-    if (existing !== undefined) return Promise.resolve(existing);
-    return new Promise((resolve, reject) => {
-      const unsubscribe = subscribe((v) => {
-        if (!predicate(v)) return;
-        clearTimeout(timer);
-        unsubscribe();
-        resolve(v);
-      });
-      const timer = setTimeout(() => {
-        unsubscribe();
-        reject(new Error(`${this.provider} simulator: no matching ${what} within ${timeoutMs} ms`));
-      }, timeoutMs);
-    });
   }
 }
 

@@ -4,6 +4,7 @@ import { PhoneActions, type PhoneAction, type SimCall } from '../common/phone-ca
 import { postSigned } from './signed-post.js';
 import { parseTwiml } from './twiml.js';
 import { API_VERSION, E164, errorBody, newSid, rfc2822 } from './twilio-format.js';
+import { waitForCall } from '../common/wait.js';
 
 export interface TwilioCallsOptions {
   accountSid: string;
@@ -66,24 +67,7 @@ export class TwilioCalls extends EventEmitter<TwilioCallsEvents> {
 
   /** Resolves with the first call matching `predicate` (already placed or yet to come). */
   waitFor(predicate: (c: SimCall) => boolean, timeoutMs = 5000): Promise<SimCall> {
-    const found = this.list().find(predicate);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const check = (c: SimCall): void => {
-        if (!predicate(c)) return;
-        clearTimeout(timer);
-        this.off('call', check);
-        this.off('callChanged', check);
-        resolve(c);
-      };
-      const timer = setTimeout(() => {
-        this.off('call', check);
-        this.off('callChanged', check);
-        reject(new Error(`Twilio simulator: no matching call within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.on('call', check);
-      this.on('callChanged', check);
-    });
+    return waitForCall<SimCall>(this, this.list().find(predicate), predicate, timeoutMs, 'Twilio simulator');
   }
 
   /** POST …/Calls.json, GET or POST …/Calls/{sid}.json; null for any other path. */

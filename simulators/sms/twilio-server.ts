@@ -29,6 +29,7 @@ import {
   type SimRequest,
   type TwilioSimOptions,
 } from './sim-types.js';
+import { waitForMatch } from '../common/wait.js';
 
 export type { SimMessage, TwilioMessageStatus } from './twilio-format.js';
 export type { DeliveryOutcome, FaultKind, SimCallback, SimRequest, TwilioSimOptions } from './sim-types.js';
@@ -166,7 +167,13 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
       this.on('message', fn);
       return () => this.off('message', fn);
     };
-    return this.waitFor(this.messages().find(predicate), subscribe, predicate, timeoutMs, 'message');
+    return waitForMatch({
+      existing: this.messages().find(predicate),
+      subscribe,
+      predicate,
+      timeoutMs,
+      what: 'Twilio simulator: no matching message',
+    });
   }
 
   /** Resolves with the first status callback (delivered or not) matching `predicate`. */
@@ -175,7 +182,13 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
       this.on('callback', fn);
       return () => this.off('callback', fn);
     };
-    return this.waitFor(this.callbacks().find(predicate), subscribe, predicate, timeoutMs, 'status callback');
+    return waitForMatch({
+      existing: this.callbacks().find(predicate),
+      subscribe,
+      predicate,
+      timeoutMs,
+      what: 'Twilio simulator: no matching status callback',
+    });
   }
 
   /**
@@ -412,28 +425,6 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
       }, ms);
       t.unref();
       this.timers.add(t);
-    });
-  }
-
-  private waitFor<T>(
-    existing: T | undefined,
-    subscribe: (fn: (v: T) => void) => () => void,
-    predicate: (v: T) => boolean,
-    timeoutMs: number,
-    what: string,
-  ): Promise<T> {
-    if (existing !== undefined) return Promise.resolve(existing);
-    return new Promise((resolve, reject) => {
-      const unsubscribe = subscribe((v) => {
-        if (!predicate(v)) return;
-        clearTimeout(timer);
-        unsubscribe();
-        resolve(v);
-      });
-      const timer = setTimeout(() => {
-        unsubscribe();
-        reject(new Error(`Twilio simulator: no matching ${what} within ${timeoutMs} ms`));
-      }, timeoutMs);
     });
   }
 }

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { buffer } from 'node:stream/consumers';
 import { PhoneActions, type PhoneAction, type SimCall } from '../common/phone-calls.js';
 import { verifyTc3 } from '../common/tc3.js';
+import { waitForCall } from '../common/wait.js';
 
 export interface TencentVmsSimOptions {
   secretId?: string;
@@ -135,24 +136,7 @@ export class TencentVmsSimServer extends EventEmitter<TencentVmsSimEvents> {
   }
 
   waitFor(predicate: (c: SimCall) => boolean, timeoutMs = 5000): Promise<SimCall> {
-    const found = this.list().find(predicate);
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const check = (c: SimCall): void => {
-        if (!predicate(c)) return;
-        clearTimeout(timer);
-        this.off('call', check);
-        this.off('callChanged', check);
-        resolve(c);
-      };
-      const timer = setTimeout(() => {
-        this.off('call', check);
-        this.off('callChanged', check);
-        reject(new Error(`Tencent VMS simulator: no matching call within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.on('call', check);
-      this.on('callChanged', check);
-    });
+    return waitForCall<SimCall>(this, this.list().find(predicate), predicate, timeoutMs, 'Tencent VMS simulator');
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
