@@ -6,6 +6,7 @@ import { request as httpsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { TemplateCatalogue } from '../../gateway/notifiers/intent.js';
 import { waitForMatch } from '../common/wait.js';
+import { SimTimers } from '../common/timers.js';
 
 /** 5xx answers, a destroyed socket, the provider's flow control, or its "template not approved" refusal. */
 export type DomesticFault = 500 | 502 | 503 | 'network' | 'throttle' | 'template_unapproved';
@@ -90,7 +91,7 @@ export abstract class DomesticSmsSim extends EventEmitter<DomesticEvents> {
   protected readonly store = new Map<string, DomesticMessage>();
   private readonly requestLog: DomesticRequest[] = [];
   private readonly pushLog: DomesticPush[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new SimTimers();
   private readonly held: (() => Promise<void>)[] = [];
   protected readonly abort = new AbortController();
 
@@ -127,7 +128,6 @@ export abstract class DomesticSmsSim extends EventEmitter<DomesticEvents> {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.abort.abort();
     const server = this.server;
@@ -263,12 +263,9 @@ export abstract class DomesticSmsSim extends EventEmitter<DomesticEvents> {
   }
 
   protected later(ms: number, work: () => Promise<void>): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
+    this.timers.after(ms, () => {
       if (!this.stopped) void work();
-    }, ms);
-    t.unref();
-    this.timers.add(t);
+    });
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {

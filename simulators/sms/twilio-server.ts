@@ -30,6 +30,7 @@ import {
   type TwilioSimOptions,
 } from './sim-types.js';
 import { waitForMatch } from '../common/wait.js';
+import { SimTimers } from '../common/timers.js';
 
 export type { SimMessage, TwilioMessageStatus } from './twilio-format.js';
 export type { DeliveryOutcome, FaultKind, SimCallback, SimRequest, TwilioSimOptions } from './sim-types.js';
@@ -63,7 +64,7 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
   private readonly store = new Map<string, SimMessage>();
   private readonly requestLog: SimRequest[] = [];
   private readonly callbackLog: SimCallback[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new SimTimers();
   private readonly abort = abortController();
   /** Voice calls (the Calls resource): scripted phones for tests, live ones for the phones page. */
   readonly calls: TwilioCalls;
@@ -76,7 +77,7 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
       accountSid: this.accountSid,
       authToken: this.authToken,
       signal: this.abort.signal,
-      sleep: (ms) => this.sleep(ms),
+      sleep: (ms) => this.timers.sleep(ms),
       ...(opts.deliverTo ? { deliverTo: opts.deliverTo } : {}),
       ...opts.voice,
     });
@@ -95,7 +96,6 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.abort.abort();
     await this.close();
@@ -265,7 +265,7 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
     };
     this.requestLog.push(entry);
     const raw = await readBody(req);
-    if (this.latencyMs > 0) await this.sleep(this.latencyMs);
+    if (this.latencyMs > 0) await this.timers.sleep(this.latencyMs);
     const reply = (status: number, body: unknown): void => {
       entry.status = status;
       this.json(res, status, body);
@@ -353,7 +353,7 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
   private async runLifecycle(message: SimMessage): Promise<void> {
     const steps = LIFECYCLES[this.outcomes.get(message.to) ?? 'delivered'];
     for (const status of steps) {
-      await this.sleep(this.opts.callbackDelayMs ?? 10);
+      await this.timers.sleep(this.opts.callbackDelayMs ?? 10);
       if (this.stopped) return;
       message.status = status;
       message.dateUpdated = Date.now();
@@ -415,17 +415,6 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
     res.end(text);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        resolve();
-      }, ms);
-      t.unref();
-      this.timers.add(t);
-    });
   }
 }
 

@@ -7,6 +7,7 @@ import { buffer } from 'node:stream/consumers';
 import { PhoneActions, type PhoneAction, type SimCall } from '../common/phone-calls.js';
 import { verifyTc3 } from '../common/tc3.js';
 import { waitForCall } from '../common/wait.js';
+import { SimTimers } from '../common/timers.js';
 
 export interface TencentVmsSimOptions {
   secretId?: string;
@@ -64,7 +65,7 @@ export class TencentVmsSimServer extends EventEmitter<TencentVmsSimEvents> {
   private readonly scripts = new Map<string, PhoneAction[]>();
   private readonly log: VmsRequestRecord[] = [];
   private readonly callbackLog: VmsCallback[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new SimTimers();
   private outage: 'InternalError' | null = null;
   private stopped = false;
 
@@ -95,7 +96,7 @@ export class TencentVmsSimServer extends EventEmitter<TencentVmsSimEvents> {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     for (const c of this.calls.values()) c.actions.interrupt();
     const server = this.server;
     this.server = null;
@@ -194,7 +195,7 @@ export class TencentVmsSimServer extends EventEmitter<TencentVmsSimEvents> {
       createdAt: Date.now(),
       endedAt: null,
       text,
-      actions: new PhoneActions(this.scripts.get(CalledNumber) ?? null, (ms) => this.sleep(ms)),
+      actions: new PhoneActions(this.scripts.get(CalledNumber) ?? null, (ms) => this.timers.sleep(ms)),
     };
     this.calls.set(callId, call);
     this.emit('call', view(call));
@@ -209,7 +210,7 @@ export class TencentVmsSimServer extends EventEmitter<TencentVmsSimEvents> {
 
   /** Rings; once answered plays the message up to `playTimes` times, a key ends it; then the status push. */
   private async run(call: VmsCall, playTimes: number): Promise<void> {
-    await this.sleep(this.opts.stepMs ?? 5);
+    await this.timers.sleep(this.opts.stepMs ?? 5);
     call.status = 'ringing';
     this.emit('callChanged', view(call));
     const first = await call.actions.next(this.opts.ringMs ?? 45_000);
@@ -291,17 +292,6 @@ export class TencentVmsSimServer extends EventEmitter<TencentVmsSimEvents> {
   private answer(res: ServerResponse, status: number, body: VmsAnswer): void {
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        resolve();
-      }, ms);
-      t.unref();
-      this.timers.add(t);
-    });
   }
 }
 
