@@ -45,6 +45,7 @@ export class InfluxdServer {
   private dir: string | null = null;
   private httpPort = 0;
   private rpcPort = 0;
+  private frozen = false;
 
   constructor(private readonly opts: InfluxdOptions = {}) {}
 
@@ -76,8 +77,24 @@ export class InfluxdServer {
     }
   }
 
+  /**
+   * Freezes influxd (SIGSTOP): its socket still accepts connections but nothing answers, as a hung server behaves,
+   * until `thaw()`. Unlike a stopped one, which refuses at once, this shows what waits for InfluxDB.
+   */
+  freeze(): void {
+    if (!this.process.notify('SIGSTOP')) throw new Error('influxd is not running, so it cannot be frozen');
+    this.frozen = true;
+  }
+
+  thaw(): void {
+    if (this.frozen) this.process.notify('SIGCONT');
+    this.frozen = false;
+  }
+
   /** Stops influxd (SIGTERM, then SIGKILL after 5 s); data and ports stay for a restart. */
   async stop(): Promise<void> {
+    // A frozen process would hold SIGTERM until it runs again.
+    this.thaw();
     await this.process.signal('SIGTERM');
   }
 

@@ -57,6 +57,8 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
   private down = false;
   private stopped = false;
   private latencyMs = 0;
+  /** While set, every API answer waits for it: a provider that is slow for exactly as long as a test says. */
+  private held: { answered: Promise<void>; release: () => void } | null = null;
   private faults: FaultKind[] = [];
   /** Set during a simulated outage: every message-create fails this way until it is cleared. */
   private outage: FaultKind | null = null;
@@ -98,6 +100,7 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
     this.stopped = true;
     this.timers.clear();
     this.abort.abort();
+    this.releaseAnswers();
     await this.close();
   }
 
@@ -132,6 +135,22 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
   /** Delays every API answer by `ms`. */
   setLatency(ms: number): void {
     this.latencyMs = ms;
+  }
+
+  /**
+   * Holds every API answer from now until `releaseAnswers()` (or stop): requests are received and logged, and answered
+   * only then. Shows what does not wait for the provider, by order instead of by time.
+   */
+  holdAnswers(): void {
+    if (this.held) return;
+    let release = (): void => undefined;
+    const answered = new Promise<void>((resolve) => (release = resolve));
+    this.held = { answered, release };
+  }
+
+  releaseAnswers(): void {
+    this.held?.release();
+    this.held = null;
   }
 
   clearFaults(): void {
@@ -266,6 +285,7 @@ export class TwilioSimServer extends EventEmitter<SimEvents> {
     this.requestLog.push(entry);
     const raw = await readBody(req);
     if (this.latencyMs > 0) await this.timers.sleep(this.latencyMs);
+    if (this.held) await this.held.answered;
     const reply = (status: number, body: unknown): void => {
       entry.status = status;
       this.json(res, status, body);

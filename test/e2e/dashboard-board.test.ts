@@ -71,13 +71,15 @@ describe('duty board in a real browser', () => {
     devices.push(button);
     // The board's EventSource is open before the press: the measurement is the live path, not a reconnect.
     await expect.poll(() => dg.live.clientCount(), { timeout: 5000 }).toBeGreaterThanOrEqual(1);
+    // The SMS provider answers nothing until the card is shown: the board must not wait for paging.
+    dg.sms.holdAnswers();
     const pressedAt = performance.now();
     await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
     await page.waitForSelector('[data-incident][data-state=open]', { timeout: 5000 });
-    const shownMs = performance.now() - pressedAt;
-    console.info(`[dashboard-board] MQTT press -> card on the board: ${shownMs.toFixed(0)} ms`);
-    // The figure to quote is printed above (and a warm one in the map test); the bound is generous for a loaded 2-core CI machine.
-    expect(shownMs).toBeLessThan(5000);
+    console.info(`[dashboard-board] MQTT press -> card on the board: ${(performance.now() - pressedAt).toFixed(0)} ms`);
+    expect(dg.sms.messages()).toEqual([]);
+    dg.sms.releaseAnswers();
+    // The same document: pushed over the open event stream, not found by a reload (the board does not poll incidents).
     expect(await page.evaluate(() => document.body.dataset.sameDocument)).toBe('yes');
 
     const card = page.locator('[data-incident][data-state=open]');

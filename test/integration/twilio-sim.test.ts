@@ -257,6 +257,21 @@ describe('TwilioSimServer fault injection', () => {
     expect(ok.sid).toMatch(/^SM/);
   });
 
+  it('holds every answer until released: the request is received and logged, and answered only then', async () => {
+    sim.holdAnswers();
+    let settled = false;
+    const sending = sdk()
+      .messages.create({ to: TO, from: FROM, body: 'held' })
+      .finally(() => (settled = true));
+    const held = await waitFor('the held request at the simulator', () => sim.requests().find((r) => r.method === 'POST'));
+    expect(held.status).toBeNull();
+    expect(sim.messages()).toEqual([]);
+    expect(settled).toBe(false);
+    sim.releaseAnswers();
+    expect((await sending).body).toBe('held');
+    expect(held.status).toBe(201);
+  });
+
   it('delays answers by the configured latency', async () => {
     sim.setLatency(150);
     const t0 = performance.now();

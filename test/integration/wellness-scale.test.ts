@@ -30,13 +30,31 @@ class CountingTaskSink implements CareTaskSink {
   }
 }
 
+/**
+ * Runs `work` and counts the event-loop turns other work got while it ran: a callback that re-queues itself with
+ * setImmediate stands for alarms arriving mid-sweep. Work that never gives way lets it run not once.
+ */
+async function turnsDuring<T>(work: () => Promise<T>): Promise<{ result: T; turns: number }> {
+  let turns = 0;
+  let done = false;
+  const tick = (): void => {
+    if (done) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  const result = await work();
+  done = true;
+  return { result, turns };
+}
+
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
 describe('inactivity monitor at scale', () => {
-  it(`sweeps ${RESIDENTS} watched residents in well under the sweep period`, async () => {
+  it(`sweeps ${RESIDENTS} watched residents, giving the event loop to alarms throughout`, async () => {
     const dir = tempDir('care-gw-wellness-');
     const store: SqliteStore = openSqliteStore(join(dir.path, 'gateway.db'));
     cleanup.push(async () => {
@@ -58,12 +76,15 @@ describe('inactivity monitor at scale', () => {
     cleanup.push(() => monitor.stop());
 
     const steady: number[] = [];
+    const turns: number[] = [];
     // The longest the event loop was held (what an alarm arriving during a sweep would wait), sweeps only.
     const lag = monitorEventLoopDelay({ resolution: 1 });
     for (let i = 1; i <= 30; i++) {
       clock.set(sh(26, 7, i));
       lag.enable();
-      steady.push((await monitor.sweep()).ms);
+      const swept = await turnsDuring(() => monitor.sweep());
+      steady.push(swept.result.ms);
+      turns.push(swept.turns);
       lag.disable();
       // A sign of life from one resident in ten each minute, as motion sensors send them.
       for (let r = i % 10; r < residents.length; r += 10) {
@@ -101,7 +122,8 @@ describe('inactivity monitor at scale', () => {
     console.info(
       `inactivity sweep, ${RESIDENTS} residents: median ${median.toFixed(1)} ms, worst ${worst.toFixed(1)} ms, event loop held at most ${held.toFixed(1)} ms; all crossing at once ${crossing.ms.toFixed(1)} ms`,
     );
-    // The period is 60 s; even the worst sweep must leave the event loop almost entirely to the alarm path.
-    expect(median).toBeLessThan(100);
+    // An alarm never waits for a whole sweep: every sweep gives the event loop away at least once per 250 residents.
+    // (How long a sweep takes is a figure for a quiet host, printed above, not something a loaded test host can judge.)
+    expect(Math.min(...turns)).toBeGreaterThanOrEqual(RESIDENTS / 250);
   });
 });
