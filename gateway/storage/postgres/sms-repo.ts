@@ -151,6 +151,26 @@ export class PgSmsRepo implements SmsRepo {
     return rows.map((r) => ({ sms: toSms(r), answeredAt: r.answered_at }));
   }
 
+  /**
+   * The reply codes of the same pages as recentPagesTo (same order and limit), newest first; pages without a code are
+   * left out. Only the two fields are read: the pager asks this for every page on the alarm path.
+   */
+  async recentReplyCodesTo(phone: string, since: number): Promise<{ incidentId: string; replyCode: string }[]> {
+    const rows = await this.db.query<{ incident_id: string; reply_code: string }>(
+      `SELECT incident_id, reply_code FROM (
+         SELECT m.incident_id, m.created_at, m.row_no,
+                CASE WHEN m.context::jsonb ->> 'kind' = 'incident' AND jsonb_typeof(m.context::jsonb -> 'replyCode') = 'string'
+                     THEN m.context::jsonb ->> 'replyCode' END AS reply_code
+         FROM sms_messages m
+         WHERE m.to_phone = $1 AND m.purpose = 'page' AND m.created_at >= $2 AND m.incident_id IS NOT NULL
+         ORDER BY m.created_at DESC, m.row_no DESC LIMIT 100) AS pages
+       WHERE reply_code <> ''
+       ORDER BY created_at DESC, row_no DESC`,
+      [phone, since],
+    );
+    return rows.map((r) => ({ incidentId: r.incident_id, replyCode: r.reply_code }));
+  }
+
   async markAnswered(phone: string, incidentId: string, at: number): Promise<void> {
     await this.db.run(
       `INSERT INTO page_answers (phone, incident_id, answered_at) VALUES ($1, $2, $3)
