@@ -61,6 +61,18 @@ describe('PostgreSQL store: migrations', () => {
     expect(await store.database.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'half'")).toEqual([]);
     expect(await store.database.query('SELECT 1 FROM schema_migrations WHERE version = 999')).toEqual([]);
   });
+
+  it('records a migration in the same transaction as its changes: when the record fails, the changes go too', async () => {
+    const url = await fixture().freshUrl();
+    // The migration's own SQL succeeds, then recording version 998 fails (the row already exists).
+    const sql = "CREATE TABLE half (x int); INSERT INTO schema_migrations (version, name, applied_at) VALUES (998, 'squatter', 0)";
+    await expect(openPostgresStore(url, { migrations: [...PG_MIGRATIONS, { version: 998, name: 'recorded twice', sql }] })).rejects.toThrow(
+      /^PostgreSQL migration 998 \(recorded twice\) failed: duplicate key/,
+    );
+    const store = await open(url);
+    expect(await store.database.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'half'")).toEqual([]);
+    expect(await store.database.query('SELECT name FROM schema_migrations WHERE version = 998')).toEqual([]);
+  });
 });
 
 describe('PostgreSQL store: several nodes on one database', () => {
