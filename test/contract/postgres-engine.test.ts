@@ -119,6 +119,34 @@ describe('PostgreSQL store: several nodes on one database', () => {
   });
 });
 
+describe('PostgreSQL store: the registry cache', () => {
+  it('shows an import made inside an outer transaction once that commits, and never one that rolled back', async () => {
+    const [a] = await twoNodes();
+    const ids = async () => (await a.registry.listWorkers()).map((w) => w.id);
+    const worker = (id: string) => ({ id, name: '王芳', phone: '+8613800000002', community: 'andali', shifts: [] });
+    expect(await ids()).toEqual(['w-1']);
+    for (const outcome of ['rolls back', 'commits'] as const) {
+      let proceed = (): void => undefined;
+      const held = new Promise<void>((resolve) => (proceed = resolve));
+      let imported = (): void => undefined;
+      const importDone = new Promise<void>((resolve) => (imported = resolve));
+      const tx = a.transaction(async () => {
+        await a.registry.upsert({ ...SNAPSHOT, workers: [...SNAPSHOT.workers, worker('w-2')] });
+        imported();
+        await held;
+        if (outcome === 'rolls back') throw new Error('import abandoned');
+      });
+      await importDone;
+      // Read from outside while the import is uncommitted: the committed list, and it must not stay cached.
+      expect(await ids()).toEqual(['w-1']);
+      proceed();
+      if (outcome === 'rolls back') await expect(tx).rejects.toThrow('import abandoned');
+      else await tx;
+      expect(await ids()).toEqual(outcome === 'commits' ? ['w-1', 'w-2'] : ['w-1']);
+    }
+  });
+});
+
 describe('PostgreSQL store: commits', () => {
   it('records a group of events in one COMMIT', async () => {
     const [a] = await twoNodes();
