@@ -86,6 +86,34 @@ describe('PostgreSQL store: several nodes on one database', () => {
     expect(await a.timers.listPending()).toEqual([]);
   });
 
+  it('frees the claim of a node frozen inside its transaction, without stopping that node’s process', async () => {
+    const url = await fixture().freshUrl();
+    const lost: Error[] = [];
+    const frozen = await open(url, { idleInTransactionMs: 300, onConnectionError: (err) => lost.push(err) });
+    await frozen.registry.upsert(SNAPSHOT);
+    const other = await open(url);
+    await frozen.timers.schedule({ key: 'inc-1:step:1', kind: 'escalation_step', incidentId: 'inc-1', dueAt: T0, payload: {} });
+    let thaw = (): void => undefined;
+    const thawed = new Promise<void>((resolve) => (thaw = resolve));
+    let claimed = (): void => undefined;
+    const holding = new Promise<void>((resolve) => (claimed = resolve));
+    const stuck = frozen.transaction(async () => {
+      expect(await frozen.timers.claim('inc-1:step:1', T0)).toBe(true);
+      claimed();
+      await thawed;
+      await frozen.incidents.appendAudit({ incidentId: 'inc-1', at: T0, action: 'step', actor: 'system', channel: 'system', detail: null });
+    });
+    await holding;
+    // Blocks on the frozen node's row lock until the server ends that idle transaction; then the step is free.
+    expect(await other.timers.claim('inc-1:step:1', T0 + 1)).toBe(true);
+    thaw();
+    await expect(stuck).rejects.toThrow();
+    expect(await frozen.incidents.listAudit('inc-1')).toEqual([]);
+    expect(lost.map((e) => e.message).join(' ')).toMatch(/idle-in-transaction timeout/);
+    // The frozen node's store still works once it thaws.
+    expect(await frozen.ping()).toBe(true);
+  });
+
   it('refuses a second active incident for a resident raised on another node at the same moment', async () => {
     const [a, b] = await twoNodes();
     const results = await Promise.allSettled([a.incidents.create(incident('inc-a')), b.incidents.create(incident('inc-b'))]);

@@ -15,6 +15,11 @@ export interface PgDatabaseOptions {
   onAfterCommitError?: (err: unknown) => void;
   /** A pooled connection failed while idle (the server restarted, the network dropped). Log it. */
   onConnectionError?: (err: Error) => void;
+  /**
+   * A session left idle inside a transaction this long is ended by the server (default 30 s), so a frozen or
+   * partitioned node cannot hold row locks (a claimed timer, an incident) while the others wait on them.
+   */
+  idleInTransactionMs?: number;
   /** Migrations to apply (default: all of PG_MIGRATIONS); tests pass a prefix to see a schema upgraded. */
   migrations?: readonly PgMigration[];
 }
@@ -48,7 +53,13 @@ export class PgDatabase {
     connectionString: string,
     private readonly options: PgDatabaseOptions,
   ) {
-    this.pool = new pg.Pool({ connectionString, max: options.max ?? 10, types, connectionTimeoutMillis: 10_000 });
+    this.pool = new pg.Pool({
+      connectionString,
+      max: options.max ?? 10,
+      types,
+      connectionTimeoutMillis: 10_000,
+      idle_in_transaction_session_timeout: options.idleInTransactionMs ?? 30_000,
+    });
     // Without a listener an idle connection's error would be thrown as an uncaught exception and stop the process.
     this.pool.on('error', (err) => this.options.onConnectionError?.(err));
   }
@@ -104,6 +115,10 @@ export class PgDatabase {
   async transaction<T>(work: () => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     if (this.inTransaction()) return work();
     const client = await this.pool.connect();
+    // The pool listens for errors only on idle connections: a connection lost while checked out (the server ended an
+    // idle transaction, or restarted) would otherwise be an uncaught error that stops the process. Its next query fails.
+    const onLost = (err: Error): void => this.options.onConnectionError?.(err);
+    client.on('error', onLost);
     const tx: TxContext = { client, open: true, afterCommit: [], afterEnd: [] };
     let result: T;
     try {
@@ -119,12 +134,14 @@ export class PgDatabase {
       } catch {
         connectionLost = true;
       }
+      client.off('error', onLost);
       // A connection that cannot even roll back is destroyed, not handed to the next caller.
       client.release(connectionLost ? true : undefined);
       runAll(tx.afterEnd, this.options.onAfterCommitError);
       throw err;
     }
     tx.open = false;
+    client.off('error', onLost);
     client.release();
     runAll(tx.afterEnd, this.options.onAfterCommitError);
     runAll(tx.afterCommit, this.options.onAfterCommitError);
@@ -169,6 +186,8 @@ export class PgDatabase {
    */
   private async migrate(migrations: readonly PgMigration[]): Promise<void> {
     const client = await this.pool.connect();
+    const onLost = (err: Error): void => this.options.onConnectionError?.(err);
+    client.on('error', onLost);
     let failed: unknown = null;
     try {
       await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
@@ -202,6 +221,7 @@ export class PgDatabase {
       failed = err;
       throw err;
     } finally {
+      client.off('error', onLost);
       client.release(failed instanceof Error && !(failed instanceof GatewayError) ? failed : undefined);
     }
   }
