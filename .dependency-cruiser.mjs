@@ -1,14 +1,14 @@
-// The direction of dependencies, enforced: core <- access <- features <- storage/sqlite, features <- http <- app.
+// The direction of dependencies, enforced: core <- access <- features <- storage/{sqlite,postgres}, features <- http <- app.
 // Type-only imports count (tsPreCompilationDeps), because a type-only cycle or upward import never fails a build on its own.
 
 /** The composition root and the other entry points: only they may wire storage engines and the HTTP layer together. */
 const ROOT = '^gateway/(app|main|fatal)\\.ts$|^gateway/wiring/|^gateway/backup/';
 const CORE = '^gateway/core/';
 const ACCESS = '^gateway/access/';
-const ENGINE = '^gateway/storage/sqlite/';
+const ENGINE = '^gateway/storage/(sqlite|postgres)/';
 const HTTP = '^gateway/http/';
 /** Everything else under gateway/ is a feature (broker, ingest, rules, incidents, paging, notifiers, storage/ports.ts, …). */
-const FEATURE = '^gateway/(?!core/|access/|http/|storage/sqlite/|wiring/|backup/|(app|main|fatal)\\.ts$)';
+const FEATURE = '^gateway/(?!core/|access/|http/|storage/(sqlite|postgres)/|wiring/|backup/|(app|main|fatal)\\.ts$)';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 export default {
@@ -55,6 +55,13 @@ export default {
       comment: "A storage engine implements the features' ports; it knows nothing of HTTP or of the wiring.",
       from: { path: ENGINE },
       to: { path: `${HTTP}|${ROOT}` },
+    },
+    {
+      name: 'storage-engines-apart',
+      severity: 'error',
+      comment: 'The SQLite and PostgreSQL stores are two implementations of the same ports: neither borrows from the other.',
+      from: { path: '^gateway/storage/(sqlite|postgres)/' },
+      to: { path: '^gateway/storage/(sqlite|postgres)/', pathNot: '^gateway/storage/$1/' },
     },
     {
       name: 'http-not-to-storage-engine-or-root',

@@ -166,5 +166,7 @@ function httpTlsConfig(c: RawConfig): HttpTlsConfig | null {
 }
 
 function redactValue(name: string, value: string): string {
-  return /TOKEN|SECRET|PASSWORD|WEBHOOK_KEY/.test(name) ? '[redacted]' : value;
+  if (/TOKEN|SECRET|PASSWORD|WEBHOOK_KEY/.test(name)) return '[redacted]';
+  // A connection string (DATABASE_URL, REDIS_URL) may carry a password: never echo it.
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@\s:]*:)[^/\s]*@/i, '$1***@');
 }

@@ -46,6 +46,15 @@ export const configSchema = z
       )
       .optional(),
     DATA_DIR: z.string().min(1).default('./data'),
+    // PostgreSQL instead of the embedded SQLite store, and Redis for several nodes (see clusterIssues).
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/, 'expected a postgres:// connection string')
+      .optional(),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\/\S+$/, 'expected a redis:// connection string')
+      .optional(),
     REGISTRY_FILE: optional,
     // Unset: http://localhost:<HTTP_PORT>, so printed links and signature checks follow the port (see load.ts).
     PUBLIC_URL: url.optional(),
@@ -225,6 +234,7 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['INFLUX_URL'], message: 'required when INFLUX_TOKEN is set' });
     }
     voiceIssues(c, ctx);
+    clusterIssues(c, ctx);
     // ---- Domestic SMS providers: each set of credentials is complete or absent ----
     for (const [group, keys] of [
       ['ALIYUN_*', ['ALIYUN_ACCESS_KEY_ID', 'ALIYUN_ACCESS_KEY_SECRET', 'ALIYUN_SMS_SIGN_NAME']],
@@ -435,5 +445,27 @@ function isTimeZone(tz: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * The PostgreSQL store exists (gateway/storage/postgres) but the gateway is not yet wired to run on it, nor as several
+ * nodes: a set DATABASE_URL or REDIS_URL stops start-up, rather than leaving an operator believing alarms go to a
+ * database, or nodes share state, when they do not.
+ */
+function clusterIssues(c: { DATABASE_URL?: string | undefined; REDIS_URL?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (c.DATABASE_URL) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DATABASE_URL'],
+      message: 'the PostgreSQL store is not available in this build; unset it to run on the embedded SQLite store in DATA_DIR',
+    });
+  }
+  if (c.REDIS_URL) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_URL'],
+      message: 'cluster mode is not available in this build; unset it to run as one node',
+    });
   }
 }

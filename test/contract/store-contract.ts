@@ -4,6 +4,7 @@ import type { Store } from '../../gateway/storage/ports.js';
 import { alarmPathContract } from './alarm-path.js';
 import { careRecordsContract } from './care-records.js';
 import { deviceRecordsContract } from './device-records.js';
+import { pagingRecordsContract } from './paging-records.js';
 import { SNAPSHOT } from './fixtures.js';
 
 /**
@@ -30,5 +31,6 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
     alarmPathContract(store);
     careRecordsContract(store);
     deviceRecordsContract(store);
+    pagingRecordsContract(store);
   });
 }

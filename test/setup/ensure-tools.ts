@@ -9,6 +9,9 @@ const TOOLS: { bin: string; pkg: string }[] = [
   { bin: '/usr/sbin/mosquitto', pkg: 'mosquitto' },
   { bin: '/usr/bin/influxd', pkg: 'influxdb' },
   { bin: '/usr/bin/chromium', pkg: 'chromium' },
+  // The PostgreSQL store's tests start a throwaway cluster of their own (initdb + pg_ctl).
+  { bin: '/usr/lib/postgresql/15/bin/initdb', pkg: 'postgresql' },
+  { bin: '/usr/lib/postgresql/15/bin/pg_ctl', pkg: 'postgresql' },
   // The TLS tests make their CA and certificates at test time.
   { bin: '/usr/bin/openssl', pkg: 'openssl' },
   // Without a CJK font Chromium draws Chinese as empty boxes: the screenshots and text-size checks need one.

@@ -40,3 +40,32 @@ describe('storage configuration', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(line);
   });
 });
+
+describe('database and cluster configuration', () => {
+  it('runs on the embedded SQLite store when neither DATABASE_URL nor REDIS_URL is set', () => {
+    expect(() => loadConfig({})).not.toThrow();
+  });
+
+  it.each([
+    [
+      'DATABASE_URL',
+      'postgres://care:s3cret-pw@db.internal:5432/care',
+      'DATABASE_URL: the PostgreSQL store is not available in this build; unset it to run on the embedded SQLite store in DATA_DIR (got "postgres://care:***@db.internal:5432/care")',
+    ],
+    ['DATABASE_URL', 'mysql://care@db/care', 'DATABASE_URL: expected a postgres:// connection string (got "mysql://care@db/care")'],
+    [
+      'REDIS_URL',
+      'redis://:s3cret-pw@cache:6379',
+      'REDIS_URL: cluster mode is not available in this build; unset it to run as one node (got "redis://:***@cache:6379")',
+    ],
+  ])('refuses %s=%s with one line naming it, its password hidden, rather than ignore it', (name, value, line) => {
+    let message = '';
+    try {
+      loadConfig({ [name]: value });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe(line);
+    expect(message).not.toContain('s3cret-pw');
+  });
+});

@@ -75,6 +75,9 @@ describe('dependency rules on a tree with deliberate violations', () => {
     write(t, 'gateway/visits/service.ts', "import type { Row } from '../storage/sqlite/store.js';\nexport type VisitRow = Row;\n");
     write(t, 'gateway/core/clock.ts', "import { roleOf } from '../incidents/service.js';\nexport const c = roleOf;\n");
     write(t, 'gateway/access/scope.ts', "import type { Shown } from '../live/feed.js';\nexport type S = Shown;\n");
+    // The second storage engine: a feature may not reach into it, and it may not borrow from the first.
+    write(t, 'gateway/storage/postgres/store.ts', "import type { Row } from '../sqlite/store.js';\nexport type PgRow = Row;\n");
+    write(t, 'gateway/wellness/service.ts', "import type { PgRow } from '../storage/postgres/store.js';\nexport type W = PgRow;\n");
     // A cycle made only of type imports.
     write(t, 'gateway/supervision/events.ts', "import type { Task } from './types.js';\nexport interface Events { task: Task }\n");
     write(t, 'gateway/supervision/types.ts', "import type { Events } from './events.js';\nexport interface Task { on?: Events }\n");
@@ -94,6 +97,11 @@ describe('dependency rules on a tree with deliberate violations', () => {
     expect(found()).toContain('error access-imports-only-core: gateway/access/scope.ts -> gateway/live/feed.ts');
   });
 
+  it('reports a feature importing the PostgreSQL store, and one storage engine importing the other', () => {
+    expect(found()).toContain('error feature-not-to-storage-engine: gateway/wellness/service.ts -> gateway/storage/postgres/store.ts');
+    expect(found()).toContain('error storage-engines-apart: gateway/storage/postgres/store.ts -> gateway/storage/sqlite/store.ts');
+  });
+
   it('reports a cycle of type-only imports', () => {
     const cycles = violations.filter((v) => v.rule.name === 'no-cycles');
     expect(cycles).toHaveLength(1);
@@ -103,7 +111,7 @@ describe('dependency rules on a tree with deliberate violations', () => {
   });
 
   it('reports nothing else: downward imports and the composition root wiring storage and http are allowed', () => {
-    expect(violations).toHaveLength(5);
+    expect(violations).toHaveLength(7);
   });
 });
 

@@ -1,0 +1,253 @@
+// A PostgreSQL connection pool: versioned migrations under an advisory lock, transactions that calls inside join, afterCommit.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import pg from 'pg';
+import { errorMessage, GatewayError } from '../../core/errors.js';
+import type { Durability, TransactionOptions } from '../ports.js';
+import { PG_MIGRATIONS, type PgMigration } from './migrations.js';
+
+/** A value bound to a `$n` placeholder. Arrays are bound as PostgreSQL arrays (`$1::text[]`). */
+export type PgParam = string | number | boolean | null | readonly (string | null)[] | readonly (number | null)[];
+
+export interface PgDatabaseOptions {
+  /** Connections in the pool (default 10). */
+  max?: number;
+  /** A function queued with afterCommit threw (it runs after the COMMIT, so the transaction stands). */
+  onAfterCommitError?: (err: unknown) => void;
+  /** A pooled connection failed while idle (the server restarted, the network dropped). Log it. */
+  onConnectionError?: (err: Error) => void;
+  /**
+   * A session left idle inside a transaction this long is ended by the server (default 30 s), so a frozen or
+   * partitioned node cannot hold row locks (a claimed timer, an incident) while the others wait on them.
+   */
+  idleInTransactionMs?: number;
+  /** Migrations to apply (default: all of PG_MIGRATIONS); tests pass a prefix to see a schema upgraded. */
+  migrations?: readonly PgMigration[];
+}
+
+interface TxContext {
+  client: pg.PoolClient;
+  open: boolean;
+  afterCommit: (() => void)[];
+  /** Runs once the transaction has ended, committed or rolled back (caches that must not keep uncommitted rows). */
+  afterEnd: (() => void)[];
+}
+
+/** Lock key of the migrations: two nodes starting at once do not both migrate. */
+const MIGRATION_LOCK = 0x4341_5245; // 'CARE'
+
+// bigint columns hold epoch milliseconds and row ids, far below 2^53: read them as numbers, not strings.
+const INT8_OID = 20;
+function parserFor(oid: number, format: 'text' | 'binary' = 'text'): (value: string) => unknown {
+  if (oid === INT8_OID) return (value) => Number(value);
+  // pg-types declares its parsers as returning any.
+  const parse: unknown = pg.types.getTypeParser(oid, format);
+  return parse as (value: string) => unknown;
+}
+const types: pg.CustomTypesConfig = { getTypeParser: parserFor as pg.CustomTypesConfig['getTypeParser'] };
+
+export class PgDatabase {
+  private readonly pool: pg.Pool;
+  private readonly inTx = new AsyncLocalStorage<TxContext>();
+
+  private constructor(
+    connectionString: string,
+    private readonly options: PgDatabaseOptions,
+  ) {
+    this.pool = new pg.Pool({
+      connectionString,
+      max: options.max ?? 10,
+      types,
+      connectionTimeoutMillis: 10_000,
+      idle_in_transaction_session_timeout: options.idleInTransactionMs ?? 30_000,
+    });
+    // Without a listener an idle connection's error would be thrown as an uncaught exception and stop the process.
+    this.pool.on('error', (err) => this.options.onConnectionError?.(err));
+  }
+
+  /** Connects, checks the server answers, and applies the migrations this database lacks. One clear error if it cannot. */
+  static async open(connectionString: string, options: PgDatabaseOptions = {}): Promise<PgDatabase> {
+    const db = new PgDatabase(connectionString, options);
+    try {
+      await db.migrate(options.migrations ?? PG_MIGRATIONS);
+    } catch (err) {
+      await db.pool.end().catch(() => undefined);
+      if (err instanceof GatewayError) throw err;
+      throw new GatewayError(
+        'GW_ERR_CONFIG',
+        `DATABASE_URL: cannot open the PostgreSQL store at ${redact(connectionString)}: ${errorMessage(err)}`,
+      );
+    }
+    return db;
+  }
+
+  /** Rows of `sql`; inside a transaction, on its connection. */
+  async query<R extends object>(sql: string, params: readonly PgParam[] = []): Promise<R[]> {
+    const res = await this.client().query<R>(sql, params as unknown[]);
+    return res.rows;
+  }
+
+  /** The first row of `sql`, or null. */
+  async one<R extends object>(sql: string, params: readonly PgParam[] = []): Promise<R | null> {
+    return (await this.query<R>(sql, params))[0] ?? null;
+  }
+
+  /** Runs a write and answers how many rows it touched. */
+  async run(sql: string, params: readonly PgParam[] = []): Promise<number> {
+    const res = await this.client().query(sql, params as unknown[]);
+    return res.rowCount ?? 0;
+  }
+
+  private client(): pg.Pool | pg.PoolClient {
+    const tx = this.inTx.getStore();
+    return tx?.open ? tx.client : this.pool;
+  }
+
+  /** True when the calling context runs inside an open transaction. */
+  inTransaction(): boolean {
+    return this.inTx.getStore()?.open === true;
+  }
+
+  /**
+   * Runs `work` in one transaction on one pooled connection; repository calls inside join it (nested calls too).
+   * `normal` durability commits without waiting for the WAL flush (synchronous_commit off): safe from a crash of this
+   * process, not from a crash of the database server's machine; `full` waits for it.
+   */
+  async transaction<T>(work: () => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    if (this.inTransaction()) return work();
+    const client = await this.pool.connect();
+    // The pool listens for errors only on idle connections: a connection lost while checked out (the server ended an
+    // idle transaction, or restarted) would otherwise be an uncaught error that stops the process. Its next query fails.
+    const onLost = (err: Error): void => this.options.onConnectionError?.(err);
+    client.on('error', onLost);
+    const tx: TxContext = { client, open: true, afterCommit: [], afterEnd: [] };
+    let result: T;
+    try {
+      await client.query('BEGIN');
+      await client.query(synchronousCommit(options.durability ?? 'full'));
+      result = await this.inTx.run(tx, work);
+      await client.query('COMMIT');
+    } catch (err) {
+      tx.open = false;
+      let connectionLost = false;
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        connectionLost = true;
+      }
+      client.off('error', onLost);
+      // A connection that cannot even roll back is destroyed, not handed to the next caller.
+      client.release(connectionLost ? true : undefined);
+      runAll(tx.afterEnd, this.options.onAfterCommitError);
+      throw err;
+    }
+    tx.open = false;
+    client.off('error', onLost);
+    client.release();
+    runAll(tx.afterEnd, this.options.onAfterCommitError);
+    runAll(tx.afterCommit, this.options.onAfterCommitError);
+    return result;
+  }
+
+  /** A single statement group: joins the caller's transaction, or runs as its own. */
+  write<T>(fn: () => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    if (this.inTransaction()) return fn();
+    return this.transaction(fn, options);
+  }
+
+  /** Runs `fn` once the calling transaction has committed, never if it rolls back; outside one, at once. */
+  afterCommit(fn: () => void): void {
+    const tx = this.inTx.getStore();
+    if (tx?.open) tx.afterCommit.push(fn);
+    else fn();
+  }
+
+  /** Runs `fn` once the calling transaction has ended either way; outside one, at once. */
+  afterEnd(fn: () => void): void {
+    const tx = this.inTx.getStore();
+    if (tx?.open) tx.afterEnd.push(fn);
+    else fn();
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.pool.query<{ ok: number }>('SELECT 1 AS ok')).rows[0]?.ok === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  /**
+   * Applies the missing migrations, each in its own transaction, holding a session advisory lock so that a second
+   * node starting at the same moment waits, then finds the schema current and applies nothing.
+   */
+  private async migrate(migrations: readonly PgMigration[]): Promise<void> {
+    const client = await this.pool.connect();
+    const onLost = (err: Error): void => this.options.onConnectionError?.(err);
+    client.on('error', onLost);
+    let failed: unknown = null;
+    try {
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      try {
+        await client.query(
+          'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)',
+        );
+        const applied = new Set(
+          (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
+        );
+        for (const m of migrations) {
+          if (applied.has(m.version)) continue;
+          await client.query('BEGIN');
+          try {
+            await client.query(m.sql);
+            await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+              m.version,
+              m.name,
+              Date.now(),
+            ]);
+            await client.query('COMMIT');
+          } catch (err) {
+            await client.query('ROLLBACK');
+            throw new GatewayError('GW_ERR_CONFIG', `PostgreSQL migration ${m.version} (${m.name}) failed: ${errorMessage(err)}`);
+          }
+        }
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+      }
+    } catch (err) {
+      failed = err;
+      throw err;
+    } finally {
+      client.off('error', onLost);
+      client.release(failed instanceof Error && !(failed instanceof GatewayError) ? failed : undefined);
+    }
+  }
+}
+
+function synchronousCommit(d: Durability): string {
+  return d === 'normal' ? 'SET LOCAL synchronous_commit = off' : 'SET LOCAL synchronous_commit = on';
+}
+
+function runAll(fns: (() => void)[], onError: ((err: unknown) => void) | undefined): void {
+  for (const fn of fns.splice(0)) {
+    try {
+      fn();
+    } catch (err) {
+      onError?.(err);
+    }
+  }
+}
+
+/** The connection string without its password, for error lines and logs. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}

@@ -1,0 +1,106 @@
+// PostgreSQL repositories for device health, rejected messages and security events.
+import type { DeviceHealth, DeviceState, Rejection, SecurityEvent, SecurityEventKind } from '../../core/types.js';
+import type { DeviceHealthRepo, SecurityEventRepo } from '../ports.js';
+import type { PgDatabase } from './database.js';
+
+interface HealthRow {
+  device_id: string;
+  state: string;
+  last_seen: number | null;
+  battery: number | null;
+  rssi: number | null;
+  last_status_at: number | null;
+  remote_address: string | null;
+  last_rejection: string | null;
+  rejected_count: number;
+}
+
+export class PgDeviceHealthRepo implements DeviceHealthRepo {
+  constructor(private readonly db: PgDatabase) {}
+
+  async get(deviceId: string): Promise<DeviceHealth | null> {
+    const row = await this.db.one<HealthRow>('SELECT * FROM device_health WHERE device_id = $1', [deviceId]);
+    return row ? toHealth(row) : null;
+  }
+
+  async list(): Promise<DeviceHealth[]> {
+    return (await this.db.query<HealthRow>('SELECT * FROM device_health ORDER BY device_id')).map(toHealth);
+  }
+
+  async save(records: DeviceHealth[]): Promise<void> {
+    if (records.length === 0) return;
+    // One statement for the batch; a device named twice keeps its last record, as the SQLite loop of upserts does.
+    const last = [...new Map(records.map((r) => [r.deviceId, r])).values()];
+    await this.db.run(
+      `INSERT INTO device_health (device_id, state, last_seen, battery, rssi, last_status_at, remote_address, last_rejection, rejected_count)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::int[], $6::bigint[], $7::text[], $8::text[], $9::int[])
+       ON CONFLICT (device_id) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, battery = excluded.battery,
+         rssi = excluded.rssi, last_status_at = excluded.last_status_at, remote_address = excluded.remote_address,
+         last_rejection = excluded.last_rejection, rejected_count = excluded.rejected_count`,
+      [
+        last.map((r) => r.deviceId),
+        last.map((r) => r.state),
+        last.map((r) => r.lastSeen),
+        last.map((r) => r.battery),
+        last.map((r) => r.rssi),
+        last.map((r) => r.lastStatusAt),
+        last.map((r) => r.remoteAddress),
+        last.map((r) => (r.lastRejection ? JSON.stringify(r.lastRejection) : null)),
+        last.map((r) => r.rejectedCount),
+      ],
+    );
+  }
+
+  async recordRejection(r: Rejection): Promise<void> {
+    await this.db.run(
+      'INSERT INTO rejections (device_id, topic, reason, detail, payload_excerpt, received_at) VALUES ($1, $2, $3, $4, $5, $6)',
+      [r.deviceId, r.topic, r.reason, r.detail, r.payloadExcerpt, r.receivedAt],
+    );
+  }
+}
+
+function toHealth(r: HealthRow): DeviceHealth {
+  return {
+    deviceId: r.device_id,
+    state: r.state as DeviceState,
+    lastSeen: r.last_seen,
+    battery: r.battery,
+    rssi: r.rssi,
+    lastStatusAt: r.last_status_at,
+    remoteAddress: r.remote_address,
+    lastRejection: r.last_rejection ? (JSON.parse(r.last_rejection) as DeviceHealth['lastRejection']) : null,
+    rejectedCount: r.rejected_count,
+  };
+}
+
+interface SecurityRow {
+  at: number;
+  kind: string;
+  device_id: string | null;
+  client_id: string | null;
+  remote_address: string | null;
+  detail: string;
+}
+
+export class PgSecurityEventRepo implements SecurityEventRepo {
+  constructor(private readonly db: PgDatabase) {}
+
+  async record(e: SecurityEvent): Promise<void> {
+    await this.db.run(
+      'INSERT INTO security_events (at, kind, device_id, client_id, remote_address, detail) VALUES ($1, $2, $3, $4, $5, $6)',
+      [e.at, e.kind, e.deviceId, e.clientId, e.remoteAddress, e.detail],
+    );
+  }
+
+  async list(limit: number): Promise<SecurityEvent[]> {
+    const rows = await this.db.query<SecurityRow>('SELECT * FROM security_events ORDER BY id DESC LIMIT $1', [limit]);
+    return rows.map((r) => ({
+      at: r.at,
+      kind: r.kind as SecurityEventKind,
+      deviceId: r.device_id,
+      clientId: r.client_id,
+      remoteAddress: r.remote_address,
+      detail: r.detail,
+    }));
+  }
+}

@@ -1,0 +1,196 @@
+// PostgreSQL incidents, their linked signals and the append-only audit log.
+import type { AuditChannel, AuditEntry, EscalationPlan, Incident, IncidentState, IncidentType, Responder } from '../../core/types.js';
+import type { IncidentFilter, IncidentRepo } from '../ports.js';
+import type { PgDatabase, PgParam } from './database.js';
+
+interface IncidentRow {
+  id: string;
+  code: string;
+  resident_id: string;
+  community_id: string;
+  type: string;
+  state: string;
+  step: number;
+  unassigned: boolean;
+  plan: string;
+  opened_at: number;
+  first_paged_at: number | null;
+  acknowledged_at: number | null;
+  acknowledged_by: string | null;
+  resolved_at: number | null;
+  cancelled_at: number | null;
+  signal_count: number;
+  last_signal_at: number;
+  next_step_at: number | null;
+  on_site_at: number | null;
+  on_site_by: string | null;
+  test: boolean;
+}
+
+interface AuditRow {
+  id: number;
+  incident_id: string;
+  at: number;
+  action: string;
+  actor: string;
+  channel: string;
+  detail: string | null;
+}
+
+const COLUMNS = [
+  'id',
+  'code',
+  'resident_id',
+  'community_id',
+  'type',
+  'state',
+  'step',
+  'unassigned',
+  'plan',
+  'opened_at',
+  'first_paged_at',
+  'acknowledged_at',
+  'acknowledged_by',
+  'resolved_at',
+  'cancelled_at',
+  'signal_count',
+  'last_signal_at',
+  'next_step_at',
+  'test',
+] as const;
+
+const INSERT_SQL = `INSERT INTO incidents (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
+const UPDATE_SQL = `UPDATE incidents SET ${COLUMNS.slice(1)
+  .map((c, i) => `${c} = $${i + 2}`)
+  .join(', ')} WHERE id = $1`;
+const ACTIVE = "state IN ('pending', 'open', 'acknowledged')";
+
+export class PgIncidentRepo implements IncidentRepo {
+  constructor(private readonly db: PgDatabase) {}
+
+  async create(incident: Incident): Promise<void> {
+    await this.db.run(INSERT_SQL, toParams(incident));
+  }
+
+  async update(incident: Incident): Promise<void> {
+    await this.db.run(UPDATE_SQL, toParams(incident));
+  }
+
+  async get(id: string): Promise<Incident | null> {
+    const row = await this.db.one<IncidentRow>('SELECT * FROM incidents WHERE id = $1', [id]);
+    return row ? toIncident(row) : null;
+  }
+
+  async getByCode(code: string): Promise<Incident | null> {
+    const row = await this.db.one<IncidentRow>('SELECT * FROM incidents WHERE code = $1', [code]);
+    return row ? toIncident(row) : null;
+  }
+
+  async findActiveForResident(residentId: string): Promise<Incident | null> {
+    const row = await this.db.one<IncidentRow>(`SELECT * FROM incidents WHERE resident_id = $1 AND ${ACTIVE} LIMIT 1`, [residentId]);
+    return row ? toIncident(row) : null;
+  }
+
+  async list(filter: IncidentFilter): Promise<Incident[]> {
+    const where: string[] = [];
+    const params: PgParam[] = [];
+    const add = (clause: string, value: string): void => {
+      params.push(value);
+      where.push(`${clause} = $${params.length}`);
+    };
+    if (filter.state) add('state', filter.state);
+    if (filter.residentId) add('resident_id', filter.residentId);
+    if (filter.communityId) add('community_id', filter.communityId);
+    params.push(filter.limit ?? 500);
+    const sql = `SELECT * FROM incidents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC, id DESC LIMIT $${params.length}`;
+    return (await this.db.query<IncidentRow>(sql, params)).map(toIncident);
+  }
+
+  async listActive(): Promise<Incident[]> {
+    return (await this.db.query<IncidentRow>(`SELECT * FROM incidents WHERE ${ACTIVE} ORDER BY opened_at, id`)).map(toIncident);
+  }
+
+  async markOnSite(id: string, at: number, by: Responder): Promise<boolean> {
+    const n = await this.db.run('UPDATE incidents SET on_site_at = $1, on_site_by = $2 WHERE id = $3 AND on_site_at IS NULL', [
+      at,
+      JSON.stringify(by),
+      id,
+    ]);
+    return n === 1;
+  }
+
+  async linkSignal(incidentId: string, eventId: number): Promise<void> {
+    await this.db.run('INSERT INTO incident_signals (incident_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [incidentId, eventId]);
+  }
+
+  async appendAudit(e: Omit<AuditEntry, 'id'>): Promise<AuditEntry> {
+    const row = await this.db.one<{ id: number }>(
+      'INSERT INTO audit_log (incident_id, at, action, actor, channel, detail) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id',
+      [e.incidentId, e.at, e.action, e.actor, e.channel, e.detail ? JSON.stringify(e.detail) : null],
+    );
+    return { ...e, id: row?.id ?? 0 };
+  }
+
+  async listAudit(incidentId: string): Promise<AuditEntry[]> {
+    const rows = await this.db.query<AuditRow>('SELECT * FROM audit_log WHERE incident_id = $1 ORDER BY id', [incidentId]);
+    return rows.map((r) => ({
+      id: r.id,
+      incidentId: r.incident_id,
+      at: r.at,
+      action: r.action,
+      actor: r.actor,
+      channel: r.channel as AuditChannel,
+      detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
+    }));
+  }
+}
+
+function toParams(i: Incident): PgParam[] {
+  return [
+    i.id,
+    i.code,
+    i.residentId,
+    i.communityId,
+    i.type,
+    i.state,
+    i.step,
+    i.unassigned,
+    JSON.stringify(i.plan),
+    i.openedAt,
+    i.firstPagedAt,
+    i.acknowledgedAt,
+    i.acknowledgedBy ? JSON.stringify(i.acknowledgedBy) : null,
+    i.resolvedAt,
+    i.cancelledAt,
+    i.signalCount,
+    i.lastSignalAt,
+    i.nextStepAt,
+    i.test === true,
+  ];
+}
+
+function toIncident(r: IncidentRow): Incident {
+  return {
+    id: r.id,
+    code: r.code,
+    residentId: r.resident_id,
+    communityId: r.community_id,
+    type: r.type as IncidentType,
+    state: r.state as IncidentState,
+    step: r.step,
+    unassigned: r.unassigned,
+    plan: JSON.parse(r.plan) as EscalationPlan,
+    openedAt: r.opened_at,
+    firstPagedAt: r.first_paged_at,
+    acknowledgedAt: r.acknowledged_at,
+    acknowledgedBy: r.acknowledged_by ? (JSON.parse(r.acknowledged_by) as Responder) : null,
+    resolvedAt: r.resolved_at,
+    cancelledAt: r.cancelled_at,
+    signalCount: r.signal_count,
+    lastSignalAt: r.last_signal_at,
+    nextStepAt: r.next_step_at,
+    onSiteAt: r.on_site_at,
+    onSiteBy: r.on_site_by ? (JSON.parse(r.on_site_by) as Responder) : null,
+    ...(r.test ? { test: true } : {}),
+  };
+}

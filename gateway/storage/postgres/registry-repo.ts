@@ -1,0 +1,301 @@
+// PostgreSQL registry repository: entities stored as JSON documents keyed by id, upserted all-or-nothing.
+import type { Community, Device, EscalationSettings, Resident, Visit, Volunteer, Worker } from '../../core/types.js';
+import { DEFAULT_ESCALATION } from '../../core/types.js';
+import { normaliseExternalId, type Bridge } from '../../core/bridges.js';
+import { GatewayError } from '../../core/errors.js';
+import type { RegistryCounts, RegistryRepo, RegistrySnapshot } from '../ports.js';
+import type { PgDatabase, PgParam } from './database.js';
+
+interface DocRow {
+  doc: string;
+}
+
+interface DeviceRow {
+  doc: string;
+  secret_hash: string;
+}
+
+interface BridgeRow {
+  doc: string;
+  secret_hash: string | null;
+}
+
+type Cache = { workers?: Worker[]; communities?: Map<string, Community>; escalation?: EscalationSettings };
+
+/** Upsert of one table from parallel arrays: `columns[0]` is the key, the rest are replaced on conflict. */
+function upsertSql(table: string, columns: readonly string[], types: readonly string[]): string {
+  const unnest = types.map((t, i) => `$${i + 1}::${t}[]`).join(', ');
+  const sets = columns
+    .slice(1)
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ');
+  return `INSERT INTO ${table} (${columns.join(', ')}) SELECT * FROM unnest(${unnest}) ON CONFLICT (${columns[0]}) DO UPDATE SET ${sets}`;
+}
+
+export class PgRegistryRepo implements RegistryRepo {
+  /**
+   * Every new incident reads the community, all workers and the escalation settings to freeze its plan: they are
+   * cached, and dropped by every registry write of this process. While such a write's transaction is open, reads
+   * bypass the cache (they may see rows that roll back, or miss rows not yet committed); it starts afresh when the
+   * transaction ends either way. The cache is per process: another node's import is seen after this one's next write
+   * or restart.
+   */
+  private cache: Cache = {};
+  private openWrites = 0;
+  /** Counts registry writes begun, so a read that overlapped one does not put an old value in the cache. */
+  private generation = 0;
+
+  constructor(private readonly db: PgDatabase) {}
+
+  async upsert(s: RegistrySnapshot): Promise<RegistryCounts> {
+    return this.writing(() => this.db.transaction(() => this.upsertNow(s)));
+  }
+
+  private async upsertNow(s: RegistrySnapshot): Promise<RegistryCounts> {
+    const now = Date.now();
+    if (s.escalation) await this.putSetting('escalation', s.escalation);
+    // Kept as a JSON string so getSetting('care_digest') reads it back as the string it types.
+    if (s.careDigest) await this.putSetting('care_digest', JSON.stringify(s.careDigest));
+    if (s.supervision) await this.putSetting('supervision', JSON.stringify(s.supervision));
+    if (s.smsTemplates) await this.putSetting('sms_templates', JSON.stringify(s.smsTemplates));
+    const rows = async (
+      table: string,
+      columns: string[],
+      types: string[],
+      values: readonly (readonly (string | number | null)[])[],
+    ): Promise<void> => {
+      if ((values[0]?.length ?? 0) === 0) return;
+      await this.db.run(upsertSql(table, columns, types), values as PgParam[]);
+    };
+    const at = (n: number): number[] => new Array<number>(n).fill(now);
+    await rows(
+      'communities',
+      ['id', 'doc', 'updated_at'],
+      ['text', 'text', 'bigint'],
+      [s.communities.map((c) => c.id), s.communities.map((c) => JSON.stringify(c)), at(s.communities.length)],
+    );
+    await rows(
+      'residents',
+      ['id', 'community_id', 'doc', 'updated_at'],
+      ['text', 'text', 'text', 'bigint'],
+      [
+        s.residents.map((r) => r.id),
+        s.residents.map((r) => r.community),
+        s.residents.map((r) => JSON.stringify(r)),
+        at(s.residents.length),
+      ],
+    );
+    await rows(
+      'workers',
+      ['id', 'community_id', 'phone', 'doc', 'updated_at'],
+      ['text', 'text', 'text', 'text', 'bigint'],
+      [
+        s.workers.map((w) => w.id),
+        s.workers.map((w) => w.community),
+        s.workers.map((w) => w.phone),
+        s.workers.map((w) => JSON.stringify(w)),
+        at(s.workers.length),
+      ],
+    );
+    const bridges = (s.bridges ?? []).map((b) => {
+      const { secretHash, ...doc } = { secretHash: undefined, ...b };
+      return { id: b.id, kind: b.kind, secret: secretHash ?? null, doc: JSON.stringify(doc) };
+    });
+    await rows(
+      'bridges',
+      ['id', 'kind', 'secret_hash', 'doc', 'updated_at'],
+      ['text', 'text', 'text', 'text', 'bigint'],
+      [bridges.map((b) => b.id), bridges.map((b) => b.kind), bridges.map((b) => b.secret), bridges.map((b) => b.doc), at(bridges.length)],
+    );
+    const devices = s.devices.map((d) => {
+      const { secretHash, ...doc } = d;
+      const externalId = d.bridge !== undefined && d.externalId !== undefined ? normaliseExternalId(d.externalId) : null;
+      return { d, secretHash, doc: JSON.stringify(doc), externalId };
+    });
+    await rows(
+      'devices',
+      ['id', 'kind', 'resident_id', 'secret_hash', 'doc', 'updated_at', 'bridge_id', 'external_id'],
+      ['text', 'text', 'text', 'text', 'text', 'bigint', 'text', 'text'],
+      [
+        devices.map((x) => x.d.id),
+        devices.map((x) => x.d.kind),
+        devices.map((x) => x.d.resident),
+        devices.map((x) => x.secretHash),
+        devices.map((x) => x.doc),
+        at(devices.length),
+        devices.map((x) => x.d.bridge ?? null),
+        devices.map((x) => x.externalId),
+      ],
+    );
+    await this.assertBridgedDevicesUnique();
+    await rows(
+      'volunteers',
+      ['id', 'phone', 'doc', 'updated_at'],
+      ['text', 'text', 'text', 'bigint'],
+      [
+        s.volunteers.map((v) => v.id),
+        s.volunteers.map((v) => v.phone),
+        s.volunteers.map((v) => JSON.stringify(v)),
+        at(s.volunteers.length),
+      ],
+    );
+    await rows(
+      'visits',
+      ['id', 'volunteer_id', 'resident_id', 'doc', 'updated_at'],
+      ['text', 'text', 'text', 'text', 'bigint'],
+      [
+        s.visits.map((v) => v.id),
+        s.visits.map((v) => v.volunteer),
+        s.visits.map((v) => v.resident),
+        s.visits.map((v) => JSON.stringify(v)),
+        at(s.visits.length),
+      ],
+    );
+    return this.counts();
+  }
+
+  async counts(): Promise<RegistryCounts> {
+    const row = await this.db.one<RegistryCounts>(
+      `SELECT (SELECT count(*) FROM communities) AS communities, (SELECT count(*) FROM residents) AS residents,
+              (SELECT count(*) FROM workers) AS workers, (SELECT count(*) FROM devices) AS devices,
+              (SELECT count(*) FROM volunteers) AS volunteers, (SELECT count(*) FROM visits) AS visits`,
+    );
+    return row ?? { communities: 0, residents: 0, workers: 0, devices: 0, volunteers: 0, visits: 0 };
+  }
+
+  async escalationSettings(): Promise<EscalationSettings> {
+    return { ...(await this.cached('escalation', () => this.readEscalation())) };
+  }
+
+  private async readEscalation(): Promise<EscalationSettings> {
+    const row = await this.db.one<{ value: string }>('SELECT value FROM settings WHERE key = $1', ['escalation']);
+    return row ? { ...DEFAULT_ESCALATION, ...(JSON.parse(row.value) as Partial<EscalationSettings>) } : { ...DEFAULT_ESCALATION };
+  }
+
+  async getSetting(key: string): Promise<string | null> {
+    const row = await this.db.one<{ value: string }>('SELECT value FROM settings WHERE key = $1', [key]);
+    return row ? (JSON.parse(row.value) as string) : null;
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    await this.writing(() => this.putSetting(key, value));
+  }
+
+  async getCommunity(id: string): Promise<Community | null> {
+    const communities = await this.cached('communities', async () => new Map((await this.listCommunities()).map((c) => [c.id, c])));
+    return communities.get(id) ?? null;
+  }
+  async listCommunities(): Promise<Community[]> {
+    return this.docs<Community>('SELECT doc FROM communities ORDER BY id');
+  }
+  async getResident(id: string): Promise<Resident | null> {
+    return (await this.docs<Resident>('SELECT doc FROM residents WHERE id = $1', [id]))[0] ?? null;
+  }
+  async listResidents(): Promise<Resident[]> {
+    return this.docs<Resident>('SELECT doc FROM residents ORDER BY id');
+  }
+  async getWorker(id: string): Promise<Worker | null> {
+    return (await this.docs<Worker>('SELECT doc FROM workers WHERE id = $1', [id]))[0] ?? null;
+  }
+  async listWorkers(): Promise<Worker[]> {
+    return [...(await this.cached('workers', () => this.docs<Worker>('SELECT doc FROM workers ORDER BY id')))];
+  }
+  async getDevice(id: string): Promise<Device | null> {
+    return (await this.devices('SELECT doc, secret_hash FROM devices WHERE id = $1', [id]))[0] ?? null;
+  }
+  async listDevices(): Promise<Device[]> {
+    return this.devices('SELECT doc, secret_hash FROM devices ORDER BY id');
+  }
+  async listDevicesOfResident(residentId: string): Promise<Device[]> {
+    return this.devices('SELECT doc, secret_hash FROM devices WHERE resident_id = $1 ORDER BY id', [residentId]);
+  }
+  async getBridge(id: string): Promise<Bridge | null> {
+    const row = await this.db.one<BridgeRow>('SELECT doc, secret_hash FROM bridges WHERE id = $1', [id]);
+    return row ? toBridge(row) : null;
+  }
+  async listBridges(): Promise<Bridge[]> {
+    return (await this.db.query<BridgeRow>('SELECT doc, secret_hash FROM bridges ORDER BY id')).map(toBridge);
+  }
+  async findBridgedDevice(bridgeId: string, externalId: string): Promise<Device | null> {
+    const found = await this.devices('SELECT doc, secret_hash FROM devices WHERE bridge_id = $1 AND external_id = $2 ORDER BY id LIMIT 1', [
+      bridgeId,
+      normaliseExternalId(externalId),
+    ]);
+    return found[0] ?? null;
+  }
+  async listBridgedDevices(bridgeId: string): Promise<Device[]> {
+    return this.devices('SELECT doc, secret_hash FROM devices WHERE bridge_id = $1 ORDER BY id', [bridgeId]);
+  }
+  async listVolunteers(): Promise<Volunteer[]> {
+    return this.docs<Volunteer>('SELECT doc FROM volunteers ORDER BY id');
+  }
+  async listVisits(): Promise<Visit[]> {
+    return this.docs<Visit>('SELECT doc FROM visits ORDER BY id');
+  }
+
+  /** Inside the upsert: two devices on one bridge with one external id would make its messages ambiguous. Rolls back. */
+  private async assertBridgedDevicesUnique(): Promise<void> {
+    const clash = await this.db.one<{ bridge_id: string; external_id: string; ids: string }>(
+      `SELECT bridge_id, external_id, string_agg(id, ', ' ORDER BY id) AS ids FROM devices WHERE bridge_id IS NOT NULL
+       GROUP BY bridge_id, external_id HAVING count(*) > 1 ORDER BY bridge_id, external_id LIMIT 1`,
+    );
+    if (!clash) return;
+    const line = `devices ${clash.ids} share the external id "${clash.external_id}" on bridge "${clash.bridge_id}"`;
+    throw new GatewayError('GW_ERR_REGISTRY_INVALID', line, { issues: [line] });
+  }
+
+  private async putSetting(key: string, value: unknown): Promise<void> {
+    await this.db.run('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [
+      key,
+      JSON.stringify(value),
+    ]);
+  }
+
+  /** A registry write: the cache is dropped now and when the write's transaction (maybe an outer one) ends. */
+  private async writing<T>(write: () => Promise<T>): Promise<T> {
+    this.cache = {};
+    this.generation++;
+    this.openWrites++;
+    let counted = true;
+    const settle = (): void => {
+      if (!counted) return;
+      counted = false;
+      this.openWrites--;
+      this.cache = {};
+    };
+    try {
+      return await write();
+    } finally {
+      // Inside an outer transaction the rows stay uncommitted until it ends: settle then, commit or rollback.
+      this.db.afterEnd(settle);
+    }
+  }
+
+  private async cached<K extends keyof Cache>(key: K, read: () => Promise<NonNullable<Cache[K]>>): Promise<NonNullable<Cache[K]>> {
+    if (this.openWrites > 0) return read();
+    const hit = this.cache[key];
+    if (hit !== undefined) return hit;
+    const generation = this.generation;
+    const value = await read();
+    // A write that began while this read was under way has dropped the cache: do not put an old value back.
+    if (this.openWrites === 0 && this.generation === generation) this.cache[key] = value;
+    return value;
+  }
+
+  private async docs<T>(sql: string, params: PgParam[] = []): Promise<T[]> {
+    return (await this.db.query<DocRow>(sql, params)).map((r) => JSON.parse(r.doc) as T);
+  }
+
+  private async devices(sql: string, params: PgParam[] = []): Promise<Device[]> {
+    return (await this.db.query<DeviceRow>(sql, params)).map(toDevice);
+  }
+}
+
+function toDevice(row: DeviceRow): Device {
+  return { ...(JSON.parse(row.doc) as Omit<Device, 'secretHash'>), secretHash: row.secret_hash };
+}
+
+function toBridge(row: BridgeRow): Bridge {
+  const bridge = JSON.parse(row.doc) as Bridge;
+  return bridge.kind === 'zigbee2mqtt' && row.secret_hash !== null ? { ...bridge, secretHash: row.secret_hash } : bridge;
+}

@@ -1,0 +1,47 @@
+// PostgreSQL durable timers: a claim is one conditional UPDATE, so across connections and nodes each key fires once.
+import type { DurableTimer, TimerKind, TimerRepo } from '../ports.js';
+import type { PgDatabase } from './database.js';
+
+interface TimerRow {
+  key: string;
+  kind: string;
+  incident_id: string;
+  due_at: number;
+  payload: string;
+}
+
+export class PgTimerRepo implements TimerRepo {
+  constructor(private readonly db: PgDatabase) {}
+
+  async schedule(t: DurableTimer): Promise<void> {
+    await this.db.run(
+      "INSERT INTO timers (key, kind, incident_id, due_at, payload, state, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6) ON CONFLICT (key) DO NOTHING",
+      [t.key, t.kind, t.incidentId, t.dueAt, JSON.stringify(t.payload), Date.now()],
+    );
+  }
+
+  async claim(key: string, at: number): Promise<boolean> {
+    // A second claimer blocks on the row lock, then re-reads the row: state is no longer 'pending', it updates nothing.
+    return (await this.db.run("UPDATE timers SET state = 'fired', fired_at = $1 WHERE key = $2 AND state = 'pending'", [at, key])) === 1;
+  }
+
+  async cancelForIncident(incidentId: string, at: number): Promise<number> {
+    return this.db.run("UPDATE timers SET state = 'cancelled', fired_at = $1 WHERE incident_id = $2 AND state = 'pending'", [
+      at,
+      incidentId,
+    ]);
+  }
+
+  async listPending(): Promise<DurableTimer[]> {
+    const rows = await this.db.query<TimerRow>(
+      "SELECT key, kind, incident_id, due_at, payload FROM timers WHERE state = 'pending' ORDER BY due_at, key",
+    );
+    return rows.map((r) => ({
+      key: r.key,
+      kind: r.kind as TimerKind,
+      incidentId: r.incident_id,
+      dueAt: r.due_at,
+      payload: JSON.parse(r.payload) as Record<string, unknown>,
+    }));
+  }
+}

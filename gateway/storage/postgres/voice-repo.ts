@@ -1,0 +1,131 @@
+// PostgreSQL storage of voice calls: each call with its outcome, and the per-number counts the providers' caps read.
+import type { VoiceProviderName } from '../../notifiers/intent.js';
+import type { CallChanges, CallStatus, VoiceCall, VoiceCallRepo } from '../../voice/repo.js';
+import type { PgDatabase, PgParam } from './database.js';
+
+interface CallRow {
+  id: string;
+  incident_id: string;
+  step: number;
+  to_phone: string;
+  person_id: string;
+  role: string;
+  name: string;
+  provider: string;
+  provider_call_id: string | null;
+  status: string;
+  key_pressed: string | null;
+  created_at: number;
+  updated_at: number;
+  ended_at: number | null;
+  error: string | null;
+}
+
+const COLUMNS: Record<Exclude<keyof CallChanges, 'updatedAt'>, string> = {
+  providerCallId: 'provider_call_id',
+  status: 'status',
+  key: 'key_pressed',
+  endedAt: 'ended_at',
+  error: 'error',
+};
+
+export class PgVoiceCallRepo implements VoiceCallRepo {
+  constructor(private readonly db: PgDatabase) {}
+
+  async create(c: VoiceCall): Promise<void> {
+    await this.db.run(
+      `INSERT INTO voice_calls (id, incident_id, step, to_phone, person_id, role, name, provider, provider_call_id, status, key_pressed, created_at, updated_at, ended_at, error)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      [
+        c.id,
+        c.incidentId,
+        c.step,
+        c.to,
+        c.personId,
+        c.role,
+        c.name,
+        c.provider,
+        c.providerCallId,
+        c.status,
+        c.key,
+        c.createdAt,
+        c.updatedAt,
+        c.endedAt,
+        c.error,
+      ],
+    );
+  }
+
+  async get(id: string): Promise<VoiceCall | null> {
+    const row = await this.db.one<CallRow>('SELECT * FROM voice_calls WHERE id = $1', [id]);
+    return row ? toCall(row) : null;
+  }
+
+  async getByProviderId(provider: VoiceProviderName, providerCallId: string): Promise<VoiceCall | null> {
+    const row = await this.db.one<CallRow>('SELECT * FROM voice_calls WHERE provider = $1 AND provider_call_id = $2', [
+      provider,
+      providerCallId,
+    ]);
+    return row ? toCall(row) : null;
+  }
+
+  async transition(id: string, from: readonly CallStatus[], changes: CallChanges): Promise<boolean> {
+    const params: PgParam[] = [id, [...from], changes.updatedAt];
+    const sets = ['updated_at = $3'];
+    for (const [key, column] of Object.entries(COLUMNS) as [Exclude<keyof CallChanges, 'updatedAt'>, string][]) {
+      const value = changes[key];
+      if (value === undefined) continue;
+      params.push(value);
+      sets.push(`${column} = $${params.length}`);
+    }
+    const n = await this.db.run(`UPDATE voice_calls SET ${sets.join(', ')} WHERE id = $1 AND status = ANY($2::text[])`, params);
+    return n === 1;
+  }
+
+  async listForIncident(incidentId: string): Promise<VoiceCall[]> {
+    return (await this.db.query<CallRow>('SELECT * FROM voice_calls WHERE incident_id = $1 ORDER BY created_at, row_no', [incidentId])).map(
+      toCall,
+    );
+  }
+
+  async listUnplaced(): Promise<VoiceCall[]> {
+    return (
+      await this.db.query<CallRow>("SELECT * FROM voice_calls WHERE status IN ('queued', 'placing') ORDER BY created_at, row_no")
+    ).map(toCall);
+  }
+
+  async countPlaced(provider: VoiceProviderName, phone: string, since: number): Promise<number> {
+    const row = await this.db.one<{ n: number }>(
+      'SELECT count(*) AS n FROM voice_call_counts WHERE provider = $1 AND phone = $2 AND placed_at >= $3',
+      [provider, phone, since],
+    );
+    return row?.n ?? 0;
+  }
+
+  async recordPlaced(provider: VoiceProviderName, phone: string, at: number, pruneBefore: number): Promise<void> {
+    await this.db.write(async () => {
+      await this.db.run('DELETE FROM voice_call_counts WHERE placed_at < $1', [pruneBefore]);
+      await this.db.run('INSERT INTO voice_call_counts (provider, phone, placed_at) VALUES ($1, $2, $3)', [provider, phone, at]);
+    });
+  }
+}
+
+function toCall(r: CallRow): VoiceCall {
+  return {
+    id: r.id,
+    incidentId: r.incident_id,
+    step: r.step,
+    to: r.to_phone,
+    personId: r.person_id,
+    role: r.role === 'duty_contact' ? 'duty_contact' : 'worker',
+    name: r.name,
+    provider: r.provider as VoiceProviderName,
+    providerCallId: r.provider_call_id,
+    status: r.status as CallStatus,
+    key: r.key_pressed,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    endedAt: r.ended_at,
+    error: r.error,
+  };
+}

@@ -1,0 +1,256 @@
+// What the PostgreSQL store adds beyond the shared contract: several connections (nodes) at once, migrations, commit modes, bad DATABASE_URLs.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
+import { PG_MIGRATIONS } from '../../gateway/storage/postgres/migrations.js';
+import { freePort } from '../../simulators/common/net.js';
+import { PostgresFixture, POSTGRES_PASSWORD } from '../helpers/postgres.js';
+import { event, incident, MIN, SNAPSHOT, T0 } from './fixtures.js';
+
+let pg: PostgresFixture | null = null;
+const opened: PostgresStore[] = [];
+
+beforeAll(async () => {
+  pg = await PostgresFixture.start();
+});
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((s) => s.close()));
+});
+afterAll(async () => {
+  await pg?.stop();
+});
+
+function fixture(): PostgresFixture {
+  if (!pg) throw new Error('PostgreSQL did not start');
+  return pg;
+}
+
+async function open(url: string, options: Parameters<typeof openPostgresStore>[1] = {}): Promise<PostgresStore> {
+  const store = await openPostgresStore(url, options);
+  opened.push(store);
+  return store;
+}
+
+/** Two stores on one fresh schema, as two gateway nodes on one database. */
+async function twoNodes(): Promise<[PostgresStore, PostgresStore]> {
+  const url = await fixture().freshUrl();
+  const a = await open(url);
+  await a.registry.upsert(SNAPSHOT);
+  return [a, await open(url)];
+}
+
+describe('PostgreSQL store: migrations', () => {
+  it('applies each version once, when two nodes start at the same moment and when a node starts again', async () => {
+    const url = await fixture().freshUrl();
+    const [a, b] = await Promise.all([open(url), open(url)]);
+    const versions = async (s: PostgresStore) =>
+      (await s.database.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version);
+    const all = PG_MIGRATIONS.map((m) => m.version);
+    expect(await versions(a)).toEqual(all);
+    const again = await open(url);
+    expect(await versions(again)).toEqual(all);
+    expect(await b.registry.counts()).toMatchObject({ devices: 0 });
+  });
+
+  it('rolls a failing migration back whole and says which one failed', async () => {
+    const url = await fixture().freshUrl();
+    const bad = [...PG_MIGRATIONS, { version: 999, name: 'half done', sql: 'CREATE TABLE half (x int); SELECT no_such_function();' }];
+    await expect(openPostgresStore(url, { migrations: bad })).rejects.toThrow(
+      /^PostgreSQL migration 999 \(half done\) failed: .*no_such_function/,
+    );
+    const store = await open(url);
+    expect(await store.database.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'half'")).toEqual([]);
+    expect(await store.database.query('SELECT 1 FROM schema_migrations WHERE version = 999')).toEqual([]);
+  });
+
+  it('records a migration in the same transaction as its changes: when the record fails, the changes go too', async () => {
+    const url = await fixture().freshUrl();
+    // The migration's own SQL succeeds, then recording version 998 fails (the row already exists).
+    const sql = "CREATE TABLE half (x int); INSERT INTO schema_migrations (version, name, applied_at) VALUES (998, 'squatter', 0)";
+    await expect(openPostgresStore(url, { migrations: [...PG_MIGRATIONS, { version: 998, name: 'recorded twice', sql }] })).rejects.toThrow(
+      /^PostgreSQL migration 998 \(recorded twice\) failed: duplicate key/,
+    );
+    const store = await open(url);
+    expect(await store.database.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'half'")).toEqual([]);
+    expect(await store.database.query('SELECT name FROM schema_migrations WHERE version = 998')).toEqual([]);
+  });
+});
+
+describe('PostgreSQL store: several nodes on one database', () => {
+  it('lets exactly one node claim each timer, however the claims race', async () => {
+    const [a, b] = await twoNodes();
+    const keys = Array.from({ length: 40 }, (_, i) => `inc-${i}:step:1`);
+    for (const key of keys)
+      await a.timers.schedule({ key, kind: 'escalation_step', incidentId: key.split(':')[0] ?? '', dueAt: T0, payload: {} });
+    const claims = await Promise.all(keys.flatMap((key) => [a.timers.claim(key, T0), b.timers.claim(key, T0)]));
+    for (let i = 0; i < keys.length; i++) expect([claims[2 * i], claims[2 * i + 1]].sort()).toEqual([false, true]);
+    expect(await a.timers.listPending()).toEqual([]);
+  });
+
+  it('frees the claim of a node frozen inside its transaction, without stopping that node’s process', async () => {
+    const url = await fixture().freshUrl();
+    const lost: Error[] = [];
+    const frozen = await open(url, { idleInTransactionMs: 300, onConnectionError: (err) => lost.push(err) });
+    await frozen.registry.upsert(SNAPSHOT);
+    const other = await open(url);
+    await frozen.timers.schedule({ key: 'inc-1:step:1', kind: 'escalation_step', incidentId: 'inc-1', dueAt: T0, payload: {} });
+    let thaw = (): void => undefined;
+    const thawed = new Promise<void>((resolve) => (thaw = resolve));
+    let claimed = (): void => undefined;
+    const holding = new Promise<void>((resolve) => (claimed = resolve));
+    const stuck = frozen.transaction(async () => {
+      expect(await frozen.timers.claim('inc-1:step:1', T0)).toBe(true);
+      claimed();
+      await thawed;
+      await frozen.incidents.appendAudit({ incidentId: 'inc-1', at: T0, action: 'step', actor: 'system', channel: 'system', detail: null });
+    });
+    await holding;
+    // Blocks on the frozen node's row lock until the server ends that idle transaction; then the step is free.
+    expect(await other.timers.claim('inc-1:step:1', T0 + 1)).toBe(true);
+    thaw();
+    await expect(stuck).rejects.toThrow();
+    expect(await frozen.incidents.listAudit('inc-1')).toEqual([]);
+    expect(lost.map((e) => e.message).join(' ')).toMatch(/idle-in-transaction timeout/);
+    // The frozen node's store still works once it thaws.
+    expect(await frozen.ping()).toBe(true);
+  });
+
+  it('refuses a second active incident for a resident raised on another node at the same moment', async () => {
+    const [a, b] = await twoNodes();
+    const results = await Promise.allSettled([a.incidents.create(incident('inc-a')), b.incidents.create(incident('inc-b'))]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect((await a.incidents.listActive()).map((i) => i.residentId)).toEqual(['r-1']);
+  });
+
+  it('records a redelivery taken by two nodes at once only once', async () => {
+    const [a, b] = await twoNodes();
+    for (let seq = 1; seq <= 15; seq++) {
+      const resend = event(seq, { delivery: { session: `s-${seq}`, dup: true } });
+      const [x, y] = await Promise.all([a.events.recordBatch([resend], 0), b.events.recordBatch([resend], 0)]);
+      expect([...x.ids, ...y.ids].filter((id) => id !== null)).toHaveLength(1);
+    }
+    expect(await a.events.listUnprocessed()).toHaveLength(15);
+  });
+
+  it('sees a cap counted by another node once it loads the counters again', async () => {
+    const [a, b] = await twoNodes();
+    const q = { provider: 'tencent' as const, phone: '+8613800000001', since: T0 - MIN };
+    await a.smsCaps.record({ ...q, kind: 'page_first', content: 'c1', sentAt: T0 });
+    expect(a.smsCaps.count(q)).toBe(1);
+    expect(b.smsCaps.count(q)).toBe(0);
+    await b.smsCaps.load();
+    expect(b.smsCaps.count({ ...q, kind: 'page_first' })).toBe(1);
+    expect(b.smsCaps.count({ ...q, kind: 'page_repeat' })).toBe(0);
+    await a.smsCaps.prune(T0);
+    expect(a.smsCaps.count(q)).toBe(0);
+    await b.smsCaps.load();
+    expect(b.smsCaps.count(q)).toBe(0);
+  });
+});
+
+describe('PostgreSQL store: the registry cache', () => {
+  it('shows an import made inside an outer transaction once that commits, and never one that rolled back', async () => {
+    const [a] = await twoNodes();
+    const ids = async () => (await a.registry.listWorkers()).map((w) => w.id);
+    const worker = (id: string) => ({ id, name: '王芳', phone: '+8613800000002', community: 'andali', shifts: [] });
+    expect(await ids()).toEqual(['w-1']);
+    for (const outcome of ['rolls back', 'commits'] as const) {
+      let proceed = (): void => undefined;
+      const held = new Promise<void>((resolve) => (proceed = resolve));
+      let imported = (): void => undefined;
+      const importDone = new Promise<void>((resolve) => (imported = resolve));
+      const tx = a.transaction(async () => {
+        await a.registry.upsert({ ...SNAPSHOT, workers: [...SNAPSHOT.workers, worker('w-2')] });
+        imported();
+        await held;
+        if (outcome === 'rolls back') throw new Error('import abandoned');
+      });
+      await importDone;
+      // Read from outside while the import is uncommitted: the committed list, and it must not stay cached.
+      expect(await ids()).toEqual(['w-1']);
+      proceed();
+      if (outcome === 'rolls back') await expect(tx).rejects.toThrow('import abandoned');
+      else await tx;
+      expect(await ids()).toEqual(outcome === 'commits' ? ['w-1', 'w-2'] : ['w-1']);
+    }
+  });
+});
+
+describe('PostgreSQL store: commits', () => {
+  it('records a group of events in one COMMIT', async () => {
+    const [a] = await twoNodes();
+    const { ids, durable } = await a.events.recordBatch(
+      Array.from({ length: 10 }, (_, i) => event(i + 1)),
+      0,
+    );
+    await durable;
+    expect(ids).toHaveLength(10);
+    // Every row a transaction writes carries its id in xmin: one value means one COMMIT.
+    const xmins = await a.database.query<{ n: number }>('SELECT count(DISTINCT xmin::text) AS n FROM events');
+    expect(xmins).toEqual([{ n: 1 }]);
+  });
+
+  it('waits for the WAL flush at COMMIT unless the work asks for normal durability', async () => {
+    const [a] = await twoNodes();
+    const setting = (durability?: 'full' | 'normal') =>
+      a.transaction(
+        async () => (await a.database.one<{ synchronous_commit: string }>('SHOW synchronous_commit'))?.synchronous_commit,
+        durability ? { durability } : {},
+      );
+    expect(await setting()).toBe('on');
+    expect(await setting('full')).toBe('on');
+    expect(await setting('normal')).toBe('off');
+    // SET LOCAL ends with its transaction: the next one on the same pooled connection is full again.
+    expect(await setting()).toBe('on');
+  });
+
+  it('keeps link codes once and prunes expired ones, and retention keeps events that belong to an incident', async () => {
+    const [a] = await twoNodes();
+    const grant = { code: 'ABCDEFGHJK', incidentCode: 'C1', personId: 'w-1', role: 'worker', expiresAt: T0 + MIN, createdAt: T0 };
+    expect(await a.linkCodes.insert(grant)).toBe(true);
+    expect(await a.linkCodes.insert({ ...grant, personId: 'w-2' })).toBe(false);
+    expect(await a.linkCodes.get('ABCDEFGHJK')).toEqual(grant);
+    await a.linkCodes.pruneExpired(T0 + 2 * MIN);
+    expect(await a.linkCodes.get('ABCDEFGHJK')).toBeNull();
+
+    const { ids } = await a.events.recordBatch([event(1, { type: 'heartbeat' }), event(2, { type: 'heartbeat' }), event(3)], 0);
+    const [first, second, third] = ids as number[];
+    await a.events.markProcessedMany([first as number, second as number, third as number]);
+    await a.incidents.create(incident('inc-1'));
+    await a.incidents.linkSignal('inc-1', first as number);
+    const step = await a.retention.pruneEvents(['heartbeat'], T0 + 100, 0, 10);
+    expect(step).toEqual({ deleted: 1, lastId: third, done: false });
+    expect(await a.events.get(first as number)).not.toBeNull();
+    expect(await a.events.get(second as number)).toBeNull();
+  });
+});
+
+describe('PostgreSQL store: a DATABASE_URL that does not work', () => {
+  it('names DATABASE_URL in one line when nothing listens there', async () => {
+    const port = await freePort();
+    const err = await openPostgresStore(`postgres://postgres:secret-pw@127.0.0.1:${port}/care`).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(Error);
+    const message = (err as Error).message;
+    expect(message).toMatch(
+      new RegExp(
+        `^DATABASE_URL: cannot open the PostgreSQL store at postgres://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${port}/care: .*ECONNREFUSED`,
+      ),
+    );
+    expect(message).not.toContain('secret-pw');
+    expect(message).not.toContain('\n');
+  });
+
+  it('names DATABASE_URL in one line, without the password, when the login is refused', async () => {
+    const url = fixture().server.url('care_gw_test', 'wrong-password');
+    const err = await openPostgresStore(url).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    const message = (err as Error).message;
+    expect(message).toMatch(/^DATABASE_URL: cannot open the PostgreSQL store at .*: password authentication failed for user "postgres"$/);
+    expect(message).not.toContain('wrong-password');
+    expect(message).not.toContain(POSTGRES_PASSWORD);
+  });
+});
