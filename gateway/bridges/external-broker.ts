@@ -22,8 +22,8 @@ export interface ExternalMessageMeta {
 /**
  * Handles one message. Resolves when the broker may be told it was received (the event is durably recorded, or the
  * message was rejected and noted so it is not resent forever); rejects when it could not be recorded, and then
- * no PUBACK is sent. Messages of different topics are handled concurrently (their records share group commits);
- * those of one topic one at a time, in arrival order.
+ * no PUBACK is sent. Messages of different order keys (ExternalBrokerDeps.orderKey) are handled concurrently, so
+ * their records share group commits; those of one key one at a time, in arrival order.
  */
 export type ExternalMessageHandler = (topic: string, payload: Buffer, meta: ExternalMessageMeta) => Promise<void>;
 
@@ -61,6 +61,11 @@ export interface ExternalBrokerDeps {
   /** Subscribed at QoS 1 on every connection (a kept session has them already; subscribing again is harmless). */
   topics: string[];
   onMessage: ExternalMessageHandler;
+  /**
+   * Messages with the same key are handled one at a time, in arrival order (default: the topic). A bridge gives the
+   * device its topic names, so that one device's messages never overtake each other while other devices' go on.
+   */
+  orderKey?: (topic: string) => string;
   /** Called on every connect and disconnect, after the state changed. */
   onStateChange?: (state: ExternalBrokerState) => void;
   clock: Clock;
@@ -80,7 +85,7 @@ const DEFAULT_KEEPALIVE_S = 30;
  */
 const PUBACK_DEFERRED = new Error('PUBACK deferred until the message is recorded');
 
-/** A message of a topic whose previous message was not recorded: not handled, so that it cannot overtake that one. */
+/** A message whose order key's previous message was not recorded: not handled, so that it cannot overtake that one. */
 class BehindFailedRecord extends Error {}
 
 export class ExternalBrokerClient {
@@ -91,8 +96,8 @@ export class ExternalBrokerClient {
   private attempt = 0;
   /** Set when a record failed on the current connection: the rest of it is not acknowledged either (see onPublish). */
   private poisoned = false;
-  /** Per topic, the last message handed to the handler: the next one of that topic starts when it has settled. */
-  private readonly topicTails = new Map<string, Promise<void>>();
+  /** Per order key, the last message handed to the handler: the next one of that key starts when it has settled. */
+  private readonly tails = new Map<string, Promise<void>>();
   private readonly current: ExternalBrokerState;
   private readonly backoff: Backoff;
 
@@ -126,7 +131,7 @@ export class ExternalBrokerClient {
     const client = this.client;
     this.client = null;
     if (client) await client.endAsync(true).catch(() => undefined);
-    this.topicTails.clear();
+    this.tails.clear();
     this.setConnected(false);
   }
 
@@ -235,7 +240,7 @@ export class ExternalBrokerClient {
       done(new Error('an earlier record failed on this connection; left for the broker to send again'));
       return;
     }
-    const recorded = this.handleInTopicOrder(topic, message, meta);
+    const recorded = this.handleInOrder(topic, message, meta);
     recorded.then(
       () => {
         this.attempt = 0;
@@ -255,8 +260,8 @@ export class ExternalBrokerClient {
     done(packet.qos === 1 ? PUBACK_DEFERRED : undefined);
   }
 
-  /** Starts the handler for this message now, or after the previous message of its topic has settled. */
-  private handleInTopicOrder(topic: string, payload: Buffer, meta: ExternalMessageMeta): Promise<void> {
+  /** Starts the handler for this message now, or after the previous message of its order key has settled. */
+  private handleInOrder(topic: string, payload: Buffer, meta: ExternalMessageMeta): Promise<void> {
     const start = (): Promise<void> => {
       try {
         return this.deps.onMessage(topic, payload, meta);
@@ -264,15 +269,16 @@ export class ExternalBrokerClient {
         return Promise.reject(err instanceof Error ? err : new Error(errorMessage(err)));
       }
     };
-    const previous = this.topicTails.get(topic);
+    const key = this.deps.orderKey?.(topic) ?? topic;
+    const previous = this.tails.get(key);
     const run = previous
       ? previous.then(start, () => {
-          throw new BehindFailedRecord(`an earlier message on ${topic} was not recorded`);
+          throw new BehindFailedRecord(`an earlier message of ${key} was not recorded`);
         })
       : start();
-    this.topicTails.set(topic, run);
+    this.tails.set(key, run);
     const forget = (): void => {
-      if (this.topicTails.get(topic) === run) this.topicTails.delete(topic);
+      if (this.tails.get(key) === run) this.tails.delete(key);
     };
     run.then(forget, forget);
     return run;
@@ -280,7 +286,7 @@ export class ExternalBrokerClient {
 
   private recordFailed(client: MqttClient, topic: string, err: unknown): void {
     this.poisoned = true;
-    // Only the message that failed counts; those of its topic behind it were left to the broker unhandled.
+    // Only the message that failed counts; those of its order key behind it were left to the broker unhandled.
     if (!(err instanceof BehindFailedRecord)) {
       this.current.recordFailures++;
       this.deps.log.error({ bridge: this.deps.bridgeId, topic, err: errorMessage(err) }, 'bridged message not recorded; no PUBACK');

@@ -125,7 +125,7 @@ describe('external broker acknowledgements', () => {
     expect(client?.state()).toMatchObject({ connections: 2, recordFailures: 1, connected: true });
   });
 
-  it('messages of one topic are handled one at a time, in arrival order, while other topics go on', async () => {
+  it('messages of one order key (by default the topic) are handled one at a time, in arrival order, while other keys go on', async () => {
     await publisher.publishAsync(topic(1), 'a1', { qos: 1 });
     await publisher.publishAsync(topic(1), 'a2', { qos: 1 });
     await publisher.publishAsync(topic(2), 'b1', { qos: 1 });
