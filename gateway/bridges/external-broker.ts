@@ -285,7 +285,9 @@ export class ExternalBrokerClient {
   }
 
   private recordFailed(client: MqttClient, topic: string, err: unknown): void {
-    this.poisoned = true;
+    // A record of a connection already gone (records outlive it): the broker sends its messages again anyway, and the
+    // current connection must not be refused for it, since nothing would then reconnect it.
+    if (this.client === client) this.poisoned = true;
     // Only the message that failed counts; those of its order key behind it were left to the broker unhandled.
     if (!(err instanceof BehindFailedRecord)) {
       this.current.recordFailures++;

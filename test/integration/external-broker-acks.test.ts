@@ -1,7 +1,7 @@
 // The external-broker client's acknowledgements against a real aedes broker, which reports every PUBACK it gets: messages recorded concurrently, PUBACKs in arrival order and only after each record, none after a failed one, one topic at a time.
 import { createServer, type Server } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Aedes } from 'aedes';
+import { Aedes, type Client } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ExternalBrokerClient, type ExternalMessageMeta } from '../../gateway/bridges/external-broker.js';
 import { pubackPacket } from '../../gateway/bridges/in-order-acks.js';
@@ -26,6 +26,8 @@ let client: ExternalBrokerClient | null = null;
 /** Payloads of the PUBLISHes the gateway's client acknowledged, in the order the broker got the PUBACKs. */
 let acked: string[];
 let calls: Call[];
+/** The broker's side of each connection, by client id. */
+const connections = new Map<string, Client>();
 
 const topic = (device: number): string => `application/app-1/device/24e124538b22330${device}/event/up`;
 const payloadsOf = (list: readonly Call[]): string[] => list.map((c) => `${c.payload}${c.meta.dup ? '*' : ''}`);
@@ -39,6 +41,7 @@ beforeEach(async () => {
   acked = [];
   calls = [];
   broker = await Aedes.createBroker();
+  broker.on('client', (c) => connections.set(c.id, c));
   broker.on('ack', (packet) => {
     const payload = packet && 'payload' in packet ? packet.payload.toString() : '';
     if (!payload.startsWith('warm-up')) acked.push(payload);
@@ -139,6 +142,28 @@ describe('external broker acknowledgements', () => {
     call('a2').resolve();
     await waitFor('all acknowledged', () => acked.length === 3);
     expect(acked).toEqual(['a1', 'a2', 'b1']);
+  });
+
+  it('a record that fails after its connection is gone: the copy the broker sends again waits for it, is not taken past it, and is recorded on the next connection', async () => {
+    await publisher.publishAsync(topic(1), 'old', { qos: 1 });
+    await waitFor('old handed over', () => calls.length === 1);
+    // The broker drops the connection while the record is still running; the client reconnects and gets a copy,
+    // which waits behind the first (one device's messages in order).
+    connections.get('care-gateway-acks')?.close();
+    await waitFor('reconnected', () => client?.state().connections === 2 && client.state().connected, { timeoutMs: 8000 });
+    expect(calls).toHaveLength(1);
+    call('old').reject(new Error('recording guard: disk full'));
+    // The copy is refused unrecorded (it would overtake the failed one), so this connection is closed too and the
+    // broker sends it once more.
+    await waitFor('old handed over again', () => calls.length === 2, { timeoutMs: 8000 });
+    call('old', 1).resolve();
+    await waitFor('old acknowledged', () => acked.includes('old'));
+    await publisher.publishAsync(topic(2), 'next', { qos: 1 });
+    await waitFor('next handed over', () => calls.some((c) => c.payload === 'next'));
+    call('next').resolve();
+    await waitFor('next acknowledged', () => acked.includes('next'));
+    expect(acked).toEqual(['old', 'next']);
+    expect(client?.state()).toMatchObject({ connections: 3, connected: true, recordFailures: 1 });
   });
 
   it('encodes a PUBACK as MQTT does, and refuses a packet id MQTT has not', () => {
