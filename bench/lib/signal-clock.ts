@@ -5,10 +5,19 @@ import { waitUntil } from './net.js';
 
 export class SignalClock {
   private readonly at = new Map<string, number>();
+  private readonly arrived = new Map<string, number>();
   private readonly owner = {};
 
   constructor(private readonly gateway: Gateway) {
-    gateway.bus.on(this.owner, 'signalReceived', (s) => void this.at.set(s.deviceId, performance.now()));
+    gateway.bus.on(this.owner, 'signalReceived', (s) => {
+      this.at.set(s.deviceId, performance.now());
+      if (s.arrivedHr !== undefined && s.arrivedHr > 0) this.arrived.set(s.deviceId, s.arrivedHr);
+    });
+  }
+
+  /** performance.now() when the device's latest signal reached the gateway process (the broker hook, or the bridge's client); NaN if unknown. */
+  arrivedAt(deviceId: string): number {
+    return this.arrived.get(deviceId) ?? Number.NaN;
   }
 
   /** performance.now() of the device's latest signal after `since`, waiting for it up to `timeoutMs`. */

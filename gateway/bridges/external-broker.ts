@@ -1,9 +1,11 @@
 // A bridge's client to an external MQTT broker (ChirpStack's Mosquitto, a remote zigbee2mqtt): persistent QoS 1 session, PUBACK only after the durable record, reconnects with backoff.
+import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { InOrderAcks, pubackPacket } from './in-order-acks.js';
 
 /** What the handler learns of one PUBLISH besides its topic and payload. */
 export interface ExternalMessageMeta {
@@ -20,7 +22,8 @@ export interface ExternalMessageMeta {
 /**
  * Handles one message. Resolves when the broker may be told it was received (the event is durably recorded, or the
  * message was rejected and noted so it is not resent forever); rejects when it could not be recorded, and then
- * no PUBACK is sent.
+ * no PUBACK is sent. Messages of different order keys (ExternalBrokerDeps.orderKey) are handled concurrently, so
+ * their records share group commits; those of one key one at a time, in arrival order.
  */
 export type ExternalMessageHandler = (topic: string, payload: Buffer, meta: ExternalMessageMeta) => Promise<void>;
 
@@ -58,6 +61,11 @@ export interface ExternalBrokerDeps {
   /** Subscribed at QoS 1 on every connection (a kept session has them already; subscribing again is harmless). */
   topics: string[];
   onMessage: ExternalMessageHandler;
+  /**
+   * Messages with the same key are handled one at a time, in arrival order (default: the topic). A bridge gives the
+   * device its topic names, so that one device's messages never overtake each other while other devices' go on.
+   */
+  orderKey?: (topic: string) => string;
   /** Called on every connect and disconnect, after the state changed. */
   onStateChange?: (state: ExternalBrokerState) => void;
   clock: Clock;
@@ -71,6 +79,14 @@ const SESSION_EXPIRY_S = 7 * 24 * 3600;
 const DEFAULT_BACKOFF: Backoff = { minMs: 500, maxMs: 30_000 };
 /** Below the keepalive of ChirpStack's own client (30 s): a dead broker is noticed within about a minute. */
 const DEFAULT_KEEPALIVE_S = 30;
+/**
+ * What the handler of a QoS 1 PUBLISH calls mqtt.js back with: an error makes mqtt.js send no PUBACK and go on to the
+ * next packet at once; ours follows from InOrderAcks once the message is recorded.
+ */
+const PUBACK_DEFERRED = new Error('PUBACK deferred until the message is recorded');
+
+/** A message whose order key's previous message was not recorded: not handled, so that it cannot overtake that one. */
+class BehindFailedRecord extends Error {}
 
 export class ExternalBrokerClient {
   private client: MqttClient | null = null;
@@ -80,6 +96,8 @@ export class ExternalBrokerClient {
   private attempt = 0;
   /** Set when a record failed on the current connection: the rest of it is not acknowledged either (see onPublish). */
   private poisoned = false;
+  /** Per order key, the last message handed to the handler: the next one of that key starts when it has settled. */
+  private readonly tails = new Map<string, Promise<void>>();
   private readonly current: ExternalBrokerState;
   private readonly backoff: Backoff;
 
@@ -113,6 +131,7 @@ export class ExternalBrokerClient {
     const client = this.client;
     this.client = null;
     if (client) await client.endAsync(true).catch(() => undefined);
+    this.tails.clear();
     this.setConnected(false);
   }
 
@@ -148,9 +167,14 @@ export class ExternalBrokerClient {
       connectTimeout: 10_000,
       resubscribe: false,
     });
-    // mqtt.js sends a QoS 1 PUBACK when handleMessage calls back without an error, on 3.1.1 and 5 alike (its
-    // customHandleAcks is honoured on MQTT 5 only): the broker's delivery ends only once the message is recorded.
-    client.handleMessage = (packet, callback) => this.onPublish(client, packet, callback);
+    // Nagle's algorithm would hold a PUBACK (4 bytes) or a downlink written while an earlier small write is still
+    // unacknowledged, until the broker's delayed ACK (40 ms and more on Linux): mosquitto has nothing to answer a PUBACK with.
+    if (client.stream instanceof Socket) client.stream.setNoDelay(true);
+    // mqtt.js would parse the next PUBLISH only once the handler of this one has called back, which sends its PUBACK:
+    // each message would wait for the previous one's disk sync. The handler calls back at once instead (with an error
+    // for QoS 1, so mqtt.js sends no PUBACK), and the PUBACKs follow from `acks`, in order, after each record.
+    const acks = new InOrderAcks({ send: (messageId) => this.sendPuback(client, messageId) });
+    client.handleMessage = (packet, callback) => this.onPublish(client, acks, packet, callback);
     this.client = client;
     client.on('connect', (connack) => {
       if (this.client !== client) return;
@@ -180,6 +204,8 @@ export class ExternalBrokerClient {
       this.noteError(err.message);
     });
     client.on('close', () => {
+      // What is still unacknowledged stays with the broker, which sends it again on the next connection.
+      acks.stop();
       if (this.client !== client) return;
       if (versionRefused && !this.stopped) {
         // Straight back with 3.1.1: this attempt learnt the broker's version; it says nothing about the link.
@@ -195,12 +221,13 @@ export class ExternalBrokerClient {
   }
 
   /**
-   * mqtt.js hands each PUBLISH here before it would send the PUBACK: `done()` sends it, `done(err)` does not.
-   * A failed record gets no PUBACK at all (a PUBACK with an error reason code would end the broker's delivery just
-   * the same). After it the rest of the connection is refused too and the connection is closed (after the backoff),
-   * because a broker resends unacknowledged messages only on a new connection [MQTT-4.4.0-1].
+   * mqtt.js hands each PUBLISH here, in arrival order, before it would send the PUBACK. A QoS 1 message is acknowledged
+   * by `acks` once it is recorded and every earlier one has been; a failed record gets no PUBACK at all (a PUBACK with
+   * an error reason code would end the broker's delivery just the same), nor does anything after it. After a failure
+   * the rest of the connection is refused too and the connection is closed (after the backoff), because a broker
+   * resends unacknowledged messages only on a new connection [MQTT-4.4.0-1].
    */
-  private onPublish(client: MqttClient, packet: IPublishPacket, done: (error?: Error) => void): void {
+  private onPublish(client: MqttClient, acks: InOrderAcks, packet: IPublishPacket, done: (error?: Error) => void): void {
     const topic = packet.topic;
     const message = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const meta: ExternalMessageMeta = {
@@ -213,21 +240,67 @@ export class ExternalBrokerClient {
       done(new Error('an earlier record failed on this connection; left for the broker to send again'));
       return;
     }
-    this.deps.onMessage(topic, message, meta).then(
+    const recorded = this.handleInOrder(topic, message, meta);
+    recorded.then(
       () => {
         this.attempt = 0;
-        done();
       },
-      (err: unknown) => {
-        this.current.recordFailures++;
-        this.poisoned = true;
-        const reason = `record failed, not acknowledged (the broker will send it again): ${errorMessage(err)}`;
-        this.deps.log.error({ bridge: this.deps.bridgeId, topic, err: errorMessage(err) }, 'bridged message not recorded; no PUBACK');
-        this.noteError(reason);
-        done(err instanceof Error ? err : new Error(errorMessage(err)));
-        this.scheduleReconnect(client);
-      },
+      (err: unknown) => this.recordFailed(client, topic, err),
     );
+    if (packet.qos === 2) {
+      // Never subscribed to (the broker sends at most the subscription's QoS 1); mqtt.js' own PUBREC/PUBCOMP flow
+      // then acknowledges after the record, one message at a time.
+      recorded.then(
+        () => done(),
+        (err: unknown) => done(err instanceof Error ? err : new Error(errorMessage(err))),
+      );
+      return;
+    }
+    acks.track(packet.qos === 1 ? packet.messageId : undefined, recorded);
+    done(packet.qos === 1 ? PUBACK_DEFERRED : undefined);
+  }
+
+  /** Starts the handler for this message now, or after the previous message of its order key has settled. */
+  private handleInOrder(topic: string, payload: Buffer, meta: ExternalMessageMeta): Promise<void> {
+    const start = (): Promise<void> => {
+      try {
+        return this.deps.onMessage(topic, payload, meta);
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(errorMessage(err)));
+      }
+    };
+    const key = this.deps.orderKey?.(topic) ?? topic;
+    const previous = this.tails.get(key);
+    const run = previous
+      ? previous.then(start, () => {
+          throw new BehindFailedRecord(`an earlier message of ${key} was not recorded`);
+        })
+      : start();
+    this.tails.set(key, run);
+    const forget = (): void => {
+      if (this.tails.get(key) === run) this.tails.delete(key);
+    };
+    run.then(forget, forget);
+    return run;
+  }
+
+  private recordFailed(client: MqttClient, topic: string, err: unknown): void {
+    // A record of a connection already gone (records outlive it): the broker sends its messages again anyway, and the
+    // current connection must not be refused for it, since nothing would then reconnect it.
+    if (this.client === client) this.poisoned = true;
+    // Only the message that failed counts; those of its order key behind it were left to the broker unhandled.
+    if (!(err instanceof BehindFailedRecord)) {
+      this.current.recordFailures++;
+      this.deps.log.error({ bridge: this.deps.bridgeId, topic, err: errorMessage(err) }, 'bridged message not recorded; no PUBACK');
+      this.noteError(`record failed, not acknowledged (the broker will send it again): ${errorMessage(err)}`);
+    }
+    this.scheduleReconnect(client);
+  }
+
+  /** Writes a PUBACK on `client`'s connection while it is the current one; after that the broker sends the message again. */
+  private sendPuback(client: MqttClient, messageId: number): void {
+    if (this.client !== client || !client.connected || client.stream.destroyed) return;
+    client.stream.write(pubackPacket(messageId));
   }
 
   /**

@@ -1,5 +1,6 @@
 // A ChirpStack-shaped publisher: LoRaWAN devices' `up`, `status` and `join` events in ChirpStack v4's JSON integration format, published onto its broker, and the downlinks the gateway queues.
 import { randomUUID } from 'node:crypto';
+import { Socket } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 
 export interface ChirpstackPublisherOptions {
@@ -10,6 +11,12 @@ export interface ChirpstackPublisherOptions {
   applicationName?: string;
   /** Fixed client id (default: random); ChirpStack's own is `chirpstack_<random>`-like and clean. */
   clientId?: string;
+  /**
+   * Turn Nagle's algorithm off on the publisher's socket. Default false, as ChirpStack v4 ships: its MQTT
+   * integration's client (Paho MQTT C) never sets TCP_NODELAY, so an uplink written while its PUBACK of a downlink is
+   * still unacknowledged waits for the broker's delayed ACK (see docs/devices.md, "Bridge latency").
+   */
+  noDelay?: boolean;
 }
 
 export interface SimDevice {
@@ -69,6 +76,12 @@ export class ChirpstackPublisher {
       reconnectPeriod: 250,
       connectTimeout: 5000,
     });
+    // On every connection: a reconnect brings a new socket.
+    const noDelay = (): void => {
+      if (this.opts.noDelay && client.stream instanceof Socket) client.stream.setNoDelay(true);
+    };
+    noDelay();
+    client.on('connect', noDelay);
     client.on('message', (topic, payload) => {
       if (!topic.endsWith('/command/down')) return;
       const body = JSON.parse(payload.toString('utf8')) as Omit<QueuedDownlink, 'topic'>;

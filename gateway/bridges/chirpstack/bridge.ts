@@ -54,6 +54,8 @@ export class ChirpstackBridgeClient {
       clientId: `care-gateway-${deps.nodeId ? `${deps.nodeId}-` : ''}${b.id}`,
       topics: chirpstackTopics(b.applicationId),
       onMessage: (topic, payload, meta) => this.onMessage(topic, payload, meta),
+      // A device's join, status and uplinks in the order ChirpStack published them; other devices' meanwhile.
+      orderKey: (topic) => parseTopic(topic)?.devEui ?? topic,
       ...(deps.onLinkChange ? { onStateChange: deps.onLinkChange } : {}),
       clock: deps.clock,
       log: deps.log,

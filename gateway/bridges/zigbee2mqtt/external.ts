@@ -68,6 +68,9 @@ export class ExternalZigbee2mqtt {
       ...(config.password !== undefined ? { password: config.password } : {}),
       clientId: `care-gateway-${this.deps.nodeId ?? 'node'}-${config.id}`,
       topics: [`${config.baseTopic}/#`],
+      // One at a time, as on our broker: the bridge's state, a device's availability and its readings decide one
+      // another (an outage, a level's edge), so none may overtake another.
+      orderKey: () => config.id,
       // A retained message the broker hands over on subscription is an old state: `replay` keeps it from raising anything.
       onMessage: (topic, payload, meta) =>
         this.deps.adapter.handle({
