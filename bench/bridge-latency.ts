@@ -158,11 +158,17 @@ export async function runBridgeBenchmark(opts: BridgeBenchOptions): Promise<Brid
     // would also carry its device's offline → online change (and that event's listeners) ahead of its record.
     for (let i = 0; i < total; i++) {
       const path = pathOf(i);
-      if (path === 'zigbee2mqtt') await z2m.publishAsync(`zigbee2mqtt/zb-${i}/availability`, JSON.stringify({ state: 'online' }), { qos: 1 });
+      if (path === 'zigbee2mqtt')
+        await z2m.publishAsync(`zigbee2mqtt/zb-${i}/availability`, JSON.stringify({ state: 'online' }), { qos: 1 });
       else if (path === 'chirpstack' || path === 'chirpstack_nagle') await cs.join({ devEui: devEuiOf(i) });
     }
     const bridgedIds = bridged.map((d) => d.id);
-    await waitUntil(() => bridgedIds.every((id) => gateway.ingest.healthOf(id)?.state === 'online'), 30_000, 'the bridged buttons online', 20);
+    await waitUntil(
+      () => bridgedIds.every((id) => gateway.ingest.healthOf(id)?.state === 'online'),
+      30_000,
+      'the bridged buttons online',
+      20,
+    );
     opts.log(
       `bridge: gateway up; ${direct.size} direct buttons, a zigbee2mqtt bridge on our broker, a ChirpStack bridge on mosquitto ${mosquitto.url} (${saveEveryChange ? 'saving after every change' : 'its default save schedule'})`,
     );
