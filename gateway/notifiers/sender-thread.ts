@@ -4,8 +4,11 @@ import { Worker } from 'node:worker_threads';
 import { toError } from '../core/errors.js';
 import type { SendOutcome, TwilioSms } from './twilio-sdk.mjs';
 
-/** What the sender thread (twilio-worker.mjs) answers; its JSDoc names this type, so tsc checks both sides. */
-export type Reply = { type: 'ready' } | { type: 'answered'; id: number; outcome: SendOutcome };
+/**
+ * What a sender thread (twilio-worker.mjs, domestic-worker.mjs) answers, `Outcome` being its provider's; the workers'
+ * JSDoc names this type, so tsc checks both sides.
+ */
+export type Reply<Outcome = SendOutcome> = { type: 'ready' } | { type: 'answered'; id: number; outcome: Outcome };
 
 /** The thread ended (or stopped answering) before it answered this send. */
 export class SenderThreadLost extends Error {
@@ -41,16 +44,17 @@ export interface SenderThreadOptions {
   onGaveUp: (err: Error) => void;
 }
 
-interface Pending {
-  resolve: (outcome: SendOutcome) => void;
+interface Pending<Outcome> {
+  resolve: (outcome: Outcome) => void;
   reject: (err: SenderThreadLost) => void;
   timer: NodeJS.Timeout;
 }
 
-export class SenderThread {
+/** `Sms` is what the thread is handed per send, `Outcome` what it answers (Twilio's by default). */
+export class SenderThread<Sms = TwilioSms, Outcome = SendOutcome> {
   private worker: Worker | null = null;
   private ready = false;
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new Map<number, Pending<Outcome>>();
   private nextId = 1;
   private startFailures = 0;
   private closed = false;
@@ -61,12 +65,12 @@ export class SenderThread {
   }
 
   /** Hands one SMS to the thread. Resolves with the provider's answer or its refusal; rejects only with SenderThreadLost. */
-  send(sms: TwilioSms): Promise<SendOutcome> {
+  send(sms: Sms): Promise<Outcome> {
     const worker = this.worker;
     if (!worker)
       return Promise.reject(new SenderThreadLost(this.closed ? 'the SMS sender is closed' : 'the SMS sender thread is not running', false));
     const id = this.nextId++;
-    return new Promise<SendOutcome>((resolve, reject) => {
+    return new Promise<Outcome>((resolve, reject) => {
       const timer = setTimeout(() => this.stuck(id), this.options.watchdogMs);
       timer.unref();
       if (this.pending.size === 0) worker.ref();
@@ -94,13 +98,13 @@ export class SenderThread {
     this.ready = false;
     // Idle, it does not keep the process alive; with sends in flight it does (see send/settle).
     worker.unref();
-    worker.on('message', (reply: Reply) => this.onReply(worker, reply));
+    worker.on('message', (reply: Reply<Outcome>) => this.onReply(worker, reply));
     // An error thrown in the thread arrives as a copy, which may have lost its Error prototype on the way.
     worker.on('error', (err: unknown) => this.lost(worker, toError(err)));
     worker.on('exit', (code) => this.lost(worker, new Error(`the SMS sender thread exited (code ${code})`)));
   }
 
-  private onReply(worker: Worker, reply: Reply): void {
+  private onReply(worker: Worker, reply: Reply<Outcome>): void {
     if (worker !== this.worker) return;
     if (reply.type === 'ready') {
       this.ready = true;
@@ -143,7 +147,7 @@ export class SenderThread {
     }
   }
 
-  private settle(id: number, entry: Pending): void {
+  private settle(id: number, entry: Pending<Outcome>): void {
     clearTimeout(entry.timer);
     this.pending.delete(id);
     if (this.pending.size === 0) this.worker?.unref();

@@ -19,14 +19,25 @@ export interface RecentPage {
   answeredAt: number | null;
 }
 
+/** The reply code one page carried, and its incident. */
+export interface PageReplyCode {
+  incidentId: string;
+  replyCode: string;
+}
+
 /** The SMS store as reply codes need it: the port this feature owns, which the storage engines implement. */
 export interface RecentPagesRepo {
   /** Pages (purpose `page`) sent to this phone since `since`, newest first, each with when the phone last answered its incident. */
   recentPagesTo(phone: string, since: number): Promise<RecentPage[]>;
+  /**
+   * The reply codes of the same pages as `recentPagesTo` (the newest 100 at most), newest first; pages carrying
+   * none are left out. Only the two fields: every page asks this on the alarm path, and a busy phone holds many pages.
+   */
+  recentReplyCodesTo(phone: string, since: number): Promise<PageReplyCode[]>;
 }
 
 export interface ReplyCodeBookDeps {
-  sms: RecentPagesRepo;
+  sms: Pick<RecentPagesRepo, 'recentReplyCodesTo'>;
   clock: Clock;
   /** How far back a page still counts (default 30 minutes). */
   windowMs?: number;
@@ -41,13 +52,11 @@ export class ReplyCodeBook implements ReplyCodes {
    */
   async codeFor(phone: string, incidentId: string): Promise<string> {
     const since = this.deps.clock.now() - (this.deps.windowMs ?? DEFAULT_REPLY_WINDOW_MS);
-    const pages = await this.deps.sms.recentPagesTo(phone, since);
+    const pages = await this.deps.sms.recentReplyCodesTo(phone, since);
     const taken = new Set<string>();
-    for (const { sms } of pages) {
-      const code = sms.context?.kind === 'incident' ? sms.context.replyCode : undefined;
-      if (!code) continue;
-      if (sms.incidentId === incidentId) return code;
-      taken.add(code);
+    for (const page of pages) {
+      if (page.incidentId === incidentId) return page.replyCode;
+      taken.add(page.replyCode);
     }
     for (const code of candidates()) if (!taken.has(code)) return code;
     // Unreachable in practice (over 600 incidents paged to one phone in the window): the oldest letter is reused.

@@ -200,6 +200,7 @@ export interface SmsRepo {
   /** Forgets a claimed id whose handling failed, so the provider's retry is taken. */
   releaseInbound(provider: string, messageId: string): Promise<void>;
   recentPagesTo: RecentPagesRepo['recentPagesTo'];
+  recentReplyCodesTo: RecentPagesRepo['recentReplyCodesTo'];
   /** The phone answered the incident (1 or 2): pages sent to it before `at` take no further reply. */
   markAnswered(phone: string, incidentId: string, at: number): Promise<void>;
   /** Messages a provider took (accepted or sent) since `since` with no receipt yet, oldest first: what a receipt poll asks about. */

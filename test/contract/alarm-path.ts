@@ -1,5 +1,6 @@
 // Store contract, the alarm path: registry, events, incidents, messages, timers and transactions.
 import { describe, expect, it } from 'vitest';
+import type { OutboundSms } from '../../gateway/core/types.js';
 import type { Store } from '../../gateway/storage/ports.js';
 import { event, incident, MIN, sms, SNAPSHOT, T0, WORKER } from './fixtures.js';
 
@@ -179,6 +180,36 @@ export function alarmPathContract(store: () => Store): void {
       expect((await store().sms.latestWithContextTo('+8613800000001'))?.id).toBe('m-2');
       expect(await store().sms.latestWithContextTo('+8613899999999')).toBeNull();
       expect((await store().sms.list(2)).map((m) => m.id)).toEqual(['m-3', 'm-2']);
+    });
+
+    it('reads the reply codes of a phone’s recent pages, newest first, from the same pages as recentPagesTo', async () => {
+      // Resolved ones: a resident has one active incident at a time.
+      for (const id of ['inc-1', 'inc-2', 'inc-3']) await store().incidents.create(incident(id, { state: 'resolved' }));
+      const page = (id: string, incidentId: string, createdAt: number, replyCode?: string, over: Partial<OutboundSms> = {}): OutboundSms =>
+        sms(id, {
+          incidentId,
+          createdAt,
+          context: { kind: 'incident', incidentId, ...(replyCode === undefined ? {} : { replyCode }) },
+          ...over,
+        });
+      await store().sms.insert(page('m-old', 'inc-1', T0 - MIN, 'Z'));
+      await store().sms.insert(page('m-1', 'inc-1', T0 + 1000, 'A'));
+      await store().sms.insert(page('m-2', 'inc-2', T0 + 2000, 'B'));
+      // A page without a code (pages of a gateway without reply codes), an empty code, a link, another phone: none counts.
+      await store().sms.insert(page('m-3', 'inc-3', T0 + 3000));
+      await store().sms.insert(page('m-4', 'inc-3', T0 + 3500, ''));
+      await store().sms.insert(page('m-5', 'inc-3', T0 + 4000, 'Q', { purpose: 'page_link' }));
+      await store().sms.insert(page('m-6', 'inc-3', T0 + 5000, 'R', { to: '+8613899999999' }));
+      // Same instant as m-2: the later insert is the newer one.
+      await store().sms.insert(page('m-7', 'inc-1', T0 + 2000, 'A'));
+      expect(await store().sms.recentReplyCodesTo('+8613800000001', T0)).toEqual([
+        { incidentId: 'inc-1', replyCode: 'A' },
+        { incidentId: 'inc-2', replyCode: 'B' },
+        { incidentId: 'inc-1', replyCode: 'A' },
+      ]);
+      const pages = await store().sms.recentPagesTo('+8613800000001', T0);
+      expect(pages.map((p) => p.sms.id)).toEqual(['m-4', 'm-3', 'm-7', 'm-2', 'm-1']);
+      expect(await store().sms.recentReplyCodesTo('+8613800000002', T0)).toEqual([]);
     });
 
     it('claims a provider’s inbound message id once, and again after a release', async () => {

@@ -9,7 +9,7 @@ import type {
   SmsPurpose,
   SmsStatus,
 } from '../../core/types.js';
-import type { RecentPage } from '../../paging/reply-codes.js';
+import type { PageReplyCode, RecentPage } from '../../paging/reply-codes.js';
 import type { SmsRepo, SmsStatusUpdate } from '../ports.js';
 import type { SqliteDatabase } from './database.js';
 
@@ -154,6 +154,23 @@ export class SqliteSmsRepo implements SmsRepo {
       )
       .all(phone, since)
       .map((r) => ({ sms: toSms(r), answeredAt: r.answered_at }));
+  }
+
+  async recentReplyCodesTo(phone: string, since: number): Promise<PageReplyCode[]> {
+    // The same pages as recentPagesTo (same index, order and limit), but only the code is read out of the context:
+    // no row is turned into a whole message. Empty codes are left out, as a page without one names no incident.
+    return this.sdb
+      .stmt<[string, number], { incident_id: string; reply_code: string | null }>(
+        `SELECT incident_id, reply_code FROM (
+           SELECT m.incident_id,
+                  CASE WHEN json_extract(m.context, '$.kind') = 'incident' THEN json_extract(m.context, '$.replyCode') END AS reply_code
+           FROM sms_messages m
+           WHERE m.to_phone = ? AND m.purpose = 'page' AND m.created_at >= ? AND m.incident_id IS NOT NULL
+           ORDER BY m.created_at DESC, m.rowid DESC LIMIT 100)
+         WHERE typeof(reply_code) = 'text' AND reply_code <> ''`,
+      )
+      .all(phone, since)
+      .flatMap((r) => (r.reply_code === null ? [] : [{ incidentId: r.incident_id, replyCode: r.reply_code }]));
   }
 
   async markAnswered(phone: string, incidentId: string, at: number): Promise<void> {
