@@ -1,4 +1,5 @@
 // All of the gateway's parts wired together as plain data, in dependency order; nothing is started here.
+import type { AccountServiceDeps } from '../accounts/service.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -25,6 +26,8 @@ export interface WireOptions {
   jobs?: 'cron' | 'manual';
   /** Device-edge tunables no setting exposes (group commit, health flush, sign-in back-off, frame cap). */
   edge?: EdgeTuning;
+  /** Sign-in rate limits other than the defaults (dashboard accounts). */
+  accountLimits?: AccountServiceDeps['limits'];
 }
 
 export function wireGateway(
@@ -50,7 +53,7 @@ export function wireGateway(
   const care = wireCare({ ...base, ...devices, ...paging, ...incidents, carriesLinks, ...(options.jobs ? { jobs: options.jobs } : {}) });
   late.supervision = care.supervision;
   late.voice = incidents.voice;
-  const accounts = wireAccounts({ ...base, ...paging, linkSecret });
+  const accounts = wireAccounts({ ...base, ...paging, linkSecret, ...(options.accountLimits ? { limits: options.accountLimits } : {}) });
   const observers = wireObservers({
     ...base,
     ...devices,

@@ -87,7 +87,7 @@ async function launch(
     LOG_LEVEL: 'silent',
     ...opts.env,
   });
-  const { liveHeartbeatMs, jobs, edge } = opts;
+  const { liveHeartbeatMs, jobs, edge, accountLimits } = opts;
   const gateway = Gateway.create({
     config,
     log: silentLogger(),
@@ -95,6 +95,7 @@ async function launch(
     ...(liveHeartbeatMs ? { liveHeartbeatMs } : {}),
     ...(jobs ? { jobs } : {}),
     ...(edge ? { edge } : {}),
+    ...(accountLimits ? { accountLimits } : {}),
   });
   const started = await gateway.start();
   return {
