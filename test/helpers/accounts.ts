@@ -58,6 +58,8 @@ export interface AccountsGateway {
   sim: TwilioSimServer;
   /** Every message the dispatcher announced (what the live feed and the dashboard are fed). */
   announced: OutboundSms[];
+  /** A process restart over the same data dir, clock and simulator (the fields then reach the new gateway). */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -95,23 +97,38 @@ export async function startAccountsGateway(
     throw err;
   }
   target.url = tg.httpUrl;
-  const app = tg.gateway.httpApp;
-  if (!app) throw new Error('the test gateway has no HTTP app');
   const announced: OutboundSms[] = [];
-  tg.gateway.bus.on(announced, 'smsStatusChanged', (m) => void announced.push(m));
-  return {
-    tg,
-    gateway: tg.gateway,
-    app,
+  const watch = () => tg.gateway.bus.on(announced, 'smsStatusChanged', (m) => void announced.push(m));
+  watch();
+  const rig: AccountsGateway = {
+    get tg() {
+      return tg;
+    },
+    get gateway() {
+      return tg.gateway;
+    },
+    get app() {
+      const app = tg.gateway.httpApp;
+      if (!app) throw new Error('the test gateway has no HTTP app');
+      return app;
+    },
     clock,
-    store: tg.gateway.store,
+    get store() {
+      return tg.gateway.store;
+    },
     sim,
     announced,
+    async restart() {
+      tg = await tg.restart();
+      target.url = tg.httpUrl;
+      watch();
+    },
     async close() {
       await tg.stop();
       await sim.stop();
     },
   };
+  return rig;
 }
 
 /** What tells a sign-in code SMS from the gateway's others. */

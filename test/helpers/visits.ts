@@ -36,6 +36,23 @@ export function visitsRegistry(extra: Record<string, unknown[]> = {}): Record<st
 
 type Gateway = TestGateway['gateway'];
 
+/** An inbound SMS through the gateway's ReplyRouter, received now by its clock; resolves with how it was handled. */
+export async function textFrom(gateway: Pick<Gateway, 'replies' | 'clock'>, from: string, body: string): Promise<string> {
+  const sms = { provider: 'twilio' as const, from, body, providerSid: null, receivedAt: gateway.clock.now() };
+  return (await gateway.replies.handle(sms)).handledAs;
+}
+
+/** The door alarms raised, as `resident/volunteer`: incidents created or joined by a `door_unanswered` alarm, oldest first. */
+export async function doorAlarmsOf(gateway: Pick<Gateway, 'store'>): Promise<string[]> {
+  const { store } = gateway;
+  const raised: { at: number; id: number; alarm: string }[] = [];
+  for (const incident of await store.incidents.list({ limit: 1000 }))
+    for (const entry of await store.incidents.listAudit(incident.id))
+      if (entry.detail?.alarm === 'door_unanswered' && (entry.action === 'created' || entry.action === 'alarm_joined'))
+        raised.push({ at: entry.at, id: entry.id, alarm: `${incident.residentId}/${String(entry.detail.volunteer)}` });
+  return raised.sort((a, b) => a.at - b.at || a.id - b.id).map((r) => r.alarm);
+}
+
 /** The test gateway on a ManualClock with visit jobs run by hand, and helpers for the visit tests. */
 export interface VisitsGateway {
   /** The running test gateway (a new one after restart()). */
@@ -84,17 +101,8 @@ export async function startVisitsGateway(opts: TestGatewayOptions & { clock?: Ma
       visits = service;
     },
     smsTo: async (phone) => (await tg.gateway.store.sms.list(1000)).filter((m) => m.to === phone).reverse(),
-    text: async (from, body) =>
-      (await tg.gateway.replies.handle({ provider: 'twilio', from, body, providerSid: null, receivedAt: clock.now() })).handledAs,
-    async doorAlarms() {
-      const { store } = tg.gateway;
-      const raised: { at: number; id: number; alarm: string }[] = [];
-      for (const incident of await store.incidents.list({ limit: 1000 }))
-        for (const entry of await store.incidents.listAudit(incident.id))
-          if (entry.detail?.alarm === 'door_unanswered' && (entry.action === 'created' || entry.action === 'alarm_joined'))
-            raised.push({ at: entry.at, id: entry.id, alarm: `${incident.residentId}/${String(entry.detail.volunteer)}` });
-      return raised.sort((a, b) => a.at - b.at || a.id - b.id).map((r) => r.alarm);
-    },
+    text: (from, body) => textFrom(tg.gateway, from, body),
+    doorAlarms: () => doorAlarmsOf(tg.gateway),
     newService(over = {}) {
       const g = tg.gateway;
       const service = new VisitService({
