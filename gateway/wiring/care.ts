@@ -27,7 +27,10 @@ export type CareWiring = Base &
   Pick<DeviceParts, 'ingest'> &
   Pick<PagingParts, 'dispatcher' | 'links'> &
   Pick<PagingInternals, 'carriesLinks'> &
-  Pick<IncidentParts, 'incidents' | 'replies'>;
+  Pick<IncidentParts, 'incidents' | 'replies'> & {
+    /** 'manual': visit reminders, missed-visit sweeps and the care digest run only when called (tests on a ManualClock). */
+    jobs?: 'cron' | 'manual';
+  };
 
 export function wireCare(w: CareWiring): CareParts {
   const { config, store, bus, metrics, clock, log, incidents } = w;
@@ -40,6 +43,7 @@ export function wireCare(w: CareWiring): CareParts {
     timeZone,
     sms: w.dispatcher,
     health: w.ingest,
+    digestTriggers: w.jobs ?? 'cron',
   });
   registerSupervisionMetrics(metrics.registry, supervision);
   const notes = new IncidentNotes({ store, bus, clock });
@@ -66,6 +70,7 @@ export function wireCare(w: CareWiring): CareParts {
       ? { volunteerLink: (volunteerId: string, expiresAt: number) => volunteerLink(w.links, config.publicUrl, volunteerId, expiresAt) }
       : {}),
     onDoorUnanswered: doorUnansweredAlarm({ volunteers: store.registry, incidents }),
+    triggers: w.jobs ?? 'cron',
   });
   // An SMS without a reply code from a volunteer's phone is hers to the visit feature (check-in, check-out, no answer).
   w.replies.setFallback('visit', async (phone) => (await store.registry.listVolunteers()).some((v) => v.phone === phone));

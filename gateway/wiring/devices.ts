@@ -9,7 +9,9 @@ import { Zigbee2mqttAdapter } from '../bridges/zigbee2mqtt/adapter.js';
 import { ExternalZigbee2mqtt } from '../bridges/zigbee2mqtt/external.js';
 import { Zigbee2mqttOnOurBroker } from '../bridges/zigbee2mqtt/on-our-broker.js';
 import { connectionCaps, readSoftFdLimit, type ConnectionCaps } from '../config/connection-budget.js';
+import type { AuthLimits } from '../broker/auth.js';
 import { Ingest } from '../ingest/ingest.js';
+import type { GroupCommitOptions } from '../ingest/group-commit.js';
 import { RecordingGuard } from '../ingest/recording-guard.js';
 import { RetentionJob } from '../retention/retention.js';
 import { SqliteRetentionRepo } from '../storage/sqlite/retention-repo.js';
@@ -37,13 +39,25 @@ export interface DeviceParts {
   broker: DeviceBroker;
 }
 
+/** The device edge's tunables that no setting exposes (tests tighten them); each defaults to the part's own. */
+export interface EdgeTuning {
+  groupCommit?: GroupCommitOptions;
+  /** How often device health (last seen, battery) is written to the database. */
+  healthFlushMs?: number;
+  /** Back-off for failed device sign-ins, per device and per address. */
+  authLimits?: AuthLimits;
+  maxFrameBytes?: number;
+}
+
 export interface DeviceWiring extends Base {
   /** Supervision is wired after the devices (it pages through the SMS side); a lost bridge reaches it at call time. */
   outages: () => Pick<Supervision, 'bridgeLost'>;
+  edge?: EdgeTuning;
 }
 
 export function wireDevices(w: DeviceWiring): DeviceParts {
   const { config, store, bus, metrics, clock, log } = w;
+  const edge = w.edge ?? {};
   const storage = config.storage;
   const probe = (): Promise<void> => store.registry.setSetting('storage.write_probe', String(clock.now()));
   const recording = new RecordingGuard({
@@ -62,6 +76,8 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
     guard: recording,
     limits: storage.deviceLimits,
     onDropped: (reason) => metrics.deviceMessagesDropped.inc({ reason }),
+    ...(edge.groupCommit ? { groupCommit: edge.groupCommit } : {}),
+    ...(edge.healthFlushMs ? { healthFlushMs: edge.healthFlushMs } : {}),
   });
   const bridgeSink = new BridgeSink({ ingest, registry: store.registry, store, bus, clock, log: log.child({ part: 'bridges' }) });
   const bridgeLost: Supervision['bridgeLost'] = (bridgeId, deviceIds, at) => w.outages().bridgeLost(bridgeId, deviceIds, at);
@@ -117,6 +133,8 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
     maxConnections: caps.mqtt,
     onConnectionRefused: () => metrics.connectionsRefused.inc({ listener: 'mqtt' }),
     bridges: new Zigbee2mqttOnOurBroker({ registry: store.registry, adapter: zigbee2mqtt, log: log.child({ part: 'zigbee2mqtt' }) }),
+    ...(edge.authLimits ? { authLimits: edge.authLimits } : {}),
+    ...(edge.maxFrameBytes ? { maxFrameBytes: edge.maxFrameBytes } : {}),
   });
   const vendorPush = new VendorPush({
     bridges: store.registry,

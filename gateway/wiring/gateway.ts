@@ -1,4 +1,5 @@
 // All of the gateway's parts wired together as plain data, in dependency order; nothing is started here.
+import type { AccountServiceDeps } from '../accounts/service.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -6,7 +7,7 @@ import type { Supervision } from '../supervision/service.js';
 import type { VoiceCalls } from '../voice/calls.js';
 import { wireBase, type Base } from './base.js';
 import { wireCare, type CareParts } from './care.js';
-import { wireDevices, type DeviceParts } from './devices.js';
+import { wireDevices, type DeviceParts, type EdgeTuning } from './devices.js';
 import { wireAccounts, type AccountParts } from './http.js';
 import { wireIncidents, type IncidentParts } from './incidents.js';
 import { wireObservers, type ObserverParts } from './observers.js';
@@ -21,6 +22,12 @@ export type GatewayInternals = Pick<PagingInternals, 'loadCatalogue' | 'firstPag
 export interface WireOptions {
   /** How often the live feed sends a heartbeat to idle dashboards (default 15 s; tests shorten it). */
   liveHeartbeatMs?: number;
+  /** 'manual': the scheduled jobs (visit reminders and sweeps, the care digest) run only when called; default 'cron'. */
+  jobs?: 'cron' | 'manual';
+  /** Device-edge tunables no setting exposes (group commit, health flush, sign-in back-off, frame cap). */
+  edge?: EdgeTuning;
+  /** Sign-in rate limits other than the defaults (dashboard accounts). */
+  accountLimits?: AccountServiceDeps['limits'];
 }
 
 export function wireGateway(
@@ -33,16 +40,20 @@ export function wireGateway(
   // time, which is never before start().
   const late: { supervision?: Supervision; voice?: VoiceCalls | null } = {};
   const base = wireBase(config, clock, log);
-  const devices = wireDevices({ ...base, outages: () => wired(late.supervision, 'supervision') });
+  const devices = wireDevices({
+    ...base,
+    outages: () => wired(late.supervision, 'supervision'),
+    ...(options.edge ? { edge: options.edge } : {}),
+  });
   const { pager, replyWindowMs, linkSecret, carriesLinks, firstPage, loadCatalogue, ...paging } = wirePaging({
     ...base,
     voice: () => wired(late.voice, 'voice'),
   });
   const incidents = wireIncidents({ ...base, ...devices, ...paging, pager, replyWindowMs });
-  const care = wireCare({ ...base, ...devices, ...paging, ...incidents, carriesLinks });
+  const care = wireCare({ ...base, ...devices, ...paging, ...incidents, carriesLinks, ...(options.jobs ? { jobs: options.jobs } : {}) });
   late.supervision = care.supervision;
   late.voice = incidents.voice;
-  const accounts = wireAccounts({ ...base, ...paging, linkSecret });
+  const accounts = wireAccounts({ ...base, ...paging, linkSecret, ...(options.accountLimits ? { limits: options.accountLimits } : {}) });
   const observers = wireObservers({
     ...base,
     ...devices,

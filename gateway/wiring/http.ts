@@ -2,7 +2,7 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { AccountService } from '../accounts/service.js';
+import { AccountService, type AccountServiceDeps } from '../accounts/service.js';
 import type { HealthReport } from '../core/health.js';
 import { buildApp } from '../http/app.js';
 import { tileOrigin } from '../http/routes/dashboard.js';
@@ -23,7 +23,14 @@ export interface AccountParts {
   accounts: AccountService;
 }
 
-export function wireAccounts(w: Base & Pick<PagingParts, 'dispatcher'> & Pick<PagingInternals, 'linkSecret'>): AccountParts {
+export function wireAccounts(
+  w: Base &
+    Pick<PagingParts, 'dispatcher'> &
+    Pick<PagingInternals, 'linkSecret'> & {
+      /** Sign-in rate limits other than the defaults (no setting exposes them; tests set them apart). */
+      limits?: AccountServiceDeps['limits'];
+    },
+): AccountParts {
   const { config, store, clock, log } = w;
   const accounts = new AccountService({
     store,
@@ -34,6 +41,7 @@ export function wireAccounts(w: Base & Pick<PagingParts, 'dispatcher'> & Pick<Pa
     log: log.child({ part: 'accounts' }),
     publicUrl: config.publicUrl,
     admin: config.admin ?? null,
+    ...(w.limits ? { limits: w.limits } : {}),
   });
   return { accounts };
 }

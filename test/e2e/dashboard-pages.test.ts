@@ -24,7 +24,7 @@ import { createDashboardPageDeps, storedHealth } from '../../gateway/wiring/dash
 import { freePort } from '../../simulators/common/net.js';
 import { DESKTOP, PHONE, launchBrowser, openPage, screenshot, type OpenedPage } from '../helpers/browser.js';
 import { API_TOKEN, RecordingInbound, StoreSmsStatus } from '../helpers/http-fixture.js';
-import { ADMIN, XINHE, browser as session, login } from '../integration/accounts-fixture.js';
+import { ADMIN, XINHE, browser as session, login } from '../helpers/accounts.js';
 import { local, startVisitRig, TZ, V01, type VisitRig } from '../integration/visits-fixture.js';
 
 // A Wednesday afternoon: 王奶奶 (v-01) visits 孙凤英 at 15:00 daily, so her check-in window is open.

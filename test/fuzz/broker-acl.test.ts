@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ID_PATTERN } from '../../gateway/registry/schema.js';
 import { channelUnder, commandTopic, COMMAND_CHANNEL } from '../../devices/topics.js';
 import { decodeMessage } from '../../devices/kinds.js';
-import { startEdge, type Edge } from '../integration/broker-fixture.js';
+import { startEdge, UNLIMITED_DEVICES, type Edge } from '../helpers/edge.js';
 import { payloadBytes } from './arbitraries.js';
 import { checkProperty, fuzzBudget } from './budget.js';
 
@@ -123,7 +123,8 @@ describe('the device broker and ingest (fuzz, real aedes and mqtt.js)', () => {
   };
 
   beforeAll(async () => {
-    edge = await startEdge();
+    // Hundreds of messages from one device: the gateway's per-device limits would drop them before the ingest.
+    edge = await startEdge({ env: UNLIMITED_DEVICES });
     db = new Database(edge.dbFile, { readonly: true });
   });
   afterAll(async () => {

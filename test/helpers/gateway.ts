@@ -1,10 +1,13 @@
-// Starts a whole gateway in-process for integration tests: temp DATA_DIR, ports 0, the test registry and a local Twilio-compatible server.
+// The integration tests' one rig: the whole gateway in-process (temp DATA_DIR, ports 0, the test registry or a document, a local Twilio-compatible server).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Gateway } from '../../gateway/app.js';
 import { loadConfig, type Env } from '../../gateway/config/load.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import type { Clock } from '../../gateway/core/clock.js';
+import type { WireOptions } from '../../gateway/wiring/gateway.js';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { tempDir } from './tmp.js';
 import { freePort } from '../../simulators/common/net.js';
@@ -14,6 +17,19 @@ export const API_TOKEN = 'test-api-token-0123456789';
 export const SIM_SID = `AC${'1'.repeat(32)}`;
 export const SIM_TOKEN = 'sim-auth-token';
 export const SIM_FROM = '+15005550006';
+
+export interface TestGatewayOptions extends WireOptions {
+  clock?: Clock;
+  env?: Env;
+  /** Start over this data dir (a restart) instead of a new temp dir, which the rig then leaves in place. */
+  dataDir?: string;
+  /** A Twilio simulator of the caller's (kept running on stop); default: a new one the rig stops. */
+  sms?: TwilioSimServer;
+  /** false: no TWILIO_* settings, so pages go to the local outbox. */
+  twilio?: boolean;
+  /** REGISTRY_FILE: a file, or a registry document written into the data dir; default test/fixtures/registry.yaml. */
+  registry?: string | Record<string, unknown>;
+}
 
 export interface TestGateway {
   gateway: Gateway;
@@ -25,28 +41,45 @@ export interface TestGateway {
   httpUrl: string;
   publicUrl: string;
   dataDir: string;
+  /** The options it was started with (a restart reuses them). */
+  options: TestGatewayOptions;
   /** Stops the gateway (and optionally keeps the data dir and SMS server for a restart). */
   stop(opts?: { keep?: boolean }): Promise<void>;
+  /** A process restart: stops this gateway, keeping its data dir and SMS server, and starts a new one over them. */
+  restart(over?: TestGatewayOptions): Promise<TestGateway>;
 }
 
-export async function startTestGateway(
-  opts: { clock?: Clock; env?: Env; dataDir?: string; sms?: TwilioSimServer; twilio?: boolean; liveHeartbeatMs?: number } = {},
-): Promise<TestGateway> {
+export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
   const dir = opts.dataDir ? null : tempDir();
-  const dataDir = opts.dataDir ?? dir!.path;
   const sms = opts.sms ?? new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
   if (!opts.sms) await sms.start({ port: 0 });
+  // What the rig made is removed by whichever gateway (the first, or one after restarts) is finally stopped.
+  const owned = async (): Promise<void> => {
+    if (!opts.sms) await sms.stop();
+    dir?.remove();
+  };
+  return launch({ ...opts, dataDir: opts.dataDir ?? dir!.path, sms }, owned);
+}
+
+async function launch(
+  opts: TestGatewayOptions & { dataDir: string; sms: TwilioSimServer },
+  owned: () => Promise<void>,
+): Promise<TestGateway> {
+  const { dataDir, sms } = opts;
   // The gateway must know its public URL before it listens; a fixed loopback port keeps the webhook signatures valid.
   const httpPort = await freePort();
   const publicUrl = `${opts.env?.HTTP_TLS_CERT_FILE ? 'https' : 'http'}://127.0.0.1:${httpPort}`;
   const twilio = opts.twilio ?? true;
+  let registryFile = TEST_REGISTRY;
+  if (typeof opts.registry === 'string') registryFile = opts.registry;
+  else if (opts.registry) writeFileSync((registryFile = join(dataDir, 'test-registry.json')), JSON.stringify(opts.registry));
   const config = loadConfig({
     MQTT_PORT: '0',
     MQTT_HOST: '127.0.0.1',
     HTTP_PORT: String(httpPort),
     HTTP_HOST: '127.0.0.1',
     DATA_DIR: dataDir,
-    REGISTRY_FILE: TEST_REGISTRY,
+    REGISTRY_FILE: registryFile,
     PUBLIC_URL: publicUrl,
     TZ: 'Asia/Shanghai',
     API_TOKEN,
@@ -54,11 +87,15 @@ export async function startTestGateway(
     LOG_LEVEL: 'silent',
     ...opts.env,
   });
+  const { liveHeartbeatMs, jobs, edge, accountLimits } = opts;
   const gateway = Gateway.create({
     config,
     log: silentLogger(),
     ...(opts.clock ? { clock: opts.clock } : {}),
-    ...(opts.liveHeartbeatMs ? { liveHeartbeatMs: opts.liveHeartbeatMs } : {}),
+    ...(liveHeartbeatMs ? { liveHeartbeatMs } : {}),
+    ...(jobs ? { jobs } : {}),
+    ...(edge ? { edge } : {}),
+    ...(accountLimits ? { accountLimits } : {}),
   });
   const started = await gateway.start();
   return {
@@ -69,12 +106,14 @@ export async function startTestGateway(
     httpUrl: `${config.httpTls ? 'https' : 'http'}://127.0.0.1:${started.httpPort}`,
     publicUrl,
     dataDir,
+    options: opts,
     async stop(stopOpts = {}) {
       await gateway.stop();
-      if (!stopOpts.keep) {
-        if (!opts.sms) await sms.stop();
-        dir?.remove();
-      }
+      if (!stopOpts.keep) await owned();
+    },
+    async restart(over = {}) {
+      await gateway.stop();
+      return launch({ ...opts, ...over, dataDir, sms }, owned);
     },
   };
 }

@@ -1,9 +1,6 @@
 // Role scoping of /api through real sessions: admin, duty officer, worker (own community) and volunteer (own visits), denials included.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../gateway/core/clock.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
-import { LinkSigner } from '../../gateway/http/links.js';
 import { bearer, expectErrorBody, makeIncident } from '../helpers/http-fixture.js';
 import {
   ADMIN,
@@ -14,17 +11,16 @@ import {
   login,
   phoneSignIn,
   staff,
-  startAccountRig,
-  type AccountRig,
+  startAccountsGateway,
+  type AccountsGateway,
   type Browser,
-} from './accounts-fixture.js';
+} from '../helpers/accounts.js';
 
 const T0 = Date.UTC(2026, 10, 25, 3, 0, 0);
-const links = new LinkSigner(randomBytes(32));
 const VISITS = '/api/visits?from=2026-11-25&to=2026-11-28';
 
 describe('role scoping of /api', () => {
-  let t: AccountRig;
+  let t: AccountsGateway;
   let admin: Browser;
   let duty: Browser;
   let worker: Browser;
@@ -32,8 +28,8 @@ describe('role scoping of /api', () => {
   let volunteer: Browser;
 
   beforeAll(async () => {
-    t = await startAccountRig({}, { incidentPage: { links, clock: systemClock, timeZone: 'Asia/Shanghai' } });
-    const { incidents } = t.rig.store;
+    t = await startAccountsGateway();
+    const { incidents } = t.store;
     await incidents.create(makeIncident({ id: 'inc-a', openedAt: T0, residentId: 'r-001', communityId: 'andali' }));
     await incidents.create(makeIncident({ id: 'inc-b', openedAt: T0 + 1000, residentId: 'r-002', communityId: 'andali' }));
     await incidents.create(makeIncident({ id: 'inc-x', openedAt: T0 + 2000, residentId: 'r-101', communityId: 'xinhe' }));
@@ -74,7 +70,7 @@ describe('role scoping of /api', () => {
       expect(res.statusCode).toBe(403);
       expectErrorBody(res.json(), 'GW_ERR_FORBIDDEN');
     }
-    expect((await t.rig.store.incidents.get('inc-x'))?.state).toBe('open');
+    expect((await t.store.incidents.get('inc-x'))?.state).toBe('open');
     expect((await worker.get('/api/incidents/nope')).statusCode).toBe(404);
   });
 
@@ -83,11 +79,16 @@ describe('role scoping of /api', () => {
     const ack = await worker.post('/api/incidents/inc-b/ack', { note: '五分钟到' });
     expect(ack.statusCode).toBe(200);
     expect(ack.json<IncidentView>()).toMatchObject({ state: 'acknowledged', acknowledgedBy: { role: 'worker', id: 'w-01', name: '李明' } });
-    expect(t.incidents.calls.at(-1)).toMatchObject({ action: 'acknowledge', channel: 'dashboard', note: '五分钟到' });
+    expect((await t.store.incidents.listAudit('inc-b')).at(-1)).toMatchObject({
+      action: 'acknowledged',
+      actor: 'worker:w-01',
+      channel: 'dashboard',
+      detail: { note: '五分钟到' },
+    });
     expect((await worker.post('/api/incidents/inc-b/resolve', {})).statusCode).toBe(200);
     // Without the CSRF token nothing happens.
     expect((await worker.post('/api/incidents/inc-a/ack', {}, { csrf: null })).statusCode).toBe(403);
-    expect((await t.rig.store.incidents.get('inc-a'))?.state).toBe('open');
+    expect((await t.store.incidents.get('inc-a'))?.state).toBe('open');
   });
 
   it('keeps the SMS log, the audit log and user management from workers and volunteers', async () => {
@@ -174,17 +175,20 @@ describe('role scoping of /api', () => {
     const long = await duty.post('/api/incidents/inc-a/ack', { note: '长'.repeat(2001) });
     expect(long.statusCode).toBe(400);
     expect(long.json()).toEqual({ error: { code: 'GW_ERR_BAD_REQUEST', message: 'body/note must NOT have more than 2000 characters' } });
-    expect((await t.rig.store.incidents.get('inc-a'))?.state).toBe('open');
+    expect((await t.store.incidents.get('inc-a'))?.state).toBe('open');
 
     const note = '<script>alert("x")</script> 老人已送医 & 家属已到';
     const ack = await worker.post('/api/incidents/inc-a/ack', { note: '长'.repeat(2000) });
     expect(ack.statusCode).toBe(200);
     const resolved = await worker.post('/api/incidents/inc-a/resolve', { note });
     expect(resolved.statusCode).toBe(200);
-    expect(resolved.json<IncidentView>().timeline?.at(-1)?.detail).toEqual({ note });
+    expect(resolved.json<IncidentView>().timeline?.at(-1)?.detail).toEqual({ from: 'acknowledged', by: '李明', role: 'worker', note });
 
     const code = resolved.json<IncidentView>().code;
-    const page = await t.app.inject({ method: 'GET', url: `/i/${code}?${links.sign(code, 'w-01', 'worker', Date.now() + 3600_000)}` });
+    const page = await t.app.inject({
+      method: 'GET',
+      url: `/i/${code}?${t.gateway.links.sign(code, 'w-01', 'worker', t.clock.now() + 3600_000)}`,
+    });
     expect(page.statusCode).toBe(200);
     expect(page.body).not.toContain('<script');
     expect(page.body).toContain('&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; 老人已送医 &#38; 家属已到');

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
 import Database from 'better-sqlite3';
 import { ErrorWithSubackPacket, type MqttClient } from 'mqtt';
-import { closed, startEdge, type Edge } from './broker-fixture.js';
+import { closed, startEdge, type Edge } from '../helpers/edge.js';
 
 function eventCount(file: string): number {
   const db = new Database(file, { readonly: true });

@@ -3,7 +3,7 @@ import { waitFor } from '../helpers/wait.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeviceAuthenticator } from '../../gateway/broker/auth.js';
 import { hashSecret, verifySecret } from '../../gateway/registry/secrets.js';
-import { closed, device, refusedCode, startEdge, type Edge } from './broker-fixture.js';
+import { closed, device, refusedCode, startEdge, type Edge } from '../helpers/edge.js';
 
 describe('device broker: authentication', () => {
   let edge: Edge | undefined;
@@ -79,7 +79,7 @@ describe('device broker: authentication', () => {
 
   it('slows only the guessed device id from that address, and lets its right secret in once the delay has passed', async () => {
     edge = await startEdge({
-      authLimits: { freeFailures: 3, windowMs: 60_000, baseDelayMs: 1000, maxDelayMs: 8000, addressFailures: 100 },
+      edge: { authLimits: { freeFailures: 3, windowMs: 60_000, baseDelayMs: 1000, maxDelayMs: 8000, addressFailures: 100 } },
     });
     for (let i = 0; i < 4; i++) {
       expect(await refusedCode(edge.port, { clientId: 'btn-001', username: 'btn-001', password: `guess-${i}` })).toBe(4);
@@ -122,7 +122,7 @@ describe('device broker: authentication', () => {
 
   it('lets a stopping broker go while an attempt waits its turn, and admits nobody it did not check', async () => {
     edge = await startEdge({
-      authLimits: { freeFailures: 1, windowMs: 60_000, baseDelayMs: 60_000, maxDelayMs: 60_000, addressFailures: 100 },
+      edge: { authLimits: { freeFailures: 1, windowMs: 60_000, baseDelayMs: 60_000, maxDelayMs: 60_000, addressFailures: 100 } },
     });
     for (const guess of ['guess-1', 'guess-2'])
       expect(await refusedCode(edge.port, { clientId: 'btn-001', username: 'btn-001', password: guess })).toBe(4);
@@ -147,7 +147,7 @@ describe('device broker: authentication', () => {
 
   it('makes a flood of failures from one address take turns, still admitting correct secrets, and stops logging each one', async () => {
     edge = await startEdge({
-      authLimits: { freeFailures: 100, windowMs: 60_000, baseDelayMs: 1000, maxDelayMs: 8000, addressFailures: 5 },
+      edge: { authLimits: { freeFailures: 100, windowMs: 60_000, baseDelayMs: 1000, maxDelayMs: 8000, addressFailures: 5 } },
     });
     for (let i = 0; i < 8; i++)
       expect(await refusedCode(edge.port, { clientId: `ghost-${i}`, username: `ghost-${i}`, password: 'whatever' })).toBe(4);

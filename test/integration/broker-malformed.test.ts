@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
 import { connect, type Socket } from 'node:net';
 import Database from 'better-sqlite3';
-import { closed, device, startEdge, type Edge } from './broker-fixture.js';
+import { closed, device, startEdge, type Edge } from '../helpers/edge.js';
 
 /** A raw TCP client that keeps every byte the broker sent. */
 interface Raw {

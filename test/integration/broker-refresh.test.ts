@@ -4,7 +4,7 @@ import { waitFor } from '../helpers/wait.js';
 import type { MqttClient } from 'mqtt';
 import { hashSecret } from '../../gateway/registry/secrets.js';
 import { deviceTopic } from '../../devices/topics.js';
-import { startEdge, type Edge } from './broker-fixture.js';
+import { startEdge, type Edge } from '../helpers/edge.js';
 
 describe('DeviceBroker.refreshDevices', () => {
   let edge: Edge | null = null;

@@ -2,27 +2,12 @@
 import { intentOf } from '../../gateway/notifiers/kinds.js';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AccountService } from '../../gateway/accounts/service.js';
-import { silentLogger } from '../../gateway/core/logger.js';
-import { buildApp } from '../../gateway/http/app.js';
-import type { HealthReport } from '../../gateway/core/health.js';
-import { createMetrics } from '../../gateway/metrics/metrics.js';
-import { importRegistryDocument } from '../../gateway/registry/import.js';
-import { createDashboardPageDeps } from '../../gateway/wiring/dashboard-pages.js';
-import {
-  API_TOKEN,
-  RecordingInbound,
-  StoreDeviceDirectory,
-  StoreIncidentActions,
-  StoreSmsStatus,
-  bearer,
-} from '../helpers/http-fixture.js';
-import { ADMIN, PUBLIC_URL, XINHE, browser, login, type Browser } from './accounts-fixture.js';
-import { local, startVisitRig, TZ, V01, type VisitRig } from './visits-fixture.js';
+import { bearer } from '../helpers/http-fixture.js';
+import { ADMIN, browser, login, startAccountsGateway, type AccountsGateway, type Browser } from '../helpers/accounts.js';
+import { doorAlarmsOf, local, textFrom, V01 } from '../helpers/visits.js';
 
-let rig: VisitRig;
+let t: AccountsGateway;
 let app: FastifyInstance;
-let accounts: AccountService;
 let admin: Browser;
 let duty: Browser;
 let worker: Browser;
@@ -47,61 +32,24 @@ const json = <T>(res: LightMyRequestResponse): T => {
 };
 
 beforeAll(async () => {
-  rig = await startVisitRig();
-  await importRegistryDocument({ store: rig.store, log: silentLogger() }, XINHE);
-  accounts = new AccountService({
-    store: rig.store,
-    sms: rig.dispatcher,
-    clock: rig.clock,
-    log: silentLogger(),
-    publicUrl: PUBLIC_URL,
-    admin: ADMIN,
-  });
-  await accounts.start();
-  const health: HealthReport = { alarmsOk: true, components: {}, unassignedIncidents: 0 };
-  app = await buildApp({
-    log: silentLogger(),
-    publicUrl: PUBLIC_URL,
-    apiToken: API_TOKEN,
-    twilioAuthToken: null,
-    incidents: new StoreIncidentActions(rig.store),
-    inbound: new RecordingInbound(rig.store),
-    smsStatus: new StoreSmsStatus(rig.store),
-    devices: new StoreDeviceDirectory(rig.store),
-    health: async () => health,
-    metrics: createMetrics().registry,
-    smsLog: (limit) => rig.store.sms.list(limit),
-    visits: rig.visits,
-    accounts,
-    dashboardPages: createDashboardPageDeps({
-      store: rig.store,
-      clock: rig.clock,
-      timeZone: TZ,
-      log: silentLogger(),
-      smsProvider: () => 'outbox',
-      visits: rig.visits,
-    }),
-  });
-  admin = browser(app, await login(app, ADMIN.username, ADMIN.password));
-  duty = await account({ username: 'duty1', role: 'duty_officer' });
-  worker = await account({ username: 'worker1', role: 'worker', workerId: 'w-01' });
-  volunteer = await account({ username: 'grandma1', role: 'volunteer', volunteerId: 'v-01' });
-  await rig.store.health.save([
+  // No SMS provider: the SMS log shows the outbox mode (these tests sign in by password only).
+  t = await startAccountsGateway({ twilio: false });
+  await t.store.health.save([
     {
       deviceId: 'btn-001',
       state: 'online',
-      lastSeen: rig.clock.now(),
+      lastSeen: t.clock.now(),
       battery: 15,
       rssi: -70,
-      lastStatusAt: rig.clock.now(),
+      lastStatusAt: t.clock.now(),
       remoteAddress: null,
-      lastRejection: { reason: 'malformed_json', detail: 'Unexpected token', at: rig.clock.now() },
+      lastRejection: { reason: 'malformed_json', detail: 'Unexpected token', at: t.clock.now() },
       rejectedCount: 1,
     },
     {
       deviceId: 'fall-001',
       state: 'offline',
-      lastSeen: rig.clock.now() - 3_600_000,
+      lastSeen: t.clock.now() - 3_600_000,
       battery: 60,
       rssi: -80,
       lastStatusAt: null,
@@ -110,12 +58,17 @@ beforeAll(async () => {
       rejectedCount: 0,
     },
   ]);
+  // The ingest reads device health at start: a restart, as after a day of these readings.
+  await t.restart();
+  app = t.app;
+  admin = browser(app, await login(app, ADMIN.username, ADMIN.password));
+  duty = await account({ username: 'duty1', role: 'duty_officer' });
+  worker = await account({ username: 'worker1', role: 'worker', workerId: 'w-01' });
+  volunteer = await account({ username: 'grandma1', role: 'volunteer', volunteerId: 'v-01' });
 });
 
 afterAll(async () => {
-  await app?.close();
-  await accounts?.stop();
-  await rig?.close();
+  await t?.close();
 });
 
 describe('who may read what', () => {
@@ -261,7 +214,7 @@ describe('reports', () => {
 
 describe('SMS log', () => {
   it('lists sent and received messages, and marks outbox messages as not sent', async () => {
-    await rig.dispatcher.enqueue({
+    await t.gateway.dispatcher.enqueue({
       to: '+8613800000001',
       intent: intentOf('resolved', { name: '测试出站' }),
       priority: 'routine',
@@ -272,7 +225,7 @@ describe('SMS log', () => {
       personId: null,
       context: null,
     });
-    await rig.text(V01, '帮助');
+    await textFrom(t.gateway, V01, '帮助');
     const log = json<{
       outboxMode: boolean;
       notSentTotal: number;
@@ -311,7 +264,7 @@ describe('registry editor (admin)', () => {
   });
 
   it('refuses a document with errors, names each path, and changes nothing', async () => {
-    const before = await rig.store.registry.counts();
+    const before = await t.store.registry.counts();
     const text = [
       'residents:',
       '  - { id: r-002, name: 改过的名字, community: andali, address: 安达里5号楼1门202 }',
@@ -330,8 +283,8 @@ describe('registry editor (admin)', () => {
         'devices[0].resident: unknown resident "r-999"',
       ]),
     );
-    expect(await rig.store.registry.counts()).toEqual(before);
-    expect((await rig.store.registry.getResident('r-002'))?.name).toBe('王淑珍');
+    expect(await t.store.registry.counts()).toEqual(before);
+    expect((await t.store.registry.getResident('r-002'))?.name).toBe('王淑珍');
     const syntax = await admin.post('/api/registry', { format: 'json', text: '{"residents": [' });
     expect(syntax.statusCode).toBe(400);
     expect(syntax.json<{ error: { issues: string[] } }>().error.issues[0]).toMatch(/^line 1, column \d+: JSON syntax error/);
@@ -340,15 +293,15 @@ describe('registry editor (admin)', () => {
   it('imports a valid edit, needs the CSRF token, and refuses an oversized body', async () => {
     const text = 'residents:\n  - { id: r-002, name: 王淑珍, community: andali, address: 安达里5号楼1门203 }\n';
     expect((await admin.post('/api/registry', { format: 'yaml', text }, { csrf: null })).statusCode).toBe(403);
-    expect((await rig.store.registry.getResident('r-002'))?.address).toBe('安达里5号楼1门202');
+    expect((await t.store.registry.getResident('r-002'))?.address).toBe('安达里5号楼1门202');
     const ok = json<{ imported: boolean; counts: { residents: number } }>(await admin.post('/api/registry', { format: 'yaml', text }));
     expect(ok).toMatchObject({ imported: true, counts: { residents: 3 } });
-    expect((await rig.store.registry.getResident('r-002'))?.address).toBe('安达里5号楼1门203');
+    expect((await t.store.registry.getResident('r-002'))?.address).toBe('安达里5号楼1门203');
     const huge = `residents:\n${'  - { id: r-x, name: x, community: andali, address: x }\n'.repeat(45_000)}`;
     const big = await admin.post('/api/registry', { format: 'yaml', text: huge });
     expect(big.statusCode).toBe(413);
     expect(big.json<{ error: { code: string } }>().error.code).toBe('GW_ERR_PAYLOAD_TOO_LARGE');
-    expect((await rig.store.registry.counts()).residents).toBe(3);
+    expect((await t.store.registry.counts()).residents).toBe(3);
   });
 });
 
@@ -375,11 +328,11 @@ describe('my visits (a volunteer)', () => {
     const early = await volunteer.post('/api/my-visits/check-in');
     expect(early.statusCode).toBe(409);
     expect(early.json<{ error: { message: string } }>().error.message).toBe('visit_too_early');
-    rig.clock.set(local(2026, 11, 25, 14, 55));
+    t.clock.set(local(2026, 11, 25, 14, 55));
     expect(json<{ outcome: string }>(await volunteer.post('/api/my-visits/check-in')).outcome).toBe('visit_check_in');
     const during = json<{ visits: { visit: string; start: string; status: string }[] }>(await volunteer.get('/api/my-visits?days=1'));
     expect(during.visits.find((v) => v.visit === 'vis-03')?.status).toBe('checked_in');
-    rig.clock.set(local(2026, 11, 25, 15, 50));
+    t.clock.set(local(2026, 11, 25, 15, 50));
     expect(json<{ outcome: string }>(await volunteer.post('/api/my-visits/check-out')).outcome).toBe('visit_check_out');
     const after = json<{ visits: { visit: string; status: string; hours: number | null }[] }>(await volunteer.get('/api/my-visits?days=1'));
     expect(after.visits.find((v) => v.visit === 'vis-03')).toMatchObject({ status: 'done' });
@@ -389,12 +342,12 @@ describe('my visits (a volunteer)', () => {
   });
 
   it('raises the door alarm for her current visit', async () => {
-    rig.clock.set(local(2026, 11, 26, 10, 45));
+    t.clock.set(local(2026, 11, 26, 10, 45));
     // A day later her session has lapsed: she signs in again.
     expect((await volunteer.get('/api/my-visits')).statusCode).toBe(401);
     volunteer = browser(app, await login(app, 'grandma1', 'pw-grandma1-0123456789', '10.2.0.99'));
     const res = json<{ outcome: string }>(await volunteer.post('/api/my-visits/door-unanswered'));
     expect(res.outcome).toBe('visit_door_unanswered');
-    expect(rig.doorAlarms).toEqual(['r-001/v-01']);
+    expect(await doorAlarmsOf(t.gateway)).toEqual(['r-001/v-01']);
   });
 });

@@ -3,7 +3,7 @@ import { waitFor } from '../helpers/wait.js';
 import Database from 'better-sqlite3';
 import { execFile } from 'node:child_process';
 import type { MqttClient } from 'mqtt';
-import { closed, device, refusedCode, startEdge, type Edge } from './broker-fixture.js';
+import { closed, device, refusedCode, startEdge, type Edge } from '../helpers/edge.js';
 
 interface EventRow {
   id: number;
@@ -63,7 +63,7 @@ describe('ingest: durable record before PUBACK', () => {
       eventId: rowsAtPuback[0]?.id,
       deviceId: 'btn-001',
       deviceKind: 'sos_button',
-      residentId: 'r-btn-001',
+      residentId: 'r-001',
       type: 'sos',
       seq: 41,
       deviceTs: '2026-11-26T09:59:58+08:00',
@@ -143,7 +143,7 @@ describe('ingest: durable record before PUBACK', () => {
   });
 
   it('group-commits many concurrent events from many devices into few transactions', async () => {
-    edge = await startEdge({ groupCommit: { maxBatch: 64, maxDelayMs: 5 } });
+    edge = await startEdge({ edge: { groupCommit: { maxBatch: 64, maxDelayMs: 5 } } });
     const ids = ['btn-001', 'btn-002', 'fall-001', 'pir-001'];
     const clients = await Promise.all(ids.map((id) => edge!.connect(id)));
     const typeOf: Record<string, string> = { 'btn-001': 'heartbeat', 'btn-002': 'heartbeat', 'fall-001': 'heartbeat', 'pir-001': 'motion' };

@@ -6,7 +6,7 @@ import { ManualClock } from '../../gateway/core/clock.js';
 import { shanghaiLast } from '../helpers/calendar.js';
 import { DEFAULT_DEDUPE_WINDOW_MS } from '../../gateway/ingest/ingest.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
-import { startEdge, type Edge } from './broker-fixture.js';
+import { startEdge, type Edge } from '../helpers/edge.js';
 import { API_TOKEN, connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -6,7 +6,7 @@ import { EventBus } from '../../gateway/core/events.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { Ingest } from '../../gateway/ingest/ingest.js';
 import type { IngestEvents } from '../../gateway/ingest/events.js';
-import { startEdge, type Edge } from './broker-fixture.js';
+import { startEdge, type Edge } from '../helpers/edge.js';
 
 function publishQos1(client: MqttClient, topic: string, payload: string | Buffer): Promise<void> {
   return new Promise((resolve, reject) => client.publish(topic, payload, { qos: 1 }, (err) => (err ? reject(err) : resolve())));
@@ -148,7 +148,7 @@ describe('broker: packets too large to buffer', () => {
   });
 
   it('closes a connection whose packet announces more than the frame limit, before buffering it, and keeps serving', async () => {
-    edge = await startEdge({ maxFrameBytes: 64 * 1024 });
+    edge = await startEdge({ edge: { maxFrameBytes: 64 * 1024 } });
     const big = await edge.connect('btn-001');
     const gone = new Promise<void>((resolve) => big.once('close', () => resolve()));
     big.publish('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1, pad: 'x'.repeat(2 * 1024 * 1024) }), { qos: 1 });

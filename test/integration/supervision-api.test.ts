@@ -2,17 +2,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CareTaskView, OutageView } from '../../gateway/supervision/service.js';
 import type { DeviceView } from '../../gateway/http/routes/devices.js';
-import { API_TOKEN, B5, BQ, startSupervisionRig, type SupervisionRig } from './supervision-fixture.js';
+import { B5, BQ, startSupervisionGateway, type SupervisionGateway } from '../helpers/supervision.js';
+import { API_TOKEN } from '../helpers/gateway.js';
+import { signedIn } from '../helpers/sessions.js';
 
 const admin = { authorization: `Bearer ${API_TOKEN}` };
-const workerOf = (community: string) => ({ 'x-test-worker': `w-x@${community}` });
 
 describe('supervision API', () => {
-  let rig: SupervisionRig;
+  let rig: SupervisionGateway;
   let lowBattery: CareTaskView;
+  /** A signed-in worker of 拜泉里 (w-b1): the cookie and CSRF headers of her dashboard session. */
+  let baiquanli: Record<string, string>;
 
   beforeAll(async () => {
-    rig = await startSupervisionRig();
+    rig = await startSupervisionGateway();
+    baiquanli = (await signedIn(rig.gateway, { username: 'sunhong', role: 'worker', workerId: 'w-b1' })).headers;
     const clients = [];
     for (const id of [...B5, ...BQ]) clients.push(await rig.online(id));
     await rig.publish(clients[0]!, 'telemetry', JSON.stringify({ battery: 11, rssi: -70 }));
@@ -60,14 +64,14 @@ describe('supervision API', () => {
   });
 
   it('shows a worker session its own community only, and refuses another with 403', async () => {
-    const own = await get<DeviceView[]>('/api/devices', workerOf('baiquanli'));
+    const own = await get<DeviceView[]>('/api/devices', baiquanli);
     expect(own.body.map((d) => d.id)).toEqual(BQ);
-    expect((await get<unknown>('/api/devices?community=andali', workerOf('baiquanli'))).status).toBe(403);
-    expect((await get<unknown>(`/api/devices/${B5[0]}`, workerOf('baiquanli'))).status).toBe(403);
-    expect((await get<DeviceView>(`/api/devices/${BQ[0]}`, workerOf('baiquanli'))).body.id).toBe(BQ[0]);
-    expect((await get<unknown>('/api/tasks?community=andali', workerOf('baiquanli'))).status).toBe(403);
-    expect((await get<unknown>('/api/outages?community=andali', workerOf('baiquanli'))).status).toBe(403);
-    expect((await get<OutageView[]>('/api/outages', workerOf('baiquanli'))).body).toEqual([]);
+    expect((await get<unknown>('/api/devices?community=andali', baiquanli)).status).toBe(403);
+    expect((await get<unknown>(`/api/devices/${B5[0]}`, baiquanli)).status).toBe(403);
+    expect((await get<DeviceView>(`/api/devices/${BQ[0]}`, baiquanli)).body.id).toBe(BQ[0]);
+    expect((await get<unknown>('/api/tasks?community=andali', baiquanli)).status).toBe(403);
+    expect((await get<unknown>('/api/outages?community=andali', baiquanli)).status).toBe(403);
+    expect((await get<OutageView[]>('/api/outages', baiquanli)).body).toEqual([]);
   });
 
   it('lists tasks by state, community and worker', async () => {
@@ -90,7 +94,7 @@ describe('supervision API', () => {
       detail: { battery: 11 },
     });
     expect((await get<CareTaskView[]>('/api/tasks?worker=w-01')).body).toEqual([]);
-    expect((await get<CareTaskView[]>('/api/tasks', workerOf('baiquanli'))).body.map((t) => t.device)).toEqual([BQ[1]]);
+    expect((await get<CareTaskView[]>('/api/tasks', baiquanli)).body.map((t) => t.device)).toEqual([BQ[1]]);
     expect((await get<unknown>('/api/tasks?state=pending')).status).toBe(400);
   });
 
@@ -100,7 +104,7 @@ describe('supervision API', () => {
     expect(unknown.json()).toMatchObject({ error: { code: 'GW_ERR_TASK_NOT_FOUND' } });
     expect((await close(lowBattery.id, {})).statusCode).toBe(400);
     expect((await close(lowBattery.id, { note: '   ' })).statusCode).toBe(400);
-    expect((await close(lowBattery.id, { note: 'x' }, workerOf('baiquanli'))).statusCode).toBe(403);
+    expect((await close(lowBattery.id, { note: 'x' }, baiquanli)).statusCode).toBe(403);
 
     const res = await close(lowBattery.id, { note: '已换电池' });
     expect(res.statusCode).toBe(200);

@@ -3,16 +3,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { smsLength } from '../../gateway/paging/messages.js';
 import { DIGEST_MAX_LENGTH } from '../../gateway/supervision/messages.js';
-import { B3, B5, W01, W02, WB1, thursday, registryDoc, startSupervisionRig, type SupervisionRig } from './supervision-fixture.js';
+import { B3, B5, W01, W02, WB1, thursday, registryDoc, startSupervisionGateway, type SupervisionGateway } from '../helpers/supervision.js';
 
 describe('care-task digest', () => {
-  let rig: SupervisionRig | null = null;
+  let rig: SupervisionGateway | null = null;
   afterEach(async () => {
     await rig?.close();
     rig = null;
   });
 
-  const openTasks = async (r: SupervisionRig) => {
+  const openTasks = async (r: SupervisionGateway) => {
     const at = r.clock.now();
     const t = r.supervision.tasks;
     await t.open({ kind: 'device_offline', residentId: `r-${B3[0]}`, deviceId: B3[0] }, at);
@@ -28,7 +28,7 @@ describe('care-task digest', () => {
   };
 
   it('sends each worker with open tasks one short SMS at 08:30, nothing to a worker without tasks, and never twice for the slot across a restart', async () => {
-    rig = await startSupervisionRig({ clock: new ManualClock(thursday(7, 0)) });
+    rig = await startSupervisionGateway({ clock: new ManualClock(thursday(7, 0)) });
     // At start, yesterday's 17:30 slot is 13.5 h old: not caught up.
     expect(await rig.store.sms.list(100)).toEqual([]);
     await openTasks(rig);
@@ -69,7 +69,7 @@ describe('care-task digest', () => {
   });
 
   it('catches up a slot missed while down if it is less than 3 hours old, and not later', async () => {
-    rig = await startSupervisionRig({ clock: new ManualClock(thursday(8, 0)) });
+    rig = await startSupervisionGateway({ clock: new ManualClock(thursday(8, 0)) });
     await openTasks(rig);
     await rig.supervision.stop();
     // Down over 08:30; back at 10:15: the morning list still plans the day.
@@ -87,10 +87,10 @@ describe('care-task digest', () => {
   });
 
   it('takes its times from the registry careDigest and schedules them with node-cron in the local zone', async () => {
-    rig = await startSupervisionRig({
+    rig = await startSupervisionGateway({
       clock: new ManualClock(thursday(6, 0)),
       registry: registryDoc({ careDigest: { times: ['7:15', '19:00'] } }),
-      supervision: { digestTriggers: 'cron' },
+      jobs: 'cron',
     });
     expect(rig.supervision.digest.digestTimes()).toEqual(['07:15', '19:00']);
     expect(rig.supervision.digest.cronPatterns()).toEqual(['15 7 * * *', '0 19 * * *']);

@@ -1,16 +1,16 @@
 // Device supervision over a real broker: offline by timeout and by will, never-reported devices, low battery, and their care tasks.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CareTask } from '../../gateway/supervision/types.js';
-import { B3, B5, BQ, startSupervisionRig, type SupervisionRig } from './supervision-fixture.js';
+import { B3, B5, BQ, startSupervisionGateway, type SupervisionGateway } from '../helpers/supervision.js';
 
 const MIN = 60_000;
 
 describe('device supervision', () => {
-  let rig: SupervisionRig;
+  let rig: SupervisionGateway;
   const changes: [string, string, string][] = [];
 
   beforeEach(async () => {
-    rig = await startSupervisionRig();
+    rig = await startSupervisionGateway();
     changes.length = 0;
     rig.bus.on({}, 'taskChanged', (t: CareTask, what) => void changes.push([t.kind, t.deviceId ?? '', what]));
   });

@@ -4,17 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { SUPERVISION_METRIC_NAMES } from '../../gateway/metrics/metrics.js';
 import { registerSupervisionMetrics, supervisionHealthComponent } from '../../gateway/supervision/health.js';
-import { B5, BQ, startSupervisionRig, type SupervisionRig } from './supervision-fixture.js';
+import { B5, BQ, startSupervisionGateway, type SupervisionGateway } from '../helpers/supervision.js';
 
 const MIN = 60_000;
 
 describe('supervision in health and metrics', () => {
-  let rig: SupervisionRig;
+  let rig: SupervisionGateway;
   let registry: Registry;
   let clients: MqttClient[];
 
   beforeAll(async () => {
-    rig = await startSupervisionRig();
+    rig = await startSupervisionGateway();
     registry = new Registry();
     registerSupervisionMetrics(registry, rig.supervision);
     clients = [];

@@ -3,22 +3,27 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import type { OutageView } from '../../gateway/supervision/service.js';
 import type { Outage } from '../../gateway/supervision/types.js';
-import { API_TOKEN, B3, W01, registryDoc, startSupervisionRig, type SupervisionRig } from './supervision-fixture.js';
+import { B3, W01, registryDoc, startSupervisionGateway, type SupervisionGateway } from '../helpers/supervision.js';
+import { API_TOKEN } from '../helpers/gateway.js';
 import { waitFor } from '../helpers/wait.js';
+import { signedIn } from '../helpers/sessions.js';
+import type { Role } from '../../gateway/access/roles.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const admin = { authorization: `Bearer ${API_TOKEN}` };
-const workerOf = (community: string) => ({ 'x-test-worker': `w-01@${community}` });
 
 describe('closing outages that never reach their recovery threshold', () => {
-  let rig: SupervisionRig;
+  let rig: SupervisionGateway;
   const outageEvents: string[] = [];
 
   const start = async () => {
     // A day's timeout: the devices that came back stay quiet for hours here, and must not time out into the outage again.
-    rig = await startSupervisionRig({
-      registry: registryDoc({ escalation: { ackTimeoutSeconds: 180, fallCancelSeconds: 30, offlineAfterSeconds: 86400 } }),
+    rig = await startSupervisionGateway({
+      registry: registryDoc({
+        escalation: { ackTimeoutSeconds: 180, fallCancelSeconds: 30, offlineAfterSeconds: 86400 },
+        volunteers: [{ id: 'v-01', name: '王奶奶', phone: '+8613700000001' }],
+      }),
     });
     outageEvents.length = 0;
     rig.bus.on({}, 'outageChanged', (o: Outage, what) => void outageEvents.push(`${o.id}:${what}`));
@@ -53,8 +58,14 @@ describe('closing outages that never reach their recovery threshold', () => {
     expect(await offlineTasks()).toEqual([]);
 
     expect((await rig.app.inject({ method: 'POST', url: `/api/outages/${outage.id}/close`, payload: { note: 'x' } })).statusCode).toBe(401);
-    expect((await closeOutage(outage.id, { note: 'x' }, { 'x-test-volunteer': 'v-01' })).statusCode).toBe(403);
-    const other = await closeOutage(outage.id, { note: 'x' }, workerOf('baiquanli'));
+    // Real dashboard sessions: a volunteer, the worker of another community, and the building's own worker.
+    const session = (username: string, role: Role, link: { workerId?: string; volunteerId?: string }, name?: string) =>
+      signedIn(rig.gateway, { username, role, ...link, ...(name ? { name } : {}) }).then((b) => b.headers);
+    const volunteer = await session('wangnainai', 'volunteer', { volunteerId: 'v-01' });
+    const otherWorker = await session('sunhong', 'worker', { workerId: 'w-b1' });
+    const ownWorker = await session('liming', 'worker', { workerId: 'w-01' }, '李明');
+    expect((await closeOutage(outage.id, { note: 'x' }, volunteer)).statusCode).toBe(403);
+    const other = await closeOutage(outage.id, { note: 'x' }, otherWorker);
     expect(other.statusCode).toBe(403);
     expect(other.json()).toMatchObject({ error: { code: 'GW_ERR_FORBIDDEN' } });
     expect((await closeOutage(outage.id, {})).statusCode).toBe(400);
@@ -66,14 +77,14 @@ describe('closing outages that never reach their recovery threshold', () => {
     expect((await rig.store.supervision.getOutage(outage.id))?.closedAt).toBeNull();
 
     rig.clock.advance(30 * MIN);
-    const res = await closeOutage(outage.id, { note: '3号楼配电箱已修复，其余设备逐户查看' }, workerOf('andali'));
+    const res = await closeOutage(outage.id, { note: '3号楼配电箱已修复，其余设备逐户查看' }, ownWorker);
     expect(res.statusCode).toBe(200);
     const view = res.json<OutageView>();
     expect(view).toMatchObject({
       id: outage.id,
       state: 'closed',
       closedAt: new Date(rig.clock.now()).toISOString(),
-      closedBy: 'worker w-01',
+      closedBy: '李明', // the signed-in worker's account name
       closeReason: 'closed_by_hand',
       closeNote: '3号楼配电箱已修复，其余设备逐户查看',
     });
@@ -93,7 +104,7 @@ describe('closing outages that never reach their recovery threshold', () => {
     // The record survives a restart, and a straggler coming back now clears its own task.
     await rig.restart();
     expect(await rig.store.supervision.getOutage(outage.id)).toMatchObject({
-      closedBy: 'worker w-01',
+      closedBy: '李明', // the signed-in worker's account name
       closeReason: 'closed_by_hand',
       closeNote: '3号楼配电箱已修复，其余设备逐户查看',
     });

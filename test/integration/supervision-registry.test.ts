@@ -3,26 +3,26 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { importRegistryDocument } from '../../gateway/registry/import.js';
-import { B3, B5, W01, thursday, startSupervisionRig, type SupervisionRig } from './supervision-fixture.js';
+import { B3, B5, W01, thursday, startSupervisionGateway, type SupervisionGateway } from '../helpers/supervision.js';
 
 const MIN = 60_000;
 const log = silentLogger();
 
 describe('registry changes at runtime', () => {
-  let rig: SupervisionRig | null = null;
+  let rig: SupervisionGateway | null = null;
   afterEach(async () => {
     await rig?.close();
     rig = null;
   });
 
-  const importAndAnnounce = async (r: SupervisionRig, doc: Record<string, unknown>) => {
+  const importAndAnnounce = async (r: SupervisionGateway, doc: Record<string, unknown>) => {
     await importRegistryDocument({ store: r.store, log }, doc, { source: 'test' });
-    r.bus.emit('registryChanged');
+    await r.gateway.registryChanged();
     await r.supervision.idle();
   };
 
   it('picks up a new device and a shorter offlineAfterSeconds at once, and the sweep follows the new timeout', async () => {
-    rig = await startSupervisionRig();
+    rig = await startSupervisionGateway();
     const client = await rig.online(B5[0]!);
     await rig.settle();
     expect(rig.supervision.supervisor.offlineAfter()).toBe(900_000);
@@ -44,7 +44,7 @@ describe('registry changes at runtime', () => {
   });
 
   it('re-schedules the cron triggers of the digest when its times change', async () => {
-    rig = await startSupervisionRig({ supervision: { digestTriggers: 'cron' } });
+    rig = await startSupervisionGateway({ jobs: 'cron' });
     const digest = rig.supervision.digest;
     expect(digest.cronPatterns()).toEqual(['30 8 * * *', '30 17 * * *']);
     await importAndAnnounce(rig, { careDigest: { times: ['12:00', '07:45', '17:30'] } });
@@ -57,7 +57,7 @@ describe('registry changes at runtime', () => {
   });
 
   it('sends no duplicate digest when the times move: not at the change, not for a moved slot that morning, not after a restart', async () => {
-    rig = await startSupervisionRig({ clock: new ManualClock(thursday(7, 0)) });
+    rig = await startSupervisionGateway({ clock: new ManualClock(thursday(7, 0)) });
     await rig.supervision.tasks.open({ kind: 'device_offline', residentId: `r-${B3[0]}`, deviceId: B3[0] }, rig.clock.now());
     rig.clock.set(thursday(8, 30));
     expect(await rig.supervision.digest.runDue()).toBe(1);

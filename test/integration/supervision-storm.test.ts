@@ -2,17 +2,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import type { Outage } from '../../gateway/supervision/types.js';
-import { B3, B5, STATION, W01, W02, startSupervisionRig, type SupervisionRig } from './supervision-fixture.js';
+import { B3, B5, STATION, W01, W02, startSupervisionGateway, type SupervisionGateway } from '../helpers/supervision.js';
 import { waitFor } from '../helpers/wait.js';
 
 const MIN = 60_000;
 
 describe('storm grouping', () => {
-  let rig: SupervisionRig;
+  let rig: SupervisionGateway;
   const outageEvents: string[] = [];
 
   beforeEach(async () => {
-    rig = await startSupervisionRig();
+    rig = await startSupervisionGateway();
     outageEvents.length = 0;
     rig.bus.on({}, 'outageChanged', (o: Outage, what) => void outageEvents.push(`${o.place.key}:${what}`));
   });

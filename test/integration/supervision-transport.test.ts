@@ -4,7 +4,7 @@ import { BridgeSink } from '../../gateway/bridges/sink.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { TRANSPORT_OFFLINE_AFTER_SECONDS } from '../../gateway/supervision/offline-after.js';
 import { validateRegistry } from '../../gateway/registry/load.js';
-import { B3, B5, registryDoc, secretOf, startSupervisionRig, type SupervisionRig } from './supervision-fixture.js';
+import { B3, B5, registryDoc, secretOf, startSupervisionGateway, type SupervisionGateway } from '../helpers/supervision.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -31,14 +31,14 @@ function transportRegistry(): Record<string, unknown> {
 }
 
 describe('supervision per transport', () => {
-  let rig: SupervisionRig | null = null;
+  let rig: SupervisionGateway | null = null;
   afterEach(async () => {
     await rig?.close();
     rig = null;
   });
 
   it('declares each device offline after its own limit, in order of precedence', async () => {
-    rig = await startSupervisionRig({ registry: transportRegistry() });
+    rig = await startSupervisionGateway({ registry: transportRegistry() });
     const r = rig;
     const sink = new BridgeSink({
       ingest: r.ingest,

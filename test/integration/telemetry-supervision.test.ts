@@ -16,7 +16,7 @@ import { queryClient, startInfluxd, type InfluxdServer } from '../helpers/influx
 import { TEST_REGISTRY } from '../helpers/gateway.js';
 import { incidentOf, lifecycleOf, PERSONAL_VALUES, smsOf } from '../helpers/telemetry-fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
-import { B5, BQ, W02, startSupervisionRig } from './supervision-fixture.js';
+import { B5, BQ, W02, startSupervisionGateway } from '../helpers/supervision.js';
 
 type Row = Record<string, unknown>;
 const log = silentLogger();
@@ -34,7 +34,7 @@ const rows = async (client: InfluxDB, query: string): Promise<Row[]> => [...(awa
 
 describe('care tasks and outages in InfluxDB', () => {
   it('writes each outage and care task as it opens and closes, with durations and id-only tags, and the dashboard panels read them', async () => {
-    const rig = await startSupervisionRig();
+    const rig = await startSupervisionGateway();
     const writer = new TelemetryWriter({
       config: configFor('supervision'),
       store: rig.store,

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { volunteerLink } from '../../gateway/http/routes/visit-link.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { local, V01 } from './visits-fixture.js';
+import { local, V01 } from '../helpers/visits.js';
 
 async function reminderLinkTo(t: TestGateway, phone: string): Promise<string> {
   const sms = (await t.gateway.store.sms.list(100)).find((m) => m.to === phone && m.body.startsWith('【探访提醒】'));

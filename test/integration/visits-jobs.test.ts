@@ -2,19 +2,19 @@
 import { getTasks } from 'node-cron';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
-import { local, startVisitRig, V01, V02, V03, W01, type VisitRig } from './visits-fixture.js';
+import { local, startVisitsGateway, V01, V02, V03, W01, type VisitsGateway } from '../helpers/visits.js';
 
 const REMINDER = '【探访提醒】';
 const MISSED = '【探访未签到】';
 
 describe('evening reminders', () => {
-  let rig: VisitRig;
+  let rig: VisitsGateway;
   afterEach(async () => rig.close());
 
   const remindersTo = async (phone: string) => (await rig.smsTo(phone)).filter((m) => m.body.startsWith(REMINDER));
 
   it("sends one SMS per volunteer listing tomorrow's visits in time order, and none for paused or cancelled ones", async () => {
-    rig = await startVisitRig({ clock: new ManualClock(local(2026, 11, 25, 18, 0)) });
+    rig = await startVisitsGateway({ clock: new ManualClock(local(2026, 11, 25, 18, 0)) });
     await rig.visits.createVisit({
       id: 'vis-pm',
       volunteer: 'v-01',
@@ -55,9 +55,12 @@ describe('evening reminders', () => {
     rig.clock.set(local(2026, 11, 25, 19, 0));
     expect(await rig.visits.runReminders()).toBe(1);
     const [mine] = await remindersTo(V01);
-    expect(mine?.body).toBe(
+    // The gateway's pages carry links, so the reminder ends with her own signed page.
+    const [text, link] = (mine?.body ?? '').split(' 查看：');
+    expect(text).toBe(
       '【探访提醒】明天11月26日周四探访：11:00 张桂兰 安达里3号楼2门401 做饭；15:00 王淑珍 安达里5号楼1门202 读报。到达回“到”，离开回“走”，敲门无人应回“没人”。',
     );
+    expect(link).toMatch(new RegExp(`^${rig.tg.publicUrl}/v/visits\\?p=v-01&r=volunteer&e=\\w+&s=[\\w-]+$`));
     expect(await remindersTo(V02)).toEqual([]);
     expect(await remindersTo(V03)).toEqual([]);
     // Later triggers the same evening send nothing more.
@@ -67,7 +70,7 @@ describe('evening reminders', () => {
   });
 
   it('never sends a reminder twice when the gateway restarts at the reminder minute', async () => {
-    rig = await startVisitRig({ clock: new ManualClock(local(2026, 11, 25, 18, 0)) });
+    rig = await startVisitsGateway({ clock: new ManualClock(local(2026, 11, 25, 18, 0)) });
     rig.clock.set(local(2026, 11, 25, 19, 0, 0));
     // The cron trigger fires twice at once (e.g. a slow tick): the second run finds the first one's key.
     const both = await Promise.all([rig.visits.runReminders(), rig.visits.runReminders()]);
@@ -82,7 +85,7 @@ describe('evening reminders', () => {
 
   it('catches up at start on a reminder missed while the gateway was down, if its visits are still ahead', async () => {
     // Down over Wednesday evening; back at 21:00: Thursday's reminder goes out at start.
-    rig = await startVisitRig({ clock: new ManualClock(local(2026, 11, 25, 21, 0)) });
+    rig = await startVisitsGateway({ clock: new ManualClock(local(2026, 11, 25, 21, 0)) });
     expect((await remindersTo(V01))[0]?.body).toContain('明天11月26日周四探访：11:00');
 
     // Down from before 19:00 until Monday 08:00: Monday has no visit; Tuesday's reminder waits for 19:00.
@@ -99,12 +102,14 @@ describe('evening reminders', () => {
   });
 
   it('sends no catch-up reminder for a visit that has already begun', async () => {
-    rig = await startVisitRig({ clock: new ManualClock(local(2026, 11, 26, 11, 10)) });
+    rig = await startVisitsGateway({ clock: new ManualClock(local(2026, 11, 26, 11, 10)) });
     expect(await remindersTo(V01)).toEqual([]);
   });
 
   it('runs the reminder and the sweep on node-cron at the configured local time, and removes them on stop', async () => {
-    rig = await startVisitRig({ service: { triggers: 'cron', settings: { reminderTime: '18:30' } } });
+    rig = await startVisitsGateway();
+    rig.visits = rig.newService({ triggers: 'cron', settings: { reminderTime: '18:30' } });
+    await rig.visits.start();
     expect(rig.visits.cronPatterns()).toEqual(['30 18 * * *', '* * * * *']);
     const names = [...getTasks().values()].map((t) => t.name);
     expect(names).toEqual(expect.arrayContaining(['visits:reminders', 'visits:missed']));
@@ -116,7 +121,7 @@ describe('evening reminders', () => {
 });
 
 describe('missed visits', () => {
-  let rig: VisitRig;
+  let rig: VisitsGateway;
   afterEach(async () => rig.close());
 
   const missedTo = async (phone: string) => (await rig.smsTo(phone)).filter((m) => m.body.startsWith(MISSED));
@@ -129,7 +134,7 @@ describe('missed visits', () => {
   }
 
   it('tells the team leader and the nearest on-duty grid worker once, 30 minutes after the start', async () => {
-    rig = await startVisitRig({ clock: new ManualClock(local(2026, 11, 26, 10, 0)) });
+    rig = await startVisitsGateway({ clock: new ManualClock(local(2026, 11, 26, 10, 0)) });
     expect(await at(11, 29)).toBe(0);
     expect((await thursday())?.status).toBe('scheduled');
     expect(await at(11, 30)).toBe(1);
@@ -150,7 +155,7 @@ describe('missed visits', () => {
   });
 
   it('does not fire for checked-in, cancelled, reassigned or paused occurrences', async () => {
-    rig = await startVisitRig({ clock: new ManualClock(local(2026, 11, 25, 19, 0)) });
+    rig = await startVisitsGateway({ clock: new ManualClock(local(2026, 11, 25, 19, 0)) });
     await rig.visits.createVisit({
       id: 'vis-r2',
       volunteer: 'v-03',
@@ -189,7 +194,7 @@ describe('missed visits', () => {
   });
 
   it('spares an occurrence under way when the visit is handed to someone else, and the leader of their own visit', async () => {
-    rig = await startVisitRig({ clock: new ManualClock(local(2026, 11, 26, 10, 0)) });
+    rig = await startVisitsGateway({ clock: new ManualClock(local(2026, 11, 26, 10, 0)) });
     await rig.visits.createVisit({
       id: 'vis-lead',
       volunteer: 'v-02',
@@ -209,7 +214,7 @@ describe('missed visits', () => {
   });
 
   it('records a visit missed long ago during downtime without alerting anyone', async () => {
-    rig = await startVisitRig({ clock: new ManualClock(local(2026, 11, 26, 10, 0)) });
+    rig = await startVisitsGateway({ clock: new ManualClock(local(2026, 11, 26, 10, 0)) });
     await rig.visits.stop();
     rig.clock.set(local(2026, 11, 26, 16, 0));
     await rig.restart();

@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { GatewayError } from '../../gateway/core/errors.js';
-import { local, startVisitRig, V01, type VisitRig } from './visits-fixture.js';
+import { local, startVisitsGateway, V01, type VisitsGateway } from '../helpers/visits.js';
 
 async function expectError(work: Promise<unknown>, code: string, message: RegExp): Promise<void> {
   const err = await work.then(
@@ -17,10 +17,10 @@ async function expectError(work: Promise<unknown>, code: string, message: RegExp
 }
 
 describe('volunteer ledger', () => {
-  let rig: VisitRig;
+  let rig: VisitsGateway;
 
   beforeEach(async () => {
-    rig = await startVisitRig({ clock: new ManualClock(local(2026, 11, 25, 19, 0)) });
+    rig = await startVisitsGateway({ clock: new ManualClock(local(2026, 11, 25, 19, 0)) });
     await rig.visits.runReminders();
   });
   afterEach(async () => rig.close());

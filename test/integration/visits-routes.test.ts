@@ -6,14 +6,14 @@ import { silentLogger } from '../../gateway/core/logger.js';
 import { createErrorHandler } from '../../gateway/http/errors.js';
 import { visitRoutes } from '../../gateway/http/routes/visits.js';
 import type { OccurrenceView } from '../../gateway/visits/types.js';
-import { local, startVisitRig, V01, type VisitRig } from './visits-fixture.js';
+import { local, startVisitsGateway, V01, type VisitsGateway } from '../helpers/visits.js';
 
 describe('/api/visits and /api/volunteers routes', () => {
-  let rig: VisitRig;
+  let rig: VisitsGateway;
   let app: FastifyInstance;
 
   beforeEach(async () => {
-    rig = await startVisitRig({ clock: new ManualClock(local(2026, 11, 25, 12, 0)) });
+    rig = await startVisitsGateway({ clock: new ManualClock(local(2026, 11, 25, 12, 0)) });
     app = Fastify();
     app.setErrorHandler(createErrorHandler(silentLogger()));
     await app.register(visitRoutes, { visits: rig.visits, prefix: '/api' });

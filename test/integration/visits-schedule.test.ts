@@ -4,7 +4,7 @@ import { GatewayError } from '../../gateway/core/errors.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { importRegistryDocument } from '../../gateway/registry/import.js';
 import type { OccurrenceView } from '../../gateway/visits/types.js';
-import { local, startVisitRig, type VisitRig } from './visits-fixture.js';
+import { local, startVisitsGateway, type VisitsGateway } from '../helpers/visits.js';
 
 async function expectBadRequest(work: Promise<unknown>, message: RegExp): Promise<void> {
   const err = await work.then(
@@ -21,11 +21,11 @@ async function expectBadRequest(work: Promise<unknown>, message: RegExp): Promis
 const brief = (list: OccurrenceView[]) => list.map((o) => `${o.visit} ${o.volunteer} ${o.start} ${o.status}`);
 
 describe('visit schedules', () => {
-  let rig: VisitRig;
+  let rig: VisitsGateway;
 
   beforeEach(async () => {
     // Wednesday 2026-11-25 12:00 in Asia/Shanghai.
-    rig = await startVisitRig();
+    rig = await startVisitsGateway();
   });
   afterEach(async () => rig.close());
 

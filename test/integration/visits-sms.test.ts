@@ -1,4 +1,4 @@
-// Check-in and check-out by SMS: the real ReplyRouter and a real dispatcher sending through the Twilio simulator.
+// Check-in and check-out by SMS: the whole gateway (its ReplyRouter and dispatcher) sending through the Twilio simulator.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { silentLogger } from '../../gateway/core/logger.js';
@@ -9,27 +9,27 @@ import { demoText } from '../../gateway/notifiers/catalogue.js';
 const REPLY_NOT_CHECKED_IN = demoText(visitTexts.REPLY_NOT_CHECKED_IN);
 const REPLY_NOT_A_VOLUNTEER = demoText(visitTexts.REPLY_NOT_A_VOLUNTEER);
 import { makeIncident } from '../helpers/http-fixture.js';
-import { pageSms, startSmsRig, type SmsRig } from '../helpers/sms.js';
-import { local, startVisitRig, V01, V02, V04, W01, type VisitRig } from './visits-fixture.js';
+import { pageSms } from '../helpers/sms.js';
+import type { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
+import { local, startVisitsGateway, V01, V02, V04, W01, type VisitsGateway } from '../helpers/visits.js';
 
 const THU_11 = local(2026, 11, 26, 11);
 
 describe('visit check-in and check-out by SMS', () => {
   let clock: ManualClock;
-  let sms: SmsRig;
-  let rig: VisitRig;
+  let rig: VisitsGateway;
+  /** The phones' side: the gateway sends through the Twilio simulator. */
+  let sim: TwilioSimServer;
 
   beforeEach(async () => {
     // Wednesday 2026-11-25 18:00 in Asia/Shanghai, an hour before the reminder about Thursday's visit.
     clock = new ManualClock(local(2026, 11, 25, 18, 0));
-    sms = await startSmsRig({ clock });
-    await sms.dispatcher.start();
-    rig = await startVisitRig({ clock, store: sms.store, sms: sms.dispatcher });
+    rig = await startVisitsGateway({ clock, twilio: true });
+    sim = rig.tg.sms;
     clock.set(local(2026, 11, 25, 19, 0));
   });
   afterEach(async () => {
     await rig.close();
-    await sms.close();
   });
 
   const thursday = async () => (await rig.visits.listOccurrences({ from: '2026-11-26', to: '2026-11-26' }))[0];
@@ -37,7 +37,7 @@ describe('visit check-in and check-out by SMS', () => {
 
   it('reminds the evening before, then 到 checks in and 走 checks out with capped hours and points', async () => {
     expect(await rig.visits.runReminders()).toBe(1);
-    const reminder = await sms.sim.waitForMessage((m) => m.to === V01);
+    const reminder = await sim.waitForMessage((m) => m.to === V01);
     expect(reminder.body).toContain('【探访提醒】明天11月26日周四探访：11:00 张桂兰 安达里3号楼2门401 做饭');
     expect(reminder.body).toContain('到达回“到”');
     expect((await rig.store.sms.latestWithContextTo(V01))?.context).toEqual({ kind: 'visit', visitId: 'vis-01', occurrenceStart: THU_11 });
@@ -56,7 +56,7 @@ describe('visit check-in and check-out by SMS', () => {
     // 2 h 40 min at the door; a 90-minute visit is credited at most 2 h.
     clock.set(local(2026, 11, 26, 12, 45));
     expect(await rig.text(V01, '走')).toBe('visit_check_out');
-    await sms.sim.waitForMessage((m) => m.to === V01 && m.body.startsWith('已签退'));
+    await sim.waitForMessage((m) => m.to === V01 && m.body.startsWith('已签退'));
     expect(await lastReplyTo(V01)).toBe('已签退，本次服务2小时，积分+20。谢谢您！');
     expect(await thursday()).toMatchObject({ status: 'done', hours: 2, checkedOutAt: '2026-11-26T12:45:00+08:00' });
     expect(await rig.text(V01, 'Z')).toBe('visit_not_checked_in');
@@ -65,7 +65,7 @@ describe('visit check-in and check-out by SMS', () => {
     const ledger = await rig.visits.volunteerLedger('v-01');
     expect(ledger).toMatchObject({ hours: 2, balance: 20 });
     // Every reply went out through the simulator; none of them carries a reply context.
-    await sms.sim.waitForMessage((m) => m.to === V01 && m.body === REPLY_NOT_CHECKED_IN);
+    await sim.waitForMessage((m) => m.to === V01 && m.body === REPLY_NOT_CHECKED_IN);
     expect((await rig.smsTo(V01)).filter((m) => m.context !== null)).toHaveLength(1);
   });
 
@@ -87,10 +87,10 @@ describe('visit check-in and check-out by SMS', () => {
     await rig.visits.runReminders();
     clock.set(local(2026, 11, 26, 11, 5));
     expect(await rig.text(V01, '没人')).toBe('visit_door_unanswered');
-    expect(rig.doorAlarms).toEqual(['r-001/v-01']);
+    expect(await rig.doorAlarms()).toEqual(['r-001/v-01']);
     expect(await lastReplyTo(V01)).toBe('已通知社区网格员去张桂兰家查看，请在门口稍候。');
     expect(await rig.text(V01, '没人')).toBe('visit_door_unanswered');
-    expect(rig.doorAlarms).toHaveLength(1);
+    expect(await rig.doorAlarms()).toHaveLength(1);
     expect((await thursday())?.status).toBe('checked_in');
     clock.set(local(2026, 11, 26, 11, 45));
     expect(await rig.visits.sweepMissed()).toBe(0);
@@ -100,14 +100,14 @@ describe('visit check-in and check-out by SMS', () => {
   it("lets a worker's 1 acknowledge the incident page even after a missed-visit notice reached the same phone", async () => {
     clock.set(local(2026, 11, 26, 11, 20));
     await rig.store.incidents.create(makeIncident({ id: 'inc-test', openedAt: clock.now(), residentId: 'r-002' }));
-    await sms.dispatcher.enqueue(pageSms(W01));
+    await rig.gateway.dispatcher.enqueue(pageSms(W01));
     clock.set(local(2026, 11, 26, 11, 30));
     expect(await rig.visits.sweepMissed()).toBe(1);
-    const notice = await sms.sim.waitForMessage((m) => m.to === W01 && m.body.startsWith('【探访未签到】'));
+    const notice = await sim.waitForMessage((m) => m.to === W01 && m.body.startsWith('【探访未签到】'));
     expect(notice.body).toBe(
       '【探访未签到】志愿者王奶奶应于11:00到张桂兰家（安达里3号楼2门401），探访内容做饭，已过30分钟未签到，请联系确认。',
     );
-    await sms.sim.waitForMessage((m) => m.to === V02 && m.body.startsWith('【探访未签到】'));
+    await sim.waitForMessage((m) => m.to === V02 && m.body.startsWith('【探访未签到】'));
     expect((await rig.smsTo(W01)).at(-1)?.context).toBeNull();
 
     expect(await rig.text(W01, '1')).toBe('ack');
@@ -124,7 +124,7 @@ describe('visit check-in and check-out by SMS', () => {
       activity: '修水管',
     });
     await rig.store.incidents.create(makeIncident({ id: 'inc-test', openedAt: clock.now(), residentId: 'r-001' }));
-    await sms.dispatcher.enqueue({ ...pageSms(V04), role: 'family', personId: 'family:r-001:0' });
+    await rig.gateway.dispatcher.enqueue({ ...pageSms(V04), role: 'family', personId: 'family:r-001:0' });
     expect(await rig.visits.runReminders()).toBe(2);
     const reminders = (await rig.smsTo(V04)).filter((m) => m.body.startsWith('【探访提醒】'));
     expect(reminders).toHaveLength(1);
