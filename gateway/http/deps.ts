@@ -42,6 +42,8 @@ export interface DeviceDirectory {
 
 export interface HttpDeps {
   log: Logger;
+  /** The gateway's clock: when an inbound SMS was received. */
+  clock: Clock;
   publicUrl: string;
   /** HTTP_TLS_*: the app serves HTTPS itself with this certificate and key (PEM); plain HTTP without. */
   tls?: { cert: Buffer; key: Buffer } | null;

@@ -62,6 +62,7 @@ export function buildHttp(w: HttpWiring): Promise<FastifyInstance> {
   const { config, store, clock, log, metrics } = w;
   return buildApp({
     log: log.child({ part: 'http' }),
+    clock,
     publicUrl: config.publicUrl,
     tls: config.httpTls ?? null,
     trustProxy: config.trustProxy ?? [],

@@ -198,6 +198,7 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${port}`;
   app = await buildApp({
     log: silentLogger(),
+    clock: rig.clock,
     publicUrl: url,
     apiToken: API_TOKEN,
     twilioAuthToken: null,

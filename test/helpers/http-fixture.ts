@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { expect } from 'vitest';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { systemClock } from '../../gateway/core/clock.js';
 import { GatewayError } from '../../gateway/core/errors.js';
 import { createLogger, type Logger } from '../../gateway/core/logger.js';
 import type {
@@ -245,6 +246,7 @@ export async function createHttpFixture(options: FixtureOptions = {}): Promise<H
   };
   const deps: HttpDeps = {
     log: capturingLogger(logLines),
+    clock: systemClock,
     publicUrl: options.publicUrl ?? PUBLIC_URL,
     apiToken: options.apiToken === undefined ? API_TOKEN : options.apiToken,
     twilioAuthToken: options.twilioAuthToken === undefined ? TWILIO_AUTH_TOKEN : options.twilioAuthToken,

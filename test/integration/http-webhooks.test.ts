@@ -1,6 +1,7 @@
 // Twilio webhooks: signatures computed with twilio's own SDK over PUBLIC_URL + path, refusals, limits, and a real listening server.
 import twilio from 'twilio';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../gateway/core/clock.js';
 import { EMPTY_TWIML } from '../../gateway/http/routes/twilio-webhooks.js';
 import { listen } from '../../gateway/http/server.js';
 import { createHttpFixture, expectErrorBody, makePage, PUBLIC_URL, TWILIO_AUTH_TOKEN, type HttpFixture } from '../helpers/http-fixture.js';
@@ -57,6 +58,16 @@ describe('POST /webhooks/twilio/sms', () => {
     const sms = fx.inbound.received[0];
     expect(sms).toMatchObject({ from: PHONE, body: REPLY_TEXT, providerSid: params.MessageSid });
     expect(sms?.receivedAt).toBeGreaterThanOrEqual(before);
+  });
+
+  it('stamps the SMS with the gateway clock, not the host clock', async () => {
+    await fx.close();
+    const clock = new ManualClock(Date.UTC(2031, 0, 1));
+    fx = await createHttpFixture({ override: { clock } });
+    const params = inboundForm();
+    const res = await fx.app.inject(formRequest(SMS_PATH, params, sign(PUBLIC_URL + SMS_PATH, params)));
+    expect(res.statusCode).toBe(200);
+    expect(fx.inbound.received[0]?.receivedAt).toBe(clock.now());
   });
 
   it('passes a null provider SID when Twilio sent none', async () => {

@@ -164,7 +164,7 @@ export const domesticWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = asy
         from: e164From(up.phone_number),
         body: up.content,
         providerSid: sid,
-        receivedAt: Date.now(),
+        receivedAt: deps.clock.now(),
       });
       deps.log.info({ provider: 'aliyun', sid, handledAs: result.handledAs }, 'inbound SMS handled');
     }
@@ -191,7 +191,7 @@ export const domesticWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = asy
       from: e164From(r.mobile, r.nationcode ?? '86'),
       body: r.text,
       providerSid: sid,
-      receivedAt: Date.now(),
+      receivedAt: deps.clock.now(),
     });
     deps.log.info({ provider: 'tencent', sid, handledAs: result.handledAs }, 'inbound SMS handled');
     return reply.code(200).send(TENCENT_OK);

@@ -100,7 +100,7 @@ export const twilioWebhookRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async
         from: From,
         body: Body,
         providerSid: MessageSid ?? null,
-        receivedAt: Date.now(),
+        receivedAt: deps.clock.now(),
       });
       request.log.info({ sid: MessageSid ?? null, handledAs: result.handledAs }, 'inbound SMS handled');
       // Replies go out through the notifier (and its log), not as TwiML, so the answer is always empty.
