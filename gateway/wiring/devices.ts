@@ -12,9 +12,9 @@ import { connectionCaps, readSoftFdLimit, type ConnectionCaps } from '../config/
 import { Ingest } from '../ingest/ingest.js';
 import { RecordingGuard } from '../ingest/recording-guard.js';
 import { RetentionJob } from '../retention/retention.js';
-import { SqliteRetentionRepo } from '../storage/sqlite/retention-repo.js';
 import type { Supervision } from '../supervision/service.js';
 import type { Base } from './base.js';
+import { retentionRepoOf } from './storage.js';
 
 export interface DeviceParts {
   /** Whether events can be committed (else /healthz is 503), and the free-space reserve kept for alarms. */
@@ -101,7 +101,7 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
     log: log.child({ part: 'zigbee2mqtt' }),
   });
   const retention = new RetentionJob({
-    repo: new SqliteRetentionRepo(store.database),
+    repo: retentionRepoOf(store),
     clock,
     log: log.child({ part: 'retention' }),
     retentionDays: storage.retentionDays,

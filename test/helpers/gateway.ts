@@ -5,6 +5,7 @@ import { Gateway } from '../../gateway/app.js';
 import { loadConfig, type Env } from '../../gateway/config/load.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import type { Clock } from '../../gateway/core/clock.js';
+import { SqliteStore } from '../../gateway/storage/sqlite/store.js';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { tempDir } from './tmp.js';
 import { freePort } from '../../simulators/common/net.js';
@@ -15,8 +16,15 @@ export const SIM_SID = `AC${'1'.repeat(32)}`;
 export const SIM_TOKEN = 'sim-auth-token';
 export const SIM_FROM = '+15005550006';
 
-export interface TestGateway {
-  gateway: Gateway;
+/** A gateway on the embedded SQLite store: tests that look at SQLite's internals (statements, pragmas, disk health) use it. */
+export type SqliteGateway = Gateway & { readonly store: SqliteStore };
+
+export function onSqlite(gateway: Gateway): gateway is SqliteGateway {
+  return gateway.store instanceof SqliteStore;
+}
+
+export interface TestGateway<G extends Gateway = SqliteGateway> {
+  gateway: G;
   sms: TwilioSimServer;
   mqttUrl: string;
   /** `mqtts://…` when MQTT_TLS_* is configured, else null. */
@@ -29,9 +37,30 @@ export interface TestGateway {
   stop(opts?: { keep?: boolean }): Promise<void>;
 }
 
-export async function startTestGateway(
-  opts: { clock?: Clock; env?: Env; dataDir?: string; sms?: TwilioSimServer; twilio?: boolean; liveHeartbeatMs?: number } = {},
-): Promise<TestGateway> {
+export interface TestGatewayOptions {
+  clock?: Clock;
+  env?: Env;
+  dataDir?: string;
+  sms?: TwilioSimServer;
+  twilio?: boolean;
+  liveHeartbeatMs?: number;
+}
+
+/** The gateway on the embedded SQLite store in a temp DATA_DIR. */
+export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
+  if (opts.env?.DATABASE_URL) throw new Error('startTestGateway runs on SQLite: use startPostgresTestGateway for DATABASE_URL');
+  const t = await launchTestGateway(opts);
+  const { gateway } = t;
+  if (!onSqlite(gateway)) throw new Error('the test gateway did not open the SQLite store');
+  return { ...t, gateway };
+}
+
+/** The gateway on PostgreSQL at `databaseUrl` (test/helpers/postgres.ts), DATA_DIR still a temp dir for local state. */
+export function startPostgresTestGateway(databaseUrl: string, opts: TestGatewayOptions = {}): Promise<TestGateway<Gateway>> {
+  return launchTestGateway({ ...opts, env: { ...opts.env, DATABASE_URL: databaseUrl } });
+}
+
+async function launchTestGateway(opts: TestGatewayOptions): Promise<TestGateway<Gateway>> {
   const dir = opts.dataDir ? null : tempDir();
   const dataDir = opts.dataDir ?? dir!.path;
   const sms = opts.sms ?? new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
@@ -60,7 +89,16 @@ export async function startTestGateway(
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.liveHeartbeatMs ? { liveHeartbeatMs: opts.liveHeartbeatMs } : {}),
   });
-  const started = await gateway.start();
+  let started;
+  try {
+    started = await gateway.start();
+  } catch (err) {
+    // A start that fails (a bad DATABASE_URL, a port taken) still releases what it opened, as `npm start` does.
+    await gateway.stop().catch(() => undefined);
+    if (!opts.sms) await sms.stop();
+    dir?.remove();
+    throw err;
+  }
   return {
     gateway,
     sms,
