@@ -7,6 +7,7 @@ import { Gateway } from '../gateway/app.js';
 import { loadConfig } from '../gateway/config/load.js';
 import { silentLogger } from '../gateway/core/logger.js';
 import { defaultCatalogue } from '../gateway/notifiers/kinds.js';
+import { SqliteStore } from '../gateway/storage/sqlite/store.js';
 import { SmsServerProcess } from './lib/sms-server-process.js';
 import { gatewaySmsEnv, startSmsSimulator, type BenchSmsProvider, type SmsServerSpec } from './lib/sms-servers.js';
 import { BackgroundLoad } from './lib/background-load.js';
@@ -127,6 +128,9 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
       ...DEVICE_LIMITS_OFF,
     });
     const gateway = Gateway.create({ config, log: silentLogger() });
+    // This bench reads SQLite's commit statistics: it runs on the embedded store (no DATABASE_URL).
+    const sqlite = gateway.store;
+    if (!(sqlite instanceof SqliteStore)) throw new Error('the alarm bench runs on the SQLite store');
     const started = performance.now();
     const ports = await gateway.start();
     const gatewayStartMs = performance.now() - started;
@@ -156,14 +160,14 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
     stages.start();
     cleanup.push(() => stages.stop());
     const stalls = new StallLog();
-    stalls.start((fn) => gateway.store.database.observeCommits(fn));
+    stalls.start((fn) => sqlite.database.observeCommits(fn));
     cleanup.push(() => stalls.stop());
     // With a CPU profile of each round, the long stalls are written beside it, to look them up in the profile.
     const profileDir = process.env.BENCH_CPU_PROFILE;
     if (profileDir) cleanup.push(() => writeFileSync(join(profileDir, 'alarm-stalls.json'), JSON.stringify(stalls.export(10))));
     const stageRounds: StageRound[] = [];
     const commitRounds: CommitRound[] = [];
-    let commitsBefore = gateway.store.database.commitStats();
+    let commitsBefore = sqlite.database.commitStats();
     const seqs = new Map<string, number>();
     const drain = opts.drainBetweenAlarms ?? true;
     const alarm: AlarmContext = {
@@ -197,7 +201,7 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
         for (const a of taken.slowest) opts.log(`  ${split(a)}`);
         // Counted once the round's SMS traffic has settled, before the incidents are resolved.
         await quiesce(gateway, sim);
-        const commits = gateway.store.database.commitStats();
+        const commits = sqlite.database.commitStats();
         const alarms = opts.pacing.warmup + opts.pacing.count;
         const synced = commits.synced - commitsBefore.synced;
         const unsynced = commits.unsynced - commitsBefore.unsynced;
@@ -215,7 +219,7 @@ export async function runAlarmBenchmark(opts: AlarmBenchOptions): Promise<AlarmB
         );
         const closed = await resolveAllOpen(httpUrl);
         await quiesce(gateway, sim);
-        commitsBefore = gateway.store.database.commitStats();
+        commitsBefore = sqlite.database.commitStats();
         opts.log(`alarm: resolved ${closed} incidents; SMS traffic settled (${(await sim.counts()).messages} messages so far)`);
       },
       log: opts.log,

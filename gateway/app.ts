@@ -12,6 +12,7 @@ import { GatewayFields, wireGateway, type WireOptions } from './wiring/gateway.j
 import { gatewayHealth } from './wiring/health.js';
 import { buildHttp, closeHttp, listenHttp } from './wiring/http.js';
 import { Lifecycle, type LifecycleStep } from './wiring/lifecycle.js';
+import { prepareStore } from './wiring/storage.js';
 
 export type { GatewayEvents } from './wiring/base.js';
 export type { GatewayParts } from './wiring/gateway.js';
@@ -59,7 +60,8 @@ export class Gateway extends GatewayFields {
   private steps(): LifecycleStep[] {
     const { config, log, store } = this;
     return [
-      { name: 'database', stop: () => store.close() },
+      // PostgreSQL connects and migrates here (one line naming DATABASE_URL if it cannot); SQLite opened at construction.
+      { name: 'database', start: () => prepareStore(store), stop: () => store.close() },
       { name: 'registry', start: async () => Object.assign(this.started, { registry: await loadRegistry({ store, log, config }) }) },
       { name: 'sms catalogue', start: () => this.internals.loadCatalogue() },
       {

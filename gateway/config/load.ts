@@ -53,6 +53,7 @@ export function loadConfig(env: Env): GatewayConfig {
     httpTls,
     trustProxy: c.TRUST_PROXY ?? [],
     dataDir: resolve(c.DATA_DIR),
+    databaseUrl: c.DATABASE_URL ?? null,
     registryFile: c.REGISTRY_FILE ? resolve(c.REGISTRY_FILE) : null,
     publicUrl: c.PUBLIC_URL ?? `${httpTls ? 'https' : 'http'}://localhost:${c.HTTP_PORT}`,
     timeZone: c.GATEWAY_TZ,

@@ -46,7 +46,7 @@ export const configSchema = z
       )
       .optional(),
     DATA_DIR: z.string().min(1).default('./data'),
-    // PostgreSQL instead of the embedded SQLite store, and Redis for several nodes (see clusterIssues).
+    // PostgreSQL instead of the embedded SQLite store; Redis for several nodes (refused for now, see clusterIssues).
     DATABASE_URL: z
       .string()
       .regex(/^postgres(ql)?:\/\/\S+$/, 'expected a postgres:// connection string')
@@ -384,6 +384,8 @@ export interface GatewayConfig {
   /** TRUST_PROXY: reverse proxies whose X-Forwarded-For/-Proto headers are believed. */
   trustProxy?: string[];
   dataDir: string;
+  /** DATABASE_URL: PostgreSQL is the store; absent or null, the embedded SQLite database in dataDir. */
+  databaseUrl?: string | null;
   registryFile: string | null;
   publicUrl: string;
   timeZone: string;
@@ -449,18 +451,10 @@ function isTimeZone(tz: string): boolean {
 }
 
 /**
- * The PostgreSQL store exists (gateway/storage/postgres) but the gateway is not yet wired to run on it, nor as several
- * nodes: a set DATABASE_URL or REDIS_URL stops start-up, rather than leaving an operator believing alarms go to a
- * database, or nodes share state, when they do not.
+ * Several nodes are not wired yet (the cluster broker comes later): a set REDIS_URL stops start-up, rather than leaving
+ * an operator believing nodes share state when they do not.
  */
-function clusterIssues(c: { DATABASE_URL?: string | undefined; REDIS_URL?: string | undefined }, ctx: z.RefinementCtx): void {
-  if (c.DATABASE_URL) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['DATABASE_URL'],
-      message: 'the PostgreSQL store is not available in this build; unset it to run on the embedded SQLite store in DATA_DIR',
-    });
-  }
+function clusterIssues(c: { REDIS_URL?: string | undefined }, ctx: z.RefinementCtx): void {
   if (c.REDIS_URL) {
     ctx.addIssue({
       code: 'custom',

@@ -7,8 +7,8 @@ import type { IncidentEvents } from '../incidents/service.js';
 import type { IngestEvents } from '../ingest/events.js';
 import { createMetrics, type GatewayMetrics } from '../metrics/metrics.js';
 import type { NotifierEvents } from '../notifiers/dispatcher.js';
-import { databaseFile, openSqliteStore, type SqliteStore } from '../storage/sqlite/store.js';
 import type { SupervisionEvents } from '../supervision/events.js';
+import { openStore, type GatewayStore } from './storage.js';
 
 export type GatewayEvents = IngestEvents & NotifierEvents & IncidentEvents & SupervisionEvents;
 
@@ -18,15 +18,13 @@ export interface Base {
   log: Logger;
   bus: EventBus<GatewayEvents>;
   metrics: GatewayMetrics;
-  store: SqliteStore;
+  /** SQLite in DATA_DIR, or PostgreSQL when DATABASE_URL is set (connected by the 'database' start step). */
+  store: GatewayStore;
 }
 
-/** Opens the database (migrating it) and creates the bus and metrics; nothing listens or runs yet. */
+/** Opens the database (SQLite migrated here, PostgreSQL at start) and creates the bus and metrics; nothing listens or runs yet. */
 export function wireBase(config: GatewayConfig, clock: Clock, log: Logger): Base {
   const metrics = createMetrics();
-  const store = openSqliteStore(databaseFile(config.dataDir), {
-    onStorageProblem: (err) => log.error({ err, part: 'storage' }, 'database disk problem'),
-  });
-  store.database.observeCommits((c) => metrics.sqliteCommitDuration.observe({ durability: c.durability }, c.ms / 1000));
+  const store = openStore(config, log, metrics);
   return { config, clock, log, bus: new EventBus<GatewayEvents>(log), metrics, store };
 }

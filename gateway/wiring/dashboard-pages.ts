@@ -6,18 +6,19 @@ import type { DeviceHealth, SmsProviderName } from '../core/types.js';
 import type { DashboardPageDeps, VolunteerActions, VolunteerCommand } from '../http/routes/page-deps.js';
 import { importRegistryDocument, type ImportDeps } from '../registry/import.js';
 import type { RegistryCounts } from '../storage/ports.js';
-import type { SqliteStore } from '../storage/sqlite/store.js';
 import type { VisitService } from '../visits/service.js';
 import { MonthlyReports } from '../reports/monthly.js';
 import { exportRegistry } from '../reports/registry-export.js';
 import { SmsLogReader } from '../reports/sms-log.js';
+import type { SqliteStore } from '../storage/sqlite/store.js';
+import { storedHealthOf, type GatewayStore } from './storage.js';
 
 export interface DashboardDataDeps {
-  store: SqliteStore;
+  store: GatewayStore;
   clock: Clock;
   timeZone: string;
   log: Logger;
-  /** The ingest's live health (Ingest.healthOf); without it, the health rows last flushed to SQLite. */
+  /** The ingest's live health (Ingest.healthOf); without it, the health rows last flushed to SQLite (required on PostgreSQL). */
   deviceHealth?: (deviceId: string) => DeviceHealth | null;
   smsProvider(): SmsProviderName;
   visits?: Pick<VisitService, 'listOccurrences' | 'replies'>;
@@ -32,7 +33,8 @@ const TEXTS: Record<VolunteerCommand, string> = { check_in: 'åˆ°', check_out: 'è
 
 export function createDashboardPageDeps(d: DashboardDataDeps): DashboardPageDeps {
   const { store, clock, timeZone, log } = d;
-  const health = d.deviceHealth ?? storedHealth(store);
+  const health = d.deviceHealth ?? storedHealthOf(store);
+  if (!health) throw new GatewayError('GW_ERR_CONFIG', 'the dashboard pages on PostgreSQL need the live device health (deviceHealth)');
   return {
     clock,
     timeZone,
@@ -57,7 +59,11 @@ export function createDashboardPageDeps(d: DashboardDataDeps): DashboardPageDeps
  * A dashboard button does what the volunteer's SMS would: the visit feature's own reply handler, fed with her phone,
  * so the rules (check-in window, one alarm per door, hours capped) are the same, and she gets the usual SMS receipt.
  */
-export function volunteerActionsVia(deps: { visits: Pick<VisitService, 'replies'>; store: SqliteStore; clock: Clock }): VolunteerActions {
+export function volunteerActionsVia(deps: {
+  visits: Pick<VisitService, 'replies'>;
+  store: Pick<GatewayStore, 'registry'>;
+  clock: Clock;
+}): VolunteerActions {
   return {
     async act(volunteerId, command) {
       const volunteer = (await deps.store.registry.listVolunteers()).find((v) => v.id === volunteerId);

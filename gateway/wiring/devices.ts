@@ -14,9 +14,9 @@ import { Ingest } from '../ingest/ingest.js';
 import type { GroupCommitOptions } from '../ingest/group-commit.js';
 import { RecordingGuard } from '../ingest/recording-guard.js';
 import { RetentionJob } from '../retention/retention.js';
-import { SqliteRetentionRepo } from '../storage/sqlite/retention-repo.js';
 import type { Supervision } from '../supervision/service.js';
 import type { Base } from './base.js';
+import { retentionRepoOf } from './storage.js';
 
 export interface DeviceParts {
   /** Whether events can be committed (else /healthz is 503), and the free-space reserve kept for alarms. */
@@ -117,7 +117,7 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
     log: log.child({ part: 'zigbee2mqtt' }),
   });
   const retention = new RetentionJob({
-    repo: new SqliteRetentionRepo(store.database),
+    repo: retentionRepoOf(store),
     clock,
     log: log.child({ part: 'retention' }),
     retentionDays: storage.retentionDays,

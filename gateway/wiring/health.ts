@@ -2,7 +2,6 @@
 import { alarmsOk, type HealthReport } from '../core/health.js';
 import { smsHealthComponent } from '../notifiers/setup.js';
 import { withRecording } from '../ingest/recording-guard.js';
-import { databaseHealth } from '../storage/sqlite/health.js';
 import { supervisionHealthComponent } from '../supervision/health.js';
 import { influxHealth } from '../telemetry/health.js';
 import type { Base } from './base.js';
@@ -11,6 +10,7 @@ import type { DeviceParts } from './devices.js';
 import type { IncidentParts } from './incidents.js';
 import type { ObserverParts } from './observers.js';
 import type { PagingParts } from './paging.js';
+import { databaseComponent } from './storage.js';
 
 export type HealthWiring = Pick<Base, 'store' | 'metrics'> &
   Pick<DeviceParts, 'broker' | 'recording' | 'chirpstack' | 'connectionCaps'> &
@@ -21,20 +21,25 @@ export type HealthWiring = Pick<Base, 'store' | 'metrics'> &
 
 export async function gatewayHealth(w: HealthWiring): Promise<HealthReport> {
   const { store, recording } = w;
-  const dbUp = await store.ping();
+  let dbUp = await store.ping();
   const sms = w.dispatcher.health();
   const backlog = w.processor.backlog();
-  const unassigned = (await store.incidents.listActive()).filter((i) => i.unassigned && i.test !== true).length;
-  w.metrics.unassignedIncidents.set(unassigned);
+  // A database server that is down (PostgreSQL) cannot be asked: the report still names every part, the database down.
+  let unassigned = 0;
+  if (dbUp) {
+    try {
+      unassigned = (await store.incidents.listActive()).filter((i) => i.unassigned && i.test !== true).length;
+      w.metrics.unassignedIncidents.set(unassigned);
+    } catch {
+      dbUp = false;
+    }
+  }
   return {
     alarmsOk: alarmsOk({ databaseUp: dbUp, signalFailures: backlog.failures, recording: recording.recording, smsProviders: sms.providers }),
     unassignedIncidents: unassigned,
     components: {
       broker: { ...w.broker.health(), sockets: w.broker.socketCount(), maxSockets: w.connectionCaps.mqtt },
-      database: withRecording(
-        databaseHealth(dbUp, () => store.database.storageHealth()),
-        recording.state(),
-      ),
+      database: withRecording(databaseComponent(store, dbUp), recording.state()),
       sms: smsHealthComponent(sms),
       signals: { status: backlog.failures > 0 ? 'degraded' : 'up', ...backlog },
       influxdb: influxHealth(w.telemetry.health()),

@@ -7,6 +7,7 @@ import { Gateway } from '../../gateway/app.js';
 import { loadConfig, type Env } from '../../gateway/config/load.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import type { Clock } from '../../gateway/core/clock.js';
+import { SqliteStore } from '../../gateway/storage/sqlite/store.js';
 import type { WireOptions } from '../../gateway/wiring/gateway.js';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { tempDir } from './tmp.js';
@@ -31,8 +32,15 @@ export interface TestGatewayOptions extends WireOptions {
   registry?: string | Record<string, unknown>;
 }
 
-export interface TestGateway {
-  gateway: Gateway;
+/** A gateway on the embedded SQLite store: tests that look at SQLite's internals (statements, pragmas, disk health) use it. */
+export type SqliteGateway = Gateway & { readonly store: SqliteStore };
+
+export function onSqlite(gateway: Gateway): gateway is SqliteGateway {
+  return gateway.store instanceof SqliteStore;
+}
+
+export interface TestGateway<G extends Gateway = SqliteGateway> {
+  gateway: G;
   sms: TwilioSimServer;
   mqttUrl: string;
   /** `mqtts://…` when MQTT_TLS_* is configured, else null. */
@@ -46,10 +54,27 @@ export interface TestGateway {
   /** Stops the gateway (and optionally keeps the data dir and SMS server for a restart). */
   stop(opts?: { keep?: boolean }): Promise<void>;
   /** A process restart: stops this gateway, keeping its data dir and SMS server, and starts a new one over them. */
-  restart(over?: TestGatewayOptions): Promise<TestGateway>;
+  restart(over?: TestGatewayOptions): Promise<TestGateway<G>>;
 }
 
+/** The gateway on the embedded SQLite store in a temp DATA_DIR. */
 export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
+  if (opts.env?.DATABASE_URL) throw new Error('startTestGateway runs on SQLite: use startPostgresTestGateway for DATABASE_URL');
+  return onSqliteStore(await launchTestGateway(opts));
+}
+
+/** The gateway on PostgreSQL at `databaseUrl` (test/helpers/postgres.ts), DATA_DIR still a temp dir for local state. */
+export function startPostgresTestGateway(databaseUrl: string, opts: TestGatewayOptions = {}): Promise<TestGateway<Gateway>> {
+  return launchTestGateway({ ...opts, env: { ...opts.env, DATABASE_URL: databaseUrl } });
+}
+
+function onSqliteStore(t: TestGateway<Gateway>): TestGateway {
+  const { gateway } = t;
+  if (!onSqlite(gateway)) throw new Error('the test gateway did not open the SQLite store');
+  return { ...t, gateway, restart: async (over) => onSqliteStore(await t.restart(over)) };
+}
+
+async function launchTestGateway(opts: TestGatewayOptions): Promise<TestGateway<Gateway>> {
   const dir = opts.dataDir ? null : tempDir();
   const sms = opts.sms ?? new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
   if (!opts.sms) await sms.start({ port: 0 });
@@ -64,7 +89,7 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
 async function launch(
   opts: TestGatewayOptions & { dataDir: string; sms: TwilioSimServer },
   owned: () => Promise<void>,
-): Promise<TestGateway> {
+): Promise<TestGateway<Gateway>> {
   const { dataDir, sms } = opts;
   // The gateway must know its public URL before it listens; a fixed loopback port keeps the webhook signatures valid.
   const httpPort = await freePort();
@@ -97,7 +122,15 @@ async function launch(
     ...(edge ? { edge } : {}),
     ...(accountLimits ? { accountLimits } : {}),
   });
-  const started = await gateway.start();
+  let started;
+  try {
+    started = await gateway.start();
+  } catch (err) {
+    // A start that fails (a bad DATABASE_URL, a port taken) still releases what it opened, as `npm start` does.
+    await gateway.stop().catch(() => undefined);
+    await owned();
+    throw err;
+  }
   return {
     gateway,
     sms,

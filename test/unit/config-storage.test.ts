@@ -43,15 +43,15 @@ describe('storage configuration', () => {
 
 describe('database and cluster configuration', () => {
   it('runs on the embedded SQLite store when neither DATABASE_URL nor REDIS_URL is set', () => {
-    expect(() => loadConfig({})).not.toThrow();
+    expect(loadConfig({}).databaseUrl).toBeNull();
+  });
+
+  it('takes DATABASE_URL as the PostgreSQL store', () => {
+    const url = 'postgres://care:s3cret-pw@db.internal:5432/care';
+    expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);
   });
 
   it.each([
-    [
-      'DATABASE_URL',
-      'postgres://care:s3cret-pw@db.internal:5432/care',
-      'DATABASE_URL: the PostgreSQL store is not available in this build; unset it to run on the embedded SQLite store in DATA_DIR (got "postgres://care:***@db.internal:5432/care")',
-    ],
     ['DATABASE_URL', 'mysql://care@db/care', 'DATABASE_URL: expected a postgres:// connection string (got "mysql://care@db/care")'],
     [
       'REDIS_URL',

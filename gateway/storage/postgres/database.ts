@@ -50,7 +50,7 @@ export class PgDatabase {
   private readonly inTx = new AsyncLocalStorage<TxContext>();
 
   private constructor(
-    connectionString: string,
+    private readonly connectionString: string,
     private readonly options: PgDatabaseOptions,
   ) {
     this.pool = new pg.Pool({
@@ -66,18 +66,31 @@ export class PgDatabase {
 
   /** Connects, checks the server answers, and applies the migrations this database lacks. One clear error if it cannot. */
   static async open(connectionString: string, options: PgDatabaseOptions = {}): Promise<PgDatabase> {
-    const db = new PgDatabase(connectionString, options);
+    const db = PgDatabase.connect(connectionString, options);
+    await db.prepare();
+    return db;
+  }
+
+  /**
+   * The pool only: no connection is made until prepare() or a query. For a composition that is built synchronously
+   * and opens the database as its first start-up step.
+   */
+  static connect(connectionString: string, options: PgDatabaseOptions = {}): PgDatabase {
+    return new PgDatabase(connectionString, options);
+  }
+
+  /** Checks the server answers and applies the missing migrations; on failure the pool is closed and one clear error names DATABASE_URL. */
+  async prepare(): Promise<void> {
     try {
-      await db.migrate(options.migrations ?? PG_MIGRATIONS);
+      await this.migrate(this.options.migrations ?? PG_MIGRATIONS);
     } catch (err) {
-      await db.pool.end().catch(() => undefined);
+      await this.pool.end().catch(() => undefined);
       if (err instanceof GatewayError) throw err;
       throw new GatewayError(
         'GW_ERR_CONFIG',
-        `DATABASE_URL: cannot open the PostgreSQL store at ${redact(connectionString)}: ${errorMessage(err)}`,
+        `DATABASE_URL: cannot open the PostgreSQL store at ${redact(this.connectionString)}: ${errorMessage(err)}`,
       );
     }
-    return db;
   }
 
   /** Rows of `sql`; inside a transaction, on its connection. */
@@ -176,7 +189,9 @@ export class PgDatabase {
     }
   }
 
+  /** Ends the pool; a second call (a gateway stopping after its start failed on this database) does nothing. */
   async close(): Promise<void> {
+    if (this.pool.ended) return;
     await this.pool.end();
   }
 

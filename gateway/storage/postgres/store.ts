@@ -71,6 +71,12 @@ export class PostgresStore implements Store {
     this.database.afterCommit(fn);
   }
 
+  /** Migrates the database and loads the SMS cap counters; one clear error naming DATABASE_URL if it cannot. */
+  async prepare(): Promise<void> {
+    await this.database.prepare();
+    await this.smsCaps.load();
+  }
+
   ping(): Promise<boolean> {
     return this.database.ping();
   }
@@ -85,7 +91,12 @@ export class PostgresStore implements Store {
  * Fails with one line naming DATABASE_URL (password hidden) when the server cannot be reached or refuses the login.
  */
 export async function openPostgresStore(url: string, options: PgDatabaseOptions = {}): Promise<PostgresStore> {
-  const store = new PostgresStore(await PgDatabase.open(url, options));
-  await store.smsCaps.load();
+  const store = connectPostgresStore(url, options);
+  await store.prepare();
   return store;
+}
+
+/** The store over a pool that has not connected yet: call prepare() before any other use (the gateway's first start step). */
+export function connectPostgresStore(url: string, options: PgDatabaseOptions = {}): PostgresStore {
+  return new PostgresStore(PgDatabase.connect(url, options));
 }
