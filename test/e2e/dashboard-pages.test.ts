@@ -20,6 +20,7 @@ const VOLUNTEER = { username: 'grandma', password: 'grandma-password-2026' };
 const DUTY = { username: 'duty', password: 'duty-officer-password' };
 
 let tg: TestGateway;
+const clock = new ManualClock(NOW);
 let url: string;
 let chromium: Chromium;
 const opened: OpenedPage[] = [];
@@ -148,13 +149,15 @@ async function seedReports(): Promise<void> {
     personId: null,
     context: null,
   });
+  // A second later, so the log's order (newest first) does not rest on two messages of the same instant.
+  clock.advance(1000);
   await textFrom(tg.gateway, V01, '帮助');
 }
 
 beforeAll(async () => {
   // Outbox mode (no TWILIO_*), the first admin from ADMIN_*, visit jobs run only by hand so the calendar stays as seeded.
   tg = await startTestGateway({
-    clock: new ManualClock(NOW),
+    clock,
     twilio: false,
     jobs: 'manual',
     registry: visitsRegistry(),
