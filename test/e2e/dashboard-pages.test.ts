@@ -170,6 +170,7 @@ beforeAll(async () => {
   // 新河 joins after start-up, as an import while running does: the start-up catch-up has then sent no reminder for
   // 王奶奶's 15:00 visit, so the SMS log holds only the seeded messages.
   await importRegistryDocument({ store: store(), log: silentLogger() }, XINHE);
+  await tg.gateway.registryChanged();
   const app = appOf(tg);
   const admin = session(app, await login(app, ADMIN.username, ADMIN.password));
   for (const u of [
