@@ -11,7 +11,7 @@ import { silentLogger } from '../gateway/core/logger.js';
 import { MosquittoServer } from '../simulators/bridges/mosquitto.js';
 import { ChirpstackPublisher } from '../simulators/bridges/chirpstack.js';
 import { benchRegistryDoc } from './lib/registry.js';
-import { DEVICE_LIMITS_OFF } from './lib/limits.js';
+import { BRIDGE_LIMITS_OFF, DEVICE_LIMITS_OFF } from './lib/limits.js';
 import { freePort, waitUntil } from './lib/net.js';
 import { SignalClock } from './lib/signal-clock.js';
 import { summarize, type LatencySummary } from './lib/stats.js';
@@ -113,7 +113,7 @@ export async function runBridgeBenchmark(opts: BridgeBenchOptions): Promise<Brid
       LOG_LEVEL: 'silent',
       ...DEVICE_LIMITS_OFF,
     });
-    const gateway = Gateway.create({ config, log: silentLogger() });
+    const gateway = Gateway.create({ config, log: silentLogger(), edge: { bridgeLimits: { ...BRIDGE_LIMITS_OFF } } });
     const ports = await gateway.start();
     cleanup.push(() => gateway.stop());
     const url = `mqtt://127.0.0.1:${ports.mqttPort}`;

@@ -4,6 +4,7 @@ import { DEFAULT_CONNECTION_DROP } from '../broker/connection-watch.js';
 import { DemoChirpstackBroker } from '../bridges/chirpstack/demo-stand-in.js';
 import { ChirpstackBridges } from '../bridges/chirpstack/service.js';
 import { BridgeSink } from '../bridges/sink.js';
+import type { DeviceLimits } from '../ingest/device-limits.js';
 import { VendorPush } from '../bridges/vendor-push/service.js';
 import { Zigbee2mqttAdapter } from '../bridges/zigbee2mqtt/adapter.js';
 import { ExternalZigbee2mqtt } from '../bridges/zigbee2mqtt/external.js';
@@ -47,6 +48,8 @@ export interface EdgeTuning {
   /** Back-off for failed device sign-ins, per device and per address. */
   authLimits?: AuthLimits;
   maxFrameBytes?: number;
+  /** Each bridge's limits on everything but alarms (default: the bridge sink's BRIDGE_LIMITS). */
+  bridgeLimits?: DeviceLimits;
 }
 
 export interface DeviceWiring extends Base {
@@ -79,7 +82,15 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
     ...(edge.groupCommit ? { groupCommit: edge.groupCommit } : {}),
     ...(edge.healthFlushMs ? { healthFlushMs: edge.healthFlushMs } : {}),
   });
-  const bridgeSink = new BridgeSink({ ingest, registry: store.registry, store, bus, clock, log: log.child({ part: 'bridges' }) });
+  const bridgeSink = new BridgeSink({
+    ingest,
+    registry: store.registry,
+    store,
+    bus,
+    clock,
+    log: log.child({ part: 'bridges' }),
+    ...(edge.bridgeLimits ? { limits: edge.bridgeLimits } : {}),
+  });
   const bridgeLost: Supervision['bridgeLost'] = (bridgeId, deviceIds, at) => w.outages().bridgeLost(bridgeId, deviceIds, at);
   const chirpstack = new ChirpstackBridges({
     registry: store.registry,
