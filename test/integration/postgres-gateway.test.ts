@@ -12,12 +12,11 @@ import {
   SIM_SID,
   SIM_TOKEN,
   connectDevice,
-  freePort,
   startPostgresTestGateway,
   startTestGateway,
   type TestGateway,
 } from '../helpers/gateway.js';
-import { PostgresFixture, PostgresServer } from '../helpers/postgres.js';
+import { expectDeadDatabaseUrlRefused, PostgresFixture, PostgresServer } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
 const W1 = '+8613900000001';
@@ -145,20 +144,7 @@ describe('the gateway on PostgreSQL', () => {
   });
 
   it('fails to start with one line naming DATABASE_URL, the password hidden, when nothing answers there', async () => {
-    const port = await freePort();
-    const err = await startPostgresTestGateway(`postgres://postgres:s3cret-pw@127.0.0.1:${port}/care`).then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(Error);
-    const message = (err as Error).message;
-    expect(message).toMatch(
-      new RegExp(
-        `^DATABASE_URL: cannot open the PostgreSQL store at postgres://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${port}/care: .*ECONNREFUSED`,
-      ),
-    );
-    expect(message).not.toContain('s3cret-pw');
-    expect(message).not.toContain('\n');
+    await expectDeadDatabaseUrlRefused((url) => startPostgresTestGateway(url));
   });
 
   it('names SQLite as the engine in /healthz when DATABASE_URL is not set', async () => {
