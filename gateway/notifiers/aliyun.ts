@@ -8,21 +8,12 @@ import { SmsSendError, type OutgoingSms, type SmsProvider, type SmsProviderHealt
 import type { DeliveryReceipt } from './receipts.js';
 import { aliyunRequestParts, domesticNumber } from './template-params.js';
 import { errorField, providerEndpoint } from './provider-errors.js';
-import {
-  aliyunClient,
-  createDomesticSender,
-  failureAsError,
-  type AliyunSenderOptions,
-  type DomesticOutcome,
-  type DomesticSms,
-} from './domestic-sdk.mjs';
-import { ThreadedSender, senderFaultError, type SenderThreadSettings } from './threaded-sender.js';
+import { aliyunClient, failureAsError, type AliyunSenderOptions, type DomesticOutcome, type DomesticSms } from './domestic-sdk.mjs';
+import { domesticSender } from './domestic-sender.js';
+import { senderFaultError, type SenderThreadSettings, type ThreadedSender } from './threaded-sender.js';
 
 const DEFAULT_HOST = 'dysmsapi.aliyuncs.com';
 const DEFAULT_TIMEOUT_MS = 10_000;
-const WORKER = new URL('./domestic-worker.mjs', import.meta.url);
-/** How long past the request timeout a send may go unanswered before its thread counts as stuck. */
-const WATCHDOG_GRACE_MS = 5_000;
 
 export const ALIYUN_CAPABILITIES: ProviderCapabilities = {
   twoWay: true,
@@ -81,16 +72,7 @@ export class AliyunSmsProvider implements SmsProvider {
       timeoutMs,
     };
     this.client = aliyunClient(options);
-    this.sender = new ThreadedSender<DomesticSms, DomesticOutcome>({
-      label: 'Aliyun SMS',
-      url: deps.senderThread?.url ?? WORKER,
-      workerData: options,
-      watchdogMs: deps.senderThread?.watchdogMs ?? timeoutMs + WATCHDOG_GRACE_MS,
-      maxStartFailures: deps.senderThread?.maxStartFailures,
-      inline: () => createDomesticSender(options).send,
-      fault: (code, message) => ({ ok: false, failure: { statusCode: null, httpCode: null, code, message } }),
-      log: deps.log,
-    });
+    this.sender = domesticSender('Aliyun SMS', options, deps.senderThread, deps.log);
     if (deps.endpoint) deps.log.info({ endpoint: `${protocol}://${host}` }, 'Aliyun SMS requests go to a compatible server');
   }
 

@@ -8,22 +8,13 @@ import { errorField, providerEndpoint } from './provider-errors.js';
 import { SmsSendError, type OutgoingSms, type SmsProvider, type SmsProviderHealth, type SmsSendResult } from './provider.js';
 import { tencentReplyId, type DeliveryReceipt } from './receipts.js';
 import { e164From, tencentRequestParts } from './template-params.js';
-import {
-  createDomesticSender,
-  failureAsError,
-  tencentClient,
-  type DomesticOutcome,
-  type DomesticSms,
-  type TencentSenderOptions,
-} from './domestic-sdk.mjs';
-import { ThreadedSender, senderFaultError, type SenderThreadSettings } from './threaded-sender.js';
+import { failureAsError, tencentClient, type DomesticOutcome, type DomesticSms, type TencentSenderOptions } from './domestic-sdk.mjs';
+import { domesticSender } from './domestic-sender.js';
+import { senderFaultError, type SenderThreadSettings, type ThreadedSender } from './threaded-sender.js';
 
 /** The SDK names the signing service after the endpoint's first label, so the host it talks to must read `sms.…`. */
 const DEFAULT_HOST = 'sms.tencentcloudapi.com';
 const DEFAULT_TIMEOUT_MS = 10_000;
-const WORKER = new URL('./domestic-worker.mjs', import.meta.url);
-/** How long past the request timeout a send may go unanswered before its thread counts as stuck. */
-const WATCHDOG_GRACE_MS = 5_000;
 const PULL_LIMIT = 100;
 
 export const TENCENT_CAPABILITIES: ProviderCapabilities = {
@@ -88,16 +79,7 @@ export class TencentSmsProvider implements SmsProvider {
       timeoutMs,
     };
     ({ client: this.client, agent: this.agent } = tencentClient(options));
-    this.sender = new ThreadedSender<DomesticSms, DomesticOutcome>({
-      label: 'Tencent SMS',
-      url: deps.senderThread?.url ?? WORKER,
-      workerData: options,
-      watchdogMs: deps.senderThread?.watchdogMs ?? timeoutMs + WATCHDOG_GRACE_MS,
-      maxStartFailures: deps.senderThread?.maxStartFailures,
-      inline: () => createDomesticSender(options).send,
-      fault: (code, message) => ({ ok: false, failure: { statusCode: null, httpCode: null, code, message } }),
-      log: deps.log,
-    });
+    this.sender = domesticSender('Tencent SMS', options, deps.senderThread, deps.log);
     if (deps.endpoint) deps.log.info({ endpoint: `${protocol}://${host}` }, 'Tencent SMS requests go to a compatible server');
   }
 
