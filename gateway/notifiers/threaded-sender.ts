@@ -1,5 +1,5 @@
 // Runs an SMS provider's SDK on a sender thread, and on the event loop only once that thread cannot start: the send
-// path the domestic providers share (the SDK's request building, signing, HTTP exchange and parsing stay off the loop).
+// path every SMS provider shares (the SDK's request building, signing, HTTP exchange and parsing stay off the loop).
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { SmsSendError, type SmsProviderHealth } from './provider.js';

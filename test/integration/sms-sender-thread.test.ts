@@ -102,7 +102,7 @@ describe('SMS sender thread', () => {
     const err = await failure(p, 'x');
     expect(err.transient).toBe(true);
     expect(err.providerCode).toBe('SENDER_UNAVAILABLE');
-    expect(err.message).toMatch(/the Twilio SDK could not be set up: .*accountSid/);
+    expect(err.message).toMatch(/the Twilio SMS SDK could not be set up: .*accountSid/);
     expect(p.health()).toMatchObject({
       sender: 'event-loop',
       problem: expect.stringMatching(/SMS sender thread could not start/) as unknown,
