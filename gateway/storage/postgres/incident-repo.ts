@@ -2,6 +2,7 @@
 import type { AuditChannel, AuditEntry, EscalationPlan, Incident, IncidentState, IncidentType, Responder } from '../../core/types.js';
 import type { IncidentFilter, IncidentRepo } from '../ports.js';
 import type { PgDatabase, PgParam } from './database.js';
+import type { AuditRow } from '../rows/incidents.js';
 
 interface IncidentRow {
   id: string;
@@ -25,16 +26,6 @@ interface IncidentRow {
   on_site_at: number | null;
   on_site_by: string | null;
   test: boolean;
-}
-
-interface AuditRow {
-  id: number;
-  incident_id: string;
-  at: number;
-  action: string;
-  actor: string;
-  channel: string;
-  detail: string | null;
 }
 
 const COLUMNS = [

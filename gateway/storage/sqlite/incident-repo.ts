@@ -2,6 +2,7 @@
 import type { AuditChannel, AuditEntry, EscalationPlan, Incident, IncidentState, IncidentType, Responder } from '../../core/types.js';
 import type { IncidentFilter, IncidentRepo } from '../ports.js';
 import type { SqliteDatabase } from './database.js';
+import type { AuditRow } from '../rows/incidents.js';
 
 interface IncidentRow {
   id: string;
@@ -27,16 +28,6 @@ interface IncidentRow {
   on_site_by?: string | null;
   /** Migration 60. */
   test?: number;
-}
-
-interface AuditRow {
-  id: number;
-  incident_id: string;
-  at: number;
-  action: string;
-  actor: string;
-  channel: string;
-  detail: string | null;
 }
 
 const COLUMNS =
