@@ -64,6 +64,14 @@ export default {
       to: { path: '^gateway/storage/(sqlite|postgres)/', pathNot: '^gateway/storage/$1/' },
     },
     {
+      name: 'storage-rows-only-for-engines',
+      severity: 'error',
+      comment:
+        'gateway/storage/rows holds the row shapes and mappers both engines share: a table layout, so only the engines (and the rows themselves) use it.',
+      from: { pathNot: '^gateway/storage/(sqlite|postgres|rows)/' },
+      to: { path: '^gateway/storage/rows/' },
+    },
+    {
       name: 'http-not-to-storage-engine-or-root',
       severity: 'error',
       comment: 'Routes call features through the interfaces in http/deps.ts; only the composition root hands them a store.',

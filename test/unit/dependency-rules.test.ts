@@ -78,6 +78,15 @@ describe('dependency rules on a tree with deliberate violations', () => {
     // The second storage engine: a feature may not reach into it, and it may not borrow from the first.
     write(t, 'gateway/storage/postgres/store.ts', "import type { Row } from '../sqlite/store.js';\nexport type PgRow = Row;\n");
     write(t, 'gateway/wellness/service.ts', "import type { PgRow } from '../storage/postgres/store.js';\nexport type W = PgRow;\n");
+    // Rows shared by both engines: the engines may use them, a feature may not.
+    write(
+      t,
+      'gateway/storage/rows/resident.ts',
+      "import type { Resident } from '../../core/types.js';\nexport type ResidentRow = Resident;\n",
+    );
+    write(t, 'gateway/storage/sqlite/rows.ts', "import type { ResidentRow } from '../rows/resident.js';\nexport type R = ResidentRow;\n");
+    write(t, 'gateway/storage/postgres/rows.ts', "import type { ResidentRow } from '../rows/resident.js';\nexport type R = ResidentRow;\n");
+    write(t, 'gateway/care/rows.ts', "import type { ResidentRow } from '../storage/rows/resident.js';\nexport type C = ResidentRow;\n");
     // A cycle made only of type imports.
     write(t, 'gateway/supervision/events.ts', "import type { Task } from './types.js';\nexport interface Events { task: Task }\n");
     write(t, 'gateway/supervision/types.ts', "import type { Events } from './events.js';\nexport interface Task { on?: Events }\n");
@@ -102,6 +111,10 @@ describe('dependency rules on a tree with deliberate violations', () => {
     expect(found()).toContain('error storage-engines-apart: gateway/storage/postgres/store.ts -> gateway/storage/sqlite/store.ts');
   });
 
+  it('reports a feature importing the rows the storage engines share', () => {
+    expect(found()).toContain('error storage-rows-only-for-engines: gateway/care/rows.ts -> gateway/storage/rows/resident.ts');
+  });
+
   it('reports a cycle of type-only imports', () => {
     const cycles = violations.filter((v) => v.rule.name === 'no-cycles');
     expect(cycles).toHaveLength(1);
@@ -111,7 +124,7 @@ describe('dependency rules on a tree with deliberate violations', () => {
   });
 
   it('reports nothing else: downward imports and the composition root wiring storage and http are allowed', () => {
-    expect(violations).toHaveLength(7);
+    expect(violations).toHaveLength(8);
   });
 });
 

@@ -1,19 +1,8 @@
 // PostgreSQL repositories for device health, rejected messages and security events.
-import type { DeviceHealth, DeviceState, Rejection, SecurityEvent, SecurityEventKind } from '../../core/types.js';
+import type { DeviceHealth, Rejection, SecurityEvent, SecurityEventKind } from '../../core/types.js';
 import type { DeviceHealthRepo, SecurityEventRepo } from '../ports.js';
 import type { PgDatabase } from './database.js';
-
-interface HealthRow {
-  device_id: string;
-  state: string;
-  last_seen: number | null;
-  battery: number | null;
-  rssi: number | null;
-  last_status_at: number | null;
-  remote_address: string | null;
-  last_rejection: string | null;
-  rejected_count: number;
-}
+import { type HealthRow, toHealth, type SecurityRow } from '../rows/devices.js';
 
 export class PgDeviceHealthRepo implements DeviceHealthRepo {
   constructor(private readonly db: PgDatabase) {}
@@ -57,29 +46,6 @@ export class PgDeviceHealthRepo implements DeviceHealthRepo {
       [r.deviceId, r.topic, r.reason, r.detail, r.payloadExcerpt, r.receivedAt],
     );
   }
-}
-
-function toHealth(r: HealthRow): DeviceHealth {
-  return {
-    deviceId: r.device_id,
-    state: r.state as DeviceState,
-    lastSeen: r.last_seen,
-    battery: r.battery,
-    rssi: r.rssi,
-    lastStatusAt: r.last_status_at,
-    remoteAddress: r.remote_address,
-    lastRejection: r.last_rejection ? (JSON.parse(r.last_rejection) as DeviceHealth['lastRejection']) : null,
-    rejectedCount: r.rejected_count,
-  };
-}
-
-interface SecurityRow {
-  at: number;
-  kind: string;
-  device_id: string | null;
-  client_id: string | null;
-  remote_address: string | null;
-  detail: string;
 }
 
 export class PgSecurityEventRepo implements SecurityEventRepo {

@@ -1,19 +1,7 @@
 // PostgreSQL event log: the durable record written before a PUBACK, one COMMIT per group, redeliveries told apart as in SQLite.
-import type { EventType } from '../../core/types.js';
 import type { EventRepo, NewEvent, RecordedBatch, StoredEvent } from '../ports.js';
 import type { PgDatabase } from './database.js';
-
-interface EventRow {
-  id: number;
-  device_id: string;
-  seq: number;
-  type: string;
-  payload: string;
-  payload_hash: string;
-  device_ts: string | null;
-  received_at: number;
-  processed: boolean;
-}
+import { type EventRow, toEvent } from '../rows/events.js';
 
 interface SeenRow {
   device_id: string;
@@ -119,18 +107,4 @@ export class PgEventRepo implements EventRepo {
     const row = await this.db.one<EventRow>('SELECT * FROM events WHERE id = $1', [eventId]);
     return row ? toEvent(row) : null;
   }
-}
-
-function toEvent(r: EventRow): StoredEvent {
-  return {
-    id: r.id,
-    deviceId: r.device_id,
-    seq: r.seq,
-    type: r.type as EventType,
-    payload: r.payload,
-    payloadHash: r.payload_hash,
-    deviceTs: r.device_ts,
-    receivedAt: r.received_at,
-    processed: r.processed,
-  };
 }

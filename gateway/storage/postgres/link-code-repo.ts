@@ -1,15 +1,7 @@
 // PostgreSQL store of the incident-page link codes an SMS carries (gateway/paging/link-codes.ts).
 import type { PageLinkCodeRepo, PageLinkGrant } from '../../paging/link-codes.js';
 import type { PgDatabase } from './database.js';
-
-interface Row {
-  code: string;
-  incident_code: string;
-  person_id: string;
-  role: string;
-  expires_at: number;
-  created_at: number;
-}
+import type { LinkCodeRow } from '../rows/link-codes.js';
 
 export class PgPageLinkCodeRepo implements PageLinkCodeRepo {
   constructor(private readonly db: PgDatabase) {}
@@ -23,7 +15,7 @@ export class PgPageLinkCodeRepo implements PageLinkCodeRepo {
   }
 
   async get(code: string): Promise<PageLinkGrant | null> {
-    const r = await this.db.one<Row>('SELECT * FROM page_link_codes WHERE code = $1', [code]);
+    const r = await this.db.one<LinkCodeRow>('SELECT * FROM page_link_codes WHERE code = $1', [code]);
     return r
       ? {
           code: r.code,

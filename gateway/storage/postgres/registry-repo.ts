@@ -5,20 +5,7 @@ import { normaliseExternalId, type Bridge } from '../../core/bridges.js';
 import { GatewayError } from '../../core/errors.js';
 import type { RegistryCounts, RegistryRepo, RegistrySnapshot } from '../ports.js';
 import type { PgDatabase, PgParam } from './database.js';
-
-interface DocRow {
-  doc: string;
-}
-
-interface DeviceRow {
-  doc: string;
-  secret_hash: string;
-}
-
-interface BridgeRow {
-  doc: string;
-  secret_hash: string | null;
-}
+import { type DocRow, type DeviceRow, type BridgeRow, toDevice, toBridge } from '../rows/registry.js';
 
 type Cache = { workers?: Worker[]; communities?: Map<string, Community>; escalation?: EscalationSettings };
 
@@ -289,13 +276,4 @@ export class PgRegistryRepo implements RegistryRepo {
   private async devices(sql: string, params: PgParam[] = []): Promise<Device[]> {
     return (await this.db.query<DeviceRow>(sql, params)).map(toDevice);
   }
-}
-
-function toDevice(row: DeviceRow): Device {
-  return { ...(JSON.parse(row.doc) as Omit<Device, 'secretHash'>), secretHash: row.secret_hash };
-}
-
-function toBridge(row: BridgeRow): Bridge {
-  const bridge = JSON.parse(row.doc) as Bridge;
-  return bridge.kind === 'zigbee2mqtt' && row.secret_hash !== null ? { ...bridge, secretHash: row.secret_hash } : bridge;
 }

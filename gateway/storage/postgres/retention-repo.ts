@@ -2,17 +2,13 @@
 import type { EventType } from '../../core/types.js';
 import type { PruneStep, RetentionRepo } from '../../retention/retention.js';
 import type { PgDatabase } from './database.js';
+import { type RejectionScanRow, scan } from '../rows/retention.js';
 
 interface EventScanRow {
   id: number;
   type: string;
   received_at: number;
   processed: boolean;
-}
-
-interface RejectionScanRow {
-  id: number;
-  received_at: number;
 }
 
 export class PgRetentionRepo implements RetentionRepo {
@@ -67,12 +63,4 @@ export class PgRetentionRepo implements RetentionRepo {
       { durability: 'normal' },
     );
   }
-}
-
-/** The rows received before `before`, up to the first younger one, which ends the scan. */
-function scan<R extends { id: number; received_at: number }>(rows: R[], afterId: number, before: number): { old: R[]; step: PruneStep } {
-  const young = rows.findIndex((r) => r.received_at >= before);
-  const old = young === -1 ? rows : rows.slice(0, young);
-  const lastId = old.at(-1)?.id ?? afterId;
-  return { old, step: { deleted: 0, lastId, done: young !== -1 || rows.length === 0 } };
 }

@@ -1,21 +1,7 @@
 // PostgreSQL test-press repository: test windows (their audit record), the presses taken as tests, and the test incidents of each window.
-import type { TestPress, TestPressRepo, TestScope, TestWindow, TestWindowEnd } from '../../test-presses/types.js';
+import type { TestPress, TestPressRepo, TestWindow, TestWindowEnd } from '../../test-presses/types.js';
 import type { PgDatabase } from './database.js';
-
-interface WindowRow {
-  id: string;
-  scope_kind: string;
-  device_id: string | null;
-  community_id: string;
-  building: string | null;
-  started_at: number;
-  ends_at: number;
-  started_by: string;
-  ended_at: number | null;
-  ended_by: string | null;
-  end_reason: string | null;
-  note: string | null;
-}
+import { type WindowRow, toWindow } from '../rows/test-presses.js';
 
 /** A window covers `at` ($n) when it started by then, runs past it, and was not ended by hand before it. */
 const covers = (at: string): string => `started_at <= ${at} AND ends_at > ${at} AND (ended_at IS NULL OR ended_at > ${at})`;
@@ -112,24 +98,4 @@ export class PgTestPressRepo implements TestPressRepo {
   async linkIncident(windowId: string, incidentId: string): Promise<void> {
     await this.db.run('INSERT INTO test_incidents (window_id, incident_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [windowId, incidentId]);
   }
-}
-
-function toScope(r: WindowRow): TestScope {
-  if (r.scope_kind === 'device' && r.device_id !== null) return { kind: 'device', deviceId: r.device_id };
-  return { kind: 'building', communityId: r.community_id, building: r.building ?? '' };
-}
-
-function toWindow(r: WindowRow): TestWindow {
-  return {
-    id: r.id,
-    scope: toScope(r),
-    communityId: r.community_id,
-    startedAt: r.started_at,
-    endsAt: r.ends_at,
-    startedBy: r.started_by,
-    endedAt: r.ended_at,
-    endedBy: r.ended_by,
-    endReason: r.end_reason === 'expired' || r.end_reason === 'ended_by_hand' ? r.end_reason : null,
-    note: r.note,
-  };
 }

@@ -1,14 +1,7 @@
 // PostgreSQL durable timers: a claim is one conditional UPDATE, so across connections and nodes each key fires once.
 import type { DurableTimer, TimerKind, TimerRepo } from '../ports.js';
 import type { PgDatabase } from './database.js';
-
-interface TimerRow {
-  key: string;
-  kind: string;
-  incident_id: string;
-  due_at: number;
-  payload: string;
-}
+import type { TimerRow } from '../rows/timers.js';
 
 export class PgTimerRepo implements TimerRepo {
   constructor(private readonly db: PgDatabase) {}

@@ -1,18 +1,13 @@
 // SQLite event log: the durable record written before a PUBACK, with redelivery detection bounded by time and connection.
-import type { EventType } from '../../core/types.js';
 import type { EventRepo, NewEvent, RecordedBatch, StoredEvent } from '../ports.js';
 import type { SqliteDatabase } from './database.js';
+import { type EventRow, toEvent } from '../rows/events.js';
 
-interface EventRow {
-  id: number;
-  device_id: string;
-  seq: number;
-  type: string;
-  payload: string;
-  payload_hash: string;
-  device_ts: string | null;
-  received_at: number;
-  processed: number;
+/** SQLite has no boolean column: `processed` is stored as 0 or 1. */
+type SqliteEventRow = Omit<EventRow, 'processed'> & { processed: number };
+
+function fromSqlite(r: SqliteEventRow): StoredEvent {
+  return toEvent({ ...r, processed: r.processed === 1 });
 }
 
 export class SqliteEventRepo implements EventRepo {
@@ -54,25 +49,11 @@ export class SqliteEventRepo implements EventRepo {
   }
 
   async listUnprocessed(): Promise<StoredEvent[]> {
-    return this.sdb.stmt<[], EventRow>('SELECT * FROM events WHERE processed = 0 ORDER BY id').all().map(toEvent);
+    return this.sdb.stmt<[], SqliteEventRow>('SELECT * FROM events WHERE processed = 0 ORDER BY id').all().map(fromSqlite);
   }
 
   async get(eventId: number): Promise<StoredEvent | null> {
-    const row = this.sdb.stmt<[number], EventRow>('SELECT * FROM events WHERE id = ?').get(eventId);
-    return row ? toEvent(row) : null;
+    const row = this.sdb.stmt<[number], SqliteEventRow>('SELECT * FROM events WHERE id = ?').get(eventId);
+    return row ? fromSqlite(row) : null;
   }
-}
-
-function toEvent(r: EventRow): StoredEvent {
-  return {
-    id: r.id,
-    deviceId: r.device_id,
-    seq: r.seq,
-    type: r.type as EventType,
-    payload: r.payload,
-    payloadHash: r.payload_hash,
-    deviceTs: r.device_ts,
-    receivedAt: r.received_at,
-    processed: r.processed === 1,
-  };
 }

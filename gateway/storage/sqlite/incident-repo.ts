@@ -1,42 +1,27 @@
 // SQLite incidents, their linked signals and the append-only audit log.
-import type { AuditChannel, AuditEntry, EscalationPlan, Incident, IncidentState, IncidentType, Responder } from '../../core/types.js';
+import type { AuditChannel, AuditEntry, Incident, Responder } from '../../core/types.js';
 import type { IncidentFilter, IncidentRepo } from '../ports.js';
 import type { SqliteDatabase } from './database.js';
+import { type AuditRow, type IncidentRow, toIncident } from '../rows/incidents.js';
 
-interface IncidentRow {
-  id: string;
-  code: string;
-  resident_id: string;
-  community_id: string;
-  type: string;
-  state: string;
-  step: number;
+/** SQLite has no boolean column (flags are 0 or 1), and rows read through an older column list lack the later columns. */
+type SqliteIncidentRow = Omit<IncidentRow, 'unassigned' | 'on_site_at' | 'on_site_by' | 'test'> & {
   unassigned: number;
-  plan: string;
-  opened_at: number;
-  first_paged_at: number | null;
-  acknowledged_at: number | null;
-  acknowledged_by: string | null;
-  resolved_at: number | null;
-  cancelled_at: number | null;
-  signal_count: number;
-  last_signal_at: number;
-  next_step_at: number | null;
-  /** Migration 6; absent in rows read through an older column list. */
+  /** Migration 6. */
   on_site_at?: number | null;
   on_site_by?: string | null;
   /** Migration 60. */
   test?: number;
-}
+};
 
-interface AuditRow {
-  id: number;
-  incident_id: string;
-  at: number;
-  action: string;
-  actor: string;
-  channel: string;
-  detail: string | null;
+function fromSqlite(r: SqliteIncidentRow): Incident {
+  return toIncident({
+    ...r,
+    unassigned: r.unassigned === 1,
+    on_site_at: r.on_site_at ?? null,
+    on_site_by: r.on_site_by ?? null,
+    test: r.test === 1,
+  });
 }
 
 const COLUMNS =
@@ -61,20 +46,22 @@ export class SqliteIncidentRepo implements IncidentRepo {
   }
 
   async get(id: string): Promise<Incident | null> {
-    const row = this.sdb.stmt<[string], IncidentRow>('SELECT * FROM incidents WHERE id = ?').get(id);
-    return row ? toIncident(row) : null;
+    const row = this.sdb.stmt<[string], SqliteIncidentRow>('SELECT * FROM incidents WHERE id = ?').get(id);
+    return row ? fromSqlite(row) : null;
   }
 
   async getByCode(code: string): Promise<Incident | null> {
-    const row = this.sdb.stmt<[string], IncidentRow>('SELECT * FROM incidents WHERE code = ?').get(code);
-    return row ? toIncident(row) : null;
+    const row = this.sdb.stmt<[string], SqliteIncidentRow>('SELECT * FROM incidents WHERE code = ?').get(code);
+    return row ? fromSqlite(row) : null;
   }
 
   async findActiveForResident(residentId: string): Promise<Incident | null> {
     const row = this.sdb
-      .stmt<[string], IncidentRow>("SELECT * FROM incidents WHERE resident_id = ? AND state IN ('pending', 'open', 'acknowledged') LIMIT 1")
+      .stmt<[string], SqliteIncidentRow>(
+        "SELECT * FROM incidents WHERE resident_id = ? AND state IN ('pending', 'open', 'acknowledged') LIMIT 1",
+      )
       .get(residentId);
-    return row ? toIncident(row) : null;
+    return row ? fromSqlite(row) : null;
   }
 
   async list(filter: IncidentFilter): Promise<Incident[]> {
@@ -93,14 +80,14 @@ export class SqliteIncidentRepo implements IncidentRepo {
       params.communityId = filter.communityId;
     }
     const sql = `SELECT * FROM incidents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC, id DESC LIMIT @limit`;
-    return this.sdb.stmt<[Record<string, string | number>], IncidentRow>(sql).all(params).map(toIncident);
+    return this.sdb.stmt<[Record<string, string | number>], SqliteIncidentRow>(sql).all(params).map(fromSqlite);
   }
 
   async listActive(): Promise<Incident[]> {
     return this.sdb
-      .stmt<[], IncidentRow>("SELECT * FROM incidents WHERE state IN ('pending', 'open', 'acknowledged') ORDER BY opened_at")
+      .stmt<[], SqliteIncidentRow>("SELECT * FROM incidents WHERE state IN ('pending', 'open', 'acknowledged') ORDER BY opened_at")
       .all()
-      .map(toIncident);
+      .map(fromSqlite);
   }
 
   /** Records the arrival once: false when the incident is unknown or already has an on-site time. */
@@ -169,31 +156,5 @@ function toParams(i: Incident): Record<string, string | number | null> {
     lastSignalAt: i.lastSignalAt,
     nextStepAt: i.nextStepAt,
     test: i.test === true ? 1 : 0,
-  };
-}
-
-function toIncident(r: IncidentRow): Incident {
-  return {
-    id: r.id,
-    code: r.code,
-    residentId: r.resident_id,
-    communityId: r.community_id,
-    type: r.type as IncidentType,
-    state: r.state as IncidentState,
-    step: r.step,
-    unassigned: r.unassigned === 1,
-    plan: JSON.parse(r.plan) as EscalationPlan,
-    openedAt: r.opened_at,
-    firstPagedAt: r.first_paged_at,
-    acknowledgedAt: r.acknowledged_at,
-    acknowledgedBy: r.acknowledged_by ? (JSON.parse(r.acknowledged_by) as Responder) : null,
-    resolvedAt: r.resolved_at,
-    cancelledAt: r.cancelled_at,
-    signalCount: r.signal_count,
-    lastSignalAt: r.last_signal_at,
-    nextStepAt: r.next_step_at,
-    onSiteAt: r.on_site_at ?? null,
-    onSiteBy: r.on_site_by ? (JSON.parse(r.on_site_by) as Responder) : null,
-    ...(r.test === 1 ? { test: true } : {}),
   };
 }

@@ -1,15 +1,7 @@
 // SQLite store of the incident-page link codes an SMS carries (gateway/paging/link-codes.ts).
 import type { PageLinkCodeRepo, PageLinkGrant } from '../../paging/link-codes.js';
 import type { SqliteDatabase } from './database.js';
-
-interface Row {
-  code: string;
-  incident_code: string;
-  person_id: string;
-  role: string;
-  expires_at: number;
-  created_at: number;
-}
+import type { LinkCodeRow } from '../rows/link-codes.js';
 
 export class SqlitePageLinkCodeRepo implements PageLinkCodeRepo {
   constructor(private readonly sdb: SqliteDatabase) {}
@@ -26,7 +18,7 @@ export class SqlitePageLinkCodeRepo implements PageLinkCodeRepo {
   }
 
   async get(code: string): Promise<PageLinkGrant | null> {
-    const r = this.sdb.stmt<[string], Row>('SELECT * FROM page_link_codes WHERE code = ?').get(code);
+    const r = this.sdb.stmt<[string], LinkCodeRow>('SELECT * FROM page_link_codes WHERE code = ?').get(code);
     return r
       ? {
           code: r.code,

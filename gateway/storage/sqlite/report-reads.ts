@@ -8,42 +8,7 @@ import type {
   VisitOutcomeCount,
 } from '../../reports/read-model.js';
 import type { SqliteDatabase } from './database.js';
-
-interface IncidentRow {
-  id: string;
-  community_id: string;
-  type: string;
-  state: string;
-  opened_at: number;
-  first_paged_at: number | null;
-  acknowledged_at: number | null;
-  on_site_at: number | null;
-}
-
-interface OutRow {
-  id: string;
-  to_phone: string;
-  body: string;
-  purpose: string;
-  incident_id: string | null;
-  role: string | null;
-  status: string;
-  provider: string;
-  attempts: number;
-  error_code: string | null;
-  error: string | null;
-  created_at: number;
-  sent_at: number | null;
-}
-
-interface InRow {
-  id: number;
-  from_phone: string;
-  body: string;
-  received_at: number;
-  handled_as: string;
-  incident_id: string | null;
-}
+import { type IncidentRow, type OutRow, type InRow, like, nameOf } from '../rows/reports.js';
 
 type Param = string | number;
 
@@ -168,18 +133,4 @@ function conditions() {
     params.push(...values);
   };
   return { where, params, add };
-}
-
-/** A LIKE pattern matching the text anywhere, with % and _ taken literally. */
-function like(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
-function nameOf(doc: string): string | null {
-  try {
-    const parsed = JSON.parse(doc) as { name?: unknown };
-    return typeof parsed.name === 'string' ? parsed.name : null;
-  } catch {
-    return null;
-  }
 }

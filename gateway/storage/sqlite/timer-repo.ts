@@ -1,14 +1,7 @@
 // SQLite durable timers: escalation steps survive restarts, and a claim lets each key fire only once.
 import type { DurableTimer, TimerKind, TimerRepo } from '../ports.js';
 import type { SqliteDatabase } from './database.js';
-
-interface TimerRow {
-  key: string;
-  kind: string;
-  incident_id: string;
-  due_at: number;
-  payload: string;
-}
+import type { TimerRow } from '../rows/timers.js';
 
 export class SqliteTimerRepo implements TimerRepo {
   constructor(private readonly sdb: SqliteDatabase) {}

@@ -1,18 +1,8 @@
 // SQLite storage of the inactivity monitor: per-resident counts and the cursor into the event log.
 import type { EventType } from '../../core/types.js';
-import type { SignSource } from '../../wellness/rules.js';
 import type { RecordedSign, WellnessRepo, WellnessState } from '../../wellness/repo.js';
 import type { SqliteDatabase } from './database.js';
-
-interface StateRow {
-  resident_id: string;
-  last_sign_at: number | null;
-  last_sign_source: string | null;
-  inactive_ms: number;
-  counted_until: number;
-  task_opened_at: number | null;
-  paged_at: number | null;
-}
+import { type StateRow, toState } from '../rows/wellness.js';
 
 export class SqliteWellnessRepo implements WellnessRepo {
   constructor(private readonly sdb: SqliteDatabase) {}
@@ -82,16 +72,4 @@ export class SqliteWellnessRepo implements WellnessRepo {
       .all(afterId, lastEventId, ...types);
     return { signs: rows.map((r) => ({ residentId: r.resident_id, type: r.type as EventType, receivedAt: r.received_at })), lastEventId };
   }
-}
-
-function toState(r: StateRow): WellnessState {
-  return {
-    residentId: r.resident_id,
-    lastSignAt: r.last_sign_at,
-    lastSignSource: r.last_sign_source as SignSource | null,
-    inactiveMs: r.inactive_ms,
-    countedUntil: r.counted_until,
-    taskOpenedAt: r.task_opened_at,
-    pagedAt: r.paged_at,
-  };
 }
