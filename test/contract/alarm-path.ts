@@ -92,6 +92,17 @@ export function alarmPathContract(store: () => Store): void {
       expect(await store().incidents.getByCode('nope')).toBeNull();
     });
 
+    it('keeps a test press marked as a test, and an alarm not, through create and update', async () => {
+      await store().incidents.create(incident('inc-test', { residentId: 'r-1', test: true }));
+      await store().incidents.create(incident('inc-real', { residentId: 'r-2' }));
+      expect((await store().incidents.get('inc-test'))?.test).toBe(true);
+      expect((await store().incidents.get('inc-real'))?.test ?? false).toBe(false);
+      const test = await store().incidents.get('inc-test');
+      if (!test) throw new Error('no test incident');
+      await store().incidents.update({ ...test, state: 'resolved', resolvedAt: T0 + MIN });
+      expect((await store().incidents.list({ state: 'resolved' })).map((i) => [i.id, i.test])).toEqual([['inc-test', true]]);
+    });
+
     it('refuses a second active incident for the same resident, and allows one once the first is over', async () => {
       await store().incidents.create(incident('first'));
       await expect(store().incidents.create(incident('second', { openedAt: T0 + MIN }))).rejects.toThrow();
