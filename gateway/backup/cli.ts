@@ -52,8 +52,26 @@ function describe(s: BackupSummary): string {
   return `taken ${new Date(s.takenAt).toISOString()}, schema ${s.schemaVersion}, ${s.activeIncidents} active incidents, ${s.bytes} bytes, files: ${files}`;
 }
 
+/**
+ * On PostgreSQL the records are not in DATA_DIR: a copy of its files would look like a backup and hold none of them.
+ * The server's own tools take a consistent copy of a live database.
+ */
+function postgresRefusal(name: string): string | null {
+  if (!readEnv().DATABASE_URL?.trim()) return null;
+  const how =
+    name === 'backup'
+      ? 'back it up with `pg_dump -Fc -f care.dump "$DATABASE_URL"` (or pg_basebackup / a standby)'
+      : 'restore it with `pg_restore --clean -d "$DATABASE_URL" care.dump` with every gateway node stopped';
+  return `${name} refused: DATABASE_URL is set, so the records are in PostgreSQL, not in DATA_DIR: ${how}, and keep a copy of DATA_DIR's link secret (docs/operations.md)`;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const now = Date.now();
+  const refusal = postgresRefusal(argv[0] ?? '');
+  if (refusal) {
+    process.stderr.write(`${refusal}\n`);
+    return 1;
+  }
   let command: Command;
   try {
     command = parse(argv, now);

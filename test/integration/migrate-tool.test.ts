@@ -1,6 +1,7 @@
 // `npm run migrate` and the SQLite → PostgreSQL move: versions before and after, and every refusal (dead server, newer schema, non-empty target, running source, a table PostgreSQL lacks).
 import Database from 'better-sqlite3';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -118,6 +119,27 @@ describe('npm run migrate: the schema version of the configured store', () => {
     );
     expect(bad).toMatchObject({ code: 2 });
     expect((bad as { stderr: string }).stderr.split('\n')[0]).toBe('migrate: DATABASE_URL: expected a postgres:// connection string');
+  });
+});
+
+describe('npm run backup and restore with DATABASE_URL set', () => {
+  it('refuse in one line that names pg_dump / pg_restore, and write nothing', async () => {
+    const d = tempDir('care-gw-migrate-');
+    dirs.push(d);
+    const env = { ...process.env, DATABASE_URL: 'postgres://care:secret-pw@127.0.0.1:1/care', DATA_DIR: d.path };
+    const out = join(d.path, 'b.sqlite');
+    const failed = (e: { code: number; stderr: string }) => e;
+    const [backup, restore] = await Promise.all([
+      run('npx', ['tsx', 'gateway/backup/cli.ts', 'backup', '--out', out], { env }).catch(failed),
+      run('npx', ['tsx', 'gateway/backup/cli.ts', 'restore', out], { env }).catch(failed),
+    ]);
+    expect(backup).toMatchObject({ code: 1 });
+    expect((backup as { stderr: string }).stderr).toMatch(
+      /^backup refused: DATABASE_URL is set, so the records are in PostgreSQL, not in DATA_DIR: back it up with `pg_dump -Fc .*\n$/,
+    );
+    expect(restore).toMatchObject({ code: 1 });
+    expect((restore as { stderr: string }).stderr).toMatch(/^restore refused: .*pg_restore --clean .*\n$/);
+    expect(existsSync(out)).toBe(false);
   });
 });
 
