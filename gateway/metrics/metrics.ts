@@ -20,6 +20,7 @@ export const METRIC_NAMES = {
   telemetryDropped: 'telemetry_points_dropped_total',
   smsInboundDuplicate: 'sms_inbound_duplicates_total',
   sqliteCommitDuration: 'sqlite_commit_seconds',
+  storeCommitDuration: 'store_commit_duration_seconds',
   connectionsRefused: 'connections_refused_total',
   deviceMessagesDropped: 'device_messages_dropped_total',
 } as const;
@@ -62,6 +63,8 @@ export interface GatewayMetrics {
   readonly smsSendDuration: Histogram;
   /** How long each SQLite COMMIT held the event loop, by durability. */
   readonly sqliteCommitDuration: Histogram<'durability'>;
+  /** Every store COMMIT by engine: SQLite's time on the event loop, PostgreSQL's round trip including the server's WAL flush. */
+  readonly storeCommitDuration: Histogram<'engine' | 'durability'>;
   readonly escalationSteps: Counter;
   readonly mqttClientsConnected: Gauge;
   readonly securityEvents: Counter<'kind'>;
@@ -166,6 +169,13 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       name: n.sqliteCommitDuration,
       help: 'Seconds a SQLite COMMIT held the event loop, by its sync mode (full: synced to disk before returning; normal: not, or synced afterwards off the event loop)',
       labelNames: ['durability'],
+      buckets: COMMIT_DURATION_BUCKETS,
+      registers,
+    }),
+    storeCommitDuration: new Histogram({
+      name: n.storeCommitDuration,
+      help: 'Seconds a store COMMIT took, by engine (sqlite: time it held the event loop; postgresql: the COMMIT round trip, with the server WAL flush for full durability) and durability',
+      labelNames: ['engine', 'durability'],
       buckets: COMMIT_DURATION_BUCKETS,
       registers,
     }),

@@ -17,7 +17,7 @@ import { RecordingGuard } from '../ingest/recording-guard.js';
 import { RetentionJob } from '../retention/retention.js';
 import type { Supervision } from '../supervision/service.js';
 import type { Base } from './base.js';
-import { retentionRepoOf } from './storage.js';
+import { engineOf, retentionRepoOf } from './storage.js';
 
 export interface DeviceParts {
   /** Whether events can be committed (else /healthz is 503), and the free-space reserve kept for alarms. */
@@ -63,9 +63,18 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
   const edge = w.edge ?? {};
   const storage = config.storage;
   const probe = (): Promise<void> => store.registry.setSetting('storage.write_probe', String(clock.now()));
+  // The reserve keeps DATA_DIR's disk free for SQLite's alarm writes. On PostgreSQL no record is written there, so
+  // shedding heartbeats for DATA_DIR's free space would drop data to protect nothing: the server's disk is watched there.
+  const onPostgres = engineOf(store) === 'postgresql';
+  if (onPostgres && storage.reserveBytes > 0) {
+    log.info(
+      { part: 'storage', diskReserveMb: storage.reserveBytes / (1024 * 1024) },
+      "DISK_RESERVE_MB applies to the SQLite store only: on PostgreSQL heartbeats are never shed for DATA_DIR's free space; watch the database server's disk",
+    );
+  }
   const recording = new RecordingGuard({
     dataDir: config.dataDir,
-    reserveBytes: storage.reserveBytes,
+    reserveBytes: onPostgres ? 0 : storage.reserveBytes,
     probe,
     clock,
     log: log.child({ part: 'storage' }),

@@ -21,15 +21,22 @@ export type StoreEngine = 'sqlite' | 'postgresql';
  */
 export function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMetrics): GatewayStore {
   if (config.databaseUrl) {
-    return connectPostgresStore(config.databaseUrl, {
+    const pgStore = connectPostgresStore(config.databaseUrl, {
       onConnectionError: (err) => log.error({ err, part: 'storage' }, 'PostgreSQL connection lost'),
       onAfterCommitError: (err) => log.error({ err, part: 'storage' }, 'a post-commit step failed'),
     });
+    pgStore.database.observeCommits((c) =>
+      metrics.storeCommitDuration.observe({ engine: 'postgresql', durability: c.durability }, c.ms / 1000),
+    );
+    return pgStore;
   }
   const store = openSqliteStore(databaseFile(config.dataDir), {
     onStorageProblem: (err) => log.error({ err, part: 'storage' }, 'database disk problem'),
   });
-  store.database.observeCommits((c) => metrics.sqliteCommitDuration.observe({ durability: c.durability }, c.ms / 1000));
+  store.database.observeCommits((c) => {
+    metrics.sqliteCommitDuration.observe({ durability: c.durability }, c.ms / 1000);
+    metrics.storeCommitDuration.observe({ engine: 'sqlite', durability: c.durability }, c.ms / 1000);
+  });
   return store;
 }
 

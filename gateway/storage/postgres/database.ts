@@ -1,5 +1,6 @@
 // A PostgreSQL connection pool: versioned migrations under an advisory lock, transactions that calls inside join, afterCommit.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { errorMessage, GatewayError } from '../../core/errors.js';
 import type { Durability, TransactionOptions } from '../ports.js';
@@ -22,6 +23,12 @@ export interface PgDatabaseOptions {
   idleInTransactionMs?: number;
   /** Migrations to apply (default: all of PG_MIGRATIONS); tests pass a prefix to see a schema upgraded. */
   migrations?: readonly PgMigration[];
+}
+
+/** One COMMIT as the server answered it: its round trip (with the WAL flush for `full`) and its durability. */
+export interface PgCommitTiming {
+  ms: number;
+  durability: Durability;
 }
 
 interface TxContext {
@@ -48,6 +55,7 @@ const types: pg.CustomTypesConfig = { getTypeParser: parserFor as pg.CustomTypes
 export class PgDatabase {
   private readonly pool: pg.Pool;
   private readonly inTx = new AsyncLocalStorage<TxContext>();
+  private readonly commitObservers = new Set<(timing: PgCommitTiming) => void>();
 
   private constructor(
     private readonly connectionString: string,
@@ -93,6 +101,16 @@ export class PgDatabase {
     }
   }
 
+  /** A connection of its own outside the pool (a LISTEN connection), for the same database; the caller connects and ends it. */
+  newClient(): pg.Client {
+    return new pg.Client({ connectionString: this.connectionString, types, connectionTimeoutMillis: 10_000 });
+  }
+
+  /** Reports a connection problem found outside the pool (a LISTEN connection lost) where the pool's own go. */
+  reportConnectionProblem(err: Error): void {
+    this.options.onConnectionError?.(err);
+  }
+
   /** Rows of `sql`; inside a transaction, on its connection. */
   async query<R extends object>(sql: string, params: readonly PgParam[] = []): Promise<R[]> {
     const res = await this.client().query<R>(sql, params as unknown[]);
@@ -134,11 +152,14 @@ export class PgDatabase {
     client.on('error', onLost);
     const tx: TxContext = { client, open: true, afterCommit: [], afterEnd: [] };
     let result: T;
+    const durability = options.durability ?? 'full';
     try {
       await client.query('BEGIN');
-      await client.query(synchronousCommit(options.durability ?? 'full'));
+      await client.query(synchronousCommit(durability));
       result = await this.inTx.run(tx, work);
+      const startedAt = performance.now();
       await client.query('COMMIT');
+      if (this.commitObservers.size > 0) this.notifyCommit({ ms: performance.now() - startedAt, durability });
     } catch (err) {
       tx.open = false;
       let connectionLost = false;
@@ -159,6 +180,22 @@ export class PgDatabase {
     runAll(tx.afterEnd, this.options.onAfterCommitError);
     runAll(tx.afterCommit, this.options.onAfterCommitError);
     return result;
+  }
+
+  /** Calls `fn` after every COMMIT with its timing (metrics); returns the function that stops it. */
+  observeCommits(fn: (timing: PgCommitTiming) => void): () => void {
+    this.commitObservers.add(fn);
+    return () => this.commitObservers.delete(fn);
+  }
+
+  private notifyCommit(timing: PgCommitTiming): void {
+    for (const fn of this.commitObservers) {
+      try {
+        fn(timing);
+      } catch (err) {
+        this.options.onAfterCommitError?.(err);
+      }
+    }
   }
 
   /** A single statement group: joins the caller's transaction, or runs as its own. */

@@ -1,4 +1,5 @@
 // Opens the PostgreSQL implementation of the Store port (DATABASE_URL), with the repos the gateway uses beside it.
+import { errorMessage, GatewayError } from '../../core/errors.js';
 import type { Store, TransactionOptions } from '../ports.js';
 import { PgDatabase, type PgDatabaseOptions } from './database.js';
 import { PgRegistryRepo } from './registry-repo.js';
@@ -6,7 +7,7 @@ import { PgEventRepo } from './events-repo.js';
 import { PgDeviceHealthRepo, PgSecurityEventRepo } from './device-repos.js';
 import { PgIncidentRepo } from './incident-repo.js';
 import { PgSmsRepo } from './sms-repo.js';
-import { PgSmsCapRepo } from './cap-repo.js';
+import { PgSmsCapRepo, type PgSmsCapOptions } from './cap-repo.js';
 import { PgPageLinkCodeRepo } from './link-code-repo.js';
 import { PgTimerRepo } from './timer-repo.js';
 import { PgVisitRepo } from './visits-repo.js';
@@ -18,6 +19,11 @@ import { PgBridgeLevelRepo } from './bridge-levels-repo.js';
 import { PgVoiceCallRepo } from './voice-repo.js';
 import { PgReportReads } from './report-reads.js';
 import { PgRetentionRepo } from './retention-repo.js';
+
+export interface PostgresStoreOptions extends PgDatabaseOptions {
+  /** The SMS cap counters' reload period and LISTEN retry (tests shorten them). */
+  smsCaps?: PgSmsCapOptions;
+}
 
 export class PostgresStore implements Store {
   readonly registry: PgRegistryRepo;
@@ -42,14 +48,17 @@ export class PostgresStore implements Store {
   readonly voice: PgVoiceCallRepo;
   readonly reports: PgReportReads;
 
-  constructor(readonly database: PgDatabase) {
+  constructor(
+    readonly database: PgDatabase,
+    smsCapOptions: PgSmsCapOptions = {},
+  ) {
     this.registry = new PgRegistryRepo(database);
     this.events = new PgEventRepo(database);
     this.health = new PgDeviceHealthRepo(database);
     this.security = new PgSecurityEventRepo(database);
     this.incidents = new PgIncidentRepo(database);
     this.sms = new PgSmsRepo(database);
-    this.smsCaps = new PgSmsCapRepo(database);
+    this.smsCaps = new PgSmsCapRepo(database, smsCapOptions);
     this.linkCodes = new PgPageLinkCodeRepo(database);
     this.retention = new PgRetentionRepo(database);
     this.timers = new PgTimerRepo(database);
@@ -71,10 +80,19 @@ export class PostgresStore implements Store {
     this.database.afterCommit(fn);
   }
 
-  /** Migrates the database and loads the SMS cap counters; one clear error naming DATABASE_URL if it cannot. */
+  /**
+   * Migrates the database, loads the SMS cap counters and listens for the other nodes' sends; one clear error naming
+   * DATABASE_URL if it cannot.
+   */
   async prepare(): Promise<void> {
     await this.database.prepare();
     await this.smsCaps.load();
+    try {
+      await this.smsCaps.listen();
+    } catch (err) {
+      await this.database.close();
+      throw new GatewayError('GW_ERR_CONFIG', `DATABASE_URL: cannot listen for the other nodes' SMS cap counts: ${errorMessage(err)}`);
+    }
   }
 
   ping(): Promise<boolean> {
@@ -82,6 +100,7 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.smsCaps.stop();
     await this.database.close();
   }
 }
@@ -90,13 +109,14 @@ export class PostgresStore implements Store {
  * Connects to `url` (a postgres:// connection string), applies the missing migrations and loads the SMS cap counters.
  * Fails with one line naming DATABASE_URL (password hidden) when the server cannot be reached or refuses the login.
  */
-export async function openPostgresStore(url: string, options: PgDatabaseOptions = {}): Promise<PostgresStore> {
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
   const store = connectPostgresStore(url, options);
   await store.prepare();
   return store;
 }
 
 /** The store over a pool that has not connected yet: call prepare() before any other use (the gateway's first start step). */
-export function connectPostgresStore(url: string, options: PgDatabaseOptions = {}): PostgresStore {
-  return new PostgresStore(PgDatabase.connect(url, options));
+export function connectPostgresStore(url: string, options: PostgresStoreOptions = {}): PostgresStore {
+  const { smsCaps, ...database } = options;
+  return new PostgresStore(PgDatabase.connect(url, database), smsCaps);
 }
