@@ -172,6 +172,29 @@ describe('npm run migrate -- --from-sqlite: moving an installation into PostgreS
     }
   });
 
+  it('runs as `npm run migrate -- --from-sqlite DIR`: refuses while the gateway runs, then prints each table’s verified count', async () => {
+    const { dir, file } = await filledDataDir();
+    const url = await fixture.freshUrl();
+    const env = { ...process.env, DATABASE_URL: url };
+    const running = openSqliteStore(file);
+    const refused = await run('npx', ['tsx', 'gateway/backup/migrate-cli.ts', '--from-sqlite', dir], { env }).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    await running.close();
+    expect(refused).toMatchObject({
+      code: 1,
+      stderr: `migrate failed: a gateway is running on ${dir} (its database is open): stop it before moving it to PostgreSQL\n`,
+    });
+    const moved = await run('npx', ['tsx', 'gateway/backup/migrate-cli.ts', '--from-sqlite', dir], { env });
+    const lines = moved.stdout.split('\n');
+    expect(lines[0]).toMatch(
+      new RegExp(`^moved SQLite schema ${SQLITE_LATEST} into PostgreSQL schema ${PG_LATEST}, one transaction, row counts verified:$`),
+    );
+    expect(lines).toContainEqual(expect.stringMatching(/^ {2}events +2$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^ {2}incidents +1$/));
+    expect(lines).toContain(`not copied: schema_migrations (${SKIPPED_TABLES.schema_migrations})`);
+  });
+
   it('refuses a target that already holds records, and with --replace-target replaces them in the same transaction', async () => {
     const { file } = await filledDataDir();
     const url = await fixture.freshUrl();
