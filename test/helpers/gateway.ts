@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Gateway } from '../../gateway/app.js';
 import { loadConfig, type Env } from '../../gateway/config/load.js';
-import { silentLogger } from '../../gateway/core/logger.js';
+import { silentLogger, type Logger } from '../../gateway/core/logger.js';
 import type { Clock } from '../../gateway/core/clock.js';
 import { SqliteStore } from '../../gateway/storage/sqlite/store.js';
 import type { WireOptions } from '../../gateway/wiring/gateway.js';
@@ -30,6 +30,8 @@ export interface TestGatewayOptions extends WireOptions {
   twilio?: boolean;
   /** REGISTRY_FILE: a file, or a registry document written into the data dir; default test/fixtures/registry.yaml. */
   registry?: string | Record<string, unknown>;
+  /** The gateway's logger (default: silent); a test that checks a log line passes a capturing one. */
+  log?: Logger;
 }
 
 /** A gateway on the embedded SQLite store: tests that look at SQLite's internals (statements, pragmas, disk health) use it. */
@@ -115,7 +117,7 @@ async function launch(
   const { liveHeartbeatMs, jobs, edge, accountLimits } = opts;
   const gateway = Gateway.create({
     config,
-    log: silentLogger(),
+    log: opts.log ?? silentLogger(),
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(liveHeartbeatMs ? { liveHeartbeatMs } : {}),
     ...(jobs ? { jobs } : {}),

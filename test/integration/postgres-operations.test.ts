@@ -1,9 +1,10 @@
 // PostgreSQL operations: SMS cap counts shared by every node through LISTEN/NOTIFY, the commit-time metric per engine, and DISK_RESERVE_MB left to SQLite.
 import type { MqttClient } from 'mqtt';
+import { Writable } from 'node:stream';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../gateway/config/load.js';
-import { silentLogger } from '../../gateway/core/logger.js';
+import { createLogger, silentLogger } from '../../gateway/core/logger.js';
 import { createMetrics } from '../../gateway/metrics/metrics.js';
 import type { CapEntry } from '../../gateway/notifiers/caps.js';
 import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
@@ -114,8 +115,21 @@ describe('DISK_RESERVE_MB on PostgreSQL', () => {
   it("sheds nothing for DATA_DIR's free space: the records are on the database server's disk", async () => {
     const url = await fixture.freshUrl();
     // A reserve no disk can meet: on SQLite every heartbeat would be shed.
-    const t = await startPostgresTestGateway(url, { env: { DISK_RESERVE_MB: '100000000' } });
+    const lines: string[] = [];
+    const log = createLogger({
+      level: 'info',
+      destination: new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+          done();
+        },
+      }),
+    });
+    const t = await startPostgresTestGateway(url, { env: { DISK_RESERVE_MB: '100000000' }, log });
     try {
+      expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toContain(
+        "DISK_RESERVE_MB applies to the SQLite store only: on PostgreSQL heartbeats are never shed for DATA_DIR's free space; watch the database server's disk",
+      );
       await t.gateway.recording.check();
       device = await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001');
       await device.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'heartbeat', seq: 1, battery: 90 }), { qos: 1 });
