@@ -3,6 +3,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import { errorMessage, GatewayError } from '../../core/errors.js';
 import type { Durability, TransactionOptions } from '../ports.js';
+import { PgListener } from './listener.js';
 import { PG_MIGRATIONS, type PgMigration } from './migrations.js';
 
 /** A value bound to a `$n` placeholder. Arrays are bound as PostgreSQL arrays (`$1::text[]`). */
@@ -179,6 +180,11 @@ export class PgDatabase {
     const tx = this.inTx.getStore();
     if (tx?.open) tx.afterEnd.push(fn);
     else fn();
+  }
+
+  /** A connection of its own that LISTENs on `channel` (outside the pool, which would hand it to other work). */
+  listener(channel: string, onProblem?: (message: string) => void): PgListener {
+    return new PgListener({ connectionString: this.connectionString, channel, ...(onProblem ? { onProblem } : {}) });
   }
 
   async ping(): Promise<boolean> {

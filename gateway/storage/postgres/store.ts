@@ -18,6 +18,14 @@ import { PgBridgeLevelRepo } from './bridge-levels-repo.js';
 import { PgVoiceCallRepo } from './voice-repo.js';
 import { PgReportReads } from './report-reads.js';
 import { PgRetentionRepo } from './retention-repo.js';
+import { leaseOptions, PgCallLeases, PgSmsLeases, type PgLeaseOptions } from './leases.js';
+import type { PgListener } from './listener.js';
+import { TIMER_CHANNEL } from './timer-repo.js';
+
+export interface PgStoreOptions extends PgDatabaseOptions {
+  /** This node's id and lease length on the SMS and calls it stores (default: the host name, 15 s). */
+  lease?: Partial<PgLeaseOptions>;
+}
 
 export class PostgresStore implements Store {
   readonly registry: PgRegistryRepo;
@@ -41,14 +49,22 @@ export class PostgresStore implements Store {
   readonly bridgeLevels: PgBridgeLevelRepo;
   readonly voice: PgVoiceCallRepo;
   readonly reports: PgReportReads;
+  /** Leases on unsent SMS: which node sends each, and taking over a dead node's (not part of the Store port). */
+  readonly smsLeases: PgSmsLeases;
+  /** Leases on calls not yet placed, likewise. */
+  readonly callLeases: PgCallLeases;
 
-  constructor(readonly database: PgDatabase) {
+  constructor(
+    readonly database: PgDatabase,
+    lease: Partial<PgLeaseOptions> = {},
+  ) {
+    const leases = leaseOptions(lease);
     this.registry = new PgRegistryRepo(database);
     this.events = new PgEventRepo(database);
     this.health = new PgDeviceHealthRepo(database);
     this.security = new PgSecurityEventRepo(database);
     this.incidents = new PgIncidentRepo(database);
-    this.sms = new PgSmsRepo(database);
+    this.sms = new PgSmsRepo(database, leases);
     this.smsCaps = new PgSmsCapRepo(database);
     this.linkCodes = new PgPageLinkCodeRepo(database);
     this.retention = new PgRetentionRepo(database);
@@ -59,8 +75,15 @@ export class PostgresStore implements Store {
     this.supervision = new PgSupervisionRepo(database);
     this.testPresses = new PgTestPressRepo(database);
     this.bridgeLevels = new PgBridgeLevelRepo(database);
-    this.voice = new PgVoiceCallRepo(database);
+    this.voice = new PgVoiceCallRepo(database, leases);
     this.reports = new PgReportReads(database);
+    this.smsLeases = new PgSmsLeases(database, leases);
+    this.callLeases = new PgCallLeases(database, leases);
+  }
+
+  /** A listening connection told of every timer another node schedules (start it with the timers, stop it with them). */
+  timerChanges(onProblem?: (message: string) => void): PgListener {
+    return this.database.listener(TIMER_CHANNEL, onProblem);
   }
 
   transaction<T>(work: () => Promise<T>, options?: TransactionOptions): Promise<T> {
@@ -90,13 +113,13 @@ export class PostgresStore implements Store {
  * Connects to `url` (a postgres:// connection string), applies the missing migrations and loads the SMS cap counters.
  * Fails with one line naming DATABASE_URL (password hidden) when the server cannot be reached or refuses the login.
  */
-export async function openPostgresStore(url: string, options: PgDatabaseOptions = {}): Promise<PostgresStore> {
+export async function openPostgresStore(url: string, options: PgStoreOptions = {}): Promise<PostgresStore> {
   const store = connectPostgresStore(url, options);
   await store.prepare();
   return store;
 }
 
 /** The store over a pool that has not connected yet: call prepare() before any other use (the gateway's first start step). */
-export function connectPostgresStore(url: string, options: PgDatabaseOptions = {}): PostgresStore {
-  return new PostgresStore(PgDatabase.connect(url, options));
+export function connectPostgresStore(url: string, { lease, ...options }: PgStoreOptions = {}): PostgresStore {
+  return new PostgresStore(PgDatabase.connect(url, options), lease);
 }
