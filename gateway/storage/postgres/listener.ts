@@ -21,6 +21,7 @@ export class PgListener implements ChangeFeed {
   private retry: NodeJS.Timeout | null = null;
   private attempt = 0;
   private connecting: Promise<void> | null = null;
+  private pid: number | null = null;
 
   constructor(private readonly options: PgListenerOptions) {}
 
@@ -46,10 +47,9 @@ export class PgListener implements ChangeFeed {
     return this.state;
   }
 
-  /** The server process of the listening connection (tests end it to show the reconnection). */
-  async backendPid(): Promise<number | null> {
-    const res = await this.client?.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    return res?.rows[0]?.pid ?? null;
+  /** The server process of the listening connection, while listening (tests end it to show the reconnection). */
+  backendPid(): number | null {
+    return this.state === 'listening' ? this.pid : null;
   }
 
   private connect(): Promise<void> {
@@ -71,6 +71,7 @@ export class PgListener implements ChangeFeed {
     try {
       await client.connect();
       await client.query(`LISTEN ${this.options.channel}`);
+      this.pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? null;
     } catch (err) {
       client.removeAllListeners('end');
       await client.end().catch(() => undefined);
