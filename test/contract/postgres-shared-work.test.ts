@@ -6,6 +6,7 @@ import { DurableTimers } from '../../gateway/escalation/timers.js';
 import type { PgStoreOptions } from '../../gateway/storage/postgres/store.js';
 import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
 import type { DurableTimer } from '../../gateway/storage/ports.js';
+import type { VoiceCall } from '../../gateway/voice/repo.js';
 import { PostgresFixture } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 import { sms, T0 } from './fixtures.js';
@@ -246,5 +247,43 @@ describe('PostgreSQL: unsent SMS leased to the node that stores them', () => {
     const ids = takes.flat().map((m) => m.id);
     expect(ids).toHaveLength(60);
     expect(new Set(ids).size).toBe(60);
+  });
+});
+
+describe('PostgreSQL: calls not yet placed, leased to the node that stores them', () => {
+  const call = (id: string, status: VoiceCall['status']): VoiceCall => ({
+    id,
+    incidentId: 'inc-1',
+    step: 1,
+    to: '+8613800000001',
+    personId: 'w-1',
+    role: 'worker',
+    name: '李红',
+    provider: 'twilio',
+    providerCallId: null,
+    status,
+    key: null,
+    createdAt: T0,
+    updatedAt: T0,
+    endedAt: null,
+    error: null,
+  });
+
+  it('takes a silent node’s queued and placing calls after its lease, and a stopping node hands back only those not being placed', async () => {
+    const url = await (pg as PostgresFixture).freshUrl();
+    const a = await open(url, { lease: { nodeId: 'node-a', leaseMs: 500 } });
+    const b = await open(url, { lease: { nodeId: 'node-b', leaseMs: 60_000 } });
+    await a.voice.create(call('call-1', 'queued'));
+    await a.voice.create(call('call-2', 'placing'));
+    await a.voice.create(call('call-3', 'ringing'));
+    // A stop hands back the queued call, not the one whose provider call may be under way.
+    await a.callLeases.release(['call-1', 'call-2']);
+    expect((await b.callLeases.claim({ mine: false, limit: 10 })).map((c) => c.id)).toEqual(['call-1']);
+    const taken = await waitFor('b takes the placing call once a’s lease ran out', async () => {
+      const rows = await b.callLeases.claim({ mine: false, limit: 10 });
+      return rows.length > 0 ? rows : null;
+    });
+    expect(taken.map((c) => [c.id, c.status])).toEqual([['call-2', 'placing']]);
+    expect(await a.callLeases.renew(['call-2'])).toEqual(['call-2']);
   });
 });
