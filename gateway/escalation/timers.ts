@@ -1,5 +1,7 @@
 // Durable timers: stored before they are armed, restored at start (overdue ones fire at once), claimed so each fires once.
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { errorMessage } from '../core/errors.js';
+import type { ChangeFeed } from '../core/leases.js';
 import type { Logger } from '../core/logger.js';
 import type { DurableTimer, Store } from '../storage/ports.js';
 
@@ -12,6 +14,22 @@ export interface DurableTimersDeps {
   log: Logger;
   /** Delay before a timer whose handler failed is tried again. */
   retryMs?: number;
+  /**
+   * Several nodes on one database: each node also arms the timers the others scheduled, from the shared table, so a
+   * step whose node died still fires. Every node that arms a timer races for it; the claim lets exactly one run it.
+   */
+  shared?: SharedTimers;
+}
+
+export interface SharedTimers {
+  /** How often the table is read for timers due soon (also what catches a notice missed while reconnecting). */
+  pollMs: number;
+  /** How far ahead a read arms timers (default three polls), so a timer is armed before it falls due. */
+  horizonMs?: number;
+  /** Notices of timers scheduled on other nodes: read the table now rather than at the next poll. */
+  changes?: ChangeFeed;
+  /** Timers armed per read (default 500). */
+  batch?: number;
 }
 
 export class DurableTimers {
@@ -19,6 +37,12 @@ export class DurableTimers {
   private handler: TimerHandler | null = null;
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Keys whose claiming transaction runs now on this node: a read of the table must not arm them again. */
+  private readonly firing = new Set<string>();
+  private pollTimer: TimerHandle | null = null;
+  /** A read of the shared table is running; `readAgain`: a notice came meanwhile, so read once more after it. */
+  private reading: Promise<void> | null = null;
+  private readAgain = false;
 
   constructor(private readonly deps: DurableTimersDeps) {}
 
@@ -30,13 +54,62 @@ export class DurableTimers {
   async start(): Promise<void> {
     this.running = true;
     for (const timer of await this.deps.store.timers.listPending()) this.arm(timer);
+    const { shared } = this.deps;
+    if (!shared) return;
+    await shared.changes?.start(() => void this.readShared());
+    this.schedulePoll(shared);
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.pollTimer?.cancel();
+    this.pollTimer = null;
+    await this.deps.shared?.changes?.stop();
+    await this.reading;
     for (const h of this.armed.values()) h.cancel();
     this.armed.clear();
     await Promise.allSettled([...this.inFlight]);
+  }
+
+  /**
+   * Arms the pending timers of the shared table that fall due within the horizon and that this node neither has armed
+   * nor is firing: those other nodes scheduled, and those whose claim a dead or frozen node's transaction lost.
+   */
+  readShared(): Promise<void> {
+    if (this.reading) {
+      this.readAgain = true;
+      return this.reading;
+    }
+    const run = (async () => {
+      do {
+        this.readAgain = false;
+        await this.armDue();
+      } while (this.readAgain && this.running);
+    })()
+      .catch((err: unknown) => {
+        this.deps.log.error({ err: errorMessage(err) }, 'could not read the shared timers; the next poll tries again');
+      })
+      .finally(() => {
+        this.reading = null;
+      });
+    this.reading = run;
+    return run;
+  }
+
+  private async armDue(): Promise<void> {
+    const { shared, clock, store } = this.deps;
+    if (!shared || !this.running) return;
+    const horizon = shared.horizonMs ?? 3 * shared.pollMs;
+    for (const timer of await store.timers.listDue(clock.now() + horizon, shared.batch ?? 500)) {
+      if (!this.armed.has(timer.key) && !this.firing.has(timer.key)) this.arm(timer);
+    }
+  }
+
+  private schedulePoll(shared: SharedTimers): void {
+    if (!this.running) return;
+    this.pollTimer = this.deps.clock.setTimer(shared.pollMs, () => {
+      void this.readShared().finally(() => this.schedulePoll(shared));
+    });
   }
 
   /** Stores the timer (in the caller's transaction, if any) and arms it. */
@@ -82,9 +155,11 @@ export class DurableTimers {
 
   private fire(timer: DurableTimer): void {
     this.armed.delete(timer.key);
+    this.firing.add(timer.key);
     const run = this.deps.store
       .transaction(async () => {
-        if (!(await this.deps.store.timers.claim(timer.key, this.deps.clock.now()))) return [];
+        // Another node firing the same timer now holds its row: this one passes at once instead of queueing behind it.
+        if (!(await this.deps.store.timers.claimDue(timer.key, this.deps.clock.now()))) return [];
         if (!this.handler) throw new Error('no timer handler registered');
         return this.handler(timer);
       })
@@ -101,7 +176,10 @@ export class DurableTimers {
           );
         }
       })
-      .finally(() => this.inFlight.delete(run));
+      .finally(() => {
+        this.inFlight.delete(run);
+        this.firing.delete(timer.key);
+      });
     this.inFlight.add(run);
   }
 }

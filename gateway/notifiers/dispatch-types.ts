@@ -9,6 +9,7 @@ import type { CircuitBreakerHealth, CircuitBreakerOptions } from './circuit-brea
 import type { TemplateCatalogue } from './intent.js';
 import type { SendGate } from './send-gate.js';
 import type { SmsProvider, SmsProviderHealth } from './provider.js';
+import type { Leasing } from '../core/leases.js';
 
 export interface NotifierEvents {
   /** A stored message changed status (including its creation as `queued`). */
@@ -128,6 +129,11 @@ export interface SmsDispatcherDeps {
   onSent?: (msg: OutboundSms, latencyMs: number) => void;
   /** Metrics hook: a message failed for good. */
   onFailed?: (msg: OutboundSms) => void;
+  /**
+   * Several nodes on one database: each unsent message is leased to the node that sends it (renewed while held), and
+   * this node takes over messages whose node stopped renewing. Without it (one node), start() resumes every unsent one.
+   */
+  leasing?: Leasing<OutboundSms>;
 }
 
 /** One provider with its own breaker: the first one, or the fallback. */

@@ -3,6 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../core/errors.js';
 import { newId } from '../core/ids.js';
+import { LeaseKeeper } from '../core/leases.js';
 import type { MessageIntent, OutboundSms, SmsPurpose, SmsStatus } from '../core/types.js';
 import type { SmsStatusUpdate } from '../storage/ports.js';
 import { freeText } from './catalogue.js';
@@ -49,6 +50,10 @@ export class SmsDispatcher {
   private readonly writer: SmsStatusWriter;
   /** A pump is scheduled for the next turn of the event loop (see pump). */
   private pumpLater: NodeJS.Immediate | null = null;
+  /** Several nodes: renews this node's leases on the messages it holds, and takes over a dead node's. */
+  private readonly keeper: LeaseKeeper<OutboundSms> | null;
+  /** Held messages whose lease another node took (this node was frozen past it): dropped when they come up. */
+  private readonly lost = new Set<string>();
 
   constructor(private readonly deps: SmsDispatcherDeps) {
     this.writer = new SmsStatusWriter({ store: deps.store });
@@ -89,13 +94,35 @@ export class SmsDispatcher {
       this.routes.push({ provider: deps.fallback, role: 'fallback', gate, consecutiveFailures: 0, lastError: null });
     }
     this.defaults = defaultCatalogue(deps.publicUrl);
+    const { leasing } = deps;
+    this.keeper = leasing
+      ? new LeaseKeeper({
+          ...leasing,
+          clock: deps.clock,
+          log: deps.log,
+          what: 'SMS',
+          held: () => this.held,
+          taken: (rows) => this.resume(rows),
+          lost: (ids) => {
+            for (const id of ids) if (this.held.has(id) && !this.active.has(id)) this.lost.add(id);
+          },
+        })
+      : null;
   }
 
   /** Starts sending, beginning with messages a crash left queued or half sent. */
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    const unsent = await this.deps.store.sms.listUnsent();
+    // Several nodes: only this node's own rows (from before a restart) and those no live node holds.
+    const { leasing } = this.deps;
+    this.resume(leasing ? await leasing.leases.claim({ mine: true, limit: null }) : await this.deps.store.sms.listUnsent());
+    this.keeper?.start();
+  }
+
+  /** Messages left unsent by a crash, a stop, or a node that died: queued before the next send, oldest first. */
+  private resume(unsent: readonly OutboundSms[]): void {
+    if (!this.running) return;
     const resumed: OutboundSms[] = [];
     for (const msg of unsent) {
       if (this.held.has(msg.id)) continue;
@@ -112,13 +139,20 @@ export class SmsDispatcher {
   /** Stops taking new work, cancels retry timers and waits for provider calls in flight; unsent rows resume on the next start. */
   async stop(): Promise<void> {
     this.running = false;
+    await this.keeper?.stop();
     for (const route of this.routes) route.gate.stop();
     this.queue.clear();
     if (this.pumpLater) clearImmediate(this.pumpLater);
     this.pumpLater = null;
     await Promise.allSettled([...this.active.values()]);
     await this.writer.flush();
+    // What this node still held goes to another node now, not when its lease runs out.
+    const unsent = [...this.held].filter((id) => !this.lost.has(id));
+    await this.deps.leasing?.leases.release(unsent).catch((err: unknown) => {
+      this.deps.log.error({ err: errorMessage(err) }, 'could not hand unsent SMS back; other nodes take them when their lease runs out');
+    });
     this.held.clear();
+    this.lost.clear();
   }
 
   /**
@@ -256,6 +290,13 @@ export class SmsDispatcher {
    * would pass its per-recipient cap, through the next at once, without waiting out a backoff.
    */
   private async attempt(msg: OutboundSms, first: number, permit: BreakerPermit): Promise<void> {
+    if (this.lost.delete(msg.id)) {
+      // Another node took this message over while this one was frozen: it sends it; this node lets it go.
+      this.gate.unwatch(msg.id);
+      this.routes[first]?.gate.release(permit);
+      this.deps.log.warn({ sms: msg.id }, 'SMS taken over by another node; not sent here');
+      return;
+    }
     const attempts = msg.attempts + 1;
     // Announced, not stored: the row is already durable as `queued` (or `sending` after a failed try), and a
     // crash before the provider's answer is stored resends it either way. The write would only delay the send.

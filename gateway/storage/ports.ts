@@ -224,8 +224,15 @@ export interface TimerRepo {
   schedule(timer: DurableTimer): Promise<void>;
   /** Marks the timer fired; true only for the one caller that moved it from pending. */
   claim(key: string, at: number): Promise<boolean>;
+  /**
+   * Like claim, for a timer that fell due: one that another transaction is claiming right now (another node firing it)
+   * is skipped at once, false, instead of waited for. If that transaction rolls back, the timer is pending again.
+   */
+  claimDue(key: string, at: number): Promise<boolean>;
   cancelForIncident(incidentId: string, at: number): Promise<number>;
   listPending(): Promise<DurableTimer[]>;
+  /** Pending timers due at or before `before`, soonest first, at most `limit`: what a node arms from the shared table. */
+  listDue(before: number, limit: number): Promise<DurableTimer[]>;
 }
 
 export interface AuditWriter {

@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { GatewayError, errorMessage } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { newId } from '../core/ids.js';
+import { LeaseKeeper, type Leasing } from '../core/leases.js';
 import type { Logger } from '../core/logger.js';
 import type { AuditEntry, Incident, OutboundSms, PlanResponder, Responder } from '../core/types.js';
 import { callKey } from '../escalation/engine.js';
@@ -38,6 +39,11 @@ export interface VoiceCallsDeps {
   webhookKey: string | null;
   /** The durable timers: a call placed instead of an SMS takes the place of the step's own call. */
   timers: Pick<DurableTimers, 'claimNow'>;
+  /**
+   * Several nodes on one database: each call not yet placed is leased to the node that places it, and this node takes
+   * over calls whose node stopped renewing them. Without it (one node), resume() takes every unplaced call.
+   */
+  leasing?: Leasing<VoiceCall>;
 }
 
 const SYSTEM: Responder = { role: 'staff', id: null, name: 'system', phone: null };
@@ -51,7 +57,25 @@ export class VoiceCalls {
     this.settleCallbacks = resolve;
   });
 
-  constructor(private readonly deps: VoiceCallsDeps) {}
+  /** Calls recorded and not yet handed to the provider, held by this node (their leases are renewed). */
+  private readonly holding = new Set<string>();
+  /** Held calls whose lease another node took while this one was frozen: not placed here. */
+  private readonly lost = new Set<string>();
+  private readonly keeper: LeaseKeeper<VoiceCall> | null;
+
+  constructor(private readonly deps: VoiceCallsDeps) {
+    this.keeper = deps.leasing
+      ? new LeaseKeeper({
+          ...deps.leasing,
+          clock: deps.clock,
+          log: deps.log,
+          what: 'calls',
+          held: () => this.holding,
+          taken: (calls) => void this.resumeCalls(calls),
+          lost: (ids) => ids.forEach((id) => this.lost.add(id)),
+        })
+      : null;
+  }
 
   /** For /healthz: degraded while the provider's last answer was a refusal (calls then pass straight to the next responder). */
   health(): { status: 'up' | 'degraded'; provider: string; lastError: { at: number; message: string } | null; detail?: string } {
@@ -71,8 +95,16 @@ export class VoiceCalls {
    * next responder is paged.
    */
   async resume(): Promise<void> {
+    const { store, leasing } = this.deps;
+    // Several nodes: only this node's own calls (from before a restart) and those no live node holds.
+    await this.resumeCalls(leasing ? await leasing.leases.claim({ mine: true, limit: null }) : await store.voice.listUnplaced());
+    this.keeper?.start();
+  }
+
+  /** Calls left unplaced by a stop, a crash, or a node that died (taken over): placed, passed on, or closed. */
+  private async resumeCalls(calls: readonly VoiceCall[]): Promise<void> {
     const { store, clock } = this.deps;
-    for (const call of await store.voice.listUnplaced()) {
+    for (const call of calls) {
       const incident = await store.incidents.get(call.incidentId);
       const now = clock.now();
       if (!incident || incident.state !== 'open' || incident.step !== call.step) {
@@ -108,10 +140,18 @@ export class VoiceCalls {
     this.settleCallbacks(true);
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.deps.bus.removeAll(this);
-    // Calls still held stay queued in the store: the next start places them (resume).
+    const unplaced = [...this.holding];
+    // Calls still held stay queued in the store: the next start places them (resume), or another node at once.
     this.settleCallbacks(false);
+    await this.keeper?.stop();
+    await this.deps.leasing?.leases.release(unplaced).catch((err: unknown) => {
+      this.deps.log.error(
+        { err: errorMessage(err) },
+        'could not hand unplaced calls back; other nodes take them when their lease runs out',
+      );
+    });
   }
 
   /**
@@ -185,8 +225,19 @@ export class VoiceCalls {
 
   /** Places a recorded call; a provider that refuses it moves escalation on at once. */
   private async place(call: VoiceCall, incident: Incident): Promise<void> {
+    this.holding.add(call.id);
+    try {
+      await this.placeHeld(call, incident);
+    } finally {
+      this.holding.delete(call.id);
+      this.lost.delete(call.id);
+    }
+  }
+
+  private async placeHeld(call: VoiceCall, incident: Incident): Promise<void> {
     const { store, clock, provider, log } = this.deps;
     if (!(await this.callbacks)) return;
+    if (this.lost.has(call.id)) return;
     if (!(await store.voice.transition(call.id, ['queued'], { status: 'placing', updatedAt: clock.now() }))) return;
     try {
       const script = await this.scriptFor(incident);

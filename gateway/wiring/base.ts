@@ -8,7 +8,7 @@ import type { IngestEvents } from '../ingest/events.js';
 import { createMetrics, type GatewayMetrics } from '../metrics/metrics.js';
 import type { NotifierEvents } from '../notifiers/dispatcher.js';
 import type { SupervisionEvents } from '../supervision/events.js';
-import { openStore, type GatewayStore } from './storage.js';
+import { openStore, sharedWorkOf, type GatewayStore, type SharedWork, type SharedWorkTuning } from './storage.js';
 
 export type GatewayEvents = IngestEvents & NotifierEvents & IncidentEvents & SupervisionEvents;
 
@@ -20,11 +20,13 @@ export interface Base {
   metrics: GatewayMetrics;
   /** SQLite in DATA_DIR, or PostgreSQL when DATABASE_URL is set (connected by the 'database' start step). */
   store: GatewayStore;
+  /** Several nodes on PostgreSQL: timers armed from the shared table, SMS and calls sent under leases; null on SQLite. */
+  sharedWork: SharedWork | null;
 }
 
 /** Opens the database (SQLite migrated here, PostgreSQL at start) and creates the bus and metrics; nothing listens or runs yet. */
-export function wireBase(config: GatewayConfig, clock: Clock, log: Logger): Base {
+export function wireBase(config: GatewayConfig, clock: Clock, log: Logger, tuning: SharedWorkTuning = {}): Base {
   const metrics = createMetrics();
-  const store = openStore(config, log, metrics);
-  return { config, clock, log, bus: new EventBus<GatewayEvents>(log), metrics, store };
+  const store = openStore(config, log, metrics, tuning);
+  return { config, clock, log, bus: new EventBus<GatewayEvents>(log), metrics, store, sharedWork: sharedWorkOf(store, log, tuning) };
 }

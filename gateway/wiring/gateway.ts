@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { Supervision } from '../supervision/service.js';
 import type { VoiceCalls } from '../voice/calls.js';
 import { wireBase, type Base } from './base.js';
+import type { SharedWorkTuning } from './storage.js';
 import { wireCare, type CareParts } from './care.js';
 import { wireDevices, type DeviceParts, type EdgeTuning } from './devices.js';
 import { wireAccounts, type AccountParts } from './http.js';
@@ -28,6 +29,8 @@ export interface WireOptions {
   edge?: EdgeTuning;
   /** Sign-in rate limits other than the defaults (dashboard accounts). */
   accountLimits?: AccountServiceDeps['limits'];
+  /** Leases, polls and the idle-transaction limit of several nodes on PostgreSQL (tests shorten them). */
+  sharedWork?: SharedWorkTuning;
 }
 
 export function wireGateway(
@@ -39,7 +42,7 @@ export function wireGateway(
   // Supervision and calls are wired after the parts that call them (devices, the dispatcher): those reach them at call
   // time, which is never before start().
   const late: { supervision?: Supervision; voice?: VoiceCalls | null } = {};
-  const base = wireBase(config, clock, log);
+  const base = wireBase(config, clock, log, options.sharedWork);
   const devices = wireDevices({
     ...base,
     outages: () => wired(late.supervision, 'supervision'),
@@ -76,6 +79,7 @@ export class GatewayFields implements GatewayParts {
   declare readonly bus: GatewayParts['bus'];
   declare readonly metrics: GatewayParts['metrics'];
   declare readonly store: GatewayParts['store'];
+  declare readonly sharedWork: GatewayParts['sharedWork'];
   declare readonly recording: GatewayParts['recording'];
   declare readonly ingest: GatewayParts['ingest'];
   declare readonly bridgeSink: GatewayParts['bridgeSink'];

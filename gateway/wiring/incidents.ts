@@ -33,7 +33,13 @@ export type IncidentWiring = Base &
 
 export function wireIncidents(w: IncidentWiring): IncidentParts {
   const { config, store, bus, metrics, clock, log, pager } = w;
-  const timers = new DurableTimers({ store, clock, log: log.child({ part: 'timers' }) });
+  // Several nodes: every node arms every timer from the shared table (each still fires once), so a dead node's steps go on.
+  const timers = new DurableTimers({
+    store,
+    clock,
+    log: log.child({ part: 'timers' }),
+    ...(w.sharedWork ? { shared: w.sharedWork.timers } : {}),
+  });
   const engine = new EscalationEngine({
     store,
     timers,
@@ -72,6 +78,7 @@ export function wireIncidents(w: IncidentWiring): IncidentParts {
         timeZone: config.timeZone,
         webhookKey: config.voice.webhookKey,
         timers,
+        ...(w.sharedWork ? { leasing: w.sharedWork.calls } : {}),
       })
     : null;
   // One handler for every durable timer: the call step's timers go to the calls, the rest to the incidents.

@@ -85,6 +85,8 @@ export function wirePaging(w: PagingWiring): PagingParts & PagingInternals {
       firstPage.pageSent(msg, performance.now() - latencyMs);
     },
     onFailed: (msg) => metrics.smsSendFailures.inc({ code: msg.errorCode ?? 'unknown' }),
+    // Several nodes: each unsent SMS is sent by the node that holds its lease; a dead node's are taken over.
+    ...(w.sharedWork ? { leasing: w.sharedWork.sms } : {}),
   });
   const linkSecret = loadOrCreateLinkSecret(config.dataDir);
   const replyWindowMs = config.smsReplyWindowMs ?? DEFAULT_REPLY_WINDOW_MS;

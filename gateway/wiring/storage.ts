@@ -1,10 +1,14 @@
 // The store engine the configuration selects (SQLite in DATA_DIR, or PostgreSQL at DATABASE_URL), and what only one engine offers.
 import type { GatewayConfig } from '../config/schema.js';
 import type { ComponentHealth } from '../core/health.js';
+import type { Leasing } from '../core/leases.js';
 import type { Logger } from '../core/logger.js';
-import type { DeviceHealth } from '../core/types.js';
+import type { DeviceHealth, OutboundSms } from '../core/types.js';
+import type { SharedTimers } from '../escalation/timers.js';
+import type { VoiceCall } from '../voice/repo.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { RetentionRepo } from '../retention/retention.js';
+import { DEFAULT_LEASE_MS } from '../storage/postgres/leases.js';
 import { connectPostgresStore, type PostgresStore } from '../storage/postgres/store.js';
 import { databaseHealth } from '../storage/sqlite/health.js';
 import { SqliteRetentionRepo } from '../storage/sqlite/retention-repo.js';
@@ -19,11 +23,13 @@ export type StoreEngine = 'sqlite' | 'postgresql';
  * Builds the store without waiting on anything: SQLite opens (and migrates) its file here; PostgreSQL gets a pool that
  * connects at prepareStore(), the first start-up step, since opening it is asynchronous.
  */
-export function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMetrics): GatewayStore {
+export function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMetrics, tuning: SharedWorkTuning = {}): GatewayStore {
   if (config.databaseUrl) {
     const pgStore = connectPostgresStore(config.databaseUrl, {
       onConnectionError: (err) => log.error({ err, part: 'storage' }, 'PostgreSQL connection lost'),
       onAfterCommitError: (err) => log.error({ err, part: 'storage' }, 'a post-commit step failed'),
+      lease: { ...(config.nodeId ? { nodeId: config.nodeId } : {}), leaseMs: tuning.leaseMs ?? DEFAULT_LEASE_MS },
+      ...(tuning.idleInTransactionMs ? { idleInTransactionMs: tuning.idleInTransactionMs } : {}),
     });
     pgStore.database.observeCommits((c) =>
       metrics.storeCommitDuration.observe({ engine: 'postgresql', durability: c.durability }, c.ms / 1000),
@@ -38,6 +44,36 @@ export function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMe
     metrics.storeCommitDuration.observe({ engine: 'sqlite', durability: c.durability }, c.ms / 1000);
   });
   return store;
+}
+
+/** Tunables of work shared by several nodes on PostgreSQL, which no setting exposes (tests shorten them). */
+export interface SharedWorkTuning {
+  /** How long an unsent SMS or unplaced call stays with its node without a renewal (default 15 s). */
+  leaseMs?: number;
+  /** How often a node reads the timers due soon and looks for work whose lease ran out (default 1 s). */
+  pollMs?: number;
+  /** How long the server lets a session sit idle inside a transaction before ending it (default 30 s). */
+  idleInTransactionMs?: number;
+}
+
+/** The work several nodes share through PostgreSQL: every node arms every timer, SMS and calls go by lease. */
+export interface SharedWork {
+  timers: SharedTimers;
+  sms: Leasing<OutboundSms>;
+  calls: Leasing<VoiceCall>;
+}
+
+/** On PostgreSQL, the shared timers and the leases; on SQLite (one node) null, and nothing changes. */
+export function sharedWorkOf(store: GatewayStore, log: Logger, tuning: SharedWorkTuning = {}): SharedWork | null {
+  if (store instanceof SqliteStore) return null;
+  const pollMs = tuning.pollMs ?? 1000;
+  const renewEveryMs = Math.max(1, Math.floor((tuning.leaseMs ?? DEFAULT_LEASE_MS) / 3));
+  const changes = store.timerChanges();
+  return {
+    timers: { pollMs, changes },
+    sms: { leases: store.smsLeases, renewEveryMs, takeOverEveryMs: pollMs },
+    calls: { leases: store.callLeases, renewEveryMs, takeOverEveryMs: pollMs },
+  };
 }
 
 export function engineOf(store: GatewayStore): StoreEngine {

@@ -271,6 +271,28 @@ export function alarmPathContract(store: () => Store): void {
       expect(await store().timers.claim('inc-1:step:1', T0 + MIN)).toBe(false);
       expect((await store().timers.listPending()).map((t) => t.key)).toEqual(['inc-2:step:1']);
     });
+
+    it('lists the pending timers due by an instant, soonest first and up to a limit, and claims a due one once', async () => {
+      const at = (key: string, dueAt: number) => ({
+        key,
+        kind: 'escalation_step' as const,
+        incidentId: key.split(':')[0] ?? key,
+        dueAt,
+        payload: {},
+      });
+      await store().timers.schedule(at('inc-3:step:2', T0 + 3 * MIN));
+      await store().timers.schedule(at('inc-1:step:2', T0 + MIN));
+      await store().timers.schedule(at('inc-2:step:2', T0 + MIN));
+      await store().timers.schedule(at('inc-4:step:2', T0 + 10 * MIN));
+      await store().timers.cancelForIncident('inc-3', T0);
+      expect((await store().timers.listDue(T0 + 5 * MIN, 10)).map((t) => t.key)).toEqual(['inc-1:step:2', 'inc-2:step:2']);
+      expect((await store().timers.listDue(T0 + 10 * MIN, 2)).map((t) => t.key)).toEqual(['inc-1:step:2', 'inc-2:step:2']);
+      expect(await store().timers.listDue(T0, 10)).toEqual([]);
+      expect(await store().timers.claimDue('inc-1:step:2', T0 + MIN)).toBe(true);
+      expect(await store().timers.claimDue('inc-1:step:2', T0 + MIN)).toBe(false);
+      expect(await store().timers.claimDue('inc-3:step:2', T0 + 3 * MIN)).toBe(false);
+      expect((await store().timers.listDue(T0 + 10 * MIN, 10)).map((t) => t.key)).toEqual(['inc-2:step:2', 'inc-4:step:2']);
+    });
   });
 
   describe('transactions', () => {

@@ -114,7 +114,7 @@ async function launch(
     LOG_LEVEL: 'silent',
     ...opts.env,
   });
-  const { liveHeartbeatMs, jobs, edge, accountLimits } = opts;
+  const { liveHeartbeatMs, jobs, edge, accountLimits, sharedWork } = opts;
   const gateway = Gateway.create({
     config,
     log: opts.log ?? silentLogger(),
@@ -123,6 +123,7 @@ async function launch(
     ...(jobs ? { jobs } : {}),
     ...(edge ? { edge } : {}),
     ...(accountLimits ? { accountLimits } : {}),
+    ...(sharedWork ? { sharedWork } : {}),
   });
   let started;
   try {

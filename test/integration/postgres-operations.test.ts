@@ -64,7 +64,7 @@ describe('SMS caps on PostgreSQL, across nodes', () => {
   it('catches up on the sends it missed while its LISTEN connection was down', async () => {
     const url = await fixture.freshUrl();
     const a = await open(url);
-    const b = await open(url, { smsCaps: { listenRetryMs: 100 } });
+    const b = await open(url, { noticesRetryMs: { first: 100, max: 400 } });
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     try {

@@ -1,4 +1,5 @@
 // The disk, per-device limit and retention variables: defaults, and one clear line naming a malformed one.
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../gateway/config/load.js';
 
@@ -44,6 +45,17 @@ describe('storage configuration', () => {
 describe('database and cluster configuration', () => {
   it('runs on the embedded SQLite store when neither DATABASE_URL nor REDIS_URL is set', () => {
     expect(loadConfig({}).databaseUrl).toBeNull();
+  });
+
+  it('names this node GATEWAY_NODE_ID, or by its host name when unset', () => {
+    expect(loadConfig({ GATEWAY_NODE_ID: 'gw-2.tj' }).nodeId).toBe('gw-2.tj');
+    expect(loadConfig({}).nodeId).toBe(hostname());
+  });
+
+  it('refuses a GATEWAY_NODE_ID with spaces or other characters, with one line naming it', () => {
+    expect(() => loadConfig({ GATEWAY_NODE_ID: 'node a' })).toThrow(
+      'GATEWAY_NODE_ID: expected 1-63 letters, digits, dots, dashes or underscores (got "node a")',
+    );
   });
 
   it('takes DATABASE_URL as the PostgreSQL store', () => {

@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { errorMessage } from '../../core/errors.js';
 import type { CapCountQuery, CapEntry, SmsCapRepo } from '../../notifiers/caps.js';
 import type { PgDatabase } from './database.js';
-import { PgListener } from './listener.js';
 
 interface CapRow {
   provider: string;
@@ -24,13 +23,12 @@ interface CapNotice {
 export interface PgSmsCapOptions {
   /** A full reload of the table this often (default 5 min): a safety net under the notifications. */
   reloadMs?: number;
-  /** First wait before the LISTEN connection is tried again after a loss (default 1 s). */
-  listenRetryMs?: number;
 }
 
 /** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more. */
 const MAX_NOTICE_BYTES = 7900;
 const DEFAULT_RELOAD_MS = 5 * 60_000;
+const CHANNEL = 'care_sms_caps';
 
 /**
  * The caps are checked synchronously on the alarm path (no round trip before a page goes out), so the counts are
@@ -47,8 +45,7 @@ export class PgSmsCapRepo implements SmsCapRepo {
   /** Entries that arrived while a load's query ran: they may be missing from its rows. */
   private readonly loads = new Set<CapEntry[]>();
   private readonly node = randomUUID();
-  private channel: string | null = null;
-  private listener: PgListener | null = null;
+  private unsubscribe: (() => Promise<void>) | null = null;
   private reloadTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -74,20 +71,18 @@ export class PgSmsCapRepo implements SmsCapRepo {
     this.entries = fresh;
   }
 
-  /** Listens for the other nodes' sends and starts the periodic reload. */
+  /** Listens for the other nodes' sends (on the store's one notices connection) and starts the periodic reload. */
   async listen(): Promise<void> {
-    if (this.listener) return;
-    const channel = await this.channelName();
-    const listener = new PgListener({
-      client: () => this.db.newClient(),
-      channel,
-      onNotify: (payload) => this.heard(payload),
-      onReconnected: () => this.reload(),
-      onError: (err) => this.db.reportConnectionProblem(err),
-      ...(this.options.listenRetryMs !== undefined ? { retryMs: this.options.listenRetryMs } : {}),
+    if (this.unsubscribe) return;
+    let first = true;
+    this.unsubscribe = await this.db.notices.subscribe(await this.db.channel(CHANNEL), {
+      onNotice: (payload) => this.heard(payload),
+      // The first time the counters were just loaded; after a loss, what was sent meanwhile was missed.
+      onListening: () => {
+        if (!first) this.reload();
+        first = false;
+      },
     });
-    await listener.start();
-    this.listener = listener;
     this.reloadTimer = setInterval(() => this.reload(), this.options.reloadMs ?? DEFAULT_RELOAD_MS);
     this.reloadTimer.unref();
   }
@@ -95,8 +90,8 @@ export class PgSmsCapRepo implements SmsCapRepo {
   async stop(): Promise<void> {
     if (this.reloadTimer) clearInterval(this.reloadTimer);
     this.reloadTimer = null;
-    await this.listener?.stop();
-    this.listener = null;
+    await this.unsubscribe?.();
+    this.unsubscribe = null;
   }
 
   count(q: CapCountQuery): number {
@@ -115,7 +110,7 @@ export class PgSmsCapRepo implements SmsCapRepo {
     // Counted here first: a caller checking the cap right after must see this message even before the INSERT returns.
     this.add(entry);
     this.pending.add(entry);
-    const channel = await this.channelName();
+    const channel = await this.db.channel(CHANNEL);
     const notice = JSON.stringify({ node: this.node, entry } satisfies CapNotice);
     const payload =
       Buffer.byteLength(notice) < MAX_NOTICE_BYTES ? notice : JSON.stringify({ node: this.node, reload: true } satisfies CapNotice);
@@ -171,14 +166,6 @@ export class PgSmsCapRepo implements SmsCapRepo {
     this.load().catch((err: unknown) => this.db.reportConnectionProblem(new Error(`SMS cap counters not reloaded: ${errorMessage(err)}`)));
   }
 
-  /** The channel of this database schema: stores in other schemas of the same database do not hear each other. */
-  private async channelName(): Promise<string> {
-    if (this.channel === null) {
-      const row = await this.db.one<{ schema: string }>('SELECT current_schema() AS schema');
-      this.channel = `care_sms_caps.${row?.schema ?? 'public'}`;
-    }
-    return this.channel;
-  }
 }
 
 function addTo(map: Map<string, CapEntry[]>, e: CapEntry): void {

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { errorMessage, GatewayError } from '../../core/errors.js';
 import type { Durability, TransactionOptions } from '../ports.js';
+import { PgNotices } from './notices.js';
 import { PG_MIGRATIONS, type PgMigration } from './migrations.js';
 
 /** A value bound to a `$n` placeholder. Arrays are bound as PostgreSQL arrays (`$1::text[]`). */
@@ -23,6 +24,8 @@ export interface PgDatabaseOptions {
   idleInTransactionMs?: number;
   /** Migrations to apply (default: all of PG_MIGRATIONS); tests pass a prefix to see a schema upgraded. */
   migrations?: readonly PgMigration[];
+  /** Back-off of the notices connection's reconnection attempts (default 1 s doubling to 10 s); tests shorten it. */
+  noticesRetryMs?: { first: number; max: number };
 }
 
 /** One COMMIT as the server answered it: its round trip (with the WAL flush for `full`) and its durability. */
@@ -56,6 +59,9 @@ export class PgDatabase {
   private readonly pool: pg.Pool;
   private readonly inTx = new AsyncLocalStorage<TxContext>();
   private readonly commitObservers = new Set<(timing: PgCommitTiming) => void>();
+  private schema: Promise<string> | null = null;
+  /** The one listening connection of this store: every channel its users subscribe to. */
+  readonly notices: PgNotices;
 
   private constructor(
     private readonly connectionString: string,
@@ -70,6 +76,11 @@ export class PgDatabase {
     });
     // Without a listener an idle connection's error would be thrown as an uncaught exception and stop the process.
     this.pool.on('error', (err) => this.options.onConnectionError?.(err));
+    this.notices = new PgNotices({
+      client: () => this.newClient(),
+      onProblem: (err) => this.options.onConnectionError?.(err),
+      ...(options.noticesRetryMs ? { retryMs: options.noticesRetryMs } : {}),
+    });
   }
 
   /** Connects, checks the server answers, and applies the migrations this database lacks. One clear error if it cannot. */
@@ -218,6 +229,21 @@ export class PgDatabase {
     else fn();
   }
 
+  /**
+   * The NOTIFY channel named `base` for this store's schema, so installations (and test schemas) sharing one database
+   * do not hear each other. PostgreSQL channel names are identifiers: at most 63 bytes.
+   */
+  async channel(base: string): Promise<string> {
+    this.schema ??= this.pool
+      .query<{ schema: string }>('SELECT current_schema() AS schema')
+      .then((r) => r.rows[0]?.schema ?? 'public')
+      .catch((err: unknown) => {
+        this.schema = null;
+        throw err;
+      });
+    return `${base}:${await this.schema}`.slice(0, 63);
+  }
+
   async ping(): Promise<boolean> {
     try {
       return (await this.pool.query<{ ok: number }>('SELECT 1 AS ok')).rows[0]?.ok === 1;
@@ -228,6 +254,7 @@ export class PgDatabase {
 
   /** Ends the pool; a second call (a gateway stopping after its start failed on this database) does nothing. */
   async close(): Promise<void> {
+    await this.notices.stop();
     if (this.pool.ended) return;
     await this.pool.end();
   }

@@ -223,4 +223,17 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE TABLE test_incidents (window_id text NOT NULL, incident_id text NOT NULL, PRIMARY KEY (window_id, incident_id));
     `,
   },
+  {
+    version: 30,
+    name: 'leases on unsent SMS and unplaced calls',
+    sql: `
+      -- The database's own clock in epoch milliseconds: leases are compared against one clock, not each node's.
+      CREATE FUNCTION gateway_now_ms() RETURNS bigint LANGUAGE sql VOLATILE AS
+        $$ SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;
+      ALTER TABLE sms_messages ADD COLUMN claimed_by text, ADD COLUMN lease_until bigint;
+      ALTER TABLE voice_calls ADD COLUMN claimed_by text, ADD COLUMN lease_until bigint;
+      CREATE INDEX sms_unsent_lease ON sms_messages (lease_until) WHERE status IN ('queued', 'sending');
+      CREATE INDEX voice_calls_unplaced_lease ON voice_calls (lease_until) WHERE status IN ('queued', 'placing');
+    `,
+  },
 ];

@@ -3,16 +3,21 @@ import type { InboundSms, OutboundSms } from '../../core/types.js';
 import type { RecentPage } from '../../paging/reply-codes.js';
 import type { SmsRepo, SmsStatusUpdate } from '../ports.js';
 import type { PgDatabase, PgParam } from './database.js';
+import { leaseOptions, leaseSql, type PgLeaseOptions } from './leases.js';
 import { type SmsRow, toSms } from '../rows/sms.js';
 
 export class PgSmsRepo implements SmsRepo {
-  constructor(private readonly db: PgDatabase) {}
+  /** Each message is stored leased to the node that stores it: that node sends it, unless its lease runs out. */
+  constructor(
+    private readonly db: PgDatabase,
+    private readonly lease: PgLeaseOptions = leaseOptions(),
+  ) {}
 
   async insert(m: OutboundSms): Promise<void> {
     await this.db.run(
       `INSERT INTO sms_messages (id, to_phone, body, purpose, incident_id, step, role, person_id, context, intent, priority, status, provider,
-         provider_sid, attempts, error_code, error, created_at, sent_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+         provider_sid, attempts, error_code, error, created_at, sent_at, updated_at, claimed_by, lease_until)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, ${leaseSql(21)})`,
       [
         m.id,
         m.to,
@@ -34,6 +39,8 @@ export class PgSmsRepo implements SmsRepo {
         m.createdAt,
         m.sentAt,
         m.updatedAt,
+        this.lease.nodeId,
+        this.lease.leaseMs,
       ],
     );
   }

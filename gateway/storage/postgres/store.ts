@@ -19,10 +19,22 @@ import { PgBridgeLevelRepo } from './bridge-levels-repo.js';
 import { PgVoiceCallRepo } from './voice-repo.js';
 import { PgReportReads } from './report-reads.js';
 import { PgRetentionRepo } from './retention-repo.js';
+import { leaseOptions, PgCallLeases, PgSmsLeases, type PgLeaseOptions } from './leases.js';
+import type { NoticesState } from './notices.js';
+import type { ChangeFeed } from '../../core/leases.js';
+import { TIMER_CHANNEL } from './timer-repo.js';
+
+/** The timer notices as a ChangeFeed, with the state of the connection they arrive on. */
+export interface TimerChanges extends ChangeFeed {
+  status(): NoticesState;
+  backendPid(): number | null;
+}
 
 export interface PostgresStoreOptions extends PgDatabaseOptions {
-  /** The SMS cap counters' reload period and LISTEN retry (tests shorten them). */
+  /** The SMS cap counters' reload period (tests shorten it). */
   smsCaps?: PgSmsCapOptions;
+  /** This node's id and lease length on the SMS and calls it stores (default: the host name, 15 s). */
+  lease?: Partial<PgLeaseOptions>;
 }
 
 export class PostgresStore implements Store {
@@ -47,17 +59,23 @@ export class PostgresStore implements Store {
   readonly bridgeLevels: PgBridgeLevelRepo;
   readonly voice: PgVoiceCallRepo;
   readonly reports: PgReportReads;
+  /** Leases on unsent SMS: which node sends each, and taking over a dead node's (not part of the Store port). */
+  readonly smsLeases: PgSmsLeases;
+  /** Leases on calls not yet placed, likewise. */
+  readonly callLeases: PgCallLeases;
 
   constructor(
     readonly database: PgDatabase,
     smsCapOptions: PgSmsCapOptions = {},
+    lease: Partial<PgLeaseOptions> = {},
   ) {
+    const leases = leaseOptions(lease);
     this.registry = new PgRegistryRepo(database);
     this.events = new PgEventRepo(database);
     this.health = new PgDeviceHealthRepo(database);
     this.security = new PgSecurityEventRepo(database);
     this.incidents = new PgIncidentRepo(database);
-    this.sms = new PgSmsRepo(database);
+    this.sms = new PgSmsRepo(database, leases);
     this.smsCaps = new PgSmsCapRepo(database, smsCapOptions);
     this.linkCodes = new PgPageLinkCodeRepo(database);
     this.retention = new PgRetentionRepo(database);
@@ -68,8 +86,29 @@ export class PostgresStore implements Store {
     this.supervision = new PgSupervisionRepo(database);
     this.testPresses = new PgTestPressRepo(database);
     this.bridgeLevels = new PgBridgeLevelRepo(database);
-    this.voice = new PgVoiceCallRepo(database);
+    this.voice = new PgVoiceCallRepo(database, leases);
     this.reports = new PgReportReads(database);
+    this.smsLeases = new PgSmsLeases(database, leases);
+    this.callLeases = new PgCallLeases(database, leases);
+  }
+
+  /** Told of every timer another node schedules, on the store's one notices connection (start it with the timers, stop it with them). */
+  timerChanges(): TimerChanges {
+    const { database } = this;
+    let unsubscribe: (() => Promise<void>) | null = null;
+    return {
+      async start(onChange) {
+        const channel = await database.channel(TIMER_CHANNEL);
+        // On every (re)connection too: timers scheduled while this node did not listen are looked for at once.
+        unsubscribe = await database.notices.subscribe(channel, { onNotice: onChange, onListening: onChange });
+      },
+      async stop() {
+        await unsubscribe?.();
+        unsubscribe = null;
+      },
+      status: () => (unsubscribe ? database.notices.status().state : 'stopped'),
+      backendPid: () => (unsubscribe ? database.notices.backendPid() : null),
+    };
   }
 
   transaction<T>(work: () => Promise<T>, options?: TransactionOptions): Promise<T> {
@@ -117,6 +156,6 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
 
 /** The store over a pool that has not connected yet: call prepare() before any other use (the gateway's first start step). */
 export function connectPostgresStore(url: string, options: PostgresStoreOptions = {}): PostgresStore {
-  const { smsCaps, ...database } = options;
-  return new PostgresStore(PgDatabase.connect(url, database), smsCaps);
+  const { smsCaps, lease, ...database } = options;
+  return new PostgresStore(PgDatabase.connect(url, database), smsCaps, lease);
 }

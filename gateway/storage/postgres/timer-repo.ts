@@ -3,19 +3,38 @@ import type { DurableTimer, TimerKind, TimerRepo } from '../ports.js';
 import type { PgDatabase } from './database.js';
 import type { TimerRow } from '../rows/timers.js';
 
+/** The NOTIFY channel of newly scheduled timers: the other nodes arm them at once instead of at their next poll. */
+export const TIMER_CHANNEL = 'care_timers';
+
 export class PgTimerRepo implements TimerRepo {
   constructor(private readonly db: PgDatabase) {}
 
   async schedule(t: DurableTimer): Promise<void> {
-    await this.db.run(
-      "INSERT INTO timers (key, kind, incident_id, due_at, payload, state, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6) ON CONFLICT (key) DO NOTHING",
-      [t.key, t.kind, t.incidentId, t.dueAt, JSON.stringify(t.payload), Date.now()],
+    // One round trip; inside a transaction the notice goes out at its COMMIT, and never if it rolls back.
+    const channel = await this.db.channel(TIMER_CHANNEL);
+    await this.db.query(
+      `WITH added AS (
+         INSERT INTO timers (key, kind, incident_id, due_at, payload, state, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6)
+         ON CONFLICT (key) DO NOTHING RETURNING key)
+       SELECT pg_notify($7, key) FROM added`,
+      [t.key, t.kind, t.incidentId, t.dueAt, JSON.stringify(t.payload), Date.now(), channel],
     );
   }
 
   async claim(key: string, at: number): Promise<boolean> {
     // A second claimer blocks on the row lock, then re-reads the row: state is no longer 'pending', it updates nothing.
     return (await this.db.run("UPDATE timers SET state = 'fired', fired_at = $1 WHERE key = $2 AND state = 'pending'", [at, key])) === 1;
+  }
+
+  async claimDue(key: string, at: number): Promise<boolean> {
+    // SKIP LOCKED: a row another node is firing now is passed over, not waited for; if that node's transaction rolls
+    // back (or the server ends it, frozen), the row is pending again and the next poll arms it.
+    const n = await this.db.run(
+      `UPDATE timers SET state = 'fired', fired_at = $1
+       WHERE key = (SELECT key FROM timers WHERE key = $2 AND state = 'pending' FOR UPDATE SKIP LOCKED)`,
+      [at, key],
+    );
+    return n === 1;
   }
 
   async cancelForIncident(incidentId: string, at: number): Promise<number> {
@@ -29,12 +48,24 @@ export class PgTimerRepo implements TimerRepo {
     const rows = await this.db.query<TimerRow>(
       "SELECT key, kind, incident_id, due_at, payload FROM timers WHERE state = 'pending' ORDER BY due_at, key",
     );
-    return rows.map((r) => ({
-      key: r.key,
-      kind: r.kind as TimerKind,
-      incidentId: r.incident_id,
-      dueAt: r.due_at,
-      payload: JSON.parse(r.payload) as Record<string, unknown>,
-    }));
+    return rows.map(toTimer);
   }
+
+  async listDue(before: number, limit: number): Promise<DurableTimer[]> {
+    const rows = await this.db.query<TimerRow>(
+      "SELECT key, kind, incident_id, due_at, payload FROM timers WHERE state = 'pending' AND due_at <= $1 ORDER BY due_at, key LIMIT $2",
+      [before, limit],
+    );
+    return rows.map(toTimer);
+  }
+}
+
+function toTimer(r: TimerRow): DurableTimer {
+  return {
+    key: r.key,
+    kind: r.kind as TimerKind,
+    incidentId: r.incident_id,
+    dueAt: r.due_at,
+    payload: JSON.parse(r.payload) as Record<string, unknown>,
+  };
 }

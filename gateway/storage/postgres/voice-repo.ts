@@ -2,15 +2,21 @@
 import type { VoiceProviderName } from '../../notifiers/intent.js';
 import type { CallChanges, CallStatus, VoiceCall, VoiceCallRepo } from '../../voice/repo.js';
 import type { PgDatabase, PgParam } from './database.js';
+import { leaseOptions, leaseSql, type PgLeaseOptions } from './leases.js';
 import { type CallRow, COLUMNS, toCall } from '../rows/voice.js';
 
 export class PgVoiceCallRepo implements VoiceCallRepo {
-  constructor(private readonly db: PgDatabase) {}
+  /** Each call is stored leased to the node that stores it: that node places it, unless its lease runs out. */
+  constructor(
+    private readonly db: PgDatabase,
+    private readonly lease: PgLeaseOptions = leaseOptions(),
+  ) {}
 
   async create(c: VoiceCall): Promise<void> {
     await this.db.run(
-      `INSERT INTO voice_calls (id, incident_id, step, to_phone, person_id, role, name, provider, provider_call_id, status, key_pressed, created_at, updated_at, ended_at, error)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      `INSERT INTO voice_calls (id, incident_id, step, to_phone, person_id, role, name, provider, provider_call_id, status, key_pressed, created_at, updated_at, ended_at, error,
+         claimed_by, lease_until)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, ${leaseSql(16)})`,
       [
         c.id,
         c.incidentId,
@@ -27,6 +33,8 @@ export class PgVoiceCallRepo implements VoiceCallRepo {
         c.updatedAt,
         c.endedAt,
         c.error,
+        this.lease.nodeId,
+        this.lease.leaseMs,
       ],
     );
   }

@@ -23,6 +23,11 @@ export class SqliteTimerRepo implements TimerRepo {
     return res.changes === 1;
   }
 
+  /** One node holds the database: no other transaction can be claiming the timer, so this is claim. */
+  claimDue(key: string, at: number): Promise<boolean> {
+    return this.claim(key, at);
+  }
+
   async cancelForIncident(incidentId: string, at: number): Promise<number> {
     const res = await this.sdb.write(() =>
       this.sdb.stmt("UPDATE timers SET state = 'cancelled', fired_at = ? WHERE incident_id = ? AND state = 'pending'").run(at, incidentId),
@@ -34,12 +39,25 @@ export class SqliteTimerRepo implements TimerRepo {
     return this.sdb
       .stmt<[], TimerRow>("SELECT key, kind, incident_id, due_at, payload FROM timers WHERE state = 'pending' ORDER BY due_at")
       .all()
-      .map((r) => ({
-        key: r.key,
-        kind: r.kind as TimerKind,
-        incidentId: r.incident_id,
-        dueAt: r.due_at,
-        payload: JSON.parse(r.payload) as Record<string, unknown>,
-      }));
+      .map(toTimer);
   }
+
+  async listDue(before: number, limit: number): Promise<DurableTimer[]> {
+    return this.sdb
+      .stmt<[number, number], TimerRow>(
+        "SELECT key, kind, incident_id, due_at, payload FROM timers WHERE state = 'pending' AND due_at <= ? ORDER BY due_at, key LIMIT ?",
+      )
+      .all(before, limit)
+      .map(toTimer);
+  }
+}
+
+function toTimer(r: TimerRow): DurableTimer {
+  return {
+    key: r.key,
+    kind: r.kind as TimerKind,
+    incidentId: r.incident_id,
+    dueAt: r.due_at,
+    payload: JSON.parse(r.payload) as Record<string, unknown>,
+  };
 }

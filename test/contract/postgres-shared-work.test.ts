@@ -1,0 +1,289 @@
+// Work several nodes share through one PostgreSQL: timers each fired once (SKIP LOCKED, notices, polls), SMS leases taken over from a dead node.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../gateway/core/clock.js';
+import { silentLogger } from '../../gateway/core/logger.js';
+import { DurableTimers } from '../../gateway/escalation/timers.js';
+import type { PostgresStoreOptions as PgStoreOptions } from '../../gateway/storage/postgres/store.js';
+import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
+import type { DurableTimer } from '../../gateway/storage/ports.js';
+import type { VoiceCall } from '../../gateway/voice/repo.js';
+import { PostgresFixture } from '../helpers/postgres.js';
+import { waitFor } from '../helpers/wait.js';
+import { sms, T0 } from './fixtures.js';
+
+let pg: PostgresFixture | null = null;
+const opened: PostgresStore[] = [];
+const running: DurableTimers[] = [];
+
+beforeAll(async () => {
+  pg = await PostgresFixture.start();
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((t) => t.stop()));
+  await Promise.all(opened.splice(0).map((s) => s.close()));
+});
+afterAll(async () => {
+  await pg?.stop();
+});
+
+async function open(url: string, options: PgStoreOptions = {}): Promise<PostgresStore> {
+  if (!pg) throw new Error('PostgreSQL did not start');
+  const store = await openPostgresStore(url, options);
+  opened.push(store);
+  return store;
+}
+
+function step(key: string, dueAt: number): DurableTimer {
+  return { key, kind: 'escalation_step', incidentId: key.split(':')[0] ?? key, dueAt, payload: {} };
+}
+
+/** A node's durable timers in shared mode, whose handler writes one audit row per run (what "fired" means here). */
+async function timersOn(store: PostgresStore, runs: string[], onRun?: (timer: DurableTimer) => Promise<void>): Promise<DurableTimers> {
+  const timers = new DurableTimers({
+    store,
+    clock: systemClock,
+    log: silentLogger(),
+    retryMs: 100,
+    shared: { pollMs: 100, changes: store.timerChanges() },
+  });
+  timers.setHandler(async (timer) => {
+    await onRun?.(timer);
+    await store.incidents.appendAudit({
+      incidentId: timer.incidentId,
+      at: T0,
+      action: 'step_fired',
+      actor: 'system',
+      channel: 'system',
+      detail: { key: timer.key },
+    });
+    return [() => runs.push(timer.key)];
+  });
+  running.push(timers);
+  await timers.start();
+  return timers;
+}
+
+async function firedRows(store: PostgresStore): Promise<Map<string, number>> {
+  const rows = await store.database.query<{ key: string; n: number }>(
+    "SELECT detail::jsonb ->> 'key' AS key, count(*)::int AS n FROM audit_log WHERE action = 'step_fired' GROUP BY 1",
+  );
+  return new Map(rows.map((r) => [r.key, r.n]));
+}
+
+describe('PostgreSQL: a due timer claimed by one node at a time', () => {
+  it('passes over a timer another transaction is claiming, and takes it once that transaction rolls back', async () => {
+    const url = await (pg as PostgresFixture).freshUrl();
+    const a = await open(url);
+    const b = await open(url);
+    await a.timers.schedule(step('inc-1:step:2', T0));
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding = (): void => undefined;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    const rolledBack = a.transaction(async () => {
+      expect(await a.timers.claimDue('inc-1:step:2', T0)).toBe(true);
+      holding();
+      await released;
+      throw new Error('the step failed');
+    });
+    await held;
+    // Not queued behind the lock: answered at once, while the other transaction still holds the row.
+    expect(await b.timers.claimDue('inc-1:step:2', T0)).toBe(false);
+    release();
+    await expect(rolledBack).rejects.toThrow('the step failed');
+    expect(await b.timers.claimDue('inc-1:step:2', T0)).toBe(true);
+    expect(await a.timers.claimDue('inc-1:step:2', T0)).toBe(false);
+  });
+
+  it('fires each of many timers due at once exactly once across two live nodes', async () => {
+    const url = await (pg as PostgresFixture).freshUrl();
+    const a = await open(url);
+    const b = await open(url);
+    const runsA: string[] = [];
+    const runsB: string[] = [];
+    const nodeA = await timersOn(a, runsA);
+    const nodeB = await timersOn(b, runsB);
+    const due = Date.now() + 1500;
+    const keys = Array.from({ length: 120 }, (_, i) => `inc-${i}:step:2`);
+    // Half scheduled on each node: each node arms its own at once and the other's from the notice or the poll.
+    await Promise.all(keys.map((key, i) => (i % 2 === 0 ? nodeA : nodeB).schedule(step(key, due))));
+    await waitFor(
+      'every timer fired',
+      async () => (await a.timers.listPending()).length === 0 && runsA.length + runsB.length === keys.length,
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    const fired = await firedRows(a);
+    expect([...fired.keys()].sort()).toEqual([...keys].sort());
+    expect([...fired.values()].every((n) => n === 1)).toBe(true);
+    expect([...runsA, ...runsB].sort()).toEqual([...keys].sort());
+  });
+
+  it('fires a timer scheduled on a node that is gone, on the node that is left, once', async () => {
+    const url = await (pg as PostgresFixture).freshUrl();
+    const a = await open(url);
+    const b = await open(url);
+    const runsA: string[] = [];
+    const runsB: string[] = [];
+    const nodeA = await timersOn(a, runsA);
+    await timersOn(b, runsB);
+    await nodeA.schedule(step('inc-7:step:3', Date.now() + 600));
+    await nodeA.stop();
+    await a.close();
+    await waitFor('the step fired on the node left', () => runsB.length === 1, { timeoutMs: 15_000 });
+    expect(runsA).toEqual([]);
+    expect([...(await firedRows(b)).entries()]).toEqual([['inc-7:step:3', 1]]);
+  });
+
+  it('fires a step whose claiming node froze inside its transaction once the server ends that transaction, and only there', async () => {
+    const url = await (pg as PostgresFixture).freshUrl();
+    const lost: Error[] = [];
+    const frozen = await open(url, { idleInTransactionMs: 800, onConnectionError: (err) => lost.push(err) });
+    const alive = await open(url);
+    let thaw = (): void => undefined;
+    const thawed = new Promise<void>((resolve) => (thaw = resolve));
+    let claimedOnFrozen = (): void => undefined;
+    const frozenHolds = new Promise<void>((resolve) => (claimedOnFrozen = resolve));
+    const runsFrozen: string[] = [];
+    const runsAlive: string[] = [];
+    // The frozen node claims the step, then stops doing anything while its transaction is open.
+    const nodeFrozen = await timersOn(frozen, runsFrozen, async () => {
+      claimedOnFrozen();
+      await thawed;
+    });
+    await nodeFrozen.schedule(step('inc-9:step:2', Date.now()));
+    await frozenHolds;
+    await timersOn(alive, runsAlive);
+    await waitFor('the step fired on the live node', () => runsAlive.length === 1, { timeoutMs: 15_000 });
+    expect(lost.map((e) => e.message).join(' ')).toMatch(/idle-in-transaction timeout/);
+    thaw();
+    // The frozen node's late commit fails: its audit row never lands, and it does not run the step a second time.
+    await waitFor('the frozen node gave up', async () => (await frozen.timers.listPending()).length === 0 && runsFrozen.length === 0);
+    await nodeFrozen.stop();
+    expect(runsFrozen).toEqual([]);
+    expect([...(await firedRows(alive)).entries()]).toEqual([['inc-9:step:2', 1]]);
+  });
+});
+
+describe('PostgreSQL: timer notices', () => {
+  it('listens again on a new connection after its connection is ended', async () => {
+    const url = await (pg as PostgresFixture).freshUrl();
+    const a = await open(url);
+    const listener = a.timerChanges();
+    let notices = 0;
+    await listener.start(() => notices++);
+    try {
+      expect(listener.status()).toBe('listening');
+      const first = notices;
+      await a.timers.schedule(step('inc-1:step:2', T0));
+      await waitFor('the notice', () => notices > first);
+      const pid = listener.backendPid();
+      expect(pid).not.toBeNull();
+      await a.database.query('SELECT pg_terminate_backend($1)', [pid]);
+      await waitFor('listening again on a new connection', async () => listener.backendPid() !== null && listener.backendPid() !== pid, {
+        timeoutMs: 10_000,
+      });
+      const again = notices;
+      await a.timers.schedule(step('inc-2:step:2', T0));
+      await waitFor('a notice on the new connection', () => notices > again);
+    } finally {
+      await listener.stop();
+    }
+    expect(listener.status()).toBe('stopped');
+  });
+});
+
+describe('PostgreSQL: unsent SMS leased to the node that stores them', () => {
+  it('leaves a live node’s messages alone, takes a silent node’s once its lease runs out, and tells the first node it lost them', async () => {
+    const url = await (pg as PostgresFixture).freshUrl();
+    const a = await open(url, { lease: { nodeId: 'node-a', leaseMs: 700 } });
+    const b = await open(url, { lease: { nodeId: 'node-b', leaseMs: 700 } });
+    await a.sms.insert(sms('sms-1'));
+    await a.sms.insert(sms('sms-2', { status: 'sending', attempts: 2 }));
+    await a.sms.insert(sms('sms-3', { status: 'sent' }));
+    expect(await b.smsLeases.claim({ mine: false, limit: 10 })).toEqual([]);
+    // Renewed by node a: still not b's, well past the first lease.
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await a.smsLeases.renew(['sms-1', 'sms-2'])).toEqual([]);
+    }
+    expect(await b.smsLeases.claim({ mine: false, limit: 10 })).toEqual([]);
+    // Node a goes silent: once its lease runs out, b takes both unsent messages (never the sent one), oldest first.
+    const taken = await waitFor('b takes the messages', async () => {
+      const rows = await b.smsLeases.claim({ mine: false, limit: 10 });
+      return rows.length > 0 ? rows : null;
+    });
+    expect(taken.map((m) => [m.id, m.status])).toEqual([
+      ['sms-1', 'queued'],
+      ['sms-2', 'sending'],
+    ]);
+    expect(await a.smsLeases.renew(['sms-1', 'sms-2'])).toEqual(['sms-1', 'sms-2']);
+    expect(await b.smsLeases.renew(['sms-1', 'sms-2'])).toEqual([]);
+  });
+
+  it('hands a stopping node’s messages over at once, and gives a restarted node its own back without waiting', async () => {
+    const url = await (pg as PostgresFixture).freshUrl();
+    const a = await open(url, { lease: { nodeId: 'node-a', leaseMs: 60_000 } });
+    const b = await open(url, { lease: { nodeId: 'node-b', leaseMs: 60_000 } });
+    await a.sms.insert(sms('sms-1'));
+    await a.sms.insert(sms('sms-2'));
+    // Restarted with the same node id: its own rows come back to it (a live other node's would not).
+    const again = await open(url, { lease: { nodeId: 'node-a', leaseMs: 60_000 } });
+    expect((await again.smsLeases.claim({ mine: true, limit: null })).map((m) => m.id)).toEqual(['sms-1', 'sms-2']);
+    expect(await b.smsLeases.claim({ mine: true, limit: null })).toEqual([]);
+    await again.smsLeases.release(['sms-2']);
+    expect((await b.smsLeases.claim({ mine: false, limit: 10 })).map((m) => m.id)).toEqual(['sms-2']);
+  });
+
+  it('splits abandoned messages between two nodes taking over at once: none goes to both', async () => {
+    const url = await (pg as PostgresFixture).freshUrl();
+    const dead = await open(url, { lease: { nodeId: 'node-dead', leaseMs: 1 } });
+    const b = await open(url, { lease: { nodeId: 'node-b', leaseMs: 60_000 } });
+    const c = await open(url, { lease: { nodeId: 'node-c', leaseMs: 60_000 } });
+    for (let i = 0; i < 60; i++) await dead.sms.insert(sms(`sms-${String(i).padStart(2, '0')}`, { createdAt: T0 + i }));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const takes = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? b : c).smsLeases.claim({ mine: false, limit: 15 })));
+    const ids = takes.flat().map((m) => m.id);
+    expect(ids).toHaveLength(60);
+    expect(new Set(ids).size).toBe(60);
+  });
+});
+
+describe('PostgreSQL: calls not yet placed, leased to the node that stores them', () => {
+  const call = (id: string, status: VoiceCall['status']): VoiceCall => ({
+    id,
+    incidentId: 'inc-1',
+    step: 1,
+    to: '+8613800000001',
+    personId: 'w-1',
+    role: 'worker',
+    name: '李红',
+    provider: 'twilio',
+    providerCallId: null,
+    status,
+    key: null,
+    createdAt: T0,
+    updatedAt: T0,
+    endedAt: null,
+    error: null,
+  });
+
+  it('takes a silent node’s queued and placing calls after its lease, and a stopping node hands back only those not being placed', async () => {
+    const url = await (pg as PostgresFixture).freshUrl();
+    const a = await open(url, { lease: { nodeId: 'node-a', leaseMs: 500 } });
+    const b = await open(url, { lease: { nodeId: 'node-b', leaseMs: 60_000 } });
+    await a.voice.create(call('call-1', 'queued'));
+    await a.voice.create(call('call-2', 'placing'));
+    await a.voice.create(call('call-3', 'ringing'));
+    // A stop hands back the queued call, not the one whose provider call may be under way.
+    await a.callLeases.release(['call-1', 'call-2']);
+    expect((await b.callLeases.claim({ mine: false, limit: 10 })).map((c) => c.id)).toEqual(['call-1']);
+    const taken = await waitFor('b takes the placing call once a’s lease ran out', async () => {
+      const rows = await b.callLeases.claim({ mine: false, limit: 10 });
+      return rows.length > 0 ? rows : null;
+    });
+    expect(taken.map((c) => [c.id, c.status])).toEqual([['call-2', 'placing']]);
+    expect(await a.callLeases.renew(['call-2'])).toEqual(['call-2']);
+  });
+});
