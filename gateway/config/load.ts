@@ -1,5 +1,6 @@
 // Builds the gateway's configuration from the environment and an optional .env file; a bad value stops start-up with one line.
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { configSchema, type GatewayConfig, type HttpTlsConfig, type MqttsConfig, type RawConfig, type VoiceConfig } from './schema.js';
@@ -54,6 +55,7 @@ export function loadConfig(env: Env): GatewayConfig {
     trustProxy: c.TRUST_PROXY ?? [],
     dataDir: resolve(c.DATA_DIR),
     databaseUrl: c.DATABASE_URL ?? null,
+    nodeId: c.GATEWAY_NODE_ID ?? hostname(),
     registryFile: c.REGISTRY_FILE ? resolve(c.REGISTRY_FILE) : null,
     publicUrl: c.PUBLIC_URL ?? `${httpTls ? 'https' : 'http'}://localhost:${c.HTTP_PORT}`,
     timeZone: c.GATEWAY_TZ,

@@ -55,6 +55,11 @@ export const configSchema = z
       .string()
       .regex(/^rediss?:\/\/\S+$/, 'expected a redis:// connection string')
       .optional(),
+    // Stable id of this node in a cluster (the aedes id, the origin of cluster notices); default the host name.
+    GATEWAY_NODE_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected 1-63 letters, digits, dots, dashes or underscores')
+      .optional(),
     REGISTRY_FILE: optional,
     // Unset: http://localhost:<HTTP_PORT>, so printed links and signature checks follow the port (see load.ts).
     PUBLIC_URL: url.optional(),
@@ -386,6 +391,8 @@ export interface GatewayConfig {
   dataDir: string;
   /** DATABASE_URL: PostgreSQL is the store; absent or null, the embedded SQLite database in dataDir. */
   databaseUrl?: string | null;
+  /** GATEWAY_NODE_ID: this node's stable id in a cluster (default the host name). */
+  nodeId?: string;
   registryFile: string | null;
   publicUrl: string;
   timeZone: string;
