@@ -110,6 +110,8 @@ export class Gateway extends GatewayFields {
       // Pages enqueued before it wait in the outbox; sending begins with them.
       { name: 'sms sending', start: () => this.dispatcher.start() },
       { name: 'voice callbacks', start: () => this.voice?.callbacksReady() },
+      // Stops first: no retry of a slot another node was busy with starts while the jobs' parts stop.
+      { name: 'job slot retries', stop: () => this.slots.stop() },
     ];
   }
 

@@ -76,6 +76,7 @@ export class GatewayFields implements GatewayParts {
   declare readonly bus: GatewayParts['bus'];
   declare readonly metrics: GatewayParts['metrics'];
   declare readonly store: GatewayParts['store'];
+  declare readonly slots: GatewayParts['slots'];
   declare readonly recording: GatewayParts['recording'];
   declare readonly ingest: GatewayParts['ingest'];
   declare readonly bridgeSink: GatewayParts['bridgeSink'];

@@ -1,6 +1,7 @@
 // The store engine the configuration selects (SQLite in DATA_DIR, or PostgreSQL at DATABASE_URL), and what only one engine offers.
 import type { GatewayConfig } from '../config/schema.js';
 import type { ComponentHealth } from '../core/health.js';
+import type { SlotStore } from '../core/jobs.js';
 import type { Logger } from '../core/logger.js';
 import type { DeviceHealth } from '../core/types.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
@@ -61,4 +62,9 @@ export function databaseComponent(store: GatewayStore, up: boolean): ComponentHe
  */
 export function storedHealthOf(store: GatewayStore): ((deviceId: string) => DeviceHealth | null) | null {
   return store instanceof SqliteStore ? (deviceId) => store.health.read(deviceId) : null;
+}
+
+/** Where scheduled jobs record their slots across nodes: PostgreSQL's; null on SQLite, one node, where every trigger runs. */
+export function slotStoreOf(store: GatewayStore): SlotStore | null {
+  return store instanceof SqliteStore ? null : store.jobSlots;
 }

@@ -18,6 +18,7 @@ import { PgBridgeLevelRepo } from './bridge-levels-repo.js';
 import { PgVoiceCallRepo } from './voice-repo.js';
 import { PgReportReads } from './report-reads.js';
 import { PgRetentionRepo } from './retention-repo.js';
+import { PgJobSlots } from './job-slots.js';
 
 export class PostgresStore implements Store {
   readonly registry: PgRegistryRepo;
@@ -32,6 +33,8 @@ export class PostgresStore implements Store {
   readonly linkCodes: PgPageLinkCodeRepo;
   /** The retention job's pruning (not part of the Store port). */
   readonly retention: PgRetentionRepo;
+  /** Scheduled jobs' slots across nodes (not part of the Store port: one SQLite node has no one to share them with). */
+  readonly jobSlots: PgJobSlots;
   readonly timers: PgTimerRepo;
   readonly visits: PgVisitRepo;
   readonly wellness: PgWellnessRepo;
@@ -52,6 +55,7 @@ export class PostgresStore implements Store {
     this.smsCaps = new PgSmsCapRepo(database);
     this.linkCodes = new PgPageLinkCodeRepo(database);
     this.retention = new PgRetentionRepo(database);
+    this.jobSlots = new PgJobSlots(database);
     this.timers = new PgTimerRepo(database);
     this.visits = new PgVisitRepo(database);
     this.wellness = new PgWellnessRepo(database);
