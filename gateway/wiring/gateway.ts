@@ -108,6 +108,7 @@ export class GatewayFields implements GatewayParts {
   declare readonly telemetry: GatewayParts['telemetry'];
   declare readonly live: GatewayParts['live'];
   declare readonly map: GatewayParts['map'];
+  declare readonly feedChannel: GatewayParts['feedChannel'];
   declare readonly accounts: GatewayParts['accounts'];
   protected readonly internals: GatewayInternals;
 

@@ -3,6 +3,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { ComponentHealth } from '../core/health.js';
 import type { SlotStore } from '../core/jobs.js';
 import type { Logger } from '../core/logger.js';
+import { PgNotifyChannel } from '../storage/postgres/notify.js';
 import type { DeviceHealth } from '../core/types.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { RetentionRepo } from '../retention/retention.js';
@@ -67,4 +68,12 @@ export function storedHealthOf(store: GatewayStore): ((deviceId: string) => Devi
 /** Where scheduled jobs record their slots across nodes: PostgreSQL's; null on SQLite, one node, where every trigger runs. */
 export function slotStoreOf(store: GatewayStore): SlotStore | null {
   return store instanceof SqliteStore ? null : store.jobSlots;
+}
+
+/** The live feed's channel between nodes: LISTEN/NOTIFY on PostgreSQL; none on SQLite, one node. */
+export type FeedChannel = PgNotifyChannel;
+
+export function feedChannelOf(store: GatewayStore, config: GatewayConfig, log: Logger): FeedChannel | null {
+  if (store instanceof SqliteStore || !config.databaseUrl) return null;
+  return new PgNotifyChannel({ connectionString: config.databaseUrl, database: store.database, name: 'care_live', log });
 }

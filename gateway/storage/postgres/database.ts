@@ -181,6 +181,14 @@ export class PgDatabase {
     }
   }
 
+  /**
+   * NOTIFY on `channel`, on the pool and never inside the caller's transaction: the other nodes hear it at once, and
+   * the caller's transaction never waits on it.
+   */
+  async broadcast(channel: string, payload: string): Promise<void> {
+    await this.pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
+  }
+
   /** A single statement group: joins the caller's transaction, or runs as its own. */
   write<T>(fn: () => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     if (this.inTransaction()) return fn();
