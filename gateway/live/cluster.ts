@@ -156,7 +156,9 @@ function parseNotice(n: unknown): FeedNotice | null {
         ? { kind: 'device', deviceId: n.deviceId, state: n.state as DeviceState, at: n.at }
         : null;
     case 'task':
-      return typeof n.id === 'string' && (n.change === 'opened' || n.change === 'closed') ? { kind: 'task', id: n.id, change: n.change } : null;
+      return typeof n.id === 'string' && (n.change === 'opened' || n.change === 'closed')
+        ? { kind: 'task', id: n.id, change: n.change }
+        : null;
     case 'outage':
       return typeof n.id === 'string' && (n.change === 'opened' || n.change === 'updated' || n.change === 'closed')
         ? { kind: 'outage', id: n.id, change: n.change }

@@ -52,7 +52,10 @@ describe('PostgreSQL job slots', () => {
       expect(await b.jobSlots.runSlot(slot('node-b', mode), () => Promise.resolve('twice'))).toEqual({ ran: false, why: 'done' });
       expect(await a.jobSlots.get('digest', SLOT_AT)).toEqual({ job: 'digest', slotAt: SLOT_AT, node: 'node-a', ranAt: SLOT_AT + 1 });
       // Another slot of the job, or another job, is free.
-      expect(await b.jobSlots.runSlot({ ...slot('node-b', mode), slotAt: SLOT_AT + 60_000 }, () => Promise.resolve(1))).toEqual({ ran: true, value: 1 });
+      expect(await b.jobSlots.runSlot({ ...slot('node-b', mode), slotAt: SLOT_AT + 60_000 }, () => Promise.resolve(1))).toEqual({
+        ran: true,
+        value: 1,
+      });
       expect(await b.jobSlots.runSlot(slot('node-b', mode, 'reminders'), () => Promise.resolve(2))).toEqual({ ran: true, value: 2 });
     });
   }
@@ -81,7 +84,10 @@ describe('PostgreSQL job slots', () => {
     expect(await b.jobSlots.runSlot(slot('node-b', 'atomic'), () => Promise.resolve(1))).toEqual({ ran: false, why: 'busy' });
     expect(await b.jobSlots.runSlot(slot('node-b', 'idempotent'), () => Promise.resolve(1))).toEqual({ ran: false, why: 'busy' });
     await b.database.query('SELECT pg_terminate_backend($1)', [pid ?? 0]);
-    await waitFor('the lock gone with its session', async () => (await b.jobSlots.runSlot(slot('node-b', 'atomic'), () => Promise.resolve(7))).ran);
+    await waitFor(
+      'the lock gone with its session',
+      async () => (await b.jobSlots.runSlot(slot('node-b', 'atomic'), () => Promise.resolve(7))).ran,
+    );
     expect(await b.jobSlots.get('digest', SLOT_AT)).toMatchObject({ node: 'node-b' });
     await dead.end().catch(() => undefined);
   });

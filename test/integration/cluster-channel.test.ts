@@ -34,7 +34,13 @@ describe('the live feed channel (LISTEN/NOTIFY)', () => {
 
   async function node(url: string, name: string): Promise<Node> {
     const store = await openPostgresStore(url);
-    const channel = new PgNotifyChannel({ connectionString: url, database: store.database, name: 'care_live', log: silentLogger(), backoffMs: 50 });
+    const channel = new PgNotifyChannel({
+      connectionString: url,
+      database: store.database,
+      name: 'care_live',
+      log: silentLogger(),
+      backoffMs: 50,
+    });
     const counts: Record<NoticeOutcome, number> = { sent: 0, failed: 0, received: 0, malformed: 0 };
     const feed = new ClusterFeed({ transport: channel, node: name, log: silentLogger(), count: (o, n) => (counts[o] += n) });
     const heard: FeedNotice[] = [];
@@ -67,7 +73,9 @@ describe('the live feed channel (LISTEN/NOTIFY)', () => {
     const a = await node(url, 'node-a');
     const b = await node(url, 'node-b');
     // The server ends node B's listening session (a restart, a network cut, an administrator).
-    await a.store.database.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()");
+    await a.store.database.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+    );
     await waitFor('node B listening again', () => b.channel.state().reconnects >= 1 && b.channel.state().listening);
     a.feed.publish({ kind: 'task', id: 'task_1', change: 'opened' });
     await waitFor('the notice after the reconnect', () => b.heard.length === 1);

@@ -91,8 +91,14 @@ describe('two gateway nodes on one PostgreSQL', () => {
     const clock = new ManualClock(thursday(7, 0));
     const url = await pgFixture.freshUrl();
     const [a, b] = await twoNodes({ clock, registry: registryDoc(), jobs: 'manual', twilio: false }, url);
-    await a.gateway.supervision.tasks.open({ kind: 'low_battery', residentId: 'r-btn-q-01', deviceId: 'btn-q-01', detail: { battery: 9 } }, clock.now());
-    await a.gateway.supervision.tasks.open({ kind: 'low_battery', residentId: 'r-btn-3-01', deviceId: 'btn-3-01', detail: { battery: 8 } }, clock.now());
+    await a.gateway.supervision.tasks.open(
+      { kind: 'low_battery', residentId: 'r-btn-q-01', deviceId: 'btn-q-01', detail: { battery: 9 } },
+      clock.now(),
+    );
+    await a.gateway.supervision.tasks.open(
+      { kind: 'low_battery', residentId: 'r-btn-3-01', deviceId: 'btn-3-01', detail: { battery: 8 } },
+      clock.now(),
+    );
     clock.set(thursday(8, 31));
 
     const sent = await Promise.all([a.gateway.supervision.digest.runDue(), b.gateway.supervision.digest.runDue()]);
