@@ -93,6 +93,8 @@ export class Gateway extends GatewayFields {
       { name: 'test presses', start: () => this.testPresses.start(), stop: () => this.testPresses.stop() },
       // Never waits for InfluxDB: an unreachable server is reported as down and retried in the background.
       { name: 'telemetry', start: () => this.telemetry.start() },
+      // Nodes sharing PostgreSQL: listens before the feed starts, so no other node's event after start-up is missed.
+      { name: 'live feed channel', start: () => this.feedChannel?.start(), stop: () => this.feedChannel?.stop() },
       { name: 'live feed', start: () => this.live.start(), stop: () => this.live.stop() },
       { name: 'retention', start: () => this.retention.start(), stop: () => this.retention.stop() },
       { name: 'broker', start: () => this.startBroker(), stop: () => this.broker.stop() },
@@ -110,6 +112,8 @@ export class Gateway extends GatewayFields {
       // Pages enqueued before it wait in the outbox; sending begins with them.
       { name: 'sms sending', start: () => this.dispatcher.start() },
       { name: 'voice callbacks', start: () => this.voice?.callbacksReady() },
+      // Stops first: no retry of a slot another node was busy with starts while the jobs' parts stop.
+      { name: 'job slot retries', stop: () => this.slots.stop() },
     ];
   }
 

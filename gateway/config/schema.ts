@@ -55,7 +55,7 @@ export const configSchema = z
       .string()
       .regex(/^rediss?:\/\/\S+$/, 'expected a redis:// connection string')
       .optional(),
-    // This node's stable id among several (leases and claims name it); unset, the host name (see load.ts).
+    // This node's stable id in a cluster: the aedes id, and the name on its claims, leases and notices; unset, the host name (see load.ts).
     GATEWAY_NODE_ID: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected 1-63 letters, digits, dots, dashes or underscores')
@@ -391,7 +391,7 @@ export interface GatewayConfig {
   dataDir: string;
   /** DATABASE_URL: PostgreSQL is the store; absent or null, the embedded SQLite database in dataDir. */
   databaseUrl?: string | null;
-  /** GATEWAY_NODE_ID (default the host name): names this node's claims and leases in a shared database. */
+  /** GATEWAY_NODE_ID (default the host name): this node's stable id in a cluster, naming its claims, leases and notices. */
   nodeId?: string;
   registryFile: string | null;
   publicUrl: string;

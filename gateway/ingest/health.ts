@@ -15,6 +15,18 @@ export function emptyHealth(deviceId: string): DeviceHealth {
   };
 }
 
+function sameHealth(a: DeviceHealth, b: DeviceHealth): boolean {
+  return (
+    a.state === b.state &&
+    a.lastSeen === b.lastSeen &&
+    a.battery === b.battery &&
+    a.rssi === b.rssi &&
+    a.lastStatusAt === b.lastStatusAt &&
+    a.remoteAddress === b.remoteAddress &&
+    a.rejectedCount === b.rejectedCount
+  );
+}
+
 function copy(h: DeviceHealth): DeviceHealth {
   return { ...h, lastRejection: h.lastRejection ? { ...h.lastRejection } : null };
 }
@@ -59,6 +71,24 @@ export class HealthBook {
     }
     this.dirty.clear();
     return out;
+  }
+
+  /**
+   * Takes the stored records that are at least as new as this book's (another node heard the device, or marked it
+   * offline, and flushed): newest last_seen wins, as in the store. A record changed here and not yet written keeps
+   * this book's copy. Returns the devices whose state the stored record changed, with their new state.
+   */
+  adopt(stored: readonly DeviceHealth[]): { deviceId: string; state: DeviceHealth['state'] }[] {
+    const changed: { deviceId: string; state: DeviceHealth['state'] }[] = [];
+    for (const s of stored) {
+      if (this.dirty.has(s.deviceId)) continue;
+      const mine = this.records.get(s.deviceId);
+      if (mine && (s.lastSeen ?? -1) < (mine.lastSeen ?? -1)) continue;
+      if (mine && sameHealth(mine, s)) continue;
+      this.records.set(s.deviceId, copy(s));
+      if (mine?.state !== s.state) changed.push({ deviceId: s.deviceId, state: s.state });
+    }
+    return changed;
   }
 
   markDirty(deviceIds: Iterable<string>): void {

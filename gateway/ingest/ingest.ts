@@ -224,6 +224,18 @@ export class Ingest {
     return this.health.list();
   }
 
+  /**
+   * Nodes sharing one database: takes what the others wrote to the health book (newest last_seen wins), so a device
+   * heard on another node is not silent here. `announce`: a state it changes goes on the bus as a status change (the
+   * node that supervises this round acts on devices that came back elsewhere); otherwise it is taken quietly.
+   */
+  async refreshFromStore(announce: boolean): Promise<number> {
+    const changed = this.health.adopt(await this.deps.store.health.list());
+    const at = this.deps.clock.now();
+    if (announce) for (const c of changed) this.deps.bus.emit('deviceStatusChanged', { deviceId: c.deviceId, state: c.state, at });
+    return changed.length;
+  }
+
   /** Sets a device's state from outside the message flow (e.g. supervision's offline timeout). */
   markState(deviceId: string, state: Exclude<DeviceState, 'unknown'>, at: number): void {
     this.setState(deviceId, state, at);

@@ -8,6 +8,7 @@ import type { IncidentView } from '../incidents/views.js';
 import type { DeviceStatusChanged } from '../ingest/events.js';
 import type { RegistryRepo } from '../storage/ports.js';
 import type { CareTask, Outage } from '../supervision/types.js';
+import type { ClusterFeed, FeedNotice } from './cluster.js';
 
 /** Subscribes one SSE client; the returned function unsubscribes it. */
 export interface LiveStreamSource {
@@ -58,6 +59,14 @@ export interface LiveFeedDeps {
   log: Logger;
   /** Comment line sent this often so proxies and browsers keep the stream open (default 15 s). */
   heartbeatMs?: number;
+  /**
+   * Several nodes: this node's events go to the others as notices, and theirs are shown here, the rows read by id.
+   * Only the events of the LiveEvents map cross; further relays (relay()) stay on their node.
+   */
+  cluster?: {
+    feed: ClusterFeed;
+    supervision: { getTask(id: string): Promise<CareTask | null>; getOutage(id: string): Promise<Outage | null> };
+  };
 }
 
 /**
@@ -76,16 +85,32 @@ export class LiveFeed implements LiveStreamSource {
   start(): void {
     const { bus } = this.deps;
     this.stopped = false;
-    bus.on(this, 'incidentChanged', (incident) => this.incidentDirty(incident.id, incident));
+    const tell = (notice: FeedNotice): void => this.deps.cluster?.feed.publish(notice);
+    bus.on(this, 'incidentChanged', (incident) => {
+      tell({ kind: 'incident', id: incident.id });
+      this.incidentDirty(incident.id, incident);
+    });
     bus.on(this, 'smsStatusChanged', (msg) => {
       // Delivery receipts change the "who was paged" column of the board.
-      if (msg.incidentId && msg.purpose === 'page') this.incidentDirty(msg.incidentId, null);
+      if (!msg.incidentId || msg.purpose !== 'page') return;
+      tell({ kind: 'incident', id: msg.incidentId });
+      this.incidentDirty(msg.incidentId, null);
     });
     bus.on(this, 'deviceStatusChanged', async (change) => {
-      this.publish('device', { data: change, community: await this.communityOfDevice(change.deviceId) });
+      tell({ kind: 'device', deviceId: change.deviceId, state: change.state, at: change.at });
+      await this.showDevice(change);
     });
-    this.relay('taskChanged', 'task', (task, change) => ({ data: { ...task, change }, community: task.communityId }));
-    this.relay('outageChanged', 'outage', (outage, change) => ({ data: { ...outage, change }, community: outage.place.communityId }));
+    bus.on(this, 'taskChanged', (task, change) => {
+      tell({ kind: 'task', id: task.id, change });
+      this.showTask(task, change);
+    });
+    bus.on(this, 'outageChanged', (outage, change) => {
+      tell({ kind: 'outage', id: outage.id, change });
+      this.showOutage(outage, change);
+    });
+    this.deps.cluster?.feed.onNotices((notices) => {
+      for (const n of notices) void this.fromOtherNode(n);
+    });
     const every = this.deps.heartbeatMs ?? 15_000;
     this.heartbeat = setInterval(() => this.beat(), every);
     this.heartbeat.unref();
@@ -136,6 +161,46 @@ export class LiveFeed implements LiveStreamSource {
       if (!audience(client.caller, message)) continue;
       if (!client.send(name, message.data)) this.clients.delete(client);
     }
+  }
+
+  /** Another node's event: shown to this node's clients as if it had happened here, from the stored row. */
+  private async fromOtherNode(n: FeedNotice): Promise<void> {
+    if (this.stopped || this.clients.size === 0) return;
+    const supervision = this.deps.cluster?.supervision;
+    try {
+      switch (n.kind) {
+        case 'incident':
+          this.incidentDirty(n.id, null);
+          return;
+        case 'device':
+          await this.showDevice({ deviceId: n.deviceId, state: n.state, at: n.at });
+          return;
+        case 'task': {
+          const task = await supervision?.getTask(n.id);
+          if (task) this.showTask(task, n.change);
+          return;
+        }
+        case 'outage': {
+          const outage = await supervision?.getOutage(n.id);
+          if (outage) this.showOutage(outage, n.change);
+          return;
+        }
+      }
+    } catch (err) {
+      this.deps.log.warn({ err, notice: n }, 'live update from another node not shown');
+    }
+  }
+
+  private async showDevice(change: DeviceStatusChanged): Promise<void> {
+    this.publish('device', { data: change, community: await this.communityOfDevice(change.deviceId) });
+  }
+
+  private showTask(task: CareTask, change: 'opened' | 'closed'): void {
+    this.publish('task', { data: { ...task, change }, community: task.communityId });
+  }
+
+  private showOutage(outage: Outage, change: 'opened' | 'updated' | 'closed'): void {
+    this.publish('outage', { data: { ...outage, change }, community: outage.place.communityId });
   }
 
   private beat(): void {

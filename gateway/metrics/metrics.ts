@@ -23,6 +23,7 @@ export const METRIC_NAMES = {
   storeCommitDuration: 'store_commit_duration_seconds',
   connectionsRefused: 'connections_refused_total',
   deviceMessagesDropped: 'device_messages_dropped_total',
+  liveFeedNotices: 'live_feed_notices_total',
 } as const;
 
 /**
@@ -78,6 +79,8 @@ export interface GatewayMetrics {
   readonly smsInboundDuplicate: Counter<'provider'>;
   /** Device messages acknowledged but not written: over the device's rate or quota, or heartbeats below the disk reserve. */
   readonly deviceMessagesDropped: Counter<'reason'>;
+  /** Live feed notices between nodes (PostgreSQL NOTIFY), by outcome: sent, failed, received, malformed. */
+  readonly liveFeedNotices: Counter<'outcome'>;
 }
 
 export interface MetricsOptions {
@@ -142,6 +145,12 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     mqttClientsConnected: new Gauge({ name: n.mqttClientsConnected, help: 'MQTT clients currently connected', registers }),
     securityEvents: new Counter({ name: n.securityEvents, help: 'Security events, by kind', labelNames: ['kind'], registers }),
     unassignedIncidents: new Gauge({ name: n.unassignedIncidents, help: 'Active incidents nobody could be paged for', registers }),
+    liveFeedNotices: new Counter({
+      name: n.liveFeedNotices,
+      help: 'Live feed notices between nodes, by outcome (sent, failed, received, malformed)',
+      labelNames: ['outcome'],
+      registers,
+    }),
     telemetryDropped: new Counter({
       name: n.telemetryDropped,
       help: 'Telemetry points dropped while InfluxDB was unreachable (oldest first)',

@@ -1,5 +1,6 @@
 // Retention: once a day, prunes raw device events (heartbeat, motion, low battery), the rejection log and the ids of inbound SMS past their age, in small batches.
 import type { Clock, TimerHandle } from '../core/clock.js';
+import type { JobRunner } from '../core/jobs.js';
 import type { Logger } from '../core/logger.js';
 import type { EventType } from '../core/types.js';
 
@@ -36,6 +37,8 @@ export interface RetentionDeps {
   batchSize?: number;
   /** First run this long after start (default 10 minutes: start-up and the replay of unprocessed events come first). */
   firstRunAfterMs?: number;
+  /** Nodes sharing one database: each day's run happens on one of them (default: every run here). */
+  slots?: JobRunner;
 }
 
 export interface RetentionRun {
@@ -57,7 +60,7 @@ const DEFAULT_FIRST_RUN_MS = 10 * 60 * 1000;
 
 export class RetentionJob {
   private timer: TimerHandle | null = null;
-  private running: Promise<RetentionRun> | null = null;
+  private running: Promise<RetentionRun | null> | null = null;
   private last: RetentionRun | null = null;
   private started = false;
   /** Set by stop(): a run under way ends after its current batch. */
@@ -90,9 +93,12 @@ export class RetentionJob {
     return this.last;
   }
 
-  /** Prunes everything older than the retention age now; one run at a time. */
-  runOnce(): Promise<RetentionRun> {
-    this.running ??= this.run().finally(() => {
+  /**
+   * Prunes everything older than the retention age now; one run at a time. Across nodes, one run per UTC day: the
+   * others resolve with null. Deleting what is old is safe to repeat, so a node dying mid-run leaves it to a retry.
+   */
+  runOnce(): Promise<RetentionRun | null> {
+    this.running ??= this.slotted().finally(() => {
       this.running = null;
     });
     return this.running;
@@ -105,6 +111,14 @@ export class RetentionJob {
       this.schedule(DAY_MS);
       this.runOnce().catch((err: unknown) => this.deps.log.error({ err }, 'retention run failed; tried again tomorrow'));
     });
+  }
+
+  private async slotted(): Promise<RetentionRun | null> {
+    const { slots, clock } = this.deps;
+    if (!slots) return this.run();
+    const now = clock.now();
+    const outcome = await slots.run('retention', now - (now % DAY_MS), () => this.run(), { mode: 'idempotent', retryBusyMs: 10 * 60_000 });
+    return outcome.ran ? outcome.value : null;
   }
 
   private async run(): Promise<RetentionRun> {

@@ -2,6 +2,7 @@
 import { schedule as cronSchedule, type ScheduledTask } from 'node-cron';
 import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
+import { everyTriggerRuns, type JobRunner } from '../core/jobs.js';
 import type { Logger } from '../core/logger.js';
 import type { CareTaskKind, Device, DeviceKind } from '../core/types.js';
 import type { SmsQueue } from '../paging/pager.js';
@@ -21,6 +22,8 @@ export interface CareDigestDeps {
   triggers?: 'cron' | 'manual';
   /** A slot is still worth sending this long after its time (default 3 h); see runDue. */
   catchUpMs?: number;
+  /** Nodes sharing one database send each slot from one node (default: this node alone sends it). */
+  slots?: JobRunner;
 }
 
 export interface DigestSlot {
@@ -41,6 +44,9 @@ const KIND_ORDER: Record<CareTaskKind, number> = {
   low_battery: 4,
   button_untested: 5,
 };
+
+/** The digest's job name in the job slots (the slot is the digest time). */
+export const DIGEST_JOB = 'care-digest';
 
 export function slotKey(slot: Pick<DigestSlot, 'day' | 'time'>): string {
   return `digest:${formatDate(slot.day)}:${slot.time}`;
@@ -113,7 +119,11 @@ export class CareDigest {
       // Runs of this slot itself do not count: a slot cut short by a crash still goes to the workers it missed.
       const last = await this.deps.store.supervision.lastDigestRunAt(slotKey(slot));
       if (last !== null && last >= slot.at) return 0;
-      return this.runSlot(slot);
+      // The SMS and the slot's record commit together: a node dying mid-slot leaves neither, and another node's retry
+      // (while its catch-up window lasts) sends it. The per-worker run keys below still hold on one node.
+      const slots = this.deps.slots ?? everyTriggerRuns;
+      const outcome = await slots.run(DIGEST_JOB, slot.at, () => this.runSlot(slot), { retryBusyMs: 60_000 });
+      return outcome.ran ? outcome.value : 0;
     });
     this.chain = run.catch((err: unknown) =>
       this.deps.log.error({ err: errorMessage(err) }, 'care digest failed; it runs again at the next slot'),

@@ -66,6 +66,33 @@ export class OutageService {
     }
   }
 
+  /**
+   * Several nodes: takes in the open outages other nodes opened (so a device joining or coming back updates them, and
+   * no task of its own is opened for a device they hold) and lets go of those closed elsewhere. One that has waited
+   * three page delays without a page lost its node before the page: it is paged here.
+   */
+  resync(): Promise<void> {
+    return this.serial(async () => {
+      const stored = await this.deps.store.supervision.listOpenOutages();
+      const openIds = new Set(stored.map((o) => o.id));
+      for (const o of [...this.open.values()]) if (!openIds.has(o.id)) this.untrack(o);
+      const now = this.deps.clock.now();
+      for (const o of stored) {
+        const mine = this.open.get(o.place.key);
+        if (mine?.id === o.id) {
+          // Devices another node added or saw come back.
+          mine.devices = o.devices;
+          for (const d of o.devices) this.ofDevice.set(d.deviceId, mine);
+          if (!mine.page && o.page) mine.page = o.page;
+          continue;
+        }
+        if (mine) this.untrack(mine);
+        this.track(o);
+        if (!o.page && now - o.openedAt >= 3 * this.deps.pageDelayMs) this.armPage(o);
+      }
+    });
+  }
+
   stop(): void {
     for (const t of [...this.pageTimers.values(), ...this.staleTimers.values()]) t.cancel();
     this.pageTimers.clear();

@@ -1,6 +1,7 @@
 // Device supervision assembled: offline sweep, care tasks, grouped outages and the digest, with the views the HTTP API shows.
 import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
+import type { JobRunner } from '../core/jobs.js';
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { IngestEvents } from '../ingest/events.js';
@@ -40,6 +41,8 @@ export interface SupervisionDeps {
   digestTriggers?: 'cron' | 'manual';
   /** Wait before a new outage pages (default 30 s), so a building outage growing into a community one pages once. */
   outagePageDelayMs?: number;
+  /** Only when nodes share one database: each offline sweep and digest slot runs on one of them. */
+  slots?: JobRunner;
 }
 
 /** A care task as the API shows it: times in ISO 8601, names resolved. */
@@ -129,8 +132,17 @@ export class Supervision {
       outages: this.outages,
       index: this.index,
       settings: this.settings,
+      ...(deps.slots
+        ? { cluster: { slots: deps.slots, resync: async () => void (await Promise.all([this.tasks.resync(), this.outages.resync()])) } }
+        : {}),
     });
-    this.digest = new CareDigest({ ...core, timeZone: deps.timeZone, sms: deps.sms, triggers: deps.digestTriggers ?? 'cron' });
+    this.digest = new CareDigest({
+      ...core,
+      timeZone: deps.timeZone,
+      sms: deps.sms,
+      triggers: deps.digestTriggers ?? 'cron',
+      ...(deps.slots ? { slots: deps.slots } : {}),
+    });
   }
 
   /** Start after the ingest (health loaded) and the SMS dispatcher, before the broker takes devices. */

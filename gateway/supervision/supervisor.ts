@@ -1,6 +1,7 @@
 // Device supervision: the offline timeout sweep, never-reported devices, and the device-offline and low-battery care tasks.
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { EventBus } from '../core/events.js';
+import type { JobRunner } from '../core/jobs.js';
 import type { Logger } from '../core/logger.js';
 import type { DeviceState, Signal } from '../core/types.js';
 import type { IngestEvents } from '../ingest/events.js';
@@ -14,6 +15,8 @@ import { offlineAfterOf, parseSupervisionSection, SUPERVISION_SETTING, type Offl
 /** The ingest as supervision uses it: read health, and set a device offline when it fell silent. */
 export interface SupervisedHealth extends HealthSource {
   markState(deviceId: string, state: Exclude<DeviceState, 'unknown'>, at: number): void;
+  /** Several nodes: takes the others' newer health records from the store; `announce` emits the state changes. */
+  refreshFromStore?(announce: boolean): Promise<number>;
 }
 
 export interface DeviceSupervisorDeps {
@@ -26,7 +29,15 @@ export interface DeviceSupervisorDeps {
   outages: OutageService;
   index: DeviceIndex;
   settings: SupervisionSettings;
+  /**
+   * Given when several nodes share the database: each sweep round runs on one of them, after it has read the others'
+   * device health, and re-read the open tasks and outages (`resync`) other nodes may have opened or closed.
+   */
+  cluster?: { slots: JobRunner; resync(): Promise<void> };
 }
+
+/** The offline sweep's job name in the job slots (one slot per sweep interval). */
+export const SWEEP_JOB = 'supervision:sweep';
 
 const MIN_SWEEP_MS = 5_000;
 /**
@@ -165,54 +176,83 @@ export class DeviceSupervisor {
     }
   }
 
-  /** Marks silent devices offline and opens never-reported tasks; returns how many devices it marked offline. */
+  /**
+   * Marks silent devices offline and opens never-reported tasks; returns how many devices it marked offline. With
+   * several nodes, one of them sweeps each interval (the others take the health it writes, quietly, and answer 0):
+   * each node only hears its own devices, so before sweeping the node reads what the others heard.
+   */
   sweep(): Promise<number> {
+    const cluster = this.deps.cluster;
+    if (!cluster) return this.serial(() => this.sweepHere());
     return this.serial(async () => {
-      const { index, health, clock, tasks } = this.deps;
+      const { clock, health } = this.deps;
       const now = clock.now();
-      // Re-reading the registry costs more than the pass itself (~15 ms against ~1 ms for 600 devices): not every sweep.
-      if (now - this.indexLoadedAt >= INDEX_REFRESH_MS) {
-        await index.reload();
-        await this.refreshSettings();
-        this.indexLoadedAt = now;
-      }
-      let marked = 0;
-      for (const d of index.all()) {
-        const id = d.device.id;
-        const known = this.firstKnown.get(id) ?? now;
-        this.firstKnown.set(id, known);
-        const h = health.healthOf(id);
-        const limit = this.offlineAfterFor(d.device);
-        if (h?.lastSeen == null) {
-          if (now - known < limit) continue;
-          await tasks.open(
-            {
-              kind: 'never_reported',
-              residentId: d.resident.id,
-              deviceId: id,
-              detail: { deviceKind: d.device.kind, knownSince: new Date(known).toISOString() },
-            },
-            now,
-          );
-          if (h?.state !== 'offline') {
-            health.markState(id, 'offline', now);
-            marked++;
-          }
-        } else if (h.state !== 'offline' && now - Math.max(h.lastSeen, this.startedAt) >= limit) {
-          // Emits deviceStatusChanged, which queues the offline handling behind this sweep.
-          this.silentSince.set(id, h.lastSeen);
+      const every = this.sweepEvery();
+      const outcome = await cluster.slots.run(
+        SWEEP_JOB,
+        now - (now % every),
+        async () => {
+          await cluster.resync();
+          await health.refreshFromStore?.(true);
+          return this.sweepHere();
+        },
+        { mode: 'idempotent' },
+      );
+      if (outcome.ran) return outcome.value;
+      await health.refreshFromStore?.(false);
+      return 0;
+    });
+  }
+
+  private async sweepHere(): Promise<number> {
+    const { index, health, clock, tasks } = this.deps;
+    const now = clock.now();
+    // Re-reading the registry costs more than the pass itself (~15 ms against ~1 ms for 600 devices): not every sweep.
+    if (now - this.indexLoadedAt >= INDEX_REFRESH_MS) {
+      await index.reload();
+      await this.refreshSettings();
+      this.indexLoadedAt = now;
+    }
+    let marked = 0;
+    for (const d of index.all()) {
+      const id = d.device.id;
+      const known = this.firstKnown.get(id) ?? now;
+      this.firstKnown.set(id, known);
+      const h = health.healthOf(id);
+      const limit = this.offlineAfterFor(d.device);
+      if (h?.lastSeen == null) {
+        if (now - known < limit) continue;
+        await tasks.open(
+          {
+            kind: 'never_reported',
+            residentId: d.resident.id,
+            deviceId: id,
+            detail: { deviceKind: d.device.kind, knownSince: new Date(known).toISOString() },
+          },
+          now,
+        );
+        if (h?.state !== 'offline') {
           health.markState(id, 'offline', now);
           marked++;
         }
+      } else if (h.state !== 'offline' && now - Math.max(h.lastSeen, this.startedAt) >= limit) {
+        // Emits deviceStatusChanged, which queues the offline handling behind this sweep.
+        this.silentSince.set(id, h.lastSeen);
+        health.markState(id, 'offline', now);
+        marked++;
       }
-      if (marked > 0) this.deps.log.info({ marked }, 'silent devices marked offline');
-      return marked;
-    });
+    }
+    if (marked > 0) this.deps.log.info({ marked }, 'silent devices marked offline');
+    return marked;
+  }
+
+  private sweepEvery(): number {
+    return this.deps.settings.sweepIntervalMs ?? Math.min(MAX_SWEEP_MS, Math.max(MIN_SWEEP_MS, this.offlineAfterMs / 15));
   }
 
   private armSweep(): void {
     if (!this.running) return;
-    const every = this.deps.settings.sweepIntervalMs ?? Math.min(MAX_SWEEP_MS, Math.max(MIN_SWEEP_MS, this.offlineAfterMs / 15));
+    const every = this.sweepEvery();
     this.sweepTimer = this.deps.clock.setTimer(every, () => {
       this.armSweep();
       this.sweep().catch((err: unknown) => this.deps.log.error({ err }, 'supervision sweep failed; it runs again next time'));

@@ -43,6 +43,11 @@ export class CareTaskService implements CareTaskSink {
     this.loaded = true;
   }
 
+  /** Re-reads the open tasks' keys: with several nodes, others open and close tasks too. */
+  resync(): Promise<void> {
+    return this.serial(() => this.start());
+  }
+
   /** Waits for opens and closes under way. */
   async idle(): Promise<void> {
     await this.chain;

@@ -1,6 +1,7 @@
 // Test presses assembled: test mode (windows) and the weekly check, with the calls the HTTP API makes.
 import type { Clock } from '../core/clock.js';
 import type { EventBus } from '../core/events.js';
+import type { JobRunner } from '../core/jobs.js';
 import type { Logger } from '../core/logger.js';
 import type { AuditEntry, CareTaskSink, Device, Incident } from '../core/types.js';
 import { TestModeService, type StartTestRequest, type TestActor, type TestModeRegistry } from './service.js';
@@ -18,6 +19,8 @@ export interface TestPressesDeps {
   endTests: (windowId: string, reason: string) => Promise<string[]>;
   /** 'manual': no cron; tests run the weekly check themselves. */
   triggers?: 'cron' | 'manual';
+  /** Nodes sharing one database: the weekly run happens on one of them. */
+  slots?: JobRunner;
 }
 
 export class TestPresses {
@@ -41,6 +44,7 @@ export class TestPresses {
       log: deps.log,
       timeZone: deps.timeZone,
       ...(deps.triggers ? { triggers: deps.triggers } : {}),
+      ...(deps.slots ? { slots: deps.slots } : {}),
     });
   }
 

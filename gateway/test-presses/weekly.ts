@@ -2,6 +2,7 @@
 import { schedule as cronSchedule, type ScheduledTask } from 'node-cron';
 import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
+import { everyTriggerRuns, minuteSlot, type JobRunner } from '../core/jobs.js';
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import type { AuditEntry, CareTaskSink, Device, DeviceKind, Incident, Resident } from '../core/types.js';
@@ -45,9 +46,13 @@ export interface WeeklyTestCheckDeps {
   cron?: string;
   /** 'cron' (default) or 'manual': tests call run() themselves. */
   triggers?: 'cron' | 'manual';
+  /** Nodes sharing one database: each weekly run happens on one of them (default: this node alone). */
+  slots?: JobRunner;
 }
 
 export const WEEKLY_TEST_CRON = '0 9 * * 1';
+/** The weekly run's job name in the job slots. */
+export const WEEKLY_TEST_JOB = 'test-presses:weekly';
 
 export class WeeklyTestCheck {
   private task: ScheduledTask | null = null;
@@ -117,31 +122,44 @@ export class WeeklyTestCheck {
     return { report: { at: new Date(now).toISOString(), buttons, untested }, tested };
   }
 
-  /** The weekly run: a `button_untested` care task for each untested button (idempotent), for its resident's worker. */
-  run(): Promise<WeeklyTestReport> {
+  /**
+   * The weekly run: a `button_untested` care task for each untested button (idempotent), for its resident's worker.
+   * Across nodes one of them runs it (the others answer null); opening and closing tasks is safe to repeat, so a node
+   * that dies mid-run leaves the slot to the others' retry.
+   */
+  run(): Promise<WeeklyTestReport | null> {
     const run = this.chain.then(async () => {
-      const { report, tested } = await this.scan();
-      const now = this.deps.clock.now();
-      // Tested inside a real alarm's incident (no test incident to close the task at the press): closed here.
-      for (const t of tested) await this.deps.tasks.clear('button_untested', t.residentId, t.deviceId, 'tested this week', now);
-      for (const b of report.untested) {
-        await this.deps.tasks.open(
-          {
-            kind: 'button_untested',
-            residentId: b.residentId,
-            deviceId: b.deviceId,
-            detail: { deviceKind: b.deviceKind, lastTestedAt: b.lastTestedAt },
-          },
-          now,
-        );
-      }
-      this.deps.log.info({ buttons: report.buttons, untested: report.untested.length }, 'weekly button test check');
-      return report;
+      const slots = this.deps.slots ?? everyTriggerRuns;
+      const outcome = await slots.run(WEEKLY_TEST_JOB, minuteSlot(this.deps.clock.now()), () => this.runHere(), {
+        mode: 'idempotent',
+        retryBusyMs: 60_000,
+      });
+      return outcome.ran ? outcome.value : null;
     });
     this.chain = run.catch((err: unknown) =>
       this.deps.log.error({ err: errorMessage(err) }, 'weekly button test check failed; it runs again next week'),
     );
     return run;
+  }
+
+  private async runHere(): Promise<WeeklyTestReport> {
+    const { report, tested } = await this.scan();
+    const now = this.deps.clock.now();
+    // Tested inside a real alarm's incident (no test incident to close the task at the press): closed here.
+    for (const t of tested) await this.deps.tasks.clear('button_untested', t.residentId, t.deviceId, 'tested this week', now);
+    for (const b of report.untested) {
+      await this.deps.tasks.open(
+        {
+          kind: 'button_untested',
+          residentId: b.residentId,
+          deviceId: b.deviceId,
+          detail: { deviceKind: b.deviceKind, lastTestedAt: b.lastTestedAt },
+        },
+        now,
+      );
+    }
+    this.deps.log.info({ buttons: report.buttons, untested: report.untested.length }, 'weekly button test check');
+    return report;
   }
 
   private onIncident(incident: Incident, entry: AuditEntry): void {

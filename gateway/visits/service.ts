@@ -2,6 +2,7 @@
 import { schedule as cronSchedule, type Logger as CronLogger, type ScheduledTask } from 'node-cron';
 import type { Clock } from '../core/clock.js';
 import { GatewayError, errorMessage } from '../core/errors.js';
+import { everyTriggerRuns, minuteSlot, type JobRunner, type SlotOptions } from '../core/jobs.js';
 import type { Logger } from '../core/logger.js';
 import type { InboundSms, OutboundSms } from '../core/types.js';
 import type { SmsQueue } from '../paging/pager.js';
@@ -40,6 +41,8 @@ export interface VisitServiceDeps {
    * 'manual': nothing runs by itself; tests drive runReminders()/sweepMissed() on a ManualClock.
    */
   triggers?: 'cron' | 'manual';
+  /** Nodes sharing one database: each minute's reminder run and missed sweep runs on one of them (default: this node). */
+  slots?: JobRunner;
 }
 
 const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$/;
@@ -110,12 +113,14 @@ export class VisitService {
 
   /** Due reminders (tomorrow's after the reminder time; with catchUp also today's remaining). Returns SMS sent. */
   runReminders(opts: { catchUp: boolean } = { catchUp: false }): Promise<number> {
-    return this.exclusive('reminders', () => this.jobs.remindersDue(opts));
+    // Retried while another node is busy with it: that node may die before it finishes the evening's reminders.
+    return this.exclusive('reminders', () => this.slotted('visits:reminders', () => this.jobs.remindersDue(opts), { retryBusyMs: 60_000 }));
   }
 
   /** Marks newly missed occurrences and tells the team leader and grid worker. Returns occurrences alerted. */
   sweepMissed(): Promise<number> {
-    return this.exclusive('missed', () => this.jobs.sweepMissed());
+    // Not retried: the next minute's sweep looks back over the whole alert window.
+    return this.exclusive('missed', () => this.slotted('visits:missed', () => this.jobs.sweepMissed()));
   }
 
   // ---- coordinator API (used by gateway/http/routes/visits.ts) ----
@@ -158,6 +163,16 @@ export class VisitService {
   }
   hoursCsv(month: string): Promise<string> {
     return this.ledger.hoursCsv(month);
+  }
+
+  /**
+   * Once per minute across nodes; each SMS commits with its run key and the slot's record (atomic), so a node that
+   * dies mid-run leaves the rest of the run to the next trigger and never sends one twice.
+   */
+  private async slotted(job: string, work: () => Promise<number>, options: SlotOptions = {}): Promise<number> {
+    const slots = this.deps.slots ?? everyTriggerRuns;
+    const outcome = await slots.run(job, minuteSlot(this.deps.clock.now()), work, options);
+    return outcome.ran ? outcome.value : 0;
   }
 
   private exclusive(name: string, job: () => Promise<number>): Promise<number> {

@@ -2,13 +2,14 @@
 import type { GatewayConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import { EventBus } from '../core/events.js';
+import { SlotJobs } from '../core/jobs.js';
 import type { Logger } from '../core/logger.js';
 import type { IncidentEvents } from '../incidents/service.js';
 import type { IngestEvents } from '../ingest/events.js';
 import { createMetrics, type GatewayMetrics } from '../metrics/metrics.js';
 import type { NotifierEvents } from '../notifiers/dispatcher.js';
 import type { SupervisionEvents } from '../supervision/events.js';
-import { openStore, sharedWorkOf, type GatewayStore, type SharedWork, type SharedWorkTuning } from './storage.js';
+import { openStore, sharedWorkOf, slotStoreOf, type GatewayStore, type SharedWork, type SharedWorkTuning } from './storage.js';
 
 export type GatewayEvents = IngestEvents & NotifierEvents & IncidentEvents & SupervisionEvents;
 
@@ -22,11 +23,14 @@ export interface Base {
   store: GatewayStore;
   /** Several nodes on PostgreSQL: timers armed from the shared table, SMS and calls sent under leases; null on SQLite. */
   sharedWork: SharedWork | null;
+  /** Runs each slot of a scheduled job once across the nodes sharing PostgreSQL; on SQLite, every trigger runs. */
+  slots: SlotJobs;
 }
 
 /** Opens the database (SQLite migrated here, PostgreSQL at start) and creates the bus and metrics; nothing listens or runs yet. */
 export function wireBase(config: GatewayConfig, clock: Clock, log: Logger, tuning: SharedWorkTuning = {}): Base {
   const metrics = createMetrics();
   const store = openStore(config, log, metrics, tuning);
-  return { config, clock, log, bus: new EventBus<GatewayEvents>(log), metrics, store, sharedWork: sharedWorkOf(store, log, tuning) };
+  const slots = new SlotJobs({ store: slotStoreOf(store), node: config.nodeId ?? 'gateway', clock, log: log.child({ part: 'job slots' }) });
+  return { config, clock, log, bus: new EventBus<GatewayEvents>(log), metrics, store, sharedWork: sharedWorkOf(store, log, tuning), slots };
 }

@@ -44,6 +44,8 @@ export function wireCare(w: CareWiring): CareParts {
     sms: w.dispatcher,
     health: w.ingest,
     digestTriggers: w.jobs ?? 'cron',
+    // One node alone sweeps as before: its health book is the whole truth, and no one else opens tasks or outages.
+    ...(w.slots.shared ? { slots: w.slots } : {}),
   });
   registerSupervisionMetrics(metrics.registry, supervision);
   const notes = new IncidentNotes({ store, bus, clock });
@@ -71,6 +73,7 @@ export function wireCare(w: CareWiring): CareParts {
       : {}),
     onDoorUnanswered: doorUnansweredAlarm({ volunteers: store.registry, incidents }),
     triggers: w.jobs ?? 'cron',
+    slots: w.slots,
   });
   // An SMS without a reply code from a volunteer's phone is hers to the visit feature (check-in, check-out, no answer).
   w.replies.setFallback('visit', async (phone) => (await store.registry.listVolunteers()).some((v) => v.phone === phone));
@@ -85,6 +88,7 @@ export function wireCare(w: CareWiring): CareParts {
     log: log.child({ part: 'test-presses' }),
     timeZone,
     endTests: (windowId, reason) => incidents.endTests(windowId, reason),
+    slots: w.slots,
   });
   return { supervision, inactivity, visits, testPresses };
 }

@@ -141,6 +141,7 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
     clock,
     log: log.child({ part: 'retention' }),
     retentionDays: storage.retentionDays,
+    slots: w.slots,
   });
   const caps = connectionCaps({ http: config.http.maxConnections, mqtt: config.mqtt.maxConnections }, readSoftFdLimit());
   const broker = new DeviceBroker({

@@ -80,6 +80,7 @@ export class GatewayFields implements GatewayParts {
   declare readonly metrics: GatewayParts['metrics'];
   declare readonly store: GatewayParts['store'];
   declare readonly sharedWork: GatewayParts['sharedWork'];
+  declare readonly slots: GatewayParts['slots'];
   declare readonly recording: GatewayParts['recording'];
   declare readonly ingest: GatewayParts['ingest'];
   declare readonly bridgeSink: GatewayParts['bridgeSink'];
@@ -111,6 +112,7 @@ export class GatewayFields implements GatewayParts {
   declare readonly telemetry: GatewayParts['telemetry'];
   declare readonly live: GatewayParts['live'];
   declare readonly map: GatewayParts['map'];
+  declare readonly feedChannel: GatewayParts['feedChannel'];
   declare readonly accounts: GatewayParts['accounts'];
   protected readonly internals: GatewayInternals;
 

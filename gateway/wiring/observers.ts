@@ -1,10 +1,12 @@
 // Wires the side branches that watch the alarm path without ever holding it up: the InfluxDB writer, the live feed and the map data.
+import { ClusterFeed } from '../live/cluster.js';
 import { LiveFeed } from '../live/feed.js';
 import { MapData } from '../live/map-data.js';
 import { TelemetryWriter } from '../telemetry/writer.js';
 import type { Base } from './base.js';
 import type { DeviceParts } from './devices.js';
 import type { IncidentParts } from './incidents.js';
+import { feedChannelOf, type FeedChannel } from './storage.js';
 
 export interface ObserverParts {
   telemetry: TelemetryWriter;
@@ -12,12 +14,23 @@ export interface ObserverParts {
   live: LiveFeed;
   /** Communities, buildings and residents with their state, for the dashboard map and the incident page's map. */
   map: MapData;
+  /** Nodes sharing PostgreSQL: the channel (LISTEN/NOTIFY) that carries the live feed between them; null on SQLite. */
+  feedChannel: FeedChannel | null;
 }
 
 export type ObserverWiring = Base & Pick<DeviceParts, 'ingest'> & Pick<IncidentParts, 'views'> & { liveHeartbeatMs?: number };
 
 export function wireObservers(w: ObserverWiring): ObserverParts {
   const { config, store, bus, metrics, clock, log } = w;
+  const feedChannel = feedChannelOf(store, config, log.child({ part: 'live channel' }));
+  const cluster = feedChannel
+    ? new ClusterFeed({
+        transport: feedChannel,
+        node: config.nodeId ?? 'gateway',
+        log: log.child({ part: 'live' }),
+        count: (outcome, n) => metrics.liveFeedNotices.inc({ outcome }, n),
+      })
+    : null;
   const live = new LiveFeed({
     bus,
     views: w.views,
@@ -25,6 +38,7 @@ export function wireObservers(w: ObserverWiring): ObserverParts {
     registry: store.registry,
     log: log.child({ part: 'live' }),
     ...(w.liveHeartbeatMs ? { heartbeatMs: w.liveHeartbeatMs } : {}),
+    ...(cluster ? { cluster: { feed: cluster, supervision: store.supervision } } : {}),
   });
   const map = new MapData({ registry: store.registry, incidents: store.incidents, health: (id) => w.ingest.healthOf(id) });
   const telemetry = new TelemetryWriter({
@@ -35,5 +49,5 @@ export function wireObservers(w: ObserverWiring): ObserverParts {
     clock,
     onDropped: (n) => metrics.telemetryDropped.inc(n),
   });
-  return { telemetry, live, map };
+  return { telemetry, live, map, feedChannel };
 }

@@ -1,10 +1,12 @@
 // The store engine the configuration selects (SQLite in DATA_DIR, or PostgreSQL at DATABASE_URL), and what only one engine offers.
 import type { GatewayConfig } from '../config/schema.js';
 import type { ComponentHealth } from '../core/health.js';
+import type { SlotStore } from '../core/jobs.js';
 import type { Leasing } from '../core/leases.js';
 import type { Logger } from '../core/logger.js';
 import type { DeviceHealth, OutboundSms } from '../core/types.js';
 import type { SharedTimers } from '../escalation/timers.js';
+import { PgNotifyChannel } from '../storage/postgres/notify.js';
 import type { VoiceCall } from '../voice/repo.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { RetentionRepo } from '../retention/retention.js';
@@ -104,4 +106,17 @@ export function databaseComponent(store: GatewayStore, up: boolean): ComponentHe
  */
 export function storedHealthOf(store: GatewayStore): ((deviceId: string) => DeviceHealth | null) | null {
   return store instanceof SqliteStore ? (deviceId) => store.health.read(deviceId) : null;
+}
+
+/** Where scheduled jobs record their slots across nodes: PostgreSQL's; null on SQLite, one node, where every trigger runs. */
+export function slotStoreOf(store: GatewayStore): SlotStore | null {
+  return store instanceof SqliteStore ? null : store.jobSlots;
+}
+
+/** The live feed's channel between nodes: LISTEN/NOTIFY on PostgreSQL; none on SQLite, one node. */
+export type FeedChannel = PgNotifyChannel;
+
+export function feedChannelOf(store: GatewayStore, config: GatewayConfig, log: Logger): FeedChannel | null {
+  if (store instanceof SqliteStore || !config.databaseUrl) return null;
+  return new PgNotifyChannel({ database: store.database, name: 'care_live', log });
 }

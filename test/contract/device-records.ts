@@ -64,6 +64,23 @@ export function deviceRecordsContract(store: () => Store): void {
         ['fall-1', 'offline'],
       ]);
     });
+
+    it('keeps the newest last_seen whichever node flushes last: an older record never overwrites a newer one', async () => {
+      // Node B heard the device a minute after node A; A's flush of its older view arrives second, in its own batch and
+      // in a batch of B's with another device.
+      await store().health.save([health('btn-1', { lastSeen: T0 + MIN, battery: 70, remoteAddress: '10.0.0.9' })]);
+      await store().health.save([health('btn-1', { lastSeen: T0, battery: 90, state: 'offline' }), health('fall-1')]);
+      expect(await store().health.get('btn-1')).toEqual(health('btn-1', { lastSeen: T0 + MIN, battery: 70, remoteAddress: '10.0.0.9' }));
+      expect(await store().health.get('fall-1')).toEqual(health('fall-1'));
+      // The same last message with a new state (the offline timeout) is written; a newer message is written.
+      await store().health.save([health('btn-1', { lastSeen: T0 + MIN, battery: 70, remoteAddress: '10.0.0.9', state: 'offline' })]);
+      expect((await store().health.get('btn-1'))?.state).toBe('offline');
+      await store().health.save([health('btn-1', { lastSeen: T0 + 2 * MIN, battery: 65 })]);
+      expect(await store().health.get('btn-1')).toEqual(health('btn-1', { lastSeen: T0 + 2 * MIN, battery: 65 }));
+      // A device never heard (no last_seen) cannot overwrite one that was.
+      await store().health.save([health('btn-1', { lastSeen: null, state: 'unknown' })]);
+      expect((await store().health.get('btn-1'))?.lastSeen).toBe(T0 + 2 * MIN);
+    });
   });
 
   describe('security events', () => {

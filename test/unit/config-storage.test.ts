@@ -81,3 +81,15 @@ describe('database and cluster configuration', () => {
     expect(message).not.toContain('s3cret-pw');
   });
 });
+
+describe('cluster node id', () => {
+  it('defaults GATEWAY_NODE_ID to the host name and takes a given one', async () => {
+    const { hostname } = await import('node:os');
+    expect(loadConfig({}).nodeId).toBe(hostname());
+    expect(loadConfig({ GATEWAY_NODE_ID: 'node-b.2' }).nodeId).toBe('node-b.2');
+  });
+
+  it('refuses a GATEWAY_NODE_ID with spaces or slashes, naming it', () => {
+    expect(() => loadConfig({ GATEWAY_NODE_ID: 'node b/1' })).toThrow(/^GATEWAY_NODE_ID: expected 1-63 letters/);
+  });
+});

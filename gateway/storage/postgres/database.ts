@@ -209,6 +209,34 @@ export class PgDatabase {
     }
   }
 
+  /**
+   * Runs `fn` on one pooled connection of its own, outside any transaction: for session state such as an advisory
+   * lock held while other work runs on the pool. A connection that failed is destroyed, not handed on.
+   */
+  async session<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    const onLost = (err: Error): void => this.options.onConnectionError?.(err);
+    client.on('error', onLost);
+    let failed: Error | undefined;
+    try {
+      return await fn(client);
+    } catch (err) {
+      if (err instanceof Error && !(err instanceof GatewayError)) failed = err;
+      throw err;
+    } finally {
+      client.off('error', onLost);
+      client.release(failed);
+    }
+  }
+
+  /**
+   * NOTIFY on `channel`, on the pool and never inside the caller's transaction: the other nodes hear it at once, and
+   * the caller's transaction never waits on it.
+   */
+  async broadcast(channel: string, payload: string): Promise<void> {
+    await this.pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
+  }
+
   /** A single statement group: joins the caller's transaction, or runs as its own. */
   write<T>(fn: () => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     if (this.inTransaction()) return fn();

@@ -19,13 +19,17 @@ export class PgDeviceHealthRepo implements DeviceHealthRepo {
   async save(records: DeviceHealth[]): Promise<void> {
     if (records.length === 0) return;
     // One statement for the batch; a device named twice keeps its last record, as the SQLite loop of upserts does.
+    // Newest last_seen wins: nodes flush on their own rhythm, and one that heard a device earlier (before it moved to
+    // another node) must not write its older record over the newer one. Equal last_seen still writes: the offline
+    // timeout changes the state, not the last message.
     const last = [...new Map(records.map((r) => [r.deviceId, r])).values()];
     await this.db.run(
       `INSERT INTO device_health (device_id, state, last_seen, battery, rssi, last_status_at, remote_address, last_rejection, rejected_count)
        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::int[], $6::bigint[], $7::text[], $8::text[], $9::int[])
        ON CONFLICT (device_id) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, battery = excluded.battery,
          rssi = excluded.rssi, last_status_at = excluded.last_status_at, remote_address = excluded.remote_address,
-         last_rejection = excluded.last_rejection, rejected_count = excluded.rejected_count`,
+         last_rejection = excluded.last_rejection, rejected_count = excluded.rejected_count
+       WHERE coalesce(excluded.last_seen, -1) >= coalesce(device_health.last_seen, -1)`,
       [
         last.map((r) => r.deviceId),
         last.map((r) => r.state),

@@ -236,4 +236,15 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX voice_calls_unplaced_lease ON voice_calls (lease_until) WHERE status IN ('queued', 'placing');
     `,
   },
+  {
+    version: 40,
+    name: 'job slots',
+    sql: `
+      -- One row per slot of a scheduled job that ran (job name, the time the slot stands for), written in the job's
+      -- transaction or when it ends; the job's advisory lock, not this table, keeps two nodes from running it at once.
+      CREATE TABLE job_slots (
+        job text NOT NULL, slot_at bigint NOT NULL, node text NOT NULL, ran_at bigint NOT NULL, PRIMARY KEY (job, slot_at)
+      );
+    `,
+  },
 ];

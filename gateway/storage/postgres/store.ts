@@ -36,6 +36,7 @@ export interface PostgresStoreOptions extends PgDatabaseOptions {
   /** This node's id and lease length on the SMS and calls it stores (default: the host name, 15 s). */
   lease?: Partial<PgLeaseOptions>;
 }
+import { PgJobSlots } from './job-slots.js';
 
 export class PostgresStore implements Store {
   readonly registry: PgRegistryRepo;
@@ -50,6 +51,8 @@ export class PostgresStore implements Store {
   readonly linkCodes: PgPageLinkCodeRepo;
   /** The retention job's pruning (not part of the Store port). */
   readonly retention: PgRetentionRepo;
+  /** Scheduled jobs' slots across nodes (not part of the Store port: one SQLite node has no one to share them with). */
+  readonly jobSlots: PgJobSlots;
   readonly timers: PgTimerRepo;
   readonly visits: PgVisitRepo;
   readonly wellness: PgWellnessRepo;
@@ -79,6 +82,7 @@ export class PostgresStore implements Store {
     this.smsCaps = new PgSmsCapRepo(database, smsCapOptions);
     this.linkCodes = new PgPageLinkCodeRepo(database);
     this.retention = new PgRetentionRepo(database);
+    this.jobSlots = new PgJobSlots(database);
     this.timers = new PgTimerRepo(database);
     this.visits = new PgVisitRepo(database);
     this.wellness = new PgWellnessRepo(database);

@@ -28,7 +28,8 @@ export class SqliteDeviceHealthRepo implements DeviceHealthRepo {
        VALUES (@deviceId, @state, @lastSeen, @battery, @rssi, @lastStatusAt, @remoteAddress, @lastRejection, @rejectedCount)
        ON CONFLICT(device_id) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, battery = excluded.battery,
          rssi = excluded.rssi, last_status_at = excluded.last_status_at, remote_address = excluded.remote_address,
-         last_rejection = excluded.last_rejection, rejected_count = excluded.rejected_count`,
+         last_rejection = excluded.last_rejection, rejected_count = excluded.rejected_count
+       WHERE coalesce(excluded.last_seen, -1) >= coalesce(device_health.last_seen, -1)`,
     );
     await this.sdb.transaction(async () => {
       for (const r of records) {

@@ -1,0 +1,64 @@
+// PostgreSQL LISTEN/NOTIFY as the nodes' broadcast channel, on the store's one listening connection (which reconnects by itself).
+import type { Logger } from '../../core/logger.js';
+import type { PgDatabase } from './database.js';
+
+export interface PgNotifyChannelDeps {
+  /** Sends go through the store's pool; notices arrive on its one listening connection. */
+  database: PgDatabase;
+  /** The channel's base name; the schema's name is added, so installations sharing a database do not hear each other. */
+  name: string;
+  log: Logger;
+}
+
+export interface NotifyChannelState {
+  listening: boolean;
+  reconnects: number;
+  lastError: string | null;
+}
+
+/** PostgreSQL refuses a NOTIFY payload of 8000 bytes or more; the envelope keeps a margin under it. */
+const MAX_PAYLOAD_BYTES = 7900;
+
+export class PgNotifyChannel {
+  readonly maxBytes = MAX_PAYLOAD_BYTES;
+  private readonly handlers: ((payload: string) => void)[] = [];
+  private unsubscribe: (() => Promise<void>) | null = null;
+  private heardBefore = false;
+
+  constructor(private readonly deps: PgNotifyChannelDeps) {}
+
+  onPayload(handler: (payload: string) => void): void {
+    this.handlers.push(handler);
+  }
+
+  /**
+   * Listens before it resolves when the database answers, so nothing sent after start() is missed. It never fails the
+   * start-up: a channel that cannot listen yet is reported by the store and retried in the background.
+   */
+  async start(): Promise<void> {
+    if (this.unsubscribe) return;
+    this.unsubscribe = await this.deps.database.notices.subscribe(await this.deps.database.channel(this.deps.name), {
+      onNotice: (payload) => {
+        for (const handler of this.handlers) handler(payload);
+      },
+      onListening: () => {
+        if (this.heardBefore) this.deps.log.info({ channel: this.deps.name }, 'live feed channel listening again');
+        this.heardBefore = true;
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  state(): NotifyChannelState {
+    const { state, reconnects, lastError } = this.deps.database.notices.status();
+    return { listening: this.unsubscribe !== null && state === 'listening', reconnects, lastError };
+  }
+
+  async send(payload: string): Promise<void> {
+    await this.deps.database.broadcast(await this.deps.database.channel(this.deps.name), payload);
+  }
+}
