@@ -6,6 +6,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { Clock } from '../core/clock.js';
+import type { ComponentHealth } from '../core/health.js';
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { errorMessage } from '../core/errors.js';
@@ -20,6 +21,8 @@ import { ConnectionWatch, describeDrop, type ConnectionDropRule } from './connec
 import { certificateProblem, presentedCert, type PresentedCert } from './client-cert.js';
 import { DEFAULT_MAX_FRAME_BYTES, limitFrames } from './frame-limit.js';
 import type { BridgeClients, BridgeClientSession } from './bridge-clients.js';
+import type { BrokerCluster, ReplayedWill } from './cluster.js';
+import { handleReplayedWill } from './replayed-will.js';
 
 export interface DeviceBrokerDeps {
   store: Pick<Store, 'registry' | 'security'>;
@@ -38,6 +41,8 @@ export interface DeviceBrokerDeps {
   onConnectionRefused?: () => void;
   /** Bridges that sign in to this broker (zigbee2mqtt); without it only devices may. */
   bridges?: BridgeClients;
+  /** REDIS_URL: sessions, wills and device presence shared with the other nodes (see cluster.ts); absent: one node. */
+  cluster?: BrokerCluster | null;
 }
 
 /** The connection of one device, as last seen by this process. */
@@ -54,6 +59,8 @@ interface Session {
   remoteAddress: string | null;
   /** This connection's own id, unique across restarts: a seq sent again on it is a resend (see EventDelivery). */
   id: string;
+  /** When it signed in. */
+  since: number;
   /** The client certificate the session was let in with, so a registry change can ask for one it lacks. */
   cert: PresentedCert | null;
 }
@@ -110,7 +117,12 @@ export class DeviceBroker {
   async start(opts: BrokerListenOptions): Promise<{ port: number; mqttsPort: number | null }> {
     if (this.server) throw new Error('device broker already started');
     this.stopping = false;
+    const cluster = this.deps.cluster ?? null;
+    const shared = cluster
+      ? await cluster.open({ onWill: (will) => this.replayedWill(will), onReconnect: () => void this.reclaimPresence() })
+      : {};
     const broker = await Aedes.createBroker({
+      ...shared,
       // The hooks are aedes' callback API; each is wrapped once here and the work below is async/await.
       preConnect: (client, packet, done) => {
         // [MQTT-3.1.2-2] Level 3 is MQTT 3.1, whose name is "MQIsdp"; "MQTT" at level 3 (or "MQIsdp" at 4) is neither
@@ -153,8 +165,15 @@ export class DeviceBroker {
     });
     this.watch(broker);
     this.deps.bus.on(this, 'deviceFlooding', (flood) => this.onFlooding(flood));
+    if (cluster) {
+      cluster.attach(() => broker.brokers);
+      // Wills this node stored before it last stopped or crashed: nobody else replays them, as its id is alive again.
+      await cluster.replayOwnWills();
+    }
 
     const onSocket = (socket: Socket): void => {
+      // Each PUBACK goes out at once: with Nagle's algorithm a device resending its backlog got one answer per round trip.
+      socket.setNoDelay(true);
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
       const client = broker.handle(socket);
@@ -190,6 +209,7 @@ export class DeviceBroker {
     } catch (err) {
       if (server.listening) server.close();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await cluster?.close();
       throw err;
     }
     server.on('error', (err) => this.deps.log.error({ err }, 'MQTT server error'));
@@ -249,6 +269,7 @@ export class DeviceBroker {
     for (const socket of this.sockets) socket.destroy();
     await serverClosed;
     this.current.clear();
+    await this.deps.cluster?.close();
   }
 
   /** Sends a command to the device (QoS 1). Resolves once handed to its session; an offline device misses it. */
@@ -273,6 +294,17 @@ export class DeviceBroker {
 
   connectedCount(): number {
     return this.broker?.connectedClients ?? 0;
+  }
+
+  /** Devices signed in to this node (bridges and strangers not counted). */
+  deviceCount(): number {
+    return this.current.size;
+  }
+
+  /** Cluster mode: this node's id, its Redis state and the devices it holds; null on a single node. */
+  clusterHealth(): ComponentHealth | null {
+    const cluster = this.deps.cluster;
+    return cluster ? { ...cluster.health(), devices: this.deviceCount() } : null;
   }
 
   connectionOf(deviceId: string): ConnectionInfo | null {
@@ -328,6 +360,10 @@ export class DeviceBroker {
       if (!session) return;
       const id = session.device.id;
       if (this.current.get(id) === client) this.current.delete(id);
+      // Only while this session still holds it: after a takeover the other node's claim stays.
+      this.deps.cluster
+        ?.release(id, session.id)
+        .catch((err: unknown) => this.deps.log.warn({ deviceId: id, err: errorMessage(err) }, 'could not release device presence'));
       const info = this.connections.get(id);
       if (info && this.current.get(id) === undefined) {
         this.connections.set(id, { ...info, connected: false, disconnectedAt: this.deps.clock.now() });
@@ -421,8 +457,15 @@ export class DeviceBroker {
     const cert = presentedCert(client.conn, this.clientCa);
     const outcome = await this.auth.check({ clientId: client.id, username, password, remoteAddress, clientCert: cert });
     if (outcome.ok) {
-      this.sessions.set(client, { device: outcome.device, remoteAddress, id: randomUUID(), cert });
+      const session: Session = { device: outcome.device, remoteAddress, id: randomUUID(), since: this.deps.clock.now(), cert };
+      this.sessions.set(client, session);
       this.current.set(outcome.device.id, client);
+      // Claimed before CONNACK, so a node closing this device's older session elsewhere finds the claim (see the will).
+      await this.deps.cluster
+        ?.claim(outcome.device.id, session.id)
+        .catch((err: unknown) =>
+          this.deps.log.warn({ deviceId: outcome.device.id, err: errorMessage(err) }, 'could not claim device presence'),
+        );
       return null;
     }
     if (outcome.security) {
@@ -437,7 +480,14 @@ export class DeviceBroker {
     const session = client ? this.sessions.get(client) : undefined;
     // aedes publishes a will only after the client closed (or, from persistence, with no client at all).
     const will = client === null || client.closed;
-    if (!client || !session) throw new Error('publish without an authenticated session');
+    if (!client) {
+      // A stored will aedes replays itself (cluster replays are ours, see cluster.ts). A throw here would become an
+      // unhandled rejection inside aedes, so it is let through unacted on, and not kept as a retained status.
+      this.deps.log.info({ topic: packet.topic.slice(0, 200) }, 'will without a client not acted on');
+      packet.retain = false;
+      return;
+    }
+    if (!session) throw new Error('publish without an authenticated session');
     const deviceId = session.device.id;
     // [MQTT-1.5.3-1] [MQTT-1.5.3-2] invalid UTF-8 (decoded as U+FFFD) or U+0000 in a topic: close, do not acknowledge.
     if (packet.topic.includes('\u0000') || packet.topic.includes('\uFFFD')) {
@@ -459,6 +509,7 @@ export class DeviceBroker {
       // Checked before any await: aedes forgets the replaced session right after this hook is entered.
       if (this.stopping) throw new Error('gateway stopping: will not acted on');
       if (this.current.get(deviceId) !== client) throw new Error('will of a replaced session not acted on');
+      await this.takenOverElsewhere(deviceId, session);
     }
     // Only the status is meant to be retained; a retained event would be replayed to nobody, forever.
     if (channel !== 'status') packet.retain = false;
@@ -470,6 +521,39 @@ export class DeviceBroker {
       session: session.id,
       dup: packet.dup,
     });
+  }
+
+  /** Cluster mode: a will of a session another node has since taken over (the device moved) is not acted on. */
+  private async takenOverElsewhere(deviceId: string, session: Session): Promise<void> {
+    const cluster = this.deps.cluster;
+    if (!cluster) return;
+    const holder = await cluster.holderOf(deviceId).catch((err: unknown) => {
+      // Without an answer the will is taken as on one node: a hint, which supervision confirms or corrects.
+      this.deps.log.warn({ deviceId, err: errorMessage(err) }, 'presence unknown for a will; acting on it');
+      return null;
+    });
+    if (holder && holder.session !== session.id) throw new Error(`will of a session taken over by node ${holder.node} not acted on`);
+  }
+
+  /** A will a dead node left, replayed here (see replayed-will.ts). */
+  private async replayedWill(will: ReplayedWill): Promise<void> {
+    const cluster = this.deps.cluster;
+    if (!cluster || this.stopping) return;
+    await handleReplayedWill({ cluster, registry: this.deps.store.registry, ingest: this.deps.ingest, log: this.deps.log }, will);
+  }
+
+  /** Redis came back (perhaps empty, after a restart): this node claims its devices again. */
+  private async reclaimPresence(): Promise<void> {
+    const held: { deviceId: string; session: string; since: number }[] = [];
+    for (const [deviceId, client] of this.current) {
+      const session = this.sessions.get(client);
+      if (session && !client.closed) held.push({ deviceId, session: session.id, since: session.since });
+    }
+    try {
+      await this.deps.cluster?.reclaim(held);
+    } catch (err) {
+      this.deps.log.warn({ err: errorMessage(err), devices: held.length }, 'could not claim device presence again');
+    }
   }
 
   /** A bridge's PUBLISH: its own tree only, else refused and the connection closed, as for a device. */
