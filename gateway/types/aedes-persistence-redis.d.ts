@@ -15,6 +15,8 @@ declare module 'aedes-persistence-redis' {
 
   export interface RedisPersistence extends EventEmitter {
     setup(broker: unknown): Promise<void>;
+    /** Stores a client's will under this broker's id. */
+    putWill(client: { id: string }, packet: Omit<StoredWill, 'clientId' | 'brokerId'>): Promise<void>;
     /** Removes a stored will and answers it (null when another node took it first). */
     delWill(client: { id: string; brokerId: string }): Promise<StoredWill | null>;
     /** aedes replays what this yields for the brokers it no longer hears from; replaceable. */
