@@ -21,8 +21,8 @@ import { ConnectionWatch, describeDrop, type ConnectionDropRule } from './connec
 import { certificateProblem, presentedCert, type PresentedCert } from './client-cert.js';
 import { DEFAULT_MAX_FRAME_BYTES, limitFrames } from './frame-limit.js';
 import type { BridgeClients, BridgeClientSession } from './bridge-clients.js';
-import type { BrokerCluster, ReplayedWill } from './cluster.js';
-import { handleReplayedWill } from './replayed-will.js';
+import type { BrokerCluster } from './cluster.js';
+import { ClusterSessions, type HeldSession } from './cluster-sessions.js';
 
 export interface DeviceBrokerDeps {
   store: Pick<Store, 'registry' | 'security'>;
@@ -102,8 +102,11 @@ export class DeviceBroker {
   private readonly connections = new Map<string, ConnectionInfo>();
   private readonly auth: DeviceAuthenticator;
   private readonly connectionWatch: ConnectionWatch;
+  private readonly clusterSessions: ClusterSessions | null;
 
   constructor(private readonly deps: DeviceBrokerDeps) {
+    const { cluster, store, ingest, log } = deps;
+    this.clusterSessions = cluster ? new ClusterSessions({ cluster, registry: store.registry, ingest, log }) : null;
     this.auth = new DeviceAuthenticator({ registry: deps.store.registry, clock: deps.clock, limits: deps.authLimits });
     this.connectionWatch = new ConnectionWatch({ clock: deps.clock, rule: deps.connectionDrop });
   }
@@ -119,7 +122,12 @@ export class DeviceBroker {
     this.stopping = false;
     const cluster = this.deps.cluster ?? null;
     const shared = cluster
-      ? await cluster.open({ onWill: (will) => this.replayedWill(will), onReconnect: () => void this.reclaimPresence() })
+      ? await cluster.open({
+          onWill: async (will) => {
+            if (!this.stopping) await this.clusterSessions?.replayed(will);
+          },
+          onReconnect: () => void this.clusterSessions?.reclaim(this.heldSessions()),
+        })
       : {};
     const broker = await Aedes.createBroker({
       ...shared,
@@ -360,10 +368,7 @@ export class DeviceBroker {
       if (!session) return;
       const id = session.device.id;
       if (this.current.get(id) === client) this.current.delete(id);
-      // Only while this session still holds it: after a takeover the other node's claim stays.
-      this.deps.cluster
-        ?.release(id, session.id)
-        .catch((err: unknown) => this.deps.log.warn({ deviceId: id, err: errorMessage(err) }, 'could not release device presence'));
+      this.clusterSessions?.release(id, session.id);
       const info = this.connections.get(id);
       if (info && this.current.get(id) === undefined) {
         this.connections.set(id, { ...info, connected: false, disconnectedAt: this.deps.clock.now() });
@@ -460,12 +465,7 @@ export class DeviceBroker {
       const session: Session = { device: outcome.device, remoteAddress, id: randomUUID(), since: this.deps.clock.now(), cert };
       this.sessions.set(client, session);
       this.current.set(outcome.device.id, client);
-      // Claimed before CONNACK, so a node closing this device's older session elsewhere finds the claim (see the will).
-      await this.deps.cluster
-        ?.claim(outcome.device.id, session.id)
-        .catch((err: unknown) =>
-          this.deps.log.warn({ deviceId: outcome.device.id, err: errorMessage(err) }, 'could not claim device presence'),
-        );
+      await this.clusterSessions?.claim(outcome.device.id, session.id);
       return null;
     }
     if (outcome.security) {
@@ -509,7 +509,8 @@ export class DeviceBroker {
       // Checked before any await: aedes forgets the replaced session right after this hook is entered.
       if (this.stopping) throw new Error('gateway stopping: will not acted on');
       if (this.current.get(deviceId) !== client) throw new Error('will of a replaced session not acted on');
-      await this.takenOverElsewhere(deviceId, session);
+      // Cluster mode: the device may have moved to another node, which closed this session.
+      await this.clusterSessions?.assertNotTakenOver(deviceId, session.id);
     }
     // Only the status is meant to be retained; a retained event would be replayed to nobody, forever.
     if (channel !== 'status') packet.retain = false;
@@ -523,37 +524,14 @@ export class DeviceBroker {
     });
   }
 
-  /** Cluster mode: a will of a session another node has since taken over (the device moved) is not acted on. */
-  private async takenOverElsewhere(deviceId: string, session: Session): Promise<void> {
-    const cluster = this.deps.cluster;
-    if (!cluster) return;
-    const holder = await cluster.holderOf(deviceId).catch((err: unknown) => {
-      // Without an answer the will is taken as on one node: a hint, which supervision confirms or corrects.
-      this.deps.log.warn({ deviceId, err: errorMessage(err) }, 'presence unknown for a will; acting on it');
-      return null;
-    });
-    if (holder && holder.session !== session.id) throw new Error(`will of a session taken over by node ${holder.node} not acted on`);
-  }
-
-  /** A will a dead node left, replayed here (see replayed-will.ts). */
-  private async replayedWill(will: ReplayedWill): Promise<void> {
-    const cluster = this.deps.cluster;
-    if (!cluster || this.stopping) return;
-    await handleReplayedWill({ cluster, registry: this.deps.store.registry, ingest: this.deps.ingest, log: this.deps.log }, will);
-  }
-
-  /** Redis came back (perhaps empty, after a restart): this node claims its devices again. */
-  private async reclaimPresence(): Promise<void> {
-    const held: { deviceId: string; session: string; since: number }[] = [];
+  /** The device sessions this node holds, for claiming them again. */
+  private heldSessions(): HeldSession[] {
+    const held: HeldSession[] = [];
     for (const [deviceId, client] of this.current) {
       const session = this.sessions.get(client);
       if (session && !client.closed) held.push({ deviceId, session: session.id, since: session.since });
     }
-    try {
-      await this.deps.cluster?.reclaim(held);
-    } catch (err) {
-      this.deps.log.warn({ err: errorMessage(err), devices: held.length }, 'could not claim device presence again');
-    }
+    return held;
   }
 
   /** A bridge's PUBLISH: its own tree only, else refused and the connection closed, as for a device. */
