@@ -6,6 +6,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { Clock } from '../core/clock.js';
+import type { ComponentHealth } from '../core/health.js';
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { errorMessage } from '../core/errors.js';
@@ -20,6 +21,8 @@ import { ConnectionWatch, describeDrop, type ConnectionDropRule } from './connec
 import { certificateProblem, presentedCert, type PresentedCert } from './client-cert.js';
 import { DEFAULT_MAX_FRAME_BYTES, limitFrames } from './frame-limit.js';
 import type { BridgeClients, BridgeClientSession } from './bridge-clients.js';
+import type { BrokerCluster } from './cluster.js';
+import { ClusterSessions, type HeldSession } from './cluster-sessions.js';
 
 export interface DeviceBrokerDeps {
   store: Pick<Store, 'registry' | 'security'>;
@@ -38,6 +41,8 @@ export interface DeviceBrokerDeps {
   onConnectionRefused?: () => void;
   /** Bridges that sign in to this broker (zigbee2mqtt); without it only devices may. */
   bridges?: BridgeClients;
+  /** REDIS_URL: sessions, wills and device presence shared with the other nodes (see cluster.ts); absent: one node. */
+  cluster?: BrokerCluster | null;
 }
 
 /** The connection of one device, as last seen by this process. */
@@ -54,6 +59,8 @@ interface Session {
   remoteAddress: string | null;
   /** This connection's own id, unique across restarts: a seq sent again on it is a resend (see EventDelivery). */
   id: string;
+  /** When it signed in. */
+  since: number;
   /** The client certificate the session was let in with, so a registry change can ask for one it lacks. */
   cert: PresentedCert | null;
 }
@@ -95,8 +102,11 @@ export class DeviceBroker {
   private readonly connections = new Map<string, ConnectionInfo>();
   private readonly auth: DeviceAuthenticator;
   private readonly connectionWatch: ConnectionWatch;
+  private readonly clusterSessions: ClusterSessions | null;
 
   constructor(private readonly deps: DeviceBrokerDeps) {
+    const { cluster, store, ingest, log } = deps;
+    this.clusterSessions = cluster ? new ClusterSessions({ cluster, registry: store.registry, ingest, log }) : null;
     this.auth = new DeviceAuthenticator({ registry: deps.store.registry, clock: deps.clock, limits: deps.authLimits });
     this.connectionWatch = new ConnectionWatch({ clock: deps.clock, rule: deps.connectionDrop });
   }
@@ -110,7 +120,17 @@ export class DeviceBroker {
   async start(opts: BrokerListenOptions): Promise<{ port: number; mqttsPort: number | null }> {
     if (this.server) throw new Error('device broker already started');
     this.stopping = false;
+    const cluster = this.deps.cluster ?? null;
+    const shared = cluster
+      ? await cluster.open({
+          onWill: async (will) => {
+            if (!this.stopping) await this.clusterSessions?.replayed(will);
+          },
+          onReconnect: () => void this.clusterSessions?.reclaim(this.heldSessions()),
+        })
+      : {};
     const broker = await Aedes.createBroker({
+      ...shared,
       // The hooks are aedes' callback API; each is wrapped once here and the work below is async/await.
       preConnect: (client, packet, done) => {
         // [MQTT-3.1.2-2] Level 3 is MQTT 3.1, whose name is "MQIsdp"; "MQTT" at level 3 (or "MQIsdp" at 4) is neither
@@ -153,8 +173,15 @@ export class DeviceBroker {
     });
     this.watch(broker);
     this.deps.bus.on(this, 'deviceFlooding', (flood) => this.onFlooding(flood));
+    if (cluster) {
+      cluster.attach(() => broker.brokers);
+      // Wills this node stored before it last stopped or crashed: nobody else replays them, as its id is alive again.
+      await cluster.replayOwnWills();
+    }
 
     const onSocket = (socket: Socket): void => {
+      // Each PUBACK goes out at once: with Nagle's algorithm a device resending its backlog got one answer per round trip.
+      socket.setNoDelay(true);
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
       const client = broker.handle(socket);
@@ -190,6 +217,7 @@ export class DeviceBroker {
     } catch (err) {
       if (server.listening) server.close();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await cluster?.close();
       throw err;
     }
     server.on('error', (err) => this.deps.log.error({ err }, 'MQTT server error'));
@@ -249,6 +277,7 @@ export class DeviceBroker {
     for (const socket of this.sockets) socket.destroy();
     await serverClosed;
     this.current.clear();
+    await this.deps.cluster?.close();
   }
 
   /** Sends a command to the device (QoS 1). Resolves once handed to its session; an offline device misses it. */
@@ -273,6 +302,17 @@ export class DeviceBroker {
 
   connectedCount(): number {
     return this.broker?.connectedClients ?? 0;
+  }
+
+  /** Devices signed in to this node (bridges and strangers not counted). */
+  deviceCount(): number {
+    return this.current.size;
+  }
+
+  /** Cluster mode: this node's id, its Redis state and the devices it holds; null on a single node. */
+  clusterHealth(): ComponentHealth | null {
+    const cluster = this.deps.cluster;
+    return cluster ? { ...cluster.health(), devices: this.deviceCount() } : null;
   }
 
   connectionOf(deviceId: string): ConnectionInfo | null {
@@ -328,6 +368,7 @@ export class DeviceBroker {
       if (!session) return;
       const id = session.device.id;
       if (this.current.get(id) === client) this.current.delete(id);
+      this.clusterSessions?.release(id, session.id);
       const info = this.connections.get(id);
       if (info && this.current.get(id) === undefined) {
         this.connections.set(id, { ...info, connected: false, disconnectedAt: this.deps.clock.now() });
@@ -421,8 +462,10 @@ export class DeviceBroker {
     const cert = presentedCert(client.conn, this.clientCa);
     const outcome = await this.auth.check({ clientId: client.id, username, password, remoteAddress, clientCert: cert });
     if (outcome.ok) {
-      this.sessions.set(client, { device: outcome.device, remoteAddress, id: randomUUID(), cert });
+      const session: Session = { device: outcome.device, remoteAddress, id: randomUUID(), since: this.deps.clock.now(), cert };
+      this.sessions.set(client, session);
       this.current.set(outcome.device.id, client);
+      await this.clusterSessions?.claim(outcome.device.id, session.id);
       return null;
     }
     if (outcome.security) {
@@ -437,7 +480,14 @@ export class DeviceBroker {
     const session = client ? this.sessions.get(client) : undefined;
     // aedes publishes a will only after the client closed (or, from persistence, with no client at all).
     const will = client === null || client.closed;
-    if (!client || !session) throw new Error('publish without an authenticated session');
+    if (!client) {
+      // A stored will aedes replays itself (cluster replays are ours, see cluster.ts). A throw here would become an
+      // unhandled rejection inside aedes, so it is let through unacted on, and not kept as a retained status.
+      this.deps.log.info({ topic: packet.topic.slice(0, 200) }, 'will without a client not acted on');
+      packet.retain = false;
+      return;
+    }
+    if (!session) throw new Error('publish without an authenticated session');
     const deviceId = session.device.id;
     // [MQTT-1.5.3-1] [MQTT-1.5.3-2] invalid UTF-8 (decoded as U+FFFD) or U+0000 in a topic: close, do not acknowledge.
     if (packet.topic.includes('\u0000') || packet.topic.includes('\uFFFD')) {
@@ -459,6 +509,8 @@ export class DeviceBroker {
       // Checked before any await: aedes forgets the replaced session right after this hook is entered.
       if (this.stopping) throw new Error('gateway stopping: will not acted on');
       if (this.current.get(deviceId) !== client) throw new Error('will of a replaced session not acted on');
+      // Cluster mode: the device may have moved to another node, which closed this session.
+      await this.clusterSessions?.assertNotTakenOver(deviceId, session.id);
     }
     // Only the status is meant to be retained; a retained event would be replayed to nobody, forever.
     if (channel !== 'status') packet.retain = false;
@@ -470,6 +522,16 @@ export class DeviceBroker {
       session: session.id,
       dup: packet.dup,
     });
+  }
+
+  /** The device sessions this node holds, for claiming them again. */
+  private heldSessions(): HeldSession[] {
+    const held: HeldSession[] = [];
+    for (const [deviceId, client] of this.current) {
+      const session = this.sessions.get(client);
+      if (session && !client.closed) held.push({ deviceId, session: session.id, since: session.since });
+    }
+    return held;
   }
 
   /** A bridge's PUBLISH: its own tree only, else refused and the connection closed, as for a device. */

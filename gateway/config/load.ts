@@ -55,7 +55,10 @@ export function loadConfig(env: Env): GatewayConfig {
     trustProxy: c.TRUST_PROXY ?? [],
     dataDir: resolve(c.DATA_DIR),
     databaseUrl: c.DATABASE_URL ?? null,
-    nodeId: c.GATEWAY_NODE_ID ?? hostname(),
+    nodeId: c.GATEWAY_NODE_ID ?? nodeIdFromHost(),
+    cluster: c.REDIS_URL
+      ? { redisUrl: c.REDIS_URL, nodeId: c.GATEWAY_NODE_ID ?? nodeIdFromHost(), heartbeatMs: c.CLUSTER_HEARTBEAT_MS }
+      : null,
     registryFile: c.REGISTRY_FILE ? resolve(c.REGISTRY_FILE) : null,
     publicUrl: c.PUBLIC_URL ?? `${httpTls ? 'https' : 'http'}://localhost:${c.HTTP_PORT}`,
     timeZone: c.GATEWAY_TZ,
@@ -166,6 +169,16 @@ function httpTlsConfig(c: RawConfig): HttpTlsConfig | null {
     { name: 'HTTP_TLS_KEY_FILE', path: c.HTTP_TLS_KEY_FILE },
   );
   return { cert, key };
+}
+
+/** The host name as a node id: what GATEWAY_NODE_ID allows, other characters turned into dashes. */
+function nodeIdFromHost(): string {
+  const id = hostname()
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 63);
+  if (id === '') throw new GatewayError('GW_ERR_CONFIG', 'GATEWAY_NODE_ID: required, as the host name cannot serve as a node id');
+  return id;
 }
 
 function redactValue(name: string, value: string): string {

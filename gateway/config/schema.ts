@@ -46,7 +46,7 @@ export const configSchema = z
       )
       .optional(),
     DATA_DIR: z.string().min(1).default('./data'),
-    // PostgreSQL instead of the embedded SQLite store; Redis for several nodes (refused for now, see clusterIssues).
+    // PostgreSQL instead of the embedded SQLite store; Redis for several nodes (only beside PostgreSQL, see clusterIssues).
     DATABASE_URL: z
       .string()
       .regex(/^postgres(ql)?:\/\/\S+$/, 'expected a postgres:// connection string')
@@ -55,11 +55,14 @@ export const configSchema = z
       .string()
       .regex(/^rediss?:\/\/\S+$/, 'expected a redis:// connection string')
       .optional(),
-    // This node's stable id in a cluster: the aedes id, and the name on its claims, leases and notices; unset, the host name (see load.ts).
+    // This node's stable id in a cluster: the aedes id (its wills and device sessions in Redis are keyed by it), and the
+    // name on its claims, leases and notices; unset, the host name (see load.ts).
     GATEWAY_NODE_ID: z
       .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected 1-63 letters, digits, dots, dashes or underscores')
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected 1-63 letters, digits, dots, dashes or underscores (no colon or slash)')
       .optional(),
+    // How often nodes announce themselves; a node silent for three of these is taken for dead (its wills replayed).
+    CLUSTER_HEARTBEAT_MS: count.min(100, 'expected 100 or more').max(600_000, 'expected 600000 or less').default(10_000),
     REGISTRY_FILE: optional,
     // Unset: http://localhost:<HTTP_PORT>, so printed links and signature checks follow the port (see load.ts).
     PUBLIC_URL: url.optional(),
@@ -393,6 +396,8 @@ export interface GatewayConfig {
   databaseUrl?: string | null;
   /** GATEWAY_NODE_ID (default the host name): this node's stable id in a cluster, naming its claims, leases and notices. */
   nodeId?: string;
+  /** REDIS_URL and this node's id: the broker's sessions, wills and device presence shared by several nodes; null: one node. */
+  cluster?: ClusterConfig | null;
   registryFile: string | null;
   publicUrl: string;
   timeZone: string;
@@ -423,6 +428,14 @@ export interface GatewayConfig {
   webhookKey?: string | null;
   /** SMS_RECEIPTS: how Aliyun/Tencent receipts arrive (see notifiers/receipt-mode.ts). */
   smsReceipts?: 'auto' | 'push' | 'pull';
+}
+
+export interface ClusterConfig {
+  redisUrl: string;
+  /** GATEWAY_NODE_ID (default: the host name): the aedes broker id, stable across restarts of this node. */
+  nodeId: string;
+  /** CLUSTER_HEARTBEAT_MS: a node silent for three of these is taken for dead. */
+  heartbeatMs: number;
 }
 
 export type VoiceConfig = {
@@ -457,16 +470,13 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
-/**
- * Several nodes are not wired yet (the cluster broker comes later): a set REDIS_URL stops start-up, rather than leaving
- * an operator believing nodes share state when they do not.
- */
-function clusterIssues(c: { REDIS_URL?: string | undefined }, ctx: z.RefinementCtx): void {
-  if (c.REDIS_URL) {
+/** Several nodes share their broker state through Redis, and only PostgreSQL can be shared by them. */
+function clusterIssues(c: { REDIS_URL?: string | undefined; DATABASE_URL?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (c.REDIS_URL && !c.DATABASE_URL) {
     ctx.addIssue({
       code: 'custom',
       path: ['REDIS_URL'],
-      message: 'cluster mode is not available in this build; unset it to run as one node',
+      message: 'cluster mode needs DATABASE_URL (nodes cannot share an embedded SQLite store); set it or unset REDIS_URL',
     });
   }
 }

@@ -1,5 +1,6 @@
 // Wires the device side: the recording guard, the ingest, the MQTT broker, the bridges (zigbee2mqtt, ChirpStack, vendor clouds) and retention.
 import { DeviceBroker } from '../broker/broker.js';
+import { BrokerCluster } from '../broker/cluster.js';
 import { DEFAULT_CONNECTION_DROP } from '../broker/connection-watch.js';
 import { DemoChirpstackBroker } from '../bridges/chirpstack/demo-stand-in.js';
 import { ChirpstackBridges } from '../bridges/chirpstack/service.js';
@@ -156,6 +157,8 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
     bridges: new Zigbee2mqttOnOurBroker({ registry: store.registry, adapter: zigbee2mqtt, log: log.child({ part: 'zigbee2mqtt' }) }),
     ...(edge.authLimits ? { authLimits: edge.authLimits } : {}),
     ...(edge.maxFrameBytes ? { maxFrameBytes: edge.maxFrameBytes } : {}),
+    // REDIS_URL: several nodes share the broker's state (connected when the broker starts).
+    cluster: config.cluster ? new BrokerCluster({ config: config.cluster, clock, log: log.child({ part: 'cluster' }) }) : null,
   });
   const vendorPush = new VendorPush({
     bridges: store.registry,

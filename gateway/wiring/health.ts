@@ -34,11 +34,14 @@ export async function gatewayHealth(w: HealthWiring): Promise<HealthReport> {
       dbUp = false;
     }
   }
+  const cluster = w.broker.clusterHealth();
   return {
     alarmsOk: alarmsOk({ databaseUp: dbUp, signalFailures: backlog.failures, recording: recording.recording, smsProviders: sms.providers }),
     unassignedIncidents: unassigned,
     components: {
-      broker: { ...w.broker.health(), sockets: w.broker.socketCount(), maxSockets: w.connectionCaps.mqtt },
+      broker: { ...w.broker.health(), sockets: w.broker.socketCount(), maxSockets: w.connectionCaps.mqtt, devices: w.broker.deviceCount() },
+      // REDIS_URL: this node's id, its Redis and the devices it holds (alarms are still recorded while Redis is away).
+      ...(cluster ? { cluster } : {}),
       database: withRecording(databaseComponent(store, dbUp), recording.state()),
       sms: smsHealthComponent(sms),
       signals: { status: backlog.failures > 0 ? 'degraded' : 'up', ...backlog },

@@ -68,7 +68,7 @@ describe('database and cluster configuration', () => {
     [
       'REDIS_URL',
       'redis://:s3cret-pw@cache:6379',
-      'REDIS_URL: cluster mode is not available in this build; unset it to run as one node (got "redis://:***@cache:6379")',
+      'REDIS_URL: cluster mode needs DATABASE_URL (nodes cannot share an embedded SQLite store); set it or unset REDIS_URL (got "redis://:***@cache:6379")',
     ],
   ])('refuses %s=%s with one line naming it, its password hidden, rather than ignore it', (name, value, line) => {
     let message = '';
@@ -79,6 +79,33 @@ describe('database and cluster configuration', () => {
     }
     expect(message).toBe(line);
     expect(message).not.toContain('s3cret-pw');
+  });
+
+  it('takes REDIS_URL beside DATABASE_URL as cluster mode, the node named by GATEWAY_NODE_ID or else the host name', () => {
+    const base = { DATABASE_URL: 'postgres://care@db/care', REDIS_URL: 'redis://cache:6379' };
+    expect(loadConfig({ ...base, GATEWAY_NODE_ID: 'node-a' }).cluster).toEqual({
+      redisUrl: 'redis://cache:6379',
+      nodeId: 'node-a',
+      heartbeatMs: 10_000,
+    });
+    expect(loadConfig(base).cluster?.nodeId).toMatch(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/);
+    expect(loadConfig({ DATABASE_URL: base.DATABASE_URL, GATEWAY_NODE_ID: 'node-a' }).cluster).toBeNull();
+  });
+
+  it.each([
+    [
+      'GATEWAY_NODE_ID',
+      'node:a',
+      'GATEWAY_NODE_ID: expected 1-63 letters, digits, dots, dashes or underscores (no colon or slash) (got "node:a")',
+    ],
+    [
+      'GATEWAY_NODE_ID',
+      'a/b',
+      'GATEWAY_NODE_ID: expected 1-63 letters, digits, dots, dashes or underscores (no colon or slash) (got "a/b")',
+    ],
+    ['CLUSTER_HEARTBEAT_MS', '50', 'CLUSTER_HEARTBEAT_MS: expected 100 or more (got "50")'],
+  ])('refuses %s=%s with one line naming it', (name, value, line) => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://care@db/care', REDIS_URL: 'redis://cache:6379', [name]: value })).toThrow(line);
   });
 });
 
