@@ -54,7 +54,7 @@ describe('database and cluster configuration', () => {
 
   it('refuses a GATEWAY_NODE_ID with spaces or other characters, with one line naming it', () => {
     expect(() => loadConfig({ GATEWAY_NODE_ID: 'node a' })).toThrow(
-      'GATEWAY_NODE_ID: expected 1-63 letters, digits, dots, dashes or underscores (got "node a")',
+      'GATEWAY_NODE_ID: expected 1-63 letters, digits, dots, dashes or underscores (no colon or slash) (got "node a")',
     );
   });
 
