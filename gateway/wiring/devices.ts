@@ -11,6 +11,7 @@ import { ExternalZigbee2mqtt } from '../bridges/zigbee2mqtt/external.js';
 import { Zigbee2mqttOnOurBroker } from '../bridges/zigbee2mqtt/on-our-broker.js';
 import { connectionCaps, readSoftFdLimit, type ConnectionCaps } from '../config/connection-budget.js';
 import type { AuthLimits } from '../broker/auth.js';
+import { ProxyTrust } from '../broker/proxy-protocol.js';
 import { Ingest } from '../ingest/ingest.js';
 import type { GroupCommitOptions } from '../ingest/group-commit.js';
 import { RecordingGuard } from '../ingest/recording-guard.js';
@@ -146,6 +147,8 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
     bridges: new Zigbee2mqttOnOurBroker({ registry: store.registry, adapter: zigbee2mqtt, log: log.child({ part: 'zigbee2mqtt' }) }),
     ...(edge.authLimits ? { authLimits: edge.authLimits } : {}),
     ...(edge.maxFrameBytes ? { maxFrameBytes: edge.maxFrameBytes } : {}),
+    // Behind HAProxy: the device's own address (for the sign-in lockouts and security events) comes from its PROXY header.
+    proxyTrust: config.mqtt.proxyFrom ? new ProxyTrust(config.mqtt.proxyFrom) : null,
   });
   const vendorPush = new VendorPush({
     bridges: store.registry,
