@@ -21,6 +21,7 @@ import { certificateProblem, presentedCert, type PresentedCert } from './client-
 import { DEFAULT_MAX_FRAME_BYTES, limitFrames } from './frame-limit.js';
 import type { BridgeClients, BridgeClientSession } from './bridge-clients.js';
 import { plainAddress, readPreamble, type ProxyTrust } from './proxy-protocol.js';
+import type { SharedCounter } from '../lockouts/shared.js';
 
 export interface DeviceBrokerDeps {
   store: Pick<Store, 'registry' | 'security'>;
@@ -327,6 +328,11 @@ export class DeviceBroker {
   /** True while an address's secret checks take turns after many failures from it. */
   isAuthSlowed(remoteAddress: string): boolean {
     return this.auth.isSlowed(remoteAddress);
+  }
+
+  /** The sign-in failure counter, for sharing with the other gateway nodes (gateway/lockouts). */
+  get authFailures(): SharedCounter {
+    return this.auth.sharedCounter;
   }
 
   /** CONNECTs waiting their turn after failures. */

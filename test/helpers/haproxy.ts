@@ -1,5 +1,6 @@
 // Debian's haproxy in front of test gateway nodes, run from the config the deployment ships (deploy/haproxy/haproxy.cfg) with loopback ports.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
 import { connect, createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -181,4 +182,29 @@ export function proxyV2Header(source: string, sourcePort: number, destination = 
   body.writeUInt16BE(destinationPort, 10);
   const fixed = Buffer.from([0x21, 0x11, 0, 12]);
   return Buffer.concat([signature, fixed, body]);
+}
+
+/** POST /auth/login (user `admin`) to `url` from `localAddress`, optionally with an X-Forwarded-For of the client's own; resolves with the status. */
+export function signInFrom(url: string, localAddress: string, password: string, forwardedFor?: string): Promise<number> {
+  const body = JSON.stringify({ username: 'admin', password });
+  return new Promise<number>((resolve, reject) => {
+    const req = request(
+      `${url}/auth/login`,
+      {
+        method: 'POST',
+        localAddress,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }

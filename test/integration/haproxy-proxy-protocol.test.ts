@@ -1,11 +1,10 @@
 // Devices behind Debian's HAProxy (the shipped deploy/haproxy/haproxy.cfg, send-proxy-v2): the nodes see each device's own address, lockouts count per real address, forged headers are refused, a 503 node leaves the rotation.
-import { request } from 'node:http';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/app.js';
 import type { SecurityEvent } from '../../gateway/core/types.js';
 import { startPostgresTestGateway, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { connectFrom, proxyV2Header, startHaproxy, type HaproxyServer } from '../helpers/haproxy.js';
+import { connectFrom, proxyV2Header, signInFrom, startHaproxy, type HaproxyServer } from '../helpers/haproxy.js';
 import { PostgresServer } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -126,7 +125,7 @@ describe('devices and browsers behind HAProxy', () => {
     try {
       // Wrong passwords through HAProxy from 127.0.0.6, each claiming another address in its own X-Forwarded-For.
       const statuses: number[] = [];
-      for (let i = 0; i < 7; i++) statuses.push(await signIn(lb.httpUrl, '127.0.0.6', 'wrong-password', `10.0.0.${i}`));
+      for (let i = 0; i < 7; i++) statuses.push(await signInFrom(lb.httpUrl, '127.0.0.6', 'wrong-password', `10.0.0.${i}`));
       // Five free failures per (address, account), then a wait: the forged addresses did not buy fresh counters.
       expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
       expect(statuses.slice(5)).toEqual([429, 429]);
@@ -135,7 +134,7 @@ describe('devices and browsers behind HAProxy', () => {
       expect(logins.filter((e) => e.ip === '127.0.0.6')).toHaveLength(7);
       expect(logins.filter((e) => e.ip?.startsWith('10.'))).toEqual([]);
       // Another address is not held back by them.
-      expect(await signIn(lb.httpUrl, '127.0.0.7', ADMIN.ADMIN_PASSWORD)).toBe(200);
+      expect(await signInFrom(lb.httpUrl, '127.0.0.7', ADMIN.ADMIN_PASSWORD)).toBe(200);
     } finally {
       await lb.setMaintenance(2, false);
       await lb.setMaintenance(3, false);
@@ -160,28 +159,3 @@ describe('devices and browsers behind HAProxy', () => {
     expect(nodes[2]!.gateway.broker.connectedCount()).toBe(0);
   });
 });
-
-/** POST /auth/login through `url` from `localAddress`; resolves with the status. */
-function signIn(url: string, localAddress: string, password: string, forwardedFor?: string): Promise<number> {
-  const body = JSON.stringify({ username: 'admin', password });
-  return new Promise<number>((resolve, reject) => {
-    const req = request(
-      `${url}/auth/login`,
-      {
-        method: 'POST',
-        localAddress,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}),
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}

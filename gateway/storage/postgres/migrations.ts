@@ -223,4 +223,12 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE TABLE test_incidents (window_id text NOT NULL, incident_id text NOT NULL, PRIMARY KEY (window_id, incident_id));
     `,
   },
+  {
+    version: 20,
+    name: 'shared sign-in failures',
+    sql: `
+      CREATE TABLE auth_failures (id ${ID}, scope text NOT NULL, key text NOT NULL, at bigint NOT NULL, node text NOT NULL);
+      CREATE INDEX auth_failures_at ON auth_failures (at);
+    `,
+  },
 ];

@@ -8,6 +8,7 @@ import { PgIncidentRepo } from './incident-repo.js';
 import { PgSmsRepo } from './sms-repo.js';
 import { PgSmsCapRepo } from './cap-repo.js';
 import { PgPageLinkCodeRepo } from './link-code-repo.js';
+import { PgFailureLedgerRepo } from './failure-ledger-repo.js';
 import { PgTimerRepo } from './timer-repo.js';
 import { PgVisitRepo } from './visits-repo.js';
 import { PgWellnessRepo } from './wellness-repo.js';
@@ -30,6 +31,8 @@ export class PostgresStore implements Store {
   readonly smsCaps: PgSmsCapRepo;
   /** Incident-page link codes carried by SMS (used by paging and the /i page, not part of the Store port). */
   readonly linkCodes: PgPageLinkCodeRepo;
+  /** Sign-in failures every node appends and reads the others' from (lockouts across nodes; not part of the Store port). */
+  readonly failureLedger: PgFailureLedgerRepo;
   /** The retention job's pruning (not part of the Store port). */
   readonly retention: PgRetentionRepo;
   readonly timers: PgTimerRepo;
@@ -51,6 +54,7 @@ export class PostgresStore implements Store {
     this.sms = new PgSmsRepo(database);
     this.smsCaps = new PgSmsCapRepo(database);
     this.linkCodes = new PgPageLinkCodeRepo(database);
+    this.failureLedger = new PgFailureLedgerRepo(database);
     this.retention = new PgRetentionRepo(database);
     this.timers = new PgTimerRepo(database);
     this.visits = new PgVisitRepo(database);
