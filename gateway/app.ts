@@ -62,6 +62,8 @@ export class Gateway extends GatewayFields {
     return [
       // PostgreSQL connects and migrates here (one line naming DATABASE_URL if it cannot); SQLite opened at construction.
       { name: 'database', start: () => prepareStore(store), stop: () => store.close() },
+      // Other nodes' sign-in failures (PostgreSQL only) are read before any device or browser can sign in here.
+      { name: 'shared failures', start: () => this.sharedFailures?.start(), stop: () => this.sharedFailures?.stop() },
       { name: 'registry', start: async () => Object.assign(this.started, { registry: await loadRegistry({ store, log, config }) }) },
       { name: 'sms catalogue', start: () => this.internals.loadCatalogue() },
       {

@@ -17,9 +17,11 @@ export interface LimiterDeps {
 /**
  * One window of timestamps per key (`ip:…`, `user:…`, `phone:…`). In memory is enough for one gateway process:
  * a restart resets the counters, which an attacker cannot trigger, and the scrypt cost still bounds guessing.
+ * Several nodes on PostgreSQL share each limiter's events through gateway/lockouts (note / shareWith).
  */
 export class SlidingWindowLimiter {
   private readonly hits = new Map<string, number[]>();
+  private share: ((key: string, at: number) => void) | null = null;
 
   constructor(protected readonly deps: LimiterDeps) {}
 
@@ -32,8 +34,27 @@ export class SlidingWindowLimiter {
   }
 
   record(key: string): void {
+    const now = this.deps.clock.now();
+    this.remember(key, now);
+    this.share?.(key, now);
+  }
+
+  /** An event another gateway node counted (at its time): counted here too, in time order, and not passed on. */
+  note(key: string, at: number): void {
+    if (at <= this.deps.clock.now() - this.deps.rule.windowMs) return;
+    this.remember(key, at);
+  }
+
+  /** From now on each event recorded here is also given to `record` (the other nodes' copy, on PostgreSQL). */
+  shareWith(record: (key: string, at: number) => void): void {
+    this.share = record;
+  }
+
+  private remember(key: string, at: number): void {
     const recent = this.recent(key);
-    recent.push(this.deps.clock.now());
+    let i = recent.length;
+    while (i > 0 && (recent[i - 1] ?? 0) > at) i--;
+    recent.splice(i, 0, at);
     this.hits.delete(key);
     this.hits.set(key, recent);
     const cap = this.deps.maxKeys ?? 10_000;

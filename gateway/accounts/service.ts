@@ -13,6 +13,7 @@ import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.j
 import { BackoffLimiter, longestWait, SlidingWindowLimiter, type BackoffRule, type Limiter, type RateLimitRule } from './rate-limit.js';
 import { maskPhone, redactUnknownUsername } from './redact.js';
 import type { AccountRepo } from './repo.js';
+import type { SharedFailures } from '../lockouts/shared.js';
 import { SessionStore, type ActiveSession, type SessionLifetimes } from './sessions.js';
 import type { AccountAction, AccountAuditEntry, PublicUser, UserRecord, UserSummary } from './types.js';
 import { callerOf, checkName, normaliseUsername, publicUser, UserAdmin, type NewUserInput } from './users.js';
@@ -56,6 +57,8 @@ export interface AccountServiceDeps {
   otp?: Partial<OtpSettings>;
   /** Key of the codes' HMAC (see OtpDeps.key); default: random per process. */
   otpKey?: Buffer;
+  /** Several nodes on PostgreSQL: the limiters' events shared with the other nodes; absent, each node counts alone. */
+  sharedFailures?: Pick<SharedFailures, 'attach'> | null;
 }
 
 /** Who is asking, for the audit log and the per-address limits. */
@@ -136,6 +139,13 @@ export class AccountService {
       new BackoffLimiter({ clock, rule: { ...defaults, ...rule } });
     this.failures = { subject: backoff(this.limits.perSubject, SUBJECT_BACKOFF), ip: backoff(this.limits.perIp, IP_BACKOFF) };
     this.otpRequests = { phone: limiter(this.limits.otpPerPhone), ip: limiter(this.limits.otpPerIp) };
+    const shared = deps.sharedFailures;
+    if (shared) {
+      shared.attach('login_subject', this.failures.subject);
+      shared.attach('login_ip', this.failures.ip);
+      shared.attach('otp_phone', this.otpRequests.phone);
+      shared.attach('otp_ip', this.otpRequests.ip);
+    }
   }
 
   /** Makes sure an admin can exist: from ADMIN_USERNAME/ADMIN_PASSWORD, else a one-time setup link (see setupLink()). */

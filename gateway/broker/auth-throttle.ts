@@ -53,6 +53,8 @@ export class AuthThrottle {
   private readonly pairs = new Map<string, PairState>();
   private readonly addresses = new Map<string, AddressState>();
   private readonly timers = new Set<{ handle: TimerHandle; wake: () => void }>();
+  /** The other nodes' copy of each failure counted here (PostgreSQL clusters); null on one node. */
+  private share: ((key: string, at: number) => void) | null = null;
   /** Bumped by stop(): an attempt that began before it gives up, one that begins after runs normally (the broker may start again). */
   private epoch = 0;
 
@@ -94,21 +96,9 @@ export class AuthThrottle {
   /** Counts a wrong attempt; says whether to record it, and the slow-down it starts, if any. */
   failed(address: string, identity: string): FailureNote {
     const now = this.deps.clock.now();
-    const { freeFailures, addressFailures } = this.deps.limits;
-    const addr = this.touch(this.addresses, address, () => ({ failures: [], running: 0, waiting: [] }));
-    addr.failures = this.recent(addr.failures, now);
-    addr.failures.push(now);
-    const pair = this.touch(this.pairs, pairKey(address, identity), () => ({
-      failures: [],
-      notBefore: 0,
-      turn: Promise.resolve(),
-      queued: 0,
-    }));
-    pair.failures = this.recent(pair.failures, now);
-    pair.failures.push(now);
-    const excess = pair.failures.length - freeFailures;
-    const delay = excess > 0 ? this.delayFor(excess) : 0;
-    pair.notBefore = now + delay;
+    const { addressFailures } = this.deps.limits;
+    const { addr, pair, excess, delay } = this.count(address, identity, now);
+    this.share?.(sharedKey(address, identity), now);
 
     const notes: string[] = [];
     if (excess === 1)
@@ -120,6 +110,51 @@ export class AuthThrottle {
     if (notes.length > 0) return { quiet: false, slowDown: notes.join('; ') };
     if (excess > 1 || addr.failures.length > addressFailures) return { quiet: true };
     return { quiet: false, slowDown: null };
+  }
+
+  /**
+   * A wrong attempt another gateway node saw (at its time): counted like one seen here, so the pair's wait and the
+   * address's turns hold across nodes; nothing is recorded or passed on for it.
+   */
+  note(address: string, identity: string, at: number): void {
+    if (at <= this.deps.clock.now() - this.deps.limits.windowMs) return;
+    this.count(address, identity, at);
+  }
+
+  /** From now on each failure counted here is also given to `record` (the other nodes' copy). */
+  shareWith(record: (key: string, at: number) => void): void {
+    this.share = record;
+  }
+
+  /** The counter as the node-sharing ledger sees it: one key per (address, device id). */
+  get sharedCounter(): { note(key: string, at: number): void; shareWith(record: (key: string, at: number) => void): void } {
+    return {
+      note: (key, at) => {
+        const pair = parseSharedKey(key);
+        if (pair) this.note(pair[0], pair[1], at);
+      },
+      shareWith: (record) => this.shareWith(record),
+    };
+  }
+
+  private count(address: string, identity: string, at: number): { addr: AddressState; pair: PairState; excess: number; delay: number } {
+    const now = this.deps.clock.now();
+    const addr = this.touch(this.addresses, address, () => ({ failures: [], running: 0, waiting: [] }));
+    addr.failures = this.recent(addr.failures, now);
+    addr.failures.push(at);
+    const pair = this.touch(this.pairs, pairKey(address, identity), () => ({
+      failures: [],
+      notBefore: 0,
+      turn: Promise.resolve(),
+      queued: 0,
+    }));
+    pair.failures = this.recent(pair.failures, now);
+    pair.failures.push(at);
+    const excess = pair.failures.length - this.deps.limits.freeFailures;
+    const delay = excess > 0 ? this.delayFor(excess) : 0;
+    // The wait runs from the newest failure; one that arrives late from another node never shortens it.
+    pair.notBefore = Math.max(pair.notBefore, Math.max(...pair.failures) + delay);
+    return { addr, pair, excess, delay };
   }
 
   /** A correct secret clears its pair: the device's own failures (an old secret, say) must not slow its next reconnect. */
@@ -229,4 +264,20 @@ export class AuthThrottle {
 
 function pairKey(address: string, identity: string): string {
   return `${address}\u0000${identity}`;
+}
+
+/** The ledger's key of a pair: JSON, because PostgreSQL text cannot hold the NUL that separates the in-memory key. */
+function sharedKey(address: string, identity: string): string {
+  return JSON.stringify([address, identity]);
+}
+
+function parseSharedKey(key: string): [string, string] | null {
+  try {
+    const parsed: unknown = JSON.parse(key);
+    if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === 'string' && typeof parsed[1] === 'string')
+      return [parsed[0], parsed[1]];
+  } catch {
+    // Not ours: a ledger entry written by something else under this scope is ignored.
+  }
+  return null;
 }

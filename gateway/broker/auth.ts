@@ -7,6 +7,7 @@ import type { RegistryRepo } from '../storage/ports.js';
 import { hashSecret, verifySecret } from '../registry/secrets.js';
 import { AuthThrottle, DEFAULT_AUTH_LIMITS, type AuthLimits } from './auth-throttle.js';
 import { certificateProblem, type PresentedCert } from './client-cert.js';
+import type { SharedCounter } from '../lockouts/shared.js';
 
 export { DEFAULT_AUTH_LIMITS, type AuthLimits } from './auth-throttle.js';
 
@@ -111,6 +112,11 @@ export class DeviceAuthenticator {
     } finally {
       release();
     }
+  }
+
+  /** The failure counter per (address, device id), for sharing with other gateway nodes. */
+  get sharedCounter(): SharedCounter {
+    return this.throttle.sharedCounter;
   }
 
   /** Drops failure records that can no longer matter; call now and then. */

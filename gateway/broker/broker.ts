@@ -23,6 +23,8 @@ import { DEFAULT_MAX_FRAME_BYTES, limitFrames } from './frame-limit.js';
 import type { BridgeClients, BridgeClientSession } from './bridge-clients.js';
 import type { BrokerCluster } from './cluster.js';
 import { ClusterSessions, type HeldSession } from './cluster-sessions.js';
+import { plainAddress, readPreamble, type ProxyTrust } from './proxy-protocol.js';
+import type { SharedCounter } from '../lockouts/shared.js';
 
 export interface DeviceBrokerDeps {
   store: Pick<Store, 'registry' | 'security'>;
@@ -43,6 +45,8 @@ export interface DeviceBrokerDeps {
   bridges?: BridgeClients;
   /** REDIS_URL: sessions, wills and device presence shared with the other nodes (see cluster.ts); absent: one node. */
   cluster?: BrokerCluster | null;
+  /** MQTT_PROXY_FROM: load balancers whose PROXY header names the device's address (plain listener only); absent: off. */
+  proxyTrust?: ProxyTrust | null;
 }
 
 /** The connection of one device, as last seen by this process. */
@@ -94,6 +98,8 @@ export class DeviceBroker {
   private stopping = false;
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new WeakMap<Client, Session>();
+  /** The device's own address of a connection that came through a trusted load balancer (from its PROXY header). */
+  private readonly proxiedAddress = new WeakMap<Socket, string>();
   private readonly bridgeSessions = new WeakMap<Client, BridgeClientSession>();
   /** The newest client per bridge: the loss of a replaced connection is not the bridge's. */
   private readonly currentBridge = new Map<string, Client>();
@@ -138,7 +144,7 @@ export class DeviceBroker {
         // packet is marked as such and aedes sends that refusal itself.
         if (packet.protocolVersion !== undefined && packet.protocolVersion !== protocolLevelOf(packet.protocolId)) {
           this.deps.log.warn(
-            { protocolId: packet.protocolId, level: packet.protocolVersion, remoteAddress: remoteAddressOf(client) },
+            { protocolId: packet.protocolId, level: packet.protocolVersion, remoteAddress: this.remoteAddressOf(client) },
             'MQTT CONNECT refused: protocol name and level disagree',
           );
           packet.protocolVersion = 5;
@@ -184,19 +190,30 @@ export class DeviceBroker {
       socket.setNoDelay(true);
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
-      const client = broker.handle(socket);
-      const maxFrame = this.deps.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-      limitFrames(socket, maxFrame, (announced, topic) => {
-        const session = this.sessions.get(client);
-        this.deps.log.warn(
-          { deviceId: session?.device.id, remoteAddress: socket.remoteAddress, announced, maxFrame },
-          'MQTT packet too large or malformed; connection closed',
-        );
-        // Too big to acknowledge (that would mean buffering it), but never silent: the device's health shows why.
-        if (session) this.deps.ingest.rejectOversized(session.device.id, topic, announced, maxFrame, session.remoteAddress);
+      this.handOver(broker, socket);
+    };
+    const onPlainSocket = (socket: Socket): void => {
+      const trust = this.deps.proxyTrust;
+      if (!trust) return onSocket(socket);
+      socket.setNoDelay(true);
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+      // The device's address is known only after the header: until then the socket is no aedes client.
+      void readPreamble(socket, trust).then((preamble) => {
+        if (socket.destroyed || preamble.kind === 'closed' || this.broker !== broker) {
+          socket.destroy();
+          return;
+        }
+        if (preamble.kind === 'refused') {
+          socket.destroy();
+          void this.securityEvent(preamble.reason, null, null, preamble.peer, preamble.detail);
+          return;
+        }
+        if (preamble.kind === 'proxied') this.proxiedAddress.set(socket, preamble.address);
+        this.handOver(broker, socket);
       });
     };
-    const server = createServer(onSocket);
+    const server = createServer(onPlainSocket);
     // Every client is asked for a certificate but none is refused at the handshake: most devices have none, and a
     // device's registry entry decides whether it needs one (checked with the secret in authenticate).
     const tlsServer = opts.tls
@@ -256,6 +273,30 @@ export class DeviceBroker {
     const mqttsPort = tlsServer && opts.tls ? boundPort(tlsServer, opts.tls.port) : null;
     this.deps.log.info({ host: opts.host, port, mqttsPort }, 'MQTT broker listening');
     return { port, mqttsPort };
+  }
+
+  /** The device's address: from its balancer's PROXY header when it came through one, else the socket's peer. */
+  private remoteAddressOf(client: Client): string | null {
+    const conn = client.conn;
+    if (!(conn instanceof Socket)) return null;
+    const proxied = this.proxiedAddress.get(conn);
+    if (proxied !== undefined) return proxied;
+    return conn.remoteAddress ? plainAddress(conn.remoteAddress) : null;
+  }
+
+  /** Gives a socket to aedes, with the packet-size cap on what aedes reads from it. */
+  private handOver(broker: Aedes, socket: Socket): void {
+    const client = broker.handle(socket);
+    const maxFrame = this.deps.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    limitFrames(socket, maxFrame, (announced, topic) => {
+      const session = this.sessions.get(client);
+      this.deps.log.warn(
+        { deviceId: session?.device.id, remoteAddress: socket.remoteAddress, announced, maxFrame },
+        'MQTT packet too large or malformed; connection closed',
+      );
+      // Too big to acknowledge (that would mean buffering it), but never silent: the device's health shows why.
+      if (session) this.deps.ingest.rejectOversized(session.device.id, topic, announced, maxFrame, session.remoteAddress);
+    });
   }
 
   /** Stops accepting, ends every client connection and closes aedes. Wills published now are not acted on. */
@@ -328,6 +369,11 @@ export class DeviceBroker {
   /** True while an address's secret checks take turns after many failures from it. */
   isAuthSlowed(remoteAddress: string): boolean {
     return this.auth.isSlowed(remoteAddress);
+  }
+
+  /** The sign-in failure counter, for sharing with the other gateway nodes (gateway/lockouts). */
+  get authFailures(): SharedCounter {
+    return this.auth.sharedCounter;
   }
 
   /** CONNECTs waiting their turn after failures. */
@@ -448,7 +494,7 @@ export class DeviceBroker {
 
   /** Null when the client may connect, else the CONNACK return code to refuse it with. */
   private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<RefusalCode | null> {
-    const remoteAddress = remoteAddressOf(client);
+    const remoteAddress = this.remoteAddressOf(client);
     const bridge = await this.deps.bridges?.authenticate(client.id, username, password);
     if (bridge) {
       if (!bridge.ok) {
@@ -564,7 +610,7 @@ export class DeviceBroker {
       'subscribe_denied',
       client.id,
       session?.device.id ?? null,
-      session?.remoteAddress ?? bridge?.remoteAddress ?? remoteAddressOf(client),
+      session?.remoteAddress ?? bridge?.remoteAddress ?? this.remoteAddressOf(client),
       `${bridge ? `bridge ${bridge.bridgeId}: ` : ''}subscribe to "${sub.topic.slice(0, 200)}"`,
     );
     return null;
@@ -612,12 +658,4 @@ function boundPort(server: Server, requested: number): number {
 
 function refusalText(code: RefusalCode): string {
   return code === 3 ? 'server unavailable' : code === 4 ? 'bad user name or password' : 'not authorized';
-}
-
-function remoteAddressOf(client: Client): string | null {
-  const conn = client.conn;
-  const address = conn instanceof Socket ? conn.remoteAddress : undefined;
-  if (!address) return null;
-  // Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d; keep the familiar form.
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

@@ -42,6 +42,7 @@ export function loadConfig(env: Env): GatewayConfig {
       host: c.MQTT_HOST,
       maxConnections: c.MQTT_MAX_CONNECTIONS ?? null,
       redeliveryWindowMs: c.MQTT_REDELIVERY_WINDOW_SECONDS * 1000,
+      proxyFrom: c.MQTT_PROXY_PROTOCOL === 'on' ? (c.MQTT_PROXY_FROM ?? []) : null,
     },
     http: {
       port: c.HTTP_PORT,

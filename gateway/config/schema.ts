@@ -17,6 +17,19 @@ const providerEndpoint = z
     'expected a host name such as sms.tencentcloudapi.com or a base URL such as http://127.0.0.1:8091',
   );
 const smsProvider = z.enum(['twilio', 'aliyun', 'tencent', 'outbox'], { message: 'expected twilio, aliyun, tencent or outbox' });
+/** Addresses or CIDRs of reverse proxies / load balancers, comma-separated. */
+const proxyList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((a) => a.trim())
+      .filter((a) => a !== ''),
+  )
+  .refine(
+    (list) => list.length > 0 && list.every(isProxyAddress),
+    'expected proxy addresses or CIDRs, comma-separated (e.g. 127.0.0.1 or 10.0.0.0/8), or loopback',
+  );
 const count = z.coerce.number({ message: 'expected a whole number' }).int('expected a whole number').min(0, 'expected 0 or more');
 
 export const configSchema = z
@@ -32,19 +45,7 @@ export const configSchema = z
     HTTP_HOST: host.default('0.0.0.0'),
     HTTP_TLS_CERT_FILE: optional,
     HTTP_TLS_KEY_FILE: optional,
-    TRUST_PROXY: z
-      .string()
-      .transform((v) =>
-        v
-          .split(',')
-          .map((a) => a.trim())
-          .filter((a) => a !== ''),
-      )
-      .refine(
-        (list) => list.length > 0 && list.every(isProxyAddress),
-        'expected proxy addresses or CIDRs, comma-separated (e.g. 127.0.0.1 or 10.0.0.0/8), or loopback',
-      )
-      .optional(),
+    TRUST_PROXY: proxyList.optional(),
     DATA_DIR: z.string().min(1).default('./data'),
     // PostgreSQL instead of the embedded SQLite store; Redis for several nodes (only beside PostgreSQL, see clusterIssues).
     DATABASE_URL: z
@@ -190,6 +191,9 @@ export const configSchema = z
       .optional(),
     // How delivery receipts of Aliyun/Tencent reach the gateway: auto pulls when callbacks cannot arrive (no WEBHOOK_KEY, or a PUBLIC_URL on a private address).
     SMS_RECEIPTS: z.enum(['auto', 'push', 'pull']).default('auto'),
+    // ---- Behind a TCP load balancer: PROXY protocol on the MQTT listener (docs/cluster.md) ----
+    MQTT_PROXY_PROTOCOL: z.enum(['off', 'on'], { message: 'expected on or off' }).default('off'),
+    MQTT_PROXY_FROM: proxyList.optional(),
   })
   .superRefine((c, ctx) => {
     const twilio = [c.TWILIO_ACCOUNT_SID, c.TWILIO_AUTH_TOKEN, c.TWILIO_FROM];
@@ -243,6 +247,15 @@ export const configSchema = z
     }
     voiceIssues(c, ctx);
     clusterIssues(c, ctx);
+    // Half a proxy setup would either refuse every balanced device or believe anyone's PROXY header: both are refused.
+    if (c.MQTT_PROXY_PROTOCOL === 'on' && !c.MQTT_PROXY_FROM)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MQTT_PROXY_FROM'],
+        message: 'required when MQTT_PROXY_PROTOCOL is on (the load balancers that may send a PROXY header)',
+      });
+    if (c.MQTT_PROXY_PROTOCOL === 'off' && c.MQTT_PROXY_FROM)
+      ctx.addIssue({ code: 'custom', path: ['MQTT_PROXY_PROTOCOL'], message: 'must be on when MQTT_PROXY_FROM is set' });
     // ---- Domestic SMS providers: each set of credentials is complete or absent ----
     for (const [group, keys] of [
       ['ALIYUN_*', ['ALIYUN_ACCESS_KEY_ID', 'ALIYUN_ACCESS_KEY_SECRET', 'ALIYUN_SMS_SIGN_NAME']],
@@ -374,6 +387,8 @@ export interface GatewayConfig {
     maxConnections: number | null;
     /** How long an event can come back as a redelivery (same connection or DUP). */
     redeliveryWindowMs: number;
+    /** MQTT_PROXY_PROTOCOL on: the load balancers (MQTT_PROXY_FROM) whose PROXY header names the device's address; null: off. */
+    proxyFrom?: string[] | null;
   };
   http: {
     port: number;

@@ -176,7 +176,12 @@ export type SecurityEventKind =
   | 'flooding'
   | 'client_cert_refused'
   /** A bridged device reported its case opened (zigbee `tamper`): someone may be disabling a safety device. */
-  | 'device_tamper';
+  | 'device_tamper'
+  /** A PROXY protocol header from a peer that is not a named load balancer: an attempt to choose the address lockouts count. */
+  | 'proxy_header_untrusted'
+  /** A named load balancer's connection without the PROXY header it owes. */
+  | 'proxy_header_missing'
+  | 'proxy_header_malformed';
 
 export interface SecurityEvent {
   kind: SecurityEventKind;

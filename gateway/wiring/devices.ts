@@ -12,13 +12,18 @@ import { ExternalZigbee2mqtt } from '../bridges/zigbee2mqtt/external.js';
 import { Zigbee2mqttOnOurBroker } from '../bridges/zigbee2mqtt/on-our-broker.js';
 import { connectionCaps, readSoftFdLimit, type ConnectionCaps } from '../config/connection-budget.js';
 import type { AuthLimits } from '../broker/auth.js';
+import { ProxyTrust } from '../broker/proxy-protocol.js';
 import { Ingest } from '../ingest/ingest.js';
 import type { GroupCommitOptions } from '../ingest/group-commit.js';
 import { RecordingGuard } from '../ingest/recording-guard.js';
 import { RetentionJob } from '../retention/retention.js';
 import type { Supervision } from '../supervision/service.js';
 import type { Base } from './base.js';
-import { engineOf, retentionRepoOf } from './storage.js';
+import { engineOf, failureLedgerOf, retentionRepoOf } from './storage.js';
+import { SharedFailures } from '../lockouts/shared.js';
+
+/** Failures older than this matter to no limiter (device sign-ins count over 10 min, dashboard sign-ins over 15). */
+const SHARED_FAILURES_WINDOW_MS = 60 * 60_000;
 
 export interface DeviceParts {
   /** Whether events can be committed (else /healthz is 503), and the free-space reserve kept for alarms. */
@@ -39,6 +44,8 @@ export interface DeviceParts {
   /** HTTP and MQTT socket caps, each well inside the open-file limit. */
   connectionCaps: ConnectionCaps;
   broker: DeviceBroker;
+  /** Sign-in failures shared with the other nodes (PostgreSQL), for the device and the dashboard lockouts; null on SQLite. */
+  sharedFailures: SharedFailures | null;
 }
 
 /** The device edge's tunables that no setting exposes (tests tighten them); each defaults to the part's own. */
@@ -159,7 +166,15 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
     ...(edge.maxFrameBytes ? { maxFrameBytes: edge.maxFrameBytes } : {}),
     // REDIS_URL: several nodes share the broker's state (connected when the broker starts).
     cluster: config.cluster ? new BrokerCluster({ config: config.cluster, clock, log: log.child({ part: 'cluster' }) }) : null,
+    // Behind HAProxy: the device's own address (for the sign-in lockouts and security events) comes from its PROXY header.
+    proxyTrust: config.mqtt.proxyFrom ? new ProxyTrust(config.mqtt.proxyFrom) : null,
   });
+  // Nodes on one PostgreSQL share their sign-in failures: a device guessing through three nodes meets one lockout.
+  const ledger = failureLedgerOf(store);
+  const sharedFailures = ledger
+    ? new SharedFailures({ ledger, clock, log: log.child({ part: 'lockouts' }), windowMs: SHARED_FAILURES_WINDOW_MS })
+    : null;
+  sharedFailures?.attach('mqtt', broker.authFailures);
   const vendorPush = new VendorPush({
     bridges: store.registry,
     sink: bridgeSink,
@@ -179,6 +194,7 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
     retention,
     connectionCaps: caps,
     broker,
+    sharedFailures,
   };
 }
 

@@ -56,7 +56,13 @@ export function wireGateway(
   const care = wireCare({ ...base, ...devices, ...paging, ...incidents, carriesLinks, ...(options.jobs ? { jobs: options.jobs } : {}) });
   late.supervision = care.supervision;
   late.voice = incidents.voice;
-  const accounts = wireAccounts({ ...base, ...paging, linkSecret, ...(options.accountLimits ? { limits: options.accountLimits } : {}) });
+  const accounts = wireAccounts({
+    ...base,
+    ...paging,
+    linkSecret,
+    sharedFailures: devices.sharedFailures,
+    ...(options.accountLimits ? { limits: options.accountLimits } : {}),
+  });
   const observers = wireObservers({
     ...base,
     ...devices,
@@ -91,6 +97,7 @@ export class GatewayFields implements GatewayParts {
   declare readonly retention: GatewayParts['retention'];
   declare readonly connectionCaps: GatewayParts['connectionCaps'];
   declare readonly broker: GatewayParts['broker'];
+  declare readonly sharedFailures: GatewayParts['sharedFailures'];
   declare readonly provider: GatewayParts['provider'];
   declare readonly fallbackProvider: GatewayParts['fallbackProvider'];
   declare readonly linkCodes: GatewayParts['linkCodes'];

@@ -29,7 +29,7 @@ export function wireAccounts(
     Pick<PagingInternals, 'linkSecret'> & {
       /** Sign-in rate limits other than the defaults (no setting exposes them; tests set them apart). */
       limits?: AccountServiceDeps['limits'];
-    },
+    } & Pick<DeviceParts, 'sharedFailures'>,
 ): AccountParts {
   const { config, store, clock, log } = w;
   const accounts = new AccountService({
@@ -42,6 +42,7 @@ export function wireAccounts(
     publicUrl: config.publicUrl,
     admin: config.admin ?? null,
     ...(w.limits ? { limits: w.limits } : {}),
+    sharedFailures: w.sharedFailures,
   });
   return { accounts };
 }

@@ -1,4 +1,5 @@
 // The store engine the configuration selects (SQLite in DATA_DIR, or PostgreSQL at DATABASE_URL), and what only one engine offers.
+import type { FailureLedgerRepo } from '../lockouts/repo.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { ComponentHealth } from '../core/health.js';
 import type { SlotStore } from '../core/jobs.js';
@@ -85,6 +86,11 @@ export function engineOf(store: GatewayStore): StoreEngine {
 /** PostgreSQL: connects, migrates and loads the cap counters, or fails with one line naming DATABASE_URL. SQLite is ready. */
 export async function prepareStore(store: GatewayStore): Promise<void> {
   if (!(store instanceof SqliteStore)) await store.prepare();
+}
+
+/** Where nodes share sign-in failures: PostgreSQL; null on SQLite, where one node keeps its limits in memory. */
+export function failureLedgerOf(store: GatewayStore): FailureLedgerRepo | null {
+  return store instanceof SqliteStore ? null : store.failureLedger;
 }
 
 export function retentionRepoOf(store: GatewayStore): RetentionRepo {

@@ -224,6 +224,14 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     `,
   },
   {
+    version: 20,
+    name: 'shared sign-in failures',
+    sql: `
+      CREATE TABLE auth_failures (id ${ID}, scope text NOT NULL, key text NOT NULL, at bigint NOT NULL, node text NOT NULL);
+      CREATE INDEX auth_failures_at ON auth_failures (at);
+    `,
+  },
+  {
     version: 30,
     name: 'leases on unsent SMS and unplaced calls',
     sql: `

@@ -9,6 +9,7 @@ import { PgIncidentRepo } from './incident-repo.js';
 import { PgSmsRepo } from './sms-repo.js';
 import { PgSmsCapRepo, type PgSmsCapOptions } from './cap-repo.js';
 import { PgPageLinkCodeRepo } from './link-code-repo.js';
+import { PgFailureLedgerRepo } from './failure-ledger-repo.js';
 import { PgTimerRepo } from './timer-repo.js';
 import { PgVisitRepo } from './visits-repo.js';
 import { PgWellnessRepo } from './wellness-repo.js';
@@ -49,6 +50,8 @@ export class PostgresStore implements Store {
   readonly smsCaps: PgSmsCapRepo;
   /** Incident-page link codes carried by SMS (used by paging and the /i page, not part of the Store port). */
   readonly linkCodes: PgPageLinkCodeRepo;
+  /** Sign-in failures every node appends and reads the others' from (lockouts across nodes; not part of the Store port). */
+  readonly failureLedger: PgFailureLedgerRepo;
   /** The retention job's pruning (not part of the Store port). */
   readonly retention: PgRetentionRepo;
   /** Scheduled jobs' slots across nodes (not part of the Store port: one SQLite node has no one to share them with). */
@@ -81,6 +84,7 @@ export class PostgresStore implements Store {
     this.sms = new PgSmsRepo(database, leases);
     this.smsCaps = new PgSmsCapRepo(database, smsCapOptions);
     this.linkCodes = new PgPageLinkCodeRepo(database);
+    this.failureLedger = new PgFailureLedgerRepo(database);
     this.retention = new PgRetentionRepo(database);
     this.jobSlots = new PgJobSlots(database);
     this.timers = new PgTimerRepo(database);

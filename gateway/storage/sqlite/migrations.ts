@@ -562,4 +562,19 @@ export const MIGRATIONS: Migration[] = [
       CREATE TABLE test_incidents (window_id TEXT NOT NULL, incident_id TEXT NOT NULL, PRIMARY KEY (window_id, incident_id));
     `,
   },
+  {
+    version: 65,
+    name: 'shared sign-in failures',
+    sql: `
+      -- Sign-in failures under each limiter's key, so several nodes can count them together (used with PostgreSQL).
+      CREATE TABLE auth_failures (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        node TEXT NOT NULL
+      );
+      CREATE INDEX auth_failures_at ON auth_failures(at);
+    `,
+  },
 ];

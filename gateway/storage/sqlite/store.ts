@@ -8,6 +8,7 @@ import { SqliteDeviceHealthRepo, SqliteSecurityEventRepo } from './device-repos.
 import { SqliteIncidentRepo } from './incident-repo.js';
 import { SqliteSmsRepo } from './sms-repo.js';
 import { SqliteSmsCapRepo } from './cap-repo.js';
+import { SqliteFailureLedgerRepo } from './failure-ledger-repo.js';
 import { SqlitePageLinkCodeRepo } from './link-code-repo.js';
 import { SqliteTimerRepo } from './timer-repo.js';
 import { SqliteVisitRepo } from './visits-repo.js';
@@ -30,6 +31,8 @@ export class SqliteStore implements Store {
   readonly smsCaps: SqliteSmsCapRepo;
   /** Incident-page link codes carried by SMS (used by paging and the /i page, not part of the Store port). */
   readonly linkCodes: SqlitePageLinkCodeRepo;
+  /** Sign-in failures shared between nodes (not part of the Store port; one SQLite node keeps its limits in memory). */
+  readonly failureLedger: SqliteFailureLedgerRepo;
   readonly timers: SqliteTimerRepo;
   readonly visits: SqliteVisitRepo;
   readonly wellness: SqliteWellnessRepo;
@@ -49,6 +52,7 @@ export class SqliteStore implements Store {
     this.sms = new SqliteSmsRepo(database);
     this.smsCaps = new SqliteSmsCapRepo(database);
     this.linkCodes = new SqlitePageLinkCodeRepo(database);
+    this.failureLedger = new SqliteFailureLedgerRepo(database);
     this.timers = new SqliteTimerRepo(database);
     this.visits = new SqliteVisitRepo(database);
     this.wellness = new SqliteWellnessRepo(database);
