@@ -31,6 +31,9 @@ export interface MemoryReport {
   gcMajor: { idle: Spread; load: Spread };
   gcTotalMs: { idle: Spread; load: Spread };
   gcMaxMs: { idle: Spread; load: Spread };
+  /** Pauses per second of the round, and the share of its time spent paused (%): comparable between rounds of any length. */
+  gcPausesPerSecond: { idle: Spread; load: Spread };
+  gcPercentOfTime: { idle: Spread; load: Spread };
   allocatedKiBPerAlarm: Spread;
   allocatedBytesPerTelemetryMessage: Spread | null;
 }
@@ -54,6 +57,8 @@ function memoryReport(rounds: ConditionRun[]): MemoryReport {
     gcMajor: both((r) => r.gc.major),
     gcTotalMs: both((r) => r.gc.totalMs),
     gcMaxMs: both((r) => r.gc.maxMs),
+    gcPausesPerSecond: both((r) => r.gc.count / r.seconds),
+    gcPercentOfTime: both((r) => r.gc.totalMs / 10 / r.seconds),
     allocatedKiBPerAlarm: spread(idle.map((r) => r.allocatedBytes / samples(r) / 1024)),
     allocatedBytesPerTelemetryMessage: perTelemetry.length > 0 ? spread(perTelemetry) : null,
   };
@@ -141,6 +146,8 @@ function tableRows(name: string, report: BenchReport, runs: number): string[][] 
       formatSpread(loop, 1, runs),
       formatSpread(cpu, 0, runs),
       `${formatSpread(report.memory.gcPauses[condition], 0, runs)} / ${formatSpread(report.memory.gcTotalMs[condition], 0, runs)}`,
+      formatSpread(report.memory.gcPausesPerSecond[condition], 2, runs),
+      formatSpread(report.memory.gcPercentOfTime[condition], 1, runs),
       formatSpread(spread(c.runs.map((r) => r.gc.maxMs)), 1, runs),
       condition === 'idle'
         ? `${formatSpread(report.memory.allocatedKiBPerAlarm, 0, runs)} KiB/sample`
@@ -199,6 +206,8 @@ export function printReport(r: {
         { title: 'loop delay p99', align: 'right' },
         { title: 'CPU %', align: 'right' },
         { title: 'GC pauses / ms', align: 'right' },
+        { title: 'GC/s', align: 'right' },
+        { title: 'GC % time', align: 'right' },
         { title: 'GC max ms', align: 'right' },
         { title: 'allocated', align: 'right' },
         { title: 'p99 w/o GC', align: 'right' },
@@ -221,7 +230,7 @@ export function printReport(r: {
   );
   console.log('p99 w/o GC: p99 of the samples that no garbage-collection pause of this process overlapped.');
   console.log(
-    'GC pauses / ms: garbage-collection pauses of this process in the round, and their total; allocated: heap allocated per sample (idle), and per telemetry message received (load: the round less its alarms at the idle cost).',
+    'GC pauses / ms: garbage-collection pauses of this process in the round, and their total; GC/s and GC % time: the same per second of the round; allocated: heap allocated per sample (idle), and per telemetry message received (load: the round less its alarms at the idle cost).',
   );
   console.log(
     'other CPU %: CPU used on the host by processes other than this one and its load process while measuring (100 = one core); high values mean noisy numbers.',

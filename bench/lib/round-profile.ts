@@ -30,7 +30,7 @@ export class RoundProfiler {
       await session.post('HeapProfiler.enable');
       // Every allocation, kept or not: garbage is what makes the GC pauses, so objects the scavenger freed count too.
       await session.post('HeapProfiler.startSampling', {
-        samplingInterval: 4096,
+        samplingInterval: 16_384,
         includeObjectsCollectedByMajorGC: true,
         includeObjectsCollectedByMinorGC: true,
       });
