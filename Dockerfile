@@ -20,4 +20,5 @@ USER node
 VOLUME ["/data"]
 EXPOSE 1883 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s CMD node -e "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8080)+'/healthz').then(r=>process.exit(r.status===200?0:1),()=>process.exit(1))"
-CMD ["node_modules/.bin/tsx", "gateway/main.ts"]
+# --min-semi-space-size: see deploy/systemd/care-gateway.service.
+CMD ["node_modules/.bin/tsx", "--min-semi-space-size=16", "gateway/main.ts"]

@@ -187,6 +187,7 @@ async function main(): Promise<void> {
             idle: report.idle.summary,
             load: report.load.summary,
             target: targetCheck(report),
+            memory: report.memory,
             stages: stageReport(r),
             gateway_histogram: r.gatewayHistogram,
           },

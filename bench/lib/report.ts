@@ -18,6 +18,50 @@ export interface ConditionReport {
 export interface BenchReport {
   idle: ConditionReport;
   load: ConditionReport;
+  memory: MemoryReport;
+}
+
+/**
+ * What the rounds cost in garbage, which is what stalls the event loop: GC pauses per round, heap allocated per alarm
+ * (idle rounds) and per telemetry message (loaded rounds, less the same run's idle cost per alarm). Steadier than
+ * latency on a shared host.
+ */
+export interface MemoryReport {
+  gcPauses: { idle: Spread; load: Spread };
+  gcMajor: { idle: Spread; load: Spread };
+  gcTotalMs: { idle: Spread; load: Spread };
+  gcMaxMs: { idle: Spread; load: Spread };
+  /** Pauses per second of the round, and the share of its time spent paused (%): comparable between rounds of any length. */
+  gcPausesPerSecond: { idle: Spread; load: Spread };
+  gcPercentOfTime: { idle: Spread; load: Spread };
+  allocatedKiBPerAlarm: Spread;
+  allocatedBytesPerTelemetryMessage: Spread | null;
+}
+
+function memoryReport(rounds: ConditionRun[]): MemoryReport {
+  const idle = rounds.filter((r) => r.condition === 'idle');
+  const load = rounds.filter((r) => r.condition === 'load');
+  const both = (f: (r: ConditionRun) => number): { idle: Spread; load: Spread } => ({
+    idle: spread(idle.map(f)),
+    load: spread(load.map(f)),
+  });
+  const samples = (r: ConditionRun): number => Math.max(1, r.samplesTaken);
+  const perTelemetry = load.flatMap((r) => {
+    const baseline = idle.find((i) => i.run === r.run);
+    if (!baseline || r.telemetryReceived === 0) return [];
+    const alarmsCost = (baseline.allocatedBytes / samples(baseline)) * samples(r);
+    return [Math.max(0, r.allocatedBytes - alarmsCost) / r.telemetryReceived];
+  });
+  return {
+    gcPauses: both((r) => r.gc.count),
+    gcMajor: both((r) => r.gc.major),
+    gcTotalMs: both((r) => r.gc.totalMs),
+    gcMaxMs: both((r) => r.gc.maxMs),
+    gcPausesPerSecond: both((r) => r.gc.count / r.seconds),
+    gcPercentOfTime: both((r) => r.gc.totalMs / 10 / r.seconds),
+    allocatedKiBPerAlarm: spread(idle.map((r) => r.allocatedBytes / samples(r) / 1024)),
+    allocatedBytesPerTelemetryMessage: perTelemetry.length > 0 ? spread(perTelemetry) : null,
+  };
 }
 
 export interface TargetCheck {
@@ -41,7 +85,7 @@ function conditionReport(rounds: ConditionRun[], condition: ConditionRun['condit
 }
 
 export function benchReport(rounds: ConditionRun[]): BenchReport {
-  return { idle: conditionReport(rounds, 'idle'), load: conditionReport(rounds, 'load') };
+  return { idle: conditionReport(rounds, 'idle'), load: conditionReport(rounds, 'load'), memory: memoryReport(rounds) };
 }
 
 /** Per stage and condition: p50 / p99 / max, each the median over the runs. */
@@ -101,7 +145,15 @@ function tableRows(name: string, report: BenchReport, runs: number): string[][] 
       bg,
       formatSpread(loop, 1, runs),
       formatSpread(cpu, 0, runs),
+      `${formatSpread(report.memory.gcPauses[condition], 0, runs)} / ${formatSpread(report.memory.gcTotalMs[condition], 0, runs)}`,
+      formatSpread(report.memory.gcPausesPerSecond[condition], 2, runs),
+      formatSpread(report.memory.gcPercentOfTime[condition], 1, runs),
       formatSpread(spread(c.runs.map((r) => r.gc.maxMs)), 1, runs),
+      condition === 'idle'
+        ? `${formatSpread(report.memory.allocatedKiBPerAlarm, 0, runs)} KiB/sample`
+        : report.memory.allocatedBytesPerTelemetryMessage
+          ? `${formatSpread(report.memory.allocatedBytesPerTelemetryMessage, 0, runs)} B/msg`
+          : '-',
       formatSpread(spread(c.runs.map((r) => r.withoutGc.p99)), 2, runs),
       formatSpread(spread(c.runs.map((r) => r.otherCpuPercent)), 0, runs),
       formatSpread(spread(c.runs.map((r) => r.stealPercent)), 0, runs),
@@ -153,7 +205,11 @@ export function printReport(r: {
         { title: 'background msg/s', align: 'right' },
         { title: 'loop delay p99', align: 'right' },
         { title: 'CPU %', align: 'right' },
+        { title: 'GC pauses / ms', align: 'right' },
+        { title: 'GC/s', align: 'right' },
+        { title: 'GC % time', align: 'right' },
         { title: 'GC max ms', align: 'right' },
+        { title: 'allocated', align: 'right' },
         { title: 'p99 w/o GC', align: 'right' },
         { title: 'other CPU %', align: 'right' },
         { title: 'steal %', align: 'right' },
@@ -173,6 +229,9 @@ export function printReport(r: {
     'background msg/s: telemetry the broker actually received during the measured window; loop delay / CPU % / GC: this process (the gateway; + the SMS server with BENCH_SMS_SERVER=inline).',
   );
   console.log('p99 w/o GC: p99 of the samples that no garbage-collection pause of this process overlapped.');
+  console.log(
+    'GC pauses / ms: garbage-collection pauses of this process in the round, and their total; GC/s and GC % time: the same per second of the round; allocated: heap allocated per sample (idle), and per telemetry message received (load: the round less its alarms at the idle cost).',
+  );
   console.log(
     'other CPU %: CPU used on the host by processes other than this one and its load process while measuring (100 = one core); high values mean noisy numbers.',
   );

@@ -46,6 +46,11 @@ export interface ConditionRun {
   gc: { count: number; totalMs: number; maxMs: number; major: number };
   /** Heap allocated by this process while measuring, per sample (MiB), from the heap sizes around each GC. */
   allocatedMiBPerSample: number;
+  /** The same in bytes for the whole round, and the messages the round handled: its samples and the telemetry received. */
+  allocatedBytes: number;
+  /** Samples taken in the round, warm-up included (what allocatedMiBPerSample divides by). */
+  samplesTaken: number;
+  telemetryReceived: number;
   /** The samples no GC pause overlapped: how much of the tail GC explains. */
   withoutGc: { n: number; p99: number; max: number };
 }
@@ -93,8 +98,8 @@ export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
       const { samples, lost } = await sampleSequentially(opts.pacing, opts.sample);
       const seconds = (performance.now() - started) / 1000;
       const cpu = process.cpuUsage(cpu0);
-      const profile = await profiler.stop(`${opts.label}-run${run}-${condition}`);
-      if (profile) opts.log(`${opts.label}: CPU profile of run ${run} ${condition} written to ${profile}`);
+      for (const file of await profiler.stop(`${opts.label}-run${run}-${condition}`))
+        opts.log(`${opts.label}: profile of run ${run} ${condition} written to ${file}`);
       const hostMicros = hostBusyMicros() - host0;
       const stealMs = hostStealMs() - steal0;
       eld.disable();
@@ -126,6 +131,9 @@ export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
         stealPercent: percent(stealMs * 1000),
         gc: gc.summary(),
         allocatedMiBPerSample: allocatedBytes / 2 ** 20 / Math.max(1, opts.pacing.warmup + opts.pacing.count),
+        allocatedBytes,
+        samplesTaken: opts.pacing.warmup + opts.pacing.count,
+        telemetryReceived: received,
         withoutGc: { n: clean.n, p99: clean.p99, max: clean.max },
       };
       out.push(result);
@@ -133,7 +141,8 @@ export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
       opts.log(
         `${opts.label} run ${run} ${condition}: p50 ${summary.p50.toFixed(2)} ms, p99 ${summary.p99.toFixed(2)} ms, max ${summary.max.toFixed(2)} ms, ` +
           `n=${summary.n}, lost ${lost}${bg}, other processes ${Math.round(result.otherCpuPercent)} % CPU, steal ${result.stealPercent.toFixed(1)} %, ` +
-          `GC ${result.gc.count} pauses ${result.gc.totalMs.toFixed(0)} ms, ${result.allocatedMiBPerSample.toFixed(2)} MiB allocated per sample`,
+          `GC ${result.gc.count} pauses (${result.gc.major} major) ${result.gc.totalMs.toFixed(0)} ms, max ${result.gc.maxMs.toFixed(1)} ms, ` +
+          `${result.allocatedMiBPerSample.toFixed(2)} MiB allocated per sample`,
       );
       await opts.afterRound?.(result);
     }

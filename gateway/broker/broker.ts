@@ -162,9 +162,21 @@ export class DeviceBroker {
       },
       // [MQTT-3.3.5-2] an error here closes the connection; success is reported only once the ingest
       // has recorded the message, and aedes writes the PUBACK after this callback.
+      // Telemetry and status (most of the traffic) are answered at once, without a promise each.
       authorizePublish: (client, packet, done) => {
         const arrivedHr = performance.now();
-        this.authorizePublish(client, packet, arrivedHr).then(
+        let recorded: Promise<void> | undefined;
+        try {
+          recorded = this.authorizePublish(client, packet, arrivedHr);
+        } catch (err) {
+          done(err instanceof Error ? err : new Error(errorMessage(err)));
+          return;
+        }
+        if (!recorded) {
+          done(null);
+          return;
+        }
+        recorded.then(
           () => done(null),
           (err: unknown) => done(err instanceof Error ? err : new Error(errorMessage(err))),
         );
@@ -520,7 +532,12 @@ export class DeviceBroker {
     return outcome.returnCode;
   }
 
-  private async authorizePublish(client: Client | null, packet: PublishPacket, arrivedHr: number): Promise<void> {
+  /**
+   * Checks a device's PUBLISH and hands it to the ingest. Returns what to wait for before the acknowledgement (an event's
+   * record, a bridge's message, a refusal's security event), or undefined when there is nothing; throws a refusal that
+   * has nothing to record.
+   */
+  private authorizePublish(client: Client | null, packet: PublishPacket, arrivedHr: number): Promise<void> | undefined {
     const bridge = client ? this.bridgeSessions.get(client) : undefined;
     if (client && bridge && this.deps.bridges) return this.bridgePublish(client, bridge, this.deps.bridges, packet, arrivedHr);
     const session = client ? this.sessions.get(client) : undefined;
@@ -537,37 +554,39 @@ export class DeviceBroker {
     const deviceId = session.device.id;
     // [MQTT-1.5.3-1] [MQTT-1.5.3-2] invalid UTF-8 (decoded as U+FFFD) or U+0000 in a topic: close, do not acknowledge.
     if (packet.topic.includes('\u0000') || packet.topic.includes('\uFFFD')) {
-      await this.securityEvent(
-        'malformed_topic',
-        client.id,
-        deviceId,
-        session.remoteAddress,
+      return this.refusePublish(
+        { kind: 'malformed_topic', client, deviceId, remoteAddress: session.remoteAddress },
         `topic ${JSON.stringify(packet.topic.slice(0, 200))}`,
+        `device ${deviceId} published to a malformed topic`,
       );
-      throw new Error(`device ${deviceId} published to a malformed topic`);
     }
     const channel = channelUnder(deviceId, packet.topic);
     if (channel === null || channel === COMMAND_CHANNEL) {
-      await this.securityEvent('publish_denied', client.id, deviceId, session.remoteAddress, `publish to "${packet.topic.slice(0, 200)}"`);
-      throw new Error(`device ${deviceId} may not publish to ${packet.topic}`);
+      return this.refusePublish(
+        { kind: 'publish_denied', client, deviceId, remoteAddress: session.remoteAddress },
+        `publish to "${packet.topic.slice(0, 200)}"`,
+        `device ${deviceId} may not publish to ${packet.topic}`,
+      );
     }
     if (will) {
       // Checked before any await: aedes forgets the replaced session right after this hook is entered.
       if (this.stopping) throw new Error('gateway stopping: will not acted on');
       if (this.current.get(deviceId) !== client) throw new Error('will of a replaced session not acted on');
-      // Cluster mode: the device may have moved to another node, which closed this session.
-      await this.clusterSessions?.assertNotTakenOver(deviceId, session.id);
     }
     // Only the status is meant to be retained; a retained event would be replayed to nobody, forever.
     if (channel !== 'status') packet.retain = false;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload, 'utf8') : packet.payload;
-    await this.deps.ingest.handle(deviceId, session.device, channel, payload, {
-      remoteAddress: session.remoteAddress,
-      arrivedHr,
-      will,
-      session: session.id,
-      dup: packet.dup,
-    });
+    const take = (): Promise<void> | undefined =>
+      this.deps.ingest.take(deviceId, session.device, channel, payload, {
+        remoteAddress: session.remoteAddress,
+        arrivedHr,
+        will,
+        session: session.id,
+        dup: packet.dup,
+      });
+    // Cluster mode: the device may have moved to another node, which closed this session; its will is then not acted on.
+    if (will && this.clusterSessions) return this.clusterSessions.assertNotTakenOver(deviceId, session.id).then(take);
+    return take();
   }
 
   /** The device sessions this node holds, for claiming them again. */
@@ -578,6 +597,16 @@ export class DeviceBroker {
       if (session && !client.closed) held.push({ deviceId, session: session.id, since: session.since });
     }
     return held;
+  }
+
+  /** A refused PUBLISH: its security event is recorded, then the refusal closes the connection. */
+  private async refusePublish(
+    who: { kind: SecurityEventKind; client: Client; deviceId: string; remoteAddress: string | null },
+    detail: string,
+    refusal: string,
+  ): Promise<never> {
+    await this.securityEvent(who.kind, who.client.id, who.deviceId, who.remoteAddress, detail);
+    throw new Error(refusal);
   }
 
   /** A bridge's PUBLISH: its own tree only, else refused and the connection closed, as for a device. */

@@ -50,16 +50,23 @@ export class HealthBook {
     return [...this.records.values()].sort((a, b) => a.deviceId.localeCompare(b.deviceId)).map(copy);
   }
 
-  /** Applies `change` to the device's record (created if new) and marks it for the next flush. */
-  update(deviceId: string, change: (h: DeviceHealth) => void): DeviceHealth {
+  /** The device's state, without a snapshot (asked on every message). */
+  stateOf(deviceId: string): DeviceHealth['state'] | null {
+    return this.records.get(deviceId)?.state ?? null;
+  }
+
+  /**
+   * The device's own record (created if new), marked for the next flush, for the owner of the book to change in
+   * place: the ingest does so on every message, and a closure and a snapshot each time were most of its garbage.
+   */
+  edit(deviceId: string): DeviceHealth {
     let h = this.records.get(deviceId);
     if (!h) {
       h = emptyHealth(deviceId);
       this.records.set(deviceId, h);
     }
-    change(h);
     this.dirty.add(deviceId);
-    return copy(h);
+    return h;
   }
 
   /** Records changed since the last call; hand them back with `markDirty` if writing them failed. */

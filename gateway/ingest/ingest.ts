@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { Device, DeviceHealth, DeviceState, Rejection, RejectionReason } from '../core/types.js';
 import { GatewayError } from '../core/errors.js';
 import type { NewEvent, Store } from '../storage/ports.js';
-import { decodeMessage, DEFAULT_MAX_PAYLOAD_BYTES, type DeviceEvent, type DeviceStatus, type Telemetry } from '../../devices/kinds.js';
+import { decodeMessage, DEFAULT_MAX_PAYLOAD_BYTES, type DecodeOptions, type DeviceEvent, type DeviceStatus, type Telemetry } from '../../devices/kinds.js';
 import { deviceTopicPrefix } from '../../devices/topics.js';
 import { DEFAULT_GROUP_COMMIT, GroupCommitter, type GroupCommitOptions } from './group-commit.js';
 import { HealthBook } from './health.js';
@@ -80,6 +80,7 @@ export class Ingest {
   private healthFlush: Promise<void> = Promise.resolve();
   private pendingRejections: Rejection[] = [];
   private readonly limiter: DeviceLimiter | null;
+  private readonly decodeOptions: DecodeOptions;
   private readonly counters = {
     accepted: 0,
     duplicates: 0,
@@ -104,6 +105,7 @@ export class Ingest {
 
   constructor(private readonly deps: IngestDeps) {
     this.limiter = deps.limits ? new DeviceLimiter(deps.limits) : null;
+    this.decodeOptions = { maxBytes: deps.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES };
   }
 
   async start(): Promise<void> {
@@ -135,11 +137,19 @@ export class Ingest {
    * that it is not acknowledged.
    */
   async handle(deviceId: string, device: Device, channel: string, payload: Buffer, meta: IngestMeta): Promise<void> {
+    await this.take(deviceId, device, channel, payload, meta);
+  }
+
+  /**
+   * `handle` for the broker's hook, without a promise where there is nothing to wait for: returns the promise of an
+   * event's durable record, or undefined once any other message is handled (telemetry and status, most of the traffic,
+   * whose promises were most of the garbage under load). Throws when the ingest is not running.
+   */
+  take(deviceId: string, device: Device, channel: string, payload: Buffer, meta: IngestMeta): Promise<void> | undefined {
     const committer = this.committer;
     if (!committer) throw new GatewayError('GW_ERR_STORAGE', 'ingest is not running');
     const at = this.deps.clock.now();
-    const topic = deviceTopicPrefix(deviceId) + channel;
-    const decoded = decodeMessage(device.kind, channel, payload, { maxBytes: this.deps.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES });
+    const decoded = decodeMessage(device.kind, channel, payload, this.decodeOptions);
     const alarm = decoded.ok && decoded.value.channel === 'event' && ALARM_EVENT_TYPES.has(decoded.value.event.type);
     // Acknowledged but not written: a device resending its flood would only make it worse.
     if (!alarm && !meta.will && !this.admit(device, payload.length, at)) {
@@ -149,6 +159,7 @@ export class Ingest {
 
     if (!decoded.ok) {
       if (!meta.will) this.seen(deviceId, at, meta);
+      const topic = deviceTopicPrefix(deviceId) + channel;
       this.reject({ deviceId, topic, reason: decoded.reason, detail: decoded.detail, receivedAt: at, payloadExcerpt: excerpt(payload) });
       return;
     }
@@ -267,10 +278,7 @@ export class Ingest {
     meta: IngestMeta,
   ): Promise<void> {
     if ((event.type === 'heartbeat' || event.type === 'low_battery') && event.battery !== undefined) {
-      const battery = event.battery;
-      this.health.update(device.id, (h) => {
-        h.battery = battery;
-      });
+      this.health.edit(device.id).battery = event.battery;
     }
     // Below the disk reserve a heartbeat only says "alive", which the health record above already keeps in memory.
     if (event.type === 'heartbeat' && this.deps.guard?.shedding) {
@@ -346,51 +354,44 @@ export class Ingest {
 
   private handleTelemetry(deviceId: string, telemetry: Telemetry, at: number): void {
     this.counters.telemetry++;
-    const h = this.health.update(deviceId, (r) => {
-      if (telemetry.battery !== undefined) r.battery = telemetry.battery;
-      if (telemetry.rssi !== undefined) r.rssi = telemetry.rssi;
-    });
+    const h = this.health.edit(deviceId);
+    if (telemetry.battery !== undefined) h.battery = telemetry.battery;
+    if (telemetry.rssi !== undefined) h.rssi = telemetry.rssi;
     this.deps.bus.emit('telemetryReceived', { deviceId, battery: h.battery, rssi: h.rssi, at, payload: telemetry });
   }
 
   private handleStatus(deviceId: string, status: DeviceStatus, at: number, meta: IngestMeta): void {
     this.counters.status++;
     // A will is the broker speaking for a lost connection: the device itself was not heard.
-    if (!meta.will)
-      this.health.update(deviceId, (h) => {
-        h.lastSeen = at;
-        if (meta.remoteAddress) h.remoteAddress = meta.remoteAddress;
-      });
-    this.health.update(deviceId, (h) => {
-      h.lastStatusAt = at;
-    });
+    const h = this.health.edit(deviceId);
+    if (!meta.will) {
+      h.lastSeen = at;
+      if (meta.remoteAddress) h.remoteAddress = meta.remoteAddress;
+    }
+    h.lastStatusAt = at;
     this.setState(deviceId, status, at);
   }
 
   /** Any message the device sent itself shows it is alive, hence online. */
   private seen(deviceId: string, at: number, meta: IngestMeta): void {
-    this.health.update(deviceId, (h) => {
-      h.lastSeen = at;
-      if (meta.remoteAddress) h.remoteAddress = meta.remoteAddress;
-    });
+    const h = this.health.edit(deviceId);
+    h.lastSeen = at;
+    if (meta.remoteAddress) h.remoteAddress = meta.remoteAddress;
     this.setState(deviceId, 'online', at);
   }
 
   private setState(deviceId: string, state: DeviceState, at: number): void {
-    if (this.health.get(deviceId)?.state === state) return;
-    this.health.update(deviceId, (h) => {
-      h.state = state;
-    });
+    if (this.health.stateOf(deviceId) === state) return;
+    this.health.edit(deviceId).state = state;
     this.deps.bus.emit('deviceStatusChanged', { deviceId, state, at });
   }
 
   /** Noted at once in memory and on the bus; the rejection log is written with the next health flush. */
   private reject(rejection: Rejection): void {
     this.counters.rejected[rejection.reason]++;
-    this.health.update(rejection.deviceId, (h) => {
-      h.lastRejection = { reason: rejection.reason, detail: rejection.detail, at: rejection.receivedAt };
-      h.rejectedCount++;
-    });
+    const h = this.health.edit(rejection.deviceId);
+    h.lastRejection = { reason: rejection.reason, detail: rejection.detail, at: rejection.receivedAt };
+    h.rejectedCount++;
     this.deps.log.warn({ deviceId: rejection.deviceId, reason: rejection.reason, detail: rejection.detail }, 'device message rejected');
     // Bounded, so a device flooding garbage cannot grow memory or crowd event commits out of the database; not
     // written at all below the disk reserve (the health record still names the last rejection).

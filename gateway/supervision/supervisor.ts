@@ -71,6 +71,8 @@ export class DeviceSupervisor {
   private indexLoadedAt = 0;
   private running = false;
   private chain: Promise<unknown> = Promise.resolve();
+  /** Steps queued on the chain or under way. */
+  private queued = 0;
 
   constructor(private readonly deps: DeviceSupervisorDeps) {}
 
@@ -92,9 +94,7 @@ export class DeviceSupervisor {
             : Promise.resolve(),
       ),
     );
-    bus.on(this, 'telemetryReceived', (t) =>
-      t.battery === null ? undefined : this.serial(() => this.onBattery(t.deviceId, t.battery ?? 0, t.at, false)),
-    );
+    bus.on(this, 'telemetryReceived', (t) => (t.battery === null ? undefined : this.onBatteryReading(t.deviceId, t.battery, t.at)));
     bus.on(this, 'signalReceived', (s) => this.onSignal(s));
     // Offline devices without a task (the gateway stopped inside their storm window) get their wait again.
     for (const d of index.all()) {
@@ -326,6 +326,21 @@ export class DeviceSupervisor {
     return undefined;
   }
 
+  /**
+   * A battery level from telemetry, which every device sends every minute or so: queued only when it can open or close a
+   * task. Most readings change nothing, and a queued step per reading was a chain of promises per message.
+   */
+  private onBatteryReading(deviceId: string, battery: number, at: number): Promise<void> | undefined {
+    const { settings, index, tasks } = this.deps;
+    const d = battery >= settings.lowBatteryPercent ? index.get(deviceId) : null;
+    if (d) {
+      if (battery < settings.batteryReplacedPercent) return undefined;
+      // A clear must follow any step queued before it (an open among them), so it is skipped only with nothing queued.
+      if (this.queued === 0 && tasks.isSettledClear('low_battery', d.resident.id, deviceId)) return undefined;
+    }
+    return this.serial(() => this.onBattery(deviceId, battery, at, false));
+  }
+
   /** Below lowBatteryPercent (or a `low_battery` event) opens; at batteryReplacedPercent or more closes: the gap stops flapping. */
   private async onBattery(deviceId: string, battery: number | null, at: number, lowEvent: boolean): Promise<void> {
     const { settings, tasks } = this.deps;
@@ -370,8 +385,17 @@ export class DeviceSupervisor {
   }
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
+    this.queued++;
     const run = this.chain.then(work);
-    this.chain = run.catch((err: unknown) => this.deps.log.error({ err }, 'device supervision step failed'));
+    this.chain = run.then(
+      () => {
+        this.queued--;
+      },
+      (err: unknown) => {
+        this.queued--;
+        this.deps.log.error({ err }, 'device supervision step failed');
+      },
+    );
     return run;
   }
 }

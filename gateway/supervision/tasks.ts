@@ -34,6 +34,8 @@ export class CareTaskService implements CareTaskSink {
   private chain: Promise<unknown> = Promise.resolve();
   /** Until start() loaded the open keys, clear() asks the table (a detector may start first). */
   private loaded = false;
+  /** Opens and closes queued or under way. */
+  private pending = 0;
 
   constructor(private readonly deps: CareTaskServiceDeps) {}
 
@@ -155,9 +157,21 @@ export class CareTaskService implements CareTaskSink {
     return this.deps.store.supervision.listOpenTasks();
   }
 
+  /**
+   * True when a clear() of this key now would change nothing: the open keys are loaded, none is this one, and no open or
+   * close is queued that could add it. Lets a caller skip queueing the clear for the everyday reading.
+   */
+  isSettledClear(kind: CareTaskKind, residentId: string, deviceId: string | undefined): boolean {
+    return this.loaded && this.pending === 0 && !this.openKeys.has(taskKey(kind, residentId, deviceId));
+  }
+
   private serial<T>(work: () => Promise<T>): Promise<T> {
+    this.pending++;
     const run = this.chain.then(work);
-    this.chain = run.catch(() => undefined);
+    this.chain = run.then(
+      () => this.pending--,
+      () => this.pending--,
+    );
     return run;
   }
 }

@@ -117,6 +117,22 @@ describe('device supervision', () => {
     expect((await tasksOf(B5[2]!, 'closed'))[0]).toMatchObject({ closeReason: 'battery replaced', closedBy: 'system' });
   });
 
+  it('closes a low-battery task when the fresh reading comes in the same turn as the low one, before the task is even open', async () => {
+    await rig.online(B5[2]!);
+    await rig.settle();
+    // Two readings of one socket read are handled in one turn (telemetry takes no promise): the second must wait for the
+    // first one's open, not be skipped because no task is open yet.
+    const at = rig.clock.now();
+    rig.bus.emit('telemetryReceived', { deviceId: B5[2]!, battery: 10, rssi: null, at, payload: { battery: 10 } });
+    rig.bus.emit('telemetryReceived', { deviceId: B5[2]!, battery: 90, rssi: null, at, payload: { battery: 90 } });
+    await rig.settle();
+    expect((await tasksOf(B5[2]!)).map((t) => [t.kind, t.detail?.battery, t.closeReason])).toEqual([['low_battery', 10, 'battery replaced']]);
+    // Everyday readings in between open and close nothing, and a fresh one with no task open changes nothing.
+    for (const battery of [35, 60, 100]) rig.bus.emit('telemetryReceived', { deviceId: B5[2]!, battery, rssi: null, at, payload: { battery } });
+    await rig.settle();
+    expect(await tasksOf(B5[2]!)).toHaveLength(1);
+  });
+
   it('does not mark the fleet offline after a gateway restart: silence is counted from the start', async () => {
     const c = await rig.online(B5[0]!);
     await rig.settle();

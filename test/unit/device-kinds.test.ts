@@ -8,6 +8,7 @@ import {
   DEVICE_KIND_DEFINITIONS,
   parseDeviceTime,
   supportsEvent,
+  telemetrySchema,
   type Decoded,
 } from '../../devices/kinds.js';
 import { channelUnder, commandTopic, deviceTopic } from '../../devices/topics.js';
@@ -119,6 +120,32 @@ describe('device kinds', () => {
     expect(reason(decodeTelemetry(json({ battery: 'full' })))).toBe('invalid_payload');
     expect(reason(decodeTelemetry(json({ battery: 250, rssi: 'x' })))).toBe('invalid_payload');
     expect(reason(decodeTelemetry(Buffer.from('battery=77')))).toBe('malformed_json');
+  });
+
+  it('decodes every telemetry reading exactly as its schema does, the everyday ones without the schema', () => {
+    const cases: unknown[] = [
+      {},
+      { battery: 0, rssi: 0 },
+      { battery: 100, rssi: -140 },
+      { battery: 55.5, rssi: -70, temp: 21.5, extra: { nested: [1, 2] } },
+      { battery: -0.01 },
+      { battery: 100.01 },
+      { rssi: 0.5 },
+      { rssi: -140.5 },
+      { battery: null },
+      { rssi: null },
+      { battery: '80' },
+      { battery: true },
+      { battery: [80] },
+      { battery: 80, rssi: { dbm: -60 } },
+      { battery: 1e308 },
+    ];
+    for (const value of cases) {
+      const schema = telemetrySchema.safeParse(value);
+      const decoded = decodeTelemetry(json(value));
+      expect({ value, ok: decoded.ok }).toEqual({ value, ok: schema.success });
+      if (decoded.ok && schema.success) expect(decoded.value).toEqual(schema.data);
+    }
   });
 
   it('accepts exactly online and offline as status', () => {
