@@ -41,7 +41,8 @@ export function heapTop(profile: HeapProfile, count: number, stacks: boolean): s
   walk(profile.head, []);
   const lines = [`total sampled ${(total / 2 ** 20).toFixed(1)} MiB`];
   const top = (m: Map<string, number>): [string, number][] => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, count);
-  for (const [name, bytes] of top(self)) lines.push(`${((bytes / total) * 100).toFixed(1).padStart(5)} %  ${(bytes / 1024).toFixed(0).padStart(8)} KiB  ${name}`);
+  for (const [name, bytes] of top(self))
+    lines.push(`${((bytes / total) * 100).toFixed(1).padStart(5)} %  ${(bytes / 1024).toFixed(0).padStart(8)} KiB  ${name}`);
   if (stacks) {
     lines.push('', 'heaviest stacks (innermost last):');
     for (const [key, bytes] of top(byStack)) {

@@ -55,6 +55,7 @@ export function loadConfig(env: Env): GatewayConfig {
     httpTls,
     trustProxy: c.TRUST_PROXY ?? [],
     dataDir: resolve(c.DATA_DIR),
+    linkSecretFile: c.LINK_SECRET_FILE ? resolve(c.LINK_SECRET_FILE) : null,
     databaseUrl: c.DATABASE_URL ?? null,
     nodeId: c.GATEWAY_NODE_ID ?? nodeIdFromHost(),
     cluster: c.REDIS_URL

@@ -47,6 +47,8 @@ export const configSchema = z
     HTTP_TLS_KEY_FILE: optional,
     TRUST_PROXY: proxyList.optional(),
     DATA_DIR: z.string().min(1).default('./data'),
+    // The secret that signs SMS links and sign-in codes, when not DATA_DIR/link-secret: a file every node of a cluster shares.
+    LINK_SECRET_FILE: z.string().min(1).optional(),
     // PostgreSQL instead of the embedded SQLite store; Redis for several nodes (only beside PostgreSQL, see clusterIssues).
     DATABASE_URL: z
       .string()
@@ -407,6 +409,8 @@ export interface GatewayConfig {
   /** TRUST_PROXY: reverse proxies whose X-Forwarded-For/-Proto headers are believed. */
   trustProxy?: string[];
   dataDir: string;
+  /** LINK_SECRET_FILE: the link secret shared by several nodes; absent or null, DATA_DIR/link-secret. */
+  linkSecretFile?: string | null;
   /** DATABASE_URL: PostgreSQL is the store; absent or null, the embedded SQLite database in dataDir. */
   databaseUrl?: string | null;
   /** GATEWAY_NODE_ID (default the host name): this node's stable id in a cluster, naming its claims, leases and notices. */

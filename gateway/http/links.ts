@@ -122,6 +122,25 @@ export function loadOrCreateLinkSecret(dataDir: string): Buffer {
   return created;
 }
 
+/**
+ * The link secret a node uses: LINK_SECRET_FILE when set (a secret mounted on every node of a cluster; it must exist,
+ * since a typo must not quietly give one node a secret of its own), else `DATA_DIR/link-secret`, made on first start.
+ */
+export function loadLinkSecret(where: { dataDir: string; linkSecretFile?: string | null }): Buffer {
+  if (!where.linkSecretFile) return loadOrCreateLinkSecret(where.dataDir);
+  const secret = readSecret(where.linkSecretFile);
+  if (!secret) throw new GatewayError('GW_ERR_CONFIG', `LINK_SECRET_FILE: ${where.linkSecretFile} does not exist`);
+  return secret;
+}
+
+/**
+ * A name for the secret that nodes can compare through their shared database without storing the secret there (a copy
+ * of the database alone must not let anyone test guesses at a sign-in code or forge a link).
+ */
+export function linkSecretFingerprint(secret: Buffer): string {
+  return createHmac('sha256', secret).update('fingerprint of the link secret').digest('hex').slice(0, 32);
+}
+
 function readSecret(file: string): Buffer | null {
   let bytes: Buffer;
   try {

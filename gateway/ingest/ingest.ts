@@ -6,7 +6,14 @@ import type { Logger } from '../core/logger.js';
 import type { Device, DeviceHealth, DeviceState, Rejection, RejectionReason } from '../core/types.js';
 import { GatewayError } from '../core/errors.js';
 import type { NewEvent, Store } from '../storage/ports.js';
-import { decodeMessage, DEFAULT_MAX_PAYLOAD_BYTES, type DecodeOptions, type DeviceEvent, type DeviceStatus, type Telemetry } from '../../devices/kinds.js';
+import {
+  decodeMessage,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  type DecodeOptions,
+  type DeviceEvent,
+  type DeviceStatus,
+  type Telemetry,
+} from '../../devices/kinds.js';
 import { deviceTopicPrefix } from '../../devices/topics.js';
 import { DEFAULT_GROUP_COMMIT, GroupCommitter, type GroupCommitOptions } from './group-commit.js';
 import { HealthBook } from './health.js';

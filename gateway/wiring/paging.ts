@@ -1,6 +1,6 @@
 // Wires the paging side: SMS providers and their caps, the template catalogue, the dispatcher, page links and the pager.
 import { performance } from 'node:perf_hooks';
-import { loadOrCreateLinkSecret, LinkSigner } from '../http/links.js';
+import { loadLinkSecret, LinkSigner } from '../http/links.js';
 import { PageDelivery } from '../incidents/page-delivery.js';
 import { FirstPageLatency } from '../metrics/first-page.js';
 import { DEFAULT_CAP_SETTINGS, SendCaps } from '../notifiers/caps.js';
@@ -88,7 +88,7 @@ export function wirePaging(w: PagingWiring): PagingParts & PagingInternals {
     // Several nodes: each unsent SMS is sent by the node that holds its lease; a dead node's are taken over.
     ...(w.sharedWork ? { leasing: w.sharedWork.sms } : {}),
   });
-  const linkSecret = loadOrCreateLinkSecret(config.dataDir);
+  const linkSecret = loadLinkSecret(config);
   const replyWindowMs = config.smsReplyWindowMs ?? DEFAULT_REPLY_WINDOW_MS;
   const replyCodes = new ReplyCodeBook({ sms: store.sms, clock, windowMs: replyWindowMs });
   const pager = new Pager({

@@ -126,9 +126,12 @@ describe('device supervision', () => {
     rig.bus.emit('telemetryReceived', { deviceId: B5[2]!, battery: 10, rssi: null, at, payload: { battery: 10 } });
     rig.bus.emit('telemetryReceived', { deviceId: B5[2]!, battery: 90, rssi: null, at, payload: { battery: 90 } });
     await rig.settle();
-    expect((await tasksOf(B5[2]!)).map((t) => [t.kind, t.detail?.battery, t.closeReason])).toEqual([['low_battery', 10, 'battery replaced']]);
+    expect((await tasksOf(B5[2]!)).map((t) => [t.kind, t.detail?.battery, t.closeReason])).toEqual([
+      ['low_battery', 10, 'battery replaced'],
+    ]);
     // Everyday readings in between open and close nothing, and a fresh one with no task open changes nothing.
-    for (const battery of [35, 60, 100]) rig.bus.emit('telemetryReceived', { deviceId: B5[2]!, battery, rssi: null, at, payload: { battery } });
+    for (const battery of [35, 60, 100])
+      rig.bus.emit('telemetryReceived', { deviceId: B5[2]!, battery, rssi: null, at, payload: { battery } });
     await rig.settle();
     expect(await tasksOf(B5[2]!)).toHaveLength(1);
   });

@@ -165,7 +165,6 @@ export class PgSmsCapRepo implements SmsCapRepo {
   private reload(): void {
     this.load().catch((err: unknown) => this.db.reportConnectionProblem(new Error(`SMS cap counters not reloaded: ${errorMessage(err)}`)));
   }
-
 }
 
 function addTo(map: Map<string, CapEntry[]>, e: CapEntry): void {
