@@ -4,15 +4,13 @@ import type { GatewayConfig } from './config/schema.js';
 import { systemClock, type Clock } from './core/clock.js';
 import type { HealthReport } from './core/health.js';
 import { createLogger, type Logger } from './core/logger.js';
-import type { DemoChirpstackBroker } from './bridges/chirpstack/demo-stand-in.js';
 import { loadRegistry, type RegistryLoadResult } from './registry/startup.js';
-import { devicesChanged, startDemoStandIn } from './wiring/devices.js';
+import { demoStandInStep, devicesChanged } from './wiring/devices.js';
 import { wireEvents } from './wiring/events.js';
 import { GatewayFields, wireGateway, type WireOptions } from './wiring/gateway.js';
 import { gatewayHealth } from './wiring/health.js';
 import { buildHttp, closeHttp, listenHttp } from './wiring/http.js';
 import { Lifecycle, type LifecycleStep } from './wiring/lifecycle.js';
-import { prepareStore } from './wiring/storage.js';
 
 export type { GatewayEvents } from './wiring/base.js';
 export type { GatewayParts } from './wiring/gateway.js';
@@ -35,7 +33,6 @@ export class Gateway extends GatewayFields {
   private readonly lifecycle: Lifecycle;
   private http: FastifyInstance | null = null;
   private started: Partial<StartedGateway> = {};
-  private demoChirpstack: DemoChirpstackBroker | null = null;
 
   /** The HTTP app (API, webhooks, incident pages, dashboard) once started; null before start(). */
   get httpApp(): FastifyInstance | null {
@@ -61,7 +58,7 @@ export class Gateway extends GatewayFields {
     const { config, log, store } = this;
     return [
       // PostgreSQL connects and migrates here (one line naming DATABASE_URL if it cannot); SQLite opened at construction.
-      { name: 'database', start: () => prepareStore(store), stop: () => store.close() },
+      { name: 'database', start: () => this.internals.prepareDatabase(), stop: () => store.close() },
       // Other nodes' sign-in failures (PostgreSQL only) are read before any device or browser can sign in here.
       { name: 'shared failures', start: () => this.sharedFailures?.start(), stop: () => this.sharedFailures?.stop() },
       { name: 'registry', start: async () => Object.assign(this.started, { registry: await loadRegistry({ store, log, config }) }) },
@@ -100,12 +97,7 @@ export class Gateway extends GatewayFields {
       { name: 'live feed', start: () => this.live.start(), stop: () => this.live.stop() },
       { name: 'retention', start: () => this.retention.start(), stop: () => this.retention.stop() },
       { name: 'broker', start: () => this.startBroker(), stop: () => this.broker.stop() },
-      // The generated demo's ChirpStack bridge gets an in-process stand-in for ChirpStack's broker; a registry file never does.
-      {
-        name: 'demo chirpstack broker',
-        start: async () => (this.demoChirpstack = await startDemoStandIn(this, this.started.registry?.source)),
-        stop: () => this.demoChirpstack?.stop(),
-      },
+      demoStandInStep(this, () => this.started.registry?.source),
       // Never waits for ChirpStack's (or zigbee2mqtt's) broker: an unreachable one is reported in /healthz and retried.
       { name: 'chirpstack', start: () => this.chirpstack.start(), stop: () => this.chirpstack.stop() },
       { name: 'zigbee2mqtt external', start: () => this.zigbee2mqttExternal.start(), stop: () => this.zigbee2mqttExternal.stop() },

@@ -18,6 +18,7 @@ import type { GroupCommitOptions } from '../ingest/group-commit.js';
 import { RecordingGuard } from '../ingest/recording-guard.js';
 import { RetentionJob } from '../retention/retention.js';
 import type { Supervision } from '../supervision/service.js';
+import type { LifecycleStep } from './lifecycle.js';
 import type { Base } from './base.js';
 import { engineOf, failureLedgerOf, retentionRepoOf } from './storage.js';
 import { SharedFailures } from '../lockouts/shared.js';
@@ -202,13 +203,22 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
  * The generated demo's ChirpStack bridge gets an in-process stand-in for ChirpStack's broker (null for a registry file,
  * or before the registry is loaded).
  */
-export async function startDemoStandIn(
-  w: Pick<Base, 'store' | 'log'>,
-  source: 'file' | 'demo' | undefined,
-): Promise<DemoChirpstackBroker | null> {
-  if (!source) return null;
-  const bridges = await w.store.registry.listBridges();
-  return DemoChirpstackBroker.startFor({ source, bridges, log: w.log.child({ part: 'demo-chirpstack' }) });
+/**
+ * The lifecycle step of the generated demo's in-process stand-in for ChirpStack's broker; a registry file never gets
+ * one. `source` is read when the step starts, after the registry step.
+ */
+export function demoStandInStep(w: Pick<Base, 'store' | 'log'>, source: () => 'file' | 'demo' | undefined): LifecycleStep {
+  let standIn: DemoChirpstackBroker | null = null;
+  return {
+    name: 'demo chirpstack broker',
+    start: async () => {
+      const from = source();
+      if (!from) return;
+      const bridges = await w.store.registry.listBridges();
+      standIn = await DemoChirpstackBroker.startFor({ source: from, bridges, log: w.log.child({ part: 'demo-chirpstack' }) });
+    },
+    stop: () => standIn?.stop(),
+  };
 }
 
 /** After a registry import at runtime: connected devices and bridges pick up their new records (or are dropped). */

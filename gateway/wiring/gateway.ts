@@ -6,7 +6,9 @@ import type { Logger } from '../core/logger.js';
 import type { Supervision } from '../supervision/service.js';
 import type { VoiceCalls } from '../voice/calls.js';
 import { wireBase, type Base } from './base.js';
-import type { SharedWorkTuning } from './storage.js';
+import { join } from 'node:path';
+import { LINK_SECRET_FILE } from '../http/links.js';
+import { prepareStore, type SharedWorkTuning } from './storage.js';
 import { wireCare, type CareParts } from './care.js';
 import { wireDevices, type DeviceParts, type EdgeTuning } from './devices.js';
 import { wireAccounts, type AccountParts } from './http.js';
@@ -18,7 +20,10 @@ import { wirePaging, type PagingInternals, type PagingParts } from './paging.js'
 export type GatewayParts = Base & DeviceParts & PagingParts & IncidentParts & CareParts & ObserverParts & AccountParts;
 
 /** What only the lifecycle needs: the catalogue load at start and the first-page latency fed by recorded signals. */
-export type GatewayInternals = Pick<PagingInternals, 'loadCatalogue' | 'firstPage'>;
+export type GatewayInternals = Pick<PagingInternals, 'loadCatalogue' | 'firstPage'> & {
+  /** The 'database' start step: PostgreSQL connects, migrates and checks this node's link secret against the others'. */
+  prepareDatabase(): Promise<void>;
+};
 
 export interface WireOptions {
   /** How often the live feed sends a heartbeat to idle dashboards (default 15 s; tests shorten it). */
@@ -63,13 +68,29 @@ export function wireGateway(
     sharedFailures: devices.sharedFailures,
     ...(options.accountLimits ? { limits: options.accountLimits } : {}),
   });
+  const prepareDatabase = (): Promise<void> =>
+    prepareStore(base.store, {
+      linkSecret,
+      nodeId: config.nodeId ?? 'gateway',
+      source: config.linkSecretFile ?? join(config.dataDir, LINK_SECRET_FILE),
+      at: clock.now(),
+    });
   const observers = wireObservers({
     ...base,
     ...devices,
     ...incidents,
     ...(options.liveHeartbeatMs ? { liveHeartbeatMs: options.liveHeartbeatMs } : {}),
   });
-  return { ...base, ...devices, ...paging, ...incidents, ...care, ...accounts, ...observers, internals: { loadCatalogue, firstPage } };
+  return {
+    ...base,
+    ...devices,
+    ...paging,
+    ...incidents,
+    ...care,
+    ...accounts,
+    ...observers,
+    internals: { loadCatalogue, firstPage, prepareDatabase },
+  };
 }
 
 function wired<T>(part: T | undefined, name: string): T {

@@ -3,6 +3,8 @@ import type { FailureLedgerRepo } from '../lockouts/repo.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { ComponentHealth } from '../core/health.js';
 import type { SlotStore } from '../core/jobs.js';
+import { GatewayError } from '../core/errors.js';
+import { linkSecretFingerprint } from '../http/links.js';
 import type { Leasing } from '../core/leases.js';
 import type { Logger } from '../core/logger.js';
 import type { DeviceHealth, OutboundSms } from '../core/types.js';
@@ -83,9 +85,32 @@ export function engineOf(store: GatewayStore): StoreEngine {
   return store instanceof SqliteStore ? 'sqlite' : 'postgresql';
 }
 
-/** PostgreSQL: connects, migrates and loads the cap counters, or fails with one line naming DATABASE_URL. SQLite is ready. */
-export async function prepareStore(store: GatewayStore): Promise<void> {
-  if (!(store instanceof SqliteStore)) await store.prepare();
+/** The link secret this node signs with, for the check that every node sharing the database uses the same one. */
+export interface NodeSecret {
+  linkSecret: Buffer;
+  nodeId: string;
+  /** Where this node read it (LINK_SECRET_FILE or DATA_DIR/link-secret), for the refusal's line. */
+  source: string;
+  at: number;
+}
+
+/**
+ * PostgreSQL: connects, migrates and loads the cap counters, or fails with one line naming DATABASE_URL; then refuses
+ * to start a node whose link secret differs from the one the database's first node used, since a link or sign-in code
+ * one node sends would be refused by the other. SQLite (one node) is ready.
+ */
+export async function prepareStore(store: GatewayStore, secret?: NodeSecret): Promise<void> {
+  if (store instanceof SqliteStore) return;
+  await store.prepare();
+  if (!secret) return;
+  const agreed = await store.agreeOnSecret('link', linkSecretFingerprint(secret.linkSecret), secret.nodeId, secret.at);
+  if (agreed.ok) return;
+  await store.close();
+  throw new GatewayError(
+    'GW_ERR_CONFIG',
+    `LINK_SECRET_FILE: this node's link secret (${secret.source}) differs from the one node ${agreed.node} uses with this database; ` +
+      `give every node the same secret file (copy ${agreed.node}'s DATA_DIR/link-secret, or point LINK_SECRET_FILE at a shared one)`,
+  );
 }
 
 /** Where nodes share sign-in failures: PostgreSQL; null on SQLite, where one node keeps its limits in memory. */

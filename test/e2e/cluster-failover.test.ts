@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { shanghaiLast } from '../helpers/calendar.js';
 import { e2eFixture, gatewayAddresses, gatewayEnv, GatewayProcess } from '../helpers/e2e-process.js';
-import { startPostgresTestGateway } from '../helpers/gateway.js';
+import { sharedLinkSecretFile, startPostgresTestGateway } from '../helpers/gateway.js';
 import { PostgresFixture } from '../helpers/postgres.js';
 import { RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
@@ -53,6 +53,7 @@ describe('a cluster node killed (SIGKILL)', () => {
         ...gatewayEnv({ dataDir: dir.path, addresses, twilioApiUrl: sim.url }),
         ...cluster,
         DATABASE_URL: url,
+        LINK_SECRET_FILE: sharedLinkSecretFile(),
         GATEWAY_NODE_ID: 'node-dead',
       }).spawn(),
     );

@@ -1,5 +1,6 @@
 // The integration tests' one rig: the whole gateway in-process (temp DATA_DIR, ports 0, the test registry or a document, a local Twilio-compatible server).
-import { writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -65,9 +66,26 @@ export async function startTestGateway(opts: TestGatewayOptions = {}): Promise<T
   return onSqliteStore(await launchTestGateway(opts));
 }
 
-/** The gateway on PostgreSQL at `databaseUrl` (test/helpers/postgres.ts), DATA_DIR still a temp dir for local state. */
+/**
+ * The gateway on PostgreSQL at `databaseUrl` (test/helpers/postgres.ts), DATA_DIR still a temp dir for local state. Nodes
+ * on one database must sign links with one secret (the 'database' start step refuses another): unless the test brings
+ * its own DATA_DIR or LINK_SECRET_FILE, every node of this test process shares sharedLinkSecretFile().
+ */
 export function startPostgresTestGateway(databaseUrl: string, opts: TestGatewayOptions = {}): Promise<TestGateway<Gateway>> {
-  return launchTestGateway({ ...opts, env: { ...opts.env, DATABASE_URL: databaseUrl } });
+  const secret = opts.dataDir || opts.env?.LINK_SECRET_FILE ? {} : { LINK_SECRET_FILE: sharedLinkSecretFile() };
+  return launchTestGateway({ ...opts, env: { ...secret, ...opts.env, DATABASE_URL: databaseUrl } });
+}
+
+let linkSecretFile: string | null = null;
+
+/** A link secret file for every gateway node this test process starts on PostgreSQL (removed when the process exits). */
+export function sharedLinkSecretFile(): string {
+  if (linkSecretFile) return linkSecretFile;
+  const dir = tempDir('care-gw-secret-');
+  const file = join(dir.path, 'link-secret');
+  writeFileSync(file, randomBytes(32), { mode: 0o600 });
+  process.once('exit', () => rmSync(dir.path, { recursive: true, force: true }));
+  return (linkSecretFile = file);
 }
 
 function onSqliteStore(t: TestGateway<Gateway>): TestGateway {

@@ -9,7 +9,7 @@ import { openPostgresStore } from '../../gateway/storage/postgres/store.js';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { shanghaiLast } from '../helpers/calendar.js';
 import { ChildTracker, freePort, gatewayAddresses, gatewayEnv, GatewayProcess } from '../helpers/e2e-process.js';
-import { connectDevice, SIM_SID, SIM_TOKEN, startPostgresTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { connectDevice, SIM_SID, SIM_TOKEN, sharedLinkSecretFile, startPostgresTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { PostgresFixture } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -124,6 +124,7 @@ describe('work that runs once across gateway nodes on one PostgreSQL', () => {
         new GatewayProcess({
           ...gatewayEnv({ dataDir: dir.path, addresses, twilioApiUrl: deadProvider }),
           DATABASE_URL: url,
+          LINK_SECRET_FILE: sharedLinkSecretFile(),
           GATEWAY_NODE_ID: 'node-a',
         }),
       );

@@ -16,10 +16,12 @@ interface Service {
   depends_on?: Record<string, { condition: string }> | string[];
   healthcheck?: { test: string[] };
   networks?: Record<string, { ipv4_address?: string }> | string[];
+  secrets?: string[];
 }
 interface Compose {
   services: Record<string, Service>;
   volumes: Record<string, unknown>;
+  secrets?: Record<string, { file?: string }>;
 }
 
 const root = new URL('../../', import.meta.url);
@@ -43,8 +45,7 @@ describe('docker-compose.cluster.yml', () => {
   });
 
   it('gives every node both URLs, waits for healthy PostgreSQL and Redis, and sets only variables the gateway knows', () => {
-    // GATEWAY_NODE_ID is fixed by the contract (section 1) even where this build's schema does not read it yet.
-    const known = new Set([...Object.keys(configSchema.shape), 'TZ', 'GATEWAY_NODE_ID']);
+    const known = new Set([...Object.keys(configSchema.shape), 'TZ']);
     for (const [name, s] of nodes) {
       const env = s.environment ?? {};
       expect(env.DATABASE_URL, name).toMatch(/^postgres:\/\/[^@]+@postgres:5432\//);
@@ -73,6 +74,14 @@ describe('docker-compose.cluster.yml', () => {
       // The same values pass the gateway's own validation.
       const proxy = { MQTT_PROXY_PROTOCOL: env.MQTT_PROXY_PROTOCOL, MQTT_PROXY_FROM: env.MQTT_PROXY_FROM, TRUST_PROXY: env.TRUST_PROXY };
       expect(configSchema.safeParse(proxy).error?.issues ?? []).toEqual([]);
+    }
+  });
+
+  it('gives every node the one link secret (a node with another is refused at start), as a Docker secret', () => {
+    expect(compose.secrets?.['link-secret']?.file).toBe('./secrets/link-secret');
+    for (const [name, s] of nodes) {
+      expect(s.secrets, name).toEqual(['link-secret']);
+      expect(s.environment?.LINK_SECRET_FILE, name).toBe('/run/secrets/link-secret');
     }
   });
 

@@ -255,4 +255,12 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 60,
+    name: 'secret fingerprints',
+    sql: `
+      -- The fingerprint (never the secret) of the link secret the first node used: every other node must use the same.
+      CREATE TABLE secret_fingerprints (name text PRIMARY KEY, fingerprint text NOT NULL, node text NOT NULL, set_at bigint NOT NULL);
+    `,
+  },
 ];

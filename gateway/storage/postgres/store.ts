@@ -146,6 +146,22 @@ export class PostgresStore implements Store {
     return this.database.ping();
   }
 
+  /**
+   * Records `fingerprint` as this database's secret `name` unless a node already did; when another fingerprint is
+   * there, the node that recorded it.
+   */
+  async agreeOnSecret(name: string, fingerprint: string, node: string, at: number): Promise<{ ok: true } | { ok: false; node: string }> {
+    await this.database.run(
+      'INSERT INTO secret_fingerprints (name, fingerprint, node, set_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING',
+      [name, fingerprint, node, at],
+    );
+    const row = await this.database.one<{ fingerprint: string; node: string }>(
+      'SELECT fingerprint, node FROM secret_fingerprints WHERE name = $1',
+      [name],
+    );
+    return row && row.fingerprint !== fingerprint ? { ok: false, node: row.node } : { ok: true };
+  }
+
   async close(): Promise<void> {
     await this.smsCaps.stop();
     await this.database.close();
