@@ -1,13 +1,18 @@
 // Work several nodes share through one PostgreSQL: timers each fired once (SKIP LOCKED, notices, polls), SMS leases taken over from a dead node.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../../gateway/core/clock.js';
-import { silentLogger } from '../../gateway/core/logger.js';
+import { ManualClock, systemClock, type Clock } from '../../gateway/core/clock.js';
+import { EventBus } from '../../gateway/core/events.js';
+import { createLogger, silentLogger } from '../../gateway/core/logger.js';
 import { DurableTimers } from '../../gateway/escalation/timers.js';
+import { SmsDispatcher, type NotifierEvents } from '../../gateway/notifiers/dispatcher.js';
+import { TwilioProvider } from '../../gateway/notifiers/twilio.js';
 import type { PostgresStoreOptions as PgStoreOptions } from '../../gateway/storage/postgres/store.js';
 import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
 import type { DurableTimer } from '../../gateway/storage/ports.js';
 import type { VoiceCall } from '../../gateway/voice/repo.js';
 import { PostgresFixture } from '../helpers/postgres.js';
+import { pageSms } from '../helpers/sms.js';
+import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { waitFor } from '../helpers/wait.js';
 import { sms, T0 } from './fixtures.js';
 
@@ -285,5 +290,60 @@ describe('PostgreSQL: calls not yet placed, leased to the node that stores them'
     });
     expect(taken.map((c) => [c.id, c.status])).toEqual([['call-2', 'placing']]);
     expect(await a.callLeases.renew(['call-2'])).toEqual(['call-2']);
+  });
+});
+
+describe('PostgreSQL: a dispatcher frozen past its lease', () => {
+  it('lets go of the message another node took over and sent, instead of sending it a second time when it thaws', async () => {
+    const url = await (pg as PostgresFixture).freshUrl();
+    const a = await open(url, { lease: { nodeId: 'node-a', leaseMs: 600 } });
+    const b = await open(url, { lease: { nodeId: 'node-b', leaseMs: 60_000 } });
+    const sim = new TwilioSimServer({ callbackDelayMs: 2 });
+    const apiUrl = (await sim.start()).url;
+    const provider = () =>
+      new TwilioProvider({
+        accountSid: sim.accountSid,
+        authToken: sim.authToken,
+        from: '+15005550006',
+        apiUrl,
+        timeoutMs: 2000,
+        log: silentLogger(),
+      });
+    const lines: string[] = [];
+    const frozenClock = new ManualClock(Date.now());
+    const dispatcher = (store: PostgresStore, clock: Clock, log = silentLogger()) =>
+      new SmsDispatcher({
+        store,
+        provider: provider(),
+        clock,
+        log,
+        bus: new EventBus<NotifierEvents>(silentLogger()),
+        publicUrl: 'http://127.0.0.1:9',
+        backoffMs: () => 60_000,
+        leasing: { leases: store.smsLeases, renewEveryMs: 200, takeOverEveryMs: 100 },
+      });
+    // Node a's clock stands still: it neither renews nor retries until it thaws (SIGSTOP, a stalled VM).
+    const nodeA = dispatcher(a, frozenClock, createLogger({ level: 'warn', destination: { write: (line: string) => lines.push(line) } }));
+    const nodeB = dispatcher(b, systemClock);
+    try {
+      sim.setOutage(503);
+      await nodeA.start();
+      const page = await nodeA.enqueue(pageSms());
+      await waitFor('node a tried once', async () => ((await a.sms.get(page.id))?.attempts ?? 0) >= 1);
+      sim.setOutage(null);
+      await nodeB.start();
+      await sim.waitForMessage(() => true, 15_000);
+      await waitFor('node b recorded it sent', async () => (await b.sms.get(page.id))?.status !== 'sending');
+      // Thaw: the first renewal says the message is another node's; then its retry comes up and is dropped.
+      frozenClock.advance(200);
+      await waitFor('node a told it lost the lease', () => lines.some((l) => l.includes('another node took over SMS')));
+      frozenClock.advance(60_000);
+      await waitFor('node a let it go', () => lines.some((l) => l.includes('SMS taken over by another node; not sent here')));
+      expect(sim.messages()).toHaveLength(1);
+    } finally {
+      await nodeA.stop();
+      await nodeB.stop();
+      await sim.stop();
+    }
   });
 });

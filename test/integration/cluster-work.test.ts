@@ -64,7 +64,7 @@ describe('work that runs once across gateway nodes on one PostgreSQL', () => {
     }
   };
 
-  it('fires the next escalation step exactly once with both nodes alive, each arming it', async () => {
+  it('fires the next escalation step exactly once with both nodes alive on one clock', async () => {
     const url = await pgFixture.freshUrl();
     const clock = new ManualClock(shanghaiLast(4, 10));
     const sms = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
@@ -77,7 +77,7 @@ describe('work that runs once across gateway nodes on one PostgreSQL', () => {
       await sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'));
       await passSeconds(clock, 185);
       await sms.waitForMessage((m) => m.to === W2 && m.body.includes('仍无人接'));
-      // Both nodes held the step's timer armed when it fell due (b from the shared table): one ran it, one passed.
+      // Both nodes read the shared table every second while the clock passes the step's due time: one claim wins.
       await passSeconds(clock, 5);
       expect(await stepPages(observer, 2)).toBe(1);
       expect(sms.messages().filter((m) => m.to === W2 && m.body.includes('回1'))).toHaveLength(1);
