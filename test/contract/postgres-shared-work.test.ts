@@ -5,13 +5,12 @@ import { EventBus } from '../../gateway/core/events.js';
 import { createLogger, silentLogger } from '../../gateway/core/logger.js';
 import { DurableTimers } from '../../gateway/escalation/timers.js';
 import { SmsDispatcher, type NotifierEvents } from '../../gateway/notifiers/dispatcher.js';
-import { TwilioProvider } from '../../gateway/notifiers/twilio.js';
 import type { PostgresStoreOptions as PgStoreOptions } from '../../gateway/storage/postgres/store.js';
 import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
 import type { DurableTimer } from '../../gateway/storage/ports.js';
 import type { VoiceCall } from '../../gateway/voice/repo.js';
 import { PostgresFixture } from '../helpers/postgres.js';
-import { pageSms } from '../helpers/sms.js';
+import { pageSms, simTwilioProvider } from '../helpers/sms.js';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { waitFor } from '../helpers/wait.js';
 import { sms, T0 } from './fixtures.js';
@@ -300,15 +299,7 @@ describe('PostgreSQL: a dispatcher frozen past its lease', () => {
     const b = await open(url, { lease: { nodeId: 'node-b', leaseMs: 60_000 } });
     const sim = new TwilioSimServer({ callbackDelayMs: 2 });
     const apiUrl = (await sim.start()).url;
-    const provider = () =>
-      new TwilioProvider({
-        accountSid: sim.accountSid,
-        authToken: sim.authToken,
-        from: '+15005550006',
-        apiUrl,
-        timeoutMs: 2000,
-        log: silentLogger(),
-      });
+    const provider = () => simTwilioProvider(sim, apiUrl);
     const lines: string[] = [];
     const frozenClock = new ManualClock(Date.now());
     const dispatcher = (store: PostgresStore, clock: Clock, log = silentLogger()) =>

@@ -90,6 +90,23 @@ export interface SmsRig {
   close(): Promise<void>;
 }
 
+/** The gateway's Twilio provider (the official SDK) pointed at a Twilio simulator's `apiUrl`. */
+export function simTwilioProvider(
+  sim: TwilioSimServer,
+  apiUrl: string,
+  over: Partial<ConstructorParameters<typeof TwilioProvider>[0]> = {},
+): TwilioProvider {
+  return new TwilioProvider({
+    accountSid: sim.accountSid,
+    authToken: sim.authToken,
+    from: '+15005550006',
+    apiUrl,
+    timeoutMs: 2000,
+    log: silentLogger(),
+    ...over,
+  });
+}
+
 export async function startSmsRig(over: Partial<SmsDispatcherDeps> = {}, simOptions: TwilioSimOptions = {}): Promise<SmsRig> {
   const sim = new TwilioSimServer({ callbackDelayMs: 2, ...simOptions });
   const apiUrl = (await sim.start()).url;
@@ -101,14 +118,7 @@ export async function startSmsRig(over: Partial<SmsDispatcherDeps> = {}, simOpti
   bus.on(events, 'smsStatusChanged', (m) => {
     events.push(`${m.id}:${m.status}`);
   });
-  const twilioProvider = new TwilioProvider({
-    accountSid: sim.accountSid,
-    authToken: sim.authToken,
-    from: '+15005550006',
-    apiUrl,
-    timeoutMs: 2000,
-    log: silentLogger(),
-  });
+  const twilioProvider = simTwilioProvider(sim, apiUrl);
   // Receipts go to whichever dispatcher is current, as the gateway's webhook route would do.
   const current: { dispatcher: SmsDispatcher | null; store: SqliteStore } = { dispatcher: null, store: openSqliteStore(file) };
   const receiver = await startWebhookReceiver(sim.authToken, async (hook) => {

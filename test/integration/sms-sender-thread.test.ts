@@ -3,6 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { TwilioProvider } from '../../gateway/notifiers/twilio.js';
+import { simTwilioProvider } from '../helpers/sms.js';
 import { SmsSendError } from '../../gateway/notifiers/provider.js';
 import { SmsDispatcher, type NotifierEvents } from '../../gateway/notifiers/dispatcher.js';
 import { EventBus } from '../../gateway/core/events.js';
@@ -20,15 +21,7 @@ let apiUrl: string;
 const providers: TwilioProvider[] = [];
 
 function provider(senderThread: NonNullable<ConstructorParameters<typeof TwilioProvider>[0]['senderThread']>): TwilioProvider {
-  const p = new TwilioProvider({
-    accountSid: sim.accountSid,
-    authToken: sim.authToken,
-    from: '+15005550006',
-    apiUrl,
-    timeoutMs: 2000,
-    log: silentLogger(),
-    senderThread,
-  });
+  const p = simTwilioProvider(sim, apiUrl, { senderThread });
   providers.push(p);
   return p;
 }

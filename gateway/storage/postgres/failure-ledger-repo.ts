@@ -1,14 +1,7 @@
 // PostgreSQL ledger of sign-in failures that every gateway node appends to and reads the others' from (gateway/lockouts/shared.ts).
 import type { FailureEntry, FailureLedgerRepo, LedgerRow } from '../../lockouts/repo.js';
 import type { PgDatabase } from './database.js';
-
-interface Row {
-  id: number;
-  scope: string;
-  key: string;
-  at: number;
-  node: string;
-}
+import type { FailureRow as Row } from '../rows/failures.js';
 
 export class PgFailureLedgerRepo implements FailureLedgerRepo {
   constructor(private readonly db: PgDatabase) {}

@@ -1,7 +1,7 @@
 // PostgreSQL durable timers: a claim is one conditional UPDATE, so across connections and nodes each key fires once.
-import type { DurableTimer, TimerKind, TimerRepo } from '../ports.js';
+import type { DurableTimer, TimerRepo } from '../ports.js';
 import type { PgDatabase } from './database.js';
-import type { TimerRow } from '../rows/timers.js';
+import { toTimer, type TimerRow } from '../rows/timers.js';
 
 /** The NOTIFY channel of newly scheduled timers: the other nodes arm them at once instead of at their next poll. */
 export const TIMER_CHANNEL = 'care_timers';
@@ -58,14 +58,4 @@ export class PgTimerRepo implements TimerRepo {
     );
     return rows.map(toTimer);
   }
-}
-
-function toTimer(r: TimerRow): DurableTimer {
-  return {
-    key: r.key,
-    kind: r.kind as TimerKind,
-    incidentId: r.incident_id,
-    dueAt: r.due_at,
-    payload: JSON.parse(r.payload) as Record<string, unknown>,
-  };
 }

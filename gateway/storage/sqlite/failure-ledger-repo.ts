@@ -1,14 +1,7 @@
 // SQLite copy of the shared sign-in failure ledger: one node never needs it (its limiters are in memory), but the data means the same on both engines.
 import type { FailureEntry, FailureLedgerRepo, LedgerRow } from '../../lockouts/repo.js';
 import type { SqliteDatabase } from './database.js';
-
-interface Row {
-  id: number;
-  scope: string;
-  key: string;
-  at: number;
-  node: string;
-}
+import type { FailureRow as Row } from '../rows/failures.js';
 
 export class SqliteFailureLedgerRepo implements FailureLedgerRepo {
   constructor(private readonly sdb: SqliteDatabase) {}

@@ -1,7 +1,7 @@
 // SQLite durable timers: escalation steps survive restarts, and a claim lets each key fire only once.
-import type { DurableTimer, TimerKind, TimerRepo } from '../ports.js';
+import type { DurableTimer, TimerRepo } from '../ports.js';
 import type { SqliteDatabase } from './database.js';
-import type { TimerRow } from '../rows/timers.js';
+import { toTimer, type TimerRow } from '../rows/timers.js';
 
 export class SqliteTimerRepo implements TimerRepo {
   constructor(private readonly sdb: SqliteDatabase) {}
@@ -50,14 +50,4 @@ export class SqliteTimerRepo implements TimerRepo {
       .all(before, limit)
       .map(toTimer);
   }
-}
-
-function toTimer(r: TimerRow): DurableTimer {
-  return {
-    key: r.key,
-    kind: r.kind as TimerKind,
-    incidentId: r.incident_id,
-    dueAt: r.due_at,
-    payload: JSON.parse(r.payload) as Record<string, unknown>,
-  };
 }
