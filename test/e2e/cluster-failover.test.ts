@@ -1,10 +1,10 @@
 // A node's death in a cluster: `npm start` as node-dead beside an in-process survivor (one PostgreSQL, one Redis); SIGKILL leaves its wills in Redis for the survivor to replay.
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { shanghaiLast } from '../helpers/calendar.js';
 import { e2eFixture, gatewayAddresses, gatewayEnv, GatewayProcess } from '../helpers/e2e-process.js';
-import { sharedLinkSecretFile, startPostgresTestGateway } from '../helpers/gateway.js';
+import { connectOnlineDevice, sharedLinkSecretFile, startPostgresTestGateway } from '../helpers/gateway.js';
 import { PostgresFixture } from '../helpers/postgres.js';
 import { RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
@@ -22,19 +22,7 @@ describe('a cluster node killed (SIGKILL)', () => {
     await Promise.all([pgFixture.stop(), redis.stop()]);
   });
 
-  const device = async (mqttUrl: string, id: string, secret: string): Promise<MqttClient> => {
-    const client = await mqtt.connectAsync(mqttUrl, {
-      clientId: id,
-      username: id,
-      password: secret,
-      reconnectPeriod: 0,
-      protocolVersion: 4,
-      will: { topic: `care/v1/${id}/status`, payload: Buffer.from('offline'), qos: 1, retain: true },
-    });
-    client.on('error', () => undefined);
-    await client.publishAsync(`care/v1/${id}/status`, 'online', { qos: 1, retain: true });
-    return client;
-  };
+  const device = (mqttUrl: string, id: string, secret: string): Promise<MqttClient> => connectOnlineDevice(mqttUrl, id, secret);
 
   it('its device reconnects to the survivor and stays online; its replayed wills mark only the device that did not come back offline', async ({
     onTestFinished,

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { Gateway } from '../../gateway/app.js';
 import { loadConfig, type Env } from '../../gateway/config/load.js';
 import { silentLogger, type Logger } from '../../gateway/core/logger.js';
@@ -172,8 +172,17 @@ async function launch(
   };
 }
 
-export async function connectDevice(mqttUrl: string, id: string, secret: string): Promise<MqttClient> {
-  return mqtt.connectAsync(mqttUrl, { clientId: id, username: id, password: secret, reconnectPeriod: 0, protocolVersion: 4 });
+export async function connectDevice(mqttUrl: string, id: string, secret: string, extra: IClientOptions = {}): Promise<MqttClient> {
+  return mqtt.connectAsync(mqttUrl, { clientId: id, username: id, password: secret, reconnectPeriod: 0, protocolVersion: 4, ...extra });
+}
+
+/** A device as it runs in the field: its will says `offline`, and it announces `online` (retained) once connected. */
+export async function connectOnlineDevice(mqttUrl: string, id: string, secret: string, extra: IClientOptions = {}): Promise<MqttClient> {
+  const will = { topic: `care/v1/${id}/status`, payload: Buffer.from('offline'), qos: 1 as const, retain: true };
+  const client = await connectDevice(mqttUrl, id, secret, { will, ...extra });
+  client.on('error', () => undefined);
+  await client.publishAsync(`care/v1/${id}/status`, 'online', { qos: 1, retain: true });
+  return client;
 }
 
 export { freePort };

@@ -1,12 +1,12 @@
 // Two gateway nodes in this process sharing one PostgreSQL and one Redis: downlinks across nodes, /healthz per node, a Redis restart mid-run, a device flapping between nodes.
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/app.js';
 import { ManualClock } from '../../gateway/core/clock.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { shanghaiLast } from '../helpers/calendar.js';
-import { API_TOKEN, SIM_SID, SIM_TOKEN, startPostgresTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, connectOnlineDevice, SIM_SID, SIM_TOKEN, startPostgresTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { PostgresFixture } from '../helpers/postgres.js';
 import { RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
@@ -61,18 +61,8 @@ describe('the cluster broker (REDIS_URL)', () => {
 
   /** A device as the fixtures behave: its will is a retained `offline`, and it says `online` once connected. */
   const device = async (node: TestGateway<Gateway>, id = 'btn-001', secret = 's3cret-btn-001', extra: IClientOptions = {}) => {
-    const client = await mqtt.connectAsync(node.mqttUrl, {
-      clientId: id,
-      username: id,
-      password: secret,
-      reconnectPeriod: 0,
-      protocolVersion: 4,
-      will: { topic: `care/v1/${id}/status`, payload: Buffer.from('offline'), qos: 1, retain: true },
-      ...extra,
-    });
-    client.on('error', () => undefined);
+    const client = await connectOnlineDevice(node.mqttUrl, id, secret, extra);
     clients.push(client);
-    await client.publishAsync(`care/v1/${id}/status`, 'online', { qos: 1, retain: true });
     return client;
   };
 
