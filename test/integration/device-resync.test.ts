@@ -1,5 +1,7 @@
 // A device's view of its resident's incident is restored from the store when its session starts: real aedes, mqtt.js, SQLite, restarts.
+import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../gateway/core/logger.js';
 import { ManualClock } from '../../gateway/core/clock.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 import { shanghaiLast } from '../helpers/calendar.js';
@@ -155,5 +157,26 @@ describe('device state restored at session start', () => {
     const got = await p.received(3);
     expect(got.map((c) => c.type)).toEqual(['alarm_received', 'responder_assigned', 'resolved']);
     expect(got.some((c) => c.resync === true)).toBe(false);
+  });
+
+  it('logs a store failure during the resync and leaves the device connected and its alarms taken', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    await t.stop();
+    t = await startTestGateway({ clock, log: createLogger({ level: 'warn', destination }) });
+    // A real failure of the real store: the table the resync writes first is gone.
+    t.gateway.store.database.db.exec('DROP TABLE device_session_starts');
+
+    const p = await pendant(BTN1);
+    await t.gateway.deviceState.idle();
+    expect(lines.some((l) => l.includes('device state not re-sent at session start') && l.includes('device_session_starts'))).toBe(true);
+    expect(p.client.connected).toBe(true);
+    const incident = await raise(p, 'r-001');
+    expect(p.commands).toEqual([{ type: 'alarm_received', incident: incident.id, state: 'open' }]);
   });
 });
