@@ -4,7 +4,11 @@ import { z } from 'zod';
 export const COMMAND_TYPES = ['alarm_received', 'responder_assigned', 'resolved'] as const;
 export type CommandType = (typeof COMMAND_TYPES)[number];
 
-/** Extra fields (e.g. the responder's first name for a speaking fixture) are allowed. */
+/**
+ * Extra fields (e.g. the responder's first name for a speaking fixture) are allowed. A command re-sent from the store
+ * when the device's session starts carries `resync: true`; a device may get the same (incident, type) twice and must
+ * treat it idempotently (docs/protocol.md).
+ */
 export interface DeviceCommand {
   type: CommandType;
   incident: string;

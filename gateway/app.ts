@@ -96,6 +96,8 @@ export class Gateway extends GatewayFields {
       { name: 'live feed channel', start: () => this.feedChannel?.start(), stop: () => this.feedChannel?.stop() },
       { name: 'live feed', start: () => this.live.start(), stop: () => this.live.stop() },
       { name: 'retention', start: () => this.retention.start(), stop: () => this.retention.stop() },
+      // Listens before the broker takes a device, so no session start is missed; stops after it, once its sends are done.
+      { name: 'device state resync', start: () => this.deviceState.start(), stop: () => this.deviceState.stop() },
       { name: 'broker', start: () => this.startBroker(), stop: () => this.broker.stop() },
       demoStandInStep(this, () => this.started.registry?.source),
       // Never waits for ChirpStack's (or zigbee2mqtt's) broker: an unreachable one is reported in /healthz and retried.

@@ -23,6 +23,7 @@ import { DEFAULT_MAX_FRAME_BYTES, limitFrames } from './frame-limit.js';
 import type { BridgeClients, BridgeClientSession } from './bridge-clients.js';
 import type { BrokerCluster } from './cluster.js';
 import { ClusterSessions, type HeldSession } from './cluster-sessions.js';
+import { watchCommandSessions } from './command-sessions.js';
 import { plainAddress, readPreamble, type ProxyTrust } from './proxy-protocol.js';
 import type { SharedCounter } from '../lockouts/shared.js';
 
@@ -433,6 +434,8 @@ export class DeviceBroker {
       }
       this.deps.log.debug({ deviceId: id }, 'device disconnected');
     });
+    // Session starts, so the device's incident state can be re-sent from the store.
+    watchCommandSessions(broker, { bus: this.deps.bus, clock: this.deps.clock, deviceOf: (client) => this.currentDevice(client) });
     broker.on('clientError', (client, err) => this.deps.log.debug({ clientId: client.id, err: err.message }, 'MQTT client error'));
     broker.on('connectionError', (_client, err) => this.deps.log.debug({ err: err.message }, 'MQTT connection error'));
     broker.on('keepaliveTimeout', (client) => this.deps.log.info({ clientId: client.id }, 'MQTT keepalive timeout'));
@@ -587,6 +590,12 @@ export class DeviceBroker {
     // Cluster mode: the device may have moved to another node, which closed this session; its will is then not acted on.
     if (will && this.clusterSessions) return this.clusterSessions.assertNotTakenOver(deviceId, session.id).then(take);
     return take();
+  }
+
+  /** The device of a client that is its device's current session; null for bridges, strangers and replaced sessions. */
+  private currentDevice(client: Client): Device | null {
+    const session = this.sessions.get(client);
+    return session && this.current.get(session.device.id) === client ? session.device : null;
   }
 
   /** The device sessions this node holds, for claiming them again. */

@@ -33,6 +33,13 @@ export interface DeviceFlooding {
   detail: string;
 }
 
+/** A device's command subscription is in place on a new connection (SUBACK sent, or a persistent session restored). */
+export interface DeviceSessionStarted {
+  deviceId: string;
+  residentId: string;
+  at: number;
+}
+
 export type DropReason = 'rate' | 'quota' | 'low_disk';
 
 export interface IngestEvents {
@@ -45,6 +52,7 @@ export interface IngestEvents {
   deviceStatusChanged: [DeviceStatusChanged];
   securityEvent: [SecurityEvent];
   deviceFlooding: [DeviceFlooding];
+  deviceSessionStarted: [DeviceSessionStarted];
 }
 
 export interface IngestStats {

@@ -29,6 +29,7 @@ import type { SupervisionRepo } from '../supervision/repo.js';
 import type { RecentPagesRepo } from '../paging/reply-codes.js';
 import type { TestPressRepo } from '../test-presses/types.js';
 import type { BridgeLevelRepo, BridgeRepo } from '../bridges/repo.js';
+import type { SessionStartRepo } from '../incidents/session-starts.js';
 import type { Bridge } from '../core/bridges.js';
 import type { VoiceCallRepo } from '../voice/repo.js';
 import type { TemplateCatalogue } from '../notifiers/intent.js';
@@ -272,6 +273,8 @@ export interface Store {
   readonly testPresses: TestPressRepo;
   /** The last level of bridged devices' state-style fields (occupancy, sos...), for edge detection across restarts. */
   readonly bridgeLevels: BridgeLevelRepo;
+  /** When each device's last MQTT session started, so a reconnecting device is re-told only an end it may have missed. */
+  readonly sessionStarts: SessionStartRepo;
   /** Voice calls to responders, their outcomes, and per-number call counts for the providers' caps. */
   readonly voice: VoiceCallRepo;
   /** Read models of the monthly report and the SMS log (read-only queries across tables). */

@@ -133,6 +133,7 @@ export class GatewayFields implements GatewayParts {
   declare readonly views: GatewayParts['views'];
   declare readonly voice: GatewayParts['voice'];
   declare readonly receiptPollers: GatewayParts['receiptPollers'];
+  declare readonly deviceState: GatewayParts['deviceState'];
   declare readonly supervision: GatewayParts['supervision'];
   declare readonly inactivity: GatewayParts['inactivity'];
   declare readonly visits: GatewayParts['visits'];

@@ -2,6 +2,7 @@
 import { BridgeCommands } from '../bridges/commands.js';
 import { EscalationEngine } from '../escalation/engine.js';
 import { DurableTimers } from '../escalation/timers.js';
+import { DeviceStateResync } from '../incidents/device-state.js';
 import { SignalProcessor } from '../incidents/processor.js';
 import { ReplyRouter } from '../incidents/replies.js';
 import { IncidentService } from '../incidents/service.js';
@@ -24,6 +25,8 @@ export interface IncidentParts {
   voice: VoiceCalls | null;
   /** Aliyun/Tencent receipts (and Tencent replies) pulled when they cannot be pushed; empty otherwise. */
   receiptPollers: ReceiptPoller[];
+  /** Re-sends a device its resident's incident state from the store when its MQTT session starts. */
+  deviceState: DeviceStateResync;
 }
 
 export type IncidentWiring = Base &
@@ -105,5 +108,14 @@ export function wireIncidents(w: IncidentWiring): IncidentParts {
     log: log.child({ part: 'sms' }),
   });
   const views = new IncidentViews({ store, service: incidents });
-  return { timers, incidents, processor, replies, views, voice, receiptPollers: pollers };
+  // A queued downlink lives in the broker's session (memory, or Redis on a cluster) and can be lost; the store cannot.
+  const deviceState = new DeviceStateResync({
+    incidents: store.incidents,
+    sessions: store.sessionStarts,
+    commands: w.broker,
+    bus,
+    clock,
+    log: log.child({ part: 'device-state' }),
+  });
+  return { timers, incidents, processor, replies, views, voice, receiptPollers: pollers, deviceState };
 }

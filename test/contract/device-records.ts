@@ -146,6 +146,18 @@ export function deviceRecordsContract(store: () => Store): void {
     });
   });
 
+  describe('session starts', () => {
+    it('returns the previous start of a device and keeps the newest, per device', async () => {
+      const starts = store().sessionStarts;
+      expect(await starts.swapStart('btn-1', T0)).toBeNull();
+      expect(await starts.swapStart('btn-1', T0 + MIN)).toBe(T0);
+      expect(await starts.swapStart('fall-1', T0 + 2 * MIN)).toBeNull();
+      // A start reported late (another node's, older) does not replace the newer one.
+      expect(await starts.swapStart('btn-1', T0 + 30_000)).toBe(T0 + MIN);
+      expect(await starts.swapStart('btn-1', T0 + 3 * MIN)).toBe(T0 + MIN);
+    });
+  });
+
   describe('test windows', () => {
     it('finds the window in force for a device or its building, counting an ended window for presses inside it', async () => {
       await store().testPresses.insertWindow(testWindow('tw-dev'));

@@ -111,11 +111,17 @@ describe('npm start, driven from outside', () => {
       `worker ${WORKER}`,
     ]);
 
-    // Subscribed (SUBACK seen) before the ack, so the command cannot slip past it.
-    const sub = children.add(mosquittoSubscribeCommand(login));
+    // Subscribed (SUBACK seen) before the ack, so the command cannot slip past it. The session start is answered with
+    // the open incident's state from the database first (re-sent, `resync`), then the ack's command comes live.
+    const sub = children.add(mosquittoSubscribeCommand(login, 15, 2));
     await waitFor(
       () => `mosquitto_sub's SUBACK (stdout: ${sub.stdout} stderr: ${sub.stderr})`,
       () => sub.stdout.includes('received SUBACK'),
+    );
+
+    await waitFor(
+      () => `the re-sent state (stdout: ${sub.stdout})`,
+      () => sub.stdout.includes('"resync":true'),
     );
 
     const reply = await sim.reply(WORKER, '1', { webhookUrl: `${addresses.publicUrl}/webhooks/twilio/sms` });
@@ -136,8 +142,9 @@ describe('npm start, driven from outside', () => {
     const received = await sub.done();
     expect(received.code).toBe(0);
     const jsonLines = received.stdout.split('\n').filter((l) => l.startsWith('{'));
-    expect(jsonLines).toHaveLength(1);
-    const command: unknown = JSON.parse(jsonLines[0] ?? '');
+    expect(jsonLines).toHaveLength(2);
+    const [resent, command] = jsonLines.map((l): unknown => JSON.parse(l));
+    expect(resent).toEqual({ type: 'alarm_received', incident: incident?.id, state: 'open', resync: true });
     expect(command).toMatchObject({ type: 'responder_assigned', incident: incident?.id });
   });
 });

@@ -310,11 +310,11 @@ export function mosquittoPublishEvent(d: DeviceLogin, payload: string): ToolProc
 }
 
 /**
- * `mosquitto_sub -d -C 1` on the device's command topic. `-d` prints the SUBACK, so a test knows the subscription is
- * in place before it triggers the command; the command itself is the one stdout line that is JSON. It runs under
- * `stdbuf -oL` (which execs it, same pid) so each line arrives as it is printed.
+ * `mosquitto_sub -d -C <count>` on the device's command topic. `-d` prints the SUBACK, so a test knows the subscription
+ * is in place before it triggers the command; each command is a stdout line that is JSON. It runs under `stdbuf -oL`
+ * (which execs it, same pid) so each line arrives as it is printed.
  */
-export function mosquittoSubscribeCommand(d: DeviceLogin, timeoutSeconds = 15): ToolProcess {
+export function mosquittoSubscribeCommand(d: DeviceLogin, timeoutSeconds = 15, count = 1): ToolProcess {
   return new ToolProcess(
     STDBUF,
     [
@@ -325,7 +325,7 @@ export function mosquittoSubscribeCommand(d: DeviceLogin, timeoutSeconds = 15): 
       '-q',
       '1',
       '-C',
-      '1',
+      String(count),
       '-W',
       String(timeoutSeconds),
       '-t',

@@ -263,4 +263,13 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE TABLE secret_fingerprints (name text PRIMARY KEY, fingerprint text NOT NULL, node text NOT NULL, set_at bigint NOT NULL);
     `,
   },
+  {
+    version: 70,
+    name: 'device session starts',
+    sql: `
+      -- When each device's last MQTT session started: a device reconnecting after an incident ended is told "resolved"
+      -- only if it has not started a session since that end.
+      CREATE TABLE device_session_starts (device_id text PRIMARY KEY, started_at bigint NOT NULL);
+    `,
+  },
 ];

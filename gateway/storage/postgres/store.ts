@@ -17,6 +17,7 @@ import { PgAccountRepo } from './account-repo.js';
 import { PgSupervisionRepo } from './supervision-repo.js';
 import { PgTestPressRepo } from './test-press-repo.js';
 import { PgBridgeLevelRepo } from './bridge-levels-repo.js';
+import { PgSessionStartRepo } from './session-starts-repo.js';
 import { PgVoiceCallRepo } from './voice-repo.js';
 import { PgReportReads } from './report-reads.js';
 import { PgRetentionRepo } from './retention-repo.js';
@@ -63,6 +64,7 @@ export class PostgresStore implements Store {
   readonly supervision: PgSupervisionRepo;
   readonly testPresses: PgTestPressRepo;
   readonly bridgeLevels: PgBridgeLevelRepo;
+  readonly sessionStarts: PgSessionStartRepo;
   readonly voice: PgVoiceCallRepo;
   readonly reports: PgReportReads;
   /** Leases on unsent SMS: which node sends each, and taking over a dead node's (not part of the Store port). */
@@ -94,6 +96,7 @@ export class PostgresStore implements Store {
     this.supervision = new PgSupervisionRepo(database);
     this.testPresses = new PgTestPressRepo(database);
     this.bridgeLevels = new PgBridgeLevelRepo(database);
+    this.sessionStarts = new PgSessionStartRepo(database);
     this.voice = new PgVoiceCallRepo(database, leases);
     this.reports = new PgReportReads(database);
     this.smsLeases = new PgSmsLeases(database, leases);

@@ -577,4 +577,13 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX auth_failures_at ON auth_failures(at);
     `,
   },
+  {
+    version: 70,
+    name: 'device session starts',
+    sql: `
+      -- When each device's last MQTT session started: a device reconnecting after an incident ended is told "resolved"
+      -- only if it has not started a session since that end.
+      CREATE TABLE device_session_starts (device_id TEXT PRIMARY KEY, started_at INTEGER NOT NULL);
+    `,
+  },
 ];

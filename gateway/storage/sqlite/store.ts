@@ -17,6 +17,7 @@ import { SqliteAccountRepo } from './account-repo.js';
 import { SqliteSupervisionRepo } from './supervision-repo.js';
 import { SqliteTestPressRepo } from './test-press-repo.js';
 import { SqliteBridgeLevelRepo } from './bridge-levels-repo.js';
+import { SqliteSessionStartRepo } from './session-starts-repo.js';
 import { SqliteVoiceCallRepo } from './voice-repo.js';
 import { SqliteReportReads } from './report-reads.js';
 
@@ -40,6 +41,7 @@ export class SqliteStore implements Store {
   readonly supervision: SqliteSupervisionRepo;
   readonly testPresses: SqliteTestPressRepo;
   readonly bridgeLevels: SqliteBridgeLevelRepo;
+  readonly sessionStarts: SqliteSessionStartRepo;
   readonly voice: SqliteVoiceCallRepo;
   readonly reports: SqliteReportReads;
 
@@ -60,6 +62,7 @@ export class SqliteStore implements Store {
     this.supervision = new SqliteSupervisionRepo(database);
     this.testPresses = new SqliteTestPressRepo(database);
     this.bridgeLevels = new SqliteBridgeLevelRepo(database);
+    this.sessionStarts = new SqliteSessionStartRepo(database);
     this.voice = new SqliteVoiceCallRepo(database);
     this.reports = new SqliteReportReads(database);
   }
