@@ -117,7 +117,7 @@ export class AccountService {
       const user = await bootstrapAdmin(repo, admin, this.deps.clock);
       await this.audit('admin_bootstrap', 'success', {
         userId: user.id,
-        subject: user.username,
+        subject: normaliseUsername(admin.username),
         ip: null,
         detail: { source: 'ADMIN_USERNAME' },
       });
