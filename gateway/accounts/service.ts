@@ -1,16 +1,16 @@
 // Dashboard accounts assembled: the first admin, password and phone-code sign-in with rate limits, sessions, users, the audit log.
 import { createHash, randomBytes } from 'node:crypto';
-import { addressBlock } from '../core/address.js';
 import type { Clock } from '../core/clock.js';
 import { GatewayError } from '../core/errors.js';
-import { newId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { Caller } from '../access/caller.js';
 import type { SmsQueue } from '../paging/pager.js';
 import type { RegistryRepo } from '../storage/ports.js';
+import { rateLimited, SignInLimits, type AccountLimits } from './limits.js';
 import { OtpCodes, type OtpSettings, type PhoneOwner } from './otp.js';
+import { bootstrapAdmin, linkedUser, newUserRecord } from './provision.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
-import { BackoffLimiter, longestWait, SlidingWindowLimiter, type BackoffRule, type Limiter, type RateLimitRule } from './rate-limit.js';
+import { longestWait } from './rate-limit.js';
 import { maskPhone, redactUnknownUsername } from './redact.js';
 import type { AccountRepo } from './repo.js';
 import type { SharedFailures } from '../lockouts/shared.js';
@@ -18,29 +18,7 @@ import { SessionStore, type ActiveSession, type SessionLifetimes } from './sessi
 import type { AccountAction, AccountAuditEntry, PublicUser, UserRecord, UserSummary } from './types.js';
 import { callerOf, checkName, normaliseUsername, publicUser, UserAdmin, type NewUserInput } from './users.js';
 
-export interface AccountLimits {
-  /**
-   * Failed sign-ins per (client address, username or phone): 5 within 15 min are free, then each try from that address
-   * for that account waits 15 s, doubling up to 5 min. Never per account alone: a stranger's guesses must not shut the
-   * admin out, and the right password from another address is always checked.
-   */
-  perSubject: RateLimitRule & Partial<Pick<BackoffRule, 'baseDelayMs' | 'maxDelayMs'>>;
-  /** Failed sign-ins per client address, any account (default 20 within 15 min, then waits from 5 s up to 1 min: a station's officers may share one address). */
-  perIp: RateLimitRule & Partial<Pick<BackoffRule, 'baseDelayMs' | 'maxDelayMs'>>;
-  /** Code requests per phone (default 3 per 15 min) and per address (default 10): the gateway is no SMS cannon. */
-  otpPerPhone: RateLimitRule;
-  otpPerIp: RateLimitRule;
-}
-
-const WINDOW = 15 * 60_000;
-const SUBJECT_BACKOFF: BackoffRule = { max: 5, windowMs: WINDOW, baseDelayMs: 15_000, maxDelayMs: 5 * 60_000 };
-const IP_BACKOFF: BackoffRule = { max: 20, windowMs: WINDOW, baseDelayMs: 5_000, maxDelayMs: 60_000 };
-export const DEFAULT_LIMITS: AccountLimits = {
-  perSubject: SUBJECT_BACKOFF,
-  perIp: IP_BACKOFF,
-  otpPerPhone: { max: 3, windowMs: WINDOW },
-  otpPerIp: { max: 10, windowMs: WINDOW },
-};
+export { DEFAULT_LIMITS, type AccountLimits } from './limits.js';
 
 export interface AccountServiceDeps {
   store: { accounts: AccountRepo; registry: RegistryRepo; transaction<T>(work: () => Promise<T>): Promise<T> };
@@ -97,24 +75,18 @@ function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-function rateLimited(retryAfterSeconds: number): GatewayError {
-  return new GatewayError('GW_ERR_RATE_LIMITED', `too many attempts, try again in ${retryAfterSeconds} s`, { retryAfterSeconds });
-}
-
 export class AccountService {
   readonly sessions: SessionStore;
   readonly users: UserAdmin;
   private readonly otp: OtpCodes;
-  private readonly limits: AccountLimits;
-  private readonly failures: { subject: BackoffLimiter; ip: BackoffLimiter };
-  private readonly otpRequests: { phone: SlidingWindowLimiter; ip: SlidingWindowLimiter };
+  private readonly limits: SignInLimits;
   /** Compared against when the username is unknown, so a miss costs the same time as a wrong password. */
   private decoyHash: Promise<string> | null = null;
   private setupUrl: string | null = null;
 
   constructor(private readonly deps: AccountServiceDeps) {
     const { store, clock } = deps;
-    this.limits = { ...DEFAULT_LIMITS, ...deps.limits };
+    this.limits = new SignInLimits({ clock, limits: deps.limits, shared: deps.sharedFailures });
     this.sessions = new SessionStore({ repo: store.accounts, clock, lifetimes: deps.sessions });
     this.otp = new OtpCodes({
       repo: store.accounts,
@@ -133,19 +105,6 @@ export class AccountService {
         await this.audit(action, 'success', { userId, subject, ip: null, detail: { by: by.userId ?? by.kind, byName: by.name } });
       },
     });
-    const limiter = (rule: RateLimitRule) => new SlidingWindowLimiter({ clock, rule });
-    // A caller may give only the count and window; the waits then keep their defaults.
-    const backoff = (rule: AccountLimits['perSubject'], defaults: BackoffRule) =>
-      new BackoffLimiter({ clock, rule: { ...defaults, ...rule } });
-    this.failures = { subject: backoff(this.limits.perSubject, SUBJECT_BACKOFF), ip: backoff(this.limits.perIp, IP_BACKOFF) };
-    this.otpRequests = { phone: limiter(this.limits.otpPerPhone), ip: limiter(this.limits.otpPerIp) };
-    const shared = deps.sharedFailures;
-    if (shared) {
-      shared.attach('login_subject', this.failures.subject);
-      shared.attach('login_ip', this.failures.ip);
-      shared.attach('otp_phone', this.otpRequests.phone);
-      shared.attach('otp_ip', this.otpRequests.ip);
-    }
   }
 
   /** Makes sure an admin can exist: from ADMIN_USERNAME/ADMIN_PASSWORD, else a one-time setup link (see setupLink()). */
@@ -155,7 +114,14 @@ export class AccountService {
     if ((await repo.countActiveAdmins()) > 0) return;
     const admin = this.deps.admin;
     if (admin) {
-      await this.bootstrapAdmin(admin.username, admin.password);
+      const user = await bootstrapAdmin(repo, admin, this.deps.clock);
+      await this.audit('admin_bootstrap', 'success', {
+        userId: user.id,
+        subject: normaliseUsername(admin.username),
+        ip: null,
+        detail: { source: 'ADMIN_USERNAME' },
+      });
+      this.deps.log.info({ user: user.id }, 'first dashboard admin created from ADMIN_USERNAME/ADMIN_PASSWORD');
       return;
     }
     // A new token at every start while nobody has set up: only its hash is stored, so an old printed link stops working.
@@ -179,7 +145,7 @@ export class AccountService {
   }
 
   async setup(input: { token: string; username: string; password: string; name: string }, client: ClientInfo): Promise<SignedIn> {
-    this.refuseIfLimited([[this.failures.ip, `ip:${addressBlock(client.ip)}`]]);
+    this.limits.refuseAddress(client.ip);
     const repo = this.deps.store.accounts;
     if (!(await this.needsSetup())) throw new GatewayError('GW_ERR_CONFLICT', 'the gateway already has an admin; sign in instead');
     // Everything that can be wrong with the form is checked before the token is spent.
@@ -190,12 +156,12 @@ export class AccountService {
     const passwordHash = await hashPassword(input.password);
     const user = await this.deps.store.transaction(async () => {
       if (!(await repo.takeSetting(SETUP_KEY, sha256(input.token)))) return null;
-      const created = this.newUser({ username, name, role: 'admin', passwordHash });
+      const created = newUserRecord({ username, name, role: 'admin', passwordHash }, this.deps.clock);
       await repo.createUser(created);
       return created;
     });
     if (!user) {
-      this.failures.ip.record(`ip:${addressBlock(client.ip)}`);
+      this.limits.failedFrom(client.ip);
       await this.audit('setup', 'failure', { userId: null, subject: username, ip: client.ip, detail: { reason: 'bad_token' } });
       throw new GatewayError('GW_ERR_SETUP_TOKEN');
     }
@@ -206,14 +172,10 @@ export class AccountService {
 
   async login(usernameInput: string, password: string, client: ClientInfo): Promise<SignedIn> {
     const username = usernameInput.trim().toLowerCase();
-    const subjectKey = `user:${addressBlock(client.ip)}:${username}`;
-    const keys: [Limiter, string][] = [
-      [this.failures.ip, `ip:${addressBlock(client.ip)}`],
-      [this.failures.subject, subjectKey],
-    ];
+    const limit = this.limits.password(client.ip, username);
     const user = await this.deps.store.accounts.getUserByUsername(username);
     const subject = user ? username : redactUnknownUsername(usernameInput);
-    const wait = longestWait(keys);
+    const wait = longestWait(limit.keys);
     if (wait > 0) {
       await this.audit('login', 'failure', { userId: user?.id ?? null, subject, ip: client.ip, detail: { reason: 'rate_limited' } });
       throw rateLimited(wait);
@@ -222,12 +184,12 @@ export class AccountService {
     const matches = await verifyPassword(password, hash);
     const ok = matches && user !== null && user.passwordHash !== null && user.disabledAt === null;
     if (!ok || !user) {
-      for (const [limiter, key] of keys) limiter.record(key);
+      for (const [limiter, key] of limit.keys) limiter.record(key);
       const reason = !user ? 'unknown_user' : user.disabledAt !== null ? 'disabled' : 'wrong_password';
       await this.audit('login', 'failure', { userId: user?.id ?? null, subject, ip: client.ip, detail: { reason } });
       throw new GatewayError('GW_ERR_BAD_CREDENTIALS');
     }
-    this.failures.subject.reset(subjectKey);
+    this.limits.succeeded(limit);
     await this.audit('login', 'success', { userId: user.id, subject, ip: client.ip, detail: { method: 'password' } });
     return this.signIn(user, client);
   }
@@ -235,10 +197,7 @@ export class AccountService {
   /** Sends a code when the phone is a registry worker's or volunteer's; says nothing either way. */
   async requestOtp(phoneInput: string, client: ClientInfo): Promise<void> {
     const { phone, owner } = await this.otp.owner(phoneInput);
-    const keys: [Limiter, string][] = [
-      [this.otpRequests.ip, `ip:${addressBlock(client.ip)}`],
-      [this.otpRequests.phone, `phone:${phone}`],
-    ];
+    const keys = this.limits.codeRequest(client.ip, phone);
     const wait = longestWait(keys);
     if (wait > 0) {
       await this.audit('otp_request', 'failure', {
@@ -262,25 +221,21 @@ export class AccountService {
   async verifyOtp(phoneInput: string, code: string, client: ClientInfo): Promise<SignedIn> {
     const { phone, owner } = await this.otp.owner(phoneInput);
     const subject = maskPhone(phone);
-    const subjectKey = `phone:${addressBlock(client.ip)}:${phone}`;
-    const keys: [Limiter, string][] = [
-      [this.failures.ip, `ip:${addressBlock(client.ip)}`],
-      [this.failures.subject, subjectKey],
-    ];
-    const wait = longestWait(keys);
+    const limit = this.limits.code(client.ip, phone);
+    const wait = longestWait(limit.keys);
     if (wait > 0) {
       await this.audit('otp_verify', 'failure', { userId: null, subject, ip: client.ip, detail: { reason: 'rate_limited' } });
       throw rateLimited(wait);
     }
     const check = await this.otp.check(phone, code);
-    const user = check === 'ok' && owner ? await this.linkUser(owner) : null;
+    const user = check === 'ok' && owner ? await linkedUser(this.deps.store.accounts, owner, this.deps.clock) : null;
     if (!user || user.disabledAt !== null) {
-      for (const [limiter, key] of keys) limiter.record(key);
+      for (const [limiter, key] of limit.keys) limiter.record(key);
       const reason = check !== 'ok' ? check : !owner ? 'unknown_phone' : 'disabled';
       await this.audit('otp_verify', 'failure', { userId: user?.id ?? null, subject, ip: client.ip, detail: { reason } });
       throw new GatewayError('GW_ERR_BAD_OTP', check === 'expired' ? 'the code has expired; ask for a new one' : undefined);
     }
-    this.failures.subject.reset(subjectKey);
+    this.limits.succeeded(limit);
     await this.audit('otp_verify', 'success', { userId: user.id, subject, ip: client.ip, detail: { method: 'sms_code' } });
     return this.signIn(user, client);
   }
@@ -300,7 +255,7 @@ export class AccountService {
       });
       throw new GatewayError('GW_ERR_FORBIDDEN', 'this link is for a volunteer who is no longer registered');
     }
-    const user = await this.linkUser({ kind: 'volunteer', volunteer });
+    const user = await linkedUser(this.deps.store.accounts, { kind: 'volunteer', volunteer }, this.deps.clock);
     if (user.disabledAt !== null) {
       await this.audit('link_sign_in', 'failure', { userId: user.id, subject: volunteerId, ip: client.ip, detail: { reason: 'disabled' } });
       throw new GatewayError('GW_ERR_FORBIDDEN', 'this account is disabled');
@@ -339,11 +294,6 @@ export class AccountService {
 
   // ---- internals -------------------------------------------------------------------------------
 
-  private refuseIfLimited(keys: [Limiter, string][]): void {
-    const wait = longestWait(keys);
-    if (wait > 0) throw rateLimited(wait);
-  }
-
   private async signIn(user: UserRecord, client: ClientInfo): Promise<SignedIn> {
     const now = this.deps.clock.now();
     await this.deps.store.accounts.updateUser({ ...user, lastLoginAt: now, updatedAt: now });
@@ -353,64 +303,6 @@ export class AccountService {
       sessionId: created.id,
       csrfToken: created.csrfToken,
       maxAgeSeconds: this.sessions.cookieMaxAgeSeconds(created.record),
-    };
-  }
-
-  /** The account of a registry worker or volunteer, created on first sign-in, kept in step with the registry after. */
-  private async linkUser(owner: PhoneOwner): Promise<UserRecord> {
-    const repo = this.deps.store.accounts;
-    const now = this.deps.clock.now();
-    const existing =
-      owner.kind === 'worker' ? await repo.getUserByWorker(owner.worker.id) : await repo.getUserByVolunteer(owner.volunteer.id);
-    const fromRegistry =
-      owner.kind === 'worker'
-        ? { name: owner.worker.name, phone: owner.worker.phone, community: owner.worker.community }
-        : { name: owner.volunteer.name, phone: owner.volunteer.phone, community: owner.volunteer.community ?? null };
-    if (existing) {
-      const updated = { ...existing, ...fromRegistry, updatedAt: now };
-      await repo.updateUser(updated);
-      return updated;
-    }
-    const user: UserRecord = {
-      ...this.newUser({ username: null, name: fromRegistry.name, role: owner.kind, passwordHash: null }),
-      community: fromRegistry.community,
-      phone: fromRegistry.phone,
-      workerId: owner.kind === 'worker' ? owner.worker.id : null,
-      volunteerId: owner.kind === 'volunteer' ? owner.volunteer.id : null,
-    };
-    await repo.createUser(user);
-    return user;
-  }
-
-  private async bootstrapAdmin(usernameInput: string, password: string): Promise<void> {
-    const repo = this.deps.store.accounts;
-    const username = normaliseUsername(usernameInput);
-    checkPasswordPolicy(password);
-    const passwordHash = await hashPassword(password);
-    const existing = await repo.getUserByUsername(username);
-    const now = this.deps.clock.now();
-    // With no active admin left, the variables also recover access: the named account becomes an enabled admin.
-    const user = existing
-      ? { ...existing, role: 'admin' as const, passwordHash, disabledAt: null, updatedAt: now }
-      : this.newUser({ username, name: username, role: 'admin', passwordHash });
-    await (existing ? repo.updateUser(user) : repo.createUser(user));
-    await this.audit('admin_bootstrap', 'success', { userId: user.id, subject: username, ip: null, detail: { source: 'ADMIN_USERNAME' } });
-    this.deps.log.info({ user: user.id }, 'first dashboard admin created from ADMIN_USERNAME/ADMIN_PASSWORD');
-  }
-
-  private newUser(p: Pick<UserRecord, 'username' | 'name' | 'role' | 'passwordHash'>): UserRecord {
-    const now = this.deps.clock.now();
-    return {
-      id: newId('usr', now),
-      community: null,
-      workerId: null,
-      volunteerId: null,
-      phone: null,
-      disabledAt: null,
-      createdAt: now,
-      updatedAt: now,
-      lastLoginAt: null,
-      ...p,
     };
   }
 

@@ -85,3 +85,10 @@ export class DeviceLimiter {
     return b;
   }
 }
+
+/** Why a device's messages are being dropped, in words for its care task and the log. */
+export function floodDetail(reason: 'rate' | 'quota', limits: DeviceLimits | undefined): string {
+  return reason === 'rate'
+    ? `over ${limits?.ratePerMinute ?? 0} messages a minute (burst ${limits?.burst ?? 0}) and went on: ${limits?.disconnectAfter ?? 0} messages dropped in a row`
+    : `daily quota spent (${limits?.dailyMessages ?? 0} messages or ${limits?.dailyBytes ?? 0} bytes a day): non-alarm messages dropped until midnight UTC`;
+}

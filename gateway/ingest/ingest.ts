@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
-import type { Device, DeviceHealth, DeviceState, Rejection, RejectionReason } from '../core/types.js';
+import type { Device, DeviceHealth, DeviceState, Rejection } from '../core/types.js';
 import { GatewayError } from '../core/errors.js';
 import type { NewEvent, Store } from '../storage/ports.js';
 import {
@@ -16,10 +16,12 @@ import {
 } from '../../devices/kinds.js';
 import { deviceTopicPrefix } from '../../devices/topics.js';
 import { DEFAULT_GROUP_COMMIT, GroupCommitter, type GroupCommitOptions } from './group-commit.js';
-import { HealthBook } from './health.js';
+import { IngestCounters } from './counters.js';
+import type { HealthBook } from './health.js';
+import { HealthKeeper } from './health-keeper.js';
 import { buildSignal, plausibleDeviceTime } from './signal.js';
-import { BATCH_SIZE_BUCKETS, type DropReason, type IngestEvents, type IngestStats } from './events.js';
-import { DeviceLimiter, type DeviceLimits } from './device-limits.js';
+import type { DropReason, IngestEvents, IngestStats } from './events.js';
+import { DeviceLimiter, floodDetail, type DeviceLimits } from './device-limits.js';
 import type { RecordingGuard } from './recording-guard.js';
 
 export interface IngestDeps {
@@ -76,53 +78,39 @@ interface PendingEvent {
 export const DEFAULT_DEDUPE_WINDOW_MS = 10 * 60 * 1000;
 const DEFAULT_HEALTH_FLUSH_MS = 2000;
 const EXCERPT_CHARS = 200;
-const MAX_PENDING_REJECTIONS = 1000;
-// Health rows written per transaction during a flush (about 1 ms of work each).
-const HEALTH_FLUSH_CHUNK = 200;
 
 export class Ingest {
-  private readonly health = new HealthBook();
   private committer: GroupCommitter<PendingEvent, Recorded> | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
-  private healthFlush: Promise<void> = Promise.resolve();
-  private pendingRejections: Rejection[] = [];
   private readonly limiter: DeviceLimiter | null;
   private readonly decodeOptions: DecodeOptions;
-  private readonly counters = {
-    accepted: 0,
-    duplicates: 0,
-    telemetry: 0,
-    status: 0,
-    batches: 0,
-    commitFailures: 0,
-    rejectionsNotLogged: 0,
-    dropped: { rate: 0, quota: 0, low_disk: 0 } satisfies Record<DropReason, number>,
-    rejected: {
-      payload_too_large: 0,
-      malformed_json: 0,
-      invalid_payload: 0,
-      unknown_type: 0,
-      type_not_supported_by_kind: 0,
-      unknown_channel: 0,
-      impossible_value: 0,
-      unknown_device: 0,
-    } satisfies Record<RejectionReason, number>,
-    batchSizes: { count: 0, sum: 0, max: 0, buckets: BATCH_SIZE_BUCKETS.map((le) => ({ le, count: 0 })) },
-  };
+  private readonly counters = new IngestCounters();
+  /** Last seen, state and rejections of each device, written to the store every `healthFlushMs`. */
+  private readonly keeper: HealthKeeper;
+  private readonly health: HealthBook;
 
   constructor(private readonly deps: IngestDeps) {
     this.limiter = deps.limits ? new DeviceLimiter(deps.limits) : null;
     this.decodeOptions = { maxBytes: deps.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES };
+    this.keeper = new HealthKeeper({
+      store: deps.store,
+      bus: deps.bus,
+      clock: deps.clock,
+      log: deps.log,
+      guard: deps.guard,
+      counters: this.counters,
+    });
+    this.health = this.keeper.book;
   }
 
   async start(): Promise<void> {
     if (this.committer) return;
-    this.health.load(await this.deps.store.health.list());
+    await this.keeper.load();
     this.committer = new GroupCommitter({
       options: this.deps.groupCommit ?? DEFAULT_GROUP_COMMIT,
       commit: (group) => this.commit(group),
     });
-    this.healthTimer = setInterval(() => void this.flushHealth(), this.deps.healthFlushMs ?? DEFAULT_HEALTH_FLUSH_MS);
+    this.healthTimer = setInterval(() => void this.keeper.flush(), this.deps.healthFlushMs ?? DEFAULT_HEALTH_FLUSH_MS);
     this.healthTimer.unref();
   }
 
@@ -134,7 +122,7 @@ export class Ingest {
     if (this.healthTimer) clearInterval(this.healthTimer);
     this.healthTimer = null;
     await committer.close();
-    await this.flushHealth();
+    await this.keeper.flush();
   }
 
   /**
@@ -160,23 +148,30 @@ export class Ingest {
     const alarm = decoded.ok && decoded.value.channel === 'event' && ALARM_EVENT_TYPES.has(decoded.value.event.type);
     // Acknowledged but not written: a device resending its flood would only make it worse.
     if (!alarm && !meta.will && !this.admit(device, payload.length, at)) {
-      this.seen(deviceId, at, meta);
+      this.keeper.seen(deviceId, at, meta.remoteAddress);
       return;
     }
 
     if (!decoded.ok) {
-      if (!meta.will) this.seen(deviceId, at, meta);
+      if (!meta.will) this.keeper.seen(deviceId, at, meta.remoteAddress);
       const topic = deviceTopicPrefix(deviceId) + channel;
-      this.reject({ deviceId, topic, reason: decoded.reason, detail: decoded.detail, receivedAt: at, payloadExcerpt: excerpt(payload) });
+      this.keeper.reject({
+        deviceId,
+        topic,
+        reason: decoded.reason,
+        detail: decoded.detail,
+        receivedAt: at,
+        payloadExcerpt: excerpt(payload),
+      });
       return;
     }
     const msg = decoded.value;
     switch (msg.channel) {
       case 'event':
-        this.seen(deviceId, at, meta);
+        this.keeper.seen(deviceId, at, meta.remoteAddress);
         return this.handleEvent(committer, device, msg.event, payload, at, meta);
       case 'telemetry':
-        this.seen(deviceId, at, meta);
+        this.keeper.seen(deviceId, at, meta.remoteAddress);
         this.handleTelemetry(deviceId, msg.telemetry, at);
         return;
       case 'status':
@@ -197,9 +192,9 @@ export class Ingest {
     remoteAddress: string | null,
   ): void {
     const at = this.deps.clock.now();
-    this.seen(deviceId, at, { remoteAddress, arrivedHr: 0 });
+    this.keeper.seen(deviceId, at, remoteAddress);
     const size = announcedBytes === null ? 'a malformed length' : `${announcedBytes} bytes`;
-    this.reject({
+    this.keeper.reject({
       deviceId,
       topic: topic ?? `${deviceTopicPrefix(deviceId)}?`,
       reason: 'payload_too_large',
@@ -214,8 +209,8 @@ export class Ingest {
    * record and in the rejection log, exactly like a direct device's. The device was heard, through its bridge.
    */
   rejectRelayed(rejection: Rejection, remoteAddress: string | null): void {
-    this.seen(rejection.deviceId, rejection.receivedAt, { remoteAddress, arrivedHr: 0 });
-    this.reject(rejection);
+    this.keeper.seen(rejection.deviceId, rejection.receivedAt, remoteAddress);
+    this.keeper.reject(rejection);
   }
 
   /**
@@ -225,13 +220,13 @@ export class Ingest {
    */
   rejectBridged(rejection: Omit<Rejection, 'receivedAt'>, alive: boolean): void {
     const at = this.deps.clock.now();
-    if (alive) this.seen(rejection.deviceId, at, { remoteAddress: null, arrivedHr: 0 });
-    this.reject({ ...rejection, receivedAt: at });
+    if (alive) this.keeper.seen(rejection.deviceId, at, null);
+    this.keeper.reject({ ...rejection, receivedAt: at });
   }
 
   /** Writes the health records and rejection log now instead of at the next periodic flush. */
   flush(): Promise<void> {
-    return this.flushHealth();
+    return this.keeper.flush();
   }
 
   healthOf(deviceId: string): DeviceHealth | null {
@@ -247,33 +242,17 @@ export class Ingest {
    * heard on another node is not silent here. `announce`: a state it changes goes on the bus as a status change (the
    * node that supervises this round acts on devices that came back elsewhere); otherwise it is taken quietly.
    */
-  async refreshFromStore(announce: boolean): Promise<number> {
-    const changed = this.health.adopt(await this.deps.store.health.list());
-    const at = this.deps.clock.now();
-    if (announce) for (const c of changed) this.deps.bus.emit('deviceStatusChanged', { deviceId: c.deviceId, state: c.state, at });
-    return changed.length;
+  refreshFromStore(announce: boolean): Promise<number> {
+    return this.keeper.adoptStored(announce);
   }
 
   /** Sets a device's state from outside the message flow (e.g. supervision's offline timeout). */
   markState(deviceId: string, state: Exclude<DeviceState, 'unknown'>, at: number): void {
-    this.setState(deviceId, state, at);
+    this.keeper.setState(deviceId, state, at);
   }
 
   stats(): IngestStats {
-    const c = this.counters;
-    return {
-      accepted: c.accepted,
-      duplicates: c.duplicates,
-      telemetry: c.telemetry,
-      status: c.status,
-      batches: c.batches,
-      commitFailures: c.commitFailures,
-      rejectionsNotLogged: c.rejectionsNotLogged,
-      dropped: { ...c.dropped },
-      rejected: { ...c.rejected },
-      batchSizes: { ...c.batchSizes, buckets: c.batchSizes.buckets.map((b) => ({ ...b })) },
-      queued: this.committer?.pending ?? 0,
-    };
+    return this.counters.snapshot(this.committer?.pending ?? 0);
   }
 
   private async handleEvent(
@@ -327,7 +306,7 @@ export class Ingest {
       this.deps.log.error({ err, events: group.length }, 'event commit failed; the events stay unacknowledged');
       throw err;
     }
-    this.countBatch(group.length);
+    this.counters.countBatch(group.length);
     group.forEach((p, i) => {
       const eventId = ids[i];
       if (eventId === null || eventId === undefined) {
@@ -376,35 +355,7 @@ export class Ingest {
       if (meta.remoteAddress) h.remoteAddress = meta.remoteAddress;
     }
     h.lastStatusAt = at;
-    this.setState(deviceId, status, at);
-  }
-
-  /** Any message the device sent itself shows it is alive, hence online. */
-  private seen(deviceId: string, at: number, meta: IngestMeta): void {
-    const h = this.health.edit(deviceId);
-    h.lastSeen = at;
-    if (meta.remoteAddress) h.remoteAddress = meta.remoteAddress;
-    this.setState(deviceId, 'online', at);
-  }
-
-  private setState(deviceId: string, state: DeviceState, at: number): void {
-    if (this.health.stateOf(deviceId) === state) return;
-    this.health.edit(deviceId).state = state;
-    this.deps.bus.emit('deviceStatusChanged', { deviceId, state, at });
-  }
-
-  /** Noted at once in memory and on the bus; the rejection log is written with the next health flush. */
-  private reject(rejection: Rejection): void {
-    this.counters.rejected[rejection.reason]++;
-    const h = this.health.edit(rejection.deviceId);
-    h.lastRejection = { reason: rejection.reason, detail: rejection.detail, at: rejection.receivedAt };
-    h.rejectedCount++;
-    this.deps.log.warn({ deviceId: rejection.deviceId, reason: rejection.reason, detail: rejection.detail }, 'device message rejected');
-    // Bounded, so a device flooding garbage cannot grow memory or crowd event commits out of the database; not
-    // written at all below the disk reserve (the health record still names the last rejection).
-    if (this.pendingRejections.length < MAX_PENDING_REJECTIONS && !this.deps.guard?.shedding) this.pendingRejections.push(rejection);
-    else this.counters.rejectionsNotLogged++;
-    this.deps.bus.emit('signalRejected', rejection);
+    this.keeper.setState(deviceId, status, at);
   }
 
   /** True when the device's limits take this non-alarm message; otherwise counts the drop and reports a flood or a spent quota. */
@@ -413,11 +364,6 @@ export class Ingest {
     if (!verdict || verdict.admit) return true;
     this.drop(verdict.reason);
     if (verdict.disconnect || verdict.quotaReached) {
-      const limits = this.deps.limits;
-      const detail =
-        verdict.reason === 'rate'
-          ? `over ${limits?.ratePerMinute ?? 0} messages a minute (burst ${limits?.burst ?? 0}) and went on: ${limits?.disconnectAfter ?? 0} messages dropped in a row`
-          : `daily quota spent (${limits?.dailyMessages ?? 0} messages or ${limits?.dailyBytes ?? 0} bytes a day): non-alarm messages dropped until midnight UTC`;
       this.deps.log.warn({ deviceId: device.id, reason: verdict.reason, disconnect: verdict.disconnect }, 'device over its limits');
       this.deps.bus.emit('deviceFlooding', {
         deviceId: device.id,
@@ -425,7 +371,7 @@ export class Ingest {
         reason: verdict.reason,
         disconnect: verdict.disconnect,
         at,
-        detail,
+        detail: floodDetail(verdict.reason, this.deps.limits),
       });
     }
     return false;
@@ -434,56 +380,6 @@ export class Ingest {
   private drop(reason: DropReason): void {
     this.counters.dropped[reason]++;
     this.deps.onDropped?.(reason);
-  }
-
-  private countBatch(size: number): void {
-    const s = this.counters.batchSizes;
-    this.counters.batches++;
-    s.count++;
-    s.sum += size;
-    s.max = Math.max(s.max, size);
-    for (const b of s.buckets) if (size <= b.le) b.count++;
-  }
-
-  /**
-   * Writes changed health records and the rejection log; serialised, and retried on the next tick if it
-   * fails. Under telemetry load a flush holds a thousand rows, so it is cut into chunks with a turn of the
-   * event loop between them: an alarm arriving meanwhile waits for one chunk, not for the whole flush.
-   * Unsynced commits (`normal`): health is a last-seen view rebuilt by the devices' next messages, and a
-   * rejection log lost to a power cut is not worth an fsync on every flush.
-   */
-  private flushHealth(): Promise<void> {
-    this.healthFlush = this.healthFlush.then(async () => {
-      const records = this.health.takeDirty();
-      const rejections = this.pendingRejections;
-      this.pendingRejections = [];
-      if (records.length === 0 && rejections.length === 0) return;
-      const { store } = this.deps;
-      let written = 0;
-      let rejectionsWritten = rejections.length === 0;
-      try {
-        if (!rejectionsWritten) {
-          await store.transaction(
-            async () => {
-              for (const r of rejections) await store.health.recordRejection(r);
-            },
-            { durability: 'normal' },
-          );
-          rejectionsWritten = true;
-        }
-        while (written < records.length) {
-          const chunk = records.slice(written, written + HEALTH_FLUSH_CHUNK);
-          await store.transaction(() => store.health.save(chunk), { durability: 'normal' });
-          written += chunk.length;
-          if (written < records.length) await new Promise((resolve) => setImmediate(resolve));
-        }
-      } catch (err) {
-        this.health.markDirty(records.slice(written).map((r) => r.deviceId));
-        if (!rejectionsWritten) this.pendingRejections = [...rejections, ...this.pendingRejections].slice(0, MAX_PENDING_REJECTIONS);
-        this.deps.log.error({ err, records: records.length - written, rejections: rejections.length }, 'could not write device health');
-      }
-    });
-    return this.healthFlush;
   }
 }
 

@@ -4,20 +4,16 @@ import { performance } from 'node:perf_hooks';
 import { errorMessage } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { LeaseKeeper } from '../core/leases.js';
-import type { MessageIntent, OutboundSms, SmsPurpose, SmsStatus } from '../core/types.js';
-import type { SmsStatusUpdate } from '../storage/ports.js';
-import { freeText } from './catalogue.js';
+import type { OutboundSms, SmsStatus } from '../core/types.js';
 import type { BreakerPermit } from './circuit-breaker.js';
-import type { TemplateCatalogue } from './intent.js';
-import { defaultCatalogue, hasSecrets, maskedIntent } from './kinds.js';
-import { SendGate, defaultBackoffMs } from './send-gate.js';
+import { SendGate } from './send-gate.js';
+import { SendOutcomes } from './send-outcomes.js';
 import { SendQueue } from './send-queue.js';
 import { SmsSendError, type SmsProvider, type SmsSendResult } from './provider.js';
-import { SmsStatusWriter, withUpdate } from './status-writer.js';
+import { SmsTexts } from './sms-text.js';
+import { SmsStatusWriter } from './status-writer.js';
 import { ReceiptApplier } from './receipt-applier.js';
 import {
-  CAPPED_CODE,
-  DIVERTED_CODE,
   dispatcherHealth,
   type NewOutboundSms,
   type Route,
@@ -27,9 +23,6 @@ import {
 } from './dispatch-types.js';
 
 export * from './dispatch-types.js';
-
-/** Purposes whose stored body is masked: without the clear text held by this process, such a message cannot be sent. */
-const MASKED_PURPOSES: ReadonlySet<SmsPurpose> = new Set<SmsPurpose>(['otp']);
 
 export class SmsDispatcher {
   private running = false;
@@ -42,12 +35,13 @@ export class SmsDispatcher {
   /** Every message this dispatcher holds (ready, active or waiting to retry), so a resume never doubles one. */
   private readonly held = new Set<string>();
   private readonly receipts: ReceiptApplier;
-  /** Clear intents of messages stored masked (a sign-in code), by message id, until sent or failed for good. */
-  private readonly sendIntents = new Map<string, MessageIntent>();
+  /** Rendered bodies, and the clear intents of messages stored masked (a sign-in code). */
+  private readonly texts: SmsTexts;
   /** The first provider, then the fallback. */
   private readonly routes: Route[];
-  private readonly defaults: TemplateCatalogue;
   private readonly writer: SmsStatusWriter;
+  /** What a try ends in, recorded: handed over, retry, failed, over every cap. */
+  private readonly outcomes: SendOutcomes;
   /** A pump is scheduled for the next turn of the event loop (see pump). */
   private pumpLater: NodeJS.Immediate | null = null;
   /** Several nodes: renews this node's leases on the messages it holds, and takes over a dead node's. */
@@ -61,7 +55,7 @@ export class SmsDispatcher {
       store: deps.store,
       clock: deps.clock,
       log: deps.log,
-      record: (prev, update) => this.record(prev, update),
+      record: (prev, update) => this.outcomes.record(prev, update),
       sendsInFlight: () => this.active.size,
     });
     this.queue = new SendQueue({ concurrency: deps.concurrency ?? 16, alarmReserve: deps.alarmReserve });
@@ -93,7 +87,16 @@ export class SmsDispatcher {
       });
       this.routes.push({ provider: deps.fallback, role: 'fallback', gate, consecutiveFailures: 0, lastError: null });
     }
-    this.defaults = defaultCatalogue(deps.publicUrl);
+    this.texts = new SmsTexts({ publicUrl: deps.publicUrl, catalogue: deps.catalogue });
+    this.outcomes = new SendOutcomes({
+      ...deps,
+      writer: this.writer,
+      receipts: this.receipts,
+      texts: this.texts,
+      gate: this.gate,
+      running: () => this.running,
+      recovered: () => this.recovered(),
+    });
     const { leasing } = deps;
     this.keeper = leasing
       ? new LeaseKeeper({
@@ -163,11 +166,9 @@ export class SmsDispatcher {
   async enqueue(msg: NewOutboundSms): Promise<OutboundSms> {
     const now = this.deps.clock.now();
     const { intent, priority, ...fields } = msg;
-    const stored = maskedIntent(intent);
     const row: OutboundSms = {
       ...fields,
-      body: this.render(stored),
-      intent: stored,
+      ...this.texts.stored(intent),
       priority,
       id: newId('sms', now),
       status: 'queued',
@@ -181,7 +182,7 @@ export class SmsDispatcher {
       updatedAt: now,
     };
     await this.deps.store.sms.insert(row);
-    if (hasSecrets(intent)) this.sendIntents.set(row.id, intent);
+    this.texts.hold(row.id, intent);
     this.deps.bus.emit('smsStatusChanged', row);
     // Before start() the row simply waits in the store; start() picks it up with the other unsent ones.
     this.deps.store.afterCommit(() => {
@@ -208,13 +209,6 @@ export class SmsDispatcher {
   }
 
   // ---- sending ---------------------------------------------------------------------------------
-
-  /** The free text of an intent, from the registry's catalogue or the built-in one. */
-  private render(intent: MessageIntent): string {
-    const entry = this.deps.catalogue?.()[intent.kind] ?? this.defaults[intent.kind];
-    if (!entry) return `${intent.kind} ${Object.values(intent.params).join(' ')}`.trim();
-    return freeText(entry, intent);
-  }
 
   private statusCallbackFor(provider: SmsProvider): string | null {
     // Only Twilio is told where to post; the domestic providers push to callback URLs set in their consoles.
@@ -302,14 +296,14 @@ export class SmsDispatcher {
     // crash before the provider's answer is stored resends it either way. The write would only delay the send.
     const sending: OutboundSms = { ...msg, status: 'sending', attempts, updatedAt: this.deps.clock.now() };
     if (msg.status !== 'sending') this.deps.bus.emit('smsStatusChanged', sending);
-    const intent = this.sendIntents.get(msg.id) ?? (msg.intent && hasSecrets(msg.intent) ? null : msg.intent);
-    const body = intent ? this.render(intent) : msg.intent === null && !MASKED_PURPOSES.has(msg.purpose) ? msg.body : null;
-    if (body === null) {
+    const text = this.texts.forSending(msg);
+    if (text === null) {
       this.gate.unwatch(msg.id);
       this.routes[first]?.gate.release(permit);
-      await this.unsendable(sending);
+      await this.outcomes.unsendable(sending);
       return;
     }
+    const { intent, body } = text;
     let failure: SmsSendError | null = null;
     const capped: string[] = [];
     for (let i = first; i < this.routes.length; i++) {
@@ -350,50 +344,11 @@ export class SmsDispatcher {
           );
         continue;
       }
-      await this.handedOver(sending, route, held, result, performance.now() - started);
+      await this.outcomes.handedOver(sending, route, held, result, performance.now() - started);
       return;
     }
-    if (failure) await this.failed(sending, attempts, failure);
-    else await this.overCap(sending, capped);
-  }
-
-  private async handedOver(
-    sending: OutboundSms,
-    route: Route,
-    permit: BreakerPermit,
-    result: SmsSendResult,
-    latencyMs: number,
-  ): Promise<void> {
-    const closed = route.gate.answered(permit);
-    route.consecutiveFailures = 0;
-    this.gate.unwatch(sending.id);
-    this.sendIntents.delete(sending.id);
-    const sid = result.sid;
-    this.receipts.remember(sid, sending.id);
-    const provider = route.provider.name;
-    const accepted = await this.receipts.serialised(sending.id, () =>
-      this.record(sending, {
-        status: result.status,
-        provider,
-        providerSid: sid,
-        attempts: sending.attempts,
-        errorCode: null,
-        error: null,
-        sentAt: this.deps.clock.now(),
-      }),
-    );
-    try {
-      await this.deps.caps?.record(provider, sending);
-    } catch (err) {
-      this.deps.log.error({ err, sms: sending.id }, 'could not count an SMS against its provider cap');
-    }
-    this.deps.onSent?.(accepted, latencyMs);
-    this.deps.log.info(
-      { sms: sending.id, sid, provider, attempts: sending.attempts, latencyMs: Math.round(latencyMs) },
-      'SMS handed to provider',
-    );
-    if (closed) this.recovered();
-    await this.receipts.replayEarly(sid);
+    if (failure) await this.outcomes.failed(sending, attempts, failure);
+    else await this.outcomes.overCap(sending, capped);
   }
 
   /** A failed call, counted against the provider's breaker when it says the provider is in trouble. */
@@ -409,56 +364,6 @@ export class SmsDispatcher {
     } else if (route.gate.answered(permit)) {
       this.recovered();
     }
-  }
-
-  private async failed(msg: OutboundSms, attempts: number, err: SmsSendError): Promise<void> {
-    const giveUp = !err.transient || (attempts >= (this.deps.maxAttempts ?? 7) && !(await this.gate.keepsTrying(msg)));
-    const fields = { attempts, errorCode: err.providerCode, error: err.message };
-    if (giveUp) {
-      this.sendIntents.delete(msg.id);
-      this.gate.unwatch(msg.id);
-      const failed = await this.record(msg, { status: 'failed', ...fields });
-      this.deps.log.error(
-        { sms: msg.id, attempts, code: err.providerCode, transient: err.transient, err: err.message },
-        'SMS failed for good',
-      );
-      this.deps.onFailed?.(failed);
-      return;
-    }
-    const waiting = await this.record(msg, { status: 'sending', ...fields });
-    if (!this.running) return;
-    const delay = this.gate.retryDelay((this.deps.backoffMs ?? defaultBackoffMs)(attempts));
-    this.deps.log.warn(
-      { sms: msg.id, attempts, code: err.providerCode, retryInMs: delay, err: err.message },
-      'SMS send failed, will retry',
-    );
-    this.gate.retryLater(waiting, delay);
-    this.gate.watchDelay(waiting);
-  }
-
-  /**
-   * Every provider that could take the message is at its cap for this number: sending would only earn a rejection.
-   * Another channel may take it (a call); otherwise it fails at once, so a page shows as failed on the incident and
-   * the next responder is paged, instead of waiting for a cap that lasts up to a day.
-   */
-  private async overCap(msg: OutboundSms, capped: string[]): Promise<void> {
-    this.sendIntents.delete(msg.id);
-    this.gate.unwatch(msg.id);
-    const reason = `not sent: over the per-recipient cap of ${capped.join('; ') || 'every provider'}`;
-    let diverted = false;
-    try {
-      diverted = (await this.deps.divert?.(msg, reason)) ?? false;
-    } catch (err) {
-      this.deps.log.error({ err, sms: msg.id }, 'the other channel could not take a capped SMS');
-    }
-    const failed = await this.record(msg, {
-      status: 'failed',
-      attempts: msg.attempts,
-      errorCode: diverted ? DIVERTED_CODE : CAPPED_CODE,
-      error: diverted ? `${reason}; taken by another channel` : reason,
-    });
-    this.deps.log.error({ sms: msg.id, diverted, reason }, 'SMS over every provider cap');
-    if (!diverted) this.deps.onFailed?.(failed);
   }
 
   /**
@@ -477,28 +382,5 @@ export class SmsDispatcher {
     } catch (err) {
       this.deps.log.error({ err, sms: id }, 'could not check a delayed SMS');
     }
-  }
-
-  /**
-   * A masked message (a sign-in code) whose clear text died with an earlier process. Storing the code in clear to
-   * survive a restart would put it back in the log; the person asks for a new code instead (the old one expires anyway).
-   */
-  private async unsendable(msg: OutboundSms): Promise<void> {
-    await this.record(msg, {
-      status: 'failed',
-      attempts: msg.attempts,
-      errorCode: null,
-      error: 'not sent: its text was not kept across a restart; a new code must be requested',
-    });
-    this.deps.log.warn({ sms: msg.id, purpose: msg.purpose }, 'masked SMS not sent after a restart');
-  }
-
-  /** Writes an update and announces a status change; keeps going on the in-memory copy if the row vanished. */
-  private async record(prev: OutboundSms, update: Omit<SmsStatusUpdate, 'at'>): Promise<OutboundSms> {
-    const at = this.deps.clock.now();
-    const stored = await this.writer.write(prev.id, { ...update, at });
-    const next = stored ?? withUpdate(prev, update, at);
-    if (next.status !== prev.status) this.deps.bus.emit('smsStatusChanged', next);
-    return next;
   }
 }

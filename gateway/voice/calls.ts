@@ -1,6 +1,6 @@
 // The call step of escalation: a worker whose SMS page is unanswered is called; key 1 takes it, 2 passes it on, * repeats.
 import type { Clock } from '../core/clock.js';
-import { GatewayError, errorMessage } from '../core/errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { EventBus } from '../core/events.js';
 import { newId } from '../core/ids.js';
 import { LeaseKeeper, type Leasing } from '../core/leases.js';
@@ -12,14 +12,13 @@ import type { VoiceProvider } from '../notifiers/voice/port.js';
 import { responderForStep } from '../paging/selection.js';
 import type { DurableTimer, Store } from '../storage/ports.js';
 import { CAP_MEMORY_MS, capReached } from './caps.js';
-import { OPEN_CALL_STATUSES, type CallStatus, type VoiceCall } from './repo.js';
+import { CallConversation, type CallAnswerIncidents } from './conversation.js';
+import { OPEN_CALL_STATUSES, type VoiceCall } from './repo.js';
+import { takenByOther } from './script.js';
 import type { CallEnd, CallRef, CallTurn } from './turns.js';
-import { SAID_ACKNOWLEDGED, SAID_DECLINED, SAID_NO_KEY, SAID_WRONG_KEY, callScript, takenByOther, type CallScript } from './script.js';
 
 /** What the call step needs of the incident state machine (gateway/incidents IncidentService). */
-export interface CallIncidents {
-  acknowledge(id: string, by: Responder, channel: 'voice'): Promise<Incident>;
-  decline(id: string, by: Responder, channel: 'voice', pagedAtStep: number | null): Promise<Incident>;
+export interface CallIncidents extends CallAnswerIncidents {
   /** A call that did not reach the responder: on the timeline, and the next responder is paged at once. */
   advanceAfterCall(id: string, step: number, reason: string, detail: Record<string, unknown>): Promise<void>;
 }
@@ -62,8 +61,18 @@ export class VoiceCalls {
   /** Held calls whose lease another node took while this one was frozen: not placed here. */
   private readonly lost = new Set<string>();
   private readonly keeper: LeaseKeeper<VoiceCall> | null;
+  /** What a call says and what its keys do, once the phone answers. */
+  private readonly conversation: CallConversation;
 
   constructor(private readonly deps: VoiceCallsDeps) {
+    this.conversation = new CallConversation({
+      store: deps.store,
+      incidents: deps.incidents,
+      clock: deps.clock,
+      timeZone: deps.timeZone,
+      provider: deps.provider.name,
+      passOn: (call, reason, detail) => this.passOn(call, reason, detail),
+    });
     this.keeper = deps.leasing
       ? new LeaseKeeper({
           ...deps.leasing,
@@ -240,7 +249,7 @@ export class VoiceCalls {
     if (this.lost.has(call.id)) return;
     if (!(await store.voice.transition(call.id, ['queued'], { status: 'placing', updatedAt: clock.now() }))) return;
     try {
-      const script = await this.scriptFor(incident);
+      const script = await this.conversation.scriptFor(incident);
       const placed = await provider.place({ id: call.id, to: call.to, text: script.text, params: script.params });
       const now = clock.now();
       this.lastError = null;
@@ -278,90 +287,23 @@ export class VoiceCalls {
   }
 
   /** What the call says when the phone answers (Twilio fetches it), or null for an unknown call. */
-  async answered(callId: string, providerCallId: string): Promise<CallTurn | null> {
-    const call = await this.find({ callId, providerCallId });
-    if (!call) return null;
-    const incident = await this.deps.store.incidents.get(call.incidentId);
-    await this.deps.store.voice.transition(call.id, ['queued', 'placing', 'ringing'], {
-      status: 'in_progress',
-      updatedAt: this.deps.clock.now(),
-    });
-    if (!incident) return { kind: 'say_and_hang_up', text: SAID_NO_KEY };
-    const taken = this.takenText(incident, call);
-    if (taken) {
-      await this.deps.store.voice.transition(call.id, OPEN_CALL_STATUSES, { status: 'not_needed', updatedAt: this.deps.clock.now() });
-      return { kind: 'say_and_hang_up', text: taken };
-    }
-    return { kind: 'gather', text: (await this.scriptFor(incident)).text };
+  answered(callId: string, providerCallId: string): Promise<CallTurn | null> {
+    return this.conversation.answered(callId, providerCallId);
   }
 
-  /**
-   * A key pressed on the call. 1 acknowledges exactly as an SMS "1" does, 2 passes it on, * (or any other key) plays
-   * the page again. Returns what the call says next.
-   */
-  async keyPressed(ref: CallRef, key: string): Promise<CallTurn | null> {
-    const { store, clock } = this.deps;
-    const call = await this.find(ref);
-    if (!call) return null;
-    const incident = await store.incidents.get(call.incidentId);
-    if (!incident) return { kind: 'say_and_hang_up', text: SAID_NO_KEY };
-    if (key === '*') return { kind: 'gather', text: (await this.scriptFor(incident)).text };
-    if (key !== '1' && key !== '2') return { kind: 'gather', text: `${SAID_WRONG_KEY}${(await this.scriptFor(incident)).text}` };
-    const taken = this.takenText(incident, call);
-    if (taken) return { kind: 'say_and_hang_up', text: taken };
-    const outcome: CallStatus = key === '1' ? 'acknowledged' : 'declined';
-    if (!(await store.voice.transition(call.id, OPEN_CALL_STATUSES, { status: outcome, key, updatedAt: clock.now() }))) {
-      // A second press, or a provider's retry of the same one: acted on once.
-      return { kind: 'say_and_hang_up', text: key === '1' ? SAID_ACKNOWLEDGED : SAID_DECLINED };
-    }
-    const by: Responder = { role: call.role, id: call.personId, name: call.name, phone: call.to };
-    // The page is answered, as by an SMS reply: a later "1" or "2" to the SMS must not act on it again.
-    await store.sms.markAnswered(call.to, call.incidentId, clock.now());
-    if (key === '1') {
-      try {
-        await this.deps.incidents.acknowledge(call.incidentId, by, 'voice');
-        return { kind: 'say_and_hang_up', text: SAID_ACKNOWLEDGED };
-      } catch (err) {
-        if (!(err instanceof GatewayError) || err.code !== 'GW_ERR_INVALID_TRANSITION') throw err;
-        const now = await store.incidents.get(call.incidentId);
-        return { kind: 'say_and_hang_up', text: now?.acknowledgedBy ? takenByOther(now.acknowledgedBy.name) : SAID_DECLINED };
-      }
-    }
-    await this.deps.incidents.decline(call.incidentId, by, 'voice', call.step);
-    return { kind: 'say_and_hang_up', text: SAID_DECLINED };
+  /** A key pressed on the call (1 takes it, 2 passes it on, any other replays the page): what the call says next. */
+  keyPressed(ref: CallRef, key: string): Promise<CallTurn | null> {
+    return this.conversation.keyPressed(ref, key);
   }
 
-  /**
-   * The call ended. Answered with no key is no acknowledgement; busy, no answer and failure likewise: each moves
-   * escalation on at once. A call that already has its outcome (a key) is left as it is.
-   */
-  async ended(ref: CallRef, end: CallEnd, detail: Record<string, unknown> = {}): Promise<boolean> {
-    const { store, clock } = this.deps;
-    const call = await this.find(ref);
-    if (!call) return false;
-    const status: CallStatus =
-      end === 'completed'
-        ? call.status === 'in_progress'
-          ? 'answered_no_key'
-          : 'no_answer'
-        : end === 'busy'
-          ? 'busy'
-          : end === 'no_answer'
-            ? 'no_answer'
-            : 'failed';
-    const now = clock.now();
-    if (!(await store.voice.transition(call.id, OPEN_CALL_STATUSES, { status, endedAt: now, updatedAt: now }))) return true;
-    await this.passOn(call, `call_${status}`, detail);
-    return true;
+  /** The call ended; unless a key already decided it, escalation moves on at once. False for an unknown call. */
+  ended(ref: CallRef, end: CallEnd, detail: Record<string, unknown> = {}): Promise<boolean> {
+    return this.conversation.ended(ref, end, detail);
   }
 
   /** The phone is ringing, or was answered (providers that report it apart from fetching instructions). */
-  async progressed(ref: CallRef, to: 'ringing' | 'in_progress'): Promise<boolean> {
-    const call = await this.find(ref);
-    if (!call) return false;
-    const from: CallStatus[] = to === 'ringing' ? ['queued', 'placing'] : ['queued', 'placing', 'ringing'];
-    await this.deps.store.voice.transition(call.id, from, { status: to, updatedAt: this.deps.clock.now() });
-    return true;
+  progressed(ref: CallRef, to: 'ringing' | 'in_progress'): Promise<boolean> {
+    return this.conversation.progressed(ref, to);
   }
 
   private async passOn(call: VoiceCall, reason: string, detail: Record<string, unknown>): Promise<void> {
@@ -412,35 +354,6 @@ export class VoiceCalls {
       endedAt: null,
       error: null,
     };
-  }
-
-  private takenText(incident: Incident, call: VoiceCall): string | null {
-    if (incident.state === 'open' || incident.state === 'pending') return null;
-    if (incident.acknowledgedBy && incident.acknowledgedBy.phone !== call.to) return takenByOther(incident.acknowledgedBy.name);
-    return incident.state === 'acknowledged' ? SAID_ACKNOWLEDGED : '此求助已处理完毕，谢谢。';
-  }
-
-  private async scriptFor(incident: Incident): Promise<CallScript> {
-    const resident = await this.deps.store.registry.getResident(incident.residentId);
-    const who = resident ?? { name: '一位老人', address: '' };
-    return callScript({
-      resident: who,
-      type: incident.type,
-      at: incident.openedAt,
-      now: this.deps.clock.now(),
-      timeZone: this.deps.timeZone,
-    });
-  }
-
-  private async find(ref: CallRef): Promise<VoiceCall | null> {
-    const { voice } = this.deps.store;
-    if (ref.callId) {
-      const call = await voice.get(ref.callId);
-      // Twilio's callbacks carry our id in the URL and its CallSid in the form: both must name the same call.
-      if (call && ref.providerCallId && call.providerCallId && call.providerCallId !== ref.providerCallId) return null;
-      return call;
-    }
-    return ref.providerCallId ? voice.getByProviderId(this.deps.provider.name, ref.providerCallId) : null;
   }
 
   private async audit(incident: Incident, action: string, detail: Record<string, unknown>): Promise<void> {

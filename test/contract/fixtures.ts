@@ -4,6 +4,7 @@ import type { NewEvent, RegistrySnapshot } from '../../gateway/storage/ports.js'
 import type { CareTask, Outage } from '../../gateway/supervision/types.js';
 import type { UserRecord } from '../../gateway/accounts/types.js';
 import type { OccurrenceRecord } from '../../gateway/visits/types.js';
+import type { VoiceCall } from '../../gateway/voice/repo.js';
 
 export const T0 = Date.UTC(2026, 10, 3, 2, 0, 0);
 export const MIN = 60_000;
@@ -76,6 +77,27 @@ export function sms(id: string, over: Partial<OutboundSms> = {}): OutboundSms {
     createdAt: T0,
     sentAt: null,
     updatedAt: T0,
+    ...over,
+  };
+}
+
+export function voiceCall(id: string, over: Partial<VoiceCall> = {}): VoiceCall {
+  return {
+    id,
+    incidentId: 'inc-1',
+    step: 1,
+    to: '+8613800000001',
+    personId: 'w-1',
+    role: 'worker',
+    name: '李红',
+    provider: 'twilio',
+    providerCallId: null,
+    status: 'queued',
+    key: null,
+    createdAt: T0,
+    updatedAt: T0,
+    endedAt: null,
+    error: null,
     ...over,
   };
 }

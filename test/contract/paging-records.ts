@@ -1,29 +1,7 @@
 // Store contract, paging records: voice calls and their caps' counts, pages answered, and signals linked to incidents.
 import { describe, expect, it } from 'vitest';
 import type { Store } from '../../gateway/storage/ports.js';
-import type { VoiceCall } from '../../gateway/voice/repo.js';
-import { event, incident, MIN, sms, T0 } from './fixtures.js';
-
-function call(id: string, over: Partial<VoiceCall> = {}): VoiceCall {
-  return {
-    id,
-    incidentId: 'inc-1',
-    step: 1,
-    to: '+8613800000001',
-    personId: 'w-1',
-    role: 'worker',
-    name: '李红',
-    provider: 'twilio',
-    providerCallId: null,
-    status: 'queued',
-    key: null,
-    createdAt: T0,
-    updatedAt: T0,
-    endedAt: null,
-    error: null,
-    ...over,
-  };
-}
+import { event, incident, MIN, sms, T0, voiceCall as call } from './fixtures.js';
 
 /** The cases run against `store()`, a fresh store holding SNAPSHOT. */
 export function pagingRecordsContract(store: () => Store): void {

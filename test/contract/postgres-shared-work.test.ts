@@ -8,12 +8,11 @@ import { SmsDispatcher, type NotifierEvents } from '../../gateway/notifiers/disp
 import type { PostgresStoreOptions as PgStoreOptions } from '../../gateway/storage/postgres/store.js';
 import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
 import type { DurableTimer } from '../../gateway/storage/ports.js';
-import type { VoiceCall } from '../../gateway/voice/repo.js';
 import { PostgresFixture } from '../helpers/postgres.js';
 import { pageSms, simTwilioProvider } from '../helpers/sms.js';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { waitFor } from '../helpers/wait.js';
-import { sms, T0 } from './fixtures.js';
+import { sms, T0, voiceCall } from './fixtures.js';
 
 let pg: PostgresFixture | null = null;
 const opened: PostgresStore[] = [];
@@ -67,6 +66,23 @@ async function timersOn(store: PostgresStore, runs: string[], onRun?: (timer: Du
   return timers;
 }
 
+/** Two nodes' stores on a fresh database, each running shared-mode timers that note the keys they ran. */
+async function twoTimerNodes(): Promise<{
+  a: PostgresStore;
+  b: PostgresStore;
+  nodeA: DurableTimers;
+  nodeB: DurableTimers;
+  runsA: string[];
+  runsB: string[];
+}> {
+  const url = await (pg as PostgresFixture).freshUrl();
+  const a = await open(url);
+  const b = await open(url);
+  const runsA: string[] = [];
+  const runsB: string[] = [];
+  return { a, b, nodeA: await timersOn(a, runsA), nodeB: await timersOn(b, runsB), runsA, runsB };
+}
+
 async function firedRows(store: PostgresStore): Promise<Map<string, number>> {
   const rows = await store.database.query<{ key: string; n: number }>(
     "SELECT detail::jsonb ->> 'key' AS key, count(*)::int AS n FROM audit_log WHERE action = 'step_fired' GROUP BY 1",
@@ -100,13 +116,7 @@ describe('PostgreSQL: a due timer claimed by one node at a time', () => {
   });
 
   it('fires each of many timers due at once exactly once across two live nodes', async () => {
-    const url = await (pg as PostgresFixture).freshUrl();
-    const a = await open(url);
-    const b = await open(url);
-    const runsA: string[] = [];
-    const runsB: string[] = [];
-    const nodeA = await timersOn(a, runsA);
-    const nodeB = await timersOn(b, runsB);
+    const { a, nodeA, nodeB, runsA, runsB } = await twoTimerNodes();
     const due = Date.now() + 1500;
     const keys = Array.from({ length: 120 }, (_, i) => `inc-${i}:step:2`);
     // Half scheduled on each node: each node arms its own at once and the other's from the notice or the poll.
@@ -125,13 +135,7 @@ describe('PostgreSQL: a due timer claimed by one node at a time', () => {
   });
 
   it('fires a timer scheduled on a node that is gone, on the node that is left, once', async () => {
-    const url = await (pg as PostgresFixture).freshUrl();
-    const a = await open(url);
-    const b = await open(url);
-    const runsA: string[] = [];
-    const runsB: string[] = [];
-    const nodeA = await timersOn(a, runsA);
-    await timersOn(b, runsB);
+    const { a, b, nodeA, runsA, runsB } = await twoTimerNodes();
     await nodeA.schedule(step('inc-7:step:3', Date.now() + 600));
     await nodeA.stop();
     await a.close();
@@ -255,31 +259,13 @@ describe('PostgreSQL: unsent SMS leased to the node that stores them', () => {
 });
 
 describe('PostgreSQL: calls not yet placed, leased to the node that stores them', () => {
-  const call = (id: string, status: VoiceCall['status']): VoiceCall => ({
-    id,
-    incidentId: 'inc-1',
-    step: 1,
-    to: '+8613800000001',
-    personId: 'w-1',
-    role: 'worker',
-    name: '李红',
-    provider: 'twilio',
-    providerCallId: null,
-    status,
-    key: null,
-    createdAt: T0,
-    updatedAt: T0,
-    endedAt: null,
-    error: null,
-  });
-
   it('takes a silent node’s queued and placing calls after its lease, and a stopping node hands back only those not being placed', async () => {
     const url = await (pg as PostgresFixture).freshUrl();
     const a = await open(url, { lease: { nodeId: 'node-a', leaseMs: 500 } });
     const b = await open(url, { lease: { nodeId: 'node-b', leaseMs: 60_000 } });
-    await a.voice.create(call('call-1', 'queued'));
-    await a.voice.create(call('call-2', 'placing'));
-    await a.voice.create(call('call-3', 'ringing'));
+    await a.voice.create(voiceCall('call-1', { status: 'queued' }));
+    await a.voice.create(voiceCall('call-2', { status: 'placing' }));
+    await a.voice.create(voiceCall('call-3', { status: 'ringing' }));
     // A stop hands back the queued call, not the one whose provider call may be under way.
     await a.callLeases.release(['call-1', 'call-2']);
     expect((await b.callLeases.claim({ mine: false, limit: 10 })).map((c) => c.id)).toEqual(['call-1']);

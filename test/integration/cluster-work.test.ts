@@ -1,6 +1,5 @@
 // Several gateway nodes on one PostgreSQL: an escalation step fires once with both alive and goes on when its node is gone; a SIGKILLed node's queued page is sent by the survivor.
 import type { MqttClient } from 'mqtt';
-import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/app.js';
 import { ManualClock } from '../../gateway/core/clock.js';
@@ -64,59 +63,59 @@ describe('work that runs once across gateway nodes on one PostgreSQL', () => {
     }
   };
 
-  it('fires the next escalation step exactly once with both nodes alive on one clock', async () => {
-    const url = await pgFixture.freshUrl();
-    const clock = new ManualClock(shanghaiLast(4, 10));
+  /** Runs `scenario` with an SMS simulator, then stops every node (a stop that fails fails the test) and the simulator. */
+  const withSms = async (scenario: (sms: TwilioSimServer) => Promise<void>): Promise<void> => {
     const sms = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
     await sms.start({ port: 0 });
     try {
-      const a = await node(url, 'node-a', { clock, sms });
-      await node(url, 'node-b', { clock, sms });
-      observer = await openPostgresStore(url);
-      await sos(a.mqttUrl, 1);
-      await sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'));
-      await passSeconds(clock, 185);
-      await sms.waitForMessage((m) => m.to === W2 && m.body.includes('仍无人接'));
-      // Both nodes read the shared table every second while the clock passes the step's due time: one claim wins.
-      await passSeconds(clock, 5);
-      expect(await stepPages(observer, 2)).toBe(1);
-      expect(sms.messages().filter((m) => m.to === W2 && m.body.includes('回1'))).toHaveLength(1);
+      await scenario(sms);
     } finally {
       for (const g of gateways.splice(0)) await g.stop();
       await sms.stop();
     }
+  };
+
+  /** Nodes a and b on a fresh database and one clock; btn-001 has pressed SOS on node a and W1 has its page. */
+  const pagedOnTwoNodes = async (sms: TwilioSimServer): Promise<{ a: TestGateway<Gateway>; clock: ManualClock; store: PostgresStore }> => {
+    const url = await pgFixture.freshUrl();
+    const clock = new ManualClock(shanghaiLast(4, 10));
+    const a = await node(url, 'node-a', { clock, sms });
+    await node(url, 'node-b', { clock, sms });
+    const store = (observer = await openPostgresStore(url));
+    await sos(a.mqttUrl, 1);
+    await sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'));
+    return { a, clock, store };
+  };
+
+  it('fires the next escalation step exactly once with both nodes alive on one clock', async () => {
+    await withSms(async (sms) => {
+      const { clock, store } = await pagedOnTwoNodes(sms);
+      await passSeconds(clock, 185);
+      await sms.waitForMessage((m) => m.to === W2 && m.body.includes('仍无人接'));
+      // Both nodes read the shared table every second while the clock passes the step's due time: one claim wins.
+      await passSeconds(clock, 5);
+      expect(await stepPages(store, 2)).toBe(1);
+      expect(sms.messages().filter((m) => m.to === W2 && m.body.includes('回1'))).toHaveLength(1);
+    });
   });
 
   it('goes on with the escalation of an incident opened on a node that is gone, once, from the node left', async () => {
-    const url = await pgFixture.freshUrl();
-    const clock = new ManualClock(shanghaiLast(4, 10));
-    const sms = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
-    await sms.start({ port: 0 });
-    try {
-      const a = await node(url, 'node-a', { clock, sms });
-      await node(url, 'node-b', { clock, sms });
-      observer = await openPostgresStore(url);
-      await sos(a.mqttUrl, 1);
-      await sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'));
+    await withSms(async (sms) => {
+      const { a, clock, store } = await pagedOnTwoNodes(sms);
       await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
       gateways.splice(gateways.indexOf(a), 1);
       await a.stop({ keep: true });
       await passSeconds(clock, 185);
       await sms.waitForMessage((m) => m.to === W2 && m.body.includes('仍无人接'));
-      expect(await stepPages(observer, 2)).toBe(1);
+      expect(await stepPages(store, 2)).toBe(1);
       expect(sms.messages().filter((m) => m.to === W2 && m.body.includes('回1'))).toHaveLength(1);
-    } finally {
-      for (const g of gateways.splice(0)) await g.stop();
-      await sms.stop();
-    }
+    });
   });
 
   it('sends the page a SIGKILLed node had queued but not sent, from the survivor once that node’s lease runs out', async () => {
     const url = await pgFixture.freshUrl();
-    const sms = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
-    await sms.start({ port: 0 });
     const dir = tempDir('care-gw-cluster-');
-    try {
+    await withSms(async (sms) => {
       // Node a pages through an SMS provider that does not answer: its page stays queued, retried, leased to it.
       const deadProvider = `http://127.0.0.1:${await freePort()}`;
       const addresses = await gatewayAddresses();
@@ -132,15 +131,7 @@ describe('work that runs once across gateway nodes on one PostgreSQL', () => {
       await a.waitForBanner(60_000);
       await node(url, 'node-b', { sms });
       const store = (observer = await openPostgresStore(url));
-      const button = await mqtt.connectAsync(addresses.mqttUrl, {
-        clientId: 'btn-001',
-        username: 'btn-001',
-        password: 's3cret-btn-001',
-        reconnectPeriod: 0,
-        protocolVersion: 4,
-      });
-      clients.push(button);
-      await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
+      await sos(addresses.mqttUrl, 1);
       const leased = async () =>
         (
           await store.database.query<{ id: string; status: string; attempts: number; claimed_by: string }>(
@@ -170,11 +161,9 @@ describe('work that runs once across gateway nodes on one PostgreSQL', () => {
         return row?.claimed_by === 'node-b' && !['queued', 'sending', 'failed'].includes(row.status);
       });
       expect(sms.messages().filter((m) => m.to === W1 && m.body.includes('回1'))).toHaveLength(1);
-    } finally {
+    }).finally(async () => {
       await children.killAll();
-      for (const g of gateways.splice(0)) await g.stop();
-      await sms.stop();
       dir.remove();
-    }
+    });
   }, 150_000);
 });
