@@ -6,6 +6,7 @@ import { registryDigest } from '../../gateway/registry/import.js';
 import type { RegistryDocument } from '../../gateway/registry/schema.js';
 import { hashSecret } from '../../gateway/registry/secrets.js';
 import { databaseFile, openSqliteStore } from '../../gateway/storage/sqlite/store.js';
+import { openPostgresStore } from '../../gateway/storage/postgres/store.js';
 
 /**
  * The setting the gateway's start-up compares with `<path>:<sha256 of the file>` to skip re-importing an
@@ -28,6 +29,24 @@ export interface SeededRegistry {
  * Every device of `doc` must carry the same `secret`.
  */
 export async function seedRegistry(dir: string, dataDir: string, doc: RegistryDocument): Promise<SeededRegistry> {
+  mkdirSync(dataDir, { recursive: true });
+  return seedStore(dir, doc, async () => openSqliteStore(databaseFile(dataDir)));
+}
+
+/** The same for a cluster's PostgreSQL store at `url` (migrated here first): every node then starts without importing. */
+export function seedPostgresRegistry(dir: string, url: string, doc: RegistryDocument): Promise<SeededRegistry> {
+  return seedStore(dir, doc, () => openPostgresStore(url));
+}
+
+interface SeedableStore {
+  registry: {
+    upsert: ReturnType<typeof openSqliteStore>['registry']['upsert'];
+    setSetting(key: string, value: string): Promise<void>;
+  };
+  close(): Promise<void>;
+}
+
+async function seedStore(dir: string, doc: RegistryDocument, open: () => Promise<SeedableStore>): Promise<SeededRegistry> {
   const started = performance.now();
   const secrets = new Set((doc.devices ?? []).map((d) => d.secret));
   const [secret] = secrets;
@@ -37,8 +56,7 @@ export async function seedRegistry(dir: string, dataDir: string, doc: RegistryDo
   const file = await loadRegistryFile(path);
   const valid = validateRegistry(file.doc);
   const secretHash = await hashSecret(secret);
-  mkdirSync(dataDir, { recursive: true });
-  const store = openSqliteStore(databaseFile(dataDir));
+  const store = await open();
   try {
     await store.registry.upsert({
       ...(valid.escalation ? { escalation: valid.escalation } : {}),
