@@ -13,6 +13,7 @@ import { runConnectionsBenchmark, type ConnectionsOptions, type ConnectionsResul
 import { runStormBenchmark, type StormOptions, type StormResult } from './storm.js';
 import { runBridgeBenchmark, type BridgeBenchResult } from './bridge-latency.js';
 import { printCapacityReport } from './lib/report-capacity.js';
+import { CLUSTER_IDLE_TARGET, runClusterIdleBenchmark, type ClusterIdleOptions, type ClusterIdleResult } from './cluster-idle.js';
 import { FAILOVER_TARGET_S, runFailoverBenchmark, type FailoverOptions, type FailoverResult } from './cluster-failover.js';
 import { describeMachine, loadAverage, machineLine, otherHostCpuPercent, type MachineInfo } from './lib/machine.js';
 import type { PacingOptions } from './lib/rounds.js';
@@ -47,6 +48,7 @@ interface Settings {
   connections: Omit<ConnectionsOptions, 'log'>;
   storm: Omit<StormOptions, 'log'>;
   clusterFailover: Omit<FailoverOptions, 'log'>;
+  clusterIdle: Omit<ClusterIdleOptions, 'log'>;
 }
 
 function parseArgs(argv: string[]): Settings {
@@ -107,6 +109,7 @@ function parseArgs(argv: string[]): Settings {
       heartbeatMs: quick ? 2000 : 10_000,
       checkInterval: '2s',
     },
+    clusterIdle: { devices: int('--cluster-idle-devices', quick ? 6000 : 100_000), nodes: 3 },
   };
 }
 
@@ -176,6 +179,8 @@ async function main(): Promise<void> {
   if (settings.only.includes('storm')) storm = await runStormBenchmark({ ...settings.storm, log });
   let clusterFailover: FailoverResult | null = null;
   if (settings.only.includes('cluster-failover')) clusterFailover = await runFailoverBenchmark({ ...settings.clusterFailover, log });
+  let clusterIdle: ClusterIdleResult | null = null;
+  if (settings.only.includes('cluster-idle')) clusterIdle = await runClusterIdleBenchmark({ ...settings.clusterIdle, log });
 
   const alarmReport = alarm ? benchReport(alarm.rounds) : null;
   const providerReports = BENCH_SMS_PROVIDERS.flatMap((provider) => {
@@ -225,6 +230,7 @@ async function main(): Promise<void> {
     connections,
     storm,
     cluster_failover: clusterFailover,
+    cluster_idle: clusterIdle,
     target,
   };
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
@@ -236,6 +242,7 @@ async function main(): Promise<void> {
     printReport({ runs: settings.runs, alarm, alarmReport, providerReports, rawReport, target });
   printCapacityReport({ ingest, connections, storm });
   if (clusterFailover) printFailover(clusterFailover);
+  if (clusterIdle) printClusterIdle(clusterIdle);
   if (influx) {
     console.log(
       `InfluxDB writer (influxd 1.x, batch ${influx.batch_size}): ${Math.round(influx.points_per_s)} points/s; ` +
@@ -263,6 +270,19 @@ function printFailover(r: FailoverResult): void {
   console.log(
     `  target: SIGKILL -> reconnected and paged <= ${FAILOVER_TARGET_S} s, 0 wrongly offline: ${r.target.pass ? 'PASS' : 'MISS'}`,
   );
+}
+
+function printClusterIdle(r: ClusterIdleResult): void {
+  console.log(`\nCluster idle devices (${r.nodes} nodes, ${r.requested} asked for)`);
+  console.log(
+    `  connected: ${r.devices} in ${r.connect_s.toFixed(1)} s (${Math.round(r.connects_per_s)}/s)${r.stopped_short ? `; stopped short: ${r.stopped_short}` : ''}`,
+  );
+  for (const n of [...r.per_node, r.single_node])
+    console.log(
+      `  ${n.node.padEnd(16)} ${String(n.devices).padStart(6)} devices  RSS ${n.rss_mb.toFixed(0).padStart(5)} MiB  ${n.rss_kb_per_device.toFixed(2)} kB RSS / ${n.heap_kb_per_device.toFixed(2)} kB heap per device`,
+    );
+  console.log(`  Redis: ${r.redis_kb_per_device.toFixed(2)} kB per device`);
+  console.log(`  target: ${CLUSTER_IDLE_TARGET} idle devices across the nodes: ${r.target.pass ? 'PASS' : 'MISS'}`);
 }
 
 main().catch((err: unknown) => {

@@ -58,6 +58,7 @@ class BenchHaproxy extends HaproxyServer {
 }
 
 export interface ClusterPartsOptions {
+  /** Gateway nodes started as `npm start` children (0: the caller runs its own, with nodeEnv()). */
   nodes: number;
   doc: RegistryDocument;
   /** Extra environment for every node (CLUSTER_HEARTBEAT_MS, MQTT_PROXY_*…). */
@@ -74,7 +75,9 @@ export class ClusterParts {
   redis: RedisServer | null = null;
   sms: SmsServerProcess | null = null;
   databaseUrl = '';
+  registryFile = '';
   seedMs = 0;
+  private readonly linkSecret = join(this.dir, 'link-secret');
 
   async start(opts: ClusterPartsOptions): Promise<void> {
     const [postgres, redis] = await Promise.all([PostgresServer.start(), RedisServer.start()]);
@@ -85,32 +88,36 @@ export class ClusterParts {
     this.databaseUrl = await postgres.createDatabase('care_bench');
     const seeded = await seedPostgresRegistry(this.dir, this.databaseUrl, opts.doc);
     this.seedMs = seeded.ms;
+    this.registryFile = seeded.path;
     opts.log(
       `cluster: PostgreSQL, Redis and the SMS server up; registry of ${opts.doc.devices?.length ?? 0} devices seeded in ${Math.round(seeded.ms)} ms`,
     );
-    const linkSecret = join(this.dir, 'link-secret');
-    writeFileSync(linkSecret, randomBytes(32), { mode: 0o600 });
+    writeFileSync(this.linkSecret, randomBytes(32), { mode: 0o600 });
     for (let i = 1; i <= opts.nodes; i++) {
       const name = `node${i}`;
       const addresses = await gatewayAddresses();
-      const dataDir = join(this.dir, name);
-      mkdirSync(dataDir);
-      const env = {
-        ...gatewayEnv({ dataDir, addresses, twilioApiUrl: this.sms.url, registryFile: seeded.path }),
-        ...DEVICE_LIMITS_OFF,
-        DATABASE_URL: this.databaseUrl,
-        REDIS_URL: redis.url,
-        GATEWAY_NODE_ID: name,
-        LINK_SECRET_FILE: linkSecret,
-        LOG_LEVEL: process.env.BENCH_CLUSTER_LOGS ? 'info' : 'error',
-        ...opts.env,
-      };
+      const env = { ...this.nodeEnv(name, addresses), ...opts.env };
       // One socket per device: the node runs with this machine's whole descriptor limit (npm start keeps --min-semi-space-size).
       const child = new GatewayProcess(env, ['bash', '-c', `ulimit -n ${OPEN_FILES} && exec npm start`]).spawn();
       this.nodes.push({ name, addresses, process: child });
     }
     await Promise.all(this.nodes.map((n) => n.process.waitForBanner(180_000)));
-    opts.log(`cluster: ${opts.nodes} gateway nodes started (npm start, each its own process)`);
+    if (opts.nodes > 0) opts.log(`cluster: ${opts.nodes} gateway nodes started (npm start, each its own process)`);
+  }
+
+  /** A node's environment: the shared PostgreSQL, Redis, link secret and SMS server, its own id and DATA_DIR. */
+  nodeEnv(name: string, addresses: GatewayAddresses): Record<string, string> {
+    const dataDir = join(this.dir, name);
+    mkdirSync(dataDir, { recursive: true });
+    return {
+      ...gatewayEnv({ dataDir, addresses, twilioApiUrl: this.sms?.url ?? '', registryFile: this.registryFile }),
+      ...DEVICE_LIMITS_OFF,
+      DATABASE_URL: this.databaseUrl,
+      REDIS_URL: this.redis?.url ?? '',
+      GATEWAY_NODE_ID: name,
+      LINK_SECRET_FILE: this.linkSecret,
+      LOG_LEVEL: process.env.BENCH_CLUSTER_LOGS ? 'info' : 'error',
+    };
   }
 
   /** `count` HAProxy processes on the shipped config in front of the first three nodes, each its own listening port. */
