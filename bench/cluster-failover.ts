@@ -41,6 +41,8 @@ export interface FailoverResult {
   /** Devices per survivor (their /healthz) at the end. */
   survivors: Record<string, number | null>;
   failed_attempts: number;
+  /** Those attempts by the error mqtt.js gave ('closed': none, the connection just ended). */
+  failures: Record<string, number>;
   balancers: number;
   target: { limitS: number; pass: boolean };
   settings: { reconnectPeriodMs: number; heartbeatMs: number; checkInterval: string; fleetProcesses: number; sourceAddresses: number };
@@ -157,6 +159,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       100,
     );
     allBack = true;
+    opts.log(`failover: attempts closed before CONNACK, by reason: ${JSON.stringify(last.failures)}`);
     await continuous;
     const reconnectAllS = (fromMonotonic(last.lastReconnectAt) - killedAt) / 1000;
     const reconnectS = summarize(last.reconnectAts.map((t) => (fromMonotonic(t) - killedAt) / 1000));
@@ -237,6 +240,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       wrongly_offline: wrongly,
       survivors: survivorCounts,
       failed_attempts: last.failedAttempts,
+      failures: last.failures,
       balancers,
       target: { limitS: FAILOVER_TARGET_S, pass: alarmS <= FAILOVER_TARGET_S && wrongly === 0 },
       settings: {

@@ -11,6 +11,8 @@ interface Member {
   client: MqttClient;
   connected: boolean;
   lostSinceMark: boolean;
+  /** The error of the attempt in progress, counted when it closes. */
+  lastError: string | null;
 }
 
 class Fleet {
@@ -53,10 +55,12 @@ class Fleet {
         ...(req.presence ? { will: { topic: statusTopic, payload: Buffer.from('offline'), qos: 1 as const, retain: true } } : {}),
       },
     );
-    const member: Member = { client, connected: false, lostSinceMark: false };
+    const member: Member = { client, connected: false, lostSinceMark: false, lastError: null };
     this.members.set(id, member);
     // A refused or reset connection is counted below; it must not become an unhandled 'error' event.
-    client.on('error', () => undefined);
+    client.on('error', (err: Error) => {
+      member.lastError = err.message.replace(/\d+\.\d+\.\d+\.\d+:\d+/g, '<addr>').slice(0, 80);
+    });
     client.on('close', () => {
       if (member.connected) {
         member.connected = false;
@@ -66,7 +70,10 @@ class Fleet {
         this.reconnected.delete(id);
       } else {
         this.status.failedAttempts++;
+        const why = member.lastError ?? 'closed';
+        this.status.failures[why] = (this.status.failures[why] ?? 0) + 1;
       }
+      member.lastError = null;
     });
     return new Promise<void>((resolve) => {
       client.on('connect', () => {
@@ -113,7 +120,7 @@ class Fleet {
 }
 
 function fresh(): Omit<FleetStatus, 'devices' | 'connected' | 'reconnected'> {
-  return { lost: 0, failedAttempts: 0, lastReconnectAt: 0, firstLossAt: 0, onlineAcked: 0, reconnectAts: [] };
+  return { lost: 0, failedAttempts: 0, lastReconnectAt: 0, firstLossAt: 0, onlineAcked: 0, reconnectAts: [], failures: {} };
 }
 
 const fleet = new Fleet();

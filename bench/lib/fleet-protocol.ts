@@ -43,6 +43,8 @@ export interface FleetStatus {
   firstLossAt: number;
   /** The retained `online` status PUBLISHes after a reconnect that were acknowledged. */
   onlineAcked: number;
+  /** Why attempts failed since the mark: the client's error message (a CONNACK refusal, ECONNRESET…) or 'closed' when it gave none. */
+  failures: Record<string, number>;
   /** Each reconnect's CONNACK since the mark (monotonic ms), for the spread of reconnect times. */
   reconnectAts: number[];
 }

@@ -87,6 +87,10 @@ export class DeviceFleet {
       lastReconnectAt: Math.max(0, ...all.map((s) => s.lastReconnectAt)),
       firstLossAt: losses.length ? Math.min(...losses) : 0,
       reconnectAts: all.flatMap((s) => s.reconnectAts),
+      failures: all.reduce<Record<string, number>>((acc, s) => {
+        for (const [why, n] of Object.entries(s.failures)) acc[why] = (acc[why] ?? 0) + n;
+        return acc;
+      }, {}),
     };
   }
 
