@@ -1,6 +1,6 @@
 // Benchmark entry point (`npm run bench`): runs the latency benchmarks, prints a table and writes bench/results/latest.json.
 // Flags: --quick (one short run each), --only <alarm|bridge|raw-aedes|influx|ingest|connections|storm>[,...], --runs <n>, --alarms <n>, --gap-ms <n>, --back-to-back,
-// --idle-devices <n>, --storm-alarms <n>, --sms-providers <twilio|aliyun|tencent>[,...] (the alarm benchmark once per provider; default all three).
+// --idle-devices <n>, --storm-alarms <n>, --failover-devices <n>, --cluster-idle-devices <n>, --sms-providers <twilio|aliyun|tencent>[,...] (the alarm benchmark once per provider; default all three).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -13,11 +13,23 @@ import { runConnectionsBenchmark, type ConnectionsOptions, type ConnectionsResul
 import { runStormBenchmark, type StormOptions, type StormResult } from './storm.js';
 import { runBridgeBenchmark, type BridgeBenchResult } from './bridge-latency.js';
 import { printCapacityReport } from './lib/report-capacity.js';
+import { CLUSTER_IDLE_TARGET, runClusterIdleBenchmark, type ClusterIdleOptions, type ClusterIdleResult } from './cluster-idle.js';
+import { FAILOVER_TARGET_S, runFailoverBenchmark, type FailoverOptions, type FailoverResult } from './cluster-failover.js';
 import { describeMachine, loadAverage, machineLine, otherHostCpuPercent, type MachineInfo } from './lib/machine.js';
 import type { PacingOptions } from './lib/rounds.js';
 import { benchReport, printReport, stageReport, targetCheck } from './lib/report.js';
 
-const BENCHMARKS = ['alarm', 'bridge', 'raw-aedes', 'influx', 'ingest', 'connections', 'storm'] as const;
+const BENCHMARKS = [
+  'alarm',
+  'bridge',
+  'raw-aedes',
+  'influx',
+  'ingest',
+  'connections',
+  'storm',
+  'cluster-failover',
+  'cluster-idle',
+] as const;
 type BenchName = (typeof BENCHMARKS)[number];
 
 interface Settings {
@@ -35,6 +47,8 @@ interface Settings {
   ingest: Omit<IngestOptions, 'log'>;
   connections: Omit<ConnectionsOptions, 'log'>;
   storm: Omit<StormOptions, 'log'>;
+  clusterFailover: Omit<FailoverOptions, 'log'>;
+  clusterIdle: Omit<ClusterIdleOptions, 'log'>;
 }
 
 function parseArgs(argv: string[]): Settings {
@@ -88,6 +102,14 @@ function parseArgs(argv: string[]): Settings {
     },
     // The same rate (500 SOS/s) in --quick, for a fifth of the time.
     storm: ((n: number) => ({ alarms: n, seconds: Math.max(1, n / 500) }))(int('--storm-alarms', quick ? 1000 : 5000)),
+    // The shipped HAProxy check interval and the nodes' default heartbeat; --quick fails over fewer devices and replays wills sooner.
+    clusterFailover: {
+      devices: int('--failover-devices', quick ? 2000 : 10_000),
+      reconnectPeriodMs: 1000,
+      heartbeatMs: quick ? 2000 : 10_000,
+      checkInterval: '2s',
+    },
+    clusterIdle: { devices: int('--cluster-idle-devices', quick ? 6000 : 100_000), nodes: 3 },
   };
 }
 
@@ -155,6 +177,10 @@ async function main(): Promise<void> {
   if (settings.only.includes('ingest')) ingest = await runIngestBenchmark({ ...settings.ingest, log });
   if (settings.only.includes('connections')) connections = await runConnectionsBenchmark({ ...settings.connections, log });
   if (settings.only.includes('storm')) storm = await runStormBenchmark({ ...settings.storm, log });
+  let clusterFailover: FailoverResult | null = null;
+  if (settings.only.includes('cluster-failover')) clusterFailover = await runFailoverBenchmark({ ...settings.clusterFailover, log });
+  let clusterIdle: ClusterIdleResult | null = null;
+  if (settings.only.includes('cluster-idle')) clusterIdle = await runClusterIdleBenchmark({ ...settings.clusterIdle, log });
 
   const alarmReport = alarm ? benchReport(alarm.rounds) : null;
   const providerReports = BENCH_SMS_PROVIDERS.flatMap((provider) => {
@@ -203,6 +229,8 @@ async function main(): Promise<void> {
     ingest,
     connections,
     storm,
+    cluster_failover: clusterFailover,
+    cluster_idle: clusterIdle,
     target,
   };
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
@@ -213,6 +241,8 @@ async function main(): Promise<void> {
   if (alarmReport || rawReport || providerReports.length > 0)
     printReport({ runs: settings.runs, alarm, alarmReport, providerReports, rawReport, target });
   printCapacityReport({ ingest, connections, storm });
+  if (clusterFailover) printFailover(clusterFailover);
+  if (clusterIdle) printClusterIdle(clusterIdle);
   if (influx) {
     console.log(
       `InfluxDB writer (influxd 1.x, batch ${influx.batch_size}): ${Math.round(influx.points_per_s)} points/s; ` +
@@ -220,6 +250,39 @@ async function main(): Promise<void> {
     );
   }
   console.log(`Written: ${file} (${result.durationSeconds} s)`);
+}
+
+function printFailover(r: FailoverResult): void {
+  console.log(
+    `\nCluster failover (${r.devices} devices on the killed node, ${r.balancers} HAProxy, reconnectPeriod ${r.settings.reconnectPeriodMs} ms, check inter ${r.settings.checkInterval})`,
+  );
+  console.log(`  SIGKILL -> every device reconnected: ${r.reconnect_all_s.toFixed(2)} s (${r.failed_attempts} failed attempts)`);
+  console.log(
+    `  SIGKILL -> SOS sent after the last reconnect paged: ${r.alarm_after_failover_s.toFixed(2)} s (${r.alarm_publish_to_sms_ms.toFixed(0)} ms PUBLISH -> SMS)`,
+  );
+  const c = r.continuous;
+  console.log(
+    `  continuous SOS every ${c.everyMs} ms from the SIGKILL: ${c.paged}/${c.sent} paged, first page ${c.first_paged_after_kill_s?.toFixed(2) ?? '-'} s after the kill, PUBLISH -> SMS p50 ${c.publish_to_sms_ms.p50.toFixed(0)} / max ${c.publish_to_sms_ms.max.toFixed(0)} ms`,
+  );
+  console.log(
+    `  wills replayed: ${r.wills_replayed_s === null ? 'not within the wait' : `${r.wills_replayed_s.toFixed(1)} s`}; devices wrongly offline: ${r.wrongly_offline}`,
+  );
+  console.log(
+    `  target: SIGKILL -> reconnected and paged <= ${FAILOVER_TARGET_S} s, 0 wrongly offline: ${r.target.pass ? 'PASS' : 'MISS'}`,
+  );
+}
+
+function printClusterIdle(r: ClusterIdleResult): void {
+  console.log(`\nCluster idle devices (${r.nodes} nodes, ${r.requested} asked for)`);
+  console.log(
+    `  connected: ${r.devices} in ${r.connect_s.toFixed(1)} s (${Math.round(r.connects_per_s)}/s)${r.stopped_short ? `; stopped short: ${r.stopped_short}` : ''}`,
+  );
+  for (const n of [...r.per_node, r.single_node])
+    console.log(
+      `  ${n.node.padEnd(16)} ${String(n.devices).padStart(6)} devices  RSS ${n.rss_mb.toFixed(0).padStart(5)} MiB  ${n.rss_kb_per_device.toFixed(2)} kB RSS / ${n.heap_kb_per_device.toFixed(2)} kB heap per device`,
+    );
+  console.log(`  Redis: ${r.redis_kb_per_device.toFixed(2)} kB per device`);
+  console.log(`  target: ${CLUSTER_IDLE_TARGET} idle devices across the nodes: ${r.target.pass ? 'PASS' : 'MISS'}`);
 }
 
 main().catch((err: unknown) => {
