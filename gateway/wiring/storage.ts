@@ -35,6 +35,7 @@ export function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMe
       onAfterCommitError: (err) => log.error({ err, part: 'storage' }, 'a post-commit step failed'),
       lease: { ...(config.nodeId ? { nodeId: config.nodeId } : {}), leaseMs: tuning.leaseMs ?? DEFAULT_LEASE_MS },
       ...(tuning.idleInTransactionMs ? { idleInTransactionMs: tuning.idleInTransactionMs } : {}),
+      ...(tuning.noticesRetryMs ? { noticesRetryMs: tuning.noticesRetryMs } : {}),
     });
     pgStore.database.observeCommits((c) =>
       metrics.storeCommitDuration.observe({ engine: 'postgresql', durability: c.durability }, c.ms / 1000),
@@ -59,6 +60,8 @@ export interface SharedWorkTuning {
   pollMs?: number;
   /** How long the server lets a session sit idle inside a transaction before ending it (default 30 s). */
   idleInTransactionMs?: number;
+  /** Back-off of the notices connection's reconnection attempts (default 1 s doubling to 10 s). */
+  noticesRetryMs?: { first: number; max: number };
 }
 
 /** The work several nodes share through PostgreSQL: every node arms every timer, SMS and calls go by lease. */
