@@ -9,6 +9,7 @@ import type { Leasing } from '../core/leases.js';
 import type { Logger } from '../core/logger.js';
 import type { DeviceHealth, OutboundSms } from '../core/types.js';
 import type { SharedTimers } from '../escalation/timers.js';
+import type { NoticesStatus } from '../storage/postgres/notices.js';
 import { PgNotifyChannel } from '../storage/postgres/notify.js';
 import type { VoiceCall } from '../voice/repo.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
@@ -131,7 +132,24 @@ export function retentionRepoOf(store: GatewayStore): RetentionRepo {
  */
 export function databaseComponent(store: GatewayStore, up: boolean): ComponentHealth {
   if (store instanceof SqliteStore) return { engine: 'sqlite', ...databaseHealth(up, () => store.database.storageHealth()) };
-  return up ? { engine: 'postgresql', status: 'up' } : { engine: 'postgresql', status: 'down', detail: 'PostgreSQL does not answer' };
+  const notices = store.database.notices.status();
+  if (!up) return { engine: 'postgresql', status: 'down', detail: 'PostgreSQL does not answer', notices };
+  return { engine: 'postgresql', ...noticesHealth(notices), notices };
+}
+
+/**
+ * The one listening connection (timers, SMS caps, the live feed across nodes) lost while queries still work: alarms
+ * are recorded and paged, so it degrades the component and never makes /healthz 503 by itself.
+ */
+function noticesHealth(n: NoticesStatus): Pick<ComponentHealth, 'status' | 'detail'> {
+  if (n.state !== 'down') return { status: 'up' };
+  const since = n.since === null ? '' : ` since ${new Date(n.since).toISOString()}`;
+  return {
+    status: 'degraded',
+    detail:
+      `notices connection reconnecting${since} (${n.lastError ?? 'unknown error'}): other nodes' timers and SMS counts are ` +
+      `read by polling, their live dashboard updates wait for it`,
+  };
 }
 
 /**
