@@ -12,7 +12,8 @@ import type { SharedTimers } from '../escalation/timers.js';
 import type { NoticesStatus } from '../storage/postgres/notices.js';
 import { PgNotifyChannel } from '../storage/postgres/notify.js';
 import type { VoiceCall } from '../voice/repo.js';
-import type { GatewayMetrics } from '../metrics/metrics.js';
+import { Gauge } from 'prom-client';
+import { POSTGRES_METRIC_NAMES, type GatewayMetrics } from '../metrics/metrics.js';
 import type { RetentionRepo } from '../retention/retention.js';
 import { DEFAULT_LEASE_MS } from '../storage/postgres/leases.js';
 import { connectPostgresStore, type PostgresStore } from '../storage/postgres/store.js';
@@ -41,6 +42,7 @@ export function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMe
     pgStore.database.observeCommits((c) =>
       metrics.storeCommitDuration.observe({ engine: 'postgresql', durability: c.durability }, c.ms / 1000),
     );
+    registerNoticesMetrics(metrics, pgStore);
     return pgStore;
   }
   const store = openSqliteStore(databaseFile(config.dataDir), {
@@ -51,6 +53,27 @@ export function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMe
     metrics.storeCommitDuration.observe({ engine: 'sqlite', durability: c.durability }, c.ms / 1000);
   });
   return store;
+}
+
+/** The listening connection's state at each scrape: 0 while timers and other nodes' notices are only polled for. */
+function registerNoticesMetrics(metrics: GatewayMetrics, store: PostgresStore): void {
+  const registers = [metrics.registry];
+  new Gauge({
+    name: POSTGRES_METRIC_NAMES.noticesListening,
+    help: 'Whether this node listens for PostgreSQL notices (timers, SMS caps, the live feed across nodes): 1 yes, 0 no',
+    registers,
+    collect() {
+      this.set(store.database.notices.status().state === 'listening' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: POSTGRES_METRIC_NAMES.noticesReconnects,
+    help: 'Reconnection attempts of the PostgreSQL notices connection since start',
+    registers,
+    collect() {
+      this.set(store.database.notices.status().reconnects);
+    },
+  });
 }
 
 /** Tunables of work shared by several nodes on PostgreSQL, which no setting exposes (tests shorten them). */

@@ -42,6 +42,13 @@ function health(node: TestGateway<Gateway>): Promise<{ status: number; database:
   });
 }
 
+/** One gauge's value from /metrics. */
+async function gauge(node: TestGateway<Gateway>, name: string): Promise<number | null> {
+  const text = await (await fetch(`${node.httpUrl}/metrics`, { headers: { connection: 'close' } })).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? null : Number(line.slice(name.length + 1));
+}
+
 function pgStoreOf(node: TestGateway<Gateway>): PostgresStore {
   const { store } = node.gateway;
   if (!(store instanceof PostgresStore)) throw new Error('the node does not run on PostgreSQL');
@@ -99,6 +106,7 @@ describe('a node whose PostgreSQL notices connection is cut', () => {
     expect(cut.database.status).toBe('degraded');
     expect(cut.database.detail).toMatch(/^notices connection reconnecting since \d{4}-\d\d-\d\dT.*Z \(.+\)/);
     expect(cut.database.notices?.lastError).toBeTruthy();
+    expect(await gauge(b, 'postgres_notices_listening')).toBe(0);
 
     const button = await connectDevice(a.mqttUrl, 'btn-001', 's3cret-btn-001');
     clients.push(button);
@@ -121,5 +129,7 @@ describe('a node whose PostgreSQL notices connection is cut', () => {
     expect(back.status).toBe(200);
     expect(back.database).toMatchObject({ status: 'up', notices: { state: 'listening', reconnects: 1 } });
     expect(back.database.notices?.lastError).toBe(cut.database.notices?.lastError);
+    expect(await gauge(b, 'postgres_notices_listening')).toBe(1);
+    expect(await gauge(b, 'postgres_notices_reconnects')).toBe(1);
   });
 });
