@@ -110,7 +110,12 @@ export class DurableTimers {
     const horizon = shared.horizonMs ?? 3 * shared.pollMs;
     const retryNow = this.retryNow;
     this.retryNow = false;
-    for (const timer of await store.timers.listDue(clock.now() + horizon, shared.batch ?? 500)) {
+    const due = await store.timers.listDue(clock.now() + horizon, shared.batch ?? 500).catch((err: unknown) => {
+      // The database answered the listening connection but not this read (still starting up): the next read retries.
+      if (retryNow) this.retryNow = true;
+      throw err;
+    });
+    for (const timer of due) {
       if (this.firing.has(timer.key)) continue;
       if (!this.armed.has(timer.key) || (retryNow && this.retrying.has(timer.key))) this.arm(timer);
     }
