@@ -28,8 +28,12 @@ export interface Leasing<T> {
 
 /** Says that shared work changed on another node (a timer was scheduled), so this node looks now rather than at its next poll. */
 export interface ChangeFeed {
-  /** Starts listening; resolves after the first attempt, never waiting for a database that does not answer. */
-  start(onChange: () => void): Promise<void>;
+  /**
+   * Starts listening; resolves after the first attempt, never waiting for a database that does not answer. `onChange`
+   * is called for each notice, and with 'listening' each time the connection listens (again): the database answers,
+   * and whatever was sent while it did not must be read.
+   */
+  start(onChange: (cause: 'notice' | 'listening') => void): Promise<void>;
   stop(): Promise<void>;
 }
 

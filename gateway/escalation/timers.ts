@@ -39,6 +39,10 @@ export class DurableTimers {
   private readonly inFlight = new Set<Promise<void>>();
   /** Keys whose claiming transaction runs now on this node: a read of the table must not arm them again. */
   private readonly firing = new Set<string>();
+  /** Timers whose last firing failed (the database was away, say), armed again for a retry. */
+  private readonly retrying = new Set<string>();
+  /** The next read also fires the due timers waiting for a retry. */
+  private retryNow = false;
   private pollTimer: TimerHandle | null = null;
   /** A read of the shared table is running; `readAgain`: a notice came meanwhile, so read once more after it. */
   private reading: Promise<void> | null = null;
@@ -56,7 +60,9 @@ export class DurableTimers {
     for (const timer of await this.deps.store.timers.listPending()) this.arm(timer);
     const { shared } = this.deps;
     if (!shared) return;
-    await shared.changes?.start(() => void this.readShared());
+    // The notices connection listening again means the database answers again: timers that failed while it was away
+    // (due during an outage) fire now, not a retry interval later.
+    await shared.changes?.start((cause) => void this.readShared(cause === 'listening'));
     this.schedulePoll(shared);
   }
 
@@ -68,6 +74,7 @@ export class DurableTimers {
     await this.reading;
     for (const h of this.armed.values()) h.cancel();
     this.armed.clear();
+    this.retrying.clear();
     await Promise.allSettled([...this.inFlight]);
   }
 
@@ -75,7 +82,8 @@ export class DurableTimers {
    * Arms the pending timers of the shared table that fall due within the horizon and that this node neither has armed
    * nor is firing: those other nodes scheduled, and those whose claim a dead or frozen node's transaction lost.
    */
-  readShared(): Promise<void> {
+  readShared(retryFailed = false): Promise<void> {
+    if (retryFailed) this.retryNow = true;
     if (this.reading) {
       this.readAgain = true;
       return this.reading;
@@ -100,8 +108,16 @@ export class DurableTimers {
     const { shared, clock, store } = this.deps;
     if (!shared || !this.running) return;
     const horizon = shared.horizonMs ?? 3 * shared.pollMs;
-    for (const timer of await store.timers.listDue(clock.now() + horizon, shared.batch ?? 500)) {
-      if (!this.armed.has(timer.key) && !this.firing.has(timer.key)) this.arm(timer);
+    const retryNow = this.retryNow;
+    this.retryNow = false;
+    const due = await store.timers.listDue(clock.now() + horizon, shared.batch ?? 500).catch((err: unknown) => {
+      // The database answered the listening connection but not this read (still starting up): the next read retries.
+      if (retryNow) this.retryNow = true;
+      throw err;
+    });
+    for (const timer of due) {
+      if (this.firing.has(timer.key)) continue;
+      if (!this.armed.has(timer.key) || (retryNow && this.retrying.has(timer.key))) this.arm(timer);
     }
   }
 
@@ -124,6 +140,7 @@ export class DurableTimers {
       if (key.startsWith(`${incidentId}:`)) {
         handle.cancel();
         this.armed.delete(key);
+        this.retrying.delete(key);
       }
     }
   }
@@ -136,6 +153,7 @@ export class DurableTimers {
     const claimed = await this.deps.store.timers.claim(key, this.deps.clock.now());
     this.armed.get(key)?.cancel();
     this.armed.delete(key);
+    this.retrying.delete(key);
     return claimed;
   }
 
@@ -155,6 +173,7 @@ export class DurableTimers {
 
   private fire(timer: DurableTimer): void {
     this.armed.delete(timer.key);
+    this.retrying.delete(timer.key);
     this.firing.add(timer.key);
     const run = this.deps.store
       .transaction(async () => {
@@ -170,6 +189,7 @@ export class DurableTimers {
         // The claim rolled back with the failure, so the timer is still pending: try again shortly.
         this.deps.log.error({ err, timer: timer.key }, 'durable timer failed; retrying');
         if (this.running) {
+          this.retrying.add(timer.key);
           this.armed.set(
             timer.key,
             this.deps.clock.setTimer(this.deps.retryMs ?? 5000, () => this.fire(timer)),

@@ -16,6 +16,8 @@ export interface NoticeTransport {
   send(payload: string): Promise<void>;
   /** Every payload any node sent, this one's included. */
   onPayload(handler: (payload: string) => void): void;
+  /** The transport listens again after a loss: payloads sent in between were never delivered here. */
+  onGap(handler: () => void): void;
 }
 
 export type NoticeOutcome = 'sent' | 'failed' | 'received' | 'malformed';
@@ -50,6 +52,11 @@ export class ClusterFeed {
   /** Where other nodes' notices go; this node's own never come back to it. */
   onNotices(handler: (notices: FeedNotice[]) => void): void {
     this.handler = handler;
+  }
+
+  /** Other nodes' notices may have been missed (this node's listening connection was lost, and is back). */
+  onGap(handler: () => void): void {
+    this.deps.transport.onGap(handler);
   }
 
   publish(notice: FeedNotice): void {

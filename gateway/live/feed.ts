@@ -111,6 +111,7 @@ export class LiveFeed implements LiveStreamSource {
     this.deps.cluster?.feed.onNotices((notices) => {
       for (const n of notices) void this.fromOtherNode(n);
     });
+    this.deps.cluster?.feed.onGap(() => this.resync('cluster'));
     const every = this.deps.heartbeatMs ?? 15_000;
     this.heartbeat = setInterval(() => this.beat(), every);
     this.heartbeat.unref();
@@ -153,6 +154,16 @@ export class LiveFeed implements LiveStreamSource {
 
   clientCount(): number {
     return this.clients.size;
+  }
+
+  /**
+   * Tells every open dashboard that events may have been missed (other nodes' while this node's channel was down), so
+   * it reads its whole state again through the API, scoped to its caller as every read is. The event itself carries
+   * nothing but the reason, so every client may have it.
+   */
+  resync(reason: 'cluster'): void {
+    if (this.stopped) return;
+    this.publish('resync', { data: { reason }, community: null }, () => true);
   }
 
   /** Sends to every client allowed to see it; a client that cannot keep up is dropped by its own send(). */

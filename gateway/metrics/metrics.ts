@@ -36,6 +36,15 @@ export const SUPERVISION_METRIC_NAMES = {
   outageOldestOpenSeconds: 'outage_oldest_open_seconds',
 } as const;
 
+/**
+ * Gauges read from the PostgreSQL store's listening connection at scrape time (gateway/wiring/storage.ts); registered
+ * only on PostgreSQL, so they are apart from METRIC_NAMES too.
+ */
+export const POSTGRES_METRIC_NAMES = {
+  noticesListening: 'postgres_notices_listening',
+  noticesReconnects: 'postgres_notices_reconnects',
+} as const;
+
 /** 1 ms to 10 s: the alarm path should sit in the low milliseconds, and anything near 10 s is an outage. */
 export const ALARM_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BATCH_SIZE_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];

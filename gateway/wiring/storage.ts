@@ -9,9 +9,11 @@ import type { Leasing } from '../core/leases.js';
 import type { Logger } from '../core/logger.js';
 import type { DeviceHealth, OutboundSms } from '../core/types.js';
 import type { SharedTimers } from '../escalation/timers.js';
+import type { NoticesStatus } from '../storage/postgres/notices.js';
 import { PgNotifyChannel } from '../storage/postgres/notify.js';
 import type { VoiceCall } from '../voice/repo.js';
-import type { GatewayMetrics } from '../metrics/metrics.js';
+import { Gauge } from 'prom-client';
+import { POSTGRES_METRIC_NAMES, type GatewayMetrics } from '../metrics/metrics.js';
 import type { RetentionRepo } from '../retention/retention.js';
 import { DEFAULT_LEASE_MS } from '../storage/postgres/leases.js';
 import { connectPostgresStore, type PostgresStore } from '../storage/postgres/store.js';
@@ -35,10 +37,12 @@ export function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMe
       onAfterCommitError: (err) => log.error({ err, part: 'storage' }, 'a post-commit step failed'),
       lease: { ...(config.nodeId ? { nodeId: config.nodeId } : {}), leaseMs: tuning.leaseMs ?? DEFAULT_LEASE_MS },
       ...(tuning.idleInTransactionMs ? { idleInTransactionMs: tuning.idleInTransactionMs } : {}),
+      ...(tuning.noticesRetryMs ? { noticesRetryMs: tuning.noticesRetryMs } : {}),
     });
     pgStore.database.observeCommits((c) =>
       metrics.storeCommitDuration.observe({ engine: 'postgresql', durability: c.durability }, c.ms / 1000),
     );
+    registerNoticesMetrics(metrics, pgStore);
     return pgStore;
   }
   const store = openSqliteStore(databaseFile(config.dataDir), {
@@ -51,6 +55,27 @@ export function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMe
   return store;
 }
 
+/** The listening connection's state at each scrape: 0 while timers and other nodes' notices are only polled for. */
+function registerNoticesMetrics(metrics: GatewayMetrics, store: PostgresStore): void {
+  const registers = [metrics.registry];
+  new Gauge({
+    name: POSTGRES_METRIC_NAMES.noticesListening,
+    help: 'Whether this node listens for PostgreSQL notices (timers, SMS caps, the live feed across nodes): 1 yes, 0 no',
+    registers,
+    collect() {
+      this.set(store.database.notices.status().state === 'listening' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: POSTGRES_METRIC_NAMES.noticesReconnects,
+    help: 'Reconnection attempts of the PostgreSQL notices connection since start',
+    registers,
+    collect() {
+      this.set(store.database.notices.status().reconnects);
+    },
+  });
+}
+
 /** Tunables of work shared by several nodes on PostgreSQL, which no setting exposes (tests shorten them). */
 export interface SharedWorkTuning {
   /** How long an unsent SMS or unplaced call stays with its node without a renewal (default 15 s). */
@@ -59,6 +84,8 @@ export interface SharedWorkTuning {
   pollMs?: number;
   /** How long the server lets a session sit idle inside a transaction before ending it (default 30 s). */
   idleInTransactionMs?: number;
+  /** Back-off of the notices connection's reconnection attempts (default 1 s doubling to 10 s). */
+  noticesRetryMs?: { first: number; max: number };
 }
 
 /** The work several nodes share through PostgreSQL: every node arms every timer, SMS and calls go by lease. */
@@ -128,7 +155,24 @@ export function retentionRepoOf(store: GatewayStore): RetentionRepo {
  */
 export function databaseComponent(store: GatewayStore, up: boolean): ComponentHealth {
   if (store instanceof SqliteStore) return { engine: 'sqlite', ...databaseHealth(up, () => store.database.storageHealth()) };
-  return up ? { engine: 'postgresql', status: 'up' } : { engine: 'postgresql', status: 'down', detail: 'PostgreSQL does not answer' };
+  const notices = store.database.notices.status();
+  if (!up) return { engine: 'postgresql', status: 'down', detail: 'PostgreSQL does not answer', notices };
+  return { engine: 'postgresql', ...noticesHealth(notices), notices };
+}
+
+/**
+ * The one listening connection (timers, SMS caps, the live feed across nodes) lost while queries still work: alarms
+ * are recorded and paged, so it degrades the component and never makes /healthz 503 by itself.
+ */
+function noticesHealth(n: NoticesStatus): Pick<ComponentHealth, 'status' | 'detail'> {
+  if (n.state !== 'down') return { status: 'up' };
+  const since = n.since === null ? '' : ` since ${new Date(n.since).toISOString()}`;
+  return {
+    status: 'degraded',
+    detail:
+      `notices connection reconnecting${since} (${n.lastError ?? 'unknown error'}): other nodes' timers and SMS counts are ` +
+      `read by polling, their live dashboard updates wait for it`,
+  };
 }
 
 /**

@@ -175,6 +175,34 @@ describe('PostgreSQL: a due timer claimed by one node at a time', () => {
 });
 
 describe('PostgreSQL: timer notices', () => {
+  it('fires a step whose firing failed as soon as the notices connection listens again, not a retry interval later', async () => {
+    const url = await (pg as PostgresFixture).freshUrl();
+    const a = await open(url, { noticesRetryMs: { first: 50, max: 100 } });
+    const runs: string[] = [];
+    let failures = 0;
+    const timers = new DurableTimers({
+      store: a,
+      clock: systemClock,
+      log: silentLogger(),
+      // Far beyond the test's wait: only the connection listening again can bring the step back in time.
+      retryMs: 600_000,
+      shared: { pollMs: 100, changes: a.timerChanges() },
+    });
+    timers.setHandler(() => {
+      // The first attempt fails as it does while the database is away.
+      if (failures++ === 0) throw new Error('database away');
+      return Promise.resolve([() => runs.push('inc-3:step:2')]);
+    });
+    running.push(timers);
+    await timers.start();
+    await timers.schedule(step('inc-3:step:2', Date.now()));
+    await waitFor('the first attempt failed', () => failures === 1);
+    const pid = a.database.notices.backendPid();
+    await a.database.query('SELECT pg_terminate_backend($1)', [pid]);
+    await waitFor('the step fired once the connection listens again', () => runs.length === 1, { timeoutMs: 15_000 });
+    expect(failures).toBe(2);
+  });
+
   it('listens again on a new connection after its connection is ended', async () => {
     const url = await (pg as PostgresFixture).freshUrl();
     const a = await open(url);

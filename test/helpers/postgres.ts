@@ -57,16 +57,7 @@ export class PostgresServer {
         'UTF8',
         '--locale=C.UTF-8',
       ]);
-      await server.bin('pg_ctl', [
-        '-D',
-        server.dataDir,
-        '-l',
-        join(dir, 'server.log'),
-        '-o',
-        `-p ${server.port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200`,
-        '-w',
-        'start',
-      ]);
+      await server.pgStart();
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
       throw err;
@@ -99,13 +90,45 @@ export class PostgresServer {
     return this.url(name);
   }
 
+  /**
+   * Stops the server mid-run and keeps its data, for resume(): 'fast' closes the sessions cleanly, 'immediate' ends the
+   * server processes without a checkpoint (a crash; the next start recovers from the WAL).
+   */
+  async halt(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+    if (this.halted) return;
+    await this.bin('pg_ctl', ['-D', this.dataDir, '-m', mode, '-w', 'stop']);
+    this.halted = true;
+  }
+
+  /** Starts a halted server again on the same port, with the same data. */
+  async resume(): Promise<void> {
+    if (!this.halted) return;
+    await this.pgStart();
+    this.halted = false;
+  }
+
   /** Stops the server (fast shutdown: sessions are closed) and removes its directory. */
   async stop(): Promise<void> {
     try {
-      await this.bin('pg_ctl', ['-D', this.dataDir, '-m', 'fast', '-w', 'stop']);
+      if (!this.halted) await this.bin('pg_ctl', ['-D', this.dataDir, '-m', 'fast', '-w', 'stop']);
     } finally {
       rmSync(this.dir, { recursive: true, force: true });
     }
+  }
+
+  private halted = false;
+
+  private async pgStart(): Promise<void> {
+    await this.bin('pg_ctl', [
+      '-D',
+      this.dataDir,
+      '-l',
+      join(this.dir, 'server.log'),
+      '-o',
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200`,
+      '-w',
+      'start',
+    ]);
   }
 
   private async bin(name: string, args: string[]): Promise<void> {

@@ -141,10 +141,17 @@ definePage({
       return isNew || becameUnassigned;
     };
 
-    async function load(): Promise<void> {
+    /** Reads the whole board; `announce`: an alarm it had not shown yet sounds, as if it had come live. */
+    async function load(announce = false): Promise<void> {
       const lists = await Promise.all(ACTIVE.map((state) => api.get<IncidentView[]>(`/api/incidents?state=${state}`)));
+      const known = new Map(incidents);
       incidents.clear();
-      for (const view of lists.flat()) upsert(view, false);
+      let alarming = false;
+      for (const view of lists.flat()) {
+        const before = known.get(view.id);
+        if (before) incidents.set(view.id, before);
+        if (upsert(view, announce)) alarming = true;
+      }
       try {
         const open = await api.get<Outage[]>('/api/outages?state=open');
         outagesAvailable = true;
@@ -155,6 +162,8 @@ definePage({
         if (!(err instanceof ApiError) || err.status !== 404) throw err;
       }
       draw();
+      // Drawn first, as for a live alarm.
+      if (alarming) setTimeout(alarm, 0);
     }
 
     async function act(id: string, action: 'ack' | 'onsite' | 'resolve', note?: string): Promise<void> {
@@ -186,6 +195,11 @@ definePage({
       outages.set(outage.id, outage);
       draw();
     });
+    // The node's own channel to the other nodes was down: their events in that gap never reached this stream.
+    const offResync = ctx.live.on('resync', () => {
+      void load(true);
+      void health.refresh();
+    });
     // After a dropped connection the board may have missed events: read the whole state again.
     let wasConnected = true;
     const offConnection = ctx.live.onConnection((connected) => {
@@ -206,6 +220,7 @@ definePage({
       offIncident();
       offOutage();
       offConnection();
+      offResync();
       document.removeEventListener('pointerdown', unlock);
       sound.close();
     };

@@ -190,9 +190,12 @@ definePage({
     };
     const offIncident = ctx.live.on('incident', refresh);
     const offDevice = ctx.live.on('device', refresh);
+    // Events from other nodes may have been missed while this node's channel to them was down.
+    const offResync = ctx.live.on('resync', refresh);
     return () => {
       offIncident();
       offDevice();
+      offResync();
       if (pending !== null) clearTimeout(pending);
       map.remove();
     };

@@ -22,6 +22,18 @@ export interface PgNoticesOptions {
   onProblem: (err: Error) => void;
   /** Back-off between reconnection attempts (default 1 s, doubling to 10 s). */
   retryMs?: { first: number; max: number };
+  /** Wall-clock time for `since` in status() (default Date.now). */
+  now?: () => number;
+}
+
+/** The listening connection as /healthz names it. */
+export interface NoticesStatus {
+  state: NoticesState;
+  /** When it entered that state (ms since the epoch); null before the first attempt. */
+  since: number | null;
+  reconnects: number;
+  /** The last loss or failed attempt, kept after it listens again. */
+  lastError: string | null;
 }
 
 export class PgNotices {
@@ -36,6 +48,7 @@ export class PgNotices {
   private pid: number | null = null;
   private reconnects = 0;
   private lastError: string | null = null;
+  private since: number | null = null;
 
   constructor(private readonly options: PgNoticesOptions) {}
 
@@ -48,7 +61,7 @@ export class PgNotices {
     this.channels.set(channel, subs);
     subs.add(subscriber);
     if (this.state === 'stopped') {
-      this.state = 'connecting';
+      this.enter('connecting');
       await this.connect();
     } else {
       await this.connecting;
@@ -58,8 +71,8 @@ export class PgNotices {
   }
 
   /** 'listening' while notices arrive; 'down' between a lost connection and the next successful attempt. */
-  status(): { state: NoticesState; reconnects: number; lastError: string | null } {
-    return { state: this.state, reconnects: this.reconnects, lastError: this.lastError };
+  status(): NoticesStatus {
+    return { state: this.state, since: this.since, reconnects: this.reconnects, lastError: this.lastError };
   }
 
   /** The server process of the listening connection, while listening (tests end it to show the reconnection). */
@@ -68,7 +81,7 @@ export class PgNotices {
   }
 
   async stop(): Promise<void> {
-    this.state = 'stopped';
+    this.enter('stopped');
     if (this.retry) clearTimeout(this.retry);
     this.retry = null;
     await this.connecting;
@@ -124,7 +137,7 @@ export class PgNotices {
       return;
     }
     this.attempt = 0;
-    this.state = 'listening';
+    this.enter('listening');
     for (const subs of [...this.channels.values()]) for (const sub of [...subs]) sub.onListening?.();
   }
 
@@ -139,13 +152,19 @@ export class PgNotices {
     }
   }
 
+  private enter(state: NoticesState): void {
+    this.state = state;
+    this.since = (this.options.now ?? Date.now)();
+  }
+
   private lost(client: pg.Client | null, message: string): void {
     if (this.state === 'stopped' || (client !== null && client !== this.client)) return;
     this.client = null;
     this.listened.clear();
     client?.removeAllListeners('end');
     void client?.end().catch(() => undefined);
-    this.state = 'down';
+    // Still down after a failed attempt: `since` keeps the moment it was lost.
+    if (this.state !== 'down') this.enter('down');
     this.lastError = message;
     this.options.onProblem(new Error(`PostgreSQL notices: ${message}`));
     if (this.retry) return;

@@ -22,13 +22,20 @@ const MAX_PAYLOAD_BYTES = 7900;
 export class PgNotifyChannel {
   readonly maxBytes = MAX_PAYLOAD_BYTES;
   private readonly handlers: ((payload: string) => void)[] = [];
+  private readonly gapHandlers: (() => void)[] = [];
   private unsubscribe: (() => Promise<void>) | null = null;
-  private heardBefore = false;
+  /** Set once start() has listened (or tried): any later (re)listening follows a time when notices were not heard. */
+  private started = false;
 
   constructor(private readonly deps: PgNotifyChannelDeps) {}
 
   onPayload(handler: (payload: string) => void): void {
     this.handlers.push(handler);
+  }
+
+  /** Called each time the channel listens again after a loss: whatever was sent in between never arrived. */
+  onGap(handler: () => void): void {
+    this.gapHandlers.push(handler);
   }
 
   /**
@@ -37,15 +44,20 @@ export class PgNotifyChannel {
    */
   async start(): Promise<void> {
     if (this.unsubscribe) return;
+    this.started = false;
     this.unsubscribe = await this.deps.database.notices.subscribe(await this.deps.database.channel(this.deps.name), {
       onNotice: (payload) => {
         for (const handler of this.handlers) handler(payload);
       },
       onListening: () => {
-        if (this.heardBefore) this.deps.log.info({ channel: this.deps.name }, 'live feed channel listening again');
-        this.heardBefore = true;
+        // The store's connection may already listen for others when this channel subscribes: that first listening is
+        // not announced here, so "again" is any listening after start() has returned.
+        if (!this.started) return;
+        this.deps.log.info({ channel: this.deps.name }, 'live feed channel listening again; notices sent meanwhile are lost');
+        for (const handler of this.gapHandlers) handler();
       },
     });
+    this.started = true;
   }
 
   async stop(): Promise<void> {

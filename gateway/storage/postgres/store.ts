@@ -111,7 +111,10 @@ export class PostgresStore implements Store {
       async start(onChange) {
         const channel = await database.channel(TIMER_CHANNEL);
         // On every (re)connection too: timers scheduled while this node did not listen are looked for at once.
-        unsubscribe = await database.notices.subscribe(channel, { onNotice: onChange, onListening: onChange });
+        unsubscribe = await database.notices.subscribe(channel, {
+          onNotice: () => onChange('notice'),
+          onListening: () => onChange('listening'),
+        });
       },
       async stop() {
         await unsubscribe?.();

@@ -1,0 +1,135 @@
+// A node whose notices connection is cut: /healthz names it (degraded, still 200), and its dashboards are told to reload once it listens again, so another node's alarm in the gap is not lost to them.
+import { get } from 'node:http';
+import type { MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../../gateway/app.js';
+import type { IncidentView } from '../../gateway/incidents/views.js';
+import { PostgresStore } from '../../gateway/storage/postgres/store.js';
+import { API_TOKEN, connectDevice, startPostgresTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { PostgresFixture } from '../helpers/postgres.js';
+import { SseReader } from '../helpers/sse.js';
+import { waitFor } from '../helpers/wait.js';
+
+interface NoticesLine {
+  state: string;
+  since: number | null;
+  reconnects: number;
+  lastError: string | null;
+}
+
+interface DatabaseHealth {
+  status: string;
+  detail?: string;
+  notices?: NoticesLine;
+}
+
+/** /healthz over a connection of its own (no keep-alive socket reused across the test's cuts). */
+function health(node: TestGateway<Gateway>): Promise<{ status: number; database: DatabaseHealth }> {
+  return new Promise((resolve, reject) => {
+    get(`${node.httpUrl}/healthz`, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => {
+        try {
+          const parsed = JSON.parse(body) as { components: { database: DatabaseHealth } };
+          resolve({ status: res.statusCode ?? 0, database: parsed.components.database });
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      });
+    }).on('error', reject);
+  });
+}
+
+/** One gauge's value from /metrics. */
+async function gauge(node: TestGateway<Gateway>, name: string): Promise<number | null> {
+  const text = await (await fetch(`${node.httpUrl}/metrics`, { headers: { connection: 'close' } })).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? null : Number(line.slice(name.length + 1));
+}
+
+function pgStoreOf(node: TestGateway<Gateway>): PostgresStore {
+  const { store } = node.gateway;
+  if (!(store instanceof PostgresStore)) throw new Error('the node does not run on PostgreSQL');
+  return store;
+}
+
+describe('a node whose PostgreSQL notices connection is cut', () => {
+  let pgFixture: PostgresFixture;
+  const nodes: TestGateway<Gateway>[] = [];
+  const clients: MqttClient[] = [];
+  const readers: SseReader[] = [];
+
+  beforeAll(async () => {
+    pgFixture = await PostgresFixture.start();
+  });
+  afterAll(async () => {
+    await pgFixture.stop();
+  });
+  afterEach(async () => {
+    for (const r of readers.splice(0)) r.close();
+    for (const c of clients.splice(0)) await c.endAsync();
+    for (const n of nodes.splice(0)) await n.stop();
+  });
+
+  it('names it in /healthz (degraded, 200), then tells its dashboards to reload, which shows the SOS node A took in the gap', async () => {
+    const url = await pgFixture.freshUrl();
+    const a = await startPostgresTestGateway(url, { env: { GATEWAY_NODE_ID: 'node-a' } });
+    nodes.push(a);
+    // Node B waits 4 s before it tries again: the SOS below falls inside that gap.
+    const b = await startPostgresTestGateway(url, {
+      env: { GATEWAY_NODE_ID: 'node-b' },
+      sharedWork: { noticesRetryMs: { first: 4000, max: 4000 } },
+    });
+    nodes.push(b);
+
+    const first = await health(b);
+    expect(first.status).toBe(200);
+    expect(first.database).toMatchObject({ status: 'up', notices: { state: 'listening', reconnects: 0 } });
+
+    const dashboard = await SseReader.open(`${b.httpUrl}/api/stream`, { authorization: `Bearer ${API_TOKEN}` });
+    readers.push(dashboard);
+    await waitFor('the stream subscribed', () => b.gateway.live.clientCount() >= 1);
+
+    // The server ends node B's listening session (a restart of a proxy, a network cut, an administrator).
+    const notices = pgStoreOf(b).database.notices;
+    const pid = notices.backendPid();
+    expect(pid).not.toBeNull();
+    await pgStoreOf(a).database.query('SELECT pg_terminate_backend($1)', [pid]);
+    const cut = await waitFor('node B to name its notices connection down', async () => {
+      const h = await health(b);
+      return h.database.notices?.state === 'down' ? h : null;
+    });
+    // Alarms are still recorded through the pool: the line degrades the component and never makes /healthz 503.
+    expect(cut.status).toBe(200);
+    expect(cut.database.status).toBe('degraded');
+    expect(cut.database.detail).toMatch(/^notices connection reconnecting since \d{4}-\d\d-\d\dT.*Z \(.+\)/);
+    expect(cut.database.notices?.lastError).toBeTruthy();
+    expect(await gauge(b, 'postgres_notices_listening')).toBe(0);
+
+    const button = await connectDevice(a.mqttUrl, 'btn-001', 's3cret-btn-001');
+    clients.push(button);
+    await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
+    const incidentsOn = async (node: TestGateway<Gateway>): Promise<IncidentView[]> => {
+      const res = await fetch(`${node.httpUrl}/api/incidents`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
+      return (await res.json()) as IncidentView[];
+    };
+    const opened = await waitFor('the incident on node A', async () => (await incidentsOn(a)).find((i) => i.resident === 'r-001'));
+    // The notice went out while node B did not listen: it never reaches node B.
+    expect(notices.status().state).toBe('down');
+
+    const resync = await dashboard.waitFor<{ reason: string }>('resync', () => true, 15_000);
+    expect(resync.reason).toBe('cluster');
+    // The stream itself never carried the incident; the reload through the API (what the board does on `resync`) has it.
+    expect(dashboard.data<IncidentView>('incident').some((v) => v.id === opened.id)).toBe(false);
+    expect((await incidentsOn(b)).some((i) => i.id === opened.id && i.state === 'open')).toBe(true);
+
+    const back = await health(b);
+    expect(back.status).toBe(200);
+    expect(back.database).toMatchObject({ status: 'up', notices: { state: 'listening', reconnects: 1 } });
+    expect(back.database.notices?.lastError).toBe(cut.database.notices?.lastError);
+    expect(await gauge(b, 'postgres_notices_listening')).toBe(1);
+    expect(await gauge(b, 'postgres_notices_reconnects')).toBe(1);
+  });
+});
