@@ -74,6 +74,16 @@ export class HealthKeeper {
     return changed.length;
   }
 
+  /** Another node heard the device: see HealthBook.heardOnline (not announced: that node did). */
+  heardOnline(deviceId: string, at: number): boolean {
+    return this.book.heardOnline(deviceId, at);
+  }
+
+  /** Another node gave up on the device: see HealthBook.heardOffline. */
+  heardOffline(deviceId: string, at: number): boolean {
+    return this.book.heardOffline(deviceId, at);
+  }
+
   /**
    * Writes changed health records and the rejection log; serialised, and retried on the next tick if it
    * fails. Under telemetry load a flush holds a thousand rows, so it is cut into chunks with a turn of the

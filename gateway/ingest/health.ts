@@ -35,6 +35,8 @@ function copy(h: DeviceHealth): DeviceHealth {
 export class HealthBook {
   private readonly records = new Map<string, DeviceHealth>();
   private readonly dirty = new Set<string>();
+  /** Devices whose state here was last taken from another node's notice, not heard or decided by this node. */
+  private readonly fromElsewhere = new Set<string>();
 
   load(records: DeviceHealth[]): void {
     for (const r of records) this.records.set(r.deviceId, copy(r));
@@ -66,6 +68,7 @@ export class HealthBook {
       this.records.set(deviceId, h);
     }
     this.dirty.add(deviceId);
+    this.fromElsewhere.delete(deviceId);
     return h;
   }
 
@@ -93,9 +96,41 @@ export class HealthBook {
       if (mine && (s.lastSeen ?? -1) < (mine.lastSeen ?? -1)) continue;
       if (mine && sameHealth(mine, s)) continue;
       this.records.set(s.deviceId, copy(s));
+      this.fromElsewhere.delete(s.deviceId);
       if (mine?.state !== s.state) changed.push({ deviceId: s.deviceId, state: s.state });
     }
     return changed;
+  }
+
+  /**
+   * Another node heard the device (its live-feed notice that the device is online there): taken quietly and not
+   * written (that node writes it) unless this book heard it later, newest last_seen winning as in the store. Without
+   * it a node that marked a device offline (a will at the end of a short session here) went on saying so while the
+   * device was online on another node, until its next sweep round. Returns whether the state changed.
+   */
+  heardOnline(deviceId: string, at: number): boolean {
+    const mine = this.records.get(deviceId);
+    if (mine && (mine.lastSeen ?? -1) > at) return false;
+    const h = mine ?? emptyHealth(deviceId);
+    if (!mine) this.records.set(deviceId, h);
+    h.lastSeen = at;
+    this.fromElsewhere.add(deviceId);
+    if (h.state === 'online') return false;
+    h.state = 'online';
+    return true;
+  }
+
+  /**
+   * Another node gave up on the device: taken quietly only when this book's `online` came from that kind of notice
+   * (heardOnline) and nothing since; a state this node decided itself is left to its own supervision (the node that
+   * sweeps announces offline to its own supervision, the others take it from the store at their next round).
+   */
+  heardOffline(deviceId: string, at: number): boolean {
+    const mine = this.records.get(deviceId);
+    if (!mine || !this.fromElsewhere.has(deviceId) || (mine.lastSeen ?? -1) > at || mine.state === 'offline') return false;
+    mine.state = 'offline';
+    this.fromElsewhere.delete(deviceId);
+    return true;
   }
 
   markDirty(deviceIds: Iterable<string>): void {

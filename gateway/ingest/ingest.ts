@@ -246,6 +246,12 @@ export class Ingest {
     return this.keeper.adoptStored(announce);
   }
 
+  /** Another node's status notice of a device, so this node's API and map say what that node heard (HealthBook). */
+  heardElsewhere(deviceId: string, state: DeviceState, at: number): boolean {
+    if (state === 'online') return this.keeper.heardOnline(deviceId, at);
+    return state === 'offline' && this.keeper.heardOffline(deviceId, at);
+  }
+
   /** Sets a device's state from outside the message flow (e.g. supervision's offline timeout). */
   markState(deviceId: string, state: Exclude<DeviceState, 'unknown'>, at: number): void {
     this.keeper.setState(deviceId, state, at);

@@ -42,16 +42,16 @@ interface Envelope {
 export class ClusterFeed {
   private pending: FeedNotice[] = [];
   private scheduled = false;
-  private handler: ((notices: FeedNotice[]) => void) | null = null;
+  private readonly handlers: ((notices: FeedNotice[]) => void)[] = [];
   private sending: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: ClusterFeedDeps) {
     deps.transport.onPayload((payload) => this.receive(payload));
   }
 
-  /** Where other nodes' notices go; this node's own never come back to it. */
+  /** Where other nodes' notices go (each handler, in the order added); this node's own never come back to it. */
   onNotices(handler: (notices: FeedNotice[]) => void): void {
-    this.handler = handler;
+    this.handlers.push(handler);
   }
 
   /** Other nodes' notices may have been missed (this node's listening connection was lost, and is back). */
@@ -116,7 +116,7 @@ export class ClusterFeed {
     // This node showed its own events already, when they happened.
     if (envelope.node === this.deps.node) return;
     this.deps.count?.('received', envelope.notices.length);
-    this.handler?.(envelope.notices);
+    for (const handler of this.handlers) handler(envelope.notices);
   }
 }
 

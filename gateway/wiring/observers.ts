@@ -31,6 +31,10 @@ export function wireObservers(w: ObserverWiring): ObserverParts {
         count: (outcome, n) => metrics.liveFeedNotices.inc({ outcome }, n),
       })
     : null;
+  // Before the live feed's own handler: a dashboard that reloads on a device notice reads the state it announced.
+  cluster?.onNotices((notices) => {
+    for (const n of notices) if (n.kind === 'device') w.ingest.heardElsewhere(n.deviceId, n.state, n.at);
+  });
   const live = new LiveFeed({
     bus,
     views: w.views,

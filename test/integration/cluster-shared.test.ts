@@ -8,7 +8,14 @@ import type { DeviceHealth } from '../../gateway/core/types.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
 import { DIGEST_JOB } from '../../gateway/supervision/digest.js';
-import { API_TOKEN, connectDevice, startPostgresTestGateway, type TestGateway, type TestGatewayOptions } from '../helpers/gateway.js';
+import {
+  API_TOKEN,
+  connectDevice,
+  connectOnlineDevice,
+  startPostgresTestGateway,
+  type TestGateway,
+  type TestGatewayOptions,
+} from '../helpers/gateway.js';
 import { PostgresFixture } from '../helpers/postgres.js';
 import { SseReader } from '../helpers/sse.js';
 import { B3, BQ, registryDoc, secretOf, thursday, W01 } from '../helpers/supervision.js';
@@ -163,10 +170,9 @@ describe('two gateway nodes on one PostgreSQL', () => {
     const onA = await connectDevice(a.mqttUrl, id, secretOf(id));
     await onA.publishAsync(`care/v1/${id}/status`, 'online', { qos: 1 });
     await onA.endAsync();
-    const heardOnA = clock.now();
 
     clock.advance(10 * MINUTE);
-    // The device now speaks to node B; node B writes first, node A (its older view) last.
+    // The device now speaks to node B; node B writes first, node A last (its older view, unless B's notice came first).
     const onB = await connectDevice(b.mqttUrl, id, secretOf(id));
     clients.push(onB);
     await onB.publishAsync(`care/v1/${id}/status`, 'online', { qos: 1 });
@@ -174,7 +180,6 @@ describe('two gateway nodes on one PostgreSQL', () => {
     await b.gateway.ingest.flush();
     await a.gateway.ingest.flush();
     expect((await a.gateway.store.health.get(id))?.lastSeen).toBe(heardOnB);
-    expect(a.gateway.ingest.healthOf(id)?.lastSeen).toBe(heardOnA);
 
     // Sixteen minutes after node A last heard it, six after node B did: whichever node sweeps, it is not silent.
     clock.advance(6 * MINUTE);
@@ -184,5 +189,26 @@ describe('two gateway nodes on one PostgreSQL', () => {
     expect(a.gateway.ingest.healthOf(id)).toMatchObject({ state: 'online', lastSeen: heardOnB });
     expect(await a.gateway.store.health.get(id)).toMatchObject({ state: 'online', lastSeen: heardOnB });
     expect((await a.gateway.store.supervision.listOpenTasks()).filter((t) => t.deviceId === id)).toEqual([]);
+  });
+
+  it('takes the other node’s status notice: a will after a short session here no longer shows the device offline once it is online there', async () => {
+    const clock = new ManualClock(thursday(10, 0));
+    // No flush and no sweep during the test: only the live-feed notice can carry node A's news to node B.
+    const [a, b] = await twoNodes({ clock, registry: registryDoc(), jobs: 'manual', twilio: false, edge: { healthFlushMs: 60 * MINUTE } });
+    const id = BQ[1] ?? '';
+    const shortOnB = await connectOnlineDevice(b.mqttUrl, id, secretOf(id));
+    await waitFor('node B has the device online', () => b.gateway.ingest.healthOf(id)?.state === 'online');
+    // The connection dies without a DISCONNECT (a node failover, a 4G gap): node B publishes its will.
+    shortOnB.stream.destroy();
+    await waitFor('node B marks it offline from its will', () => b.gateway.ingest.healthOf(id)?.state === 'offline');
+    await shortOnB.endAsync(true);
+
+    clock.advance(MINUTE);
+    clients.push(await connectOnlineDevice(a.mqttUrl, id, secretOf(id)));
+    await waitFor('node A has it online', () => a.gateway.ingest.healthOf(id)?.state === 'online');
+    await waitFor('node B says online too', () => b.gateway.ingest.healthOf(id)?.state === 'online');
+    expect(b.gateway.ingest.healthOf(id)?.lastSeen).toBe(clock.now());
+    const listed = await fetch(`${b.httpUrl}/api/devices`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
+    expect(((await listed.json()) as { id: string; state: string }[]).find((d) => d.id === id)?.state).toBe('online');
   });
 });
