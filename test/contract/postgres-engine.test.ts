@@ -131,6 +131,26 @@ describe('PostgreSQL store: several nodes on one database', () => {
     expect(await a.events.listUnprocessed()).toHaveLength(15);
   });
 
+  it('answers an event another node is acting on as taken, and frees it when that node’s transaction fails', async () => {
+    const [a, b] = await twoNodes();
+    const [id] = (await a.events.recordBatch([event(1)], 0)).ids as number[];
+    let held!: () => void;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    let fail!: () => void;
+    const failing = new Promise<void>((resolve) => (fail = resolve));
+    const acting = a.transaction(async () => {
+      expect(await a.events.alreadyTaken([id!])).toEqual([]);
+      held();
+      await failing;
+      throw new Error('node a died while acting on it');
+    });
+    await holding;
+    expect(await b.transaction(() => b.events.alreadyTaken([id!]))).toEqual([id]);
+    fail();
+    await expect(acting).rejects.toThrow('node a died');
+    expect(await b.transaction(() => b.events.alreadyTaken([id!]))).toEqual([]);
+  });
+
   it('sees a cap counted by another node once it loads the counters again', async () => {
     const [a, b] = await twoNodes();
     const q = { provider: 'tencent' as const, phone: '+8613800000001', since: T0 - MIN };
