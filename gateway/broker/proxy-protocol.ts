@@ -81,6 +81,9 @@ export function plainAddress(address: string): string {
  * `timeoutMs`, and a socket that closes first resolves 'refused' too (the caller just drops it).
  */
 export function readPreamble(socket: Socket, trust: ProxyTrust, timeoutMs = PROXY_HEADER_TIMEOUT_MS): Promise<Preamble> {
+  // No peer address: the connection was reset before this node took it (the balancer gave up on it under load).
+  // Its bytes, a balancer's header among them, say nothing about who sent them: it is dropped, not reported.
+  if (!socket.remoteAddress) return Promise.resolve({ kind: 'closed' });
   const peer = socket.remoteAddress ? plainAddress(socket.remoteAddress) : null;
   const trusted = trust.trusts(peer);
   return new Promise<Preamble>((resolve) => {

@@ -6,6 +6,9 @@ import type { Store } from '../storage/ports.js';
 import { signalFromStored } from '../ingest/signal.js';
 import { INFORMATIONAL, type IncidentService } from './service.js';
 
+/** Events one sweep takes up at most; the next sweep takes the rest. */
+const ADOPT_LIMIT = 500;
+
 export interface SignalProcessorDeps {
   store: Pick<Store, 'registry' | 'events'>;
   service: IncidentService;
@@ -19,6 +22,12 @@ export interface SignalProcessorDeps {
    */
   maxAlarmsPerBatch?: number;
   retryMs?: number;
+  /**
+   * Several nodes on one database: every `everyMs` this node also takes up events any node recorded more than
+   * `afterMs` ago and nobody has acted on yet, so the alarms a node acknowledged just before it died (or that wait
+   * in the queue of a node that lags) are still acted on. The event's row lock decides who acts, once.
+   */
+  adopt?: { everyMs: number; afterMs: number };
 }
 
 export class SignalProcessor {
@@ -27,6 +36,10 @@ export class SignalProcessor {
   private retry: TimerHandle | null = null;
   private failures = 0;
   private stopped = true;
+  /** Event ids queued or being acted on here, so a sweep does not queue them twice. */
+  private readonly pending = new Set<number>();
+  private sweepTimer: TimerHandle | null = null;
+  private sweeping: Promise<void> | null = null;
 
   constructor(private readonly deps: SignalProcessorDeps) {}
 
@@ -57,18 +70,63 @@ export class SignalProcessor {
       this.deps.log.warn({ count: replay.length }, 'replaying recorded signals that were not acted on before the last stop');
       this.submit(...replay);
     }
+    this.armSweep();
     return replay.length;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.retry?.cancel();
+    this.sweepTimer?.cancel();
+    this.sweepTimer = null;
+    await this.sweeping;
     await this.draining;
   }
 
   submit(...signals: Signal[]): void {
+    for (const s of signals) this.pending.add(s.eventId);
     this.queue.push(...signals);
     this.kick();
+  }
+
+  /** One sweep for events nobody acted on (see `adopt`); resolves when they are queued here. */
+  async adoptStale(): Promise<number> {
+    const { adopt } = this.deps;
+    if (!adopt) return 0;
+    const stale = await this.deps.store.events.listUnprocessed({
+      receivedBefore: this.deps.clock.now() - adopt.afterMs,
+      limit: ADOPT_LIMIT,
+    });
+    const adopted: Signal[] = [];
+    for (const e of stale) {
+      if (this.pending.has(e.id)) continue;
+      const device = await this.deps.store.registry.getDevice(e.deviceId);
+      const signal = device ? signalFromStored(e, device) : null;
+      // What start() would refuse (a device gone from the registry) is left for it, and its log line.
+      if (signal) adopted.push(signal);
+    }
+    if (adopted.length > 0) {
+      this.deps.log.warn({ count: adopted.length }, 'acting on recorded signals no node acted on in time (a node stopped, or lags)');
+      this.submit(...adopted);
+    }
+    return adopted.length;
+  }
+
+  private armSweep(): void {
+    const { adopt } = this.deps;
+    if (!adopt || this.stopped) return;
+    this.sweepTimer = this.deps.clock.setTimer(adopt.everyMs, () => {
+      this.sweepTimer = null;
+      this.sweeping = this.adoptStale()
+        .then(
+          () => undefined,
+          (err: unknown) => this.deps.log.error({ err }, 'could not look for signals nobody acted on; will look again'),
+        )
+        .finally(() => {
+          this.sweeping = null;
+          this.armSweep();
+        });
+    });
   }
 
   /** Signals waiting, and consecutive failed attempts (for /healthz). */
@@ -107,12 +165,14 @@ export class SignalProcessor {
       try {
         await this.deps.service.handleSignals(batch);
         this.failures = 0;
+        for (const s of batch) this.pending.delete(s.eventId);
       } catch (err) {
         // One bad signal must not hold back the others: take them one at a time, and keep what fails for a retry.
         const failed: Signal[] = [];
         for (const signal of batch) {
           try {
             await this.deps.service.handleSignals([signal]);
+            this.pending.delete(signal.eventId);
           } catch (one) {
             failed.push(signal);
             this.deps.log.error(

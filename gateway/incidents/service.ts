@@ -67,12 +67,17 @@ export class IncidentService {
     const after: AfterCommit = [];
     await this.deps.store.transaction(
       async () => {
-        for (const signal of signals) {
+        // An alarm may reach two nodes (one replaying or adopting what another recorded): whoever holds its event
+        // acts on it, once; the other skips it. Everyday events are left out: acting on one twice changes nothing.
+        const alarms = signals.filter((s) => !INFORMATIONAL.has(s.type)).map((s) => s.eventId);
+        const taken = new Set(await this.deps.store.events.alreadyTaken(alarms));
+        const mine = taken.size === 0 ? signals : signals.filter((s) => !taken.has(s.eventId));
+        for (const signal of mine) {
           // Everyday events (motion, heartbeat) are the bulk under load and no rule acts on them: no reads for them.
           if (INFORMATIONAL.has(signal.type)) continue;
           await this.applySignal(signal, after);
         }
-        await this.deps.store.events.markProcessedMany(signals.map((s) => s.eventId));
+        await this.deps.store.events.markProcessedMany(mine.map((s) => s.eventId));
       },
       { durability: 'normal' },
     );

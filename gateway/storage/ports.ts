@@ -130,8 +130,18 @@ export interface EventRepo {
   markProcessed(eventId: number): Promise<void>;
   /** Marks a processor batch's events acted on with one statement (inside the caller's transaction). */
   markProcessedMany(eventIds: readonly number[]): Promise<void>;
-  /** Events recorded (and so acknowledged) but not yet acted on, e.g. after a crash; oldest first. */
-  listUnprocessed(): Promise<StoredEvent[]>;
+  /**
+   * Events recorded (and so acknowledged) but not yet acted on, e.g. after a crash; oldest first. `receivedBefore`
+   * keeps those received before that time, `limit` the oldest so many.
+   */
+  listUnprocessed(opts?: { receivedBefore?: number; limit?: number }): Promise<StoredEvent[]>;
+  /**
+   * Inside the caller's transaction, before acting on `eventIds`: answers those already acted on, and (PostgreSQL)
+   * those another node's open transaction is acting on right now, which the caller must skip. The rest stay
+   * row-locked until the caller's transaction ends, so no other node acts on them meanwhile. Unrecorded ids are
+   * not answered.
+   */
+  alreadyTaken(eventIds: readonly number[]): Promise<number[]>;
   get(eventId: number): Promise<StoredEvent | null>;
 }
 

@@ -86,7 +86,13 @@ export function wireIncidents(w: IncidentWiring): IncidentParts {
     : null;
   // One handler for every durable timer: the call step's timers go to the calls, the rest to the incidents.
   timers.setHandler((timer) => (timer.kind === 'voice_call' && voice ? voice.onTimer(timer) : incidents.onTimer(timer)));
-  const processor = new SignalProcessor({ store, service: incidents, clock, log: log.child({ part: 'signals' }) });
+  const processor = new SignalProcessor({
+    store,
+    service: incidents,
+    clock,
+    log: log.child({ part: 'signals' }),
+    ...(w.sharedWork ? { adopt: w.sharedWork.signals } : {}),
+  });
   const replies = new ReplyRouter({
     store,
     incidents,

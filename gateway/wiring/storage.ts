@@ -86,6 +86,11 @@ export interface SharedWorkTuning {
   idleInTransactionMs?: number;
   /** Back-off of the notices connection's reconnection attempts (default 1 s doubling to 10 s). */
   noticesRetryMs?: { first: number; max: number };
+  /**
+   * How long a recorded alarm may wait for the node that took it before any node acts on it (default 10 s): the
+   * node died after its PUBACK, or lags far behind.
+   */
+  adoptAfterMs?: number;
 }
 
 /** The work several nodes share through PostgreSQL: every node arms every timer, SMS and calls go by lease. */
@@ -93,7 +98,11 @@ export interface SharedWork {
   timers: SharedTimers;
   sms: Leasing<OutboundSms>;
   calls: Leasing<VoiceCall>;
+  /** The signal processor's sweep for events no node acted on in time. */
+  signals: { everyMs: number; afterMs: number };
 }
+
+const DEFAULT_ADOPT_AFTER_MS = 10_000;
 
 /** On PostgreSQL, the shared timers and the leases; on SQLite (one node) null, and nothing changes. */
 export function sharedWorkOf(store: GatewayStore, log: Logger, tuning: SharedWorkTuning = {}): SharedWork | null {
@@ -105,6 +114,7 @@ export function sharedWorkOf(store: GatewayStore, log: Logger, tuning: SharedWor
     timers: { pollMs, changes },
     sms: { leases: store.smsLeases, renewEveryMs, takeOverEveryMs: pollMs },
     calls: { leases: store.callLeases, renewEveryMs, takeOverEveryMs: pollMs },
+    signals: { everyMs: 2 * pollMs, afterMs: tuning.adoptAfterMs ?? DEFAULT_ADOPT_AFTER_MS },
   };
 }
 

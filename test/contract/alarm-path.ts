@@ -55,6 +55,17 @@ export function alarmPathContract(store: () => Store): void {
       expect(await store().events.get(-1)).toBeNull();
     });
 
+    it('lists the unprocessed received before a time, oldest first, up to a limit; answers which of a batch were already acted on', async () => {
+      const { ids } = await store().events.recordBatch([event(1), event(2), event(3), event(4)], 0);
+      const [a, b, c, d] = ids as number[];
+      expect((await store().events.listUnprocessed({ receivedBefore: T0 + 3 })).map((e) => e.seq)).toEqual([1, 2]);
+      expect((await store().events.listUnprocessed({ limit: 3 })).map((e) => e.seq)).toEqual([1, 2, 3]);
+      await store().events.markProcessedMany([b as number, d as number]);
+      const taken = await store().transaction(() => store().events.alreadyTaken([a as number, b as number, c as number, d as number, -1]));
+      expect(taken.sort((x, y) => x - y)).toEqual([b, d]);
+      expect(await store().events.alreadyTaken([])).toEqual([]);
+    });
+
     it('takes a resend of the same bytes on the same connection, or flagged DUP, within the window for a redelivery', async () => {
       const on = (session: string, dup = false) => ({ delivery: { session, dup } });
       const [first] = (await store().events.recordBatch([event(7, on('c1'))], 0)).ids;

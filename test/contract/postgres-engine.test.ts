@@ -2,7 +2,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
 import { PG_MIGRATIONS } from '../../gateway/storage/postgres/migrations.js';
-import { expectDeadDatabaseUrlRefused, PostgresFixture, POSTGRES_PASSWORD } from '../helpers/postgres.js';
+import { PostgresFixture, POSTGRES_PASSWORD } from '../helpers/postgres.js';
+import { expectDeadDatabaseUrlRefused } from '../helpers/postgres-refusal.js';
 import { event, incident, MIN, SNAPSHOT, T0 } from './fixtures.js';
 
 let pg: PostgresFixture | null = null;
@@ -128,6 +129,26 @@ describe('PostgreSQL store: several nodes on one database', () => {
       expect([...x.ids, ...y.ids].filter((id) => id !== null)).toHaveLength(1);
     }
     expect(await a.events.listUnprocessed()).toHaveLength(15);
+  });
+
+  it('answers an event another node is acting on as taken, and frees it when that node’s transaction fails', async () => {
+    const [a, b] = await twoNodes();
+    const [id] = (await a.events.recordBatch([event(1)], 0)).ids as number[];
+    let held!: () => void;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    let fail!: () => void;
+    const failing = new Promise<void>((resolve) => (fail = resolve));
+    const acting = a.transaction(async () => {
+      expect(await a.events.alreadyTaken([id!])).toEqual([]);
+      held();
+      await failing;
+      throw new Error('node a died while acting on it');
+    });
+    await holding;
+    expect(await b.transaction(() => b.events.alreadyTaken([id!]))).toEqual([id]);
+    fail();
+    await expect(acting).rejects.toThrow('node a died');
+    expect(await b.transaction(() => b.events.alreadyTaken([id!]))).toEqual([]);
   });
 
   it('sees a cap counted by another node once it loads the counters again', async () => {

@@ -112,6 +112,32 @@ describe('work that runs once across gateway nodes on one PostgreSQL', () => {
     });
   });
 
+  it('acts on an alarm a node recorded and acknowledged but died before acting on, from the node left, once', async () => {
+    const url = await pgFixture.freshUrl();
+    const clock = new ManualClock(shanghaiLast(4, 10));
+    const sms = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
+    await sms.start({ port: 0 });
+    try {
+      await node(url, 'node-b', { clock, sms });
+      // What node a left behind: the SOS on disk (its PUBACK went out), no incident; node b was already running.
+      const store = (observer = await openPostgresStore(url));
+      const payload = JSON.stringify({ type: 'sos', seq: 1 });
+      const sos = { deviceId: 'btn-001', seq: 1, type: 'sos' as const, payload, payloadHash: 'h1', deviceTs: null, receivedAt: clock.now() };
+      const [id] = (await store.events.recordBatch([sos], 0)).ids;
+      await passSeconds(clock, 5);
+      expect(await store.incidents.listActive()).toEqual([]);
+      // Ten seconds on, node b takes it up as its own.
+      await passSeconds(clock, 8);
+      await sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'));
+      expect((await store.events.get(id!))?.processed).toBe(true);
+      expect(await store.incidents.listActive()).toHaveLength(1);
+      expect(await stepPages(store, 1)).toBe(1);
+    } finally {
+      for (const g of gateways.splice(0)) await g.stop();
+      await sms.stop();
+    }
+  });
+
   it('sends the page a SIGKILLed node had queued but not sent, from the survivor once that node’s lease runs out', async () => {
     const url = await pgFixture.freshUrl();
     const dir = tempDir('care-gw-cluster-');

@@ -1,5 +1,5 @@
 // PROXY protocol at the MQTT listener over real loopback sockets: headers in pieces, v1 and v2, garbled ones, untrusted senders, and the variables that turn it on.
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, Socket, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../gateway/config/load.js';
 import { ProxyTrust, readPreamble, type Preamble } from '../../gateway/broker/proxy-protocol.js';
@@ -113,6 +113,15 @@ describe('PROXY protocol preamble', () => {
       kind: 'refused',
       reason: 'proxy_header_malformed',
     });
+  });
+
+  it('drops a connection reset before it was taken (no peer address left) without calling its header untrusted', async () => {
+    // A socket whose peer is gone reports no remoteAddress; what the balancer wrote before giving up is still buffered.
+    const gone = new Socket();
+    gone.push(proxyV2Header('203.0.113.7', 40_000));
+    expect(gone.remoteAddress).toBeUndefined();
+    expect(await readPreamble(gone, balancer, 200)).toEqual({ kind: 'closed' });
+    gone.destroy();
   });
 
   it('refuses a balancer connection whose header stops half-way, after the timeout', async () => {

@@ -99,8 +99,25 @@ export class PgEventRepo implements EventRepo {
     await this.db.run('UPDATE events SET processed = true WHERE id = ANY($1::bigint[])', [eventIds]);
   }
 
-  async listUnprocessed(): Promise<StoredEvent[]> {
-    return (await this.db.query<EventRow>('SELECT * FROM events WHERE NOT processed ORDER BY id')).map(toEvent);
+  async listUnprocessed(opts: { receivedBefore?: number; limit?: number } = {}): Promise<StoredEvent[]> {
+    const rows = await this.db.query<EventRow>(
+      'SELECT * FROM events WHERE NOT processed AND ($1::bigint IS NULL OR received_at < $1) ORDER BY id LIMIT $2',
+      [opts.receivedBefore ?? null, opts.limit ?? null],
+    );
+    return rows.map(toEvent);
+  }
+
+  async alreadyTaken(eventIds: readonly number[]): Promise<number[]> {
+    if (eventIds.length === 0) return [];
+    // SKIP LOCKED: a row another node's transaction holds is being acted on there; waiting for it would only
+    // serialize the nodes, and if that transaction fails the row is unprocessed again for the next sweep.
+    const free = await this.db.query<{ id: number }>(
+      'SELECT id FROM events WHERE id = ANY($1::bigint[]) AND NOT processed FOR UPDATE SKIP LOCKED',
+      [eventIds],
+    );
+    const recorded = await this.db.query<{ id: number }>('SELECT id FROM events WHERE id = ANY($1::bigint[])', [eventIds]);
+    const held = new Set(free.map((r) => r.id));
+    return recorded.map((r) => r.id).filter((id) => !held.has(id));
   }
 
   async get(eventId: number): Promise<StoredEvent | null> {

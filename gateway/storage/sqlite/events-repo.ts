@@ -48,8 +48,22 @@ export class SqliteEventRepo implements EventRepo {
     );
   }
 
-  async listUnprocessed(): Promise<StoredEvent[]> {
-    return this.sdb.stmt<[], SqliteEventRow>('SELECT * FROM events WHERE processed = 0 ORDER BY id').all().map(fromSqlite);
+  async listUnprocessed(opts: { receivedBefore?: number; limit?: number } = {}): Promise<StoredEvent[]> {
+    return this.sdb
+      .stmt<[number | null, number | null, number], SqliteEventRow>(
+        'SELECT * FROM events WHERE processed = 0 AND (? IS NULL OR received_at < ?) ORDER BY id LIMIT ?',
+      )
+      .all(opts.receivedBefore ?? null, opts.receivedBefore ?? null, opts.limit ?? -1)
+      .map(fromSqlite);
+  }
+
+  async alreadyTaken(eventIds: readonly number[]): Promise<number[]> {
+    if (eventIds.length === 0) return [];
+    // One process writes this file: only what is already marked acted on is taken.
+    return this.sdb
+      .stmt<[string], { id: number }>('SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?)) AND processed = 1')
+      .all(JSON.stringify(eventIds))
+      .map((r) => r.id);
   }
 
   async get(eventId: number): Promise<StoredEvent | null> {
