@@ -5,6 +5,8 @@ import { loadRegistryFile, validateRegistry } from '../../gateway/registry/load.
 import { registryDigest } from '../../gateway/registry/import.js';
 import type { RegistryDocument } from '../../gateway/registry/schema.js';
 import { hashSecret } from '../../gateway/registry/secrets.js';
+import type { Store } from '../../gateway/storage/ports.js';
+import { openPostgresStore } from '../../gateway/storage/postgres/store.js';
 import { databaseFile, openSqliteStore } from '../../gateway/storage/sqlite/store.js';
 
 /**
@@ -28,18 +30,29 @@ export interface SeededRegistry {
  * Every device of `doc` must carry the same `secret`.
  */
 export async function seedRegistry(dir: string, dataDir: string, doc: RegistryDocument): Promise<SeededRegistry> {
-  const started = performance.now();
-  const secrets = new Set((doc.devices ?? []).map((d) => d.secret));
-  const [secret] = secrets;
-  if (secrets.size !== 1 || secret === undefined) throw new Error(`seedRegistry: expected one shared device secret, got ${secrets.size}`);
-  const path = join(dir, 'registry.json');
-  writeFileSync(path, JSON.stringify(doc));
-  const file = await loadRegistryFile(path);
-  const valid = validateRegistry(file.doc);
-  const secretHash = await hashSecret(secret);
   mkdirSync(dataDir, { recursive: true });
-  const store = openSqliteStore(databaseFile(dataDir));
+  return seedInto(dir, doc, openSqliteStore(databaseFile(dataDir)));
+}
+
+/**
+ * The same for a PostgreSQL store (DATABASE_URL): every node of a cluster given `path` as REGISTRY_FILE then finds the
+ * registry imported and skips hashing, instead of each node running scrypt per device at start.
+ */
+export async function seedPostgresRegistry(dir: string, databaseUrl: string, doc: RegistryDocument): Promise<SeededRegistry> {
+  return seedInto(dir, doc, await openPostgresStore(databaseUrl));
+}
+
+async function seedInto(dir: string, doc: RegistryDocument, store: Pick<Store, 'registry'> & { close(): Promise<void> }): Promise<SeededRegistry> {
+  const started = performance.now();
   try {
+    const secrets = new Set((doc.devices ?? []).map((d) => d.secret));
+    const [secret] = secrets;
+    if (secrets.size !== 1 || secret === undefined) throw new Error(`seedRegistry: expected one shared device secret, got ${secrets.size}`);
+    const path = join(dir, 'registry.json');
+    writeFileSync(path, JSON.stringify(doc));
+    const file = await loadRegistryFile(path);
+    const valid = validateRegistry(file.doc);
+    const secretHash = await hashSecret(secret);
     await store.registry.upsert({
       ...(valid.escalation ? { escalation: valid.escalation } : {}),
       communities: valid.communities,
@@ -50,10 +63,10 @@ export async function seedRegistry(dir: string, dataDir: string, doc: RegistryDo
       visits: valid.visits,
     });
     await store.registry.setSetting(DIGEST_KEY, `${file.path}:${registryDigest(file.text)}`);
+    return { path: file.path, ms: performance.now() - started };
   } finally {
     await store.close();
   }
-  return { path: file.path, ms: performance.now() - started };
 }
 
 /** Throws unless the gateway skipped the import, i.e. used the seeded store as it is. */
