@@ -2,7 +2,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
 import { PG_MIGRATIONS } from '../../gateway/storage/postgres/migrations.js';
-import { expectDeadDatabaseUrlRefused, PostgresFixture, POSTGRES_PASSWORD } from '../helpers/postgres.js';
+import { PostgresFixture, POSTGRES_PASSWORD } from '../helpers/postgres.js';
+import { expectDeadDatabaseUrlRefused } from '../helpers/postgres-refusal.js';
 import { event, incident, MIN, SNAPSHOT, T0 } from './fixtures.js';
 
 let pg: PostgresFixture | null = null;

@@ -137,6 +137,8 @@ export class GatewayProcess {
   startedAt = 0;
   /** When the banner appeared on stdout, or 0. */
   readyAt = 0;
+  /** Called with every chunk the process writes (set before spawn), e.g. to copy its output into a log file. */
+  onOutput: ((stream: 'stdout' | 'stderr', chunk: string) => void) | null = null;
   private child: ChildProcess | null = null;
   private exited: Promise<Exit> | null = null;
   private exit: Exit | null = null;
@@ -162,10 +164,12 @@ export class GatewayProcess {
     this.child = child;
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       this.stdout += chunk;
+      this.onOutput?.('stdout', chunk);
       if (!this.readyAt && this.stdout.includes(BANNER)) this.readyAt = Date.now();
     });
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       this.stderr += chunk;
+      this.onOutput?.('stderr', chunk);
     });
     this.exited = new Promise<Exit>((resolve) => {
       child.once('error', () => resolve({ code: null, signal: null }));

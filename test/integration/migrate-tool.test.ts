@@ -13,7 +13,8 @@ import { openPostgresStore } from '../../gateway/storage/postgres/store.js';
 import { MIGRATIONS } from '../../gateway/storage/sqlite/migrations.js';
 import { openSqliteStore, type SqliteStore } from '../../gateway/storage/sqlite/store.js';
 import { event, incident, SNAPSHOT, T0, user } from '../contract/fixtures.js';
-import { expectDeadDatabaseUrlRefused, PostgresFixture } from '../helpers/postgres.js';
+import { PostgresFixture } from '../helpers/postgres.js';
+import { expectDeadDatabaseUrlRefused } from '../helpers/postgres-refusal.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const run = promisify(execFile);

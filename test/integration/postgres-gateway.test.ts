@@ -16,7 +16,8 @@ import {
   startTestGateway,
   type TestGateway,
 } from '../helpers/gateway.js';
-import { expectDeadDatabaseUrlRefused, PostgresFixture, PostgresServer } from '../helpers/postgres.js';
+import { PostgresFixture, PostgresServer } from '../helpers/postgres.js';
+import { expectDeadDatabaseUrlRefused } from '../helpers/postgres-refusal.js';
 import { waitFor } from '../helpers/wait.js';
 
 const W1 = '+8613900000001';
