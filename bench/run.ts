@@ -1,6 +1,7 @@
 // Benchmark entry point (`npm run bench`): runs the latency benchmarks, prints a table and writes bench/results/latest.json.
 // Flags: --quick (one short run each), --only <alarm|bridge|raw-aedes|influx|ingest|connections|storm>[,...], --runs <n>, --alarms <n>, --gap-ms <n>, --back-to-back,
-// --idle-devices <n>, --storm-alarms <n>, --sms-providers <twilio|aliyun|tencent>[,...] (the alarm benchmark once per provider; default all three).
+// --idle-devices <n>, --storm-alarms <n>, --sms-providers <twilio|aliyun|tencent>[,...] (the alarm benchmark once per provider; default all three),
+// --deployments <sqlite|postgres|cluster>[,...] (what cluster-alarm and cluster-ingest compare; default all three).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -12,12 +13,15 @@ import { runIngestBenchmark, type IngestOptions, type IngestResult } from './ing
 import { runConnectionsBenchmark, type ConnectionsOptions, type ConnectionsResult } from './connections.js';
 import { runStormBenchmark, type StormOptions, type StormResult } from './storm.js';
 import { runBridgeBenchmark, type BridgeBenchResult } from './bridge-latency.js';
+import { runClusterAlarmBenchmark, type ClusterAlarmResult } from './cluster-alarm.js';
+import { DEPLOYMENTS, type DeploymentKind } from './lib/deployments.js';
+import { clusterAlarmJson, printClusterAlarmReport } from './lib/report-cluster.js';
 import { printCapacityReport } from './lib/report-capacity.js';
 import { describeMachine, loadAverage, machineLine, otherHostCpuPercent, type MachineInfo } from './lib/machine.js';
 import type { PacingOptions } from './lib/rounds.js';
 import { benchReport, printReport, stageReport, targetCheck } from './lib/report.js';
 
-const BENCHMARKS = ['alarm', 'bridge', 'raw-aedes', 'influx', 'ingest', 'connections', 'storm'] as const;
+const BENCHMARKS = ['alarm', 'bridge', 'raw-aedes', 'influx', 'ingest', 'connections', 'storm', 'cluster-alarm', 'cluster-ingest'] as const;
 type BenchName = (typeof BENCHMARKS)[number];
 
 interface Settings {
@@ -25,6 +29,8 @@ interface Settings {
   only: BenchName[];
   /** The alarm benchmark runs once per provider, in this order, under the same pacing and load. */
   smsProviders: BenchSmsProvider[];
+  /** What the cluster benchmarks compare: one node on SQLite, one on PostgreSQL, three nodes behind HAProxy. */
+  deployments: DeploymentKind[];
   runs: number;
   pacing: PacingOptions;
   /** false with --back-to-back: alarms do not wait for the previous ones' SMS and callbacks. */
@@ -55,6 +61,12 @@ function parseArgs(argv: string[]): Settings {
     if (!(BENCH_SMS_PROVIDERS as readonly string[]).includes(name))
       throw new Error(`--sms-providers: unknown provider "${name}" (known: ${BENCH_SMS_PROVIDERS.join(', ')})`);
   }
+  const deploymentsArg = value('--deployments');
+  const deployments = deploymentsArg ? deploymentsArg.split(',').map((s) => s.trim()) : [...DEPLOYMENTS];
+  for (const name of deployments) {
+    if (!(DEPLOYMENTS as readonly string[]).includes(name))
+      throw new Error(`--deployments: unknown deployment "${name}" (known: ${DEPLOYMENTS.join(', ')})`);
+  }
   const int = (flag: string, fallback: number, min = 1): number => {
     const raw = value(flag);
     if (raw === undefined) return fallback;
@@ -66,6 +78,7 @@ function parseArgs(argv: string[]): Settings {
     mode: quick ? 'quick' : 'full',
     only: BENCHMARKS.filter((b) => only.includes(b)),
     smsProviders: BENCH_SMS_PROVIDERS.filter((p) => smsProviders.includes(p)),
+    deployments: DEPLOYMENTS.filter((d) => deployments.includes(d)),
     runs: int('--runs', quick ? 1 : 3),
     pacing: { count: int('--alarms', quick ? 200 : 1000), warmup: quick ? 20 : 50, gapMs: int('--gap-ms', 5, 0), timeoutMs: 5000 },
     drainBetweenAlarms: !argv.includes('--back-to-back'),
@@ -156,6 +169,11 @@ async function main(): Promise<void> {
   if (settings.only.includes('connections')) connections = await runConnectionsBenchmark({ ...settings.connections, log });
   if (settings.only.includes('storm')) storm = await runStormBenchmark({ ...settings.storm, log });
 
+  // The same alarm loop against one node on SQLite, one on PostgreSQL and three behind HAProxy, each node an `npm start` process.
+  let clusterAlarm: ClusterAlarmResult[] = [];
+  if (settings.only.includes('cluster-alarm'))
+    clusterAlarm = await runClusterAlarmBenchmark({ ...common, providers: settings.smsProviders, deployments: settings.deployments });
+
   const alarmReport = alarm ? benchReport(alarm.rounds) : null;
   const providerReports = BENCH_SMS_PROVIDERS.flatMap((provider) => {
     const r = provider === 'twilio' ? undefined : byProvider[provider];
@@ -203,6 +221,7 @@ async function main(): Promise<void> {
     ingest,
     connections,
     storm,
+    cluster_alarm_latency_ms: clusterAlarm.length > 0 ? clusterAlarmJson(clusterAlarm) : null,
     target,
   };
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
@@ -213,6 +232,7 @@ async function main(): Promise<void> {
   if (alarmReport || rawReport || providerReports.length > 0)
     printReport({ runs: settings.runs, alarm, alarmReport, providerReports, rawReport, target });
   printCapacityReport({ ingest, connections, storm });
+  printClusterAlarmReport(clusterAlarm, settings.runs);
   if (influx) {
     console.log(
       `InfluxDB writer (influxd 1.x, batch ${influx.batch_size}): ${Math.round(influx.points_per_s)} points/s; ` +
