@@ -14,8 +14,9 @@ import { runConnectionsBenchmark, type ConnectionsOptions, type ConnectionsResul
 import { runStormBenchmark, type StormOptions, type StormResult } from './storm.js';
 import { runBridgeBenchmark, type BridgeBenchResult } from './bridge-latency.js';
 import { runClusterAlarmBenchmark, type ClusterAlarmResult } from './cluster-alarm.js';
+import { runClusterIngestBenchmark, type ClusterIngestResult } from './cluster-ingest.js';
 import { DEPLOYMENTS, type DeploymentKind } from './lib/deployments.js';
-import { clusterAlarmJson, printClusterAlarmReport } from './lib/report-cluster.js';
+import { clusterAlarmJson, printClusterAlarmReport, printClusterIngestReport } from './lib/report-cluster.js';
 import { printCapacityReport } from './lib/report-capacity.js';
 import { describeMachine, loadAverage, machineLine, otherHostCpuPercent, type MachineInfo } from './lib/machine.js';
 import type { PacingOptions } from './lib/rounds.js';
@@ -173,6 +174,10 @@ async function main(): Promise<void> {
   let clusterAlarm: ClusterAlarmResult[] = [];
   if (settings.only.includes('cluster-alarm'))
     clusterAlarm = await runClusterAlarmBenchmark({ ...common, providers: settings.smsProviders, deployments: settings.deployments });
+  // The ingest benchmark's clients and messages against the same three deployments.
+  let clusterIngest: ClusterIngestResult | null = null;
+  if (settings.only.includes('cluster-ingest'))
+    clusterIngest = await runClusterIngestBenchmark({ ...settings.ingest, deployments: settings.deployments, log });
 
   const alarmReport = alarm ? benchReport(alarm.rounds) : null;
   const providerReports = BENCH_SMS_PROVIDERS.flatMap((provider) => {
@@ -222,6 +227,7 @@ async function main(): Promise<void> {
     connections,
     storm,
     cluster_alarm_latency_ms: clusterAlarm.length > 0 ? clusterAlarmJson(clusterAlarm) : null,
+    cluster_ingest_qos1: clusterIngest,
     target,
   };
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
@@ -233,6 +239,7 @@ async function main(): Promise<void> {
     printReport({ runs: settings.runs, alarm, alarmReport, providerReports, rawReport, target });
   printCapacityReport({ ingest, connections, storm });
   printClusterAlarmReport(clusterAlarm, settings.runs);
+  printClusterIngestReport(clusterIngest);
   if (influx) {
     console.log(
       `InfluxDB writer (influxd 1.x, batch ${influx.batch_size}): ${Math.round(influx.points_per_s)} points/s; ` +

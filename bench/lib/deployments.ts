@@ -1,8 +1,11 @@
 // The gateway deployments the cluster benchmarks compare, each as real `npm start` child processes: one node on SQLite, one node on PostgreSQL, three nodes on PostgreSQL + Redis behind HAProxy.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import type { RegistryDocument } from '../../gateway/registry/schema.js';
+import { databaseFile } from '../../gateway/storage/sqlite/store.js';
 import { ClusterRig } from '../../test/helpers/cluster.js';
 import { gatewayAddresses, gatewayEnv, GatewayProcess } from '../../test/helpers/e2e-process.js';
 import { sharedLinkSecretFile } from '../../test/helpers/gateway.js';
@@ -34,6 +37,8 @@ export interface Deployment {
   seedMs: number;
   /** Which node holds each connected device (Redis presence); empty for one node. */
   presence(): Promise<Map<string, string>>;
+  /** Events recorded in the store from devices whose id starts with `prefix`, and how many of them rules have not acted on yet. */
+  countEvents(prefix: string): Promise<{ recorded: number; unprocessed: number }>;
   stop(): Promise<void>;
 }
 
@@ -95,6 +100,8 @@ async function startSingle(opts: DeploymentOptions): Promise<Deployment> {
       startMs,
       seedMs: seeded.ms,
       presence: () => Promise.resolve(new Map()),
+      countEvents: (prefix) =>
+        databaseUrl ? countPostgresEvents(databaseUrl, prefix) : Promise.resolve(countSqliteEvents(dataDir, prefix)),
       stop,
     };
   } catch (err) {
@@ -141,6 +148,7 @@ async function startCluster(opts: DeploymentOptions): Promise<Deployment> {
       }
       return out;
     },
+    countEvents: (prefix) => countPostgresEvents(rig.databaseUrl, prefix),
     stop: async () => {
       redis.disconnect();
       await rig.stop();
@@ -162,5 +170,34 @@ export async function nodesIdle(nodeUrls: readonly string[], timeoutMs: number):
     if (busy.every((n) => n === 0)) return;
     if (performance.now() > deadline) throw new Error(`nodes still busy after ${timeoutMs} ms: ${busy.join(', ')} queued`);
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const COUNT_EVENTS =
+  'SELECT count(*) AS recorded, count(*) FILTER (WHERE NOT processed) AS unprocessed FROM events WHERE device_id LIKE $1';
+
+async function countPostgresEvents(url: string, prefix: string): Promise<{ recorded: number; unprocessed: number }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const r = await client.query<{ recorded: string; unprocessed: string }>(COUNT_EVENTS, [`${prefix}%`]);
+    return { recorded: Number(r.rows[0]?.recorded ?? 0), unprocessed: Number(r.rows[0]?.unprocessed ?? 0) };
+  } finally {
+    await client.end();
+  }
+}
+
+/** Read-only beside the running node (WAL lets a reader in while it writes). */
+function countSqliteEvents(dataDir: string, prefix: string): { recorded: number; unprocessed: number } {
+  const db = new Database(databaseFile(dataDir), { readonly: true, fileMustExist: true });
+  try {
+    const row = db
+      .prepare<[string], { recorded: number; unprocessed: number }>(
+        'SELECT count(*) AS recorded, coalesce(sum(processed = 0), 0) AS unprocessed FROM events WHERE device_id LIKE ?',
+      )
+      .get(`${prefix}%`);
+    return { recorded: row?.recorded ?? 0, unprocessed: row?.unprocessed ?? 0 };
+  } finally {
+    db.close();
   }
 }

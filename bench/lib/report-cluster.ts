@@ -1,5 +1,6 @@
-// The report of the cluster alarm benchmark: JSON for latest.json, the table, and the target line (cluster p99 under load <= 15 ms).
+// The reports of the cluster benchmarks: alarm latency (JSON for latest.json, table, target line: cluster p99 under load <= 15 ms) and durable ingest.
 import { CLUSTER_TARGET_P99_MS, GATEWAY_HISTOGRAMS, type ClusterAlarmResult } from '../cluster-alarm.js';
+import type { ClusterIngestResult } from '../cluster-ingest.js';
 import { DEPLOYMENT_TEXT } from './deployments.js';
 import type { HistogramDelta } from './node-metrics.js';
 import { benchReport, type TargetCheck } from './report.js';
@@ -141,4 +142,42 @@ export function printClusterAlarmReport(results: readonly ClusterAlarmResult[], 
     console.log(
       `Target: cluster alarm p99 under load <= ${target.limitMs} ms: ${target.valueMs.toFixed(2)} ms (worst run ${target.worstRunMs.toFixed(2)} ms) -> ${target.pass ? 'PASS' : 'MISS'}`,
     );
+}
+
+/** The ingest comparison: one row per deployment and the ratios under them. */
+export function printClusterIngestReport(r: ClusterIngestResult | null): void {
+  if (!r) return;
+  const runs = r.setup.runMs > 0 ? Math.max(...r.sides.map((s) => s.rounds.length)) : 1;
+  const rows = r.sides.map((s) => [
+    s.deployment,
+    formatSpread(s.msgsPerSec, 0, runs),
+    formatSpread(spread(s.rounds.map((x) => x.ackedPerSec)), 0, runs),
+    formatSpread(spread(s.rounds.map((x) => x.nodesCpuPercent)), 0, runs),
+    `${s.check.acknowledged} / ${s.check.recorded}`,
+    String(s.check.missing),
+    DEPLOYMENT_TEXT[s.deployment],
+  ]);
+  console.log('');
+  console.log(
+    `Cluster ingest (QoS 1 events/s; ${r.setup.devices} devices x ${r.setup.inFlightPerDevice} in flight, ${runs} x ${r.setup.runMs / 1000} s; ${runs > 1 ? 'median (min-max)' : 'one run'})`,
+  );
+  console.log(
+    renderTable(
+      [
+        { title: 'deployment' },
+        { title: 'acted on /s', align: 'right' },
+        { title: 'PUBACK /s', align: 'right' },
+        { title: 'nodes CPU %', align: 'right' },
+        { title: 'acknowledged / recorded', align: 'right' },
+        { title: 'missing', align: 'right' },
+        { title: 'what' },
+      ],
+      rows,
+    ),
+  );
+  console.log(
+    '  acted on /s: PUBACKs in the window / (window + the time until rules had acted on every recorded event); acknowledged / recorded: every PUBACKed event of the run against the store at the end (missing must be 0).',
+  );
+  const ratio = (x: number | null): string => (x === null ? '-' : x.toFixed(2));
+  console.log(`  cluster / sqlite ${ratio(r.ratios.cluster_vs_sqlite)}, cluster / postgres ${ratio(r.ratios.cluster_vs_postgres)}`);
 }
