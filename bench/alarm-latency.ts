@@ -87,7 +87,7 @@ export interface AlarmBenchResult {
 
 const SIM_SID = `AC${'b'.repeat(32)}`;
 const SIM_TOKEN = 'bench-sim-auth-token';
-const API_TOKEN = 'bench-api-token-0123456789';
+export const API_TOKEN = 'bench-api-token-0123456789';
 const HISTOGRAM = 'alarm_to_first_sms_seconds';
 const SIGN_NAME = '安达里社区';
 const WEBHOOK_KEY = 'bench-webhook-key-0123456789';
@@ -257,7 +257,7 @@ interface SmsServerUnderTest {
 }
 
 /** The simulator of `provider`, with credentials of its own; Aliyun and Tencent approve the catalogue the gateway sends with. */
-function smsServerSpec(provider: BenchSmsProvider, publicUrl: string): SmsServerSpec {
+export function smsServerSpec(provider: BenchSmsProvider, publicUrl: string): SmsServerSpec {
   if (provider === 'twilio') return { provider, accountSid: SIM_SID, authToken: SIM_TOKEN };
   // The bench registry has no `sms.templates`: the gateway uses the built-in catalogue, so that is what was "approved".
   return {
@@ -320,7 +320,7 @@ async function drained(gateway: Gateway, sim: SmsServerUnderTest): Promise<void>
 }
 
 /** Resolves every open incident through the API, so the next round's alarms open new incidents again. */
-async function resolveAllOpen(httpUrl: string): Promise<number> {
+export async function resolveAllOpen(httpUrl: string): Promise<number> {
   const auth = { authorization: `Bearer ${API_TOKEN}` };
   let total = 0;
   for (;;) {

@@ -1,6 +1,7 @@
 // Benchmark entry point (`npm run bench`): runs the latency benchmarks, prints a table and writes bench/results/latest.json.
 // Flags: --quick (one short run each), --only <alarm|bridge|raw-aedes|influx|ingest|connections|storm>[,...], --runs <n>, --alarms <n>, --gap-ms <n>, --back-to-back,
-// --idle-devices <n>, --storm-alarms <n>, --failover-devices <n>, --cluster-idle-devices <n>, --sms-providers <twilio|aliyun|tencent>[,...] (the alarm benchmark once per provider; default all three).
+// --idle-devices <n>, --storm-alarms <n>, --failover-devices <n>, --cluster-idle-devices <n>, --sms-providers <twilio|aliyun|tencent>[,...] (the alarm benchmark once per provider; default all three),
+// --deployments <sqlite|postgres|cluster>[,...] (what cluster-alarm and cluster-ingest compare; default all three).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,10 @@ import { runIngestBenchmark, type IngestOptions, type IngestResult } from './ing
 import { runConnectionsBenchmark, type ConnectionsOptions, type ConnectionsResult } from './connections.js';
 import { runStormBenchmark, type StormOptions, type StormResult } from './storm.js';
 import { runBridgeBenchmark, type BridgeBenchResult } from './bridge-latency.js';
+import { runClusterAlarmBenchmark, type ClusterAlarmResult } from './cluster-alarm.js';
+import { runClusterIngestBenchmark, type ClusterIngestResult } from './cluster-ingest.js';
+import { DEPLOYMENTS, type DeploymentKind } from './lib/deployments.js';
+import { clusterAlarmJson, printClusterAlarmReport, printClusterIngestReport } from './lib/report-cluster.js';
 import { printCapacityReport } from './lib/report-capacity.js';
 import { CLUSTER_IDLE_TARGET, runClusterIdleBenchmark, type ClusterIdleOptions, type ClusterIdleResult } from './cluster-idle.js';
 import { FAILOVER_TARGET_S, runFailoverBenchmark, type FailoverOptions, type FailoverResult } from './cluster-failover.js';
@@ -27,6 +32,8 @@ const BENCHMARKS = [
   'ingest',
   'connections',
   'storm',
+  'cluster-alarm',
+  'cluster-ingest',
   'cluster-failover',
   'cluster-idle',
 ] as const;
@@ -37,6 +44,8 @@ interface Settings {
   only: BenchName[];
   /** The alarm benchmark runs once per provider, in this order, under the same pacing and load. */
   smsProviders: BenchSmsProvider[];
+  /** What the cluster benchmarks compare: one node on SQLite, one on PostgreSQL, three nodes behind HAProxy. */
+  deployments: DeploymentKind[];
   runs: number;
   pacing: PacingOptions;
   /** false with --back-to-back: alarms do not wait for the previous ones' SMS and callbacks. */
@@ -58,7 +67,8 @@ function parseArgs(argv: string[]): Settings {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const onlyArg = value('--only');
-  const only = onlyArg ? onlyArg.split(',').map((s) => s.trim()) : [...BENCHMARKS];
+  // The cluster benchmarks start several nodes and take many minutes each: they run only when named.
+  const only = onlyArg ? onlyArg.split(',').map((s) => s.trim()) : BENCHMARKS.filter((b) => !b.startsWith('cluster-'));
   for (const name of only) {
     if (!(BENCHMARKS as readonly string[]).includes(name))
       throw new Error(`--only: unknown benchmark "${name}" (known: ${BENCHMARKS.join(', ')})`);
@@ -68,6 +78,12 @@ function parseArgs(argv: string[]): Settings {
   for (const name of smsProviders) {
     if (!(BENCH_SMS_PROVIDERS as readonly string[]).includes(name))
       throw new Error(`--sms-providers: unknown provider "${name}" (known: ${BENCH_SMS_PROVIDERS.join(', ')})`);
+  }
+  const deploymentsArg = value('--deployments');
+  const deployments = deploymentsArg ? deploymentsArg.split(',').map((s) => s.trim()) : [...DEPLOYMENTS];
+  for (const name of deployments) {
+    if (!(DEPLOYMENTS as readonly string[]).includes(name))
+      throw new Error(`--deployments: unknown deployment "${name}" (known: ${DEPLOYMENTS.join(', ')})`);
   }
   const int = (flag: string, fallback: number, min = 1): number => {
     const raw = value(flag);
@@ -80,6 +96,7 @@ function parseArgs(argv: string[]): Settings {
     mode: quick ? 'quick' : 'full',
     only: BENCHMARKS.filter((b) => only.includes(b)),
     smsProviders: BENCH_SMS_PROVIDERS.filter((p) => smsProviders.includes(p)),
+    deployments: DEPLOYMENTS.filter((d) => deployments.includes(d)),
     runs: int('--runs', quick ? 1 : 3),
     pacing: { count: int('--alarms', quick ? 200 : 1000), warmup: quick ? 20 : 50, gapMs: int('--gap-ms', 5, 0), timeoutMs: 5000 },
     drainBetweenAlarms: !argv.includes('--back-to-back'),
@@ -182,6 +199,15 @@ async function main(): Promise<void> {
   let clusterIdle: ClusterIdleResult | null = null;
   if (settings.only.includes('cluster-idle')) clusterIdle = await runClusterIdleBenchmark({ ...settings.clusterIdle, log });
 
+  // The same alarm loop against one node on SQLite, one on PostgreSQL and three behind HAProxy, each node an `npm start` process.
+  let clusterAlarm: ClusterAlarmResult[] = [];
+  if (settings.only.includes('cluster-alarm'))
+    clusterAlarm = await runClusterAlarmBenchmark({ ...common, providers: settings.smsProviders, deployments: settings.deployments });
+  // The ingest benchmark's clients and messages against the same three deployments.
+  let clusterIngest: ClusterIngestResult | null = null;
+  if (settings.only.includes('cluster-ingest'))
+    clusterIngest = await runClusterIngestBenchmark({ ...settings.ingest, deployments: settings.deployments, log });
+
   const alarmReport = alarm ? benchReport(alarm.rounds) : null;
   const providerReports = BENCH_SMS_PROVIDERS.flatMap((provider) => {
     const r = provider === 'twilio' ? undefined : byProvider[provider];
@@ -231,6 +257,8 @@ async function main(): Promise<void> {
     storm,
     cluster_failover: clusterFailover,
     cluster_idle: clusterIdle,
+    cluster_alarm_latency_ms: clusterAlarm.length > 0 ? clusterAlarmJson(clusterAlarm) : null,
+    cluster_ingest_qos1: clusterIngest,
     target,
   };
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
@@ -243,6 +271,8 @@ async function main(): Promise<void> {
   printCapacityReport({ ingest, connections, storm });
   if (clusterFailover) printFailover(clusterFailover);
   if (clusterIdle) printClusterIdle(clusterIdle);
+  printClusterAlarmReport(clusterAlarm, settings.runs);
+  printClusterIngestReport(clusterIngest);
   if (influx) {
     console.log(
       `InfluxDB writer (influxd 1.x, batch ${influx.batch_size}): ${Math.round(influx.points_per_s)} points/s; ` +

@@ -63,8 +63,8 @@ export interface RoundsOptions {
   /** Time the load runs before measuring starts, so queues and JIT reach a steady state. */
   settleMs: number;
   load: BackgroundLoad;
-  /** Telemetry messages the system under test has received so far. */
-  receivedTelemetry: () => number;
+  /** Telemetry messages the system under test has received so far (or, where it cannot be asked, the load has sent). */
+  receivedTelemetry: () => number | Promise<number>;
   /** One sample: index `i` of the round (warm-up included). */
   sample: (i: number) => Promise<Sample>;
   /** Runs after each round, with its result: e.g. closes the incidents it opened, collects extra figures. */
@@ -83,7 +83,7 @@ export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
         await sleep(opts.settleMs);
       }
       const load0 = await opts.load.stats();
-      const received0 = opts.receivedTelemetry();
+      const received0 = await opts.receivedTelemetry();
       const host0 = hostBusyMicros();
       const steal0 = hostStealMs();
       const eld = monitorEventLoopDelay({ resolution: 1 });
@@ -106,7 +106,7 @@ export async function runRounds(opts: RoundsOptions): Promise<ConditionRun[]> {
       gc.stop();
       const allocatedBytes = heap.stop();
       const load1 = await opts.load.stats();
-      const received = opts.receivedTelemetry() - received0;
+      const received = (await opts.receivedTelemetry()) - received0;
       let background: ConditionRun['background'] = null;
       if (condition === 'load') {
         background = { sentPerSec: (load1.sent - load0.sent) / seconds, receivedPerSec: received / seconds };

@@ -42,7 +42,11 @@ export async function seedPostgresRegistry(dir: string, databaseUrl: string, doc
   return seedInto(dir, doc, await openPostgresStore(databaseUrl));
 }
 
-async function seedInto(dir: string, doc: RegistryDocument, store: Pick<Store, 'registry'> & { close(): Promise<void> }): Promise<SeededRegistry> {
+async function seedInto(
+  dir: string,
+  doc: RegistryDocument,
+  store: Pick<Store, 'registry'> & { close(): Promise<void> },
+): Promise<SeededRegistry> {
   const started = performance.now();
   try {
     const secrets = new Set((doc.devices ?? []).map((d) => d.secret));

@@ -41,6 +41,16 @@ export interface ClusterOptions {
   smsApiUrl?: string;
   /** How long a node may take to print its banner (default 60 s: three nodes start on two shared cores). */
   startTimeoutMs?: number;
+  /** false: start no SMS simulator even without smsApiUrl (`prepare`'s environment names the provider). */
+  smsSimulator?: boolean;
+  /** HAProxy's maxconn (default 2,000): a benchmark with more devices raises it. */
+  haproxyMaxConnections?: number;
+  /**
+   * Runs once PostgreSQL, Redis and HAProxy are up and before any node starts, e.g. to seed the registry into the
+   * database or to start an SMS simulator whose callbacks go to HAProxy; what it returns goes into every node's
+   * environment (under `env` and `nodeEnv`).
+   */
+  prepare?: (ctx: { databaseUrl: string; httpUrl: string }) => Promise<Record<string, string>>;
 }
 
 /** One gateway node: a real child process whose id, ports and DATA_DIR stay the same across kill() and start(). */
@@ -133,7 +143,7 @@ export class ClusterRig {
       started.push(postgres, redis);
       const databaseUrl = await postgres.freshUrl();
       let simulator: TwilioSimServer | null = null;
-      if (!opts.smsApiUrl) {
+      if (!opts.smsApiUrl && opts.smsSimulator !== false) {
         simulator = new TwilioSimServer({ accountSid: E2E_SID, authToken: E2E_AUTH_TOKEN, callbackDelayMs: 5 });
         await simulator.start({ port: 0 });
         started.push(simulator);
@@ -144,15 +154,22 @@ export class ClusterRig {
         const a = balanced.includes(i) ? addresses[i - 1] : undefined;
         return a ? { mqttPort: a.mqttPort, httpPort: a.httpPort } : { mqttPort: closed, httpPort: closed };
       };
-      const haproxy = await startHaproxy([slot(1), slot(2), slot(3)]);
+      const haproxy = await startHaproxy([slot(1), slot(2), slot(3)], { maxConnections: opts.haproxyMaxConnections ?? 2000 });
       started.push(haproxy);
+      const prepared = (await opts.prepare?.({ databaseUrl, httpUrl: haproxy.httpUrl })) ?? {};
       if (opts.logDir) mkdirSync(opts.logDir, { recursive: true });
       const nodes = addresses.map((a, k) => {
         const index = k + 1;
         const id = `node-${index}`;
         const dataDir = join(dir.path, id);
         const env = {
-          ...gatewayEnv({ dataDir, addresses: a, twilioApiUrl: opts.smsApiUrl ?? simulator!.url, registryFile: opts.registryFile }),
+          // Without a simulator of the rig's, the Twilio address is a closed port until `prepare` names a provider.
+          ...gatewayEnv({
+            dataDir,
+            addresses: a,
+            twilioApiUrl: opts.smsApiUrl ?? simulator?.url ?? `http://127.0.0.1:${closed}`,
+            registryFile: opts.registryFile,
+          }),
           // Links in pages must lead to the balancer, whichever node signed them.
           PUBLIC_URL: haproxy.httpUrl,
           DATABASE_URL: databaseUrl,
@@ -164,6 +181,7 @@ export class ClusterRig {
           MQTT_PROXY_PROTOCOL: 'on',
           MQTT_PROXY_FROM: '127.0.0.1',
           TRUST_PROXY: '127.0.0.1',
+          ...prepared,
           ...opts.env,
           ...opts.nodeEnv?.(index),
         };

@@ -29,8 +29,14 @@ export class HaproxyServer {
   mqttPort = 0;
   httpPort = 0;
 
-  /** The shipped config names exactly three nodes; tests give three (a node may be a port nothing serves). */
-  constructor(private readonly nodes: readonly [BalancedNode, BalancedNode, BalancedNode]) {}
+  /**
+   * The shipped config names exactly three nodes; tests give three (a node may be a port nothing serves).
+   * `maxConnections` is HAProxy's maxconn (default 2,000, a test's handful with room; a benchmark gives its device count).
+   */
+  constructor(
+    private readonly nodes: readonly [BalancedNode, BalancedNode, BalancedNode],
+    private readonly maxConnections = 2000,
+  ) {}
 
   get mqttUrl(): string {
     return `mqtt://127.0.0.1:${this.mqttPort}`;
@@ -48,7 +54,7 @@ export class HaproxyServer {
       HAPROXY_ADMIN_SOCKET: this.socketPath,
       HAPROXY_CHECK_INTERVAL: '100ms',
       // The shipped 200,000 needs 400,000 descriptors; a test needs a handful.
-      HAPROXY_MAXCONN: '2000',
+      HAPROXY_MAXCONN: String(this.maxConnections),
     };
     this.nodes.forEach((node, i) => {
       env[`GATEWAY_${i + 1}_MQTT`] = `127.0.0.1:${node.mqttPort}`;
@@ -139,8 +145,11 @@ function accepts(port: number): Promise<boolean> {
 }
 
 /** Starts haproxy in front of three nodes; call stop() in afterAll. */
-export async function startHaproxy(nodes: readonly [BalancedNode, BalancedNode, BalancedNode]): Promise<HaproxyServer> {
-  const server = new HaproxyServer(nodes);
+export async function startHaproxy(
+  nodes: readonly [BalancedNode, BalancedNode, BalancedNode],
+  opts: { maxConnections?: number } = {},
+): Promise<HaproxyServer> {
+  const server = new HaproxyServer(nodes, opts.maxConnections);
   await server.start();
   return server;
 }

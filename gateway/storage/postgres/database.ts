@@ -165,8 +165,8 @@ export class PgDatabase {
     let result: T;
     const durability = options.durability ?? 'full';
     try {
-      await client.query('BEGIN');
-      await client.query(synchronousCommit(durability));
+      // One round trip, not two: on the alarm path every round trip to the server is waited for in turn.
+      await client.query(`BEGIN; ${synchronousCommit(durability)}`);
       result = await this.inTx.run(tx, work);
       const startedAt = performance.now();
       await client.query('COMMIT');
