@@ -1,4 +1,5 @@
 // Work several nodes share through one PostgreSQL: timers each fired once (SKIP LOCKED, notices, polls), SMS leases taken over from a dead node.
+import pgDriver from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, systemClock, type Clock } from '../../gateway/core/clock.js';
 import { EventBus } from '../../gateway/core/events.js';
@@ -256,6 +257,30 @@ describe('PostgreSQL: unsent SMS leased to the node that stores them', () => {
     ]);
     expect(await a.smsLeases.renew(['sms-1', 'sms-2'])).toEqual(['sms-1', 'sms-2']);
     expect(await b.smsLeases.renew(['sms-1', 'sms-2'])).toEqual([]);
+  });
+
+  it('renews its leases without waiting on a row another transaction holds, and keeps that row', async () => {
+    const url = await (pg as PostgresFixture).freshUrl();
+    const a = await open(url, { lease: { nodeId: 'node-a', leaseMs: 60_000 } });
+    await a.sms.insert(sms('sms-1'));
+    await a.sms.insert(sms('sms-2'));
+    expect((await a.smsLeases.claim({ mine: true, limit: null })).map((m) => m.id)).toEqual(['sms-1', 'sms-2']);
+    // A status callback's transaction holds sms-2's row lock (a renewal that waited on it deadlocked with such transactions).
+    const holder = new pgDriver.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query("SELECT id FROM sms_messages WHERE id = 'sms-2' FOR UPDATE");
+      // Without SKIP LOCKED this waits for the holder, which waits for it: the test would never end.
+      expect(await a.smsLeases.renew(['sms-1', 'sms-2'])).toEqual([]);
+      await a.smsLeases.release(['sms-1', 'sms-2']);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    // sms-1 was released; sms-2, held meanwhile, is still node a's.
+    const b = await open(url, { lease: { nodeId: 'node-b', leaseMs: 60_000 } });
+    expect((await b.smsLeases.claim({ mine: false, limit: 10 })).map((m) => m.id)).toEqual(['sms-1']);
   });
 
   it('hands a stopping node’s messages over at once, and gives a restarted node its own back without waiting', async () => {

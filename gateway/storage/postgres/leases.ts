@@ -66,8 +66,16 @@ class PgLeases<T, R extends object> implements WorkLeases<T> {
   async renew(ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return [];
     const { table } = this.spec;
+    // Never waits on a row lock: a row another transaction holds (its status callback, its send being recorded) keeps
+    // its lease until the next round, and is still this node's. Renewing many rows while waiting on one of them took
+    // part in deadlocks with those transactions (one of them then failed: a status callback answered 500).
     const kept = await this.db.query<{ id: string }>(
-      `UPDATE ${table} SET lease_until = gateway_now_ms() + $3 WHERE id = ANY($1::text[]) AND claimed_by = $2 RETURNING id`,
+      `WITH renewed AS (
+         UPDATE ${table} SET lease_until = gateway_now_ms() + $3
+         WHERE id IN (SELECT id FROM ${table} WHERE id = ANY($1::text[]) AND claimed_by = $2 FOR UPDATE SKIP LOCKED)
+         RETURNING id)
+       SELECT id FROM renewed
+       UNION SELECT id FROM ${table} WHERE id = ANY($1::text[]) AND claimed_by = $2`,
       [[...ids], this.options.nodeId, this.options.leaseMs],
     );
     // A row gone (pruned) or leased to another node is no longer this node's to send.
@@ -78,8 +86,10 @@ class PgLeases<T, R extends object> implements WorkLeases<T> {
   async release(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     await this.db.run(
+      // A row another transaction holds is left to its lease running out rather than waited for.
       `UPDATE ${this.spec.table} SET claimed_by = NULL, lease_until = NULL
-       WHERE id = ANY($1::text[]) AND claimed_by = $2 AND status = ANY($3::text[])`,
+       WHERE id IN (SELECT id FROM ${this.spec.table}
+                    WHERE id = ANY($1::text[]) AND claimed_by = $2 AND status = ANY($3::text[]) FOR UPDATE SKIP LOCKED)`,
       [[...ids], this.options.nodeId, [...this.spec.releasable]],
     );
   }
