@@ -1,4 +1,5 @@
 // The store engine the configuration selects (SQLite in DATA_DIR, or PostgreSQL at DATABASE_URL), and what only one engine offers.
+import { mkdirSync } from 'node:fs';
 import type { FailureLedgerRepo } from '../lockouts/repo.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { ComponentHealth } from '../core/health.js';
@@ -32,6 +33,8 @@ export type StoreEngine = 'sqlite' | 'postgresql';
  */
 export function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMetrics, tuning: SharedWorkTuning = {}): GatewayStore {
   if (config.databaseUrl) {
+    // DATA_DIR is still this node's local state (its free-space check reads it): created if missing, as with SQLite.
+    mkdirSync(config.dataDir, { recursive: true });
     const pgStore = connectPostgresStore(config.databaseUrl, {
       onConnectionError: (err) => log.error({ err, part: 'storage' }, 'PostgreSQL connection lost'),
       onAfterCommitError: (err) => log.error({ err, part: 'storage' }, 'a post-commit step failed'),

@@ -1,12 +1,12 @@
 // Nodes on one PostgreSQL sign links and sign-in codes with one secret: a node with another secret is refused at start, in one line.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/app.js';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { shanghaiLast } from '../helpers/calendar.js';
-import { connectDevice, startPostgresTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { connectDevice, sharedLinkSecretFile, startPostgresTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { pageLinkFor } from '../helpers/page-link.js';
 import { PostgresFixture } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -88,5 +88,17 @@ describe('the link secret of nodes sharing PostgreSQL', () => {
       (e: unknown) => e,
     );
     expect(err instanceof Error ? err.message : '').toBe(`LINK_SECRET_FILE: ${missing} does not exist`);
+  });
+
+  it('creates a missing DATA_DIR for its local state although the secret and the data live elsewhere', async () => {
+    const missing = join(dataDir(), 'not', 'yet');
+    const node = await startPostgresTestGateway(await pg.freshUrl(), {
+      dataDir: missing,
+      env: { LINK_SECRET_FILE: sharedLinkSecretFile() },
+    });
+    nodes.push(node);
+    expect(existsSync(missing)).toBe(true);
+    const health = (await (await fetch(`${node.httpUrl}/healthz`)).json()) as { status: string };
+    expect(health.status).toBe('ok');
   });
 });
