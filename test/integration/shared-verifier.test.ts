@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeviceAuthenticator, type AuthOutcome } from '../../gateway/broker/auth.js';
 import { SharedVerifier, VERIFIED_KEY_PREFIX, type SharedVerifierDeps } from '../../gateway/broker/shared-verifier.js';
@@ -45,8 +45,8 @@ describe('the secret cache shared by the nodes (REDIS_URL)', () => {
 
   /** A node's authenticator with its own Redis connection (as a node's broker has), counting its scrypt checks. */
   const node = async (over: Partial<SharedVerifierDeps> = {}): Promise<Node> => {
-    // As the cluster's own connections: ioredis defaults, so commands would queue while it reconnects.
-    const conn = redis.client();
+    // As the cluster's own connections, commands queue while it reconnects (here for as long as that takes).
+    const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
     conn.on('error', () => undefined);
     conns.push(conn);
     await waitFor('redis connection ready', () => conn.status === 'ready', { timeoutMs: 5000 });
