@@ -5,6 +5,9 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { errorMessage } from '../core/errors.js';
 
+/** A look-up's result: admitted on the entry, no matching entry, Redis not connected, or Redis failed or was too slow. */
+export type SharedLookup = 'hit' | 'miss' | 'unavailable' | 'error';
+
 /** The Redis commands the cache uses, on a connection that reports its state. */
 export type VerifierConnection = Pick<Redis, 'status' | 'getex' | 'set'>;
 
@@ -19,6 +22,8 @@ export interface SharedVerifierDeps {
   readTimeoutMs?: number;
   /** How long an entry lives without being used (default 7 days; each use starts it again). */
   ttlMs?: number;
+  /** Counts each look-up's outcome (the metric device_secret_cache_lookups_total). */
+  count?: (outcome: SharedLookup) => void;
 }
 
 /** Where each device's entry lives: one key per device, so each expires on its own. */
@@ -50,26 +55,32 @@ export class SharedVerifier {
    * so an unknown id costs the same read as a known one.
    */
   async admits(deviceId: string, secretHash: string | null, password: Buffer): Promise<boolean> {
+    const outcome = await this.lookup(deviceId, secretHash, password);
+    this.deps.count?.(outcome);
+    return outcome === 'hit';
+  }
+
+  private async lookup(deviceId: string, secretHash: string | null, password: Buffer): Promise<SharedLookup> {
     const conn = this.deps.connection();
     // ioredis queues commands while it reconnects: a CONNECT must never wait behind that queue.
-    if (!conn || conn.status !== 'ready') return false;
+    if (!conn || conn.status !== 'ready') return 'unavailable';
     let stored: string | null;
     try {
       stored = await this.bounded(conn.getex(VERIFIED_KEY_PREFIX + deviceId, 'PX', this.ttlMs));
     } catch (err) {
       this.trouble('read', err);
-      return false;
+      return 'error';
     }
-    if (stored === null || secretHash === null) return false;
+    if (stored === null || secretHash === null) return 'miss';
     const dot = stored.indexOf('.');
-    if (dot < 0) return false;
+    if (dot < 0) return 'miss';
     const fingerprint = Buffer.from(stored.slice(0, dot), 'base64url');
     const mac = Buffer.from(stored.slice(dot + 1), 'base64url');
     const expectedFingerprint = this.fingerprint(deviceId, secretHash);
     const expectedMac = this.mac(deviceId, secretHash, password);
     const sameHash = fingerprint.length === expectedFingerprint.length && timingSafeEqual(fingerprint, expectedFingerprint);
     const sameSecret = mac.length === expectedMac.length && timingSafeEqual(mac, expectedMac);
-    return sameHash && sameSecret;
+    return sameHash && sameSecret ? 'hit' : 'miss';
   }
 
   /** Records that this secret verified for the device under this secret hash; never waits, never throws. */

@@ -164,6 +164,7 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
         linkSecret: loadLinkSecret(config),
         clock,
         log: log.child({ part: 'shared-verifier' }),
+        count: (outcome) => metrics.deviceSecretCache.inc({ outcome }),
       })
     : null;
   const broker = new DeviceBroker({

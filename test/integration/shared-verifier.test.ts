@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeviceAuthenticator, type AuthOutcome } from '../../gateway/broker/auth.js';
-import { SharedVerifier, VERIFIED_KEY_PREFIX, type SharedVerifierDeps } from '../../gateway/broker/shared-verifier.js';
+import { SharedVerifier, VERIFIED_KEY_PREFIX, type SharedLookup, type SharedVerifierDeps } from '../../gateway/broker/shared-verifier.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { hashSecret, verifySecret } from '../../gateway/registry/secrets.js';
 import { device, startEdge, type Edge } from '../helpers/edge.js';
@@ -18,6 +18,8 @@ interface Node {
   auth: DeviceAuthenticator;
   /** The secret hashes this node ran scrypt against, in order. */
   scrypts: string[];
+  /** The outcome of each look-up in Redis, in order. */
+  lookups: SharedLookup[];
   conn: Redis;
   attempt(id: string, password: string): Promise<AuthOutcome>;
 }
@@ -51,7 +53,15 @@ describe('the secret cache shared by the nodes (REDIS_URL)', () => {
     conns.push(conn);
     await waitFor('redis connection ready', () => conn.status === 'ready', { timeoutMs: 5000 });
     const scrypts: string[] = [];
-    const shared = new SharedVerifier({ connection: () => conn, linkSecret: LINK_SECRET, clock: edge.clock, log: silentLogger(), ...over });
+    const lookups: SharedLookup[] = [];
+    const shared = new SharedVerifier({
+      connection: () => conn,
+      linkSecret: LINK_SECRET,
+      clock: edge.clock,
+      log: silentLogger(),
+      count: (outcome) => lookups.push(outcome),
+      ...over,
+    });
     const auth = new DeviceAuthenticator({
       registry: edge.store.registry,
       clock: edge.clock,
@@ -63,7 +73,7 @@ describe('the secret cache shared by the nodes (REDIS_URL)', () => {
     });
     const attempt = (id: string, password: string): Promise<AuthOutcome> =>
       auth.check({ clientId: id, username: id, password: Buffer.from(password), remoteAddress: '10.0.0.7' });
-    return { auth, scrypts, conn, attempt };
+    return { auth, scrypts, lookups, conn, attempt };
   };
 
   /** Reads the entry node A wrote (its write is fire-and-forget). */
@@ -98,6 +108,7 @@ describe('the secret cache shared by the nodes (REDIS_URL)', () => {
     const outcome = await b.attempt('btn-001', secret);
     expect(outcome).toMatchObject({ ok: true, device: { id: 'btn-001' } });
     expect(b.scrypts).toEqual([]);
+    expect(b.lookups).toEqual(['hit']);
     // B now knows the secret itself: the next reconnect does not even read Redis.
     await redis.kill();
     expect((await b.attempt('btn-001', secret)).ok).toBe(true);
@@ -118,6 +129,7 @@ describe('the secret cache shared by the nodes (REDIS_URL)', () => {
     await a.conn.set(VERIFIED_KEY_PREFIX + 'ghost-1', await entryOf(a.conn, 'btn-001'));
     expect(await b.attempt('ghost-1', device('btn-001').secret)).toMatchObject({ ok: false, security: { kind: 'unknown_device' } });
     expect(b.scrypts).toHaveLength(3);
+    expect(b.lookups).toEqual(['miss', 'miss', 'miss']);
   });
 
   it('misses after the secret is rotated in the registry, even for the same secret under a new hash', async () => {
@@ -189,6 +201,7 @@ describe('the secret cache shared by the nodes (REDIS_URL)', () => {
       await waitFor('node B to notice Redis is gone', () => b.conn.status !== 'ready', { timeoutMs: 5000 });
       expect((await b.attempt('btn-001', secret)).ok).toBe(true);
       expect(b.scrypts).toHaveLength(1);
+      expect(b.lookups).toEqual(['unavailable']);
       // Answered while Redis was still away (a queued read would only have come back once it returned).
       expect(b.conn.status).not.toBe('ready');
     } finally {
@@ -207,6 +220,7 @@ describe('the secret cache shared by the nodes (REDIS_URL)', () => {
       expect(b.conn.status).toBe('ready');
       expect((await b.attempt('btn-002', secret)).ok).toBe(true);
       expect(b.scrypts).toHaveLength(1);
+      expect(b.lookups).toEqual(['error']);
     } finally {
       process.kill(pid, 'SIGCONT');
     }
