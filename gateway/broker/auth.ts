@@ -130,9 +130,10 @@ export class DeviceAuthenticator {
     return this.throttle.sharedCounter;
   }
 
-  /** Drops failure records that can no longer matter; call now and then. */
+  /** Drops failure records that can no longer matter, and keeps the shared entries of verified devices; call now and then. */
   sweep(): void {
     this.throttle.sweep();
+    this.deps.shared?.keepAlive(this.verified.keys());
   }
 
   /** Ends every wait, so a stopping broker is not held by an attempt waiting its turn. */

@@ -9,7 +9,7 @@ import { errorMessage } from '../core/errors.js';
 export type SharedLookup = 'hit' | 'miss' | 'unavailable' | 'error';
 
 /** The Redis commands the cache uses, on a connection that reports its state. */
-export type VerifierConnection = Pick<Redis, 'status' | 'getex' | 'set'>;
+export type VerifierConnection = Pick<Redis, 'status' | 'getex' | 'set' | 'pipeline'>;
 
 export interface SharedVerifierDeps {
   /** The shared Redis connection, or null while there is none. */
@@ -30,6 +30,8 @@ export interface SharedVerifierDeps {
 export const VERIFIED_KEY_PREFIX = 'care:verified:';
 const DEFAULT_READ_TIMEOUT_MS = 200;
 const DEFAULT_TTL_MS = 7 * 24 * 3600_000;
+/** Entries refreshed per pipeline by keepAlive. */
+const KEEP_ALIVE_BATCH = 1000;
 /** A Redis trouble is logged once, then at most once a minute with how many more there were. */
 const LOG_EVERY_MS = 60_000;
 
@@ -43,6 +45,7 @@ export class SharedVerifier {
   private readonly key: Buffer;
   private troubles = 0;
   private lastLoggedAt: number | null = null;
+  private keptAliveAt: number | null = null;
 
   constructor(private readonly deps: SharedVerifierDeps) {
     this.key = createHmac('sha256', deps.linkSecret).update('device secret cache v1').digest();
@@ -90,6 +93,25 @@ export class SharedVerifier {
     if (!conn || conn.status !== 'ready') return;
     const entry = `${this.fingerprint(deviceId, secretHash).toString('base64url')}.${this.mac(deviceId, secretHash, password).toString('base64url')}`;
     conn.set(VERIFIED_KEY_PREFIX + deviceId, entry, 'PX', this.ttlMs).catch((err: unknown) => this.trouble('write', err));
+  }
+
+  /**
+   * Starts the time of these devices' entries again, at most once a quarter of their lifetime: a device that stays
+   * connected to one node for weeks never reconnects, and its entry must still be there when that node dies. Only
+   * existing entries are touched (PEXPIRE); never waits, never throws.
+   */
+  keepAlive(deviceIds: Iterable<string>): void {
+    const now = this.deps.clock.now();
+    if (this.keptAliveAt !== null && now - this.keptAliveAt < this.ttlMs / 4) return;
+    const conn = this.deps.connection();
+    if (!conn || conn.status !== 'ready') return;
+    this.keptAliveAt = now;
+    const ids = [...deviceIds];
+    for (let i = 0; i < ids.length; i += KEEP_ALIVE_BATCH) {
+      const batch = conn.pipeline();
+      for (const id of ids.slice(i, i + KEEP_ALIVE_BATCH)) batch.pexpire(VERIFIED_KEY_PREFIX + id, this.ttlMs);
+      batch.exec().catch((err: unknown) => this.trouble('write', err));
+    }
   }
 
   private get ttlMs(): number {

@@ -190,6 +190,23 @@ describe('the secret cache shared by the nodes (REDIS_URL)', () => {
     expect(await a.conn.pttl(VERIFIED_KEY_PREFIX + 'pir-001')).toBeGreaterThan(3_000_000);
   });
 
+  it('keeps the entries of devices that stay connected for weeks, at most once a quarter of their lifetime', async () => {
+    const a = await node({ ttlMs: 3_600_000 });
+    expect((await a.attempt('btn-001', device('btn-001').secret)).ok).toBe(true);
+    const key = VERIFIED_KEY_PREFIX + 'btn-001';
+    await entryOf(a.conn, 'btn-001');
+    const refreshedAfterSweep = async (): Promise<boolean> => {
+      await a.conn.pexpire(key, 5000);
+      a.auth.sweep();
+      await a.conn.ping(); // the refresh went out before this on the same connection
+      return (await a.conn.pttl(key)) > 3_000_000;
+    };
+    expect(await refreshedAfterSweep()).toBe(true);
+    expect(await refreshedAfterSweep()).toBe(false);
+    edge.clock.advance(900_000);
+    expect(await refreshedAfterSweep()).toBe(true);
+  });
+
   it('pays scrypt and admits while Redis is down, without the CONNECT waiting in ioredis offline queue', async () => {
     // A read bound far above any test's patience: only the ready check keeps the CONNECT from queueing.
     const [a, b] = [await node({ readTimeoutMs: 600_000 }), await node({ readTimeoutMs: 600_000 })];
