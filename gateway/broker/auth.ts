@@ -8,6 +8,7 @@ import { hashSecret, verifySecret } from '../registry/secrets.js';
 import { AuthThrottle, DEFAULT_AUTH_LIMITS, type AuthLimits } from './auth-throttle.js';
 import { certificateProblem, type PresentedCert } from './client-cert.js';
 import type { SharedCounter } from '../lockouts/shared.js';
+import type { SharedVerifier } from './shared-verifier.js';
 
 export { DEFAULT_AUTH_LIMITS, type AuthLimits } from './auth-throttle.js';
 
@@ -45,6 +46,8 @@ export interface DeviceAuthenticatorDeps {
   limits?: AuthLimits;
   /** The secret check; verifySecret (scrypt) unless a test wraps it to count calls. */
   verify?: (secret: string, secretHash: string) => Promise<boolean>;
+  /** Cluster mode: secrets that passed scrypt on any node (see shared-verifier.ts); absent: this process's cache only. */
+  shared?: SharedVerifier | null;
 }
 
 export class DeviceAuthenticator {
@@ -82,6 +85,13 @@ export class DeviceAuthenticator {
     const known = cached ? this.verified.get(cached.id) : undefined;
     if (cached && known && known.secretHash === cached.secretHash && timingSafeEqual(known.mac, mac))
       return this.admit(address, cached, attempt.clientCert ?? null);
+    // A device that moved from another node proved its secret to the cluster already. Asked for unknown ids too, so
+    // they cost the same read; a wrong secret or a changed hash misses and goes on to scrypt below.
+    const shared = this.deps.shared;
+    if (shared && (await shared.admits(username, cached?.secretHash ?? null, password)) && cached) {
+      this.verified.set(cached.id, { secretHash: cached.secretHash, mac });
+      return this.admit(address, cached, attempt.clientCert ?? null);
+    }
 
     // Every other attempt is checked with scrypt, whoever else failed from the same address: a wrong secret for one
     // device id slows only that id from that address, and a flood of failures only makes one address's checks take turns.
@@ -94,6 +104,7 @@ export class DeviceAuthenticator {
       const matches = await (this.deps.verify ?? verifySecret)(password.toString('utf8'), hash);
       if (device && matches) {
         this.verified.set(device.id, { secretHash: device.secretHash, mac });
+        shared?.remember(device.id, device.secretHash, password);
         this.throttle.succeeded(address, username);
         return this.admit(address, device, attempt.clientCert ?? null);
       }
@@ -119,9 +130,10 @@ export class DeviceAuthenticator {
     return this.throttle.sharedCounter;
   }
 
-  /** Drops failure records that can no longer matter; call now and then. */
+  /** Drops failure records that can no longer matter, and keeps the shared entries of verified devices; call now and then. */
   sweep(): void {
     this.throttle.sweep();
+    this.deps.shared?.keepAlive(this.verified.keys());
   }
 
   /** Ends every wait, so a stopping broker is not held by an attempt waiting its turn. */

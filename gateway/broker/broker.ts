@@ -17,6 +17,7 @@ import type { DeviceFlooding, IngestEvents } from '../ingest/events.js';
 import { channelUnder, commandTopic, COMMAND_CHANNEL } from '../../devices/topics.js';
 import { encodeCommand, type DeviceCommand } from '../../devices/commands.js';
 import { DeviceAuthenticator, type AuthLimits } from './auth.js';
+import type { SharedVerifier } from './shared-verifier.js';
 import { ConnectionWatch, describeDrop, type ConnectionDropRule } from './connection-watch.js';
 import { certificateProblem, presentedCert, type PresentedCert } from './client-cert.js';
 import { DEFAULT_MAX_FRAME_BYTES, limitFrames } from './frame-limit.js';
@@ -48,6 +49,8 @@ export interface DeviceBrokerDeps {
   cluster?: BrokerCluster | null;
   /** MQTT_PROXY_FROM: load balancers whose PROXY header names the device's address (plain listener only); absent: off. */
   proxyTrust?: ProxyTrust | null;
+  /** REDIS_URL: secrets verified on any node, so a device moving between nodes skips the scrypt (shared-verifier.ts). */
+  sharedVerifier?: SharedVerifier | null;
 }
 
 /** The connection of one device, as last seen by this process. */
@@ -114,7 +117,12 @@ export class DeviceBroker {
   constructor(private readonly deps: DeviceBrokerDeps) {
     const { cluster, store, ingest, log } = deps;
     this.clusterSessions = cluster ? new ClusterSessions({ cluster, registry: store.registry, ingest, log }) : null;
-    this.auth = new DeviceAuthenticator({ registry: deps.store.registry, clock: deps.clock, limits: deps.authLimits });
+    this.auth = new DeviceAuthenticator({
+      registry: deps.store.registry,
+      clock: deps.clock,
+      limits: deps.authLimits,
+      shared: deps.sharedVerifier ?? null,
+    });
     this.connectionWatch = new ConnectionWatch({ clock: deps.clock, rule: deps.connectionDrop });
   }
 

@@ -157,6 +157,11 @@ export class BrokerCluster {
     return raw === null ? null : parsePresence(raw);
   }
 
+  /** The connection for small shared look-ups (the secret cache), or null while it is not connected to Redis. */
+  storeConnection(): Redis | null {
+    return this.conns.get('store') ?? null;
+  }
+
   /** Whether the node was heard from lately (this node always is). */
   isAlive(node: string): boolean {
     if (node === this.nodeId) return true;

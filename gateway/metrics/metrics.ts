@@ -24,6 +24,7 @@ export const METRIC_NAMES = {
   connectionsRefused: 'connections_refused_total',
   deviceMessagesDropped: 'device_messages_dropped_total',
   liveFeedNotices: 'live_feed_notices_total',
+  deviceSecretCache: 'device_secret_cache_lookups_total',
 } as const;
 
 /**
@@ -90,6 +91,8 @@ export interface GatewayMetrics {
   readonly deviceMessagesDropped: Counter<'reason'>;
   /** Live feed notices between nodes (PostgreSQL NOTIFY), by outcome: sent, failed, received, malformed. */
   readonly liveFeedNotices: Counter<'outcome'>;
+  /** Cluster mode: look-ups of secrets verified on any node, by outcome (hit, miss, unavailable, error). */
+  readonly deviceSecretCache: Counter<'outcome'>;
 }
 
 export interface MetricsOptions {
@@ -157,6 +160,12 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
     liveFeedNotices: new Counter({
       name: n.liveFeedNotices,
       help: 'Live feed notices between nodes, by outcome (sent, failed, received, malformed)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    deviceSecretCache: new Counter({
+      name: n.deviceSecretCache,
+      help: 'Device sign-ins checked against the secrets other nodes verified (hit, miss, unavailable, error)',
       labelNames: ['outcome'],
       registers,
     }),

@@ -1,6 +1,8 @@
 // Wires the device side: the recording guard, the ingest, the MQTT broker, the bridges (zigbee2mqtt, ChirpStack, vendor clouds) and retention.
 import { DeviceBroker } from '../broker/broker.js';
 import { BrokerCluster } from '../broker/cluster.js';
+import { SharedVerifier } from '../broker/shared-verifier.js';
+import { loadLinkSecret } from '../http/links.js';
 import { DEFAULT_CONNECTION_DROP } from '../broker/connection-watch.js';
 import { DemoChirpstackBroker } from '../bridges/chirpstack/demo-stand-in.js';
 import { ChirpstackBridges } from '../bridges/chirpstack/service.js';
@@ -153,6 +155,18 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
     slots: w.slots,
   });
   const caps = connectionCaps({ http: config.http.maxConnections, mqtt: config.mqtt.maxConnections }, readSoftFdLimit());
+  // REDIS_URL: several nodes share the broker's state (connected when the broker starts) and the secrets they verified,
+  // under a key from the link secret every node holds (read here as paging reads it; Redis never sees it).
+  const cluster = config.cluster ? new BrokerCluster({ config: config.cluster, clock, log: log.child({ part: 'cluster' }) }) : null;
+  const sharedVerifier = cluster
+    ? new SharedVerifier({
+        connection: () => cluster.storeConnection(),
+        linkSecret: loadLinkSecret(config),
+        clock,
+        log: log.child({ part: 'shared-verifier' }),
+        count: (outcome) => metrics.deviceSecretCache.inc({ outcome }),
+      })
+    : null;
   const broker = new DeviceBroker({
     store,
     ingest,
@@ -165,8 +179,8 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
     bridges: new Zigbee2mqttOnOurBroker({ registry: store.registry, adapter: zigbee2mqtt, log: log.child({ part: 'zigbee2mqtt' }) }),
     ...(edge.authLimits ? { authLimits: edge.authLimits } : {}),
     ...(edge.maxFrameBytes ? { maxFrameBytes: edge.maxFrameBytes } : {}),
-    // REDIS_URL: several nodes share the broker's state (connected when the broker starts).
-    cluster: config.cluster ? new BrokerCluster({ config: config.cluster, clock, log: log.child({ part: 'cluster' }) }) : null,
+    cluster,
+    sharedVerifier,
     // Behind HAProxy: the device's own address (for the sign-in lockouts and security events) comes from its PROXY header.
     proxyTrust: config.mqtt.proxyFrom ? new ProxyTrust(config.mqtt.proxyFrom) : null,
   });
