@@ -136,7 +136,9 @@ describe('an SOS storm on a three-node cluster, two nodes killed in turn', () =>
     const waiting = () =>
       buttons
         .filter((b) => b.unacked() > 0)
-        .map((b) => `${b.device.id} (${b.unacked()} unacked, ${b.client.connected ? 'connected' : 'disconnected'}, ${b.connects} connects)`);
+        .map(
+          (b) => `${b.device.id} (${b.unacked()} unacked, ${b.client.connected ? 'connected' : 'disconnected'}, ${b.connects} connects)`,
+        );
     await waitFor(
       () => `every alarm acknowledged; still waiting: ${waiting().slice(0, 12).join(', ')}`,
       () => buttons.every((b) => b.unacked() === 0),
@@ -194,7 +196,11 @@ describe('an SOS storm on a three-node cluster, two nodes killed in turn', () =>
       });
     };
     await waitFor(
-      () => `every incident's first responder paged; not yet: ${unpaged().slice(0, 10).map((i) => i.code).join(', ')}`,
+      () =>
+        `every incident's first responder paged; not yet: ${unpaged()
+          .slice(0, 10)
+          .map((i) => i.code)
+          .join(', ')}`,
       () => unpaged().length === 0,
       { timeoutMs: 180_000, intervalMs: 500 },
     );

@@ -125,7 +125,10 @@ describe('PostgreSQL restarted under a running cluster', () => {
       // A device on each node; btn-001 reconnects by itself, as a fixture in the field does.
       const onB = await connectOnlineDevice(b.mqttUrl, 'btn-002', 's3cret-btn-002');
       clients.push(onB);
-      const onA = await connectOnlineDevice(a.mqttUrl, 'btn-001', 's3cret-btn-001', { reconnectPeriod: 100, reconnectOnConnackError: true });
+      const onA = await connectOnlineDevice(a.mqttUrl, 'btn-001', 's3cret-btn-001', {
+        reconnectPeriod: 100,
+        reconnectOnConnackError: true,
+      });
       clients.push(onA);
 
       // An incident before the outage, whose second step falls due while PostgreSQL is away.

@@ -122,7 +122,15 @@ describe('work that runs once across gateway nodes on one PostgreSQL', () => {
       // What node a left behind: the SOS on disk (its PUBACK went out), no incident; node b was already running.
       const store = (observer = await openPostgresStore(url));
       const payload = JSON.stringify({ type: 'sos', seq: 1 });
-      const sos = { deviceId: 'btn-001', seq: 1, type: 'sos' as const, payload, payloadHash: 'h1', deviceTs: null, receivedAt: clock.now() };
+      const sos = {
+        deviceId: 'btn-001',
+        seq: 1,
+        type: 'sos' as const,
+        payload,
+        payloadHash: 'h1',
+        deviceTs: null,
+        receivedAt: clock.now(),
+      };
       const [id] = (await store.events.recordBatch([sos], 0)).ids;
       await passSeconds(clock, 5);
       expect(await store.incidents.listActive()).toEqual([]);
