@@ -62,6 +62,12 @@ export class Gateway extends GatewayFields {
       // Other nodes' sign-in failures (PostgreSQL only) are read before any device or browser can sign in here.
       { name: 'shared failures', start: () => this.sharedFailures?.start(), stop: () => this.sharedFailures?.stop() },
       { name: 'registry', start: async () => Object.assign(this.started, { registry: await loadRegistry({ store, log, config }) }) },
+      // Other nodes' imports from here on reload what a local import reloads; the parts below read the registry as they start.
+      {
+        name: 'registry follower',
+        start: () => this.registryFollower.start(() => this.registryChanged()),
+        stop: () => this.registryFollower.stop(),
+      },
       { name: 'sms catalogue', start: () => this.internals.loadCatalogue() },
       {
         name: 'events',

@@ -71,6 +71,11 @@ export interface RegistryRepo extends BridgeRepo {
   /** Small key/value facts about the registry (e.g. the digest of the last imported file). */
   getSetting(key: string): Promise<string | null>;
   setSetting(key: string, value: string): Promise<void>;
+  /**
+   * Runs `work` while no other node sharing this store runs exclusively() under the same name (the start-up import:
+   * read the digest, import, write the digest). One process on its own store runs it at once.
+   */
+  exclusively<T>(name: string, work: () => Promise<T>): Promise<T>;
   getCommunity(id: string): Promise<Community | null>;
   listCommunities(): Promise<Community[]>;
   getResident(id: string): Promise<Resident | null>;

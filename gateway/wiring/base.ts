@@ -9,7 +9,8 @@ import type { IngestEvents } from '../ingest/events.js';
 import { createMetrics, type GatewayMetrics } from '../metrics/metrics.js';
 import type { NotifierEvents } from '../notifiers/dispatcher.js';
 import type { SupervisionEvents } from '../supervision/events.js';
-import { openStore, sharedWorkOf, slotStoreOf, type GatewayStore, type SharedWork, type SharedWorkTuning } from './storage.js';
+import { RegistryFollower } from '../registry/follower.js';
+import { openStore, registryChangesOf, sharedWorkOf, slotStoreOf, type GatewayStore, type SharedWork, type SharedWorkTuning } from './storage.js';
 
 export type GatewayEvents = IngestEvents & NotifierEvents & IncidentEvents & SupervisionEvents;
 
@@ -25,6 +26,8 @@ export interface Base {
   sharedWork: SharedWork | null;
   /** Runs each slot of a scheduled job once across the nodes sharing PostgreSQL; on SQLite, every trigger runs. */
   slots: SlotJobs;
+  /** Reloads this node's registry views after another node's import (PostgreSQL); idle on SQLite. */
+  registryFollower: RegistryFollower;
 }
 
 /** Opens the database (SQLite migrated here, PostgreSQL at start) and creates the bus and metrics; nothing listens or runs yet. */
@@ -32,5 +35,16 @@ export function wireBase(config: GatewayConfig, clock: Clock, log: Logger, tunin
   const metrics = createMetrics();
   const store = openStore(config, log, metrics, tuning);
   const slots = new SlotJobs({ store: slotStoreOf(store), node: config.nodeId ?? 'gateway', clock, log: log.child({ part: 'job slots' }) });
-  return { config, clock, log, bus: new EventBus<GatewayEvents>(log), metrics, store, sharedWork: sharedWorkOf(store, log, tuning), slots };
+  const registryFollower = new RegistryFollower({ changes: registryChangesOf(store), log: log.child({ part: 'registry follower' }) });
+  return {
+    config,
+    clock,
+    log,
+    bus: new EventBus<GatewayEvents>(log),
+    metrics,
+    store,
+    sharedWork: sharedWorkOf(store, log, tuning),
+    slots,
+    registryFollower,
+  };
 }

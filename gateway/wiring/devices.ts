@@ -221,7 +221,7 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
  * The lifecycle step of the generated demo's in-process stand-in for ChirpStack's broker; a registry file never gets
  * one. `source` is read when the step starts, after the registry step.
  */
-export function demoStandInStep(w: Pick<Base, 'store' | 'log'>, source: () => 'file' | 'demo' | undefined): LifecycleStep {
+export function demoStandInStep(w: Pick<Base, 'store' | 'log'>, source: () => 'file' | 'demo' | 'database' | undefined): LifecycleStep {
   let standIn: DemoChirpstackBroker | null = null;
   return {
     name: 'demo chirpstack broker',

@@ -108,6 +108,7 @@ export class GatewayFields implements GatewayParts {
   declare readonly store: GatewayParts['store'];
   declare readonly sharedWork: GatewayParts['sharedWork'];
   declare readonly slots: GatewayParts['slots'];
+  declare readonly registryFollower: GatewayParts['registryFollower'];
   declare readonly recording: GatewayParts['recording'];
   declare readonly ingest: GatewayParts['ingest'];
   declare readonly bridgeSink: GatewayParts['bridgeSink'];

@@ -6,7 +6,7 @@ import type { ComponentHealth } from '../core/health.js';
 import type { SlotStore } from '../core/jobs.js';
 import { GatewayError } from '../core/errors.js';
 import { linkSecretFingerprint } from '../http/links.js';
-import type { Leasing } from '../core/leases.js';
+import type { ChangeFeed, Leasing } from '../core/leases.js';
 import type { Logger } from '../core/logger.js';
 import type { DeviceHealth, OutboundSms } from '../core/types.js';
 import type { SharedTimers } from '../escalation/timers.js';
@@ -199,6 +199,11 @@ export function storedHealthOf(store: GatewayStore): ((deviceId: string) => Devi
 /** Where scheduled jobs record their slots across nodes: PostgreSQL's; null on SQLite, one node, where every trigger runs. */
 export function slotStoreOf(store: GatewayStore): SlotStore | null {
   return store instanceof SqliteStore ? null : store.jobSlots;
+}
+
+/** Other nodes' registry writes as they commit: PostgreSQL notices; none on SQLite, one node. */
+export function registryChangesOf(store: GatewayStore): ChangeFeed | null {
+  return store instanceof SqliteStore ? null : store.registry.changes();
 }
 
 /** The live feed's channel between nodes: LISTEN/NOTIFY on PostgreSQL; none on SQLite, one node. */

@@ -8,7 +8,7 @@ import type { Logger } from '../../core/logger.js';
 
 export interface DemoStandInDeps {
   /** Where the registry came from: only the generated demo ('demo') gets a stand-in. */
-  source: 'file' | 'demo';
+  source: 'file' | 'demo' | 'database';
   bridges: readonly Bridge[];
   log: Logger;
 }

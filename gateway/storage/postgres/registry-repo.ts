@@ -2,12 +2,25 @@
 import type { Community, Device, EscalationSettings, Resident, Visit, Volunteer, Worker } from '../../core/types.js';
 import { DEFAULT_ESCALATION } from '../../core/types.js';
 import { normaliseExternalId, type Bridge } from '../../core/bridges.js';
+import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../../core/errors.js';
 import type { RegistryCounts, RegistryRepo, RegistrySnapshot } from '../ports.js';
 import type { PgDatabase, PgParam } from './database.js';
 import { type DocRow, type DeviceRow, type BridgeRow, toDevice, toBridge } from '../rows/registry.js';
+import type { ChangeFeed } from '../../core/leases.js';
 
-type Cache = { workers?: Worker[]; communities?: Map<string, Community>; escalation?: EscalationSettings };
+type Cache = {
+  workers?: Worker[];
+  communities?: Map<string, Community>;
+  escalation?: EscalationSettings;
+  /** Filled one resident at a time (null: no such resident), as the alarm path asks for them. */
+  residents?: Map<string, Resident | null>;
+};
+
+/** Every node's registry writes are announced here, in the writing transaction (delivered at COMMIT, never on rollback). */
+export const REGISTRY_CHANNEL = 'care_registry';
+/** First key of the start-up import's two-key advisory lock ('REGI'); apart from the migration, slot and device keys. */
+const IMPORT_LOCK_SPACE = 0x5245_4749;
 
 /** Upsert of one table from parallel arrays: `columns[0]` is the key, the rest are replaced on conflict. */
 function upsertSql(table: string, columns: readonly string[], types: readonly string[]): string {
@@ -24,18 +37,75 @@ export class PgRegistryRepo implements RegistryRepo {
    * Every new incident reads the community, all workers and the escalation settings to freeze its plan: they are
    * cached, and dropped by every registry write of this process. While such a write's transaction is open, reads
    * bypass the cache (they may see rows that roll back, or miss rows not yet committed); it starts afresh when the
-   * transaction ends either way. The cache is per process: another node's import is seen after this one's next write
-   * or restart.
+   * transaction ends either way. Every write NOTIFYs REGISTRY_CHANNEL in its transaction; the other nodes, following
+   * it through changes(), drop their caches when it commits. While a node follows the channel but its notices
+   * connection does not listen, a notice could be missed: reads then bypass the cache, and it starts afresh when the
+   * connection listens again. A repo nobody follows (tools, one process) caches on its own writes alone.
    */
   private cache: Cache = {};
   private openWrites = 0;
   /** Counts registry writes begun, so a read that overlapped one does not put an old value in the cache. */
   private generation = 0;
+  /** Set while changes() is started: the cache is then trusted only while the notices connection listens. */
+  private following = false;
+  /** Names this process's own notices, which it ignores: its writes already dropped its cache. */
+  private readonly origin = randomUUID();
 
   constructor(private readonly db: PgDatabase) {}
 
   async upsert(s: RegistrySnapshot): Promise<RegistryCounts> {
-    return this.writing(() => this.db.transaction(() => this.upsertNow(s)));
+    return this.writing(() => this.upsertNow(s));
+  }
+
+  /**
+   * Other nodes' registry writes, as they commit (cause 'notice'), and each time the notices connection listens again
+   * after a loss (cause 'listening'; what was sent meanwhile never arrived). The cache is dropped before either is told.
+   * The first listening after start() is not reported: nothing was missed yet.
+   */
+  changes(): ChangeFeed {
+    let unsubscribe: (() => Promise<void>) | null = null;
+    return {
+      start: async (onChange) => {
+        if (unsubscribe) return;
+        let started = false;
+        this.following = true;
+        this.dropCache();
+        unsubscribe = await this.db.notices.subscribe(await this.db.channel(REGISTRY_CHANNEL), {
+          onNotice: (payload) => {
+            if (payload === this.origin) return;
+            this.dropCache();
+            onChange('notice');
+          },
+          onListening: () => {
+            this.dropCache();
+            if (started) onChange('listening');
+          },
+        });
+        started = true;
+      },
+      stop: async () => {
+        await unsubscribe?.();
+        unsubscribe = null;
+        this.following = false;
+        this.dropCache();
+      },
+    };
+  }
+
+  /**
+   * Runs `work` while no other node runs its own: a session advisory lock on a connection of its own, so the work's
+   * reads and writes go through the pool as usual and may take as long as hashing secrets takes (a transaction-scoped
+   * lock would sit idle in its transaction meanwhile). A node that dies holding it releases it with its connection.
+   */
+  exclusively<T>(name: string, work: () => Promise<T>): Promise<T> {
+    return this.db.session(async (client) => {
+      await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [IMPORT_LOCK_SPACE, name]);
+      try {
+        return await work();
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [IMPORT_LOCK_SPACE, name]);
+      }
+    });
   }
 
   private async upsertNow(s: RegistrySnapshot): Promise<RegistryCounts> {
@@ -176,7 +246,16 @@ export class PgRegistryRepo implements RegistryRepo {
     return this.docs<Community>('SELECT doc FROM communities ORDER BY id');
   }
   async getResident(id: string): Promise<Resident | null> {
-    return (await this.docs<Resident>('SELECT doc FROM residents WHERE id = $1', [id]))[0] ?? null;
+    const read = async (): Promise<Resident | null> => (await this.docs<Resident>('SELECT doc FROM residents WHERE id = $1', [id]))[0] ?? null;
+    if (!this.cacheUsable()) return read();
+    const residents = this.cache.residents ?? new Map<string, Resident | null>();
+    this.cache.residents = residents;
+    if (residents.has(id)) return residents.get(id) ?? null;
+    const generation = this.generation;
+    const value = await read();
+    // Only into the map read from: a drop (write or notice) meanwhile replaced it, and this value may be old.
+    if (this.cacheUsable() && this.generation === generation && this.cache.residents === residents) residents.set(id, value);
+    return value;
   }
   async listResidents(): Promise<Resident[]> {
     return this.docs<Resident>('SELECT doc FROM residents ORDER BY id');
@@ -238,34 +317,51 @@ export class PgRegistryRepo implements RegistryRepo {
     ]);
   }
 
-  /** A registry write: the cache is dropped now and when the write's transaction (maybe an outer one) ends. */
+  /**
+   * A registry write, in a transaction (the caller's, or its own) that also NOTIFYs the other nodes: they hear it at
+   * COMMIT, or never if it rolls back. The cache is dropped now and when that transaction ends.
+   */
   private async writing<T>(write: () => Promise<T>): Promise<T> {
-    this.cache = {};
-    this.generation++;
+    this.dropCache();
     this.openWrites++;
     let counted = true;
     const settle = (): void => {
       if (!counted) return;
       counted = false;
       this.openWrites--;
-      this.cache = {};
+      this.dropCache();
     };
     try {
-      return await write();
+      return await this.db.transaction(async () => {
+        const result = await write();
+        await this.db.query('SELECT pg_notify($1, $2)', [await this.db.channel(REGISTRY_CHANNEL), this.origin]);
+        return result;
+      });
     } finally {
       // Inside an outer transaction the rows stay uncommitted until it ends: settle then, commit or rollback.
       this.db.afterEnd(settle);
     }
   }
 
+  /** Drops every cached value; a read under way when it happens does not put its (maybe old) value back. */
+  private dropCache(): void {
+    this.cache = {};
+    this.generation++;
+  }
+
+  /** No write of this process open, and, when following other nodes, their notices arriving. */
+  private cacheUsable(): boolean {
+    return this.openWrites === 0 && (!this.following || this.db.notices.status().state === 'listening');
+  }
+
   private async cached<K extends keyof Cache>(key: K, read: () => Promise<NonNullable<Cache[K]>>): Promise<NonNullable<Cache[K]>> {
-    if (this.openWrites > 0) return read();
+    if (!this.cacheUsable()) return read();
     const hit = this.cache[key];
     if (hit !== undefined) return hit;
     const generation = this.generation;
     const value = await read();
-    // A write that began while this read was under way has dropped the cache: do not put an old value back.
-    if (this.openWrites === 0 && this.generation === generation) this.cache[key] = value;
+    // A write or notice that came while this read was under way has dropped the cache: do not put an old value back.
+    if (this.cacheUsable() && this.generation === generation) this.cache[key] = value;
     return value;
   }
 

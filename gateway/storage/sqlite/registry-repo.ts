@@ -24,6 +24,11 @@ export class SqliteRegistryRepo implements RegistryRepo {
     return this.sdb.db;
   }
 
+  /** One process owns an SQLite store: nobody else can import into it meanwhile. */
+  exclusively<T>(_name: string, work: () => Promise<T>): Promise<T> {
+    return work();
+  }
+
   async upsert(s: RegistrySnapshot): Promise<RegistryCounts> {
     this.cache = {};
     try {
