@@ -1,0 +1,115 @@
+// The PostgreSQL registry cache: residents (and workers) read once, dropped by this node's writes, other nodes' commits, and notices gaps; never by a rollback.
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ChangeFeed } from '../../gateway/core/leases.js';
+import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
+import { PostgresFixture } from '../helpers/postgres.js';
+import { waitFor } from '../helpers/wait.js';
+import { SNAPSHOT } from './fixtures.js';
+
+let pg: PostgresFixture | null = null;
+const opened: PostgresStore[] = [];
+const feeds: ChangeFeed[] = [];
+
+beforeAll(async () => {
+  pg = await PostgresFixture.start();
+});
+afterEach(async () => {
+  for (const f of feeds.splice(0)) await f.stop();
+  await Promise.all(opened.splice(0).map((s) => s.close()));
+  vi.restoreAllMocks();
+});
+afterAll(async () => {
+  await pg?.stop();
+});
+
+/** Two stores on one fresh schema, as two gateway nodes on one database; the second follows the first's writes. */
+async function twoNodes(): Promise<{ a: PostgresStore; b: PostgresStore; changes: string[] }> {
+  if (!pg) throw new Error('PostgreSQL did not start');
+  const url = await pg.freshUrl();
+  const a = await openPostgresStore(url);
+  opened.push(a);
+  await a.registry.upsert(SNAPSHOT);
+  // Back after 1.5 s when its notices connection is cut, so a test sees the gap.
+  const b = await openPostgresStore(url, { noticesRetryMs: { first: 1500, max: 1500 } });
+  opened.push(b);
+  const changes: string[] = [];
+  const feed = b.registry.changes();
+  feeds.push(feed);
+  await feed.start((cause) => changes.push(cause));
+  return { a, b, changes };
+}
+
+/** Counts the registry reads a store sends through its pool from now on (the SMS cap counters read on their own). */
+function countQueries(store: PostgresStore): () => number {
+  const spy = vi.spyOn(store.database, 'query');
+  return () => spy.mock.calls.filter(([sql]) => /FROM (residents|workers)\b/.test(sql)).length;
+}
+
+describe('PostgreSQL registry cache', () => {
+  it('reads a resident once, then answers from the cache, an unknown resident included', async () => {
+    const { b } = await twoNodes();
+    const queries = countQueries(b);
+    expect((await b.registry.getResident('r-1'))?.name).toBe('张桂兰');
+    expect(await b.registry.getResident('r-404')).toBeNull();
+    expect(queries()).toBe(2);
+    expect((await b.registry.getResident('r-1'))?.name).toBe('张桂兰');
+    expect(await b.registry.getResident('r-404')).toBeNull();
+    expect(queries()).toBe(2);
+  });
+
+  it("drops the cached resident on this node's own write", async () => {
+    const { b } = await twoNodes();
+    await b.registry.getResident('r-1');
+    await b.registry.upsert({ ...SNAPSHOT, residents: [{ ...SNAPSHOT.residents[0]!, name: '张桂兰（新）' }] });
+    const queries = countQueries(b);
+    expect((await b.registry.getResident('r-1'))?.name).toBe('张桂兰（新）');
+    expect(queries()).toBe(1);
+  });
+
+  it("drops it when another node's write commits, tells the follower once, and not for that node's rolled-back write", async () => {
+    const { a, b, changes } = await twoNodes();
+    await b.registry.getResident('r-1');
+    await b.registry.listWorkers();
+
+    // A write that rolls back sends nothing: PostgreSQL delivers a NOTIFY only at COMMIT.
+    await expect(
+      a.transaction(async () => {
+        await a.registry.setSetting('probe', 'x');
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+
+    await a.registry.upsert({
+      ...SNAPSHOT,
+      residents: [{ ...SNAPSHOT.residents[0]!, name: '张桂兰（新）' }],
+      workers: [{ ...SNAPSHOT.workers[0]!, phone: '+8613800000099' }],
+    });
+    await waitFor("node B to hear node A's write", () => changes.length >= 1);
+    expect(changes).toEqual(['notice']);
+    const queries = countQueries(b);
+    expect((await b.registry.getResident('r-1'))?.name).toBe('张桂兰（新）');
+    expect((await b.registry.listWorkers())[0]?.phone).toBe('+8613800000099');
+    expect(queries()).toBe(2);
+    // Notices arrive in commit order: had the rolled-back write sent one, it would be counted before this one.
+    await a.registry.setSetting('probe', 'y');
+    await waitFor('the second notice', () => changes.length >= 2);
+    expect(changes).toEqual(['notice', 'notice']);
+  });
+
+  it('bypasses the cache while its notices connection does not listen, and reports the gap when it listens again', async () => {
+    const { a, b, changes } = await twoNodes();
+    await b.registry.getResident('r-1');
+    const pid = b.database.notices.backendPid();
+    expect(pid).not.toBeNull();
+    await a.database.query('SELECT pg_terminate_backend($1)', [pid]);
+    await waitFor('node B to see its notices connection down', () => b.database.notices.status().state !== 'listening');
+    const queries = countQueries(b);
+    await b.registry.getResident('r-1');
+    await b.registry.getResident('r-1');
+    expect(queries()).toBe(2);
+    await waitFor('node B to listen again', () => changes.includes('listening'));
+    await b.registry.getResident('r-1');
+    await b.registry.getResident('r-1');
+    expect(queries()).toBe(3);
+  });
+});
