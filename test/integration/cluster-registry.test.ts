@@ -133,8 +133,8 @@ describe('the registry across nodes on one PostgreSQL', () => {
   it('reloads node B when its notices connection listens again after a gap in which node A imported', async () => {
     const url = await pgFixture.freshUrl();
     const a = await start(url, 'node-a');
-    // Node B waits 3 s before it listens again: the import below falls inside that gap.
-    const b = await start(url, 'node-b', { sharedWork: { noticesRetryMs: { first: 3000, max: 3000 } } });
+    // Node B waits 8 s before it listens again: the import below falls inside that gap, even on a loaded host.
+    const b = await start(url, 'node-b', { sharedWork: { noticesRetryMs: { first: 8000, max: 8000 } } });
     const rotated = await connectDevice(b.mqttUrl, 'btn-002', 's3cret-btn-002');
     clients.push(rotated);
     rotated.options.reconnectPeriod = 0;
@@ -158,7 +158,7 @@ describe('the registry across nodes on one PostgreSQL', () => {
 
     await waitFor('node B to listen again and reload', () => b.gateway.registryFollower.reloads >= 1);
     await waitFor('btn-002 signed out of node B', () => closed);
-  });
+  }, 60_000);
 
   it('starts three nodes at once on an empty database with one REGISTRY_FILE: one import, the others find it unchanged', async () => {
     const url = await pgFixture.freshUrl();
