@@ -76,7 +76,7 @@ export class RegistryFollower {
         this.done++;
       } catch (err) {
         // Until a reload succeeds this node may page from an old registry: keep trying, loudly.
-        this.deps.log.error({ err }, 'registry reload after another node\'s change failed; trying again');
+        this.deps.log.error({ err }, "registry reload after another node's change failed; trying again");
         this.retry = setTimeout(() => {
           this.retry = null;
           this.request();

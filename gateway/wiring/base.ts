@@ -10,7 +10,15 @@ import { createMetrics, type GatewayMetrics } from '../metrics/metrics.js';
 import type { NotifierEvents } from '../notifiers/dispatcher.js';
 import type { SupervisionEvents } from '../supervision/events.js';
 import { RegistryFollower } from '../registry/follower.js';
-import { openStore, registryChangesOf, sharedWorkOf, slotStoreOf, type GatewayStore, type SharedWork, type SharedWorkTuning } from './storage.js';
+import {
+  openStore,
+  registryChangesOf,
+  sharedWorkOf,
+  slotStoreOf,
+  type GatewayStore,
+  type SharedWork,
+  type SharedWorkTuning,
+} from './storage.js';
 
 export type GatewayEvents = IngestEvents & NotifierEvents & IncidentEvents & SupervisionEvents;
 

@@ -156,7 +156,7 @@ describe('the registry across nodes on one PostgreSQL', () => {
     expect(closed).toBe(false);
     expect(b.gateway.registryFollower.reloads).toBe(0);
 
-    await waitFor('node B to listen again and reload', () => b.gateway.registryFollower.reloads >= 1);
+    await waitFor('node B to listen again and reload', () => b.gateway.registryFollower.reloads >= 1, { timeoutMs: 20_000 });
     await waitFor('btn-002 signed out of node B', () => closed);
   }, 60_000);
 

@@ -246,7 +246,8 @@ export class PgRegistryRepo implements RegistryRepo {
     return this.docs<Community>('SELECT doc FROM communities ORDER BY id');
   }
   async getResident(id: string): Promise<Resident | null> {
-    const read = async (): Promise<Resident | null> => (await this.docs<Resident>('SELECT doc FROM residents WHERE id = $1', [id]))[0] ?? null;
+    const read = async (): Promise<Resident | null> =>
+      (await this.docs<Resident>('SELECT doc FROM residents WHERE id = $1', [id]))[0] ?? null;
     if (!this.cacheUsable()) return read();
     const residents = this.cache.residents ?? new Map<string, Resident | null>();
     this.cache.residents = residents;
