@@ -213,4 +213,3 @@ export class EscalationEngine {
     return { ...plan, family: incident.plan.family };
   }
 }
-
