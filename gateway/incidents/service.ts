@@ -133,9 +133,9 @@ export class IncidentService {
       const resident = await this.deps.store.registry.getResident(residentId);
       if (!resident) throw new GatewayError('GW_ERR_UNKNOWN_RESIDENT', `resident ${residentId} is not in the registry`);
       const now = this.deps.clock.now();
-      const created = await this.createIncident(resident, type, now, now);
+      const created = await this.createIncident(resident, type, now, now, false, 'open');
       await this.audit(created, 'created', by, channel, { alarm: type, ...detail }, after);
-      await this.openAndPage(created, by.name, channel, type, after, family, { resident, fresh: true });
+      await this.openAndPage(created, by.name, channel, type, after, family, { resident, fresh: true, storedOpen: true });
       return (await this.deps.store.incidents.get(created.id)) ?? created;
     });
     for (const fn of after) fn();
@@ -331,7 +331,10 @@ export class IncidentService {
         if (!owner) throw new Error(`resident ${signal.residentId} of device ${signal.deviceId} is not in the registry`);
         if (decision.endsTest) await this.endTest(decision.endsTest, 'a real alarm from the resident', after);
         const now = clock.now();
-        const incident = await this.createIncident(owner, decision.type, now, signal.receivedAt, decision.test);
+        // An alarm that opens at once is stored open: the row ends as the UPDATE to `open` would leave it, one round trip
+        // sooner. The audit trail and the live feed still see it created pending, then opened.
+        const stored = decision.state === 'open' ? 'open' : 'pending';
+        const incident = await this.createIncident(owner, decision.type, now, signal.receivedAt, decision.test, stored);
         const plan = incident.plan;
         await store.incidents.linkSignal(incident.id, signal.eventId);
         const created = {
@@ -343,7 +346,7 @@ export class IncidentService {
         await this.audit(incident, 'created', deviceResponder(signal.deviceId), 'device', created, after);
         if (testWindow) await recordTestPress(store, signal, testWindow.id, incident.id, decision.test);
         if (decision.state === 'open') {
-          await this.openAndPage(incident, actor, 'device', signal.type, after, family, { resident: owner, fresh: true });
+          await this.openAndPage(incident, actor, 'device', signal.type, after, family, { resident: owner, fresh: true, storedOpen: true });
         } else {
           const dueAt = now + plan.fallCancelSeconds * 1000;
           await this.deps.timers.schedule({
@@ -458,8 +461,19 @@ export class IncidentService {
     this.command(ended, { type: 'resolved', incident: id, outcome: 'test_ended' }, after);
   }
 
-  /** Stores a new pending incident with its escalation plan frozen now; a test's plan names no family, so none is ever told. */
-  private async createIncident(resident: Resident, type: IncidentType, now: number, openedAt: number, test = false): Promise<Incident> {
+  /**
+   * Stores a new incident with its escalation plan frozen now; a test's plan names no family, so none is ever told.
+   * Returns it pending (as its `created` entry shows it); `stored`: the state its row is written with ('open' when
+   * openAndPage follows at once in this transaction).
+   */
+  private async createIncident(
+    resident: Resident,
+    type: IncidentType,
+    now: number,
+    openedAt: number,
+    test = false,
+    stored: 'pending' | 'open' = 'pending',
+  ): Promise<Incident> {
     const { store } = this.deps;
     const built = buildEscalationPlan({
       resident,
@@ -491,7 +505,7 @@ export class IncidentService {
       nextStepAt: null,
       ...(test ? { test: true } : {}),
     };
-    await store.incidents.create(incident);
+    await store.incidents.create({ ...incident, state: stored });
     return incident;
   }
 
@@ -506,20 +520,18 @@ export class IncidentService {
     reason: string,
     after: AfterCommit,
     family: FamilyLater,
-    opts: { resident?: Resident; fresh?: boolean } = {},
+    opts: { resident?: Resident; fresh?: boolean; storedOpen?: boolean } = {},
   ): Promise<void> {
-    const opened = await this.transition(
-      incident,
-      'open',
-      { role: 'staff', id: null, name: actor, phone: null },
-      channel,
-      { reason },
-      after,
-      {},
-    );
+    const by: Responder = { role: 'staff', id: null, name: actor, phone: null };
+    const opened = opts.storedOpen
+      ? await this.recordTransition(incident, 'open', by, channel, { reason }, after, {})
+      : await this.transition(incident, 'open', by, channel, { reason }, after, {});
     // Step 1 runs now; its key is claimed so a restart cannot run it a second time.
     await this.deps.timers.claimNow(stepKey(incident.id, 1));
-    const { updated: paged, familyLater } = await this.deps.engine.openStep(opened, 'opened', opts);
+    const { updated: paged, familyLater } = await this.deps.engine.openStep(opened, 'opened', {
+      ...(opts.resident ? { resident: opts.resident } : {}),
+      ...(opts.fresh ? { fresh: true } : {}),
+    });
     if (familyLater) family.push(familyLater);
     after.push(() => this.emitLatest(paged));
     this.command(paged, { type: 'alarm_received', incident: incident.id, state: 'open' }, after);
@@ -534,8 +546,21 @@ export class IncidentService {
     after: AfterCommit,
     changes: Partial<Incident>,
   ): Promise<Incident> {
+    await this.deps.store.incidents.update({ ...incident, ...changes, state: to });
+    return this.recordTransition(incident, to, by, channel, detail, after, changes);
+  }
+
+  /** The audit entry of a transition whose row is already written (or about to be, by the caller). */
+  private async recordTransition(
+    incident: Incident,
+    to: IncidentState,
+    by: Responder,
+    channel: AuditChannel,
+    detail: Record<string, unknown>,
+    after: AfterCommit,
+    changes: Partial<Incident>,
+  ): Promise<Incident> {
     const updated: Incident = { ...incident, ...changes, state: to };
-    await this.deps.store.incidents.update(updated);
     await this.audit(updated, to === 'open' ? 'opened' : to, by, channel, { from: incident.state, ...detail }, after);
     return updated;
   }
