@@ -1,7 +1,7 @@
 // Escalation: runs step n of an incident's frozen plan, then arms step n+1 for when nobody has acknowledged.
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { EscalationSettings, Incident, OutboundSms, Resident } from '../core/types.js';
+import { ACTIVE_STATES, type EscalationSettings, type Incident, type OutboundSms, type Resident } from '../core/types.js';
 import type { Pager } from '../paging/pager.js';
 import { buildEscalationPlan, responderForStep } from '../paging/selection.js';
 import type { DurableTimer, Store } from '../storage/ports.js';
@@ -28,6 +28,11 @@ export function stepKey(incidentId: string, step: number): string {
 }
 
 /** The call of step n's responder, armed with the step and cancelled with the incident's other timers. */
+/** The deferred family page of step n (step 1 of a newly opened incident); cancelled with the incident's other timers. */
+export function familyKey(incidentId: string, step: number): string {
+  return `${incidentId}:family:${step}`;
+}
+
 export function callKey(incidentId: string, step: number): string {
   return `${incidentId}:call:${step}`;
 }
@@ -37,12 +42,48 @@ export class EscalationEngine {
 
   /**
    * Pages the responder of `step` (and the family on step 1), records it and arms the next step.
-   * Call inside a transaction, with the step's timer already claimed (or for step 1).
+   * Call inside a transaction, with the step's timer already claimed.
    */
   async runStep(incident: Incident, step: number, reason: string): Promise<Incident> {
+    return (await this.step(incident, step, reason, {})).updated;
+  }
+
+  /**
+   * Step 1 of an incident that has just opened (call inside the opening transaction, with step 1's timer claimed).
+   * The responder is paged here; the family's pages wait for a `family_page` timer recorded here and due now, so the
+   * responder's page commits without waiting for theirs. The caller fires that timer (`familyLater`) after its commit;
+   * if this process dies first, a restart or another node fires it. With nobody to page, the family is paged here.
+   * `resident`: the row the caller already read; `fresh`: the incident was created in this transaction.
+   */
+  async openStep(
+    incident: Incident,
+    reason: string,
+    opts: { resident?: Resident; fresh?: boolean } = {},
+  ): Promise<{ updated: Incident; familyLater: DurableTimer | null }> {
+    return this.step(incident, 1, reason, { ...opts, deferFamily: true });
+  }
+
+  /**
+   * The deferred family page of step 1 (its timer claimed by the caller): pages the family as step 1 would have,
+   * naming step 1's responder from the incident's plan as it stood then. Not for a resolved or cancelled incident:
+   * resolving one pages its family first while this is still due.
+   */
+  async pageDeferredFamily(incident: Incident): Promise<OutboundSms[]> {
+    if (!ACTIVE_STATES.includes(incident.state) || incident.test === true) return [];
+    const resident = await this.deps.store.registry.getResident(incident.residentId);
+    if (!resident) throw new Error(`resident ${incident.residentId} of incident ${incident.id} is not in the registry`);
+    return this.deps.pager.pageFamily(incident, resident, responderForStep(incident.plan, 1), 1);
+  }
+
+  private async step(
+    incident: Incident,
+    step: number,
+    reason: string,
+    opts: { resident?: Resident; fresh?: boolean; deferFamily?: boolean },
+  ): Promise<{ updated: Incident; familyLater: DurableTimer | null }> {
     const { store, clock, pager } = this.deps;
     const now = clock.now();
-    const resident = await store.registry.getResident(incident.residentId);
+    const resident = opts.resident ?? (await store.registry.getResident(incident.residentId));
     if (!resident) throw new Error(`resident ${incident.residentId} of incident ${incident.id} is not in the registry`);
 
     let plan = incident.plan;
@@ -52,11 +93,24 @@ export class EscalationEngine {
     }
     const responder = responderForStep(plan, step);
     const pages: OutboundSms[] = [];
-    if (responder) pages.push(...(await pager.pageResponder(incident, resident, responder, step)));
+    if (responder) pages.push(...(await pager.pageResponder(incident, resident, responder, step, { fresh: opts.fresh === true })));
     // The family hears at once; with no worker or station to page, they are paged again every round. A test press
     // never reaches the family, and never escalates: an unanswered test page is itself the finding.
     const test = incident.test === true;
-    if (!test && (step === 1 || !responder)) pages.push(...(await pager.pageFamily(incident, resident, responder, step)));
+    const familyPaged = !test && (step === 1 || !responder);
+    let familyLater: DurableTimer | null = null;
+    if (familyPaged && opts.deferFamily === true && responder && pages.length > 0 && resident.family.length > 0) {
+      familyLater = {
+        key: familyKey(incident.id, step),
+        kind: 'family_page',
+        incidentId: incident.id,
+        dueAt: now,
+        payload: { step },
+      };
+      await this.deps.timers.record(familyLater);
+    } else if (familyPaged) {
+      pages.push(...(await pager.pageFamily(incident, resident, responder, step)));
+    }
 
     const nextStepAt = test ? null : now + plan.ackTimeoutSeconds * 1000;
     const updated: Incident = {
@@ -78,7 +132,7 @@ export class EscalationEngine {
         step,
         reason,
         responder: responder ? { role: responder.role, id: responder.id, name: responder.name } : null,
-        family: !test && (step === 1 || !responder) ? resident.family.length : 0,
+        family: familyPaged ? resident.family.length : 0,
         nextStepAt,
         ...(test ? { test: true } : {}),
       },
@@ -105,7 +159,7 @@ export class EscalationEngine {
       });
     }
     this.deps.onStep?.(updated, pages);
-    return updated;
+    return { updated, familyLater };
   }
 
   /** A due escalation timer: page the next responder if the incident is still waiting for one. */

@@ -134,6 +134,22 @@ export class DurableTimers {
     this.arm(timer);
   }
 
+  /**
+   * Stores the timer (in the caller's transaction) without arming it: the caller fires it with fireNow once its
+   * transaction has committed. Armed inside the transaction, it could fire before the commit and find no row to claim.
+   * If the caller never gets that far (the process dies), a restart or another node's read of the table fires it.
+   */
+  async record(timer: DurableTimer): Promise<void> {
+    await this.deps.store.timers.schedule(timer);
+  }
+
+  /** Fires a recorded timer now, in its own claiming transaction; resolves when it ran, was taken elsewhere, or failed (then it retries). */
+  fireNow(timer: DurableTimer): Promise<void> {
+    if (this.firing.has(timer.key)) return Promise.resolve();
+    this.armed.get(timer.key)?.cancel();
+    return this.fire(timer);
+  }
+
   async cancelForIncident(incidentId: string): Promise<void> {
     await this.deps.store.timers.cancelForIncident(incidentId, this.deps.clock.now());
     for (const [key, handle] of this.armed) {
@@ -167,11 +183,11 @@ export class DurableTimers {
     const delay = Math.max(0, timer.dueAt - this.deps.clock.now());
     this.armed.set(
       timer.key,
-      this.deps.clock.setTimer(delay, () => this.fire(timer)),
+      this.deps.clock.setTimer(delay, () => void this.fire(timer)),
     );
   }
 
-  private fire(timer: DurableTimer): void {
+  private fire(timer: DurableTimer): Promise<void> {
     this.armed.delete(timer.key);
     this.retrying.delete(timer.key);
     this.firing.add(timer.key);
@@ -192,7 +208,7 @@ export class DurableTimers {
           this.retrying.add(timer.key);
           this.armed.set(
             timer.key,
-            this.deps.clock.setTimer(this.deps.retryMs ?? 5000, () => this.fire(timer)),
+            this.deps.clock.setTimer(this.deps.retryMs ?? 5000, () => void this.fire(timer)),
           );
         }
       })
@@ -201,5 +217,6 @@ export class DurableTimers {
         this.firing.delete(timer.key);
       });
     this.inFlight.add(run);
+    return run;
   }
 }

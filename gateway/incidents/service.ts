@@ -17,12 +17,12 @@ import {
   type Signal,
 } from '../core/types.js';
 import type { EscalationEngine } from '../escalation/engine.js';
-import { stepKey } from '../escalation/engine.js';
+import { familyKey, stepKey } from '../escalation/engine.js';
 import type { DurableTimers } from '../escalation/timers.js';
 import type { Pager } from '../paging/pager.js';
 import { buildEscalationPlan } from '../paging/selection.js';
 import { decide } from '../rules/rules.js';
-import { recordTestPress, testWindowOf } from './test-press.js';
+import { isPress, recordTestPress, testWindowOf } from './test-press.js';
 import type { DurableTimer, Store } from '../storage/ports.js';
 
 export interface IncidentEvents {
@@ -53,6 +53,8 @@ export const INFORMATIONAL: ReadonlySet<Signal['type']> = new Set(['motion', 'he
 
 /** Effects that must wait until the transaction has committed (MQTT commands, bus events). */
 type AfterCommit = (() => void)[];
+/** Family pages recorded as timers due now in the transaction that opened an incident: fired once it has committed. */
+type FamilyLater = DurableTimer[];
 
 export class IncidentService {
   constructor(private readonly deps: IncidentServiceDeps) {}
@@ -65,6 +67,7 @@ export class IncidentService {
    */
   async handleSignals(signals: Signal[]): Promise<void> {
     const after: AfterCommit = [];
+    const family: FamilyLater = [];
     await this.deps.store.transaction(
       async () => {
         // An alarm may reach two nodes (one replaying or adopting what another recorded): whoever holds its event
@@ -75,7 +78,7 @@ export class IncidentService {
         for (const signal of mine) {
           // Everyday events (motion, heartbeat) are the bulk under load and no rule acts on them: no reads for them.
           if (INFORMATIONAL.has(signal.type)) continue;
-          await this.applySignal(signal, after);
+          await this.applySignal(signal, after, family);
         }
         await this.deps.store.events.markProcessedMany(mine.map((s) => s.eventId));
       },
@@ -84,6 +87,13 @@ export class IncidentService {
     // The pages' SMS requests start as this transaction commits; device commands and bus events (live
     // feed, telemetry, metrics) wait one turn of the event loop so they do not hold those requests up.
     if (after.length > 0) setImmediate(() => this.runAfterCommit(after));
+    // The family's pages go in a transaction of their own, after the responder's page has committed and left.
+    await this.pageFamiliesNow(family);
+  }
+
+  /** Fires the deferred family pages now (each in its own claiming transaction); a failure retries on the timer. */
+  private async pageFamiliesNow(family: FamilyLater): Promise<void> {
+    await Promise.all(family.map((timer) => this.deps.timers.fireNow(timer)));
   }
 
   private runAfterCommit(after: AfterCommit): void {
@@ -108,6 +118,7 @@ export class IncidentService {
     detail: Record<string, unknown>,
   ): Promise<Incident> {
     const after: AfterCommit = [];
+    const family: FamilyLater = [];
     const incident = await this.deps.store.transaction(async () => {
       let active = await this.deps.store.incidents.findActiveForResident(residentId);
       // A real alarm never joins a weekly test: the test ends and the alarm opens on its own.
@@ -122,12 +133,13 @@ export class IncidentService {
       const resident = await this.deps.store.registry.getResident(residentId);
       if (!resident) throw new GatewayError('GW_ERR_UNKNOWN_RESIDENT', `resident ${residentId} is not in the registry`);
       const now = this.deps.clock.now();
-      const created = await this.createIncident(resident, type, now, now);
+      const created = await this.createIncident(resident, type, now, now, false, 'open');
       await this.audit(created, 'created', by, channel, { alarm: type, ...detail }, after);
-      await this.openAndPage(created, by.name, channel, type, after);
+      await this.openAndPage(created, by.name, channel, type, after, family, { resident, fresh: true, storedOpen: true });
       return (await this.deps.store.incidents.get(created.id)) ?? created;
     });
     for (const fn of after) fn();
+    await this.pageFamiliesNow(family);
     return incident;
   }
 
@@ -143,7 +155,17 @@ export class IncidentService {
       case 'fall_cancel_window': {
         const incident = await this.deps.store.incidents.get(timer.incidentId);
         if (!incident || incident.state !== 'pending') return;
-        await this.openAndPage(incident, 'system', 'system', 'fall not cancelled in time', after);
+        const family: FamilyLater = [];
+        await this.openAndPage(incident, 'system', 'system', 'fall not cancelled in time', after, family);
+        for (const t of family) after.push(() => void this.deps.timers.fireNow(t));
+        return;
+      }
+      case 'family_page': {
+        const incident = await this.deps.store.incidents.get(timer.incidentId);
+        if (!incident) return;
+        const pages = await this.deps.engine.pageDeferredFamily(incident);
+        // The board and the live feed show the incident's pages: tell them the family's are out.
+        if (pages.length > 0) after.push(() => this.emitLatest(incident));
         return;
       }
       case 'escalation_step': {
@@ -168,6 +190,7 @@ export class IncidentService {
         });
       }
       const now = this.deps.clock.now();
+      await this.familyFirst(incident);
       await this.deps.timers.cancelForIncident(id);
       const updated = await this.transition(incident, 'acknowledged', by, channel, { note: note ?? null }, after, {
         acknowledgedAt: now,
@@ -191,6 +214,7 @@ export class IncidentService {
       if (incident.state === 'resolved' || incident.state === 'cancelled') {
         throw new GatewayError('GW_ERR_INVALID_TRANSITION', invalidMessage(incident, 'resolved'), { state: incident.state });
       }
+      await this.familyFirst(incident);
       await this.deps.timers.cancelForIncident(id);
       const updated = await this.transition(incident, 'resolved', by, channel, { note: note ?? null }, after, {
         resolvedAt: this.deps.clock.now(),
@@ -282,20 +306,35 @@ export class IncidentService {
     for (const fn of after) fn();
   }
 
-  private async applySignal(signal: Signal, after: AfterCommit): Promise<void> {
+  /**
+   * Taken or resolved before the follow-up transaction paged the family: they are paged here first (what step 1 would
+   * have told them), so they hear of the alarm before they hear who is coming or that it is over, and never twice.
+   */
+  private async familyFirst(incident: Incident): Promise<void> {
+    if (incident.state !== 'open' || incident.test === true) return;
+    if (!(await this.deps.timers.claimNow(familyKey(incident.id, 1)))) return;
+    await this.deps.engine.pageDeferredFamily(incident);
+  }
+
+  private async applySignal(signal: Signal, after: AfterCommit, family: FamilyLater): Promise<void> {
     const { store, clock } = this.deps;
     const active = await store.incidents.findActiveForResident(signal.residentId);
     const settings = await store.registry.escalationSettings();
-    const testWindow = await testWindowOf(store, signal);
+    // The resident's row is read once per signal: the test window, the new incident and its first step all use it.
+    const resident = isPress(signal) ? await store.registry.getResident(signal.residentId) : null;
+    const testWindow = resident ? await testWindowOf(store, signal, resident) : null;
     const decision = decide(signal, active, settings, { inTestWindow: testWindow !== null });
     const actor = `device:${signal.deviceId}`;
     switch (decision.kind) {
       case 'open': {
-        const resident = await store.registry.getResident(signal.residentId);
-        if (!resident) throw new Error(`resident ${signal.residentId} of device ${signal.deviceId} is not in the registry`);
+        const owner = resident ?? (await store.registry.getResident(signal.residentId));
+        if (!owner) throw new Error(`resident ${signal.residentId} of device ${signal.deviceId} is not in the registry`);
         if (decision.endsTest) await this.endTest(decision.endsTest, 'a real alarm from the resident', after);
         const now = clock.now();
-        const incident = await this.createIncident(resident, decision.type, now, signal.receivedAt, decision.test);
+        // An alarm that opens at once is stored open: the row ends as the UPDATE to `open` would leave it, one round trip
+        // sooner. The audit trail and the live feed still see it created pending, then opened.
+        const stored = decision.state === 'open' ? 'open' : 'pending';
+        const incident = await this.createIncident(owner, decision.type, now, signal.receivedAt, decision.test, stored);
         const plan = incident.plan;
         await store.incidents.linkSignal(incident.id, signal.eventId);
         const created = {
@@ -307,7 +346,7 @@ export class IncidentService {
         await this.audit(incident, 'created', deviceResponder(signal.deviceId), 'device', created, after);
         if (testWindow) await recordTestPress(store, signal, testWindow.id, incident.id, decision.test);
         if (decision.state === 'open') {
-          await this.openAndPage(incident, actor, 'device', signal.type, after);
+          await this.openAndPage(incident, actor, 'device', signal.type, after, family, { resident: owner, fresh: true, storedOpen: true });
         } else {
           const dueAt = now + plan.fallCancelSeconds * 1000;
           await this.deps.timers.schedule({
@@ -343,7 +382,9 @@ export class IncidentService {
         if (testWindow) await recordTestPress(store, signal, testWindow.id, incident.id, incident.test === true);
         if (decision.openNow) {
           await this.deps.timers.claimNow(`${incident.id}:${FALL_WINDOW}`);
-          await this.openAndPage(joined, actor, 'device', `${signal.type} during the fall cancel window`, after);
+          await this.openAndPage(joined, actor, 'device', `${signal.type} during the fall cancel window`, after, family, {
+            ...(resident ? { resident } : {}),
+          });
         }
         return;
       }
@@ -420,8 +461,19 @@ export class IncidentService {
     this.command(ended, { type: 'resolved', incident: id, outcome: 'test_ended' }, after);
   }
 
-  /** Stores a new pending incident with its escalation plan frozen now; a test's plan names no family, so none is ever told. */
-  private async createIncident(resident: Resident, type: IncidentType, now: number, openedAt: number, test = false): Promise<Incident> {
+  /**
+   * Stores a new incident with its escalation plan frozen now; a test's plan names no family, so none is ever told.
+   * Returns it pending (as its `created` entry shows it); `stored`: the state its row is written with ('open' when
+   * openAndPage follows at once in this transaction).
+   */
+  private async createIncident(
+    resident: Resident,
+    type: IncidentType,
+    now: number,
+    openedAt: number,
+    test = false,
+    stored: 'pending' | 'open' = 'pending',
+  ): Promise<Incident> {
     const { store } = this.deps;
     const built = buildEscalationPlan({
       resident,
@@ -453,23 +505,34 @@ export class IncidentService {
       nextStepAt: null,
       ...(test ? { test: true } : {}),
     };
-    await store.incidents.create(incident);
+    await store.incidents.create({ ...incident, state: stored });
     return incident;
   }
 
-  private async openAndPage(incident: Incident, actor: string, channel: AuditChannel, reason: string, after: AfterCommit): Promise<void> {
-    const opened = await this.transition(
-      incident,
-      'open',
-      { role: 'staff', id: null, name: actor, phone: null },
-      channel,
-      { reason },
-      after,
-      {},
-    );
+  /**
+   * Opens the incident and pages step 1's responder; the family's step-1 pages are left to `family`, fired after the
+   * commit. `fresh`: created in this transaction (no page of it exists yet); `resident`: the row already read.
+   */
+  private async openAndPage(
+    incident: Incident,
+    actor: string,
+    channel: AuditChannel,
+    reason: string,
+    after: AfterCommit,
+    family: FamilyLater,
+    opts: { resident?: Resident; fresh?: boolean; storedOpen?: boolean } = {},
+  ): Promise<void> {
+    const by: Responder = { role: 'staff', id: null, name: actor, phone: null };
+    const opened = opts.storedOpen
+      ? await this.recordTransition(incident, 'open', by, channel, { reason }, after, {})
+      : await this.transition(incident, 'open', by, channel, { reason }, after, {});
     // Step 1 runs now; its key is claimed so a restart cannot run it a second time.
     await this.deps.timers.claimNow(stepKey(incident.id, 1));
-    const paged = await this.deps.engine.runStep(opened, 1, 'opened');
+    const { updated: paged, familyLater } = await this.deps.engine.openStep(opened, 'opened', {
+      ...(opts.resident ? { resident: opts.resident } : {}),
+      ...(opts.fresh ? { fresh: true } : {}),
+    });
+    if (familyLater) family.push(familyLater);
     after.push(() => this.emitLatest(paged));
     this.command(paged, { type: 'alarm_received', incident: incident.id, state: 'open' }, after);
   }
@@ -483,8 +546,21 @@ export class IncidentService {
     after: AfterCommit,
     changes: Partial<Incident>,
   ): Promise<Incident> {
+    await this.deps.store.incidents.update({ ...incident, ...changes, state: to });
+    return this.recordTransition(incident, to, by, channel, detail, after, changes);
+  }
+
+  /** The audit entry of a transition whose row is already written (or about to be, by the caller). */
+  private async recordTransition(
+    incident: Incident,
+    to: IncidentState,
+    by: Responder,
+    channel: AuditChannel,
+    detail: Record<string, unknown>,
+    after: AfterCommit,
+    changes: Partial<Incident>,
+  ): Promise<Incident> {
     const updated: Incident = { ...incident, ...changes, state: to };
-    await this.deps.store.incidents.update(updated);
     await this.audit(updated, to === 'open' ? 'opened' : to, by, channel, { from: incident.state, ...detail }, after);
     return updated;
   }

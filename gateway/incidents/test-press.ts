@@ -1,12 +1,19 @@
 // Where the incident service asks whether an alarm press is a weekly test, and records it as one.
-import type { Signal } from '../core/types.js';
+import type { Resident, Signal } from '../core/types.js';
+
+/** An alarm press (SOS or fall): only these can fall in a weekly test window. */
+export function isPress(signal: Signal): boolean {
+  return signal.type === 'sos' || signal.type === 'fall';
+}
 import type { Store } from '../storage/ports.js';
 
-/** The test window the press of an alarm signal fell in (by its arrival time), or null: then it is a real alarm. */
-export async function testWindowOf(store: Pick<Store, 'registry' | 'testPresses'>, signal: Signal): Promise<{ id: string } | null> {
-  if (signal.type !== 'sos' && signal.type !== 'fall') return null;
-  const resident = await store.registry.getResident(signal.residentId);
-  if (!resident) return null;
+/** The test window the press of an alarm signal fell in (by its arrival time), or null: then it is a real alarm. `resident`: the signal's. */
+export async function testWindowOf(
+  store: Pick<Store, 'testPresses'>,
+  signal: Signal,
+  resident: Pick<Resident, 'community' | 'building'>,
+): Promise<{ id: string } | null> {
+  if (!isPress(signal)) return null;
   return store.testPresses.windowAt(signal.deviceId, resident.community, resident.building ?? null, signal.receivedAt);
 }
 

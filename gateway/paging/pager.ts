@@ -58,8 +58,17 @@ export const PAGE_LINK_TTL_MS = 24 * 60 * 60 * 1000;
 export class Pager {
   constructor(private readonly deps: PagerDeps) {}
 
-  /** The page itself (one segment) and then the incident link. */
-  async pageResponder(incident: Incident, resident: Resident, responder: PlanResponder, step: number): Promise<OutboundSms[]> {
+  /**
+   * The page itself (one segment) and then the incident link. `fresh`: the incident was created in the caller's
+   * transaction, so no page of it exists anywhere yet and the phone cannot hold one: the look-up is skipped.
+   */
+  async pageResponder(
+    incident: Incident,
+    resident: Resident,
+    responder: PlanResponder,
+    step: number,
+    opts: { fresh?: boolean } = {},
+  ): Promise<OutboundSms[]> {
     const replyCode = await this.replyCode(responder.phone, incident.id);
     const intent = workerPage({
       resident,
@@ -71,7 +80,7 @@ export class Pager {
       ...hoursOf(incident, resident),
       ...(incident.test ? { test: true } : {}),
     });
-    if (await this.holdsUnanswered(responder.phone, incident, intent, step)) return [];
+    if (opts.fresh !== true && (await this.holdsUnanswered(responder.phone, incident, intent, step))) return [];
     const page = await this.send(incident, responder.phone, intent, 'page', step, responder.role, responder.id, replyCode);
     const link = await this.send(
       incident,

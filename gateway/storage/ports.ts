@@ -224,7 +224,7 @@ export interface SmsRepo {
 }
 
 /** `voice_call`: the call to a worker whose SMS page is still unanswered (gateway/voice). */
-export type TimerKind = 'fall_cancel_window' | 'escalation_step' | 'voice_call';
+export type TimerKind = 'fall_cancel_window' | 'escalation_step' | 'voice_call' | 'family_page';
 
 export interface DurableTimer {
   /** Idempotency key, e.g. `inc-…:step:3`: a step with this key runs at most once. */

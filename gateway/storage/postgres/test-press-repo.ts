@@ -59,17 +59,14 @@ export class PgTestPressRepo implements TestPressRepo {
   }
 
   async windowAt(deviceId: string, communityId: string, building: string | null, at: number): Promise<TestWindow | null> {
-    const byDevice = await this.db.one<WindowRow>(
-      `SELECT * FROM test_windows WHERE device_id = $1 AND ${covers('$2')} ORDER BY started_at DESC LIMIT 1`,
-      [deviceId, at],
+    // One round trip for what were two look-ups: a window naming the device wins; else the newest covering its building.
+    const row = await this.db.one<WindowRow>(
+      `SELECT * FROM test_windows
+        WHERE (device_id = $1 OR ($3::text IS NOT NULL AND community_id = $2 AND building = $3)) AND ${covers('$4')}
+        ORDER BY (device_id IS NOT DISTINCT FROM $1) DESC, started_at DESC LIMIT 1`,
+      [deviceId, communityId, building, at],
     );
-    if (byDevice) return toWindow(byDevice);
-    if (building === null) return null;
-    const byBuilding = await this.db.one<WindowRow>(
-      `SELECT * FROM test_windows WHERE community_id = $1 AND building = $2 AND ${covers('$3')} ORDER BY started_at DESC LIMIT 1`,
-      [communityId, building, at],
-    );
-    return byBuilding ? toWindow(byBuilding) : null;
+    return row ? toWindow(row) : null;
   }
 
   async recordPress(p: TestPress): Promise<void> {

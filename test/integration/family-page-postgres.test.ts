@@ -1,0 +1,156 @@
+// On PostgreSQL the responder's first page commits in a short transaction of its own; the family's follows, and a node gone between the two loses no family page.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import pgDriver from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../../gateway/app.js';
+import { ManualClock } from '../../gateway/core/clock.js';
+import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
+import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
+import { shanghaiLast } from '../helpers/calendar.js';
+import { connectDevice, SIM_SID, SIM_TOKEN, startPostgresTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { PostgresFixture } from '../helpers/postgres.js';
+import { waitFor } from '../helpers/wait.js';
+
+const W1 = '+8613900000001';
+const SON = '+8613800000001';
+const DAUGHTER = '+8613800000002';
+/** The family's step-1 rows: each member's page and link. */
+const FAMILY_ROWS = [
+  [DAUGHTER, 'page'],
+  [DAUGHTER, 'page_link'],
+  [SON, 'page'],
+  [SON, 'page_link'],
+].sort();
+
+describe('the first page on PostgreSQL', () => {
+  let pgFixture: PostgresFixture;
+  const gateways: TestGateway<Gateway>[] = [];
+  const clients: MqttClient[] = [];
+  let observer: PostgresStore | null = null;
+
+  beforeAll(async () => {
+    pgFixture = await PostgresFixture.start();
+  });
+  afterAll(async () => {
+    await pgFixture.stop();
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+    for (const g of gateways.splice(0)) await g.stop().catch(() => undefined);
+    await observer?.close();
+    observer = null;
+  });
+
+  const node = async (url: string, id: string, opts: Parameters<typeof startPostgresTestGateway>[1]): Promise<TestGateway<Gateway>> => {
+    const g = await startPostgresTestGateway(url, { ...opts, env: { ...opts?.env, GATEWAY_NODE_ID: id } });
+    gateways.push(g);
+    return g;
+  };
+  const sos = async (mqttUrl: string): Promise<void> => {
+    const button = await connectDevice(mqttUrl, 'btn-001', 's3cret-btn-001');
+    clients.push(button);
+    await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
+  };
+  const rowsOf = async (store: PostgresStore) =>
+    store.database.query<{ to_phone: string; role: string; purpose: string }>(
+      'SELECT to_phone, role, purpose FROM sms_messages ORDER BY row_no',
+    );
+
+  it('commits the worker page in a transaction of its own, in fewer round trips, and the family pages after it', async () => {
+    const server = pgFixture.server;
+    const logFile = join(server.dir, 'server.log');
+    await server.sql("ALTER SYSTEM SET log_statement = 'all'");
+    await server.sql("ALTER SYSTEM SET log_line_prefix = '[%p] '");
+    await server.sql('SELECT pg_reload_conf()');
+    try {
+      await waitFor('the server to log statements', async () => {
+        const client = new pgDriver.Client({ connectionString: server.url() });
+        await client.connect();
+        try {
+          return (await client.query<{ log_statement: string }>('SHOW log_statement')).rows[0]?.log_statement === 'all';
+        } finally {
+          await client.end();
+        }
+      });
+      const url = await pgFixture.freshUrl();
+      const sms = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
+      await sms.start({ port: 0 });
+      try {
+        const g = await node(url, 'node-a', { clock: new ManualClock(shanghaiLast(4, 10)), sms });
+        await sos(g.mqttUrl);
+        await sms.waitForMessage((m) => m.to === SON && m.body.includes('回1'));
+        await sms.waitForMessage((m) => m.to === DAUGHTER && m.body.includes('回1'));
+      } finally {
+        for (const g of gateways.splice(0)) await g.stop();
+        await sms.stop();
+      }
+      // The transaction that created the incident, statement by statement, as the server received them.
+      const lines = readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter((line) => /^\[\d+\] LOG: {2}(statement|execute [^:]*): /.test(line));
+      const created = lines.findIndex((line) => line.includes('INSERT INTO incidents'));
+      expect(created).toBeGreaterThan(-1);
+      const pid = /^\[(\d+)\]/.exec(lines[created]!)![1];
+      const text = (i: number): string => lines[i]!.replace(/^\[\d+\] LOG: {2}(statement|execute [^:]*): /, '');
+      const session = lines.flatMap((line, i) => (line.startsWith(`[${pid}] `) ? [i] : []));
+      const at = session.indexOf(created);
+      const begin = session[session.slice(0, at).map(text).lastIndexOf('BEGIN; SET LOCAL synchronous_commit = off')]!;
+      const commit = session.slice(at).find((i) => text(i) === 'COMMIT')!;
+      const transaction = session.filter((i) => i >= begin && i <= commit).map(text);
+      // The worker's page and its link, nothing of the family's; the whole transaction in at most this many round trips.
+      expect(transaction.filter((st) => st.startsWith('INSERT INTO sms_messages'))).toHaveLength(2);
+      expect(transaction.length).toBeLessThanOrEqual(24);
+      // The family's four rows (a page and a link each) reach the server only after that commit.
+      const smsInserts = lines.flatMap((_, i) => (i >= begin && text(i).startsWith('INSERT INTO sms_messages') ? [i] : []));
+      expect(smsInserts).toHaveLength(6);
+      expect(smsInserts.filter((i) => i > commit)).toHaveLength(4);
+
+      const store = (observer = await openPostgresStore(url));
+      const family = (await rowsOf(store)).filter((r) => r.role === 'family');
+      expect(family.map((r) => [r.to_phone, r.purpose]).sort()).toEqual(FAMILY_ROWS);
+    } finally {
+      await server.sql('ALTER SYSTEM RESET log_statement');
+      await server.sql('ALTER SYSTEM RESET log_line_prefix');
+      await server.sql('SELECT pg_reload_conf()');
+    }
+  });
+
+  it('pages the family once from the other node when the node that opened the incident is gone before paging them', async () => {
+    const url = await pgFixture.freshUrl();
+    const clock = new ManualClock(shanghaiLast(4, 10));
+    const sms = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
+    await sms.start({ port: 0 });
+    try {
+      const a = await node(url, 'node-a', { clock, sms });
+      await node(url, 'node-b', { clock, sms });
+      const store = (observer = await openPostgresStore(url));
+      // Node a commits the first page and never gets to the family's (as if it died right after that commit).
+      a.gateway.timers.fireNow = () => Promise.resolve();
+      await sos(a.mqttUrl);
+      await sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'));
+      expect((await rowsOf(store)).filter((r) => r.role === 'family')).toEqual([]);
+      await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+      gateways.splice(gateways.indexOf(a), 1);
+      await a.stop({ keep: true });
+      // Node b reads the shared timers every second: the family's timer is due, and it pages them.
+      for (let i = 0; i < 3; i++) {
+        clock.advance(1000);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await sms.waitForMessage((m) => m.to === SON && m.body.includes('回1'));
+      await sms.waitForMessage((m) => m.to === DAUGHTER && m.body.includes('回1'));
+      for (let i = 0; i < 3; i++) {
+        clock.advance(1000);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const family = (await rowsOf(store)).filter((r) => r.role === 'family');
+      expect(family.map((r) => [r.to_phone, r.purpose]).sort()).toEqual(FAMILY_ROWS);
+      expect(sms.messages().filter((m) => m.to === SON && m.body.includes('回1'))).toHaveLength(1);
+    } finally {
+      for (const g of gateways.splice(0)) await g.stop();
+      await sms.stop();
+    }
+  });
+});
