@@ -63,6 +63,8 @@ export interface ClusterPartsOptions {
   doc: RegistryDocument;
   /** Extra environment for every node (CLUSTER_HEARTBEAT_MS, MQTT_PROXY_*…). */
   env: Record<string, string>;
+  /** Extra environment for one node (e.g. NODE_OPTIONS=--cpu-prof for the survivors of a profiled failover). */
+  nodeEnv?: (name: string) => Record<string, string>;
   log: (line: string) => void;
 }
 
@@ -96,7 +98,7 @@ export class ClusterParts {
     for (let i = 1; i <= opts.nodes; i++) {
       const name = `node${i}`;
       const addresses = await gatewayAddresses();
-      const env = { ...this.nodeEnv(name, addresses), ...opts.env };
+      const env = { ...this.nodeEnv(name, addresses), ...opts.env, ...(opts.nodeEnv?.(name) ?? {}) };
       // One socket per device: the node runs with this machine's whole descriptor limit (npm start keeps --min-semi-space-size).
       const child = new GatewayProcess(env, ['bash', '-c', `ulimit -n ${OPEN_FILES} && exec npm start`]).spawn();
       this.nodes.push({ name, addresses, process: child });
@@ -115,6 +117,8 @@ export class ClusterParts {
       DATABASE_URL: this.databaseUrl,
       REDIS_URL: this.redis?.url ?? '',
       GATEWAY_NODE_ID: name,
+      // node-postgres names its connections after this: PostgreSQL's statement log tells the nodes apart.
+      PGAPPNAME: name,
       LINK_SECRET_FILE: this.linkSecret,
       LOG_LEVEL: process.env.BENCH_CLUSTER_LOGS ? 'info' : 'error',
     };
