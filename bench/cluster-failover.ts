@@ -88,8 +88,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       nodes: 3,
       doc: reg.doc,
       env: { CLUSTER_HEARTBEAT_MS: String(opts.heartbeatMs), MQTT_PROXY_PROTOCOL: 'on', MQTT_PROXY_FROM: '127.0.0.1' },
-      nodeEnv: (name): Record<string, string> =>
-        opts.profileDir && name !== 'node1' ? { NODE_OPTIONS: cpuProfileOptions(opts.profileDir, name) } : {},
+      nodeFlags: (name) => (opts.profileDir && name !== 'node1' ? cpuProfileFlags(opts.profileDir, name) : []),
       log: opts.log,
     });
     const [doomed, ...survivors] = parts.nodes as [NodeHandle, NodeHandle, NodeHandle];
@@ -307,9 +306,9 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
   }
 }
 
-/** NODE_OPTIONS for a profiled node: every node process under `npm start` writes a profile; the gateway's is the largest. */
-function cpuProfileOptions(dir: string, node: string): string {
+/** Node flags of a profiled survivor: its profile is written to <dir>/<node> when it stops. */
+function cpuProfileFlags(dir: string, node: string): string[] {
   const at = join(dir, node);
   mkdirSync(at, { recursive: true });
-  return `--cpu-prof --cpu-prof-dir=${at}`;
+  return ['--cpu-prof', `--cpu-prof-dir=${at}`];
 }

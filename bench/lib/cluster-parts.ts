@@ -63,8 +63,8 @@ export interface ClusterPartsOptions {
   doc: RegistryDocument;
   /** Extra environment for every node (CLUSTER_HEARTBEAT_MS, MQTT_PROXY_*…). */
   env: Record<string, string>;
-  /** Extra environment for one node (e.g. NODE_OPTIONS=--cpu-prof for the survivors of a profiled failover). */
-  nodeEnv?: (name: string) => Record<string, string>;
+  /** Node flags for one node instead of `npm start` (e.g. `--cpu-prof`, which Node 20 refuses in NODE_OPTIONS); keep npm start's own. */
+  nodeFlags?: (name: string) => string[];
   log: (line: string) => void;
 }
 
@@ -98,9 +98,13 @@ export class ClusterParts {
     for (let i = 1; i <= opts.nodes; i++) {
       const name = `node${i}`;
       const addresses = await gatewayAddresses();
-      const env = { ...this.nodeEnv(name, addresses), ...opts.env, ...(opts.nodeEnv?.(name) ?? {}) };
+      const env = { ...this.nodeEnv(name, addresses), ...opts.env };
       // One socket per device: the node runs with this machine's whole descriptor limit (npm start keeps --min-semi-space-size).
-      const child = new GatewayProcess(env, ['bash', '-c', `ulimit -n ${OPEN_FILES} && exec npm start`]).spawn();
+      const flags = opts.nodeFlags?.(name) ?? [];
+      // The same process as `npm start` (tsx with --min-semi-space-size=16), run by node itself when given flags of its own.
+      const start =
+        flags.length > 0 ? `exec node --min-semi-space-size=16 ${flags.join(' ')} --import tsx gateway/main.ts` : 'exec npm start';
+      const child = new GatewayProcess(env, ['bash', '-c', `ulimit -n ${OPEN_FILES} && ${start}`]).spawn();
       this.nodes.push({ name, addresses, process: child });
     }
     await Promise.all(this.nodes.map((n) => n.process.waitForBanner(180_000)));
