@@ -62,11 +62,19 @@ export interface HeldSession {
 export class ClusterSessions {
   constructor(private readonly deps: ReplayedWillDeps & { cluster: BrokerCluster }) {}
 
-  /** The device signed in here: claimed before CONNACK, so a node closing its older session elsewhere finds the claim. */
-  async claim(deviceId: string, session: string): Promise<void> {
-    await this.deps.cluster
-      .claim(deviceId, session)
-      .catch((err: unknown) => this.deps.log.warn({ deviceId, err: errorMessage(err) }, 'could not claim device presence'));
+  /**
+   * The device signed in here: claimed before CONNACK, so a node closing its older session elsewhere finds the claim and
+   * a dead node's will finds the device held. False when Redis did not take the claim: the caller refuses the CONNECT
+   * (server unavailable), since an unclaimed device would be marked offline by such a will while connected here.
+   */
+  async claim(deviceId: string, session: string): Promise<boolean> {
+    try {
+      await this.deps.cluster.claim(deviceId, session);
+      return true;
+    } catch (err) {
+      this.deps.log.warn({ deviceId, err: errorMessage(err) }, 'could not claim device presence; CONNECT refused');
+      return false;
+    }
   }
 
   /** The connection ended: released only while this session still holds it (after a takeover the other claim stays). */
