@@ -2,6 +2,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/app.js';
 import { BrokerCluster } from '../../gateway/broker/cluster.js';
+import { handleReplayedWill } from '../../gateway/broker/cluster-sessions.js';
+import type { Device } from '../../gateway/core/types.js';
+import type { IngestMeta } from '../../gateway/ingest/ingest.js';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { errorMessage } from '../../gateway/core/errors.js';
@@ -63,6 +66,57 @@ describe('device presence under a reconnect storm', () => {
       // The same device claimed twice in one turn: the later claim holds it, as it would one after the other.
       await Promise.all([cluster.claim('dev-0', 'older'), cluster.claim('dev-0', 'newer')]);
       expect((await cluster.holderOf('dev-0'))?.session).toBe('newer');
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it('answers a replayed will of a device back on a live node from presence alone, and reads the registry only for one nobody holds', async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const cluster = new BrokerCluster({
+      config: { redisUrl: redis.url, nodeId: 'node-b', heartbeatMs: 60_000 },
+      clock,
+      log: silentLogger(),
+    });
+    await cluster.open({ onWill: () => Promise.resolve(), onReconnect: () => undefined });
+    const devices = new Map<string, Device>();
+    for (const id of ['btn-001', 'btn-002']) devices.set(id, { id, kind: 'sos_button', resident: 'r-001', secretHash: 'scrypt$x' });
+    const registryReads: string[] = [];
+    const handled: { deviceId: string; will: boolean; payload: string }[] = [];
+    const deps = {
+      cluster,
+      registry: {
+        getDevice: (id: string) => {
+          registryReads.push(id);
+          return Promise.resolve(devices.get(id) ?? null);
+        },
+      },
+      ingest: {
+        handle: (deviceId: string, _device: Device, _channel: string, payload: Buffer, meta: IngestMeta) => {
+          handled.push({ deviceId, will: meta.will === true, payload: payload.toString() });
+          return Promise.resolve();
+        },
+      },
+      log: silentLogger(),
+    };
+    const will = (deviceId: string) => ({
+      deviceId,
+      brokerId: 'node-dead',
+      topic: `care/v1/${deviceId}/status`,
+      payload: Buffer.from('offline'),
+    });
+    try {
+      // btn-001 reconnected to this (live) node; btn-002 is held by nobody.
+      await cluster.claim('btn-001', 'session-1');
+      expect(await handleReplayedWill(deps, will('btn-001'))).toBe('connected_elsewhere');
+      expect(registryReads).toEqual([]);
+      expect(await handleReplayedWill(deps, will('btn-002'))).toBe('acted');
+      expect(registryReads).toEqual(['btn-002']);
+      expect(handled).toEqual([{ deviceId: 'btn-002', will: true, payload: 'offline' }]);
+      // Not a status topic, or an id the registry does not know: ignored, nothing handled.
+      expect(await handleReplayedWill(deps, { ...will('btn-002'), topic: 'care/v1/btn-002/event' })).toBe('not_a_device_status');
+      expect(await handleReplayedWill(deps, will('ghost-9'))).toBe('not_a_device_status');
+      expect(handled).toHaveLength(1);
     } finally {
       await cluster.close();
     }
