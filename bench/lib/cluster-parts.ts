@@ -80,6 +80,8 @@ export class ClusterParts {
   registryFile = '';
   seedMs = 0;
   private readonly linkSecret = join(this.dir, 'link-secret');
+  /** Nodes run with flags of their own (a CPU profile, written at exit): given time to stop cleanly. */
+  private readonly flagged = new Set<NodeHandle>();
 
   async start(opts: ClusterPartsOptions): Promise<void> {
     const [postgres, redis] = await Promise.all([PostgresServer.start(), RedisServer.start()]);
@@ -105,7 +107,9 @@ export class ClusterParts {
       const start =
         flags.length > 0 ? `exec node --min-semi-space-size=16 ${flags.join(' ')} --import tsx gateway/main.ts` : 'exec npm start';
       const child = new GatewayProcess(env, ['bash', '-c', `ulimit -n ${OPEN_FILES} && ${start}`]).spawn();
-      this.nodes.push({ name, addresses, process: child });
+      const handle = { name, addresses, process: child };
+      this.nodes.push(handle);
+      if (flags.length > 0) this.flagged.add(handle);
     }
     await Promise.all(this.nodes.map((n) => n.process.waitForBanner(180_000)));
     if (opts.nodes > 0) opts.log(`cluster: ${opts.nodes} gateway nodes started (npm start, each its own process)`);
@@ -153,6 +157,11 @@ export class ClusterParts {
   async stop(): Promise<void> {
     const steps: (() => Promise<unknown>)[] = [
       ...this.balancers.map((h) => () => h.stop()),
+      // A profile is written only by a node that exits by itself; kill() would SIGKILL one that takes over 5 s to stop.
+      ...[...this.flagged].map((n) => async () => {
+        n.process.signalGroup('SIGTERM');
+        await n.process.waitForExit(60_000);
+      }),
       ...this.nodes.map((n) => () => n.process.kill()),
       () => this.sms?.stop() ?? Promise.resolve(),
       () => this.redis?.stop() ?? Promise.resolve(),
