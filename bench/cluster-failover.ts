@@ -4,10 +4,20 @@ import { httpGet } from '../test/helpers/e2e-process.js';
 import { benchRegistryDoc, residentIndexIn, residentName } from './lib/registry.js';
 import { ClusterParts, nodeDevices, OPEN_FILES, type NodeHandle } from './lib/cluster-parts.js';
 import { DeviceFleet, loopbackSources } from './lib/fleet.js';
-import { fromMonotonic } from './lib/monotonic.js';
+import { fromMonotonic, toMonotonic } from './lib/monotonic.js';
 import { waitUntil } from './lib/net.js';
 import { sleep } from './lib/clients.js';
 import { summarize, type LatencySummary } from './lib/stats.js';
+import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import {
+  connectCosts,
+  logEveryStatement,
+  logOffset,
+  redisCommandCalls,
+  statementsBetween,
+  type ConnectCosts,
+} from './lib/connect-costs.js';
 
 export interface FailoverOptions {
   devices: number;
@@ -17,6 +27,13 @@ export interface FailoverOptions {
   heartbeatMs: number;
   /** HAProxy's health-check interval (the shipped `inter 2s`, `fall 2`). */
   checkInterval: string;
+  /**
+   * BENCH_CPU_PROFILE=<dir>: the survivors run under `node --cpu-prof` (one .cpuprofile each in <dir>/<node>, written at
+   * their stop; window.json gives the SIGKILL..last-reconnect window for `bench/profile-top.ts --window`), and
+   * PostgreSQL logs every statement so the statements per CONNECT can be counted. Both slow the nodes: profile runs are
+   * for where the time goes, not for the figure.
+   */
+  profileDir: string | null;
   log: (line: string) => void;
 }
 
@@ -40,6 +57,8 @@ export interface FailoverResult {
   wrongly_offline: number;
   /** Devices per survivor (their /healthz) at the end. */
   survivors: Record<string, number | null>;
+  /** Profile runs only: PostgreSQL statements per survivor and Redis commands, per device reconnected, in the window. */
+  connect_costs: ConnectCosts | null;
   failed_attempts: number;
   /** Those attempts by the error mqtt.js gave ('closed': none, the connection just ended). */
   failures: Record<string, number>;
@@ -69,6 +88,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       nodes: 3,
       doc: reg.doc,
       env: { CLUSTER_HEARTBEAT_MS: String(opts.heartbeatMs), MQTT_PROXY_PROTOCOL: 'on', MQTT_PROXY_FROM: '127.0.0.1' },
+      nodeFlags: (name) => (opts.profileDir && name !== 'node1' ? cpuProfileFlags(opts.profileDir, name) : []),
       log: opts.log,
     });
     const [doomed, ...survivors] = parts.nodes as [NodeHandle, NodeHandle, NodeHandle];
@@ -118,6 +138,10 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       if (i !== null && !arrivals.has(i)) arrivals.set(i, m.receivedHr);
     });
 
+    const pgLog = parts.postgres ? join(parts.postgres.dir, 'server.log') : null;
+    if (opts.profileDir && parts.databaseUrl) await logEveryStatement(parts.databaseUrl);
+    const redisBefore = await redisCommandCalls(redis);
+    const pgFrom = opts.profileDir && pgLog ? logOffset(pgLog) : 0;
     await fleet.mark();
     const killedAt = performance.now();
     parts.kill(doomed);
@@ -159,9 +183,25 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       100,
     );
     allBack = true;
+    const windowEnd = performance.now();
+    const redisAfter = await redisCommandCalls(redis);
+    const pgTo = opts.profileDir && pgLog ? logOffset(pgLog) : 0;
     opts.log(`failover: attempts closed before CONNACK, by reason: ${JSON.stringify(last.failures)}`);
     await continuous;
     const reconnectAllS = (fromMonotonic(last.lastReconnectAt) - killedAt) / 1000;
+    let costs: ConnectCosts | null = null;
+    if (opts.profileDir && pgLog) {
+      costs = connectCosts(last.reconnected, statementsBetween(pgLog, pgFrom, pgTo), redisBefore, redisAfter);
+      // V8 stamps its samples with the machine's monotonic clock in microseconds.
+      const window = { fromUs: Math.round(toMonotonic(killedAt) * 1000), toUs: Math.round(toMonotonic(windowEnd) * 1000) };
+      writeFileSync(join(opts.profileDir, 'window.json'), JSON.stringify(window));
+      writeFileSync(join(opts.profileDir, 'connect-costs.json'), JSON.stringify(costs, null, 2));
+      opts.log(
+        `failover: per reconnect, PostgreSQL statements ${Object.entries(costs.postgres)
+          .map(([n, c]) => `${n} ${c.perConnect}`)
+          .join(', ')}; Redis commands ${costs.redis.perConnect} (${JSON.stringify(costs.redis.byCommand)})`,
+      );
+    }
     const reconnectS = summarize(last.reconnectAts.map((t) => (fromMonotonic(t) - killedAt) / 1000));
     opts.log(
       `failover: every device back in ${reconnectAllS.toFixed(2)} s (p50 ${reconnectS.p50.toFixed(2)} s, p90 ${reconnectS.p90.toFixed(2)} s; ` +
@@ -239,6 +279,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       wills_replayed_s: willsS,
       wrongly_offline: wrongly,
       survivors: survivorCounts,
+      connect_costs: costs,
       failed_attempts: last.failedAttempts,
       failures: last.failures,
       balancers,
@@ -263,4 +304,11 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
     await fleet?.stop();
     await parts.stop();
   }
+}
+
+/** Node flags of a profiled survivor: its profile is written to <dir>/<node> when it stops. */
+function cpuProfileFlags(dir: string, node: string): string[] {
+  const at = join(dir, node);
+  mkdirSync(at, { recursive: true });
+  return ['--cpu-prof', `--cpu-prof-dir=${at}`];
 }

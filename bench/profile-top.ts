@@ -1,5 +1,6 @@
 // Summarises a V8 .cpuprofile (from `npx tsx --cpu-prof bench/run.ts --only alarm`): the functions with the most self time.
 // Usage: npx tsx bench/profile-top.ts <file.cpuprofile> [count] [--total <path-substring>]
+// --window <file> keeps only the samples between its fromUs and toUs (the machine's monotonic clock, µs), e.g. the window.json a profiled failover run writes.
 // --total also lists total (self + callees) time of the functions whose file path contains the substring, e.g. `gateway/`.
 import { readFileSync } from 'node:fs';
 
@@ -83,6 +84,16 @@ export function topTotalTime(profile: CpuProfile, count: number, filter: string)
     .slice(0, count);
 }
 
+/** The profile with the samples outside [fromUs, toUs] given no time (V8 stamps samples with the monotonic clock, µs). */
+export function windowed(profile: CpuProfile, fromUs: number, toUs: number): CpuProfile {
+  let at = profile.startTime;
+  const timeDeltas = profile.timeDeltas.map((d) => {
+    at += d;
+    return at >= fromUs && at <= toUs ? d : 0;
+  });
+  return { ...profile, timeDeltas };
+}
+
 function shortUrl(url: string): string {
   const nm = url.lastIndexOf('/node_modules/');
   if (nm >= 0) return url.slice(nm + '/node_modules/'.length);
@@ -94,23 +105,40 @@ function main(): void {
   const args = process.argv.slice(2);
   const totalAt = args.indexOf('--total');
   const filter = totalAt >= 0 ? args.splice(totalAt, 2)[1] : undefined;
+  const windowAt = args.indexOf('--window');
+  const windowFile = windowAt >= 0 ? args.splice(windowAt, 2)[1] : undefined;
   const [file, countArg] = args;
   if (!file) {
-    console.error('usage: npx tsx bench/profile-top.ts <file.cpuprofile> [count] [--total <path-substring>]');
+    console.error('usage: npx tsx bench/profile-top.ts <file.cpuprofile> [count] [--window <window.json>] [--total <path-substring>]');
     process.exitCode = 2;
     return;
   }
   const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
   if (!isCpuProfile(parsed)) throw new Error(`${file} is not a V8 CPU profile`);
-  const seconds = (parsed.endTime - parsed.startTime) / 1e6;
+  let profile = parsed;
+  let seconds = (parsed.endTime - parsed.startTime) / 1e6;
+  if (windowFile !== undefined) {
+    const w: unknown = JSON.parse(readFileSync(windowFile, 'utf8'));
+    if (
+      typeof w !== 'object' ||
+      w === null ||
+      !('fromUs' in w) ||
+      !('toUs' in w) ||
+      typeof w.fromUs !== 'number' ||
+      typeof w.toUs !== 'number'
+    )
+      throw new Error(`${windowFile} has no fromUs/toUs`);
+    profile = windowed(parsed, w.fromUs, w.toUs);
+    seconds = (w.toUs - w.fromUs) / 1e6;
+  }
   console.log(`${file}: ${seconds.toFixed(1)} s profiled`);
   const line = (e: SelfTime): string =>
     `${e.ms.toFixed(0).padStart(8)} ms ${(e.share * 100).toFixed(1).padStart(5)} %  ${e.name}  ${e.where}`;
   console.log('self time:');
-  for (const e of topSelfTime(parsed, Number(countArg ?? 30))) console.log(line(e));
+  for (const e of topSelfTime(profile, Number(countArg ?? 30))) console.log(line(e));
   if (filter !== undefined) {
     console.log(`total time (self + callees), functions in "${filter}":`);
-    for (const e of topTotalTime(parsed, Number(countArg ?? 30), filter)) console.log(line(e));
+    for (const e of topTotalTime(profile, Number(countArg ?? 30), filter)) console.log(line(e));
   }
 }
 

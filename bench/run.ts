@@ -125,6 +125,7 @@ function parseArgs(argv: string[]): Settings {
       reconnectPeriodMs: 1000,
       heartbeatMs: quick ? 2000 : 10_000,
       checkInterval: '2s',
+      profileDir: process.env.BENCH_CPU_PROFILE ?? null,
     },
     clusterIdle: { devices: int('--cluster-idle-devices', quick ? 6000 : 100_000), nodes: 3 },
   };

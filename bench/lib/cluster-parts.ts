@@ -63,6 +63,8 @@ export interface ClusterPartsOptions {
   doc: RegistryDocument;
   /** Extra environment for every node (CLUSTER_HEARTBEAT_MS, MQTT_PROXY_*…). */
   env: Record<string, string>;
+  /** Node flags for one node instead of `npm start` (e.g. `--cpu-prof`, which Node 20 refuses in NODE_OPTIONS); keep npm start's own. */
+  nodeFlags?: (name: string) => string[];
   log: (line: string) => void;
 }
 
@@ -78,6 +80,8 @@ export class ClusterParts {
   registryFile = '';
   seedMs = 0;
   private readonly linkSecret = join(this.dir, 'link-secret');
+  /** Nodes run with flags of their own (a CPU profile, written at exit): given time to stop cleanly. */
+  private readonly flagged = new Set<NodeHandle>();
 
   async start(opts: ClusterPartsOptions): Promise<void> {
     const [postgres, redis] = await Promise.all([PostgresServer.start(), RedisServer.start()]);
@@ -98,8 +102,14 @@ export class ClusterParts {
       const addresses = await gatewayAddresses();
       const env = { ...this.nodeEnv(name, addresses), ...opts.env };
       // One socket per device: the node runs with this machine's whole descriptor limit (npm start keeps --min-semi-space-size).
-      const child = new GatewayProcess(env, ['bash', '-c', `ulimit -n ${OPEN_FILES} && exec npm start`]).spawn();
-      this.nodes.push({ name, addresses, process: child });
+      const flags = opts.nodeFlags?.(name) ?? [];
+      // The same process as `npm start` (tsx with --min-semi-space-size=16), run by node itself when given flags of its own.
+      const start =
+        flags.length > 0 ? `exec node --min-semi-space-size=16 ${flags.join(' ')} --import tsx gateway/main.ts` : 'exec npm start';
+      const child = new GatewayProcess(env, ['bash', '-c', `ulimit -n ${OPEN_FILES} && ${start}`]).spawn();
+      const handle = { name, addresses, process: child };
+      this.nodes.push(handle);
+      if (flags.length > 0) this.flagged.add(handle);
     }
     await Promise.all(this.nodes.map((n) => n.process.waitForBanner(180_000)));
     if (opts.nodes > 0) opts.log(`cluster: ${opts.nodes} gateway nodes started (npm start, each its own process)`);
@@ -115,6 +125,8 @@ export class ClusterParts {
       DATABASE_URL: this.databaseUrl,
       REDIS_URL: this.redis?.url ?? '',
       GATEWAY_NODE_ID: name,
+      // node-postgres names its connections after this: PostgreSQL's statement log tells the nodes apart.
+      PGAPPNAME: name,
       LINK_SECRET_FILE: this.linkSecret,
       LOG_LEVEL: process.env.BENCH_CLUSTER_LOGS ? 'info' : 'error',
     };
@@ -145,6 +157,11 @@ export class ClusterParts {
   async stop(): Promise<void> {
     const steps: (() => Promise<unknown>)[] = [
       ...this.balancers.map((h) => () => h.stop()),
+      // A profile is written only by a node that exits by itself; kill() would SIGKILL one that takes over 5 s to stop.
+      ...[...this.flagged].map((n) => async () => {
+        n.process.signalGroup('SIGTERM');
+        await n.process.waitForExit(60_000);
+      }),
       ...this.nodes.map((n) => () => n.process.kill()),
       () => this.sms?.stop() ?? Promise.resolve(),
       () => this.redis?.stop() ?? Promise.resolve(),

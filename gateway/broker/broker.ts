@@ -532,9 +532,15 @@ export class DeviceBroker {
     const outcome = await this.auth.check({ clientId: client.id, username, password, remoteAddress, clientCert: cert });
     if (outcome.ok) {
       const session: Session = { device: outcome.device, remoteAddress, id: randomUUID(), since: this.deps.clock.now(), cert };
+      // Current before the claim's await: a will of the session this one replaces, published meanwhile, is stale.
       this.sessions.set(client, session);
       this.current.set(outcome.device.id, client);
-      await this.clusterSessions?.claim(outcome.device.id, session.id);
+      // Cluster mode: presence is shared before the CONNACK, or there is no CONNACK (the device retries, perhaps elsewhere).
+      if (this.clusterSessions && !(await this.clusterSessions.claim(outcome.device.id, session.id))) {
+        this.sessions.delete(client);
+        if (this.current.get(outcome.device.id) === client) this.current.delete(outcome.device.id);
+        return 3;
+      }
       return null;
     }
     if (outcome.security) {

@@ -23,22 +23,26 @@ export type ReplayedWillOutcome = 'acted' | 'connected_elsewhere' | 'not_a_devic
  */
 export async function handleReplayedWill(deps: ReplayedWillDeps, will: ReplayedWill): Promise<ReplayedWillOutcome> {
   const { cluster, log } = deps;
-  const device = await deps.registry.getDevice(will.deviceId);
-  if (!device || channelUnder(device.id, will.topic) !== 'status') {
+  const ignored = (): ReplayedWillOutcome => {
     log.info(
       { clientId: will.deviceId, topic: will.topic.slice(0, 200), node: will.brokerId },
       'replayed will ignored: not a device status',
     );
     return 'not_a_device_status';
-  }
-  const holder = await cluster.holderOf(device.id);
+  };
+  // A device's client id is its id: the topic is checked, and presence asked, before the registry is read. In a failover
+  // most devices are back on a survivor by the time their will is replayed, and those cost PostgreSQL nothing.
+  if (channelUnder(will.deviceId, will.topic) !== 'status') return ignored();
+  const holder = await cluster.holderOf(will.deviceId);
   if (holder && holder.node !== will.brokerId && cluster.isAlive(holder.node)) {
     log.info(
-      { deviceId: device.id, deadNode: will.brokerId, node: holder.node },
+      { deviceId: will.deviceId, deadNode: will.brokerId, node: holder.node },
       'replayed will ignored: the device is connected to a live node',
     );
     return 'connected_elsewhere';
   }
+  const device = await deps.registry.getDevice(will.deviceId);
+  if (!device) return ignored();
   if (holder) await cluster.release(device.id, holder.session);
   await deps.ingest.handle(device.id, device, 'status', will.payload, {
     remoteAddress: null,
@@ -62,11 +66,19 @@ export interface HeldSession {
 export class ClusterSessions {
   constructor(private readonly deps: ReplayedWillDeps & { cluster: BrokerCluster }) {}
 
-  /** The device signed in here: claimed before CONNACK, so a node closing its older session elsewhere finds the claim. */
-  async claim(deviceId: string, session: string): Promise<void> {
-    await this.deps.cluster
-      .claim(deviceId, session)
-      .catch((err: unknown) => this.deps.log.warn({ deviceId, err: errorMessage(err) }, 'could not claim device presence'));
+  /**
+   * The device signed in here: claimed before CONNACK, so a node closing its older session elsewhere finds the claim and
+   * a dead node's will finds the device held. False when Redis did not take the claim: the caller refuses the CONNECT
+   * (server unavailable), since an unclaimed device would be marked offline by such a will while connected here.
+   */
+  async claim(deviceId: string, session: string): Promise<boolean> {
+    try {
+      await this.deps.cluster.claim(deviceId, session);
+      return true;
+    } catch (err) {
+      this.deps.log.warn({ deviceId, err: errorMessage(err) }, 'could not claim device presence; CONNECT refused');
+      return false;
+    }
   }
 
   /** The connection ended: released only while this session still holds it (after a takeover the other claim stays). */

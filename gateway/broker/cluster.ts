@@ -53,6 +53,12 @@ const RELEASE_SCRIPT = `if redis.call('hget', KEYS[1], ARGV[1]) == ARGV[2] then 
 
 type Connection = 'store' | 'subscribe' | 'publish';
 
+/** Claims made in one turn of the event loop, written together. */
+interface ClaimBatch {
+  fields: string[];
+  waiters: { resolve: () => void; reject: (err: unknown) => void }[];
+}
+
 /**
  * One node's link to the others through Redis. Redis holds only MQTT session state (subscriptions, queued downlinks,
  * retained statuses, wills) and presence; every alarm is recorded in PostgreSQL before its PUBACK, so losing Redis loses
@@ -68,6 +74,7 @@ export class BrokerCluster {
   /** When any connection to Redis was last lost; heartbeats missed meanwhile make every other node look dead. */
   private troubleAt: number | null = null;
   private closing = false;
+  private claims: ClaimBatch | null = null;
 
   constructor(private readonly deps: BrokerClusterDeps) {}
 
@@ -129,10 +136,45 @@ export class BrokerCluster {
     );
   }
 
-  /** Records that this node now holds the device's connection (the newest claim wins). */
-  async claim(deviceId: string, session: string): Promise<void> {
+  /**
+   * Records that this node now holds the device's connection (the newest claim wins). Resolves once Redis has it; the
+   * claims of every CONNECT authenticated in the same turn of the event loop go in one HSET, so a reconnect storm
+   * costs Redis one command per turn instead of one per device. A failure rejects every claim of that write.
+   */
+  claim(deviceId: string, session: string): Promise<void> {
     const entry: Presence = { node: this.nodeId, session, since: this.deps.clock.now() };
-    await this.bounded(this.conn('store').hset(PRESENCE_KEY, deviceId, JSON.stringify(entry)));
+    return new Promise<void>((resolve, reject) => {
+      let batch = this.claims;
+      if (!batch) {
+        batch = { fields: [], waiters: [] };
+        this.claims = batch;
+        setImmediate(() => this.writeClaims());
+      }
+      // A device claimed twice in one batch: HSET takes its pairs in order, so the later claim wins, as it would alone.
+      batch.fields.push(deviceId, JSON.stringify(entry));
+      batch.waiters.push({ resolve, reject });
+    });
+  }
+
+  private writeClaims(): void {
+    const batch = this.claims;
+    this.claims = null;
+    if (!batch) return;
+    let write: Promise<number>;
+    try {
+      write = this.bounded(this.conn('store').hset(PRESENCE_KEY, ...batch.fields));
+    } catch (err) {
+      for (const w of batch.waiters) w.reject(err);
+      return;
+    }
+    write.then(
+      () => {
+        for (const w of batch.waiters) w.resolve();
+      },
+      (err: unknown) => {
+        for (const w of batch.waiters) w.reject(err);
+      },
+    );
   }
 
   /** Claims every device again, e.g. after Redis came back empty from a restart. */

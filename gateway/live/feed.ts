@@ -203,6 +203,9 @@ export class LiveFeed implements LiveStreamSource {
   }
 
   private async showDevice(change: DeviceStatusChanged): Promise<void> {
+    // Nobody watching: no community to look up (a failover's reconnect storm changes thousands of statuses at once, and a
+    // client that connects later loads the devices through the API).
+    if (this.stopped || this.clients.size === 0) return;
     this.publish('device', { data: change, community: await this.communityOfDevice(change.deviceId) });
   }
 

@@ -42,6 +42,8 @@ describe('LiveFeed', () => {
   let builds = 0;
   /** Incident reads made by the feed: a listener that did the work itself would read while the bus is emitting. */
   let reads = 0;
+  /** Registry reads made by the feed to place a device's status change in its community. */
+  let registryReads = 0;
 
   beforeEach(() => {
     dir = tempDir();
@@ -49,6 +51,7 @@ describe('LiveFeed', () => {
     bus = new EventBus<LiveEvents>(silentLogger());
     builds = 0;
     reads = 0;
+    registryReads = 0;
     feed = new LiveFeed({
       bus,
       incidents: {
@@ -57,7 +60,16 @@ describe('LiveFeed', () => {
           return store.incidents.get(id);
         },
       },
-      registry: store.registry,
+      registry: {
+        getDevice: (id: string) => {
+          registryReads++;
+          return store.registry.getDevice(id);
+        },
+        getResident: (id: string) => {
+          registryReads++;
+          return store.registry.getResident(id);
+        },
+      },
       log: silentLogger(),
       views: {
         // The part of IncidentViews the feed needs: the incident with its pages, read from the store.
@@ -158,6 +170,19 @@ describe('LiveFeed', () => {
     );
     expect(andaliWorker.received.map((e) => e.event)).toEqual(['outage', 'outage-test']);
     expect(xinhuaWorker.received.map((e) => e.event)).toEqual(['incident']);
+  });
+
+  it('reads nothing to place device status changes while no dashboard watches (a reconnect storm), and places them once one does', async () => {
+    for (let i = 0; i < 100; i++) bus.emit('deviceStatusChanged', { deviceId: `dev-${i}`, state: 'online', at: T0 + i });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(registryReads).toBe(0);
+
+    const admin = new RecordingClient({ kind: 'api_token', name: 'API', role: 'admin' });
+    feed.subscribe(admin);
+    bus.emit('deviceStatusChanged', { deviceId: 'dev-x', state: 'offline', at: T0 });
+    await waitFor('the status change shown', () => admin.received.length === 1);
+    expect(admin.received[0]).toEqual({ event: 'device', data: { deviceId: 'dev-x', state: 'offline', at: T0 } });
+    expect(registryReads).toBeGreaterThan(0);
   });
 
   it('drops a client whose send fails, and closes every client on stop', () => {
