@@ -152,15 +152,7 @@ describe('lists with search and health', () => {
     expect(roster.onDutyNow.map((w) => w.worker)).toEqual(['w-01', 'w-02', 'w-03']);
     expect(roster.neverOnDuty.map((w) => w.worker)).toEqual(['w-04']);
     // The rig's day is a Wednesday: the week starts on the Monday two days before.
-    expect(roster.week.map((d) => d.date)).toEqual([
-      dateOf(-2),
-      dateOf(-1),
-      dateOf(0),
-      dateOf(1),
-      dateOf(2),
-      dateOf(3),
-      dateOf(4),
-    ]);
+    expect(roster.week.map((d) => d.date)).toEqual([dateOf(-2), dateOf(-1), dateOf(0), dateOf(1), dateOf(2), dateOf(3), dateOf(4)]);
     expect(roster.week[0]?.weekday).toBe('mon');
     expect(roster.week[2]?.shifts.map((s) => s.worker)).toEqual(['w-01', 'w-02', 'w-03']);
     expect(roster.dutyContacts.map((c) => c.community)).toEqual(['andali']);

@@ -126,8 +126,7 @@ describe('missed visits', () => {
   afterEach(async () => rig.close());
 
   const missedTo = async (phone: string) => (await rig.smsTo(phone)).filter((m) => m.body.startsWith(MISSED));
-  const thursday = async () =>
-    (await rig.visits.listOccurrences({ from: dateOf(1), to: dateOf(1) })).find((o) => o.visit === 'vis-01');
+  const thursday = async () => (await rig.visits.listOccurrences({ from: dateOf(1), to: dateOf(1) })).find((o) => o.visit === 'vis-01');
 
   async function at(h: number, mi: number): Promise<number> {
     rig.clock.set(onDay(1, h, mi));
