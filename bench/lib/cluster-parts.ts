@@ -8,10 +8,10 @@ import {
   E2E_SID,
   GatewayProcess,
   gatewayAddresses,
-  gatewayEnv,
   httpGet,
   type GatewayAddresses,
 } from '../../test/helpers/e2e-process.js';
+import { clusterNodeEnv } from '../../test/helpers/cluster.js';
 import { HaproxyServer } from '../../test/helpers/haproxy.js';
 import { PostgresServer } from '../../test/helpers/postgres.js';
 import { RedisServer } from '../../test/helpers/redis.js';
@@ -120,14 +120,19 @@ export class ClusterParts {
     const dataDir = join(this.dir, name);
     mkdirSync(dataDir, { recursive: true });
     return {
-      ...gatewayEnv({ dataDir, addresses, twilioApiUrl: this.sms?.url ?? '', registryFile: this.registryFile }),
+      ...clusterNodeEnv({
+        id: name,
+        dataDir,
+        addresses,
+        twilioApiUrl: this.sms?.url ?? '',
+        registryFile: this.registryFile,
+        databaseUrl: this.databaseUrl,
+        redisUrl: this.redis?.url ?? '',
+        linkSecretFile: this.linkSecret,
+      }),
       ...DEVICE_LIMITS_OFF,
-      DATABASE_URL: this.databaseUrl,
-      REDIS_URL: this.redis?.url ?? '',
-      GATEWAY_NODE_ID: name,
       // node-postgres names its connections after this: PostgreSQL's statement log tells the nodes apart.
       PGAPPNAME: name,
-      LINK_SECRET_FILE: this.linkSecret,
       LOG_LEVEL: process.env.BENCH_CLUSTER_LOGS ? 'info' : 'error',
     };
   }

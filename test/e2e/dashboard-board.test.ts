@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { startDashboardGateway, type DashboardGateway } from '../helpers/dashboard-gateway.js';
 
 const QUIET_REGISTRY = fileURLToPath(new URL('../fixtures/dashboard-registry-quiet.yaml', import.meta.url));
-import { DESKTOP, launchBrowser, openPage, PHONE, screenshot, type OpenedPage } from '../helpers/browser.js';
+import { DESKTOP, launchBrowser, openPage, PHONE, screenshot, signInToBoard as signIn, type OpenedPage } from '../helpers/browser.js';
 
 const W1 = '+8613900000001';
 
@@ -17,14 +17,6 @@ const W1 = '+8613900000001';
 function realErrors(errors: string[]): string[] {
   // 404: the board asks for /api/outages and does without it when device supervision is absent.
   return errors.filter((e) => !/Failed to load resource: the server responded with a status of (401|403|404|409)/.test(e));
-}
-
-async function signIn(page: Page, url: string, username: string, password: string): Promise<void> {
-  await page.goto(`${url}/#/board`);
-  await page.waitForSelector('[data-testid=login-form]');
-  await page.fill('#username', username);
-  await page.fill('#password', password);
-  await page.click('[data-testid=login-form] button[type=submit]');
 }
 
 describe('duty board in a real browser', () => {

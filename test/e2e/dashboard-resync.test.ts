@@ -1,18 +1,10 @@
 // The board in real Chromium told to `resync` (its node's channel to the other nodes was down): it reads the board again and sounds for an alarm it had missed.
 import type { MqttClient } from 'mqtt';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDevice } from '../helpers/gateway.js';
 import { startDashboardGateway, type DashboardGateway } from '../helpers/dashboard-gateway.js';
-import { DESKTOP, launchBrowser, openPage, type OpenedPage } from '../helpers/browser.js';
-
-async function signIn(page: Page, url: string, username: string, password: string): Promise<void> {
-  await page.goto(`${url}/#/board`);
-  await page.waitForSelector('[data-testid=login-form]');
-  await page.fill('#username', username);
-  await page.fill('#password', password);
-  await page.click('[data-testid=login-form] button[type=submit]');
-}
+import { DESKTOP, launchBrowser, openPage, signInToBoard as signIn, type OpenedPage } from '../helpers/browser.js';
 
 describe('the duty board after a resync event', () => {
   let dg: DashboardGateway;

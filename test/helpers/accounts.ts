@@ -7,7 +7,7 @@ import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { SIM_SID, SIM_TOKEN, startTestGateway, type TestGateway, type TestGatewayOptions } from './gateway.js';
 import { API_TOKEN } from './http-fixture.js';
 import { browser, login, type Browser } from './sessions.js';
-import { local, visitsRegistry } from './visits.js';
+import { onDay, visitsRegistry } from './visits.js';
 import { waitFor } from './wait.js';
 
 export { browser, cookieOf, login, type Browser } from './sessions.js';
@@ -66,7 +66,7 @@ export interface AccountsGateway {
 export async function startAccountsGateway(
   opts: TestGatewayOptions & { clock?: ManualClock; publicUrl?: string; admin?: boolean } = {},
 ): Promise<AccountsGateway> {
-  const clock = opts.clock ?? new ManualClock(local(2026, 11, 25, 12, 0));
+  const clock = opts.clock ?? new ManualClock(onDay(0, 12));
   // Status callbacks go to PUBLIC_URL, which no test host serves: the simulator delivers them to the gateway itself,
   // as a reverse proxy would, and still signs the public URL.
   const target = { url: '' };

@@ -48,3 +48,12 @@ export async function screenshot(page: Page, name: string, fullPage = false): Pr
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   await page.screenshot({ path: `${SCREENSHOT_DIR}/${name}.png`, fullPage });
 }
+
+/** Opens the duty board at `url` and submits its sign-in form (the caller waits for what it expects next). */
+export async function signInToBoard(page: Page, url: string, username: string, password: string): Promise<void> {
+  await page.goto(`${url}/#/board`);
+  await page.waitForSelector('[data-testid=login-form]');
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await page.click('[data-testid=login-form] button[type=submit]');
+}

@@ -31,3 +31,19 @@ export function shanghaiLast(weekday: number, h: number, mi = 0, now: number = D
 export function wallTime(midnight: number, h: number, mi = 0, days = 0): number {
   return midnight + ((days * 24 + h) * 60 + mi) * 60_000;
 }
+
+/** The Asia/Shanghai calendar day of an instant, as 'YYYY-MM-DD' (how the API and the store name a day). */
+export function shanghaiDate(at: number): string {
+  return new Date(at + SHANGHAI_OFFSET_HOURS * 3_600_000).toISOString().slice(0, 10);
+}
+
+/** The Asia/Shanghai month of an instant, as 'YYYY-MM'. */
+export function shanghaiMonth(at: number): string {
+  return shanghaiDate(at).slice(0, 7);
+}
+
+/** The Asia/Shanghai day of an instant as Chinese SMS print it: '11月26日'. */
+export function chineseDate(at: number): string {
+  const d = new Date(at + SHANGHAI_OFFSET_HOURS * 3_600_000);
+  return `${d.getUTCMonth() + 1}月${d.getUTCDate()}日`;
+}

@@ -116,6 +116,30 @@ export class ClusterNode {
   }
 }
 
+/**
+ * One cluster node's environment: its own id, ports and DATA_DIR, and what every node shares (PostgreSQL, Redis, the
+ * link secret, so a link signed by one node opens on another, and the Twilio API address).
+ */
+export function clusterNodeEnv(opts: {
+  id: string;
+  dataDir: string;
+  addresses: GatewayAddresses;
+  twilioApiUrl: string;
+  registryFile?: string;
+  databaseUrl: string;
+  redisUrl: string;
+  linkSecretFile: string;
+}): Record<string, string> {
+  const { id, dataDir, addresses, twilioApiUrl, registryFile } = opts;
+  return {
+    ...gatewayEnv({ dataDir, addresses, twilioApiUrl, registryFile }),
+    DATABASE_URL: opts.databaseUrl,
+    REDIS_URL: opts.redisUrl,
+    GATEWAY_NODE_ID: id,
+    LINK_SECRET_FILE: opts.linkSecretFile,
+  };
+}
+
 export class ClusterRig {
   private constructor(
     readonly postgres: PostgresFixture,
@@ -164,19 +188,19 @@ export class ClusterRig {
         const dataDir = join(dir.path, id);
         const env = {
           // Without a simulator of the rig's, the Twilio address is a closed port until `prepare` names a provider.
-          ...gatewayEnv({
+          ...clusterNodeEnv({
+            id,
             dataDir,
             addresses: a,
             twilioApiUrl: opts.smsApiUrl ?? simulator?.url ?? `http://127.0.0.1:${closed}`,
             registryFile: opts.registryFile,
+            databaseUrl,
+            redisUrl: redis.url,
+            linkSecretFile: sharedLinkSecretFile(),
           }),
           // Links in pages must lead to the balancer, whichever node signed them.
           PUBLIC_URL: haproxy.httpUrl,
-          DATABASE_URL: databaseUrl,
-          REDIS_URL: redis.url,
-          GATEWAY_NODE_ID: id,
           CLUSTER_HEARTBEAT_MS: String(opts.heartbeatMs ?? 1000),
-          LINK_SECRET_FILE: sharedLinkSecretFile(),
           // HAProxy reaches the nodes from 127.0.0.1 with send-proxy-v2, as the shipped config says.
           MQTT_PROXY_PROTOCOL: 'on',
           MQTT_PROXY_FROM: '127.0.0.1',

@@ -6,12 +6,28 @@ import { silentLogger } from '../../gateway/core/logger.js';
 import type { OutboundSms } from '../../gateway/core/types.js';
 import { doorUnansweredAlarm } from '../../gateway/incidents/door-unanswered.js';
 import { VisitService, type VisitServiceDeps } from '../../gateway/visits/service.js';
-import { shanghai } from './calendar.js';
+import { shanghai, shanghaiDate, shanghaiLast, wallTime } from './calendar.js';
 import { startTestGateway, TEST_REGISTRY, type TestGateway, type TestGatewayOptions } from './gateway.js';
 
 export const TZ = 'Asia/Shanghai';
 /** Wall time in Asia/Shanghai as an instant. */
 export const local = shanghai;
+
+/**
+ * Day 0 of the visit rigs: midnight of the latest Wednesday before today in Asia/Shanghai. The schedules are by weekday,
+ * so a rig keeps its weekdays and wall times, while its instants stay near the real servers' clocks it meets.
+ */
+export const WEDNESDAY = shanghaiLast(3, 0);
+
+/** `h:mi` wall time `days` after WEDNESDAY (1 is Thursday, 6 the next Tuesday). */
+export function onDay(days: number, h: number, mi = 0): number {
+  return wallTime(WEDNESDAY, h, mi, days);
+}
+
+/** The day `days` after WEDNESDAY as 'YYYY-MM-DD'. */
+export function dateOf(days: number): string {
+  return shanghaiDate(onDay(days, 12));
+}
 
 export const V01 = '+8613700000001'; // 王奶奶, apron team (fixture)
 export const V02 = '+8613700000002'; // 刘阿姨, apron team leader
@@ -79,7 +95,7 @@ export interface VisitsGateway {
 }
 
 export async function startVisitsGateway(opts: TestGatewayOptions & { clock?: ManualClock } = {}): Promise<VisitsGateway> {
-  const clock = opts.clock ?? new ManualClock(local(2026, 11, 25, 12, 0));
+  const clock = opts.clock ?? new ManualClock(onDay(0, 12));
   let tg = await startTestGateway({ twilio: false, jobs: 'manual', registry: visitsRegistry(), ...opts, clock });
   let visits = tg.gateway.visits;
   const services: VisitService[] = [];

@@ -15,9 +15,11 @@ import {
   type AccountsGateway,
   type Browser,
 } from '../helpers/accounts.js';
+import { shanghaiMonth } from '../helpers/calendar.js';
+import { dateOf, onDay } from '../helpers/visits.js';
 
-const T0 = Date.UTC(2026, 10, 25, 3, 0, 0);
-const VISITS = '/api/visits?from=2026-11-25&to=2026-11-28';
+const T0 = onDay(0, 11);
+const VISITS = `/api/visits?from=${dateOf(0)}&to=${dateOf(3)}`;
 
 describe('role scoping of /api', () => {
   let t: AccountsGateway;
@@ -142,14 +144,14 @@ describe('role scoping of /api', () => {
       volunteer.post('/api/visits', {
         volunteer: 'v-01',
         resident: 'r-001',
-        at: '2026-11-30T10:00',
+        at: `${dateOf(5)}T10:00`,
         durationMinutes: 30,
         activity: '聊天',
       }),
       volunteer.post('/api/visits/vis-01/pause'),
-      volunteer.post('/api/visits/vis-01/occurrences/2026-11-26T11:00/cancel', {}),
+      volunteer.post(`/api/visits/vis-01/occurrences/${dateOf(1)}T11:00/cancel`, {}),
       volunteer.post('/api/volunteers/v-01/redemptions', { points: 1, note: '米' }),
-      volunteer.get('/api/volunteers/hours.csv?month=2026-11'),
+      volunteer.get(`/api/volunteers/hours.csv?month=${shanghaiMonth(T0)}`),
     ];
     for (const res of await Promise.all(changes)) expect(res.statusCode).toBe(403);
   });

@@ -1,14 +1,9 @@
 // Two gateway nodes in this process sharing one PostgreSQL and one Redis: downlinks across nodes, /healthz per node, a Redis restart mid-run, a device flapping between nodes.
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../gateway/app.js';
-import { ManualClock } from '../../gateway/core/clock.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { IncidentView } from '../../gateway/incidents/views.js';
-import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
-import { shanghaiLast } from '../helpers/calendar.js';
-import { API_TOKEN, connectOnlineDevice, SIM_SID, SIM_TOKEN, startPostgresTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { PostgresFixture } from '../helpers/postgres.js';
-import { RedisServer } from '../helpers/redis.js';
+import { inProcessCluster, type ClusterNode } from '../helpers/cluster-nodes.js';
+import { API_TOKEN, connectOnlineDevice } from '../helpers/gateway.js';
 import { waitFor } from '../helpers/wait.js';
 
 const W1 = '+8613900000001';
@@ -20,60 +15,28 @@ interface Health {
 }
 
 describe('the cluster broker (REDIS_URL)', () => {
-  let pgFixture: PostgresFixture;
-  let redis: RedisServer;
-  let sms: TwilioSimServer;
-  const nodes: TestGateway<Gateway>[] = [];
+  const cluster = inProcessCluster({ heartbeatMs: HEARTBEAT_MS, emptyRedisEachTest: true });
   const clients: MqttClient[] = [];
 
-  beforeAll(async () => {
-    [pgFixture, redis] = await Promise.all([PostgresFixture.start(), RedisServer.start()]);
-    sms = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
-    await sms.start({ port: 0 });
-  });
-  afterAll(async () => {
-    await sms.stop();
-    await Promise.all([pgFixture.stop(), redis.stop()]);
-  });
-  beforeEach(async () => {
-    const r = redis.client();
-    await r.flushall();
-    await r.quit();
-  });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
-    for (const n of nodes.splice(0)) await n.stop();
   });
 
-  const startNodes = async (...ids: string[]): Promise<TestGateway<Gateway>[]> => {
-    const url = await pgFixture.freshUrl();
-    const clock = new ManualClock(shanghaiLast(4, 10));
-    const started: TestGateway<Gateway>[] = [];
-    // One after the other: the first migrates the shared database.
-    for (const id of ids) {
-      const env = { REDIS_URL: redis.url, GATEWAY_NODE_ID: id, CLUSTER_HEARTBEAT_MS: String(HEARTBEAT_MS) };
-      const node = await startPostgresTestGateway(url, { clock, sms, env });
-      nodes.push(node);
-      started.push(node);
-    }
-    return started;
-  };
-
   /** A device as the fixtures behave: its will is a retained `offline`, and it says `online` once connected. */
-  const device = async (node: TestGateway<Gateway>, id = 'btn-001', secret = 's3cret-btn-001', extra: IClientOptions = {}) => {
+  const device = async (node: ClusterNode, id = 'btn-001', secret = 's3cret-btn-001', extra: IClientOptions = {}) => {
     const client = await connectOnlineDevice(node.mqttUrl, id, secret, extra);
     clients.push(client);
     return client;
   };
 
-  const health = async (node: TestGateway<Gateway>): Promise<Health> => {
+  const health = async (node: ClusterNode): Promise<Health> => {
     const res = await fetch(`${node.httpUrl}/healthz`);
     const body = (await res.json()) as Omit<Health, 'status'>;
     return { status: res.status, components: body.components };
   };
 
   const presenceOf = async (deviceId: string): Promise<{ node: string; session: string } | null> => {
-    const r = redis.client();
+    const r = cluster.redis.client();
     try {
       const raw = await r.hget('care:presence', deviceId);
       return raw === null ? null : (JSON.parse(raw) as { node: string; session: string });
@@ -83,8 +46,7 @@ describe('the cluster broker (REDIS_URL)', () => {
   };
 
   it('carries a downlink from node A to a device on node B, and each node names itself, Redis and its devices in /healthz', async () => {
-    const [a, b] = await startNodes('node-a', 'node-b');
-    if (!a || !b) throw new Error('nodes did not start');
+    const { a, b } = await cluster.twoNodes();
     const button = await device(b);
     await button.subscribeAsync('care/v1/btn-001/command', { qos: 1 });
     const received = new Promise<string>((resolve) => button.on('message', (_topic, payload) => resolve(payload.toString())));
@@ -101,11 +63,10 @@ describe('the cluster broker (REDIS_URL)', () => {
   });
 
   it('survives a Redis restart: /healthz names Redis down (200: alarms are still recorded and paged), then up again', async () => {
-    const [a, b] = await startNodes('node-a', 'node-b');
-    if (!a || !b) throw new Error('nodes did not start');
+    const { a, b } = await cluster.twoNodes();
     const button = await device(a);
 
-    await redis.kill();
+    await cluster.redis.kill();
     const down = await waitFor('node A to see Redis down', async () => {
       const h = await health(a);
       return h.components.cluster?.status === 'down' ? h : null;
@@ -115,11 +76,11 @@ describe('the cluster broker (REDIS_URL)', () => {
 
     // The alarm is recorded and paged while Redis is away; its PUBACK may wait for Redis (the message is routed there).
     const puback = button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
-    await sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'));
+    await cluster.sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'));
     const res = await fetch(`${a.httpUrl}/api/incidents`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
     expect(((await res.json()) as IncidentView[]).some((i) => i.resident === 'r-001' && i.state === 'open')).toBe(true);
 
-    await redis.restart();
+    await cluster.redis.restart();
     for (const node of [a, b]) {
       await waitFor(
         `${node === a ? 'node A' : 'node B'} to see Redis back`,
@@ -139,8 +100,7 @@ describe('the cluster broker (REDIS_URL)', () => {
   });
 
   it('ends a device that flaps between two nodes online, with exactly one session, on the node it reached last', async () => {
-    const [a, b] = await startNodes('node-a', 'node-b');
-    if (!a || !b) throw new Error('nodes did not start');
+    const { a, b } = await cluster.twoNodes();
     let last: MqttClient | null = null;
     for (const node of [a, b, a, b, a, b]) {
       const before = last;

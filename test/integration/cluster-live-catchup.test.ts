@@ -1,12 +1,11 @@
 // A node whose notices connection is cut: /healthz names it (degraded, still 200), and its dashboards are told to reload once it listens again, so another node's alarm in the gap is not lost to them.
 import { get } from 'node:http';
-import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/app.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 import { PostgresStore } from '../../gateway/storage/postgres/store.js';
 import { API_TOKEN, connectDevice, startPostgresTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { PostgresFixture } from '../helpers/postgres.js';
+import { postgresNodes } from '../helpers/cluster-nodes.js';
 import { SseReader } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -56,25 +55,11 @@ function pgStoreOf(node: TestGateway<Gateway>): PostgresStore {
 }
 
 describe('a node whose PostgreSQL notices connection is cut', () => {
-  let pgFixture: PostgresFixture;
-  const nodes: TestGateway<Gateway>[] = [];
-  const clients: MqttClient[] = [];
-  const readers: SseReader[] = [];
-
-  beforeAll(async () => {
-    pgFixture = await PostgresFixture.start();
-  });
-  afterAll(async () => {
-    await pgFixture.stop();
-  });
-  afterEach(async () => {
-    for (const r of readers.splice(0)) r.close();
-    for (const c of clients.splice(0)) await c.endAsync();
-    for (const n of nodes.splice(0)) await n.stop();
-  });
+  const cluster = postgresNodes();
+  const { nodes, clients, readers } = cluster;
 
   it('names it in /healthz (degraded, 200), then tells its dashboards to reload, which shows the SOS node A took in the gap', async () => {
-    const url = await pgFixture.freshUrl();
+    const url = await cluster.postgres.freshUrl();
     const a = await startPostgresTestGateway(url, { env: { GATEWAY_NODE_ID: 'node-a' } });
     nodes.push(a);
     // Node B waits 4 s before it tries again: the SOS below falls inside that gap.

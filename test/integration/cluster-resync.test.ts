@@ -1,40 +1,22 @@
 // Two gateway nodes on PostgreSQL and Redis: a Redis restarted empty loses a queued downlink, and the device's state comes back from PostgreSQL.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../gateway/app.js';
-import { ManualClock } from '../../gateway/core/clock.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { IncidentView } from '../../gateway/incidents/views.js';
-import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
-import { shanghaiLast } from '../helpers/calendar.js';
-import { API_TOKEN, SIM_SID, SIM_TOKEN, startPostgresTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { inProcessCluster, type ClusterNode } from '../helpers/cluster-nodes.js';
+import { API_TOKEN } from '../helpers/gateway.js';
 import { connectPendant, type Pendant } from '../helpers/pendant.js';
-import { PostgresFixture } from '../helpers/postgres.js';
-import { RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
 const BTN1 = { id: 'btn-001', secret: 's3cret-btn-001' };
 
 describe('device state after Redis restarted empty (cluster)', () => {
-  let pgFixture: PostgresFixture;
-  let redis: RedisServer;
-  let sms: TwilioSimServer;
-  const nodes: TestGateway<Gateway>[] = [];
+  const cluster = inProcessCluster();
   const pendants: Pendant[] = [];
 
-  beforeAll(async () => {
-    [pgFixture, redis] = await Promise.all([PostgresFixture.start(), RedisServer.start()]);
-    sms = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
-    await sms.start({ port: 0 });
-  });
-  afterAll(async () => {
-    await sms.stop();
-    await Promise.all([pgFixture.stop(), redis.stop()]);
-  });
   afterEach(async () => {
     await Promise.all(pendants.splice(0).map((p) => p.client.endAsync(true)));
-    for (const n of nodes.splice(0)) await n.stop();
   });
 
-  const api = async <T>(node: TestGateway<Gateway>, path: string, method = 'GET'): Promise<T> => {
+  const api = async <T>(node: ClusterNode, path: string, method = 'GET'): Promise<T> => {
     const res = await fetch(`${node.httpUrl}${path}`, {
       method,
       headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
@@ -43,12 +25,12 @@ describe('device state after Redis restarted empty (cluster)', () => {
     expect(res.status).toBe(200);
     return (await res.json()) as T;
   };
-  const clusterUp = (node: TestGateway<Gateway>) =>
+  const clusterUp = (node: ClusterNode) =>
     waitFor('the node to see Redis up', async () => (await node.gateway.health()).components.cluster?.status === 'up', {
       timeoutMs: 15_000,
     });
   const queuedFor = async (deviceId: string): Promise<number> => {
-    const r = redis.client();
+    const r = cluster.redis.client();
     try {
       return await r.llen(`outgoing:${deviceId}`);
     } finally {
@@ -57,14 +39,7 @@ describe('device state after Redis restarted empty (cluster)', () => {
   };
 
   it('sends responder_assigned to a device that reconnects to the other node after the queued one was lost', async () => {
-    const url = await pgFixture.freshUrl();
-    const clock = new ManualClock(shanghaiLast(4, 10));
-    for (const id of ['node-a', 'node-b']) {
-      const env = { REDIS_URL: redis.url, GATEWAY_NODE_ID: id, CLUSTER_HEARTBEAT_MS: '200' };
-      nodes.push(await startPostgresTestGateway(url, { clock, sms, env }));
-    }
-    const [a, b] = nodes;
-    if (!a || !b) throw new Error('nodes did not start');
+    const { a, b, clock } = await cluster.twoNodes();
 
     // A pendant with a persistent session on node A raises an alarm, then goes away (a 4G gap).
     const p = await connectPendant(a.mqttUrl, BTN1.id, BTN1.secret, { clean: false });
@@ -82,7 +57,7 @@ describe('device state after Redis restarted empty (cluster)', () => {
     await api(a, `/api/incidents/${incident.id}/ack`, 'POST');
     await waitFor('the command queued in Redis for the pendant', async () => (await queuedFor(BTN1.id)) > 0);
     // …which restarts empty.
-    await redis.restart();
+    await cluster.redis.restart();
     expect(await queuedFor(BTN1.id)).toBe(0);
     await Promise.all([clusterUp(a), clusterUp(b)]);
 

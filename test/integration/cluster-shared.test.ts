@@ -1,7 +1,6 @@
 // Two gateway nodes on one PostgreSQL: the live feed crosses nodes, scheduled slots and supervision sweeps run once, health keeps the newest.
-import type { MqttClient } from 'mqtt';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/app.js';
 import { ManualClock } from '../../gateway/core/clock.js';
 import type { DeviceHealth } from '../../gateway/core/types.js';
@@ -16,7 +15,7 @@ import {
   type TestGateway,
   type TestGatewayOptions,
 } from '../helpers/gateway.js';
-import { PostgresFixture } from '../helpers/postgres.js';
+import { postgresNodes } from '../helpers/cluster-nodes.js';
 import { SseReader } from '../helpers/sse.js';
 import { B3, BQ, registryDoc, secretOf, thursday, W01 } from '../helpers/supervision.js';
 import { waitFor } from '../helpers/wait.js';
@@ -24,26 +23,12 @@ import { waitFor } from '../helpers/wait.js';
 const MINUTE = 60_000;
 
 describe('two gateway nodes on one PostgreSQL', () => {
-  let pgFixture: PostgresFixture;
-  const nodes: TestGateway<Gateway>[] = [];
-  const clients: MqttClient[] = [];
-  const readers: SseReader[] = [];
-
-  beforeAll(async () => {
-    pgFixture = await PostgresFixture.start();
-  });
-  afterAll(async () => {
-    await pgFixture.stop();
-  });
-  afterEach(async () => {
-    for (const r of readers.splice(0)) r.close();
-    for (const c of clients.splice(0)) await c.endAsync();
-    for (const n of nodes.splice(0)) await n.stop();
-  });
+  const cluster = postgresNodes();
+  const { nodes, clients, readers } = cluster;
 
   /** Node A and node B on one schema: they share every row, as nodes behind one load balancer do. */
   async function twoNodes(opts: TestGatewayOptions = {}, url?: string): Promise<[TestGateway<Gateway>, TestGateway<Gateway>]> {
-    const databaseUrl = url ?? (await pgFixture.freshUrl());
+    const databaseUrl = url ?? (await cluster.postgres.freshUrl());
     const start = (node: string) => startPostgresTestGateway(databaseUrl, { ...opts, env: { ...opts.env, GATEWAY_NODE_ID: node } });
     const a = await start('node-a');
     nodes.push(a);
@@ -96,7 +81,7 @@ describe('two gateway nodes on one PostgreSQL', () => {
 
   it('sends a care digest slot run on both nodes at once from one node, to each worker once', async () => {
     const clock = new ManualClock(thursday(7, 0));
-    const url = await pgFixture.freshUrl();
+    const url = await cluster.postgres.freshUrl();
     const [a, b] = await twoNodes({ clock, registry: registryDoc(), jobs: 'manual', twilio: false }, url);
     await a.gateway.supervision.tasks.open(
       { kind: 'low_battery', residentId: 'r-btn-q-01', deviceId: 'btn-q-01', detail: { battery: 9 } },
@@ -123,7 +108,7 @@ describe('two gateway nodes on one PostgreSQL', () => {
 
   it('sweeps silent devices on one node per round: one outage paged for a building, one task per lone device, none for those the outage holds', async () => {
     const T0 = thursday(10, 0);
-    const url = await pgFixture.freshUrl();
+    const url = await cluster.postgres.freshUrl();
     // Last heard before both nodes started: all of 3号楼 (a storm) and the two buttons of 拜泉里 (too few for one).
     const seed = await openPostgresStore(url);
     await seed.prepare();

@@ -4,7 +4,8 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer } from '../helpers/http-fixture.js';
 import { ADMIN, browser, login, startAccountsGateway, type AccountsGateway, type Browser } from '../helpers/accounts.js';
-import { doorAlarmsOf, local, textFrom, V01 } from '../helpers/visits.js';
+import { shanghaiMonth } from '../helpers/calendar.js';
+import { dateOf, doorAlarmsOf, onDay, textFrom, V01 } from '../helpers/visits.js';
 
 let t: AccountsGateway;
 let app: FastifyInstance;
@@ -150,31 +151,30 @@ describe('lists with search and health', () => {
     }>(await worker.get('/api/roster'));
     expect(roster.onDutyNow.map((w) => w.worker)).toEqual(['w-01', 'w-02', 'w-03']);
     expect(roster.neverOnDuty.map((w) => w.worker)).toEqual(['w-04']);
-    // 2026-11-25 is a Wednesday: the week starts on Monday the 23rd.
-    expect(roster.week.map((d) => d.date)).toEqual([
-      '2026-11-23',
-      '2026-11-24',
-      '2026-11-25',
-      '2026-11-26',
-      '2026-11-27',
-      '2026-11-28',
-      '2026-11-29',
-    ]);
+    // The rig's day is a Wednesday: the week starts on the Monday two days before.
+    expect(roster.week.map((d) => d.date)).toEqual([dateOf(-2), dateOf(-1), dateOf(0), dateOf(1), dateOf(2), dateOf(3), dateOf(4)]);
     expect(roster.week[0]?.weekday).toBe('mon');
     expect(roster.week[2]?.shifts.map((s) => s.worker)).toEqual(['w-01', 'w-02', 'w-03']);
     expect(roster.dutyContacts.map((c) => c.community)).toEqual(['andali']);
-    const all = json<{ onDutyNow: { worker: string }[] }>(await duty.get('/api/roster?from=2026-11-30'));
+    const all = json<{ onDutyNow: { worker: string }[] }>(await duty.get(`/api/roster?from=${dateOf(5)}`));
     expect(all.onDutyNow.map((w) => w.worker)).toContain('w-11');
     expect((await duty.get('/api/roster?from=2026-02-30')).statusCode).toBe(400);
   });
 });
 
 describe('reports', () => {
+  /** The month of the rig's day, and the month `n` before it. */
+  const MONTH = shanghaiMonth(onDay(0, 12));
+  const monthBefore = (n: number) => {
+    const [y, m] = MONTH.split('-').map(Number);
+    return shanghaiMonth(Date.UTC(y ?? 0, (m ?? 1) - 1 - n, 15));
+  };
+
   it('serves the monthly report as CSV with a UTF-8 byte-order mark, one row per community and the total', async () => {
-    const res = await duty.get('/api/reports/monthly?month=2026-11&format=csv');
+    const res = await duty.get(`/api/reports/monthly?month=${MONTH}&format=csv`);
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/csv; charset=utf-8');
-    expect(res.headers['content-disposition']).toBe('attachment; filename="care-report-2026-11.csv"');
+    expect(res.headers['content-disposition']).toBe(`attachment; filename="care-report-${MONTH}.csv"`);
     expect([...res.rawPayload.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     const lines = res.body
       .replace(/^\uFEFF/, '')
@@ -182,29 +182,29 @@ describe('reports', () => {
       .split('\r\n');
     expect(lines[0]?.startsWith('月份,社区编号,社区,报警总数')).toBe(true);
     expect(lines.slice(1).map((l) => l.split(',').slice(0, 3).join(','))).toEqual([
-      '2026-11,andali,安达里社区',
-      '2026-11,xinhe,新河社区',
-      '2026-11,all,全部',
+      `${MONTH},andali,安达里社区`,
+      `${MONTH},xinhe,新河社区`,
+      `${MONTH},all,全部`,
     ]);
-    const mine = await worker.get('/api/reports/monthly?month=2026-11&format=csv&lang=en');
+    const mine = await worker.get(`/api/reports/monthly?month=${MONTH}&format=csv&lang=en`);
     const rows = mine.body
       .replace(/^\uFEFF/, '')
       .trim()
       .split('\r\n');
     expect(rows[0]?.startsWith('month,community,community name,alarms')).toBe(true);
     expect(rows).toHaveLength(2);
-    expect(rows[1]?.startsWith('2026-11,andali,安达里社区,')).toBe(true);
+    expect(rows[1]?.startsWith(`${MONTH},andali,安达里社区,`)).toBe(true);
   });
 
   it('serves JSON with the per-community rows and a trend; bad months are 400', async () => {
     const report = json<{ month: string; community: null; byCommunity: { community: string }[]; devices: { total: number } }>(
-      await admin.get('/api/reports/monthly?month=2026-11'),
+      await admin.get(`/api/reports/monthly?month=${MONTH}`),
     );
     expect(report.community).toBeNull();
     expect(report.byCommunity.map((r) => r.community)).toEqual(['andali', 'xinhe']);
     expect(report.devices.total).toBe(3);
-    const trend = json<{ months: { month: string }[] }>(await admin.get('/api/reports/trend?months=3&to=2026-11'));
-    expect(trend.months.map((m) => m.month)).toEqual(['2026-09', '2026-10', '2026-11']);
+    const trend = json<{ months: { month: string }[] }>(await admin.get(`/api/reports/trend?months=3&to=${MONTH}`));
+    expect(trend.months.map((m) => m.month)).toEqual([monthBefore(2), monthBefore(1), MONTH]);
     expect((await admin.get('/api/reports/monthly?month=2026-13')).statusCode).toBe(400);
     expect((await admin.get('/api/reports/trend?months=99')).statusCode).toBe(400);
     // The API token acts as an admin.
@@ -311,14 +311,14 @@ describe('my visits (a volunteer)', () => {
       await volunteer.get('/api/my-visits?days=7'),
     );
     expect(mine.volunteer).toBe('v-01');
-    expect(mine.today).toBe('2026-11-25');
+    expect(mine.today).toBe(dateOf(0));
     expect(mine.visits.length).toBeGreaterThan(0);
     expect(new Set(mine.visits.map((v) => v.volunteer))).toEqual(new Set(['v-01']));
     expect(mine.visits.map((v) => v.visit)).not.toContain('vis-04');
     const r101 = mine.visits.find((v) => v.resident === 'r-101');
     expect(r101).toMatchObject({ residentName: '孙凤英', address: '新河7号楼1门101' });
     expect(JSON.stringify(mine)).not.toMatch(/糖尿病|孙涛|\+86138/);
-    expect(mine.current).toEqual({ visit: 'vis-03', start: '2026-11-25T15:00:00+08:00' });
+    expect(mine.current).toEqual({ visit: 'vis-03', start: `${dateOf(0)}T15:00:00+08:00` });
     // Staff do not use this page: it is hers.
     expect((await admin.get('/api/my-visits')).statusCode).toBe(403);
     expect((await worker.post('/api/my-visits/check-in')).statusCode).toBe(403);
@@ -328,11 +328,11 @@ describe('my visits (a volunteer)', () => {
     const early = await volunteer.post('/api/my-visits/check-in');
     expect(early.statusCode).toBe(409);
     expect(early.json<{ error: { message: string } }>().error.message).toBe('visit_too_early');
-    t.clock.set(local(2026, 11, 25, 14, 55));
+    t.clock.set(onDay(0, 14, 55));
     expect(json<{ outcome: string }>(await volunteer.post('/api/my-visits/check-in')).outcome).toBe('visit_check_in');
     const during = json<{ visits: { visit: string; start: string; status: string }[] }>(await volunteer.get('/api/my-visits?days=1'));
     expect(during.visits.find((v) => v.visit === 'vis-03')?.status).toBe('checked_in');
-    t.clock.set(local(2026, 11, 25, 15, 50));
+    t.clock.set(onDay(0, 15, 50));
     expect(json<{ outcome: string }>(await volunteer.post('/api/my-visits/check-out')).outcome).toBe('visit_check_out');
     const after = json<{ visits: { visit: string; status: string; hours: number | null }[] }>(await volunteer.get('/api/my-visits?days=1'));
     expect(after.visits.find((v) => v.visit === 'vis-03')).toMatchObject({ status: 'done' });
@@ -342,7 +342,7 @@ describe('my visits (a volunteer)', () => {
   });
 
   it('raises the door alarm for her current visit', async () => {
-    t.clock.set(local(2026, 11, 26, 10, 45));
+    t.clock.set(onDay(1, 10, 45));
     // A day later her session has lapsed: she signs in again.
     expect((await volunteer.get('/api/my-visits')).statusCode).toBe(401);
     volunteer = browser(app, await login(app, 'grandma1', 'pw-grandma1-0123456789', '10.2.0.99'));

@@ -1,12 +1,15 @@
 // Volunteer visits through the whole gateway: 到/走/没人 arrive as signed SMS on the same webhook as a worker's "1".
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
+import { shanghaiDate, shanghaiLast } from '../helpers/calendar.js';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { API_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 
 const VOLUNTEER = '+8613700000001';
 const W1 = '+8613900000001';
+const THURSDAY_10_30 = shanghaiLast(4, 10, 30);
+const THURSDAY = shanghaiDate(THURSDAY_10_30);
 
 interface Occurrence {
   visit: string;
@@ -20,8 +23,8 @@ describe('visits through the gateway', () => {
   let clock: ManualClock;
 
   beforeEach(async () => {
-    // Thursday 2026-11-26 10:30 in Asia/Shanghai; vis-01 (王奶奶 → 张桂兰) is at 11:00 on Tuesdays and Thursdays.
-    clock = new ManualClock(Date.UTC(2026, 10, 26, 2, 30, 0));
+    // Last Thursday 10:30 in Asia/Shanghai; vis-01 (王奶奶 → 张桂兰) is at 11:00 on Tuesdays and Thursdays.
+    clock = new ManualClock(THURSDAY_10_30);
     t = await startTestGateway({ clock });
   });
   afterEach(async () => {
@@ -34,7 +37,7 @@ describe('visits through the gateway', () => {
     return (await res.json()) as T;
   };
   const reply = (from: string, body: string) => t.sms.reply(from, body, { webhookUrl: `${t.publicUrl}/webhooks/twilio/sms` });
-  const today = () => get<Occurrence[]>('/api/visits?from=2026-11-26&to=2026-11-26');
+  const today = () => get<Occurrence[]>(`/api/visits?from=${THURSDAY}&to=${THURSDAY}`);
 
   it('checks a volunteer in with 到 and out with 走, by signed SMS, with no reminder sent first', async () => {
     expect((await today()).find((o) => o.visit === 'vis-01')?.status).toBe('scheduled');

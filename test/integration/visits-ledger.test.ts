@@ -20,6 +20,8 @@ describe('volunteer ledger', () => {
   let rig: VisitsGateway;
 
   beforeEach(async () => {
+    // Fixed on Wednesday 2026-11-25 19:00 (Asia/Shanghai) because the ledger is reported by month across a month end;
+    // these tests call the visit service only and send SMS to no provider, so no real server meets this date.
     rig = await startVisitsGateway({ clock: new ManualClock(local(2026, 11, 25, 19, 0)) });
     await rig.visits.runReminders();
   });

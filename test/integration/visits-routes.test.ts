@@ -6,14 +6,15 @@ import { silentLogger } from '../../gateway/core/logger.js';
 import { createErrorHandler } from '../../gateway/http/errors.js';
 import { visitRoutes } from '../../gateway/http/routes/visits.js';
 import type { OccurrenceView } from '../../gateway/visits/types.js';
-import { local, startVisitsGateway, V01, type VisitsGateway } from '../helpers/visits.js';
+import { shanghaiMonth } from '../helpers/calendar.js';
+import { dateOf, onDay, startVisitsGateway, V01, type VisitsGateway } from '../helpers/visits.js';
 
 describe('/api/visits and /api/volunteers routes', () => {
   let rig: VisitsGateway;
   let app: FastifyInstance;
 
   beforeEach(async () => {
-    rig = await startVisitsGateway({ clock: new ManualClock(local(2026, 11, 25, 12, 0)) });
+    rig = await startVisitsGateway({ clock: new ManualClock(onDay(0, 12)) });
     app = Fastify();
     app.setErrorHandler(createErrorHandler(silentLogger()));
     await app.register(visitRoutes, { visits: rig.visits, prefix: '/api' });
@@ -29,7 +30,7 @@ describe('/api/visits and /api/volunteers routes', () => {
   const list = async (query: string) => (await app.inject({ method: 'GET', url: `/api/visits?${query}` })).json<OccurrenceView[]>();
 
   it('lists occurrences of a date range with the contract fields', async () => {
-    const res = await app.inject({ method: 'GET', url: '/api/visits?from=2026-11-26&to=2026-12-01&volunteer=v-01' });
+    const res = await app.inject({ method: 'GET', url: `/api/visits?from=${dateOf(1)}&to=${dateOf(6)}&volunteer=v-01` });
     expect(res.statusCode).toBe(200);
     const body = res.json<OccurrenceView[]>();
     expect(body).toHaveLength(2);
@@ -37,8 +38,8 @@ describe('/api/visits and /api/volunteers routes', () => {
       visit: 'vis-01',
       volunteer: 'v-01',
       resident: 'r-001',
-      start: '2026-11-26T11:00:00+08:00',
-      end: '2026-11-26T12:30:00+08:00',
+      start: `${dateOf(1)}T11:00:00+08:00`,
+      end: `${dateOf(1)}T12:30:00+08:00`,
       activity: '做饭',
       status: 'scheduled',
     });
@@ -47,8 +48,8 @@ describe('/api/visits and /api/volunteers routes', () => {
   it('answers 400 with a coded error for bad queries and bodies', async () => {
     const cases: [string, Promise<{ statusCode: number; json: () => unknown }>, RegExp][] = [
       ['no range', app.inject({ method: 'GET', url: '/api/visits' }), /from/],
-      ['range too long', app.inject({ method: 'GET', url: '/api/visits?from=2026-01-01&to=2026-12-31' }), /at most 92 days/],
-      ['bad date', app.inject({ method: 'GET', url: '/api/visits?from=2026-11-1&to=2026-12-01' }), /from/],
+      ['range too long', app.inject({ method: 'GET', url: `/api/visits?from=${dateOf(0)}&to=${dateOf(100)}` }), /at most 92 days/],
+      ['bad date', app.inject({ method: 'GET', url: `/api/visits?from=2026-11-1&to=${dateOf(6)}` }), /from/],
       [
         'invalid cron',
         json('POST', '/api/visits', { volunteer: 'v-03', resident: 'r-002', cron: '0 99 * * 1', durationMinutes: 30, activity: '陪聊' }),
@@ -72,7 +73,7 @@ describe('/api/visits and /api/volunteers routes', () => {
       ['empty patch', json('PATCH', '/api/visits/vis-01', {}), /fewer than 1/],
       [
         'both fixes',
-        json('PATCH', '/api/visits/vis-01/occurrences/2026-11-24T11:00', { volunteer: 'v-02', hours: 1 }),
+        json('PATCH', `/api/visits/vis-01/occurrences/${dateOf(-1)}T11:00`, { volunteer: 'v-02', hours: 1 }),
         /either volunteer .* or hours/,
       ],
     ];
@@ -83,7 +84,7 @@ describe('/api/visits and /api/volunteers routes', () => {
       expect(body.error.code, what).toBe('GW_ERR_BAD_REQUEST');
       expect(body.error.message, what).toMatch(message);
     }
-    expect(await list('from=2026-11-23&to=2026-11-29')).toHaveLength(2);
+    expect(await list(`from=${dateOf(-2)}&to=${dateOf(4)}`)).toHaveLength(2);
   });
 
   it('creates, changes, pauses, resumes and cancels a visit', async () => {
@@ -96,43 +97,43 @@ describe('/api/visits and /api/volunteers routes', () => {
       activity: '陪聊',
     });
     expect(created.statusCode).toBe(201);
-    expect(created.json()).toMatchObject({ id: 'vis-new', state: 'active', next: '2026-11-30T09:00:00+08:00' });
+    expect(created.json()).toMatchObject({ id: 'vis-new', state: 'active', next: `${dateOf(5)}T09:00:00+08:00` });
     expect((await app.inject({ method: 'GET', url: '/api/visits/vis-new' })).json()).toMatchObject({ cron: '0 9 * * 1' });
     expect((await app.inject({ method: 'GET', url: '/api/visits/vis-none' })).statusCode).toBe(404);
 
     const patched = await json('PATCH', '/api/visits/vis-new', { volunteer: 'v-02', cron: '30 9 * * 1' });
-    expect(patched.json()).toMatchObject({ volunteer: 'v-02', next: '2026-11-30T09:30:00+08:00' });
+    expect(patched.json()).toMatchObject({ volunteer: 'v-02', next: `${dateOf(5)}T09:30:00+08:00` });
     expect((await app.inject({ method: 'POST', url: '/api/visits/vis-new/pause' })).json()).toMatchObject({ state: 'paused' });
-    expect((await list('from=2026-11-30&to=2026-11-30&resident=r-002'))[0]?.status).toBe('cancelled');
+    expect((await list(`from=${dateOf(5)}&to=${dateOf(5)}&resident=r-002`))[0]?.status).toBe('cancelled');
     expect((await app.inject({ method: 'POST', url: '/api/visits/vis-new/resume' })).json()).toMatchObject({ state: 'active' });
     expect((await app.inject({ method: 'POST', url: '/api/visits/vis-new/cancel' })).json()).toMatchObject({ state: 'cancelled' });
     expect((await app.inject({ method: 'POST', url: '/api/visits/vis-new/resume' })).statusCode).toBe(400);
   });
 
   it('cancels, reassigns and corrects single occurrences addressed by their listed start', async () => {
-    const start = encodeURIComponent('2026-12-01T11:00:00+08:00');
+    const start = encodeURIComponent(`${dateOf(6)}T11:00:00+08:00`);
     const cancelled = await app.inject({
       method: 'POST',
       url: `/api/visits/vis-01/occurrences/${start}/cancel`,
       payload: { note: '老人住院' },
     });
     expect(cancelled.statusCode).toBe(200);
-    expect(cancelled.json()).toMatchObject({ status: 'cancelled', start: '2026-12-01T11:00:00+08:00' });
-    const bare = await app.inject({ method: 'POST', url: '/api/visits/vis-01/occurrences/2026-12-03T11:00/cancel' });
+    expect(cancelled.json()).toMatchObject({ status: 'cancelled', start: `${dateOf(6)}T11:00:00+08:00` });
+    const bare = await app.inject({ method: 'POST', url: `/api/visits/vis-01/occurrences/${dateOf(8)}T11:00/cancel` });
     expect(bare.json()).toMatchObject({ status: 'cancelled' });
 
-    const moved = await json('PATCH', '/api/visits/vis-01/occurrences/2026-11-26T11:00', { volunteer: 'v-02' });
+    const moved = await json('PATCH', `/api/visits/vis-01/occurrences/${dateOf(1)}T11:00`, { volunteer: 'v-02' });
     expect(moved.json()).toMatchObject({ volunteer: 'v-02', reassignedFrom: 'v-01' });
-    const fixed = await json('PATCH', '/api/visits/vis-01/occurrences/2026-11-24T11:00', { hours: 1.5, note: '补记', by: '协调员' });
+    const fixed = await json('PATCH', `/api/visits/vis-01/occurrences/${dateOf(-1)}T11:00`, { hours: 1.5, note: '补记', by: '协调员' });
     expect(fixed.json()).toMatchObject({ status: 'done', hours: 1.5 });
   });
 
   it('serves the ledger, takes redemptions and exports the month as CSV', async () => {
-    rig.clock.set(local(2026, 11, 25, 19, 0));
+    rig.clock.set(onDay(0, 19));
     await rig.visits.runReminders();
-    rig.clock.set(local(2026, 11, 26, 11, 0));
+    rig.clock.set(onDay(1, 11));
     await rig.text(V01, '到');
-    rig.clock.set(local(2026, 11, 26, 12, 30));
+    rig.clock.set(onDay(1, 12, 30));
     await rig.text(V01, '走');
 
     const ledger = await app.inject({ method: 'GET', url: '/api/volunteers/v-01/ledger' });
@@ -145,12 +146,13 @@ describe('/api/visits and /api/volunteers routes', () => {
     expect((await json('POST', '/api/volunteers/v-01/redemptions', { points: 6, note: '兑换' })).statusCode).toBe(400);
     expect((await json('POST', '/api/volunteers/v-01/redemptions', { points: -1, note: '兑换' })).statusCode).toBe(400);
 
-    const csv = await app.inject({ method: 'GET', url: '/api/volunteers/hours.csv?month=2026-11' });
+    const month = shanghaiMonth(onDay(1, 11));
+    const csv = await app.inject({ method: 'GET', url: `/api/volunteers/hours.csv?month=${month}` });
     expect(csv.statusCode).toBe(200);
     expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
-    expect(csv.headers['content-disposition']).toBe('attachment; filename="volunteer-hours-2026-11.csv"');
+    expect(csv.headers['content-disposition']).toBe(`attachment; filename="volunteer-hours-${month}.csv"`);
     expect(csv.body.startsWith('\uFEFFmonth,volunteer,name,team,visits,hours,points_earned,points_redeemed\r\n')).toBe(true);
-    expect(csv.body).toContain('2026-11,v-01,王奶奶,apron,1,1.5,15,10\r\n');
+    expect(csv.body).toContain(`${month},v-01,王奶奶,apron,1,1.5,15,10\r\n`);
     expect((await app.inject({ method: 'GET', url: '/api/volunteers/hours.csv?month=Nov' })).statusCode).toBe(400);
   });
 });

@@ -1,5 +1,6 @@
 // Visit plans over a real SQLite store with the test registry: listing, create/change/pause/resume/cancel/reassign, bad input.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../gateway/core/clock.js';
 import { GatewayError } from '../../gateway/core/errors.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { importRegistryDocument } from '../../gateway/registry/import.js';
@@ -24,8 +25,9 @@ describe('visit schedules', () => {
   let rig: VisitsGateway;
 
   beforeEach(async () => {
-    // Wednesday 2026-11-25 12:00 in Asia/Shanghai.
-    rig = await startVisitsGateway();
+    // Fixed on Wednesday 2026-11-25 12:00 (Asia/Shanghai) because these tests cross a month end; they call the visit
+    // service only and send SMS to no provider (twilio off), so no real server or wall clock meets this date.
+    rig = await startVisitsGateway({ clock: new ManualClock(local(2026, 11, 25, 12, 0)) });
   });
   afterEach(async () => rig.close());
 
