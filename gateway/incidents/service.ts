@@ -23,7 +23,7 @@ import type { Pager } from '../paging/pager.js';
 import { buildEscalationPlan } from '../paging/selection.js';
 import { decide } from '../rules/rules.js';
 import { recordTestPress, testWindowOf } from './test-press.js';
-import type { DurableTimer, Store } from '../storage/ports.js';
+import type { DurableTimer, Durability, Store } from '../storage/ports.js';
 
 export interface IncidentEvents {
   incidentChanged: [Incident, AuditEntry];
@@ -45,6 +45,14 @@ export interface IncidentServiceDeps {
   engine: EscalationEngine;
   pager: Pager;
   commands: DeviceCommands;
+  /**
+   * How the transaction that acts on signals commits (default `normal`). `normal` only where the database ends with
+   * this process (SQLite): a restart replays the events it lost. Where the database can crash under a running node
+   * (PostgreSQL), `full`: that node never restarts to replay them, and the pages sent after the commit must not
+   * outlive the rows that say they were sent (a recovered server would open the incident afresh, page its first step
+   * again, and restart its escalation clock from zero).
+   */
+  signalsDurability?: Durability;
 }
 
 const FALL_WINDOW = 'fall_window';
@@ -58,10 +66,11 @@ export class IncidentService {
   constructor(private readonly deps: IncidentServiceDeps) {}
 
   /**
-   * Acts on recorded signals and marks them processed, all in one transaction. Its commit is not synced
+   * Acts on recorded signals and marks them processed, all in one transaction. On SQLite its commit is not synced
    * (`normal`): everything in it derives from events that are synced already and stay unprocessed until
    * this commit is on disk, so a power loss that takes it away replays them on start (a page may go out
    * twice; none is lost), and a process crash loses nothing at all. That keeps an fsync off the alarm path.
+   * On PostgreSQL it is synced (see signalsDurability).
    */
   async handleSignals(signals: Signal[]): Promise<void> {
     const after: AfterCommit = [];
@@ -79,7 +88,7 @@ export class IncidentService {
         }
         await this.deps.store.events.markProcessedMany(mine.map((s) => s.eventId));
       },
-      { durability: 'normal' },
+      { durability: this.deps.signalsDurability ?? 'normal' },
     );
     // The pages' SMS requests start as this transaction commits; device commands and bus events (live
     // feed, telemetry, metrics) wait one turn of the event loop so they do not hold those requests up.
