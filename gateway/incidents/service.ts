@@ -519,21 +519,35 @@ export class IncidentService {
   }
 
   private emitLatest(incident: Incident): void {
-    void this.deps.store.incidents.listAudit(incident.id).then((entries) => {
-      const last = entries.at(-1);
-      if (last) this.deps.bus.emit('incidentChanged', incident, last);
-    });
+    void this.deps.store.incidents
+      .listAudit(incident.id)
+      .then((entries) => {
+        const last = entries.at(-1);
+        if (last) this.deps.bus.emit('incidentChanged', incident, last);
+      })
+      // The database went away after the commit: the dashboards miss this change until their next read, nothing more.
+      .catch((err: unknown) => this.deps.log.warn({ err, incident: incident.id }, 'incident change not announced'));
   }
 
   private command(incident: Incident, command: DeviceCommand, after: AfterCommit): void {
     after.push(() => {
-      void this.deps.store.registry.listDevicesOfResident(incident.residentId).then(async (devices) => {
-        for (const d of devices) {
-          await this.deps.commands.publishCommand(d.id, command).catch((err: unknown) => {
-            this.deps.log.warn({ err, deviceId: d.id, command: command.type }, 'device command not delivered');
-          });
-        }
-      });
+      void this.deps.store.registry
+        .listDevicesOfResident(incident.residentId)
+        .then(async (devices) => {
+          for (const d of devices) {
+            await this.deps.commands.publishCommand(d.id, command).catch((err: unknown) => {
+              this.deps.log.warn({ err, deviceId: d.id, command: command.type }, 'device command not delivered');
+            });
+          }
+        })
+        // The database went away just after the commit (a crash): unhandled, this rejection would stop the node. The
+        // devices get the incident's state when they next start a session (the resync), so a warning is enough.
+        .catch((err: unknown) => {
+          this.deps.log.warn(
+            { err, resident: incident.residentId, command: command.type },
+            'device command not sent: devices not readable',
+          );
+        });
     });
   }
 

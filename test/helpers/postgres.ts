@@ -128,6 +128,10 @@ export class PostgresServer {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }
+    // The killed postmaster may linger as a zombie until its parent (here, whatever adopted it) reaps it: the next
+    // start would take its lock file for a running server. Nothing holds the data directory any more.
+    // Likewise the lock file of its socket.
+    for (const file of [join(this.dataDir, 'postmaster.pid'), join(this.dir, `.s.PGSQL.${this.port}.lock`)]) rmSync(file, { force: true });
   }
 
   /** Starts a halted server again on the same port, with the same data. */
