@@ -23,7 +23,7 @@ import type { Pager } from '../paging/pager.js';
 import { buildEscalationPlan } from '../paging/selection.js';
 import { decide } from '../rules/rules.js';
 import { isPress, recordTestPress, testWindowOf } from './test-press.js';
-import type { DurableTimer, Store } from '../storage/ports.js';
+import type { DurableTimer, Durability, Store } from '../storage/ports.js';
 
 export interface IncidentEvents {
   incidentChanged: [Incident, AuditEntry];
@@ -45,6 +45,14 @@ export interface IncidentServiceDeps {
   engine: EscalationEngine;
   pager: Pager;
   commands: DeviceCommands;
+  /**
+   * How the transaction that acts on signals commits (default `normal`). `normal` only where the database ends with
+   * this process (SQLite): a restart replays the events it lost. Where the database can crash under a running node
+   * (PostgreSQL), `full`: that node never restarts to replay them, and the pages sent after the commit must not
+   * outlive the rows that say they were sent (a recovered server would open the incident afresh, page its first step
+   * again, and restart its escalation clock from zero).
+   */
+  signalsDurability?: Durability;
 }
 
 const FALL_WINDOW = 'fall_window';
@@ -60,19 +68,20 @@ export class IncidentService {
   constructor(private readonly deps: IncidentServiceDeps) {}
 
   /**
-   * Acts on recorded signals and marks them processed, all in one transaction. Its commit is not synced
+   * Acts on recorded signals and marks them processed, all in one transaction. On SQLite its commit is not synced
    * (`normal`): everything in it derives from events that are synced already and stay unprocessed until
    * this commit is on disk, so a power loss that takes it away replays them on start (a page may go out
    * twice; none is lost), and a process crash loses nothing at all. That keeps an fsync off the alarm path.
+   * On PostgreSQL it is synced (see signalsDurability).
    */
   async handleSignals(signals: Signal[]): Promise<void> {
     const after: AfterCommit = [];
     const family: FamilyLater = [];
+    // An alarm may reach two nodes (one replaying or adopting what another recorded): whoever holds its event
+    // acts on it, once; the other skips it. Everyday events are left out: acting on one twice changes nothing.
+    const alarms = signals.filter((s) => !INFORMATIONAL.has(s.type)).map((s) => s.eventId);
     await this.deps.store.transaction(
       async () => {
-        // An alarm may reach two nodes (one replaying or adopting what another recorded): whoever holds its event
-        // acts on it, once; the other skips it. Everyday events are left out: acting on one twice changes nothing.
-        const alarms = signals.filter((s) => !INFORMATIONAL.has(s.type)).map((s) => s.eventId);
         const taken = new Set(await this.deps.store.events.alreadyTaken(alarms));
         const mine = taken.size === 0 ? signals : signals.filter((s) => !taken.has(s.eventId));
         for (const signal of mine) {
@@ -82,7 +91,9 @@ export class IncidentService {
         }
         await this.deps.store.events.markProcessedMany(mine.map((s) => s.eventId));
       },
-      { durability: 'normal' },
+      // Only a batch that may page needs its commit synced: one of everyday events only opens nothing, and a crash
+      // that takes its commit away leaves them unprocessed, to be marked again.
+      { durability: alarms.length > 0 ? (this.deps.signalsDurability ?? 'normal') : 'normal' },
     );
     // The pages' SMS requests start as this transaction commits; device commands and bus events (live
     // feed, telemetry, metrics) wait one turn of the event loop so they do not hold those requests up.
@@ -586,21 +597,35 @@ export class IncidentService {
   }
 
   private emitLatest(incident: Incident): void {
-    void this.deps.store.incidents.listAudit(incident.id).then((entries) => {
-      const last = entries.at(-1);
-      if (last) this.deps.bus.emit('incidentChanged', incident, last);
-    });
+    void this.deps.store.incidents
+      .listAudit(incident.id)
+      .then((entries) => {
+        const last = entries.at(-1);
+        if (last) this.deps.bus.emit('incidentChanged', incident, last);
+      })
+      // The database went away after the commit: the dashboards miss this change until their next read, nothing more.
+      .catch((err: unknown) => this.deps.log.warn({ err, incident: incident.id }, 'incident change not announced'));
   }
 
   private command(incident: Incident, command: DeviceCommand, after: AfterCommit): void {
     after.push(() => {
-      void this.deps.store.registry.listDevicesOfResident(incident.residentId).then(async (devices) => {
-        for (const d of devices) {
-          await this.deps.commands.publishCommand(d.id, command).catch((err: unknown) => {
-            this.deps.log.warn({ err, deviceId: d.id, command: command.type }, 'device command not delivered');
-          });
-        }
-      });
+      void this.deps.store.registry
+        .listDevicesOfResident(incident.residentId)
+        .then(async (devices) => {
+          for (const d of devices) {
+            await this.deps.commands.publishCommand(d.id, command).catch((err: unknown) => {
+              this.deps.log.warn({ err, deviceId: d.id, command: command.type }, 'device command not delivered');
+            });
+          }
+        })
+        // The database went away just after the commit (a crash): unhandled, this rejection would stop the node. The
+        // devices get the incident's state when they next start a session (the resync), so a warning is enough.
+        .catch((err: unknown) => {
+          this.deps.log.warn(
+            { err, resident: incident.residentId, command: command.type },
+            'device command not sent: devices not readable',
+          );
+        });
     });
   }
 

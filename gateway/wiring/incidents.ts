@@ -12,6 +12,7 @@ import { receiptPollers } from '../notifiers/receipt-pollers.js';
 import { VoiceCalls } from '../voice/calls.js';
 import { createVoiceProvider } from '../voice/providers.js';
 import type { Base } from './base.js';
+import { engineOf } from './storage.js';
 import type { DeviceParts } from './devices.js';
 import type { PagingInternals, PagingParts } from './paging.js';
 
@@ -62,6 +63,8 @@ export function wireIncidents(w: IncidentWiring): IncidentParts {
     timers,
     engine,
     pager,
+    // PostgreSQL can crash under a running node, which then never restarts to replay what an unsynced commit lost.
+    signalsDurability: engineOf(store) === 'postgresql' ? 'full' : 'normal',
     commands: new BridgeCommands({
       registry: store.registry,
       direct: w.broker,

@@ -24,22 +24,29 @@ function owner(): { uid: number; gid: number } | null {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
+/** How halt() stops the server: pg_ctl's fast or immediate shutdown, or a SIGKILL of the postmaster. */
+export type HaltMode = 'fast' | 'immediate' | 'kill';
+
 export class PostgresServer {
   private constructor(
     readonly dir: string,
     readonly port: number,
     private readonly as: { uid: number; gid: number } | null,
+    private readonly settings: Readonly<Record<string, string>>,
   ) {}
 
-  /** initdb, then start on a free 127.0.0.1 port with fsync on; the socket lives in the temp dir, never in /var/run. */
-  static async start(): Promise<PostgresServer> {
+  /**
+   * initdb, then start on a free 127.0.0.1 port with fsync on; the socket lives in the temp dir, never in /var/run.
+   * `settings` are extra server settings (`-c name=value`), e.g. a slower WAL writer to widen what a crash can lose.
+   */
+  static async start(settings: Readonly<Record<string, string>> = {}): Promise<PostgresServer> {
     if (!existsSync(join(POSTGRES_BIN, 'initdb')))
       throw new Error(`PostgreSQL 15 is not installed (${POSTGRES_BIN}): apt-get install postgresql`);
     const dir = mkdtempSync(join(tmpdir(), 'care-gw-pg-'));
     const as = owner();
     if (as) chownSync(dir, as.uid, as.gid);
     chmodSync(dir, 0o700);
-    const server = new PostgresServer(dir, await freePort(), as);
+    const server = new PostgresServer(dir, await freePort(), as, settings);
     const pwfile = join(dir, 'pwfile');
     writeFileSync(pwfile, `${POSTGRES_PASSWORD}\n`);
     if (as) chownSync(pwfile, as.uid, as.gid);
@@ -91,12 +98,40 @@ export class PostgresServer {
 
   /**
    * Stops the server mid-run and keeps its data, for resume(): 'fast' closes the sessions cleanly, 'immediate' ends the
-   * server processes without a checkpoint (a crash; the next start recovers from the WAL).
+   * server processes without a checkpoint (a crash; the next start recovers from the WAL), 'kill' SIGKILLs the
+   * postmaster (its backends notice and exit; the next start recovers from the WAL too).
    */
-  async halt(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+  async halt(mode: HaltMode = 'fast'): Promise<void> {
     if (this.halted) return;
-    await this.bin('pg_ctl', ['-D', this.dataDir, '-m', mode, '-w', 'stop']);
+    if (mode === 'kill') await this.killPostmaster();
+    else await this.bin('pg_ctl', ['-D', this.dataDir, '-m', mode, '-w', 'stop']);
     this.halted = true;
+  }
+
+  /** SIGKILL to the postmaster, then waits for every server process it had started to exit (they hold its shared memory). */
+  private async killPostmaster(): Promise<void> {
+    const pid = Number(readFileSync(join(this.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error('postmaster.pid names no process');
+    const childrenFile = `/proc/${pid}/task/${pid}/children`;
+    const children = existsSync(childrenFile)
+      ? readFileSync(childrenFile, 'utf8')
+          .trim()
+          .split(/\s+/)
+          .filter((s) => s !== '')
+          .map(Number)
+      : [];
+    process.kill(pid, 'SIGKILL');
+    const deadline = Date.now() + 30_000;
+    for (const child of [pid, ...children]) {
+      while (running(child)) {
+        if (Date.now() > deadline) throw new Error(`PostgreSQL process ${child} still runs 30 s after its postmaster was killed`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+    // The killed postmaster may linger as a zombie until its parent (here, whatever adopted it) reaps it: the next
+    // start would take its lock file for a running server. Nothing holds the data directory any more.
+    // Likewise the lock file of its socket.
+    for (const file of [join(this.dataDir, 'postmaster.pid'), join(this.dir, `.s.PGSQL.${this.port}.lock`)]) rmSync(file, { force: true });
   }
 
   /** Starts a halted server again on the same port, with the same data. */
@@ -124,7 +159,10 @@ export class PostgresServer {
       '-l',
       join(this.dir, 'server.log'),
       '-o',
-      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200`,
+      [
+        `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200`,
+        ...Object.entries(this.settings).map(([name, value]) => `-c ${name}=${value}`),
+      ].join(' '),
       '-w',
       'start',
     ]);
@@ -132,6 +170,15 @@ export class PostgresServer {
 
   private async bin(name: string, args: string[]): Promise<void> {
     await run(join(POSTGRES_BIN, name), args, { ...(this.as ?? {}), cwd: this.dir, timeout: 60_000 });
+  }
+}
+
+/** True while `pid` runs: a zombie (ended, not yet reaped by its parent) no longer holds anything. */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
   }
 }
 
