@@ -1,7 +1,7 @@
 // Escalation: runs step n of an incident's frozen plan, then arms step n+1 for when nobody has acknowledged.
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { ACTIVE_STATES, type EscalationSettings, type Incident, type OutboundSms, type Resident } from '../core/types.js';
+import { ACTIVE_STATES, type AuditEntry, type EscalationSettings, type Incident, type OutboundSms, type Resident } from '../core/types.js';
 import type { Pager } from '../paging/pager.js';
 import { buildEscalationPlan, responderForStep } from '../paging/selection.js';
 import type { DurableTimer, Store } from '../storage/ports.js';
@@ -59,7 +59,7 @@ export class EscalationEngine {
     incident: Incident,
     reason: string,
     opts: { resident?: Resident; fresh?: boolean } = {},
-  ): Promise<{ updated: Incident; familyLater: DurableTimer | null }> {
+  ): Promise<{ updated: Incident; familyLater: DurableTimer | null; entry: AuditEntry }> {
     return this.step(incident, 1, reason, { ...opts, deferFamily: true });
   }
 
@@ -68,11 +68,22 @@ export class EscalationEngine {
    * naming step 1's responder from the incident's plan as it stood then. Not for a resolved or cancelled incident:
    * resolving one pages its family first while this is still due.
    */
-  async pageDeferredFamily(incident: Incident): Promise<OutboundSms[]> {
-    if (!ACTIVE_STATES.includes(incident.state) || incident.test === true) return [];
+  async pageDeferredFamily(incident: Incident): Promise<AuditEntry | null> {
+    if (!ACTIVE_STATES.includes(incident.state) || incident.test === true) return null;
     const resident = await this.deps.store.registry.getResident(incident.residentId);
     if (!resident) throw new Error(`resident ${incident.residentId} of incident ${incident.id} is not in the registry`);
-    return this.deps.pager.pageFamily(incident, resident, responderForStep(incident.plan, 1), 1);
+    const pages = await this.deps.pager.pageFamily(incident, resident, responderForStep(incident.plan, 1), 1);
+    if (pages.length === 0) return null;
+    // Its own entry: the trail shows when the family was paged, and the change announced for it is a new one (a
+    // repeated `paged` would count the first page twice in the incident metrics and telemetry).
+    return this.deps.store.incidents.appendAudit({
+      incidentId: incident.id,
+      at: this.deps.clock.now(),
+      action: 'family_paged',
+      actor: 'system',
+      channel: 'system',
+      detail: { step: 1, family: resident.family.length, pages: pages.length },
+    });
   }
 
   private async step(
@@ -80,7 +91,7 @@ export class EscalationEngine {
     step: number,
     reason: string,
     opts: { resident?: Resident; fresh?: boolean; deferFamily?: boolean },
-  ): Promise<{ updated: Incident; familyLater: DurableTimer | null }> {
+  ): Promise<{ updated: Incident; familyLater: DurableTimer | null; entry: AuditEntry }> {
     const { store, clock, pager } = this.deps;
     const now = clock.now();
     const resident = opts.resident ?? (await store.registry.getResident(incident.residentId));
@@ -122,7 +133,7 @@ export class EscalationEngine {
       unassigned: pages.length === 0,
     };
     await store.incidents.update(updated);
-    await store.incidents.appendAudit({
+    const entry = await store.incidents.appendAudit({
       incidentId: incident.id,
       at: now,
       action: pages.length > 0 ? 'paged' : 'unassigned',
@@ -159,7 +170,7 @@ export class EscalationEngine {
       });
     }
     this.deps.onStep?.(updated, pages);
-    return { updated, familyLater };
+    return { updated, familyLater, entry };
   }
 
   /** A due escalation timer: page the next responder if the incident is still waiting for one. */

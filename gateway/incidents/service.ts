@@ -174,9 +174,9 @@ export class IncidentService {
       case 'family_page': {
         const incident = await this.deps.store.incidents.get(timer.incidentId);
         if (!incident) return;
-        const pages = await this.deps.engine.pageDeferredFamily(incident);
+        const entry = await this.deps.engine.pageDeferredFamily(incident);
         // The board and the live feed show the incident's pages: tell them the family's are out.
-        if (pages.length > 0) after.push(() => this.emitLatest(incident));
+        if (entry) after.push(() => this.deps.bus.emit('incidentChanged', incident, entry));
         return;
       }
       case 'escalation_step': {
@@ -201,7 +201,7 @@ export class IncidentService {
         });
       }
       const now = this.deps.clock.now();
-      await this.familyFirst(incident);
+      await this.familyFirst(incident, after);
       await this.deps.timers.cancelForIncident(id);
       const updated = await this.transition(incident, 'acknowledged', by, channel, { note: note ?? null }, after, {
         acknowledgedAt: now,
@@ -225,7 +225,7 @@ export class IncidentService {
       if (incident.state === 'resolved' || incident.state === 'cancelled') {
         throw new GatewayError('GW_ERR_INVALID_TRANSITION', invalidMessage(incident, 'resolved'), { state: incident.state });
       }
-      await this.familyFirst(incident);
+      await this.familyFirst(incident, after);
       await this.deps.timers.cancelForIncident(id);
       const updated = await this.transition(incident, 'resolved', by, channel, { note: note ?? null }, after, {
         resolvedAt: this.deps.clock.now(),
@@ -321,10 +321,11 @@ export class IncidentService {
    * Taken or resolved before the follow-up transaction paged the family: they are paged here first (what step 1 would
    * have told them), so they hear of the alarm before they hear who is coming or that it is over, and never twice.
    */
-  private async familyFirst(incident: Incident): Promise<void> {
+  private async familyFirst(incident: Incident, after: AfterCommit): Promise<void> {
     if (incident.state !== 'open' || incident.test === true) return;
     if (!(await this.deps.timers.claimNow(familyKey(incident.id, 1)))) return;
-    await this.deps.engine.pageDeferredFamily(incident);
+    const entry = await this.deps.engine.pageDeferredFamily(incident);
+    if (entry) after.push(() => this.deps.bus.emit('incidentChanged', incident, entry));
   }
 
   private async applySignal(signal: Signal, after: AfterCommit, family: FamilyLater): Promise<void> {
@@ -539,12 +540,17 @@ export class IncidentService {
       : await this.transition(incident, 'open', by, channel, { reason }, after, {});
     // Step 1 runs now; its key is claimed so a restart cannot run it a second time.
     await this.deps.timers.claimNow(stepKey(incident.id, 1));
-    const { updated: paged, familyLater } = await this.deps.engine.openStep(opened, 'opened', {
+    const {
+      updated: paged,
+      familyLater,
+      entry,
+    } = await this.deps.engine.openStep(opened, 'opened', {
       ...(opts.resident ? { resident: opts.resident } : {}),
       ...(opts.fresh ? { fresh: true } : {}),
     });
     if (familyLater) family.push(familyLater);
-    after.push(() => this.emitLatest(paged));
+    // This step's own entry, not the latest one when the commit is done: the family's may follow it at once.
+    after.push(() => this.deps.bus.emit('incidentChanged', paged, entry));
     this.command(paged, { type: 'alarm_received', incident: incident.id, state: 'open' }, after);
   }
 

@@ -68,6 +68,10 @@ describe('the family page after the first page, on SQLite', () => {
     );
     // Step 1 itself is not run again: the worker holds one page.
     expect((await again.gateway.store.sms.listForIncident(incident.id)).filter((m) => m.to === W1 && m.purpose === 'page')).toHaveLength(1);
+    // The trail says when the family was paged, once, after step 1's `paged`.
+    const actions = (await again.gateway.store.incidents.listAudit(incident.id)).map((e) => e.action);
+    expect(actions.filter((a) => a === 'family_paged')).toHaveLength(1);
+    expect(actions.indexOf('family_paged')).toBeGreaterThan(actions.indexOf('paged'));
   });
 
   it('pages the family first, once, when the worker acknowledges before the follow-up ran, then tells them who is coming', async () => {
@@ -84,6 +88,8 @@ describe('the family page after the first page, on SQLite', () => {
     expect(son).toEqual(['page', 'page_link', 'notice']);
     const sonPage = await g.sms.waitForMessage((m) => m.to === SON && m.body.includes('回1'));
     expect(sonPage.body).toContain('李明');
+    const actions = (await g.gateway.store.incidents.listAudit(incident.id)).map((e) => e.action);
+    expect(actions.slice(actions.indexOf('paged'))).toEqual(['paged', 'family_paged', 'acknowledged']);
     // The restarted node finds nothing left to send the family.
     await button?.endAsync(true);
     button = null;

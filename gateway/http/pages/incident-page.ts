@@ -65,6 +65,7 @@ const ACTION_LABEL: Record<string, string> = {
   created: '收到报警',
   opened: '开始通知',
   paged: '已通知',
+  family_paged: '已通知家属',
   unassigned: '无人可通知',
   signal_joined: '再次报警',
   acknowledged: '接单',
