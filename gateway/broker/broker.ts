@@ -693,10 +693,17 @@ function protocolLevelOf(protocolId: string | undefined): number | null {
   return null;
 }
 
+/**
+ * Connections the kernel holds for the broker before it accepts them (capped by `net.core.somaxconn`, 4096 on current
+ * kernels). Node's default of 511 is overrun when a node takes over a dead node's devices, which all reconnect within
+ * a second: the excess SYNs are dropped, and each device (or the balancer) waits out a connect time-out and tries again.
+ */
+export const MQTT_LISTEN_BACKLOG = 4096;
+
 function listenOn(server: Server, port: number, host: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: MQTT_LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });

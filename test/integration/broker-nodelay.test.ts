@@ -1,6 +1,9 @@
-// The broker turns Nagle's algorithm off on every device socket it accepts, so a device resending its backlog gets each PUBACK at once.
+// The broker's sockets: Nagle's algorithm off on every device socket, so a device resending its backlog gets each PUBACK at once; a listen queue deep enough for a failover's reconnects.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MQTT_LISTEN_BACKLOG } from '../../gateway/broker/broker.js';
 import { connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 describe('device sockets', () => {
@@ -27,5 +30,16 @@ describe('device sockets', () => {
     } finally {
       await button.endAsync();
     }
+  });
+
+  it("listens with a queue for thousands of connections, not Node's default 511", async () => {
+    t = await startTestGateway();
+    const port = new URL(t.mqttUrl).port;
+    // For a listening socket `ss` shows its backlog as Send-Q; the kernel caps it at net.core.somaxconn.
+    const line = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim();
+    const backlog = Number(line.split(/\s+/)[2]);
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    expect(backlog).toBe(Math.min(MQTT_LISTEN_BACKLOG, somaxconn));
+    expect(backlog).toBeGreaterThan(511);
   });
 });
