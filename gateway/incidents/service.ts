@@ -535,9 +535,7 @@ export class IncidentService {
     opts: { resident?: Resident; fresh?: boolean; storedOpen?: boolean } = {},
   ): Promise<void> {
     const by: Responder = { role: 'staff', id: null, name: actor, phone: null };
-    const opened = opts.storedOpen
-      ? await this.recordTransition(incident, 'open', by, channel, { reason }, after, {})
-      : await this.transition(incident, 'open', by, channel, { reason }, after, {});
+    const opened = await this.transition(incident, 'open', by, channel, { reason }, after, {}, opts.storedOpen === true);
     // Step 1 runs now; its key is claimed so a restart cannot run it a second time.
     await this.deps.timers.claimNow(stepKey(incident.id, 1));
     const {
@@ -554,6 +552,7 @@ export class IncidentService {
     this.command(paged, { type: 'alarm_received', incident: incident.id, state: 'open' }, after);
   }
 
+  /** `written`: the incident's row already holds the new state (created open): only the audit entry is added. */
   private async transition(
     incident: Incident,
     to: IncidentState,
@@ -562,22 +561,10 @@ export class IncidentService {
     detail: Record<string, unknown>,
     after: AfterCommit,
     changes: Partial<Incident>,
-  ): Promise<Incident> {
-    await this.deps.store.incidents.update({ ...incident, ...changes, state: to });
-    return this.recordTransition(incident, to, by, channel, detail, after, changes);
-  }
-
-  /** The audit entry of a transition whose row is already written (or about to be, by the caller). */
-  private async recordTransition(
-    incident: Incident,
-    to: IncidentState,
-    by: Responder,
-    channel: AuditChannel,
-    detail: Record<string, unknown>,
-    after: AfterCommit,
-    changes: Partial<Incident>,
+    written = false,
   ): Promise<Incident> {
     const updated: Incident = { ...incident, ...changes, state: to };
+    if (!written) await this.deps.store.incidents.update(updated);
     await this.audit(updated, to === 'open' ? 'opened' : to, by, channel, { from: incident.state, ...detail }, after);
     return updated;
   }

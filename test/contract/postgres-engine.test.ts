@@ -1,13 +1,10 @@
 // What the PostgreSQL store adds beyond the shared contract: several connections (nodes) at once, migrations, commit modes, bad DATABASE_URLs.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import pgDriver from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
 import { PG_MIGRATIONS } from '../../gateway/storage/postgres/migrations.js';
 import { PostgresFixture, POSTGRES_PASSWORD } from '../helpers/postgres.js';
 import { expectDeadDatabaseUrlRefused } from '../helpers/postgres-refusal.js';
-import { waitFor } from '../helpers/wait.js';
 import { event, incident, MIN, SNAPSHOT, T0 } from './fixtures.js';
 
 let pg: PostgresFixture | null = null;
@@ -228,37 +225,22 @@ describe('PostgreSQL store: commits', () => {
   });
 
   it('opens a transaction with its durability in one round trip to the server', async () => {
-    // The server logs every statement it receives, each line led by its session's pid.
-    const server = fixture().server;
-    const logFile = join(server.dir, 'server.log');
-    await server.sql("ALTER SYSTEM SET log_statement = 'all'");
-    await server.sql("ALTER SYSTEM SET log_line_prefix = '[%p] '");
-    await server.sql('SELECT pg_reload_conf()');
+    // The server logs every statement it receives, each line led by its session's pid. Sessions opened after that
+    // log their statements: the store's pool connects only below.
+    const log = await fixture().server.logStatements();
     try {
-      // Sessions opened after the reload log their statements: the store's pool connects only now.
-      await waitFor('the server to log statements', async () => {
-        const client = new pgDriver.Client({ connectionString: server.url() });
-        await client.connect();
-        try {
-          return (await client.query<{ log_statement: string }>('SHOW log_statement')).rows[0]?.log_statement === 'all';
-        } finally {
-          await client.end();
-        }
-      });
       const [a] = await twoNodes();
       const pid = await a.transaction(async () => (await a.database.one<{ pid: number }>('SELECT pg_backend_pid() AS pid'))?.pid, {
         durability: 'normal',
       });
-      const sent = readFileSync(logFile, 'utf8')
+      const sent = readFileSync(log.file, 'utf8')
         .split('\n')
         .filter((line) => line.startsWith(`[${pid}] LOG:  `))
         .map((line) => line.replace(/^\[\d+\] LOG: {2}(statement|execute [^:]*): /, ''));
       const begin = sent.lastIndexOf('BEGIN; SET LOCAL synchronous_commit = off');
       expect(sent.slice(begin)).toEqual(['BEGIN; SET LOCAL synchronous_commit = off', 'SELECT pg_backend_pid() AS pid', 'COMMIT']);
     } finally {
-      await server.sql('ALTER SYSTEM RESET log_statement');
-      await server.sql('ALTER SYSTEM RESET log_line_prefix');
-      await server.sql('SELECT pg_reload_conf()');
+      await log.reset();
     }
   });
 

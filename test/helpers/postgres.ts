@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from '../../simulators/common/net.js';
+import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
 
@@ -89,6 +90,33 @@ export class PostgresServer {
     } finally {
       await client.end();
     }
+  }
+
+  /**
+   * Makes the server log every statement it receives, each line led by its session's pid (`[pid] LOG:  …`), in
+   * `<dir>/server.log`; resolves once a new session logs (sessions opened before keep their setting). `reset` undoes it.
+   */
+  async logStatements(): Promise<{ file: string; reset: () => Promise<void> }> {
+    await this.sql("ALTER SYSTEM SET log_statement = 'all'");
+    await this.sql("ALTER SYSTEM SET log_line_prefix = '[%p] '");
+    await this.sql('SELECT pg_reload_conf()');
+    await waitFor('the server to log statements', async () => {
+      const client = new pg.Client({ connectionString: this.url() });
+      await client.connect();
+      try {
+        return (await client.query<{ log_statement: string }>('SHOW log_statement')).rows[0]?.log_statement === 'all';
+      } finally {
+        await client.end();
+      }
+    });
+    return {
+      file: join(this.dir, 'server.log'),
+      reset: async () => {
+        await this.sql('ALTER SYSTEM RESET log_statement');
+        await this.sql('ALTER SYSTEM RESET log_line_prefix');
+        await this.sql('SELECT pg_reload_conf()');
+      },
+    };
   }
 
   async createDatabase(name: string): Promise<string> {

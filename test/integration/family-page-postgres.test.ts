@@ -1,8 +1,6 @@
 // On PostgreSQL the responder's first page commits in a short transaction of its own; the family's follows, and a node gone between the two loses no family page.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import pgDriver from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/app.js';
 import { ManualClock } from '../../gateway/core/clock.js';
@@ -59,21 +57,9 @@ describe('the first page on PostgreSQL', () => {
     );
 
   it('commits the worker page in a transaction of its own, in fewer round trips, and the family pages after it', async () => {
-    const server = pgFixture.server;
-    const logFile = join(server.dir, 'server.log');
-    await server.sql("ALTER SYSTEM SET log_statement = 'all'");
-    await server.sql("ALTER SYSTEM SET log_line_prefix = '[%p] '");
-    await server.sql('SELECT pg_reload_conf()');
+    const log = await pgFixture.server.logStatements();
+    const logFile = log.file;
     try {
-      await waitFor('the server to log statements', async () => {
-        const client = new pgDriver.Client({ connectionString: server.url() });
-        await client.connect();
-        try {
-          return (await client.query<{ log_statement: string }>('SHOW log_statement')).rows[0]?.log_statement === 'all';
-        } finally {
-          await client.end();
-        }
-      });
       const url = await pgFixture.freshUrl();
       const sms = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
       await sms.start({ port: 0 });
@@ -133,9 +119,7 @@ describe('the first page on PostgreSQL', () => {
       const family = (await rowsOf(observer)).filter((r) => r.role === 'family');
       expect(family.map((r) => [r.to_phone, r.purpose]).sort()).toEqual(FAMILY_ROWS);
     } finally {
-      await server.sql('ALTER SYSTEM RESET log_statement');
-      await server.sql('ALTER SYSTEM RESET log_line_prefix');
-      await server.sql('SELECT pg_reload_conf()');
+      await log.reset();
     }
   });
 
