@@ -28,6 +28,17 @@ function owner(): { uid: number; gid: number } | null {
 /** How halt() stops the server: pg_ctl's fast or immediate shutdown, or a SIGKILL of the postmaster. */
 export type HaltMode = 'fast' | 'immediate' | 'kill';
 
+/** Runs one query on a connection of its own (a test's look at what the nodes wrote) and returns its rows. */
+export async function queryRows<R extends object>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
 export class PostgresServer {
   private constructor(
     readonly dir: string,

@@ -2,7 +2,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/app.js';
 import { createLogger, type Logger } from '../../gateway/core/logger.js';
@@ -16,7 +15,7 @@ import {
   type TestGateway,
   type TestGatewayOptions,
 } from '../helpers/gateway.js';
-import { PostgresFixture } from '../helpers/postgres.js';
+import { PostgresFixture, queryRows } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 
 const OLD_PHONE = '+8613900000001';
@@ -46,16 +45,6 @@ function pgStoreOf(node: TestGateway<Gateway>): PostgresStore {
   const { store } = node.gateway;
   if (!(store instanceof PostgresStore)) throw new Error('the node does not run on PostgreSQL');
   return store;
-}
-
-async function sql<R extends object>(url: string, text: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 async function importThrough(node: TestGateway<Gateway>, text: string): Promise<void> {
@@ -91,7 +80,7 @@ describe('the registry across nodes on one PostgreSQL', () => {
 
   const pagedPhones = async (url: string, resident: string): Promise<string[]> =>
     (
-      await sql<{ to_phone: string }>(
+      await queryRows<{ to_phone: string }>(
         url,
         `SELECT s.to_phone FROM sms_messages s JOIN incidents i ON i.id = s.incident_id WHERE i.resident_id = $1 ORDER BY s.id`,
         [resident],
@@ -167,7 +156,7 @@ describe('the registry across nodes on one PostgreSQL', () => {
     const imports = lines.map((l) => l.filter((m) => m === 'registry imported').length);
     expect(imports.reduce((x, y) => x + y, 0)).toBe(1);
     expect(lines.map((l) => l.filter((m) => m === 'registry unchanged since the last import').length).reduce((x, y) => x + y, 0)).toBe(2);
-    const [counts] = await sql<{ residents: string; devices: string; workers: string }>(
+    const [counts] = await queryRows<{ residents: string; devices: string; workers: string }>(
       url,
       'SELECT (SELECT count(*) FROM residents) AS residents, (SELECT count(*) FROM devices) AS devices, (SELECT count(*) FROM workers) AS workers',
     );

@@ -1,5 +1,4 @@
 // Two gateway nodes on one PostgreSQL: the live feed crosses nodes, scheduled slots and supervision sweeps run once, health keeps the newest.
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/app.js';
 import { ManualClock } from '../../gateway/core/clock.js';
@@ -16,6 +15,7 @@ import {
   type TestGatewayOptions,
 } from '../helpers/gateway.js';
 import { postgresNodes } from '../helpers/cluster-nodes.js';
+import { queryRows } from '../helpers/postgres.js';
 import { SseReader } from '../helpers/sse.js';
 import { B3, BQ, registryDoc, secretOf, thursday, W01 } from '../helpers/supervision.js';
 import { waitFor } from '../helpers/wait.js';
@@ -42,16 +42,6 @@ describe('two gateway nodes on one PostgreSQL', () => {
     readers.push(reader);
     await waitFor('the stream subscribed', () => g.gateway.live.clientCount() >= 1);
     return reader;
-  };
-
-  const sql = async <R extends object>(url: string, text: string, params: unknown[] = []): Promise<R[]> => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      return (await client.query<R>(text, params)).rows;
-    } finally {
-      await client.end();
-    }
   };
 
   it('shows an SOS and a device status recorded through node A on a dashboard stream opened on node B, each once', async () => {
@@ -96,7 +86,10 @@ describe('two gateway nodes on one PostgreSQL', () => {
     const sent = await Promise.all([a.gateway.supervision.digest.runDue(), b.gateway.supervision.digest.runDue()]);
     // One node ran the slot (two workers have tasks); the other found it taken or done and sent nothing.
     expect([...sent].sort()).toEqual([0, 2]);
-    const digests = await sql<{ person_id: string }>(url, "SELECT person_id FROM sms_messages WHERE purpose = 'digest' ORDER BY person_id");
+    const digests = await queryRows<{ person_id: string }>(
+      url,
+      "SELECT person_id FROM sms_messages WHERE purpose = 'digest' ORDER BY person_id",
+    );
     expect(digests.map((d) => d.person_id)).toEqual(['w-01', 'w-b1']);
     const slot = await (a.gateway.store as PostgresStore).jobSlots.get(DIGEST_JOB, thursday(8, 30));
     expect(slot?.node).toBe(sent[0] === 2 ? 'node-a' : 'node-b');
@@ -138,7 +131,7 @@ describe('two gateway nodes on one PostgreSQL', () => {
 
     const outages = await a.gateway.store.supervision.listOutages({ state: 'open' });
     expect(outages.map((o) => [o.place.kind, o.place.building, o.devices.length])).toEqual([['building', '安达里3号楼', 30]]);
-    const pages = await sql<{ to_phone: string }>(url, "SELECT to_phone FROM sms_messages WHERE purpose = 'outage'");
+    const pages = await queryRows<{ to_phone: string }>(url, "SELECT to_phone FROM sms_messages WHERE purpose = 'outage'");
     expect(pages).toEqual([{ to_phone: W01 }]);
     const tasks = await a.gateway.store.supervision.listOpenTasks();
     const offline = tasks.filter((t) => t.kind === 'device_offline').map((t) => t.deviceId);

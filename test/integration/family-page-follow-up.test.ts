@@ -33,6 +33,16 @@ describe('the family page after the first page, on SQLite', () => {
   const familyRows = async (g: TestGateway, incidentId: string) =>
     (await g.gateway.store.sms.listForIncident(incidentId)).filter((m) => m.role === 'family');
 
+  /** A restart of the gateway, a minute on: the family still holds its two pages (the son's and the daughter's), no more. */
+  const expectNoFamilyPageAfterRestart = async (g: TestGateway, incidentId: string, clock: ManualClock): Promise<void> => {
+    await button?.endAsync(true);
+    button = null;
+    const again = (t = await g.restart());
+    clock.advance(60_000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await familyRows(again, incidentId)).filter((m) => m.purpose === 'page')).toHaveLength(2);
+  };
+
   /** btn-001 presses SOS on a gateway whose follow-up never runs (as if the process stopped right after the first commit). */
   const pressAndStopBeforeFamily = async (clock: ManualClock): Promise<{ g: TestGateway; incident: IncidentView }> => {
     const g = (t = await startTestGateway({ clock }));
@@ -91,12 +101,7 @@ describe('the family page after the first page, on SQLite', () => {
     const actions = (await g.gateway.store.incidents.listAudit(incident.id)).map((e) => e.action);
     expect(actions.slice(actions.indexOf('paged'))).toEqual(['paged', 'family_paged', 'acknowledged']);
     // The restarted node finds nothing left to send the family.
-    await button?.endAsync(true);
-    button = null;
-    const again = (t = await g.restart());
-    clock.advance(60_000);
-    await new Promise((r) => setTimeout(r, 200));
-    expect((await familyRows(again, incident.id)).filter((m) => m.purpose === 'page')).toHaveLength(2);
+    await expectNoFamilyPageAfterRestart(g, incident.id, clock);
   });
 
   it('pages the family before the all-clear when the incident is resolved before the follow-up ran, and never after', async () => {
@@ -106,11 +111,6 @@ describe('the family page after the first page, on SQLite', () => {
     expect(resolved.status).toBe(200);
     const son = (await familyRows(g, incident.id)).filter((m) => m.to === SON).map((m) => m.purpose);
     expect(son).toEqual(['page', 'page_link', 'notice']);
-    await button?.endAsync(true);
-    button = null;
-    const again = (t = await g.restart());
-    clock.advance(60_000);
-    await new Promise((r) => setTimeout(r, 200));
-    expect((await familyRows(again, incident.id)).filter((m) => m.purpose === 'page')).toHaveLength(2);
+    await expectNoFamilyPageAfterRestart(g, incident.id, clock);
   });
 });
