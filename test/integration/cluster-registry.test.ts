@@ -149,6 +149,30 @@ describe('the registry across nodes on one PostgreSQL', () => {
     await waitFor('btn-002 signed out of node B', () => closed);
   }, 60_000);
 
+  it('reloads node B for a registry change on node A, never for a setting write (the write probe, the import digest)', async () => {
+    const url = await pgFixture.freshUrl();
+    const bLines: string[] = [];
+    const a = await start(url, 'node-a');
+    const b = await start(url, 'node-b', { log: recordingLog(bLines) });
+    const rotated = await connectDevice(b.mqttUrl, 'btn-002', 's3cret-btn-002');
+    clients.push(rotated);
+    rotated.options.reconnectPeriod = 0;
+    const closed = new Promise<void>((resolve) => rotated.once('close', () => resolve()));
+
+    // What node A's RecordingGuard probe and start-up import write, then a registry change.
+    const registry = pgStoreOf(a).registry;
+    await registry.setSetting('storage.write_probe', String(Date.now()));
+    await registry.setSetting('registry_digest', 'elsewhere.yaml:0');
+    await registry.setSetting('storage.write_probe', String(Date.now()));
+    await importThrough(a, changedRegistry());
+
+    // Notices arrive in commit order: once node B has acted on the import, it has heard anything sent before it.
+    await closed;
+    await waitFor('node B to finish its reload', () => b.gateway.registryFollower.reloads >= 1);
+    expect(bLines.filter((m) => m === 'registry changed on another node: reloading')).toHaveLength(1);
+    expect(b.gateway.registryFollower.reloads).toBe(1);
+  }, 60_000);
+
   it('starts three nodes at once on an empty database with one REGISTRY_FILE: one import, the others find it unchanged', async () => {
     const url = await pgFixture.freshUrl();
     const lines: string[][] = [[], [], []];

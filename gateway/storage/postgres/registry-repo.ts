@@ -19,6 +19,11 @@ type Cache = {
 
 /** Every node's registry writes are announced here, in the writing transaction (delivered at COMMIT, never on rollback). */
 export const REGISTRY_CHANNEL = 'care_registry';
+/**
+ * The settings an import writes (upsertNow) and the nodes' views read: escalation (cached here), the care digest,
+ * supervision and the SMS templates. Writing one through setSetting notifies like any registry write.
+ */
+const REGISTRY_SETTINGS: ReadonlySet<string> = new Set(['escalation', 'care_digest', 'supervision', 'sms_templates']);
 /** First key of the start-up import's two-key advisory lock ('REGI'); apart from the migration, slot and device keys. */
 const IMPORT_LOCK_SPACE = 0x5245_4749;
 
@@ -37,7 +42,7 @@ export class PgRegistryRepo implements RegistryRepo {
    * Every new incident reads the community, all workers and the escalation settings to freeze its plan: they are
    * cached, and dropped by every registry write of this process. While such a write's transaction is open, reads
    * bypass the cache (they may see rows that roll back, or miss rows not yet committed); it starts afresh when the
-   * transaction ends either way. Every write NOTIFYs REGISTRY_CHANNEL in its transaction; the other nodes, following
+   * transaction ends either way. Every registry write NOTIFYs REGISTRY_CHANNEL in its transaction; the other nodes, following
    * it through changes(), drop their caches when it commits. While a node follows the channel but its notices
    * connection does not listen, a notice could be missed: reads then bypass the cache, and it starts afresh when the
    * connection listens again. A repo nobody follows (tools, one process) caches on its own writes alone.
@@ -234,8 +239,13 @@ export class PgRegistryRepo implements RegistryRepo {
     return row ? (JSON.parse(row.value) as string) : null;
   }
 
+  /**
+   * Only a setting the registry's views are built from is a registry change that other nodes must reload for; the
+   * rest (the write probe, the import digest) are plain writes, so they neither notify nor drop the cache.
+   */
   async setSetting(key: string, value: string): Promise<void> {
-    await this.writing(() => this.putSetting(key, value));
+    if (REGISTRY_SETTINGS.has(key)) await this.writing(() => this.putSetting(key, value));
+    else await this.putSetting(key, value);
   }
 
   async getCommunity(id: string): Promise<Community | null> {
