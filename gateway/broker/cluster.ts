@@ -48,6 +48,8 @@ const WILL_PAGE = 1000;
 /** Wills handled at once while replaying. */
 const WILL_BATCH = 32;
 const DEFAULT_LOOKUP_TIMEOUT_MS = 2000;
+/** TCP keep-alive probes on each Redis connection after this much idleness (ioredis sends none by default). */
+const REDIS_KEEPALIVE_IDLE_MS = 10_000;
 /** Deletes a device's presence only while it is still the given session's (another node may have taken it over). */
 const RELEASE_SCRIPT = `if redis.call('hget', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('hdel', KEYS[1], ARGV[1]) end return 0`;
 
@@ -91,7 +93,12 @@ export class BrokerCluster {
     this.closing = false;
     this.onWill = handlers.onWill;
     for (const name of ['store', 'subscribe', 'publish'] as const) {
-      const conn = new Redis(config.redisUrl, { lazyConnect: true, connectionName: `care-gw:${config.nodeId}:${name}` });
+      // TCP keep-alive: a Redis that vanished without a reset is found on an idle connection too, and ioredis reconnects.
+      const conn = new Redis(config.redisUrl, {
+        lazyConnect: true,
+        connectionName: `care-gw:${config.nodeId}:${name}`,
+        keepAlive: REDIS_KEEPALIVE_IDLE_MS,
+      });
       this.watch(name, conn, handlers.onReconnect);
       this.conns.set(name, conn);
     }

@@ -41,6 +41,7 @@ export function openStore(config: GatewayConfig, log: Logger, metrics: GatewayMe
       lease: { ...(config.nodeId ? { nodeId: config.nodeId } : {}), leaseMs: tuning.leaseMs ?? DEFAULT_LEASE_MS },
       ...(tuning.idleInTransactionMs ? { idleInTransactionMs: tuning.idleInTransactionMs } : {}),
       ...(tuning.noticesRetryMs ? { noticesRetryMs: tuning.noticesRetryMs } : {}),
+      ...(tuning.queryTimeoutMs ? { queryTimeoutMs: tuning.queryTimeoutMs } : {}),
     });
     pgStore.database.observeCommits((c) =>
       metrics.storeCommitDuration.observe({ engine: 'postgresql', durability: c.durability }, c.ms / 1000),
@@ -89,6 +90,8 @@ export interface SharedWorkTuning {
   idleInTransactionMs?: number;
   /** Back-off of the notices connection's reconnection attempts (default 1 s doubling to 10 s). */
   noticesRetryMs?: { first: number; max: number };
+  /** How long a round trip to PostgreSQL may go unanswered before it fails (default 5 s; see PgDatabaseOptions). */
+  queryTimeoutMs?: number;
   /**
    * How long a recorded alarm may wait for the node that took it before any node acts on it (default 10 s): the
    * node died after its PUBACK, or lags far behind.

@@ -1,5 +1,6 @@
 // The integration tests' one rig: the whole gateway in-process (temp DATA_DIR, ports 0, the test registry or a document, a local Twilio-compatible server).
 import { randomBytes } from 'node:crypto';
+import { get } from 'node:http';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -183,6 +184,36 @@ export async function connectOnlineDevice(mqttUrl: string, id: string, secret: s
   client.on('error', () => undefined);
   await client.publishAsync(`care/v1/${id}/status`, 'online', { qos: 1, retain: true });
   return client;
+}
+
+/** What a node's /healthz answered: its status and the components the cluster tests look at. */
+export interface NodeHealth {
+  status: number;
+  components: {
+    database: { status: string; engine?: string; detail?: string; notices?: { state: string; since?: number; lastError?: string | null } };
+    cluster?: { status: string; node: string };
+  };
+}
+
+/**
+ * /healthz over a connection of its own: a keep-alive socket left idle while PostgreSQL stops (which can take seconds)
+ * may be closed by the server just as it is reused.
+ */
+export function nodeHealth(node: Pick<TestGateway<Gateway>, 'httpUrl'>): Promise<NodeHealth> {
+  return new Promise((resolve, reject) => {
+    get(`${node.httpUrl}/healthz`, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, components: (JSON.parse(body) as Omit<NodeHealth, 'status'>).components });
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      });
+    }).on('error', reject);
+  });
 }
 
 export { freePort };

@@ -1,5 +1,4 @@
 // Two cluster nodes in this process on one PostgreSQL and one Redis, PostgreSQL stopped and started again under them: the nodes live on, /healthz is 503, no alarm is PUBACKed before it is recorded, and everything resumes.
-import { get } from 'node:http';
 import type { MqttClient } from 'mqtt';
 import type { Packet } from 'mqtt-packet';
 import pg from 'pg';
@@ -9,42 +8,21 @@ import { ManualClock } from '../../gateway/core/clock.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { shanghaiLast } from '../helpers/calendar.js';
-import { API_TOKEN, connectOnlineDevice, SIM_SID, SIM_TOKEN, startPostgresTestGateway, type TestGateway } from '../helpers/gateway.js';
+import {
+  API_TOKEN,
+  connectOnlineDevice,
+  nodeHealth as health,
+  SIM_SID,
+  SIM_TOKEN,
+  startPostgresTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.js';
 import { PostgresServer, type HaltMode } from '../helpers/postgres.js';
 import { RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
 const W1 = '+8613900000001';
 const W2 = '+8613900000002';
-
-interface Health {
-  status: number;
-  components: {
-    database: { status: string; engine?: string; detail?: string; notices?: { state: string; since?: number; lastError?: string | null } };
-    cluster?: { status: string; node: string };
-  };
-}
-
-/**
- * /healthz over a connection of its own: a keep-alive socket left idle while PostgreSQL stops (which can take seconds)
- * may be closed by the server just as it is reused.
- */
-function health(node: TestGateway<Gateway>): Promise<Health> {
-  return new Promise((resolve, reject) => {
-    get(`${node.httpUrl}/healthz`, { agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, components: (JSON.parse(body) as Omit<Health, 'status'>).components });
-        } catch (err) {
-          reject(err instanceof Error ? err : new Error(String(err)));
-        }
-      });
-    }).on('error', reject);
-  });
-}
 
 describe('PostgreSQL restarted under a running cluster', () => {
   let server: PostgresServer;

@@ -96,7 +96,7 @@ describe('the first page on PostgreSQL', () => {
             .findLastIndex((st) => st.startsWith('BEGIN; SET LOCAL'))
         ]!;
       // It pages, and PostgreSQL may crash under the node: synced before any page leaves.
-      expect(text(begin)).toBe('BEGIN; SET LOCAL synchronous_commit = on');
+      expect(text(begin)).toBe('BEGIN; SET LOCAL synchronous_commit = on; SET LOCAL statement_timeout = 4000');
       const commit = session.slice(at).find((i) => text(i) === 'COMMIT')!;
       const transaction = session.filter((i) => i >= begin && i <= commit).map(text);
       // The worker's page and its link, nothing of the family's; the whole transaction in at most this many round trips.
@@ -114,7 +114,7 @@ describe('the first page on PostgreSQL', () => {
       const heartbeatBegin = lines
         .flatMap((line, i) => (i < everyday && line.startsWith(`[${heartbeatPid}] `) ? [text(i)] : []))
         .findLast((st) => st.startsWith('BEGIN; SET LOCAL'));
-      expect(heartbeatBegin).toBe('BEGIN; SET LOCAL synchronous_commit = off');
+      expect(heartbeatBegin).toBe('BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL statement_timeout = 4000');
 
       const family = (await rowsOf(observer)).filter((r) => r.role === 'family');
       expect(family.map((r) => [r.to_phone, r.purpose]).sort()).toEqual(FAMILY_ROWS);

@@ -26,6 +26,46 @@ export interface PgDatabaseOptions {
   migrations?: readonly PgMigration[];
   /** Back-off of the notices connection's reconnection attempts (default 1 s doubling to 10 s); tests shorten it. */
   noticesRetryMs?: { first: number; max: number };
+  /**
+   * How long a round trip on a pooled connection may go unanswered (default DEFAULT_QUERY_TIMEOUT_MS): a query, or
+   * the set-up of a new connection. Statements inside a transaction are cancelled by the server at 80% of it.
+   */
+  queryTimeoutMs?: number;
+}
+
+/**
+ * The default bound of one round trip to PostgreSQL. A connection whose peer vanished without a reset (a network cut)
+ * answers nothing: without a bound an alarm's commit would wait on it for the kernel's TCP time-outs (about 15 minutes),
+ * with no PUBACK and /healthz hanging. With it the commit fails, the node answers 503 and the device sends again.
+ */
+export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
+/**
+ * TCP keep-alive after this much idleness, on every connection (pooled, LISTEN, migrations): the kernel then probes
+ * the peer (every 75 s, 9 times, with Linux's defaults), so a vanished server is noticed on a connection that sends
+ * nothing, the LISTEN connection above all, and that connection is reopened.
+ */
+export const KEEPALIVE_IDLE_MS = 10_000;
+/** The client-side read time-out of a query allowed to wait as long as it must (setTimeout's largest delay). */
+const UNBOUNDED_MS = 2_147_483_647;
+/** pg's message when a query got no answer within its read time-out (pg/lib/client.js). */
+const READ_TIMEOUT_MESSAGE = 'Query read timeout';
+
+/** pg honours a per-query read time-out that its QueryConfig type does not declare. */
+interface TimedQuery extends pg.QueryConfig<PgParam[]> {
+  query_timeout: number;
+}
+
+/**
+ * A query that may wait indefinitely for a lock another node holds (its migrations, its registry import): the pool's
+ * read time-out would otherwise end the wait and fail the caller's start-up. Run it outside a transaction.
+ */
+export function unboundedQuery(text: string, values: PgParam[] = []): TimedQuery {
+  return { text, values, query_timeout: UNBOUNDED_MS };
+}
+
+/** The query got no answer within its read time-out: the connection is useless (a ROLLBACK would wait as long again). */
+function isReadTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === READ_TIMEOUT_MESSAGE;
 }
 
 /** One COMMIT as the server answered it: its round trip (with the WAL flush for `full`) and its durability. */
@@ -57,6 +97,7 @@ const types: pg.CustomTypesConfig = { getTypeParser: parserFor as pg.CustomTypes
 
 export class PgDatabase {
   private readonly pool: pg.Pool;
+  private readonly queryTimeoutMs: number;
   private readonly inTx = new AsyncLocalStorage<TxContext>();
   private readonly commitObservers = new Set<(timing: PgCommitTiming) => void>();
   private schema: Promise<string> | null = null;
@@ -67,11 +108,15 @@ export class PgDatabase {
     private readonly connectionString: string,
     private readonly options: PgDatabaseOptions,
   ) {
+    this.queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
     this.pool = new pg.Pool({
       connectionString,
       max: options.max ?? 10,
       types,
-      connectionTimeoutMillis: 10_000,
+      connectionTimeoutMillis: this.queryTimeoutMs,
+      query_timeout: this.queryTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
       idle_in_transaction_session_timeout: options.idleInTransactionMs ?? 30_000,
     });
     // Without a listener an idle connection's error would be thrown as an uncaught exception and stop the process.
@@ -112,9 +157,19 @@ export class PgDatabase {
     }
   }
 
-  /** A connection of its own outside the pool (a LISTEN connection), for the same database; the caller connects and ends it. */
+  /**
+   * A connection of its own outside the pool (a LISTEN connection), for the same database; the caller connects and
+   * ends it. Its queries (LISTEN, UNLISTEN) are bounded like the pool's.
+   */
   newClient(): pg.Client {
-    return new pg.Client({ connectionString: this.connectionString, types, connectionTimeoutMillis: 10_000 });
+    return new pg.Client({
+      connectionString: this.connectionString,
+      types,
+      connectionTimeoutMillis: 10_000,
+      query_timeout: this.queryTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
+    });
   }
 
   /** Reports a connection problem found outside the pool (a LISTEN connection lost) where the pool's own go. */
@@ -165,19 +220,22 @@ export class PgDatabase {
     let result: T;
     const durability = options.durability ?? 'full';
     try {
-      // One round trip, not two: on the alarm path every round trip to the server is waited for in turn.
-      await client.query(`BEGIN; ${synchronousCommit(durability)}`);
+      // One round trip, not two: on the alarm path every round trip to the server is waited for in turn. A statement
+      // the server is slow to finish (a lock wait) is cancelled by it before the read time-out gives the connection up.
+      await client.query(`BEGIN; ${synchronousCommit(durability)}; SET LOCAL statement_timeout = ${this.statementTimeoutMs()}`);
       result = await this.inTx.run(tx, work);
       const startedAt = performance.now();
       await client.query('COMMIT');
       if (this.commitObservers.size > 0) this.notifyCommit({ ms: performance.now() - startedAt, durability });
     } catch (err) {
       tx.open = false;
-      let connectionLost = false;
-      try {
-        await client.query('ROLLBACK');
-      } catch {
-        connectionLost = true;
+      let connectionLost = isReadTimeout(err);
+      if (!connectionLost) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          connectionLost = true;
+        }
       }
       client.off('error', onLost);
       // A connection that cannot even roll back is destroyed, not handed to the next caller.
@@ -191,6 +249,11 @@ export class PgDatabase {
     runAll(tx.afterEnd, this.options.onAfterCommitError);
     runAll(tx.afterCommit, this.options.onAfterCommitError);
     return result;
+  }
+
+  /** The server's bound on one statement in a transaction: 80% of the read time-out, so a live server answers first. */
+  private statementTimeoutMs(): number {
+    return Math.max(1, Math.floor(this.queryTimeoutMs * 0.8));
   }
 
   /** Calls `fn` after every COMMIT with its timing (metrics); returns the function that stops it. */
@@ -292,10 +355,18 @@ export class PgDatabase {
    * node starting at the same moment waits, then finds the schema current and applies nothing.
    */
   private async migrate(migrations: readonly PgMigration[]): Promise<void> {
-    const client = await this.pool.connect();
+    // A connection of its own, without the pool's read time-out: a migration may take long, and a second node waits
+    // for the lock as long as the first one migrates.
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      types,
+      connectionTimeoutMillis: 10_000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
+    });
     const onLost = (err: Error): void => this.options.onConnectionError?.(err);
     client.on('error', onLost);
-    let failed: unknown = null;
+    await client.connect();
     try {
       await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
       try {
@@ -324,12 +395,10 @@ export class PgDatabase {
       } finally {
         await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
       }
-    } catch (err) {
-      failed = err;
-      throw err;
     } finally {
+      // The session ends with the connection, and its advisory lock with it.
+      await client.end().catch(() => undefined);
       client.off('error', onLost);
-      client.release(failed instanceof Error && !(failed instanceof GatewayError) ? failed : undefined);
     }
   }
 }

@@ -5,7 +5,7 @@ import { normaliseExternalId, type Bridge } from '../../core/bridges.js';
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../../core/errors.js';
 import type { RegistryCounts, RegistryRepo, RegistrySnapshot } from '../ports.js';
-import type { PgDatabase, PgParam } from './database.js';
+import { unboundedQuery, type PgDatabase, type PgParam } from './database.js';
 import { type DocRow, type DeviceRow, type BridgeRow, toDevice, toBridge } from '../rows/registry.js';
 import type { ChangeFeed } from '../../core/leases.js';
 
@@ -104,7 +104,8 @@ export class PgRegistryRepo implements RegistryRepo {
    */
   exclusively<T>(name: string, work: () => Promise<T>): Promise<T> {
     return this.db.session(async (client) => {
-      await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [IMPORT_LOCK_SPACE, name]);
+      // Waits while another node imports (hashing a large registry's secrets takes a while): no read time-out.
+      await client.query(unboundedQuery('SELECT pg_advisory_lock($1, hashtext($2))', [IMPORT_LOCK_SPACE, name]));
       try {
         return await work();
       } finally {
