@@ -5,7 +5,8 @@ import type { Gateway } from '../../gateway/app.js';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { shanghaiLast } from './calendar.js';
-import { SIM_SID, SIM_TOKEN, startPostgresTestGateway, type TestGateway } from './gateway.js';
+import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
+import { connectDevice, SIM_SID, SIM_TOKEN, startPostgresTestGateway, type TestGateway, type TestGatewayOptions } from './gateway.js';
 import { PostgresFixture } from './postgres.js';
 import { RedisServer } from './redis.js';
 import type { SseReader } from './sse.js';
@@ -106,6 +107,19 @@ export interface PostgresNodes {
   readonly clients: MqttClient[];
   /** Live-feed readers a test opened: closed after it, first of all. */
   readonly readers: SseReader[];
+  /** A node on `url` with GATEWAY_NODE_ID `id`, stopped after the test. */
+  start(url: string, id: string, opts?: TestGatewayOptions): Promise<ClusterNode>;
+  /** A store of the test's own on `url`, to read what the nodes wrote; closed after the test. */
+  observe(url: string): Promise<PostgresStore>;
+  /** btn-001 presses SOS (QoS 1, PUBACK awaited) through a client of its own on `mqttUrl`, ended after the test. */
+  pressSos(mqttUrl: string, seq: number): Promise<void>;
+  /** `node` is gone as a dead node is: the test's device clients end without a goodbye, and it stops, its DATA_DIR kept. */
+  lose(node: ClusterNode): Promise<void>;
+  /**
+   * Runs `scenario` with a Twilio simulator of its own, then stops every node (a stop that fails fails the test) and
+   * the simulator; answers what the scenario answered.
+   */
+  withSms<T>(scenario: (sms: TwilioSimServer) => Promise<T>): Promise<T>;
 }
 
 /** Registers the vitest hooks of a describe block whose nodes share one PostgreSQL server (no Redis); call it inside that block. */
@@ -114,6 +128,10 @@ export function postgresNodes(): PostgresNodes {
   const nodes: ClusterNode[] = [];
   const clients: MqttClient[] = [];
   const readers: SseReader[] = [];
+  const observers: PostgresStore[] = [];
+  const endClients = async (): Promise<void> => {
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+  };
   beforeAll(async () => {
     postgres = await PostgresFixture.start();
   });
@@ -124,6 +142,7 @@ export function postgresNodes(): PostgresNodes {
     for (const r of readers.splice(0)) r.close();
     for (const c of clients.splice(0)) await c.endAsync();
     for (const n of nodes.splice(0)) await n.stop();
+    for (const o of observers.splice(0)) await o.close();
   });
   return {
     get postgres() {
@@ -133,5 +152,44 @@ export function postgresNodes(): PostgresNodes {
     nodes,
     clients,
     readers,
+    async start(url, id, opts = {}) {
+      const node = await startPostgresTestGateway(url, { ...opts, env: { ...opts.env, GATEWAY_NODE_ID: id } });
+      nodes.push(node);
+      return node;
+    },
+    async observe(url) {
+      const store = await openPostgresStore(url);
+      observers.push(store);
+      return store;
+    },
+    async pressSos(mqttUrl, seq) {
+      const button = await connectDevice(mqttUrl, 'btn-001', 's3cret-btn-001');
+      clients.push(button);
+      await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq }), { qos: 1 });
+    },
+    async lose(node) {
+      await endClients();
+      nodes.splice(nodes.indexOf(node), 1);
+      await node.stop({ keep: true });
+    },
+    async withSms<T>(scenario: (sms: TwilioSimServer) => Promise<T>): Promise<T> {
+      const sms = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
+      await sms.start({ port: 0 });
+      try {
+        return await scenario(sms);
+      } finally {
+        await endClients();
+        for (const n of nodes.splice(0)) await n.stop();
+        await sms.stop();
+      }
+    },
   };
+}
+
+/** Advances the nodes' shared clock a second at a time, letting each node's polls run between the seconds. */
+export async function passSeconds(clock: ManualClock, seconds: number, pauseMs = 15): Promise<void> {
+  for (let i = 0; i < seconds; i++) {
+    clock.advance(1000);
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
 }

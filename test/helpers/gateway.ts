@@ -190,14 +190,20 @@ export async function connectOnlineDevice(mqttUrl: string, id: string, secret: s
 export interface NodeHealth {
   status: number;
   components: {
-    database: { status: string; engine?: string; detail?: string; notices?: { state: string; since?: number; lastError?: string | null } };
+    database: {
+      status: string;
+      engine?: string;
+      detail?: string;
+      /** The node's LISTEN connection (PostgreSQL only). */
+      notices?: { state: string; since: number | null; reconnects: number; lastError: string | null };
+    };
     cluster?: { status: string; node: string };
   };
 }
 
 /**
- * /healthz over a connection of its own: a keep-alive socket left idle while PostgreSQL stops (which can take seconds)
- * may be closed by the server just as it is reused.
+ * /healthz over a connection of its own: a keep-alive socket left idle while PostgreSQL stops (which can take seconds),
+ * or across a test's network cuts, may be closed by the server just as it is reused.
  */
 export function nodeHealth(node: Pick<TestGateway<Gateway>, 'httpUrl'>): Promise<NodeHealth> {
   return new Promise((resolve, reject) => {

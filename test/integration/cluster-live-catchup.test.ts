@@ -1,45 +1,12 @@
 // A node whose notices connection is cut: /healthz names it (degraded, still 200), and its dashboards are told to reload once it listens again, so another node's alarm in the gap is not lost to them.
-import { get } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/app.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 import { PostgresStore } from '../../gateway/storage/postgres/store.js';
-import { API_TOKEN, connectDevice, startPostgresTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { API_TOKEN, connectDevice, nodeHealth, type TestGateway } from '../helpers/gateway.js';
 import { postgresNodes } from '../helpers/cluster-nodes.js';
 import { SseReader } from '../helpers/sse.js';
 import { waitFor } from '../helpers/wait.js';
-
-interface NoticesLine {
-  state: string;
-  since: number | null;
-  reconnects: number;
-  lastError: string | null;
-}
-
-interface DatabaseHealth {
-  status: string;
-  detail?: string;
-  notices?: NoticesLine;
-}
-
-/** /healthz over a connection of its own (no keep-alive socket reused across the test's cuts). */
-function health(node: TestGateway<Gateway>): Promise<{ status: number; database: DatabaseHealth }> {
-  return new Promise((resolve, reject) => {
-    get(`${node.httpUrl}/healthz`, { agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => {
-        try {
-          const parsed = JSON.parse(body) as { components: { database: DatabaseHealth } };
-          resolve({ status: res.statusCode ?? 0, database: parsed.components.database });
-        } catch (err) {
-          reject(err instanceof Error ? err : new Error(String(err)));
-        }
-      });
-    }).on('error', reject);
-  });
-}
 
 /** One gauge's value from /metrics. */
 async function gauge(node: TestGateway<Gateway>, name: string): Promise<number | null> {
@@ -56,22 +23,17 @@ function pgStoreOf(node: TestGateway<Gateway>): PostgresStore {
 
 describe('a node whose PostgreSQL notices connection is cut', () => {
   const cluster = postgresNodes();
-  const { nodes, clients, readers } = cluster;
+  const { clients, readers } = cluster;
 
   it('names it in /healthz (degraded, 200), then tells its dashboards to reload, which shows the SOS node A took in the gap', async () => {
     const url = await cluster.postgres.freshUrl();
-    const a = await startPostgresTestGateway(url, { env: { GATEWAY_NODE_ID: 'node-a' } });
-    nodes.push(a);
+    const a = await cluster.start(url, 'node-a');
     // Node B waits 4 s before it tries again: the SOS below falls inside that gap.
-    const b = await startPostgresTestGateway(url, {
-      env: { GATEWAY_NODE_ID: 'node-b' },
-      sharedWork: { noticesRetryMs: { first: 4000, max: 4000 } },
-    });
-    nodes.push(b);
+    const b = await cluster.start(url, 'node-b', { sharedWork: { noticesRetryMs: { first: 4000, max: 4000 } } });
 
-    const first = await health(b);
+    const first = await nodeHealth(b);
     expect(first.status).toBe(200);
-    expect(first.database).toMatchObject({ status: 'up', notices: { state: 'listening', reconnects: 0 } });
+    expect(first.components.database).toMatchObject({ status: 'up', notices: { state: 'listening', reconnects: 0 } });
 
     const dashboard = await SseReader.open(`${b.httpUrl}/api/stream`, { authorization: `Bearer ${API_TOKEN}` });
     readers.push(dashboard);
@@ -83,14 +45,14 @@ describe('a node whose PostgreSQL notices connection is cut', () => {
     expect(pid).not.toBeNull();
     await pgStoreOf(a).database.query('SELECT pg_terminate_backend($1)', [pid]);
     const cut = await waitFor('node B to name its notices connection down', async () => {
-      const h = await health(b);
-      return h.database.notices?.state === 'down' ? h : null;
+      const h = await nodeHealth(b);
+      return h.components.database.notices?.state === 'down' ? h : null;
     });
     // Alarms are still recorded through the pool: the line degrades the component and never makes /healthz 503.
     expect(cut.status).toBe(200);
-    expect(cut.database.status).toBe('degraded');
-    expect(cut.database.detail).toMatch(/^notices connection reconnecting since \d{4}-\d\d-\d\dT.*Z \(.+\)/);
-    expect(cut.database.notices?.lastError).toBeTruthy();
+    expect(cut.components.database.status).toBe('degraded');
+    expect(cut.components.database.detail).toMatch(/^notices connection reconnecting since \d{4}-\d\d-\d\dT.*Z \(.+\)/);
+    expect(cut.components.database.notices?.lastError).toBeTruthy();
     expect(await gauge(b, 'postgres_notices_listening')).toBe(0);
 
     const button = await connectDevice(a.mqttUrl, 'btn-001', 's3cret-btn-001');
@@ -110,10 +72,10 @@ describe('a node whose PostgreSQL notices connection is cut', () => {
     expect(dashboard.data<IncidentView>('incident').some((v) => v.id === opened.id)).toBe(false);
     expect((await incidentsOn(b)).some((i) => i.id === opened.id && i.state === 'open')).toBe(true);
 
-    const back = await health(b);
+    const back = await nodeHealth(b);
     expect(back.status).toBe(200);
-    expect(back.database).toMatchObject({ status: 'up', notices: { state: 'listening', reconnects: 1 } });
-    expect(back.database.notices?.lastError).toBe(cut.database.notices?.lastError);
+    expect(back.components.database).toMatchObject({ status: 'up', notices: { state: 'listening', reconnects: 1 } });
+    expect(back.components.database.notices?.lastError).toBe(cut.components.database.notices?.lastError);
     expect(await gauge(b, 'postgres_notices_listening')).toBe(1);
     expect(await gauge(b, 'postgres_notices_reconnects')).toBe(1);
   });

@@ -6,14 +6,7 @@ import type { DeviceHealth } from '../../gateway/core/types.js';
 import type { IncidentView } from '../../gateway/incidents/views.js';
 import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
 import { DIGEST_JOB } from '../../gateway/supervision/digest.js';
-import {
-  API_TOKEN,
-  connectDevice,
-  connectOnlineDevice,
-  startPostgresTestGateway,
-  type TestGateway,
-  type TestGatewayOptions,
-} from '../helpers/gateway.js';
+import { API_TOKEN, connectDevice, connectOnlineDevice, type TestGateway, type TestGatewayOptions } from '../helpers/gateway.js';
 import { postgresNodes } from '../helpers/cluster-nodes.js';
 import { queryRows } from '../helpers/postgres.js';
 import { SseReader } from '../helpers/sse.js';
@@ -24,16 +17,13 @@ const MINUTE = 60_000;
 
 describe('two gateway nodes on one PostgreSQL', () => {
   const cluster = postgresNodes();
-  const { nodes, clients, readers } = cluster;
+  const { clients, readers } = cluster;
 
   /** Node A and node B on one schema: they share every row, as nodes behind one load balancer do. */
   async function twoNodes(opts: TestGatewayOptions = {}, url?: string): Promise<[TestGateway<Gateway>, TestGateway<Gateway>]> {
     const databaseUrl = url ?? (await cluster.postgres.freshUrl());
-    const start = (node: string) => startPostgresTestGateway(databaseUrl, { ...opts, env: { ...opts.env, GATEWAY_NODE_ID: node } });
-    const a = await start('node-a');
-    nodes.push(a);
-    const b = await start('node-b');
-    nodes.push(b);
+    const a = await cluster.start(databaseUrl, 'node-a', opts);
+    const b = await cluster.start(databaseUrl, 'node-b', opts);
     return [a, b];
   }
 

@@ -1,15 +1,13 @@
 // Several gateway nodes on one PostgreSQL: an escalation step fires once with both alive and goes on when its node is gone; a SIGKILLed node's queued page is sent by the survivor.
-import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/app.js';
 import { ManualClock } from '../../gateway/core/clock.js';
 import type { PostgresStore } from '../../gateway/storage/postgres/store.js';
-import { openPostgresStore } from '../../gateway/storage/postgres/store.js';
-import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
+import type { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
 import { shanghaiLast } from '../helpers/calendar.js';
 import { ChildTracker, freePort, gatewayAddresses, gatewayEnv, GatewayProcess } from '../helpers/e2e-process.js';
-import { connectDevice, SIM_SID, SIM_TOKEN, sharedLinkSecretFile, startPostgresTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { PostgresFixture } from '../helpers/postgres.js';
+import { passSeconds, postgresNodes } from '../helpers/cluster-nodes.js';
+import { sharedLinkSecretFile, type TestGateway } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -17,36 +15,13 @@ const W1 = '+8613900000001';
 const W2 = '+8613900000002';
 
 describe('work that runs once across gateway nodes on one PostgreSQL', () => {
-  let pgFixture: PostgresFixture;
-  const gateways: TestGateway<Gateway>[] = [];
-  const clients: MqttClient[] = [];
+  const cluster = postgresNodes();
   const children = new ChildTracker();
-  let observer: PostgresStore | null = null;
 
-  beforeAll(async () => {
-    pgFixture = await PostgresFixture.start();
-  });
-  afterAll(async () => {
-    await pgFixture.stop();
-  });
   afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
     await children.killAll();
-    for (const g of gateways.splice(0)) await g.stop().catch(() => undefined);
-    await observer?.close();
-    observer = null;
   });
 
-  const node = async (url: string, id: string, opts: Parameters<typeof startPostgresTestGateway>[1]): Promise<TestGateway<Gateway>> => {
-    const g = await startPostgresTestGateway(url, { ...opts, env: { ...opts?.env, GATEWAY_NODE_ID: id } });
-    gateways.push(g);
-    return g;
-  };
-  const sos = async (mqttUrl: string, seq: number): Promise<void> => {
-    const button = await connectDevice(mqttUrl, 'btn-001', 's3cret-btn-001');
-    clients.push(button);
-    await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq }), { qos: 1 });
-  };
   const stepPages = async (store: PostgresStore, step: number): Promise<number> =>
     (
       await store.database.query<{ n: number }>(
@@ -55,40 +30,20 @@ describe('work that runs once across gateway nodes on one PostgreSQL', () => {
       )
     )[0]?.n ?? 0;
 
-  /** Advances the nodes' shared clock a second at a time, letting each node's polls run between the seconds. */
-  const passSeconds = async (clock: ManualClock, seconds: number): Promise<void> => {
-    for (let i = 0; i < seconds; i++) {
-      clock.advance(1000);
-      await new Promise((resolve) => setTimeout(resolve, 15));
-    }
-  };
-
-  /** Runs `scenario` with an SMS simulator, then stops every node (a stop that fails fails the test) and the simulator. */
-  const withSms = async (scenario: (sms: TwilioSimServer) => Promise<void>): Promise<void> => {
-    const sms = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
-    await sms.start({ port: 0 });
-    try {
-      await scenario(sms);
-    } finally {
-      for (const g of gateways.splice(0)) await g.stop();
-      await sms.stop();
-    }
-  };
-
   /** Nodes a and b on a fresh database and one clock; btn-001 has pressed SOS on node a and W1 has its page. */
   const pagedOnTwoNodes = async (sms: TwilioSimServer): Promise<{ a: TestGateway<Gateway>; clock: ManualClock; store: PostgresStore }> => {
-    const url = await pgFixture.freshUrl();
+    const url = await cluster.postgres.freshUrl();
     const clock = new ManualClock(shanghaiLast(4, 10));
-    const a = await node(url, 'node-a', { clock, sms });
-    await node(url, 'node-b', { clock, sms });
-    const store = (observer = await openPostgresStore(url));
-    await sos(a.mqttUrl, 1);
+    const a = await cluster.start(url, 'node-a', { clock, sms });
+    await cluster.start(url, 'node-b', { clock, sms });
+    const store = await cluster.observe(url);
+    await cluster.pressSos(a.mqttUrl, 1);
     await sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'));
     return { a, clock, store };
   };
 
   it('fires the next escalation step exactly once with both nodes alive on one clock', async () => {
-    await withSms(async (sms) => {
+    await cluster.withSms(async (sms) => {
       const { clock, store } = await pagedOnTwoNodes(sms);
       await passSeconds(clock, 185);
       await sms.waitForMessage((m) => m.to === W2 && m.body.includes('仍无人接'));
@@ -100,11 +55,9 @@ describe('work that runs once across gateway nodes on one PostgreSQL', () => {
   });
 
   it('goes on with the escalation of an incident opened on a node that is gone, once, from the node left', async () => {
-    await withSms(async (sms) => {
+    await cluster.withSms(async (sms) => {
       const { a, clock, store } = await pagedOnTwoNodes(sms);
-      await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
-      gateways.splice(gateways.indexOf(a), 1);
-      await a.stop({ keep: true });
+      await cluster.lose(a);
       await passSeconds(clock, 185);
       await sms.waitForMessage((m) => m.to === W2 && m.body.includes('仍无人接'));
       expect(await stepPages(store, 2)).toBe(1);
@@ -113,14 +66,12 @@ describe('work that runs once across gateway nodes on one PostgreSQL', () => {
   });
 
   it('acts on an alarm a node recorded and acknowledged but died before acting on, from the node left, once', async () => {
-    const url = await pgFixture.freshUrl();
+    const url = await cluster.postgres.freshUrl();
     const clock = new ManualClock(shanghaiLast(4, 10));
-    const sms = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
-    await sms.start({ port: 0 });
-    try {
-      await node(url, 'node-b', { clock, sms });
+    await cluster.withSms(async (sms) => {
+      await cluster.start(url, 'node-b', { clock, sms });
       // What node a left behind: the SOS on disk (its PUBACK went out), no incident; node b was already running.
-      const store = (observer = await openPostgresStore(url));
+      const store = await cluster.observe(url);
       const payload = JSON.stringify({ type: 'sos', seq: 1 });
       const sos = {
         deviceId: 'btn-001',
@@ -140,64 +91,63 @@ describe('work that runs once across gateway nodes on one PostgreSQL', () => {
       expect((await store.events.get(id!))?.processed).toBe(true);
       expect(await store.incidents.listActive()).toHaveLength(1);
       expect(await stepPages(store, 1)).toBe(1);
-    } finally {
-      for (const g of gateways.splice(0)) await g.stop();
-      await sms.stop();
-    }
+    });
   });
 
   it('sends the page a SIGKILLed node had queued but not sent, from the survivor once that node’s lease runs out', async () => {
-    const url = await pgFixture.freshUrl();
+    const url = await cluster.postgres.freshUrl();
     const dir = tempDir('care-gw-cluster-');
-    await withSms(async (sms) => {
-      // Node a pages through an SMS provider that does not answer: its page stays queued, retried, leased to it.
-      const deadProvider = `http://127.0.0.1:${await freePort()}`;
-      const addresses = await gatewayAddresses();
-      const a = children.add(
-        new GatewayProcess({
-          ...gatewayEnv({ dataDir: dir.path, addresses, twilioApiUrl: deadProvider }),
-          DATABASE_URL: url,
-          LINK_SECRET_FILE: sharedLinkSecretFile(),
-          GATEWAY_NODE_ID: 'node-a',
-        }),
-      );
-      a.spawn();
-      await a.waitForBanner(60_000);
-      await node(url, 'node-b', { sms });
-      const store = (observer = await openPostgresStore(url));
-      await sos(addresses.mqttUrl, 1);
-      const leased = async () =>
-        (
-          await store.database.query<{ id: string; status: string; attempts: number; claimed_by: string }>(
-            "SELECT id, status, attempts, claimed_by FROM sms_messages WHERE to_phone = $1 AND purpose = 'page'",
-            [W1],
-          )
-        )[0];
-      // Tried and failed at least twice on node a, so it has renewed its lease past the first term; b left it alone.
-      const held = await waitFor(
-        'the page retried on node a',
-        async () => {
-          const row = await leased();
-          return row && row.attempts >= 2 ? row : null;
-        },
-        { timeoutMs: 30_000 },
-      );
-      expect(held.claimed_by).toBe('node-a');
-      expect(held.status).toBe('sending');
-      expect(sms.messages().filter((m) => m.to === W1)).toEqual([]);
+    await cluster
+      .withSms(async (sms) => {
+        // Node a pages through an SMS provider that does not answer: its page stays queued, retried, leased to it.
+        const deadProvider = `http://127.0.0.1:${await freePort()}`;
+        const addresses = await gatewayAddresses();
+        const a = children.add(
+          new GatewayProcess({
+            ...gatewayEnv({ dataDir: dir.path, addresses, twilioApiUrl: deadProvider }),
+            DATABASE_URL: url,
+            LINK_SECRET_FILE: sharedLinkSecretFile(),
+            GATEWAY_NODE_ID: 'node-a',
+          }),
+        );
+        a.spawn();
+        await a.waitForBanner(60_000);
+        await cluster.start(url, 'node-b', { sms });
+        const store = await cluster.observe(url);
+        await cluster.pressSos(addresses.mqttUrl, 1);
+        const leased = async () =>
+          (
+            await store.database.query<{ id: string; status: string; attempts: number; claimed_by: string }>(
+              "SELECT id, status, attempts, claimed_by FROM sms_messages WHERE to_phone = $1 AND purpose = 'page'",
+              [W1],
+            )
+          )[0];
+        // Tried and failed at least twice on node a, so it has renewed its lease past the first term; b left it alone.
+        const held = await waitFor(
+          'the page retried on node a',
+          async () => {
+            const row = await leased();
+            return row && row.attempts >= 2 ? row : null;
+          },
+          { timeoutMs: 30_000 },
+        );
+        expect(held.claimed_by).toBe('node-a');
+        expect(held.status).toBe('sending');
+        expect(sms.messages().filter((m) => m.to === W1)).toEqual([]);
 
-      a.signalGroup('SIGKILL');
-      expect((await a.waitForExit()).signal).toBe('SIGKILL');
-      const sent = await sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'), 40_000);
-      expect(sent.body).toContain('回1');
-      await waitFor('the page recorded as handed over by node b', async () => {
-        const row = await leased();
-        return row?.claimed_by === 'node-b' && !['queued', 'sending', 'failed'].includes(row.status);
+        a.signalGroup('SIGKILL');
+        expect((await a.waitForExit()).signal).toBe('SIGKILL');
+        const sent = await sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'), 40_000);
+        expect(sent.body).toContain('回1');
+        await waitFor('the page recorded as handed over by node b', async () => {
+          const row = await leased();
+          return row?.claimed_by === 'node-b' && !['queued', 'sending', 'failed'].includes(row.status);
+        });
+        expect(sms.messages().filter((m) => m.to === W1 && m.body.includes('回1'))).toHaveLength(1);
+      })
+      .finally(async () => {
+        await children.killAll();
+        dir.remove();
       });
-      expect(sms.messages().filter((m) => m.to === W1 && m.body.includes('回1'))).toHaveLength(1);
-    }).finally(async () => {
-      await children.killAll();
-      dir.remove();
-    });
   }, 150_000);
 });

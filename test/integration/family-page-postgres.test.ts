@@ -1,14 +1,11 @@
 // On PostgreSQL the responder's first page commits in a short transaction of its own; the family's follows, and a node gone between the two loses no family page.
 import { readFileSync } from 'node:fs';
-import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../gateway/app.js';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../gateway/core/clock.js';
-import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
-import { TwilioSimServer } from '../../simulators/sms/twilio-server.js';
+import type { PostgresStore } from '../../gateway/storage/postgres/store.js';
 import { shanghaiLast } from '../helpers/calendar.js';
-import { connectDevice, SIM_SID, SIM_TOKEN, startPostgresTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { PostgresFixture } from '../helpers/postgres.js';
+import { passSeconds, postgresNodes } from '../helpers/cluster-nodes.js';
+import { connectDevice } from '../helpers/gateway.js';
 import { waitFor } from '../helpers/wait.js';
 
 const W1 = '+8613900000001';
@@ -23,61 +20,31 @@ const FAMILY_ROWS = [
 ].sort();
 
 describe('the first page on PostgreSQL', () => {
-  let pgFixture: PostgresFixture;
-  const gateways: TestGateway<Gateway>[] = [];
-  const clients: MqttClient[] = [];
-  let observer: PostgresStore | null = null;
+  const cluster = postgresNodes();
 
-  beforeAll(async () => {
-    pgFixture = await PostgresFixture.start();
-  });
-  afterAll(async () => {
-    await pgFixture.stop();
-  });
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
-    for (const g of gateways.splice(0)) await g.stop().catch(() => undefined);
-    await observer?.close();
-    observer = null;
-  });
-
-  const node = async (url: string, id: string, opts: Parameters<typeof startPostgresTestGateway>[1]): Promise<TestGateway<Gateway>> => {
-    const g = await startPostgresTestGateway(url, { ...opts, env: { ...opts?.env, GATEWAY_NODE_ID: id } });
-    gateways.push(g);
-    return g;
-  };
-  const sos = async (mqttUrl: string): Promise<void> => {
-    const button = await connectDevice(mqttUrl, 'btn-001', 's3cret-btn-001');
-    clients.push(button);
-    await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
-  };
   const rowsOf = async (store: PostgresStore) =>
     store.database.query<{ to_phone: string; role: string; purpose: string }>(
       'SELECT to_phone, role, purpose FROM sms_messages ORDER BY row_no',
     );
 
   it('commits the worker page in a transaction of its own, in fewer round trips, and the family pages after it', async () => {
-    const log = await pgFixture.server.logStatements();
+    const log = await cluster.postgres.server.logStatements();
     const logFile = log.file;
     try {
-      const url = await pgFixture.freshUrl();
-      const sms = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
-      await sms.start({ port: 0 });
-      try {
-        const g = await node(url, 'node-a', { clock: new ManualClock(shanghaiLast(4, 10)), sms });
+      const url = await cluster.postgres.freshUrl();
+      const store = await cluster.withSms(async (sms) => {
+        const g = await cluster.start(url, 'node-a', { clock: new ManualClock(shanghaiLast(4, 10)), sms });
         // An everyday event first, acted on alone: its transaction pages nobody, so its commit is not synced.
         const button = await connectDevice(g.mqttUrl, 'btn-001', 's3cret-btn-001');
-        clients.push(button);
+        cluster.clients.push(button);
         await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'heartbeat', seq: 1 }), { qos: 1 });
-        const store = (observer = await openPostgresStore(url));
-        await waitFor('the heartbeat acted on', async () => (await store.events.listUnprocessed()).length === 0);
+        const observer = await cluster.observe(url);
+        await waitFor('the heartbeat acted on', async () => (await observer.events.listUnprocessed()).length === 0);
         await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 2 }), { qos: 1 });
         await sms.waitForMessage((m) => m.to === SON && m.body.includes('回1'));
         await sms.waitForMessage((m) => m.to === DAUGHTER && m.body.includes('回1'));
-      } finally {
-        for (const g of gateways.splice(0)) await g.stop();
-        await sms.stop();
-      }
+        return observer;
+      });
       // The transaction that created the incident, statement by statement, as the server received them.
       const lines = readFileSync(logFile, 'utf8')
         .split('\n')
@@ -116,7 +83,7 @@ describe('the first page on PostgreSQL', () => {
         .findLast((st) => st.startsWith('BEGIN; SET LOCAL'));
       expect(heartbeatBegin).toBe('BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL statement_timeout = 4000');
 
-      const family = (await rowsOf(observer)).filter((r) => r.role === 'family');
+      const family = (await rowsOf(store)).filter((r) => r.role === 'family');
       expect(family.map((r) => [r.to_phone, r.purpose]).sort()).toEqual(FAMILY_ROWS);
     } finally {
       await log.reset();
@@ -124,39 +91,26 @@ describe('the first page on PostgreSQL', () => {
   });
 
   it('pages the family once from the other node when the node that opened the incident is gone before paging them', async () => {
-    const url = await pgFixture.freshUrl();
+    const url = await cluster.postgres.freshUrl();
     const clock = new ManualClock(shanghaiLast(4, 10));
-    const sms = new TwilioSimServer({ accountSid: SIM_SID, authToken: SIM_TOKEN });
-    await sms.start({ port: 0 });
-    try {
-      const a = await node(url, 'node-a', { clock, sms });
-      await node(url, 'node-b', { clock, sms });
-      const store = (observer = await openPostgresStore(url));
+    await cluster.withSms(async (sms) => {
+      const a = await cluster.start(url, 'node-a', { clock, sms });
+      await cluster.start(url, 'node-b', { clock, sms });
+      const store = await cluster.observe(url);
       // Node a commits the first page and never gets to the family's (as if it died right after that commit).
       a.gateway.timers.fireNow = () => Promise.resolve();
-      await sos(a.mqttUrl);
+      await cluster.pressSos(a.mqttUrl, 1);
       await sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'));
       expect((await rowsOf(store)).filter((r) => r.role === 'family')).toEqual([]);
-      await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
-      gateways.splice(gateways.indexOf(a), 1);
-      await a.stop({ keep: true });
+      await cluster.lose(a);
       // Node b reads the shared timers every second: the family's timer is due, and it pages them.
-      for (let i = 0; i < 3; i++) {
-        clock.advance(1000);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await passSeconds(clock, 3, 50);
       await sms.waitForMessage((m) => m.to === SON && m.body.includes('回1'));
       await sms.waitForMessage((m) => m.to === DAUGHTER && m.body.includes('回1'));
-      for (let i = 0; i < 3; i++) {
-        clock.advance(1000);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await passSeconds(clock, 3, 50);
       const family = (await rowsOf(store)).filter((r) => r.role === 'family');
       expect(family.map((r) => [r.to_phone, r.purpose]).sort()).toEqual(FAMILY_ROWS);
       expect(sms.messages().filter((m) => m.to === SON && m.body.includes('回1'))).toHaveLength(1);
-    } finally {
-      for (const g of gateways.splice(0)) await g.stop();
-      await sms.stop();
-    }
+    });
   });
 });
