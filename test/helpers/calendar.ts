@@ -27,6 +27,23 @@ export function shanghaiLast(weekday: number, h: number, mi = 0, now: number = D
   return shanghaiDay(-back, h, mi, now);
 }
 
+/**
+ * Midnight (Asia/Shanghai) of the Wednesday before the next month end: its Thursday is still in its month and the
+ * Tuesday after it is in the next, so the month's last day is one of the Thursday … Monday between them. The month is
+ * this one (by the real clock, or `now`), or the next when this one ends on a Tuesday or a Wednesday.
+ */
+export function monthEndWednesday(now: number = Date.now()): number {
+  const local = new Date(now + SHANGHAI_OFFSET_HOURS * 3_600_000);
+  for (let month = local.getUTCMonth(); ; month++) {
+    // Day 0 of the month after: the last day of this one (Date.UTC rolls months over into years).
+    const last = new Date(Date.UTC(local.getUTCFullYear(), month + 1, 0));
+    const afterWednesday = (last.getUTCDay() - 3 + 7) % 7;
+    if (afterWednesday >= 1 && afterWednesday <= 5) {
+      return shanghai(last.getUTCFullYear(), last.getUTCMonth() + 1, last.getUTCDate() - afterWednesday);
+    }
+  }
+}
+
 /** `h:mi` wall time `days` after the Asia/Shanghai day that starts at `midnight` (e.g. `shanghaiLast(4, 0)`). */
 export function wallTime(midnight: number, h: number, mi = 0, days = 0): number {
   return midnight + ((days * 24 + h) * 60 + mi) * 60_000;

@@ -6,7 +6,7 @@ import { silentLogger } from '../../gateway/core/logger.js';
 import type { OutboundSms } from '../../gateway/core/types.js';
 import { doorUnansweredAlarm } from '../../gateway/incidents/door-unanswered.js';
 import { VisitService, type VisitServiceDeps } from '../../gateway/visits/service.js';
-import { shanghai, shanghaiDate, shanghaiLast, wallTime } from './calendar.js';
+import { monthEndWednesday, shanghai, shanghaiDate, shanghaiLast, shanghaiMonth, wallTime } from './calendar.js';
 import { startTestGateway, TEST_REGISTRY, type TestGateway, type TestGatewayOptions } from './gateway.js';
 
 export const TZ = 'Asia/Shanghai';
@@ -28,6 +28,26 @@ export function onDay(days: number, h: number, mi = 0): number {
 export function dateOf(days: number): string {
   return shanghaiDate(onDay(days, 12));
 }
+
+/**
+ * Day 0 of the visit rigs that cross a month end (schedules, the hours ledger by month): midnight of the Wednesday
+ * before the next month end. Its Tuesday before (-1) and Thursday (1) are in one month, the next Tuesday (6) in the next.
+ */
+export const MONTH_END_WEDNESDAY = monthEndWednesday();
+
+/** Days from MONTH_END_WEDNESDAY, as the visit service writes and reads them. */
+export const nearMonthEnd = {
+  /** `h:mi` wall time `days` after MONTH_END_WEDNESDAY, as an instant. */
+  at: (days: number, h: number, mi = 0): number => wallTime(MONTH_END_WEDNESDAY, h, mi, days),
+  /** The day as 'YYYY-MM-DD'. */
+  date: (days: number): string => shanghaiDate(wallTime(MONTH_END_WEDNESDAY, 12, 0, days)),
+  /** The day's month as 'YYYY-MM'. */
+  month: (days: number): string => shanghaiMonth(wallTime(MONTH_END_WEDNESDAY, 12, 0, days)),
+  /** A local time on the day as visits are given one: 'YYYY-MM-DDTHH:MM'. */
+  local: (days: number, hm: string): string => `${nearMonthEnd.date(days)}T${hm}`,
+  /** An occurrence's start as the service prints it: 'YYYY-MM-DDTHH:MM:00+08:00'. */
+  start: (days: number, hm: string): string => `${nearMonthEnd.date(days)}T${hm}:00+08:00`,
+};
 
 export const V01 = '+8613700000001'; // 王奶奶, apron team (fixture)
 export const V02 = '+8613700000002'; // 刘阿姨, apron team leader

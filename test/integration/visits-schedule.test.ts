@@ -5,7 +5,7 @@ import { GatewayError } from '../../gateway/core/errors.js';
 import { silentLogger } from '../../gateway/core/logger.js';
 import { importRegistryDocument } from '../../gateway/registry/import.js';
 import type { OccurrenceView } from '../../gateway/visits/types.js';
-import { local, startVisitsGateway, type VisitsGateway } from '../helpers/visits.js';
+import { nearMonthEnd, startVisitsGateway, type VisitsGateway } from '../helpers/visits.js';
 
 async function expectBadRequest(work: Promise<unknown>, message: RegExp): Promise<void> {
   const err = await work.then(
@@ -19,27 +19,31 @@ async function expectBadRequest(work: Promise<unknown>, message: RegExp): Promis
   expect(err.message).toMatch(message);
 }
 
+const { at, date: day, local: wall, start } = nearMonthEnd;
+/** `text` as a regular expression that matches it literally. */
+const escaped = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 const brief = (list: OccurrenceView[]) => list.map((o) => `${o.visit} ${o.volunteer} ${o.start} ${o.status}`);
 
 describe('visit schedules', () => {
   let rig: VisitsGateway;
 
   beforeEach(async () => {
-    // Fixed on Wednesday 2026-11-25 12:00 (Asia/Shanghai) because these tests cross a month end; they call the visit
-    // service only and send SMS to no provider (twilio off), so no real server or wall clock meets this date.
-    rig = await startVisitsGateway({ clock: new ManualClock(local(2026, 11, 25, 12, 0)) });
+    // The Wednesday before the next month end, 12:00 (Asia/Shanghai): these tests cross a month end. Day -1 is the
+    // Tuesday before, 1 the Thursday (still this month), 5 the Monday, 6 the Tuesday after (next month).
+    rig = await startVisitsGateway({ clock: new ManualClock(at(0, 12)) });
   });
   afterEach(async () => rig.close());
 
   it('lists the registry visit across the month end with local +08:00 times and derived statuses', async () => {
-    const list = await rig.visits.listOccurrences({ from: '2026-11-24', to: '2026-12-03' });
+    const list = await rig.visits.listOccurrences({ from: day(-1), to: day(8) });
     expect(brief(list)).toEqual([
-      'vis-01 v-01 2026-11-24T11:00:00+08:00 missed',
-      'vis-01 v-01 2026-11-26T11:00:00+08:00 scheduled',
-      'vis-01 v-01 2026-12-01T11:00:00+08:00 scheduled',
-      'vis-01 v-01 2026-12-03T11:00:00+08:00 scheduled',
+      `vis-01 v-01 ${start(-1, '11:00')} missed`,
+      `vis-01 v-01 ${start(1, '11:00')} scheduled`,
+      `vis-01 v-01 ${start(6, '11:00')} scheduled`,
+      `vis-01 v-01 ${start(8, '11:00')} scheduled`,
     ]);
-    expect(list[1]).toMatchObject({ resident: 'r-001', end: '2026-11-26T12:30:00+08:00', activity: '做饭' });
+    expect(list[1]).toMatchObject({ resident: 'r-001', end: start(1, '12:30'), activity: '做饭' });
   });
 
   it('creates recurring and one-off visits, and filters by volunteer, resident and community', async () => {
@@ -50,28 +54,25 @@ describe('visit schedules', () => {
       durationMinutes: 60,
       activity: '陪聊',
     });
-    expect(weekly).toMatchObject({ volunteer: 'v-03', state: 'active', cron: '30 9 * * 1', at: null, next: '2026-11-30T09:30:00+08:00' });
+    expect(weekly).toMatchObject({ volunteer: 'v-03', state: 'active', cron: '30 9 * * 1', at: null, next: start(5, '09:30') });
     const once = await rig.visits.createVisit({
       id: 'vis-once',
       volunteer: 'v-03',
       resident: 'r-001',
-      at: '2026-12-01T14:00',
+      at: wall(6, '14:00'),
       durationMinutes: 45,
       activity: '理发',
     });
-    expect(once.next).toBe('2026-12-01T14:00:00+08:00');
+    expect(once.next).toBe(start(6, '14:00'));
 
-    const v03 = await rig.visits.listOccurrences({ from: '2026-11-23', to: '2026-12-06', volunteer: 'v-03' });
-    // Created on the 25th: no occurrence on Monday the 23rd.
-    expect(brief(v03)).toEqual([
-      `${weekly.id} v-03 2026-11-30T09:30:00+08:00 scheduled`,
-      'vis-once v-03 2026-12-01T14:00:00+08:00 scheduled',
-    ]);
-    const r002 = await rig.visits.listOccurrences({ from: '2026-11-23', to: '2026-12-06', resident: 'r-002' });
+    const v03 = await rig.visits.listOccurrences({ from: day(-2), to: day(11), volunteer: 'v-03' });
+    // Created on day 0 (Wednesday): no occurrence on the Monday before it.
+    expect(brief(v03)).toEqual([`${weekly.id} v-03 ${start(5, '09:30')} scheduled`, `vis-once v-03 ${start(6, '14:00')} scheduled`]);
+    const r002 = await rig.visits.listOccurrences({ from: day(-2), to: day(11), resident: 'r-002' });
     expect(r002.map((o) => o.visit)).toEqual([weekly.id]);
     // vis-01 four times, the weekly visit once, the one-off once.
-    expect(await rig.visits.listOccurrences({ from: '2026-11-23', to: '2026-12-06', community: 'andali' })).toHaveLength(6);
-    expect(await rig.visits.listOccurrences({ from: '2026-11-23', to: '2026-12-06', community: 'elsewhere' })).toHaveLength(0);
+    expect(await rig.visits.listOccurrences({ from: day(-2), to: day(11), community: 'andali' })).toHaveLength(6);
+    expect(await rig.visits.listOccurrences({ from: day(-2), to: day(11), community: 'elsewhere' })).toHaveLength(0);
   });
 
   it('refuses each kind of bad input with a clear 400 and changes nothing', async () => {
@@ -81,34 +82,36 @@ describe('visit schedules', () => {
     await expectBadRequest(rig.visits.createVisit({ ...good, cron: '0 15 * *' }), /expected 5 fields/);
     await expectBadRequest(rig.visits.createVisit({ ...good, volunteer: 'v-99' }), /unknown volunteer v-99/);
     await expectBadRequest(rig.visits.createVisit({ ...good, resident: 'r-999' }), /unknown resident r-999/);
+    // Impossible dates (a 13th month, 31 November) are the same on any day the tests run.
     await expectBadRequest(rig.visits.createVisit({ ...good, cron: undefined, at: '2026-13-01T10:00' }), /invalid at/);
-    await expectBadRequest(rig.visits.createVisit({ ...good, at: '2026-12-01T10:00' }), /not both/);
+    await expectBadRequest(rig.visits.createVisit({ ...good, at: wall(6, '10:00') }), /not both/);
     await expectBadRequest(rig.visits.createVisit({ ...good, durationMinutes: 0 }), /durationMinutes/);
     await expectBadRequest(rig.visits.createVisit({ ...good, id: 'vis-01' }), /vis-01 already exists/);
     await expectBadRequest(rig.visits.createVisit({ ...good, id: 'bad/id' }), /id "bad\/id"/);
     // v-01 visits r-001 on Tue/Thu 11:00-12:30: a Tuesday 12:00 visit overlaps it.
     await expectBadRequest(
       rig.visits.createVisit({ ...good, volunteer: 'v-01', cron: '0 12 * * 2' }),
-      /overlaps visit vis-01 of volunteer v-01: 2026-12-01T12:00:00\+08:00 \(60 min\)/,
+      new RegExp(`overlaps visit vis-01 of volunteer v-01: ${escaped(start(6, '12:00'))} \\(60 min\\)`),
     );
-    // A one-off visit in 7 weeks still counts; one at 12:30 sharp touches but does not overlap.
+    // A one-off visit in 7 weeks (a Tuesday, day 48) still counts; one at 12:30 sharp touches but does not overlap.
     await expectBadRequest(
-      rig.visits.createVisit({ ...good, volunteer: 'v-01', cron: undefined, at: '2027-01-12T10:30' }),
+      rig.visits.createVisit({ ...good, volunteer: 'v-01', cron: undefined, at: wall(48, '10:30') }),
       /overlaps visit vis-01/,
     );
     await expectBadRequest(rig.visits.createVisit({ ...good, cron: '0,30 15 * * 3' }), /overlap each other/);
     await expectBadRequest(rig.visits.updateVisit('vis-01', { cron: 'nonsense' }), /invalid cron/);
     await expectBadRequest(rig.visits.updateVisit('vis-01', { volunteer: 'v-99' }), /unknown volunteer/);
-    await expectBadRequest(rig.visits.listOccurrences({ from: '2026-11-01', to: '2027-02-01' }), /spans 93 days; at most 92/);
-    await expectBadRequest(rig.visits.listOccurrences({ from: '2026-12-01', to: '2026-11-30' }), /to must not be before from/);
-    await expectBadRequest(rig.visits.listOccurrences({ from: '2026-11-31', to: '2026-12-01' }), /from must be a date/);
+    // 92 days after day -24 is day 68.
+    await expectBadRequest(rig.visits.listOccurrences({ from: day(-24), to: day(68) }), /spans 93 days; at most 92/);
+    await expectBadRequest(rig.visits.listOccurrences({ from: day(6), to: day(5) }), /to must not be before from/);
+    await expectBadRequest(rig.visits.listOccurrences({ from: '2026-11-31', to: day(6) }), /from must be a date/);
     expect(await rig.store.visits.listPlans()).toEqual(before);
 
     // The edges that are allowed: exactly 92 days, and a visit that starts when the other ends.
-    expect((await rig.visits.listOccurrences({ from: '2026-11-01', to: '2027-01-31' })).length).toBeGreaterThan(20);
-    await rig.visits.createVisit({ ...good, volunteer: 'v-01', cron: undefined, at: '2027-01-12T12:30' });
-    // Overlaps are looked for in the next 8 weeks only (to 2027-01-20 here).
-    await rig.visits.createVisit({ ...good, volunteer: 'v-01', cron: undefined, at: '2027-01-26T11:30' });
+    expect((await rig.visits.listOccurrences({ from: day(-24), to: day(67) })).length).toBeGreaterThan(20);
+    await rig.visits.createVisit({ ...good, volunteer: 'v-01', cron: undefined, at: wall(48, '12:30') });
+    // Overlaps are looked for in the next 8 weeks only (to day 56 here).
+    await rig.visits.createVisit({ ...good, volunteer: 'v-01', cron: undefined, at: wall(62, '11:30') });
   });
 
   it('checks overlaps against the volunteer a visit is reassigned to', async () => {
@@ -125,22 +128,22 @@ describe('visit schedules', () => {
   });
 
   it('pauses and resumes: occurrences in the pause stay cancelled, later ones take place, none for cancelled visits', async () => {
-    rig.clock.set(local(2026, 11, 26, 8));
+    rig.clock.set(at(1, 8));
     expect((await rig.visits.pauseVisit('vis-01')).state).toBe('paused');
     await expectBadRequest(rig.visits.pauseVisit('vis-01'), /already paused/);
-    rig.clock.set(local(2026, 11, 30, 8));
+    rig.clock.set(at(5, 8));
     expect((await rig.visits.resumeVisit('vis-01')).state).toBe('active');
     await expectBadRequest(rig.visits.resumeVisit('vis-01'), /not paused/);
-    const list = await rig.visits.listOccurrences({ from: '2026-11-24', to: '2026-12-01' });
+    const list = await rig.visits.listOccurrences({ from: day(-1), to: day(6) });
     expect(list.map((o) => `${o.start.slice(0, 10)} ${o.status}`)).toEqual([
-      '2026-11-24 missed',
-      '2026-11-26 cancelled',
-      '2026-12-01 scheduled',
+      `${day(-1)} missed`,
+      `${day(1)} cancelled`,
+      `${day(6)} scheduled`,
     ]);
 
-    rig.clock.set(local(2026, 12, 1, 8));
+    rig.clock.set(at(6, 8));
     expect((await rig.visits.cancelVisit('vis-01')).state).toBe('cancelled');
-    const after = await rig.visits.listOccurrences({ from: '2026-11-30', to: '2026-12-03' });
+    const after = await rig.visits.listOccurrences({ from: day(5), to: day(8) });
     expect(after.map((o) => o.status)).toEqual(['cancelled', 'cancelled']);
     await expectBadRequest(rig.visits.updateVisit('vis-01', { activity: '打扫' }), /vis-01 is cancelled/);
     await expectBadRequest(rig.visits.resumeVisit('vis-01'), /vis-01 is cancelled/);
@@ -161,28 +164,28 @@ describe('visit schedules', () => {
   });
 
   it('cancels one occurrence only, and not one already checked in', async () => {
-    const one = await rig.visits.cancelOccurrence('vis-01', '2026-12-01T11:00:00+08:00', '老人住院');
-    expect(one).toMatchObject({ status: 'cancelled', start: '2026-12-01T11:00:00+08:00' });
-    const list = await rig.visits.listOccurrences({ from: '2026-11-26', to: '2026-12-03' });
+    const one = await rig.visits.cancelOccurrence('vis-01', start(6, '11:00'), '老人住院');
+    expect(one).toMatchObject({ status: 'cancelled', start: start(6, '11:00') });
+    const list = await rig.visits.listOccurrences({ from: day(1), to: day(8) });
     expect(list.map((o) => o.status)).toEqual(['scheduled', 'cancelled', 'scheduled']);
-    await expectBadRequest(rig.visits.cancelOccurrence('vis-01', '2026-12-01T11:00'), /already cancelled/);
+    await expectBadRequest(rig.visits.cancelOccurrence('vis-01', wall(6, '11:00')), /already cancelled/);
     await expectBadRequest(
-      rig.visits.cancelOccurrence('vis-01', '2026-12-02T11:00'),
-      /no occurrence starting at 2026-12-02T11:00:00\+08:00/,
+      rig.visits.cancelOccurrence('vis-01', wall(7, '11:00')),
+      new RegExp(`no occurrence starting at ${escaped(start(7, '11:00'))}`),
     );
     await expectBadRequest(rig.visits.cancelOccurrence('vis-01', 'soon'), /start must be/);
   });
 
   it('reassigns the whole visit from now on, keeping past occurrences with the former volunteer', async () => {
-    rig.clock.set(local(2026, 11, 27, 9));
+    rig.clock.set(at(2, 9));
     const changed = await rig.visits.updateVisit('vis-01', { volunteer: 'v-03', durationMinutes: 60 });
     expect(changed).toMatchObject({ volunteer: 'v-03', durationMinutes: 60 });
-    const list = await rig.visits.listOccurrences({ from: '2026-11-24', to: '2026-12-03' });
+    const list = await rig.visits.listOccurrences({ from: day(-1), to: day(8) });
     expect(list.map((o) => `${o.start.slice(0, 10)} ${o.volunteer}`)).toEqual([
-      '2026-11-24 v-01',
-      '2026-11-26 v-01',
-      '2026-12-01 v-03',
-      '2026-12-03 v-03',
+      `${day(-1)} v-01`,
+      `${day(1)} v-01`,
+      `${day(6)} v-03`,
+      `${day(8)} v-03`,
     ]);
     // The registry's visit document follows the change.
     expect((await rig.store.registry.listVisits()).find((v) => v.id === 'vis-01')).toMatchObject({
@@ -192,20 +195,20 @@ describe('visit schedules', () => {
   });
 
   it('reassigns one occurrence to another volunteer, refusing someone busy then', async () => {
-    const moved = await rig.visits.reassignOccurrence('vis-01', '2026-12-01T11:00', 'v-02');
+    const moved = await rig.visits.reassignOccurrence('vis-01', wall(6, '11:00'), 'v-02');
     expect(moved).toMatchObject({ volunteer: 'v-02', reassignedFrom: 'v-01', status: 'scheduled' });
-    const list = await rig.visits.listOccurrences({ from: '2026-11-30', to: '2026-12-03' });
+    const list = await rig.visits.listOccurrences({ from: day(5), to: day(8) });
     expect(list.map((o) => o.volunteer)).toEqual(['v-02', 'v-01']);
     await rig.visits.createVisit({
       id: 'vis-v03',
       volunteer: 'v-03',
       resident: 'r-002',
-      at: '2026-12-03T12:00',
+      at: wall(8, '12:00'),
       durationMinutes: 30,
       activity: '陪聊',
     });
-    await expectBadRequest(rig.visits.reassignOccurrence('vis-01', '2026-12-03T11:00', 'v-03'), /v-03 already has visit vis-v03/);
-    await expectBadRequest(rig.visits.reassignOccurrence('vis-01', '2026-12-03T11:00', 'v-01'), /already does/);
+    await expectBadRequest(rig.visits.reassignOccurrence('vis-01', wall(8, '11:00'), 'v-03'), /v-03 already has visit vis-v03/);
+    await expectBadRequest(rig.visits.reassignOccurrence('vis-01', wall(8, '11:00'), 'v-01'), /already does/);
   });
 
   it('keeps a pause when the registry file is imported again', async () => {
