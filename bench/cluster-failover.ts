@@ -1,5 +1,6 @@
 // Failover: SIGKILL the cluster node that holds N devices (behind HAProxy on the shipped config) and time until every device is back on the survivors and a new alarm pages.
 import { Redis } from 'ioredis';
+import { willSetKey } from '../gateway/broker/will-store.js';
 import { httpGet } from '../test/helpers/e2e-process.js';
 import { benchRegistryDoc, residentIndexIn, residentName } from './lib/registry.js';
 import { ClusterParts, nodeDevices, OPEN_FILES, type NodeHandle } from './lib/cluster-parts.js';
@@ -126,8 +127,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       200,
     );
     redis = new Redis(parts.redis?.url ?? '', { maxRetriesPerRequest: 1 });
-    const deadWills = async (): Promise<number> =>
-      (await redis!.lrange('will', 0, -1)).filter((k) => k.startsWith(`will:${doomed.name}:`)).length;
+    const deadWills = async (): Promise<number> => await redis!.scard(willSetKey(doomed.name));
     const willsBefore = await deadWills();
     await sleep(1000);
 
@@ -199,7 +199,8 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       opts.log(
         `failover: per reconnect, PostgreSQL statements ${Object.entries(costs.postgres)
           .map(([n, c]) => `${n} ${c.perConnect}`)
-          .join(', ')}; Redis commands ${costs.redis.perConnect} (${JSON.stringify(costs.redis.byCommand)})`,
+          .join(', ')}; Redis commands ${costs.redis.perConnect} (${JSON.stringify(costs.redis.byCommand)}), ` +
+          `Redis CPU ${costs.redis.serverCpuS} s (µs by command ${JSON.stringify(costs.redis.usecByCommand)})`,
       );
     }
     const reconnectS = summarize(last.reconnectAts.map((t) => (fromMonotonic(t) - killedAt) / 1000));
