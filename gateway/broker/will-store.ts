@@ -45,8 +45,6 @@ const SCAN_COUNT = 1000;
  * MULTI (SET and SADD) and its removal one MULTI (DEL and SREM).
  */
 export class WillStore {
-  /** A node is listed once per process; every will it stores is in its set. */
-  private listed = false;
   private legacyDel: ((client: { id: string; brokerId: string }) => Promise<StoredWill | null>) | null = null;
 
   constructor(
@@ -68,12 +66,9 @@ export class WillStore {
   }
 
   async put(clientId: string, packet: Omit<StoredWill, 'clientId' | 'brokerId'>): Promise<void> {
-    const tx = this.conn().multi();
-    if (!this.listed) tx.sadd(WILL_NODES_KEY, this.nodeId);
     const key = willKey(this.nodeId, clientId);
-    tx.set(key, encode(packet)).sadd(willSetKey(this.nodeId), key);
-    await tx.exec();
-    this.listed = true;
+    // The node is listed with every will (O(1)), so a Redis that restarted empty lists it again with its next will.
+    await this.conn().multi().set(key, encode(packet)).sadd(willSetKey(this.nodeId), key).sadd(WILL_NODES_KEY, this.nodeId).exec();
   }
 
   /**

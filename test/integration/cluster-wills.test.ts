@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerCluster, type ReplayedWill } from '../../gateway/broker/cluster.js';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { silentLogger } from '../../gateway/core/logger.js';
-import { LEGACY_WILLS_KEY, willSetKey } from '../../gateway/broker/will-store.js';
+import { LEGACY_WILLS_KEY, WILL_NODES_KEY, willSetKey } from '../../gateway/broker/will-store.js';
 import { RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -102,6 +102,25 @@ describe('replaying a silent node’s wills', () => {
       await node.close();
     }
   }, 60_000);
+
+  it('lists the node again with its next will after Redis lost everything, so its wills can still be replayed', async () => {
+    const node = cluster('node-keep');
+    const options = await node.open({ onWill: () => Promise.resolve(), onReconnect: () => undefined });
+    const r = redis.client();
+    const will = { topic: 'care/v1/btn-1/status', payload: Buffer.from('offline'), qos: 1, retain: true };
+    try {
+      await options.persistence.putWill({ id: 'btn-1' }, will);
+      expect(await r.smembers(WILL_NODES_KEY)).toContain('node-keep');
+      await r.flushall(); // a Redis restarted without persistence
+      await options.persistence.putWill({ id: 'btn-2' }, { ...will, topic: 'care/v1/btn-2/status' });
+      expect(await r.smembers(WILL_NODES_KEY)).toContain('node-keep');
+      expect(await r.smembers(willSetKey('node-keep'))).toEqual(['care:will:node-keep:btn-2']);
+    } finally {
+      await r.flushall();
+      await r.quit();
+      await node.close();
+    }
+  });
 
   it('replays the wills an earlier release stored in aedes-persistence-redis’ own list', async () => {
     // A node of the earlier release: aedes on the persistence as shipped, its wills in the list `will`, msgpack-encoded.
