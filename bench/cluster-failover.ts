@@ -1,5 +1,8 @@
 // Failover: SIGKILL the cluster node that holds N devices (behind HAProxy on the shipped config) and time until every device is back on the survivors and a new alarm pages.
 import { Redis } from 'ioredis';
+import { willSetKey } from '../gateway/broker/will-store.js';
+import { busiest, connectionsTo, FailoverTimeline, type TimelineSummary } from './lib/failover-timeline.js';
+import { findNodePids } from './lib/node-cpu.js';
 import { httpGet } from '../test/helpers/e2e-process.js';
 import { benchRegistryDoc, residentIndexIn, residentName } from './lib/registry.js';
 import { ClusterParts, nodeDevices, OPEN_FILES, type NodeHandle } from './lib/cluster-parts.js';
@@ -59,6 +62,8 @@ export interface FailoverResult {
   survivors: Record<string, number | null>;
   /** Profile runs only: PostgreSQL statements per survivor and Redis commands, per device reconnected, in the window. */
   connect_costs: ConnectCosts | null;
+  /** Where the reconnects waited: HAProxy's connections to the survivors, their accepted sockets, CPU and run-queue waits, every 0.5 s. */
+  timeline: TimelineSummary | null;
   failed_attempts: number;
   /** Those attempts by the error mqtt.js gave ('closed': none, the connection just ended). */
   failures: Record<string, number>;
@@ -126,8 +131,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       200,
     );
     redis = new Redis(parts.redis?.url ?? '', { maxRetriesPerRequest: 1 });
-    const deadWills = async (): Promise<number> =>
-      (await redis!.lrange('will', 0, -1)).filter((k) => k.startsWith(`will:${doomed.name}:`)).length;
+    const deadWills = async (): Promise<number> => await redis!.scard(willSetKey(doomed.name));
     const willsBefore = await deadWills();
     await sleep(1000);
 
@@ -143,7 +147,24 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
     const redisBefore = await redisCommandCalls(redis);
     const pgFrom = opts.profileDir && pgLog ? logOffset(pgLog) : 0;
     await fleet.mark();
+    const survivorPids = new Map<string, number>();
+    for (const n of survivors) {
+      // npm and sh above the node process carry its environment too: the node is the one holding its sockets.
+      const pid = busiest([...findNodePids([n.addresses.httpPort]).keys()]);
+      if (pid !== null) survivorPids.set(n.name, pid);
+    }
+    const survivorNames = survivors.map((n) => n.name);
     const killedAt = performance.now();
+    const timeline = new FailoverTimeline({
+      pids: survivorPids,
+      startHr: killedAt,
+      balancer: async () => {
+        let total = 0;
+        for (const b of parts.balancers) total += connectionsTo(await b.command('show stat'), survivorNames);
+        return total;
+      },
+    });
+    timeline.start();
     parts.kill(doomed);
     opts.log(`failover: SIGKILL ${doomed.name} (${willsBefore} wills of it in Redis)`);
 
@@ -183,6 +204,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       100,
     );
     allBack = true;
+    const waited = timeline.stop(opts.devices);
     const windowEnd = performance.now();
     const redisAfter = await redisCommandCalls(redis);
     const pgTo = opts.profileDir && pgLog ? logOffset(pgLog) : 0;
@@ -199,13 +221,19 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       opts.log(
         `failover: per reconnect, PostgreSQL statements ${Object.entries(costs.postgres)
           .map(([n, c]) => `${n} ${c.perConnect}`)
-          .join(', ')}; Redis commands ${costs.redis.perConnect} (${JSON.stringify(costs.redis.byCommand)})`,
+          .join(', ')}; Redis commands ${costs.redis.perConnect} (${JSON.stringify(costs.redis.byCommand)}), ` +
+          `Redis CPU ${costs.redis.serverCpuS} s (µs by command ${JSON.stringify(costs.redis.usecByCommand)})`,
       );
     }
     const reconnectS = summarize(last.reconnectAts.map((t) => (fromMonotonic(t) - killedAt) / 1000));
     opts.log(
       `failover: every device back in ${reconnectAllS.toFixed(2)} s (p50 ${reconnectS.p50.toFixed(2)} s, p90 ${reconnectS.p90.toFixed(2)} s; ` +
         `${last.failedAttempts} failed attempts on the way); HAProxy marked ${doomed.name} down ${downS === null ? 'after the last reconnect' : `${(downS as number).toFixed(2)} s`} after the SIGKILL`,
+    );
+    const at = (v: number | null): string => (v === null ? 'not within the window' : `${v.toFixed(1)} s`);
+    opts.log(
+      `failover: HAProxy held 90 % of the devices' connections to the survivors at ${at(waited.balancer90S)}, the survivors had accepted ` +
+        `90 % at ${at(waited.accepted90S)}; survivors' CPU ${JSON.stringify(waited.cpuS)} s, their main threads waited for a core ${JSON.stringify(waited.runQueueS)} s`,
     );
 
     // A new alarm right after the last reconnect, from the first button.
@@ -280,6 +308,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       wrongly_offline: wrongly,
       survivors: survivorCounts,
       connect_costs: costs,
+      timeline: waited,
       failed_attempts: last.failedAttempts,
       failures: last.failures,
       balancers,

@@ -14,8 +14,25 @@ export interface ConnectCosts {
   connects: number;
   /** PostgreSQL statements per node (its PGAPPNAME), and per connect. */
   postgres: Record<string, NodeStatements & { perConnect: number }>;
-  /** Redis commands across every node in the window, by command, and per connect. */
-  redis: { total: number; perConnect: number; byCommand: Record<string, number> };
+  /**
+   * Redis commands across every node in the window, by command, and per connect; `usecByCommand` is the server's own
+   * time in each (microseconds, INFO commandstats) and `serverCpuS` the Redis process' CPU seconds in the window: Redis
+   * runs commands one at a time, so that is time every CONNECT of the cluster queues behind.
+   */
+  redis: {
+    total: number;
+    perConnect: number;
+    byCommand: Record<string, number>;
+    usecByCommand: Record<string, number>;
+    serverCpuS: number;
+  };
+}
+
+/** Redis' calls and time per command since it started, and its CPU seconds (INFO commandstats, INFO cpu). */
+export interface RedisSample {
+  calls: Map<string, number>;
+  usec: Map<string, number>;
+  cpuS: number;
 }
 
 /**
@@ -39,15 +56,25 @@ export function logOffset(path: string): number {
   return statSync(path).size;
 }
 
-/** Redis' calls per command since it started (INFO commandstats). */
-export async function redisCommandCalls(redis: Redis): Promise<Map<string, number>> {
+/** Redis' calls and time per command since it started, and its CPU time. */
+export async function redisCommandCalls(redis: Redis): Promise<RedisSample> {
   const info = await redis.info('commandstats');
   const calls = new Map<string, number>();
+  const usec = new Map<string, number>();
   for (const line of info.split('\n')) {
-    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
-    if (m?.[1] && m[2]) calls.set(m[1], Number(m[2]));
+    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line.trim());
+    if (m?.[1] && m[2] && m[3]) {
+      calls.set(m[1], Number(m[2]));
+      usec.set(m[1], Number(m[3]));
+    }
   }
-  return calls;
+  const cpu = await redis.info('cpu');
+  let cpuS = 0;
+  for (const line of cpu.split('\n')) {
+    const m = /^used_cpu_(?:sys|user):([\d.]+)/.exec(line.trim());
+    if (m?.[1]) cpuS += Number(m[1]);
+  }
+  return { calls, usec, cpuS };
 }
 
 /** Statements logged between two offsets of the server log, per application name. */
@@ -82,21 +109,24 @@ export function statementsBetween(path: string, from: number, to: number): Map<s
 export function connectCosts(
   connects: number,
   statements: Map<string, NodeStatements>,
-  before: Map<string, number>,
-  after: Map<string, number>,
+  before: RedisSample,
+  after: RedisSample,
 ): ConnectCosts {
   const per = (n: number): number => (connects > 0 ? Math.round((n / connects) * 100) / 100 : 0);
   const postgres: ConnectCosts['postgres'] = {};
   for (const [app, s] of statements) postgres[app] = { ...s, perConnect: per(s.total) };
   const byCommand: Record<string, number> = {};
+  const usecByCommand: Record<string, number> = {};
   let total = 0;
-  for (const [cmd, calls] of after) {
-    const delta = calls - (before.get(cmd) ?? 0);
+  for (const [cmd, calls] of after.calls) {
+    const delta = calls - (before.calls.get(cmd) ?? 0);
     if (delta <= 0 || cmd === 'info') continue;
     byCommand[cmd] = delta;
+    usecByCommand[cmd] = (after.usec.get(cmd) ?? 0) - (before.usec.get(cmd) ?? 0);
     total += delta;
   }
-  return { connects, postgres, redis: { total, perConnect: per(total), byCommand } };
+  const serverCpuS = Math.round((after.cpuS - before.cpuS) * 100) / 100;
+  return { connects, postgres, redis: { total, perConnect: per(total), byCommand, usecByCommand, serverCpuS } };
 }
 
 /** One shape per statement: literals and parameter numbers do not make a statement different. */

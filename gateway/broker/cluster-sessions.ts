@@ -5,7 +5,7 @@ import type { Store } from '../storage/ports.js';
 import type { Ingest } from '../ingest/ingest.js';
 import { channelUnder } from '../../devices/topics.js';
 import { errorMessage } from '../core/errors.js';
-import type { BrokerCluster, ReplayedWill } from './cluster.js';
+import type { BrokerCluster, Presence, ReplayedWill } from './cluster.js';
 
 export interface ReplayedWillDeps {
   cluster: Pick<BrokerCluster, 'holderOf' | 'isAlive' | 'release'>;
@@ -33,17 +33,24 @@ export async function handleReplayedWill(deps: ReplayedWillDeps, will: ReplayedW
   // A device's client id is its id: the topic is checked, and presence asked, before the registry is read. In a failover
   // most devices are back on a survivor by the time their will is replayed, and those cost PostgreSQL nothing.
   if (channelUnder(will.deviceId, will.topic) !== 'status') return ignored();
-  const holder = await cluster.holderOf(will.deviceId);
-  if (holder && holder.node !== will.brokerId && cluster.isAlive(holder.node)) {
+  const connectedElsewhere = async (): Promise<Presence | 'elsewhere' | null> => {
+    const holder = await cluster.holderOf(will.deviceId);
+    if (!holder || holder.node === will.brokerId || !cluster.isAlive(holder.node)) return holder;
     log.info(
       { deviceId: will.deviceId, deadNode: will.brokerId, node: holder.node },
       'replayed will ignored: the device is connected to a live node',
     );
-    return 'connected_elsewhere';
-  }
+    return 'elsewhere';
+  };
+  const holder = await connectedElsewhere();
+  if (holder === 'elsewhere') return 'connected_elsewhere';
   const device = await deps.registry.getDevice(will.deviceId);
   if (!device) return ignored();
   if (holder) await cluster.release(device.id, holder.session);
+  // Asked again right before the offline is recorded: a device that came back (claimed on a live node) while the registry
+  // and Redis were read would otherwise be marked offline after its new session's `online`, and stay offline although
+  // connected. Its claim precedes its CONNACK, hence its `online`, so what is left is the turn between this answer and the record.
+  if ((await connectedElsewhere()) === 'elsewhere') return 'connected_elsewhere';
   await deps.ingest.handle(device.id, device, 'status', will.payload, {
     remoteAddress: null,
     arrivedHr: performance.now(),

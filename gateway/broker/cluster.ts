@@ -8,6 +8,7 @@ import type { Clock } from '../core/clock.js';
 import type { ComponentHealth } from '../core/health.js';
 import type { Logger } from '../core/logger.js';
 import { errorMessage } from '../core/errors.js';
+import { WillStore, type WillRef } from './will-store.js';
 
 /** Which node holds a device's connection, under which session id, since when. */
 export interface Presence {
@@ -42,8 +43,7 @@ export interface BrokerClusterDeps {
 }
 
 const PRESENCE_KEY = 'care:presence';
-/** aedes-persistence-redis' list of stored wills; each entry names `will:<broker id>:<client id, URI-encoded>`. */
-const WILLS_KEY = 'will';
+/** Entries read per page of the earlier release's list of wills. */
 const WILL_PAGE = 1000;
 /** Wills handled at once while replaying. */
 const WILL_BATCH = 32;
@@ -69,6 +69,7 @@ interface ClaimBatch {
 export class BrokerCluster {
   private readonly conns = new Map<Connection, Redis>();
   private persistence: RedisPersistence | null = null;
+  private wills: WillStore | null = null;
   private brokers: () => Record<string, number> = () => ({});
   private onWill: ((will: ReplayedWill) => Promise<void>) | null = null;
   private replaying = false;
@@ -119,6 +120,9 @@ export class BrokerCluster {
     // aedes looks at only the first 10,000 stored wills and throws an unhandled rejection for one it cannot authorize;
     // the replay is ours instead (see replayWills), and yields nothing for aedes to publish.
     persistence.streamWill = (brokers) => this.replayWills(brokers);
+    const wills = new WillStore(() => this.conn('store'), config.nodeId);
+    wills.install(persistence);
+    this.wills = wills;
     this.persistence = persistence;
     log.info({ node: config.nodeId, redis: shownUrl(config.redisUrl) }, 'cluster broker: connected to Redis');
     return { id: config.nodeId, mq, persistence, heartbeatInterval: config.heartbeatMs };
@@ -135,6 +139,7 @@ export class BrokerCluster {
     const conns = [...this.conns.values()];
     this.conns.clear();
     this.persistence = null;
+    this.wills = null;
     await Promise.all(
       conns.map(async (c) => {
         if (c.status === 'end') return;
@@ -248,43 +253,28 @@ export class BrokerCluster {
   }
 
   private async replay(dead: (broker: string) => boolean): Promise<void> {
-    const persistence = this.persistence;
-    if (!persistence || this.replaying) return;
+    const wills = this.wills;
+    if (!wills || this.replaying) return;
     this.replaying = true;
     try {
-      const keys = await this.deadWillKeys(dead);
-      if (keys.length > 0) this.deps.log.info({ wills: keys.length }, 'cluster broker: replaying the wills of silent nodes');
-      for (let i = 0; i < keys.length; i += WILL_BATCH) {
-        await Promise.all(keys.slice(i, i + WILL_BATCH).map((k) => this.replayOne(persistence, k)));
+      const refs = await wills.of(dead, WILL_PAGE);
+      if (refs.length > 0) this.deps.log.info({ wills: refs.length }, 'cluster broker: replaying the wills of silent nodes');
+      for (let i = 0; i < refs.length; i += WILL_BATCH) {
+        await Promise.all(refs.slice(i, i + WILL_BATCH).map((r) => this.replayOne(wills, r)));
       }
     } finally {
       this.replaying = false;
     }
   }
 
-  /** Every stored will key of a dead node, read in pages (aedes-persistence-redis reads only the first 10,001). */
-  private async deadWillKeys(dead: (broker: string) => boolean): Promise<{ brokerId: string; clientId: string }[]> {
-    const conn = this.conn('store');
-    const out: { brokerId: string; clientId: string }[] = [];
-    // Other nodes may remove entries meanwhile, shifting the pages: a will skipped now is found on the next round.
-    for (let start = 0; ; start += WILL_PAGE) {
-      const page = await conn.lrange(WILLS_KEY, start, start + WILL_PAGE - 1);
-      for (const key of page) {
-        const parsed = parseWillKey(key);
-        if (parsed && dead(parsed.brokerId)) out.push(parsed);
-      }
-      if (page.length < WILL_PAGE) return out;
-    }
-  }
-
-  private async replayOne(persistence: RedisPersistence, key: { brokerId: string; clientId: string }): Promise<void> {
+  private async replayOne(wills: WillStore, ref: WillRef): Promise<void> {
     try {
-      const will = await persistence.delWill({ id: key.clientId, brokerId: key.brokerId });
+      const will = await wills.take(ref);
       if (!will || !this.onWill) return;
       const payload = typeof will.payload === 'string' ? Buffer.from(will.payload, 'utf8') : Buffer.from(will.payload);
-      await this.onWill({ deviceId: key.clientId, brokerId: key.brokerId, topic: will.topic, payload });
+      await this.onWill({ deviceId: ref.clientId, brokerId: ref.brokerId, topic: will.topic, payload });
     } catch (err) {
-      this.deps.log.warn({ err, clientId: key.clientId, node: key.brokerId }, 'cluster broker: a replayed will could not be handled');
+      this.deps.log.warn({ err, clientId: ref.clientId, node: ref.brokerId }, 'cluster broker: a replayed will could not be handled');
     }
   }
 
@@ -345,18 +335,6 @@ function nothingAfter<T>(work: () => Promise<void>): AsyncIterable<T> {
       };
     },
   };
-}
-
-function parseWillKey(key: string): { brokerId: string; clientId: string } | null {
-  if (!key.startsWith('will:')) return null;
-  const rest = key.slice('will:'.length);
-  const colon = rest.indexOf(':');
-  if (colon <= 0) return null;
-  try {
-    return { brokerId: rest.slice(0, colon), clientId: decodeURIComponent(rest.slice(colon + 1)) };
-  } catch {
-    return null;
-  }
 }
 
 function parsePresence(raw: string): Presence | null {

@@ -1,6 +1,7 @@
 // A node's death in a cluster: `npm start` as node-dead beside an in-process survivor (one PostgreSQL, one Redis); SIGKILL leaves its wills in Redis for the survivor to replay.
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { willSetKey } from '../../gateway/broker/will-store.js';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { shanghaiLast } from '../helpers/calendar.js';
 import { e2eFixture, gatewayAddresses, gatewayEnv, GatewayProcess } from '../helpers/e2e-process.js';
@@ -53,8 +54,8 @@ describe('a cluster node killed (SIGKILL)', () => {
     clients.push(await device(addresses.mqttUrl, 'btn-002', 's3cret-btn-002'));
     const r = redis.client();
     onTestFinished(() => r.quit().then(() => undefined));
-    const deadWills = async () => (await r.lrange('will', 0, -1)).filter((k) => k.startsWith('will:node-dead:')).sort();
-    expect(await deadWills()).toEqual(['will:node-dead:btn-001', 'will:node-dead:btn-002']);
+    const deadWills = async () => (await r.smembers(willSetKey('node-dead'))).sort();
+    expect(await deadWills()).toEqual(['care:will:node-dead:btn-001', 'care:will:node-dead:btn-002']);
 
     doomed.signalGroup('SIGKILL');
     expect((await doomed.waitForExit()).signal).toBe('SIGKILL');

@@ -122,6 +122,52 @@ describe('device presence under a reconnect storm', () => {
     }
   });
 
+  it('does not mark offline a device that comes back while its replayed will is handled (the will read first, the new session after)', async () => {
+    const cluster = new BrokerCluster({
+      config: { redisUrl: redis.url, nodeId: 'node-b', heartbeatMs: 60_000 },
+      clock: new ManualClock(1_700_000_000_000),
+      log: silentLogger(),
+    });
+    await cluster.open({ onWill: () => Promise.resolve(), onReconnect: () => undefined });
+    const device: Device = { id: 'pir-06066', kind: 'motion_sensor', resident: 'r-001', secretHash: 'scrypt$x' };
+    const handled: string[] = [];
+    const deps = {
+      cluster,
+      registry: {
+        // The device reconnects to this live node (its claim, made before its CONNACK) while the will's registry read is
+        // under way: the timing of a failover, where the survivors replay wills while devices keep coming back.
+        getDevice: async (id: string) => {
+          await cluster.claim(id, 'session-back');
+          return id === device.id ? device : null;
+        },
+      },
+      ingest: {
+        handle: (deviceId: string, _device: Device, _channel: string, payload: Buffer) => {
+          handled.push(`${deviceId} ${payload.toString()}`);
+          return Promise.resolve();
+        },
+      },
+      log: silentLogger(),
+    };
+    const r = redis.client();
+    try {
+      // When the will is replayed, presence still names the dead node's session.
+      await r.hset('care:presence', device.id, JSON.stringify({ node: 'node-dead', session: 'session-dead', since: 1 }));
+      const outcome = await handleReplayedWill(deps, {
+        deviceId: device.id,
+        brokerId: 'node-dead',
+        topic: `care/v1/${device.id}/status`,
+        payload: Buffer.from('offline'),
+      });
+      expect(handled).toEqual([]);
+      expect(outcome).toBe('connected_elsewhere');
+      expect(await cluster.holderOf(device.id)).toMatchObject({ node: 'node-b', session: 'session-back' });
+    } finally {
+      await r.quit();
+      await cluster.close();
+    }
+  });
+
   it('refuses the CONNECT (server unavailable) of a device whose presence Redis will not take, and lets it in once it can', async () => {
     const url = await pgFixture.freshUrl();
     const node = await startPostgresTestGateway(url, {
