@@ -258,7 +258,8 @@ async function connectAll(
     const refused = status.devices - status.connected;
     if (refused === 0) return { seconds, shortBy: null };
     const states = await Promise.all(hosts.map((h) => h.clients()));
-    const shortBy = `${refused} of ${status.devices} devices refused (${JSON.stringify(status.failures)}); the nodes refused ${states
+    // A device that got its CONNACK and was closed later is "lost"; one closed before it is a failed attempt, by error.
+    const shortBy = `${refused} of ${status.devices} devices not held: ${status.failedAttempts} refused before CONNACK (${JSON.stringify(status.failures)}), ${status.lost} closed after it; the nodes refused ${states
       .map((c) => c.refused)
       .join(' / ')} at their MQTT cap, holding ${states.map((c) => c.connected).join(' / ')} devices and ${states
       .map((c) => c.openFds ?? '?')
