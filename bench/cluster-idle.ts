@@ -1,9 +1,11 @@
 // Idle devices across cluster nodes: how many this machine holds, and kB per device per node (RSS and heap after full GCs) beside one SQLite node in the same run.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { connectionCaps } from '../gateway/config/connection-budget.js';
 import { gatewayAddresses } from '../test/helpers/e2e-process.js';
+import { queryRows } from '../test/helpers/postgres.js';
 import { BrokerHost } from './lib/broker-host.js';
 import { ClusterParts, OPEN_FILES } from './lib/cluster-parts.js';
 import { DeviceFleet, loopbackSources } from './lib/fleet.js';
@@ -18,7 +20,8 @@ import { assertSeedUsed, seedRegistry } from './lib/seed-registry.js';
 export interface ClusterIdleOptions {
   /** Devices asked for across the nodes (the target is 100,000). */
   devices: number;
-  nodes: number;
+  /** Nodes to run; null: as many as the devices need at one node's share of the descriptor limit (nodeCapacity()). */
+  nodes: number | null;
   log: (line: string) => void;
 }
 
@@ -48,27 +51,55 @@ export interface ClusterIdleResult {
   /** One gateway on SQLite holding as many devices as one cluster node, in the same run. */
   single_node: NodeMemory;
   target: { devices: number; pass: boolean };
-  settings: { openFiles: number; fleetProcesses: number; sourceAddresses: number };
+  settings: {
+    openFiles: number;
+    /** Devices one node holds: the gateway's own MQTT connection cap at this descriptor limit. */
+    nodeCapacity: number;
+    fleetProcesses: number;
+    sourceAddresses: number;
+  };
+  /** What the shared parts and the kernel had to allow, read with every device connected. */
+  limits: {
+    postgres: { connections: number; max_connections: number };
+    redis: { clients: number; maxclients: number; used_memory_mb: number };
+    kernel: { somaxconn: number | null; conntrack: number | null; conntrack_max: number | null; ephemeral_ports: number | null };
+    node_fds: (number | null)[];
+  };
   notes: string[];
 }
 
 export const CLUSTER_IDLE_TARGET = 100_000;
 const SECRET = 'bench-shared-secret-0123456789';
-/** Descriptors a node needs besides its devices: PostgreSQL pool, Redis, listeners, SQLite and log files. */
-const NODE_RESERVE_FDS = 400;
 const DEVICES_PER_FLEET_PROCESS = 9000;
 const WARMUP = 200;
 const SETTLE_MS = 2000;
 
+/**
+ * Devices one node holds at `openFiles` descriptors: the gateway's own MQTT cap (gateway/config/connection-budget.ts,
+ * 18,848 at 20,000), which refuses the next device at accept. Sizing the nodes past it stalled the session-11 baseline.
+ */
+export function nodeCapacity(openFiles: number): number {
+  return connectionCaps({ http: null, mqtt: null }, openFiles).mqtt;
+}
+
+/** Nodes `devices` need when each holds nodeCapacity() (6 for 100,000 at 20,000 descriptors). */
+export function nodesFor(devices: number, openFiles: number): number {
+  return Math.max(1, Math.ceil(devices / nodeCapacity(openFiles)));
+}
+
 export async function runClusterIdleBenchmark(opts: ClusterIdleOptions): Promise<ClusterIdleResult> {
   // One socket per device and node, in a process that may not open more than OPEN_FILES descriptors.
-  const perNodeCap = OPEN_FILES - NODE_RESERVE_FDS;
-  const perNode = Math.min(Math.ceil(opts.devices / opts.nodes), perNodeCap);
-  const total = Math.min(opts.devices, perNode * opts.nodes);
-  const stoppedShort =
+  const capacity = nodeCapacity(OPEN_FILES);
+  const nodes = opts.nodes ?? nodesFor(opts.devices, OPEN_FILES);
+  const perNode = Math.min(Math.ceil(opts.devices / nodes), capacity);
+  const total = Math.min(opts.devices, perNode * nodes);
+  let stoppedShort =
     total < opts.devices
-      ? `RLIMIT_NOFILE: this machine's hard limit is ${OPEN_FILES} descriptors per process and the bench cannot raise it (no CAP_SYS_RESOURCE), so one node holds at most ${perNodeCap} devices (${NODE_RESERVE_FDS} kept for its other files): ${opts.nodes} nodes hold ${perNodeCap * opts.nodes} of the ${opts.devices} asked for`
+      ? `RLIMIT_NOFILE: this machine's hard limit is ${OPEN_FILES} descriptors per process and the bench cannot raise it (no CAP_SYS_RESOURCE), so one node holds at most ${capacity} devices (the gateway's MQTT cap at that limit): ${nodes} nodes hold ${capacity * nodes} of the ${opts.devices} asked for`
       : null;
+  opts.log(
+    `cluster-idle: ${nodes} nodes${opts.nodes === null ? ` (${opts.devices} devices / ${capacity} per node, the gateway's MQTT cap at ${OPEN_FILES} descriptors)` : ''}, ${perNode} devices each`,
+  );
   if (stoppedShort) opts.log(`cluster-idle: ${stoppedShort}`);
   const reg = benchRegistryDoc({ residents: 100, sensors: WARMUP + total, secretOf: () => SECRET });
   const all: FleetDevice[] = reg.sensors.map((d) => ({ id: d.id, secret: d.secret }));
@@ -76,8 +107,8 @@ export async function runClusterIdleBenchmark(opts: ClusterIdleOptions): Promise
   const measured = all.slice(WARMUP);
   const sources = loopbackSources(Math.max(4, Math.ceil(total / 10_000)));
 
-  const single = await singleNode(reg.doc, warm, measured.slice(0, perNode), sources, opts);
-
+  let result: Omit<ClusterIdleResult, 'single_node'>;
+  // The cluster first: its figures are logged before the baseline's, and all its processes are gone before the baseline starts.
   const parts = new ClusterParts();
   const hosts: BrokerHost[] = [];
   let fleet: DeviceFleet | null = null;
@@ -85,7 +116,7 @@ export async function runClusterIdleBenchmark(opts: ClusterIdleOptions): Promise
   try {
     await parts.start({ nodes: 0, doc: reg.doc, env: {}, log: opts.log });
     const ports: number[] = [];
-    for (let i = 1; i <= opts.nodes; i++) {
+    for (let i = 1; i <= nodes; i++) {
       const host = new BrokerHost({ openFiles: OPEN_FILES, replyTimeoutMs: 900_000 });
       hosts.push(host);
       const started = await host.start('gateway', parts.nodeEnv(`node${i}`, await gatewayAddresses()));
@@ -99,20 +130,15 @@ export async function runClusterIdleBenchmark(opts: ClusterIdleOptions): Promise
     const redisBefore = await usedMemory(redis);
     // Device i goes to node i % nodes, straight to its port (no balancer: HAProxy would need two descriptors per device).
     fleet = idleFleet(measured, urls, sources);
-    const started = performance.now();
-    const connected = await fleet.connect();
-    await waitUntil(
-      async () => (await Promise.all(hosts.map((h) => h.connected()))).reduce((a, b) => a + b, 0) >= total,
-      600_000,
-      `${total} devices on the nodes`,
-      500,
-    );
-    const connectS = (performance.now() - started) / 1000;
-    opts.log(
-      `cluster-idle: ${connected.count} devices connected to ${opts.nodes} nodes in ${connectS.toFixed(1)} s (${fleet.processes} device processes)`,
-    );
+    const run = await connectAll(fleet, hosts, total, opts.log);
+    if (run.shortBy) stoppedShort = [stoppedShort, run.shortBy].filter(Boolean).join('; ');
+    const connectS = run.seconds;
+    opts.log(`cluster-idle: devices connected to ${nodes} nodes in ${connectS.toFixed(1)} s (${fleet.processes} device processes)`);
     await sleep(SETTLE_MS);
-    const counts = await Promise.all(hosts.map((h) => h.connected()));
+    const states = await Promise.all(hosts.map((h) => h.clients()));
+    const counts = states.map((c) => c.connected);
+    const limits = await sharedLimits(parts, redis, states);
+    opts.log(`cluster-idle: limits with every device connected: ${JSON.stringify(limits)}`);
     const after = await Promise.all(hosts.map((h) => h.memory()));
     const perNodeMemory = after.map((m, i) => nodeMemory(`node${i + 1}`, counts[i] ?? 0, baselines[i] ?? m, m));
     for (const n of perNodeMemory)
@@ -121,21 +147,25 @@ export async function runClusterIdleBenchmark(opts: ClusterIdleOptions): Promise
       );
     const redisKb = (await usedMemory(redis)) - redisBefore;
     const devices = counts.reduce((a, b) => a + b, 0);
-    return {
+    opts.log(
+      `cluster-idle: Redis used_memory grew ${(redisKb / 2 ** 20).toFixed(1)} MiB, ${(redisKb / 1024 / Math.max(1, devices)).toFixed(2)} kB per device`,
+    );
+    result = {
       requested: opts.devices,
       devices,
-      nodes: opts.nodes,
+      nodes,
       stopped_short: stoppedShort,
       connect_s: connectS,
-      connects_per_s: total / connectS,
+      connects_per_s: devices / connectS,
       per_node: perNodeMemory,
       rss_kb_per_device: median(perNodeMemory.map((n) => n.rss_kb_per_device)),
       heap_kb_per_device: median(perNodeMemory.map((n) => n.heap_kb_per_device)),
       redis_kb_per_device: redisKb / 1024 / Math.max(1, devices),
-      single_node: single,
       target: { devices: CLUSTER_IDLE_TARGET, pass: devices >= CLUSTER_IDLE_TARGET },
-      settings: { openFiles: OPEN_FILES, fleetProcesses: fleet.processes, sourceAddresses: sources.length },
+      settings: { openFiles: OPEN_FILES, nodeCapacity: capacity, fleetProcesses: fleet.processes, sourceAddresses: sources.length },
+      limits,
       notes: [
+        `${nodes} nodes because one process may hold ${OPEN_FILES} descriptors here (hard RLIMIT_NOFILE, not raisable without CAP_SYS_RESOURCE) and the gateway then caps MQTT at ${capacity} connections (the rest is its HTTP cap and reserve), so ${opts.devices} devices need ${nodesFor(opts.devices, OPEN_FILES)} nodes`,
         `each node is the real gateway (PostgreSQL, Redis, GATEWAY_NODE_ID) alone in a child process started with --expose-gc and 'ulimit -n ${OPEN_FILES}' (bench/lib/broker-host.ts); memory is read after three full GCs, before any measured device and after all of them idled ${SETTLE_MS / 1000} s`,
         `devices: mqtt.js (keepalive 60 s, no will, no subscription, as the connections benchmark) in ${fleet.processes} child process(es), straight to each node's own port from ${sources.length} loopback source addresses, so no address:port pair runs out of the ${portRange()} ephemeral ports`,
         'every device shares one secret, hashed once and written into PostgreSQL before start; the first CONNECT of each device still runs one scrypt on its node',
@@ -147,6 +177,8 @@ export async function runClusterIdleBenchmark(opts: ClusterIdleOptions): Promise
     for (const h of hosts) await h.stop().catch(() => undefined);
     await parts.stop();
   }
+  const single = await singleNode(reg.doc, warm, measured.slice(0, perNode), sources, opts);
+  return { ...result, single_node: single };
 }
 
 /** One gateway on SQLite with the same devices one cluster node holds. */
@@ -178,10 +210,10 @@ async function singleNode(
     await warmUp([url], warm, sources, [host]);
     const baseline = await host.memory();
     fleet = idleFleet(devices, [url], sources);
-    const t0 = performance.now();
-    await fleet.connect();
-    await waitUntil(async () => (await host.connected()) >= devices.length, 600_000, `${devices.length} devices on the single node`, 500);
-    const connectS = (performance.now() - t0) / 1000;
+    const run = await connectAll(fleet, [host], devices.length, opts.log);
+    // The baseline is only a baseline when it holds what one cluster node holds: a refusal here is an error, not a figure.
+    if (run.shortBy) throw new Error(`cluster-idle single node: ${run.shortBy}`);
+    const connectS = run.seconds;
     await sleep(SETTLE_MS);
     const m = nodeMemory('single (SQLite)', await host.connected(), baseline, await host.memory());
     opts.log(
@@ -195,6 +227,87 @@ async function singleNode(
   }
 }
 
+/**
+ * Connects the fleet and waits for the nodes to count every device that got its CONNACK. The devices do not retry,
+ * so each one either connects or is refused once: a node at its cap ends this with the refusals explained (by mqtt.js'
+ * error, the nodes' own refusal counters and descriptors), never a wait until a time-out.
+ */
+async function connectAll(
+  fleet: DeviceFleet,
+  hosts: BrokerHost[],
+  total: number,
+  log: (line: string) => void,
+): Promise<{ seconds: number; shortBy: string | null }> {
+  const started = performance.now();
+  const progress = setInterval(() => {
+    void Promise.all(hosts.map((h) => h.connected())).then(
+      (c) => log(`cluster-idle: ${c.reduce((a, b) => a + b, 0)} of ${total} connected (${c.join(' / ')})`),
+      () => undefined,
+    );
+  }, 30_000);
+  try {
+    await fleet.connect();
+    const status = await fleet.status();
+    await waitUntil(
+      async () => (await Promise.all(hosts.map((h) => h.connected()))).reduce((a, b) => a + b, 0) >= status.connected,
+      60_000,
+      `${status.connected} devices on the nodes`,
+      500,
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const refused = status.devices - status.connected;
+    if (refused === 0) return { seconds, shortBy: null };
+    const states = await Promise.all(hosts.map((h) => h.clients()));
+    // A device that got its CONNACK and was closed later is "lost"; one closed before it is a failed attempt, by error.
+    const shortBy = `${refused} of ${status.devices} devices not held: ${status.failedAttempts} refused before CONNACK (${JSON.stringify(status.failures)}), ${status.lost} closed after it; the nodes refused ${states
+      .map((c) => c.refused)
+      .join(' / ')} at their MQTT cap, holding ${states.map((c) => c.connected).join(' / ')} devices and ${states
+      .map((c) => c.openFds ?? '?')
+      .join(' / ')} descriptors`;
+    log(`cluster-idle: ${shortBy}`);
+    return { seconds, shortBy };
+  } finally {
+    clearInterval(progress);
+  }
+}
+
+/** PostgreSQL and Redis connections against their limits, and the kernel's, with every device connected. */
+async function sharedLimits(parts: ClusterParts, redis: Redis, states: { openFds: number | null }[]): Promise<ClusterIdleResult['limits']> {
+  const [pg] = await queryRows<{ connections: string; max_connections: string }>(
+    parts.databaseUrl,
+    "SELECT count(*)::text AS connections, current_setting('max_connections') AS max_connections FROM pg_stat_activity",
+  );
+  const clients = await redis.info('clients');
+  const maxclients = (await redis.config('GET', 'maxclients')) as string[];
+  const ports = readSys('net/ipv4/ip_local_port_range', (t) => {
+    const [lo, hi] = t.split(/\s+/).map(Number);
+    return (hi ?? 0) - (lo ?? 0) + 1;
+  });
+  return {
+    postgres: { connections: Number(pg?.connections ?? 0), max_connections: Number(pg?.max_connections ?? 0) },
+    redis: {
+      clients: Number(/connected_clients:(\d+)/.exec(clients)?.[1] ?? 0),
+      maxclients: Number(maxclients[1] ?? 0),
+      used_memory_mb: (await usedMemory(redis)) / 2 ** 20,
+    },
+    kernel: {
+      somaxconn: readSys('net/core/somaxconn', Number),
+      conntrack: readSys('net/netfilter/nf_conntrack_count', Number),
+      conntrack_max: readSys('net/netfilter/nf_conntrack_max', Number),
+      ephemeral_ports: ports,
+    },
+    node_fds: states.map((s) => s.openFds),
+  };
+}
+
+function readSys(path: string, parse: (text: string) => number): number | null {
+  try {
+    return parse(readFileSync(`/proc/sys/${path}`, 'utf8').trim());
+  } catch {
+    return null;
+  }
+}
+
 function idleFleet(devices: FleetDevice[], urls: string[], sources: string[]): DeviceFleet {
   return new DeviceFleet(devices, {
     urls,
@@ -205,6 +318,9 @@ function idleFleet(devices: FleetDevice[], urls: string[], sources: string[]): D
     perProcess: DEVICES_PER_FLEET_PROCESS,
     openFiles: OPEN_FILES,
     concurrency: 64,
+    // 9,000 devices of one child at 3-4 CONNECTs a second (a sixth of a loaded cluster's rate) take 40 minutes: the
+    // session-12 full run hit the default 15. A refusal no longer holds a child, so this only bounds a slow cluster.
+    connectTimeoutMs: 3 * 3600_000,
   });
 }
 

@@ -1,6 +1,6 @@
 // Benchmark entry point (`npm run bench`): runs the latency benchmarks, prints a table and writes bench/results/latest.json.
 // Flags: --quick (one short run each), --only <alarm|bridge|raw-aedes|influx|ingest|connections|storm>[,...], --runs <n>, --alarms <n>, --gap-ms <n>, --back-to-back,
-// --idle-devices <n>, --storm-alarms <n>, --failover-devices <n>, --cluster-idle-devices <n>, --sms-providers <twilio|aliyun|tencent>[,...] (the alarm benchmark once per provider; default all three),
+// --idle-devices <n>, --storm-alarms <n>, --failover-devices <n>, --cluster-idle-devices <n>, --cluster-idle-nodes <n> (default: what the descriptor limit needs), --sms-providers <twilio|aliyun|tencent>[,...] (the alarm benchmark once per provider; default all three),
 // --deployments <sqlite|postgres|cluster>[,...] (what cluster-alarm and cluster-ingest compare; default all three).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -127,7 +127,11 @@ function parseArgs(argv: string[]): Settings {
       checkInterval: '2s',
       profileDir: process.env.BENCH_CPU_PROFILE ?? null,
     },
-    clusterIdle: { devices: int('--cluster-idle-devices', quick ? 6000 : 100_000), nodes: 3 },
+    clusterIdle: {
+      devices: int('--cluster-idle-devices', quick ? 6000 : 100_000),
+      // Default: as many nodes as the devices need at one node's share of the descriptor limit (6 for 100,000 here).
+      nodes: value('--cluster-idle-nodes') === undefined ? null : int('--cluster-idle-nodes', 1),
+    },
   };
 }
 
@@ -313,6 +317,10 @@ function printClusterIdle(r: ClusterIdleResult): void {
       `  ${n.node.padEnd(16)} ${String(n.devices).padStart(6)} devices  RSS ${n.rss_mb.toFixed(0).padStart(5)} MiB  ${n.rss_kb_per_device.toFixed(2)} kB RSS / ${n.heap_kb_per_device.toFixed(2)} kB heap per device`,
     );
   console.log(`  Redis: ${r.redis_kb_per_device.toFixed(2)} kB per device`);
+  const l = r.limits;
+  console.log(
+    `  limits: ${r.settings.nodeCapacity} devices per node (MQTT cap at ${r.settings.openFiles} descriptors), node descriptors ${l.node_fds.join(' / ')}; PostgreSQL ${l.postgres.connections}/${l.postgres.max_connections} connections; Redis ${l.redis.clients}/${l.redis.maxclients} clients, ${l.redis.used_memory_mb.toFixed(0)} MiB; conntrack ${l.kernel.conntrack ?? '-'}/${l.kernel.conntrack_max ?? '-'}; somaxconn ${l.kernel.somaxconn ?? '-'}`,
+  );
   console.log(`  target: ${CLUSTER_IDLE_TARGET} idle devices across the nodes: ${r.target.pass ? 'PASS' : 'MISS'}`);
 }
 

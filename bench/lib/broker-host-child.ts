@@ -1,4 +1,5 @@
 // The broker-host process: runs a bare aedes or the gateway and nothing else, and reports its connected clients and its memory after a full GC.
+import { readdirSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import { Gateway } from '../../gateway/app.js';
@@ -10,6 +11,8 @@ import { DEVICE_LIMITS_OFF } from './limits.js';
 
 interface Running {
   connected: () => number;
+  /** MQTT connections the gateway refused at its connection cap (its connections_refused_total); 0 for a bare aedes. */
+  refused: () => Promise<number>;
   stop: () => Promise<void>;
 }
 
@@ -33,6 +36,7 @@ async function startAedes(): Promise<{ port: number; run: Running }> {
     port,
     run: {
       connected: () => broker.connectedClients,
+      refused: () => Promise.resolve(0),
       stop: async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         await new Promise<void>((resolve) => broker.close(() => resolve()));
@@ -49,8 +53,24 @@ async function startGateway(env: Record<string, string>): Promise<{ port: number
   return {
     port: started.mqttPort,
     imported: started.registry.imported,
-    run: { connected: () => gateway.broker.connectedCount(), stop: () => gateway.stop() },
+    run: {
+      connected: () => gateway.broker.connectedCount(),
+      refused: async () =>
+        (await gateway.metrics.connectionsRefused.get()).values
+          .filter((v) => v.labels.listener === 'mqtt')
+          .reduce((n, v) => n + v.value, 0),
+      stop: () => gateway.stop(),
+    },
   };
+}
+
+/** Descriptors this process holds now (Linux), so a count that stops short can be held against the limit. */
+function openFds(): number | null {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return null;
+  }
 }
 
 /** Memory after three full collections a little apart, so what is left is what the process holds. */
@@ -79,7 +99,13 @@ async function handle(req: HostRequest): Promise<HostReply> {
       return { id: req.id, type: 'started', mqttPort: port, registryImported: imported };
     }
     case 'clients':
-      return { id: req.id, type: 'clients', connected: running?.connected() ?? 0 };
+      return {
+        id: req.id,
+        type: 'clients',
+        connected: running?.connected() ?? 0,
+        refused: (await running?.refused()) ?? 0,
+        openFds: openFds(),
+      };
     case 'memory':
       return { id: req.id, type: 'memory', memory: await memory() };
     case 'stop':

@@ -37,6 +37,12 @@ export class BrokerHost {
     return reply.type === 'clients' ? reply.connected : 0;
   }
 
+  /** Devices connected, MQTT connections refused at the gateway's cap so far, and descriptors the process holds. */
+  async clients(): Promise<{ connected: number; refused: number; openFds: number | null }> {
+    const reply = this.rpc.expect(await this.rpc.request({ type: 'clients' }), 'clients');
+    return { connected: reply.connected, refused: reply.refused, openFds: reply.openFds };
+  }
+
   /** The host's memory after full garbage collections. */
   async memory(): Promise<MemorySample> {
     return this.rpc.expect(await this.rpc.request({ type: 'memory' }), 'memory').memory;

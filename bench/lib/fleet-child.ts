@@ -76,6 +76,9 @@ class Fleet {
       member.lastError = null;
     });
     return new Promise<void>((resolve) => {
+      // A device that never retries (reconnect period 0) is done when its only attempt closes: counted above, its worker
+      // moves on. Waiting for its CONNACK instead held the worker for good, and 64 refusals stalled the whole fleet.
+      if (req.reconnectPeriodMs === 0) client.once('close', () => resolve());
       client.on('connect', () => {
         member.connected = true;
         if (member.lostSinceMark) {

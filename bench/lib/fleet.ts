@@ -16,6 +16,8 @@ export interface FleetOptions {
   perProcess: number;
   openFiles: number;
   concurrency: number;
+  /** How long one child may take to connect its devices (default 15 min; 9,000 devices at a loaded cluster's rate take longer). */
+  connectTimeoutMs?: number;
 }
 
 /** 127.0.0.<2..n+1>: loopback source addresses (all of 127.0.0.0/8 is local on Linux). */
@@ -35,7 +37,7 @@ export class DeviceFleet {
         name: `device fleet ${this.parts.length + 1}`,
         script: CHILD,
         openFiles: opts.openFiles,
-        replyTimeoutMs: 900_000,
+        replyTimeoutMs: opts.connectTimeoutMs ?? 900_000,
         isReply: isNumberedMessage<FleetReply>,
       });
       this.parts.push({ rpc, devices: devices.slice(at, at + opts.perProcess) });

@@ -18,7 +18,7 @@ export interface MemorySample {
 
 export type HostReply =
   | { id: number; type: 'started'; mqttPort: number; registryImported: boolean | null }
-  | { id: number; type: 'clients'; connected: number }
+  | { id: number; type: 'clients'; connected: number; refused: number; openFds: number | null }
   | { id: number; type: 'memory'; memory: MemorySample }
   | { id: number; type: 'ok' }
   | { id: number; type: 'error'; message: string };
