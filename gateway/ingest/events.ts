@@ -50,6 +50,11 @@ export interface IngestEvents {
   signalRejected: [Rejection];
   telemetryReceived: [TelemetryReceived];
   deviceStatusChanged: [DeviceStatusChanged];
+  /**
+   * The device said again the state this node already has (its `online` after a CONNACK, say): nothing changed here,
+   * but a node that decided otherwise meanwhile (a replayed will) must hear it. Only the cluster's notices act on it.
+   */
+  deviceStatusAffirmed: [DeviceStatusChanged];
   securityEvent: [SecurityEvent];
   deviceFlooding: [DeviceFlooding];
   deviceSessionStarted: [DeviceSessionStarted];

@@ -42,10 +42,12 @@ export class HealthKeeper {
     this.setState(deviceId, 'online', at);
   }
 
-  setState(deviceId: string, state: DeviceState, at: number): void {
-    if (this.book.stateOf(deviceId) === state) return;
+  /** Returns whether the state changed (a change is announced on the bus). */
+  setState(deviceId: string, state: DeviceState, at: number): boolean {
+    if (this.book.stateOf(deviceId) === state) return false;
     this.book.edit(deviceId).state = state;
     this.deps.bus.emit('deviceStatusChanged', { deviceId, state, at });
+    return true;
   }
 
   /** Noted at once in memory and on the bus; the rejection log is written with the next flush. */

@@ -361,7 +361,10 @@ export class Ingest {
       if (meta.remoteAddress) h.remoteAddress = meta.remoteAddress;
     }
     h.lastStatusAt = at;
-    this.keeper.setState(deviceId, status, at);
+    const changed = this.keeper.setState(deviceId, status, at);
+    // Its own word, repeated: another node may have decided otherwise meanwhile (a will it replayed while the device
+    // was on its way here), and with no change here it would not hear otherwise until its next sweep round.
+    if (!changed && !meta.will) this.deps.bus.emit('deviceStatusAffirmed', { deviceId, state: status, at });
   }
 
   /** True when the device's limits take this non-alarm message; otherwise counts the drop and reports a flood or a spent quota. */

@@ -32,6 +32,8 @@ export interface LiveEvents {
   incidentChanged: [Incident, AuditEntry];
   smsStatusChanged: [OutboundSms];
   deviceStatusChanged: [DeviceStatusChanged];
+  /** A state the device repeated: told to the other nodes only (nothing changed on this node's dashboards). */
+  deviceStatusAffirmed: [DeviceStatusChanged];
   taskChanged: [CareTask, 'opened' | 'closed'];
   outageChanged: [Outage, 'opened' | 'updated' | 'closed'];
 }
@@ -100,6 +102,7 @@ export class LiveFeed implements LiveStreamSource {
       tell({ kind: 'device', deviceId: change.deviceId, state: change.state, at: change.at });
       await this.showDevice(change);
     });
+    bus.on(this, 'deviceStatusAffirmed', (same) => tell({ kind: 'device', deviceId: same.deviceId, state: same.state, at: same.at }));
     bus.on(this, 'taskChanged', (task, change) => {
       tell({ kind: 'task', id: task.id, change });
       this.showTask(task, change);

@@ -179,4 +179,21 @@ describe('two gateway nodes on one PostgreSQL', () => {
     const listed = await fetch(`${b.httpUrl}/api/devices`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
     expect(((await listed.json()) as { id: string; state: string }[]).find((d) => d.id === id)?.state).toBe('online');
   });
+  it('hears the device repeat its online on the other node: a node that decided offline meanwhile does not keep showing it offline', async () => {
+    const clock = new ManualClock(thursday(10, 0));
+    const [a, b] = await twoNodes({ clock, registry: registryDoc(), jobs: 'manual', twilio: false, edge: { healthFlushMs: 60 * MINUTE } });
+    const id = BQ[1] ?? '';
+    const first = await connectOnlineDevice(a.mqttUrl, id, secretOf(id));
+    await waitFor('node B hears it online on node A', () => b.gateway.ingest.healthOf(id)?.state === 'online');
+    // Node B decides on its own that the device is gone (in a failover: a will of the dead node it replayed while the
+    // device was still on its way back). Node A's online is its own, so it keeps it.
+    b.gateway.ingest.markState(id, 'offline', clock.now());
+    clock.advance(MINUTE);
+    // The device comes back to node A and says online again: nothing changes on node A.
+    await first.endAsync();
+    clients.push(await connectOnlineDevice(a.mqttUrl, id, secretOf(id)));
+    await waitFor('node A heard it again', () => a.gateway.ingest.healthOf(id)?.lastSeen === clock.now());
+    expect(a.gateway.ingest.healthOf(id)?.state).toBe('online');
+    await waitFor('node B says online again', () => b.gateway.ingest.healthOf(id)?.state === 'online', { timeoutMs: 5_000 });
+  });
 });
