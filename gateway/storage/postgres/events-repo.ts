@@ -111,13 +111,13 @@ export class PgEventRepo implements EventRepo {
     if (eventIds.length === 0) return [];
     // SKIP LOCKED: a row another node's transaction holds is being acted on there; waiting for it would only
     // serialize the nodes, and if that transaction fails the row is unprocessed again for the next sweep.
-    const free = await this.db.query<{ id: number }>(
-      'SELECT id FROM events WHERE id = ANY($1::bigint[]) AND NOT processed FOR UPDATE SKIP LOCKED',
+    // One round trip: the recorded events this transaction could not lock as unprocessed are the taken ones.
+    const taken = await this.db.query<{ id: number }>(
+      `WITH free AS (SELECT id FROM events WHERE id = ANY($1::bigint[]) AND NOT processed FOR UPDATE SKIP LOCKED)
+       SELECT id FROM events WHERE id = ANY($1::bigint[]) AND id NOT IN (SELECT id FROM free)`,
       [eventIds],
     );
-    const recorded = await this.db.query<{ id: number }>('SELECT id FROM events WHERE id = ANY($1::bigint[])', [eventIds]);
-    const held = new Set(free.map((r) => r.id));
-    return recorded.map((r) => r.id).filter((id) => !held.has(id));
+    return taken.map((r) => r.id);
   }
 
   async get(eventId: number): Promise<StoredEvent | null> {
