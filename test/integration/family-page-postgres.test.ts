@@ -84,6 +84,8 @@ describe('the first page on PostgreSQL', () => {
         .filter((line) => /^\[\d+\] LOG: {2}(statement|execute [^:]*): /.test(line));
       const created = lines.findIndex((line) => line.includes('INSERT INTO incidents'));
       expect(created).toBeGreaterThan(-1);
+      // The alarm path's statements are prepared once per connection (named), not parsed at each execution.
+      expect(lines[created]).toMatch(/ LOG: {2}execute care_incidents_insert: /);
       const pid = /^\[(\d+)\]/.exec(lines[created]!)![1];
       const text = (i: number): string => lines[i]!.replace(/^\[\d+\] LOG: {2}(statement|execute [^:]*): /, '');
       const session = lines.flatMap((line, i) => (line.startsWith(`[${pid}] `) ? [i] : []));
