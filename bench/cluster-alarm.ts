@@ -45,6 +45,8 @@ export interface ClusterAlarmRound {
   byNode: Record<string, LatencySummary>;
   /** Alarms whose follow-up SMS had not all arrived within DRAIN_TIMEOUT_MS (the next alarm went anyway). */
   drainTimeouts: number;
+  /** Cluster: Redis commands executed over the round (all nodes), by command, the busiest first; null without Redis. */
+  redisCommands: Record<string, number> | null;
 }
 
 export interface ClusterAlarmResult {
@@ -186,6 +188,7 @@ async function measure(provider: BenchSmsProvider, kind: DeploymentKind, opts: C
     let before: MetricsSnapshot = await scrapeNodes(deployment.nodeUrls, GATEWAY_HISTOGRAMS);
     let cpuBefore = processCpuMicros(nodePids.keys());
     let roundStarted = performance.now();
+    let redisBefore = await deployment.redisCommands();
     const rounds = await runRounds({
       runs: opts.runs,
       pacing: opts.pacing,
@@ -201,6 +204,7 @@ async function measure(provider: BenchSmsProvider, kind: DeploymentKind, opts: C
           before = await scrapeNodes(deployment.nodeUrls, GATEWAY_HISTOGRAMS);
           cpuBefore = processCpuMicros(nodePids.keys());
           roundStarted = performance.now();
+          redisBefore = await deployment.redisCommands();
         }
         return sample(i);
       },
@@ -208,6 +212,7 @@ async function measure(provider: BenchSmsProvider, kind: DeploymentKind, opts: C
         const seconds = (performance.now() - roundStarted) / 1000;
         const after = await scrapeNodes(deployment.nodeUrls, GATEWAY_HISTOGRAMS);
         const nodesCpuPercent = ((processCpuMicros(nodePids.keys()) - cpuBefore) / 1e6 / seconds) * 100;
+        const redisCommands = commandDelta(redisBefore, await deployment.redisCommands());
         const byNode: Record<string, number[]> = {};
         for (const a of acks) {
           const node = presence.get(reg.buttons[a.i]?.id ?? '');
@@ -222,6 +227,7 @@ async function measure(provider: BenchSmsProvider, kind: DeploymentKind, opts: C
           loadAverage: Math.round((loadavg()[0] ?? 0) * 100) / 100,
           byNode: Object.fromEntries(Object.entries(byNode).map(([n, xs]) => [n, summarize(xs)])),
           drainTimeouts: state.drainTimeouts,
+          redisCommands,
         };
         extra.push(r);
         const g = r.gateway;
@@ -231,6 +237,11 @@ async function measure(provider: BenchSmsProvider, kind: DeploymentKind, opts: C
             `durable commit mean ${fmt(g.commit_full?.meanMs)} ms (p99 <= ${fmt(g.commit_full?.p99UpperMs)}, n=${g.commit_full?.count ?? 0}); ` +
             `nodes CPU ${Math.round(nodesCpuPercent)} %; load average ${r.loadAverage}; drain time-outs ${r.drainTimeouts}`,
         );
+        if (redisCommands) {
+          const total = Object.values(redisCommands).reduce((a, b) => a + b, 0);
+          const top = Object.entries(redisCommands).slice(0, 6);
+          opts.log(`cluster-alarm: Redis commands over the round ${total} (${top.map(([c, n]) => `${c} ${n}`).join(', ')})`);
+        }
         if (presence.size > 0)
           opts.log(
             `cluster-alarm: by node ${Object.entries(r.byNode)
@@ -285,6 +296,16 @@ async function smsDone(sim: SmsServerProcess, expected: number): Promise<void> {
 async function quiesce(deployment: Deployment, sim: SmsServerProcess): Promise<void> {
   await nodesIdle(deployment.nodeUrls, 60_000);
   await withTimeout(sim.settled(), 60_000, 'SMS receipts to settle');
+}
+
+/** Calls per command between two INFO commandstats readings (Redis' own INFO calls left in), busiest first. */
+function commandDelta(before: Record<string, number> | null, after: Record<string, number> | null): Record<string, number> | null {
+  if (!before || !after) return null;
+  const delta = Object.entries(after)
+    .map(([cmd, calls]): [string, number] => [cmd, calls - (before[cmd] ?? 0)])
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  return Object.fromEntries(delta);
 }
 
 function fmt(n: number | undefined): string {

@@ -37,6 +37,8 @@ export interface Deployment {
   seedMs: number;
   /** Which node holds each connected device (Redis presence); empty for one node. */
   presence(): Promise<Map<string, string>>;
+  /** Calls per Redis command since Redis started (INFO commandstats, lower-case names); null without Redis. */
+  redisCommands(): Promise<Record<string, number> | null>;
   /** Events recorded in the store from devices whose id starts with `prefix`, and how many of them rules have not acted on yet. */
   countEvents(prefix: string): Promise<{ recorded: number; unprocessed: number }>;
   stop(): Promise<void>;
@@ -100,6 +102,7 @@ async function startSingle(opts: DeploymentOptions): Promise<Deployment> {
       startMs,
       seedMs: seeded.ms,
       presence: () => Promise.resolve(new Map()),
+      redisCommands: () => Promise.resolve(null),
       countEvents: (prefix) =>
         databaseUrl ? countPostgresEvents(databaseUrl, prefix) : Promise.resolve(countSqliteEvents(dataDir, prefix)),
       stop,
@@ -146,6 +149,11 @@ async function startCluster(opts: DeploymentOptions): Promise<Deployment> {
         const node = (JSON.parse(raw) as { node?: unknown }).node;
         if (typeof node === 'string') out.set(device, node);
       }
+      return out;
+    },
+    redisCommands: async () => {
+      const out: Record<string, number> = {};
+      for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1] ?? ''] = Number(m[2]);
       return out;
     },
     countEvents: (prefix) => countPostgresEvents(rig.databaseUrl, prefix),

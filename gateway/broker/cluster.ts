@@ -8,6 +8,7 @@ import type { Clock } from '../core/clock.js';
 import type { ComponentHealth } from '../core/health.js';
 import type { Logger } from '../core/logger.js';
 import { errorMessage } from '../core/errors.js';
+import { LocalUplinkEmitter } from './local-emitter.js';
 import { WillStore, type WillRef } from './will-store.js';
 
 /** Which node holds a device's connection, under which session id, since when. */
@@ -109,7 +110,8 @@ export class BrokerCluster {
       await this.close();
       throw new Error(`REDIS_URL: cannot reach Redis at ${shownUrl(config.redisUrl)}: ${errorMessage(err)}`);
     }
-    const mq = MQEmitterRedis({ subConn: this.conn('subscribe'), pubConn: this.conn('publish') });
+    // Device uplinks stay on this node (nobody may subscribe to them); the rest crosses Redis (local-emitter.ts).
+    const mq = LocalUplinkEmitter.wrap(MQEmitterRedis({ subConn: this.conn('subscribe'), pubConn: this.conn('publish') }));
     // mqemitter-redis re-emits its connections' errors on `state` (left out of its types); an 'error' event nobody
     // listens to would end the process at the first Redis restart.
     const state: unknown = Reflect.get(mq, 'state');

@@ -11,7 +11,7 @@ const ADOPT_LIMIT = 500;
 
 export interface SignalProcessorDeps {
   store: Pick<Store, 'registry' | 'events'>;
-  service: IncidentService;
+  service: Pick<IncidentService, 'handleSignals' | 'familyPagesDone'>;
   clock: Clock;
   log: Logger;
   /** Signals per transaction (default 1000): everyday events cost a row update each, so big batches are cheap. */
@@ -81,6 +81,7 @@ export class SignalProcessor {
     this.sweepTimer = null;
     await this.sweeping;
     await this.draining;
+    await this.deps.service.familyPagesDone();
   }
 
   submit(...signals: Signal[]): void {
@@ -137,6 +138,7 @@ export class SignalProcessor {
   /** Resolves once everything submitted so far has been acted on (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.draining) await this.draining;
+    await this.deps.service.familyPagesDone();
   }
 
   private kick(): void {

@@ -65,6 +65,13 @@ type AfterCommit = (() => void)[];
 type FamilyLater = DurableTimer[];
 
 export class IncidentService {
+  /**
+   * Family pages fired after the batch that opened their incidents committed, not finished yet, by resident: the next
+   * batch goes on without them, but one with another alarm of the same resident waits, so each incident's changes
+   * keep their order.
+   */
+  private readonly familyPending = new Map<string, Promise<void>>();
+
   constructor(private readonly deps: IncidentServiceDeps) {}
 
   /**
@@ -80,6 +87,8 @@ export class IncidentService {
     // An alarm may reach two nodes (one replaying or adopting what another recorded): whoever holds its event
     // acts on it, once; the other skips it. Everyday events are left out: acting on one twice changes nothing.
     const alarms = signals.filter((s) => !INFORMATIONAL.has(s.type)).map((s) => s.eventId);
+    await this.familyPagesOf(signals);
+    const paging = new Set<string>();
     await this.deps.store.transaction(
       async () => {
         const taken = new Set(await this.deps.store.events.alreadyTaken(alarms));
@@ -87,7 +96,9 @@ export class IncidentService {
         for (const signal of mine) {
           // Everyday events (motion, heartbeat) are the bulk under load and no rule acts on them: no reads for them.
           if (INFORMATIONAL.has(signal.type)) continue;
+          const before = family.length;
           await this.applySignal(signal, after, family);
+          if (family.length > before) paging.add(signal.residentId);
         }
         await this.deps.store.events.markProcessedMany(mine.map((s) => s.eventId));
       },
@@ -98,8 +109,36 @@ export class IncidentService {
     // The pages' SMS requests start as this transaction commits; device commands and bus events (live
     // feed, telemetry, metrics) wait one turn of the event loop so they do not hold those requests up.
     if (after.length > 0) setImmediate(() => this.runAfterCommit(after));
-    // The family's pages go in a transaction of their own, after the responder's page has committed and left.
-    await this.pageFamiliesNow(family);
+    // The family's pages go in a transaction of their own, after the responder's page has committed and left, while
+    // the next batch of alarms goes on: each is a durable timer (family_page) already committed, so one that fails
+    // or never runs (the process ends) is retried by the timers, or fired by a restart or another node.
+    if (family.length > 0) this.pageFamiliesLater(family, paging);
+  }
+
+  /** Resolves once every family page started so far has run (or failed, to be retried by its timer). */
+  async familyPagesDone(): Promise<void> {
+    while (this.familyPending.size > 0) await Promise.all(this.familyPending.values());
+  }
+
+  /** Waits for the family pages still running for the residents of these alarms (none for everyday events). */
+  private async familyPagesOf(signals: Signal[]): Promise<void> {
+    if (this.familyPending.size === 0) return;
+    const waits = new Set<Promise<void>>();
+    for (const s of signals) {
+      const pending = INFORMATIONAL.has(s.type) ? undefined : this.familyPending.get(s.residentId);
+      if (pending) waits.add(pending);
+    }
+    if (waits.size > 0) await Promise.all(waits);
+  }
+
+  private pageFamiliesLater(family: FamilyLater, residents: ReadonlySet<string>): void {
+    const run = this.pageFamiliesNow(family).catch((err: unknown) => {
+      this.deps.log.error({ err }, 'family pages could not be started; their timers retry them');
+    });
+    for (const r of residents) this.familyPending.set(r, run);
+    void run.finally(() => {
+      for (const r of residents) if (this.familyPending.get(r) === run) this.familyPending.delete(r);
+    });
   }
 
   /** Fires the deferred family pages now (each in its own claiming transaction); a failure retries on the timer. */

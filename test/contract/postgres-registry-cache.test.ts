@@ -42,7 +42,7 @@ async function twoNodes(): Promise<{ a: PostgresStore; b: PostgresStore; changes
 /** Counts the registry reads a store sends through its pool from now on (the SMS cap counters read on their own). */
 function countQueries(store: PostgresStore): () => number {
   const spy = vi.spyOn(store.database, 'query');
-  return () => spy.mock.calls.filter(([sql]) => /FROM (residents|workers)\b/.test(sql)).length;
+  return () => spy.mock.calls.filter(([sql]) => /FROM (residents|workers)\b/.test(typeof sql === 'string' ? sql : sql.text)).length;
 }
 
 describe('PostgreSQL registry cache', () => {

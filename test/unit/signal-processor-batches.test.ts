@@ -32,15 +32,16 @@ describe('SignalProcessor batches', () => {
   async function run(queue: Signal[], opts: { maxBatch?: number; maxAlarmsPerBatch?: number }): Promise<EventType[][]> {
     store = openSqliteStore(':memory:');
     const batches: EventType[][] = [];
-    // The incident service's one entry point the processor uses; recording what each transaction would get.
-    const service = {
+    // The incident service's entry points the processor uses; recording what each transaction would get.
+    const service: Pick<IncidentService, 'handleSignals' | 'familyPagesDone'> = {
       handleSignals: async (signals: Signal[]) => {
         batches.push(signals.map((s) => s.type));
       },
-    } as Pick<IncidentService, 'handleSignals'>;
+      familyPagesDone: () => Promise.resolve(),
+    };
     const processor = new SignalProcessor({
       store,
-      service: service as IncidentService,
+      service,
       clock: new ManualClock(),
       log: silentLogger(),
       ...opts,

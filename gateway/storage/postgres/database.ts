@@ -10,6 +10,24 @@ import { PG_MIGRATIONS, type PgMigration } from './migrations.js';
 /** A value bound to a `$n` placeholder. Arrays are bound as PostgreSQL arrays (`$1::text[]`). */
 export type PgParam = string | number | boolean | null | readonly (string | null)[] | readonly (number | null)[];
 
+/**
+ * A statement of the alarm path that each pooled connection parses and plans once, then only binds and executes (pg's
+ * named prepared statement, `{ name, text, values }`): the round trips stay the same, the server's parse and plan per
+ * execution go. Only for statements whose result columns are fixed (no `SELECT *`): a migration run by another node
+ * that changed them would fail a prepared plan ("cached plan must not change result type").
+ */
+export interface PreparedSql {
+  readonly name: string;
+  readonly text: string;
+}
+
+export function prepared(name: string, text: string): PreparedSql {
+  return { name, text };
+}
+
+/** A statement as repositories pass it: plain text (parsed at each execution) or a prepared one. */
+export type PgSql = string | PreparedSql;
+
 export interface PgDatabaseOptions {
   /** Connections in the pool (default 10). */
   max?: number;
@@ -178,19 +196,25 @@ export class PgDatabase {
   }
 
   /** Rows of `sql`; inside a transaction, on its connection. */
-  async query<R extends object>(sql: string, params: readonly PgParam[] = []): Promise<R[]> {
-    const res = await this.client().query<R>(sql, params as unknown[]);
+  async query<R extends object>(sql: PgSql, params: readonly PgParam[] = []): Promise<R[]> {
+    const values = params as unknown[];
+    const res = await (typeof sql === 'string'
+      ? this.client().query<R>(sql, values)
+      : this.client().query<R>({ name: sql.name, text: sql.text, values }));
     return res.rows;
   }
 
   /** The first row of `sql`, or null. */
-  async one<R extends object>(sql: string, params: readonly PgParam[] = []): Promise<R | null> {
+  async one<R extends object>(sql: PgSql, params: readonly PgParam[] = []): Promise<R | null> {
     return (await this.query<R>(sql, params))[0] ?? null;
   }
 
   /** Runs a write and answers how many rows it touched. */
-  async run(sql: string, params: readonly PgParam[] = []): Promise<number> {
-    const res = await this.client().query(sql, params as unknown[]);
+  async run(sql: PgSql, params: readonly PgParam[] = []): Promise<number> {
+    const values = params as unknown[];
+    const res = await (typeof sql === 'string'
+      ? this.client().query(sql, values)
+      : this.client().query({ name: sql.name, text: sql.text, values }));
     return res.rowCount ?? 0;
   }
 

@@ -1,6 +1,6 @@
 // PostgreSQL event log: the durable record written before a PUBACK, one COMMIT per group, redeliveries told apart as in SQLite.
 import type { EventRepo, NewEvent, RecordedBatch, StoredEvent } from '../ports.js';
-import type { PgDatabase } from './database.js';
+import { prepared, type PgDatabase } from './database.js';
 import { type EventRow, toEvent } from '../rows/events.js';
 
 interface SeenRow {
@@ -13,6 +13,33 @@ interface SeenRow {
 /** First key of the per-device advisory locks taken while a group is checked and inserted. */
 const DEVICE_LOCK_SPACE = 0x45_56;
 
+// The alarm path's statements, prepared once per connection (database.ts: prepared).
+const LOCK_DEVICES = prepared(
+  'care_events_lock_devices',
+  'SELECT pg_advisory_xact_lock($1, k) FROM (SELECT hashtext(d) AS k FROM unnest($2::text[]) AS d ORDER BY 1) AS keys',
+);
+const SEEN = prepared(
+  'care_events_seen',
+  `SELECT e.device_id, e.seq, e.payload_hash, e.session FROM events e
+     JOIN unnest($1::text[], $2::bigint[]) AS c(device_id, seq) ON e.device_id = c.device_id AND e.seq = c.seq
+    WHERE e.received_at >= $3`,
+);
+const INSERT_EVENTS = prepared(
+  'care_events_insert',
+  `INSERT INTO events (device_id, seq, type, payload, payload_hash, device_ts, received_at, session)
+   SELECT device_id, seq, type, payload, payload_hash, device_ts, received_at, session
+     FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])
+       WITH ORDINALITY AS t(device_id, seq, type, payload, payload_hash, device_ts, received_at, session, n)
+    ORDER BY n
+   RETURNING id`,
+);
+const MARK_PROCESSED = prepared('care_events_processed', 'UPDATE events SET processed = true WHERE id = ANY($1::bigint[])');
+const ALREADY_TAKEN = prepared(
+  'care_events_taken',
+  `WITH free AS (SELECT id FROM events WHERE id = ANY($1::bigint[]) AND NOT processed FOR UPDATE SKIP LOCKED)
+   SELECT id FROM events WHERE id = ANY($1::bigint[]) AND id NOT IN (SELECT id FROM free)`,
+);
+
 export class PgEventRepo implements EventRepo {
   constructor(private readonly db: PgDatabase) {}
 
@@ -24,10 +51,7 @@ export class PgEventRepo implements EventRepo {
       const devices = [...new Set(events.map((e) => e.deviceId))].sort();
       // Two nodes may take the same redelivery at once (a device that reconnected elsewhere): each device's check
       // and insert run one at a time, in a fixed order so two groups never wait on each other.
-      await this.db.query(
-        'SELECT pg_advisory_xact_lock($1, k) FROM (SELECT hashtext(d) AS k FROM unnest($2::text[]) AS d ORDER BY 1) AS keys',
-        [DEVICE_LOCK_SPACE, devices],
-      );
+      await this.db.query(LOCK_DEVICES, [DEVICE_LOCK_SPACE, devices]);
       const earlier = await this.seen(events, dedupeSinceMs);
       const fresh: NewEvent[] = [];
       const isRedelivery = events.map((e) => {
@@ -57,35 +81,22 @@ export class PgEventRepo implements EventRepo {
   private async seen(events: NewEvent[], since: number): Promise<SeenRow[]> {
     const candidates = events.filter((e) => e.delivery !== undefined);
     if (candidates.length === 0) return [];
-    return this.db.query<SeenRow>(
-      `SELECT e.device_id, e.seq, e.payload_hash, e.session FROM events e
-         JOIN unnest($1::text[], $2::bigint[]) AS c(device_id, seq) ON e.device_id = c.device_id AND e.seq = c.seq
-        WHERE e.received_at >= $3`,
-      [candidates.map((e) => e.deviceId), candidates.map((e) => e.seq), since],
-    );
+    return this.db.query<SeenRow>(SEEN, [candidates.map((e) => e.deviceId), candidates.map((e) => e.seq), since]);
   }
 
   /** One multi-row INSERT for the group; ids in input order. */
   private async insert(events: NewEvent[]): Promise<number[]> {
     if (events.length === 0) return [];
-    const rows = await this.db.query<{ id: number }>(
-      `INSERT INTO events (device_id, seq, type, payload, payload_hash, device_ts, received_at, session)
-       SELECT device_id, seq, type, payload, payload_hash, device_ts, received_at, session
-         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])
-           WITH ORDINALITY AS t(device_id, seq, type, payload, payload_hash, device_ts, received_at, session, n)
-        ORDER BY n
-       RETURNING id`,
-      [
-        events.map((e) => e.deviceId),
-        events.map((e) => e.seq),
-        events.map((e) => e.type),
-        events.map((e) => e.payload),
-        events.map((e) => e.payloadHash),
-        events.map((e) => e.deviceTs),
-        events.map((e) => e.receivedAt),
-        events.map((e) => e.delivery?.session ?? null),
-      ],
-    );
+    const rows = await this.db.query<{ id: number }>(INSERT_EVENTS, [
+      events.map((e) => e.deviceId),
+      events.map((e) => e.seq),
+      events.map((e) => e.type),
+      events.map((e) => e.payload),
+      events.map((e) => e.payloadHash),
+      events.map((e) => e.deviceTs),
+      events.map((e) => e.receivedAt),
+      events.map((e) => e.delivery?.session ?? null),
+    ]);
     // Identity values are handed out in the order the rows are inserted, which ORDER BY n fixes.
     return rows.map((r) => r.id).sort((a, b) => a - b);
   }
@@ -96,7 +107,7 @@ export class PgEventRepo implements EventRepo {
 
   async markProcessedMany(eventIds: readonly number[]): Promise<void> {
     if (eventIds.length === 0) return;
-    await this.db.run('UPDATE events SET processed = true WHERE id = ANY($1::bigint[])', [eventIds]);
+    await this.db.run(MARK_PROCESSED, [eventIds]);
   }
 
   async listUnprocessed(opts: { receivedBefore?: number; limit?: number } = {}): Promise<StoredEvent[]> {
@@ -111,13 +122,9 @@ export class PgEventRepo implements EventRepo {
     if (eventIds.length === 0) return [];
     // SKIP LOCKED: a row another node's transaction holds is being acted on there; waiting for it would only
     // serialize the nodes, and if that transaction fails the row is unprocessed again for the next sweep.
-    const free = await this.db.query<{ id: number }>(
-      'SELECT id FROM events WHERE id = ANY($1::bigint[]) AND NOT processed FOR UPDATE SKIP LOCKED',
-      [eventIds],
-    );
-    const recorded = await this.db.query<{ id: number }>('SELECT id FROM events WHERE id = ANY($1::bigint[])', [eventIds]);
-    const held = new Set(free.map((r) => r.id));
-    return recorded.map((r) => r.id).filter((id) => !held.has(id));
+    // One round trip: the recorded events this transaction could not lock as unprocessed are the taken ones.
+    const taken = await this.db.query<{ id: number }>(ALREADY_TAKEN, [eventIds]);
+    return taken.map((r) => r.id);
   }
 
   async get(eventId: number): Promise<StoredEvent | null> {

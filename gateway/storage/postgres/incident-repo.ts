@@ -1,7 +1,7 @@
 // PostgreSQL incidents, their linked signals and the append-only audit log.
 import type { AuditChannel, AuditEntry, Incident, Responder } from '../../core/types.js';
 import type { IncidentFilter, IncidentRepo } from '../ports.js';
-import type { PgDatabase, PgParam } from './database.js';
+import { prepared, type PgDatabase, type PgParam } from './database.js';
 import { type AuditRow, type IncidentRow, toIncident } from '../rows/incidents.js';
 
 const COLUMNS = [
@@ -26,10 +26,25 @@ const COLUMNS = [
   'test',
 ] as const;
 
-const INSERT_SQL = `INSERT INTO incidents (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
-const UPDATE_SQL = `UPDATE incidents SET ${COLUMNS.slice(1)
-  .map((c, i) => `${c} = $${i + 2}`)
-  .join(', ')} WHERE id = $1`;
+// The alarm path's statements, prepared once per connection (database.ts: prepared).
+const INSERT_SQL = prepared(
+  'care_incidents_insert',
+  `INSERT INTO incidents (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`,
+);
+const UPDATE_SQL = prepared(
+  'care_incidents_update',
+  `UPDATE incidents SET ${COLUMNS.slice(1)
+    .map((c, i) => `${c} = $${i + 2}`)
+    .join(', ')} WHERE id = $1`,
+);
+const LINK_SIGNAL = prepared(
+  'care_incident_signals_insert',
+  'INSERT INTO incident_signals (incident_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+);
+const APPEND_AUDIT = prepared(
+  'care_audit_insert',
+  'INSERT INTO audit_log (incident_id, at, action, actor, channel, detail) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id',
+);
 const ACTIVE = "state IN ('pending', 'open', 'acknowledged')";
 
 export class PgIncidentRepo implements IncidentRepo {
@@ -87,14 +102,18 @@ export class PgIncidentRepo implements IncidentRepo {
   }
 
   async linkSignal(incidentId: string, eventId: number): Promise<void> {
-    await this.db.run('INSERT INTO incident_signals (incident_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [incidentId, eventId]);
+    await this.db.run(LINK_SIGNAL, [incidentId, eventId]);
   }
 
   async appendAudit(e: Omit<AuditEntry, 'id'>): Promise<AuditEntry> {
-    const row = await this.db.one<{ id: number }>(
-      'INSERT INTO audit_log (incident_id, at, action, actor, channel, detail) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id',
-      [e.incidentId, e.at, e.action, e.actor, e.channel, e.detail ? JSON.stringify(e.detail) : null],
-    );
+    const row = await this.db.one<{ id: number }>(APPEND_AUDIT, [
+      e.incidentId,
+      e.at,
+      e.action,
+      e.actor,
+      e.channel,
+      e.detail ? JSON.stringify(e.detail) : null,
+    ]);
     return { ...e, id: row?.id ?? 0 };
   }
 

@@ -1,39 +1,44 @@
 // PostgreSQL durable timers: a claim is one conditional UPDATE, so across connections and nodes each key fires once.
 import type { DurableTimer, TimerRepo } from '../ports.js';
-import type { PgDatabase } from './database.js';
+import { prepared, type PgDatabase } from './database.js';
 import { toTimer, type TimerRow } from '../rows/timers.js';
 
 /** The NOTIFY channel of newly scheduled timers: the other nodes arm them at once instead of at their next poll. */
 export const TIMER_CHANNEL = 'care_timers';
 
+// The alarm path's statements, prepared once per connection (database.ts: prepared).
+// One round trip; inside a transaction the notice goes out at its COMMIT, and never if it rolls back.
+const SCHEDULE = prepared(
+  'care_timers_schedule',
+  `WITH added AS (
+     INSERT INTO timers (key, kind, incident_id, due_at, payload, state, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6)
+     ON CONFLICT (key) DO NOTHING RETURNING key)
+   SELECT pg_notify($7, key) FROM added`,
+);
+// A second claimer blocks on the row lock, then re-reads the row: state is no longer 'pending', it updates nothing.
+const CLAIM = prepared('care_timers_claim', "UPDATE timers SET state = 'fired', fired_at = $1 WHERE key = $2 AND state = 'pending'");
+// SKIP LOCKED: a row another node is firing now is passed over, not waited for; if that node's transaction rolls
+// back (or the server ends it, frozen), the row is pending again and the next poll arms it.
+const CLAIM_DUE = prepared(
+  'care_timers_claim_due',
+  `UPDATE timers SET state = 'fired', fired_at = $1
+   WHERE key = (SELECT key FROM timers WHERE key = $2 AND state = 'pending' FOR UPDATE SKIP LOCKED)`,
+);
+
 export class PgTimerRepo implements TimerRepo {
   constructor(private readonly db: PgDatabase) {}
 
   async schedule(t: DurableTimer): Promise<void> {
-    // One round trip; inside a transaction the notice goes out at its COMMIT, and never if it rolls back.
     const channel = await this.db.channel(TIMER_CHANNEL);
-    await this.db.query(
-      `WITH added AS (
-         INSERT INTO timers (key, kind, incident_id, due_at, payload, state, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6)
-         ON CONFLICT (key) DO NOTHING RETURNING key)
-       SELECT pg_notify($7, key) FROM added`,
-      [t.key, t.kind, t.incidentId, t.dueAt, JSON.stringify(t.payload), Date.now(), channel],
-    );
+    await this.db.query(SCHEDULE, [t.key, t.kind, t.incidentId, t.dueAt, JSON.stringify(t.payload), Date.now(), channel]);
   }
 
   async claim(key: string, at: number): Promise<boolean> {
-    // A second claimer blocks on the row lock, then re-reads the row: state is no longer 'pending', it updates nothing.
-    return (await this.db.run("UPDATE timers SET state = 'fired', fired_at = $1 WHERE key = $2 AND state = 'pending'", [at, key])) === 1;
+    return (await this.db.run(CLAIM, [at, key])) === 1;
   }
 
   async claimDue(key: string, at: number): Promise<boolean> {
-    // SKIP LOCKED: a row another node is firing now is passed over, not waited for; if that node's transaction rolls
-    // back (or the server ends it, frozen), the row is pending again and the next poll arms it.
-    const n = await this.db.run(
-      `UPDATE timers SET state = 'fired', fired_at = $1
-       WHERE key = (SELECT key FROM timers WHERE key = $2 AND state = 'pending' FOR UPDATE SKIP LOCKED)`,
-      [at, key],
-    );
+    const n = await this.db.run(CLAIM_DUE, [at, key]);
     return n === 1;
   }
 
