@@ -118,7 +118,6 @@ export class EscalationEngine {
         dueAt: now,
         payload: { step },
       };
-      await this.deps.timers.record(familyLater);
     } else if (familyPaged) {
       pages.push(...(await pager.pageFamily(incident, resident, responder, step)));
     }
@@ -148,8 +147,11 @@ export class EscalationEngine {
         ...(test ? { test: true } : {}),
       },
     });
+    // The step's timers in one write: the family's page (fired by the caller after its commit, so not armed here), the
+    // next step and the voice call.
+    const armed: DurableTimer[] = [];
     if (nextStepAt !== null) {
-      await this.deps.timers.schedule({
+      armed.push({
         key: stepKey(incident.id, step + 1),
         kind: 'escalation_step',
         incidentId: incident.id,
@@ -161,7 +163,7 @@ export class EscalationEngine {
       test || this.deps.voiceAfterSeconds === undefined ? undefined : (plan.voiceAfterSeconds ?? this.deps.voiceAfterSeconds);
     // A call due at or after the step's timeout would come after escalation has moved on: it is not armed.
     if (responder && callAfter !== undefined && callAfter < plan.ackTimeoutSeconds) {
-      await this.deps.timers.schedule({
+      armed.push({
         key: callKey(incident.id, step),
         kind: 'voice_call',
         incidentId: incident.id,
@@ -169,6 +171,7 @@ export class EscalationEngine {
         payload: { step },
       });
     }
+    await this.deps.timers.scheduleAll({ recorded: familyLater ? [familyLater] : [], armed });
     this.deps.onStep?.(updated, pages);
     return { updated, familyLater, entry };
   }

@@ -117,6 +117,24 @@ export class PgIncidentRepo implements IncidentRepo {
     return { ...e, id: row?.id ?? 0 };
   }
 
+  async appendAudits(entries: Omit<AuditEntry, 'id'>[]): Promise<AuditEntry[]> {
+    if (entries.length === 0) return [];
+    if (entries.length === 1) return [await this.appendAudit(entries[0]!)];
+    const params: PgParam[] = [];
+    const values = entries.map((e) => {
+      const at = params.length;
+      params.push(e.incidentId, e.at, e.action, e.actor, e.channel, e.detail ? JSON.stringify(e.detail) : null);
+      return `(${[1, 2, 3, 4, 5, 6].map((k) => `$${at + k}`).join(', ')})`;
+    });
+    // The serial hands out ids in the order of the VALUES rows; RETURNING's order is not promised, so they are sorted.
+    const rows = await this.db.query<{ id: number | string }>(
+      `INSERT INTO audit_log (incident_id, at, action, actor, channel, detail) VALUES ${values.join(', ')} RETURNING id`,
+      params,
+    );
+    const ids = rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+    return entries.map((e, i) => ({ ...e, id: ids[i] ?? 0 }));
+  }
+
   async listAudit(incidentId: string): Promise<AuditEntry[]> {
     const rows = await this.db.query<AuditRow>('SELECT * FROM audit_log WHERE incident_id = $1 ORDER BY id', [incidentId]);
     return rows.map((r) => ({
