@@ -63,7 +63,7 @@ export const INFORMATIONAL: ReadonlySet<Signal['type']> = new Set(['motion', 'he
 type AfterCommit = (() => void)[];
 /** Family pages recorded as timers due now in the transaction that opened an incident: fired once it has committed. */
 type FamilyLater = DurableTimer[];
-/** The `created` entry of an incident created open, written with its `opened` one. */
+/** The `created` entry of an incident created open, written with its `opened` and step 1's `paged` ones. */
 type CreatedEntry = { by: Responder; channel: AuditChannel; detail: Record<string, unknown> };
 type AuditItem = { incident: Incident; action: string; by: Responder; channel: AuditChannel; detail: Record<string, unknown> };
 
@@ -584,31 +584,34 @@ export class IncidentService {
   ): Promise<void> {
     const by: Responder = { role: 'staff', id: null, name: actor, phone: null };
     let opened: Incident;
+    // Created open in this transaction (the row already says so): its `created` and `opened` entries are written with
+    // step 1's `paged` one, in one insert.
+    let before: AuditItem[] = [];
     if (opts.created) {
-      // Created open in this transaction (the row already says so): its `created` and `opened` entries in one write.
       opened = { ...incident, state: 'open' };
       const c = opts.created;
-      await this.auditAll(
-        [
-          { incident, action: 'created', by: c.by, channel: c.channel, detail: c.detail },
-          { incident: opened, action: 'opened', by, channel, detail: { from: incident.state, reason } },
-        ],
-        after,
-      );
+      before = [
+        { incident, action: 'created', by: c.by, channel: c.channel, detail: c.detail },
+        { incident: opened, action: 'opened', by, channel, detail: { from: incident.state, reason } },
+      ];
     } else {
       opened = await this.transition(incident, 'open', by, channel, { reason }, after, {});
     }
     // Step 1 runs now; its key is claimed so a restart cannot run it a second time. An incident created in this
     // transaction has no timer yet (its id is new and uncommitted, seen by no other node): no claim, one round trip less.
     if (opts.fresh !== true) await this.deps.timers.claimNow(stepKey(incident.id, 1));
+    const now = this.deps.clock.now();
     const {
       updated: paged,
       familyLater,
       entry,
+      before: written,
     } = await this.deps.engine.openStep(opened, 'opened', {
       ...(opts.resident ? { resident: opts.resident } : {}),
       ...(opts.fresh ? { fresh: true } : {}),
+      before: before.map((item) => this.entryOf(item, now)),
     });
+    before.forEach(({ incident: of }, i) => after.push(() => this.deps.bus.emit('incidentChanged', of, written[i]!)));
     if (familyLater) family.push(familyLater);
     // This step's own entry, not the latest one when the commit is done: the family's may follow it at once.
     after.push(() => this.deps.bus.emit('incidentChanged', paged, entry));
@@ -630,21 +633,15 @@ export class IncidentService {
     return updated;
   }
 
-  /** Several entries written at once (one round trip on PostgreSQL), each announced after the commit in order. */
-  private async auditAll(items: AuditItem[], after: AfterCommit): Promise<AuditEntry[]> {
-    const now = this.deps.clock.now();
-    const entries = await this.deps.store.incidents.appendAudits(
-      items.map(({ incident, action, by, channel, detail }) => ({
-        incidentId: incident.id,
-        at: now,
-        action,
-        actor: by.id ? `${by.role}:${by.id}` : by.name,
-        channel,
-        detail: { ...detail, by: by.name, role: by.role },
-      })),
-    );
-    items.forEach(({ incident }, i) => after.push(() => this.deps.bus.emit('incidentChanged', incident, entries[i]!)));
-    return entries;
+  private entryOf({ incident, action, by, channel, detail }: AuditItem, at: number): Omit<AuditEntry, 'id'> {
+    return {
+      incidentId: incident.id,
+      at,
+      action,
+      actor: by.id ? `${by.role}:${by.id}` : by.name,
+      channel,
+      detail: { ...detail, by: by.name, role: by.role },
+    };
   }
 
   private async audit(
@@ -655,14 +652,9 @@ export class IncidentService {
     detail: Record<string, unknown>,
     after: AfterCommit,
   ): Promise<AuditEntry> {
-    const entry = await this.deps.store.incidents.appendAudit({
-      incidentId: incident.id,
-      at: this.deps.clock.now(),
-      action,
-      actor: by.id ? `${by.role}:${by.id}` : by.name,
-      channel,
-      detail: { ...detail, by: by.name, role: by.role },
-    });
+    const entry = await this.deps.store.incidents.appendAudit(
+      this.entryOf({ incident, action, by, channel, detail }, this.deps.clock.now()),
+    );
     after.push(() => this.deps.bus.emit('incidentChanged', incident, entry));
     return entry;
   }
