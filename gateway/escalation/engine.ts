@@ -137,8 +137,8 @@ export class EscalationEngine {
       nextStepAt,
       unassigned: pages.length === 0,
     };
-    await store.incidents.update(updated);
-    const entries = await store.incidents.appendAudits([
+    // The row and the step's entry (after the caller's) in one write.
+    const entries = await store.incidents.updateWithAudits(updated, [
       ...before,
       {
         incidentId: incident.id,

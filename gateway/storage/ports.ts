@@ -185,6 +185,8 @@ export interface IncidentRepo {
   appendAudit(entry: Omit<AuditEntry, 'id'>): Promise<AuditEntry>;
   /** Several entries at once (one statement on PostgreSQL), their ids in the order given, as appendAudit in turn would. */
   appendAudits(entries: Omit<AuditEntry, 'id'>[]): Promise<AuditEntry[]>;
+  /** update, then appendAudits (one statement on PostgreSQL). */
+  updateWithAudits(incident: Incident, entries: Omit<AuditEntry, 'id'>[]): Promise<AuditEntry[]>;
   listAudit(incidentId: string): Promise<AuditEntry[]>;
 }
 

@@ -175,11 +175,20 @@ export function alarmPathContract(store: () => Store): void {
       expect(created!.id).toBeGreaterThan(first.id);
       expect(opened!.id).toBeGreaterThan(created!.id);
       expect(await store().incidents.appendAudits([])).toEqual([]);
+      // The row and entries in one write: both land.
+      const [stepped] = await store().incidents.updateWithAudits({ ...incident('inc-1'), step: 2, nextStepAt: T0 + 9 * MIN }, [
+        { incidentId: 'inc-1', at: T0, action: 'stepped', actor: 'system', channel: 'system', detail: { step: 2 } },
+      ]);
+      expect(stepped!.id).toBeGreaterThan(opened!.id);
+      expect(await store().incidents.get('inc-1')).toMatchObject({ step: 2, nextStepAt: T0 + 9 * MIN });
+      expect(await store().incidents.updateWithAudits({ ...incident('inc-1'), step: 3 }, [])).toEqual([]);
+      expect(await store().incidents.get('inc-1')).toMatchObject({ step: 3 });
       expect((await store().incidents.listAudit('inc-1')).map((a) => [a.id, a.action, a.detail])).toEqual([
         [first.id, 'opened', null],
         [expect.any(Number), 'paged', { to: 'w-1' }],
         [created!.id, 'created', { n: 1 }],
         [opened!.id, 'reopened', null],
+        [stepped!.id, 'stepped', { step: 2 }],
       ]);
     });
   });

@@ -121,6 +121,11 @@ export class SqliteIncidentRepo implements IncidentRepo {
     return written;
   }
 
+  async updateWithAudits(incident: Incident, entries: Omit<AuditEntry, 'id'>[]): Promise<AuditEntry[]> {
+    await this.update(incident);
+    return this.appendAudits(entries);
+  }
+
   async listAudit(incidentId: string): Promise<AuditEntry[]> {
     return this.sdb
       .stmt<[string], AuditRow>('SELECT * FROM audit_log WHERE incident_id = ? ORDER BY id')
