@@ -138,10 +138,10 @@ export class PgIncidentRepo implements IncidentRepo {
       return `(${[1, 2, 3, 4, 5, 6].map((k) => `$${at + k}`).join(', ')})`;
     });
     // The serial hands out ids in the order of the VALUES rows; RETURNING's order is not promised, so they are sorted.
-    const rows = await this.db.query<{ id: number | string }>(
-      `${incident ? `WITH updated AS (${UPDATE_TEXT}) ` : ''}INSERT INTO audit_log (incident_id, at, action, actor, channel, detail) VALUES ${values.join(', ')} RETURNING id`,
-      params,
-    );
+    const text = `${incident ? `WITH updated AS (${UPDATE_TEXT}) ` : ''}INSERT INTO audit_log (incident_id, at, action, actor, channel, detail) VALUES ${values.join(', ')} RETURNING id`;
+    // The alarm path's shapes (a step's entry, an opening's three) are prepared once per connection, one name per shape.
+    const sql = entries.length <= 4 ? prepared(`care_audit_insert_${incident ? 'with_update_' : ''}${entries.length}`, text) : text;
+    const rows = await this.db.query<{ id: number | string }>(sql, params);
     const ids = rows.map((r) => Number(r.id)).sort((a, b) => a - b);
     return entries.map((e, i) => ({ ...e, id: ids[i] ?? 0 }));
   }

@@ -44,13 +44,12 @@ export class PgTimerRepo implements TimerRepo {
       params.push(t.key, t.kind, t.incidentId, t.dueAt, JSON.stringify(t.payload), now);
       return `($${at + 1}, $${at + 2}, $${at + 3}, $${at + 4}, $${at + 5}, 'pending', $${at + 6})`;
     });
-    await this.db.query(
-      `WITH added AS (
+    const text = `WITH added AS (
          INSERT INTO timers (key, kind, incident_id, due_at, payload, state, created_at) VALUES ${values.join(', ')}
          ON CONFLICT (key) DO NOTHING RETURNING key)
-       SELECT pg_notify($1, key) FROM added`,
-      params,
-    );
+       SELECT pg_notify($1, key) FROM added`;
+    // A step's two or three timers: prepared once per connection, one name per count.
+    await this.db.query(timers.length <= 4 ? prepared(`care_timers_schedule_${timers.length}`, text) : text, params);
   }
 
   async claim(key: string, at: number): Promise<boolean> {
