@@ -53,13 +53,14 @@ export class EscalationEngine {
    * The responder is paged here; the family's pages wait for a `family_page` timer recorded here and due now, so the
    * responder's page commits without waiting for theirs. The caller fires that timer (`familyLater`) after its commit;
    * if this process dies first, a restart or another node fires it. With nobody to page, the family is paged here.
-   * `resident`: the row the caller already read; `fresh`: the incident was created in this transaction.
+   * `resident`: the row the caller already read; `fresh`: the incident was created in this transaction; `before`: the
+   * caller's audit entries, written ahead of the step's own in the same insert (returned, with their ids, as `before`).
    */
   async openStep(
     incident: Incident,
     reason: string,
-    opts: { resident?: Resident; fresh?: boolean } = {},
-  ): Promise<{ updated: Incident; familyLater: DurableTimer | null; entry: AuditEntry }> {
+    opts: { resident?: Resident; fresh?: boolean; before?: Omit<AuditEntry, 'id'>[] } = {},
+  ): Promise<{ updated: Incident; familyLater: DurableTimer | null; entry: AuditEntry; before: AuditEntry[] }> {
     return this.step(incident, 1, reason, { ...opts, deferFamily: true });
   }
 
@@ -90,15 +91,20 @@ export class EscalationEngine {
     incident: Incident,
     step: number,
     reason: string,
-    opts: { resident?: Resident; fresh?: boolean; deferFamily?: boolean },
-  ): Promise<{ updated: Incident; familyLater: DurableTimer | null; entry: AuditEntry }> {
+    opts: { resident?: Resident; fresh?: boolean; deferFamily?: boolean; before?: Omit<AuditEntry, 'id'>[] },
+  ): Promise<{ updated: Incident; familyLater: DurableTimer | null; entry: AuditEntry; before: AuditEntry[] }> {
     const { store, clock, pager } = this.deps;
     const now = clock.now();
     const resident = opts.resident ?? (await store.registry.getResident(incident.residentId));
     if (!resident) throw new Error(`resident ${incident.residentId} of incident ${incident.id} is not in the registry`);
 
     let plan = incident.plan;
+    let before = opts.before ?? [];
+    const written: AuditEntry[] = [];
     if (plan.responders.length === 0) {
+      // The caller's entries go first, ahead of the re-plan's own.
+      if (before.length > 0) written.push(...(await store.incidents.appendAudits(before)));
+      before = [];
       // Nobody was on duty when the plan froze: look again at every step rather than page no one forever.
       plan = await this.replan(incident, resident, now);
     }
@@ -118,7 +124,6 @@ export class EscalationEngine {
         dueAt: now,
         payload: { step },
       };
-      await this.deps.timers.record(familyLater);
     } else if (familyPaged) {
       pages.push(...(await pager.pageFamily(incident, resident, responder, step)));
     }
@@ -132,24 +137,32 @@ export class EscalationEngine {
       nextStepAt,
       unassigned: pages.length === 0,
     };
-    await store.incidents.update(updated);
-    const entry = await store.incidents.appendAudit({
-      incidentId: incident.id,
-      at: now,
-      action: pages.length > 0 ? 'paged' : 'unassigned',
-      actor: 'system',
-      channel: 'system',
-      detail: {
-        step,
-        reason,
-        responder: responder ? { role: responder.role, id: responder.id, name: responder.name } : null,
-        family: familyPaged ? resident.family.length : 0,
-        nextStepAt,
-        ...(test ? { test: true } : {}),
+    // The row and the step's entry (after the caller's) in one write.
+    const entries = await store.incidents.updateWithAudits(updated, [
+      ...before,
+      {
+        incidentId: incident.id,
+        at: now,
+        action: pages.length > 0 ? 'paged' : 'unassigned',
+        actor: 'system',
+        channel: 'system',
+        detail: {
+          step,
+          reason,
+          responder: responder ? { role: responder.role, id: responder.id, name: responder.name } : null,
+          family: familyPaged ? resident.family.length : 0,
+          nextStepAt,
+          ...(test ? { test: true } : {}),
+        },
       },
-    });
+    ]);
+    written.push(...entries.slice(0, -1));
+    const entry = entries.at(-1)!;
+    // The step's timers in one write: the family's page (fired by the caller after its commit, so not armed here), the
+    // next step and the voice call.
+    const armed: DurableTimer[] = [];
     if (nextStepAt !== null) {
-      await this.deps.timers.schedule({
+      armed.push({
         key: stepKey(incident.id, step + 1),
         kind: 'escalation_step',
         incidentId: incident.id,
@@ -161,7 +174,7 @@ export class EscalationEngine {
       test || this.deps.voiceAfterSeconds === undefined ? undefined : (plan.voiceAfterSeconds ?? this.deps.voiceAfterSeconds);
     // A call due at or after the step's timeout would come after escalation has moved on: it is not armed.
     if (responder && callAfter !== undefined && callAfter < plan.ackTimeoutSeconds) {
-      await this.deps.timers.schedule({
+      armed.push({
         key: callKey(incident.id, step),
         kind: 'voice_call',
         incidentId: incident.id,
@@ -169,8 +182,9 @@ export class EscalationEngine {
         payload: { step },
       });
     }
+    await this.deps.timers.scheduleAll({ recorded: familyLater ? [familyLater] : [], armed });
     this.deps.onStep?.(updated, pages);
-    return { updated, familyLater, entry };
+    return { updated, familyLater, entry, before: written };
   }
 
   /** A due escalation timer: page the next responder if the incident is still waiting for one. */

@@ -143,6 +143,15 @@ export class DurableTimers {
     await this.deps.store.timers.schedule(timer);
   }
 
+  /**
+   * Stores several timers in one write (in the caller's transaction): `recorded` ones as record does (not armed, the
+   * caller fires them after its commit), `armed` ones as schedule does.
+   */
+  async scheduleAll(timers: { recorded: DurableTimer[]; armed: DurableTimer[] }): Promise<void> {
+    await this.deps.store.timers.scheduleAll([...timers.recorded, ...timers.armed]);
+    for (const t of timers.armed) this.arm(t);
+  }
+
   /** Fires a recorded timer now, in its own claiming transaction; resolves when it ran, was taken elsewhere, or failed (then it retries). */
   fireNow(timer: DurableTimer): Promise<void> {
     if (this.firing.has(timer.key)) return Promise.resolve();

@@ -63,6 +63,9 @@ export const INFORMATIONAL: ReadonlySet<Signal['type']> = new Set(['motion', 'he
 type AfterCommit = (() => void)[];
 /** Family pages recorded as timers due now in the transaction that opened an incident: fired once it has committed. */
 type FamilyLater = DurableTimer[];
+/** The `created` entry of an incident created open, written with its `opened` and step 1's `paged` ones. */
+type CreatedEntry = { by: Responder; channel: AuditChannel; detail: Record<string, unknown> };
+type AuditItem = { incident: Incident; action: string; by: Responder; channel: AuditChannel; detail: Record<string, unknown> };
 
 export class IncidentService {
   /**
@@ -184,8 +187,8 @@ export class IncidentService {
       if (!resident) throw new GatewayError('GW_ERR_UNKNOWN_RESIDENT', `resident ${residentId} is not in the registry`);
       const now = this.deps.clock.now();
       const created = await this.createIncident(resident, type, now, now, false, 'open');
-      await this.audit(created, 'created', by, channel, { alarm: type, ...detail }, after);
-      await this.openAndPage(created, by.name, channel, type, after, family, { resident, fresh: true, storedOpen: true });
+      const createdEntry = { by, channel, detail: { alarm: type, ...detail } };
+      await this.openAndPage(created, by.name, channel, type, after, family, { resident, fresh: true, created: createdEntry });
       return (await this.deps.store.incidents.get(created.id)) ?? created;
     });
     for (const fn of after) fn();
@@ -394,11 +397,17 @@ export class IncidentService {
           deviceId: signal.deviceId,
           ...(decision.test && testWindow ? { test: true, testWindow: testWindow.id } : {}),
         };
-        await this.audit(incident, 'created', deviceResponder(signal.deviceId), 'device', created, after);
         if (testWindow) await recordTestPress(store, signal, testWindow.id, incident.id, decision.test);
+        const createdEntry = { by: deviceResponder(signal.deviceId), channel: 'device' as const, detail: created };
         if (decision.state === 'open') {
-          await this.openAndPage(incident, actor, 'device', signal.type, after, family, { resident: owner, fresh: true, storedOpen: true });
+          // Its `created` and `opened` entries are written together, in one statement.
+          await this.openAndPage(incident, actor, 'device', signal.type, after, family, {
+            resident: owner,
+            fresh: true,
+            created: createdEntry,
+          });
         } else {
+          await this.audit(incident, 'created', createdEntry.by, createdEntry.channel, created, after);
           const dueAt = now + plan.fallCancelSeconds * 1000;
           await this.deps.timers.schedule({
             key: `${incident.id}:${FALL_WINDOW}`,
@@ -571,27 +580,44 @@ export class IncidentService {
     reason: string,
     after: AfterCommit,
     family: FamilyLater,
-    opts: { resident?: Resident; fresh?: boolean; storedOpen?: boolean } = {},
+    opts: { resident?: Resident; fresh?: boolean; created?: CreatedEntry } = {},
   ): Promise<void> {
     const by: Responder = { role: 'staff', id: null, name: actor, phone: null };
-    const opened = await this.transition(incident, 'open', by, channel, { reason }, after, {}, opts.storedOpen === true);
-    // Step 1 runs now; its key is claimed so a restart cannot run it a second time.
-    await this.deps.timers.claimNow(stepKey(incident.id, 1));
+    let opened: Incident;
+    // Created open in this transaction (the row already says so): its `created` and `opened` entries are written with
+    // step 1's `paged` one, in one insert.
+    let before: AuditItem[] = [];
+    if (opts.created) {
+      opened = { ...incident, state: 'open' };
+      const c = opts.created;
+      before = [
+        { incident, action: 'created', by: c.by, channel: c.channel, detail: c.detail },
+        { incident: opened, action: 'opened', by, channel, detail: { from: incident.state, reason } },
+      ];
+    } else {
+      opened = await this.transition(incident, 'open', by, channel, { reason }, after, {});
+    }
+    // Step 1 runs now; its key is claimed so a restart cannot run it a second time. An incident created in this
+    // transaction has no timer yet (its id is new and uncommitted, seen by no other node): no claim, one round trip less.
+    if (opts.fresh !== true) await this.deps.timers.claimNow(stepKey(incident.id, 1));
+    const now = this.deps.clock.now();
     const {
       updated: paged,
       familyLater,
       entry,
+      before: written,
     } = await this.deps.engine.openStep(opened, 'opened', {
       ...(opts.resident ? { resident: opts.resident } : {}),
       ...(opts.fresh ? { fresh: true } : {}),
+      before: before.map((item) => this.entryOf(item, now)),
     });
+    before.forEach(({ incident: of }, i) => after.push(() => this.deps.bus.emit('incidentChanged', of, written[i]!)));
     if (familyLater) family.push(familyLater);
     // This step's own entry, not the latest one when the commit is done: the family's may follow it at once.
     after.push(() => this.deps.bus.emit('incidentChanged', paged, entry));
     this.command(paged, { type: 'alarm_received', incident: incident.id, state: 'open' }, after);
   }
 
-  /** `written`: the incident's row already holds the new state (created open): only the audit entry is added. */
   private async transition(
     incident: Incident,
     to: IncidentState,
@@ -600,12 +626,22 @@ export class IncidentService {
     detail: Record<string, unknown>,
     after: AfterCommit,
     changes: Partial<Incident>,
-    written = false,
   ): Promise<Incident> {
     const updated: Incident = { ...incident, ...changes, state: to };
-    if (!written) await this.deps.store.incidents.update(updated);
+    await this.deps.store.incidents.update(updated);
     await this.audit(updated, to === 'open' ? 'opened' : to, by, channel, { from: incident.state, ...detail }, after);
     return updated;
+  }
+
+  private entryOf({ incident, action, by, channel, detail }: AuditItem, at: number): Omit<AuditEntry, 'id'> {
+    return {
+      incidentId: incident.id,
+      at,
+      action,
+      actor: by.id ? `${by.role}:${by.id}` : by.name,
+      channel,
+      detail: { ...detail, by: by.name, role: by.role },
+    };
   }
 
   private async audit(
@@ -616,14 +652,9 @@ export class IncidentService {
     detail: Record<string, unknown>,
     after: AfterCommit,
   ): Promise<AuditEntry> {
-    const entry = await this.deps.store.incidents.appendAudit({
-      incidentId: incident.id,
-      at: this.deps.clock.now(),
-      action,
-      actor: by.id ? `${by.role}:${by.id}` : by.name,
-      channel,
-      detail: { ...detail, by: by.name, role: by.role },
-    });
+    const entry = await this.deps.store.incidents.appendAudit(
+      this.entryOf({ incident, action, by, channel, detail }, this.deps.clock.now()),
+    );
     after.push(() => this.deps.bus.emit('incidentChanged', incident, entry));
     return entry;
   }

@@ -183,6 +183,10 @@ export interface IncidentRepo {
   /** Sets the on-site time once ("已到达"); false when unknown or already set. */
   markOnSite(id: string, at: number, by: Responder): Promise<boolean>;
   appendAudit(entry: Omit<AuditEntry, 'id'>): Promise<AuditEntry>;
+  /** Several entries at once (one statement on PostgreSQL), their ids in the order given, as appendAudit in turn would. */
+  appendAudits(entries: Omit<AuditEntry, 'id'>[]): Promise<AuditEntry[]>;
+  /** update, then appendAudits (one statement on PostgreSQL). */
+  updateWithAudits(incident: Incident, entries: Omit<AuditEntry, 'id'>[]): Promise<AuditEntry[]>;
   listAudit(incidentId: string): Promise<AuditEntry[]>;
 }
 
@@ -238,6 +242,8 @@ export interface DurableTimer {
 export interface TimerRepo {
   /** Schedules a timer; a key that already exists is left as it is. */
   schedule(timer: DurableTimer): Promise<void>;
+  /** Several timers at once (one statement on PostgreSQL), as schedule of each in turn would. */
+  scheduleAll(timers: DurableTimer[]): Promise<void>;
   /** Marks the timer fired; true only for the one caller that moved it from pending. */
   claim(key: string, at: number): Promise<boolean>;
   /**

@@ -165,9 +165,30 @@ export function alarmPathContract(store: () => Store): void {
       });
       expect(first).toMatchObject({ incidentId: 'inc-1', action: 'opened' });
       expect(first.id).toBeTypeOf('number');
-      expect((await store().incidents.listAudit('inc-1')).map((a) => [a.action, a.detail])).toEqual([
-        ['opened', null],
-        ['paged', { to: 'w-1' }],
+      // Several at once: ids in the order given, after those before, and the log in that order.
+      const [created, opened] = await store().incidents.appendAudits([
+        { incidentId: 'inc-1', at: T0, action: 'created', actor: 'device:b', channel: 'device', detail: { n: 1 } },
+        { incidentId: 'inc-1', at: T0, action: 'reopened', actor: 'system', channel: 'system', detail: null },
+      ]);
+      expect(created).toMatchObject({ action: 'created', detail: { n: 1 } });
+      expect(opened).toMatchObject({ action: 'reopened' });
+      expect(created!.id).toBeGreaterThan(first.id);
+      expect(opened!.id).toBeGreaterThan(created!.id);
+      expect(await store().incidents.appendAudits([])).toEqual([]);
+      // The row and entries in one write: both land.
+      const [stepped] = await store().incidents.updateWithAudits({ ...incident('inc-1'), step: 2, nextStepAt: T0 + 9 * MIN }, [
+        { incidentId: 'inc-1', at: T0, action: 'stepped', actor: 'system', channel: 'system', detail: { step: 2 } },
+      ]);
+      expect(stepped!.id).toBeGreaterThan(opened!.id);
+      expect(await store().incidents.get('inc-1')).toMatchObject({ step: 2, nextStepAt: T0 + 9 * MIN });
+      expect(await store().incidents.updateWithAudits({ ...incident('inc-1'), step: 3 }, [])).toEqual([]);
+      expect(await store().incidents.get('inc-1')).toMatchObject({ step: 3 });
+      expect((await store().incidents.listAudit('inc-1')).map((a) => [a.id, a.action, a.detail])).toEqual([
+        [first.id, 'opened', null],
+        [expect.any(Number), 'paged', { to: 'w-1' }],
+        [created!.id, 'created', { n: 1 }],
+        [opened!.id, 'reopened', null],
+        [stepped!.id, 'stepped', { step: 2 }],
       ]);
     });
   });
@@ -281,6 +302,28 @@ export function alarmPathContract(store: () => Store): void {
       expect(await store().timers.cancelForIncident('inc-1', T0 + 40_000)).toBe(1);
       expect(await store().timers.claim('inc-1:step:1', T0 + MIN)).toBe(false);
       expect((await store().timers.listPending()).map((t) => t.key)).toEqual(['inc-2:step:1']);
+    });
+
+    it('schedules several timers in one call, each key once, an existing key left as it is', async () => {
+      const timer = (key: string, dueAt: number, payload: Record<string, unknown> = {}) => ({
+        key,
+        kind: 'escalation_step' as const,
+        incidentId: 'inc-1',
+        dueAt,
+        payload,
+      });
+      await store().timers.schedule(timer('inc-1:step:2', T0 + MIN, { first: true }));
+      await store().timers.scheduleAll([
+        timer('inc-1:family:1', T0),
+        timer('inc-1:step:2', T0 + 9 * MIN),
+        timer('inc-1:call:1', T0 + 30_000, { step: 1 }),
+      ]);
+      await store().timers.scheduleAll([]);
+      expect((await store().timers.listPending()).map((t) => [t.key, t.dueAt, t.payload])).toEqual([
+        ['inc-1:family:1', T0, {}],
+        ['inc-1:call:1', T0 + 30_000, { step: 1 }],
+        ['inc-1:step:2', T0 + MIN, { first: true }],
+      ]);
     });
 
     it('lists the pending timers due by an instant, soonest first and up to a limit, and claims a due one once', async () => {

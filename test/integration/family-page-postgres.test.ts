@@ -53,6 +53,9 @@ describe('the first page on PostgreSQL', () => {
       expect(created).toBeGreaterThan(-1);
       // The alarm path's statements are prepared once per connection (named), not parsed at each execution.
       expect(lines[created]).toMatch(/ LOG: {2}execute care_incidents_insert: /);
+      // The merged writes too: the step's UPDATE with the three audit entries, and the two timers.
+      expect(lines.some((line) => / LOG: {2}execute care_audit_insert_with_update_3: WITH updated AS/.test(line))).toBe(true);
+      expect(lines.some((line) => / LOG: {2}execute care_timers_schedule_2: WITH added AS/.test(line))).toBe(true);
       const pid = /^\[(\d+)\]/.exec(lines[created]!)![1];
       const text = (i: number): string => lines[i]!.replace(/^\[\d+\] LOG: {2}(statement|execute [^:]*): /, '');
       const session = lines.flatMap((line, i) => (line.startsWith(`[${pid}] `) ? [i] : []));
@@ -69,9 +72,14 @@ describe('the first page on PostgreSQL', () => {
       const commit = session.slice(at).find((i) => text(i) === 'COMMIT')!;
       const transaction = session.filter((i) => i >= begin && i <= commit).map(text);
       // The worker's page and its link, nothing of the family's; the whole transaction in at most this many round trips
-      // (22 before the duplicate check became one statement).
+      // (22 before the duplicate check became one statement; 21 before the `created`, `opened` and `paged` entries became
+      // one insert riding with the incident's UPDATE, the step's timers one insert, and the fresh incident's step-1 claim
+      // was left out).
       expect(transaction.filter((st) => st.startsWith('INSERT INTO sms_messages'))).toHaveLength(2);
-      expect(transaction.length).toBeLessThanOrEqual(21);
+      expect(transaction.filter((st) => st.startsWith('WITH updated AS (UPDATE incidents'))).toHaveLength(1);
+      expect(transaction.filter((st) => /^(INSERT INTO audit_log|UPDATE incidents)/.test(st))).toHaveLength(0);
+      expect(transaction.filter((st) => st.startsWith('UPDATE timers'))).toHaveLength(0);
+      expect(transaction.length).toBeLessThanOrEqual(16);
       // The family's four rows (a page and a link each) reach the server only after that commit.
       const smsInserts = lines.flatMap((_, i) => (i >= begin && text(i).startsWith('INSERT INTO sms_messages') ? [i] : []));
       expect(smsInserts).toHaveLength(6);
@@ -88,6 +96,9 @@ describe('the first page on PostgreSQL', () => {
 
       const family = (await rowsOf(store)).filter((r) => r.role === 'family');
       expect(family.map((r) => [r.to_phone, r.purpose]).sort()).toEqual(FAMILY_ROWS);
+      // The trail in the order it happened, though its first three entries were one insert.
+      const [incident] = await store.incidents.list({ limit: 10 });
+      expect((await store.incidents.listAudit(incident!.id)).map((e) => e.action)).toEqual(['created', 'opened', 'paged', 'family_paged']);
     } finally {
       await log.reset();
     }

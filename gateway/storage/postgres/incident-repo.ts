@@ -31,12 +31,10 @@ const INSERT_SQL = prepared(
   'care_incidents_insert',
   `INSERT INTO incidents (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`,
 );
-const UPDATE_SQL = prepared(
-  'care_incidents_update',
-  `UPDATE incidents SET ${COLUMNS.slice(1)
-    .map((c, i) => `${c} = $${i + 2}`)
-    .join(', ')} WHERE id = $1`,
-);
+const UPDATE_TEXT = `UPDATE incidents SET ${COLUMNS.slice(1)
+  .map((c, i) => `${c} = $${i + 2}`)
+  .join(', ')} WHERE id = $1`;
+const UPDATE_SQL = prepared('care_incidents_update', UPDATE_TEXT);
 const LINK_SIGNAL = prepared(
   'care_incident_signals_insert',
   'INSERT INTO incident_signals (incident_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
@@ -115,6 +113,37 @@ export class PgIncidentRepo implements IncidentRepo {
       e.detail ? JSON.stringify(e.detail) : null,
     ]);
     return { ...e, id: row?.id ?? 0 };
+  }
+
+  async appendAudits(entries: Omit<AuditEntry, 'id'>[]): Promise<AuditEntry[]> {
+    if (entries.length === 0) return [];
+    if (entries.length === 1) return [await this.appendAudit(entries[0]!)];
+    return this.insertAudits(entries);
+  }
+
+  async updateWithAudits(incident: Incident, entries: Omit<AuditEntry, 'id'>[]): Promise<AuditEntry[]> {
+    if (entries.length === 0) {
+      await this.update(incident);
+      return [];
+    }
+    return this.insertAudits(entries, incident);
+  }
+
+  /** One INSERT of the entries; with `incident`, its row's UPDATE rides along as a data-modifying CTE (one round trip). */
+  private async insertAudits(entries: Omit<AuditEntry, 'id'>[], incident?: Incident): Promise<AuditEntry[]> {
+    const params: PgParam[] = incident ? toParams(incident) : [];
+    const values = entries.map((e) => {
+      const at = params.length;
+      params.push(e.incidentId, e.at, e.action, e.actor, e.channel, e.detail ? JSON.stringify(e.detail) : null);
+      return `(${[1, 2, 3, 4, 5, 6].map((k) => `$${at + k}`).join(', ')})`;
+    });
+    // The serial hands out ids in the order of the VALUES rows; RETURNING's order is not promised, so they are sorted.
+    const text = `${incident ? `WITH updated AS (${UPDATE_TEXT}) ` : ''}INSERT INTO audit_log (incident_id, at, action, actor, channel, detail) VALUES ${values.join(', ')} RETURNING id`;
+    // The alarm path's shapes (a step's entry, an opening's three) are prepared once per connection, one name per shape.
+    const sql = entries.length <= 4 ? prepared(`care_audit_insert_${incident ? 'with_update_' : ''}${entries.length}`, text) : text;
+    const rows = await this.db.query<{ id: number | string }>(sql, params);
+    const ids = rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+    return entries.map((e, i) => ({ ...e, id: ids[i] ?? 0 }));
   }
 
   async listAudit(incidentId: string): Promise<AuditEntry[]> {

@@ -1,6 +1,6 @@
 // PostgreSQL durable timers: a claim is one conditional UPDATE, so across connections and nodes each key fires once.
 import type { DurableTimer, TimerRepo } from '../ports.js';
-import { prepared, type PgDatabase } from './database.js';
+import { prepared, type PgDatabase, type PgParam } from './database.js';
 import { toTimer, type TimerRow } from '../rows/timers.js';
 
 /** The NOTIFY channel of newly scheduled timers: the other nodes arm them at once instead of at their next poll. */
@@ -31,6 +31,25 @@ export class PgTimerRepo implements TimerRepo {
   async schedule(t: DurableTimer): Promise<void> {
     const channel = await this.db.channel(TIMER_CHANNEL);
     await this.db.query(SCHEDULE, [t.key, t.kind, t.incidentId, t.dueAt, JSON.stringify(t.payload), Date.now(), channel]);
+  }
+
+  async scheduleAll(timers: DurableTimer[]): Promise<void> {
+    if (timers.length === 0) return;
+    if (timers.length === 1) return this.schedule(timers[0]!);
+    const channel = await this.db.channel(TIMER_CHANNEL);
+    const now = Date.now();
+    const params: PgParam[] = [channel];
+    const values = timers.map((t) => {
+      const at = params.length;
+      params.push(t.key, t.kind, t.incidentId, t.dueAt, JSON.stringify(t.payload), now);
+      return `($${at + 1}, $${at + 2}, $${at + 3}, $${at + 4}, $${at + 5}, 'pending', $${at + 6})`;
+    });
+    const text = `WITH added AS (
+         INSERT INTO timers (key, kind, incident_id, due_at, payload, state, created_at) VALUES ${values.join(', ')}
+         ON CONFLICT (key) DO NOTHING RETURNING key)
+       SELECT pg_notify($1, key) FROM added`;
+    // A step's two or three timers: prepared once per connection, one name per count.
+    await this.db.query(timers.length <= 4 ? prepared(`care_timers_schedule_${timers.length}`, text) : text, params);
   }
 
   async claim(key: string, at: number): Promise<boolean> {

@@ -115,6 +115,17 @@ export class SqliteIncidentRepo implements IncidentRepo {
     return { ...e, id: Number(res.lastInsertRowid) };
   }
 
+  async appendAudits(entries: Omit<AuditEntry, 'id'>[]): Promise<AuditEntry[]> {
+    const written: AuditEntry[] = [];
+    for (const e of entries) written.push(await this.appendAudit(e));
+    return written;
+  }
+
+  async updateWithAudits(incident: Incident, entries: Omit<AuditEntry, 'id'>[]): Promise<AuditEntry[]> {
+    await this.update(incident);
+    return this.appendAudits(entries);
+  }
+
   async listAudit(incidentId: string): Promise<AuditEntry[]> {
     return this.sdb
       .stmt<[string], AuditRow>('SELECT * FROM audit_log WHERE incident_id = ? ORDER BY id')

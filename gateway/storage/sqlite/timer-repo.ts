@@ -16,6 +16,10 @@ export class SqliteTimerRepo implements TimerRepo {
     );
   }
 
+  async scheduleAll(timers: DurableTimer[]): Promise<void> {
+    for (const t of timers) await this.schedule(t);
+  }
+
   async claim(key: string, at: number): Promise<boolean> {
     const res = await this.sdb.write(() =>
       this.sdb.stmt("UPDATE timers SET state = 'fired', fired_at = ? WHERE key = ? AND state = 'pending'").run(at, key),
