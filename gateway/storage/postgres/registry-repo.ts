@@ -15,6 +15,8 @@ type Cache = {
   escalation?: EscalationSettings;
   /** Filled one resident at a time (null: no such resident), as the alarm path asks for them. */
   residents?: Map<string, Resident | null>;
+  /** Every bridge by id: a device's CONNECT first asks whether its id is a bridge's (a read per CONNECT otherwise). */
+  bridges?: Map<string, Bridge>;
 };
 
 /** Every node's registry writes are announced here, in the writing transaction (delivered at COMMIT, never on rollback). */
@@ -288,10 +290,15 @@ export class PgRegistryRepo implements RegistryRepo {
     return this.devices('SELECT doc, secret_hash FROM devices WHERE resident_id = $1 ORDER BY id', [residentId]);
   }
   async getBridge(id: string): Promise<Bridge | null> {
-    const row = await this.db.one<BridgeRow>('SELECT doc, secret_hash FROM bridges WHERE id = $1', [id]);
-    return row ? toBridge(row) : null;
+    // The table is small (a few bridges) and written only by imports, which drop the cache like any registry write.
+    const bridges = await this.cached('bridges', async () => new Map((await this.readBridges()).map((b) => [b.id, b])));
+    const bridge = bridges.get(id);
+    return bridge ? { ...bridge } : null;
   }
   async listBridges(): Promise<Bridge[]> {
+    return this.readBridges();
+  }
+  private async readBridges(): Promise<Bridge[]> {
     return (await this.db.query<BridgeRow>('SELECT doc, secret_hash FROM bridges ORDER BY id')).map(toBridge);
   }
   async findBridgedDevice(bridgeId: string, externalId: string): Promise<Device | null> {
