@@ -1,4 +1,4 @@
-// The PostgreSQL registry cache: residents (workers, bridges) read once, dropped by this node's writes, other nodes' commits, and notices gaps; never by a rollback.
+// The PostgreSQL registry cache: residents (workers, devices, bridges) read once, dropped by this node's writes, other nodes' commits, and notices gaps; never by a rollback.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ChangeFeed } from '../../gateway/core/leases.js';
 import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
@@ -112,6 +112,23 @@ describe('PostgreSQL registry cache', () => {
     await waitFor('the second notice', () => changes.length >= 2);
     expect(await b.registry.getBridge('z2m-1')).toMatchObject({ baseTopic: 'z2m-new' });
     expect(queries()).toBe(2);
+  });
+
+  it("reads a device once for its CONNECTs, and its new secret hash after another node's import", async () => {
+    const { a, b, changes } = await twoNodes();
+    const queries = countQueries(b, /FROM devices WHERE id\b/);
+    for (let i = 0; i < 3; i++) expect((await b.registry.getDevice('btn-1'))?.secretHash).toBe('scrypt$a');
+    expect(await b.registry.getDevice('btn-404')).toBeNull();
+    expect(queries()).toBe(2);
+    // A caller that changes its copy changes nothing cached.
+    const copy = await b.registry.getDevice('btn-1');
+    if (copy) copy.secretHash = 'changed';
+    const devices = SNAPSHOT.devices.map((d) => (d.id === 'btn-1' ? { ...d, secretHash: 'scrypt$rotated' } : d));
+    await a.registry.upsert({ ...SNAPSHOT, devices });
+    await waitFor("node B to hear node A's write", () => changes.length >= 1);
+    expect((await b.registry.getDevice('btn-1'))?.secretHash).toBe('scrypt$rotated');
+    expect((await b.registry.getDevice('btn-1'))?.secretHash).toBe('scrypt$rotated');
+    expect(queries()).toBe(3);
   });
 
   it('bypasses the cache while its notices connection does not listen, and reports the gap when it listens again', async () => {
