@@ -289,7 +289,8 @@ export class PgRegistryRepo implements RegistryRepo {
     return [...(await this.cached('workers', () => this.docs<Worker>('SELECT doc FROM workers ORDER BY id')))];
   }
   async getDevice(id: string): Promise<Device | null> {
-    const read = async (): Promise<Device | null> => (await this.devices('SELECT doc, secret_hash FROM devices WHERE id = $1', [id]))[0] ?? null;
+    const read = async (): Promise<Device | null> =>
+      (await this.devices('SELECT doc, secret_hash FROM devices WHERE id = $1', [id]))[0] ?? null;
     if (!this.cacheUsable()) return read();
     const devices = this.cache.devices ?? new Map<string, Device>();
     this.cache.devices = devices;
