@@ -322,7 +322,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       },
       setup: { seedMs: parts.seedMs, connectMs: connected.ms },
       notes: [
-        `three gateway nodes (npm start, PostgreSQL, Redis, one LINK_SECRET_FILE), ${balancers} HAProxy process(es) on deploy/haproxy/haproxy.cfg (check inter ${opts.checkInterval}, fall 2): one HAProxy holds at most ${HAPROXY_MAXCONN} devices under this machine's hard limit of ${OPEN_FILES} descriptors`,
+        `three gateway nodes (npm start, PostgreSQL, Redis, one LINK_SECRET_FILE), ${balancers} HAProxy process(es) on deploy/haproxy/haproxy.cfg (check inter ${opts.checkInterval}, fastinter 500ms, fall 2): one HAProxy holds at most ${HAPROXY_MAXCONN} devices under this machine's hard limit of ${OPEN_FILES} descriptors`,
         `devices connected through HAProxy while node2 and node3 were in maintenance, so all were on node1; then both put back and UP before the SIGKILL`,
         `devices: mqtt.js in ${fleet.processes} child process(es), reconnectPeriod ${opts.reconnectPeriodMs} ms, a retained offline will and a retained online status after every CONNACK; a lost connection waits one period before each attempt`,
         `HAProxy keeps sending new connections to the dead node (leastconn: it has none) until two failed checks mark it DOWN; those attempts fail and each costs the device another reconnect period`,

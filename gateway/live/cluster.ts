@@ -90,19 +90,34 @@ export class ClusterFeed {
     });
   }
 
-  /** Envelopes of as many notices as fit in the transport's payload limit. */
+  /**
+   * Envelopes of as many notices as fit in the transport's payload limit. Each notice is encoded once and the envelope's
+   * size kept as a sum: a failover's burst (thousands of device notices in a tick) re-encoded each growing batch before.
+   */
   private pack(notices: FeedNotice[]): { payload: string; count: number }[] {
     const out: { payload: string; count: number }[] = [];
-    let batch: FeedNotice[] = [];
-    const encode = (list: FeedNotice[]): string => JSON.stringify({ node: this.deps.node, notices: list } satisfies Envelope);
+    // Exactly JSON.stringify({ node, notices }) (the Envelope), built from its parts.
+    const head = `{"node":${JSON.stringify(this.deps.node)},"notices":[`;
+    const tail = ']}';
+    const frame = Buffer.byteLength(head) + tail.length;
+    let batch: string[] = [];
+    let bytes = frame;
+    const close = (): void => {
+      out.push({ payload: head + batch.join(',') + tail, count: batch.length });
+    };
     for (const n of notices) {
-      const next = [...batch, n];
-      if (batch.length > 0 && Buffer.byteLength(encode(next)) > this.deps.transport.maxBytes) {
-        out.push({ payload: encode(batch), count: batch.length });
-        batch = [n];
-      } else batch = next;
+      const encoded = JSON.stringify(n);
+      const size = Buffer.byteLength(encoded);
+      // A comma before every notice but the first.
+      if (batch.length > 0 && bytes + 1 + size > this.deps.transport.maxBytes) {
+        close();
+        batch = [];
+        bytes = frame;
+      }
+      bytes += (batch.length > 0 ? 1 : 0) + size;
+      batch.push(encoded);
     }
-    if (batch.length > 0) out.push({ payload: encode(batch), count: batch.length });
+    if (batch.length > 0) close();
     return out;
   }
 

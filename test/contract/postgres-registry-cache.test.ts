@@ -1,4 +1,4 @@
-// The PostgreSQL registry cache: residents (and workers) read once, dropped by this node's writes, other nodes' commits, and notices gaps; never by a rollback.
+// The PostgreSQL registry cache: residents (workers, devices, bridges) read once, dropped by this node's writes, other nodes' commits, and notices gaps; never by a rollback.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ChangeFeed } from '../../gateway/core/leases.js';
 import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
@@ -40,10 +40,12 @@ async function twoNodes(): Promise<{ a: PostgresStore; b: PostgresStore; changes
 }
 
 /** Counts the registry reads a store sends through its pool from now on (the SMS cap counters read on their own). */
-function countQueries(store: PostgresStore): () => number {
+function countQueries(store: PostgresStore, tables = /FROM (residents|workers)\b/): () => number {
   const spy = vi.spyOn(store.database, 'query');
-  return () => spy.mock.calls.filter(([sql]) => /FROM (residents|workers)\b/.test(typeof sql === 'string' ? sql : sql.text)).length;
+  return () => spy.mock.calls.filter(([sql]) => tables.test(typeof sql === 'string' ? sql : sql.text)).length;
 }
+
+const Z2M = { id: 'z2m-1', kind: 'zigbee2mqtt', baseTopic: 'z2m-1', secretHash: 'scrypt$x' } as const;
 
 describe('PostgreSQL registry cache', () => {
   it('reads a resident once, then answers from the cache, an unknown resident included', async () => {
@@ -96,6 +98,37 @@ describe('PostgreSQL registry cache', () => {
     await a.registry.setSetting('sms_templates', 'y');
     await waitFor('the second notice', () => changes.length >= 2);
     expect(changes).toEqual(['notice', 'notice']);
+  });
+
+  it("asks for the bridges once for every device CONNECT's is-it-a-bridge question, and again after another node's import", async () => {
+    const { a, b, changes } = await twoNodes();
+    await a.registry.upsert({ ...SNAPSHOT, bridges: [Z2M] });
+    await waitFor("node B to hear node A's write", () => changes.length >= 1);
+    const queries = countQueries(b, /FROM bridges\b/);
+    for (const id of ['d-1', 'd-2', 'd-3']) expect(await b.registry.getBridge(id)).toBeNull();
+    expect(await b.registry.getBridge('z2m-1')).toMatchObject({ kind: 'zigbee2mqtt', baseTopic: 'z2m-1' });
+    expect(queries()).toBe(1);
+    await a.registry.upsert({ ...SNAPSHOT, bridges: [{ ...Z2M, baseTopic: 'z2m-new' }] });
+    await waitFor('the second notice', () => changes.length >= 2);
+    expect(await b.registry.getBridge('z2m-1')).toMatchObject({ baseTopic: 'z2m-new' });
+    expect(queries()).toBe(2);
+  });
+
+  it("reads a device once for its CONNECTs, and its new secret hash after another node's import", async () => {
+    const { a, b, changes } = await twoNodes();
+    const queries = countQueries(b, /FROM devices WHERE id\b/);
+    for (let i = 0; i < 3; i++) expect((await b.registry.getDevice('btn-1'))?.secretHash).toBe('scrypt$a');
+    expect(await b.registry.getDevice('btn-404')).toBeNull();
+    expect(queries()).toBe(2);
+    // A caller that changes its copy changes nothing cached.
+    const copy = await b.registry.getDevice('btn-1');
+    if (copy) copy.secretHash = 'changed';
+    const devices = SNAPSHOT.devices.map((d) => (d.id === 'btn-1' ? { ...d, secretHash: 'scrypt$rotated' } : d));
+    await a.registry.upsert({ ...SNAPSHOT, devices });
+    await waitFor("node B to hear node A's write", () => changes.length >= 1);
+    expect((await b.registry.getDevice('btn-1'))?.secretHash).toBe('scrypt$rotated');
+    expect((await b.registry.getDevice('btn-1'))?.secretHash).toBe('scrypt$rotated');
+    expect(queries()).toBe(3);
   });
 
   it('bypasses the cache while its notices connection does not listen, and reports the gap when it listens again', async () => {

@@ -99,6 +99,12 @@ describe('docker-compose.cluster.yml', () => {
     expect(mqtt).toMatch(/^\s+balance leastconn$/m);
     expect(mqtt).toMatch(/^\s+option httpchk GET \/healthz$/m);
     expect(mqtt).toMatch(/^\s+default-server send-proxy-v2 check /m);
+    // A dead node's second failed check comes 500 ms after its first (docs/cluster.md, Health), in both backends.
+    for (const backend of [mqtt, section('gateway_http')]) {
+      expect(backend).toMatch(
+        /^\s+default-server .*\binter "\$\{HAPROXY_CHECK_INTERVAL-2s\}" fastinter "\$\{HAPROXY_CHECK_FASTINTER-500ms\}" fall 2 rise 2\b/m,
+      );
+    }
     for (const [name] of nodes) {
       expect(mqtt).toContain(`${name}:1883`);
       expect(section('gateway_http')).toContain(`${name}:8080`);

@@ -15,7 +15,17 @@ type Cache = {
   escalation?: EscalationSettings;
   /** Filled one resident at a time (null: no such resident), as the alarm path asks for them. */
   residents?: Map<string, Resident | null>;
+  /**
+   * Devices by id, as this node's CONNECTs read them (each CONNECT reads its device to check the secret): at most
+   * DEVICE_CACHE_ENTRIES, the oldest read dropped first. Unknown ids are not kept.
+   */
+  devices?: Map<string, Device>;
+  /** Every bridge by id: a device's CONNECT first asks whether its id is a bridge's (a read per CONNECT otherwise). */
+  bridges?: Map<string, Bridge>;
 };
+
+/** Devices kept by getDevice: about one node's connections at its MQTT cap (18,848 at 20,000 descriptors). */
+export const DEVICE_CACHE_ENTRIES = 20_000;
 
 /** Every node's registry writes are announced here, in the writing transaction (delivered at COMMIT, never on rollback). */
 export const REGISTRY_CHANNEL = 'care_registry';
@@ -279,7 +289,24 @@ export class PgRegistryRepo implements RegistryRepo {
     return [...(await this.cached('workers', () => this.docs<Worker>('SELECT doc FROM workers ORDER BY id')))];
   }
   async getDevice(id: string): Promise<Device | null> {
-    return (await this.devices('SELECT doc, secret_hash FROM devices WHERE id = $1', [id]))[0] ?? null;
+    const read = async (): Promise<Device | null> =>
+      (await this.devices('SELECT doc, secret_hash FROM devices WHERE id = $1', [id]))[0] ?? null;
+    if (!this.cacheUsable()) return read();
+    const devices = this.cache.devices ?? new Map<string, Device>();
+    this.cache.devices = devices;
+    const hit = devices.get(id);
+    if (hit) return { ...hit };
+    const generation = this.generation;
+    const value = await read();
+    // Only into the map read from: a drop (write or notice) meanwhile replaced it, and this value may be old.
+    if (value && this.cacheUsable() && this.generation === generation && this.cache.devices === devices) {
+      if (devices.size >= DEVICE_CACHE_ENTRIES) {
+        const oldest = devices.keys().next();
+        if (!oldest.done) devices.delete(oldest.value);
+      }
+      devices.set(id, value);
+    }
+    return value ? { ...value } : null;
   }
   async listDevices(): Promise<Device[]> {
     return this.devices('SELECT doc, secret_hash FROM devices ORDER BY id');
@@ -288,10 +315,15 @@ export class PgRegistryRepo implements RegistryRepo {
     return this.devices('SELECT doc, secret_hash FROM devices WHERE resident_id = $1 ORDER BY id', [residentId]);
   }
   async getBridge(id: string): Promise<Bridge | null> {
-    const row = await this.db.one<BridgeRow>('SELECT doc, secret_hash FROM bridges WHERE id = $1', [id]);
-    return row ? toBridge(row) : null;
+    // The table is small (a few bridges) and written only by imports, which drop the cache like any registry write.
+    const bridges = await this.cached('bridges', async () => new Map((await this.readBridges()).map((b) => [b.id, b])));
+    const bridge = bridges.get(id);
+    return bridge ? { ...bridge } : null;
   }
   async listBridges(): Promise<Bridge[]> {
+    return this.readBridges();
+  }
+  private async readBridges(): Promise<Bridge[]> {
     return (await this.db.query<BridgeRow>('SELECT doc, secret_hash FROM bridges ORDER BY id')).map(toBridge);
   }
   async findBridgedDevice(bridgeId: string, externalId: string): Promise<Device | null> {
