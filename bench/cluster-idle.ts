@@ -6,12 +6,11 @@ import { Redis } from 'ioredis';
 import { connectionCaps } from '../gateway/config/connection-budget.js';
 import { gatewayAddresses } from '../test/helpers/e2e-process.js';
 import { queryRows } from '../test/helpers/postgres.js';
-import { BrokerHost } from './lib/broker-host.js';
+import { BrokerHost, sqliteGatewayEnv } from './lib/broker-host.js';
 import { ClusterParts, OPEN_FILES } from './lib/cluster-parts.js';
 import { DeviceFleet, loopbackSources } from './lib/fleet.js';
 import type { FleetDevice } from './lib/fleet-protocol.js';
 import type { MemorySample } from './lib/host-protocol.js';
-import { DEVICE_LIMITS_OFF } from './lib/limits.js';
 import { waitUntil } from './lib/net.js';
 import { sleep } from './lib/clients.js';
 import { benchRegistryDoc } from './lib/registry.js';
@@ -194,17 +193,7 @@ async function singleNode(
   let fleet: DeviceFleet | null = null;
   try {
     const seeded = await seedRegistry(dir, join(dir, 'data'), doc);
-    const started = await host.start('gateway', {
-      MQTT_PORT: '0',
-      MQTT_HOST: '127.0.0.1',
-      HTTP_PORT: '0',
-      HTTP_HOST: '127.0.0.1',
-      DATA_DIR: join(dir, 'data'),
-      REGISTRY_FILE: seeded.path,
-      TZ: 'Asia/Shanghai',
-      LOG_LEVEL: 'silent',
-      ...DEVICE_LIMITS_OFF,
-    });
+    const started = await host.start('gateway', sqliteGatewayEnv(join(dir, 'data'), seeded.path));
     assertSeedUsed({ imported: started.registryImported === true }, 'cluster-idle single node');
     const url = `mqtt://127.0.0.1:${started.mqttPort}`;
     await warmUp([url], warm, sources, [host]);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackgroundLoad } from './lib/background-load.js';
-import { BrokerHost } from './lib/broker-host.js';
+import { BrokerHost, sqliteGatewayEnv } from './lib/broker-host.js';
 import type { DeviceCredentials } from './lib/clients.js';
 import type { HostMode, MemorySample } from './lib/host-protocol.js';
 import { waitUntil } from './lib/net.js';
@@ -11,7 +11,6 @@ import { assertSeedUsed, seedRegistry } from './lib/seed-registry.js';
 import { sharedSecretRegistry } from './lib/shared-registry.js';
 import { spread, type Spread } from './lib/stats.js';
 import { sleep } from './lib/clients.js';
-import { DEVICE_LIMITS_OFF } from './lib/limits.js';
 
 export interface ConnectionsOptions {
   devices: number;
@@ -69,17 +68,7 @@ export async function runConnectionsBenchmark(opts: ConnectionsOptions): Promise
     );
     const warm = reg.sensors.slice(0, opts.warmupDevices);
     const measured = reg.sensors.slice(opts.warmupDevices);
-    const env = {
-      MQTT_PORT: '0',
-      MQTT_HOST: '127.0.0.1',
-      HTTP_PORT: '0',
-      HTTP_HOST: '127.0.0.1',
-      DATA_DIR: join(dir, 'data'),
-      REGISTRY_FILE: seeded.path,
-      TZ: 'Asia/Shanghai',
-      LOG_LEVEL: 'silent',
-      ...DEVICE_LIMITS_OFF,
-    };
+    const env = sqliteGatewayEnv(join(dir, 'data'), seeded.path);
     const aedes = await measureMode('aedes', {}, warm, measured, opts);
     const gateway = await measureMode('gateway', env, warm, measured, opts);
     const kb = gateway.rssKbPerDevice.median - aedes.rssKbPerDevice.median;

@@ -2,6 +2,26 @@
 import { fileURLToPath } from 'node:url';
 import { ChildRpc, isNumberedMessage } from './child-rpc.js';
 import { type HostMode, type HostReply, type HostRequest, type MemorySample } from './host-protocol.js';
+import { DEVICE_LIMITS_OFF } from './limits.js';
+
+/**
+ * The environment of one gateway on SQLite in a broker host: both ports on loopback (chosen by the kernel), its data
+ * and seeded registry, no log, and the per-device limits off; `extra` adds or overrides variables.
+ */
+export function sqliteGatewayEnv(dataDir: string, registryFile: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    MQTT_PORT: '0',
+    MQTT_HOST: '127.0.0.1',
+    HTTP_PORT: '0',
+    HTTP_HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    REGISTRY_FILE: registryFile,
+    TZ: 'Asia/Shanghai',
+    LOG_LEVEL: 'silent',
+    ...DEVICE_LIMITS_OFF,
+    ...extra,
+  };
+}
 
 const CHILD = fileURLToPath(new URL('./broker-host-child.ts', import.meta.url));
 

@@ -4,9 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BrokerHost } from '../../bench/lib/broker-host.js';
+import { BrokerHost, sqliteGatewayEnv } from '../../bench/lib/broker-host.js';
 import { DeviceFleet } from '../../bench/lib/fleet.js';
-import { DEVICE_LIMITS_OFF } from '../../bench/lib/limits.js';
 import { benchRegistryDoc } from '../../bench/lib/registry.js';
 import { seedRegistry } from '../../bench/lib/seed-registry.js';
 
@@ -31,18 +30,7 @@ describe('bench device fleet at a gateway connection cap', () => {
     const seeded = await seedRegistry(dir, join(dir, 'data'), reg.doc);
     const host = new BrokerHost({ openFiles: 1024 });
     cleanups.push(() => host.stop());
-    const started = await host.start('gateway', {
-      MQTT_PORT: '0',
-      MQTT_HOST: '127.0.0.1',
-      HTTP_PORT: '0',
-      HTTP_HOST: '127.0.0.1',
-      DATA_DIR: join(dir, 'data'),
-      REGISTRY_FILE: seeded.path,
-      TZ: 'Asia/Shanghai',
-      LOG_LEVEL: 'silent',
-      MQTT_MAX_CONNECTIONS: String(CAP),
-      ...DEVICE_LIMITS_OFF,
-    });
+    const started = await host.start('gateway', sqliteGatewayEnv(join(dir, 'data'), seeded.path, { MQTT_MAX_CONNECTIONS: String(CAP) }));
     const fleet = new DeviceFleet(
       reg.sensors.map((d) => ({ id: d.id, secret: d.secret })),
       {
