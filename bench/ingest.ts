@@ -8,13 +8,13 @@ import { Gateway } from '../gateway/app.js';
 import { loadConfig } from '../gateway/config/load.js';
 import { silentLogger } from '../gateway/core/logger.js';
 import { BackgroundLoad } from './lib/background-load.js';
+import { sqliteGatewayEnv } from './lib/broker-host.js';
 import type { DeviceCredentials } from './lib/clients.js';
 import type { Qos1Result } from './lib/load-protocol.js';
 import { waitUntil } from './lib/net.js';
 import { assertSeedUsed, seedRegistry } from './lib/seed-registry.js';
 import { sharedSecretRegistry } from './lib/shared-registry.js';
 import { spread, type Spread } from './lib/stats.js';
-import { DEVICE_LIMITS_OFF } from './lib/limits.js';
 
 export interface IngestOptions {
   devices: number;
@@ -92,17 +92,7 @@ async function measureGateway(
   devices: DeviceCredentials[],
   opts: IngestOptions,
 ): Promise<IngestResult['gateway']> {
-  const config = loadConfig({
-    MQTT_PORT: '0',
-    MQTT_HOST: '127.0.0.1',
-    HTTP_PORT: '0',
-    HTTP_HOST: '127.0.0.1',
-    DATA_DIR: dataDir,
-    REGISTRY_FILE: registryFile,
-    TZ: 'Asia/Shanghai',
-    LOG_LEVEL: 'silent',
-    ...DEVICE_LIMITS_OFF,
-  });
+  const config = loadConfig(sqliteGatewayEnv(dataDir, registryFile));
   const gateway = Gateway.create({ config, log: silentLogger() });
   const started = await gateway.start();
   const load = new BackgroundLoad({ url: `mqtt://127.0.0.1:${started.mqttPort}`, devices, concurrency: 64, replyTimeoutMs: 600_000 });

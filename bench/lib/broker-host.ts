@@ -5,8 +5,9 @@ import { type HostMode, type HostReply, type HostRequest, type MemorySample } fr
 import { DEVICE_LIMITS_OFF } from './limits.js';
 
 /**
- * The environment of one gateway on SQLite in a broker host: both ports on loopback (chosen by the kernel), its data
- * and seeded registry, no log, and the per-device limits off; `extra` adds or overrides variables.
+ * The environment of one gateway on SQLite (in a broker host, or in the benchmark's own process): both ports on
+ * loopback (chosen by the kernel), its data and seeded registry, no log, and the per-device limits off; `extra` adds or
+ * overrides variables.
  */
 export function sqliteGatewayEnv(dataDir: string, registryFile: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
