@@ -1,7 +1,6 @@
 // Two cluster nodes in this process on one PostgreSQL and one Redis, PostgreSQL stopped and started again under them: the nodes live on, /healthz is 503, no alarm is PUBACKed before it is recorded, and everything resumes.
 import type { MqttClient } from 'mqtt';
 import type { Packet } from 'mqtt-packet';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/app.js';
 import { ManualClock } from '../../gateway/core/clock.js';
@@ -17,7 +16,7 @@ import {
   startPostgresTestGateway,
   type TestGateway,
 } from '../helpers/gateway.js';
-import { PostgresServer, type HaltMode } from '../helpers/postgres.js';
+import { PostgresServer, queryRows, type HaltMode } from '../helpers/postgres.js';
 import { RedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -85,16 +84,6 @@ describe('PostgreSQL restarted under a running cluster', () => {
     const res = await fetch(`${node.httpUrl}/api/incidents`, { headers: { authorization: `Bearer ${API_TOKEN}`, connection: 'close' } });
     expect(res.status).toBe(200);
     return (await res.json()) as IncidentView[];
-  };
-
-  const sql = async <T extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<T[]> => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      return (await client.query<T>(text, values)).rows;
-    } finally {
-      await client.end();
-    }
   };
 
   // 'fast' closes the sessions cleanly; 'immediate' and 'kill' (SIGKILL of the postmaster) are crashes: the server
@@ -171,7 +160,10 @@ describe('PostgreSQL restarted under a running cluster', () => {
 
       await puback;
       expect(pubacks.filter((p) => p.whileDown)).toEqual([]);
-      const sosRows = await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM events WHERE device_id = 'btn-001' AND type = 'sos'");
+      const sosRows = await queryRows<{ n: number }>(
+        url,
+        "SELECT count(*)::int AS n FROM events WHERE device_id = 'btn-001' AND type = 'sos'",
+      );
       expect(sosRows[0]?.n).toBe(1);
       const opened = await waitFor('the held SOS’s incident', async () =>
         (await incidents(b)).find((i) => i.resident === 'r-001' && i.state === 'open'),
@@ -194,7 +186,7 @@ describe('PostgreSQL restarted under a running cluster', () => {
       // The same incident: the crash took nothing of it (not reopened afresh, its escalation clock from zero).
       expect(r002?.id).toBe(before.id);
       expect(r002?.step).toBe(2);
-      const secondPages = await sql<{ n: number }>(
+      const secondPages = await queryRows<{ n: number }>(
         url,
         "SELECT count(*)::int AS n FROM sms_messages WHERE incident_id = $1 AND to_phone = $2 AND body LIKE '%王淑珍%'",
         [r002?.id, W2],
