@@ -135,17 +135,10 @@ export class DurableTimers {
   }
 
   /**
-   * Stores the timer (in the caller's transaction) without arming it: the caller fires it with fireNow once its
-   * transaction has committed. Armed inside the transaction, it could fire before the commit and find no row to claim.
-   * If the caller never gets that far (the process dies), a restart or another node's read of the table fires it.
-   */
-  async record(timer: DurableTimer): Promise<void> {
-    await this.deps.store.timers.schedule(timer);
-  }
-
-  /**
-   * Stores several timers in one write (in the caller's transaction): `recorded` ones as record does (not armed, the
-   * caller fires them after its commit), `armed` ones as schedule does.
+   * Stores several timers in one write (in the caller's transaction). `armed` ones are armed as schedule does;
+   * `recorded` ones are not: the caller fires them with fireNow once its transaction has committed (armed inside the
+   * transaction, one could fire before the commit and find no row to claim). If the caller never gets that far (the
+   * process dies), a restart or another node's read of the table fires them.
    */
   async scheduleAll(timers: { recorded: DurableTimer[]; armed: DurableTimer[] }): Promise<void> {
     await this.deps.store.timers.scheduleAll([...timers.recorded, ...timers.armed]);
