@@ -131,6 +131,25 @@ describe('PostgreSQL registry cache', () => {
     expect(queries()).toBe(3);
   });
 
+  it('reads the devices of CONNECTs in one turn in one statement, and a device inside a transaction on its connection', async () => {
+    const { b } = await twoNodes();
+    const queries = countQueries(b, /FROM devices WHERE id\b/);
+    // A failover's reconnects: first CONNECTs to this node, many in one turn of the event loop, one unknown, one twice.
+    const ids = ['btn-1', 'fall-1', 'btn-404', 'btn-3', 'btn-1'];
+    const found = await Promise.all(ids.map((id) => b.registry.getDevice(id)));
+    expect(found.map((d) => d?.secretHash ?? null)).toEqual(['scrypt$a', 'scrypt$b', null, 'scrypt$c', 'scrypt$a']);
+    expect(queries()).toBe(1);
+    // Each caller has its own copy.
+    expect(found[0]).not.toBe(found[4]);
+    // In a transaction that just wrote a device, the read sees it: on that transaction's connection, not batched.
+    const devices = [...SNAPSHOT.devices, { id: 'btn-9', kind: 'sos_button' as const, resident: 'r-2', secretHash: 'scrypt$n' }];
+    const seen = await b.database.transaction(async () => {
+      await b.registry.upsert({ ...SNAPSHOT, devices });
+      return b.registry.getDevice('btn-9');
+    });
+    expect(seen?.secretHash).toBe('scrypt$n');
+  });
+
   it('bypasses the cache while its notices connection does not listen, and reports the gap when it listens again', async () => {
     const { a, b, changes } = await twoNodes();
     await b.registry.getResident('r-1');

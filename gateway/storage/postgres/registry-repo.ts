@@ -5,7 +5,8 @@ import { normaliseExternalId, type Bridge } from '../../core/bridges.js';
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../../core/errors.js';
 import type { RegistryCounts, RegistryRepo, RegistrySnapshot } from '../ports.js';
-import { unboundedQuery, type PgDatabase, type PgParam } from './database.js';
+import { prepared, unboundedQuery, type PgDatabase, type PgParam, type PgSql } from './database.js';
+import { BatchedLookup } from './batched-lookup.js';
 import { type DocRow, type DeviceRow, type BridgeRow, toDevice, toBridge } from '../rows/registry.js';
 import type { ChangeFeed } from '../../core/leases.js';
 
@@ -26,6 +27,9 @@ type Cache = {
 
 /** Devices kept by getDevice: about one node's connections at its MQTT cap (18,848 at 20,000 descriptors). */
 export const DEVICE_CACHE_ENTRIES = 20_000;
+
+/** The devices that CONNECTs of one turn of the event loop asked for (getDevice outside a transaction). */
+const DEVICES_BY_IDS = prepared('care_devices_by_ids', 'SELECT doc, secret_hash FROM devices WHERE id = ANY($1::text[])');
 
 /** Every node's registry writes are announced here, in the writing transaction (delivered at COMMIT, never on rollback). */
 export const REGISTRY_CHANNEL = 'care_registry';
@@ -65,6 +69,10 @@ export class PgRegistryRepo implements RegistryRepo {
   private following = false;
   /** Names this process's own notices, which it ignores: its writes already dropped its cache. */
   private readonly origin = randomUUID();
+
+  private readonly deviceReads = new BatchedLookup<Device>(async (ids) => {
+    return new Map((await this.devices(DEVICES_BY_IDS, [ids])).map((d) => [d.id, d]));
+  });
 
   constructor(private readonly db: PgDatabase) {}
 
@@ -289,8 +297,12 @@ export class PgRegistryRepo implements RegistryRepo {
     return [...(await this.cached('workers', () => this.docs<Worker>('SELECT doc FROM workers ORDER BY id')))];
   }
   async getDevice(id: string): Promise<Device | null> {
+    // Inside a transaction the read is on its connection, and sees its uncommitted rows; outside, the devices asked for
+    // in one turn of the event loop are read together (a failover's reconnects are each a first CONNECT to this node).
     const read = async (): Promise<Device | null> =>
-      (await this.devices('SELECT doc, secret_hash FROM devices WHERE id = $1', [id]))[0] ?? null;
+      this.db.inTransaction()
+        ? ((await this.devices('SELECT doc, secret_hash FROM devices WHERE id = $1', [id]))[0] ?? null)
+        : this.deviceReads.get(id);
     if (!this.cacheUsable()) return read();
     const devices = this.cache.devices ?? new Map<string, Device>();
     this.cache.devices = devices;
@@ -413,7 +425,7 @@ export class PgRegistryRepo implements RegistryRepo {
     return (await this.db.query<DocRow>(sql, params)).map((r) => JSON.parse(r.doc) as T);
   }
 
-  private async devices(sql: string, params: PgParam[] = []): Promise<Device[]> {
+  private async devices(sql: PgSql, params: PgParam[] = []): Promise<Device[]> {
     return (await this.db.query<DeviceRow>(sql, params)).map(toDevice);
   }
 }
