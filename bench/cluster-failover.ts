@@ -155,9 +155,11 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
     }
     const survivorNames = survivors.map((n) => n.name);
     const killedAt = performance.now();
+    const survivorOf = new Map([...survivorPids].map(([name, pid]) => [pid, name]));
     const timeline = new FailoverTimeline({
       pids: survivorPids,
       startHr: killedAt,
+      roleOf: (pid, cmdline) => survivorOf.get(pid) ?? hostRole(pid, cmdline),
       balancer: async () => {
         let total = 0;
         for (const b of parts.balancers) total += connectionsTo(await b.command('show stat'), survivorNames);
@@ -234,6 +236,10 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
     opts.log(
       `failover: HAProxy held 90 % of the devices' connections to the survivors at ${at(waited.balancer90S)}, the survivors had accepted ` +
         `90 % at ${at(waited.accepted90S)}; survivors' CPU ${JSON.stringify(waited.cpuS)} s, their main threads waited for a core ${JSON.stringify(waited.runQueueS)} s`,
+    );
+    const hostTotal = Object.values(waited.hostCpuS).reduce((a, b) => a + b, 0);
+    opts.log(
+      `failover: the host's CPU over those ${reconnectAllS.toFixed(1)} s: ${hostTotal.toFixed(1)} s in all (2 cores), by process ${JSON.stringify(waited.hostCpuS)}`,
     );
 
     // A new alarm right after the last reconnect, from the first button.
@@ -333,6 +339,17 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
     await fleet?.stop();
     await parts.stop();
   }
+}
+
+/** What a process on the host is to this benchmark, from its command line (the survivors are named by pid). */
+function hostRole(pid: number, cmdline: string): string {
+  if (pid === process.pid) return 'bench';
+  if (cmdline.includes('fleet-child')) return 'fleet';
+  if (cmdline.includes('sms-server-child')) return 'sms';
+  if (cmdline.includes('haproxy')) return 'haproxy';
+  if (cmdline.includes('redis-server')) return 'redis';
+  if (cmdline.startsWith('postgres') || cmdline.includes('/bin/postgres ')) return 'postgres';
+  return 'other';
 }
 
 /** Node flags of a profiled survivor: its profile is written to <dir>/<node> when it stops. */

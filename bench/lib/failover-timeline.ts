@@ -20,6 +20,8 @@ export interface TimelineSummary {
   runQueueS: Record<string, number>;
   /** CPU seconds per survivor over the window. */
   cpuS: Record<string, number>;
+  /** CPU seconds of every process on the host over the window, by role (survivors, fleet, HAProxy, Redis, PostgreSQL, …). */
+  hostCpuS: Record<string, number>;
   samples: TimelineSample[];
 }
 
@@ -35,6 +37,7 @@ export class FailoverTimeline {
   private last = new Map<string, ProcStat>();
   private lastAt = 0;
   private busy = false;
+  private hostBase = new Map<number, { role: string; cpuS: number }>();
 
   constructor(
     private readonly deps: {
@@ -42,12 +45,15 @@ export class FailoverTimeline {
       pids: ReadonlyMap<string, number>;
       /** Connections the balancers hold to the survivors right now. */
       balancer: () => Promise<number>;
+      /** The role a process plays, from its pid and command line, for the host's CPU by role. */
+      roleOf: (pid: number, cmdline: string) => string;
       startHr: number;
       everyMs?: number;
     },
   ) {}
 
   start(): void {
+    this.hostBase = hostCpu(this.deps.roleOf);
     for (const [name, pid] of this.deps.pids) {
       const s = procStat(pid);
       this.base.set(name, { fds: openFds(pid), ...s });
@@ -67,6 +73,11 @@ export class FailoverTimeline {
       runQueueS[name] = round(last.runQueueS - b.runQueueS);
       cpuS[name] = round(last.cpuS - b.cpuS);
     }
+    const hostCpuS: Record<string, number> = {};
+    for (const [pid, now] of hostCpu(this.deps.roleOf)) {
+      const used = now.cpuS - (this.hostBase.get(pid)?.cpuS ?? 0);
+      if (used > 0) hostCpuS[now.role] = round((hostCpuS[now.role] ?? 0) + used);
+    }
     const first = (ok: (s: TimelineSample) => boolean): number | null => this.samples.find(ok)?.t ?? null;
     const accepted = (s: TimelineSample): number =>
       Object.entries(s.nodes).reduce((sum, [name, n]) => sum + n.fds - (this.base.get(name)?.fds ?? 0), 0);
@@ -75,6 +86,7 @@ export class FailoverTimeline {
       accepted90S: first((s) => accepted(s) >= devices * 0.9),
       runQueueS,
       cpuS,
+      hostCpuS,
       samples: this.samples,
     };
   }
@@ -131,6 +143,23 @@ function openFds(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** Every process's role and CPU seconds so far (a process that started during the window counts from 0). */
+function hostCpu(roleOf: (pid: number, cmdline: string) => string): Map<number, { role: string; cpuS: number }> {
+  const out = new Map<number, { role: string; cpuS: number }>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      const cpuS = procStat(pid).cpuS;
+      if (cpuS > 0) out.set(pid, { role: roleOf(pid, cmdline), cpuS });
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
 }
 
 /** The process' CPU seconds, and its main thread's time runnable but not running (schedstat, ns). */
