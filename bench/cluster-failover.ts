@@ -206,6 +206,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       100,
     );
     allBack = true;
+    last = await fleet.status({ times: true });
     const waited = timeline.stop(opts.devices);
     const windowEnd = performance.now();
     const redisAfter = await redisCommandCalls(redis);

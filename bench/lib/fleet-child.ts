@@ -103,10 +103,11 @@ class Fleet {
     for (const m of this.members.values()) m.lostSinceMark = false;
   }
 
-  snapshot(): FleetStatus {
+  snapshot(times: boolean): FleetStatus {
     let connected = 0;
     for (const m of this.members.values()) if (m.connected) connected++;
-    return { ...this.status, devices: this.members.size, connected, reconnected: this.reconnected.size };
+    const reconnectAts = times ? this.status.reconnectAts : [];
+    return { ...this.status, reconnectAts, devices: this.members.size, connected, reconnected: this.reconnected.size };
   }
 
   publish(device: string, topic: string, payload: string): Promise<{ sentAt: number; ackAt: number }> {
@@ -133,7 +134,7 @@ async function handle(req: FleetRequest): Promise<FleetReply> {
     case 'connect':
       return { id: req.id, type: 'connected', ...(await fleet.connect(req)) };
     case 'status':
-      return { id: req.id, type: 'status', ...fleet.snapshot() };
+      return { id: req.id, type: 'status', ...fleet.snapshot(req.times) };
     case 'mark':
       fleet.mark();
       return { id: req.id, type: 'ok' };

@@ -23,7 +23,8 @@ export interface FleetConnect {
 
 export type FleetRequest =
   | FleetConnect
-  | { id: number; type: 'status' }
+  /** `times`: with each reconnect's CONNACK time (reconnectAts), which only the final status needs; a poll leaves them out. */
+  | { id: number; type: 'status'; times: boolean }
   | { id: number; type: 'mark' }
   | { id: number; type: 'publish'; device: string; topic: string; payload: string }
   | { id: number; type: 'close' };
@@ -45,7 +46,7 @@ export interface FleetStatus {
   onlineAcked: number;
   /** Why attempts failed since the mark: the client's error message (a CONNACK refusal, ECONNRESET…) or 'closed' when it gave none. */
   failures: Record<string, number>;
-  /** Each reconnect's CONNACK since the mark (monotonic ms), for the spread of reconnect times. */
+  /** Each reconnect's CONNACK since the mark (monotonic ms), for the spread of reconnect times; empty unless asked for. */
   reconnectAts: number[];
 }
 

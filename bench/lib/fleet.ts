@@ -73,9 +73,14 @@ export class DeviceFleet {
     await Promise.all(this.parts.map(({ rpc }) => rpc.request({ type: 'mark' })));
   }
 
-  /** The children's counts added up; times are the latest (reconnect) and earliest (loss) over the children. */
-  async status(): Promise<FleetStatus> {
-    const all = await Promise.all(this.parts.map(async ({ rpc }) => rpc.expect(await rpc.request({ type: 'status' }), 'status')));
+  /**
+   * The children's counts added up; times are the latest (reconnect) and earliest (loss) over the children. Each
+   * reconnect's time (reconnectAts, thousands of numbers per child) only with `times`: a poll every 100 ms during a
+   * failover would otherwise have the children encode them all each time, on the cores the survivors need.
+   */
+  async status(opts: { times?: boolean } = {}): Promise<FleetStatus> {
+    const times = opts.times === true;
+    const all = await Promise.all(this.parts.map(async ({ rpc }) => rpc.expect(await rpc.request({ type: 'status', times }), 'status')));
     const sum = (k: 'devices' | 'connected' | 'reconnected' | 'lost' | 'failedAttempts' | 'onlineAcked'): number =>
       all.reduce((n, s) => n + s[k], 0);
     const losses = all.map((s) => s.firstLossAt).filter((t) => t > 0);
