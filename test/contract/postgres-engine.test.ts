@@ -246,6 +246,24 @@ describe('PostgreSQL store: commits', () => {
     }
   });
 
+  it('keeps its pooled connections while they idle, so a burst after a lull opens no new server process', async () => {
+    const url = await fixture().freshUrl();
+    const a = await open(url);
+    // Four connections at once, then a lull longer than pg-pool's default idle time-out (10 s).
+    const pids = async (): Promise<number[]> =>
+      (
+        await Promise.all(
+          Array.from({ length: 4 }, () =>
+            a.transaction(async () => (await a.database.one<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_sleep(0.05)'))?.pid ?? 0),
+          ),
+        )
+      ).sort((x, y) => x - y);
+    const before = await pids();
+    expect(new Set(before).size).toBe(4);
+    await new Promise((r) => setTimeout(r, 10_500));
+    expect(await pids()).toEqual(before);
+  }, 30_000);
+
   it('keeps link codes once and prunes expired ones, and retention keeps events that belong to an incident', async () => {
     const [a] = await twoNodes();
     const grant = { code: 'ABCDEFGHJK', incidentCode: 'C1', personId: 'w-1', role: 'worker', expiresAt: T0 + MIN, createdAt: T0 };

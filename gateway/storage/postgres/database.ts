@@ -132,6 +132,10 @@ export class PgDatabase {
       max: options.max ?? 10,
       types,
       connectionTimeoutMillis: this.queryTimeoutMs,
+      // Pooled connections are kept however long they idle (pg-pool closes them after 10 s by default). A node whose
+      // pool shrank between bursts opened new ones in the next burst: each a new server process, whose start-up on a
+      // host busy with a connect storm passed the bound above, and the CONNECTs waiting on it were refused.
+      idleTimeoutMillis: 0,
       query_timeout: this.queryTimeoutMs,
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
