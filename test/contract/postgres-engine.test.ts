@@ -6,6 +6,7 @@ import { PG_MIGRATIONS } from '../../gateway/storage/postgres/migrations.js';
 import { PostgresFixture, POSTGRES_PASSWORD } from '../helpers/postgres.js';
 import { expectDeadDatabaseUrlRefused } from '../helpers/postgres-refusal.js';
 import { event, incident, MIN, SNAPSHOT, T0 } from './fixtures.js';
+import { waitFor } from '../helpers/wait.js';
 
 let pg: PostgresFixture | null = null;
 const opened: PostgresStore[] = [];
@@ -157,7 +158,9 @@ describe('PostgreSQL store: several nodes on one database', () => {
     const q = { provider: 'tencent' as const, phone: '+8613800000001', since: T0 - MIN };
     await a.smsCaps.record({ ...q, kind: 'page_first', content: 'c1', sentAt: T0 });
     expect(a.smsCaps.count(q)).toBe(1);
-    // Node b may already have heard the send's notice (test/integration/postgres-operations.test.ts); a load counts it either way.
+    // Node b hears the send's notice (test/integration/postgres-operations.test.ts): waited for, so that it cannot arrive
+    // during the second load below and bring back the entry pruned meanwhile.
+    await waitFor('node b to hear the send', () => b.smsCaps.count(q) === 1);
     await b.smsCaps.load();
     expect(b.smsCaps.count({ ...q, kind: 'page_first' })).toBe(1);
     expect(b.smsCaps.count({ ...q, kind: 'page_repeat' })).toBe(0);
@@ -165,6 +168,35 @@ describe('PostgreSQL store: several nodes on one database', () => {
     expect(a.smsCaps.count(q)).toBe(0);
     await b.smsCaps.load();
     expect(b.smsCaps.count(q)).toBe(0);
+  });
+
+  it('counts a send once when its notice arrives after a load that read its row', async () => {
+    const [a, b] = await twoNodes();
+    const q = { provider: 'tencent' as const, phone: '+8613800000001', since: T0 - MIN };
+    const entry = { ...q, kind: 'page_first', content: 'c1', sentAt: T0 };
+    // Node b is not listening while a sends, then loads the row, and only then gets the send's notice (late, as a
+    // notification delayed on a busy host arrives): the same payload node a sent.
+    await b.smsCaps.stop();
+    await a.smsCaps.record(entry);
+    await b.smsCaps.load();
+    expect(b.smsCaps.count(q)).toBe(1);
+    await b.smsCaps.listen();
+    const notices: string[] = [];
+    const channel = await b.database.channel('care_sms_caps');
+    const watch = await b.database.notices.subscribe(channel, { onNotice: (p) => notices.push(p) });
+    try {
+      await a.database.query('SELECT pg_notify($1, $2)', [
+        channel,
+        JSON.stringify({ node: 'node-a', entry: { ...entry, phone: q.phone } }),
+      ]);
+      await waitFor('the late notice at node b', () => notices.length === 1);
+      expect(b.smsCaps.count(q)).toBe(1);
+      // A different send still counts.
+      await a.smsCaps.record({ ...entry, sentAt: T0 + 1 });
+      await waitFor('node b to hear the second send', () => b.smsCaps.count(q) === 2);
+    } finally {
+      await watch();
+    }
   });
 });
 

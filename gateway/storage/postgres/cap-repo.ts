@@ -159,7 +159,9 @@ export class PgSmsCapRepo implements SmsCapRepo {
     }
     if (notice.node === this.node) return;
     if (notice.reload) this.reload();
-    else if (notice.entry) this.add(notice.entry);
+    // A notice delivered after a load that already read its row: counted once (two sends alike to the millisecond count
+    // as one, which errs towards one message too many, never a page withheld).
+    else if (notice.entry && !holds(this.entries, notice.entry)) this.add(notice.entry);
   }
 
   private reload(): void {
