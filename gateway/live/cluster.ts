@@ -38,12 +38,15 @@ interface Envelope {
 /**
  * Notices raised in one tick go out as one payload (split when longer than the transport takes), after the tick:
  * whoever raised them (the alarm path) never waits for the database, and a failure is logged and counted, not thrown.
+ * While a send is under way, what is raised meanwhile waits for it and goes out together after it: in a reconnect
+ * storm the notices trickle in a few per tick, and one NOTIFY each woke every node's listening connection.
  */
 export class ClusterFeed {
   private pending: FeedNotice[] = [];
   private scheduled = false;
+  /** The flush under way, if any: the next one starts when it ends. */
+  private sending: Promise<void> | null = null;
   private readonly handlers: ((notices: FeedNotice[]) => void)[] = [];
-  private sending: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: ClusterFeedDeps) {
     deps.transport.onPayload((payload) => this.receive(payload));
@@ -61,23 +64,29 @@ export class ClusterFeed {
 
   publish(notice: FeedNotice): void {
     this.pending.push(notice);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => this.flush());
+    this.schedule();
   }
 
   /** Resolves when what was published so far has been handed to the transport (tests, shutdown). */
   async idle(): Promise<void> {
-    if (this.scheduled) await new Promise((resolve) => setImmediate(resolve));
-    await this.sending;
+    while (this.scheduled || this.sending) {
+      if (this.sending) await this.sending;
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.sending) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
   }
 
   private flush(): void {
     this.scheduled = false;
-    const notices = dedupe(this.pending);
+    const payloads = this.pack(dedupe(this.pending));
     this.pending = [];
-    const payloads = this.pack(notices);
-    this.sending = this.sending.then(async () => {
+    if (payloads.length === 0) return;
+    this.sending = (async () => {
       for (const { payload, count } of payloads) {
         try {
           await this.deps.transport.send(payload);
@@ -87,6 +96,9 @@ export class ClusterFeed {
           this.deps.log.warn({ err, notices: count }, 'live feed notice not sent to the other nodes');
         }
       }
+    })().finally(() => {
+      this.sending = null;
+      if (this.pending.length > 0) this.schedule();
     });
   }
 

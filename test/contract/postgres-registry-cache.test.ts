@@ -150,6 +150,34 @@ describe('PostgreSQL registry cache', () => {
     expect(seen?.secretHash).toBe('scrypt$n');
   });
 
+  it('holds device reads asked while one is under way, and reads them together after it', async () => {
+    const { b } = await twoNodes();
+    // The first read is slow (a busy server): held until the test lets it go.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const query = b.database.query.bind(b.database);
+    const reads: unknown[][] = [];
+    vi.spyOn(b.database, 'query').mockImplementation(async (sql, params) => {
+      if (!/FROM devices WHERE id\b/.test(typeof sql === 'string' ? sql : sql.text)) return query(sql, params);
+      reads.push(params?.[0] as unknown[]);
+      if (reads.length === 1) await held;
+      return query(sql, params);
+    });
+    const first = b.registry.getDevice('btn-1');
+    await waitFor('the first read under way', () => reads.length === 1);
+    // Three CONNECTs, one per turn of the event loop, while it is.
+    const later: Promise<unknown>[] = [];
+    for (const id of ['fall-1', 'btn-3', 'btn-404']) {
+      later.push(b.registry.getDevice(id));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(reads).toHaveLength(1);
+    release();
+    expect((await first)?.id).toBe('btn-1');
+    expect((await Promise.all(later)).map((d) => (d as { id: string } | null)?.id ?? null)).toEqual(['fall-1', 'btn-3', null]);
+    expect(reads).toEqual([['btn-1'], ['fall-1', 'btn-3', 'btn-404']]);
+  });
+
   it('bypasses the cache while its notices connection does not listen, and reports the gap when it listens again', async () => {
     const { a, b, changes } = await twoNodes();
     await b.registry.getResident('r-1');

@@ -62,6 +62,41 @@ describe('the live feed channel (LISTEN/NOTIFY)', () => {
     expect(a.heard).toEqual([]);
   });
 
+  it('holds notices raised while a NOTIFY is under way and sends them together after it, in order', async () => {
+    const url = await fixture.freshUrl();
+    const a = await node(url, 'node-a');
+    const b = await node(url, 'node-b');
+    // Node C sends through node A's channel, each send held until the test lets it go: a NOTIFY slow on a busy host.
+    const sent: string[] = [];
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const transport = {
+      maxBytes: a.channel.maxBytes,
+      send: async (payload: string) => {
+        sent.push(payload);
+        await held;
+        await a.channel.send(payload);
+      },
+      onPayload: () => undefined,
+      onGap: () => undefined,
+    };
+    const c = new ClusterFeed({ transport, node: 'node-c', log: silentLogger() });
+    const tick = () => new Promise((resolve) => setImmediate(resolve));
+    c.publish({ kind: 'device', deviceId: 'pir-00000', state: 'online', at: 0 });
+    await waitFor('the first notice on its way', () => sent.length === 1);
+    // A reconnect storm's notices: one per tick, twenty ticks, while the first NOTIFY is under way.
+    for (let i = 1; i <= 20; i++) {
+      c.publish({ kind: 'device', deviceId: `pir-${String(i).padStart(5, '0')}`, state: 'online', at: i });
+      await tick();
+    }
+    expect(sent).toHaveLength(1);
+    release();
+    await c.idle();
+    expect(sent).toHaveLength(2);
+    await waitFor('every notice on node B', () => b.heard.length === 21);
+    expect(b.heard.map((n) => (n.kind === 'device' ? n.at : -1))).toEqual(Array.from({ length: 21 }, (_, i) => i));
+  });
+
   it('listens again after its connection is killed, and refuses a malformed payload without stopping', async () => {
     const url = await fixture.freshUrl();
     const a = await node(url, 'node-a');
