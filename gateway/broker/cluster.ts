@@ -8,7 +8,7 @@ import type { Clock } from '../core/clock.js';
 import type { ComponentHealth } from '../core/health.js';
 import type { Logger } from '../core/logger.js';
 import { errorMessage } from '../core/errors.js';
-import { coalesceWrites } from './redis-writes.js';
+import { coalesceWrites, handleUnawaitedFailures } from './redis-writes.js';
 import { LocalUplinkEmitter } from './local-emitter.js';
 import { WillStore, type WillRef } from './will-store.js';
 
@@ -105,6 +105,7 @@ export class BrokerCluster {
       this.watch(name, conn, handlers.onReconnect);
       // A reconnect storm's CONNECTs each send several commands: those of one turn leave in one socket write.
       if (name !== 'subscribe') coalesceWrites(conn);
+      handleUnawaitedFailures(conn);
       this.conns.set(name, conn);
     }
     try {

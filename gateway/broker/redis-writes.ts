@@ -1,4 +1,4 @@
-// Redis commands sent in one turn of the event loop leave in one socket write: a reconnect storm's CONNECTs each send several commands, and one write per command cost a system call each.
+// How a cluster node sends its Redis commands: those of one turn of the event loop in one socket write, and none whose failure nobody awaits left to end the process.
 import type { Redis } from 'ioredis';
 
 type SendCommand = Redis['sendCommand'];
@@ -6,8 +6,9 @@ type SendCommand = Redis['sendCommand'];
 /**
  * From the first command of a turn on, the connection's socket is corked; it is uncorked once the turn's synchronous
  * code and its promise jobs have run (process.nextTick after them), so everything written meanwhile goes out in one
- * `writev`, in the order it was written. Nothing waits for a later turn: a lone command leaves in the same turn.
- * Only a connection that is ready is corked; while ioredis queues commands offline it writes them itself on reconnect.
+ * `writev`, in the order it was written: a reconnect storm's CONNECTs each send several commands, and one write per
+ * command cost a system call each. Nothing waits for a later turn: a lone command leaves in the same turn. Only a
+ * connection that is ready is corked; while ioredis queues commands offline it writes them itself on reconnect.
  */
 export function coalesceWrites(redis: Redis): void {
   const send: SendCommand = redis.sendCommand.bind(redis);
@@ -25,4 +26,20 @@ export function coalesceWrites(redis: Redis): void {
     return send(command, stream);
   };
   redis.sendCommand = coalesced;
+}
+
+/**
+ * aedes-persistence-redis fires some commands without awaiting them (an `LREM` after a will is taken, or after a stored
+ * packet was found gone). When the connection closes with one queued, its rejection was unhandled, and the fatal-exit
+ * policy (gateway/fatal.ts) ended the node: a Redis restart could take a node down. Each command's promise is marked
+ * handled here; a caller that awaits it still gets the failure, and the connection's loss is reported on its own.
+ */
+export function handleUnawaitedFailures(redis: Redis): void {
+  const send: SendCommand = redis.sendCommand.bind(redis);
+  const handled: SendCommand = (command, stream) => {
+    const result = send(command, stream);
+    if (result instanceof Promise) result.catch(() => undefined);
+    return result;
+  };
+  redis.sendCommand = handled;
 }

@@ -1,8 +1,8 @@
-// A cluster node's Redis commands of one turn of the event loop leave in one socket write, in order, MULTIs included (gateway/broker/redis-writes.ts).
+// A cluster node's Redis commands of one turn of the event loop leave in one socket write, in order, MULTIs included, and a command nobody awaits cannot end the process when the connection closes (gateway/broker/redis-writes.ts).
 import { Redis } from 'ioredis';
 import type { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { coalesceWrites } from '../../gateway/broker/redis-writes.js';
+import { coalesceWrites, handleUnawaitedFailures } from '../../gateway/broker/redis-writes.js';
 import { RedisServer } from '../helpers/redis.js';
 
 let server: RedisServer | null = null;
@@ -97,5 +97,29 @@ describe('Redis writes coalesced per turn', () => {
     const queued = [redis.set('q', 'x'), redis.get('q')];
     expect(redis.status).not.toBe('ready');
     expect(await Promise.all(queued)).toEqual(['OK', 'x']);
+  });
+});
+
+describe('Redis commands nobody awaits', () => {
+  it('leave no unhandled rejection when the connection closes under them; an awaited one still fails', async () => {
+    const redis = await client(false);
+    handleUnawaitedFailures(redis);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // As aedes-persistence-redis fires its LREMs: sent, never awaited. A blocking pop stays pending until the close.
+      void redis.blpop('never-filled', 0);
+      const awaited = redis.blpop('never-filled-either', 0);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      redis.disconnect();
+      await expect(awaited).rejects.toThrow(/Connection is closed/);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });
