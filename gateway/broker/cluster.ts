@@ -52,12 +52,23 @@ const WILL_BATCH = 32;
 const DEFAULT_LOOKUP_TIMEOUT_MS = 2000;
 /** TCP keep-alive probes on each Redis connection after this much idleness (ioredis sends none by default). */
 const REDIS_KEEPALIVE_IDLE_MS = 10_000;
-/** Deletes a device's presence only while it is still the given session's (another node may have taken it over). */
-const RELEASE_SCRIPT = `if redis.call('hget', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('hdel', KEYS[1], ARGV[1]) end return 0`;
+/**
+ * Deletes each device's presence (ARGV: device, session, device, session, …) only while it is still that session's:
+ * another node, or a newer session here, may have taken it over. Answers how many it deleted.
+ */
+const RELEASE_SCRIPT = `local n = 0
+for i = 1, #ARGV, 2 do
+  local v = redis.call('hget', KEYS[1], ARGV[i])
+  if v then
+    local ok, p = pcall(cjson.decode, v)
+    if ok and type(p) == 'table' and p.session == ARGV[i + 1] then n = n + redis.call('hdel', KEYS[1], ARGV[i]) end
+  end
+end
+return n`;
 
 type Connection = 'store' | 'subscribe' | 'publish';
 
-/** Claims made in one turn of the event loop, written together. */
+/** Claims (or releases) made in one turn of the event loop, written together. */
 interface ClaimBatch {
   fields: string[];
   waiters: { resolve: () => void; reject: (err: unknown) => void }[];
@@ -80,6 +91,7 @@ export class BrokerCluster {
   private troubleAt: number | null = null;
   private closing = false;
   private claims: ClaimBatch | null = null;
+  private releases: ClaimBatch | null = null;
 
   constructor(private readonly deps: BrokerClusterDeps) {}
 
@@ -178,14 +190,13 @@ export class BrokerCluster {
     const batch = this.claims;
     this.claims = null;
     if (!batch) return;
-    let write: Promise<number>;
-    try {
-      write = this.bounded(this.conn('store').hset(PRESENCE_KEY, ...batch.fields));
-    } catch (err) {
-      for (const w of batch.waiters) w.reject(err);
-      return;
-    }
-    write.then(
+    this.settle(batch, () => this.conn('store').hset(PRESENCE_KEY, ...batch.fields));
+  }
+
+  /** Runs a batch's one write within the bound and answers each of its waiters; a failure rejects them all. */
+  private settle(batch: ClaimBatch, write: () => Promise<unknown>): void {
+    const run = async (): Promise<unknown> => this.bounded(write());
+    run().then(
       () => {
         for (const w of batch.waiters) w.resolve();
       },
@@ -203,12 +214,29 @@ export class BrokerCluster {
     await this.bounded(this.conn('store').hset(PRESENCE_KEY, ...fields));
   }
 
-  /** Forgets the device's presence if `session` (of this node or a dead one) still holds it. */
-  async release(deviceId: string, session: string): Promise<void> {
-    const conn = this.conn('store');
-    const current = await this.bounded(conn.hget(PRESENCE_KEY, deviceId));
-    if (current === null || parsePresence(current)?.session !== session) return;
-    await this.bounded(conn.eval(RELEASE_SCRIPT, 1, PRESENCE_KEY, deviceId, current));
+  /**
+   * Forgets the device's presence if `session` (of this node or a dead one) still holds it. The releases of one turn go
+   * to Redis as one script (a node's devices closing at once each took two round trips, and many passed the bound).
+   */
+  release(deviceId: string, session: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let batch = this.releases;
+      if (!batch) {
+        batch = { fields: [], waiters: [] };
+        this.releases = batch;
+        setImmediate(() => this.writeReleases());
+      }
+      batch.fields.push(deviceId, session);
+      batch.waiters.push({ resolve, reject });
+    });
+  }
+
+  /** The releases of one turn (a node's devices closing at once: a balancer restarting, a network cut) in one script. */
+  private writeReleases(): void {
+    const batch = this.releases;
+    this.releases = null;
+    if (!batch) return;
+    this.settle(batch, () => this.conn('store').eval(RELEASE_SCRIPT, 1, PRESENCE_KEY, ...batch.fields));
   }
 
   /** Who holds the device now, or null when nobody does. Rejects when Redis does not answer in time. */
@@ -319,7 +347,9 @@ export class BrokerCluster {
     const ms = this.deps.lookupTimeoutMs ?? DEFAULT_LOOKUP_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+      // Timers run before the event loop reads its sockets: after a stall (a busy node), an answer that came in time
+      // may still be unread. It gets one pass of the poll phase before the time-out counts.
+      timer = setTimeout(() => setImmediate(() => reject(new Error(`Redis did not answer within ${ms} ms`))), ms);
     });
     return Promise.race([op, timeout]).finally(() => clearTimeout(timer));
   }

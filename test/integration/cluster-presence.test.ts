@@ -71,6 +71,62 @@ describe('device presence under a reconnect storm', () => {
     }
   });
 
+  it('releases the presence of devices that closed in one turn in one script, each only while its session still holds it', async () => {
+    const cluster = new BrokerCluster({
+      config: { redisUrl: redis.url, nodeId: 'node-b', heartbeatMs: 60_000 },
+      clock: new ManualClock(1_700_000_000_000),
+      log: silentLogger(),
+    });
+    await cluster.open({ onWill: () => Promise.resolve(), onReconnect: () => undefined });
+    const evalCalls = async (): Promise<number> => {
+      const r = redis.client();
+      try {
+        return Number(/cmdstat_eval:calls=(\d+)/.exec(await r.info('commandstats'))?.[1] ?? 0);
+      } finally {
+        await r.quit();
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: DEVICES }, (_, i) => cluster.claim(`dev-${i}`, `session-${i}`)));
+      // dev-7 reconnected meanwhile (here or on another node): its newer session must stay.
+      await cluster.claim('dev-7', 'newer');
+      const before = await evalCalls();
+      // A node's devices closing at once (a balancer restarting): each closed session released.
+      await Promise.all(Array.from({ length: DEVICES }, (_, i) => cluster.release(`dev-${i}`, `session-${i}`)));
+      expect(await evalCalls()).toBe(before + 1);
+      expect(await cluster.holderOf('dev-0')).toBeNull();
+      expect(await cluster.holderOf(`dev-${DEVICES - 1}`)).toBeNull();
+      expect((await cluster.holderOf('dev-7'))?.session).toBe('newer');
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it("takes Redis' answer that came within the bound though the event loop was stalled past it", async () => {
+    const cluster = new BrokerCluster({
+      config: { redisUrl: redis.url, nodeId: 'node-b', heartbeatMs: 60_000 },
+      clock: new ManualClock(1_700_000_000_000),
+      log: silentLogger(),
+      lookupTimeoutMs: 100,
+    });
+    await cluster.open({ onWill: () => Promise.resolve(), onReconnect: () => undefined });
+    try {
+      await cluster.claim('dev-1', 'session-1');
+      const asked = cluster.holderOf('dev-1');
+      // Once the question is on the wire (its write leaves at the end of this turn), the node is busy for 300 ms: the
+      // answer arrives meanwhile and waits unread, while the 100 ms time-out expires.
+      process.nextTick(() =>
+        process.nextTick(() => {
+          const until = Date.now() + 300;
+          while (Date.now() < until);
+        }),
+      );
+      expect((await asked)?.session).toBe('session-1');
+    } finally {
+      await cluster.close();
+    }
+  });
+
   it('answers a replayed will of a device back on a live node from presence alone, and reads the registry only for one nobody holds', async () => {
     const clock = new ManualClock(1_700_000_000_000);
     const cluster = new BrokerCluster({
