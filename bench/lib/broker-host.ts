@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { ChildRpc, isNumberedMessage } from './child-rpc.js';
 import { type HostMode, type HostReply, type HostRequest, type MemorySample } from './host-protocol.js';
 import { DEVICE_LIMITS_OFF } from './limits.js';
+import { readCounterByLabel } from './prometheus.js';
 
 /**
  * The environment of one gateway on SQLite (in a broker host, or in the benchmark's own process): both ports on
@@ -34,6 +35,7 @@ export interface BrokerHostDeps {
 
 export class BrokerHost {
   private readonly rpc: ChildRpc<HostRequest, HostReply>;
+  private httpPort: number | null = null;
 
   constructor(deps: BrokerHostDeps) {
     this.rpc = new ChildRpc({
@@ -50,7 +52,16 @@ export class BrokerHost {
   async start(mode: HostMode, env: Record<string, string> = {}): Promise<{ mqttPort: number; registryImported: boolean | null }> {
     this.rpc.start();
     const reply = this.rpc.expect(await this.rpc.request({ type: 'start', mode, env }), 'started');
+    this.httpPort = reply.httpPort;
     return { mqttPort: reply.mqttPort, registryImported: reply.registryImported };
+  }
+
+  /** The gateway's CONNECT refusals by reason, read from its own /metrics (mqtt_connects_refused_total); {} for a bare aedes. */
+  async connectRefusals(): Promise<Record<string, number>> {
+    if (this.httpPort === null) return {};
+    const res = await fetch(`http://127.0.0.1:${this.httpPort}/metrics`);
+    if (!res.ok) throw new Error(`broker host /metrics answered ${res.status}`);
+    return readCounterByLabel(await res.text(), 'mqtt_connects_refused_total', 'reason');
   }
 
   async connected(): Promise<number> {
