@@ -63,6 +63,15 @@ export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
  * nothing, the LISTEN connection above all, and that connection is reopened.
  */
 export const KEEPALIVE_IDLE_MS = 10_000;
+/**
+ * How long a pooled connection may sit idle before the pool closes it (pg-pool's default is 10 s). A CONNECT storm
+ * (each first CONNECT reads its device) keeps a node's pool near its peak with lulls between bursts: at 10 s the pool
+ * shrank and grew again all through it, and each new backend is a fork that a loaded host may not finish within
+ * queryTimeoutMs, which the pool also bounds a new connection with. That refused devices with CONNACK 3 (a 30,000-device
+ * cluster-idle run: 195 connections opened while connecting, 9-10 devices refused; at 300 s: 16 opened, none refused).
+ * The pool's peak (`max` per node) is what max_connections is sized for anyway.
+ */
+export const POOL_IDLE_MS = 300_000;
 /** The client-side read time-out of a query allowed to wait as long as it must (setTimeout's largest delay). */
 const UNBOUNDED_MS = 2_147_483_647;
 /** pg's message when a query got no answer within its read time-out (pg/lib/client.js). */
@@ -132,6 +141,7 @@ export class PgDatabase {
       max: options.max ?? 10,
       types,
       connectionTimeoutMillis: this.queryTimeoutMs,
+      idleTimeoutMillis: POOL_IDLE_MS,
       query_timeout: this.queryTimeoutMs,
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
