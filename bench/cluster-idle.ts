@@ -54,6 +54,8 @@ export interface ClusterIdleResult {
     refusals_by_reason: Record<string, number>;
     failed_attempts_by_error: Record<string, number>;
     retry: { tries: number; delayMs: number };
+    /** Each node's event-loop lag from its start to the end of the connect (max, p99, seconds), beside the 2 s claim bound. */
+    event_loop_lag_s: { max: (number | null)[]; p99: (number | null)[] };
   };
   per_node: NodeMemory[];
   /** Medians over the nodes. */
@@ -162,7 +164,7 @@ export async function runClusterIdleBenchmark(opts: ClusterIdleOptions): Promise
     opts.log(`cluster-idle: devices connected to ${nodes} nodes in ${connectS.toFixed(1)} s (${fleet.processes} device processes)`);
     const firstConnect = await firstConnectOf(run.status, hosts);
     opts.log(
-      `cluster-idle: first connects: ${firstConnect.held_first_attempt} held at the first attempt, ${firstConnect.held_after_retries} after retries, ${firstConnect.gave_up} never held after ${RETRY.tries} retries; the nodes refused ${JSON.stringify(firstConnect.refusals_by_reason)} (mqtt_connects_refused_total by reason), the devices saw ${JSON.stringify(firstConnect.failed_attempts_by_error)}; PostgreSQL accepted ${sessions ?? '?'} connections meanwhile`,
+      `cluster-idle: first connects: ${firstConnect.held_first_attempt} held at the first attempt, ${firstConnect.held_after_retries} after retries, ${firstConnect.gave_up} never held after ${RETRY.tries} retries; the nodes refused ${JSON.stringify(firstConnect.refusals_by_reason)} (mqtt_connects_refused_total by reason), the devices saw ${JSON.stringify(firstConnect.failed_attempts_by_error)}; PostgreSQL accepted ${sessions ?? '?'} connections meanwhile; event-loop lag per node max ${lagText(firstConnect.event_loop_lag_s.max)} s, p99 ${lagText(firstConnect.event_loop_lag_s.p99)} s`,
     );
     await sleep(SETTLE_MS);
     const states = await Promise.all(hosts.map((h) => h.clients()));
@@ -252,8 +254,8 @@ async function singleNode(
 }
 
 /**
- * Connects the fleet and waits for the nodes to count every device that got its CONNACK. The devices do not retry,
- * so each one either connects or is refused once: a node at its cap ends this with the refusals explained (by mqtt.js'
+ * Connects the fleet and waits for the nodes to count every device that got its CONNACK. Each device connects, or is
+ * refused at every try (RETRY) and gives up: a node at its cap ends this with the refusals explained (by mqtt.js'
  * error, the nodes' own refusal counters and descriptors), never a wait until a time-out.
  */
 async function connectAll(
@@ -297,14 +299,21 @@ async function connectAll(
 
 /** The devices' first connects as the fleet counted them, beside the nodes' own refusal counts by reason. */
 async function firstConnectOf(status: FleetStatus, hosts: BrokerHost[]): Promise<ClusterIdleResult['first_connect']> {
+  // One read per node: its event-loop lag figures start afresh at each read of /metrics.
+  const scraped = await Promise.all(hosts.map((h) => h.scrape()));
   return {
     held_first_attempt: status.heldFirstAttempt,
     held_after_retries: status.heldAfterRetry,
     gave_up: status.gaveUp,
-    refusals_by_reason: addCounts(await Promise.all(hosts.map((h) => h.connectRefusals()))),
+    refusals_by_reason: addCounts(scraped.map((m) => m?.refusals ?? {})),
     failed_attempts_by_error: status.failures,
     retry: RETRY,
+    event_loop_lag_s: { max: scraped.map((m) => m?.loopLagMaxS ?? null), p99: scraped.map((m) => m?.loopLagP99S ?? null) },
   };
+}
+
+function lagText(xs: (number | null)[]): string {
+  return xs.map((x) => (x === null ? '?' : x.toFixed(3))).join(' / ');
 }
 
 /** Connections the database server accepted since it started (PostgreSQL 14+), or null when it cannot say. */

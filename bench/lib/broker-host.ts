@@ -58,10 +58,27 @@ export class BrokerHost {
 
   /** The gateway's CONNECT refusals by reason, read from its own /metrics (mqtt_connects_refused_total); {} for a bare aedes. */
   async connectRefusals(): Promise<Record<string, number>> {
-    if (this.httpPort === null) return {};
+    return (await this.scrape())?.refusals ?? {};
+  }
+
+  /**
+   * One read of the gateway's /metrics (null for a bare aedes): its CONNECT refusals by reason, and its event-loop lag
+   * (max and p99, seconds) since the previous read, or since start for the first: prom-client starts them afresh at each.
+   */
+  async scrape(): Promise<{ refusals: Record<string, number>; loopLagMaxS: number | null; loopLagP99S: number | null } | null> {
+    if (this.httpPort === null) return null;
     const res = await fetch(`http://127.0.0.1:${this.httpPort}/metrics`);
     if (!res.ok) throw new Error(`broker host /metrics answered ${res.status}`);
-    return readCounterByLabel(await res.text(), 'mqtt_connects_refused_total', 'reason');
+    const text = await res.text();
+    const gauge = (name: string): number | null => {
+      const value = Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+      return Number.isFinite(value) ? value : null;
+    };
+    return {
+      refusals: readCounterByLabel(text, 'mqtt_connects_refused_total', 'reason'),
+      loopLagMaxS: gauge('nodejs_eventloop_lag_max_seconds'),
+      loopLagP99S: gauge('nodejs_eventloop_lag_p99_seconds'),
+    };
   }
 
   async connected(): Promise<number> {
