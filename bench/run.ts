@@ -312,6 +312,10 @@ function printClusterIdle(r: ClusterIdleResult): void {
   console.log(
     `  connected: ${r.devices} in ${r.connect_s.toFixed(1)} s (${Math.round(r.connects_per_s)}/s)${r.stopped_short ? `; stopped short: ${r.stopped_short}` : ''}`,
   );
+  const f = r.first_connect;
+  console.log(
+    `  first connects: ${f.held_first_attempt} held at the first attempt, ${f.held_after_retries} after retries (${f.retry.tries} at most, from ${f.retry.delayMs / 1000} s, doubling), ${f.gave_up} never held; refused by the nodes: ${JSON.stringify(f.refusals_by_reason)}`,
+  );
   for (const n of [...r.per_node, r.single_node])
     console.log(
       `  ${n.node.padEnd(16)} ${String(n.devices).padStart(6)} devices  RSS ${n.rss_mb.toFixed(0).padStart(5)} MiB  ${n.rss_kb_per_device.toFixed(2)} kB RSS / ${n.heap_kb_per_device.toFixed(2)} kB heap per device`,
@@ -319,7 +323,7 @@ function printClusterIdle(r: ClusterIdleResult): void {
   console.log(`  Redis: ${r.redis_kb_per_device.toFixed(2)} kB per device`);
   const l = r.limits;
   console.log(
-    `  limits: ${r.settings.nodeCapacity} devices per node (MQTT cap at ${r.settings.openFiles} descriptors), node descriptors ${l.node_fds.join(' / ')}; PostgreSQL ${l.postgres.connections}/${l.postgres.max_connections} connections; Redis ${l.redis.clients}/${l.redis.maxclients} clients, ${l.redis.used_memory_mb.toFixed(0)} MiB; conntrack ${l.kernel.conntrack ?? '-'}/${l.kernel.conntrack_max ?? '-'}; somaxconn ${l.kernel.somaxconn ?? '-'}`,
+    `  limits: ${r.settings.nodeCapacity} devices per node (MQTT cap at ${r.settings.openFiles} descriptors), node descriptors ${l.node_fds.join(' / ')}; PostgreSQL ${l.postgres.connections}/${l.postgres.max_connections} connections (${l.postgres.sessions_during_connect ?? '?'} opened during the connect); Redis ${l.redis.clients}/${l.redis.maxclients} clients, ${l.redis.used_memory_mb.toFixed(0)} MiB; conntrack ${l.kernel.conntrack ?? '-'}/${l.kernel.conntrack_max ?? '-'}; somaxconn ${l.kernel.somaxconn ?? '-'}`,
   );
   console.log(`  target: ${CLUSTER_IDLE_TARGET} idle devices across the nodes: ${r.target.pass ? 'PASS' : 'MISS'}`);
 }

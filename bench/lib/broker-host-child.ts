@@ -4,8 +4,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import { Gateway } from '../../gateway/app.js';
 import { loadConfig } from '../../gateway/config/load.js';
-import { silentLogger } from '../../gateway/core/logger.js';
-import { type HostReply, type HostRequest, type MemorySample } from './host-protocol.js';
+import { pino } from 'pino';
+import { createLogger, silentLogger, type Logger } from '../../gateway/core/logger.js';
+import { HOST_LOG_FILE, type HostReply, type HostRequest, type MemorySample } from './host-protocol.js';
 import { isNumberedMessage } from './child-rpc.js';
 import { DEVICE_LIMITS_OFF } from './limits.js';
 
@@ -47,11 +48,23 @@ async function startAedes(): Promise<{ port: number; run: Running }> {
   };
 }
 
-async function startGateway(env: Record<string, string>): Promise<{ port: number; imported: boolean; run: Running }> {
-  const gateway = Gateway.create({ config: loadConfig({ ...DEVICE_LIMITS_OFF, ...env }), log: silentLogger() });
+/** A benchmark wants its nodes quiet, except to tell why a device was refused (warn and up), which is rare and worth the file. */
+function hostLogger(env: Record<string, string>): Logger {
+  const file = env[HOST_LOG_FILE];
+  if (!file) return silentLogger();
+  return createLogger({
+    level: env.LOG_LEVEL && env.LOG_LEVEL !== 'silent' ? env.LOG_LEVEL : 'warn',
+    destination: pino.destination({ dest: file, sync: false }),
+  });
+}
+
+async function startGateway(env: Record<string, string>): Promise<{ port: number; httpPort: number; imported: boolean; run: Running }> {
+  const { [HOST_LOG_FILE]: _file, ...config } = env;
+  const gateway = Gateway.create({ config: loadConfig({ ...DEVICE_LIMITS_OFF, ...config }), log: hostLogger(env) });
   const started = await gateway.start();
   return {
     port: started.mqttPort,
+    httpPort: started.httpPort,
     imported: started.registry.imported,
     run: {
       connected: () => gateway.broker.connectedCount(),
@@ -92,11 +105,11 @@ async function handle(req: HostRequest): Promise<HostReply> {
       if (req.mode === 'aedes') {
         const { port, run } = await startAedes();
         running = run;
-        return { id: req.id, type: 'started', mqttPort: port, registryImported: null };
+        return { id: req.id, type: 'started', mqttPort: port, httpPort: null, registryImported: null };
       }
-      const { port, imported, run } = await startGateway(req.env);
+      const { port, httpPort, imported, run } = await startGateway(req.env);
       running = run;
-      return { id: req.id, type: 'started', mqttPort: port, registryImported: imported };
+      return { id: req.id, type: 'started', mqttPort: port, httpPort, registryImported: imported };
     }
     case 'clients':
       return {

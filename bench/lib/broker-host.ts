@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { ChildRpc, isNumberedMessage } from './child-rpc.js';
 import { type HostMode, type HostReply, type HostRequest, type MemorySample } from './host-protocol.js';
 import { DEVICE_LIMITS_OFF } from './limits.js';
+import { readCounterByLabel } from './prometheus.js';
 
 /**
  * The environment of one gateway on SQLite (in a broker host, or in the benchmark's own process): both ports on
@@ -34,6 +35,7 @@ export interface BrokerHostDeps {
 
 export class BrokerHost {
   private readonly rpc: ChildRpc<HostRequest, HostReply>;
+  private httpPort: number | null = null;
 
   constructor(deps: BrokerHostDeps) {
     this.rpc = new ChildRpc({
@@ -50,7 +52,33 @@ export class BrokerHost {
   async start(mode: HostMode, env: Record<string, string> = {}): Promise<{ mqttPort: number; registryImported: boolean | null }> {
     this.rpc.start();
     const reply = this.rpc.expect(await this.rpc.request({ type: 'start', mode, env }), 'started');
+    this.httpPort = reply.httpPort;
     return { mqttPort: reply.mqttPort, registryImported: reply.registryImported };
+  }
+
+  /** The gateway's CONNECT refusals by reason, read from its own /metrics (mqtt_connects_refused_total); {} for a bare aedes. */
+  async connectRefusals(): Promise<Record<string, number>> {
+    return (await this.scrape())?.refusals ?? {};
+  }
+
+  /**
+   * One read of the gateway's /metrics (null for a bare aedes): its CONNECT refusals by reason, and its event-loop lag
+   * (max and p99, seconds) since the previous read, or since start for the first: prom-client starts them afresh at each.
+   */
+  async scrape(): Promise<{ refusals: Record<string, number>; loopLagMaxS: number | null; loopLagP99S: number | null } | null> {
+    if (this.httpPort === null) return null;
+    const res = await fetch(`http://127.0.0.1:${this.httpPort}/metrics`);
+    if (!res.ok) throw new Error(`broker host /metrics answered ${res.status}`);
+    const text = await res.text();
+    const gauge = (name: string): number | null => {
+      const value = Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+      return Number.isFinite(value) ? value : null;
+    };
+    return {
+      refusals: readCounterByLabel(text, 'mqtt_connects_refused_total', 'reason'),
+      loopLagMaxS: gauge('nodejs_eventloop_lag_max_seconds'),
+      loopLagP99S: gauge('nodejs_eventloop_lag_p99_seconds'),
+    };
   }
 
   async connected(): Promise<number> {

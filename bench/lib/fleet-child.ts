@@ -13,6 +13,8 @@ interface Member {
   lostSinceMark: boolean;
   /** The error of the attempt in progress, counted when it closes. */
   lastError: string | null;
+  /** Attempts of the first connect so far; null once it was held. */
+  firstAttempts: number | null;
 }
 
 class Fleet {
@@ -55,7 +57,7 @@ class Fleet {
         ...(req.presence ? { will: { topic: statusTopic, payload: Buffer.from('offline'), qos: 1 as const, retain: true } } : {}),
       },
     );
-    const member: Member = { client, connected: false, lostSinceMark: false, lastError: null };
+    const member: Member = { client, connected: false, lostSinceMark: false, lastError: null, firstAttempts: 1 };
     this.members.set(id, member);
     // A refused or reset connection is counted below; it must not become an unhandled 'error' event.
     client.on('error', (err: Error) => {
@@ -76,11 +78,35 @@ class Fleet {
       member.lastError = null;
     });
     return new Promise<void>((resolve) => {
-      // A device that never retries (reconnect period 0) is done when its only attempt closes: counted above, its worker
+      // A device that never reconnects by itself (period 0) is done when its last attempt closes: counted above, its worker
       // moves on. Waiting for its CONNACK instead held the worker for good, and 64 refusals stalled the whole fleet.
-      if (req.reconnectPeriodMs === 0) client.once('close', () => resolve());
+      // With a retry it tries again after a delay, as firmware does, and gives up after its last try.
+      if (req.reconnectPeriodMs === 0) {
+        client.on('close', () => {
+          const tried = member.firstAttempts;
+          if (tried === null || member.connected) return;
+          const retry = req.retry;
+          if (!retry || tried > retry.tries) {
+            member.firstAttempts = null;
+            this.status.gaveUp++;
+            resolve();
+            return;
+          }
+          member.firstAttempts = tried + 1;
+          // Doubling, with a tenth of jitter so refused devices do not all come back in the same instant.
+          const delay = retry.delayMs * 2 ** (tried - 1) * (0.9 + Math.random() * 0.2);
+          setTimeout(() => {
+            if (this.members.get(id) === member) client.reconnect();
+          }, delay).unref();
+        });
+      }
       client.on('connect', () => {
         member.connected = true;
+        if (member.firstAttempts !== null) {
+          if (member.firstAttempts === 1) this.status.heldFirstAttempt++;
+          else this.status.heldAfterRetry++;
+          member.firstAttempts = null;
+        }
         if (member.lostSinceMark) {
           this.reconnected.add(id);
           this.status.lastReconnectAt = now();
@@ -124,7 +150,18 @@ class Fleet {
 }
 
 function fresh(): Omit<FleetStatus, 'devices' | 'connected' | 'reconnected'> {
-  return { lost: 0, failedAttempts: 0, lastReconnectAt: 0, firstLossAt: 0, onlineAcked: 0, reconnectAts: [], failures: {} };
+  return {
+    lost: 0,
+    failedAttempts: 0,
+    lastReconnectAt: 0,
+    firstLossAt: 0,
+    onlineAcked: 0,
+    reconnectAts: [],
+    failures: {},
+    heldFirstAttempt: 0,
+    heldAfterRetry: 0,
+    gaveUp: 0,
+  };
 }
 
 const fleet = new Fleet();

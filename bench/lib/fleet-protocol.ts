@@ -17,6 +17,11 @@ export interface FleetConnect {
   /** mqtt.js reconnectPeriod: the wait after a lost connection (and after each failed attempt) before trying again; 0 = none. */
   reconnectPeriodMs: number;
   keepaliveS: number;
+  /**
+   * As firmware does: a first connect that fails (a CONNACK refusal, a reset) is tried again after `delayMs`, doubled
+   * at each try, `tries` more times at most. Absent: no retry (reconnectPeriodMs then decides).
+   */
+  retry?: { tries: number; delayMs: number };
   /** Each device leaves a retained `offline` will on care/v1/<id>/status and publishes a retained `online` after every CONNACK, as the firmware does. */
   presence: boolean;
 }
@@ -44,6 +49,11 @@ export interface FleetStatus {
   firstLossAt: number;
   /** The retained `online` status PUBLISHes after a reconnect that were acknowledged. */
   onlineAcked: number;
+  /** Devices whose first connect was held at its first attempt, and after one or more retries (FleetConnect.retry). */
+  heldFirstAttempt: number;
+  heldAfterRetry: number;
+  /** Devices that used every retry of their first connect and were never held. */
+  gaveUp: number;
   /** Why attempts failed since the mark: the client's error message (a CONNACK refusal, ECONNRESET…) or 'closed' when it gave none. */
   failures: Record<string, number>;
   /** Each reconnect's CONNACK since the mark (monotonic ms), for the spread of reconnect times; empty unless asked for. */

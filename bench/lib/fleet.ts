@@ -16,6 +16,8 @@ export interface FleetOptions {
   perProcess: number;
   openFiles: number;
   concurrency: number;
+  /** A failed first connect is tried again, as firmware does (see FleetConnect.retry); absent: not. */
+  retry?: { tries: number; delayMs: number };
   /** How long one child may take to connect its devices (default 15 min; 9,000 devices at a loaded cluster's rate take longer). */
   connectTimeoutMs?: number;
 }
@@ -65,6 +67,7 @@ export class DeviceFleet {
           reconnectPeriodMs: this.opts.reconnectPeriodMs,
           keepaliveS: this.opts.keepaliveS,
           presence: this.opts.presence,
+          ...(this.opts.retry ? { retry: this.opts.retry } : {}),
         };
         return rpc.expect(await rpc.request(req), 'connected');
       }),
@@ -84,8 +87,18 @@ export class DeviceFleet {
   async status(opts: { times?: boolean } = {}): Promise<FleetStatus> {
     const times = opts.times === true;
     const all = await Promise.all(this.parts.map(async ({ rpc }) => rpc.expect(await rpc.request({ type: 'status', times }), 'status')));
-    const sum = (k: 'devices' | 'connected' | 'reconnected' | 'lost' | 'failedAttempts' | 'onlineAcked'): number =>
-      all.reduce((n, s) => n + s[k], 0);
+    const sum = (
+      k:
+        | 'devices'
+        | 'connected'
+        | 'reconnected'
+        | 'lost'
+        | 'failedAttempts'
+        | 'onlineAcked'
+        | 'heldFirstAttempt'
+        | 'heldAfterRetry'
+        | 'gaveUp',
+    ): number => all.reduce((n, s) => n + s[k], 0);
     const losses = all.map((s) => s.firstLossAt).filter((t) => t > 0);
     return {
       devices: sum('devices'),
@@ -94,6 +107,9 @@ export class DeviceFleet {
       lost: sum('lost'),
       failedAttempts: sum('failedAttempts'),
       onlineAcked: sum('onlineAcked'),
+      heldFirstAttempt: sum('heldFirstAttempt'),
+      heldAfterRetry: sum('heldAfterRetry'),
+      gaveUp: sum('gaveUp'),
       lastReconnectAt: Math.max(0, ...all.map((s) => s.lastReconnectAt)),
       firstLossAt: losses.length ? Math.min(...losses) : 0,
       reconnectAts: all.flatMap((s) => s.reconnectAts),

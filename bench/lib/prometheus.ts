@@ -38,6 +38,27 @@ export function quantileUpperBound(h: HistogramReading, q: number): number {
   return h.buckets.find((b) => h.count > 0 && b.count / h.count >= q)?.le ?? Number.NaN;
 }
 
+/** A counter's samples by the value of one label (e.g. mqtt_connects_refused_total by reason); {} when the text has none. */
+export function readCounterByLabel(text: string, name: string, label: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const pattern = new RegExp(`${label}="([^"]*)"`);
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const [key, value] = splitSample(line);
+    const at = key === undefined ? undefined : pattern.exec(key)?.[1];
+    if (at === undefined || value === undefined) continue;
+    out[at] = (out[at] ?? 0) + value;
+  }
+  return out;
+}
+
+/** Counts by key added over several readings (nodes). */
+export function addCounts(readings: readonly Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of readings) for (const [k, v] of Object.entries(r)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
 function splitSample(line: string): [string | undefined, number | undefined] {
   const at = line.lastIndexOf(' ');
   if (at <= 0) return [undefined, undefined];

@@ -17,6 +17,18 @@ export const CONNACK_SERVER_UNAVAILABLE = 3;
 export const CONNACK_BAD_USERNAME_OR_PASSWORD = 4;
 export const CONNACK_NOT_AUTHORIZED = 5;
 
+/**
+ * Why a CONNECT got no CONNACK 0, as an operator tells them apart (the metric mqtt_connects_refused_total{reason}):
+ * the device's own fault (bad_credentials: CONNACK 4; not_authorized: 5) or the gateway's (CONNACK 3: stopping, the
+ * cluster presence claim not taken by Redis in time, an unexpected error such as a registry read past its bound).
+ */
+export type ConnectRefusalReason = 'bad_credentials' | 'not_authorized' | 'stopping' | 'presence_unclaimed' | 'internal_error';
+
+/** The reason a device-side refusal code stands for (CONNACK 3 is the gateway's own and has reasons of its own). */
+export function refusalReasonOf(returnCode: typeof CONNACK_BAD_USERNAME_OR_PASSWORD | typeof CONNACK_NOT_AUTHORIZED): ConnectRefusalReason {
+  return returnCode === CONNACK_BAD_USERNAME_OR_PASSWORD ? 'bad_credentials' : 'not_authorized';
+}
+
 export interface AuthAttempt {
   clientId: string;
   username: string | undefined;
@@ -29,6 +41,7 @@ export interface AuthAttempt {
 export interface AuthRefusal {
   ok: false;
   returnCode: typeof CONNACK_SERVER_UNAVAILABLE | typeof CONNACK_BAD_USERNAME_OR_PASSWORD | typeof CONNACK_NOT_AUTHORIZED;
+  reason: ConnectRefusalReason;
   /** What to record as a security event; null while that address or (address, id) is already slowed, so a flood cannot flood the log too. */
   security: { kind: SecurityEventKind; deviceId: string | null; detail: string } | null;
 }
@@ -96,7 +109,7 @@ export class DeviceAuthenticator {
     // Every other attempt is checked with scrypt, whoever else failed from the same address: a wrong secret for one
     // device id slows only that id from that address, and a flood of failures only makes one address's checks take turns.
     const release = await this.throttle.admit(address, username);
-    if (!release) return { ok: false, returnCode: CONNACK_SERVER_UNAVAILABLE, security: null };
+    if (!release) return { ok: false, returnCode: CONNACK_SERVER_UNAVAILABLE, reason: 'stopping', security: null };
     try {
       // Read again: the registry may have changed while this attempt waited its turn.
       const device = await this.deps.registry.getDevice(username);
@@ -166,14 +179,15 @@ export class DeviceAuthenticator {
   private refuse(
     address: string,
     identity: string,
-    returnCode: AuthRefusal['returnCode'],
+    returnCode: typeof CONNACK_BAD_USERNAME_OR_PASSWORD | typeof CONNACK_NOT_AUTHORIZED,
     kind: SecurityEventKind,
     deviceId: string | null,
     detail: string,
   ): AuthRefusal {
     const note = this.throttle.failed(address, identity);
-    if (note.quiet) return { ok: false, returnCode, security: null };
-    return { ok: false, returnCode, security: { kind, deviceId, detail: note.slowDown ? `${detail}; ${note.slowDown}` : detail } };
+    const reason = refusalReasonOf(returnCode);
+    if (note.quiet) return { ok: false, returnCode, reason, security: null };
+    return { ok: false, returnCode, reason, security: { kind, deviceId, detail: note.slowDown ? `${detail}; ${note.slowDown}` : detail } };
   }
 
   private decoy(): Promise<string> {

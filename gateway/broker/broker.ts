@@ -16,7 +16,7 @@ import type { Ingest } from '../ingest/ingest.js';
 import type { DeviceFlooding, IngestEvents } from '../ingest/events.js';
 import { channelUnder, commandTopic, COMMAND_CHANNEL } from '../../devices/topics.js';
 import { encodeCommand, type DeviceCommand } from '../../devices/commands.js';
-import { DeviceAuthenticator, type AuthLimits } from './auth.js';
+import { DeviceAuthenticator, refusalReasonOf, type AuthLimits, type ConnectRefusalReason } from './auth.js';
 import type { SharedVerifier } from './shared-verifier.js';
 import { ConnectionWatch, describeDrop, type ConnectionDropRule } from './connection-watch.js';
 import { certificateProblem, presentedCert, type PresentedCert } from './client-cert.js';
@@ -43,6 +43,8 @@ export interface DeviceBrokerDeps {
   maxConnections?: number;
   /** Called for each socket refused at that cap. */
   onConnectionRefused?: () => void;
+  /** Called for each CONNECT answered with a refusal (CONNACK 3, 4 or 5), with why. */
+  onConnectRefused?: (reason: ConnectRefusalReason) => void;
   /** Bridges that sign in to this broker (zigbee2mqtt); without it only devices may. */
   bridges?: BridgeClients;
   /** REDIS_URL: sessions, wills and device presence shared with the other nodes (see cluster.ts); absent: one node. */
@@ -89,6 +91,11 @@ export interface BrokerListenOptions {
 }
 
 type RefusalCode = 3 | 4 | 5;
+
+interface Refusal {
+  code: RefusalCode;
+  reason: ConnectRefusalReason;
+}
 
 const SWEEP_INTERVAL_MS = 60_000;
 
@@ -161,11 +168,15 @@ export class DeviceBroker {
         done(null, true);
       },
       authenticate: (client, username, password, done) => {
+        const refused = (code: RefusalCode, reason: ConnectRefusalReason): void => {
+          this.deps.onConnectRefused?.(reason);
+          done(Object.assign(new Error(refusalText(code)), { returnCode: code }), false);
+        };
         this.authenticate(client, username, password).then(
-          (code) => (code === null ? done(null, true) : done(Object.assign(new Error(refusalText(code)), { returnCode: code }), false)),
+          (refusal) => (refusal === null ? done(null, true) : refused(refusal.code, refusal.reason)),
           (err: unknown) => {
             this.deps.log.error({ err, clientId: client.id }, 'authentication failed unexpectedly');
-            done(Object.assign(new Error('server unavailable'), { returnCode: 3 as const }), false);
+            refused(3, 'internal_error');
           },
         );
       },
@@ -516,13 +527,13 @@ export class DeviceBroker {
   }
 
   /** Null when the client may connect, else the CONNACK return code to refuse it with. */
-  private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<RefusalCode | null> {
+  private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<Refusal | null> {
     const remoteAddress = this.remoteAddressOf(client);
     const bridge = await this.deps.bridges?.authenticate(client.id, username, password);
     if (bridge) {
       if (!bridge.ok) {
         await this.securityEvent(bridge.security.kind, client.id, null, remoteAddress, bridge.security.detail);
-        return bridge.returnCode;
+        return { code: bridge.returnCode, reason: refusalReasonOf(bridge.returnCode) };
       }
       this.bridgeSessions.set(client, { bridgeId: bridge.bridgeId, id: randomUUID(), remoteAddress, secretHash: bridge.secretHash });
       this.currentBridge.set(bridge.bridgeId, client);
@@ -539,14 +550,14 @@ export class DeviceBroker {
       if (this.clusterSessions && !(await this.clusterSessions.claim(outcome.device.id, session.id))) {
         this.sessions.delete(client);
         if (this.current.get(outcome.device.id) === client) this.current.delete(outcome.device.id);
-        return 3;
+        return { code: 3, reason: 'presence_unclaimed' };
       }
       return null;
     }
     if (outcome.security) {
       await this.securityEvent(outcome.security.kind, client.id, outcome.security.deviceId, remoteAddress, outcome.security.detail);
     }
-    return outcome.returnCode;
+    return { code: outcome.returnCode, reason: outcome.reason };
   }
 
   /**

@@ -22,6 +22,7 @@ export const METRIC_NAMES = {
   sqliteCommitDuration: 'sqlite_commit_seconds',
   storeCommitDuration: 'store_commit_duration_seconds',
   connectionsRefused: 'connections_refused_total',
+  connectsRefused: 'mqtt_connects_refused_total',
   deviceMessagesDropped: 'device_messages_dropped_total',
   liveFeedNotices: 'live_feed_notices_total',
   deviceSecretCache: 'device_secret_cache_lookups_total',
@@ -85,6 +86,12 @@ export interface GatewayMetrics {
   readonly telemetryDropped: Counter;
   /** Sockets closed as they were accepted because their listener (http, mqtt) was at its connection cap. */
   readonly connectionsRefused: Counter<'listener'>;
+  /**
+   * MQTT CONNECTs answered with a refusal, by reason: bad_credentials (CONNACK 4), not_authorized (5), and the gateway's
+   * own CONNACK 3: presence_unclaimed (cluster: Redis did not take the presence claim in time), internal_error (e.g. a
+   * registry read past its bound), stopping.
+   */
+  readonly connectsRefused: Counter<'reason'>;
   /** Inbound SMS whose provider message id was seen before (a retry or a replay): answered, not acted on. */
   readonly smsInboundDuplicate: Counter<'provider'>;
   /** Device messages acknowledged but not written: over the device's rate or quota, or heartbeats below the disk reserve. */
@@ -178,6 +185,12 @@ export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
       name: n.connectionsRefused,
       help: 'Sockets refused at accept because the listener (http, mqtt) was at its connection cap',
       labelNames: ['listener'],
+      registers,
+    }),
+    connectsRefused: new Counter({
+      name: n.connectsRefused,
+      help: 'MQTT CONNECTs refused, by reason (bad_credentials, not_authorized; server unavailable: presence_unclaimed, internal_error, stopping)',
+      labelNames: ['reason'],
       registers,
     }),
     smsInboundDuplicate: new Counter({

@@ -176,6 +176,7 @@ export function wireDevices(w: DeviceWiring): DeviceParts {
     ...(config.deviceDrop ? { connectionDrop: { ...DEFAULT_CONNECTION_DROP, ...config.deviceDrop } } : {}),
     maxConnections: caps.mqtt,
     onConnectionRefused: () => metrics.connectionsRefused.inc({ listener: 'mqtt' }),
+    onConnectRefused: (reason) => metrics.connectsRefused.inc({ reason }),
     bridges: new Zigbee2mqttOnOurBroker({ registry: store.registry, adapter: zigbee2mqtt, log: log.child({ part: 'zigbee2mqtt' }) }),
     ...(edge.authLimits ? { authLimits: edge.authLimits } : {}),
     ...(edge.maxFrameBytes ? { maxFrameBytes: edge.maxFrameBytes } : {}),

@@ -1,11 +1,14 @@
 // The idle benchmark's device fleet against a gateway at its MQTT connection cap: refused devices end the connect with
-// their refusals counted, on both sides, instead of holding the fleet until a time-out (the session-11 baseline stall).
+// their refusals counted, on both sides, instead of holding the fleet until a time-out (the session-11 baseline stall);
+// and devices that retry a refused first connect as firmware does, counted apart from those held at the first attempt.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BrokerHost, sqliteGatewayEnv } from '../../bench/lib/broker-host.js';
-import { DeviceFleet } from '../../bench/lib/fleet.js';
+import { DeviceFleet, type FleetOptions } from '../../bench/lib/fleet.js';
+import type { FleetDevice } from '../../bench/lib/fleet-protocol.js';
+import { waitUntil } from '../../bench/lib/net.js';
 import { benchRegistryDoc } from '../../bench/lib/registry.js';
 import { seedRegistry } from '../../bench/lib/seed-registry.js';
 
@@ -60,5 +63,60 @@ describe('bench device fleet at a gateway connection cap', () => {
     expect(clients.connected).toBe(CAP);
     expect(clients.refused).toBe(DEVICES - CAP);
     expect(clients.openFds).toBeGreaterThan(CAP);
+  }, 60_000);
+
+  /** A gateway on SQLite at `cap` MQTT connections, with the bench registry's devices; its MQTT URL and host. */
+  const startHost = async (cap: number): Promise<{ url: string; host: BrokerHost; devices: FleetDevice[] }> => {
+    const dir = mkdtempSync(join(tmpdir(), 'care-fleet-retry-'));
+    cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
+    const reg = benchRegistryDoc({ residents: 2, sensors: DEVICES, secretOf: () => SECRET });
+    const seeded = await seedRegistry(dir, join(dir, 'data'), reg.doc);
+    const host = new BrokerHost({ openFiles: 1024 });
+    cleanups.push(() => host.stop());
+    const started = await host.start('gateway', sqliteGatewayEnv(join(dir, 'data'), seeded.path, { MQTT_MAX_CONNECTIONS: String(cap) }));
+    return { url: `mqtt://127.0.0.1:${started.mqttPort}`, host, devices: reg.sensors.map((d) => ({ id: d.id, secret: d.secret })) };
+  };
+  const fleetOf = (devices: FleetDevice[], url: string, retry: FleetOptions['retry']): DeviceFleet => {
+    const fleet = new DeviceFleet(devices, {
+      urls: [url],
+      localAddresses: ['127.0.0.1'],
+      reconnectPeriodMs: 0,
+      keepaliveS: 60,
+      presence: false,
+      perProcess: devices.length,
+      openFiles: 1024,
+      concurrency: 1,
+      ...(retry ? { retry } : {}),
+    });
+    cleanups.push(() => fleet.stop());
+    return fleet;
+  };
+
+  it('tries a refused first connect again after its delay, and counts the device held after retries', async () => {
+    const { url, host, devices } = await startHost(CAP);
+    const holders = fleetOf(devices.slice(0, CAP), url, undefined);
+    await holders.connect();
+    const late = fleetOf(devices.slice(CAP, CAP + 1), url, { tries: 4, delayMs: 1000 });
+    const connecting = late.connect();
+    // Its first attempt meets the cap; then a place frees up while it waits to try again.
+    await waitUntil(async () => (await host.clients()).refused >= 1, 15_000, 'the first attempt refused', 50);
+    await holders.stop();
+    await connecting;
+    const status = await late.status();
+    expect(status).toMatchObject({ connected: 1, heldFirstAttempt: 0, heldAfterRetry: 1, gaveUp: 0 });
+    expect(status.failedAttempts).toBeGreaterThanOrEqual(1);
+    expect((await host.clients()).connected).toBe(1);
+  }, 60_000);
+
+  it('gives up after its last retry of a CONNACK refusal, with every attempt counted by the device and by the gateway', async () => {
+    const { url, host, devices } = await startHost(DEVICES);
+    const [good, bad] = devices;
+    if (!good || !bad) throw new Error('the registry has too few devices');
+    const fleet = fleetOf([good, { id: bad.id, secret: 'not-the-secret' }], url, { tries: 2, delayMs: 200 });
+    await fleet.connect();
+    const status = await fleet.status();
+    expect(status).toMatchObject({ connected: 1, heldFirstAttempt: 1, heldAfterRetry: 0, gaveUp: 1, failedAttempts: 3 });
+    expect(status.failures).toEqual({ 'Connection refused: Bad username or password': 3 });
+    expect(await host.connectRefusals()).toEqual({ bad_credentials: 3 });
   }, 60_000);
 });
