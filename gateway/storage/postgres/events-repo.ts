@@ -107,7 +107,7 @@ export class PgEventRepo implements EventRepo {
 
   async markProcessedMany(eventIds: readonly number[]): Promise<void> {
     if (eventIds.length === 0) return;
-    await this.db.run(MARK_PROCESSED, [eventIds]);
+    await this.db.send(MARK_PROCESSED, [eventIds]);
   }
 
   async listUnprocessed(opts: { receivedBefore?: number; limit?: number } = {}): Promise<StoredEvent[]> {
