@@ -109,6 +109,8 @@ interface TxContext {
   unread: Unread[];
   statements: number;
   waits: number;
+  /** Statements waited for and not answered yet: one sent meanwhile is answered right behind them, no wait of its own. */
+  awaiting: number;
 }
 
 /** A statement in flight whose answer nobody reads; `failure` is set once it failed. */
@@ -218,11 +220,15 @@ export class PgDatabase {
   /** Rows of `sql`; inside a transaction, on its connection. */
   async query<R extends object>(sql: PgSql, params: readonly PgParam[] = []): Promise<R[]> {
     const values = params as unknown[];
-    this.counted(true);
-    const res = await (typeof sql === 'string'
-      ? this.client().query<R>(sql, values)
-      : this.client().query<R>({ name: sql.name, text: sql.text, values }));
-    return res.rows;
+    const tx = this.waiting();
+    try {
+      const res = await (typeof sql === 'string'
+        ? this.client().query<R>(sql, values)
+        : this.client().query<R>({ name: sql.name, text: sql.text, values }));
+      return res.rows;
+    } finally {
+      if (tx) tx.awaiting--;
+    }
   }
 
   /**
@@ -252,19 +258,28 @@ export class PgDatabase {
   /** Runs a write and answers how many rows it touched. */
   async run(sql: PgSql, params: readonly PgParam[] = []): Promise<number> {
     const values = params as unknown[];
-    this.counted(true);
-    const res = await (typeof sql === 'string'
-      ? this.client().query(sql, values)
-      : this.client().query({ name: sql.name, text: sql.text, values }));
-    return res.rowCount ?? 0;
+    const tx = this.waiting();
+    try {
+      const res = await (typeof sql === 'string'
+        ? this.client().query(sql, values)
+        : this.client().query({ name: sql.name, text: sql.text, values }));
+      return res.rowCount ?? 0;
+    } finally {
+      if (tx) tx.awaiting--;
+    }
   }
 
-  /** Counts a statement of the calling transaction (and whether its caller waits for it). */
-  private counted(waited: boolean): void {
+  /**
+   * Counts a statement the caller waits for in the calling transaction (returned, to count its answer), and a round
+   * trip unless another such statement is in flight (this one is answered right behind it).
+   */
+  private waiting(): TxContext | null {
     const tx = this.inTx.getStore();
-    if (!tx?.open) return;
+    if (!tx?.open) return null;
     tx.statements++;
-    if (waited) tx.waits++;
+    if (tx.awaiting === 0) tx.waits++;
+    tx.awaiting++;
+    return tx;
   }
 
   private client(): pg.Pool | pg.PoolClient {
@@ -289,7 +304,7 @@ export class PgDatabase {
     // idle transaction, or restarted) would otherwise be an uncaught error that stops the process. Its next query fails.
     const onLost = (err: Error): void => this.options.onConnectionError?.(err);
     client.on('error', onLost);
-    const tx: TxContext = { client, open: true, afterCommit: [], afterEnd: [], unread: [], statements: 1, waits: 0 };
+    const tx: TxContext = { client, open: true, afterCommit: [], afterEnd: [], unread: [], statements: 1, waits: 0, awaiting: 0 };
     let result: T;
     const durability = options.durability ?? 'full';
     try {
