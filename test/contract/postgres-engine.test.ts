@@ -201,8 +201,11 @@ describe('PostgreSQL store: the registry cache', () => {
 describe('PostgreSQL store: commits', () => {
   it('records a group of events in one COMMIT', async () => {
     const [a] = await twoNodes();
+    const commits: PgCommitTiming[] = [];
+    a.database.observeCommits((c) => commits.push(c));
+    // As the broker records them: each with the connection it came on, so the group is checked for redeliveries.
     const { ids, durable } = await a.events.recordBatch(
-      Array.from({ length: 10 }, (_, i) => event(i + 1)),
+      Array.from({ length: 10 }, (_, i) => event(i + 1, { delivery: { session: 'conn-1', dup: false } })),
       0,
     );
     await durable;
@@ -210,6 +213,9 @@ describe('PostgreSQL store: commits', () => {
     // Every row a transaction writes carries its id in xmin: one value means one COMMIT.
     const xmins = await a.database.query<{ n: number }>('SELECT count(DISTINCT xmin::text) AS n FROM events');
     expect(xmins).toEqual([{ n: 1 }]);
+    // Before the PUBACKs the node waits for the redelivery check, the insert and the COMMIT: BEGIN and the devices'
+    // locks go with the check (5 round trips before session 13).
+    expect(commits).toEqual([expect.objectContaining({ durability: 'full', statements: 5, waits: 3 })]);
   });
 
   it('waits for the WAL flush at COMMIT unless the work asks for normal durability', async () => {
