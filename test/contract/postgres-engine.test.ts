@@ -254,6 +254,26 @@ describe('PostgreSQL store: commits', () => {
     }
   });
 
+  it('keeps link codes once and prunes expired ones, and retention keeps events that belong to an incident', async () => {
+    const [a] = await twoNodes();
+    const grant = { code: 'ABCDEFGHJK', incidentCode: 'C1', personId: 'w-1', role: 'worker', expiresAt: T0 + MIN, createdAt: T0 };
+    expect(await a.linkCodes.insert(grant)).toBe(true);
+    expect(await a.linkCodes.insert({ ...grant, personId: 'w-2' })).toBe(false);
+    expect(await a.linkCodes.get('ABCDEFGHJK')).toEqual(grant);
+    await a.linkCodes.pruneExpired(T0 + 2 * MIN);
+    expect(await a.linkCodes.get('ABCDEFGHJK')).toBeNull();
+
+    const { ids } = await a.events.recordBatch([event(1, { type: 'heartbeat' }), event(2, { type: 'heartbeat' }), event(3)], 0);
+    const [first, second, third] = ids as number[];
+    await a.events.markProcessedMany([first as number, second as number, third as number]);
+    await a.incidents.create(incident('inc-1'));
+    await a.incidents.linkSignal('inc-1', first as number);
+    const step = await a.retention.pruneEvents(['heartbeat'], T0 + 100, 0, 10);
+    expect(step).toEqual({ deleted: 1, lastId: third, done: false });
+    expect(await a.events.get(first as number)).not.toBeNull();
+    expect(await a.events.get(second as number)).toBeNull();
+  });
+
   it('sends a write nobody reads without waiting for its answer, in order: the next statement waited for sees it', async () => {
     const [a, b] = await twoNodes();
     const commits: PgCommitTiming[] = [];
@@ -325,26 +345,6 @@ describe('PostgreSQL store: commits', () => {
       a.afterCommit(() => after.push('committed'));
     });
     expect(after).toEqual(['committed']);
-  });
-
-  it('keeps link codes once and prunes expired ones, and retention keeps events that belong to an incident', async () => {
-    const [a] = await twoNodes();
-    const grant = { code: 'ABCDEFGHJK', incidentCode: 'C1', personId: 'w-1', role: 'worker', expiresAt: T0 + MIN, createdAt: T0 };
-    expect(await a.linkCodes.insert(grant)).toBe(true);
-    expect(await a.linkCodes.insert({ ...grant, personId: 'w-2' })).toBe(false);
-    expect(await a.linkCodes.get('ABCDEFGHJK')).toEqual(grant);
-    await a.linkCodes.pruneExpired(T0 + 2 * MIN);
-    expect(await a.linkCodes.get('ABCDEFGHJK')).toBeNull();
-
-    const { ids } = await a.events.recordBatch([event(1, { type: 'heartbeat' }), event(2, { type: 'heartbeat' }), event(3)], 0);
-    const [first, second, third] = ids as number[];
-    await a.events.markProcessedMany([first as number, second as number, third as number]);
-    await a.incidents.create(incident('inc-1'));
-    await a.incidents.linkSignal('inc-1', first as number);
-    const step = await a.retention.pruneEvents(['heartbeat'], T0 + 100, 0, 10);
-    expect(step).toEqual({ deleted: 1, lastId: third, done: false });
-    expect(await a.events.get(first as number)).not.toBeNull();
-    expect(await a.events.get(second as number)).toBeNull();
   });
 });
 
