@@ -6,8 +6,8 @@ import { openPostgresStore, type PostgresStore } from '../../gateway/storage/pos
 import { PG_MIGRATIONS } from '../../gateway/storage/postgres/migrations.js';
 import { PostgresFixture, POSTGRES_PASSWORD } from '../helpers/postgres.js';
 import { expectDeadDatabaseUrlRefused } from '../helpers/postgres-refusal.js';
-import { waitFor } from '../helpers/wait.js';
 import { event, incident, MIN, SNAPSHOT, T0 } from './fixtures.js';
+import { waitFor } from '../helpers/wait.js';
 
 let pg: PostgresFixture | null = null;
 const opened: PostgresStore[] = [];
