@@ -8,6 +8,7 @@ import {
   ACTIVE_STATES,
   type AuditChannel,
   type AuditEntry,
+  type EscalationSettings,
   type Incident,
   type IncidentState,
   type IncidentType,
@@ -63,6 +64,13 @@ export const INFORMATIONAL: ReadonlySet<Signal['type']> = new Set(['motion', 'he
 type AfterCommit = (() => void)[];
 /** Family pages recorded as timers due now in the transaction that opened an incident: fired once it has committed. */
 type FamilyLater = DurableTimer[];
+/** What a signal's decision reads (signalReads). */
+interface SignalReads {
+  active: Incident | null;
+  settings: EscalationSettings;
+  resident: Resident | null;
+  testWindow: { id: string } | null;
+}
 /** The `created` entry of an incident created open, written with its `opened` and step 1's `paged` ones. */
 type CreatedEntry = { by: Responder; channel: AuditChannel; detail: Record<string, unknown> };
 type AuditItem = { incident: Incident; action: string; by: Responder; channel: AuditChannel; detail: Record<string, unknown> };
@@ -94,13 +102,20 @@ export class IncidentService {
     const paging = new Set<string>();
     await this.deps.store.transaction(
       async () => {
-        const taken = new Set(await this.deps.store.events.alreadyTaken(alarms));
+        // The first alarm's reads go with the check of which alarms another node holds (one round trip on PostgreSQL):
+        // nothing is written before them either way. A later alarm's reads follow the writes of those before it.
+        const first = signals.find((s) => !INFORMATIONAL.has(s.type));
+        const [takenIds, firstReads] = await Promise.all([
+          this.deps.store.events.alreadyTaken(alarms),
+          first ? this.signalReads(first) : null,
+        ]);
+        const taken = new Set(takenIds);
         const mine = taken.size === 0 ? signals : signals.filter((s) => !taken.has(s.eventId));
         for (const signal of mine) {
           // Everyday events (motion, heartbeat) are the bulk under load and no rule acts on them: no reads for them.
           if (INFORMATIONAL.has(signal.type)) continue;
           const before = family.length;
-          await this.applySignal(signal, after, family);
+          await this.applySignal(signal, after, family, signal === first && firstReads ? firstReads : await this.signalReads(signal));
           if (family.length > before) paging.add(signal.residentId);
         }
         await this.deps.store.events.markProcessedMany(mine.map((s) => s.eventId));
@@ -370,13 +385,24 @@ export class IncidentService {
     if (entry) after.push(() => this.deps.bus.emit('incidentChanged', incident, entry));
   }
 
-  private async applySignal(signal: Signal, after: AfterCommit, family: FamilyLater): Promise<void> {
+  /**
+   * What a signal's decision reads: its resident's active incident, the escalation settings, and for a press its
+   * resident and test window. Independent reads, asked at once: a store that pipelines (PostgreSQL) answers them in one
+   * round trip.
+   */
+  private async signalReads(signal: Signal): Promise<SignalReads> {
+    const { store } = this.deps;
+    const [active, settings, { resident, testWindow }] = await Promise.all([
+      store.incidents.findActiveForResident(signal.residentId),
+      store.registry.escalationSettings(),
+      this.pressContext(signal),
+    ]);
+    return { active, settings, resident, testWindow };
+  }
+
+  private async applySignal(signal: Signal, after: AfterCommit, family: FamilyLater, reads: SignalReads): Promise<void> {
     const { store, clock } = this.deps;
-    const active = await store.incidents.findActiveForResident(signal.residentId);
-    const settings = await store.registry.escalationSettings();
-    // The resident's row is read once per signal: the test window, the new incident and its first step all use it.
-    const resident = isPress(signal) ? await store.registry.getResident(signal.residentId) : null;
-    const testWindow = resident ? await testWindowOf(store, signal, resident) : null;
+    const { active, settings, resident, testWindow } = reads;
     const decision = decide(signal, active, settings, { inTestWindow: testWindow !== null });
     const actor = `device:${signal.deviceId}`;
     switch (decision.kind) {
@@ -481,6 +507,16 @@ export class IncidentService {
       case 'ignore':
         return;
     }
+  }
+
+  /**
+   * A press's resident (read once per signal: the test window, the new incident and its first step all use it) and the
+   * test window it falls in; neither for other signals.
+   */
+  private async pressContext(signal: Signal): Promise<{ resident: Resident | null; testWindow: { id: string } | null }> {
+    if (!isPress(signal)) return { resident: null, testWindow: null };
+    const resident = await this.deps.store.registry.getResident(signal.residentId);
+    return { resident, testWindow: resident ? await testWindowOf(this.deps.store, signal, resident) : null };
   }
 
   /**

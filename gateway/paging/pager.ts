@@ -69,7 +69,12 @@ export class Pager {
     step: number,
     opts: { fresh?: boolean } = {},
   ): Promise<OutboundSms[]> {
-    const replyCode = await this.replyCode(responder.phone, incident.id);
+    // A fresh incident's page always goes (no phone can hold one of it yet), so its link code is issued beside the
+    // reply-code look-up: a store that pipelines (PostgreSQL) answers both in one round trip.
+    const [replyCode, freshLink] = await Promise.all([
+      this.replyCode(responder.phone, incident.id),
+      opts.fresh === true ? this.link(incident, responder.id, responder.role) : null,
+    ]);
     const intent = workerPage({
       resident,
       type: incident.type,
@@ -85,7 +90,7 @@ export class Pager {
     const link = await this.send(
       incident,
       responder.phone,
-      await this.link(incident, responder.id, responder.role),
+      freshLink ?? (await this.link(incident, responder.id, responder.role)),
       'page_link',
       step,
       responder.role,

@@ -1,6 +1,7 @@
 // What the PostgreSQL store adds beyond the shared contract: several connections (nodes) at once, migrations, commit modes, bad DATABASE_URLs.
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { PgCommitTiming } from '../../gateway/storage/postgres/database.js';
 import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
 import { PG_MIGRATIONS } from '../../gateway/storage/postgres/migrations.js';
 import { PostgresFixture, POSTGRES_PASSWORD } from '../helpers/postgres.js';
@@ -231,8 +232,11 @@ describe('PostgreSQL store: the registry cache', () => {
 describe('PostgreSQL store: commits', () => {
   it('records a group of events in one COMMIT', async () => {
     const [a] = await twoNodes();
+    const commits: PgCommitTiming[] = [];
+    a.database.observeCommits((c) => commits.push(c));
+    // As the broker records them: each with the connection it came on, so the group is checked for redeliveries.
     const { ids, durable } = await a.events.recordBatch(
-      Array.from({ length: 10 }, (_, i) => event(i + 1)),
+      Array.from({ length: 10 }, (_, i) => event(i + 1, { delivery: { session: 'conn-1', dup: false } })),
       0,
     );
     await durable;
@@ -240,6 +244,9 @@ describe('PostgreSQL store: commits', () => {
     // Every row a transaction writes carries its id in xmin: one value means one COMMIT.
     const xmins = await a.database.query<{ n: number }>('SELECT count(DISTINCT xmin::text) AS n FROM events');
     expect(xmins).toEqual([{ n: 1 }]);
+    // Before the PUBACKs the node waits for the redelivery check, the insert and the COMMIT: BEGIN and the devices'
+    // locks go with the check (5 round trips before session 13).
+    expect(commits).toEqual([expect.objectContaining({ durability: 'full', statements: 5, waits: 3 })]);
   });
 
   it('waits for the WAL flush at COMMIT unless the work asks for normal durability', async () => {
@@ -314,6 +321,79 @@ describe('PostgreSQL store: commits', () => {
     expect(step).toEqual({ deleted: 1, lastId: third, done: false });
     expect(await a.events.get(first as number)).not.toBeNull();
     expect(await a.events.get(second as number)).toBeNull();
+  });
+
+  it('sends a write nobody reads without waiting for its answer, in order: the next statement waited for sees it', async () => {
+    const [a, b] = await twoNodes();
+    const commits: PgCommitTiming[] = [];
+    a.database.observeCommits((c) => commits.push(c));
+    // Node b holds a lock the first write needs: the server cannot answer that write (nor anything after it) until b lets go.
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked = (): void => undefined;
+    const holding = new Promise<void>((resolve) => (locked = resolve));
+    const holder = b.transaction(async () => {
+      await b.database.query('SELECT pg_advisory_xact_lock(7)');
+      locked();
+      await released;
+    });
+    await holding;
+    const stages: string[] = [];
+    const work = a.transaction(async () => {
+      await a.database.send('SELECT pg_advisory_xact_lock(7)');
+      await a.incidents.create(incident('inc-sent'));
+      stages.push('sent');
+      const seen = await a.incidents.get('inc-sent');
+      stages.push('read');
+      return seen?.id;
+    });
+    try {
+      await waitFor('the writes to be sent', () => stages.includes('sent'));
+      // The server is still waiting for b's lock, and none of the writes was answered: a.transaction never waited for them.
+      const waiting = await b.database.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+      );
+      expect(waiting).toEqual([{ n: 1 }]);
+      expect(stages).toEqual(['sent']);
+    } finally {
+      release();
+      await holder;
+    }
+    expect(await work).toBe('inc-sent');
+    expect((await b.incidents.get('inc-sent'))?.id).toBe('inc-sent');
+    // BEGIN, the lock, the incident, the read, COMMIT: two waited for.
+    expect(commits.at(-1)).toMatchObject({ durability: 'full', statements: 5, waits: 2 });
+  });
+
+  it('fails a transaction with the error of a write it sent and did not wait for, rolls it back, and runs nothing after commit', async () => {
+    const [a] = await twoNodes();
+    const after: string[] = [];
+    await a.incidents.create(incident('inc-1'));
+    // The failing write followed by a read: the read only sees the aborted transaction; the write's own error is thrown.
+    await expect(
+      a.transaction(async () => {
+        await a.incidents.appendAudit({ incidentId: 'inc-1', at: T0, action: 'kept?', actor: 'system', channel: 'system', detail: null });
+        await a.incidents.create(incident('inc-1'));
+        a.afterCommit(() => after.push('read'));
+        await a.incidents.get('inc-1');
+      }),
+    ).rejects.toThrow(/duplicate key value/);
+    // The failing write the last before COMMIT: the server answers that COMMIT with ROLLBACK, and the transaction fails.
+    await expect(
+      a.transaction(async () => {
+        await a.incidents.appendAudit({ incidentId: 'inc-1', at: T0, action: 'kept?', actor: 'system', channel: 'system', detail: null });
+        a.afterCommit(() => after.push('last'));
+        await a.incidents.create(incident('inc-1'));
+      }),
+    ).rejects.toThrow(/duplicate key value/);
+    expect(after).toEqual([]);
+    expect(await a.incidents.listAudit('inc-1')).toEqual([]);
+    // The connection goes on serving transactions.
+    await a.transaction(async () => {
+      await a.incidents.create(incident('inc-2', { residentId: 'r-2' }));
+      a.afterCommit(() => after.push('committed'));
+    });
+    expect(after).toEqual(['committed']);
   });
 });
 

@@ -90,6 +90,13 @@ function isReadTimeout(err: unknown): boolean {
 export interface PgCommitTiming {
   ms: number;
   durability: Durability;
+  /** Statements the transaction sent, BEGIN and COMMIT included. */
+  statements: number;
+  /**
+   * Round trips its caller waited for in turn, COMMIT included: statements sent with send() (and BEGIN) travel behind
+   * the next one waited for, so they add none.
+   */
+  waits: number;
 }
 
 interface TxContext {
@@ -98,6 +105,18 @@ interface TxContext {
   afterCommit: (() => void)[];
   /** Runs once the transaction has ended, committed or rolled back (caches that must not keep uncommitted rows). */
   afterEnd: (() => void)[];
+  /** Statements sent and not waited for (BEGIN, send()), in the order sent: their failures fail the transaction. */
+  unread: Unread[];
+  statements: number;
+  waits: number;
+  /** Statements waited for and not answered yet: one sent meanwhile is answered right behind them, no wait of its own. */
+  awaiting: number;
+}
+
+/** A statement in flight whose answer nobody reads; `failure` is set once it failed. */
+interface Unread {
+  done: Promise<void>;
+  failure?: { err: unknown };
 }
 
 /** Lock key of the migrations: two nodes starting at once do not both migrate. */
@@ -143,6 +162,9 @@ export class PgDatabase {
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
       idle_in_transaction_session_timeout: options.idleInTransactionMs ?? 30_000,
+      // Each statement goes on the wire when it is issued, not after the answer to the one before: what send() needs.
+      // A caller that waits for each answer (every query() and run()) sees no difference.
+      pipeline: true,
     });
     // Without a listener an idle connection's error would be thrown as an uncaught exception and stop the process.
     this.pool.on('error', (err) => this.options.onConnectionError?.(err));
@@ -205,10 +227,34 @@ export class PgDatabase {
   /** Rows of `sql`; inside a transaction, on its connection. */
   async query<R extends object>(sql: PgSql, params: readonly PgParam[] = []): Promise<R[]> {
     const values = params as unknown[];
-    const res = await (typeof sql === 'string'
-      ? this.client().query<R>(sql, values)
-      : this.client().query<R>({ name: sql.name, text: sql.text, values }));
-    return res.rows;
+    const tx = this.waiting();
+    try {
+      const res = await (typeof sql === 'string'
+        ? this.client().query<R>(sql, values)
+        : this.client().query<R>({ name: sql.name, text: sql.text, values }));
+      return res.rows;
+    } finally {
+      if (tx) tx.awaiting--;
+    }
+  }
+
+  /**
+   * A write whose answer nobody reads (no rows, no count). Inside a transaction it goes on the wire at once and the
+   * caller does not wait for it: the server runs it before whatever the transaction sends next, so a later read sees
+   * it, and the round trip rides with the next statement waited for (at the latest the COMMIT). If it fails, the
+   * transaction fails with its error and rolls back; nothing queued with afterCommit runs. So: only for a write whose
+   * failure the caller would not handle itself. Outside a transaction it is run() without the count.
+   */
+  async send(sql: PgSql, params: readonly PgParam[] = []): Promise<void> {
+    const tx = this.inTx.getStore();
+    if (!tx?.open) {
+      await this.run(sql, params);
+      return;
+    }
+    const values = params as unknown[];
+    tx.statements++;
+    const sent = typeof sql === 'string' ? tx.client.query(sql, values) : tx.client.query({ name: sql.name, text: sql.text, values });
+    track(tx, sent);
   }
 
   /** The first row of `sql`, or null. */
@@ -219,10 +265,28 @@ export class PgDatabase {
   /** Runs a write and answers how many rows it touched. */
   async run(sql: PgSql, params: readonly PgParam[] = []): Promise<number> {
     const values = params as unknown[];
-    const res = await (typeof sql === 'string'
-      ? this.client().query(sql, values)
-      : this.client().query({ name: sql.name, text: sql.text, values }));
-    return res.rowCount ?? 0;
+    const tx = this.waiting();
+    try {
+      const res = await (typeof sql === 'string'
+        ? this.client().query(sql, values)
+        : this.client().query({ name: sql.name, text: sql.text, values }));
+      return res.rowCount ?? 0;
+    } finally {
+      if (tx) tx.awaiting--;
+    }
+  }
+
+  /**
+   * Counts a statement the caller waits for in the calling transaction (returned, to count its answer), and a round
+   * trip unless another such statement is in flight (this one is answered right behind it).
+   */
+  private waiting(): TxContext | null {
+    const tx = this.inTx.getStore();
+    if (!tx?.open) return null;
+    tx.statements++;
+    if (tx.awaiting === 0) tx.waits++;
+    tx.awaiting++;
+    return tx;
   }
 
   private client(): pg.Pool | pg.PoolClient {
@@ -247,19 +311,29 @@ export class PgDatabase {
     // idle transaction, or restarted) would otherwise be an uncaught error that stops the process. Its next query fails.
     const onLost = (err: Error): void => this.options.onConnectionError?.(err);
     client.on('error', onLost);
-    const tx: TxContext = { client, open: true, afterCommit: [], afterEnd: [] };
+    const tx: TxContext = { client, open: true, afterCommit: [], afterEnd: [], unread: [], statements: 1, waits: 0, awaiting: 0 };
     let result: T;
     const durability = options.durability ?? 'full';
     try {
-      // One round trip, not two: on the alarm path every round trip to the server is waited for in turn. A statement
-      // the server is slow to finish (a lock wait) is cancelled by it before the read time-out gives the connection up.
-      await client.query(`BEGIN; ${synchronousCommit(durability)}; SET LOCAL statement_timeout = ${this.statementTimeoutMs()}`);
+      // One statement, and not waited for: it rides with the transaction's first statement (on the alarm path every
+      // round trip is waited for in turn). A statement the server is slow to finish (a lock wait) is cancelled by it
+      // before the read time-out gives the connection up.
+      track(tx, client.query(`BEGIN; ${synchronousCommit(durability)}; SET LOCAL statement_timeout = ${this.statementTimeoutMs()}`));
       result = await this.inTx.run(tx, work);
       const startedAt = performance.now();
-      await client.query('COMMIT');
-      if (this.commitObservers.size > 0) this.notifyCommit({ ms: performance.now() - startedAt, durability });
-    } catch (err) {
+      tx.statements++;
+      tx.waits++;
+      const committed = await client.query('COMMIT');
+      // Everything sent before the COMMIT was answered before it: a failed one aborted the transaction, and the
+      // server answered the COMMIT with ROLLBACK.
+      await settled(tx);
+      if (committed.command !== 'COMMIT') throw new Error(`PostgreSQL ended the transaction with ${committed.command}, not COMMIT`);
+      if (this.commitObservers.size > 0)
+        this.notifyCommit({ ms: performance.now() - startedAt, durability, statements: tx.statements, waits: tx.waits });
+    } catch (caught) {
       tx.open = false;
+      // A statement sent and not waited for that failed is the cause; what failed after it only saw the aborted transaction.
+      const err = await firstFailure(tx, caught);
       let connectionLost = isReadTimeout(err);
       if (!connectionLost) {
         try {
@@ -432,6 +506,38 @@ export class PgDatabase {
       client.off('error', onLost);
     }
   }
+}
+
+/** Keeps a statement nobody waits for: its failure is kept (never an unhandled rejection) for the transaction to throw. */
+function track(tx: TxContext, sent: Promise<unknown>): void {
+  const unread: Unread = {
+    done: sent.then(
+      () => undefined,
+      (err: unknown) => {
+        unread.failure = { err };
+      },
+    ),
+  };
+  tx.unread.push(unread);
+}
+
+/** Waits for the statements not waited for; throws the first one's failure. */
+async function settled(tx: TxContext): Promise<void> {
+  await Promise.all(tx.unread.map((u) => u.done));
+  const failed = tx.unread.find((u) => u.failure);
+  if (failed?.failure) throw failed.failure.err;
+}
+
+/** The failure to report for a transaction that failed with `caught`: the first unread statement's, if one failed. */
+async function firstFailure(tx: TxContext, caught: unknown): Promise<unknown> {
+  // A read time-out ends the connection, and every statement still in flight on it with it: the time-out is the cause.
+  if (isReadTimeout(caught)) return caught;
+  try {
+    await settled(tx);
+  } catch (err) {
+    return err;
+  }
+  return caught;
 }
 
 function synchronousCommit(d: Durability): string {

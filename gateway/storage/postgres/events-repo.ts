@@ -51,7 +51,8 @@ export class PgEventRepo implements EventRepo {
       const devices = [...new Set(events.map((e) => e.deviceId))].sort();
       // Two nodes may take the same redelivery at once (a device that reconnected elsewhere): each device's check
       // and insert run one at a time, in a fixed order so two groups never wait on each other.
-      await this.db.query(LOCK_DEVICES, [DEVICE_LOCK_SPACE, devices]);
+      // Sent, not waited for: the server takes the locks before it runs the check sent behind them.
+      await this.db.send(LOCK_DEVICES, [DEVICE_LOCK_SPACE, devices]);
       const earlier = await this.seen(events, dedupeSinceMs);
       const fresh: NewEvent[] = [];
       const isRedelivery = events.map((e) => {
@@ -107,7 +108,7 @@ export class PgEventRepo implements EventRepo {
 
   async markProcessedMany(eventIds: readonly number[]): Promise<void> {
     if (eventIds.length === 0) return;
-    await this.db.run(MARK_PROCESSED, [eventIds]);
+    await this.db.send(MARK_PROCESSED, [eventIds]);
   }
 
   async listUnprocessed(opts: { receivedBefore?: number; limit?: number } = {}): Promise<StoredEvent[]> {

@@ -49,7 +49,8 @@ export class PgIncidentRepo implements IncidentRepo {
   constructor(private readonly db: PgDatabase) {}
 
   async create(incident: Incident): Promise<void> {
-    await this.db.run(INSERT_SQL, toParams(incident));
+    // Nothing reads its answer: inside the opening transaction it rides with the next statement waited for.
+    await this.db.send(INSERT_SQL, toParams(incident));
   }
 
   async update(incident: Incident): Promise<void> {
@@ -100,7 +101,7 @@ export class PgIncidentRepo implements IncidentRepo {
   }
 
   async linkSignal(incidentId: string, eventId: number): Promise<void> {
-    await this.db.run(LINK_SIGNAL, [incidentId, eventId]);
+    await this.db.send(LINK_SIGNAL, [incidentId, eventId]);
   }
 
   async appendAudit(e: Omit<AuditEntry, 'id'>): Promise<AuditEntry> {

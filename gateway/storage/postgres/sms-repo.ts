@@ -14,7 +14,8 @@ export class PgSmsRepo implements SmsRepo {
   ) {}
 
   async insert(m: OutboundSms): Promise<void> {
-    await this.db.run(
+    // Sent, not waited for, inside a transaction (a page's rows ride with the next statement; its send waits for the COMMIT).
+    await this.db.send(
       `INSERT INTO sms_messages (id, to_phone, body, purpose, incident_id, step, role, person_id, context, intent, priority, status, provider,
          provider_sid, attempts, error_code, error, created_at, sent_at, updated_at, claimed_by, lease_until)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, ${leaseSql(21)})`,

@@ -30,7 +30,7 @@ export class PgTimerRepo implements TimerRepo {
 
   async schedule(t: DurableTimer): Promise<void> {
     const channel = await this.db.channel(TIMER_CHANNEL);
-    await this.db.query(SCHEDULE, [t.key, t.kind, t.incidentId, t.dueAt, JSON.stringify(t.payload), Date.now(), channel]);
+    await this.db.send(SCHEDULE, [t.key, t.kind, t.incidentId, t.dueAt, JSON.stringify(t.payload), Date.now(), channel]);
   }
 
   async scheduleAll(timers: DurableTimer[]): Promise<void> {
@@ -49,7 +49,8 @@ export class PgTimerRepo implements TimerRepo {
          ON CONFLICT (key) DO NOTHING RETURNING key)
        SELECT pg_notify($1, key) FROM added`;
     // A step's two or three timers: prepared once per connection, one name per count.
-    await this.db.query(timers.length <= 4 ? prepared(`care_timers_schedule_${timers.length}`, text) : text, params);
+    // Its rows are not read (the NOTIFY goes with the COMMIT): it rides with the next statement waited for.
+    await this.db.send(timers.length <= 4 ? prepared(`care_timers_schedule_${timers.length}`, text) : text, params);
   }
 
   async claim(key: string, at: number): Promise<boolean> {
