@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { willSetKey } from '../gateway/broker/will-store.js';
 import { busiest, connectionsTo, FailoverTimeline, type TimelineSummary } from './lib/failover-timeline.js';
 import { findNodePids } from './lib/node-cpu.js';
+import { scrapeNodes, snapshotDelta, type MetricsSnapshot } from './lib/node-metrics.js';
 import { httpGet } from '../test/helpers/e2e-process.js';
 import { benchRegistryDoc, residentIndexIn, residentName } from './lib/registry.js';
 import { ClusterParts, nodeDevices, OPEN_FILES, type NodeHandle } from './lib/cluster-parts.js';
@@ -64,6 +65,8 @@ export interface FailoverResult {
   connect_costs: ConnectCosts | null;
   /** Where the reconnects waited: HAProxy's connections to the survivors, their accepted sockets, CPU and run-queue waits, every 0.5 s. */
   timeline: TimelineSummary | null;
+  /** Each survivor's garbage collection over the window (its nodejs_gc_duration_seconds), seconds and collections by kind. */
+  survivors_gc: Record<string, Record<string, { s: number; n: number }>>;
   failed_attempts: number;
   /** Those attempts by the error mqtt.js gave ('closed': none, the connection just ended). */
   failures: Record<string, number>;
@@ -154,6 +157,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       if (pid !== null) survivorPids.set(n.name, pid);
     }
     const survivorNames = survivors.map((n) => n.name);
+    const gcBefore = await gcOf(survivors);
     const killedAt = performance.now();
     const survivorOf = new Map([...survivorPids].map(([name, pid]) => [pid, name]));
     const timeline = new FailoverTimeline({
@@ -208,6 +212,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
     allBack = true;
     last = await fleet.status({ times: true });
     const waited = timeline.stop(opts.devices);
+    const gcS = gcSpent(gcBefore, await gcOf(survivors));
     const windowEnd = performance.now();
     const redisAfter = await redisCommandCalls(redis);
     const pgTo = opts.profileDir && pgLog ? logOffset(pgLog) : 0;
@@ -238,6 +243,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       `failover: HAProxy held 90 % of the devices' connections to the survivors at ${at(waited.balancer90S)}, the survivors had accepted ` +
         `90 % at ${at(waited.accepted90S)}; survivors' CPU ${JSON.stringify(waited.cpuS)} s, their main threads waited for a core ${JSON.stringify(waited.runQueueS)} s`,
     );
+    opts.log(`failover: survivors' garbage collection over the window, s by kind (collections): ${JSON.stringify(gcS)}`);
     const hostTotal = Object.values(waited.hostCpuS).reduce((a, b) => a + b, 0);
     opts.log(
       `failover: the host's CPU over those ${reconnectAllS.toFixed(1)} s: ${hostTotal.toFixed(1)} s in all (2 cores), by process ${JSON.stringify(waited.hostCpuS)}`,
@@ -316,6 +322,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       survivors: survivorCounts,
       connect_costs: costs,
       timeline: waited,
+      survivors_gc: gcS,
       failed_attempts: last.failedAttempts,
       failures: last.failures,
       balancers,
@@ -340,6 +347,26 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
     await fleet?.stop();
     await parts.stop();
   }
+}
+
+const GC_KINDS = ['minor', 'major', 'incremental', 'weakcb'] as const;
+
+/** Each node's GC histograms (prom-client's nodejs_gc_duration_seconds, by kind). */
+async function gcOf(nodes: readonly NodeHandle[]): Promise<Map<string, MetricsSnapshot>> {
+  const queries = GC_KINDS.map((kind) => ({ key: kind, name: 'nodejs_gc_duration_seconds', labels: { kind } }));
+  return new Map(await Promise.all(nodes.map(async (n) => [n.name, await scrapeNodes([n.addresses.publicUrl], queries)] as const)));
+}
+
+/** Per node, the GC seconds and collections by kind between two readings. */
+function gcSpent(before: Map<string, MetricsSnapshot>, after: Map<string, MetricsSnapshot>): FailoverResult['survivors_gc'] {
+  const out: FailoverResult['survivors_gc'] = {};
+  for (const [name, a] of after) {
+    const delta = snapshotDelta(before.get(name) ?? {}, a);
+    out[name] = Object.fromEntries(
+      Object.entries(delta).map(([kind, d]) => [kind, { s: Math.round(((d.meanMs * d.count) / 1000 || 0) * 100) / 100, n: d.count }]),
+    );
+  }
+  return out;
 }
 
 /** What a process on the host is to this benchmark, from its command line (the survivors are named by pid). */
