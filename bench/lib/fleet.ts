@@ -40,9 +40,6 @@ export class DeviceFleet {
         script: CHILD,
         openFiles: opts.openFiles,
         replyTimeoutMs: opts.connectTimeoutMs ?? 900_000,
-        // The load generator shares the cores with what it measures: thousands of mqtt.js clients reconnecting at once
-        // allocate fast, and a larger young generation spends less of those cores on scavenges.
-        extraExecArgv: ['--max-semi-space-size=64'],
         isReply: isNumberedMessage<FleetReply>,
       });
       this.parts.push({ rpc, devices: devices.slice(at, at + opts.perProcess) });
