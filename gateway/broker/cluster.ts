@@ -68,10 +68,39 @@ return n`;
 
 type Connection = 'store' | 'subscribe' | 'publish';
 
-/** Claims (or releases) made in one turn of the event loop, written together. */
-interface ClaimBatch {
-  fields: string[];
-  waiters: { resolve: () => void; reject: (err: unknown) => void }[];
+/**
+ * Field pairs asked for in one turn of the event loop, written to Redis together by `write` (after the turn, in the
+ * check phase); each caller hears how that one write went: a failure rejects every caller of the batch.
+ */
+class TurnBatch {
+  private fields: string[] = [];
+  private waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+
+  constructor(private readonly write: (fields: string[]) => Promise<unknown>) {}
+
+  add(key: string, value: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.waiters.length === 0) setImmediate(() => this.flush());
+      this.fields.push(key, value);
+      this.waiters.push({ resolve, reject });
+    });
+  }
+
+  private flush(): void {
+    const { fields, waiters } = this;
+    this.fields = [];
+    this.waiters = [];
+    // Async, so that a write that throws (no connection) rejects its batch like one that fails.
+    const run = async (): Promise<unknown> => this.write(fields);
+    run().then(
+      () => {
+        for (const w of waiters) w.resolve();
+      },
+      (err: unknown) => {
+        for (const w of waiters) w.reject(err);
+      },
+    );
+  }
 }
 
 /**
@@ -90,8 +119,8 @@ export class BrokerCluster {
   /** When any connection to Redis was last lost; heartbeats missed meanwhile make every other node look dead. */
   private troubleAt: number | null = null;
   private closing = false;
-  private claims: ClaimBatch | null = null;
-  private releases: ClaimBatch | null = null;
+  private readonly claims = new TurnBatch((fields) => this.bounded(this.conn('store').hset(PRESENCE_KEY, ...fields)));
+  private readonly releases = new TurnBatch((fields) => this.bounded(this.conn('store').eval(RELEASE_SCRIPT, 1, PRESENCE_KEY, ...fields)));
 
   constructor(private readonly deps: BrokerClusterDeps) {}
 
@@ -173,37 +202,8 @@ export class BrokerCluster {
    */
   claim(deviceId: string, session: string): Promise<void> {
     const entry: Presence = { node: this.nodeId, session, since: this.deps.clock.now() };
-    return new Promise<void>((resolve, reject) => {
-      let batch = this.claims;
-      if (!batch) {
-        batch = { fields: [], waiters: [] };
-        this.claims = batch;
-        setImmediate(() => this.writeClaims());
-      }
-      // A device claimed twice in one batch: HSET takes its pairs in order, so the later claim wins, as it would alone.
-      batch.fields.push(deviceId, JSON.stringify(entry));
-      batch.waiters.push({ resolve, reject });
-    });
-  }
-
-  private writeClaims(): void {
-    const batch = this.claims;
-    this.claims = null;
-    if (!batch) return;
-    this.settle(batch, () => this.conn('store').hset(PRESENCE_KEY, ...batch.fields));
-  }
-
-  /** Runs a batch's one write within the bound and answers each of its waiters; a failure rejects them all. */
-  private settle(batch: ClaimBatch, write: () => Promise<unknown>): void {
-    const run = async (): Promise<unknown> => this.bounded(write());
-    run().then(
-      () => {
-        for (const w of batch.waiters) w.resolve();
-      },
-      (err: unknown) => {
-        for (const w of batch.waiters) w.reject(err);
-      },
-    );
+    // A device claimed twice in one batch: HSET takes its pairs in order, so the later claim wins, as it would alone.
+    return this.claims.add(deviceId, JSON.stringify(entry));
   }
 
   /** Claims every device again, e.g. after Redis came back empty from a restart. */
@@ -219,24 +219,7 @@ export class BrokerCluster {
    * to Redis as one script (a node's devices closing at once each took two round trips, and many passed the bound).
    */
   release(deviceId: string, session: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let batch = this.releases;
-      if (!batch) {
-        batch = { fields: [], waiters: [] };
-        this.releases = batch;
-        setImmediate(() => this.writeReleases());
-      }
-      batch.fields.push(deviceId, session);
-      batch.waiters.push({ resolve, reject });
-    });
-  }
-
-  /** The releases of one turn (a node's devices closing at once: a balancer restarting, a network cut) in one script. */
-  private writeReleases(): void {
-    const batch = this.releases;
-    this.releases = null;
-    if (!batch) return;
-    this.settle(batch, () => this.conn('store').eval(RELEASE_SCRIPT, 1, PRESENCE_KEY, ...batch.fields));
+    return this.releases.add(deviceId, session);
   }
 
   /** Who holds the device now, or null when nobody does. Rejects when Redis does not answer in time. */

@@ -26,48 +26,9 @@ describe('bench device fleet at a gateway connection cap', () => {
     for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
   });
 
-  it('ends its connect with the refused devices counted, and the gateway counts and reports them too', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'care-fleet-refusal-'));
-    cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
-    const reg = benchRegistryDoc({ residents: 2, sensors: DEVICES, secretOf: () => SECRET });
-    const seeded = await seedRegistry(dir, join(dir, 'data'), reg.doc);
-    const host = new BrokerHost({ openFiles: 1024 });
-    cleanups.push(() => host.stop());
-    const started = await host.start('gateway', sqliteGatewayEnv(join(dir, 'data'), seeded.path, { MQTT_MAX_CONNECTIONS: String(CAP) }));
-    const fleet = new DeviceFleet(
-      reg.sensors.map((d) => ({ id: d.id, secret: d.secret })),
-      {
-        urls: [`mqtt://127.0.0.1:${started.mqttPort}`],
-        localAddresses: ['127.0.0.1'],
-        reconnectPeriodMs: 0,
-        keepaliveS: 60,
-        presence: false,
-        perProcess: DEVICES,
-        openFiles: 1024,
-        // One at a time, so the first CAP devices are the ones the gateway holds.
-        concurrency: 1,
-      },
-    );
-    cleanups.push(() => fleet.stop());
-
-    // Before the fix the fourth device's worker waited for a CONNACK that never came: connect() never resolved.
-    const outcome = await Promise.race([
-      fleet.connect().then(() => 'done' as const),
-      new Promise<'stalled'>((resolve) => setTimeout(() => resolve('stalled'), 15_000).unref()),
-    ]);
-    expect(outcome).toBe('done');
-    const status = await fleet.status();
-    expect(status.connected).toBe(CAP);
-    expect(status.failedAttempts).toBe(DEVICES - CAP);
-    const clients = await host.clients();
-    expect(clients.connected).toBe(CAP);
-    expect(clients.refused).toBe(DEVICES - CAP);
-    expect(clients.openFds).toBeGreaterThan(CAP);
-  }, 60_000);
-
   /** A gateway on SQLite at `cap` MQTT connections, with the bench registry's devices; its MQTT URL and host. */
   const startHost = async (cap: number): Promise<{ url: string; host: BrokerHost; devices: FleetDevice[] }> => {
-    const dir = mkdtempSync(join(tmpdir(), 'care-fleet-retry-'));
+    const dir = mkdtempSync(join(tmpdir(), 'care-fleet-refusal-'));
     cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
     const reg = benchRegistryDoc({ residents: 2, sensors: DEVICES, secretOf: () => SECRET });
     const seeded = await seedRegistry(dir, join(dir, 'data'), reg.doc);
@@ -91,6 +52,26 @@ describe('bench device fleet at a gateway connection cap', () => {
     cleanups.push(() => fleet.stop());
     return fleet;
   };
+
+  it('ends its connect with the refused devices counted, and the gateway counts and reports them too', async () => {
+    const { url, host, devices } = await startHost(CAP);
+    // One at a time (fleetOf), so the first CAP devices are the ones the gateway holds.
+    const fleet = fleetOf(devices, url, undefined);
+
+    // Before the fix the fourth device's worker waited for a CONNACK that never came: connect() never resolved.
+    const outcome = await Promise.race([
+      fleet.connect().then(() => 'done' as const),
+      new Promise<'stalled'>((resolve) => setTimeout(() => resolve('stalled'), 15_000).unref()),
+    ]);
+    expect(outcome).toBe('done');
+    const status = await fleet.status();
+    expect(status.connected).toBe(CAP);
+    expect(status.failedAttempts).toBe(DEVICES - CAP);
+    const clients = await host.clients();
+    expect(clients.connected).toBe(CAP);
+    expect(clients.refused).toBe(DEVICES - CAP);
+    expect(clients.openFds).toBeGreaterThan(CAP);
+  }, 60_000);
 
   it('tries a refused first connect again after its delay, and counts the device held after retries', async () => {
     const { url, host, devices } = await startHost(CAP);

@@ -42,13 +42,20 @@ describe('device presence under a reconnect storm', () => {
     }
   };
 
-  it('writes the claims made in one turn as one HSET, and every device is held under its own session', async () => {
+  /** Node B's link to Redis, opened (as a gateway node opens it at start). */
+  const openCluster = async (opts: { clock?: ManualClock; lookupTimeoutMs?: number } = {}): Promise<BrokerCluster> => {
     const cluster = new BrokerCluster({
       config: { redisUrl: redis.url, nodeId: 'node-b', heartbeatMs: 60_000 },
-      clock: new ManualClock(1_700_000_000_000),
+      clock: opts.clock ?? new ManualClock(1_700_000_000_000),
       log: silentLogger(),
+      ...(opts.lookupTimeoutMs !== undefined ? { lookupTimeoutMs: opts.lookupTimeoutMs } : {}),
     });
     await cluster.open({ onWill: () => Promise.resolve(), onReconnect: () => undefined });
+    return cluster;
+  };
+
+  it('writes the claims made in one turn as one HSET, and every device is held under its own session', async () => {
+    const cluster = await openCluster();
     try {
       const before = await hsetCalls();
       // As many CONNECTs finishing authentication in one turn of the event loop as a failover brings at once.
@@ -72,12 +79,7 @@ describe('device presence under a reconnect storm', () => {
   });
 
   it('releases the presence of devices that closed in one turn in one script, each only while its session still holds it', async () => {
-    const cluster = new BrokerCluster({
-      config: { redisUrl: redis.url, nodeId: 'node-b', heartbeatMs: 60_000 },
-      clock: new ManualClock(1_700_000_000_000),
-      log: silentLogger(),
-    });
-    await cluster.open({ onWill: () => Promise.resolve(), onReconnect: () => undefined });
+    const cluster = await openCluster();
     const evalCalls = async (): Promise<number> => {
       const r = redis.client();
       try {
@@ -103,13 +105,7 @@ describe('device presence under a reconnect storm', () => {
   });
 
   it("takes Redis' answer that came within the bound though the event loop was stalled past it", async () => {
-    const cluster = new BrokerCluster({
-      config: { redisUrl: redis.url, nodeId: 'node-b', heartbeatMs: 60_000 },
-      clock: new ManualClock(1_700_000_000_000),
-      log: silentLogger(),
-      lookupTimeoutMs: 100,
-    });
-    await cluster.open({ onWill: () => Promise.resolve(), onReconnect: () => undefined });
+    const cluster = await openCluster({ lookupTimeoutMs: 100 });
     try {
       await cluster.claim('dev-1', 'session-1');
       const asked = cluster.holderOf('dev-1');
@@ -129,12 +125,7 @@ describe('device presence under a reconnect storm', () => {
 
   it('answers a replayed will of a device back on a live node from presence alone, and reads the registry only for one nobody holds', async () => {
     const clock = new ManualClock(1_700_000_000_000);
-    const cluster = new BrokerCluster({
-      config: { redisUrl: redis.url, nodeId: 'node-b', heartbeatMs: 60_000 },
-      clock,
-      log: silentLogger(),
-    });
-    await cluster.open({ onWill: () => Promise.resolve(), onReconnect: () => undefined });
+    const cluster = await openCluster({ clock });
     const devices = new Map<string, Device>();
     for (const id of ['btn-001', 'btn-002']) devices.set(id, { id, kind: 'sos_button', resident: 'r-001', secretHash: 'scrypt$x' });
     const registryReads: string[] = [];
@@ -179,12 +170,7 @@ describe('device presence under a reconnect storm', () => {
   });
 
   it('does not mark offline a device that comes back while its replayed will is handled (the will read first, the new session after)', async () => {
-    const cluster = new BrokerCluster({
-      config: { redisUrl: redis.url, nodeId: 'node-b', heartbeatMs: 60_000 },
-      clock: new ManualClock(1_700_000_000_000),
-      log: silentLogger(),
-    });
-    await cluster.open({ onWill: () => Promise.resolve(), onReconnect: () => undefined });
+    const cluster = await openCluster();
     const device: Device = { id: 'pir-06066', kind: 'motion_sensor', resident: 'r-001', secretHash: 'scrypt$x' };
     const handled: string[] = [];
     const deps = {
