@@ -138,13 +138,15 @@ export interface NodeSecret {
 }
 
 /**
- * PostgreSQL: connects, migrates and loads the cap counters, or fails with one line naming DATABASE_URL; then refuses
- * to start a node whose link secret differs from the one the database's first node used, since a link or sign-in code
- * one node sends would be refused by the other. SQLite (one node) is ready.
+ * PostgreSQL: connects, migrates, loads the cap counters and opens the pool's connections, or fails with one line
+ * naming DATABASE_URL; then refuses to start a node whose link secret differs from the one the database's first node
+ * used, since a link or sign-in code one node sends would be refused by the other. SQLite (one node) is ready.
  */
 export async function prepareStore(store: GatewayStore, secret?: NodeSecret): Promise<void> {
   if (store instanceof SqliteStore) return;
   await store.prepare();
+  // Before the node takes devices: a connect storm right after start then opens no new server processes.
+  await store.database.fillPool();
   if (!secret) return;
   const agreed = await store.agreeOnSecret('link', linkSecretFingerprint(secret.linkSecret), secret.nodeId, secret.at);
   if (agreed.ok) return;

@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PgCommitTiming } from '../../gateway/storage/postgres/database.js';
-import { openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
+import { connectPostgresStore, openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
+import { prepareStore } from '../../gateway/wiring/storage.js';
 import { PG_MIGRATIONS } from '../../gateway/storage/postgres/migrations.js';
 import { PostgresFixture, POSTGRES_PASSWORD } from '../helpers/postgres.js';
 import { expectDeadDatabaseUrlRefused } from '../helpers/postgres-refusal.js';
@@ -302,6 +303,27 @@ describe('PostgreSQL store: commits', () => {
     await new Promise((r) => setTimeout(r, 10_500));
     expect(await pids()).toEqual(before);
   }, 30_000);
+
+  it("opens its pool's connections at start, so a burst right after it opens no server process", async () => {
+    const url = await fixture().freshUrl();
+    // As a gateway node starts (prepareStore, its first step).
+    const a = connectPostgresStore(url);
+    opened.push(a);
+    await prepareStore(a);
+    const before = (await a.database.one<{ t: string }>('SELECT clock_timestamp()::text AS t'))?.t ?? '';
+    // Devices connecting the moment the node listens: as many transactions at once as the pool holds (10).
+    const burst = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        a.transaction(async () => (await a.database.one<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_sleep(0.05)'))?.pid ?? 0),
+      ),
+    );
+    expect(new Set(burst).size).toBe(10);
+    const startedDuringBurst = await a.database.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE pid = ANY($1::int[]) AND backend_start > $2::timestamptz',
+      [burst, before],
+    );
+    expect(startedDuringBurst).toEqual([]);
+  });
 
   it('keeps link codes once and prunes expired ones, and retention keeps events that belong to an incident', async () => {
     const [a] = await twoNodes();

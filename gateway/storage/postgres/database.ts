@@ -134,6 +134,7 @@ const types: pg.CustomTypesConfig = { getTypeParser: parserFor as pg.CustomTypes
 
 export class PgDatabase {
   private readonly pool: pg.Pool;
+  private readonly poolSize: number;
   private readonly queryTimeoutMs: number;
   private readonly inTx = new AsyncLocalStorage<TxContext>();
   private readonly commitObservers = new Set<(timing: PgCommitTiming) => void>();
@@ -146,9 +147,10 @@ export class PgDatabase {
     private readonly options: PgDatabaseOptions,
   ) {
     this.queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+    this.poolSize = options.max ?? 10;
     this.pool = new pg.Pool({
       connectionString,
-      max: options.max ?? 10,
+      max: this.poolSize,
       types,
       connectionTimeoutMillis: this.queryTimeoutMs,
       // Pooled connections are kept however long they idle (pg-pool closes them after 10 s by default). A CONNECT storm
@@ -446,6 +448,23 @@ export class PgDatabase {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Opens the pool's connections, up to its size, and gives them back to it (they stay: see idleTimeoutMillis), so a
+   * burst right after start (devices connecting to a node that just started) opens none: each new connection is a
+   * server process, and on a host busy with a connect storm its start-up passed the bound of the work waiting for it.
+   * Best effort: answers how many the pool holds; one the server refused now is opened when needed, as before.
+   */
+  async fillPool(): Promise<number> {
+    const opened = await Promise.allSettled(Array.from({ length: this.poolSize }, () => this.pool.connect()));
+    let held = 0;
+    for (const o of opened) {
+      if (o.status !== 'fulfilled') continue;
+      o.value.release();
+      held++;
+    }
+    return held;
   }
 
   /** Ends the pool; a second call (a gateway stopping after its start failed on this database) does nothing. */
