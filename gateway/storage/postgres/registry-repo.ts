@@ -28,7 +28,7 @@ type Cache = {
 /** Devices kept by getDevice: about one node's connections at its MQTT cap (18,848 at 20,000 descriptors). */
 export const DEVICE_CACHE_ENTRIES = 20_000;
 
-/** The devices that CONNECTs of one turn of the event loop asked for (getDevice outside a transaction). */
+/** The devices that a batch of CONNECTs asked for (getDevice outside a transaction, BatchedLookup). */
 const DEVICES_BY_IDS = prepared('care_devices_by_ids', 'SELECT doc, secret_hash FROM devices WHERE id = ANY($1::text[])');
 
 /** Every node's registry writes are announced here, in the writing transaction (delivered at COMMIT, never on rollback). */
@@ -298,7 +298,8 @@ export class PgRegistryRepo implements RegistryRepo {
   }
   async getDevice(id: string): Promise<Device | null> {
     // Inside a transaction the read is on its connection, and sees its uncommitted rows; outside, the devices asked for
-    // in one turn of the event loop are read together (a failover's reconnects are each a first CONNECT to this node).
+    // in one turn of the event loop, or while the previous read was under way, are read together (BatchedLookup): a
+    // failover's reconnects are each a first CONNECT to this node.
     const read = async (): Promise<Device | null> =>
       this.db.inTransaction()
         ? ((await this.devices('SELECT doc, secret_hash FROM devices WHERE id = $1', [id]))[0] ?? null)
