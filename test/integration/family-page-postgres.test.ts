@@ -58,8 +58,8 @@ describe('the first page on PostgreSQL', () => {
       // The alarm path's statements are prepared once per connection (named), not parsed at each execution.
       expect(lines[created]).toMatch(/ LOG: {2}execute care_incidents_insert: /);
       // The merged writes too: the step's UPDATE with the three audit entries, and the two timers.
-      expect(lines.some((line) => / LOG: {2}execute care_audit_insert_with_update_3: WITH updated AS/.test(line))).toBe(true);
-      expect(lines.some((line) => / LOG: {2}execute care_timers_schedule_2: WITH added AS/.test(line))).toBe(true);
+      expect(lines.some((line) => / LOG: {2}execute care_audit_insert_with_update: WITH updated AS/.test(line))).toBe(true);
+      expect(lines.some((line) => / LOG: {2}execute care_timers_schedule_all: WITH added AS/.test(line))).toBe(true);
       const pid = /^\[(\d+)\]/.exec(lines[created]!)![1];
       const text = (i: number): string => lines[i]!.replace(/^\[\d+\] LOG: {2}(statement|execute [^:]*): /, '');
       const session = lines.flatMap((line, i) => (line.startsWith(`[${pid}] `) ? [i] : []));

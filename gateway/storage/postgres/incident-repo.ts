@@ -43,6 +43,22 @@ const APPEND_AUDIT = prepared(
   'care_audit_insert',
   'INSERT INTO audit_log (incident_id, at, action, actor, channel, detail) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id',
 );
+/** Several audit entries from parallel arrays starting at parameter `from`, inserted in the order given. */
+function insertAuditsText(from: number): string {
+  const p = (k: number): string => `$${from + k}`;
+  return `INSERT INTO audit_log (incident_id, at, action, actor, channel, detail)
+    SELECT incident_id, at, action, actor, channel, detail
+      FROM unnest(${p(0)}::text[], ${p(1)}::bigint[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::text[], ${p(5)}::text[])
+        WITH ORDINALITY AS t(incident_id, at, action, actor, channel, detail, n)
+     ORDER BY n
+    RETURNING id`;
+}
+const APPEND_AUDITS = prepared('care_audit_insert_all', insertAuditsText(1));
+// The incident's UPDATE (parameters 1..COLUMNS) and its entries (the arrays after them) in one statement.
+const UPDATE_WITH_AUDITS = prepared(
+  'care_audit_insert_with_update',
+  `WITH updated AS (${UPDATE_TEXT}) ${insertAuditsText(COLUMNS.length + 1)}`,
+);
 const ACTIVE = "state IN ('pending', 'open', 'acknowledged')";
 
 export class PgIncidentRepo implements IncidentRepo {
@@ -132,17 +148,18 @@ export class PgIncidentRepo implements IncidentRepo {
 
   /** One INSERT of the entries; with `incident`, its row's UPDATE rides along as a data-modifying CTE (one round trip). */
   private async insertAudits(entries: Omit<AuditEntry, 'id'>[], incident?: Incident): Promise<AuditEntry[]> {
-    const params: PgParam[] = incident ? toParams(incident) : [];
-    const values = entries.map((e) => {
-      const at = params.length;
-      params.push(e.incidentId, e.at, e.action, e.actor, e.channel, e.detail ? JSON.stringify(e.detail) : null);
-      return `(${[1, 2, 3, 4, 5, 6].map((k) => `$${at + k}`).join(', ')})`;
-    });
-    // The serial hands out ids in the order of the VALUES rows; RETURNING's order is not promised, so they are sorted.
-    const text = `${incident ? `WITH updated AS (${UPDATE_TEXT}) ` : ''}INSERT INTO audit_log (incident_id, at, action, actor, channel, detail) VALUES ${values.join(', ')} RETURNING id`;
-    // The alarm path's shapes (a step's entry, an opening's three) are prepared once per connection, one name per shape.
-    const sql = entries.length <= 4 ? prepared(`care_audit_insert_${incident ? 'with_update_' : ''}${entries.length}`, text) : text;
-    const rows = await this.db.query<{ id: number | string }>(sql, params);
+    const columns: PgParam[] = [
+      entries.map((e) => e.incidentId),
+      entries.map((e) => e.at),
+      entries.map((e) => e.action),
+      entries.map((e) => e.actor),
+      entries.map((e) => e.channel),
+      entries.map((e) => (e.detail ? JSON.stringify(e.detail) : null)),
+    ];
+    const rows = incident
+      ? await this.db.query<{ id: number | string }>(UPDATE_WITH_AUDITS, [...toParams(incident), ...columns])
+      : await this.db.query<{ id: number | string }>(APPEND_AUDITS, columns);
+    // The serial hands out ids in the order of the rows inserted; RETURNING's order is not promised, so they are sorted.
     const ids = rows.map((r) => Number(r.id)).sort((a, b) => a - b);
     return entries.map((e, i) => ({ ...e, id: ids[i] ?? 0 }));
   }

@@ -1,6 +1,6 @@
 // PostgreSQL durable timers: a claim is one conditional UPDATE, so across connections and nodes each key fires once.
 import type { DurableTimer, TimerRepo } from '../ports.js';
-import { prepared, type PgDatabase, type PgParam } from './database.js';
+import { prepared, type PgDatabase } from './database.js';
 import { toTimer, type TimerRow } from '../rows/timers.js';
 
 /** The NOTIFY channel of newly scheduled timers: the other nodes arm them at once instead of at their next poll. */
@@ -12,6 +12,16 @@ const SCHEDULE = prepared(
   'care_timers_schedule',
   `WITH added AS (
      INSERT INTO timers (key, kind, incident_id, due_at, payload, state, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6)
+     ON CONFLICT (key) DO NOTHING RETURNING key)
+   SELECT pg_notify($7, key) FROM added`,
+);
+// A step's timers (the next step, the voice call, the family's page) in one statement, from parallel arrays.
+const SCHEDULE_ALL = prepared(
+  'care_timers_schedule_all',
+  `WITH added AS (
+     INSERT INTO timers (key, kind, incident_id, due_at, payload, state, created_at)
+     SELECT key, kind, incident_id, due_at, payload, 'pending', $6
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) AS t(key, kind, incident_id, due_at, payload)
      ON CONFLICT (key) DO NOTHING RETURNING key)
    SELECT pg_notify($7, key) FROM added`,
 );
@@ -37,20 +47,16 @@ export class PgTimerRepo implements TimerRepo {
     if (timers.length === 0) return;
     if (timers.length === 1) return this.schedule(timers[0]!);
     const channel = await this.db.channel(TIMER_CHANNEL);
-    const now = Date.now();
-    const params: PgParam[] = [channel];
-    const values = timers.map((t) => {
-      const at = params.length;
-      params.push(t.key, t.kind, t.incidentId, t.dueAt, JSON.stringify(t.payload), now);
-      return `($${at + 1}, $${at + 2}, $${at + 3}, $${at + 4}, $${at + 5}, 'pending', $${at + 6})`;
-    });
-    const text = `WITH added AS (
-         INSERT INTO timers (key, kind, incident_id, due_at, payload, state, created_at) VALUES ${values.join(', ')}
-         ON CONFLICT (key) DO NOTHING RETURNING key)
-       SELECT pg_notify($1, key) FROM added`;
-    // A step's two or three timers: prepared once per connection, one name per count.
     // Its rows are not read (the NOTIFY goes with the COMMIT): it rides with the next statement waited for.
-    await this.db.send(timers.length <= 4 ? prepared(`care_timers_schedule_${timers.length}`, text) : text, params);
+    await this.db.send(SCHEDULE_ALL, [
+      timers.map((t) => t.key),
+      timers.map((t) => t.kind),
+      timers.map((t) => t.incidentId),
+      timers.map((t) => t.dueAt),
+      timers.map((t) => JSON.stringify(t.payload)),
+      Date.now(),
+      channel,
+    ]);
   }
 
   async claim(key: string, at: number): Promise<boolean> {
