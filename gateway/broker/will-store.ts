@@ -3,7 +3,7 @@ import type { RedisPersistence, StoredWill } from 'aedes-persistence-redis';
 import type { Redis } from 'ioredis';
 
 /** The Redis commands the will store uses. */
-export type WillConnection = Pick<Redis, 'multi' | 'sscan' | 'smembers' | 'lrange'>;
+export type WillConnection = Pick<Redis, 'eval' | 'sscan' | 'smembers' | 'lrange'>;
 
 /** Every node that ever stored a will here (so a survivor finds a dead node's set without scanning keys). */
 export const WILL_NODES_KEY = 'care:will-nodes';
@@ -36,13 +36,24 @@ interface EncodedWill {
 
 const SCAN_COUNT = 1000;
 
+/** Stores a will (KEYS: will key, the node's set, every node's set; ARGV: the will, the node id). */
+const PUT_SCRIPT = `redis.call('set', KEYS[1], ARGV[1])
+redis.call('sadd', KEYS[2], KEYS[1])
+redis.call('sadd', KEYS[3], ARGV[2])
+return 1`;
+/** Takes a will out (KEYS: will key, its node's set) and answers it, or nil when it is gone. */
+const TAKE_SCRIPT = `local v = redis.call('getdel', KEYS[1])
+redis.call('srem', KEYS[2], KEYS[1])
+return v`;
+
 /**
  * The wills of one node's devices, and the replay's view of every node's. It replaces the persistence's putWill and
  * delWill (aedes' only calls on wills; streamWill is the cluster's own replay). aedes-persistence-redis kept every will
  * key in one list and ran `LREM` over it in each putWill and delWill: a CONNECT cost two scans of a list as long as the
  * cluster's devices, on the one Redis thread every node waits on, plus two dependent round trips for the delWill aedes
  * makes at each CONNECT under a key that never exists (an aedes client has no `brokerId`). Here a CONNECT's will is one
- * MULTI (SET and SADD) and its removal one MULTI (DEL and SREM).
+ * script (SET and SADD) and its removal one script (GETDEL and SREM): one command each, where a MULTI of the same
+ * was five (MULTI, the commands, EXEC) for ioredis to build and answer, at every CONNECT of a storm.
  */
 export class WillStore {
   private legacyDel: ((client: { id: string; brokerId: string }) => Promise<StoredWill | null>) | null = null;
@@ -68,7 +79,7 @@ export class WillStore {
   async put(clientId: string, packet: Omit<StoredWill, 'clientId' | 'brokerId'>): Promise<void> {
     const key = willKey(this.nodeId, clientId);
     // The node is listed with every will (O(1)), so a Redis that restarted empty lists it again with its next will.
-    await this.conn().multi().set(key, encode(packet)).sadd(willSetKey(this.nodeId), key).sadd(WILL_NODES_KEY, this.nodeId).exec();
+    await this.conn().eval(PUT_SCRIPT, 3, key, willSetKey(this.nodeId), WILL_NODES_KEY, encode(packet), this.nodeId);
   }
 
   /**
@@ -78,8 +89,7 @@ export class WillStore {
   async take(ref: WillRef): Promise<StoredWill | null> {
     if (ref.legacy) return this.legacyDel ? this.legacyDel({ id: ref.clientId, brokerId: ref.brokerId }) : null;
     const key = willKey(ref.brokerId, ref.clientId);
-    const result = await this.conn().multi().getdel(key).srem(willSetKey(ref.brokerId), key).exec();
-    const raw = result?.[0]?.[1];
+    const raw = await this.conn().eval(TAKE_SCRIPT, 2, key, willSetKey(ref.brokerId));
     return typeof raw === 'string' ? decode(raw, ref) : null;
   }
 
