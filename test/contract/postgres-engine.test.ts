@@ -387,6 +387,49 @@ describe('PostgreSQL store: commits', () => {
     expect(commits.at(-1)).toMatchObject({ durability: 'full', statements: 5, waits: 2 });
   });
 
+  it('keeps each transaction’s statements on its own connection when transactions end around each other, and after all have ended', async () => {
+    const [a] = await twoNodes();
+    const db = a.database;
+    const txid = async (): Promise<string> => (await db.query<{ id: string }>('SELECT txid_current()::text AS id'))[0]?.id ?? '';
+    let bDone = (): void => undefined;
+    const bEnded = new Promise<void>((resolve) => (bDone = resolve));
+    let aDone = (): void => undefined;
+    const aEnded = new Promise<void>((resolve) => (aDone = resolve));
+    // a starts, b starts and ends while a waits; then a ends while c waits: each must stay on its own transaction
+    // throughout, though the work of the others started and stopped meanwhile.
+    const first = db.transaction(async () => {
+      const before = await txid();
+      await bEnded;
+      return [before, await txid(), db.inTransaction()] as const;
+    });
+    const second = db.transaction(async () => [await txid(), await txid()] as const);
+    const [b1, b2] = await second;
+    bDone();
+    const third = db.transaction(async () => {
+      const before = await txid();
+      await aEnded;
+      await a.incidents.create(incident('inc-c'));
+      return [before, await txid(), (await a.incidents.get('inc-c'))?.id] as const;
+    });
+    const [a1, a2, aIn] = await first;
+    aDone();
+    const [c1, c2, seen] = await third;
+    expect(b1).toBe(b2);
+    expect([a1, aIn]).toEqual([a2, true]);
+    expect([c1, seen]).toEqual([c2, 'inc-c']);
+    expect(new Set([a1, b1, c1]).size).toBe(3);
+    // With none running, a statement is the pool's, and the next transaction gets its own context again.
+    expect(db.inTransaction()).toBe(false);
+    expect(await txid()).not.toBe(c1);
+    const again = await db.transaction(async () => [await txid(), await txid(), db.inTransaction()] as const);
+    expect(again[0]).toBe(again[1]);
+    expect(again[2]).toBe(true);
+    // A transaction that failed leaves the next one its own context too.
+    await expect(db.transaction(async () => Promise.reject(new Error('work failed')))).rejects.toThrow('work failed');
+    const after = await db.transaction(async () => [await txid(), await txid()] as const);
+    expect(after[0]).toBe(after[1]);
+  });
+
   it('fails a transaction with the error of a write it sent and did not wait for, rolls it back, and runs nothing after commit', async () => {
     const [a] = await twoNodes();
     const after: string[] = [];

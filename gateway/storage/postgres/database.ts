@@ -137,6 +137,12 @@ export class PgDatabase {
   private readonly poolSize: number;
   private readonly queryTimeoutMs: number;
   private readonly inTx = new AsyncLocalStorage<TxContext>();
+  /**
+   * Transactions whose work is running. On Node 20 an AsyncLocalStorage that has run once keeps async hooks on for every
+   * promise of the process (aedes', ioredis', the HTTP server's), which made each promise cost about two and a half times
+   * as much. The hooks only have to be on while a transaction's work runs, so the storage is disabled whenever none does.
+   */
+  private working = 0;
   private readonly commitObservers = new Set<(timing: PgCommitTiming) => void>();
   private schema: Promise<string> | null = null;
   /** The one listening connection of this store: every channel its users subscribe to. */
@@ -321,7 +327,7 @@ export class PgDatabase {
       // round trip is waited for in turn). A statement the server is slow to finish (a lock wait) is cancelled by it
       // before the read time-out gives the connection up.
       track(tx, client.query(`BEGIN; ${synchronousCommit(durability)}; SET LOCAL statement_timeout = ${this.statementTimeoutMs()}`));
-      result = await this.inTx.run(tx, work);
+      result = await this.inWork(tx, work);
       const startedAt = performance.now();
       tx.statements++;
       tx.waits++;
@@ -356,6 +362,21 @@ export class PgDatabase {
     runAll(tx.afterEnd, this.options.onAfterCommitError);
     runAll(tx.afterCommit, this.options.onAfterCommitError);
     return result;
+  }
+
+  /**
+   * Runs a transaction's work with `tx` as the calling context of every statement it makes. Once no transaction's work
+   * runs, the storage is disabled (its next run enables it again): the context is read only by statements issued while
+   * some work runs, and what a finished transaction's stray continuation reads (nothing, or its closed context) sends
+   * it to the pool alike.
+   */
+  private async inWork<T>(tx: TxContext, work: () => Promise<T>): Promise<T> {
+    this.working++;
+    try {
+      return await this.inTx.run(tx, work);
+    } finally {
+      if (--this.working === 0) this.inTx.disable();
+    }
   }
 
   /** The server's bound on one statement in a transaction: 80% of the read time-out, so a live server answers first. */
