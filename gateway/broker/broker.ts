@@ -478,7 +478,7 @@ export class DeviceBroker {
       const next = byId.get(deviceId);
       if (!next || next.secretHash !== session.device.secretHash || certificateProblem(next, session.cert) !== null) {
         dropped.push(deviceId);
-        // Not a will: the device did nothing wrong, so its retained status stays as it was until it reconnects.
+        // Not a will: the device did nothing wrong, so it is not recorded offline for being signed out.
         this.current.delete(deviceId);
         client.close();
         continue;
@@ -601,8 +601,10 @@ export class DeviceBroker {
       if (this.stopping) throw new Error('gateway stopping: will not acted on');
       if (this.current.get(deviceId) !== client) throw new Error('will of a replaced session not acted on');
     }
-    // Only the status is meant to be retained; a retained event would be replayed to nobody, forever.
-    if (channel !== 'status') packet.retain = false;
+    // Nothing a device sends is kept as retained, its status included (which its firmware sends retained): no client may
+    // subscribe to a device's uplinks (authorizeSubscribe), so a retained copy would be delivered to nobody, ever, and
+    // would cost a write at every CONNECT (in a cluster an HSET in Redis) and a stored packet per device.
+    packet.retain = false;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload, 'utf8') : packet.payload;
     const take = (): Promise<void> | undefined =>
       this.deps.ingest.take(deviceId, session.device, channel, payload, {
