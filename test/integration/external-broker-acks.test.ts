@@ -26,6 +26,11 @@ let client: ExternalBrokerClient | null = null;
 /** Payloads of the PUBLISHes the gateway's client acknowledged, in the order the broker got the PUBACKs. */
 let acked: string[];
 let calls: Call[];
+/**
+ * Every PUBLISH the client took, in arrival order, with the connection it came on: the client asks a message's order
+ * key as it takes it, so one that waits behind an earlier message of its key is here before it is in `calls`.
+ */
+let taken: { topic: string; connection: number }[];
 /** The broker's side of each connection, by client id. */
 const connections = new Map<string, Client>();
 
@@ -40,6 +45,7 @@ const call = (payload: string, nth = 0): Call => {
 beforeEach(async () => {
   acked = [];
   calls = [];
+  taken = [];
   broker = await Aedes.createBroker();
   broker.on('client', (c) => connections.set(c.id, c));
   broker.on('ack', (packet) => {
@@ -65,6 +71,10 @@ beforeEach(async () => {
     clock: systemClock,
     log: silentLogger(),
     backoff: { minMs: 20, maxMs: 50 },
+    orderKey: (t) => {
+      taken.push({ topic: t, connection: client?.state().connections ?? 0 });
+      return t;
+    },
   });
   client.start();
   await waitFor('connected', () => client?.state().connected);
@@ -151,6 +161,10 @@ describe('external broker acknowledgements', () => {
     // which waits behind the first (one device's messages in order).
     connections.get('care-gateway-acks')?.close();
     await waitFor('reconnected', () => client?.state().connections === 2 && client.state().connected, { timeoutMs: 8000 });
+    // The broker sends the copy after its CONNACK, once it has read the session's queue: wait until the client has
+    // taken it: a record failing before that would find no earlier message of its key, and the copy would be recorded
+    // on this connection (a case of its own).
+    await waitFor('the copy taken on the new connection', () => taken.some((m) => m.topic === topic(1) && m.connection === 2));
     expect(calls).toHaveLength(1);
     call('old').reject(new Error('recording guard: disk full'));
     // The copy is refused unrecorded (it would overtake the failed one), so this connection is closed too and the
