@@ -1,4 +1,4 @@
-// The external-broker client's acknowledgements against a real aedes broker, which reports every PUBACK it gets: messages recorded concurrently, PUBACKs in arrival order and only after each record, none after a failed one, one topic at a time.
+// The external-broker client's acknowledgements against a real aedes broker, which reports every PUBACK it gets: messages recorded concurrently, PUBACKs in arrival order and only after each record, none after a failed one, one topic at a time, and a record failing around a reconnect.
 import { createServer, type Server } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Aedes, type Client } from 'aedes';
@@ -7,6 +7,7 @@ import { ExternalBrokerClient, type ExternalMessageMeta } from '../../gateway/br
 import { pubackPacket } from '../../gateway/bridges/in-order-acks.js';
 import { systemClock } from '../../gateway/core/clock.js';
 import { silentLogger } from '../../gateway/core/logger.js';
+import { MqttRelay } from '../helpers/mqtt-relay.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** One handler call: the test decides when (and whether) its record succeeds. */
@@ -21,11 +22,18 @@ interface Call {
 let broker: Aedes;
 let server: Server;
 let url: string;
+/** The gateway's client reaches the broker through it; the publisher does not. */
+let relay: MqttRelay;
 let publisher: MqttClient;
 let client: ExternalBrokerClient | null = null;
 /** Payloads of the PUBLISHes the gateway's client acknowledged, in the order the broker got the PUBACKs. */
 let acked: string[];
 let calls: Call[];
+/**
+ * Every PUBLISH the client took, in arrival order, with the connection it came on: the client asks a message's order
+ * key as it takes it, so one that waits behind an earlier message of its key is here before it is in `calls`.
+ */
+let taken: { topic: string; connection: number }[];
 /** The broker's side of each connection, by client id. */
 const connections = new Map<string, Client>();
 
@@ -40,6 +48,7 @@ const call = (payload: string, nth = 0): Call => {
 beforeEach(async () => {
   acked = [];
   calls = [];
+  taken = [];
   broker = await Aedes.createBroker();
   broker.on('client', (c) => connections.set(c.id, c));
   broker.on('ack', (packet) => {
@@ -51,10 +60,11 @@ beforeEach(async () => {
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('no port');
   url = `mqtt://127.0.0.1:${address.port}`;
+  relay = await MqttRelay.start(address.port);
   publisher = await mqtt.connectAsync(url, { clientId: 'chirpstack-sim', protocolVersion: 4, reconnectPeriod: 0 });
   client = new ExternalBrokerClient({
     bridgeId: 'cs-1',
-    url,
+    url: relay.url,
     clientId: 'care-gateway-acks',
     topics: ['application/app-1/device/+/event/+'],
     // Warm-up messages are recorded at once; the others wait for the test.
@@ -65,6 +75,10 @@ beforeEach(async () => {
     clock: systemClock,
     log: silentLogger(),
     backoff: { minMs: 20, maxMs: 50 },
+    orderKey: (t) => {
+      taken.push({ topic: t, connection: client?.state().connections ?? 0 });
+      return t;
+    },
   });
   client.start();
   await waitFor('connected', () => client?.state().connected);
@@ -81,6 +95,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await client?.stop();
   client = null;
+  await relay?.stop();
   await publisher?.endAsync(true);
   await new Promise<void>((resolve) => broker.close(() => resolve()));
   await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -151,6 +166,10 @@ describe('external broker acknowledgements', () => {
     // which waits behind the first (one device's messages in order).
     connections.get('care-gateway-acks')?.close();
     await waitFor('reconnected', () => client?.state().connections === 2 && client.state().connected, { timeoutMs: 8000 });
+    // The broker sends the copy after its CONNACK, once it has read the session's queue: wait until the client has
+    // taken it. A record failing before that is the next test's case (the copy then is the first of its key, and is
+    // recorded on the current connection).
+    await waitFor('the copy taken on the new connection', () => taken.some((m) => m.topic === topic(1) && m.connection === 2));
     expect(calls).toHaveLength(1);
     call('old').reject(new Error('recording guard: disk full'));
     // The copy is refused unrecorded (it would overtake the failed one), so this connection is closed too and the
@@ -164,6 +183,32 @@ describe('external broker acknowledgements', () => {
     await waitFor('next acknowledged', () => acked.includes('next'));
     expect(acked).toEqual(['old', 'next']);
     expect(client?.state()).toMatchObject({ connections: 3, connected: true, recordFailures: 1 });
+  });
+
+  it('a record that fails after its connection is gone, before the broker sends the copy: the copy is recorded on the current connection, which is not refused for it', async () => {
+    await publisher.publishAsync(topic(1), 'old', { qos: 1 });
+    await waitFor('old handed over', () => calls.length === 1);
+    // The broker drops the connection while the record is still running; on the next one, what it sends after the
+    // CONNACK (the copy) is held, so the record fails between the two.
+    relay.holdAfterConnack();
+    connections.get('care-gateway-acks')?.close();
+    await waitFor('reconnected', () => client?.state().connections === 2 && client.state().connected, { timeoutMs: 8000 });
+    call('old').reject(new Error('recording guard: disk full'));
+    await waitFor('the failure noted', () => client?.state().recordFailures === 1);
+    expect(taken.filter((m) => m.topic === topic(1)).map((m) => m.connection)).toEqual([1]);
+    relay.release();
+    // Nothing of its key is before the copy now: it is handed over at once, on this connection, which a failure on
+    // the old one must not have refused (nothing would reconnect it, and the copy would wait unrecorded).
+    await waitFor('old handed over again', () => calls.length === 2);
+    expect(taken.filter((m) => m.topic === topic(1)).map((m) => m.connection)).toEqual([1, 2]);
+    call('old', 1).resolve();
+    await waitFor('old acknowledged', () => acked.includes('old'));
+    await publisher.publishAsync(topic(2), 'next', { qos: 1 });
+    await waitFor('next handed over', () => calls.some((c) => c.payload === 'next'));
+    call('next').resolve();
+    await waitFor('next acknowledged', () => acked.includes('next'));
+    expect(acked).toEqual(['old', 'next']);
+    expect(client?.state()).toMatchObject({ connections: 2, connected: true, recordFailures: 1 });
   });
 
   it('encodes a PUBACK as MQTT does, and refuses a packet id MQTT has not', () => {
