@@ -1,5 +1,6 @@
 // What the PostgreSQL store adds beyond the shared contract: several connections (nodes) at once, migrations, commit modes, bad DATABASE_URLs.
 import { readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PgCommitTiming } from '../../gateway/storage/postgres/database.js';
 import { connectPostgresStore, openPostgresStore, type PostgresStore } from '../../gateway/storage/postgres/store.js';
@@ -430,6 +431,25 @@ describe('PostgreSQL store: commits', () => {
     expect(after[0]).toBe(after[1]);
   });
 
+  it('sends the statements a transaction issues in one turn in one socket write, and its COMMIT in one more', async () => {
+    const url = await fixture().freshUrl();
+    const a = await open(url);
+    const port = Number(new URL(url).port);
+    const writes = countWritesTo(port);
+    try {
+      await a.database.transaction(async () => {
+        // BEGIN (sent, not waited for), two writes sent without waiting and a read waited for: all in this turn.
+        void a.database.send('CREATE TEMP TABLE turn_writes (n int) ON COMMIT DROP');
+        void a.database.send('INSERT INTO turn_writes VALUES (1), (2)');
+        expect(await a.database.query('SELECT count(*)::int AS n FROM turn_writes')).toEqual([{ n: 2 }]);
+      });
+      // One write for BEGIN and the three statements, one for COMMIT; a write per statement made five.
+      expect(writes.count()).toBe(2);
+    } finally {
+      writes.stop();
+    }
+  });
+
   it('fails a transaction with the error of a write it sent and did not wait for, rolls it back, and runs nothing after commit', async () => {
     const [a] = await twoNodes();
     const after: string[] = [];
@@ -479,3 +499,25 @@ describe('PostgreSQL store: a DATABASE_URL that does not work', () => {
     expect(message).not.toContain(POSTGRES_PASSWORD);
   });
 });
+
+/** Counts the writes to the kernel (`_write`, `_writev`) of every socket connected to `port`, until stop(). */
+function countWritesTo(port: number): { count: () => number; stop: () => void } {
+  type Internals = { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+  const proto = Socket.prototype as unknown as Internals;
+  const { _write: write, _writev: writev } = proto;
+  let writes = 0;
+  const counted = (original: (...a: unknown[]) => void) =>
+    function (this: Socket, ...a: unknown[]): void {
+      if (this.remotePort === port) writes++;
+      original.apply(this, a);
+    };
+  proto._write = counted(write);
+  proto._writev = counted(writev);
+  return {
+    count: () => writes,
+    stop: () => {
+      proto._write = write;
+      proto._writev = writev;
+    },
+  };
+}

@@ -1,8 +1,10 @@
 // A PostgreSQL connection pool: versioned migrations under an advisory lock, transactions that calls inside join, afterCommit.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
 import pg from 'pg';
 import { errorMessage, GatewayError } from '../../core/errors.js';
+import { corkForTurn } from '../../core/turn-writes.js';
 import type { Durability, TransactionOptions } from '../ports.js';
 import { PgNotices } from './notices.js';
 import { PG_MIGRATIONS, type PgMigration } from './migrations.js';
@@ -176,6 +178,9 @@ export class PgDatabase {
     });
     // Without a listener an idle connection's error would be thrown as an uncaught exception and stop the process.
     this.pool.on('error', (err) => this.options.onConnectionError?.(err));
+    // Statements issued in one turn (a transaction's BEGIN and the writes it sends without waiting, a batch's reads) leave
+    // in one socket write, and so wake the server process once: with pipelining each statement was a write of its own.
+    this.pool.on('connect', (client) => coalesceStatements(client));
     this.notices = new PgNotices({
       client: () => this.newClient(),
       onProblem: (err) => this.options.onConnectionError?.(err),
@@ -603,4 +608,22 @@ export function redact(url: string): string {
   } catch {
     return '(unparsable URL)';
   }
+}
+
+/**
+ * Makes each write to a pooled connection's socket cork it for the rest of the turn (corkForTurn). pg 8 writes through
+ * `client.connection.stream` (a net.Socket, or a TLSSocket once SSL is up, which is what it holds after `connect`); a
+ * client without one is left as it is (postgres-engine.test.ts checks the writes are coalesced, so a pg that changed
+ * this is found there).
+ */
+function coalesceStatements(client: pg.PoolClient): void {
+  const connection: unknown = Reflect.get(client, 'connection');
+  const stream: unknown = typeof connection === 'object' && connection !== null ? Reflect.get(connection, 'stream') : undefined;
+  if (!(stream instanceof Writable)) return;
+  const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+  const coalesced = (...args: unknown[]): boolean => {
+    corkForTurn(stream);
+    return write(...args);
+  };
+  stream.write = coalesced as Writable['write'];
 }
