@@ -1,4 +1,4 @@
-// A cluster node's Redis commands of one turn of the event loop leave in one socket write, in order, MULTIs included, and a command nobody awaits cannot end the process when the connection closes (gateway/broker/redis-writes.ts).
+// A cluster node's Redis commands of one round of the event loop leave in one socket write, in order, MULTIs included, and a command nobody awaits cannot end the process when the connection closes (gateway/broker/redis-writes.ts).
 import { Redis } from 'ioredis';
 import type { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +88,23 @@ describe('Redis writes coalesced per turn', () => {
     expect([a, b]).toEqual(['OK', 'OK']);
     expect(await redis.mget('a2', 'b2')).toEqual(['1!', '2!']);
     expect(writes()).toBe(3);
+  });
+
+  it('sends the commands of callbacks that run in the same round of the loop (a storm’s CONNECTs) in one write', async () => {
+    const redis = await client(true);
+    await redis.del('n');
+    const writes = countWrites(redis);
+    // Two timers due together run as two callbacks of one timers phase, each with its own promise jobs after it.
+    const replies = await new Promise<number[]>((resolve, reject) => {
+      const pending: Promise<number>[] = [];
+      setTimeout(() => pending.push(redis.incr('n')), 0);
+      setTimeout(() => {
+        pending.push(redis.incr('n'));
+        Promise.all(pending).then(resolve, reject);
+      }, 0);
+    });
+    expect(replies).toEqual([1, 2]);
+    expect(writes()).toBe(1);
   });
 
   it('leaves commands queued before the connection is ready to ioredis, which sends them once connected', async () => {
