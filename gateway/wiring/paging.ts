@@ -3,6 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { loadLinkSecret, LinkSigner } from '../http/links.js';
 import { PageDelivery } from '../incidents/page-delivery.js';
 import { FirstPageLatency } from '../metrics/first-page.js';
+import { LoopWatch } from '../metrics/loop-watch.js';
+import { SlowAlarmLog } from '../metrics/slow-alarms.js';
 import { DEFAULT_CAP_SETTINGS, SendCaps } from '../notifiers/caps.js';
 import { SmsDispatcher } from '../notifiers/dispatcher.js';
 import type { TemplateCatalogue } from '../notifiers/intent.js';
@@ -11,6 +13,7 @@ import { buildSmsProviders, capRules, carriesLinks, catalogueInForce, parseStore
 import { PageLinkCodeBook } from '../paging/link-codes.js';
 import { Pager } from '../paging/pager.js';
 import { DEFAULT_REPLY_WINDOW_MS, ReplyCodeBook } from '../paging/reply-codes.js';
+import type { RegistryRepo } from '../storage/ports.js';
 import type { VoiceCalls } from '../voice/calls.js';
 import type { Base } from './base.js';
 
@@ -38,6 +41,8 @@ export interface PagingInternals {
   /** False when a template provider is in use: it cannot carry a signed link in free text. */
   carriesLinks: boolean;
   firstPage: FirstPageLatency;
+  /** ALARM_SLOW_LOG_MS: logs an alarm slow to its first SMS send, with where its time went. */
+  slowAlarms: SlowAlarmLog;
   /** Loads the catalogue in force (the registry's `sms.templates`, else the built-in one); refuses a bad one. */
   loadCatalogue: () => Promise<void>;
 }
@@ -64,6 +69,14 @@ export function wirePaging(w: PagingWiring): PagingParts & PagingInternals {
     catalogue: () => catalogue ?? {},
   });
   const firstPage = new FirstPageLatency({ incidents: store.incidents, observe: (s) => metrics.alarmToFirstSms.observe(s) });
+  // Through the port: only an engine that caches residents (PostgreSQL) says whether it holds one.
+  const registry: RegistryRepo = store.registry;
+  const slowAlarms = new SlowAlarmLog({
+    thresholdMs: config.alarmSlowLogMs ?? 250,
+    log: log.child({ part: 'alarms' }),
+    loop: new LoopWatch(),
+    residentCached: (id) => registry.residentCached?.(id),
+  });
   const linkCodes = new PageLinkCodeBook({ repo: store.linkCodes, clock });
   const pageDelivery = new PageDelivery({ incidents: store.incidents, bus, clock });
   const dispatcher = new SmsDispatcher({
@@ -82,7 +95,9 @@ export function wirePaging(w: PagingWiring): PagingParts & PagingInternals {
     onSent: (msg, latencyMs) => {
       metrics.smsSent.inc({ purpose: msg.purpose, status: msg.status });
       metrics.smsSendDuration.observe(latencyMs / 1000);
-      firstPage.pageSent(msg, performance.now() - latencyMs);
+      const sentAt = performance.now() - latencyMs;
+      firstPage.pageSent(msg, sentAt);
+      slowAlarms.pageSent(msg, sentAt);
     },
     onFailed: (msg) => metrics.smsSendFailures.inc({ code: msg.errorCode ?? 'unknown' }),
     // Several nodes: each unsent SMS is sent by the node that holds its lease; a dead node's are taken over.
@@ -112,6 +127,7 @@ export function wirePaging(w: PagingWiring): PagingParts & PagingInternals {
     linkSecret,
     carriesLinks: carriesLinks(providers),
     firstPage,
+    slowAlarms,
     checkCatalogue: (templates) => {
       catalogueInForce(templates, settings, config.publicUrl);
     },
