@@ -1,5 +1,4 @@
 // Wires the paging side: SMS providers and their caps, the template catalogue, the dispatcher, page links and the pager.
-import { performance } from 'node:perf_hooks';
 import { loadLinkSecret, LinkSigner } from '../http/links.js';
 import { PageDelivery } from '../incidents/page-delivery.js';
 import { FirstPageLatency } from '../metrics/first-page.js';
@@ -92,12 +91,12 @@ export function wirePaging(w: PagingWiring): PagingParts & PagingInternals {
     keepTrying: (msg) => pageDelivery.keepTrying(msg),
     // A page every SMS provider caps for this number is given to a call instead, when calls are on.
     divert: (msg, reason) => w.voice()?.callInstead(msg, reason) ?? Promise.resolve(false),
-    onSent: (msg, latencyMs) => {
+    onSent: (msg, latencyMs, startedAt) => {
       metrics.smsSent.inc({ purpose: msg.purpose, status: msg.status });
       metrics.smsSendDuration.observe(latencyMs / 1000);
-      const sentAt = performance.now() - latencyMs;
-      firstPage.pageSent(msg, sentAt);
-      slowAlarms.pageSent(msg, sentAt);
+      // The send's start, not now less its latency: the state was stored (a round trip or more) after the answer.
+      firstPage.pageSent(msg, startedAt);
+      slowAlarms.pageSent(msg, startedAt);
     },
     onFailed: (msg) => metrics.smsSendFailures.inc({ code: msg.errorCode ?? 'unknown' }),
     // Several nodes: each unsent SMS is sent by the node that holds its lease; a dead node's are taken over.

@@ -31,17 +31,29 @@ describe('slow-alarm log', () => {
     lines.length = 0;
   });
 
-  /** Starts a gateway at this threshold whose event loop is held HOLD_MS right after each alarm is recorded, and presses once. */
-  const pressSlowly = async (threshold: string): Promise<string> => {
+  /**
+   * Starts a gateway at this threshold whose event loop is held `holdMs` right after each alarm is recorded (or, with
+   * `afterSend`, once the first page's provider answer is being stored), and presses once.
+   */
+  const pressSlowly = async (threshold: string, opts: { holdMs?: number; afterSend?: boolean } = {}): Promise<string> => {
+    const holdMs = opts.holdMs ?? HOLD_MS;
+    const hold = (): void => {
+      const until = performance.now() + holdMs;
+      while (performance.now() < until);
+    };
     const log = createLogger({ level: 'warn', destination: { write: (line: string) => lines.push(line) } });
     t = await startTestGateway({ clock: new ManualClock(LAST_THURSDAY_10), log, env: { ALARM_SLOW_LOG_MS: threshold } });
     const gateway = t.gateway;
     // Registered after the gateway's own listener: the processor has taken the signal, its transaction not yet begun.
-    gateway.bus.on(gateway, 'signalReceived', (signal) => {
-      if (signal.type !== 'sos') return;
-      const until = performance.now() + HOLD_MS;
-      while (performance.now() < until);
-    });
+    if (!opts.afterSend)
+      gateway.bus.on(gateway, 'signalReceived', (signal) => {
+        if (signal.type === 'sos') hold();
+      });
+    // The provider has the page (its id is known): the send started before this, whatever comes after.
+    else
+      gateway.bus.on(gateway, 'smsStatusChanged', (msg) => {
+        if (msg.purpose === 'page' && msg.step === 1 && msg.providerSid) hold();
+      });
     button = await connectDevice(t.mqttUrl, 'btn-001', 's3cret-btn-001');
     await button.publishAsync('care/v1/btn-001/event', JSON.stringify({ type: 'sos', seq: 1 }), { qos: 1 });
     await t.sms.waitForMessage((m) => m.to === W1 && m.body.includes('回1'));
@@ -78,6 +90,15 @@ describe('slow-alarm log', () => {
   it('logs nothing for an alarm under the threshold', async () => {
     await pressSlowly('60000');
     expect(slowLines()).toEqual([]);
+  });
+
+  it('measures to the first send starting, not to its answer being stored (the log and alarm_to_first_sms_seconds alike)', async () => {
+    await pressSlowly('250', { holdMs: 400, afterSend: true });
+    expect(slowLines()).toEqual([]);
+    const sum = /alarm_to_first_sms_seconds_sum ([\d.e-]+)/.exec(
+      await t!.gateway.metrics.registry.getSingleMetricAsString('alarm_to_first_sms_seconds'),
+    );
+    expect(Number(sum?.[1])).toBeLessThan(0.25);
   });
 
   it('logs nothing when off (0), however slow the alarm', async () => {
