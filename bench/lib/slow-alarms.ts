@@ -2,8 +2,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { SlowAlarmReport } from '../../gateway/metrics/slow-alarms.js';
 
-/** The threshold the benchmark starts its nodes with: under the 15 ms target, so the alarms that decide the p99 are logged. */
-export const BENCH_SLOW_ALARM_MS = 12;
+/** The threshold the benchmark starts its nodes with: hook -> send runs about 2 ms under the bench's PUBLISH -> SMS request, so the alarms that decide a p99 near the 15 ms target are logged. */
+export const BENCH_SLOW_ALARM_MS = 10;
 /** Slow alarms printed (and kept in latest.json) per round, the slowest first. */
 const SHOWN = 10;
 /** Slow alarms closer than this to one another form one burst (the benchmark's alarms go one at a time). */
@@ -18,6 +18,8 @@ export interface SlowAlarm {
   queueMs: number;
   beginMs: number;
   transactionMs: number;
+  /** Of transactionMs, its COMMIT alone (null when the node did not time it). */
+  commitMs: number | null;
   sendMs: number;
   lagMs: number;
   gcMs: number;
@@ -71,6 +73,7 @@ export function slowAlarmsSince(outputs: readonly { node: string; stdout: string
         queueMs: r.queueMs ?? 0,
         beginMs: r.beginMs ?? 0,
         transactionMs: r.transactionMs ?? 0,
+        commitMs: r.commitMs ?? null,
         sendMs: r.sendMs ?? 0,
         lagMs: r.lagMs ?? 0,
         gcMs: r.gcMs ?? 0,
@@ -121,7 +124,8 @@ export function describeRoundSlowAlarms(r: RoundSlowAlarms): string[] {
   if (r.count === 0) return ['no alarm over the slow-alarm threshold'];
   const lines = [`${r.count} alarms over the slow-alarm threshold; the slowest:`];
   for (const a of r.slowest) {
-    const stages = STAGES.map(([k, name]) => `${name} ${Number(a[k]).toFixed(1)}`).join(' ');
+    const commit = a.commitMs === null ? '' : ` (COMMIT ${a.commitMs.toFixed(1)})`;
+    const stages = STAGES.map(([k, name]) => `${name} ${Number(a[k]).toFixed(1)}${k === 'transactionMs' ? commit : ''}`).join(' ');
     lines.push(
       `  ${a.node} at ${a.offsetS.toFixed(3)} s: ${a.totalMs.toFixed(2)} ms = ${stages}; loop late ${a.lagMs.toFixed(1)}, gc ${a.gcMs.toFixed(1)}` +
         (a.residentUncached ? '; resident uncached' : ''),

@@ -27,6 +27,8 @@ interface Trace {
   taken?: number;
   began?: number;
   committed?: number;
+  /** How long its transaction's COMMIT itself took (the store's commit timing), part of transactionMs. */
+  commitMs?: number;
   incidentId?: string;
   uncached?: boolean;
 }
@@ -41,6 +43,8 @@ export interface AlarmStages {
   beginMs: number;
   /** -> its COMMIT done (the reads, the incident, its pages' rows, the COMMIT itself). */
   transactionMs: number;
+  /** Of transactionMs, the COMMIT alone (PostgreSQL: its round trip with the WAL flush); absent when not timed. */
+  commitMs?: number;
   /** -> the first page's SMS send starting (the SMS queue, building the request). */
   sendMs: number;
 }
@@ -68,6 +72,8 @@ export interface SlowAlarmReport extends AlarmStages {
 export class SlowAlarmLog {
   private readonly byEvent = new Map<number, Trace>();
   private readonly byIncident = new Map<string, Trace>();
+  /** The store's last COMMIT time: a transaction's afterCommit effects run right after its own is timed. */
+  private lastCommitMs: number | undefined;
 
   constructor(private readonly deps: SlowAlarmLogDeps) {}
 
@@ -118,12 +124,20 @@ export class SlowAlarmLog {
     if (trace) trace.incidentId = incidentId;
   }
 
+  /** The store timed a COMMIT (any transaction's); the one that runs committed() next is the one just timed. */
+  commitTimed(ms: number): void {
+    this.lastCommitMs = ms;
+  }
+
   /** Their transaction committed, before the SMS it enqueued start: traces that opened nothing end here. */
   committed(signals: readonly Signal[]): void {
+    const commitMs = this.lastCommitMs;
+    this.lastCommitMs = undefined;
     this.mark(signals, (t, now) => {
       this.byEvent.delete(t.eventId);
       if (t.incidentId === undefined) return;
       t.committed = now;
+      if (commitMs !== undefined) t.commitMs = commitMs;
       bounded(this.byIncident, t.incidentId, t);
     });
   }
@@ -188,6 +202,7 @@ function reportOf(t: Trace, incidentId: string, sentAt: number, loop: LoopWindow
     queueMs: round(taken - recorded),
     beginMs: round(began - taken),
     transactionMs: round(committed - began),
+    ...(t.commitMs !== undefined ? { commitMs: round(t.commitMs) } : {}),
     sendMs: round(sentAt - committed),
     arrivedAt: Math.round(performance.timeOrigin + t.arrived),
     lagMs: round(loop.lagMs),
@@ -197,7 +212,7 @@ function reportOf(t: Trace, incidentId: string, sentAt: number, loop: LoopWindow
   };
 }
 
-const STAGE_NAMES: [keyof AlarmStages, string][] = [
+const STAGE_NAMES: [Exclude<keyof AlarmStages, 'commitMs'>, string][] = [
   ['recordMs', 'event commit'],
   ['queueMs', 'signal queue'],
   ['beginMs', 'waiting to begin'],
@@ -208,7 +223,9 @@ const STAGE_NAMES: [keyof AlarmStages, string][] = [
 /** One readable line: the total, the stage that took most, and the split. */
 function describe(r: SlowAlarmReport): string {
   const [key, name] = STAGE_NAMES.reduce((a, b) => (r[b[0]] > r[a[0]] ? b : a));
-  const split = STAGE_NAMES.map(([k, n]) => `${n} ${r[k]}`).join(', ');
+  const split = STAGE_NAMES.map(
+    ([k, n]) => `${n} ${r[k]}${k === 'transactionMs' && r.commitMs !== undefined ? ` (COMMIT ${r.commitMs})` : ''}`,
+  ).join(', ');
   const uncached = r.residentUncached ? '; resident read from the database' : '';
   return (
     `slow alarm: ${r.totalMs} ms from arrival to its first SMS send, ${r[key]} of it ${name} ` +

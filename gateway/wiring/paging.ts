@@ -76,6 +76,8 @@ export function wirePaging(w: PagingWiring): PagingParts & PagingInternals {
     loop: new LoopWatch(),
     residentCached: (id) => registry.residentCached?.(id),
   });
+  // Each COMMIT's own time, so a slow alarm's transaction is split into its statements and its COMMIT.
+  if ((config.alarmSlowLogMs ?? 250) > 0) store.database.observeCommits((c) => slowAlarms.commitTimed(c.ms));
   const linkCodes = new PageLinkCodeBook({ repo: store.linkCodes, clock });
   const pageDelivery = new PageDelivery({ incidents: store.incidents, bus, clock });
   const dispatcher = new SmsDispatcher({

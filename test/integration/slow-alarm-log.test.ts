@@ -1,10 +1,12 @@
 // ALARM_SLOW_LOG_MS: a real alarm (aedes, mqtt.js, SQLite, the Twilio SDK against the local server) slower than the threshold is logged once with its stages.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { ManualClock } from '../../gateway/core/clock.js';
 import { createLogger } from '../../gateway/core/logger.js';
 import type { SlowAlarmReport } from '../../gateway/metrics/slow-alarms.js';
-import { API_TOKEN, connectDevice, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import type { Gateway } from '../../gateway/app.js';
+import { API_TOKEN, connectDevice, startPostgresTestGateway, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { PostgresFixture } from '../helpers/postgres.js';
 import { shanghaiLast } from '../helpers/calendar.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -17,7 +19,8 @@ const HOLD_MS = 60;
 type Line = SlowAlarmReport & { level: number; msg: string; part?: string };
 
 describe('slow-alarm log', () => {
-  let t: TestGateway | null = null;
+  let t: TestGateway<Gateway> | null = null;
+  let pg: PostgresFixture | null = null;
   let button: MqttClient | null = null;
   const lines: string[] = [];
   const slowLines = (): Line[] =>
@@ -30,19 +33,27 @@ describe('slow-alarm log', () => {
     t = null;
     lines.length = 0;
   });
+  afterAll(async () => pg?.stop());
 
   /**
    * Starts a gateway at this threshold whose event loop is held `holdMs` right after each alarm is recorded (or, with
    * `afterSend`, once the first page's provider answer is being stored), and presses once.
    */
-  const pressSlowly = async (threshold: string, opts: { holdMs?: number; afterSend?: boolean } = {}): Promise<string> => {
+  const pressSlowly = async (
+    threshold: string,
+    opts: { holdMs?: number; afterSend?: boolean; postgres?: boolean } = {},
+  ): Promise<string> => {
     const holdMs = opts.holdMs ?? HOLD_MS;
     const hold = (): void => {
       const until = performance.now() + holdMs;
       while (performance.now() < until);
     };
     const log = createLogger({ level: 'warn', destination: { write: (line: string) => lines.push(line) } });
-    t = await startTestGateway({ clock: new ManualClock(LAST_THURSDAY_10), log, env: { ALARM_SLOW_LOG_MS: threshold } });
+    const options = { clock: new ManualClock(LAST_THURSDAY_10), log, env: { ALARM_SLOW_LOG_MS: threshold } };
+    if (opts.postgres) {
+      pg ??= await PostgresFixture.start();
+      t = await startPostgresTestGateway(await pg.freshUrl(), options);
+    } else t = await startTestGateway(options);
     const gateway = t.gateway;
     // Registered after the gateway's own listener: the processor has taken the signal, its transaction not yet begun.
     if (!opts.afterSend)
@@ -80,11 +91,25 @@ describe('slow-alarm log', () => {
     expect(line.totalMs).toBeGreaterThanOrEqual(HOLD_MS);
     expect(line.beginMs).toBeGreaterThanOrEqual(HOLD_MS);
     expect(line.lagMs).toBeGreaterThanOrEqual(HOLD_MS - 20);
+    // The COMMIT's own time is part of the transaction's.
+    expect(line.commitMs).toBeGreaterThan(0);
+    expect(line.commitMs).toBeLessThanOrEqual(line.transactionMs);
     expect(line.gcCount).toBeGreaterThanOrEqual(0);
     expect(Math.abs(line.arrivedAt - Date.now())).toBeLessThan(60_000);
     // SQLite reads the resident in-process: nothing to say about a cache.
     expect(line).not.toHaveProperty('residentUncached');
     expect(line.msg).toMatch(/^slow alarm: [\d.]+ ms from arrival to its first SMS send, [\d.]+ of it waiting to begin \(event commit /);
+  });
+
+  it('on PostgreSQL too, saying the resident was read from the database the first time and its COMMIT time', async () => {
+    const incidentId = await pressSlowly('20', { postgres: true });
+    const [line, ...more] = slowLines();
+    expect(more).toEqual([]);
+    expect(line).toMatchObject({ deviceId: 'btn-001', incidentId, residentUncached: true });
+    expect(line!.beginMs).toBeGreaterThanOrEqual(HOLD_MS);
+    expect(line!.commitMs).toBeGreaterThan(0);
+    expect(line!.commitMs).toBeLessThanOrEqual(line!.transactionMs);
+    expect(line!.msg).toMatch(/incident transaction [\d.]+ \(COMMIT [\d.]+\).*; resident read from the database\)$/);
   });
 
   it('logs nothing for an alarm under the threshold', async () => {
