@@ -14,6 +14,16 @@ import { SmsServerProcess } from './lib/sms-server-process.js';
 import { gatewaySmsEnv, type BenchSmsProvider } from './lib/sms-servers.js';
 import { FirstSmsTracker } from './lib/sms-tracker.js';
 import { sharedSecretRegistry } from './lib/shared-registry.js';
+import {
+  BENCH_SLOW_ALARM_MS,
+  describeRoundSlowAlarms,
+  outputMarks,
+  postgresEventsBetween,
+  roundSlowAlarms,
+  slowAlarmsSince,
+  type OutputMarks,
+  type RoundSlowAlarms,
+} from './lib/slow-alarms.js';
 import { summarize, type LatencySummary } from './lib/stats.js';
 
 /** The issue's target for the cluster: alarm p99 under 2,000 msg/s of telemetry, median of the runs. */
@@ -47,6 +57,8 @@ export interface ClusterAlarmRound {
   drainTimeouts: number;
   /** Cluster: Redis commands executed over the round (all nodes), by command, the busiest first; null without Redis. */
   redisCommands: Record<string, number> | null;
+  /** The measured alarms the nodes logged as slow (over BENCH_SLOW_ALARM_MS), with their stages, and PostgreSQL's log meanwhile. */
+  slowAlarms: RoundSlowAlarms;
 }
 
 export interface ClusterAlarmResult {
@@ -127,12 +139,18 @@ async function measure(provider: BenchSmsProvider, kind: DeploymentKind, opts: C
         cleanup.push(() => started.stop());
         await started.start();
         simulator.process = started;
-        return { ...gatewaySmsEnv(spec, started.url), API_TOKEN, ...DEVICE_LIMITS_OFF };
+        // Every alarm slower than the threshold is logged by its node with its stages (docs/operations.md).
+        return { ...gatewaySmsEnv(spec, started.url), API_TOKEN, ...DEVICE_LIMITS_OFF, ALARM_SLOW_LOG_MS: String(BENCH_SLOW_ALARM_MS) };
       },
     });
     cleanup.push(() => deployment.stop());
     const smsSim = simulator.process;
     if (!smsSim) throw new Error('the SMS simulator did not start');
+    // PostgreSQL 15 logs its checkpoints already; its autovacuum runs too, so that a slow alarm can be set beside them.
+    await deployment.postgres?.sql('ALTER SYSTEM SET log_autovacuum_min_duration = 0');
+    await deployment.postgres?.sql('ALTER SYSTEM SET log_checkpoints = on');
+    await deployment.postgres?.sql('SELECT pg_reload_conf()');
+    const postgresLog = deployment.postgres ? join(deployment.postgres.dir, 'server.log') : null;
     opts.log(
       `cluster-alarm: ${kind} up in ${Math.round(deployment.startMs)} ms (registry seeded in ${Math.round(deployment.seedMs)} ms); ${provider} simulator in a child process`,
     );
@@ -189,6 +207,8 @@ async function measure(provider: BenchSmsProvider, kind: DeploymentKind, opts: C
     let cpuBefore = processCpuMicros(nodePids.keys());
     let roundStarted = performance.now();
     let redisBefore = await deployment.redisCommands();
+    let marks: OutputMarks = outputMarks(deployment.nodeOutputs());
+    let measuredFrom = Date.now();
     const rounds = await runRounds({
       runs: opts.runs,
       pacing: opts.pacing,
@@ -205,7 +225,10 @@ async function measure(provider: BenchSmsProvider, kind: DeploymentKind, opts: C
           cpuBefore = processCpuMicros(nodePids.keys());
           roundStarted = performance.now();
           redisBefore = await deployment.redisCommands();
+          marks = outputMarks(deployment.nodeOutputs());
         }
+        // Slow alarms count from the first measured alarm on (the warm-up's are left out, as from the latency).
+        if (i === opts.pacing.warmup) measuredFrom = Date.now();
         return sample(i);
       },
       afterRound: async (round) => {
@@ -228,6 +251,10 @@ async function measure(provider: BenchSmsProvider, kind: DeploymentKind, opts: C
           byNode: Object.fromEntries(Object.entries(byNode).map(([n, xs]) => [n, summarize(xs)])),
           drainTimeouts: state.drainTimeouts,
           redisCommands,
+          slowAlarms: roundSlowAlarms(
+            slowAlarmsSince(deployment.nodeOutputs(), marks, measuredFrom),
+            postgresEventsBetween(postgresLog, measuredFrom, Date.now()),
+          ),
         };
         extra.push(r);
         const g = r.gateway;
@@ -248,6 +275,7 @@ async function measure(provider: BenchSmsProvider, kind: DeploymentKind, opts: C
               .map(([n, s]) => `${n} p50 ${s.p50.toFixed(2)} p99 ${s.p99.toFixed(2)} (n=${s.n})`)
               .join(', ')}`,
           );
+        for (const line of describeRoundSlowAlarms(r.slowAlarms)) opts.log(`cluster-alarm: ${line}`);
         await quiesce(deployment, smsSim);
         const closed = await resolveAllOpen(deployment.httpUrl);
         await quiesce(deployment, smsSim);

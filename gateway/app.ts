@@ -71,8 +71,14 @@ export class Gateway extends GatewayFields {
       { name: 'sms catalogue', start: () => this.internals.loadCatalogue() },
       {
         name: 'events',
-        start: () => wireEvents(this, { ...this, firstPage: this.internals.firstPage }),
-        stop: () => this.bus.removeAll(this),
+        start: () => {
+          wireEvents(this, { ...this, firstPage: this.internals.firstPage, slowAlarms: this.internals.slowAlarms });
+          this.internals.slowAlarms.start();
+        },
+        stop: () => {
+          this.bus.removeAll(this);
+          this.internals.slowAlarms.stop();
+        },
       },
       { name: 'telemetry flush', stop: () => this.telemetry.stop() },
       { name: 'accounts', start: () => this.accounts.start(), stop: () => this.accounts.stop() },

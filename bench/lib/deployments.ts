@@ -9,7 +9,7 @@ import { databaseFile } from '../../gateway/storage/sqlite/store.js';
 import { ClusterRig } from '../../test/helpers/cluster.js';
 import { gatewayAddresses, gatewayEnv, GatewayProcess } from '../../test/helpers/e2e-process.js';
 import { sharedLinkSecretFile } from '../../test/helpers/gateway.js';
-import { PostgresFixture } from '../../test/helpers/postgres.js';
+import { PostgresFixture, type PostgresServer } from '../../test/helpers/postgres.js';
 import { seedPostgresRegistry, seedRegistry } from './seed-registry.js';
 
 export const DEPLOYMENTS = ['sqlite', 'postgres', 'cluster'] as const;
@@ -39,6 +39,10 @@ export interface Deployment {
   presence(): Promise<Map<string, string>>;
   /** Calls per Redis command since Redis started (INFO commandstats, lower-case names); null without Redis. */
   redisCommands(): Promise<Record<string, number> | null>;
+  /** The PostgreSQL server (its log is `<dir>/server.log`), when there is one. */
+  postgres: PostgresServer | null;
+  /** What each node has written to stdout so far (its JSON log lines), by node id (the deployment's kind for one node). */
+  nodeOutputs(): { node: string; stdout: string }[];
   /** Events recorded in the store from devices whose id starts with `prefix`, and how many of them rules have not acted on yet. */
   countEvents(prefix: string): Promise<{ recorded: number; unprocessed: number }>;
   stop(): Promise<void>;
@@ -74,10 +78,12 @@ async function startSingle(opts: DeploymentOptions): Promise<Deployment> {
     const dataDir = join(opts.dir, `${opts.kind}-data`);
     mkdirSync(dataDir, { recursive: true });
     let databaseUrl: string | null = null;
+    let postgres: PostgresServer | null = null;
     let seeded;
     if (opts.kind === 'postgres') {
       const pg = await PostgresFixture.start();
       cleanup.push(() => pg.stop());
+      postgres = pg.server;
       databaseUrl = await pg.freshUrl();
       seeded = await seedPostgresRegistry(opts.dir, databaseUrl, opts.doc);
     } else {
@@ -99,6 +105,8 @@ async function startSingle(opts: DeploymentOptions): Promise<Deployment> {
       httpUrl: addresses.publicUrl,
       nodeUrls: [addresses.publicUrl],
       databaseUrl,
+      postgres,
+      nodeOutputs: () => [{ node: opts.kind, stdout: node.stdout }],
       startMs,
       seedMs: seeded.ms,
       presence: () => Promise.resolve(new Map()),
@@ -141,6 +149,8 @@ async function startCluster(opts: DeploymentOptions): Promise<Deployment> {
     httpUrl: rig.httpUrl,
     nodeUrls: rig.nodes.map((n) => n.httpUrl),
     databaseUrl: rig.databaseUrl,
+    postgres: rig.postgres.server,
+    nodeOutputs: () => rig.nodes.map((n) => ({ node: n.id, stdout: n.output().stdout })),
     startMs,
     seedMs,
     presence: async () => {

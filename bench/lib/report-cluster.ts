@@ -2,6 +2,7 @@
 import { CLUSTER_TARGET_P99_MS, GATEWAY_HISTOGRAMS, type ClusterAlarmResult } from '../cluster-alarm.js';
 import type { ClusterIngestResult } from '../cluster-ingest.js';
 import { DEPLOYMENT_TEXT } from './deployments.js';
+import { BENCH_SLOW_ALARM_MS } from './slow-alarms.js';
 import type { HistogramDelta } from './node-metrics.js';
 import { benchReport, type TargetCheck } from './report.js';
 import { acrossRuns, spread, type Spread } from './stats.js';
@@ -61,6 +62,7 @@ export function clusterAlarmJson(results: readonly ClusterAlarmResult[]): Record
         load_average: spread(extras.map((x) => x.loadAverage)),
         drain_timeouts: extras.reduce((s, x) => s + x.drainTimeouts, 0),
         by_node: extras.map((x) => ({ run: x.run, nodes: x.byNode })),
+        slow_alarms: extras.map((x) => ({ run: x.run, threshold_ms: BENCH_SLOW_ALARM_MS, ...x.slowAlarms })),
       };
     };
     (byProvider[r.provider] ??= {})[r.deployment] = {

@@ -94,6 +94,7 @@ export function loadConfig(env: Env): GatewayConfig {
     mapTileUrl: c.MAP_TILE_URL ?? null,
     deviceDrop: { share: c.DEVICE_DROP_PERCENT / 100, minDevices: c.DEVICE_DROP_MIN },
     smsReplyWindowMs: c.SMS_REPLY_WINDOW_MINUTES * 60_000,
+    alarmSlowLogMs: c.ALARM_SLOW_LOG_MS,
     voice: voiceConfig(c),
     aliyunSms:
       c.ALIYUN_ACCESS_KEY_ID && c.ALIYUN_ACCESS_KEY_SECRET && c.ALIYUN_SMS_SIGN_NAME

@@ -124,6 +124,8 @@ export const configSchema = z
     DEVICE_DAILY_MB: count.default(16),
     DEVICE_FLOOD_DISCONNECT: count.min(1, 'expected 1 or more').default(120),
     EVENT_RETENTION_DAYS: count.min(1, 'expected 1 or more').default(90),
+    // An alarm slower than this from its arrival to its first SMS send is logged with where its time went (0: never).
+    ALARM_SLOW_LOG_MS: count.max(600_000, 'expected 600000 or less').default(250),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     // auto: readable lines when stdout is a terminal, JSON lines otherwise (files, pipes, journald, log shippers).
     LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
@@ -437,6 +439,8 @@ export interface GatewayConfig {
   deviceDrop?: { share: number; minDevices: number };
   /** SMS_REPLY_WINDOW_MINUTES in ms: how long after its page a "1"/"2" still answers it (default 30 minutes). */
   smsReplyWindowMs?: number;
+  /** ALARM_SLOW_LOG_MS: an alarm slower than this to its first SMS send is logged with its stages; 0 never (default 250). */
+  alarmSlowLogMs?: number;
   /** VOICE_PROVIDER and its settings: calls to workers whose SMS page is unanswered; null or absent: no calls. */
   voice?: VoiceConfig | null;
   /** ALIYUN_*: Aliyun SMS, when its credentials are set. */

@@ -36,8 +36,23 @@ export interface DeviceCommands {
   publishCommand(deviceId: string, command: DeviceCommand): Promise<void>;
 }
 
+/**
+ * Where an alarm's time goes on its way to its first page (the slow-alarm log, metrics/slow-alarms.ts). Each call only
+ * notes the time: it is cheap and never throws.
+ */
+export interface AlarmStageMarks {
+  /** These signals left the processor's queue for handleSignals. */
+  taken(signals: readonly Signal[]): void;
+  /** Their transaction began its work. */
+  began(signals: readonly Signal[]): void;
+  /** The signal opened this incident and paged its first step in the transaction. */
+  opened(signal: Signal, incidentId: string): void;
+  /** Their transaction committed: called before any SMS it enqueued starts. */
+  committed(signals: readonly Signal[]): void;
+}
+
 export interface IncidentServiceDeps {
-  store: Pick<Store, 'registry' | 'events' | 'incidents' | 'sms' | 'testPresses' | 'transaction'>;
+  store: Pick<Store, 'registry' | 'events' | 'incidents' | 'sms' | 'testPresses' | 'transaction' | 'afterCommit'>;
   bus: EventBus<IncidentEvents>;
   clock: Clock;
   log: Logger;
@@ -54,6 +69,8 @@ export interface IncidentServiceDeps {
    * again, and restart its escalation clock from zero).
    */
   signalsDurability?: Durability;
+  /** Notes the instants of each alarm's way to its first page (ALARM_SLOW_LOG_MS); none: nothing is noted. */
+  stages?: AlarmStageMarks;
 }
 
 const FALL_WINDOW = 'fall_window';
@@ -98,10 +115,17 @@ export class IncidentService {
     // An alarm may reach two nodes (one replaying or adopting what another recorded): whoever holds its event
     // acts on it, once; the other skips it. Everyday events are left out: acting on one twice changes nothing.
     const alarms = signals.filter((s) => !INFORMATIONAL.has(s.type)).map((s) => s.eventId);
+    const { stages } = this.deps;
+    if (alarms.length > 0) stages?.taken(signals);
     await this.familyPagesOf(signals);
     const paging = new Set<string>();
     await this.deps.store.transaction(
       async () => {
+        if (stages && alarms.length > 0) {
+          stages.began(signals);
+          // Queued first, so it runs at the COMMIT before the pages' sends, which were queued after it.
+          this.deps.store.afterCommit(() => stages.committed(signals));
+        }
         // The first alarm's reads go with the check of which alarms another node holds (one round trip on PostgreSQL):
         // nothing is written before them either way. A later alarm's reads follow the writes of those before it.
         const first = signals.find((s) => !INFORMATIONAL.has(s.type));
@@ -432,6 +456,7 @@ export class IncidentService {
             fresh: true,
             created: createdEntry,
           });
+          this.deps.stages?.opened(signal, incident.id);
         } else {
           await this.audit(incident, 'created', createdEntry.by, createdEntry.channel, created, after);
           const dueAt = now + plan.fallCancelSeconds * 1000;

@@ -125,8 +125,11 @@ export interface SmsDispatcherDeps {
   alarmReserve?: number;
   /** Wait before retry number `attempt` (1-based: after the first failure). Default: 0.5 s doubling to 60 s, ±20 % jitter. */
   backoffMs?: (attempt: number) => number;
-  /** Metrics hook: a message was handed to the provider, `latencyMs` after the call started. */
-  onSent?: (msg: OutboundSms, latencyMs: number) => void;
+  /**
+   * Metrics hook: a message was handed to the provider, `latencyMs` after the call started at `startedAt`
+   * (performance.now()). Called once its new state is stored, later than the call's end: measure from `startedAt`.
+   */
+  onSent?: (msg: OutboundSms, latencyMs: number, startedAt: number) => void;
   /** Metrics hook: a message failed for good. */
   onFailed?: (msg: OutboundSms) => void;
   /**

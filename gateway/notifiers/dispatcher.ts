@@ -344,7 +344,7 @@ export class SmsDispatcher {
           );
         continue;
       }
-      await this.outcomes.handedOver(sending, route, held, result, performance.now() - started);
+      await this.outcomes.handedOver(sending, route, held, result, { latencyMs: performance.now() - started, startedAt: started });
       return;
     }
     if (failure) await this.outcomes.failed(sending, attempts, failure);

@@ -27,7 +27,14 @@ export interface SendOutcomesDeps extends Pick<
 export class SendOutcomes {
   constructor(private readonly deps: SendOutcomesDeps) {}
 
-  async handedOver(sending: OutboundSms, route: Route, permit: BreakerPermit, result: SmsSendResult, latencyMs: number): Promise<void> {
+  async handedOver(
+    sending: OutboundSms,
+    route: Route,
+    permit: BreakerPermit,
+    result: SmsSendResult,
+    call: { latencyMs: number; startedAt: number },
+  ): Promise<void> {
+    const { latencyMs } = call;
     const closed = route.gate.answered(permit);
     route.consecutiveFailures = 0;
     this.deps.gate.unwatch(sending.id);
@@ -51,7 +58,7 @@ export class SendOutcomes {
     } catch (err) {
       this.deps.log.error({ err, sms: sending.id }, 'could not count an SMS against its provider cap');
     }
-    this.deps.onSent?.(accepted, latencyMs);
+    this.deps.onSent?.(accepted, latencyMs, call.startedAt);
     this.deps.log.info(
       { sms: sending.id, sid, provider, attempts: sending.attempts, latencyMs: Math.round(latencyMs) },
       'SMS handed to provider',

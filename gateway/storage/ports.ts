@@ -79,6 +79,8 @@ export interface RegistryRepo extends BridgeRepo {
   getCommunity(id: string): Promise<Community | null>;
   listCommunities(): Promise<Community[]>;
   getResident(id: string): Promise<Resident | null>;
+  /** Whether getResident(id) would answer from memory, without a database round trip; absent where every read is in-process. */
+  residentCached?(id: string): boolean;
   listResidents(): Promise<Resident[]>;
   getWorker(id: string): Promise<Worker | null>;
   listWorkers(): Promise<Worker[]>;

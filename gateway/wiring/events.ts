@@ -8,7 +8,7 @@ import type { PagingInternals, PagingParts } from './paging.js';
 
 export type EventWiring = Pick<Base, 'bus' | 'metrics'> &
   Pick<PagingParts, 'pageDelivery'> &
-  Pick<PagingInternals, 'firstPage'> &
+  Pick<PagingInternals, 'firstPage' | 'slowAlarms'> &
   Pick<IncidentParts, 'processor' | 'incidents'> &
   Pick<CareParts, 'supervision'>;
 
@@ -18,6 +18,8 @@ export function wireEvents(owner: object, w: EventWiring): void {
   bus.on(owner, 'signalReceived', (signal) => {
     m.eventsIngested.inc({ type: signal.type });
     w.firstPage.signalReceived(signal);
+    // Before submit: the processor may take the signal at once.
+    w.slowAlarms.recorded(signal);
     w.processor.submit(signal);
   });
   bus.on(owner, 'signalRejected', (r) => m.eventsRejected.inc({ reason: r.reason }));

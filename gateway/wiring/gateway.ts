@@ -19,8 +19,8 @@ import { wirePaging, type PagingInternals, type PagingParts } from './paging.js'
 /** Every part the gateway is made of, as tests, the CLI and the benchmarks reach them (`gateway.store`, …). */
 export type GatewayParts = Base & DeviceParts & PagingParts & IncidentParts & CareParts & ObserverParts & AccountParts;
 
-/** What only the lifecycle needs: the catalogue load at start and the first-page latency fed by recorded signals. */
-export type GatewayInternals = Pick<PagingInternals, 'loadCatalogue' | 'firstPage'> & {
+/** What only the lifecycle needs: the catalogue load at start, and the first-page latency and slow-alarm log fed by recorded signals. */
+export type GatewayInternals = Pick<PagingInternals, 'loadCatalogue' | 'firstPage' | 'slowAlarms'> & {
   /** The 'database' start step: PostgreSQL connects, migrates and checks this node's link secret against the others'. */
   prepareDatabase(): Promise<void>;
 };
@@ -53,11 +53,11 @@ export function wireGateway(
     outages: () => wired(late.supervision, 'supervision'),
     ...(options.edge ? { edge: options.edge } : {}),
   });
-  const { pager, replyWindowMs, linkSecret, carriesLinks, firstPage, loadCatalogue, ...paging } = wirePaging({
+  const { pager, replyWindowMs, linkSecret, carriesLinks, firstPage, slowAlarms, loadCatalogue, ...paging } = wirePaging({
     ...base,
     voice: () => wired(late.voice, 'voice'),
   });
-  const incidents = wireIncidents({ ...base, ...devices, ...paging, pager, replyWindowMs });
+  const incidents = wireIncidents({ ...base, ...devices, ...paging, pager, replyWindowMs, slowAlarms });
   const care = wireCare({ ...base, ...devices, ...paging, ...incidents, carriesLinks, ...(options.jobs ? { jobs: options.jobs } : {}) });
   late.supervision = care.supervision;
   late.voice = incidents.voice;
@@ -89,7 +89,7 @@ export function wireGateway(
     ...care,
     ...accounts,
     ...observers,
-    internals: { loadCatalogue, firstPage, prepareDatabase },
+    internals: { loadCatalogue, firstPage, slowAlarms, prepareDatabase },
   };
 }
 

@@ -33,7 +33,7 @@ export interface IncidentParts {
 export type IncidentWiring = Base &
   Pick<DeviceParts, 'broker' | 'chirpstack'> &
   PagingParts &
-  Pick<PagingInternals, 'pager' | 'replyWindowMs'>;
+  Pick<PagingInternals, 'pager' | 'replyWindowMs' | 'slowAlarms'>;
 
 export function wireIncidents(w: IncidentWiring): IncidentParts {
   const { config, store, bus, metrics, clock, log, pager } = w;
@@ -65,6 +65,7 @@ export function wireIncidents(w: IncidentWiring): IncidentParts {
     pager,
     // PostgreSQL can crash under a running node, which then never restarts to replay what an unsynced commit lost.
     signalsDurability: engineOf(store) === 'postgresql' ? 'full' : 'normal',
+    stages: w.slowAlarms,
     commands: new BridgeCommands({
       registry: store.registry,
       direct: w.broker,

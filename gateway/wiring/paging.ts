@@ -1,8 +1,9 @@
 // Wires the paging side: SMS providers and their caps, the template catalogue, the dispatcher, page links and the pager.
-import { performance } from 'node:perf_hooks';
 import { loadLinkSecret, LinkSigner } from '../http/links.js';
 import { PageDelivery } from '../incidents/page-delivery.js';
 import { FirstPageLatency } from '../metrics/first-page.js';
+import { LoopWatch } from '../metrics/loop-watch.js';
+import { SlowAlarmLog } from '../metrics/slow-alarms.js';
 import { DEFAULT_CAP_SETTINGS, SendCaps } from '../notifiers/caps.js';
 import { SmsDispatcher } from '../notifiers/dispatcher.js';
 import type { TemplateCatalogue } from '../notifiers/intent.js';
@@ -11,6 +12,7 @@ import { buildSmsProviders, capRules, carriesLinks, catalogueInForce, parseStore
 import { PageLinkCodeBook } from '../paging/link-codes.js';
 import { Pager } from '../paging/pager.js';
 import { DEFAULT_REPLY_WINDOW_MS, ReplyCodeBook } from '../paging/reply-codes.js';
+import type { RegistryRepo } from '../storage/ports.js';
 import type { VoiceCalls } from '../voice/calls.js';
 import type { Base } from './base.js';
 
@@ -38,6 +40,8 @@ export interface PagingInternals {
   /** False when a template provider is in use: it cannot carry a signed link in free text. */
   carriesLinks: boolean;
   firstPage: FirstPageLatency;
+  /** ALARM_SLOW_LOG_MS: logs an alarm slow to its first SMS send, with where its time went. */
+  slowAlarms: SlowAlarmLog;
   /** Loads the catalogue in force (the registry's `sms.templates`, else the built-in one); refuses a bad one. */
   loadCatalogue: () => Promise<void>;
 }
@@ -64,6 +68,16 @@ export function wirePaging(w: PagingWiring): PagingParts & PagingInternals {
     catalogue: () => catalogue ?? {},
   });
   const firstPage = new FirstPageLatency({ incidents: store.incidents, observe: (s) => metrics.alarmToFirstSms.observe(s) });
+  // Through the port: only an engine that caches residents (PostgreSQL) says whether it holds one.
+  const registry: RegistryRepo = store.registry;
+  const slowAlarms = new SlowAlarmLog({
+    thresholdMs: config.alarmSlowLogMs ?? 250,
+    log: log.child({ part: 'alarms' }),
+    loop: new LoopWatch(),
+    residentCached: (id) => registry.residentCached?.(id),
+  });
+  // Each COMMIT's own time, so a slow alarm's transaction is split into its statements and its COMMIT.
+  if ((config.alarmSlowLogMs ?? 250) > 0) store.database.observeCommits((c) => slowAlarms.commitTimed(c.ms));
   const linkCodes = new PageLinkCodeBook({ repo: store.linkCodes, clock });
   const pageDelivery = new PageDelivery({ incidents: store.incidents, bus, clock });
   const dispatcher = new SmsDispatcher({
@@ -79,10 +93,12 @@ export function wirePaging(w: PagingWiring): PagingParts & PagingInternals {
     keepTrying: (msg) => pageDelivery.keepTrying(msg),
     // A page every SMS provider caps for this number is given to a call instead, when calls are on.
     divert: (msg, reason) => w.voice()?.callInstead(msg, reason) ?? Promise.resolve(false),
-    onSent: (msg, latencyMs) => {
+    onSent: (msg, latencyMs, startedAt) => {
       metrics.smsSent.inc({ purpose: msg.purpose, status: msg.status });
       metrics.smsSendDuration.observe(latencyMs / 1000);
-      firstPage.pageSent(msg, performance.now() - latencyMs);
+      // The send's start, not now less its latency: the state was stored (a round trip or more) after the answer.
+      firstPage.pageSent(msg, startedAt);
+      slowAlarms.pageSent(msg, startedAt);
     },
     onFailed: (msg) => metrics.smsSendFailures.inc({ code: msg.errorCode ?? 'unknown' }),
     // Several nodes: each unsent SMS is sent by the node that holds its lease; a dead node's are taken over.
@@ -112,6 +128,7 @@ export function wirePaging(w: PagingWiring): PagingParts & PagingInternals {
     linkSecret,
     carriesLinks: carriesLinks(providers),
     firstPage,
+    slowAlarms,
     checkCatalogue: (templates) => {
       catalogueInForce(templates, settings, config.publicUrl);
     },

@@ -16,6 +16,16 @@ describe('configuration', () => {
     expect(loadConfig({ LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
     expect(() => loadConfig({ LOG_FORMAT: 'xml' })).toThrow(/^LOG_FORMAT: .*"auto".*"json".*"pretty".*\(got "xml"\)$/);
   });
+
+  it('takes ALARM_SLOW_LOG_MS in milliseconds (default 250, 0 off), and refuses anything else with one line', () => {
+    expect(loadConfig({}).alarmSlowLogMs).toBe(250);
+    expect(loadConfig({ ALARM_SLOW_LOG_MS: '0' }).alarmSlowLogMs).toBe(0);
+    expect(loadConfig({ ALARM_SLOW_LOG_MS: '12' }).alarmSlowLogMs).toBe(12);
+    expect(() => loadConfig({ ALARM_SLOW_LOG_MS: 'slow' })).toThrow('ALARM_SLOW_LOG_MS: expected a whole number (got "slow")');
+    expect(() => loadConfig({ ALARM_SLOW_LOG_MS: '-1' })).toThrow('ALARM_SLOW_LOG_MS: expected 0 or more (got "-1")');
+    expect(() => loadConfig({ ALARM_SLOW_LOG_MS: '2.5' })).toThrow('ALARM_SLOW_LOG_MS: expected a whole number (got "2.5")');
+    expect(() => loadConfig({ ALARM_SLOW_LOG_MS: '600001' })).toThrow('ALARM_SLOW_LOG_MS: expected 600000 or less (got "600001")');
+  });
 });
 
 describe('log format', () => {

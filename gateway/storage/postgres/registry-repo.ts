@@ -287,6 +287,9 @@ export class PgRegistryRepo implements RegistryRepo {
     if (this.cacheUsable() && this.generation === generation && this.cache.residents === residents) residents.set(id, value);
     return value;
   }
+  residentCached(id: string): boolean {
+    return this.cacheUsable() && this.cache.residents?.has(id) === true;
+  }
   async listResidents(): Promise<Resident[]> {
     return this.docs<Resident>('SELECT doc FROM residents ORDER BY id');
   }
