@@ -5,6 +5,8 @@ import { PerformanceObserver, performance } from 'node:perf_hooks';
 const TICK_MS = 10;
 /** Ticks kept: about 5 s, longer than any alarm stays traced before its report. */
 const TICKS = 512;
+/** The timer stops this long after it was last asked to run, even if it was never told to stop (a trace left open). */
+const WATCH_AT_MOST_MS = 60_000;
 /** Collections kept: scavenges under load come a few per second. */
 const GCS = 256;
 
@@ -18,8 +20,9 @@ export interface LoopWindow {
 }
 
 /**
- * A timer re-armed every TICK_MS (unref'd) notes how late it ran; a PerformanceObserver notes each collection. Both go
- * into fixed rings, so the cost is one short callback per tick and per collection, and nothing grows.
+ * A timer re-armed every TICK_MS (unref'd) notes how late it ran, only while some alarm is traced (`watching`), so an
+ * idle node is not woken 100 times a second for it; a PerformanceObserver notes each collection. Both go into fixed
+ * rings, so the cost is one short callback per tick and per collection, and nothing grows.
  */
 export class LoopWatch {
   private readonly tickAt = new Float64Array(TICKS);
@@ -30,13 +33,12 @@ export class LoopWatch {
   private gcs = 0;
   private timer: NodeJS.Timeout | null = null;
   private expected = 0;
+  private until = 0;
   private observer: PerformanceObserver | null = null;
 
+  /** Observes collections from now on; the lateness timer runs only while watching(true). */
   start(): void {
-    if (this.timer) return;
-    this.expected = performance.now() + TICK_MS;
-    this.timer = setTimeout(() => this.tick(), TICK_MS);
-    this.timer.unref();
+    if (this.observer) return;
     this.observer = new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) this.noteGc(entry.startTime, entry.duration);
     });
@@ -44,10 +46,25 @@ export class LoopWatch {
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.watching(false);
     this.observer?.disconnect();
     this.observer = null;
+  }
+
+  /**
+   * Runs the lateness timer while `on` (some alarm is traced), from its first tick TICK_MS after it is turned on, and for
+   * at most a minute after the last call with `on`.
+   */
+  watching(on: boolean): void {
+    if (on) this.until = performance.now() + WATCH_AT_MOST_MS;
+    if (on && !this.timer && this.observer) {
+      this.expected = performance.now() + TICK_MS;
+      this.timer = setTimeout(() => this.tick(), TICK_MS);
+      this.timer.unref();
+    } else if (!on && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
   }
 
   /** The loop between `from` and `to`; ticks and collections older than the rings hold are not counted. */
@@ -79,7 +96,8 @@ export class LoopWatch {
     this.tickAt[slot] = now;
     this.tickLate[slot] = Math.max(0, now - this.expected);
     this.expected = now + TICK_MS;
-    this.timer?.refresh();
+    if (now > this.until) this.watching(false);
+    else this.timer?.refresh();
   }
 
   private noteGc(start: number, duration: number): void {

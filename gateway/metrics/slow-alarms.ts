@@ -11,8 +11,8 @@ export interface SlowAlarmLogDeps {
   /** ALARM_SLOW_LOG_MS; 0 traces nothing at all. */
   thresholdMs: number;
   log: Logger;
-  /** The event loop's lateness and collections; started and stopped with the log. */
-  loop: Pick<LoopWatch, 'start' | 'stop' | 'during'>;
+  /** The event loop's lateness and collections; started and stopped with the log, its timer run while alarms are traced. */
+  loop: Pick<LoopWatch, 'start' | 'stop' | 'during' | 'watching'>;
   /** Whether the store holds the resident in memory (no database read for it); undefined when the store has no cache. */
   residentCached?: (residentId: string) => boolean | undefined;
 }
@@ -95,6 +95,7 @@ export class SlowAlarmLog {
   recorded(signal: Signal): void {
     if (!this.on || (signal.type !== 'sos' && signal.type !== 'fall') || signal.arrivedHr === undefined) return;
     this.guard(() => {
+      this.deps.loop.watching(true);
       bounded(this.byEvent, signal.eventId, {
         deviceId: signal.deviceId,
         residentId: signal.residentId,
@@ -140,6 +141,7 @@ export class SlowAlarmLog {
       if (commitMs !== undefined) t.commitMs = commitMs;
       bounded(this.byIncident, t.incidentId, t);
     });
+    this.idleWhenDone();
   }
 
   /** An SMS request started at `sentAt`: the first step's page of a traced incident ends its trace. */
@@ -148,11 +150,17 @@ export class SlowAlarmLog {
     const trace = this.byIncident.get(msg.incidentId);
     if (!trace) return;
     this.byIncident.delete(msg.incidentId);
+    this.idleWhenDone();
     if (sentAt - trace.arrived <= this.deps.thresholdMs) return;
     this.guard(() => {
       const report = reportOf(trace, msg.incidentId ?? '', sentAt, this.deps.loop.during(trace.arrived, sentAt));
       this.deps.log.warn(report, describe(report));
     });
+  }
+
+  /** No alarm traced any more: the lateness timer stops (an alarm that never pages is dropped at its commit). */
+  private idleWhenDone(): void {
+    if (this.byEvent.size === 0 && this.byIncident.size === 0) this.deps.loop.watching(false);
   }
 
   private mark(signals: readonly Signal[], set: (trace: Trace, now: number) => void): void {
