@@ -4,6 +4,7 @@ import { willSetKey } from '../gateway/broker/will-store.js';
 import { busiest, connectionsTo, FailoverTimeline, type TimelineSummary } from './lib/failover-timeline.js';
 import { findNodePids } from './lib/node-cpu.js';
 import { scrapeNodes, snapshotDelta, type MetricsSnapshot } from './lib/node-metrics.js';
+import { addCounts, readCounterByLabel } from './lib/prometheus.js';
 import { httpGet } from '../test/helpers/e2e-process.js';
 import { benchRegistryDoc, residentIndexIn, residentName } from './lib/registry.js';
 import { ClusterParts, nodeDevices, OPEN_FILES, type NodeHandle } from './lib/cluster-parts.js';
@@ -65,6 +66,11 @@ export interface FailoverResult {
   connect_costs: ConnectCosts | null;
   /** Where the reconnects waited: HAProxy's connections to the survivors, their accepted sockets, CPU and run-queue waits, every 0.5 s. */
   timeline: TimelineSummary | null;
+  /**
+   * The survivors' shared secret cache over the window, look-ups by outcome (device_secret_cache_lookups_total): a hit
+   * is one HMAC; anything else costs the device a scrypt.
+   */
+  secret_lookups: Record<string, number>;
   /** Each survivor's garbage collection over the window (its nodejs_gc_duration_seconds), seconds and collections by kind. */
   survivors_gc: Record<string, Record<string, { s: number; n: number }>>;
   failed_attempts: number;
@@ -158,6 +164,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
     }
     const survivorNames = survivors.map((n) => n.name);
     const gcBefore = await gcOf(survivors);
+    const secretsBefore = await secretLookupsOf(survivors);
     const killedAt = performance.now();
     const survivorOf = new Map([...survivorPids].map(([name, pid]) => [pid, name]));
     const timeline = new FailoverTimeline({
@@ -213,6 +220,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
     last = await fleet.status({ times: true });
     const waited = timeline.stop(opts.devices);
     const gcS = gcSpent(gcBefore, await gcOf(survivors));
+    const secretLookups = countsSince(secretsBefore, await secretLookupsOf(survivors));
     const windowEnd = performance.now();
     const redisAfter = await redisCommandCalls(redis);
     const pgTo = opts.profileDir && pgLog ? logOffset(pgLog) : 0;
@@ -244,6 +252,9 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
         `90 % at ${at(waited.accepted90S)}; survivors' CPU ${JSON.stringify(waited.cpuS)} s, their main threads waited for a core ${JSON.stringify(waited.runQueueS)} s`,
     );
     opts.log(`failover: survivors' garbage collection over the window, s by kind (collections): ${JSON.stringify(gcS)}`);
+    opts.log(
+      `failover: survivors' shared secret cache look-ups by outcome (anything but a hit costs a scrypt): ${JSON.stringify(secretLookups)}`,
+    );
     const hostTotal = Object.values(waited.hostCpuS).reduce((a, b) => a + b, 0);
     opts.log(
       `failover: the host's CPU over those ${reconnectAllS.toFixed(1)} s: ${hostTotal.toFixed(1)} s in all (2 cores), by process ${JSON.stringify(waited.hostCpuS)}`,
@@ -323,6 +334,7 @@ export async function runFailoverBenchmark(opts: FailoverOptions): Promise<Failo
       connect_costs: costs,
       timeline: waited,
       survivors_gc: gcS,
+      secret_lookups: secretLookups,
       failed_attempts: last.failedAttempts,
       failures: last.failures,
       balancers,
@@ -355,6 +367,17 @@ const GC_KINDS = ['minor', 'major', 'incremental', 'weakcb'] as const;
 async function gcOf(nodes: readonly NodeHandle[]): Promise<Map<string, MetricsSnapshot>> {
   const queries = GC_KINDS.map((kind) => ({ key: kind, name: 'nodejs_gc_duration_seconds', labels: { kind } }));
   return new Map(await Promise.all(nodes.map(async (n) => [n.name, await scrapeNodes([n.addresses.publicUrl], queries)] as const)));
+}
+
+/** The nodes' shared secret cache look-ups by outcome, added up. */
+async function secretLookupsOf(nodes: readonly NodeHandle[]): Promise<Record<string, number>> {
+  const texts = await Promise.all(nodes.map(async (n) => (await fetch(`${n.addresses.publicUrl}/metrics`)).text()));
+  return addCounts(texts.map((t) => readCounterByLabel(t, 'device_secret_cache_lookups_total', 'outcome')));
+}
+
+/** What each count grew by between two readings. */
+function countsSince(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
 }
 
 /** Per node, the GC seconds and collections by kind between two readings. */
