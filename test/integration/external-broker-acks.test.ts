@@ -44,6 +44,16 @@ const call = (payload: string, nth = 0): Call => {
   if (!found) throw new Error(`no handler call #${nth + 1} for ${payload}`);
   return found;
 };
+/** The second copy of `old` recorded, then a later message of another device: both acknowledged, in that order. */
+async function oldThenNextAcknowledged(): Promise<void> {
+  call('old', 1).resolve();
+  await waitFor('old acknowledged', () => acked.includes('old'));
+  await publisher.publishAsync(topic(2), 'next', { qos: 1 });
+  await waitFor('next handed over', () => calls.some((c) => c.payload === 'next'));
+  call('next').resolve();
+  await waitFor('next acknowledged', () => acked.includes('next'));
+  expect(acked).toEqual(['old', 'next']);
+}
 
 beforeEach(async () => {
   acked = [];
@@ -175,13 +185,7 @@ describe('external broker acknowledgements', () => {
     // The copy is refused unrecorded (it would overtake the failed one), so this connection is closed too and the
     // broker sends it once more.
     await waitFor('old handed over again', () => calls.length === 2, { timeoutMs: 8000 });
-    call('old', 1).resolve();
-    await waitFor('old acknowledged', () => acked.includes('old'));
-    await publisher.publishAsync(topic(2), 'next', { qos: 1 });
-    await waitFor('next handed over', () => calls.some((c) => c.payload === 'next'));
-    call('next').resolve();
-    await waitFor('next acknowledged', () => acked.includes('next'));
-    expect(acked).toEqual(['old', 'next']);
+    await oldThenNextAcknowledged();
     expect(client?.state()).toMatchObject({ connections: 3, connected: true, recordFailures: 1 });
   });
 
@@ -201,13 +205,7 @@ describe('external broker acknowledgements', () => {
     // the old one must not have refused (nothing would reconnect it, and the copy would wait unrecorded).
     await waitFor('old handed over again', () => calls.length === 2);
     expect(taken.filter((m) => m.topic === topic(1)).map((m) => m.connection)).toEqual([1, 2]);
-    call('old', 1).resolve();
-    await waitFor('old acknowledged', () => acked.includes('old'));
-    await publisher.publishAsync(topic(2), 'next', { qos: 1 });
-    await waitFor('next handed over', () => calls.some((c) => c.payload === 'next'));
-    call('next').resolve();
-    await waitFor('next acknowledged', () => acked.includes('next'));
-    expect(acked).toEqual(['old', 'next']);
+    await oldThenNextAcknowledged();
     expect(client?.state()).toMatchObject({ connections: 2, connected: true, recordFailures: 1 });
   });
 
