@@ -41,6 +41,9 @@ describe('SMS resumed at start-up', () => {
     started = true;
     const gw = t.gateway;
     await waitFor('the resumed SMS delivered', async () => (await gw.store.sms.get('sms-left-queued'))?.status === 'delivered');
+    // The gateway answers the delivered callback after storing it: the simulator logs the callback once it has read that
+    // answer, which can be a moment after the store shows it.
+    await sim.waitForCallback((c) => c.params.To === TO && c.status === 'delivered');
     expect(sentWhileStarting).toEqual([]);
     const callbacks = sim.callbacks().filter((c) => c.params.To === TO);
     expect(callbacks.map((c) => c.status)).toEqual(['queued', 'sent', 'delivered']);
