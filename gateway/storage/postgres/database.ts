@@ -239,16 +239,7 @@ export class PgDatabase {
 
   /** Rows of `sql`; inside a transaction, on its connection. */
   async query<R extends object>(sql: PgSql, params: readonly PgParam[] = []): Promise<R[]> {
-    const values = params as unknown[];
-    const tx = this.waiting();
-    try {
-      const res = await (typeof sql === 'string'
-        ? this.client().query<R>(sql, values)
-        : this.client().query<R>({ name: sql.name, text: sql.text, values }));
-      return res.rows;
-    } finally {
-      if (tx) tx.awaiting--;
-    }
+    return (await this.waitedFor<R>(sql, params)).rows;
   }
 
   /**
@@ -264,10 +255,8 @@ export class PgDatabase {
       await this.run(sql, params);
       return;
     }
-    const values = params as unknown[];
     tx.statements++;
-    const sent = typeof sql === 'string' ? tx.client.query(sql, values) : tx.client.query({ name: sql.name, text: sql.text, values });
-    track(tx, sent);
+    track(tx, tx.client.query(statement(sql, params)));
   }
 
   /** The first row of `sql`, or null. */
@@ -277,34 +266,24 @@ export class PgDatabase {
 
   /** Runs a write and answers how many rows it touched. */
   async run(sql: PgSql, params: readonly PgParam[] = []): Promise<number> {
-    const values = params as unknown[];
-    const tx = this.waiting();
-    try {
-      const res = await (typeof sql === 'string'
-        ? this.client().query(sql, values)
-        : this.client().query({ name: sql.name, text: sql.text, values }));
-      return res.rowCount ?? 0;
-    } finally {
-      if (tx) tx.awaiting--;
-    }
+    return (await this.waitedFor(sql, params)).rowCount ?? 0;
   }
 
   /**
-   * Counts a statement the caller waits for in the calling transaction (returned, to count its answer), and a round
-   * trip unless another such statement is in flight (this one is answered right behind it).
+   * Runs a statement the caller waits for: on the calling transaction's connection, counted there as a statement, and
+   * as a round trip unless another such statement is in flight (this one is answered right behind it); else on the pool.
    */
-  private waiting(): TxContext | null {
+  private async waitedFor<R extends object = object>(sql: PgSql, params: readonly PgParam[]): Promise<pg.QueryResult<R>> {
     const tx = this.inTx.getStore();
-    if (!tx?.open) return null;
+    if (!tx?.open) return this.pool.query<R>(statement(sql, params));
     tx.statements++;
     if (tx.awaiting === 0) tx.waits++;
     tx.awaiting++;
-    return tx;
-  }
-
-  private client(): pg.Pool | pg.PoolClient {
-    const tx = this.inTx.getStore();
-    return tx?.open ? tx.client : this.pool;
+    try {
+      return await tx.client.query<R>(statement(sql, params));
+    } finally {
+      tx.awaiting--;
+    }
   }
 
   /** True when the calling context runs inside an open transaction. */
@@ -551,6 +530,12 @@ export class PgDatabase {
       client.off('error', onLost);
     }
   }
+}
+
+/** A statement as pg takes it: text and values, or, for a prepared one, its name too. */
+function statement(sql: PgSql, params: readonly PgParam[]): pg.QueryConfig {
+  const values = params as unknown[];
+  return typeof sql === 'string' ? { text: sql, values } : { name: sql.name, text: sql.text, values };
 }
 
 /** Keeps a statement nobody waits for: its failure is kept (never an unhandled rejection) for the transaction to throw. */
