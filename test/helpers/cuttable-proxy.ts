@@ -1,4 +1,4 @@
-// A TCP proxy that a test cuts as a network cut does (nothing forwarded, nothing closed) and mends again.
+// A TCP proxy that a test cuts as a network cut does (nothing forwarded, nothing closed) and mends again; and the relay plumbing mqtt-relay.ts shares with it.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 /**
@@ -16,11 +16,8 @@ export class CuttableProxy {
 
   static async start(targetPort: number): Promise<CuttableProxy> {
     let proxy: CuttableProxy | null = null;
-    const server = createServer((inbound) => proxy?.pair(inbound, connect(targetPort, '127.0.0.1')));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('the proxy has no port');
-    proxy = new CuttableProxy(server, address.port);
+    const { server, port } = await relayServer(targetPort, (inbound, outbound) => proxy?.pair(inbound, outbound));
+    proxy = new CuttableProxy(server, port);
     return proxy;
   }
 
@@ -42,25 +39,51 @@ export class CuttableProxy {
     for (const s of this.sockets) s.resume();
   }
 
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  stop(): Promise<void> {
+    return stopRelay(this.server, this.sockets);
   }
 
   private pair(a: Socket, b: Socket): void {
-    for (const [from, to] of [
-      [a, b],
-      [b, a],
-    ] as const) {
-      this.sockets.add(from);
-      from.on('data', (chunk: Buffer) => to.write(chunk));
-      from.on('end', () => to.end());
-      from.on('error', () => to.destroy());
-      from.on('close', () => {
-        this.sockets.delete(from);
-        to.destroy();
-      });
-      if (this.cut) from.pause();
+    tieEnds(a, b, this.sockets);
+    a.on('data', (chunk: Buffer) => b.write(chunk));
+    b.on('data', (chunk: Buffer) => a.write(chunk));
+    if (this.cut) {
+      a.pause();
+      b.pause();
     }
   }
+}
+
+/** A loopback listener on a free port: each connection to it is handed to `pair` with a new one to `targetPort`. */
+export async function relayServer(
+  targetPort: number,
+  pair: (inbound: Socket, outbound: Socket) => void,
+): Promise<{ server: Server; port: number }> {
+  const server = createServer((inbound) => pair(inbound, connect(targetPort, '127.0.0.1')));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('the relay has no port');
+  return { server, port: address.port };
+}
+
+/** Each of the two sockets ends, or is destroyed, when the other does; `open` holds them while they are open. */
+export function tieEnds(a: Socket, b: Socket, open: Set<Socket>): void {
+  for (const [from, to] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    open.add(from);
+    from.on('end', () => to.end());
+    from.on('error', () => to.destroy());
+    from.on('close', () => {
+      open.delete(from);
+      to.destroy();
+    });
+  }
+}
+
+/** Destroys the relay's open sockets and closes its listener. */
+export async function stopRelay(server: Server, open: Set<Socket>): Promise<void> {
+  for (const s of open) s.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }

@@ -1,5 +1,6 @@
 // A TCP relay in front of an MQTT broker that can hold what the broker sends on a new connection after its CONNACK.
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { relayServer, stopRelay, tieEnds } from './cuttable-proxy.js';
 
 /** A 3.1.1 CONNACK: fixed header 0x20, remaining length 2 (flags, return code) [MQTT-3.2]. */
 const CONNACK_BYTES = 4;
@@ -21,11 +22,8 @@ export class MqttRelay {
 
   static async start(brokerPort: number): Promise<MqttRelay> {
     let relay: MqttRelay | null = null;
-    const server = createServer((inbound) => relay?.pair(inbound, connect(brokerPort, '127.0.0.1')));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('the relay has no port');
-    relay = new MqttRelay(server, `mqtt://127.0.0.1:${address.port}`);
+    const { server, port } = await relayServer(brokerPort, (inbound, outbound) => relay?.pair(inbound, outbound));
+    relay = new MqttRelay(server, `mqtt://127.0.0.1:${port}`);
     return relay;
   }
 
@@ -40,24 +38,12 @@ export class MqttRelay {
     for (const go of this.held.splice(0)) go();
   }
 
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  stop(): Promise<void> {
+    return stopRelay(this.server, this.sockets);
   }
 
   private pair(client: Socket, broker: Socket): void {
-    for (const [from, to] of [
-      [client, broker],
-      [broker, client],
-    ] as const) {
-      this.sockets.add(from);
-      from.on('end', () => to.end());
-      from.on('error', () => to.destroy());
-      from.on('close', () => {
-        this.sockets.delete(from);
-        to.destroy();
-      });
-    }
+    tieEnds(client, broker, this.sockets);
     client.on('data', (chunk: Buffer) => broker.write(chunk));
     const hold = this.holdNext;
     this.holdNext = false;
