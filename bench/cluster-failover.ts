@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { willSetKey } from '../gateway/broker/will-store.js';
 import { busiest, connectionsTo, FailoverTimeline, type TimelineSummary } from './lib/failover-timeline.js';
 import { findNodePids } from './lib/node-cpu.js';
-import { scrapeNodes, snapshotDelta, type MetricsSnapshot } from './lib/node-metrics.js';
+import { metricsTexts, scrapeNodes, snapshotDelta, type MetricsSnapshot } from './lib/node-metrics.js';
 import { addCounts, readCounterByLabel } from './lib/prometheus.js';
 import { httpGet } from '../test/helpers/e2e-process.js';
 import { benchRegistryDoc, residentIndexIn, residentName } from './lib/registry.js';
@@ -371,7 +371,7 @@ async function gcOf(nodes: readonly NodeHandle[]): Promise<Map<string, MetricsSn
 
 /** The nodes' shared secret cache look-ups by outcome, added up. */
 async function secretLookupsOf(nodes: readonly NodeHandle[]): Promise<Record<string, number>> {
-  const texts = await Promise.all(nodes.map(async (n) => (await fetch(`${n.addresses.publicUrl}/metrics`)).text()));
+  const texts = await metricsTexts(nodes.map((n) => n.addresses.publicUrl));
   return addCounts(texts.map((t) => readCounterByLabel(t, 'device_secret_cache_lookups_total', 'outcome')));
 }
 

@@ -80,7 +80,15 @@ export function histogramDelta(before: HistogramReading | undefined, after: Hist
 
 /** Scrapes every node's /metrics and adds each queried histogram over the nodes. */
 export async function scrapeNodes(httpUrls: readonly string[], queries: readonly HistogramQuery[]): Promise<MetricsSnapshot> {
-  const texts = await Promise.all(
+  const texts = await metricsTexts(httpUrls);
+  const out: MetricsSnapshot = {};
+  for (const q of queries) out[q.key] = addReadings(texts.map((t) => readLabelledHistogram(t, q.name, q.labels)));
+  return out;
+}
+
+/** Each node's /metrics text; a node that does not answer 200 fails the read. */
+export function metricsTexts(httpUrls: readonly string[]): Promise<string[]> {
+  return Promise.all(
     httpUrls.map(async (url) => {
       const res = await fetch(`${url}/metrics`);
       const text = await res.text();
@@ -88,9 +96,6 @@ export async function scrapeNodes(httpUrls: readonly string[], queries: readonly
       return text;
     }),
   );
-  const out: MetricsSnapshot = {};
-  for (const q of queries) out[q.key] = addReadings(texts.map((t) => readLabelledHistogram(t, q.name, q.labels)));
-  return out;
 }
 
 /** Each queried histogram's delta between two snapshots. */
