@@ -1,7 +1,7 @@
 // Store contract, the alarm path: registry, events, incidents, messages, timers and transactions.
 import { describe, expect, it } from 'vitest';
 import type { OutboundSms } from '../../gateway/core/types.js';
-import type { Store } from '../../gateway/storage/ports.js';
+import type { NewEvent, Store } from '../../gateway/storage/ports.js';
 import { event, incident, MIN, sms, SNAPSHOT, T0, WORKER } from './fixtures.js';
 
 /** The cases run against `store()`, a fresh store holding SNAPSHOT. */
@@ -78,6 +78,43 @@ export function alarmPathContract(store: () => Store): void {
       expect((await store().events.recordBatch([event(7, { receivedAt: T0 + 10 * MIN, ...on('c1', true) })], T0 + MIN)).ids[0]).toBeTypeOf(
         'number',
       );
+    });
+
+    it('takes a resend within one group for a redelivery of the earlier message, recorded or not, and keeps the group’s order', async () => {
+      const on = (session: string, dup = false) => ({ delivery: { session, dup } });
+      const other = (seq: number, extra: Partial<NewEvent>) => event(seq, { deviceId: 'fall-1', ...extra });
+      const { ids } = await store().events.recordBatch(
+        [
+          event(3, on('c1')),
+          // The same bytes again on the same connection, and flagged DUP after a reconnect.
+          event(3, on('c1')),
+          event(3, on('c2', true)),
+          // Resent on that new connection without the flag: the same message as the DUP before it, though that was not recorded.
+          event(3, on('c2')),
+          // The same seq with other bytes, on a new connection without DUP, from a relay (no connection): new events.
+          event(3, { payload: '{"type":"sos","seq":3,"x":1}', payloadHash: 'h-other', ...on('c1') }),
+          event(3, on('c3')),
+          event(3),
+          other(3, on('c1', true)),
+          event(4, on('c1')),
+        ],
+        0,
+      );
+      const [a, b, c, d, e, f, g, h, i] = ids;
+      expect([b, c, d]).toEqual([null, null, null]);
+      const recorded = [a, e, f, g, h, i];
+      for (const id of recorded) expect(id).toBeTypeOf('number');
+      // Ids in the group's order.
+      expect([...(recorded as number[])].sort((x, y) => x - y)).toEqual(recorded);
+      const stored = await store().events.listUnprocessed();
+      expect(stored.map((s) => [s.deviceId, s.seq])).toEqual([
+        ['btn-1', 3],
+        ['btn-1', 3],
+        ['btn-1', 3],
+        ['btn-1', 3],
+        ['fall-1', 3],
+        ['btn-1', 4],
+      ]);
     });
   });
 

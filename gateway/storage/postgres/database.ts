@@ -10,7 +10,8 @@ import { PgNotices } from './notices.js';
 import { PG_MIGRATIONS, type PgMigration } from './migrations.js';
 
 /** A value bound to a `$n` placeholder. Arrays are bound as PostgreSQL arrays (`$1::text[]`). */
-export type PgParam = string | number | boolean | null | readonly (string | null)[] | readonly (number | null)[];
+export type PgParam =
+  string | number | boolean | null | readonly (string | null)[] | readonly (number | null)[] | readonly (boolean | null)[];
 
 /**
  * A statement of the alarm path that each pooled connection parses and plans once, then only binds and executes (pg's

@@ -3,11 +3,10 @@ import type { EventRepo, NewEvent, RecordedBatch, StoredEvent } from '../ports.j
 import { prepared, type PgDatabase } from './database.js';
 import { type EventRow, toEvent } from '../rows/events.js';
 
-interface SeenRow {
-  device_id: string;
-  seq: number;
-  payload_hash: string;
-  session: string | null;
+/** What recording a group answers: the group's rows (1-based) that were new, and the ids they were given, both ascending. */
+interface RecordedRow {
+  fresh: (number | string)[] | null;
+  ids: (number | string)[] | null;
 }
 
 /** First key of the per-device advisory locks taken while a group is checked and inserted. */
@@ -18,20 +17,31 @@ const LOCK_DEVICES = prepared(
   'care_events_lock_devices',
   'SELECT pg_advisory_xact_lock($1, k) FROM (SELECT hashtext(d) AS k FROM unnest($2::text[]) AS d ORDER BY 1) AS keys',
 );
-const SEEN = prepared(
-  'care_events_seen',
-  `SELECT e.device_id, e.seq, e.payload_hash, e.session FROM events e
-     JOIN unnest($1::text[], $2::bigint[]) AS c(device_id, seq) ON e.device_id = c.device_id AND e.seq = c.seq
-    WHERE e.received_at >= $3`,
-);
-const INSERT_EVENTS = prepared(
-  'care_events_insert',
-  `INSERT INTO events (device_id, seq, type, payload, payload_hash, device_ts, received_at, session)
-   SELECT device_id, seq, type, payload, payload_hash, device_ts, received_at, session
-     FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])
-       WITH ORDINALITY AS t(device_id, seq, type, payload, payload_hash, device_ts, received_at, session, n)
-    ORDER BY n
-   RETURNING id`,
+/**
+ * The group's redelivery check and insert in one statement. A message with a connection ($8, null for none) is a
+ * redelivery when the same device sent the same seq and bytes before, on the same connection or flagged DUP ($9):
+ * as an event recorded within the window ($10), or earlier in this group. The others are inserted in the group's order.
+ */
+const RECORD_EVENTS = prepared(
+  'care_events_record',
+  `WITH batch AS MATERIALIZED (
+     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::boolean[])
+       WITH ORDINALITY AS t(device_id, seq, type, payload, payload_hash, device_ts, received_at, session, dup, n)
+   ), fresh AS MATERIALIZED (
+     SELECT b.* FROM batch b
+      WHERE b.session IS NULL
+         OR NOT EXISTS (SELECT 1 FROM events e
+                         WHERE e.device_id = b.device_id AND e.seq = b.seq AND e.received_at >= $10
+                           AND e.payload_hash = b.payload_hash AND (b.dup OR e.session = b.session))
+        AND NOT EXISTS (SELECT 1 FROM batch p
+                         WHERE p.n < b.n AND p.device_id = b.device_id AND p.seq = b.seq
+                           AND p.payload_hash = b.payload_hash AND (b.dup OR p.session = b.session))
+   ), inserted AS (
+     INSERT INTO events (device_id, seq, type, payload, payload_hash, device_ts, received_at, session)
+     SELECT device_id, seq, type, payload, payload_hash, device_ts, received_at, session FROM fresh ORDER BY n
+     RETURNING id
+   )
+   SELECT (SELECT array_agg(n ORDER BY n) FROM fresh) AS fresh, (SELECT array_agg(id ORDER BY id) FROM inserted) AS ids`,
 );
 const MARK_PROCESSED = prepared('care_events_processed', 'UPDATE events SET processed = true WHERE id = ANY($1::bigint[])');
 const ALREADY_TAKEN = prepared(
@@ -45,61 +55,37 @@ export class PgEventRepo implements EventRepo {
 
   async recordBatch(events: NewEvent[], dedupeSinceMs: number): Promise<RecordedBatch> {
     if (events.length === 0) return { ids: [], durable: Promise.resolve() };
-    // The COMMIT waits for the WAL flush (synchronous_commit on): once it returns the group is on disk, so `durable`
-    // is already settled and the PUBACKs may go.
-    const ids = await this.db.transaction(async () => {
-      const devices = [...new Set(events.map((e) => e.deviceId))].sort();
-      // Two nodes may take the same redelivery at once (a device that reconnected elsewhere): each device's check
-      // and insert run one at a time, in a fixed order so two groups never wait on each other.
-      // Sent, not waited for: the server takes the locks before it runs the check sent behind them.
+    // Two nodes may take the same redelivery at once (a device that reconnected elsewhere): each device's check and
+    // insert run one at a time, in a fixed order so two groups never wait on each other. BEGIN, the locks and the check
+    // with the insert leave together (the server takes the locks before it runs the check behind them); the COMMIT goes
+    // once they are answered. Sent with them, a network cut that healed after this node gave up on the group (its
+    // device then sent it again, flagged DUP, maybe to another node) would deliver a whole transaction that commits
+    // late, without the locks held meanwhile that make the resend wait and find it: the same alarm recorded twice.
+    // The COMMIT waits for the WAL flush (synchronous_commit on): once it returns the group is on disk, so `durable` is
+    // already settled and the PUBACKs may go.
+    const devices = [...new Set(events.map((e) => e.deviceId))].sort();
+    const row = await this.db.transaction(async () => {
       await this.db.send(LOCK_DEVICES, [DEVICE_LOCK_SPACE, devices]);
-      const earlier = await this.seen(events, dedupeSinceMs);
-      const fresh: NewEvent[] = [];
-      const isRedelivery = events.map((e) => {
-        const d = e.delivery;
-        // A seq alone proves nothing (a device whose counter restarted sends seq 1 again): only a resend on the same
-        // connection, or one the device flags DUP, is the same message again.
-        const same = (r: SeenRow): boolean =>
-          r.device_id === e.deviceId &&
-          r.seq === e.seq &&
-          r.payload_hash === e.payloadHash &&
-          (d?.dup === true || r.session === d?.session);
-        const redelivery = d !== undefined && earlier.some(same);
-        if (!redelivery) {
-          fresh.push(e);
-          earlier.push({ device_id: e.deviceId, seq: e.seq, payload_hash: e.payloadHash, session: d?.session ?? null });
-        }
-        return redelivery;
-      });
-      const inserted = await this.insert(fresh);
-      let next = 0;
-      return isRedelivery.map((r) => (r ? null : (inserted[next++] ?? null)));
+      return this.db.one<RecordedRow>(RECORD_EVENTS, [
+        events.map((e) => e.deviceId),
+        events.map((e) => e.seq),
+        events.map((e) => e.type),
+        events.map((e) => e.payload),
+        events.map((e) => e.payloadHash),
+        events.map((e) => e.deviceTs),
+        events.map((e) => e.receivedAt),
+        events.map((e) => e.delivery?.session ?? null),
+        events.map((e) => e.delivery?.dup === true),
+        dedupeSinceMs,
+      ]);
     });
+    // bigint arrays arrive as text; identity values are handed out in the order the rows are inserted (ORDER BY n).
+    const fresh = new Set((row?.fresh ?? []).map(Number));
+    const inserted = (row?.ids ?? []).map(Number);
+    if (inserted.length !== fresh.size) throw new Error(`recorded ${inserted.length} events for ${fresh.size} new ones`);
+    let next = 0;
+    const ids = events.map((_, i) => (fresh.has(i + 1) ? (inserted[next++] ?? null) : null));
     return { ids, durable: Promise.resolve() };
-  }
-
-  /** Rows of the window that could make one of `events` a redelivery. */
-  private async seen(events: NewEvent[], since: number): Promise<SeenRow[]> {
-    const candidates = events.filter((e) => e.delivery !== undefined);
-    if (candidates.length === 0) return [];
-    return this.db.query<SeenRow>(SEEN, [candidates.map((e) => e.deviceId), candidates.map((e) => e.seq), since]);
-  }
-
-  /** One multi-row INSERT for the group; ids in input order. */
-  private async insert(events: NewEvent[]): Promise<number[]> {
-    if (events.length === 0) return [];
-    const rows = await this.db.query<{ id: number }>(INSERT_EVENTS, [
-      events.map((e) => e.deviceId),
-      events.map((e) => e.seq),
-      events.map((e) => e.type),
-      events.map((e) => e.payload),
-      events.map((e) => e.payloadHash),
-      events.map((e) => e.deviceTs),
-      events.map((e) => e.receivedAt),
-      events.map((e) => e.delivery?.session ?? null),
-    ]);
-    // Identity values are handed out in the order the rows are inserted, which ORDER BY n fixes.
-    return rows.map((r) => r.id).sort((a, b) => a - b);
   }
 
   async markProcessed(eventId: number): Promise<void> {

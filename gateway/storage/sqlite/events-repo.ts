@@ -24,10 +24,21 @@ export class SqliteEventRepo implements EventRepo {
     const insert = this.sdb.stmt(
       'INSERT INTO events (device_id, seq, type, payload, payload_hash, device_ts, received_at, session) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
+    // An earlier message of the group counts as sent before, recorded or not (PostgreSQL's check is the same).
+    const group = new Map<string, NewEvent[]>();
     const { result: ids, durable } = await this.sdb.transactionStaged(async () =>
       events.map((e) => {
         const d = e.delivery;
-        if (d && seen.get(e.deviceId, e.seq, e.payloadHash, dedupeSinceMs, d.dup ? 1 : 0, d.session)) return null;
+        const key = `${e.deviceId}\u0000${e.seq}`;
+        const before = group.get(key) ?? [];
+        if (before.length === 0) group.set(key, before);
+        const sentBefore = (p: NewEvent): boolean =>
+          p.payloadHash === e.payloadHash && (d?.dup === true || p.delivery?.session === d?.session);
+        const redelivery =
+          d !== undefined &&
+          (before.some(sentBefore) || Boolean(seen.get(e.deviceId, e.seq, e.payloadHash, dedupeSinceMs, d.dup ? 1 : 0, d.session)));
+        before.push(e);
+        if (redelivery) return null;
         return Number(
           insert.run(e.deviceId, e.seq, e.type, e.payload, e.payloadHash, e.deviceTs, e.receivedAt, d?.session ?? null).lastInsertRowid,
         );
