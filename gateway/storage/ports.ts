@@ -181,6 +181,8 @@ export interface IncidentRepo {
   findActiveForResident(residentId: string): Promise<Incident | null>;
   list(filter: IncidentFilter): Promise<Incident[]>;
   listActive(): Promise<Incident[]>;
+  /** How many active incidents, tests aside, found no responder to page (/healthz asks every few seconds: a count, no rows). */
+  countUnassigned(): Promise<number>;
   linkSignal(incidentId: string, eventId: number): Promise<void>;
   /** Sets the on-site time once ("已到达"); false when unknown or already set. */
   markOnSite(id: string, at: number, by: Responder): Promise<boolean>;

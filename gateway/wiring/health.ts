@@ -28,7 +28,7 @@ export async function gatewayHealth(w: HealthWiring): Promise<HealthReport> {
   let unassigned = 0;
   if (dbUp) {
     try {
-      unassigned = (await store.incidents.listActive()).filter((i) => i.unassigned && i.test !== true).length;
+      unassigned = await store.incidents.countUnassigned();
       w.metrics.unassignedIncidents.set(unassigned);
     } catch {
       dbUp = false;

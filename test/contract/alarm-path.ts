@@ -140,6 +140,21 @@ export function alarmPathContract(store: () => Store): void {
       expect(await store().incidents.getByCode('nope')).toBeNull();
     });
 
+    it('counts the active incidents no responder was found for, tests and ended ones aside', async () => {
+      expect(await store().incidents.countUnassigned()).toBe(0);
+      await store().incidents.create(incident('inc-old', { unassigned: true, state: 'resolved', resolvedAt: T0 }));
+      await store().incidents.create(incident('inc-1', { unassigned: true, state: 'pending' }));
+      await store().incidents.create(incident('inc-2', { residentId: 'r-2', unassigned: true, test: true }));
+      await store().incidents.create(incident('inc-3', { residentId: 'r-3' }));
+      expect(await store().incidents.countUnassigned()).toBe(1);
+      const first = await store().incidents.get('inc-1');
+      await store().incidents.update({ ...first!, state: 'acknowledged', acknowledgedAt: T0 + MIN });
+      await store().incidents.create(incident('inc-4', { residentId: 'r-3', unassigned: true, state: 'cancelled', cancelledAt: T0 }));
+      expect(await store().incidents.countUnassigned()).toBe(1);
+      await store().incidents.update({ ...first!, state: 'resolved', resolvedAt: T0 + 2 * MIN });
+      expect(await store().incidents.countUnassigned()).toBe(0);
+    });
+
     it('keeps a test press marked as a test, and an alarm not, through create and update', async () => {
       await store().incidents.create(incident('inc-test', { residentId: 'r-1', test: true }));
       await store().incidents.create(incident('inc-real', { residentId: 'r-2' }));

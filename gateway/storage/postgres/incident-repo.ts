@@ -107,6 +107,11 @@ export class PgIncidentRepo implements IncidentRepo {
     return (await this.db.query<IncidentRow>(`SELECT * FROM incidents WHERE ${ACTIVE} ORDER BY opened_at, id`)).map(toIncident);
   }
 
+  async countUnassigned(): Promise<number> {
+    const row = await this.db.one<{ n: number }>(`SELECT count(*)::int AS n FROM incidents WHERE ${ACTIVE} AND unassigned AND NOT test`);
+    return row?.n ?? 0;
+  }
+
   async markOnSite(id: string, at: number, by: Responder): Promise<boolean> {
     const n = await this.db.run('UPDATE incidents SET on_site_at = $1, on_site_by = $2 WHERE id = $3 AND on_site_at IS NULL', [
       at,

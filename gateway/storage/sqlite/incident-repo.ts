@@ -90,6 +90,15 @@ export class SqliteIncidentRepo implements IncidentRepo {
       .map(fromSqlite);
   }
 
+  async countUnassigned(): Promise<number> {
+    const row = this.sdb
+      .stmt<[], { n: number }>(
+        "SELECT count(*) AS n FROM incidents WHERE state IN ('pending', 'open', 'acknowledged') AND unassigned = 1 AND test = 0",
+      )
+      .get();
+    return row?.n ?? 0;
+  }
+
   /** Records the arrival once: false when the incident is unknown or already has an on-site time. */
   async markOnSite(id: string, at: number, by: Responder): Promise<boolean> {
     const res = await this.sdb.write(() =>
