@@ -204,6 +204,47 @@ describe('PostgreSQL: timer notices', () => {
     expect(failures).toBe(2);
   });
 
+  it('announces timers scheduled in a transaction once it has committed, and never those of one rolled back', async () => {
+    const url = await (pg as PostgresFixture).freshUrl();
+    const a = await open(url);
+    const listener = a.timerChanges();
+    let notices = 0;
+    await listener.start(() => notices++);
+    try {
+      const first = notices;
+      let held = (): void => undefined;
+      const holding = new Promise<void>((resolve) => (held = resolve));
+      let go = (): void => undefined;
+      const proceed = new Promise<void>((resolve) => (go = resolve));
+      const committing = a.transaction(async () => {
+        await a.timers.scheduleAll([step('inc-1:step:2', T0), step('inc-1:call:1', T0)]);
+        held();
+        await proceed;
+      });
+      await holding;
+      // Scheduled, not committed: nobody is told yet.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(notices).toBe(first);
+      go();
+      await committing;
+      await waitFor('the notice after the COMMIT', () => notices > first);
+      const afterCommit = notices;
+      await expect(
+        a.transaction(async () => {
+          await a.timers.schedule(step('inc-2:step:2', T0));
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      // A later notice proves the earlier one would have arrived by then.
+      await a.timers.schedule(step('inc-3:step:2', T0));
+      await waitFor('the notice of the timer scheduled outside a transaction', () => notices > afterCommit);
+      expect(notices).toBe(afterCommit + 1);
+      expect((await a.timers.listPending()).map((t) => t.key).sort()).toEqual(['inc-1:call:1', 'inc-1:step:2', 'inc-3:step:2']);
+    } finally {
+      await listener.stop();
+    }
+  });
+
   it('listens again on a new connection after its connection is ended', async () => {
     const url = await (pg as PostgresFixture).freshUrl();
     const a = await open(url);

@@ -7,23 +7,18 @@ import { toTimer, type TimerRow } from '../rows/timers.js';
 export const TIMER_CHANNEL = 'care_timers';
 
 // The alarm path's statements, prepared once per connection (database.ts: prepared).
-// One round trip; inside a transaction the notice goes out at its COMMIT, and never if it rolls back.
 const SCHEDULE = prepared(
   'care_timers_schedule',
-  `WITH added AS (
-     INSERT INTO timers (key, kind, incident_id, due_at, payload, state, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6)
-     ON CONFLICT (key) DO NOTHING RETURNING key)
-   SELECT pg_notify($7, key) FROM added`,
+  `INSERT INTO timers (key, kind, incident_id, due_at, payload, state, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6)
+   ON CONFLICT (key) DO NOTHING`,
 );
 // A step's timers (the next step, the voice call, the family's page) in one statement, from parallel arrays.
 const SCHEDULE_ALL = prepared(
   'care_timers_schedule_all',
-  `WITH added AS (
-     INSERT INTO timers (key, kind, incident_id, due_at, payload, state, created_at)
-     SELECT key, kind, incident_id, due_at, payload, 'pending', $6
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) AS t(key, kind, incident_id, due_at, payload)
-     ON CONFLICT (key) DO NOTHING RETURNING key)
-   SELECT pg_notify($7, key) FROM added`,
+  `INSERT INTO timers (key, kind, incident_id, due_at, payload, state, created_at)
+   SELECT key, kind, incident_id, due_at, payload, 'pending', $6
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) AS t(key, kind, incident_id, due_at, payload)
+   ON CONFLICT (key) DO NOTHING`,
 );
 // A second claimer blocks on the row lock, then re-reads the row: state is no longer 'pending', it updates nothing.
 const CLAIM = prepared('care_timers_claim', "UPDATE timers SET state = 'fired', fired_at = $1 WHERE key = $2 AND state = 'pending'");
@@ -39,15 +34,14 @@ export class PgTimerRepo implements TimerRepo {
   constructor(private readonly db: PgDatabase) {}
 
   async schedule(t: DurableTimer): Promise<void> {
-    const channel = await this.db.channel(TIMER_CHANNEL);
-    await this.db.send(SCHEDULE, [t.key, t.kind, t.incidentId, t.dueAt, JSON.stringify(t.payload), Date.now(), channel]);
+    // Its answer is not read: it rides with the next statement waited for.
+    await this.db.send(SCHEDULE, [t.key, t.kind, t.incidentId, t.dueAt, JSON.stringify(t.payload), Date.now()]);
+    this.announce(t.key);
   }
 
   async scheduleAll(timers: DurableTimer[]): Promise<void> {
     if (timers.length === 0) return;
     if (timers.length === 1) return this.schedule(timers[0]!);
-    const channel = await this.db.channel(TIMER_CHANNEL);
-    // Its rows are not read (the NOTIFY goes with the COMMIT): it rides with the next statement waited for.
     await this.db.send(SCHEDULE_ALL, [
       timers.map((t) => t.key),
       timers.map((t) => t.kind),
@@ -55,8 +49,25 @@ export class PgTimerRepo implements TimerRepo {
       timers.map((t) => t.dueAt),
       timers.map((t) => JSON.stringify(t.payload)),
       Date.now(),
-      channel,
     ]);
+    this.announce(timers[0]!.key);
+  }
+
+  /**
+   * Tells the other nodes once the timers have committed, and never if the transaction rolls back: a NOTIFY of its own
+   * on the pool (they read the table on any notice; the key only names it in the server's log). Not a NOTIFY inside
+   * the transaction: that takes the server's one lock ordering every notifying commit of the database, and holds it
+   * through the COMMIT's WAL flush, so the nodes' alarm transactions committed one after the other, each waiting for
+   * the flushes (and the scheduling) of the others. A notice lost with this process, dead right after its COMMIT, is
+   * made up by the other nodes' next poll.
+   */
+  private announce(key: string): void {
+    this.db.afterCommit(() => {
+      void this.db
+        .channel(TIMER_CHANNEL)
+        .then((channel) => this.db.broadcast(channel, key))
+        .catch((err: unknown) => this.db.reportConnectionProblem(err instanceof Error ? err : new Error(String(err))));
+    });
   }
 
   async claim(key: string, at: number): Promise<boolean> {
