@@ -37,6 +37,17 @@ export function callKey(incidentId: string, step: number): string {
   return `${incidentId}:call:${step}`;
 }
 
+/** What a step did: the incident as it left it, the family's page left to the caller, and its audit entries. */
+export interface StepDone {
+  updated: Incident;
+  familyLater: DurableTimer | null;
+  /**
+   * The step's own entry and the caller's `before` ones, with their ids: settled once the transaction has committed
+   * (the write is not waited for inside it), for what is announced then. Rejects if the transaction fails.
+   */
+  trail: Promise<{ entry: AuditEntry; before: AuditEntry[] }>;
+}
+
 export class EscalationEngine {
   constructor(private readonly deps: EscalationDeps) {}
 
@@ -54,13 +65,13 @@ export class EscalationEngine {
    * responder's page commits without waiting for theirs. The caller fires that timer (`familyLater`) after its commit;
    * if this process dies first, a restart or another node fires it. With nobody to page, the family is paged here.
    * `resident`: the row the caller already read; `fresh`: the incident was created in this transaction; `before`: the
-   * caller's audit entries, written ahead of the step's own in the same insert (returned, with their ids, as `before`).
+   * caller's audit entries, written ahead of the step's own in the same insert (in `trail`, with their ids, as `before`).
    */
   async openStep(
     incident: Incident,
     reason: string,
     opts: { resident?: Resident; fresh?: boolean; before?: Omit<AuditEntry, 'id'>[] } = {},
-  ): Promise<{ updated: Incident; familyLater: DurableTimer | null; entry: AuditEntry; before: AuditEntry[] }> {
+  ): Promise<StepDone> {
     return this.step(incident, 1, reason, { ...opts, deferFamily: true });
   }
 
@@ -92,7 +103,7 @@ export class EscalationEngine {
     step: number,
     reason: string,
     opts: { resident?: Resident; fresh?: boolean; deferFamily?: boolean; before?: Omit<AuditEntry, 'id'>[] },
-  ): Promise<{ updated: Incident; familyLater: DurableTimer | null; entry: AuditEntry; before: AuditEntry[] }> {
+  ): Promise<StepDone> {
     const { store, clock, pager } = this.deps;
     const now = clock.now();
     const resident = opts.resident ?? (await store.registry.getResident(incident.residentId));
@@ -137,8 +148,8 @@ export class EscalationEngine {
       nextStepAt,
       unassigned: pages.length === 0,
     };
-    // The row and the step's entry (after the caller's) in one write.
-    const entries = await store.incidents.updateWithAudits(updated, [
+    // The row and the step's entry (after the caller's) in one write, not waited for: their ids are read after the commit.
+    const entries = store.incidents.updateWithAudits(updated, [
       ...before,
       {
         incidentId: incident.id,
@@ -156,8 +167,9 @@ export class EscalationEngine {
         },
       },
     ]);
-    written.push(...entries.slice(0, -1));
-    const entry = entries.at(-1)!;
+    const trail = entries.then((all) => ({ entry: all.at(-1)!, before: [...written, ...all.slice(0, -1)] }));
+    // Its failure is the transaction's, thrown by its COMMIT: a caller whose transaction failed never reads it.
+    trail.catch(() => undefined);
     // The step's timers in one write: the family's page (fired by the caller after its commit, so not armed here), the
     // next step and the voice call.
     const armed: DurableTimer[] = [];
@@ -184,7 +196,7 @@ export class EscalationEngine {
     }
     await this.deps.timers.scheduleAll({ recorded: familyLater ? [familyLater] : [], armed });
     this.deps.onStep?.(updated, pages);
-    return { updated, familyLater, entry, before: written };
+    return { updated, familyLater, trail };
   }
 
   /** A due escalation timer: page the next responder if the incident is still waiting for one. */

@@ -193,9 +193,13 @@ export class IncidentService {
       try {
         fn();
       } catch (err) {
-        this.deps.log.error({ err }, 'an effect of a committed incident change failed');
+        this.effectFailed(err);
       }
     }
+  }
+
+  private effectFailed(err: unknown): void {
+    this.deps.log.error({ err }, 'an effect of a committed incident change failed');
   }
 
   /**
@@ -665,17 +669,23 @@ export class IncidentService {
     const {
       updated: paged,
       familyLater,
-      entry,
-      before: written,
+      trail,
     } = await this.deps.engine.openStep(opened, 'opened', {
       ...(opts.resident ? { resident: opts.resident } : {}),
       ...(opts.fresh ? { fresh: true } : {}),
       before: before.map((item) => this.entryOf(item, now)),
     });
-    before.forEach(({ incident: of }, i) => after.push(() => this.deps.bus.emit('incidentChanged', of, written[i]!)));
     if (familyLater) family.push(familyLater);
-    // This step's own entry, not the latest one when the commit is done: the family's may follow it at once.
-    after.push(() => this.deps.bus.emit('incidentChanged', paged, entry));
+    // The entries' ids come with the COMMIT's answer: announced in order once it is in, this step's own entry last (not
+    // the latest one when the commit is done: the family's may follow it at once).
+    after.push(() => {
+      trail
+        .then(({ before: written, entry }) => {
+          before.forEach(({ incident: of }, i) => this.deps.bus.emit('incidentChanged', of, written[i]!));
+          this.deps.bus.emit('incidentChanged', paged, entry);
+        })
+        .catch((err: unknown) => this.effectFailed(err));
+    });
     this.command(paged, { type: 'alarm_received', incident: incident.id, state: 'open' }, after);
   }
 

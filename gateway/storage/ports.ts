@@ -189,7 +189,12 @@ export interface IncidentRepo {
   appendAudit(entry: Omit<AuditEntry, 'id'>): Promise<AuditEntry>;
   /** Several entries at once (one statement on PostgreSQL), their ids in the order given, as appendAudit in turn would. */
   appendAudits(entries: Omit<AuditEntry, 'id'>[]): Promise<AuditEntry[]>;
-  /** update, then appendAudits (one statement on PostgreSQL). */
+  /**
+   * update, then appendAudits (one statement on PostgreSQL). Inside a transaction on PostgreSQL it is sent and not
+   * waited for: the entries (their ids) come with the transaction's next answer, so a caller that needs them only after
+   * the commit keeps the promise and reads it then, and the write costs no round trip of its own. The promise rejects
+   * if the transaction fails.
+   */
   updateWithAudits(incident: Incident, entries: Omit<AuditEntry, 'id'>[]): Promise<AuditEntry[]>;
   listAudit(incidentId: string): Promise<AuditEntry[]>;
 }

@@ -251,6 +251,25 @@ describe('PostgreSQL store: commits', () => {
     expect(commits).toEqual([expect.objectContaining({ durability: 'full', statements: 4, waits: 2 })]);
   });
 
+  it('answers a statement sent for its rows with the COMMIT, and fails the transaction with it when it fails', async () => {
+    const [a] = await twoNodes();
+    const commits: PgCommitTiming[] = [];
+    a.database.observeCommits((c) => commits.push(c));
+    const sent: { rows?: Promise<{ n: number }[]>; failing?: Promise<unknown> } = {};
+    await a.transaction(async () => {
+      sent.rows = a.database.sendForRows<{ n: number }>('SELECT 41 + 1 AS n');
+    });
+    expect(await sent.rows).toEqual([{ n: 42 }]);
+    // BEGIN, the statement and the COMMIT, and one round trip waited for: the COMMIT's.
+    expect(commits).toEqual([expect.objectContaining({ statements: 3, waits: 1 })]);
+    const tx = a.transaction(async () => {
+      sent.failing = a.database.sendForRows('SELECT 1 / 0 AS n');
+    });
+    await expect(tx).rejects.toThrow('division by zero');
+    await expect(sent.failing).rejects.toThrow('division by zero');
+    expect(commits).toHaveLength(1);
+  });
+
   it('waits for the WAL flush at COMMIT unless the work asks for normal durability', async () => {
     const [a] = await twoNodes();
     const setting = (durability?: 'full' | 'normal') =>

@@ -260,6 +260,24 @@ export class PgDatabase {
     track(tx, tx.client.query(statement(sql, params)));
   }
 
+  /**
+   * A statement whose rows its caller reads only once the transaction has committed (the ids an insert hands out, for
+   * what is announced then). Inside a transaction it goes on the wire at once, like send(), and its answer rides with
+   * the next statement waited for (at the latest the COMMIT); if it fails, the transaction fails with its error, which
+   * is where it is reported: the promise rejects too, but one nobody reads is no unhandled rejection. Outside a
+   * transaction it is query().
+   */
+  sendForRows<R extends object>(sql: PgSql, params: readonly PgParam[] = []): Promise<R[]> {
+    const tx = this.inTx.getStore();
+    if (!tx?.open) return this.query<R>(sql, params);
+    tx.statements++;
+    const sent = tx.client.query<R>(statement(sql, params));
+    track(tx, sent);
+    const rows = sent.then((r) => r.rows);
+    rows.catch(() => undefined);
+    return rows;
+  }
+
   /** The first row of `sql`, or null. */
   async one<R extends object>(sql: PgSql, params: readonly PgParam[] = []): Promise<R | null> {
     return (await this.query<R>(sql, params))[0] ?? null;

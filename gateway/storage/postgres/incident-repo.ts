@@ -161,9 +161,10 @@ export class PgIncidentRepo implements IncidentRepo {
       entries.map((e) => e.channel),
       entries.map((e) => (e.detail ? JSON.stringify(e.detail) : null)),
     ];
-    const rows = incident
-      ? await this.db.query<{ id: number | string }>(UPDATE_WITH_AUDITS, [...toParams(incident), ...columns])
-      : await this.db.query<{ id: number | string }>(APPEND_AUDITS, columns);
+    // Sent, not waited for: the ids are read with the transaction's next answer (ports.ts: IncidentRepo).
+    const rows = await (incident
+      ? this.db.sendForRows<{ id: number | string }>(UPDATE_WITH_AUDITS, [...toParams(incident), ...columns])
+      : this.db.sendForRows<{ id: number | string }>(APPEND_AUDITS, columns));
     // The serial hands out ids in the order of the rows inserted; RETURNING's order is not promised, so they are sorted.
     const ids = rows.map((r) => Number(r.id)).sort((a, b) => a - b);
     return entries.map((e, i) => ({ ...e, id: ids[i] ?? 0 }));

@@ -116,23 +116,27 @@ export class SqliteIncidentRepo implements IncidentRepo {
   }
 
   async appendAudit(e: Omit<AuditEntry, 'id'>): Promise<AuditEntry> {
-    const res = await this.sdb.write(() =>
-      this.sdb
-        .stmt('INSERT INTO audit_log (incident_id, at, action, actor, channel, detail) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(e.incidentId, e.at, e.action, e.actor, e.channel, e.detail ? JSON.stringify(e.detail) : null),
-    );
-    return { ...e, id: Number(res.lastInsertRowid) };
+    return this.sdb.write(() => this.insertAudit(e));
   }
 
   async appendAudits(entries: Omit<AuditEntry, 'id'>[]): Promise<AuditEntry[]> {
-    const written: AuditEntry[] = [];
-    for (const e of entries) written.push(await this.appendAudit(e));
-    return written;
+    return this.sdb.write(() => entries.map((e) => this.insertAudit(e)));
   }
 
+  // One write, done when called (inside a transaction, before the caller's next statement): a caller may leave the
+  // promise for after the commit (ports.ts).
   async updateWithAudits(incident: Incident, entries: Omit<AuditEntry, 'id'>[]): Promise<AuditEntry[]> {
-    await this.update(incident);
-    return this.appendAudits(entries);
+    return this.sdb.write(() => {
+      this.sdb.stmt(UPDATE_SQL).run(toParams(incident));
+      return entries.map((e) => this.insertAudit(e));
+    });
+  }
+
+  private insertAudit(e: Omit<AuditEntry, 'id'>): AuditEntry {
+    const res = this.sdb
+      .stmt('INSERT INTO audit_log (incident_id, at, action, actor, channel, detail) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(e.incidentId, e.at, e.action, e.actor, e.channel, e.detail ? JSON.stringify(e.detail) : null);
+    return { ...e, id: Number(res.lastInsertRowid) };
   }
 
   async listAudit(incidentId: string): Promise<AuditEntry[]> {
