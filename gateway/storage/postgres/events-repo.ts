@@ -64,9 +64,9 @@ export class PgEventRepo implements EventRepo {
     // The COMMIT waits for the WAL flush (synchronous_commit on): once it returns the group is on disk, so `durable` is
     // already settled and the PUBACKs may go.
     const devices = [...new Set(events.map((e) => e.deviceId))].sort();
-    const row = await this.db.transaction(async () => {
+    const ids = await this.db.transaction(async () => {
       await this.db.send(LOCK_DEVICES, [DEVICE_LOCK_SPACE, devices]);
-      return this.db.one<RecordedRow>(RECORD_EVENTS, [
+      const row = await this.db.one<RecordedRow>(RECORD_EVENTS, [
         events.map((e) => e.deviceId),
         events.map((e) => e.seq),
         events.map((e) => e.type),
@@ -78,13 +78,14 @@ export class PgEventRepo implements EventRepo {
         events.map((e) => e.delivery?.dup === true),
         dedupeSinceMs,
       ]);
+      // bigint arrays arrive as text; identity values are handed out in the order the rows are inserted (ORDER BY n).
+      const fresh = new Set((row?.fresh ?? []).map(Number));
+      const inserted = (row?.ids ?? []).map(Number);
+      // Checked before the COMMIT: a group whose ids cannot be told apart is rolled back and left unacknowledged.
+      if (inserted.length !== fresh.size) throw new Error(`recorded ${inserted.length} events for ${fresh.size} new ones`);
+      let next = 0;
+      return events.map((_, i) => (fresh.has(i + 1) ? (inserted[next++] ?? null) : null));
     });
-    // bigint arrays arrive as text; identity values are handed out in the order the rows are inserted (ORDER BY n).
-    const fresh = new Set((row?.fresh ?? []).map(Number));
-    const inserted = (row?.ids ?? []).map(Number);
-    if (inserted.length !== fresh.size) throw new Error(`recorded ${inserted.length} events for ${fresh.size} new ones`);
-    let next = 0;
-    const ids = events.map((_, i) => (fresh.has(i + 1) ? (inserted[next++] ?? null) : null));
     return { ids, durable: Promise.resolve() };
   }
 
