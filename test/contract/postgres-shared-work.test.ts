@@ -204,14 +204,19 @@ describe('PostgreSQL: timer notices', () => {
     expect(failures).toBe(2);
   });
 
-  it('announces timers scheduled in a transaction once it has committed, and never those of one rolled back', async () => {
-    const url = await (pg as PostgresFixture).freshUrl();
-    const a = await open(url);
+  /** A fresh store, listening to its own timer notices and counting them (stop `listener` after). */
+  const countingNotices = async () => {
+    const a = await open(await (pg as PostgresFixture).freshUrl());
     const listener = a.timerChanges();
-    let notices = 0;
-    await listener.start(() => notices++);
+    let count = 0;
+    await listener.start(() => count++);
+    return { a, listener, notices: () => count };
+  };
+
+  it('announces timers scheduled in a transaction once it has committed, and never those of one rolled back', async () => {
+    const { a, listener, notices } = await countingNotices();
     try {
-      const first = notices;
+      const first = notices();
       let held = (): void => undefined;
       const holding = new Promise<void>((resolve) => (held = resolve));
       let go = (): void => undefined;
@@ -224,11 +229,11 @@ describe('PostgreSQL: timer notices', () => {
       await holding;
       // Scheduled, not committed: nobody is told yet.
       await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(notices).toBe(first);
+      expect(notices()).toBe(first);
       go();
       await committing;
-      await waitFor('the notice after the COMMIT', () => notices > first);
-      const afterCommit = notices;
+      await waitFor('the notice after the COMMIT', () => notices() > first);
+      const afterCommit = notices();
       await expect(
         a.transaction(async () => {
           await a.timers.schedule(step('inc-2:step:2', T0));
@@ -237,8 +242,8 @@ describe('PostgreSQL: timer notices', () => {
       ).rejects.toThrow('rolled back');
       // A later notice proves the earlier one would have arrived by then.
       await a.timers.schedule(step('inc-3:step:2', T0));
-      await waitFor('the notice of the timer scheduled outside a transaction', () => notices > afterCommit);
-      expect(notices).toBe(afterCommit + 1);
+      await waitFor('the notice of the timer scheduled outside a transaction', () => notices() > afterCommit);
+      expect(notices()).toBe(afterCommit + 1);
       expect((await a.timers.listPending()).map((t) => t.key).sort()).toEqual(['inc-1:call:1', 'inc-1:step:2', 'inc-3:step:2']);
     } finally {
       await listener.stop();
@@ -246,25 +251,21 @@ describe('PostgreSQL: timer notices', () => {
   });
 
   it('listens again on a new connection after its connection is ended', async () => {
-    const url = await (pg as PostgresFixture).freshUrl();
-    const a = await open(url);
-    const listener = a.timerChanges();
-    let notices = 0;
-    await listener.start(() => notices++);
+    const { a, listener, notices } = await countingNotices();
     try {
       expect(listener.status()).toBe('listening');
-      const first = notices;
+      const first = notices();
       await a.timers.schedule(step('inc-1:step:2', T0));
-      await waitFor('the notice', () => notices > first);
+      await waitFor('the notice', () => notices() > first);
       const pid = listener.backendPid();
       expect(pid).not.toBeNull();
       await a.database.query('SELECT pg_terminate_backend($1)', [pid]);
       await waitFor('listening again on a new connection', async () => listener.backendPid() !== null && listener.backendPid() !== pid, {
         timeoutMs: 10_000,
       });
-      const again = notices;
+      const again = notices();
       await a.timers.schedule(step('inc-2:step:2', T0));
-      await waitFor('a notice on the new connection', () => notices > again);
+      await waitFor('a notice on the new connection', () => notices() > again);
     } finally {
       await listener.stop();
     }
