@@ -24,6 +24,7 @@ import {
   type OutputMarks,
   type RoundSlowAlarms,
 } from './lib/slow-alarms.js';
+import { countsSince } from './lib/prometheus.js';
 import { summarize, type LatencySummary } from './lib/stats.js';
 
 /** The issue's target for the cluster: alarm p99 under 2,000 msg/s of telemetry, median of the runs. */
@@ -329,8 +330,7 @@ async function quiesce(deployment: Deployment, sim: SmsServerProcess): Promise<v
 /** Calls per command between two INFO commandstats readings (Redis' own INFO calls left in), busiest first. */
 function commandDelta(before: Record<string, number> | null, after: Record<string, number> | null): Record<string, number> | null {
   if (!before || !after) return null;
-  const delta = Object.entries(after)
-    .map(([cmd, calls]): [string, number] => [cmd, calls - (before[cmd] ?? 0)])
+  const delta = Object.entries(countsSince(before, after))
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1]);
   return Object.fromEntries(delta);

@@ -4,7 +4,7 @@ import { willSetKey } from '../gateway/broker/will-store.js';
 import { busiest, connectionsTo, FailoverTimeline, type TimelineSummary } from './lib/failover-timeline.js';
 import { findNodePids } from './lib/node-cpu.js';
 import { metricsTexts, scrapeNodes, snapshotDelta, type MetricsSnapshot } from './lib/node-metrics.js';
-import { addCounts, readCounterByLabel } from './lib/prometheus.js';
+import { addCounts, countsSince, readCounterByLabel } from './lib/prometheus.js';
 import { httpGet } from '../test/helpers/e2e-process.js';
 import { benchRegistryDoc, residentIndexIn, residentName } from './lib/registry.js';
 import { ClusterParts, nodeDevices, OPEN_FILES, type NodeHandle } from './lib/cluster-parts.js';
@@ -373,11 +373,6 @@ async function gcOf(nodes: readonly NodeHandle[]): Promise<Map<string, MetricsSn
 async function secretLookupsOf(nodes: readonly NodeHandle[]): Promise<Record<string, number>> {
   const texts = await metricsTexts(nodes.map((n) => n.addresses.publicUrl));
   return addCounts(texts.map((t) => readCounterByLabel(t, 'device_secret_cache_lookups_total', 'outcome')));
-}
-
-/** What each count grew by between two readings. */
-function countsSince(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
 }
 
 /** Per node, the GC seconds and collections by kind between two readings. */

@@ -59,6 +59,11 @@ export function addCounts(readings: readonly Record<string, number>[]): Record<s
   return out;
 }
 
+/** What each count grew by between two readings. */
+export function countsSince(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
+}
+
 function splitSample(line: string): [string | undefined, number | undefined] {
   const at = line.lastIndexOf(' ');
   if (at <= 0) return [undefined, undefined];

@@ -70,14 +70,15 @@ export function wirePaging(w: PagingWiring): PagingParts & PagingInternals {
   const firstPage = new FirstPageLatency({ incidents: store.incidents, observe: (s) => metrics.alarmToFirstSms.observe(s) });
   // Through the port: only an engine that caches residents (PostgreSQL) says whether it holds one.
   const registry: RegistryRepo = store.registry;
+  const slowAlarmMs = config.alarmSlowLogMs ?? 250;
   const slowAlarms = new SlowAlarmLog({
-    thresholdMs: config.alarmSlowLogMs ?? 250,
+    thresholdMs: slowAlarmMs,
     log: log.child({ part: 'alarms' }),
     loop: new LoopWatch(),
     residentCached: (id) => registry.residentCached?.(id),
   });
   // Each COMMIT's own time, so a slow alarm's transaction is split into its statements and its COMMIT.
-  if ((config.alarmSlowLogMs ?? 250) > 0) store.database.observeCommits((c) => slowAlarms.commitTimed(c.ms));
+  if (slowAlarmMs > 0) store.database.observeCommits((c) => slowAlarms.commitTimed(c.ms));
   const linkCodes = new PageLinkCodeBook({ repo: store.linkCodes, clock });
   const pageDelivery = new PageDelivery({ incidents: store.incidents, bus, clock });
   const dispatcher = new SmsDispatcher({

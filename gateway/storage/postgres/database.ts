@@ -256,8 +256,8 @@ export class PgDatabase {
       await this.run(sql, params);
       return;
     }
-    tx.statements++;
-    track(tx, tx.client.query(statement(sql, params)));
+    // Its failure is kept by the transaction (track), which throws it.
+    void this.sendIn(tx, sql, params);
   }
 
   /**
@@ -270,12 +270,17 @@ export class PgDatabase {
   sendForRows<R extends object>(sql: PgSql, params: readonly PgParam[] = []): Promise<R[]> {
     const tx = this.inTx.getStore();
     if (!tx?.open) return this.query<R>(sql, params);
+    const rows = this.sendIn<R>(tx, sql, params).then((r) => r.rows);
+    rows.catch(() => undefined);
+    return rows;
+  }
+
+  /** Puts a statement of `tx` on the wire without waiting for it: counted, and kept for the transaction to throw its failure. */
+  private sendIn<R extends object>(tx: TxContext, sql: PgSql, params: readonly PgParam[]): Promise<pg.QueryResult<R>> {
     tx.statements++;
     const sent = tx.client.query<R>(statement(sql, params));
     track(tx, sent);
-    const rows = sent.then((r) => r.rows);
-    rows.catch(() => undefined);
-    return rows;
+    return sent;
   }
 
   /** The first row of `sql`, or null. */
